@@ -1,0 +1,126 @@
+# Cove: one Makefile for the host programs, the guest programs, the guest
+# kernel and image, the tests and the benchmarks. Outputs go under build/.
+#
+#   make          build everything (host binaries, guest kernel and image)
+#   make deps     install the Debian packages Cove needs (idempotent)
+#   make demo     deps + build + boot a sandbox and run a command in it
+#   make check    deps + build + every test; ends with 'N passed, N failed'
+#   make asan     the tests again under AddressSanitizer and UBSan
+#   make bench    the benchmarks
+
+BUILD ?= build
+O := $(BUILD)/obj
+BIN := $(BUILD)/bin
+GUEST := $(BUILD)/guest
+
+CC ?= cc
+SANITIZE ?=
+OPT ?= -O2
+CFLAGS_COMMON := -std=gnu17 -Wall -Wextra -Werror $(OPT) -g -D_GNU_SOURCE -Isrc \
+	-fno-strict-aliasing -Wshadow -Wno-missing-field-initializers -Wno-format-truncation
+HOST_PKGS := jansson libmnl
+HOST_CFLAGS := $(CFLAGS_COMMON) $(SANITIZE) $(shell pkg-config --cflags $(HOST_PKGS) 2>/dev/null)
+HOST_LIBS := $(shell pkg-config --libs $(HOST_PKGS) 2>/dev/null) -lpthread
+# Guest programs are static so they run in any root filesystem.
+GUEST_CFLAGS := $(CFLAGS_COMMON) -Isrc/guest $(shell pkg-config --cflags jansson 2>/dev/null)
+GUEST_LDFLAGS := -static
+GUEST_LIBS := $(shell pkg-config --static --libs jansson 2>/dev/null) -lpthread
+TEST_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+# The host library: everything but the programs' main files.
+LIB_SRCS := $(wildcard src/common/*.c src/vmm/*.c src/net/*.c src/proto/*.c src/sandbox/*.c)
+LIB_OBJS := $(LIB_SRCS:%.c=$(O)/host/%.o)
+CLI_SRCS := $(wildcard src/cli/*.c)
+CLI_OBJS := $(CLI_SRCS:%.c=$(O)/host/%.o)
+# Guest programs share the protocol code and the common helpers.
+GUEST_SHARED_SRCS := src/common/err.c src/common/fs.c src/common/proc.c src/common/log.c $(wildcard src/proto/*.c)
+INIT_SRCS := $(wildcard src/guest/init/*.c)
+AGENT_SRCS := $(wildcard src/guest/agent/*.c)
+
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(BIN)/tests/%,$(wildcard tests/unit/test_*.c))
+INTEGRATION_TESTS := $(patsubst tests/integration/%.c,$(BIN)/tests/%,$(wildcard tests/integration/test_*.c))
+
+KERNEL := $(GUEST)/vmlinux
+ROOTFS_TINY := $(GUEST)/tiny.ext4
+
+.PHONY: all deps demo check test asan bench clean programs guest-image kernel
+all: programs guest-image
+
+programs: $(BIN)/cove $(BIN)/cove-init $(BIN)/cove-agent $(UNIT_TESTS) $(INTEGRATION_TESTS)
+
+$(O)/host/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	@$(CC) $(HOST_CFLAGS) -MMD -MP -c $< -o $@
+
+$(O)/guest/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $< (guest)"
+	@$(CC) $(GUEST_CFLAGS) -MMD -MP -c $< -o $@
+
+$(O)/libcove.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN)/cove: $(CLI_OBJS) $(O)/libcove.a
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) -o $@ $^ $(HOST_LIBS)
+
+$(BIN)/cove-init: $(INIT_SRCS:%.c=$(O)/guest/%.o) $(GUEST_SHARED_SRCS:%.c=$(O)/guest/%.o)
+	@mkdir -p $(dir $@)
+	$(CC) $(GUEST_LDFLAGS) -o $@ $^ $(GUEST_LIBS)
+
+$(BIN)/cove-agent: $(AGENT_SRCS:%.c=$(O)/guest/%.o) $(GUEST_SHARED_SRCS:%.c=$(O)/guest/%.o)
+	@mkdir -p $(dir $@)
+	$(CC) $(GUEST_LDFLAGS) -o $@ $^ $(GUEST_LIBS)
+
+$(BIN)/tests/%: tests/unit/%.c $(O)/libcove.a
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) -o $@ $^ $(HOST_LIBS) $(TEST_LIBS)
+
+$(BIN)/tests/%: tests/integration/%.c tests/integration/harness.h $(O)/libcove.a
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) -o $@ $(filter %.c %.a,$^) $(HOST_LIBS) $(TEST_LIBS)
+
+# The guest kernel: Debian's linux-source-6.1 plus our fragment on tinyconfig.
+KERNEL_TARBALL := /usr/src/linux-source-6.1.tar.xz
+kernel: $(KERNEL)
+$(KERNEL): guest/kernel/cove.config guest/kernel/build.sh
+	guest/kernel/build.sh $(KERNEL_TARBALL) guest/kernel/cove.config $(BUILD)/kernel $@
+
+# The tiny root filesystem: busybox and the Cove guest programs.
+guest-image: $(KERNEL) $(ROOTFS_TINY)
+$(ROOTFS_TINY): guest/rootfs/tiny.sh $(BIN)/cove-init $(BIN)/cove-agent
+	guest/rootfs/tiny.sh $(BIN) $@
+
+deps:
+	@scripts/deps.sh
+
+# Recursive make so that pkg-config runs after `deps` installed the packages.
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/demo.sh $(BUILD)
+
+check: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory test
+
+test: all
+	@tests/run.sh $(BUILD)
+
+# Sanitizers: a separate tree of host binaries; the guest image is shared.
+asan: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan OPT=-O1 \
+		SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+		KERNEL=$(KERNEL) ROOTFS_TINY=$(ROOTFS_TINY) programs
+	@COVE_KERNEL=$(abspath $(KERNEL)) COVE_ROOTFS=$(abspath $(ROOTFS_TINY)) tests/run.sh $(BUILD)/asan
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@bench/run.sh $(BUILD)
+
+clean:
+	rm -rf $(O) $(BIN) $(BUILD)/asan
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)

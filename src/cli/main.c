@@ -1,0 +1,44 @@
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "common/log.h"
+
+struct verb {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct verb verbs[] = {
+	{ "run", cmd_run, "boot a sandbox, run one command in it, tear it down" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: cove VERB [OPTIONS]\n\nverbs:\n");
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		fprintf(f, "  %-8s %s\n", verbs[i].name, verbs[i].summary);
+	fprintf(f, "\n'cove VERB --help' describes a verb. COVE_LOG=info|debug shows more.\n");
+}
+
+int main(int argc, char **argv)
+{
+	log_set_level(LOG_WARN);
+	log_level_from_env();
+	if (argc < 2) {
+		usage(stderr);
+		return CLI_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (strcmp(argv[1], verbs[i].name) == 0)
+			return verbs[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "cove: unknown verb '%s'\n", argv[1]);
+	usage(stderr);
+	return CLI_EXIT_USAGE;
+}

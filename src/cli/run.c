@@ -1,0 +1,239 @@
+/* cove run: boot a sandbox, run one command, stream its output, tear down. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "common/proc.h"
+#include "sandbox/sandbox.h"
+
+#define MAX_ENVS 256
+
+struct run_opts {
+	struct sandbox_config sc;
+	char kernel[PATH_MAX];
+	char rootfs[PATH_MAX];
+	const char *envs[MAX_ENVS + 1];
+	size_t nenvs;
+	const char *cwd;
+	bool timing;
+	char **argv;
+};
+
+static void run_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: cove run [OPTIONS] -- CMD [ARG...]\n"
+		"\n"
+		"Boots a microVM sandbox, runs CMD in it, streams its stdout and stderr, and\n"
+		"tears the sandbox down. Exits with CMD's status (128+N if killed by signal N,\n"
+		"127 if CMD was not found, 126 if it cannot run, 125 if cove itself failed).\n"
+		"\n"
+		"  --mem MiB          guest memory (default %d)\n"
+		"  --cpus N           virtual CPUs (default %d)\n"
+		"  --accel MODE       auto, kvm or tcg (default auto: kvm when it really works)\n"
+		"  --kernel PATH      guest kernel (default: the one built with cove)\n"
+		"  --rootfs PATH      guest root file system image (default: the tiny image)\n"
+		"  -e, --env K=V      set an environment variable for CMD (repeatable)\n"
+		"  -w, --cwd DIR      working directory for CMD in the guest\n"
+		"  --timing           print boot and run times to stderr\n",
+		VMM_DEFAULT_MEM_MIB, VMM_DEFAULT_VCPUS);
+}
+
+static int parse_uint(const char *s, unsigned *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || *end || end == s || v > 1u << 30)
+		return -EINVAL;
+	*out = (unsigned)v;
+	return 0;
+}
+
+enum { OPT_MEM = 256, OPT_CPUS, OPT_ACCEL, OPT_KERNEL, OPT_ROOTFS, OPT_TIMING };
+
+static int parse_option(int c, struct run_opts *o)
+{
+	switch (c) {
+	case OPT_MEM:
+		return parse_uint(optarg, &o->sc.mem_mib) < 0 ? (fprintf(stderr, "cove run: --mem %s: not a number of MiB\n", optarg), -1) : 0;
+	case OPT_CPUS:
+		return parse_uint(optarg, &o->sc.vcpus) < 0 ? (fprintf(stderr, "cove run: --cpus %s: not a number\n", optarg), -1) : 0;
+	case OPT_ACCEL:
+		return vmm_accel_parse(optarg, &o->sc.accel) < 0 ? (fprintf(stderr, "cove run: --accel %s: expected auto, kvm or tcg\n", optarg), -1) : 0;
+	case OPT_KERNEL:
+		snprintf(o->kernel, sizeof(o->kernel), "%s", optarg);
+		return 0;
+	case OPT_ROOTFS:
+		snprintf(o->rootfs, sizeof(o->rootfs), "%s", optarg);
+		return 0;
+	case OPT_TIMING:
+		o->timing = true;
+		return 0;
+	case 'e':
+		if (!strchr(optarg, '=') || optarg[0] == '=' || o->nenvs >= MAX_ENVS) {
+			fprintf(stderr, "cove run: --env %s: expected KEY=VALUE (at most %d)\n", optarg, MAX_ENVS);
+			return -1;
+		}
+		o->envs[o->nenvs++] = optarg;
+		return 0;
+	case 'w':
+		o->cwd = optarg;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+static int parse_args(int argc, char **argv, struct run_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "mem", required_argument, NULL, OPT_MEM },	   { "cpus", required_argument, NULL, OPT_CPUS },
+		{ "accel", required_argument, NULL, OPT_ACCEL },   { "kernel", required_argument, NULL, OPT_KERNEL },
+		{ "rootfs", required_argument, NULL, OPT_ROOTFS }, { "env", required_argument, NULL, 'e' },
+		{ "cwd", required_argument, NULL, 'w' },	   { "timing", no_argument, NULL, OPT_TIMING },
+		{ "help", no_argument, NULL, 'h' },		   { 0 },
+	};
+	int c;
+	optind = 1;
+	/* '+': stop at the first non-option, so CMD's own options stay its own. */
+	while ((c = getopt_long(argc, argv, "+e:w:h", longopts, NULL)) != -1) {
+		if (c == 'h') {
+			run_usage(stdout);
+			exit(0);
+		}
+		if (parse_option(c, o) < 0) {
+			run_usage(stderr);
+			return -1;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "cove run: no command given\n");
+		run_usage(stderr);
+		return -1;
+	}
+	o->argv = argv + optind;
+	return 0;
+}
+
+static int resolve_guest_files(struct run_opts *o)
+{
+	if (!o->kernel[0] && cli_default_guest_file("COVE_KERNEL", "vmlinux", o->kernel, sizeof(o->kernel)) < 0) {
+		fprintf(stderr, "cove run: no guest kernel found (looked for %s); build it with 'make' or pass --kernel\n", o->kernel);
+		return -1;
+	}
+	if (!o->rootfs[0] && cli_default_guest_file("COVE_ROOTFS", "tiny.ext4", o->rootfs, sizeof(o->rootfs)) < 0) {
+		fprintf(stderr, "cove run: no guest image found (looked for %s); build it with 'make' or pass --rootfs\n", o->rootfs);
+		return -1;
+	}
+	return 0;
+}
+
+static int write_output(void *ctx, enum process_stream stream, const uint8_t *data, size_t len)
+{
+	(void)ctx;
+	int r = fs_write_all(stream == PROCESS_STDERR ? 2 : 1, data, len);
+	/* A closed stdout (cove run ... | head) ends the run, like SIGPIPE would. */
+	return r == -EPIPE ? -EPIPE : 0;
+}
+
+static int exit_code_for(int r, const struct sandbox_exec_result *res)
+{
+	if (r == -ENOENT)
+		return CLI_EXIT_NOT_FOUND;
+	if (r == -EACCES)
+		return CLI_EXIT_CANNOT_RUN;
+	if (r == -ECANCELED)
+		return 130;
+	if (r < 0)
+		return CLI_EXIT_FAILURE;
+	return res->exited ? res->exit_code : 128 + res->signal;
+}
+
+static void print_timing(struct sandbox *sb, int64_t exec_start, int64_t exec_end)
+{
+	const struct sandbox_timings *t = sandbox_timings(sb);
+	fprintf(stderr,
+		"cove: sandbox %s accel=%s vmm_ready_ms=%.1f agent_ready_ms=%.1f boot_ms=%.1f command_ms=%.1f\n",
+		sandbox_id(sb), vmm_accel_name(vmm_accel_used(sandbox_vmm(sb))),
+		(double)(t->vmm_started_us - t->start_us) / 1000.0,
+		(double)(t->agent_ready_us - t->vmm_started_us) / 1000.0,
+		(double)(t->agent_ready_us - t->start_us) / 1000.0, (double)(exec_end - exec_start) / 1000.0);
+}
+
+/* SIGINT, SIGTERM and SIGHUP arrive on a signalfd, which doubles as the
+ * sandbox's cancel descriptor: Ctrl-C at any point tears the sandbox down. */
+static int block_signals(void)
+{
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	return signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct run_opts o = { 0 };
+	o.sc.accel = VMM_ACCEL_AUTO;
+	if (parse_args(argc, argv, &o) < 0)
+		return CLI_EXIT_USAGE;
+	if (resolve_guest_files(&o) < 0)
+		return CLI_EXIT_FAILURE;
+	int sfd = block_signals();
+	o.sc.kernel = o.kernel;
+	o.sc.rootfs = o.rootfs;
+	o.sc.run_dir = getenv("COVE_RUN_DIR");
+	o.sc.log_dir = getenv("COVE_LOG_DIR");
+	o.sc.vmm_binary = getenv("COVE_QEMU");
+	o.sc.die_with_parent = true;
+	o.sc.cancel_fd = sfd;
+
+	struct cove_err err = { 0 };
+	struct sandbox *sb = NULL;
+	int r = sandbox_start(&o.sc, &sb, &err);
+	if (r < 0) {
+		fprintf(stderr, "cove: %s\n", err.msg);
+		return r == -ECANCELED ? 130 : CLI_EXIT_FAILURE;
+	}
+	struct sandbox_exec req = {
+		.argv = (const char *const *)o.argv,
+		.envs = o.envs,
+		.cwd = o.cwd,
+		.on_output = write_output,
+	};
+	struct sandbox_exec_result res;
+	int64_t t0 = now_us();
+	r = sandbox_exec(sb, &req, &res, &err);
+	int64_t t1 = now_us();
+	if (o.timing)
+		print_timing(sb, t0, t1);
+	if (r < 0 && r != -EPIPE) {
+		if (r == -ENOENT)
+			fprintf(stderr, "cove: %s: command not found in sandbox (%s)\n", o.argv[0], err.msg);
+		else if (r != -ECANCELED)
+			fprintf(stderr, "cove: %s\n", err.msg);
+	}
+	int code = exit_code_for(r, &res);
+	/* The root disk was a throwaway overlay: nothing in the guest is worth
+	 * a graceful shutdown, so the VMM is killed and everything released. */
+	bool keep_logs = r < 0 && r != -ENOENT && r != -EACCES && r != -ECANCELED && r != -EPIPE;
+	if (keep_logs)
+		fprintf(stderr, "cove: logs kept: %s %s\n", vmm_log_path(sandbox_vmm(sb)), vmm_console_path(sandbox_vmm(sb)));
+	else
+		vmm_remove_logs(sandbox_vmm(sb));
+	sandbox_free(sb);
+	return code;
+}

@@ -1,0 +1,169 @@
+#include "common/fs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+
+int fs_mkdir_p(const char *path, mode_t mode, struct cove_err *err)
+{
+	char buf[4096];
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return cove_errf(err, -ENAMETOOLONG, "mkdir %s: path too long", path);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+			return cove_errno(err, -errno, "mkdir %s", buf);
+		*p = '/';
+	}
+	if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		return cove_errno(err, -errno, "mkdir %s", buf);
+	return 0;
+}
+
+static int remove_at(int parent_fd, const char *name, dev_t dev, const char *top, struct cove_err *err)
+{
+	struct stat st;
+	if (fstatat(parent_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : cove_errno(err, -errno, "stat %s/.../%s", top, name);
+	if (!S_ISDIR(st.st_mode)) {
+		if (unlinkat(parent_fd, name, 0) < 0 && errno != ENOENT)
+			return cove_errno(err, -errno, "remove %s/.../%s", top, name);
+		return 0;
+	}
+	if (st.st_dev != dev)
+		return cove_errf(err, -EBUSY, "remove %s: %s is a mount point", top, name);
+	int fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return cove_errno(err, -errno, "open %s/.../%s", top, name);
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return cove_errno(err, -errno, "opendir %s/.../%s", top, name);
+	}
+	int r = 0;
+	struct dirent *de;
+	while (r == 0 && (de = readdir(d))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		r = remove_at(dirfd(d), de->d_name, dev, top, err);
+	}
+	closedir(d);
+	if (r == 0 && unlinkat(parent_fd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		r = cove_errno(err, -errno, "rmdir %s/.../%s", top, name);
+	return r;
+}
+
+int fs_remove_tree(const char *path, struct cove_err *err)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : cove_errno(err, -errno, "stat %s", path);
+	return remove_at(AT_FDCWD, path, st.st_dev, path, err);
+}
+
+int fs_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int sock_send_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len > 0) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int fs_read_exact(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+	while (len > 0) {
+		ssize_t n = read(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -EPIPE;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int try_dir(const char *dir, size_t dir_len, const char *name, char *out, size_t out_len)
+{
+	if (dir_len == 0)
+		return -ENOENT;
+	int n = snprintf(out, out_len, "%.*s/%s", (int)dir_len, dir, name);
+	if (n < 0 || (size_t)n >= out_len)
+		return -ENAMETOOLONG;
+	return access(out, X_OK) == 0 ? 0 : -ENOENT;
+}
+
+static int search_dirs(const char *dirs, const char *name, char *out, size_t out_len)
+{
+	for (const char *p = dirs; p && *p;) {
+		const char *colon = strchr(p, ':');
+		size_t len = colon ? (size_t)(colon - p) : strlen(p);
+		if (try_dir(p, len, name, out, out_len) == 0)
+			return 0;
+		p = colon ? colon + 1 : NULL;
+	}
+	return -ENOENT;
+}
+
+int fs_find_executable(const char *name, const char *extra_dirs, char *out, size_t out_len)
+{
+	if (strchr(name, '/')) {
+		if ((size_t)snprintf(out, out_len, "%s", name) >= out_len)
+			return -ENAMETOOLONG;
+		return access(name, X_OK) == 0 ? 0 : -errno;
+	}
+	if (search_dirs(getenv("PATH"), name, out, out_len) == 0)
+		return 0;
+	return search_dirs(extra_dirs, name, out, out_len);
+}
+
+int random_hex(char *buf, size_t bytes)
+{
+	unsigned char raw[64];
+	if (bytes > sizeof(raw))
+		return -EINVAL;
+	if (getrandom(raw, bytes, 0) != (ssize_t)bytes)
+		return -errno;
+	for (size_t i = 0; i < bytes; i++)
+		sprintf(buf + 2 * i, "%02x", raw[i]);
+	return 0;
+}

@@ -1,0 +1,30 @@
+/* Small file-system helpers with Cove's error convention. */
+#ifndef COVE_COMMON_FS_H
+#define COVE_COMMON_FS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "common/err.h"
+
+/* mkdir -p with the given mode for every directory it creates. */
+int fs_mkdir_p(const char *path, mode_t mode, struct cove_err *err);
+
+/* Removes a directory tree without following symlinks or crossing mount
+ * points (a mount left inside is an error, never a traversal). Missing is fine. */
+int fs_remove_tree(const char *path, struct cove_err *err);
+
+int fs_write_all(int fd, const void *buf, size_t len);
+/* fs_write_all for sockets: MSG_NOSIGNAL, so a closed peer is -EPIPE, not SIGPIPE. */
+int sock_send_all(int fd, const void *buf, size_t len);
+/* Reads exactly len bytes; -EPIPE on an early end of file. */
+int fs_read_exact(int fd, void *buf, size_t len);
+
+/* Resolves an executable: a name with a '/' is taken as given, otherwise each
+ * directory of PATH and then of extra_dirs (colon separated) is tried. */
+int fs_find_executable(const char *name, const char *extra_dirs, char *out, size_t out_len);
+
+/* Fills buf with hex digits from getrandom(); buf gets 2*bytes + 1 chars. */
+int random_hex(char *buf, size_t bytes);
+
+#endif

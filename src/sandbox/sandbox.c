@@ -1,0 +1,164 @@
+#include "sandbox/internal.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/fs.h"
+#include "common/log.h"
+#include "common/proc.h"
+#include "net/net.h"
+
+/* Each connection attempt waits this long: before the guest's network is up
+ * a SYN is simply lost, and the kernel would retry only after a second. */
+#define AGENT_ATTEMPT_MS 20
+#define AGENT_RETRY_SLEEP_MS 5
+#define STOP_GRACE_MS 2000
+
+const char *sandbox_id(const struct sandbox *sb) { return sb->id; }
+struct vmm *sandbox_vmm(struct sandbox *sb) { return sb->vm; }
+const struct sandbox_timings *sandbox_timings(const struct sandbox *sb) { return &sb->timings; }
+int sandbox_netns_fd(const struct sandbox *sb) { return net_sandbox_netns_fd(sb->net); }
+
+static bool cancelled(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	return fd >= 0 && poll(&p, 1, 0) > 0;
+}
+
+static int wait_agent(struct sandbox *sb, int timeout_ms, struct cove_err *err)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	struct cove_err last = { 0 };
+	for (;;) {
+		int fd = net_connect_tcp(net_sandbox_netns_fd(sb->net), NET_GUEST_ADDR, SANDBOX_AGENT_PORT,
+					 AGENT_ATTEMPT_MS, &last);
+		if (fd >= 0) {
+			close(fd);
+			return 0;
+		}
+		if (vmm_state(sb->vm) == VMM_STATE_STOPPED)
+			return cove_errf(err, -ECHILD, "VMM exited while the guest booted; see %s and %s",
+					 vmm_console_path(sb->vm), vmm_log_path(sb->vm));
+		if (cancelled(sb->cancel_fd))
+			return cove_errf(err, -ECANCELED, "cancelled while waiting for the guest agent");
+		if (now_ms() > deadline)
+			return cove_errf(err, -ETIMEDOUT, "guest agent did not answer within %d ms (last: %s); see %s",
+					 timeout_ms, last.msg, vmm_console_path(sb->vm));
+		if (fd == -ECONNREFUSED || fd == -EHOSTUNREACH || fd == -ENETUNREACH)
+			usleep(AGENT_RETRY_SLEEP_MS * 1000);
+	}
+}
+
+static int make_id(const struct sandbox_config *c, char *id, size_t len, struct cove_err *err)
+{
+	if (c->id) {
+		if (strlen(c->id) >= len)
+			return cove_errf(err, -ENAMETOOLONG, "sandbox id '%s' is too long", c->id);
+		snprintf(id, len, "%s", c->id);
+		return 0;
+	}
+	char hex[17];
+	int r = random_hex(hex, 4);
+	if (r < 0)
+		return cove_errno(err, r, "sandbox id: getrandom");
+	snprintf(id, len, "sb-%s", hex);
+	return 0;
+}
+
+static void vm_config(const struct sandbox_config *c, struct sandbox *sb, struct vmm_config *vc)
+{
+	vmm_config_init(vc);
+	vc->id = sb->id;
+	vc->kernel = c->kernel;
+	vc->rootfs = c->rootfs;
+	if (c->vcpus)
+		vc->vcpus = c->vcpus;
+	if (c->mem_mib)
+		vc->mem_mib = c->mem_mib;
+	vc->accel = c->accel;
+	if (c->run_dir)
+		vc->run_dir = c->run_dir;
+	if (c->log_dir)
+		vc->log_dir = c->log_dir;
+	vc->vmm_binary = c->vmm_binary;
+	vc->die_with_parent = c->die_with_parent;
+	vc->netns_fd = net_sandbox_netns_fd(sb->net);
+	vc->tap_fd = net_sandbox_tap_fd(sb->net);
+	vc->net = (struct vmm_guest_net){ NET_GUEST_ADDR, NET_TAP_ADDR, NET_NETMASK, NET_GUEST_MAC };
+}
+
+static int start(const struct sandbox_config *c, struct sandbox *sb, struct cove_err *err)
+{
+	int r = make_id(c, sb->id, sizeof(sb->id), err);
+	if (r < 0)
+		return r;
+	r = net_sandbox_create(&sb->net, err);
+	if (r < 0)
+		return r;
+	struct vmm_config vc;
+	vm_config(c, sb, &vc);
+	r = vmm_create(&vc, &sb->vm, err);
+	if (r < 0)
+		return r;
+	r = vmm_boot(sb->vm, err);
+	if (r < 0)
+		return r;
+	sb->timings.vmm_started_us = now_us();
+	r = wait_agent(sb, c->agent_timeout_ms > 0 ? c->agent_timeout_ms : SANDBOX_DEFAULT_AGENT_TIMEOUT_MS, err);
+	if (r < 0)
+		return r;
+	sb->timings.agent_ready_us = now_us();
+	log_info("sandbox=%s op=start accel=%s vmm_ms=%.1f agent_ms=%.1f", sb->id,
+		 vmm_accel_name(vmm_accel_used(sb->vm)),
+		 (double)(sb->timings.vmm_started_us - sb->timings.start_us) / 1000.0,
+		 (double)(sb->timings.agent_ready_us - sb->timings.start_us) / 1000.0);
+	return 0;
+}
+
+int sandbox_start(const struct sandbox_config *c, struct sandbox **ret, struct cove_err *err)
+{
+	struct sandbox *sb = calloc(1, sizeof(*sb));
+	if (!sb)
+		return cove_errf(err, -ENOMEM, "sandbox: out of memory");
+	sb->cancel_fd = c->cancel_fd;
+	sb->timings.start_us = now_us();
+	int r = start(c, sb, err);
+	if (r < 0) {
+		if (sb->id[0])
+			cove_err_prefix(err, "start %s", sb->id);
+		sandbox_free(sb);
+		return r;
+	}
+	*ret = sb;
+	return 0;
+}
+
+int sandbox_pause(struct sandbox *sb, struct cove_err *err)
+{
+	return vmm_pause(sb->vm, err);
+}
+
+int sandbox_resume(struct sandbox *sb, struct cove_err *err)
+{
+	return vmm_resume(sb->vm, err);
+}
+
+int sandbox_stop(struct sandbox *sb, struct cove_err *err)
+{
+	return vmm_stop(sb->vm, STOP_GRACE_MS, err);
+}
+
+struct sandbox *sandbox_free(struct sandbox *sb)
+{
+	if (!sb)
+		return NULL;
+	/* The VMM first: it holds the TAP and lives in the namespace. */
+	sb->vm = vmm_free(sb->vm);
+	sb->net = net_sandbox_free(sb->net);
+	free(sb);
+	return NULL;
+}

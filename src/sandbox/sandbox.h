@@ -1,0 +1,80 @@
+/* A sandbox: one microVM, its network namespace with a TAP, and the guest
+ * agent inside it, started and torn down as a unit. `cove run` uses one for a
+ * single command; the daemon (coved) will hold many. */
+#ifndef COVE_SANDBOX_H
+#define COVE_SANDBOX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "proto/process.h"
+#include "vmm/vmm.h"
+
+#define SANDBOX_AGENT_PORT 49983
+#define SANDBOX_DEFAULT_AGENT_TIMEOUT_MS 30000
+
+struct sandbox_config {
+	const char *id;         /* NULL: a new "sb-<8 hex>" */
+	const char *kernel;
+	const char *rootfs;
+	unsigned vcpus;         /* 0: the VMM default */
+	unsigned mem_mib;       /* 0: the VMM default */
+	enum vmm_accel accel;
+	const char *run_dir;    /* NULL: the VMM default */
+	const char *log_dir;    /* NULL: the VMM default */
+	const char *vmm_binary; /* NULL: found on PATH */
+	bool die_with_parent;
+	int cancel_fd;          /* readable: stop waiting (Ctrl-C); -1: none */
+	int agent_timeout_ms;   /* 0: SANDBOX_DEFAULT_AGENT_TIMEOUT_MS */
+};
+
+struct sandbox_timings {
+	int64_t start_us;       /* sandbox_start called */
+	int64_t vmm_started_us; /* VMM process running, control socket up */
+	int64_t agent_ready_us; /* guest agent accepted a connection */
+};
+
+struct sandbox;
+
+/* Creates the network namespace, boots the VMM, waits for the agent. On
+ * failure everything made so far is released. */
+int sandbox_start(const struct sandbox_config *config, struct sandbox **ret, struct cove_err *err);
+
+typedef int (*sandbox_output_fn)(void *ctx, enum process_stream stream, const uint8_t *data, size_t len);
+
+struct sandbox_exec {
+	const char *const *argv;
+	const char *const *envs; /* "KEY=VALUE", NULL-terminated, may be NULL */
+	const char *cwd;         /* NULL: the guest user's home */
+	sandbox_output_fn on_output;
+	void *ctx;
+};
+
+struct sandbox_exec_result {
+	int pid;
+	bool exited;      /* false: killed by a signal */
+	int exit_code;    /* when exited */
+	int signal;       /* when killed */
+	char status[64];  /* "exit status 3", "signal: killed" */
+};
+
+/* Runs a command in the guest and streams its output to on_output as it
+ * arrives. A command that cannot start fails with the guest's errno
+ * (-ENOENT: not found, -EACCES: not executable) and err says which. */
+int sandbox_exec(struct sandbox *sb, const struct sandbox_exec *req, struct sandbox_exec_result *res,
+		 struct cove_err *err);
+
+int sandbox_pause(struct sandbox *sb, struct cove_err *err);
+int sandbox_resume(struct sandbox *sb, struct cove_err *err);
+/* Asks the guest to power off, escalating as vmm_stop does. */
+int sandbox_stop(struct sandbox *sb, struct cove_err *err);
+/* Kills whatever still runs and frees everything. NULL-safe. */
+struct sandbox *sandbox_free(struct sandbox *sb);
+
+const char *sandbox_id(const struct sandbox *sb);
+struct vmm *sandbox_vmm(struct sandbox *sb);
+const struct sandbox_timings *sandbox_timings(const struct sandbox *sb);
+
+#endif

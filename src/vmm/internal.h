@@ -1,0 +1,82 @@
+/* Shared by the files of the vmm module only: the struct behind struct vmm,
+ * the driver table, and the process launcher. */
+#ifndef COVE_VMM_INTERNAL_H
+#define COVE_VMM_INTERNAL_H
+
+#include <limits.h>
+
+#include "vmm/vmm.h"
+
+struct vmm;
+
+/* A VMM backend. boot starts the process (through vmm_launch) and connects
+ * its control channel; the rest talk to a running VMM. snapshot and restore
+ * arrive with the snapshot work; a NULL entry means "not supported". */
+struct vmm_driver {
+	const char *name;
+	int (*boot)(struct vmm *vm, struct cove_err *err);
+	int (*pause)(struct vmm *vm, struct cove_err *err);
+	int (*resume)(struct vmm *vm, struct cove_err *err);
+	/* Asks the guest to power off; returns without waiting. */
+	int (*request_poweroff)(struct vmm *vm, struct cove_err *err);
+	int (*snapshot)(struct vmm *vm, const char *dir, struct cove_err *err);
+	int (*restore)(struct vmm *vm, const char *dir, struct cove_err *err);
+	/* Frees driver-private state (control connections); the process is gone. */
+	void (*release)(struct vmm *vm);
+};
+
+extern const struct vmm_driver vmm_driver_qemu;
+
+struct vmm_config_copy {
+	struct vmm_config c;
+	char *strings[16]; /* owned copies the pointers in c refer to */
+	size_t nstrings;
+};
+
+struct vmm {
+	struct vmm_config_copy cfg;
+	const struct vmm_driver *driver;
+	void *driver_data;
+	enum vmm_state state;
+	enum vmm_accel accel; /* resolved, never AUTO once booted */
+	struct proc_identity identity;
+	int pidfd;
+	int exit_status;
+	bool launched_dir; /* RUN_DIR/ID was created by us */
+	char dir[PATH_MAX];      /* RUN_DIR/ID: control socket, mount point */
+	char work_dir[PATH_MAX]; /* RUN_DIR/ID/root: tmpfs inside the VMM's mount namespace */
+	char log_path[PATH_MAX];
+	char console_path[PATH_MAX];
+};
+
+/* A host file made visible inside the VMM's work directory. */
+struct vmm_bind {
+	const char *source;
+	const char *name; /* file name inside the work directory */
+	bool read_only;
+};
+
+struct vmm_launch {
+	const char *binary;
+	char *const *argv;
+	const struct vmm_bind *binds;
+	size_t nbinds;
+	const int *pass_fds; /* become fds 3, 4, ... in the VMM */
+	size_t npass_fds;
+};
+
+/* Starts the VMM process as described at the top of vmm.h. On success the
+ * child has exec'd: vm->identity and vm->pidfd are set. */
+int vmm_launch(struct vmm *vm, const struct vmm_launch *spec, struct cove_err *err);
+
+/* Reports why a just-started VMM died: its exit status and the last line of
+ * its log. Reaps it. */
+int vmm_report_early_exit(struct vmm *vm, struct cove_err *err);
+
+/* The host's TSC frequency in kHz (0 if unknown); see tsc.c. */
+unsigned vmm_host_tsc_khz(void);
+
+/* Reaps an exited VMM and removes its run directory. Idempotent. */
+void vmm_cleanup_after_exit(struct vmm *vm);
+
+#endif

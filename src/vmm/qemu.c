@@ -1,0 +1,268 @@
+/* The QEMU driver: the `microvm` machine (virtio-mmio devices, no PCI, no
+ * firmware tables beyond a minimal ACPI), the guest kernel booted directly
+ * through its PVH entry point, and control over QMP on a unix socket. */
+#include "vmm/qemu.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/fs.h"
+#include "common/log.h"
+#include "vmm/internal.h"
+#include "vmm/qmp.h"
+
+#define QEMU_BINARY "qemu-system-x86_64"
+#define QEMU_SEARCH_DIRS "/usr/bin:/usr/local/bin:/usr/libexec:/opt/qemu/bin"
+/* QMP replies come in microseconds; a slow host under load gets slack. */
+#define QMP_TIMEOUT_MS 5000
+/* QEMU opens its QMP socket before loading the kernel (measured: ~40 ms). */
+#define QMP_CONNECT_TIMEOUT_MS 10000
+
+struct qemu {
+	struct qmp *qmp;
+};
+
+static int add(struct qemu_args *a, struct cove_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int add(struct qemu_args *a, struct cove_err *err, const char *fmt, ...)
+{
+	if (a->argc >= QEMU_MAX_ARGS)
+		return cove_errf(err, -E2BIG, "qemu: more than %d arguments", QEMU_MAX_ARGS);
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vasprintf(&a->argv[a->argc], fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		a->argv[a->argc] = NULL;
+		return cove_errf(err, -ENOMEM, "qemu: out of memory");
+	}
+	a->argc++;
+	a->argv[a->argc] = NULL;
+	return 0;
+}
+
+void qemu_args_clear(struct qemu_args *a)
+{
+	for (int i = 0; i < a->argc; i++)
+		free(a->argv[i]);
+	a->argc = 0;
+	a->argv[0] = NULL;
+}
+
+/* A QEMU option value is a comma-separated list; a comma inside a path must
+ * be doubled (QemuOpts escaping). */
+static int add_opt_path(struct qemu_args *a, struct cove_err *err, const char *prefix, const char *path,
+			const char *suffix)
+{
+	char escaped[2 * 4096 + 1];
+	size_t j = 0;
+	for (const char *p = path; *p; p++) {
+		if (j + 2 >= sizeof(escaped))
+			return cove_errf(err, -ENAMETOOLONG, "qemu: path %s too long", path);
+		if (*p == ',')
+			escaped[j++] = ',';
+		escaped[j++] = *p;
+	}
+	escaped[j] = '\0';
+	return add(a, err, "%s%s%s", prefix, escaped, suffix);
+}
+
+static int add_machine(const struct vmm_config *c, enum vmm_accel accel, struct qemu_args *a, struct cove_err *err)
+{
+	int r = 0;
+	/* microvm: virtio-mmio only. Its legacy PIT stays on: without it (or
+	 * HPET) the guest kernel cannot calibrate the TSC under TCG and hangs.
+	 * acpi=on lets system_powerdown reach the
+	 * guest as a power-button press (ACPI GED) and lets it power off. */
+	r = r ?: add(a, err, "-machine");
+	r = r ?: add(a, err, "microvm,accel=%s,acpi=on",
+		     accel == VMM_ACCEL_KVM ? "kvm" : "tcg");
+	r = r ?: add(a, err, "-cpu");
+	r = r ?: add(a, err, accel == VMM_ACCEL_KVM ? "host" : "max");
+	r = r ?: add(a, err, "-smp");
+	r = r ?: add(a, err, "%u", c->vcpus);
+	r = r ?: add(a, err, "-m");
+	r = r ?: add(a, err, "%uM", c->mem_mib);
+	return r;
+}
+
+static int add_devices(const struct vmm_config *c, const struct qemu_paths *p, struct qemu_args *a,
+		       struct cove_err *err)
+{
+	int r = 0;
+	r = r ?: add(a, err, "-drive");
+	r = r ?: add_opt_path(a, err, "id=rootfs,file=", p->rootfs,
+			      c->rootfs_persist ? ",format=raw,if=none,cache=writeback"
+						: ",format=raw,if=none,cache=writeback,snapshot=on");
+	r = r ?: add(a, err, "-device");
+	r = r ?: add(a, err, "virtio-blk-device,drive=rootfs");
+	if (c->tap_fd >= 0) {
+		/* The TAP is passed as fd 3 (see vmm_launch's pass_fds). */
+		r = r ?: add(a, err, "-netdev");
+		r = r ?: add(a, err, "tap,id=net0,fd=3");
+		r = r ?: add(a, err, "-device");
+		r = r ?: add(a, err, "virtio-net-device,netdev=net0,mac=%s", c->net.mac);
+	}
+	/* Entropy from the host, so the guest's first getrandom() does not wait. */
+	r = r ?: add(a, err, "-object");
+	r = r ?: add(a, err, "rng-random,id=rng0,filename=/dev/urandom");
+	r = r ?: add(a, err, "-device");
+	r = r ?: add(a, err, "virtio-rng-device,rng=rng0");
+	return r;
+}
+
+int qemu_build_args(const struct vmm_config *c, enum vmm_accel accel, const struct qemu_paths *p,
+		    struct qemu_args *a, struct cove_err *err)
+{
+	if (accel == VMM_ACCEL_AUTO)
+		return cove_errf(err, -EINVAL, "qemu: accelerator must be resolved before building arguments");
+	char cmdline[2048];
+	int r = vmm_kernel_cmdline(c, cmdline, sizeof(cmdline), err);
+	if (r < 0)
+		return r;
+	/* Under TCG the guest reads the host's TSC; see tsc.c for why it must
+	 * be told the frequency. */
+	size_t used = strlen(cmdline);
+	if (accel == VMM_ACCEL_TCG && p->tsc_khz &&
+	    (size_t)snprintf(cmdline + used, sizeof(cmdline) - used, " tsc_early_khz=%u", p->tsc_khz) >= sizeof(cmdline) - used)
+		return cove_errf(err, -ENAMETOOLONG, "qemu: kernel command line too long");
+	*a = (struct qemu_args){ 0 };
+	r = r ?: add(a, err, "%s", p->binary);
+	r = r ?: add(a, err, "-name");
+	r = r ?: add(a, err, "cove-%s", c->id);
+	r = r ?: add(a, err, "-nodefaults");
+	r = r ?: add(a, err, "-no-user-config");
+	r = r ?: add(a, err, "-display");
+	r = r ?: add(a, err, "none");
+	r = r ?: add(a, err, "-no-reboot");
+	/* QEMU's own seccomp filter: no new privileges, no spawning helpers. */
+	r = r ?: add(a, err, "-sandbox");
+	r = r ?: add(a, err, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
+	r = r ?: add_machine(c, accel, a, err);
+	r = r ?: add(a, err, "-kernel");
+	r = r ?: add(a, err, "%s", p->kernel);
+	r = r ?: add(a, err, "-append");
+	r = r ?: add(a, err, "%s", cmdline);
+	r = r ?: add_devices(c, p, a, err);
+	r = r ?: add(a, err, "-chardev");
+	r = r ?: add_opt_path(a, err, "file,id=console,path=", p->console_log, "");
+	r = r ?: add(a, err, "-serial");
+	r = r ?: add(a, err, "chardev:console");
+	r = r ?: add(a, err, "-chardev");
+	r = r ?: add_opt_path(a, err, "socket,id=qmp,path=", p->qmp_socket, ",server=on,wait=off");
+	r = r ?: add(a, err, "-mon");
+	r = r ?: add(a, err, "chardev=qmp,mode=control");
+	if (r < 0)
+		qemu_args_clear(a);
+	return r;
+}
+
+int qemu_find_binary(const char *override, char *out, size_t len, struct cove_err *err)
+{
+	const char *name = override ? override : QEMU_BINARY;
+	int r = fs_find_executable(name, QEMU_SEARCH_DIRS, out, len);
+	if (r < 0) {
+		if (override)
+			return cove_errno(err, r, "qemu: %s", override);
+		return cove_errf(err, -ENOENT,
+				 "qemu: %s not found on PATH or in %s; install it with 'apt-get install qemu-system-x86'",
+				 QEMU_BINARY, QEMU_SEARCH_DIRS);
+	}
+	return 0;
+}
+
+static struct qemu *qemu_of(struct vmm *vm)
+{
+	return vm->driver_data;
+}
+
+static int qemu_boot(struct vmm *vm, struct cove_err *err)
+{
+	const struct vmm_config *c = &vm->cfg.c;
+	char binary[4096], kernel[PATH_MAX + 8], rootfs[PATH_MAX + 8], qmp_path[PATH_MAX + 16];
+	int r = qemu_find_binary(c->vmm_binary, binary, sizeof(binary), err);
+	if (r < 0)
+		return r;
+	snprintf(kernel, sizeof(kernel), "%s/kernel", vm->work_dir);
+	snprintf(rootfs, sizeof(rootfs), "%s/rootfs", vm->work_dir);
+	snprintf(qmp_path, sizeof(qmp_path), "%s/qmp.sock", vm->dir);
+	struct qemu_paths paths = { binary, kernel, rootfs, qmp_path, vm->console_path,
+				    vm->accel == VMM_ACCEL_TCG ? vmm_host_tsc_khz() : 0 };
+	struct qemu_args args;
+	r = qemu_build_args(c, vm->accel, &paths, &args, err);
+	if (r < 0)
+		return r;
+	const struct vmm_bind binds[] = {
+		{ .source = c->kernel, .name = "kernel", .read_only = true },
+		/* A throwaway overlay means QEMU never writes the image itself. */
+		{ .source = c->rootfs, .name = "rootfs", .read_only = !c->rootfs_persist },
+	};
+	int pass[1] = { c->tap_fd };
+	struct vmm_launch spec = {
+		.binary = binary,
+		.argv = args.argv,
+		.binds = binds,
+		.nbinds = 2,
+		.pass_fds = pass,
+		.npass_fds = c->tap_fd >= 0 ? 1 : 0,
+	};
+	r = vmm_launch(vm, &spec, err);
+	qemu_args_clear(&args);
+	if (r < 0)
+		return r;
+	struct qemu *q = calloc(1, sizeof(*q));
+	if (!q)
+		return cove_errf(err, -ENOMEM, "qemu: out of memory");
+	vm->driver_data = q;
+	r = qmp_open(qmp_path, vm->pidfd, QMP_CONNECT_TIMEOUT_MS, &q->qmp, err);
+	if (r == -ECHILD)
+		return vmm_report_early_exit(vm, err);
+	return r;
+}
+
+static int qemu_simple(struct vmm *vm, const char *command, struct cove_err *err)
+{
+	struct qemu *q = qemu_of(vm);
+	if (!q || !q->qmp)
+		return cove_errf(err, -ENOTCONN, "qemu: no QMP connection");
+	return qmp_execute(q->qmp, command, NULL, NULL, QMP_TIMEOUT_MS, err);
+}
+
+static int qemu_pause(struct vmm *vm, struct cove_err *err)
+{
+	return qemu_simple(vm, "stop", err);
+}
+
+static int qemu_resume(struct vmm *vm, struct cove_err *err)
+{
+	return qemu_simple(vm, "cont", err);
+}
+
+static int qemu_request_poweroff(struct vmm *vm, struct cove_err *err)
+{
+	return qemu_simple(vm, "system_powerdown", err);
+}
+
+static void qemu_release(struct vmm *vm)
+{
+	struct qemu *q = qemu_of(vm);
+	if (q)
+		qmp_close(q->qmp);
+	free(q);
+	vm->driver_data = NULL;
+}
+
+const struct vmm_driver vmm_driver_qemu = {
+	.name = "qemu",
+	.boot = qemu_boot,
+	.pause = qemu_pause,
+	.resume = qemu_resume,
+	.request_poweroff = qemu_request_poweroff,
+	.snapshot = NULL,
+	.restore = NULL,
+	.release = qemu_release,
+};

@@ -1,0 +1,320 @@
+/* The VMM lifecycle shared by every driver: create, boot, pause, resume,
+ * stop with escalation, death detection, and cleanup. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "vmm/internal.h"
+
+static const struct vmm_driver *const drivers[] = { &vmm_driver_qemu };
+
+static const struct vmm_driver *driver_find(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(drivers); i++)
+		if (strcmp(drivers[i]->name, name) == 0)
+			return drivers[i];
+	return NULL;
+}
+
+const char *vmm_state_name(enum vmm_state state)
+{
+	switch (state) {
+	case VMM_STATE_CREATED: return "created";
+	case VMM_STATE_RUNNING: return "running";
+	case VMM_STATE_PAUSED: return "paused";
+	case VMM_STATE_STOPPED: return "stopped";
+	}
+	return "unknown";
+}
+
+static int copy_string(struct vmm_config_copy *cc, const char **field)
+{
+	if (!*field)
+		return 0;
+	if (cc->nstrings >= ARRAY_SIZE(cc->strings))
+		return -E2BIG;
+	char *s = strdup(*field);
+	if (!s)
+		return -ENOMEM;
+	cc->strings[cc->nstrings++] = s;
+	*field = s;
+	return 0;
+}
+
+static int config_copy(struct vmm_config_copy *cc, const struct vmm_config *src)
+{
+	cc->c = *src;
+	const char **fields[] = {
+		&cc->c.driver, &cc->c.id, &cc->c.kernel, &cc->c.rootfs, &cc->c.init, &cc->c.hostname,
+		&cc->c.extra_cmdline, &cc->c.run_dir, &cc->c.log_dir, &cc->c.vmm_binary, &cc->c.net.address,
+		&cc->c.net.gateway, &cc->c.net.netmask, &cc->c.net.mac,
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
+		int r = copy_string(cc, fields[i]);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int set_path(char *dst, const char *fmt, const char *a, const char *b, struct cove_err *err)
+{
+	int n = snprintf(dst, PATH_MAX, fmt, a, b);
+	if (n < 0 || n >= PATH_MAX)
+		return cove_errf(err, -ENAMETOOLONG, "path under %s too long", a);
+	return 0;
+}
+
+int vmm_create(const struct vmm_config *config, struct vmm **ret, struct cove_err *err)
+{
+	int r = vmm_config_validate(config, err);
+	if (r < 0)
+		return r;
+	const struct vmm_driver *driver = driver_find(config->driver);
+	if (!driver)
+		return cove_errf(err, -EINVAL, "config: driver '%s' is unknown (known: qemu)", config->driver);
+	struct vmm *vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return cove_errf(err, -ENOMEM, "vmm %s: out of memory", config->id);
+	vm->pidfd = -1;
+	vm->driver = driver;
+	vm->state = VMM_STATE_CREATED;
+	r = config_copy(&vm->cfg, config);
+	if (r < 0) {
+		vmm_free(vm);
+		return cove_errno(err, r, "vmm %s: copy config", config->id);
+	}
+	const struct vmm_config *c = &vm->cfg.c;
+	if ((r = set_path(vm->dir, "%s/%s", c->run_dir, c->id, err)) < 0 ||
+	    (r = set_path(vm->work_dir, "%s/%s/root", c->run_dir, c->id, err)) < 0 ||
+	    (r = set_path(vm->log_path, "%s/%s.vmm.log", c->log_dir, c->id, err)) < 0 ||
+	    (r = set_path(vm->console_path, "%s/%s.console.log", c->log_dir, c->id, err)) < 0) {
+		vmm_free(vm);
+		return r;
+	}
+	*ret = vm;
+	return 0;
+}
+
+static int prepare_dirs(struct vmm *vm, struct cove_err *err)
+{
+	const struct vmm_config *c = &vm->cfg.c;
+	int r = fs_mkdir_p(c->run_dir, 0711, err);
+	if (r < 0)
+		return r;
+	r = fs_mkdir_p(c->log_dir, 0750, err);
+	if (r < 0)
+		return r;
+	if (mkdir(vm->dir, 0700) < 0)
+		return cove_errno(err, -errno, "create %s%s", vm->dir,
+				  errno == EEXIST ? " (a sandbox with this id exists)" : "");
+	vm->launched_dir = true;
+	if (mkdir(vm->work_dir, 0700) < 0)
+		return cove_errno(err, -errno, "create %s", vm->work_dir);
+	return 0;
+}
+
+int vmm_boot(struct vmm *vm, struct cove_err *err)
+{
+	if (vm->state != VMM_STATE_CREATED)
+		return cove_errf(err, -EALREADY, "boot %s: already %s", vm->cfg.c.id, vmm_state_name(vm->state));
+	const char *reason;
+	vm->accel = vmm_accel_resolve(vm->cfg.c.accel, &reason);
+	int r = prepare_dirs(vm, err);
+	if (r >= 0)
+		r = vm->driver->boot(vm, err);
+	if (r < 0) {
+		cove_err_prefix(err, "boot %s", vm->cfg.c.id);
+		if (vm->pidfd >= 0) {
+			proc_pidfd_send_signal(vm->pidfd, SIGKILL);
+			vmm_cleanup_after_exit(vm);
+		} else if (vm->launched_dir) {
+			fs_remove_tree(vm->dir, NULL);
+			vm->launched_dir = false;
+		}
+		vm->state = VMM_STATE_STOPPED;
+		return r;
+	}
+	vm->state = VMM_STATE_RUNNING;
+	return 0;
+}
+
+static int require_live(struct vmm *vm, const char *op, struct cove_err *err)
+{
+	enum vmm_state s = vmm_state(vm);
+	if (s == VMM_STATE_RUNNING || s == VMM_STATE_PAUSED)
+		return 0;
+	return cove_errf(err, -ESRCH, "%s %s: VMM is %s", op, vm->cfg.c.id, vmm_state_name(s));
+}
+
+int vmm_pause(struct vmm *vm, struct cove_err *err)
+{
+	int r = require_live(vm, "pause", err);
+	if (r < 0)
+		return r;
+	r = vm->driver->pause(vm, err);
+	if (r < 0)
+		return cove_err_prefix(err, "pause %s", vm->cfg.c.id);
+	vm->state = VMM_STATE_PAUSED;
+	return 0;
+}
+
+int vmm_resume(struct vmm *vm, struct cove_err *err)
+{
+	int r = require_live(vm, "resume", err);
+	if (r < 0)
+		return r;
+	r = vm->driver->resume(vm, err);
+	if (r < 0)
+		return cove_err_prefix(err, "resume %s", vm->cfg.c.id);
+	vm->state = VMM_STATE_RUNNING;
+	return 0;
+}
+
+void vmm_cleanup_after_exit(struct vmm *vm)
+{
+	if (vm->pidfd >= 0) {
+		siginfo_t info = { 0 };
+		/* The process group may hold helpers the VMM forked; none may outlive it. */
+		kill(-vm->identity.pid, SIGKILL);
+		while (waitid(P_PIDFD, (id_t)vm->pidfd, &info, WEXITED) < 0 && errno == EINTR)
+			;
+		vm->exit_status = info.si_code == CLD_EXITED ? W_EXITCODE(info.si_status, 0) : info.si_status;
+		close(vm->pidfd);
+		vm->pidfd = -1;
+	}
+	if (vm->driver_data && vm->driver->release)
+		vm->driver->release(vm);
+	if (vm->launched_dir) {
+		struct cove_err e = { 0 };
+		/* The tmpfs work directory was only ever mounted in the VMM's own
+		 * mount namespace, which died with it: here it is an empty dir. */
+		if (fs_remove_tree(vm->dir, &e) < 0)
+			log_warn("vmm=%s op=cleanup msg=\"%s\"", vm->cfg.c.id, e.msg);
+		vm->launched_dir = false;
+	}
+	vm->state = VMM_STATE_STOPPED;
+}
+
+enum vmm_state vmm_state(struct vmm *vm)
+{
+	if ((vm->state == VMM_STATE_RUNNING || vm->state == VMM_STATE_PAUSED) && vm->pidfd >= 0 &&
+	    proc_pidfd_wait(vm->pidfd, 0) == 1) {
+		log_info("vmm=%s op=exit pid=%d msg=\"VMM process exited\"", vm->cfg.c.id, (int)vm->identity.pid);
+		vmm_cleanup_after_exit(vm);
+	}
+	return vm->state;
+}
+
+static int wait_exit(struct vmm *vm, int timeout_ms)
+{
+	return proc_pidfd_wait(vm->pidfd, timeout_ms);
+}
+
+int vmm_stop(struct vmm *vm, int grace_ms, struct cove_err *err)
+{
+	if (vmm_state(vm) == VMM_STATE_STOPPED || vm->pidfd < 0) {
+		vmm_cleanup_after_exit(vm);
+		return 0;
+	}
+	const char *how = "powered off";
+	struct cove_err perr = { 0 };
+	/* A paused guest cannot act on a power-off request: skip straight on. */
+	if (vm->state == VMM_STATE_RUNNING && vm->driver->request_poweroff(vm, &perr) == 0 &&
+	    wait_exit(vm, grace_ms) == 1)
+		goto done;
+	if (perr.code)
+		log_debug("vmm=%s op=stop msg=\"%s\"", vm->cfg.c.id, perr.msg);
+	how = "terminated";
+	kill(-vm->identity.pid, SIGTERM);
+	if (wait_exit(vm, grace_ms) == 1)
+		goto done;
+	how = "killed";
+	kill(-vm->identity.pid, SIGKILL);
+	if (wait_exit(vm, 5000) != 1) {
+		vmm_cleanup_after_exit(vm);
+		return cove_errf(err, -ETIMEDOUT, "stop %s: VMM pid %d did not exit after SIGKILL", vm->cfg.c.id,
+				 (int)vm->identity.pid);
+	}
+done:
+	log_info("vmm=%s op=stop how=%s", vm->cfg.c.id, how);
+	vmm_cleanup_after_exit(vm);
+	return 0;
+}
+
+int vmm_kill(struct vmm *vm, struct cove_err *err)
+{
+	(void)err;
+	if (vm->pidfd >= 0)
+		proc_pidfd_send_signal(vm->pidfd, SIGKILL);
+	vmm_cleanup_after_exit(vm);
+	return 0;
+}
+
+struct vmm *vmm_free(struct vmm *vm)
+{
+	if (!vm)
+		return NULL;
+	vmm_kill(vm, NULL);
+	for (size_t i = 0; i < vm->cfg.nstrings; i++)
+		free(vm->cfg.strings[i]);
+	free(vm);
+	return NULL;
+}
+
+void vmm_remove_logs(const struct vmm *vm)
+{
+	unlink(vm->log_path);
+	unlink(vm->console_path);
+}
+
+const char *vmm_id(const struct vmm *vm) { return vm->cfg.c.id; }
+const struct proc_identity *vmm_identity(const struct vmm *vm) { return &vm->identity; }
+const char *vmm_log_path(const struct vmm *vm) { return vm->log_path; }
+const char *vmm_console_path(const struct vmm *vm) { return vm->console_path; }
+const char *vmm_work_dir(const struct vmm *vm) { return vm->work_dir; }
+enum vmm_accel vmm_accel_used(const struct vmm *vm) { return vm->accel; }
+int vmm_exit_status(const struct vmm *vm) { return vm->exit_status; }
+
+static int log_tail_line(const char *path, char *buf, size_t len)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	char tail[2048];
+	off_t size = lseek(fd, 0, SEEK_END);
+	off_t from = size > (off_t)sizeof(tail) - 1 ? size - (off_t)sizeof(tail) + 1 : 0;
+	ssize_t n = pread(fd, tail, sizeof(tail) - 1, from);
+	if (n <= 0)
+		return -ENODATA;
+	tail[n] = '\0';
+	while (n > 0 && (tail[n - 1] == '\n' || tail[n - 1] == '\r'))
+		tail[--n] = '\0';
+	char *line = strrchr(tail, '\n');
+	snprintf(buf, len, "%s", line ? line + 1 : tail);
+	return 0;
+}
+
+int vmm_report_early_exit(struct vmm *vm, struct cove_err *err)
+{
+	vmm_cleanup_after_exit(vm);
+	char last[512] = "";
+	int st = vm->exit_status;
+	char how[64];
+	if (WIFEXITED(st))
+		snprintf(how, sizeof(how), "exit status %d", WEXITSTATUS(st));
+	else
+		snprintf(how, sizeof(how), "signal %d", st);
+	if (log_tail_line(vm->log_path, last, sizeof(last)) == 0 && last[0])
+		return cove_errf(err, -ECHILD, "VMM exited immediately (%s): %s (log: %s)", how, last, vm->log_path);
+	return cove_errf(err, -ECHILD, "VMM exited immediately (%s); see %s", how, vm->log_path);
+}

@@ -1,0 +1,124 @@
+/* The VMM layer: one microVM process per sandbox, behind a driver interface.
+ *
+ * A struct vmm owns one VMM process (QEMU today; Cloud Hypervisor and
+ * Firecracker later) and everything made for it: the per-VM work directory,
+ * the control socket, the pidfd. The process model follows the reference
+ * hosts' launchers (Firecracker's jailer, Cloud Hypervisor under E2B):
+ *  - the VMM runs in its own session and process group, in a private mount
+ *    namespace whose tmpfs work directory holds bind mounts of the kernel and
+ *    disk (the only host files it is handed), and in the sandbox's network
+ *    namespace with its TAP device passed in as a file descriptor;
+ *  - its stdout/stderr go to LOG_DIR/ID.vmm.log, the guest serial console to
+ *    LOG_DIR/ID.console.log;
+ *  - it is named by pid plus start time and held by a pidfd, so no recycled
+ *    pid is ever signalled;
+ *  - stopping asks the guest to power off, then sends SIGTERM to the process
+ *    group, then SIGKILL; every path reaps the child and removes RUN_DIR/ID.
+ *
+ * Nothing outside src/vmm/ names a particular VMM: drivers register in a
+ * table and are chosen by name (config.driver). */
+#ifndef COVE_VMM_H
+#define COVE_VMM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "common/err.h"
+#include "common/proc.h"
+
+enum vmm_accel { VMM_ACCEL_AUTO, VMM_ACCEL_KVM, VMM_ACCEL_TCG };
+
+enum vmm_state {
+	VMM_STATE_CREATED, /* configured, no process yet */
+	VMM_STATE_RUNNING,
+	VMM_STATE_PAUSED,
+	VMM_STATE_STOPPED, /* the process has exited and was reaped */
+};
+
+/* Defaults, chosen to match the reference hosts' (Firecracker: 1 vCPU, 128 MiB;
+ * E2B's base template: 2 vCPU, 512 MiB) at the small end. */
+#define VMM_DEFAULT_VCPUS 1
+#define VMM_DEFAULT_MEM_MIB 512
+#define VMM_MAX_VCPUS 64
+#define VMM_MIN_MEM_MIB 64
+#define VMM_MAX_MEM_MIB (256 * 1024)
+#define VMM_DEFAULT_INIT "/sbin/cove-init"
+#define VMM_DEFAULT_RUN_DIR "/run/cove"
+#define VMM_DEFAULT_LOG_DIR "/var/log/cove"
+#define VMM_ID_MAX 48
+
+struct vmm_guest_net {
+	const char *address; /* guest's IPv4 address, e.g. 169.254.0.21 */
+	const char *gateway; /* the TAP's address, e.g. 169.254.0.22 */
+	const char *netmask; /* e.g. 255.255.255.252 */
+	const char *mac;     /* guest NIC MAC, e.g. 06:00:ac:10:00:02 */
+};
+
+struct vmm_config {
+	const char *driver;     /* default "qemu" */
+	const char *id;         /* required: [a-z0-9-], 1..VMM_ID_MAX-1 chars */
+	const char *kernel;     /* required: uncompressed vmlinux with a PVH note */
+	const char *rootfs;     /* required: raw ext4 image, becomes /dev/vda */
+	bool rootfs_persist;    /* false (default): guest writes go to a throwaway overlay */
+	unsigned vcpus;         /* default VMM_DEFAULT_VCPUS */
+	unsigned mem_mib;       /* default VMM_DEFAULT_MEM_MIB */
+	enum vmm_accel accel;   /* default auto: KVM when the probe finds it usable */
+	const char *init;       /* guest PID 1, default VMM_DEFAULT_INIT */
+	const char *hostname;   /* default "cove" */
+	const char *extra_cmdline; /* appended to the kernel command line, may be NULL */
+	const char *run_dir;    /* default VMM_DEFAULT_RUN_DIR */
+	const char *log_dir;    /* default VMM_DEFAULT_LOG_DIR */
+	const char *vmm_binary; /* default: the driver looks on PATH and in the usual places */
+	int netns_fd;           /* network namespace to run in, -1 for none (default) */
+	int tap_fd;             /* TAP device inside it, -1 for none (default) */
+	struct vmm_guest_net net; /* used when tap_fd >= 0 */
+	bool die_with_parent;   /* SIGKILL the VMM if its launcher dies (for `cove run`) */
+};
+
+struct vmm;
+
+void vmm_config_init(struct vmm_config *config);
+/* Checks every field and names the first bad or missing one. Also checks that
+ * the kernel and root filesystem files exist. */
+int vmm_config_validate(const struct vmm_config *config, struct cove_err *err);
+/* The guest kernel command line for this config (console, root disk, init,
+ * static network configuration through the kernel's ip= parameter). */
+int vmm_kernel_cmdline(const struct vmm_config *config, char *buf, size_t len, struct cove_err *err);
+
+const char *vmm_accel_name(enum vmm_accel accel);
+int vmm_accel_parse(const char *name, enum vmm_accel *ret);
+/* Decides auto: KVM only when a raw KVM VM runs 64-bit ring-0 code at
+ * hardware speed (see accel.c). Probed once per process and logged. */
+enum vmm_accel vmm_accel_resolve(enum vmm_accel requested, const char **reason);
+
+/* Validates and copies config (strings included; fds are borrowed and must
+ * stay open until vmm_boot returns). */
+int vmm_create(const struct vmm_config *config, struct vmm **ret, struct cove_err *err);
+int vmm_boot(struct vmm *vm, struct cove_err *err);
+int vmm_pause(struct vmm *vm, struct cove_err *err);
+int vmm_resume(struct vmm *vm, struct cove_err *err);
+/* Graceful power-off request, then SIGTERM to the process group after
+ * grace_ms, then SIGKILL after as long again; reaps and cleans up. */
+int vmm_stop(struct vmm *vm, int grace_ms, struct cove_err *err);
+/* SIGKILL now; reaps and cleans up. */
+int vmm_kill(struct vmm *vm, struct cove_err *err);
+/* The current state; notices a VMM that died (and reaps and cleans it up). */
+enum vmm_state vmm_state(struct vmm *vm);
+const char *vmm_state_name(enum vmm_state state);
+/* Kills the VMM if it still runs, removes the work directory, frees. NULL-safe. */
+struct vmm *vmm_free(struct vmm *vm);
+
+const char *vmm_id(const struct vmm *vm);
+const struct proc_identity *vmm_identity(const struct vmm *vm);
+const char *vmm_log_path(const struct vmm *vm);
+const char *vmm_console_path(const struct vmm *vm);
+const char *vmm_work_dir(const struct vmm *vm);
+enum vmm_accel vmm_accel_used(const struct vmm *vm);
+/* Exit status of the VMM process as waitpid() reported it, once stopped. */
+int vmm_exit_status(const struct vmm *vm);
+/* Removes the two log files (the caller decides: `cove run` keeps them only
+ * when something failed). */
+void vmm_remove_logs(const struct vmm *vm);
+
+#endif
