@@ -25,6 +25,7 @@ struct run_opts {
 	size_t nenvs;
 	const char *cwd;
 	bool timing;
+	bool keep_logs;
 	char **argv;
 };
 
@@ -42,9 +43,11 @@ static void run_usage(FILE *f)
 		"  --accel MODE       auto, kvm or tcg (default auto: kvm when it really works)\n"
 		"  --kernel PATH      guest kernel (default: the one built with cove)\n"
 		"  --rootfs PATH      guest root file system image (default: the tiny image)\n"
+		"  --kernel-args ARGS extra guest kernel command line (e.g. 'loglevel=7' to debug boot)\n"
 		"  -e, --env K=V      set an environment variable for CMD (repeatable)\n"
 		"  -w, --cwd DIR      working directory for CMD in the guest\n"
-		"  --timing           print boot and run times to stderr\n",
+		"  --timing           print boot and run times to stderr\n"
+		"  --keep-logs        keep the VMM and console logs even when all went well\n",
 		VMM_DEFAULT_MEM_MIB, VMM_DEFAULT_VCPUS);
 }
 
@@ -59,7 +62,7 @@ static int parse_uint(const char *s, unsigned *out)
 	return 0;
 }
 
-enum { OPT_MEM = 256, OPT_CPUS, OPT_ACCEL, OPT_KERNEL, OPT_ROOTFS, OPT_TIMING };
+enum { OPT_MEM = 256, OPT_CPUS, OPT_ACCEL, OPT_KERNEL, OPT_ROOTFS, OPT_KERNEL_ARGS, OPT_TIMING, OPT_KEEP_LOGS };
 
 static int parse_option(int c, struct run_opts *o)
 {
@@ -76,8 +79,14 @@ static int parse_option(int c, struct run_opts *o)
 	case OPT_ROOTFS:
 		snprintf(o->rootfs, sizeof(o->rootfs), "%s", optarg);
 		return 0;
+	case OPT_KERNEL_ARGS:
+		o->sc.kernel_args = optarg;
+		return 0;
 	case OPT_TIMING:
 		o->timing = true;
+		return 0;
+	case OPT_KEEP_LOGS:
+		o->keep_logs = true;
 		return 0;
 	case 'e':
 		if (!strchr(optarg, '=') || optarg[0] == '=' || o->nenvs >= MAX_ENVS) {
@@ -101,6 +110,8 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		{ "accel", required_argument, NULL, OPT_ACCEL },   { "kernel", required_argument, NULL, OPT_KERNEL },
 		{ "rootfs", required_argument, NULL, OPT_ROOTFS }, { "env", required_argument, NULL, 'e' },
 		{ "cwd", required_argument, NULL, 'w' },	   { "timing", no_argument, NULL, OPT_TIMING },
+		{ "kernel-args", required_argument, NULL, OPT_KERNEL_ARGS },
+		{ "keep-logs", no_argument, NULL, OPT_KEEP_LOGS },
 		{ "help", no_argument, NULL, 'h' },		   { 0 },
 	};
 	int c;
@@ -229,7 +240,7 @@ int cmd_run(int argc, char **argv)
 	int code = exit_code_for(r, &res);
 	/* The root disk was a throwaway overlay: nothing in the guest is worth
 	 * a graceful shutdown, so the VMM is killed and everything released. */
-	bool keep_logs = r < 0 && r != -ENOENT && r != -EACCES && r != -ECANCELED && r != -EPIPE;
+	bool keep_logs = o.keep_logs || (r < 0 && r != -ENOENT && r != -EACCES && r != -ECANCELED && r != -EPIPE);
 	if (keep_logs)
 		fprintf(stderr, "cove: logs kept: %s %s\n", vmm_log_path(sandbox_vmm(sb)), vmm_console_path(sandbox_vmm(sb)));
 	else

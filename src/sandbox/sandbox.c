@@ -85,6 +85,7 @@ static void vm_config(const struct sandbox_config *c, struct sandbox *sb, struct
 	if (c->log_dir)
 		vc->log_dir = c->log_dir;
 	vc->vmm_binary = c->vmm_binary;
+	vc->extra_cmdline = c->kernel_args;
 	vc->die_with_parent = c->die_with_parent;
 	vc->netns_fd = net_sandbox_netns_fd(sb->net);
 	vc->tap_fd = net_sandbox_tap_fd(sb->net);

@@ -25,6 +25,7 @@ struct sandbox_config {
 	const char *run_dir;    /* NULL: the VMM default */
 	const char *log_dir;    /* NULL: the VMM default */
 	const char *vmm_binary; /* NULL: found on PATH */
+	const char *kernel_args; /* appended to the guest kernel command line, may be NULL */
 	bool die_with_parent;
 	int cancel_fd;          /* readable: stop waiting (Ctrl-C); -1: none */
 	int agent_timeout_ms;   /* 0: SANDBOX_DEFAULT_AGENT_TIMEOUT_MS */

@@ -33,29 +33,40 @@
 /* An agent that keeps dying is restarted at most this often. */
 #define AGENT_RESTART_MIN_MS 1000
 
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Messages go to the kernel log (/dev/kmsg), so they carry the kernel's
+ * timestamps and honour loglevel= like the kernel's own lines; before /dev
+ * is mounted they go straight to the console. */
+static void say(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-static void say(const char *fmt, ...)
+static void say(int level, const char *fmt, ...)
 {
-	char line[512];
+	char msg[480], line[512];
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(line, sizeof(line), fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return;
-	int fd = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
+	/* One write() per record: /dev/kmsg takes each write as one message
+	 * (so no dprintf, which may split it). */
+	int fd = open("/dev/kmsg", O_WRONLY | O_NOCTTY | O_CLOEXEC);
+	int n = snprintf(line, sizeof(line), "<%d>cove-init: %s\n", level, msg);
+	if (fd < 0) {
+		fd = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
+		n = snprintf(line, sizeof(line), "cove-init: %s\n", msg);
+	}
 	if (fd < 0)
 		return;
-	dprintf(fd, "cove-init: %s\n", line);
+	(void)!write(fd, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 	close(fd);
 }
+
+#define LOG_ERR 3
+#define LOG_INFO 6
 
 static void mount_one(const char *src, const char *target, const char *type, unsigned long flags, const char *data)
 {
 	mkdir(target, 0755);
 	if (mount(src, target, type, flags, data) < 0 && errno != EBUSY)
-		say("mount %s on %s: %s", type, target, strerror(errno));
+		say(LOG_ERR, "mount %s on %s: %s", type, target, strerror(errno));
 }
 
 static void mount_filesystems(void)
@@ -84,7 +95,7 @@ static void loopback_up(void)
 	if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
 		ifr.ifr_flags |= IFF_UP;
 		if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
-			say("bring lo up: %s", strerror(errno));
+			say(LOG_ERR, "bring lo up: %s", strerror(errno));
 	}
 	close(fd);
 }
@@ -114,9 +125,11 @@ static pid_t start_agent(void)
 {
 	pid_t pid = fork();
 	if (pid < 0) {
-		say("fork agent: %s", strerror(errno));
+		say(LOG_ERR, "fork agent: %s", strerror(errno));
 		return -1;
 	}
+	if (pid > 0)
+		say(LOG_INFO, "agent started (pid %d)", (int)pid);
 	if (pid == 0) {
 		sigset_t none;
 		sigemptyset(&none);
@@ -125,7 +138,7 @@ static pid_t start_agent(void)
 		char *argv[] = { AGENT_PATH, NULL };
 		char *envp[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", NULL };
 		execve(AGENT_PATH, argv, envp);
-		say("exec %s: %s", AGENT_PATH, strerror(errno));
+		say(LOG_ERR, "exec %s: %s", AGENT_PATH, strerror(errno));
 		_exit(127);
 	}
 	return pid;
@@ -169,7 +182,7 @@ static void reap_all(void)
 
 static void __attribute__((noreturn)) power_off(void)
 {
-	say("powering off");
+	say(LOG_INFO, "powering off");
 	kill(-1, SIGTERM);
 	int64_t deadline = now_ms() + 1000;
 	while (now_ms() < deadline) {
@@ -220,7 +233,7 @@ int main(void)
 		int timeout = agent > 0 ? -1 : AGENT_RESTART_MIN_MS;
 		int r = poll(pfds, (nfds_t)(1 + ninputs), timeout);
 		if (r < 0 && errno != EINTR)
-			say("poll: %s", strerror(errno));
+			say(LOG_ERR, "poll: %s", strerror(errno));
 		for (int i = 0; i < ninputs; i++)
 			if ((pfds[1 + i].revents & POLLIN) && power_key_pressed(inputs[i]))
 				power_off();
@@ -236,7 +249,7 @@ int main(void)
 		pid_t p;
 		while ((p = waitpid(-1, &status, WNOHANG)) > 0) {
 			if (p == agent) {
-				say("agent exited (status %d)", status);
+				say(LOG_ERR, "agent exited (status %d)", status);
 				agent = -1;
 			}
 		}
