@@ -80,7 +80,7 @@ static int handle_envelope(struct stream_state *st, const struct envelope *env, 
 	return 0;
 }
 
-static int read_stream(struct sandbox *sb, int fd, struct stream_state *st, struct cove_err *err)
+static int read_stream(int fd, int cancel_fd, struct stream_state *st, struct cove_err *err)
 {
 	struct envelope_decoder d;
 	envelope_decoder_init(&d, ENVELOPE_MAX_MESSAGE);
@@ -96,8 +96,8 @@ static int read_stream(struct sandbox *sb, int fd, struct stream_state *st, stru
 			r = handle_envelope(st, &env, err);
 			continue;
 		}
-		struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = sb->cancel_fd, .events = POLLIN } };
-		if (poll(p, sb->cancel_fd >= 0 ? 2 : 1, -1) < 0) {
+		struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = cancel_fd, .events = POLLIN } };
+		if (poll(p, cancel_fd >= 0 ? 2 : 1, -1) < 0) {
 			if (errno != EINTR)
 				r = cove_errno(err, -errno, "poll agent connection");
 			continue;
@@ -122,8 +122,8 @@ static int read_stream(struct sandbox *sb, int fd, struct stream_state *st, stru
 	return r;
 }
 
-int sandbox_exec(struct sandbox *sb, const struct sandbox_exec *req, struct sandbox_exec_result *res,
-		 struct cove_err *err)
+int agent_exec(int fd, const struct sandbox_exec *req, struct sandbox_exec_result *res, int cancel_fd,
+	       struct cove_err *err)
 {
 	memset(res, 0, sizeof(*res));
 	if (!req->argv || !req->argv[0])
@@ -131,13 +131,23 @@ int sandbox_exec(struct sandbox *sb, const struct sandbox_exec *req, struct sand
 	_cleanup_free_ char *json = process_start_encode(req->argv, req->envs, req->cwd, false);
 	if (!json)
 		return cove_errf(err, -ENOMEM, "exec: encode request");
+	int r = envelope_send(fd, 0, json, strlen(json));
+	if (r < 0)
+		return cove_errno(err, r, "exec: send request");
+	struct stream_state st = { .res = res, .req = req };
+	return read_stream(fd, cancel_fd, &st, err);
+}
+
+int sandbox_exec(struct sandbox *sb, const struct sandbox_exec *req, struct sandbox_exec_result *res,
+		 struct cove_err *err)
+{
+	memset(res, 0, sizeof(*res));
 	_cleanup_close_ int fd = net_connect_tcp(sandbox_netns_fd(sb), NET_GUEST_ADDR, SANDBOX_AGENT_PORT,
 						  CONNECT_TIMEOUT_MS, err);
 	if (fd < 0)
 		return cove_err_prefix(err, "exec in %s: guest agent", sb->id);
-	int r = envelope_send(fd, 0, json, strlen(json));
-	if (r < 0)
-		return cove_errno(err, r, "exec in %s: send request", sb->id);
-	struct stream_state st = { .res = res, .req = req };
-	return read_stream(sb, fd, &st, err);
+	int r = agent_exec(fd, req, res, sb->cancel_fd, err);
+	if (r < 0 && r != -ENOENT && r != -EACCES)
+		cove_err_prefix(err, "exec in %s", sb->id);
+	return r;
 }

@@ -67,6 +67,11 @@ struct sandbox_exec_result {
 int sandbox_exec(struct sandbox *sb, const struct sandbox_exec *req, struct sandbox_exec_result *res,
 		 struct cove_err *err);
 
+/* The same over an already connected agent socket (the agent may run on the
+ * host, for tests). cancel_fd: readable means give up; -1 for none. */
+int agent_exec(int fd, const struct sandbox_exec *req, struct sandbox_exec_result *res, int cancel_fd,
+	       struct cove_err *err);
+
 int sandbox_pause(struct sandbox *sb, struct cove_err *err);
 int sandbox_resume(struct sandbox *sb, struct cove_err *err);
 /* Asks the guest to power off, escalating as vmm_stop does. */

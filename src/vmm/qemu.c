@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/fs.h"
+#include "common/proc.h"
 #include "common/log.h"
 #include "vmm/internal.h"
 #include "vmm/qmp.h"
@@ -20,6 +21,8 @@
 #define QMP_TIMEOUT_MS 5000
 /* QEMU opens its QMP socket before loading the kernel (measured: ~40 ms). */
 #define QMP_CONNECT_TIMEOUT_MS 10000
+/* After a failed handshake, how long to wait for QEMU to exit and explain. */
+#define EARLY_EXIT_WAIT_MS 1000
 
 struct qemu {
 	struct qmp *qmp;
@@ -165,14 +168,12 @@ int qemu_find_binary(const char *override, char *out, size_t len, struct cove_er
 {
 	const char *name = override ? override : QEMU_BINARY;
 	int r = fs_find_executable(name, QEMU_SEARCH_DIRS, out, len);
-	if (r < 0) {
-		if (override)
-			return cove_errno(err, r, "qemu: %s", override);
-		return cove_errf(err, -ENOENT,
-				 "qemu: %s not found on PATH or in %s; install it with 'apt-get install qemu-system-x86'",
-				 QEMU_BINARY, QEMU_SEARCH_DIRS);
-	}
-	return 0;
+	if (r == 0)
+		return 0;
+	if (strchr(name, '/'))
+		return cove_errno(err, r, "qemu: %s", name);
+	return cove_errf(err, -ENOENT, "qemu: %s not found on PATH or in %s; install it with 'apt-get install qemu-system-x86'",
+			 name, QEMU_SEARCH_DIRS);
 }
 
 static struct qemu *qemu_of(struct vmm *vm)
@@ -219,7 +220,9 @@ static int qemu_boot(struct vmm *vm, struct cove_err *err)
 		return cove_errf(err, -ENOMEM, "qemu: out of memory");
 	vm->driver_data = q;
 	r = qmp_open(qmp_path, vm->pidfd, QMP_CONNECT_TIMEOUT_MS, &q->qmp, err);
-	if (r == -ECHILD)
+	/* QEMU opens the QMP socket before it loads the kernel, so a bad kernel
+	 * can also show up as a connection that drops during the handshake. */
+	if (r == -ECHILD || (r < 0 && proc_pidfd_wait(vm->pidfd, EARLY_EXIT_WAIT_MS) == 1))
 		return vmm_report_early_exit(vm, err);
 	return r;
 }

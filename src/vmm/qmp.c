@@ -108,7 +108,7 @@ unsigned qmp_event_count(const struct qmp *q, const char *event)
 static int read_message(struct qmp *q, struct qmp_msg *msg, int64_t deadline, struct cove_err *err)
 {
 	for (;;) {
-		char *nl = memchr(q->buf, '\n', q->len);
+		char *nl = q->len ? memchr(q->buf, '\n', q->len) : NULL;
 		if (nl) {
 			size_t line = (size_t)(nl - q->buf);
 			int r = qmp_parse(q->buf, line, msg, err);

@@ -1,0 +1,60 @@
+#!/bin/bash
+# Runs every test of the tree and ends with one line: 'N passed, N failed, N skipped'.
+#
+#   tests/run.sh BUILD_DIR
+#
+# Test programs speak TAP (cmocka's CMOCKA_MESSAGE_OUTPUT=TAP; the shell tests
+# print it themselves). A program that dies without reporting a failure counts
+# as one failure, so a crash can never pass silently.
+set -u
+build=${1:-build}
+root=$(cd "$(dirname "$0")/.." && pwd)
+export CMOCKA_MESSAGE_OUTPUT=TAP
+export COVE_BUILD=$(cd "$build" && pwd)
+# The guest image is shared with the sanitizer build (which has no guest files).
+export COVE_KERNEL=${COVE_KERNEL:-$COVE_BUILD/guest/vmlinux}
+export COVE_ROOTFS=${COVE_ROOTFS:-$COVE_BUILD/guest/tiny.ext4}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+passed=0 failed=0 skipped=0
+failures=()
+
+run_one() {
+    local name=$1; shift
+    local out rc
+    out=$(mktemp)
+    local start=$(date +%s.%N)
+    "$@" >"$out" 2>&1
+    rc=$?
+    local secs=$(echo "$(date +%s.%N) - $start" | bc)
+    local p f s
+    p=$(grep -c '^ok ' "$out")
+    s=$(grep -c '^not ok .*# SKIP' "$out")
+    f=$(( $(grep -c '^not ok ' "$out") - s ))
+    if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+        f=1
+        echo "not ok - $name exited with status $rc" >>"$out"
+    fi
+    passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+    printf '%-28s %3d passed %3d failed %3d skipped  (%.1f s)\n' "$name" "$p" "$f" "$s" "$secs"
+    if [ "$f" != 0 ] || [ "${VERBOSE:-0}" = 1 ]; then
+        sed 's/^/    /' "$out"
+        [ "$f" != 0 ] && failures+=("$name")
+    fi
+    grep '^not ok .*# SKIP' "$out" | sed 's/^/    /'
+    rm -f "$out"
+}
+
+for t in "$build"/bin/tests/test_*; do
+    [ -x "$t" ] || continue
+    run_one "$(basename "$t")" "$t"
+done
+for t in "$root"/tests/integration/*.sh; do
+    [ -x "$t" ] || continue
+    run_one "$(basename "$t")" "$t"
+done
+
+[ ${#failures[@]} = 0 ] || echo "failed: ${failures[*]}"
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" = 0 ]
