@@ -17,7 +17,7 @@
 int proc_stat_parse_start_time(const char *stat_text, uint64_t *ret)
 {
 	const char *p = strrchr(stat_text, ')');
-	if (!p)
+	if (!p || p[1] == '\0')
 		return -EINVAL;
 	p++;
 	/* After the comm field: field 3 (state) ... field 22 (starttime). */
@@ -26,6 +26,8 @@ int proc_stat_parse_start_time(const char *stat_text, uint64_t *ret)
 		if (!p)
 			return -EINVAL;
 	}
+	if (p[1] < '0' || p[1] > '9')
+		return -EINVAL;
 	char *end;
 	errno = 0;
 	unsigned long long v = strtoull(p + 1, &end, 10);

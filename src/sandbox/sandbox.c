@@ -40,6 +40,8 @@ static int wait_agent(struct sandbox *sb, int timeout_ms, struct cove_err *err)
 			close(fd);
 			return 0;
 		}
+		log_debug("sandbox=%s op=wait-agent ms=%.1f result=\"%s\"", sb->id,
+			  (double)(now_us() - vmm_launch_time_us(sb->vm)) / 1000.0, last.msg);
 		if (vmm_state(sb->vm) == VMM_STATE_STOPPED)
 			return cove_errf(err, -ECHILD, "VMM exited while the guest booted; see %s and %s",
 					 vmm_console_path(sb->vm), vmm_log_path(sb->vm));

@@ -1,6 +1,7 @@
 /* VM configuration: defaults, validation, and the guest kernel command line. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -51,12 +52,30 @@ static bool valid_ipv4(const char *s)
 	return s && inet_pton(AF_INET, s, &a) == 1;
 }
 
+static bool is_hex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* Exactly six groups of two hex digits separated by ':'. */
 static bool valid_mac(const char *s)
 {
-	unsigned b[6];
-	char tail;
-	return s && strlen(s) == 17 &&
-	       sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &tail) == 6;
+	if (!s || strlen(s) != 17)
+		return false;
+	for (int i = 0; i < 17; i++)
+		if (i % 3 == 2 ? s[i] != ':' : !is_hex(s[i]))
+			return false;
+	return true;
+}
+
+/* An IPv4 address whose set bits are contiguous from the top. */
+static bool valid_netmask(const char *s)
+{
+	struct in_addr a;
+	if (!s || inet_pton(AF_INET, s, &a) != 1)
+		return false;
+	uint32_t m = ntohl(a.s_addr);
+	return m != 0 && (~m & (~m + 1)) == 0;
 }
 
 static int check_file(const char *field, const char *path, struct cove_err *err)
@@ -79,7 +98,7 @@ static int check_net(const struct vmm_config *c, struct cove_err *err)
 		return cove_errf(err, -EINVAL, "config: net.address '%s' is not an IPv4 address", c->net.address ? c->net.address : "");
 	if (!valid_ipv4(c->net.gateway))
 		return cove_errf(err, -EINVAL, "config: net.gateway '%s' is not an IPv4 address", c->net.gateway ? c->net.gateway : "");
-	if (!valid_ipv4(c->net.netmask))
+	if (!valid_netmask(c->net.netmask))
 		return cove_errf(err, -EINVAL, "config: net.netmask '%s' is not an IPv4 netmask", c->net.netmask ? c->net.netmask : "");
 	if (!valid_mac(c->net.mac))
 		return cove_errf(err, -EINVAL, "config: net.mac '%s' is not a MAC address", c->net.mac ? c->net.mac : "");

@@ -42,6 +42,7 @@ struct vmm {
 	struct proc_identity identity;
 	int pidfd;
 	int exit_status;
+	int64_t launch_us; /* fork of the VMM process, now_us() */
 	bool launched_dir; /* RUN_DIR/ID was created by us */
 	char dir[PATH_MAX];      /* RUN_DIR/ID: control socket, mount point */
 	char work_dir[PATH_MAX]; /* RUN_DIR/ID/root: tmpfs inside the VMM's mount namespace */

@@ -131,8 +131,23 @@ static void child_arrange_fds(struct child_plan *p)
 		child_fail(p, STEP_FDS, -1);
 }
 
+/* The VMM starts with default signal handling: a caller that blocks SIGINT
+ * and SIGTERM for a signalfd (cove run does) must not pass that on, or the
+ * SIGTERM step of stopping would be ignored; and no handler of the caller's
+ * may run in the child before exec. */
+static void child_reset_signals(void)
+{
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	for (int sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &dfl, NULL); /* fails harmlessly for SIGKILL, SIGSTOP */
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
 static void __attribute__((noreturn)) child_main(struct child_plan *p)
 {
+	child_reset_signals();
 	child_enter_namespaces(p);
 	child_bind_files(p);
 	child_arrange_fds(p);
@@ -221,6 +236,7 @@ int vmm_launch(struct vmm *vm, const struct vmm_launch *spec, struct cove_err *e
 	plan.null_fd = null_fd;
 	plan.report_fd = report_write;
 
+	vm->launch_us = now_us();
 	pid_t pid = fork();
 	if (pid < 0)
 		return cove_errno(err, -errno, "launch %s: fork", vm->cfg.c.id);
@@ -241,14 +257,14 @@ int vmm_launch(struct vmm *vm, const struct vmm_launch *spec, struct cove_err *e
 			close(pidfd);
 		else
 			kill(pid, SIGKILL);
-		int status;
+		int status = 0;
 		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 			;
 		if (n == (ssize_t)sizeof(f))
 			return describe_failure(vm, &plan, &f, err);
 		if (pidfd < 0)
 			return cove_errno(err, pidfd, "launch %s: pidfd_open %d", vm->cfg.c.id, (int)pid);
-		return cove_errf(err, -EIO, "launch %s: child died before exec", vm->cfg.c.id);
+		return cove_errf(err, -EIO, "launch %s: child died before exec (wait status 0x%x)", vm->cfg.c.id, status);
 	}
 	vm->pidfd = pidfd;
 	r = proc_identity_read(pid, &vm->identity, err);

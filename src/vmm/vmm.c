@@ -283,6 +283,7 @@ const char *vmm_log_path(const struct vmm *vm) { return vm->log_path; }
 const char *vmm_console_path(const struct vmm *vm) { return vm->console_path; }
 const char *vmm_work_dir(const struct vmm *vm) { return vm->work_dir; }
 enum vmm_accel vmm_accel_used(const struct vmm *vm) { return vm->accel; }
+int64_t vmm_launch_time_us(const struct vmm *vm) { return vm->launch_us; }
 int vmm_exit_status(const struct vmm *vm) { return vm->exit_status; }
 
 static int log_tail_line(const char *path, char *buf, size_t len)

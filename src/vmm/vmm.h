@@ -22,6 +22,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "common/err.h"
@@ -115,6 +116,8 @@ const char *vmm_log_path(const struct vmm *vm);
 const char *vmm_console_path(const struct vmm *vm);
 const char *vmm_work_dir(const struct vmm *vm);
 enum vmm_accel vmm_accel_used(const struct vmm *vm);
+/* When the VMM process was started (monotonic microseconds, now_us()). */
+int64_t vmm_launch_time_us(const struct vmm *vm);
 /* Exit status of the VMM process as waitpid() reported it, once stopped. */
 int vmm_exit_status(const struct vmm *vm);
 /* Removes the two log files (the caller decides: `cove run` keeps them only

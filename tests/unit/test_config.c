@@ -251,8 +251,18 @@ static void test_config_rejects_bad_guest_net(void **state)
 	expect_invalid(&c, -EINVAL, "net.mac '06:00:ac:10:00'");
 	c.net.mac = "06:00:ac:10:00:zz";
 	expect_invalid(&c, -EINVAL, "net.mac");
+	/* sscanf's %2x would take these; a MAC is two hex digits a group. */
+	c.net.mac = "-1:-2:-3:-4:-5:-6";
+	expect_invalid(&c, -EINVAL, "net.mac");
+	c.net.mac = " 1: 2: 3: 4: 5: 6";
+	expect_invalid(&c, -EINVAL, "net.mac");
 	c.net.mac = NULL;
 	expect_invalid(&c, -EINVAL, "net.mac");
+	c.net.mac = "06:00:ac:10:00:02";
+	c.net.netmask = "255.0.255.0";
+	expect_invalid(&c, -EINVAL, "net.netmask '255.0.255.0'");
+	c.net.netmask = "0.0.0.0";
+	expect_invalid(&c, -EINVAL, "net.netmask");
 	with_network(&c);
 	c.net.address = "169.254.0.300";
 	expect_invalid(&c, -EINVAL, "net.address '169.254.0.300'");

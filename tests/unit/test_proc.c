@@ -113,6 +113,8 @@ static void test_proc_stat_rejects_truncated(void **state)
 	assert_int_equal(proc_stat_parse_start_time(line, &v), -EINVAL);
 	assert_int_equal(proc_stat_parse_start_time("1234 sh S 1 2 3", &v), -EINVAL);
 	assert_int_equal(proc_stat_parse_start_time("", &v), -EINVAL);
+	/* Ends right after the comm: once read past the terminator (ASan). */
+	assert_int_equal(proc_stat_parse_start_time("1234 (sh)", &v), -EINVAL);
 	assert_int_equal(v, 77);
 }
 
@@ -121,7 +123,7 @@ static void test_proc_stat_rejects_non_numeric(void **state)
 	(void)state;
 	char line[512];
 	uint64_t v = 77;
-	const char *bad[] = { "abc", "12x", "x12", "99999999999999999999999" };
+	const char *bad[] = { "abc", "12x", "x12", "99999999999999999999999", "-5", "+5" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		stat_line(line, sizeof(line), "sh", bad[i]);
 		if (proc_stat_parse_start_time(line, &v) != -EINVAL)

@@ -1,0 +1,57 @@
+#!/bin/bash
+# make bench: boot-time benchmark of `cove run -- true`, beside a reference
+# measured in the same run on the same kernel and image: bare QEMU started by
+# hand, booting the guest straight to power-off (the floor for any host).
+#
+# Prints median and max (and p99, which for 10 runs is the max) of:
+#   vmm_to_agent  QEMU started -> guest agent answered (from cove run --timing)
+#   total         the whole `cove run -- true` command, wall clock
+#   bare_qemu     QEMU started -> guest powered off, no Cove involved
+# Goals on this machine (TCG): vmm_to_agent median <= 800 ms, total <= 1200 ms.
+set -eu
+build=${1:-build}
+runs=${BENCH_RUNS:-10}
+cove=$build/bin/cove
+kernel=$build/guest/vmlinux
+rootfs=$build/guest/tiny.ext4
+tmp=$(mktemp -d /tmp/cove-bench.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+export COVE_RUN_DIR=$tmp/run COVE_LOG_DIR=$tmp/log
+
+ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+stats() { # name file-of-numbers
+    sort -n "$2" | awk -v name="$1" '{v[NR]=$1} END {
+        med = (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2
+        p99 = v[int(NR*0.99 + 0.999)]
+        printf "%-14s n=%-3d median=%7.1f ms  p99=%7.1f ms  max=%7.1f ms  min=%7.1f ms\n", name, NR, med, p99, v[NR], v[1]
+    }'
+}
+
+echo "bench: $runs runs each, interleaved (cove run, then bare QEMU), on $(nproc) cores"
+: >"$tmp/agent"; : >"$tmp/total"; : >"$tmp/bare"
+# The bare reference gets the same kernel command line tweak Cove passes.
+khz=$("$cove" run -- cat /proc/cmdline | sed -n 's/.*tsc_early_khz=\([0-9]*\).*/\1/p')
+for i in $(seq 1 "$runs"); do
+    t0=$(ms)
+    "$cove" run --timing -- true 2>"$tmp/timing"
+    t1=$(ms)
+    echo $((t1 - t0)) >>"$tmp/total"
+    sed -n 's/.*vmm_to_agent_ms=\([0-9.]*\).*/\1/p' "$tmp/timing" >>"$tmp/agent"
+    accel=$(sed -n 's/.*accel=\([a-z]*\).*/\1/p' "$tmp/timing")
+
+    # The reference: the same guest without Cove, straight to power-off.
+    t0=$(ms)
+    qemu-system-x86_64 -nodefaults -no-user-config -display none -no-reboot \
+        -machine "microvm,accel=${accel:-tcg},acpi=on" -cpu max -smp 1 -m 512M \
+        -kernel "$kernel" -append "console=ttyS0 quiet panic=-1 root=/dev/vda rootfstype=ext4 ro init=/bin/busybox ${khz:+tsc_early_khz=$khz} -- poweroff -f" \
+        -drive "id=rootfs,file=$rootfs,format=raw,if=none,readonly=on" -device virtio-blk-device,drive=rootfs \
+        -chardev "file,id=console,path=$tmp/bare-console.log" -serial chardev:console
+    t1=$(ms)
+    echo $((t1 - t0)) >>"$tmp/bare"
+done
+echo "accel: ${accel:-unknown}"
+stats vmm_to_agent "$tmp/agent"
+stats total "$tmp/total"
+stats bare_qemu "$tmp/bare"
+echo "goals: vmm_to_agent median <= 800 ms; total median <= 1200 ms (bare_qemu includes the guest's power-off)"

@@ -1,0 +1,79 @@
+#!/bin/bash
+# The cove command as a user runs it: real guests, output on the right
+# streams, the guest's exit status as cove's, Ctrl-C, and nothing left behind.
+# Prints TAP.
+set -u
+build=${COVE_BUILD:-$(cd "$(dirname "$0")/../../build" && pwd)}
+cove=$build/bin/cove
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); echo "not ok $n - $1"; shift; for line in "$@"; do echo "# $line"; done; }
+check() { # check NAME CONDITION-EXIT-STATUS DETAILS...
+    local name=$1 status=$2; shift 2
+    if [ "$status" = 0 ]; then ok "$name"; else not_ok "$name" "$@"; fi
+}
+
+if [ "$(id -u)" != 0 ]; then echo "1..0 # SKIP needs root for namespaces and TAP devices"; exit 0; fi
+if [ ! -r "${COVE_KERNEL:-}" ] || [ ! -r "${COVE_ROOTFS:-}" ]; then
+    echo "1..0 # SKIP no guest kernel/image; run 'make' first"; exit 0
+fi
+base=$(mktemp -d /tmp/cove-cli.XXXXXX)
+export COVE_RUN_DIR=$base/run COVE_LOG_DIR=$base/log
+trap 'rm -rf "$base"' EXIT
+out=$base/out err=$base/err
+
+"$cove" run -- uname -a >"$out" 2>"$err"; rc=$?
+grep -q '^Linux cove 6\.1\.' "$out"; check "uname -a runs in the guest kernel" $? "rc=$rc out=$(cat "$out") err=$(cat "$err")"
+
+"$cove" run --mem 512 --cpus 2 -- sh -c 'echo out; echo err >&2; exit 3' >"$out" 2>"$err"; rc=$?
+[ "$rc" = 3 ]; check "guest exit status becomes cove's (3)" $? "rc=$rc"
+[ "$(cat "$out")" = out ] && [ "$(cat "$err")" = err ]
+check "stdout and stderr arrive separately" $? "out=$(cat "$out")" "err=$(cat "$err")"
+
+"$cove" run --cpus 2 -- sh -c 'grep -c ^processor /proc/cpuinfo; free -m | awk "/Mem/{print \$2}"' >"$out" 2>"$err"
+cpus=$(sed -n 1p "$out"); mem=$(sed -n 2p "$out")
+[ "$cpus" = 2 ] && [ "${mem:-0}" -gt 400 ] && [ "${mem:-0}" -le 512 ]
+check "--cpus 2 gives 2 vCPUs, default memory is 512 MiB" $? "cpus=$cpus mem=$mem err=$(cat "$err")"
+
+"$cove" run -- no-such-command >"$out" 2>"$err"; rc=$?
+[ "$rc" = 127 ] && grep -q 'no-such-command: command not found' "$err"
+check "a missing command exits 127 with a clear message" $? "rc=$rc err=$(cat "$err")"
+
+"$cove" run -- /etc/passwd >"$out" 2>"$err"; rc=$?
+[ "$rc" = 126 ]; check "a file that is not executable exits 126" $? "rc=$rc err=$(cat "$err")"
+
+"$cove" run -e GREETING=hi -w /tmp -- sh -c 'echo $GREETING $(pwd)' >"$out" 2>"$err"
+[ "$(cat "$out")" = "hi /tmp" ]; check "--env and --cwd reach the command" $? "out=$(cat "$out") err=$(cat "$err")"
+
+"$cove" run --kernel /nonexistent/vmlinux -- true >"$out" 2>"$err"; rc=$?
+[ "$rc" = 125 ] && grep -q 'kernel /nonexistent/vmlinux' "$err" && [ "$(wc -l <"$err")" = 1 ]
+check "a bad kernel path is one clear line and exit 125" $? "rc=$rc err=$(cat "$err")"
+
+"$cove" run >"$out" 2>"$err"; rc=$?
+[ "$rc" = 2 ] && grep -q 'no command given' "$err"; check "no command is a usage error (2)" $? "rc=$rc"
+
+# Ctrl-C while the command runs: the sandbox is torn down and cove exits 130.
+"$cove" run -- sleep 60 >"$out" 2>"$err" &
+pid=$!
+for _ in $(seq 1 300); do
+    pgrep -f "$COVE_RUN_DIR" >/dev/null && [ -n "$(ls "$COVE_RUN_DIR" 2>/dev/null)" ] && break
+    sleep 0.1
+done
+sleep 2 # let the guest boot and start sleep
+kill -INT "$pid"
+start=$(date +%s)
+wait "$pid"; rc=$?
+took=$(( $(date +%s) - start ))
+[ "$rc" = 130 ] && [ "$took" -le 5 ]; check "Ctrl-C tears the sandbox down (exit 130)" $? "rc=$rc took=${took}s err=$(cat "$err")"
+
+# Nothing of any run above may remain.
+sleep 0.2
+left_procs=$(pgrep -fc "$COVE_RUN_DIR")
+left_files=$(find "$COVE_RUN_DIR" "$COVE_LOG_DIR" -mindepth 1 2>/dev/null | grep -v '\.log$' | wc -l)
+left_logs=$(find "$COVE_LOG_DIR" -name '*.log' 2>/dev/null | wc -l)
+left_mounts=$(grep -c "$base" /proc/self/mountinfo)
+[ "$left_procs" = 0 ] && [ "$left_files" = 0 ] && [ "$left_mounts" = 0 ]
+check "no process, file or mount is left behind" $? "procs=$left_procs files=$left_files mounts=$left_mounts"
+# The bad kernel path failed validation before any log was written.
+[ "$left_logs" = 0 ]; check "logs are removed after successful runs" $? "logs=$(find "$COVE_LOG_DIR" -name '*.log')"
+echo "1..$n"
