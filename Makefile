@@ -85,7 +85,7 @@ $(BIN)/tests/%: tests/integration/%.c tests/integration/harness.h $(O)/libcove.a
 # The guest kernel: Debian's linux-source-6.1 plus our fragment on tinyconfig.
 KERNEL_TARBALL := /usr/src/linux-source-6.1.tar.xz
 kernel: $(KERNEL)
-$(KERNEL): guest/kernel/cove.config guest/kernel/build.sh
+$(KERNEL): guest/kernel/cove.config guest/kernel/build.sh $(wildcard $(KERNEL_TARBALL))
 	guest/kernel/build.sh $(KERNEL_TARBALL) guest/kernel/cove.config $(BUILD)/kernel $@
 
 # The tiny root filesystem: busybox and the Cove guest programs.

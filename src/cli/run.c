@@ -214,6 +214,9 @@ int cmd_run(int argc, char **argv)
 	o.sc.cancel_fd = sfd;
 
 	struct cove_err err = { 0 };
+	/* Leftovers of runs that were killed outright; harmless when none. */
+	if (vmm_sweep_stale(o.sc.run_dir ? o.sc.run_dir : VMM_DEFAULT_RUN_DIR, &err) < 0)
+		log_warn("op=sweep msg=\"%s\"", err.msg);
 	struct sandbox *sb = NULL;
 	int r = sandbox_start(&o.sc, &sb, &err);
 	if (r < 0) {

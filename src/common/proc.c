@@ -14,11 +14,12 @@
 
 #include "common/cleanup.h"
 
-int proc_stat_parse_start_time(const char *stat_text, uint64_t *ret)
+int proc_stat_parse(const char *stat_text, char *state, uint64_t *start_time)
 {
 	const char *p = strrchr(stat_text, ')');
-	if (!p || p[1] == '\0')
+	if (!p || p[1] != ' ' || p[2] == '\0')
 		return -EINVAL;
+	char st = p[2];
 	p++;
 	/* After the comm field: field 3 (state) ... field 22 (starttime). */
 	for (int field = 3; field < 22; field++) {
@@ -33,11 +34,18 @@ int proc_stat_parse_start_time(const char *stat_text, uint64_t *ret)
 	unsigned long long v = strtoull(p + 1, &end, 10);
 	if (errno || end == p + 1 || (*end != ' ' && *end != '\0' && *end != '\n'))
 		return -EINVAL;
-	*ret = v;
+	if (state)
+		*state = st;
+	*start_time = v;
 	return 0;
 }
 
-int proc_identity_read(pid_t pid, struct proc_identity *ret, struct cove_err *err)
+int proc_stat_parse_start_time(const char *stat_text, uint64_t *ret)
+{
+	return proc_stat_parse(stat_text, NULL, ret);
+}
+
+static int read_stat(pid_t pid, char *state, uint64_t *start, struct cove_err *err)
 {
 	char path[64], buf[1024];
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
@@ -48,9 +56,17 @@ int proc_identity_read(pid_t pid, struct proc_identity *ret, struct cove_err *er
 	if (n < 0)
 		return cove_errno(err, -errno, "read %s", path);
 	buf[n] = '\0';
+	if (proc_stat_parse(buf, state, start) < 0)
+		return cove_errf(err, -EINVAL, "parse %s: no state or start time field", path);
+	return 0;
+}
+
+int proc_identity_read(pid_t pid, struct proc_identity *ret, struct cove_err *err)
+{
 	uint64_t start;
-	if (proc_stat_parse_start_time(buf, &start) < 0)
-		return cove_errf(err, -EINVAL, "parse %s: no start time field", path);
+	int r = read_stat(pid, NULL, &start, err);
+	if (r < 0)
+		return r;
 	ret->pid = pid;
 	ret->start_time = start;
 	return 0;
@@ -58,10 +74,13 @@ int proc_identity_read(pid_t pid, struct proc_identity *ret, struct cove_err *er
 
 bool proc_identity_matches(const struct proc_identity *id)
 {
-	struct proc_identity now;
-	if (id->pid <= 0 || proc_identity_read(id->pid, &now, NULL) < 0)
+	char state;
+	uint64_t start;
+	if (id->pid <= 0 || read_stat(id->pid, &state, &start, NULL) < 0)
 		return false;
-	return now.start_time == id->start_time;
+	/* A zombie has exited; it only waits for a parent (which may never
+	 * come, if it was reparented to an init that does not reap). */
+	return start == id->start_time && state != 'Z' && state != 'X';
 }
 
 int proc_pidfd_open(pid_t pid)

@@ -18,14 +18,17 @@ struct proc_identity {
 	uint64_t start_time; /* clock ticks after boot, from /proc/PID/stat */
 };
 
-/* Parses the start time out of the text of a /proc/PID/stat file. The comm
- * field may hold spaces and parentheses, so parsing starts after the last ')'. */
+/* Parses the state (field 3) and start time (field 22) out of the text of a
+ * /proc/PID/stat file. The comm field may hold spaces and parentheses, so
+ * parsing starts after the last ')'. state may be NULL. */
+int proc_stat_parse(const char *stat_text, char *state, uint64_t *start_time);
 int proc_stat_parse_start_time(const char *stat_text, uint64_t *ret);
 
 /* Reads the identity of a live process. -ESRCH when it does not exist. */
 int proc_identity_read(pid_t pid, struct proc_identity *ret, struct cove_err *err);
 
-/* True when a process with this pid exists and started at the same time. */
+/* True when a process with this pid exists, started at the same time, and
+ * has not exited (a zombie has). */
 bool proc_identity_matches(const struct proc_identity *id);
 
 /* Opens a pidfd for the process and checks, after opening, that it is still

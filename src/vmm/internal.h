@@ -74,6 +74,9 @@ int vmm_launch(struct vmm *vm, const struct vmm_launch *spec, struct cove_err *e
  * its log. Reaps it. */
 int vmm_report_early_exit(struct vmm *vm, struct cove_err *err);
 
+/* Records a process identity as RUN_DIR/ID/name ("pid starttime"). */
+int vmm_write_identity(const char *dir, const char *name, const struct proc_identity *id, struct cove_err *err);
+
 /* The host's TSC frequency in kHz (0 if unknown); see tsc.c. */
 unsigned vmm_host_tsc_khz(void);
 

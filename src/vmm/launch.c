@@ -275,5 +275,7 @@ int vmm_launch(struct vmm *vm, const struct vmm_launch *spec, struct cove_err *e
 		log_warn("vmm=%s op=launch msg=\"%s\"", vm->cfg.c.id, err ? err->msg : "no identity");
 	}
 	log_debug("vmm=%s op=launch pid=%d binary=%s", vm->cfg.c.id, (int)pid, spec->binary);
-	return 0;
+	/* Without this record a VMM that outlives us could not be told apart
+	 * from a stale directory; a failure here is a failed launch. */
+	return vmm_write_identity(vm->dir, "vmm", &vm->identity, err);
 }

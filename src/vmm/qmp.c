@@ -104,9 +104,11 @@ unsigned qmp_event_count(const struct qmp *q, const char *event)
 	return 0;
 }
 
-/* Reads one line into a new message. */
+/* Reads one line into a new message. msg is always initialised, so a caller
+ * may clear it on any path. */
 static int read_message(struct qmp *q, struct qmp_msg *msg, int64_t deadline, struct cove_err *err)
 {
+	memset(msg, 0, sizeof(*msg));
 	for (;;) {
 		char *nl = q->len ? memchr(q->buf, '\n', q->len) : NULL;
 		if (nl) {

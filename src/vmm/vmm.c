@@ -118,6 +118,13 @@ static int prepare_dirs(struct vmm *vm, struct cove_err *err)
 		return cove_errno(err, -errno, "create %s%s", vm->dir,
 				  errno == EEXIST ? " (a sandbox with this id exists)" : "");
 	vm->launched_dir = true;
+	struct proc_identity self;
+	r = proc_identity_read(getpid(), &self, err);
+	if (r < 0)
+		return r;
+	r = vmm_write_identity(vm->dir, "owner", &self, err);
+	if (r < 0)
+		return r;
 	if (mkdir(vm->work_dir, 0700) < 0)
 		return cove_errno(err, -errno, "create %s", vm->work_dir);
 	return 0;

@@ -120,6 +120,10 @@ enum vmm_accel vmm_accel_used(const struct vmm *vm);
 int64_t vmm_launch_time_us(const struct vmm *vm);
 /* Exit status of the VMM process as waitpid() reported it, once stopped. */
 int vmm_exit_status(const struct vmm *vm);
+/* Removes run directories under run_dir whose owner and VMM have both died
+ * (a `cove run` that was SIGKILLed). Returns how many, or a negative errno. */
+int vmm_sweep_stale(const char *run_dir, struct cove_err *err);
+
 /* Removes the two log files (the caller decides: `cove run` keeps them only
  * when something failed). */
 void vmm_remove_logs(const struct vmm *vm);

@@ -66,6 +66,24 @@ wait "$pid"; rc=$?
 took=$(( $(date +%s) - start ))
 [ "$rc" = 130 ] && [ "$took" -le 5 ]; check "Ctrl-C tears the sandbox down (exit 130)" $? "rc=$rc took=${took}s err=$(cat "$err")"
 
+# SIGKILL gives cove no chance to clean up: its VMM dies with it (parent-death
+# signal) and the next cove run removes the directory left behind.
+"$cove" run -- sleep 60 >"$out" 2>"$err" &
+pid=$!
+for _ in $(seq 1 300); do
+    [ -n "$(ls "$COVE_RUN_DIR" 2>/dev/null)" ] && break
+    sleep 0.1
+done
+sleep 2
+kill -KILL "$pid"; wait "$pid" 2>/dev/null
+sleep 0.5
+stale=$(ls "$COVE_RUN_DIR" | wc -l)
+vmms=$(pgrep -fc "$COVE_RUN_DIR")
+"$cove" run -- true >"$out" 2>"$err"; rc=$?
+[ "$stale" = 1 ] && [ "$vmms" = 0 ] && [ "$rc" = 0 ] && [ -z "$(ls "$COVE_RUN_DIR")" ]
+check "a SIGKILLed run takes its VMM along; the next run removes its directory" $? "stale=$stale vmms=$vmms rc=$rc left=$(ls "$COVE_RUN_DIR")"
+rm -f "$COVE_LOG_DIR"/*.log # the killed run could not remove its logs
+
 # Nothing of any run above may remain.
 sleep 0.2
 left_procs=$(pgrep -fc "$COVE_RUN_DIR")

@@ -173,6 +173,21 @@ static void test_proc_identity_of_reaped_child(void **state)
 	assert_false(proc_identity_matches(&id));
 }
 
+static void test_proc_identity_of_zombie_child(void **state)
+{
+	(void)state;
+	int release;
+	pid_t pid = fork_blocked_child(&release);
+	struct proc_identity id;
+	assert_int_equal(proc_identity_read(pid, &id, NULL), 0);
+	close(release);
+	/* Exited but not yet reaped: still in /proc, but no longer alive. */
+	siginfo_t si;
+	assert_int_equal(waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT), 0);
+	assert_false(proc_identity_matches(&id));
+	reap(pid, 0);
+}
+
 static void test_proc_identity_missing_pid(void **state)
 {
 	(void)state;
@@ -263,6 +278,7 @@ int main(void)
 		cmocka_unit_test(test_proc_identity_of_self),
 		cmocka_unit_test(test_proc_identity_other_start_time_differs),
 		cmocka_unit_test(test_proc_identity_of_reaped_child),
+		cmocka_unit_test(test_proc_identity_of_zombie_child),
 		cmocka_unit_test(test_proc_identity_missing_pid),
 		cmocka_unit_test(test_proc_pidfd_wait_for_exit),
 		cmocka_unit_test(test_proc_pidfd_wait_times_out),

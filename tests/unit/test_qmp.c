@@ -3,7 +3,13 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -167,10 +173,68 @@ static void test_qmp_rejects_bad_members(void **state)
 	expect_protocol_error("{\"event\": \"STOP\", \"event\": \"RESUME\"}");
 }
 
+/* A peer that accepts one connection, sends `reply` and hangs up: what a
+ * QEMU that dies during the handshake (a bad kernel) looks like. */
+struct hangup_peer {
+	int listen_fd;
+	const char *reply;
+};
+
+static void *hangup_peer_run(void *arg)
+{
+	struct hangup_peer *p = arg;
+	int fd = accept(p->listen_fd, NULL, NULL);
+	if (fd >= 0) {
+		if (p->reply[0])
+			(void)!write(fd, p->reply, strlen(p->reply));
+		close(fd);
+	}
+	return NULL;
+}
+
+static void expect_open_fails_on_hangup(const char *reply)
+{
+	char dir[] = "/tmp/cove-qmp.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/qmp.sock", dir);
+	struct hangup_peer peer = { .listen_fd = socket(AF_UNIX, SOCK_STREAM, 0), .reply = reply };
+	assert_true(peer.listen_fd >= 0);
+	assert_int_equal(bind(peer.listen_fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	assert_int_equal(listen(peer.listen_fd, 1), 0);
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, hangup_peer_run, &peer), 0);
+	struct qmp *q = NULL;
+	struct cove_err err = { 0 };
+	/* Before the fix, qmp_open released an uninitialised greeting here. */
+	int r = qmp_open(addr.sun_path, -1, 2000, &q, &err);
+	pthread_join(t, NULL);
+	assert_true(r == -ECONNRESET || r == -EPIPE);
+	assert_null(q);
+	assert_non_null(strstr(err.msg, addr.sun_path));
+	close(peer.listen_fd);
+	unlink(addr.sun_path);
+	rmdir(dir);
+}
+
+static void test_qmp_open_peer_hangs_up_before_greeting(void **state)
+{
+	(void)state;
+	expect_open_fails_on_hangup("");
+}
+
+static void test_qmp_open_peer_hangs_up_after_greeting(void **state)
+{
+	(void)state;
+	expect_open_fails_on_hangup("{\"QMP\": {\"version\": {}, \"capabilities\": []}}\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_qmp_parses_greeting),
+		cmocka_unit_test(test_qmp_open_peer_hangs_up_before_greeting),
+		cmocka_unit_test(test_qmp_open_peer_hangs_up_after_greeting),
 		cmocka_unit_test(test_qmp_parses_return_with_id),
 		cmocka_unit_test(test_qmp_parses_return_value),
 		cmocka_unit_test(test_qmp_parses_error),

@@ -1,0 +1,97 @@
+/* Run directories that outlived their sandbox.
+ *
+ * A `cove run` killed with SIGKILL takes its VMM with it (PR_SET_PDEATHSIG),
+ * but its RUN_DIR/ID stays. Each run directory records who made it (`owner`)
+ * and the VMM it holds (`vmm`), as pid plus start time; a directory whose owner
+ * and VMM are both gone is stale and is removed by the next caller of
+ * vmm_sweep_stale(). A VMM that outlived its owner (a daemon restarting) is
+ * left alone, and so is any directory without an owner record: Cove removes
+ * only what it made. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "vmm/internal.h"
+
+int vmm_write_identity(const char *dir, const char *name, const struct proc_identity *id, struct cove_err *err)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 8], text[64];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	int n = snprintf(text, sizeof(text), "%d %" PRIu64 "\n", (int)id->pid, id->start_time);
+	_cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return cove_errno(err, -errno, "write %s", tmp);
+	int r = fs_write_all(fd, text, (size_t)n);
+	if (r < 0)
+		return cove_errno(err, r, "write %s", tmp);
+	if (rename(tmp, path) < 0)
+		return cove_errno(err, -errno, "rename %s", tmp);
+	return 0;
+}
+
+static int read_identity(int dirfd, const char *name, struct proc_identity *id)
+{
+	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	char text[64];
+	ssize_t n = read(fd, text, sizeof(text) - 1);
+	if (n <= 0)
+		return -EINVAL;
+	text[n] = '\0';
+	int pid;
+	uint64_t start;
+	if (sscanf(text, "%d %" SCNu64, &pid, &start) != 2 || pid <= 0)
+		return -EINVAL;
+	id->pid = pid;
+	id->start_time = start;
+	return 0;
+}
+
+/* 1 when the directory is Cove's and nothing alive uses it any more. */
+static int is_stale(int run_fd, const char *name)
+{
+	_cleanup_close_ int fd = openat(run_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	struct proc_identity owner, vmm;
+	if (read_identity(fd, "owner", &owner) < 0)
+		return 0;
+	if (proc_identity_matches(&owner))
+		return 0;
+	if (read_identity(fd, "vmm", &vmm) == 0 && proc_identity_matches(&vmm))
+		return 0;
+	return 1;
+}
+
+int vmm_sweep_stale(const char *run_dir, struct cove_err *err)
+{
+	DIR *d = opendir(run_dir);
+	if (!d)
+		return errno == ENOENT ? 0 : cove_errno(err, -errno, "open %s", run_dir);
+	int removed = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.' || !is_stale(dirfd(d), de->d_name))
+			continue;
+		char path[PATH_MAX];
+		snprintf(path, sizeof(path), "%s/%s", run_dir, de->d_name);
+		struct cove_err e = { 0 };
+		if (fs_remove_tree(path, &e) < 0) {
+			log_warn("op=sweep msg=\"%s\"", e.msg);
+			continue;
+		}
+		log_info("op=sweep removed=%s msg=\"its owner and VMM are gone\"", path);
+		removed++;
+	}
+	closedir(d);
+	return removed;
+}
