@@ -60,27 +60,33 @@ $(O)/guest/%.o: %.c
 
 $(O)/libcove.a: $(LIB_OBJS)
 	@rm -f $@
-	ar rcs $@ $^
+	@echo "  AR      $@"
+	@ar rcs $@ $^
 
 $(BIN)/cove: $(CLI_OBJS) $(O)/libcove.a
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) -o $@ $^ $(HOST_LIBS)
+	@echo "  LD      $@"
+	@$(CC) $(HOST_CFLAGS) -o $@ $^ $(HOST_LIBS)
 
 $(BIN)/cove-init: $(INIT_SRCS:%.c=$(O)/guest/%.o) $(GUEST_SHARED_SRCS:%.c=$(O)/guest/%.o)
 	@mkdir -p $(dir $@)
-	$(CC) $(GUEST_LDFLAGS) -o $@ $^ $(GUEST_LIBS)
+	@echo "  LD      $@ (static)"
+	@$(CC) $(GUEST_LDFLAGS) -o $@ $^ $(GUEST_LIBS)
 
 $(BIN)/cove-agent: $(AGENT_SRCS:%.c=$(O)/guest/%.o) $(GUEST_SHARED_SRCS:%.c=$(O)/guest/%.o)
 	@mkdir -p $(dir $@)
-	$(CC) $(GUEST_LDFLAGS) -o $@ $^ $(GUEST_LIBS)
+	@echo "  LD      $@ (static)"
+	@$(CC) $(GUEST_LDFLAGS) -o $@ $^ $(GUEST_LIBS)
 
 $(BIN)/tests/%: tests/unit/%.c $(O)/libcove.a
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) -o $@ $^ $(HOST_LIBS) $(TEST_LIBS)
+	@echo "  LD      $@"
+	@$(CC) $(HOST_CFLAGS) -o $@ $^ $(HOST_LIBS) $(TEST_LIBS)
 
 $(BIN)/tests/%: tests/integration/%.c tests/integration/harness.h $(O)/libcove.a
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) -o $@ $(filter %.c %.a,$^) $(HOST_LIBS) $(TEST_LIBS)
+	@echo "  LD      $@"
+	@$(CC) $(HOST_CFLAGS) -o $@ $(filter %.c %.a,$^) $(HOST_LIBS) $(TEST_LIBS)
 
 # The guest kernel: Debian's linux-source-6.1 plus our fragment on tinyconfig.
 KERNEL_TARBALL := /usr/src/linux-source-6.1.tar.xz
