@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,11 +73,11 @@ int fs_remove_tree(const char *path, struct cove_err *err)
 	return remove_at(AT_FDCWD, path, st.st_dev, path, err);
 }
 
-int fs_write_all(int fd, const void *buf, size_t len)
+static int write_loop(int fd, const void *buf, size_t len, bool socket)
 {
 	const char *p = buf;
 	while (len > 0) {
-		ssize_t n = write(fd, p, len);
+		ssize_t n = socket ? send(fd, p, len, MSG_NOSIGNAL) : write(fd, p, len);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -88,20 +89,14 @@ int fs_write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+int fs_write_all(int fd, const void *buf, size_t len)
+{
+	return write_loop(fd, buf, len, false);
+}
+
 int sock_send_all(int fd, const void *buf, size_t len)
 {
-	const char *p = buf;
-	while (len > 0) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return write_loop(fd, buf, len, true);
 }
 
 int fs_read_exact(int fd, void *buf, size_t len)

@@ -43,6 +43,21 @@ static void files_remove(struct files *f)
 	assert_int_equal(rmdir(f->dir), 0);
 }
 
+/* One set of files for the whole group, handed to each test as *state. */
+static int files_setup(void **state)
+{
+	static struct files f;
+	files_make(&f);
+	*state = &f;
+	return 0;
+}
+
+static int files_teardown(void **state)
+{
+	files_remove(*state);
+	return 0;
+}
+
 /* A config that passes validation, built on f's files. */
 static void valid_config(struct vmm_config *c, const struct files *f)
 {
@@ -95,40 +110,29 @@ static void test_config_init_sets_defaults(void **state)
 
 static void test_config_accepts_valid(void **state)
 {
-	(void)state;
-	struct files f;
-	files_make(&f);
 	struct vmm_config c;
-	valid_config(&c, &f);
+	valid_config(&c, *state);
 	struct cove_err err = { 0 };
 	assert_int_equal(vmm_config_validate(&c, &err), 0);
 	assert_int_equal(err.code, 0);
 	with_network(&c);
 	assert_int_equal(vmm_config_validate(&c, &err), 0);
-	files_remove(&f);
 }
 
 static void test_config_rejects_missing_id(void **state)
 {
-	(void)state;
-	struct files f;
-	files_make(&f);
 	struct vmm_config c;
-	valid_config(&c, &f);
+	valid_config(&c, *state);
 	c.id = NULL;
 	expect_invalid(&c, -EINVAL, "id");
 	c.id = "";
 	expect_invalid(&c, -EINVAL, "id ''");
-	files_remove(&f);
 }
 
 static void test_config_rejects_bad_id(void **state)
 {
-	(void)state;
-	struct files f;
-	files_make(&f);
 	struct vmm_config c;
-	valid_config(&c, &f);
+	valid_config(&c, *state);
 	c.id = "Sb_1";
 	expect_invalid(&c, -EINVAL, "id 'Sb_1'");
 	/* VMM_ID_MAX - 1 characters is the longest accepted. */
@@ -139,62 +143,46 @@ static void test_config_rejects_bad_id(void **state)
 	expect_invalid(&c, -EINVAL, "id");
 	id[VMM_ID_MAX - 1] = '\0';
 	assert_int_equal(vmm_config_validate(&c, NULL), 0);
-	files_remove(&f);
 }
 
 static void test_config_rejects_vcpus_out_of_range(void **state)
 {
-	(void)state;
-	struct files f;
-	files_make(&f);
 	struct vmm_config c;
-	valid_config(&c, &f);
+	valid_config(&c, *state);
 	c.vcpus = 0;
 	expect_invalid(&c, -EINVAL, "vcpus 0");
 	c.vcpus = 65;
 	expect_invalid(&c, -EINVAL, "vcpus 65");
 	c.vcpus = 64;
 	assert_int_equal(vmm_config_validate(&c, NULL), 0);
-	files_remove(&f);
 }
 
 static void test_config_rejects_small_memory(void **state)
 {
-	(void)state;
-	struct files f;
-	files_make(&f);
 	struct vmm_config c;
-	valid_config(&c, &f);
+	valid_config(&c, *state);
 	c.mem_mib = 32;
 	expect_invalid(&c, -EINVAL, "mem_mib 32");
 	c.mem_mib = 64;
 	assert_int_equal(vmm_config_validate(&c, NULL), 0);
-	files_remove(&f);
 }
 
 static void test_config_rejects_bad_init(void **state)
 {
-	(void)state;
-	struct files f;
-	files_make(&f);
 	struct vmm_config c;
-	valid_config(&c, &f);
+	valid_config(&c, *state);
 	c.init = "sbin/init";
 	expect_invalid(&c, -EINVAL, "init 'sbin/init'");
 	c.init = "/sbin/my init";
 	expect_invalid(&c, -EINVAL, "init '/sbin/my init'");
-	files_remove(&f);
 }
 
 static void test_config_rejects_missing_kernel(void **state)
 {
-	(void)state;
-	struct files f;
-	files_make(&f);
 	struct vmm_config c;
-	valid_config(&c, &f);
+	valid_config(&c, *state);
 	char missing[160];
-	snprintf(missing, sizeof(missing), "%s/no-such-vmlinux", f.dir);
+	snprintf(missing, sizeof(missing), "%s/no-such-vmlinux", ((struct files *)*state)->dir);
 	c.kernel = missing;
 	struct cove_err err = { 0 };
 	assert_int_equal(vmm_config_validate(&c, &err), -ENOENT);
@@ -203,49 +191,37 @@ static void test_config_rejects_missing_kernel(void **state)
 	assert_non_null(strstr(err.msg, missing));
 	c.kernel = NULL;
 	expect_invalid(&c, -EINVAL, "kernel is required");
-	files_remove(&f);
 }
 
 static void test_config_rejects_missing_rootfs(void **state)
 {
-	(void)state;
-	struct files f;
-	files_make(&f);
 	struct vmm_config c;
-	valid_config(&c, &f);
+	valid_config(&c, *state);
 	char missing[160];
-	snprintf(missing, sizeof(missing), "%s/no-such-rootfs", f.dir);
+	snprintf(missing, sizeof(missing), "%s/no-such-rootfs", ((struct files *)*state)->dir);
 	c.rootfs = missing;
 	expect_invalid(&c, -ENOENT, "rootfs");
 	expect_invalid(&c, -ENOENT, missing);
 	/* A directory is neither a regular file nor a block device. */
-	c.rootfs = f.dir;
+	c.rootfs = ((struct files *)*state)->dir;
 	expect_invalid(&c, -EINVAL, "is not a regular file");
-	files_remove(&f);
 }
 
 static void test_config_rejects_netns_without_tap(void **state)
 {
-	(void)state;
-	struct files f;
-	files_make(&f);
 	struct vmm_config c;
-	valid_config(&c, &f);
+	valid_config(&c, *state);
 	c.netns_fd = 10;
 	expect_invalid(&c, -EINVAL, "netns_fd and tap_fd");
 	c.netns_fd = -1;
 	c.tap_fd = 11;
 	expect_invalid(&c, -EINVAL, "netns_fd and tap_fd");
-	files_remove(&f);
 }
 
 static void test_config_rejects_bad_guest_net(void **state)
 {
-	(void)state;
-	struct files f;
-	files_make(&f);
 	struct vmm_config c;
-	valid_config(&c, &f);
+	valid_config(&c, *state);
 	with_network(&c);
 	c.net.mac = "06:00:ac:10:00";
 	expect_invalid(&c, -EINVAL, "net.mac '06:00:ac:10:00'");
@@ -272,7 +248,6 @@ static void test_config_rejects_bad_guest_net(void **state)
 	/* Without a TAP the guest network fields are not looked at. */
 	c.netns_fd = c.tap_fd = -1;
 	assert_int_equal(vmm_config_validate(&c, NULL), 0);
-	files_remove(&f);
 }
 
 static void test_config_cmdline_with_network(void **state)
@@ -372,5 +347,5 @@ int main(void)
 		cmocka_unit_test(test_config_cmdline_too_long),
 		cmocka_unit_test(test_config_accel_names_round_trip),
 	};
-	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+	return cmocka_run_group_tests_name("config", tests, files_setup, files_teardown);
 }
