@@ -30,7 +30,9 @@ cd "$src"
 log "configuring: tinyconfig + $(basename "$fragment")"
 make -s tinyconfig >/dev/null 2>&1
 scripts/kconfig/merge_config.sh -m .config "$fragment" >/dev/null 2>&1
-make -s olddefconfig >/dev/null
+# Choice overrides (KERNEL_LZ4, NO_HZ_IDLE) warn here by design: keep quiet
+# unless it fails.
+make -s olddefconfig >"$work/config.log" 2>&1 || { cat "$work/config.log" >&2; exit 1; }
 
 missing=0
 while IFS= read -r line; do

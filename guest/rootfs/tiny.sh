@@ -39,5 +39,5 @@ printf '127.0.0.1 localhost\n::1 localhost\n' > "$stage/etc/hosts"
 echo "  rootfs: mkfs.ext4 -d -> $out"
 rm -f "$out.tmp"
 # 64 MiB leaves room for what a command writes; the file is sparse.
-mkfs.ext4 -q -F -L cove-root -d "$stage" -E root_owner=0:0 "$out.tmp" 64M
+mkfs.ext4 -q -F -L cove-root -d "$stage" -E root_owner=0:0 "$out.tmp" 64M >/dev/null
 mv "$out.tmp" "$out"
