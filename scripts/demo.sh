@@ -14,5 +14,6 @@ set +e
 echo "exit=$?"
 set -e
 echo
-echo "Boot time above: agent_ready_ms is from the VMM's start to the guest agent answering;"
-echo "boot_ms adds the host-side set-up (network namespace, accelerator probe)."
+echo "Timings above: vmm_to_agent_ms is from starting the VMM to the guest agent answering;"
+echo "boot_ms adds the host-side set-up (setup_ms: network namespace, accelerator probe);"
+echo "command_ms is the command itself. 'make bench' measures them over 10 runs."

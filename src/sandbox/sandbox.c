@@ -115,9 +115,10 @@ static int start(const struct sandbox_config *c, struct sandbox *sb, struct cove
 	if (r < 0)
 		return r;
 	sb->timings.agent_ready_us = now_us();
-	log_info("sandbox=%s op=start accel=%s vmm_ms=%.1f agent_ms=%.1f", sb->id,
-		 vmm_accel_name(vmm_accel_used(sb->vm)),
-		 (double)(sb->timings.vmm_started_us - sb->timings.start_us) / 1000.0,
+	int64_t launched = vmm_launch_time_us(sb->vm);
+	log_info("sandbox=%s op=start accel=%s setup_ms=%.1f vmm_to_agent_ms=%.1f boot_ms=%.1f", sb->id,
+		 vmm_accel_name(vmm_accel_used(sb->vm)), (double)(launched - sb->timings.start_us) / 1000.0,
+		 (double)(sb->timings.agent_ready_us - launched) / 1000.0,
 		 (double)(sb->timings.agent_ready_us - sb->timings.start_us) / 1000.0);
 	return 0;
 }
