@@ -18,11 +18,14 @@ SANITIZE ?=
 OPT ?= -O2
 CFLAGS_COMMON := -std=gnu17 -Wall -Wextra -Werror $(OPT) -g -D_GNU_SOURCE -Isrc \
 	-fno-strict-aliasing -Wshadow -Wno-missing-field-initializers -Wno-format-truncation
-HOST_PKGS := jansson libmnl
+HOST_PKGS := jansson libmnl libcurl
 HOST_CFLAGS := $(CFLAGS_COMMON) $(SANITIZE) $(shell pkg-config --cflags $(HOST_PKGS) 2>/dev/null)
 HOST_LIBS := $(shell pkg-config --libs $(HOST_PKGS) 2>/dev/null) -lpthread
-# Guest programs are static so they run in any root filesystem.
-GUEST_CFLAGS := $(CFLAGS_COMMON) -Isrc/guest $(shell pkg-config --cflags jansson 2>/dev/null)
+# Guest programs are static so they run in any root filesystem. The agent's
+# HTTP server is Debian's libmicrohttpd built without TLS (see the script).
+MHD := $(BUILD)/deps/microhttpd
+MHD_LIB := $(MHD)/lib/libmicrohttpd.a
+GUEST_CFLAGS := $(CFLAGS_COMMON) -Isrc/guest -I$(MHD)/include $(shell pkg-config --cflags jansson 2>/dev/null)
 GUEST_LDFLAGS := -static
 GUEST_LIBS := $(shell pkg-config --static --libs jansson 2>/dev/null) -lpthread
 TEST_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
@@ -73,10 +76,15 @@ $(BIN)/cove-init: $(INIT_SRCS:%.c=$(O)/guest/%.o) $(GUEST_SHARED_SRCS:%.c=$(O)/g
 	@echo "  LD      $@ (static)"
 	@$(CC) $(GUEST_LDFLAGS) -o $@ $^ $(GUEST_LIBS)
 
-$(BIN)/cove-agent: $(AGENT_SRCS:%.c=$(O)/guest/%.o) $(GUEST_SHARED_SRCS:%.c=$(O)/guest/%.o)
+$(BIN)/cove-agent: $(AGENT_SRCS:%.c=$(O)/guest/%.o) $(GUEST_SHARED_SRCS:%.c=$(O)/guest/%.o) $(MHD_LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@ (static)"
 	@$(CC) $(GUEST_LDFLAGS) -o $@ $^ $(GUEST_LIBS)
+
+$(AGENT_SRCS:%.c=$(O)/guest/%.o): $(MHD_LIB)
+
+$(MHD_LIB): scripts/build-microhttpd.sh
+	@scripts/build-microhttpd.sh $(BUILD)/deps/microhttpd-src $(MHD)
 
 $(BIN)/tests/%: tests/unit/%.c $(O)/libcove.a
 	@mkdir -p $(dir $@)
@@ -119,7 +127,7 @@ asan: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan OPT=-O1 \
 		SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
-		KERNEL=$(KERNEL) ROOTFS_TINY=$(ROOTFS_TINY) programs
+		KERNEL=$(KERNEL) ROOTFS_TINY=$(ROOTFS_TINY) MHD=$(abspath $(MHD)) programs
 	@COVE_KERNEL=$(abspath $(KERNEL)) COVE_ROOTFS=$(abspath $(ROOTFS_TINY)) tests/run.sh $(BUILD)/asan
 
 bench: deps

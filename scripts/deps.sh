@@ -4,13 +4,39 @@
 set -eu
 
 # Build: compiler, pkg-config, the libraries Cove links (see README for why each).
-PKGS="build-essential pkg-config libjansson-dev libmnl-dev libcmocka-dev"
+PKGS="build-essential pkg-config libjansson-dev libmnl-dev libcurl4-openssl-dev libcmocka-dev"
 # Guest kernel: Debian's kernel source and what building it needs.
 PKGS="$PKGS linux-source-6.1 flex bison bc libelf-dev libssl-dev cpio xz-utils"
 # Guest image and VMM.
 PKGS="$PKGS busybox-static e2fsprogs qemu-system-x86 qemu-utils"
+# Building libmicrohttpd from its Debian source package.
+PKGS="$PKGS dpkg-dev"
 # Tests: iproute2 only to count leftover namespaces and links from the outside.
-PKGS="$PKGS iproute2 procps"
+PKGS="$PKGS iproute2 procps curl"
+
+# Source packages: the guest agent builds Debian's libmicrohttpd without TLS
+# (scripts/build-microhttpd.sh), which needs deb-src entries. They are made
+# from the machine's own deb entries, so they use the same mirrors.
+add_deb_src() {
+    if grep -rqsE '^(Types:.*deb-src|deb-src )' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+        return 1
+    fi
+    [ "$(id -u)" = 0 ] || { echo "deps: no deb-src entries; run 'make deps' as root" >&2; exit 1; }
+    out=/etc/apt/sources.list.d/cove-deb-src
+    if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+        sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources >"$out.sources"
+    elif [ -f /etc/apt/sources.list ]; then
+        sed -n 's/^deb /deb-src /p' /etc/apt/sources.list >"$out.list"
+    else
+        echo "deps: cannot find the machine's apt sources to derive deb-src entries from" >&2
+        exit 1
+    fi
+    echo "deps: added deb-src entries ($out.*) from the machine's apt sources"
+    return 0
+}
+
+need_update=0
+add_deb_src && need_update=1
 
 missing=""
 for p in $PKGS; do
@@ -21,6 +47,7 @@ for p in $PKGS; do
     esac
 done
 if [ -z "$missing" ]; then
+    [ "$need_update" = 0 ] || apt-get update -qq
     echo "deps: all $(echo $PKGS | wc -w) Debian packages present"
     exit 0
 fi

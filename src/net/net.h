@@ -34,6 +34,10 @@ struct net_sandbox *net_sandbox_free(struct net_sandbox *net);
 int net_sandbox_netns_fd(const struct net_sandbox *net);
 int net_sandbox_tap_fd(const struct net_sandbox *net);
 
+/* A new TCP socket (O_CLOEXEC) that lives in the namespace netns_fd, or in
+ * the caller's when netns_fd is -1. Returns it or a negative errno. */
+int net_tcp_socket_in(int netns_fd);
+
 /* Opens a TCP connection to addr:port from inside the namespace, waiting at
  * most timeout_ms. Returns the connected socket (O_CLOEXEC, blocking) or a
  * negative errno (-ECONNREFUSED, -ETIMEDOUT, ...) with err filled. */

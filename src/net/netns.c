@@ -107,6 +107,7 @@ struct net_sandbox *net_sandbox_free(struct net_sandbox *net)
 
 struct socket_job {
 	int netns_fd;
+	int flags;
 	int fd;
 };
 
@@ -118,15 +119,15 @@ static void *socket_thread(void *arg)
 		return NULL;
 	}
 	/* A socket stays in the namespace it was created in. */
-	job->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	job->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | job->flags, 0);
 	if (job->fd < 0)
 		job->fd = -errno;
 	return NULL;
 }
 
-static int socket_in_netns(int netns_fd)
+static int socket_in_netns(int netns_fd, int flags)
 {
-	struct socket_job job = { .netns_fd = netns_fd, .fd = -1 };
+	struct socket_job job = { .netns_fd = netns_fd, .flags = flags, .fd = -1 };
 	pthread_t t;
 	int r = pthread_create(&t, NULL, socket_thread, &job);
 	if (r != 0)
@@ -135,12 +136,21 @@ static int socket_in_netns(int netns_fd)
 	return job.fd;
 }
 
+int net_tcp_socket_in(int netns_fd)
+{
+	if (netns_fd < 0) {
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		return fd < 0 ? -errno : fd;
+	}
+	return socket_in_netns(netns_fd, 0);
+}
+
 int net_connect_tcp(int netns_fd, const char *addr, uint16_t port, int timeout_ms, struct cove_err *err)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
 	if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1)
 		return cove_errf(err, -EINVAL, "connect: '%s' is not an IPv4 address", addr);
-	_cleanup_close_ int fd = netns_fd >= 0 ? socket_in_netns(netns_fd)
+	_cleanup_close_ int fd = netns_fd >= 0 ? socket_in_netns(netns_fd, SOCK_NONBLOCK)
 					      : socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return cove_errno(err, netns_fd >= 0 ? fd : -errno, "connect %s:%u: socket", addr, port);

@@ -332,7 +332,9 @@ const char *connect_code_for_errno(int e)
 {
 	switch (e < 0 ? -e : e) {
 	case ENOENT: case ENOTDIR: return "not_found";
-	case EACCES: case EPERM: return "permission_denied";
+	/* ENOEXEC: executable bits on something that is no program; a shell
+	 * says "cannot execute" (126) for both. */
+	case EACCES: case EPERM: case ENOEXEC: return "permission_denied";
 	case EINVAL: case E2BIG: case ENAMETOOLONG: return "invalid_argument";
 	case ENOMEM: case EAGAIN: case EMFILE: case ENFILE: return "resource_exhausted";
 	default: return "internal";

@@ -1,7 +1,11 @@
-/* Running a command through the guest agent: one connection, a Start
- * request out, the event stream in (docs/agent-protocol.md). */
+/* Running a command through a guest agent: a Connect server-streaming call
+ * of envd's process.Process/Start over HTTP/1.1 (libcurl), the stream's
+ * envelopes decoded as they arrive (docs/agent-protocol.md). The connection
+ * to a sandbox's agent is made from a socket created inside the sandbox's
+ * network namespace (CURLOPT_OPENSOCKETFUNCTION). */
+#include <curl/curl.h>
 #include <errno.h>
-#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,36 +17,49 @@
 #include "sandbox/internal.h"
 
 #define CONNECT_TIMEOUT_MS 5000
+/* How often the transfer loop wakes without activity to check for cancel. */
+#define POLL_MS 1000
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+static void curl_init(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
 
 /* Maps the Connect error code of a failed start back to an errno. */
 static int errno_for_code(const char *code)
 {
-	if (strcmp(code, "not_found") == 0)
-		return -ENOENT;
-	if (strcmp(code, "permission_denied") == 0)
-		return -EACCES;
-	if (strcmp(code, "invalid_argument") == 0)
-		return -EINVAL;
-	if (strcmp(code, "resource_exhausted") == 0)
-		return -EAGAIN;
-	if (strcmp(code, "deadline_exceeded") == 0)
-		return -ETIMEDOUT;
+	static const struct {
+		const char *code;
+		int err;
+	} map[] = {
+		{ "not_found", -ENOENT },	       { "permission_denied", -EACCES }, { "invalid_argument", -EINVAL },
+		{ "resource_exhausted", -EAGAIN }, { "deadline_exceeded", -ETIMEDOUT }, { "unimplemented", -ENOSYS },
+		{ "unauthenticated", -EACCES },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(map); i++)
+		if (strcmp(map[i].code, code) == 0)
+			return map[i].err;
 	return -EIO;
 }
 
 struct stream_state {
 	struct sandbox_exec_result *res;
 	const struct sandbox_exec *req;
+	struct envelope_decoder decoder;
+	struct cove_err *err;
+	int error;     /* first failure, 0 while all is well */
 	bool ended;    /* got the end event */
 	bool finished; /* got the end-of-stream envelope */
 };
 
-static int handle_event(struct stream_state *st, const struct envelope *env, struct cove_err *err)
+static int handle_event(struct stream_state *st, const struct envelope *env)
 {
 	struct process_event ev;
-	int r = process_event_parse(env->data, env->len, &ev, err);
+	int r = process_event_parse(env->data, env->len, &ev, st->err);
 	if (r < 0)
-		return cove_err_prefix(err, "agent sent a bad event");
+		return cove_err_prefix(st->err, "agent sent a bad event");
 	switch (ev.kind) {
 	case PROCESS_EVENT_START:
 		st->res->pid = ev.pid;
@@ -65,89 +82,162 @@ static int handle_event(struct stream_state *st, const struct envelope *env, str
 	return r;
 }
 
-static int handle_envelope(struct stream_state *st, const struct envelope *env, struct cove_err *err)
+static int handle_envelope(struct stream_state *st, const struct envelope *env)
 {
+	if (st->finished)
+		return cove_errf(st->err, -EPROTO, "agent sent data after the end of the stream");
 	if (!(env->flags & ENVELOPE_FLAG_END))
-		return handle_event(st, env, err);
+		return handle_event(st, env);
 	char code[32], message[COVE_ERR_MAX - 64];
 	if (connect_end_parse(env->data, env->len, code, sizeof(code), message, sizeof(message)) < 0)
-		return cove_errf(err, -EPROTO, "agent sent a bad end-of-stream message");
+		return cove_errf(st->err, -EPROTO, "agent sent a bad end-of-stream message");
 	st->finished = true;
 	if (code[0])
-		return cove_errf(err, errno_for_code(code), "%s", message[0] ? message : code);
+		return cove_errf(st->err, errno_for_code(code), "%s", message[0] ? message : code);
 	if (!st->ended)
-		return cove_errf(err, -EPROTO, "agent ended the stream without an exit status");
+		return cove_errf(st->err, -EPROTO, "agent ended the stream without an exit status");
 	return 0;
 }
 
-static int read_stream(int fd, int cancel_fd, struct stream_state *st, struct cove_err *err)
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
 {
-	struct envelope_decoder d;
-	envelope_decoder_init(&d, ENVELOPE_MAX_MESSAGE);
-	int r = 0;
-	while (r == 0 && !st->finished) {
+	struct stream_state *st = userdata;
+	size_t total = size * nmemb;
+	for (size_t off = 0; off < total && st->error == 0;) {
+		size_t n = total - off < ENVELOPE_FEED_MAX ? total - off : ENVELOPE_FEED_MAX;
+		int r = envelope_decoder_feed(&st->decoder, data + off, n);
+		off += n;
 		struct envelope env;
-		int got = envelope_decoder_next(&d, &env);
-		if (got < 0) {
-			r = cove_errf(err, got, "agent sent a malformed envelope");
+		while (r == 0 && (r = envelope_decoder_next(&st->decoder, &env)) == 1)
+			r = handle_envelope(st, &env);
+		if (r < 0) {
+			st->error = r;
+			if (!st->err || st->err->code != r)
+				cove_errf(st->err, r, "agent stream: %s", strerror(-r));
+		}
+	}
+	return st->error ? 0 : total; /* returning less than given aborts the transfer */
+}
+
+static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *address)
+{
+	(void)purpose;
+	(void)address;
+	const struct agent_endpoint *ep = clientp;
+	int fd = net_tcp_socket_in(ep->netns_fd);
+	return fd < 0 ? CURL_SOCKET_BAD : fd;
+}
+
+/* Runs the transfer, waking for cancel_fd too. */
+static int perform(CURL *easy, int cancel_fd, struct cove_err *err)
+{
+	CURLM *multi = curl_multi_init();
+	if (!multi)
+		return cove_errf(err, -ENOMEM, "curl: multi handle");
+	curl_multi_add_handle(multi, easy);
+	int running = 1, r = 0;
+	CURLcode result = CURLE_OK;
+	while (running) {
+		CURLMcode mc = curl_multi_perform(multi, &running);
+		if (mc != CURLM_OK) {
+			r = cove_errf(err, -EIO, "curl: %s", curl_multi_strerror(mc));
 			break;
 		}
-		if (got == 1) {
-			r = handle_envelope(st, &env, err);
-			continue;
+		if (!running)
+			break;
+		struct curl_waitfd extra = { .fd = cancel_fd, .events = CURL_WAIT_POLLIN };
+		mc = curl_multi_poll(multi, cancel_fd >= 0 ? &extra : NULL, cancel_fd >= 0 ? 1 : 0, POLL_MS, NULL);
+		if (mc != CURLM_OK) {
+			r = cove_errf(err, -EIO, "curl: %s", curl_multi_strerror(mc));
+			break;
 		}
-		struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = cancel_fd, .events = POLLIN } };
-		if (poll(p, cancel_fd >= 0 ? 2 : 1, -1) < 0) {
-			if (errno != EINTR)
-				r = cove_errno(err, -errno, "poll agent connection");
-			continue;
-		}
-		if (p[1].revents & POLLIN) {
+		if (cancel_fd >= 0 && (extra.revents & CURL_WAIT_POLLIN)) {
 			r = cove_errf(err, -ECANCELED, "cancelled");
 			break;
 		}
-		char buf[ENVELOPE_FEED_MAX];
-		ssize_t n = read(fd, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			r = cove_errf(err, -ECONNRESET, "guest agent closed the connection before the command ended");
-			break;
-		}
-		r = envelope_decoder_feed(&d, buf, (size_t)n);
-		if (r < 0)
-			r = cove_errno(err, r, "agent stream");
 	}
-	envelope_decoder_free(&d);
+	CURLMsg *msg;
+	int left;
+	while ((msg = curl_multi_info_read(multi, &left)))
+		if (msg->msg == CURLMSG_DONE)
+			result = msg->data.result;
+	curl_multi_remove_handle(multi, easy);
+	curl_multi_cleanup(multi);
+	if (r == 0 && result != CURLE_OK && result != CURLE_WRITE_ERROR)
+		r = cove_errf(err, result == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -ECONNRESET, "agent: %s",
+			      curl_easy_strerror(result));
 	return r;
 }
 
-int agent_exec(int fd, const struct sandbox_exec *req, struct sandbox_exec_result *res, int cancel_fd,
-	       struct cove_err *err)
+static int check_status(CURL *easy, struct stream_state *st, struct cove_err *err)
+{
+	long status = 0;
+	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+	if (status == 200 && st->finished)
+		return 0;
+	if (status == 200)
+		return cove_errf(err, -ECONNRESET, "guest agent closed the stream before the command ended");
+	return cove_errf(err, -EPROTO, "guest agent answered HTTP %ld", status);
+}
+
+int agent_exec(const struct agent_endpoint *ep, const struct sandbox_exec *req, struct sandbox_exec_result *res,
+	       int cancel_fd, struct cove_err *err)
 {
 	memset(res, 0, sizeof(*res));
 	if (!req->argv || !req->argv[0])
 		return cove_errf(err, -EINVAL, "exec: no command given");
+	pthread_once(&curl_once, curl_init);
 	_cleanup_free_ char *json = process_start_encode(req->argv, req->envs, req->cwd, false);
 	if (!json)
 		return cove_errf(err, -ENOMEM, "exec: encode request");
-	int r = envelope_send(fd, 0, json, strlen(json));
-	if (r < 0)
-		return cove_errno(err, r, "exec: send request");
-	struct stream_state st = { .res = res, .req = req };
-	return read_stream(fd, cancel_fd, &st, err);
+	size_t n = strlen(json);
+	_cleanup_free_ uint8_t *body = malloc(ENVELOPE_HEADER_SIZE + n);
+	if (!body)
+		return cove_errf(err, -ENOMEM, "exec: out of memory");
+	envelope_header_encode(0, (uint32_t)n, body);
+	memcpy(body + ENVELOPE_HEADER_SIZE, json, n);
+
+	char url[128];
+	snprintf(url, sizeof(url), "http://%s:%u/process.Process/Start", ep->address, ep->port);
+	CURL *easy = curl_easy_init();
+	struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/connect+json");
+	headers = curl_slist_append(headers, "Connect-Protocol-Version: 1");
+	if (!easy || !headers) {
+		curl_slist_free_all(headers);
+		curl_easy_cleanup(easy);
+		return cove_errf(err, -ENOMEM, "exec: curl handle");
+	}
+	struct stream_state st = { .res = res, .req = req, .err = err };
+	envelope_decoder_init(&st.decoder, ENVELOPE_MAX_MESSAGE);
+	curl_easy_setopt(easy, CURLOPT_URL, url);
+	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, (long)(ENVELOPE_HEADER_SIZE + n));
+	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(easy, CURLOPT_WRITEDATA, &st);
+	curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+	curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, (void *)ep);
+	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)CONNECT_TIMEOUT_MS);
+	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
+	curl_easy_setopt(easy, CURLOPT_PROXY, ""); /* never through a proxy from the environment */
+	int r = perform(easy, cancel_fd, err);
+	if (r == 0)
+		r = st.error ? st.error : check_status(easy, &st, err);
+	else if (st.error)
+		r = st.error;
+	envelope_decoder_free(&st.decoder);
+	curl_slist_free_all(headers);
+	curl_easy_cleanup(easy);
+	return r;
 }
 
 int sandbox_exec(struct sandbox *sb, const struct sandbox_exec *req, struct sandbox_exec_result *res,
 		 struct cove_err *err)
 {
-	memset(res, 0, sizeof(*res));
-	_cleanup_close_ int fd = net_connect_tcp(sandbox_netns_fd(sb), NET_GUEST_ADDR, SANDBOX_AGENT_PORT,
-						  CONNECT_TIMEOUT_MS, err);
-	if (fd < 0)
-		return cove_err_prefix(err, "exec in %s: guest agent", sb->id);
-	int r = agent_exec(fd, req, res, sb->cancel_fd, err);
-	if (r < 0 && r != -ENOENT && r != -EACCES)
+	struct agent_endpoint ep = { sandbox_netns_fd(sb), NET_GUEST_ADDR, SANDBOX_AGENT_PORT };
+	int r = agent_exec(&ep, req, res, sb->cancel_fd, err);
+	if (r < 0 && r != -ENOENT && r != -EACCES && r != -ECANCELED)
 		cove_err_prefix(err, "exec in %s", sb->id);
 	return r;
 }

@@ -67,10 +67,18 @@ struct sandbox_exec_result {
 int sandbox_exec(struct sandbox *sb, const struct sandbox_exec *req, struct sandbox_exec_result *res,
 		 struct cove_err *err);
 
-/* The same over an already connected agent socket (the agent may run on the
- * host, for tests). cancel_fd: readable means give up; -1 for none. */
-int agent_exec(int fd, const struct sandbox_exec *req, struct sandbox_exec_result *res, int cancel_fd,
-	       struct cove_err *err);
+/* Where a guest agent listens: an IPv4 address and port, inside a network
+ * namespace (netns_fd) or, with -1, in the caller's (an agent run on the
+ * host, for tests). */
+struct agent_endpoint {
+	int netns_fd;
+	const char *address;
+	unsigned port;
+};
+
+/* sandbox_exec against any agent. cancel_fd: readable means give up; -1 for none. */
+int agent_exec(const struct agent_endpoint *ep, const struct sandbox_exec *req, struct sandbox_exec_result *res,
+	       int cancel_fd, struct cove_err *err);
 
 int sandbox_pause(struct sandbox *sb, struct cove_err *err);
 int sandbox_resume(struct sandbox *sb, struct cove_err *err);

@@ -1,34 +1,31 @@
-/* cove-agent: the guest agent. Listens on TCP port 49983 (envd's port) and
- * runs commands for the host, one connection per command. Also runs directly
- * on a host, bound to loopback, for tests (--listen 127.0.0.1:PORT). */
+/* cove-agent: the guest agent. An HTTP/1.1 server on TCP port 49983 (envd's
+ * port) speaking the Connect protocol of E2B's envd (docs/agent-protocol.md).
+ * Also runs directly on a host, bound to loopback, for tests
+ * (--listen 127.0.0.1:PORT; port 0 picks a free one). */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
-#include "agent/session.h"
+#include "agent/http.h"
+#include "agent/process_service.h"
 
 #define AGENT_PORT 49983
-/* Concurrent connections served at once; more wait in the listen backlog. */
-#define MAX_SESSIONS 256
+/* A StartRequest is argv plus environment. */
+#define START_BODY_LIMIT (1024 * 1024)
 
-static atomic_int sessions;
-
-static void *session_thread(void *arg)
+static enum MHD_Result health(struct http_request *r)
 {
-	int fd = (int)(intptr_t)arg;
-	session_serve(fd);
-	atomic_fetch_sub(&sessions, 1);
-	return NULL;
+	return http_reply(r, MHD_HTTP_NO_CONTENT, NULL, "", 0);
 }
+
+static const struct http_route routes[] = {
+	{ "GET", "/health", 0, health },
+	{ "POST", "/process.Process/Start", START_BODY_LIMIT, process_start },
+};
 
 static int parse_listen(const char *s, struct sockaddr_in *sa)
 {
@@ -40,26 +37,11 @@ static int parse_listen(const char *s, struct sockaddr_in *sa)
 	host[colon - s] = '\0';
 	char *end;
 	long port = strtol(colon + 1, &end, 10);
-	if (*end || port < 0 || port > 65535 || inet_pton(AF_INET, host, &sa->sin_addr) != 1)
+	if (*end || end == colon + 1 || port < 0 || port > 65535 || inet_pton(AF_INET, host, &sa->sin_addr) != 1)
 		return -EINVAL;
 	sa->sin_family = AF_INET;
 	sa->sin_port = htons((uint16_t)port);
 	return 0;
-}
-
-static int listen_on(const struct sockaddr_in *sa)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	int one = 1;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0 || listen(fd, 128) < 0) {
-		int e = -errno;
-		close(fd);
-		return e;
-	}
-	return fd;
 }
 
 static void usage(void)
@@ -82,35 +64,15 @@ int main(int argc, char **argv)
 		}
 	}
 	signal(SIGPIPE, SIG_IGN);
-	int lfd = listen_on(&sa);
-	if (lfd < 0) {
-		fprintf(stderr, "cove-agent: listen on port %u: %s\n", ntohs(sa.sin_port), strerror(-lfd));
+	struct http_server *server;
+	struct cove_err err = { 0 };
+	if (http_server_start(&sa, routes, sizeof(routes) / sizeof(routes[0]), &server, &err) < 0) {
+		fprintf(stderr, "cove-agent: %s\n", err.msg);
 		return 1;
 	}
-	/* Printed after listen() so a supervisor can wait for this line. */
-	struct sockaddr_in bound;
-	socklen_t blen = sizeof(bound);
-	getsockname(lfd, (struct sockaddr *)&bound, &blen);
-	printf("cove-agent: listening on port %u\n", ntohs(bound.sin_port));
+	/* Printed once listening, so a supervisor or test can wait for it. */
+	printf("cove-agent: listening on port %u\n", http_server_port(server));
 	fflush(stdout);
-	pthread_attr_t attr;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, 256 * 1024);
-	for (;;) {
-		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno != EINTR && errno != ECONNABORTED)
-				usleep(10000); /* EMFILE and friends: back off, keep serving */
-			continue;
-		}
-		int one = 1;
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		pthread_t t;
-		if (atomic_fetch_add(&sessions, 1) >= MAX_SESSIONS ||
-		    pthread_create(&t, &attr, session_thread, (void *)(intptr_t)fd) != 0) {
-			atomic_fetch_sub(&sessions, 1);
-			close(fd);
-		}
-	}
+	for (;;)
+		pause();
 }

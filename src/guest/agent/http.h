@@ -1,0 +1,53 @@
+/* The agent's HTTP/1.1 server: libmicrohttpd (built without TLS, see
+ * scripts/build-microhttpd.sh) with one thread per connection, so a handler
+ * that streams may block on its process's pipes. Requests are routed by exact
+ * method and path; bodies (chunked or not) are collected up to a per-route
+ * limit before the handler runs. */
+#ifndef COVE_AGENT_HTTP_H
+#define COVE_AGENT_HTTP_H
+
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/err.h"
+
+/* Most connections served at once; more wait in the listen backlog. */
+#define HTTP_MAX_CONNECTIONS 256
+
+struct http_request {
+	struct MHD_Connection *conn;
+	const char *method;
+	const char *path;
+	char *body;
+	size_t len, cap, limit;
+	bool too_large;
+	const struct http_route *route;
+};
+
+typedef enum MHD_Result (*http_handler)(struct http_request *r);
+
+struct http_route {
+	const char *method;
+	const char *path;
+	size_t body_limit;
+	http_handler handler;
+};
+
+struct http_server;
+
+int http_server_start(const struct sockaddr_in *addr, const struct http_route *routes, size_t nroutes,
+		      struct http_server **ret, struct cove_err *err);
+/* The port actually bound (for --listen ...:0). */
+unsigned http_server_port(const struct http_server *s);
+void http_server_stop(struct http_server *s);
+
+const char *http_header(struct http_request *r, const char *name);
+enum MHD_Result http_reply(struct http_request *r, unsigned status, const char *content_type, const void *body,
+			   size_t len);
+/* A Connect unary error: {"code":"...","message":"..."} with the HTTP status
+ * the Connect protocol assigns to the code. */
+enum MHD_Result http_reply_connect_error(struct http_request *r, const char *code, const char *message);
+
+#endif

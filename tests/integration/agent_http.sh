@@ -1,0 +1,53 @@
+#!/bin/bash
+# The agent's HTTP layer against malformed and unexpected requests, with
+# curl, on the host (loopback): each gets the Connect or HTTP error it should,
+# and the agent keeps serving. Prints TAP.
+set -u
+build=${COVE_BUILD:-$(cd "$(dirname "$0")/../../build" && pwd)}
+n=0
+check() { # check NAME STATUS DETAILS...
+    local name=$1 status=$2; shift 2
+    n=$((n + 1))
+    if [ "$status" = 0 ]; then echo "ok $n - $name"; else echo "not ok $n - $name"; for l in "$@"; do echo "# $l"; done; fi
+}
+command -v curl >/dev/null || { echo "1..0 # SKIP curl is not installed ('make deps' installs it)"; exit 0; }
+tmp=$(mktemp -d /tmp/cove-agent-http.XXXXXX)
+"$build/bin/cove-agent" --listen 127.0.0.1:0 >"$tmp/agent.out" 2>&1 &
+agent=$!
+trap 'kill $agent 2>/dev/null; wait $agent 2>/dev/null; rm -rf "$tmp"' EXIT
+for _ in $(seq 1 50); do grep -q listening "$tmp/agent.out" && break; sleep 0.05; done
+port=$(sed -n 's/.*listening on port \([0-9]*\).*/\1/p' "$tmp/agent.out")
+base=http://127.0.0.1:$port
+req() { curl -s -o "$tmp/body" -w '%{http_code}' "$@"; }
+
+code=$(req "$base/health"); [ "$code" = 204 ]; check "GET /health answers 204" $? "got $code"
+
+code=$(req -X POST -H 'Content-Type: application/json' --data '{}' "$base/process.Process/Start")
+[ "$code" = 400 ] && grep -q '"code":"invalid_argument"' "$tmp/body"
+check "Start with a unary content type is invalid_argument (400)" $? "got $code $(cat "$tmp/body")"
+
+printf '\x07\x00\x00\x00\x02{}' >"$tmp/bad-flags"
+code=$(req -X POST -H 'Content-Type: application/connect+json' --data-binary @"$tmp/bad-flags" "$base/process.Process/Start")
+[ "$code" = 200 ] && grep -aq '"code":"invalid_argument"' "$tmp/body"
+check "a malformed envelope ends the stream with invalid_argument" $? "got $code $(cat -v "$tmp/body")"
+
+printf '\x00\x00\x00\x00\x05nope!' >"$tmp/bad-json"
+code=$(req -X POST -H 'Content-Type: application/connect+json' --data-binary @"$tmp/bad-json" "$base/process.Process/Start")
+[ "$code" = 200 ] && grep -aq 'invalid_argument' "$tmp/body" && grep -aq 'not JSON' "$tmp/body"
+check "bad JSON in the envelope ends the stream with invalid_argument" $? "got $code $(cat -v "$tmp/body")"
+
+code=$(req -X POST -H 'Content-Type: application/json' --data '{}' "$base/process.Process/Nope")
+[ "$code" = 404 ] && grep -q '"code":"unimplemented"' "$tmp/body"
+check "an unknown method is unimplemented (404)" $? "got $code $(cat "$tmp/body")"
+
+code=$(req "$base/process.Process/Start"); [ "$code" = 405 ]
+check "GET on a POST route is 405" $? "got $code"
+
+head -c 2097152 /dev/zero >"$tmp/big"
+code=$(req -X POST -H 'Content-Type: application/connect+json' -H 'Transfer-Encoding: chunked' --data-binary @"$tmp/big" "$base/process.Process/Start")
+[ "$code" = 429 ] && grep -q 'resource_exhausted' "$tmp/body"
+check "a 2 MiB chunked body is refused (resource_exhausted)" $? "got $code $(cat "$tmp/body")"
+
+code=$(req "$base/health"); [ "$code" = 204 ] && kill -0 $agent
+check "the agent still serves after all of that" $? "got $code"
+echo "1..$n"
