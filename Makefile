@@ -42,6 +42,12 @@ AGENT_SRCS := $(wildcard src/guest/agent/*.c)
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BIN)/tests/%,$(wildcard tests/unit/test_*.c))
 INTEGRATION_TESTS := $(patsubst tests/integration/%.c,$(BIN)/tests/%,$(wildcard tests/integration/test_*.c))
+# libFuzzer targets (clang); built only where clang's fuzzer runtime is installed.
+FUZZ_CC ?= clang
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BIN)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SRCS := src/common/err.c $(wildcard src/proto/*.c)
+HAVE_FUZZER := $(shell echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return d && n; }' | \
+	$(FUZZ_CC) -fsanitize=fuzzer -x c - -o /dev/null 2>/dev/null && echo yes)
 
 KERNEL := $(GUEST)/vmlinux
 ROOTFS_TINY := $(GUEST)/tiny.ext4
@@ -49,7 +55,13 @@ ROOTFS_TINY := $(GUEST)/tiny.ext4
 .PHONY: all deps demo check test asan bench clean programs guest-image kernel
 all: programs guest-image
 
-programs: $(BIN)/cove $(BIN)/cove-init $(BIN)/cove-agent $(UNIT_TESTS) $(INTEGRATION_TESTS)
+programs: $(BIN)/cove $(BIN)/cove-init $(BIN)/cove-agent $(UNIT_TESTS) $(INTEGRATION_TESTS) $(if $(HAVE_FUZZER),$(FUZZ_TARGETS))
+
+$(BIN)/fuzz/%: tests/fuzz/%.c $(FUZZ_SRCS)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	@$(FUZZ_CC) -std=gnu17 -g -O1 -D_GNU_SOURCE -Isrc -fsanitize=fuzzer,address,undefined -o $@ $^ \
+		$(shell pkg-config --cflags --libs jansson 2>/dev/null)
 
 $(O)/host/%.o: %.c
 	@mkdir -p $(dir $@)

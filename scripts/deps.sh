@@ -13,6 +13,8 @@ PKGS="$PKGS busybox-static e2fsprogs qemu-system-x86 qemu-utils"
 PKGS="$PKGS dpkg-dev"
 # Tests: iproute2 only to count leftover namespaces and links from the outside.
 PKGS="$PKGS iproute2 procps curl"
+# Fuzz targets: clang with its libFuzzer runtime.
+PKGS="$PKGS clang libclang-rt-14-dev"
 
 # Source packages: the guest agent builds Debian's libmicrohttpd without TLS
 # (scripts/build-microhttpd.sh), which needs deb-src entries. They are made

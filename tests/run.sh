@@ -55,6 +55,8 @@ for t in "$root"/tests/integration/*.sh; do
     run_one "$(basename "$t")" "$t"
 done
 
+run_one "fuzz" "$root/tests/fuzz/run.sh" "$build"
+
 [ ${#failures[@]} = 0 ] || echo "failed: ${failures[*]}"
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]

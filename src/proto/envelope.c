@@ -52,6 +52,8 @@ int envelope_decoder_feed(struct envelope_decoder *d, const void *data, size_t l
 	}
 	if (len > ENVELOPE_FEED_MAX || d->len + len > d->max + ENVELOPE_HEADER_SIZE + ENVELOPE_FEED_MAX)
 		return -EMSGSIZE;
+	if (len == 0) /* nothing to add; and no memcpy into a buffer never allocated */
+		return 0;
 	if (d->len + len > d->cap) {
 		size_t cap = d->cap ? d->cap : 4096;
 		while (cap < d->len + len)

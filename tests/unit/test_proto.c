@@ -104,6 +104,9 @@ static void test_envelope_decoder_waits_for_more(void **state)
 	envelope_decoder_init(&d, 1024);
 	struct envelope e;
 	assert_int_equal(envelope_decoder_next(&d, &e), 0);
+	/* An empty read before anything was buffered (found by fuzzing: a
+	 * memcpy into the never-allocated buffer, undefined behaviour). */
+	assert_int_equal(envelope_decoder_feed(&d, stream, 0), 0);
 	assert_int_equal(envelope_decoder_feed(&d, stream, 3), 0);
 	assert_int_equal(envelope_decoder_next(&d, &e), 0);
 	assert_int_equal(envelope_decoder_feed(&d, stream + 3, ENVELOPE_HEADER_SIZE), 0);
