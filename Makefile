@@ -52,8 +52,18 @@ HAVE_FUZZER := $(shell echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned 
 KERNEL := $(GUEST)/vmlinux
 ROOTFS_TINY := $(GUEST)/tiny.ext4
 
-.PHONY: all deps demo check test asan bench clean programs guest-image kernel
-all: programs guest-image
+.PHONY: all deps demo check test asan bench clean programs guest-image kernel test-deps
+all: programs guest-image test-deps
+
+# The official E2B SDK, a real client for the protocol tests (tests/e2b).
+E2B_SDK := $(BUILD)/node/node_modules/e2b/package.json
+test-deps: $(E2B_SDK)
+$(E2B_SDK): tests/e2b/package.json tests/e2b/package-lock.json
+	@mkdir -p $(BUILD)/node
+	@cp tests/e2b/package.json tests/e2b/package-lock.json $(BUILD)/node/
+	@echo "  NPM     e2b SDK -> $(BUILD)/node"
+	@cd $(BUILD)/node && npm ci --no-audit --no-fund --silent
+	@touch $@
 
 programs: $(BIN)/cove $(BIN)/cove-init $(BIN)/cove-agent $(UNIT_TESTS) $(INTEGRATION_TESTS) $(if $(HAVE_FUZZER),$(FUZZ_TARGETS))
 

@@ -13,6 +13,8 @@ PKGS="$PKGS busybox-static e2fsprogs qemu-system-x86 qemu-utils"
 PKGS="$PKGS dpkg-dev"
 # Tests: iproute2 only to count leftover namespaces and links from the outside.
 PKGS="$PKGS iproute2 procps curl"
+# The E2B SDK tests: Node.js and npm (Debian's, unless the machine has its own).
+command -v node >/dev/null && command -v npm >/dev/null || PKGS="$PKGS nodejs npm"
 # Fuzz targets: clang with its libFuzzer runtime.
 PKGS="$PKGS clang libclang-rt-14-dev"
 
