@@ -110,6 +110,25 @@ static int parse_start(json_t *root, struct process_start *out, struct cove_err 
 		return cove_errf(err, -EINVAL, "tag is too long");
 	json_t *in = json_object_get(root, "stdin");
 	out->stdin_open = in ? json_is_true(in) : true;
+	json_t *pty = json_object_get(root, "pty");
+	if (pty && !json_is_null(pty)) {
+		r = process_pty_size_parse(pty, &out->cols, &out->rows, err);
+		if (r < 0)
+			return r;
+		out->pty = true;
+	}
+	return 0;
+}
+
+int process_pty_size_parse(const void *json_obj, unsigned short *cols, unsigned short *rows, struct cove_err *err)
+{
+	json_t *size = json_object_get((const json_t *)json_obj, "size");
+	json_t *c = json_object_get(size, "cols"), *r = json_object_get(size, "rows");
+	if (!json_is_integer(c) || !json_is_integer(r) || json_integer_value(c) < 1 || json_integer_value(c) > 4096 ||
+	    json_integer_value(r) < 1 || json_integer_value(r) > 4096)
+		return cove_errf(err, -EINVAL, "pty.size needs cols and rows between 1 and 4096");
+	*cols = (unsigned short)json_integer_value(c);
+	*rows = (unsigned short)json_integer_value(r);
 	return 0;
 }
 

@@ -23,7 +23,12 @@ struct process_start {
 	char *cwd;       /* NULL: the default */
 	char *tag;       /* NULL: none */
 	bool stdin_open; /* proto default is true; the SDK sends false for commands.run */
+	bool pty;        /* "pty": {"size": {"cols", "rows"}} was given */
+	unsigned short cols, rows;
 };
+
+/* {"size":{"cols":C,"rows":R}}: both required, 1..4096. */
+int process_pty_size_parse(const void *json_obj, unsigned short *cols, unsigned short *rows, struct cove_err *err);
 
 int process_start_parse(const void *json, size_t len, struct process_start *out, struct cove_err *err);
 void process_start_clear(struct process_start *s);

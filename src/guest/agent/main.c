@@ -16,6 +16,9 @@
 #define AGENT_PORT 49983
 /* A StartRequest is argv plus environment. */
 #define START_BODY_LIMIT (1024 * 1024)
+/* SendInput carries base64 bytes; the SDK sends what the user wrote at once. */
+#define INPUT_BODY_LIMIT (8 * 1024 * 1024)
+#define SMALL_BODY_LIMIT (64 * 1024)
 
 static enum MHD_Result health(struct http_request *r)
 {
@@ -25,6 +28,12 @@ static enum MHD_Result health(struct http_request *r)
 static const struct http_route routes[] = {
 	{ "GET", "/health", 0, health },
 	{ "POST", "/process.Process/Start", START_BODY_LIMIT, process_start },
+	{ "POST", "/process.Process/Connect", SMALL_BODY_LIMIT, process_connect },
+	{ "POST", "/process.Process/List", SMALL_BODY_LIMIT, process_list },
+	{ "POST", "/process.Process/SendInput", INPUT_BODY_LIMIT, process_send_input },
+	{ "POST", "/process.Process/SendSignal", SMALL_BODY_LIMIT, process_send_signal },
+	{ "POST", "/process.Process/CloseStdin", SMALL_BODY_LIMIT, process_close_stdin },
+	{ "POST", "/process.Process/Update", SMALL_BODY_LIMIT, process_update },
 };
 
 static int parse_listen(const char *s, struct sockaddr_in *sa)

@@ -1,15 +1,16 @@
+/* envd's process.Process service over the Connect protocol: Start and
+ * Connect are server streams fed from the process table; List, SendInput,
+ * SendSignal, CloseStdin and Update are unary JSON calls. */
 #include "agent/process_service.h"
 
 #include <errno.h>
-#include <poll.h>
+#include <jansson.h>
 #include <signal.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include "agent/spawn.h"
+#include "agent/proctab.h"
+#include "proto/base64.h"
 #include "proto/envelope.h"
 #include "proto/process.h"
 
@@ -17,158 +18,50 @@
 #define KEEPALIVE_MS 50000
 #define CHUNK (32 * 1024)
 
-enum stream_state { STREAM_START, STREAM_PUMP, STREAM_DONE };
-
-struct start_stream {
-	enum stream_state state;
-	struct spawned proc;
-	bool running;   /* the process has not been reaped */
-	uint8_t *buf;   /* bytes ready for the client */
-	size_t off, len, cap;
+/* A stream that only says one thing: an error before any process. */
+struct canned {
+	char *bytes;
+	size_t len, off;
 };
 
-static int queue(struct start_stream *st, uint8_t flags, char *json)
-{
-	if (!json)
-		return -ENOMEM;
-	size_t n = strlen(json);
-	if (st->len + ENVELOPE_HEADER_SIZE + n > st->cap) {
-		size_t cap = st->cap ? st->cap : 4096;
-		while (cap < st->len + ENVELOPE_HEADER_SIZE + n)
-			cap *= 2;
-		uint8_t *nb = realloc(st->buf, cap);
-		if (!nb) {
-			free(json);
-			return -ENOMEM;
-		}
-		st->buf = nb;
-		st->cap = cap;
-	}
-	envelope_header_encode(flags, (uint32_t)n, st->buf + st->len);
-	memcpy(st->buf + st->len + ENVELOPE_HEADER_SIZE, json, n);
-	st->len += ENVELOPE_HEADER_SIZE + n;
-	free(json);
-	return 0;
-}
-
-static int queue_end(struct start_stream *st, const char *code, const char *message)
-{
-	st->state = STREAM_DONE;
-	return queue(st, ENVELOPE_FLAG_END, connect_end_encode(code, message));
-}
-
-/* Reads what one pipe has now into a data event; closes it at EOF. */
-static int read_pipe(struct start_stream *st, int *fd, enum process_stream stream, bool *got)
-{
-	char data[CHUNK];
-	ssize_t n = read(*fd, data, sizeof(data));
-	if (n > 0) {
-		*got = true;
-		return queue(st, 0, process_event_encode_data(stream, (uint8_t *)data, (size_t)n));
-	}
-	if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-		close(*fd);
-		*fd = -1;
-	}
-	return 0;
-}
-
-static int wait_status(struct spawned *s)
-{
-	siginfo_t si = { 0 };
-	while (waitid(P_PIDFD, (id_t)s->pidfd, &si, WEXITED) < 0 && errno == EINTR)
-		;
-	if (si.si_code == CLD_EXITED)
-		return W_EXITCODE(si.si_status, 0);
-	return (si.si_status & 0x7f) | (si.si_code == CLD_DUMPED ? 0x80 : 0);
-}
-
-/* After the exit, what the pipes already hold is still sent; a background
- * child that keeps them open does not hold the stream. */
-static int finish(struct start_stream *st)
-{
-	int status = wait_status(&st->proc);
-	st->running = false;
-	for (int guard = 0; guard < 1024; guard++) {
-		bool got = false;
-		int r = 0;
-		if (st->proc.stdout_fd >= 0)
-			r = read_pipe(st, &st->proc.stdout_fd, PROCESS_STDOUT, &got);
-		if (r == 0 && st->proc.stderr_fd >= 0)
-			r = read_pipe(st, &st->proc.stderr_fd, PROCESS_STDERR, &got);
-		if (r < 0)
-			return r;
-		if (!got)
-			break;
-	}
-	int r = queue(st, 0, process_event_encode_end(status));
-	return r < 0 ? r : queue_end(st, NULL, NULL);
-}
-
-/* Blocks until the process has something to say, then queues it. */
-static int pump(struct start_stream *st)
-{
-	struct pollfd p[3] = {
-		{ .fd = st->proc.stdout_fd, .events = POLLIN },
-		{ .fd = st->proc.stderr_fd, .events = POLLIN },
-		{ .fd = st->proc.pidfd, .events = POLLIN },
-	};
-	int r = poll(p, 3, KEEPALIVE_MS);
-	if (r < 0)
-		return errno == EINTR ? 0 : -errno;
-	if (r == 0)
-		return queue(st, 0, process_event_encode_keepalive());
-	bool got = false;
-	if ((p[0].revents & (POLLIN | POLLHUP)) && (r = read_pipe(st, &st->proc.stdout_fd, PROCESS_STDOUT, &got)) < 0)
-		return r;
-	if ((p[1].revents & (POLLIN | POLLHUP)) && (r = read_pipe(st, &st->proc.stderr_fd, PROCESS_STDERR, &got)) < 0)
-		return r;
-	if (p[2].revents & POLLIN)
-		return finish(st);
-	return 0;
-}
-
-static ssize_t start_reader(void *cls, uint64_t pos, char *out, size_t max)
+static ssize_t canned_read(void *cls, uint64_t pos, char *out, size_t max)
 {
 	(void)pos;
-	struct start_stream *st = cls;
-	while (st->off == st->len) {
-		st->off = st->len = 0;
-		if (st->state == STREAM_DONE)
-			return MHD_CONTENT_READER_END_OF_STREAM;
-		int r = st->state == STREAM_START ? queue(st, 0, process_event_encode_start(st->proc.pid)) : pump(st);
-		if (st->state == STREAM_START)
-			st->state = STREAM_PUMP;
-		if (r < 0)
-			return MHD_CONTENT_READER_END_WITH_ERROR;
-	}
-	size_t n = st->len - st->off < max ? st->len - st->off : max;
-	memcpy(out, st->buf + st->off, n);
-	st->off += n;
+	struct canned *c = cls;
+	if (c->off == c->len)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	size_t n = c->len - c->off < max ? c->len - c->off : max;
+	memcpy(out, c->bytes + c->off, n);
+	c->off += n;
 	return (ssize_t)n;
 }
 
-/* The response is gone: the stream ended, or the client hung up. A process
- * still running has nobody to report to; until envd's Connect (reattach)
- * arrives, it goes with its client. */
-static void start_free(void *cls)
+static void canned_free(void *cls)
 {
-	struct start_stream *st = cls;
-	if (st->running) {
-		kill(-st->proc.pid, SIGKILL);
-		wait_status(&st->proc);
-	}
-	spawned_close(&st->proc);
-	free(st->buf);
-	free(st);
+	struct canned *c = cls;
+	free(c->bytes);
+	free(c);
 }
 
-static enum MHD_Result stream_response(struct http_request *r, struct start_stream *st)
+static ssize_t sub_read(void *cls, uint64_t pos, char *out, size_t max)
 {
-	struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, CHUNK + 1024, start_reader, st,
-								      start_free);
+	(void)pos;
+	size_t n = proc_sub_read(cls, (uint8_t *)out, max, KEEPALIVE_MS);
+	return n ? (ssize_t)n : MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+/* A client that hangs up only unsubscribes: the process runs on. */
+static void sub_free(void *cls)
+{
+	proc_unsubscribe(cls);
+}
+
+static enum MHD_Result stream(struct http_request *r, MHD_ContentReaderCallback read, void *cls,
+			      MHD_ContentReaderFreeCallback done)
+{
+	struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, CHUNK + 1024, read, cls, done);
 	if (!resp) {
-		start_free(st);
+		done(cls);
 		return MHD_NO;
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/connect+json");
@@ -177,51 +70,240 @@ static enum MHD_Result stream_response(struct http_request *r, struct start_stre
 	return ret;
 }
 
-/* The request is one envelope holding a StartRequest. */
-static int parse_request(struct http_request *r, struct process_start *req, struct cove_err *err)
+/* Connect streams report errors in the end-of-stream message, with 200. */
+static enum MHD_Result stream_error(struct http_request *r, const char *code, const char *message)
 {
-	struct envelope_decoder d;
-	envelope_decoder_init(&d, r->route->body_limit);
-	struct envelope env;
-	int got = 0, ret = 0;
-	for (size_t off = 0; ret == 0 && off < r->len; off += ENVELOPE_FEED_MAX) {
-		size_t n = r->len - off < ENVELOPE_FEED_MAX ? r->len - off : ENVELOPE_FEED_MAX;
-		ret = envelope_decoder_feed(&d, r->body + off, n);
+	struct canned *c = calloc(1, sizeof(*c));
+	char *json = connect_end_encode(code, message);
+	if (!c || !json || !(c->bytes = malloc(ENVELOPE_HEADER_SIZE + strlen(json)))) {
+		free(json);
+		free(c);
+		return MHD_NO;
 	}
-	if (ret == 0)
-		got = envelope_decoder_next(&d, &env);
-	if (ret < 0 || got <= 0)
-		ret = cove_errf(err, -EINVAL, "request is not one Connect envelope");
-	else
-		ret = process_start_parse(env.data, env.len, req, err);
-	envelope_decoder_free(&d);
-	return ret;
+	c->len = ENVELOPE_HEADER_SIZE + strlen(json);
+	envelope_header_encode(ENVELOPE_FLAG_END, (uint32_t)strlen(json), (uint8_t *)c->bytes);
+	memcpy(c->bytes + ENVELOPE_HEADER_SIZE, json, strlen(json));
+	free(json);
+	return stream(r, canned_read, c, canned_free);
+}
+
+static enum MHD_Result stream_process(struct http_request *r, struct proc *p)
+{
+	struct proc_sub *sub = proc_subscribe(p);
+	proc_unref(p);
+	if (!sub)
+		return MHD_NO;
+	return stream(r, sub_read, sub, sub_free);
+}
+
+static bool has_type(struct http_request *r, const char *type)
+{
+	const char *t = http_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
+	return t && strncmp(t, type, strlen(type)) == 0 && (t[strlen(type)] == '\0' || t[strlen(type)] == ';');
+}
+
+/* A stream request's body: exactly one envelope. Returns its JSON. */
+static json_t *stream_request(struct http_request *r, struct cove_err *err)
+{
+	uint8_t flags;
+	uint32_t len;
+	if (r->len < ENVELOPE_HEADER_SIZE ||
+	    envelope_header_decode((const uint8_t *)r->body, r->route->body_limit, &flags, &len) < 0 ||
+	    len != r->len - ENVELOPE_HEADER_SIZE || (flags & ENVELOPE_FLAG_END)) {
+		cove_errf(err, -EINVAL, "request is not one Connect envelope");
+		return NULL;
+	}
+	json_error_t jerr;
+	json_t *j = json_loadb(r->body + ENVELOPE_HEADER_SIZE, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		cove_errf(err, -EINVAL, "request is not JSON: %s", j ? "not an object" : jerr.text);
+		return NULL;
+	}
+	return j;
+}
+
+/* {"process":{"pid":N}} or {"process":{"tag":"t"}}; pid may be a string (int64 in JSON). */
+static struct proc *select_process(json_t *root, struct cove_err *err)
+{
+	json_t *sel = json_object_get(root, "process");
+	json_t *pid = json_object_get(sel, "pid");
+	const char *tag = json_string_value(json_object_get(sel, "tag"));
+	long long n = 0;
+	if (json_is_integer(pid))
+		n = json_integer_value(pid);
+	else if (json_is_string(pid))
+		n = strtoll(json_string_value(pid), NULL, 10);
+	if ((n <= 0 || n > 0x7fffffff) && !tag) {
+		cove_errf(err, -EINVAL, "process selector needs a pid or a tag");
+		return NULL;
+	}
+	struct proc *p = proctab_find(n > 0 ? (uint32_t)n : 0, tag);
+	if (!p) {
+		if (n > 0)
+			cove_errf(err, -ENOENT, "process with pid %lld not found", n);
+		else
+			cove_errf(err, -ENOENT, "process with tag %s not found", tag);
+	}
+	return p;
+}
+
+/* Connect-Timeout-Ms: at most 10 digits (connectrpc.com/docs/protocol). */
+static int64_t timeout_ms(struct http_request *r)
+{
+	const char *v = http_header(r, "Connect-Timeout-Ms");
+	if (!v || !*v || strlen(v) > 10 || strspn(v, "0123456789") != strlen(v))
+		return 0;
+	return strtoll(v, NULL, 10);
 }
 
 enum MHD_Result process_start(struct http_request *r)
 {
-	const char *type = http_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
-	if (!type || strncmp(type, "application/connect+json", 24) != 0)
+	if (!has_type(r, "application/connect+json"))
 		return http_reply_connect_error(r, "invalid_argument",
 						"process.Process/Start is a server stream: Content-Type must be application/connect+json");
-	struct start_stream *st = calloc(1, sizeof(*st));
-	if (!st)
-		return MHD_NO;
-	st->proc = (struct spawned){ .pid = -1, .pidfd = -1, .stdout_fd = -1, .stderr_fd = -1 };
-	struct process_start req;
 	struct cove_err err = { 0 };
-	int rc = parse_request(r, &req, &err);
-	if (rc < 0) {
-		/* Connect streams report errors in the end-of-stream message. */
-		rc = queue_end(st, "invalid_argument", err.msg);
-		return rc < 0 ? MHD_NO : stream_response(r, st);
-	}
-	struct spawn_request sr = { .argv = req.argv, .envs = req.envs, .cwd = req.cwd };
-	rc = spawn_command(&sr, &st->proc, &err);
+	json_t *j = stream_request(r, &err);
+	if (!j)
+		return stream_error(r, "invalid_argument", err.msg);
+	char *text = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	struct process_start req;
+	int rc = text ? process_start_parse(text, strlen(text), &req, &err) : cove_errf(&err, -ENOMEM, "out of memory");
+	free(text);
+	if (rc < 0)
+		return stream_error(r, "invalid_argument", err.msg);
+	struct proc *p;
+	rc = proctab_start(&req, timeout_ms(r), &p, &err);
 	process_start_clear(&req);
 	if (rc < 0)
-		rc = queue_end(st, connect_code_for_errno(rc), err.msg);
-	else
-		st->running = true;
-	return rc < 0 ? MHD_NO : stream_response(r, st);
+		return stream_error(r, connect_code_for_errno(rc), err.msg);
+	return stream_process(r, p);
 }
+
+enum MHD_Result process_connect(struct http_request *r)
+{
+	if (!has_type(r, "application/connect+json"))
+		return http_reply_connect_error(r, "invalid_argument", "Content-Type must be application/connect+json");
+	struct cove_err err = { 0 };
+	json_t *j = stream_request(r, &err);
+	if (!j)
+		return stream_error(r, "invalid_argument", err.msg);
+	struct proc *p = select_process(j, &err);
+	json_decref(j);
+	if (!p)
+		return stream_error(r, connect_code_for_errno(err.code), err.msg);
+	return stream_process(r, p);
+}
+
+/* Unary calls: a JSON body in, a JSON body out. */
+static json_t *unary_request(struct http_request *r, struct cove_err *err)
+{
+	if (!has_type(r, "application/json")) {
+		cove_errf(err, -EINVAL, "Content-Type must be application/json");
+		return NULL;
+	}
+	json_error_t jerr;
+	json_t *j = r->len ? json_loadb(r->body, r->len, JSON_REJECT_DUPLICATES, &jerr) : json_object();
+	if (!json_is_object(j)) {
+		json_decref(j);
+		cove_errf(err, -EINVAL, "request is not a JSON object%s%s", j ? "" : ": ", j ? "" : jerr.text);
+		return NULL;
+	}
+	return j;
+}
+
+static enum MHD_Result reply_json(struct http_request *r, json_t *j)
+{
+	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (!text)
+		return http_reply_connect_error(r, "internal", "out of memory");
+	enum MHD_Result ret = http_reply(r, MHD_HTTP_OK, "application/json", text, strlen(text));
+	free(text);
+	return ret;
+}
+
+enum MHD_Result process_list(struct http_request *r)
+{
+	struct cove_err err = { 0 };
+	json_t *j = unary_request(r, &err);
+	if (!j)
+		return http_reply_connect_error(r, "invalid_argument", err.msg);
+	json_decref(j);
+	return reply_json(r, proctab_list());
+}
+
+typedef int (*proc_action)(struct proc *p, json_t *req, struct cove_err *err);
+
+/* Parses, selects the process, runs the action, answers {} or the error. */
+static enum MHD_Result unary_on_process(struct http_request *r, proc_action action)
+{
+	struct cove_err err = { 0 };
+	json_t *j = unary_request(r, &err);
+	if (!j)
+		return http_reply_connect_error(r, "invalid_argument", err.msg);
+	struct proc *p = select_process(j, &err);
+	int rc = p ? action(p, j, &err) : err.code;
+	proc_unref(p);
+	json_decref(j);
+	if (rc < 0)
+		return http_reply_connect_error(r, rc == -EPIPE || rc == -ESRCH ? "failed_precondition" : connect_code_for_errno(rc),
+						err.msg);
+	return reply_json(r, json_object());
+}
+
+static int send_input(struct proc *p, json_t *req, struct cove_err *err)
+{
+	json_t *input = json_object_get(req, "input");
+	const char *b64 = json_string_value(json_object_get(input, "stdin"));
+	if (!b64)
+		b64 = json_string_value(json_object_get(input, "pty"));
+	if (!b64)
+		return cove_errf(err, -EINVAL, "input needs stdin or pty bytes");
+	size_t n = strlen(b64);
+	uint8_t *data = malloc(n * 3 / 4 + 3);
+	if (!data)
+		return cove_errf(err, -ENOMEM, "out of memory");
+	long len = base64_decode(b64, n, data);
+	int r = len < 0 ? cove_errf(err, -EINVAL, "input is not base64") : proc_send_input(p, data, (size_t)len, err);
+	free(data);
+	return r;
+}
+
+static int send_signal(struct proc *p, json_t *req, struct cove_err *err)
+{
+	json_t *s = json_object_get(req, "signal");
+	const char *name = json_string_value(s);
+	int sig = 0;
+	if (json_is_integer(s))
+		sig = (int)json_integer_value(s);
+	else if (name && strcmp(name, "SIGNAL_SIGKILL") == 0)
+		sig = SIGKILL;
+	else if (name && strcmp(name, "SIGNAL_SIGTERM") == 0)
+		sig = SIGTERM;
+	if (sig != SIGKILL && sig != SIGTERM)
+		return cove_errf(err, -EINVAL, "signal must be SIGNAL_SIGKILL or SIGNAL_SIGTERM");
+	return proc_signal(p, sig, err);
+}
+
+static int close_stdin(struct proc *p, json_t *req, struct cove_err *err)
+{
+	(void)req;
+	return proc_close_stdin(p, err);
+}
+
+static int update(struct proc *p, json_t *req, struct cove_err *err)
+{
+	json_t *pty = json_object_get(req, "pty");
+	if (!pty || json_is_null(pty))
+		return 0; /* nothing to change */
+	unsigned short cols, rows;
+	int r = process_pty_size_parse(pty, &cols, &rows, err);
+	return r < 0 ? r : proc_resize(p, cols, rows, err);
+}
+
+enum MHD_Result process_send_input(struct http_request *r) { return unary_on_process(r, send_input); }
+enum MHD_Result process_send_signal(struct http_request *r) { return unary_on_process(r, send_signal); }
+enum MHD_Result process_close_stdin(struct http_request *r) { return unary_on_process(r, close_stdin); }
+enum MHD_Result process_update(struct http_request *r) { return unary_on_process(r, update); }

@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -84,7 +86,9 @@ struct child_setup {
 	char *const *argv;
 	char *const *envp;
 	const char *cwd;
-	int out_w, err_w, null_fd, report;
+	int in, out, err; /* become 0, 1, 2 */
+	bool controlling_tty; /* in is a PTY slave to make the controlling terminal */
+	int report;
 };
 
 static void __attribute__((noreturn)) child_run(const struct child_setup *c)
@@ -96,7 +100,9 @@ static void __attribute__((noreturn)) child_run(const struct child_setup *c)
 		signal(s, SIG_DFL);
 	setsid();
 	int e = 0, which = 0;
-	if (dup2(c->null_fd, 0) < 0 || dup2(c->out_w, 1) < 0 || dup2(c->err_w, 2) < 0) {
+	if (c->controlling_tty && ioctl(c->in, TIOCSCTTY, 0) < 0) {
+		e = errno;
+	} else if (dup2(c->in, 0) < 0 || dup2(c->out, 1) < 0 || dup2(c->err, 2) < 0) {
 		e = errno;
 	} else if (c->cwd && chdir(c->cwd) < 0) {
 		e = errno;
@@ -117,9 +123,84 @@ static int start_error(const struct spawn_request *req, const char *cwd, int whi
 	return cove_errno(err, -e, "start %s", req->argv[0]);
 }
 
+/* The parent's ends (*parent) and the child's (child[3]) of the process's
+ * stdio. */
+struct stdio_fds {
+	int child[3];
+	int in_w, out_r, err_r;
+};
+
+static void stdio_close(struct stdio_fds *f)
+{
+	/* With a PTY the child's three ends are one descriptor: close each once. */
+	int *all[] = { &f->child[0], &f->child[1], &f->child[2], &f->in_w, &f->out_r, &f->err_r };
+	int closed[6], nclosed = 0;
+	for (size_t i = 0; i < 6; i++) {
+		int fd = *all[i];
+		bool seen = false;
+		for (int j = 0; j < nclosed; j++)
+			seen |= closed[j] == fd;
+		if (fd >= 0 && !seen) {
+			close(fd);
+			closed[nclosed++] = fd;
+		}
+		*all[i] = -1;
+	}
+}
+
+static int open_pty(const struct spawn_request *req, struct stdio_fds *f, struct cove_err *err)
+{
+	int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (master < 0)
+		return cove_errno(err, -errno, "open a pseudo-terminal");
+	char name[64];
+	if (grantpt(master) < 0 || unlockpt(master) < 0 || ptsname_r(master, name, sizeof(name)) != 0) {
+		int e = -errno;
+		close(master);
+		return cove_errno(err, e, "set up pseudo-terminal");
+	}
+	struct winsize ws = { .ws_row = req->rows ? req->rows : 24, .ws_col = req->cols ? req->cols : 80 };
+	ioctl(master, TIOCSWINSZ, &ws);
+	int slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (slave < 0) {
+		int e = -errno;
+		close(master);
+		return cove_errno(err, e, "open %s", name);
+	}
+	f->child[0] = f->child[1] = f->child[2] = slave;
+	f->in_w = master;
+	f->out_r = dup(master);
+	if (f->out_r < 0)
+		return cove_errno(err, -errno, "dup pseudo-terminal");
+	fcntl(f->out_r, F_SETFD, FD_CLOEXEC);
+	return 0;
+}
+
+static int open_pipes(const struct spawn_request *req, struct stdio_fds *f, struct cove_err *err)
+{
+	int o[2], e[2], i[2];
+	if (req->stdin_open) {
+		if (pipe2(i, O_CLOEXEC) < 0)
+			return cove_errno(err, -errno, "start %s: pipe", req->argv[0]);
+		f->child[0] = i[0];
+		f->in_w = i[1];
+	} else if ((f->child[0] = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
+		return cove_errno(err, -errno, "open /dev/null");
+	}
+	if (pipe2(o, O_CLOEXEC) < 0)
+		return cove_errno(err, -errno, "start %s: pipe", req->argv[0]);
+	f->out_r = o[0];
+	f->child[1] = o[1];
+	if (pipe2(e, O_CLOEXEC) < 0)
+		return cove_errno(err, -errno, "start %s: pipe", req->argv[0]);
+	f->err_r = e[0];
+	f->child[2] = e[1];
+	return 0;
+}
+
 int spawn_command(const struct spawn_request *req, struct spawned *out, struct cove_err *err)
 {
-	*out = (struct spawned){ .pid = -1, .pidfd = -1, .stdout_fd = -1, .stderr_fd = -1 };
+	*out = (struct spawned){ .pid = -1, .pidfd = -1, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1 };
 	const char *envp[MAX_ENV];
 	if (build_env(req->envs, envp, MAX_ENV) < 0)
 		return cove_errf(err, -E2BIG, "too many environment variables");
@@ -132,54 +213,52 @@ int spawn_command(const struct spawn_request *req, struct spawned *out, struct c
 	if (cwd && (stat(cwd, &st) < 0 || !S_ISDIR(st.st_mode)))
 		return start_error(req, cwd, 1, errno ? errno : ENOTDIR, err);
 
-	int o[2] = { -1, -1 }, e[2] = { -1, -1 }, rep[2] = { -1, -1 };
-	_cleanup_close_ int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (null_fd < 0 || pipe2(o, O_CLOEXEC) < 0 || pipe2(e, O_CLOEXEC) < 0 || pipe2(rep, O_CLOEXEC) < 0) {
-		r = cove_errno(err, -errno, "start %s: pipes", req->argv[0]);
-		goto fail;
-	}
-	struct child_setup c = { exe, req->argv, (char *const *)envp, cwd, o[1], e[1], null_fd, rep[1] };
+	struct stdio_fds f = { { -1, -1, -1 }, -1, -1, -1 };
+	int rep[2] = { -1, -1 };
+	r = req->pty ? open_pty(req, &f, err) : open_pipes(req, &f, err);
+	if (r == 0 && pipe2(rep, O_CLOEXEC) < 0)
+		r = cove_errno(err, -errno, "start %s: pipe", req->argv[0]);
+	if (r < 0)
+		goto out;
+	struct child_setup c = { exe, req->argv, (char *const *)envp, cwd, f.child[0], f.child[1], f.child[2],
+				 req->pty, rep[1] };
 	pid_t pid = fork();
 	if (pid < 0) {
 		r = cove_errno(err, -errno, "start %s: fork", req->argv[0]);
-		goto fail;
+		goto out;
 	}
 	if (pid == 0)
 		child_run(&c);
-	close(TAKE_FD(o[1]));
-	close(TAKE_FD(e[1]));
 	close(TAKE_FD(rep[1]));
 	int msg[2];
-	ssize_t n = read(rep[0], msg, sizeof(msg));
-	if (n == (ssize_t)sizeof(msg)) {
+	if (read(rep[0], msg, sizeof(msg)) == (ssize_t)sizeof(msg)) {
 		waitpid(pid, NULL, 0);
 		r = start_error(req, cwd, msg[0], msg[1], err);
-		goto fail;
+		goto out;
 	}
 	out->pid = pid;
 	out->pidfd = proc_pidfd_open(pid);
-	out->stdout_fd = TAKE_FD(o[0]);
-	out->stderr_fd = TAKE_FD(e[0]);
+	out->stdin_fd = TAKE_FD(f.in_w);
+	out->stdout_fd = TAKE_FD(f.out_r);
+	out->stderr_fd = TAKE_FD(f.err_r);
 	fcntl(out->stdout_fd, F_SETFL, O_NONBLOCK);
-	fcntl(out->stderr_fd, F_SETFL, O_NONBLOCK);
-	close(rep[0]);
-	return 0;
-fail:
-	for (int i = 0; i < 2; i++) {
-		if (o[i] >= 0) close(o[i]);
-		if (e[i] >= 0) close(e[i]);
-		if (rep[i] >= 0) close(rep[i]);
-	}
+	if (out->stderr_fd >= 0)
+		fcntl(out->stderr_fd, F_SETFL, O_NONBLOCK);
+out:
+	stdio_close(&f);
+	if (rep[0] >= 0)
+		close(rep[0]);
+	if (rep[1] >= 0)
+		close(rep[1]);
 	return r;
 }
 
 void spawned_close(struct spawned *s)
 {
-	if (s->pidfd >= 0)
-		close(s->pidfd);
-	if (s->stdout_fd >= 0)
-		close(s->stdout_fd);
-	if (s->stderr_fd >= 0)
-		close(s->stderr_fd);
-	s->pidfd = s->stdout_fd = s->stderr_fd = -1;
+	int *fds[] = { &s->pidfd, &s->stdin_fd, &s->stdout_fd, &s->stderr_fd };
+	for (size_t i = 0; i < 4; i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
 }

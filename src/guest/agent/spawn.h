@@ -14,13 +14,17 @@ struct spawn_request {
 	char *const *argv;  /* argv[0] is looked up on the PATH of envs, like a shell */
 	char *const *envs;  /* "KEY=VALUE" from the client, override the defaults */
 	const char *cwd;    /* NULL: the user's home */
+	bool stdin_open;    /* a pipe for stdin (else /dev/null) */
+	bool pty;           /* a pseudo-terminal for stdin, stdout and stderr */
+	unsigned short cols, rows; /* its size */
 };
 
 struct spawned {
 	pid_t pid;
 	int pidfd;
-	int stdout_fd; /* read ends, O_CLOEXEC | O_NONBLOCK */
-	int stderr_fd;
+	int stdin_fd;  /* write end of the stdin pipe, or the PTY master; -1 if none */
+	int stdout_fd; /* read ends, O_CLOEXEC | O_NONBLOCK; with a PTY, the master */
+	int stderr_fd; /* -1 with a PTY */
 };
 
 /* On failure to start (not found, not executable, bad cwd) returns the
