@@ -25,8 +25,11 @@ HOST_LIBS := $(shell pkg-config --libs $(HOST_PKGS) 2>/dev/null) -lpthread
 # HTTP server is Debian's libmicrohttpd built without TLS (see the script).
 MHD := $(BUILD)/deps/microhttpd
 MHD_LIB := $(MHD)/lib/libmicrohttpd.a
-GUEST_CFLAGS := $(CFLAGS_COMMON) -Isrc/guest -I$(MHD)/include $(shell pkg-config --cflags jansson 2>/dev/null)
-GUEST_LDFLAGS := -static
+GUEST_CFLAGS := $(CFLAGS_COMMON) $(GUEST_SANITIZE) -Isrc/guest -I$(MHD)/include $(shell pkg-config --cflags jansson 2>/dev/null)
+GUEST_LDFLAGS ?= -static
+# make asan builds the guest programs with sanitizers too (dynamically linked)
+# to test the agent on the host; the guest image keeps the static ones.
+GUEST_SANITIZE ?=
 GUEST_LIBS := $(shell pkg-config --static --libs jansson 2>/dev/null) -lpthread
 TEST_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
@@ -95,13 +98,13 @@ $(BIN)/cove: $(CLI_OBJS) $(O)/libcove.a
 
 $(BIN)/cove-init: $(INIT_SRCS:%.c=$(O)/guest/%.o) $(GUEST_SHARED_SRCS:%.c=$(O)/guest/%.o)
 	@mkdir -p $(dir $@)
-	@echo "  LD      $@ (static)"
-	@$(CC) $(GUEST_LDFLAGS) -o $@ $^ $(GUEST_LIBS)
+	@echo "  LD      $@ (guest)"
+	@$(CC) $(GUEST_LDFLAGS) $(GUEST_SANITIZE) -o $@ $^ $(GUEST_LIBS)
 
 $(BIN)/cove-agent: $(AGENT_SRCS:%.c=$(O)/guest/%.o) $(GUEST_SHARED_SRCS:%.c=$(O)/guest/%.o) $(MHD_LIB)
 	@mkdir -p $(dir $@)
-	@echo "  LD      $@ (static)"
-	@$(CC) $(GUEST_LDFLAGS) -o $@ $^ $(GUEST_LIBS)
+	@echo "  LD      $@ (guest)"
+	@$(CC) $(GUEST_LDFLAGS) $(GUEST_SANITIZE) -o $@ $^ $(GUEST_LIBS)
 
 $(AGENT_SRCS:%.c=$(O)/guest/%.o): $(MHD_LIB)
 
@@ -145,12 +148,14 @@ test: all
 	@tests/run.sh $(BUILD)
 
 # Sanitizers: a separate tree of host binaries; the guest image is shared.
+SANITIZERS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 asan: deps
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan OPT=-O1 \
-		SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan OPT=-O1 SANITIZE="$(SANITIZERS)" \
+		GUEST_SANITIZE="$(SANITIZERS)" GUEST_LDFLAGS= \
 		KERNEL=$(KERNEL) ROOTFS_TINY=$(ROOTFS_TINY) MHD=$(abspath $(MHD)) programs
-	@COVE_KERNEL=$(abspath $(KERNEL)) COVE_ROOTFS=$(abspath $(ROOTFS_TINY)) tests/run.sh $(BUILD)/asan
+	@COVE_KERNEL=$(abspath $(KERNEL)) COVE_ROOTFS=$(abspath $(ROOTFS_TINY)) \
+		COVE_NODE_DIR=$(abspath $(BUILD)/node) tests/run.sh $(BUILD)/asan
 
 bench: deps
 	@$(MAKE) --no-print-directory all

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 
 const build = process.env.COVE_BUILD;
-const require = createRequire(`${build}/node/`);
+const require = createRequire(`${process.env.COVE_NODE_DIR ?? `${build}/node`}/`);
 const { Sandbox, CommandExitError } = require('e2b');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
