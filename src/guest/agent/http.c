@@ -31,6 +31,11 @@ static unsigned status_for_code(const char *code)
 	return 500;
 }
 
+const char *http_query(struct http_request *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
 const char *http_header(struct http_request *r, const char *name)
 {
 	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
@@ -133,8 +138,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
-		if (append_body(r, upload_data, *upload_data_size) < 0)
+		if (r->route && r->route->body_sink) {
+			if (r->body_error == 0)
+				r->body_error = r->route->body_sink(r, upload_data, *upload_data_size);
+		} else if (append_body(r, upload_data, *upload_data_size) < 0) {
 			return MHD_NO;
+		}
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
@@ -148,6 +157,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	(void)toe;
 	struct http_request *r = *req_cls;
 	if (r) {
+		if (r->route && r->route->cleanup)
+			r->route->cleanup(r);
 		free(r->body);
 		free(r);
 	}

@@ -24,6 +24,8 @@ struct http_request {
 	size_t len, cap, limit;
 	bool too_large;
 	const struct http_route *route;
+	void *ctx;       /* a streaming route's own state */
+	int body_error;  /* set by a body sink that failed: the handler reports it */
 };
 
 typedef enum MHD_Result (*http_handler)(struct http_request *r);
@@ -33,7 +35,15 @@ struct http_route {
 	const char *path;
 	size_t body_limit;
 	http_handler handler;
+	/* Optional: the body is handed over in pieces as it arrives instead of
+	 * collected (uploads of any size). Returns 0 or a negative errno. */
+	int (*body_sink)(struct http_request *r, const char *data, size_t len);
+	/* Optional: releases ctx when the request is over, however it ended. */
+	void (*cleanup)(struct http_request *r);
 };
+
+/* A query-string argument, or NULL. */
+const char *http_query(struct http_request *r, const char *name);
 
 struct http_server;
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent/fs_service.h"
 #include "agent/http.h"
 #include "agent/process_service.h"
 
@@ -34,6 +35,13 @@ static const struct http_route routes[] = {
 	{ "POST", "/process.Process/SendSignal", SMALL_BODY_LIMIT, process_send_signal },
 	{ "POST", "/process.Process/CloseStdin", SMALL_BODY_LIMIT, process_close_stdin },
 	{ "POST", "/process.Process/Update", SMALL_BODY_LIMIT, process_update },
+	{ "POST", "/filesystem.Filesystem/Stat", SMALL_BODY_LIMIT, fs_stat },
+	{ "POST", "/filesystem.Filesystem/MakeDir", SMALL_BODY_LIMIT, fs_make_dir },
+	{ "POST", "/filesystem.Filesystem/Move", SMALL_BODY_LIMIT, fs_move },
+	{ "POST", "/filesystem.Filesystem/ListDir", SMALL_BODY_LIMIT, fs_list_dir },
+	{ "POST", "/filesystem.Filesystem/Remove", SMALL_BODY_LIMIT, fs_remove },
+	{ "GET", "/files", 0, files_get },
+	{ "POST", "/files", 0, files_post, files_post_body, files_post_cleanup },
 };
 
 static int parse_listen(const char *s, struct sockaddr_in *sa)

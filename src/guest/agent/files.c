@@ -1,0 +1,274 @@
+/* GET /files and POST /files: whole files in and out of the sandbox. */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "agent/fs_service.h"
+#include "common/fs.h"
+
+enum MHD_Result files_get(struct http_request *r)
+{
+	char path[PATH_MAX];
+	if (fs_resolve(http_query(r, "path"), path, sizeof(path)) < 0)
+		return http_reply_connect_error(r, "invalid_argument", "path is required");
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		int e = fd < 0 ? errno : EISDIR;
+		if (fd >= 0)
+			close(fd);
+		char msg[PATH_MAX + 64];
+		snprintf(msg, sizeof(msg), "read %s: %s", path, strerror(e));
+		return http_reply_connect_error(r, e == ENOENT ? "not_found" : e == EACCES ? "permission_denied" : "invalid_argument", msg);
+	}
+	/* The file goes out with sendfile; MHD owns and closes fd. */
+	struct MHD_Response *resp = MHD_create_response_from_fd64((uint64_t)st.st_size, fd);
+	if (!resp) {
+		close(fd);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
+	enum MHD_Result ret = MHD_queue_response(r->conn, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/* One file being written: to a temporary file beside the target, renamed
+ * over it when complete, so a reader never sees half a file. */
+struct part {
+	char path[PATH_MAX];
+	char tmp[PATH_MAX + 32];
+	int fd;
+};
+
+/* An upload in progress: one file (application/octet-stream, optionally
+ * gzip-encoded) or several (multipart/form-data, parsed as it arrives by
+ * libmicrohttpd's post processor). */
+struct upload {
+	struct http_request *r;
+	bool multipart;
+	struct MHD_PostProcessor *pp;
+	bool gzip, inflate_ready;
+	z_stream z;
+	struct part cur;
+	json_t *results;
+	int error;
+	char message[PATH_MAX + 64];
+};
+
+static int set_error(struct upload *u, int e, const char *fmt, const char *arg)
+{
+	if (!u->error) {
+		u->error = e;
+		snprintf(u->message, sizeof(u->message), fmt, arg, strerror(-e));
+	}
+	return u->error;
+}
+
+static int part_open(struct upload *u, const char *client_path)
+{
+	if (fs_resolve(client_path, u->cur.path, sizeof(u->cur.path)) < 0) {
+		u->error = -EINVAL;
+		snprintf(u->message, sizeof(u->message), "a file needs a path (the path argument, or the part's filename)");
+		return u->error;
+	}
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", u->cur.path);
+	char *slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		struct cove_err e = { 0 };
+		if (fs_mkdir_p(dir, 0755, &e) < 0) {
+			u->error = e.code;
+			snprintf(u->message, sizeof(u->message), "%s", e.msg);
+			return u->error;
+		}
+	}
+	snprintf(u->cur.tmp, sizeof(u->cur.tmp), "%s.cove-upload.XXXXXX", u->cur.path);
+	u->cur.fd = mkostemp(u->cur.tmp, O_CLOEXEC);
+	if (u->cur.fd < 0) {
+		u->cur.tmp[0] = '\0';
+		return set_error(u, -errno, "write %s: %s", u->cur.path);
+	}
+	fchmod(u->cur.fd, 0644);
+	return 0;
+}
+
+/* Completes the current file: flushed, renamed into place, reported. */
+static int part_close(struct upload *u)
+{
+	if (u->cur.fd < 0)
+		return 0;
+	int rc = fsync(u->cur.fd) < 0 ? -errno : 0;
+	close(u->cur.fd);
+	u->cur.fd = -1;
+	if (rc == 0 && rename(u->cur.tmp, u->cur.path) < 0)
+		rc = -errno;
+	if (rc < 0) {
+		unlink(u->cur.tmp);
+		u->cur.tmp[0] = '\0';
+		return set_error(u, rc, "write %s: %s", u->cur.path);
+	}
+	u->cur.tmp[0] = '\0';
+	const char *slash = strrchr(u->cur.path, '/');
+	json_array_append_new(u->results, json_pack("{s:s, s:s, s:s}", "name", slash ? slash + 1 : u->cur.path, "type",
+						   "file", "path", u->cur.path));
+	return 0;
+}
+
+static int write_inflated(struct upload *u, const char *data, size_t len)
+{
+	u->z.next_in = (Bytef *)data;
+	u->z.avail_in = (uInt)len;
+	unsigned char out[65536];
+	do {
+		u->z.next_out = out;
+		u->z.avail_out = sizeof(out);
+		int zr = inflate(&u->z, Z_NO_FLUSH);
+		if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR) {
+			u->error = -EINVAL;
+			snprintf(u->message, sizeof(u->message), "the body is not valid gzip");
+			return u->error;
+		}
+		int r = fs_write_all(u->cur.fd, out, sizeof(out) - u->z.avail_out);
+		if (r < 0)
+			return set_error(u, r, "write %s: %s", u->cur.path);
+		if (zr == Z_STREAM_END)
+			break;
+	} while (u->z.avail_in > 0 || u->z.avail_out == 0);
+	return 0;
+}
+
+static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *key, const char *filename,
+			       const char *content_type, const char *transfer_encoding, const char *data, uint64_t off,
+			       size_t size)
+{
+	(void)kind;
+	(void)content_type;
+	(void)transfer_encoding;
+	struct upload *u = cls;
+	if (u->error)
+		return MHD_NO;
+	if (!key || strcmp(key, "file") != 0)
+		return MHD_YES; /* other fields carry nothing we use */
+	if (off == 0) {
+		/* A new part: the previous one is complete. With the path argument
+		 * there is one file; without it each part names its own path. */
+		const char *path = http_query(u->r, "path");
+		if (part_close(u) < 0 || part_open(u, path && *path ? path : filename) < 0)
+			return MHD_NO;
+	}
+	int w = size ? fs_write_all(u->cur.fd, data, size) : 0;
+	if (w < 0) {
+		set_error(u, w, "write %s: %s", u->cur.path);
+		return MHD_NO;
+	}
+	return MHD_YES;
+}
+
+static int upload_start(struct http_request *r, struct upload **ret)
+{
+	struct upload *u = calloc(1, sizeof(*u));
+	if (!u)
+		return -ENOMEM;
+	u->r = r;
+	u->cur.fd = -1;
+	u->results = json_array();
+	r->ctx = u;
+	*ret = u;
+	const char *type = http_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
+	if (type && strncmp(type, "multipart/form-data", 19) == 0) {
+		u->multipart = true;
+		u->pp = MHD_create_post_processor(r->conn, 64 * 1024, on_part, u);
+		if (!u->pp) {
+			u->error = -EINVAL;
+			snprintf(u->message, sizeof(u->message), "malformed multipart/form-data (no boundary?)");
+		}
+		return u->error;
+	}
+	const char *enc = http_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING);
+	u->gzip = enc && strcmp(enc, "gzip") == 0;
+	if (u->gzip) {
+		if (inflateInit2(&u->z, 16 + MAX_WBITS) != Z_OK)
+			return -ENOMEM;
+		u->inflate_ready = true;
+	}
+	return part_open(u, http_query(r, "path"));
+}
+
+int files_post_body(struct http_request *r, const char *data, size_t len)
+{
+	struct upload *u = r->ctx;
+	if (!u && upload_start(r, &u) < 0)
+		return u ? u->error : -ENOMEM;
+	if (u->error)
+		return u->error;
+	if (u->multipart) {
+		if (MHD_post_process(u->pp, data, len) != MHD_YES && !u->error) {
+			u->error = -EINVAL;
+			snprintf(u->message, sizeof(u->message), "malformed multipart/form-data body");
+		}
+		return u->error;
+	}
+	int rc = u->gzip ? write_inflated(u, data, len) : fs_write_all(u->cur.fd, data, len);
+	return rc < 0 ? set_error(u, rc, "write %s: %s", u->cur.path) : 0;
+}
+
+void files_post_cleanup(struct http_request *r)
+{
+	struct upload *u = r->ctx;
+	if (!u)
+		return;
+	if (u->pp)
+		MHD_destroy_post_processor(u->pp);
+	if (u->inflate_ready)
+		inflateEnd(&u->z);
+	if (u->cur.fd >= 0)
+		close(u->cur.fd);
+	if (u->cur.tmp[0])
+		unlink(u->cur.tmp); /* still there only when the upload failed */
+	json_decref(u->results);
+	free(u);
+	r->ctx = NULL;
+}
+
+static const char *code_for(int e)
+{
+	switch (-e) {
+	case ENOSPC: case EDQUOT: return "resource_exhausted";
+	case EACCES: case EPERM: case EROFS: return "permission_denied";
+	case EINVAL: case EISDIR: case ENOTDIR: case ENAMETOOLONG: return "invalid_argument";
+	default: return "internal";
+	}
+}
+
+enum MHD_Result files_post(struct http_request *r)
+{
+	struct upload *u = r->ctx;
+	if (!u)
+		files_post_body(r, "", 0); /* an empty body: an empty file */
+	u = r->ctx;
+	if (!u)
+		return http_reply_connect_error(r, "internal", "out of memory");
+	if (!u->error)
+		part_close(u);
+	if (!u->error && json_array_size(u->results) == 0) {
+		u->error = -EINVAL;
+		snprintf(u->message, sizeof(u->message), "the upload held no file");
+	}
+	if (u->error)
+		return http_reply_connect_error(r, code_for(u->error), u->message);
+	char *text = json_dumps(u->results, JSON_COMPACT);
+	if (!text)
+		return MHD_NO;
+	enum MHD_Result ret = http_reply(r, MHD_HTTP_OK, "application/json", text, strlen(text));
+	free(text);
+	return ret;
+}

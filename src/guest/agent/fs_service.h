@@ -1,0 +1,25 @@
+/* envd's filesystem.Filesystem service (unary calls: Stat, MakeDir, Move,
+ * ListDir, Remove) and the plain-HTTP /files endpoints (download, and
+ * upload as application/octet-stream, optionally gzip-encoded, streamed to
+ * disk as it arrives). Relative paths resolve against the user's home. */
+#ifndef COVE_AGENT_FS_SERVICE_H
+#define COVE_AGENT_FS_SERVICE_H
+
+#include "agent/http.h"
+
+/* Resolves a client's path: absolute as given, relative (or ~/...) under
+ * the user's home. */
+int fs_resolve(const char *in, char *out, size_t len);
+
+enum MHD_Result fs_stat(struct http_request *r);
+enum MHD_Result fs_make_dir(struct http_request *r);
+enum MHD_Result fs_move(struct http_request *r);
+enum MHD_Result fs_list_dir(struct http_request *r);
+enum MHD_Result fs_remove(struct http_request *r);
+
+enum MHD_Result files_get(struct http_request *r);
+enum MHD_Result files_post(struct http_request *r);
+int files_post_body(struct http_request *r, const char *data, size_t len);
+void files_post_cleanup(struct http_request *r);
+
+#endif
