@@ -4,11 +4,13 @@
  * to a sandbox's agent is made from a socket created inside the sandbox's
  * network namespace (CURLOPT_OPENSOCKETFUNCTION). */
 #include <curl/curl.h>
+#include <jansson.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -45,6 +47,10 @@ static int errno_for_code(const char *code)
 }
 
 struct stream_state {
+	CURL *easy;
+	long status;           /* HTTP status, read with the first body bytes */
+	char error_body[1024]; /* a non-200 answer: Connect's {"code","message"} */
+	size_t error_len;
 	struct sandbox_exec_result *res;
 	const struct sandbox_exec *req;
 	struct envelope_decoder decoder;
@@ -103,6 +109,17 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
 {
 	struct stream_state *st = userdata;
 	size_t total = size * nmemb;
+	if (!st->status)
+		curl_easy_getinfo(st->easy, CURLINFO_RESPONSE_CODE, &st->status);
+	if (st->status != 200) {
+		/* Not a stream: keep the start of the error for check_status. */
+		size_t room = sizeof(st->error_body) - 1 - st->error_len;
+		size_t n = total < room ? total : room;
+		memcpy(st->error_body + st->error_len, data, n);
+		st->error_len += n;
+		st->error_body[st->error_len] = '\0';
+		return total;
+	}
 	for (size_t off = 0; off < total && st->error == 0;) {
 		size_t n = total - off < ENVELOPE_FEED_MAX ? total - off : ENVELOPE_FEED_MAX;
 		int r = envelope_decoder_feed(&st->decoder, data + off, n);
@@ -177,6 +194,15 @@ static int check_status(CURL *easy, struct stream_state *st, struct cove_err *er
 		return 0;
 	if (status == 200)
 		return cove_errf(err, -ECONNRESET, "guest agent closed the stream before the command ended");
+	if (status == 401)
+		return cove_errf(err, -EPERM, "guest agent refused the access token");
+	char code[32], message[COVE_ERR_MAX - 64];
+	json_t *j = json_loads(st->error_body, 0, NULL);
+	snprintf(code, sizeof(code), "%s", json_string_value(json_object_get(j, "code")) ?: "");
+	snprintf(message, sizeof(message), "%s", json_string_value(json_object_get(j, "message")) ?: "");
+	json_decref(j);
+	if (code[0])
+		return cove_errf(err, errno_for_code(code), "guest agent: %s (%s)", message, code);
 	return cove_errf(err, -EPROTO, "guest agent answered HTTP %ld", status);
 }
 
@@ -202,12 +228,17 @@ int agent_exec(const struct agent_endpoint *ep, const struct sandbox_exec *req, 
 	CURL *easy = curl_easy_init();
 	struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/connect+json");
 	headers = curl_slist_append(headers, "Connect-Protocol-Version: 1");
+	char auth[128];
+	if (ep->token && headers) {
+		snprintf(auth, sizeof(auth), "X-Access-Token: %s", ep->token);
+		headers = curl_slist_append(headers, auth);
+	}
 	if (!easy || !headers) {
 		curl_slist_free_all(headers);
 		curl_easy_cleanup(easy);
 		return cove_errf(err, -ENOMEM, "exec: curl handle");
 	}
-	struct stream_state st = { .res = res, .req = req, .err = err };
+	struct stream_state st = { .easy = easy, .res = res, .req = req, .err = err };
 	envelope_decoder_init(&st.decoder, ENVELOPE_MAX_MESSAGE);
 	curl_easy_setopt(easy, CURLOPT_URL, url);
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
@@ -232,10 +263,65 @@ int agent_exec(const struct agent_endpoint *ep, const struct sandbox_exec *req, 
 	return r;
 }
 
+static size_t discard(char *data, size_t size, size_t nmemb, void *userdata)
+{
+	(void)data;
+	(void)userdata;
+	return size * nmemb;
+}
+
+int agent_init(const struct agent_endpoint *ep, const char *new_token, struct cove_err *err)
+{
+	pthread_once(&curl_once, curl_init);
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	struct tm tm;
+	gmtime_r(&now.tv_sec, &tm);
+	char ts[64];
+	size_t n = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(ts + n, sizeof(ts) - n, ".%09ldZ", now.tv_nsec);
+	char body[256];
+	snprintf(body, sizeof(body), "{\"timestamp\":\"%s\"%s%s%s}", ts, new_token ? ",\"accessToken\":\"" : "",
+		 new_token ? new_token : "", new_token ? "\"" : "");
+	char url[128], auth[128];
+	snprintf(url, sizeof(url), "http://%s:%u/init", ep->address, ep->port);
+	CURL *easy = curl_easy_init();
+	struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
+	if (ep->token && headers) {
+		snprintf(auth, sizeof(auth), "X-Access-Token: %s", ep->token);
+		headers = curl_slist_append(headers, auth);
+	}
+	if (!easy || !headers) {
+		curl_slist_free_all(headers);
+		curl_easy_cleanup(easy);
+		return cove_errf(err, -ENOMEM, "init: curl handle");
+	}
+	curl_easy_setopt(easy, CURLOPT_URL, url);
+	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, discard);
+	curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+	curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, (void *)ep);
+	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)CONNECT_TIMEOUT_MS);
+	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)CONNECT_TIMEOUT_MS);
+	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(easy, CURLOPT_PROXY, "");
+	CURLcode rc = curl_easy_perform(easy);
+	long status = 0;
+	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+	curl_slist_free_all(headers);
+	curl_easy_cleanup(easy);
+	if (rc != CURLE_OK)
+		return cove_errf(err, -ECONNRESET, "agent /init: %s", curl_easy_strerror(rc));
+	if (status != 204)
+		return cove_errf(err, status == 401 ? -EACCES : -EPROTO, "agent /init answered HTTP %ld", status);
+	return 0;
+}
+
 int sandbox_exec(struct sandbox *sb, const struct sandbox_exec *req, struct sandbox_exec_result *res,
 		 struct cove_err *err)
 {
-	struct agent_endpoint ep = { sandbox_netns_fd(sb), NET_GUEST_ADDR, SANDBOX_AGENT_PORT };
+	struct agent_endpoint ep = { sandbox_netns_fd(sb), NET_GUEST_ADDR, SANDBOX_AGENT_PORT, sb->token };
 	int r = agent_exec(&ep, req, res, sb->cancel_fd, err);
 	if (r < 0 && r != -ENOENT && r != -EACCES && r != -ECANCELED)
 		cove_err_prefix(err, "exec in %s", sb->id);

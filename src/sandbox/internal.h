@@ -12,8 +12,8 @@ struct sandbox {
 	struct vmm *vm;
 	int cancel_fd;
 	struct sandbox_timings timings;
+	char token[65]; /* the agent's access token, set by /init */
 };
 
-int sandbox_netns_fd(const struct sandbox *sb);
 
 #endif

@@ -114,6 +114,14 @@ static int start(const struct sandbox_config *c, struct sandbox *sb, struct cove
 	r = wait_agent(sb, c->agent_timeout_ms > 0 ? c->agent_timeout_ms : SANDBOX_DEFAULT_AGENT_TIMEOUT_MS, err);
 	if (r < 0)
 		return r;
+	/* Each sandbox's agent gets a token of its own, and the host's clock. */
+	r = random_hex(sb->token, 32);
+	if (r < 0)
+		return cove_errno(err, r, "access token: getrandom");
+	struct agent_endpoint ep = { net_sandbox_netns_fd(sb->net), NET_GUEST_ADDR, SANDBOX_AGENT_PORT, NULL };
+	r = agent_init(&ep, sb->token, err);
+	if (r < 0)
+		return r;
 	sb->timings.agent_ready_us = now_us();
 	int64_t launched = vmm_launch_time_us(sb->vm);
 	log_info("sandbox=%s op=start accel=%s setup_ms=%.1f vmm_to_agent_ms=%.1f boot_ms=%.1f", sb->id,

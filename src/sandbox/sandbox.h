@@ -74,7 +74,12 @@ struct agent_endpoint {
 	int netns_fd;
 	const char *address;
 	unsigned port;
+	const char *token; /* X-Access-Token, NULL for none */
 };
+
+/* POST /init: sets the agent's access token (NULL: none) and the guest's
+ * clock to the host's. */
+int agent_init(const struct agent_endpoint *ep, const char *new_token, struct cove_err *err);
 
 /* sandbox_exec against any agent. cancel_fd: readable means give up; -1 for none. */
 int agent_exec(const struct agent_endpoint *ep, const struct sandbox_exec *req, struct sandbox_exec_result *res,
@@ -89,6 +94,8 @@ struct sandbox *sandbox_free(struct sandbox *sb);
 
 const char *sandbox_id(const struct sandbox *sb);
 struct vmm *sandbox_vmm(struct sandbox *sb);
+/* The namespace the sandbox's agent is reached from (for agent_exec). */
+int sandbox_netns_fd(const struct sandbox *sb);
 const struct sandbox_timings *sandbox_timings(const struct sandbox *sb);
 
 #endif

@@ -50,4 +50,33 @@ check "a 2 MiB chunked body is refused (resource_exhausted)" $? "got $code $(cat
 
 code=$(req "$base/health"); [ "$code" = 204 ] && kill -0 $agent
 check "the agent still serves after all of that" $? "got $code"
+
+# /init: from here on an access token is required.
+start='{"process":{"cmd":"sh","args":["-c","echo $FROM_INIT; pwd"]},"stdin":false}'
+printf "\\x00\\x00\\x00\\x00\\x$(printf %02x ${#start})%s" "$start" >"$tmp/start"
+code=$(req -X POST -H 'Content-Type: application/json' \
+    --data '{"accessToken":"s3cret","envVars":{"FROM_INIT":"yes"},"defaultWorkdir":"/tmp","timestamp":"2026-01-02T03:04:05.5Z"}' "$base/init")
+[ "$code" = 204 ]; check "POST /init takes token, env vars, workdir and a timestamp" $? "got $code $(cat "$tmp/body")"
+[ "$(date +%Y)" != 2026 ] || [ "$(date +%m)" != 01 ] || [ "$(date +%d)" != 02 ]
+check "without --set-clock the agent leaves the host's clock alone" $? "date is $(date)"
+
+code=$(req -X POST -H 'Content-Type: application/connect+json' --data-binary @"$tmp/start" "$base/process.Process/Start")
+[ "$code" = 401 ] && grep -q '"code":"unauthenticated"' "$tmp/body"
+check "a call without the token is unauthenticated (401)" $? "got $code $(cat "$tmp/body")"
+code=$(req -X POST -H 'X-Access-Token: wrong' -H 'Content-Type: application/connect+json' --data-binary @"$tmp/start" "$base/process.Process/Start")
+[ "$code" = 401 ]; check "a wrong token is unauthenticated (401)" $? "got $code"
+code=$(req "$base/files?path=/etc/hostname"); [ "$code" = 401 ]
+check "GET /files needs the token too" $? "got $code"
+code=$(req "$base/health"); [ "$code" = 204 ]; check "/health needs no token" $? "got $code"
+
+code=$(req -X POST -H 'X-Access-Token: s3cret' -H 'Content-Type: application/connect+json' --data-binary @"$tmp/start" "$base/process.Process/Start")
+# "yes\n/tmp\n" in base64, inside the stdout data event.
+[ "$code" = 200 ] && grep -aq 'eWVzCi90bXAK' "$tmp/body"
+check "with the token: /init's env vars and workdir reach the process" $? "got $code $(cat -v "$tmp/body")"
+
+code=$(req -X POST -H 'Content-Type: application/json' --data '{"accessToken":"mine"}' "$base/init")
+[ "$code" = 401 ]; check "once set, the token cannot be changed without it" $? "got $code"
+code=$(req -X POST -H 'X-Access-Token: s3cret' -H 'Content-Type: application/json' --data '{"accessToken":"next"}' "$base/init")
+code2=$(req -H 'X-Access-Token: next' "$base/files?path=/nonexistent")
+[ "$code" = 204 ] && [ "$code2" = 404 ]; check "with it, /init rotates the token" $? "got $code then $code2"
 echo "1..$n"

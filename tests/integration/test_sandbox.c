@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "common/proc.h"
 #include "harness.h"
@@ -119,6 +120,32 @@ static void test_exec_streams_large_output(void **state)
 	assert_int_equal(exec_in(shared, argv, NULL, NULL, &cap, &res, &err), 0);
 	assert_int_equal(cap.out_len, 40000);
 	assert_int_equal(strspn(cap.out, "x"), 40000);
+}
+
+static void test_agent_needs_the_sandbox_token(void **state)
+{
+	(void)state;
+	/* The same agent, reached without the token /init gave it. */
+	struct agent_endpoint ep = { sandbox_netns_fd(shared), "169.254.0.21", SANDBOX_AGENT_PORT, NULL };
+	const char *argv[] = { "true", NULL };
+	struct sandbox_exec req = { .argv = argv };
+	struct sandbox_exec_result res;
+	struct cove_err err = { 0 };
+	assert_int_equal(agent_exec(&ep, &req, &res, -1, &err), -EPERM);
+	ep.token = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	assert_int_equal(agent_exec(&ep, &req, &res, -1, &err), -EPERM);
+}
+
+static void test_guest_clock_is_the_hosts(void **state)
+{
+	(void)state;
+	struct capture cap;
+	struct sandbox_exec_result res;
+	struct cove_err err = { 0 };
+	const char *argv[] = { "date", "+%s", NULL };
+	assert_int_equal(exec_in(shared, argv, NULL, NULL, &cap, &res, &err), 0);
+	long long guest = atoll(cap.out), host = (long long)time(NULL);
+	assert_true(guest >= host - 2 && guest <= host + 2);
 }
 
 static void test_pause_and_resume(void **state)
@@ -259,6 +286,8 @@ int main(void)
 		cmocka_unit_test(test_exec_not_found_is_enoent),
 		cmocka_unit_test(test_exec_reports_signal),
 		cmocka_unit_test(test_exec_streams_large_output),
+		cmocka_unit_test(test_agent_needs_the_sandbox_token),
+		cmocka_unit_test(test_guest_clock_is_the_hosts),
 		cmocka_unit_test(test_pause_and_resume),
 	};
 	const struct CMUnitTest lifecycle_tests[] = {

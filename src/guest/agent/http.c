@@ -9,6 +9,7 @@ struct http_server {
 	struct MHD_Daemon *daemon;
 	const struct http_route *routes;
 	size_t nroutes;
+	http_authorize authorize;
 };
 
 /* connectrpc.com/docs/protocol#error-codes: the HTTP status of each code. */
@@ -111,6 +112,8 @@ static enum MHD_Result dispatch(struct http_server *s, struct http_request *r)
 			return http_reply(r, 405, "text/plain", "method not allowed\n", 19);
 		return http_reply_connect_error(r, "unimplemented", "no such method or path");
 	}
+	if (r->unauthorized)
+		return http_reply_connect_error(r, "unauthenticated", "missing or wrong X-Access-Token");
 	if (r->too_large)
 		return http_reply_connect_error(r, "resource_exhausted", "request body too large");
 	return r->route->handler(r);
@@ -134,11 +137,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		bool path_known;
 		r->route = find_route(s, method, url, &path_known);
 		r->limit = r->route ? r->route->body_limit : 0;
+		/* Checked before any of the body is read. */
+		r->unauthorized = r->route && !r->route->open && s->authorize &&
+				  !s->authorize(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Access-Token"));
 		*req_cls = r;
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
-		if (r->route && r->route->body_sink) {
+		if (r->unauthorized) {
+			/* Discarded unread. */
+		} else if (r->route && r->route->body_sink) {
 			if (r->body_error == 0)
 				r->body_error = r->route->body_sink(r, upload_data, *upload_data_size);
 		} else if (append_body(r, upload_data, *upload_data_size) < 0) {
@@ -166,13 +174,14 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 }
 
 int http_server_start(const struct sockaddr_in *addr, const struct http_route *routes, size_t nroutes,
-		      struct http_server **ret, struct cove_err *err)
+		      http_authorize authorize, struct http_server **ret, struct cove_err *err)
 {
 	struct http_server *s = calloc(1, sizeof(*s));
 	if (!s)
 		return cove_errf(err, -ENOMEM, "http: out of memory");
 	s->routes = routes;
 	s->nroutes = nroutes;
+	s->authorize = authorize;
 	s->daemon = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
 					     MHD_USE_ERROR_LOG,
 				     ntohs(addr->sin_port), NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, addr,

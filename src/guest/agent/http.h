@@ -25,6 +25,7 @@ struct http_request {
 	bool too_large;
 	const struct http_route *route;
 	void *ctx;       /* a streaming route's own state */
+	bool unauthorized; /* no valid X-Access-Token: nothing of the body is read */
 	int body_error;  /* set by a body sink that failed: the handler reports it */
 };
 
@@ -40,7 +41,12 @@ struct http_route {
 	int (*body_sink)(struct http_request *r, const char *data, size_t len);
 	/* Optional: releases ctx when the request is over, however it ended. */
 	void (*cleanup)(struct http_request *r);
+	/* Reachable without the access token (envd exempts /health). */
+	bool open;
 };
+
+/* Decides whether a request's X-Access-Token (NULL when absent) is good. */
+typedef bool (*http_authorize)(const char *token);
 
 /* A query-string argument, or NULL. */
 const char *http_query(struct http_request *r, const char *name);
@@ -48,7 +54,7 @@ const char *http_query(struct http_request *r, const char *name);
 struct http_server;
 
 int http_server_start(const struct sockaddr_in *addr, const struct http_route *routes, size_t nroutes,
-		      struct http_server **ret, struct cove_err *err);
+		      http_authorize authorize, struct http_server **ret, struct cove_err *err);
 /* The port actually bound (for --listen ...:0). */
 unsigned http_server_port(const struct http_server *s);
 void http_server_stop(struct http_server *s);

@@ -4,15 +4,18 @@
  * (--listen 127.0.0.1:PORT; port 0 picks a free one). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "agent/fs_service.h"
 #include "agent/http.h"
 #include "agent/process_service.h"
+#include "agent/state.h"
 
 #define AGENT_PORT 49983
 /* A StartRequest is argv plus environment. */
@@ -26,8 +29,28 @@ static enum MHD_Result health(struct http_request *r)
 	return http_reply(r, MHD_HTTP_NO_CONTENT, NULL, "", 0);
 }
 
+/* POST /init: the host's access token, env vars, default workdir and clock.
+ * Once a token is set, /init too needs it (a process in the guest must not
+ * be able to take the sandbox's token over). */
+static enum MHD_Result init(struct http_request *r)
+{
+	json_error_t jerr;
+	json_t *j = r->len ? json_loadb(r->body, r->len, 0, &jerr) : json_object();
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return http_reply_connect_error(r, "invalid_argument", "the body must be a JSON object");
+	}
+	struct cove_err err = { 0 };
+	int rc = agent_init_apply(j, &err);
+	json_decref(j);
+	if (rc < 0)
+		return http_reply_connect_error(r, rc == -EINVAL ? "invalid_argument" : "internal", err.msg);
+	return http_reply(r, MHD_HTTP_NO_CONTENT, NULL, "", 0);
+}
+
 static const struct http_route routes[] = {
-	{ "GET", "/health", 0, health },
+	{ "GET", "/health", 0, health, .open = true },
+	{ "POST", "/init", SMALL_BODY_LIMIT, init },
 	{ "POST", "/process.Process/Start", START_BODY_LIMIT, process_start },
 	{ "POST", "/process.Process/Connect", SMALL_BODY_LIMIT, process_connect },
 	{ "POST", "/process.Process/List", SMALL_BODY_LIMIT, process_list },
@@ -63,14 +86,19 @@ static int parse_listen(const char *s, struct sockaddr_in *sa)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: cove-agent [--listen ADDR:PORT]   (default 0.0.0.0:%d)\n", AGENT_PORT);
+	fprintf(stderr, "usage: cove-agent [--listen ADDR:PORT] [--set-clock]   (default 0.0.0.0:%d)\n"
+			"  --set-clock  let POST /init set the system clock (cove-init passes it in guests)\n",
+		AGENT_PORT);
 }
 
 int main(int argc, char **argv)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(AGENT_PORT) };
+	bool set_clock = false;
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
+		if (strcmp(argv[i], "--set-clock") == 0) {
+			set_clock = true;
+		} else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
 			if (parse_listen(argv[++i], &sa) < 0) {
 				fprintf(stderr, "cove-agent: --listen %s: expected ADDR:PORT\n", argv[i]);
 				return 2;
@@ -81,9 +109,10 @@ int main(int argc, char **argv)
 		}
 	}
 	signal(SIGPIPE, SIG_IGN);
+	agent_state_setup(set_clock);
 	struct http_server *server;
 	struct cove_err err = { 0 };
-	if (http_server_start(&sa, routes, sizeof(routes) / sizeof(routes[0]), &server, &err) < 0) {
+	if (http_server_start(&sa, routes, sizeof(routes) / sizeof(routes[0]), agent_token_ok, &server, &err) < 0) {
 		fprintf(stderr, "cove-agent: %s\n", err.msg);
 		return 1;
 	}

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "agent/spawn.h"
+#include "agent/state.h"
 #include "common/proc.h"
 #include "proto/envelope.h"
 
@@ -263,9 +264,13 @@ int proctab_start(const struct process_start *req, int64_t deadline_ms, struct p
 		proc_free(p);
 		return cove_errf(err, -ENOMEM, "out of memory");
 	}
+	struct agent_defaults defaults;
+	agent_defaults_get(&defaults);
 	struct spawn_request sr = { .argv = req->argv, .envs = req->envs, .cwd = req->cwd,
+				    .default_envs = defaults.envs, .default_cwd = defaults.workdir,
 				    .stdin_open = req->stdin_open, .pty = req->pty, .cols = req->cols, .rows = req->rows };
 	int r = spawn_command(&sr, &p->s, err);
+	agent_defaults_free(&defaults);
 	if (r < 0) {
 		proc_free(p);
 		return r;

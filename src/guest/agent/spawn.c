@@ -28,16 +28,28 @@ static bool same_key(const char *a, const char *b)
 	return la == lb && strncmp(a, b, la) == 0;
 }
 
-/* Defaults first, each replaced by the client's value of the same name. */
-static int build_env(char *const *envs, const char **out, size_t max)
+static bool overridden_by(const char *var, char *const *envs)
+{
+	for (size_t j = 0; envs && envs[j]; j++)
+		if (same_key(var, envs[j]))
+			return true;
+	return false;
+}
+
+/* Three layers, each replacing what the one below says of the same name:
+ * the built-in defaults, /init's envVars, the request's envs. */
+static int build_env(char *const *defaults, char *const *envs, const char **out, size_t max)
 {
 	size_t n = 0;
-	for (size_t i = 0; base_env[i]; i++) {
-		bool overridden = false;
-		for (size_t j = 0; envs && envs[j]; j++)
-			overridden |= same_key(base_env[i], envs[j]);
-		if (!overridden)
+	for (size_t i = 0; base_env[i]; i++)
+		if (!overridden_by(base_env[i], defaults) && !overridden_by(base_env[i], envs))
 			out[n++] = base_env[i];
+	for (size_t i = 0; defaults && defaults[i]; i++) {
+		if (overridden_by(defaults[i], envs))
+			continue;
+		if (n + 1 >= max)
+			return -E2BIG;
+		out[n++] = defaults[i];
 	}
 	for (size_t j = 0; envs && envs[j]; j++) {
 		if (n + 1 >= max)
@@ -202,9 +214,10 @@ int spawn_command(const struct spawn_request *req, struct spawned *out, struct c
 {
 	*out = (struct spawned){ .pid = -1, .pidfd = -1, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1 };
 	const char *envp[MAX_ENV];
-	if (build_env(req->envs, envp, MAX_ENV) < 0)
+	if (build_env(req->default_envs, req->envs, envp, MAX_ENV) < 0)
 		return cove_errf(err, -E2BIG, "too many environment variables");
-	const char *cwd = req->cwd && *req->cwd ? req->cwd : env_value(envp, "HOME");
+	const char *cwd = req->cwd && *req->cwd ? req->cwd
+			  : req->default_cwd && *req->default_cwd ? req->default_cwd : env_value(envp, "HOME");
 	char exe[4096];
 	int r = resolve(req->argv[0], env_value(envp, "PATH"), exe, sizeof(exe));
 	if (r < 0)

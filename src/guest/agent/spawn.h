@@ -13,7 +13,9 @@
 struct spawn_request {
 	char *const *argv;  /* argv[0] is looked up on the PATH of envs, like a shell */
 	char *const *envs;  /* "KEY=VALUE" from the client, override the defaults */
-	const char *cwd;    /* NULL: the user's home */
+	const char *cwd;    /* NULL: default_cwd, else the user's home */
+	char *const *default_envs; /* from /init: below envs, above the built-in defaults */
+	const char *default_cwd;   /* from /init */
 	bool stdin_open;    /* a pipe for stdin (else /dev/null) */
 	bool pty;           /* a pseudo-terminal for stdin, stdout and stderr */
 	unsigned short cols, rows; /* its size */

@@ -135,7 +135,8 @@ static pid_t start_agent(void)
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		setsid();
-		char *argv[] = { AGENT_PATH, NULL };
+		/* In a guest the host's /init may set the clock. */
+		char *argv[] = { AGENT_PATH, "--set-clock", NULL };
 		char *envp[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", NULL };
 		execve(AGENT_PATH, argv, envp);
 		say(LOG_ERR, "exec %s: %s", AGENT_PATH, strerror(errno));

@@ -1,0 +1,33 @@
+/* What the host tells the agent through POST /init: the access token that
+ * every later request must present, environment variables for every
+ * process, the default working directory, and the host's clock. Shared by
+ * all request threads under one lock. */
+#ifndef COVE_AGENT_STATE_H
+#define COVE_AGENT_STATE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "common/err.h"
+
+/* set_clock: /init's timestamp may set the system clock (in a guest only:
+ * an agent run on a host for tests must never touch the host's clock). */
+void agent_state_setup(bool set_clock);
+
+/* True when no token is set, or presented equals it (constant time). */
+bool agent_token_ok(const char *presented);
+
+/* Applies an /init body. Fields absent are left as they were. */
+int agent_init_apply(json_t *req, struct cove_err *err);
+
+/* Copies of the defaults, for one process start: a NULL-terminated
+ * "KEY=VALUE" array and a directory (NULL when unset). Free with
+ * agent_defaults_free. */
+struct agent_defaults {
+	char **envs;
+	char *workdir;
+};
+void agent_defaults_get(struct agent_defaults *out);
+void agent_defaults_free(struct agent_defaults *d);
+
+#endif
