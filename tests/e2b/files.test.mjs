@@ -116,3 +116,24 @@ test('rename and remove', async () => {
 test('reading a missing file is a not-found error', async () => {
   await assert.rejects(sbx.files.read(join(dir, 'missing.txt')), /not found|NotFound/i);
 });
+
+test('watchDir streams create, write, rename, remove, also in subdirectories made later', async () => {
+  const root = join(dir, 'watched');
+  await sbx.files.makeDir(root);
+  const events = [];
+  const handle = await sbx.files.watchDir(root, (e) => events.push(`${e.type}:${e.name}`), { recursive: true });
+  await sbx.files.write(join(root, 'a.txt'), 'one');
+  await sbx.files.rename(join(root, 'a.txt'), join(root, 'b.txt'));
+  await sbx.files.makeDir(join(root, 'sub'));
+  await new Promise((r) => setTimeout(r, 100)); // let the watch on sub/ be added
+  await sbx.files.write(join(root, 'sub/c.txt'), 'two');
+  await sbx.files.remove(join(root, 'b.txt'));
+  const want = ['create:b.txt', 'rename:a.txt', 'create:sub', 'create:sub/c.txt', 'remove:b.txt'];
+  for (let i = 0; i < 100 && !want.every((w) => events.includes(w)); i++) await new Promise((r) => setTimeout(r, 20));
+  await handle.stop();
+  for (const w of want) assert.ok(events.includes(w), `${w} not in ${JSON.stringify(events)}`);
+});
+
+test('watchDir on a missing directory fails', async () => {
+  await assert.rejects(sbx.files.watchDir(join(dir, 'no-such-dir'), () => {}));
+});

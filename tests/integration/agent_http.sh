@@ -51,6 +51,18 @@ check "a 2 MiB chunked body is refused (resource_exhausted)" $? "got $code $(cat
 code=$(req "$base/health"); [ "$code" = 204 ] && kill -0 $agent
 check "the agent still serves after all of that" $? "got $code"
 
+# The polled watcher trio.
+mkdir -p "$tmp/w"
+code=$(req -X POST -H 'Content-Type: application/json' --data "{\"path\":\"$tmp/w\"}" "$base/filesystem.Filesystem/CreateWatcher")
+id=$(sed -n 's/.*"watcherId":"\([0-9a-f]*\)".*/\1/p' "$tmp/body")
+touch "$tmp/w/new-file"
+code2=$(req -X POST -H 'Content-Type: application/json' --data "{\"watcherId\":\"$id\"}" "$base/filesystem.Filesystem/GetWatcherEvents")
+grep -q '"name":"new-file","type":"EVENT_TYPE_CREATE"' "$tmp/body"; events=$?
+code3=$(req -X POST -H 'Content-Type: application/json' --data "{\"watcherId\":\"$id\"}" "$base/filesystem.Filesystem/RemoveWatcher")
+code4=$(req -X POST -H 'Content-Type: application/json' --data "{\"watcherId\":\"$id\"}" "$base/filesystem.Filesystem/GetWatcherEvents")
+[ "$code" = 200 ] && [ -n "$id" ] && [ "$code2" = 200 ] && [ "$events" = 0 ] && [ "$code3" = 200 ] && [ "$code4" = 404 ]
+check "CreateWatcher, GetWatcherEvents sees a new file, RemoveWatcher, then not_found" $? "codes $code $code2 $code3 $code4 id=$id body=$(cat "$tmp/body")"
+
 # /init: from here on an access token is required.
 start='{"process":{"cmd":"sh","args":["-c","echo $FROM_INIT; pwd"]},"stdin":false}'
 printf "\\x00\\x00\\x00\\x00\\x$(printf %02x ${#start})%s" "$start" >"$tmp/start"

@@ -117,6 +117,12 @@ static json_t *entry_info(const char *path, const struct stat *st)
 	return e;
 }
 
+json_t *fs_entry_json(const char *path)
+{
+	struct stat st;
+	return lstat(path, &st) == 0 ? entry_info(path, &st) : NULL;
+}
+
 /* --- unary calls ------------------------------------------------------ */
 
 static json_t *request_json(struct http_request *r, struct cove_err *err)

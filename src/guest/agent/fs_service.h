@@ -5,11 +5,16 @@
 #ifndef COVE_AGENT_FS_SERVICE_H
 #define COVE_AGENT_FS_SERVICE_H
 
+#include <jansson.h>
+
 #include "agent/http.h"
 
 /* Resolves a client's path: absolute as given, relative (or ~/...) under
  * the user's home. */
 int fs_resolve(const char *in, char *out, size_t len);
+
+/* EntryInfo of a path (lstat), or NULL when it does not exist. */
+json_t *fs_entry_json(const char *path);
 
 enum MHD_Result fs_stat(struct http_request *r);
 enum MHD_Result fs_make_dir(struct http_request *r);

@@ -16,6 +16,7 @@
 #include "agent/http.h"
 #include "agent/process_service.h"
 #include "agent/state.h"
+#include "agent/watch.h"
 
 #define AGENT_PORT 49983
 /* A StartRequest is argv plus environment. */
@@ -63,6 +64,10 @@ static const struct http_route routes[] = {
 	{ "POST", "/filesystem.Filesystem/Move", SMALL_BODY_LIMIT, fs_move },
 	{ "POST", "/filesystem.Filesystem/ListDir", SMALL_BODY_LIMIT, fs_list_dir },
 	{ "POST", "/filesystem.Filesystem/Remove", SMALL_BODY_LIMIT, fs_remove },
+	{ "POST", "/filesystem.Filesystem/WatchDir", SMALL_BODY_LIMIT, watch_dir },
+	{ "POST", "/filesystem.Filesystem/CreateWatcher", SMALL_BODY_LIMIT, watcher_create },
+	{ "POST", "/filesystem.Filesystem/GetWatcherEvents", SMALL_BODY_LIMIT, watcher_get_events },
+	{ "POST", "/filesystem.Filesystem/RemoveWatcher", SMALL_BODY_LIMIT, watcher_remove },
 	{ "GET", "/files", 0, files_get },
 	{ "POST", "/files", 0, files_post, files_post_body, files_post_cleanup },
 };
