@@ -8,6 +8,7 @@
 #   total         the whole `cove run -- true` command, wall clock
 #   bare_qemu     QEMU started -> guest powered off, no Cove involved
 # Goals on this machine (TCG): vmm_to_agent median <= 800 ms, total <= 1200 ms.
+# Then bench/agent.mjs: the guest agent's round trip and throughput.
 set -eu
 build=${1:-build}
 runs=${BENCH_RUNS:-10}
@@ -55,3 +56,10 @@ stats vmm_to_agent "$tmp/agent"
 stats total "$tmp/total"
 stats bare_qemu "$tmp/bare"
 echo "goals: vmm_to_agent median <= 800 ms; total median <= 1200 ms (bare_qemu includes the guest's power-off)"
+
+echo
+if [ -f "$build/node/node_modules/e2b/package.json" ]; then
+    COVE_BUILD=$(cd "$build" && pwd) node "$(dirname "$0")/agent.mjs"
+else
+    echo "agent bench skipped: the E2B SDK is not installed in $build/node (make installs it)"
+fi

@@ -183,13 +183,20 @@ char *process_event_encode_start(int pid)
 
 char *process_event_encode_data(enum process_stream stream, const uint8_t *data, size_t len)
 {
+	/* The hot path of every stream: base64 needs no JSON escaping, so the
+	 * message is assembled directly (jansson's dump of a large string costs
+	 * more than the rest of the stream; measured 57 MiB/s with it). */
 	static const char *const names[] = { "stdout", "stderr", "pty" };
-	char *b64 = malloc(base64_encoded_len(len) + 1);
-	if (!b64)
+	char head[48];
+	int h = snprintf(head, sizeof(head), "{\"event\":{\"data\":{\"%s\":\"", names[stream]);
+	static const char tail[] = "\"}}}";
+	size_t b = base64_encoded_len(len);
+	char *s = malloc((size_t)h + b + sizeof(tail));
+	if (!s)
 		return NULL;
-	base64_encode(data, len, b64);
-	char *s = dump(json_pack("{s:{s:{s:s}}}", "event", "data", names[stream], b64));
-	free(b64);
+	memcpy(s, head, (size_t)h);
+	base64_encode(data, len, s + h);
+	memcpy(s + h + b, tail, sizeof(tail));
 	return s;
 }
 

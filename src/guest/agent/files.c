@@ -101,12 +101,14 @@ static int part_open(struct upload *u, const char *client_path)
 	return 0;
 }
 
-/* Completes the current file: flushed, renamed into place, reported. */
+/* Completes the current file: renamed into place, reported. Not fsynced: a
+ * sandbox that crashes is gone anyway, and fsync of large uploads cost more
+ * than half their time (measured: 100 MiB at 75 MiB/s with it). */
 static int part_close(struct upload *u)
 {
 	if (u->cur.fd < 0)
 		return 0;
-	int rc = fsync(u->cur.fd) < 0 ? -errno : 0;
+	int rc = 0;
 	close(u->cur.fd);
 	u->cur.fd = -1;
 	if (rc == 0 && rename(u->cur.tmp, u->cur.path) < 0)

@@ -19,7 +19,9 @@
 
 /* A subscriber may hold this much unread before the pump waits for it. */
 #define SUB_HIGH_WATER (1024 * 1024)
-#define READ_CHUNK (32 * 1024)
+/* Bigger events cost the client less per byte (each is a JSON message with
+ * base64 inside); pipes are widened to match. */
+#define READ_CHUNK (256 * 1024)
 
 struct proc_sub {
 	struct proc *proc;
@@ -39,6 +41,7 @@ struct proc {
 	struct proc_sub *subs;
 	bool exited;
 	int64_t deadline;       /* now_ms() at which it is killed, 0: none */
+	uint8_t *chunk;         /* the pump's read buffer, READ_CHUNK bytes */
 	struct proc *next;      /* in the table, under table_lock */
 };
 
@@ -49,6 +52,7 @@ static unsigned table_count;
 
 static void proc_free(struct proc *p)
 {
+	free(p->chunk);
 	spawned_close(&p->s);
 	process_start_clear(&p->config);
 	pthread_mutex_destroy(&p->lock);
@@ -135,8 +139,8 @@ static void publish(struct proc *p, enum process_stream stream, const uint8_t *d
 /* Reads what fd has now; closes it at EOF. Returns bytes published. */
 static ssize_t drain_once(struct proc *p, int *fd, enum process_stream stream)
 {
-	uint8_t data[READ_CHUNK];
-	ssize_t n = read(*fd, data, sizeof(data));
+	uint8_t *data = p->chunk;
+	ssize_t n = read(*fd, data, READ_CHUNK);
 	if (n > 0) {
 		publish(p, stream, data, (size_t)n);
 		return n;
@@ -257,10 +261,11 @@ int proctab_start(const struct process_start *req, int64_t deadline_ms, struct p
 		return cove_errf(err, -ENOMEM, "out of memory");
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->changed, NULL);
+	p->chunk = malloc(READ_CHUNK);
 	p->s = (struct spawned){ .pid = -1, .pidfd = -1, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1 };
 	p->pty = req->pty;
 	p->deadline = deadline_ms > 0 ? now_ms() + deadline_ms : 0;
-	if (copy_config(req, &p->config) < 0) {
+	if (!p->chunk || copy_config(req, &p->config) < 0) {
 		proc_free(p);
 		return cove_errf(err, -ENOMEM, "out of memory");
 	}

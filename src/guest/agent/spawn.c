@@ -207,6 +207,8 @@ static int open_pipes(const struct spawn_request *req, struct stdio_fds *f, stru
 		return cove_errno(err, -errno, "start %s: pipe", req->argv[0]);
 	f->err_r = e[0];
 	f->child[2] = e[1];
+	/* Best effort (capped by /proc/sys/fs/pipe-max-size): fewer, larger reads. */
+	fcntl(o[0], F_SETPIPE_SZ, 1024 * 1024);
 	return 0;
 }
 
