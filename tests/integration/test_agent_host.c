@@ -189,6 +189,23 @@ static void test_agent_background_child_does_not_hold_stream(void **state)
 	capture_free(&c);
 }
 
+static void test_agent_never_misses_output_of_instant_commands(void **state)
+{
+	(void)state;
+	/* The stream must be subscribed before the process can exit: once the
+	 * output of a command this quick was lost (found by agent_http.sh). */
+	for (int i = 0; i < 100; i++) {
+		struct capture c;
+		struct sandbox_exec_result res;
+		struct cove_err err = { 0 };
+		const char *argv[] = { "echo", "x", NULL };
+		assert_int_equal(run(argv, NULL, NULL, &c, &res, &err), 0);
+		assert_non_null(c.out);
+		assert_string_equal(c.out, "x\n");
+		capture_free(&c);
+	}
+}
+
 static void test_agent_serves_concurrent_commands(void **state)
 {
 	(void)state;
@@ -225,6 +242,7 @@ int main(void)
 		cmocka_unit_test(test_agent_streams_megabytes),
 		cmocka_unit_test(test_agent_reports_signals),
 		cmocka_unit_test(test_agent_background_child_does_not_hold_stream),
+		cmocka_unit_test(test_agent_never_misses_output_of_instant_commands),
 		cmocka_unit_test(test_agent_serves_concurrent_commands),
 	};
 	return cmocka_run_group_tests_name("agent_host", tests, start_agent, stop_agent);

@@ -173,12 +173,12 @@ enum MHD_Result process_start(struct http_request *r)
 	free(text);
 	if (rc < 0)
 		return stream_error(r, "invalid_argument", err.msg);
-	struct proc *p;
-	rc = proctab_start(&req, timeout_ms(r), &p, &err);
+	struct proc_sub *sub;
+	rc = proctab_start(&req, timeout_ms(r), &sub, &err);
 	process_start_clear(&req);
 	if (rc < 0)
 		return stream_error(r, connect_code_for_errno(rc), err.msg);
-	return stream_process(r, p);
+	return stream(r, sub_read, sub, sub_free);
 }
 
 enum MHD_Result process_connect(struct http_request *r)

@@ -249,7 +249,7 @@ static int copy_config(const struct process_start *req, struct process_start *ou
 	return 0;
 }
 
-int proctab_start(const struct process_start *req, int64_t deadline_ms, struct proc **ret, struct cove_err *err)
+int proctab_start(const struct process_start *req, int64_t deadline_ms, struct proc_sub **ret, struct cove_err *err)
 {
 	pthread_mutex_lock(&table_lock);
 	bool full = table_count >= PROCTAB_MAX;
@@ -280,9 +280,16 @@ int proctab_start(const struct process_start *req, int64_t deadline_ms, struct p
 		proc_free(p);
 		return r;
 	}
-	/* The pump's and the caller's. The table holds none: the pump takes
-	 * the process out of it before dropping its own. */
-	p->refs = 2;
+	/* The pump's. The table holds none: the pump takes the process out of
+	 * it before dropping its own. The subscription below adds one. */
+	p->refs = 1;
+	struct proc_sub *sub = proc_subscribe(p);
+	if (!sub) {
+		kill(-p->s.pid, SIGKILL);
+		reap(p);
+		proc_free(p);
+		return cove_errf(err, -ENOMEM, "out of memory");
+	}
 	pthread_mutex_lock(&table_lock);
 	p->next = table;
 	table = p;
@@ -299,11 +306,11 @@ int proctab_start(const struct process_start *req, int64_t deadline_ms, struct p
 		kill(-p->s.pid, SIGKILL);
 		reap(p);
 		table_remove(p);
-		proc_unref(p); /* the pump's, which never ran */
-		proc_unref(p); /* the caller's (a finder may still hold one) */
+		proc_unsubscribe(sub);
+		proc_unref(p); /* the pump's, which never ran (a finder may still hold one) */
 		return cove_errno(err, -r, "start %s: pump thread", req->argv[0]);
 	}
-	*ret = p;
+	*ret = sub;
 	return 0;
 }
 

@@ -24,10 +24,12 @@
 struct proc;
 struct proc_sub;
 
-/* Starts a command and registers it. Returns a reference. A positive
- * deadline_ms (the client's Connect-Timeout-Ms) kills the process group with
- * SIGKILL when it has run that long. */
-int proctab_start(const struct process_start *req, int64_t deadline_ms, struct proc **ret, struct cove_err *err);
+/* Starts a command and registers it, and returns the starting client's
+ * subscription: attached before the pump runs, so not even the output of a
+ * command that exits at once is missed. A positive deadline_ms (the client's
+ * Connect-Timeout-Ms) kills the process group with SIGKILL when it has run
+ * that long. */
+int proctab_start(const struct process_start *req, int64_t deadline_ms, struct proc_sub **ret, struct cove_err *err);
 /* By pid (when pid > 0) or tag; NULL if no such running process. Returns a reference. */
 struct proc *proctab_find(uint32_t pid, const char *tag);
 void proc_unref(struct proc *p);
