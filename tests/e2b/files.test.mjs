@@ -54,6 +54,13 @@ test('write then read bytes, all 256 values, creating parent directories', async
   assert.deepEqual(Buffer.from(back), Buffer.from(data));
 });
 
+test('a gzip download arrives decoded and whole', async () => {
+  const p = join(dir, 'gzdown.txt');
+  const text = 'compress me on the way out\n'.repeat(5000);
+  await sbx.files.write(p, text);
+  assert.equal(await sbx.files.read(p, { gzip: true }), text);
+});
+
 test('a gzip-encoded upload is stored decoded', async () => {
   const p = join(dir, 'gz.txt');
   await sbx.files.write(p, 'compressed on the wire\n'.repeat(1000), { gzip: true });

@@ -51,6 +51,11 @@ check "a 2 MiB chunked body is refused (resource_exhausted)" $? "got $code $(cat
 code=$(req "$base/health"); [ "$code" = 204 ] && kill -0 $agent
 check "the agent still serves after all of that" $? "got $code"
 
+code=$(req "$base/metrics")
+mem=$(sed -n 's/.*"mem_total":\([0-9]*\).*/\1/p' "$tmp/body")
+[ "$code" = 200 ] && grep -q '"cpu_count":' "$tmp/body" && grep -q '"disk_total":' "$tmp/body" && [ "${mem:-0}" -gt 0 ]
+check "GET /metrics reports cpu, memory and disk" $? "got $code $(cat "$tmp/body")"
+
 # The polled watcher trio.
 mkdir -p "$tmp/w"
 code=$(req -X POST -H 'Content-Type: application/json' --data "{\"path\":\"$tmp/w\"}" "$base/filesystem.Filesystem/CreateWatcher")

@@ -13,6 +13,79 @@
 #include "agent/fs_service.h"
 #include "common/fs.h"
 
+/* A download compressed as it is read (Accept-Encoding: gzip). */
+struct gzip_stream {
+	int fd;
+	z_stream z;
+	bool finished;
+	unsigned char in[65536];
+};
+
+static ssize_t gzip_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+	(void)pos;
+	struct gzip_stream *g = cls;
+	if (g->finished)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	g->z.next_out = (Bytef *)out;
+	g->z.avail_out = (uInt)max;
+	while (g->z.avail_out == max) {
+		int flush = Z_NO_FLUSH;
+		if (g->z.avail_in == 0) {
+			ssize_t n = read(g->fd, g->in, sizeof(g->in));
+			if (n < 0)
+				return MHD_CONTENT_READER_END_WITH_ERROR;
+			g->z.next_in = g->in;
+			g->z.avail_in = (uInt)n;
+			if (n == 0)
+				flush = Z_FINISH;
+		}
+		int zr = deflate(&g->z, flush);
+		if (zr == Z_STREAM_END) {
+			g->finished = true;
+			break;
+		}
+		if (zr != Z_OK && zr != Z_BUF_ERROR)
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+	}
+	return (ssize_t)(max - g->z.avail_out);
+}
+
+static void gzip_free(void *cls)
+{
+	struct gzip_stream *g = cls;
+	deflateEnd(&g->z);
+	close(g->fd);
+	free(g);
+}
+
+static bool wants_gzip(struct http_request *r)
+{
+	const char *ae = http_header(r, MHD_HTTP_HEADER_ACCEPT_ENCODING);
+	return ae && strstr(ae, "gzip");
+}
+
+static enum MHD_Result send_gzip(struct http_request *r, int fd)
+{
+	struct gzip_stream *g = calloc(1, sizeof(*g));
+	if (!g || deflateInit2(&g->z, Z_BEST_SPEED, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+		free(g);
+		close(fd);
+		return MHD_NO;
+	}
+	g->fd = fd;
+	struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 65536, gzip_read, g, gzip_free);
+	if (!resp) {
+		gzip_free(g);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+	enum MHD_Result ret = MHD_queue_response(r->conn, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 enum MHD_Result files_get(struct http_request *r)
 {
 	char path[PATH_MAX];
@@ -28,6 +101,8 @@ enum MHD_Result files_get(struct http_request *r)
 		snprintf(msg, sizeof(msg), "read %s: %s", path, strerror(e));
 		return http_reply_connect_error(r, e == ENOENT ? "not_found" : e == EACCES ? "permission_denied" : "invalid_argument", msg);
 	}
+	if (wants_gzip(r))
+		return send_gzip(r, fd);
 	/* The file goes out with sendfile; MHD owns and closes fd. */
 	struct MHD_Response *resp = MHD_create_response_from_fd64((uint64_t)st.st_size, fd);
 	if (!resp) {

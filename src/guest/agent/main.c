@@ -15,6 +15,7 @@
 #include "agent/fs_service.h"
 #include "agent/http.h"
 #include "agent/process_service.h"
+#include "agent/metrics.h"
 #include "agent/state.h"
 #include "agent/watch.h"
 
@@ -52,6 +53,7 @@ static enum MHD_Result init(struct http_request *r)
 static const struct http_route routes[] = {
 	{ "GET", "/health", 0, health, .open = true },
 	{ "POST", "/init", SMALL_BODY_LIMIT, init },
+	{ "GET", "/metrics", 0, metrics_get },
 	{ "POST", "/process.Process/Start", START_BODY_LIMIT, process_start },
 	{ "POST", "/process.Process/Connect", SMALL_BODY_LIMIT, process_connect },
 	{ "POST", "/process.Process/List", SMALL_BODY_LIMIT, process_list },
