@@ -145,6 +145,38 @@ static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct cur
 	return fd < 0 ? CURL_SOCKET_BAD : fd;
 }
 
+/* A request to the agent at ep: the URL, a socket inside the sandbox's
+ * namespace, the token, no proxy from the environment. */
+static CURL *agent_easy(const struct agent_endpoint *ep, const char *path, const char *content_type,
+			struct curl_slist **headers)
+{
+	pthread_once(&curl_once, curl_init);
+	char url[128], line[160];
+	snprintf(url, sizeof(url), "http://%s:%u%s", ep->address, ep->port, path);
+	CURL *easy = curl_easy_init();
+	snprintf(line, sizeof(line), "Content-Type: %s", content_type);
+	*headers = curl_slist_append(NULL, line);
+	if (ep->token && *headers) {
+		snprintf(line, sizeof(line), "X-Access-Token: %s", ep->token);
+		*headers = curl_slist_append(*headers, line);
+	}
+	if (!easy || !*headers) {
+		curl_slist_free_all(*headers);
+		*headers = NULL;
+		curl_easy_cleanup(easy);
+		return NULL;
+	}
+	curl_easy_setopt(easy, CURLOPT_URL, url);
+	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, *headers);
+	curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+	curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, (void *)ep);
+	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)CONNECT_TIMEOUT_MS);
+	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
+	curl_easy_setopt(easy, CURLOPT_PROXY, ""); /* never through a proxy from the environment */
+	return easy;
+}
+
 /* Runs the transfer, waking for cancel_fd too. */
 static int perform(CURL *easy, int cancel_fd, struct cove_err *err)
 {
@@ -212,7 +244,6 @@ int agent_exec(const struct agent_endpoint *ep, const struct sandbox_exec *req, 
 	memset(res, 0, sizeof(*res));
 	if (!req->argv || !req->argv[0])
 		return cove_errf(err, -EINVAL, "exec: no command given");
-	pthread_once(&curl_once, curl_init);
 	_cleanup_free_ char *json = process_start_encode(req->argv, req->envs, req->cwd, false);
 	if (!json)
 		return cove_errf(err, -ENOMEM, "exec: encode request");
@@ -223,35 +254,21 @@ int agent_exec(const struct agent_endpoint *ep, const struct sandbox_exec *req, 
 	envelope_header_encode(0, (uint32_t)n, body);
 	memcpy(body + ENVELOPE_HEADER_SIZE, json, n);
 
-	char url[128];
-	snprintf(url, sizeof(url), "http://%s:%u/process.Process/Start", ep->address, ep->port);
-	CURL *easy = curl_easy_init();
-	struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/connect+json");
-	headers = curl_slist_append(headers, "Connect-Protocol-Version: 1");
-	char auth[128];
-	if (ep->token && headers) {
-		snprintf(auth, sizeof(auth), "X-Access-Token: %s", ep->token);
-		headers = curl_slist_append(headers, auth);
-	}
-	if (!easy || !headers) {
+	struct curl_slist *headers;
+	CURL *easy = agent_easy(ep, "/process.Process/Start", "application/connect+json", &headers);
+	struct curl_slist *more = headers ? curl_slist_append(headers, "Connect-Protocol-Version: 1") : NULL;
+	if (!easy || !more) {
 		curl_slist_free_all(headers);
 		curl_easy_cleanup(easy);
 		return cove_errf(err, -ENOMEM, "exec: curl handle");
 	}
+	headers = more;
 	struct stream_state st = { .easy = easy, .res = res, .req = req, .err = err };
 	envelope_decoder_init(&st.decoder, ENVELOPE_MAX_MESSAGE);
-	curl_easy_setopt(easy, CURLOPT_URL, url);
-	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, (long)(ENVELOPE_HEADER_SIZE + n));
 	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(easy, CURLOPT_WRITEDATA, &st);
-	curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, open_socket);
-	curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, (void *)ep);
-	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)CONNECT_TIMEOUT_MS);
-	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
-	curl_easy_setopt(easy, CURLOPT_PROXY, ""); /* never through a proxy from the environment */
 	int r = perform(easy, cancel_fd, err);
 	if (r == 0)
 		r = st.error ? st.error : check_status(easy, &st, err);
@@ -272,7 +289,6 @@ static size_t discard(char *data, size_t size, size_t nmemb, void *userdata)
 
 int agent_init(const struct agent_endpoint *ep, const char *new_token, struct cove_err *err)
 {
-	pthread_once(&curl_once, curl_init);
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
 	struct tm tm;
@@ -283,29 +299,13 @@ int agent_init(const struct agent_endpoint *ep, const char *new_token, struct co
 	char body[256];
 	snprintf(body, sizeof(body), "{\"timestamp\":\"%s\"%s%s%s}", ts, new_token ? ",\"accessToken\":\"" : "",
 		 new_token ? new_token : "", new_token ? "\"" : "");
-	char url[128], auth[128];
-	snprintf(url, sizeof(url), "http://%s:%u/init", ep->address, ep->port);
-	CURL *easy = curl_easy_init();
-	struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
-	if (ep->token && headers) {
-		snprintf(auth, sizeof(auth), "X-Access-Token: %s", ep->token);
-		headers = curl_slist_append(headers, auth);
-	}
-	if (!easy || !headers) {
-		curl_slist_free_all(headers);
-		curl_easy_cleanup(easy);
+	struct curl_slist *headers;
+	CURL *easy = agent_easy(ep, "/init", "application/json", &headers);
+	if (!easy)
 		return cove_errf(err, -ENOMEM, "init: curl handle");
-	}
-	curl_easy_setopt(easy, CURLOPT_URL, url);
-	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, discard);
-	curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, open_socket);
-	curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, (void *)ep);
-	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)CONNECT_TIMEOUT_MS);
 	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)CONNECT_TIMEOUT_MS);
-	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(easy, CURLOPT_PROXY, "");
 	CURLcode rc = curl_easy_perform(easy);
 	long status = 0;
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);

@@ -80,6 +80,7 @@ static enum MHD_Result send_gzip(struct http_request *r, int fd)
 		return MHD_NO;
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
+	/* Content-Encoding is why this is not http_stream. */
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
 	enum MHD_Result ret = MHD_queue_response(r->conn, MHD_HTTP_OK, resp);
 	MHD_destroy_response(resp);
@@ -342,10 +343,5 @@ enum MHD_Result files_post(struct http_request *r)
 	}
 	if (u->error)
 		return http_reply_connect_error(r, code_for(u->error), u->message);
-	char *text = json_dumps(u->results, JSON_COMPACT);
-	if (!text)
-		return MHD_NO;
-	enum MHD_Result ret = http_reply(r, MHD_HTTP_OK, "application/json", text, strlen(text));
-	free(text);
-	return ret;
+	return http_reply_json(r, json_incref(u->results));
 }

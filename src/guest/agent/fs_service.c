@@ -125,34 +125,6 @@ json_t *fs_entry_json(const char *path)
 
 /* --- unary calls ------------------------------------------------------ */
 
-static json_t *request_json(struct http_request *r, struct cove_err *err)
-{
-	const char *t = http_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
-	if (!t || strncmp(t, "application/json", 16) != 0) {
-		cove_errf(err, -EINVAL, "Content-Type must be application/json");
-		return NULL;
-	}
-	json_error_t jerr;
-	json_t *j = r->len ? json_loadb(r->body, r->len, JSON_REJECT_DUPLICATES, &jerr) : json_object();
-	if (!json_is_object(j)) {
-		json_decref(j);
-		cove_errf(err, -EINVAL, "request is not a JSON object");
-		return NULL;
-	}
-	return j;
-}
-
-static enum MHD_Result reply(struct http_request *r, json_t *j)
-{
-	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-	json_decref(j);
-	if (!text)
-		return http_reply_connect_error(r, "internal", "out of memory");
-	enum MHD_Result ret = http_reply(r, MHD_HTTP_OK, "application/json", text, strlen(text));
-	free(text);
-	return ret;
-}
-
 static enum MHD_Result fail(struct http_request *r, int code, const char *message)
 {
 	const char *c = code == -EEXIST ? "already_exists" : code == -ENOTDIR || code == -EISDIR ? "invalid_argument"
@@ -163,7 +135,7 @@ static enum MHD_Result fail(struct http_request *r, int code, const char *messag
 /* Reads the request and resolves its string field `field` to a path. */
 static json_t *path_request(struct http_request *r, const char *field, char *path, struct cove_err *err)
 {
-	json_t *j = request_json(r, err);
+	json_t *j = http_json_body(r, err);
 	if (!j)
 		return NULL;
 	int rc = fs_resolve(json_string_value(json_object_get(j, field)), path, PATH_MAX);
@@ -188,7 +160,7 @@ enum MHD_Result fs_stat(struct http_request *r)
 		cove_errno(&err, -errno, "stat %s", path);
 		return fail(r, err.code, err.msg);
 	}
-	return reply(r, json_pack("{s:o}", "entry", entry_info(path, &st)));
+	return http_reply_json(r, json_pack("{s:o}", "entry", entry_info(path, &st)));
 }
 
 enum MHD_Result fs_make_dir(struct http_request *r)
@@ -204,7 +176,7 @@ enum MHD_Result fs_make_dir(struct http_request *r)
 		return fail(r, -EEXIST, S_ISDIR(st.st_mode) ? "directory already exists" : "path exists and is not a directory");
 	if (fs_mkdir_p(path, 0755, &err) < 0 || lstat(path, &st) < 0)
 		return fail(r, err.code ? err.code : -errno, err.msg);
-	return reply(r, json_pack("{s:o}", "entry", entry_info(path, &st)));
+	return http_reply_json(r, json_pack("{s:o}", "entry", entry_info(path, &st)));
 }
 
 enum MHD_Result fs_move(struct http_request *r)
@@ -223,7 +195,7 @@ enum MHD_Result fs_move(struct http_request *r)
 		cove_errno(&err, -errno, "move %s to %s", from, to);
 		return fail(r, err.code, err.msg);
 	}
-	return reply(r, json_pack("{s:o}", "entry", entry_info(to, &st)));
+	return http_reply_json(r, json_pack("{s:o}", "entry", entry_info(to, &st)));
 }
 
 static int list_into(json_t *entries, const char *dir, int depth, struct cove_err *err)
@@ -280,7 +252,7 @@ enum MHD_Result fs_list_dir(struct http_request *r)
 		json_decref(entries);
 		return fail(r, rc, err.msg);
 	}
-	return reply(r, json_pack("{s:o}", "entries", entries));
+	return http_reply_json(r, json_pack("{s:o}", "entries", entries));
 }
 
 enum MHD_Result fs_remove(struct http_request *r)
@@ -298,5 +270,5 @@ enum MHD_Result fs_remove(struct http_request *r)
 	}
 	if (fs_remove_tree(path, &err) < 0)
 		return fail(r, err.code, err.msg);
-	return reply(r, json_object());
+	return http_reply_json(r, json_object());
 }

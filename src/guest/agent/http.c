@@ -67,6 +67,48 @@ enum MHD_Result http_reply_connect_error(struct http_request *r, const char *cod
 	return ret;
 }
 
+enum MHD_Result http_reply_json(struct http_request *r, json_t *j)
+{
+	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (!text)
+		return http_reply_connect_error(r, "internal", "out of memory");
+	enum MHD_Result ret = http_reply(r, MHD_HTTP_OK, "application/json", text, strlen(text));
+	free(text);
+	return ret;
+}
+
+json_t *http_json_body(struct http_request *r, struct cove_err *err)
+{
+	const char *t = http_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
+	if (!t || strncmp(t, "application/json", 16) != 0 || (t[16] != '\0' && t[16] != ';')) {
+		cove_errf(err, -EINVAL, "Content-Type must be application/json");
+		return NULL;
+	}
+	json_error_t jerr;
+	json_t *j = r->len ? json_loadb(r->body, r->len, JSON_REJECT_DUPLICATES, &jerr) : json_object();
+	if (!json_is_object(j)) {
+		cove_errf(err, -EINVAL, "request is not a JSON object%s%s", j ? "" : ": ", j ? "" : jerr.text);
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
+enum MHD_Result http_stream(struct http_request *r, const char *content_type, MHD_ContentReaderCallback read,
+			    void *cls, MHD_ContentReaderFreeCallback done)
+{
+	struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, read, cls, done);
+	if (!resp) {
+		done(cls);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+	enum MHD_Result ret = MHD_queue_response(r->conn, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 static const struct http_route *find_route(const struct http_server *s, const char *method, const char *path,
 					   bool *path_known)
 {

@@ -6,6 +6,7 @@
 #ifndef COVE_AGENT_HTTP_H
 #define COVE_AGENT_HTTP_H
 
+#include <jansson.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -62,6 +63,16 @@ void http_server_stop(struct http_server *s);
 const char *http_header(struct http_request *r, const char *name);
 enum MHD_Result http_reply(struct http_request *r, unsigned status, const char *content_type, const void *body,
 			   size_t len);
+/* 200 with a JSON body (takes j; a NULL j is an internal error). */
+enum MHD_Result http_reply_json(struct http_request *r, json_t *j);
+/* A unary call's body: Content-Type application/json holding an object
+ * (an empty body is {}). NULL with err filled otherwise. */
+json_t *http_json_body(struct http_request *r, struct cove_err *err);
+/* A streamed 200 response of unknown length (chunked), produced by read;
+ * done runs when it is over however it ended, and also on failure here. */
+enum MHD_Result http_stream(struct http_request *r, const char *content_type, MHD_ContentReaderCallback read,
+			    void *cls, MHD_ContentReaderFreeCallback done);
+
 /* A Connect unary error: {"code":"...","message":"..."} with the HTTP status
  * the Connect protocol assigns to the code. */
 enum MHD_Result http_reply_connect_error(struct http_request *r, const char *code, const char *message);

@@ -83,11 +83,5 @@ enum MHD_Result metrics_get(struct http_request *r)
 			      (json_int_t)(total >> 20), "mem_used_mib", (json_int_t)(used >> 20), "mem_cache",
 			      (json_int_t)meminfo(text, "\nCached:"), "disk_total", (json_int_t)disk_total, "disk_used",
 			      (json_int_t)disk_used);
-	char *out = j ? json_dumps(j, JSON_COMPACT) : NULL;
-	json_decref(j);
-	if (!out)
-		return http_reply_connect_error(r, "internal", "out of memory");
-	enum MHD_Result ret = http_reply(r, MHD_HTTP_OK, "application/json", out, strlen(out));
-	free(out);
-	return ret;
+	return http_reply_json(r, j);
 }

@@ -59,15 +59,7 @@ static void sub_free(void *cls)
 static enum MHD_Result stream(struct http_request *r, MHD_ContentReaderCallback read, void *cls,
 			      MHD_ContentReaderFreeCallback done)
 {
-	struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, CHUNK + 1024, read, cls, done);
-	if (!resp) {
-		done(cls);
-		return MHD_NO;
-	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/connect+json");
-	enum MHD_Result ret = MHD_queue_response(r->conn, MHD_HTTP_OK, resp);
-	MHD_destroy_response(resp);
-	return ret;
+	return http_stream(r, "application/connect+json", read, cls, done);
 }
 
 /* Connect streams report errors in the end-of-stream message, with 200. */
@@ -196,42 +188,14 @@ enum MHD_Result process_connect(struct http_request *r)
 	return stream_process(r, p);
 }
 
-/* Unary calls: a JSON body in, a JSON body out. */
-static json_t *unary_request(struct http_request *r, struct cove_err *err)
-{
-	if (!has_type(r, "application/json")) {
-		cove_errf(err, -EINVAL, "Content-Type must be application/json");
-		return NULL;
-	}
-	json_error_t jerr;
-	json_t *j = r->len ? json_loadb(r->body, r->len, JSON_REJECT_DUPLICATES, &jerr) : json_object();
-	if (!json_is_object(j)) {
-		json_decref(j);
-		cove_errf(err, -EINVAL, "request is not a JSON object%s%s", j ? "" : ": ", j ? "" : jerr.text);
-		return NULL;
-	}
-	return j;
-}
-
-static enum MHD_Result reply_json(struct http_request *r, json_t *j)
-{
-	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-	json_decref(j);
-	if (!text)
-		return http_reply_connect_error(r, "internal", "out of memory");
-	enum MHD_Result ret = http_reply(r, MHD_HTTP_OK, "application/json", text, strlen(text));
-	free(text);
-	return ret;
-}
-
 enum MHD_Result process_list(struct http_request *r)
 {
 	struct cove_err err = { 0 };
-	json_t *j = unary_request(r, &err);
+	json_t *j = http_json_body(r, &err);
 	if (!j)
 		return http_reply_connect_error(r, "invalid_argument", err.msg);
 	json_decref(j);
-	return reply_json(r, proctab_list());
+	return http_reply_json(r, proctab_list());
 }
 
 typedef int (*proc_action)(struct proc *p, json_t *req, struct cove_err *err);
@@ -240,7 +204,7 @@ typedef int (*proc_action)(struct proc *p, json_t *req, struct cove_err *err);
 static enum MHD_Result unary_on_process(struct http_request *r, proc_action action)
 {
 	struct cove_err err = { 0 };
-	json_t *j = unary_request(r, &err);
+	json_t *j = http_json_body(r, &err);
 	if (!j)
 		return http_reply_connect_error(r, "invalid_argument", err.msg);
 	struct proc *p = select_process(j, &err);
@@ -250,7 +214,7 @@ static enum MHD_Result unary_on_process(struct http_request *r, proc_action acti
 	if (rc < 0)
 		return http_reply_connect_error(r, rc == -EPIPE || rc == -ESRCH ? "failed_precondition" : connect_code_for_errno(rc),
 						err.msg);
-	return reply_json(r, json_object());
+	return http_reply_json(r, json_object());
 }
 
 static int send_input(struct proc *p, json_t *req, struct cove_err *err)

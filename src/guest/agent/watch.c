@@ -292,16 +292,7 @@ enum MHD_Result watch_dir(struct http_request *r)
 	}
 	s->w = w;
 	s->conn = r->conn;
-	struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, watch_read, s,
-								      watch_stream_free);
-	if (!resp) {
-		watch_stream_free(s);
-		return MHD_NO;
-	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/connect+json");
-	enum MHD_Result ret = MHD_queue_response(r->conn, MHD_HTTP_OK, resp);
-	MHD_destroy_response(resp);
-	return ret;
+	return http_stream(r, "application/connect+json", watch_read, s, watch_stream_free);
 }
 
 /* --- the polled trio --------------------------------------------------- */
@@ -312,34 +303,13 @@ static struct {
 	struct watch *w;
 } watchers[MAX_WATCHERS];
 
-static json_t *unary(struct http_request *r)
-{
-	json_t *j = r->len ? json_loadb(r->body, r->len, 0, NULL) : json_object();
-	if (!json_is_object(j)) {
-		json_decref(j);
-		return NULL;
-	}
-	return j;
-}
-
-static enum MHD_Result reply(struct http_request *r, json_t *j)
-{
-	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-	json_decref(j);
-	if (!text)
-		return http_reply_connect_error(r, "internal", "out of memory");
-	enum MHD_Result ret = http_reply(r, MHD_HTTP_OK, "application/json", text, strlen(text));
-	free(text);
-	return ret;
-}
-
 enum MHD_Result watcher_create(struct http_request *r)
 {
-	json_t *req = unary(r);
-	if (!req)
-		return http_reply_connect_error(r, "invalid_argument", "the body must be a JSON object");
-	struct watch *w;
 	struct cove_err err = { 0 };
+	json_t *req = http_json_body(r, &err);
+	if (!req)
+		return http_reply_connect_error(r, "invalid_argument", err.msg);
+	struct watch *w;
 	int rc = watch_open(req, &w, &err);
 	json_decref(req);
 	if (rc < 0)
@@ -360,13 +330,14 @@ enum MHD_Result watcher_create(struct http_request *r)
 		watch_free(w);
 		return http_reply_connect_error(r, "resource_exhausted", "too many watchers");
 	}
-	return reply(r, json_pack("{s:s}", "watcherId", id));
+	return http_reply_json(r, json_pack("{s:s}", "watcherId", id));
 }
 
 /* Runs fn on the watcher named in the request, under the lock. */
 static enum MHD_Result with_watcher(struct http_request *r, bool remove)
 {
-	json_t *req = unary(r);
+	struct cove_err err = { 0 };
+	json_t *req = http_json_body(r, &err);
 	const char *id = json_string_value(json_object_get(req, "watcherId"));
 	json_t *out = NULL;
 	pthread_mutex_lock(&watchers_lock);
@@ -387,7 +358,7 @@ static enum MHD_Result with_watcher(struct http_request *r, bool remove)
 	json_decref(req);
 	if (!out)
 		return http_reply_connect_error(r, "not_found", "no watcher with that id");
-	return reply(r, out);
+	return http_reply_json(r, out);
 }
 
 enum MHD_Result watcher_get_events(struct http_request *r)
