@@ -142,3 +142,15 @@ test('pty: a terminal of the requested size, input, resize', async () => {
   assert.ok(chunks.join('').includes('30 100'), chunks.join(''));
   assert.equal(r.exitCode, 0);
 });
+
+test('user: a command runs as the named user, with its identity and environment', async () => {
+  const r = await sbx.commands.run('id -un; id -u; echo "$USER $HOME"', { user: 'nobody', cwd: '/tmp' });
+  const [name, uid, env] = r.stdout.trim().split('\n');
+  assert.equal(name, 'nobody');
+  assert.notEqual(uid, '0');
+  assert.match(env, /^nobody /);
+});
+
+test('user: an unknown user is refused', async () => {
+  await assert.rejects(sbx.commands.run('true', { user: 'no-such-user-here' }), /does not exist/);
+});

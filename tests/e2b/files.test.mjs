@@ -144,3 +144,13 @@ test('watchDir streams create, write, rename, remove, also in subdirectories mad
 test('watchDir on a missing directory fails', async () => {
   await assert.rejects(sbx.files.watchDir(join(dir, 'no-such-dir'), () => {}));
 });
+
+test('user: files written for a user are owned by it', async () => {
+  const p = join(dir, 'owned-by-nobody.txt');
+  await sbx.files.write(p, 'mine', { user: 'nobody' });
+  const info = await sbx.files.getInfo(p);
+  assert.equal(info.owner, 'nobody');
+  const d = join(dir, 'nobody-dir');
+  await sbx.files.makeDir(d, { user: 'nobody' });
+  assert.equal((await sbx.files.getInfo(d)).owner, 'nobody');
+});

@@ -11,6 +11,7 @@
 #include <zlib.h>
 
 #include "agent/fs_service.h"
+#include "agent/users.h"
 #include "common/fs.h"
 
 /* A download compressed as it is read (Accept-Encoding: gzip). */
@@ -90,7 +91,11 @@ static enum MHD_Result send_gzip(struct http_request *r, int fd)
 enum MHD_Result files_get(struct http_request *r)
 {
 	char path[PATH_MAX];
-	if (fs_resolve(http_query(r, "path"), path, sizeof(path)) < 0)
+	struct user_info user;
+	struct cove_err err = { 0 };
+	if (user_for_request(r, &user, &err) < 0)
+		return http_reply_connect_error(r, "invalid_argument", err.msg);
+	if (fs_resolve(http_query(r, "path"), user.home, path, sizeof(path)) < 0)
 		return http_reply_connect_error(r, "invalid_argument", "path is required");
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
@@ -134,6 +139,7 @@ struct upload {
 	bool gzip, inflate_ready;
 	z_stream z;
 	struct part cur;
+	struct user_info user; /* the files become this user's */
 	json_t *results;
 	int error;
 	char message[PATH_MAX + 64];
@@ -150,7 +156,7 @@ static int set_error(struct upload *u, int e, const char *fmt, const char *arg)
 
 static int part_open(struct upload *u, const char *client_path)
 {
-	if (fs_resolve(client_path, u->cur.path, sizeof(u->cur.path)) < 0) {
+	if (fs_resolve(client_path, u->user.home, u->cur.path, sizeof(u->cur.path)) < 0) {
 		u->error = -EINVAL;
 		snprintf(u->message, sizeof(u->message), "a file needs a path (the path argument, or the part's filename)");
 		return u->error;
@@ -174,6 +180,8 @@ static int part_open(struct upload *u, const char *client_path)
 		return set_error(u, -errno, "write %s: %s", u->cur.path);
 	}
 	fchmod(u->cur.fd, 0644);
+	if (fchown(u->cur.fd, u->user.uid, u->user.gid) < 0)
+		return set_error(u, -errno, "write %s: %s", u->cur.path);
 	return 0;
 }
 
@@ -261,6 +269,12 @@ static int upload_start(struct http_request *r, struct upload **ret)
 	u->results = json_array();
 	r->ctx = u;
 	*ret = u;
+	struct cove_err e = { 0 };
+	if (user_for_request(r, &u->user, &e) < 0) {
+		u->error = -EINVAL;
+		snprintf(u->message, sizeof(u->message), "%s", e.msg);
+		return u->error;
+	}
 	const char *type = http_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
 	if (type && strncmp(type, "multipart/form-data", 19) == 0) {
 		u->multipart = true;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/fs.h"
+#include "agent/users.h"
 #include "proto/process.h"
 
 /* ListDir refuses to walk deeper than this, and to return more entries. */
@@ -22,13 +23,12 @@
 #define LIST_MAX_ENTRIES 100000
 
 /* Relative paths are the user's home's (envd resolves them so). */
-int fs_resolve(const char *in, char *out, size_t len)
+int fs_resolve(const char *in, const char *home, char *out, size_t len)
 {
 	if (!in || !*in)
 		return -EINVAL;
 	if (in[0] == '/')
 		return (size_t)snprintf(out, len, "%s", in) < len ? 0 : -ENAMETOOLONG;
-	const char *home = getenv("HOME");
 	if (!home || !*home)
 		home = "/";
 	if (strcmp(in, "~") == 0)
@@ -132,13 +132,17 @@ static enum MHD_Result fail(struct http_request *r, int code, const char *messag
 	return http_reply_connect_error(r, c, message);
 }
 
-/* Reads the request and resolves its string field `field` to a path. */
-static json_t *path_request(struct http_request *r, const char *field, char *path, struct cove_err *err)
+/* Reads the request, finds its user, and resolves its string field `field`
+ * to a path. */
+static json_t *path_request(struct http_request *r, const char *field, char *path, struct user_info *user,
+			    struct cove_err *err)
 {
+	if (user_for_request(r, user, err) < 0)
+		return NULL;
 	json_t *j = http_json_body(r, err);
 	if (!j)
 		return NULL;
-	int rc = fs_resolve(json_string_value(json_object_get(j, field)), path, PATH_MAX);
+	int rc = fs_resolve(json_string_value(json_object_get(j, field)), user->home, path, PATH_MAX);
 	if (rc < 0) {
 		cove_errf(err, rc, "%s must be a path", field);
 		json_decref(j);
@@ -151,7 +155,8 @@ enum MHD_Result fs_stat(struct http_request *r)
 {
 	struct cove_err err = { 0 };
 	char path[PATH_MAX];
-	json_t *j = path_request(r, "path", path, &err);
+	struct user_info user;
+	json_t *j = path_request(r, "path", path, &user, &err);
 	if (!j)
 		return fail(r, err.code, err.msg);
 	json_decref(j);
@@ -167,7 +172,8 @@ enum MHD_Result fs_make_dir(struct http_request *r)
 {
 	struct cove_err err = { 0 };
 	char path[PATH_MAX];
-	json_t *j = path_request(r, "path", path, &err);
+	struct user_info user;
+	json_t *j = path_request(r, "path", path, &user, &err);
 	if (!j)
 		return fail(r, err.code, err.msg);
 	json_decref(j);
@@ -176,6 +182,9 @@ enum MHD_Result fs_make_dir(struct http_request *r)
 		return fail(r, -EEXIST, S_ISDIR(st.st_mode) ? "directory already exists" : "path exists and is not a directory");
 	if (fs_mkdir_p(path, 0755, &err) < 0 || lstat(path, &st) < 0)
 		return fail(r, err.code ? err.code : -errno, err.msg);
+	/* The directory is the requesting user's, as envd makes it. */
+	if (lchown(path, user.uid, user.gid) == 0)
+		lstat(path, &st);
 	return http_reply_json(r, json_pack("{s:o}", "entry", entry_info(path, &st)));
 }
 
@@ -183,10 +192,11 @@ enum MHD_Result fs_move(struct http_request *r)
 {
 	struct cove_err err = { 0 };
 	char from[PATH_MAX], to[PATH_MAX];
-	json_t *j = path_request(r, "source", from, &err);
+	struct user_info user;
+	json_t *j = path_request(r, "source", from, &user, &err);
 	if (!j)
 		return fail(r, err.code, err.msg);
-	int rc = fs_resolve(json_string_value(json_object_get(j, "destination")), to, sizeof(to));
+	int rc = fs_resolve(json_string_value(json_object_get(j, "destination")), user.home, to, sizeof(to));
 	json_decref(j);
 	if (rc < 0)
 		return fail(r, -EINVAL, "destination must be a path");
@@ -229,7 +239,8 @@ enum MHD_Result fs_list_dir(struct http_request *r)
 {
 	struct cove_err err = { 0 };
 	char path[PATH_MAX];
-	json_t *j = path_request(r, "path", path, &err);
+	struct user_info user;
+	json_t *j = path_request(r, "path", path, &user, &err);
 	if (!j)
 		return fail(r, err.code, err.msg);
 	json_t *dv = json_object_get(j, "depth");
@@ -259,7 +270,8 @@ enum MHD_Result fs_remove(struct http_request *r)
 {
 	struct cove_err err = { 0 };
 	char path[PATH_MAX];
-	json_t *j = path_request(r, "path", path, &err);
+	struct user_info user;
+	json_t *j = path_request(r, "path", path, &user, &err);
 	if (!j)
 		return fail(r, err.code, err.msg);
 	json_decref(j);

@@ -10,8 +10,8 @@
 #include "agent/http.h"
 
 /* Resolves a client's path: absolute as given, relative (or ~/...) under
- * the user's home. */
-int fs_resolve(const char *in, char *out, size_t len);
+ * home (the requesting user's). */
+int fs_resolve(const char *in, const char *home, char *out, size_t len);
 
 /* EntryInfo of a path (lstat), or NULL when it does not exist. */
 json_t *fs_entry_json(const char *path);

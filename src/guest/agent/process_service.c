@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "agent/proctab.h"
+#include "agent/users.h"
 #include "proto/base64.h"
 #include "proto/envelope.h"
 #include "proto/process.h"
@@ -165,8 +166,14 @@ enum MHD_Result process_start(struct http_request *r)
 	free(text);
 	if (rc < 0)
 		return stream_error(r, "invalid_argument", err.msg);
+	struct user_info user;
+	rc = user_for_request(r, &user, &err);
+	if (rc < 0) {
+		process_start_clear(&req);
+		return stream_error(r, "invalid_argument", err.msg);
+	}
 	struct proc_sub *sub;
-	rc = proctab_start(&req, timeout_ms(r), &sub, &err);
+	rc = proctab_start(&req, &user, timeout_ms(r), &sub, &err);
 	process_start_clear(&req);
 	if (rc < 0)
 		return stream_error(r, connect_code_for_errno(rc), err.msg);

@@ -249,7 +249,8 @@ static int copy_config(const struct process_start *req, struct process_start *ou
 	return 0;
 }
 
-int proctab_start(const struct process_start *req, int64_t deadline_ms, struct proc_sub **ret, struct cove_err *err)
+int proctab_start(const struct process_start *req, const struct user_info *user, int64_t deadline_ms,
+		  struct proc_sub **ret, struct cove_err *err)
 {
 	pthread_mutex_lock(&table_lock);
 	bool full = table_count >= PROCTAB_MAX;
@@ -272,7 +273,7 @@ int proctab_start(const struct process_start *req, int64_t deadline_ms, struct p
 	struct agent_defaults defaults;
 	agent_defaults_get(&defaults);
 	struct spawn_request sr = { .argv = req->argv, .envs = req->envs, .cwd = req->cwd,
-				    .default_envs = defaults.envs, .default_cwd = defaults.workdir,
+				    .default_envs = defaults.envs, .default_cwd = defaults.workdir, .user = user,
 				    .stdin_open = req->stdin_open, .pty = req->pty, .cols = req->cols, .rows = req->rows };
 	int r = spawn_command(&sr, &p->s, err);
 	agent_defaults_free(&defaults);

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "agent/users.h"
 #include "common/err.h"
 #include "proto/process.h"
 
@@ -29,7 +30,8 @@ struct proc_sub;
  * command that exits at once is missed. A positive deadline_ms (the client's
  * Connect-Timeout-Ms) kills the process group with SIGKILL when it has run
  * that long. */
-int proctab_start(const struct process_start *req, int64_t deadline_ms, struct proc_sub **ret, struct cove_err *err);
+int proctab_start(const struct process_start *req, const struct user_info *user, int64_t deadline_ms,
+		  struct proc_sub **ret, struct cove_err *err);
 /* By pid (when pid > 0) or tag; NULL if no such running process. Returns a reference. */
 struct proc *proctab_find(uint32_t pid, const char *tag);
 void proc_unref(struct proc *p);

@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,9 +20,21 @@
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define MAX_ENV 4200
 
-static const char *const base_env[] = {
-	"PATH=" DEFAULT_PATH, "HOME=/root", "USER=root", "LOGNAME=root", "SHELL=/bin/sh", NULL,
+/* The built-in defaults; the user's identity is filled in per start. */
+struct base_env {
+	char home[PATH_MAX + 8], user[80], logname[80], shell[280];
+	const char *list[6];
 };
+
+static void base_env_fill(struct base_env *b, const struct user_info *u)
+{
+	snprintf(b->home, sizeof(b->home), "HOME=%s", u ? u->home : "/root");
+	snprintf(b->user, sizeof(b->user), "USER=%s", u ? u->name : "root");
+	snprintf(b->logname, sizeof(b->logname), "LOGNAME=%s", u ? u->name : "root");
+	snprintf(b->shell, sizeof(b->shell), "SHELL=%s", u ? u->shell : "/bin/sh");
+	const char *list[6] = { "PATH=" DEFAULT_PATH, b->home, b->user, b->logname, b->shell, NULL };
+	memcpy(b->list, list, sizeof(list));
+}
 
 static bool same_key(const char *a, const char *b)
 {
@@ -38,7 +52,8 @@ static bool overridden_by(const char *var, char *const *envs)
 
 /* Three layers, each replacing what the one below says of the same name:
  * the built-in defaults, /init's envVars, the request's envs. */
-static int build_env(char *const *defaults, char *const *envs, const char **out, size_t max)
+static int build_env(const char *const *base_env, char *const *defaults, char *const *envs, const char **out,
+		     size_t max)
 {
 	size_t n = 0;
 	for (size_t i = 0; base_env[i]; i++)
@@ -101,6 +116,7 @@ struct child_setup {
 	int in, out, err; /* become 0, 1, 2 */
 	bool controlling_tty; /* in is a PTY slave to make the controlling terminal */
 	int report;
+	const struct user_info *user; /* switch to it, if it is not who we are */
 };
 
 static void __attribute__((noreturn)) child_run(const struct child_setup *c)
@@ -112,8 +128,14 @@ static void __attribute__((noreturn)) child_run(const struct child_setup *c)
 		signal(s, SIG_DFL);
 	setsid();
 	int e = 0, which = 0;
+	const struct user_info *u = c->user;
+	bool switch_user = u && (u->uid != getuid() || u->gid != getgid());
 	if (c->controlling_tty && ioctl(c->in, TIOCSCTTY, 0) < 0) {
 		e = errno;
+	} else if (switch_user && (setgroups((size_t)u->ngroups, u->groups) < 0 || setgid(u->gid) < 0 ||
+				   setuid(u->uid) < 0)) {
+		e = errno;
+		which = 2;
 	} else if (dup2(c->in, 0) < 0 || dup2(c->out, 1) < 0 || dup2(c->err, 2) < 0) {
 		e = errno;
 	} else if (c->cwd && chdir(c->cwd) < 0) {
@@ -132,6 +154,8 @@ static int start_error(const struct spawn_request *req, const char *cwd, int whi
 {
 	if (which == 1)
 		return cove_errno(err, -e, "working directory %s", cwd);
+	if (which == 2)
+		return cove_errno(err, -e, "become user %s", req->user ? req->user->name : "?");
 	return cove_errno(err, -e, "start %s", req->argv[0]);
 }
 
@@ -216,7 +240,9 @@ int spawn_command(const struct spawn_request *req, struct spawned *out, struct c
 {
 	*out = (struct spawned){ .pid = -1, .pidfd = -1, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1 };
 	const char *envp[MAX_ENV];
-	if (build_env(req->default_envs, req->envs, envp, MAX_ENV) < 0)
+	struct base_env base;
+	base_env_fill(&base, req->user);
+	if (build_env(base.list, req->default_envs, req->envs, envp, MAX_ENV) < 0)
 		return cove_errf(err, -E2BIG, "too many environment variables");
 	const char *cwd = req->cwd && *req->cwd ? req->cwd
 			  : req->default_cwd && *req->default_cwd ? req->default_cwd : env_value(envp, "HOME");
@@ -236,7 +262,7 @@ int spawn_command(const struct spawn_request *req, struct spawned *out, struct c
 	if (r < 0)
 		goto out;
 	struct child_setup c = { exe, req->argv, (char *const *)envp, cwd, f.child[0], f.child[1], f.child[2],
-				 req->pty, rep[1] };
+				 req->pty, rep[1], req->user };
 	pid_t pid = fork();
 	if (pid < 0) {
 		r = cove_errno(err, -errno, "start %s: fork", req->argv[0]);

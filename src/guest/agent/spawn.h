@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "agent/users.h"
 #include "common/err.h"
 
 struct spawn_request {
@@ -16,6 +17,7 @@ struct spawn_request {
 	const char *cwd;    /* NULL: default_cwd, else the user's home */
 	char *const *default_envs; /* from /init: below envs, above the built-in defaults */
 	const char *default_cwd;   /* from /init */
+	const struct user_info *user; /* run as this user (NULL: as the agent) */
 	bool stdin_open;    /* a pipe for stdin (else /dev/null) */
 	bool pty;           /* a pseudo-terminal for stdin, stdout and stderr */
 	unsigned short cols, rows; /* its size */

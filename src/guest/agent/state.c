@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -20,6 +21,7 @@ static struct {
 	char **envs;
 	size_t nenvs;
 	char *workdir;
+	char *user;
 } st = { .lock = PTHREAD_RWLOCK_INITIALIZER };
 
 void agent_state_setup(bool set_clock)
@@ -134,9 +136,18 @@ int agent_init_apply(json_t *req, struct cove_err *err)
 	if (r == 0)
 		r = set_string(req, "defaultWorkdir", &st.workdir, 4096, err);
 	if (r == 0)
+		r = set_string(req, "defaultUser", &st.user, 63, err);
+	if (r == 0)
 		r = set_clock(req, err);
 	pthread_rwlock_unlock(&st.lock);
 	return r;
+}
+
+void agent_default_user(char *buf, size_t len)
+{
+	pthread_rwlock_rdlock(&st.lock);
+	snprintf(buf, len, "%s", st.user ? st.user : "");
+	pthread_rwlock_unlock(&st.lock);
 }
 
 void agent_defaults_get(struct agent_defaults *out)

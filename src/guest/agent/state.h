@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "common/err.h"
 
@@ -19,6 +20,9 @@ bool agent_token_ok(const char *presented);
 
 /* Applies an /init body. Fields absent are left as they were. */
 int agent_init_apply(json_t *req, struct cove_err *err);
+
+/* /init's defaultUser into buf ("" when unset). */
+void agent_default_user(char *buf, size_t len);
 
 /* Copies of the defaults, for one process start: a NULL-terminated
  * "KEY=VALUE" array and a directory (NULL when unset). Free with

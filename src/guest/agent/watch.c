@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "agent/fs_service.h"
+#include "agent/users.h"
 #include "common/fs.h"
 #include "proto/envelope.h"
 #include "proto/process.h"
@@ -80,7 +81,7 @@ static int add_dir(struct watch *w, const char *rel)
 	return r;
 }
 
-static int watch_open(json_t *req, struct watch **ret, struct cove_err *err)
+static int watch_open(json_t *req, const char *home, struct watch **ret, struct cove_err *err)
 {
 	struct watch *w = calloc(1, sizeof(*w));
 	if (!w)
@@ -89,7 +90,7 @@ static int watch_open(json_t *req, struct watch **ret, struct cove_err *err)
 	w->recursive = json_is_true(json_object_get(req, "recursive"));
 	w->entries = json_is_true(json_object_get(req, "includeEntry"));
 	int r = w->fd < 0 ? cove_errno(err, -errno, "inotify") : 0;
-	if (r == 0 && fs_resolve(json_string_value(json_object_get(req, "path")), w->root, sizeof(w->root)) < 0)
+	if (r == 0 && fs_resolve(json_string_value(json_object_get(req, "path")), home, w->root, sizeof(w->root)) < 0)
 		r = cove_errf(err, -EINVAL, "path is required");
 	struct stat st;
 	if (r == 0 && (stat(w->root, &st) < 0 || !S_ISDIR(st.st_mode)))
@@ -281,7 +282,10 @@ enum MHD_Result watch_dir(struct http_request *r)
 		return stream_end_error(r, "invalid_argument", "request is not one Connect envelope with a JSON object");
 	}
 	struct watch *w;
-	int rc = watch_open(req, &w, &err);
+	struct user_info user;
+	int rc = user_for_request(r, &user, &err);
+	if (rc == 0)
+		rc = watch_open(req, user.home, &w, &err);
 	json_decref(req);
 	if (rc < 0)
 		return stream_end_error(r, rc == -ENOENT ? "not_found" : "invalid_argument", err.msg);
@@ -310,7 +314,10 @@ enum MHD_Result watcher_create(struct http_request *r)
 	if (!req)
 		return http_reply_connect_error(r, "invalid_argument", err.msg);
 	struct watch *w;
-	int rc = watch_open(req, &w, &err);
+	struct user_info user;
+	int rc = user_for_request(r, &user, &err);
+	if (rc == 0)
+		rc = watch_open(req, user.home, &w, &err);
 	json_decref(req);
 	if (rc < 0)
 		return http_reply_connect_error(r, rc == -ENOENT ? "not_found" : "invalid_argument", err.msg);

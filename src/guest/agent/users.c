@@ -1,0 +1,111 @@
+#include "agent/users.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent/state.h"
+#include "proto/base64.h"
+
+static void add_groups(struct user_info *u)
+{
+	u->groups[0] = u->gid;
+	u->ngroups = 1;
+	FILE *f = fopen("/etc/group", "re");
+	struct group *gr;
+	while (f && (gr = fgetgrent(f)) && u->ngroups < USER_MAX_GROUPS) {
+		if (gr->gr_gid == u->gid)
+			continue;
+		for (char **m = gr->gr_mem; m && *m; m++)
+			if (strcmp(*m, u->name) == 0) {
+				u->groups[u->ngroups++] = gr->gr_gid;
+				break;
+			}
+	}
+	if (f)
+		fclose(f);
+}
+
+static int lookup(const char *name, uid_t uid, struct user_info *out, struct cove_err *err)
+{
+	FILE *f = fopen("/etc/passwd", "re");
+	if (!f)
+		return cove_errno(err, -errno, "open /etc/passwd");
+	struct passwd *pw;
+	int found = 0;
+	while ((pw = fgetpwent(f))) {
+		if (name ? strcmp(pw->pw_name, name) != 0 : pw->pw_uid != uid)
+			continue;
+		memset(out, 0, sizeof(*out));
+		snprintf(out->name, sizeof(out->name), "%s", pw->pw_name);
+		out->uid = pw->pw_uid;
+		out->gid = pw->pw_gid;
+		snprintf(out->home, sizeof(out->home), "%s", pw->pw_dir && *pw->pw_dir ? pw->pw_dir : "/");
+		snprintf(out->shell, sizeof(out->shell), "%s", pw->pw_shell && *pw->pw_shell ? pw->pw_shell : "/bin/sh");
+		found = 1;
+		break;
+	}
+	fclose(f);
+	if (!found)
+		return name ? cove_errf(err, -ESRCH, "user '%s' does not exist", name)
+			    : cove_errf(err, -ESRCH, "uid %u has no /etc/passwd entry", (unsigned)uid);
+	add_groups(out);
+	return 0;
+}
+
+int user_by_name(const char *name, struct user_info *out, struct cove_err *err)
+{
+	return lookup(name, 0, out, err);
+}
+
+int user_by_uid(uid_t uid, struct user_info *out, struct cove_err *err)
+{
+	return lookup(NULL, uid, out, err);
+}
+
+/* "Basic base64(user:password)": the user part. */
+static int basic_user(const char *auth, char *out, size_t len)
+{
+	if (strncasecmp(auth, "Basic ", 6) != 0)
+		return -EINVAL;
+	const char *b64 = auth + 6;
+	size_t n = strlen(b64);
+	if (n > 512)
+		return -EINVAL;
+	unsigned char dec[400];
+	long d = base64_decode(b64, n, dec);
+	if (d < 0)
+		return -EINVAL;
+	size_t ulen = 0;
+	while ((long)ulen < d && dec[ulen] != ':')
+		ulen++;
+	if (ulen == 0 || ulen >= len)
+		return -EINVAL;
+	memcpy(out, dec, ulen);
+	out[ulen] = '\0';
+	return 0;
+}
+
+int user_for_request(struct http_request *r, struct user_info *out, struct cove_err *err)
+{
+	char name[64] = "";
+	const char *auth = http_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+	const char *q = http_query(r, "username");
+	if (auth && basic_user(auth, name, sizeof(name)) < 0)
+		return cove_errf(err, -EINVAL, "Authorization must be Basic base64(\"<user>:\")");
+	if (!name[0] && q && *q)
+		snprintf(name, sizeof(name), "%s", q);
+	if (!name[0])
+		agent_default_user(name, sizeof(name));
+	int rc = name[0] ? user_by_name(name, out, err) : user_by_uid(getuid(), out, err);
+	if (rc == -ESRCH) { /* an unknown user is the client's mistake */
+		rc = -EINVAL;
+		if (err)
+			err->code = rc;
+	}
+	return rc;
+}
