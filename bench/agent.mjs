@@ -4,15 +4,12 @@
 //   stdout throughput of `cat` of a 100 MiB file
 //   upload and download of a 100 MiB file  vs  copying it on the same disk
 // Goals: round trip within 2x of bash -l -c; file transfer >= 200 MiB/s.
-import { spawn, spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const build = process.env.COVE_BUILD;
-const require = createRequire(`${process.env.COVE_NODE_DIR ?? `${build}/node`}/`);
-const { Sandbox } = require('e2b');
+import { startAgent } from '../tests/e2b/agent.mjs';
 const RUNS = Number(process.env.BENCH_RUNS_AGENT ?? 50);
 const MIB = 1024 * 1024;
 
@@ -28,16 +25,8 @@ const line = (name, xs, unit = 'ms') => {
 };
 
 const dir = mkdtempSync(join(tmpdir(), 'cove-bench-agent-'));
-const agent = spawn(`${build}/bin/cove-agent`, ['--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const { agent, port, sbx } = await startAgent();
 try {
-  const port = await new Promise((resolve) => agent.stdout.on('data', (d) => {
-    const m = /listening on port (\d+)/.exec(String(d));
-    if (m) resolve(m[1]);
-  }));
-  process.env.E2B_DEBUG = 'true';
-  process.env.E2B_SANDBOX_URL = `http://127.0.0.1:${port}`;
-  process.env.E2B_API_KEY = 'bench';
-  const sbx = await Sandbox.create();
 
   const direct = [], viaAgent = [];
   for (let i = 0; i < RUNS; i++) {

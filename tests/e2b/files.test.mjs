@@ -2,15 +2,10 @@
 // (loopback), in a scratch directory of the test's own.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
+import { startAgent } from './agent.mjs';
 import { mkdtempSync, rmSync, readFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-
-const build = process.env.COVE_BUILD;
-const require = createRequire(`${process.env.COVE_NODE_DIR ?? `${build}/node`}/`);
-const { Sandbox } = require('e2b');
 
 let agent;
 let sbx;
@@ -18,18 +13,7 @@ let dir;
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'cove-files-'));
-  agent = spawn(`${build}/bin/cove-agent`, ['--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise((resolve, reject) => {
-    agent.once('exit', (code) => reject(new Error(`cove-agent exited with ${code}`)));
-    agent.stdout.on('data', (d) => {
-      const m = /listening on port (\d+)/.exec(String(d));
-      if (m) resolve(m[1]);
-    });
-  });
-  process.env.E2B_DEBUG = 'true';
-  process.env.E2B_SANDBOX_URL = `http://127.0.0.1:${port}`;
-  process.env.E2B_API_KEY = 'cove-test';
-  sbx = await Sandbox.create();
+  ({ agent, sbx } = await startAgent());
 });
 
 after(() => {

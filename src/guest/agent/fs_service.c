@@ -61,38 +61,6 @@ static void rfc3339(const struct timespec *ts, char out[40])
 	snprintf(out + n, 40 - n, ".%09ldZ", ts->tv_nsec);
 }
 
-/* Names from /etc/passwd and /etc/group, read directly: the agent is
- * static, and glibc's NSS would need shared modules the guest may not have. */
-static const char *user_name(uid_t uid, char *buf, size_t len)
-{
-	snprintf(buf, len, "%u", (unsigned)uid);
-	FILE *f = fopen("/etc/passwd", "re");
-	struct passwd *pw;
-	while (f && (pw = fgetpwent(f)))
-		if (pw->pw_uid == uid) {
-			snprintf(buf, len, "%s", pw->pw_name);
-			break;
-		}
-	if (f)
-		fclose(f);
-	return buf;
-}
-
-static const char *group_name(gid_t gid, char *buf, size_t len)
-{
-	snprintf(buf, len, "%u", (unsigned)gid);
-	FILE *f = fopen("/etc/group", "re");
-	struct group *gr;
-	while (f && (gr = fgetgrent(f)))
-		if (gr->gr_gid == gid) {
-			snprintf(buf, len, "%s", gr->gr_name);
-			break;
-		}
-	if (f)
-		fclose(f);
-	return buf;
-}
-
 /* envd's EntryInfo. A symlink is described by lstat, with its target. */
 static json_t *entry_info(const char *path, const struct stat *st)
 {
@@ -104,8 +72,8 @@ static json_t *entry_info(const char *path, const struct stat *st)
 	const char *type = S_ISDIR(st->st_mode) ? "FILE_TYPE_DIRECTORY" : S_ISLNK(st->st_mode) ? "FILE_TYPE_SYMLINK" : "FILE_TYPE_FILE";
 	json_t *e = json_pack("{s:s, s:s, s:s, s:I, s:i, s:s, s:s, s:s, s:s}", "name", name, "type", type, "path", path,
 			      "size", (json_int_t)st->st_size, "mode", (int)(st->st_mode & 07777), "permissions", perms,
-			      "owner", user_name(st->st_uid, owner, sizeof(owner)), "group",
-			      group_name(st->st_gid, group, sizeof(group)), "modifiedTime", mtime);
+			      "owner", user_name_of(st->st_uid, owner, sizeof(owner)), "group",
+			      group_name_of(st->st_gid, group, sizeof(group)), "modifiedTime", mtime);
 	if (e && S_ISLNK(st->st_mode)) {
 		char target[PATH_MAX];
 		ssize_t n = readlink(path, target, sizeof(target) - 1);

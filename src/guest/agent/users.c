@@ -67,6 +67,31 @@ int user_by_uid(uid_t uid, struct user_info *out, struct cove_err *err)
 	return lookup(NULL, uid, out, err);
 }
 
+const char *user_name_of(uid_t uid, char *buf, size_t len)
+{
+	struct user_info u;
+	if (user_by_uid(uid, &u, NULL) == 0)
+		snprintf(buf, len, "%s", u.name);
+	else
+		snprintf(buf, len, "%u", (unsigned)uid);
+	return buf;
+}
+
+const char *group_name_of(gid_t gid, char *buf, size_t len)
+{
+	snprintf(buf, len, "%u", (unsigned)gid);
+	FILE *f = fopen("/etc/group", "re");
+	struct group *gr;
+	while (f && (gr = fgetgrent(f)))
+		if (gr->gr_gid == gid) {
+			snprintf(buf, len, "%s", gr->gr_name);
+			break;
+		}
+	if (f)
+		fclose(f);
+	return buf;
+}
+
 /* "Basic base64(user:password)": the user part. */
 static int basic_user(const char *auth, char *out, size_t len)
 {

@@ -26,6 +26,10 @@ struct user_info {
 
 int user_by_name(const char *name, struct user_info *out, struct cove_err *err);
 int user_by_uid(uid_t uid, struct user_info *out, struct cove_err *err);
+/* Names for ownership reports; the number when there is no entry. */
+const char *user_name_of(uid_t uid, char *buf, size_t len);
+const char *group_name_of(gid_t gid, char *buf, size_t len);
+
 /* The user a request acts as (see above). */
 int user_for_request(struct http_request *r, struct user_info *out, struct cove_err *err);
 

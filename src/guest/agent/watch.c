@@ -105,6 +105,14 @@ static int watch_open(json_t *req, const char *home, struct watch **ret, struct 
 	return 0;
 }
 
+/* A watch on the request's path, resolved for the request's user. */
+static int watch_for_request(struct http_request *r, json_t *req, struct watch **ret, struct cove_err *err)
+{
+	struct user_info user;
+	int rc = user_for_request(r, &user, err);
+	return rc < 0 ? rc : watch_open(req, user.home, ret, err);
+}
+
 static const char *rel_of(const struct watch *w, int wd)
 {
 	for (size_t i = 0; i < w->ndirs; i++)
@@ -282,10 +290,7 @@ enum MHD_Result watch_dir(struct http_request *r)
 		return stream_end_error(r, "invalid_argument", "request is not one Connect envelope with a JSON object");
 	}
 	struct watch *w;
-	struct user_info user;
-	int rc = user_for_request(r, &user, &err);
-	if (rc == 0)
-		rc = watch_open(req, user.home, &w, &err);
+	int rc = watch_for_request(r, req, &w, &err);
 	json_decref(req);
 	if (rc < 0)
 		return stream_end_error(r, rc == -ENOENT ? "not_found" : "invalid_argument", err.msg);
@@ -314,10 +319,7 @@ enum MHD_Result watcher_create(struct http_request *r)
 	if (!req)
 		return http_reply_connect_error(r, "invalid_argument", err.msg);
 	struct watch *w;
-	struct user_info user;
-	int rc = user_for_request(r, &user, &err);
-	if (rc == 0)
-		rc = watch_open(req, user.home, &w, &err);
+	int rc = watch_for_request(r, req, &w, &err);
 	json_decref(req);
 	if (rc < 0)
 		return http_reply_connect_error(r, rc == -ENOENT ? "not_found" : "invalid_argument", err.msg);
