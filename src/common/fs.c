@@ -99,24 +99,6 @@ int sock_send_all(int fd, const void *buf, size_t len)
 	return write_loop(fd, buf, len, true);
 }
 
-int fs_read_exact(int fd, void *buf, size_t len)
-{
-	char *p = buf;
-	while (len > 0) {
-		ssize_t n = read(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EPIPE;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static int try_dir(const char *dir, size_t dir_len, const char *name, char *out, size_t out_len)
 {
 	if (dir_len == 0)

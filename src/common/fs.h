@@ -17,8 +17,6 @@ int fs_remove_tree(const char *path, struct cove_err *err);
 int fs_write_all(int fd, const void *buf, size_t len);
 /* fs_write_all for sockets: MSG_NOSIGNAL, so a closed peer is -EPIPE, not SIGPIPE. */
 int sock_send_all(int fd, const void *buf, size_t len);
-/* Reads exactly len bytes; -EPIPE on an early end of file. */
-int fs_read_exact(int fd, void *buf, size_t len);
 
 /* Resolves an executable: a name with a '/' is taken as given, otherwise each
  * directory of PATH and then of extra_dirs (colon separated) is tried. */

@@ -14,18 +14,12 @@
 #include "common/log.h"
 #include "common/proc.h"
 
-#define QMP_EVENT_SLOTS 8
-
 struct qmp {
 	int fd;
 	char path[108];
 	char *buf;
 	size_t len, cap;
 	unsigned next_id;
-	struct {
-		char name[40];
-		unsigned count;
-	} events[QMP_EVENT_SLOTS];
 };
 
 void qmp_msg_clear(struct qmp_msg *msg)
@@ -81,27 +75,6 @@ int qmp_parse(const char *text, size_t len, struct qmp_msg *msg, struct cove_err
 	if (r < 0)
 		qmp_msg_clear(msg);
 	return r;
-}
-
-static void note_event(struct qmp *q, const char *name)
-{
-	log_debug("qmp=%s event=%s", q->path, name);
-	for (size_t i = 0; i < QMP_EVENT_SLOTS; i++) {
-		if (q->events[i].name[0] == '\0')
-			snprintf(q->events[i].name, sizeof(q->events[i].name), "%s", name);
-		if (strcmp(q->events[i].name, name) == 0) {
-			q->events[i].count++;
-			return;
-		}
-	}
-}
-
-unsigned qmp_event_count(const struct qmp *q, const char *event)
-{
-	for (size_t i = 0; i < QMP_EVENT_SLOTS; i++)
-		if (strcmp(q->events[i].name, event) == 0)
-			return q->events[i].count;
-	return 0;
 }
 
 /* Reads one line into a new message. msg is always initialised, so a caller
@@ -172,12 +145,6 @@ static int send_command(struct qmp *q, const char *command, json_t *args, char *
 	return 0;
 }
 
-int qmp_send(struct qmp *q, const char *command, json_t *args, struct cove_err *err)
-{
-	char id[32];
-	return send_command(q, command, args, id, sizeof(id), err);
-}
-
 int qmp_execute(struct qmp *q, const char *command, json_t *args, json_t **ret, int timeout_ms,
 		struct cove_err *err)
 {
@@ -192,7 +159,7 @@ int qmp_execute(struct qmp *q, const char *command, json_t *args, json_t **ret, 
 		if (r < 0)
 			return cove_err_prefix(err, "%s", command);
 		if (msg.kind == QMP_MSG_EVENT) {
-			note_event(q, msg.event);
+			log_debug("qmp=%s event=%s", q->path, msg.event);
 		} else if (msg.id && strcmp(msg.id, id) == 0) {
 			if (msg.kind == QMP_MSG_ERROR) {
 				r = cove_errf(err, -EIO, "qmp %s: %s: %s", command, msg.error_class, msg.error_desc);

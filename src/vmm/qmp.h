@@ -1,7 +1,7 @@
 /* A QMP (QEMU Machine Protocol) client: newline-delimited JSON over a unix
  * socket (docs/interop/qmp-spec.rst). Commands carry an "id" and the reply
- * with the same id is theirs; events that arrive in between are logged and
- * counted, never mistaken for replies. */
+ * with the same id is theirs; events that arrive in between are logged at
+ * debug level, never mistaken for replies. */
 #ifndef COVE_VMM_QMP_H
 #define COVE_VMM_QMP_H
 
@@ -39,11 +39,6 @@ int qmp_open(const char *path, int pidfd, int timeout_ms, struct qmp **ret, stru
  * "return" value, a new reference. QMP errors become -EIO with QEMU's text. */
 int qmp_execute(struct qmp *q, const char *command, json_t *args, json_t **ret, int timeout_ms,
 		struct cove_err *err);
-/* Sends a command without waiting for its reply (for "quit" and power-off,
- * whose reply may never come). */
-int qmp_send(struct qmp *q, const char *command, json_t *args, struct cove_err *err);
-/* How many times an event of this name has been seen. */
-unsigned qmp_event_count(const struct qmp *q, const char *event);
 struct qmp *qmp_close(struct qmp *q);
 
 #endif

@@ -288,7 +288,6 @@ const char *vmm_id(const struct vmm *vm) { return vm->cfg.c.id; }
 const struct proc_identity *vmm_identity(const struct vmm *vm) { return &vm->identity; }
 const char *vmm_log_path(const struct vmm *vm) { return vm->log_path; }
 const char *vmm_console_path(const struct vmm *vm) { return vm->console_path; }
-const char *vmm_work_dir(const struct vmm *vm) { return vm->work_dir; }
 enum vmm_accel vmm_accel_used(const struct vmm *vm) { return vm->accel; }
 int64_t vmm_launch_time_us(const struct vmm *vm) { return vm->launch_us; }
 int vmm_exit_status(const struct vmm *vm) { return vm->exit_status; }

@@ -114,7 +114,6 @@ const char *vmm_id(const struct vmm *vm);
 const struct proc_identity *vmm_identity(const struct vmm *vm);
 const char *vmm_log_path(const struct vmm *vm);
 const char *vmm_console_path(const struct vmm *vm);
-const char *vmm_work_dir(const struct vmm *vm);
 enum vmm_accel vmm_accel_used(const struct vmm *vm);
 /* When the VMM process was started (monotonic microseconds, now_us()). */
 int64_t vmm_launch_time_us(const struct vmm *vm);

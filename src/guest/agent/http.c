@@ -2,8 +2,12 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "proto/envelope.h"
+#include "proto/process.h"
 
 struct http_server {
 	struct MHD_Daemon *daemon;
@@ -104,6 +108,29 @@ enum MHD_Result http_stream(struct http_request *r, const char *content_type, MH
 		return MHD_NO;
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+	enum MHD_Result ret = MHD_queue_response(r->conn, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+enum MHD_Result http_stream_error(struct http_request *r, const char *code, const char *message)
+{
+	char *json = connect_end_encode(code, message);
+	size_t n = json ? strlen(json) : 0;
+	uint8_t *env = json ? malloc(ENVELOPE_HEADER_SIZE + n) : NULL;
+	if (!env) {
+		free(json);
+		return MHD_NO;
+	}
+	envelope_header_encode(ENVELOPE_FLAG_END, (uint32_t)n, env);
+	memcpy(env + ENVELOPE_HEADER_SIZE, json, n);
+	free(json);
+	struct MHD_Response *resp = MHD_create_response_from_buffer(ENVELOPE_HEADER_SIZE + n, env, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(env);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/connect+json");
 	enum MHD_Result ret = MHD_queue_response(r->conn, MHD_HTTP_OK, resp);
 	MHD_destroy_response(resp);
 	return ret;

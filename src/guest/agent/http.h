@@ -73,6 +73,10 @@ json_t *http_json_body(struct http_request *r, struct cove_err *err);
 enum MHD_Result http_stream(struct http_request *r, const char *content_type, MHD_ContentReaderCallback read,
 			    void *cls, MHD_ContentReaderFreeCallback done);
 
+/* A Connect server stream that fails before it starts: HTTP 200 with only
+ * the end-of-stream envelope, {"error":{"code","message"}}. */
+enum MHD_Result http_stream_error(struct http_request *r, const char *code, const char *message);
+
 /* A Connect unary error: {"code":"...","message":"..."} with the HTTP status
  * the Connect protocol assigns to the code. */
 enum MHD_Result http_reply_connect_error(struct http_request *r, const char *code, const char *message);

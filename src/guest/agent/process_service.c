@@ -19,31 +19,6 @@
 #define KEEPALIVE_MS 50000
 #define CHUNK (32 * 1024)
 
-/* A stream that only says one thing: an error before any process. */
-struct canned {
-	char *bytes;
-	size_t len, off;
-};
-
-static ssize_t canned_read(void *cls, uint64_t pos, char *out, size_t max)
-{
-	(void)pos;
-	struct canned *c = cls;
-	if (c->off == c->len)
-		return MHD_CONTENT_READER_END_OF_STREAM;
-	size_t n = c->len - c->off < max ? c->len - c->off : max;
-	memcpy(out, c->bytes + c->off, n);
-	c->off += n;
-	return (ssize_t)n;
-}
-
-static void canned_free(void *cls)
-{
-	struct canned *c = cls;
-	free(c->bytes);
-	free(c);
-}
-
 static ssize_t sub_read(void *cls, uint64_t pos, char *out, size_t max)
 {
 	(void)pos;
@@ -61,23 +36,6 @@ static enum MHD_Result stream(struct http_request *r, MHD_ContentReaderCallback 
 			      MHD_ContentReaderFreeCallback done)
 {
 	return http_stream(r, "application/connect+json", read, cls, done);
-}
-
-/* Connect streams report errors in the end-of-stream message, with 200. */
-static enum MHD_Result stream_error(struct http_request *r, const char *code, const char *message)
-{
-	struct canned *c = calloc(1, sizeof(*c));
-	char *json = connect_end_encode(code, message);
-	if (!c || !json || !(c->bytes = malloc(ENVELOPE_HEADER_SIZE + strlen(json)))) {
-		free(json);
-		free(c);
-		return MHD_NO;
-	}
-	c->len = ENVELOPE_HEADER_SIZE + strlen(json);
-	envelope_header_encode(ENVELOPE_FLAG_END, (uint32_t)strlen(json), (uint8_t *)c->bytes);
-	memcpy(c->bytes + ENVELOPE_HEADER_SIZE, json, strlen(json));
-	free(json);
-	return stream(r, canned_read, c, canned_free);
 }
 
 static enum MHD_Result stream_process(struct http_request *r, struct proc *p)
@@ -158,25 +116,25 @@ enum MHD_Result process_start(struct http_request *r)
 	struct cove_err err = { 0 };
 	json_t *j = stream_request(r, &err);
 	if (!j)
-		return stream_error(r, "invalid_argument", err.msg);
+		return http_stream_error(r, "invalid_argument", err.msg);
 	char *text = json_dumps(j, JSON_COMPACT);
 	json_decref(j);
 	struct process_start req;
 	int rc = text ? process_start_parse(text, strlen(text), &req, &err) : cove_errf(&err, -ENOMEM, "out of memory");
 	free(text);
 	if (rc < 0)
-		return stream_error(r, "invalid_argument", err.msg);
+		return http_stream_error(r, "invalid_argument", err.msg);
 	struct user_info user;
 	rc = user_for_request(r, &user, &err);
 	if (rc < 0) {
 		process_start_clear(&req);
-		return stream_error(r, "invalid_argument", err.msg);
+		return http_stream_error(r, "invalid_argument", err.msg);
 	}
 	struct proc_sub *sub;
 	rc = proctab_start(&req, &user, timeout_ms(r), &sub, &err);
 	process_start_clear(&req);
 	if (rc < 0)
-		return stream_error(r, connect_code_for_errno(rc), err.msg);
+		return http_stream_error(r, connect_code_for_errno(rc), err.msg);
 	return stream(r, sub_read, sub, sub_free);
 }
 
@@ -187,11 +145,11 @@ enum MHD_Result process_connect(struct http_request *r)
 	struct cove_err err = { 0 };
 	json_t *j = stream_request(r, &err);
 	if (!j)
-		return stream_error(r, "invalid_argument", err.msg);
+		return http_stream_error(r, "invalid_argument", err.msg);
 	struct proc *p = select_process(j, &err);
 	json_decref(j);
 	if (!p)
-		return stream_error(r, connect_code_for_errno(err.code), err.msg);
+		return http_stream_error(r, connect_code_for_errno(err.code), err.msg);
 	return stream_process(r, p);
 }
 

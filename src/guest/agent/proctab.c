@@ -71,11 +71,6 @@ void proc_unref(struct proc *p)
 		proc_free(p);
 }
 
-int proc_pid(const struct proc *p)
-{
-	return p->s.pid;
-}
-
 static int sub_append(struct proc_sub *sub, const uint8_t *data, size_t n)
 {
 	if (sub->off && sub->off == sub->len)

@@ -38,7 +38,6 @@ void proc_unref(struct proc *p);
 /* {"processes":[{"config":{cmd,args,envs,cwd},"pid":N,"tag":"..."}]} */
 json_t *proctab_list(void);
 
-int proc_pid(const struct proc *p);
 int proc_send_input(struct proc *p, const uint8_t *data, size_t len, struct cove_err *err);
 int proc_close_stdin(struct proc *p, struct cove_err *err);
 int proc_signal(struct proc *p, int sig, struct cove_err *err);

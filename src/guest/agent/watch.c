@@ -254,27 +254,6 @@ static void watch_stream_free(void *cls)
 	free(s);
 }
 
-static enum MHD_Result stream_end_error(struct http_request *r, const char *code, const char *message)
-{
-	struct watch_stream *s = calloc(1, sizeof(*s));
-	if (!s)
-		return MHD_NO;
-	char *text = connect_end_encode(code, message);
-	json_t *j = text ? json_loads(text, 0, NULL) : NULL;
-	free(text);
-	queue(s, ENVELOPE_FLAG_END, j);
-	s->started = true;
-	/* One envelope, then end: a reader that never waits. */
-	struct MHD_Response *resp = MHD_create_response_from_buffer(s->len, s->buf, MHD_RESPMEM_MUST_COPY);
-	watch_stream_free(s);
-	if (!resp)
-		return MHD_NO;
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/connect+json");
-	enum MHD_Result ret = MHD_queue_response(r->conn, MHD_HTTP_OK, resp);
-	MHD_destroy_response(resp);
-	return ret;
-}
-
 enum MHD_Result watch_dir(struct http_request *r)
 {
 	uint8_t flags;
@@ -287,13 +266,13 @@ enum MHD_Result watch_dir(struct http_request *r)
 		req = json_loadb(r->body + ENVELOPE_HEADER_SIZE, len, 0, NULL);
 	if (!json_is_object(req)) {
 		json_decref(req);
-		return stream_end_error(r, "invalid_argument", "request is not one Connect envelope with a JSON object");
+		return http_stream_error(r, "invalid_argument", "request is not one Connect envelope with a JSON object");
 	}
 	struct watch *w;
 	int rc = watch_for_request(r, req, &w, &err);
 	json_decref(req);
 	if (rc < 0)
-		return stream_end_error(r, rc == -ENOENT ? "not_found" : "invalid_argument", err.msg);
+		return http_stream_error(r, rc == -ENOENT ? "not_found" : "invalid_argument", err.msg);
 	struct watch_stream *s = calloc(1, sizeof(*s));
 	if (!s) {
 		watch_free(w);
