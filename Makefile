@@ -34,7 +34,7 @@ GUEST_LIBS := $(shell pkg-config --static --libs jansson 2>/dev/null) -lz -lpthr
 TEST_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 # The host library: everything but the programs' main files.
-LIB_SRCS := $(wildcard src/common/*.c src/vmm/*.c src/net/*.c src/proto/*.c src/sandbox/*.c)
+LIB_SRCS := $(wildcard src/common/*.c src/vmm/*.c src/net/*.c src/proto/*.c src/sandbox/*.c src/template/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(O)/host/%.o)
 CLI_SRCS := $(wildcard src/cli/*.c)
 CLI_OBJS := $(CLI_SRCS:%.c=$(O)/host/%.o)
@@ -53,9 +53,15 @@ HAVE_FUZZER := $(shell echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned 
 	$(FUZZ_CC) -fsanitize=fuzzer -x c - -o /dev/null 2>/dev/null && echo yes)
 
 KERNEL := $(GUEST)/vmlinux
-ROOTFS_TINY := $(GUEST)/tiny.ext4
+# Templates (guest/templates/NAME): `tiny` is busybox, built in a second; the
+# others are Debian trees made by debootstrap from a recipe (a `packages` list,
+# setup.sh, template.conf), rebuilt only when the recipe changes.
+TEMPLATES := $(GUEST)/templates
+ROOTFS_TINY := $(TEMPLATES)/tiny/rootfs.ext4
+DEBOOTSTRAP_TEMPLATES := $(patsubst guest/templates/%/packages,%,$(wildcard guest/templates/*/packages))
+TEMPLATE_IMAGES := $(ROOTFS_TINY) $(DEBOOTSTRAP_TEMPLATES:%=$(TEMPLATES)/%/rootfs.ext4)
 
-.PHONY: all deps demo check test asan bench clean programs guest-image kernel test-deps
+.PHONY: all deps demo check test asan bench clean programs guest-image kernel test-deps templates
 all: programs guest-image test-deps
 
 # The official E2B SDK, a real client for the protocol tests (tests/e2b).
@@ -127,10 +133,19 @@ kernel: $(KERNEL)
 $(KERNEL): guest/kernel/cove.config guest/kernel/build.sh $(wildcard $(KERNEL_TARBALL))
 	guest/kernel/build.sh $(KERNEL_TARBALL) guest/kernel/cove.config $(BUILD)/kernel $@
 
-# The tiny root filesystem: busybox and the Cove guest programs.
-guest-image: $(KERNEL) $(ROOTFS_TINY)
-$(ROOTFS_TINY): guest/rootfs/tiny.sh $(BIN)/cove-init $(BIN)/cove-agent
-	guest/rootfs/tiny.sh $(BIN) $@
+guest-image: $(KERNEL) templates
+templates: $(TEMPLATE_IMAGES)
+$(ROOTFS_TINY): guest/templates/tiny/build.sh guest/templates/tiny/template.conf $(BIN)/cove-init $(BIN)/cove-agent
+	@guest/templates/tiny/build.sh $(BIN) $(@D)
+# The slow part (debootstrap, ~1-3 min) depends only on the recipe; the image
+# (the tree plus the current guest programs) is remade in seconds.
+$(TEMPLATES)/%/tree.stamp: guest/templates/debootstrap.sh guest/templates/%/packages guest/templates/%/setup.sh \
+		guest/templates/%/template.conf
+	@guest/templates/debootstrap.sh guest/templates/$* $(@D)
+$(TEMPLATES)/%/rootfs.ext4: $(TEMPLATES)/%/tree.stamp guest/templates/image.sh $(BIN)/cove-init $(BIN)/cove-agent
+	@guest/templates/image.sh guest/templates/$* $(BIN) $(@D)
+# Keep the tree when make is interrupted while making the image.
+.PRECIOUS: $(TEMPLATES)/%/tree.stamp
 
 deps:
 	@scripts/deps.sh
@@ -153,8 +168,8 @@ asan: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan OPT=-O1 SANITIZE="$(SANITIZERS)" \
 		GUEST_SANITIZE="$(SANITIZERS)" GUEST_LDFLAGS= \
-		KERNEL=$(KERNEL) ROOTFS_TINY=$(ROOTFS_TINY) MHD=$(abspath $(MHD)) programs
-	@COVE_KERNEL=$(abspath $(KERNEL)) COVE_ROOTFS=$(abspath $(ROOTFS_TINY)) \
+		MHD=$(abspath $(MHD)) programs
+	@COVE_KERNEL=$(abspath $(KERNEL)) COVE_TEMPLATES=$(abspath $(TEMPLATES)) \
 		COVE_NODE_DIR=$(abspath $(BUILD)/node) tests/run.sh $(BUILD)/asan
 
 bench: deps

@@ -14,7 +14,7 @@ build=${1:-build}
 runs=${BENCH_RUNS:-10}
 cove=$build/bin/cove
 kernel=$build/guest/vmlinux
-rootfs=$build/guest/tiny.ext4
+rootfs=$build/guest/templates/tiny/rootfs.ext4
 tmp=$(mktemp -d /tmp/cove-bench.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 export COVE_RUN_DIR=$tmp/run COVE_LOG_DIR=$tmp/log
@@ -32,10 +32,10 @@ stats() { # name file-of-numbers
 echo "bench: $runs runs each, interleaved (cove run, then bare QEMU), on $(nproc) cores"
 : >"$tmp/agent"; : >"$tmp/total"; : >"$tmp/bare"
 # The bare reference gets the same kernel command line tweak Cove passes.
-khz=$("$cove" run -- cat /proc/cmdline | sed -n 's/.*tsc_early_khz=\([0-9]*\).*/\1/p')
+khz=$("$cove" run --template tiny -- cat /proc/cmdline | sed -n 's/.*tsc_early_khz=\([0-9]*\).*/\1/p')
 for i in $(seq 1 "$runs"); do
     t0=$(ms)
-    "$cove" run --timing -- true 2>"$tmp/timing"
+    "$cove" run --template tiny --timing -- true 2>"$tmp/timing"
     t1=$(ms)
     echo $((t1 - t0)) >>"$tmp/total"
     sed -n 's/.*vmm_to_agent_ms=\([0-9.]*\).*/\1/p' "$tmp/timing" >>"$tmp/agent"

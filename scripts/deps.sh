@@ -9,6 +9,8 @@ PKGS="build-essential pkg-config libjansson-dev libmnl-dev libcurl4-openssl-dev 
 PKGS="$PKGS linux-source-6.1 flex bison bc libelf-dev libssl-dev cpio xz-utils"
 # Guest image and VMM.
 PKGS="$PKGS busybox-static e2fsprogs qemu-system-x86 qemu-utils"
+# Debian templates (guest/templates): debootstrap, and its keyring check.
+PKGS="$PKGS debootstrap debian-archive-keyring gpgv"
 # Building libmicrohttpd from its Debian source package.
 PKGS="$PKGS dpkg-dev"
 # Tests: iproute2 only to count leftover namespaces and links from the outside.

@@ -13,7 +13,10 @@ export CMOCKA_MESSAGE_OUTPUT=TAP
 export COVE_BUILD=$(cd "$build" && pwd)
 # The guest image is shared with the sanitizer build (which has no guest files).
 export COVE_KERNEL=${COVE_KERNEL:-$COVE_BUILD/guest/vmlinux}
-export COVE_ROOTFS=${COVE_ROOTFS:-$COVE_BUILD/guest/tiny.ext4}
+export COVE_TEMPLATES=${COVE_TEMPLATES:-$COVE_BUILD/guest/templates}
+# Tests boot the tiny template unless they ask for another (--template base).
+export COVE_TEMPLATE=tiny
+export COVE_ROOTFS=$COVE_TEMPLATES/tiny/rootfs.ext4
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 

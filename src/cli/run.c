@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/proc.h"
 #include "sandbox/sandbox.h"
+#include "template/template.h"
 
 #define MAX_ENVS 256
 
@@ -21,6 +22,8 @@ struct run_opts {
 	struct sandbox_config sc;
 	char kernel[PATH_MAX];
 	char rootfs[PATH_MAX];
+	const char *template_name; /* NULL: COVE_TEMPLATE, else "base" */
+	struct template tpl;
 	const char *envs[MAX_ENVS + 1];
 	size_t nenvs;
 	const char *cwd;
@@ -38,11 +41,14 @@ static void run_usage(FILE *f)
 		"tears the sandbox down. Exits with CMD's status (128+N if killed by signal N,\n"
 		"127 if CMD was not found, 126 if it cannot run, 125 if cove itself failed).\n"
 		"\n"
-		"  --mem MiB          guest memory (default %d)\n"
-		"  --cpus N           virtual CPUs (default %d)\n"
+		"  --template NAME    what the sandbox is made from: its image, default user,\n"
+		"                     memory and CPUs (default $COVE_TEMPLATE, else base;\n"
+		"                     'tiny' is busybox only)\n"
+		"  --mem MiB          guest memory (default: the template's, else %d)\n"
+		"  --cpus N           virtual CPUs (default: the template's, else %d)\n"
 		"  --accel MODE       auto, kvm or tcg (default auto: kvm when it really works)\n"
 		"  --kernel PATH      guest kernel (default: the one built with cove)\n"
-		"  --rootfs PATH      guest root file system image (default: the tiny image)\n"
+		"  --rootfs PATH      guest root file system image instead of the template's\n"
 		"  --kernel-args ARGS extra guest kernel command line (e.g. 'loglevel=7' to debug boot)\n"
 		"  -e, --env K=V      set an environment variable for CMD (repeatable)\n"
 		"  -w, --cwd DIR      working directory for CMD in the guest\n"
@@ -62,7 +68,7 @@ static int parse_uint(const char *s, unsigned *out)
 	return 0;
 }
 
-enum { OPT_MEM = 256, OPT_CPUS, OPT_ACCEL, OPT_KERNEL, OPT_ROOTFS, OPT_KERNEL_ARGS, OPT_TIMING, OPT_KEEP_LOGS };
+enum { OPT_MEM = 256, OPT_CPUS, OPT_ACCEL, OPT_KERNEL, OPT_ROOTFS, OPT_KERNEL_ARGS, OPT_TIMING, OPT_KEEP_LOGS, OPT_TEMPLATE };
 
 static int parse_option(int c, struct run_opts *o)
 {
@@ -78,6 +84,9 @@ static int parse_option(int c, struct run_opts *o)
 		return 0;
 	case OPT_ROOTFS:
 		snprintf(o->rootfs, sizeof(o->rootfs), "%s", optarg);
+		return 0;
+	case OPT_TEMPLATE:
+		o->template_name = optarg;
 		return 0;
 	case OPT_KERNEL_ARGS:
 		o->sc.kernel_args = optarg;
@@ -111,7 +120,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		{ "rootfs", required_argument, NULL, OPT_ROOTFS }, { "env", required_argument, NULL, 'e' },
 		{ "cwd", required_argument, NULL, 'w' },	   { "timing", no_argument, NULL, OPT_TIMING },
 		{ "kernel-args", required_argument, NULL, OPT_KERNEL_ARGS },
-		{ "keep-logs", no_argument, NULL, OPT_KEEP_LOGS },
+		{ "keep-logs", no_argument, NULL, OPT_KEEP_LOGS }, { "template", required_argument, NULL, OPT_TEMPLATE },
 		{ "help", no_argument, NULL, 'h' },		   { 0 },
 	};
 	int c;
@@ -136,16 +145,37 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 	return 0;
 }
 
+/* The template gives the image and the defaults (user, workdir, size); an
+ * explicit --rootfs replaces the image, and alone means no template. */
 static int resolve_guest_files(struct run_opts *o)
 {
 	if (!o->kernel[0] && cli_default_guest_file("COVE_KERNEL", "vmlinux", o->kernel, sizeof(o->kernel)) < 0) {
 		fprintf(stderr, "cove run: no guest kernel found (looked for %s); build it with 'make' or pass --kernel\n", o->kernel);
 		return -1;
 	}
-	if (!o->rootfs[0] && cli_default_guest_file("COVE_ROOTFS", "tiny.ext4", o->rootfs, sizeof(o->rootfs)) < 0) {
-		fprintf(stderr, "cove run: no guest image found (looked for %s); build it with 'make' or pass --rootfs\n", o->rootfs);
+	if (o->rootfs[0] && !o->template_name)
+		return 0;
+	const char *name = o->template_name ? o->template_name : getenv("COVE_TEMPLATE");
+	if (!name || !*name)
+		name = "base";
+	char dir[PATH_MAX];
+	if (cli_default_guest_file("COVE_TEMPLATES", "templates", dir, sizeof(dir)) < 0) {
+		fprintf(stderr, "cove run: no templates found (looked for %s); build them with 'make'\n", dir);
 		return -1;
 	}
+	struct cove_err err = { 0 };
+	if (template_load(dir, name, &o->tpl, &err) < 0) {
+		fprintf(stderr, "cove run: %s\n", err.msg);
+		return -1;
+	}
+	if (!o->rootfs[0])
+		snprintf(o->rootfs, sizeof(o->rootfs), "%s", o->tpl.rootfs);
+	if (!o->sc.mem_mib)
+		o->sc.mem_mib = o->tpl.memory_mib;
+	if (!o->sc.vcpus)
+		o->sc.vcpus = o->tpl.vcpus;
+	o->sc.default_user = o->tpl.user[0] ? o->tpl.user : NULL;
+	o->sc.default_workdir = o->tpl.workdir[0] ? o->tpl.workdir : NULL;
 	return 0;
 }
 

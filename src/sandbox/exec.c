@@ -287,7 +287,7 @@ static size_t discard(char *data, size_t size, size_t nmemb, void *userdata)
 	return size * nmemb;
 }
 
-int agent_init(const struct agent_endpoint *ep, const char *new_token, struct cove_err *err)
+int agent_init(const struct agent_endpoint *ep, const struct agent_init_request *req, struct cove_err *err)
 {
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
@@ -296,9 +296,34 @@ int agent_init(const struct agent_endpoint *ep, const char *new_token, struct co
 	char ts[64];
 	size_t n = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(ts + n, sizeof(ts) - n, ".%09ldZ", now.tv_nsec);
-	char body[256];
-	snprintf(body, sizeof(body), "{\"timestamp\":\"%s\"%s%s%s}", ts, new_token ? ",\"accessToken\":\"" : "",
-		 new_token ? new_token : "", new_token ? "\"" : "");
+	json_t *j = json_pack("{ss}", "timestamp", ts);
+	if (!j)
+		return cove_errf(err, -ENOMEM, "init: JSON");
+	if (req->token)
+		json_object_set_new(j, "accessToken", json_string(req->token));
+	if (req->default_user && *req->default_user)
+		json_object_set_new(j, "defaultUser", json_string(req->default_user));
+	if (req->default_workdir && *req->default_workdir)
+		json_object_set_new(j, "defaultWorkdir", json_string(req->default_workdir));
+	if (req->envs && req->envs[0]) {
+		json_t *vars = json_object();
+		for (const char *const *e = req->envs; *e; e++) {
+			const char *eq = strchr(*e, '=');
+			if (!eq || eq == *e) {
+				json_decref(vars);
+				json_decref(j);
+				return cove_errf(err, -EINVAL, "init: environment variable '%s' is not KEY=VALUE", *e);
+			}
+			char key[256];
+			snprintf(key, sizeof(key), "%.*s", (int)(eq - *e), *e);
+			json_object_set_new(vars, key, json_string(eq + 1));
+		}
+		json_object_set_new(j, "envVars", vars);
+	}
+	_cleanup_free_ char *body = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	if (!body)
+		return cove_errf(err, -ENOMEM, "init: JSON");
 	struct curl_slist *headers;
 	CURL *easy = agent_easy(ep, "/init", "application/json", &headers);
 	if (!easy)

@@ -119,7 +119,8 @@ static int start(const struct sandbox_config *c, struct sandbox *sb, struct cove
 	if (r < 0)
 		return cove_errno(err, r, "access token: getrandom");
 	struct agent_endpoint ep = { net_sandbox_netns_fd(sb->net), NET_GUEST_ADDR, SANDBOX_AGENT_PORT, NULL };
-	r = agent_init(&ep, sb->token, err);
+	struct agent_init_request init = { sb->token, c->default_user, c->default_workdir, c->envs };
+	r = agent_init(&ep, &init, err);
 	if (r < 0)
 		return r;
 	sb->timings.agent_ready_us = now_us();

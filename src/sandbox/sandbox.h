@@ -29,6 +29,9 @@ struct sandbox_config {
 	bool die_with_parent;
 	int cancel_fd;          /* readable: stop waiting (Ctrl-C); -1: none */
 	int agent_timeout_ms;   /* 0: SANDBOX_DEFAULT_AGENT_TIMEOUT_MS */
+	const char *default_user;    /* the guest user commands and files act as; NULL: root */
+	const char *default_workdir; /* their working directory; NULL: the user's home */
+	const char *const *envs;     /* "KEY=VALUE" every guest process gets; may be NULL */
 };
 
 struct sandbox_timings {
@@ -77,9 +80,17 @@ struct agent_endpoint {
 	const char *token; /* X-Access-Token, NULL for none */
 };
 
-/* POST /init: sets the agent's access token (NULL: none) and the guest's
- * clock to the host's. */
-int agent_init(const struct agent_endpoint *ep, const char *new_token, struct cove_err *err);
+/* What POST /init tells an agent, besides the host's clock (always sent). */
+struct agent_init_request {
+	const char *token;           /* the new access token; NULL: none */
+	const char *default_user;    /* NULL: the agent's own (root) */
+	const char *default_workdir; /* NULL: the user's home */
+	const char *const *envs;     /* "KEY=VALUE" for every process, NULL-terminated; may be NULL */
+};
+
+/* POST /init: sets the agent's access token, defaults and environment, and
+ * the guest's clock to the host's. */
+int agent_init(const struct agent_endpoint *ep, const struct agent_init_request *req, struct cove_err *err);
 
 /* sandbox_exec against any agent. cancel_fd: readable means give up; -1 for none. */
 int agent_exec(const struct agent_endpoint *ep, const struct sandbox_exec *req, struct sandbox_exec_result *res,

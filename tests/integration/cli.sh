@@ -84,6 +84,26 @@ vmms=$(pgrep -fc "$COVE_RUN_DIR")
 check "a SIGKILLed run takes its VMM along; the next run removes its directory" $? "stale=$stale vmms=$vmms rc=$rc left=$(ls "$COVE_RUN_DIR")"
 rm -f "$COVE_LOG_DIR"/*.log # the killed run could not remove its logs
 
+# The base template: Debian with python3, sudo and the default user `user`.
+if [ -r "$COVE_TEMPLATES/base/rootfs.ext4" ]; then
+    "$cove" run --template base -- python3 -c 'print(1+1)' >"$out" 2>"$err"; rc=$?
+    [ "$rc" = 0 ] && [ "$(cat "$out")" = 2 ]; check "base: python3 -c 'print(1+1)' prints 2" $? "rc=$rc out=$(cat "$out") err=$(cat "$err")"
+    "$cove" run --template base -- bash -c 'id -u; id -gn; pwd; echo "$HOME $USER $SHELL"; sudo -n id -u; touch f; stat -c %U:%G f' >"$out" 2>"$err"; rc=$?
+    expected=$(printf '1000\nuser\n/home/user\n/home/user user /bin/bash\n0\nuser:user')
+    [ "$rc" = 0 ] && [ "$(cat "$out")" = "$expected" ]
+    check "base: commands run as user (1000) in /home/user, with passwordless sudo; files are theirs" $? "rc=$rc out=$(cat "$out") err=$(cat "$err")"
+    "$cove" run --template base -- sh -c 'command -v bash python3 sudo ps update-ca-certificates >/dev/null && ls /etc/ssl/certs/ca-certificates.crt' >"$out" 2>"$err"; rc=$?
+    [ "$rc" = 0 ]; check "base: bash, python3, sudo, procps and ca-certificates are installed" $? "rc=$rc out=$(cat "$out") err=$(cat "$err")"
+else
+    echo "ok $((n += 1)) # SKIP base template not built ($COVE_TEMPLATES/base)"
+fi
+"$cove" run --template no-such-template -- true >"$out" 2>"$err"; rc=$?
+[ "$rc" = 125 ] && grep -q "template 'no-such-template' not found" "$err" && [ "$(wc -l <"$err")" = 1 ]
+check "an unknown template is one clear line and exit 125" $? "rc=$rc err=$(cat "$err")"
+"$cove" run --template ../etc -- true >"$out" 2>"$err"; rc=$?
+[ "$rc" = 125 ] && grep -q "template name '../etc'" "$err"
+check "a template name cannot be a path" $? "rc=$rc err=$(cat "$err")"
+
 # Nothing of any run above may remain.
 sleep 0.2
 left_procs=$(pgrep -fc "$COVE_RUN_DIR")

@@ -1,11 +1,13 @@
 #!/bin/sh
-# Builds the tiny root filesystem: busybox (from Debian's busybox-static) plus
-# the Cove guest programs, as an ext4 image made with `mkfs.ext4 -d` (no loop
+# Builds the `tiny` template: busybox (from Debian's busybox-static) plus the
+# Cove guest programs, as an ext4 image made with `mkfs.ext4 -d` (no loop
 # mount, no root privileges needed for the image itself).
 #
-#   tiny.sh BIN_DIR OUTPUT_IMAGE
+#   build.sh BIN_DIR OUT_DIR    -> OUT_DIR/rootfs.ext4, OUT_DIR/template.conf
 set -eu
-bin=$1 out=$2
+bin=$1 dir=$2
+mkdir -p "$dir"
+out=$dir/rootfs.ext4
 busybox=/bin/busybox
 [ -x "$busybox" ] || { echo "rootfs: $busybox missing (apt-get install busybox-static, or 'make deps')" >&2; exit 1; }
 file -L "$busybox" 2>/dev/null | grep -q 'statically linked' || ldd "$busybox" 2>&1 | grep -q 'not a dynamic' ||
@@ -13,7 +15,7 @@ file -L "$busybox" 2>/dev/null | grep -q 'statically linked' || ldd "$busybox" 2
 
 stage=$(mktemp -d "${out}.stage.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
-echo "  rootfs: staging busybox and guest programs"
+echo "  template tiny: staging busybox and guest programs"
 for d in bin sbin usr/bin usr/sbin etc root tmp proc sys dev run var/tmp home; do mkdir -p "$stage/$d"; done
 chmod 1777 "$stage/tmp" "$stage/var/tmp"
 chmod 700 "$stage/root"
@@ -36,8 +38,9 @@ echo cove > "$stage/etc/hostname"
 printf '127.0.0.1 localhost\n::1 localhost\n' > "$stage/etc/hosts"
 : > "$stage/etc/resolv.conf"
 
-echo "  rootfs: mkfs.ext4 -d -> $out"
+echo "  template tiny: mkfs.ext4 -d -> $out"
 rm -f "$out.tmp"
 # 64 MiB leaves room for what a command writes; the file is sparse.
 mkfs.ext4 -q -F -L cove-root -d "$stage" -E root_owner=0:0 "$out.tmp" 64M >/dev/null
 mv "$out.tmp" "$out"
+cp "$(dirname "$0")/template.conf" "$dir/template.conf"

@@ -1,0 +1,126 @@
+#!/bin/bash
+# Builds a template's root file system tree with debootstrap, from Debian's
+# registry only: the mirrors are the machine's own apt sources (or, when they
+# name none, debootstrap's default).
+#
+#   debootstrap.sh RECIPE_DIR OUT_DIR
+#
+# RECIPE_DIR holds `packages` (one per line), `setup.sh` (run in the tree as
+# root after the packages are in) and `template.conf` (suite=...). The tree
+# lands in OUT_DIR/tree, with OUT_DIR/tree.stamp written last; downloaded
+# packages are kept in OUT_DIR/../../cache/debs so a rebuild is fast and works
+# offline. Needs root (debootstrap and chroot do).
+set -euo pipefail
+recipe=$(cd "$1" && pwd) out=$2
+name=$(basename "$recipe")
+say() { echo "  template $name: $*"; }
+die() { echo "template $name: $*" >&2; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "building a template needs root (debootstrap and chroot); run 'make' as root"
+command -v debootstrap >/dev/null || die "debootstrap missing (apt-get install debootstrap, or 'make deps')"
+conf() { sed -n "s/^$1=//p" "$recipe/template.conf" | tail -1; }
+suite=$(conf suite)
+[ -n "$suite" ] || die "$recipe/template.conf sets no suite="
+packages=$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$recipe/packages" | tr -s ' \n' ',' | sed 's/,$//')
+
+# The machine's Debian mirrors: from deb822 .sources stanzas or one-line
+# .list entries whose suite is the host's release (the main archive) and its
+# -security counterpart.
+apt_uri_for() { # SUITE -> first URI that serves it
+    local want=$1 f
+    for f in /etc/apt/sources.list.d/*.sources; do
+        [ -f "$f" ] || continue
+        awk -v want="$want" '
+            function flush() { if (types ~ /(^| )deb( |$)/ && enabled != "no" && (" " suites " ") ~ (" " want " ") && uri != "") { print uri; found = 1; exit } types = suites = uri = ""; enabled = "" }
+            /^[[:space:]]*$/ { flush(); next }
+            /^Types:/ { sub(/^Types:[[:space:]]*/, ""); types = $0 }
+            /^URIs:/ { sub(/^URIs:[[:space:]]*/, ""); split($0, u, " "); uri = u[1] }
+            /^Suites:/ { sub(/^Suites:[[:space:]]*/, ""); suites = $0 }
+            /^Enabled:/ { sub(/^Enabled:[[:space:]]*/, ""); enabled = $0 }
+            END { if (!found) flush() }' "$f" | head -1
+    done
+    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+        [ -f "$f" ] || continue
+        awk -v want="$want" '$1 == "deb" { i = 2; if ($2 ~ /^\[/) { while ($i !~ /\]$/) i++; i++ } if ($(i + 1) == want) print $i }' "$f"
+    done
+}
+host_suite=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
+mirror=$(apt_uri_for "$suite" | head -1)
+[ -n "$mirror" ] || [ -z "$host_suite" ] || mirror=$(apt_uri_for "$host_suite" | head -1)
+security=$(apt_uri_for "$suite-security" | head -1)
+if [ -n "$mirror" ]; then say "Debian $suite from $mirror (the machine's apt sources)"
+else say "Debian $suite from debootstrap's default mirror (none found in the machine's apt sources)"; fi
+
+cache=$(mkdir -p "$out/../../cache/debs" && cd "$out/../../cache/debs" && pwd)
+tree=$out/tree
+new=$out/tree.new
+rm -f "$out/tree.stamp"
+rm -rf "$new"
+mkdir -p "$new"
+
+# Runs a command in the tree with /proc, /sys and /dev mounted in a private
+# mount namespace, so nothing stays mounted when it ends or fails.
+in_tree() {
+    unshare --mount --propagation private --fork /bin/sh -ec '
+        t=$1; shift
+        mount -t proc proc "$t/proc"; mount -t sysfs sysfs "$t/sys"; mount --rbind /dev "$t/dev"
+        exec chroot "$t" "$@"' in_tree "$new" "$@"
+}
+
+say "debootstrap --variant=minbase (progress below; first build downloads ~60 MB)"
+started=$(date +%s)
+# shellcheck disable=SC2086
+debootstrap --variant=minbase --include="$packages" --cache-dir="$cache" "$suite" "$new" $mirror 2>&1 |
+    while IFS= read -r line; do
+        # Show the phases and anything unusual, not the several lines per package.
+        [[ $line =~ ^I:\ (Retrieving|Validating|Checking|Found)\  ]] && continue
+        [[ $line =~ ^I:\ (Extracting|Unpacking|Configuring)\ [^\ ]+\.\.\.$ ]] && continue
+        echo "    $line"
+    done
+
+say "apt sources and security updates"
+rm -f "$new/etc/apt/sources.list"
+{
+    echo "Types: deb"
+    echo "URIs: ${mirror:-$(sed -n 's/^deb \([^ ]*\) .*/\1/p' "$new/etc/apt/sources.list" 2>/dev/null | head -1)}"
+    echo "Suites: $suite $suite-updates"
+    echo "Components: main"
+    echo "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg"
+    if [ -n "$security" ]; then
+        echo
+        echo "Types: deb"
+        echo "URIs: $security"
+        echo "Suites: $suite-security"
+        echo "Components: main"
+        echo "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg"
+    fi
+} > "$new/etc/apt/sources.list.d/debian.sources"
+if [ -z "$mirror" ]; then rm "$new/etc/apt/sources.list.d/debian.sources"; fi
+cp /etc/resolv.conf "$new/etc/resolv.conf"
+printf '#!/bin/sh\nexit 101\n' > "$new/usr/sbin/policy-rc.d" # start no services while building
+chmod 755 "$new/usr/sbin/policy-rc.d"
+export DEBIAN_FRONTEND=noninteractive
+in_tree apt-get -qq update
+if ! in_tree apt-get -qq -y -o Dpkg::Use-Pty=0 dist-upgrade > "$out/upgrade.log" 2>&1; then
+    tail -20 "$out/upgrade.log" >&2
+    die "apt-get dist-upgrade failed (log: $out/upgrade.log)"
+fi
+say "$(grep -c '^Setting up' "$out/upgrade.log" || true) packages updated (log: $out/upgrade.log)"
+
+say "setup.sh"
+install -m 755 "$recipe/setup.sh" "$new/tmp/cove-setup.sh"
+in_tree /tmp/cove-setup.sh
+rm -f "$new/tmp/cove-setup.sh"
+
+# What every Cove guest expects, and what should not ship in an image.
+in_tree apt-get -qq clean
+rm -rf "$new"/var/lib/apt/lists/* "$new/usr/sbin/policy-rc.d" "$new"/var/log/*.log "$new"/var/cache/debconf/*-old
+echo cove > "$new/etc/hostname"
+printf '127.0.0.1\tlocalhost cove\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' > "$new/etc/hosts"
+: > "$new/etc/resolv.conf"
+: > "$new/etc/machine-id"
+
+rm -rf "$tree"
+mv "$new" "$tree"
+echo "$(sha256sum "$recipe/packages" "$recipe/setup.sh" "$recipe/template.conf" | sha256sum | cut -c1-16)" > "$out/tree.stamp"
+say "tree ready: $(du -sh "$tree" | cut -f1) in $(( $(date +%s) - started )) s"

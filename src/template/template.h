@@ -1,0 +1,40 @@
+/* Templates: what a sandbox is made from. A template is a directory holding
+ * its root file system image (rootfs.ext4) and template.conf, the defaults a
+ * sandbox made from it gets (default user and working directory, memory,
+ * vCPUs). `make` builds them under build/guest/templates/ from the recipes in
+ * guest/templates/; coved will keep them in its state directory. */
+#ifndef COVE_TEMPLATE_H
+#define COVE_TEMPLATE_H
+
+#include <limits.h>
+
+#include "common/err.h"
+
+#define TEMPLATE_NAME_MAX 63
+
+struct template {
+	char name[TEMPLATE_NAME_MAX + 1];
+	char dir[PATH_MAX];
+	char rootfs[PATH_MAX];
+	char user[33];         /* default user of commands and files; "" = the agent's own (root) */
+	char workdir[PATH_MAX]; /* default cwd; "" = the user's home */
+	char suite[33];        /* the Debian release it was built from, "" if none */
+	unsigned memory_mib;   /* 0: the VMM default */
+	unsigned vcpus;        /* 0: the VMM default */
+	unsigned disk_mib;     /* 0: the image's own size */
+};
+
+/* A template name: 1-63 of [a-z0-9._-], starting with a letter or digit (it
+ * becomes a directory name and, in coved, part of URLs). */
+int template_name_check(const char *name, struct cove_err *err);
+
+/* Loads template NAME from DIR/NAME: parses template.conf ("key=value" lines,
+ * '#' comments; an unknown key or bad value is an error naming file and line)
+ * and checks that rootfs.ext4 is readable. */
+int template_load(const char *dir, const char *name, struct template *t, struct cove_err *err);
+
+/* Parses template.conf text (for tests and for template_load). `where` names
+ * the source in messages. */
+int template_parse_conf(const char *text, const char *where, struct template *t, struct cove_err *err);
+
+#endif
