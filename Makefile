@@ -30,7 +30,7 @@ GUEST_LDFLAGS ?= -static
 # make asan builds the guest programs with sanitizers too (dynamically linked)
 # to test the agent on the host; the guest image keeps the static ones.
 GUEST_SANITIZE ?=
-GUEST_LIBS := $(shell pkg-config --static --libs jansson 2>/dev/null) -lz -lpthread
+GUEST_LIBS := $(shell pkg-config --static --libs jansson nettle 2>/dev/null) -lz -lpthread
 TEST_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 # The host library: everything but the programs' main files.

@@ -82,8 +82,8 @@ code=$(req -X POST -H 'Content-Type: application/connect+json' --data-binary @"$
 check "a call without the token is unauthenticated (401)" $? "got $code $(cat "$tmp/body")"
 code=$(req -X POST -H 'X-Access-Token: wrong' -H 'Content-Type: application/connect+json' --data-binary @"$tmp/start" "$base/process.Process/Start")
 [ "$code" = 401 ]; check "a wrong token is unauthenticated (401)" $? "got $code"
-code=$(req "$base/files?path=/etc/hostname"); [ "$code" = 401 ]
-check "GET /files needs the token too" $? "got $code"
+code=$(req "$base/files?path=/etc/hostname"); [ "$code" = 401 ] && grep -q 'signature' "$tmp/body"
+check "GET /files needs the token or a signature" $? "got $code $(cat "$tmp/body")"
 code=$(req "$base/health"); [ "$code" = 204 ]; check "/health needs no token" $? "got $code"
 
 code=$(req -X POST -H 'X-Access-Token: s3cret' -H 'Content-Type: application/connect+json' --data-binary @"$tmp/start" "$base/process.Process/Start")
@@ -96,4 +96,48 @@ code=$(req -X POST -H 'Content-Type: application/json' --data '{"accessToken":"m
 code=$(req -X POST -H 'X-Access-Token: s3cret' -H 'Content-Type: application/json' --data '{"accessToken":"next"}' "$base/init")
 code2=$(req -H 'X-Access-Token: next' "$base/files?path=/nonexistent")
 [ "$code" = 204 ] && [ "$code2" = 404 ]; check "with it, /init rotates the token" $? "got $code then $code2"
+
+# Signed /files URLs, as the SDK's downloadUrl/uploadUrl make them:
+# v1_ + unpadded base64(sha256("path:operation:username:token[:expiration]")).
+sign() { printf '%s' "$1" | openssl dgst -sha256 -binary | base64 | tr -d '='; }
+echo signed >"$tmp/s.txt"
+get_signed() { curl -s -o "$tmp/body" -w '%{http_code}' -G "$base/files" --data-urlencode "path=$1" --data-urlencode "signature=v1_$2" ${3:+--data-urlencode "signature_expiration=$3"}; }
+code=$(get_signed "$tmp/s.txt" "$(sign "$tmp/s.txt:read::next")")
+[ "$code" = 200 ] && [ "$(cat "$tmp/body")" = signed ]; check "a signed download URL reads the file without the token" $? "got $code $(cat "$tmp/body")"
+code=$(get_signed "$tmp/s.txt" "$(sign "$tmp/s.txt:write::next")")
+[ "$code" = 401 ] && grep -q 'invalid signature' "$tmp/body"; check "a write signature does not read" $? "got $code $(cat "$tmp/body")"
+code=$(get_signed /etc/hostname "$(sign "$tmp/s.txt:read::next")")
+[ "$code" = 401 ]; check "a signature is for one path only" $? "got $code"
+code=$(get_signed "$tmp/s.txt" "$(sign "$tmp/s.txt:read::s3cret")")
+[ "$code" = 401 ]; check "a signature made with an old token is refused" $? "got $code"
+exp=$(( $(date +%s) + 60 ))
+code=$(get_signed "$tmp/s.txt" "$(sign "$tmp/s.txt:read::next:$exp")" "$exp")
+[ "$code" = 200 ]; check "a signature with a future expiration reads" $? "got $code $(cat "$tmp/body")"
+code=$(get_signed "$tmp/s.txt" "$(sign "$tmp/s.txt:read::next:$exp")" "$((exp + 1))")
+[ "$code" = 401 ]; check "the expiration cannot be moved without a new signature" $? "got $code"
+exp=$(( $(date +%s) - 1 ))
+code=$(get_signed "$tmp/s.txt" "$(sign "$tmp/s.txt:read::next:$exp")" "$exp")
+[ "$code" = 401 ] && grep -q 'expired' "$tmp/body"; check "an expired signature is refused" $? "got $code $(cat "$tmp/body")"
+code=$(curl -s -o "$tmp/body" -w '%{http_code}' -H 'X-Access-Token: wrong' -G "$base/files" --data-urlencode "path=$tmp/s.txt" --data-urlencode "signature=v1_$(sign "$tmp/s.txt:read::next")")
+[ "$code" = 401 ]; check "a wrong X-Access-Token is refused even beside a good signature (as envd)" $? "got $code"
+
+# Uploads: a signed URL, X-Metadata-* headers stored as user.e2b.* xattrs.
+code=$(curl -s -o "$tmp/body" -w '%{http_code}' -H 'Content-Type: application/octet-stream' -H 'X-Metadata-Author: Ada' \
+    -H 'x-metadata-purpose: test run' --data-binary 'payload' "$base/files" --url-query "path=$tmp/up.txt" \
+    --url-query "signature=v1_$(sign "$tmp/up.txt:write::next")")
+[ "$code" = 200 ] && [ "$(cat "$tmp/up.txt")" = payload ] && grep -q '"metadata":{"author":"Ada","purpose":"test run"}' "$tmp/body"
+check "a signed upload writes the file and reports its metadata" $? "got $code $(cat "$tmp/body")"
+code=$(req -X POST -H 'X-Access-Token: next' -H 'Content-Type: application/json' --data "{\"path\":\"$tmp/up.txt\"}" "$base/filesystem.Filesystem/Stat")
+[ "$code" = 200 ] && grep -q '"metadata":{"author":"Ada","purpose":"test run"}' "$tmp/body"
+check "Stat reports the metadata (user.e2b.* xattrs)" $? "got $code $(cat "$tmp/body")"
+code=$(req -X POST -H 'X-Access-Token: next' -H 'Content-Type: application/octet-stream' -H 'X-Metadata-Other: 1' --data-binary x "$base/files?path=$tmp/up.txt")
+code2=$(req -X POST -H 'X-Access-Token: next' -H 'Content-Type: application/json' --data "{\"path\":\"$tmp/up.txt\"}" "$base/filesystem.Filesystem/Stat")
+[ "$code" = 200 ] && grep -q '"metadata":{"other":"1"}' "$tmp/body"
+check "an overwrite replaces the whole metadata set" $? "got $code $code2 $(cat "$tmp/body")"
+code=$(req -X POST -H 'X-Access-Token: next' -H 'Content-Type: application/octet-stream' -H $'X-Metadata-Bad: caf\xc3\xa9' --data-binary x "$base/files?path=$tmp/bad.txt")
+[ "$code" = 400 ] && [ ! -e "$tmp/bad.txt" ] && grep -q 'printable ASCII' "$tmp/body"
+check "metadata outside printable ASCII is refused and nothing is written" $? "got $code $(cat "$tmp/body")"
+code=$(curl -s -o /dev/null -D "$tmp/headers" -w '%{http_code}' -X POST -H 'X-Access-Token: next' -H 'Content-Type: application/json' --data '{}' "$base/init")
+[ "$code" = 204 ] && grep -qi '^X-Envd-Version: 0\.6\.' "$tmp/headers"
+check "/init says which envd version the agent implements (X-Envd-Version)" $? "got $code $(cat "$tmp/headers")"
 echo "1..$n"

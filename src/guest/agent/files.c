@@ -11,6 +11,8 @@
 #include <zlib.h>
 
 #include "agent/fs_service.h"
+#include "agent/metadata.h"
+#include "agent/state.h"
 #include "agent/users.h"
 #include "common/fs.h"
 
@@ -88,6 +90,29 @@ static enum MHD_Result send_gzip(struct http_request *r, int fd)
 	return ret;
 }
 
+static int files_authorize(struct http_request *r, const char *operation, char *why, size_t len)
+{
+	struct agent_files_auth a = {
+		.header_token = http_header(r, "X-Access-Token"),
+		.signature = http_query(r, "signature"),
+		.expiration = http_query(r, "signature_expiration"),
+		.path = http_query(r, "path"),
+		.user = http_query(r, "username"),
+		.operation = operation,
+	};
+	return agent_files_authorize(&a, why, len);
+}
+
+int files_authorize_read(struct http_request *r, char *why, size_t len)
+{
+	return files_authorize(r, "read", why, len);
+}
+
+int files_authorize_write(struct http_request *r, char *why, size_t len)
+{
+	return files_authorize(r, "write", why, len);
+}
+
 enum MHD_Result files_get(struct http_request *r)
 {
 	char path[PATH_MAX];
@@ -140,6 +165,7 @@ struct upload {
 	z_stream z;
 	struct part cur;
 	struct user_info user; /* the files become this user's */
+	json_t *metadata;      /* from X-Metadata-* headers, set on every file; NULL: none */
 	json_t *results;
 	int error;
 	char message[PATH_MAX + 64];
@@ -182,6 +208,11 @@ static int part_open(struct upload *u, const char *client_path)
 	fchmod(u->cur.fd, 0644);
 	if (fchown(u->cur.fd, u->user.uid, u->user.gid) < 0)
 		return set_error(u, -errno, "write %s: %s", u->cur.path);
+	/* On the temporary file, so the metadata replaces the old file's whole
+	 * set when it is renamed over it. */
+	int r = u->metadata ? metadata_apply(u->cur.fd, u->metadata) : 0;
+	if (r < 0)
+		return set_error(u, r, "set metadata on %s: %s", u->cur.path);
 	return 0;
 }
 
@@ -204,8 +235,11 @@ static int part_close(struct upload *u)
 	}
 	u->cur.tmp[0] = '\0';
 	const char *slash = strrchr(u->cur.path, '/');
-	json_array_append_new(u->results, json_pack("{s:s, s:s, s:s}", "name", slash ? slash + 1 : u->cur.path, "type",
-						   "file", "path", u->cur.path));
+	json_t *entry = json_pack("{s:s, s:s, s:s}", "name", slash ? slash + 1 : u->cur.path, "type", "file", "path",
+				  u->cur.path);
+	if (entry && u->metadata)
+		json_object_set(entry, "metadata", u->metadata);
+	json_array_append_new(u->results, entry);
 	return 0;
 }
 
@@ -275,6 +309,11 @@ static int upload_start(struct http_request *r, struct upload **ret)
 		snprintf(u->message, sizeof(u->message), "%s", e.msg);
 		return u->error;
 	}
+	int mr = metadata_from_headers(r->conn, &u->metadata, u->message, sizeof(u->message));
+	if (mr < 0) {
+		u->error = mr;
+		return u->error;
+	}
 	const char *type = http_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
 	if (type && strncmp(type, "multipart/form-data", 19) == 0) {
 		u->multipart = true;
@@ -327,6 +366,7 @@ void files_post_cleanup(struct http_request *r)
 	if (u->cur.tmp[0])
 		unlink(u->cur.tmp); /* still there only when the upload failed */
 	json_decref(u->results);
+	json_decref(u->metadata);
 	free(u);
 	r->ctx = NULL;
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/fs.h"
+#include "agent/metadata.h"
 #include "agent/users.h"
 #include "proto/process.h"
 
@@ -82,6 +83,9 @@ static json_t *entry_info(const char *path, const struct stat *st)
 			json_object_set_new(e, "symlinkTarget", json_string(target));
 		}
 	}
+	json_t *md = e ? metadata_read(path) : NULL;
+	if (md)
+		json_object_set_new(e, "metadata", md);
 	return e;
 }
 

@@ -22,6 +22,9 @@ enum MHD_Result fs_move(struct http_request *r);
 enum MHD_Result fs_list_dir(struct http_request *r);
 enum MHD_Result fs_remove(struct http_request *r);
 
+/* /files accepts X-Access-Token or a signed URL (route authorize hooks). */
+int files_authorize_read(struct http_request *r, char *why, size_t len);
+int files_authorize_write(struct http_request *r, char *why, size_t len);
 enum MHD_Result files_get(struct http_request *r);
 enum MHD_Result files_post(struct http_request *r);
 int files_post_body(struct http_request *r, const char *data, size_t len);

@@ -1,4 +1,5 @@
 #include "agent/http.h"
+#include "agent/state.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -54,6 +55,9 @@ enum MHD_Result http_reply(struct http_request *r, unsigned status, const char *
 		return MHD_NO;
 	if (content_type)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+	/* The host learns what the agent implements from any plain reply
+	 * (envd sends it on /init). */
+	MHD_add_response_header(resp, "X-Envd-Version", AGENT_ENVD_VERSION);
 	enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -182,7 +186,8 @@ static enum MHD_Result dispatch(struct http_server *s, struct http_request *r)
 		return http_reply_connect_error(r, "unimplemented", "no such method or path");
 	}
 	if (r->unauthorized)
-		return http_reply_connect_error(r, "unauthenticated", "missing or wrong X-Access-Token");
+		return http_reply_connect_error(r, "unauthenticated",
+						r->auth_error[0] ? r->auth_error : "missing or wrong X-Access-Token");
 	if (r->too_large)
 		return http_reply_connect_error(r, "resource_exhausted", "request body too large");
 	return r->route->handler(r);
@@ -207,8 +212,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		r->route = find_route(s, method, url, &path_known);
 		r->limit = r->route ? r->route->body_limit : 0;
 		/* Checked before any of the body is read. */
-		r->unauthorized = r->route && !r->route->open && s->authorize &&
-				  !s->authorize(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Access-Token"));
+		if (r->route && r->route->authorize)
+			r->unauthorized = r->route->authorize(r, r->auth_error, sizeof(r->auth_error)) < 0;
+		else
+			r->unauthorized = r->route && !r->route->open && s->authorize &&
+					  !s->authorize(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Access-Token"));
 		*req_cls = r;
 		return MHD_YES;
 	}

@@ -27,6 +27,7 @@ struct http_request {
 	const struct http_route *route;
 	void *ctx;       /* a streaming route's own state */
 	bool unauthorized; /* no valid X-Access-Token: nothing of the body is read */
+	char auth_error[128]; /* why, when a route's own authorize refused */
 	int body_error;  /* set by a body sink that failed: the handler reports it */
 };
 
@@ -44,6 +45,10 @@ struct http_route {
 	void (*cleanup)(struct http_request *r);
 	/* Reachable without the access token (envd exempts /health). */
 	bool open;
+	/* Optional: decides instead of the X-Access-Token check (/files also
+	 * takes signed URLs). Runs before any of the body is read; returns 0 or
+	 * a negative errno with why filled. */
+	int (*authorize)(struct http_request *r, char *why, size_t len);
 };
 
 /* Decides whether a request's X-Access-Token (NULL when absent) is good. */

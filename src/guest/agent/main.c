@@ -70,8 +70,8 @@ static const struct http_route routes[] = {
 	{ "POST", "/filesystem.Filesystem/CreateWatcher", SMALL_BODY_LIMIT, watcher_create },
 	{ "POST", "/filesystem.Filesystem/GetWatcherEvents", SMALL_BODY_LIMIT, watcher_get_events },
 	{ "POST", "/filesystem.Filesystem/RemoveWatcher", SMALL_BODY_LIMIT, watcher_remove },
-	{ "GET", "/files", 0, files_get },
-	{ "POST", "/files", 0, files_post, files_post_body, files_post_cleanup },
+	{ "GET", "/files", 0, files_get, .authorize = files_authorize_read },
+	{ "POST", "/files", 0, files_post, files_post_body, files_post_cleanup, .authorize = files_authorize_write },
 };
 
 static int parse_listen(const char *s, struct sockaddr_in *sa)

@@ -7,6 +7,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <nettle/base64.h>
+#include <nettle/sha2.h>
+
 #include "common/log.h"
 
 #define TOKEN_MAX 1024
@@ -24,6 +27,15 @@ static struct {
 	char *user;
 } st = { .lock = PTHREAD_RWLOCK_INITIALIZER };
 
+static bool equal_const_time(const char *a, const char *b)
+{
+	size_t na = strlen(a), nb = strlen(b);
+	unsigned char diff = na != nb;
+	for (size_t i = 0; i < na; i++)
+		diff |= (unsigned char)a[i] ^ (unsigned char)(i < nb ? b[i] : 0);
+	return diff == 0;
+}
+
 void agent_state_setup(bool set_clock)
 {
 	st.set_clock = set_clock;
@@ -32,16 +44,64 @@ void agent_state_setup(bool set_clock)
 bool agent_token_ok(const char *presented)
 {
 	pthread_rwlock_rdlock(&st.lock);
-	bool ok = true;
-	if (st.token) {
-		size_t a = strlen(st.token), b = presented ? strlen(presented) : 0;
-		unsigned char diff = a != b;
-		for (size_t i = 0; i < a; i++)
-			diff |= (unsigned char)st.token[i] ^ (unsigned char)(i < b ? presented[i] : 0);
-		ok = diff == 0;
-	}
+	bool ok = !st.token || equal_const_time(st.token, presented ? presented : "");
 	pthread_rwlock_unlock(&st.lock);
 	return ok;
+}
+
+/* envd's v1 signature: "v1_" + base64(sha256("path:op:user:token[:exp]"))
+ * with the base64 padding removed. */
+static void signature_v1(const char *path, const char *op, const char *user, const char *token, const char *exp,
+			 char out[64])
+{
+	struct sha256_ctx h;
+	sha256_init(&h);
+	const char *parts[] = { path, op, user, token, exp };
+	for (size_t i = 0; i < 5 && parts[i]; i++) {
+		if (i)
+			sha256_update(&h, 1, (const uint8_t *)":");
+		sha256_update(&h, strlen(parts[i]), (const uint8_t *)parts[i]);
+	}
+	uint8_t digest[SHA256_DIGEST_SIZE];
+	sha256_digest(&h, sizeof(digest), digest);
+	memcpy(out, "v1_", 3);
+	size_t n = BASE64_ENCODE_RAW_LENGTH(sizeof(digest)); /* 44 with padding */
+	base64_encode_raw((char *)out + 3, sizeof(digest), digest);
+	while (n > 0 && out[3 + n - 1] == '=')
+		n--;
+	out[3 + n] = '\0';
+}
+
+int agent_files_authorize(const struct agent_files_auth *a, char *why, size_t len)
+{
+	pthread_rwlock_rdlock(&st.lock);
+	int rc = 0;
+	if (!st.token) {
+		/* No token: nothing to check (envd too). */
+	} else if (a->header_token) {
+		if (!equal_const_time(st.token, a->header_token)) {
+			snprintf(why, len, "access token present in header but does not match");
+			rc = -EACCES;
+		}
+	} else if (!a->signature) {
+		snprintf(why, len, "missing X-Access-Token or signature query parameter");
+		rc = -EACCES;
+	} else {
+		char expected[64];
+		signature_v1(a->path ? a->path : "", a->operation, a->user ? a->user : "", st.token, a->expiration,
+			     expected);
+		char *end = NULL;
+		long long exp = a->expiration ? strtoll(a->expiration, &end, 10) : 0;
+		if (!equal_const_time(expected, a->signature)) {
+			snprintf(why, len, "invalid signature");
+			rc = -EACCES;
+		} else if (a->expiration && (end == a->expiration || *end || exp < (long long)time(NULL))) {
+			snprintf(why, len, "signature is already expired");
+			rc = -EACCES;
+		}
+	}
+	pthread_rwlock_unlock(&st.lock);
+	return rc;
 }
 
 static int set_string(json_t *req, const char *field, char **slot, size_t max, struct cove_err *err)

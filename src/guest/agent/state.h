@@ -18,6 +18,24 @@ void agent_state_setup(bool set_clock);
 /* True when no token is set, or presented equals it (constant time). */
 bool agent_token_ok(const char *presented);
 
+/* GET and POST /files take the token in X-Access-Token or, for URLs handed
+ * to someone else, a signature in the query (envd's signed URLs):
+ * signature = "v1_" + unpadded base64 of SHA-256 over
+ * "path:operation:username:token" (":expiration" appended when given). */
+struct agent_files_auth {
+	const char *header_token; /* X-Access-Token, NULL when absent */
+	const char *signature;    /* ?signature=, NULL when absent */
+	const char *expiration;   /* ?signature_expiration= (Unix seconds), NULL when absent */
+	const char *path;         /* ?path= as sent, NULL when absent */
+	const char *user;         /* ?username= as sent, NULL when absent */
+	const char *operation;    /* "read" (GET) or "write" (POST) */
+};
+/* 0 when allowed (always, while no token is set); -EACCES with why filled. */
+int agent_files_authorize(const struct agent_files_auth *a, char *why, size_t len);
+
+/* The envd version the agent implements, sent as X-Envd-Version by /init. */
+#define AGENT_ENVD_VERSION "0.6.4"
+
 /* Applies an /init body. Fields absent are left as they were. */
 int agent_init_apply(json_t *req, struct cove_err *err);
 

@@ -78,7 +78,11 @@ static void mount_filesystems(void)
 	mount_one("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "gid=5,mode=0620,ptmxmode=0666");
 	mount_one("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
 	mount_one("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
-	mount_one("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+	/* /tmp stays on the root disk, as in E2B's sandboxes: it survives pause
+	 * and resume with the disk, costs no guest memory, and keeps extended
+	 * attributes (file metadata), which tmpfs lacks before Linux 6.6. */
+	mkdir("/tmp", 01777);
+	chmod("/tmp", 01777);
 	mount_one("cgroup2", "/sys/fs/cgroup", "cgroup2", common, NULL);
 	if (access("/dev/ptmx", F_OK) != 0)
 		symlink("pts/ptmx", "/dev/ptmx");
