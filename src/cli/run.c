@@ -1,5 +1,7 @@
 /* cove run: boot a sandbox, run one command, stream its output, tear down. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -13,10 +15,19 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/proc.h"
+#include "net/forward.h"
+#include "net/net.h"
 #include "sandbox/sandbox.h"
 #include "template/template.h"
 
 #define MAX_ENVS 256
+#define MAX_PUBLISH 16
+
+/* -p [ADDR:]HOSTPORT:GUESTPORT */
+struct publish {
+	char addr[16];
+	uint16_t host_port, guest_port;
+};
 
 struct run_opts {
 	struct sandbox_config sc;
@@ -27,6 +38,9 @@ struct run_opts {
 	const char *envs[MAX_ENVS + 1];
 	size_t nenvs;
 	const char *cwd;
+	struct publish publish[MAX_PUBLISH];
+	size_t npublish;
+	const char *token_file;
 	bool timing;
 	bool keep_logs;
 	char **argv;
@@ -52,6 +66,13 @@ static void run_usage(FILE *f)
 		"  --kernel-args ARGS extra guest kernel command line (e.g. 'loglevel=7' to debug boot)\n"
 		"  -e, --env K=V      set an environment variable for CMD (repeatable)\n"
 		"  -w, --cwd DIR      working directory for CMD in the guest\n"
+		"  -p, --publish [ADDR:]HOSTPORT:GUESTPORT\n"
+		"                     relay connections to ADDR:HOSTPORT on the host (default\n"
+		"                     address 127.0.0.1; port 0 picks one) to GUESTPORT in the\n"
+		"                     guest while CMD runs; the port is printed (repeatable)\n"
+		"  --token-file PATH  write the guest agent's access token to PATH (mode 0600)\n"
+		"                     once the sandbox is up, to connect an E2B SDK to its\n"
+		"                     agent through --publish HOSTPORT:49983\n"
 		"  --timing           print boot and run times to stderr\n"
 		"  --keep-logs        keep the VMM and console logs even when all went well\n",
 		VMM_DEFAULT_MEM_MIB, VMM_DEFAULT_VCPUS);
@@ -68,7 +89,41 @@ static int parse_uint(const char *s, unsigned *out)
 	return 0;
 }
 
-enum { OPT_MEM = 256, OPT_CPUS, OPT_ACCEL, OPT_KERNEL, OPT_ROOTFS, OPT_KERNEL_ARGS, OPT_TIMING, OPT_KEEP_LOGS, OPT_TEMPLATE };
+enum { OPT_MEM = 256, OPT_CPUS, OPT_ACCEL, OPT_KERNEL, OPT_ROOTFS, OPT_KERNEL_ARGS, OPT_TIMING, OPT_KEEP_LOGS, OPT_TEMPLATE, OPT_TOKEN_FILE };
+
+static int parse_port(const char *s, bool zero_ok, uint16_t *out)
+{
+	unsigned v;
+	if (parse_uint(s, &v) < 0 || v > 65535 || (v == 0 && !zero_ok))
+		return -EINVAL;
+	*out = (uint16_t)v;
+	return 0;
+}
+
+static int parse_publish(const char *arg, struct publish *p)
+{
+	char buf[64];
+	if (strlen(arg) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, arg);
+	char *guest = strrchr(buf, ':');
+	if (!guest)
+		return -EINVAL;
+	*guest++ = '\0';
+	char *host = strrchr(buf, ':');
+	const char *addr = "127.0.0.1";
+	if (host) {
+		*host++ = '\0';
+		addr = buf;
+	} else {
+		host = buf;
+	}
+	struct in_addr a;
+	if (inet_pton(AF_INET, addr, &a) != 1 || strlen(addr) >= sizeof(p->addr))
+		return -EINVAL;
+	snprintf(p->addr, sizeof(p->addr), "%s", addr);
+	return parse_port(host, true, &p->host_port) < 0 || parse_port(guest, false, &p->guest_port) < 0 ? -EINVAL : 0;
+}
 
 static int parse_option(int c, struct run_opts *o)
 {
@@ -84,6 +139,17 @@ static int parse_option(int c, struct run_opts *o)
 		return 0;
 	case OPT_ROOTFS:
 		snprintf(o->rootfs, sizeof(o->rootfs), "%s", optarg);
+		return 0;
+	case 'p':
+		if (o->npublish >= MAX_PUBLISH || parse_publish(optarg, &o->publish[o->npublish]) < 0) {
+			fprintf(stderr, "cove run: --publish %s: expected [ADDR:]HOSTPORT:GUESTPORT (at most %d)\n", optarg,
+				MAX_PUBLISH);
+			return -1;
+		}
+		o->npublish++;
+		return 0;
+	case OPT_TOKEN_FILE:
+		o->token_file = optarg;
 		return 0;
 	case OPT_TEMPLATE:
 		o->template_name = optarg;
@@ -121,12 +187,13 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		{ "cwd", required_argument, NULL, 'w' },	   { "timing", no_argument, NULL, OPT_TIMING },
 		{ "kernel-args", required_argument, NULL, OPT_KERNEL_ARGS },
 		{ "keep-logs", no_argument, NULL, OPT_KEEP_LOGS }, { "template", required_argument, NULL, OPT_TEMPLATE },
+		{ "publish", required_argument, NULL, 'p' },	   { "token-file", required_argument, NULL, OPT_TOKEN_FILE },
 		{ "help", no_argument, NULL, 'h' },		   { 0 },
 	};
 	int c;
 	optind = 1;
 	/* '+': stop at the first non-option, so CMD's own options stay its own. */
-	while ((c = getopt_long(argc, argv, "+e:w:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+e:w:p:h", longopts, NULL)) != -1) {
 		if (c == 'h') {
 			run_usage(stdout);
 			exit(0);
@@ -176,6 +243,56 @@ static int resolve_guest_files(struct run_opts *o)
 		o->sc.vcpus = o->tpl.vcpus;
 	o->sc.default_user = o->tpl.user[0] ? o->tpl.user : NULL;
 	o->sc.default_workdir = o->tpl.workdir[0] ? o->tpl.workdir : NULL;
+	return 0;
+}
+
+/* The token file appears whole (written aside, renamed), readable only by
+ * its owner. */
+static int write_token_file(const char *path, const char *token, struct cove_err *err)
+{
+	char tmp[PATH_MAX];
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+		return cove_errf(err, -ENAMETOOLONG, "--token-file %s: path too long", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return cove_errno(err, -errno, "--token-file: create %s", tmp);
+	int r = fs_write_all(fd, token, strlen(token));
+	close(fd);
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0) {
+		unlink(tmp);
+		return cove_errno(err, r, "--token-file: write %s", path);
+	}
+	return 0;
+}
+
+static int start_publishing(const struct run_opts *o, struct sandbox *sb, struct net_forward **forwards,
+			    struct cove_err *err)
+{
+	for (size_t i = 0; i < o->npublish; i++) {
+		const struct publish *p = &o->publish[i];
+		struct net_forward_config c = { .netns_fd = sandbox_netns_fd(sb), .target_addr = NET_GUEST_ADDR,
+						.target_port = p->guest_port, .listen_addr = p->addr,
+						.listen_port = p->host_port };
+		int r = net_forward_start(&c, &forwards[i], err);
+		if (r < 0) {
+			while (i-- > 0)
+				net_forward_stop(forwards[i]);
+			return cove_err_prefix(err, "--publish %s:%u:%u", p->addr, p->host_port, p->guest_port);
+		}
+		/* One line per port, for people and for scripts. */
+		fprintf(stderr, "cove: sandbox=%s published=%s:%u guest_port=%u\n", sandbox_id(sb), p->addr,
+			net_forward_port(forwards[i]), p->guest_port);
+	}
+	if (o->token_file) {
+		int r = write_token_file(o->token_file, sandbox_token(sb), err);
+		if (r < 0) {
+			for (size_t i = 0; i < o->npublish; i++)
+				net_forward_stop(forwards[i]);
+			return r;
+		}
+	}
 	return 0;
 }
 
@@ -253,6 +370,14 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "cove: %s\n", err.msg);
 		return r == -ECANCELED ? 130 : CLI_EXIT_FAILURE;
 	}
+	struct net_forward *forwards[MAX_PUBLISH] = { 0 };
+	r = start_publishing(&o, sb, forwards, &err);
+	if (r < 0) {
+		fprintf(stderr, "cove: %s\n", err.msg);
+		vmm_remove_logs(sandbox_vmm(sb));
+		sandbox_free(sb);
+		return CLI_EXIT_FAILURE;
+	}
 	struct sandbox_exec req = {
 		.argv = (const char *const *)o.argv,
 		.envs = o.envs,
@@ -272,6 +397,10 @@ int cmd_run(int argc, char **argv)
 			fprintf(stderr, "cove: %s\n", err.msg);
 	}
 	int code = exit_code_for(r, &res);
+	for (size_t i = 0; i < o.npublish; i++)
+		net_forward_stop(forwards[i]);
+	if (o.token_file)
+		unlink(o.token_file);
 	/* The root disk was a throwaway overlay: nothing in the guest is worth
 	 * a graceful shutdown, so the VMM is killed and everything released. */
 	bool keep_logs = o.keep_logs || (r < 0 && r != -ENOENT && r != -EACCES && r != -ECANCELED && r != -EPIPE);

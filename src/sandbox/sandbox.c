@@ -22,6 +22,7 @@ const char *sandbox_id(const struct sandbox *sb) { return sb->id; }
 struct vmm *sandbox_vmm(struct sandbox *sb) { return sb->vm; }
 const struct sandbox_timings *sandbox_timings(const struct sandbox *sb) { return &sb->timings; }
 int sandbox_netns_fd(const struct sandbox *sb) { return net_sandbox_netns_fd(sb->net); }
+const char *sandbox_token(const struct sandbox *sb) { return sb->token; }
 
 static bool cancelled(int fd)
 {

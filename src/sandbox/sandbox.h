@@ -104,6 +104,8 @@ int sandbox_stop(struct sandbox *sb, struct cove_err *err);
 struct sandbox *sandbox_free(struct sandbox *sb);
 
 const char *sandbox_id(const struct sandbox *sb);
+/* The agent's access token (64 hex characters), given to it by /init. */
+const char *sandbox_token(const struct sandbox *sb);
 struct vmm *sandbox_vmm(struct sandbox *sb);
 /* The namespace the sandbox's agent is reached from (for agent_exec). */
 int sandbox_netns_fd(const struct sandbox *sb);

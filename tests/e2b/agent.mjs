@@ -1,15 +1,66 @@
-// Shared by the SDK tests and bench/agent.mjs: the pinned E2B SDK, and a
-// cove-agent started on loopback with the SDK pointed at it (debug mode:
-// no control plane, the SDK talks to one envd directly).
+// Shared by the SDK tests and bench/agent.mjs: the pinned E2B SDK, pointed at
+// a Cove agent in one of two ways:
+// - host (default): a cove-agent started here on loopback, the SDK in debug
+//   mode (no control plane, it talks to one envd directly);
+// - guest: COVE_E2B_URL and COVE_E2B_TOKEN name the agent of a real sandbox,
+//   published on loopback by `cove run --publish 0:49983 --token-file`
+//   (tests/integration/e2b_guest.sh). The SDK then uses the sandbox's access
+//   token and the envd version the agent reports, as against E2B.
+// `local` does what a test needs to do beside the SDK (scratch directories,
+// reading a file back, making a symlink) on whichever machine the agent runs.
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { mkdtempSync, rmSync, readFileSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const build = process.env.COVE_BUILD;
 
 export const sdk = createRequire(`${process.env.COVE_NODE_DIR ?? `${build}/node`}/`)('e2b');
 
-// Resolves to { agent, port, sbx } once the agent listens.
+export const guestMode = Boolean(process.env.COVE_E2B_URL);
+
+function hostLocal() {
+  return {
+    mkdtemp: async (prefix) => mkdtempSync(join(tmpdir(), prefix)),
+    readFile: async (p) => readFileSync(p, 'utf8'),
+    symlink: async (target, link) => symlinkSync(target, link),
+    rm: async (p) => rmSync(p, { recursive: true, force: true }),
+  };
+}
+
+// In a guest the same steps go through the agent's process API (as root, so
+// they do not depend on the files API under test).
+function guestLocal(sbx) {
+  const q = (s) => `'${s.replaceAll("'", "'\\''")}'`;
+  const sh = async (cmd) => (await sbx.commands.run(cmd, { user: 'root' })).stdout;
+  return {
+    mkdtemp: async (prefix) => (await sh(`mktemp -d /tmp/${prefix}XXXXXX`)).trim(),
+    readFile: async (p) => sh(`cat ${q(p)}`),
+    symlink: async (target, link) => sh(`ln -s ${q(target)} ${q(link)}`),
+    rm: async (p) => sh(`rm -rf ${q(p)}`),
+  };
+}
+
+async function connectGuest() {
+  const url = process.env.COVE_E2B_URL;
+  const health = await fetch(`${url}/health`);
+  const envdVersion = health.headers.get('x-envd-version');
+  if (health.status !== 204 || !envdVersion) throw new Error(`agent at ${url}: /health answered ${health.status}`);
+  const sbx = new sdk.Sandbox({
+    sandboxId: 'cove-guest',
+    sandboxUrl: url,
+    debug: true,
+    apiKey: 'cove-test',
+    envdVersion,
+    envdAccessToken: process.env.COVE_E2B_TOKEN,
+  });
+  return { agent: null, port: new URL(url).port, sbx, local: guestLocal(sbx) };
+}
+
+// Resolves to { agent, port, sbx, local } once the agent answers.
 export async function startAgent() {
+  if (guestMode) return connectGuest();
   const agent = spawn(`${build}/bin/cove-agent`, ['--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise((resolve, reject) => {
     agent.once('exit', (code) => reject(new Error(`cove-agent exited with ${code}`)));
@@ -22,5 +73,5 @@ export async function startAgent() {
   process.env.E2B_SANDBOX_URL = `http://127.0.0.1:${port}`;
   process.env.E2B_API_KEY = 'cove-test';
   const sbx = await sdk.Sandbox.create();
-  return { agent, port, sbx };
+  return { agent, port, sbx, local: hostLocal() };
 }

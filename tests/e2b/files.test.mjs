@@ -1,24 +1,23 @@
-// The official E2B JS SDK's files API against cove-agent on the host
-// (loopback), in a scratch directory of the test's own.
+// The official E2B JS SDK's files API against a Cove agent (on the host, or
+// in a real guest: see agent.mjs), in a scratch directory of the test's own.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startAgent } from './agent.mjs';
-import { mkdtempSync, rmSync, readFileSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 let agent;
 let sbx;
 let dir;
+let local;
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'cove-files-'));
-  ({ agent, sbx } = await startAgent());
+  ({ agent, sbx, local } = await startAgent());
+  dir = await local.mkdtemp('cove-files-');
 });
 
-after(() => {
+after(async () => {
+  await local?.rm(dir);
   agent?.kill();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 test('write then read text', async () => {
@@ -27,7 +26,7 @@ test('write then read text', async () => {
   assert.equal(info.path, p);
   assert.equal(info.name, 'hello.txt');
   assert.equal(await sbx.files.read(p), 'hello, cove\n');
-  assert.equal(readFileSync(p, 'utf8'), 'hello, cove\n');
+  assert.equal(await local.readFile(p), 'hello, cove\n');
 });
 
 test('write then read bytes, all 256 values, creating parent directories', async () => {
@@ -48,7 +47,7 @@ test('a gzip download arrives decoded and whole', async () => {
 test('a gzip-encoded upload is stored decoded', async () => {
   const p = join(dir, 'gz.txt');
   await sbx.files.write(p, 'compressed on the wire\n'.repeat(1000), { gzip: true });
-  assert.equal(readFileSync(p, 'utf8'), 'compressed on the wire\n'.repeat(1000));
+  assert.equal(await local.readFile(p), 'compressed on the wire\n'.repeat(1000));
 });
 
 test('exists, getInfo and its fields', async () => {
@@ -61,14 +60,15 @@ test('exists, getInfo and its fields', async () => {
   assert.equal(info.type, 'file');
   assert.equal(info.size, 5);
   assert.equal(info.permissions, '-rw-r--r--');
-  assert.equal(info.owner, 'root');
+  // The default user's: root for an agent on the host, `user` in a base guest.
+  assert.equal(info.owner, (await sbx.commands.run('id -un')).stdout.trim());
   assert.ok(info.modifiedTime instanceof Date && Math.abs(Date.now() - info.modifiedTime.getTime()) < 60000);
 });
 
 test('symlinks are reported as such, with their target', async () => {
   const target = join(dir, 'info.txt');
   const link = join(dir, 'link');
-  symlinkSync(target, link);
+  await local.symlink(target, link);
   const info = await sbx.files.getInfo(link);
   assert.equal(info.symlinkTarget, target);
 });
@@ -137,4 +137,38 @@ test('user: files written for a user are owned by it', async () => {
   const d = join(dir, 'nobody-dir');
   await sbx.files.makeDir(d, { user: 'nobody' });
   assert.equal((await sbx.files.getInfo(d)).owner, 'nobody');
+});
+
+test('metadata written with a file comes back from getInfo and list, and an overwrite replaces it', async () => {
+  const p = join(dir, 'with-metadata.txt');
+  const info = await sbx.files.write(p, 'x', { metadata: { Author: 'ada', purpose: 'test run' } });
+  assert.deepEqual(info.metadata, { author: 'ada', purpose: 'test run' });
+  assert.deepEqual((await sbx.files.getInfo(p)).metadata, { author: 'ada', purpose: 'test run' });
+  const listed = (await sbx.files.list(dir)).find((e) => e.path === p);
+  assert.deepEqual(listed.metadata, { author: 'ada', purpose: 'test run' });
+  await sbx.files.write(p, 'y', { metadata: { other: '1' } });
+  assert.deepEqual((await sbx.files.getInfo(p)).metadata, { other: '1' });
+  await sbx.files.write(p, 'z');
+  assert.equal((await sbx.files.getInfo(p)).metadata, undefined);
+});
+
+test('uploadUrl and downloadUrl work with plain HTTP (signed when the sandbox has a token)', async () => {
+  const p = join(dir, 'via-url.txt');
+  const up = await sbx.uploadUrl(p);
+  const form = new FormData();
+  form.append('file', new Blob(['through a URL\n']), 'via-url.txt');
+  const res = await fetch(up, { method: 'POST', body: form });
+  assert.equal(res.status, 200, await res.clone().text());
+  const down = await sbx.downloadUrl(p);
+  assert.equal(await (await fetch(down)).text(), 'through a URL\n');
+  if (sbx.envdAccessToken) {
+    assert.match(down, /signature=v1_/);
+    // A signature is for one path and one operation.
+    const other = new URL(down);
+    other.searchParams.set('path', '/etc/shadow');
+    assert.equal((await fetch(other)).status, 401);
+    const expiring = await sbx.downloadUrl(p, { useSignatureExpiration: 60 });
+    assert.match(expiring, /signature_expiration=/);
+    assert.equal(await (await fetch(expiring)).text(), 'through a URL\n');
+  }
 });

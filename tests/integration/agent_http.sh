@@ -137,6 +137,13 @@ check "an overwrite replaces the whole metadata set" $? "got $code $code2 $(cat 
 code=$(req -X POST -H 'X-Access-Token: next' -H 'Content-Type: application/octet-stream' -H $'X-Metadata-Bad: caf\xc3\xa9' --data-binary x "$base/files?path=$tmp/bad.txt")
 [ "$code" = 400 ] && [ ! -e "$tmp/bad.txt" ] && grep -q 'printable ASCII' "$tmp/body"
 check "metadata outside printable ASCII is refused and nothing is written" $? "got $code $(cat "$tmp/body")"
+echo part >"$tmp/part"
+code=$(req -H 'X-Access-Token: next' -F "file=@$tmp/part;filename=ignored" "$base/files?path=$tmp/one.txt")
+[ "$code" = 200 ] && [ "$(grep -o '"path"' "$tmp/body" | wc -l)" = 1 ] && [ "$(cat "$tmp/one.txt")" = part ]
+check "a multipart upload with ?path= writes and reports one file" $? "got $code $(cat "$tmp/body")"
+code=$(req -H 'X-Access-Token: next' -F "file=@$tmp/part;filename=$tmp/twice.txt" -F "file=@$tmp/part;filename=$tmp/twice.txt" "$base/files")
+[ "$code" = 400 ] && grep -q 'twice' "$tmp/body"
+check "one upload cannot write a path twice (as envd)" $? "got $code $(cat "$tmp/body")"
 code=$(curl -s -o /dev/null -D "$tmp/headers" -w '%{http_code}' -X POST -H 'X-Access-Token: next' -H 'Content-Type: application/json' --data '{}' "$base/init")
 [ "$code" = 204 ] && grep -qi '^X-Envd-Version: 0\.6\.' "$tmp/headers"
 check "/init says which envd version the agent implements (X-Envd-Version)" $? "got $code $(cat "$tmp/headers")"

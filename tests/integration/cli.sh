@@ -84,6 +84,27 @@ vmms=$(pgrep -fc "$COVE_RUN_DIR")
 check "a SIGKILLed run takes its VMM along; the next run removes its directory" $? "stale=$stale vmms=$vmms rc=$rc left=$(ls "$COVE_RUN_DIR")"
 rm -f "$COVE_LOG_DIR"/*.log # the killed run could not remove its logs
 
+# --publish: a server started in the guest is reachable on a loopback port
+# while the command runs; --token-file holds the agent's token meanwhile.
+"$cove" run --publish 127.0.0.1:0:8000 --publish 0:49983 --token-file "$base/token" -- \
+    sh -c 'mkdir -p /tmp/www && echo published >/tmp/www/index.html && exec httpd -f -p 8000 -h /tmp/www' >"$out" 2>"$err" &
+pid=$!
+for _ in $(seq 1 300); do [ -s "$base/token" ] && break; sleep 0.1; done
+web=$(sed -n 's/.*published=127\.0\.0\.1:\([0-9]*\) guest_port=8000.*/\1/p' "$err")
+agent=$(sed -n 's/.*published=127\.0\.0\.1:\([0-9]*\) guest_port=49983.*/\1/p' "$err")
+page=""
+for _ in $(seq 1 50); do page=$(curl -s "http://127.0.0.1:$web/" 2>/dev/null) && [ -n "$page" ] && break; sleep 0.1; done
+token=$(cat "$base/token" 2>/dev/null)
+auth=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Access-Token: $token" "http://127.0.0.1:$agent/files?path=/etc/hostname")
+noauth=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$agent/files?path=/etc/hostname")
+mode=$(stat -c %a "$base/token" 2>/dev/null)
+kill -INT $pid; wait $pid
+[ "$page" = published ] && [ "$auth" = 200 ] && [ "$noauth" = 401 ] && [ "${#token}" = 64 ] && [ "$mode" = 600 ] && [ ! -e "$base/token" ]
+check "--publish relays host ports to guest ports; --token-file gives the agent's token (0600, removed after)" $? \
+    "page=$page auth=$auth noauth=$noauth token=${#token} mode=$mode err=$(cat "$err")"
+"$cove" run --publish 99999:80 -- true >"$out" 2>"$err"; rc=$?
+[ "$rc" = 2 ] && grep -q 'expected \[ADDR:\]HOSTPORT:GUESTPORT' "$err"; check "a bad --publish is a usage error" $? "rc=$rc err=$(cat "$err")"
+
 # The base template: Debian with python3, sudo and the default user `user`.
 if [ -r "$COVE_TEMPLATES/base/rootfs.ext4" ]; then
     "$cove" run --template base -- python3 -c 'print(1+1)' >"$out" 2>"$err"; rc=$?

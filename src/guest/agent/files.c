@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +152,8 @@ enum MHD_Result files_get(struct http_request *r)
 struct part {
 	char path[PATH_MAX];
 	char tmp[PATH_MAX + 32];
+	char filename[PATH_MAX]; /* the multipart part's filename, as sent */
+	uint64_t bytes;          /* received so far */
 	int fd;
 };
 
@@ -187,6 +190,17 @@ static int part_open(struct upload *u, const char *client_path)
 		snprintf(u->message, sizeof(u->message), "a file needs a path (the path argument, or the part's filename)");
 		return u->error;
 	}
+	/* As envd: one upload writes a path once. */
+	size_t i;
+	json_t *done;
+	json_array_foreach(u->results, i, done) {
+		if (strcmp(json_string_value(json_object_get(done, "path")), u->cur.path) == 0) {
+			u->error = -EINVAL;
+			snprintf(u->message, sizeof(u->message), "one upload cannot write %s twice", u->cur.path);
+			return u->error;
+		}
+	}
+	u->cur.bytes = 0;
 	char dir[PATH_MAX];
 	snprintf(dir, sizeof(dir), "%s", u->cur.path);
 	char *slash = strrchr(dir, '/');
@@ -278,13 +292,19 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
 		return MHD_NO;
 	if (!key || strcmp(key, "file") != 0)
 		return MHD_YES; /* other fields carry nothing we use */
-	if (off == 0) {
-		/* A new part: the previous one is complete. With the path argument
-		 * there is one file; without it each part names its own path. */
+	/* libmicrohttpd calls this once with no data when a part's headers are
+	 * in, then with its data from offset 0: a new part is an offset 0 after
+	 * data, or under another filename. */
+	const char *name = filename ? filename : "";
+	if (off == 0 && (u->cur.fd < 0 || u->cur.bytes > 0 || strcmp(name, u->cur.filename) != 0)) {
+		/* The previous part is complete. With the path argument there is
+		 * one file; without it each part names its own path. */
 		const char *path = http_query(u->r, "path");
 		if (part_close(u) < 0 || part_open(u, path && *path ? path : filename) < 0)
 			return MHD_NO;
+		snprintf(u->cur.filename, sizeof(u->cur.filename), "%s", name);
 	}
+	u->cur.bytes += size;
 	int w = size ? fs_write_all(u->cur.fd, data, size) : 0;
 	if (w < 0) {
 		set_error(u, w, "write %s: %s", u->cur.path);
