@@ -76,6 +76,17 @@ $(E2B_SDK): tests/e2b/package.json tests/e2b/package-lock.json
 
 programs: $(BIN)/cove $(BIN)/cove-init $(BIN)/cove-agent $(UNIT_TESTS) $(INTEGRATION_TESTS) $(if $(HAVE_FUZZER),$(FUZZ_TARGETS))
 
+# The upload target runs the agent's HTTP server and upload handler
+# (libmicrohttpd's multipart parser) in process.
+FUZZ_UPLOAD_SRCS := $(addprefix src/guest/agent/,http.c files.c users.c state.c metadata.c fs_service.c) \
+	src/common/fs.c src/common/log.c src/common/proc.c
+$(BIN)/fuzz/fuzz_upload: tests/fuzz/fuzz_upload.c $(FUZZ_SRCS) $(FUZZ_UPLOAD_SRCS) $(MHD_LIB)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	@$(FUZZ_CC) -std=gnu17 -g -O1 -D_GNU_SOURCE -Isrc -Isrc/guest -I$(MHD)/include \
+		-fsanitize=fuzzer,address,undefined -o $@ $(filter %.c %.a,$^) \
+		$(shell pkg-config --cflags --libs jansson nettle 2>/dev/null) -lz -lpthread
+
 $(BIN)/fuzz/%: tests/fuzz/%.c $(FUZZ_SRCS)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"

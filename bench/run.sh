@@ -58,8 +58,27 @@ stats bare_qemu "$tmp/bare"
 echo "goals: vmm_to_agent median <= 800 ms; total median <= 1200 ms (bare_qemu includes the guest's power-off)"
 
 echo
-if [ -f "$build/node/node_modules/e2b/package.json" ]; then
-    COVE_BUILD=$(cd "$build" && pwd) node "$(dirname "$0")/agent.mjs"
-else
+if [ ! -f "$build/node/node_modules/e2b/package.json" ]; then
     echo "agent bench skipped: the E2B SDK is not installed in $build/node (make installs it)"
+    exit 0
 fi
+COVE_BUILD=$(cd "$build" && pwd) node "$(dirname "$0")/agent.mjs"
+
+# The same inside a guest of the base template, its agent published on
+# loopback (the host path of tests/integration/e2b_guest.sh).
+echo
+if [ ! -r "$build/guest/templates/base/rootfs.ext4" ]; then
+    echo "in-guest agent bench skipped: the base template is not built"
+    exit 0
+fi
+"$cove" run --template base --mem 1024 --publish 0:49983 --token-file "$tmp/token" -- sleep 3600 2>"$tmp/guest.err" &
+guest=$!
+for _ in $(seq 1 600); do [ -s "$tmp/token" ] && break; kill -0 $guest 2>/dev/null || break; sleep 0.1; done
+port=$(sed -n 's/.*published=127\.0\.0\.1:\([0-9]*\) guest_port=49983.*/\1/p' "$tmp/guest.err")
+if [ -s "$tmp/token" ] && [ -n "$port" ]; then
+    COVE_BUILD=$(cd "$build" && pwd) COVE_E2B_URL=http://127.0.0.1:$port COVE_E2B_TOKEN=$(cat "$tmp/token") \
+        BENCH_RUNS_AGENT=${BENCH_RUNS_AGENT_GUEST:-20} node "$(dirname "$0")/agent.mjs" || echo "in-guest agent bench failed"
+else
+    echo "in-guest agent bench: the sandbox did not come up: $(tail -1 "$tmp/guest.err")"
+fi
+kill -TERM $guest; wait $guest 2>/dev/null

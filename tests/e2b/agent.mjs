@@ -35,7 +35,8 @@ function guestLocal(sbx) {
   const q = (s) => `'${s.replaceAll("'", "'\\''")}'`;
   const sh = async (cmd) => (await sbx.commands.run(cmd, { user: 'root' })).stdout;
   return {
-    mkdtemp: async (prefix) => (await sh(`mktemp -d /tmp/${prefix}XXXXXX`)).trim(),
+    // Open to every user: the default user (`user`) works in it too.
+    mkdtemp: async (prefix) => (await sh(`d=$(mktemp -d /tmp/${prefix}XXXXXX) && chmod 1777 "$d" && echo "$d"`)).trim(),
     readFile: async (p) => sh(`cat ${q(p)}`),
     symlink: async (target, link) => sh(`ln -s ${q(target)} ${q(link)}`),
     rm: async (p) => sh(`rm -rf ${q(p)}`),

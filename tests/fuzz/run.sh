@@ -3,7 +3,7 @@
 # corpus is copied, so runs never write into the tree). Prints TAP.
 #   tests/fuzz/run.sh BUILD_DIR [SECONDS]
 set -u
-build=$1 seconds=${2:-${FUZZ_SECONDS:-10}}
+build=$(cd "$1" && pwd) seconds=${2:-${FUZZ_SECONDS:-10}}
 here=$(cd "$(dirname "$0")" && pwd)
 n=0
 targets=$(ls "$build"/bin/fuzz/fuzz_* 2>/dev/null)
@@ -11,10 +11,13 @@ targets=$(ls "$build"/bin/fuzz/fuzz_* 2>/dev/null)
 for t in $targets; do
     name=$(basename "$t")
     work=$(mktemp -d /tmp/cove-fuzz.XXXXXX)
-    cp -r "$here/corpus/$name/." "$work/" 2>/dev/null
+    mkdir "$work/corpus"
+    cp -r "$here/corpus/$name/." "$work/corpus/" 2>/dev/null
     n=$((n + 1))
-    if "$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=1024 -print_final_stats=1 \
-        -artifact_prefix="$work/" "$work" >"$work/log" 2>&1; then
+    # Paths relative to the working directory: a target may chroot into it
+    # (fuzz_upload does, since its inputs name files to write).
+    if (cd "$work" && "$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=1024 -print_final_stats=1 \
+        -artifact_prefix=./ corpus >log 2>&1); then
         runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/log")
         echo "ok $n - $name: ${runs:-?} inputs in ${seconds}s without a crash"
     else

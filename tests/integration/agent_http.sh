@@ -144,6 +144,12 @@ check "a multipart upload with ?path= writes and reports one file" $? "got $code
 code=$(req -H 'X-Access-Token: next' -F "file=@$tmp/part;filename=$tmp/twice.txt" -F "file=@$tmp/part;filename=$tmp/twice.txt" "$base/files")
 [ "$code" = 400 ] && grep -q 'twice' "$tmp/body"
 check "one upload cannot write a path twice (as envd)" $? "got $code $(cat "$tmp/body")"
+# File names need not be UTF-8; JSON must be. envd (Go) answers with U+FFFD.
+mkdir "$tmp/names"
+code=$(req -H 'X-Access-Token: next' -F "file=@$tmp/part;filename=$(printf "$tmp/names/bad-\xff.txt")" "$base/files")
+code2=$(curl -s -o "$tmp/body2" -w '%{http_code}' -X POST -H 'X-Access-Token: next' -H 'Content-Type: application/json' --data "{\"path\":\"$tmp/names\"}" "$base/filesystem.Filesystem/ListDir")
+[ "$code" = 200 ] && [ "$code2" = 200 ] && grep -q "bad-$(printf '\xef\xbf\xbd').txt" "$tmp/body" && grep -q 'bad-' "$tmp/body2" && [ -e "$(printf "$tmp/names/bad-\xff.txt")" ]
+check "a file name that is not UTF-8 is written and listed, shown with U+FFFD" $? "got $code $code2 $(cat -v "$tmp/body") $(cat -v "$tmp/body2")"
 code=$(curl -s -o /dev/null -D "$tmp/headers" -w '%{http_code}' -X POST -H 'X-Access-Token: next' -H 'Content-Type: application/json' --data '{}' "$base/init")
 [ "$code" = 204 ] && grep -qi '^X-Envd-Version: 0\.6\.' "$tmp/headers"
 check "/init says which envd version the agent implements (X-Envd-Version)" $? "got $code $(cat "$tmp/headers")"

@@ -15,6 +15,7 @@
 
 #include "proto/base64.h"
 #include "proto/envelope.h"
+#include "proto/utf8.h"
 
 /* ---- envelopes ---- */
 
@@ -211,9 +212,34 @@ static void test_base64_rejects_invalid(void **state)
 	assert_int_equal(base64_decode("Zm9vY", 5, out), -EINVAL);
 }
 
+static void expect_lossy(const char *in, const char *out)
+{
+	json_t *j = json_string_lossy(in);
+	assert_non_null(j);
+	assert_string_equal(json_string_value(j), out);
+	json_decref(j);
+}
+
+static void test_utf8_lossy(void **state)
+{
+	(void)state;
+	expect_lossy("", "");
+	expect_lossy("plain/path.txt", "plain/path.txt");
+	expect_lossy("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+	expect_lossy("a\xff" "b", "a\xef\xbf\xbd" "b");
+	expect_lossy("\xc3", "\xef\xbf\xbd");                         /* truncated */
+	expect_lossy("\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd");          /* overlong '/' */
+	expect_lossy("\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"); /* a surrogate */
+	expect_lossy("\xf4\x90\x80\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"); /* past U+10FFFF */
+	assert_int_equal(utf8_sequence_len((const unsigned char *)"\xe2\x82", 2), 0);
+	assert_int_equal(utf8_sequence_len((const unsigned char *)"\xe2\x82\xac", 3), 3);
+	assert_null(json_string_lossy(NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_utf8_lossy),
 		cmocka_unit_test(test_envelope_header_round_trip),
 		cmocka_unit_test(test_envelope_header_rejects_flags_and_size),
 		cmocka_unit_test(test_envelope_decoder_byte_at_a_time),

@@ -16,6 +16,7 @@
 #include "agent/state.h"
 #include "agent/users.h"
 #include "common/fs.h"
+#include "proto/utf8.h"
 
 /* A download compressed as it is read (Accept-Encoding: gzip). */
 struct gzip_stream {
@@ -249,8 +250,8 @@ static int part_close(struct upload *u)
 	}
 	u->cur.tmp[0] = '\0';
 	const char *slash = strrchr(u->cur.path, '/');
-	json_t *entry = json_pack("{s:s, s:s, s:s}", "name", slash ? slash + 1 : u->cur.path, "type", "file", "path",
-				  u->cur.path);
+	json_t *entry = json_pack("{s:o, s:s, s:o}", "name", json_string_lossy(slash ? slash + 1 : u->cur.path), "type",
+				  "file", "path", json_string_lossy(u->cur.path));
 	if (entry && u->metadata)
 		json_object_set(entry, "metadata", u->metadata);
 	json_array_append_new(u->results, entry);

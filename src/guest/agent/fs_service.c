@@ -18,6 +18,7 @@
 #include "agent/metadata.h"
 #include "agent/users.h"
 #include "proto/process.h"
+#include "proto/utf8.h"
 
 /* ListDir refuses to walk deeper than this, and to return more entries. */
 #define LIST_MAX_DEPTH 64
@@ -71,7 +72,8 @@ static json_t *entry_info(const char *path, const struct stat *st)
 	permissions_string(st->st_mode, perms);
 	rfc3339(&st->st_mtim, mtime);
 	const char *type = S_ISDIR(st->st_mode) ? "FILE_TYPE_DIRECTORY" : S_ISLNK(st->st_mode) ? "FILE_TYPE_SYMLINK" : "FILE_TYPE_FILE";
-	json_t *e = json_pack("{s:s, s:s, s:s, s:I, s:i, s:s, s:s, s:s, s:s}", "name", name, "type", type, "path", path,
+	json_t *e = json_pack("{s:o, s:s, s:o, s:I, s:i, s:s, s:s, s:s, s:s}", "name", json_string_lossy(name), "type",
+			      type, "path", json_string_lossy(path),
 			      "size", (json_int_t)st->st_size, "mode", (int)(st->st_mode & 07777), "permissions", perms,
 			      "owner", user_name_of(st->st_uid, owner, sizeof(owner)), "group",
 			      group_name_of(st->st_gid, group, sizeof(group)), "modifiedTime", mtime);
@@ -80,7 +82,7 @@ static json_t *entry_info(const char *path, const struct stat *st)
 		ssize_t n = readlink(path, target, sizeof(target) - 1);
 		if (n >= 0) {
 			target[n] = '\0';
-			json_object_set_new(e, "symlinkTarget", json_string(target));
+			json_object_set_new(e, "symlinkTarget", json_string_lossy(target));
 		}
 	}
 	json_t *md = e ? metadata_read(path) : NULL;

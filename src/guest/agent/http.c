@@ -9,6 +9,7 @@
 
 #include "proto/envelope.h"
 #include "proto/process.h"
+#include "proto/utf8.h"
 
 struct http_server {
 	struct MHD_Daemon *daemon;
@@ -65,7 +66,7 @@ enum MHD_Result http_reply(struct http_request *r, unsigned status, const char *
 
 enum MHD_Result http_reply_connect_error(struct http_request *r, const char *code, const char *message)
 {
-	json_t *j = json_pack("{s:s, s:s}", "code", code, "message", message ? message : "");
+	json_t *j = json_pack("{s:s, s:o}", "code", code, "message", json_string_lossy(message ? message : ""));
 	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	if (!text)

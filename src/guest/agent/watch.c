@@ -18,6 +18,7 @@
 #include "common/fs.h"
 #include "proto/envelope.h"
 #include "proto/process.h"
+#include "proto/utf8.h"
 
 #define KEEPALIVE_MS 50000
 #define MAX_WATCHES 8192 /* directories under one recursive watch */
@@ -156,7 +157,7 @@ static void watch_drain(struct watch *w, json_t *events)
 			snprintf(name, sizeof(name), "%s%s%s", dir, *dir && ev->len ? "/" : "", ev->len ? ev->name : "");
 			if (w->recursive && (ev->mask & IN_ISDIR) && (ev->mask & (IN_CREATE | IN_MOVED_TO)))
 				add_dir(w, name);
-			json_t *e = json_pack("{s:s, s:s}", "name", name, "type", type);
+			json_t *e = json_pack("{s:o, s:s}", "name", json_string_lossy(name), "type", type);
 			if (e && w->entries && !(ev->mask & (IN_DELETE | IN_DELETE_SELF | IN_MOVED_FROM))) {
 				char full[PATH_MAX * 2];
 				snprintf(full, sizeof(full), "%s/%s", w->root, name);
