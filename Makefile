@@ -18,7 +18,7 @@ SANITIZE ?=
 OPT ?= -O2
 CFLAGS_COMMON := -std=gnu17 -Wall -Wextra -Werror $(OPT) -g -D_GNU_SOURCE -Isrc \
 	-fno-strict-aliasing -Wshadow -Wno-missing-field-initializers -Wno-format-truncation
-HOST_PKGS := jansson libmnl libcurl
+HOST_PKGS := jansson libmnl libcurl sqlite3 libnftables
 HOST_CFLAGS := $(CFLAGS_COMMON) $(SANITIZE) $(shell pkg-config --cflags $(HOST_PKGS) 2>/dev/null)
 HOST_LIBS := $(shell pkg-config --libs $(HOST_PKGS) 2>/dev/null) -lpthread
 # Guest programs are static so they run in any root filesystem. The agent's
@@ -34,7 +34,7 @@ GUEST_LIBS := $(shell pkg-config --static --libs jansson nettle 2>/dev/null) -lz
 TEST_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 # The host library: everything but the programs' main files.
-LIB_SRCS := $(wildcard src/common/*.c src/vmm/*.c src/net/*.c src/proto/*.c src/sandbox/*.c src/template/*.c)
+LIB_SRCS := $(wildcard src/common/*.c src/vmm/*.c src/net/*.c src/store/*.c src/proto/*.c src/sandbox/*.c src/template/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(O)/host/%.o)
 CLI_SRCS := $(wildcard src/cli/*.c)
 CLI_OBJS := $(CLI_SRCS:%.c=$(O)/host/%.o)
@@ -45,6 +45,8 @@ AGENT_SRCS := $(wildcard src/guest/agent/*.c)
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BIN)/tests/%,$(wildcard tests/unit/test_*.c))
 INTEGRATION_TESTS := $(patsubst tests/integration/%.c,$(BIN)/tests/%,$(wildcard tests/integration/test_*.c))
+# Helpers the shell tests and benchmarks drive (tests/tools).
+TEST_TOOLS := $(patsubst tests/tools/%.c,$(BIN)/tools/%,$(wildcard tests/tools/*.c))
 # libFuzzer targets (clang); built only where clang's fuzzer runtime is installed.
 FUZZ_CC ?= clang
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BIN)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
@@ -74,7 +76,7 @@ $(E2B_SDK): tests/e2b/package.json tests/e2b/package-lock.json
 	@cd $(BUILD)/node && npm ci --no-audit --no-fund --silent
 	@touch $@
 
-programs: $(BIN)/cove $(BIN)/cove-init $(BIN)/cove-agent $(UNIT_TESTS) $(INTEGRATION_TESTS) $(if $(HAVE_FUZZER),$(FUZZ_TARGETS))
+programs: $(BIN)/cove $(BIN)/cove-init $(BIN)/cove-agent $(UNIT_TESTS) $(INTEGRATION_TESTS) $(TEST_TOOLS) $(if $(HAVE_FUZZER),$(FUZZ_TARGETS))
 
 # The upload target runs the agent's HTTP server and upload handler
 # (libmicrohttpd's multipart parser) in process.
@@ -137,6 +139,11 @@ $(BIN)/tests/%: tests/integration/%.c tests/integration/harness.h $(O)/libcove.a
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	@$(CC) $(HOST_CFLAGS) -o $@ $(filter %.c %.a,$^) $(HOST_LIBS) $(TEST_LIBS)
+
+$(BIN)/tools/%: tests/tools/%.c $(O)/libcove.a
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) $(HOST_CFLAGS) -o $@ $^ $(HOST_LIBS)
 
 # The guest kernel: Debian's linux-source-6.1 plus our fragment on tinyconfig.
 KERNEL_TARBALL := /usr/src/linux-source-6.1.tar.xz

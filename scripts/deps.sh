@@ -5,6 +5,7 @@ set -eu
 
 # Build: compiler, pkg-config, the libraries Cove links (see README for why each).
 PKGS="build-essential pkg-config libjansson-dev libmnl-dev libcurl4-openssl-dev libcmocka-dev zlib1g-dev nettle-dev"
+PKGS="$PKGS libsqlite3-dev libnftables-dev"
 # Guest kernel: Debian's kernel source and what building it needs.
 PKGS="$PKGS linux-source-6.1 flex bison bc libelf-dev libssl-dev cpio xz-utils"
 # Guest image and VMM.
@@ -13,8 +14,9 @@ PKGS="$PKGS busybox-static e2fsprogs qemu-system-x86 qemu-utils"
 PKGS="$PKGS debootstrap debian-archive-keyring gpgv"
 # Building libmicrohttpd from its Debian source package.
 PKGS="$PKGS dpkg-dev"
-# Tests: iproute2 only to count leftover namespaces and links from the outside.
-PKGS="$PKGS iproute2 procps curl"
+# Tests: iproute2 and nft only to look from the outside (count leftover
+# namespaces, links and rules; build the tests' own "internet" namespace).
+PKGS="$PKGS iproute2 nftables procps curl"
 # The E2B SDK tests: Node.js and npm (Debian's, unless the machine has its own).
 command -v node >/dev/null && command -v npm >/dev/null || PKGS="$PKGS nodejs npm"
 # Fuzz targets: clang with its libFuzzer runtime.

@@ -22,6 +22,7 @@
 
 #define MAX_ENVS 256
 #define MAX_PUBLISH 16
+#define MAX_RULES NET_MAX_RULES
 
 /* -p [ADDR:]HOSTPORT:GUESTPORT */
 struct publish {
@@ -41,6 +42,9 @@ struct run_opts {
 	struct publish publish[MAX_PUBLISH];
 	size_t npublish;
 	const char *token_file;
+	const char *allow_out[MAX_RULES + 1];
+	const char *deny_out[MAX_RULES + 1];
+	size_t nallow, ndeny;
 	bool timing;
 	bool keep_logs;
 	char **argv;
@@ -73,6 +77,10 @@ static void run_usage(FILE *f)
 		"  --token-file PATH  write the guest agent's access token to PATH (mode 0600)\n"
 		"                     once the sandbox is up, to connect an E2B SDK to its\n"
 		"                     agent through --publish HOSTPORT:49983\n"
+		"  --no-internet      no outbound network (E2B's allow_internet_access=false)\n"
+		"  --allow-out CIDR   let the guest reach CIDR even when otherwise denied\n"
+		"                     (also private networks; repeatable)\n"
+		"  --deny-out CIDR    keep the guest from reaching CIDR (repeatable)\n"
 		"  --timing           print boot and run times to stderr\n"
 		"  --keep-logs        keep the VMM and console logs even when all went well\n",
 		VMM_DEFAULT_MEM_MIB, VMM_DEFAULT_VCPUS);
@@ -89,7 +97,20 @@ static int parse_uint(const char *s, unsigned *out)
 	return 0;
 }
 
-enum { OPT_MEM = 256, OPT_CPUS, OPT_ACCEL, OPT_KERNEL, OPT_ROOTFS, OPT_KERNEL_ARGS, OPT_TIMING, OPT_KEEP_LOGS, OPT_TEMPLATE, OPT_TOKEN_FILE };
+enum {
+	OPT_MEM = 256, OPT_CPUS, OPT_ACCEL, OPT_KERNEL, OPT_ROOTFS, OPT_KERNEL_ARGS, OPT_TIMING, OPT_KEEP_LOGS,
+	OPT_TEMPLATE, OPT_TOKEN_FILE, OPT_NO_INTERNET, OPT_ALLOW_OUT, OPT_DENY_OUT,
+};
+
+static int add_rule(const char *opt, const char **list, size_t *n)
+{
+	if (*n >= MAX_RULES) {
+		fprintf(stderr, "cove run: %s: at most %d entries\n", opt, MAX_RULES);
+		return -1;
+	}
+	list[(*n)++] = optarg;
+	return 0;
+}
 
 static int parse_port(const char *s, bool zero_ok, uint16_t *out)
 {
@@ -151,6 +172,13 @@ static int parse_option(int c, struct run_opts *o)
 	case OPT_TOKEN_FILE:
 		o->token_file = optarg;
 		return 0;
+	case OPT_NO_INTERNET:
+		o->sc.policy.internet = false;
+		return 0;
+	case OPT_ALLOW_OUT:
+		return add_rule("--allow-out", o->allow_out, &o->nallow);
+	case OPT_DENY_OUT:
+		return add_rule("--deny-out", o->deny_out, &o->ndeny);
 	case OPT_TEMPLATE:
 		o->template_name = optarg;
 		return 0;
@@ -188,6 +216,8 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		{ "kernel-args", required_argument, NULL, OPT_KERNEL_ARGS },
 		{ "keep-logs", no_argument, NULL, OPT_KEEP_LOGS }, { "template", required_argument, NULL, OPT_TEMPLATE },
 		{ "publish", required_argument, NULL, 'p' },	   { "token-file", required_argument, NULL, OPT_TOKEN_FILE },
+		{ "no-internet", no_argument, NULL, OPT_NO_INTERNET },
+		{ "allow-out", required_argument, NULL, OPT_ALLOW_OUT }, { "deny-out", required_argument, NULL, OPT_DENY_OUT },
 		{ "help", no_argument, NULL, 'h' },		   { 0 },
 	};
 	int c;
@@ -347,8 +377,16 @@ int cmd_run(int argc, char **argv)
 {
 	struct run_opts o = { 0 };
 	o.sc.accel = VMM_ACCEL_AUTO;
+	o.sc.policy.internet = true;
 	if (parse_args(argc, argv, &o) < 0)
 		return CLI_EXIT_USAGE;
+	o.sc.policy.allow_out = o.allow_out;
+	o.sc.policy.deny_out = o.deny_out;
+	struct cove_err err = { 0 };
+	if (net_policy_check(&o.sc.policy, &err) < 0) {
+		fprintf(stderr, "cove run: %s\n", err.msg);
+		return CLI_EXIT_USAGE;
+	}
 	if (resolve_guest_files(&o) < 0)
 		return CLI_EXIT_FAILURE;
 	int sfd = block_signals();
@@ -360,14 +398,21 @@ int cmd_run(int argc, char **argv)
 	o.sc.die_with_parent = true;
 	o.sc.cancel_fd = sfd;
 
-	struct cove_err err = { 0 };
 	/* Leftovers of runs that were killed outright; harmless when none. */
 	if (vmm_sweep_stale(o.sc.run_dir ? o.sc.run_dir : VMM_DEFAULT_RUN_DIR, &err) < 0)
 		log_warn("op=sweep msg=\"%s\"", err.msg);
+	/* Opening the slots also removes the network leftovers of such runs. */
+	struct net_config nc;
+	net_config_from_env(&nc);
+	if (net_slots_open(&nc, &o.sc.net, NULL, &err) < 0) {
+		fprintf(stderr, "cove: %s\n", err.msg);
+		return CLI_EXIT_FAILURE;
+	}
 	struct sandbox *sb = NULL;
 	int r = sandbox_start(&o.sc, &sb, &err);
 	if (r < 0) {
 		fprintf(stderr, "cove: %s\n", err.msg);
+		net_slots_close(o.sc.net);
 		return r == -ECANCELED ? 130 : CLI_EXIT_FAILURE;
 	}
 	struct net_forward *forwards[MAX_PUBLISH] = { 0 };
@@ -376,6 +421,7 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "cove: %s\n", err.msg);
 		vmm_remove_logs(sandbox_vmm(sb));
 		sandbox_free(sb);
+		net_slots_close(o.sc.net);
 		return CLI_EXIT_FAILURE;
 	}
 	struct sandbox_exec req = {
@@ -409,5 +455,6 @@ int cmd_run(int argc, char **argv)
 	else
 		vmm_remove_logs(sandbox_vmm(sb));
 	sandbox_free(sb);
+	net_slots_close(o.sc.net);
 	return code;
 }

@@ -1,20 +1,39 @@
-/* A sandbox's network: its own network namespace holding a TAP device that
- * the VMM attaches to, as in the reference hosts (Firecracker's and E2B's
- * network slots). Every guest sees the same addresses, which is what later
- * lets many clones of one snapshot run side by side:
- *   guest eth0 169.254.0.21/30, MAC 06:00:ac:10:00:02
- *   TAP        169.254.0.22/30 (the guest's gateway)
- * The host reaches the guest only from inside the namespace (sockets created
- * by a helper thread after setns()), never through the host's interfaces.
- * Everything is set up through the kernel's interfaces: unshare for the
- * namespace, /dev/net/tun for the TAP, rtnetlink (libmnl) for links,
- * addresses and the guest's permanent neighbour entry. */
+/* Sandbox networking: network slots.
+ *
+ * A slot is what one sandbox's network needs, made as in the reference hosts
+ * (Firecracker's and E2B's network slots):
+ *   - a network namespace, bind-mounted at RUN_DIR/netns/slot-N so that it
+ *     outlives the process that made it;
+ *   - inside it a TAP for the VMM, the same in every slot so clones of one
+ *     snapshot need no reconfiguration:
+ *       guest eth0 169.254.0.21/30, MAC 06:00:ac:10:00:02; TAP 169.254.0.22/30
+ *   - a veth pair to the host with a /31 from a configurable private range
+ *     (slot N: RANGE+2N on the host side, RANGE+2N+1 in the namespace), the
+ *     namespace's default route, and SNAT of the guest to its end;
+ *   - a chain in Cove's nftables table (`inet NAME`) holding the sandbox's
+ *     egress policy, entered through a verdict map keyed by the veth's name.
+ *
+ * The host reaches the guest only from inside the namespace (sockets made
+ * after setns()), never through the host's interfaces.
+ *
+ * Slots are recorded in the state database before any kernel object is made
+ * or removed, so a process killed at any point leaves records that the next
+ * net_slots_open() reconciles with what the kernel holds: slots whose holder
+ * or VMM still runs are adopted, everything else of Cove's is removed, and
+ * nothing that Cove did not make is touched (names carry the instance name,
+ * and host links also an alias saying they are Cove's).
+ *
+ * Everything goes through the kernel's interfaces: unshare/setns and a bind
+ * mount for namespaces, /dev/net/tun for TAPs, rtnetlink (libmnl) for links,
+ * addresses, routes and neighbours, libnftables for rules. */
 #ifndef COVE_NET_H
 #define COVE_NET_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "common/err.h"
+#include "common/proc.h"
 
 #define NET_GUEST_ADDR "169.254.0.21"
 #define NET_TAP_ADDR "169.254.0.22"
@@ -23,16 +42,112 @@
 #define NET_GUEST_MAC "06:00:ac:10:00:02"
 #define NET_TAP_NAME "tap0"
 
-struct net_sandbox;
+#define NET_DEFAULT_NAME "cove"
+#define NET_DEFAULT_RANGE "10.200.0.0/16"
+#define NET_DEFAULT_MAX_SLOTS 1024
+#define NET_MAX_RULES 256
 
-/* Creates the namespace, the TAP inside it, and configures both. */
-int net_sandbox_create(struct net_sandbox **ret, struct cove_err *err);
-/* Closes the namespace and TAP; the kernel removes both once the VMM (which
- * holds its own references) has exited too. NULL-safe. */
-struct net_sandbox *net_sandbox_free(struct net_sandbox *net);
+/* A sandbox's egress, as E2B's API has it: allow_internet_access=false is
+ * deny_out 0.0.0.0/0, and allow_out wins over deny_out. Entries are IPv4
+ * addresses or CIDRs. Whatever the policy, a guest never reaches the host
+ * itself, another sandbox, or link-local addresses (the cloud metadata
+ * service 169.254.169.254); private networks (10/8, 172.16/12, 192.168/16,
+ * 100.64/10, ...) only through allow_out. */
+struct net_policy {
+	bool internet;
+	const char *const *allow_out; /* NULL-terminated; may be NULL */
+	const char *const *deny_out;  /* NULL-terminated; may be NULL */
+};
 
-int net_sandbox_netns_fd(const struct net_sandbox *net);
-int net_sandbox_tap_fd(const struct net_sandbox *net);
+/* Checks every entry (IPv4 address or CIDR with host bits clear, at most
+ * NET_MAX_RULES per list); err names the first bad one. */
+int net_policy_check(const struct net_policy *p, struct cove_err *err);
+
+struct net_config {
+	const char *name;      /* instance name: table `inet NAME`, links NAME-N; [a-z0-9]{1,8}; NULL: "cove" */
+	const char *state_dir; /* the state database; NULL: the store's default */
+	const char *run_dir;   /* slot namespaces in RUN_DIR/netns; NULL: /run/cove */
+	const char *range;     /* IPv4 CIDR the veth /31s come from; NULL: NET_DEFAULT_RANGE */
+	unsigned max_slots;    /* 0: NET_DEFAULT_MAX_SLOTS (capped by the range's size) */
+	unsigned pool_size;    /* ready slots kept made in the background; 0: none */
+};
+
+/* Fills a config from the environment: COVE_NET_NAME, COVE_STATE_DIR,
+ * COVE_RUN_DIR, COVE_NET_RANGE, COVE_NET_MAX_SLOTS, COVE_NET_POOL. The
+ * strings point into the environment. */
+void net_config_from_env(struct net_config *c);
+
+struct net_recovery {
+	unsigned adopted; /* slots whose sandbox still runs, or ready in the pool */
+	unsigned removed; /* slots (records and kernel objects) removed */
+	unsigned strays;  /* kernel objects of Cove's without a record, removed */
+};
+
+struct net_slots;
+
+/* Checks what is needed (root, /dev/net/tun, nftables), opens the state,
+ * makes Cove's nftables table if missing, enables IPv4 forwarding, and
+ * reconciles records with the kernel (see above). With a pool, starts the
+ * thread that keeps it filled. recovery may be NULL. */
+int net_slots_open(const struct net_config *c, struct net_slots **ret, struct net_recovery *recovery,
+		   struct cove_err *err);
+/* Stops the pool thread. Slots stay as they are (pool slots stay ready, for
+ * the next process to use); release them first. NULL-safe. */
+struct net_slots *net_slots_close(struct net_slots *ns);
+
+/* Runs the reconciliation again (cove net gc). drain_pool also removes the
+ * ready slots. */
+int net_slots_recover(struct net_slots *ns, bool drain_pool, struct net_recovery *ret, struct cove_err *err);
+
+/* Makes pool slots until the pool holds pool_size; returns how many it made. */
+int net_slots_fill_pool(struct net_slots *ns, struct cove_err *err);
+
+struct net_slot;
+
+/* Gives sandbox a slot (from the pool when one is ready, else made now) with
+ * its policy applied, held by the calling process until release. */
+int net_slot_acquire(struct net_slots *ns, const char *sandbox, const struct net_policy *policy,
+		     struct net_slot **ret, struct cove_err *err);
+/* Records the VMM using the slot, so the slot is kept while it runs even if
+ * the holding process dies (a daemon restarting). */
+int net_slot_set_vmm(struct net_slots *ns, struct net_slot *slot, const struct proc_identity *vmm,
+		     struct cove_err *err);
+/* Replaces the slot's egress policy, atomically. */
+int net_slot_set_policy(struct net_slots *ns, struct net_slot *slot, const struct net_policy *policy,
+			struct cove_err *err);
+/* Removes the slot's rules, links and namespace, and its record. The VMM must
+ * be gone. Always frees slot. */
+int net_slot_release(struct net_slots *ns, struct net_slot *slot, struct cove_err *err);
+/* Forgets the slot without touching it (a process handing it on). NULL-safe. */
+struct net_slot *net_slot_free(struct net_slot *slot);
+
+/* Opens the slot of a running sandbox by its id (cove port-forward). */
+int net_slot_find(struct net_slots *ns, const char *sandbox, struct net_slot **ret, struct cove_err *err);
+
+unsigned net_slot_index(const struct net_slot *slot);
+int net_slot_netns_fd(const struct net_slot *slot);
+/* Opens the slot's TAP for the VMM (O_CLOEXEC; the caller owns the fd). */
+int net_slot_open_tap(const struct net_slot *slot, struct cove_err *err);
+/* The namespace's end of the veth (the guest's address as the host's
+ * firewall sees it, after SNAT), e.g. "10.200.0.1". */
+const char *net_slot_address(const struct net_slot *slot);
+/* The host's end of the veth, e.g. "cove-0". */
+const char *net_slot_host_link(const struct net_slot *slot);
+/* RUN_DIR/netns, the mount point of every slot's namespace: a VMM's private
+ * mount namespace drops it (vmm_config.hide_mounts). */
+const char *net_slot_netns_dir(const struct net_slot *slot);
+
+struct net_slot_info {
+	unsigned index;
+	const char *state;   /* creating, ready, used, destroying */
+	const char *sandbox; /* "" when none */
+	char host_link[16];
+	char address[16];    /* the namespace's end */
+	bool holder_alive, vmm_alive;
+	pid_t holder_pid, vmm_pid;
+};
+typedef int (*net_slot_info_fn)(void *ctx, const struct net_slot_info *info);
+int net_slots_list(struct net_slots *ns, net_slot_info_fn fn, void *ctx, struct cove_err *err);
 
 /* A new TCP socket (O_CLOEXEC) that lives in the namespace netns_fd, or in
  * the caller's when netns_fd is -1. Returns it or a negative errno. */

@@ -4,11 +4,14 @@
 
 #include "sandbox/sandbox.h"
 
-struct net_sandbox;
+struct net_slots;
+struct net_slot;
 
 struct sandbox {
 	char id[VMM_ID_MAX];
-	struct net_sandbox *net;
+	struct net_slots *slots; /* borrowed from the config */
+	struct net_slot *slot;
+	int tap_fd;              /* given to the VMM */
 	struct vmm *vm;
 	int cancel_fd;
 	struct sandbox_timings timings;

@@ -21,7 +21,7 @@
 const char *sandbox_id(const struct sandbox *sb) { return sb->id; }
 struct vmm *sandbox_vmm(struct sandbox *sb) { return sb->vm; }
 const struct sandbox_timings *sandbox_timings(const struct sandbox *sb) { return &sb->timings; }
-int sandbox_netns_fd(const struct sandbox *sb) { return net_sandbox_netns_fd(sb->net); }
+int sandbox_netns_fd(const struct sandbox *sb) { return net_slot_netns_fd(sb->slot); }
 const char *sandbox_token(const struct sandbox *sb) { return sb->token; }
 
 static bool cancelled(int fd)
@@ -35,7 +35,7 @@ static int wait_agent(struct sandbox *sb, int timeout_ms, struct cove_err *err)
 	int64_t deadline = now_ms() + timeout_ms;
 	struct cove_err last = { 0 };
 	for (;;) {
-		int fd = net_connect_tcp(net_sandbox_netns_fd(sb->net), NET_GUEST_ADDR, SANDBOX_AGENT_PORT,
+		int fd = net_connect_tcp(net_slot_netns_fd(sb->slot), NET_GUEST_ADDR, SANDBOX_AGENT_PORT,
 					 AGENT_ATTEMPT_MS, &last);
 		if (fd >= 0) {
 			close(fd);
@@ -90,8 +90,9 @@ static void vm_config(const struct sandbox_config *c, struct sandbox *sb, struct
 	vc->vmm_binary = c->vmm_binary;
 	vc->extra_cmdline = c->kernel_args;
 	vc->die_with_parent = c->die_with_parent;
-	vc->netns_fd = net_sandbox_netns_fd(sb->net);
-	vc->tap_fd = net_sandbox_tap_fd(sb->net);
+	vc->netns_fd = net_slot_netns_fd(sb->slot);
+	vc->tap_fd = sb->tap_fd;
+	vc->hide_mounts = net_slot_netns_dir(sb->slot);
 	vc->net = (struct vmm_guest_net){ NET_GUEST_ADDR, NET_TAP_ADDR, NET_NETMASK, NET_GUEST_MAC };
 }
 
@@ -100,15 +101,29 @@ static int start(const struct sandbox_config *c, struct sandbox *sb, struct cove
 	int r = make_id(c, sb->id, sizeof(sb->id), err);
 	if (r < 0)
 		return r;
-	r = net_sandbox_create(&sb->net, err);
+	if (!c->net)
+		return cove_errf(err, -EINVAL, "sandbox %s: no network slots to take one from", sb->id);
+	sb->slots = c->net;
+	r = net_slot_acquire(c->net, sb->id, &c->policy, &sb->slot, err);
 	if (r < 0)
 		return r;
+	sb->tap_fd = net_slot_open_tap(sb->slot, err);
+	if (sb->tap_fd < 0)
+		return sb->tap_fd;
 	struct vmm_config vc;
 	vm_config(c, sb, &vc);
 	r = vmm_create(&vc, &sb->vm, err);
 	if (r < 0)
 		return r;
 	r = vmm_boot(sb->vm, err);
+	/* The VMM holds its own TAP descriptor now. */
+	close(sb->tap_fd);
+	sb->tap_fd = -1;
+	if (r < 0)
+		return r;
+	/* Recorded so that the slot stays while the VMM runs, whatever happens
+	 * to this process. */
+	r = net_slot_set_vmm(c->net, sb->slot, vmm_identity(sb->vm), err);
 	if (r < 0)
 		return r;
 	sb->timings.vmm_started_us = now_us();
@@ -119,7 +134,7 @@ static int start(const struct sandbox_config *c, struct sandbox *sb, struct cove
 	r = random_hex(sb->token, 32);
 	if (r < 0)
 		return cove_errno(err, r, "access token: getrandom");
-	struct agent_endpoint ep = { net_sandbox_netns_fd(sb->net), NET_GUEST_ADDR, SANDBOX_AGENT_PORT, NULL };
+	struct agent_endpoint ep = { net_slot_netns_fd(sb->slot), NET_GUEST_ADDR, SANDBOX_AGENT_PORT, NULL };
 	struct agent_init_request init = { sb->token, c->default_user, c->default_workdir, c->envs };
 	r = agent_init(&ep, &init, err);
 	if (r < 0)
@@ -139,6 +154,7 @@ int sandbox_start(const struct sandbox_config *c, struct sandbox **ret, struct c
 	if (!sb)
 		return cove_errf(err, -ENOMEM, "sandbox: out of memory");
 	sb->cancel_fd = c->cancel_fd;
+	sb->tap_fd = -1;
 	sb->timings.start_us = now_us();
 	int r = start(c, sb, err);
 	if (r < 0) {
@@ -172,7 +188,13 @@ struct sandbox *sandbox_free(struct sandbox *sb)
 		return NULL;
 	/* The VMM first: it holds the TAP and lives in the namespace. */
 	sb->vm = vmm_free(sb->vm);
-	sb->net = net_sandbox_free(sb->net);
+	if (sb->tap_fd >= 0)
+		close(sb->tap_fd);
+	if (sb->slot) {
+		struct cove_err err = { 0 };
+		if (net_slot_release(sb->slots, sb->slot, &err) < 0)
+			log_warn("sandbox=%s op=free msg=\"%s\"", sb->id, err.msg);
+	}
 	free(sb);
 	return NULL;
 }

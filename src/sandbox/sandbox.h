@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "common/err.h"
+#include "net/net.h"
 #include "proto/process.h"
 #include "vmm/vmm.h"
 
@@ -17,6 +18,8 @@
 
 struct sandbox_config {
 	const char *id;         /* NULL: a new "sb-<8 hex>" */
+	struct net_slots *net;  /* required: where the sandbox's network slot comes from */
+	struct net_policy policy; /* its egress (internet on: .internet = true) */
 	const char *kernel;
 	const char *rootfs;
 	unsigned vcpus;         /* 0: the VMM default */
@@ -42,8 +45,8 @@ struct sandbox_timings {
 
 struct sandbox;
 
-/* Creates the network namespace, boots the VMM, waits for the agent. On
- * failure everything made so far is released. */
+/* Takes a network slot, boots the VMM in it, waits for the agent. On failure
+ * everything made so far is released. */
 int sandbox_start(const struct sandbox_config *config, struct sandbox **ret, struct cove_err *err);
 
 typedef int (*sandbox_output_fn)(void *ctx, enum process_stream stream, const uint8_t *data, size_t len);
@@ -100,7 +103,8 @@ int sandbox_pause(struct sandbox *sb, struct cove_err *err);
 int sandbox_resume(struct sandbox *sb, struct cove_err *err);
 /* Asks the guest to power off, escalating as vmm_stop does. */
 int sandbox_stop(struct sandbox *sb, struct cove_err *err);
-/* Kills whatever still runs and frees everything. NULL-safe. */
+/* Kills whatever still runs, releases the network slot, frees everything.
+ * NULL-safe. */
 struct sandbox *sandbox_free(struct sandbox *sb);
 
 const char *sandbox_id(const struct sandbox *sb);

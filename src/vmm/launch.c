@@ -37,6 +37,7 @@ enum launch_step {
 	STEP_SETNS_NET,
 	STEP_UNSHARE_MNT,
 	STEP_MAKE_PRIVATE,
+	STEP_HIDE_MOUNTS,
 	STEP_MOUNT_TMPFS,
 	STEP_BIND_TARGET,
 	STEP_BIND,
@@ -57,6 +58,7 @@ struct child_plan {
 	const struct vmm_launch *spec;
 	const char *work_dir;
 	int netns_fd;
+	const char *hide_mounts;
 	bool die_with_parent;
 	int log_fd;
 	int null_fd;
@@ -86,6 +88,9 @@ static void child_enter_namespaces(const struct child_plan *p)
 	/* Without this, the mounts below would propagate back to the host. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		child_fail(p, STEP_MAKE_PRIVATE, 0);
+	/* Not a mount point (nothing was ever mounted there) is fine. */
+	if (p->hide_mounts && umount2(p->hide_mounts, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
+		child_fail(p, STEP_HIDE_MOUNTS, 0);
 	if (mount("tmpfs", p->work_dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700") < 0)
 		child_fail(p, STEP_MOUNT_TMPFS, 0);
 }
@@ -167,6 +172,7 @@ static int describe_failure(const struct vmm *vm, const struct child_plan *p, co
 	case STEP_SETNS_NET: return cove_errno(err, e, "launch %s: enter network namespace", id);
 	case STEP_UNSHARE_MNT: return cove_errno(err, e, "launch %s: new mount namespace (needs root)", id);
 	case STEP_MAKE_PRIVATE: return cove_errno(err, e, "launch %s: make mounts private", id);
+	case STEP_HIDE_MOUNTS: return cove_errno(err, e, "launch %s: detach %s", id, p->hide_mounts);
 	case STEP_MOUNT_TMPFS: return cove_errno(err, e, "launch %s: mount tmpfs on %s", id, p->work_dir);
 	case STEP_BIND_TARGET: return cove_errno(err, e, "launch %s: create %s", id, b ? p->bind_targets[f->index] : "?");
 	case STEP_BIND: return cove_errno(err, e, "launch %s: bind %s", id, b ? b->source : "?");
@@ -211,6 +217,7 @@ int vmm_launch(struct vmm *vm, const struct vmm_launch *spec, struct cove_err *e
 		.spec = spec,
 		.work_dir = vm->work_dir,
 		.netns_fd = vm->cfg.c.netns_fd,
+		.hide_mounts = vm->cfg.c.hide_mounts,
 		.die_with_parent = vm->cfg.c.die_with_parent,
 	};
 	int r = plan_binds(&plan, err);

@@ -74,6 +74,10 @@ struct vmm_config {
 	int netns_fd;           /* network namespace to run in, -1 for none (default) */
 	int tap_fd;             /* TAP device inside it, -1 for none (default) */
 	struct vmm_guest_net net; /* used when tap_fd >= 0 */
+	/* A mount point whose mounts the VMM's private mount namespace must not
+	 * keep copies of (the network slots' namespaces: a copy would keep every
+	 * other sandbox's namespace alive as long as this VMM runs). May be NULL. */
+	const char *hide_mounts;
 	bool die_with_parent;   /* SIGKILL the VMM if its launcher dies (for `cove run`) */
 };
 

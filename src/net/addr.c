@@ -1,0 +1,92 @@
+/* IPv4 prefixes and the slot address plan. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/internal.h"
+
+int net_cidr_parse(const char *s, struct net_cidr *ret)
+{
+	char buf[32];
+	if (!s || strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, s);
+	unsigned prefix = 32;
+	char *slash = strchr(buf, '/');
+	if (slash) {
+		*slash++ = '\0';
+		char *end;
+		errno = 0;
+		unsigned long p = strtoul(slash, &end, 10);
+		if (errno || end == slash || *end || p > 32 || slash[0] == '+' || slash[0] == '-' || slash[0] == ' ')
+			return -EINVAL;
+		prefix = (unsigned)p;
+	}
+	struct in_addr a;
+	if (inet_pton(AF_INET, buf, &a) != 1)
+		return -EINVAL;
+	uint32_t addr = ntohl(a.s_addr);
+	uint32_t mask = prefix ? ~0u << (32 - prefix) : 0;
+	if (addr & ~mask)
+		return -EINVAL; /* host bits set: 10.0.0.1/8 is a typo more often than not */
+	ret->addr = addr;
+	ret->prefix = prefix;
+	return 0;
+}
+
+void net_addr_format(uint32_t addr, char buf[16])
+{
+	snprintf(buf, 16, "%u.%u.%u.%u", addr >> 24, (addr >> 16) & 255, (addr >> 8) & 255, addr & 255);
+}
+
+int net_name_check(const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+	if (n == 0 || n > NET_NAME_MAX)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9')))
+			return -EINVAL;
+	return 0;
+}
+
+unsigned net_range_slots(const struct net_cidr *range)
+{
+	if (range->prefix >= 31)
+		return 0;
+	uint64_t n = (uint64_t)1 << (32 - range->prefix - 1);
+	return n > 1u << 20 ? 1u << 20 : (unsigned)n;
+}
+
+int net_slot_addrs(const struct net_cidr *range, unsigned index, uint32_t *host_end, uint32_t *ns_end)
+{
+	if (index >= net_range_slots(range))
+		return -ERANGE;
+	*host_end = range->addr + 2 * index;
+	*ns_end = *host_end + 1;
+	return 0;
+}
+
+static int check_list(const char *what, const char *const *list, struct cove_err *err)
+{
+	size_t n = 0;
+	for (; list && list[n]; n++) {
+		struct net_cidr c;
+		if (n >= NET_MAX_RULES)
+			return cove_errf(err, -E2BIG, "%s: more than %d entries", what, NET_MAX_RULES);
+		if (net_cidr_parse(list[n], &c) < 0)
+			return cove_errf(err, -EINVAL,
+					 "%s: '%s' is not an IPv4 address or CIDR (a.b.c.d or a.b.c.d/n with the host "
+					 "bits clear; domain names are not supported)",
+					 what, list[n]);
+	}
+	return 0;
+}
+
+int net_policy_check(const struct net_policy *p, struct cove_err *err)
+{
+	int r = check_list("allow_out", p->allow_out, err);
+	return r < 0 ? r : check_list("deny_out", p->deny_out, err);
+}

@@ -1,0 +1,381 @@
+/* Cove's nftables rules, through libnftables (one batch per change, so every
+ * change is one kernel transaction: atomic, and all or nothing).
+ *
+ *   table inet NAME
+ *     set blocked   link-local (cloud metadata), loopback, multicast, and the
+ *                   slot range itself (other sandboxes): never reachable
+ *     set private   the host's private networks: reachable only by allow_out
+ *     map slots     host link name -> jump to that slot's chain
+ *     chain input       no new connections from a slot to the host itself
+ *     chain forward     blocked, then the slot's chain, then reject
+ *     chain postrouting masquerade of the range on the way out
+ *     chain slot-N      the sandbox's policy: allow_out, deny_out, private
+ *
+ * Inside each slot's namespace a small table of its own SNATs the guest to
+ * the namespace's end of the veth. Entries come from net_cidr_parse and are
+ * printed back by us, so nothing from a request reaches nft's parser as is. */
+#include <errno.h>
+#include <jansson.h>
+#include <nftables/libnftables.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/internal.h"
+
+#define REJECT "reject with icmpx admin-prohibited"
+
+struct firewall {
+	char name[NET_NAME_MAX + 1];
+	struct net_cidr range;
+	struct nft_ctx *nft;
+	pthread_mutex_t lock;
+};
+
+/* The kernel's errno, as libnftables reports it only in text. */
+static int error_code(const char *msg)
+{
+	static const struct {
+		const char *text;
+		int code;
+	} known[] = {
+		{ "No such file or directory", -ENOENT }, { "Operation not permitted", -EPERM },
+		{ "Protocol not supported", -EPROTONOSUPPORT }, { "File exists", -EEXIST },
+		{ "Device or resource busy", -EBUSY }, { "No space left", -ENOSPC },
+		{ "Cannot allocate memory", -ENOMEM },
+	};
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (msg && strstr(msg, known[i].text))
+			return known[i].code;
+	return -EIO;
+}
+
+/* The first line of nft's error output, for a one-line message. */
+static void first_line(const char *msg, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", msg && *msg ? msg : "failed");
+	buf[strcspn(buf, "\n")] = '\0';
+}
+
+/* Runs commands in ctx. Its output and error buffers are emptied first
+ * (reading a buffer resets it), so what the caller reads afterwards is this
+ * command's alone. */
+static int run(struct nft_ctx *nft, const char *cmds, const char *what, struct cove_err *err)
+{
+	nft_ctx_get_output_buffer(nft);
+	nft_ctx_get_error_buffer(nft);
+	if (nft_run_cmd_from_buffer(nft, cmds) == 0)
+		return 0;
+	const char *msg = nft_ctx_get_error_buffer(nft);
+	int code = error_code(msg);
+	if (err) {
+		char line[256];
+		first_line(msg, line, sizeof(line));
+		cove_errf(err, code, "nftables: %s: %s", what, line);
+	}
+	return code;
+}
+
+static struct nft_ctx *ctx_new(void)
+{
+	struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
+	if (!nft)
+		return NULL;
+	nft_ctx_buffer_output(nft);
+	nft_ctx_buffer_error(nft);
+	/* Names are never looked up: no DNS in the middle of a transaction. */
+	nft_ctx_output_set_flags(nft, NFT_CTX_OUTPUT_NUMERIC_ALL);
+	return nft;
+}
+
+int fw_open(const char *name, const struct net_cidr *range, struct firewall **ret, struct cove_err *err)
+{
+	struct firewall *fw = calloc(1, sizeof(*fw));
+	if (!fw)
+		return cove_errf(err, -ENOMEM, "nftables: out of memory");
+	snprintf(fw->name, sizeof(fw->name), "%s", name);
+	fw->range = *range;
+	pthread_mutex_init(&fw->lock, NULL);
+	fw->nft = ctx_new();
+	if (!fw->nft) {
+		fw_close(fw);
+		return cove_errf(err, -ENOMEM, "nftables: cannot make a libnftables context");
+	}
+	/* Listing the tables proves nftables answers (the module is there and
+	 * we may use it) before anything is made. */
+	int r = run(fw->nft, "list tables", "list tables", err);
+	if (r < 0) {
+		fw_close(fw);
+		return cove_err_prefix(err, "nftables unavailable%s",
+				       r == -EPERM ? " (needs root or CAP_NET_ADMIN)"
+				       : r == -EPROTONOSUPPORT ? " (no nf_tables in this kernel)" : "");
+	}
+	*ret = fw;
+	return 0;
+}
+
+struct firewall *fw_close(struct firewall *fw)
+{
+	if (!fw)
+		return NULL;
+	if (fw->nft)
+		nft_ctx_free(fw->nft);
+	pthread_mutex_destroy(&fw->lock);
+	free(fw);
+	return NULL;
+}
+
+/* A growing command buffer; overflow is remembered and reported once. */
+struct cmdbuf {
+	char *buf;
+	size_t len, used;
+	bool overflow;
+};
+
+__attribute__((format(printf, 2, 3))) static void emit(struct cmdbuf *b, const char *fmt, ...)
+{
+	if (b->overflow)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(b->buf + b->used, b->len - b->used, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= b->len - b->used)
+		b->overflow = true;
+	else
+		b->used += (size_t)n;
+}
+
+static void emit_cidr(struct cmdbuf *b, const struct net_cidr *c)
+{
+	char a[16];
+	net_addr_format(c->addr, a);
+	emit(b, "%s/%u", a, c->prefix);
+}
+
+static int table_commands(const struct firewall *fw, char *buf, size_t len)
+{
+	struct cmdbuf b = { buf, len, 0, false };
+	const char *t = fw->name;
+	emit(&b, "add table inet %s\n", t);
+	emit(&b, "add set inet %s blocked { type ipv4_addr; flags interval; auto-merge; elements = { "
+		 "0.0.0.0/8, 127.0.0.0/8, 169.254.0.0/16, 224.0.0.0/3, ", t);
+	emit_cidr(&b, &fw->range);
+	emit(&b, " }; }\n");
+	emit(&b, "add set inet %s private { type ipv4_addr; flags interval; auto-merge; elements = { "
+		 "10.0.0.0/8, 100.64.0.0/10, 172.16.0.0/12, 192.0.0.0/24, 192.168.0.0/16, 198.18.0.0/15 }; }\n", t);
+	emit(&b, "add map inet %s slots { type ifname : verdict; }\n", t);
+	emit(&b, "add chain inet %s input { type filter hook input priority filter; policy accept; }\n", t);
+	emit(&b, "add rule inet %s input iifname \"%s-*\" ct state established,related accept\n", t, t);
+	emit(&b, "add rule inet %s input iifname \"%s-*\" " REJECT "\n", t, t);
+	emit(&b, "add chain inet %s forward { type filter hook forward priority filter; policy accept; }\n", t);
+	emit(&b, "add rule inet %s forward oifname \"%s-*\" ct state established,related accept\n", t, t);
+	emit(&b, "add rule inet %s forward oifname \"%s-*\" " REJECT "\n", t, t);
+	emit(&b, "add rule inet %s forward iifname \"%s-*\" meta nfproto != ipv4 drop\n", t, t);
+	emit(&b, "add rule inet %s forward iifname \"%s-*\" ip daddr @blocked " REJECT "\n", t, t);
+	emit(&b, "add rule inet %s forward iifname vmap @slots\n", t);
+	emit(&b, "add rule inet %s forward iifname \"%s-*\" " REJECT "\n", t, t);
+	emit(&b, "add chain inet %s postrouting { type nat hook postrouting priority srcnat; policy accept; }\n", t);
+	emit(&b, "add rule inet %s postrouting ip saddr ", t);
+	emit_cidr(&b, &fw->range);
+	emit(&b, " oifname != \"%s-*\" masquerade\n", t);
+	return b.overflow ? -ENOSPC : (int)b.used;
+}
+
+int fw_delete_table(struct firewall *fw, struct cove_err *err)
+{
+	char cmd[64];
+	snprintf(cmd, sizeof(cmd), "delete table inet %s", fw->name);
+	pthread_mutex_lock(&fw->lock);
+	int r = run(fw->nft, cmd, "delete table", err);
+	pthread_mutex_unlock(&fw->lock);
+	return r == -ENOENT ? 0 : r;
+}
+
+int fw_ensure_table(struct firewall *fw, bool replace, struct cove_err *err)
+{
+	char cmds[4096], probe[96];
+	if (replace) {
+		int r = fw_delete_table(fw, err);
+		if (r < 0)
+			return r;
+	}
+	int n = table_commands(fw, cmds, sizeof(cmds));
+	if (n < 0)
+		return cove_errf(err, -ENOSPC, "nftables: table commands too long");
+	snprintf(probe, sizeof(probe), "list chain inet %s forward", fw->name);
+	pthread_mutex_lock(&fw->lock);
+	int r = run(fw->nft, probe, "look for the table", NULL);
+	if (r == -ENOENT)
+		r = run(fw->nft, cmds, "make the table", err);
+	else if (r < 0)
+		cove_errf(err, r, "nftables: look for table inet %s: %s", fw->name, strerror(-r));
+	pthread_mutex_unlock(&fw->lock);
+	return r;
+}
+
+static void emit_list(struct cmdbuf *b, const char *const *list)
+{
+	emit(b, "{ ");
+	for (size_t i = 0; list[i]; i++) {
+		struct net_cidr c;
+		if (net_cidr_parse(list[i], &c) < 0) { /* checked before; never printed raw */
+			b->overflow = true;
+			return;
+		}
+		emit(b, i ? ", " : "");
+		emit_cidr(b, &c);
+	}
+	emit(b, " }");
+}
+
+int fw_slot_commands(const char *name, unsigned index, const struct net_policy *p, char *buf, size_t len)
+{
+	struct cmdbuf b = { buf, len, 0, false };
+	const char *t = name;
+	emit(&b, "add chain inet %s slot-%u\n", t, index);
+	emit(&b, "flush chain inet %s slot-%u\n", t, index);
+	if (p->allow_out && p->allow_out[0]) {
+		emit(&b, "add rule inet %s slot-%u ip daddr ", t, index);
+		emit_list(&b, p->allow_out);
+		emit(&b, " accept\n");
+	}
+	if (!p->internet) {
+		/* deny_out 0.0.0.0/0: everything but allow_out. */
+		emit(&b, "add rule inet %s slot-%u " REJECT "\n", t, index);
+	} else {
+		if (p->deny_out && p->deny_out[0]) {
+			emit(&b, "add rule inet %s slot-%u ip daddr ", t, index);
+			emit_list(&b, p->deny_out);
+			emit(&b, " " REJECT "\n");
+		}
+		emit(&b, "add rule inet %s slot-%u ip daddr @private " REJECT "\n", t, index);
+		emit(&b, "add rule inet %s slot-%u accept\n", t, index);
+	}
+	emit(&b, "add element inet %s slots { \"%s-%u\" : jump slot-%u }\n", t, t, index, index);
+	return b.overflow ? -ENOSPC : (int)b.used;
+}
+
+int fw_slot_set(struct firewall *fw, unsigned index, const struct net_policy *p, struct cove_err *err)
+{
+	/* 2 lists of NET_MAX_RULES entries of at most 18 characters, and the rest. */
+	size_t len = 2 * NET_MAX_RULES * 24 + 2048;
+	char *cmds = malloc(len);
+	if (!cmds)
+		return cove_errf(err, -ENOMEM, "nftables: out of memory");
+	int r = fw_slot_commands(fw->name, index, p, cmds, len);
+	if (r < 0) {
+		free(cmds);
+		return cove_errf(err, -EINVAL, "nftables: slot %u: bad policy", index);
+	}
+	pthread_mutex_lock(&fw->lock);
+	r = run(fw->nft, cmds, "set slot policy", err);
+	pthread_mutex_unlock(&fw->lock);
+	free(cmds);
+	return r;
+}
+
+int fw_slot_remove(struct firewall *fw, unsigned index, struct cove_err *err)
+{
+	char elem[128], chain[160];
+	snprintf(elem, sizeof(elem), "delete element inet %s slots { \"%s-%u\" }\n", fw->name, fw->name, index);
+	snprintf(chain, sizeof(chain), "flush chain inet %s slot-%u\ndelete chain inet %s slot-%u\n", fw->name, index,
+		 fw->name, index);
+	char both[sizeof(elem) + sizeof(chain)];
+	snprintf(both, sizeof(both), "%s%s", elem, chain);
+	pthread_mutex_lock(&fw->lock);
+	/* One transaction in the common case; piece by piece when a part is
+	 * already gone (nft 1.0.6 has no 'destroy', which would ignore that). */
+	int r = run(fw->nft, both, "remove slot", NULL);
+	if (r == -ENOENT) {
+		r = run(fw->nft, elem, "remove slot map entry", err);
+		if (r == 0 || r == -ENOENT)
+			r = run(fw->nft, chain, "remove slot chain", err);
+		if (r == -ENOENT)
+			r = 0;
+	} else if (r < 0) {
+		r = run(fw->nft, both, "remove slot", err);
+	}
+	pthread_mutex_unlock(&fw->lock);
+	return r;
+}
+
+static int each_in_json(const char *name, const char *text, int (*fn)(void *ctx, unsigned index), void *ctx,
+			struct cove_err *err)
+{
+	json_error_t jerr;
+	json_t *root = json_loads(text, 0, &jerr);
+	json_t *items = json_object_get(root, "nftables");
+	if (!json_is_array(items)) {
+		json_decref(root);
+		return cove_errf(err, -EPROTO, "nftables: unreadable listing: %s", jerr.text);
+	}
+	char prefix[NET_NAME_MAX + 2];
+	snprintf(prefix, sizeof(prefix), "%s-", name);
+	size_t i;
+	json_t *item;
+	int r = 0;
+	json_array_foreach(items, i, item) {
+		unsigned index;
+		json_t *chain = json_object_get(item, "chain"), *map = json_object_get(item, "map");
+		if (chain && slot_parse_index("slot-", json_string_value(json_object_get(chain, "name")), &index) == 0)
+			r = fn(ctx, index);
+		const char *map_name = json_string_value(json_object_get(map, "name"));
+		json_t *elems = map_name && strcmp(map_name, "slots") == 0 ? json_object_get(map, "elem") : NULL;
+		size_t j;
+		json_t *e;
+		json_array_foreach(elems, j, e) {
+			/* [ "NAME-N", { "jump": ... } ] */
+			if (r == 0 && slot_parse_index(prefix, json_string_value(json_array_get(e, 0)), &index) == 0)
+				r = fn(ctx, index);
+		}
+		if (r < 0)
+			break;
+	}
+	json_decref(root);
+	return r;
+}
+
+int fw_slot_each(struct firewall *fw, int (*fn)(void *ctx, unsigned index), void *ctx, struct cove_err *err)
+{
+	char cmd[64];
+	snprintf(cmd, sizeof(cmd), "list table inet %s", fw->name);
+	pthread_mutex_lock(&fw->lock);
+	nft_ctx_output_set_flags(fw->nft, NFT_CTX_OUTPUT_NUMERIC_ALL | NFT_CTX_OUTPUT_JSON);
+	int r = run(fw->nft, cmd, "list table", err);
+	nft_ctx_output_set_flags(fw->nft, NFT_CTX_OUTPUT_NUMERIC_ALL);
+	char *text = r == 0 ? strdup(nft_ctx_get_output_buffer(fw->nft)) : NULL;
+	pthread_mutex_unlock(&fw->lock);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	if (!text)
+		return cove_errf(err, -ENOMEM, "nftables: out of memory");
+	r = each_in_json(fw->name, text, fn, ctx, err);
+	free(text);
+	return r;
+}
+
+int fw_namespace_setup(uint32_t ns_end, struct cove_err *err)
+{
+	char addr[16], cmds[1024];
+	net_addr_format(ns_end, addr);
+	snprintf(cmds, sizeof(cmds),
+		 "add table inet slot\n"
+		 "add chain inet slot input { type filter hook input priority filter; policy accept; }\n"
+		 "add rule inet slot input ct state established,related accept\n"
+		 "add rule inet slot input iifname { \"" NET_TAP_NAME "\", \"" NET_SLOT_VETH "\" } " REJECT "\n"
+		 "add chain inet slot postrouting { type nat hook postrouting priority srcnat; policy accept; }\n"
+		 "add rule inet slot postrouting oifname \"" NET_SLOT_VETH "\" ip saddr " NET_GUEST_ADDR
+		 " snat ip to %s\n",
+		 addr);
+	struct nft_ctx *nft = ctx_new();
+	if (!nft)
+		return cove_errf(err, -ENOMEM, "nftables: cannot make a libnftables context");
+	int r = run(nft, cmds, "slot namespace rules", err);
+	nft_ctx_free(nft);
+	return r;
+}

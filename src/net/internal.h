@@ -1,0 +1,89 @@
+/* Inside the net module: address arithmetic, the firewall (nftables), and
+ * the kernel objects of one slot. */
+#ifndef COVE_NET_INTERNAL_H
+#define COVE_NET_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net/net.h"
+
+#define NET_NAME_MAX 8
+/* Inside every slot's namespace. */
+#define NET_SLOT_VETH "eth0"
+
+/* An IPv4 prefix, host byte order. */
+struct net_cidr {
+	uint32_t addr;
+	unsigned prefix;
+};
+
+/* "a.b.c.d" or "a.b.c.d/n" with no bits set past the prefix. */
+int net_cidr_parse(const char *s, struct net_cidr *ret);
+void net_addr_format(uint32_t addr, char buf[16]);
+int net_name_check(const char *name);
+
+/* Addresses of slot index in range: the host's end and the namespace's end
+ * of its /31. -ERANGE when the range has no room for index. */
+int net_slot_addrs(const struct net_cidr *range, unsigned index, uint32_t *host_end, uint32_t *ns_end);
+/* How many /31s the range holds. */
+unsigned net_range_slots(const struct net_cidr *range);
+
+/* --- firewall.c: Cove's nftables table `inet NAME` --- */
+struct firewall;
+
+int fw_open(const char *name, const struct net_cidr *range, struct firewall **ret, struct cove_err *err);
+struct firewall *fw_close(struct firewall *fw);
+/* Makes the table with its base chains, sets and map, unless it is there.
+ * replace: delete and remake it (its settings changed and no slot uses it). */
+int fw_ensure_table(struct firewall *fw, bool replace, struct cove_err *err);
+int fw_delete_table(struct firewall *fw, struct cove_err *err);
+/* The slot's chain and its entry in the map, replaced in one transaction. */
+int fw_slot_set(struct firewall *fw, unsigned index, const struct net_policy *p, struct cove_err *err);
+/* Removes both; what is missing already is fine. */
+int fw_slot_remove(struct firewall *fw, unsigned index, struct cove_err *err);
+/* Calls fn once for every slot index that has a chain or a map entry. */
+int fw_slot_each(struct firewall *fw, int (*fn)(void *ctx, unsigned index), void *ctx, struct cove_err *err);
+/* The commands fw_slot_set runs (exposed for tests). Returns the length, or
+ * -ENOSPC when buf is too small. */
+int fw_slot_commands(const char *name, unsigned index, const struct net_policy *p, char *buf, size_t len);
+/* The rules inside a slot's namespace: SNAT of the guest to ns_end, and no
+ * new connections from the guest or the host link into the namespace itself.
+ * Runs on a thread inside the namespace. */
+int fw_namespace_setup(uint32_t ns_end, struct cove_err *err);
+
+/* --- slot.c: the kernel objects of one slot --- */
+struct slot_layout {
+	const char *name;       /* instance name */
+	const char *netns_dir;  /* RUN_DIR/netns */
+	struct net_cidr range;
+};
+
+void slot_host_link(const struct slot_layout *l, unsigned index, char buf[16]);
+void slot_netns_path(const struct slot_layout *l, unsigned index, char *buf, size_t len);
+/* Makes the namespace (bind-mounted), its persistent TAP, the veth pair, the
+ * addresses, routes and namespace rules. On failure, removes what it made. */
+int slot_make(const struct slot_layout *l, unsigned index, struct cove_err *err);
+/* Removes the host link (and with it the pair) and the namespace's mount.
+ * Idempotent: what is already gone is fine. Deleting a link waits for an RCU
+ * grace period (~30 ms measured here), so releases use the two halves:
+ * slot_release_netns, after which the kernel removes the namespace and all
+ * its links in the background, and slot_delete_host_link for what is left. */
+int slot_unmake(const struct slot_layout *l, unsigned index, struct cove_err *err);
+int slot_release_netns(const struct slot_layout *l, unsigned index, struct cove_err *err);
+int slot_delete_host_link(const struct slot_layout *l, unsigned index, struct cove_err *err);
+bool slot_host_link_exists(const struct slot_layout *l, unsigned index);
+/* True when the namespace is mounted and the host link exists. */
+bool slot_intact(const struct slot_layout *l, unsigned index);
+/* Opens the mounted namespace, O_CLOEXEC. */
+int slot_open_netns(const struct slot_layout *l, unsigned index, struct cove_err *err);
+int slot_open_tap(int netns_fd, struct cove_err *err);
+/* Parses "NAME-N" (a host link) or "slot-N" (a namespace file); -EINVAL otherwise. */
+int slot_parse_index(const char *prefix, const char *s, unsigned *ret);
+
+/* Runs fn on a new thread that first joins netns_fd (or, with -1, a new
+ * namespace); the caller's thread never changes namespace. */
+int net_run_in_netns(int netns_fd, int (*fn)(void *ctx), void *ctx);
+
+#endif

@@ -1,0 +1,325 @@
+/* The kernel objects of one slot, made and removed from a thread of their
+ * own so that the caller's thread never changes namespace. Making happens in
+ * one thread: it opens a netlink socket in the host's namespace first, then
+ * unshares into a new one, so it can configure both ends from there. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <limits.h>
+#include <linux/nsfs.h>
+#include <net/if.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/fs.h"
+#include "net/internal.h"
+#include "net/rtnl.h"
+
+void slot_host_link(const struct slot_layout *l, unsigned index, char buf[16])
+{
+	snprintf(buf, 16, "%s-%u", l->name, index);
+}
+
+void slot_netns_path(const struct slot_layout *l, unsigned index, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/slot-%u", l->netns_dir, index);
+}
+
+int slot_parse_index(const char *prefix, const char *s, unsigned *ret)
+{
+	size_t n = strlen(prefix);
+	if (!s || strncmp(s, prefix, n) != 0)
+		return -EINVAL;
+	s += n;
+	if (!*s || strlen(s) > 7 || (s[0] == '0' && s[1]))
+		return -EINVAL;
+	unsigned v = 0;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		v = v * 10 + (unsigned)(*s - '0');
+	}
+	*ret = v;
+	return 0;
+}
+
+struct thread_call {
+	int netns_fd;
+	int (*fn)(void *ctx);
+	void *ctx;
+	int r;
+};
+
+static void *thread_main(void *arg)
+{
+	struct thread_call *c = arg;
+	if (c->netns_fd >= 0 ? setns(c->netns_fd, CLONE_NEWNET) < 0 : unshare(CLONE_NEWNET) < 0) {
+		c->r = -errno;
+		return NULL;
+	}
+	c->r = c->fn(c->ctx);
+	return NULL;
+}
+
+int net_run_in_netns(int netns_fd, int (*fn)(void *ctx), void *ctx)
+{
+	struct thread_call c = { netns_fd, fn, ctx, 0 };
+	pthread_t t;
+	int r = pthread_create(&t, NULL, thread_main, &c);
+	if (r != 0)
+		return -r;
+	pthread_join(t, NULL);
+	return c.r;
+}
+
+static int write_sysctl(const char *path, const char *value, struct cove_err *err)
+{
+	/* /proc/sys/net is the namespace of the thread that opens it. */
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || fs_write_all(fd, value, strlen(value)) < 0)
+		return cove_errno(err, -errno, "write %s", path);
+	return 0;
+}
+
+static int tap_open(const char *name, bool persist, struct cove_err *err)
+{
+	_cleanup_close_ int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return cove_errno(err, -errno, "open /dev/net/tun%s", errno == ENOENT ? " (no TUN/TAP support)" : "");
+	struct ifreq ifr = { 0 };
+	/* VNET_HDR lets virtio-net pass checksum and segmentation offloads through. */
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0)
+		return cove_errno(err, -errno, "%s TAP %s", persist ? "create" : "attach to", name);
+	/* Persistent: the TAP outlives this descriptor, so a pool slot keeps it
+	 * until a VMM attaches. */
+	if (persist && ioctl(fd, TUNSETPERSIST, 1) < 0)
+		return cove_errno(err, -errno, "make TAP %s persistent", name);
+	return TAKE_FD(fd);
+}
+
+struct make_job {
+	const struct slot_layout *l;
+	unsigned index;
+	uint32_t host_end, ns_end; /* host byte order */
+	int host_netns_fd;
+	struct rtnl *host; /* opened in the host's namespace */
+	struct cove_err err;
+};
+
+static int bind_netns(struct make_job *j)
+{
+	char path[PATH_MAX];
+	slot_netns_path(j->l, j->index, path, sizeof(path));
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+	if (fd < 0)
+		return cove_errno(&j->err, -errno, "create %s", path);
+	if (mount("/proc/thread-self/ns/net", path, NULL, MS_BIND, NULL) < 0) {
+		int e = -errno;
+		unlink(path);
+		return cove_errno(&j->err, e, "bind-mount the namespace on %s", path);
+	}
+	return 0;
+}
+
+static int configure_tap(struct make_job *j, struct rtnl *ns)
+{
+	unsigned char mac[6];
+	struct in_addr tap, guest;
+	inet_pton(AF_INET, NET_TAP_ADDR, &tap);
+	inet_pton(AF_INET, NET_GUEST_ADDR, &guest);
+	rtnl_parse_mac(NET_GUEST_MAC, mac);
+	int fd = tap_open(NET_TAP_NAME, true, &j->err);
+	if (fd < 0)
+		return fd;
+	close(fd);
+	unsigned idx;
+	int r = rtnl_link_index(ns, NET_TAP_NAME, &idx);
+	if (r < 0)
+		return cove_errno(&j->err, r, "find %s", NET_TAP_NAME);
+	if ((r = rtnl_addr_add(ns, idx, tap.s_addr, NET_PREFIX_LEN)) < 0)
+		return cove_errno(&j->err, r, "add %s/%d to %s", NET_TAP_ADDR, NET_PREFIX_LEN, NET_TAP_NAME);
+	if ((r = rtnl_link_up(ns, idx)) < 0)
+		return cove_errno(&j->err, r, "bring %s up", NET_TAP_NAME);
+	if ((r = rtnl_neigh_add(ns, idx, guest.s_addr, mac)) < 0)
+		return cove_errno(&j->err, r, "add neighbour %s on %s", NET_GUEST_ADDR, NET_TAP_NAME);
+	return 0;
+}
+
+static int configure_veth(struct make_job *j, struct rtnl *ns)
+{
+	char host_link[16], alias[64], a[16];
+	slot_host_link(j->l, j->index, host_link);
+	int r = rtnl_veth_create(ns, NET_SLOT_VETH, host_link, j->host_netns_fd);
+	if (r < 0)
+		return cove_errno(&j->err, r, "create veth pair %s/%s", host_link, NET_SLOT_VETH);
+	unsigned idx;
+	if ((r = rtnl_link_index(ns, NET_SLOT_VETH, &idx)) < 0)
+		return cove_errno(&j->err, r, "find %s", NET_SLOT_VETH);
+	if ((r = rtnl_addr_add(ns, idx, htonl(j->ns_end), 31)) < 0 || (r = rtnl_link_up(ns, idx)) < 0)
+		return cove_errno(&j->err, r, "configure %s", NET_SLOT_VETH);
+	if ((r = rtnl_route_default(ns, idx, htonl(j->host_end))) < 0)
+		return cove_errno(&j->err, r, "add default route via %s", (net_addr_format(j->host_end, a), a));
+	/* The alias marks the host link as Cove's for recovery. */
+	snprintf(alias, sizeof(alias), "cove %s slot %u", j->l->name, j->index);
+	if ((r = rtnl_link_up_alias(j->host, host_link, alias)) < 0)
+		return cove_errno(&j->err, r, "bring %s up", host_link);
+	if ((r = rtnl_link_index(j->host, host_link, &idx)) < 0)
+		return cove_errno(&j->err, r, "find %s", host_link);
+	if ((r = rtnl_addr_add(j->host, idx, htonl(j->host_end), 31)) < 0)
+		return cove_errno(&j->err, r, "add %s/31 to %s", (net_addr_format(j->host_end, a), a), host_link);
+	return 0;
+}
+
+/* Runs in the new namespace. */
+static int make_inside(void *ctx)
+{
+	struct make_job *j = ctx;
+	int r = bind_netns(j);
+	if (r < 0)
+		return r;
+	/* The namespace routes between the TAP and the veth; it has no IPv6,
+	 * so nothing of the guest's bypasses the IPv4 rules. */
+	if ((r = write_sysctl("/proc/sys/net/ipv4/ip_forward", "1", &j->err)) < 0 ||
+	    (r = write_sysctl("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1", &j->err)) < 0 ||
+	    (r = write_sysctl("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1", &j->err)) < 0)
+		return r;
+	struct rtnl *ns = NULL;
+	r = rtnl_open(&ns, &j->err);
+	if (r < 0)
+		return r;
+	if ((r = rtnl_link_up(ns, 1)) < 0) /* lo is ifindex 1 in every new namespace */
+		cove_errno(&j->err, r, "bring lo up");
+	else if ((r = configure_tap(j, ns)) == 0 && (r = configure_veth(j, ns)) == 0)
+		r = fw_namespace_setup(j->ns_end, &j->err);
+	rtnl_close(ns);
+	return r;
+}
+
+int slot_make(const struct slot_layout *l, unsigned index, struct cove_err *err)
+{
+	struct make_job j = { .l = l, .index = index, .host_netns_fd = -1 };
+	if (net_slot_addrs(&l->range, index, &j.host_end, &j.ns_end) < 0)
+		return cove_errf(err, -ERANGE, "slot %u: outside the address range", index);
+	j.host_netns_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (j.host_netns_fd < 0)
+		return cove_errno(err, -errno, "open /proc/thread-self/ns/net");
+	int r = rtnl_open(&j.host, &j.err);
+	if (r == 0) {
+		r = net_run_in_netns(-1, make_inside, &j);
+		if (r < 0 && !j.err.code)
+			cove_errno(&j.err, r, "create network namespace%s", r == -EPERM ? " (needs root)" : "");
+	}
+	rtnl_close(j.host);
+	close(j.host_netns_fd);
+	if (r < 0) {
+		if (err) {
+			*err = j.err;
+			cove_err_prefix(err, "slot %u", index);
+		}
+		slot_unmake(l, index, NULL);
+	}
+	return r;
+}
+
+int slot_release_netns(const struct slot_layout *l, unsigned index, struct cove_err *err)
+{
+	char path[PATH_MAX];
+	slot_netns_path(l, index, path, sizeof(path));
+	if (umount2(path, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
+		return cove_errno(err, -errno, "slot %u: unmount %s", index, path);
+	if (unlink(path) < 0 && errno != ENOENT)
+		return cove_errno(err, -errno, "slot %u: remove %s", index, path);
+	return 0;
+}
+
+bool slot_host_link_exists(const struct slot_layout *l, unsigned index)
+{
+	char host_link[16];
+	slot_host_link(l, index, host_link);
+	return if_nametoindex(host_link) != 0;
+}
+
+int slot_delete_host_link(const struct slot_layout *l, unsigned index, struct cove_err *err)
+{
+	char host_link[16];
+	slot_host_link(l, index, host_link);
+	struct rtnl *host = NULL;
+	int r = rtnl_open(&host, err);
+	if (r < 0)
+		return r;
+	r = rtnl_link_delete(host, host_link);
+	rtnl_close(host);
+	if (r < 0 && r != -ENODEV)
+		return cove_errno(err, r, "slot %u: delete %s", index, host_link);
+	return 0;
+}
+
+int slot_unmake(const struct slot_layout *l, unsigned index, struct cove_err *err)
+{
+	/* The link first: deleting one end deletes the pair now, rather than
+	 * whenever the kernel gets to the namespace's clean-up. */
+	int r = slot_delete_host_link(l, index, err);
+	return r < 0 ? r : slot_release_netns(l, index, err);
+}
+
+bool slot_intact(const struct slot_layout *l, unsigned index)
+{
+	char path[PATH_MAX], host_link[16];
+	slot_netns_path(l, index, path, sizeof(path));
+	slot_host_link(l, index, host_link);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	/* A mounted namespace answers the namespace ioctl; a plain file does not. */
+	int type = ioctl(fd, NS_GET_NSTYPE);
+	close(fd);
+	return type == CLONE_NEWNET && if_nametoindex(host_link) != 0;
+}
+
+int slot_open_netns(const struct slot_layout *l, unsigned index, struct cove_err *err)
+{
+	char path[PATH_MAX];
+	slot_netns_path(l, index, path, sizeof(path));
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return cove_errno(err, -errno, "open network namespace %s", path);
+	if (ioctl(fd, NS_GET_NSTYPE) != CLONE_NEWNET) {
+		close(fd);
+		return cove_errf(err, -ENOENT, "%s is not a mounted network namespace", path);
+	}
+	return fd;
+}
+
+struct tap_job {
+	bool entered;
+	int fd;
+	struct cove_err *err;
+};
+
+static int open_tap_inside(void *ctx)
+{
+	struct tap_job *j = ctx;
+	j->entered = true;
+	j->fd = tap_open(NET_TAP_NAME, false, j->err);
+	return j->fd < 0 ? j->fd : 0;
+}
+
+int slot_open_tap(int netns_fd, struct cove_err *err)
+{
+	struct tap_job j = { false, -1, err };
+	int r = net_run_in_netns(netns_fd, open_tap_inside, &j);
+	if (r < 0 && !j.entered)
+		return cove_errno(err, r, "enter the slot's namespace");
+	return r < 0 ? r : j.fd;
+}

@@ -1,0 +1,405 @@
+#include "store/store.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "common/fs.h"
+
+/* Busy waits are short: transactions hold the lock for a few statements. */
+#define STORE_BUSY_TIMEOUT_MS 10000
+
+struct store {
+	sqlite3 *db;
+	char path[PATH_MAX];
+	/* Recursive: store_begin() holds it until commit or rollback, and each
+	 * statement takes it too, so another thread's statement never lands
+	 * inside this thread's transaction. */
+	pthread_mutex_t lock;
+};
+
+/* Schema versions, applied in order; PRAGMA user_version counts the ones done.
+ * Add, never change: a database made by an older Cove is brought forward. */
+static const char *const migrations[] = {
+	"CREATE TABLE slots ("
+	" idx INTEGER PRIMARY KEY,"
+	" state TEXT NOT NULL CHECK (state IN ('creating', 'ready', 'used', 'destroying')),"
+	" sandbox TEXT NOT NULL DEFAULT '',"
+	" holder_pid INTEGER NOT NULL DEFAULT 0, holder_start INTEGER NOT NULL DEFAULT 0,"
+	" vmm_pid INTEGER NOT NULL DEFAULT 0, vmm_start INTEGER NOT NULL DEFAULT 0,"
+	" updated_ms INTEGER NOT NULL);"
+	"CREATE INDEX slots_by_state ON slots (state, idx);"
+	"CREATE INDEX slots_by_sandbox ON slots (sandbox);"
+	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+};
+
+static const char *const slot_state_names[] = { "creating", "ready", "used", "destroying" };
+
+const char *store_slot_state_name(enum store_slot_state state)
+{
+	return (unsigned)state < 4 ? slot_state_names[state] : "?";
+}
+
+static int slot_state_parse(const char *s, enum store_slot_state *ret)
+{
+	for (unsigned i = 0; i < 4; i++)
+		if (s && strcmp(s, slot_state_names[i]) == 0) {
+			*ret = (enum store_slot_state)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+static int sql_error(struct store *s, struct cove_err *err, int rc, const char *what)
+{
+	int code = rc == SQLITE_BUSY || rc == SQLITE_LOCKED ? -EBUSY
+		 : rc == SQLITE_FULL				? -ENOSPC
+		 : rc == SQLITE_READONLY || rc == SQLITE_PERM ? -EROFS
+		 : rc == SQLITE_NOMEM			    ? -ENOMEM
+		 : rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB ? -EUCLEAN
+							       : -EIO;
+	return cove_errf(err, code, "state %s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+}
+
+static int exec_sql(struct store *s, const char *sql, const char *what, struct cove_err *err)
+{
+	int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+	return rc == SQLITE_OK ? 0 : sql_error(s, err, rc, what);
+}
+
+static int user_version(struct store *s, int *ret, struct cove_err *err)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return sql_error(s, err, rc, "read schema version");
+	rc = sqlite3_step(st);
+	*ret = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : sql_error(s, err, rc, "read schema version");
+}
+
+static int migrate(struct store *s, struct cove_err *err)
+{
+	int r = store_begin(s, err);
+	if (r < 0)
+		return r;
+	int version;
+	r = user_version(s, &version, err);
+	if (r == 0 && version > (int)(sizeof(migrations) / sizeof(migrations[0])))
+		r = cove_errf(err, -EPROTO, "state %s: schema version %d is newer than this Cove knows (%zu)",
+			      s->path, version, sizeof(migrations) / sizeof(migrations[0]));
+	for (size_t i = (size_t)(version > 0 ? version : 0); r == 0 && i < sizeof(migrations) / sizeof(migrations[0]); i++) {
+		char sql[64];
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %zu", i + 1);
+		r = exec_sql(s, migrations[i], "apply schema", err);
+		if (r == 0)
+			r = exec_sql(s, sql, "set schema version", err);
+	}
+	if (r < 0) {
+		store_rollback(s);
+		return r;
+	}
+	return store_commit(s, err);
+}
+
+int store_open(const char *state_dir, struct store **ret, struct cove_err *err)
+{
+	if (!state_dir)
+		state_dir = STORE_DEFAULT_STATE_DIR;
+	int r = fs_mkdir_p(state_dir, 0700, err);
+	if (r < 0)
+		return cove_err_prefix(err, "state directory");
+	struct store *s = calloc(1, sizeof(*s));
+	if (!s)
+		return cove_errf(err, -ENOMEM, "state: out of memory");
+	pthread_mutexattr_t attr;
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&s->lock, &attr);
+	pthread_mutexattr_destroy(&attr);
+	if ((size_t)snprintf(s->path, sizeof(s->path), "%s/%s", state_dir, STORE_FILE) >= sizeof(s->path)) {
+		store_close(s);
+		return cove_errf(err, -ENAMETOOLONG, "state directory %s: path too long", state_dir);
+	}
+	int rc = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		r = s->db ? sql_error(s, err, rc, "open") : cove_errf(err, -ENOMEM, "state %s: open", s->path);
+		store_close(s);
+		return r;
+	}
+	chmod(s->path, 0600);
+	sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
+	/* WAL: readers do not block the writer. synchronous=NORMAL keeps every
+	 * committed transaction across a process crash (only a power cut may lose
+	 * the last ones), at a fraction of FULL's fsyncs. */
+	r = exec_sql(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+		     "set journal mode", err);
+	if (r == 0)
+		r = migrate(s, err);
+	if (r < 0) {
+		store_close(s);
+		return r;
+	}
+	*ret = s;
+	return 0;
+}
+
+struct store *store_close(struct store *s)
+{
+	if (!s)
+		return NULL;
+	if (s->db)
+		sqlite3_close(s->db);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+	return NULL;
+}
+
+int store_begin(struct store *s, struct cove_err *err)
+{
+	pthread_mutex_lock(&s->lock);
+	int r = exec_sql(s, "BEGIN IMMEDIATE", "begin transaction", err);
+	if (r < 0)
+		pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_commit(struct store *s, struct cove_err *err)
+{
+	int r = exec_sql(s, "COMMIT", "commit", err);
+	if (r < 0)
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+void store_rollback(struct store *s)
+{
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* --- slots --- */
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+#define SLOT_COLUMNS "idx, state, sandbox, holder_pid, holder_start, vmm_pid, vmm_start, updated_ms"
+
+static int prepare(struct store *s, sqlite3_stmt **st, const char *sql, const char *what, struct cove_err *err)
+{
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
+	return rc == SQLITE_OK ? 0 : sql_error(s, err, rc, what);
+}
+
+static int slot_from_row(sqlite3_stmt *st, struct store_slot *slot)
+{
+	memset(slot, 0, sizeof(*slot));
+	slot->index = (unsigned)sqlite3_column_int64(st, 0);
+	if (slot_state_parse((const char *)sqlite3_column_text(st, 1), &slot->state) < 0)
+		return -EINVAL;
+	const char *sb = (const char *)sqlite3_column_text(st, 2);
+	snprintf(slot->sandbox, sizeof(slot->sandbox), "%s", sb ? sb : "");
+	slot->holder.pid = (pid_t)sqlite3_column_int64(st, 3);
+	slot->holder.start_time = (uint64_t)sqlite3_column_int64(st, 4);
+	slot->vmm.pid = (pid_t)sqlite3_column_int64(st, 5);
+	slot->vmm.start_time = (uint64_t)sqlite3_column_int64(st, 6);
+	slot->updated_ms = sqlite3_column_int64(st, 7);
+	return 0;
+}
+
+/* Runs a statement whose parameters are bound; at most one row goes to ret. */
+static int step_one(struct store *s, sqlite3_stmt *st, struct store_slot *ret, const char *what, struct cove_err *err)
+{
+	int rc = sqlite3_step(st);
+	int r = 0;
+	if (rc == SQLITE_ROW)
+		r = ret && slot_from_row(st, ret) < 0 ? cove_errf(err, -EUCLEAN, "state %s: %s: bad row", s->path, what) : 0;
+	else if (rc == SQLITE_DONE)
+		r = ret ? -ENOENT : 0;
+	else
+		r = sql_error(s, err, rc, what);
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_slot_put(struct store *s, const struct store_slot *slot, struct cove_err *err)
+{
+	sqlite3_stmt *st;
+	pthread_mutex_lock(&s->lock);
+	int r = prepare(s, &st, "INSERT OR REPLACE INTO slots (" SLOT_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+			"write slot", err);
+	if (r < 0) {
+		pthread_mutex_unlock(&s->lock);
+		return r;
+	}
+	sqlite3_bind_int64(st, 1, slot->index);
+	sqlite3_bind_text(st, 2, store_slot_state_name(slot->state), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, slot->sandbox, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 4, slot->holder.pid);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)slot->holder.start_time);
+	sqlite3_bind_int64(st, 6, slot->vmm.pid);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)slot->vmm.start_time);
+	sqlite3_bind_int64(st, 8, wall_ms());
+	return step_one(s, st, NULL, "write slot", err);
+}
+
+int store_slot_delete(struct store *s, unsigned index, struct cove_err *err)
+{
+	sqlite3_stmt *st;
+	pthread_mutex_lock(&s->lock);
+	int r = prepare(s, &st, "DELETE FROM slots WHERE idx = ?", "delete slot", err);
+	if (r < 0) {
+		pthread_mutex_unlock(&s->lock);
+		return r;
+	}
+	sqlite3_bind_int64(st, 1, index);
+	return step_one(s, st, NULL, "delete slot", err);
+}
+
+static int query_one(struct store *s, const char *sql, const char *text, int64_t num, struct store_slot *ret,
+		     const char *what, struct cove_err *err)
+{
+	sqlite3_stmt *st;
+	pthread_mutex_lock(&s->lock);
+	int r = prepare(s, &st, sql, what, err);
+	if (r < 0) {
+		pthread_mutex_unlock(&s->lock);
+		return r;
+	}
+	if (text)
+		sqlite3_bind_text(st, 1, text, -1, SQLITE_TRANSIENT);
+	else if (num >= 0)
+		sqlite3_bind_int64(st, 1, num);
+	return step_one(s, st, ret, what, err);
+}
+
+int store_slot_get(struct store *s, unsigned index, struct store_slot *ret, struct cove_err *err)
+{
+	return query_one(s, "SELECT " SLOT_COLUMNS " FROM slots WHERE idx = ?", NULL, index, ret, "read slot", err);
+}
+
+int store_slot_find_sandbox(struct store *s, const char *sandbox, struct store_slot *ret, struct cove_err *err)
+{
+	return query_one(s, "SELECT " SLOT_COLUMNS " FROM slots WHERE sandbox = ? AND sandbox != '' LIMIT 1", sandbox,
+			 -1, ret, "find slot", err);
+}
+
+int store_slot_first_ready(struct store *s, struct store_slot *ret, struct cove_err *err)
+{
+	return query_one(s, "SELECT " SLOT_COLUMNS " FROM slots WHERE state = 'ready' ORDER BY idx LIMIT 1", NULL, -1,
+			 ret, "find ready slot", err);
+}
+
+int store_slot_free_index(struct store *s, unsigned limit, unsigned *ret, struct cove_err *err)
+{
+	/* The first gap: 0 when it is free, else the lowest idx+1 that is. */
+	sqlite3_stmt *st;
+	pthread_mutex_lock(&s->lock);
+	int r = prepare(s, &st,
+			"SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM slots WHERE idx = 0) THEN 0 ELSE"
+			" (SELECT MIN(a.idx) + 1 FROM slots a WHERE NOT EXISTS"
+			"  (SELECT 1 FROM slots b WHERE b.idx = a.idx + 1)) END",
+			"find free slot", err);
+	if (r == 0) {
+		int rc = sqlite3_step(st);
+		if (rc != SQLITE_ROW)
+			r = sql_error(s, err, rc, "find free slot");
+		else if (sqlite3_column_int64(st, 0) >= limit)
+			r = cove_errf(err, -ENOSPC, "all %u network slots are in use", limit);
+		else
+			*ret = (unsigned)sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_slot_each(struct store *s, store_slot_fn fn, void *ctx, struct cove_err *err)
+{
+	sqlite3_stmt *st;
+	pthread_mutex_lock(&s->lock);
+	int r = prepare(s, &st, "SELECT " SLOT_COLUMNS " FROM slots ORDER BY idx", "list slots", err);
+	int rc = SQLITE_DONE;
+	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_slot slot;
+		if (slot_from_row(st, &slot) < 0)
+			r = cove_errf(err, -EUCLEAN, "state %s: list slots: bad row", s->path);
+		else
+			r = fn(ctx, &slot);
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = sql_error(s, err, rc, "list slots");
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_slot_count(struct store *s, enum store_slot_state state, unsigned *ret, struct cove_err *err)
+{
+	sqlite3_stmt *st;
+	pthread_mutex_lock(&s->lock);
+	int r = prepare(s, &st, "SELECT COUNT(*) FROM slots WHERE state = ?", "count slots", err);
+	if (r == 0) {
+		sqlite3_bind_text(st, 1, store_slot_state_name(state), -1, SQLITE_STATIC);
+		int rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW)
+			*ret = (unsigned)sqlite3_column_int64(st, 0);
+		else
+			r = sql_error(s, err, rc, "count slots");
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+/* --- settings that must not change under existing state --- */
+
+int store_meta_get(struct store *s, const char *key, char *buf, size_t len, struct cove_err *err)
+{
+	sqlite3_stmt *st;
+	pthread_mutex_lock(&s->lock);
+	int r = prepare(s, &st, "SELECT value FROM meta WHERE key = ?", "read setting", err);
+	if (r == 0) {
+		sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+		int rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW)
+			snprintf(buf, len, "%s", (const char *)sqlite3_column_text(st, 0));
+		else if (rc == SQLITE_DONE)
+			r = -ENOENT;
+		else
+			r = sql_error(s, err, rc, "read setting");
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_meta_set(struct store *s, const char *key, const char *value, struct cove_err *err)
+{
+	sqlite3_stmt *st;
+	pthread_mutex_lock(&s->lock);
+	int r = prepare(s, &st, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", "write setting", err);
+	if (r == 0) {
+		sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 2, value, -1, SQLITE_TRANSIENT);
+		int rc = sqlite3_step(st);
+		if (rc != SQLITE_DONE)
+			r = sql_error(s, err, rc, "write setting");
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}

@@ -1,0 +1,74 @@
+/* Durable state: one SQLite database per Cove host (STATE_DIR/cove.db),
+ * shared by every Cove process on it. WAL mode, so readers never wait for a
+ * writer; every change is written before it is acted on, so a process killed
+ * at any point leaves records that say what it was doing.
+ *
+ * Writers take the database's write lock with store_begin() (BEGIN IMMEDIATE)
+ * and hold it across a read-decide-write, which makes the database the lock
+ * between processes as well as between threads. */
+#ifndef COVE_STORE_H
+#define COVE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "common/proc.h"
+
+#define STORE_DEFAULT_STATE_DIR "/var/lib/cove"
+#define STORE_FILE "cove.db"
+
+struct store;
+
+/* Opens (creating if needed) STATE_DIR/cove.db and brings its schema up to
+ * date. state_dir NULL: STORE_DEFAULT_STATE_DIR. */
+int store_open(const char *state_dir, struct store **ret, struct cove_err *err);
+struct store *store_close(struct store *s);
+
+/* A write transaction: the caller holds it until commit or rollback. */
+int store_begin(struct store *s, struct cove_err *err);
+int store_commit(struct store *s, struct cove_err *err);
+void store_rollback(struct store *s);
+
+/* Small settings (key, value); -ENOENT when key is unset. */
+int store_meta_get(struct store *s, const char *key, char *buf, size_t len, struct cove_err *err);
+int store_meta_set(struct store *s, const char *key, const char *value, struct cove_err *err);
+
+/* Network slots (net/slots.c): one row per slot that has kernel objects or is
+ * about to. */
+enum store_slot_state {
+	STORE_SLOT_CREATING,   /* kernel objects being made */
+	STORE_SLOT_READY,      /* made, in the pool, nobody's */
+	STORE_SLOT_USED,       /* held by a sandbox */
+	STORE_SLOT_DESTROYING, /* kernel objects being removed */
+};
+
+struct store_slot {
+	unsigned index;
+	enum store_slot_state state;
+	char sandbox[64];            /* "" when none */
+	struct proc_identity holder; /* the process that made or claimed it; pid 0: none */
+	struct proc_identity vmm;    /* the VMM using it; pid 0: none */
+	int64_t updated_ms;          /* wall clock, for people */
+};
+
+const char *store_slot_state_name(enum store_slot_state state);
+
+/* Inserts or replaces the row of slot->index. */
+int store_slot_put(struct store *s, const struct store_slot *slot, struct cove_err *err);
+int store_slot_delete(struct store *s, unsigned index, struct cove_err *err);
+/* -ENOENT when there is no row. */
+int store_slot_get(struct store *s, unsigned index, struct store_slot *ret, struct cove_err *err);
+int store_slot_find_sandbox(struct store *s, const char *sandbox, struct store_slot *ret, struct cove_err *err);
+/* The ready slot with the lowest index; -ENOENT when the pool is empty. */
+int store_slot_first_ready(struct store *s, struct store_slot *ret, struct cove_err *err);
+/* The lowest index below limit that has no row; -ENOSPC when all are taken. */
+int store_slot_free_index(struct store *s, unsigned limit, unsigned *ret, struct cove_err *err);
+
+typedef int (*store_slot_fn)(void *ctx, const struct store_slot *slot);
+/* Calls fn for every row in index order; a negative return stops and is returned. */
+int store_slot_each(struct store *s, store_slot_fn fn, void *ctx, struct cove_err *err);
+int store_slot_count(struct store *s, enum store_slot_state state, unsigned *ret, struct cove_err *err);
+
+#endif
