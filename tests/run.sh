@@ -17,6 +17,10 @@ export COVE_TEMPLATES=${COVE_TEMPLATES:-$COVE_BUILD/guest/templates}
 # Tests boot the tiny template unless they ask for another (--template base).
 export COVE_TEMPLATE=tiny
 export COVE_ROOTFS=$COVE_TEMPLATES/tiny/rootfs.ext4
+# The tests' own network instance: another name, range and state than a Cove
+# running on this host (which they never touch); removed at the end.
+export COVE_NET_NAME=covt COVE_NET_RANGE=10.211.0.0/16
+export COVE_STATE_DIR=/tmp/cove-tests/state COVE_NET_DIR=/run/cove-tests/netns
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
@@ -59,6 +63,12 @@ for t in "$root"/tests/integration/*.sh; do
 done
 
 run_one "fuzz" "$root/tests/fuzz/run.sh" "$build"
+
+# Remove the tests' network instance (each test already released its slots).
+"$build/bin/tools/netslots" gc --pool >/dev/null 2>&1
+nft delete table inet "$COVE_NET_NAME" 2>/dev/null
+umount "$COVE_NET_DIR" 2>/dev/null
+rm -rf /tmp/cove-tests /run/cove-tests
 
 [ ${#failures[@]} = 0 ] || echo "failed: ${failures[*]}"
 echo "$passed passed, $failed failed, $skipped skipped"

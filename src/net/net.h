@@ -67,14 +67,19 @@ struct net_config {
 	const char *name;      /* instance name: table `inet NAME`, links NAME-N; [a-z0-9]{1,8}; NULL: "cove" */
 	const char *state_dir; /* the state database; NULL: the store's default */
 	const char *run_dir;   /* slot namespaces in RUN_DIR/netns; NULL: /run/cove */
+	const char *netns_dir; /* where slot namespaces are mounted; NULL: RUN_DIR/netns */
 	const char *range;     /* IPv4 CIDR the veth /31s come from; NULL: NET_DEFAULT_RANGE */
 	unsigned max_slots;    /* 0: NET_DEFAULT_MAX_SLOTS (capped by the range's size) */
 	unsigned pool_size;    /* ready slots kept made in the background; 0: none */
 };
 
 /* Fills a config from the environment: COVE_NET_NAME, COVE_STATE_DIR,
- * COVE_RUN_DIR, COVE_NET_RANGE, COVE_NET_MAX_SLOTS, COVE_NET_POOL. The
- * strings point into the environment. */
+ * COVE_RUN_DIR, COVE_NET_DIR, COVE_NET_RANGE, COVE_NET_MAX_SLOTS,
+ * COVE_NET_POOL. The strings point into the environment.
+ *
+ * The name identifies the instance: every process using one name must use
+ * the same state directory and namespace directory (recovery removes what
+ * that instance's records do not know). */
 void net_config_from_env(struct net_config *c);
 
 struct net_recovery {

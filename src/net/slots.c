@@ -75,6 +75,7 @@ void net_config_from_env(struct net_config *c)
 	c->name = getenv("COVE_NET_NAME");
 	c->state_dir = getenv("COVE_STATE_DIR");
 	c->run_dir = getenv("COVE_RUN_DIR");
+	c->netns_dir = getenv("COVE_NET_DIR");
 	c->range = getenv("COVE_NET_RANGE");
 	const char *max = getenv("COVE_NET_MAX_SLOTS"), *pool = getenv("COVE_NET_POOL");
 	if (max)
@@ -410,8 +411,10 @@ static int check_config(const struct net_config *c, struct net_slots *ns, struct
 		ns->max_slots = room;
 	ns->pool_size = c->pool_size > ns->max_slots ? ns->max_slots : c->pool_size;
 	const char *run_dir = c->run_dir && *c->run_dir ? c->run_dir : DEFAULT_RUN_DIR;
-	if ((size_t)snprintf(ns->netns_dir, sizeof(ns->netns_dir), "%s/netns", run_dir) >= sizeof(ns->netns_dir) - 16)
-		return cove_errf(err, -ENAMETOOLONG, "run directory %s: path too long", run_dir);
+	int n = c->netns_dir && *c->netns_dir ? snprintf(ns->netns_dir, sizeof(ns->netns_dir), "%s", c->netns_dir)
+					      : snprintf(ns->netns_dir, sizeof(ns->netns_dir), "%s/netns", run_dir);
+	if (n < 0 || (size_t)n >= sizeof(ns->netns_dir) - 16)
+		return cove_errf(err, -ENAMETOOLONG, "network namespace directory under %s: path too long", run_dir);
 	ns->layout.name = ns->name;
 	ns->layout.netns_dir = ns->netns_dir;
 	return 0;

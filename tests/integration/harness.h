@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -24,8 +23,6 @@ struct harness {
 	char base[64];
 	char run_dir[96];
 	char log_dir[96];
-	char net_dir[96];   /* network slots' run directory (netns/ inside) */
-	char state_dir[96];
 	const char *kernel;
 	const char *rootfs;
 	struct net_slots *net;
@@ -71,12 +68,10 @@ static inline int harness_init(struct harness *h)
 		return -1;
 	snprintf(h->run_dir, sizeof(h->run_dir), "%s/run", h->base);
 	snprintf(h->log_dir, sizeof(h->log_dir), "%s/log", h->base);
-	snprintf(h->net_dir, sizeof(h->net_dir), "%s/net", h->base);
-	snprintf(h->state_dir, sizeof(h->state_dir), "%s/state", h->base);
-	/* Slots of the tests' own: another instance name and range, so a Cove
-	 * running on this host is never touched. */
-	struct net_config nc = { .name = "covt", .state_dir = h->state_dir, .run_dir = h->net_dir,
-				 .range = "10.211.0.0/16" };
+	/* The tests' own network instance (tests/run.sh sets COVE_NET_NAME and
+	 * the rest), so a Cove running on this host is never touched. */
+	struct net_config nc;
+	net_config_from_env(&nc);
 	struct cove_err err = { 0 };
 	if (net_slots_open(&nc, &h->net, NULL, &err) < 0) {
 		printf("Bail out! network slots: %s\n", err.msg);
@@ -85,13 +80,12 @@ static inline int harness_init(struct harness *h)
 	return 0;
 }
 
-/* Network slots left: records, namespaces and links (0 when all is clean). */
-static inline int harness_slots_left(const struct harness *h)
+/* Slot namespaces mounted for this instance (0 when all were released). */
+static inline int harness_slots_left(void)
 {
-	char netns[128];
-	snprintf(netns, sizeof(netns), "%s/netns", h->net_dir);
+	const char *dir = getenv("COVE_NET_DIR");
 	int n = 0;
-	DIR *d = opendir(netns);
+	DIR *d = dir ? opendir(dir) : NULL;
 	struct dirent *de;
 	while (d && (de = readdir(d)))
 		n += de->d_name[0] != '.';
@@ -100,16 +94,9 @@ static inline int harness_slots_left(const struct harness *h)
 	return n;
 }
 
-/* Releases the slots' instance: its rules, its namespace mount point. */
 static inline void harness_fini(struct harness *h)
 {
-	struct cove_err err = { 0 };
-	if (h->net && net_slots_recover(h->net, true, NULL, &err) < 0)
-		fprintf(stderr, "harness: %s\n", err.msg);
 	h->net = net_slots_close(h->net);
-	char netns[128];
-	snprintf(netns, sizeof(netns), "%s/netns", h->net_dir);
-	umount2(netns, MNT_DETACH);
 }
 
 static inline void harness_config(const struct harness *h, struct sandbox_config *c)
