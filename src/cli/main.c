@@ -13,13 +13,15 @@ struct verb {
 
 static const struct verb verbs[] = {
 	{ "run", cmd_run, "boot a sandbox, run one command in it, tear it down" },
+	{ "port-forward", cmd_port_forward, "relay a host port to a port of a running sandbox" },
+	{ "net", cmd_net, "list network slots (ls), remove leftovers (gc)" },
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: cove VERB [OPTIONS]\n\nverbs:\n");
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-		fprintf(f, "  %-8s %s\n", verbs[i].name, verbs[i].summary);
+		fprintf(f, "  %-13s %s\n", verbs[i].name, verbs[i].summary);
 	fprintf(f, "\n'cove VERB --help' describes a verb. COVE_LOG=info|debug shows more.\n");
 }
 

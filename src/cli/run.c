@@ -24,12 +24,6 @@
 #define MAX_PUBLISH 16
 #define MAX_RULES NET_MAX_RULES
 
-/* -p [ADDR:]HOSTPORT:GUESTPORT */
-struct publish {
-	char addr[16];
-	uint16_t host_port, guest_port;
-};
-
 struct run_opts {
 	struct sandbox_config sc;
 	char kernel[PATH_MAX];
@@ -39,7 +33,7 @@ struct run_opts {
 	const char *envs[MAX_ENVS + 1];
 	size_t nenvs;
 	const char *cwd;
-	struct publish publish[MAX_PUBLISH];
+	struct cli_publish publish[MAX_PUBLISH];
 	size_t npublish;
 	const char *token_file;
 	const char *allow_out[MAX_RULES + 1];
@@ -112,40 +106,6 @@ static int add_rule(const char *opt, const char **list, size_t *n)
 	return 0;
 }
 
-static int parse_port(const char *s, bool zero_ok, uint16_t *out)
-{
-	unsigned v;
-	if (parse_uint(s, &v) < 0 || v > 65535 || (v == 0 && !zero_ok))
-		return -EINVAL;
-	*out = (uint16_t)v;
-	return 0;
-}
-
-static int parse_publish(const char *arg, struct publish *p)
-{
-	char buf[64];
-	if (strlen(arg) >= sizeof(buf))
-		return -EINVAL;
-	strcpy(buf, arg);
-	char *guest = strrchr(buf, ':');
-	if (!guest)
-		return -EINVAL;
-	*guest++ = '\0';
-	char *host = strrchr(buf, ':');
-	const char *addr = "127.0.0.1";
-	if (host) {
-		*host++ = '\0';
-		addr = buf;
-	} else {
-		host = buf;
-	}
-	struct in_addr a;
-	if (inet_pton(AF_INET, addr, &a) != 1 || strlen(addr) >= sizeof(p->addr))
-		return -EINVAL;
-	snprintf(p->addr, sizeof(p->addr), "%s", addr);
-	return parse_port(host, true, &p->host_port) < 0 || parse_port(guest, false, &p->guest_port) < 0 ? -EINVAL : 0;
-}
-
 static int parse_option(int c, struct run_opts *o)
 {
 	switch (c) {
@@ -162,7 +122,7 @@ static int parse_option(int c, struct run_opts *o)
 		snprintf(o->rootfs, sizeof(o->rootfs), "%s", optarg);
 		return 0;
 	case 'p':
-		if (o->npublish >= MAX_PUBLISH || parse_publish(optarg, &o->publish[o->npublish]) < 0) {
+		if (o->npublish >= MAX_PUBLISH || cli_parse_publish(optarg, &o->publish[o->npublish]) < 0) {
 			fprintf(stderr, "cove run: --publish %s: expected [ADDR:]HOSTPORT:GUESTPORT (at most %d)\n", optarg,
 				MAX_PUBLISH);
 			return -1;
@@ -301,7 +261,7 @@ static int start_publishing(const struct run_opts *o, struct sandbox *sb, struct
 			    struct cove_err *err)
 {
 	for (size_t i = 0; i < o->npublish; i++) {
-		const struct publish *p = &o->publish[i];
+		const struct cli_publish *p = &o->publish[i];
 		struct net_forward_config c = { .netns_fd = sandbox_netns_fd(sb), .target_addr = NET_GUEST_ADDR,
 						.target_port = p->guest_port, .listen_addr = p->addr,
 						.listen_port = p->host_port };
