@@ -715,6 +715,7 @@ int net_slot_acquire(struct net_slots *ns, const char *sandbox, const struct net
 	bool from_pool = r == 1;
 	if (!from_pool && (r = make_slot(ns, sandbox, &rec, err)) < 0)
 		return r;
+	r = 0;
 	pool_kick(ns);
 	/* Pool slots come with the default policy; only another needs a change. */
 	if (!is_default_policy(policy))

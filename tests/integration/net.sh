@@ -1,0 +1,249 @@
+#!/bin/bash
+# Sandbox networking with real guests: egress on and off, allow and deny
+# lists, isolation from the host, the metadata address, private networks and
+# other sandboxes, two guests with the same address at once, port-forward,
+# the pool, and recovery: after 200 cycles and after SIGKILLs at any point,
+# the counts of namespaces, links and rules are back where they started.
+#
+# All traffic stays on this machine: the test builds its own "internet", a
+# network namespace with web servers in it, routed from the host like an
+# uplink. Prints TAP.
+set -u
+build=${COVE_BUILD:-$(cd "$(dirname "$0")/../../build" && pwd)}
+cove=$build/bin/cove
+netslots=$build/bin/tools/netslots
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); echo "not ok $n - $1"; shift; for line in "$@"; do echo "# $line"; done; }
+check() { # check NAME CONDITION-EXIT-STATUS DETAILS...
+    local name=$1 status=$2; shift 2
+    if [ "$status" = 0 ]; then ok "$name"; else not_ok "$name" "$@"; fi
+}
+
+if [ "$(id -u)" != 0 ]; then echo "1..0 # SKIP needs root for namespaces, links and nftables"; exit 0; fi
+if [ ! -r "${COVE_KERNEL:-}" ] || [ ! -r "${COVE_ROOTFS:-}" ]; then
+    echo "1..0 # SKIP no guest kernel/image; run 'make' first"; exit 0
+fi
+for tool in nft ip nsenter busybox; do
+    command -v $tool >/dev/null || { echo "1..0 # SKIP needs $tool (make deps)"; exit 0; }
+done
+if ip -o addr | grep -q 'inet 203\.0\.113\.'; then
+    echo "1..0 # SKIP 203.0.113.0/24 (TEST-NET-3, the test's internet) is already in use on this host"; exit 0
+fi
+: "${COVE_NET_NAME:?tests/run.sh sets the network instance of the tests}"
+base=$(mktemp -d /tmp/cove-net.XXXXXX)
+export COVE_RUN_DIR=$base/run COVE_LOG_DIR=$base/log
+inet=covt-inet-$$ uplink=cvti$$
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+    wait 2>/dev/null
+    ip netns pids "$inet" 2>/dev/null | xargs -r kill 2>/dev/null
+    ip link del "$uplink" 2>/dev/null
+    ip netns del "$inet" 2>/dev/null
+    rm -rf "$base"
+}
+trap cleanup EXIT
+out=$base/out err=$base/err
+
+# --- the test's internet ---
+mkdir -p "$base/www" "$base/host-www" "$base/slot-www"
+echo internet >"$base/www/index.html"
+echo host-secret >"$base/host-www/index.html"
+echo neighbour >"$base/slot-www/index.html"
+ip netns add "$inet"
+ip link add "$uplink" type veth peer name eth0 netns "$inet"
+ip addr add 203.0.113.1/24 dev "$uplink"
+ip link set "$uplink" up
+ip -n "$inet" link set lo up
+ip -n "$inet" addr add 203.0.113.10/24 dev eth0
+ip -n "$inet" addr add 203.0.113.20/24 dev eth0
+ip -n "$inet" link set eth0 up
+ip -n "$inet" route add default via 203.0.113.1
+# A private network behind the uplink, and a stand-in for cloud metadata.
+ip -n "$inet" addr add 192.168.77.10/32 dev lo
+ip -n "$inet" addr add 169.254.169.254/32 dev lo
+ip route add 192.168.77.10/32 via 203.0.113.10
+ip route add 169.254.169.254/32 via 203.0.113.10
+ip netns exec "$inet" busybox httpd -f -p 80 -h "$base/www" & pids+=($!)
+# A service of the host's own, listening on every host address.
+busybox httpd -f -p 18089 -h "$base/host-www" & pids+=($!)
+sleep 0.3
+
+counts() {
+    local netns links rules nsfs
+    netns=$(ls "$COVE_NET_DIR" 2>/dev/null | wc -l)
+    nsfs=$(grep -c ' nsfs ' /proc/self/mountinfo)
+    links=$(ip -o link | wc -l)
+    rules=$(nft -a list table inet "$COVE_NET_NAME" 2>/dev/null | grep -c 'handle')
+    echo "netns=$netns nsfs=$nsfs links=$links rules=$rules"
+}
+# Probes each target from inside a guest; one line "TARGET ok|blocked" each.
+probe='for t in "$@"; do if timeout 5 wget -q -O - "http://$t/" >/dev/null 2>&1; then echo "$t ok"; else echo "$t blocked"; fi; done'
+result() { grep -q "^$1 $2\$" "$out"; }
+
+"$cove" net gc --pool >/dev/null 2>&1
+before=$(counts)
+[ -z "$("$cove" net ls | sed 1d)" ]; check "no slots before the tests" $? "$("$cove" net ls)"
+
+# --- egress ---
+"$cove" run -- sh -c "$probe" sh 203.0.113.10 203.0.113.20 192.168.77.10 169.254.169.254 \
+    203.0.113.1:18089 10.211.0.0:18089 169.254.0.22 >"$out" 2>"$err"
+result 203.0.113.10 ok && result 203.0.113.20 ok
+check "internet on: the guest fetches from the internet" $? "$(cat "$out" "$err")"
+result 192.168.77.10 blocked; check "private networks are blocked by default" $? "$(cat "$out")"
+result 169.254.169.254 blocked; check "the metadata address is blocked" $? "$(cat "$out")"
+result 203.0.113.1:18089 blocked && result 10.211.0.0:18089 blocked && result 169.254.0.22 blocked
+check "services on the host (any of its addresses) are not reachable" $? "$(cat "$out")"
+curl -s http://203.0.113.1:18089/ | grep -q host-secret; check "... while the host service is up" $?
+
+"$cove" run --no-internet -- sh -c "$probe" sh 203.0.113.10 >"$out" 2>"$err"
+result 203.0.113.10 blocked; check "--no-internet: the request fails" $? "$(cat "$out" "$err")"
+
+"$cove" run --no-internet --allow-out 203.0.113.10 -- sh -c "$probe" sh 203.0.113.10 203.0.113.20 >"$out" 2>"$err"
+result 203.0.113.10 ok && result 203.0.113.20 blocked
+check "--no-internet --allow-out ADDR: only ADDR is reachable" $? "$(cat "$out" "$err")"
+
+"$cove" run --deny-out 203.0.113.20/32 -- sh -c "$probe" sh 203.0.113.10 203.0.113.20 >"$out" 2>"$err"
+result 203.0.113.10 ok && result 203.0.113.20 blocked
+check "--deny-out CIDR blocks just that" $? "$(cat "$out" "$err")"
+
+"$cove" run --deny-out 203.0.113.0/24 --allow-out 203.0.113.20 -- sh -c "$probe" sh 203.0.113.10 203.0.113.20 >"$out" 2>"$err"
+result 203.0.113.10 blocked && result 203.0.113.20 ok
+check "allow-out wins over deny-out (as in E2B)" $? "$(cat "$out" "$err")"
+
+"$cove" run --allow-out 192.168.77.0/24 --allow-out 169.254.169.254 --allow-out 203.0.113.1 -- \
+    sh -c "$probe" sh 192.168.77.10 169.254.169.254 203.0.113.1:18089 >"$out" 2>"$err"
+result 192.168.77.10 ok && result 169.254.169.254 blocked && result 203.0.113.1:18089 blocked
+check "allow-out opens private networks, never metadata or the host" $? "$(cat "$out" "$err")"
+
+"$cove" run --allow-out example.com -- true >"$out" 2>"$err"; rc=$?
+[ "$rc" = 2 ] && grep -q "allow_out: 'example.com' is not an IPv4 address or CIDR" "$err"
+check "a bad allow-out entry is a usage error naming it" $? "rc=$rc $(cat "$err")"
+
+# --- two sandboxes at once, the same guest address ---
+"$cove" run -- sh -c 'sleep 1; ip -o -4 addr show eth0; timeout 5 wget -q -O - http://203.0.113.10/' >"$base/a" 2>&1 &
+a=$!
+"$cove" run -- sh -c 'sleep 1; ip -o -4 addr show eth0; timeout 5 wget -q -O - http://203.0.113.10/' >"$base/b" 2>&1 &
+b=$!
+wait $a; ra=$?; wait $b; rb=$?
+[ $ra = 0 ] && [ $rb = 0 ] && grep -q 169.254.0.21/30 "$base/a" && grep -q 169.254.0.21/30 "$base/b" &&
+    grep -q '^internet$' "$base/a" && grep -q '^internet$' "$base/b"
+check "two guests with the identical address reach the internet at once" $? "$(cat "$base/a" "$base/b")"
+
+# --- another sandbox is out of reach ---
+"$cove" run -- sleep 60 >"$base/b" 2>&1 & pids+=($!)
+slot=""
+for _ in $(seq 1 200); do
+    slot=$("$cove" net ls | awk 'NR > 1 && $2 == "used" && $7 != "-" {print $1; exit}')
+    [ -n "$slot" ] && break
+    sleep 0.1
+done
+if [ -z "$slot" ]; then
+    not_ok "a second sandbox came up" "$("$cove" net ls)" "$(cat "$base/b")"
+else
+    baddr=$("$cove" net ls | awk -v s="$slot" '$1 == s {print $5}')
+    # A listener inside the other sandbox's namespace, let in by its own rules.
+    nsenter --net="$COVE_NET_DIR/slot-$slot" busybox httpd -f -p 8090 -h "$base/slot-www" & pids+=($!)
+    nsenter --net="$COVE_NET_DIR/slot-$slot" nft insert rule inet slot input tcp dport 8090 accept
+    sleep 0.2
+    curl -s -m 5 "http://$baddr:8090/" | grep -q neighbour
+    check "the host reaches a listener in sandbox B's namespace ($baddr)" $?
+    "$cove" run -- sh -c "$probe" sh "$baddr:8090" >"$out" 2>"$err"
+    result "$baddr:8090" blocked; check "sandbox A cannot reach sandbox B" $? "$(cat "$out" "$err")"
+
+    # --- port-forward into B's guest ---
+    "$cove" port-forward nosuch 0:80 >"$out" 2>"$err"; rc=$?
+    [ "$rc" = 125 ] && grep -q "no sandbox 'nosuch'" "$err"; check "port-forward to an unknown sandbox fails clearly" $? "rc=$rc $(cat "$err")"
+fi
+for p in "${pids[@]:2}"; do kill "$p" 2>/dev/null; done
+wait "${pids[@]:2}" 2>/dev/null
+pids=("${pids[@]:0:2}")
+
+"$cove" run -- sh -c 'mkdir -p /tmp/w; echo from-guest >/tmp/w/index.html; httpd -p 8000 -h /tmp/w; sleep 30' >"$base/g" 2>&1 &
+g=$!
+id=""
+for _ in $(seq 1 200); do
+    id=$("$cove" net ls | awk 'NR > 1 && $2 == "used" && $7 != "-" {print $3; exit}')
+    [ -n "$id" ] && break
+    sleep 0.1
+done
+"$cove" port-forward "$id" 0:8000 2>"$base/pf" & pf=$!
+port=""
+for _ in $(seq 1 50); do
+    port=$(sed -n 's/.*forwarding=127.0.0.1:\([0-9]*\) .*/\1/p' "$base/pf")
+    [ -n "$port" ] && break
+    sleep 0.1
+done
+got=""
+for _ in $(seq 1 50); do got=$(curl -s -m 5 "http://127.0.0.1:$port/"); [ -n "$got" ] && break; sleep 0.2; done
+[ "$got" = from-guest ]; check "cove port-forward reaches a server in the guest" $? "id=$id port=$port got=$got $(cat "$base/pf")"
+kill $g; wait $g 2>/dev/null
+for _ in $(seq 1 50); do kill -0 $pf 2>/dev/null || break; sleep 0.1; done
+! kill -0 $pf 2>/dev/null && grep -q "sandbox $id ended" "$base/pf"
+check "port-forward ends when its sandbox does" $? "$(cat "$base/pf")"
+kill $pf 2>/dev/null; wait $pf 2>/dev/null
+
+# --- the pool ---
+COVE_NET_POOL=2 "$cove" run -- true >"$out" 2>"$err"
+ready=$("$cove" net ls | awk '$2 == "ready"' | wc -l)
+[ "$ready" = 2 ]; check "COVE_NET_POOL=2 leaves two ready slots" $? "$("$cove" net ls) $(cat "$err")"
+COVE_LOG=debug COVE_NET_POOL=2 "$cove" run -- sh -c "$probe" sh 203.0.113.10 >"$out" 2>"$err"
+grep -q 'op=net-acquire slot=[0-9]* pool=1' "$err" && result 203.0.113.10 ok
+check "a sandbox takes a pooled slot, and its network works" $? "$(cat "$out")" "$(grep net- "$err")"
+"$cove" net gc --pool >"$out" 2>&1
+[ "$(counts)" = "$before" ]; check "gc --pool removes the pool" $? "before: $before" "after:  $(counts)" "$(cat "$out")"
+
+# --- cycles and recovery ---
+"$netslots" cycle 200 >"$out" 2>&1; rc=$?
+after=$(counts)
+[ $rc = 0 ] && [ "$after" = "$before" ]
+check "200 slot cycles leave the counts as they were" $? "rc=$rc $(cat "$out")" "before: $before" "after:  $after"
+
+"$netslots" hold held-1 >"$out" 2>&1 &
+h=$!
+for _ in $(seq 1 100); do grep -q '^slot=' "$out" && break; sleep 0.05; done
+during=$(counts)
+kill -9 $h; wait $h 2>/dev/null
+[ "$during" != "$before" ] && [ "$(counts)" = "$during" ]
+check "a SIGKILLed holder leaves its slot behind" $? "before: $before" "during: $during"
+"$cove" net gc >"$out" 2>&1
+[ "$(counts)" = "$before" ] && grep -q 'removed 1,' "$out"
+check "the next start (cove net gc) removes it" $? "$(cat "$out")" "after: $(counts)"
+
+# SIGKILL at any point of set-up or release: kill a tight loop at random times.
+for i in $(seq 1 12); do
+    "$netslots" cycle 100000 >/dev/null 2>&1 &
+    k=$!
+    sleep "0.0$((RANDOM % 9 + 1))$((RANDOM % 10))"
+    kill -9 $k; wait $k 2>/dev/null
+done
+"$cove" net gc >"$out" 2>&1; rc=$?
+[ $rc = 0 ] && [ "$(counts)" = "$before" ] && [ -z "$("$cove" net ls | sed 1d)" ]
+check "after 12 SIGKILLs mid-cycle, recovery restores the counts" $? "$(cat "$out")" "before: $before" "after:  $(counts)" "$("$cove" net ls)"
+
+# A cove run killed outright: its VMM dies with it; the slot is recovered.
+"$cove" run -- sleep 60 >"$out" 2>&1 &
+r=$!
+for _ in $(seq 1 200); do [ -n "$("$cove" net ls | awk 'NR > 1 && $7 != "-"')" ] && break; sleep 0.1; done
+kill -9 $r; wait $r 2>/dev/null
+sleep 0.5
+"$cove" net gc >"$out" 2>&1
+[ "$(counts)" = "$before" ]
+check "a SIGKILLed cove run leaves nothing after recovery" $? "$(cat "$out")" "before: $before" "after:  $(counts)"
+
+# --- errors ---
+setpriv --reuid=65534 --regid=65534 --clear-groups "$cove" net ls >"$out" 2>"$err"; rc=$?
+[ "$rc" = 125 ] && grep -q 'needs root' "$err" && [ "$(wc -l <"$err")" = 1 ]
+check "without root: one line saying what is missing" $? "rc=$rc $(cat "$err")"
+
+"$netslots" hold range-1 >"$out" 2>&1 &
+h=$!
+for _ in $(seq 1 100); do grep -q '^slot=' "$out" && break; sleep 0.05; done
+COVE_NET_RANGE=10.213.0.0/16 "$cove" net ls >"$out" 2>"$err"; rc=$?
+[ "$rc" = 125 ] && grep -q 'range changed from 10.211.0.0/16 to 10.213.0.0/16 while 1 slots exist' "$err"
+check "changing the range under live slots is refused" $? "rc=$rc $(cat "$err")"
+kill $h; wait $h
+[ "$(counts)" = "$before" ]; check "a holder stopped with SIGTERM releases its slot" $? "after: $(counts)"
+
+echo "1..$n"

@@ -1,0 +1,147 @@
+/* Unit tests for the pure parts of src/net: CIDRs and policies, the slot
+ * address plan, names, and the nftables commands a policy becomes. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "net/internal.h"
+
+static void test_cidr_parse(void **state)
+{
+	(void)state;
+	struct net_cidr c;
+	assert_int_equal(net_cidr_parse("10.0.0.0/8", &c), 0);
+	assert_int_equal(c.addr, 0x0a000000u);
+	assert_int_equal(c.prefix, 8);
+	assert_int_equal(net_cidr_parse("1.2.3.4", &c), 0);
+	assert_int_equal(c.prefix, 32);
+	assert_int_equal(net_cidr_parse("0.0.0.0/0", &c), 0);
+	assert_int_equal(c.prefix, 0);
+	assert_int_equal(net_cidr_parse("203.0.113.7/32", &c), 0);
+	const char *bad[] = { "", "10.0.0.1/8", "10.0.0.0/33", "10.0.0.0/", "10.0.0.0/-1", "10.0.0.0/+8",
+			      "10.0.0.0/ 8", "example.com", "1.2.3", "1.2.3.4.5", "::1", "10.0.0.0/8x",
+			      "256.0.0.0", "1.2.3.4/32 ", "10.0.0.0/8; flush ruleset" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+		if (net_cidr_parse(bad[i], &c) != -EINVAL)
+			fail_msg("'%s' was accepted", bad[i]);
+	assert_int_equal(net_cidr_parse(NULL, &c), -EINVAL);
+}
+
+static void test_policy_check(void **state)
+{
+	(void)state;
+	struct cove_err err = { 0 };
+	const char *ok[] = { "1.1.1.1", "8.8.8.0/24", NULL };
+	struct net_policy p = { .internet = false, .allow_out = ok, .deny_out = NULL };
+	assert_int_equal(net_policy_check(&p, &err), 0);
+	const char *bad[] = { "1.1.1.1", "example.com", NULL };
+	p.deny_out = bad;
+	assert_int_equal(net_policy_check(&p, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "deny_out: 'example.com'"));
+	assert_non_null(strstr(err.msg, "domain names are not supported"));
+	static const char *many[NET_MAX_RULES + 2];
+	for (size_t i = 0; i <= NET_MAX_RULES; i++)
+		many[i] = "10.0.0.0/8";
+	p.deny_out = NULL;
+	p.allow_out = many;
+	assert_int_equal(net_policy_check(&p, &err), -E2BIG);
+	assert_non_null(strstr(err.msg, "allow_out"));
+}
+
+static void test_slot_addresses(void **state)
+{
+	(void)state;
+	struct net_cidr r;
+	assert_int_equal(net_cidr_parse("10.200.0.0/16", &r), 0);
+	assert_int_equal(net_range_slots(&r), 32768);
+	uint32_t host, ns;
+	char a[16], b[16];
+	assert_int_equal(net_slot_addrs(&r, 0, &host, &ns), 0);
+	net_addr_format(host, a);
+	net_addr_format(ns, b);
+	assert_string_equal(a, "10.200.0.0");
+	assert_string_equal(b, "10.200.0.1");
+	assert_int_equal(net_slot_addrs(&r, 200, &host, &ns), 0);
+	net_addr_format(ns, b);
+	assert_string_equal(b, "10.200.1.145");
+	assert_int_equal(net_slot_addrs(&r, 32767, &host, &ns), 0);
+	net_addr_format(ns, b);
+	assert_string_equal(b, "10.200.255.255");
+	assert_int_equal(net_slot_addrs(&r, 32768, &host, &ns), -ERANGE);
+	assert_int_equal(net_cidr_parse("192.168.7.4/30", &r), 0);
+	assert_int_equal(net_range_slots(&r), 2);
+	assert_int_equal(net_cidr_parse("192.168.7.4/31", &r), 0);
+	assert_int_equal(net_range_slots(&r), 0);
+}
+
+static void test_names_and_indices(void **state)
+{
+	(void)state;
+	assert_int_equal(net_name_check("cove"), 0);
+	assert_int_equal(net_name_check("c0ve2"), 0);
+	assert_int_equal(net_name_check("abcdefgh"), 0);
+	const char *bad[] = { "", "abcdefghi", "Cove", "co-ve", "co*", "a b", "co\"ve" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+		assert_int_equal(net_name_check(bad[i]), -EINVAL);
+	unsigned idx;
+	assert_int_equal(slot_parse_index("cove-", "cove-12", &idx), 0);
+	assert_int_equal(idx, 12);
+	assert_int_equal(slot_parse_index("slot-", "slot-0", &idx), 0);
+	assert_int_equal(idx, 0);
+	const char *notours[] = { "cove-", "cove-01", "cove-1a", "coves-1", "cove-12345678", "eth0", "cove--1" };
+	for (size_t i = 0; i < sizeof(notours) / sizeof(*notours); i++)
+		assert_int_equal(slot_parse_index("cove-", notours[i], &idx), -EINVAL);
+	assert_int_equal(slot_parse_index("cove-", NULL, &idx), -EINVAL);
+}
+
+static void test_policy_commands(void **state)
+{
+	(void)state;
+	char buf[4096];
+	struct net_policy open = { .internet = true };
+	assert_true(fw_slot_commands("cove", 7, &open, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "add chain inet cove slot-7\n"
+				 "flush chain inet cove slot-7\n"
+				 "add rule inet cove slot-7 ip daddr @private reject with icmpx admin-prohibited\n"
+				 "add rule inet cove slot-7 accept\n"
+				 "add element inet cove slots { \"cove-7\" : jump slot-7 }\n");
+
+	/* E2B: internet off is deny 0.0.0.0/0, and allow_out wins. */
+	const char *allow[] = { "1.1.1.1", "8.8.8.0/24", NULL };
+	struct net_policy closed = { .internet = false, .allow_out = allow };
+	assert_true(fw_slot_commands("covt", 3, &closed, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "add chain inet covt slot-3\n"
+				 "flush chain inet covt slot-3\n"
+				 "add rule inet covt slot-3 ip daddr { 1.1.1.1/32, 8.8.8.0/24 } accept\n"
+				 "add rule inet covt slot-3 reject with icmpx admin-prohibited\n"
+				 "add element inet covt slots { \"covt-3\" : jump slot-3 }\n");
+
+	const char *deny[] = { "203.0.113.0/24", NULL };
+	struct net_policy some = { .internet = true, .deny_out = deny };
+	assert_true(fw_slot_commands("cove", 0, &some, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "add rule inet cove slot-0 ip daddr { 203.0.113.0/24 } reject"));
+	assert_true(strstr(buf, "203.0.113.0/24") < strstr(buf, "@private"));
+
+	/* Entries are re-printed from their parsed form; anything else is refused. */
+	const char *evil[] = { "1.1.1.1/32 } accept; flush ruleset; {", NULL };
+	struct net_policy bad = { .internet = true, .deny_out = evil };
+	assert_int_equal(fw_slot_commands("cove", 0, &bad, buf, sizeof(buf)), -ENOSPC);
+	assert_int_equal(fw_slot_commands("cove", 0, &open, buf, 40), -ENOSPC);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cidr_parse),
+		cmocka_unit_test(test_policy_check),
+		cmocka_unit_test(test_slot_addresses),
+		cmocka_unit_test(test_names_and_indices),
+		cmocka_unit_test(test_policy_commands),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,182 @@
+/* Unit tests for src/store: the state database's slot records and settings,
+ * on a real SQLite file in a scratch directory. */
+#include <errno.h>
+#include <setjmp.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/fs.h"
+#include "store/store.h"
+
+static char dir[64];
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/cove-store-test.XXXXXX");
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	fs_remove_tree(dir, NULL);
+	return 0;
+}
+
+static struct store *open_store(void)
+{
+	struct store *s = NULL;
+	struct cove_err err = { 0 };
+	if (store_open(dir, &s, &err) < 0)
+		fail_msg("store_open: %s", err.msg);
+	return s;
+}
+
+static void put(struct store *s, unsigned index, enum store_slot_state st, const char *sandbox)
+{
+	struct store_slot rec = { .index = index, .state = st, .holder = { 1234, 5678 } };
+	snprintf(rec.sandbox, sizeof(rec.sandbox), "%s", sandbox);
+	struct cove_err err = { 0 };
+	assert_int_equal(store_slot_put(s, &rec, &err), 0);
+}
+
+static int count_rows(void *ctx, const struct store_slot *slot)
+{
+	(void)slot;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static void test_slots(void **state)
+{
+	(void)state;
+	struct store *s = open_store();
+	struct cove_err err = { 0 };
+	unsigned idx;
+	assert_int_equal(store_slot_free_index(s, 10, &idx, &err), 0);
+	assert_int_equal(idx, 0);
+	put(s, 0, STORE_SLOT_USED, "sb-a");
+	put(s, 1, STORE_SLOT_READY, "");
+	put(s, 3, STORE_SLOT_READY, "");
+	assert_int_equal(store_slot_free_index(s, 10, &idx, &err), 0);
+	assert_int_equal(idx, 2);
+	struct store_slot rec;
+	assert_int_equal(store_slot_first_ready(s, &rec, &err), 0);
+	assert_int_equal(rec.index, 1);
+	assert_int_equal(store_slot_find_sandbox(s, "sb-a", &rec, &err), 0);
+	assert_int_equal(rec.index, 0);
+	assert_int_equal(rec.state, STORE_SLOT_USED);
+	assert_int_equal(rec.holder.pid, 1234);
+	assert_int_equal(rec.holder.start_time, 5678);
+	assert_true(rec.updated_ms > 0);
+	assert_int_equal(store_slot_find_sandbox(s, "sb-b", &rec, &err), -ENOENT);
+	assert_int_equal(store_slot_find_sandbox(s, "", &rec, &err), -ENOENT);
+	unsigned n;
+	assert_int_equal(store_slot_count(s, STORE_SLOT_READY, &n, &err), 0);
+	assert_int_equal(n, 2);
+	int rows = 0;
+	assert_int_equal(store_slot_each(s, count_rows, &rows, &err), 0);
+	assert_int_equal(rows, 3);
+	/* Full: 0, 1, 2 (now), 3 taken with a limit of 4. */
+	put(s, 2, STORE_SLOT_CREATING, "sb-c");
+	assert_int_equal(store_slot_free_index(s, 4, &idx, &err), -ENOSPC);
+	assert_non_null(strstr(err.msg, "all 4 network slots"));
+	assert_int_equal(store_slot_delete(s, 1, &err), 0);
+	assert_int_equal(store_slot_free_index(s, 4, &idx, &err), 0);
+	assert_int_equal(idx, 1);
+	assert_int_equal(store_slot_get(s, 1, &rec, &err), -ENOENT);
+	store_close(s);
+
+	/* Records survive the process: a new handle sees them. */
+	s = open_store();
+	assert_int_equal(store_slot_get(s, 2, &rec, &err), 0);
+	assert_string_equal(rec.sandbox, "sb-c");
+	assert_int_equal(rec.state, STORE_SLOT_CREATING);
+	for (unsigned i = 0; i < 4; i++)
+		store_slot_delete(s, i, &err);
+	store_close(s);
+}
+
+static void test_transactions(void **state)
+{
+	(void)state;
+	struct store *s = open_store();
+	struct cove_err err = { 0 };
+	assert_int_equal(store_begin(s, &err), 0);
+	put(s, 5, STORE_SLOT_USED, "sb-x");
+	store_rollback(s);
+	struct store_slot rec;
+	assert_int_equal(store_slot_get(s, 5, &rec, &err), -ENOENT);
+	assert_int_equal(store_begin(s, &err), 0);
+	put(s, 5, STORE_SLOT_USED, "sb-x");
+	assert_int_equal(store_commit(s, &err), 0);
+	assert_int_equal(store_slot_get(s, 5, &rec, &err), 0);
+	/* A second handle (as another process has) sees the row and may change it. */
+	struct store *other = open_store();
+	assert_int_equal(store_slot_get(other, 5, &rec, &err), 0);
+	assert_int_equal(store_slot_delete(other, 5, &err), 0);
+	store_close(other);
+	assert_int_equal(store_slot_get(s, 5, &rec, &err), -ENOENT);
+	store_close(s);
+}
+
+static void test_meta_and_schema(void **state)
+{
+	(void)state;
+	struct store *s = open_store();
+	struct cove_err err = { 0 };
+	char v[64];
+	assert_int_equal(store_meta_get(s, "net.cove.range", v, sizeof(v), &err), -ENOENT);
+	assert_int_equal(store_meta_set(s, "net.cove.range", "10.200.0.0/16", &err), 0);
+	assert_int_equal(store_meta_get(s, "net.cove.range", v, sizeof(v), &err), 0);
+	assert_string_equal(v, "10.200.0.0/16");
+	store_close(s);
+
+	/* A database from a newer Cove is refused, not misread. */
+	char path[128];
+	snprintf(path, sizeof(path), "%s/%s", dir, STORE_FILE);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(store_open(dir, &s, &err), -EPROTO);
+	assert_non_null(strstr(err.msg, "schema version 99 is newer"));
+
+	/* Not a database at all: one clear line. */
+	FILE *f = fopen(path, "w");
+	fputs("this is not sqlite, just text long enough to look like a header.......", f);
+	fclose(f);
+	unlink(strcat(strcpy(v, path), "-wal"));
+	assert_true(store_open(dir, &s, &err) < 0);
+	assert_non_null(strstr(err.msg, path));
+	unlink(path);
+}
+
+static void test_unwritable_dir(void **state)
+{
+	(void)state;
+	struct store *s = NULL;
+	struct cove_err err = { 0 };
+	assert_true(store_open("/proc/cove-no-such-dir", &s, &err) < 0);
+	assert_null(s);
+	assert_non_null(strstr(err.msg, "/proc/cove-no-such-dir"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_slots),
+		cmocka_unit_test(test_transactions),
+		cmocka_unit_test(test_meta_and_schema),
+		cmocka_unit_test(test_unwritable_dir),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
