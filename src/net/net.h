@@ -126,6 +126,12 @@ int net_slot_release(struct net_slots *ns, struct net_slot *slot, struct cove_er
 /* Forgets the slot without touching it (a process handing it on). NULL-safe. */
 struct net_slot *net_slot_free(struct net_slot *slot);
 
+/* Connects to TCP port of the sandbox's guest from inside its slot: how the
+ * host reaches the agent (49983) or a user's server, without publishing the
+ * guest anywhere. Returns the connected socket (closing abortively, see
+ * net_tcp_socket_in) or a negative errno. */
+int net_slot_connect(const struct net_slot *slot, uint16_t port, int timeout_ms, struct cove_err *err);
+
 /* Opens the slot of a running sandbox by its id (cove port-forward). */
 int net_slot_find(struct net_slots *ns, const char *sandbox, struct net_slot **ret, struct cove_err *err);
 
@@ -155,12 +161,18 @@ typedef int (*net_slot_info_fn)(void *ctx, const struct net_slot_info *info);
 int net_slots_list(struct net_slots *ns, net_slot_info_fn fn, void *ctx, struct cove_err *err);
 
 /* A new TCP socket (O_CLOEXEC) that lives in the namespace netns_fd, or in
- * the caller's when netns_fd is -1. Returns it or a negative errno. */
+ * the caller's when netns_fd is -1. Returns it or a negative errno. It closes
+ * abortively (SO_LINGER 0: a reset, freed at once), as suits requests whose
+ * answers have been read: a socket left in FIN_WAIT to a guest that is being
+ * killed would keep the slot's namespace alive for minutes. */
 int net_tcp_socket_in(int netns_fd);
 
 /* Opens a TCP connection to addr:port from inside the namespace, waiting at
  * most timeout_ms. Returns the connected socket (O_CLOEXEC, blocking) or a
- * negative errno (-ECONNREFUSED, -ETIMEDOUT, ...) with err filled. */
+ * negative errno (-ECONNREFUSED, -ETIMEDOUT, ...) with err filled. It closes
+ * gracefully (relayed byte streams); _abortive chooses. */
 int net_connect_tcp(int netns_fd, const char *addr, uint16_t port, int timeout_ms, struct cove_err *err);
+int net_connect_tcp_abortive(int netns_fd, const char *addr, uint16_t port, int timeout_ms, bool abortive,
+			     struct cove_err *err);
 
 #endif

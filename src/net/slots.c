@@ -808,6 +808,11 @@ int net_slot_find(struct net_slots *ns, const char *sandbox, struct net_slot **r
 	return slot_new(ns, &rec, ret, err);
 }
 
+int net_slot_connect(const struct net_slot *slot, uint16_t port, int timeout_ms, struct cove_err *err)
+{
+	return net_connect_tcp_abortive(slot->netns_fd, NET_GUEST_ADDR, port, timeout_ms, true, err);
+}
+
 int net_slot_open_tap(const struct net_slot *slot, struct cove_err *err)
 {
 	return slot_open_tap(slot->netns_fd, err);

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -24,28 +25,50 @@ static int socket_inside(void *ctx)
 	return job->fd < 0 ? -errno : 0;
 }
 
-static int socket_in_netns(int netns_fd, int flags)
+/* abortive: close() sends a reset and frees the socket at once. A socket
+ * closed the usual way while its guest is being killed would linger in
+ * FIN_WAIT, retransmitting to nobody, and keep the whole namespace (a
+ * socket holds a reference to it) alive for minutes. */
+static int socket_in_netns(int netns_fd, int flags, bool abortive)
 {
+	int fd;
 	if (netns_fd < 0) {
-		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | flags, 0);
-		return fd < 0 ? -errno : fd;
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | flags, 0);
+		if (fd < 0)
+			return -errno;
+	} else {
+		struct socket_job job = { flags, -1 };
+		int r = net_run_in_netns(netns_fd, socket_inside, &job);
+		if (r < 0)
+			return r;
+		fd = job.fd;
 	}
-	struct socket_job job = { flags, -1 };
-	int r = net_run_in_netns(netns_fd, socket_inside, &job);
-	return r < 0 ? r : job.fd;
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	if (abortive && setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	return fd;
 }
 
 int net_tcp_socket_in(int netns_fd)
 {
-	return socket_in_netns(netns_fd, 0);
+	return socket_in_netns(netns_fd, 0, true);
 }
 
 int net_connect_tcp(int netns_fd, const char *addr, uint16_t port, int timeout_ms, struct cove_err *err)
 {
+	return net_connect_tcp_abortive(netns_fd, addr, port, timeout_ms, false, err);
+}
+
+int net_connect_tcp_abortive(int netns_fd, const char *addr, uint16_t port, int timeout_ms, bool abortive,
+			     struct cove_err *err)
+{
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
 	if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1)
 		return cove_errf(err, -EINVAL, "connect: '%s' is not an IPv4 address", addr);
-	_cleanup_close_ int fd = socket_in_netns(netns_fd, SOCK_NONBLOCK);
+	_cleanup_close_ int fd = socket_in_netns(netns_fd, SOCK_NONBLOCK, abortive);
 	if (fd < 0)
 		return cove_errno(err, fd, "connect %s:%u: socket", addr, port);
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS)

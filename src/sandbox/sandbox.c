@@ -35,8 +35,7 @@ static int wait_agent(struct sandbox *sb, int timeout_ms, struct cove_err *err)
 	int64_t deadline = now_ms() + timeout_ms;
 	struct cove_err last = { 0 };
 	for (;;) {
-		int fd = net_connect_tcp(net_slot_netns_fd(sb->slot), NET_GUEST_ADDR, SANDBOX_AGENT_PORT,
-					 AGENT_ATTEMPT_MS, &last);
+		int fd = net_slot_connect(sb->slot, SANDBOX_AGENT_PORT, AGENT_ATTEMPT_MS, &last);
 		if (fd >= 0) {
 			close(fd);
 			return 0;

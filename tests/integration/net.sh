@@ -211,6 +211,22 @@ check "a SIGKILLed holder leaves its slot behind" $? "before: $before" "during: 
 [ "$(counts)" = "$before" ] && grep -q 'removed 1,' "$out"
 check "the next start (cove net gc) removes it" $? "$(cat "$out")" "after: $(counts)"
 
+# A holder killed while its VMM lives on (a daemon restarting): the slot is
+# adopted, not removed, and goes once the VMM is gone too.
+"$netslots" hold held-2 vmm >"$out" 2>&1 &
+h=$!
+for _ in $(seq 1 100); do grep -q '^slot=' "$out" && break; sleep 0.05; done
+vmm=$(sed -n 's/.* vmm=\([0-9]*\).*/\1/p' "$out")
+kill -9 $h; wait $h 2>/dev/null
+"$cove" net gc >"$out" 2>&1
+grep -q 'kept 1 slots, removed 0' "$out" && [ "$(counts)" = "$during" ] && "$cove" net ls | grep -q 'held-2'
+check "a slot whose VMM still runs is adopted by the next start" $? "$(cat "$out")" "$("$cove" net ls)"
+kill -9 "$vmm" 2>/dev/null
+sleep 0.2
+"$cove" net gc >"$out" 2>&1
+[ "$(counts)" = "$before" ] && grep -q 'removed 1,' "$out"
+check "... and removed once the VMM is gone" $? "$(cat "$out")" "after: $(counts)"
+
 # SIGKILL at any point of set-up or release: kill a tight loop at random times.
 for i in $(seq 1 12); do
     "$netslots" cycle 100000 >/dev/null 2>&1 &
@@ -233,6 +249,10 @@ sleep 0.5
 check "a SIGKILLed cove run leaves nothing after recovery" $? "$(cat "$out")" "before: $before" "after:  $(counts)"
 
 # --- errors ---
+unshare -m sh -c "mount -t tmpfs none /dev/net && exec \"$cove\" net ls" >"$out" 2>"$err"; rc=$?
+[ "$rc" = 125 ] && grep -q 'needs /dev/net/tun' "$err" && [ "$(wc -l <"$err")" = 1 ]
+check "without /dev/net/tun: one line saying so" $? "rc=$rc $(cat "$err")"
+
 setpriv --reuid=65534 --regid=65534 --clear-groups "$cove" net ls >"$out" 2>"$err"; rc=$?
 [ "$rc" = 125 ] && grep -q 'needs root' "$err" && [ "$(wc -l <"$err")" = 1 ]
 check "without root: one line saying what is missing" $? "rc=$rc $(cat "$err")"

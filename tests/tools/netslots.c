@@ -8,12 +8,16 @@
  *                              scratch, then N taken from a pool of 4
  *   netslots gc [--pool]       reconcile records with the kernel
  *
- * POLICY: any of no-internet, allow=CIDR, deny=CIDR (comma separated). */
+ * POLICY: any of no-internet, allow=CIDR, deny=CIDR (comma separated), and
+ * vmm: a child process stands in for the slot's VMM (it outlives a SIGKILL
+ * of netslots, as a VMM outlives a daemon; its pid is printed as vmm=PID). */
 #include <errno.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/proc.h"
@@ -95,13 +99,15 @@ static int cmd_cycle(size_t n)
 	return rc;
 }
 
-static int parse_policy(char *spec, struct net_policy *p, const char **allow, const char **deny)
+static int parse_policy(char *spec, struct net_policy *p, const char **allow, const char **deny, bool *vmm)
 {
 	size_t na = 0, nd = 0;
 	p->internet = true;
 	for (char *tok = strtok(spec, ","); tok; tok = strtok(NULL, ",")) {
 		if (strcmp(tok, "no-internet") == 0)
 			p->internet = false;
+		else if (strcmp(tok, "vmm") == 0)
+			*vmm = true;
 		else if (strncmp(tok, "allow=", 6) == 0 && na < 16)
 			allow[na++] = tok + 6;
 		else if (strncmp(tok, "deny=", 5) == 0 && nd < 16)
@@ -118,7 +124,8 @@ static int cmd_hold(const char *id, char *policy_spec)
 {
 	const char *allow[17] = { 0 }, *deny[17] = { 0 };
 	struct net_policy p = { .internet = true };
-	if (policy_spec && parse_policy(policy_spec, &p, allow, deny) < 0) {
+	bool vmm = false;
+	if (policy_spec && parse_policy(policy_spec, &p, allow, deny, &vmm) < 0) {
 		fprintf(stderr, "netslots: bad policy\n");
 		return 2;
 	}
@@ -129,7 +136,20 @@ static int cmd_hold(const char *id, char *policy_spec)
 	struct net_slot *slot;
 	if (net_slot_acquire(ns, id, &p, &slot, &err) < 0)
 		return die("acquire", &err);
-	printf("slot=%u link=%s address=%s\n", net_slot_index(slot), net_slot_host_link(slot), net_slot_address(slot));
+	pid_t child = 0;
+	if (vmm) {
+		child = fork();
+		if (child == 0) {
+			setsid();
+			for (;;)
+				pause();
+		}
+		struct proc_identity vid;
+		if (child < 0 || proc_identity_read(child, &vid, &err) < 0 || net_slot_set_vmm(ns, slot, &vid, &err) < 0)
+			return die("stand-in VMM", &err);
+	}
+	printf("slot=%u link=%s address=%s vmm=%d\n", net_slot_index(slot), net_slot_host_link(slot),
+	       net_slot_address(slot), (int)child);
 	fflush(stdout);
 	/* Released on SIGTERM/SIGINT; SIGKILL leaves it for recovery. */
 	sigset_t set;
@@ -139,6 +159,10 @@ static int cmd_hold(const char *id, char *policy_spec)
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	int sig;
 	sigwait(&set, &sig);
+	if (child > 0) {
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+	}
 	int rc = net_slot_release(ns, slot, &err) < 0 ? die("release", &err) : 0;
 	net_slots_close(ns);
 	return rc;
