@@ -13,16 +13,16 @@ cycles=${2:-${BENCH_NET_CYCLES:-500}}
 live=${3:-${BENCH_NET_LIVE:-500}}
 ref_runs=${BENCH_NET_REF:-50}
 # An instance of the benchmark's own, removed at the end.
-export COVE_NET_NAME=covb COVE_NET_RANGE=10.212.0.0/16
-export COVE_STATE_DIR=$(mktemp -d /tmp/cove-bench-net.XXXXXX) COVE_NET_DIR=/run/cove-bench/netns
+export COVE_NET_NAME=covn COVE_NET_RANGE=10.212.0.0/16
+export COVE_STATE_DIR=$(mktemp -d /tmp/cove-bench-net.XXXXXX) COVE_NET_DIR=/run/cove-bench-net/netns
 ref=covbref$$
 cleanup() {
     "$build/bin/tools/netslots" gc --pool >/dev/null 2>&1 || true
-    nft delete table inet covb 2>/dev/null || true
+    nft delete table inet covn 2>/dev/null || true
     nft delete table inet "$ref" 2>/dev/null || true
     ip netns del "$ref" 2>/dev/null || true
     umount "$COVE_NET_DIR" 2>/dev/null || true
-    rm -rf "$COVE_STATE_DIR" /run/cove-bench
+    rm -rf "$COVE_STATE_DIR" /run/cove-bench-net
 }
 trap cleanup EXIT
 

@@ -8,7 +8,9 @@
 #   total         the whole `cove run -- true` command, wall clock
 #   bare_qemu     QEMU started -> guest powered off, no Cove involved
 # Goals on this machine (TCG): vmm_to_agent median <= 800 ms, total <= 1200 ms.
-# Then bench/agent.mjs: the guest agent's round trip and throughput.
+# Then bench/net.sh: network slot set-up and teardown (and the same with ip and
+# nft commands); then bench/agent.mjs: the guest agent's round trip and
+# throughput.
 set -eu
 build=${1:-build}
 runs=${BENCH_RUNS:-10}
@@ -16,8 +18,16 @@ cove=$build/bin/cove
 kernel=$build/guest/vmlinux
 rootfs=$build/guest/templates/tiny/rootfs.ext4
 tmp=$(mktemp -d /tmp/cove-bench.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-export COVE_RUN_DIR=$tmp/run COVE_LOG_DIR=$tmp/log
+# The benchmark's own network instance (never a Cove running on this host's).
+export COVE_RUN_DIR=$tmp/run COVE_LOG_DIR=$tmp/log COVE_STATE_DIR=$tmp/state
+export COVE_NET_NAME=covb COVE_NET_RANGE=10.214.0.0/16 COVE_NET_DIR=/run/cove-bench/netns
+cleanup() {
+    "$build/bin/cove" net gc --pool >/dev/null 2>&1 || true
+    nft delete table inet covb 2>/dev/null || true
+    umount /run/cove-bench/netns 2>/dev/null || true
+    rm -rf "$tmp" /run/cove-bench
+}
+trap cleanup EXIT
 
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
@@ -56,6 +66,9 @@ stats vmm_to_agent "$tmp/agent"
 stats total "$tmp/total"
 stats bare_qemu "$tmp/bare"
 echo "goals: vmm_to_agent median <= 800 ms; total median <= 1200 ms (bare_qemu includes the guest's power-off)"
+
+echo
+"$(dirname "$0")/net.sh" "$build"
 
 echo
 if [ ! -f "$build/node/node_modules/e2b/package.json" ]; then

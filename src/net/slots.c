@@ -636,9 +636,13 @@ static int make_slot(struct net_slots *ns, const char *sandbox, struct store_slo
 	}
 	if ((r = store_commit(ns->store, err)) < 0)
 		return r;
+	int64_t t0 = now_us();
 	r = slot_make(&ns->layout, rec->index, err);
+	int64_t t1 = now_us();
 	if (r == 0)
 		r = fw_slot_set(ns->fw, rec->index, &default_policy, err);
+	log_debug("op=net-make slot=%u kernel_ms=%.3f rules_ms=%.3f", rec->index, (double)(t1 - t0) / 1000.0,
+		  (double)(now_us() - t1) / 1000.0);
 	if (r < 0) {
 		slot_remove_all(ns, rec->index, NULL);
 		forget_record(ns, rec->index);

@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "common/proc.h"
 #include "net/net.h"
 
@@ -257,6 +258,8 @@ static int cmd_gc(int pool)
 
 int main(int argc, char **argv)
 {
+	log_set_level(LOG_WARN);
+	log_level_from_env();
 	if (argc >= 3 && strcmp(argv[1], "cycle") == 0)
 		return cmd_cycle(strtoul(argv[2], NULL, 10));
 	if (argc >= 3 && strcmp(argv[1], "hold") == 0)
