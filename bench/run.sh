@@ -94,4 +94,4 @@ if [ -s "$tmp/token" ] && [ -n "$port" ]; then
 else
     echo "in-guest agent bench: the sandbox did not come up: $(tail -1 "$tmp/guest.err")"
 fi
-kill -TERM $guest; wait $guest 2>/dev/null
+kill -TERM $guest; wait $guest 2>/dev/null || true

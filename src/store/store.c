@@ -293,7 +293,8 @@ int store_slot_get(struct store *s, unsigned index, struct store_slot *ret, stru
 
 int store_slot_find_sandbox(struct store *s, const char *sandbox, struct store_slot *ret, struct cove_err *err)
 {
-	return query_one(s, "SELECT " SLOT_COLUMNS " FROM slots WHERE sandbox = ? AND sandbox != '' LIMIT 1", sandbox,
+	return query_one(s, "SELECT " SLOT_COLUMNS " FROM slots WHERE sandbox = ? AND sandbox != ''"
+			 " ORDER BY state = 'used' DESC, idx LIMIT 1", sandbox,
 			 -1, ret, "find slot", err);
 }
 

@@ -60,6 +60,8 @@ int store_slot_put(struct store *s, const struct store_slot *slot, struct cove_e
 int store_slot_delete(struct store *s, unsigned index, struct cove_err *err);
 /* -ENOENT when there is no row. */
 int store_slot_get(struct store *s, unsigned index, struct store_slot *ret, struct cove_err *err);
+/* The sandbox's slot; a used one first (a released one may still be on its
+ * way out under the same id). */
 int store_slot_find_sandbox(struct store *s, const char *sandbox, struct store_slot *ret, struct cove_err *err);
 /* The ready slot with the lowest index; -ENOENT when the pool is empty. */
 int store_slot_first_ready(struct store *s, struct store_slot *ret, struct cove_err *err);

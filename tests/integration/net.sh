@@ -191,6 +191,9 @@ ready=$("$cove" net ls | awk '$2 == "ready"' | wc -l)
 COVE_LOG=debug COVE_NET_POOL=2 "$cove" run -- sh -c "$probe" sh 203.0.113.10 >"$out" 2>"$err"
 grep -q 'op=net-acquire slot=[0-9]* pool=1' "$err" && result 203.0.113.10 ok
 check "a sandbox takes a pooled slot, and its network works" $? "$(cat "$out")" "$(grep net- "$err")"
+COVE_LOG=debug COVE_NET_POOL=2 "$cove" run --no-internet -- sh -c "$probe" sh 203.0.113.10 >"$out" 2>"$err"
+grep -q 'op=net-acquire slot=[0-9]* pool=1' "$err" && result 203.0.113.10 blocked
+check "a pooled slot takes the sandbox's own policy (--no-internet)" $? "$(cat "$out")" "$(grep net- "$err")"
 "$cove" net gc --pool >"$out" 2>&1
 [ "$(counts)" = "$before" ]; check "gc --pool removes the pool" $? "before: $before" "after:  $(counts)" "$(cat "$out")"
 
