@@ -8,6 +8,7 @@
 #include <linux/veth.h>
 #include <net/if.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -202,6 +203,22 @@ int rtnl_neigh_add(struct rtnl *r, unsigned ifindex, uint32_t addr, const unsign
 	return call(r, nlh, NULL, NULL);
 }
 
+/* Reads what is left of an interrupted dump, up to its end (the kernel makes
+ * each part of a dump as the previous one is read, so this never waits on
+ * anything but the kernel). */
+static void drain(struct rtnl *r)
+{
+	for (;;) {
+		ssize_t got = recv(mnl_socket_get_fd(r->nl), r->buf, sizeof(r->buf), 0);
+		if (got <= 0)
+			return;
+		int len = (int)got;
+		for (struct nlmsghdr *h = (struct nlmsghdr *)r->buf; mnl_nlmsg_ok(h, len); h = mnl_nlmsg_next(h, &len))
+			if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR)
+				return;
+	}
+}
+
 struct link_walk {
 	rtnl_link_fn fn;
 	void *ctx;
@@ -234,13 +251,21 @@ int rtnl_link_each(struct rtnl *r, rtnl_link_fn fn, void *ctx)
 {
 	/* A dump ends with NLMSG_DONE; no acknowledgement is asked for, since
 	 * one would be left unread after it. */
-	struct nlmsghdr *nlh = msg_new(r, RTM_GETLINK, NLM_F_DUMP);
-	nlh->nlmsg_flags &= (uint16_t)~NLM_F_ACK;
-	put_ifinfo(nlh, 0);
-	mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
-	struct link_walk w = { fn, ctx, 0 };
-	int e = call(r, nlh, link_cb, &w);
-	return e < 0 ? e : w.result;
+	/* A dump that links changed under is flagged (libmnl: EINTR) and is
+	 * simply asked for again. */
+	for (int attempt = 0;; attempt++) {
+		struct nlmsghdr *nlh = msg_new(r, RTM_GETLINK, NLM_F_DUMP);
+		nlh->nlmsg_flags &= (uint16_t)~NLM_F_ACK;
+		put_ifinfo(nlh, 0);
+		mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+		struct link_walk w = { fn, ctx, 0 };
+		int e = call(r, nlh, link_cb, &w);
+		if (e == -EINTR && attempt < 10) {
+			drain(r);
+			continue;
+		}
+		return e < 0 ? e : w.result;
+	}
 }
 
 int rtnl_parse_mac(const char *s, unsigned char mac[6])

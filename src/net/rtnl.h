@@ -30,8 +30,9 @@ int rtnl_route_default(struct rtnl *r, unsigned ifindex, uint32_t gateway);
  * (whose retry interval is a whole second). */
 int rtnl_neigh_add(struct rtnl *r, unsigned ifindex, uint32_t addr, const unsigned char mac[6]);
 
-/* Calls fn for every link of the namespace; alias is "" when unset. A
- * negative return from fn stops the walk (after the dump is read) and is
+/* Calls fn for every link of the namespace; alias is "" when unset. When
+ * links change during the dump it is taken again, so fn may see a link twice.
+ * A negative return from fn stops the walk (after the dump is read) and is
  * returned. */
 typedef int (*rtnl_link_fn)(void *ctx, const char *name, const char *alias);
 int rtnl_link_each(struct rtnl *r, rtnl_link_fn fn, void *ctx);

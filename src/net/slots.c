@@ -101,42 +101,57 @@ static int slot_remove_all(struct net_slots *ns, unsigned index, struct cove_err
 
 /* --- recovery --- */
 
-struct recovery {
-	struct net_slots *ns;
-	bool drain_pool;
-	struct net_recovery stats;
-	unsigned *recorded; /* indices that keep a record, sorted */
-	size_t nrecorded, cap;
-	struct cove_err *err;
+/* A sorted set of slot indices. */
+struct index_set {
+	unsigned *v;
+	size_t n, cap;
 };
 
-static int remember(struct recovery *rc, unsigned index)
+static bool index_set_has(const struct index_set *set, unsigned index)
 {
-	if (rc->nrecorded == rc->cap) {
-		size_t cap = rc->cap ? rc->cap * 2 : 64;
-		unsigned *p = realloc(rc->recorded, cap * sizeof(*p));
-		if (!p)
-			return cove_errf(rc->err, -ENOMEM, "recovery: out of memory");
-		rc->recorded = p;
-		rc->cap = cap;
-	}
-	rc->recorded[rc->nrecorded++] = index; /* records come in index order */
-	return 0;
-}
-
-static bool is_recorded(const struct recovery *rc, unsigned index)
-{
-	size_t lo = 0, hi = rc->nrecorded;
+	size_t lo = 0, hi = set->n;
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
-		if (rc->recorded[mid] == index)
+		if (set->v[mid] == index)
 			return true;
-		if (rc->recorded[mid] < index)
+		if (set->v[mid] < index)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
 	return false;
+}
+
+static int index_set_add(struct index_set *set, unsigned index)
+{
+	if (index_set_has(set, index))
+		return 0;
+	if (set->n == set->cap) {
+		size_t cap = set->cap ? set->cap * 2 : 64;
+		unsigned *p = realloc(set->v, cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		set->v = p;
+		set->cap = cap;
+	}
+	size_t i = set->n++;
+	for (; i > 0 && set->v[i - 1] > index; i--)
+		set->v[i] = set->v[i - 1];
+	set->v[i] = index;
+	return 0;
+}
+
+struct recovery {
+	struct net_slots *ns;
+	bool drain_pool;
+	struct net_recovery stats;
+	struct index_set known; /* slots with a record kept, or already removed */
+	struct cove_err *err;
+};
+
+static int remember(struct recovery *rc, unsigned index)
+{
+	return index_set_add(&rc->known, index) < 0 ? cove_errf(rc->err, -ENOMEM, "recovery: out of memory") : 0;
 }
 
 static int recover_record(void *ctx, const struct store_slot *s)
@@ -160,24 +175,23 @@ static int recover_record(void *ctx, const struct store_slot *s)
 	return 0;
 }
 
-static int remove_stray(struct recovery *rc, unsigned index, const char *what)
+/* Kernel objects of Cove's with no record: removed, once per slot even if
+ * several of its parts were left. */
+static int remove_strays(struct recovery *rc, const struct index_set *found, const char *what)
 {
-	if (is_recorded(rc, index))
-		return 0;
-	log_info("op=net-recover slot=%u stray=%s action=remove", index, what);
-	int r = slot_remove_all(rc->ns, index, rc->err);
-	if (r == 0) {
+	for (size_t i = 0; i < found->n; i++) {
+		unsigned index = found->v[i];
+		if (index_set_has(&rc->known, index))
+			continue;
+		log_info("op=net-recover slot=%u stray=%s action=remove", index, what);
+		int r = slot_remove_all(rc->ns, index, rc->err);
+		if (r == 0)
+			r = remember(rc, index);
+		if (r < 0)
+			return r;
 		rc->stats.strays++;
-		/* Counted once per slot even if several of its parts were left. */
-		r = remember(rc, index);
-		/* keep the array sorted for is_recorded */
-		for (size_t i = rc->nrecorded - 1; r == 0 && i > 0 && rc->recorded[i - 1] > rc->recorded[i]; i--) {
-			unsigned t = rc->recorded[i];
-			rc->recorded[i] = rc->recorded[i - 1];
-			rc->recorded[i - 1] = t;
-		}
 	}
-	return r;
+	return 0;
 }
 
 static int stray_namespaces(struct recovery *rc)
@@ -185,21 +199,23 @@ static int stray_namespaces(struct recovery *rc)
 	DIR *d = opendir(rc->ns->netns_dir);
 	if (!d)
 		return errno == ENOENT ? 0 : cove_errno(rc->err, -errno, "open %s", rc->ns->netns_dir);
+	struct index_set found = { 0 };
 	struct dirent *de;
 	int r = 0;
 	while (r == 0 && (de = readdir(d))) {
 		unsigned index;
 		if (slot_parse_index("slot-", de->d_name, &index) == 0)
-			r = remove_stray(rc, index, "namespace");
+			r = index_set_add(&found, index);
 	}
 	closedir(d);
+	r = r < 0 ? cove_errf(rc->err, r, "recovery: out of memory") : remove_strays(rc, &found, "namespace");
+	free(found.v);
 	return r;
 }
 
 struct link_scan {
-	struct recovery *rc;
-	unsigned *found;
-	size_t n, cap;
+	const char *name;
+	struct index_set found;
 };
 
 static int link_seen(void *ctx, const char *name, const char *alias)
@@ -207,23 +223,12 @@ static int link_seen(void *ctx, const char *name, const char *alias)
 	struct link_scan *ls = ctx;
 	char prefix[NET_NAME_MAX + 2], want[64];
 	unsigned index;
-	snprintf(prefix, sizeof(prefix), "%s-", ls->rc->ns->name);
+	snprintf(prefix, sizeof(prefix), "%s-", ls->name);
 	if (slot_parse_index(prefix, name, &index) < 0)
 		return 0;
 	/* Only links Cove made carry its alias; a stranger's is left alone. */
-	snprintf(want, sizeof(want), "cove %s slot %u", ls->rc->ns->name, index);
-	if (strcmp(alias, want) != 0)
-		return 0;
-	if (ls->n == ls->cap) {
-		size_t cap = ls->cap ? ls->cap * 2 : 64;
-		unsigned *p = realloc(ls->found, cap * sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		ls->found = p;
-		ls->cap = cap;
-	}
-	ls->found[ls->n++] = index;
-	return 0;
+	snprintf(want, sizeof(want), "cove %s slot %u", ls->name, index);
+	return strcmp(alias, want) == 0 ? index_set_add(&ls->found, index) : 0;
 }
 
 static int stray_links(struct recovery *rc)
@@ -232,45 +237,27 @@ static int stray_links(struct recovery *rc)
 	int r = rtnl_open(&host, rc->err);
 	if (r < 0)
 		return r;
-	struct link_scan ls = { rc, NULL, 0, 0 };
+	struct link_scan ls = { rc->ns->name, { 0 } };
 	/* Collected first: links are removed after the dump has been read. */
 	r = rtnl_link_each(host, link_seen, &ls);
 	rtnl_close(host);
-	if (r < 0)
-		r = cove_errno(rc->err, r, "list host links");
-	for (size_t i = 0; r == 0 && i < ls.n; i++)
-		r = remove_stray(rc, ls.found[i], "link");
-	free(ls.found);
+	r = r < 0 ? cove_errno(rc->err, r, "list host links") : remove_strays(rc, &ls.found, "link");
+	free(ls.found.v);
 	return r;
 }
 
-struct rule_scan {
-	unsigned *found;
-	size_t n, cap;
-};
-
 static int rule_seen(void *ctx, unsigned index)
 {
-	struct rule_scan *rs = ctx;
-	if (rs->n == rs->cap) {
-		size_t cap = rs->cap ? rs->cap * 2 : 64;
-		unsigned *p = realloc(rs->found, cap * sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		rs->found = p;
-		rs->cap = cap;
-	}
-	rs->found[rs->n++] = index;
-	return 0;
+	return index_set_add(ctx, index);
 }
 
 static int stray_rules(struct recovery *rc)
 {
-	struct rule_scan rs = { 0 };
-	int r = fw_slot_each(rc->ns->fw, rule_seen, &rs, rc->err);
-	for (size_t i = 0; r == 0 && i < rs.n; i++)
-		r = remove_stray(rc, rs.found[i], "rules");
-	free(rs.found);
+	struct index_set found = { 0 };
+	int r = fw_slot_each(rc->ns->fw, rule_seen, &found, rc->err);
+	if (r == 0)
+		r = remove_strays(rc, &found, "rules");
+	free(found.v);
 	return r;
 }
 
@@ -285,7 +272,7 @@ static int recover_locked(struct net_slots *ns, bool drain_pool, struct net_reco
 		r = stray_links(&rc);
 	if (r == 0)
 		r = stray_rules(&rc);
-	free(rc.recorded);
+	free(rc.known.v);
 	if (r < 0)
 		return cove_err_prefix(err, "network recovery");
 	if (rc.stats.removed || rc.stats.strays)

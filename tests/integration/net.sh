@@ -214,6 +214,20 @@ check "a SIGKILLed holder leaves its slot behind" $? "before: $before" "during: 
 [ "$(counts)" = "$before" ] && grep -q 'removed 1,' "$out"
 check "the next start (cove net gc) removes it" $? "$(cat "$out")" "after: $(counts)"
 
+# Records lost with the kernel objects still there: found by name and alias.
+# A link that merely looks like Cove's (no alias) is not touched.
+ip link add "$COVE_NET_NAME-99" type veth peer name "$COVE_NET_NAME-99p"
+"$netslots" hold held-3 >"$out" 2>&1 &
+h=$!
+for _ in $(seq 1 100); do grep -q '^slot=' "$out" && break; sleep 0.05; done
+kill -9 $h; wait $h 2>/dev/null
+rm -f "$COVE_STATE_DIR"/cove.db*
+"$cove" net gc >"$out" 2>&1
+grep -q 'removed 0, removed 1 strays' "$out" && ip link show "$COVE_NET_NAME-99" >/dev/null 2>&1
+check "without records, Cove's leftovers are found and removed; a stranger's link stays" $? "$(cat "$out")"
+ip link del "$COVE_NET_NAME-99"
+[ "$(counts)" = "$before" ]; check "... and the counts are back" $? "before: $before" "after: $(counts)"
+
 # A holder killed while its VMM lives on (a daemon restarting): the slot is
 # adopted, not removed, and goes once the VMM is gone too.
 "$netslots" hold held-2 vmm >"$out" 2>&1 &
