@@ -86,8 +86,8 @@ int cmd_net(int argc, char **argv)
 		struct net_recovery more = { 0 };
 		r = net_slots_recover(ns, pool, &more, &err);
 		if (r == 0)
-			printf("kept %u slots, removed %u, removed %u strays\n", more.adopted, rec.removed + more.removed,
-			       rec.strays + more.strays);
+			printf("kept %u slots, removed %u, removed %u strays, restored the rules of %u\n", more.adopted,
+			       rec.removed + more.removed, rec.strays + more.strays, rec.restored + more.restored);
 	} else if (json) {
 		json_t *arr = json_array();
 		r = net_slots_list(ns, add_json, arr, &err);

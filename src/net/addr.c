@@ -1,4 +1,4 @@
-/* IPv4 prefixes and the slot address plan. */
+/* IPv4 prefixes, names and the slot address plan. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -67,26 +67,4 @@ int net_slot_addrs(const struct net_cidr *range, unsigned index, uint32_t *host_
 	*host_end = range->addr + 2 * index;
 	*ns_end = *host_end + 1;
 	return 0;
-}
-
-static int check_list(const char *what, const char *const *list, struct cove_err *err)
-{
-	size_t n = 0;
-	for (; list && list[n]; n++) {
-		struct net_cidr c;
-		if (n >= NET_MAX_RULES)
-			return cove_errf(err, -E2BIG, "%s: more than %d entries", what, NET_MAX_RULES);
-		if (net_cidr_parse(list[n], &c) < 0)
-			return cove_errf(err, -EINVAL,
-					 "%s: '%s' is not an IPv4 address or CIDR (a.b.c.d or a.b.c.d/n with the host "
-					 "bits clear; domain names are not supported)",
-					 what, list[n]);
-	}
-	return 0;
-}
-
-int net_policy_check(const struct net_policy *p, struct cove_err *err)
-{
-	int r = check_list("allow_out", p->allow_out, err);
-	return r < 0 ? r : check_list("deny_out", p->deny_out, err);
 }

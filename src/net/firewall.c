@@ -302,7 +302,7 @@ int fw_slot_remove(struct firewall *fw, unsigned index, struct cove_err *err)
 	return r;
 }
 
-static int each_in_json(const char *name, const char *text, int (*fn)(void *ctx, unsigned index), void *ctx,
+static int each_in_json(const char *name, const char *text, int (*fn)(void *ctx, unsigned index, bool is_chain), void *ctx,
 			struct cove_err *err)
 {
 	json_error_t jerr;
@@ -321,7 +321,7 @@ static int each_in_json(const char *name, const char *text, int (*fn)(void *ctx,
 		unsigned index;
 		json_t *chain = json_object_get(item, "chain"), *map = json_object_get(item, "map");
 		if (chain && slot_parse_index("slot-", json_string_value(json_object_get(chain, "name")), &index) == 0)
-			r = fn(ctx, index);
+			r = fn(ctx, index, true);
 		const char *map_name = json_string_value(json_object_get(map, "name"));
 		json_t *elems = map_name && strcmp(map_name, "slots") == 0 ? json_object_get(map, "elem") : NULL;
 		size_t j;
@@ -329,7 +329,7 @@ static int each_in_json(const char *name, const char *text, int (*fn)(void *ctx,
 		json_array_foreach(elems, j, e) {
 			/* [ "NAME-N", { "jump": ... } ] */
 			if (r == 0 && slot_parse_index(prefix, json_string_value(json_array_get(e, 0)), &index) == 0)
-				r = fn(ctx, index);
+				r = fn(ctx, index, false);
 		}
 		if (r < 0)
 			break;
@@ -338,7 +338,8 @@ static int each_in_json(const char *name, const char *text, int (*fn)(void *ctx,
 	return r;
 }
 
-int fw_slot_each(struct firewall *fw, int (*fn)(void *ctx, unsigned index), void *ctx, struct cove_err *err)
+int fw_slot_each(struct firewall *fw, int (*fn)(void *ctx, unsigned index, bool is_chain), void *ctx,
+		 struct cove_err *err)
 {
 	char cmd[64];
 	snprintf(cmd, sizeof(cmd), "list table inet %s", fw->name);

@@ -24,6 +24,18 @@ int net_cidr_parse(const char *s, struct net_cidr *ret);
 void net_addr_format(uint32_t addr, char buf[16]);
 int net_name_check(const char *name);
 
+/* Policies as stored with a slot's record: "" for the default, else JSON. */
+bool net_policy_is_default(const struct net_policy *p);
+char *net_policy_encode(const struct net_policy *p); /* malloc'd; NULL: out of memory */
+struct net_policy_copy {
+	struct net_policy policy; /* points into the fields below */
+	const char **allow, **deny;
+	struct json_t *json;
+};
+/* -EINVAL for text that is not a policy this encoding made. */
+int net_policy_decode(const char *text, struct net_policy_copy *ret);
+void net_policy_copy_free(struct net_policy_copy *pc);
+
 /* Addresses of slot index in range: the host's end and the namespace's end
  * of its /31. -ERANGE when the range has no room for index. */
 int net_slot_addrs(const struct net_cidr *range, unsigned index, uint32_t *host_end, uint32_t *ns_end);
@@ -43,8 +55,9 @@ int fw_delete_table(struct firewall *fw, struct cove_err *err);
 int fw_slot_set(struct firewall *fw, unsigned index, const struct net_policy *p, struct cove_err *err);
 /* Removes both; what is missing already is fine. */
 int fw_slot_remove(struct firewall *fw, unsigned index, struct cove_err *err);
-/* Calls fn once for every slot index that has a chain or a map entry. */
-int fw_slot_each(struct firewall *fw, int (*fn)(void *ctx, unsigned index), void *ctx, struct cove_err *err);
+/* Calls fn for every slot chain and every map entry (is_chain tells which). */
+int fw_slot_each(struct firewall *fw, int (*fn)(void *ctx, unsigned index, bool is_chain), void *ctx,
+		 struct cove_err *err);
 /* The commands fw_slot_set runs (exposed for tests). Returns the length, or
  * -ENOSPC when buf is too small. */
 int fw_slot_commands(const char *name, unsigned index, const struct net_policy *p, char *buf, size_t len);

@@ -83,9 +83,10 @@ struct net_config {
 void net_config_from_env(struct net_config *c);
 
 struct net_recovery {
-	unsigned adopted; /* slots whose sandbox still runs, or ready in the pool */
-	unsigned removed; /* slots (records and kernel objects) removed */
-	unsigned strays;  /* kernel objects of Cove's without a record, removed */
+	unsigned adopted;  /* slots whose sandbox still runs, or ready in the pool */
+	unsigned removed;  /* slots (records and kernel objects) removed */
+	unsigned strays;   /* kernel objects of Cove's without a record, removed */
+	unsigned restored; /* adopted slots whose rules were gone and were put back */
 };
 
 struct net_slots;

@@ -146,6 +146,7 @@ struct recovery {
 	bool drain_pool;
 	struct net_recovery stats;
 	struct index_set known; /* slots with a record kept, or already removed */
+	struct index_set kept;  /* slots with a record kept */
 	struct cove_err *err;
 };
 
@@ -162,6 +163,8 @@ static int recover_record(void *ctx, const struct store_slot *s)
 						 : holder_alive(s);
 	if (keep) {
 		rc->stats.adopted++;
+		if (index_set_add(&rc->kept, s->index) < 0)
+			return cove_errf(rc->err, -ENOMEM, "recovery: out of memory");
 		return remember(rc, s->index);
 	}
 	log_info("op=net-recover slot=%u state=%s sandbox=%s action=remove", s->index,
@@ -246,18 +249,51 @@ static int stray_links(struct recovery *rc)
 	return r;
 }
 
-static int rule_seen(void *ctx, unsigned index)
+struct rule_scan {
+	struct index_set chains, entries, all;
+};
+
+static int rule_seen(void *ctx, unsigned index, bool is_chain)
 {
-	return index_set_add(ctx, index);
+	struct rule_scan *rs = ctx;
+	int r = index_set_add(is_chain ? &rs->chains : &rs->entries, index);
+	return r < 0 ? r : index_set_add(&rs->all, index);
+}
+
+/* A kept slot whose chain or map entry is gone (a firewall reload flushed
+ * the ruleset, say) gets its policy back from its record. */
+static int restore_rules(struct recovery *rc, unsigned index)
+{
+	char *text = NULL;
+	struct net_policy_copy pc;
+	int r = store_slot_get_policy(rc->ns->store, index, &text, rc->err);
+	if (r == 0 && (r = net_policy_decode(text, &pc)) < 0)
+		cove_errf(rc->err, r, "slot %u: unreadable policy record '%s'", index, text);
+	free(text);
+	if (r < 0)
+		return r;
+	log_info("op=net-recover slot=%u action=restore-rules", index);
+	r = fw_slot_set(rc->ns->fw, index, &pc.policy, rc->err);
+	net_policy_copy_free(&pc);
+	if (r == 0)
+		rc->stats.restored++;
+	return r;
 }
 
 static int stray_rules(struct recovery *rc)
 {
-	struct index_set found = { 0 };
-	int r = fw_slot_each(rc->ns->fw, rule_seen, &found, rc->err);
+	struct rule_scan rs = { 0 };
+	int r = fw_slot_each(rc->ns->fw, rule_seen, &rs, rc->err);
 	if (r == 0)
-		r = remove_strays(rc, &found, "rules");
-	free(found.v);
+		r = remove_strays(rc, &rs.all, "rules");
+	for (size_t i = 0; r == 0 && i < rc->kept.n; i++) {
+		unsigned index = rc->kept.v[i];
+		if (!index_set_has(&rs.chains, index) || !index_set_has(&rs.entries, index))
+			r = restore_rules(rc, index);
+	}
+	free(rs.chains.v);
+	free(rs.entries.v);
+	free(rs.all.v);
 	return r;
 }
 
@@ -273,11 +309,12 @@ static int recover_locked(struct net_slots *ns, bool drain_pool, struct net_reco
 	if (r == 0)
 		r = stray_rules(&rc);
 	free(rc.known.v);
+	free(rc.kept.v);
 	if (r < 0)
 		return cove_err_prefix(err, "network recovery");
-	if (rc.stats.removed || rc.stats.strays)
-		log_info("op=net-recover adopted=%u removed=%u strays=%u", rc.stats.adopted, rc.stats.removed,
-			 rc.stats.strays);
+	if (rc.stats.removed || rc.stats.strays || rc.stats.restored)
+		log_info("op=net-recover adopted=%u removed=%u strays=%u restored=%u", rc.stats.adopted,
+			 rc.stats.removed, rc.stats.strays, rc.stats.restored);
 	if (ret)
 		*ret = rc.stats;
 	return 0;
@@ -574,11 +611,6 @@ struct net_slots *net_slots_close(struct net_slots *ns)
 
 static const struct net_policy default_policy = { .internet = true };
 
-static bool is_default_policy(const struct net_policy *p)
-{
-	return p->internet && !(p->allow_out && p->allow_out[0]) && !(p->deny_out && p->deny_out[0]);
-}
-
 static int put_state(struct net_slots *ns, struct store_slot *rec, enum store_slot_state state, struct cove_err *err)
 {
 	rec->state = state;
@@ -635,6 +667,17 @@ static int make_slot(struct net_slots *ns, const char *sandbox, struct store_slo
 		forget_record(ns, rec->index);
 	}
 	return r;
+}
+
+/* Records the policy (for recovery to restore), then puts it in force. */
+static int apply_policy(struct net_slots *ns, unsigned index, const struct net_policy *policy, struct cove_err *err)
+{
+	char *text = net_policy_encode(policy);
+	if (!text)
+		return cove_errf(err, -ENOMEM, "net: out of memory");
+	int r = store_slot_set_policy(ns->store, index, text, err);
+	free(text);
+	return r < 0 ? r : fw_slot_set(ns->fw, index, policy, err);
 }
 
 /* Takes the first ready slot, if any: 1 when one was claimed. */
@@ -709,8 +752,8 @@ int net_slot_acquire(struct net_slots *ns, const char *sandbox, const struct net
 	r = 0;
 	pool_kick(ns);
 	/* Pool slots come with the default policy; only another needs a change. */
-	if (!is_default_policy(policy))
-		r = fw_slot_set(ns->fw, rec.index, policy, err);
+	if (!net_policy_is_default(policy))
+		r = apply_policy(ns, rec.index, policy, err);
 	if (r == 0 && !from_pool)
 		r = put_state(ns, &rec, STORE_SLOT_USED, err);
 	struct net_slot *slot = NULL;
@@ -751,7 +794,7 @@ int net_slot_set_policy(struct net_slots *ns, struct net_slot *slot, const struc
 			struct cove_err *err)
 {
 	int r = net_policy_check(policy, err);
-	return r < 0 ? r : fw_slot_set(ns->fw, slot->index, policy, err);
+	return r < 0 ? r : apply_policy(ns, slot->index, policy, err);
 }
 
 int net_slot_release(struct net_slots *ns, struct net_slot *slot, struct cove_err *err)

@@ -37,6 +37,8 @@ static const char *const migrations[] = {
 	"CREATE INDEX slots_by_state ON slots (state, idx);"
 	"CREATE INDEX slots_by_sandbox ON slots (sandbox);"
 	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+	/* The sandbox's egress policy, so recovery can restore its rules. */
+	"ALTER TABLE slots ADD COLUMN policy TEXT NOT NULL DEFAULT '';",
 };
 
 static const char *const slot_state_names[] = { "creating", "ready", "used", "destroying" };
@@ -239,7 +241,12 @@ int store_slot_put(struct store *s, const struct store_slot *slot, struct cove_e
 {
 	sqlite3_stmt *st;
 	pthread_mutex_lock(&s->lock);
-	int r = prepare(s, &st, "INSERT OR REPLACE INTO slots (" SLOT_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+	/* An upsert, so the policy column (written on its own) is kept. */
+	int r = prepare(s, &st,
+			"INSERT INTO slots (" SLOT_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idx) DO UPDATE SET"
+			" state = excluded.state, sandbox = excluded.sandbox, holder_pid = excluded.holder_pid,"
+			" holder_start = excluded.holder_start, vmm_pid = excluded.vmm_pid, vmm_start = excluded.vmm_start,"
+			" updated_ms = excluded.updated_ms",
 			"write slot", err);
 	if (r < 0) {
 		pthread_mutex_unlock(&s->lock);
@@ -399,6 +406,47 @@ int store_meta_set(struct store *s, const char *key, const char *value, struct c
 		int rc = sqlite3_step(st);
 		if (rc != SQLITE_DONE)
 			r = sql_error(s, err, rc, "write setting");
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_slot_set_policy(struct store *s, unsigned index, const char *policy, struct cove_err *err)
+{
+	sqlite3_stmt *st;
+	pthread_mutex_lock(&s->lock);
+	int r = prepare(s, &st, "UPDATE slots SET policy = ? WHERE idx = ?", "write slot policy", err);
+	if (r == 0) {
+		sqlite3_bind_text(st, 1, policy ? policy : "", -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 2, index);
+		int rc = sqlite3_step(st);
+		if (rc != SQLITE_DONE)
+			r = sql_error(s, err, rc, "write slot policy");
+		else if (sqlite3_changes(s->db) == 0)
+			r = cove_errf(err, -ENOENT, "state %s: slot %u has no record", s->path, index);
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_slot_get_policy(struct store *s, unsigned index, char **ret, struct cove_err *err)
+{
+	sqlite3_stmt *st;
+	pthread_mutex_lock(&s->lock);
+	int r = prepare(s, &st, "SELECT policy FROM slots WHERE idx = ?", "read slot policy", err);
+	if (r == 0) {
+		sqlite3_bind_int64(st, 1, index);
+		int rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			const char *text = (const char *)sqlite3_column_text(st, 0);
+			*ret = strdup(text ? text : "");
+			if (!*ret)
+				r = cove_errf(err, -ENOMEM, "state: out of memory");
+		} else {
+			r = rc == SQLITE_DONE ? -ENOENT : sql_error(s, err, rc, "read slot policy");
+		}
 		sqlite3_finalize(st);
 	}
 	pthread_mutex_unlock(&s->lock);

@@ -68,6 +68,12 @@ int store_slot_first_ready(struct store *s, struct store_slot *ret, struct cove_
 /* The lowest index below limit that has no row; -ENOSPC when all are taken. */
 int store_slot_free_index(struct store *s, unsigned limit, unsigned *ret, struct cove_err *err);
 
+/* The slot's egress policy as text (the net module's encoding; "" is the
+ * default). Kept across store_slot_put; goes with the row. get: *ret is
+ * malloc'd, -ENOENT without a row. */
+int store_slot_set_policy(struct store *s, unsigned index, const char *policy, struct cove_err *err);
+int store_slot_get_policy(struct store *s, unsigned index, char **ret, struct cove_err *err);
+
 typedef int (*store_slot_fn)(void *ctx, const struct store_slot *slot);
 /* Calls fn for every row in index order; a negative return stops and is returned. */
 int store_slot_each(struct store *s, store_slot_fn fn, void *ctx, struct cove_err *err);

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -134,6 +135,38 @@ static void test_policy_commands(void **state)
 	assert_int_equal(fw_slot_commands("cove", 0, &open, buf, 40), -ENOSPC);
 }
 
+static void test_policy_text(void **state)
+{
+	(void)state;
+	struct net_policy open = { .internet = true };
+	char *text = net_policy_encode(&open);
+	assert_string_equal(text, "");
+	struct net_policy_copy pc;
+	assert_int_equal(net_policy_decode(text, &pc), 0);
+	assert_true(net_policy_is_default(&pc.policy));
+	net_policy_copy_free(&pc);
+	free(text);
+
+	const char *allow[] = { "203.0.113.10", NULL }, *deny[] = { "10.0.0.0/8", "192.168.0.0/16", NULL };
+	struct net_policy p = { .internet = false, .allow_out = allow, .deny_out = deny };
+	text = net_policy_encode(&p);
+	assert_non_null(text);
+	assert_int_equal(net_policy_decode(text, &pc), 0);
+	assert_false(pc.policy.internet);
+	assert_string_equal(pc.policy.allow_out[0], "203.0.113.10");
+	assert_null(pc.policy.allow_out[1]);
+	assert_string_equal(pc.policy.deny_out[1], "192.168.0.0/16");
+	assert_null(pc.policy.deny_out[2]);
+	net_policy_copy_free(&pc);
+	free(text);
+
+	const char *bad[] = { "{", "[]", "{\"allowOut\":[]}", "{\"allowInternetAccess\":true,\"allowOut\":[1]}",
+			      "{\"allowInternetAccess\":true,\"denyOut\":[\"example.com\"]}" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+		if (net_policy_decode(bad[i], &pc) != -EINVAL)
+			fail_msg("'%s' decoded", bad[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -142,6 +175,7 @@ int main(void)
 		cmocka_unit_test(test_slot_addresses),
 		cmocka_unit_test(test_names_and_indices),
 		cmocka_unit_test(test_policy_commands),
+		cmocka_unit_test(test_policy_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

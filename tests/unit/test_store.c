@@ -93,6 +93,20 @@ static void test_slots(void **state)
 	assert_int_equal(store_slot_free_index(s, 4, &idx, &err), 0);
 	assert_int_equal(idx, 1);
 	assert_int_equal(store_slot_get(s, 1, &rec, &err), -ENOENT);
+
+	/* A policy stays with its row through later writes, and goes with it. */
+	char *policy = NULL;
+	assert_int_equal(store_slot_set_policy(s, 0, "{\"allowInternetAccess\":false}", &err), 0);
+	put(s, 0, STORE_SLOT_USED, "sb-a");
+	assert_int_equal(store_slot_get_policy(s, 0, &policy, &err), 0);
+	assert_string_equal(policy, "{\"allowInternetAccess\":false}");
+	free(policy);
+	assert_int_equal(store_slot_set_policy(s, 1, "x", &err), -ENOENT);
+	assert_int_equal(store_slot_delete(s, 0, &err), 0);
+	put(s, 0, STORE_SLOT_CREATING, "sb-d");
+	assert_int_equal(store_slot_get_policy(s, 0, &policy, &err), 0);
+	assert_string_equal(policy, "");
+	free(policy);
 	store_close(s);
 
 	/* Records survive the process: a new handle sees them. */

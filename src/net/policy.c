@@ -1,0 +1,105 @@
+/* Egress policies: checking them, and their text form in the state database
+ * (JSON, E2B's field names), from which recovery restores a slot's rules. */
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/internal.h"
+
+static int check_list(const char *what, const char *const *list, struct cove_err *err)
+{
+	size_t n = 0;
+	for (; list && list[n]; n++) {
+		struct net_cidr c;
+		if (n >= NET_MAX_RULES)
+			return cove_errf(err, -E2BIG, "%s: more than %d entries", what, NET_MAX_RULES);
+		if (net_cidr_parse(list[n], &c) < 0)
+			return cove_errf(err, -EINVAL,
+					 "%s: '%s' is not an IPv4 address or CIDR (a.b.c.d or a.b.c.d/n with the host "
+					 "bits clear; domain names are not supported)",
+					 what, list[n]);
+	}
+	return 0;
+}
+
+int net_policy_check(const struct net_policy *p, struct cove_err *err)
+{
+	int r = check_list("allow_out", p->allow_out, err);
+	return r < 0 ? r : check_list("deny_out", p->deny_out, err);
+}
+
+bool net_policy_is_default(const struct net_policy *p)
+{
+	return p->internet && !(p->allow_out && p->allow_out[0]) && !(p->deny_out && p->deny_out[0]);
+}
+
+static json_t *list_json(const char *const *list)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; a && list && list[i]; i++)
+		if (json_array_append_new(a, json_string(list[i])) < 0) {
+			json_decref(a);
+			return NULL;
+		}
+	return a;
+}
+
+char *net_policy_encode(const struct net_policy *p)
+{
+	if (net_policy_is_default(p))
+		return strdup("");
+	json_t *o = json_pack("{s:b, s:o*, s:o*}", "allowInternetAccess", p->internet, "allowOut",
+			      list_json(p->allow_out), "denyOut", list_json(p->deny_out));
+	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	return text;
+}
+
+static int list_decode(json_t *arr, const char ***ret)
+{
+	size_t n = json_array_size(arr);
+	if (n > NET_MAX_RULES)
+		return -E2BIG;
+	const char **list = calloc(n + 1, sizeof(*list));
+	if (!list)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		if (!(list[i] = json_string_value(json_array_get(arr, i)))) {
+			free(list);
+			return -EINVAL;
+		}
+	*ret = list;
+	return 0;
+}
+
+int net_policy_decode(const char *text, struct net_policy_copy *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	ret->policy.internet = true;
+	if (!text || !*text)
+		return 0;
+	ret->json = json_loads(text, 0, NULL);
+	json_t *internet = json_object_get(ret->json, "allowInternetAccess");
+	int r = json_is_boolean(internet) ? 0 : -EINVAL;
+	if (r == 0)
+		r = list_decode(json_object_get(ret->json, "allowOut"), &ret->allow);
+	if (r == 0)
+		r = list_decode(json_object_get(ret->json, "denyOut"), &ret->deny);
+	if (r == 0) {
+		ret->policy = (struct net_policy){ json_is_true(internet), ret->allow, ret->deny };
+		r = net_policy_check(&ret->policy, NULL);
+	}
+	if (r < 0)
+		net_policy_copy_free(ret);
+	return r;
+}
+
+void net_policy_copy_free(struct net_policy_copy *pc)
+{
+	free(pc->allow);
+	free(pc->deny);
+	json_decref(pc->json);
+	memset(pc, 0, sizeof(*pc));
+	pc->policy.internet = true;
+}
