@@ -18,7 +18,7 @@ SANITIZE ?=
 OPT ?= -O2
 CFLAGS_COMMON := -std=gnu17 -Wall -Wextra -Werror $(OPT) -g -D_GNU_SOURCE -Isrc \
 	-fno-strict-aliasing -Wshadow -Wno-missing-field-initializers -Wno-format-truncation
-HOST_PKGS := jansson libmnl libcurl sqlite3 libnftables
+HOST_PKGS := jansson libmnl libcurl sqlite3 libnftables libmicrohttpd
 HOST_CFLAGS := $(CFLAGS_COMMON) $(SANITIZE) $(shell pkg-config --cflags $(HOST_PKGS) 2>/dev/null)
 HOST_LIBS := $(shell pkg-config --libs $(HOST_PKGS) 2>/dev/null) -lpthread
 # Guest programs are static so they run in any root filesystem. The agent's
@@ -34,10 +34,12 @@ GUEST_LIBS := $(shell pkg-config --static --libs jansson nettle 2>/dev/null) -lz
 TEST_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 # The host library: everything but the programs' main files.
-LIB_SRCS := $(wildcard src/common/*.c src/vmm/*.c src/net/*.c src/store/*.c src/proto/*.c src/sandbox/*.c src/template/*.c)
+LIB_SRCS := $(wildcard src/common/*.c src/vmm/*.c src/net/*.c src/store/*.c src/proto/*.c src/sandbox/*.c src/template/*.c src/api/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(O)/host/%.o)
 CLI_SRCS := $(wildcard src/cli/*.c)
 CLI_OBJS := $(CLI_SRCS:%.c=$(O)/host/%.o)
+COVED_SRCS := $(wildcard src/coved/*.c)
+COVED_OBJS := $(COVED_SRCS:%.c=$(O)/host/%.o)
 # Guest programs share the protocol code and the common helpers.
 GUEST_SHARED_SRCS := src/common/err.c src/common/fs.c src/common/proc.c src/common/log.c $(wildcard src/proto/*.c)
 INIT_SRCS := $(wildcard src/guest/init/*.c)
@@ -76,7 +78,7 @@ $(E2B_SDK): tests/e2b/package.json tests/e2b/package-lock.json
 	@cd $(BUILD)/node && npm ci --no-audit --no-fund --silent
 	@touch $@
 
-programs: $(BIN)/cove $(BIN)/cove-init $(BIN)/cove-agent $(UNIT_TESTS) $(INTEGRATION_TESTS) $(TEST_TOOLS) $(if $(HAVE_FUZZER),$(FUZZ_TARGETS))
+programs: $(BIN)/cove $(BIN)/coved $(BIN)/cove-init $(BIN)/cove-agent $(UNIT_TESTS) $(INTEGRATION_TESTS) $(TEST_TOOLS) $(if $(HAVE_FUZZER),$(FUZZ_TARGETS))
 
 # The upload target runs the agent's HTTP server and upload handler
 # (libmicrohttpd's multipart parser) in process.
@@ -111,6 +113,11 @@ $(O)/libcove.a: $(LIB_OBJS)
 	@ar rcs $@ $^
 
 $(BIN)/cove: $(CLI_OBJS) $(O)/libcove.a
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) $(HOST_CFLAGS) -o $@ $^ $(HOST_LIBS)
+
+$(BIN)/coved: $(COVED_OBJS) $(O)/libcove.a
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	@$(CC) $(HOST_CFLAGS) -o $@ $^ $(HOST_LIBS)

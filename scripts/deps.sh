@@ -5,7 +5,7 @@ set -eu
 
 # Build: compiler, pkg-config, the libraries Cove links (see README for why each).
 PKGS="build-essential pkg-config libjansson-dev libmnl-dev libcurl4-openssl-dev libcmocka-dev zlib1g-dev nettle-dev"
-PKGS="$PKGS libsqlite3-dev libnftables-dev"
+PKGS="$PKGS libsqlite3-dev libnftables-dev libmicrohttpd-dev"
 # Guest kernel: Debian's kernel source and what building it needs.
 PKGS="$PKGS linux-source-6.1 flex bison bc libelf-dev libssl-dev cpio xz-utils"
 # Guest image and VMM.

@@ -39,6 +39,19 @@ static const char *const migrations[] = {
 	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
 	/* The sandbox's egress policy, so recovery can restore its rules. */
 	"ALTER TABLE slots ADD COLUMN policy TEXT NOT NULL DEFAULT '';",
+	/* coved's sandboxes. Times are wall-clock milliseconds since the epoch. */
+	"CREATE TABLE sandboxes ("
+	" id TEXT PRIMARY KEY,"
+	" template TEXT NOT NULL,"
+	" state TEXT NOT NULL CHECK (state IN ('creating', 'running', 'paused', 'dead')),"
+	" metadata TEXT NOT NULL DEFAULT '{}',"
+	" token TEXT NOT NULL DEFAULT '',"
+	" vcpus INTEGER NOT NULL DEFAULT 0, mem_mib INTEGER NOT NULL DEFAULT 0,"
+	" started_ms INTEGER NOT NULL, end_ms INTEGER NOT NULL,"
+	" vmm_pid INTEGER NOT NULL DEFAULT 0, vmm_start INTEGER NOT NULL DEFAULT 0,"
+	" auto_pause INTEGER NOT NULL DEFAULT 0,"
+	" seq INTEGER NOT NULL);"
+	"CREATE INDEX sandboxes_by_seq ON sandboxes (seq);",
 };
 
 static const char *const slot_state_names[] = { "creating", "ready", "used", "destroying" };
@@ -449,6 +462,124 @@ int store_slot_get_policy(struct store *s, unsigned index, char **ret, struct co
 		}
 		sqlite3_finalize(st);
 	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+/* --- sandboxes --- */
+
+static const char *const sandbox_state_names[] = { "creating", "running", "paused", "dead" };
+
+const char *store_sandbox_state_name(enum store_sandbox_state state)
+{
+	return (unsigned)state < 4 ? sandbox_state_names[state] : "?";
+}
+
+int store_sandbox_state_parse(const char *s, enum store_sandbox_state *ret)
+{
+	for (unsigned i = 0; i < 4; i++)
+		if (s && strcmp(s, sandbox_state_names[i]) == 0) {
+			*ret = (enum store_sandbox_state)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+#define SANDBOX_COLUMNS \
+	"id, template, state, metadata, token, vcpus, mem_mib, started_ms, end_ms, vmm_pid, vmm_start, auto_pause, seq"
+
+static int sandbox_from_row(sqlite3_stmt *st, struct store_sandbox *sb)
+{
+	memset(sb, 0, sizeof(*sb));
+	const char *text;
+	snprintf(sb->id, sizeof(sb->id), "%s", (text = (const char *)sqlite3_column_text(st, 0)) ? text : "");
+	snprintf(sb->template_id, sizeof(sb->template_id), "%s",
+		 (text = (const char *)sqlite3_column_text(st, 1)) ? text : "");
+	if (store_sandbox_state_parse((const char *)sqlite3_column_text(st, 2), &sb->state) < 0)
+		return -EINVAL;
+	sb->metadata = strdup((text = (const char *)sqlite3_column_text(st, 3)) ? text : "{}");
+	snprintf(sb->token, sizeof(sb->token), "%s", (text = (const char *)sqlite3_column_text(st, 4)) ? text : "");
+	sb->vcpus = (unsigned)sqlite3_column_int64(st, 5);
+	sb->mem_mib = (unsigned)sqlite3_column_int64(st, 6);
+	sb->started_ms = sqlite3_column_int64(st, 7);
+	sb->end_ms = sqlite3_column_int64(st, 8);
+	sb->vmm.pid = (pid_t)sqlite3_column_int64(st, 9);
+	sb->vmm.start_time = (uint64_t)sqlite3_column_int64(st, 10);
+	sb->auto_pause = sqlite3_column_int64(st, 11) != 0;
+	sb->seq = sqlite3_column_int64(st, 12);
+	return sb->metadata ? 0 : -ENOMEM;
+}
+
+void store_sandbox_clear(struct store_sandbox *sb)
+{
+	free(sb->metadata);
+	sb->metadata = NULL;
+}
+
+int store_sandbox_put(struct store *s, const struct store_sandbox *sb, struct cove_err *err)
+{
+	sqlite3_stmt *st;
+	pthread_mutex_lock(&s->lock);
+	int r = prepare(s, &st,
+			"INSERT OR REPLACE INTO sandboxes (" SANDBOX_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			"write sandbox", err);
+	if (r < 0) {
+		pthread_mutex_unlock(&s->lock);
+		return r;
+	}
+	sqlite3_bind_text(st, 1, sb->id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, sb->template_id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, store_sandbox_state_name(sb->state), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, sb->metadata ? sb->metadata : "{}", -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 5, sb->token, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 6, sb->vcpus);
+	sqlite3_bind_int64(st, 7, sb->mem_mib);
+	sqlite3_bind_int64(st, 8, sb->started_ms);
+	sqlite3_bind_int64(st, 9, sb->end_ms);
+	sqlite3_bind_int64(st, 10, sb->vmm.pid);
+	sqlite3_bind_int64(st, 11, (sqlite3_int64)sb->vmm.start_time);
+	sqlite3_bind_int64(st, 12, sb->auto_pause);
+	sqlite3_bind_int64(st, 13, sb->seq);
+	int rc = sqlite3_step(st);
+	r = rc == SQLITE_DONE ? 0 : sql_error(s, err, rc, "write sandbox");
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_sandbox_delete(struct store *s, const char *id, struct cove_err *err)
+{
+	sqlite3_stmt *st;
+	pthread_mutex_lock(&s->lock);
+	int r = prepare(s, &st, "DELETE FROM sandboxes WHERE id = ?", "delete sandbox", err);
+	if (r == 0) {
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+		int rc = sqlite3_step(st);
+		if (rc != SQLITE_DONE)
+			r = sql_error(s, err, rc, "delete sandbox");
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int store_sandbox_each(struct store *s, store_sandbox_fn fn, void *ctx, struct cove_err *err)
+{
+	sqlite3_stmt *st;
+	pthread_mutex_lock(&s->lock);
+	int r = prepare(s, &st, "SELECT " SANDBOX_COLUMNS " FROM sandboxes ORDER BY seq DESC, id", "list sandboxes", err);
+	int rc = SQLITE_DONE;
+	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_sandbox sb;
+		if (sandbox_from_row(st, &sb) < 0)
+			r = cove_errf(err, -EUCLEAN, "state %s: list sandboxes: bad row", s->path);
+		else
+			r = fn(ctx, &sb);
+		store_sandbox_clear(&sb);
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = sql_error(s, err, rc, "list sandboxes");
+	sqlite3_finalize(st);
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }

@@ -79,4 +79,35 @@ typedef int (*store_slot_fn)(void *ctx, const struct store_slot *slot);
 int store_slot_each(struct store *s, store_slot_fn fn, void *ctx, struct cove_err *err);
 int store_slot_count(struct store *s, enum store_slot_state state, unsigned *ret, struct cove_err *err);
 
+/* coved's sandboxes, one row each, newest (highest seq) first in listings. */
+enum store_sandbox_state {
+	STORE_SANDBOX_CREATING,
+	STORE_SANDBOX_RUNNING,
+	STORE_SANDBOX_PAUSED,
+	STORE_SANDBOX_DEAD,
+};
+
+struct store_sandbox {
+	char id[64];
+	char template_id[64];
+	enum store_sandbox_state state;
+	char *metadata;              /* JSON object text; owned (store_sandbox_clear) */
+	char token[65];              /* the agent's access token */
+	unsigned vcpus, mem_mib;
+	int64_t started_ms, end_ms;  /* wall clock; end_ms is the deadline */
+	struct proc_identity vmm;
+	bool auto_pause;
+	int64_t seq;                 /* creation order (the creator's choice, e.g. microseconds) */
+};
+
+const char *store_sandbox_state_name(enum store_sandbox_state state);
+int store_sandbox_state_parse(const char *s, enum store_sandbox_state *ret);
+void store_sandbox_clear(struct store_sandbox *sb);
+/* Inserts or replaces the row of sb->id (metadata is copied). */
+int store_sandbox_put(struct store *s, const struct store_sandbox *sb, struct cove_err *err);
+int store_sandbox_delete(struct store *s, const char *id, struct cove_err *err);
+typedef int (*store_sandbox_fn)(void *ctx, const struct store_sandbox *sb);
+/* Every row, newest first; sb is valid during the call only. */
+int store_sandbox_each(struct store *s, store_sandbox_fn fn, void *ctx, struct cove_err *err);
+
 #endif

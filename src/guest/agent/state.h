@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "common/err.h"
+#include "proto/version.h"
 
 /* set_clock: /init's timestamp may set the system clock (in a guest only:
  * an agent run on a host for tests must never touch the host's clock). */
@@ -34,7 +35,7 @@ struct agent_files_auth {
 int agent_files_authorize(const struct agent_files_auth *a, char *why, size_t len);
 
 /* The envd version the agent implements, sent as X-Envd-Version by /init. */
-#define AGENT_ENVD_VERSION "0.6.4"
+#define AGENT_ENVD_VERSION ENVD_VERSION
 
 /* Applies an /init body. Fields absent are left as they were. */
 int agent_init_apply(json_t *req, struct cove_err *err);

@@ -1,0 +1,479 @@
+/* The E2B control plane (../docs: shared e2b-protocol.md; E2B's
+ * spec/openapi.yml where that is silent): create, connect, info, list with
+ * filters and pagination, kill, timeout, refresh. */
+#include "api/control.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "proto/utf8.h"
+#include "proto/version.h"
+
+#define MAX_METADATA 64
+#define MAX_ENV_VARS 256
+#define MAX_KEY 256
+#define MAX_VALUE 4096
+#define LIST_DEFAULT_LIMIT 100
+#define LIST_MAX_LIMIT 100
+
+static struct manager *manager_of(struct api_request *r)
+{
+	return r->app;
+}
+
+static void iso8601(int64_t ms, char buf[32])
+{
+	time_t secs = (time_t)(ms / 1000);
+	struct tm tm;
+	gmtime_r(&secs, &tm);
+	size_t n = strftime(buf, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, 32 - n, ".%03dZ", (int)(ms % 1000));
+}
+
+static enum MHD_Result reply_failure(struct api_request *r, int code, const struct cove_err *err)
+{
+	unsigned status = code == -ENOENT ? 404
+			: code == -EINVAL ? 400
+			: code == -EAGAIN ? 429
+			: code == -EBUSY ? 409
+			: code == -ESHUTDOWN ? 503
+					     : 500;
+	return api_reply_error(r, status, "%s", err->msg[0] ? err->msg : strerror(-code));
+}
+
+static const char *state_name(enum store_sandbox_state s)
+{
+	return s == STORE_SANDBOX_PAUSED ? "paused" : "running";
+}
+
+/* The fields create and connect answer with. */
+static json_t *created_json(const struct manager_info *info)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:n, s:n}", "sandboxID", info->id, "templateID",
+			 info->template_id, "alias", info->template_id, "clientID", "cove", "envdVersion", ENVD_VERSION,
+			 "envdAccessToken", info->token, "trafficAccessToken", "domain");
+}
+
+static json_t *info_json(const struct manager_info *info, bool with_token)
+{
+	char started[32], end[32];
+	iso8601(info->started_ms, started);
+	iso8601(info->end_ms, end);
+	json_t *meta = json_loads(info->metadata, 0, NULL);
+	json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:o, s:s}", "sandboxID", info->id,
+			      "templateID", info->template_id, "alias", info->template_id, "clientID", "cove",
+			      "startedAt", started, "endAt", end, "state", state_name(info->state), "cpuCount",
+			      (int)info->vcpus, "memoryMB", (int)info->mem_mib, "metadata", meta ? meta : json_object(),
+			      "envdVersion", ENVD_VERSION);
+	if (j && with_token)
+		json_object_set_new(j, "envdAccessToken", json_string(info->token));
+	return j;
+}
+
+/* {"k": "v", ...} with string values, bounded; its text for the manager. */
+static int string_map(json_t *obj, const char *what, size_t max, struct cove_err *err)
+{
+	if (!obj || json_is_null(obj))
+		return 0;
+	if (!json_is_object(obj))
+		return cove_errf(err, -EINVAL, "%s must be an object of strings", what);
+	if (json_object_size(obj) > max)
+		return cove_errf(err, -EINVAL, "%s: more than %zu entries", what, max);
+	const char *k;
+	json_t *v;
+	json_object_foreach(obj, k, v) {
+		if (!json_is_string(v))
+			return cove_errf(err, -EINVAL, "%s.%s must be a string", what, k);
+		if (!*k || strlen(k) > MAX_KEY || json_string_length(v) > MAX_VALUE)
+			return cove_errf(err, -EINVAL, "%s: a key must be 1 to %d and a value at most %d bytes", what,
+					 MAX_KEY, MAX_VALUE);
+	}
+	return 0;
+}
+
+static int string_list(json_t *arr, const char *what, const char ***ret, struct cove_err *err)
+{
+	*ret = NULL;
+	if (!arr || json_is_null(arr))
+		return 0;
+	if (!json_is_array(arr) || json_array_size(arr) > NET_MAX_RULES)
+		return cove_errf(err, -EINVAL, "%s must be a list of at most %d addresses or CIDRs", what, NET_MAX_RULES);
+	const char **list = calloc(json_array_size(arr) + 1, sizeof(*list));
+	if (!list)
+		return cove_errf(err, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < json_array_size(arr); i++)
+		if (!(list[i] = json_string_value(json_array_get(arr, i)))) {
+			free(list);
+			return cove_errf(err, -EINVAL, "%s[%zu] must be a string", what, i);
+		}
+	*ret = list;
+	return 0;
+}
+
+struct create_parsed {
+	struct manager_create req;
+	char *metadata;
+	const char **envs;
+	char **env_storage;
+	const char **allow, **deny;
+};
+
+static void create_parsed_free(struct create_parsed *p)
+{
+	free(p->metadata);
+	for (size_t i = 0; p->env_storage && p->env_storage[i]; i++)
+		free(p->env_storage[i]);
+	free(p->env_storage);
+	free(p->envs);
+	free(p->allow);
+	free(p->deny);
+}
+
+static int parse_envs(json_t *vars, struct create_parsed *p, struct cove_err *err)
+{
+	int r = string_map(vars, "envVars", MAX_ENV_VARS, err);
+	size_t n = json_object_size(vars);
+	if (r < 0 || !n)
+		return r;
+	p->envs = calloc(n + 1, sizeof(*p->envs));
+	p->env_storage = calloc(n + 1, sizeof(*p->env_storage));
+	if (!p->envs || !p->env_storage)
+		return cove_errf(err, -ENOMEM, "out of memory");
+	size_t i = 0;
+	const char *k;
+	json_t *v;
+	json_object_foreach(vars, k, v) {
+		if (strchr(k, '='))
+			return cove_errf(err, -EINVAL, "envVars: '%s' is not a variable name", k);
+		if (asprintf(&p->env_storage[i], "%s=%s", k, json_string_value(v)) < 0) {
+			p->env_storage[i] = NULL;
+			return cove_errf(err, -ENOMEM, "out of memory");
+		}
+		p->envs[i] = p->env_storage[i];
+		i++;
+	}
+	return 0;
+}
+
+static int parse_create(json_t *body, struct create_parsed *p, struct cove_err *err)
+{
+	memset(p, 0, sizeof(*p));
+	json_t *tpl = json_object_get(body, "templateID"), *timeout = json_object_get(body, "timeout");
+	if (tpl && !json_is_string(tpl))
+		return cove_errf(err, -EINVAL, "templateID must be a string");
+	p->req.template_id = json_string_value(tpl);
+	if (timeout && !json_is_null(timeout)) {
+		if (!json_is_integer(timeout) || json_integer_value(timeout) < 0 ||
+		    json_integer_value(timeout) > MANAGER_MAX_TIMEOUT_S)
+			return cove_errf(err, -EINVAL, "timeout must be a number of seconds from 0 to %d",
+					 MANAGER_MAX_TIMEOUT_S);
+		p->req.timeout_s = (long)json_integer_value(timeout);
+	}
+	json_t *meta = json_object_get(body, "metadata");
+	int r = string_map(meta, "metadata", MAX_METADATA, err);
+	if (r < 0)
+		return r;
+	if (meta && json_is_object(meta) && !(p->metadata = json_dumps(meta, JSON_COMPACT)))
+		return cove_errf(err, -ENOMEM, "out of memory");
+	p->req.metadata = p->metadata;
+	if ((r = parse_envs(json_object_get(body, "envVars"), p, err)) < 0)
+		return r;
+	p->req.envs = p->envs;
+	/* E2B takes both spellings of the switch. */
+	json_t *internet = json_object_get(body, "allow_internet_access");
+	if (!internet)
+		internet = json_object_get(body, "allowInternetAccess");
+	if (internet && !json_is_null(internet) && !json_is_boolean(internet))
+		return cove_errf(err, -EINVAL, "allow_internet_access must be true or false");
+	p->req.policy.internet = !internet || json_is_null(internet) || json_is_true(internet);
+	json_t *network = json_object_get(body, "network");
+	if (network && !json_is_null(network) && !json_is_object(network))
+		return cove_errf(err, -EINVAL, "network must be an object");
+	if ((r = string_list(json_object_get(network, "allowOut"), "network.allowOut", &p->allow, err)) < 0 ||
+	    (r = string_list(json_object_get(network, "denyOut"), "network.denyOut", &p->deny, err)) < 0)
+		return r;
+	p->req.policy.allow_out = p->allow;
+	p->req.policy.deny_out = p->deny;
+	return net_policy_check(&p->req.policy, err);
+}
+
+static enum MHD_Result handle_create(struct api_request *r)
+{
+	struct cove_err err = { 0 };
+	json_t *body = api_json_body(r, &err);
+	if (!body)
+		return api_reply_error(r, 400, "%s", err.msg);
+	struct create_parsed p;
+	int rc = parse_create(body, &p, &err);
+	struct manager_info info = { 0 };
+	if (rc == 0)
+		rc = manager_create(manager_of(r), &p.req, &info, &err);
+	create_parsed_free(&p);
+	json_decref(body);
+	if (rc < 0)
+		return reply_failure(r, rc == -ENOENT ? -EINVAL : rc, &err);
+	enum MHD_Result ret = api_reply_json(r, 201, created_json(&info), NULL, NULL);
+	manager_info_clear(&info);
+	return ret;
+}
+
+static enum MHD_Result handle_info(struct api_request *r)
+{
+	struct cove_err err = { 0 };
+	struct manager_info info = { 0 };
+	int rc = manager_get(manager_of(r), r->params[0], &info, &err);
+	if (rc < 0)
+		return reply_failure(r, rc, &err);
+	enum MHD_Result ret = api_reply_json(r, 200, info_json(&info, true), NULL, NULL);
+	manager_info_clear(&info);
+	return ret;
+}
+
+static enum MHD_Result handle_kill(struct api_request *r)
+{
+	struct cove_err err = { 0 };
+	int rc = manager_kill(manager_of(r), r->params[0], &err);
+	return rc < 0 ? reply_failure(r, rc, &err) : api_reply_empty(r, 204);
+}
+
+/* {"timeout": s} or {"duration": s}: a number of seconds, required or not. */
+static int seconds_field(struct api_request *r, const char *field, bool required, long *ret, struct cove_err *err)
+{
+	json_t *body = api_json_body(r, err);
+	if (!body)
+		return -EINVAL;
+	json_t *v = json_object_get(body, field);
+	int rc = 0;
+	if (!v || json_is_null(v)) {
+		if (required)
+			rc = cove_errf(err, -EINVAL, "%s is required", field);
+	} else if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > MANAGER_MAX_TIMEOUT_S) {
+		rc = cove_errf(err, -EINVAL, "%s must be a number of seconds from 0 to %d", field, MANAGER_MAX_TIMEOUT_S);
+	} else {
+		*ret = (long)json_integer_value(v);
+	}
+	json_decref(body);
+	return rc;
+}
+
+static enum MHD_Result handle_timeout(struct api_request *r)
+{
+	struct cove_err err = { 0 };
+	long secs = 0;
+	int rc = seconds_field(r, "timeout", true, &secs, &err);
+	if (rc == 0)
+		rc = manager_set_timeout(manager_of(r), r->params[0], secs, &err);
+	return rc < 0 ? reply_failure(r, rc, &err) : api_reply_empty(r, 204);
+}
+
+static enum MHD_Result handle_refresh(struct api_request *r)
+{
+	struct cove_err err = { 0 };
+	long secs = 60; /* E2B's default refresh */
+	int rc = seconds_field(r, "duration", false, &secs, &err);
+	if (rc == 0)
+		rc = manager_refresh(manager_of(r), r->params[0], secs, &err);
+	return rc < 0 ? reply_failure(r, rc, &err) : api_reply_empty(r, 204);
+}
+
+/* Connect: the deadline moves to now + timeout if that is later, never earlier. */
+static enum MHD_Result handle_connect(struct api_request *r)
+{
+	struct cove_err err = { 0 };
+	long secs = MANAGER_DEFAULT_TIMEOUT_S;
+	int rc = seconds_field(r, "timeout", false, &secs, &err);
+	struct manager_info info = { 0 };
+	if (rc == 0)
+		rc = manager_refresh(manager_of(r), r->params[0], secs, &err);
+	if (rc == 0)
+		rc = manager_get(manager_of(r), r->params[0], &info, &err);
+	if (rc < 0)
+		return reply_failure(r, rc, &err);
+	enum MHD_Result ret = api_reply_json(r, 200, created_json(&info), NULL, NULL);
+	manager_info_clear(&info);
+	return ret;
+}
+
+/* --- listing --- */
+
+static int hex_value(char c)
+{
+	return isdigit((unsigned char)c) ? c - '0' : isxdigit((unsigned char)c) ? (tolower((unsigned char)c) - 'a' + 10) : -1;
+}
+
+/* application/x-www-form-urlencoded decoding, in place. */
+static void form_decode(char *s)
+{
+	char *w = s;
+	for (char *p = s; *p; p++) {
+		if (*p == '+') {
+			*w++ = ' ';
+		} else if (*p == '%' && hex_value(p[1]) >= 0 && hex_value(p[2]) >= 0) {
+			*w++ = (char)(hex_value(p[1]) * 16 + hex_value(p[2]));
+			p += 2;
+		} else {
+			*w++ = *p;
+		}
+	}
+	*w = '\0';
+}
+
+struct list_query {
+	json_t *metadata; /* required key -> value, or NULL */
+	bool running, paused;
+	int64_t before_seq; /* nextToken: only older than this; 0: from the newest */
+	size_t limit;
+	json_t *items;
+	int64_t last_seq;
+	bool more;
+};
+
+static int parse_metadata_filter(const char *text, struct list_query *q, struct cove_err *err)
+{
+	if (!text || !*text)
+		return 0;
+	char *copy = strdup(text);
+	q->metadata = json_object();
+	if (!copy || !q->metadata) {
+		free(copy);
+		return cove_errf(err, -ENOMEM, "out of memory");
+	}
+	char *save = NULL;
+	for (char *pair = strtok_r(copy, "&", &save); pair; pair = strtok_r(NULL, "&", &save)) {
+		char *eq = strchr(pair, '=');
+		if (!eq) {
+			free(copy);
+			return cove_errf(err, -EINVAL, "metadata filter: '%s' is not key=value", pair);
+		}
+		*eq = '\0';
+		form_decode(pair);
+		form_decode(eq + 1);
+		json_object_set_new(q->metadata, pair, json_string_lossy(eq + 1));
+	}
+	free(copy);
+	return 0;
+}
+
+static int parse_list_query(struct api_request *r, bool v2, struct list_query *q, struct cove_err *err)
+{
+	memset(q, 0, sizeof(*q));
+	q->limit = LIST_DEFAULT_LIMIT;
+	q->running = true;
+	q->paused = v2;
+	const char *state = api_query(r, "state"), *limit = api_query(r, "limit"), *next = api_query(r, "nextToken");
+	if (v2 && state && *state) {
+		q->running = q->paused = false;
+		char buf[64];
+		snprintf(buf, sizeof(buf), "%s", state);
+		char *save = NULL;
+		for (char *s = strtok_r(buf, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
+			if (strcmp(s, "running") == 0)
+				q->running = true;
+			else if (strcmp(s, "paused") == 0)
+				q->paused = true;
+			else
+				return cove_errf(err, -EINVAL, "state filter: '%s' is neither running nor paused", s);
+		}
+	}
+	if (limit) {
+		char *end;
+		long v = strtol(limit, &end, 10);
+		if (*end || end == limit || v < 1 || v > LIST_MAX_LIMIT)
+			return cove_errf(err, -EINVAL, "limit must be 1 to %d", LIST_MAX_LIMIT);
+		q->limit = (size_t)v;
+	}
+	if (next && *next) {
+		char *end;
+		long long v = strtoll(next, &end, 10);
+		if (*end || v <= 0)
+			return cove_errf(err, -EINVAL, "nextToken '%s' is not one this server gave", next);
+		q->before_seq = v;
+	}
+	q->items = json_array();
+	if (!q->items)
+		return cove_errf(err, -ENOMEM, "out of memory");
+	return parse_metadata_filter(api_query(r, "metadata"), q, err);
+}
+
+static bool metadata_matches(const struct list_query *q, const char *text)
+{
+	if (!q->metadata)
+		return true;
+	json_t *meta = json_loads(text, 0, NULL);
+	bool ok = true;
+	const char *k;
+	json_t *want;
+	json_object_foreach(q->metadata, k, want)
+		if (!json_equal(json_object_get(meta, k), want)) {
+			ok = false;
+			break;
+		}
+	json_decref(meta);
+	return ok;
+}
+
+static int list_one(void *ctx, const struct manager_info *info)
+{
+	struct list_query *q = ctx;
+	if (q->before_seq && info->seq >= q->before_seq)
+		return 0;
+	if (!(info->state == STORE_SANDBOX_PAUSED ? q->paused : q->running) || !metadata_matches(q, info->metadata))
+		return 0;
+	if (json_array_size(q->items) >= q->limit) {
+		q->more = true;
+		return 1; /* stop: one more exists */
+	}
+	q->last_seq = info->seq;
+	return json_array_append_new(q->items, info_json(info, false)) < 0 ? -ENOMEM : 0;
+}
+
+static enum MHD_Result list(struct api_request *r, bool v2)
+{
+	struct cove_err err = { 0 };
+	struct list_query q;
+	int rc = parse_list_query(r, v2, &q, &err);
+	if (rc == 0)
+		rc = manager_list(manager_of(r), list_one, &q);
+	json_decref(q.metadata);
+	if (rc < 0) {
+		json_decref(q.items);
+		return rc == -ENOMEM ? api_reply_error(r, 500, "out of memory") : reply_failure(r, rc, &err);
+	}
+	char next[32];
+	snprintf(next, sizeof(next), "%" PRId64, q.last_seq);
+	return api_reply_json(r, 200, q.items, q.more ? "X-Next-Token" : NULL, q.more ? next : NULL);
+}
+
+static enum MHD_Result handle_list_v1(struct api_request *r)
+{
+	return list(r, false);
+}
+
+static enum MHD_Result handle_list_v2(struct api_request *r)
+{
+	return list(r, true);
+}
+
+static const struct api_route routes[] = {
+	{ "POST", "/sandboxes", handle_create, 0 },
+	{ "POST", "/v2/sandboxes", handle_create, 0 },
+	{ "GET", "/sandboxes", handle_list_v1, 0 },
+	{ "GET", "/v2/sandboxes", handle_list_v2, 0 },
+	{ "GET", "/sandboxes/{}", handle_info, 0 },
+	{ "DELETE", "/sandboxes/{}", handle_kill, 0 },
+	{ "POST", "/sandboxes/{}/timeout", handle_timeout, 0 },
+	{ "POST", "/sandboxes/{}/refreshes", handle_refresh, 0 },
+	{ "POST", "/sandboxes/{}/connect", handle_connect, 0 },
+	{ "POST", "/v2/sandboxes/{}/connect", handle_connect, 0 },
+};
+
+const struct api_route *control_routes(size_t *n)
+{
+	*n = sizeof(routes) / sizeof(routes[0]);
+	return routes;
+}

@@ -1,0 +1,13 @@
+/* The E2B control plane's routes, served by api/server.c with the sandbox
+ * manager as the server's application context. */
+#ifndef COVE_API_CONTROL_H
+#define COVE_API_CONTROL_H
+
+#include <stddef.h>
+
+#include "api/server.h"
+#include "sandbox/manager.h"
+
+const struct api_route *control_routes(size_t *n);
+
+#endif

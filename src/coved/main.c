@@ -1,0 +1,335 @@
+/* coved: the sandbox host agent. Serves the E2B control plane on --listen,
+ * keeps its state in --state-dir, and owns every sandbox it creates.
+ *
+ *   coved --listen 127.0.0.1:49982 --state-dir /var/lib/cove --api-key KEY
+ *
+ * Settings come from flags, then the environment (COVE_API_KEY), then a
+ * config file (--config, "name = value" lines with the flags' names); the API
+ * key, when none is given, is made at first start and kept in
+ * STATE_DIR/api-key (mode 0600). */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api/control.h"
+#include "api/server.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "net/net.h"
+#include "sandbox/manager.h"
+#include "store/store.h"
+
+#define DEFAULT_LISTEN "127.0.0.1:49982"
+#define MAX_SETTINGS 16
+
+struct settings {
+	char listen[64];
+	char state_dir[PATH_MAX];
+	char api_key[256];
+	char templates[PATH_MAX];
+	char kernel[PATH_MAX];
+	unsigned max_sandboxes;
+	unsigned max_memory_mib;
+	unsigned net_pool;
+	enum vmm_accel accel;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: coved [--listen ADDR:PORT] [--state-dir DIR] [--api-key KEY] [--config FILE]\n"
+		"             [--templates DIR] [--kernel PATH] [--max-sandboxes N] [--max-memory-mib N]\n"
+		"             [--net-pool N] [--accel auto|kvm|tcg]\n"
+		"\n"
+		"Serves the E2B API (point the SDK's E2B_API_URL here) and runs its sandboxes.\n"
+		"  --listen ADDR:PORT   default %s\n"
+		"  --state-dir DIR      state database and API key (default %s)\n"
+		"  --api-key KEY        the key clients send as X-API-KEY (else $COVE_API_KEY,\n"
+		"                       else the config file, else STATE_DIR/api-key, made once)\n"
+		"  --templates DIR      where templates are (default: next to the binary)\n"
+		"  --max-sandboxes N    refuse creates beyond N sandboxes (429; default %d)\n"
+		"  --max-memory-mib N   guest memory all sandboxes may hold (default 80%% of RAM)\n"
+		"  --net-pool N         network slots kept ready (default 2)\n",
+		DEFAULT_LISTEN, STORE_DEFAULT_STATE_DIR, MANAGER_DEFAULT_MAX_SANDBOXES);
+}
+
+static int parse_unsigned(const char *name, const char *v, unsigned *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long n = strtoul(v, &end, 10);
+	if (errno || end == v || *end || v[0] == '-' || n > 1u << 30) {
+		fprintf(stderr, "coved: %s '%s': not a number\n", name, v);
+		return -1;
+	}
+	*out = (unsigned)n;
+	return 0;
+}
+
+/* One setting by name, from a flag or the config file. */
+static int set_one(struct settings *s, const char *name, const char *v)
+{
+	if (strcmp(name, "listen") == 0)
+		snprintf(s->listen, sizeof(s->listen), "%s", v);
+	else if (strcmp(name, "state-dir") == 0)
+		snprintf(s->state_dir, sizeof(s->state_dir), "%s", v);
+	else if (strcmp(name, "api-key") == 0)
+		snprintf(s->api_key, sizeof(s->api_key), "%s", v);
+	else if (strcmp(name, "templates") == 0)
+		snprintf(s->templates, sizeof(s->templates), "%s", v);
+	else if (strcmp(name, "kernel") == 0)
+		snprintf(s->kernel, sizeof(s->kernel), "%s", v);
+	else if (strcmp(name, "max-sandboxes") == 0)
+		return parse_unsigned(name, v, &s->max_sandboxes);
+	else if (strcmp(name, "max-memory-mib") == 0)
+		return parse_unsigned(name, v, &s->max_memory_mib);
+	else if (strcmp(name, "net-pool") == 0)
+		return parse_unsigned(name, v, &s->net_pool);
+	else if (strcmp(name, "accel") == 0) {
+		if (vmm_accel_parse(v, &s->accel) < 0) {
+			fprintf(stderr, "coved: accel '%s': expected auto, kvm or tcg\n", v);
+			return -1;
+		}
+	} else {
+		fprintf(stderr, "coved: unknown setting '%s'\n", name);
+		return -1;
+	}
+	return 0;
+}
+
+static char *trim(char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	size_t n = strlen(s);
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r'))
+		s[--n] = '\0';
+	return s;
+}
+
+static int read_config(const char *path, struct settings *s)
+{
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		fprintf(stderr, "coved: config %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	char line[1024];
+	int n = 0, r = 0;
+	while (r == 0 && fgets(line, sizeof(line), f)) {
+		n++;
+		char *l = trim(line);
+		if (!*l || *l == '#')
+			continue;
+		char *eq = strchr(l, '=');
+		if (!eq) {
+			fprintf(stderr, "coved: config %s:%d: expected 'name = value'\n", path, n);
+			r = -1;
+			break;
+		}
+		*eq = '\0';
+		if (set_one(s, trim(l), trim(eq + 1)) < 0) {
+			fprintf(stderr, "coved: (in %s:%d)\n", path, n);
+			r = -1;
+		}
+	}
+	fclose(f);
+	return r;
+}
+
+/* Flags win over the environment, which wins over the file. */
+static int parse_settings(int argc, char **argv, struct settings *s)
+{
+	static const struct option opts[] = {
+		{ "listen", required_argument, NULL, 0 },	  { "state-dir", required_argument, NULL, 0 },
+		{ "api-key", required_argument, NULL, 0 },	  { "config", required_argument, NULL, 0 },
+		{ "templates", required_argument, NULL, 0 },	  { "kernel", required_argument, NULL, 0 },
+		{ "max-sandboxes", required_argument, NULL, 0 }, { "max-memory-mib", required_argument, NULL, 0 },
+		{ "net-pool", required_argument, NULL, 0 },	  { "accel", required_argument, NULL, 0 },
+		{ "help", no_argument, NULL, 'h' },		  { 0 },
+	};
+	const char *names[MAX_SETTINGS], *values[MAX_SETTINGS], *config = NULL;
+	size_t n = 0;
+	int c, idx;
+	while ((c = getopt_long(argc, argv, "h", opts, &idx)) != -1) {
+		if (c == 'h') {
+			usage(stdout);
+			exit(0);
+		}
+		if (c != 0 || n >= MAX_SETTINGS) {
+			usage(stderr);
+			return -1;
+		}
+		if (strcmp(opts[idx].name, "config") == 0)
+			config = optarg;
+		else {
+			names[n] = opts[idx].name;
+			values[n++] = optarg;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "coved: unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	if (config && read_config(config, s) < 0)
+		return -1;
+	const char *env_key = getenv("COVE_API_KEY");
+	if (env_key && *env_key)
+		snprintf(s->api_key, sizeof(s->api_key), "%s", env_key);
+	for (size_t i = 0; i < n; i++)
+		if (set_one(s, names[i], values[i]) < 0)
+			return -1;
+	return 0;
+}
+
+/* The key kept in the state directory, made (0600) when there is none. */
+static int stored_api_key(struct settings *s)
+{
+	char path[PATH_MAX + 16];
+	snprintf(path, sizeof(path), "%s/api-key", s->state_dir);
+	FILE *f = fopen(path, "re");
+	if (f) {
+		char line[256] = "";
+		char *ok = fgets(line, sizeof(line), f);
+		fclose(f);
+		if (ok && *trim(line)) {
+			snprintf(s->api_key, sizeof(s->api_key), "%s", trim(line));
+			return 0;
+		}
+	}
+	char hex[65];
+	if (random_hex(hex, 32) < 0)
+		return -1;
+	snprintf(s->api_key, sizeof(s->api_key), "cove_%s", hex);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 || fs_write_all(fd, s->api_key, strlen(s->api_key)) < 0 || fs_write_all(fd, "\n", 1) < 0) {
+		fprintf(stderr, "coved: write the API key to %s: %s\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	log_info("op=api-key msg=\"made a new API key\" path=%s", path);
+	fprintf(stderr, "coved: made an API key; it is in %s\n", path);
+	return 0;
+}
+
+/* next to the binary (build/bin/../guest/NAME), else /usr/local/share/cove/NAME */
+static void default_guest_path(const char *name, char *out, size_t len)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		char *slash = strrchr(exe, '/');
+		if (slash)
+			*slash = '\0';
+		snprintf(out, len, "%s/../guest/%s", exe, name);
+		if (access(out, R_OK) == 0)
+			return;
+	}
+	snprintf(out, len, "/usr/local/share/cove/%s", name);
+}
+
+static int split_listen(const char *listen, char *addr, size_t len, unsigned *port)
+{
+	const char *colon = strrchr(listen, ':');
+	if (!colon || (size_t)(colon - listen) >= len)
+		return -1;
+	memcpy(addr, listen, (size_t)(colon - listen));
+	addr[colon - listen] = '\0';
+	char *end;
+	unsigned long p = strtoul(colon + 1, &end, 10);
+	if (*end || end == colon + 1 || p > 65535)
+		return -1;
+	*port = (unsigned)p;
+	return 0;
+}
+
+static int serve(struct settings *s)
+{
+	struct cove_err err = { 0 };
+	char addr[64];
+	unsigned port;
+	if (split_listen(s->listen, addr, sizeof(addr), &port) < 0) {
+		fprintf(stderr, "coved: --listen '%s': expected ADDR:PORT\n", s->listen);
+		return 2;
+	}
+	if (fs_mkdir_p(s->state_dir, 0700, &err) < 0 || (!s->api_key[0] && stored_api_key(s) < 0)) {
+		fprintf(stderr, "coved: %s\n", err.msg[0] ? err.msg : "cannot make an API key");
+		return 1;
+	}
+	struct store *store = NULL;
+	struct net_slots *net = NULL;
+	struct manager *m = NULL;
+	struct api_server *api = NULL;
+	struct net_config nc;
+	net_config_from_env(&nc);
+	nc.state_dir = s->state_dir;
+	nc.pool_size = s->net_pool;
+	int rc = 1;
+	if (store_open(s->state_dir, &store, &err) < 0 || net_slots_open(&nc, &net, NULL, &err) < 0)
+		goto out;
+	struct manager_config mc = { .store = store, .net = net, .templates_dir = s->templates, .kernel = s->kernel,
+				     .run_dir = getenv("COVE_RUN_DIR"), .log_dir = getenv("COVE_LOG_DIR"),
+				     .vmm_binary = getenv("COVE_QEMU"), .accel = s->accel,
+				     .max_sandboxes = s->max_sandboxes, .max_memory_mib = s->max_memory_mib };
+	if (manager_open(&mc, &m, &err) < 0)
+		goto out;
+	struct api_server_config ac = { .address = addr, .port = port, .api_key = s->api_key, .app = m };
+	ac.routes = control_routes(&ac.nroutes);
+	if (api_server_start(&ac, &api, &err) < 0)
+		goto out;
+	/* For people and scripts: where it listens (the port, with :0). */
+	log_msg(LOG_INFO, "op=listen address=%s:%u state_dir=%s", addr, api_server_port(api), s->state_dir);
+	fprintf(stderr, "coved: listening on %s:%u\n", addr, api_server_port(api));
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	int sig;
+	sigwait(&set, &sig);
+	log_info("op=shutdown signal=%d", sig);
+	rc = 0;
+out:
+	if (rc)
+		fprintf(stderr, "coved: %s\n", err.msg);
+	api_server_stop(api);
+	manager_close(m);
+	net_slots_close(net);
+	store_close(store);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	log_set_level(LOG_INFO);
+	log_level_from_env();
+	/* Blocked before any thread starts, so only sigwait sees them. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	struct settings s = { .accel = VMM_ACCEL_AUTO, .net_pool = 2 };
+	snprintf(s.listen, sizeof(s.listen), "%s", DEFAULT_LISTEN);
+	snprintf(s.state_dir, sizeof(s.state_dir), "%s", getenv("COVE_STATE_DIR") ? getenv("COVE_STATE_DIR") : STORE_DEFAULT_STATE_DIR);
+	if (getenv("COVE_TEMPLATES"))
+		snprintf(s.templates, sizeof(s.templates), "%s", getenv("COVE_TEMPLATES"));
+	else
+		default_guest_path("templates", s.templates, sizeof(s.templates));
+	if (getenv("COVE_KERNEL"))
+		snprintf(s.kernel, sizeof(s.kernel), "%s", getenv("COVE_KERNEL"));
+	else
+		default_guest_path("vmlinux", s.kernel, sizeof(s.kernel));
+	if (parse_settings(argc, argv, &s) < 0)
+		return 2;
+	return serve(&s);
+}

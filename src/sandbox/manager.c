@@ -1,0 +1,482 @@
+#include "sandbox/manager.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/proc.h"
+#include "sandbox/sandbox.h"
+#include "template/template.h"
+
+struct entry {
+	struct entry *next;
+	char id[64];
+	char template_id[64];
+	char token[65];
+	enum store_sandbox_state state;
+	char *metadata;
+	int64_t started_ms, end_ms, seq;
+	unsigned vcpus, mem_mib;
+	struct sandbox *sb; /* NULL while creating */
+};
+
+struct manager {
+	struct manager_config c;
+	char templates_dir[PATH_MAX];
+	char kernel[PATH_MAX];
+	unsigned max_memory_mib;
+	pthread_mutex_t lock; /* guards everything below */
+	pthread_cond_t wake;  /* the reaper's: a deadline changed, or stop */
+	struct entry *list;   /* newest first */
+	unsigned count;
+	unsigned committed_mib;
+	bool stop;
+	pthread_t reaper;
+	bool reaper_running;
+};
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void manager_info_clear(struct manager_info *info)
+{
+	free(info->metadata);
+	info->metadata = NULL;
+}
+
+static int info_from(const struct entry *e, struct manager_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	snprintf(info->id, sizeof(info->id), "%s", e->id);
+	snprintf(info->template_id, sizeof(info->template_id), "%s", e->template_id);
+	snprintf(info->token, sizeof(info->token), "%s", e->token);
+	info->state = e->state;
+	info->started_ms = e->started_ms;
+	info->end_ms = e->end_ms;
+	info->vcpus = e->vcpus;
+	info->mem_mib = e->mem_mib;
+	info->seq = e->seq;
+	info->metadata = strdup(e->metadata ? e->metadata : "{}");
+	return info->metadata ? 0 : -ENOMEM;
+}
+
+static void entry_free(struct entry *e)
+{
+	if (!e)
+		return;
+	free(e->metadata);
+	free(e);
+}
+
+/* The record of e, in state. */
+static int record(struct manager *m, const struct entry *e, enum store_sandbox_state state, struct cove_err *err)
+{
+	struct store_sandbox rec = { .state = state, .metadata = e->metadata, .vcpus = e->vcpus,
+				     .mem_mib = e->mem_mib, .started_ms = e->started_ms, .end_ms = e->end_ms,
+				     .seq = e->seq };
+	snprintf(rec.id, sizeof(rec.id), "%s", e->id);
+	snprintf(rec.template_id, sizeof(rec.template_id), "%s", e->template_id);
+	snprintf(rec.token, sizeof(rec.token), "%s", e->token);
+	if (e->sb)
+		rec.vmm = *vmm_identity(sandbox_vmm(e->sb));
+	return store_sandbox_put(m->c.store, &rec, err);
+}
+
+static struct entry *find(struct manager *m, const char *id)
+{
+	for (struct entry *e = m->list; e; e = e->next)
+		if (strcmp(e->id, id) == 0)
+			return e;
+	return NULL;
+}
+
+static void unlink_entry(struct manager *m, struct entry *e)
+{
+	for (struct entry **p = &m->list; *p; p = &(*p)->next)
+		if (*p == e) {
+			*p = e->next;
+			m->count--;
+			m->committed_mib -= e->mem_mib;
+			return;
+		}
+}
+
+/* Ends a sandbox nobody else reaches any more (out of the list, or still
+ * creating): its record says dead before anything is torn down, and goes
+ * once all is. */
+static void teardown(struct manager *m, struct entry *e, const char *why)
+{
+	int64_t t0 = now_us();
+	struct cove_err err = { 0 };
+	if (record(m, e, STORE_SANDBOX_DEAD, &err) < 0)
+		log_warn("sandbox=%s op=kill msg=\"%s\"", e->id, err.msg);
+	if (e->sb) {
+		vmm_remove_logs(sandbox_vmm(e->sb));
+		e->sb = sandbox_free(e->sb);
+	}
+	if (store_sandbox_delete(m->c.store, e->id, &err) < 0)
+		log_warn("sandbox=%s op=kill msg=\"%s\"", e->id, err.msg);
+	log_info("sandbox=%s op=kill template=%s reason=%s lived_s=%.1f ms=%.1f", e->id, e->template_id, why,
+		 (double)(wall_ms() - e->started_ms) / 1000.0, (double)(now_us() - t0) / 1000.0);
+}
+
+static void destroy(struct manager *m, struct entry *e, const char *why)
+{
+	teardown(m, e, why);
+	entry_free(e);
+}
+
+/* --- the reaper --- */
+
+static void *reaper_main(void *arg)
+{
+	struct manager *m = arg;
+	pthread_mutex_lock(&m->lock);
+	while (!m->stop) {
+		struct entry *due = NULL;
+		for (struct entry *e = m->list; e; e = e->next)
+			if (e->state == STORE_SANDBOX_RUNNING && (!due || e->end_ms < due->end_ms))
+				due = e;
+		int64_t now = wall_ms();
+		if (due && due->end_ms <= now) {
+			unlink_entry(m, due);
+			pthread_mutex_unlock(&m->lock);
+			destroy(m, due, "timeout");
+			pthread_mutex_lock(&m->lock);
+			continue;
+		}
+		/* Sleeps to the next deadline (sub-second), or until told. */
+		int64_t until = due ? due->end_ms : now + 3600 * 1000;
+		struct timespec ts = { .tv_sec = until / 1000, .tv_nsec = (until % 1000) * 1000000 };
+		pthread_cond_timedwait(&m->wake, &m->lock, &ts);
+	}
+	pthread_mutex_unlock(&m->lock);
+	return NULL;
+}
+
+/* --- opening --- */
+
+static unsigned host_memory_mib(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+	return pages > 0 && size > 0 ? (unsigned)((uint64_t)pages * (uint64_t)size / (1024 * 1024)) : 0;
+}
+
+static int forget_old(void *ctx, const struct store_sandbox *rec)
+{
+	struct manager *m = ctx;
+	struct cove_err err = { 0 };
+	/* Until coved re-adopts running sandboxes across its restarts, the
+	 * VMMs an earlier coved left are ended, by their identity (a pid that
+	 * was reused is never signalled). */
+	if (rec->vmm.pid > 0 && proc_identity_matches(&rec->vmm)) {
+		int fd;
+		if (proc_identity_pidfd(&rec->vmm, &fd, &err) == 0) {
+			proc_pidfd_send_signal(fd, SIGKILL);
+			proc_pidfd_wait(fd, 2000);
+			close(fd);
+		}
+	}
+	log_info("sandbox=%s op=forget state=%s template=%s", rec->id, store_sandbox_state_name(rec->state),
+		 rec->template_id);
+	return store_sandbox_delete(m->c.store, rec->id, &err) < 0 ? -EIO : 0;
+}
+
+int manager_open(const struct manager_config *c, struct manager **ret, struct cove_err *err)
+{
+	if (!c->store || !c->net || !c->templates_dir || !c->kernel)
+		return cove_errf(err, -EINVAL, "manager: store, network, templates and kernel are all needed");
+	struct manager *m = calloc(1, sizeof(*m));
+	if (!m)
+		return cove_errf(err, -ENOMEM, "manager: out of memory");
+	m->c = *c;
+	snprintf(m->templates_dir, sizeof(m->templates_dir), "%s", c->templates_dir);
+	snprintf(m->kernel, sizeof(m->kernel), "%s", c->kernel);
+	m->c.templates_dir = m->templates_dir;
+	m->c.kernel = m->kernel;
+	if (!m->c.max_sandboxes)
+		m->c.max_sandboxes = MANAGER_DEFAULT_MAX_SANDBOXES;
+	m->max_memory_mib = c->max_memory_mib ? c->max_memory_mib : host_memory_mib() / 10 * 8;
+	pthread_mutex_init(&m->lock, NULL);
+	pthread_cond_init(&m->wake, NULL);
+	int r = store_sandbox_each(m->c.store, forget_old, m, err);
+	/* Their network slots, kept while their VMMs lived, go now. */
+	if (r == 0)
+		r = net_slots_recover(m->c.net, false, NULL, err);
+	if (r == 0) {
+		r = -pthread_create(&m->reaper, NULL, reaper_main, m);
+		if (r < 0)
+			cove_errno(err, r, "manager: start the reaper");
+		m->reaper_running = r == 0;
+	}
+	if (r < 0) {
+		manager_close(m);
+		return r;
+	}
+	*ret = m;
+	return 0;
+}
+
+void manager_close(struct manager *m)
+{
+	if (!m)
+		return;
+	pthread_mutex_lock(&m->lock);
+	m->stop = true;
+	pthread_cond_broadcast(&m->wake);
+	pthread_mutex_unlock(&m->lock);
+	if (m->reaper_running)
+		pthread_join(m->reaper, NULL);
+	/* Creates still running hold no entry pointer of ours after this: they
+	 * see stop and tear their sandbox down themselves. */
+	pthread_mutex_lock(&m->lock);
+	for (;;) {
+		struct entry *e = m->list;
+		while (e && e->state == STORE_SANDBOX_CREATING)
+			e = e->next;
+		if (!e)
+			break;
+		unlink_entry(m, e);
+		pthread_mutex_unlock(&m->lock);
+		destroy(m, e, "shutdown");
+		pthread_mutex_lock(&m->lock);
+	}
+	while (m->list) { /* creating: waits for them to finish */
+		pthread_mutex_unlock(&m->lock);
+		usleep(10000);
+		pthread_mutex_lock(&m->lock);
+	}
+	pthread_mutex_unlock(&m->lock);
+	pthread_cond_destroy(&m->wake);
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+}
+
+/* --- creating --- */
+
+/* E2B-style ids: 20 of [a-z0-9]. */
+static int new_id(char *id, size_t len)
+{
+	static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+	unsigned char raw[20];
+	if (len < sizeof(raw) + 1 || getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
+		return -EIO;
+	for (size_t i = 0; i < sizeof(raw); i++)
+		id[i] = alphabet[raw[i] % 36];
+	id[sizeof(raw)] = '\0';
+	return 0;
+}
+
+/* Takes a place in the list (state creating) if the host has room. */
+static int admit(struct manager *m, struct entry *e, struct cove_err *err)
+{
+	pthread_mutex_lock(&m->lock);
+	int r = 0;
+	if (m->stop)
+		r = cove_errf(err, -ESHUTDOWN, "coved is shutting down");
+	else if (m->count >= m->c.max_sandboxes)
+		r = cove_errf(err, -EAGAIN, "this host already runs its maximum of %u sandboxes", m->c.max_sandboxes);
+	else if (m->committed_mib + e->mem_mib > m->max_memory_mib)
+		r = cove_errf(err, -EAGAIN,
+			      "not enough memory on this host: %u MiB of %u MiB for sandboxes are taken, %u MiB asked",
+			      m->committed_mib, m->max_memory_mib, e->mem_mib);
+	if (r == 0) {
+		e->next = m->list;
+		m->list = e;
+		m->count++;
+		m->committed_mib += e->mem_mib;
+	}
+	pthread_mutex_unlock(&m->lock);
+	return r;
+}
+
+static int boot(struct manager *m, struct entry *e, const struct template *tpl, const struct manager_create *req,
+		struct cove_err *err)
+{
+	struct sandbox_config sc = {
+		.id = e->id,
+		.net = m->c.net,
+		.policy = req->policy,
+		.kernel = m->c.kernel,
+		.rootfs = tpl->rootfs,
+		.vcpus = e->vcpus,
+		.mem_mib = e->mem_mib,
+		.accel = m->c.accel,
+		.run_dir = m->c.run_dir,
+		.log_dir = m->c.log_dir,
+		.vmm_binary = m->c.vmm_binary,
+		/* Not tied to coved: PR_SET_PDEATHSIG follows the thread that
+		 * forked (a connection's), and VMMs are to outlive coved. */
+		.die_with_parent = false,
+		.cancel_fd = -1,
+		.default_user = tpl->user[0] ? tpl->user : NULL,
+		.default_workdir = tpl->workdir[0] ? tpl->workdir : NULL,
+		.envs = req->envs,
+	};
+	struct sandbox *sb = NULL;
+	int r = sandbox_start(&sc, &sb, err);
+	if (r < 0)
+		return r;
+	e->sb = sb; /* still 'creating': nobody else looks at it */
+	snprintf(e->token, sizeof(e->token), "%s", sandbox_token(sb));
+	return 0;
+}
+
+int manager_create(struct manager *m, const struct manager_create *req, struct manager_info *ret,
+		   struct cove_err *err)
+{
+	int64_t t0 = now_us();
+	const char *name = req->template_id && *req->template_id ? req->template_id : MANAGER_DEFAULT_TEMPLATE;
+	long timeout = req->timeout_s ? req->timeout_s : MANAGER_DEFAULT_TIMEOUT_S;
+	if (timeout < 0 || timeout > MANAGER_MAX_TIMEOUT_S)
+		return cove_errf(err, -EINVAL, "timeout %ld s is outside 1 to %d s", timeout, MANAGER_MAX_TIMEOUT_S);
+	int r = net_policy_check(&req->policy, err);
+	if (r < 0)
+		return r;
+	struct template tpl;
+	if (template_name_check(name, err) < 0)
+		return -EINVAL;
+	if ((r = template_load(m->c.templates_dir, name, &tpl, err)) < 0)
+		return r == -ENOENT ? cove_errf(err, -ENOENT, "template '%s' not found", name) : r;
+	struct entry *e = calloc(1, sizeof(*e));
+	if (!e || !(e->metadata = strdup(req->metadata ? req->metadata : "{}"))) {
+		entry_free(e);
+		return cove_errf(err, -ENOMEM, "manager: out of memory");
+	}
+	new_id(e->id, sizeof(e->id));
+	snprintf(e->template_id, sizeof(e->template_id), "%s", name);
+	e->state = STORE_SANDBOX_CREATING;
+	e->vcpus = tpl.vcpus ? tpl.vcpus : VMM_DEFAULT_VCPUS;
+	e->mem_mib = tpl.memory_mib ? tpl.memory_mib : VMM_DEFAULT_MEM_MIB;
+	e->started_ms = wall_ms();
+	e->end_ms = e->started_ms + timeout * 1000;
+	e->seq = (int64_t)wall_ms() * 1000 + (now_us() % 1000); /* creation order across restarts */
+	if ((r = admit(m, e, err)) < 0) {
+		entry_free(e);
+		return r;
+	}
+	r = record(m, e, STORE_SANDBOX_CREATING, err);
+	if (r == 0)
+		r = boot(m, e, &tpl, req, err);
+	if (r == 0) {
+		/* The deadline counts from when the sandbox is usable. */
+		int64_t now = wall_ms();
+		e->end_ms = now + timeout * 1000;
+		e->started_ms = now;
+		r = record(m, e, STORE_SANDBOX_RUNNING, err);
+	}
+	if (r == 0) {
+		pthread_mutex_lock(&m->lock);
+		if (m->stop) {
+			r = cove_errf(err, -ESHUTDOWN, "coved is shutting down");
+		} else {
+			e->state = STORE_SANDBOX_RUNNING;
+			r = info_from(e, ret);
+			pthread_cond_broadcast(&m->wake);
+		}
+		pthread_mutex_unlock(&m->lock);
+	}
+	if (r < 0) {
+		log_warn("sandbox=%s op=create template=%s msg=\"%s\"", e->id, name, err ? err->msg : "");
+		teardown(m, e, "create failed");
+		/* The last use of m: manager_close waits for the list to empty. */
+		pthread_mutex_lock(&m->lock);
+		unlink_entry(m, e);
+		pthread_mutex_unlock(&m->lock);
+		entry_free(e);
+		return r;
+	}
+	/* e may be gone already (killed): only the copy is used from here. */
+	log_info("sandbox=%s op=create template=%s timeout_s=%ld ms=%.1f", ret->id, name, timeout,
+		 (double)(now_us() - t0) / 1000.0);
+	return 0;
+}
+
+/* --- the rest of the life cycle --- */
+
+int manager_kill(struct manager *m, const char *id, struct cove_err *err)
+{
+	pthread_mutex_lock(&m->lock);
+	struct entry *e = find(m, id);
+	int r = 0;
+	if (!e)
+		r = cove_errf(err, -ENOENT, "sandbox '%s' not found", id);
+	else if (e->state == STORE_SANDBOX_CREATING)
+		r = cove_errf(err, -EBUSY, "sandbox '%s' is still being created", id);
+	else
+		unlink_entry(m, e);
+	pthread_cond_broadcast(&m->wake);
+	pthread_mutex_unlock(&m->lock);
+	if (r == 0)
+		destroy(m, e, "killed");
+	return r;
+}
+
+static int change_deadline(struct manager *m, const char *id, long seconds, bool extend_only, struct cove_err *err)
+{
+	if (seconds < 0 || seconds > MANAGER_MAX_TIMEOUT_S)
+		return cove_errf(err, -EINVAL, "timeout %ld s is outside 0 to %d s", seconds, MANAGER_MAX_TIMEOUT_S);
+	pthread_mutex_lock(&m->lock);
+	struct entry *e = find(m, id);
+	int r = 0;
+	if (!e || e->state == STORE_SANDBOX_CREATING) {
+		r = cove_errf(err, -ENOENT, "sandbox '%s' not found", id);
+	} else {
+		int64_t end = wall_ms() + seconds * 1000;
+		if (!extend_only || end > e->end_ms)
+			e->end_ms = end;
+		r = record(m, e, e->state, err);
+		pthread_cond_broadcast(&m->wake);
+	}
+	pthread_mutex_unlock(&m->lock);
+	return r;
+}
+
+int manager_set_timeout(struct manager *m, const char *id, long timeout_s, struct cove_err *err)
+{
+	return change_deadline(m, id, timeout_s, false, err);
+}
+
+int manager_refresh(struct manager *m, const char *id, long duration_s, struct cove_err *err)
+{
+	return change_deadline(m, id, duration_s, true, err);
+}
+
+int manager_get(struct manager *m, const char *id, struct manager_info *ret, struct cove_err *err)
+{
+	pthread_mutex_lock(&m->lock);
+	struct entry *e = find(m, id);
+	int r = !e || e->state == STORE_SANDBOX_CREATING ? cove_errf(err, -ENOENT, "sandbox '%s' not found", id)
+							 : info_from(e, ret);
+	pthread_mutex_unlock(&m->lock);
+	return r;
+}
+
+int manager_list(struct manager *m, manager_info_fn fn, void *ctx)
+{
+	pthread_mutex_lock(&m->lock);
+	int r = 0;
+	for (struct entry *e = m->list; e && r == 0; e = e->next) {
+		if (e->state == STORE_SANDBOX_CREATING)
+			continue;
+		struct manager_info info;
+		r = info_from(e, &info);
+		if (r == 0)
+			r = fn(ctx, &info);
+		manager_info_clear(&info);
+	}
+	pthread_mutex_unlock(&m->lock);
+	return r;
+}

@@ -1,0 +1,79 @@
+/* The sandbox manager: every sandbox coved holds, their records in the state
+ * database (written before each transition is acted on), admission control,
+ * and the reaper that ends each sandbox at its deadline. */
+#ifndef COVE_SANDBOX_MANAGER_H
+#define COVE_SANDBOX_MANAGER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "net/net.h"
+#include "store/store.h"
+#include "vmm/vmm.h"
+
+#define MANAGER_DEFAULT_TIMEOUT_S 300
+/* E2B's longest sandbox life. */
+#define MANAGER_MAX_TIMEOUT_S (24 * 3600)
+#define MANAGER_DEFAULT_MAX_SANDBOXES 64
+#define MANAGER_DEFAULT_TEMPLATE "base"
+
+struct manager_config {
+	struct store *store;     /* borrowed */
+	struct net_slots *net;   /* borrowed */
+	const char *templates_dir;
+	const char *kernel;
+	const char *run_dir;     /* NULL: the VMM default */
+	const char *log_dir;     /* NULL: the VMM default */
+	const char *vmm_binary;  /* NULL: found on PATH */
+	enum vmm_accel accel;
+	unsigned max_sandboxes;  /* 0: MANAGER_DEFAULT_MAX_SANDBOXES */
+	unsigned max_memory_mib; /* guest memory all sandboxes may hold; 0: 80% of the host's */
+};
+
+struct manager_create {
+	const char *template_id;  /* NULL: MANAGER_DEFAULT_TEMPLATE */
+	long timeout_s;           /* 0: MANAGER_DEFAULT_TIMEOUT_S */
+	const char *metadata;     /* a JSON object's text; NULL: {} */
+	const char *const *envs;  /* "KEY=VALUE", NULL-terminated; may be NULL */
+	struct net_policy policy;
+};
+
+struct manager_info {
+	char id[64];
+	char template_id[64];
+	char token[65];
+	enum store_sandbox_state state;
+	char *metadata;          /* JSON object text, owned: manager_info_clear */
+	int64_t started_ms, end_ms; /* wall clock */
+	unsigned vcpus, mem_mib;
+	int64_t seq;             /* creation order: listings are newest first */
+};
+
+void manager_info_clear(struct manager_info *info);
+
+struct manager;
+
+/* Sandboxes recorded by an earlier coved whose VMM is gone are marked dead
+ * and their records removed. */
+int manager_open(const struct manager_config *c, struct manager **ret, struct cove_err *err);
+/* Stops the reaper and kills every sandbox. NULL-safe. */
+void manager_close(struct manager *m);
+
+/* Boots a sandbox and returns once its agent has its token, environment and
+ * clock. -ENOENT: no such template; -EINVAL: bad request; -EAGAIN: over the
+ * host's limits (err says which). */
+int manager_create(struct manager *m, const struct manager_create *req, struct manager_info *ret,
+		   struct cove_err *err);
+/* -ENOENT: no such sandbox; -EBUSY: still being created. */
+int manager_kill(struct manager *m, const char *id, struct cove_err *err);
+/* The deadline becomes now + timeout_s. */
+int manager_set_timeout(struct manager *m, const char *id, long timeout_s, struct cove_err *err);
+/* The deadline becomes now + duration_s if that is later. */
+int manager_refresh(struct manager *m, const char *id, long duration_s, struct cove_err *err);
+int manager_get(struct manager *m, const char *id, struct manager_info *ret, struct cove_err *err);
+typedef int (*manager_info_fn)(void *ctx, const struct manager_info *info);
+/* Every sandbox, newest first. */
+int manager_list(struct manager *m, manager_info_fn fn, void *ctx);
+
+#endif

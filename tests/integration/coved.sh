@@ -1,0 +1,182 @@
+#!/bin/bash
+# coved's control plane with real guests, through curl: the API key, create,
+# info, list (filters, pagination), timeouts and the reaper, refresh and
+# connect, kill, bad input, admission control, shutdown and a SIGKILLed
+# daemon. Prints TAP.
+set -u
+build=${COVE_BUILD:-$(cd "$(dirname "$0")/../../build" && pwd)}
+coved=$build/bin/coved
+cove=$build/bin/cove
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); echo "not ok $n - $1"; shift; for line in "$@"; do echo "# $line"; done; }
+check() { # check NAME CONDITION-EXIT-STATUS DETAILS...
+    local name=$1 status=$2; shift 2
+    if [ "$status" = 0 ]; then ok "$name"; else not_ok "$name" "$@"; fi
+}
+
+if [ "$(id -u)" != 0 ]; then echo "1..0 # SKIP needs root for namespaces, links and nftables"; exit 0; fi
+if [ ! -r "${COVE_KERNEL:-}" ] || [ ! -d "${COVE_TEMPLATES:-}" ]; then
+    echo "1..0 # SKIP no guest kernel/templates; run 'make' first"; exit 0
+fi
+: "${COVE_NET_NAME:?tests/run.sh sets the network instance of the tests}"
+base=$(mktemp -d /tmp/cove-coved.XXXXXX)
+export COVE_RUN_DIR=$base/run COVE_LOG_DIR=$base/log COVE_STATE_DIR=$base/state
+pid=""
+cleanup() {
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    "$cove" net gc --pool >/dev/null 2>&1
+    rm -rf "$base"
+}
+trap cleanup EXIT
+out=$base/out
+
+# start [FLAGS...]: coved on a free port; sets pid, url.
+start() {
+    "$coved" --listen 127.0.0.1:0 --state-dir "$COVE_STATE_DIR" --net-pool 0 "$@" >"$base/coved.log" 2>&1 &
+    pid=$!
+    url=""
+    for _ in $(seq 1 100); do
+        port=$(sed -n 's/^coved: listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$base/coved.log")
+        [ -n "$port" ] && { url=http://127.0.0.1:$port; return 0; }
+        kill -0 $pid 2>/dev/null || return 1
+        sleep 0.05
+    done
+    return 1
+}
+stop() { kill -TERM "$pid"; wait "$pid"; local rc=$?; pid=""; return $rc; }
+api() { # api METHOD PATH [BODY] -> body in $out, status echoed
+    local m=$1 p=$2; shift 2
+    curl -s -o "$out" -w '%{http_code}' -X "$m" -H "X-API-KEY: $key" -H 'Content-Type: application/json' \
+        ${1:+--data-binary "$1"} "$url$p"
+}
+field() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval("d"+sys.argv[2]))' "$out" "$1" 2>/dev/null; }
+qemus() { pgrep -f "qemu-system.*$COVE_RUN_DIR" | wc -l; }
+nslots() { "$cove" net ls | sed 1d | grep -c used; }
+
+# --- the API key ---
+start; check "coved starts and says where it listens" $? "$(cat "$base/coved.log")"
+key=$(cat "$COVE_STATE_DIR/api-key" 2>/dev/null)
+[ "$(stat -c %a "$COVE_STATE_DIR/api-key")" = 600 ] && [ ${#key} -gt 20 ] && grep -q 'made an API key' "$base/coved.log"
+check "without a key, one is made at first start (0600) and its place said" $? "$(cat "$base/coved.log")"
+s=$(key=wrong api GET /v2/sandboxes)
+[ "$s" = 401 ] && [ "$(field "['code']")" = 401 ]; check "a wrong X-API-KEY is 401 with a JSON code" $? "$s $(cat "$out")"
+s=$(curl -s -o "$out" -w '%{http_code}' "$url/v2/sandboxes")
+[ "$s" = 401 ]; check "a missing X-API-KEY is 401" $? "$s"
+stop
+start --api-key flag-key; key=flag-key
+s=$(api GET /v2/sandboxes); [ "$s" = 200 ]; check "--api-key sets the key" $? "$s $(cat "$out")"
+stop
+COVE_API_KEY=env-key start; key=env-key
+s=$(api GET /v2/sandboxes); [ "$s" = 200 ]; check "COVE_API_KEY sets the key" $? "$s"
+stop
+start --max-sandboxes 2; key=$(cat "$COVE_STATE_DIR/api-key")
+
+# --- create, info, list ---
+s=$(api POST /sandboxes '{"templateID":"tiny","timeout":300,"metadata":{"owner":"alice","job":"a b"}}')
+id=$(field "['sandboxID']"); token=$(field "['envdAccessToken']"); ver=$(field "['envdVersion']")
+[ "$s" = 201 ] && [[ "$id" =~ ^[a-z0-9]{20}$ ]] && [[ "$token" =~ ^[0-9a-f]{64}$ ]] && [[ "$ver" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]]
+check "create: 201 with sandboxID, envdAccessToken and a semver envdVersion" $? "$s $(cat "$out")"
+grep -q "sandbox=$id op=create template=tiny" "$base/coved.log"; check "one log line per lifecycle event" $?
+
+"$cove" port-forward "$id" 0:49983 2>"$base/pf" & pf=$!
+for _ in $(seq 1 50); do fport=$(sed -n 's/.*forwarding=127.0.0.1:\([0-9]*\) .*/\1/p' "$base/pf"); [ -n "$fport" ] && break; sleep 0.1; done
+h=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$fport/health")
+g=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$fport/metrics")
+m=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Access-Token: $token" "http://127.0.0.1:$fport/metrics")
+kill $pf; wait $pf 2>/dev/null
+[ "$h" = 204 ] && [ "$g" = 401 ] && [ "$m" = 200 ]
+check "the agent is up and holds the sandbox's token when create returns" $? "health=$h no-token=$g token=$m"
+
+s=$(api GET "/sandboxes/$id")
+[ "$s" = 200 ] && [ "$(field "['state']")" = running ] && [ "$(field "['metadata']['owner']")" = alice ] &&
+    [ "$(field "['cpuCount']")" = 1 ] && [ "$(field "['templateID']")" = tiny ] && [[ "$(field "['endAt']")" =~ Z$ ]]
+check "info: state, metadata, template, resources, ISO 8601 times" $? "$s $(cat "$out")"
+
+s=$(api POST /v2/sandboxes '{"templateID":"tiny","metadata":{"owner":"bob"}}'); id2=$(field "['sandboxID']")
+[ "$s" = 201 ]; check "a second sandbox (v2 route)" $? "$s $(cat "$out")"
+s=$(api POST /sandboxes '{"templateID":"tiny"}')
+[ "$s" = 429 ] && grep -q 'maximum of 2 sandboxes' "$out"
+check "past --max-sandboxes: 429 with a clear message" $? "$s $(cat "$out")"
+retry=$(curl -s -D - -o /dev/null -X POST -H "X-API-KEY: $key" -d '{"templateID":"tiny"}' "$url/sandboxes" | tr -d '\r' | sed -n 's/^Retry-After: //Ip')
+[ "$retry" = 1 ]; check "... and Retry-After" $? "retry=$retry"
+
+s=$(api GET /v2/sandboxes)
+[ "$s" = 200 ] && [ "$(field "[0]['sandboxID']")" = "$id2" ] && [ "$(field "[1]['sandboxID']")" = "$id" ]
+check "list: newest first" $? "$(cat "$out")"
+s=$(api GET "/v2/sandboxes?metadata=owner%3Dalice%26job%3Da%2Bb")
+[ "$s" = 200 ] && [ "$(field "[0]['sandboxID']")" = "$id" ] && [ "$(field ".__len__()")" = 1 ]
+check "list: metadata filter (URL-encoded k=v&k=v)" $? "$(cat "$out")"
+next=$(curl -s -D - -o "$out" -H "X-API-KEY: $key" "$url/v2/sandboxes?limit=1" | tr -d '\r' | sed -n 's/^X-Next-Token: //Ip')
+first=$(field "[0]['sandboxID']")
+s=$(api GET "/v2/sandboxes?limit=1&nextToken=$next")
+[ -n "$next" ] && [ "$first" = "$id2" ] && [ "$(field "[0]['sandboxID']")" = "$id" ]
+check "list: pagination with limit and X-Next-Token" $? "next=$next first=$first $(cat "$out")"
+s=$(api GET "/v2/sandboxes?state=paused"); [ "$s" = 200 ] && [ "$(cat "$out")" = "[]" ]
+check "list: state filter" $? "$s $(cat "$out")"
+
+# --- deadlines ---
+api GET "/sandboxes/$id" >/dev/null; end1=$(field "['endAt']")
+s=$(api POST "/sandboxes/$id/connect" '{"timeout":5}')
+api GET "/sandboxes/$id" >/dev/null; end2=$(field "['endAt']")
+[ "$s" = 200 ] && [ "$end1" = "$end2" ]; check "connect never shortens the deadline" $? "$s $end1 -> $end2"
+s=$(api POST "/sandboxes/$id/refreshes" '{"duration":600}')
+api GET "/sandboxes/$id" >/dev/null; end3=$(field "['endAt']")
+[ "$s" = 204 ] && [[ "$end3" > "$end2" ]]; check "refresh extends the deadline" $? "$s $end2 -> $end3"
+s=$(api POST "/sandboxes/$id2/timeout" '{"timeout":1}')
+t0=$(date +%s%N)
+[ "$s" = 204 ]; check "set timeout: 204" $? "$s $(cat "$out")"
+for _ in $(seq 1 40); do [ "$(api GET "/sandboxes/$id2")" = 404 ] && break; sleep 0.1; done
+ms=$((($(date +%s%N) - t0) / 1000000))
+[ "$(field "['code']")" = 404 ] && [ $ms -lt 2500 ] && grep -q "sandbox=$id2 op=kill template=tiny reason=timeout" "$base/coved.log"
+check "the reaper ends the sandbox at its deadline (gone after $ms ms)" $? "$(cat "$out")"
+
+# --- bad input; the daemon keeps serving ---
+s=$(api POST /sandboxes '{bad json'); [ "$s" = 400 ] && [ "$(field "['code']")" = 400 ]
+check "malformed JSON: 400" $? "$s $(cat "$out")"
+s=$(api POST /sandboxes '{"templateID":"no-such-template"}'); [ "$s" = 400 ] && grep -q "template 'no-such-template' not found" "$out"
+check "unknown template: 400 naming it" $? "$s $(cat "$out")"
+s=$(api POST /sandboxes '{"templateID":"tiny","timeout":-1}'); [ "$s" = 400 ]
+check "negative timeout: 400" $? "$s $(cat "$out")"
+s=$(api POST /sandboxes '{"templateID":"tiny","timeout":100000000}'); [ "$s" = 400 ]
+check "huge timeout: 400" $? "$s $(cat "$out")"
+s=$(api POST /sandboxes '{"templateID":"tiny","metadata":{"a":1}}'); [ "$s" = 400 ] && grep -q 'metadata.a must be a string' "$out"
+check "metadata values must be strings" $? "$s $(cat "$out")"
+s=$(api POST /sandboxes '{"templateID":"tiny","network":{"denyOut":["example.com"]}}'); [ "$s" = 400 ]
+check "a bad network rule: 400" $? "$s $(cat "$out")"
+head -c 100000 /dev/zero | tr '\0' 'a' >"$base/big"
+s=$(curl -s -o "$out" -w '%{http_code}' -X POST -H "X-API-KEY: $key" --data-binary @"$base/big" "$url/sandboxes")
+[ "$s" = 413 ]; check "an oversize body: 413" $? "$s $(cat "$out")"
+s=$(api DELETE /sandboxes/no-such-sandbox); [ "$s" = 404 ] && [ "$(field "['code']")" = 404 ]
+check "kill of an unknown sandbox: 404 with code 404 in the body" $? "$s $(cat "$out")"
+s=$(api POST /sandboxes/no-such-sandbox/timeout '{"timeout":5}'); [ "$s" = 404 ]
+check "timeout of an unknown sandbox: 404" $? "$s"
+s=$(api PUT /sandboxes); [ "$s" = 405 ]; check "a wrong method: 405" $? "$s"
+s=$(api GET /nothing-here); [ "$s" = 404 ]; check "an unknown route: 404" $? "$s"
+s=$(api GET "/sandboxes/$id"); [ "$s" = 200 ]; check "the daemon still serves" $? "$s"
+
+# --- kill, shutdown ---
+s=$(api DELETE "/sandboxes/$id"); [ "$s" = 204 ]; check "kill: 204" $? "$s"
+s=$(api DELETE "/sandboxes/$id"); [ "$s" = 404 ]; check "kill again: 404" $? "$s"
+[ "$(qemus)" = 0 ] && [ "$(nslots)" = 0 ]; check "a killed sandbox leaves no VMM and no slot" $? "qemu=$(qemus) slots=$(nslots)"
+
+s=$(api POST /sandboxes '{"templateID":"tiny"}'); [ "$s" = 201 ]
+stop; rc=$?
+[ $rc = 0 ] && [ "$(qemus)" = 0 ] && [ "$(nslots)" = 0 ] && [ -z "$(sqlite3 "$COVE_STATE_DIR/cove.db" 'select id from sandboxes' 2>/dev/null)" ]
+check "SIGTERM: coved ends every sandbox and exits 0" $? "rc=$rc qemu=$(qemus) slots=$(nslots)"
+
+# A SIGKILLed coved: its VMMs live on (they are not tied to it); until
+# re-adoption, the next start ends them, forgets their records and frees
+# their slots.
+start; key=$(cat "$COVE_STATE_DIR/api-key")
+s=$(api POST /sandboxes '{"templateID":"tiny"}'); id=$(field "['sandboxID']")
+kill -9 $pid; wait $pid 2>/dev/null; pid=""
+sleep 0.5
+start
+for _ in $(seq 1 50); do [ "$(nslots)" = 0 ] && break; sleep 0.1; done
+s=$(api GET "/sandboxes/$id")
+[ "$s" = 404 ] && [ "$(qemus)" = 0 ] && [ "$(nslots)" = 0 ] && grep -q "sandbox=$id op=forget" "$base/coved.log"
+check "after a SIGKILLed coved, the next start cleans up after it" $? "$s qemu=$(qemus) slots=$(nslots)" "$(grep -E 'forget|recover' "$base/coved.log")"
+stop
+
+echo "1..$n"
