@@ -1,0 +1,77 @@
+// The official E2B JS SDK against a real coved (tests/integration/e2b_coved.sh
+// starts it): the control-plane calls, with real guests behind them. The SDK
+// is pointed at coved by E2B_API_URL and E2B_API_KEY, as a user would.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+
+const { Sandbox, SandboxNotFoundError, AuthenticationError } = createRequire(
+  `${process.env.COVE_NODE_DIR}/`,
+)('e2b');
+const template = 'tiny';
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const made = [];
+
+after(async () => {
+  for (const id of made) await Sandbox.kill(id).catch(() => {});
+});
+
+test('create returns a sandbox with an id, an envd version and a token', async () => {
+  const sbx = await Sandbox.create(template, { metadata: { suite: 'control', n: '1' } });
+  made.push(sbx.sandboxId);
+  assert.match(sbx.sandboxId, /^[a-z0-9]{20}$/);
+  const info = await sbx.getInfo();
+  assert.equal(info.sandboxId, sbx.sandboxId);
+  assert.equal(info.templateId, template);
+  assert.equal(info.state, 'running');
+  assert.deepEqual(info.metadata, { suite: 'control', n: '1' });
+  assert.ok(info.endAt > info.startedAt);
+});
+
+test('list filters by metadata and pages newest first', async () => {
+  const second = await Sandbox.create(template, { metadata: { suite: 'control', n: '2' } });
+  made.push(second.sandboxId);
+  const all = await Sandbox.list({ query: { metadata: { suite: 'control' } } }).nextItems();
+  assert.equal(all.length, 2);
+  assert.equal(all[0].sandboxId, second.sandboxId);
+  const one = await Sandbox.list({ query: { metadata: { n: '1' } } }).nextItems();
+  assert.deepEqual(one.map((s) => s.metadata.n), ['1']);
+  const pager = Sandbox.list({ query: { metadata: { suite: 'control' } }, limit: 1 });
+  const page1 = await pager.nextItems();
+  assert.equal(pager.hasNext, true);
+  const page2 = await pager.nextItems();
+  assert.equal(pager.hasNext, false);
+  assert.deepEqual([...page1, ...page2].map((s) => s.sandboxId), all.map((s) => s.sandboxId));
+});
+
+test('setTimeout ends the sandbox at its deadline', async () => {
+  const sbx = await Sandbox.create(template, { timeoutMs: 60_000 });
+  made.push(sbx.sandboxId);
+  await sbx.setTimeout(1_000);
+  await sleep(2_000);
+  await assert.rejects(Sandbox.getInfo(sbx.sandboxId), SandboxNotFoundError);
+  assert.equal((await Sandbox.list().nextItems()).some((s) => s.sandboxId === sbx.sandboxId), false);
+});
+
+test('kill ends a sandbox; kill of an unknown id returns false', async () => {
+  const sbx = await Sandbox.create(template);
+  assert.equal(await Sandbox.kill(sbx.sandboxId), true);
+  assert.equal(await Sandbox.kill(sbx.sandboxId), false);
+  assert.equal(await Sandbox.kill('nosuchsandbox0000000'), false);
+  await assert.rejects(Sandbox.connect(sbx.sandboxId), SandboxNotFoundError);
+});
+
+test('connect to a running sandbox gives its token again', async () => {
+  const sbx = await Sandbox.create(template);
+  made.push(sbx.sandboxId);
+  const again = await Sandbox.connect(sbx.sandboxId);
+  assert.equal(again.sandboxId, sbx.sandboxId);
+});
+
+test('a wrong API key is an authentication error', async () => {
+  await assert.rejects(Sandbox.list({ apiKey: 'wrong' }).nextItems(), AuthenticationError);
+});
+
+test('an unknown template is refused', async () => {
+  await assert.rejects(Sandbox.create('no-such-template'), /template 'no-such-template' not found/);
+});

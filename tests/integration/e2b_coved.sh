@@ -1,0 +1,36 @@
+#!/bin/bash
+# The official E2B SDK against a real coved, with real guests: the control
+# plane (tests/e2b/coved). node's own test runner prints TAP; only its
+# top-level lines are counted.
+set -u
+build=${COVE_BUILD:-$(cd "$(dirname "$0")/../../build" && pwd)}
+here=$(cd "$(dirname "$0")/../e2b/coved" && pwd)
+node_dir=${COVE_NODE_DIR:-$build/node}
+if [ ! -f "$node_dir/node_modules/e2b/package.json" ]; then
+    echo "1..0 # SKIP the E2B SDK is not installed in $node_dir ('make' installs it with npm)"
+    exit 0
+fi
+command -v node >/dev/null || { echo "1..0 # SKIP node is not installed ('make deps' installs it)"; exit 0; }
+if [ "$(id -u)" != 0 ]; then echo "1..0 # SKIP needs root for namespaces, links and nftables"; exit 0; fi
+if [ ! -r "${COVE_KERNEL:-}" ] || [ ! -d "${COVE_TEMPLATES:-}" ]; then
+    echo "1..0 # SKIP no guest kernel/templates; run 'make' first"; exit 0
+fi
+base=$(mktemp -d /tmp/cove-e2b-coved.XXXXXX)
+export COVE_RUN_DIR=$base/run COVE_LOG_DIR=$base/log COVE_STATE_DIR=$base/state
+"$build/bin/coved" --listen 127.0.0.1:0 --state-dir "$COVE_STATE_DIR" --api-key e2b-test-key >"$base/coved.log" 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; "$build/bin/cove" net gc --pool >/dev/null 2>&1; rm -rf "$base"' EXIT
+port=""
+for _ in $(seq 1 100); do
+    port=$(sed -n 's/^coved: listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$base/coved.log")
+    [ -n "$port" ] && break
+    sleep 0.05
+done
+[ -n "$port" ] || { echo "not ok 1 - coved did not start"; sed 's/^/# /' "$base/coved.log"; exit 1; }
+unset E2B_DEBUG
+export E2B_API_URL=http://127.0.0.1:$port E2B_SANDBOX_URL=http://127.0.0.1:$port E2B_API_KEY=e2b-test-key
+export COVE_NODE_DIR=$node_dir
+node --test --test-reporter=tap "$here"/*.test.mjs
+rc=$?
+[ $rc = 0 ] || sed 's/^/# coved: /' "$base/coved.log" | tail -20
+exit $rc
