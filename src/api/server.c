@@ -167,6 +167,57 @@ static enum MHD_Result dispatch(struct api_server *s, struct api_request *r)
 	return r->route->handler(r);
 }
 
+bool api_sandbox_host(const char *host, char id[64], unsigned *port)
+{
+	if (!host)
+		return false;
+	unsigned p = 0;
+	size_t i = 0;
+	for (; host[i] >= '0' && host[i] <= '9' && i < 5; i++)
+		p = p * 10 + (unsigned)(host[i] - '0');
+	if (i == 0 || host[i] != '-' || p == 0 || p > 65535)
+		return false;
+	const char *s = host + i + 1;
+	size_t n = 0;
+	while ((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= '0' && s[n] <= '9'))
+		n++;
+	if (n == 0 || n >= 64 || s[n] != '.' || !s[n + 1])
+		return false;
+	memcpy(id, s, n);
+	id[n] = '\0';
+	*port = p;
+	return true;
+}
+
+/* Which sandbox (and port) a request is for, if any. */
+static bool sandbox_target(struct api_request *r)
+{
+	const char *id = api_header(r, "E2b-Sandbox-Id");
+	if (id) {
+		snprintf(r->sandbox_id, sizeof(r->sandbox_id), "%s", id);
+		const char *port = api_header(r, "E2b-Sandbox-Port");
+		char *end = NULL;
+		unsigned long v = port ? strtoul(port, &end, 10) : API_DEFAULT_SANDBOX_PORT;
+		r->sandbox_port = port && (*end || end == port || v > 65535) ? 0 : (unsigned)v;
+		return true;
+	}
+	return api_sandbox_host(api_header(r, MHD_HTTP_HEADER_HOST), r->sandbox_id, &r->sandbox_port);
+}
+
+/* The first thing MHD reports of a request: its target as sent, which the
+ * proxy passes on unchanged (MHD decodes what it hands to handlers). */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	(void)cls;
+	(void)conn;
+	struct api_request *r = calloc(1, sizeof(*r));
+	if (r && !(r->raw_uri = strdup(uri ? uri : "/"))) {
+		free(r);
+		r = NULL;
+	}
+	return r;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
 				  const char *version, const char *upload_data, size_t *upload_data_size,
 				  void **req_cls)
@@ -174,21 +225,33 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	(void)version;
 	struct api_server *s = cls;
 	struct api_request *r = *req_cls;
-	if (!r) {
-		r = calloc(1, sizeof(*r));
-		if (!r)
-			return MHD_NO;
+	if (!r)
+		return MHD_NO;
+	if (!r->started) {
+		r->started = true;
 		r->conn = conn;
 		r->method = method;
 		r->path = url;
 		r->app = s->c.app;
+		if (s->c.proxy && sandbox_target(r)) {
+			r->proxied = true;
+			s->c.proxy->begin(r);
+			return MHD_YES;
+		}
 		bool known;
 		r->route = find_route(s, r, &known);
 		r->limit = r->route && r->route->body_limit ? r->route->body_limit : API_DEFAULT_BODY_LIMIT;
 		const char *key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-API-KEY");
 		r->unauthorized = !key || !key_equal(key, s->api_key);
-		*req_cls = r;
 		return MHD_YES;
+	}
+	if (r->proxied) {
+		if (*upload_data_size) {
+			s->c.proxy->body(r, upload_data, *upload_data_size);
+			*upload_data_size = 0;
+			return MHD_YES;
+		}
+		return s->c.proxy->finish(r);
 	}
 	if (*upload_data_size) {
 		/* Nothing of an unauthorized or unknown request's body is kept. */
@@ -202,11 +265,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls, enum MHD_RequestTerminationCode toe)
 {
-	(void)cls;
 	(void)conn;
 	(void)toe;
+	struct api_server *s = cls;
 	struct api_request *r = *req_cls;
 	if (r) {
+		if (r->proxied && s->c.proxy)
+			s->c.proxy->cleanup(r);
+		free(r->raw_uri);
 		free(r->body);
 		free(r);
 	}
@@ -228,7 +294,8 @@ int api_server_start(const struct api_server_config *c, struct api_server **ret,
 	s->daemon = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
 					     MHD_USE_ERROR_LOG,
 				     (uint16_t)c->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &addr,
-				     MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_LIMIT,
+				     MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+				     MHD_OPTION_CONNECTION_LIMIT,
 				     (unsigned)API_MAX_CONNECTIONS, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
 				     MHD_OPTION_END);
 	if (!s->daemon) {

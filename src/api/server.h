@@ -17,11 +17,19 @@
 #define API_MAX_CONNECTIONS 1024
 #define API_MAX_PARAMS 2
 #define API_DEFAULT_BODY_LIMIT (64 * 1024)
+/* The guest port a request for a sandbox reaches when it names none: envd's. */
+#define API_DEFAULT_SANDBOX_PORT 49983
 
 struct api_request {
 	struct MHD_Connection *conn;
 	const char *method;
 	const char *path;
+	char *raw_uri;  /* the request target as sent (path and query, undecoded) */
+	bool started;
+	bool proxied;   /* goes to api_proxy_ops, not to a route */
+	char sandbox_id[64]; /* the proxied request's sandbox and guest port */
+	unsigned sandbox_port;
+	void *proxy;    /* the proxy's own state */
 	char params[API_MAX_PARAMS][128];
 	char *body;
 	size_t len, cap, limit;
@@ -40,6 +48,21 @@ struct api_route {
 	size_t body_limit; /* 0: API_DEFAULT_BODY_LIMIT */
 };
 
+/* Requests for a sandbox go to these instead of the routes (without the API
+ * key check: the guest's agent checks its own token): those that carry
+ * E2b-Sandbox-Id (and E2b-Sandbox-Port, default 49983), and those whose Host
+ * is PORT-SANDBOXID.DOMAIN (a server in the guest reached by URL). */
+struct api_proxy_ops {
+	/* With the headers. Errors are kept for finish to answer. */
+	void (*begin)(struct api_request *r);
+	/* Each piece of the request body, as it arrives. */
+	void (*body)(struct api_request *r, const char *data, size_t len);
+	/* The body is complete: queue the response. */
+	enum MHD_Result (*finish)(struct api_request *r);
+	/* The request is over, however it ended. */
+	void (*cleanup)(struct api_request *r);
+};
+
 struct api_server;
 
 struct api_server_config {
@@ -49,6 +72,7 @@ struct api_server_config {
 	const struct api_route *routes;
 	size_t nroutes;
 	void *app;
+	const struct api_proxy_ops *proxy; /* may be NULL */
 };
 
 int api_server_start(const struct api_server_config *c, struct api_server **ret, struct cove_err *err);
@@ -66,6 +90,9 @@ enum MHD_Result api_reply_error(struct api_request *r, unsigned status, const ch
 	__attribute__((format(printf, 3, 4)));
 /* The body as a JSON object (empty body: {}); NULL with err filled. */
 json_t *api_json_body(struct api_request *r, struct cove_err *err);
+
+/* Exposed for tests: "PORT-ID.domain[:port]" -> id, port; false otherwise. */
+bool api_sandbox_host(const char *host, char id[64], unsigned *port);
 
 /* Exposed for tests: does path match pattern, capturing {} segments? */
 bool api_match(const char *pattern, const char *path, char params[][128], size_t nparams);

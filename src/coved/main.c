@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "api/control.h"
+#include "api/proxy.h"
 #include "api/server.h"
 #include "common/fs.h"
 #include "common/log.h"
@@ -282,7 +283,8 @@ static int serve(struct settings *s)
 				     .max_sandboxes = s->max_sandboxes, .max_memory_mib = s->max_memory_mib };
 	if (manager_open(&mc, &m, &err) < 0)
 		goto out;
-	struct api_server_config ac = { .address = addr, .port = port, .api_key = s->api_key, .app = m };
+	struct api_server_config ac = { .address = addr, .port = port, .api_key = s->api_key, .app = m,
+					.proxy = &proxy_ops };
 	ac.routes = control_routes(&ac.nroutes);
 	if (api_server_start(&ac, &api, &err) < 0)
 		goto out;

@@ -1,6 +1,7 @@
 #include "sandbox/manager.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,6 +28,8 @@ struct entry {
 	int64_t started_ms, end_ms, seq;
 	unsigned vcpus, mem_mib;
 	struct sandbox *sb; /* NULL while creating */
+	int *streams;       /* sockets the proxy has open to the guest */
+	size_t nstreams, streams_cap;
 };
 
 struct manager {
@@ -76,6 +80,7 @@ static void entry_free(struct entry *e)
 {
 	if (!e)
 		return;
+	free(e->streams);
 	free(e->metadata);
 	free(e);
 }
@@ -102,6 +107,8 @@ static struct entry *find(struct manager *m, const char *id)
 	return NULL;
 }
 
+/* Out of the list (under the lock): from now on nobody finds it. Its open
+ * streams are shut down, so every proxied request to it ends. */
 static void unlink_entry(struct manager *m, struct entry *e)
 {
 	for (struct entry **p = &m->list; *p; p = &(*p)->next)
@@ -109,8 +116,11 @@ static void unlink_entry(struct manager *m, struct entry *e)
 			*p = e->next;
 			m->count--;
 			m->committed_mib -= e->mem_mib;
-			return;
+			break;
 		}
+	for (size_t i = 0; i < e->nstreams; i++)
+		shutdown(e->streams[i], SHUT_RDWR);
+	e->nstreams = 0;
 }
 
 /* Ends a sandbox nobody else reaches any more (out of the list, or still
@@ -452,6 +462,61 @@ int manager_set_timeout(struct manager *m, const char *id, long timeout_s, struc
 int manager_refresh(struct manager *m, const char *id, long duration_s, struct cove_err *err)
 {
 	return change_deadline(m, id, duration_s, true, err);
+}
+
+int manager_connect(struct manager *m, const char *id, unsigned port, int timeout_ms, int *fd,
+		    struct cove_err *err)
+{
+	if (port == 0 || port > 65535)
+		return cove_errf(err, -EINVAL, "port %u is not a TCP port", port);
+	/* The namespace is held by a duplicate, so a kill meanwhile cannot pull
+	 * it away; the connection itself is made without the lock. */
+	pthread_mutex_lock(&m->lock);
+	struct entry *e = find(m, id);
+	int netns = e && e->state == STORE_SANDBOX_RUNNING ? fcntl(sandbox_netns_fd(e->sb), F_DUPFD_CLOEXEC, 3) : -1;
+	pthread_mutex_unlock(&m->lock);
+	if (netns < 0)
+		return cove_errf(err, -ENOENT, "sandbox '%s' is not running", id);
+	int sock = net_connect_tcp_abortive(netns, NET_GUEST_ADDR, (uint16_t)port, timeout_ms, true, err);
+	close(netns);
+	if (sock < 0)
+		return sock;
+	pthread_mutex_lock(&m->lock);
+	e = find(m, id);
+	int r = 0;
+	if (!e || e->state != STORE_SANDBOX_RUNNING) {
+		r = cove_errf(err, -ENOENT, "sandbox '%s' ended", id);
+	} else if (e->nstreams == e->streams_cap) {
+		size_t cap = e->streams_cap ? e->streams_cap * 2 : 16;
+		int *p = realloc(e->streams, cap * sizeof(*p));
+		if (!p)
+			r = cove_errf(err, -ENOMEM, "out of memory");
+		else {
+			e->streams = p;
+			e->streams_cap = cap;
+		}
+	}
+	if (r == 0)
+		e->streams[e->nstreams++] = sock;
+	pthread_mutex_unlock(&m->lock);
+	if (r < 0) {
+		close(sock);
+		return r;
+	}
+	*fd = sock;
+	return 0;
+}
+
+void manager_disconnect(struct manager *m, const char *id, int fd)
+{
+	pthread_mutex_lock(&m->lock);
+	struct entry *e = find(m, id);
+	for (size_t i = 0; e && i < e->nstreams; i++)
+		if (e->streams[i] == fd) {
+			e->streams[i] = e->streams[--e->nstreams];
+			break;
+		}
+	pthread_mutex_unlock(&m->lock);
 }
 
 int manager_get(struct manager *m, const char *id, struct manager_info *ret, struct cove_err *err)

@@ -72,6 +72,15 @@ int manager_set_timeout(struct manager *m, const char *id, long timeout_s, struc
 /* The deadline becomes now + duration_s if that is later. */
 int manager_refresh(struct manager *m, const char *id, long duration_s, struct cove_err *err);
 int manager_get(struct manager *m, const char *id, struct manager_info *ret, struct cove_err *err);
+/* Opens a TCP connection to port of the sandbox's guest, from inside its
+ * slot, for the envd proxy. The socket is registered with the sandbox: when
+ * the sandbox ends, it is shut down, so every stream through it ends too.
+ * -ENOENT: no such sandbox (or not running); -ECONNREFUSED etc.: the guest's
+ * answer. manager_disconnect unregisters it (before the caller closes it). */
+int manager_connect(struct manager *m, const char *id, unsigned port, int timeout_ms, int *fd,
+		    struct cove_err *err);
+void manager_disconnect(struct manager *m, const char *id, int fd);
+
 typedef int (*manager_info_fn)(void *ctx, const struct manager_info *info);
 /* Every sandbox, newest first. */
 int manager_list(struct manager *m, manager_info_fn fn, void *ctx);

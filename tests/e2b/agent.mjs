@@ -1,14 +1,19 @@
 // Shared by the SDK tests and bench/agent.mjs: the pinned E2B SDK, pointed at
-// a Cove agent in one of two ways:
+// a Cove agent in one of three ways:
 // - host (default): a cove-agent started here on loopback, the SDK in debug
 //   mode (no control plane, it talks to one envd directly);
 // - guest: COVE_E2B_URL and COVE_E2B_TOKEN name the agent of a real sandbox,
 //   published on loopback by `cove run --publish 0:49983 --token-file`
 //   (tests/integration/e2b_guest.sh). The SDK then uses the sandbox's access
 //   token and the envd version the agent reports, as against E2B.
+// - coved: COVE_E2B_COVED=1 with E2B_API_URL, E2B_SANDBOX_URL and E2B_API_KEY
+//   naming a coved: the SDK creates a `base` sandbox there and every call goes
+//   through coved's envd routing, exactly as against E2B
+//   (tests/integration/e2b_coved.sh).
 // `local` does what a test needs to do beside the SDK (scratch directories,
 // reading a file back, making a symlink) on whichever machine the agent runs.
 import { spawn } from 'node:child_process';
+import { request } from 'node:http';
 import { createRequire } from 'node:module';
 import { mkdtempSync, rmSync, readFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,7 +23,8 @@ const build = process.env.COVE_BUILD;
 
 export const sdk = createRequire(`${process.env.COVE_NODE_DIR ?? `${build}/node`}/`)('e2b');
 
-export const guestMode = Boolean(process.env.COVE_E2B_URL);
+export const covedMode = process.env.COVE_E2B_COVED === '1';
+export const guestMode = Boolean(process.env.COVE_E2B_URL) || covedMode;
 
 function hostLocal() {
   return {
@@ -59,8 +65,15 @@ async function connectGuest() {
   return { agent: null, port: new URL(url).port, sbx, local: guestLocal(sbx) };
 }
 
+async function createThroughCoved() {
+  const sbx = await sdk.Sandbox.create('base', { timeoutMs: 600_000 });
+  const port = new URL(process.env.E2B_SANDBOX_URL).port;
+  return { agent: { kill: () => sbx.kill().catch(() => {}) }, port, sbx, local: guestLocal(sbx) };
+}
+
 // Resolves to { agent, port, sbx, local } once the agent answers.
 export async function startAgent() {
+  if (covedMode) return createThroughCoved();
   if (guestMode) return connectGuest();
   const agent = spawn(`${build}/bin/cove-agent`, ['--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise((resolve, reject) => {
@@ -75,4 +88,27 @@ export async function startAgent() {
   process.env.E2B_API_KEY = 'cove-test';
   const sbx = await sdk.Sandbox.create();
   return { agent, port, sbx, local: hostLocal() };
+}
+
+// fetch() for URLs the SDK makes for plain HTTP (uploadUrl, downloadUrl).
+// Behind coved they name coved's address, which cannot tell the sandbox from
+// the URL alone; as with E2B's PORT-ID.DOMAIN host names, the sandbox goes in
+// the Host header.
+export async function plainFetch(sbx, url, init = {}) {
+  if (!covedMode) return fetch(url, init);
+  const req = new Request(url, init);
+  const body = Buffer.from(await req.arrayBuffer());
+  const u = new URL(url);
+  const headers = Object.fromEntries(req.headers);
+  headers.host = `49983-${sbx.sandboxId}.sandbox.cove`;
+  if (body.length) headers['content-length'] = String(body.length);
+  return new Promise((resolve, reject) => {
+    const r = request({ host: u.hostname, port: u.port, path: u.pathname + u.search, method: req.method, headers }, (res) => {
+      const parts = [];
+      res.on('data', (d) => parts.push(d));
+      res.on('end', () => resolve(new Response(Buffer.concat(parts), { status: res.statusCode })));
+    });
+    r.on('error', reject);
+    r.end(body);
+  });
 }

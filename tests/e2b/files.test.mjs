@@ -2,7 +2,7 @@
 // in a real guest: see agent.mjs), in a scratch directory of the test's own.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startAgent } from './agent.mjs';
+import { startAgent, plainFetch } from './agent.mjs';
 import { join } from 'node:path';
 
 let agent;
@@ -157,18 +157,18 @@ test('uploadUrl and downloadUrl work with plain HTTP (signed when the sandbox ha
   const up = await sbx.uploadUrl(p);
   const form = new FormData();
   form.append('file', new Blob(['through a URL\n']), 'via-url.txt');
-  const res = await fetch(up, { method: 'POST', body: form });
+  const res = await plainFetch(sbx, up, { method: 'POST', body: form });
   assert.equal(res.status, 200, await res.clone().text());
   const down = await sbx.downloadUrl(p);
-  assert.equal(await (await fetch(down)).text(), 'through a URL\n');
+  assert.equal(await (await plainFetch(sbx, down)).text(), 'through a URL\n');
   if (sbx.envdAccessToken) {
     assert.match(down, /signature=v1_/);
     // A signature is for one path and one operation.
     const other = new URL(down);
     other.searchParams.set('path', '/etc/shadow');
-    assert.equal((await fetch(other)).status, 401);
+    assert.equal((await plainFetch(sbx, other)).status, 401);
     const expiring = await sbx.downloadUrl(p, { useSignatureExpiration: 60 });
     assert.match(expiring, /signature_expiration=/);
-    assert.equal(await (await fetch(expiring)).text(), 'through a URL\n');
+    assert.equal(await (await plainFetch(sbx, expiring)).text(), 'through a URL\n');
   }
 });

@@ -1,7 +1,9 @@
 #!/bin/bash
 # The official E2B SDK against a real coved, with real guests: the control
-# plane (tests/e2b/coved). node's own test runner prints TAP; only its
-# top-level lines are counted.
+# plane (tests/e2b/coved), then every SDK scenario of tests/e2b against a
+# `base` sandbox created through coved, each call relayed by coved's envd
+# routing. node's own test runner prints TAP; only its top-level lines are
+# counted.
 set -u
 build=${COVE_BUILD:-$(cd "$(dirname "$0")/../../build" && pwd)}
 here=$(cd "$(dirname "$0")/../e2b/coved" && pwd)
@@ -29,8 +31,13 @@ done
 [ -n "$port" ] || { echo "not ok 1 - coved did not start"; sed 's/^/# /' "$base/coved.log"; exit 1; }
 unset E2B_DEBUG
 export E2B_API_URL=http://127.0.0.1:$port E2B_SANDBOX_URL=http://127.0.0.1:$port E2B_API_KEY=e2b-test-key
-export COVE_NODE_DIR=$node_dir
-node --test --test-reporter=tap "$here"/*.test.mjs
-rc=$?
+export COVE_NODE_DIR=$node_dir COVE_BUILD=$build
+rc=0
+node --test --test-reporter=tap "$here"/*.test.mjs || rc=$?
+if [ -r "$COVE_TEMPLATES/base/rootfs.ext4" ]; then
+    COVE_E2B_COVED=1 node --test --test-reporter=tap --test-concurrency=1 "$here"/../*.test.mjs || rc=$?
+else
+    echo "ok 1000 # SKIP the scenarios through coved need the base template ($COVE_TEMPLATES/base)"
+fi
 [ $rc = 0 ] || sed 's/^/# coved: /' "$base/coved.log" | tail -20
 exit $rc

@@ -1,0 +1,18 @@
+/* envd routing: a request for a sandbox (E2b-Sandbox-Id and
+ * E2b-Sandbox-Port headers, or a Host of PORT-ID.DOMAIN; see server.h) is relayed to that port of the sandbox's guest through its
+ * network slot, streaming both ways (request bodies as they arrive, response
+ * bodies as the guest produces them: Connect server streams, downloads),
+ * without buffering whole bodies. An unknown, paused or ended sandbox gets
+ * 502, which the SDK reads as "not running"; a sandbox killed mid-stream
+ * drops the stream. */
+#ifndef COVE_API_PROXY_H
+#define COVE_API_PROXY_H
+
+#include "api/server.h"
+
+#define PROXY_CONNECT_TIMEOUT_MS 5000
+
+/* The server's hooks (see api_server_config.proxy). */
+extern const struct api_proxy_ops proxy_ops;
+
+#endif
