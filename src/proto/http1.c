@@ -85,7 +85,8 @@ int http1_parse_response(char *buf, size_t len, struct http1_response *r)
 	bool first = true;
 	while (p < end) {
 		char *eol = memchr(p, '\r', (size_t)(end - p));
-		if (!eol || eol[1] != '\n')
+		/* Lines end in CRLF only: a bare LF is how requests get smuggled. */
+		if (!eol || eol[1] != '\n' || memchr(p, '\n', (size_t)(eol - p)))
 			return -EPROTO;
 		*eol = '\0';
 		if (first) {

@@ -4,6 +4,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
+import { request } from 'node:http';
 
 const { Sandbox, SandboxNotFoundError, AuthenticationError } = createRequire(
   `${process.env.COVE_NODE_DIR}/`,
@@ -74,4 +75,50 @@ test('a wrong API key is an authentication error', async () => {
 
 test('an unknown template is refused', async () => {
   await assert.rejects(Sandbox.create('no-such-template'), /template 'no-such-template' not found/);
+});
+
+// A request to a sandbox's port by host name, as E2B's PORT-ID.DOMAIN URLs.
+function getByHost(sandboxId, port, path) {
+  const api = new URL(process.env.E2B_API_URL);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: api.hostname, port: api.port, path, headers: { host: `${port}-${sandboxId}.sandbox.cove` } },
+      (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode, body }));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('commands run through coved, and a server in the guest is reached by host name', async () => {
+  const sbx = await Sandbox.create('base');
+  made.push(sbx.sandboxId);
+  const r = await sbx.commands.run('mkdir -p /tmp/w && echo from-guest > /tmp/w/index.html && echo ready');
+  assert.equal(r.stdout, 'ready\n');
+  await sbx.commands.run('python3 -m http.server 8000 --directory /tmp/w', { background: true });
+  let page;
+  for (let i = 0; i < 100; i++) {
+    page = await getByHost(sbx.sandboxId, 8000, '/index.html');
+    if (page.status === 200) break;
+    await sleep(100);
+  }
+  assert.equal(page.status, 200);
+  assert.equal(page.body, 'from-guest\n');
+  assert.equal((await getByHost(sbx.sandboxId, 49983, '/health')).status, 204);
+  assert.equal((await getByHost('nosuchsandbox0000000', 49983, '/health')).status, 502);
+  assert.equal(await sbx.isRunning(), true);
+});
+
+test('killing a sandbox ends its open streams, and isRunning turns false', async () => {
+  const sbx = await Sandbox.create('base');
+  const handle = await sbx.commands.run('sleep 60', { background: true });
+  const t0 = Date.now();
+  await Sandbox.kill(sbx.sandboxId);
+  await assert.rejects(handle.wait());
+  assert.ok(Date.now() - t0 < 10_000, `the stream ended after ${Date.now() - t0} ms`);
+  assert.equal(await sbx.isRunning(), false);
 });

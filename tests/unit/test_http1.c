@@ -1,0 +1,144 @@
+/* Unit tests for src/proto/http1 (the proxy's reading of guest responses)
+ * and the API server's routing helpers. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "api/server.h"
+#include "proto/http1.h"
+
+static int parse(const char *text, struct http1_response *r, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", text);
+	return http1_parse_response(buf, strlen(buf), r);
+}
+
+static void test_response_heads(void **state)
+{
+	(void)state;
+	char buf[1024];
+	struct http1_response r;
+	assert_int_equal(http1_head_end("HTTP/1.1 200 OK\r\n\r\nbody", 23), 19);
+	assert_int_equal(http1_head_end("HTTP/1.1 200 OK\r\n", 17), 0);
+	assert_int_equal(parse("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length:  12 \r\n\r\n", &r, buf,
+			       sizeof(buf)), 0);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.content_length, 12);
+	assert_false(r.chunked);
+	assert_string_equal(http1_header(&r, "content-type"), "text/plain");
+	assert_null(http1_header(&r, "X-Nope"));
+	assert_int_equal(parse("HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n", &r, buf, sizeof(buf)), 0);
+	assert_true(r.chunked);
+	assert_int_equal(r.content_length, -1);
+	assert_int_equal(parse("HTTP/1.0 204\r\n\r\n", &r, buf, sizeof(buf)), 0);
+	assert_int_equal(r.status, 204);
+	const char *bad[] = {
+		"HTTP/2 200 OK\r\n\r\n",
+		"HTTP/1.1 2000 OK\r\n\r\n",
+		"HTTP/1.1 20 OK\r\n\r\n",
+		"ICY 200 OK\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nNo colon here\r\n\r\n",
+		"HTTP/1.1 200 OK\r\n folded: x\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n",
+		"HTTP/1.1 200 OK\nX: y\r\n\r\n",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+		if (parse(bad[i], &r, buf, sizeof(buf)) != -EPROTO)
+			fail_msg("accepted: %s", bad[i]);
+	/* Too many headers. */
+	char many[8192] = "HTTP/1.1 200 OK\r\n";
+	for (int i = 0; i <= HTTP1_MAX_HEADERS; i++)
+		snprintf(many + strlen(many), sizeof(many) - strlen(many), "X-%d: v\r\n", i);
+	strcat(many, "\r\n");
+	assert_int_equal(http1_parse_response(many, strlen(many), &r), -EPROTO);
+}
+
+/* Feeds text to the decoder in pieces of step bytes. */
+static int decode(const char *text, size_t step, char *out, size_t *out_len, bool *done)
+{
+	struct http1_chunked c = { 0 };
+	size_t len = strlen(text), off = 0;
+	*out_len = 0;
+	while (off < len && !c.done) {
+		size_t n = len - off < step ? len - off : step, used, made;
+		int r = http1_chunked_decode(&c, (const uint8_t *)text + off, n, (uint8_t *)out + *out_len, &used, &made);
+		if (r < 0)
+			return r;
+		off += used;
+		*out_len += made;
+	}
+	out[*out_len] = '\0';
+	*done = c.done;
+	return 0;
+}
+
+static void test_chunked(void **state)
+{
+	(void)state;
+	char out[256];
+	size_t n;
+	bool done;
+	const char *body = "5\r\nhello\r\n1;name=v\r\n \r\nA\r\n0123456789\r\n0\r\nTrailer: x\r\n\r\nleftover";
+	for (size_t step = 1; step <= 80; step += 7) {
+		assert_int_equal(decode(body, step, out, &n, &done), 0);
+		assert_true(done);
+		assert_string_equal(out, "hello 0123456789");
+	}
+	assert_int_equal(decode("3\r\nab", 100, out, &n, &done), 0);
+	assert_false(done);
+	assert_string_equal(out, "ab");
+	const char *bad[] = { "\r\n", "g\r\n", "5\r\nhelloXX", "5\nhello\r\n", "11111111111111111\r\n",
+			      "5\r\nhello\r\n0\r\nX" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		int r = decode(bad[i], 3, out, &n, &done);
+		if (i == 5) {
+			/* a trailer without its end is incomplete, not wrong */
+			assert_int_equal(r, 0);
+			assert_false(done);
+		} else if (r != -EPROTO) {
+			fail_msg("accepted: %s", bad[i]);
+		}
+	}
+}
+
+static void test_routing_helpers(void **state)
+{
+	(void)state;
+	char params[2][128], id[64];
+	unsigned port;
+	assert_true(api_match("/sandboxes/{}/timeout", "/sandboxes/abc123/timeout", params, 2));
+	assert_string_equal(params[0], "abc123");
+	assert_false(api_match("/sandboxes/{}", "/sandboxes/", params, 2));
+	assert_false(api_match("/sandboxes/{}", "/sandboxes/a/b", params, 2));
+	assert_false(api_match("/sandboxes", "/sandboxes/", params, 2));
+	assert_true(api_sandbox_host("49983-abc123.sandbox.cove", id, &port));
+	assert_string_equal(id, "abc123");
+	assert_int_equal(port, 49983);
+	assert_true(api_sandbox_host("8080-x.example.com:49982", id, &port));
+	assert_int_equal(port, 8080);
+	const char *notours[] = { "127.0.0.1:49982", "localhost", "0-abc.x", "70000-abc.x", "80-abc", "80-.x",
+				  "80-ABC.x", "123456-abc.x", "-abc.x", NULL };
+	for (size_t i = 0; i < sizeof(notours) / sizeof(*notours); i++)
+		if (api_sandbox_host(notours[i], id, &port))
+			fail_msg("routed: %s", notours[i] ? notours[i] : "(null)");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_response_heads),
+		cmocka_unit_test(test_chunked),
+		cmocka_unit_test(test_routing_helpers),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
