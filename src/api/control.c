@@ -40,7 +40,7 @@ static enum MHD_Result reply_failure(struct api_request *r, int code, const stru
 	unsigned status = code == -ENOENT ? 404
 			: code == -EINVAL ? 400
 			: code == -EAGAIN ? 429
-			: code == -EBUSY ? 409
+			: code == -EBUSY || code == -EALREADY ? 409
 			: code == -ESHUTDOWN ? 503
 					     : 500;
 	return api_reply_error(r, status, "%s", err->msg[0] ? err->msg : strerror(-code));
@@ -199,6 +199,10 @@ static int parse_create(json_t *body, struct create_parsed *p, struct cove_err *
 		return r;
 	p->req.policy.allow_out = p->allow;
 	p->req.policy.deny_out = p->deny;
+	json_t *auto_pause = json_object_get(body, "autoPause");
+	if (auto_pause && !json_is_null(auto_pause) && !json_is_boolean(auto_pause))
+		return cove_errf(err, -EINVAL, "autoPause must be true or false");
+	p->req.auto_pause = json_is_true(auto_pause);
 	return net_policy_check(&p->req.policy, err);
 }
 
@@ -281,22 +285,31 @@ static enum MHD_Result handle_refresh(struct api_request *r)
 	return rc < 0 ? reply_failure(r, rc, &err) : api_reply_empty(r, 204);
 }
 
-/* Connect: the deadline moves to now + timeout if that is later, never earlier. */
+/* Connect: resumes a paused sandbox (201) or finds a running one (200); the
+ * deadline moves to now + timeout if that is later, never earlier. */
 static enum MHD_Result handle_connect(struct api_request *r)
 {
 	struct cove_err err = { 0 };
 	long secs = MANAGER_DEFAULT_TIMEOUT_S;
+	bool resumed = false;
 	int rc = seconds_field(r, "timeout", false, &secs, &err);
 	struct manager_info info = { 0 };
 	if (rc == 0)
-		rc = manager_refresh(manager_of(r), r->params[0], secs, &err);
+		rc = manager_resume(manager_of(r), r->params[0], secs, &resumed, &err);
 	if (rc == 0)
 		rc = manager_get(manager_of(r), r->params[0], &info, &err);
 	if (rc < 0)
 		return reply_failure(r, rc, &err);
-	enum MHD_Result ret = api_reply_json(r, 200, created_json(&info), NULL, NULL);
+	enum MHD_Result ret = api_reply_json(r, resumed ? 201 : 200, created_json(&info), NULL, NULL);
 	manager_info_clear(&info);
 	return ret;
+}
+
+static enum MHD_Result handle_pause(struct api_request *r)
+{
+	struct cove_err err = { 0 };
+	int rc = manager_pause(manager_of(r), r->params[0], &err);
+	return rc < 0 ? reply_failure(r, rc, &err) : api_reply_empty(r, 204);
 }
 
 /* --- listing --- */
@@ -470,6 +483,7 @@ static const struct api_route routes[] = {
 	{ "POST", "/sandboxes/{}/refreshes", handle_refresh, 0 },
 	{ "POST", "/sandboxes/{}/connect", handle_connect, 0 },
 	{ "POST", "/v2/sandboxes/{}/connect", handle_connect, 0 },
+	{ "POST", "/sandboxes/{}/pause", handle_pause, 0 },
 };
 
 const struct api_route *control_routes(size_t *n)

@@ -26,6 +26,8 @@ struct entry {
 	enum store_sandbox_state state;
 	char *metadata;
 	int64_t started_ms, end_ms, seq;
+	int64_t left_ms;    /* while paused: the time that was left */
+	bool auto_pause;
 	unsigned vcpus, mem_mib;
 	struct sandbox *sb; /* NULL while creating */
 	int *streams;       /* sockets the proxy has open to the guest */
@@ -90,7 +92,7 @@ static int record(struct manager *m, const struct entry *e, enum store_sandbox_s
 {
 	struct store_sandbox rec = { .state = state, .metadata = e->metadata, .vcpus = e->vcpus,
 				     .mem_mib = e->mem_mib, .started_ms = e->started_ms, .end_ms = e->end_ms,
-				     .seq = e->seq };
+				     .seq = e->seq, .auto_pause = e->auto_pause };
 	snprintf(rec.id, sizeof(rec.id), "%s", e->id);
 	snprintf(rec.template_id, sizeof(rec.template_id), "%s", e->template_id);
 	snprintf(rec.token, sizeof(rec.token), "%s", e->token);
@@ -148,6 +150,25 @@ static void destroy(struct manager *m, struct entry *e, const char *why)
 	entry_free(e);
 }
 
+/* Pauses e (under the lock: QMP stop is quick). */
+static int pause_locked(struct manager *m, struct entry *e, struct cove_err *err)
+{
+	int r = sandbox_pause(e->sb, err);
+	if (r < 0)
+		return r;
+	int64_t now = wall_ms();
+	e->left_ms = e->end_ms > now ? e->end_ms - now : 0;
+	e->state = STORE_SANDBOX_PAUSED;
+	/* The streams to a frozen guest would hang: they end, as on E2B. */
+	for (size_t i = 0; i < e->nstreams; i++)
+		shutdown(e->streams[i], SHUT_RDWR);
+	e->nstreams = 0;
+	if (record(m, e, STORE_SANDBOX_PAUSED, err) < 0)
+		log_warn("sandbox=%s op=pause msg=\"%s\"", e->id, err->msg);
+	log_info("sandbox=%s op=pause template=%s left_s=%.1f", e->id, e->template_id, (double)e->left_ms / 1000.0);
+	return 0;
+}
+
 /* --- the reaper --- */
 
 static void *reaper_main(void *arg)
@@ -160,6 +181,14 @@ static void *reaper_main(void *arg)
 			if (e->state == STORE_SANDBOX_RUNNING && (!due || e->end_ms < due->end_ms))
 				due = e;
 		int64_t now = wall_ms();
+		if (due && due->end_ms <= now && due->auto_pause) {
+			struct cove_err err = { 0 };
+			if (pause_locked(m, due, &err) < 0) {
+				log_warn("sandbox=%s op=auto-pause msg=\"%s\"", due->id, err.msg);
+				due->auto_pause = false; /* killed on the next round */
+			}
+			continue;
+		}
 		if (due && due->end_ms <= now) {
 			unlink_entry(m, due);
 			pthread_mutex_unlock(&m->lock);
@@ -372,6 +401,7 @@ int manager_create(struct manager *m, const struct manager_create *req, struct m
 	e->mem_mib = tpl.memory_mib ? tpl.memory_mib : VMM_DEFAULT_MEM_MIB;
 	e->started_ms = wall_ms();
 	e->end_ms = e->started_ms + timeout * 1000;
+	e->auto_pause = req->auto_pause;
 	e->seq = (int64_t)wall_ms() * 1000 + (now_us() % 1000); /* creation order across restarts */
 	if ((r = admit(m, e, err)) < 0) {
 		entry_free(e);
@@ -444,10 +474,65 @@ static int change_deadline(struct manager *m, const char *id, long seconds, bool
 	if (!e || e->state == STORE_SANDBOX_CREATING) {
 		r = cove_errf(err, -ENOENT, "sandbox '%s' not found", id);
 	} else {
-		int64_t end = wall_ms() + seconds * 1000;
-		if (!extend_only || end > e->end_ms)
-			e->end_ms = end;
+		if (e->state == STORE_SANDBOX_PAUSED) {
+			/* Paused time does not count: the change applies to what is
+			 * left once it runs again. */
+			if (!extend_only || seconds * 1000 > e->left_ms)
+				e->left_ms = seconds * 1000;
+		} else {
+			int64_t end = wall_ms() + seconds * 1000;
+			if (!extend_only || end > e->end_ms)
+				e->end_ms = end;
+		}
 		r = record(m, e, e->state, err);
+		pthread_cond_broadcast(&m->wake);
+	}
+	pthread_mutex_unlock(&m->lock);
+	return r;
+}
+
+int manager_pause(struct manager *m, const char *id, struct cove_err *err)
+{
+	pthread_mutex_lock(&m->lock);
+	struct entry *e = find(m, id);
+	int r;
+	if (!e || e->state == STORE_SANDBOX_CREATING)
+		r = cove_errf(err, -ENOENT, "sandbox '%s' not found", id);
+	else if (e->state == STORE_SANDBOX_PAUSED)
+		r = cove_errf(err, -EALREADY, "sandbox '%s' is already paused", id);
+	else
+		r = pause_locked(m, e, err);
+	pthread_cond_broadcast(&m->wake);
+	pthread_mutex_unlock(&m->lock);
+	return r;
+}
+
+int manager_resume(struct manager *m, const char *id, long timeout_s, bool *resumed, struct cove_err *err)
+{
+	if (timeout_s < 0 || timeout_s > MANAGER_MAX_TIMEOUT_S)
+		return cove_errf(err, -EINVAL, "timeout %ld s is outside 0 to %d s", timeout_s, MANAGER_MAX_TIMEOUT_S);
+	pthread_mutex_lock(&m->lock);
+	struct entry *e = find(m, id);
+	int r = 0;
+	*resumed = false;
+	if (!e || e->state == STORE_SANDBOX_CREATING) {
+		r = cove_errf(err, -ENOENT, "sandbox '%s' not found", id);
+	} else {
+		int64_t now = wall_ms();
+		if (e->state == STORE_SANDBOX_PAUSED) {
+			r = sandbox_resume(e->sb, err);
+			if (r == 0) {
+				e->state = STORE_SANDBOX_RUNNING;
+				e->end_ms = now + e->left_ms;
+				*resumed = true;
+				log_info("sandbox=%s op=resume template=%s", e->id, e->template_id);
+			}
+		}
+		if (r == 0) {
+			if (now + timeout_s * 1000 > e->end_ms)
+				e->end_ms = now + timeout_s * 1000;
+			r = record(m, e, e->state, err);
+		}
 		pthread_cond_broadcast(&m->wake);
 	}
 	pthread_mutex_unlock(&m->lock);

@@ -37,6 +37,7 @@ struct manager_create {
 	const char *metadata;     /* a JSON object's text; NULL: {} */
 	const char *const *envs;  /* "KEY=VALUE", NULL-terminated; may be NULL */
 	struct net_policy policy;
+	bool auto_pause;          /* at the deadline, pause instead of kill */
 };
 
 struct manager_info {
@@ -67,6 +68,13 @@ int manager_create(struct manager *m, const struct manager_create *req, struct m
 		   struct cove_err *err);
 /* -ENOENT: no such sandbox; -EBUSY: still being created. */
 int manager_kill(struct manager *m, const char *id, struct cove_err *err);
+/* Freezes the guest (its memory stays); the time left stops counting.
+ * -ENOENT: no such sandbox; -EALREADY: already paused. */
+int manager_pause(struct manager *m, const char *id, struct cove_err *err);
+/* Connect: resumes a paused sandbox (its time left counts again) and makes
+ * the deadline now + timeout_s if that is later. *resumed says whether it
+ * was paused. */
+int manager_resume(struct manager *m, const char *id, long timeout_s, bool *resumed, struct cove_err *err);
 /* The deadline becomes now + timeout_s. */
 int manager_set_timeout(struct manager *m, const char *id, long timeout_s, struct cove_err *err);
 /* The deadline becomes now + duration_s if that is later. */

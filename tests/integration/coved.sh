@@ -70,7 +70,7 @@ stop
 COVE_API_KEY=env-key start; key=env-key
 s=$(api GET /v2/sandboxes); [ "$s" = 200 ]; check "COVE_API_KEY sets the key" $? "$s"
 stop
-start --max-sandboxes 2; key=$(cat "$COVE_STATE_DIR/api-key")
+start --max-sandboxes 3; key=$(cat "$COVE_STATE_DIR/api-key")
 
 # --- create, info, list ---
 s=$(api POST /sandboxes '{"templateID":"tiny","timeout":300,"metadata":{"owner":"alice","job":"a b"}}')
@@ -95,11 +95,13 @@ check "info: state, metadata, template, resources, ISO 8601 times" $? "$s $(cat 
 
 s=$(api POST /v2/sandboxes '{"templateID":"tiny","metadata":{"owner":"bob"}}'); id2=$(field "['sandboxID']")
 [ "$s" = 201 ]; check "a second sandbox (v2 route)" $? "$s $(cat "$out")"
+s=$(api POST /sandboxes '{"templateID":"tiny"}'); id3=$(field "['sandboxID']")
 s=$(api POST /sandboxes '{"templateID":"tiny"}')
-[ "$s" = 429 ] && grep -q 'maximum of 2 sandboxes' "$out"
+[ "$s" = 429 ] && grep -q 'maximum of 3 sandboxes' "$out"
 check "past --max-sandboxes: 429 with a clear message" $? "$s $(cat "$out")"
 retry=$(curl -s -D - -o /dev/null -X POST -H "X-API-KEY: $key" -d '{"templateID":"tiny"}' "$url/sandboxes" | tr -d '\r' | sed -n 's/^Retry-After: //Ip')
 [ "$retry" = 1 ]; check "... and Retry-After" $? "retry=$retry"
+api DELETE "/sandboxes/$id3" >/dev/null
 
 s=$(api GET /v2/sandboxes)
 [ "$s" = 200 ] && [ "$(field "[0]['sandboxID']")" = "$id2" ] && [ "$(field "[1]['sandboxID']")" = "$id" ]
@@ -130,6 +132,32 @@ for _ in $(seq 1 40); do [ "$(api GET "/sandboxes/$id2")" = 404 ] && break; slee
 ms=$((($(date +%s%N) - t0) / 1000000))
 [ "$(field "['code']")" = 404 ] && [ $ms -lt 2500 ] && grep -q "sandbox=$id2 op=kill template=tiny reason=timeout" "$base/coved.log"
 check "the reaper ends the sandbox at its deadline (gone after $ms ms)" $? "$(cat "$out")"
+
+# --- pause and resume ---
+health() { curl -s -o /dev/null -w '%{http_code}' -H "E2b-Sandbox-Id: $1" "$url/health"; }
+s=$(api POST /sandboxes '{"templateID":"tiny","timeout":2}'); pid3=$(field "['sandboxID']")
+[ "$(health "$pid3")" = 204 ]; check "envd routing: /health of a running sandbox through coved" $?
+s=$(api POST "/sandboxes/$pid3/pause"); [ "$s" = 204 ]; check "pause: 204" $? "$s $(cat "$out")"
+s=$(api POST "/sandboxes/$pid3/pause"); [ "$s" = 409 ] && [ "$(field "['code']")" = 409 ]
+check "pause of a paused sandbox: 409" $? "$s $(cat "$out")"
+s=$(api GET "/v2/sandboxes?state=paused"); [ "$(field "[0]['sandboxID']")" = "$pid3" ] && [ "$(field "[0]['state']")" = paused ]
+check "list: state=paused finds it" $? "$(cat "$out")"
+[ "$(health "$pid3")" = 502 ]; check "a paused sandbox's /health is 502 (isRunning false)" $?
+sleep 2.5
+s=$(api GET "/sandboxes/$pid3"); [ "$s" = 200 ]; check "paused time does not count toward the deadline" $? "$s"
+s=$(api POST "/sandboxes/$pid3/connect" '{"timeout":1}'); [ "$s" = 201 ] && [ "$(field "['sandboxID']")" = "$pid3" ]
+check "connect resumes a paused sandbox (201)" $? "$s $(cat "$out")"
+[ "$(health "$pid3")" = 204 ]; check "... and its agent answers again" $?
+s=$(api POST "/sandboxes/$pid3/connect" '{"timeout":1}'); [ "$s" = 200 ]; check "connect to a running sandbox: 200" $? "$s"
+for _ in $(seq 1 40); do [ "$(api GET "/sandboxes/$pid3")" = 404 ] && break; sleep 0.1; done
+[ "$(field "['code']")" = 404 ]; check "... and its remaining time runs out as before" $? "$(cat "$out")"
+s=$(api POST /sandboxes/no-such-sandbox/pause); [ "$s" = 404 ]; check "pause of an unknown sandbox: 404" $? "$s"
+[ "$(health no-such-sandbox)" = 502 ]; check "/health of an unknown sandbox: 502" $?
+s=$(api POST /sandboxes '{"templateID":"tiny","timeout":1,"autoPause":true}'); ap=$(field "['sandboxID']")
+sleep 1.6
+s=$(api GET "/sandboxes/$ap"); [ "$s" = 200 ] && [ "$(field "['state']")" = paused ]
+check "autoPause: at its deadline the sandbox is paused, not killed" $? "$s $(cat "$out")"
+api DELETE "/sandboxes/$ap" >/dev/null
 
 # --- bad input; the daemon keeps serving ---
 s=$(api POST /sandboxes '{bad json'); [ "$s" = 400 ] && [ "$(field "['code']")" = 400 ]

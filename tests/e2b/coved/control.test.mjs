@@ -122,3 +122,25 @@ test('killing a sandbox ends its open streams, and isRunning turns false', async
   assert.ok(Date.now() - t0 < 10_000, `the stream ended after ${Date.now() - t0} ms`);
   assert.equal(await sbx.isRunning(), false);
 });
+
+test('pause, then connect resumes the sandbox with its processes and files', async () => {
+  const sbx = await Sandbox.create('base');
+  made.push(sbx.sandboxId);
+  await sbx.files.write('/tmp/kept.txt', 'still here');
+  const counter = await sbx.commands.run('i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.2; done', {
+    background: true,
+  });
+  await sleep(600);
+  assert.equal(await sbx.pause(), true);
+  assert.equal(await Sandbox.pause(sbx.sandboxId), false); // already paused: 409
+  assert.equal(await sbx.isRunning(), false);
+  const paused = (await Sandbox.list({ query: { state: ['paused'] } }).nextItems()).map((s) => s.sandboxId);
+  assert.ok(paused.includes(sbx.sandboxId));
+  const again = await Sandbox.connect(sbx.sandboxId);
+  assert.equal(await again.isRunning(), true);
+  assert.equal(await again.files.read('/tmp/kept.txt'), 'still here');
+  const before = Number(await again.files.read('/tmp/count'));
+  await sleep(800);
+  assert.ok(Number(await again.files.read('/tmp/count')) > before, 'the background process carries on');
+  await again.commands.kill(counter.pid);
+});
