@@ -10,7 +10,7 @@
 # Goals on this machine (TCG): vmm_to_agent median <= 800 ms, total <= 1200 ms.
 # Then bench/net.sh: network slot set-up and teardown (and the same with ip and
 # nft commands); then bench/agent.mjs: the guest agent's round trip and
-# throughput.
+# throughput; then bench/coved.mjs: coved through the SDK.
 set -eu
 build=${1:-build}
 runs=${BENCH_RUNS:-10}
@@ -95,3 +95,21 @@ else
     echo "in-guest agent bench: the sandbox did not come up: $(tail -1 "$tmp/guest.err")"
 fi
 kill -TERM $guest; wait $guest 2>/dev/null || true
+
+# coved through the SDK: create-to-first-command, 20 at once, the proxy's cost.
+echo
+"$build/bin/coved" --listen 127.0.0.1:0 --state-dir "$tmp/state" --api-key bench --net-pool 4 >"$tmp/coved.log" 2>&1 &
+coved=$!
+port=""
+for _ in $(seq 1 100); do
+    port=$(sed -n 's/^coved: listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$tmp/coved.log")
+    [ -n "$port" ] && break
+    sleep 0.05
+done
+if [ -n "$port" ]; then
+    E2B_API_URL=http://127.0.0.1:$port E2B_SANDBOX_URL=http://127.0.0.1:$port E2B_API_KEY=bench \
+        COVE_BUILD=$(cd "$build" && pwd) node "$(dirname "$0")/coved.mjs" || echo "coved bench failed"
+else
+    echo "coved bench: coved did not start: $(tail -1 "$tmp/coved.log")"
+fi
+kill -TERM $coved; wait $coved 2>/dev/null || true

@@ -1,0 +1,89 @@
+// make bench, part 3: coved driven by the official E2B SDK (E2B_API_URL,
+// E2B_SANDBOX_URL and E2B_API_KEY name a coved started by bench/run.sh):
+//   create-to-first-command latency, sequential and 20 at once
+//     beside the same guest booted by `cove run` (no daemon, no API) in the
+//     same run;
+//   the envd proxy's added latency per call: commands.run('true') through
+//     coved beside the same call straight to the sandbox's agent (published
+//     with `cove port-forward`).
+import { spawn, spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+
+const build = process.env.COVE_BUILD;
+const { Sandbox } = createRequire(`${process.env.COVE_NODE_DIR ?? `${build}/node`}/`)('e2b');
+const RUNS = Number(process.env.BENCH_RUNS_COVED ?? 10);
+const CONCURRENT = Number(process.env.BENCH_CONCURRENT ?? 20);
+const TEMPLATE = process.env.BENCH_TEMPLATE ?? 'base';
+
+const stats = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const at = (q) => s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)];
+  return { median: at(0.5), p99: at(0.99), max: s[s.length - 1] };
+};
+const line = (name, xs) => {
+  const { median, p99, max } = stats(xs);
+  console.log(`${name.padEnd(34)} n=${String(xs.length).padEnd(4)} median=${median.toFixed(1).padStart(8)} ms  p99=${p99.toFixed(1).padStart(8)} ms  max=${max.toFixed(1).padStart(8)} ms`);
+  return median;
+};
+
+async function createAndRun() {
+  const t = performance.now();
+  const sbx = await Sandbox.create(TEMPLATE);
+  await sbx.commands.run('true');
+  const ms = performance.now() - t;
+  return { sbx, ms };
+}
+
+console.log(`coved with the E2B SDK, template ${TEMPLATE}`);
+const viaCoved = [], viaRun = [];
+for (let i = 0; i < RUNS; i++) {
+  const { sbx, ms } = await createAndRun();
+  viaCoved.push(ms);
+  await sbx.kill();
+  const t = performance.now();
+  const r = spawnSync(`${build}/bin/cove`, ['run', '--template', TEMPLATE, '--', 'true']);
+  if (r.status !== 0) throw new Error(`cove run failed: ${r.stderr}`);
+  viaRun.push(performance.now() - t);
+}
+line('create + first command (coved)', viaCoved);
+line('reference: cove run -- true', viaRun);
+
+const t0 = performance.now();
+const all = await Promise.all(Array.from({ length: CONCURRENT }, () => createAndRun()));
+const wall = performance.now() - t0;
+line(`${CONCURRENT} at once: each`, all.map((x) => x.ms));
+console.log(`${CONCURRENT} at once: ${(CONCURRENT / (wall / 1000)).toFixed(2)} creates/s (${wall.toFixed(0)} ms for all)`);
+await Promise.all(all.slice(1).map((x) => x.sbx.kill()));
+
+// The proxy's cost: the same call, through coved and straight to the agent.
+const sbx = all[0].sbx;
+const pf = spawn(`${build}/bin/cove`, ['port-forward', sbx.sandboxId, '0:49983'], { stdio: ['ignore', 'ignore', 'pipe'] });
+const port = await new Promise((resolve, reject) => {
+  pf.once('exit', (code) => reject(new Error(`cove port-forward exited with ${code}`)));
+  pf.stderr.on('data', (d) => {
+    const m = /forwarding=127\.0\.0\.1:(\d+)/.exec(String(d));
+    if (m) resolve(m[1]);
+  });
+});
+const direct = new Sandbox({
+  sandboxId: sbx.sandboxId,
+  sandboxUrl: `http://127.0.0.1:${port}`,
+  debug: true,
+  apiKey: 'unused',
+  envdVersion: '0.6.4',
+  envdAccessToken: sbx.envdAccessToken,
+});
+const proxied = [], straight = [];
+for (let i = 0; i < 3 * RUNS; i++) {
+  let t = performance.now();
+  await sbx.commands.run('true');
+  proxied.push(performance.now() - t);
+  t = performance.now();
+  await direct.commands.run('true');
+  straight.push(performance.now() - t);
+}
+const p = line("run('true') through coved", proxied);
+const d = line("run('true') straight to the agent", straight);
+console.log(`  the proxy adds ${(p - d).toFixed(1)} ms per call (medians)`);
+pf.kill();
+await sbx.kill();
