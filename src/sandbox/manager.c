@@ -17,6 +17,7 @@
 #include "common/proc.h"
 #include "sandbox/sandbox.h"
 #include "template/template.h"
+#include "vmm/cgroup.h"
 
 struct entry {
 	struct entry *next;
@@ -251,9 +252,11 @@ int manager_open(const struct manager_config *c, struct manager **ret, struct co
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_cond_init(&m->wake, NULL);
 	int r = store_sandbox_each(m->c.store, forget_old, m, err);
-	/* Their network slots, kept while their VMMs lived, go now. */
+	/* Their network slots, kept while their VMMs lived, go now, and their
+	 * cgroups. */
 	if (r == 0)
 		r = net_slots_recover(m->c.net, false, NULL, err);
+	vmm_cgroup_sweep();
 	if (r == 0) {
 		r = -pthread_create(&m->reaper, NULL, reaper_main, m);
 		if (r < 0)

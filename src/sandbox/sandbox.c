@@ -92,6 +92,7 @@ static void vm_config(const struct sandbox_config *c, struct sandbox *sb, struct
 	vc->netns_fd = net_slot_netns_fd(sb->slot);
 	vc->tap_fd = sb->tap_fd;
 	vc->hide_mounts = net_slot_netns_dir(sb->slot);
+	vc->cgroup = true;
 	vc->net = (struct vmm_guest_net){ NET_GUEST_ADDR, NET_TAP_ADDR, NET_NETMASK, NET_GUEST_MAC };
 }
 

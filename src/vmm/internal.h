@@ -5,6 +5,7 @@
 
 #include <limits.h>
 
+#include "vmm/cgroup.h"
 #include "vmm/vmm.h"
 
 struct vmm;
@@ -48,6 +49,7 @@ struct vmm {
 	char work_dir[PATH_MAX]; /* RUN_DIR/ID/root: tmpfs inside the VMM's mount namespace */
 	char log_path[PATH_MAX];
 	char console_path[PATH_MAX];
+	struct vmm_cgroup *cgroup; /* NULL: none (not asked for, or no cgroups here) */
 };
 
 /* A host file made visible inside the VMM's work directory. */

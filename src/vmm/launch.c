@@ -34,6 +34,7 @@
 enum launch_step {
 	STEP_SETSID,
 	STEP_PDEATHSIG,
+	STEP_CGROUP,
 	STEP_SETNS_NET,
 	STEP_UNSHARE_MNT,
 	STEP_MAKE_PRIVATE,
@@ -58,6 +59,8 @@ struct child_plan {
 	const struct vmm_launch *spec;
 	const char *work_dir;
 	int netns_fd;
+	int cgroup_fds[VMM_CGROUP_MAX_FDS];
+	size_t ncgroup_fds;
 	const char *hide_mounts;
 	bool die_with_parent;
 	int log_fd;
@@ -81,6 +84,11 @@ static void child_enter_namespaces(const struct child_plan *p)
 		child_fail(p, STEP_SETSID, 0);
 	if (p->die_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 		child_fail(p, STEP_PDEATHSIG, 0);
+	/* Into its cgroup before exec, so all it allocates counts there
+	 * ("0": the writing process). */
+	for (size_t i = 0; i < p->ncgroup_fds; i++)
+		if (write(p->cgroup_fds[i], "0", 1) != 1)
+			child_fail(p, STEP_CGROUP, (int)i);
 	if (p->netns_fd >= 0 && setns(p->netns_fd, CLONE_NEWNET) < 0)
 		child_fail(p, STEP_SETNS_NET, 0);
 	if (unshare(CLONE_NEWNS) < 0)
@@ -169,6 +177,7 @@ static int describe_failure(const struct vmm *vm, const struct child_plan *p, co
 	switch (f->step) {
 	case STEP_SETSID: return cove_errno(err, e, "launch %s: setsid", id);
 	case STEP_PDEATHSIG: return cove_errno(err, e, "launch %s: prctl(PR_SET_PDEATHSIG)", id);
+	case STEP_CGROUP: return cove_errno(err, e, "launch %s: enter cgroup %s", id, vmm_cgroup_path(vm->cgroup));
 	case STEP_SETNS_NET: return cove_errno(err, e, "launch %s: enter network namespace", id);
 	case STEP_UNSHARE_MNT: return cove_errno(err, e, "launch %s: new mount namespace (needs root)", id);
 	case STEP_MAKE_PRIVATE: return cove_errno(err, e, "launch %s: make mounts private", id);
@@ -223,6 +232,25 @@ int vmm_launch(struct vmm *vm, const struct vmm_launch *spec, struct cove_err *e
 	int r = plan_binds(&plan, err);
 	if (r < 0)
 		return r;
+	if (vm->cfg.c.cgroup && !vm->cgroup) {
+		unsigned vcpus = vm->cfg.c.vcpus ? vm->cfg.c.vcpus : VMM_DEFAULT_VCPUS;
+		unsigned mem = vm->cfg.c.mem_mib ? vm->cfg.c.mem_mib : VMM_DEFAULT_MEM_MIB;
+		struct vmm_cgroup_limits l = { vcpus * 100, (uint64_t)(mem + VMM_MEMORY_OVERHEAD_MIB) << 20, VMM_MAX_PIDS };
+		struct cove_err cerr = { 0 };
+		r = vmm_cgroup_create(vm->cfg.c.id, &l, &vm->cgroup, &cerr);
+		if (r == -EOPNOTSUPP) {
+			static bool said;
+			if (!said)
+				log_warn("op=cgroup msg=\"VMMs run without resource limits: %s\"", cerr.msg);
+			said = true;
+		} else if (r < 0) {
+			if (err)
+				*err = cerr;
+			return cove_err_prefix(err, "launch %s", vm->cfg.c.id);
+		}
+	}
+	if (vm->cgroup)
+		plan.ncgroup_fds = vmm_cgroup_procs_fds(vm->cgroup, plan.cgroup_fds);
 	char env[2][PATH_MAX + 16];
 	char *envp[3];
 	build_env(env, envp, vm->work_dir);

@@ -18,6 +18,7 @@
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "vmm/cgroup.h"
 #include "vmm/internal.h"
 
 int vmm_write_identity(const char *dir, const char *name, const struct proc_identity *id, struct cove_err *err)
@@ -93,5 +94,9 @@ int vmm_sweep_stale(const char *run_dir, struct cove_err *err)
 		removed++;
 	}
 	closedir(d);
+	/* And the cgroups of VMMs that are gone (a busy one stays). */
+	int groups = vmm_cgroup_sweep();
+	if (groups > 0)
+		log_info("op=sweep cgroups=%d", groups);
 	return removed;
 }

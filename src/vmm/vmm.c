@@ -148,6 +148,7 @@ int vmm_boot(struct vmm *vm, struct cove_err *err)
 			fs_remove_tree(vm->dir, NULL);
 			vm->launched_dir = false;
 		}
+		vm->cgroup = vmm_cgroup_remove(vm->cgroup);
 		vm->state = VMM_STATE_STOPPED;
 		return r;
 	}
@@ -201,6 +202,7 @@ void vmm_cleanup_after_exit(struct vmm *vm)
 	}
 	if (vm->driver_data && vm->driver->release)
 		vm->driver->release(vm);
+	vm->cgroup = vmm_cgroup_remove(vm->cgroup);
 	if (vm->launched_dir) {
 		struct cove_err e = { 0 };
 		/* The tmpfs work directory was only ever mounted in the VMM's own
@@ -272,6 +274,7 @@ struct vmm *vmm_free(struct vmm *vm)
 	if (!vm)
 		return NULL;
 	vmm_kill(vm, NULL);
+	vm->cgroup = vmm_cgroup_remove(vm->cgroup);
 	for (size_t i = 0; i < vm->cfg.nstrings; i++)
 		free(vm->cfg.strings[i]);
 	free(vm);
@@ -324,4 +327,9 @@ int vmm_report_early_exit(struct vmm *vm, struct cove_err *err)
 	if (log_tail_line(vm->log_path, last, sizeof(last)) == 0 && last[0])
 		return cove_errf(err, -ECHILD, "VMM exited immediately (%s): %s (log: %s)", how, last, vm->log_path);
 	return cove_errf(err, -ECHILD, "VMM exited immediately (%s); see %s", how, vm->log_path);
+}
+
+int vmm_usage(const struct vmm *vm, uint64_t *cpu_usec, uint64_t *mem_bytes)
+{
+	return vm->cgroup ? vmm_cgroup_usage(vm->cgroup, cpu_usec, mem_bytes) : -ENODATA;
 }

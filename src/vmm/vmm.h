@@ -41,6 +41,11 @@ enum vmm_state {
  * E2B's base template: 2 vCPU, 512 MiB) at the small end. */
 #define VMM_DEFAULT_VCPUS 1
 #define VMM_DEFAULT_MEM_MIB 512
+/* What QEMU needs beside guest RAM (TCG's translation cache is 32 MiB of
+ * it); the memory limit leaves this much room so the guest, not the kernel's
+ * OOM killer, meets any shortage. */
+#define VMM_MEMORY_OVERHEAD_MIB 384
+#define VMM_MAX_PIDS 512
 #define VMM_MAX_VCPUS 64
 #define VMM_MIN_MEM_MIB 64
 #define VMM_MAX_MEM_MIB (256 * 1024)
@@ -78,6 +83,9 @@ struct vmm_config {
 	 * keep copies of (the network slots' namespaces: a copy would keep every
 	 * other sandbox's namespace alive as long as this VMM runs). May be NULL. */
 	const char *hide_mounts;
+	/* Run in a cgroup of its own (cgroup.h) limited to vcpus CPUs, the
+	 * guest's memory plus VMM_MEMORY_OVERHEAD_MIB, and VMM_MAX_PIDS. */
+	bool cgroup;
 	bool die_with_parent;   /* SIGKILL the VMM if its launcher dies (for `cove run`) */
 };
 
@@ -123,8 +131,12 @@ enum vmm_accel vmm_accel_used(const struct vmm *vm);
 int64_t vmm_launch_time_us(const struct vmm *vm);
 /* Exit status of the VMM process as waitpid() reported it, once stopped. */
 int vmm_exit_status(const struct vmm *vm);
+/* CPU time used (microseconds) and memory in use (bytes) by the VMM's
+ * cgroup; -ENODATA when it runs without one. */
+int vmm_usage(const struct vmm *vm, uint64_t *cpu_usec, uint64_t *mem_bytes);
 /* Removes run directories under run_dir whose owner and VMM have both died
- * (a `cove run` that was SIGKILLed). Returns how many, or a negative errno. */
+ * (a `cove run` that was SIGKILLed), and the cgroups no VMM is in any more.
+ * Returns how many directories, or a negative errno. */
 int vmm_sweep_stale(const char *run_dir, struct cove_err *err);
 
 /* Removes the two log files (the caller decides: `cove run` keeps them only

@@ -135,4 +135,29 @@ left_mounts=$(grep -c "$base" /proc/self/mountinfo)
 check "no process, file or mount is left behind" $? "procs=$left_procs files=$left_files mounts=$left_mounts"
 # The bad kernel path failed validation before any log was written.
 [ "$left_logs" = 0 ]; check "logs are removed after successful runs" $? "logs=$(find "$COVE_LOG_DIR" -name '*.log')"
+# Resources: the VMM runs in a cgroup of its own, limited to the sandbox's
+# CPUs, memory (plus the VMM's overhead) and processes; it goes afterwards.
+"$cove" run --cpus 2 --mem 256 -- sleep 4 >"$out" 2>"$err" &
+r=$!
+q=""
+for _ in $(seq 1 100); do q=$(pgrep -f "qemu-system.*$COVE_RUN_DIR" | head -1); [ -n "$q" ] && break; sleep 0.1; done
+sleep 0.5
+group=$(sed -n 's|^[0-9]*:memory:\(/cove/.*\)$|\1|p; s|^0::\(/cove/.*\)$|\1|p' "/proc/$q/cgroup" 2>/dev/null | head -1)
+if [ -d /sys/fs/cgroup/memory$group ] && [ -n "$group" ]; then
+    mem=$(cat /sys/fs/cgroup/memory$group/memory.limit_in_bytes)
+    cpu=$(cat /sys/fs/cgroup/cpu$group/cpu.cfs_quota_us)
+    pids=$(cat /sys/fs/cgroup/pids$group/pids.max)
+    gdir=/sys/fs/cgroup/memory$group
+else
+    v2=$( [ -f /sys/fs/cgroup/cgroup.controllers ] && echo /sys/fs/cgroup || echo /sys/fs/cgroup/unified )
+    mem=$(cat "$v2$group/memory.max" 2>/dev/null)
+    cpu=$(cut -d' ' -f1 "$v2$group/cpu.max" 2>/dev/null)
+    pids=$(cat "$v2$group/pids.max" 2>/dev/null)
+    gdir=$v2$group
+fi
+[ -n "$group" ] && [ "$mem" = $(((256 + 384) * 1024 * 1024)) ] && [ "$cpu" = 200000 ] && [ "$pids" = 512 ]
+check "the VMM runs in a cgroup of its own with the sandbox's limits" $? "qemu=$q group=$group mem=$mem cpu=$cpu pids=$pids" "$(cat "/proc/$q/cgroup" 2>/dev/null)"
+wait $r
+[ -n "$group" ] && [ ! -d "$gdir" ]; check "... and the cgroup goes with the sandbox" $? "$gdir"
+
 echo "1..$n"
