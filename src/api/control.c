@@ -4,6 +4,7 @@
 #include "api/control.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -312,6 +313,135 @@ static enum MHD_Result handle_pause(struct api_request *r)
 	return rc < 0 ? reply_failure(r, rc, &err) : api_reply_empty(r, 204);
 }
 
+/* --- metrics --- */
+
+static int metric_json(void *ctx, const struct manager_metric *mt)
+{
+	char ts[32];
+	iso8601(mt->ts_ms, ts);
+	json_t *o = json_pack("{s:s, s:I, s:f, s:i, s:I, s:I, s:I, s:I}", "timestamp", ts, "timestampUnix",
+			      (json_int_t)(mt->ts_ms / 1000), "cpuUsedPct", mt->cpu_used_pct, "cpuCount",
+			      (int)mt->cpu_count, "memUsed", (json_int_t)mt->mem_used, "memTotal",
+			      (json_int_t)mt->mem_total, "diskUsed", (json_int_t)mt->disk_used, "diskTotal",
+			      (json_int_t)mt->disk_total);
+	return o && json_array_append_new(ctx, o) == 0 ? 0 : -ENOMEM;
+}
+
+static int unix_seconds(struct api_request *r, const char *name, int64_t *ms, struct cove_err *err)
+{
+	const char *v = api_query(r, name);
+	*ms = 0;
+	if (!v || !*v)
+		return 0;
+	char *end;
+	long long s = strtoll(v, &end, 10);
+	if (*end || s < 0 || s > 100000000000LL)
+		return cove_errf(err, -EINVAL, "%s must be a time in seconds since the epoch", name);
+	*ms = s * 1000;
+	return 0;
+}
+
+static enum MHD_Result handle_metrics(struct api_request *r)
+{
+	struct cove_err err = { 0 };
+	int64_t start, end;
+	int rc = unix_seconds(r, "start", &start, &err);
+	if (rc == 0)
+		rc = unix_seconds(r, "end", &end, &err);
+	json_t *arr = json_array();
+	if (rc == 0 && !arr)
+		rc = cove_errf(&err, -ENOMEM, "out of memory");
+	if (rc == 0)
+		rc = manager_metrics(manager_of(r), r->params[0], start, end ? end + 999 : 0, metric_json, arr, &err);
+	if (rc < 0) {
+		json_decref(arr);
+		return reply_failure(r, rc, &err);
+	}
+	return api_reply_json(r, 200, arr, NULL, NULL);
+}
+
+/* Prometheus text for operators: the host's sandboxes and their latest samples. */
+struct prom {
+	char *buf;
+	size_t len, cap;
+	bool failed;
+};
+
+__attribute__((format(printf, 2, 3))) static void prom_add(struct prom *p, const char *fmt, ...)
+{
+	for (int attempt = 0; attempt < 2 && !p->failed; attempt++) {
+		va_list ap;
+		va_start(ap, fmt);
+		int n = vsnprintf(p->buf + p->len, p->cap - p->len, fmt, ap);
+		va_end(ap);
+		if (n >= 0 && (size_t)n < p->cap - p->len) {
+			p->len += (size_t)n;
+			return;
+		}
+		size_t cap = (p->cap + (size_t)(n > 0 ? n : 0)) * 2 + 4096;
+		char *nb = realloc(p->buf, cap);
+		if (!nb) {
+			p->failed = true;
+			return;
+		}
+		p->buf = nb;
+		p->cap = cap;
+	}
+}
+
+static int prom_sandbox(void *ctx, const struct manager_info *info, const struct manager_metric *mt)
+{
+	struct prom *p = ctx;
+	const char *state = info->state == STORE_SANDBOX_PAUSED ? "paused" : "running";
+	prom_add(p, "cove_sandbox_info{sandbox=\"%s\",template=\"%s\",state=\"%s\"} 1\n", info->id, info->template_id,
+		 state);
+	if (mt) {
+		prom_add(p, "cove_sandbox_cpu_used_percent{sandbox=\"%s\"} %.2f\n", info->id, mt->cpu_used_pct);
+		prom_add(p, "cove_sandbox_memory_used_bytes{sandbox=\"%s\"} %llu\n", info->id,
+			 (unsigned long long)mt->mem_used);
+		prom_add(p, "cove_sandbox_vmm_memory_bytes{sandbox=\"%s\"} %llu\n", info->id,
+			 (unsigned long long)mt->vmm_mem);
+		prom_add(p, "cove_sandbox_disk_used_bytes{sandbox=\"%s\"} %llu\n", info->id,
+			 (unsigned long long)mt->disk_used);
+	}
+	return 0;
+}
+
+static enum MHD_Result handle_host_metrics(struct api_request *r)
+{
+	struct manager_stats st;
+	manager_stats(manager_of(r), &st);
+	struct prom p = { 0 };
+	prom_add(&p, "# HELP cove_sandboxes Sandboxes on this host by state.\n# TYPE cove_sandboxes gauge\n");
+	prom_add(&p, "cove_sandboxes{state=\"running\"} %u\ncove_sandboxes{state=\"paused\"} %u\n"
+		     "cove_sandboxes{state=\"creating\"} %u\n", st.running, st.paused, st.creating);
+	prom_add(&p, "# TYPE cove_sandboxes_max gauge\ncove_sandboxes_max %u\n", st.max_sandboxes);
+	prom_add(&p, "# TYPE cove_memory_committed_bytes gauge\ncove_memory_committed_bytes %llu\n",
+		 (unsigned long long)st.committed_mib << 20);
+	prom_add(&p, "# TYPE cove_memory_limit_bytes gauge\ncove_memory_limit_bytes %llu\n",
+		 (unsigned long long)st.max_memory_mib << 20);
+	prom_add(&p, "# TYPE cove_sandboxes_created_total counter\ncove_sandboxes_created_total %llu\n",
+		 (unsigned long long)st.created);
+	prom_add(&p, "# TYPE cove_sandboxes_killed_total counter\ncove_sandboxes_killed_total %llu\n",
+		 (unsigned long long)st.killed);
+	prom_add(&p, "# TYPE cove_sandbox_create_failures_total counter\ncove_sandbox_create_failures_total %llu\n",
+		 (unsigned long long)st.create_failures);
+	manager_each_latest(manager_of(r), prom_sandbox, &p);
+	if (p.failed || !p.buf) {
+		free(p.buf);
+		return api_reply_error(r, 500, "out of memory");
+	}
+	struct MHD_Response *resp = MHD_create_response_from_buffer(p.len, p.buf, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(p.buf);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; version=0.0.4");
+	enum MHD_Result ret = MHD_queue_response(r->conn, 200, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 /* --- listing --- */
 
 static int hex_value(char c)
@@ -484,6 +614,8 @@ static const struct api_route routes[] = {
 	{ "POST", "/sandboxes/{}/connect", handle_connect, 0 },
 	{ "POST", "/v2/sandboxes/{}/connect", handle_connect, 0 },
 	{ "POST", "/sandboxes/{}/pause", handle_pause, 0 },
+	{ "GET", "/sandboxes/{}/metrics", handle_metrics, 0 },
+	{ "GET", "/metrics", handle_host_metrics, 0 },
 };
 
 const struct api_route *control_routes(size_t *n)

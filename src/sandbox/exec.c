@@ -343,6 +343,73 @@ int agent_init(const struct agent_endpoint *ep, const struct agent_init_request 
 	return 0;
 }
 
+struct body_buf {
+	char data[4096];
+	size_t len;
+};
+
+static size_t keep_body(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct body_buf *b = userdata;
+	size_t n = size * nmemb;
+	if (b->len + n >= sizeof(b->data))
+		return 0; /* too long for what it should be: the transfer fails */
+	memcpy(b->data + b->len, ptr, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return n;
+}
+
+static uint64_t json_u64(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	return json_is_integer(v) && json_integer_value(v) > 0 ? (uint64_t)json_integer_value(v) : 0;
+}
+
+int agent_metrics(const struct agent_endpoint *ep, struct agent_metrics *ret, struct cove_err *err)
+{
+	struct curl_slist *headers;
+	CURL *easy = agent_easy(ep, "/metrics", "application/json", &headers);
+	if (!easy)
+		return cove_errf(err, -ENOMEM, "metrics: curl handle");
+	struct body_buf *b = calloc(1, sizeof(*b));
+	if (!b) {
+		curl_slist_free_all(headers);
+		curl_easy_cleanup(easy);
+		return cove_errf(err, -ENOMEM, "metrics: out of memory");
+	}
+	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, keep_body);
+	curl_easy_setopt(easy, CURLOPT_WRITEDATA, b);
+	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)CONNECT_TIMEOUT_MS);
+	CURLcode rc = curl_easy_perform(easy);
+	long status = 0;
+	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+	curl_slist_free_all(headers);
+	curl_easy_cleanup(easy);
+	int r = 0;
+	json_t *j = NULL;
+	if (rc != CURLE_OK)
+		r = cove_errf(err, -ECONNRESET, "agent /metrics: %s", curl_easy_strerror(rc));
+	else if (status != 200)
+		r = cove_errf(err, -EPROTO, "agent /metrics answered HTTP %ld", status);
+	else if (!json_is_object(j = json_loads(b->data, 0, NULL)))
+		r = cove_errf(err, -EPROTO, "agent /metrics: not a JSON object");
+	if (r == 0) {
+		json_t *pct = json_object_get(j, "cpu_used_pct");
+		*ret = (struct agent_metrics){
+			.cpu_count = (unsigned)json_u64(j, "cpu_count"),
+			.cpu_used_pct = json_is_number(pct) ? json_number_value(pct) : 0,
+			.mem_total = json_u64(j, "mem_total"),
+			.mem_used = json_u64(j, "mem_used"),
+			.disk_total = json_u64(j, "disk_total"),
+			.disk_used = json_u64(j, "disk_used"),
+		};
+	}
+	json_decref(j);
+	free(b);
+	return r;
+}
+
 int sandbox_exec(struct sandbox *sb, const struct sandbox_exec *req, struct sandbox_exec_result *res,
 		 struct cove_err *err)
 {

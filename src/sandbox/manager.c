@@ -33,6 +33,10 @@ struct entry {
 	struct sandbox *sb; /* NULL while creating */
 	int *streams;       /* sockets the proxy has open to the guest */
 	size_t nstreams, streams_cap;
+	struct manager_metric samples[MANAGER_METRICS_KEEP]; /* a ring */
+	size_t first_sample, nsamples;
+	uint64_t last_cpu_usec;
+	int64_t last_cpu_us; /* monotonic, of last_cpu_usec */
 };
 
 struct manager {
@@ -48,6 +52,9 @@ struct manager {
 	bool stop;
 	pthread_t reaper;
 	bool reaper_running;
+	pthread_t sampler;
+	bool sampler_running;
+	uint64_t created, killed, create_failures;
 };
 
 static int64_t wall_ms(void)
@@ -148,6 +155,7 @@ static void teardown(struct manager *m, struct entry *e, const char *why)
 static void destroy(struct manager *m, struct entry *e, const char *why)
 {
 	teardown(m, e, why);
+	__atomic_add_fetch(&m->killed, 1, __ATOMIC_RELAXED);
 	entry_free(e);
 }
 
@@ -204,6 +212,170 @@ static void *reaper_main(void *arg)
 	}
 	pthread_mutex_unlock(&m->lock);
 	return NULL;
+}
+
+/* --- metrics --- */
+
+struct sample_job {
+	char id[64];
+	char token[65];
+	int netns;
+	unsigned vcpus;
+	bool have_cpu;
+	double cpu_pct;
+	uint64_t vmm_mem;
+};
+
+/* Under the lock: what a sample needs of e, and the host's view of its CPU. */
+static int sample_begin(struct entry *e, struct sample_job *j)
+{
+	memset(j, 0, sizeof(*j));
+	snprintf(j->id, sizeof(j->id), "%s", e->id);
+	snprintf(j->token, sizeof(j->token), "%s", e->token);
+	j->vcpus = e->vcpus ? e->vcpus : 1;
+	j->netns = fcntl(sandbox_netns_fd(e->sb), F_DUPFD_CLOEXEC, 3);
+	uint64_t cpu_usec, mem;
+	if (vmm_usage(sandbox_vmm(e->sb), &cpu_usec, &mem) == 0) {
+		int64_t now = now_us();
+		if (e->last_cpu_us && now > e->last_cpu_us && cpu_usec >= e->last_cpu_usec) {
+			j->cpu_pct = (double)(cpu_usec - e->last_cpu_usec) * 100.0 / (double)(now - e->last_cpu_us) / j->vcpus;
+			j->have_cpu = true;
+		}
+		e->last_cpu_usec = cpu_usec;
+		e->last_cpu_us = now;
+		j->vmm_mem = mem;
+	}
+	return j->netns < 0 ? -errno : 0;
+}
+
+static void sample_one(struct manager *m, const char *id)
+{
+	struct sample_job j;
+	pthread_mutex_lock(&m->lock);
+	struct entry *e = find(m, id);
+	int r = e && e->state == STORE_SANDBOX_RUNNING ? sample_begin(e, &j) : -ENOENT;
+	pthread_mutex_unlock(&m->lock);
+	if (r < 0)
+		return;
+	/* The guest's own view, asked without the lock. */
+	struct agent_endpoint ep = { j.netns, NET_GUEST_ADDR, SANDBOX_AGENT_PORT, j.token };
+	struct agent_metrics am = { 0 };
+	struct cove_err err = { 0 };
+	bool have_guest = agent_metrics(&ep, &am, &err) == 0;
+	close(j.netns);
+	struct manager_metric s = {
+		.ts_ms = wall_ms(),
+		.cpu_used_pct = j.have_cpu ? j.cpu_pct : am.cpu_used_pct,
+		.cpu_count = have_guest && am.cpu_count ? am.cpu_count : j.vcpus,
+		.mem_used = am.mem_used,
+		.mem_total = am.mem_total,
+		.disk_used = am.disk_used,
+		.disk_total = am.disk_total,
+		.vmm_mem = j.vmm_mem,
+	};
+	pthread_mutex_lock(&m->lock);
+	e = find(m, id);
+	if (e && e->state == STORE_SANDBOX_RUNNING) {
+		if (!have_guest)
+			s.mem_total = (uint64_t)e->mem_mib << 20;
+		size_t at = (e->first_sample + e->nsamples) % MANAGER_METRICS_KEEP;
+		e->samples[at] = s;
+		if (e->nsamples < MANAGER_METRICS_KEEP)
+			e->nsamples++;
+		else
+			e->first_sample = (e->first_sample + 1) % MANAGER_METRICS_KEEP;
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
+static void *sampler_main(void *arg)
+{
+	struct manager *m = arg;
+	pthread_mutex_lock(&m->lock);
+	while (!m->stop) {
+		size_t n = 0;
+		char (*ids)[64] = NULL;
+		for (struct entry *e = m->list; e; e = e->next)
+			n += e->state == STORE_SANDBOX_RUNNING;
+		if (n && (ids = calloc(n, sizeof(*ids)))) {
+			size_t i = 0;
+			for (struct entry *e = m->list; e && i < n; e = e->next)
+				if (e->state == STORE_SANDBOX_RUNNING)
+					snprintf(ids[i++], 64, "%s", e->id);
+		}
+		pthread_mutex_unlock(&m->lock);
+		for (size_t i = 0; ids && i < n; i++)
+			sample_one(m, ids[i]);
+		free(ids);
+		pthread_mutex_lock(&m->lock);
+		if (m->stop)
+			break;
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += MANAGER_METRICS_INTERVAL_MS / 1000;
+		/* Shares the reaper's condition: woken early now and then, harmless. */
+		pthread_cond_timedwait(&m->wake, &m->lock, &ts);
+	}
+	pthread_mutex_unlock(&m->lock);
+	return NULL;
+}
+
+int manager_metrics(struct manager *m, const char *id, int64_t start_ms, int64_t end_ms, manager_metric_fn fn,
+		    void *ctx, struct cove_err *err)
+{
+	pthread_mutex_lock(&m->lock);
+	struct entry *e = find(m, id);
+	int r = 0;
+	if (!e || e->state == STORE_SANDBOX_CREATING)
+		r = cove_errf(err, -ENOENT, "sandbox '%s' not found", id);
+	for (size_t i = 0; r == 0 && e && i < e->nsamples; i++) {
+		const struct manager_metric *s = &e->samples[(e->first_sample + i) % MANAGER_METRICS_KEEP];
+		if ((start_ms && s->ts_ms < start_ms) || (end_ms && s->ts_ms > end_ms))
+			continue;
+		r = fn(ctx, s);
+	}
+	pthread_mutex_unlock(&m->lock);
+	return r;
+}
+
+void manager_stats(struct manager *m, struct manager_stats *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	pthread_mutex_lock(&m->lock);
+	for (struct entry *e = m->list; e; e = e->next) {
+		if (e->state == STORE_SANDBOX_RUNNING)
+			ret->running++;
+		else if (e->state == STORE_SANDBOX_PAUSED)
+			ret->paused++;
+		else
+			ret->creating++;
+	}
+	ret->committed_mib = m->committed_mib;
+	ret->max_memory_mib = m->max_memory_mib;
+	ret->max_sandboxes = m->c.max_sandboxes;
+	ret->created = m->created;
+	ret->create_failures = m->create_failures;
+	pthread_mutex_unlock(&m->lock);
+	ret->killed = __atomic_load_n(&m->killed, __ATOMIC_RELAXED);
+}
+
+int manager_each_latest(struct manager *m, manager_latest_fn fn, void *ctx)
+{
+	pthread_mutex_lock(&m->lock);
+	int r = 0;
+	for (struct entry *e = m->list; e && r == 0; e = e->next) {
+		if (e->state == STORE_SANDBOX_CREATING)
+			continue;
+		struct manager_info info;
+		r = info_from(e, &info);
+		const struct manager_metric *latest =
+			e->nsamples ? &e->samples[(e->first_sample + e->nsamples - 1) % MANAGER_METRICS_KEEP] : NULL;
+		if (r == 0)
+			r = fn(ctx, &info, latest);
+		manager_info_clear(&info);
+	}
+	pthread_mutex_unlock(&m->lock);
+	return r;
 }
 
 /* --- opening --- */
@@ -263,6 +435,12 @@ int manager_open(const struct manager_config *c, struct manager **ret, struct co
 			cove_errno(err, r, "manager: start the reaper");
 		m->reaper_running = r == 0;
 	}
+	if (r == 0) {
+		r = -pthread_create(&m->sampler, NULL, sampler_main, m);
+		if (r < 0)
+			cove_errno(err, r, "manager: start the metrics sampler");
+		m->sampler_running = r == 0;
+	}
 	if (r < 0) {
 		manager_close(m);
 		return r;
@@ -281,6 +459,8 @@ void manager_close(struct manager *m)
 	pthread_mutex_unlock(&m->lock);
 	if (m->reaper_running)
 		pthread_join(m->reaper, NULL);
+	if (m->sampler_running)
+		pthread_join(m->sampler, NULL);
 	/* Creates still running hold no entry pointer of ours after this: they
 	 * see stop and tear their sandbox down themselves. */
 	pthread_mutex_lock(&m->lock);
@@ -432,6 +612,7 @@ int manager_create(struct manager *m, const struct manager_create *req, struct m
 		pthread_mutex_unlock(&m->lock);
 	}
 	if (r < 0) {
+		__atomic_add_fetch(&m->create_failures, 1, __ATOMIC_RELAXED);
 		log_warn("sandbox=%s op=create template=%s msg=\"%s\"", e->id, name, err ? err->msg : "");
 		teardown(m, e, "create failed");
 		/* The last use of m: manager_close waits for the list to empty. */
@@ -441,6 +622,9 @@ int manager_create(struct manager *m, const struct manager_create *req, struct m
 		entry_free(e);
 		return r;
 	}
+	__atomic_add_fetch(&m->created, 1, __ATOMIC_RELAXED);
+	/* The first sample now, so metrics have one from the start. */
+	sample_one(m, ret->id);
 	/* e may be gone already (killed): only the copy is used from here. */
 	log_info("sandbox=%s op=create template=%s timeout_s=%ld ms=%.1f", ret->id, name, timeout,
 		 (double)(now_us() - t0) / 1000.0);

@@ -17,6 +17,9 @@
 #define MANAGER_MAX_TIMEOUT_S (24 * 3600)
 #define MANAGER_DEFAULT_MAX_SANDBOXES 64
 #define MANAGER_DEFAULT_TEMPLATE "base"
+/* Metrics: a sample of every running sandbox this often, the last ones kept. */
+#define MANAGER_METRICS_INTERVAL_MS 5000
+#define MANAGER_METRICS_KEEP 120
 
 struct manager_config {
 	struct store *store;     /* borrowed */
@@ -88,6 +91,29 @@ int manager_get(struct manager *m, const char *id, struct manager_info *ret, str
 int manager_connect(struct manager *m, const char *id, unsigned port, int timeout_ms, int *fd,
 		    struct cove_err *err);
 void manager_disconnect(struct manager *m, const char *id, int fd);
+
+struct manager_metric {
+	int64_t ts_ms;           /* wall clock */
+	double cpu_used_pct;     /* of the sandbox's CPUs, from its VMM's cgroup (else the guest's view) */
+	unsigned cpu_count;
+	uint64_t mem_used, mem_total;   /* the guest's view, bytes */
+	uint64_t disk_used, disk_total; /* the guest's root file system, bytes */
+	uint64_t vmm_mem;        /* the VMM's memory on the host (cgroup), bytes */
+};
+typedef int (*manager_metric_fn)(void *ctx, const struct manager_metric *m);
+/* The samples of [start_ms, end_ms] (0: unbounded), oldest first. */
+int manager_metrics(struct manager *m, const char *id, int64_t start_ms, int64_t end_ms, manager_metric_fn fn,
+		    void *ctx, struct cove_err *err);
+
+struct manager_stats {
+	unsigned running, paused, creating;
+	unsigned committed_mib, max_memory_mib, max_sandboxes;
+	uint64_t created, killed, create_failures;
+};
+void manager_stats(struct manager *m, struct manager_stats *ret);
+/* Calls fn with each running sandbox's info and its latest sample (NULL when none yet). */
+typedef int (*manager_latest_fn)(void *ctx, const struct manager_info *info, const struct manager_metric *latest);
+int manager_each_latest(struct manager *m, manager_latest_fn fn, void *ctx);
 
 typedef int (*manager_info_fn)(void *ctx, const struct manager_info *info);
 /* Every sandbox, newest first. */

@@ -95,6 +95,14 @@ struct agent_init_request {
  * the guest's clock to the host's. */
 int agent_init(const struct agent_endpoint *ep, const struct agent_init_request *req, struct cove_err *err);
 
+/* What the guest agent's GET /metrics reports of the guest. */
+struct agent_metrics {
+	unsigned cpu_count;
+	double cpu_used_pct;
+	uint64_t mem_total, mem_used, disk_total, disk_used; /* bytes */
+};
+int agent_metrics(const struct agent_endpoint *ep, struct agent_metrics *ret, struct cove_err *err);
+
 /* sandbox_exec against any agent. cancel_fd: readable means give up; -1 for none. */
 int agent_exec(const struct agent_endpoint *ep, const struct sandbox_exec *req, struct sandbox_exec_result *res,
 	       int cancel_fd, struct cove_err *err);

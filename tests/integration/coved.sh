@@ -117,6 +117,16 @@ check "list: pagination with limit and X-Next-Token" $? "next=$next first=$first
 s=$(api GET "/v2/sandboxes?state=paused"); [ "$s" = 200 ] && [ "$(cat "$out")" = "[]" ]
 check "list: state filter" $? "$s $(cat "$out")"
 
+# --- metrics ---
+s=$(api GET "/sandboxes/$id/metrics")
+[ "$s" = 200 ] && [ "$(field ".__len__() >= 1")" = True ] && [ "$(field "[-1]['memTotal'] > 100000000")" = True ] &&
+    [ "$(field "[-1]['diskTotal'] > 0")" = True ] && [ "$(field "[-1]['cpuCount']")" -ge 1 ]
+check "sandbox metrics: samples with CPU, memory and disk" $? "$s $(cat "$out")"
+s=$(api GET "/sandboxes/$id/metrics?start=abc"); [ "$s" = 400 ]; check "metrics: a bad start is 400" $? "$s"
+s=$(api GET /metrics)
+grep -q '^cove_sandboxes{state="running"} 2$' "$out" && grep -q "^cove_sandbox_memory_used_bytes{sandbox=\"$id\"} [1-9]" "$out"
+check "host metrics in Prometheus text" $? "$s $(head -20 "$out")"
+
 # --- deadlines ---
 api GET "/sandboxes/$id" >/dev/null; end1=$(field "['endAt']")
 s=$(api POST "/sandboxes/$id/connect" '{"timeout":5}')

@@ -144,3 +144,17 @@ test('pause, then connect resumes the sandbox with its processes and files', asy
   assert.ok(Number(await again.files.read('/tmp/count')) > before, 'the background process carries on');
   await again.commands.kill(counter.pid);
 });
+
+test('getMetrics returns samples of the guest: CPU, memory and disk', async () => {
+  const sbx = await Sandbox.create(template);
+  made.push(sbx.sandboxId);
+  const metrics = await sbx.getMetrics();
+  assert.ok(metrics.length >= 1);
+  const m = metrics.at(-1);
+  assert.ok(m.timestamp instanceof Date && !Number.isNaN(m.timestamp.getTime()));
+  assert.ok(m.cpuCount >= 1);
+  assert.ok(m.memTotal > 100 * 1024 * 1024 && m.memUsed > 0 && m.memUsed < m.memTotal, JSON.stringify(m));
+  assert.ok(m.diskTotal > 0 && m.diskUsed > 0, JSON.stringify(m));
+  const future = await sbx.getMetrics({ start: new Date(Date.now() + 3600_000) });
+  assert.equal(future.length, 0);
+});
