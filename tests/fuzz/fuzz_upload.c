@@ -91,12 +91,24 @@ static int send_all(int fd, const void *p, size_t n)
 /* Sends one request and reads the reply; returns the bytes read. */
 static size_t exchange(const char *head, size_t head_len, const uint8_t *data, size_t size, char *reply, size_t cap)
 {
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	struct timeval tv = { .tv_sec = 5 };
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+	int fd = -1;
+	/* A loaded machine can fail a loopback connect now and then (seen once
+	 * in CI while other tests ran); the server is blamed only if it keeps
+	 * refusing. */
+	for (int attempt = 0; fd < 0 && attempt < 5; attempt++) {
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+			fprintf(stderr, "fuzz_upload: connect: %s (attempt %d)\n", strerror(errno), attempt + 1);
+			close(fd);
+			fd = -1;
+			usleep(100 * 1000);
+		}
+	}
+	if (fd < 0)
 		abort();
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	/* The server may answer (and close) before taking the whole body. */
 	if (send_all(fd, head, head_len) == 0)
 		send_all(fd, data, size);

@@ -72,11 +72,14 @@ ip netns exec "$inet" busybox httpd -f -p 80 -h "$base/www" & pids+=($!)
 busybox httpd -f -p 18089 -h "$base/host-www" & pids+=($!)
 sleep 0.3
 
+# What the tests' instance holds in the kernel: mounted slot namespaces,
+# host links named NAME-N, rules in its table. (Scoped to the instance, so
+# other activity on the host does not move the counts.)
 counts() {
     local netns links rules nsfs
     netns=$(ls "$COVE_NET_DIR" 2>/dev/null | wc -l)
-    nsfs=$(grep -c ' nsfs ' /proc/self/mountinfo)
-    links=$(ip -o link | wc -l)
+    nsfs=$(grep -c " $COVE_NET_DIR/" /proc/self/mountinfo)
+    links=$(ip -o link | grep -cE "^[0-9]+: $COVE_NET_NAME-[0-9]+[@:]")
     rules=$(nft -a list table inet "$COVE_NET_NAME" 2>/dev/null | grep -c 'handle')
     echo "netns=$netns nsfs=$nsfs links=$links rules=$rules"
 }
