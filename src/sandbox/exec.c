@@ -392,7 +392,7 @@ int agent_metrics(const struct agent_endpoint *ep, struct agent_metrics *ret, st
 		r = cove_errf(err, -ECONNRESET, "agent /metrics: %s", curl_easy_strerror(rc));
 	else if (status != 200)
 		r = cove_errf(err, -EPROTO, "agent /metrics answered HTTP %ld", status);
-	else if (!json_is_object(j = json_loads(b->data, 0, NULL)))
+	else if (!(j = json_loads(b->data, 0, NULL)) || !json_is_object(j)) /* a macro: j assigned once */
 		r = cove_errf(err, -EPROTO, "agent /metrics: not a JSON object");
 	if (r == 0) {
 		json_t *pct = json_object_get(j, "cpu_used_pct");
