@@ -235,7 +235,15 @@ int vmm_launch(struct vmm *vm, const struct vmm_launch *spec, struct cove_err *e
 	if (vm->cfg.c.cgroup && !vm->cgroup) {
 		unsigned vcpus = vm->cfg.c.vcpus ? vm->cfg.c.vcpus : VMM_DEFAULT_VCPUS;
 		unsigned mem = vm->cfg.c.mem_mib ? vm->cfg.c.mem_mib : VMM_DEFAULT_MEM_MIB;
-		struct vmm_cgroup_limits l = { vcpus * 100, (uint64_t)(mem + VMM_MEMORY_OVERHEAD_MIB) << 20, VMM_MAX_PIDS };
+		/* The throwaway disk overlay lives in the work directory's tmpfs,
+		 * whose pages count as the VMM's memory: it may grow to the size
+		 * of the disk, so that is part of the budget. */
+		uint64_t overlay = 0;
+		struct stat st;
+		if (!vm->cfg.c.rootfs_persist && stat(vm->cfg.c.rootfs, &st) == 0)
+			overlay = (uint64_t)st.st_size;
+		struct vmm_cgroup_limits l = { vcpus * 100, ((uint64_t)(mem + VMM_MEMORY_OVERHEAD_MIB) << 20) + overlay,
+					       VMM_MAX_PIDS };
 		struct cove_err cerr = { 0 };
 		r = vmm_cgroup_create(vm->cfg.c.id, &l, &vm->cgroup, &cerr);
 		if (r == -EOPNOTSUPP) {

@@ -84,7 +84,9 @@ struct vmm_config {
 	 * other sandbox's namespace alive as long as this VMM runs). May be NULL. */
 	const char *hide_mounts;
 	/* Run in a cgroup of its own (cgroup.h) limited to vcpus CPUs, the
-	 * guest's memory plus VMM_MEMORY_OVERHEAD_MIB, and VMM_MAX_PIDS. */
+	 * guest's memory plus VMM_MEMORY_OVERHEAD_MIB plus the disk's size
+	 * (its throwaway overlay is in tmpfs, unless rootfs_persist), and
+	 * VMM_MAX_PIDS. */
 	bool cgroup;
 	bool die_with_parent;   /* SIGKILL the VMM if its launcher dies (for `cove run`) */
 };

@@ -136,7 +136,8 @@ check "no process, file or mount is left behind" $? "procs=$left_procs files=$le
 # The bad kernel path failed validation before any log was written.
 [ "$left_logs" = 0 ]; check "logs are removed after successful runs" $? "logs=$(find "$COVE_LOG_DIR" -name '*.log')"
 # Resources: the VMM runs in a cgroup of its own, limited to the sandbox's
-# CPUs, memory (plus the VMM's overhead) and processes; it goes afterwards.
+# CPUs, memory (plus the VMM's overhead and room for the disk's throwaway
+# overlay, which is in tmpfs) and processes; it goes afterwards.
 "$cove" run --cpus 2 --mem 256 -- sleep 4 >"$out" 2>"$err" &
 r=$!
 q=""
@@ -155,7 +156,8 @@ else
     pids=$(cat "$v2$group/pids.max" 2>/dev/null)
     gdir=$v2$group
 fi
-[ -n "$group" ] && [ "$mem" = $(((256 + 384) * 1024 * 1024)) ] && [ "$cpu" = 200000 ] && [ "$pids" = 512 ]
+disk=$(stat -c %s "$COVE_ROOTFS")
+[ -n "$group" ] && [ "$mem" = $(((256 + 384) * 1024 * 1024 + disk)) ] && [ "$cpu" = 200000 ] && [ "$pids" = 512 ]
 check "the VMM runs in a cgroup of its own with the sandbox's limits" $? "qemu=$q group=$group mem=$mem cpu=$cpu pids=$pids" "$(cat "/proc/$q/cgroup" 2>/dev/null)"
 wait $r
 [ -n "$group" ] && [ ! -d "$gdir" ]; check "... and the cgroup goes with the sandbox" $? "$gdir"
