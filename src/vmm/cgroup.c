@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/fs.h"
@@ -310,6 +311,11 @@ int vmm_cgroup_sweep(void)
 				continue;
 			char path[PATH_MAX + 256];
 			snprintf(path, sizeof(path), "%s/%s", parent, de->d_name);
+			/* A group made in the last minute may be one another process
+			 * is launching a VMM into (empty until its child enters). */
+			struct stat st;
+			if (stat(path, &st) < 0 || time(NULL) - st.st_mtime < 60)
+				continue;
 			if (rmdir(path) == 0) /* EBUSY: processes in it, it stays */
 				removed++;
 		}

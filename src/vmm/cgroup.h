@@ -35,7 +35,8 @@ int vmm_cgroup_usage(const struct vmm_cgroup *cg, uint64_t *cpu_usec, uint64_t *
 /* The memory group's directory (for logs and tests). */
 const char *vmm_cgroup_path(const struct vmm_cgroup *cg);
 /* Removes the empty groups under "cove" that VMMs gone long ago left (a
- * group with processes in it is busy and stays). Returns how many. */
+ * group with processes in it is busy and stays, and one made in the last
+ * minute may be about to get its VMM). Returns how many. */
 int vmm_cgroup_sweep(void);
 
 #endif
