@@ -287,6 +287,49 @@ static size_t discard(char *data, size_t size, size_t nmemb, void *userdata)
 	return size * nmemb;
 }
 
+struct body_buf {
+	char data[4096];
+	size_t len;
+};
+
+static size_t keep_body(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct body_buf *b = userdata;
+	size_t n = size * nmemb;
+	if (b->len + n >= sizeof(b->data))
+		return 0; /* too long for what it should be: the transfer fails */
+	memcpy(b->data + b->len, ptr, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return n;
+}
+
+/* One plain request to the agent: body POSTed when given (else GET), the
+ * reply kept in out when given (else discarded). The HTTP status goes to
+ * *status; a transport failure is -ECONNRESET naming what. */
+static int agent_unary(const struct agent_endpoint *ep, const char *path, const char *body, struct body_buf *out,
+		       long *status, struct cove_err *err)
+{
+	struct curl_slist *headers;
+	CURL *easy = agent_easy(ep, path, "application/json", &headers);
+	if (!easy)
+		return cove_errf(err, -ENOMEM, "agent %s: curl handle", path);
+	if (body)
+		curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, out ? keep_body : discard);
+	if (out)
+		curl_easy_setopt(easy, CURLOPT_WRITEDATA, out);
+	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)CONNECT_TIMEOUT_MS);
+	CURLcode rc = curl_easy_perform(easy);
+	*status = 0;
+	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, status);
+	curl_slist_free_all(headers);
+	curl_easy_cleanup(easy);
+	if (rc != CURLE_OK)
+		return cove_errf(err, -ECONNRESET, "agent %s: %s", path, curl_easy_strerror(rc));
+	return 0;
+}
+
 int agent_init(const struct agent_endpoint *ep, const struct agent_init_request *req, struct cove_err *err)
 {
 	struct timespec now;
@@ -324,40 +367,13 @@ int agent_init(const struct agent_endpoint *ep, const struct agent_init_request 
 	json_decref(j);
 	if (!body)
 		return cove_errf(err, -ENOMEM, "init: JSON");
-	struct curl_slist *headers;
-	CURL *easy = agent_easy(ep, "/init", "application/json", &headers);
-	if (!easy)
-		return cove_errf(err, -ENOMEM, "init: curl handle");
-	curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, discard);
-	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)CONNECT_TIMEOUT_MS);
-	CURLcode rc = curl_easy_perform(easy);
-	long status = 0;
-	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-	curl_slist_free_all(headers);
-	curl_easy_cleanup(easy);
-	if (rc != CURLE_OK)
-		return cove_errf(err, -ECONNRESET, "agent /init: %s", curl_easy_strerror(rc));
+	long status;
+	int r = agent_unary(ep, "/init", body, NULL, &status, err);
+	if (r < 0)
+		return r;
 	if (status != 204)
 		return cove_errf(err, status == 401 ? -EACCES : -EPROTO, "agent /init answered HTTP %ld", status);
 	return 0;
-}
-
-struct body_buf {
-	char data[4096];
-	size_t len;
-};
-
-static size_t keep_body(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-	struct body_buf *b = userdata;
-	size_t n = size * nmemb;
-	if (b->len + n >= sizeof(b->data))
-		return 0; /* too long for what it should be: the transfer fails */
-	memcpy(b->data + b->len, ptr, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-	return n;
 }
 
 static uint64_t json_u64(json_t *o, const char *key)
@@ -368,31 +384,15 @@ static uint64_t json_u64(json_t *o, const char *key)
 
 int agent_metrics(const struct agent_endpoint *ep, struct agent_metrics *ret, struct cove_err *err)
 {
-	struct curl_slist *headers;
-	CURL *easy = agent_easy(ep, "/metrics", "application/json", &headers);
-	if (!easy)
-		return cove_errf(err, -ENOMEM, "metrics: curl handle");
 	struct body_buf *b = calloc(1, sizeof(*b));
-	if (!b) {
-		curl_slist_free_all(headers);
-		curl_easy_cleanup(easy);
+	if (!b)
 		return cove_errf(err, -ENOMEM, "metrics: out of memory");
-	}
-	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, keep_body);
-	curl_easy_setopt(easy, CURLOPT_WRITEDATA, b);
-	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)CONNECT_TIMEOUT_MS);
-	CURLcode rc = curl_easy_perform(easy);
-	long status = 0;
-	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-	curl_slist_free_all(headers);
-	curl_easy_cleanup(easy);
-	int r = 0;
+	long status;
 	json_t *j = NULL;
-	if (rc != CURLE_OK)
-		r = cove_errf(err, -ECONNRESET, "agent /metrics: %s", curl_easy_strerror(rc));
-	else if (status != 200)
+	int r = agent_unary(ep, "/metrics", NULL, b, &status, err);
+	if (r == 0 && status != 200)
 		r = cove_errf(err, -EPROTO, "agent /metrics answered HTTP %ld", status);
-	else if (!(j = json_loads(b->data, 0, NULL)) || !json_is_object(j)) /* a macro: j assigned once */
+	else if (r == 0 && (!(j = json_loads(b->data, 0, NULL)) || !json_is_object(j))) /* a macro: j assigned once */
 		r = cove_errf(err, -EPROTO, "agent /metrics: not a JSON object");
 	if (r == 0) {
 		json_t *pct = json_object_get(j, "cpu_used_pct");

@@ -801,19 +801,20 @@ int manager_get(struct manager *m, const char *id, struct manager_info *ret, str
 	return r;
 }
 
+struct list_adapter {
+	manager_info_fn fn;
+	void *ctx;
+};
+
+static int list_without_sample(void *ctx, const struct manager_info *info, const struct manager_metric *latest)
+{
+	(void)latest;
+	struct list_adapter *a = ctx;
+	return a->fn(a->ctx, info);
+}
+
 int manager_list(struct manager *m, manager_info_fn fn, void *ctx)
 {
-	pthread_mutex_lock(&m->lock);
-	int r = 0;
-	for (struct entry *e = m->list; e && r == 0; e = e->next) {
-		if (e->state == STORE_SANDBOX_CREATING)
-			continue;
-		struct manager_info info;
-		r = info_from(e, &info);
-		if (r == 0)
-			r = fn(ctx, &info);
-		manager_info_clear(&info);
-	}
-	pthread_mutex_unlock(&m->lock);
-	return r;
+	struct list_adapter a = { fn, ctx };
+	return manager_each_latest(m, list_without_sample, &a);
 }
