@@ -15,8 +15,9 @@ PKGS="$PKGS debootstrap debian-archive-keyring gpgv"
 # Building libmicrohttpd from its Debian source package.
 PKGS="$PKGS dpkg-dev"
 # Tests: iproute2 and nft only to look from the outside (count leftover
-# namespaces, links and rules; build the tests' own "internet" namespace).
-PKGS="$PKGS iproute2 nftables procps curl"
+# namespaces, links and rules; build the tests' own "internet" namespace;
+# read the state database).
+PKGS="$PKGS iproute2 nftables procps curl sqlite3"
 # The E2B SDK tests: Node.js and npm (Debian's, unless the machine has its own).
 command -v node >/dev/null && command -v npm >/dev/null || PKGS="$PKGS nodejs npm"
 # Fuzz targets: clang with its libFuzzer runtime.

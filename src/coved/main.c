@@ -39,6 +39,7 @@ struct settings {
 	unsigned max_memory_mib;
 	unsigned net_pool;
 	enum vmm_accel accel;
+	bool live_restore;
 };
 
 static void usage(FILE *f)
@@ -46,7 +47,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: coved [--listen ADDR:PORT] [--state-dir DIR] [--api-key KEY] [--config FILE]\n"
 		"             [--templates DIR] [--kernel PATH] [--max-sandboxes N] [--max-memory-mib N]\n"
-		"             [--net-pool N] [--accel auto|kvm|tcg]\n"
+		"             [--net-pool N] [--accel auto|kvm|tcg] [--live-restore]\n"
 		"\n"
 		"Serves the E2B API (point the SDK's E2B_API_URL here) and runs its sandboxes.\n"
 		"  --listen ADDR:PORT   default %s\n"
@@ -56,7 +57,9 @@ static void usage(FILE *f)
 		"  --templates DIR      where templates are (default: next to the binary)\n"
 		"  --max-sandboxes N    refuse creates beyond N sandboxes (429; default %d)\n"
 		"  --max-memory-mib N   guest memory all sandboxes may hold (default 80%% of RAM)\n"
-		"  --net-pool N         network slots kept ready (default 2)\n",
+		"  --net-pool N         network slots kept ready (default 2)\n"
+		"  --live-restore       on SIGTERM leave sandboxes running for the next coved to\n"
+		"                       take over (an upgrade); without it they are ended\n",
 		DEFAULT_LISTEN, STORE_DEFAULT_STATE_DIR, MANAGER_DEFAULT_MAX_SANDBOXES);
 }
 
@@ -92,7 +95,13 @@ static int set_one(struct settings *s, const char *name, const char *v)
 		return parse_unsigned(name, v, &s->max_memory_mib);
 	else if (strcmp(name, "net-pool") == 0)
 		return parse_unsigned(name, v, &s->net_pool);
-	else if (strcmp(name, "accel") == 0) {
+	else if (strcmp(name, "live-restore") == 0) {
+		if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0) {
+			fprintf(stderr, "coved: live-restore '%s': expected true or false\n", v);
+			return -1;
+		}
+		s->live_restore = strcmp(v, "true") == 0;
+	} else if (strcmp(name, "accel") == 0) {
 		if (vmm_accel_parse(v, &s->accel) < 0) {
 			fprintf(stderr, "coved: accel '%s': expected auto, kvm or tcg\n", v);
 			return -1;
@@ -153,6 +162,7 @@ static int parse_settings(int argc, char **argv, struct settings *s)
 		{ "templates", required_argument, NULL, 0 },	  { "kernel", required_argument, NULL, 0 },
 		{ "max-sandboxes", required_argument, NULL, 0 }, { "max-memory-mib", required_argument, NULL, 0 },
 		{ "net-pool", required_argument, NULL, 0 },	  { "accel", required_argument, NULL, 0 },
+		{ "live-restore", no_argument, NULL, 0 },
 		{ "help", no_argument, NULL, 'h' },		  { 0 },
 	};
 	const char *names[MAX_SETTINGS], *values[MAX_SETTINGS], *config = NULL;
@@ -171,7 +181,7 @@ static int parse_settings(int argc, char **argv, struct settings *s)
 			config = optarg;
 		else {
 			names[n] = opts[idx].name;
-			values[n++] = optarg;
+			values[n++] = optarg ? optarg : "true";
 		}
 	}
 	if (optind < argc) {
@@ -280,7 +290,8 @@ static int serve(struct settings *s)
 	struct manager_config mc = { .store = store, .net = net, .templates_dir = s->templates, .kernel = s->kernel,
 				     .run_dir = getenv("COVE_RUN_DIR"), .log_dir = getenv("COVE_LOG_DIR"),
 				     .vmm_binary = getenv("COVE_QEMU"), .accel = s->accel,
-				     .max_sandboxes = s->max_sandboxes, .max_memory_mib = s->max_memory_mib };
+				     .max_sandboxes = s->max_sandboxes, .max_memory_mib = s->max_memory_mib,
+				     .live_restore = s->live_restore };
 	if (manager_open(&mc, &m, &err) < 0)
 		goto out;
 	struct api_server_config ac = { .address = addr, .port = port, .api_key = s->api_key, .app = m,
@@ -302,6 +313,9 @@ static int serve(struct settings *s)
 out:
 	if (rc)
 		fprintf(stderr, "coved: %s\n", err.msg);
+	/* Creates in flight give up first, so the server's wait for its
+	 * requests is short. */
+	manager_stop(m);
 	api_server_stop(api);
 	manager_close(m);
 	net_slots_close(net);

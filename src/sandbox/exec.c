@@ -151,14 +151,24 @@ static CURL *agent_easy(const struct agent_endpoint *ep, const char *path, const
 			struct curl_slist **headers)
 {
 	pthread_once(&curl_once, curl_init);
-	char url[128], line[160];
-	snprintf(url, sizeof(url), "http://%s:%u%s", ep->address, ep->port, path);
+	char url[512], line[160];
+	if (ep->via)
+		snprintf(url, sizeof(url), "%s%s", ep->via, path);
+	else
+		snprintf(url, sizeof(url), "http://%s:%u%s", ep->address, ep->port, path);
 	CURL *easy = curl_easy_init();
 	snprintf(line, sizeof(line), "Content-Type: %s", content_type);
 	*headers = curl_slist_append(NULL, line);
 	if (ep->token && *headers) {
 		snprintf(line, sizeof(line), "X-Access-Token: %s", ep->token);
 		*headers = curl_slist_append(*headers, line);
+	}
+	if (ep->via && ep->sandbox && *headers) {
+		snprintf(line, sizeof(line), "E2b-Sandbox-Id: %s", ep->sandbox);
+		*headers = curl_slist_append(*headers, line);
+		snprintf(line, sizeof(line), "E2b-Sandbox-Port: %u", ep->port);
+		if (*headers)
+			*headers = curl_slist_append(*headers, line);
 	}
 	if (!easy || !*headers) {
 		curl_slist_free_all(*headers);
@@ -168,8 +178,10 @@ static CURL *agent_easy(const struct agent_endpoint *ep, const char *path, const
 	}
 	curl_easy_setopt(easy, CURLOPT_URL, url);
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, *headers);
-	curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, open_socket);
-	curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, (void *)ep);
+	if (!ep->via) {
+		curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+		curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, (void *)ep);
+	}
 	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)CONNECT_TIMEOUT_MS);
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);

@@ -50,6 +50,7 @@ struct manager {
 	unsigned count;
 	unsigned committed_mib;
 	bool stop;
+	int cancel[2];        /* readable once stopping: creates in flight give up */
 	pthread_t reaper;
 	bool reaper_running;
 	pthread_t sampler;
@@ -100,7 +101,7 @@ static int record(struct manager *m, const struct entry *e, enum store_sandbox_s
 {
 	struct store_sandbox rec = { .state = state, .metadata = e->metadata, .vcpus = e->vcpus,
 				     .mem_mib = e->mem_mib, .started_ms = e->started_ms, .end_ms = e->end_ms,
-				     .seq = e->seq, .auto_pause = e->auto_pause };
+				     .seq = e->seq, .auto_pause = e->auto_pause, .left_ms = e->left_ms };
 	snprintf(rec.id, sizeof(rec.id), "%s", e->id);
 	snprintf(rec.template_id, sizeof(rec.template_id), "%s", e->template_id);
 	snprintf(rec.token, sizeof(rec.token), "%s", e->token);
@@ -386,23 +387,107 @@ static unsigned host_memory_mib(void)
 	return pages > 0 && size > 0 ? (unsigned)((uint64_t)pages * (uint64_t)size / (1024 * 1024)) : 0;
 }
 
-static int forget_old(void *ctx, const struct store_sandbox *rec)
+/* What a sandbox of e made from tpl is booted (or adopted) with. */
+static void sandbox_config_of(const struct manager *m, const struct entry *e, const struct template *tpl,
+			      struct sandbox_config *sc)
+{
+	*sc = (struct sandbox_config){
+		.id = e->id,
+		.net = m->c.net,
+		.kernel = m->c.kernel,
+		.rootfs = tpl->rootfs,
+		.vcpus = e->vcpus,
+		.mem_mib = e->mem_mib,
+		.accel = m->c.accel,
+		.run_dir = m->c.run_dir,
+		.log_dir = m->c.log_dir,
+		.vmm_binary = m->c.vmm_binary,
+		/* Not tied to coved: PR_SET_PDEATHSIG follows the thread that
+		 * forked (a connection's), and VMMs are to outlive coved. */
+		.die_with_parent = false,
+		.cancel_fd = m->cancel[0],
+		.default_user = tpl->user[0] ? tpl->user : NULL,
+		.default_workdir = tpl->workdir[0] ? tpl->workdir : NULL,
+	};
+}
+
+/* Takes over a sandbox an earlier coved left running (or paused): its VMM,
+ * slot and deadline. */
+static int adopt(struct manager *m, const struct store_sandbox *rec, struct cove_err *err)
+{
+	struct template tpl;
+	int r = template_load(m->c.templates_dir, rec->template_id, &tpl, err);
+	if (r < 0)
+		return r;
+	struct entry *e = calloc(1, sizeof(*e));
+	if (!e || !(e->metadata = strdup(rec->metadata ? rec->metadata : "{}"))) {
+		entry_free(e);
+		return cove_errf(err, -ENOMEM, "manager: out of memory");
+	}
+	snprintf(e->id, sizeof(e->id), "%s", rec->id);
+	snprintf(e->template_id, sizeof(e->template_id), "%s", rec->template_id);
+	snprintf(e->token, sizeof(e->token), "%s", rec->token);
+	e->vcpus = rec->vcpus;
+	e->mem_mib = rec->mem_mib;
+	e->started_ms = rec->started_ms;
+	e->end_ms = rec->end_ms;
+	e->left_ms = rec->left_ms;
+	e->seq = rec->seq;
+	e->auto_pause = rec->auto_pause;
+	struct sandbox_config sc;
+	sandbox_config_of(m, e, &tpl, &sc);
+	r = sandbox_adopt(&sc, &rec->vmm, rec->token, &e->sb, err);
+	if (r < 0) {
+		entry_free(e);
+		return r;
+	}
+	/* What the VMM says wins over the record (a pause that was not
+	 * recorded before coved died). */
+	e->state = vmm_state(sandbox_vmm(e->sb)) == VMM_STATE_PAUSED ? STORE_SANDBOX_PAUSED : STORE_SANDBOX_RUNNING;
+	if (e->state == STORE_SANDBOX_PAUSED && rec->state != STORE_SANDBOX_PAUSED) {
+		int64_t now = wall_ms();
+		e->left_ms = e->end_ms > now ? e->end_ms - now : 0;
+	} else if (e->state == STORE_SANDBOX_RUNNING && rec->state == STORE_SANDBOX_PAUSED) {
+		e->end_ms = wall_ms() + e->left_ms;
+	}
+	r = record(m, e, e->state, err);
+	if (r < 0) {
+		e->sb = sandbox_free(e->sb);
+		entry_free(e);
+		return r;
+	}
+	/* Sorted in by creation order: the listing is newest first. */
+	struct entry **p = &m->list;
+	while (*p && (*p)->seq > e->seq)
+		p = &(*p)->next;
+	e->next = *p;
+	*p = e;
+	m->count++;
+	m->committed_mib += e->mem_mib;
+	log_info("sandbox=%s op=adopt template=%s state=%s left_s=%.1f", e->id, e->template_id,
+		 store_sandbox_state_name(e->state),
+		 (double)(e->state == STORE_SANDBOX_PAUSED ? e->left_ms : e->end_ms - wall_ms()) / 1000.0);
+	return 0;
+}
+
+/* Each sandbox an earlier coved recorded: re-adopted when its VMM still runs
+ * (named by pid and start time, so a reused pid is never taken for it),
+ * else ended, with whatever a create cut short left behind. */
+static int recover_one(void *ctx, const struct store_sandbox *rec)
 {
 	struct manager *m = ctx;
 	struct cove_err err = { 0 };
-	/* Until coved re-adopts running sandboxes across its restarts, the
-	 * VMMs an earlier coved left are ended, by their identity (a pid that
-	 * was reused is never signalled). */
-	if (rec->vmm.pid > 0 && proc_identity_matches(&rec->vmm)) {
-		int fd;
-		if (proc_identity_pidfd(&rec->vmm, &fd, &err) == 0) {
-			proc_pidfd_send_signal(fd, SIGKILL);
-			proc_pidfd_wait(fd, 2000);
-			close(fd);
-		}
+	bool alive = rec->vmm.pid > 0 && proc_identity_matches(&rec->vmm);
+	if (alive && (rec->state == STORE_SANDBOX_RUNNING || rec->state == STORE_SANDBOX_PAUSED)) {
+		if (adopt(m, rec, &err) == 0)
+			return 0;
+		log_warn("sandbox=%s op=adopt msg=\"%s; ending it\"", rec->id, err.msg);
 	}
-	log_info("sandbox=%s op=forget state=%s template=%s", rec->id, store_sandbox_state_name(rec->state),
-		 rec->template_id);
+	const char *run_dir = m->c.run_dir ? m->c.run_dir : VMM_DEFAULT_RUN_DIR;
+	if (vmm_end_orphan(run_dir, rec->id, rec->vmm.pid > 0 ? &rec->vmm : NULL, &err) < 0)
+		log_warn("sandbox=%s op=forget msg=\"%s\"", rec->id, err.msg);
+	log_info("sandbox=%s op=forget state=%s template=%s reason=%s", rec->id, store_sandbox_state_name(rec->state),
+		 rec->template_id, alive ? "not-adoptable" : rec->state == STORE_SANDBOX_CREATING ? "create-cut-short" : "vmm-gone");
 	return store_sandbox_delete(m->c.store, rec->id, &err) < 0 ? -EIO : 0;
 }
 
@@ -423,9 +508,11 @@ int manager_open(const struct manager_config *c, struct manager **ret, struct co
 	m->max_memory_mib = c->max_memory_mib ? c->max_memory_mib : host_memory_mib() / 10 * 8;
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_cond_init(&m->wake, NULL);
-	int r = store_sandbox_each(m->c.store, forget_old, m, err);
-	/* Their network slots, kept while their VMMs lived, go now, and their
-	 * cgroups. */
+	m->cancel[0] = m->cancel[1] = -1;
+	int r = pipe2(m->cancel, O_CLOEXEC | O_NONBLOCK) < 0 ? cove_errno(err, -errno, "manager: pipe") : 0;
+	if (r == 0)
+		r = store_sandbox_each(m->c.store, recover_one, m, err);
+	/* The network slots of those that ended go now, and their cgroups. */
 	if (r == 0)
 		r = net_slots_recover(m->c.net, false, NULL, err);
 	vmm_cgroup_sweep();
@@ -449,14 +536,23 @@ int manager_open(const struct manager_config *c, struct manager **ret, struct co
 	return 0;
 }
 
-void manager_close(struct manager *m)
+void manager_stop(struct manager *m)
 {
 	if (!m)
 		return;
 	pthread_mutex_lock(&m->lock);
+	if (!m->stop && m->cancel[1] >= 0 && write(m->cancel[1], "x", 1) < 0)
+		log_warn("op=stop msg=\"cannot cancel the creates in flight: %s\"", strerror(errno));
 	m->stop = true;
 	pthread_cond_broadcast(&m->wake);
 	pthread_mutex_unlock(&m->lock);
+}
+
+void manager_close(struct manager *m)
+{
+	if (!m)
+		return;
+	manager_stop(m);
 	if (m->reaper_running)
 		pthread_join(m->reaper, NULL);
 	if (m->sampler_running)
@@ -472,7 +568,13 @@ void manager_close(struct manager *m)
 			break;
 		unlink_entry(m, e);
 		pthread_mutex_unlock(&m->lock);
-		destroy(m, e, "shutdown");
+		if (m->c.live_restore) {
+			log_info("sandbox=%s op=detach state=%s", e->id, store_sandbox_state_name(e->state));
+			e->sb = sandbox_detach(e->sb);
+			entry_free(e);
+		} else {
+			destroy(m, e, "shutdown");
+		}
 		pthread_mutex_lock(&m->lock);
 	}
 	while (m->list) { /* creating: waits for them to finish */
@@ -481,6 +583,9 @@ void manager_close(struct manager *m)
 		pthread_mutex_lock(&m->lock);
 	}
 	pthread_mutex_unlock(&m->lock);
+	for (int i = 0; i < 2; i++)
+		if (m->cancel[i] >= 0)
+			close(m->cancel[i]);
 	pthread_cond_destroy(&m->wake);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
@@ -527,26 +632,10 @@ static int admit(struct manager *m, struct entry *e, struct cove_err *err)
 static int boot(struct manager *m, struct entry *e, const struct template *tpl, const struct manager_create *req,
 		struct cove_err *err)
 {
-	struct sandbox_config sc = {
-		.id = e->id,
-		.net = m->c.net,
-		.policy = req->policy,
-		.kernel = m->c.kernel,
-		.rootfs = tpl->rootfs,
-		.vcpus = e->vcpus,
-		.mem_mib = e->mem_mib,
-		.accel = m->c.accel,
-		.run_dir = m->c.run_dir,
-		.log_dir = m->c.log_dir,
-		.vmm_binary = m->c.vmm_binary,
-		/* Not tied to coved: PR_SET_PDEATHSIG follows the thread that
-		 * forked (a connection's), and VMMs are to outlive coved. */
-		.die_with_parent = false,
-		.cancel_fd = -1,
-		.default_user = tpl->user[0] ? tpl->user : NULL,
-		.default_workdir = tpl->workdir[0] ? tpl->workdir : NULL,
-		.envs = req->envs,
-	};
+	struct sandbox_config sc;
+	sandbox_config_of(m, e, tpl, &sc);
+	sc.policy = req->policy;
+	sc.envs = req->envs;
 	struct sandbox *sb = NULL;
 	int r = sandbox_start(&sc, &sb, err);
 	if (r < 0)
@@ -817,4 +906,25 @@ int manager_list(struct manager *m, manager_info_fn fn, void *ctx)
 {
 	struct list_adapter a = { fn, ctx };
 	return manager_each_latest(m, list_without_sample, &a);
+}
+
+int manager_log_paths(struct manager *m, const char *id, char console[PATH_MAX], char vmm[PATH_MAX],
+		      struct cove_err *err)
+{
+	pthread_mutex_lock(&m->lock);
+	struct entry *e = find(m, id);
+	int r = 0;
+	if (!e || !e->sb) {
+		r = cove_errf(err, -ENOENT, "sandbox '%s' not found", id);
+	} else {
+		snprintf(console, PATH_MAX, "%s", vmm_console_path(sandbox_vmm(e->sb)));
+		snprintf(vmm, PATH_MAX, "%s", vmm_log_path(sandbox_vmm(e->sb)));
+	}
+	pthread_mutex_unlock(&m->lock);
+	return r;
+}
+
+const char *manager_templates_dir(const struct manager *m)
+{
+	return m->c.templates_dir;
 }

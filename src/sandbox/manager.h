@@ -4,6 +4,7 @@
 #ifndef COVE_SANDBOX_MANAGER_H
 #define COVE_SANDBOX_MANAGER_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -32,6 +33,9 @@ struct manager_config {
 	enum vmm_accel accel;
 	unsigned max_sandboxes;  /* 0: MANAGER_DEFAULT_MAX_SANDBOXES */
 	unsigned max_memory_mib; /* guest memory all sandboxes may hold; 0: 80% of the host's */
+	/* manager_close leaves running and paused sandboxes as they are, for
+	 * the next coved to re-adopt (an upgrade), instead of ending them. */
+	bool live_restore;
 };
 
 struct manager_create {
@@ -61,7 +65,11 @@ struct manager;
 /* Sandboxes recorded by an earlier coved whose VMM is gone are marked dead
  * and their records removed. */
 int manager_open(const struct manager_config *c, struct manager **ret, struct cove_err *err);
-/* Stops the reaper and kills every sandbox. NULL-safe. */
+/* Refuses new creates and makes those in flight give up (they fail with
+ * -ECANCELED or -ESHUTDOWN): the first step of shutting down. NULL-safe. */
+void manager_stop(struct manager *m);
+/* Stops the reaper and ends every sandbox (or, with live_restore, lets go of
+ * them), after waiting for the creates in flight. NULL-safe. */
 void manager_close(struct manager *m);
 
 /* Boots a sandbox and returns once its agent has its token, environment and
@@ -114,6 +122,12 @@ void manager_stats(struct manager *m, struct manager_stats *ret);
 /* Calls fn with each running sandbox's info and its latest sample (NULL when none yet). */
 typedef int (*manager_latest_fn)(void *ctx, const struct manager_info *info, const struct manager_metric *latest);
 int manager_each_latest(struct manager *m, manager_latest_fn fn, void *ctx);
+
+/* Where the sandbox's guest serial console and VMM logs are. */
+int manager_log_paths(struct manager *m, const char *id, char console[PATH_MAX], char vmm[PATH_MAX],
+		      struct cove_err *err);
+/* The templates sandboxes can be made from. */
+const char *manager_templates_dir(const struct manager *m);
 
 typedef int (*manager_info_fn)(void *ctx, const struct manager_info *info);
 /* Every sandbox, newest first. */

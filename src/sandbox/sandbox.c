@@ -167,6 +167,40 @@ int sandbox_start(const struct sandbox_config *c, struct sandbox **ret, struct c
 	return 0;
 }
 
+int sandbox_adopt(const struct sandbox_config *c, const struct proc_identity *vmm, const char *token,
+		  struct sandbox **ret, struct cove_err *err)
+{
+	if (!c->id || !c->net || !token || strlen(token) != 64)
+		return cove_errf(err, -EINVAL, "adopt: a sandbox id, network slots and a 64-character token are needed");
+	struct sandbox *sb = calloc(1, sizeof(*sb));
+	if (!sb)
+		return cove_errf(err, -ENOMEM, "sandbox: out of memory");
+	sb->cancel_fd = -1;
+	sb->tap_fd = -1;
+	sb->timings.start_us = now_us();
+	sb->slots = c->net;
+	snprintf(sb->id, sizeof(sb->id), "%s", c->id);
+	snprintf(sb->token, sizeof(sb->token), "%s", token);
+	int r = net_slot_find(c->net, sb->id, &sb->slot, err);
+	if (r == 0) {
+		struct vmm_config vc;
+		vm_config(c, sb, &vc);
+		vc.netns_fd = -1; /* it runs there already, with its TAP */
+		vc.tap_fd = -1;
+		r = vmm_adopt(&vc, vmm, &sb->vm, err);
+	}
+	if (r < 0) {
+		/* The VMM and its slot stay as they are, for the caller to end. */
+		cove_err_prefix(err, "adopt %s", sb->id);
+		sb->slot = net_slot_free(sb->slot);
+		free(sb);
+		return r;
+	}
+	sb->timings.vmm_started_us = sb->timings.agent_ready_us = now_us();
+	*ret = sb;
+	return 0;
+}
+
 int sandbox_pause(struct sandbox *sb, struct cove_err *err)
 {
 	return vmm_pause(sb->vm, err);
@@ -180,6 +214,18 @@ int sandbox_resume(struct sandbox *sb, struct cove_err *err)
 int sandbox_stop(struct sandbox *sb, struct cove_err *err)
 {
 	return vmm_stop(sb->vm, STOP_GRACE_MS, err);
+}
+
+struct sandbox *sandbox_detach(struct sandbox *sb)
+{
+	if (!sb)
+		return NULL;
+	sb->vm = vmm_detach(sb->vm);
+	if (sb->tap_fd >= 0)
+		close(sb->tap_fd);
+	sb->slot = net_slot_free(sb->slot);
+	free(sb);
+	return NULL;
 }
 
 struct sandbox *sandbox_free(struct sandbox *sb)

@@ -49,6 +49,12 @@ struct sandbox;
  * everything made so far is released. */
 int sandbox_start(const struct sandbox_config *config, struct sandbox **ret, struct cove_err *err);
 
+/* Takes over a sandbox an earlier process started with this config (c->id
+ * required; c->net the same instance): its network slot and the VMM named by
+ * vmm, whose agent holds token. On failure both are left as they were. */
+int sandbox_adopt(const struct sandbox_config *c, const struct proc_identity *vmm, const char *token,
+		  struct sandbox **ret, struct cove_err *err);
+
 typedef int (*sandbox_output_fn)(void *ctx, enum process_stream stream, const uint8_t *data, size_t len);
 
 struct sandbox_exec {
@@ -75,12 +81,16 @@ int sandbox_exec(struct sandbox *sb, const struct sandbox_exec *req, struct sand
 
 /* Where a guest agent listens: an IPv4 address and port, inside a network
  * namespace (netns_fd) or, with -1, in the caller's (an agent run on the
- * host, for tests). */
+ * host, for tests). Or, with via set, through coved's envd routing: via is
+ * coved's base URL ("http://127.0.0.1:49982") and sandbox the id it routes
+ * by (E2b-Sandbox-Id; port becomes E2b-Sandbox-Port). */
 struct agent_endpoint {
 	int netns_fd;
 	const char *address;
 	unsigned port;
 	const char *token; /* X-Access-Token, NULL for none */
+	const char *via;
+	const char *sandbox;
 };
 
 /* What POST /init tells an agent, besides the host's clock (always sent). */
@@ -114,6 +124,10 @@ int sandbox_stop(struct sandbox *sb, struct cove_err *err);
 /* Kills whatever still runs, releases the network slot, frees everything.
  * NULL-safe. */
 struct sandbox *sandbox_free(struct sandbox *sb);
+
+/* Lets go of a sandbox that is to outlive this process (sandbox_adopt takes
+ * it back): its VMM runs on and its slot stays. NULL-safe. */
+struct sandbox *sandbox_detach(struct sandbox *sb);
 
 const char *sandbox_id(const struct sandbox *sb);
 /* The agent's access token (64 hex characters), given to it by /init. */

@@ -52,6 +52,8 @@ static const char *const migrations[] = {
 	" auto_pause INTEGER NOT NULL DEFAULT 0,"
 	" seq INTEGER NOT NULL);"
 	"CREATE INDEX sandboxes_by_seq ON sandboxes (seq);",
+	/* A paused sandbox's time left (paused time does not count). */
+	"ALTER TABLE sandboxes ADD COLUMN left_ms INTEGER NOT NULL DEFAULT 0;",
 };
 
 static const char *const slot_state_names[] = { "creating", "ready", "used", "destroying" };
@@ -486,7 +488,7 @@ int store_sandbox_state_parse(const char *s, enum store_sandbox_state *ret)
 }
 
 #define SANDBOX_COLUMNS \
-	"id, template, state, metadata, token, vcpus, mem_mib, started_ms, end_ms, vmm_pid, vmm_start, auto_pause, seq"
+	"id, template, state, metadata, token, vcpus, mem_mib, started_ms, end_ms, vmm_pid, vmm_start, auto_pause, seq, left_ms"
 
 static int sandbox_from_row(sqlite3_stmt *st, struct store_sandbox *sb)
 {
@@ -507,6 +509,7 @@ static int sandbox_from_row(sqlite3_stmt *st, struct store_sandbox *sb)
 	sb->vmm.start_time = (uint64_t)sqlite3_column_int64(st, 10);
 	sb->auto_pause = sqlite3_column_int64(st, 11) != 0;
 	sb->seq = sqlite3_column_int64(st, 12);
+	sb->left_ms = sqlite3_column_int64(st, 13);
 	return sb->metadata ? 0 : -ENOMEM;
 }
 
@@ -521,7 +524,7 @@ int store_sandbox_put(struct store *s, const struct store_sandbox *sb, struct co
 	sqlite3_stmt *st;
 	pthread_mutex_lock(&s->lock);
 	int r = prepare(s, &st,
-			"INSERT OR REPLACE INTO sandboxes (" SANDBOX_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			"INSERT OR REPLACE INTO sandboxes (" SANDBOX_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 			"write sandbox", err);
 	if (r < 0) {
 		pthread_mutex_unlock(&s->lock);
@@ -540,6 +543,7 @@ int store_sandbox_put(struct store *s, const struct store_sandbox *sb, struct co
 	sqlite3_bind_int64(st, 11, (sqlite3_int64)sb->vmm.start_time);
 	sqlite3_bind_int64(st, 12, sb->auto_pause);
 	sqlite3_bind_int64(st, 13, sb->seq);
+	sqlite3_bind_int64(st, 14, sb->left_ms);
 	int rc = sqlite3_step(st);
 	r = rc == SQLITE_DONE ? 0 : sql_error(s, err, rc, "write sandbox");
 	sqlite3_finalize(st);

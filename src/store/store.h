@@ -98,6 +98,7 @@ struct store_sandbox {
 	struct proc_identity vmm;
 	bool auto_pause;
 	int64_t seq;                 /* creation order (the creator's choice, e.g. microseconds) */
+	int64_t left_ms;             /* while paused: the time that was left */
 };
 
 const char *store_sandbox_state_name(enum store_sandbox_state state);

@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,9 @@
 #include "common/fs.h"
 
 enum { H_MEMORY, H_CPU, H_PIDS, H_CPUACCT, H_COUNT };
+
+#define REMOVE_TRIES 50
+#define REMOVE_WAIT_US 10000
 
 struct layout {
 	bool v2;
@@ -220,6 +224,33 @@ int vmm_cgroup_create(const char *name, const struct vmm_cgroup_limits *l, struc
 	return 0;
 }
 
+int vmm_cgroup_open(const char *name, struct vmm_cgroup **ret, struct cove_err *err)
+{
+	pthread_once(&layout_once, detect);
+	if (!layout.v2 && layout.missing[0])
+		return cove_errf(err, -EOPNOTSUPP, "cgroup: no v2 hierarchy with cpu, memory and pids, and no v1 %s",
+				 layout.missing);
+	struct vmm_cgroup *cg = calloc(1, sizeof(*cg));
+	if (!cg)
+		return cove_errf(err, -ENOMEM, "cgroup: out of memory");
+	cg->v2 = layout.v2;
+	for (int h = 0; h < H_COUNT; h++) {
+		cg->procs[h] = -1;
+		if (cg->v2 ? h > 0 : h == H_CPUACCT && strcmp(layout.root[h], layout.root[H_CPU]) == 0)
+			continue;
+		snprintf(cg->dir[h], PATH_MAX, "%s/%s/%s", layout.root[h], VMM_CGROUP_PARENT, name);
+		struct stat st;
+		int e = stat(cg->dir[h], &st) < 0 ? -errno : S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+		if (e < 0) {
+			int r = cove_errno(err, e, "cgroup: open %s", cg->dir[h]);
+			free(cg);
+			return r;
+		}
+	}
+	*ret = cg;
+	return 0;
+}
+
 size_t vmm_cgroup_procs_fds(const struct vmm_cgroup *cg, int fds[VMM_CGROUP_MAX_FDS])
 {
 	size_t n = 0;
@@ -229,20 +260,30 @@ size_t vmm_cgroup_procs_fds(const struct vmm_cgroup *cg, int fds[VMM_CGROUP_MAX_
 	return n;
 }
 
+struct vmm_cgroup *vmm_cgroup_close(struct vmm_cgroup *cg)
+{
+	if (!cg)
+		return NULL;
+	for (int h = 0; h < H_COUNT; h++)
+		if (cg->procs[h] >= 0)
+			close(cg->procs[h]);
+	free(cg);
+	return NULL;
+}
+
 struct vmm_cgroup *vmm_cgroup_remove(struct vmm_cgroup *cg)
 {
 	if (!cg)
 		return NULL;
+	/* Empty once its processes have exited; one the kernel is still
+	 * winding down (a VMM that was not our child, killed just now) holds it
+	 * for a moment (EBUSY), so it is tried again for a while; after that
+	 * the sweep gets it. */
 	for (int h = 0; h < H_COUNT; h++) {
-		if (cg->procs[h] >= 0)
-			close(cg->procs[h]);
-		/* Empty once its processes are reaped; a kernel still winding a
-		 * process down holds it for a moment (EBUSY): the sweep gets it. */
-		if (cg->dir[h][0])
-			rmdir(cg->dir[h]);
+		for (int i = 0; cg->dir[h][0] && rmdir(cg->dir[h]) < 0 && errno == EBUSY && i < REMOVE_TRIES; i++)
+			usleep(REMOVE_WAIT_US);
 	}
-	free(cg);
-	return NULL;
+	return vmm_cgroup_close(cg);
 }
 
 static int read_u64(const char *dir, const char *name, const char *key, uint64_t *ret)
@@ -288,6 +329,21 @@ int vmm_cgroup_usage(const struct vmm_cgroup *cg, uint64_t *cpu_usec, uint64_t *
 		return r;
 	*cpu_usec = ns / 1000;
 	return read_u64(cg->dir[H_MEMORY], "memory.usage_in_bytes", NULL, mem_bytes);
+}
+
+int vmm_cgroup_kill(const struct vmm_cgroup *cg)
+{
+	char path[PATH_MAX + 16];
+	snprintf(path, sizeof(path), "%s/cgroup.procs", vmm_cgroup_path(cg));
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? 0 : -errno;
+	int n = 0, pid;
+	while (fscanf(f, "%d", &pid) == 1)
+		if (pid > 0 && kill(pid, SIGKILL) == 0)
+			n++;
+	fclose(f);
+	return n;
 }
 
 const char *vmm_cgroup_path(const struct vmm_cgroup *cg)

@@ -20,6 +20,10 @@ struct vmm_driver {
 	int (*resume)(struct vmm *vm, struct cove_err *err);
 	/* Asks the guest to power off; returns without waiting. */
 	int (*request_poweroff)(struct vmm *vm, struct cove_err *err);
+	/* Connects to the control channel of a VMM an earlier process started
+	 * (vm->identity and vm->pidfd are set) and sets vm->state and vm->accel
+	 * from what the VMM reports. */
+	int (*attach)(struct vmm *vm, struct cove_err *err);
 	int (*snapshot)(struct vmm *vm, const char *dir, struct cove_err *err);
 	int (*restore)(struct vmm *vm, const char *dir, struct cove_err *err);
 	/* Frees driver-private state (control connections); the process is gone. */

@@ -227,6 +227,38 @@ static int qemu_boot(struct vmm *vm, struct cove_err *err)
 	return r;
 }
 
+static int qemu_attach(struct vmm *vm, struct cove_err *err)
+{
+	char qmp_path[PATH_MAX + 16];
+	snprintf(qmp_path, sizeof(qmp_path), "%s/qmp.sock", vm->dir);
+	struct qemu *q = calloc(1, sizeof(*q));
+	if (!q)
+		return cove_errf(err, -ENOMEM, "qemu: out of memory");
+	vm->driver_data = q;
+	/* QEMU listens again once its earlier client has gone. */
+	int r = qmp_open(qmp_path, vm->pidfd, QMP_CONNECT_TIMEOUT_MS, &q->qmp, err);
+	json_t *status = NULL, *kvm = NULL;
+	if (r == 0)
+		r = qmp_execute(q->qmp, "query-status", NULL, &status, QMP_TIMEOUT_MS, err);
+	if (r == 0)
+		r = qmp_execute(q->qmp, "query-kvm", NULL, &kvm, QMP_TIMEOUT_MS, err);
+	if (r == 0) {
+		const char *s = json_string_value(json_object_get(status, "status"));
+		if (!s)
+			r = cove_errf(err, -EPROTO, "qemu: query-status gave no status");
+		else if (strcmp(s, "running") == 0)
+			vm->state = VMM_STATE_RUNNING;
+		else if (strcmp(s, "paused") == 0)
+			vm->state = VMM_STATE_PAUSED;
+		else
+			r = cove_errf(err, -EPROTO, "qemu: guest is '%s', neither running nor paused", s);
+		vm->accel = json_is_true(json_object_get(kvm, "enabled")) ? VMM_ACCEL_KVM : VMM_ACCEL_TCG;
+	}
+	json_decref(status);
+	json_decref(kvm);
+	return r;
+}
+
 static int qemu_simple(struct vmm *vm, const char *command, struct cove_err *err)
 {
 	struct qemu *q = qemu_of(vm);
@@ -265,6 +297,7 @@ const struct vmm_driver vmm_driver_qemu = {
 	.pause = qemu_pause,
 	.resume = qemu_resume,
 	.request_poweroff = qemu_request_poweroff,
+	.attach = qemu_attach,
 	.snapshot = NULL,
 	.restore = NULL,
 	.release = qemu_release,

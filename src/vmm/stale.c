@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -99,4 +100,42 @@ int vmm_sweep_stale(const char *run_dir, struct cove_err *err)
 	if (groups > 0)
 		log_info("op=sweep cgroups=%d", groups);
 	return removed;
+}
+
+static void kill_identity(const struct proc_identity *id)
+{
+	int fd;
+	if (id->pid <= 0 || proc_identity_pidfd(id, &fd, NULL) < 0)
+		return;
+	/* Alive and the same process: its group (it leads its own session)
+	 * holds whatever it forked. */
+	kill(-id->pid, SIGKILL);
+	proc_pidfd_send_signal(fd, SIGKILL);
+	proc_pidfd_wait(fd, 2000);
+	close(fd);
+}
+
+int vmm_end_orphan(const char *run_dir, const char *id, const struct proc_identity *known, struct cove_err *err)
+{
+	char dir[PATH_MAX];
+	if (snprintf(dir, sizeof(dir), "%s/%s", run_dir, id) >= (int)sizeof(dir))
+		return cove_errf(err, -ENAMETOOLONG, "run directory of %s too long", id);
+	if (known)
+		kill_identity(known);
+	struct proc_identity recorded;
+	_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0 && read_identity(fd, "vmm", &recorded) == 0)
+		kill_identity(&recorded);
+	/* And anything in its cgroup: a VMM whose launcher died before it
+	 * recorded the VMM's identity is still there. */
+	struct vmm_cgroup *cg = NULL;
+	if (vmm_cgroup_open(id, &cg, NULL) == 0) {
+		int64_t deadline = now_ms() + 2000;
+		while (vmm_cgroup_kill(cg) > 0 && now_ms() < deadline)
+			usleep(10000);
+		cg = vmm_cgroup_remove(cg);
+	}
+	if (fd >= 0 && fs_remove_tree(dir, err) < 0)
+		return -EIO;
+	return 0;
 }

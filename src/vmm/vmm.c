@@ -156,6 +156,62 @@ int vmm_boot(struct vmm *vm, struct cove_err *err)
 	return 0;
 }
 
+int vmm_adopt(const struct vmm_config *config, const struct proc_identity *id, struct vmm **ret,
+	      struct cove_err *err)
+{
+	struct vmm *vm;
+	int r = vmm_create(config, &vm, err);
+	if (r < 0)
+		return r;
+	if (!vm->driver->attach) {
+		r = cove_errf(err, -EOPNOTSUPP, "driver %s cannot attach to a running VMM", vm->driver->name);
+		goto fail;
+	}
+	/* By identity: a pid that was reused is never taken for the VMM. */
+	r = proc_identity_pidfd(id, &vm->pidfd, err);
+	if (r < 0)
+		goto fail;
+	vm->identity = *id;
+	vm->launch_us = now_us();
+	struct stat st;
+	r = stat(vm->dir, &st) < 0 ? -errno : S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+	if (r < 0) {
+		cove_errno(err, r, "%s", vm->dir);
+		goto fail;
+	}
+	/* The directory is this process's to remove now. */
+	vm->launched_dir = true;
+	struct proc_identity self;
+	r = proc_identity_read(getpid(), &self, err);
+	if (r == 0)
+		r = vmm_write_identity(vm->dir, "owner", &self, err);
+	if (r < 0)
+		goto fail;
+	r = vm->driver->attach(vm, err);
+	if (r < 0)
+		goto fail;
+	if (vm->cfg.c.cgroup) {
+		struct cove_err cerr = { 0 };
+		if (vmm_cgroup_open(vm->cfg.c.id, &vm->cgroup, &cerr) < 0)
+			log_warn("vmm=%s op=adopt msg=\"no usage figures: %s\"", vm->cfg.c.id, cerr.msg);
+	}
+	log_info("vmm=%s op=adopt pid=%d state=%s", vm->cfg.c.id, (int)id->pid, vmm_state_name(vm->state));
+	*ret = vm;
+	return 0;
+fail:
+	cove_err_prefix(err, "adopt VMM %s (pid %d)", config->id, (int)id->pid);
+	/* Leaves the VMM to the caller: only its own handles go. */
+	if (vm->driver_data && vm->driver->release)
+		vm->driver->release(vm);
+	if (vm->pidfd >= 0)
+		close(vm->pidfd);
+	vm->pidfd = -1;
+	vm->launched_dir = false;
+	vm->state = VMM_STATE_STOPPED;
+	vmm_free(vm);
+	return r;
+}
+
 static int require_live(struct vmm *vm, const char *op, struct cove_err *err)
 {
 	enum vmm_state s = vmm_state(vm);
@@ -275,6 +331,22 @@ struct vmm *vmm_free(struct vmm *vm)
 		return NULL;
 	vmm_kill(vm, NULL);
 	vm->cgroup = vmm_cgroup_remove(vm->cgroup);
+	for (size_t i = 0; i < vm->cfg.nstrings; i++)
+		free(vm->cfg.strings[i]);
+	free(vm);
+	return NULL;
+}
+
+struct vmm *vmm_detach(struct vmm *vm)
+{
+	if (!vm)
+		return NULL;
+	if (vm->driver_data && vm->driver->release)
+		vm->driver->release(vm);
+	if (vm->pidfd >= 0)
+		close(vm->pidfd);
+	vm->pidfd = -1;
+	vm->cgroup = vmm_cgroup_close(vm->cgroup);
 	for (size_t i = 0; i < vm->cfg.nstrings; i++)
 		free(vm->cfg.strings[i]);
 	free(vm);

@@ -111,6 +111,13 @@ enum vmm_accel vmm_accel_resolve(enum vmm_accel requested, const char **reason);
  * stay open until vmm_boot returns). */
 int vmm_create(const struct vmm_config *config, struct vmm **ret, struct cove_err *err);
 int vmm_boot(struct vmm *vm, struct cove_err *err);
+/* Takes over a VMM an earlier process booted with this config (a daemon
+ * restarting): the process named by id (pid plus start time), its run
+ * directory, cgroup and control socket. The new vmm is running or paused, as
+ * the VMM reports, and owned like a booted one. On failure the VMM is left
+ * as it was. */
+int vmm_adopt(const struct vmm_config *config, const struct proc_identity *id, struct vmm **ret,
+	      struct cove_err *err);
 int vmm_pause(struct vmm *vm, struct cove_err *err);
 int vmm_resume(struct vmm *vm, struct cove_err *err);
 /* Graceful power-off request, then SIGTERM to the process group after
@@ -123,6 +130,10 @@ enum vmm_state vmm_state(struct vmm *vm);
 const char *vmm_state_name(enum vmm_state state);
 /* Kills the VMM if it still runs, removes the work directory, frees. NULL-safe. */
 struct vmm *vmm_free(struct vmm *vm);
+/* Lets go of a VMM that is to outlive this process (for vmm_adopt in the
+ * next): closes the control connection and handles, leaves the process, its
+ * run directory and cgroup. NULL-safe. */
+struct vmm *vmm_detach(struct vmm *vm);
 
 const char *vmm_id(const struct vmm *vm);
 const struct proc_identity *vmm_identity(const struct vmm *vm);
@@ -140,6 +151,11 @@ int vmm_usage(const struct vmm *vm, uint64_t *cpu_usec, uint64_t *mem_bytes);
  * (a `cove run` that was SIGKILLed), and the cgroups no VMM is in any more.
  * Returns how many directories, or a negative errno. */
 int vmm_sweep_stale(const char *run_dir, struct cove_err *err);
+
+/* Ends what is left of VMM id after its owner died part way (a daemon killed
+ * while it booted one): the VMM named by known (may be NULL) or recorded in
+ * RUN_DIR/ID, everything in its cgroup, then the run directory and cgroup. */
+int vmm_end_orphan(const char *run_dir, const char *id, const struct proc_identity *known, struct cove_err *err);
 
 /* Removes the two log files (the caller decides: `cove run` keeps them only
  * when something failed). */

@@ -203,18 +203,61 @@ stop; rc=$?
 [ $rc = 0 ] && [ "$(qemus)" = 0 ] && [ "$(nslots)" = 0 ] && [ -z "$(sqlite3 "$COVE_STATE_DIR/cove.db" 'select id from sandboxes' 2>/dev/null)" ]
 check "SIGTERM: coved ends every sandbox and exits 0" $? "rc=$rc qemu=$(qemus) slots=$(nslots)"
 
-# A SIGKILLed coved: its VMMs live on (they are not tied to it); until
-# re-adoption, the next start ends them, forgets their records and frees
-# their slots.
+# --- restarts: a SIGKILLed coved, and --live-restore ---
+# The sandboxes that run (or are paused) are re-adopted with their deadlines;
+# one being created when coved died is ended with everything it had.
+files() { # files METHOD ID TOKEN [DATA]: /files?path=/tmp/mark through coved
+    if [ "$1" = POST ]; then
+        curl -s -o /dev/null -w '%{http_code}' -X POST -H "E2b-Sandbox-Id: $2" -H "X-Access-Token: $3" \
+            -H 'Content-Type: application/octet-stream' --data-binary "$4" "$url/files?path=/tmp/mark"
+    else
+        curl -s -H "E2b-Sandbox-Id: $2" -H "X-Access-Token: $3" "$url/files?path=/tmp/mark"
+    fi
+}
+cgroups() { find /sys/fs/cgroup -maxdepth 3 -path '*/cove/*' -type d 2>/dev/null | grep -c "/cove/$1$"; }
 start; key=$(cat "$COVE_STATE_DIR/api-key")
-s=$(api POST /sandboxes '{"templateID":"tiny"}'); id=$(field "['sandboxID']")
-kill -9 $pid; wait $pid 2>/dev/null; pid=""
-sleep 0.5
+api POST /sandboxes '{"templateID":"tiny","timeout":120}' >/dev/null; ra=$(field "['sandboxID']"); rta=$(field "['envdAccessToken']")
+api POST /sandboxes '{"templateID":"tiny","timeout":120}' >/dev/null; rb=$(field "['sandboxID']")
+w=$(files POST "$ra" "$rta" "before the restart")
+api POST "/sandboxes/$rb/pause" >/dev/null
+api GET "/sandboxes/$ra" >/dev/null; enda=$(field "['endAt']")
+# A third, killed with coved while it boots.
+curl -s -o /dev/null -X POST -H "X-API-KEY: $key" -d '{"templateID":"tiny"}' "$url/sandboxes" & creating=$!
+for _ in $(seq 1 100); do [ "$(qemus)" = 3 ] && break; sleep 0.02; done
+rc=$(sqlite3 "$COVE_STATE_DIR/cove.db" "select id from sandboxes where state = 'creating'" 2>/dev/null)
+kill -9 $pid; wait $pid 2>/dev/null; pid=""; wait $creating 2>/dev/null
+q=$(qemus)
+[ "$w" = 200 ] && [ -n "$rc" ] && [ "$q" = 3 ]
+check "coved SIGKILLed with two sandboxes up and one being created; the VMMs live on" $? "write=$w creating=$rc qemu=$q"
 start
-for _ in $(seq 1 50); do [ "$(nslots)" = 0 ] && break; sleep 0.1; done
-s=$(api GET "/sandboxes/$id")
-[ "$s" = 404 ] && [ "$(qemus)" = 0 ] && [ "$(nslots)" = 0 ] && grep -q "sandbox=$id op=forget" "$base/coved.log"
-check "after a SIGKILLed coved, the next start cleans up after it" $? "$s qemu=$(qemus) slots=$(nslots)" "$(grep -E 'forget|recover' "$base/coved.log")"
-stop
+s=$(api GET "/sandboxes/$ra"); st=$(field "['state']"); end=$(field "['endAt']")
+[ "$s" = 200 ] && [ "$st" = running ] && [ "$end" = "$enda" ] && grep -q "sandbox=$ra op=adopt" "$base/coved.log"
+check "after the restart the running sandbox is re-adopted with its deadline" $? "$s $st $enda -> $end" "$(grep -E 'adopt|forget' "$base/coved.log")"
+got=$(files GET "$ra" "$rta")
+[ "$got" = "before the restart" ]; check "... and its guest answers, with its files" $? "got '$got'"
+s=$(api GET "/sandboxes/$rb"); [ "$s" = 200 ] && [ "$(field "['state']")" = paused ]
+check "the paused one is re-adopted paused" $? "$s $(cat "$out")"
+s=$(api POST "/sandboxes/$rb/connect" '{"timeout":60}'); [ "$s" = 201 ] && [ "$(health "$rb")" = 204 ]
+check "... and resumes" $? "$s"
+s=$(api GET "/sandboxes/$rc"); q=$(qemus); u=$(nslots)
+[ "$s" = 404 ] && [ "$q" = 2 ] && [ "$u" = 2 ] && [ "$(cgroups "$rc")" = 0 ] && [ ! -e "$COVE_RUN_DIR/$rc" ] &&
+    grep -q "sandbox=$rc op=forget state=creating" "$base/coved.log"
+check "the half-made one is gone: no VMM, slot, cgroup, run directory or record" $? "$s qemu=$q slots=$u cg=$(cgroups "$rc")" "$(grep -E "$rc" "$base/coved.log")"
+s=$(api DELETE "/sandboxes/$ra"); q=$(qemus)
+[ "$s" = 204 ] && [ "$q" = 1 ] && [ "$(cgroups "$ra")" = 0 ] && [ ! -e "$COVE_RUN_DIR/$ra" ]
+check "an adopted sandbox is killed like any other" $? "$s qemu=$q cg=$(cgroups "$ra")"
+kill -9 $pid; wait $pid 2>/dev/null; pid=""
+# --live-restore: SIGTERM leaves sandboxes to the next coved.
+start --live-restore
+s=$(api GET "/sandboxes/$rb"); [ "$s" = 200 ]; check "a second restart re-adopts again" $? "$s"
+stop; rc2=$?; q=$(qemus)
+[ $rc2 = 0 ] && [ "$q" = 1 ] && grep -q "sandbox=$rb op=detach" "$base/coved.log"
+check "--live-restore: SIGTERM leaves the sandbox running" $? "rc=$rc2 qemu=$q"
+start
+s=$(api GET "/sandboxes/$rb"); [ "$s" = 200 ] && [ "$(health "$rb")" = 204 ]
+check "... and the next coved serves it" $? "$s"
+stop; q=$(qemus)
+[ "$q" = 0 ] && [ "$(nslots)" = 0 ] && [ -z "$(ls "$COVE_RUN_DIR")" ] && [ "$(cgroups "$rb")" = 0 ]
+check "without it, SIGTERM ends them all: nothing left behind" $? "qemu=$q slots=$(nslots) run=$(ls "$COVE_RUN_DIR")"
 
 echo "1..$n"

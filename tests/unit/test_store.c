@@ -184,6 +184,64 @@ static void test_unwritable_dir(void **state)
 	assert_non_null(strstr(err.msg, "/proc/cove-no-such-dir"));
 }
 
+static int collect(void *ctx, const struct store_sandbox *sb)
+{
+	struct store_sandbox *out = ctx;
+	size_t i = 0;
+	while (out[i].id[0])
+		i++;
+	if (i >= 3)
+		return -1;
+	out[i] = *sb;
+	out[i].metadata = strdup(sb->metadata);
+	return 0;
+}
+
+/* Sandbox rows round trip whole (what a restarted coved adopts from),
+ * newest first, and a row is replaced, not added, when written again. */
+static void test_sandboxes(void **state)
+{
+	(void)state;
+	struct store *s = open_store();
+	struct cove_err err = { 0 };
+	struct store_sandbox a = { .id = "aaa", .template_id = "tiny", .state = STORE_SANDBOX_RUNNING,
+				   .metadata = (char *)"{\"k\":\"v\"}", .token = "t0k", .vcpus = 2, .mem_mib = 512,
+				   .started_ms = 1000, .end_ms = 301000, .vmm = { 1234, 5678 }, .seq = 1 };
+	struct store_sandbox b = a;
+	snprintf(b.id, sizeof(b.id), "bbb");
+	b.seq = 2;
+	b.state = STORE_SANDBOX_PAUSED;
+	b.left_ms = 42000;
+	b.auto_pause = true;
+	assert_int_equal(store_sandbox_put(s, &a, &err), 0);
+	assert_int_equal(store_sandbox_put(s, &b, &err), 0);
+	b.left_ms = 41000;
+	assert_int_equal(store_sandbox_put(s, &b, &err), 0);
+	struct store_sandbox got[4] = { 0 };
+	assert_int_equal(store_sandbox_each(s, collect, got, &err), 0);
+	assert_string_equal(got[0].id, "bbb");
+	assert_string_equal(got[1].id, "aaa");
+	assert_int_equal(got[2].id[0], 0);
+	assert_int_equal(got[0].state, STORE_SANDBOX_PAUSED);
+	assert_int_equal(got[0].left_ms, 41000);
+	assert_true(got[0].auto_pause);
+	assert_string_equal(got[1].metadata, "{\"k\":\"v\"}");
+	assert_string_equal(got[1].token, "t0k");
+	assert_int_equal(got[1].vmm.pid, 1234);
+	assert_int_equal(got[1].vmm.start_time, 5678);
+	assert_int_equal(got[1].end_ms, 301000);
+	assert_int_equal(got[1].vcpus, 2);
+	for (int i = 0; i < 2; i++)
+		store_sandbox_clear(&got[i]);
+	assert_int_equal(store_sandbox_delete(s, "aaa", &err), 0);
+	memset(got, 0, sizeof(got));
+	assert_int_equal(store_sandbox_each(s, collect, got, &err), 0);
+	assert_string_equal(got[0].id, "bbb");
+	assert_int_equal(got[1].id[0], 0);
+	store_sandbox_clear(&got[0]);
+	store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -191,6 +249,7 @@ int main(void)
 		cmocka_unit_test(test_transactions),
 		cmocka_unit_test(test_meta_and_schema),
 		cmocka_unit_test(test_unwritable_dir),
+		cmocka_unit_test(test_sandboxes),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
