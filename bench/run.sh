@@ -21,6 +21,8 @@ tmp=$(mktemp -d /tmp/cove-bench.XXXXXX)
 # The benchmark's own network instance (never a Cove running on this host's).
 export COVE_RUN_DIR=$tmp/run COVE_LOG_DIR=$tmp/log COVE_STATE_DIR=$tmp/state
 export COVE_NET_NAME=covb COVE_NET_RANGE=10.214.0.0/16 COVE_NET_DIR=/run/cove-bench/netns
+# `cove run` stays local (the reference), even with a coved on this host.
+export COVE_URL=http://127.0.0.1:9
 cleanup() {
     "$build/bin/cove" net gc --pool >/dev/null 2>&1 || true
     nft delete table inet covb 2>/dev/null || true

@@ -21,6 +21,9 @@ export COVE_ROOTFS=$COVE_TEMPLATES/tiny/rootfs.ext4
 # running on this host (which they never touch); removed at the end.
 export COVE_NET_NAME=covt COVE_NET_RANGE=10.211.0.0/16
 export COVE_STATE_DIR=/tmp/cove-tests/state COVE_NET_DIR=/run/cove-tests/netns
+# `cove run` goes through a coved that answers at COVE_URL; the tests' runs
+# stay local (port 9 refuses) unless a test starts its own coved.
+export COVE_URL=http://127.0.0.1:9
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 

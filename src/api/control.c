@@ -1,6 +1,7 @@
 /* The E2B control plane (../docs: shared e2b-protocol.md; E2B's
  * spec/openapi.yml where that is silent): create, connect, info, list with
- * filters and pagination, kill, timeout, refresh. */
+ * filters and pagination, kill, timeout, refresh, pause, metrics, logs, and
+ * the templates. */
 #include "api/control.h"
 
 #include <ctype.h>
@@ -10,10 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "proto/utf8.h"
 #include "proto/version.h"
+#include "template/template.h"
 
 #define MAX_METADATA 64
 #define MAX_ENV_VARS 256
@@ -21,6 +24,9 @@
 #define MAX_VALUE 4096
 #define LIST_DEFAULT_LIMIT 100
 #define LIST_MAX_LIMIT 100
+#define LOGS_DEFAULT_LIMIT 1000
+#define LOGS_MAX_LIMIT 100000
+#define LOG_TAIL_BYTES (1024 * 1024)
 
 static struct manager *manager_of(struct api_request *r)
 {
@@ -42,7 +48,7 @@ static enum MHD_Result reply_failure(struct api_request *r, int code, const stru
 			: code == -EINVAL ? 400
 			: code == -EAGAIN ? 429
 			: code == -EBUSY || code == -EALREADY ? 409
-			: code == -ESHUTDOWN ? 503
+			: code == -ESHUTDOWN || code == -ECANCELED ? 503
 					     : 500;
 	return api_reply_error(r, status, "%s", err->msg[0] ? err->msg : strerror(-code));
 }
@@ -602,6 +608,122 @@ static enum MHD_Result handle_list_v2(struct api_request *r)
 	return list(r, true);
 }
 
+/* --- logs and templates --- */
+
+/* The last lines of a log file (at most LOG_TAIL_BYTES of it), each as
+ * {"timestamp", "line"} in logs and {"timestamp", "level", "message",
+ * "fields": {"source"}} in entries, as E2B's logs route has them. */
+static int tail_lines(const char *path, const char *source, const char *ts, size_t limit, json_t *logs,
+		      json_t *entries)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? 0 : -errno;
+	char *buf = malloc(LOG_TAIL_BYTES + 1);
+	if (!buf) {
+		fclose(f);
+		return -ENOMEM;
+	}
+	long at = 0;
+	if (fseek(f, 0, SEEK_END) == 0 && (at = ftell(f)) > LOG_TAIL_BYTES)
+		at -= LOG_TAIL_BYTES;
+	else
+		at = 0;
+	fseek(f, at, SEEK_SET);
+	size_t n = fread(buf, 1, LOG_TAIL_BYTES, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* Whole lines only: a cut first line goes. */
+	char *p = buf;
+	if (at > 0 && (p = strchr(buf, '\n')))
+		p++;
+	size_t total = 0;
+	for (char *q = p; q && *q; q = strchr(q, '\n') ? strchr(q, '\n') + 1 : NULL)
+		total++;
+	int r = 0;
+	for (size_t i = 0; p && *p && r == 0; i++) {
+		char *nl = strchr(p, '\n');
+		if (nl)
+			*nl = '\0';
+		size_t len = strlen(p);
+		if (len && p[len - 1] == '\r')
+			p[len - 1] = '\0';
+		if (i + limit >= total) {
+			json_t *line = json_string_lossy(p);
+			json_t *l = line ? json_pack("{s:s, s:O}", "timestamp", ts, "line", line) : NULL;
+			json_t *e = line ? json_pack("{s:s, s:s, s:O, s:{s:s}}", "timestamp", ts, "level", "info",
+						     "message", line, "fields", "source", source) : NULL;
+			r = l && e && json_array_append_new(logs, l) == 0 && json_array_append_new(entries, e) == 0
+				    ? 0 : -ENOMEM;
+			json_decref(line);
+		}
+		p = nl ? nl + 1 : NULL;
+	}
+	free(buf);
+	return r;
+}
+
+static enum MHD_Result handle_logs(struct api_request *r)
+{
+	struct cove_err err = { 0 };
+	char console[PATH_MAX], vmm[PATH_MAX];
+	struct manager_info info = { 0 };
+	int rc = manager_log_paths(manager_of(r), r->params[0], console, vmm, &err);
+	if (rc == 0)
+		rc = manager_get(manager_of(r), r->params[0], &info, &err);
+	if (rc < 0)
+		return reply_failure(r, rc, &err);
+	const char *v = api_query(r, "limit");
+	char *end = NULL;
+	long limit = v && *v ? strtol(v, &end, 10) : LOGS_DEFAULT_LIMIT;
+	if (v && *v && (*end || limit < 1 || limit > LOGS_MAX_LIMIT)) {
+		manager_info_clear(&info);
+		return api_reply_error(r, 400, "limit must be 1 to %d", LOGS_MAX_LIMIT);
+	}
+	char ts[32];
+	iso8601(info.started_ms, ts);
+	manager_info_clear(&info);
+	json_t *logs = json_array(), *entries = json_array();
+	rc = logs && entries ? 0 : -ENOMEM;
+	if (rc == 0)
+		rc = tail_lines(console, "console", ts, (size_t)limit, logs, entries);
+	if (rc == 0)
+		rc = tail_lines(vmm, "vmm", ts, (size_t)limit, logs, entries);
+	if (rc < 0) {
+		json_decref(logs);
+		json_decref(entries);
+		return api_reply_error(r, 500, "read the logs of %s: %s", r->params[0], strerror(-rc));
+	}
+	return api_reply_json(r, 200, json_pack("{s:o, s:o}", "logs", logs, "logEntries", entries), NULL, NULL);
+}
+
+static int template_json(void *ctx, const struct template *t)
+{
+	struct stat st;
+	uint64_t size = stat(t->rootfs, &st) == 0 ? (uint64_t)st.st_size : 0;
+	unsigned mem = t->memory_mib ? t->memory_mib : VMM_DEFAULT_MEM_MIB;
+	unsigned cpus = t->vcpus ? t->vcpus : VMM_DEFAULT_VCPUS;
+	json_t *o = json_pack("{s:s, s:s, s:i, s:i, s:I, s:b, s:[s], s:s, s:s, s:s, s:s, s:s}", "templateID", t->name,
+			      "buildID", t->name, "cpuCount", (int)cpus, "memoryMB", (int)mem, "diskSizeMB",
+			      (json_int_t)(size >> 20), "public", 0, "aliases", t->name, "envdVersion", ENVD_VERSION,
+			      "buildStatus", "ready", "defaultUser", t->user[0] ? t->user : "root", "defaultWorkdir",
+			      t->workdir, "suite", t->suite);
+	return o && json_array_append_new(ctx, o) == 0 ? 0 : -ENOMEM;
+}
+
+static enum MHD_Result handle_templates(struct api_request *r)
+{
+	struct cove_err err = { 0 };
+	json_t *list = json_array();
+	int rc = list ? template_each(manager_templates_dir(manager_of(r)), template_json, list, &err)
+		      : cove_errf(&err, -ENOMEM, "out of memory");
+	if (rc < 0) {
+		json_decref(list);
+		return api_reply_error(r, 500, "%s", err.msg[0] ? err.msg : strerror(-rc));
+	}
+	return api_reply_json(r, 200, list, NULL, NULL);
+}
+
 static const struct api_route routes[] = {
 	{ "POST", "/sandboxes", handle_create, 0 },
 	{ "POST", "/v2/sandboxes", handle_create, 0 },
@@ -616,6 +738,8 @@ static const struct api_route routes[] = {
 	{ "POST", "/sandboxes/{}/pause", handle_pause, 0 },
 	{ "GET", "/sandboxes/{}/metrics", handle_metrics, 0 },
 	{ "GET", "/metrics", handle_host_metrics, 0 },
+	{ "GET", "/sandboxes/{}/logs", handle_logs, 0 },
+	{ "GET", "/templates", handle_templates, 0 },
 };
 
 const struct api_route *control_routes(size_t *n)

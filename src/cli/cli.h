@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sandbox/sandbox.h"
+
 /* Exit codes of cove itself, as docker run uses them: 125 when cove failed,
  * 126 when the command cannot run, 127 when it was not found; otherwise the
  * command's own status (128+N for a signal). */
@@ -18,6 +20,48 @@
 int cmd_run(int argc, char **argv);
 int cmd_net(int argc, char **argv);
 int cmd_port_forward(int argc, char **argv);
+/* Through coved's API (remote.c, exec.c, cp.c). */
+int cmd_create(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_exec(int argc, char **argv);
+int cmd_shell(int argc, char **argv);
+int cmd_cp(int argc, char **argv);
+int cmd_pause(int argc, char **argv);
+int cmd_resume(int argc, char **argv);
+int cmd_kill(int argc, char **argv);
+int cmd_logs(int argc, char **argv);
+int cmd_templates(int argc, char **argv);
+
+/* --url and --api-key, which every verb that talks to coved takes. */
+enum { CLI_OPT_URL = 200, CLI_OPT_API_KEY };
+#define CLI_CLIENT_LONGOPTS \
+	{ "url", required_argument, NULL, CLI_OPT_URL }, { "api-key", required_argument, NULL, CLI_OPT_API_KEY }
+#define CLI_CLIENT_HELP \
+	"  --url URL         coved's address (default $COVE_URL, else " CLIENT_DEFAULT_URL ")\n" \
+	"  --api-key KEY     its API key (default $COVE_API_KEY, else $COVE_STATE_DIR/api-key)\n"
+struct client_config;
+struct client;
+/* Takes getopt's c when it is one of those; -1 when it is not. */
+int cli_client_option(int c, struct client_config *cc);
+/* The client, or NULL after saying why on stderr. */
+struct client *cli_client(const char *verb, const struct client_config *cc);
+
+/* How the agent of a running sandbox is reached through coved. */
+struct cli_endpoint {
+	char id[64];
+	char token[128];
+	struct agent_endpoint ep;
+};
+/* Looks the sandbox up (its token); -1 after saying why on stderr. */
+int cli_sandbox_endpoint(struct client *cl, const char *verb, const char *id, struct cli_endpoint *ret);
+/* Runs req through ep, output to stdout/stderr, reporting failures as cove
+ * VERB; returns the exit code (cli_exit_code). */
+int cli_exec_via(const struct agent_endpoint *ep, const struct sandbox_exec *req, int cancel_fd, const char *verb);
+/* Output of a command to cove's stdout or stderr (sandbox_output_fn). */
+int cli_write_output(void *ctx, enum process_stream stream, const uint8_t *data, size_t len);
+/* cove's exit status for a command that ran (or not): its own, 128+N for a
+ * signal, 127/126/125/130 as docker run has them. */
+int cli_exit_code(int r, const struct sandbox_exec_result *res);
 
 /* -p [ADDR:]HOSTPORT:GUESTPORT (address default 127.0.0.1; host port 0: any). */
 struct cli_publish {

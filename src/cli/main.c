@@ -13,6 +13,16 @@ struct verb {
 
 static const struct verb verbs[] = {
 	{ "run", cmd_run, "boot a sandbox, run one command in it, tear it down" },
+	{ "create", cmd_create, "create a sandbox in coved and print its id" },
+	{ "ls", cmd_ls, "list coved's sandboxes" },
+	{ "exec", cmd_exec, "run a command in a sandbox, streaming its output" },
+	{ "shell", cmd_shell, "an interactive shell in a sandbox" },
+	{ "cp", cmd_cp, "copy a file into or out of a sandbox" },
+	{ "pause", cmd_pause, "pause sandboxes" },
+	{ "resume", cmd_resume, "resume paused sandboxes" },
+	{ "kill", cmd_kill, "end sandboxes" },
+	{ "logs", cmd_logs, "a sandbox's console (or VMM) log" },
+	{ "templates", cmd_templates, "list the templates sandboxes are made from" },
 	{ "port-forward", cmd_port_forward, "relay a host port to a port of a running sandbox" },
 	{ "net", cmd_net, "list network slots (ls), remove leftovers (gc)" },
 };

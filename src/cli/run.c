@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "client/client.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/proc.h"
@@ -21,6 +22,8 @@
 #include "template/template.h"
 
 #define MAX_ENVS 256
+/* How long `cove run` waits to learn whether coved is there. */
+#define COVED_PROBE_MS 200
 #define MAX_PUBLISH 16
 #define MAX_RULES NET_MAX_RULES
 
@@ -41,6 +44,8 @@ struct run_opts {
 	size_t nallow, ndeny;
 	bool timing;
 	bool keep_logs;
+	bool local;       /* never through coved */
+	bool local_only;  /* an option only a local run has was given */
 	char **argv;
 };
 
@@ -76,6 +81,10 @@ static void run_usage(FILE *f)
 		"                     (also private networks; repeatable)\n"
 		"  --deny-out CIDR    keep the guest from reaching CIDR (repeatable)\n"
 		"  --timing           print boot and run times to stderr\n"
+		"  --local            boot the sandbox here even when coved runs (by default, when\n"
+		"                     coved answers at $COVE_URL and none of --mem, --cpus,\n"
+		"                     --accel, --kernel, --rootfs, --kernel-args, -p, --token-file\n"
+		"                     or --keep-logs is given, coved makes the sandbox)\n"
 		"  --keep-logs        keep the VMM and console logs even when all went well\n",
 		VMM_DEFAULT_MEM_MIB, VMM_DEFAULT_VCPUS);
 }
@@ -93,7 +102,7 @@ static int parse_uint(const char *s, unsigned *out)
 
 enum {
 	OPT_MEM = 256, OPT_CPUS, OPT_ACCEL, OPT_KERNEL, OPT_ROOTFS, OPT_KERNEL_ARGS, OPT_TIMING, OPT_KEEP_LOGS,
-	OPT_TEMPLATE, OPT_TOKEN_FILE, OPT_NO_INTERNET, OPT_ALLOW_OUT, OPT_DENY_OUT,
+	OPT_TEMPLATE, OPT_TOKEN_FILE, OPT_NO_INTERNET, OPT_ALLOW_OUT, OPT_DENY_OUT, OPT_LOCAL,
 };
 
 static int add_rule(const char *opt, const char **list, size_t *n)
@@ -175,6 +184,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		{ "cwd", required_argument, NULL, 'w' },	   { "timing", no_argument, NULL, OPT_TIMING },
 		{ "kernel-args", required_argument, NULL, OPT_KERNEL_ARGS },
 		{ "keep-logs", no_argument, NULL, OPT_KEEP_LOGS }, { "template", required_argument, NULL, OPT_TEMPLATE },
+		{ "local", no_argument, NULL, OPT_LOCAL },
 		{ "publish", required_argument, NULL, 'p' },	   { "token-file", required_argument, NULL, OPT_TOKEN_FILE },
 		{ "no-internet", no_argument, NULL, OPT_NO_INTERNET },
 		{ "allow-out", required_argument, NULL, OPT_ALLOW_OUT }, { "deny-out", required_argument, NULL, OPT_DENY_OUT },
@@ -188,6 +198,15 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 			run_usage(stdout);
 			exit(0);
 		}
+		if (c == OPT_LOCAL) {
+			o->local = true;
+			continue;
+		}
+		/* What coved decides for its sandboxes (or cannot do) makes the
+		 * run a local one. */
+		if (c == OPT_MEM || c == OPT_CPUS || c == OPT_ACCEL || c == OPT_KERNEL || c == OPT_ROOTFS ||
+		    c == OPT_KERNEL_ARGS || c == 'p' || c == OPT_TOKEN_FILE || c == OPT_KEEP_LOGS)
+			o->local_only = true;
 		if (parse_option(c, o) < 0) {
 			run_usage(stderr);
 			return -1;
@@ -286,27 +305,6 @@ static int start_publishing(const struct run_opts *o, struct sandbox *sb, struct
 	return 0;
 }
 
-static int write_output(void *ctx, enum process_stream stream, const uint8_t *data, size_t len)
-{
-	(void)ctx;
-	int r = fs_write_all(stream == PROCESS_STDERR ? 2 : 1, data, len);
-	/* A closed stdout (cove run ... | head) ends the run, like SIGPIPE would. */
-	return r == -EPIPE ? -EPIPE : 0;
-}
-
-static int exit_code_for(int r, const struct sandbox_exec_result *res)
-{
-	if (r == -ENOENT)
-		return CLI_EXIT_NOT_FOUND;
-	if (r == -EACCES)
-		return CLI_EXIT_CANNOT_RUN;
-	if (r == -ECANCELED)
-		return 130;
-	if (r < 0)
-		return CLI_EXIT_FAILURE;
-	return res->exited ? res->exit_code : 128 + res->signal;
-}
-
 static void print_timing(struct sandbox *sb, int64_t exec_start, int64_t exec_end)
 {
 	const struct sandbox_timings *t = sandbox_timings(sb);
@@ -317,6 +315,66 @@ static void print_timing(struct sandbox *sb, int64_t exec_start, int64_t exec_en
 		sandbox_id(sb), vmm_accel_name(vmm_accel_used(sandbox_vmm(sb))),
 		(double)(launched - t->start_us) / 1000.0, (double)(t->agent_ready_us - launched) / 1000.0,
 		(double)(t->agent_ready_us - t->start_us) / 1000.0, (double)(exec_end - exec_start) / 1000.0);
+}
+
+/* The same run through coved: create, exec, kill. If cove itself is killed
+ * outright, coved's reaper ends the sandbox at its deadline. */
+#define COVED_RUN_TIMEOUT_S 3600
+
+static int run_via_coved(const struct run_opts *o, struct client *cl, int sfd)
+{
+	const char *tpl = o->template_name ? o->template_name : getenv("COVE_TEMPLATE");
+	json_t *allow = json_array(), *deny = json_array();
+	for (size_t i = 0; i < o->nallow; i++)
+		json_array_append_new(allow, json_string(o->allow_out[i]));
+	for (size_t i = 0; i < o->ndeny; i++)
+		json_array_append_new(deny, json_string(o->deny_out[i]));
+	json_t *body = json_pack("{s:s, s:i, s:b, s:{s:o, s:o}, s:{s:s}}", "templateID", tpl && *tpl ? tpl : "base",
+				 "timeout", COVED_RUN_TIMEOUT_S, "allow_internet_access", o->sc.policy.internet,
+				 "network", "allowOut", allow, "denyOut", deny, "metadata", "cove.run", "true");
+	json_t *reply = NULL;
+	struct cove_err err = { 0 };
+	int64_t t0 = now_us();
+	int r = body ? client_call(cl, "POST", "/sandboxes", body, NULL, &reply, &err) : -ENOMEM;
+	json_decref(body);
+	if (r < 0) {
+		fprintf(stderr, "cove: coved at %s: %s\n", client_url(cl), r == -ENOMEM ? "out of memory" : err.msg);
+		return CLI_EXIT_FAILURE;
+	}
+	struct cli_endpoint ce = { 0 };
+	snprintf(ce.id, sizeof(ce.id), "%s", json_string_value(json_object_get(reply, "sandboxID")) ?: "");
+	snprintf(ce.token, sizeof(ce.token), "%s", json_string_value(json_object_get(reply, "envdAccessToken")) ?: "");
+	json_decref(reply);
+	ce.ep = (struct agent_endpoint){ .netns_fd = -1, .port = SANDBOX_AGENT_PORT, .token = ce.token,
+					 .via = client_url(cl), .sandbox = ce.id };
+	int64_t t1 = now_us();
+	struct sandbox_exec req = { .argv = (const char *const *)o->argv, .envs = o->envs, .cwd = o->cwd,
+				    .on_output = cli_write_output };
+	int code = cli_exec_via(&ce.ep, &req, sfd, "run");
+	if (o->timing)
+		fprintf(stderr, "cove: sandbox=%s via=coved create_ms=%.1f command_ms=%.1f\n", ce.id,
+			(double)(t1 - t0) / 1000.0, (double)(now_us() - t1) / 1000.0);
+	char path[128];
+	snprintf(path, sizeof(path), "/sandboxes/%s", ce.id);
+	if (client_call(cl, "DELETE", path, NULL, NULL, NULL, &err) < 0 && err.code != -ENOENT)
+		fprintf(stderr, "cove: kill %s: %s\n", ce.id, err.msg);
+	return code;
+}
+
+/* Whether coved runs and this run can go through it: the client if so. */
+static struct client *coved_for(const struct run_opts *o)
+{
+	if (o->local || o->local_only)
+		return NULL;
+	struct client *cl = NULL;
+	struct cove_err err = { 0 };
+	if (client_open(NULL, &cl, &err) < 0)
+		return NULL;
+	if (!client_reachable(cl, COVED_PROBE_MS)) {
+		client_close(cl);
+		return NULL;
+	}
+	return cl;
 }
 
 /* SIGINT, SIGTERM and SIGHUP arrive on a signalfd, which doubles as the
@@ -346,6 +404,13 @@ int cmd_run(int argc, char **argv)
 	if (net_policy_check(&o.sc.policy, &err) < 0) {
 		fprintf(stderr, "cove run: %s\n", err.msg);
 		return CLI_EXIT_USAGE;
+	}
+	struct client *cl = coved_for(&o);
+	if (cl) {
+		int sfd = block_signals();
+		int code = run_via_coved(&o, cl, sfd);
+		client_close(cl);
+		return code;
 	}
 	if (resolve_guest_files(&o) < 0)
 		return CLI_EXIT_FAILURE;
@@ -388,7 +453,7 @@ int cmd_run(int argc, char **argv)
 		.argv = (const char *const *)o.argv,
 		.envs = o.envs,
 		.cwd = o.cwd,
-		.on_output = write_output,
+		.on_output = cli_write_output,
 	};
 	struct sandbox_exec_result res;
 	int64_t t0 = now_us();
@@ -402,7 +467,7 @@ int cmd_run(int argc, char **argv)
 		else if (r != -ECANCELED)
 			fprintf(stderr, "cove: %s\n", err.msg);
 	}
-	int code = exit_code_for(r, &res);
+	int code = cli_exit_code(r, &res);
 	for (size_t i = 0; i < o.npublish; i++)
 		net_forward_stop(forwards[i]);
 	if (o.token_file)

@@ -155,7 +155,25 @@ static char *dump(json_t *j)
 	return s;
 }
 
+static json_t *start_json(const char *const *argv, const char *const *envs, const char *cwd, bool stdin_open);
+
 char *process_start_encode(const char *const *argv, const char *const *envs, const char *cwd, bool stdin_open)
+{
+	return dump(start_json(argv, envs, cwd, stdin_open));
+}
+
+char *process_start_encode_pty(const char *const *argv, const char *const *envs, const char *cwd,
+			       unsigned short cols, unsigned short rows)
+{
+	json_t *j = start_json(argv, envs, cwd, true);
+	if (j && json_object_set_new(j, "pty", json_pack("{s:{s:i, s:i}}", "size", "cols", (int)cols, "rows", (int)rows)) < 0) {
+		json_decref(j);
+		j = NULL;
+	}
+	return dump(j);
+}
+
+static json_t *start_json(const char *const *argv, const char *const *envs, const char *cwd, bool stdin_open)
 {
 	json_t *args = json_array();
 	json_t *env = json_object();
@@ -173,7 +191,7 @@ char *process_start_encode(const char *const *argv, const char *const *envs, con
 	json_t *process = json_pack("{s:s, s:o, s:o}", "cmd", argv[0], "args", args, "envs", env);
 	if (process && cwd)
 		json_object_set_new(process, "cwd", json_string(cwd));
-	return dump(json_pack("{s:o, s:b}", "process", process, "stdin", stdin_open));
+	return json_pack("{s:o, s:b}", "process", process, "stdin", stdin_open);
 }
 
 char *process_event_encode_start(int pid)

@@ -34,6 +34,10 @@ int process_start_parse(const void *json, size_t len, struct process_start *out,
 void process_start_clear(struct process_start *s);
 /* envs are "KEY=VALUE" strings; returns malloc'd JSON or NULL. */
 char *process_start_encode(const char *const *argv, const char *const *envs, const char *cwd, bool stdin_open);
+/* The same with a terminal of cols x rows (stdin open: input goes through
+ * SendInput's "pty"). */
+char *process_start_encode_pty(const char *const *argv, const char *const *envs, const char *cwd,
+			       unsigned short cols, unsigned short rows);
 
 enum process_event_kind { PROCESS_EVENT_START, PROCESS_EVENT_DATA, PROCESS_EVENT_END, PROCESS_EVENT_KEEPALIVE };
 enum process_stream { PROCESS_STDOUT, PROCESS_STDERR, PROCESS_PTY };

@@ -15,6 +15,7 @@
 
 #include "common/cleanup.h"
 #include "net/net.h"
+#include "proto/base64.h"
 #include "proto/envelope.h"
 #include "sandbox/internal.h"
 
@@ -69,6 +70,8 @@ static int handle_event(struct stream_state *st, const struct envelope *env)
 	switch (ev.kind) {
 	case PROCESS_EVENT_START:
 		st->res->pid = ev.pid;
+		if (st->req->on_start)
+			st->req->on_start(st->req->ctx, ev.pid);
 		break;
 	case PROCESS_EVENT_DATA:
 		if (st->req->on_output)
@@ -256,7 +259,8 @@ int agent_exec(const struct agent_endpoint *ep, const struct sandbox_exec *req, 
 	memset(res, 0, sizeof(*res));
 	if (!req->argv || !req->argv[0])
 		return cove_errf(err, -EINVAL, "exec: no command given");
-	_cleanup_free_ char *json = process_start_encode(req->argv, req->envs, req->cwd, false);
+	_cleanup_free_ char *json = req->pty ? process_start_encode_pty(req->argv, req->envs, req->cwd, req->cols, req->rows)
+					     : process_start_encode(req->argv, req->envs, req->cwd, false);
 	if (!json)
 		return cove_errf(err, -ENOMEM, "exec: encode request");
 	size_t n = strlen(json);
@@ -430,4 +434,49 @@ int sandbox_exec(struct sandbox *sb, const struct sandbox_exec *req, struct sand
 	if (r < 0 && r != -ENOENT && r != -EACCES && r != -ECANCELED)
 		cove_err_prefix(err, "exec in %s", sb->id);
 	return r;
+}
+
+/* A unary Connect call of the process service; {} is the only good answer. */
+static int process_call(const struct agent_endpoint *ep, const char *method, json_t *body, struct cove_err *err)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/process.Process/%s", method);
+	_cleanup_free_ char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	if (!text)
+		return cove_errf(err, -ENOMEM, "agent %s: out of memory", method);
+	struct body_buf out = { 0 };
+	long status;
+	int r = agent_unary(ep, path, text, &out, &status, err);
+	if (r == 0 && status != 200) {
+		json_t *j = json_loads(out.data, 0, NULL);
+		const char *code = json_string_value(json_object_get(j, "code"));
+		const char *msg = json_string_value(json_object_get(j, "message"));
+		r = cove_errf(err, code ? errno_for_code(code) : -EPROTO, "agent %s: %s", method,
+			      msg ? msg : "unexpected answer");
+		json_decref(j);
+	}
+	return r;
+}
+
+int agent_send_input(const struct agent_endpoint *ep, int pid, const uint8_t *data, size_t len, struct cove_err *err)
+{
+	char *b64 = malloc(base64_encoded_len(len) + 1);
+	if (!b64)
+		return cove_errf(err, -ENOMEM, "agent SendInput: out of memory");
+	base64_encode(data, len, b64);
+	b64[base64_encoded_len(len)] = '\0';
+	int r = process_call(ep, "SendInput", json_pack("{s:{s:i}, s:{s:s}}", "process", "pid", pid, "input", "pty", b64),
+			     err);
+	free(b64);
+	return r;
+}
+
+int agent_resize(const struct agent_endpoint *ep, int pid, unsigned short cols, unsigned short rows,
+		 struct cove_err *err)
+{
+	return process_call(ep, "Update",
+			    json_pack("{s:{s:i}, s:{s:{s:i, s:i}}}", "process", "pid", pid, "pty", "size", "cols",
+				      (int)cols, "rows", (int)rows),
+			    err);
 }

@@ -63,6 +63,11 @@ struct sandbox_exec {
 	const char *cwd;         /* NULL: the guest user's home */
 	sandbox_output_fn on_output;
 	void *ctx;
+	/* A terminal of cols x rows: output arrives as PROCESS_PTY, input goes
+	 * through agent_send_input. */
+	bool pty;
+	unsigned short cols, rows;
+	void (*on_start)(void *ctx, int pid); /* may be NULL */
 };
 
 struct sandbox_exec_result {
@@ -116,6 +121,12 @@ int agent_metrics(const struct agent_endpoint *ep, struct agent_metrics *ret, st
 /* sandbox_exec against any agent. cancel_fd: readable means give up; -1 for none. */
 int agent_exec(const struct agent_endpoint *ep, const struct sandbox_exec *req, struct sandbox_exec_result *res,
 	       int cancel_fd, struct cove_err *err);
+
+/* Input for a process started with a terminal (agent_exec with pty), and
+ * the terminal's new size. */
+int agent_send_input(const struct agent_endpoint *ep, int pid, const uint8_t *data, size_t len, struct cove_err *err);
+int agent_resize(const struct agent_endpoint *ep, int pid, unsigned short cols, unsigned short rows,
+		 struct cove_err *err);
 
 int sandbox_pause(struct sandbox *sb, struct cove_err *err);
 int sandbox_resume(struct sandbox *sb, struct cove_err *err);

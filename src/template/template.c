@@ -1,4 +1,5 @@
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -158,4 +159,51 @@ int template_load(const char *dir, const char *name, struct template *t, struct 
 	if (access(t->rootfs, R_OK) < 0)
 		return cove_errno(err, -errno, "template %s: image %s", name, t->rootfs);
 	return 0;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int template_each(const char *dir, template_fn fn, void *ctx, struct cove_err *err)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return cove_errno(err, -errno, "templates: open %s", dir);
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	int r = 0;
+	struct dirent *de;
+	while (r == 0 && (de = readdir(d))) {
+		if (de->d_name[0] == '.' || template_name_check(de->d_name, NULL) < 0)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			char **p = realloc(names, cap * sizeof(*p));
+			if (!p) {
+				r = cove_errf(err, -ENOMEM, "templates: out of memory");
+				break;
+			}
+			names = p;
+		}
+		if (!(names[n] = strdup(de->d_name)))
+			r = cove_errf(err, -ENOMEM, "templates: out of memory");
+		else
+			n++;
+	}
+	closedir(d);
+	if (n)
+		qsort(names, n, sizeof(*names), by_name);
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		struct template t;
+		struct cove_err e = { 0 };
+		/* A directory that is not a usable template is skipped. */
+		if (template_load(dir, names[i], &t, &e) == 0)
+			r = fn(ctx, &t);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return r;
 }

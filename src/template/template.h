@@ -33,6 +33,11 @@ int template_name_check(const char *name, struct cove_err *err);
  * and checks that rootfs.ext4 is readable. */
 int template_load(const char *dir, const char *name, struct template *t, struct cove_err *err);
 
+typedef int (*template_fn)(void *ctx, const struct template *t);
+/* Every usable template in dir, by name (a directory that is not one is
+ * skipped). Stops at the first non-zero return of fn and returns it. */
+int template_each(const char *dir, template_fn fn, void *ctx, struct cove_err *err);
+
 /* Parses template.conf text (for tests and for template_load). `where` names
  * the source in messages. */
 int template_parse_conf(const char *text, const char *where, struct template *t, struct cove_err *err);

@@ -1,0 +1,114 @@
+#!/bin/bash
+# The cove CLI against a real coved with real guests: create, ls, exec (exit
+# codes, streams), cp both ways, shell (a terminal fed from a pipe), pause,
+# resume, logs, templates, kill, `cove run` through coved, and the errors a
+# user meets (unknown sandbox, no coved, wrong key). Prints TAP.
+set -u
+build=${COVE_BUILD:-$(cd "$(dirname "$0")/../../build" && pwd)}
+coved=$build/bin/coved
+cove=$build/bin/cove
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); echo "not ok $n - $1"; shift; for line in "$@"; do echo "# $line"; done; }
+check() { # check NAME CONDITION-EXIT-STATUS DETAILS...
+    local name=$1 status=$2; shift 2
+    if [ "$status" = 0 ]; then ok "$name"; else not_ok "$name" "$@"; fi
+}
+
+if [ "$(id -u)" != 0 ]; then echo "1..0 # SKIP needs root for namespaces, links and nftables"; exit 0; fi
+if [ ! -r "${COVE_KERNEL:-}" ] || [ ! -d "${COVE_TEMPLATES:-}" ]; then
+    echo "1..0 # SKIP no guest kernel/templates; run 'make' first"; exit 0
+fi
+: "${COVE_NET_NAME:?tests/run.sh sets the network instance of the tests}"
+base=$(mktemp -d /tmp/cove-cli.XXXXXX)
+export COVE_RUN_DIR=$base/run COVE_LOG_DIR=$base/log COVE_STATE_DIR=$base/state
+pid=""
+cleanup() {
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    "$cove" net gc --pool >/dev/null 2>&1
+    rm -rf "$base"
+}
+trap cleanup EXIT
+
+"$coved" --listen 127.0.0.1:0 --state-dir "$COVE_STATE_DIR" --net-pool 1 >"$base/coved.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do
+    port=$(sed -n 's/^coved: listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$base/coved.log")
+    [ -n "$port" ] && break
+    sleep 0.05
+done
+export COVE_URL=http://127.0.0.1:$port
+# The key comes from COVE_STATE_DIR/api-key, where coved made it.
+qemus() { pgrep -f "qemu-system.*$COVE_RUN_DIR" | wc -l; }
+
+id=$("$cove" create --template tiny --timeout 120 --meta owner=cli --meta job=t1 -e GREETING=hello 2>"$base/err")
+[[ "$id" =~ ^[a-z0-9]{20}$ ]]; check "create prints the new sandbox's id" $? "$id $(cat "$base/err")"
+"$cove" ls >"$base/ls"
+head -1 "$base/ls" | grep -q '^SANDBOX ID' && grep -q "^$id  tiny  *running .*owner=cli" "$base/ls"
+check "ls: a table with the sandbox, its state and metadata" $? "$(cat "$base/ls")"
+"$cove" ls --json --meta owner=cli >"$base/ls.json"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert len(d)==1 and d[0]["sandboxID"]==sys.argv[2]' "$base/ls.json" "$id"
+check "ls --json --meta filters" $? "$(cat "$base/ls.json")"
+[ "$("$cove" ls --meta owner=nobody | wc -l)" = 1 ]; check "ls: a filter that matches nothing gives only the header" $?
+
+out=$("$cove" exec "$id" -- sh -c 'echo "$GREETING out"; echo err >&2; exit 7' 2>"$base/err"); rc=$?
+[ "$out" = "hello out" ] && [ "$(cat "$base/err")" = err ] && [ $rc = 7 ]
+check "exec: stdout and stderr apart, the exit code propagates, create's env is there" $? "rc=$rc out=$out err=$(cat "$base/err")"
+"$cove" exec -e X=1 -w /tmp "$id" sh -c 'echo $X $(pwd)' >"$base/out"; [ "$(cat "$base/out")" = "1 /tmp" ]
+check "exec -e -w (without --)" $? "$(cat "$base/out")"
+"$cove" exec "$id" -- no-such-command 2>/dev/null; rc=$?
+[ $rc = 127 ]; check "exec of a missing command exits 127" $? "rc=$rc"
+"$cove" exec "$id" -- sh -c 'kill -9 $$'; rc=$?
+[ $rc = 137 ]; check "exec of a command killed by SIGKILL exits 137" $? "rc=$rc"
+"$cove" exec "$id" -- sh -c 'seq 1 20000' | tail -1 >"$base/out"
+[ "$(cat "$base/out")" = 20000 ]; check "exec streams long output whole" $? "$(cat "$base/out")"
+
+head -c 300000 /dev/urandom >"$base/blob"
+"$cove" cp "$base/blob" "$id:/tmp/in/" && "$cove" cp "$id:/tmp/in/blob" "$base/back" && cmp -s "$base/blob" "$base/back"
+check "cp to a directory in the sandbox and back: the same bytes" $?
+echo piped | "$cove" cp - "$id:/tmp/p.txt" && [ "$("$cove" cp "$id:/tmp/p.txt" -)" = piped ]
+check "cp from stdin and to stdout" $?
+mkdir -p "$base/dir"; "$cove" cp "$id:/tmp/p.txt" "$base/dir" && [ "$(cat "$base/dir/p.txt")" = piped ]
+check "cp into a local directory keeps the name" $?
+"$cove" cp "$id:/no/such/file" "$base/missing" 2>"$base/err"; rc=$?
+[ $rc != 0 ] && grep -q "/no/such/file" "$base/err" && [ ! -e "$base/missing" ] && [ -z "$(ls "$base" | grep cove-cp)" ]
+check "cp of a missing file: an error naming it, no local file left" $? "rc=$rc $(cat "$base/err")"
+
+printf 'echo "tty=$(tty) cols=$(stty size)"\nexit 3\n' | "$cove" shell "$id" >"$base/shell" 2>&1; rc=$?
+[ $rc = 3 ] && grep -q 'tty=/dev/pts/[0-9]* cols=24 80' "$base/shell"
+check "shell: a terminal (80x24 without one here), input from a pipe, its exit status" $? "rc=$rc $(cat "$base/shell")"
+
+"$cove" logs "$id" >"$base/logs"; grep -q 'cove-agent: listening on port 49983' "$base/logs"
+check "logs: the guest's console" $? "$(head -3 "$base/logs")"
+"$cove" templates >"$base/tpl"; grep -q '^tiny ' "$base/tpl" && grep -q '^base ' "$base/tpl"
+check "templates lists them" $? "$(cat "$base/tpl")"
+
+"$cove" pause "$id" && "$cove" ls --state paused | grep -q "^$id "
+check "pause; ls --state paused shows it" $?
+"$cove" exec "$id" -- true 2>"$base/err"; rc=$?
+[ $rc = 125 ] && grep -q "is paused" "$base/err"; check "exec in a paused sandbox says so" $? "rc=$rc $(cat "$base/err")"
+"$cove" resume "$id" && [ "$("$cove" exec "$id" -- cat /tmp/p.txt)" = piped ]
+check "resume: the same guest carries on" $?
+"$cove" kill "$id" && [ "$(qemus)" = 0 ]; check "kill ends it" $? "qemu=$(qemus)"
+"$cove" kill "$id" 2>"$base/err"; rc=$?
+[ $rc = 1 ] && grep -q "not found" "$base/err"; check "kill of an unknown sandbox: an error, status 1" $? "rc=$rc $(cat "$base/err")"
+"$cove" exec nosuchsandbox -- true 2>"$base/err"; rc=$?
+[ $rc = 125 ] && grep -q "not found" "$base/err"; check "exec in an unknown sandbox: not found, 125" $? "rc=$rc $(cat "$base/err")"
+"$cove" ls --api-key wrong 2>"$base/err"; rc=$?
+[ $rc = 1 ] && grep -qi "key" "$base/err"; check "a wrong API key is refused with a clear line" $? "rc=$rc $(cat "$base/err")"
+"$cove" ls --url http://127.0.0.1:9 2>"$base/err"; rc=$?
+[ $rc = 1 ] && grep -q "does not answer at http://127.0.0.1:9" "$base/err"
+check "no coved there: says so" $? "rc=$rc $(cat "$base/err")"
+
+# cove run goes through coved when it answers, and stays local with --local.
+out=$("$cove" run --template tiny -- sh -c 'echo run-via; exit 4'); rc=$?
+[ $rc = 4 ] && [ "$out" = run-via ] && grep -q "op=create template=tiny timeout_s=3600" "$base/coved.log" && [ "$(qemus)" = 0 ]
+check "cove run goes through coved when it runs, and ends its sandbox" $? "rc=$rc out=$out"
+before=$(grep -c "op=create template" "$base/coved.log")
+out=$("$cove" run --local --template tiny -- sh -c 'echo local'); rc=$?
+[ $rc = 0 ] && [ "$out" = local ] && [ "$(grep -c "op=create template" "$base/coved.log")" = "$before" ]
+check "cove run --local boots it here" $? "rc=$rc out=$out"
+
+kill -TERM $pid; wait $pid; rc=$?; pid=""
+[ $rc = 0 ] && [ "$(qemus)" = 0 ]; check "coved stops clean" $? "rc=$rc qemu=$(qemus)"
+echo "1..$n"
