@@ -57,7 +57,7 @@ for i in $(seq 1 "$runs"); do
     t0=$(ms)
     qemu-system-x86_64 -nodefaults -no-user-config -display none -no-reboot \
         -machine "microvm,accel=${accel:-tcg},acpi=on" -cpu max -smp 1 -m 512M \
-        -kernel "$kernel" -append "console=ttyS0 quiet panic=-1 root=/dev/vda rootfstype=ext4 ro init=/bin/busybox ${khz:+tsc_early_khz=$khz} -- poweroff -f" \
+        -kernel "$kernel" -append "console=ttyS0 quiet panic=-1 root=/dev/vda rootfstype=ext4 ro init=/bin/busybox ${khz:+tsc=reliable tsc_early_khz=$khz} -- poweroff -f" \
         -drive "id=rootfs,file=$rootfs,format=raw,if=none,readonly=on" -device virtio-blk-device,drive=rootfs \
         -chardev "file,id=console,path=$tmp/bare-console.log" -serial chardev:console
     t1=$(ms)

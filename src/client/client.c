@@ -65,9 +65,10 @@ int client_open(const struct client_config *cfg, struct client **ret, struct cov
 		const char *dir = getenv("COVE_STATE_DIR");
 		char path[PATH_MAX];
 		snprintf(path, sizeof(path), "%s/api-key", dir && *dir ? dir : STORE_DEFAULT_STATE_DIR);
-		r = read_key_file(path, c->key, sizeof(c->key), err);
+		struct cove_err why = { 0 };
+		r = read_key_file(path, c->key, sizeof(c->key), &why);
 		if (r < 0)
-			r = cove_errf(err, -ENOKEY, "no API key: give --api-key or COVE_API_KEY (%s)", err->msg);
+			r = cove_errf(err, -ENOKEY, "no API key: give --api-key or COVE_API_KEY (%s)", why.msg);
 	}
 	if (r < 0) {
 		free(c);

@@ -312,11 +312,23 @@ struct tap_job {
 	struct cove_err *err;
 };
 
+/* Another thread's fork (a VMM being launched) holds a copy of every
+ * descriptor this process has open until its child execs, the TUN ones made
+ * or opened meanwhile included; a TAP attached through such a copy refuses a
+ * second attach (EBUSY) for those few milliseconds. */
+#define TAP_BUSY_TRIES 300
+#define TAP_BUSY_WAIT_US 10000
+
 static int open_tap_inside(void *ctx)
 {
 	struct tap_job *j = ctx;
 	j->entered = true;
-	j->fd = tap_open(NET_TAP_NAME, false, j->err);
+	for (int i = 0;; i++) {
+		j->fd = tap_open(NET_TAP_NAME, false, j->err);
+		if (j->fd != -EBUSY || i == TAP_BUSY_TRIES)
+			break;
+		usleep(TAP_BUSY_WAIT_US);
+	}
 	return j->fd < 0 ? j->fd : 0;
 }
 

@@ -46,6 +46,8 @@ struct manager {
 	unsigned max_memory_mib;
 	pthread_mutex_t lock; /* guards everything below */
 	pthread_cond_t wake;  /* the reaper's: a deadline changed, or stop */
+	pthread_cond_t boot_done; /* a boot ended: another may start */
+	unsigned booting;     /* boots under way (at most c.max_boots) */
 	struct entry *list;   /* newest first */
 	unsigned count;
 	unsigned committed_mib;
@@ -506,8 +508,13 @@ int manager_open(const struct manager_config *c, struct manager **ret, struct co
 	if (!m->c.max_sandboxes)
 		m->c.max_sandboxes = MANAGER_DEFAULT_MAX_SANDBOXES;
 	m->max_memory_mib = c->max_memory_mib ? c->max_memory_mib : host_memory_mib() / 10 * 8;
+	if (!m->c.max_boots) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		m->c.max_boots = cpus > 2 ? (unsigned)cpus * 2 : 4;
+	}
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_cond_init(&m->wake, NULL);
+	pthread_cond_init(&m->boot_done, NULL);
 	m->cancel[0] = m->cancel[1] = -1;
 	int r = pipe2(m->cancel, O_CLOEXEC | O_NONBLOCK) < 0 ? cove_errno(err, -errno, "manager: pipe") : 0;
 	if (r == 0)
@@ -545,6 +552,7 @@ void manager_stop(struct manager *m)
 		log_warn("op=stop msg=\"cannot cancel the creates in flight: %s\"", strerror(errno));
 	m->stop = true;
 	pthread_cond_broadcast(&m->wake);
+	pthread_cond_broadcast(&m->boot_done);
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -587,6 +595,7 @@ void manager_close(struct manager *m)
 		if (m->cancel[i] >= 0)
 			close(m->cancel[i]);
 	pthread_cond_destroy(&m->wake);
+	pthread_cond_destroy(&m->boot_done);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
 }
@@ -629,15 +638,40 @@ static int admit(struct manager *m, struct entry *e, struct cove_err *err)
 	return r;
 }
 
+/* A turn to boot: waits while max_boots are under way. */
+static int boot_begin(struct manager *m, struct cove_err *err)
+{
+	pthread_mutex_lock(&m->lock);
+	while (m->booting >= m->c.max_boots && !m->stop)
+		pthread_cond_wait(&m->boot_done, &m->lock);
+	int r = m->stop ? cove_errf(err, -ESHUTDOWN, "coved is shutting down") : 0;
+	if (r == 0)
+		m->booting++;
+	pthread_mutex_unlock(&m->lock);
+	return r;
+}
+
+static void boot_end(struct manager *m)
+{
+	pthread_mutex_lock(&m->lock);
+	m->booting--;
+	pthread_cond_signal(&m->boot_done);
+	pthread_mutex_unlock(&m->lock);
+}
+
 static int boot(struct manager *m, struct entry *e, const struct template *tpl, const struct manager_create *req,
 		struct cove_err *err)
 {
+	int r = boot_begin(m, err);
+	if (r < 0)
+		return r;
 	struct sandbox_config sc;
 	sandbox_config_of(m, e, tpl, &sc);
 	sc.policy = req->policy;
 	sc.envs = req->envs;
 	struct sandbox *sb = NULL;
-	int r = sandbox_start(&sc, &sb, err);
+	r = sandbox_start(&sc, &sb, err);
+	boot_end(m);
 	if (r < 0)
 		return r;
 	e->sb = sb; /* still 'creating': nobody else looks at it */

@@ -36,6 +36,10 @@ struct manager_config {
 	/* manager_close leaves running and paused sandboxes as they are, for
 	 * the next coved to re-adopt (an upgrade), instead of ending them. */
 	bool live_restore;
+	/* Boots at once; more creates wait their turn (a guest boot is CPU
+	 * bound: many at once only make each slower). 0: twice the CPUs, at
+	 * least 4. */
+	unsigned max_boots;
 };
 
 struct manager_create {

@@ -98,7 +98,7 @@ static void test_qemu_args_tcg_passes_tsc_khz(void **state)
 	build(&c, VMM_ACCEL_TCG, &test_paths, &a);
 	const char *append = option(&a, "-append", NULL);
 	assert_non_null(append);
-	assert_non_null(strstr(append, " tsc_early_khz=2400000"));
+	assert_non_null(strstr(append, " tsc=reliable tsc_early_khz=2400000"));
 	assert_non_null(strstr(append, "console=ttyS0"));
 	assert_non_null(strstr(append, "init=/sbin/cove-init"));
 	qemu_args_clear(&a);
@@ -123,6 +123,7 @@ static void test_qemu_args_kvm_uses_host_cpu(void **state)
 	const char *append = option(&a, "-append", NULL);
 	assert_non_null(append);
 	assert_null(strstr(append, "tsc_early_khz"));
+	assert_null(strstr(append, "tsc=reliable")); /* kvm-clock there */
 	qemu_args_clear(&a);
 }
 

@@ -1,0 +1,54 @@
+#!/bin/bash
+# Load: the official E2B SDK makes 50 `base` sandboxes at once through a real
+# coved, runs 200 command streams at once across them, and kills them all
+# (tests/e2b/coved/load.mjs); then nothing may be left: no VMM, slot, cgroup
+# or run directory, and coved still serves. Prints TAP.
+set -u
+build=${COVE_BUILD:-$(cd "$(dirname "$0")/../../build" && pwd)}
+node_dir=${COVE_NODE_DIR:-$build/node}
+if [ ! -f "$node_dir/node_modules/e2b/package.json" ]; then
+    echo "1..0 # SKIP the E2B SDK is not installed in $node_dir ('make' installs it with npm)"; exit 0
+fi
+if [ "$(id -u)" != 0 ]; then echo "1..0 # SKIP needs root for namespaces, links and nftables"; exit 0; fi
+if [ ! -r "${COVE_KERNEL:-}" ] || [ ! -r "${COVE_TEMPLATES:-}/base/rootfs.ext4" ]; then
+    echo "1..0 # SKIP no guest kernel or base template; run 'make' first"; exit 0
+fi
+sandboxes=${COVE_LOAD_SANDBOXES:-50}
+base=$(mktemp -d /tmp/cove-load.XXXXXX)
+export COVE_RUN_DIR=$base/run COVE_LOG_DIR=$base/log COVE_STATE_DIR=$base/state
+# The guests touch little of their memory: the admission limit is raised so
+# that 50 of 512 MiB fit on this machine, as an operator would overcommit.
+"$build/bin/coved" --listen 127.0.0.1:0 --state-dir "$COVE_STATE_DIR" --api-key load-key --net-pool 4 \
+    --max-sandboxes $((sandboxes + 8)) --max-memory-mib $((sandboxes * 1024)) >"$base/coved.log" 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; "$build/bin/cove" net gc --pool >/dev/null 2>&1; rm -rf "$base"' EXIT
+port=""
+for _ in $(seq 1 100); do
+    port=$(sed -n 's/^coved: listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$base/coved.log")
+    [ -n "$port" ] && break
+    sleep 0.05
+done
+[ -n "$port" ] || { echo "not ok 1 - coved did not start"; sed 's/^/# /' "$base/coved.log"; exit 1; }
+unset E2B_DEBUG
+export E2B_API_URL=http://127.0.0.1:$port E2B_SANDBOX_URL=http://127.0.0.1:$port E2B_API_KEY=load-key
+export COVE_NODE_DIR=$node_dir COVE_LOAD_SANDBOXES=$sandboxes
+node "$(dirname "$0")/../e2b/coved/load.mjs" >"$base/tap" 2>&1
+grep -E '^(ok|not ok|#)' "$base/tap"
+n=$(grep -cE '^(ok|not ok) ' "$base/tap")
+if grep -q '^not ok' "$base/tap" || [ "$n" = 0 ]; then
+    [ "$n" = 0 ] && { n=1; echo "not ok 1 - the load script failed"; sed 's/^/# /' "$base/tap" | tail -20; }
+    grep -E 'msg=|error' "$base/coved.log" | tail -20 | sed 's/^/# coved: /'
+fi
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); echo "not ok $n - $1"; shift; for line in "$@"; do echo "# $line"; done; }
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "X-API-KEY: load-key" "http://127.0.0.1:$port/v2/sandboxes")
+[ "$code" = 200 ] && ok "coved still serves" || not_ok "coved still serves" "HTTP $code"
+for _ in $(seq 1 50); do
+    [ "$("$build/bin/cove" net ls | sed 1d | grep -c used)" = 0 ] && break
+    sleep 0.1
+done
+q=$(pgrep -f "qemu-system.*$COVE_RUN_DIR" | wc -l); u=$("$build/bin/cove" net ls | sed 1d | grep -c used)
+cg=$(find /sys/fs/cgroup -maxdepth 3 -path '*/cove/*' -type d 2>/dev/null | wc -l); rd=$(ls "$COVE_RUN_DIR" 2>/dev/null | wc -l)
+if [ "$q" = 0 ] && [ "$u" = 0 ] && [ "$cg" = 0 ] && [ "$rd" = 0 ]; then ok "nothing is left behind"
+else not_ok "nothing is left behind" "qemu=$q slots=$u cgroups=$cg rundirs=$rd"; fi
+echo "1..$n"
