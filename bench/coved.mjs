@@ -5,8 +5,11 @@
 //     same run;
 //   the envd proxy's added latency per call: commands.run('true') through
 //     coved beside the same call straight to the sandbox's agent (published
-//     with `cove port-forward`).
+//     with `cove port-forward`);
+//   coved's own memory (RSS) and CPU with 100 idle sandboxes (tiny), beside
+//     the same with none, and what the 100 idle VMMs cost the host.
 import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 const build = process.env.COVE_BUILD;
@@ -41,7 +44,7 @@ for (let i = 0; i < RUNS; i++) {
   viaCoved.push(ms);
   await sbx.kill();
   const t = performance.now();
-  const r = spawnSync(`${build}/bin/cove`, ['run', '--template', TEMPLATE, '--', 'true']);
+  const r = spawnSync(`${build}/bin/cove`, ['run', '--local', '--template', TEMPLATE, '--', 'true']);
   if (r.status !== 0) throw new Error(`cove run failed: ${r.stderr}`);
   viaRun.push(performance.now() - t);
 }
@@ -87,3 +90,48 @@ const d = line("run('true') straight to the agent", straight);
 console.log(`  the proxy adds ${(p - d).toFixed(1)} ms per call (medians)`);
 pf.kill();
 await sbx.kill();
+
+// coved itself with many idle sandboxes: its RSS and CPU over a quiet window
+// (the metrics sampler and the reaper are all that run), with none and with
+// IDLE of them.
+const IDLE = Number(process.env.BENCH_IDLE ?? 100);
+const WINDOW_MS = Number(process.env.BENCH_IDLE_WINDOW_MS ?? 20000);
+const covedPid = process.env.COVED_PID;
+const ticks = (pid) => {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return Number(f[11]) + Number(f[12]); // utime + stime, in clock ticks (100/s)
+};
+const rssMiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
+const qemuTicks = () => {
+  let sum = 0;
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (readFileSync(`/proc/${d}/comm`, 'utf8').startsWith('qemu-system')) sum += ticks(d);
+    } catch { /* gone meanwhile */ }
+  }
+  return sum;
+};
+const quiet = async () => {
+  const c0 = ticks(covedPid), q0 = qemuTicks(), t0 = performance.now();
+  await new Promise((r) => setTimeout(r, WINDOW_MS));
+  const secs = (performance.now() - t0) / 1000;
+  return { rss: rssMiB(covedPid), cpu: (ticks(covedPid) - c0) / secs, vmms: (qemuTicks() - q0) / secs };
+};
+if (covedPid) {
+  const none = await quiet();
+  const t1 = performance.now();
+  const idle = [];
+  for (let i = 0; i < IDLE; i += 10) {
+    idle.push(...await Promise.all(Array.from({ length: Math.min(10, IDLE - i) }, () =>
+      Sandbox.create('tiny', { metadata: { bench: 'idle' }, timeoutMs: 3_600_000, requestTimeoutMs: 600_000 }))));
+  }
+  console.log(`${IDLE} tiny sandboxes made in ${((performance.now() - t1) / 1000).toFixed(1)} s`);
+  const busy = await quiet();
+  console.log(`coved with 0 sandboxes:    RSS ${none.rss.toFixed(1)} MiB, CPU ${none.cpu.toFixed(2)}% of a core`);
+  console.log(`coved with ${IDLE} idle:        RSS ${busy.rss.toFixed(1)} MiB, CPU ${busy.cpu.toFixed(2)}% of a core ` +
+    `(${((busy.rss - none.rss) * 1024 / IDLE).toFixed(0)} KiB per sandbox)`);
+  console.log(`  the ${IDLE} idle VMMs themselves: ${busy.vmms.toFixed(1)}% of a core together, ` +
+    `${(busy.vmms / IDLE).toFixed(2)}% each (TCG)`);
+  await Promise.all(idle.map((s) => s.kill()));
+}

@@ -98,9 +98,13 @@ else
 fi
 kill -TERM $guest; wait $guest 2>/dev/null || true
 
-# coved through the SDK: create-to-first-command, 20 at once, the proxy's cost.
+# coved through the SDK: create-to-first-command, 20 at once, the proxy's cost,
+# coved's own memory and CPU with 100 idle sandboxes.
 echo
-"$build/bin/coved" --listen 127.0.0.1:0 --state-dir "$tmp/state" --api-key bench --net-pool 4 >"$tmp/coved.log" 2>&1 &
+# Room for the 100 idle sandboxes of the last part (tiny guests touch little
+# of their 512 MiB).
+"$build/bin/coved" --listen 127.0.0.1:0 --state-dir "$tmp/state" --api-key bench --net-pool 4 \
+    --max-sandboxes 128 --max-memory-mib 131072 >"$tmp/coved.log" 2>&1 &
 coved=$!
 port=""
 for _ in $(seq 1 100); do
@@ -109,7 +113,7 @@ for _ in $(seq 1 100); do
     sleep 0.05
 done
 if [ -n "$port" ]; then
-    E2B_API_URL=http://127.0.0.1:$port E2B_SANDBOX_URL=http://127.0.0.1:$port E2B_API_KEY=bench \
+    E2B_API_URL=http://127.0.0.1:$port E2B_SANDBOX_URL=http://127.0.0.1:$port E2B_API_KEY=bench COVED_PID=$coved \
         COVE_BUILD=$(cd "$build" && pwd) node "$(dirname "$0")/coved.mjs" || echo "coved bench failed"
 else
     echo "coved bench: coved did not start: $(tail -1 "$tmp/coved.log")"

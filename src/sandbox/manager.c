@@ -486,7 +486,8 @@ static int recover_one(void *ctx, const struct store_sandbox *rec)
 		log_warn("sandbox=%s op=adopt msg=\"%s; ending it\"", rec->id, err.msg);
 	}
 	const char *run_dir = m->c.run_dir ? m->c.run_dir : VMM_DEFAULT_RUN_DIR;
-	if (vmm_end_orphan(run_dir, rec->id, rec->vmm.pid > 0 ? &rec->vmm : NULL, &err) < 0)
+	const char *log_dir = m->c.log_dir ? m->c.log_dir : VMM_DEFAULT_LOG_DIR;
+	if (vmm_end_orphan(run_dir, log_dir, rec->id, rec->vmm.pid > 0 ? &rec->vmm : NULL, &err) < 0)
 		log_warn("sandbox=%s op=forget msg=\"%s\"", rec->id, err.msg);
 	log_info("sandbox=%s op=forget state=%s template=%s reason=%s", rec->id, store_sandbox_state_name(rec->state),
 		 rec->template_id, alive ? "not-adoptable" : rec->state == STORE_SANDBOX_CREATING ? "create-cut-short" : "vmm-gone");

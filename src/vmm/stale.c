@@ -115,11 +115,16 @@ static void kill_identity(const struct proc_identity *id)
 	close(fd);
 }
 
-int vmm_end_orphan(const char *run_dir, const char *id, const struct proc_identity *known, struct cove_err *err)
+int vmm_end_orphan(const char *run_dir, const char *log_dir, const char *id, const struct proc_identity *known,
+		   struct cove_err *err)
 {
-	char dir[PATH_MAX];
+	char dir[PATH_MAX], log[PATH_MAX];
 	if (snprintf(dir, sizeof(dir), "%s/%s", run_dir, id) >= (int)sizeof(dir))
 		return cove_errf(err, -ENAMETOOLONG, "run directory of %s too long", id);
+	if (snprintf(log, sizeof(log), "%s/%s.console.log", log_dir, id) < (int)sizeof(log))
+		unlink(log);
+	if (snprintf(log, sizeof(log), "%s/%s.vmm.log", log_dir, id) < (int)sizeof(log))
+		unlink(log);
 	if (known)
 		kill_identity(known);
 	struct proc_identity recorded;

@@ -154,8 +154,10 @@ int vmm_sweep_stale(const char *run_dir, struct cove_err *err);
 
 /* Ends what is left of VMM id after its owner died part way (a daemon killed
  * while it booted one): the VMM named by known (may be NULL) or recorded in
- * RUN_DIR/ID, everything in its cgroup, then the run directory and cgroup. */
-int vmm_end_orphan(const char *run_dir, const char *id, const struct proc_identity *known, struct cove_err *err);
+ * RUN_DIR/ID, everything in its cgroup, then the run directory, cgroup and
+ * the logs in log_dir. */
+int vmm_end_orphan(const char *run_dir, const char *log_dir, const char *id, const struct proc_identity *known,
+		   struct cove_err *err);
 
 /* Removes the two log files (the caller decides: `cove run` keeps them only
  * when something failed). */

@@ -219,6 +219,8 @@ start; key=$(cat "$COVE_STATE_DIR/api-key")
 api POST /sandboxes '{"templateID":"tiny","timeout":120}' >/dev/null; ra=$(field "['sandboxID']"); rta=$(field "['envdAccessToken']")
 api POST /sandboxes '{"templateID":"tiny","timeout":120}' >/dev/null; rb=$(field "['sandboxID']")
 w=$(files POST "$ra" "$rta" "before the restart")
+s=$(curl -s -o /dev/null -w '%{http_code}' -H "E2b-Sandbox-Id: $ra" -H "X-Access-Token: wrong" "$url/files?path=/tmp/mark")
+[ "$s" = 401 ]; check "a wrong access token through coved's routing: 401 from the agent" $? "$s"
 api POST "/sandboxes/$rb/pause" >/dev/null
 api GET "/sandboxes/$ra" >/dev/null; enda=$(field "['endAt']")
 # A third, killed with coved while it boots.
@@ -241,8 +243,9 @@ s=$(api POST "/sandboxes/$rb/connect" '{"timeout":60}'); [ "$s" = 201 ] && [ "$(
 check "... and resumes" $? "$s"
 s=$(api GET "/sandboxes/$rc"); q=$(qemus); u=$(nslots)
 [ "$s" = 404 ] && [ "$q" = 2 ] && [ "$u" = 2 ] && [ "$(cgroups "$rc")" = 0 ] && [ ! -e "$COVE_RUN_DIR/$rc" ] &&
+    [ -z "$(ls "$COVE_LOG_DIR" | grep "$rc")" ] &&
     grep -q "sandbox=$rc op=forget state=creating" "$base/coved.log"
-check "the half-made one is gone: no VMM, slot, cgroup, run directory or record" $? "$s qemu=$q slots=$u cg=$(cgroups "$rc")" "$(grep -E "$rc" "$base/coved.log")"
+check "the half-made one is gone: no VMM, slot, cgroup, run directory, log or record" $? "$s qemu=$q slots=$u cg=$(cgroups "$rc")" "$(grep -E "$rc" "$base/coved.log")"
 s=$(api DELETE "/sandboxes/$ra"); q=$(qemus)
 [ "$s" = 204 ] && [ "$q" = 1 ] && [ "$(cgroups "$ra")" = 0 ] && [ ! -e "$COVE_RUN_DIR/$ra" ]
 check "an adopted sandbox is killed like any other" $? "$s qemu=$q cg=$(cgroups "$ra")"
