@@ -110,6 +110,45 @@ int cli_exec_via(const struct agent_endpoint *ep, const struct sandbox_exec *req
 	return cli_exit_code(r, &res);
 }
 
+/* The options exec and shell share: -e, -w, --url, --api-key. Returns 0
+ * with optind at the sandbox id, 1 after --help, -1 on a usage error. */
+struct exec_opts {
+	struct client_config cc;
+	const char *envs[MAX_ENVS + 2]; /* room for shell's TERM */
+	size_t nenvs;
+	const char *cwd;
+};
+
+static int parse_exec_opts(int argc, char **argv, struct exec_opts *o, void (*usage)(FILE *f))
+{
+	static const struct option opts[] = {
+		{ "env", required_argument, NULL, 'e' }, { "cwd", required_argument, NULL, 'w' }, CLI_CLIENT_LONGOPTS,
+		{ "help", no_argument, NULL, 'h' },	 { 0 },
+	};
+	memset(o, 0, sizeof(*o));
+	int c, bad = 0;
+	optind = 1;
+	/* '+': the command's own options stay its own. */
+	while (!bad && (c = getopt_long(argc, argv, "+e:w:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'h': usage(stdout); return 1;
+		case 'e':
+			if (!strchr(optarg, '=') || optarg[0] == '=' || o->nenvs >= MAX_ENVS)
+				bad = 1;
+			else
+				o->envs[o->nenvs++] = optarg;
+			break;
+		case 'w': o->cwd = optarg; break;
+		default: bad = cli_client_option(c, &o->cc);
+		}
+	}
+	if (bad || optind >= argc) {
+		usage(stderr);
+		return -1;
+	}
+	return 0;
+}
+
 /* --- exec --- */
 
 static void exec_usage(FILE *f)
@@ -125,45 +164,27 @@ static void exec_usage(FILE *f)
 
 int cmd_exec(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "env", required_argument, NULL, 'e' }, { "cwd", required_argument, NULL, 'w' }, CLI_CLIENT_LONGOPTS,
-		{ "help", no_argument, NULL, 'h' },	 { 0 },
-	};
-	struct client_config cc = { 0 };
-	const char *envs[MAX_ENVS + 1] = { 0 }, *cwd = NULL;
-	size_t nenvs = 0;
-	int c, bad = 0;
-	optind = 1;
-	while (!bad && (c = getopt_long(argc, argv, "+e:w:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'h': exec_usage(stdout); return 0;
-		case 'e':
-			if (!strchr(optarg, '=') || optarg[0] == '=' || nenvs >= MAX_ENVS)
-				bad = 1;
-			else
-				envs[nenvs++] = optarg;
-			break;
-		case 'w': cwd = optarg; break;
-		default: bad = cli_client_option(c, &cc);
-		}
-	}
-	if (!bad && optind < argc - 1 && strcmp(argv[optind + 1], "--") == 0) {
+	struct exec_opts o;
+	int r = parse_exec_opts(argc, argv, &o, exec_usage);
+	if (r != 0)
+		return r > 0 ? 0 : CLI_EXIT_USAGE;
+	if (optind < argc - 1 && strcmp(argv[optind + 1], "--") == 0) {
 		argv[optind + 1] = argv[optind];
 		optind++;
 	}
-	if (bad || optind + 1 >= argc) {
+	if (optind + 1 >= argc) {
 		exec_usage(stderr);
 		return CLI_EXIT_USAGE;
 	}
 	const char *id = argv[optind];
-	struct client *cl = cli_client("exec", &cc);
+	struct client *cl = cli_client("exec", &o.cc);
 	struct cli_endpoint ce;
 	if (!cl || cli_sandbox_endpoint(cl, "exec", id, &ce) < 0) {
 		client_close(cl);
 		return CLI_EXIT_FAILURE;
 	}
 	int sfd = signal_fd(false);
-	struct sandbox_exec req = { .argv = (const char *const *)argv + optind + 1, .envs = envs, .cwd = cwd,
+	struct sandbox_exec req = { .argv = (const char *const *)argv + optind + 1, .envs = o.envs, .cwd = o.cwd,
 				    .on_output = cli_write_output };
 	int code = cli_exec_via(&ce.ep, &req, sfd, "exec");
 	if (sfd >= 0)
@@ -270,30 +291,11 @@ static void shell_usage(FILE *f)
 
 int cmd_shell(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "env", required_argument, NULL, 'e' }, { "cwd", required_argument, NULL, 'w' }, CLI_CLIENT_LONGOPTS,
-		{ "help", no_argument, NULL, 'h' },	 { 0 },
-	};
-	struct client_config cc = { 0 };
-	const char *envs[MAX_ENVS + 2] = { 0 }, *cwd = NULL;
-	size_t nenvs = 0;
-	int c, bad = 0;
-	optind = 1;
-	while (!bad && (c = getopt_long(argc, argv, "+e:w:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'h': shell_usage(stdout); return 0;
-		case 'e':
-			if (!strchr(optarg, '=') || optarg[0] == '=' || nenvs >= MAX_ENVS)
-				bad = 1;
-			else
-				envs[nenvs++] = optarg;
-			break;
-		case 'w': cwd = optarg; break;
-		default: bad = cli_client_option(c, &cc);
-		}
-	}
-	if (bad || optind >= argc || (optind + 1 < argc && strcmp(argv[optind + 1], "--") != 0) ||
-	    (optind + 2 == argc)) {
+	struct exec_opts o;
+	int r = parse_exec_opts(argc, argv, &o, shell_usage);
+	if (r != 0)
+		return r > 0 ? 0 : CLI_EXIT_USAGE;
+	if ((optind + 1 < argc && strcmp(argv[optind + 1], "--") != 0) || optind + 2 == argc) {
 		shell_usage(stderr);
 		return CLI_EXIT_USAGE;
 	}
@@ -304,9 +306,9 @@ int cmd_shell(int argc, char **argv)
 	const char *const *cmd = optind + 2 < argc ? (const char *const *)argv + optind + 2 : default_cmd;
 	char term[128];
 	snprintf(term, sizeof(term), "TERM=%s", getenv("TERM") && *getenv("TERM") ? getenv("TERM") : "xterm-256color");
-	envs[nenvs++] = term;
+	o.envs[o.nenvs++] = term;
 
-	struct client *cl = cli_client("shell", &cc);
+	struct client *cl = cli_client("shell", &o.cc);
 	struct cli_endpoint ce;
 	if (!cl || cli_sandbox_endpoint(cl, "shell", id, &ce) < 0) {
 		client_close(cl);
@@ -325,7 +327,7 @@ int cmd_shell(int argc, char **argv)
 	pthread_t input;
 	int code = CLI_EXIT_FAILURE;
 	if (pipe2(s.stop, O_CLOEXEC) == 0 && s.sfd >= 0 && pthread_create(&input, NULL, input_main, &s) == 0) {
-		struct sandbox_exec req = { .argv = cmd, .envs = envs, .cwd = cwd, .on_output = cli_write_output,
+		struct sandbox_exec req = { .argv = cmd, .envs = o.envs, .cwd = o.cwd, .on_output = cli_write_output,
 					    .ctx = &s, .pty = true, .on_start = on_start };
 		window_size(&req.cols, &req.rows);
 		/* No cancel descriptor: Ctrl-C is the guest's (raw mode). */

@@ -291,38 +291,63 @@ int cmd_ls(int argc, char **argv)
 	return rc;
 }
 
-/* --- pause, resume, kill --- */
-
-static int simple(const char *verb, int argc, char **argv, const char *usage_text,
-		  int (*act)(struct client *cl, const char *id, long timeout, struct cove_err *err))
+/* getopt for the verbs below: --help prints usage_text (1), --url and
+ * --api-key go to cc, any other option to fn (non-zero: a bad value); a
+ * usage error prints usage_text to stderr (-1). 0: optind at the operands. */
+static int parse_verb(int argc, char **argv, const struct option *opts, const char *usage_text,
+		      struct client_config *cc, int (*fn)(void *ctx, int c), void *ctx)
 {
-	enum { O_TIMEOUT = 300 };
-	static const struct option opts[] = {
-		{ "timeout", required_argument, NULL, O_TIMEOUT }, CLI_CLIENT_LONGOPTS,
-		{ "help", no_argument, NULL, 'h' },		   { 0 },
-	};
-	struct client_config cc = { 0 };
-	long timeout = 0;
 	int c, bad = 0;
 	optind = 1;
 	while (!bad && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (c == 'h') {
 			fputs(usage_text, stdout);
-			return 0;
+			return 1;
 		}
-		bad = c == O_TIMEOUT ? parse_seconds(verb, optarg, &timeout) : cli_client_option(c, &cc);
+		bad = cli_client_option(c, cc) == 0 ? 0 : fn ? fn(ctx, c) : -1;
 	}
-	if (bad || optind >= argc) {
+	if (bad) {
 		fputs(usage_text, stderr);
-		return CLI_EXIT_USAGE;
+		return -1;
 	}
+	return 0;
+}
+
+/* --- pause, resume, kill --- */
+
+struct simple_opts {
+	const char *verb;
+	long timeout;
+};
+
+static int simple_option(void *ctx, int c)
+{
+	struct simple_opts *o = ctx;
+	return c == 300 ? parse_seconds(o->verb, optarg, &o->timeout) : -1;
+}
+
+static int simple(const char *verb, int argc, char **argv, const char *usage_text,
+		  int (*act)(struct client *cl, const char *id, long timeout, struct cove_err *err))
+{
+	static const struct option opts[] = {
+		{ "timeout", required_argument, NULL, 300 }, CLI_CLIENT_LONGOPTS, { "help", no_argument, NULL, 'h' }, { 0 },
+	};
+	struct client_config cc = { 0 };
+	struct simple_opts o = { verb, 0 };
+	int r = parse_verb(argc, argv, opts, usage_text, &cc, simple_option, &o);
+	if (r == 0 && optind >= argc) {
+		fputs(usage_text, stderr);
+		r = -1;
+	}
+	if (r != 0)
+		return r > 0 ? 0 : CLI_EXIT_USAGE;
 	struct client *cl = cli_client(verb, &cc);
 	if (!cl)
 		return 1;
 	int rc = 0;
 	for (int i = optind; i < argc; i++) {
 		struct cove_err err = { 0 };
-		if (act(cl, argv[i], timeout, &err) < 0) {
+		if (act(cl, argv[i], o.timeout, &err) < 0) {
 			fprintf(stderr, "cove %s: %s\n", verb, err.msg);
 			rc = 1;
 		}
@@ -392,11 +417,25 @@ int cmd_kill(int argc, char **argv)
 
 /* --- logs --- */
 
+struct logs_opts {
+	bool vmm;
+	long limit;
+};
+
+static int logs_option(void *ctx, int c)
+{
+	struct logs_opts *o = ctx;
+	if (c == 300) {
+		o->vmm = true;
+		return 0;
+	}
+	return c == 301 ? parse_seconds("logs", optarg, &o->limit) : -1;
+}
+
 int cmd_logs(int argc, char **argv)
 {
-	enum { O_VMM = 300, O_LIMIT };
 	static const struct option opts[] = {
-		{ "vmm", no_argument, NULL, O_VMM }, { "limit", required_argument, NULL, O_LIMIT }, CLI_CLIENT_LONGOPTS,
+		{ "vmm", no_argument, NULL, 300 }, { "limit", required_argument, NULL, 301 }, CLI_CLIENT_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },  { 0 },
 	};
 	static const char usage_text[] =
@@ -404,26 +443,16 @@ int cmd_logs(int argc, char **argv)
 		"Prints the last lines of the sandbox's serial console (the guest kernel and\n"
 		"init), or with --vmm of its VMM's own log.\n" CLI_CLIENT_HELP;
 	struct client_config cc = { 0 };
-	bool vmm = false;
-	long limit = 1000;
-	int c, bad = 0;
-	optind = 1;
-	while (!bad && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == 'h') {
-			fputs(usage_text, stdout);
-			return 0;
-		}
-		if (c == O_VMM)
-			vmm = true;
-		else if (c == O_LIMIT)
-			bad = parse_seconds("logs", optarg, &limit);
-		else
-			bad = cli_client_option(c, &cc);
-	}
-	if (bad || optind != argc - 1) {
+	struct logs_opts o = { false, 1000 };
+	int r = parse_verb(argc, argv, opts, usage_text, &cc, logs_option, &o);
+	if (r == 0 && optind != argc - 1) {
 		fputs(usage_text, stderr);
-		return CLI_EXIT_USAGE;
+		r = -1;
 	}
+	if (r != 0)
+		return r > 0 ? 0 : CLI_EXIT_USAGE;
+	bool vmm = o.vmm;
+	long limit = o.limit;
 	char path[160], suffix[32];
 	snprintf(suffix, sizeof(suffix), "/logs?limit=%ld", limit);
 	if (sandbox_path(path, sizeof(path), argv[optind], suffix) < 0) {
@@ -455,6 +484,14 @@ int cmd_logs(int argc, char **argv)
 
 /* --- templates --- */
 
+/* One flag (--json): sets the bool at ctx. */
+static int flag_option(void *ctx, int c)
+{
+	(void)c;
+	*(bool *)ctx = true;
+	return 0;
+}
+
 int cmd_templates(int argc, char **argv)
 {
 	enum { O_JSON = 300 };
@@ -464,22 +501,13 @@ int cmd_templates(int argc, char **argv)
 	static const char usage_text[] = "usage: cove templates [--json]\n\nLists the templates coved makes sandboxes from.\n" CLI_CLIENT_HELP;
 	struct client_config cc = { 0 };
 	bool as_json = false;
-	int c, bad = 0;
-	optind = 1;
-	while (!bad && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == 'h') {
-			fputs(usage_text, stdout);
-			return 0;
-		}
-		if (c == O_JSON)
-			as_json = true;
-		else
-			bad = cli_client_option(c, &cc);
-	}
-	if (bad || optind != argc) {
+	int r = parse_verb(argc, argv, opts, usage_text, &cc, flag_option, &as_json);
+	if (r == 0 && optind != argc) {
 		fputs(usage_text, stderr);
-		return CLI_EXIT_USAGE;
+		r = -1;
 	}
+	if (r != 0)
+		return r > 0 ? 0 : CLI_EXIT_USAGE;
 	struct client *cl = cli_client("templates", &cc);
 	if (!cl)
 		return 1;

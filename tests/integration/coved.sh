@@ -7,13 +7,7 @@ set -u
 build=${COVE_BUILD:-$(cd "$(dirname "$0")/../../build" && pwd)}
 coved=$build/bin/coved
 cove=$build/bin/cove
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); echo "not ok $n - $1"; shift; for line in "$@"; do echo "# $line"; done; }
-check() { # check NAME CONDITION-EXIT-STATUS DETAILS...
-    local name=$1 status=$2; shift 2
-    if [ "$status" = 0 ]; then ok "$name"; else not_ok "$name" "$@"; fi
-}
+. "$(dirname "$0")/../lib.sh"
 
 if [ "$(id -u)" != 0 ]; then echo "1..0 # SKIP needs root for namespaces, links and nftables"; exit 0; fi
 if [ ! -r "${COVE_KERNEL:-}" ] || [ ! -d "${COVE_TEMPLATES:-}" ]; then
@@ -33,16 +27,10 @@ out=$base/out
 
 # start [FLAGS...]: coved on a free port; sets pid, url.
 start() {
-    "$coved" --listen 127.0.0.1:0 --state-dir "$COVE_STATE_DIR" --net-pool 0 "$@" >"$base/coved.log" 2>&1 &
-    pid=$!
-    url=""
-    for _ in $(seq 1 100); do
-        port=$(sed -n 's/^coved: listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$base/coved.log")
-        [ -n "$port" ] && { url=http://127.0.0.1:$port; return 0; }
-        kill -0 $pid 2>/dev/null || return 1
-        sleep 0.05
-    done
-    return 1
+    local r=0
+    start_coved "$base/coved.log" --net-pool 0 "$@" || r=1
+    pid=$coved_pid url=$coved_url
+    return $r
 }
 stop() { kill -TERM "$pid"; wait "$pid"; local rc=$?; pid=""; return $rc; }
 api() { # api METHOD PATH [BODY] -> body in $out, status echoed

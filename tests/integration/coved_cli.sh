@@ -7,13 +7,7 @@ set -u
 build=${COVE_BUILD:-$(cd "$(dirname "$0")/../../build" && pwd)}
 coved=$build/bin/coved
 cove=$build/bin/cove
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); echo "not ok $n - $1"; shift; for line in "$@"; do echo "# $line"; done; }
-check() { # check NAME CONDITION-EXIT-STATUS DETAILS...
-    local name=$1 status=$2; shift 2
-    if [ "$status" = 0 ]; then ok "$name"; else not_ok "$name" "$@"; fi
-}
+. "$(dirname "$0")/../lib.sh"
 
 if [ "$(id -u)" != 0 ]; then echo "1..0 # SKIP needs root for namespaces, links and nftables"; exit 0; fi
 if [ ! -r "${COVE_KERNEL:-}" ] || [ ! -d "${COVE_TEMPLATES:-}" ]; then
@@ -30,14 +24,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$coved" --listen 127.0.0.1:0 --state-dir "$COVE_STATE_DIR" --net-pool 1 >"$base/coved.log" 2>&1 &
-pid=$!
-for _ in $(seq 1 100); do
-    port=$(sed -n 's/^coved: listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$base/coved.log")
-    [ -n "$port" ] && break
-    sleep 0.05
-done
-export COVE_URL=http://127.0.0.1:$port
+start_coved "$base/coved.log" --net-pool 1 || { echo "not ok 1 - coved did not start"; sed 's/^/# /' "$base/coved.log"; exit 1; }
+pid=$coved_pid
+export COVE_URL=$coved_url
 # The key comes from COVE_STATE_DIR/api-key, where coved made it.
 qemus() { pgrep -f "qemu-system.*$COVE_RUN_DIR" | wc -l; }
 

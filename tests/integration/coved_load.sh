@@ -18,19 +18,13 @@ base=$(mktemp -d /tmp/cove-load.XXXXXX)
 export COVE_RUN_DIR=$base/run COVE_LOG_DIR=$base/log COVE_STATE_DIR=$base/state
 # The guests touch little of their memory: the admission limit is raised so
 # that 50 of 512 MiB fit on this machine, as an operator would overcommit.
-"$build/bin/coved" --listen 127.0.0.1:0 --state-dir "$COVE_STATE_DIR" --api-key load-key --net-pool 4 \
-    --max-sandboxes $((sandboxes + 8)) --max-memory-mib $((sandboxes * 1024)) >"$base/coved.log" 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; "$build/bin/cove" net gc --pool >/dev/null 2>&1; rm -rf "$base"' EXIT
-port=""
-for _ in $(seq 1 100); do
-    port=$(sed -n 's/^coved: listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$base/coved.log")
-    [ -n "$port" ] && break
-    sleep 0.05
-done
-[ -n "$port" ] || { echo "not ok 1 - coved did not start"; sed 's/^/# /' "$base/coved.log"; exit 1; }
+. "$(dirname "$0")/../lib.sh"
+coved_pid=""
+trap 'kill $coved_pid 2>/dev/null; wait $coved_pid 2>/dev/null; "$build/bin/cove" net gc --pool >/dev/null 2>&1; rm -rf "$base"' EXIT
+start_coved "$base/coved.log" --api-key load-key --net-pool 4 --max-sandboxes $((sandboxes + 8)) \
+    --max-memory-mib $((sandboxes * 1024)) || { echo "not ok 1 - coved did not start"; sed 's/^/# /' "$base/coved.log"; exit 1; }
 unset E2B_DEBUG
-export E2B_API_URL=http://127.0.0.1:$port E2B_SANDBOX_URL=http://127.0.0.1:$port E2B_API_KEY=load-key
+export E2B_API_URL=$coved_url E2B_SANDBOX_URL=$coved_url E2B_API_KEY=load-key
 export COVE_NODE_DIR=$node_dir COVE_LOAD_SANDBOXES=$sandboxes
 node "$(dirname "$0")/../e2b/coved/load.mjs" >"$base/tap" 2>&1
 grep -E '^(ok|not ok|#)' "$base/tap"
@@ -39,9 +33,7 @@ if grep -q '^not ok' "$base/tap" || [ "$n" = 0 ]; then
     [ "$n" = 0 ] && { n=1; echo "not ok 1 - the load script failed"; sed 's/^/# /' "$base/tap" | tail -20; }
     grep -E 'msg=|error' "$base/coved.log" | tail -20 | sed 's/^/# coved: /'
 fi
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); echo "not ok $n - $1"; shift; for line in "$@"; do echo "# $line"; done; }
-code=$(curl -s -o /dev/null -w '%{http_code}' -H "X-API-KEY: load-key" "http://127.0.0.1:$port/v2/sandboxes")
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "X-API-KEY: load-key" "$coved_url/v2/sandboxes")
 [ "$code" = 200 ] && ok "coved still serves" || not_ok "coved still serves" "HTTP $code"
 for _ in $(seq 1 50); do
     [ "$("$build/bin/cove" net ls | sed 1d | grep -c used)" = 0 ] && break

@@ -19,18 +19,12 @@ if [ ! -r "${COVE_KERNEL:-}" ] || [ ! -d "${COVE_TEMPLATES:-}" ]; then
 fi
 base=$(mktemp -d /tmp/cove-e2b-coved.XXXXXX)
 export COVE_RUN_DIR=$base/run COVE_LOG_DIR=$base/log COVE_STATE_DIR=$base/state
-"$build/bin/coved" --listen 127.0.0.1:0 --state-dir "$COVE_STATE_DIR" --api-key e2b-test-key >"$base/coved.log" 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; "$build/bin/cove" net gc --pool >/dev/null 2>&1; rm -rf "$base"' EXIT
-port=""
-for _ in $(seq 1 100); do
-    port=$(sed -n 's/^coved: listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$base/coved.log")
-    [ -n "$port" ] && break
-    sleep 0.05
-done
-[ -n "$port" ] || { echo "not ok 1 - coved did not start"; sed 's/^/# /' "$base/coved.log"; exit 1; }
+. "$(dirname "$0")/../lib.sh"
+coved_pid=""
+trap 'kill $coved_pid 2>/dev/null; wait $coved_pid 2>/dev/null; "$build/bin/cove" net gc --pool >/dev/null 2>&1; rm -rf "$base"' EXIT
+start_coved "$base/coved.log" --api-key e2b-test-key || { echo "not ok 1 - coved did not start"; sed 's/^/# /' "$base/coved.log"; exit 1; }
 unset E2B_DEBUG
-export E2B_API_URL=http://127.0.0.1:$port E2B_SANDBOX_URL=http://127.0.0.1:$port E2B_API_KEY=e2b-test-key
+export E2B_API_URL=$coved_url E2B_SANDBOX_URL=$coved_url E2B_API_KEY=e2b-test-key
 export COVE_NODE_DIR=$node_dir COVE_BUILD=$build
 rc=0
 node --test --test-reporter=tap "$here"/*.test.mjs || rc=$?

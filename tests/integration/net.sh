@@ -12,13 +12,7 @@ set -u
 build=${COVE_BUILD:-$(cd "$(dirname "$0")/../../build" && pwd)}
 cove=$build/bin/cove
 netslots=$build/bin/tools/netslots
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); echo "not ok $n - $1"; shift; for line in "$@"; do echo "# $line"; done; }
-check() { # check NAME CONDITION-EXIT-STATUS DETAILS...
-    local name=$1 status=$2; shift 2
-    if [ "$status" = 0 ]; then ok "$name"; else not_ok "$name" "$@"; fi
-}
+. "$(dirname "$0")/../lib.sh"
 
 if [ "$(id -u)" != 0 ]; then echo "1..0 # SKIP needs root for namespaces, links and nftables"; exit 0; fi
 if [ ! -r "${COVE_KERNEL:-}" ] || [ ! -r "${COVE_ROOTFS:-}" ]; then

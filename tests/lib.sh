@@ -1,0 +1,27 @@
+# Shared by the shell tests (sourced): TAP output and starting a coved.
+
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); echo "not ok $n - $1"; shift; for line in "$@"; do echo "# $line"; done; }
+check() { # check NAME CONDITION-EXIT-STATUS DETAILS...
+    local name=$1 status=$2; shift 2
+    if [ "$status" = 0 ]; then ok "$name"; else not_ok "$name" "$@"; fi
+}
+
+# start_coved LOG [FLAGS...]: coved from $build on a free loopback port, its
+# state in $COVE_STATE_DIR; sets coved_pid and coved_url. Fails if it does
+# not say where it listens within 5 s.
+start_coved() {
+    local log=$1; shift
+    "$build/bin/coved" --listen 127.0.0.1:0 --state-dir "$COVE_STATE_DIR" "$@" >"$log" 2>&1 &
+    coved_pid=$!
+    coved_url=""
+    local port
+    for _ in $(seq 1 100); do
+        port=$(sed -n 's/^coved: listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$log")
+        [ -n "$port" ] && { coved_url=http://127.0.0.1:$port; return 0; }
+        kill -0 "$coved_pid" 2>/dev/null || return 1
+        sleep 0.05
+    done
+    return 1
+}
