@@ -24,8 +24,9 @@ struct vmm_driver {
 	 * (vm->identity and vm->pidfd are set) and sets vm->state and vm->accel
 	 * from what the VMM reports. */
 	int (*attach)(struct vmm *vm, struct cove_err *err);
-	int (*snapshot)(struct vmm *vm, const char *dir, struct cove_err *err);
-	int (*restore)(struct vmm *vm, const char *dir, struct cove_err *err);
+	/* Saves the device state of the paused guest to fd. Restoring is part
+	 * of boot (config.restore_state). */
+	int (*snapshot)(struct vmm *vm, int fd, struct cove_err *err);
 	/* Frees driver-private state (control connections); the process is gone. */
 	void (*release)(struct vmm *vm);
 };
@@ -34,7 +35,7 @@ extern const struct vmm_driver vmm_driver_qemu;
 
 struct vmm_config_copy {
 	struct vmm_config c;
-	char *strings[16]; /* owned copies the pointers in c refer to */
+	char *strings[24]; /* owned copies the pointers in c refer to */
 	size_t nstrings;
 };
 

@@ -4,10 +4,12 @@
 #include "vmm/qemu.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/fs.h"
 #include "common/proc.h"
@@ -23,6 +25,9 @@
 #define QMP_CONNECT_TIMEOUT_MS 10000
 /* After a failed handshake, how long to wait for QEMU to exit and explain. */
 #define EARLY_EXIT_WAIT_MS 1000
+/* Device state is small (a few hundred KB): seconds mean something is wrong. */
+#define MIGRATION_TIMEOUT_MS 30000
+#define MIGRATION_POLL_US 2000
 
 struct qemu {
 	struct qmp *qmp;
@@ -74,6 +79,25 @@ static int add_opt_path(struct qemu_args *a, struct cove_err *err, const char *p
 	return add(a, err, "%s%s%s", prefix, escaped, suffix);
 }
 
+/* Guest RAM in a file: shared (snapshots write it) or a private
+ * copy-on-write mapping of it (restores read it lazily). */
+static int add_memory(const struct vmm_config *c, const struct qemu_paths *p, struct qemu_args *a,
+		      struct cove_err *err)
+{
+	if (!c->mem_file)
+		return 0;
+	char suffix[64];
+	snprintf(suffix, sizeof(suffix), ",size=%uM,share=%s", c->mem_mib, c->mem_shared ? "on" : "off");
+	int r = add(a, err, "-object");
+	r = r ?: add_opt_path(a, err, "memory-backend-file,id=mem,mem-path=", p->mem_file, suffix);
+	/* Restored: the device state comes over a descriptor once QEMU runs. */
+	if (r == 0 && c->restore_state) {
+		r = add(a, err, "-incoming");
+		r = r ?: add(a, err, "defer");
+	}
+	return r;
+}
+
 static int add_machine(const struct vmm_config *c, enum vmm_accel accel, struct qemu_args *a, struct cove_err *err)
 {
 	int r = 0;
@@ -82,8 +106,8 @@ static int add_machine(const struct vmm_config *c, enum vmm_accel accel, struct 
 	 * acpi=on lets system_powerdown reach the
 	 * guest as a power-button press (ACPI GED) and lets it power off. */
 	r = r ?: add(a, err, "-machine");
-	r = r ?: add(a, err, "microvm,accel=%s,acpi=on",
-		     accel == VMM_ACCEL_KVM ? "kvm" : "tcg");
+	r = r ?: add(a, err, "microvm,accel=%s,acpi=on%s", accel == VMM_ACCEL_KVM ? "kvm" : "tcg",
+		     c->mem_file ? ",memory-backend=mem" : "");
 	r = r ?: add(a, err, "-cpu");
 	r = r ?: add(a, err, accel == VMM_ACCEL_KVM ? "host" : "max");
 	r = r ?: add(a, err, "-smp");
@@ -124,7 +148,11 @@ int qemu_build_args(const struct vmm_config *c, enum vmm_accel accel, const stru
 	if (accel == VMM_ACCEL_AUTO)
 		return cove_errf(err, -EINVAL, "qemu: accelerator must be resolved before building arguments");
 	char cmdline[2048];
-	int r = vmm_kernel_cmdline(c, cmdline, sizeof(cmdline), err);
+	/* The extra arguments go last: after a "--" in them, the rest is
+	 * init's, so the TSC parameters below must come before. */
+	struct vmm_config base = *c;
+	base.extra_cmdline = NULL;
+	int r = vmm_kernel_cmdline(&base, cmdline, sizeof(cmdline), err);
 	if (r < 0)
 		return r;
 	/* Under TCG the guest reads the host's TSC; see tsc.c for why it must
@@ -139,6 +167,10 @@ int qemu_build_args(const struct vmm_config *c, enum vmm_accel accel, const stru
 	    (size_t)snprintf(cmdline + used, sizeof(cmdline) - used, " tsc=reliable tsc_early_khz=%u", p->tsc_khz) >=
 		    sizeof(cmdline) - used)
 		return cove_errf(err, -ENAMETOOLONG, "qemu: kernel command line too long");
+	used = strlen(cmdline);
+	if (c->extra_cmdline && *c->extra_cmdline &&
+	    (size_t)snprintf(cmdline + used, sizeof(cmdline) - used, " %s", c->extra_cmdline) >= sizeof(cmdline) - used)
+		return cove_errf(err, -ENAMETOOLONG, "qemu: kernel command line too long");
 	*a = (struct qemu_args){ 0 };
 	r = r ?: add(a, err, "%s", p->binary);
 	r = r ?: add(a, err, "-name");
@@ -152,6 +184,7 @@ int qemu_build_args(const struct vmm_config *c, enum vmm_accel accel, const stru
 	r = r ?: add(a, err, "-sandbox");
 	r = r ?: add(a, err, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
 	r = r ?: add_machine(c, accel, a, err);
+	r = r ?: add_memory(c, p, a, err);
 	r = r ?: add(a, err, "-kernel");
 	r = r ?: add(a, err, "%s", p->kernel);
 	r = r ?: add(a, err, "-append");
@@ -187,18 +220,111 @@ static struct qemu *qemu_of(struct vmm *vm)
 	return vm->driver_data;
 }
 
+/* Device state goes over a descriptor (QEMU's own seccomp forbids the exec:
+ * URIs), and RAM, which is in a file both sides map, not at all. */
+static int ignore_shared(struct qemu *q, struct cove_err *err)
+{
+	json_t *caps = json_pack("{s:[{s:s, s:b}]}", "capabilities", "capability", "x-ignore-shared", "state", 1);
+	int r = caps ? qmp_execute(q->qmp, "migrate-set-capabilities", caps, NULL, QMP_TIMEOUT_MS, err)
+		     : cove_errf(err, -ENOMEM, "qemu: out of memory");
+	json_decref(caps);
+	return r;
+}
+
+static int pass_fd(struct qemu *q, const char *name, int fd, struct cove_err *err)
+{
+	json_t *args = json_pack("{s:s}", "fdname", name);
+	int r = args ? qmp_execute_fd(q->qmp, "getfd", args, fd, NULL, QMP_TIMEOUT_MS, err)
+		     : cove_errf(err, -ENOMEM, "qemu: out of memory");
+	json_decref(args);
+	return r;
+}
+
+/* Polls query-migrate until the migration (either way) is over. */
+static int wait_migration(struct qemu *q, const char *what, struct cove_err *err)
+{
+	int64_t deadline = now_ms() + MIGRATION_TIMEOUT_MS;
+	for (;;) {
+		json_t *st = NULL;
+		int r = qmp_execute(q->qmp, "query-migrate", NULL, &st, QMP_TIMEOUT_MS, err);
+		if (r < 0)
+			return r;
+		const char *status = json_string_value(json_object_get(st, "status"));
+		if (status && strcmp(status, "completed") == 0) {
+			json_decref(st);
+			return 0;
+		}
+		if (status && strcmp(status, "failed") == 0) {
+			const char *desc = json_string_value(json_object_get(st, "error-desc"));
+			r = cove_errf(err, -EIO, "qemu: %s failed: %s", what, desc ? desc : "no reason given");
+		} else if (now_ms() > deadline) {
+			r = cove_errf(err, -ETIMEDOUT, "qemu: %s did not finish within %d ms (%s)", what,
+				      MIGRATION_TIMEOUT_MS, status ? status : "no status");
+		}
+		json_decref(st);
+		if (r < 0)
+			return r;
+		usleep(MIGRATION_POLL_US);
+	}
+}
+
+static int migrate(struct qemu *q, const char *command, const char *fdname, int fd, const char *what,
+		   struct cove_err *err)
+{
+	char uri[64];
+	snprintf(uri, sizeof(uri), "fd:%s", fdname);
+	json_t *args = json_pack("{s:s}", "uri", uri);
+	int r = ignore_shared(q, err);
+	r = r ?: pass_fd(q, fdname, fd, err);
+	r = r ?: (args ? qmp_execute(q->qmp, command, args, NULL, QMP_TIMEOUT_MS, err)
+		       : cove_errf(err, -ENOMEM, "qemu: out of memory"));
+	json_decref(args);
+	return r ?: wait_migration(q, what, err);
+}
+
+/* A VMM started with -incoming defer: its device state from path, then on. */
+static int restore(struct vmm *vm, struct qemu *q, const char *path, struct cove_err *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return cove_errno(err, -errno, "qemu: restore from %s", path);
+	int r = migrate(q, "migrate-incoming", "restore", fd, "restore", err);
+	close(fd);
+	r = r ?: qmp_execute(q->qmp, "cont", NULL, NULL, QMP_TIMEOUT_MS, err);
+	if (r < 0)
+		cove_err_prefix(err, "restore %s from %s", vm->cfg.c.id, path);
+	return r;
+}
+
+static int qemu_snapshot(struct vmm *vm, int fd, struct cove_err *err)
+{
+	struct qemu *q = qemu_of(vm);
+	if (!q || !q->qmp)
+		return cove_errf(err, -ENOTCONN, "qemu: no QMP connection");
+	return migrate(q, "migrate", "snapshot", fd, "snapshot", err);
+}
+
 static int qemu_boot(struct vmm *vm, struct cove_err *err)
 {
 	const struct vmm_config *c = &vm->cfg.c;
-	char binary[4096], kernel[PATH_MAX + 8], rootfs[PATH_MAX + 8], qmp_path[PATH_MAX + 16];
+	char binary[4096], kernel[PATH_MAX + 8], rootfs[PATH_MAX + 8], qmp_path[PATH_MAX + 16], memory[PATH_MAX + 8];
 	int r = qemu_find_binary(c->vmm_binary, binary, sizeof(binary), err);
 	if (r < 0)
 		return r;
 	snprintf(kernel, sizeof(kernel), "%s/kernel", vm->work_dir);
 	snprintf(rootfs, sizeof(rootfs), "%s/rootfs", vm->work_dir);
 	snprintf(qmp_path, sizeof(qmp_path), "%s/qmp.sock", vm->dir);
-	struct qemu_paths paths = { binary, kernel, rootfs, qmp_path, vm->console_path,
+	snprintf(memory, sizeof(memory), "%s/memory", vm->work_dir);
+	struct qemu_paths paths = { binary, kernel, rootfs, qmp_path, vm->console_path, c->mem_file ? memory : NULL,
 				    vm->accel == VMM_ACCEL_TCG ? vmm_host_tsc_khz() : 0 };
+	/* The memory file is bound into the VMM's namespace: it must exist
+	 * (QEMU sizes an empty one). */
+	if (c->mem_file) {
+		int fd = open(c->mem_file, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return cove_errno(err, -errno, "qemu: memory file %s", c->mem_file);
+		close(fd);
+	}
 	struct qemu_args args;
 	r = qemu_build_args(c, vm->accel, &paths, &args, err);
 	if (r < 0)
@@ -207,13 +333,15 @@ static int qemu_boot(struct vmm *vm, struct cove_err *err)
 		{ .source = c->kernel, .name = "kernel", .read_only = true },
 		/* A throwaway overlay means QEMU never writes the image itself. */
 		{ .source = c->rootfs, .name = "rootfs", .read_only = !c->rootfs_persist },
+		/* Opened read-write even when mapped privately. */
+		{ .source = c->mem_file, .name = "memory", .read_only = false },
 	};
 	int pass[1] = { c->tap_fd };
 	struct vmm_launch spec = {
 		.binary = binary,
 		.argv = args.argv,
 		.binds = binds,
-		.nbinds = 2,
+		.nbinds = c->mem_file ? 3 : 2,
 		.pass_fds = pass,
 		.npass_fds = c->tap_fd >= 0 ? 1 : 0,
 	};
@@ -230,6 +358,8 @@ static int qemu_boot(struct vmm *vm, struct cove_err *err)
 	 * can also show up as a connection that drops during the handshake. */
 	if (r == -ECHILD || (r < 0 && proc_pidfd_wait(vm->pidfd, EARLY_EXIT_WAIT_MS) == 1))
 		return vmm_report_early_exit(vm, err);
+	if (r == 0 && c->restore_state)
+		r = restore(vm, q, c->restore_state, err);
 	return r;
 }
 
@@ -304,7 +434,6 @@ const struct vmm_driver vmm_driver_qemu = {
 	.resume = qemu_resume,
 	.request_poweroff = qemu_request_poweroff,
 	.attach = qemu_attach,
-	.snapshot = NULL,
-	.restore = NULL,
+	.snapshot = qemu_snapshot,
 	.release = qemu_release,
 };

@@ -17,6 +17,7 @@ struct qemu_paths {
 	const char *rootfs;  /* inside the work directory */
 	const char *qmp_socket;
 	const char *console_log;
+	const char *mem_file; /* inside the work directory; NULL: anonymous memory */
 	unsigned tsc_khz; /* TCG: the host TSC frequency for the guest kernel, 0: unknown */
 };
 

@@ -123,7 +123,30 @@ static int read_message(struct qmp *q, struct qmp_msg *msg, int64_t deadline, st
 	}
 }
 
-static int send_command(struct qmp *q, const char *command, json_t *args, char *id, size_t idlen,
+/* The first byte goes with fd attached (SCM_RIGHTS), the rest after it. */
+static int send_with_fd(int sock, const char *text, size_t len, int fd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	memset(&u, 0, sizeof(u));
+	struct iovec iov = { (void *)text, 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	ssize_t n;
+	while ((n = sendmsg(sock, &mh, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+		;
+	if (n < 0)
+		return -errno;
+	return sock_send_all(sock, text + 1, len - 1);
+}
+
+static int send_command(struct qmp *q, const char *command, json_t *args, int fd, char *id, size_t idlen,
 			struct cove_err *err)
 {
 	snprintf(id, idlen, "cove-%u", ++q->next_id);
@@ -138,7 +161,7 @@ static int send_command(struct qmp *q, const char *command, json_t *args, char *
 		return cove_errf(err, -ENOMEM, "qmp: encode request %s", command);
 	size_t n = strlen(text);
 	text[n] = '\n'; /* replaces the terminator: we send n + 1 bytes */
-	int r = sock_send_all(q->fd, text, n + 1);
+	int r = fd >= 0 ? send_with_fd(q->fd, text, n + 1, fd) : sock_send_all(q->fd, text, n + 1);
 	free(text);
 	if (r < 0)
 		return cove_errno(err, r, "qmp %s: send %s", q->path, command);
@@ -148,8 +171,14 @@ static int send_command(struct qmp *q, const char *command, json_t *args, char *
 int qmp_execute(struct qmp *q, const char *command, json_t *args, json_t **ret, int timeout_ms,
 		struct cove_err *err)
 {
+	return qmp_execute_fd(q, command, args, -1, ret, timeout_ms, err);
+}
+
+int qmp_execute_fd(struct qmp *q, const char *command, json_t *args, int fd, json_t **ret, int timeout_ms,
+		   struct cove_err *err)
+{
 	char id[32];
-	int r = send_command(q, command, args, id, sizeof(id), err);
+	int r = send_command(q, command, args, fd, id, sizeof(id), err);
 	if (r < 0)
 		return r;
 	int64_t deadline = now_ms() + timeout_ms;

@@ -39,6 +39,10 @@ int qmp_open(const char *path, int pidfd, int timeout_ms, struct qmp **ret, stru
  * "return" value, a new reference. QMP errors become -EIO with QEMU's text. */
 int qmp_execute(struct qmp *q, const char *command, json_t *args, json_t **ret, int timeout_ms,
 		struct cove_err *err);
+/* The same, passing fd along (SCM_RIGHTS), as getfd and add-fd take one;
+ * fd stays the caller's. */
+int qmp_execute_fd(struct qmp *q, const char *command, json_t *args, int fd, json_t **ret, int timeout_ms,
+		   struct cove_err *err);
 struct qmp *qmp_close(struct qmp *q);
 
 #endif

@@ -56,7 +56,8 @@ static int config_copy(struct vmm_config_copy *cc, const struct vmm_config *src)
 	const char **fields[] = {
 		&cc->c.driver, &cc->c.id, &cc->c.kernel, &cc->c.rootfs, &cc->c.init, &cc->c.hostname,
 		&cc->c.extra_cmdline, &cc->c.run_dir, &cc->c.log_dir, &cc->c.vmm_binary, &cc->c.net.address,
-		&cc->c.net.gateway, &cc->c.net.netmask, &cc->c.net.mac, &cc->c.hide_mounts,
+		&cc->c.net.gateway, &cc->c.net.netmask, &cc->c.net.mac, &cc->c.hide_mounts, &cc->c.mem_file,
+		&cc->c.restore_state,
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
 		int r = copy_string(cc, fields[i]);
@@ -229,6 +230,47 @@ int vmm_pause(struct vmm *vm, struct cove_err *err)
 	if (r < 0)
 		return cove_err_prefix(err, "pause %s", vm->cfg.c.id);
 	vm->state = VMM_STATE_PAUSED;
+	return 0;
+}
+
+int vmm_snapshot(struct vmm *vm, const char *state_path, struct cove_err *err)
+{
+	const struct vmm_config *c = &vm->cfg.c;
+	int r = require_live(vm, "snapshot", err);
+	if (r < 0)
+		return r;
+	if (!vm->driver->snapshot)
+		return cove_errf(err, -EOPNOTSUPP, "snapshot %s: driver %s has no snapshots", c->id, vm->driver->name);
+	if (!c->mem_file || !c->mem_shared)
+		return cove_errf(err, -EOPNOTSUPP, "snapshot %s: its memory is not in a shared file (mem_file)", c->id);
+	char tmp[PATH_MAX];
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", state_path) >= (int)sizeof(tmp))
+		return cove_errf(err, -ENAMETOOLONG, "snapshot %s: path %s too long", c->id, state_path);
+	bool was_running = vm->state == VMM_STATE_RUNNING;
+	if (was_running && (r = vm->driver->pause(vm, err)) < 0)
+		return cove_err_prefix(err, "snapshot %s", c->id);
+	vm->state = VMM_STATE_PAUSED;
+	/* Written aside and renamed: state_path is whole or absent. */
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		r = cove_errno(err, -errno, "snapshot %s: create %s", c->id, tmp);
+	if (r == 0)
+		r = vm->driver->snapshot(vm, fd, err);
+	if (r == 0 && fsync(fd) < 0)
+		r = cove_errno(err, -errno, "snapshot %s: write %s", c->id, tmp);
+	if (fd >= 0)
+		close(fd);
+	if (r == 0 && rename(tmp, state_path) < 0)
+		r = cove_errno(err, -errno, "snapshot %s: rename %s", c->id, tmp);
+	if (r < 0) {
+		unlink(tmp);
+		cove_err_prefix(err, "snapshot %s", c->id);
+		struct cove_err e = { 0 };
+		if (was_running && vm->driver->resume(vm, &e) == 0)
+			vm->state = VMM_STATE_RUNNING;
+		return r;
+	}
+	log_info("vmm=%s op=snapshot state=%s", c->id, state_path);
 	return 0;
 }
 

@@ -89,6 +89,15 @@ struct vmm_config {
 	 * VMM_MAX_PIDS. */
 	bool cgroup;
 	bool die_with_parent;   /* SIGKILL the VMM if its launcher dies (for `cove run`) */
+	/* Guest RAM in this file (created by QEMU if missing) instead of
+	 * anonymous memory: shared (writes reach the file; what vmm_snapshot
+	 * needs) or private (a copy-on-write mapping: pages load lazily from
+	 * the page cache, shared by every VMM mapping the same file). */
+	const char *mem_file;
+	bool mem_shared;
+	/* Boot by restoring the device state vmm_snapshot saved here, over
+	 * mem_file as it was saved with; the guest carries on where it was. */
+	const char *restore_state;
 };
 
 struct vmm;
@@ -119,6 +128,11 @@ int vmm_boot(struct vmm *vm, struct cove_err *err);
 int vmm_adopt(const struct vmm_config *config, const struct proc_identity *id, struct vmm **ret,
 	      struct cove_err *err);
 int vmm_pause(struct vmm *vm, struct cove_err *err);
+/* Pauses the guest and saves its device state to state_path (memory is
+ * mem_file, which must be shared); the VMM stays paused. A failure leaves no
+ * file at state_path and the guest as it was. -EOPNOTSUPP: no shared
+ * mem_file, or a driver without snapshots. */
+int vmm_snapshot(struct vmm *vm, const char *state_path, struct cove_err *err);
 int vmm_resume(struct vmm *vm, struct cove_err *err);
 /* Graceful power-off request, then SIGTERM to the process group after
  * grace_ms, then SIGKILL after as long again; reaps and cleans up. */

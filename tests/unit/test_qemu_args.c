@@ -103,6 +103,14 @@ static void test_qemu_args_tcg_passes_tsc_khz(void **state)
 	assert_non_null(strstr(append, "init=/sbin/cove-init"));
 	qemu_args_clear(&a);
 
+	/* Extra arguments come last, so what follows their "--" is init's. */
+	c.extra_cmdline = "loglevel=7 -- sh -c x";
+	build(&c, VMM_ACCEL_TCG, &test_paths, &a);
+	append = option(&a, "-append", NULL);
+	assert_non_null(strstr(append, " tsc=reliable tsc_early_khz=2400000 loglevel=7 -- sh -c x"));
+	qemu_args_clear(&a);
+	c.extra_cmdline = NULL;
+
 	/* An unknown frequency adds nothing. */
 	struct qemu_paths p = test_paths;
 	p.tsc_khz = 0;
