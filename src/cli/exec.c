@@ -101,6 +101,10 @@ int cli_exec_via(const struct agent_endpoint *ep, const struct sandbox_exec *req
 	struct sandbox_exec_result res;
 	struct cove_err err = { 0 };
 	int r = agent_exec(ep, req, &res, cancel_fd, &err);
+	/* Ctrl-C stops the command too, not only the stream. */
+	struct cove_err kerr = { 0 };
+	if (r == -ECANCELED && res.pid > 0 && agent_kill(ep, res.pid, true, &kerr) < 0)
+		fprintf(stderr, "cove %s: the command (pid %d) may still run: %s\n", verb, res.pid, kerr.msg);
 	if (r < 0 && r != -EPIPE) {
 		if (r == -ENOENT)
 			fprintf(stderr, "cove %s: %s: command not found in sandbox (%s)\n", verb, req->argv[0], err.msg);

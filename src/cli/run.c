@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -317,9 +319,33 @@ static void print_timing(struct sandbox *sb, int64_t exec_start, int64_t exec_en
 		(double)(t->agent_ready_us - t->start_us) / 1000.0, (double)(exec_end - exec_start) / 1000.0);
 }
 
-/* The same run through coved: create, exec, kill. If cove itself is killed
- * outright, coved's reaper ends the sandbox at its deadline. */
-#define COVED_RUN_TIMEOUT_S 3600
+/* The same run through coved: create, exec, kill. The sandbox's deadline is
+ * kept a minute ahead while the command runs, so if cove itself is killed
+ * outright, coved's reaper ends the sandbox within a minute. */
+#define COVED_RUN_TIMEOUT_S 60
+#define COVED_REFRESH_S 20
+
+struct refresher {
+	char path[128];
+	int stop[2];
+};
+
+static void *refresh_main(void *arg)
+{
+	struct refresher *rf = arg;
+	struct client *cl = NULL;
+	struct cove_err err = { 0 };
+	if (client_open(NULL, &cl, &err) < 0)
+		return NULL;
+	json_t *body = json_pack("{s:i}", "duration", COVED_RUN_TIMEOUT_S);
+	struct pollfd p = { rf->stop[0], POLLIN, 0 };
+	while (poll(&p, 1, COVED_REFRESH_S * 1000) == 0)
+		if (client_call(cl, "POST", rf->path, body, NULL, NULL, &err) < 0)
+			log_warn("op=refresh msg=\"%s\"", err.msg);
+	json_decref(body);
+	client_close(cl);
+	return NULL;
+}
 
 static int run_via_coved(const struct run_opts *o, struct client *cl, int sfd)
 {
@@ -348,9 +374,23 @@ static int run_via_coved(const struct run_opts *o, struct client *cl, int sfd)
 	ce.ep = (struct agent_endpoint){ .netns_fd = -1, .port = SANDBOX_AGENT_PORT, .token = ce.token,
 					 .via = client_url(cl), .sandbox = ce.id };
 	int64_t t1 = now_us();
+	struct refresher rf = { .stop = { -1, -1 } };
+	snprintf(rf.path, sizeof(rf.path), "/sandboxes/%s/refreshes", ce.id);
+	pthread_t refresher;
+	bool refreshing = pipe2(rf.stop, O_CLOEXEC) == 0 && pthread_create(&refresher, NULL, refresh_main, &rf) == 0;
+	if (!refreshing)
+		log_warn("op=refresh msg=\"the sandbox ends %d s after it was made\"", COVED_RUN_TIMEOUT_S);
 	struct sandbox_exec req = { .argv = (const char *const *)o->argv, .envs = o->envs, .cwd = o->cwd,
 				    .on_output = cli_write_output };
 	int code = cli_exec_via(&ce.ep, &req, sfd, "run");
+	if (refreshing) {
+		if (write(rf.stop[1], "x", 1) < 0)
+			pthread_cancel(refresher);
+		pthread_join(refresher, NULL);
+	}
+	for (int i = 0; i < 2; i++)
+		if (rf.stop[i] >= 0)
+			close(rf.stop[i]);
 	if (o->timing)
 		fprintf(stderr, "cove: sandbox=%s via=coved create_ms=%.1f command_ms=%.1f\n", ce.id,
 			(double)(t1 - t0) / 1000.0, (double)(now_us() - t1) / 1000.0);

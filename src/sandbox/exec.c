@@ -472,6 +472,14 @@ int agent_send_input(const struct agent_endpoint *ep, int pid, const uint8_t *da
 	return r;
 }
 
+int agent_kill(const struct agent_endpoint *ep, int pid, bool force, struct cove_err *err)
+{
+	return process_call(ep, "SendSignal",
+			    json_pack("{s:{s:i}, s:s}", "process", "pid", pid, "signal",
+				      force ? "SIGNAL_SIGKILL" : "SIGNAL_SIGTERM"),
+			    err);
+}
+
 int agent_resize(const struct agent_endpoint *ep, int pid, unsigned short cols, unsigned short rows,
 		 struct cove_err *err)
 {

@@ -127,6 +127,8 @@ int agent_exec(const struct agent_endpoint *ep, const struct sandbox_exec *req, 
 int agent_send_input(const struct agent_endpoint *ep, int pid, const uint8_t *data, size_t len, struct cove_err *err);
 int agent_resize(const struct agent_endpoint *ep, int pid, unsigned short cols, unsigned short rows,
 		 struct cove_err *err);
+/* SIGKILL (force) or SIGTERM to a process the agent started. */
+int agent_kill(const struct agent_endpoint *ep, int pid, bool force, struct cove_err *err);
 
 int sandbox_pause(struct sandbox *sb, struct cove_err *err);
 int sandbox_resume(struct sandbox *sb, struct cove_err *err);

@@ -49,6 +49,11 @@ check "exec -e -w (without --)" $? "$(cat "$base/out")"
 [ $rc = 127 ]; check "exec of a missing command exits 127" $? "rc=$rc"
 "$cove" exec "$id" -- sh -c 'kill -9 $$'; rc=$?
 [ $rc = 137 ]; check "exec of a command killed by SIGKILL exits 137" $? "rc=$rc"
+"$cove" exec "$id" -- sh -c 'echo started; exec sleep 300' >"$base/out" & ex=$!
+for _ in $(seq 1 100); do grep -q started "$base/out" && break; sleep 0.05; done
+kill -INT $ex; wait $ex; rc=$?
+left=$("$cove" exec "$id" -- sh -c 'ps | grep -v grep | grep -c "sleep 300"')
+[ $rc = 130 ] && [ "$left" = 0 ]; check "Ctrl-C on exec stops the command in the sandbox too (130)" $? "rc=$rc left=$left"
 "$cove" exec "$id" -- sh -c 'seq 1 20000' | tail -1 >"$base/out"
 [ "$(cat "$base/out")" = 20000 ]; check "exec streams long output whole" $? "$(cat "$base/out")"
 
@@ -91,7 +96,7 @@ check "no coved there: says so" $? "rc=$rc $(cat "$base/err")"
 
 # cove run goes through coved when it answers, and stays local with --local.
 out=$("$cove" run --template tiny -- sh -c 'echo run-via; exit 4'); rc=$?
-[ $rc = 4 ] && [ "$out" = run-via ] && grep -q "op=create template=tiny timeout_s=3600" "$base/coved.log" && [ "$(qemus)" = 0 ]
+[ $rc = 4 ] && [ "$out" = run-via ] && grep -q "op=create template=tiny timeout_s=60" "$base/coved.log" && [ "$(qemus)" = 0 ]
 check "cove run goes through coved when it runs, and ends its sandbox" $? "rc=$rc out=$out"
 before=$(grep -c "op=create template" "$base/coved.log")
 out=$("$cove" run --local --template tiny -- sh -c 'echo local'); rc=$?
