@@ -41,6 +41,9 @@
 #define NET_PREFIX_LEN 30
 #define NET_GUEST_MAC "06:00:ac:10:00:02"
 #define NET_TAP_NAME "tap0"
+/* The TAP's own MAC, the same in every slot: a guest restored from a
+ * snapshot keeps its neighbour entry for the gateway. */
+#define NET_TAP_MAC "06:00:ac:10:00:01"
 
 #define NET_DEFAULT_NAME "cove"
 #define NET_DEFAULT_RANGE "10.200.0.0/16"

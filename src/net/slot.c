@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <linux/nsfs.h>
 #include <net/if.h>
+#include <net/if_arp.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -105,6 +106,12 @@ static int tap_open(const char *name, bool persist, struct cove_err *err)
 	 * until a VMM attaches. */
 	if (persist && ioctl(fd, TUNSETPERSIST, 1) < 0)
 		return cove_errno(err, -errno, "make TAP %s persistent", name);
+	struct ifreq hw = { 0 };
+	strncpy(hw.ifr_name, name, IFNAMSIZ - 1);
+	hw.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+	if (persist && (rtnl_parse_mac(NET_TAP_MAC, (unsigned char *)hw.ifr_hwaddr.sa_data) < 0 ||
+			ioctl(fd, SIOCSIFHWADDR, &hw) < 0))
+		return cove_errno(err, -errno, "set the MAC of TAP %s", name);
 	return TAKE_FD(fd);
 }
 

@@ -18,5 +18,21 @@ struct sandbox {
 	char token[65]; /* the agent's access token, set by /init */
 };
 
+/* How sandbox_start_as boots the guest. */
+enum sandbox_boot {
+	SANDBOX_BOOT_COLD,     /* from the kernel, disk writes to a throwaway overlay */
+	SANDBOX_BOOT_SNAPSHOT_SOURCE, /* cold, RAM in DIR/memory (shared), disk DIR/layer.qcow2; no /init */
+	SANDBOX_BOOT_RESTORE,  /* from the template snapshot in DIR */
+};
+
+#define SNAPSHOT_MEMORY "memory"
+#define SNAPSHOT_STATE "state"
+#define SNAPSHOT_LAYER "layer.qcow2"
+#define SNAPSHOT_OVERLAY "overlay.qcow2"
+#define SNAPSHOT_CONF "snapshot.conf"
+
+int sandbox_start_as(const struct sandbox_config *c, enum sandbox_boot how, const char *dir, struct sandbox **ret,
+		     struct cove_err *err);
+
 
 #endif

@@ -670,6 +670,12 @@ static int boot(struct manager *m, struct entry *e, const struct template *tpl, 
 	sandbox_config_of(m, e, tpl, &sc);
 	sc.policy = req->policy;
 	sc.envs = req->envs;
+	/* Created by restoring the template's snapshot when it has a usable
+	 * one (cove template snapshot), else booted. */
+	char snapshot[PATH_MAX];
+	if (snprintf(snapshot, sizeof(snapshot), "%s/snapshot", tpl->dir) < (int)sizeof(snapshot) &&
+	    access(snapshot, F_OK) == 0)
+		sc.snapshot = snapshot;
 	struct sandbox *sb = NULL;
 	r = sandbox_start(&sc, &sb, err);
 	boot_end(m);

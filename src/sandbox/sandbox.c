@@ -1,6 +1,7 @@
 #include "sandbox/internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,7 +97,31 @@ static void vm_config(const struct sandbox_config *c, struct sandbox *sb, struct
 	vc->net = (struct vmm_guest_net){ NET_GUEST_ADDR, NET_TAP_ADDR, NET_NETMASK, NET_GUEST_MAC };
 }
 
-static int start(const struct sandbox_config *c, struct sandbox *sb, struct cove_err *err)
+/* What booting from or for a snapshot in dir adds to the VMM's config. */
+static int snapshot_paths(struct vmm_config *vc, enum sandbox_boot how, const char *dir, char paths[4][PATH_MAX],
+			  struct cove_err *err)
+{
+	if (how == SANDBOX_BOOT_COLD)
+		return 0;
+	const char *names[4] = { SNAPSHOT_MEMORY, SNAPSHOT_STATE, SNAPSHOT_LAYER, SNAPSHOT_OVERLAY };
+	for (int i = 0; i < 4; i++)
+		if (snprintf(paths[i], PATH_MAX, "%s/%s", dir, names[i]) >= PATH_MAX)
+			return cove_errf(err, -ENAMETOOLONG, "snapshot %s: path too long", dir);
+	vc->mem_file = paths[0];
+	if (how == SANDBOX_BOOT_SNAPSHOT_SOURCE) {
+		vc->mem_shared = true;
+		vc->disk_overlay = paths[2];
+	} else {
+		vc->restore_state = paths[1];
+		vc->disk_layer = paths[2];
+		vc->disk_overlay = paths[3];
+		vc->disk_overlay_copy = true;
+	}
+	return 0;
+}
+
+static int start(const struct sandbox_config *c, enum sandbox_boot how, const char *dir, struct sandbox *sb,
+		 struct cove_err *err)
 {
 	int r = make_id(c, sb->id, sizeof(sb->id), err);
 	if (r < 0)
@@ -112,6 +137,10 @@ static int start(const struct sandbox_config *c, struct sandbox *sb, struct cove
 		return sb->tap_fd;
 	struct vmm_config vc;
 	vm_config(c, sb, &vc);
+	char paths[4][PATH_MAX];
+	r = snapshot_paths(&vc, how, dir, paths, err);
+	if (r < 0)
+		return r;
 	r = vmm_create(&vc, &sb->vm, err);
 	if (r < 0)
 		return r;
@@ -130,6 +159,9 @@ static int start(const struct sandbox_config *c, struct sandbox *sb, struct cove
 	r = wait_agent(sb, c->agent_timeout_ms > 0 ? c->agent_timeout_ms : SANDBOX_DEFAULT_AGENT_TIMEOUT_MS, err);
 	if (r < 0)
 		return r;
+	/* A snapshot is taken before any sandbox's token or clock is set. */
+	if (how == SANDBOX_BOOT_SNAPSHOT_SOURCE)
+		return 0;
 	/* Each sandbox's agent gets a token of its own, and the host's clock. */
 	r = random_hex(sb->token, 32);
 	if (r < 0)
@@ -141,8 +173,9 @@ static int start(const struct sandbox_config *c, struct sandbox *sb, struct cove
 		return r;
 	sb->timings.agent_ready_us = now_us();
 	int64_t launched = vmm_launch_time_us(sb->vm);
-	log_info("sandbox=%s op=start accel=%s setup_ms=%.1f vmm_to_agent_ms=%.1f boot_ms=%.1f", sb->id,
-		 vmm_accel_name(vmm_accel_used(sb->vm)), (double)(launched - sb->timings.start_us) / 1000.0,
+	log_info("sandbox=%s op=start from=%s accel=%s setup_ms=%.1f vmm_to_agent_ms=%.1f boot_ms=%.1f", sb->id,
+		 how == SANDBOX_BOOT_RESTORE ? "snapshot" : "kernel", vmm_accel_name(vmm_accel_used(sb->vm)),
+		 (double)(launched - sb->timings.start_us) / 1000.0,
 		 (double)(sb->timings.agent_ready_us - launched) / 1000.0,
 		 (double)(sb->timings.agent_ready_us - sb->timings.start_us) / 1000.0);
 	return 0;
@@ -150,13 +183,25 @@ static int start(const struct sandbox_config *c, struct sandbox *sb, struct cove
 
 int sandbox_start(const struct sandbox_config *c, struct sandbox **ret, struct cove_err *err)
 {
+	if (c->snapshot) {
+		struct cove_err why = { 0 };
+		if (sandbox_snapshot_check(c, c->snapshot, &why) == 0)
+			return sandbox_start_as(c, SANDBOX_BOOT_RESTORE, c->snapshot, ret, err);
+		log_info("op=start from=kernel msg=\"no usable snapshot: %s\"", why.msg);
+	}
+	return sandbox_start_as(c, SANDBOX_BOOT_COLD, NULL, ret, err);
+}
+
+int sandbox_start_as(const struct sandbox_config *c, enum sandbox_boot how, const char *dir, struct sandbox **ret,
+		     struct cove_err *err)
+{
 	struct sandbox *sb = calloc(1, sizeof(*sb));
 	if (!sb)
 		return cove_errf(err, -ENOMEM, "sandbox: out of memory");
 	sb->cancel_fd = c->cancel_fd;
 	sb->tap_fd = -1;
 	sb->timings.start_us = now_us();
-	int r = start(c, sb, err);
+	int r = start(c, how, dir, sb, err);
 	if (r < 0) {
 		if (sb->id[0])
 			cove_err_prefix(err, "start %s", sb->id);

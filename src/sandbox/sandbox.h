@@ -35,6 +35,9 @@ struct sandbox_config {
 	const char *default_user;    /* the guest user commands and files act as; NULL: root */
 	const char *default_workdir; /* their working directory; NULL: the user's home */
 	const char *const *envs;     /* "KEY=VALUE" every guest process gets; may be NULL */
+	/* A template snapshot (sandbox_snapshot_make) to restore instead of
+	 * booting, when it is usable for this config; NULL: always boot. */
+	const char *snapshot;
 };
 
 struct sandbox_timings {
@@ -48,6 +51,15 @@ struct sandbox;
 /* Takes a network slot, boots the VMM in it, waits for the agent. On failure
  * everything made so far is released. */
 int sandbox_start(const struct sandbox_config *config, struct sandbox **ret, struct cove_err *err);
+
+/* Makes a template snapshot in dir: boots the guest c describes (its RAM in
+ * a file, its disk writes in a layer of their own), waits for its agent,
+ * saves it, and records what it was made from. dir appears whole or not at
+ * all. Restoring it (sandbox_config.snapshot) skips the guest's boot. */
+int sandbox_snapshot_make(const struct sandbox_config *c, const char *dir, struct cove_err *err);
+/* 0 when the snapshot in dir can be restored for c (the same kernel, image,
+ * memory and vCPUs); else why not, in why. */
+int sandbox_snapshot_check(const struct sandbox_config *c, const char *dir, struct cove_err *why);
 
 /* Takes over a sandbox an earlier process started with this config (c->id
  * required; c->net the same instance): its network slot and the VMM named by

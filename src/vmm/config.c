@@ -145,6 +145,12 @@ int vmm_config_validate(const struct vmm_config *c, struct cove_err *err)
 		return cove_errf(err, -EINVAL, "config: restore_state needs the memory file it was saved with (mem_file)");
 	if (c->restore_state && (r = check_file("restore_state", c->restore_state, err)) < 0)
 		return r;
+	if (c->disk_layer && !c->disk_overlay)
+		return cove_errf(err, -EINVAL, "config: a disk_layer needs a disk_overlay over it");
+	if (c->disk_overlay && (r = check_file("disk_overlay", c->disk_overlay, err)) < 0)
+		return r;
+	if (c->disk_layer && (r = check_file("disk_layer", c->disk_layer, err)) < 0)
+		return r;
 	if (c->mem_file && c->mem_file[0] != '/')
 		return cove_errf(err, -EINVAL, "config: mem_file '%s' must be an absolute path", c->mem_file);
 	return check_file("rootfs", c->rootfs, err);

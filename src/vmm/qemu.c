@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/proc.h"
 #include "common/log.h"
@@ -122,9 +123,12 @@ static int add_devices(const struct vmm_config *c, const struct qemu_paths *p, s
 {
 	int r = 0;
 	r = r ?: add(a, err, "-drive");
-	r = r ?: add_opt_path(a, err, "id=rootfs,file=", p->rootfs,
-			      c->rootfs_persist ? ",format=raw,if=none,cache=writeback"
-						: ",format=raw,if=none,cache=writeback,snapshot=on");
+	if (c->disk_overlay)
+		r = r ?: add_opt_path(a, err, "id=rootfs,file=", p->disk, ",format=qcow2,if=none,cache=writeback");
+	else
+		r = r ?: add_opt_path(a, err, "id=rootfs,file=", p->rootfs,
+				      c->rootfs_persist ? ",format=raw,if=none,cache=writeback"
+							: ",format=raw,if=none,cache=writeback,snapshot=on");
 	r = r ?: add(a, err, "-device");
 	r = r ?: add(a, err, "virtio-blk-device,drive=rootfs");
 	if (c->tap_fd >= 0) {
@@ -304,19 +308,47 @@ static int qemu_snapshot(struct vmm *vm, int fd, struct cove_err *err)
 	return migrate(q, "migrate", "snapshot", fd, "snapshot", err);
 }
 
+static int copy_file(const char *from, const char *to, struct cove_err *err)
+{
+	_cleanup_close_ int in = open(from, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return cove_errno(err, -errno, "qemu: open %s", from);
+	_cleanup_close_ int out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (out < 0)
+		return cove_errno(err, -errno, "qemu: create %s", to);
+	ssize_t n;
+	while ((n = copy_file_range(in, NULL, out, NULL, 1 << 20, 0)) > 0)
+		;
+	if (n < 0)
+		return cove_errno(err, -errno, "qemu: copy %s to %s", from, to);
+	return 0;
+}
+
 static int qemu_boot(struct vmm *vm, struct cove_err *err)
 {
 	const struct vmm_config *c = &vm->cfg.c;
-	char binary[4096], kernel[PATH_MAX + 8], rootfs[PATH_MAX + 8], qmp_path[PATH_MAX + 16], memory[PATH_MAX + 8];
+	char binary[4096], kernel[PATH_MAX + 8], rootfs[PATH_MAX + 8], qmp_path[PATH_MAX + 16], memory[PATH_MAX + 8],
+		disk[PATH_MAX + 16];
 	int r = qemu_find_binary(c->vmm_binary, binary, sizeof(binary), err);
 	if (r < 0)
 		return r;
 	snprintf(kernel, sizeof(kernel), "%s/kernel", vm->work_dir);
-	snprintf(rootfs, sizeof(rootfs), "%s/rootfs", vm->work_dir);
+	snprintf(rootfs, sizeof(rootfs), "%s/" VMM_DISK_ROOTFS_NAME, vm->work_dir);
+	snprintf(disk, sizeof(disk), "%s/disk.qcow2", vm->work_dir);
 	snprintf(qmp_path, sizeof(qmp_path), "%s/qmp.sock", vm->dir);
 	snprintf(memory, sizeof(memory), "%s/memory", vm->work_dir);
 	struct qemu_paths paths = { binary, kernel, rootfs, qmp_path, vm->console_path, c->mem_file ? memory : NULL,
-				    vm->accel == VMM_ACCEL_TCG ? vmm_host_tsc_khz() : 0 };
+				    disk, vm->accel == VMM_ACCEL_TCG ? vmm_host_tsc_khz() : 0 };
+	/* A sandbox's own overlay: a copy of the template's empty one. */
+	char overlay_copy[PATH_MAX + 16];
+	const char *overlay = c->disk_overlay;
+	if (c->disk_overlay && c->disk_overlay_copy) {
+		snprintf(overlay_copy, sizeof(overlay_copy), "%s/disk.qcow2", vm->dir);
+		r = copy_file(c->disk_overlay, overlay_copy, err);
+		if (r < 0)
+			return r;
+		overlay = overlay_copy;
+	}
 	/* The memory file is bound into the VMM's namespace: it must exist
 	 * (QEMU sizes an empty one). */
 	if (c->mem_file) {
@@ -329,19 +361,26 @@ static int qemu_boot(struct vmm *vm, struct cove_err *err)
 	r = qemu_build_args(c, vm->accel, &paths, &args, err);
 	if (r < 0)
 		return r;
-	const struct vmm_bind binds[] = {
+	struct vmm_bind binds[5] = {
 		{ .source = c->kernel, .name = "kernel", .read_only = true },
 		/* A throwaway overlay means QEMU never writes the image itself. */
-		{ .source = c->rootfs, .name = "rootfs", .read_only = !c->rootfs_persist },
-		/* Opened read-write even when mapped privately. */
-		{ .source = c->mem_file, .name = "memory", .read_only = false },
+		{ .source = c->rootfs, .name = VMM_DISK_ROOTFS_NAME,
+		  .read_only = !c->rootfs_persist || c->disk_overlay },
 	};
+	size_t nbinds = 2;
+	/* Opened read-write even when mapped privately. */
+	if (c->mem_file)
+		binds[nbinds++] = (struct vmm_bind){ .source = c->mem_file, .name = "memory", .read_only = false };
+	if (c->disk_overlay)
+		binds[nbinds++] = (struct vmm_bind){ .source = overlay, .name = "disk.qcow2", .read_only = false };
+	if (c->disk_layer)
+		binds[nbinds++] = (struct vmm_bind){ .source = c->disk_layer, .name = VMM_DISK_LAYER_NAME, .read_only = true };
 	int pass[1] = { c->tap_fd };
 	struct vmm_launch spec = {
 		.binary = binary,
 		.argv = args.argv,
 		.binds = binds,
-		.nbinds = c->mem_file ? 3 : 2,
+		.nbinds = nbinds,
 		.pass_fds = pass,
 		.npass_fds = c->tap_fd >= 0 ? 1 : 0,
 	};

@@ -57,7 +57,7 @@ static int config_copy(struct vmm_config_copy *cc, const struct vmm_config *src)
 		&cc->c.driver, &cc->c.id, &cc->c.kernel, &cc->c.rootfs, &cc->c.init, &cc->c.hostname,
 		&cc->c.extra_cmdline, &cc->c.run_dir, &cc->c.log_dir, &cc->c.vmm_binary, &cc->c.net.address,
 		&cc->c.net.gateway, &cc->c.net.netmask, &cc->c.net.mac, &cc->c.hide_mounts, &cc->c.mem_file,
-		&cc->c.restore_state,
+		&cc->c.restore_state, &cc->c.disk_overlay, &cc->c.disk_layer,
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
 		int r = copy_string(cc, fields[i]);

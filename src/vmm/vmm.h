@@ -98,7 +98,20 @@ struct vmm_config {
 	/* Boot by restoring the device state vmm_snapshot saved here, over
 	 * mem_file as it was saved with; the guest carries on where it was. */
 	const char *restore_state;
+	/* The root disk as a qcow2 chain instead of a throwaway overlay: guest
+	 * writes go to disk_overlay (read-write), whose backing file is
+	 * disk_layer (read-only) or, without one, rootfs; a layer's backing
+	 * file is rootfs. Backing files are named as the VMM sees them
+	 * (VMM_DISK_LAYER_NAME, VMM_DISK_ROOTFS_NAME): see vmm_disk_create. */
+	const char *disk_overlay;
+	const char *disk_layer;
+	/* disk_overlay is a template (an empty overlay): the VMM gets a copy of
+	 * it in its run directory, removed with it. */
+	bool disk_overlay_copy;
 };
+
+#define VMM_DISK_LAYER_NAME "layer.qcow2"
+#define VMM_DISK_ROOTFS_NAME "rootfs"
 
 struct vmm;
 
@@ -172,6 +185,11 @@ int vmm_sweep_stale(const char *run_dir, struct cove_err *err);
  * the logs in log_dir. */
 int vmm_end_orphan(const char *run_dir, const char *log_dir, const char *id, const struct proc_identity *known,
 		   struct cove_err *err);
+
+/* Makes an empty qcow2 image at path over the backing file named backing
+ * (VMM_DISK_LAYER_NAME, format qcow2, or VMM_DISK_ROOTFS_NAME, raw) of
+ * size bytes, with qemu-img. */
+int vmm_disk_create(const char *path, const char *backing, uint64_t size, struct cove_err *err);
 
 /* Removes the two log files (the caller decides: `cove run` keeps them only
  * when something failed). */

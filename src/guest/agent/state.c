@@ -1,7 +1,12 @@
 #include "agent/state.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/random.h>
 #include <pthread.h>
+#include <stdint.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +21,7 @@
 #define ENV_MAX 1024
 /* A guest clock further off than this is stepped to the host's. */
 #define CLOCK_SLACK_MS 50
+#define RESEED_BYTES 32
 
 static struct {
 	pthread_rwlock_t lock;
@@ -187,6 +193,38 @@ static int set_clock(json_t *req, struct cove_err *err)
 	return 0;
 }
 
+/* Guests restored from one snapshot start with the same kernel RNG state:
+ * each gets fresh bytes from the host's virtio-rng (and its own new token)
+ * mixed in, and the kernel's CRNG reseeded at once. */
+static void reseed_rng(const char *token)
+{
+	size_t tlen = token ? strlen(token) : 0;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	struct rand_pool_info *info = calloc(1, sizeof(*info) + RESEED_BYTES + tlen + sizeof(ts));
+	if (!info)
+		return;
+	uint8_t *p = (uint8_t *)info->buf;
+	size_t n = 0;
+	int hw = open("/dev/hwrng", O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (hw >= 0) {
+		ssize_t got = read(hw, p, RESEED_BYTES);
+		n = got > 0 ? (size_t)got : 0;
+		close(hw);
+	}
+	info->entropy_count = (int)(n * 8); /* only the host's random bytes count */
+	if (tlen)
+		memcpy(p + n, token, tlen);
+	memcpy(p + n + tlen, &ts, sizeof(ts));
+	info->buf_size = (int)(n + tlen + sizeof(ts));
+	int fd = open("/dev/urandom", O_WRONLY | O_CLOEXEC);
+	if (fd >= 0 && (ioctl(fd, RNDADDENTROPY, info) < 0 || ioctl(fd, RNDRESEEDCRNG) < 0))
+		log_warn("op=init msg=\"reseeding the RNG: %s\"", strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	free(info);
+}
+
 int agent_init_apply(json_t *req, struct cove_err *err)
 {
 	pthread_rwlock_wrlock(&st.lock);
@@ -199,6 +237,9 @@ int agent_init_apply(json_t *req, struct cove_err *err)
 		r = set_string(req, "defaultUser", &st.user, 63, err);
 	if (r == 0)
 		r = set_clock(req, err);
+	/* Only as a sandbox's agent (which sets the clock), not in host tests. */
+	if (r == 0 && st.set_clock)
+		reseed_rng(st.token);
 	pthread_rwlock_unlock(&st.lock);
 	return r;
 }

@@ -1,0 +1,67 @@
+#!/bin/bash
+# Template snapshots with real guests: `cove template snapshot` boots a copy
+# of the tiny template once and saves it; `cove run` and coved then start its
+# sandboxes by restoring it. Restored sandboxes run commands, have their own
+# disk, their own random numbers and the host's clock; a snapshot that no
+# longer matches its template is not used. Prints TAP.
+set -u
+build=${COVE_BUILD:-$(cd "$(dirname "$0")/../../build" && pwd)}
+cove=$build/bin/cove
+. "$(dirname "$0")/../lib.sh"
+if [ "$(id -u)" != 0 ]; then echo "1..0 # SKIP needs root for namespaces, links and nftables"; exit 0; fi
+if [ ! -r "${COVE_KERNEL:-}" ] || [ ! -d "${COVE_TEMPLATES:-}/tiny" ]; then
+    echo "1..0 # SKIP no guest kernel/templates; run 'make' first"; exit 0
+fi
+base=$(mktemp -d /tmp/cove-snapshot.XXXXXX)
+export COVE_RUN_DIR=$base/run COVE_LOG_DIR=$base/log COVE_STATE_DIR=$base/state
+coved_pid=""
+cleanup() {
+    [ -n "$coved_pid" ] && kill "$coved_pid" 2>/dev/null && wait "$coved_pid" 2>/dev/null
+    "$cove" net gc --pool >/dev/null 2>&1
+    rm -rf "$base"
+}
+trap cleanup EXIT
+mkdir -p "$base/templates"
+cp -r "$COVE_TEMPLATES/tiny" "$base/templates/"
+export COVE_TEMPLATES=$base/templates
+snap=$base/templates/tiny/snapshot
+qemus() { pgrep -f "qemu-system.*$COVE_RUN_DIR" | wc -l; }
+
+"$cove" template snapshot tiny 2>"$base/err"; rc=$?
+[ $rc = 0 ] && for f in memory state layer.qcow2 overlay.qcow2 snapshot.conf; do [ -s "$snap/$f" ] || exit 1; done
+check "cove template snapshot saves memory, device state, disk layer and config" $? "rc=$rc $(cat "$base/err")"
+[ ! -e "$snap.tmp" ] && [ "$(qemus)" = 0 ]; check "... and leaves no VMM or half-made directory" $? "qemu=$(qemus)"
+
+run() { COVE_LOG=info "$cove" run --template tiny "$@" 2>"$base/run.err"; }
+out=$(run -- sh -c 'echo restored; exit 3'); rc=$?
+[ "$out" = restored ] && [ $rc = 3 ] && grep -q "op=start from=snapshot" "$base/run.err"
+check "cove run restores the snapshot instead of booting" $? "rc=$rc out=$out $(grep -v 'op=net' "$base/run.err" | head -5)"
+a=$(run -- sh -c 'cat /proc/sys/kernel/random/uuid; head -c 16 /dev/urandom | od -An -tx1; echo mine >/tmp/mine')
+b=$(run -- sh -c 'cat /proc/sys/kernel/random/uuid; head -c 16 /dev/urandom | od -An -tx1; cat /tmp/mine 2>&1')
+[ -n "$a" ] && [ "$(echo "$a" | head -1)" != "$(echo "$b" | head -1)" ] && [ "$(echo "$a" | sed -n 2p)" != "$(echo "$b" | sed -n 2p)" ]
+check "two sandboxes restored from one snapshot get different random numbers" $? "a=$a" "b=$b"
+echo "$b" | grep -q "No such file"; check "... and do not see each other's files" $? "$b"
+g=$(run -- date +%s); h=$(date +%s)
+[ -n "$g" ] && [ $((h - g)) -le 2 ] && [ $((g - h)) -le 2 ]; check "a restored guest has the host's clock" $? "guest=$g host=$h"
+out=$(run -- sh -c 'seq 1 3000 | tail -1')
+[ "$out" = 3000 ]; check "a restored guest streams output" $? "$out"
+
+touch "$base/templates/tiny/rootfs.ext4"
+out=$(run -- echo booted); rc=$?
+[ "$out" = booted ] && grep -q "op=start from=kernel" "$base/run.err" && grep -q "no usable snapshot" "$base/run.err"
+check "a snapshot older than its image is not used: the sandbox boots, and says why" $? "$(grep -v 'op=net' "$base/run.err" | head -5)"
+"$cove" template snapshot tiny 2>/dev/null && out=$(run -- echo again) && grep -q "op=start from=snapshot" "$base/run.err"
+check "snapshotting again replaces it" $? "$out"
+
+# coved restores it too.
+start_coved "$base/coved.log" --api-key snap --templates "$base/templates" --net-pool 1 ||
+    { echo "not ok - coved did not start"; cat "$base/coved.log"; exit 1; }
+export COVE_URL=$coved_url COVE_API_KEY=snap
+id=$("$cove" create --template tiny 2>"$base/err")
+out=$("$cove" exec "$id" -- sh -c 'echo via-coved')
+[ "$out" = via-coved ] && grep -q "sandbox=$id op=start from=snapshot" "$base/coved.log"
+check "coved creates sandboxes by restoring the snapshot" $? "id=$id out=$out $(cat "$base/err")" "$(grep "$id" "$base/coved.log" | head -3)"
+"$cove" kill "$id"
+kill -TERM "$coved_pid"; wait "$coved_pid"; coved_pid=""
+[ "$(qemus)" = 0 ] && [ -z "$(ls "$COVE_RUN_DIR")" ]; check "nothing is left behind" $? "qemu=$(qemus) run=$(ls "$COVE_RUN_DIR")"
+echo "1..$n"
