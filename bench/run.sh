@@ -69,6 +69,30 @@ stats total "$tmp/total"
 stats bare_qemu "$tmp/bare"
 echo "goals: vmm_to_agent median <= 800 ms; total median <= 1200 ms (bare_qemu includes the guest's power-off)"
 
+# The same guest restored from a template snapshot (a copy of tiny, snapshot
+# made here), interleaved with cold boots of it.
+echo
+mkdir -p "$tmp/templates" && cp -r "$build/guest/templates/tiny" "$tmp/templates/"
+if COVE_TEMPLATES=$tmp/templates "$cove" template snapshot tiny 2>"$tmp/snap.err"; then
+    : >"$tmp/r_agent"; : >"$tmp/r_total"; : >"$tmp/c_total"
+    for i in $(seq 1 "$runs"); do
+        t0=$(ms)
+        COVE_TEMPLATES=$tmp/templates "$cove" run --template tiny --timing -- true 2>"$tmp/timing"
+        t1=$(ms)
+        echo $((t1 - t0)) >>"$tmp/r_total"
+        sed -n 's/.*vmm_to_agent_ms=\([0-9.]*\).*/\1/p' "$tmp/timing" >>"$tmp/r_agent"
+        t0=$(ms)
+        "$cove" run --template tiny -- true
+        echo $(($(ms) - t0)) >>"$tmp/c_total"
+    done
+    stats restored_agent "$tmp/r_agent"
+    stats restored_total "$tmp/r_total"
+    stats cold_total "$tmp/c_total"
+    echo "(restored_agent: VMM start -> restored -> agent answered /init; goal of the snapshots issue: create to first command p50 <= 50 ms)"
+else
+    echo "snapshot bench skipped: $(tail -1 "$tmp/snap.err")"
+fi
+
 echo
 "$(dirname "$0")/net.sh" "$build"
 
