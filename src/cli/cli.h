@@ -61,6 +61,10 @@ int cli_sandbox_endpoint(struct client *cl, const char *verb, const char *id, st
 /* Runs req through ep, output to stdout/stderr, reporting failures as cove
  * VERB; returns the exit code (cli_exit_code). */
 int cli_exec_via(const struct agent_endpoint *ep, const struct sandbox_exec *req, int cancel_fd, const char *verb);
+/* SIGINT, SIGTERM, SIGHUP (and SIGWINCH with winch) blocked and delivered on
+ * the returned descriptor (readable: cancel), SIGPIPE ignored. Call before
+ * any thread starts, so all inherit the mask. */
+int cli_signal_fd(bool winch);
 /* Output of a command to cove's stdout or stderr (sandbox_output_fn). */
 int cli_write_output(void *ctx, enum process_stream stream, const uint8_t *data, size_t len);
 /* cove's exit status for a command that ran (or not): its own, 128+N for a

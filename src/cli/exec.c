@@ -81,8 +81,7 @@ int cli_sandbox_endpoint(struct client *cl, const char *verb, const char *id, st
 	return r;
 }
 
-/* SIGINT, SIGTERM, SIGHUP (and SIGWINCH for shell) on a descriptor. */
-static int signal_fd(bool winch)
+int cli_signal_fd(bool winch)
 {
 	sigset_t mask;
 	sigemptyset(&mask);
@@ -187,7 +186,7 @@ int cmd_exec(int argc, char **argv)
 		client_close(cl);
 		return CLI_EXIT_FAILURE;
 	}
-	int sfd = signal_fd(false);
+	int sfd = cli_signal_fd(false);
 	struct sandbox_exec req = { .argv = (const char *const *)argv + optind + 1, .envs = o.envs, .cwd = o.cwd,
 				    .on_output = cli_write_output };
 	int code = cli_exec_via(&ce.ep, &req, sfd, "exec");
@@ -318,7 +317,7 @@ int cmd_shell(int argc, char **argv)
 		client_close(cl);
 		return CLI_EXIT_FAILURE;
 	}
-	struct shell s = { .ep = &ce.ep, .sfd = signal_fd(true), .stop = { -1, -1 }, .tty = isatty(STDIN_FILENO) };
+	struct shell s = { .ep = &ce.ep, .sfd = cli_signal_fd(true), .stop = { -1, -1 }, .tty = isatty(STDIN_FILENO) };
 	pthread_mutex_init(&s.lock, NULL);
 	pthread_cond_init(&s.started, NULL);
 	struct termios saved;

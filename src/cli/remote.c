@@ -521,16 +521,19 @@ int cmd_templates(int argc, char **argv)
 		json_dumpf(reply, stdout, JSON_INDENT(2));
 		putchar('\n');
 	} else {
-		printf("%-16s  %4s  %7s  %8s  %-8s  %s\n", "TEMPLATE", "CPUS", "MEMORY", "DISK", "USER", "DEBIAN");
+		printf("%-16s  %4s  %7s  %8s  %-8s  %-8s  %s\n", "TEMPLATE", "CPUS", "MEMORY", "DISK", "USER", "DEBIAN",
+		       "SNAPSHOT");
 		size_t i;
 		json_t *t;
 		json_array_foreach(reply, i, t) {
 			const char *suite = json_string_value(json_object_get(t, "suite"));
-			printf("%-16s  %4lld  %6lldM  %7lldM  %-8s  %s\n", json_string_value(json_object_get(t, "templateID")) ?: "?",
+			printf("%-16s  %4lld  %6lldM  %7lldM  %-8s  %-8s  %s\n",
+			       json_string_value(json_object_get(t, "templateID")) ?: "?",
 			       (long long)json_integer_value(json_object_get(t, "cpuCount")),
 			       (long long)json_integer_value(json_object_get(t, "memoryMB")),
 			       (long long)json_integer_value(json_object_get(t, "diskSizeMB")),
-			       json_string_value(json_object_get(t, "defaultUser")) ?: "root", suite && *suite ? suite : "-");
+			       json_string_value(json_object_get(t, "defaultUser")) ?: "root", suite && *suite ? suite : "-",
+			       json_is_true(json_object_get(t, "snapshot")) ? "yes" : "no");
 		}
 	}
 	json_decref(reply);

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -423,20 +422,6 @@ static struct client *coved_for(const struct run_opts *o)
 	return cl;
 }
 
-/* SIGINT, SIGTERM and SIGHUP arrive on a signalfd, which doubles as the
- * sandbox's cancel descriptor: Ctrl-C at any point tears the sandbox down. */
-static int block_signals(void)
-{
-	sigset_t mask;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	return signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-}
-
 int cmd_run(int argc, char **argv)
 {
 	struct run_opts o = { 0 };
@@ -453,14 +438,14 @@ int cmd_run(int argc, char **argv)
 	}
 	struct client *cl = coved_for(&o);
 	if (cl) {
-		int sfd = block_signals();
+		int sfd = cli_signal_fd(false);
 		int code = run_via_coved(&o, cl, sfd);
 		client_close(cl);
 		return code;
 	}
 	if (resolve_guest_files(&o) < 0)
 		return CLI_EXIT_FAILURE;
-	int sfd = block_signals();
+	int sfd = cli_signal_fd(false);
 	o.sc.kernel = o.kernel;
 	o.sc.rootfs = o.rootfs;
 	o.sc.run_dir = getenv("COVE_RUN_DIR");

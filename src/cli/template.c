@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -53,13 +52,7 @@ int cmd_template(int argc, char **argv)
 		fprintf(stderr, "cove template: %s\n", err.msg[0] ? err.msg : "path too long");
 		return CLI_EXIT_FAILURE;
 	}
-	sigset_t mask;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	int sfd = cli_signal_fd(false);
 	struct sandbox_config sc = {
 		.policy = { .internet = true },
 		.kernel = kernel,
