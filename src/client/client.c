@@ -118,13 +118,17 @@ static size_t keep(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
-/* A handle for coved at path, with the key and the usual limits. */
-static CURL *easy_for(struct client *c, const char *path, struct curl_slist **headers)
+/* A handle for coved at path with the usual limits; the API key goes only
+ * to coved's own routes (with_key), never towards a guest. */
+static CURL *easy_for(struct client *c, const char *path, bool with_key, struct curl_slist **headers)
 {
 	char url[1024], line[300];
 	snprintf(url, sizeof(url), "%s%s", c->url, path);
 	CURL *easy = curl_easy_init();
-	snprintf(line, sizeof(line), "X-API-KEY: %s", c->key);
+	if (with_key)
+		snprintf(line, sizeof(line), "X-API-KEY: %s", c->key);
+	else
+		snprintf(line, sizeof(line), "User-Agent: cove");
 	*headers = curl_slist_append(NULL, line);
 	if (!easy || !*headers) {
 		curl_slist_free_all(*headers);
@@ -185,7 +189,7 @@ static int status_error(long status, const char *body, struct cove_err *err)
 bool client_reachable(struct client *c, int timeout_ms)
 {
 	struct curl_slist *headers;
-	CURL *easy = easy_for(c, "/health", &headers);
+	CURL *easy = easy_for(c, "/health", true, &headers);
 	if (!easy)
 		return false;
 	struct reply_buf b = { 0 };
@@ -231,7 +235,7 @@ int client_call(struct client *c, const char *method, const char *path, json_t *
 	if (reply)
 		*reply = NULL;
 	struct curl_slist *headers;
-	CURL *easy = easy_for(c, path, &headers);
+	CURL *easy = easy_for(c, path, true, &headers);
 	_cleanup_free_ char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	struct curl_slist *more = headers ? curl_slist_append(headers, "Content-Type: application/json") : NULL;
 	if (!easy || !more || (body && !text)) {
@@ -318,7 +322,7 @@ static int files_transfer(struct client *c, const char *sandbox, const char *tok
 	_cleanup_free_ char *path = probe ? files_path(probe, guest_path) : NULL;
 	curl_easy_cleanup(probe);
 	struct curl_slist *headers = NULL;
-	CURL *easy = path ? easy_for(c, path, &headers) : NULL;
+	CURL *easy = path ? easy_for(c, path, false, &headers) : NULL;
 	struct curl_slist *more = headers ? envd_headers(headers, sandbox, token) : NULL;
 	if (more && upload)
 		more = curl_slist_append(more, "Content-Type: application/octet-stream");
