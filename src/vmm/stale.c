@@ -93,6 +93,10 @@ int vmm_sweep_stale(const char *run_dir, struct cove_err *err)
 		}
 		log_info("op=sweep removed=%s msg=\"its owner and VMM are gone\"", path);
 		removed++;
+		/* And its cgroup, however young: nothing can enter it any more. */
+		struct vmm_cgroup *cg = NULL;
+		if (vmm_cgroup_open(de->d_name, &cg, NULL) == 0)
+			vmm_cgroup_remove(cg);
 	}
 	closedir(d);
 	/* And the cgroups of VMMs that are gone (a busy one stays). */

@@ -72,10 +72,12 @@ sleep 2
 kill -KILL "$pid"; wait "$pid" 2>/dev/null
 sleep 0.5
 stale=$(ls "$COVE_RUN_DIR" | wc -l)
+killed=$(ls "$COVE_RUN_DIR")
 vmms=$(pgrep -fc "$COVE_RUN_DIR")
 "$cove" run -- true >"$out" 2>"$err"; rc=$?
-[ "$stale" = 1 ] && [ "$vmms" = 0 ] && [ "$rc" = 0 ] && [ -z "$(ls "$COVE_RUN_DIR")" ]
-check "a SIGKILLed run takes its VMM along; the next run removes its directory" $? "stale=$stale vmms=$vmms rc=$rc left=$(ls "$COVE_RUN_DIR")"
+cg=$(find /sys/fs/cgroup -maxdepth 3 -path "*/cove/$killed" -type d 2>/dev/null | wc -l)
+[ "$stale" = 1 ] && [ "$vmms" = 0 ] && [ "$rc" = 0 ] && [ -z "$(ls "$COVE_RUN_DIR")" ] && [ "$cg" = 0 ]
+check "a SIGKILLed run takes its VMM along; the next run removes its directory and cgroup" $? "stale=$stale vmms=$vmms rc=$rc cgroups=$cg left=$(ls "$COVE_RUN_DIR")"
 rm -f "$COVE_LOG_DIR"/*.log # the killed run could not remove its logs
 
 # --publish: a server started in the guest is reachable on a loopback port
