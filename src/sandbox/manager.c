@@ -48,7 +48,8 @@ struct manager {
 	pthread_cond_t wake;  /* the reaper's: a deadline changed, or stop */
 	pthread_cond_t boot_done; /* a boot ended: another may start */
 	unsigned booting;     /* boots under way (at most c.max_boots) */
-	struct entry *list;   /* newest first */
+	struct entry *list;   /* newest first: seq descending */
+	int64_t last_seq;     /* the highest seq handed out or adopted */
 	unsigned count;
 	unsigned committed_mib;
 	bool stop;
@@ -466,6 +467,8 @@ static int adopt(struct manager *m, const struct store_sandbox *rec, struct cove
 	*p = e;
 	m->count++;
 	m->committed_mib += e->mem_mib;
+	if (e->seq > m->last_seq)
+		m->last_seq = e->seq;
 	log_info("sandbox=%s op=adopt template=%s state=%s left_s=%.1f", e->id, e->template_id,
 		 store_sandbox_state_name(e->state),
 		 (double)(e->state == STORE_SANDBOX_PAUSED ? e->left_ms : e->end_ms - wall_ms()) / 1000.0);
@@ -630,6 +633,14 @@ static int admit(struct manager *m, struct entry *e, struct cove_err *err)
 			      "not enough memory on this host: %u MiB of %u MiB for sandboxes are taken, %u MiB asked",
 			      m->committed_mib, m->max_memory_mib, e->mem_mib);
 	if (r == 0) {
+		/* Creation order, unique and increasing across restarts (wall
+		 * clock microseconds, or one past the last): listings page by it,
+		 * and the list stays sorted by it. */
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		int64_t seq = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+		e->seq = seq > m->last_seq ? seq : m->last_seq + 1;
+		m->last_seq = e->seq;
 		e->next = m->list;
 		m->list = e;
 		m->count++;
@@ -715,7 +726,6 @@ int manager_create(struct manager *m, const struct manager_create *req, struct m
 	e->started_ms = wall_ms();
 	e->end_ms = e->started_ms + timeout * 1000;
 	e->auto_pause = req->auto_pause;
-	e->seq = (int64_t)wall_ms() * 1000 + (now_us() % 1000); /* creation order across restarts */
 	if ((r = admit(m, e, err)) < 0) {
 		entry_free(e);
 		return r;
