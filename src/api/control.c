@@ -706,13 +706,11 @@ static int template_json(void *ctx, const struct template *t)
 	unsigned mem = t->memory_mib ? t->memory_mib : VMM_DEFAULT_MEM_MIB;
 	unsigned cpus = t->vcpus ? t->vcpus : VMM_DEFAULT_VCPUS;
 	/* Whether sandboxes of it are restored (cove template snapshot). */
-	char snapshot[PATH_MAX + 16];
-	snprintf(snapshot, sizeof(snapshot), "%s/snapshot", t->dir);
 	json_t *o = json_pack("{s:s, s:s, s:i, s:i, s:I, s:b, s:[s], s:s, s:s, s:s, s:s, s:s, s:b}", "templateID",
 			      t->name, "buildID", t->name, "cpuCount", (int)cpus, "memoryMB", (int)mem, "diskSizeMB",
 			      (json_int_t)(size >> 20), "public", 0, "aliases", t->name, "envdVersion", ENVD_VERSION,
 			      "buildStatus", "ready", "defaultUser", t->user[0] ? t->user : "root", "defaultWorkdir",
-			      t->workdir, "suite", t->suite, "snapshot", access(snapshot, F_OK) == 0);
+			      t->workdir, "suite", t->suite, "snapshot", access(t->snapshot, F_OK) == 0);
 	return o && json_array_append_new(ctx, o) == 0 ? 0 : -ENOMEM;
 }
 

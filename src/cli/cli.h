@@ -21,9 +21,6 @@ int cmd_run(int argc, char **argv);
 int cmd_net(int argc, char **argv);
 int cmd_port_forward(int argc, char **argv);
 int cmd_template(int argc, char **argv);
-struct template;
-/* Where a template's snapshot is (TEMPLATE_DIR/NAME/snapshot). */
-int cli_template_snapshot_dir(const struct template *t, char *out, size_t len);
 /* Through coved's API (remote.c, exec.c, cp.c). */
 int cmd_create(int argc, char **argv);
 int cmd_ls(int argc, char **argv);

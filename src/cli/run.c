@@ -32,7 +32,6 @@ struct run_opts {
 	struct sandbox_config sc;
 	char kernel[PATH_MAX];
 	char rootfs[PATH_MAX];
-	char snapshot[PATH_MAX];
 	const char *template_name; /* NULL: COVE_TEMPLATE, else "base" */
 	struct template tpl;
 	const char *envs[MAX_ENVS + 1];
@@ -248,9 +247,8 @@ static int resolve_guest_files(struct run_opts *o)
 	}
 	/* The template's snapshot, when the run is the template's own guest
 	 * (sandbox_start checks the rest and boots when it does not match). */
-	if (!o->rootfs[0] && !o->sc.kernel_args && cli_template_snapshot_dir(&o->tpl, o->snapshot, sizeof(o->snapshot)) == 0 &&
-	    access(o->snapshot, F_OK) == 0)
-		o->sc.snapshot = o->snapshot;
+	if (!o->rootfs[0] && !o->sc.kernel_args && access(o->tpl.snapshot, F_OK) == 0)
+		o->sc.snapshot = o->tpl.snapshot;
 	if (!o->rootfs[0])
 		snprintf(o->rootfs, sizeof(o->rootfs), "%s", o->tpl.rootfs);
 	if (!o->sc.mem_mib)

@@ -25,11 +25,6 @@ static const char usage_text[] =
 	"booting a kernel; a snapshot that no longer matches the kernel, image,\n"
 	"memory or CPUs is not used (the sandbox boots, and says why).\n";
 
-int cli_template_snapshot_dir(const struct template *t, char *out, size_t len)
-{
-	return snprintf(out, len, "%s/snapshot", t->dir) < (int)len ? 0 : -ENAMETOOLONG;
-}
-
 int cmd_template(int argc, char **argv)
 {
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
@@ -40,7 +35,7 @@ int cmd_template(int argc, char **argv)
 		fputs(usage_text, stderr);
 		return CLI_EXIT_USAGE;
 	}
-	char kernel[PATH_MAX], dir[PATH_MAX], snap[PATH_MAX];
+	char kernel[PATH_MAX], dir[PATH_MAX];
 	if (cli_default_guest_file("COVE_KERNEL", "vmlinux", kernel, sizeof(kernel)) < 0 ||
 	    cli_default_guest_file("COVE_TEMPLATES", "templates", dir, sizeof(dir)) < 0) {
 		fprintf(stderr, "cove template: no guest kernel or templates found; build them with 'make'\n");
@@ -48,8 +43,8 @@ int cmd_template(int argc, char **argv)
 	}
 	struct template tpl;
 	struct cove_err err = { 0 };
-	if (template_load(dir, argv[2], &tpl, &err) < 0 || cli_template_snapshot_dir(&tpl, snap, sizeof(snap)) < 0) {
-		fprintf(stderr, "cove template: %s\n", err.msg[0] ? err.msg : "path too long");
+	if (template_load(dir, argv[2], &tpl, &err) < 0) {
+		fprintf(stderr, "cove template: %s\n", err.msg);
 		return CLI_EXIT_FAILURE;
 	}
 	int sfd = cli_signal_fd(false);
@@ -74,7 +69,7 @@ int cmd_template(int argc, char **argv)
 	}
 	fprintf(stderr, "cove template: booting %s to snapshot it...\n", tpl.name);
 	int64_t t0 = now_ms();
-	int r = sandbox_snapshot_make(&sc, snap, &err);
+	int r = sandbox_snapshot_make(&sc, tpl.snapshot, &err);
 	net_slots_close(sc.net);
 	if (sfd >= 0)
 		close(sfd);
@@ -83,6 +78,6 @@ int cmd_template(int argc, char **argv)
 		return r == -ECANCELED ? 130 : CLI_EXIT_FAILURE;
 	}
 	fprintf(stderr, "cove template: %s snapshotted in %.1f s: %s\n", tpl.name, (double)(now_ms() - t0) / 1000.0,
-		snap);
+		tpl.snapshot);
 	return 0;
 }

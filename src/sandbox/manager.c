@@ -683,10 +683,8 @@ static int boot(struct manager *m, struct entry *e, const struct template *tpl, 
 	sc.envs = req->envs;
 	/* Created by restoring the template's snapshot when it has a usable
 	 * one (cove template snapshot), else booted. */
-	char snapshot[PATH_MAX];
-	if (snprintf(snapshot, sizeof(snapshot), "%s/snapshot", tpl->dir) < (int)sizeof(snapshot) &&
-	    access(snapshot, F_OK) == 0)
-		sc.snapshot = snapshot;
+	if (access(tpl->snapshot, F_OK) == 0)
+		sc.snapshot = tpl->snapshot;
 	struct sandbox *sb = NULL;
 	r = sandbox_start(&sc, &sb, err);
 	boot_end(m);

@@ -156,6 +156,7 @@ int template_load(const char *dir, const char *name, struct template *t, struct 
 	if (r < 0)
 		return r;
 	snprintf(t->rootfs, sizeof(t->rootfs), "%s/rootfs.ext4", t->dir);
+	snprintf(t->snapshot, sizeof(t->snapshot), "%s/snapshot", t->dir);
 	if (access(t->rootfs, R_OK) < 0)
 		return cove_errno(err, -errno, "template %s: image %s", name, t->rootfs);
 	return 0;

@@ -16,6 +16,7 @@ struct template {
 	char name[TEMPLATE_NAME_MAX + 1];
 	char dir[PATH_MAX];
 	char rootfs[PATH_MAX];
+	char snapshot[PATH_MAX]; /* where its snapshot is, if it has one (cove template snapshot) */
 	char user[33];         /* default user of commands and files; "" = the agent's own (root) */
 	char workdir[PATH_MAX]; /* default cwd; "" = the user's home */
 	char suite[33];        /* the Debian release it was built from, "" if none */

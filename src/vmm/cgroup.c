@@ -169,8 +169,8 @@ static int open_procs(struct vmm_cgroup *cg, int h, struct cove_err *err)
 	return cg->procs[h] < 0 ? cove_errno(err, -errno, "cgroup: open %s", path) : 0;
 }
 
-int vmm_cgroup_create(const char *name, const struct vmm_cgroup_limits *l, struct vmm_cgroup **ret,
-		      struct cove_err *err)
+/* A handle in this host's layout, no group made or opened yet. */
+static int cgroup_new(struct vmm_cgroup **ret, struct cove_err *err)
 {
 	pthread_once(&layout_once, detect);
 	if (!layout.v2 && layout.missing[0])
@@ -182,7 +182,17 @@ int vmm_cgroup_create(const char *name, const struct vmm_cgroup_limits *l, struc
 	cg->v2 = layout.v2;
 	for (int h = 0; h < H_COUNT; h++)
 		cg->procs[h] = -1;
-	int r = 0;
+	*ret = cg;
+	return 0;
+}
+
+int vmm_cgroup_create(const char *name, const struct vmm_cgroup_limits *l, struct vmm_cgroup **ret,
+		      struct cove_err *err)
+{
+	struct vmm_cgroup *cg;
+	int r = cgroup_new(&cg, err);
+	if (r < 0)
+		return r;
 	if (cg->v2) {
 		snprintf(cg->dir[0], PATH_MAX, "%s/%s/%s", layout.root[0], VMM_CGROUP_PARENT, name);
 		r = v2_parent(err);
@@ -226,25 +236,20 @@ int vmm_cgroup_create(const char *name, const struct vmm_cgroup_limits *l, struc
 
 int vmm_cgroup_open(const char *name, struct vmm_cgroup **ret, struct cove_err *err)
 {
-	pthread_once(&layout_once, detect);
-	if (!layout.v2 && layout.missing[0])
-		return cove_errf(err, -EOPNOTSUPP, "cgroup: no v2 hierarchy with cpu, memory and pids, and no v1 %s",
-				 layout.missing);
-	struct vmm_cgroup *cg = calloc(1, sizeof(*cg));
-	if (!cg)
-		return cove_errf(err, -ENOMEM, "cgroup: out of memory");
-	cg->v2 = layout.v2;
+	struct vmm_cgroup *cg;
+	int r = cgroup_new(&cg, err);
+	if (r < 0)
+		return r;
 	for (int h = 0; h < H_COUNT; h++) {
-		cg->procs[h] = -1;
 		if (cg->v2 ? h > 0 : h == H_CPUACCT && strcmp(layout.root[h], layout.root[H_CPU]) == 0)
 			continue;
 		snprintf(cg->dir[h], PATH_MAX, "%s/%s/%s", layout.root[h], VMM_CGROUP_PARENT, name);
 		struct stat st;
 		int e = stat(cg->dir[h], &st) < 0 ? -errno : S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 		if (e < 0) {
-			int r = cove_errno(err, e, "cgroup: open %s", cg->dir[h]);
+			cove_errno(err, e, "cgroup: open %s", cg->dir[h]);
 			free(cg);
-			return r;
+			return e;
 		}
 	}
 	*ret = cg;
