@@ -60,7 +60,7 @@ static void usage(FILE *f)
 		"  --max-memory-mib N   guest memory all sandboxes may hold (default 80%% of RAM)\n"
 		"  --net-pool N         network slots kept ready (default 2)\n"
 		"  --max-boots N        guests booting at once; more creates wait their turn\n"
-		"                       (default twice the CPUs, at least 4)\n"
+		"                       (default: the CPUs under TCG, else twice them, at least 4)\n"
 		"  --live-restore       on SIGTERM leave sandboxes running for the next coved to\n"
 		"                       take over (an upgrade); without it they are ended\n",
 		DEFAULT_LISTEN, STORE_DEFAULT_STATE_DIR, MANAGER_DEFAULT_MAX_SANDBOXES);

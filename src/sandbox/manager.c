@@ -513,8 +513,13 @@ int manager_open(const struct manager_config *c, struct manager **ret, struct co
 		m->c.max_sandboxes = MANAGER_DEFAULT_MAX_SANDBOXES;
 	m->max_memory_mib = c->max_memory_mib ? c->max_memory_mib : host_memory_mib() / 10 * 8;
 	if (!m->c.max_boots) {
+		/* Under TCG a boot is the host CPU's work from end to end: more at
+		 * once than CPUs only makes each slower. Under KVM part of a boot
+		 * is waiting, and twice the CPUs keeps them busy. */
 		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-		m->c.max_boots = cpus > 2 ? (unsigned)cpus * 2 : 4;
+		const char *why;
+		bool tcg = vmm_accel_resolve(c->accel, &why) == VMM_ACCEL_TCG;
+		m->c.max_boots = cpus < 1 ? 1 : tcg ? (unsigned)cpus : cpus > 2 ? (unsigned)cpus * 2 : 4;
 	}
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_cond_init(&m->wake, NULL);
@@ -681,6 +686,7 @@ static int boot(struct manager *m, struct entry *e, const struct template *tpl, 
 	sandbox_config_of(m, e, tpl, &sc);
 	sc.policy = req->policy;
 	sc.envs = req->envs;
+	sc.agent_timeout_ms = MANAGER_AGENT_TIMEOUT_MS;
 	/* Created by restoring the template's snapshot when it has a usable
 	 * one (cove template snapshot), else booted. */
 	if (access(tpl->snapshot, F_OK) == 0)

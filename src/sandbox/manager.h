@@ -18,6 +18,9 @@
 #define MANAGER_MAX_TIMEOUT_S (24 * 3600)
 #define MANAGER_DEFAULT_MAX_SANDBOXES 64
 #define MANAGER_DEFAULT_TEMPLATE "base"
+/* How long a guest may take from its VMM's start to its agent answering.
+ * Longer than `cove run`'s: the host may be running many sandboxes. */
+#define MANAGER_AGENT_TIMEOUT_MS 60000
 /* Metrics: a sample of every running sandbox this often, the last ones kept. */
 #define MANAGER_METRICS_INTERVAL_MS 5000
 #define MANAGER_METRICS_KEEP 120
@@ -37,8 +40,8 @@ struct manager_config {
 	 * the next coved to re-adopt (an upgrade), instead of ending them. */
 	bool live_restore;
 	/* Boots at once; more creates wait their turn (a guest boot is CPU
-	 * bound: many at once only make each slower). 0: twice the CPUs, at
-	 * least 4. */
+	 * bound: many at once only make each slower). 0: the CPUs under TCG,
+	 * else twice the CPUs, at least 4. */
 	unsigned max_boots;
 };
 
