@@ -64,6 +64,8 @@ TEMPLATES := $(GUEST)/templates
 ROOTFS_TINY := $(TEMPLATES)/tiny/rootfs.ext4
 DEBOOTSTRAP_TEMPLATES := $(patsubst guest/templates/%/packages,%,$(wildcard guest/templates/*/packages))
 TEMPLATE_IMAGES := $(ROOTFS_TINY) $(DEBOOTSTRAP_TEMPLATES:%=$(TEMPLATES)/%/rootfs.ext4)
+# Each template ends with a snapshot of its booted guest (sandboxes restore it).
+TEMPLATE_SNAPSHOTS := $(TEMPLATE_IMAGES:%/rootfs.ext4=%/snapshot/snapshot.conf)
 
 .PHONY: all deps demo check test asan bench clean programs guest-image kernel test-deps templates
 all: programs guest-image test-deps
@@ -159,7 +161,7 @@ $(KERNEL): guest/kernel/cove.config guest/kernel/build.sh $(wildcard $(KERNEL_TA
 	guest/kernel/build.sh $(KERNEL_TARBALL) guest/kernel/cove.config $(BUILD)/kernel $@
 
 guest-image: $(KERNEL) templates
-templates: $(TEMPLATE_IMAGES)
+templates: $(TEMPLATE_IMAGES) $(TEMPLATE_SNAPSHOTS)
 $(ROOTFS_TINY): guest/templates/tiny/build.sh guest/templates/tiny/template.conf $(BIN)/cove-init $(BIN)/cove-agent
 	@guest/templates/tiny/build.sh $(BIN) $(@D)
 # The slow part (debootstrap, ~1-3 min) depends only on the recipe; the image
@@ -169,6 +171,8 @@ $(TEMPLATES)/%/tree.stamp: guest/templates/debootstrap.sh guest/templates/%/pack
 	@guest/templates/debootstrap.sh guest/templates/$* $(@D)
 $(TEMPLATES)/%/rootfs.ext4: $(TEMPLATES)/%/tree.stamp guest/templates/image.sh $(BIN)/cove-init $(BIN)/cove-agent
 	@guest/templates/image.sh guest/templates/$* $(BIN) $(@D)
+$(TEMPLATES)/%/snapshot/snapshot.conf: $(TEMPLATES)/%/rootfs.ext4 $(KERNEL) $(BIN)/cove guest/templates/snapshot.sh
+	@guest/templates/snapshot.sh $* $(TEMPLATES) $(BIN) $(KERNEL)
 # Keep the tree when make is interrupted while making the image.
 .PRECIOUS: $(TEMPLATES)/%/tree.stamp
 

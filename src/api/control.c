@@ -49,7 +49,8 @@ static enum MHD_Result reply_failure(struct api_request *r, int code, const stru
 	unsigned status = code == -ENOENT ? 404
 			: code == -EINVAL ? 400
 			: code == -EAGAIN ? 429
-			: code == -EBUSY || code == -EALREADY ? 409
+			: code == -EBUSY || code == -EALREADY || code == -ESTALE ? 409
+			: code == -ENOSPC ? 507
 			: code == -ESHUTDOWN || code == -ECANCELED ? 503
 					     : 500;
 	return api_reply_error(r, status, "%s", err->msg[0] ? err->msg : strerror(-code));

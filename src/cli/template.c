@@ -41,16 +41,22 @@ int cmd_template(int argc, char **argv)
 		fprintf(stderr, "cove template: no guest kernel or templates found; build them with 'make'\n");
 		return CLI_EXIT_FAILURE;
 	}
+	/* The VMM is handed absolute paths only. */
+	char abs_dir[PATH_MAX], abs_kernel[PATH_MAX];
+	if (!realpath(dir, abs_dir) || !realpath(kernel, abs_kernel)) {
+		fprintf(stderr, "cove template: %s: %s\n", realpath(dir, abs_dir) ? kernel : dir, strerror(errno));
+		return CLI_EXIT_FAILURE;
+	}
 	struct template tpl;
 	struct cove_err err = { 0 };
-	if (template_load(dir, argv[2], &tpl, &err) < 0) {
+	if (template_load(abs_dir, argv[2], &tpl, &err) < 0) {
 		fprintf(stderr, "cove template: %s\n", err.msg);
 		return CLI_EXIT_FAILURE;
 	}
 	int sfd = cli_signal_fd(false);
 	struct sandbox_config sc = {
 		.policy = { .internet = true },
-		.kernel = kernel,
+		.kernel = abs_kernel,
 		.rootfs = tpl.rootfs,
 		.vcpus = tpl.vcpus,
 		.mem_mib = tpl.memory_mib,

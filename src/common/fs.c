@@ -144,3 +144,59 @@ int random_hex(char *buf, size_t bytes)
 		sprintf(buf + 2 * i, "%02x", raw[i]);
 	return 0;
 }
+
+/* Copies what is left of in to out with read and write, seeking over
+ * blocks of zeros (out stays sparse). 0 or -1 with errno. */
+static ssize_t copy_by_hand(int in, int out)
+{
+	static const char zeros[65536];
+	char buf[65536];
+	off_t end = lseek(in, 0, SEEK_CUR);
+	if (end < 0)
+		return -1;
+	for (;;) {
+		ssize_t n = read(in, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		if ((size_t)n == sizeof(buf) && memcmp(buf, zeros, sizeof(buf)) == 0) {
+			if (lseek(out, n, SEEK_CUR) < 0)
+				return -1;
+		} else {
+			int r = fs_write_all(out, buf, (size_t)n);
+			if (r < 0) {
+				errno = -r;
+				return -1;
+			}
+		}
+		end += n;
+	}
+	/* A hole at the end still counts in the size. */
+	return ftruncate(out, end) < 0 ? -1 : 0;
+}
+
+int fs_copy_file(const char *from, const char *to, bool durable, struct cove_err *err)
+{
+	_cleanup_close_ int in = open(from, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return cove_errno(err, -errno, "open %s", from);
+	_cleanup_close_ int out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (out < 0)
+		return cove_errno(err, -errno, "create %s", to);
+	ssize_t n;
+	while ((n = copy_file_range(in, NULL, out, NULL, 1 << 20, 0)) > 0)
+		;
+	/* Between file systems of different kinds (tmpfs to ext4) the kernel
+	 * declines: copied by hand, holes kept. */
+	if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP || errno == ENOSYS))
+		n = copy_by_hand(in, out);
+	if (n < 0 || (durable && fsync(out) < 0)) {
+		int e = -errno;
+		unlink(to);
+		return cove_errno(err, e, "copy %s to %s", from, to);
+	}
+	return 0;
+}

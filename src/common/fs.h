@@ -2,6 +2,7 @@
 #ifndef COVE_COMMON_FS_H
 #define COVE_COMMON_FS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -13,6 +14,11 @@ int fs_mkdir_p(const char *path, mode_t mode, struct cove_err *err);
 /* Removes a directory tree without following symlinks or crossing mount
  * points (a mount left inside is an error, never a traversal). Missing is fine. */
 int fs_remove_tree(const char *path, struct cove_err *err);
+
+/* Copies the file from to a new file to (mode 0600; an existing one is an
+ * error), sparse where the file system allows (copy_file_range); with
+ * durable, fsynced before it returns. */
+int fs_copy_file(const char *from, const char *to, bool durable, struct cove_err *err);
 
 int fs_write_all(int fd, const void *buf, size_t len);
 /* fs_write_all for sockets: MSG_NOSIGNAL, so a closed peer is -EPIPE, not SIGPIPE. */

@@ -23,6 +23,7 @@ enum sandbox_boot {
 	SANDBOX_BOOT_COLD,     /* from the kernel, disk writes to a throwaway overlay */
 	SANDBOX_BOOT_SNAPSHOT_SOURCE, /* cold, RAM in DIR/memory (shared), disk DIR/layer.qcow2; no /init */
 	SANDBOX_BOOT_RESTORE,  /* from the template snapshot in DIR */
+	SANDBOX_BOOT_RESUME,   /* a sandbox saved whole in DIR (sandbox_save); keeps its token */
 };
 
 #define SNAPSHOT_MEMORY "memory"
@@ -30,9 +31,25 @@ enum sandbox_boot {
 #define SNAPSHOT_LAYER "layer.qcow2"
 #define SNAPSHOT_OVERLAY "overlay.qcow2"
 #define SNAPSHOT_CONF "snapshot.conf"
+/* A sandbox saved whole (sandbox_save): its own disk overlay and state,
+ * RAM included, and the layer the overlay is over. */
+#define SAVED_STATE "state"
+#define SAVED_DISK "disk.qcow2"
+#define SAVED_LAYER "layer.qcow2"
+#define SAVED_CONF "saved.conf"
 
-int sandbox_start_as(const struct sandbox_config *c, enum sandbox_boot how, const char *dir, struct sandbox **ret,
-		     struct cove_err *err);
+/* What a snapshot of c must match (vCPUs, memory, and the image by size and
+ * modification time; with_kernel: the kernel too), as conf text. */
+int sandbox_describe(const struct sandbox_config *c, bool with_kernel, char *buf, size_t len, struct cove_err *err);
+/* 0 when the conf file at path holds want; else -ESTALE (or the errno of
+ * reading it) with why. */
+int sandbox_conf_check(const char *path, const char *want, struct cove_err *why);
+/* Writes text to a new file at path, fsynced. */
+int sandbox_write_text(const char *path, const char *text, struct cove_err *err);
+
+/* token: the agent's, for SANDBOX_BOOT_RESUME (it keeps it); else NULL. */
+int sandbox_start_as(const struct sandbox_config *c, enum sandbox_boot how, const char *dir, const char *token,
+		     struct sandbox **ret, struct cove_err *err);
 
 
 #endif

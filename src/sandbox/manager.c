@@ -1,5 +1,6 @@
 #include "sandbox/manager.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -13,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/fs.h"
 #include "common/log.h"
 #include "common/proc.h"
 #include "sandbox/sandbox.h"
@@ -29,8 +31,10 @@ struct entry {
 	int64_t started_ms, end_ms, seq;
 	int64_t left_ms;    /* while paused: the time that was left */
 	bool auto_pause;
+	bool saved;         /* paused to disk: no VMM, memory or slot (sb NULL) */
+	bool busy;          /* a pause or resume is under way outside the lock */
 	unsigned vcpus, mem_mib;
-	struct sandbox *sb; /* NULL while creating */
+	struct sandbox *sb; /* NULL while creating, and while saved */
 	int *streams;       /* sockets the proxy has open to the guest */
 	size_t nstreams, streams_cap;
 	struct manager_metric samples[MANAGER_METRICS_KEEP]; /* a ring */
@@ -42,6 +46,7 @@ struct entry {
 struct manager {
 	struct manager_config c;
 	char templates_dir[PATH_MAX];
+	char saved_dir[PATH_MAX];
 	char kernel[PATH_MAX];
 	unsigned max_memory_mib;
 	pthread_mutex_t lock; /* guards everything below */
@@ -129,12 +134,30 @@ static void unlink_entry(struct manager *m, struct entry *e)
 		if (*p == e) {
 			*p = e->next;
 			m->count--;
-			m->committed_mib -= e->mem_mib;
+			if (!e->saved)
+				m->committed_mib -= e->mem_mib;
 			break;
 		}
 	for (size_t i = 0; i < e->nstreams; i++)
 		shutdown(e->streams[i], SHUT_RDWR);
 	e->nstreams = 0;
+}
+
+/* Where sandbox id is saved while paused to disk; "" without saved_dir. */
+static void saved_path(const struct manager *m, const char *id, char path[PATH_MAX])
+{
+	path[0] = '\0';
+	if (m->saved_dir[0])
+		snprintf(path, PATH_MAX, "%s/%s", m->saved_dir, id);
+}
+
+static void remove_saved(struct manager *m, const char *id)
+{
+	char path[PATH_MAX];
+	struct cove_err err = { 0 };
+	saved_path(m, id, path);
+	if (path[0] && fs_remove_tree(path, &err) < 0)
+		log_warn("sandbox=%s op=forget-saved msg=\"%s\"", id, err.msg);
 }
 
 /* Ends a sandbox nobody else reaches any more (out of the list, or still
@@ -150,6 +173,7 @@ static void teardown(struct manager *m, struct entry *e, const char *why)
 		vmm_remove_logs(sandbox_vmm(e->sb));
 		e->sb = sandbox_free(e->sb);
 	}
+	remove_saved(m, e->id);
 	if (store_sandbox_delete(m->c.store, e->id, &err) < 0)
 		log_warn("sandbox=%s op=kill msg=\"%s\"", e->id, err.msg);
 	log_info("sandbox=%s op=kill template=%s reason=%s lived_s=%.1f ms=%.1f", e->id, e->template_id, why,
@@ -163,22 +187,77 @@ static void destroy(struct manager *m, struct entry *e, const char *why)
 	entry_free(e);
 }
 
-/* Pauses e (under the lock: QMP stop is quick). */
-static int pause_locked(struct manager *m, struct entry *e, struct cove_err *err)
+static void sandbox_config_of(const struct manager *m, const struct entry *e, const struct template *tpl,
+			      struct sandbox_config *sc);
+
+/* Saves e to disk and ends its VMM (called, and returning, under the lock,
+ * which it lets go meanwhile; e is busy). -EOPNOTSUPP: e cannot be saved
+ * (a throwaway disk), and runs on. */
+static int save_entry(struct manager *m, struct entry *e, struct cove_err *err)
 {
-	int r = sandbox_pause(e->sb, err);
-	if (r < 0)
-		return r;
+	char dir[PATH_MAX];
+	saved_path(m, e->id, dir);
+	if (!dir[0])
+		return -EOPNOTSUPP;
+	e->busy = true;
+	pthread_mutex_unlock(&m->lock);
+	struct template tpl;
+	int r = template_load(m->c.templates_dir, e->template_id, &tpl, err);
+	if (r == 0) {
+		struct sandbox_config sc;
+		sandbox_config_of(m, e, &tpl, &sc);
+		r = sandbox_save(e->sb, &sc, dir, err);
+	}
+	if (r == 0) {
+		/* From here the saved copy is the sandbox. */
+		vmm_remove_logs(sandbox_vmm(e->sb));
+		e->sb = sandbox_free(e->sb);
+	}
+	pthread_mutex_lock(&m->lock);
+	e->busy = false;
+	if (r == 0) {
+		e->saved = true;
+		m->committed_mib -= e->mem_mib;
+	}
+	return r;
+}
+
+/* Pauses e: saved to disk when it can be, else frozen in memory. Called,
+ * and returning, under the lock. A VMM that died meanwhile ends the sandbox
+ * (*ended: e is freed). */
+static int pause_locked(struct manager *m, struct entry *e, bool *ended, struct cove_err *err)
+{
+	*ended = false;
+	int64_t t0 = now_us();
 	int64_t now = wall_ms();
 	e->left_ms = e->end_ms > now ? e->end_ms - now : 0;
+	/* Paused from here on for everyone else: the proxy lets no new stream
+	 * in, and the reaper passes it by. The streams to a frozen guest would
+	 * hang: they end, as on E2B. */
 	e->state = STORE_SANDBOX_PAUSED;
-	/* The streams to a frozen guest would hang: they end, as on E2B. */
 	for (size_t i = 0; i < e->nstreams; i++)
 		shutdown(e->streams[i], SHUT_RDWR);
 	e->nstreams = 0;
+	int r = save_entry(m, e, err);
+	if (r == -EOPNOTSUPP)
+		r = sandbox_pause(e->sb, err);
+	if (r < 0 && vmm_state(sandbox_vmm(e->sb)) == VMM_STATE_STOPPED) {
+		/* Dead, with everything freed: not a half-made pause. */
+		unlink_entry(m, e);
+		pthread_mutex_unlock(&m->lock);
+		destroy(m, e, "vmm-died");
+		pthread_mutex_lock(&m->lock);
+		*ended = true;
+		return cove_err_prefix(err, "its VMM died during the pause, and it is ended");
+	}
+	if (r < 0) {
+		e->state = STORE_SANDBOX_RUNNING;
+		return r;
+	}
 	if (record(m, e, STORE_SANDBOX_PAUSED, err) < 0)
 		log_warn("sandbox=%s op=pause msg=\"%s\"", e->id, err->msg);
-	log_info("sandbox=%s op=pause template=%s left_s=%.1f", e->id, e->template_id, (double)e->left_ms / 1000.0);
+	log_info("sandbox=%s op=pause template=%s to=%s left_s=%.1f ms=%.1f", e->id, e->template_id,
+		 e->saved ? "disk" : "memory", (double)e->left_ms / 1000.0, (double)(now_us() - t0) / 1000.0);
 	return 0;
 }
 
@@ -196,9 +275,13 @@ static void *reaper_main(void *arg)
 		int64_t now = wall_ms();
 		if (due && due->end_ms <= now && due->auto_pause) {
 			struct cove_err err = { 0 };
-			if (pause_locked(m, due, &err) < 0) {
-				log_warn("sandbox=%s op=auto-pause msg=\"%s\"", due->id, err.msg);
-				due->auto_pause = false; /* killed on the next round */
+			bool ended;
+			char id[sizeof(due->id)];
+			snprintf(id, sizeof(id), "%s", due->id);
+			if (pause_locked(m, due, &ended, &err) < 0) {
+				log_warn("sandbox=%s op=auto-pause msg=\"%s\"", id, err.msg);
+				if (!ended)
+					due->auto_pause = false; /* killed on the next round */
 			}
 			continue;
 		}
@@ -414,18 +497,14 @@ static void sandbox_config_of(const struct manager *m, const struct entry *e, co
 	};
 }
 
-/* Takes over a sandbox an earlier coved left running (or paused): its VMM,
- * slot and deadline. */
-static int adopt(struct manager *m, const struct store_sandbox *rec, struct cove_err *err)
+/* A new entry as rec describes it (state and sandbox left to the caller). */
+static struct entry *entry_of(const struct store_sandbox *rec, struct cove_err *err)
 {
-	struct template tpl;
-	int r = template_load(m->c.templates_dir, rec->template_id, &tpl, err);
-	if (r < 0)
-		return r;
 	struct entry *e = calloc(1, sizeof(*e));
 	if (!e || !(e->metadata = strdup(rec->metadata ? rec->metadata : "{}"))) {
 		entry_free(e);
-		return cove_errf(err, -ENOMEM, "manager: out of memory");
+		cove_errf(err, -ENOMEM, "manager: out of memory");
+		return NULL;
 	}
 	snprintf(e->id, sizeof(e->id), "%s", rec->id);
 	snprintf(e->template_id, sizeof(e->template_id), "%s", rec->template_id);
@@ -437,8 +516,41 @@ static int adopt(struct manager *m, const struct store_sandbox *rec, struct cove
 	e->left_ms = rec->left_ms;
 	e->seq = rec->seq;
 	e->auto_pause = rec->auto_pause;
+	return e;
+}
+
+/* Into the list, sorted by creation order (the listing is newest first). */
+static void insert_adopted(struct manager *m, struct entry *e)
+{
+	struct entry **p = &m->list;
+	while (*p && (*p)->seq > e->seq)
+		p = &(*p)->next;
+	e->next = *p;
+	*p = e;
+	m->count++;
+	if (!e->saved)
+		m->committed_mib += e->mem_mib;
+	if (e->seq > m->last_seq)
+		m->last_seq = e->seq;
+	log_info("sandbox=%s op=adopt template=%s state=%s%s left_s=%.1f", e->id, e->template_id,
+		 store_sandbox_state_name(e->state), e->saved ? " on=disk" : "",
+		 (double)(e->state == STORE_SANDBOX_PAUSED ? e->left_ms : e->end_ms - wall_ms()) / 1000.0);
+}
+
+/* Takes over a sandbox an earlier coved left running (or paused): its VMM,
+ * slot and deadline. */
+static int adopt(struct manager *m, const struct store_sandbox *rec, struct cove_err *err)
+{
+	struct template tpl;
+	int r = template_load(m->c.templates_dir, rec->template_id, &tpl, err);
+	if (r < 0)
+		return r;
+	struct entry *e = entry_of(rec, err);
+	if (!e)
+		return -ENOMEM;
 	struct sandbox_config sc;
 	sandbox_config_of(m, e, &tpl, &sc);
+	sc.snapshot = tpl.snapshot; /* the layer its disk is likely over */
 	r = sandbox_adopt(&sc, &rec->vmm, rec->token, &e->sb, err);
 	if (r < 0) {
 		entry_free(e);
@@ -459,20 +571,60 @@ static int adopt(struct manager *m, const struct store_sandbox *rec, struct cove
 		entry_free(e);
 		return r;
 	}
-	/* Sorted in by creation order: the listing is newest first. */
-	struct entry **p = &m->list;
-	while (*p && (*p)->seq > e->seq)
-		p = &(*p)->next;
-	e->next = *p;
-	*p = e;
-	m->count++;
-	m->committed_mib += e->mem_mib;
-	if (e->seq > m->last_seq)
-		m->last_seq = e->seq;
-	log_info("sandbox=%s op=adopt template=%s state=%s left_s=%.1f", e->id, e->template_id,
-		 store_sandbox_state_name(e->state),
-		 (double)(e->state == STORE_SANDBOX_PAUSED ? e->left_ms : e->end_ms - wall_ms()) / 1000.0);
+	/* Its VMM is the sandbox: a copy saved before coved died is stale. */
+	remove_saved(m, e->id);
+	insert_adopted(m, e);
 	return 0;
+}
+
+static bool has_saved(const struct manager *m, const char *id)
+{
+	char dir[PATH_MAX], conf[PATH_MAX + 16];
+	saved_path(m, id, dir);
+	snprintf(conf, sizeof(conf), "%s/saved.conf", dir);
+	return dir[0] && access(conf, F_OK) == 0;
+}
+
+/* The entry of a sandbox that is paused on disk. */
+static int adopt_saved(struct manager *m, const struct store_sandbox *rec, struct cove_err *err)
+{
+	struct entry *e = entry_of(rec, err);
+	if (!e)
+		return -ENOMEM;
+	e->state = STORE_SANDBOX_PAUSED;
+	e->saved = true;
+	if (rec->state != STORE_SANDBOX_PAUSED) {
+		int64_t now = wall_ms();
+		e->left_ms = e->end_ms > now ? e->end_ms - now : 0;
+	}
+	int r = record(m, e, e->state, err);
+	if (r < 0) {
+		entry_free(e);
+		return r;
+	}
+	insert_adopted(m, e);
+	return 0;
+}
+
+/* Saved sandboxes no record names (a pause cut short before its record, a
+ * kill cut short after it) and saves cut short. */
+static void forget_unrecorded(struct manager *m)
+{
+	DIR *d = opendir(m->saved_dir);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		bool known = false;
+		for (struct entry *e = m->list; e && !known; e = e->next)
+			known = e->saved && strcmp(e->id, de->d_name) == 0;
+		if (!known) {
+			log_info("op=forget-saved dir=%s/%s reason=unrecorded", m->saved_dir, de->d_name);
+			remove_saved(m, de->d_name);
+		}
+	}
+	if (d)
+		closedir(d);
 }
 
 /* Each sandbox an earlier coved recorded: re-adopted when its VMM still runs
@@ -488,6 +640,14 @@ static int recover_one(void *ctx, const struct store_sandbox *rec)
 			return 0;
 		log_warn("sandbox=%s op=adopt msg=\"%s; ending it\"", rec->id, err.msg);
 	}
+	/* Saved whole and its VMM gone (ended after the save, or the host
+	 * restarted): paused, as it was, even if the record did not say so yet. */
+	if (!alive && rec->state != STORE_SANDBOX_CREATING && has_saved(m, rec->id)) {
+		if (adopt_saved(m, rec, &err) == 0)
+			return 0;
+		log_warn("sandbox=%s op=adopt msg=\"%s; ending it\"", rec->id, err.msg);
+	}
+	remove_saved(m, rec->id);
 	const char *run_dir = m->c.run_dir ? m->c.run_dir : VMM_DEFAULT_RUN_DIR;
 	const char *log_dir = m->c.log_dir ? m->c.log_dir : VMM_DEFAULT_LOG_DIR;
 	if (vmm_end_orphan(run_dir, log_dir, rec->id, rec->vmm.pid > 0 ? &rec->vmm : NULL, &err) < 0)
@@ -509,6 +669,9 @@ int manager_open(const struct manager_config *c, struct manager **ret, struct co
 	snprintf(m->kernel, sizeof(m->kernel), "%s", c->kernel);
 	m->c.templates_dir = m->templates_dir;
 	m->c.kernel = m->kernel;
+	if (c->saved_dir)
+		snprintf(m->saved_dir, sizeof(m->saved_dir), "%s", c->saved_dir);
+	m->c.saved_dir = NULL; /* m->saved_dir ("" for none) from here */
 	if (!m->c.max_sandboxes)
 		m->c.max_sandboxes = MANAGER_DEFAULT_MAX_SANDBOXES;
 	m->max_memory_mib = c->max_memory_mib ? c->max_memory_mib : host_memory_mib() / 10 * 8;
@@ -526,8 +689,12 @@ int manager_open(const struct manager_config *c, struct manager **ret, struct co
 	pthread_cond_init(&m->boot_done, NULL);
 	m->cancel[0] = m->cancel[1] = -1;
 	int r = pipe2(m->cancel, O_CLOEXEC | O_NONBLOCK) < 0 ? cove_errno(err, -errno, "manager: pipe") : 0;
+	if (r == 0 && m->saved_dir[0])
+		r = fs_mkdir_p(m->saved_dir, 0700, err);
 	if (r == 0)
 		r = store_sandbox_each(m->c.store, recover_one, m, err);
+	if (r == 0 && m->saved_dir[0])
+		forget_unrecorded(m);
 	/* The network slots of those that ended go now, and their cgroups. */
 	if (r == 0)
 		r = net_slots_recover(m->c.net, false, NULL, err);
@@ -575,28 +742,34 @@ void manager_close(struct manager *m)
 	if (m->sampler_running)
 		pthread_join(m->sampler, NULL);
 	/* Creates still running hold no entry pointer of ours after this: they
-	 * see stop and tear their sandbox down themselves. */
+	 * see stop and tear their sandbox down themselves. A pause or resume
+	 * under way is waited for. */
 	pthread_mutex_lock(&m->lock);
 	for (;;) {
 		struct entry *e = m->list;
-		while (e && e->state == STORE_SANDBOX_CREATING)
+		while (e && (e->state == STORE_SANDBOX_CREATING || e->busy))
 			e = e->next;
-		if (!e)
+		if (!e && !m->list)
 			break;
+		if (!e) {
+			pthread_mutex_unlock(&m->lock);
+			usleep(10000);
+			pthread_mutex_lock(&m->lock);
+			continue;
+		}
 		unlink_entry(m, e);
 		pthread_mutex_unlock(&m->lock);
-		if (m->c.live_restore) {
+		if (e->saved) {
+			/* Paused to disk: it holds nothing, and stays for the next coved. */
+			log_info("sandbox=%s op=keep state=paused", e->id);
+			entry_free(e);
+		} else if (m->c.live_restore) {
 			log_info("sandbox=%s op=detach state=%s", e->id, store_sandbox_state_name(e->state));
 			e->sb = sandbox_detach(e->sb);
 			entry_free(e);
 		} else {
 			destroy(m, e, "shutdown");
 		}
-		pthread_mutex_lock(&m->lock);
-	}
-	while (m->list) { /* creating: waits for them to finish */
-		pthread_mutex_unlock(&m->lock);
-		usleep(10000);
 		pthread_mutex_lock(&m->lock);
 	}
 	pthread_mutex_unlock(&m->lock);
@@ -786,6 +959,8 @@ int manager_kill(struct manager *m, const char *id, struct cove_err *err)
 		r = cove_errf(err, -ENOENT, "sandbox '%s' not found", id);
 	else if (e->state == STORE_SANDBOX_CREATING)
 		r = cove_errf(err, -EBUSY, "sandbox '%s' is still being created", id);
+	else if (e->busy)
+		r = cove_errf(err, -EBUSY, "sandbox '%s' is being paused or resumed; try again", id);
 	else
 		unlink_entry(m, e);
 	pthread_cond_broadcast(&m->wake);
@@ -829,12 +1004,57 @@ int manager_pause(struct manager *m, const char *id, struct cove_err *err)
 	int r;
 	if (!e || e->state == STORE_SANDBOX_CREATING)
 		r = cove_errf(err, -ENOENT, "sandbox '%s' not found", id);
+	else if (e->busy)
+		r = cove_errf(err, -EBUSY, "sandbox '%s' is being paused or resumed; try again", id);
 	else if (e->state == STORE_SANDBOX_PAUSED)
 		r = cove_errf(err, -EALREADY, "sandbox '%s' is already paused", id);
 	else
-		r = pause_locked(m, e, err);
+		r = pause_locked(m, e, &(bool){ false }, err);
 	pthread_cond_broadcast(&m->wake);
 	pthread_mutex_unlock(&m->lock);
+	return r;
+}
+
+static int boot_begin(struct manager *m, struct cove_err *err);
+static void boot_end(struct manager *m);
+
+/* Brings e back from disk in a new VMM (called, and returning, under the
+ * lock, which it lets go meanwhile; e is busy). On failure e stays saved. */
+static int restore_entry(struct manager *m, struct entry *e, struct cove_err *err)
+{
+	if (m->committed_mib + e->mem_mib > m->max_memory_mib)
+		return cove_errf(err, -EAGAIN,
+				 "not enough memory on this host: %u MiB of %u MiB for sandboxes are taken, %u MiB asked",
+				 m->committed_mib, m->max_memory_mib, e->mem_mib);
+	m->committed_mib += e->mem_mib;
+	e->busy = true;
+	pthread_mutex_unlock(&m->lock);
+	char dir[PATH_MAX];
+	saved_path(m, e->id, dir);
+	struct template tpl;
+	struct sandbox *sb = NULL;
+	int r = template_load(m->c.templates_dir, e->template_id, &tpl, err);
+	if (r == 0 && (r = boot_begin(m, err)) == 0) {
+		struct sandbox_config sc;
+		sandbox_config_of(m, e, &tpl, &sc);
+		sc.agent_timeout_ms = MANAGER_AGENT_TIMEOUT_MS;
+		r = sandbox_restore(&sc, dir, e->token, &sb, err);
+		boot_end(m);
+	}
+	if (r == 0) {
+		/* Running again before the saved copy goes: a crash in between
+		 * finds the VMM alive and adopts it (and drops the copy). */
+		e->sb = sb;
+		if (record(m, e, STORE_SANDBOX_RUNNING, err) < 0)
+			log_warn("sandbox=%s op=resume msg=\"%s\"", e->id, err->msg);
+		remove_saved(m, e->id);
+	}
+	pthread_mutex_lock(&m->lock);
+	e->busy = false;
+	if (r == 0)
+		e->saved = false;
+	else
+		m->committed_mib -= e->mem_mib;
 	return r;
 }
 
@@ -849,16 +1069,21 @@ int manager_resume(struct manager *m, const char *id, long timeout_s, bool *resu
 	if (!e || e->state == STORE_SANDBOX_CREATING) {
 		r = cove_errf(err, -ENOENT, "sandbox '%s' not found", id);
 	} else {
-		int64_t now = wall_ms();
-		if (e->state == STORE_SANDBOX_PAUSED) {
-			r = sandbox_resume(e->sb, err);
+		if (e->busy)
+			r = cove_errf(err, -EBUSY, "sandbox '%s' is being paused or resumed; try again", id);
+		else if (e->state == STORE_SANDBOX_PAUSED) {
+			int64_t t0 = now_us();
+			bool from_disk = e->saved;
+			r = e->saved ? restore_entry(m, e, err) : sandbox_resume(e->sb, err);
 			if (r == 0) {
 				e->state = STORE_SANDBOX_RUNNING;
-				e->end_ms = now + e->left_ms;
+				e->end_ms = wall_ms() + e->left_ms;
 				*resumed = true;
-				log_info("sandbox=%s op=resume template=%s", e->id, e->template_id);
+				log_info("sandbox=%s op=resume template=%s from=%s ms=%.1f", e->id, e->template_id,
+					 from_disk ? "disk" : "memory", (double)(now_us() - t0) / 1000.0);
 			}
 		}
+		int64_t now = wall_ms();
 		if (r == 0) {
 			if (now + timeout_s * 1000 > e->end_ms)
 				e->end_ms = now + timeout_s * 1000;

@@ -43,6 +43,11 @@ struct manager_config {
 	 * bound: many at once only make each slower). 0: the CPUs under TCG,
 	 * else twice the CPUs, at least 4. */
 	unsigned max_boots;
+	/* Where a paused sandbox is saved whole (DIR/ID, see sandbox_save),
+	 * its VMM ended and its memory and slot freed; it survives restarts of
+	 * coved and of the host. NULL, or a sandbox booted without a template
+	 * snapshot (a throwaway disk): pausing freezes it in memory. */
+	const char *saved_dir;
 };
 
 struct manager_create {
@@ -86,12 +91,16 @@ int manager_create(struct manager *m, const struct manager_create *req, struct m
 		   struct cove_err *err);
 /* -ENOENT: no such sandbox; -EBUSY: still being created. */
 int manager_kill(struct manager *m, const char *id, struct cove_err *err);
-/* Freezes the guest (its memory stays); the time left stops counting.
- * -ENOENT: no such sandbox; -EALREADY: already paused. */
+/* Pauses the sandbox: saved to disk and its VMM ended (saved_dir), else
+ * frozen in memory; the time left stops counting. A save that fails leaves
+ * it running and says why. -ENOENT: no such sandbox; -EALREADY: already
+ * paused; -EBUSY: a pause or resume of it is under way. */
 int manager_pause(struct manager *m, const char *id, struct cove_err *err);
-/* Connect: resumes a paused sandbox (its time left counts again) and makes
- * the deadline now + timeout_s if that is later. *resumed says whether it
- * was paused. */
+/* Connect: resumes a paused sandbox (restored from disk in a new VMM, or
+ * thawed; its time left counts again) and makes the deadline now +
+ * timeout_s if that is later. *resumed says whether it was paused. A resume
+ * that fails leaves it paused, its saved state untouched. -EAGAIN: over the
+ * host's limits. */
 int manager_resume(struct manager *m, const char *id, long timeout_s, bool *resumed, struct cove_err *err);
 /* The deadline becomes now + timeout_s. */
 int manager_set_timeout(struct manager *m, const char *id, long timeout_s, struct cove_err *err);

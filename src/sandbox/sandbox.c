@@ -103,10 +103,21 @@ static int snapshot_paths(struct vmm_config *vc, enum sandbox_boot how, const ch
 {
 	if (how == SANDBOX_BOOT_COLD)
 		return 0;
-	const char *names[4] = { SNAPSHOT_MEMORY, SNAPSHOT_STATE, SNAPSHOT_LAYER, SNAPSHOT_OVERLAY };
+	const char *snapshot[4] = { SNAPSHOT_MEMORY, SNAPSHOT_STATE, SNAPSHOT_LAYER, SNAPSHOT_OVERLAY };
+	const char *saved[4] = { "", SAVED_STATE, SAVED_LAYER, SAVED_DISK };
+	const char **names = how == SANDBOX_BOOT_RESUME ? saved : snapshot;
 	for (int i = 0; i < 4; i++)
 		if (snprintf(paths[i], PATH_MAX, "%s/%s", dir, names[i]) >= PATH_MAX)
 			return cove_errf(err, -ENAMETOOLONG, "snapshot %s: path too long", dir);
+	if (how == SANDBOX_BOOT_RESUME) {
+		/* RAM comes whole with the state; the saved disk is copied, so
+		 * that a resume that fails leaves it as it was. */
+		vc->restore_state = paths[1];
+		vc->disk_layer = access(paths[2], F_OK) == 0 ? paths[2] : NULL;
+		vc->disk_overlay = paths[3];
+		vc->disk_overlay_copy = true;
+		return 0;
+	}
 	vc->mem_file = paths[0];
 	if (how == SANDBOX_BOOT_SNAPSHOT_SOURCE) {
 		vc->mem_shared = true;
@@ -120,8 +131,8 @@ static int snapshot_paths(struct vmm_config *vc, enum sandbox_boot how, const ch
 	return 0;
 }
 
-static int start(const struct sandbox_config *c, enum sandbox_boot how, const char *dir, struct sandbox *sb,
-		 struct cove_err *err)
+static int start(const struct sandbox_config *c, enum sandbox_boot how, const char *dir, const char *token,
+		 struct sandbox *sb, struct cove_err *err)
 {
 	int r = make_id(c, sb->id, sizeof(sb->id), err);
 	if (r < 0)
@@ -162,19 +173,25 @@ static int start(const struct sandbox_config *c, enum sandbox_boot how, const ch
 	/* A snapshot is taken before any sandbox's token or clock is set. */
 	if (how == SANDBOX_BOOT_SNAPSHOT_SOURCE)
 		return 0;
-	/* Each sandbox's agent gets a token of its own, and the host's clock. */
-	r = random_hex(sb->token, 32);
-	if (r < 0)
-		return cove_errno(err, r, "access token: getrandom");
+	/* Each sandbox's agent gets a token of its own, and the host's clock;
+	 * a resumed one keeps its token, defaults and environment, and gets
+	 * the clock (it stood still while saved). */
 	struct agent_endpoint ep = { net_slot_netns_fd(sb->slot), NET_GUEST_ADDR, SANDBOX_AGENT_PORT, NULL };
 	struct agent_init_request init = { sb->token, c->default_user, c->default_workdir, c->envs };
+	if (how == SANDBOX_BOOT_RESUME) {
+		snprintf(sb->token, sizeof(sb->token), "%s", token);
+		ep.token = sb->token;
+		init = (struct agent_init_request){ sb->token, NULL, NULL, NULL };
+	} else if ((r = random_hex(sb->token, 32)) < 0) {
+		return cove_errno(err, r, "access token: getrandom");
+	}
 	r = agent_init(&ep, &init, err);
 	if (r < 0)
 		return r;
 	sb->timings.agent_ready_us = now_us();
 	int64_t launched = vmm_launch_time_us(sb->vm);
 	log_info("sandbox=%s op=start from=%s accel=%s setup_ms=%.1f vmm_to_agent_ms=%.1f boot_ms=%.1f", sb->id,
-		 how == SANDBOX_BOOT_RESTORE ? "snapshot" : "kernel", vmm_accel_name(vmm_accel_used(sb->vm)),
+		 how == SANDBOX_BOOT_RESTORE ? "snapshot" : how == SANDBOX_BOOT_RESUME ? "saved" : "kernel", vmm_accel_name(vmm_accel_used(sb->vm)),
 		 (double)(launched - sb->timings.start_us) / 1000.0,
 		 (double)(sb->timings.agent_ready_us - launched) / 1000.0,
 		 (double)(sb->timings.agent_ready_us - sb->timings.start_us) / 1000.0);
@@ -185,15 +202,24 @@ int sandbox_start(const struct sandbox_config *c, struct sandbox **ret, struct c
 {
 	if (c->snapshot) {
 		struct cove_err why = { 0 };
-		if (sandbox_snapshot_check(c, c->snapshot, &why) == 0)
-			return sandbox_start_as(c, SANDBOX_BOOT_RESTORE, c->snapshot, ret, err);
+		int r = sandbox_snapshot_check(c, c->snapshot, &why);
+		if (r == 0) {
+			r = sandbox_start_as(c, SANDBOX_BOOT_RESTORE, c->snapshot, NULL, ret, &why);
+			/* A snapshot that does not load (made by another QEMU, say)
+			 * costs a boot, not the sandbox; cancelled is cancelled. */
+			if (r == 0 || r == -ECANCELED) {
+				if (r < 0)
+					*err = why;
+				return r;
+			}
+		}
 		log_info("op=start from=kernel msg=\"no usable snapshot: %s\"", why.msg);
 	}
-	return sandbox_start_as(c, SANDBOX_BOOT_COLD, NULL, ret, err);
+	return sandbox_start_as(c, SANDBOX_BOOT_COLD, NULL, NULL, ret, err);
 }
 
-int sandbox_start_as(const struct sandbox_config *c, enum sandbox_boot how, const char *dir, struct sandbox **ret,
-		     struct cove_err *err)
+int sandbox_start_as(const struct sandbox_config *c, enum sandbox_boot how, const char *dir, const char *token,
+		     struct sandbox **ret, struct cove_err *err)
 {
 	struct sandbox *sb = calloc(1, sizeof(*sb));
 	if (!sb)
@@ -201,7 +227,7 @@ int sandbox_start_as(const struct sandbox_config *c, enum sandbox_boot how, cons
 	sb->cancel_fd = c->cancel_fd;
 	sb->tap_fd = -1;
 	sb->timings.start_us = now_us();
-	int r = start(c, how, dir, sb, err);
+	int r = start(c, how, dir, token, sb, err);
 	if (r < 0) {
 		if (sb->id[0])
 			cove_err_prefix(err, "start %s", sb->id);
@@ -227,11 +253,23 @@ int sandbox_adopt(const struct sandbox_config *c, const struct proc_identity *vm
 	snprintf(sb->id, sizeof(sb->id), "%s", c->id);
 	snprintf(sb->token, sizeof(sb->token), "%s", token);
 	int r = net_slot_find(c->net, sb->id, &sb->slot, err);
+	char overlay[PATH_MAX], layer[PATH_MAX];
 	if (r == 0) {
 		struct vmm_config vc;
 		vm_config(c, sb, &vc);
 		vc.netns_fd = -1; /* it runs there already, with its TAP */
 		vc.tap_fd = -1;
+		/* Restored from a snapshot, it writes to an overlay of its own
+		 * (what sandbox_save copies); c->snapshot names the layer it is
+		 * likely over. */
+		if (snprintf(overlay, sizeof(overlay), "%s/%s/disk.qcow2", vc.run_dir, sb->id) < (int)sizeof(overlay) &&
+		    access(overlay, F_OK) == 0) {
+			vc.disk_overlay = overlay;
+			vc.disk_overlay_copy = true;
+			if (c->snapshot && snprintf(layer, sizeof(layer), "%s/" SNAPSHOT_LAYER, c->snapshot) < (int)sizeof(layer) &&
+			    access(layer, F_OK) == 0)
+				vc.disk_layer = layer;
+		}
 		r = vmm_adopt(&vc, vmm, &sb->vm, err);
 	}
 	if (r < 0) {

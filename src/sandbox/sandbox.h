@@ -142,6 +142,22 @@ int agent_resize(const struct agent_endpoint *ep, int pid, unsigned short cols, 
 /* SIGKILL (force) or SIGTERM to a process the agent started. */
 int agent_kill(const struct agent_endpoint *ep, int pid, bool force, struct cove_err *err);
 
+/* Saves the sandbox whole into dir (made; whole or absent): its guest's
+ * RAM and device state, its disk overlay and the layer under it, so that
+ * sandbox_restore brings it back as it was, processes and all, after this
+ * process, or the host, restarted. The sandbox is left paused (the caller
+ * frees it, which frees its memory and slot); a failure leaves it running
+ * (if it ran) and no dir, and says which step failed. c is the config it
+ * was started with. -EOPNOTSUPP: a sandbox on a throwaway disk (booted
+ * without a template snapshot). */
+int sandbox_save(struct sandbox *sb, const struct sandbox_config *c, const char *dir, struct cove_err *err);
+/* Starts the sandbox saved in dir again, in a new network slot (c->id
+ * required): the guest carries on, keeps token, and gets the host's clock.
+ * dir is left as it was (the caller removes it once it is not needed);
+ * -ESTALE: saved over another image, memory size or vCPU count. */
+int sandbox_restore(const struct sandbox_config *c, const char *dir, const char *token, struct sandbox **ret,
+		    struct cove_err *err);
+
 int sandbox_pause(struct sandbox *sb, struct cove_err *err);
 int sandbox_resume(struct sandbox *sb, struct cove_err *err);
 /* Asks the guest to power off, escalating as vmm_stop does. */

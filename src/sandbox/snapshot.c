@@ -29,35 +29,48 @@
 #include "common/proc.h"
 #include "sandbox/internal.h"
 
-/* The conf text for c: what a snapshot must match. */
-static int describe(const struct sandbox_config *c, char *buf, size_t len, struct cove_err *err)
+int sandbox_describe(const struct sandbox_config *c, bool with_kernel, char *buf, size_t len, struct cove_err *err)
 {
 	struct stat k, r;
-	if (stat(c->kernel, &k) < 0)
+	if (with_kernel && stat(c->kernel, &k) < 0)
 		return cove_errno(err, -errno, "snapshot: kernel %s", c->kernel);
 	if (stat(c->rootfs, &r) < 0)
 		return cove_errno(err, -errno, "snapshot: image %s", c->rootfs);
-	snprintf(buf, len,
-		 "vcpus=%u\nmem_mib=%u\nkernel=%s %" PRIu64 " %" PRId64 "\nrootfs=%s %" PRIu64 " %" PRId64 "\n",
-		 c->vcpus ? c->vcpus : VMM_DEFAULT_VCPUS, c->mem_mib ? c->mem_mib : VMM_DEFAULT_MEM_MIB, c->kernel,
-		 (uint64_t)k.st_size, (int64_t)k.st_mtime, c->rootfs, (uint64_t)r.st_size, (int64_t)r.st_mtime);
+	int n = snprintf(buf, len, "vcpus=%u\nmem_mib=%u\n", c->vcpus ? c->vcpus : VMM_DEFAULT_VCPUS,
+			 c->mem_mib ? c->mem_mib : VMM_DEFAULT_MEM_MIB);
+	if (with_kernel && n > 0 && (size_t)n < len)
+		n += snprintf(buf + n, len - (size_t)n, "kernel=%s %" PRIu64 " %" PRId64 "\n", c->kernel,
+			      (uint64_t)k.st_size, (int64_t)k.st_mtime);
+	if (n > 0 && (size_t)n < len)
+		n += snprintf(buf + n, len - (size_t)n, "rootfs=%s %" PRIu64 " %" PRId64 "\n", c->rootfs,
+			      (uint64_t)r.st_size, (int64_t)r.st_mtime);
+	if (n < 0 || (size_t)n >= len)
+		return cove_errf(err, -ENAMETOOLONG, "snapshot: paths too long");
 	return 0;
 }
 
-int sandbox_snapshot_check(const struct sandbox_config *c, const char *dir, struct cove_err *why)
+int sandbox_conf_check(const char *path, const char *want, struct cove_err *why)
 {
-	char want[2 * PATH_MAX + 128], have[2 * PATH_MAX + 128], path[PATH_MAX + 32];
-	int r = describe(c, want, sizeof(want), why);
-	if (r < 0)
-		return r;
-	snprintf(path, sizeof(path), "%s/" SNAPSHOT_CONF, dir);
+	char have[2 * PATH_MAX + 128];
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return cove_errno(why, -errno, "%s", path);
 	ssize_t n = read(fd, have, sizeof(have) - 1);
 	have[n > 0 ? n : 0] = '\0';
 	if (strcmp(have, want) != 0)
-		return cove_errf(why, -ESTALE, "%s was made for another kernel, image, memory size or vCPU count", dir);
+		return cove_errf(why, -ESTALE, "%s was made for another kernel, image, memory size or vCPU count", path);
+	return 0;
+}
+
+int sandbox_snapshot_check(const struct sandbox_config *c, const char *dir, struct cove_err *why)
+{
+	char want[2 * PATH_MAX + 128], path[PATH_MAX + 32];
+	int r = sandbox_describe(c, true, want, sizeof(want), why);
+	if (r < 0)
+		return r;
+	snprintf(path, sizeof(path), "%s/" SNAPSHOT_CONF, dir);
+	if ((r = sandbox_conf_check(path, want, why)) < 0)
+		return r == -ESTALE ? cove_errf(why, r, "%s was made for another kernel, image, memory size or vCPU count", dir) : r;
 	const char *parts[] = { SNAPSHOT_MEMORY, SNAPSHOT_STATE, SNAPSHOT_LAYER, SNAPSHOT_OVERLAY };
 	for (size_t i = 0; i < ARRAY_SIZE(parts); i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, parts[i]);
@@ -67,7 +80,7 @@ int sandbox_snapshot_check(const struct sandbox_config *c, const char *dir, stru
 	return 0;
 }
 
-static int write_text(const char *path, const char *text, struct cove_err *err)
+int sandbox_write_text(const char *path, const char *text, struct cove_err *err)
 {
 	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
@@ -81,7 +94,7 @@ static int write_text(const char *path, const char *text, struct cove_err *err)
 static int make_in(const struct sandbox_config *c, const char *tmp, struct cove_err *err)
 {
 	char conf[2 * PATH_MAX + 128], path[PATH_MAX + 32];
-	int r = describe(c, conf, sizeof(conf), err);
+	int r = sandbox_describe(c, true, conf, sizeof(conf), err);
 	if (r < 0)
 		return r;
 	if (mkdir(tmp, 0755) < 0)
@@ -94,7 +107,7 @@ static int make_in(const struct sandbox_config *c, const char *tmp, struct cove_
 		return r;
 	struct sandbox *sb = NULL;
 	int64_t t0 = now_us();
-	r = sandbox_start_as(c, SANDBOX_BOOT_SNAPSHOT_SOURCE, tmp, &sb, err);
+	r = sandbox_start_as(c, SANDBOX_BOOT_SNAPSHOT_SOURCE, tmp, NULL, &sb, err);
 	if (r < 0)
 		return r;
 	int64_t t1 = now_us();
@@ -114,7 +127,7 @@ static int make_in(const struct sandbox_config *c, const char *tmp, struct cove_
 	if (mem < 0 || fsync(mem) < 0)
 		return cove_errno(err, -errno, "write %s", path);
 	snprintf(path, sizeof(path), "%s/" SNAPSHOT_CONF, tmp);
-	if ((r = write_text(path, conf, err)) < 0)
+	if ((r = sandbox_write_text(path, conf, err)) < 0)
 		return r;
 	log_info("op=snapshot-template dir=%s boot_ms=%.1f save_ms=%.1f", tmp, (double)(t1 - t0) / 1000.0,
 		 (double)(t2 - t1) / 1000.0);

@@ -141,8 +141,6 @@ int vmm_config_validate(const struct vmm_config *c, struct cove_err *err)
 	r = check_file("kernel", c->kernel, err);
 	if (r < 0)
 		return r;
-	if (c->restore_state && !c->mem_file)
-		return cove_errf(err, -EINVAL, "config: restore_state needs the memory file it was saved with (mem_file)");
 	if (c->restore_state && (r = check_file("restore_state", c->restore_state, err)) < 0)
 		return r;
 	if (c->disk_layer && !c->disk_overlay)

@@ -85,18 +85,24 @@ static int add_opt_path(struct qemu_args *a, struct cove_err *err, const char *p
 static int add_memory(const struct vmm_config *c, const struct qemu_paths *p, struct qemu_args *a,
 		      struct cove_err *err)
 {
+	/* Always a backend named "mem": a saved guest's RAM is restored by
+	 * that name, whatever backs it. */
+	int r = add(a, err, "-object");
 	if (!c->mem_file)
-		return 0;
+		return r ?: add(a, err, "memory-backend-ram,id=mem,size=%uM", c->mem_mib);
 	char suffix[64];
 	snprintf(suffix, sizeof(suffix), ",size=%uM,share=%s", c->mem_mib, c->mem_shared ? "on" : "off");
-	int r = add(a, err, "-object");
-	r = r ?: add_opt_path(a, err, "memory-backend-file,id=mem,mem-path=", p->mem_file, suffix);
-	/* Restored: the device state comes over a descriptor once QEMU runs. */
-	if (r == 0 && c->restore_state) {
-		r = add(a, err, "-incoming");
-		r = r ?: add(a, err, "defer");
-	}
-	return r;
+	return r ?: add_opt_path(a, err, "memory-backend-file,id=mem,mem-path=", p->mem_file, suffix);
+}
+
+/* Restored: the device state (and RAM, if it was saved with it) comes over
+ * a descriptor once QEMU runs. */
+static int add_incoming(const struct vmm_config *c, struct qemu_args *a, struct cove_err *err)
+{
+	if (!c->restore_state)
+		return 0;
+	int r = add(a, err, "-incoming");
+	return r ?: add(a, err, "defer");
 }
 
 static int add_machine(const struct vmm_config *c, enum vmm_accel accel, struct qemu_args *a, struct cove_err *err)
@@ -107,8 +113,7 @@ static int add_machine(const struct vmm_config *c, enum vmm_accel accel, struct 
 	 * acpi=on lets system_powerdown reach the
 	 * guest as a power-button press (ACPI GED) and lets it power off. */
 	r = r ?: add(a, err, "-machine");
-	r = r ?: add(a, err, "microvm,accel=%s,acpi=on%s", accel == VMM_ACCEL_KVM ? "kvm" : "tcg",
-		     c->mem_file ? ",memory-backend=mem" : "");
+	r = r ?: add(a, err, "microvm,accel=%s,acpi=on,memory-backend=mem", accel == VMM_ACCEL_KVM ? "kvm" : "tcg");
 	r = r ?: add(a, err, "-cpu");
 	r = r ?: add(a, err, accel == VMM_ACCEL_KVM ? "host" : "max");
 	r = r ?: add(a, err, "-smp");
@@ -189,6 +194,7 @@ int qemu_build_args(const struct vmm_config *c, enum vmm_accel accel, const stru
 	r = r ?: add(a, err, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
 	r = r ?: add_machine(c, accel, a, err);
 	r = r ?: add_memory(c, p, a, err);
+	r = r ?: add_incoming(c, a, err);
 	r = r ?: add(a, err, "-kernel");
 	r = r ?: add(a, err, "%s", p->kernel);
 	r = r ?: add(a, err, "-append");
@@ -225,13 +231,19 @@ static struct qemu *qemu_of(struct vmm *vm)
 }
 
 /* Device state goes over a descriptor (QEMU's own seccomp forbids the exec:
- * URIs), and RAM, which is in a file both sides map, not at all. */
-static int ignore_shared(struct qemu *q, struct cove_err *err)
+ * URIs), and RAM that is in a file both sides map not at all. RAM that is
+ * not (a sandbox saved whole) goes at full speed: QEMU's default cap of
+ * 128 MiB/s is for live migration over a network, not a paused guest. */
+static int migration_setup(struct qemu *q, struct cove_err *err)
 {
 	json_t *caps = json_pack("{s:[{s:s, s:b}]}", "capabilities", "capability", "x-ignore-shared", "state", 1);
 	int r = caps ? qmp_execute(q->qmp, "migrate-set-capabilities", caps, NULL, QMP_TIMEOUT_MS, err)
 		     : cove_errf(err, -ENOMEM, "qemu: out of memory");
 	json_decref(caps);
+	json_t *params = json_pack("{s:I}", "max-bandwidth", (json_int_t)1 << 40);
+	r = r ?: (params ? qmp_execute(q->qmp, "migrate-set-parameters", params, NULL, QMP_TIMEOUT_MS, err)
+			 : cove_errf(err, -ENOMEM, "qemu: out of memory"));
+	json_decref(params);
 	return r;
 }
 
@@ -278,7 +290,7 @@ static int migrate(struct qemu *q, const char *command, const char *fdname, int 
 	char uri[64];
 	snprintf(uri, sizeof(uri), "fd:%s", fdname);
 	json_t *args = json_pack("{s:s}", "uri", uri);
-	int r = ignore_shared(q, err);
+	int r = migration_setup(q, err);
 	r = r ?: pass_fd(q, fdname, fd, err);
 	r = r ?: (args ? qmp_execute(q->qmp, command, args, NULL, QMP_TIMEOUT_MS, err)
 		       : cove_errf(err, -ENOMEM, "qemu: out of memory"));
@@ -308,22 +320,6 @@ static int qemu_snapshot(struct vmm *vm, int fd, struct cove_err *err)
 	return migrate(q, "migrate", "snapshot", fd, "snapshot", err);
 }
 
-static int copy_file(const char *from, const char *to, struct cove_err *err)
-{
-	_cleanup_close_ int in = open(from, O_RDONLY | O_CLOEXEC);
-	if (in < 0)
-		return cove_errno(err, -errno, "qemu: open %s", from);
-	_cleanup_close_ int out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (out < 0)
-		return cove_errno(err, -errno, "qemu: create %s", to);
-	ssize_t n;
-	while ((n = copy_file_range(in, NULL, out, NULL, 1 << 20, 0)) > 0)
-		;
-	if (n < 0)
-		return cove_errno(err, -errno, "qemu: copy %s to %s", from, to);
-	return 0;
-}
-
 static int qemu_boot(struct vmm *vm, struct cove_err *err)
 {
 	const struct vmm_config *c = &vm->cfg.c;
@@ -344,7 +340,7 @@ static int qemu_boot(struct vmm *vm, struct cove_err *err)
 	const char *overlay = c->disk_overlay;
 	if (c->disk_overlay && c->disk_overlay_copy) {
 		snprintf(overlay_copy, sizeof(overlay_copy), "%s/disk.qcow2", vm->dir);
-		r = copy_file(c->disk_overlay, overlay_copy, err);
+		r = fs_copy_file(c->disk_overlay, overlay_copy, false, err);
 		if (r < 0)
 			return r;
 		overlay = overlay_copy;

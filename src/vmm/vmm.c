@@ -233,6 +233,93 @@ int vmm_pause(struct vmm *vm, struct cove_err *err)
 	return 0;
 }
 
+/* Writes the device state (and RAM unless it is in a shared file) to
+ * state_path, aside and renamed. The VMM is left paused. */
+static int save_state(struct vmm *vm, const char *state_path, struct cove_err *err)
+{
+	const struct vmm_config *c = &vm->cfg.c;
+	char tmp[PATH_MAX];
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", state_path) >= (int)sizeof(tmp))
+		return cove_errf(err, -ENAMETOOLONG, "path %s too long", state_path);
+	int r = 0;
+	if (vm->state == VMM_STATE_RUNNING && (r = vm->driver->pause(vm, err)) < 0)
+		return r;
+	vm->state = VMM_STATE_PAUSED;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		r = cove_errno(err, -errno, "create %s", tmp);
+	if (r == 0)
+		r = vm->driver->snapshot(vm, fd, err);
+	if (r == 0 && fsync(fd) < 0)
+		r = cove_errno(err, -errno, "write %s", tmp);
+	if (fd >= 0)
+		close(fd);
+	if (r == 0 && rename(tmp, state_path) < 0)
+		r = cove_errno(err, -errno, "rename %s", tmp);
+	if (r < 0)
+		unlink(tmp);
+	(void)c;
+	return r;
+}
+
+/* Copies the disk overlay the VMM writes to, as it stands, to path (aside
+ * and renamed). The VMM must be paused with its disks flushed. */
+static int save_disk(struct vmm *vm, const char *path, struct cove_err *err)
+{
+	const struct vmm_config *c = &vm->cfg.c;
+	char from[PATH_MAX], tmp[PATH_MAX];
+	if (c->disk_overlay_copy)
+		snprintf(from, sizeof(from), "%s/disk.qcow2", vm->dir);
+	else
+		snprintf(from, sizeof(from), "%s", c->disk_overlay);
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return cove_errf(err, -ENAMETOOLONG, "path %s too long", path);
+	int r = fs_copy_file(from, tmp, true, err);
+	if (r == 0 && rename(tmp, path) < 0)
+		r = cove_errno(err, -errno, "rename %s", tmp);
+	if (r < 0)
+		unlink(tmp);
+	return r;
+}
+
+/* Keeps the disk layer the VMM's overlay is over, if any, at path: a hard link when
+ * the file at disk_layer is still the one the VMM opened (costs nothing, and
+ * the layer lives on whatever becomes of the template), else a copy of the
+ * VMM's own, read through its mount namespace. */
+static int save_layer(struct vmm *vm, const char *path, struct cove_err *err)
+{
+	const struct vmm_config *c = &vm->cfg.c;
+	char used[PATH_MAX + 64];
+	snprintf(used, sizeof(used), "/proc/%d/root%s/" VMM_DISK_LAYER_NAME, (int)vm->identity.pid, vm->work_dir);
+	struct stat a, b;
+	if (stat(used, &a) < 0)
+		return errno == ENOENT ? 0 : cove_errno(err, -errno, "the VMM's disk layer %s", used);
+	if (c->disk_layer && stat(c->disk_layer, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino &&
+	    link(c->disk_layer, path) == 0)
+		return 0;
+	return fs_copy_file(used, path, true, err);
+}
+
+/* After a failed save: the guest runs again if it ran before. A control
+ * connection that broke usually means the VMM died: that is noticed (the
+ * exit takes a moment: its memory is being torn down), so that vmm_state
+ * says stopped. */
+static void undo_pause(struct vmm *vm, bool was_running, int r)
+{
+	struct cove_err e = { 0 };
+	if ((r == -ECONNRESET || r == -EPIPE || r == -ENOTCONN || r == -ECHILD) && vm->pidfd >= 0 &&
+	    proc_pidfd_wait(vm->pidfd, 1000) == 1) {
+		vmm_state(vm);
+		return;
+	}
+	if (!was_running)
+		return;
+	if (vm->driver->resume(vm, &e) == 0)
+		vm->state = VMM_STATE_RUNNING;
+	else
+		log_warn("vmm=%s op=resume msg=\"after a failed save: %s\"", vm->cfg.c.id, e.msg);
+}
+
 int vmm_snapshot(struct vmm *vm, const char *state_path, struct cove_err *err)
 {
 	const struct vmm_config *c = &vm->cfg.c;
@@ -243,34 +330,45 @@ int vmm_snapshot(struct vmm *vm, const char *state_path, struct cove_err *err)
 		return cove_errf(err, -EOPNOTSUPP, "snapshot %s: driver %s has no snapshots", c->id, vm->driver->name);
 	if (!c->mem_file || !c->mem_shared)
 		return cove_errf(err, -EOPNOTSUPP, "snapshot %s: its memory is not in a shared file (mem_file)", c->id);
-	char tmp[PATH_MAX];
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", state_path) >= (int)sizeof(tmp))
-		return cove_errf(err, -ENAMETOOLONG, "snapshot %s: path %s too long", c->id, state_path);
 	bool was_running = vm->state == VMM_STATE_RUNNING;
-	if (was_running && (r = vm->driver->pause(vm, err)) < 0)
-		return cove_err_prefix(err, "snapshot %s", c->id);
-	vm->state = VMM_STATE_PAUSED;
-	/* Written aside and renamed: state_path is whole or absent. */
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		r = cove_errno(err, -errno, "snapshot %s: create %s", c->id, tmp);
-	if (r == 0)
-		r = vm->driver->snapshot(vm, fd, err);
-	if (r == 0 && fsync(fd) < 0)
-		r = cove_errno(err, -errno, "snapshot %s: write %s", c->id, tmp);
-	if (fd >= 0)
-		close(fd);
-	if (r == 0 && rename(tmp, state_path) < 0)
-		r = cove_errno(err, -errno, "snapshot %s: rename %s", c->id, tmp);
+	r = save_state(vm, state_path, err);
 	if (r < 0) {
-		unlink(tmp);
 		cove_err_prefix(err, "snapshot %s", c->id);
-		struct cove_err e = { 0 };
-		if (was_running && vm->driver->resume(vm, &e) == 0)
-			vm->state = VMM_STATE_RUNNING;
+		undo_pause(vm, was_running, r);
 		return r;
 	}
 	log_info("vmm=%s op=snapshot state=%s", c->id, state_path);
+	return 0;
+}
+
+int vmm_save(struct vmm *vm, const char *state_path, const char *disk_path, const char *layer_path,
+	     struct cove_err *err)
+{
+	const struct vmm_config *c = &vm->cfg.c;
+	int r = require_live(vm, "save", err);
+	if (r < 0)
+		return r;
+	if (!vm->driver->snapshot)
+		return cove_errf(err, -EOPNOTSUPP, "save %s: driver %s has no snapshots", c->id, vm->driver->name);
+	if (!c->disk_overlay)
+		return cove_errf(err, -EOPNOTSUPP, "save %s: its disk writes go to a throwaway overlay", c->id);
+	bool was_running = vm->state == VMM_STATE_RUNNING;
+	int64_t t0 = now_us();
+	r = save_state(vm, state_path, err);
+	int64_t t1 = now_us();
+	if (r == 0 && (r = save_disk(vm, disk_path, err)) < 0)
+		unlink(state_path);
+	if (r == 0 && layer_path && (r = save_layer(vm, layer_path, err)) < 0) {
+		unlink(state_path);
+		unlink(disk_path);
+	}
+	if (r < 0) {
+		cove_err_prefix(err, "save %s", c->id);
+		undo_pause(vm, was_running, r);
+		return r;
+	}
+	log_info("vmm=%s op=save state=%s state_ms=%.1f disk_ms=%.1f", c->id, state_path, (double)(t1 - t0) / 1000.0,
+		 (double)(now_us() - t1) / 1000.0);
 	return 0;
 }
 

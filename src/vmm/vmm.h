@@ -96,7 +96,8 @@ struct vmm_config {
 	const char *mem_file;
 	bool mem_shared;
 	/* Boot by restoring the device state vmm_snapshot saved here, over
-	 * mem_file as it was saved with; the guest carries on where it was. */
+	 * mem_file as it was saved with (or, saved by vmm_save with its RAM,
+	 * into fresh memory); the guest carries on where it was. */
 	const char *restore_state;
 	/* The root disk as a qcow2 chain instead of a throwaway overlay: guest
 	 * writes go to disk_overlay (read-write), whose backing file is
@@ -146,6 +147,16 @@ int vmm_pause(struct vmm *vm, struct cove_err *err);
  * file at state_path and the guest as it was. -EOPNOTSUPP: no shared
  * mem_file, or a driver without snapshots. */
 int vmm_snapshot(struct vmm *vm, const char *state_path, struct cove_err *err);
+/* Saves the whole VM for a later restore_state boot (a sandbox paused to
+ * disk): pauses it, writes its device state and RAM (all of it that is not
+ * zero, unless it is in a shared mem_file) to state_path, copies its disk
+ * overlay (disk_overlay) as it stands to disk_path and, when it has one, keeps
+ * the disk_layer it is over at layer_path (a hard link, or a copy if the
+ * file at disk_layer was replaced meanwhile). The VMM stays paused; a
+ * failure leaves none of the files and the guest as it was (running again
+ * if it ran). -EOPNOTSUPP: a throwaway disk, or a driver without snapshots. */
+int vmm_save(struct vmm *vm, const char *state_path, const char *disk_path, const char *layer_path,
+	     struct cove_err *err);
 int vmm_resume(struct vmm *vm, struct cove_err *err);
 /* Graceful power-off request, then SIGTERM to the process group after
  * grace_ms, then SIGKILL after as long again; reaps and cleans up. */

@@ -69,6 +69,20 @@ static void assert_prefix(const char *s, const char *prefix)
 		fail_msg("'%s' does not start with '%s'", s, prefix);
 }
 
+/* A sandbox saved whole comes back into fresh memory, with -incoming. */
+static void test_qemu_args_restore_saved(void **state)
+{
+	(void)state;
+	struct vmm_config c;
+	make_config(&c);
+	c.restore_state = "/state/saved/sb-1/state";
+	struct qemu_args a;
+	build(&c, VMM_ACCEL_TCG, &test_paths, &a);
+	assert_string_equal(option(&a, "-incoming", NULL), "defer");
+	assert_string_equal(option(&a, "-object", "memory-backend"), "memory-backend-ram,id=mem,size=768M");
+	qemu_args_clear(&a);
+}
+
 static void test_qemu_args_tcg_machine(void **state)
 {
 	(void)state;
@@ -81,6 +95,11 @@ static void test_qemu_args_tcg_machine(void **state)
 	assert_string_equal(option(&a, "-cpu", NULL), "max");
 	assert_string_equal(option(&a, "-smp", NULL), "2");
 	assert_string_equal(option(&a, "-m", NULL), "768M");
+	/* RAM is always the backend "mem": a saved guest's RAM is restored by
+	 * that name. */
+	assert_string_equal(option(&a, "-object", "memory-backend"), "memory-backend-ram,id=mem,size=768M");
+	assert_non_null(strstr(option(&a, "-machine", NULL), ",memory-backend=mem"));
+	assert_null(option(&a, "-incoming", NULL));
 	assert_string_equal(option(&a, "-kernel", NULL), test_paths.kernel);
 	assert_string_equal(option(&a, "-name", NULL), "cove-sb-1");
 	assert_int_equal(count(&a, "-machine"), 1);
@@ -291,6 +310,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_qemu_args_tcg_machine),
+		cmocka_unit_test(test_qemu_args_restore_saved),
 		cmocka_unit_test(test_qemu_args_tcg_passes_tsc_khz),
 		cmocka_unit_test(test_qemu_args_kvm_uses_host_cpu),
 		cmocka_unit_test(test_qemu_args_netdev_only_with_tap),

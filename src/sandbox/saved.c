@@ -1,0 +1,88 @@
+/* Sandboxes saved whole: what pausing to disk leaves, and resuming brings
+ * back.
+ *
+ * DIR holds:
+ *   state        the VMM's device state and the guest's RAM (the pages that
+ *                are not zero)
+ *   disk.qcow2   the sandbox's own disk overlay, as it stood
+ *   layer.qcow2  the layer that overlay is over (a template snapshot's,
+ *                hard-linked, so a template snapshot made again later does
+ *                not pull it away); absent for an overlay over the image
+ *   saved.conf   vCPUs, memory, and the image (by size and modification
+ *                time) the layer is over: resuming over another is refused
+ * It is made in DIR.tmp and renamed, so DIR is whole or absent. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/fs.h"
+#include "common/log.h"
+#include "common/proc.h"
+#include "sandbox/internal.h"
+
+static int save_in(struct sandbox *sb, const struct sandbox_config *c, const char *tmp, struct cove_err *err)
+{
+	char conf[2 * PATH_MAX + 128], state[PATH_MAX + 32], disk[PATH_MAX + 32], layer[PATH_MAX + 32],
+		path[PATH_MAX + 32];
+	int r = sandbox_describe(c, false, conf, sizeof(conf), err);
+	if (r < 0)
+		return r;
+	if (mkdir(tmp, 0700) < 0)
+		return cove_errno(err, -errno, "create %s", tmp);
+	snprintf(state, sizeof(state), "%s/" SAVED_STATE, tmp);
+	snprintf(disk, sizeof(disk), "%s/" SAVED_DISK, tmp);
+	snprintf(layer, sizeof(layer), "%s/" SAVED_LAYER, tmp);
+	snprintf(path, sizeof(path), "%s/" SAVED_CONF, tmp);
+	r = vmm_save(sb->vm, state, disk, layer, err);
+	if (r == 0 && (r = sandbox_write_text(path, conf, err)) < 0) {
+		/* Saved, but not whole: the guest goes on. */
+		struct cove_err e = { 0 };
+		if (vmm_resume(sb->vm, &e) < 0)
+			log_warn("sandbox=%s op=save msg=\"resume after a failed save: %s\"", sb->id, e.msg);
+	}
+	return r;
+}
+
+int sandbox_save(struct sandbox *sb, const struct sandbox_config *c, const char *dir, struct cove_err *err)
+{
+	char tmp[PATH_MAX];
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", dir) >= (int)sizeof(tmp))
+		return cove_errf(err, -ENAMETOOLONG, "save %s: path %s too long", sb->id, dir);
+	fs_remove_tree(tmp, NULL); /* a save that was cut short */
+	int64_t t0 = now_us();
+	int r = save_in(sb, c, tmp, err);
+	if (r == 0 && rename(tmp, dir) < 0) {
+		r = cove_errno(err, -errno, "rename %s", tmp);
+		struct cove_err e = { 0 };
+		if (vmm_resume(sb->vm, &e) < 0)
+			log_warn("sandbox=%s op=save msg=\"resume after a failed save: %s\"", sb->id, e.msg);
+	}
+	if (r < 0) {
+		fs_remove_tree(tmp, NULL);
+		return r;
+	}
+	struct stat st;
+	char state[PATH_MAX + 32];
+	snprintf(state, sizeof(state), "%s/" SAVED_STATE, dir);
+	log_info("sandbox=%s op=save dir=%s state_mib=%.1f ms=%.1f", sb->id, dir,
+		 stat(state, &st) == 0 ? (double)st.st_size / (1024.0 * 1024.0) : 0.0, (double)(now_us() - t0) / 1000.0);
+	return 0;
+}
+
+int sandbox_restore(const struct sandbox_config *c, const char *dir, const char *token, struct sandbox **ret,
+		    struct cove_err *err)
+{
+	if (!c->id || !token || strlen(token) != 64)
+		return cove_errf(err, -EINVAL, "resume: the sandbox's id and its 64-character token are needed");
+	char want[2 * PATH_MAX + 128], path[PATH_MAX + 32];
+	int r = sandbox_describe(c, false, want, sizeof(want), err);
+	if (r < 0)
+		return cove_err_prefix(err, "resume %s", c->id);
+	snprintf(path, sizeof(path), "%s/" SAVED_CONF, dir);
+	if ((r = sandbox_conf_check(path, want, err)) < 0)
+		return cove_err_prefix(err, "resume %s", c->id);
+	return sandbox_start_as(c, SANDBOX_BOOT_RESUME, dir, token, ret, err);
+}

@@ -1,0 +1,126 @@
+#!/bin/bash
+# Pause to disk with real guests under a real coved: a paused sandbox is
+# saved whole (RAM, device state, its disk) and its VMM ended, survives a
+# kill -9 of coved, and resumes with its files, a background process and its
+# environment; and the faults: the VMM killed during a pause and during a
+# resume, and a full disk during a pause, each leave the sandbox in a
+# defined state. Prints TAP.
+set -u
+build=${COVE_BUILD:-$(cd "$(dirname "$0")/../../build" && pwd)}
+cove=$build/bin/cove
+. "$(dirname "$0")/../lib.sh"
+
+if [ "$(id -u)" != 0 ]; then echo "1..0 # SKIP needs root for namespaces, links and nftables"; exit 0; fi
+if [ ! -r "${COVE_KERNEL:-}" ] || [ ! -d "${COVE_TEMPLATES:-}/tiny" ]; then
+    echo "1..0 # SKIP no guest kernel/templates; run 'make' first"; exit 0
+fi
+if [ ! -s "$COVE_TEMPLATES/tiny/snapshot/snapshot.conf" ]; then
+    echo "1..0 # SKIP the tiny template has no snapshot ('make' makes it as root)"; exit 0
+fi
+: "${COVE_NET_NAME:?tests/run.sh sets the network instance of the tests}"
+base=$(mktemp -d /tmp/cove-pause.XXXXXX)
+export COVE_RUN_DIR=$base/run COVE_LOG_DIR=$base/log COVE_STATE_DIR=$base/state
+saved=$COVE_STATE_DIR/saved
+coved_pid=""
+cleanup() {
+    [ -n "$coved_pid" ] && kill "$coved_pid" 2>/dev/null && wait "$coved_pid" 2>/dev/null
+    umount "$saved" 2>/dev/null
+    "$cove" net gc --pool >/dev/null 2>&1
+    rm -rf "$base"
+}
+trap cleanup EXIT
+# The saved sandboxes live on a file system of their own, so that the test
+# can fill it.
+mkdir -p "$saved" && mount -t tmpfs -o size=256m cove-pause-test "$saved" ||
+    { echo "1..0 # SKIP cannot mount a tmpfs for the saved sandboxes"; exit 0; }
+restart() {
+    start_coved "$base/coved.log" --net-pool 1 --api-key pause-key "$@" ||
+        { not_ok "coved starts" "$(tail -5 "$base/coved.log")"; exit 1; }
+    export COVE_URL=$coved_url COVE_API_KEY=pause-key
+}
+restart
+qemu_of() { pgrep -f "qemu-system.*cove-$1" | head -1; }
+used_slots() { "$cove" net ls | sed 1d | grep -c used; }
+state_of() { "$cove" ls --json | python3 -c 'import json,sys; d={s["sandboxID"]:s["state"] for s in json.load(sys.stdin)}; print(d.get(sys.argv[1],"gone"))' "$1"; }
+
+# --- pause, kill -9 coved, restart, resume ---
+id=$("$cove" create --template tiny --timeout 300 -e GREETING=hello 2>"$base/err")
+[[ "$id" =~ ^[a-z0-9]{20}$ ]] || { not_ok "create" "$id $(cat "$base/err")"; exit 1; }
+"$cove" exec "$id" -- sh -c 'echo kept >/root/file; (i=0; while :; do i=$((i+1)); echo $i >/tmp/count; sleep 0.1; done) >/dev/null 2>&1 & echo $! >/tmp/bg'
+sleep 1
+slots_before=$(used_slots)
+"$cove" pause "$id" 2>"$base/err"; rc=$?
+[ $rc = 0 ] && [ "$(state_of "$id")" = paused ] && [ -z "$(qemu_of "$id")" ] && [ -s "$saved/$id/state" ] &&
+    [ -s "$saved/$id/disk.qcow2" ] && [ "$(used_slots)" -lt "$slots_before" ]
+check "pause saves the sandbox to disk, ends its VMM and frees its slot" $? \
+    "rc=$rc $(cat "$base/err") state=$(state_of "$id") qemu=$(qemu_of "$id") slots=$slots_before->$(used_slots) $(ls "$saved/$id" 2>&1)"
+grep -q "sandbox=$id op=pause template=tiny to=disk" "$base/coved.log"; check "coved logs the pause to disk" $?
+
+kill -9 "$coved_pid"; wait "$coved_pid" 2>/dev/null
+restart
+[ "$(state_of "$id")" = paused ]; check "a sandbox paused to disk is still paused after kill -9 of coved" $? "$(state_of "$id")"
+"$cove" resume "$id" 2>"$base/err"; rc=$?
+out=$("$cove" exec "$id" -- sh -c 'cat /root/file; a=$(cat /tmp/count); sleep 0.5; b=$(cat /tmp/count); [ "$b" -gt "$a" ] && echo counting; echo $GREETING; cat /proc/$(cat /tmp/bg)/environ | tr "\0" "\n" | grep -c GREETING=hello' 2>&1)
+[ $rc = 0 ] && [ "$out" = "$(printf 'kept\ncounting\nhello\n1')" ] && [ -n "$(qemu_of "$id")" ] && [ ! -e "$saved/$id" ]
+check "resume brings back its files, a running background process and its environment" $? "rc=$rc $(cat "$base/err") out=$out"
+n_guest=$("$cove" exec "$id" -- cat /tmp/count)
+[ "${n_guest:-0}" -ge 10 ]; check "... which carried on from where it was (count $n_guest)" $?
+date_guest=$("$cove" exec "$id" -- date +%s); now=$(date +%s)
+[ $(( now - date_guest )) -le 2 ] && [ $(( date_guest - now )) -le 2 ]
+check "the resumed guest has the host's clock" $? "guest=$date_guest host=$now"
+
+# A second round in the same coved, then kill: nothing stays.
+"$cove" pause "$id" && "$cove" resume "$id" && [ "$("$cove" exec "$id" -- cat /root/file)" = kept ]
+check "pause and resume again" $?
+"$cove" pause "$id" && "$cove" kill "$id"
+[ ! -e "$saved/$id" ] && [ "$(state_of "$id")" = gone ] && [ -z "$(ls "$saved")" ]
+check "killing a paused sandbox removes what was saved" $? "$(ls -la "$saved")"
+
+# --- faults ---
+# The VMM dies during a pause (stopped so that the pause is under way, then
+# killed): the sandbox is ended with everything freed, not half paused.
+id=$("$cove" create --template tiny --timeout 300)
+q=$(qemu_of "$id")
+kill -STOP "$q"
+"$cove" pause "$id" 2>"$base/err" & p=$!
+sleep 0.5
+kill -9 "$q"; wait $p; rc=$?
+sleep 0.2
+[ $rc != 0 ] && grep -q "VMM died during the pause" "$base/err" && [ "$(state_of "$id")" = gone ] &&
+    [ ! -e "$saved/$id" ] && [ ! -e "$saved/$id.tmp" ] && [ ! -e "$COVE_RUN_DIR/$id" ]
+check "the VMM killed during a pause: an error saying so, and the sandbox ended with nothing left" $? \
+    "rc=$rc $(cat "$base/err") state=$(state_of "$id") $(ls "$saved" "$COVE_RUN_DIR")"
+
+# The VMM dies during a resume: the resume fails, the sandbox stays paused
+# with what was saved, and the next resume works.
+id=$("$cove" create --template tiny --timeout 300)
+"$cove" exec "$id" -- sh -c 'echo survives >/root/file'
+"$cove" pause "$id"
+"$cove" resume "$id" 2>"$base/err" & p=$!
+for _ in $(seq 1 400); do q=$(qemu_of "$id"); [ -n "$q" ] && break; sleep 0.005; done
+[ -n "$q" ] && kill -9 "$q"; wait $p; rc=$?
+[ $rc != 0 ] && [ "$(state_of "$id")" = paused ] && [ -s "$saved/$id/state" ]
+check "the VMM killed during a resume: an error, and the sandbox stays paused" $? \
+    "rc=$rc qemu=$q $(cat "$base/err") state=$(state_of "$id")"
+"$cove" resume "$id" 2>"$base/err" && [ "$("$cove" exec "$id" -- cat /root/file)" = survives ]
+check "... and resumes whole on the next try" $? "$(cat "$base/err")"
+
+# A full disk during a pause: the sandbox keeps running, nothing half made.
+free_kib=$(df -k --output=avail "$saved" | tail -1)
+fallocate -l $(( (free_kib - 2048) * 1024 )) "$saved/filler"
+"$cove" pause "$id" 2>"$base/err"; rc=$?
+[ $rc != 0 ] && grep -qi "no space" "$base/err" && [ "$(state_of "$id")" = running ] &&
+    [ "$("$cove" exec "$id" -- cat /root/file)" = survives ] && [ "$(ls "$saved")" = filler ]
+check "a full disk during a pause: a clear error, the sandbox runs on, no partial save" $? \
+    "rc=$rc $(cat "$base/err") state=$(state_of "$id") $(ls "$saved")"
+rm -f "$saved/filler"
+"$cove" pause "$id" && "$cove" resume "$id" && [ "$("$cove" exec "$id" -- cat /root/file)" = survives ]
+check "... and pauses once there is room" $?
+"$cove" kill "$id"
+
+# Nothing is left: no VMM, slot, saved state or run directory.
+for _ in $(seq 1 50); do [ "$(used_slots)" = 0 ] && break; sleep 0.1; done
+q=$(pgrep -f "qemu-system.*$COVE_RUN_DIR" | wc -l)
+[ "$q" = 0 ] && [ "$(used_slots)" = 0 ] && [ -z "$(ls "$saved")" ] && [ -z "$(ls "$COVE_RUN_DIR" 2>/dev/null)" ]
+check "nothing is left behind" $? "qemu=$q slots=$(used_slots) saved=$(ls "$saved") run=$(ls "$COVE_RUN_DIR" 2>/dev/null)"
+echo "1..$n"
