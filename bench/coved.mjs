@@ -6,8 +6,11 @@
 //   the envd proxy's added latency per call: commands.run('true') through
 //     coved beside the same call straight to the sandbox's agent (published
 //     with `cove port-forward`);
+//   pause to disk and resume of a sandbox with 64 MiB dirtied, and a fork
+//     of 10 children;
 //   coved's own memory (RSS) and CPU with 100 idle sandboxes (tiny), beside
-//     the same with none, and what the 100 idle VMMs cost the host.
+//     the same with none, and what the 100 idle VMMs cost the host (CPU,
+//     and PSS each).
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -91,6 +94,46 @@ console.log(`  the proxy adds ${(p - d).toFixed(1)} ms per call (medians)`);
 pf.kill();
 await sbx.kill();
 
+// Pause to disk and resume of a tiny sandbox (512 MiB) that has dirtied
+// 64 MiB (a tmpfs file), and the first command after the resume; then a fork
+// of 10 children of it. Each pause saves the guest's RAM, device state and
+// disk; each resume restores them in a new VMM.
+{
+  const api = process.env.E2B_API_URL;
+  const key = process.env.E2B_API_KEY;
+  const sbx = await Sandbox.create('tiny', { timeoutMs: 600_000 });
+  await sbx.commands.run('mkdir -p /run/dirty && mount -t tmpfs -o size=80m none /run/dirty && ' +
+    'dd if=/dev/urandom of=/run/dirty/x bs=1M count=64 2>/dev/null', { timeoutMs: 600_000 });
+  const pauses = [], resumes = [], firsts = [];
+  for (let i = 0; i < RUNS; i++) {
+    let t = performance.now();
+    await sbx.pause();
+    pauses.push(performance.now() - t);
+    t = performance.now();
+    const back = await Sandbox.connect(sbx.sandboxId);
+    resumes.push(performance.now() - t);
+    await back.commands.run('true');
+    firsts.push(performance.now() - t);
+  }
+  line('pause to disk (64 MiB dirtied)', pauses);
+  line('resume (connect)', resumes);
+  line('resume + first command', firsts);
+  const forks = [];
+  for (let i = 0; i < Math.max(3, RUNS / 3); i++) {
+    const t = performance.now();
+    const r = await fetch(`${api}/sandboxes/${sbx.sandboxId}/fork`, {
+      method: 'POST', headers: { 'X-API-KEY': key, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ count: 10, timeout: 120 }),
+    });
+    const body = await r.json();
+    forks.push(performance.now() - t);
+    if (r.status !== 201) throw new Error(`fork: ${r.status} ${JSON.stringify(body)}`);
+    await Promise.all(body.sandboxes.map((c) => Sandbox.kill(c.sandboxID)));
+  }
+  line('fork of 10 children (all answering)', forks);
+  await sbx.kill();
+}
+
 // coved itself with many idle sandboxes: its RSS and CPU over a quiet window
 // (the metrics sampler and the reaper are all that run), with none and with
 // IDLE of them.
@@ -133,5 +176,17 @@ if (covedPid) {
     `(${((busy.rss - none.rss) * 1024 / IDLE).toFixed(0)} KiB per sandbox)`);
   console.log(`  the ${IDLE} idle VMMs themselves: ${busy.vmms.toFixed(1)}% of a core together, ` +
     `${(busy.vmms / IDLE).toFixed(2)}% each (TCG)`);
+  // Memory per idle sandbox on the host: the PSS of each VMM (pages shared
+  // with others, such as the template's memory file, counted in part).
+  const pss = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (!readFileSync(`/proc/${d}/comm`, 'utf8').startsWith('qemu-system')) continue;
+      pss.push(Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${d}/smaps_rollup`, 'utf8'))[1]) / 1024);
+    } catch { /* gone meanwhile */ }
+  }
+  const ps = stats(pss);
+  console.log(`  PSS per idle VMM with ${pss.length} alive: median ${ps.median.toFixed(1)} MiB, max ${ps.max.toFixed(1)} MiB`);
   await Promise.all(idle.map((s) => s.kill()));
 }

@@ -1,6 +1,6 @@
 /* The E2B control plane (../docs: shared e2b-protocol.md; E2B's
  * spec/openapi.yml where that is silent): create, connect, info, list with
- * filters and pagination, kill, timeout, refresh, pause, metrics, logs, and
+ * filters and pagination, kill, timeout, refresh, pause, fork, metrics, logs, and
  * the templates. */
 #include "api/control.h"
 
@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/fs.h"
 #include "proto/utf8.h"
 #include "proto/version.h"
 #include "template/template.h"
@@ -49,7 +50,7 @@ static enum MHD_Result reply_failure(struct api_request *r, int code, const stru
 	unsigned status = code == -ENOENT ? 404
 			: code == -EINVAL ? 400
 			: code == -EAGAIN ? 429
-			: code == -EBUSY || code == -EALREADY || code == -ESTALE ? 409
+			: code == -EBUSY || code == -EALREADY || code == -ESTALE || code == -EOPNOTSUPP ? 409
 			: code == -ENOSPC ? 507
 			: code == -ESHUTDOWN || code == -ECANCELED ? 503
 					     : 500;
@@ -82,6 +83,8 @@ static json_t *info_json(const struct manager_info *info, bool with_token)
 			      "envdVersion", ENVD_VERSION);
 	if (j && with_token)
 		json_object_set_new(j, "envdAccessToken", json_string(info->token));
+	if (j) /* Cove's own: what it holds on the host's disk */
+		json_object_set_new(j, "diskBytes", json_integer((json_int_t)info->disk_bytes));
 	return j;
 }
 
@@ -320,6 +323,43 @@ static enum MHD_Result handle_pause(struct api_request *r)
 	struct cove_err err = { 0 };
 	int rc = manager_pause(manager_of(r), r->params[0], &err);
 	return rc < 0 ? reply_failure(r, rc, &err) : api_reply_empty(r, 204);
+}
+
+/* POST /sandboxes/{id}/fork {"count": N, "timeout": s} (Cove's own: E2B
+ * has no fork): 201 with {"sandboxes": [...]}, each as create answers. */
+static enum MHD_Result handle_fork(struct api_request *r)
+{
+	struct cove_err err = { 0 };
+	long secs = MANAGER_DEFAULT_TIMEOUT_S;
+	int rc = seconds_field(r, "timeout", false, &secs, &err);
+	json_t *body = rc == 0 ? api_json_body(r, &err) : NULL;
+	if (rc == 0 && !body)
+		rc = -EINVAL;
+	json_t *c = json_object_get(body, "count");
+	json_int_t count = 1;
+	if (rc == 0 && c && !json_is_null(c)) {
+		if (!json_is_integer(c) || json_integer_value(c) < 1 || json_integer_value(c) > MANAGER_MAX_FORK)
+			rc = cove_errf(&err, -EINVAL, "count must be a number from 1 to %d", MANAGER_MAX_FORK);
+		else
+			count = json_integer_value(c);
+	}
+	json_decref(body);
+	struct manager_info *kids = rc == 0 ? calloc((size_t)count, sizeof(*kids)) : NULL;
+	if (rc == 0 && !kids)
+		rc = cove_errf(&err, -ENOMEM, "out of memory");
+	if (rc == 0)
+		rc = manager_fork(manager_of(r), r->params[0], (unsigned)count, secs, kids, &err);
+	if (rc < 0) {
+		free(kids);
+		return reply_failure(r, rc, &err);
+	}
+	json_t *list = json_array();
+	for (json_int_t i = 0; i < count; i++) {
+		json_array_append_new(list, created_json(&kids[i]));
+		manager_info_clear(&kids[i]);
+	}
+	free(kids);
+	return api_reply_json(r, 201, json_pack("{s:o}", "sandboxes", list), NULL, NULL);
 }
 
 /* --- metrics --- */
@@ -712,6 +752,12 @@ static int template_json(void *ctx, const struct template *t)
 			      (json_int_t)(size >> 20), "public", 0, "aliases", t->name, "envdVersion", ENVD_VERSION,
 			      "buildStatus", "ready", "defaultUser", t->user[0] ? t->user : "root", "defaultWorkdir",
 			      t->workdir, "suite", t->suite, "snapshot", access(t->snapshot, F_OK) == 0);
+	/* Cove's own: what its image and snapshot take on the host's disk. */
+	uint64_t image = fs_disk_usage(t->rootfs), snapshot = fs_disk_usage(t->snapshot);
+	if (o) {
+		json_object_set_new(o, "diskBytes", json_integer((json_int_t)(image + snapshot)));
+		json_object_set_new(o, "snapshotBytes", json_integer((json_int_t)snapshot));
+	}
 	return o && json_array_append_new(ctx, o) == 0 ? 0 : -ENOMEM;
 }
 
@@ -740,6 +786,7 @@ static const struct api_route routes[] = {
 	{ "POST", "/sandboxes/{}/connect", handle_connect, 0 },
 	{ "POST", "/v2/sandboxes/{}/connect", handle_connect, 0 },
 	{ "POST", "/sandboxes/{}/pause", handle_pause, 0 },
+	{ "POST", "/sandboxes/{}/fork", handle_fork, 0 },
 	{ "GET", "/sandboxes/{}/metrics", handle_metrics, 0 },
 	{ "GET", "/metrics", handle_host_metrics, 0 },
 	{ "GET", "/sandboxes/{}/logs", handle_logs, 0 },

@@ -29,6 +29,7 @@ int cmd_shell(int argc, char **argv);
 int cmd_cp(int argc, char **argv);
 int cmd_pause(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
+int cmd_fork(int argc, char **argv);
 int cmd_kill(int argc, char **argv);
 int cmd_logs(int argc, char **argv);
 int cmd_templates(int argc, char **argv);

@@ -20,6 +20,7 @@ static const struct verb verbs[] = {
 	{ "cp", cmd_cp, "copy a file into or out of a sandbox" },
 	{ "pause", cmd_pause, "pause sandboxes" },
 	{ "resume", cmd_resume, "resume paused sandboxes" },
+	{ "fork", cmd_fork, "make sandboxes that carry on from a sandbox" },
 	{ "kill", cmd_kill, "end sandboxes" },
 	{ "logs", cmd_logs, "a sandbox's console (or VMM) log" },
 	{ "templates", cmd_templates, "list the templates sandboxes are made from" },

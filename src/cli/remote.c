@@ -1,5 +1,5 @@
 /* The verbs that manage coved's sandboxes through its API: create, ls,
- * pause, resume, kill, logs, templates. Each takes --url and --api-key
+ * pause, resume, fork, kill, logs, templates. Each takes --url and --api-key
  * (else $COVE_URL and $COVE_API_KEY, else coved's defaults). */
 #include <errno.h>
 #include <getopt.h>
@@ -160,10 +160,23 @@ static void human_duration(int64_t s, char *buf, size_t len)
 		snprintf(buf, len, "%lldh", (long long)(s / 3600));
 }
 
+/* 1.5K, 20M, 3.1G: what a file takes on disk. */
+static void human_bytes(uint64_t b, char *buf, size_t len)
+{
+	static const char units[] = "BKMGT";
+	double v = (double)b;
+	int u = 0;
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, len, u && v < 10 ? "%.1f%c" : "%.0f%c", v, units[u]);
+}
+
 static void print_table(json_t *list)
 {
-	printf("%-20s  %-12s  %-8s  %4s  %7s  %5s  %7s  %s\n", "SANDBOX ID", "TEMPLATE", "STATE", "CPUS", "MEMORY",
-	       "AGE", "ENDS IN", "METADATA");
+	printf("%-20s  %-12s  %-8s  %4s  %7s  %7s  %5s  %7s  %s\n", "SANDBOX ID", "TEMPLATE", "STATE", "CPUS", "MEMORY",
+	       "DISK", "AGE", "ENDS IN", "METADATA");
 	int64_t now = time(NULL);
 	size_t i;
 	json_t *s;
@@ -181,11 +194,13 @@ static void print_table(json_t *list)
 		json_object_foreach(json_object_get(s, "metadata"), k, v)
 			n += (size_t)snprintf(meta + n, n < sizeof(meta) ? sizeof(meta) - n : 0, "%s%s=%s", n ? "," : "", k,
 					      json_string_value(v) ?: "");
-		printf("%-20s  %-12s  %-8s  %4lld  %6lldM  %5s  %7s  %s\n",
+		char disk[16];
+		human_bytes((uint64_t)json_integer_value(json_object_get(s, "diskBytes")), disk, sizeof(disk));
+		printf("%-20s  %-12s  %-8s  %4lld  %6lldM  %7s  %5s  %7s  %s\n",
 		       json_string_value(json_object_get(s, "sandboxID")) ?: "?",
 		       json_string_value(json_object_get(s, "templateID")) ?: "?", state,
 		       (long long)json_integer_value(json_object_get(s, "cpuCount")),
-		       (long long)json_integer_value(json_object_get(s, "memoryMB")), age, left, meta);
+		       (long long)json_integer_value(json_object_get(s, "memoryMB")), disk, age, left, meta);
 	}
 }
 
@@ -397,7 +412,9 @@ static int do_kill(struct client *cl, const char *id, long timeout, struct cove_
 int cmd_pause(int argc, char **argv)
 {
 	return simple("pause", argc, argv,
-		      "usage: cove pause ID...\n\nFreezes sandboxes; their time left stops counting.\n" CLI_CLIENT_HELP,
+		      "usage: cove pause ID...\n\nPauses sandboxes: each is saved to disk and its VMM ended (its memory\n"
+		      "and slot freed; it survives restarts), or, booted without a template\n"
+		      "snapshot, frozen in memory. Their time left stops counting.\n" CLI_CLIENT_HELP,
 		      do_pause);
 }
 
@@ -413,6 +430,95 @@ int cmd_kill(int argc, char **argv)
 {
 	return simple("kill", argc, argv, "usage: cove kill ID...\n\nEnds sandboxes and frees all they held.\n" CLI_CLIENT_HELP,
 		      do_kill);
+}
+
+/* --- fork --- */
+
+struct fork_opts {
+	long timeout;
+	long count;
+	bool json;
+};
+
+static int fork_option(void *ctx, int c)
+{
+	struct fork_opts *o = ctx;
+	if (c == 'j') {
+		o->json = true;
+		return 0;
+	}
+	if (c == 'n') {
+		char *end;
+		errno = 0;
+		o->count = strtol(optarg, &end, 10);
+		if (errno || *end || o->count < 1 || o->count > 16) {
+			fprintf(stderr, "cove fork: -n wants a number from 1 to 16, not '%s'\n", optarg);
+			return -1;
+		}
+		return 0;
+	}
+	return c == 300 ? parse_seconds("fork", optarg, &o->timeout) : -1;
+}
+
+int cmd_fork(int argc, char **argv)
+{
+	static const char usage_text[] =
+		"usage: cove fork [-n N] [--timeout S] [--json] ID\n"
+		"\n"
+		"Makes N sandboxes (default 1) that carry on from sandbox ID as it is now:\n"
+		"its processes, files and environment, each with an id, token, network and\n"
+		"disk of its own and its own random numbers. ID runs on. Prints their ids.\n"
+		"  -n N           how many (1 to 16)\n"
+		"  --timeout S    seconds each lives unless extended (default 300)\n"
+		"  --json         print coved's whole answer\n" CLI_CLIENT_HELP;
+	static const struct option opts[] = {
+		{ "timeout", required_argument, NULL, 300 }, { "json", no_argument, NULL, 'j' },
+		{ "count", required_argument, NULL, 'n' }, CLI_CLIENT_LONGOPTS, { "help", no_argument, NULL, 'h' }, { 0 },
+	};
+	struct client_config cc = { 0 };
+	struct fork_opts o = { 0, 1, false };
+	int c, bad = 0;
+	optind = 1;
+	while (!bad && (c = getopt_long(argc, argv, "hn:", opts, NULL)) != -1) {
+		if (c == 'h') {
+			fputs(usage_text, stdout);
+			return 0;
+		}
+		bad = cli_client_option(c, &cc) == 0 ? 0 : fork_option(&o, c);
+	}
+	if (bad || optind != argc - 1) {
+		fputs(usage_text, stderr);
+		return CLI_EXIT_USAGE;
+	}
+	char path[128];
+	if (sandbox_path(path, sizeof(path), argv[optind], "/fork") < 0) {
+		fprintf(stderr, "cove fork: '%s' is not a sandbox id\n", argv[optind]);
+		return CLI_EXIT_USAGE;
+	}
+	struct client *cl = cli_client("fork", &cc);
+	if (!cl)
+		return 1;
+	json_t *body = json_pack("{s:I, s:I}", "count", (json_int_t)o.count, "timeout",
+				 (json_int_t)(o.timeout ? o.timeout : 300));
+	json_t *reply = NULL;
+	struct cove_err err = { 0 };
+	int rc = 0;
+	if (client_call(cl, "POST", path, body, NULL, &reply, &err) < 0) {
+		fprintf(stderr, "cove fork: %s\n", err.msg);
+		rc = 1;
+	} else if (o.json) {
+		json_dumpf(reply, stdout, JSON_INDENT(2));
+		putchar('\n');
+	} else {
+		size_t i;
+		json_t *sb;
+		json_array_foreach(json_object_get(reply, "sandboxes"), i, sb)
+			printf("%s\n", json_string_value(json_object_get(sb, "sandboxID")));
+	}
+	json_decref(body);
+	json_decref(reply);
+	client_close(cl);
+	return rc;
 }
 
 /* --- logs --- */
@@ -521,17 +627,19 @@ int cmd_templates(int argc, char **argv)
 		json_dumpf(reply, stdout, JSON_INDENT(2));
 		putchar('\n');
 	} else {
-		printf("%-16s  %4s  %7s  %8s  %-8s  %-8s  %s\n", "TEMPLATE", "CPUS", "MEMORY", "DISK", "USER", "DEBIAN",
-		       "SNAPSHOT");
+		printf("%-16s  %4s  %7s  %8s  %7s  %-8s  %-8s  %s\n", "TEMPLATE", "CPUS", "MEMORY", "DISK", "ON DISK",
+		       "USER", "DEBIAN", "SNAPSHOT");
 		size_t i;
 		json_t *t;
 		json_array_foreach(reply, i, t) {
 			const char *suite = json_string_value(json_object_get(t, "suite"));
-			printf("%-16s  %4lld  %6lldM  %7lldM  %-8s  %-8s  %s\n",
+			char used[16];
+			human_bytes((uint64_t)json_integer_value(json_object_get(t, "diskBytes")), used, sizeof(used));
+			printf("%-16s  %4lld  %6lldM  %7lldM  %7s  %-8s  %-8s  %s\n",
 			       json_string_value(json_object_get(t, "templateID")) ?: "?",
 			       (long long)json_integer_value(json_object_get(t, "cpuCount")),
 			       (long long)json_integer_value(json_object_get(t, "memoryMB")),
-			       (long long)json_integer_value(json_object_get(t, "diskSizeMB")),
+			       (long long)json_integer_value(json_object_get(t, "diskSizeMB")), used,
 			       json_string_value(json_object_get(t, "defaultUser")) ?: "root", suite && *suite ? suite : "-",
 			       json_is_true(json_object_get(t, "snapshot")) ? "yes" : "no");
 		}

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,4 +200,24 @@ int fs_copy_file(const char *from, const char *to, bool durable, struct cove_err
 		return cove_errno(err, e, "copy %s to %s", from, to);
 	}
 	return 0;
+}
+
+uint64_t fs_disk_usage(const char *path)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return 0;
+	uint64_t sum = (uint64_t)st.st_blocks * 512;
+	if (!S_ISDIR(st.st_mode))
+		return sum;
+	DIR *d = opendir(path);
+	struct dirent *de;
+	char child[PATH_MAX];
+	while (d && (de = readdir(d)))
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 &&
+		    snprintf(child, sizeof(child), "%s/%s", path, de->d_name) < (int)sizeof(child))
+			sum += fs_disk_usage(child);
+	if (d)
+		closedir(d);
+	return sum;
 }

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "common/err.h"
@@ -19,6 +20,10 @@ int fs_remove_tree(const char *path, struct cove_err *err);
  * error), sparse where the file system allows (copy_file_range); with
  * durable, fsynced before it returns. */
 int fs_copy_file(const char *from, const char *to, bool durable, struct cove_err *err);
+
+/* Bytes a file, or every file in a directory tree, takes on disk (allocated
+ * blocks: a sparse file counts what it holds). Missing: 0. */
+uint64_t fs_disk_usage(const char *path);
 
 int fs_write_all(int fd, const void *buf, size_t len);
 /* fs_write_all for sockets: MSG_NOSIGNAL, so a closed peer is -EPIPE, not SIGPIPE. */

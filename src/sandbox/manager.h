@@ -68,6 +68,7 @@ struct manager_info {
 	int64_t started_ms, end_ms; /* wall clock */
 	unsigned vcpus, mem_mib;
 	int64_t seq;             /* creation order: listings are newest first */
+	uint64_t disk_bytes;     /* on the host's disk: its overlay, or its saved copy while paused */
 };
 
 void manager_info_clear(struct manager_info *info);
@@ -89,6 +90,16 @@ void manager_close(struct manager *m);
  * host's limits (err says which). */
 int manager_create(struct manager *m, const struct manager_create *req, struct manager_info *ret,
 		   struct cove_err *err);
+/* Most children one fork makes. */
+#define MANAGER_MAX_FORK 16
+/* Makes count new sandboxes from sandbox id (running: saved aside, and it
+ * runs on; or paused to disk), into ret[0..count-1]: each carries on from
+ * the parent's state (processes, files, environment) with an id, token,
+ * network slot and disk of its own and its guest's RNG reseeded, and lives
+ * timeout_s (0: the default). All or none. -EOPNOTSUPP: the parent was
+ * booted without a template snapshot; -EAGAIN: over the host's limits. */
+int manager_fork(struct manager *m, const char *id, unsigned count, long timeout_s, struct manager_info *ret,
+		 struct cove_err *err);
 /* -ENOENT: no such sandbox; -EBUSY: still being created. */
 int manager_kill(struct manager *m, const char *id, struct cove_err *err);
 /* Pauses the sandbox: saved to disk and its VMM ended (saved_dir), else

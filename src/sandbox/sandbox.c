@@ -105,13 +105,15 @@ static int snapshot_paths(struct vmm_config *vc, enum sandbox_boot how, const ch
 		return 0;
 	const char *snapshot[4] = { SNAPSHOT_MEMORY, SNAPSHOT_STATE, SNAPSHOT_LAYER, SNAPSHOT_OVERLAY };
 	const char *saved[4] = { "", SAVED_STATE, SAVED_LAYER, SAVED_DISK };
-	const char **names = how == SANDBOX_BOOT_RESUME ? saved : snapshot;
+	bool whole = how == SANDBOX_BOOT_RESUME || how == SANDBOX_BOOT_FORK;
+	const char **names = whole ? saved : snapshot;
 	for (int i = 0; i < 4; i++)
 		if (snprintf(paths[i], PATH_MAX, "%s/%s", dir, names[i]) >= PATH_MAX)
 			return cove_errf(err, -ENAMETOOLONG, "snapshot %s: path too long", dir);
-	if (how == SANDBOX_BOOT_RESUME) {
+	if (whole) {
 		/* RAM comes whole with the state; the saved disk is copied, so
-		 * that a resume that fails leaves it as it was. */
+		 * that a resume that fails leaves it as it was (and each fork
+		 * child has its own). */
 		vc->restore_state = paths[1];
 		vc->disk_layer = access(paths[2], F_OK) == 0 ? paths[2] : NULL;
 		vc->disk_overlay = paths[3];
@@ -184,6 +186,12 @@ static int start(const struct sandbox_config *c, enum sandbox_boot how, const ch
 		init = (struct agent_init_request){ sb->token, NULL, NULL, NULL };
 	} else if ((r = random_hex(sb->token, 32)) < 0) {
 		return cove_errno(err, r, "access token: getrandom");
+	} else if (how == SANDBOX_BOOT_FORK) {
+		/* A fork child: the parent's agent, given a token of its own
+		 * (which also reseeds its RNG); its defaults and environment are
+		 * the parent's. */
+		ep.token = token;
+		init = (struct agent_init_request){ sb->token, NULL, NULL, NULL };
 	}
 	r = agent_init(&ep, &init, err);
 	if (r < 0)
@@ -191,7 +199,10 @@ static int start(const struct sandbox_config *c, enum sandbox_boot how, const ch
 	sb->timings.agent_ready_us = now_us();
 	int64_t launched = vmm_launch_time_us(sb->vm);
 	log_info("sandbox=%s op=start from=%s accel=%s setup_ms=%.1f vmm_to_agent_ms=%.1f boot_ms=%.1f", sb->id,
-		 how == SANDBOX_BOOT_RESTORE ? "snapshot" : how == SANDBOX_BOOT_RESUME ? "saved" : "kernel", vmm_accel_name(vmm_accel_used(sb->vm)),
+		 how == SANDBOX_BOOT_RESTORE	? "snapshot"
+		 : how == SANDBOX_BOOT_RESUME ? "saved"
+		 : how == SANDBOX_BOOT_FORK   ? "fork"
+					      : "kernel", vmm_accel_name(vmm_accel_used(sb->vm)),
 		 (double)(launched - sb->timings.start_us) / 1000.0,
 		 (double)(sb->timings.agent_ready_us - launched) / 1000.0,
 		 (double)(sb->timings.agent_ready_us - sb->timings.start_us) / 1000.0);

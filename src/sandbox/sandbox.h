@@ -157,6 +157,13 @@ int sandbox_save(struct sandbox *sb, const struct sandbox_config *c, const char 
  * -ESTALE: saved over another image, memory size or vCPU count. */
 int sandbox_restore(const struct sandbox_config *c, const char *dir, const char *token, struct sandbox **ret,
 		    struct cove_err *err);
+/* Starts a new sandbox (c->id) from one saved in dir, as a fork: it
+ * carries on from the saved state (processes, files, environment) with a
+ * token of its own, its guest's RNG reseeded, the host's clock, and a disk
+ * of its own. token is the saved agent's, which authorises that. dir is
+ * left as it was, for more children. */
+int sandbox_fork_child(const struct sandbox_config *c, const char *dir, const char *token, struct sandbox **ret,
+		       struct cove_err *err);
 
 int sandbox_pause(struct sandbox *sb, struct cove_err *err);
 int sandbox_resume(struct sandbox *sb, struct cove_err *err);

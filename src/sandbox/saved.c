@@ -72,11 +72,11 @@ int sandbox_save(struct sandbox *sb, const struct sandbox_config *c, const char 
 	return 0;
 }
 
-int sandbox_restore(const struct sandbox_config *c, const char *dir, const char *token, struct sandbox **ret,
-		    struct cove_err *err)
+static int start_saved(const struct sandbox_config *c, enum sandbox_boot how, const char *dir, const char *token,
+		       struct sandbox **ret, struct cove_err *err)
 {
 	if (!c->id || !token || strlen(token) != 64)
-		return cove_errf(err, -EINVAL, "resume: the sandbox's id and its 64-character token are needed");
+		return cove_errf(err, -EINVAL, "resume: a sandbox id and the saved agent's 64-character token are needed");
 	char want[2 * PATH_MAX + 128], path[PATH_MAX + 32];
 	int r = sandbox_describe(c, false, want, sizeof(want), err);
 	if (r < 0)
@@ -84,5 +84,17 @@ int sandbox_restore(const struct sandbox_config *c, const char *dir, const char 
 	snprintf(path, sizeof(path), "%s/" SAVED_CONF, dir);
 	if ((r = sandbox_conf_check(path, want, err)) < 0)
 		return cove_err_prefix(err, "resume %s", c->id);
-	return sandbox_start_as(c, SANDBOX_BOOT_RESUME, dir, token, ret, err);
+	return sandbox_start_as(c, how, dir, token, ret, err);
+}
+
+int sandbox_restore(const struct sandbox_config *c, const char *dir, const char *token, struct sandbox **ret,
+		    struct cove_err *err)
+{
+	return start_saved(c, SANDBOX_BOOT_RESUME, dir, token, ret, err);
+}
+
+int sandbox_fork_child(const struct sandbox_config *c, const char *dir, const char *token, struct sandbox **ret,
+		       struct cove_err *err)
+{
+	return start_saved(c, SANDBOX_BOOT_FORK, dir, token, ret, err);
 }

@@ -4,7 +4,8 @@
 # kill -9 of coved, and resumes with its files, a background process and its
 # environment; and the faults: the VMM killed during a pause and during a
 # resume, and a full disk during a pause, each leave the sandbox in a
-# defined state. Prints TAP.
+# defined state. And fork: children that carry on from a sandbox's state,
+# each on its own. Prints TAP.
 set -u
 build=${COVE_BUILD:-$(cd "$(dirname "$0")/../../build" && pwd)}
 cove=$build/bin/cove
@@ -55,6 +56,13 @@ slots_before=$(used_slots)
 check "pause saves the sandbox to disk, ends its VMM and frees its slot" $? \
     "rc=$rc $(cat "$base/err") state=$(state_of "$id") qemu=$(qemu_of "$id") slots=$slots_before->$(used_slots) $(ls "$saved/$id" 2>&1)"
 grep -q "sandbox=$id op=pause template=tiny to=disk" "$base/coved.log"; check "coved logs the pause to disk" $?
+db=$(curl -s -H "X-API-KEY: pause-key" "$COVE_URL/sandboxes/$id" | python3 -c 'import json,sys; print(json.load(sys.stdin)["diskBytes"])')
+du=$(du -s -B1 "$saved/$id" | cut -f1)
+[ "$db" -ge $((du * 9 / 10)) ] && [ "$db" -le $((du * 11 / 10)) ] && "$cove" ls | grep -q "^$id .* paused .*M "
+check "the API and cove ls report what the paused sandbox takes on disk" $? "diskBytes=$db du=$du $("$cove" ls)"
+curl -s -H "X-API-KEY: pause-key" "$COVE_URL/templates" |
+    python3 -c 'import json,sys; t=[t for t in json.load(sys.stdin) if t["templateID"]=="tiny"][0]; assert t["snapshotBytes"] > 0 and t["diskBytes"] > t["snapshotBytes"]'
+check "GET /templates reports each template's disk use, its snapshot's apart" $?
 
 kill -9 "$coved_pid"; wait "$coved_pid" 2>/dev/null
 restart
@@ -75,6 +83,49 @@ check "pause and resume again" $?
 "$cove" pause "$id" && "$cove" kill "$id"
 [ ! -e "$saved/$id" ] && [ "$(state_of "$id")" = gone ] && [ -z "$(ls "$saved")" ]
 check "killing a paused sandbox removes what was saved" $? "$(ls -la "$saved")"
+
+# --- fork ---
+# A sandbox with a counter running forks two children: each carries on from
+# the parent's state on its own (its own counter, files, token, random
+# numbers), and the parent runs on.
+id=$("$cove" create --template tiny --timeout 300 -e GREETING=forked)
+"$cove" exec "$id" -- sh -c 'echo parent >/root/who; (i=0; while :; do i=$((i+1)); echo $i >/tmp/count; sleep 0.1; done) >/dev/null 2>&1 & echo $! >/tmp/bg'
+sleep 1
+before=$("$cove" exec "$id" -- cat /tmp/count)
+kids=$("$cove" fork -n 2 "$id" 2>"$base/err"); rc=$?
+k1=$(echo "$kids" | sed -n 1p); k2=$(echo "$kids" | sed -n 2p)
+[ $rc = 0 ] && [[ "$k1" =~ ^[a-z0-9]{20}$ ]] && [[ "$k2" =~ ^[a-z0-9]{20}$ ]] && [ "$k1" != "$k2" ] &&
+    [ "$(state_of "$k1")" = running ] && [ "$(state_of "$k2")" = running ] && [ "$(state_of "$id")" = running ]
+check "cove fork -n 2 makes two running children and the parent runs on" $? "rc=$rc $(cat "$base/err") kids=$kids"
+c1=$("$cove" exec "$k1" -- sh -c 'cat /root/who; echo $GREETING; cat /tmp/count')
+c2=$("$cove" exec "$k2" -- sh -c 'cat /root/who; echo $GREETING; cat /tmp/count')
+v1=$(echo "$c1" | sed -n 3p); v2=$(echo "$c2" | sed -n 3p)
+[ "$(echo "$c1" | head -2)" = "$(printf 'parent\nforked')" ] && [ "$(echo "$c2" | head -2)" = "$(printf 'parent\nforked')" ] &&
+    [ "${v1:-0}" -ge "$before" ] && [ "${v2:-0}" -ge "$before" ]
+check "each child has the parent's files, environment and counter (from $before)" $? "c1=$c1 c2=$c2 before=$before"
+"$cove" exec "$k1" -- sh -c 'kill $(cat /tmp/bg); echo mine >/root/k1'
+a=$("$cove" exec "$k1" -- cat /tmp/count); sleep 0.6
+b=$("$cove" exec "$k1" -- cat /tmp/count); x=$("$cove" exec "$k2" -- cat /tmp/count); sleep 0.6
+y=$("$cove" exec "$k2" -- cat /tmp/count); p=$("$cove" exec "$id" -- cat /tmp/count)
+[ "$a" = "$b" ] && [ "$y" -gt "$x" ] && [ "$p" -gt "$before" ] &&
+    ! "$cove" exec "$k2" -- cat /root/k1 >/dev/null 2>&1 && ! "$cove" exec "$id" -- cat /root/k1 >/dev/null 2>&1
+check "... and goes on independently: stopping one child's counter or writing its disk touches no other" $? \
+    "k1: $a->$b k2: $x->$y parent: $before->$p"
+r1=$("$cove" exec "$k1" -- sh -c 'head -c 16 /dev/urandom | od -An -tx1')
+r2=$("$cove" exec "$k2" -- sh -c 'head -c 16 /dev/urandom | od -An -tx1')
+tok() { curl -s -H "X-API-KEY: pause-key" "$COVE_URL/sandboxes/$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["envdAccessToken"])'; }
+tp=$(tok "$id"); t1=$(tok "$k1"); t2=$(tok "$k2")
+[ -n "$r1" ] && [ "$r1" != "$r2" ] && [ ${#t1} = 64 ] && [ "$t1" != "$t2" ] && [ "$t1" != "$tp" ] && [ "$t2" != "$tp" ]
+check "each child has its own token and random numbers" $? "$r1 / $r2 tokens: $tp $t1 $t2"
+"$cove" pause "$id" && k3=$("$cove" fork "$id") && [ "$("$cove" exec "$k3" -- cat /root/who)" = parent ] &&
+    [ "$(state_of "$id")" = paused ] && [ -s "$saved/$id/state" ]
+check "a sandbox paused to disk forks too, and stays paused" $? "k3=$k3 state=$(state_of "$id")"
+"$cove" fork -n 17 "$id" 2>/dev/null; rc=$?
+[ $rc = 2 ]; check "fork -n beyond 16 is a usage error" $? "rc=$rc"
+"$cove" fork nosuchsandbox000000 2>"$base/err"; rc=$?
+[ $rc = 1 ] && grep -q "not found" "$base/err"; check "fork of an unknown sandbox: not found" $? "rc=$rc $(cat "$base/err")"
+"$cove" kill "$id" "$k1" "$k2" "$k3"
+[ -z "$(ls "$saved")" ]; check "killing them leaves nothing saved (the fork's copy went with it)" $? "$(ls "$saved")"
 
 # --- faults ---
 # The VMM dies during a pause (stopped so that the pause is under way, then
