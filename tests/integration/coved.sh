@@ -226,9 +226,9 @@ s=$(api GET "/sandboxes/$ra"); st=$(field "['state']"); end=$(field "['endAt']")
 check "after the restart the running sandbox is re-adopted with its deadline" $? "$s $st $enda -> $end" "$(grep -E 'adopt|forget' "$base/coved.log")"
 got=$(files GET "$ra" "$rta")
 [ "$got" = "before the restart" ]; check "... and its guest answers, with its files" $? "got '$got'"
-out=$(COVE_URL=$url COVE_API_KEY=$key "$cove" exec "$ra" -- sh -c 'cat /tmp/mark; echo; echo alive')
-[ "$out" = "before the restart
-alive" ]; check "... and runs commands" $? "out=$out"
+said=$(COVE_URL=$url COVE_API_KEY=$key "$cove" exec "$ra" -- sh -c 'cat /tmp/mark; echo; echo alive')
+[ "$said" = "before the restart
+alive" ]; check "... and runs commands" $? "said=$said"
 s=$(api GET "/sandboxes/$rb"); [ "$s" = 200 ] && [ "$(field "['state']")" = paused ]
 check "the paused one is re-adopted paused" $? "$s $(cat "$out")"
 s=$(api POST "/sandboxes/$rb/connect" '{"timeout":60}'); [ "$s" = 201 ] && [ "$(health "$rb")" = 204 ]
