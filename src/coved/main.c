@@ -39,6 +39,7 @@ struct settings {
 	unsigned max_memory_mib;
 	unsigned net_pool;
 	unsigned max_boots;
+	unsigned warm_pool;
 	enum vmm_accel accel;
 	bool live_restore;
 };
@@ -49,6 +50,7 @@ static void usage(FILE *f)
 		"usage: coved [--listen ADDR:PORT] [--state-dir DIR] [--api-key KEY] [--config FILE]\n"
 		"             [--templates DIR] [--kernel PATH] [--max-sandboxes N] [--max-memory-mib N]\n"
 		"             [--net-pool N] [--accel auto|kvm|tcg] [--live-restore] [--max-boots N]\n"
+		"             [--warm-pool N]\n"
 		"\n"
 		"Serves the E2B API (point the SDK's E2B_API_URL here) and runs its sandboxes.\n"
 		"  --listen ADDR:PORT   default %s\n"
@@ -61,6 +63,8 @@ static void usage(FILE *f)
 		"  --net-pool N         network slots kept ready (default 2)\n"
 		"  --max-boots N        guests booting at once; more creates wait their turn\n"
 		"                       (default: the CPUs under TCG, else twice them, at least 4)\n"
+		"  --warm-pool N        sandboxes kept restored and paused, ready to claim, per\n"
+		"                       template with a snapshot (default 0)\n"
 		"  --live-restore       on SIGTERM leave sandboxes running for the next coved to\n"
 		"                       take over (an upgrade); without it they are ended\n",
 		DEFAULT_LISTEN, STORE_DEFAULT_STATE_DIR, MANAGER_DEFAULT_MAX_SANDBOXES);
@@ -100,6 +104,8 @@ static int set_one(struct settings *s, const char *name, const char *v)
 		return parse_unsigned(name, v, &s->net_pool);
 	else if (strcmp(name, "max-boots") == 0)
 		return parse_unsigned(name, v, &s->max_boots);
+	else if (strcmp(name, "warm-pool") == 0)
+		return parse_unsigned(name, v, &s->warm_pool);
 	else if (strcmp(name, "live-restore") == 0) {
 		if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0) {
 			fprintf(stderr, "coved: live-restore '%s': expected true or false\n", v);
@@ -168,6 +174,7 @@ static int parse_settings(int argc, char **argv, struct settings *s)
 		{ "max-sandboxes", required_argument, NULL, 0 }, { "max-memory-mib", required_argument, NULL, 0 },
 		{ "net-pool", required_argument, NULL, 0 },	  { "accel", required_argument, NULL, 0 },
 		{ "live-restore", no_argument, NULL, 0 },	  { "max-boots", required_argument, NULL, 0 },
+		{ "warm-pool", required_argument, NULL, 0 },
 		{ "help", no_argument, NULL, 'h' },		  { 0 },
 	};
 	const char *names[MAX_SETTINGS], *values[MAX_SETTINGS], *config = NULL;
@@ -300,7 +307,7 @@ static int serve(struct settings *s)
 				     .vmm_binary = getenv("COVE_QEMU"), .accel = s->accel,
 				     .max_sandboxes = s->max_sandboxes, .max_memory_mib = s->max_memory_mib,
 				     .live_restore = s->live_restore, .max_boots = s->max_boots,
-				     .saved_dir = saved_dir };
+				     .saved_dir = saved_dir, .warm_pool = s->warm_pool };
 	if (manager_open(&mc, &m, &err) < 0)
 		goto out;
 	struct api_server_config ac = { .address = addr, .port = port, .api_key = s->api_key, .app = m,

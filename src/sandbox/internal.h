@@ -25,6 +25,7 @@ enum sandbox_boot {
 	SANDBOX_BOOT_RESTORE,  /* from the template snapshot in DIR */
 	SANDBOX_BOOT_RESUME,   /* a sandbox saved whole in DIR (sandbox_save); keeps its token */
 	SANDBOX_BOOT_FORK,     /* the same, as a new sandbox: a token of its own, the RNG reseeded */
+	SANDBOX_BOOT_WARM,     /* like RESTORE, then warmed up and paused, without /init (sandbox_prepare) */
 };
 
 #define SNAPSHOT_MEMORY "memory"

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/proc.h"
@@ -43,6 +44,15 @@ struct entry {
 	int64_t last_cpu_us; /* monotonic, of last_cpu_usec */
 };
 
+/* A warm sandbox: restored from its template's snapshot and paused, its id
+ * chosen already, waiting for a create to claim it. */
+struct warm {
+	struct warm *next;
+	char id[64];
+	char template_id[64];
+	struct sandbox *sb;
+};
+
 struct manager {
 	struct manager_config c;
 	char templates_dir[PATH_MAX];
@@ -63,8 +73,19 @@ struct manager {
 	bool reaper_running;
 	pthread_t sampler;
 	bool sampler_running;
+	struct warm *warm;    /* the warm pool: ready to claim */
+	unsigned warming;     /* being prepared */
+	pthread_cond_t warm_wake; /* the warmer's: one was claimed, or stop */
+	pthread_t warmer;
+	bool warmer_running;
 	uint64_t created, killed, create_failures;
 };
+
+static int boot_begin(struct manager *m, struct cove_err *err);
+static void boot_end(struct manager *m);
+static int new_id(char *id, size_t len);
+static void *warmer_main(void *arg);
+static void warm_free(struct manager *m, struct warm *w);
 
 static int64_t wall_ms(void)
 {
@@ -383,19 +404,33 @@ static void sample_one(struct manager *m, const char *id)
 	pthread_mutex_unlock(&m->lock);
 }
 
+static bool sample_due(const struct entry *e, int64_t now)
+{
+	if (e->state != STORE_SANDBOX_RUNNING || e->busy)
+		return false;
+	if (!e->nsamples)
+		return true;
+	const struct manager_metric *last = &e->samples[(e->first_sample + e->nsamples - 1) % MANAGER_METRICS_KEEP];
+	/* A little early is on time: the wait below is not exact. */
+	return now - last->ts_ms >= MANAGER_METRICS_INTERVAL_MS - 250;
+}
+
 static void *sampler_main(void *arg)
 {
 	struct manager *m = arg;
 	pthread_mutex_lock(&m->lock);
 	while (!m->stop) {
+		/* Those whose last sample is an interval old (or that have none):
+		 * a wake-up for another reason samples nobody twice. */
 		size_t n = 0;
 		char (*ids)[64] = NULL;
+		int64_t now = wall_ms();
 		for (struct entry *e = m->list; e; e = e->next)
-			n += e->state == STORE_SANDBOX_RUNNING;
+			n += sample_due(e, now);
 		if (n && (ids = calloc(n, sizeof(*ids)))) {
 			size_t i = 0;
 			for (struct entry *e = m->list; e && i < n; e = e->next)
-				if (e->state == STORE_SANDBOX_RUNNING)
+				if (sample_due(e, now))
 					snprintf(ids[i++], 64, "%s", e->id);
 		}
 		pthread_mutex_unlock(&m->lock);
@@ -420,6 +455,14 @@ int manager_metrics(struct manager *m, const char *id, int64_t start_ms, int64_t
 {
 	pthread_mutex_lock(&m->lock);
 	struct entry *e = find(m, id);
+	bool none_yet = e && e->state == STORE_SANDBOX_RUNNING && e->nsamples == 0;
+	pthread_mutex_unlock(&m->lock);
+	/* A sandbox just made has its first sample taken now, not by create
+	 * (which would wait for the guest's answer) nor by the sampler. */
+	if (none_yet)
+		sample_one(m, id);
+	pthread_mutex_lock(&m->lock);
+	e = find(m, id);
 	int r = 0;
 	if (!e || e->state == STORE_SANDBOX_CREATING)
 		r = cove_errf(err, -ENOENT, "sandbox '%s' not found", id);
@@ -695,6 +738,7 @@ int manager_open(const struct manager_config *c, struct manager **ret, struct co
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_cond_init(&m->wake, NULL);
 	pthread_cond_init(&m->boot_done, NULL);
+	pthread_cond_init(&m->warm_wake, NULL);
 	m->cancel[0] = m->cancel[1] = -1;
 	int r = pipe2(m->cancel, O_CLOEXEC | O_NONBLOCK) < 0 ? cove_errno(err, -errno, "manager: pipe") : 0;
 	if (r == 0 && m->saved_dir[0])
@@ -719,6 +763,12 @@ int manager_open(const struct manager_config *c, struct manager **ret, struct co
 			cove_errno(err, r, "manager: start the metrics sampler");
 		m->sampler_running = r == 0;
 	}
+	if (r == 0 && m->c.warm_pool) {
+		r = -pthread_create(&m->warmer, NULL, warmer_main, m);
+		if (r < 0)
+			cove_errno(err, r, "manager: start the warm pool");
+		m->warmer_running = r == 0;
+	}
 	if (r < 0) {
 		manager_close(m);
 		return r;
@@ -737,6 +787,7 @@ void manager_stop(struct manager *m)
 	m->stop = true;
 	pthread_cond_broadcast(&m->wake);
 	pthread_cond_broadcast(&m->boot_done);
+	pthread_cond_broadcast(&m->warm_wake);
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -749,6 +800,14 @@ void manager_close(struct manager *m)
 		pthread_join(m->reaper, NULL);
 	if (m->sampler_running)
 		pthread_join(m->sampler, NULL);
+	if (m->warmer_running)
+		pthread_join(m->warmer, NULL);
+	/* Warm sandboxes are cheap to make again: never left behind. */
+	while (m->warm) {
+		struct warm *w = m->warm;
+		m->warm = w->next;
+		warm_free(m, w);
+	}
 	/* Creates still running hold no entry pointer of ours after this: they
 	 * see stop and tear their sandbox down themselves. A pause or resume
 	 * under way is waited for. */
@@ -786,8 +845,175 @@ void manager_close(struct manager *m)
 			close(m->cancel[i]);
 	pthread_cond_destroy(&m->wake);
 	pthread_cond_destroy(&m->boot_done);
+	pthread_cond_destroy(&m->warm_wake);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
+}
+
+/* --- the warm pool --- */
+
+/* A warm sandbox of template name, out of the pool (NULL: none). */
+static struct warm *warm_take(struct manager *m, const char *name)
+{
+	pthread_mutex_lock(&m->lock);
+	struct warm *w = NULL;
+	for (struct warm **p = &m->warm; *p; p = &(*p)->next)
+		if (strcmp((*p)->template_id, name) == 0) {
+			w = *p;
+			*p = w->next;
+			break;
+		}
+	if (w)
+		pthread_cond_signal(&m->warm_wake); /* one to make again */
+	pthread_mutex_unlock(&m->lock);
+	return w;
+}
+
+/* Back into the pool, unclaimed (a create turned away). NULL-safe. */
+static void warm_put_back(struct manager *m, struct warm *w)
+{
+	if (!w)
+		return;
+	struct cove_err err = { 0 };
+	struct store_sandbox rec = { .state = STORE_SANDBOX_CREATING, .metadata = "{}", .seq = 0 };
+	snprintf(rec.id, sizeof(rec.id), "%s", w->id);
+	snprintf(rec.template_id, sizeof(rec.template_id), "%s", w->template_id);
+	rec.vmm = *vmm_identity(sandbox_vmm(w->sb));
+	if (store_sandbox_put(m->c.store, &rec, &err) < 0)
+		log_warn("sandbox=%s op=warm msg=\"%s\"", w->id, err.msg);
+	pthread_mutex_lock(&m->lock);
+	w->next = m->warm;
+	m->warm = w;
+	pthread_mutex_unlock(&m->lock);
+}
+
+static void warm_free(struct manager *m, struct warm *w)
+{
+	struct cove_err err = { 0 };
+	if (w->sb) {
+		vmm_remove_logs(sandbox_vmm(w->sb));
+		w->sb = sandbox_free(w->sb);
+	}
+	if (store_sandbox_delete(m->c.store, w->id, &err) < 0)
+		log_warn("sandbox=%s op=warm msg=\"%s\"", w->id, err.msg);
+	free(w);
+}
+
+struct warm_wanted {
+	char names[64][TEMPLATE_NAME_MAX + 1];
+	size_t n;
+};
+
+static int warm_candidate(void *ctx, const struct template *t)
+{
+	struct warm_wanted *ww = ctx;
+	if (ww->n < ARRAY_SIZE(ww->names) && access(t->snapshot, F_OK) == 0)
+		snprintf(ww->names[ww->n++], sizeof(ww->names[0]), "%s", t->name);
+	return 0;
+}
+
+/* Makes one warm sandbox of template name (recorded as being created, so
+ * that a coved killed meanwhile ends it on its next start). */
+static struct warm *warm_make(struct manager *m, const char *name, struct cove_err *err)
+{
+	struct template tpl;
+	if (template_load(m->c.templates_dir, name, &tpl, err) < 0)
+		return NULL;
+	struct warm *w = calloc(1, sizeof(*w));
+	struct entry *e = calloc(1, sizeof(*e));
+	if (!w || !e) {
+		free(w);
+		free(e);
+		cove_errf(err, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	new_id(w->id, sizeof(w->id));
+	snprintf(w->template_id, sizeof(w->template_id), "%s", name);
+	/* The config a sandbox of it would get, its policy closed until a
+	 * claim sets the sandbox's own. */
+	snprintf(e->id, sizeof(e->id), "%s", w->id);
+	snprintf(e->template_id, sizeof(e->template_id), "%s", name);
+	e->vcpus = tpl.vcpus ? tpl.vcpus : VMM_DEFAULT_VCPUS;
+	e->mem_mib = tpl.memory_mib ? tpl.memory_mib : VMM_DEFAULT_MEM_MIB;
+	e->state = STORE_SANDBOX_CREATING;
+	e->metadata = (char *)"{}"; /* borrowed: e is freed with free() */
+	struct sandbox_config sc;
+	sandbox_config_of(m, e, &tpl, &sc);
+	sc.snapshot = tpl.snapshot;
+	sc.agent_timeout_ms = MANAGER_AGENT_TIMEOUT_MS;
+	int r = record(m, e, STORE_SANDBOX_CREATING, err);
+	if (r == 0 && (r = boot_begin(m, err)) == 0) {
+		r = sandbox_prepare(&sc, &w->sb, err);
+		boot_end(m);
+	}
+	if (r == 0) {
+		struct store_sandbox rec = { .state = STORE_SANDBOX_CREATING, .metadata = "{}" };
+		snprintf(rec.id, sizeof(rec.id), "%s", w->id);
+		snprintf(rec.template_id, sizeof(rec.template_id), "%s", name);
+		rec.vmm = *vmm_identity(sandbox_vmm(w->sb));
+		r = store_sandbox_put(m->c.store, &rec, err);
+	}
+	free(e);
+	if (r < 0) {
+		warm_free(m, w);
+		return NULL;
+	}
+	return w;
+}
+
+/* Keeps warm_pool warm sandboxes of every template that has a snapshot,
+ * one at a time, in the background (through the boot queue, so creates
+ * are not starved). */
+static void *warmer_main(void *arg)
+{
+	struct manager *m = arg;
+	pthread_mutex_lock(&m->lock);
+	while (!m->stop) {
+		pthread_mutex_unlock(&m->lock);
+		struct warm_wanted ww = { 0 };
+		struct cove_err err = { 0 };
+		template_each(m->c.templates_dir, warm_candidate, &ww, &err);
+		pthread_mutex_lock(&m->lock);
+		const char *want = NULL;
+		for (size_t i = 0; i < ww.n && !want; i++) {
+			unsigned have = 0;
+			for (struct warm *w = m->warm; w; w = w->next)
+				have += strcmp(w->template_id, ww.names[i]) == 0;
+			if (have < m->c.warm_pool)
+				want = ww.names[i];
+		}
+		if (!want) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += 30; /* a template snapshotted meanwhile is noticed */
+			pthread_cond_timedwait(&m->warm_wake, &m->lock, &ts);
+			continue;
+		}
+		char name[TEMPLATE_NAME_MAX + 1];
+		snprintf(name, sizeof(name), "%s", want);
+		m->warming++;
+		pthread_mutex_unlock(&m->lock);
+		int64_t t0 = now_us();
+		struct warm *w = warm_make(m, name, &err);
+		if (w)
+			log_info("sandbox=%s op=warm template=%s ms=%.1f", w->id, name, (double)(now_us() - t0) / 1000.0);
+		else if (err.msg[0])
+			log_warn("op=warm template=%s msg=\"%s\"", name, err.msg);
+		pthread_mutex_lock(&m->lock);
+		m->warming--;
+		if (w) {
+			w->next = m->warm;
+			m->warm = w;
+		} else if (!m->stop) {
+			/* Not in a loop against a template that cannot be warmed. */
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += 10;
+			pthread_cond_timedwait(&m->warm_wake, &m->lock, &ts);
+		}
+	}
+	pthread_mutex_unlock(&m->lock);
+	return NULL;
 }
 
 /* --- creating --- */
@@ -858,16 +1084,32 @@ static void boot_end(struct manager *m)
 }
 
 static int boot(struct manager *m, struct entry *e, const struct template *tpl, const struct manager_create *req,
-		struct cove_err *err)
+		struct warm *w, struct cove_err *err)
 {
-	int r = boot_begin(m, err);
-	if (r < 0)
-		return r;
 	struct sandbox_config sc;
 	sandbox_config_of(m, e, tpl, &sc);
 	sc.policy = req->policy;
 	sc.envs = req->envs;
 	sc.agent_timeout_ms = MANAGER_AGENT_TIMEOUT_MS;
+	/* A warm one (same id) only needs to run again and get its /init. */
+	if (w) {
+		struct cove_err why = { 0 };
+		int r = sandbox_claim(w->sb, &sc, &why);
+		if (r == 0) {
+			e->sb = w->sb;
+			snprintf(e->token, sizeof(e->token), "%s", sandbox_token(e->sb));
+		} else {
+			log_warn("sandbox=%s op=claim msg=\"%s; starting it afresh\"", e->id, why.msg);
+			vmm_remove_logs(sandbox_vmm(w->sb));
+			sandbox_free(w->sb);
+		}
+		free(w);
+		if (r == 0)
+			return 0;
+	}
+	int r = boot_begin(m, err);
+	if (r < 0)
+		return r;
 	/* Created by restoring the template's snapshot when it has a usable
 	 * one (cove template snapshot), else booted. */
 	if (access(tpl->snapshot, F_OK) == 0)
@@ -938,7 +1180,11 @@ int manager_create(struct manager *m, const struct manager_create *req, struct m
 		entry_free(e);
 		return cove_errf(err, -ENOMEM, "manager: out of memory");
 	}
-	new_id(e->id, sizeof(e->id));
+	struct warm *w = warm_take(m, name);
+	if (w)
+		snprintf(e->id, sizeof(e->id), "%s", w->id);
+	else
+		new_id(e->id, sizeof(e->id));
 	snprintf(e->template_id, sizeof(e->template_id), "%s", name);
 	e->state = STORE_SANDBOX_CREATING;
 	e->vcpus = tpl.vcpus ? tpl.vcpus : VMM_DEFAULT_VCPUS;
@@ -947,12 +1193,15 @@ int manager_create(struct manager *m, const struct manager_create *req, struct m
 	e->end_ms = e->started_ms + timeout * 1000;
 	e->auto_pause = req->auto_pause;
 	if ((r = admit(m, e, err)) < 0) {
+		warm_put_back(m, w);
 		entry_free(e);
 		return r;
 	}
 	r = record(m, e, STORE_SANDBOX_CREATING, err);
+	if (r < 0)
+		warm_put_back(m, w);
 	if (r == 0)
-		r = boot(m, e, &tpl, req, err);
+		r = boot(m, e, &tpl, req, w, err);
 	if (r == 0)
 		r = go_live(m, e, timeout, ret, err);
 	if (r < 0) {
@@ -960,8 +1209,6 @@ int manager_create(struct manager *m, const struct manager_create *req, struct m
 		return r;
 	}
 	__atomic_add_fetch(&m->created, 1, __ATOMIC_RELAXED);
-	/* The first sample now, so metrics have one from the start. */
-	sample_one(m, ret->id);
 	/* e may be gone already (killed): only the copy is used from here. */
 	log_info("sandbox=%s op=create template=%s timeout_s=%ld ms=%.1f", ret->id, name, timeout,
 		 (double)(now_us() - t0) / 1000.0);
@@ -1147,8 +1394,6 @@ int manager_fork(struct manager *m, const char *id, unsigned count, long timeout
 		return cove_err_prefix(err, "fork %s", id);
 	}
 	__atomic_add_fetch(&m->created, count, __ATOMIC_RELAXED);
-	for (unsigned i = 0; i < count; i++)
-		sample_one(m, ret[i].id);
 	log_info("sandbox=%s op=fork children=%u save_ms=%.1f ms=%.1f", id, count, (double)(t1 - t0) / 1000.0,
 		 (double)(now_us() - t0) / 1000.0);
 	free(kids);
@@ -1221,9 +1466,6 @@ int manager_pause(struct manager *m, const char *id, struct cove_err *err)
 	pthread_mutex_unlock(&m->lock);
 	return r;
 }
-
-static int boot_begin(struct manager *m, struct cove_err *err);
-static void boot_end(struct manager *m);
 
 /* Brings e back from disk in a new VMM (called, and returning, under the
  * lock, which it lets go meanwhile; e is busy). On failure e stays saved. */

@@ -48,6 +48,10 @@ struct manager_config {
 	 * coved and of the host. NULL, or a sandbox booted without a template
 	 * snapshot (a throwaway disk): pausing freezes it in memory. */
 	const char *saved_dir;
+	/* Sandboxes kept restored and paused, ready to claim, per template
+	 * that has a snapshot; a create of one only resumes it and calls
+	 * /init. Refilled in the background. 0: none. */
+	unsigned warm_pool;
 };
 
 struct manager_create {

@@ -106,6 +106,7 @@ static int snapshot_paths(struct vmm_config *vc, enum sandbox_boot how, const ch
 	const char *snapshot[4] = { SNAPSHOT_MEMORY, SNAPSHOT_STATE, SNAPSHOT_LAYER, SNAPSHOT_OVERLAY };
 	const char *saved[4] = { "", SAVED_STATE, SAVED_LAYER, SAVED_DISK };
 	bool whole = how == SANDBOX_BOOT_RESUME || how == SANDBOX_BOOT_FORK;
+	/* SANDBOX_BOOT_WARM restores the template snapshot like RESTORE. */
 	const char **names = whole ? saved : snapshot;
 	for (int i = 0; i < 4; i++)
 		if (snprintf(paths[i], PATH_MAX, "%s/%s", dir, names[i]) >= PATH_MAX)
@@ -131,6 +132,92 @@ static int snapshot_paths(struct vmm_config *vc, enum sandbox_boot how, const ch
 		vc->disk_overlay_copy = true;
 	}
 	return 0;
+}
+
+static const char *boot_name(enum sandbox_boot how)
+{
+	switch (how) {
+	case SANDBOX_BOOT_RESTORE: return "snapshot";
+	case SANDBOX_BOOT_RESUME: return "saved";
+	case SANDBOX_BOOT_FORK: return "fork";
+	case SANDBOX_BOOT_WARM: return "warm";
+	default: return "kernel";
+	}
+}
+
+/* Each sandbox's agent gets a token of its own, and the host's clock; a
+ * resumed one keeps its token, defaults and environment, and gets the clock
+ * (it stood still while saved). */
+static int init_agent(const struct sandbox_config *c, enum sandbox_boot how, const char *token, struct sandbox *sb,
+		      struct cove_err *err)
+{
+	struct agent_endpoint ep = { net_slot_netns_fd(sb->slot), NET_GUEST_ADDR, SANDBOX_AGENT_PORT, NULL };
+	struct agent_init_request init = { sb->token, c->default_user, c->default_workdir, c->envs };
+	int r;
+	if (how == SANDBOX_BOOT_RESUME) {
+		snprintf(sb->token, sizeof(sb->token), "%s", token);
+		ep.token = sb->token;
+		init = (struct agent_init_request){ sb->token, NULL, NULL, NULL };
+	} else if ((r = random_hex(sb->token, 32)) < 0) {
+		return cove_errno(err, r, "access token: getrandom");
+	} else if (how == SANDBOX_BOOT_FORK) {
+		/* A fork child: the parent's agent, given a token of its own
+		 * (which also reseeds its RNG); its defaults and environment are
+		 * the parent's. */
+		ep.token = token;
+		init = (struct agent_init_request){ sb->token, NULL, NULL, NULL };
+	}
+	r = agent_init(&ep, &init, err);
+	if (r < 0)
+		return r;
+	sb->timings.agent_ready_us = now_us();
+	int64_t launched = vmm_launch_time_us(sb->vm);
+	if (how == SANDBOX_BOOT_WARM) {
+		log_info("sandbox=%s op=start from=warm accel=%s claim_ms=%.1f", sb->id,
+			 vmm_accel_name(vmm_accel_used(sb->vm)),
+			 (double)(sb->timings.agent_ready_us - sb->timings.start_us) / 1000.0);
+		return 0;
+	}
+	log_info("sandbox=%s op=start from=%s accel=%s setup_ms=%.1f vmm_to_agent_ms=%.1f boot_ms=%.1f", sb->id,
+		 boot_name(how), vmm_accel_name(vmm_accel_used(sb->vm)), (double)(launched - sb->timings.start_us) / 1000.0,
+		 (double)(sb->timings.agent_ready_us - launched) / 1000.0,
+		 (double)(sb->timings.agent_ready_us - sb->timings.start_us) / 1000.0);
+	return 0;
+}
+
+/* A warm sandbox: restored, its agent asked to run a command once (before
+ * any token is set) so that the VMM has translated the guest code a first
+ * request runs (under TCG that is most of a restored guest's first answer),
+ * then paused until sandbox_claim. */
+static int warm_up(struct sandbox *sb, struct cove_err *err)
+{
+	struct agent_endpoint ep = { net_slot_netns_fd(sb->slot), NET_GUEST_ADDR, SANDBOX_AGENT_PORT, NULL };
+	const char *argv[] = { "true", NULL };
+	struct sandbox_exec req = { .argv = argv };
+	struct sandbox_exec_result res;
+	int r = agent_exec(&ep, &req, &res, sb->cancel_fd, err);
+	if (r == 0 && (!res.exited || res.exit_code != 0))
+		r = cove_errf(err, -EIO, "warm-up command: %s", res.status);
+	return r < 0 ? r : vmm_pause(sb->vm, err);
+}
+
+int sandbox_claim(struct sandbox *sb, const struct sandbox_config *c, struct cove_err *err)
+{
+	sb->timings.start_us = now_us();
+	int r = net_slot_set_policy(c->net, sb->slot, &c->policy, err);
+	if (r == 0)
+		r = vmm_resume(sb->vm, err);
+	if (r == 0)
+		r = init_agent(c, SANDBOX_BOOT_WARM, NULL, sb, err);
+	return r < 0 ? cove_err_prefix(err, "claim %s", sb->id) : 0;
+}
+
+int sandbox_prepare(const struct sandbox_config *c, struct sandbox **ret, struct cove_err *err)
+{
+	if (!c->snapshot)
+		return cove_errf(err, -EINVAL, "a warm sandbox needs a template snapshot");
+	int r = sandbox_snapshot_check(c, c->snapshot, err);
+	return r < 0 ? r : sandbox_start_as(c, SANDBOX_BOOT_WARM, c->snapshot, NULL, ret, err);
 }
 
 static int start(const struct sandbox_config *c, enum sandbox_boot how, const char *dir, const char *token,
@@ -175,38 +262,9 @@ static int start(const struct sandbox_config *c, enum sandbox_boot how, const ch
 	/* A snapshot is taken before any sandbox's token or clock is set. */
 	if (how == SANDBOX_BOOT_SNAPSHOT_SOURCE)
 		return 0;
-	/* Each sandbox's agent gets a token of its own, and the host's clock;
-	 * a resumed one keeps its token, defaults and environment, and gets
-	 * the clock (it stood still while saved). */
-	struct agent_endpoint ep = { net_slot_netns_fd(sb->slot), NET_GUEST_ADDR, SANDBOX_AGENT_PORT, NULL };
-	struct agent_init_request init = { sb->token, c->default_user, c->default_workdir, c->envs };
-	if (how == SANDBOX_BOOT_RESUME) {
-		snprintf(sb->token, sizeof(sb->token), "%s", token);
-		ep.token = sb->token;
-		init = (struct agent_init_request){ sb->token, NULL, NULL, NULL };
-	} else if ((r = random_hex(sb->token, 32)) < 0) {
-		return cove_errno(err, r, "access token: getrandom");
-	} else if (how == SANDBOX_BOOT_FORK) {
-		/* A fork child: the parent's agent, given a token of its own
-		 * (which also reseeds its RNG); its defaults and environment are
-		 * the parent's. */
-		ep.token = token;
-		init = (struct agent_init_request){ sb->token, NULL, NULL, NULL };
-	}
-	r = agent_init(&ep, &init, err);
-	if (r < 0)
-		return r;
-	sb->timings.agent_ready_us = now_us();
-	int64_t launched = vmm_launch_time_us(sb->vm);
-	log_info("sandbox=%s op=start from=%s accel=%s setup_ms=%.1f vmm_to_agent_ms=%.1f boot_ms=%.1f", sb->id,
-		 how == SANDBOX_BOOT_RESTORE	? "snapshot"
-		 : how == SANDBOX_BOOT_RESUME ? "saved"
-		 : how == SANDBOX_BOOT_FORK   ? "fork"
-					      : "kernel", vmm_accel_name(vmm_accel_used(sb->vm)),
-		 (double)(launched - sb->timings.start_us) / 1000.0,
-		 (double)(sb->timings.agent_ready_us - launched) / 1000.0,
-		 (double)(sb->timings.agent_ready_us - sb->timings.start_us) / 1000.0);
-	return 0;
+	if (how == SANDBOX_BOOT_WARM)
+		return warm_up(sb, err);
+	return init_agent(c, how, token, sb, err);
 }
 
 int sandbox_start(const struct sandbox_config *c, struct sandbox **ret, struct cove_err *err)

@@ -52,6 +52,18 @@ struct sandbox;
  * everything made so far is released. */
 int sandbox_start(const struct sandbox_config *config, struct sandbox **ret, struct cove_err *err);
 
+/* A warm sandbox, for a pool of them: restored from the template snapshot
+ * c->snapshot (required, and usable) in a slot with c's policy, its agent
+ * made to run a command once (so the VMM has translated what a first
+ * request runs), then paused, without a token. sandbox_claim makes it a
+ * sandbox; sandbox_free ends it unclaimed. */
+int sandbox_prepare(const struct sandbox_config *c, struct sandbox **ret, struct cove_err *err);
+/* Makes a warm sandbox a sandbox of c (its id stays the one it was prepared
+ * with): its slot gets c's policy, its guest runs again, and /init gives it
+ * a token, c's defaults and environment, and the clock. On failure the
+ * caller frees it. */
+int sandbox_claim(struct sandbox *sb, const struct sandbox_config *c, struct cove_err *err);
+
 /* Makes a template snapshot in dir: boots the guest c describes (its RAM in
  * a file, its disk writes in a layer of their own), waits for its agent,
  * saves it, and records what it was made from. dir appears whole or not at

@@ -3,7 +3,8 @@
 # of the tiny template once and saves it; `cove run` and coved then start its
 # sandboxes by restoring it. Restored sandboxes run commands, have their own
 # disk, their own random numbers and the host's clock; a snapshot that no
-# longer matches its template is not used. Prints TAP.
+# longer matches its template is not used. coved keeps a warm pool of
+# restored, paused sandboxes that creates claim. Prints TAP.
 set -u
 build=${COVE_BUILD:-$(cd "$(dirname "$0")/../../build" && pwd)}
 cove=$build/bin/cove
@@ -64,5 +65,31 @@ check "coved creates sandboxes by restoring the snapshot" $? "id=$id out=$out $(
 "$cove" templates | grep -q "^tiny .* yes$"; check "cove templates says the template has a snapshot" $? "$("$cove" templates)"
 "$cove" kill "$id"
 kill -TERM "$coved_pid"; wait "$coved_pid"; coved_pid=""
-[ "$(qemus)" = 0 ] && [ -z "$(ls "$COVE_RUN_DIR")" ]; check "nothing is left behind" $? "qemu=$(qemus) run=$(ls "$COVE_RUN_DIR")"
+
+# A warm pool: coved keeps a restored, paused sandbox ready; a create claims
+# it (resume and /init only) and the pool fills again.
+: >"$base/coved.log"
+start_coved "$base/coved.log" --api-key snap --templates "$base/templates" --net-pool 1 --warm-pool 1 ||
+    { echo "not ok - coved did not start"; cat "$base/coved.log"; exit 1; }
+export COVE_URL=$coved_url
+warmed() { grep -c "op=warm template=tiny" "$base/coved.log"; }
+for _ in $(seq 1 300); do [ "$(warmed)" -ge 1 ] && break; sleep 0.05; done
+[ "$(warmed)" = 1 ] && [ "$(qemus)" = 1 ]; check "--warm-pool 1 keeps one restored sandbox ready" $? "warmed=$(warmed) qemu=$(qemus)"
+w=$(sed -n 's/.*sandbox=\([a-z0-9]*\) op=warm template=tiny.*/\1/p' "$base/coved.log" | head -1)
+id=$("$cove" create --template tiny -e FROM=pool 2>"$base/err")
+out=$("$cove" exec "$id" -- sh -c 'echo $FROM')
+[ "$id" = "$w" ] && [ "$out" = pool ] && grep -q "sandbox=$id op=start from=warm" "$base/coved.log"
+check "a create claims it: resumed, with the create's environment" $? "warm=$w id=$id out=$out $(cat "$base/err")" "$(grep "$id" "$base/coved.log" | head -3)"
+for _ in $(seq 1 300); do [ "$(warmed)" -ge 2 ] && break; sleep 0.05; done
+[ "$(warmed)" = 2 ] && [ "$(qemus)" = 2 ]; check "... and the pool fills again" $? "warmed=$(warmed) qemu=$(qemus)"
+id2=$("$cove" create --template tiny)
+t1=$(curl -s -H "X-API-KEY: snap" "$COVE_URL/sandboxes/$id" | python3 -c 'import json,sys; print(json.load(sys.stdin)["envdAccessToken"])')
+t2=$(curl -s -H "X-API-KEY: snap" "$COVE_URL/sandboxes/$id2" | python3 -c 'import json,sys; print(json.load(sys.stdin)["envdAccessToken"])')
+r1=$("$cove" exec "$id" -- sh -c 'head -c 16 /dev/urandom | od -An -tx1'); r2=$("$cove" exec "$id2" -- sh -c 'head -c 16 /dev/urandom | od -An -tx1')
+[ ${#t1} = 64 ] && [ "$t1" != "$t2" ] && [ -n "$r1" ] && [ "$r1" != "$r2" ]
+check "claimed sandboxes have their own tokens and random numbers" $? "$t1 $t2 / $r1 / $r2"
+"$cove" kill "$id" "$id2"
+kill -TERM "$coved_pid"; wait "$coved_pid"; coved_pid=""
+[ "$(qemus)" = 0 ] && [ -z "$(ls "$COVE_RUN_DIR")" ] && [ -z "$(sqlite3 "$COVE_STATE_DIR/cove.db" 'select id from sandboxes' 2>/dev/null)" ]
+check "nothing is left behind (the warm ones end with coved)" $? "qemu=$(qemus) run=$(ls "$COVE_RUN_DIR")"
 echo "1..$n"

@@ -51,6 +51,18 @@ if (sandboxes.length) {
     .filter(Boolean);
   check(`${nStreams} concurrent command streams complete with the right output (${((Date.now() - t1) / 1000).toFixed(1)} s)`,
     bad.length === 0, bad.join('\n'));
+  // What the guests that failed said (console and VMM log), before they go.
+  const failedIds = new Set(runs.flatMap((r, i) => (r.status === 'fulfilled' && r.value.exitCode === 0 ? [] : [sandboxes[i % sandboxes.length].sandboxId])));
+  for (const id of failedIds) {
+    try {
+      const r = await fetch(`${process.env.E2B_API_URL}/sandboxes/${id}/logs?limit=30`, { headers: { 'X-API-KEY': process.env.E2B_API_KEY } });
+      const body = await r.json();
+      console.log(`# logs of ${id} (HTTP ${r.status}):`);
+      for (const l of body.logs ?? []) console.log(`#   ${l.line}`);
+    } catch (e) {
+      console.log(`# logs of ${id}: ${e}`);
+    }
+  }
 }
 
 const killed = await Promise.allSettled(sandboxes.map((s) => s.kill()));
