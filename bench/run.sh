@@ -131,15 +131,31 @@ echo
     --max-sandboxes 128 --max-memory-mib 131072 >"$tmp/coved.log" 2>&1 &
 coved=$!
 port=""
+# A second coved with a warm pool, in a network instance of its own, for
+# creates from the pool side by side with creates by restore.
+(
+    export COVE_NET_NAME=covw COVE_NET_RANGE=10.213.0.0/16 COVE_NET_DIR=/run/cove-bench-warm/netns
+    export COVE_RUN_DIR=$tmp/wrun COVE_LOG_DIR=$tmp/wlog
+    exec "$build/bin/coved" --listen 127.0.0.1:0 --state-dir "$tmp/wstate" --api-key bench --net-pool 2 --warm-pool 1
+) >"$tmp/warm.log" 2>&1 &
+warm=$!
+wport=""
 for _ in $(seq 1 100); do
     port=$(sed -n 's/^coved: listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$tmp/coved.log")
-    [ -n "$port" ] && break
+    wport=$(sed -n 's/^coved: listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$tmp/warm.log")
+    [ -n "$port" ] && [ -n "$wport" ] && break
     sleep 0.05
 done
-if [ -n "$port" ]; then
+if [ -n "$port" ] && [ -n "$wport" ]; then
     E2B_API_URL=http://127.0.0.1:$port E2B_SANDBOX_URL=http://127.0.0.1:$port E2B_API_KEY=bench COVED_PID=$coved \
+        COVED_WARM_URL=http://127.0.0.1:$wport COVED_WARM_LOG=$tmp/warm.log \
         COVE_BUILD=$(cd "$build" && pwd) node "$(dirname "$0")/coved.mjs" || echo "coved bench failed"
 else
-    echo "coved bench: coved did not start: $(tail -1 "$tmp/coved.log")"
+    echo "coved bench: coved did not start: $(tail -1 "$tmp/coved.log") $(tail -1 "$tmp/warm.log")"
 fi
-kill -TERM $coved; wait $coved 2>/dev/null || true
+kill -TERM $coved $warm; wait $coved $warm 2>/dev/null || true
+COVE_NET_NAME=covw COVE_NET_RANGE=10.213.0.0/16 COVE_NET_DIR=/run/cove-bench-warm/netns COVE_STATE_DIR=$tmp/wstate \
+    "$build/bin/cove" net gc --pool >/dev/null 2>&1 || true
+nft delete table inet covw 2>/dev/null || true
+umount /run/cove-bench-warm/netns 2>/dev/null || true
+rm -rf /run/cove-bench-warm

@@ -464,6 +464,10 @@ static enum MHD_Result handle_host_metrics(struct api_request *r)
 	prom_add(&p, "# HELP cove_sandboxes Sandboxes on this host by state.\n# TYPE cove_sandboxes gauge\n");
 	prom_add(&p, "cove_sandboxes{state=\"running\"} %u\ncove_sandboxes{state=\"paused\"} %u\n"
 		     "cove_sandboxes{state=\"creating\"} %u\n", st.running, st.paused, st.creating);
+	prom_add(&p, "# HELP cove_sandboxes_saved Paused sandboxes saved to disk (no VMM).\n"
+		     "# TYPE cove_sandboxes_saved gauge\ncove_sandboxes_saved %u\n", st.saved);
+	prom_add(&p, "# HELP cove_warm_pool Restored, paused sandboxes ready to claim.\n"
+		     "# TYPE cove_warm_pool gauge\ncove_warm_pool %u\n", st.warm);
 	prom_add(&p, "# TYPE cove_sandboxes_max gauge\ncove_sandboxes_max %u\n", st.max_sandboxes);
 	prom_add(&p, "# TYPE cove_memory_committed_bytes gauge\ncove_memory_committed_bytes %llu\n",
 		 (unsigned long long)st.committed_mib << 20);

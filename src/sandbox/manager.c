@@ -229,26 +229,28 @@ static int save_entry(struct manager *m, struct entry *e, struct cove_err *err)
 	if (!dir[0])
 		return -EOPNOTSUPP;
 	e->busy = true;
+	struct sandbox *sb = e->sb;
 	pthread_mutex_unlock(&m->lock);
 	struct template tpl;
 	int r = template_load(m->c.templates_dir, e->template_id, &tpl, err);
 	if (r == 0) {
 		struct sandbox_config sc;
 		sandbox_config_of(m, e, &tpl, &sc);
-		r = sandbox_save(e->sb, &sc, dir, err);
-	}
-	if (r == 0) {
-		/* From here the saved copy is the sandbox. */
-		vmm_remove_logs(sandbox_vmm(e->sb));
-		e->sb = sandbox_free(e->sb);
+		r = sandbox_save(sb, &sc, dir, err);
 	}
 	pthread_mutex_lock(&m->lock);
 	e->busy = false;
-	if (r == 0) {
-		e->saved = true;
-		m->committed_mib -= e->mem_mib;
-	}
-	return r;
+	if (r < 0)
+		return r;
+	/* From here the saved copy is the sandbox; its VMM ends. */
+	e->sb = NULL;
+	e->saved = true;
+	m->committed_mib -= e->mem_mib;
+	pthread_mutex_unlock(&m->lock);
+	vmm_remove_logs(sandbox_vmm(sb));
+	sandbox_free(sb);
+	pthread_mutex_lock(&m->lock);
+	return 0;
 }
 
 /* Pauses e: saved to disk when it can be, else frozen in memory. Called,
@@ -484,10 +486,12 @@ void manager_stats(struct manager *m, struct manager_stats *ret)
 		if (e->state == STORE_SANDBOX_RUNNING)
 			ret->running++;
 		else if (e->state == STORE_SANDBOX_PAUSED)
-			ret->paused++;
+			ret->paused++, ret->saved += e->saved;
 		else
 			ret->creating++;
 	}
+	for (struct warm *w = m->warm; w; w = w->next)
+		ret->warm++;
 	ret->committed_mib = m->committed_mib;
 	ret->max_memory_mib = m->max_memory_mib;
 	ret->max_sandboxes = m->c.max_sandboxes;
@@ -1490,21 +1494,24 @@ static int restore_entry(struct manager *m, struct entry *e, struct cove_err *er
 		r = sandbox_restore(&sc, dir, e->token, &sb, err);
 		boot_end(m);
 	}
-	if (r == 0) {
-		/* Running again before the saved copy goes: a crash in between
-		 * finds the VMM alive and adopts it (and drops the copy). */
-		e->sb = sb;
-		if (record(m, e, STORE_SANDBOX_RUNNING, err) < 0)
-			log_warn("sandbox=%s op=resume msg=\"%s\"", e->id, err->msg);
-		remove_saved(m, e->id);
-	}
 	pthread_mutex_lock(&m->lock);
 	e->busy = false;
-	if (r == 0)
-		e->saved = false;
-	else
+	if (r < 0) {
 		m->committed_mib -= e->mem_mib;
-	return r;
+		return r;
+	}
+	/* Running again before the saved copy goes: a crash in between finds
+	 * the VMM alive and adopts it (and drops the copy). */
+	e->sb = sb;
+	e->saved = false;
+	if (record(m, e, STORE_SANDBOX_RUNNING, err) < 0)
+		log_warn("sandbox=%s op=resume msg=\"%s\"", e->id, err->msg);
+	char id[sizeof(e->id)];
+	snprintf(id, sizeof(id), "%s", e->id);
+	pthread_mutex_unlock(&m->lock);
+	remove_saved(m, id);
+	pthread_mutex_lock(&m->lock);
+	return 0;
 }
 
 int manager_resume(struct manager *m, const char *id, long timeout_s, bool *resumed, struct cove_err *err)

@@ -146,6 +146,8 @@ int manager_metrics(struct manager *m, const char *id, int64_t start_ms, int64_t
 
 struct manager_stats {
 	unsigned running, paused, creating;
+	unsigned saved;          /* of the paused: saved to disk */
+	unsigned warm;           /* in the warm pool */
 	unsigned committed_mib, max_memory_mib, max_sandboxes;
 	uint64_t created, killed, create_failures;
 };

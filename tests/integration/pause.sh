@@ -55,7 +55,9 @@ slots_before=$(used_slots)
     [ -s "$saved/$id/disk.qcow2" ] && [ "$(used_slots)" -lt "$slots_before" ]
 check "pause saves the sandbox to disk, ends its VMM and frees its slot" $? \
     "rc=$rc $(cat "$base/err") state=$(state_of "$id") qemu=$(qemu_of "$id") slots=$slots_before->$(used_slots) $(ls "$saved/$id" 2>&1)"
-grep -q "sandbox=$id op=pause template=tiny to=disk" "$base/coved.log"; check "coved logs the pause to disk" $?
+grep -q "sandbox=$id op=pause template=tiny to=disk" "$base/coved.log" &&
+    curl -s -H "X-API-KEY: pause-key" "$COVE_URL/metrics" | grep -q '^cove_sandboxes_saved 1$'
+check "coved logs the pause to disk, and /metrics counts it" $?
 db=$(curl -s -H "X-API-KEY: pause-key" "$COVE_URL/sandboxes/$id" | python3 -c 'import json,sys; print(json.load(sys.stdin)["diskBytes"])')
 du=$(du -s -B1 "$saved/$id" | cut -f1)
 [ "$db" -ge $((du * 9 / 10)) ] && [ "$db" -le $((du * 11 / 10)) ] && "$cove" ls | grep -q "^$id .* paused .*M "

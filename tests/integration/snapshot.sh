@@ -81,7 +81,8 @@ out=$("$cove" exec "$id" -- sh -c 'echo $FROM')
 [ "$id" = "$w" ] && [ "$out" = pool ] && grep -q "sandbox=$id op=start from=warm" "$base/coved.log"
 check "a create claims it: resumed, with the create's environment" $? "warm=$w id=$id out=$out $(cat "$base/err")" "$(grep "$id" "$base/coved.log" | head -3)"
 for _ in $(seq 1 300); do [ "$(warmed)" -ge 2 ] && break; sleep 0.05; done
-[ "$(warmed)" = 2 ] && [ "$(qemus)" = 2 ]; check "... and the pool fills again" $? "warmed=$(warmed) qemu=$(qemus)"
+[ "$(warmed)" = 2 ] && [ "$(qemus)" = 2 ] && curl -s -H "X-API-KEY: snap" "$COVE_URL/metrics" | grep -q '^cove_warm_pool 1$'
+check "... and the pool fills again (cove_warm_pool in /metrics)" $? "warmed=$(warmed) qemu=$(qemus)"
 id2=$("$cove" create --template tiny)
 t1=$(curl -s -H "X-API-KEY: snap" "$COVE_URL/sandboxes/$id" | python3 -c 'import json,sys; print(json.load(sys.stdin)["envdAccessToken"])')
 t2=$(curl -s -H "X-API-KEY: snap" "$COVE_URL/sandboxes/$id2" | python3 -c 'import json,sys; print(json.load(sys.stdin)["envdAccessToken"])')
