@@ -44,10 +44,10 @@ stats() { # name file-of-numbers
 echo "bench: $runs runs each, interleaved (cove run, then bare QEMU), on $(nproc) cores"
 : >"$tmp/agent"; : >"$tmp/total"; : >"$tmp/bare"
 # The bare reference gets the same kernel command line tweak Cove passes.
-khz=$("$cove" run --template tiny -- cat /proc/cmdline | sed -n 's/.*tsc_early_khz=\([0-9]*\).*/\1/p')
+khz=$("$cove" run --template tiny --boot -- cat /proc/cmdline | sed -n 's/.*tsc_early_khz=\([0-9]*\).*/\1/p')
 for i in $(seq 1 "$runs"); do
     t0=$(ms)
-    "$cove" run --template tiny --timing -- true 2>"$tmp/timing"
+    "$cove" run --template tiny --boot --timing -- true 2>"$tmp/timing"
     t1=$(ms)
     echo $((t1 - t0)) >>"$tmp/total"
     sed -n 's/.*vmm_to_agent_ms=\([0-9.]*\).*/\1/p' "$tmp/timing" >>"$tmp/agent"
@@ -82,7 +82,7 @@ if COVE_TEMPLATES=$tmp/templates "$cove" template snapshot tiny 2>"$tmp/snap.err
         echo $((t1 - t0)) >>"$tmp/r_total"
         sed -n 's/.*vmm_to_agent_ms=\([0-9.]*\).*/\1/p' "$tmp/timing" >>"$tmp/r_agent"
         t0=$(ms)
-        "$cove" run --template tiny -- true
+        "$cove" run --template tiny --boot -- true
         echo $(($(ms) - t0)) >>"$tmp/c_total"
     done
     stats restored_agent "$tmp/r_agent"

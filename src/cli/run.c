@@ -45,6 +45,7 @@ struct run_opts {
 	size_t nallow, ndeny;
 	bool timing;
 	bool keep_logs;
+	bool boot;        /* boot the kernel even when the template has a snapshot */
 	bool local;       /* never through coved */
 	bool local_only;  /* an option only a local run has was given */
 	char **argv;
@@ -68,6 +69,8 @@ static void run_usage(FILE *f)
 		"  --kernel PATH      guest kernel (default: the one built with cove)\n"
 		"  --rootfs PATH      guest root file system image instead of the template's\n"
 		"  --kernel-args ARGS extra guest kernel command line (e.g. 'loglevel=7' to debug boot)\n"
+		"  --boot             boot the guest's kernel even when the template has a\n"
+		"                     snapshot to restore\n"
 		"  -e, --env K=V      set an environment variable for CMD (repeatable)\n"
 		"  -w, --cwd DIR      working directory for CMD in the guest\n"
 		"  -p, --publish [ADDR:]HOSTPORT:GUESTPORT\n"
@@ -84,8 +87,8 @@ static void run_usage(FILE *f)
 		"  --timing           print boot and run times to stderr\n"
 		"  --local            boot the sandbox here even when coved runs (by default, when\n"
 		"                     coved answers at $COVE_URL and none of --mem, --cpus,\n"
-		"                     --accel, --kernel, --rootfs, --kernel-args, -p, --token-file\n"
-		"                     or --keep-logs is given, coved makes the sandbox)\n"
+		"                     --accel, --kernel, --rootfs, --kernel-args, --boot, -p,\n"
+		"                     --token-file or --keep-logs is given, coved makes it)\n"
 		"  --keep-logs        keep the VMM and console logs even when all went well\n",
 		VMM_DEFAULT_MEM_MIB, VMM_DEFAULT_VCPUS);
 }
@@ -103,7 +106,7 @@ static int parse_uint(const char *s, unsigned *out)
 
 enum {
 	OPT_MEM = 256, OPT_CPUS, OPT_ACCEL, OPT_KERNEL, OPT_ROOTFS, OPT_KERNEL_ARGS, OPT_TIMING, OPT_KEEP_LOGS,
-	OPT_TEMPLATE, OPT_TOKEN_FILE, OPT_NO_INTERNET, OPT_ALLOW_OUT, OPT_DENY_OUT, OPT_LOCAL,
+	OPT_TEMPLATE, OPT_TOKEN_FILE, OPT_NO_INTERNET, OPT_ALLOW_OUT, OPT_DENY_OUT, OPT_LOCAL, OPT_BOOT,
 };
 
 static int add_rule(const char *opt, const char **list, size_t *n)
@@ -161,6 +164,9 @@ static int parse_option(int c, struct run_opts *o)
 	case OPT_KEEP_LOGS:
 		o->keep_logs = true;
 		return 0;
+	case OPT_BOOT:
+		o->boot = true;
+		return 0;
 	case 'e':
 		if (!strchr(optarg, '=') || optarg[0] == '=' || o->nenvs >= MAX_ENVS) {
 			fprintf(stderr, "cove run: --env %s: expected KEY=VALUE (at most %d)\n", optarg, MAX_ENVS);
@@ -185,7 +191,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		{ "cwd", required_argument, NULL, 'w' },	   { "timing", no_argument, NULL, OPT_TIMING },
 		{ "kernel-args", required_argument, NULL, OPT_KERNEL_ARGS },
 		{ "keep-logs", no_argument, NULL, OPT_KEEP_LOGS }, { "template", required_argument, NULL, OPT_TEMPLATE },
-		{ "local", no_argument, NULL, OPT_LOCAL },
+		{ "local", no_argument, NULL, OPT_LOCAL },	   { "boot", no_argument, NULL, OPT_BOOT },
 		{ "publish", required_argument, NULL, 'p' },	   { "token-file", required_argument, NULL, OPT_TOKEN_FILE },
 		{ "no-internet", no_argument, NULL, OPT_NO_INTERNET },
 		{ "allow-out", required_argument, NULL, OPT_ALLOW_OUT }, { "deny-out", required_argument, NULL, OPT_DENY_OUT },
@@ -206,7 +212,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		/* What coved decides for its sandboxes (or cannot do) makes the
 		 * run a local one. */
 		if (c == OPT_MEM || c == OPT_CPUS || c == OPT_ACCEL || c == OPT_KERNEL || c == OPT_ROOTFS ||
-		    c == OPT_KERNEL_ARGS || c == 'p' || c == OPT_TOKEN_FILE || c == OPT_KEEP_LOGS)
+		    c == OPT_KERNEL_ARGS || c == 'p' || c == OPT_TOKEN_FILE || c == OPT_KEEP_LOGS || c == OPT_BOOT)
 			o->local_only = true;
 		if (parse_option(c, o) < 0) {
 			run_usage(stderr);
@@ -247,7 +253,7 @@ static int resolve_guest_files(struct run_opts *o)
 	}
 	/* The template's snapshot, when the run is the template's own guest
 	 * (sandbox_start checks the rest and boots when it does not match). */
-	if (!o->rootfs[0] && !o->sc.kernel_args && access(o->tpl.snapshot, F_OK) == 0)
+	if (!o->rootfs[0] && !o->sc.kernel_args && !o->boot && access(o->tpl.snapshot, F_OK) == 0)
 		o->sc.snapshot = o->tpl.snapshot;
 	if (!o->rootfs[0])
 		snprintf(o->rootfs, sizeof(o->rootfs), "%s", o->tpl.rootfs);

@@ -277,7 +277,7 @@ int sandbox_start(const struct sandbox_config *c, struct sandbox **ret, struct c
 			/* A snapshot that does not load (made by another QEMU, say)
 			 * costs a boot, not the sandbox; cancelled is cancelled. */
 			if (r == 0 || r == -ECANCELED) {
-				if (r < 0)
+				if (r < 0 && err)
 					*err = why;
 				return r;
 			}

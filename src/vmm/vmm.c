@@ -237,7 +237,6 @@ int vmm_pause(struct vmm *vm, struct cove_err *err)
  * state_path, aside and renamed. The VMM is left paused. */
 static int save_state(struct vmm *vm, const char *state_path, struct cove_err *err)
 {
-	const struct vmm_config *c = &vm->cfg.c;
 	char tmp[PATH_MAX];
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", state_path) >= (int)sizeof(tmp))
 		return cove_errf(err, -ENAMETOOLONG, "path %s too long", state_path);
@@ -258,7 +257,6 @@ static int save_state(struct vmm *vm, const char *state_path, struct cove_err *e
 		r = cove_errno(err, -errno, "rename %s", tmp);
 	if (r < 0)
 		unlink(tmp);
-	(void)c;
 	return r;
 }
 
@@ -282,10 +280,10 @@ static int save_disk(struct vmm *vm, const char *path, struct cove_err *err)
 	return r;
 }
 
-/* Keeps the disk layer the VMM's overlay is over, if any, at path: a hard link when
- * the file at disk_layer is still the one the VMM opened (costs nothing, and
- * the layer lives on whatever becomes of the template), else a copy of the
- * VMM's own, read through its mount namespace. */
+/* Keeps the disk layer the VMM's overlay is over, if any, at path: a hard
+ * link when the file at disk_layer is still the one the VMM opened (costs
+ * nothing, and the layer lives on whatever becomes of the template), else a
+ * copy of the VMM's own, read through its mount namespace. */
 static int save_layer(struct vmm *vm, const char *path, struct cove_err *err)
 {
 	const struct vmm_config *c = &vm->cfg.c;

@@ -37,6 +37,9 @@ run() { COVE_LOG=info "$cove" run --template tiny "$@" 2>"$base/run.err"; }
 out=$(run -- sh -c 'echo restored; exit 3'); rc=$?
 [ "$out" = restored ] && [ $rc = 3 ] && grep -q "op=start from=snapshot" "$base/run.err"
 check "cove run restores the snapshot instead of booting" $? "rc=$rc out=$out $(grep -v 'op=net' "$base/run.err" | head -5)"
+out=$(run --boot -- echo booted); rc=$?
+[ "$out" = booted ] && [ $rc = 0 ] && grep -q "op=start from=kernel" "$base/run.err" && ! grep -q "no usable snapshot" "$base/run.err"
+check "cove run --boot boots the kernel even so" $? "rc=$rc out=$out $(grep -v 'op=net' "$base/run.err" | head -5)"
 a=$(run -- sh -c 'cat /proc/sys/kernel/random/uuid; head -c 16 /dev/urandom | od -An -tx1; echo mine >/tmp/mine')
 b=$(run -- sh -c 'cat /proc/sys/kernel/random/uuid; head -c 16 /dev/urandom | od -An -tx1; cat /tmp/mine 2>&1')
 [ -n "$a" ] && [ "$(echo "$a" | head -1)" != "$(echo "$b" | head -1)" ] && [ "$(echo "$a" | sed -n 2p)" != "$(echo "$b" | sed -n 2p)" ]
