@@ -95,41 +95,41 @@ console.log(`  the proxy adds ${(p - d).toFixed(1)} ms per call (medians)`);
 pf.kill();
 await sbx.kill();
 
-// Create to first command of tiny: by restoring its snapshot (the coved
+// Create to first command of base: by restoring its snapshot (the coved
 // above) beside claiming from a warm pool (a second coved with
 // --warm-pool 1; each round waits for the pool to be refilled), interleaved.
 if (process.env.COVED_WARM_URL) {
   const warmLog = process.env.COVED_WARM_LOG;
-  const warmed = () => (readFileSync(warmLog, 'utf8').match(/op=warm template=tiny/g) ?? []).length;
+  const warmed = () => (readFileSync(warmLog, 'utf8').match(/op=warm template=base/g) ?? []).length;
   const opts = { apiUrl: process.env.COVED_WARM_URL, sandboxUrl: process.env.COVED_WARM_URL };
   const restored = [], fromPool = [];
   for (let i = 0; i < RUNS; i++) {
     for (let t = 0; warmed() < i + 1 && t < 600; t++) await new Promise((r) => setTimeout(r, 50));
     let t = performance.now();
-    let s = await Sandbox.create('tiny', opts);
+    let s = await Sandbox.create('base', opts);
     await s.commands.run('true');
     fromPool.push(performance.now() - t);
     await s.kill();
     t = performance.now();
-    s = await Sandbox.create('tiny');
+    s = await Sandbox.create('base');
     await s.commands.run('true');
     restored.push(performance.now() - t);
     await s.kill();
   }
-  line('tiny: create + first command, restore', restored);
-  line('tiny: the same from the warm pool', fromPool);
+  line('base: create + first command, restore', restored);
+  line('base: the same from the warm pool', fromPool);
 }
 
-// Pause to disk and resume of a tiny sandbox (512 MiB) that has dirtied
+// Pause to disk and resume of a base sandbox (512 MiB) that has dirtied
 // 64 MiB (a tmpfs file), and the first command after the resume; then a fork
 // of 10 children of it. Each pause saves the guest's RAM, device state and
 // disk; each resume restores them in a new VMM.
 {
   const api = process.env.E2B_API_URL;
   const key = process.env.E2B_API_KEY;
-  const sbx = await Sandbox.create('tiny', { timeoutMs: 600_000 });
+  const sbx = await Sandbox.create('base', { timeoutMs: 600_000 });
   await sbx.commands.run('mkdir -p /run/dirty && mount -t tmpfs -o size=80m none /run/dirty && ' +
-    'dd if=/dev/urandom of=/run/dirty/x bs=1M count=64 2>/dev/null', { timeoutMs: 600_000 });
+    'dd if=/dev/urandom of=/run/dirty/x bs=1M count=64 2>/dev/null', { timeoutMs: 600_000, user: 'root' });
   const pauses = [], resumes = [], firsts = [];
   for (let i = 0; i < RUNS; i++) {
     let t = performance.now();

@@ -31,18 +31,21 @@
 
 int sandbox_describe(const struct sandbox_config *c, bool with_kernel, char *buf, size_t len, struct cove_err *err)
 {
+	/* Files by their canonical paths: the same file named two ways (a
+	 * relative path, a symlink, "bin/../guest") is the same file. */
 	struct stat k, r;
-	if (with_kernel && stat(c->kernel, &k) < 0)
+	char kernel[PATH_MAX], rootfs[PATH_MAX];
+	if (with_kernel && (!realpath(c->kernel, kernel) || stat(kernel, &k) < 0))
 		return cove_errno(err, -errno, "snapshot: kernel %s", c->kernel);
-	if (stat(c->rootfs, &r) < 0)
+	if (!realpath(c->rootfs, rootfs) || stat(rootfs, &r) < 0)
 		return cove_errno(err, -errno, "snapshot: image %s", c->rootfs);
 	int n = snprintf(buf, len, "vcpus=%u\nmem_mib=%u\n", c->vcpus ? c->vcpus : VMM_DEFAULT_VCPUS,
 			 c->mem_mib ? c->mem_mib : VMM_DEFAULT_MEM_MIB);
 	if (with_kernel && n > 0 && (size_t)n < len)
-		n += snprintf(buf + n, len - (size_t)n, "kernel=%s %" PRIu64 " %" PRId64 "\n", c->kernel,
+		n += snprintf(buf + n, len - (size_t)n, "kernel=%s %" PRIu64 " %" PRId64 "\n", kernel,
 			      (uint64_t)k.st_size, (int64_t)k.st_mtime);
 	if (n > 0 && (size_t)n < len)
-		n += snprintf(buf + n, len - (size_t)n, "rootfs=%s %" PRIu64 " %" PRId64 "\n", c->rootfs,
+		n += snprintf(buf + n, len - (size_t)n, "rootfs=%s %" PRIu64 " %" PRId64 "\n", rootfs,
 			      (uint64_t)r.st_size, (int64_t)r.st_mtime);
 	if (n < 0 || (size_t)n >= len)
 		return cove_errf(err, -ENAMETOOLONG, "snapshot: paths too long");

@@ -37,6 +37,9 @@ run() { COVE_LOG=info "$cove" run --template tiny "$@" 2>"$base/run.err"; }
 out=$(run -- sh -c 'echo restored; exit 3'); rc=$?
 [ "$out" = restored ] && [ $rc = 3 ] && grep -q "op=start from=snapshot" "$base/run.err"
 check "cove run restores the snapshot instead of booting" $? "rc=$rc out=$out $(grep -v 'op=net' "$base/run.err" | head -5)"
+out=$(COVE_KERNEL=$(dirname "$COVE_KERNEL")/./$(basename "$COVE_KERNEL") run -- echo same); rc=$?
+[ "$out" = same ] && grep -q "op=start from=snapshot" "$base/run.err"
+check "the kernel named another way is the same kernel: still restored" $? "rc=$rc $(grep -v 'op=net' "$base/run.err" | head -3)"
 out=$(run --boot -- echo booted); rc=$?
 [ "$out" = booted ] && [ $rc = 0 ] && grep -q "op=start from=kernel" "$base/run.err" && ! grep -q "no usable snapshot" "$base/run.err"
 check "cove run --boot boots the kernel even so" $? "rc=$rc out=$out $(grep -v 'op=net' "$base/run.err" | head -5)"
