@@ -188,14 +188,19 @@ static int init_agent(const struct sandbox_config *c, enum sandbox_boot how, con
 /* A warm sandbox: restored, its agent asked to run a command once (before
  * any token is set) so that the VMM has translated the guest code a first
  * request runs (under TCG that is most of a restored guest's first answer),
- * then paused until sandbox_claim. */
+ * then paused until sandbox_claim. The command is the one the E2B SDKs wrap
+ * every command in, a login bash, where the guest has one. */
 static int warm_up(struct sandbox *sb, struct cove_err *err)
 {
 	struct agent_endpoint ep = { net_slot_netns_fd(sb->slot), NET_GUEST_ADDR, SANDBOX_AGENT_PORT, NULL };
-	const char *argv[] = { "true", NULL };
-	struct sandbox_exec req = { .argv = argv };
+	const char *bash[] = { "/bin/bash", "-l", "-c", "true", NULL }, *plain[] = { "true", NULL };
+	struct sandbox_exec req = { .argv = bash };
 	struct sandbox_exec_result res;
 	int r = agent_exec(&ep, &req, &res, sb->cancel_fd, err);
+	if (r == -ENOENT) {
+		req.argv = plain;
+		r = agent_exec(&ep, &req, &res, sb->cancel_fd, err);
+	}
 	if (r == 0 && (!res.exited || res.exit_code != 0))
 		r = cove_errf(err, -EIO, "warm-up command: %s", res.status);
 	return r < 0 ? r : vmm_pause(sb->vm, err);
