@@ -307,14 +307,15 @@ int cmd_ls(int argc, char **argv)
 }
 
 /* getopt for the verbs below: --help prints usage_text (1), --url and
- * --api-key go to cc, any other option to fn (non-zero: a bad value); a
- * usage error prints usage_text to stderr (-1). 0: optind at the operands. */
-static int parse_verb(int argc, char **argv, const struct option *opts, const char *usage_text,
-		      struct client_config *cc, int (*fn)(void *ctx, int c), void *ctx)
+ * --api-key go to cc, any other option (long, or short from shortopts,
+ * "h" when NULL) to fn (non-zero: a bad value); a usage error prints
+ * usage_text to stderr (-1). 0: optind at the operands. */
+static int parse_verb(int argc, char **argv, const char *shortopts, const struct option *opts,
+		      const char *usage_text, struct client_config *cc, int (*fn)(void *ctx, int c), void *ctx)
 {
 	int c, bad = 0;
 	optind = 1;
-	while (!bad && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while (!bad && (c = getopt_long(argc, argv, shortopts ? shortopts : "h", opts, NULL)) != -1) {
 		if (c == 'h') {
 			fputs(usage_text, stdout);
 			return 1;
@@ -349,7 +350,7 @@ static int simple(const char *verb, int argc, char **argv, const char *usage_tex
 	};
 	struct client_config cc = { 0 };
 	struct simple_opts o = { verb, 0 };
-	int r = parse_verb(argc, argv, opts, usage_text, &cc, simple_option, &o);
+	int r = parse_verb(argc, argv, NULL, opts, usage_text, &cc, simple_option, &o);
 	if (r == 0 && optind >= argc) {
 		fputs(usage_text, stderr);
 		r = -1;
@@ -477,19 +478,13 @@ int cmd_fork(int argc, char **argv)
 	};
 	struct client_config cc = { 0 };
 	struct fork_opts o = { 0, 1, false };
-	int c, bad = 0;
-	optind = 1;
-	while (!bad && (c = getopt_long(argc, argv, "hn:", opts, NULL)) != -1) {
-		if (c == 'h') {
-			fputs(usage_text, stdout);
-			return 0;
-		}
-		bad = cli_client_option(c, &cc) == 0 ? 0 : fork_option(&o, c);
-	}
-	if (bad || optind != argc - 1) {
+	int r = parse_verb(argc, argv, "hn:", opts, usage_text, &cc, fork_option, &o);
+	if (r == 0 && optind != argc - 1) {
 		fputs(usage_text, stderr);
-		return CLI_EXIT_USAGE;
+		r = -1;
 	}
+	if (r != 0)
+		return r > 0 ? 0 : CLI_EXIT_USAGE;
 	char path[128];
 	if (sandbox_path(path, sizeof(path), argv[optind], "/fork") < 0) {
 		fprintf(stderr, "cove fork: '%s' is not a sandbox id\n", argv[optind]);
@@ -550,7 +545,7 @@ int cmd_logs(int argc, char **argv)
 		"init), or with --vmm of its VMM's own log.\n" CLI_CLIENT_HELP;
 	struct client_config cc = { 0 };
 	struct logs_opts o = { false, 1000 };
-	int r = parse_verb(argc, argv, opts, usage_text, &cc, logs_option, &o);
+	int r = parse_verb(argc, argv, NULL, opts, usage_text, &cc, logs_option, &o);
 	if (r == 0 && optind != argc - 1) {
 		fputs(usage_text, stderr);
 		r = -1;
@@ -607,7 +602,7 @@ int cmd_templates(int argc, char **argv)
 	static const char usage_text[] = "usage: cove templates [--json]\n\nLists the templates coved makes sandboxes from.\n" CLI_CLIENT_HELP;
 	struct client_config cc = { 0 };
 	bool as_json = false;
-	int r = parse_verb(argc, argv, opts, usage_text, &cc, flag_option, &as_json);
+	int r = parse_verb(argc, argv, NULL, opts, usage_text, &cc, flag_option, &as_json);
 	if (r == 0 && optind != argc) {
 		fputs(usage_text, stderr);
 		r = -1;
