@@ -6,7 +6,6 @@
 //   the envd proxy's added latency per call: commands.run('true') through
 //     coved beside the same call straight to the sandbox's agent (published
 //     with `cove port-forward`);
-//   create to first command from a warm pool beside by restore;
 //   pause to disk and resume of a sandbox with 64 MiB dirtied, and a fork
 //     of 10 children;
 //   coved's own memory (RSS) and CPU with 100 idle sandboxes (tiny), beside
@@ -94,31 +93,6 @@ const d = line("run('true') straight to the agent", straight);
 console.log(`  the proxy adds ${(p - d).toFixed(1)} ms per call (medians)`);
 pf.kill();
 await sbx.kill();
-
-// Create to first command of base: by restoring its snapshot (the coved
-// above) beside claiming from a warm pool (a second coved with
-// --warm-pool 1; each round waits for the pool to be refilled), interleaved.
-if (process.env.COVED_WARM_URL) {
-  const warmLog = process.env.COVED_WARM_LOG;
-  const warmed = () => (readFileSync(warmLog, 'utf8').match(/op=warm template=base/g) ?? []).length;
-  const opts = { apiUrl: process.env.COVED_WARM_URL, sandboxUrl: process.env.COVED_WARM_URL };
-  const restored = [], fromPool = [];
-  for (let i = 0; i < RUNS; i++) {
-    for (let t = 0; warmed() < i + 1 && t < 600; t++) await new Promise((r) => setTimeout(r, 50));
-    let t = performance.now();
-    let s = await Sandbox.create('base', opts);
-    await s.commands.run('true');
-    fromPool.push(performance.now() - t);
-    await s.kill();
-    t = performance.now();
-    s = await Sandbox.create('base');
-    await s.commands.run('true');
-    restored.push(performance.now() - t);
-    await s.kill();
-  }
-  line('base: create + first command, restore', restored);
-  line('base: the same from the warm pool', fromPool);
-}
 
 // Pause to disk and resume of a base sandbox (512 MiB) that has dirtied
 // 64 MiB (a tmpfs file), and the first command after the resume; then a fork

@@ -10,7 +10,8 @@
 # Goals on this machine (TCG): vmm_to_agent median <= 800 ms, total <= 1200 ms.
 # Then bench/net.sh: network slot set-up and teardown (and the same with ip and
 # nft commands); then bench/agent.mjs: the guest agent's round trip and
-# throughput; then bench/coved.mjs: coved through the SDK.
+# throughput; then bench/coved.mjs: coved through the SDK; then
+# bench/warm.mjs: creates from a warm pool beside restores.
 set -eu
 build=${1:-build}
 runs=${BENCH_RUNS:-10}
@@ -131,27 +132,41 @@ echo
     --max-sandboxes 128 --max-memory-mib 131072 >"$tmp/coved.log" 2>&1 &
 coved=$!
 port=""
-# A second coved with a warm pool, in a network instance of its own, for
-# creates from the pool side by side with creates by restore.
+for _ in $(seq 1 100); do
+    port=$(sed -n 's/^coved: listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$tmp/coved.log")
+    [ -n "$port" ] && break
+    sleep 0.05
+done
+if [ -n "$port" ]; then
+    E2B_API_URL=http://127.0.0.1:$port E2B_SANDBOX_URL=http://127.0.0.1:$port E2B_API_KEY=bench COVED_PID=$coved \
+        COVE_BUILD=$(cd "$build" && pwd) node "$(dirname "$0")/coved.mjs" || echo "coved bench failed"
+else
+    echo "coved bench: coved did not start: $(tail -1 "$tmp/coved.log")"
+fi
+
+# A second coved with a warm pool of 20 base sandboxes (its templates: base
+# only), in a network instance of its own, beside the first for restores.
+echo
+mkdir -p "$tmp/warm-templates" && ln -s "$(cd "$build/guest/templates/base" && pwd)" "$tmp/warm-templates/base"
 (
     export COVE_NET_NAME=covw COVE_NET_RANGE=10.213.0.0/16 COVE_NET_DIR=/run/cove-bench-warm/netns
     export COVE_RUN_DIR=$tmp/wrun COVE_LOG_DIR=$tmp/wlog
-    exec "$build/bin/coved" --listen 127.0.0.1:0 --state-dir "$tmp/wstate" --api-key bench --net-pool 2 --warm-pool 1
+    exec "$build/bin/coved" --listen 127.0.0.1:0 --state-dir "$tmp/wstate" --api-key bench --net-pool 4 \
+        --templates "$tmp/warm-templates" --warm-pool "${BENCH_CONCURRENT:-20}" --max-memory-mib 131072
 ) >"$tmp/warm.log" 2>&1 &
 warm=$!
 wport=""
 for _ in $(seq 1 100); do
-    port=$(sed -n 's/^coved: listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$tmp/coved.log")
     wport=$(sed -n 's/^coved: listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$tmp/warm.log")
-    [ -n "$port" ] && [ -n "$wport" ] && break
+    [ -n "$wport" ] && break
     sleep 0.05
 done
 if [ -n "$port" ] && [ -n "$wport" ]; then
-    E2B_API_URL=http://127.0.0.1:$port E2B_SANDBOX_URL=http://127.0.0.1:$port E2B_API_KEY=bench COVED_PID=$coved \
-        COVED_WARM_URL=http://127.0.0.1:$wport COVED_WARM_LOG=$tmp/warm.log \
-        COVE_BUILD=$(cd "$build" && pwd) node "$(dirname "$0")/coved.mjs" || echo "coved bench failed"
+    E2B_API_URL=http://127.0.0.1:$port E2B_SANDBOX_URL=http://127.0.0.1:$port E2B_API_KEY=bench \
+        COVED_WARM_URL=http://127.0.0.1:$wport COVE_BUILD=$(cd "$build" && pwd) node "$(dirname "$0")/warm.mjs" ||
+        echo "warm pool bench failed"
 else
-    echo "coved bench: coved did not start: $(tail -1 "$tmp/coved.log") $(tail -1 "$tmp/warm.log")"
+    echo "warm pool bench: coved did not start: $(tail -1 "$tmp/warm.log")"
 fi
 kill -TERM $coved $warm; wait $coved $warm 2>/dev/null || true
 COVE_NET_NAME=covw COVE_NET_RANGE=10.213.0.0/16 COVE_NET_DIR=/run/cove-bench-warm/netns COVE_STATE_DIR=$tmp/wstate \

@@ -438,6 +438,12 @@ __attribute__((format(printf, 2, 3))) static void prom_add(struct prom *p, const
 	}
 }
 
+static int prom_warm(void *ctx, const char *template_id, unsigned count)
+{
+	prom_add(ctx, "cove_warm_pool_template{template=\"%s\"} %u\n", template_id, count);
+	return 0;
+}
+
 static int prom_sandbox(void *ctx, const struct manager_info *info, const struct manager_metric *mt)
 {
 	struct prom *p = ctx;
@@ -468,6 +474,7 @@ static enum MHD_Result handle_host_metrics(struct api_request *r)
 		     "# TYPE cove_sandboxes_saved gauge\ncove_sandboxes_saved %u\n", st.saved);
 	prom_add(&p, "# HELP cove_warm_pool Restored, paused sandboxes ready to claim.\n"
 		     "# TYPE cove_warm_pool gauge\ncove_warm_pool %u\n", st.warm);
+	manager_each_warm(manager_of(r), prom_warm, &p);
 	prom_add(&p, "# TYPE cove_sandboxes_max gauge\ncove_sandboxes_max %u\n", st.max_sandboxes);
 	prom_add(&p, "# TYPE cove_memory_committed_bytes gauge\ncove_memory_committed_bytes %llu\n",
 		 (unsigned long long)st.committed_mib << 20);

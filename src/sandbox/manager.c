@@ -501,6 +501,32 @@ void manager_stats(struct manager *m, struct manager_stats *ret)
 	ret->killed = __atomic_load_n(&m->killed, __ATOMIC_RELAXED);
 }
 
+int manager_each_warm(struct manager *m, manager_warm_fn fn, void *ctx)
+{
+	struct count {
+		char name[64];
+		unsigned n;
+	} counts[64];
+	size_t n = 0;
+	pthread_mutex_lock(&m->lock);
+	for (struct warm *w = m->warm; w; w = w->next) {
+		size_t i = 0;
+		while (i < n && strcmp(counts[i].name, w->template_id) != 0)
+			i++;
+		if (i == n && n < ARRAY_SIZE(counts)) {
+			snprintf(counts[n].name, sizeof(counts[n].name), "%s", w->template_id);
+			counts[n++].n = 0;
+		}
+		if (i < n)
+			counts[i].n++;
+	}
+	pthread_mutex_unlock(&m->lock);
+	int r = 0;
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = fn(ctx, counts[i].name, counts[i].n);
+	return r;
+}
+
 int manager_each_latest(struct manager *m, manager_latest_fn fn, void *ctx)
 {
 	pthread_mutex_lock(&m->lock);

@@ -152,6 +152,9 @@ struct manager_stats {
 	uint64_t created, killed, create_failures;
 };
 void manager_stats(struct manager *m, struct manager_stats *ret);
+/* Calls fn with each template that has warm sandboxes, and how many. */
+typedef int (*manager_warm_fn)(void *ctx, const char *template_id, unsigned count);
+int manager_each_warm(struct manager *m, manager_warm_fn fn, void *ctx);
 /* Calls fn with each running sandbox's info and its latest sample (NULL when none yet). */
 typedef int (*manager_latest_fn)(void *ctx, const struct manager_info *info, const struct manager_metric *latest);
 int manager_each_latest(struct manager *m, manager_latest_fn fn, void *ctx);
