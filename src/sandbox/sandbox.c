@@ -208,13 +208,19 @@ static int warm_up(struct sandbox *sb, struct cove_err *err)
 
 int sandbox_claim(struct sandbox *sb, const struct sandbox_config *c, struct cove_err *err)
 {
-	sb->timings.start_us = now_us();
+	int64_t t0 = sb->timings.start_us = now_us();
 	int r = net_slot_set_policy(c->net, sb->slot, &c->policy, err);
+	int64_t t1 = now_us();
 	if (r == 0)
 		r = vmm_resume(sb->vm, err);
+	int64_t t2 = now_us();
 	if (r == 0)
 		r = init_agent(c, SANDBOX_BOOT_WARM, NULL, sb, err);
-	return r < 0 ? cove_err_prefix(err, "claim %s", sb->id) : 0;
+	if (r < 0)
+		return cove_err_prefix(err, "claim %s", sb->id);
+	log_debug("sandbox=%s op=claim policy_ms=%.1f resume_ms=%.1f init_ms=%.1f", sb->id, (double)(t1 - t0) / 1000.0,
+		  (double)(t2 - t1) / 1000.0, (double)(now_us() - t2) / 1000.0);
+	return 0;
 }
 
 int sandbox_prepare(const struct sandbox_config *c, struct sandbox **ret, struct cove_err *err)
