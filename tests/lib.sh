@@ -13,7 +13,11 @@ check() { # check NAME CONDITION-EXIT-STATUS DETAILS...
 # not say where it listens within 5 s.
 start_coved() {
     local log=$1; shift
-    "$build/bin/coved" --listen 127.0.0.1:0 --state-dir "$COVE_STATE_DIR" "$@" >"$log" 2>&1 &
+    # Emptied here, not by the redirection below: that one happens in the
+    # background, and a log of an earlier coved read before it would give
+    # that one's port.
+    : >"$log"
+    "$build/bin/coved" --listen 127.0.0.1:0 --state-dir "$COVE_STATE_DIR" "$@" >>"$log" 2>&1 &
     coved_pid=$!
     coved_url=""
     local port

@@ -119,6 +119,7 @@ tok() { curl -s -H "X-API-KEY: pause-key" "$COVE_URL/sandboxes/$1" | python3 -c 
 tp=$(tok "$id"); t1=$(tok "$k1"); t2=$(tok "$k2")
 [ -n "$r1" ] && [ "$r1" != "$r2" ] && [ ${#t1} = 64 ] && [ "$t1" != "$t2" ] && [ "$t1" != "$tp" ] && [ "$t2" != "$tp" ]
 check "each child has its own token and random numbers" $? "$r1 / $r2 tokens: $tp $t1 $t2"
+k3=""
 "$cove" pause "$id" && k3=$("$cove" fork "$id") && [ "$("$cove" exec "$k3" -- cat /root/who)" = parent ] &&
     [ "$(state_of "$id")" = paused ] && [ -s "$saved/$id/state" ]
 check "a sandbox paused to disk forks too, and stays paused" $? "k3=$k3 state=$(state_of "$id")"
