@@ -34,6 +34,7 @@ struct entry {
 	bool auto_pause;
 	bool saved;         /* paused to disk: no VMM, memory or slot (sb NULL) */
 	bool busy;          /* a pause or resume is under way outside the lock */
+	uint64_t disk_bytes; /* on the host's disk (run_usage, saved_usage): kept, not read per request */
 	unsigned vcpus, mem_mib;
 	struct sandbox *sb; /* NULL while creating, and while saved */
 	int *streams;       /* sockets the proxy has open to the guest */
@@ -108,7 +109,7 @@ static void saved_path(const struct manager *m, const char *id, char path[PATH_M
 		snprintf(path, PATH_MAX, "%s/%s", m->saved_dir, id);
 }
 
-static int info_from(const struct manager *m, const struct entry *e, struct manager_info *info)
+static int info_from(const struct entry *e, struct manager_info *info)
 {
 	memset(info, 0, sizeof(*info));
 	snprintf(info->id, sizeof(info->id), "%s", e->id);
@@ -120,14 +121,7 @@ static int info_from(const struct manager *m, const struct entry *e, struct mana
 	info->vcpus = e->vcpus;
 	info->mem_mib = e->mem_mib;
 	info->seq = e->seq;
-	/* What it holds on the host's disk: its saved copy while paused to
-	 * disk, else its run directory (its disk overlay). A few stats. */
-	char path[PATH_MAX];
-	if (e->saved)
-		saved_path(m, e->id, path);
-	else
-		snprintf(path, sizeof(path), "%s/%s", m->c.run_dir ? m->c.run_dir : VMM_DEFAULT_RUN_DIR, e->id);
-	info->disk_bytes = path[0] ? fs_disk_usage(path) : 0;
+	info->disk_bytes = e->disk_bytes;
 	info->metadata = strdup(e->metadata ? e->metadata : "{}");
 	return info->metadata ? 0 : -ENOMEM;
 }
@@ -178,6 +172,23 @@ static void unlink_entry(struct manager *m, struct entry *e)
 	for (size_t i = 0; i < e->nstreams; i++)
 		shutdown(e->streams[i], SHUT_RDWR);
 	e->nstreams = 0;
+}
+
+/* What a sandbox holds on the host's disk: its run directory (its disk
+ * overlay) while it has a VMM, its saved copy while paused to disk. Read
+ * without the lock, when these change and by the sampler. */
+static uint64_t run_usage(const struct manager *m, const char *id)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/%s", m->c.run_dir ? m->c.run_dir : VMM_DEFAULT_RUN_DIR, id);
+	return fs_disk_usage(path);
+}
+
+static uint64_t saved_usage(const struct manager *m, const char *id)
+{
+	char path[PATH_MAX];
+	saved_path(m, id, path);
+	return path[0] ? fs_disk_usage(path) : 0;
 }
 
 static void remove_saved(struct manager *m, const char *id)
@@ -238,6 +249,7 @@ static int save_entry(struct manager *m, struct entry *e, struct cove_err *err)
 		sandbox_config_of(m, e, &tpl, &sc);
 		r = sandbox_save(sb, &sc, dir, err);
 	}
+	uint64_t used = r == 0 ? saved_usage(m, e->id) : 0;
 	pthread_mutex_lock(&m->lock);
 	e->busy = false;
 	if (r < 0)
@@ -245,6 +257,7 @@ static int save_entry(struct manager *m, struct entry *e, struct cove_err *err)
 	/* From here the saved copy is the sandbox; its VMM ends. */
 	e->sb = NULL;
 	e->saved = true;
+	e->disk_bytes = used;
 	m->committed_mib -= e->mem_mib;
 	pthread_mutex_unlock(&m->lock);
 	vmm_remove_logs(sandbox_vmm(sb));
@@ -391,9 +404,11 @@ static void sample_one(struct manager *m, const char *id)
 		.disk_total = am.disk_total,
 		.vmm_mem = j.vmm_mem,
 	};
+	uint64_t used = run_usage(m, id);
 	pthread_mutex_lock(&m->lock);
 	e = find(m, id);
 	if (e && e->state == STORE_SANDBOX_RUNNING) {
+		e->disk_bytes = used;
 		if (!have_guest)
 			s.mem_total = (uint64_t)e->mem_mib << 20;
 		size_t at = (e->first_sample + e->nsamples) % MANAGER_METRICS_KEEP;
@@ -535,7 +550,7 @@ int manager_each_latest(struct manager *m, manager_latest_fn fn, void *ctx)
 		if (e->state == STORE_SANDBOX_CREATING)
 			continue;
 		struct manager_info info;
-		r = info_from(m, e, &info);
+		r = info_from(e, &info);
 		const struct manager_metric *latest =
 			e->nsamples ? &e->samples[(e->first_sample + e->nsamples - 1) % MANAGER_METRICS_KEEP] : NULL;
 		if (r == 0)
@@ -654,16 +669,16 @@ static int adopt(struct manager *m, const struct store_sandbox *rec, struct cove
 	}
 	/* Its VMM is the sandbox: a copy saved before coved died is stale. */
 	remove_saved(m, e->id);
+	e->disk_bytes = run_usage(m, e->id);
 	insert_adopted(m, e);
 	return 0;
 }
 
 static bool has_saved(const struct manager *m, const char *id)
 {
-	char dir[PATH_MAX], conf[PATH_MAX + 16];
+	char dir[PATH_MAX];
 	saved_path(m, id, dir);
-	snprintf(conf, sizeof(conf), "%s/saved.conf", dir);
-	return dir[0] && access(conf, F_OK) == 0;
+	return dir[0] && sandbox_saved_complete(dir);
 }
 
 /* The entry of a sandbox that is paused on disk. */
@@ -674,6 +689,7 @@ static int adopt_saved(struct manager *m, const struct store_sandbox *rec, struc
 		return -ENOMEM;
 	e->state = STORE_SANDBOX_PAUSED;
 	e->saved = true;
+	e->disk_bytes = saved_usage(m, e->id);
 	if (rec->state != STORE_SANDBOX_PAUSED) {
 		int64_t now = wall_ms();
 		e->left_ms = e->end_ms > now ? e->end_ms - now : 0;
@@ -899,17 +915,25 @@ static struct warm *warm_take(struct manager *m, const char *name)
 	return w;
 }
 
+/* A warm sandbox's record: being created (a coved killed with it ends it
+ * on its next start), with its VMM once it has one. */
+static int warm_record(struct manager *m, const struct warm *w, struct cove_err *err)
+{
+	struct store_sandbox rec = { .state = STORE_SANDBOX_CREATING, .metadata = "{}" };
+	snprintf(rec.id, sizeof(rec.id), "%s", w->id);
+	snprintf(rec.template_id, sizeof(rec.template_id), "%s", w->template_id);
+	if (w->sb)
+		rec.vmm = *vmm_identity(sandbox_vmm(w->sb));
+	return store_sandbox_put(m->c.store, &rec, err);
+}
+
 /* Back into the pool, unclaimed (a create turned away). NULL-safe. */
 static void warm_put_back(struct manager *m, struct warm *w)
 {
 	if (!w)
 		return;
 	struct cove_err err = { 0 };
-	struct store_sandbox rec = { .state = STORE_SANDBOX_CREATING, .metadata = "{}", .seq = 0 };
-	snprintf(rec.id, sizeof(rec.id), "%s", w->id);
-	snprintf(rec.template_id, sizeof(rec.template_id), "%s", w->template_id);
-	rec.vmm = *vmm_identity(sandbox_vmm(w->sb));
-	if (store_sandbox_put(m->c.store, &rec, &err) < 0)
+	if (warm_record(m, w, &err) < 0)
 		log_warn("sandbox=%s op=warm msg=\"%s\"", w->id, err.msg);
 	pthread_mutex_lock(&m->lock);
 	w->next = m->warm;
@@ -950,10 +974,7 @@ static struct warm *warm_make(struct manager *m, const char *name, struct cove_e
 	if (template_load(m->c.templates_dir, name, &tpl, err) < 0)
 		return NULL;
 	struct warm *w = calloc(1, sizeof(*w));
-	struct entry *e = calloc(1, sizeof(*e));
-	if (!w || !e) {
-		free(w);
-		free(e);
+	if (!w) {
 		cove_errf(err, -ENOMEM, "out of memory");
 		return NULL;
 	}
@@ -961,29 +982,20 @@ static struct warm *warm_make(struct manager *m, const char *name, struct cove_e
 	snprintf(w->template_id, sizeof(w->template_id), "%s", name);
 	/* The config a sandbox of it would get, its policy closed until a
 	 * claim sets the sandbox's own. */
-	snprintf(e->id, sizeof(e->id), "%s", w->id);
-	snprintf(e->template_id, sizeof(e->template_id), "%s", name);
-	e->vcpus = tpl.vcpus ? tpl.vcpus : VMM_DEFAULT_VCPUS;
-	e->mem_mib = tpl.memory_mib ? tpl.memory_mib : VMM_DEFAULT_MEM_MIB;
-	e->state = STORE_SANDBOX_CREATING;
-	e->metadata = (char *)"{}"; /* borrowed: e is freed with free() */
+	struct entry e = { .vcpus = tpl.vcpus ? tpl.vcpus : VMM_DEFAULT_VCPUS,
+			   .mem_mib = tpl.memory_mib ? tpl.memory_mib : VMM_DEFAULT_MEM_MIB };
+	snprintf(e.id, sizeof(e.id), "%s", w->id);
 	struct sandbox_config sc;
-	sandbox_config_of(m, e, &tpl, &sc);
+	sandbox_config_of(m, &e, &tpl, &sc);
 	sc.snapshot = tpl.snapshot;
 	sc.agent_timeout_ms = MANAGER_AGENT_TIMEOUT_MS;
-	int r = record(m, e, STORE_SANDBOX_CREATING, err);
+	int r = warm_record(m, w, err);
 	if (r == 0 && (r = boot_begin(m, err)) == 0) {
 		r = sandbox_prepare(&sc, &w->sb, err);
 		boot_end(m);
 	}
-	if (r == 0) {
-		struct store_sandbox rec = { .state = STORE_SANDBOX_CREATING, .metadata = "{}" };
-		snprintf(rec.id, sizeof(rec.id), "%s", w->id);
-		snprintf(rec.template_id, sizeof(rec.template_id), "%s", name);
-		rec.vmm = *vmm_identity(sandbox_vmm(w->sb));
-		r = store_sandbox_put(m->c.store, &rec, err);
-	}
-	free(e);
+	if (r == 0)
+		r = warm_record(m, w, err);
 	if (r < 0) {
 		warm_free(m, w);
 		return NULL;
@@ -1158,6 +1170,7 @@ static int boot(struct manager *m, struct entry *e, const struct template *tpl, 
  * running: its deadline counts from now. ret: its info. */
 static int go_live(struct manager *m, struct entry *e, long timeout_s, struct manager_info *ret, struct cove_err *err)
 {
+	e->disk_bytes = run_usage(m, e->id); /* still creating: nobody else looks at e */
 	int64_t now = wall_ms();
 	e->end_ms = now + timeout_s * 1000;
 	e->started_ms = now;
@@ -1169,7 +1182,7 @@ static int go_live(struct manager *m, struct entry *e, long timeout_s, struct ma
 		r = cove_errf(err, -ESHUTDOWN, "coved is shutting down");
 	} else {
 		e->state = STORE_SANDBOX_RUNNING;
-		r = info_from(m, e, ret);
+		r = info_from(e, ret);
 		pthread_cond_broadcast(&m->wake);
 	}
 	pthread_mutex_unlock(&m->lock);
@@ -1520,6 +1533,7 @@ static int restore_entry(struct manager *m, struct entry *e, struct cove_err *er
 		r = sandbox_restore(&sc, dir, e->token, &sb, err);
 		boot_end(m);
 	}
+	uint64_t used = r == 0 ? run_usage(m, e->id) : 0;
 	pthread_mutex_lock(&m->lock);
 	e->busy = false;
 	if (r < 0) {
@@ -1530,6 +1544,7 @@ static int restore_entry(struct manager *m, struct entry *e, struct cove_err *er
 	 * the VMM alive and adopts it (and drops the copy). */
 	e->sb = sb;
 	e->saved = false;
+	e->disk_bytes = used;
 	if (record(m, e, STORE_SANDBOX_RUNNING, err) < 0)
 		log_warn("sandbox=%s op=resume msg=\"%s\"", e->id, err->msg);
 	char id[sizeof(e->id)];
@@ -1647,7 +1662,7 @@ int manager_get(struct manager *m, const char *id, struct manager_info *ret, str
 	pthread_mutex_lock(&m->lock);
 	struct entry *e = find(m, id);
 	int r = !e || e->state == STORE_SANDBOX_CREATING ? cove_errf(err, -ENOENT, "sandbox '%s' not found", id)
-							 : info_from(m, e, ret);
+							 : info_from(e, ret);
 	pthread_mutex_unlock(&m->lock);
 	return r;
 }

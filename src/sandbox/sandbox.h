@@ -163,6 +163,8 @@ int agent_kill(const struct agent_endpoint *ep, int pid, bool force, struct cove
  * was started with. -EOPNOTSUPP: a sandbox on a throwaway disk (booted
  * without a template snapshot). */
 int sandbox_save(struct sandbox *sb, const struct sandbox_config *c, const char *dir, struct cove_err *err);
+/* Whether dir holds a whole saved sandbox (its conf is written last). */
+bool sandbox_saved_complete(const char *dir);
 /* Starts the sandbox saved in dir again, in a new network slot (c->id
  * required): the guest carries on, keeps token, and gets the host's clock.
  * dir is left as it was (the caller removes it once it is not needed);

@@ -98,3 +98,9 @@ int sandbox_fork_child(const struct sandbox_config *c, const char *dir, const ch
 {
 	return start_saved(c, SANDBOX_BOOT_FORK, dir, token, ret, err);
 }
+
+bool sandbox_saved_complete(const char *dir)
+{
+	char conf[PATH_MAX + 32];
+	return snprintf(conf, sizeof(conf), "%s/" SAVED_CONF, dir) < (int)sizeof(conf) && access(conf, F_OK) == 0;
+}
