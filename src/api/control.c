@@ -258,22 +258,26 @@ static enum MHD_Result handle_kill(struct api_request *r)
 	return rc < 0 ? reply_failure(r, rc, &err) : api_reply_empty(r, 204);
 }
 
-/* {"timeout": s} or {"duration": s}: a number of seconds, required or not. */
+/* {"timeout": s} or {"duration": s} in body: a number of seconds,
+ * required or not. */
+static int seconds_of(json_t *body, const char *field, bool required, long *ret, struct cove_err *err)
+{
+	json_t *v = json_object_get(body, field);
+	if (!v || json_is_null(v))
+		return required ? cove_errf(err, -EINVAL, "%s is required", field) : 0;
+	if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > MANAGER_MAX_TIMEOUT_S)
+		return cove_errf(err, -EINVAL, "%s must be a number of seconds from 0 to %d", field, MANAGER_MAX_TIMEOUT_S);
+	*ret = (long)json_integer_value(v);
+	return 0;
+}
+
+/* seconds_of the request's body. */
 static int seconds_field(struct api_request *r, const char *field, bool required, long *ret, struct cove_err *err)
 {
 	json_t *body = api_json_body(r, err);
 	if (!body)
 		return -EINVAL;
-	json_t *v = json_object_get(body, field);
-	int rc = 0;
-	if (!v || json_is_null(v)) {
-		if (required)
-			rc = cove_errf(err, -EINVAL, "%s is required", field);
-	} else if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > MANAGER_MAX_TIMEOUT_S) {
-		rc = cove_errf(err, -EINVAL, "%s must be a number of seconds from 0 to %d", field, MANAGER_MAX_TIMEOUT_S);
-	} else {
-		*ret = (long)json_integer_value(v);
-	}
+	int rc = seconds_of(body, field, required, ret, err);
 	json_decref(body);
 	return rc;
 }
@@ -331,10 +335,8 @@ static enum MHD_Result handle_fork(struct api_request *r)
 {
 	struct cove_err err = { 0 };
 	long secs = MANAGER_DEFAULT_TIMEOUT_S;
-	int rc = seconds_field(r, "timeout", false, &secs, &err);
-	json_t *body = rc == 0 ? api_json_body(r, &err) : NULL;
-	if (rc == 0 && !body)
-		rc = -EINVAL;
+	json_t *body = api_json_body(r, &err);
+	int rc = body ? seconds_of(body, "timeout", false, &secs, &err) : -EINVAL;
 	json_t *c = json_object_get(body, "count");
 	json_int_t count = 1;
 	if (rc == 0 && c && !json_is_null(c)) {
