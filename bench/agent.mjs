@@ -9,22 +9,14 @@
 import { spawnSync } from 'node:child_process';
 import { writeFileSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { liner } from './stats.mjs';
 
 import { startAgent, guestMode } from '../tests/e2b/agent.mjs';
 const RUNS = Number(process.env.BENCH_RUNS_AGENT ?? 50);
 const MIB = 1024 * 1024;
 const where = guestMode ? 'in a guest (TCG)' : 'on the host';
 
-const stats = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const at = (q) => s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)];
-  return { median: at(0.5), p99: at(0.99), max: s[s.length - 1] };
-};
-const line = (name, xs, unit = 'ms') => {
-  const { median, p99, max } = stats(xs);
-  console.log(`${name.padEnd(26)} n=${String(xs.length).padEnd(4)} median=${median.toFixed(2).padStart(8)} ${unit}  p99=${p99.toFixed(2).padStart(8)} ${unit}  max=${max.toFixed(2).padStart(8)} ${unit}`);
-  return median;
-};
+const line = liner(26, 2);
 const tput = (label, ms) => console.log(`${label.padEnd(26)} ${((100 * 1000) / ms).toFixed(0).padStart(6)} MiB/s  (${ms.toFixed(0)} ms)`);
 
 const { agent, port, sbx, local } = await startAgent();

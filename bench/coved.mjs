@@ -14,6 +14,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { liner, stats } from './stats.mjs';
 
 const build = process.env.COVE_BUILD;
 const { Sandbox } = createRequire(`${process.env.COVE_NODE_DIR ?? `${build}/node`}/`)('e2b');
@@ -21,16 +22,7 @@ const RUNS = Number(process.env.BENCH_RUNS_COVED ?? 10);
 const CONCURRENT = Number(process.env.BENCH_CONCURRENT ?? 20);
 const TEMPLATE = process.env.BENCH_TEMPLATE ?? 'base';
 
-const stats = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const at = (q) => s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)];
-  return { median: at(0.5), p99: at(0.99), max: s[s.length - 1] };
-};
-const line = (name, xs) => {
-  const { median, p99, max } = stats(xs);
-  console.log(`${name.padEnd(34)} n=${String(xs.length).padEnd(4)} median=${median.toFixed(1).padStart(8)} ms  p99=${p99.toFixed(1).padStart(8)} ms  max=${max.toFixed(1).padStart(8)} ms`);
-  return median;
-};
+const line = liner(34, 1);
 
 async function createAndRun() {
   const t = performance.now();

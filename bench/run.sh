@@ -32,6 +32,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# start_coved (shared with the tests)
+. "$(dirname "$0")/../tests/lib.sh"
+
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
 stats() { # name file-of-numbers
@@ -137,15 +140,10 @@ kill -TERM $guest; wait $guest 2>/dev/null || true
 echo
 # Room for the 100 idle sandboxes of the last part (tiny guests touch little
 # of their 512 MiB).
-"$build/bin/coved" --listen 127.0.0.1:0 --state-dir "$tmp/state" --api-key bench --net-pool 4 \
-    --max-sandboxes 128 --max-memory-mib 131072 >"$tmp/coved.log" 2>&1 &
-coved=$!
 port=""
-for _ in $(seq 1 100); do
-    port=$(sed -n 's/^coved: listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$tmp/coved.log")
-    [ -n "$port" ] && break
-    sleep 0.05
-done
+start_coved "$tmp/coved.log" --api-key bench --net-pool 4 --max-sandboxes 128 --max-memory-mib 131072 &&
+    port=${coved_url##*:}
+coved=$coved_pid
 if [ -n "$port" ]; then
     E2B_API_URL=http://127.0.0.1:$port E2B_SANDBOX_URL=http://127.0.0.1:$port E2B_API_KEY=bench COVED_PID=$coved \
         COVE_BUILD=$(cd "$build" && pwd) node "$(dirname "$0")/coved.mjs" || echo "coved bench failed"
@@ -157,19 +155,12 @@ fi
 # only), in a network instance of its own, beside the first for restores.
 echo
 mkdir -p "$tmp/warm-templates" && ln -s "$(cd "$build/guest/templates/base" && pwd)" "$tmp/warm-templates/base"
-(
-    export COVE_NET_NAME=covw COVE_NET_RANGE=10.213.0.0/16 COVE_NET_DIR=/run/cove-bench-warm/netns
-    export COVE_RUN_DIR=$tmp/wrun COVE_LOG_DIR=$tmp/wlog
-    exec "$build/bin/coved" --listen 127.0.0.1:0 --state-dir "$tmp/wstate" --api-key bench --net-pool 4 \
-        --templates "$tmp/warm-templates" --warm-pool "${BENCH_CONCURRENT:-20}" --max-memory-mib 131072
-) >"$tmp/warm.log" 2>&1 &
-warm=$!
 wport=""
-for _ in $(seq 1 100); do
-    wport=$(sed -n 's/^coved: listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$tmp/warm.log")
-    [ -n "$wport" ] && break
-    sleep 0.05
-done
+COVE_NET_NAME=covw COVE_NET_RANGE=10.213.0.0/16 COVE_NET_DIR=/run/cove-bench-warm/netns COVE_RUN_DIR=$tmp/wrun \
+    COVE_LOG_DIR=$tmp/wlog COVE_STATE_DIR=$tmp/wstate start_coved "$tmp/warm.log" --api-key bench --net-pool 4 \
+    --templates "$tmp/warm-templates" --warm-pool "${BENCH_CONCURRENT:-20}" --max-memory-mib 131072 &&
+    wport=${coved_url##*:}
+warm=$coved_pid
 if [ -n "$port" ] && [ -n "$wport" ]; then
     E2B_API_URL=http://127.0.0.1:$port E2B_SANDBOX_URL=http://127.0.0.1:$port E2B_API_KEY=bench \
         COVED_WARM_URL=http://127.0.0.1:$wport COVE_BUILD=$(cd "$build" && pwd) node "$(dirname "$0")/warm.mjs" ||

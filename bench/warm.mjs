@@ -5,6 +5,7 @@
 //   create, and create + first command, one at a time, interleaved;
 //   20 creates at once from a full pool: creates per second.
 import { createRequire } from 'node:module';
+import { liner } from './stats.mjs';
 
 const build = process.env.COVE_BUILD;
 const { Sandbox } = createRequire(`${process.env.COVE_NODE_DIR ?? `${build}/node`}/`)('e2b');
@@ -14,15 +15,7 @@ const warmUrl = process.env.COVED_WARM_URL;
 const key = process.env.E2B_API_KEY;
 const warmOpts = { apiUrl: warmUrl, sandboxUrl: warmUrl };
 
-const stats = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const at = (q) => s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)];
-  return { median: at(0.5), p99: at(0.99), max: s[s.length - 1] };
-};
-const line = (name, xs) => {
-  const { median, p99, max } = stats(xs);
-  console.log(`${name.padEnd(40)} n=${String(xs.length).padEnd(4)} median=${median.toFixed(1).padStart(8)} ms  p99=${p99.toFixed(1).padStart(8)} ms  max=${max.toFixed(1).padStart(8)} ms`);
-};
+const line = liner(40, 1);
 // How many warm base sandboxes the pool holds (its /metrics).
 const pool = async () => {
   const text = await (await fetch(`${warmUrl}/metrics`, { headers: { 'X-API-KEY': key } })).text();

@@ -1,4 +1,4 @@
-# Shared by the shell tests (sourced): TAP output and starting a coved.
+# Shared by the shell tests and bench/run.sh (sourced): TAP output and starting a coved.
 
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
