@@ -47,7 +47,7 @@ state_of() { "$cove" ls --json | python3 -c 'import json,sys; d={s["sandboxID"]:
 # --- pause, kill -9 coved, restart, resume ---
 id=$("$cove" create --template tiny --timeout 300 -e GREETING=hello 2>"$base/err")
 [[ "$id" =~ ^[a-z0-9]{20}$ ]] || { not_ok "create" "$id $(cat "$base/err")"; exit 1; }
-"$cove" exec "$id" -- sh -c 'echo kept >/root/file; (i=0; while :; do i=$((i+1)); echo $i >/tmp/count; sleep 0.1; done) >/dev/null 2>&1 & echo $! >/tmp/bg'
+"$cove" exec "$id" -- sh -c 'echo kept >/root/file; (i=0; while :; do i=$((i+1)); echo $i >/tmp/count.new; mv /tmp/count.new /tmp/count; sleep 0.1; done) >/dev/null 2>&1 & echo $! >/tmp/bg'
 sleep 1
 slots_before=$(used_slots)
 "$cove" pause "$id" 2>"$base/err"; rc=$?
@@ -91,7 +91,7 @@ check "killing a paused sandbox removes what was saved" $? "$(ls -la "$saved")"
 # the parent's state on its own (its own counter, files, token, random
 # numbers), and the parent runs on.
 id=$("$cove" create --template tiny --timeout 300 -e GREETING=forked)
-"$cove" exec "$id" -- sh -c 'echo parent >/root/who; (i=0; while :; do i=$((i+1)); echo $i >/tmp/count; sleep 0.1; done) >/dev/null 2>&1 & echo $! >/tmp/bg'
+"$cove" exec "$id" -- sh -c 'echo parent >/root/who; (i=0; while :; do i=$((i+1)); echo $i >/tmp/count.new; mv /tmp/count.new /tmp/count; sleep 0.1; done) >/dev/null 2>&1 & echo $! >/tmp/bg'
 sleep 1
 before=$("$cove" exec "$id" -- cat /tmp/count)
 kids=$("$cove" fork -n 2 "$id" 2>"$base/err"); rc=$?
