@@ -153,4 +153,18 @@ check "a file name that is not UTF-8 is written and listed, shown with U+FFFD" $
 code=$(curl -s -o /dev/null -D "$tmp/headers" -w '%{http_code}' -X POST -H 'X-Access-Token: next' -H 'Content-Type: application/json' --data '{}' "$base/init")
 [ "$code" = 204 ] && grep -qi '^X-Envd-Version: 0\.6\.' "$tmp/headers"
 check "/init says which envd version the agent implements (X-Envd-Version)" $? "got $code $(cat "$tmp/headers")"
+# Each connection has a thread: user lookups at once must not read each
+# other's /etc/passwd entries (fgetpwent's static buffer did, and a command
+# failed with "user 'user' does not exist" under load).
+: >"$tmp/many.cfg"
+for i in $(seq 1 200); do
+    if [ $((i % 2)) = 0 ]; then who=root; else who=nobody; fi
+    [ "$i" = 1 ] || echo next >>"$tmp/many.cfg"
+    printf 'silent\nurl = "%s"\nrequest = "POST"\nheader = "X-Access-Token: next"\nheader = "Content-Type: application/json"\nheader = "Authorization: Basic %s"\ndata = "{\\"path\\":\\"/etc/passwd\\"}"\nwrite-out = "%%{http_code} %s\\n"\noutput = "%s"\n' \
+        "$base/filesystem.Filesystem/Stat" "$(printf '%s:' "$who" | base64)" "$who" "$tmp/many.$i" >>"$tmp/many.cfg"
+done
+curl -s -Z --parallel-max 40 -K "$tmp/many.cfg" >"$tmp/many.codes" 2>/dev/null
+bad=$(grep -vc '^200 ' "$tmp/many.codes"); right=$(grep -l '"owner":"root","group":"root"' "$tmp"/many.[0-9]* | wc -l)
+[ "$(wc -l <"$tmp/many.codes")" = 200 ] && [ "$bad" = 0 ] && [ "$right" = 200 ]
+check "200 concurrent requests as root and nobody all find their users" $? "not 200: $bad, right owner: $right" "$(grep -hv '"owner"' "$tmp/many".[0-9]* | head -3)"
 echo "1..$n"

@@ -11,13 +11,56 @@
 #include "agent/state.h"
 #include "proto/base64.h"
 
+/* The agent serves each connection in a thread of its own, so these read
+ * the files with the reentrant calls: fgetpwent and fgetgrent return one
+ * static buffer, and two lookups at once read each other's entries. On
+ * ERANGE glibc puts the stream back at the line, which is read again into
+ * a buffer twice the size. */
+enum { ENTRY_MAX = 1 << 20 };
+
+struct entry_buf {
+	char *p;
+	size_t len;
+};
+
+static int entry_buf_grow(struct entry_buf *b)
+{
+	size_t len = b->len ? b->len * 2 : 4096;
+	char *p = len <= ENTRY_MAX ? realloc(b->p, len) : NULL;
+	if (!p)
+		return len <= ENTRY_MAX ? ENOMEM : ERANGE;
+	b->p = p;
+	b->len = len;
+	return 0;
+}
+
+/* 0 with *out set, ENOENT at the end, else an errno. */
+static int next_passwd(FILE *f, struct passwd *pw, struct entry_buf *b, struct passwd **out)
+{
+	for (;;) {
+		int r = b->p ? fgetpwent_r(f, pw, b->p, b->len, out) : ERANGE;
+		if (r != ERANGE || (r = entry_buf_grow(b)) != 0)
+			return r;
+	}
+}
+
+static int next_group(FILE *f, struct group *g, struct entry_buf *b, struct group **out)
+{
+	for (;;) {
+		int r = b->p ? fgetgrent_r(f, g, b->p, b->len, out) : ERANGE;
+		if (r != ERANGE || (r = entry_buf_grow(b)) != 0)
+			return r;
+	}
+}
+
 static void add_groups(struct user_info *u)
 {
 	u->groups[0] = u->gid;
 	u->ngroups = 1;
 	FILE *f = fopen("/etc/group", "re");
-	struct group *gr;
-	while (f && (gr = fgetgrent(f)) && u->ngroups < USER_MAX_GROUPS) {
+	struct entry_buf b = { 0 };
+	struct group g, *gr;
+	while (f && next_group(f, &g, &b, &gr) == 0 && u->ngroups < USER_MAX_GROUPS) {
 		if (gr->gr_gid == u->gid)
 			continue;
 		for (char **m = gr->gr_mem; m && *m; m++)
@@ -26,6 +69,7 @@ static void add_groups(struct user_info *u)
 				break;
 			}
 	}
+	free(b.p);
 	if (f)
 		fclose(f);
 }
@@ -35,9 +79,10 @@ static int lookup(const char *name, uid_t uid, struct user_info *out, struct cov
 	FILE *f = fopen("/etc/passwd", "re");
 	if (!f)
 		return cove_errno(err, -errno, "open /etc/passwd");
-	struct passwd *pw;
-	int found = 0;
-	while ((pw = fgetpwent(f))) {
+	struct entry_buf b = { 0 };
+	struct passwd pwd, *pw;
+	int r;
+	while ((r = next_passwd(f, &pwd, &b, &pw)) == 0) {
 		if (name ? strcmp(pw->pw_name, name) != 0 : pw->pw_uid != uid)
 			continue;
 		memset(out, 0, sizeof(*out));
@@ -46,11 +91,13 @@ static int lookup(const char *name, uid_t uid, struct user_info *out, struct cov
 		out->gid = pw->pw_gid;
 		snprintf(out->home, sizeof(out->home), "%s", pw->pw_dir && *pw->pw_dir ? pw->pw_dir : "/");
 		snprintf(out->shell, sizeof(out->shell), "%s", pw->pw_shell && *pw->pw_shell ? pw->pw_shell : "/bin/sh");
-		found = 1;
 		break;
 	}
+	free(b.p);
 	fclose(f);
-	if (!found)
+	if (r != 0 && r != ENOENT)
+		return cove_errno(err, -r, "read /etc/passwd");
+	if (r != 0)
 		return name ? cove_errf(err, -ESRCH, "user '%s' does not exist", name)
 			    : cove_errf(err, -ESRCH, "uid %u has no /etc/passwd entry", (unsigned)uid);
 	add_groups(out);
@@ -81,12 +128,14 @@ const char *group_name_of(gid_t gid, char *buf, size_t len)
 {
 	snprintf(buf, len, "%u", (unsigned)gid);
 	FILE *f = fopen("/etc/group", "re");
-	struct group *gr;
-	while (f && (gr = fgetgrent(f)))
+	struct entry_buf b = { 0 };
+	struct group g, *gr;
+	while (f && next_group(f, &g, &b, &gr) == 0)
 		if (gr->gr_gid == gid) {
 			snprintf(buf, len, "%s", gr->gr_name);
 			break;
 		}
+	free(b.p);
 	if (f)
 		fclose(f);
 	return buf;
