@@ -766,7 +766,7 @@ static int template_json(void *ctx, const struct template *t)
 			      "buildStatus", "ready", "defaultUser", t->user[0] ? t->user : "root", "defaultWorkdir",
 			      t->workdir, "suite", t->suite, "snapshot", access(t->snapshot, F_OK) == 0);
 	/* Cove's own: what its image and snapshot take on the host's disk. */
-	uint64_t image = fs_disk_usage(t->rootfs), snapshot = fs_disk_usage(t->snapshot);
+	uint64_t image = fs_disk_usage(t->rootfs, false), snapshot = fs_disk_usage(t->snapshot, false);
 	if (o) {
 		json_object_set_new(o, "diskBytes", json_integer((json_int_t)(image + snapshot)));
 		json_object_set_new(o, "snapshotBytes", json_integer((json_int_t)snapshot));

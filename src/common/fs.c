@@ -202,21 +202,21 @@ int fs_copy_file(const char *from, const char *to, bool durable, struct cove_err
 	return 0;
 }
 
-uint64_t fs_disk_usage(const char *path)
+uint64_t fs_disk_usage(const char *path, bool own_only)
 {
 	struct stat st;
 	if (lstat(path, &st) < 0)
 		return 0;
 	uint64_t sum = (uint64_t)st.st_blocks * 512;
 	if (!S_ISDIR(st.st_mode))
-		return sum;
+		return own_only && st.st_nlink > 1 ? 0 : sum;
 	DIR *d = opendir(path);
 	struct dirent *de;
 	char child[PATH_MAX];
 	while (d && (de = readdir(d)))
 		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 &&
 		    snprintf(child, sizeof(child), "%s/%s", path, de->d_name) < (int)sizeof(child))
-			sum += fs_disk_usage(child);
+			sum += fs_disk_usage(child, own_only);
 	if (d)
 		closedir(d);
 	return sum;

@@ -22,8 +22,9 @@ int fs_remove_tree(const char *path, struct cove_err *err);
 int fs_copy_file(const char *from, const char *to, bool durable, struct cove_err *err);
 
 /* Bytes a file, or every file in a directory tree, takes on disk (allocated
- * blocks: a sparse file counts what it holds). Missing: 0. */
-uint64_t fs_disk_usage(const char *path);
+ * blocks: a sparse file counts what it holds). Missing: 0. With own_only,
+ * files with more than one link (shared with a template, say) count 0. */
+uint64_t fs_disk_usage(const char *path, bool own_only);
 
 int fs_write_all(int fd, const void *buf, size_t len);
 /* fs_write_all for sockets: MSG_NOSIGNAL, so a closed peer is -EPIPE, not SIGPIPE. */

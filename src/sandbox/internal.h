@@ -34,8 +34,10 @@ enum sandbox_boot {
 #define SNAPSHOT_OVERLAY "overlay.qcow2"
 #define SNAPSHOT_CONF "snapshot.conf"
 /* A sandbox saved whole (sandbox_save): its own disk overlay and state,
- * RAM included, and the layer the overlay is over. */
+ * RAM included, the layer the overlay is over, and the memory file its RAM
+ * differs from. */
 #define SAVED_STATE "state"
+#define SAVED_MEMORY "memory"
 #define SAVED_DISK "disk.qcow2"
 #define SAVED_LAYER "layer.qcow2"
 #define SAVED_CONF "saved.conf"

@@ -175,20 +175,21 @@ static void unlink_entry(struct manager *m, struct entry *e)
 }
 
 /* What a sandbox holds on the host's disk: its run directory (its disk
- * overlay) while it has a VMM, its saved copy while paused to disk. Read
- * without the lock, when these change and by the sampler. */
+ * overlay) while it has a VMM, its saved copy while paused to disk, without
+ * the files it shares (the template snapshot's memory and disk layer, hard
+ * links). Read without the lock, when these change and by the sampler. */
 static uint64_t run_usage(const struct manager *m, const char *id)
 {
 	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/%s", m->c.run_dir ? m->c.run_dir : VMM_DEFAULT_RUN_DIR, id);
-	return fs_disk_usage(path);
+	return fs_disk_usage(path, true);
 }
 
 static uint64_t saved_usage(const struct manager *m, const char *id)
 {
 	char path[PATH_MAX];
 	saved_path(m, id, path);
-	return path[0] ? fs_disk_usage(path) : 0;
+	return path[0] ? fs_disk_usage(path, true) : 0;
 }
 
 static void remove_saved(struct manager *m, const char *id)
@@ -1280,6 +1281,7 @@ static void *fork_child_main(void *arg)
 		return NULL;
 	struct sandbox_config sc;
 	sandbox_config_of(f->m, f->e, f->tpl, &sc);
+	sc.snapshot = f->tpl->snapshot; /* the files its saved copy likely links */
 	sc.agent_timeout_ms = MANAGER_AGENT_TIMEOUT_MS;
 	struct sandbox *sb = NULL;
 	f->r = sandbox_fork_child(&sc, f->dir, f->parent_token, &sb, &f->err);
@@ -1529,6 +1531,7 @@ static int restore_entry(struct manager *m, struct entry *e, struct cove_err *er
 	if (r == 0 && (r = boot_begin(m, err)) == 0) {
 		struct sandbox_config sc;
 		sandbox_config_of(m, e, &tpl, &sc);
+		sc.snapshot = tpl.snapshot; /* the files its saved copy likely links */
 		sc.agent_timeout_ms = MANAGER_AGENT_TIMEOUT_MS;
 		r = sandbox_restore(&sc, dir, e->token, &sb, err);
 		boot_end(m);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/fs.h"
@@ -97,14 +98,27 @@ static void vm_config(const struct sandbox_config *c, struct sandbox *sb, struct
 	vc->net = (struct vmm_guest_net){ NET_GUEST_ADDR, NET_TAP_ADDR, NET_NETMASK, NET_GUEST_MAC };
 }
 
+/* A file a saved sandbox kept is usually a hard link to its template
+ * snapshot's (template_dir/name): then the VMM is given that path, so that
+ * the sandbox's next save links it again (its saved copy is gone by then)
+ * instead of copying it. */
+static void prefer_template_file(char *path, const char *template_dir, const char *name)
+{
+	char other[PATH_MAX];
+	struct stat a, b;
+	if (template_dir && snprintf(other, sizeof(other), "%s/%s", template_dir, name) < (int)sizeof(other) &&
+	    stat(path, &a) == 0 && stat(other, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+		memcpy(path, other, strlen(other) + 1);
+}
+
 /* What booting from or for a snapshot in dir adds to the VMM's config. */
-static int snapshot_paths(struct vmm_config *vc, enum sandbox_boot how, const char *dir, char paths[4][PATH_MAX],
-			  struct cove_err *err)
+static int snapshot_paths(const struct sandbox_config *c, struct vmm_config *vc, enum sandbox_boot how,
+			  const char *dir, char paths[4][PATH_MAX], struct cove_err *err)
 {
 	if (how == SANDBOX_BOOT_COLD)
 		return 0;
 	const char *snapshot[4] = { SNAPSHOT_MEMORY, SNAPSHOT_STATE, SNAPSHOT_LAYER, SNAPSHOT_OVERLAY };
-	const char *saved[4] = { "", SAVED_STATE, SAVED_LAYER, SAVED_DISK };
+	const char *saved[4] = { SAVED_MEMORY, SAVED_STATE, SAVED_LAYER, SAVED_DISK };
 	bool whole = how == SANDBOX_BOOT_RESUME || how == SANDBOX_BOOT_FORK;
 	/* SANDBOX_BOOT_WARM restores the template snapshot like RESTORE. */
 	const char **names = whole ? saved : snapshot;
@@ -112,9 +126,14 @@ static int snapshot_paths(struct vmm_config *vc, enum sandbox_boot how, const ch
 		if (snprintf(paths[i], PATH_MAX, "%s/%s", dir, names[i]) >= PATH_MAX)
 			return cove_errf(err, -ENAMETOOLONG, "snapshot %s: path too long", dir);
 	if (whole) {
-		/* RAM comes whole with the state; the saved disk is copied, so
+		/* RAM comes with the state, over the memory file it was a
+		 * private mapping of when saved (saved before there was one:
+		 * all of it, into fresh memory); the saved disk is copied, so
 		 * that a resume that fails leaves it as it was (and each fork
 		 * child has its own). */
+		prefer_template_file(paths[0], c->snapshot, SNAPSHOT_MEMORY);
+		prefer_template_file(paths[2], c->snapshot, SNAPSHOT_LAYER);
+		vc->mem_file = access(paths[0], F_OK) == 0 ? paths[0] : NULL;
 		vc->restore_state = paths[1];
 		vc->disk_layer = access(paths[2], F_OK) == 0 ? paths[2] : NULL;
 		vc->disk_overlay = paths[3];
@@ -249,7 +268,7 @@ static int start(const struct sandbox_config *c, enum sandbox_boot how, const ch
 	struct vmm_config vc;
 	vm_config(c, sb, &vc);
 	char paths[4][PATH_MAX];
-	r = snapshot_paths(&vc, how, dir, paths, err);
+	r = snapshot_paths(c, &vc, how, dir, paths, err);
 	if (r < 0)
 		return r;
 	r = vmm_create(&vc, &sb->vm, err);

@@ -2,8 +2,11 @@
  * back.
  *
  * DIR holds:
- *   state        the VMM's device state and the guest's RAM (the pages that
- *                are not zero)
+ *   state        the VMM's device state and the guest's RAM: the pages that
+ *                differ from memory (or, without it, are not zero)
+ *   memory       the template snapshot's memory file the guest's RAM maps
+ *                privately, hard-linked (so each sandbox saved holds only
+ *                what it changed, and a resumed one shares the rest again)
  *   disk.qcow2   the sandbox's own disk overlay, as it stood
  *   layer.qcow2  the layer that overlay is over (a template snapshot's,
  *                hard-linked, so a template snapshot made again later does
@@ -26,7 +29,7 @@
 static int save_in(struct sandbox *sb, const struct sandbox_config *c, const char *tmp, struct cove_err *err)
 {
 	char conf[2 * PATH_MAX + 128], state[PATH_MAX + 32], disk[PATH_MAX + 32], layer[PATH_MAX + 32],
-		path[PATH_MAX + 32];
+		memory[PATH_MAX + 32], path[PATH_MAX + 32];
 	int r = sandbox_describe(c, false, conf, sizeof(conf), err);
 	if (r < 0)
 		return r;
@@ -35,8 +38,10 @@ static int save_in(struct sandbox *sb, const struct sandbox_config *c, const cha
 	snprintf(state, sizeof(state), "%s/" SAVED_STATE, tmp);
 	snprintf(disk, sizeof(disk), "%s/" SAVED_DISK, tmp);
 	snprintf(layer, sizeof(layer), "%s/" SAVED_LAYER, tmp);
+	snprintf(memory, sizeof(memory), "%s/" SAVED_MEMORY, tmp);
 	snprintf(path, sizeof(path), "%s/" SAVED_CONF, tmp);
-	r = vmm_save(sb->vm, state, disk, layer, err);
+	struct vmm_save_paths paths = { state, disk, layer, memory };
+	r = vmm_save(sb->vm, &paths, err);
 	if (r == 0 && (r = sandbox_write_text(path, conf, err)) < 0) {
 		/* Saved, but not whole: the guest goes on. */
 		struct cove_err e = { 0 };

@@ -24,14 +24,19 @@ struct vmm_driver {
 	 * (vm->identity and vm->pidfd are set) and sets vm->state and vm->accel
 	 * from what the VMM reports. */
 	int (*attach)(struct vmm *vm, struct cove_err *err);
-	/* Saves the device state of the paused guest to fd. Restoring is part
-	 * of boot (config.restore_state). */
-	int (*snapshot)(struct vmm *vm, int fd, struct cove_err *err);
+	/* Saves the device state of the paused guest to fd, with the RAM that
+	 * is not in a shared file. With base_fd >= 0 (the file the RAM is a
+	 * private mapping of) only the pages that differ from it are saved.
+	 * Restoring is part of boot (config.restore_state). */
+	int (*snapshot)(struct vmm *vm, int fd, int base_fd, struct cove_err *err);
 	/* Frees driver-private state (control connections); the process is gone. */
 	void (*release)(struct vmm *vm);
 };
 
 extern const struct vmm_driver vmm_driver_qemu;
+
+/* What a driver names the guest's memory file in the VMM's work directory. */
+#define VMM_MEMORY_NAME "memory"
 
 struct vmm_config_copy {
 	struct vmm_config c;

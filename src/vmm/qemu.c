@@ -5,10 +5,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -16,6 +19,7 @@
 #include "common/proc.h"
 #include "common/log.h"
 #include "vmm/internal.h"
+#include "vmm/qemu_stream.h"
 #include "vmm/qmp.h"
 
 #define QEMU_BINARY "qemu-system-x86_64"
@@ -312,11 +316,73 @@ static int restore(struct vmm *vm, struct qemu *q, const char *path, struct cove
 	return r;
 }
 
-static int qemu_snapshot(struct vmm *vm, int fd, struct cove_err *err)
+struct filter_job {
+	int in, out;
+	const uint8_t *base;
+	size_t base_len;
+	struct qemu_stream_stats stats;
+	struct cove_err err;
+	int r;
+};
+
+static void *filter_main(void *arg)
+{
+	struct filter_job *j = arg;
+	j->r = qemu_stream_filter(j->in, j->out, "mem", j->base, j->base_len, &j->stats, &j->err);
+	close(j->in); /* QEMU's writes fail from here on, if it had more */
+	return NULL;
+}
+
+/* The migration goes through a pipe to a thread that leaves out the pages
+ * the memory file already holds (qemu_stream.h). */
+static int snapshot_diff(struct vmm *vm, struct qemu *q, int fd, int base_fd, struct cove_err *err)
+{
+	struct stat st;
+	if (fstat(base_fd, &st) < 0 || st.st_size <= 0)
+		return cove_errf(err, -EINVAL, "qemu: the memory file of %s is empty or unreadable", vm->cfg.c.id);
+	void *base = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, base_fd, 0);
+	if (base == MAP_FAILED)
+		return cove_errno(err, -errno, "qemu: map the memory file of %s", vm->cfg.c.id);
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		munmap(base, (size_t)st.st_size);
+		return cove_errno(err, -errno, "qemu: pipe");
+	}
+	fcntl(p[1], F_SETPIPE_SZ, 1 << 20); /* fewer wake-ups; the default works too */
+	struct filter_job j = { .in = p[0], .out = fd, .base = base, .base_len = (size_t)st.st_size };
+	pthread_t t;
+	int r = -pthread_create(&t, NULL, filter_main, &j);
+	if (r < 0) {
+		close(p[0]);
+		close(p[1]);
+		munmap(base, (size_t)st.st_size);
+		return cove_errno(err, r, "qemu: start the stream filter");
+	}
+	r = migrate(q, "migrate", "snapshot", p[1], "snapshot", err);
+	close(p[1]); /* the filter reads to the end once QEMU closes its copy */
+	pthread_join(t, NULL);
+	munmap(base, (size_t)st.st_size);
+	/* A failed write (disk full) says more than QEMU's broken pipe; a stream
+	 * cut short says less than why QEMU stopped. */
+	if (j.r < 0 && (j.r != -EPROTO || r == 0)) {
+		if (err)
+			*err = j.err;
+		return j.r;
+	}
+	if (r == 0)
+		log_debug("vmm=%s op=save-memory pages=%llu same_as_file=%llu mib_in=%.1f mib_out=%.1f", vm->cfg.c.id,
+			  (unsigned long long)j.stats.pages, (unsigned long long)j.stats.dropped,
+			  (double)j.stats.bytes_in / 1048576.0, (double)j.stats.bytes_out / 1048576.0);
+	return r;
+}
+
+static int qemu_snapshot(struct vmm *vm, int fd, int base_fd, struct cove_err *err)
 {
 	struct qemu *q = qemu_of(vm);
 	if (!q || !q->qmp)
 		return cove_errf(err, -ENOTCONN, "qemu: no QMP connection");
+	if (base_fd >= 0)
+		return snapshot_diff(vm, q, fd, base_fd, err);
 	return migrate(q, "migrate", "snapshot", fd, "snapshot", err);
 }
 
@@ -332,7 +398,7 @@ static int qemu_boot(struct vmm *vm, struct cove_err *err)
 	snprintf(rootfs, sizeof(rootfs), "%s/" VMM_DISK_ROOTFS_NAME, vm->work_dir);
 	snprintf(disk, sizeof(disk), "%s/disk.qcow2", vm->work_dir);
 	snprintf(qmp_path, sizeof(qmp_path), "%s/qmp.sock", vm->dir);
-	snprintf(memory, sizeof(memory), "%s/memory", vm->work_dir);
+	snprintf(memory, sizeof(memory), "%s/" VMM_MEMORY_NAME, vm->work_dir);
 	struct qemu_paths paths = { binary, kernel, rootfs, qmp_path, vm->console_path, c->mem_file ? memory : NULL,
 				    disk, vm->accel == VMM_ACCEL_TCG ? vmm_host_tsc_khz() : 0 };
 	/* A sandbox's own overlay: a copy of the template's empty one. */
@@ -366,7 +432,7 @@ static int qemu_boot(struct vmm *vm, struct cove_err *err)
 	size_t nbinds = 2;
 	/* Opened read-write even when mapped privately. */
 	if (c->mem_file)
-		binds[nbinds++] = (struct vmm_bind){ .source = c->mem_file, .name = "memory", .read_only = false };
+		binds[nbinds++] = (struct vmm_bind){ .source = c->mem_file, .name = VMM_MEMORY_NAME, .read_only = false };
 	if (c->disk_overlay)
 		binds[nbinds++] = (struct vmm_bind){ .source = overlay, .name = "disk.qcow2", .read_only = false };
 	if (c->disk_layer)

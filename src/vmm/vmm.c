@@ -233,9 +233,28 @@ int vmm_pause(struct vmm *vm, struct cove_err *err)
 	return 0;
 }
 
-/* Writes the device state (and RAM unless it is in a shared file) to
- * state_path, aside and renamed. The VMM is left paused. */
-static int save_state(struct vmm *vm, const char *state_path, struct cove_err *err)
+static int save_state_to(struct vmm *vm, const char *tmp, int base_fd, struct cove_err *err)
+{
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return cove_errno(err, -errno, "create %s", tmp);
+	int r = vm->driver->snapshot(vm, fd, base_fd, err);
+	if (r == -EPROTO && base_fd >= 0) {
+		/* A stream the filter does not know (another QEMU): all of the RAM. */
+		log_warn("vmm=%s op=save msg=\"saving all of its RAM: %s\"", vm->cfg.c.id, err ? err->msg : "");
+		r = ftruncate(fd, 0) < 0 ? cove_errno(err, -errno, "truncate %s", tmp)
+					 : vm->driver->snapshot(vm, fd, -1, err);
+	}
+	if (r == 0 && fsync(fd) < 0)
+		r = cove_errno(err, -errno, "write %s", tmp);
+	close(fd);
+	return r;
+}
+
+/* Writes the device state (and RAM unless it is in a shared file; with
+ * base_fd, only what differs from it) to state_path, aside and renamed. The
+ * VMM is left paused. */
+static int save_state(struct vmm *vm, const char *state_path, int base_fd, struct cove_err *err)
 {
 	char tmp[PATH_MAX];
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", state_path) >= (int)sizeof(tmp))
@@ -244,15 +263,7 @@ static int save_state(struct vmm *vm, const char *state_path, struct cove_err *e
 	if (vm->state == VMM_STATE_RUNNING && (r = vm->driver->pause(vm, err)) < 0)
 		return r;
 	vm->state = VMM_STATE_PAUSED;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		r = cove_errno(err, -errno, "create %s", tmp);
-	if (r == 0)
-		r = vm->driver->snapshot(vm, fd, err);
-	if (r == 0 && fsync(fd) < 0)
-		r = cove_errno(err, -errno, "write %s", tmp);
-	if (fd >= 0)
-		close(fd);
+	r = save_state_to(vm, tmp, base_fd, err);
 	if (r == 0 && rename(tmp, state_path) < 0)
 		r = cove_errno(err, -errno, "rename %s", tmp);
 	if (r < 0)
@@ -280,21 +291,43 @@ static int save_disk(struct vmm *vm, const char *path, struct cove_err *err)
 	return r;
 }
 
-/* Keeps the disk layer the VMM's overlay is over, if any, at path: a hard
- * link when the file at disk_layer is still the one the VMM opened (costs
- * nothing, and the layer lives on whatever becomes of the template), else a
- * copy of the VMM's own, read through its mount namespace. */
-static int save_layer(struct vmm *vm, const char *path, struct cove_err *err)
+/* The file the VMM has as name in its work directory, through its mount
+ * namespace. */
+static int vmm_file(struct vmm *vm, const char *name, char *out, size_t len, struct cove_err *err)
 {
-	const struct vmm_config *c = &vm->cfg.c;
+	if (snprintf(out, len, "/proc/%d/root%s/%s", (int)vm->identity.pid, vm->work_dir, name) >= (int)len)
+		return cove_errf(err, -ENAMETOOLONG, "path of %s in the VMM of %s too long", name, vm->cfg.c.id);
+	return 0;
+}
+
+/* Links path to the file the VMM has as name in its work directory, bound
+ * there from host_path, when the file at host_path is still that one: it
+ * costs nothing, and holds the file whatever becomes of the template's copy.
+ * A negative errno (no message) when it cannot be (replaced meanwhile,
+ * another file system: a link cannot cross mounts). */
+static int link_vmm_file(struct vmm *vm, const char *name, const char *host_path, const char *path)
+{
 	char used[PATH_MAX + 64];
-	snprintf(used, sizeof(used), "/proc/%d/root%s/" VMM_DISK_LAYER_NAME, (int)vm->identity.pid, vm->work_dir);
 	struct stat a, b;
-	if (stat(used, &a) < 0)
-		return errno == ENOENT ? 0 : cove_errno(err, -errno, "the VMM's disk layer %s", used);
-	if (c->disk_layer && stat(c->disk_layer, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino &&
-	    link(c->disk_layer, path) == 0)
-		return 0;
+	if (vmm_file(vm, name, used, sizeof(used), NULL) < 0 || stat(used, &a) < 0)
+		return -ENOENT;
+	if (!host_path || stat(host_path, &b) < 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+		return -ESTALE;
+	return link(host_path, path) == 0 ? 0 : -errno;
+}
+
+/* Keeps the file the VMM has as name in its work directory (a disk layer)
+ * at path: linked, else copied (read through the VMM's mount namespace).
+ * -ENOENT (no message) when the VMM has no such file. */
+static int keep_file(struct vmm *vm, const char *name, const char *host_path, const char *path,
+		     struct cove_err *err)
+{
+	char used[PATH_MAX + 64];
+	int r = vmm_file(vm, name, used, sizeof(used), err);
+	if (r < 0 || link_vmm_file(vm, name, host_path, path) == 0)
+		return r;
+	if (access(used, F_OK) < 0)
+		return errno == ENOENT ? -ENOENT : cove_errno(err, -errno, "the VMM's %s %s", name, used);
 	return fs_copy_file(used, path, true, err);
 }
 
@@ -329,7 +362,7 @@ int vmm_snapshot(struct vmm *vm, const char *state_path, struct cove_err *err)
 	if (!c->mem_file || !c->mem_shared)
 		return cove_errf(err, -EOPNOTSUPP, "snapshot %s: its memory is not in a shared file (mem_file)", c->id);
 	bool was_running = vm->state == VMM_STATE_RUNNING;
-	r = save_state(vm, state_path, err);
+	r = save_state(vm, state_path, -1, err);
 	if (r < 0) {
 		cove_err_prefix(err, "snapshot %s", c->id);
 		undo_pause(vm, was_running, r);
@@ -339,8 +372,31 @@ int vmm_snapshot(struct vmm *vm, const char *state_path, struct cove_err *err)
 	return 0;
 }
 
-int vmm_save(struct vmm *vm, const char *state_path, const char *disk_path, const char *layer_path,
-	     struct cove_err *err)
+/* A VMM whose RAM is a private mapping of a file: that file linked at
+ * path and opened as *fd, so that only the pages that differ from it are
+ * saved. Where it cannot be linked (no such RAM, the file replaced, the
+ * save on another file system) *fd is -1 and all of the RAM is saved: a
+ * copy of the file would cost more than it saves. */
+static int keep_base_memory(struct vmm *vm, const char *path, int *fd, struct cove_err *err)
+{
+	const struct vmm_config *c = &vm->cfg.c;
+	*fd = -1;
+	if (!path || !c->mem_file || c->mem_shared)
+		return 0;
+	int r = link_vmm_file(vm, VMM_MEMORY_NAME, c->mem_file, path);
+	if (r < 0) {
+		log_info("vmm=%s op=save msg=\"all of its RAM is saved: %s cannot be linked into %s: %s\"", c->id,
+			 c->mem_file, path, strerror(-r));
+		return 0;
+	}
+	if ((*fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		r = cove_errno(err, -errno, "open %s", path);
+		unlink(path);
+	}
+	return r;
+}
+
+int vmm_save(struct vmm *vm, const struct vmm_save_paths *paths, struct cove_err *err)
 {
 	const struct vmm_config *c = &vm->cfg.c;
 	int r = require_live(vm, "save", err);
@@ -352,21 +408,32 @@ int vmm_save(struct vmm *vm, const char *state_path, const char *disk_path, cons
 		return cove_errf(err, -EOPNOTSUPP, "save %s: its disk writes go to a throwaway overlay", c->id);
 	bool was_running = vm->state == VMM_STATE_RUNNING;
 	int64_t t0 = now_us();
-	r = save_state(vm, state_path, err);
+	int base_fd = -1;
+	r = keep_base_memory(vm, paths->memory, &base_fd, err);
+	bool memory = base_fd >= 0, state = false, disk = false;
+	if (r == 0)
+		state = (r = save_state(vm, paths->state, base_fd, err)) == 0;
+	if (base_fd >= 0)
+		close(base_fd);
 	int64_t t1 = now_us();
-	if (r == 0 && (r = save_disk(vm, disk_path, err)) < 0)
-		unlink(state_path);
-	if (r == 0 && layer_path && (r = save_layer(vm, layer_path, err)) < 0) {
-		unlink(state_path);
-		unlink(disk_path);
-	}
+	if (r == 0)
+		disk = (r = save_disk(vm, paths->disk, err)) == 0;
+	if (r == 0 && paths->layer && (r = keep_file(vm, VMM_DISK_LAYER_NAME, c->disk_layer, paths->layer, err)) == -ENOENT)
+		r = 0;
 	if (r < 0) {
+		/* Whatever was made goes: a failed save leaves nothing. */
+		if (memory)
+			unlink(paths->memory);
+		if (state)
+			unlink(paths->state);
+		if (disk)
+			unlink(paths->disk);
 		cove_err_prefix(err, "save %s", c->id);
 		undo_pause(vm, was_running, r);
 		return r;
 	}
-	log_info("vmm=%s op=save state=%s state_ms=%.1f disk_ms=%.1f", c->id, state_path, (double)(t1 - t0) / 1000.0,
-		 (double)(now_us() - t1) / 1000.0);
+	log_info("vmm=%s op=save state=%s state_ms=%.1f disk_ms=%.1f", c->id, paths->state,
+		 (double)(t1 - t0) / 1000.0, (double)(now_us() - t1) / 1000.0);
 	return 0;
 }
 

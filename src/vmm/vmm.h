@@ -97,7 +97,8 @@ struct vmm_config {
 	bool mem_shared;
 	/* Boot by restoring the device state vmm_snapshot saved here, over
 	 * mem_file as it was saved with (or, saved by vmm_save with its RAM,
-	 * into fresh memory); the guest carries on where it was. */
+	 * over the memory file it kept, mapped privately, or into fresh memory
+	 * without one); the guest carries on where it was. */
 	const char *restore_state;
 	/* The root disk as a qcow2 chain instead of a throwaway overlay: guest
 	 * writes go to disk_overlay (read-write), whose backing file is
@@ -147,16 +148,27 @@ int vmm_pause(struct vmm *vm, struct cove_err *err);
  * file at state_path and the guest as it was. -EOPNOTSUPP: no shared
  * mem_file, or a driver without snapshots. */
 int vmm_snapshot(struct vmm *vm, const char *state_path, struct cove_err *err);
+/* Where vmm_save puts a VM. */
+struct vmm_save_paths {
+	const char *state; /* device state and RAM */
+	const char *disk;  /* a copy of its disk overlay as it stands */
+	const char *layer; /* the disk_layer its overlay is over, kept; NULL: not kept */
+	/* The file its RAM is a private mapping of (a template snapshot's
+	 * memory), kept: the state then holds only the pages that differ from
+	 * it, and restoring means mapping it privately again (mem_file). */
+	const char *memory;
+};
 /* Saves the whole VM for a later restore_state boot (a sandbox paused to
- * disk): pauses it, writes its device state and RAM (all of it that is not
- * zero, unless it is in a shared mem_file) to state_path, copies its disk
- * overlay (disk_overlay) as it stands to disk_path and, when it has one, keeps
- * the disk_layer it is over at layer_path (a hard link, or a copy if the
- * file at disk_layer was replaced meanwhile). The VMM stays paused; a
- * failure leaves none of the files and the guest as it was (running again
- * if it ran). -EOPNOTSUPP: a throwaway disk, or a driver without snapshots. */
-int vmm_save(struct vmm *vm, const char *state_path, const char *disk_path, const char *layer_path,
-	     struct cove_err *err);
+ * disk): pauses it, writes its device state and RAM to paths->state (all
+ * pages that are not zero; with a private mem_file, the pages that differ
+ * from that file, which is kept at paths->memory; with a shared one, none),
+ * copies its disk overlay (disk_overlay) and, when it has one, keeps the
+ * disk_layer it is over. Kept files are hard links to the ones the VMM has
+ * open (copies where a link cannot be made), so a template snapshot made
+ * again meanwhile changes nothing. The VMM stays paused; a failure leaves
+ * none of the files and the guest as it was (running again if it ran).
+ * -EOPNOTSUPP: a throwaway disk, or a driver without snapshots. */
+int vmm_save(struct vmm *vm, const struct vmm_save_paths *paths, struct cove_err *err);
 int vmm_resume(struct vmm *vm, struct cove_err *err);
 /* Graceful power-off request, then SIGTERM to the process group after
  * grace_ms, then SIGKILL after as long again; reaps and cleans up. */
