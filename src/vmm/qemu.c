@@ -358,7 +358,9 @@ static int snapshot_diff(struct vmm *vm, struct qemu *q, int fd, int base_fd, st
 		munmap(base, (size_t)st.st_size);
 		return cove_errno(err, r, "qemu: start the stream filter");
 	}
+	int64_t t0 = now_us();
 	r = migrate(q, "migrate", "snapshot", p[1], "snapshot", err);
+	int64_t t1 = now_us();
 	close(p[1]); /* the filter reads to the end once QEMU closes its copy */
 	pthread_join(t, NULL);
 	munmap(base, (size_t)st.st_size);
@@ -370,9 +372,10 @@ static int snapshot_diff(struct vmm *vm, struct qemu *q, int fd, int base_fd, st
 		return j.r;
 	}
 	if (r == 0)
-		log_debug("vmm=%s op=save-memory pages=%llu same_as_file=%llu mib_in=%.1f mib_out=%.1f", vm->cfg.c.id,
-			  (unsigned long long)j.stats.pages, (unsigned long long)j.stats.dropped,
-			  (double)j.stats.bytes_in / 1048576.0, (double)j.stats.bytes_out / 1048576.0);
+		log_debug("vmm=%s op=save-memory pages=%llu same_as_file=%llu mib_in=%.1f mib_out=%.1f ms=%.1f",
+			  vm->cfg.c.id, (unsigned long long)j.stats.pages, (unsigned long long)j.stats.dropped,
+			  (double)j.stats.bytes_in / 1048576.0, (double)j.stats.bytes_out / 1048576.0,
+			  (double)(t1 - t0) / 1000.0);
 	return r;
 }
 

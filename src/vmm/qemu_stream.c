@@ -2,6 +2,7 @@
 #include "vmm/qemu_stream.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +56,7 @@ struct filter {
 	bool have_ram;
 	struct name in_last, out_last; /* the block a CONTINUE record means, each side */
 	struct qemu_stream_stats *st;
+	uint64_t synced; /* bytes_out the disk was last told to write */
 	struct cove_err *err;
 };
 
@@ -88,6 +90,20 @@ static int need(struct filter *f, size_t n)
 	return 0;
 }
 
+/* Starts the disk writing what is written so far every few MiB, so that
+ * the caller's fsync at the end has little left to wait for (measured: a
+ * 75 MiB save spent 135 ms in fsync after the stream). Only a hint: a file
+ * that is not a file (a pipe) ignores it. */
+#define WRITEBACK_EVERY (8u << 20)
+
+static void start_writeback(struct filter *f)
+{
+	if (f->st->bytes_out - f->synced < WRITEBACK_EVERY)
+		return;
+	sync_file_range(f->out, (off64_t)f->synced, (off64_t)(f->st->bytes_out - f->synced), SYNC_FILE_RANGE_WRITE);
+	f->synced = f->st->bytes_out;
+}
+
 static int write_all(struct filter *f, const uint8_t *p, size_t n)
 {
 	size_t done = 0;
@@ -100,6 +116,7 @@ static int write_all(struct filter *f, const uint8_t *p, size_t n)
 		done += (size_t)w;
 	}
 	f->st->bytes_out += n;
+	start_writeback(f);
 	return 0;
 }
 

@@ -245,8 +245,10 @@ static int save_state_to(struct vmm *vm, const char *tmp, int base_fd, struct co
 		r = ftruncate(fd, 0) < 0 ? cove_errno(err, -errno, "truncate %s", tmp)
 					 : vm->driver->snapshot(vm, fd, -1, err);
 	}
+	int64_t t = now_us();
 	if (r == 0 && fsync(fd) < 0)
 		r = cove_errno(err, -errno, "write %s", tmp);
+	log_debug("vmm=%s op=save-state fsync_ms=%.1f", vm->cfg.c.id, (double)(now_us() - t) / 1000.0);
 	close(fd);
 	return r;
 }
