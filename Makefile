@@ -66,6 +66,7 @@ DEBOOTSTRAP_TEMPLATES := $(patsubst guest/templates/%/packages,%,$(wildcard gues
 TEMPLATE_IMAGES := $(ROOTFS_TINY) $(DEBOOTSTRAP_TEMPLATES:%=$(TEMPLATES)/%/rootfs.ext4)
 # Each template ends with a snapshot of its booted guest (sandboxes restore it).
 TEMPLATE_SNAPSHOTS := $(TEMPLATE_IMAGES:%/rootfs.ext4=%/snapshot/snapshot.conf)
+GUEST_TOOLS := $(GUEST)/tools/debootstrap.sh $(GUEST)/tools/image.sh
 
 .PHONY: all deps demo check test asan bench clean programs guest-image kernel test-deps templates
 all: programs guest-image test-deps
@@ -160,7 +161,7 @@ kernel: $(KERNEL)
 $(KERNEL): guest/kernel/cove.config guest/kernel/build.sh $(wildcard $(KERNEL_TARBALL))
 	guest/kernel/build.sh $(KERNEL_TARBALL) guest/kernel/cove.config $(BUILD)/kernel $@
 
-guest-image: $(KERNEL) templates
+guest-image: $(KERNEL) templates $(GUEST_TOOLS)
 templates: $(TEMPLATE_IMAGES) $(TEMPLATE_SNAPSHOTS)
 $(ROOTFS_TINY): guest/templates/tiny/build.sh guest/templates/tiny/template.conf $(BIN)/cove-init $(BIN)/cove-agent
 	@guest/templates/tiny/build.sh $(BIN) $(@D)
@@ -173,6 +174,10 @@ $(TEMPLATES)/%/rootfs.ext4: $(TEMPLATES)/%/tree.stamp guest/templates/image.sh $
 	@guest/templates/image.sh guest/templates/$* $(BIN) $(@D)
 $(TEMPLATES)/%/snapshot/snapshot.conf: $(TEMPLATES)/%/rootfs.ext4 $(KERNEL) $(BIN)/cove guest/templates/snapshot.sh
 	@guest/templates/snapshot.sh $* $(TEMPLATES) $(BIN) $(KERNEL)
+# What `cove template build` runs for a Debian recipe, next to the templates.
+$(GUEST)/tools/%.sh: guest/templates/%.sh
+	@mkdir -p $(@D)
+	@install -m 755 $< $@
 # Keep the tree when make is interrupted while making the image.
 .PRECIOUS: $(TEMPLATES)/%/tree.stamp
 

@@ -19,6 +19,13 @@ die() { echo "template $name: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "building a template needs root (debootstrap and chroot); run 'make' as root"
 command -v debootstrap >/dev/null || die "debootstrap missing (apt-get install debootstrap, or 'make deps')"
 conf() { sed -n "s/^$1=//p" "$recipe/template.conf" | tail -1; }
+# The recipe's fingerprint: an unchanged recipe keeps its tree.
+stamp=$(sha256sum "$recipe/packages" "$recipe/setup.sh" "$recipe/template.conf" | sha256sum | cut -c1-16)
+if [ -d "$out/tree" ] && [ "$(cat "$out/tree.stamp" 2>/dev/null)" = "$stamp" ]; then
+    say "tree up to date (the recipe has not changed)"
+    touch "$out/tree.stamp"
+    exit 0
+fi
 suite=$(conf suite)
 [ -n "$suite" ] || die "$recipe/template.conf sets no suite="
 packages=$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$recipe/packages" | tr -s ' \n' ',' | sed 's/,$//')
@@ -122,5 +129,5 @@ printf '127.0.0.1\tlocalhost cove\n::1\t\tlocalhost ip6-localhost ip6-loopback\n
 
 rm -rf "$tree"
 mv "$new" "$tree"
-echo "$(sha256sum "$recipe/packages" "$recipe/setup.sh" "$recipe/template.conf" | sha256sum | cut -c1-16)" > "$out/tree.stamp"
+echo "$stamp" > "$out/tree.stamp"
 say "tree ready: $(du -sh "$tree" | cut -f1) in $(( $(date +%s) - started )) s"

@@ -25,7 +25,7 @@ static const struct verb verbs[] = {
 	{ "logs", cmd_logs, "a sandbox's console (or VMM) log" },
 	{ "templates", cmd_templates, "list the templates sandboxes are made from" },
 	{ "port-forward", cmd_port_forward, "relay a host port to a port of a running sandbox" },
-	{ "template", cmd_template, "snapshot a template, so its sandboxes start by restoring it" },
+	{ "template", cmd_template, "build a template from a recipe, or snapshot one" },
 	{ "net", cmd_net, "list network slots (ls), remove leftovers (gc)" },
 };
 

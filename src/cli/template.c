@@ -1,62 +1,93 @@
-/* cove template snapshot NAME: boots the template's guest once, waits for its
- * agent and saves it in TEMPLATE_DIR/NAME/snapshot, so that sandboxes of the
- * template (cove run, coved) start by restoring it instead of booting. */
+/* cove template build RECIPE and cove template snapshot NAME.
+ *
+ * build makes TEMPLATES/NAME from a recipe directory: a recipe with a
+ * build.sh runs it (build.sh BIN_DIR OUT_DIR writes rootfs.ext4 and
+ * template.conf); one with `packages`, setup.sh and template.conf is a
+ * Debian tree made by debootstrap (kept while the recipe is unchanged) and
+ * an image of it with the current guest programs. Both end like snapshot.
+ *
+ * snapshot boots the template's guest once, waits for its agent and saves it
+ * in TEMPLATES/NAME/snapshot, so that sandboxes of the template (cove run,
+ * coved) start by restoring it instead of booting. */
 #include <errno.h>
 #include <getopt.h>
+#include <libgen.h>
 #include <limits.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "common/fs.h"
 #include "common/log.h"
 #include "common/proc.h"
 #include "sandbox/sandbox.h"
 #include "template/template.h"
 
-static const char usage_text[] =
-	"usage: cove template snapshot NAME\n"
-	"\n"
-	"Boots the template's guest once, waits for its agent and saves it (memory,\n"
-	"device state, the disk writes of its boot) in TEMPLATES/NAME/snapshot. From\n"
-	"then on its sandboxes start by restoring that in milliseconds instead of\n"
-	"booting a kernel; a snapshot that no longer matches the kernel, image,\n"
-	"memory or CPUs is not used (the sandbox boots, and says why).\n";
+extern char **environ;
 
-int cmd_template(int argc, char **argv)
+static const char usage_text[] =
+	"usage: cove template build [--name NAME] [--no-snapshot] RECIPE_DIR\n"
+	"       cove template snapshot NAME\n"
+	"\n"
+	"build makes a template (TEMPLATES/NAME; NAME defaults to the recipe\n"
+	"directory's name) from a recipe, showing each step:\n"
+	"  a recipe with build.sh: it is run as build.sh BIN_DIR OUT_DIR and writes\n"
+	"    OUT_DIR/rootfs.ext4 and OUT_DIR/template.conf;\n"
+	"  a recipe with packages, setup.sh and template.conf: a Debian tree made by\n"
+	"    debootstrap from the machine's apt sources (needs root; kept, and not\n"
+	"    made again, while those three files are unchanged), then an image of it\n"
+	"    with the current guest programs.\n"
+	"Then, as root, it boots the template once and snapshots it (unless\n"
+	"--no-snapshot), as `cove template snapshot` does.\n"
+	"\n"
+	"snapshot boots the template's guest once, waits for its agent and saves it\n"
+	"(memory, device state, the disk writes of its boot) in TEMPLATES/NAME/\n"
+	"snapshot. From then on its sandboxes start by restoring that in\n"
+	"milliseconds instead of booting a kernel; a snapshot that no longer\n"
+	"matches the kernel, image, memory or CPUs is not used (the sandbox boots,\n"
+	"and says why).\n";
+
+/* The kernel and templates directory, as absolute paths (the VMM is handed
+ * absolute paths only). create: make the templates directory if missing. */
+static int guest_paths(char *kernel, char *dir, bool create)
 {
-	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-		fputs(usage_text, stdout);
-		return 0;
-	}
-	if (argc != 3 || strcmp(argv[1], "snapshot") != 0) {
-		fputs(usage_text, stderr);
-		return CLI_EXIT_USAGE;
-	}
-	char kernel[PATH_MAX], dir[PATH_MAX];
-	if (cli_default_guest_file("COVE_KERNEL", "vmlinux", kernel, sizeof(kernel)) < 0 ||
-	    cli_default_guest_file("COVE_TEMPLATES", "templates", dir, sizeof(dir)) < 0) {
+	char k[PATH_MAX], d[PATH_MAX];
+	if (cli_default_guest_file("COVE_KERNEL", "vmlinux", k, sizeof(k)) < 0 ||
+	    (cli_default_guest_file("COVE_TEMPLATES", "templates", d, sizeof(d)) < 0 && !create)) {
 		fprintf(stderr, "cove template: no guest kernel or templates found; build them with 'make'\n");
-		return CLI_EXIT_FAILURE;
+		return -ENOENT;
 	}
-	/* The VMM is handed absolute paths only. */
-	char abs_dir[PATH_MAX], abs_kernel[PATH_MAX];
-	if (!realpath(dir, abs_dir) || !realpath(kernel, abs_kernel)) {
-		fprintf(stderr, "cove template: %s: %s\n", realpath(dir, abs_dir) ? kernel : dir, strerror(errno));
-		return CLI_EXIT_FAILURE;
+	struct cove_err err = { 0 };
+	if (create && fs_mkdir_p(d, 0755, &err) < 0) {
+		fprintf(stderr, "cove template: %s\n", err.msg);
+		return err.code;
 	}
+	if (!realpath(k, kernel) || !realpath(d, dir)) {
+		int e = errno;
+		fprintf(stderr, "cove template: %s: %s\n", realpath(k, kernel) ? d : k, strerror(e));
+		return -e;
+	}
+	return 0;
+}
+
+static int snapshot(const char *dir, const char *kernel, const char *name)
+{
 	struct template tpl;
 	struct cove_err err = { 0 };
-	if (template_load(abs_dir, argv[2], &tpl, &err) < 0) {
+	if (template_load(dir, name, &tpl, &err) < 0) {
 		fprintf(stderr, "cove template: %s\n", err.msg);
 		return CLI_EXIT_FAILURE;
 	}
 	int sfd = cli_signal_fd(false);
 	struct sandbox_config sc = {
 		.policy = { .internet = true },
-		.kernel = abs_kernel,
+		.kernel = kernel,
 		.rootfs = tpl.rootfs,
 		.vcpus = tpl.vcpus,
 		.mem_mib = tpl.memory_mib,
@@ -86,4 +117,170 @@ int cmd_template(int argc, char **argv)
 	fprintf(stderr, "cove template: %s snapshotted in %.1f s: %s\n", tpl.name, (double)(now_ms() - t0) / 1000.0,
 		tpl.snapshot);
 	return 0;
+}
+
+/* Runs one build step's program, its output going where ours does. */
+static int run_step(char *const argv[])
+{
+	pid_t pid;
+	int r = posix_spawn(&pid, argv[0], NULL, NULL, argv, environ);
+	if (r != 0) {
+		fprintf(stderr, "cove template: run %s: %s\n", argv[0], strerror(r));
+		return CLI_EXIT_FAILURE;
+	}
+	int status;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if (WIFSIGNALED(status))
+		fprintf(stderr, "cove template: %s was killed by signal %d\n", argv[0], WTERMSIG(status));
+	else
+		fprintf(stderr, "cove template: %s failed (exit %d)\n", argv[0], WEXITSTATUS(status));
+	return WIFSIGNALED(status) && WTERMSIG(status) == SIGINT ? 130 : CLI_EXIT_FAILURE;
+}
+
+static bool file_in(const char *dir, const char *name)
+{
+	char p[PATH_MAX];
+	return snprintf(p, sizeof(p), "%s/%s", dir, name) < (int)sizeof(p) && access(p, F_OK) == 0;
+}
+
+struct build {
+	char recipe[PATH_MAX], name[TEMPLATE_NAME_MAX + 1];
+	char dir[PATH_MAX], kernel[PATH_MAX], out[PATH_MAX + TEMPLATE_NAME_MAX + 2], bin[PATH_MAX];
+	char tools[PATH_MAX];
+	bool debootstrap, snapshot;
+};
+
+/* The image: build.sh, or debootstrap.sh and image.sh (guest tools). */
+static int build_image(struct build *b, int *step, int steps)
+{
+	char script[PATH_MAX + 16], image[PATH_MAX + 16];
+	if (!b->debootstrap) {
+		snprintf(script, sizeof(script), "%s/build.sh", b->recipe);
+		fprintf(stderr, "cove template: [%d/%d] %s: running the recipe's build.sh\n", ++*step, steps, b->name);
+		return run_step((char *const[]){ script, b->bin, b->out, NULL });
+	}
+	if (cli_default_guest_file("COVE_GUEST_TOOLS", "tools", b->tools, sizeof(b->tools)) < 0) {
+		fprintf(stderr, "cove template: the guest tools (debootstrap.sh, image.sh) are not found; 'make' puts them "
+				"in the build's guest/tools\n");
+		return CLI_EXIT_FAILURE;
+	}
+	snprintf(script, sizeof(script), "%s/debootstrap.sh", b->tools);
+	snprintf(image, sizeof(image), "%s/image.sh", b->tools);
+	fprintf(stderr, "cove template: [%d/%d] %s: the Debian tree (debootstrap)\n", ++*step, steps, b->name);
+	int r = run_step((char *const[]){ script, b->recipe, b->out, NULL });
+	if (r != 0)
+		return r;
+	fprintf(stderr, "cove template: [%d/%d] %s: the disk image, with the current guest programs\n", ++*step, steps,
+		b->name);
+	return run_step((char *const[]){ image, b->recipe, b->bin, b->out, NULL });
+}
+
+static int build_parse(int argc, char **argv, struct build *b)
+{
+	static const struct option longopts[] = {
+		{ "name", required_argument, NULL, 'n' },
+		{ "no-snapshot", no_argument, NULL, 'S' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *name = NULL;
+	int c;
+	b->snapshot = true;
+	while ((c = getopt_long(argc, argv, "+n:h", longopts, NULL)) != -1) {
+		if (c == 'n')
+			name = optarg;
+		else if (c == 'S')
+			b->snapshot = false;
+		else if (c == 'h')
+			return fputs(usage_text, stdout), 0;
+		else
+			return fputs(usage_text, stderr), CLI_EXIT_USAGE;
+	}
+	if (optind != argc - 1)
+		return fputs(usage_text, stderr), CLI_EXIT_USAGE;
+	struct stat st;
+	if (!realpath(argv[optind], b->recipe) || stat(b->recipe, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "cove template: recipe %s: %s\n", argv[optind], errno ? strerror(errno) : "not a directory");
+		return CLI_EXIT_FAILURE;
+	}
+	char copy[PATH_MAX];
+	snprintf(copy, sizeof(copy), "%s", b->recipe);
+	struct cove_err err = { 0 };
+	if (!name)
+		name = basename(copy);
+	if (template_name_check(name, &err) < 0) {
+		fprintf(stderr, "cove template: %s\n", err.msg);
+		return CLI_EXIT_USAGE;
+	}
+	snprintf(b->name, sizeof(b->name), "%s", name);
+	b->debootstrap = !file_in(b->recipe, "build.sh");
+	if (b->debootstrap && !(file_in(b->recipe, "packages") && file_in(b->recipe, "setup.sh") &&
+				file_in(b->recipe, "template.conf"))) {
+		fprintf(stderr, "cove template: recipe %s has neither a build.sh nor packages, setup.sh and "
+				"template.conf\n", b->recipe);
+		return CLI_EXIT_FAILURE;
+	}
+	return -1; /* go on */
+}
+
+static int cmd_build(int argc, char **argv)
+{
+	struct build b = { 0 };
+	int r = build_parse(argc, argv, &b);
+	if (r >= 0)
+		return r;
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0 || guest_paths(b.kernel, b.dir, true) < 0)
+		return CLI_EXIT_FAILURE;
+	exe[n] = '\0';
+	snprintf(b.bin, sizeof(b.bin), "%s", dirname(exe));
+	snprintf(b.out, sizeof(b.out), "%s/%s", b.dir, b.name);
+	struct cove_err err = { 0 };
+	if (fs_mkdir_p(b.out, 0755, &err) < 0) {
+		fprintf(stderr, "cove template: %s\n", err.msg);
+		return CLI_EXIT_FAILURE;
+	}
+	bool root = geteuid() == 0;
+	int step = 0, steps = (b.debootstrap ? 2 : 1) + (b.snapshot && root);
+	int64_t t0 = now_ms();
+	if ((r = build_image(&b, &step, steps)) != 0)
+		return r;
+	struct template tpl;
+	if (template_load(b.dir, b.name, &tpl, &err) < 0) {
+		fprintf(stderr, "cove template: the recipe made no usable template: %s\n", err.msg);
+		return CLI_EXIT_FAILURE;
+	}
+	if (b.snapshot && root) {
+		fprintf(stderr, "cove template: [%d/%d] %s: the snapshot its sandboxes start from\n", ++step, steps, b.name);
+		if ((r = snapshot(b.dir, b.kernel, b.name)) != 0)
+			return r;
+	} else if (b.snapshot) {
+		fprintf(stderr, "cove template: %s: no snapshot (making one needs root); its sandboxes will boot\n", b.name);
+	}
+	fprintf(stderr, "cove template: built %s in %.1f s: %s (image %.0f MiB on disk, snapshot %.0f MiB)\n", b.name,
+		(double)(now_ms() - t0) / 1000.0, b.out, (double)fs_disk_usage(tpl.rootfs, false) / 1048576.0,
+		(double)fs_disk_usage(tpl.snapshot, false) / 1048576.0);
+	return 0;
+}
+
+int cmd_template(int argc, char **argv)
+{
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	if (argc >= 2 && strcmp(argv[1], "build") == 0)
+		return cmd_build(argc - 1, argv + 1);
+	if (argc != 3 || strcmp(argv[1], "snapshot") != 0) {
+		fputs(usage_text, stderr);
+		return CLI_EXIT_USAGE;
+	}
+	char kernel[PATH_MAX], dir[PATH_MAX];
+	if (guest_paths(kernel, dir, false) < 0)
+		return CLI_EXIT_FAILURE;
+	return snapshot(dir, kernel, argv[2]);
 }

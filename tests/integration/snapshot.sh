@@ -60,6 +60,27 @@ check "a snapshot older than its image is not used: the sandbox boots, and says 
 "$cove" template snapshot tiny 2>/dev/null && out=$(run -- echo again) && grep -q "op=start from=snapshot" "$base/run.err"
 check "snapshotting again replaces it" $? "$out"
 
+# cove template build: a recipe made into a template, step by step, ending
+# with its snapshot.
+recipes=$(cd "$(dirname "$0")/../../guest/templates" && pwd)
+"$cove" template build --name built "$recipes/tiny" 2>"$base/err"; rc=$?
+[ $rc = 0 ] && grep -q '\[1/2\] built: running the recipe' "$base/err" && grep -q '\[2/2\] built: the snapshot' "$base/err" &&
+    grep -q '^cove template: built built in ' "$base/err" && [ -s "$base/templates/built/snapshot/snapshot.conf" ] &&
+    out=$(COVE_LOG=info "$cove" run --template built -- echo built 2>"$base/run.err") && [ "$out" = built ] &&
+    grep -q "op=start from=snapshot" "$base/run.err"
+check "cove template build makes a template from a recipe, shows each step, and snapshots it" $? "rc=$rc $(cat "$base/err")"
+mkdir -p "$base/recipes/empty" "$base/recipes/broken"
+printf '#!/bin/sh\necho half >"$2/rootfs.ext4"; exit 7\n' >"$base/recipes/broken/build.sh"
+chmod +x "$base/recipes/broken/build.sh"
+"$cove" template build "$base/recipes/nothere" 2>"$base/e1"; r1=$?
+"$cove" template build "$base/recipes/empty" 2>"$base/e2"; r2=$?
+"$cove" template build "$base/recipes/broken" 2>"$base/e3"; r3=$?
+[ $r1 = 125 ] && grep -q "nothere: No such file" "$base/e1" && [ $r2 = 125 ] && grep -q "neither a build.sh" "$base/e2" &&
+    [ $r3 = 125 ] && grep -q "build.sh failed (exit 7)" "$base/e3" && [ ! -e "$base/templates/broken/snapshot" ]
+check "a missing, empty or failing recipe: one clear error each, and no snapshot" $? "$r1 $(cat "$base/e1")" \
+    "$r2 $(cat "$base/e2")" "$r3 $(cat "$base/e3")"
+rm -rf "$base/templates/broken"
+
 # coved restores it too.
 start_coved "$base/coved.log" --api-key snap --templates "$base/templates" --net-pool 1 ||
     { echo "not ok - coved did not start"; cat "$base/coved.log"; exit 1; }
@@ -68,9 +89,11 @@ id=$("$cove" create --template tiny 2>"$base/err")
 out=$("$cove" exec "$id" -- sh -c 'echo via-coved')
 [ "$out" = via-coved ] && grep -q "sandbox=$id op=start from=snapshot" "$base/coved.log"
 check "coved creates sandboxes by restoring the snapshot" $? "id=$id out=$out $(cat "$base/err")" "$(grep "$id" "$base/coved.log" | head -3)"
-"$cove" templates | grep -q "^tiny .* yes$"; check "cove templates says the template has a snapshot" $? "$("$cove" templates)"
+"$cove" templates | grep -q "^tiny .* yes$" && "$cove" templates | grep -q "^built .* yes$"
+check "cove templates says the templates have a snapshot (the built one too)" $? "$("$cove" templates)"
 "$cove" kill "$id"
 kill -TERM "$coved_pid"; wait "$coved_pid"; coved_pid=""
+rm -rf "$base/templates/built" # the warm pool below is tiny's alone
 
 # A warm pool: coved keeps a restored, paused sandbox ready; a create claims
 # it (resume and /init only) and the pool fills again.
