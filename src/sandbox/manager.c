@@ -248,7 +248,7 @@ static int save_entry(struct manager *m, struct entry *e, struct cove_err *err)
 	if (r == 0) {
 		struct sandbox_config sc;
 		sandbox_config_of(m, e, &tpl, &sc);
-		r = sandbox_save(sb, &sc, dir, err);
+		r = sandbox_save(sb, &sc, dir, false, err);
 	}
 	uint64_t used = r == 0 ? saved_usage(m, e->id) : 0;
 	pthread_mutex_lock(&m->lock);
@@ -1330,7 +1330,7 @@ static int fork_source(struct manager *m, struct entry *p, const struct template
 		return cove_errf(err, -ENAMETOOLONG, "fork: path too long");
 	struct sandbox_config sc;
 	sandbox_config_of(m, p, tpl, &sc);
-	r = sandbox_save(p->sb, &sc, dir, err);
+	r = sandbox_save(p->sb, &sc, dir, true, err);
 	if (r == -EOPNOTSUPP)
 		return cove_errf(err, r, "sandbox '%s' was booted without a template snapshot and cannot be forked", p->id);
 	if (r < 0)

@@ -160,9 +160,11 @@ int agent_kill(const struct agent_endpoint *ep, int pid, bool force, struct cove
  * process, or the host, restarted. The sandbox is left paused (the caller
  * frees it, which frees its memory and slot); a failure leaves it running
  * (if it ran) and no dir, and says which step failed. c is the config it
- * was started with. -EOPNOTSUPP: a sandbox on a throwaway disk (booted
- * without a template snapshot). */
-int sandbox_save(struct sandbox *sb, const struct sandbox_config *c, const char *dir, struct cove_err *err);
+ * was started with. for_fork: a copy for sandbox_fork_child soon after,
+ * its RAM a file the children share (not made durable). -EOPNOTSUPP: a
+ * sandbox on a throwaway disk (booted without a template snapshot). */
+int sandbox_save(struct sandbox *sb, const struct sandbox_config *c, const char *dir, bool for_fork,
+		 struct cove_err *err);
 /* Whether dir holds a whole saved sandbox (its conf is written last). */
 bool sandbox_saved_complete(const char *dir);
 /* Starts the sandbox saved in dir again, in a new network slot (c->id

@@ -6,7 +6,10 @@
  *                differ from memory (or, without it, are not zero)
  *   memory       the template snapshot's memory file the guest's RAM maps
  *                privately, hard-linked (so each sandbox saved holds only
- *                what it changed, and a resumed one shares the rest again)
+ *                what it changed, and a resumed one shares the rest again);
+ *                in a copy saved for a fork, all of the guest's RAM (the
+ *                state has none), which the children map privately, so
+ *                they share every page of it until they write it
  *   disk.qcow2   the sandbox's own disk overlay, as it stood
  *   layer.qcow2  the layer that overlay is over (a template snapshot's,
  *                hard-linked, so a template snapshot made again later does
@@ -26,7 +29,8 @@
 #include "common/proc.h"
 #include "sandbox/internal.h"
 
-static int save_in(struct sandbox *sb, const struct sandbox_config *c, const char *tmp, struct cove_err *err)
+static int save_in(struct sandbox *sb, const struct sandbox_config *c, const char *tmp, bool for_fork,
+		   struct cove_err *err)
 {
 	char conf[2 * PATH_MAX + 128], state[PATH_MAX + 32], disk[PATH_MAX + 32], layer[PATH_MAX + 32],
 		memory[PATH_MAX + 32], path[PATH_MAX + 32];
@@ -40,7 +44,7 @@ static int save_in(struct sandbox *sb, const struct sandbox_config *c, const cha
 	snprintf(layer, sizeof(layer), "%s/" SAVED_LAYER, tmp);
 	snprintf(memory, sizeof(memory), "%s/" SAVED_MEMORY, tmp);
 	snprintf(path, sizeof(path), "%s/" SAVED_CONF, tmp);
-	struct vmm_save_paths paths = { state, disk, layer, memory };
+	struct vmm_save_paths paths = { state, disk, layer, memory, for_fork };
 	r = vmm_save(sb->vm, &paths, err);
 	if (r == 0 && (r = sandbox_write_text(path, conf, err)) < 0) {
 		/* Saved, but not whole: the guest goes on. */
@@ -51,14 +55,15 @@ static int save_in(struct sandbox *sb, const struct sandbox_config *c, const cha
 	return r;
 }
 
-int sandbox_save(struct sandbox *sb, const struct sandbox_config *c, const char *dir, struct cove_err *err)
+int sandbox_save(struct sandbox *sb, const struct sandbox_config *c, const char *dir, bool for_fork,
+		 struct cove_err *err)
 {
 	char tmp[PATH_MAX];
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", dir) >= (int)sizeof(tmp))
 		return cove_errf(err, -ENAMETOOLONG, "save %s: path %s too long", sb->id, dir);
 	fs_remove_tree(tmp, NULL); /* a save that was cut short */
 	int64_t t0 = now_us();
-	int r = save_in(sb, c, tmp, err);
+	int r = save_in(sb, c, tmp, for_fork, err);
 	if (r == 0 && rename(tmp, dir) < 0) {
 		r = cove_errno(err, -errno, "rename %s", tmp);
 		struct cove_err e = { 0 };

@@ -26,9 +26,10 @@ struct vmm_driver {
 	int (*attach)(struct vmm *vm, struct cove_err *err);
 	/* Saves the device state of the paused guest to fd, with the RAM that
 	 * is not in a shared file. With base_fd >= 0 (the file the RAM is a
-	 * private mapping of) only the pages that differ from it are saved.
-	 * Restoring is part of boot (config.restore_state). */
-	int (*snapshot)(struct vmm *vm, int fd, int base_fd, struct cove_err *err);
+	 * private mapping of) only the pages that differ from it are saved;
+	 * with ram_fd >= 0 the RAM goes to that file instead, whole, and none
+	 * of it to fd. Restoring is part of boot (config.restore_state). */
+	int (*snapshot)(struct vmm *vm, int fd, int base_fd, int ram_fd, struct cove_err *err);
 	/* Frees driver-private state (control connections); the process is gone. */
 	void (*release)(struct vmm *vm);
 };

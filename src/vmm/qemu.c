@@ -318,8 +318,7 @@ static int restore(struct vmm *vm, struct qemu *q, const char *path, struct cove
 
 struct filter_job {
 	int in, out;
-	const uint8_t *base;
-	size_t base_len;
+	struct qemu_stream_filter opt;
 	struct qemu_stream_stats stats;
 	struct cove_err err;
 	int r;
@@ -328,42 +327,52 @@ struct filter_job {
 static void *filter_main(void *arg)
 {
 	struct filter_job *j = arg;
-	j->r = qemu_stream_filter(j->in, j->out, "mem", j->base, j->base_len, &j->stats, &j->err);
+	j->r = qemu_stream_filter(j->in, j->out, &j->opt, &j->stats, &j->err);
 	close(j->in); /* QEMU's writes fail from here on, if it had more */
 	return NULL;
 }
 
 /* The migration goes through a pipe to a thread that leaves out the pages
- * the memory file already holds (qemu_stream.h). */
-static int snapshot_diff(struct vmm *vm, struct qemu *q, int fd, int base_fd, struct cove_err *err)
+ * the memory file already holds, or moves all of them to ram_fd
+ * (qemu_stream.h). */
+static int snapshot_filtered(struct vmm *vm, struct qemu *q, int fd, int base_fd, int ram_fd, struct cove_err *err)
 {
+	struct filter_job j = { .out = fd, .opt = { .block = "mem", .ram_fd = ram_fd } };
 	struct stat st;
-	if (fstat(base_fd, &st) < 0 || st.st_size <= 0)
-		return cove_errf(err, -EINVAL, "qemu: the memory file of %s is empty or unreadable", vm->cfg.c.id);
-	void *base = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, base_fd, 0);
-	if (base == MAP_FAILED)
-		return cove_errno(err, -errno, "qemu: map the memory file of %s", vm->cfg.c.id);
-	int p[2];
-	if (pipe2(p, O_CLOEXEC) < 0) {
-		munmap(base, (size_t)st.st_size);
-		return cove_errno(err, -errno, "qemu: pipe");
+	void *base = NULL;
+	if (base_fd >= 0) {
+		if (fstat(base_fd, &st) < 0 || st.st_size <= 0)
+			return cove_errf(err, -EINVAL, "qemu: the memory file of %s is empty or unreadable", vm->cfg.c.id);
+		base = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, base_fd, 0);
+		if (base == MAP_FAILED)
+			return cove_errno(err, -errno, "qemu: map the memory file of %s", vm->cfg.c.id);
+		j.opt.base = base;
+		j.opt.base_len = (size_t)st.st_size;
 	}
-	fcntl(p[1], F_SETPIPE_SZ, 1 << 20); /* fewer wake-ups; the default works too */
-	struct filter_job j = { .in = p[0], .out = fd, .base = base, .base_len = (size_t)st.st_size };
+	int p[2];
+	int r = pipe2(p, O_CLOEXEC) < 0 ? cove_errno(err, -errno, "qemu: pipe") : 0;
 	pthread_t t;
-	int r = -pthread_create(&t, NULL, filter_main, &j);
+	if (r == 0) {
+		fcntl(p[1], F_SETPIPE_SZ, 1 << 20); /* fewer wake-ups; the default works too */
+		j.in = p[0];
+		if ((r = -pthread_create(&t, NULL, filter_main, &j)) < 0) {
+			close(p[0]);
+			close(p[1]);
+			cove_errno(err, r, "qemu: start the stream filter");
+		}
+	}
 	if (r < 0) {
-		close(p[0]);
-		close(p[1]);
-		munmap(base, (size_t)st.st_size);
-		return cove_errno(err, r, "qemu: start the stream filter");
+		if (base)
+			munmap(base, j.opt.base_len);
+		return r;
 	}
 	int64_t t0 = now_us();
 	r = migrate(q, "migrate", "snapshot", p[1], "snapshot", err);
 	int64_t t1 = now_us();
 	close(p[1]); /* the filter reads to the end once QEMU closes its copy */
 	pthread_join(t, NULL);
-	munmap(base, (size_t)st.st_size);
+	if (base)
+		munmap(base, j.opt.base_len);
 	/* A failed write (disk full) says more than QEMU's broken pipe; a stream
 	 * cut short says less than why QEMU stopped. */
 	if (j.r < 0 && (j.r != -EPROTO || r == 0)) {
@@ -372,20 +381,20 @@ static int snapshot_diff(struct vmm *vm, struct qemu *q, int fd, int base_fd, st
 		return j.r;
 	}
 	if (r == 0)
-		log_debug("vmm=%s op=save-memory pages=%llu same_as_file=%llu mib_in=%.1f mib_out=%.1f ms=%.1f",
+		log_debug("vmm=%s op=save-memory pages=%llu left_out=%llu to=%s mib_in=%.1f mib_out=%.1f ms=%.1f",
 			  vm->cfg.c.id, (unsigned long long)j.stats.pages, (unsigned long long)j.stats.dropped,
-			  (double)j.stats.bytes_in / 1048576.0, (double)j.stats.bytes_out / 1048576.0,
-			  (double)(t1 - t0) / 1000.0);
+			  ram_fd >= 0 ? "ram-file" : "same-as-base", (double)j.stats.bytes_in / 1048576.0,
+			  (double)j.stats.bytes_out / 1048576.0, (double)(t1 - t0) / 1000.0);
 	return r;
 }
 
-static int qemu_snapshot(struct vmm *vm, int fd, int base_fd, struct cove_err *err)
+static int qemu_snapshot(struct vmm *vm, int fd, int base_fd, int ram_fd, struct cove_err *err)
 {
 	struct qemu *q = qemu_of(vm);
 	if (!q || !q->qmp)
 		return cove_errf(err, -ENOTCONN, "qemu: no QMP connection");
-	if (base_fd >= 0)
-		return snapshot_diff(vm, q, fd, base_fd, err);
+	if (base_fd >= 0 || ram_fd >= 0)
+		return snapshot_filtered(vm, q, fd, base_fd, ram_fd, err);
 	return migrate(q, "migrate", "snapshot", fd, "snapshot", err);
 }
 

@@ -35,6 +35,7 @@ enum {
 };
 
 #define READ_BUF (1u << 20)
+#define RUN_MAX (1u << 20)
 #define WRITE_BUF (1u << 20)
 #define MAX_BLOCKS 1024
 
@@ -57,6 +58,13 @@ struct filter {
 	struct name in_last, out_last; /* the block a CONTINUE record means, each side */
 	struct qemu_stream_stats *st;
 	uint64_t synced; /* bytes_out the disk was last told to write */
+	/* ram_fd mode: the block's pages, written in runs of adjacent pages */
+	int ram_fd;
+	uint64_t ram_len;    /* the block's length, from its block list; 0: not seen */
+	uint8_t *written;    /* a bit per page written to ram_fd */
+	uint8_t *run;
+	uint64_t run_offset;
+	size_t run_len;
 	struct cove_err *err;
 };
 
@@ -228,6 +236,62 @@ static int configuration(struct filter *f)
 	return r;
 }
 
+/* ram_fd mode: the file sized to the block, all holes. */
+static int ram_size(struct filter *f, uint64_t len)
+{
+	if (f->ram_fd < 0 || f->ram_len == len)
+		return 0;
+	if (f->ram_len || len == 0 || len % PAGE_SIZE_4K || len > (1ull << 40))
+		return proto(f, "the RAM block's length changes or is not whole pages");
+	f->ram_len = len;
+	free(f->written);
+	f->written = calloc(len / PAGE_SIZE_4K / 8 + 1, 1);
+	if (!f->written)
+		return cove_errf(f->err, -ENOMEM, "out of memory");
+	if (ftruncate(f->ram_fd, 0) < 0 || ftruncate(f->ram_fd, (off_t)len) < 0)
+		return cove_errno(f->err, -errno, "size the RAM file");
+	return 0;
+}
+
+static int ram_flush(struct filter *f)
+{
+	size_t done = 0;
+	while (done < f->run_len) {
+		ssize_t w = pwrite(f->ram_fd, f->run + done, f->run_len - done, (off_t)(f->run_offset + done));
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return cove_errno(f->err, -errno, "write the RAM file");
+		done += (size_t)w;
+	}
+	f->run_len = 0;
+	return 0;
+}
+
+/* A page of the block into the RAM file; a zero page only where a page was
+ * written before (the rest are holes). */
+static int ram_page(struct filter *f, uint64_t offset, bool zero, const uint8_t *data)
+{
+	static const uint8_t zeros[PAGE_SIZE_4K];
+	if (!f->ram_len || offset > f->ram_len - PAGE_SIZE_4K)
+		return proto(f, "a page outside its RAM block");
+	uint64_t page = offset / PAGE_SIZE_4K;
+	bool was = f->written[page / 8] & (1u << (page % 8));
+	if (zero && !was)
+		return 0;
+	f->written[page / 8] |= (uint8_t)(1u << (page % 8));
+	int r = 0;
+	if (f->run_len && (f->run_offset + f->run_len != offset || f->run_len == RUN_MAX))
+		r = ram_flush(f);
+	if (r == 0 && f->run_len == 0)
+		f->run_offset = offset;
+	if (r == 0) {
+		memcpy(f->run + f->run_len, zero ? zeros : data, PAGE_SIZE_4K);
+		f->run_len += PAGE_SIZE_4K;
+	}
+	return r;
+}
+
 /* RAM_MEM_SIZE: the block list, until the lengths add up to the total. */
 static int block_list(struct filter *f, uint64_t total)
 {
@@ -239,6 +303,8 @@ static int block_list(struct filter *f, uint64_t total)
 		int r = take_name(f, true, &n) ?: take_be(f, 8, true, &len);
 		if (r == 0 && f->ignore_shared)
 			r = take_be(f, 8, true, &addr);
+		if (r == 0 && name_eq(&n, f->target))
+			r = ram_size(f, len);
 		if (r < 0)
 			return r;
 		sum += len;
@@ -249,7 +315,7 @@ static int block_list(struct filter *f, uint64_t total)
 static bool base_holds(const struct filter *f, uint64_t offset, bool zero, const uint8_t *page)
 {
 	static const uint8_t zeros[PAGE_SIZE_4K];
-	if (!name_eq(&f->in_last, f->target) || offset > f->base_len || f->base_len - offset < PAGE_SIZE_4K)
+	if (!f->base || !name_eq(&f->in_last, f->target) || offset > f->base_len || f->base_len - offset < PAGE_SIZE_4K)
 		return false;
 	return memcmp(f->base + offset, zero ? zeros : page, PAGE_SIZE_4K) == 0;
 }
@@ -274,6 +340,10 @@ static int page_record(struct filter *f, uint64_t header)
 		return proto(f, "a zero-page record with a fill byte other than 0");
 	bool ours = name_eq(&f->in_last, f->target);
 	f->st->pages += ours;
+	if (ours && f->ram_fd >= 0) {
+		f->st->dropped++;
+		return ram_page(f, offset, zero, data);
+	}
 	if (ours && base_holds(f, offset, zero, data)) {
 		f->st->dropped++;
 		return 0;
@@ -401,22 +471,27 @@ static int run(struct filter *f)
 	return r;
 }
 
-int qemu_stream_filter(int in_fd, int out_fd, const char *block, const uint8_t *base, size_t base_len,
-		       struct qemu_stream_stats *stats, struct cove_err *err)
+int qemu_stream_filter(int in_fd, int out_fd, const struct qemu_stream_filter *opt, struct qemu_stream_stats *stats,
+		       struct cove_err *err)
 {
 	struct name target = { 0 };
-	if (strlen(block) > 255)
-		return cove_errf(err, -EINVAL, "RAM block name '%s' is too long", block);
-	target.len = (uint8_t)strlen(block);
-	memcpy(target.s, block, target.len);
+	if (strlen(opt->block) > 255)
+		return cove_errf(err, -EINVAL, "RAM block name '%s' is too long", opt->block);
+	target.len = (uint8_t)strlen(opt->block);
+	memcpy(target.s, opt->block, target.len);
 	*stats = (struct qemu_stream_stats){ 0 };
-	struct filter f = { .in = in_fd, .out = out_fd, .target = &target, .base = base, .base_len = base_len,
-			    .st = stats, .err = err };
+	struct filter f = { .in = in_fd, .out = out_fd, .target = &target, .base = opt->base,
+			    .base_len = opt->base_len, .ram_fd = opt->ram_fd, .st = stats, .err = err };
 	f.rbuf = malloc(READ_BUF);
 	f.wbuf = malloc(WRITE_BUF);
-	int r = f.rbuf && f.wbuf ? run(&f) : cove_errf(err, -ENOMEM, "out of memory");
+	f.run = opt->ram_fd >= 0 ? malloc(RUN_MAX) : NULL;
+	int r = f.rbuf && f.wbuf && (f.run || opt->ram_fd < 0) ? run(&f) : cove_errf(err, -ENOMEM, "out of memory");
 	r = r ?: flush(&f);
+	if (r == 0 && f.ram_fd >= 0)
+		r = f.ram_len ? ram_flush(&f) : proto(&f, "no block list names the RAM block");
 	free(f.rbuf);
 	free(f.wbuf);
+	free(f.run);
+	free(f.written);
 	return r;
 }

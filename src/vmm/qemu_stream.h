@@ -30,15 +30,26 @@
 
 struct qemu_stream_stats {
 	uint64_t pages;   /* page and zero records of the block read */
-	uint64_t dropped; /* of them, left out: equal to the base */
+	uint64_t dropped; /* of them, left out: equal to the base, or moved to ram_fd */
 	uint64_t bytes_in, bytes_out;
 };
 
+struct qemu_stream_filter {
+	const char *block;     /* the RAM block ("mem") */
+	const uint8_t *base;   /* what the block is a private mapping of; NULL: none */
+	size_t base_len;
+	/* >= 0: every page of the block goes to this file instead (at its
+	 * offset; the file is sized to the block and zero pages stay holes),
+	 * none into the stream: the file is then the guest's whole RAM. */
+	int ram_fd;
+};
+
 /* Copies the stream from in_fd to out_fd until in_fd's end, leaving out
- * the records of RAM block `block` that base (base_len bytes) already holds.
- * -EPROTO when the stream is not one this understands (the caller saves
- * without the filter then), -errno for a failed read or write. */
-int qemu_stream_filter(int in_fd, int out_fd, const char *block, const uint8_t *base, size_t base_len,
-		       struct qemu_stream_stats *stats, struct cove_err *err);
+ * the records of f->block that f->base already holds (or, with ram_fd,
+ * all of them, written there). -EPROTO when the stream is not one this
+ * understands (the caller saves without the filter then), -errno for a
+ * failed read or write. */
+int qemu_stream_filter(int in_fd, int out_fd, const struct qemu_stream_filter *f, struct qemu_stream_stats *stats,
+		       struct cove_err *err);
 
 #endif

@@ -233,30 +233,37 @@ int vmm_pause(struct vmm *vm, struct cove_err *err)
 	return 0;
 }
 
-static int save_state_to(struct vmm *vm, const char *tmp, int base_fd, struct cove_err *err)
+/* Where a save's RAM goes besides the state: base_fd, the file the RAM is
+ * a private mapping of (only the pages that differ from it are saved), or
+ * ram_fd, a file that gets all of it. whole_in_state: the driver saved it
+ * all into the state after all (a stream its filter does not know). */
+struct ram_io {
+	int base_fd, ram_fd;
+	bool whole_in_state;
+};
+
+static int save_state_to(struct vmm *vm, const char *tmp, struct ram_io *io, struct cove_err *err)
 {
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return cove_errno(err, -errno, "create %s", tmp);
-	int r = vm->driver->snapshot(vm, fd, base_fd, err);
-	if (r == -EPROTO && base_fd >= 0) {
+	int r = vm->driver->snapshot(vm, fd, io->base_fd, io->ram_fd, err);
+	if (r == -EPROTO && (io->base_fd >= 0 || io->ram_fd >= 0)) {
 		/* A stream the filter does not know (another QEMU): all of the RAM. */
 		log_warn("vmm=%s op=save msg=\"saving all of its RAM: %s\"", vm->cfg.c.id, err ? err->msg : "");
+		io->whole_in_state = true;
 		r = ftruncate(fd, 0) < 0 ? cove_errno(err, -errno, "truncate %s", tmp)
-					 : vm->driver->snapshot(vm, fd, -1, err);
+					 : vm->driver->snapshot(vm, fd, -1, -1, err);
 	}
-	int64_t t = now_us();
 	if (r == 0 && fsync(fd) < 0)
 		r = cove_errno(err, -errno, "write %s", tmp);
-	log_debug("vmm=%s op=save-state fsync_ms=%.1f", vm->cfg.c.id, (double)(now_us() - t) / 1000.0);
 	close(fd);
 	return r;
 }
 
-/* Writes the device state (and RAM unless it is in a shared file; with
- * base_fd, only what differs from it) to state_path, aside and renamed. The
- * VMM is left paused. */
-static int save_state(struct vmm *vm, const char *state_path, int base_fd, struct cove_err *err)
+/* Writes the device state (and RAM unless it is in a shared file: see
+ * struct ram_io) to state_path, aside and renamed. The VMM is left paused. */
+static int save_state(struct vmm *vm, const char *state_path, struct ram_io *io, struct cove_err *err)
 {
 	char tmp[PATH_MAX];
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", state_path) >= (int)sizeof(tmp))
@@ -265,7 +272,7 @@ static int save_state(struct vmm *vm, const char *state_path, int base_fd, struc
 	if (vm->state == VMM_STATE_RUNNING && (r = vm->driver->pause(vm, err)) < 0)
 		return r;
 	vm->state = VMM_STATE_PAUSED;
-	r = save_state_to(vm, tmp, base_fd, err);
+	r = save_state_to(vm, tmp, io, err);
 	if (r == 0 && rename(tmp, state_path) < 0)
 		r = cove_errno(err, -errno, "rename %s", tmp);
 	if (r < 0)
@@ -364,7 +371,8 @@ int vmm_snapshot(struct vmm *vm, const char *state_path, struct cove_err *err)
 	if (!c->mem_file || !c->mem_shared)
 		return cove_errf(err, -EOPNOTSUPP, "snapshot %s: its memory is not in a shared file (mem_file)", c->id);
 	bool was_running = vm->state == VMM_STATE_RUNNING;
-	r = save_state(vm, state_path, -1, err);
+	struct ram_io io = { -1, -1, false };
+	r = save_state(vm, state_path, &io, err);
 	if (r < 0) {
 		cove_err_prefix(err, "snapshot %s", c->id);
 		undo_pause(vm, was_running, r);
@@ -375,15 +383,14 @@ int vmm_snapshot(struct vmm *vm, const char *state_path, struct cove_err *err)
 }
 
 /* A VMM whose RAM is a private mapping of a file: that file linked at
- * path and opened as *fd, so that only the pages that differ from it are
- * saved. Where it cannot be linked (no such RAM, the file replaced, the
- * save on another file system) *fd is -1 and all of the RAM is saved: a
- * copy of the file would cost more than it saves. */
-static int keep_base_memory(struct vmm *vm, const char *path, int *fd, struct cove_err *err)
+ * path and opened as io->base_fd, so that only the pages that differ from
+ * it are saved. Where it cannot be linked (no such RAM, the file replaced,
+ * the save on another file system) all of the RAM is saved: a copy of the
+ * file would cost more than it saves. */
+static int keep_base_memory(struct vmm *vm, const char *path, struct ram_io *io, struct cove_err *err)
 {
 	const struct vmm_config *c = &vm->cfg.c;
-	*fd = -1;
-	if (!path || !c->mem_file || c->mem_shared)
+	if (!c->mem_file || c->mem_shared)
 		return 0;
 	int r = link_vmm_file(vm, VMM_MEMORY_NAME, c->mem_file, path);
 	if (r < 0) {
@@ -391,11 +398,18 @@ static int keep_base_memory(struct vmm *vm, const char *path, int *fd, struct co
 			 c->mem_file, path, strerror(-r));
 		return 0;
 	}
-	if ((*fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+	if ((io->base_fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
 		r = cove_errno(err, -errno, "open %s", path);
 		unlink(path);
 	}
 	return r;
+}
+
+/* The file paths->memory, made for the RAM (memory_whole). */
+static int open_ram_file(const char *path, struct ram_io *io, struct cove_err *err)
+{
+	io->ram_fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	return io->ram_fd < 0 ? cove_errno(err, -errno, "create %s", path) : 0;
 }
 
 int vmm_save(struct vmm *vm, const struct vmm_save_paths *paths, struct cove_err *err)
@@ -410,13 +424,22 @@ int vmm_save(struct vmm *vm, const struct vmm_save_paths *paths, struct cove_err
 		return cove_errf(err, -EOPNOTSUPP, "save %s: its disk writes go to a throwaway overlay", c->id);
 	bool was_running = vm->state == VMM_STATE_RUNNING;
 	int64_t t0 = now_us();
-	int base_fd = -1;
-	r = keep_base_memory(vm, paths->memory, &base_fd, err);
-	bool memory = base_fd >= 0, state = false, disk = false;
+	struct ram_io io = { -1, -1, false };
+	if (paths->memory && paths->memory_whole && !(c->mem_file && c->mem_shared))
+		r = open_ram_file(paths->memory, &io, err);
+	else if (paths->memory)
+		r = keep_base_memory(vm, paths->memory, &io, err);
+	bool memory = io.base_fd >= 0 || io.ram_fd >= 0, state = false, disk = false;
 	if (r == 0)
-		state = (r = save_state(vm, paths->state, base_fd, err)) == 0;
-	if (base_fd >= 0)
-		close(base_fd);
+		state = (r = save_state(vm, paths->state, &io, err)) == 0;
+	if (io.base_fd >= 0)
+		close(io.base_fd);
+	if (io.ram_fd >= 0)
+		close(io.ram_fd);
+	if (memory && io.ram_fd >= 0 && io.whole_in_state) {
+		unlink(paths->memory); /* half written, and not needed */
+		memory = false;
+	}
 	int64_t t1 = now_us();
 	if (r == 0)
 		disk = (r = save_disk(vm, paths->disk, err)) == 0;

@@ -157,11 +157,17 @@ struct vmm_save_paths {
 	 * memory), kept: the state then holds only the pages that differ from
 	 * it, and restoring means mapping it privately again (mem_file). */
 	const char *memory;
+	/* Instead: memory gets all of its RAM as a new file (zero pages are
+	 * holes) and the state none, so that VMMs restored from it (fork
+	 * children) map it privately and share every page until they write
+	 * it. Not made durable: for restores soon after. */
+	bool memory_whole;
 };
 /* Saves the whole VM for a later restore_state boot (a sandbox paused to
  * disk): pauses it, writes its device state and RAM to paths->state (all
  * pages that are not zero; with a private mem_file, the pages that differ
- * from that file, which is kept at paths->memory; with a shared one, none),
+ * from that file, which is kept at paths->memory; with a shared one, none;
+ * with memory_whole, none: see above),
  * copies its disk overlay (disk_overlay) and, when it has one, keeps the
  * disk_layer it is over. Kept files are hard links to the ones the VMM has
  * open (copies where a link cannot be made), so a template snapshot made

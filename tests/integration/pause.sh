@@ -113,6 +113,12 @@ v1=$(echo "$c1" | sed -n 3p); v2=$(echo "$c2" | sed -n 3p)
 [ "$(echo "$c1" | head -2)" = "$(printf 'parent\nforked')" ] && [ "$(echo "$c2" | head -2)" = "$(printf 'parent\nforked')" ] &&
     [ "${v1:-0}" -ge "$before" ] && [ "${v2:-0}" -ge "$before" ]
 check "each child has the parent's files, environment and counter (from $before)" $? "c1=$c1 c2=$c2 before=$before"
+# Their RAM is one file, the parent's RAM as it was, that both map
+# privately: every page they have not written since is shared.
+mem_of() { local q; q=$(qemu_of "$1"); [ -n "$q" ] && awk '$6 ~ /\/memory$/ {print $4 ":" $5; exit}' "/proc/$q/maps"; }
+m1=$(mem_of "$k1"); m2=$(mem_of "$k2"); mp=$(mem_of "$id")
+[ -n "$m1" ] && [ "$m1" = "$m2" ] && [ "$m1" != "$mp" ]
+check "the children map one file of the parent's RAM (shared pages), not the template's" $? "k1=$m1 k2=$m2 parent=$mp"
 "$cove" exec "$k1" -- sh -c 'kill $(cat /tmp/bg); echo mine >/root/k1'
 a=$("$cove" exec "$k1" -- cat /tmp/count); sleep 0.6
 b=$("$cove" exec "$k1" -- cat /tmp/count); x=$("$cove" exec "$k2" -- cat /tmp/count); sleep 0.6

@@ -209,6 +209,8 @@ static size_t load(const struct buf *b, uint8_t *mem, uint8_t *rom)
 	}
 }
 
+static int ram_fd = -1; /* the next filter's, if set */
+
 static int filter(const struct buf *in, struct buf *out, int out_fd, struct qemu_stream_stats *st,
 		  struct cove_err *err)
 {
@@ -216,7 +218,8 @@ static int filter(const struct buf *in, struct buf *out, int out_fd, struct qemu
 	assert_true(ifd >= 0 && ofd >= 0);
 	assert_int_equal(write(ifd, in->p, in->len), (ssize_t)in->len);
 	lseek(ifd, 0, SEEK_SET);
-	int r = qemu_stream_filter(ifd, ofd, "mem", base, sizeof(base), st, err);
+	struct qemu_stream_filter opt = { "mem", base, sizeof(base), ram_fd };
+	int r = qemu_stream_filter(ifd, ofd, &opt, st, err);
 	if (out) {
 		off_t n = lseek(ofd, 0, SEEK_END);
 		out->len = out->cap = (size_t)n;
@@ -255,6 +258,38 @@ static void test_filtered_loads_the_same(void **state)
 	/* Device state onwards passes unchanged. */
 	assert_int_equal(in.len - dev_a, out.len - dev_b);
 	assert_memory_equal(in.p + dev_a, out.p + dev_b, in.len - dev_a);
+	free(in.p);
+	free(out.p);
+}
+
+/* With a RAM file: it gets the guest's whole RAM, the stream none of it,
+ * and loading the stream over the file gives the guest's memory. */
+static void test_ram_file_gets_all_of_it(void **state)
+{
+	(void)state;
+	struct buf in = { 0 }, out = { 0 };
+	make_base();
+	make_stream(&in);
+	ram_fd = memfd_create("ram", MFD_CLOEXEC);
+	assert_true(ram_fd >= 0);
+	struct qemu_stream_stats st;
+	struct cove_err err = { 0 };
+	int r = filter(&in, &out, -1, &st, &err);
+	assert_int_equal(r, 0);
+	assert_int_equal(st.pages, 8);
+	assert_int_equal(st.dropped, 8);
+
+	static uint8_t want[MEM_PAGES * PG], got[MEM_PAGES * PG], rom_a[ROM_PAGES * PG], rom_b[ROM_PAGES * PG];
+	memset(want, 0, sizeof(want)); /* QEMU sends every page: the stream alone makes the memory */
+	load(&in, want, rom_a);
+	assert_int_equal(lseek(ram_fd, 0, SEEK_END), (off_t)sizeof(got));
+	assert_int_equal(pread(ram_fd, got, sizeof(got), 0), (ssize_t)sizeof(got));
+	assert_memory_equal(want, got, sizeof(want));
+	load(&out, got, rom_b); /* no page of "mem" left in it: got stays as the file */
+	assert_memory_equal(want, got, sizeof(want));
+	assert_memory_equal(rom_a, rom_b, sizeof(rom_a));
+	close(ram_fd);
+	ram_fd = -1;
 	free(in.p);
 	free(out.p);
 }
@@ -311,6 +346,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_filtered_loads_the_same),
+		cmocka_unit_test(test_ram_file_gets_all_of_it),
 		cmocka_unit_test(test_streams_it_does_not_know),
 		cmocka_unit_test(test_write_failure_is_reported),
 	};
