@@ -207,6 +207,7 @@ asan: deps
 		COVE_NODE_DIR=$(abspath $(BUILD)/node) tests/run.sh $(BUILD)/asan
 
 bench: deps
+	@scripts/deps.sh --bench
 	@$(MAKE) --no-print-directory all
 	@bench/run.sh $(BUILD)
 

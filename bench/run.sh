@@ -9,7 +9,8 @@
 #   bare_qemu     QEMU started -> guest powered off, no Cove involved
 # Goals on this machine (TCG): vmm_to_agent median <= 800 ms, total <= 1200 ms.
 # Then bench/net.sh: network slot set-up and teardown (and the same with ip and
-# nft commands); then bench/agent.mjs: the guest agent's round trip and
+# nft commands); then bench/libvirt.sh: libvirt's create, save and restore of
+# the same guest; then bench/agent.mjs: the guest agent's round trip and
 # throughput; then bench/coved.mjs: coved through the SDK; then
 # bench/warm.mjs: creates from a warm pool beside restores.
 set -eu
@@ -105,6 +106,11 @@ if COVE_TEMPLATES=$tmp/templates "$cove" template snapshot tiny 2>"$tmp/snap.err
 else
     echo "snapshot bench skipped: $(tail -1 "$tmp/snap.err")"
 fi
+
+# libvirt, the tool a user would otherwise pick: create, save and restore
+# of the same guest in the same run.
+echo
+"$(dirname "$0")/libvirt.sh" "$build" "${accel:-tcg}" "$runs" || echo "libvirt reference failed"
 
 echo
 "$(dirname "$0")/net.sh" "$build"

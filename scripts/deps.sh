@@ -22,6 +22,9 @@ PKGS="$PKGS iproute2 nftables procps curl sqlite3"
 command -v node >/dev/null && command -v npm >/dev/null || PKGS="$PKGS nodejs npm"
 # Fuzz targets: clang with its libFuzzer runtime.
 PKGS="$PKGS clang libclang-rt-14-dev"
+# `make bench` only (scripts/deps.sh --bench): libvirt, the reference the
+# benchmark measures Cove against (bench/libvirt.sh runs its daemon).
+[ "${1:-}" = --bench ] && PKGS="libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients"
 
 # Source packages: the guest agent builds Debian's libmicrohttpd without TLS
 # (scripts/build-microhttpd.sh), which needs deb-src entries. They are made
@@ -45,7 +48,7 @@ add_deb_src() {
 }
 
 need_update=0
-add_deb_src && need_update=1
+if [ "${1:-}" != --bench ] && add_deb_src; then need_update=1; fi
 
 missing=""
 for p in $PKGS; do
