@@ -52,7 +52,7 @@ TEST_TOOLS := $(patsubst tests/tools/%.c,$(BIN)/tools/%,$(wildcard tests/tools/*
 # libFuzzer targets (clang); built only where clang's fuzzer runtime is installed.
 FUZZ_CC ?= clang
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BIN)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
-FUZZ_SRCS := src/common/err.c $(wildcard src/proto/*.c)
+FUZZ_SRCS := src/common/err.c $(wildcard src/proto/*.c) src/vmm/qemu_stream.c
 HAVE_FUZZER := $(shell echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return d && n; }' | \
 	$(FUZZ_CC) -fsanitize=fuzzer -x c - -o /dev/null 2>/dev/null && echo yes)
 
