@@ -202,6 +202,16 @@ int fs_copy_file(const char *from, const char *to, bool durable, struct cove_err
 	return 0;
 }
 
+int fs_sync_dir(const char *path, struct cove_err *err)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return cove_errno(err, -errno, "open %s", path);
+	int r = fsync(fd) < 0 ? cove_errno(err, -errno, "sync %s", path) : 0;
+	close(fd);
+	return r;
+}
+
 uint64_t fs_disk_usage(const char *path, bool own_only)
 {
 	struct stat st;

@@ -21,6 +21,10 @@ int fs_remove_tree(const char *path, struct cove_err *err);
  * durable, fsynced before it returns. */
 int fs_copy_file(const char *from, const char *to, bool durable, struct cove_err *err);
 
+/* fsyncs a directory, so that the entries made or renamed in it last
+ * through a crash of the host. */
+int fs_sync_dir(const char *path, struct cove_err *err);
+
 /* Bytes a file, or every file in a directory tree, takes on disk (allocated
  * blocks: a sparse file counts what it holds). Missing: 0. With own_only,
  * files with more than one link (shared with a template, say) count 0. */

@@ -64,16 +64,31 @@ int sandbox_save(struct sandbox *sb, const struct sandbox_config *c, const char 
 	fs_remove_tree(tmp, NULL); /* a save that was cut short */
 	int64_t t0 = now_us();
 	int r = save_in(sb, c, tmp, for_fork, err);
-	if (r == 0 && rename(tmp, dir) < 0) {
-		r = cove_errno(err, -errno, "rename %s", tmp);
-		struct cove_err e = { 0 };
-		if (vmm_resume(sb->vm, &e) < 0)
-			log_warn("sandbox=%s op=save msg=\"resume after a failed save: %s\"", sb->id, e.msg);
-	}
 	if (r < 0) {
 		fs_remove_tree(tmp, NULL);
 		return r;
 	}
+	/* A pause outlives a crash of the host: its files are synced, then
+	 * their directory entries, then the rename (a fork's copy is for now). */
+	if (!for_fork)
+		r = fs_sync_dir(tmp, err);
+	if (r == 0 && rename(tmp, dir) < 0)
+		r = cove_errno(err, -errno, "rename %s", tmp);
+	if (r < 0) {
+		struct cove_err e = { 0 };
+		if (vmm_resume(sb->vm, &e) < 0)
+			log_warn("sandbox=%s op=save msg=\"resume after a failed save: %s\"", sb->id, e.msg);
+		fs_remove_tree(tmp, NULL);
+		return r;
+	}
+	char parent[PATH_MAX];
+	snprintf(parent, sizeof(parent), "%s", dir);
+	char *slash = strrchr(parent, '/');
+	if (slash && slash != parent)
+		*slash = '\0';
+	struct cove_err e = { 0 };
+	if (!for_fork && slash && fs_sync_dir(parent, &e) < 0)
+		log_warn("sandbox=%s op=save msg=\"saved, but a crash of the host could lose it: %s\"", sb->id, e.msg);
 	struct stat st;
 	char state[PATH_MAX + 32];
 	snprintf(state, sizeof(state), "%s/" SAVED_STATE, dir);
