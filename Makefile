@@ -204,7 +204,7 @@ asan: deps
 		GUEST_SANITIZE="$(SANITIZERS)" GUEST_LDFLAGS= \
 		MHD=$(abspath $(MHD)) programs
 	@COVE_KERNEL=$(abspath $(KERNEL)) COVE_TEMPLATES=$(abspath $(TEMPLATES)) \
-		COVE_NODE_DIR=$(abspath $(BUILD)/node) tests/run.sh $(BUILD)/asan
+		COVE_GUEST_BIN=$(abspath $(BIN)) COVE_NODE_DIR=$(abspath $(BUILD)/node) tests/run.sh $(BUILD)/asan
 
 bench: deps
 	@scripts/deps.sh --bench

@@ -43,8 +43,9 @@ static const char usage_text[] =
 	"    debootstrap from the machine's apt sources (needs root; kept, and not\n"
 	"    made again, while those three files are unchanged), then an image of it\n"
 	"    with the current guest programs.\n"
-	"Then, as root, it boots the template once and snapshots it (unless\n"
-	"--no-snapshot), as `cove template snapshot` does.\n"
+	"The guest programs (cove-init, cove-agent) images get are the ones next\n"
+	"to cove, or in $COVE_GUEST_BIN. Then, as root, it boots the template once\n"
+	"and snapshots it (unless --no-snapshot), as `cove template snapshot` does.\n"
 	"\n"
 	"snapshot boots the template's guest once, waits for its agent and saves it\n"
 	"(memory, device state, the disk writes of its boot) in TEMPLATES/NAME/\n"
@@ -237,7 +238,10 @@ static int cmd_build(int argc, char **argv)
 	if (n <= 0 || guest_paths(b.kernel, b.dir, true) < 0)
 		return CLI_EXIT_FAILURE;
 	exe[n] = '\0';
-	snprintf(b.bin, sizeof(b.bin), "%s", dirname(exe));
+	/* The guest programs images get: next to cove, unless COVE_GUEST_BIN
+	 * names others (a sanitizer build's are not for guests). */
+	const char *guest_bin = getenv("COVE_GUEST_BIN");
+	snprintf(b.bin, sizeof(b.bin), "%s", guest_bin && *guest_bin ? guest_bin : dirname(exe));
 	snprintf(b.out, sizeof(b.out), "%s/%s", b.dir, b.name);
 	struct cove_err err = { 0 };
 	if (fs_mkdir_p(b.out, 0755, &err) < 0) {
