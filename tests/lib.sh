@@ -8,6 +8,17 @@ check() { # check NAME CONDITION-EXIT-STATUS DETAILS...
     if [ "$status" = 0 ]; then ok "$name"; else not_ok "$name" "$@"; fi
 }
 
+# A script that cannot run here says why in a TAP plan of nothing, and stops.
+skip_all() { echo "1..0 # SKIP $*"; exit 0; }
+# need_root: namespaces, links, TAP devices and nftables need it.
+need_root() { [ "$(id -u)" = 0 ] || skip_all "needs root for namespaces, links and nftables"; }
+# need_guest [FILE...]: the guest kernel and these (an image, a template).
+need_guest() {
+    [ -r "${COVE_KERNEL:-}" ] || skip_all "no guest kernel (COVE_KERNEL); run 'make' first"
+    local f
+    for f in "$@"; do [ -e "$f" ] || skip_all "no ${f:-guest image or templates}; run 'make' first"; done
+}
+
 # start_coved LOG [FLAGS...]: coved from $build on a free loopback port, its
 # state in $COVE_STATE_DIR; sets coved_pid and coved_url. Fails if it does
 # not say where it listens within 5 s.

@@ -7,10 +7,8 @@ build=${COVE_BUILD:-$(cd "$(dirname "$0")/../../build" && pwd)}
 cove=$build/bin/cove
 . "$(dirname "$0")/../lib.sh"
 
-if [ "$(id -u)" != 0 ]; then echo "1..0 # SKIP needs root for namespaces and TAP devices"; exit 0; fi
-if [ ! -r "${COVE_KERNEL:-}" ] || [ ! -r "${COVE_ROOTFS:-}" ]; then
-    echo "1..0 # SKIP no guest kernel/image; run 'make' first"; exit 0
-fi
+need_root
+need_guest "${COVE_ROOTFS:-}"
 base=$(mktemp -d /tmp/cove-cli.XXXXXX)
 export COVE_RUN_DIR=$base/run COVE_LOG_DIR=$base/log
 trap 'rm -rf "$base"' EXIT

@@ -6,19 +6,16 @@
 set -u
 build=${COVE_BUILD:-$(cd "$(dirname "$0")/../../build" && pwd)}
 node_dir=${COVE_NODE_DIR:-$build/node}
-if [ ! -f "$node_dir/node_modules/e2b/package.json" ]; then
-    echo "1..0 # SKIP the E2B SDK is not installed in $node_dir ('make' installs it with npm)"; exit 0
-fi
-if [ "$(id -u)" != 0 ]; then echo "1..0 # SKIP needs root for namespaces, links and nftables"; exit 0; fi
-if [ ! -r "${COVE_KERNEL:-}" ] || [ ! -r "${COVE_TEMPLATES:-}/base/rootfs.ext4" ]; then
-    echo "1..0 # SKIP no guest kernel or base template; run 'make' first"; exit 0
-fi
+. "$(dirname "$0")/../lib.sh"
+[ -f "$node_dir/node_modules/e2b/package.json" ] ||
+    skip_all "the E2B SDK is not installed in $node_dir ('make' installs it with npm)"
+need_root
+need_guest "${COVE_TEMPLATES:-}/base/rootfs.ext4"
 sandboxes=${COVE_LOAD_SANDBOXES:-50}
 base=$(mktemp -d /tmp/cove-load.XXXXXX)
 export COVE_RUN_DIR=$base/run COVE_LOG_DIR=$base/log COVE_STATE_DIR=$base/state
 # The guests touch little of their memory: the admission limit is raised so
 # that 50 of 512 MiB fit on this machine, as an operator would overcommit.
-. "$(dirname "$0")/../lib.sh"
 coved_pid=""
 trap 'kill $coved_pid 2>/dev/null; wait $coved_pid 2>/dev/null; "$build/bin/cove" net gc --pool >/dev/null 2>&1; rm -rf "$base"' EXIT
 start_coved "$base/coved.log" --api-key load-key --net-pool 4 --max-sandboxes $((sandboxes + 8)) \

@@ -8,18 +8,14 @@ set -u
 build=${COVE_BUILD:-$(cd "$(dirname "$0")/../../build" && pwd)}
 here=$(cd "$(dirname "$0")/../e2b/coved" && pwd)
 node_dir=${COVE_NODE_DIR:-$build/node}
-if [ ! -f "$node_dir/node_modules/e2b/package.json" ]; then
-    echo "1..0 # SKIP the E2B SDK is not installed in $node_dir ('make' installs it with npm)"
-    exit 0
-fi
-command -v node >/dev/null || { echo "1..0 # SKIP node is not installed ('make deps' installs it)"; exit 0; }
-if [ "$(id -u)" != 0 ]; then echo "1..0 # SKIP needs root for namespaces, links and nftables"; exit 0; fi
-if [ ! -r "${COVE_KERNEL:-}" ] || [ ! -d "${COVE_TEMPLATES:-}" ]; then
-    echo "1..0 # SKIP no guest kernel/templates; run 'make' first"; exit 0
-fi
+. "$(dirname "$0")/../lib.sh"
+[ -f "$node_dir/node_modules/e2b/package.json" ] ||
+    skip_all "the E2B SDK is not installed in $node_dir ('make' installs it with npm)"
+command -v node >/dev/null || skip_all "node is not installed ('make deps' installs it)"
+need_root
+need_guest "${COVE_TEMPLATES:-}"
 base=$(mktemp -d /tmp/cove-e2b-coved.XXXXXX)
 export COVE_RUN_DIR=$base/run COVE_LOG_DIR=$base/log COVE_STATE_DIR=$base/state
-. "$(dirname "$0")/../lib.sh"
 coved_pid=""
 trap 'kill $coved_pid 2>/dev/null; wait $coved_pid 2>/dev/null; "$build/bin/cove" net gc --pool >/dev/null 2>&1; rm -rf "$base"' EXIT
 start_coved "$base/coved.log" --api-key e2b-test-key || { echo "not ok 1 - coved did not start"; sed 's/^/# /' "$base/coved.log"; exit 1; }

@@ -14,15 +14,13 @@ cove=$build/bin/cove
 netslots=$build/bin/tools/netslots
 . "$(dirname "$0")/../lib.sh"
 
-if [ "$(id -u)" != 0 ]; then echo "1..0 # SKIP needs root for namespaces, links and nftables"; exit 0; fi
-if [ ! -r "${COVE_KERNEL:-}" ] || [ ! -r "${COVE_ROOTFS:-}" ]; then
-    echo "1..0 # SKIP no guest kernel/image; run 'make' first"; exit 0
-fi
+need_root
+need_guest "${COVE_ROOTFS:-}"
 for tool in nft ip nsenter busybox; do
-    command -v $tool >/dev/null || { echo "1..0 # SKIP needs $tool (make deps)"; exit 0; }
+    command -v $tool >/dev/null || skip_all "needs $tool (make deps)"
 done
 if ip -o addr | grep -q 'inet 203\.0\.113\.'; then
-    echo "1..0 # SKIP 203.0.113.0/24 (TEST-NET-3, the test's internet) is already in use on this host"; exit 0
+    skip_all "203.0.113.0/24 (TEST-NET-3, the test's internet) is already in use on this host"
 fi
 : "${COVE_NET_NAME:?tests/run.sh sets the network instance of the tests}"
 base=$(mktemp -d /tmp/cove-net.XXXXXX)

@@ -11,13 +11,9 @@ build=${COVE_BUILD:-$(cd "$(dirname "$0")/../../build" && pwd)}
 cove=$build/bin/cove
 . "$(dirname "$0")/../lib.sh"
 
-if [ "$(id -u)" != 0 ]; then echo "1..0 # SKIP needs root for namespaces, links and nftables"; exit 0; fi
-if [ ! -r "${COVE_KERNEL:-}" ] || [ ! -d "${COVE_TEMPLATES:-}/tiny" ]; then
-    echo "1..0 # SKIP no guest kernel/templates; run 'make' first"; exit 0
-fi
-if [ ! -s "$COVE_TEMPLATES/tiny/snapshot/snapshot.conf" ]; then
-    echo "1..0 # SKIP the tiny template has no snapshot ('make' makes it as root)"; exit 0
-fi
+need_root
+need_guest "${COVE_TEMPLATES:-}/tiny"
+[ -s "$COVE_TEMPLATES/tiny/snapshot/snapshot.conf" ] || skip_all "the tiny template has no snapshot ('make' makes it as root)"
 : "${COVE_NET_NAME:?tests/run.sh sets the network instance of the tests}"
 base=$(mktemp -d /tmp/cove-pause.XXXXXX)
 export COVE_RUN_DIR=$base/run COVE_LOG_DIR=$base/log COVE_STATE_DIR=$base/state

@@ -9,10 +9,8 @@ set -u
 build=${COVE_BUILD:-$(cd "$(dirname "$0")/../../build" && pwd)}
 cove=$build/bin/cove
 . "$(dirname "$0")/../lib.sh"
-if [ "$(id -u)" != 0 ]; then echo "1..0 # SKIP needs root for namespaces, links and nftables"; exit 0; fi
-if [ ! -r "${COVE_KERNEL:-}" ] || [ ! -d "${COVE_TEMPLATES:-}/tiny" ]; then
-    echo "1..0 # SKIP no guest kernel/templates; run 'make' first"; exit 0
-fi
+need_root
+need_guest "${COVE_TEMPLATES:-}/tiny"
 base=$(mktemp -d /tmp/cove-snapshot.XXXXXX)
 export COVE_RUN_DIR=$base/run COVE_LOG_DIR=$base/log COVE_STATE_DIR=$base/state
 coved_pid=""
