@@ -112,15 +112,7 @@ domain() { # NAME INIT_ARGS -> domain XML
 </domain>
 EOF
 }
-ms() { echo $(( $(date +%s%N) / 1000000 )); }
-stats() { # name file (as run.sh's)
-    sort -n "$2" | awk -v name="$1" '{v[NR]=$1} END {
-        if (NR == 0) { printf "%-14s no runs\n", name; exit }
-        med = (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2
-        p99 = v[int(NR*0.99 + 0.999)]
-        printf "%-14s n=%-3d median=%7.1f ms  p99=%7.1f ms  max=%7.1f ms  min=%7.1f ms\n", name, NR, med, p99, v[NR], v[1]
-    }'
-}
+. "$(dirname "$0")/lib.sh" # ms, stats
 
 : >"$tmp/create"; : >"$tmp/save"; : >"$tmp/restore"
 domain lv-boot "poweroff -f" >"$tmp/boot.xml"

@@ -36,15 +36,8 @@ trap cleanup EXIT
 # start_coved (shared with the tests)
 . "$(dirname "$0")/../tests/lib.sh"
 
-ms() { echo $(( $(date +%s%N) / 1000000 )); }
-
-stats() { # name file-of-numbers
-    sort -n "$2" | awk -v name="$1" '{v[NR]=$1} END {
-        med = (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2
-        p99 = v[int(NR*0.99 + 0.999)]
-        printf "%-14s n=%-3d median=%7.1f ms  p99=%7.1f ms  max=%7.1f ms  min=%7.1f ms\n", name, NR, med, p99, v[NR], v[1]
-    }'
-}
+# ms and stats (shared with libvirt.sh)
+. "$(dirname "$0")/lib.sh"
 
 echo "bench: $runs runs each, interleaved (cove run, then bare QEMU), on $(nproc) cores"
 : >"$tmp/agent"; : >"$tmp/total"; : >"$tmp/bare"

@@ -202,6 +202,12 @@ int fs_copy_file(const char *from, const char *to, bool durable, struct cove_err
 	return 0;
 }
 
+bool fs_same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 int fs_sync_dir(const char *path, struct cove_err *err)
 {
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

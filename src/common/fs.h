@@ -21,6 +21,10 @@ int fs_remove_tree(const char *path, struct cove_err *err);
  * durable, fsynced before it returns. */
 int fs_copy_file(const char *from, const char *to, bool durable, struct cove_err *err);
 
+/* Whether two paths name one file (device and inode); false if either is
+ * missing. */
+bool fs_same_file(const char *a, const char *b);
+
 /* fsyncs a directory, so that the entries made or renamed in it last
  * through a crash of the host. */
 int fs_sync_dir(const char *path, struct cove_err *err);

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/fs.h"
@@ -105,9 +104,8 @@ static void vm_config(const struct sandbox_config *c, struct sandbox *sb, struct
 static void prefer_template_file(char *path, const char *template_dir, const char *name)
 {
 	char other[PATH_MAX];
-	struct stat a, b;
 	if (template_dir && snprintf(other, sizeof(other), "%s/%s", template_dir, name) < (int)sizeof(other) &&
-	    stat(path, &a) == 0 && stat(other, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+	    fs_same_file(path, other))
 		memcpy(path, other, strlen(other) + 1);
 }
 

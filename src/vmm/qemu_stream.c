@@ -34,6 +34,8 @@ enum {
 	RAM_CONTINUE = 0x20,
 };
 
+static const uint8_t zero_page[PAGE_SIZE_4K];
+
 #define READ_BUF (1u << 20)
 #define RUN_MAX (1u << 20)
 #define WRITE_BUF (1u << 20)
@@ -48,7 +50,6 @@ struct filter {
 	int in, out;
 	uint8_t *rbuf, *wbuf;
 	size_t rstart, rend, wlen;
-	bool eof;
 	const struct name *target;
 	const uint8_t *base;
 	size_t base_len;
@@ -244,7 +245,6 @@ static int ram_size(struct filter *f, uint64_t len)
 	if (f->ram_len || len == 0 || len % PAGE_SIZE_4K || len > (1ull << 40))
 		return proto(f, "the RAM block's length changes or is not whole pages");
 	f->ram_len = len;
-	free(f->written);
 	f->written = calloc(len / PAGE_SIZE_4K / 8 + 1, 1);
 	if (!f->written)
 		return cove_errf(f->err, -ENOMEM, "out of memory");
@@ -272,7 +272,6 @@ static int ram_flush(struct filter *f)
  * written before (the rest are holes). */
 static int ram_page(struct filter *f, uint64_t offset, bool zero, const uint8_t *data)
 {
-	static const uint8_t zeros[PAGE_SIZE_4K];
 	if (!f->ram_len || offset > f->ram_len - PAGE_SIZE_4K)
 		return proto(f, "a page outside its RAM block");
 	uint64_t page = offset / PAGE_SIZE_4K;
@@ -286,7 +285,7 @@ static int ram_page(struct filter *f, uint64_t offset, bool zero, const uint8_t 
 	if (r == 0 && f->run_len == 0)
 		f->run_offset = offset;
 	if (r == 0) {
-		memcpy(f->run + f->run_len, zero ? zeros : data, PAGE_SIZE_4K);
+		memcpy(f->run + f->run_len, zero ? zero_page : data, PAGE_SIZE_4K);
 		f->run_len += PAGE_SIZE_4K;
 	}
 	return r;
@@ -314,10 +313,9 @@ static int block_list(struct filter *f, uint64_t total)
 
 static bool base_holds(const struct filter *f, uint64_t offset, bool zero, const uint8_t *page)
 {
-	static const uint8_t zeros[PAGE_SIZE_4K];
 	if (!f->base || !name_eq(&f->in_last, f->target) || offset > f->base_len || f->base_len - offset < PAGE_SIZE_4K)
 		return false;
-	return memcmp(f->base + offset, zero ? zeros : page, PAGE_SIZE_4K) == 0;
+	return memcmp(f->base + offset, zero ? zero_page : page, PAGE_SIZE_4K) == 0;
 }
 
 /* A ZERO or PAGE record: kept, re-encoded so that CONTINUE still means the

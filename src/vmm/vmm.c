@@ -317,10 +317,7 @@ static int vmm_file(struct vmm *vm, const char *name, char *out, size_t len, str
 static int link_vmm_file(struct vmm *vm, const char *name, const char *host_path, const char *path)
 {
 	char used[PATH_MAX + 64];
-	struct stat a, b;
-	if (vmm_file(vm, name, used, sizeof(used), NULL) < 0 || stat(used, &a) < 0)
-		return -ENOENT;
-	if (!host_path || stat(host_path, &b) < 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+	if (vmm_file(vm, name, used, sizeof(used), NULL) < 0 || !host_path || !fs_same_file(used, host_path))
 		return -ESTALE;
 	return link(host_path, path) == 0 ? 0 : -errno;
 }
