@@ -5,6 +5,7 @@
 #   make deps     install the Debian packages Cove needs (idempotent)
 #   make demo     deps + build + boot a sandbox and run a command in it
 #   make check    deps + build + every test; ends with 'N passed, N failed'
+#   make test TESTS="coved.sh test_store"   only those tests (names as run.sh prints them)
 #   make asan     the tests again under AddressSanitizer and UBSan
 #   make bench    the benchmarks
 
@@ -194,7 +195,7 @@ check: deps
 	@$(MAKE) --no-print-directory test
 
 test: all
-	@tests/run.sh $(BUILD)
+	@tests/run.sh $(BUILD) $(TESTS)
 
 # Sanitizers: a separate tree of host binaries; the guest image is shared.
 SANITIZERS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -204,7 +205,7 @@ asan: deps
 		GUEST_SANITIZE="$(SANITIZERS)" GUEST_LDFLAGS= \
 		MHD=$(abspath $(MHD)) programs
 	@COVE_KERNEL=$(abspath $(KERNEL)) COVE_TEMPLATES=$(abspath $(TEMPLATES)) \
-		COVE_GUEST_BIN=$(abspath $(BIN)) COVE_NODE_DIR=$(abspath $(BUILD)/node) tests/run.sh $(BUILD)/asan
+		COVE_GUEST_BIN=$(abspath $(BIN)) COVE_NODE_DIR=$(abspath $(BUILD)/node) tests/run.sh $(BUILD)/asan $(TESTS)
 
 bench: deps
 	@scripts/deps.sh --bench

@@ -1,13 +1,18 @@
 #!/bin/bash
 # Runs every test of the tree and ends with one line: 'N passed, N failed, N skipped'.
 #
-#   tests/run.sh BUILD_DIR
+#   tests/run.sh BUILD_DIR [NAME...]
+#
+# With NAMEs, only the tests so named run (test_store, coved.sh, fuzz, ...;
+# `make test TESTS="coved.sh pause.sh"`).
 #
 # Test programs speak TAP (cmocka's CMOCKA_MESSAGE_OUTPUT=TAP; the shell tests
 # print it themselves). A program that dies without reporting a failure counts
 # as one failure, so a crash can never pass silently.
 set -u
 build=${1:-build}
+shift
+only=("$@")
 root=$(cd "$(dirname "$0")/.." && pwd)
 export CMOCKA_MESSAGE_OUTPUT=TAP
 export COVE_BUILD=$(cd "$build" && pwd)
@@ -30,8 +35,16 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 passed=0 failed=0 skipped=0
 failures=()
 
+selected() {
+    [ ${#only[@]} = 0 ] && return 0
+    local n
+    for n in "${only[@]}"; do [ "$n" = "$1" ] && return 0; done
+    return 1
+}
+
 run_one() {
     local name=$1; shift
+    selected "$name" || return 0
     local out rc
     out=$(mktemp)
     local start=$(date +%s.%N)
