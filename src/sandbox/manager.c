@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client/agent.h"
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/log.h"
@@ -390,7 +391,7 @@ static void sample_one(struct manager *m, const char *id)
 	if (r < 0)
 		return;
 	/* The guest's own view, asked without the lock. */
-	struct agent_endpoint ep = { j.netns, NET_GUEST_ADDR, SANDBOX_AGENT_PORT, j.token };
+	struct agent_endpoint ep = { j.netns, NET_GUEST_ADDR, ENVD_PORT, j.token };
 	struct agent_metrics am = { 0 };
 	struct cove_err err = { 0 };
 	bool have_guest = agent_metrics(&ep, &am, &err) == 0;

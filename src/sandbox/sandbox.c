@@ -36,7 +36,7 @@ static int wait_agent(struct sandbox *sb, int timeout_ms, struct cove_err *err)
 	int64_t deadline = now_ms() + timeout_ms;
 	struct cove_err last = { 0 };
 	for (;;) {
-		int fd = net_slot_connect(sb->slot, SANDBOX_AGENT_PORT, AGENT_ATTEMPT_MS, &last);
+		int fd = net_slot_connect(sb->slot, ENVD_PORT, AGENT_ATTEMPT_MS, &last);
 		if (fd >= 0) {
 			close(fd);
 			return 0;
@@ -168,7 +168,7 @@ static const char *boot_name(enum sandbox_boot how)
 static int init_agent(const struct sandbox_config *c, enum sandbox_boot how, const char *token, struct sandbox *sb,
 		      struct cove_err *err)
 {
-	struct agent_endpoint ep = { net_slot_netns_fd(sb->slot), NET_GUEST_ADDR, SANDBOX_AGENT_PORT, NULL };
+	struct agent_endpoint ep = { net_slot_netns_fd(sb->slot), NET_GUEST_ADDR, ENVD_PORT, NULL };
 	struct agent_init_request init = { sb->token, c->default_user, c->default_workdir, c->envs };
 	char warm_token[sizeof(sb->token)];
 	int r;
@@ -216,10 +216,10 @@ static int init_agent(const struct sandbox_config *c, enum sandbox_boot how, con
  * E2B SDKs wrap every command in, a login bash, where the guest has one. */
 static int warm_up(struct sandbox *sb, struct cove_err *err)
 {
-	struct agent_endpoint ep = { net_slot_netns_fd(sb->slot), NET_GUEST_ADDR, SANDBOX_AGENT_PORT, NULL };
+	struct agent_endpoint ep = { net_slot_netns_fd(sb->slot), NET_GUEST_ADDR, ENVD_PORT, NULL };
 	const char *bash[] = { "/bin/bash", "-l", "-c", "true", NULL }, *plain[] = { "true", NULL };
-	struct sandbox_exec req = { .argv = bash };
-	struct sandbox_exec_result res;
+	struct agent_exec_request req = { .argv = bash };
+	struct agent_exec_result res;
 	int r = agent_exec(&ep, &req, &res, sb->cancel_fd, err);
 	if (r == -ENOENT) {
 		req.argv = plain;
@@ -390,6 +390,16 @@ int sandbox_adopt(const struct sandbox_config *c, const struct proc_identity *vm
 	sb->timings.vmm_started_us = sb->timings.agent_ready_us = now_us();
 	*ret = sb;
 	return 0;
+}
+
+int sandbox_exec(struct sandbox *sb, const struct agent_exec_request *req, struct agent_exec_result *res,
+		 struct cove_err *err)
+{
+	struct agent_endpoint ep = { sandbox_netns_fd(sb), NET_GUEST_ADDR, ENVD_PORT, sb->token };
+	int r = agent_exec(&ep, req, res, sb->cancel_fd, err);
+	if (r < 0 && r != -ENOENT && r != -EACCES && r != -ECANCELED)
+		cove_err_prefix(err, "exec in %s", sb->id);
+	return r;
 }
 
 int sandbox_pause(struct sandbox *sb, struct cove_err *err)
