@@ -42,6 +42,7 @@ enum sandbox_boot {
 #define SAVED_LAYER "layer.qcow2"
 #define SAVED_CONF "saved.conf"
 
+/* conf.c: the conf files of snapshots and saved sandboxes. */
 /* What a snapshot of c must match (vCPUs, memory, and the image by size and
  * modification time; with_kernel: the kernel too), as conf text. */
 int sandbox_describe(const struct sandbox_config *c, bool with_kernel, char *buf, size_t len, struct cove_err *err);
