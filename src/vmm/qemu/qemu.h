@@ -1,6 +1,6 @@
 /* The QEMU driver's pure part, exposed for unit tests: the command line. */
-#ifndef COVE_VMM_QEMU_H
-#define COVE_VMM_QEMU_H
+#ifndef COVE_VMM_QEMU_QEMU_H
+#define COVE_VMM_QEMU_QEMU_H
 
 #include "vmm/vmm.h"
 
