@@ -62,7 +62,8 @@ int sandbox_snapshot_check(const struct sandbox_config *c, const char *dir, stru
 	snprintf(path, sizeof(path), "%s/" SNAPSHOT_CONF, dir);
 	if ((r = sandbox_conf_check(path, want, why)) < 0)
 		return r == -ESTALE ? cove_errf(why, r, "%s was made for another kernel, image, memory size or vCPU count", dir) : r;
-	const char *parts[] = { SNAPSHOT_MEMORY, SNAPSHOT_STATE, SNAPSHOT_LAYER, SNAPSHOT_OVERLAY };
+	const char *parts[] = { SNAPSHOT_MEMORY, SNAPSHOT_STATE, vmm_disk_name(NULL, VMM_DISK_LAYER),
+				vmm_disk_name(NULL, VMM_DISK_OVERLAY) };
 	for (size_t i = 0; i < ARRAY_SIZE(parts); i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, parts[i]);
 		if (access(path, R_OK) < 0)

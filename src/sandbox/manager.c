@@ -182,8 +182,7 @@ static void unlink_entry(struct manager *m, struct entry *e)
 static uint64_t run_usage(const struct manager *m, const char *id)
 {
 	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/%s", m->c.run_dir ? m->c.run_dir : VMM_DEFAULT_RUN_DIR, id);
-	return fs_disk_usage(path, true);
+	return vmm_run_dir(m->c.run_dir, id, path) == 0 ? fs_disk_usage(path, true) : 0;
 }
 
 static uint64_t saved_usage(const struct manager *m, const char *id)
@@ -747,9 +746,7 @@ static int recover_one(void *ctx, const struct store_sandbox *rec)
 		log_warn("sandbox=%s op=adopt msg=\"%s; ending it\"", rec->id, err.msg);
 	}
 	remove_saved(m, rec->id);
-	const char *run_dir = m->c.run_dir ? m->c.run_dir : VMM_DEFAULT_RUN_DIR;
-	const char *log_dir = m->c.log_dir ? m->c.log_dir : VMM_DEFAULT_LOG_DIR;
-	if (vmm_end_orphan(run_dir, log_dir, rec->id, rec->vmm.pid > 0 ? &rec->vmm : NULL, &err) < 0)
+	if (vmm_end_orphan(m->c.run_dir, m->c.log_dir, rec->id, rec->vmm.pid > 0 ? &rec->vmm : NULL, &err) < 0)
 		log_warn("sandbox=%s op=forget msg=\"%s\"", rec->id, err.msg);
 	log_info("sandbox=%s op=forget state=%s template=%s reason=%s", rec->id, store_sandbox_state_name(rec->state),
 		 rec->template_id, alive ? "not-adoptable" : rec->state == STORE_SANDBOX_CREATING ? "create-cut-short" : "vmm-gone");

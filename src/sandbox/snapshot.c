@@ -5,14 +5,16 @@
  *   memory         the guest's RAM (restores map it privately: pages load
  *                  lazily and are shared by every sandbox of the template)
  *   state          the VMM's device state
- *   layer.qcow2    what the guest wrote to its disk while it booted, over the
+ *   layer          what the guest wrote to its disk while it booted, over the
  *                  template's image (frozen from then on)
- *   overlay.qcow2  an empty overlay over the layer; each sandbox's disk is a
+ *   overlay        an empty overlay over the layer; each sandbox's disk is a
  *                  copy of it
  *   snapshot.conf  what it was made from (kernel and image by size and
  *                  modification time, memory, vCPUs): a snapshot that does
  *                  not match is not used
- * It is made in DIR.tmp and renamed, so DIR is whole or absent. */
+ * The disk files are the VMM's, under its names (vmm_disk_name; the
+ * default driver's are layer.qcow2 and overlay.qcow2). It is made in
+ * DIR.tmp and renamed, so DIR is whole or absent. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -38,8 +40,8 @@ static int make_in(const struct sandbox_config *c, const char *tmp, struct cove_
 	struct stat st;
 	if (stat(c->rootfs, &st) < 0)
 		return cove_errno(err, -errno, "snapshot: image %s", c->rootfs);
-	snprintf(path, sizeof(path), "%s/" SNAPSHOT_LAYER, tmp);
-	if ((r = vmm_disk_create(path, VMM_DISK_ROOTFS_NAME, (uint64_t)st.st_size, err)) < 0)
+	snprintf(path, sizeof(path), "%s/%s", tmp, vmm_disk_name(NULL, VMM_DISK_LAYER));
+	if ((r = vmm_disk_create(NULL, path, VMM_DISK_LAYER, (uint64_t)st.st_size, err)) < 0)
 		return r;
 	struct sandbox *sb = NULL;
 	int64_t t0 = now_us();
@@ -50,13 +52,13 @@ static int make_in(const struct sandbox_config *c, const char *tmp, struct cove_
 	snprintf(path, sizeof(path), "%s/" SNAPSHOT_STATE, tmp);
 	r = vmm_snapshot(sandbox_vmm(sb), path, err);
 	int64_t t2 = now_us();
-	/* Its disk layer is complete once QEMU has let go of it. */
+	/* Its disk layer is complete once the VMM has let go of it. */
 	vmm_remove_logs(sandbox_vmm(sb));
 	sandbox_free(sb);
 	if (r < 0)
 		return r;
-	snprintf(path, sizeof(path), "%s/" SNAPSHOT_OVERLAY, tmp);
-	if ((r = vmm_disk_create(path, VMM_DISK_LAYER_NAME, (uint64_t)st.st_size, err)) < 0)
+	snprintf(path, sizeof(path), "%s/%s", tmp, vmm_disk_name(NULL, VMM_DISK_OVERLAY));
+	if ((r = vmm_disk_create(NULL, path, VMM_DISK_OVERLAY, (uint64_t)st.st_size, err)) < 0)
 		return r;
 	snprintf(path, sizeof(path), "%s/" SNAPSHOT_MEMORY, tmp);
 	_cleanup_close_ int mem = open(path, O_RDONLY | O_CLOEXEC);

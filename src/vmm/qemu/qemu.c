@@ -1,5 +1,7 @@
-/* The QEMU driver: booting QEMU with the command line args.c builds, and
- * control over QMP on a unix socket. */
+/* The QEMU driver (qemu.h): booting QEMU with the command line args.c
+ * builds, control over QMP on a unix socket, and saves and restores as
+ * migrations over a descriptor, filtered (qemu_stream.h) where the RAM is
+ * a private mapping of a file or goes to a file of its own. */
 #include "vmm/qemu/qemu.h"
 
 #include <errno.h>
@@ -16,7 +18,7 @@
 #include "common/fs.h"
 #include "common/proc.h"
 #include "common/log.h"
-#include "vmm/internal.h"
+#include "vmm/driver.h"
 #include "vmm/qemu/qemu_stream.h"
 #include "vmm/qemu/qmp.h"
 
@@ -193,14 +195,51 @@ static int snapshot_filtered(struct vmm *vm, struct qemu *q, int fd, int base_fd
 	return r;
 }
 
-static int qemu_snapshot(struct vmm *vm, int fd, int base_fd, int ram_fd, struct cove_err *err)
+/* Saves into fd: the whole migration, or (base_fd, ram_fd) filtered. A
+ * stream the filter does not know (another QEMU) is saved again without
+ * it, all of the RAM into fd. */
+static int snapshot_to(struct vmm *vm, struct qemu *q, int fd, const char *path, int base_fd, int ram_fd,
+		       struct vmm_snapshot_report *report, struct cove_err *err)
+{
+	if (base_fd < 0 && ram_fd < 0)
+		return migrate(q, "migrate", "snapshot", fd, "snapshot", err);
+	int r = snapshot_filtered(vm, q, fd, base_fd, ram_fd, err);
+	if (r != -EPROTO)
+		return r;
+	log_warn("vmm=%s op=save msg=\"saving all of its RAM: %s\"", vm->cfg.c.id, err ? err->msg : "");
+	report->ram_in_state = true;
+	return ftruncate(fd, 0) < 0 ? cove_errno(err, -errno, "truncate %s", path)
+				    : migrate(q, "migrate", "snapshot", fd, "snapshot", err);
+}
+
+/* QEMU is handed descriptors (its seccomp filter forbids opening files
+ * itself): the state's, the base memory's, and the RAM file's. */
+static int qemu_snapshot(struct vmm *vm, const struct vmm_snapshot_files *files, struct vmm_snapshot_report *report,
+			 struct cove_err *err)
 {
 	struct qemu *q = qemu_of(vm);
 	if (!q || !q->qmp)
 		return cove_errf(err, -ENOTCONN, "qemu: no QMP connection");
-	if (base_fd >= 0 || ram_fd >= 0)
-		return snapshot_filtered(vm, q, fd, base_fd, ram_fd, err);
-	return migrate(q, "migrate", "snapshot", fd, "snapshot", err);
+	int fd = open(files->state, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return cove_errno(err, -errno, "create %s", files->state);
+	int base_fd = -1, ram_fd = -1, r = 0;
+	if (files->base_memory && (base_fd = open(files->base_memory, O_RDONLY | O_CLOEXEC)) < 0)
+		r = cove_errno(err, -errno, "open %s", files->base_memory);
+	if (r == 0 && files->ram && (ram_fd = open(files->ram, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
+		r = cove_errno(err, -errno, "create %s", files->ram);
+	r = r ?: snapshot_to(vm, q, fd, files->state, base_fd, ram_fd, report, err);
+	if (r == 0 && fsync(fd) < 0)
+		r = cove_errno(err, -errno, "write %s", files->state);
+	close(fd);
+	if (base_fd >= 0)
+		close(base_fd);
+	if (ram_fd >= 0) {
+		close(ram_fd);
+		if (r < 0 || report->ram_in_state)
+			unlink(files->ram); /* half written, or not needed */
+	}
+	return r;
 }
 
 static int qemu_boot(struct vmm *vm, struct cove_err *err)
@@ -212,8 +251,8 @@ static int qemu_boot(struct vmm *vm, struct cove_err *err)
 	if (r < 0)
 		return r;
 	snprintf(kernel, sizeof(kernel), "%s/kernel", vm->work_dir);
-	snprintf(rootfs, sizeof(rootfs), "%s/" VMM_DISK_ROOTFS_NAME, vm->work_dir);
-	snprintf(disk, sizeof(disk), "%s/disk.qcow2", vm->work_dir);
+	snprintf(rootfs, sizeof(rootfs), "%s/" QEMU_ROOTFS_NAME, vm->work_dir);
+	snprintf(disk, sizeof(disk), "%s/" QEMU_DISK_OWN_NAME, vm->work_dir);
 	snprintf(qmp_path, sizeof(qmp_path), "%s/qmp.sock", vm->dir);
 	snprintf(memory, sizeof(memory), "%s/" VMM_MEMORY_NAME, vm->work_dir);
 	struct qemu_paths paths = { binary, kernel, rootfs, qmp_path, vm->console_path, c->mem_file ? memory : NULL,
@@ -222,7 +261,7 @@ static int qemu_boot(struct vmm *vm, struct cove_err *err)
 	char overlay_copy[PATH_MAX + 16];
 	const char *overlay = c->disk_overlay;
 	if (c->disk_overlay && c->disk_overlay_copy) {
-		snprintf(overlay_copy, sizeof(overlay_copy), "%s/disk.qcow2", vm->dir);
+		snprintf(overlay_copy, sizeof(overlay_copy), "%s/" QEMU_DISK_OWN_NAME, vm->dir);
 		r = fs_copy_file(c->disk_overlay, overlay_copy, false, err);
 		if (r < 0)
 			return r;
@@ -243,7 +282,7 @@ static int qemu_boot(struct vmm *vm, struct cove_err *err)
 	struct vmm_bind binds[5] = {
 		{ .source = c->kernel, .name = "kernel", .read_only = true },
 		/* A throwaway overlay means QEMU never writes the image itself. */
-		{ .source = c->rootfs, .name = VMM_DISK_ROOTFS_NAME,
+		{ .source = c->rootfs, .name = QEMU_ROOTFS_NAME,
 		  .read_only = !c->rootfs_persist || c->disk_overlay },
 	};
 	size_t nbinds = 2;
@@ -251,9 +290,9 @@ static int qemu_boot(struct vmm *vm, struct cove_err *err)
 	if (c->mem_file)
 		binds[nbinds++] = (struct vmm_bind){ .source = c->mem_file, .name = VMM_MEMORY_NAME, .read_only = false };
 	if (c->disk_overlay)
-		binds[nbinds++] = (struct vmm_bind){ .source = overlay, .name = "disk.qcow2", .read_only = false };
+		binds[nbinds++] = (struct vmm_bind){ .source = overlay, .name = QEMU_DISK_OWN_NAME, .read_only = false };
 	if (c->disk_layer)
-		binds[nbinds++] = (struct vmm_bind){ .source = c->disk_layer, .name = VMM_DISK_LAYER_NAME, .read_only = true };
+		binds[nbinds++] = (struct vmm_bind){ .source = c->disk_layer, .name = QEMU_DISK_LAYER_NAME, .read_only = true };
 	int pass[1] = { c->tap_fd };
 	struct vmm_launch spec = {
 		.binary = binary,
@@ -347,11 +386,14 @@ static void qemu_release(struct vmm *vm)
 
 const struct vmm_driver vmm_driver_qemu = {
 	.name = "qemu",
+	.features = VMM_FEATURE_SNAPSHOTS | VMM_FEATURE_MEMORY_FILE | VMM_FEATURE_DISK_LAYERS | VMM_FEATURE_ADOPT,
+	.disk = { QEMU_DISK_LAYER_NAME, QEMU_DISK_OVERLAY_NAME, QEMU_DISK_OWN_NAME },
 	.boot = qemu_boot,
 	.pause = qemu_pause,
 	.resume = qemu_resume,
 	.request_poweroff = qemu_request_poweroff,
 	.attach = qemu_attach,
 	.snapshot = qemu_snapshot,
+	.disk_create = qemu_disk_create,
 	.release = qemu_release,
 };
