@@ -3,13 +3,11 @@
  * escalation, death detection, and cleanup. It reaches the drivers through
  * drivers.c and struct vmm_driver only. */
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
