@@ -35,7 +35,7 @@ GUEST_LIBS := $(shell pkg-config --static --libs jansson nettle 2>/dev/null) -lz
 TEST_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 # The host library: everything but the programs' main files.
-LIB_SRCS := $(wildcard src/common/*.c src/vmm/*.c src/net/*.c src/store/*.c src/proto/*.c src/sandbox/*.c src/template/*.c src/api/*.c src/client/*.c)
+LIB_SRCS := $(wildcard src/common/*.c src/vmm/*.c src/vmm/qemu/*.c src/net/*.c src/store/*.c src/proto/*.c src/sandbox/*.c src/template/*.c src/api/*.c src/client/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(O)/host/%.o)
 CLI_SRCS := $(wildcard src/cli/*.c)
 CLI_OBJS := $(CLI_SRCS:%.c=$(O)/host/%.o)
@@ -53,7 +53,7 @@ TEST_TOOLS := $(patsubst tests/tools/%.c,$(BIN)/tools/%,$(wildcard tests/tools/*
 # libFuzzer targets (clang); built only where clang's fuzzer runtime is installed.
 FUZZ_CC ?= clang
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BIN)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
-FUZZ_SRCS := src/common/err.c $(wildcard src/proto/*.c) src/vmm/qemu_stream.c
+FUZZ_SRCS := src/common/err.c $(wildcard src/proto/*.c) src/vmm/qemu/qemu_stream.c
 HAVE_FUZZER := $(shell echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return d && n; }' | \
 	$(FUZZ_CC) -fsanitize=fuzzer -x c - -o /dev/null 2>/dev/null && echo yes)
 

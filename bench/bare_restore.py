@@ -2,7 +2,7 @@
 """make bench: the floor for a restore, driven by hand without Cove.
 
 Starts QEMU over a template snapshot (made by `cove template snapshot`) with
-the devices Cove gives a restored sandbox (src/vmm/qemu.c: microvm, RAM as a
+the devices Cove gives a restored sandbox (src/vmm/qemu/args.c: microvm, RAM as a
 private mapping of the snapshot's memory file, virtio-blk over a copy of the
 empty overlay, virtio-net on a TAP, virtio-rng, a serial console), in a
 network namespace of its own (unshare -n), then over QMP:

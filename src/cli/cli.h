@@ -58,16 +58,16 @@ struct cli_endpoint {
 int cli_sandbox_endpoint(struct client *cl, const char *verb, const char *id, struct cli_endpoint *ret);
 /* Runs req through ep, output to stdout/stderr, reporting failures as cove
  * VERB; returns the exit code (cli_exit_code). */
-int cli_exec_via(const struct agent_endpoint *ep, const struct sandbox_exec *req, int cancel_fd, const char *verb);
+int cli_exec_via(const struct agent_endpoint *ep, const struct agent_exec_request *req, int cancel_fd, const char *verb);
 /* SIGINT, SIGTERM, SIGHUP (and SIGWINCH with winch) blocked and delivered on
  * the returned descriptor (readable: cancel), SIGPIPE ignored. Call before
  * any thread starts, so all inherit the mask. */
 int cli_signal_fd(bool winch);
-/* Output of a command to cove's stdout or stderr (sandbox_output_fn). */
+/* Output of a command to cove's stdout or stderr (agent_output_fn). */
 int cli_write_output(void *ctx, enum process_stream stream, const uint8_t *data, size_t len);
 /* cove's exit status for a command that ran (or not): its own, 128+N for a
  * signal, 127/126/125/130 as docker run has them. */
-int cli_exit_code(int r, const struct sandbox_exec_result *res);
+int cli_exit_code(int r, const struct agent_exec_result *res);
 
 /* -p [ADDR:]HOSTPORT:GUESTPORT (address default 127.0.0.1; host port 0: any). */
 struct cli_publish {

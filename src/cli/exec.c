@@ -20,7 +20,7 @@
 #include "cli/cli.h"
 #include "client/client.h"
 #include "common/fs.h"
-#include "sandbox/sandbox.h"
+#include "client/agent.h"
 
 #define MAX_ENVS 256
 #define INPUT_CHUNK 4096
@@ -33,7 +33,7 @@ int cli_write_output(void *ctx, enum process_stream stream, const uint8_t *data,
 	return r == -EPIPE ? -EPIPE : 0;
 }
 
-int cli_exit_code(int r, const struct sandbox_exec_result *res)
+int cli_exit_code(int r, const struct agent_exec_result *res)
 {
 	if (r == -ENOENT)
 		return CLI_EXIT_NOT_FOUND;
@@ -74,7 +74,7 @@ int cli_sandbox_endpoint(struct client *cl, const char *verb, const char *id, st
 	} else {
 		snprintf(ret->id, sizeof(ret->id), "%s", id);
 		snprintf(ret->token, sizeof(ret->token), "%s", token);
-		ret->ep = (struct agent_endpoint){ .netns_fd = -1, .port = SANDBOX_AGENT_PORT, .token = ret->token,
+		ret->ep = (struct agent_endpoint){ .netns_fd = -1, .port = ENVD_PORT, .token = ret->token,
 						   .via = client_url(cl), .sandbox = ret->id };
 	}
 	json_decref(info);
@@ -95,9 +95,9 @@ int cli_signal_fd(bool winch)
 	return signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
-int cli_exec_via(const struct agent_endpoint *ep, const struct sandbox_exec *req, int cancel_fd, const char *verb)
+int cli_exec_via(const struct agent_endpoint *ep, const struct agent_exec_request *req, int cancel_fd, const char *verb)
 {
-	struct sandbox_exec_result res;
+	struct agent_exec_result res;
 	struct cove_err err = { 0 };
 	int r = agent_exec(ep, req, &res, cancel_fd, &err);
 	/* Ctrl-C stops the command too, not only the stream. */
@@ -187,7 +187,7 @@ int cmd_exec(int argc, char **argv)
 		return CLI_EXIT_FAILURE;
 	}
 	int sfd = cli_signal_fd(false);
-	struct sandbox_exec req = { .argv = (const char *const *)argv + optind + 1, .envs = o.envs, .cwd = o.cwd,
+	struct agent_exec_request req = { .argv = (const char *const *)argv + optind + 1, .envs = o.envs, .cwd = o.cwd,
 				    .on_output = cli_write_output };
 	int code = cli_exec_via(&ce.ep, &req, sfd, "exec");
 	if (sfd >= 0)
@@ -330,7 +330,7 @@ int cmd_shell(int argc, char **argv)
 	pthread_t input;
 	int code = CLI_EXIT_FAILURE;
 	if (pipe2(s.stop, O_CLOEXEC) == 0 && s.sfd >= 0 && pthread_create(&input, NULL, input_main, &s) == 0) {
-		struct sandbox_exec req = { .argv = cmd, .envs = o.envs, .cwd = o.cwd, .on_output = cli_write_output,
+		struct agent_exec_request req = { .argv = cmd, .envs = o.envs, .cwd = o.cwd, .on_output = cli_write_output,
 					    .ctx = &s, .pty = true, .on_start = on_start };
 		window_size(&req.cols, &req.rows);
 		/* No cancel descriptor: Ctrl-C is the guest's (raw mode). */

@@ -380,7 +380,7 @@ static int run_via_coved(const struct run_opts *o, struct client *cl, int sfd)
 	snprintf(ce.id, sizeof(ce.id), "%s", json_string_value(json_object_get(reply, "sandboxID")) ?: "");
 	snprintf(ce.token, sizeof(ce.token), "%s", json_string_value(json_object_get(reply, "envdAccessToken")) ?: "");
 	json_decref(reply);
-	ce.ep = (struct agent_endpoint){ .netns_fd = -1, .port = SANDBOX_AGENT_PORT, .token = ce.token,
+	ce.ep = (struct agent_endpoint){ .netns_fd = -1, .port = ENVD_PORT, .token = ce.token,
 					 .via = client_url(cl), .sandbox = ce.id };
 	int64_t t1 = now_us();
 	struct refresher rf = { .stop = { -1, -1 } };
@@ -389,7 +389,7 @@ static int run_via_coved(const struct run_opts *o, struct client *cl, int sfd)
 	bool refreshing = pipe2(rf.stop, O_CLOEXEC) == 0 && pthread_create(&refresher, NULL, refresh_main, &rf) == 0;
 	if (!refreshing)
 		log_warn("op=refresh msg=\"the sandbox ends %d s after it was made\"", COVED_RUN_TIMEOUT_S);
-	struct sandbox_exec req = { .argv = (const char *const *)o->argv, .envs = o->envs, .cwd = o->cwd,
+	struct agent_exec_request req = { .argv = (const char *const *)o->argv, .envs = o->envs, .cwd = o->cwd,
 				    .on_output = cli_write_output };
 	int code = cli_exec_via(&ce.ep, &req, sfd, "run");
 	if (refreshing) {
@@ -484,13 +484,13 @@ int cmd_run(int argc, char **argv)
 		net_slots_close(o.sc.net);
 		return CLI_EXIT_FAILURE;
 	}
-	struct sandbox_exec req = {
+	struct agent_exec_request req = {
 		.argv = (const char *const *)o.argv,
 		.envs = o.envs,
 		.cwd = o.cwd,
 		.on_output = cli_write_output,
 	};
-	struct sandbox_exec_result res;
+	struct agent_exec_result res;
 	int64_t t0 = now_us();
 	r = sandbox_exec(sb, &req, &res, &err);
 	int64_t t1 = now_us();

@@ -21,27 +21,27 @@ struct sandbox {
 /* How sandbox_start_as boots the guest. */
 enum sandbox_boot {
 	SANDBOX_BOOT_COLD,     /* from the kernel, disk writes to a throwaway overlay */
-	SANDBOX_BOOT_SNAPSHOT_SOURCE, /* cold, RAM in DIR/memory (shared), disk DIR/layer.qcow2; no /init */
+	SANDBOX_BOOT_SNAPSHOT_SOURCE, /* cold, RAM in DIR/memory (shared), disk writes to DIR's layer; no /init */
 	SANDBOX_BOOT_RESTORE,  /* from the template snapshot in DIR */
 	SANDBOX_BOOT_RESUME,   /* a sandbox saved whole in DIR (sandbox_save); keeps its token */
 	SANDBOX_BOOT_FORK,     /* the same, as a new sandbox: a token of its own, the RNG reseeded */
 	SANDBOX_BOOT_WARM,     /* like RESTORE, then warmed up and paused, without /init (sandbox_prepare) */
 };
 
+/* A template snapshot's files; its disk layer and the empty overlay over
+ * it are named by the VMM (vmm_disk_name: VMM_DISK_LAYER,
+ * VMM_DISK_OVERLAY). */
 #define SNAPSHOT_MEMORY "memory"
 #define SNAPSHOT_STATE "state"
-#define SNAPSHOT_LAYER "layer.qcow2"
-#define SNAPSHOT_OVERLAY "overlay.qcow2"
 #define SNAPSHOT_CONF "snapshot.conf"
-/* A sandbox saved whole (sandbox_save): its own disk overlay and state,
- * RAM included, the layer the overlay is over, and the memory file its RAM
- * differs from. */
+/* A sandbox saved whole (sandbox_save): its state, RAM included, and the
+ * memory file its RAM differs from; its own disk overlay and the layer
+ * that is over are named by the VMM (VMM_DISK_OWN, VMM_DISK_LAYER). */
 #define SAVED_STATE "state"
 #define SAVED_MEMORY "memory"
-#define SAVED_DISK "disk.qcow2"
-#define SAVED_LAYER "layer.qcow2"
 #define SAVED_CONF "saved.conf"
 
+/* conf.c: the conf files of snapshots and saved sandboxes. */
 /* What a snapshot of c must match (vCPUs, memory, and the image by size and
  * modification time; with_kernel: the kernel too), as conf text. */
 int sandbox_describe(const struct sandbox_config *c, bool with_kernel, char *buf, size_t len, struct cove_err *err);

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client/agent.h"
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/log.h"
@@ -181,8 +182,7 @@ static void unlink_entry(struct manager *m, struct entry *e)
 static uint64_t run_usage(const struct manager *m, const char *id)
 {
 	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/%s", m->c.run_dir ? m->c.run_dir : VMM_DEFAULT_RUN_DIR, id);
-	return fs_disk_usage(path, true);
+	return vmm_run_dir(m->c.run_dir, id, path) == 0 ? fs_disk_usage(path, true) : 0;
 }
 
 static uint64_t saved_usage(const struct manager *m, const char *id)
@@ -390,7 +390,7 @@ static void sample_one(struct manager *m, const char *id)
 	if (r < 0)
 		return;
 	/* The guest's own view, asked without the lock. */
-	struct agent_endpoint ep = { j.netns, NET_GUEST_ADDR, SANDBOX_AGENT_PORT, j.token };
+	struct agent_endpoint ep = { j.netns, NET_GUEST_ADDR, ENVD_PORT, j.token };
 	struct agent_metrics am = { 0 };
 	struct cove_err err = { 0 };
 	bool have_guest = agent_metrics(&ep, &am, &err) == 0;
@@ -746,9 +746,7 @@ static int recover_one(void *ctx, const struct store_sandbox *rec)
 		log_warn("sandbox=%s op=adopt msg=\"%s; ending it\"", rec->id, err.msg);
 	}
 	remove_saved(m, rec->id);
-	const char *run_dir = m->c.run_dir ? m->c.run_dir : VMM_DEFAULT_RUN_DIR;
-	const char *log_dir = m->c.log_dir ? m->c.log_dir : VMM_DEFAULT_LOG_DIR;
-	if (vmm_end_orphan(run_dir, log_dir, rec->id, rec->vmm.pid > 0 ? &rec->vmm : NULL, &err) < 0)
+	if (vmm_end_orphan(m->c.run_dir, m->c.log_dir, rec->id, rec->vmm.pid > 0 ? &rec->vmm : NULL, &err) < 0)
 		log_warn("sandbox=%s op=forget msg=\"%s\"", rec->id, err.msg);
 	log_info("sandbox=%s op=forget state=%s template=%s reason=%s", rec->id, store_sandbox_state_name(rec->state),
 		 rec->template_id, alive ? "not-adoptable" : rec->state == STORE_SANDBOX_CREATING ? "create-cut-short" : "vmm-gone");

@@ -36,7 +36,7 @@ static int wait_agent(struct sandbox *sb, int timeout_ms, struct cove_err *err)
 	int64_t deadline = now_ms() + timeout_ms;
 	struct cove_err last = { 0 };
 	for (;;) {
-		int fd = net_slot_connect(sb->slot, SANDBOX_AGENT_PORT, AGENT_ATTEMPT_MS, &last);
+		int fd = net_slot_connect(sb->slot, ENVD_PORT, AGENT_ATTEMPT_MS, &last);
 		if (fd >= 0) {
 			close(fd);
 			return 0;
@@ -115,8 +115,9 @@ static int snapshot_paths(const struct sandbox_config *c, struct vmm_config *vc,
 {
 	if (how == SANDBOX_BOOT_COLD)
 		return 0;
-	const char *snapshot[4] = { SNAPSHOT_MEMORY, SNAPSHOT_STATE, SNAPSHOT_LAYER, SNAPSHOT_OVERLAY };
-	const char *saved[4] = { SAVED_MEMORY, SAVED_STATE, SAVED_LAYER, SAVED_DISK };
+	const char *layer = vmm_disk_name(NULL, VMM_DISK_LAYER);
+	const char *snapshot[4] = { SNAPSHOT_MEMORY, SNAPSHOT_STATE, layer, vmm_disk_name(NULL, VMM_DISK_OVERLAY) };
+	const char *saved[4] = { SAVED_MEMORY, SAVED_STATE, layer, vmm_disk_name(NULL, VMM_DISK_OWN) };
 	bool whole = how == SANDBOX_BOOT_RESUME || how == SANDBOX_BOOT_FORK;
 	/* SANDBOX_BOOT_WARM restores the template snapshot like RESTORE. */
 	const char **names = whole ? saved : snapshot;
@@ -130,7 +131,7 @@ static int snapshot_paths(const struct sandbox_config *c, struct vmm_config *vc,
 		 * that a resume that fails leaves it as it was (and each fork
 		 * child has its own). */
 		prefer_template_file(paths[0], c->snapshot, SNAPSHOT_MEMORY);
-		prefer_template_file(paths[2], c->snapshot, SNAPSHOT_LAYER);
+		prefer_template_file(paths[2], c->snapshot, layer);
 		vc->mem_file = access(paths[0], F_OK) == 0 ? paths[0] : NULL;
 		vc->restore_state = paths[1];
 		vc->disk_layer = access(paths[2], F_OK) == 0 ? paths[2] : NULL;
@@ -168,7 +169,7 @@ static const char *boot_name(enum sandbox_boot how)
 static int init_agent(const struct sandbox_config *c, enum sandbox_boot how, const char *token, struct sandbox *sb,
 		      struct cove_err *err)
 {
-	struct agent_endpoint ep = { net_slot_netns_fd(sb->slot), NET_GUEST_ADDR, SANDBOX_AGENT_PORT, NULL };
+	struct agent_endpoint ep = { net_slot_netns_fd(sb->slot), NET_GUEST_ADDR, ENVD_PORT, NULL };
 	struct agent_init_request init = { sb->token, c->default_user, c->default_workdir, c->envs };
 	char warm_token[sizeof(sb->token)];
 	int r;
@@ -216,10 +217,10 @@ static int init_agent(const struct sandbox_config *c, enum sandbox_boot how, con
  * E2B SDKs wrap every command in, a login bash, where the guest has one. */
 static int warm_up(struct sandbox *sb, struct cove_err *err)
 {
-	struct agent_endpoint ep = { net_slot_netns_fd(sb->slot), NET_GUEST_ADDR, SANDBOX_AGENT_PORT, NULL };
+	struct agent_endpoint ep = { net_slot_netns_fd(sb->slot), NET_GUEST_ADDR, ENVD_PORT, NULL };
 	const char *bash[] = { "/bin/bash", "-l", "-c", "true", NULL }, *plain[] = { "true", NULL };
-	struct sandbox_exec req = { .argv = bash };
-	struct sandbox_exec_result res;
+	struct agent_exec_request req = { .argv = bash };
+	struct agent_exec_result res;
 	int r = agent_exec(&ep, &req, &res, sb->cancel_fd, err);
 	if (r == -ENOENT) {
 		req.argv = plain;
@@ -313,7 +314,7 @@ int sandbox_start(const struct sandbox_config *c, struct sandbox **ret, struct c
 		int r = sandbox_snapshot_check(c, c->snapshot, &why);
 		if (r == 0) {
 			r = sandbox_start_as(c, SANDBOX_BOOT_RESTORE, c->snapshot, NULL, ret, &why);
-			/* A snapshot that does not load (made by another QEMU, say)
+			/* A snapshot that does not load (made by another VMM version, say)
 			 * costs a boot, not the sandbox; cancelled is cancelled. */
 			if (r == 0 || r == -ECANCELED) {
 				if (r < 0 && err)
@@ -370,11 +371,12 @@ int sandbox_adopt(const struct sandbox_config *c, const struct proc_identity *vm
 		/* Restored from a snapshot, it writes to an overlay of its own
 		 * (what sandbox_save copies); c->snapshot names the layer it is
 		 * likely over. */
-		if (snprintf(overlay, sizeof(overlay), "%s/%s/disk.qcow2", vc.run_dir, sb->id) < (int)sizeof(overlay) &&
-		    access(overlay, F_OK) == 0) {
+		if (vmm_disk_path(&vc, overlay) == 0 && access(overlay, F_OK) == 0) {
 			vc.disk_overlay = overlay;
 			vc.disk_overlay_copy = true;
-			if (c->snapshot && snprintf(layer, sizeof(layer), "%s/" SNAPSHOT_LAYER, c->snapshot) < (int)sizeof(layer) &&
+			if (c->snapshot &&
+			    snprintf(layer, sizeof(layer), "%s/%s", c->snapshot, vmm_disk_name(NULL, VMM_DISK_LAYER)) <
+				    (int)sizeof(layer) &&
 			    access(layer, F_OK) == 0)
 				vc.disk_layer = layer;
 		}
@@ -390,6 +392,16 @@ int sandbox_adopt(const struct sandbox_config *c, const struct proc_identity *vm
 	sb->timings.vmm_started_us = sb->timings.agent_ready_us = now_us();
 	*ret = sb;
 	return 0;
+}
+
+int sandbox_exec(struct sandbox *sb, const struct agent_exec_request *req, struct agent_exec_result *res,
+		 struct cove_err *err)
+{
+	struct agent_endpoint ep = { sandbox_netns_fd(sb), NET_GUEST_ADDR, ENVD_PORT, sb->token };
+	int r = agent_exec(&ep, req, res, sb->cancel_fd, err);
+	if (r < 0 && r != -ENOENT && r != -EACCES && r != -ECANCELED)
+		cove_err_prefix(err, "exec in %s", sb->id);
+	return r;
 }
 
 int sandbox_pause(struct sandbox *sb, struct cove_err *err)

@@ -8,12 +8,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "client/agent.h"
 #include "common/err.h"
 #include "net/net.h"
-#include "proto/process.h"
 #include "vmm/vmm.h"
 
-#define SANDBOX_AGENT_PORT 49983
 #define SANDBOX_DEFAULT_AGENT_TIMEOUT_MS 30000
 
 struct sandbox_config {
@@ -79,80 +78,11 @@ int sandbox_snapshot_check(const struct sandbox_config *c, const char *dir, stru
 int sandbox_adopt(const struct sandbox_config *c, const struct proc_identity *vmm, const char *token,
 		  struct sandbox **ret, struct cove_err *err);
 
-typedef int (*sandbox_output_fn)(void *ctx, enum process_stream stream, const uint8_t *data, size_t len);
-
-struct sandbox_exec {
-	const char *const *argv;
-	const char *const *envs; /* "KEY=VALUE", NULL-terminated, may be NULL */
-	const char *cwd;         /* NULL: the guest user's home */
-	sandbox_output_fn on_output;
-	void *ctx;
-	/* A terminal of cols x rows: output arrives as PROCESS_PTY, input goes
-	 * through agent_send_input. */
-	bool pty;
-	unsigned short cols, rows;
-	void (*on_start)(void *ctx, int pid); /* may be NULL */
-};
-
-struct sandbox_exec_result {
-	int pid;
-	bool exited;      /* false: killed by a signal */
-	int exit_code;    /* when exited */
-	int signal;       /* when killed */
-	char status[64];  /* "exit status 3", "signal: killed" */
-};
-
-/* Runs a command in the guest and streams its output to on_output as it
- * arrives. A command that cannot start fails with the guest's errno
- * (-ENOENT: not found, -EACCES: not executable) and err says which. */
-int sandbox_exec(struct sandbox *sb, const struct sandbox_exec *req, struct sandbox_exec_result *res,
+/* Runs a command in the sandbox's guest through its agent (agent_exec,
+ * with the sandbox's token and cancel_fd); err names the sandbox unless
+ * the command could not start (-ENOENT, -EACCES) or was cancelled. */
+int sandbox_exec(struct sandbox *sb, const struct agent_exec_request *req, struct agent_exec_result *res,
 		 struct cove_err *err);
-
-/* Where a guest agent listens: an IPv4 address and port, inside a network
- * namespace (netns_fd) or, with -1, in the caller's (an agent run on the
- * host, for tests). Or, with via set, through coved's envd routing: via is
- * coved's base URL ("http://127.0.0.1:49982") and sandbox the id it routes
- * by (E2b-Sandbox-Id; port becomes E2b-Sandbox-Port). */
-struct agent_endpoint {
-	int netns_fd;
-	const char *address;
-	unsigned port;
-	const char *token; /* X-Access-Token, NULL for none */
-	const char *via;
-	const char *sandbox;
-};
-
-/* What POST /init tells an agent, besides the host's clock (always sent). */
-struct agent_init_request {
-	const char *token;           /* the new access token; NULL: none */
-	const char *default_user;    /* NULL: the agent's own (root) */
-	const char *default_workdir; /* NULL: the user's home */
-	const char *const *envs;     /* "KEY=VALUE" for every process, NULL-terminated; may be NULL */
-};
-
-/* POST /init: sets the agent's access token, defaults and environment, and
- * the guest's clock to the host's. */
-int agent_init(const struct agent_endpoint *ep, const struct agent_init_request *req, struct cove_err *err);
-
-/* What the guest agent's GET /metrics reports of the guest. */
-struct agent_metrics {
-	unsigned cpu_count;
-	double cpu_used_pct;
-	uint64_t mem_total, mem_used, disk_total, disk_used; /* bytes */
-};
-int agent_metrics(const struct agent_endpoint *ep, struct agent_metrics *ret, struct cove_err *err);
-
-/* sandbox_exec against any agent. cancel_fd: readable means give up; -1 for none. */
-int agent_exec(const struct agent_endpoint *ep, const struct sandbox_exec *req, struct sandbox_exec_result *res,
-	       int cancel_fd, struct cove_err *err);
-
-/* Input for a process started with a terminal (agent_exec with pty), and
- * the terminal's new size. */
-int agent_send_input(const struct agent_endpoint *ep, int pid, const uint8_t *data, size_t len, struct cove_err *err);
-int agent_resize(const struct agent_endpoint *ep, int pid, unsigned short cols, unsigned short rows,
-		 struct cove_err *err);
-/* SIGKILL (force) or SIGTERM to a process the agent started. */
-int agent_kill(const struct agent_endpoint *ep, int pid, bool force, struct cove_err *err);
 
 /* Saves the sandbox whole into dir (made; whole or absent): its guest's
  * RAM and device state, its disk overlay and the layer under it, so that

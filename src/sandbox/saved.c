@@ -10,13 +10,15 @@
  *                in a copy saved for a fork, all of the guest's RAM (the
  *                state has none), which the children map privately, so
  *                they share every page of it until they write it
- *   disk.qcow2   the sandbox's own disk overlay, as it stood
- *   layer.qcow2  the layer that overlay is over (a template snapshot's,
+ *   disk         the sandbox's own disk overlay, as it stood
+ *   layer        the layer that overlay is over (a template snapshot's,
  *                hard-linked, so a template snapshot made again later does
  *                not pull it away); absent for an overlay over the image
  *   saved.conf   vCPUs, memory, and the image (by size and modification
  *                time) the layer is over: resuming over another is refused
- * It is made in DIR.tmp and renamed, so DIR is whole or absent. */
+ * The disk files are the VMM's, under its names (vmm_disk_name; the
+ * default driver's are disk.qcow2 and layer.qcow2). It is made in DIR.tmp
+ * and renamed, so DIR is whole or absent. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -40,8 +42,8 @@ static int save_in(struct sandbox *sb, const struct sandbox_config *c, const cha
 	if (mkdir(tmp, 0700) < 0)
 		return cove_errno(err, -errno, "create %s", tmp);
 	snprintf(state, sizeof(state), "%s/" SAVED_STATE, tmp);
-	snprintf(disk, sizeof(disk), "%s/" SAVED_DISK, tmp);
-	snprintf(layer, sizeof(layer), "%s/" SAVED_LAYER, tmp);
+	snprintf(disk, sizeof(disk), "%s/%s", tmp, vmm_disk_name(NULL, VMM_DISK_OWN));
+	snprintf(layer, sizeof(layer), "%s/%s", tmp, vmm_disk_name(NULL, VMM_DISK_LAYER));
 	snprintf(memory, sizeof(memory), "%s/" SAVED_MEMORY, tmp);
 	snprintf(path, sizeof(path), "%s/" SAVED_CONF, tmp);
 	struct vmm_save_paths paths = { state, disk, layer, memory, for_fork };

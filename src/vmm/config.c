@@ -11,7 +11,7 @@
 void vmm_config_init(struct vmm_config *config)
 {
 	*config = (struct vmm_config){
-		.driver = "qemu",
+		.driver = VMM_DEFAULT_DRIVER,
 		.vcpus = VMM_DEFAULT_VCPUS,
 		.mem_mib = VMM_DEFAULT_MEM_MIB,
 		.accel = VMM_ACCEL_AUTO,

@@ -22,23 +22,6 @@
 #include "vmm/cgroup.h"
 #include "vmm/internal.h"
 
-int vmm_write_identity(const char *dir, const char *name, const struct proc_identity *id, struct cove_err *err)
-{
-	char path[PATH_MAX], tmp[PATH_MAX + 8], text[64];
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	int n = snprintf(text, sizeof(text), "%d %" PRIu64 "\n", (int)id->pid, id->start_time);
-	_cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return cove_errno(err, -errno, "write %s", tmp);
-	int r = fs_write_all(fd, text, (size_t)n);
-	if (r < 0)
-		return cove_errno(err, r, "write %s", tmp);
-	if (rename(tmp, path) < 0)
-		return cove_errno(err, -errno, "rename %s", tmp);
-	return 0;
-}
-
 static int read_identity(int dirfd, const char *name, struct proc_identity *id)
 {
 	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -123,8 +106,10 @@ int vmm_end_orphan(const char *run_dir, const char *log_dir, const char *id, con
 		   struct cove_err *err)
 {
 	char dir[PATH_MAX], log[PATH_MAX];
-	if (snprintf(dir, sizeof(dir), "%s/%s", run_dir, id) >= (int)sizeof(dir))
+	if (vmm_run_dir(run_dir, id, dir) < 0)
 		return cove_errf(err, -ENAMETOOLONG, "run directory of %s too long", id);
+	if (!log_dir)
+		log_dir = VMM_DEFAULT_LOG_DIR;
 	if (snprintf(log, sizeof(log), "%s/%s.console.log", log_dir, id) < (int)sizeof(log))
 		unlink(log);
 	if (snprintf(log, sizeof(log), "%s/%s.vmm.log", log_dir, id) < (int)sizeof(log))

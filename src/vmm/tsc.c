@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "vmm/internal.h"
+#include "vmm/driver.h"
 
 #define MEASURE_NS 10000000L
 

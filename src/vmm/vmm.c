@@ -1,29 +1,19 @@
 /* The VMM lifecycle shared by every driver: create, boot, pause, resume,
- * stop with escalation, death detection, and cleanup. */
+ * saves (the files and their undoing; the driver writes them), stop with
+ * escalation, death detection, and cleanup. It reaches the drivers through
+ * drivers.c and struct vmm_driver only. */
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "vmm/internal.h"
-
-static const struct vmm_driver *const drivers[] = { &vmm_driver_qemu };
-
-static const struct vmm_driver *driver_find(const char *name)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(drivers); i++)
-		if (strcmp(drivers[i]->name, name) == 0)
-			return drivers[i];
-	return NULL;
-}
 
 const char *vmm_state_name(enum vmm_state state)
 {
@@ -75,14 +65,52 @@ static int set_path(char *dst, const char *fmt, const char *a, const char *b, st
 	return 0;
 }
 
+int vmm_run_dir(const char *run_dir, const char *id, char buf[PATH_MAX])
+{
+	int n = snprintf(buf, PATH_MAX, "%s/%s", run_dir ? run_dir : VMM_DEFAULT_RUN_DIR, id);
+	return n < 0 || n >= PATH_MAX ? -ENAMETOOLONG : 0;
+}
+
+int vmm_disk_path(const struct vmm_config *c, char buf[PATH_MAX])
+{
+	const char *own = vmm_disk_name(c->driver, VMM_DISK_OWN);
+	if (!own)
+		return -EOPNOTSUPP;
+	char dir[PATH_MAX];
+	int r = vmm_run_dir(c->run_dir, c->id, dir);
+	if (r == 0 && snprintf(buf, PATH_MAX, "%s/%s", dir, own) >= PATH_MAX)
+		r = -ENAMETOOLONG;
+	return r;
+}
+
+/* What the config asks of its driver, the driver can do. */
+static int check_features(const struct vmm_config *c, const struct vmm_driver *d, struct cove_err *err)
+{
+	const char *missing = NULL;
+	if (c->mem_file && !(d->features & VMM_FEATURE_MEMORY_FILE))
+		missing = "guest memory in a file (mem_file)";
+	else if (c->restore_state && !(d->features & VMM_FEATURE_SNAPSHOTS))
+		missing = "snapshots (restore_state)";
+	else if (c->disk_overlay && !(d->features & VMM_FEATURE_DISK_LAYERS))
+		missing = "disk layers (disk_overlay)";
+	if (missing)
+		return cove_errf(err, -EOPNOTSUPP, "config: driver %s has no %s", d->name, missing);
+	return 0;
+}
+
 int vmm_create(const struct vmm_config *config, struct vmm **ret, struct cove_err *err)
 {
 	int r = vmm_config_validate(config, err);
 	if (r < 0)
 		return r;
-	const struct vmm_driver *driver = driver_find(config->driver);
-	if (!driver)
-		return cove_errf(err, -EINVAL, "config: driver '%s' is unknown (known: qemu)", config->driver);
+	const struct vmm_driver *driver = vmm_driver_find(config->driver);
+	if (!driver) {
+		char known[128];
+		vmm_driver_names(known, sizeof(known));
+		return cove_errf(err, -EINVAL, "config: driver '%s' is unknown (known: %s)", config->driver, known);
+	}
+	if ((r = check_features(config, driver, err)) < 0)
+		return r;
 	struct vmm *vm = calloc(1, sizeof(*vm));
 	if (!vm)
 		return cove_errf(err, -ENOMEM, "vmm %s: out of memory", config->id);
@@ -164,7 +192,7 @@ int vmm_adopt(const struct vmm_config *config, const struct proc_identity *id, s
 	int r = vmm_create(config, &vm, err);
 	if (r < 0)
 		return r;
-	if (!vm->driver->attach) {
+	if (!(vm->driver->features & VMM_FEATURE_ADOPT)) {
 		r = cove_errf(err, -EOPNOTSUPP, "driver %s cannot attach to a running VMM", vm->driver->name);
 		goto fail;
 	}
@@ -233,37 +261,11 @@ int vmm_pause(struct vmm *vm, struct cove_err *err)
 	return 0;
 }
 
-/* Where a save's RAM goes besides the state: base_fd, the file the RAM is
- * a private mapping of (only the pages that differ from it are saved), or
- * ram_fd, a file that gets all of it. whole_in_state: the driver saved it
- * all into the state after all (a stream its filter does not know). */
-struct ram_io {
-	int base_fd, ram_fd;
-	bool whole_in_state;
-};
-
-static int save_state_to(struct vmm *vm, const char *tmp, struct ram_io *io, struct cove_err *err)
-{
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return cove_errno(err, -errno, "create %s", tmp);
-	int r = vm->driver->snapshot(vm, fd, io->base_fd, io->ram_fd, err);
-	if (r == -EPROTO && (io->base_fd >= 0 || io->ram_fd >= 0)) {
-		/* A stream the filter does not know (another QEMU): all of the RAM. */
-		log_warn("vmm=%s op=save msg=\"saving all of its RAM: %s\"", vm->cfg.c.id, err ? err->msg : "");
-		io->whole_in_state = true;
-		r = ftruncate(fd, 0) < 0 ? cove_errno(err, -errno, "truncate %s", tmp)
-					 : vm->driver->snapshot(vm, fd, -1, -1, err);
-	}
-	if (r == 0 && fsync(fd) < 0)
-		r = cove_errno(err, -errno, "write %s", tmp);
-	close(fd);
-	return r;
-}
-
-/* Writes the device state (and RAM unless it is in a shared file: see
- * struct ram_io) to state_path, aside and renamed. The VMM is left paused. */
-static int save_state(struct vmm *vm, const char *state_path, struct ram_io *io, struct cove_err *err)
+/* Has the driver write the device state (and RAM unless it is in a shared
+ * file: see struct vmm_snapshot_files) to state_path, aside and renamed.
+ * The VMM is left paused. */
+static int save_state(struct vmm *vm, const char *state_path, const struct vmm_snapshot_files *files,
+		      struct vmm_snapshot_report *report, struct cove_err *err)
 {
 	char tmp[PATH_MAX];
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", state_path) >= (int)sizeof(tmp))
@@ -272,11 +274,14 @@ static int save_state(struct vmm *vm, const char *state_path, struct ram_io *io,
 	if (vm->state == VMM_STATE_RUNNING && (r = vm->driver->pause(vm, err)) < 0)
 		return r;
 	vm->state = VMM_STATE_PAUSED;
-	r = save_state_to(vm, tmp, io, err);
+	struct vmm_snapshot_files aside = *files;
+	aside.state = tmp;
+	*report = (struct vmm_snapshot_report){ 0 };
+	r = vm->driver->snapshot(vm, &aside, report, err);
 	if (r == 0 && rename(tmp, state_path) < 0)
 		r = cove_errno(err, -errno, "rename %s", tmp);
 	if (r < 0)
-		unlink(tmp);
+		fs_remove_tree(tmp, NULL); /* a file, or a driver's directory */
 	return r;
 }
 
@@ -287,7 +292,7 @@ static int save_disk(struct vmm *vm, const char *path, struct cove_err *err)
 	const struct vmm_config *c = &vm->cfg.c;
 	char from[PATH_MAX], tmp[PATH_MAX];
 	if (c->disk_overlay_copy)
-		snprintf(from, sizeof(from), "%s/disk.qcow2", vm->dir);
+		vmm_disk_path(c, from); /* fits: the run directory does */
 	else
 		snprintf(from, sizeof(from), "%s", c->disk_overlay);
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
@@ -363,13 +368,14 @@ int vmm_snapshot(struct vmm *vm, const char *state_path, struct cove_err *err)
 	int r = require_live(vm, "snapshot", err);
 	if (r < 0)
 		return r;
-	if (!vm->driver->snapshot)
+	if (!(vm->driver->features & VMM_FEATURE_SNAPSHOTS))
 		return cove_errf(err, -EOPNOTSUPP, "snapshot %s: driver %s has no snapshots", c->id, vm->driver->name);
 	if (!c->mem_file || !c->mem_shared)
 		return cove_errf(err, -EOPNOTSUPP, "snapshot %s: its memory is not in a shared file (mem_file)", c->id);
 	bool was_running = vm->state == VMM_STATE_RUNNING;
-	struct ram_io io = { -1, -1, false };
-	r = save_state(vm, state_path, &io, err);
+	struct vmm_snapshot_files files = { 0 };
+	struct vmm_snapshot_report report;
+	r = save_state(vm, state_path, &files, &report, err);
 	if (r < 0) {
 		cove_err_prefix(err, "snapshot %s", c->id);
 		undo_pause(vm, was_running, r);
@@ -380,33 +386,22 @@ int vmm_snapshot(struct vmm *vm, const char *state_path, struct cove_err *err)
 }
 
 /* A VMM whose RAM is a private mapping of a file: that file linked at
- * path and opened as io->base_fd, so that only the pages that differ from
- * it are saved. Where it cannot be linked (no such RAM, the file replaced,
- * the save on another file system) all of the RAM is saved: a copy of the
- * file would cost more than it saves. */
-static int keep_base_memory(struct vmm *vm, const char *path, struct ram_io *io, struct cove_err *err)
+ * path and handed to the driver as the base memory, so that only the pages
+ * that differ from it are saved. Where it cannot be linked (no such RAM,
+ * the file replaced, the save on another file system) all of the RAM is
+ * saved: a copy of the file would cost more than it saves. */
+static void keep_base_memory(struct vmm *vm, const char *path, struct vmm_snapshot_files *files)
 {
 	const struct vmm_config *c = &vm->cfg.c;
 	if (!c->mem_file || c->mem_shared)
-		return 0;
+		return;
 	int r = link_vmm_file(vm, VMM_MEMORY_NAME, c->mem_file, path);
 	if (r < 0) {
 		log_info("vmm=%s op=save msg=\"all of its RAM is saved: %s cannot be linked into %s: %s\"", c->id,
 			 c->mem_file, path, strerror(-r));
-		return 0;
+		return;
 	}
-	if ((io->base_fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		r = cove_errno(err, -errno, "open %s", path);
-		unlink(path);
-	}
-	return r;
-}
-
-/* The file paths->memory, made for the RAM (memory_whole). */
-static int open_ram_file(const char *path, struct ram_io *io, struct cove_err *err)
-{
-	io->ram_fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	return io->ram_fd < 0 ? cove_errno(err, -errno, "create %s", path) : 0;
+	files->base_memory = path;
 }
 
 int vmm_save(struct vmm *vm, const struct vmm_save_paths *paths, struct cove_err *err)
@@ -415,39 +410,33 @@ int vmm_save(struct vmm *vm, const struct vmm_save_paths *paths, struct cove_err
 	int r = require_live(vm, "save", err);
 	if (r < 0)
 		return r;
-	if (!vm->driver->snapshot)
+	if (!(vm->driver->features & VMM_FEATURE_SNAPSHOTS))
 		return cove_errf(err, -EOPNOTSUPP, "save %s: driver %s has no snapshots", c->id, vm->driver->name);
 	if (!c->disk_overlay)
 		return cove_errf(err, -EOPNOTSUPP, "save %s: its disk writes go to a throwaway overlay", c->id);
 	bool was_running = vm->state == VMM_STATE_RUNNING;
 	int64_t t0 = now_us();
-	struct ram_io io = { -1, -1, false };
+	struct vmm_snapshot_files files = { 0 };
+	struct vmm_snapshot_report report;
 	if (paths->memory && paths->memory_whole && !(c->mem_file && c->mem_shared))
-		r = open_ram_file(paths->memory, &io, err);
+		files.ram = paths->memory;
 	else if (paths->memory)
-		r = keep_base_memory(vm, paths->memory, &io, err);
-	bool memory = io.base_fd >= 0 || io.ram_fd >= 0, state = false, disk = false;
-	if (r == 0)
-		state = (r = save_state(vm, paths->state, &io, err)) == 0;
-	if (io.base_fd >= 0)
-		close(io.base_fd);
-	if (io.ram_fd >= 0)
-		close(io.ram_fd);
-	if (memory && io.ram_fd >= 0 && io.whole_in_state) {
-		unlink(paths->memory); /* half written, and not needed */
-		memory = false;
-	}
+		keep_base_memory(vm, paths->memory, &files);
+	bool state = (r = save_state(vm, paths->state, &files, &report, err)) == 0, disk = false;
+	/* The memory file is there: linked, or written whole by the driver. */
+	bool memory = files.base_memory || (state && files.ram && !report.ram_in_state);
 	int64_t t1 = now_us();
 	if (r == 0)
 		disk = (r = save_disk(vm, paths->disk, err)) == 0;
-	if (r == 0 && paths->layer && (r = keep_file(vm, VMM_DISK_LAYER_NAME, c->disk_layer, paths->layer, err)) == -ENOENT)
+	if (r == 0 && paths->layer &&
+	    (r = keep_file(vm, vm->driver->disk.layer, c->disk_layer, paths->layer, err)) == -ENOENT)
 		r = 0;
 	if (r < 0) {
 		/* Whatever was made goes: a failed save leaves nothing. */
 		if (memory)
 			unlink(paths->memory);
 		if (state)
-			unlink(paths->state);
+			fs_remove_tree(paths->state, NULL);
 		if (disk)
 			unlink(paths->disk);
 		cove_err_prefix(err, "save %s", c->id);
@@ -469,32 +458,6 @@ int vmm_resume(struct vmm *vm, struct cove_err *err)
 		return cove_err_prefix(err, "resume %s", vm->cfg.c.id);
 	vm->state = VMM_STATE_RUNNING;
 	return 0;
-}
-
-void vmm_cleanup_after_exit(struct vmm *vm)
-{
-	if (vm->pidfd >= 0) {
-		siginfo_t info = { 0 };
-		/* The process group may hold helpers the VMM forked; none may outlive it. */
-		kill(-vm->identity.pid, SIGKILL);
-		while (waitid(P_PIDFD, (id_t)vm->pidfd, &info, WEXITED) < 0 && errno == EINTR)
-			;
-		vm->exit_status = info.si_code == CLD_EXITED ? W_EXITCODE(info.si_status, 0) : info.si_status;
-		close(vm->pidfd);
-		vm->pidfd = -1;
-	}
-	if (vm->driver_data && vm->driver->release)
-		vm->driver->release(vm);
-	vm->cgroup = vmm_cgroup_remove(vm->cgroup);
-	if (vm->launched_dir) {
-		struct cove_err e = { 0 };
-		/* The tmpfs work directory was only ever mounted in the VMM's own
-		 * mount namespace, which died with it: here it is an empty dir. */
-		if (fs_remove_tree(vm->dir, &e) < 0)
-			log_warn("vmm=%s op=cleanup msg=\"%s\"", vm->cfg.c.id, e.msg);
-		vm->launched_dir = false;
-	}
-	vm->state = VMM_STATE_STOPPED;
 }
 
 enum vmm_state vmm_state(struct vmm *vm)
@@ -593,40 +556,6 @@ const char *vmm_console_path(const struct vmm *vm) { return vm->console_path; }
 enum vmm_accel vmm_accel_used(const struct vmm *vm) { return vm->accel; }
 int64_t vmm_launch_time_us(const struct vmm *vm) { return vm->launch_us; }
 int vmm_exit_status(const struct vmm *vm) { return vm->exit_status; }
-
-static int log_tail_line(const char *path, char *buf, size_t len)
-{
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	char tail[2048];
-	off_t size = lseek(fd, 0, SEEK_END);
-	off_t from = size > (off_t)sizeof(tail) - 1 ? size - (off_t)sizeof(tail) + 1 : 0;
-	ssize_t n = pread(fd, tail, sizeof(tail) - 1, from);
-	if (n <= 0)
-		return -ENODATA;
-	tail[n] = '\0';
-	while (n > 0 && (tail[n - 1] == '\n' || tail[n - 1] == '\r'))
-		tail[--n] = '\0';
-	char *line = strrchr(tail, '\n');
-	snprintf(buf, len, "%s", line ? line + 1 : tail);
-	return 0;
-}
-
-int vmm_report_early_exit(struct vmm *vm, struct cove_err *err)
-{
-	vmm_cleanup_after_exit(vm);
-	char last[512] = "";
-	int st = vm->exit_status;
-	char how[64];
-	if (WIFEXITED(st))
-		snprintf(how, sizeof(how), "exit status %d", WEXITSTATUS(st));
-	else
-		snprintf(how, sizeof(how), "signal %d", st);
-	if (log_tail_line(vm->log_path, last, sizeof(last)) == 0 && last[0])
-		return cove_errf(err, -ECHILD, "VMM exited immediately (%s): %s (log: %s)", how, last, vm->log_path);
-	return cove_errf(err, -ECHILD, "VMM exited immediately (%s); see %s", how, vm->log_path);
-}
 
 int vmm_usage(const struct vmm *vm, uint64_t *cpu_usec, uint64_t *mem_bytes)
 {

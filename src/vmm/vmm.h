@@ -15,11 +15,12 @@
  *  - stopping asks the guest to power off, then sends SIGTERM to the process
  *    group, then SIGKILL; every path reaps the child and removes RUN_DIR/ID.
  *
- * Nothing outside src/vmm/ names a particular VMM: drivers register in a
- * table and are chosen by name (config.driver). */
+ * Nothing outside src/vmm/ names a particular VMM: drivers (vmm/driver.h)
+ * register in a table and are chosen by name (config.driver). */
 #ifndef COVE_VMM_H
 #define COVE_VMM_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -49,6 +50,7 @@ enum vmm_state {
 #define VMM_MAX_VCPUS 64
 #define VMM_MIN_MEM_MIB 64
 #define VMM_MAX_MEM_MIB (256 * 1024)
+#define VMM_DEFAULT_DRIVER "qemu"
 #define VMM_DEFAULT_INIT "/sbin/cove-init"
 #define VMM_DEFAULT_RUN_DIR "/run/cove"
 #define VMM_DEFAULT_LOG_DIR "/var/log/cove"
@@ -62,7 +64,7 @@ struct vmm_guest_net {
 };
 
 struct vmm_config {
-	const char *driver;     /* default "qemu" */
+	const char *driver;     /* default VMM_DEFAULT_DRIVER */
 	const char *id;         /* required: [a-z0-9-], 1..VMM_ID_MAX-1 chars */
 	const char *kernel;     /* required: uncompressed vmlinux with a PVH note */
 	const char *rootfs;     /* required: raw ext4 image, becomes /dev/vda */
@@ -100,20 +102,17 @@ struct vmm_config {
 	 * over the memory file it kept, mapped privately, or into fresh memory
 	 * without one); the guest carries on where it was. */
 	const char *restore_state;
-	/* The root disk as a qcow2 chain instead of a throwaway overlay: guest
-	 * writes go to disk_overlay (read-write), whose backing file is
-	 * disk_layer (read-only) or, without one, rootfs; a layer's backing
-	 * file is rootfs. Backing files are named as the VMM sees them
-	 * (VMM_DISK_LAYER_NAME, VMM_DISK_ROOTFS_NAME): see vmm_disk_create. */
+	/* The root disk as a chain of layers instead of a throwaway overlay
+	 * (a driver with disk layers; QEMU's are qcow2 images): guest writes
+	 * go to disk_overlay (read-write), whose backing file is disk_layer
+	 * (read-only) or, without one, rootfs; a layer's backing file is
+	 * rootfs. Made by vmm_disk_create. */
 	const char *disk_overlay;
 	const char *disk_layer;
 	/* disk_overlay is a template (an empty overlay): the VMM gets a copy of
 	 * it in its run directory, removed with it. */
 	bool disk_overlay_copy;
 };
-
-#define VMM_DISK_LAYER_NAME "layer.qcow2"
-#define VMM_DISK_ROOTFS_NAME "rootfs"
 
 struct vmm;
 
@@ -211,14 +210,35 @@ int vmm_sweep_stale(const char *run_dir, struct cove_err *err);
 /* Ends what is left of VMM id after its owner died part way (a daemon killed
  * while it booted one): the VMM named by known (may be NULL) or recorded in
  * RUN_DIR/ID, everything in its cgroup, then the run directory, cgroup and
- * the logs in log_dir. */
+ * the logs in log_dir. run_dir, log_dir NULL: the defaults. */
 int vmm_end_orphan(const char *run_dir, const char *log_dir, const char *id, const struct proc_identity *known,
 		   struct cove_err *err);
 
-/* Makes an empty qcow2 image at path over the backing file named backing
- * (VMM_DISK_LAYER_NAME, format qcow2, or VMM_DISK_ROOTFS_NAME, raw) of
- * size bytes, with qemu-img. */
-int vmm_disk_create(const char *path, const char *backing, uint64_t size, struct cove_err *err);
+/* RUN_DIR/ID, the run directory of VMM id (run_dir NULL:
+ * VMM_DEFAULT_RUN_DIR); -ENAMETOOLONG when it does not fit. */
+int vmm_run_dir(const char *run_dir, const char *id, char buf[PATH_MAX]);
+
+/* The files of a disk chain (config.disk_overlay, disk_layer), in the
+ * driver's format under the driver's names. */
+enum vmm_disk_file {
+	VMM_DISK_LAYER,   /* a frozen layer over the root filesystem image */
+	VMM_DISK_OVERLAY, /* an empty overlay over a layer, copied for each VMM (disk_overlay_copy) */
+	VMM_DISK_OWN,     /* that copy: a VMM's own overlay, in its run directory */
+};
+/* The file name driver (NULL: the default) gives such a file; NULL for a
+ * driver that is unknown or has no disk layers. */
+const char *vmm_disk_name(const char *driver, enum vmm_disk_file file);
+/* The own overlay a VMM of config c writes to with disk_overlay_copy, in
+ * its run directory; -ENAMETOOLONG, or -EOPNOTSUPP for a driver without
+ * disk layers. */
+int vmm_disk_path(const struct vmm_config *c, char buf[PATH_MAX]);
+/* Makes an empty VMM_DISK_LAYER over the root filesystem image, or a
+ * VMM_DISK_OVERLAY over a layer, of size bytes at path, as driver (NULL:
+ * the default) makes them. Backing files are named as the VMM sees them in
+ * its work directory, so a chain resolves there (and only there).
+ * -EOPNOTSUPP: a driver without disk layers. */
+int vmm_disk_create(const char *driver, const char *path, enum vmm_disk_file file, uint64_t size,
+		    struct cove_err *err);
 
 /* Removes the two log files (the caller decides: `cove run` keeps them only
  * when something failed). */

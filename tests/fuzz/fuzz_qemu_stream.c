@@ -1,4 +1,4 @@
-/* libFuzzer target: the QEMU migration stream filter (src/vmm/qemu_stream.c),
+/* libFuzzer target: the QEMU migration stream filter (src/vmm/qemu/qemu_stream.c),
  * both ways: leaving out pages equal to a base, and moving every page to a
  * RAM file. The input is the stream; the base is 16 pages, page i filled
  * with i. Output goes to memory files. */
@@ -8,7 +8,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "vmm/qemu_stream.h"
+#include "vmm/qemu/qemu_stream.h"
 
 static uint8_t base[16 * 4096];
 

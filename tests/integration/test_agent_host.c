@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "sandbox/sandbox.h"
+#include "client/agent.h"
 
 static pid_t agent_pid;
 static struct agent_endpoint ep = { .netns_fd = -1, .address = "127.0.0.1" };
@@ -49,10 +49,10 @@ static void capture_free(struct capture *c)
 }
 
 static int run(const char *const *argv, const char *const *envs, const char *cwd, struct capture *c,
-	       struct sandbox_exec_result *res, struct cove_err *err)
+	       struct agent_exec_result *res, struct cove_err *err)
 {
 	memset(c, 0, sizeof(*c));
-	struct sandbox_exec req = { .argv = argv, .envs = envs, .cwd = cwd, .on_output = capture, .ctx = c };
+	struct agent_exec_request req = { .argv = argv, .envs = envs, .cwd = cwd, .on_output = capture, .ctx = c };
 	return agent_exec(&ep, &req, res, -1, err);
 }
 
@@ -95,7 +95,7 @@ static void test_agent_streams_and_exit_code(void **state)
 {
 	(void)state;
 	struct capture c;
-	struct sandbox_exec_result res;
+	struct agent_exec_result res;
 	struct cove_err err = { 0 };
 	const char *argv[] = { "sh", "-c", "echo out; echo err >&2; exit 7", NULL };
 	assert_int_equal(run(argv, NULL, NULL, &c, &res, &err), 0);
@@ -110,7 +110,7 @@ static void test_agent_env_cwd_and_path_lookup(void **state)
 {
 	(void)state;
 	struct capture c;
-	struct sandbox_exec_result res;
+	struct agent_exec_result res;
 	struct cove_err err = { 0 };
 	const char *argv[] = { "sh", "-c", "echo \"$A|$B\"; pwd", NULL };
 	const char *envs[] = { "A=1", "B=two words", NULL };
@@ -123,7 +123,7 @@ static void test_agent_start_errors(void **state)
 {
 	(void)state;
 	struct capture c;
-	struct sandbox_exec_result res;
+	struct agent_exec_result res;
 	struct cove_err err = { 0 };
 	const char *missing[] = { "cove-no-such-command", NULL };
 	assert_int_equal(run(missing, NULL, NULL, &c, &res, &err), -ENOENT);
@@ -150,7 +150,7 @@ static void test_agent_streams_megabytes(void **state)
 {
 	(void)state;
 	struct capture c;
-	struct sandbox_exec_result res;
+	struct agent_exec_result res;
 	struct cove_err err = { 0 };
 	/* 8 MiB on stdout and 1 MiB on stderr at once: both pipes must keep moving. */
 	const char *argv[] = { "sh", "-c", "head -c 1048576 /dev/zero >&2 & head -c 8388608 /dev/zero; wait", NULL };
@@ -165,7 +165,7 @@ static void test_agent_reports_signals(void **state)
 {
 	(void)state;
 	struct capture c;
-	struct sandbox_exec_result res;
+	struct agent_exec_result res;
 	struct cove_err err = { 0 };
 	const char *argv[] = { "sh", "-c", "kill -KILL $$", NULL };
 	assert_int_equal(run(argv, NULL, NULL, &c, &res, &err), 0);
@@ -180,7 +180,7 @@ static void test_agent_background_child_does_not_hold_stream(void **state)
 {
 	(void)state;
 	struct capture c;
-	struct sandbox_exec_result res;
+	struct agent_exec_result res;
 	struct cove_err err = { 0 };
 	/* The background sleep keeps stdout open; the stream still ends when sh does. */
 	const char *argv[] = { "sh", "-c", "sleep 30 & echo started", NULL };
@@ -196,7 +196,7 @@ static void test_agent_never_misses_output_of_instant_commands(void **state)
 	 * output of a command this quick was lost (found by agent_http.sh). */
 	for (int i = 0; i < 100; i++) {
 		struct capture c;
-		struct sandbox_exec_result res;
+		struct agent_exec_result res;
 		struct cove_err err = { 0 };
 		const char *argv[] = { "echo", "x", NULL };
 		assert_int_equal(run(argv, NULL, NULL, &c, &res, &err), 0);
@@ -215,7 +215,7 @@ static void test_agent_serves_concurrent_commands(void **state)
 		kids[i] = fork();
 		if (kids[i] == 0) {
 			struct capture c;
-			struct sandbox_exec_result res;
+			struct agent_exec_result res;
 			struct cove_err err = { 0 };
 			char script[64];
 			snprintf(script, sizeof(script), "sleep 0.2; echo %d", i);

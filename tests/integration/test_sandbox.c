@@ -14,10 +14,10 @@ static struct harness h;
 static struct sandbox *shared; /* one booted sandbox for the exec tests */
 
 static int exec_in(struct sandbox *sb, const char *const *argv, const char *const *envs, const char *cwd,
-		   struct capture *cap, struct sandbox_exec_result *res, struct cove_err *err)
+		   struct capture *cap, struct agent_exec_result *res, struct cove_err *err)
 {
 	memset(cap, 0, sizeof(*cap));
-	struct sandbox_exec req = { .argv = argv, .envs = envs, .cwd = cwd, .on_output = capture_output, .ctx = cap };
+	struct agent_exec_request req = { .argv = argv, .envs = envs, .cwd = cwd, .on_output = capture_output, .ctx = cap };
 	return sandbox_exec(sb, &req, res, err);
 }
 
@@ -44,7 +44,7 @@ static void test_exec_separates_streams_and_exit_code(void **state)
 {
 	(void)state;
 	struct capture cap;
-	struct sandbox_exec_result res;
+	struct agent_exec_result res;
 	struct cove_err err = { 0 };
 	const char *argv[] = { "sh", "-c", "echo out; echo err >&2; exit 3", NULL };
 	assert_int_equal(exec_in(shared, argv, NULL, NULL, &cap, &res, &err), 0);
@@ -60,7 +60,7 @@ static void test_exec_runs_guest_kernel(void **state)
 {
 	(void)state;
 	struct capture cap;
-	struct sandbox_exec_result res;
+	struct agent_exec_result res;
 	struct cove_err err = { 0 };
 	const char *argv[] = { "uname", "-r", NULL };
 	assert_int_equal(exec_in(shared, argv, NULL, NULL, &cap, &res, &err), 0);
@@ -72,7 +72,7 @@ static void test_exec_env_and_cwd(void **state)
 {
 	(void)state;
 	struct capture cap;
-	struct sandbox_exec_result res;
+	struct agent_exec_result res;
 	struct cove_err err = { 0 };
 	const char *argv[] = { "sh", "-c", "echo \"$GREETING\"; pwd; echo $HOME", NULL };
 	const char *envs[] = { "GREETING=hello there", NULL };
@@ -84,7 +84,7 @@ static void test_exec_not_found_is_enoent(void **state)
 {
 	(void)state;
 	struct capture cap;
-	struct sandbox_exec_result res;
+	struct agent_exec_result res;
 	struct cove_err err = { 0 };
 	const char *argv[] = { "no-such-command", NULL };
 	assert_int_equal(exec_in(shared, argv, NULL, NULL, &cap, &res, &err), -ENOENT);
@@ -100,7 +100,7 @@ static void test_exec_reports_signal(void **state)
 {
 	(void)state;
 	struct capture cap;
-	struct sandbox_exec_result res;
+	struct agent_exec_result res;
 	struct cove_err err = { 0 };
 	const char *argv[] = { "sh", "-c", "kill -TERM $$", NULL };
 	assert_int_equal(exec_in(shared, argv, NULL, NULL, &cap, &res, &err), 0);
@@ -113,7 +113,7 @@ static void test_exec_streams_large_output(void **state)
 {
 	(void)state;
 	struct capture cap;
-	struct sandbox_exec_result res;
+	struct agent_exec_result res;
 	struct cove_err err = { 0 };
 	/* 40000 bytes: more than one 32 KiB read, less than the capture buffer. */
 	const char *argv[] = { "sh", "-c", "head -c 40000 /dev/zero | tr '\\0' x", NULL };
@@ -126,10 +126,10 @@ static void test_agent_needs_the_sandbox_token(void **state)
 {
 	(void)state;
 	/* The same agent, reached without the token /init gave it. */
-	struct agent_endpoint ep = { sandbox_netns_fd(shared), "169.254.0.21", SANDBOX_AGENT_PORT, NULL };
+	struct agent_endpoint ep = { sandbox_netns_fd(shared), "169.254.0.21", ENVD_PORT, NULL };
 	const char *argv[] = { "true", NULL };
-	struct sandbox_exec req = { .argv = argv };
-	struct sandbox_exec_result res;
+	struct agent_exec_request req = { .argv = argv };
+	struct agent_exec_result res;
 	struct cove_err err = { 0 };
 	assert_int_equal(agent_exec(&ep, &req, &res, -1, &err), -EPERM);
 	ep.token = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -140,7 +140,7 @@ static void test_guest_clock_is_the_hosts(void **state)
 {
 	(void)state;
 	struct capture cap;
-	struct sandbox_exec_result res;
+	struct agent_exec_result res;
 	struct cove_err err = { 0 };
 	const char *argv[] = { "date", "+%s", NULL };
 	assert_int_equal(exec_in(shared, argv, NULL, NULL, &cap, &res, &err), 0);
@@ -160,7 +160,7 @@ static void test_pause_and_resume(void **state)
 	assert_int_equal(sandbox_resume(shared, &err), 0);
 	assert_int_equal(vmm_state(vm), VMM_STATE_RUNNING);
 	struct capture cap;
-	struct sandbox_exec_result res;
+	struct agent_exec_result res;
 	const char *argv[] = { "echo", "after resume", NULL };
 	assert_int_equal(exec_in(shared, argv, NULL, NULL, &cap, &res, &err), 0);
 	assert_string_equal(cap.out, "after resume\n");
@@ -197,7 +197,7 @@ static void test_kill9_is_noticed_and_cleaned_up(void **state)
 	assert_false(proc_identity_matches(vmm_identity(vm)));
 	struct cove_err err = { 0 };
 	struct capture cap;
-	struct sandbox_exec_result res;
+	struct agent_exec_result res;
 	const char *argv[] = { "true", NULL };
 	assert_true(exec_in(sb, argv, NULL, NULL, &cap, &res, &err) < 0);
 	assert_int_equal(vmm_pause(vm, &err), -ESRCH);

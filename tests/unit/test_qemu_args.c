@@ -1,4 +1,4 @@
-/* Unit tests for the QEMU driver's command line (src/vmm/qemu.c):
+/* Unit tests for the QEMU driver's command line (src/vmm/qemu/args.c):
  * qemu_build_args and qemu_find_binary. */
 #include <errno.h>
 #include <setjmp.h>
@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "common/err.h"
-#include "vmm/qemu.h"
+#include "vmm/qemu/qemu.h"
 #include "vmm/vmm.h"
 
 static const struct qemu_paths test_paths = {

@@ -1,4 +1,4 @@
-/* Unit tests for the migration stream filter (src/vmm/qemu_stream.c): a
+/* Unit tests for the migration stream filter (src/vmm/qemu/qemu_stream.c): a
  * stream laid out as QEMU 7.2 writes it, filtered against a base memory
  * file, loads (by a loader written here the way QEMU's ram_load_precopy
  * reads) into the same memory as the whole stream, and is smaller. */
@@ -17,7 +17,7 @@
 #include <cmocka.h>
 
 #include "common/err.h"
-#include "vmm/qemu_stream.h"
+#include "vmm/qemu/qemu_stream.h"
 
 #define PG 4096
 #define MEM_PAGES 8

@@ -1,4 +1,4 @@
-/* Unit tests for QMP message parsing (src/vmm/qmp.c: qmp_parse). */
+/* Unit tests for QMP message parsing (src/vmm/qemu/qmp.c: qmp_parse). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "common/err.h"
-#include "vmm/qmp.h"
+#include "vmm/qemu/qmp.h"
 
 static int parse(const char *text, struct qmp_msg *msg, struct cove_err *err)
 {

@@ -18,8 +18,8 @@
 #include "agent/metrics.h"
 #include "agent/state.h"
 #include "agent/watch.h"
+#include "proto/version.h"
 
-#define AGENT_PORT 49983
 /* A StartRequest is argv plus environment. */
 #define START_BODY_LIMIT (1024 * 1024)
 /* SendInput carries base64 bytes; the SDK sends what the user wrote at once. */
@@ -95,12 +95,12 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: cove-agent [--listen ADDR:PORT] [--set-clock]   (default 0.0.0.0:%d)\n"
 			"  --set-clock  let POST /init set the system clock (cove-init passes it in guests)\n",
-		AGENT_PORT);
+		ENVD_PORT);
 }
 
 int main(int argc, char **argv)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(AGENT_PORT) };
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(ENVD_PORT) };
 	bool set_clock = false;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--set-clock") == 0) {

@@ -1,12 +1,12 @@
-/* The QEMU driver: the `microvm` machine (virtio-mmio devices, no PCI, no
- * firmware tables beyond a minimal ACPI), the guest kernel booted directly
- * through its PVH entry point, and control over QMP on a unix socket. */
-#include "vmm/qemu.h"
+/* The QEMU driver (qemu.h): booting QEMU with the command line args.c
+ * builds, control over QMP on a unix socket, and saves and restores as
+ * migrations over a descriptor, filtered (qemu_stream.h) where the RAM is
+ * a private mapping of a file or goes to a file of its own. */
+#include "vmm/qemu/qemu.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,12 +18,10 @@
 #include "common/fs.h"
 #include "common/proc.h"
 #include "common/log.h"
-#include "vmm/internal.h"
-#include "vmm/qemu_stream.h"
-#include "vmm/qmp.h"
+#include "vmm/driver.h"
+#include "vmm/qemu/qemu_stream.h"
+#include "vmm/qemu/qmp.h"
 
-#define QEMU_BINARY "qemu-system-x86_64"
-#define QEMU_SEARCH_DIRS "/usr/bin:/usr/local/bin:/usr/libexec:/opt/qemu/bin"
 /* QMP replies come in microseconds; a slow host under load gets slack. */
 #define QMP_TIMEOUT_MS 5000
 /* QEMU opens its QMP socket before loading the kernel (measured: ~40 ms). */
@@ -37,197 +35,6 @@
 struct qemu {
 	struct qmp *qmp;
 };
-
-static int add(struct qemu_args *a, struct cove_err *err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int add(struct qemu_args *a, struct cove_err *err, const char *fmt, ...)
-{
-	if (a->argc >= QEMU_MAX_ARGS)
-		return cove_errf(err, -E2BIG, "qemu: more than %d arguments", QEMU_MAX_ARGS);
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vasprintf(&a->argv[a->argc], fmt, ap);
-	va_end(ap);
-	if (n < 0) {
-		a->argv[a->argc] = NULL;
-		return cove_errf(err, -ENOMEM, "qemu: out of memory");
-	}
-	a->argc++;
-	a->argv[a->argc] = NULL;
-	return 0;
-}
-
-void qemu_args_clear(struct qemu_args *a)
-{
-	for (int i = 0; i < a->argc; i++)
-		free(a->argv[i]);
-	a->argc = 0;
-	a->argv[0] = NULL;
-}
-
-/* A QEMU option value is a comma-separated list; a comma inside a path must
- * be doubled (QemuOpts escaping). */
-static int add_opt_path(struct qemu_args *a, struct cove_err *err, const char *prefix, const char *path,
-			const char *suffix)
-{
-	char escaped[2 * 4096 + 1];
-	size_t j = 0;
-	for (const char *p = path; *p; p++) {
-		if (j + 2 >= sizeof(escaped))
-			return cove_errf(err, -ENAMETOOLONG, "qemu: path %s too long", path);
-		if (*p == ',')
-			escaped[j++] = ',';
-		escaped[j++] = *p;
-	}
-	escaped[j] = '\0';
-	return add(a, err, "%s%s%s", prefix, escaped, suffix);
-}
-
-/* Guest RAM in a file: shared (snapshots write it) or a private
- * copy-on-write mapping of it (restores read it lazily). */
-static int add_memory(const struct vmm_config *c, const struct qemu_paths *p, struct qemu_args *a,
-		      struct cove_err *err)
-{
-	/* Always a backend named "mem": a saved guest's RAM is restored by
-	 * that name, whatever backs it. */
-	int r = add(a, err, "-object");
-	if (!c->mem_file)
-		return r ?: add(a, err, "memory-backend-ram,id=mem,size=%uM", c->mem_mib);
-	char suffix[64];
-	snprintf(suffix, sizeof(suffix), ",size=%uM,share=%s", c->mem_mib, c->mem_shared ? "on" : "off");
-	return r ?: add_opt_path(a, err, "memory-backend-file,id=mem,mem-path=", p->mem_file, suffix);
-}
-
-/* Restored: the device state (and RAM, if it was saved with it) comes over
- * a descriptor once QEMU runs. */
-static int add_incoming(const struct vmm_config *c, struct qemu_args *a, struct cove_err *err)
-{
-	if (!c->restore_state)
-		return 0;
-	int r = add(a, err, "-incoming");
-	return r ?: add(a, err, "defer");
-}
-
-static int add_machine(const struct vmm_config *c, enum vmm_accel accel, struct qemu_args *a, struct cove_err *err)
-{
-	int r = 0;
-	/* microvm: virtio-mmio only. Its legacy PIT stays on: without it (or
-	 * HPET) the guest kernel cannot calibrate the TSC under TCG and hangs.
-	 * acpi=on lets system_powerdown reach the
-	 * guest as a power-button press (ACPI GED) and lets it power off. */
-	r = r ?: add(a, err, "-machine");
-	r = r ?: add(a, err, "microvm,accel=%s,acpi=on,memory-backend=mem", accel == VMM_ACCEL_KVM ? "kvm" : "tcg");
-	r = r ?: add(a, err, "-cpu");
-	r = r ?: add(a, err, accel == VMM_ACCEL_KVM ? "host" : "max");
-	r = r ?: add(a, err, "-smp");
-	r = r ?: add(a, err, "%u", c->vcpus);
-	r = r ?: add(a, err, "-m");
-	r = r ?: add(a, err, "%uM", c->mem_mib);
-	return r;
-}
-
-static int add_devices(const struct vmm_config *c, const struct qemu_paths *p, struct qemu_args *a,
-		       struct cove_err *err)
-{
-	int r = 0;
-	r = r ?: add(a, err, "-drive");
-	if (c->disk_overlay)
-		r = r ?: add_opt_path(a, err, "id=rootfs,file=", p->disk, ",format=qcow2,if=none,cache=writeback");
-	else
-		r = r ?: add_opt_path(a, err, "id=rootfs,file=", p->rootfs,
-				      c->rootfs_persist ? ",format=raw,if=none,cache=writeback"
-							: ",format=raw,if=none,cache=writeback,snapshot=on");
-	r = r ?: add(a, err, "-device");
-	r = r ?: add(a, err, "virtio-blk-device,drive=rootfs");
-	if (c->tap_fd >= 0) {
-		/* The TAP is passed as fd 3 (see vmm_launch's pass_fds). */
-		r = r ?: add(a, err, "-netdev");
-		r = r ?: add(a, err, "tap,id=net0,fd=3");
-		r = r ?: add(a, err, "-device");
-		r = r ?: add(a, err, "virtio-net-device,netdev=net0,mac=%s", c->net.mac);
-	}
-	/* Entropy from the host, so the guest's first getrandom() does not wait. */
-	r = r ?: add(a, err, "-object");
-	r = r ?: add(a, err, "rng-random,id=rng0,filename=/dev/urandom");
-	r = r ?: add(a, err, "-device");
-	r = r ?: add(a, err, "virtio-rng-device,rng=rng0");
-	return r;
-}
-
-int qemu_build_args(const struct vmm_config *c, enum vmm_accel accel, const struct qemu_paths *p,
-		    struct qemu_args *a, struct cove_err *err)
-{
-	if (accel == VMM_ACCEL_AUTO)
-		return cove_errf(err, -EINVAL, "qemu: accelerator must be resolved before building arguments");
-	char cmdline[2048];
-	/* The extra arguments go last: after a "--" in them, the rest is
-	 * init's, so the TSC parameters below must come before. */
-	struct vmm_config base = *c;
-	base.extra_cmdline = NULL;
-	int r = vmm_kernel_cmdline(&base, cmdline, sizeof(cmdline), err);
-	if (r < 0)
-		return r;
-	/* Under TCG the guest reads the host's TSC; see tsc.c for why it must
-	 * be told the frequency. That TSC is the host's, invariant and the same
-	 * on every vCPU, but the guest's boot-time sync test between vCPUs
-	 * fails under TCG's scheduling, and a guest that marks its TSC unstable
-	 * falls back to the jiffies clocksource: 4 ms clock resolution, and a
-	 * tick on every vCPU 250 times a second even when idle (measured: an
-	 * idle 2-vCPU guest cost 10% of a host core; with tsc=reliable, 1%). */
-	size_t used = strlen(cmdline);
-	if (accel == VMM_ACCEL_TCG && p->tsc_khz &&
-	    (size_t)snprintf(cmdline + used, sizeof(cmdline) - used, " tsc=reliable tsc_early_khz=%u", p->tsc_khz) >=
-		    sizeof(cmdline) - used)
-		return cove_errf(err, -ENAMETOOLONG, "qemu: kernel command line too long");
-	used = strlen(cmdline);
-	if (c->extra_cmdline && *c->extra_cmdline &&
-	    (size_t)snprintf(cmdline + used, sizeof(cmdline) - used, " %s", c->extra_cmdline) >= sizeof(cmdline) - used)
-		return cove_errf(err, -ENAMETOOLONG, "qemu: kernel command line too long");
-	*a = (struct qemu_args){ 0 };
-	r = r ?: add(a, err, "%s", p->binary);
-	r = r ?: add(a, err, "-name");
-	r = r ?: add(a, err, "cove-%s", c->id);
-	r = r ?: add(a, err, "-nodefaults");
-	r = r ?: add(a, err, "-no-user-config");
-	r = r ?: add(a, err, "-display");
-	r = r ?: add(a, err, "none");
-	r = r ?: add(a, err, "-no-reboot");
-	/* QEMU's own seccomp filter: no new privileges, no spawning helpers. */
-	r = r ?: add(a, err, "-sandbox");
-	r = r ?: add(a, err, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
-	r = r ?: add_machine(c, accel, a, err);
-	r = r ?: add_memory(c, p, a, err);
-	r = r ?: add_incoming(c, a, err);
-	r = r ?: add(a, err, "-kernel");
-	r = r ?: add(a, err, "%s", p->kernel);
-	r = r ?: add(a, err, "-append");
-	r = r ?: add(a, err, "%s", cmdline);
-	r = r ?: add_devices(c, p, a, err);
-	r = r ?: add(a, err, "-chardev");
-	r = r ?: add_opt_path(a, err, "file,id=console,path=", p->console_log, "");
-	r = r ?: add(a, err, "-serial");
-	r = r ?: add(a, err, "chardev:console");
-	r = r ?: add(a, err, "-chardev");
-	r = r ?: add_opt_path(a, err, "socket,id=qmp,path=", p->qmp_socket, ",server=on,wait=off");
-	r = r ?: add(a, err, "-mon");
-	r = r ?: add(a, err, "chardev=qmp,mode=control");
-	if (r < 0)
-		qemu_args_clear(a);
-	return r;
-}
-
-int qemu_find_binary(const char *override, char *out, size_t len, struct cove_err *err)
-{
-	const char *name = override ? override : QEMU_BINARY;
-	int r = fs_find_executable(name, QEMU_SEARCH_DIRS, out, len);
-	if (r == 0)
-		return 0;
-	if (strchr(name, '/'))
-		return cove_errno(err, r, "qemu: %s", name);
-	return cove_errf(err, -ENOENT, "qemu: %s not found on PATH or in %s; install it with 'apt-get install qemu-system-x86'",
-			 name, QEMU_SEARCH_DIRS);
-}
 
 static struct qemu *qemu_of(struct vmm *vm)
 {
@@ -388,14 +195,51 @@ static int snapshot_filtered(struct vmm *vm, struct qemu *q, int fd, int base_fd
 	return r;
 }
 
-static int qemu_snapshot(struct vmm *vm, int fd, int base_fd, int ram_fd, struct cove_err *err)
+/* Saves into fd: the whole migration, or (base_fd, ram_fd) filtered. A
+ * stream the filter does not know (another QEMU) is saved again without
+ * it, all of the RAM into fd. */
+static int snapshot_to(struct vmm *vm, struct qemu *q, int fd, const char *path, int base_fd, int ram_fd,
+		       struct vmm_snapshot_report *report, struct cove_err *err)
+{
+	if (base_fd < 0 && ram_fd < 0)
+		return migrate(q, "migrate", "snapshot", fd, "snapshot", err);
+	int r = snapshot_filtered(vm, q, fd, base_fd, ram_fd, err);
+	if (r != -EPROTO)
+		return r;
+	log_warn("vmm=%s op=save msg=\"saving all of its RAM: %s\"", vm->cfg.c.id, err ? err->msg : "");
+	report->ram_in_state = true;
+	return ftruncate(fd, 0) < 0 ? cove_errno(err, -errno, "truncate %s", path)
+				    : migrate(q, "migrate", "snapshot", fd, "snapshot", err);
+}
+
+/* QEMU is handed descriptors (its seccomp filter forbids opening files
+ * itself): the state's, the base memory's, and the RAM file's. */
+static int qemu_snapshot(struct vmm *vm, const struct vmm_snapshot_files *files, struct vmm_snapshot_report *report,
+			 struct cove_err *err)
 {
 	struct qemu *q = qemu_of(vm);
 	if (!q || !q->qmp)
 		return cove_errf(err, -ENOTCONN, "qemu: no QMP connection");
-	if (base_fd >= 0 || ram_fd >= 0)
-		return snapshot_filtered(vm, q, fd, base_fd, ram_fd, err);
-	return migrate(q, "migrate", "snapshot", fd, "snapshot", err);
+	int fd = open(files->state, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return cove_errno(err, -errno, "create %s", files->state);
+	int base_fd = -1, ram_fd = -1, r = 0;
+	if (files->base_memory && (base_fd = open(files->base_memory, O_RDONLY | O_CLOEXEC)) < 0)
+		r = cove_errno(err, -errno, "open %s", files->base_memory);
+	if (r == 0 && files->ram && (ram_fd = open(files->ram, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
+		r = cove_errno(err, -errno, "create %s", files->ram);
+	r = r ?: snapshot_to(vm, q, fd, files->state, base_fd, ram_fd, report, err);
+	if (r == 0 && fsync(fd) < 0)
+		r = cove_errno(err, -errno, "write %s", files->state);
+	close(fd);
+	if (base_fd >= 0)
+		close(base_fd);
+	if (ram_fd >= 0) {
+		close(ram_fd);
+		if (r < 0 || report->ram_in_state)
+			unlink(files->ram); /* half written, or not needed */
+	}
+	return r;
 }
 
 static int qemu_boot(struct vmm *vm, struct cove_err *err)
@@ -407,8 +251,8 @@ static int qemu_boot(struct vmm *vm, struct cove_err *err)
 	if (r < 0)
 		return r;
 	snprintf(kernel, sizeof(kernel), "%s/kernel", vm->work_dir);
-	snprintf(rootfs, sizeof(rootfs), "%s/" VMM_DISK_ROOTFS_NAME, vm->work_dir);
-	snprintf(disk, sizeof(disk), "%s/disk.qcow2", vm->work_dir);
+	snprintf(rootfs, sizeof(rootfs), "%s/" QEMU_ROOTFS_NAME, vm->work_dir);
+	snprintf(disk, sizeof(disk), "%s/" QEMU_DISK_OWN_NAME, vm->work_dir);
 	snprintf(qmp_path, sizeof(qmp_path), "%s/qmp.sock", vm->dir);
 	snprintf(memory, sizeof(memory), "%s/" VMM_MEMORY_NAME, vm->work_dir);
 	struct qemu_paths paths = { binary, kernel, rootfs, qmp_path, vm->console_path, c->mem_file ? memory : NULL,
@@ -417,7 +261,7 @@ static int qemu_boot(struct vmm *vm, struct cove_err *err)
 	char overlay_copy[PATH_MAX + 16];
 	const char *overlay = c->disk_overlay;
 	if (c->disk_overlay && c->disk_overlay_copy) {
-		snprintf(overlay_copy, sizeof(overlay_copy), "%s/disk.qcow2", vm->dir);
+		snprintf(overlay_copy, sizeof(overlay_copy), "%s/" QEMU_DISK_OWN_NAME, vm->dir);
 		r = fs_copy_file(c->disk_overlay, overlay_copy, false, err);
 		if (r < 0)
 			return r;
@@ -438,7 +282,7 @@ static int qemu_boot(struct vmm *vm, struct cove_err *err)
 	struct vmm_bind binds[5] = {
 		{ .source = c->kernel, .name = "kernel", .read_only = true },
 		/* A throwaway overlay means QEMU never writes the image itself. */
-		{ .source = c->rootfs, .name = VMM_DISK_ROOTFS_NAME,
+		{ .source = c->rootfs, .name = QEMU_ROOTFS_NAME,
 		  .read_only = !c->rootfs_persist || c->disk_overlay },
 	};
 	size_t nbinds = 2;
@@ -446,9 +290,9 @@ static int qemu_boot(struct vmm *vm, struct cove_err *err)
 	if (c->mem_file)
 		binds[nbinds++] = (struct vmm_bind){ .source = c->mem_file, .name = VMM_MEMORY_NAME, .read_only = false };
 	if (c->disk_overlay)
-		binds[nbinds++] = (struct vmm_bind){ .source = overlay, .name = "disk.qcow2", .read_only = false };
+		binds[nbinds++] = (struct vmm_bind){ .source = overlay, .name = QEMU_DISK_OWN_NAME, .read_only = false };
 	if (c->disk_layer)
-		binds[nbinds++] = (struct vmm_bind){ .source = c->disk_layer, .name = VMM_DISK_LAYER_NAME, .read_only = true };
+		binds[nbinds++] = (struct vmm_bind){ .source = c->disk_layer, .name = QEMU_DISK_LAYER_NAME, .read_only = true };
 	int pass[1] = { c->tap_fd };
 	struct vmm_launch spec = {
 		.binary = binary,
@@ -542,11 +386,14 @@ static void qemu_release(struct vmm *vm)
 
 const struct vmm_driver vmm_driver_qemu = {
 	.name = "qemu",
+	.features = VMM_FEATURE_SNAPSHOTS | VMM_FEATURE_MEMORY_FILE | VMM_FEATURE_DISK_LAYERS | VMM_FEATURE_ADOPT,
+	.disk = { QEMU_DISK_LAYER_NAME, QEMU_DISK_OVERLAY_NAME, QEMU_DISK_OWN_NAME },
 	.boot = qemu_boot,
 	.pause = qemu_pause,
 	.resume = qemu_resume,
 	.request_poweroff = qemu_request_poweroff,
 	.attach = qemu_attach,
 	.snapshot = qemu_snapshot,
+	.disk_create = qemu_disk_create,
 	.release = qemu_release,
 };

@@ -1,8 +1,11 @@
-/* Running a command through a guest agent: a Connect server-streaming call
- * of envd's process.Process/Start over HTTP/1.1 (libcurl), the stream's
- * envelopes decoded as they arrive (docs/agent-protocol.md). The connection
- * to a sandbox's agent is made from a socket created inside the sandbox's
- * network namespace (CURLOPT_OPENSOCKETFUNCTION). */
+/* The guest agent's client (client/agent.h). Running a command is a
+ * Connect server-streaming call of envd's process.Process/Start over
+ * HTTP/1.1 (libcurl), the stream's envelopes decoded as they arrive
+ * (docs/agent-protocol.md). The connection to a sandbox's agent is made
+ * from a socket created inside the sandbox's network namespace
+ * (CURLOPT_OPENSOCKETFUNCTION). */
+#include "client/agent.h"
+
 #include <curl/curl.h>
 #include <jansson.h>
 #include <errno.h>
@@ -17,7 +20,6 @@
 #include "net/net.h"
 #include "proto/base64.h"
 #include "proto/envelope.h"
-#include "sandbox/internal.h"
 
 #define CONNECT_TIMEOUT_MS 5000
 /* How often the transfer loop wakes without activity to check for cancel. */
@@ -52,8 +54,8 @@ struct stream_state {
 	long status;           /* HTTP status, read with the first body bytes */
 	char error_body[1024]; /* a non-200 answer: Connect's {"code","message"} */
 	size_t error_len;
-	struct sandbox_exec_result *res;
-	const struct sandbox_exec *req;
+	struct agent_exec_result *res;
+	const struct agent_exec_request *req;
 	struct envelope_decoder decoder;
 	struct cove_err *err;
 	int error;     /* first failure, 0 while all is well */
@@ -253,7 +255,7 @@ static int check_status(CURL *easy, struct stream_state *st, struct cove_err *er
 	return cove_errf(err, -EPROTO, "guest agent answered HTTP %ld", status);
 }
 
-int agent_exec(const struct agent_endpoint *ep, const struct sandbox_exec *req, struct sandbox_exec_result *res,
+int agent_exec(const struct agent_endpoint *ep, const struct agent_exec_request *req, struct agent_exec_result *res,
 	       int cancel_fd, struct cove_err *err)
 {
 	memset(res, 0, sizeof(*res));
@@ -423,16 +425,6 @@ int agent_metrics(const struct agent_endpoint *ep, struct agent_metrics *ret, st
 	}
 	json_decref(j);
 	free(b);
-	return r;
-}
-
-int sandbox_exec(struct sandbox *sb, const struct sandbox_exec *req, struct sandbox_exec_result *res,
-		 struct cove_err *err)
-{
-	struct agent_endpoint ep = { sandbox_netns_fd(sb), NET_GUEST_ADDR, SANDBOX_AGENT_PORT, sb->token };
-	int r = agent_exec(&ep, req, res, sb->cancel_fd, err);
-	if (r < 0 && r != -ENOENT && r != -EACCES && r != -ECANCELED)
-		cove_err_prefix(err, "exec in %s", sb->id);
 	return r;
 }
 

@@ -20,8 +20,8 @@
  * bytes), EOS (end of this section's data); a record without CONTINUE names
  * its block (counted idstr), one with it means the block named last. After
  * the first device section (FULL, 0x04) everything is copied unread. */
-#ifndef COVE_VMM_QEMU_STREAM_H
-#define COVE_VMM_QEMU_STREAM_H
+#ifndef COVE_VMM_QEMU_QEMU_STREAM_H
+#define COVE_VMM_QEMU_QEMU_STREAM_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -2,8 +2,8 @@
  * socket (docs/interop/qmp-spec.rst). Commands carry an "id" and the reply
  * with the same id is theirs; events that arrive in between are logged at
  * debug level, never mistaken for replies. */
-#ifndef COVE_VMM_QMP_H
-#define COVE_VMM_QMP_H
+#ifndef COVE_VMM_QEMU_QMP_H
+#define COVE_VMM_QEMU_QMP_H
 
 #include <jansson.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-#include "vmm/qmp.h"
+#include "vmm/qemu/qmp.h"
 
 #include <errno.h>
 #include <poll.h>

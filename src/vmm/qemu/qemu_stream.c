@@ -1,5 +1,5 @@
 /* See qemu_stream.h for the format and why. */
-#include "vmm/qemu_stream.h"
+#include "vmm/qemu/qemu_stream.h"
 
 #include <errno.h>
 #include <fcntl.h>

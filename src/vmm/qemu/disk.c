@@ -1,7 +1,8 @@
-/* qcow2 disk layers, made with QEMU's own qemu-img: a template's frozen
- * layer over its raw image, and the empty overlay each sandbox's disk is a
- * copy of. Backing files are named as the VMM sees them in its work
- * directory, so a chain resolves there (and only there). */
+/* The QEMU driver's disk layers, qcow2 images made with QEMU's own
+ * qemu-img: a template's frozen layer over its raw image, and the empty
+ * overlay each sandbox's disk is a copy of. Backing files are named as the
+ * VMM sees them in its work directory, so a chain resolves there (and only
+ * there). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -13,16 +14,15 @@
 #include <unistd.h>
 
 #include "common/fs.h"
-#include "vmm/internal.h"
+#include "vmm/qemu/qemu.h"
 
 extern char **environ;
 
-int vmm_disk_create(const char *path, const char *backing, uint64_t size, struct cove_err *err)
+int qemu_disk_create(const char *path, enum vmm_disk_file file, uint64_t size, struct cove_err *err)
 {
-	bool layer = strcmp(backing, VMM_DISK_LAYER_NAME) == 0;
-	if (!layer && strcmp(backing, VMM_DISK_ROOTFS_NAME) != 0)
-		return cove_errf(err, -EINVAL, "disk %s: backing file '%s' is neither %s nor %s", path, backing,
-				 VMM_DISK_LAYER_NAME, VMM_DISK_ROOTFS_NAME);
+	/* An overlay is over a layer; a layer is over the image. */
+	bool over_layer = file == VMM_DISK_OVERLAY;
+	char *backing = over_layer ? QEMU_DISK_LAYER_NAME : QEMU_ROOTFS_NAME;
 	char qemu_img[4096];
 	int r = fs_find_executable("qemu-img", "/usr/bin:/usr/local/bin", qemu_img, sizeof(qemu_img));
 	if (r < 0)
@@ -32,8 +32,8 @@ int vmm_disk_create(const char *path, const char *backing, uint64_t size, struct
 	snprintf(size_text, sizeof(size_text), "%" PRIu64, size);
 	/* -u: the backing file is only resolvable inside the VMM's work
 	 * directory, so qemu-img is told the size instead of opening it. */
-	char *const argv[] = { qemu_img, "create", "-q", "-f", "qcow2", "-u", "-b", (char *)backing, "-F",
-			       layer ? "qcow2" : "raw", (char *)path, size_text, NULL };
+	char *const argv[] = { qemu_img, "create", "-q", "-f", "qcow2", "-u", "-b", backing, "-F",
+			       over_layer ? "qcow2" : "raw", (char *)path, size_text, NULL };
 	int log = mkstemp(errlog);
 	if (log < 0)
 		return cove_errno(err, -errno, "disk %s: temporary file", path);

@@ -1,0 +1,160 @@
+/* The seam between the generic VMM lifecycle (vmm.c) and the VMM backends
+ * (vmm/qemu/ today; Cloud Hypervisor and Firecracker next). A backend
+ * implements a struct vmm_driver, says in its features what it can do, and
+ * is listed by name in drivers.c; the generic code checks features and
+ * never names a backend.
+ *
+ * Saves are described by files, not by any VMM's stream: the generic code
+ * decides where the device state, a base memory file and a RAM file go (it
+ * writes aside and renames, links the files it keeps, and undoes a failed
+ * save); the driver writes them however its VMM does (QEMU: a migration
+ * stream over a descriptor, filtered; Firecracker: /snapshot/create with a
+ * snapshot and a memory file; Cloud Hypervisor: vm.snapshot into a
+ * directory) and reports where the RAM ended up.
+ *
+ * What a driver may call is declared here too, the driver-support layer:
+ * vmm_launch (launch.c) starts the VMM process; process.c reaps it, cleans
+ * up after it and explains an early exit. That layer never calls up into
+ * vmm.c, drivers.c or a driver (it reaches a driver only through
+ * vm->driver). */
+#ifndef COVE_VMM_DRIVER_H
+#define COVE_VMM_DRIVER_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vmm/cgroup.h"
+#include "vmm/vmm.h"
+
+/* What a driver can do (struct vmm_driver.features). */
+enum vmm_feature {
+	VMM_FEATURE_SNAPSHOTS = 1 << 0,   /* .snapshot, and booting from config.restore_state */
+	VMM_FEATURE_MEMORY_FILE = 1 << 1, /* guest RAM in config.mem_file, shared or private */
+	VMM_FEATURE_DISK_LAYERS = 1 << 2, /* config.disk_overlay over disk_layer; .disk, .disk_create */
+	VMM_FEATURE_ADOPT = 1 << 3,       /* .attach: taking over a VMM an earlier process started */
+	VMM_FEATURE_HOTPLUG = 1 << 4,     /* devices added to a running guest (no driver has it yet) */
+};
+
+/* Where a save goes (paths the driver creates). */
+struct vmm_snapshot_files {
+	/* The device state, and the RAM that is not in a shared mem_file
+	 * and not going to ram below. A file or, where the VMM writes its
+	 * snapshot as one (Cloud Hypervisor), a directory. */
+	const char *state;
+	/* NULL, or the file the RAM is a private mapping of (a hard link the
+	 * generic code made): only the pages that differ from it are saved. */
+	const char *base_memory;
+	/* NULL, or a new file for all of the RAM (zero pages may be holes):
+	 * the state then holds none of it. */
+	const char *ram;
+};
+
+/* What a driver's save did. */
+struct vmm_snapshot_report {
+	/* All of the RAM went into the state after all (the VMM could not
+	 * leave out base_memory's pages or write ram): no file is left at
+	 * ram. */
+	bool ram_in_state;
+};
+
+/* The names of a driver's disk files (their format is the driver's): in
+ * template snapshots and saved sandboxes, and in the VMM's work directory,
+ * where a chain's backing files are found by these names. */
+struct vmm_disk_names {
+	const char *layer;   /* a frozen layer over the root filesystem image */
+	const char *overlay; /* an empty overlay over a layer, copied for each VMM */
+	const char *own;     /* a VMM's own overlay (the copy), in its run directory */
+};
+
+struct vmm;
+
+/* A VMM backend. boot starts the process (through vmm_launch) and connects
+ * its control channel; the rest talk to a running VMM. An entry a feature
+ * bit stands for may be NULL without the bit. */
+struct vmm_driver {
+	const char *name;
+	unsigned features; /* enum vmm_feature */
+	struct vmm_disk_names disk; /* VMM_FEATURE_DISK_LAYERS */
+	int (*boot)(struct vmm *vm, struct cove_err *err);
+	int (*pause)(struct vmm *vm, struct cove_err *err);
+	int (*resume)(struct vmm *vm, struct cove_err *err);
+	/* Asks the guest to power off; returns without waiting. */
+	int (*request_poweroff)(struct vmm *vm, struct cove_err *err);
+	/* VMM_FEATURE_ADOPT: connects to the control channel of a VMM an
+	 * earlier process started (vm->identity and vm->pidfd are set) and
+	 * sets vm->state and vm->accel from what the VMM reports. */
+	int (*attach)(struct vmm *vm, struct cove_err *err);
+	/* VMM_FEATURE_SNAPSHOTS: saves the paused guest to files (see struct
+	 * vmm_snapshot_files), made durable (fsynced). On failure it leaves no
+	 * file at ram; the generic code removes the state. Restoring is part
+	 * of boot (config.restore_state). */
+	int (*snapshot)(struct vmm *vm, const struct vmm_snapshot_files *files, struct vmm_snapshot_report *report,
+			struct cove_err *err);
+	/* VMM_FEATURE_DISK_LAYERS: makes an empty VMM_DISK_LAYER (over the
+	 * root filesystem image) or VMM_DISK_OVERLAY (over a layer) at path,
+	 * of size bytes; see vmm_disk_create. */
+	int (*disk_create)(const char *path, enum vmm_disk_file file, uint64_t size, struct cove_err *err);
+	/* Frees driver-private state (control connections); the process is gone. */
+	void (*release)(struct vmm *vm);
+};
+
+/* What a driver names the guest's memory file in the VMM's work directory. */
+#define VMM_MEMORY_NAME "memory"
+
+struct vmm_config_copy {
+	struct vmm_config c;
+	char *strings[24]; /* owned copies the pointers in c refer to */
+	size_t nstrings;
+};
+
+/* A VMM, as the generic code and its driver share it. */
+struct vmm {
+	struct vmm_config_copy cfg;
+	const struct vmm_driver *driver;
+	void *driver_data;
+	enum vmm_state state;
+	enum vmm_accel accel; /* resolved, never AUTO once booted */
+	struct proc_identity identity;
+	int pidfd;
+	int exit_status;
+	int64_t launch_us; /* fork of the VMM process, now_us() */
+	bool launched_dir; /* RUN_DIR/ID was created by us */
+	char dir[PATH_MAX];      /* RUN_DIR/ID: control socket, mount point */
+	char work_dir[PATH_MAX]; /* RUN_DIR/ID/root: tmpfs inside the VMM's mount namespace */
+	char log_path[PATH_MAX];
+	char console_path[PATH_MAX];
+	struct vmm_cgroup *cgroup; /* NULL: none (not asked for, or no cgroups here) */
+};
+
+/* A host file made visible inside the VMM's work directory. */
+struct vmm_bind {
+	const char *source;
+	const char *name; /* file name inside the work directory */
+	bool read_only;
+};
+
+struct vmm_launch {
+	const char *binary;
+	char *const *argv;
+	const struct vmm_bind *binds;
+	size_t nbinds;
+	const int *pass_fds; /* become fds 3, 4, ... in the VMM */
+	size_t npass_fds;
+};
+
+/* Starts the VMM process as described at the top of vmm.h. On success the
+ * child has exec'd: vm->identity and vm->pidfd are set. (launch.c) */
+int vmm_launch(struct vmm *vm, const struct vmm_launch *spec, struct cove_err *err);
+
+/* Reports why a just-started VMM died: its exit status and the last line of
+ * its log. Reaps it. (process.c) */
+int vmm_report_early_exit(struct vmm *vm, struct cove_err *err);
+
+/* Reaps an exited VMM and removes its run directory. Idempotent. (process.c) */
+void vmm_cleanup_after_exit(struct vmm *vm);
+
+/* The host's TSC frequency in kHz (0 if unknown); see tsc.c. */
+unsigned vmm_host_tsc_khz(void);
+
+#endif

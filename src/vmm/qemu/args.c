@@ -1,0 +1,208 @@
+/* The QEMU driver's command line: the `microvm` machine (virtio-mmio
+ * devices, no PCI, no firmware tables beyond a minimal ACPI), the guest
+ * kernel booted directly through its PVH entry point, the devices a sandbox
+ * has, and QMP on a unix socket. Pure (no process is started here), so the
+ * unit tests check it whole. */
+#include "vmm/qemu/qemu.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/fs.h"
+
+#define QEMU_BINARY "qemu-system-x86_64"
+#define QEMU_SEARCH_DIRS "/usr/bin:/usr/local/bin:/usr/libexec:/opt/qemu/bin"
+
+static int add(struct qemu_args *a, struct cove_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int add(struct qemu_args *a, struct cove_err *err, const char *fmt, ...)
+{
+	if (a->argc >= QEMU_MAX_ARGS)
+		return cove_errf(err, -E2BIG, "qemu: more than %d arguments", QEMU_MAX_ARGS);
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vasprintf(&a->argv[a->argc], fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		a->argv[a->argc] = NULL;
+		return cove_errf(err, -ENOMEM, "qemu: out of memory");
+	}
+	a->argc++;
+	a->argv[a->argc] = NULL;
+	return 0;
+}
+
+void qemu_args_clear(struct qemu_args *a)
+{
+	for (int i = 0; i < a->argc; i++)
+		free(a->argv[i]);
+	a->argc = 0;
+	a->argv[0] = NULL;
+}
+
+/* A QEMU option value is a comma-separated list; a comma inside a path must
+ * be doubled (QemuOpts escaping). */
+static int add_opt_path(struct qemu_args *a, struct cove_err *err, const char *prefix, const char *path,
+			const char *suffix)
+{
+	char escaped[2 * 4096 + 1];
+	size_t j = 0;
+	for (const char *p = path; *p; p++) {
+		if (j + 2 >= sizeof(escaped))
+			return cove_errf(err, -ENAMETOOLONG, "qemu: path %s too long", path);
+		if (*p == ',')
+			escaped[j++] = ',';
+		escaped[j++] = *p;
+	}
+	escaped[j] = '\0';
+	return add(a, err, "%s%s%s", prefix, escaped, suffix);
+}
+
+/* Guest RAM in a file: shared (snapshots write it) or a private
+ * copy-on-write mapping of it (restores read it lazily). */
+static int add_memory(const struct vmm_config *c, const struct qemu_paths *p, struct qemu_args *a,
+		      struct cove_err *err)
+{
+	/* Always a backend named "mem": a saved guest's RAM is restored by
+	 * that name, whatever backs it. */
+	int r = add(a, err, "-object");
+	if (!c->mem_file)
+		return r ?: add(a, err, "memory-backend-ram,id=mem,size=%uM", c->mem_mib);
+	char suffix[64];
+	snprintf(suffix, sizeof(suffix), ",size=%uM,share=%s", c->mem_mib, c->mem_shared ? "on" : "off");
+	return r ?: add_opt_path(a, err, "memory-backend-file,id=mem,mem-path=", p->mem_file, suffix);
+}
+
+/* Restored: the device state (and RAM, if it was saved with it) comes over
+ * a descriptor once QEMU runs. */
+static int add_incoming(const struct vmm_config *c, struct qemu_args *a, struct cove_err *err)
+{
+	if (!c->restore_state)
+		return 0;
+	int r = add(a, err, "-incoming");
+	return r ?: add(a, err, "defer");
+}
+
+static int add_machine(const struct vmm_config *c, enum vmm_accel accel, struct qemu_args *a, struct cove_err *err)
+{
+	int r = 0;
+	/* microvm: virtio-mmio only. Its legacy PIT stays on: without it (or
+	 * HPET) the guest kernel cannot calibrate the TSC under TCG and hangs.
+	 * acpi=on lets system_powerdown reach the
+	 * guest as a power-button press (ACPI GED) and lets it power off. */
+	r = r ?: add(a, err, "-machine");
+	r = r ?: add(a, err, "microvm,accel=%s,acpi=on,memory-backend=mem", accel == VMM_ACCEL_KVM ? "kvm" : "tcg");
+	r = r ?: add(a, err, "-cpu");
+	r = r ?: add(a, err, accel == VMM_ACCEL_KVM ? "host" : "max");
+	r = r ?: add(a, err, "-smp");
+	r = r ?: add(a, err, "%u", c->vcpus);
+	r = r ?: add(a, err, "-m");
+	r = r ?: add(a, err, "%uM", c->mem_mib);
+	return r;
+}
+
+static int add_devices(const struct vmm_config *c, const struct qemu_paths *p, struct qemu_args *a,
+		       struct cove_err *err)
+{
+	int r = 0;
+	r = r ?: add(a, err, "-drive");
+	if (c->disk_overlay)
+		r = r ?: add_opt_path(a, err, "id=rootfs,file=", p->disk, ",format=qcow2,if=none,cache=writeback");
+	else
+		r = r ?: add_opt_path(a, err, "id=rootfs,file=", p->rootfs,
+				      c->rootfs_persist ? ",format=raw,if=none,cache=writeback"
+							: ",format=raw,if=none,cache=writeback,snapshot=on");
+	r = r ?: add(a, err, "-device");
+	r = r ?: add(a, err, "virtio-blk-device,drive=rootfs");
+	if (c->tap_fd >= 0) {
+		/* The TAP is passed as fd 3 (see vmm_launch's pass_fds). */
+		r = r ?: add(a, err, "-netdev");
+		r = r ?: add(a, err, "tap,id=net0,fd=3");
+		r = r ?: add(a, err, "-device");
+		r = r ?: add(a, err, "virtio-net-device,netdev=net0,mac=%s", c->net.mac);
+	}
+	/* Entropy from the host, so the guest's first getrandom() does not wait. */
+	r = r ?: add(a, err, "-object");
+	r = r ?: add(a, err, "rng-random,id=rng0,filename=/dev/urandom");
+	r = r ?: add(a, err, "-device");
+	r = r ?: add(a, err, "virtio-rng-device,rng=rng0");
+	return r;
+}
+
+int qemu_build_args(const struct vmm_config *c, enum vmm_accel accel, const struct qemu_paths *p,
+		    struct qemu_args *a, struct cove_err *err)
+{
+	if (accel == VMM_ACCEL_AUTO)
+		return cove_errf(err, -EINVAL, "qemu: accelerator must be resolved before building arguments");
+	char cmdline[2048];
+	/* The extra arguments go last: after a "--" in them, the rest is
+	 * init's, so the TSC parameters below must come before. */
+	struct vmm_config base = *c;
+	base.extra_cmdline = NULL;
+	int r = vmm_kernel_cmdline(&base, cmdline, sizeof(cmdline), err);
+	if (r < 0)
+		return r;
+	/* Under TCG the guest reads the host's TSC; see tsc.c for why it must
+	 * be told the frequency. That TSC is the host's, invariant and the same
+	 * on every vCPU, but the guest's boot-time sync test between vCPUs
+	 * fails under TCG's scheduling, and a guest that marks its TSC unstable
+	 * falls back to the jiffies clocksource: 4 ms clock resolution, and a
+	 * tick on every vCPU 250 times a second even when idle (measured: an
+	 * idle 2-vCPU guest cost 10% of a host core; with tsc=reliable, 1%). */
+	size_t used = strlen(cmdline);
+	if (accel == VMM_ACCEL_TCG && p->tsc_khz &&
+	    (size_t)snprintf(cmdline + used, sizeof(cmdline) - used, " tsc=reliable tsc_early_khz=%u", p->tsc_khz) >=
+		    sizeof(cmdline) - used)
+		return cove_errf(err, -ENAMETOOLONG, "qemu: kernel command line too long");
+	used = strlen(cmdline);
+	if (c->extra_cmdline && *c->extra_cmdline &&
+	    (size_t)snprintf(cmdline + used, sizeof(cmdline) - used, " %s", c->extra_cmdline) >= sizeof(cmdline) - used)
+		return cove_errf(err, -ENAMETOOLONG, "qemu: kernel command line too long");
+	*a = (struct qemu_args){ 0 };
+	r = r ?: add(a, err, "%s", p->binary);
+	r = r ?: add(a, err, "-name");
+	r = r ?: add(a, err, "cove-%s", c->id);
+	r = r ?: add(a, err, "-nodefaults");
+	r = r ?: add(a, err, "-no-user-config");
+	r = r ?: add(a, err, "-display");
+	r = r ?: add(a, err, "none");
+	r = r ?: add(a, err, "-no-reboot");
+	/* QEMU's own seccomp filter: no new privileges, no spawning helpers. */
+	r = r ?: add(a, err, "-sandbox");
+	r = r ?: add(a, err, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
+	r = r ?: add_machine(c, accel, a, err);
+	r = r ?: add_memory(c, p, a, err);
+	r = r ?: add_incoming(c, a, err);
+	r = r ?: add(a, err, "-kernel");
+	r = r ?: add(a, err, "%s", p->kernel);
+	r = r ?: add(a, err, "-append");
+	r = r ?: add(a, err, "%s", cmdline);
+	r = r ?: add_devices(c, p, a, err);
+	r = r ?: add(a, err, "-chardev");
+	r = r ?: add_opt_path(a, err, "file,id=console,path=", p->console_log, "");
+	r = r ?: add(a, err, "-serial");
+	r = r ?: add(a, err, "chardev:console");
+	r = r ?: add(a, err, "-chardev");
+	r = r ?: add_opt_path(a, err, "socket,id=qmp,path=", p->qmp_socket, ",server=on,wait=off");
+	r = r ?: add(a, err, "-mon");
+	r = r ?: add(a, err, "chardev=qmp,mode=control");
+	if (r < 0)
+		qemu_args_clear(a);
+	return r;
+}
+
+int qemu_find_binary(const char *override, char *out, size_t len, struct cove_err *err)
+{
+	const char *name = override ? override : QEMU_BINARY;
+	int r = fs_find_executable(name, QEMU_SEARCH_DIRS, out, len);
+	if (r == 0)
+		return 0;
+	if (strchr(name, '/'))
+		return cove_errno(err, r, "qemu: %s", name);
+	return cove_errf(err, -ENOENT, "qemu: %s not found on PATH or in %s; install it with 'apt-get install qemu-system-x86'",
+			 name, QEMU_SEARCH_DIRS);
+}

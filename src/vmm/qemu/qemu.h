@@ -1,0 +1,59 @@
+/* The QEMU driver, Cove's default VMM: the `microvm` machine booting the
+ * guest kernel directly, controlled over QMP. Its files:
+ *   qemu.c         the driver (struct vmm_driver): boot, attach, pause,
+ *                  resume, power-off, and saves as migrations
+ *   args.c         its command line; pure, and exposed here for unit tests
+ *   qmp.c          the QMP client (qmp.h)
+ *   qemu_stream.c  the migration stream filter (qemu_stream.h)
+ *   disk.c         qcow2 disk layers, made with qemu-img
+ * The rest of Cove reaches it through vmm.h, by name ("qemu"). */
+#ifndef COVE_VMM_QEMU_QEMU_H
+#define COVE_VMM_QEMU_QEMU_H
+
+#include <stdint.h>
+
+#include "vmm/vmm.h"
+
+struct vmm_driver;
+extern const struct vmm_driver vmm_driver_qemu;
+
+/* Files in the VMM's work directory (bound there from the host) and, for
+ * the qcow2 images, in template snapshots and saved sandboxes: on-disk
+ * names, kept. A chain's backing files are named so (disk.c). */
+#define QEMU_ROOTFS_NAME "rootfs"
+#define QEMU_DISK_LAYER_NAME "layer.qcow2"
+#define QEMU_DISK_OVERLAY_NAME "overlay.qcow2"
+#define QEMU_DISK_OWN_NAME "disk.qcow2"
+
+#define QEMU_MAX_ARGS 64
+
+struct qemu_args {
+	char *argv[QEMU_MAX_ARGS + 1]; /* NULL-terminated, each owned */
+	int argc;
+};
+
+struct qemu_paths {
+	const char *binary;
+	const char *kernel;  /* inside the work directory */
+	const char *rootfs;  /* inside the work directory */
+	const char *qmp_socket;
+	const char *console_log;
+	const char *mem_file; /* inside the work directory; NULL: anonymous memory */
+	const char *disk;     /* the qcow2 overlay inside the work directory (with config.disk_overlay) */
+	unsigned tsc_khz; /* TCG: the host TSC frequency for the guest kernel, 0: unknown */
+};
+
+/* Builds the argv for a microvm guest. accel must be resolved (not AUTO). */
+int qemu_build_args(const struct vmm_config *c, enum vmm_accel accel, const struct qemu_paths *paths,
+		    struct qemu_args *out, struct cove_err *err);
+void qemu_args_clear(struct qemu_args *a);
+
+/* Finds the QEMU binary: config override, PATH, then the usual locations. */
+int qemu_find_binary(const char *override, char *out, size_t len, struct cove_err *err);
+
+/* The driver's disk_create: an empty qcow2 image at path over
+ * QEMU_ROOTFS_NAME (raw; file VMM_DISK_LAYER) or QEMU_DISK_LAYER_NAME
+ * (qcow2; VMM_DISK_OVERLAY), of size bytes, with qemu-img. */
+int qemu_disk_create(const char *path, enum vmm_disk_file file, uint64_t size, struct cove_err *err);
+
+#endif
