@@ -208,8 +208,11 @@ static int snapshot_to(struct vmm *vm, struct qemu *q, int fd, const char *path,
 		return r;
 	log_warn("vmm=%s op=save msg=\"saving all of its RAM: %s\"", vm->cfg.c.id, err ? err->msg : "");
 	report->ram_in_state = true;
-	return ftruncate(fd, 0) < 0 ? cove_errno(err, -errno, "truncate %s", path)
-				    : migrate(q, "migrate", "snapshot", fd, "snapshot", err);
+	/* QEMU writes at the descriptor's offset, which the filter moved on:
+	 * back to the start, or the state would begin with a hole. */
+	if (ftruncate(fd, 0) < 0 || lseek(fd, 0, SEEK_SET) < 0)
+		return cove_errno(err, -errno, "truncate %s", path);
+	return migrate(q, "migrate", "snapshot", fd, "snapshot", err);
 }
 
 /* QEMU is handed descriptors (its seccomp filter forbids opening files
