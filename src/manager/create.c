@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -106,11 +105,9 @@ int manager_create(struct manager *m, const struct manager_create *req, struct m
 		return -EINVAL;
 	if ((r = template_load(m->c.templates_dir, name, &tpl, err)) < 0)
 		return r == -ENOENT ? cove_errf(err, -ENOENT, "template '%s' not found", name) : r;
-	struct entry *e = calloc(1, sizeof(*e));
-	if (!e || !(e->metadata = strdup(req->metadata ? req->metadata : "{}"))) {
-		entry_free(e);
+	struct entry *e = entry_new(req->metadata);
+	if (!e)
 		return cove_errf(err, -ENOMEM, "manager: out of memory");
-	}
 	struct warm *w = warm_take(m, name);
 	if (w)
 		snprintf(e->id, sizeof(e->id), "%s", w->id);

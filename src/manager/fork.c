@@ -6,7 +6,6 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "common/fs.h"
 #include "common/log.h"
@@ -49,11 +48,9 @@ static void *fork_child_main(void *arg)
 /* A child entry of parent p (a copy of its fields, under the lock). */
 static struct entry *child_of(const struct entry *p, long timeout_s)
 {
-	struct entry *e = calloc(1, sizeof(*e));
-	if (!e || !(e->metadata = strdup(p->metadata ? p->metadata : "{}"))) {
-		entry_free(e);
+	struct entry *e = entry_new(p->metadata);
+	if (!e)
 		return NULL;
-	}
 	new_id(e->id, sizeof(e->id));
 	snprintf(e->template_id, sizeof(e->template_id), "%s", p->template_id);
 	e->state = STORE_SANDBOX_CREATING;

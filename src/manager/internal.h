@@ -105,6 +105,7 @@ static inline int64_t wall_ms(void)
 int new_id(char *id, size_t len);
 void saved_path(const struct manager *m, const char *id, char path[PATH_MAX]);
 int info_from(const struct entry *e, struct manager_info *info);
+struct entry *entry_new(const char *metadata);
 struct entry *entry_of(const struct store_sandbox *rec, struct cove_err *err);
 void entry_free(struct entry *e);
 int record(struct manager *m, const struct entry *e, enum store_sandbox_state state, struct cove_err *err);

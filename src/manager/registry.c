@@ -46,12 +46,23 @@ int info_from(const struct entry *e, struct manager_info *info)
 	return info->metadata ? 0 : -ENOMEM;
 }
 
+/* A new entry, empty but for a copy of metadata (NULL: {}); NULL when out
+ * of memory. */
+struct entry *entry_new(const char *metadata)
+{
+	struct entry *e = calloc(1, sizeof(*e));
+	if (!e || !(e->metadata = strdup(metadata ? metadata : "{}"))) {
+		entry_free(e);
+		return NULL;
+	}
+	return e;
+}
+
 /* A new entry as rec describes it (state and sandbox left to the caller). */
 struct entry *entry_of(const struct store_sandbox *rec, struct cove_err *err)
 {
-	struct entry *e = calloc(1, sizeof(*e));
-	if (!e || !(e->metadata = strdup(rec->metadata ? rec->metadata : "{}"))) {
-		entry_free(e);
+	struct entry *e = entry_new(rec->metadata);
+	if (!e) {
 		cove_errf(err, -ENOMEM, "manager: out of memory");
 		return NULL;
 	}
