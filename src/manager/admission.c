@@ -5,7 +5,7 @@
 #include <errno.h>
 
 /* Takes a place in the list (state creating) if the host has room. */
-int admit(struct manager *m, struct entry *e, struct cove_err *err)
+int entry_admit(struct manager *m, struct entry *e, struct cove_err *err)
 {
 	pthread_mutex_lock(&m->lock);
 	int r = 0;

@@ -16,7 +16,7 @@ static int boot(struct manager *m, struct entry *e, const struct template *tpl, 
 		struct warm *w, struct cove_err *err)
 {
 	struct sandbox_config sc;
-	sandbox_config_of(m, e, tpl, &sc);
+	entry_sandbox_config(m, e, tpl, &sc);
 	sc.policy = req->policy;
 	sc.envs = req->envs;
 	sc.agent_timeout_ms = MANAGER_AGENT_TIMEOUT_MS;
@@ -55,13 +55,13 @@ static int boot(struct manager *m, struct entry *e, const struct template *tpl, 
 
 /* A sandbox being created (e, admitted, its sandbox started) becomes
  * running: its deadline counts from now. ret: its info. */
-int go_live(struct manager *m, struct entry *e, long timeout_s, struct manager_info *ret, struct cove_err *err)
+int entry_go_live(struct manager *m, struct entry *e, long timeout_s, struct manager_info *ret, struct cove_err *err)
 {
 	e->disk_bytes = run_usage(m, e->id); /* still creating: nobody else looks at e */
 	int64_t now = wall_ms();
 	e->end_ms = now + timeout_s * 1000;
 	e->started_ms = now;
-	int r = record(m, e, STORE_SANDBOX_RUNNING, err);
+	int r = entry_record(m, e, STORE_SANDBOX_RUNNING, err);
 	if (r < 0)
 		return r;
 	pthread_mutex_lock(&m->lock);
@@ -69,7 +69,7 @@ int go_live(struct manager *m, struct entry *e, long timeout_s, struct manager_i
 		r = cove_errf(err, -ESHUTDOWN, "coved is shutting down");
 	} else {
 		e->state = STORE_SANDBOX_RUNNING;
-		r = info_from(e, ret);
+		r = entry_info(e, ret);
 		pthread_cond_broadcast(&m->wake);
 	}
 	pthread_mutex_unlock(&m->lock);
@@ -77,14 +77,14 @@ int go_live(struct manager *m, struct entry *e, long timeout_s, struct manager_i
 }
 
 /* A create (or fork) that failed: everything of e goes. */
-void abandon(struct manager *m, struct entry *e, const char *op, const struct cove_err *err)
+void entry_abandon(struct manager *m, struct entry *e, const char *op, const struct cove_err *err)
 {
 	__atomic_add_fetch(&m->create_failures, 1, __ATOMIC_RELAXED);
 	log_warn("sandbox=%s op=%s template=%s msg=\"%s\"", e->id, op, e->template_id, err ? err->msg : "");
-	teardown(m, e, "create failed");
+	entry_teardown(m, e, "create failed");
 	/* The last use of m: manager_close waits for the list to empty. */
 	pthread_mutex_lock(&m->lock);
-	unlink_entry(m, e);
+	entry_unlink(m, e);
 	pthread_mutex_unlock(&m->lock);
 	entry_free(e);
 }
@@ -112,7 +112,7 @@ int manager_create(struct manager *m, const struct manager_create *req, struct m
 	if (w)
 		snprintf(e->id, sizeof(e->id), "%s", w->id);
 	else
-		new_id(e->id, sizeof(e->id));
+		new_sandbox_id(e->id, sizeof(e->id));
 	snprintf(e->template_id, sizeof(e->template_id), "%s", name);
 	e->state = STORE_SANDBOX_CREATING;
 	e->vcpus = tpl.vcpus ? tpl.vcpus : VMM_DEFAULT_VCPUS;
@@ -120,20 +120,20 @@ int manager_create(struct manager *m, const struct manager_create *req, struct m
 	e->started_ms = wall_ms();
 	e->end_ms = e->started_ms + timeout * 1000;
 	e->auto_pause = req->auto_pause;
-	if ((r = admit(m, e, err)) < 0) {
+	if ((r = entry_admit(m, e, err)) < 0) {
 		warm_put_back(m, w);
 		entry_free(e);
 		return r;
 	}
-	r = record(m, e, STORE_SANDBOX_CREATING, err);
+	r = entry_record(m, e, STORE_SANDBOX_CREATING, err);
 	if (r < 0)
 		warm_put_back(m, w);
 	if (r == 0)
 		r = boot(m, e, &tpl, req, w, err);
 	if (r == 0)
-		r = go_live(m, e, timeout, ret, err);
+		r = entry_go_live(m, e, timeout, ret, err);
 	if (r < 0) {
-		abandon(m, e, "create", err);
+		entry_abandon(m, e, "create", err);
 		return r;
 	}
 	__atomic_add_fetch(&m->created, 1, __ATOMIC_RELAXED);

@@ -32,7 +32,7 @@ static void *fork_child_main(void *arg)
 	if (f->r < 0)
 		return NULL;
 	struct sandbox_config sc;
-	sandbox_config_of(f->m, f->e, f->tpl, &sc);
+	entry_sandbox_config(f->m, f->e, f->tpl, &sc);
 	sc.snapshot = f->tpl->snapshot; /* the files its saved copy likely links */
 	sc.agent_timeout_ms = MANAGER_AGENT_TIMEOUT_MS;
 	struct sandbox *sb = NULL;
@@ -51,7 +51,7 @@ static struct entry *child_of(const struct entry *p, long timeout_s)
 	struct entry *e = entry_new(p->metadata);
 	if (!e)
 		return NULL;
-	new_id(e->id, sizeof(e->id));
+	new_sandbox_id(e->id, sizeof(e->id));
 	snprintf(e->template_id, sizeof(e->template_id), "%s", p->template_id);
 	e->state = STORE_SANDBOX_CREATING;
 	e->vcpus = p->vcpus;
@@ -79,7 +79,7 @@ static int fork_source(struct manager *m, struct entry *p, const struct template
 	if (snprintf(dir, PATH_MAX, "%s/%s.fork-%s", m->saved_dir, p->id, suffix) >= PATH_MAX)
 		return cove_errf(err, -ENAMETOOLONG, "fork: path too long");
 	struct sandbox_config sc;
-	sandbox_config_of(m, p, tpl, &sc);
+	entry_sandbox_config(m, p, tpl, &sc);
 	r = sandbox_save(p->sb, &sc, dir, true, err);
 	if (r == -EOPNOTSUPP)
 		return cove_errf(err, r, "sandbox '%s' was booted without a template snapshot and cannot be forked", p->id);
@@ -104,7 +104,7 @@ int manager_fork(struct manager *m, const char *id, unsigned count, long timeout
 	if (!m->saved_dir[0])
 		return cove_errf(err, -EOPNOTSUPP, "forks need a directory to save the parent in");
 	pthread_mutex_lock(&m->lock);
-	struct entry *p = find(m, id);
+	struct entry *p = entry_find(m, id);
 	int r = 0;
 	if (!p || p->state == STORE_SANDBOX_CREATING)
 		r = cove_errf(err, -ENOENT, "sandbox '%s' not found", id);
@@ -143,8 +143,9 @@ int manager_fork(struct manager *m, const char *id, unsigned count, long timeout
 	unsigned admitted = 0;
 	for (; r == 0 && admitted < count; admitted++) {
 		struct fork_child *f = &kids[admitted];
-		if ((r = admit(m, f->e, err)) == 0 && (r = record(m, f->e, STORE_SANDBOX_CREATING, err)) < 0) {
-			abandon(m, f->e, "fork", err);
+		if ((r = entry_admit(m, f->e, err)) == 0 &&
+		    (r = entry_record(m, f->e, STORE_SANDBOX_CREATING, err)) < 0) {
+			entry_abandon(m, f->e, "fork", err);
 			f->e = NULL;
 		}
 		if (r < 0)
@@ -169,13 +170,13 @@ int manager_fork(struct manager *m, const char *id, unsigned count, long timeout
 	 * live are anyone's to kill from then on). */
 	unsigned live = 0;
 	for (; r == 0 && live < admitted; live++)
-		if ((r = go_live(m, kids[live].e, timeout, &ret[live], err)) < 0)
+		if ((r = entry_go_live(m, kids[live].e, timeout, &ret[live], err)) < 0)
 			break;
 	for (unsigned i = 0; i < live && r < 0; i++)
 		manager_info_clear(&ret[i]);
 	for (unsigned i = live; i < count; i++) {
 		if (i < admitted && kids[i].e)
-			abandon(m, kids[i].e, "fork", err);
+			entry_abandon(m, kids[i].e, "fork", err);
 		else
 			entry_free(kids[i].e);
 	}

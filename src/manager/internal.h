@@ -17,7 +17,10 @@
  * guest, a walk of a directory): the caller lets it go, and meanwhile the
  * entry is either still creating (nobody else touches its sandbox) or busy
  * (nobody kills, pauses, resumes or forks it). Boots wait their turn on
- * `boot_done` (admission.c). */
+ * `boot_done` (admission.c).
+ *
+ * The helpers below are named by what they act on (entry_, saved_, run_,
+ * warm_, boot_), so that none is a bare word in the library's symbols. */
 #ifndef COVE_MANAGER_INTERNAL_H
 #define COVE_MANAGER_INTERNAL_H
 
@@ -102,25 +105,25 @@ static inline int64_t wall_ms(void)
 
 /* registry.c: entries, their records, and what they hold on disk. Unless
  * said otherwise, under the lock (or on an entry nobody else reaches). */
-int new_id(char *id, size_t len);
+int new_sandbox_id(char *id, size_t len);
 void saved_path(const struct manager *m, const char *id, char path[PATH_MAX]);
-int info_from(const struct entry *e, struct manager_info *info);
+int entry_info(const struct entry *e, struct manager_info *info);
 struct entry *entry_new(const char *metadata);
 struct entry *entry_of(const struct store_sandbox *rec, struct cove_err *err);
 void entry_free(struct entry *e);
-int record(struct manager *m, const struct entry *e, enum store_sandbox_state state, struct cove_err *err);
-struct entry *find(struct manager *m, const char *id);
-void unlink_entry(struct manager *m, struct entry *e);
+int entry_record(struct manager *m, const struct entry *e, enum store_sandbox_state state, struct cove_err *err);
+struct entry *entry_find(struct manager *m, const char *id);
+void entry_unlink(struct manager *m, struct entry *e);
 uint64_t run_usage(const struct manager *m, const char *id);
 uint64_t saved_usage(const struct manager *m, const char *id);
-void remove_saved(struct manager *m, const char *id);
-void teardown(struct manager *m, struct entry *e, const char *why);
-void destroy(struct manager *m, struct entry *e, const char *why);
-void sandbox_config_of(const struct manager *m, const struct entry *e, const struct template *tpl,
-		       struct sandbox_config *sc);
+void saved_remove(struct manager *m, const char *id);
+void entry_teardown(struct manager *m, struct entry *e, const char *why);
+void entry_destroy(struct manager *m, struct entry *e, const char *why);
+void entry_sandbox_config(const struct manager *m, const struct entry *e, const struct template *tpl,
+			  struct sandbox_config *sc);
 
 /* admission.c: a place in the list, and a turn to boot. */
-int admit(struct manager *m, struct entry *e, struct cove_err *err);
+int entry_admit(struct manager *m, struct entry *e, struct cove_err *err);
 int boot_begin(struct manager *m, struct cove_err *err);
 void boot_end(struct manager *m);
 
@@ -131,11 +134,11 @@ void warm_free(struct manager *m, struct warm *w);
 void *warmer_main(void *arg);
 
 /* create.c, for forks too. */
-int go_live(struct manager *m, struct entry *e, long timeout_s, struct manager_info *ret, struct cove_err *err);
-void abandon(struct manager *m, struct entry *e, const char *op, const struct cove_err *err);
+int entry_go_live(struct manager *m, struct entry *e, long timeout_s, struct manager_info *ret, struct cove_err *err);
+void entry_abandon(struct manager *m, struct entry *e, const char *op, const struct cove_err *err);
 
 /* lifecycle.c, for the reaper. */
-int pause_locked(struct manager *m, struct entry *e, bool *ended, struct cove_err *err);
+int entry_pause_locked(struct manager *m, struct entry *e, bool *ended, struct cove_err *err);
 
 /* The other threads. */
 void *reaper_main(void *arg);

@@ -30,7 +30,7 @@ static int save_entry(struct manager *m, struct entry *e, struct cove_err *err)
 	int r = template_load(m->c.templates_dir, e->template_id, &tpl, err);
 	if (r == 0) {
 		struct sandbox_config sc;
-		sandbox_config_of(m, e, &tpl, &sc);
+		entry_sandbox_config(m, e, &tpl, &sc);
 		r = sandbox_save(sb, &sc, dir, false, err);
 	}
 	uint64_t used = r == 0 ? saved_usage(m, e->id) : 0;
@@ -53,7 +53,7 @@ static int save_entry(struct manager *m, struct entry *e, struct cove_err *err)
 /* Pauses e: saved to disk when it can be, else frozen in memory. Called,
  * and returning, under the lock. A VMM that died meanwhile ends the sandbox
  * (*ended: e is freed). */
-int pause_locked(struct manager *m, struct entry *e, bool *ended, struct cove_err *err)
+int entry_pause_locked(struct manager *m, struct entry *e, bool *ended, struct cove_err *err)
 {
 	*ended = false;
 	int64_t t0 = now_us();
@@ -71,9 +71,9 @@ int pause_locked(struct manager *m, struct entry *e, bool *ended, struct cove_er
 		r = sandbox_pause(e->sb, err);
 	if (r < 0 && vmm_state(sandbox_vmm(e->sb)) == VMM_STATE_STOPPED) {
 		/* Dead, with everything freed: not a half-made pause. */
-		unlink_entry(m, e);
+		entry_unlink(m, e);
 		pthread_mutex_unlock(&m->lock);
-		destroy(m, e, "vmm-died");
+		entry_destroy(m, e, "vmm-died");
 		pthread_mutex_lock(&m->lock);
 		*ended = true;
 		return cove_err_prefix(err, "its VMM died during the pause, and it is ended");
@@ -82,7 +82,7 @@ int pause_locked(struct manager *m, struct entry *e, bool *ended, struct cove_er
 		e->state = STORE_SANDBOX_RUNNING;
 		return r;
 	}
-	if (record(m, e, STORE_SANDBOX_PAUSED, err) < 0)
+	if (entry_record(m, e, STORE_SANDBOX_PAUSED, err) < 0)
 		log_warn("sandbox=%s op=pause msg=\"%s\"", e->id, err->msg);
 	log_info("sandbox=%s op=pause template=%s to=%s left_s=%.1f ms=%.1f", e->id, e->template_id,
 		 e->saved ? "disk" : "memory", (double)e->left_ms / 1000.0, (double)(now_us() - t0) / 1000.0);
@@ -92,7 +92,7 @@ int pause_locked(struct manager *m, struct entry *e, bool *ended, struct cove_er
 int manager_kill(struct manager *m, const char *id, struct cove_err *err)
 {
 	pthread_mutex_lock(&m->lock);
-	struct entry *e = find(m, id);
+	struct entry *e = entry_find(m, id);
 	int r = 0;
 	if (!e)
 		r = cove_errf(err, -ENOENT, "sandbox '%s' not found", id);
@@ -101,11 +101,11 @@ int manager_kill(struct manager *m, const char *id, struct cove_err *err)
 	else if (e->busy)
 		r = cove_errf(err, -EBUSY, "sandbox '%s' is being paused or resumed; try again", id);
 	else
-		unlink_entry(m, e);
+		entry_unlink(m, e);
 	pthread_cond_broadcast(&m->wake);
 	pthread_mutex_unlock(&m->lock);
 	if (r == 0)
-		destroy(m, e, "killed");
+		entry_destroy(m, e, "killed");
 	return r;
 }
 
@@ -114,7 +114,7 @@ static int change_deadline(struct manager *m, const char *id, long seconds, bool
 	if (seconds < 0 || seconds > MANAGER_MAX_TIMEOUT_S)
 		return cove_errf(err, -EINVAL, "timeout %ld s is outside 0 to %d s", seconds, MANAGER_MAX_TIMEOUT_S);
 	pthread_mutex_lock(&m->lock);
-	struct entry *e = find(m, id);
+	struct entry *e = entry_find(m, id);
 	int r = 0;
 	if (!e || e->state == STORE_SANDBOX_CREATING) {
 		r = cove_errf(err, -ENOENT, "sandbox '%s' not found", id);
@@ -129,7 +129,7 @@ static int change_deadline(struct manager *m, const char *id, long seconds, bool
 			if (!extend_only || end > e->end_ms)
 				e->end_ms = end;
 		}
-		r = record(m, e, e->state, err);
+		r = entry_record(m, e, e->state, err);
 		pthread_cond_broadcast(&m->wake);
 	}
 	pthread_mutex_unlock(&m->lock);
@@ -139,7 +139,7 @@ static int change_deadline(struct manager *m, const char *id, long seconds, bool
 int manager_pause(struct manager *m, const char *id, struct cove_err *err)
 {
 	pthread_mutex_lock(&m->lock);
-	struct entry *e = find(m, id);
+	struct entry *e = entry_find(m, id);
 	int r;
 	if (!e || e->state == STORE_SANDBOX_CREATING)
 		r = cove_errf(err, -ENOENT, "sandbox '%s' not found", id);
@@ -148,7 +148,7 @@ int manager_pause(struct manager *m, const char *id, struct cove_err *err)
 	else if (e->state == STORE_SANDBOX_PAUSED)
 		r = cove_errf(err, -EALREADY, "sandbox '%s' is already paused", id);
 	else
-		r = pause_locked(m, e, &(bool){ false }, err);
+		r = entry_pause_locked(m, e, &(bool){ false }, err);
 	pthread_cond_broadcast(&m->wake);
 	pthread_mutex_unlock(&m->lock);
 	return r;
@@ -172,7 +172,7 @@ static int restore_entry(struct manager *m, struct entry *e, struct cove_err *er
 	int r = template_load(m->c.templates_dir, e->template_id, &tpl, err);
 	if (r == 0 && (r = boot_begin(m, err)) == 0) {
 		struct sandbox_config sc;
-		sandbox_config_of(m, e, &tpl, &sc);
+		entry_sandbox_config(m, e, &tpl, &sc);
 		sc.snapshot = tpl.snapshot; /* the files its saved copy likely links */
 		sc.agent_timeout_ms = MANAGER_AGENT_TIMEOUT_MS;
 		r = sandbox_restore(&sc, dir, e->token, &sb, err);
@@ -190,12 +190,12 @@ static int restore_entry(struct manager *m, struct entry *e, struct cove_err *er
 	e->sb = sb;
 	e->saved = false;
 	e->disk_bytes = used;
-	if (record(m, e, STORE_SANDBOX_RUNNING, err) < 0)
+	if (entry_record(m, e, STORE_SANDBOX_RUNNING, err) < 0)
 		log_warn("sandbox=%s op=resume msg=\"%s\"", e->id, err->msg);
 	char id[sizeof(e->id)];
 	snprintf(id, sizeof(id), "%s", e->id);
 	pthread_mutex_unlock(&m->lock);
-	remove_saved(m, id);
+	saved_remove(m, id);
 	pthread_mutex_lock(&m->lock);
 	return 0;
 }
@@ -205,7 +205,7 @@ int manager_resume(struct manager *m, const char *id, long timeout_s, bool *resu
 	if (timeout_s < 0 || timeout_s > MANAGER_MAX_TIMEOUT_S)
 		return cove_errf(err, -EINVAL, "timeout %ld s is outside 0 to %d s", timeout_s, MANAGER_MAX_TIMEOUT_S);
 	pthread_mutex_lock(&m->lock);
-	struct entry *e = find(m, id);
+	struct entry *e = entry_find(m, id);
 	int r = 0;
 	*resumed = false;
 	if (!e || e->state == STORE_SANDBOX_CREATING) {
@@ -229,7 +229,7 @@ int manager_resume(struct manager *m, const char *id, long timeout_s, bool *resu
 		if (r == 0) {
 			if (now + timeout_s * 1000 > e->end_ms)
 				e->end_ms = now + timeout_s * 1000;
-			r = record(m, e, e->state, err);
+			r = entry_record(m, e, e->state, err);
 		}
 		pthread_cond_broadcast(&m->wake);
 	}
@@ -255,7 +255,7 @@ int manager_connect(struct manager *m, const char *id, unsigned port, int timeou
 	/* The namespace is held by a duplicate, so a kill meanwhile cannot pull
 	 * it away; the connection itself is made without the lock. */
 	pthread_mutex_lock(&m->lock);
-	struct entry *e = find(m, id);
+	struct entry *e = entry_find(m, id);
 	int netns = e && e->state == STORE_SANDBOX_RUNNING ? fcntl(sandbox_netns_fd(e->sb), F_DUPFD_CLOEXEC, 3) : -1;
 	pthread_mutex_unlock(&m->lock);
 	if (netns < 0)
@@ -265,7 +265,7 @@ int manager_connect(struct manager *m, const char *id, unsigned port, int timeou
 	if (sock < 0)
 		return sock;
 	pthread_mutex_lock(&m->lock);
-	e = find(m, id);
+	e = entry_find(m, id);
 	int r = 0;
 	if (!e || e->state != STORE_SANDBOX_RUNNING) {
 		r = cove_errf(err, -ENOENT, "sandbox '%s' ended", id);
@@ -293,7 +293,7 @@ int manager_connect(struct manager *m, const char *id, unsigned port, int timeou
 void manager_disconnect(struct manager *m, const char *id, int fd)
 {
 	pthread_mutex_lock(&m->lock);
-	struct entry *e = find(m, id);
+	struct entry *e = entry_find(m, id);
 	for (size_t i = 0; e && i < e->nstreams; i++)
 		if (e->streams[i] == fd) {
 			e->streams[i] = e->streams[--e->nstreams];

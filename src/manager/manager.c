@@ -138,7 +138,7 @@ void manager_close(struct manager *m)
 			pthread_mutex_lock(&m->lock);
 			continue;
 		}
-		unlink_entry(m, e);
+		entry_unlink(m, e);
 		pthread_mutex_unlock(&m->lock);
 		if (e->saved) {
 			/* Paused to disk: it holds nothing, and stays for the next coved. */
@@ -149,7 +149,7 @@ void manager_close(struct manager *m)
 			e->sb = sandbox_detach(e->sb);
 			entry_free(e);
 		} else {
-			destroy(m, e, "shutdown");
+			entry_destroy(m, e, "shutdown");
 		}
 		pthread_mutex_lock(&m->lock);
 	}
@@ -221,7 +221,7 @@ int manager_each_latest(struct manager *m, manager_latest_fn fn, void *ctx)
 		if (e->state == STORE_SANDBOX_CREATING)
 			continue;
 		struct manager_info info;
-		r = info_from(e, &info);
+		r = entry_info(e, &info);
 		const struct manager_metric *latest =
 			e->nsamples ? &e->samples[(e->first_sample + e->nsamples - 1) % MANAGER_METRICS_KEEP] : NULL;
 		if (r == 0)
@@ -235,9 +235,9 @@ int manager_each_latest(struct manager *m, manager_latest_fn fn, void *ctx)
 int manager_get(struct manager *m, const char *id, struct manager_info *ret, struct cove_err *err)
 {
 	pthread_mutex_lock(&m->lock);
-	struct entry *e = find(m, id);
+	struct entry *e = entry_find(m, id);
 	int r = !e || e->state == STORE_SANDBOX_CREATING ? cove_errf(err, -ENOENT, "sandbox '%s' not found", id)
-							 : info_from(e, ret);
+							 : entry_info(e, ret);
 	pthread_mutex_unlock(&m->lock);
 	return r;
 }
@@ -264,7 +264,7 @@ int manager_log_paths(struct manager *m, const char *id, char console[PATH_MAX],
 		      struct cove_err *err)
 {
 	pthread_mutex_lock(&m->lock);
-	struct entry *e = find(m, id);
+	struct entry *e = entry_find(m, id);
 	int r = 0;
 	if (!e || !e->sb) {
 		r = cove_errf(err, -ENOENT, "sandbox '%s' not found", id);

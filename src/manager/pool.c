@@ -94,7 +94,7 @@ static struct warm *warm_make(struct manager *m, const char *name, struct cove_e
 		cove_errf(err, -ENOMEM, "out of memory");
 		return NULL;
 	}
-	new_id(w->id, sizeof(w->id));
+	new_sandbox_id(w->id, sizeof(w->id));
 	snprintf(w->template_id, sizeof(w->template_id), "%s", name);
 	/* The config a sandbox of it would get, its policy closed until a
 	 * claim sets the sandbox's own. */
@@ -102,7 +102,7 @@ static struct warm *warm_make(struct manager *m, const char *name, struct cove_e
 			   .mem_mib = tpl.memory_mib ? tpl.memory_mib : VMM_DEFAULT_MEM_MIB };
 	snprintf(e.id, sizeof(e.id), "%s", w->id);
 	struct sandbox_config sc;
-	sandbox_config_of(m, &e, &tpl, &sc);
+	entry_sandbox_config(m, &e, &tpl, &sc);
 	sc.snapshot = tpl.snapshot;
 	sc.agent_timeout_ms = MANAGER_AGENT_TIMEOUT_MS;
 	int r = warm_record(m, w, err);

@@ -21,7 +21,7 @@ void *reaper_main(void *arg)
 			bool ended;
 			char id[sizeof(due->id)];
 			snprintf(id, sizeof(id), "%s", due->id);
-			if (pause_locked(m, due, &ended, &err) < 0) {
+			if (entry_pause_locked(m, due, &ended, &err) < 0) {
 				log_warn("sandbox=%s op=auto-pause msg=\"%s\"", id, err.msg);
 				if (!ended)
 					due->auto_pause = false; /* killed on the next round */
@@ -29,9 +29,9 @@ void *reaper_main(void *arg)
 			continue;
 		}
 		if (due && due->end_ms <= now) {
-			unlink_entry(m, due);
+			entry_unlink(m, due);
 			pthread_mutex_unlock(&m->lock);
-			destroy(m, due, "timeout");
+			entry_destroy(m, due, "timeout");
 			pthread_mutex_lock(&m->lock);
 			continue;
 		}

@@ -41,7 +41,7 @@ static int adopt(struct manager *m, const struct store_sandbox *rec, struct cove
 	if (!e)
 		return -ENOMEM;
 	struct sandbox_config sc;
-	sandbox_config_of(m, e, &tpl, &sc);
+	entry_sandbox_config(m, e, &tpl, &sc);
 	sc.snapshot = tpl.snapshot; /* the layer its disk is likely over */
 	r = sandbox_adopt(&sc, &rec->vmm, rec->token, &e->sb, err);
 	if (r < 0) {
@@ -57,14 +57,14 @@ static int adopt(struct manager *m, const struct store_sandbox *rec, struct cove
 	} else if (e->state == STORE_SANDBOX_RUNNING && rec->state == STORE_SANDBOX_PAUSED) {
 		e->end_ms = wall_ms() + e->left_ms;
 	}
-	r = record(m, e, e->state, err);
+	r = entry_record(m, e, e->state, err);
 	if (r < 0) {
 		e->sb = sandbox_free(e->sb);
 		entry_free(e);
 		return r;
 	}
 	/* Its VMM is the sandbox: a copy saved before coved died is stale. */
-	remove_saved(m, e->id);
+	saved_remove(m, e->id);
 	e->disk_bytes = run_usage(m, e->id);
 	insert_adopted(m, e);
 	return 0;
@@ -90,7 +90,7 @@ static int adopt_saved(struct manager *m, const struct store_sandbox *rec, struc
 		int64_t now = wall_ms();
 		e->left_ms = e->end_ms > now ? e->end_ms - now : 0;
 	}
-	int r = record(m, e, e->state, err);
+	int r = entry_record(m, e, e->state, err);
 	if (r < 0) {
 		entry_free(e);
 		return r;
@@ -113,7 +113,7 @@ void forget_unrecorded(struct manager *m)
 			known = e->saved && strcmp(e->id, de->d_name) == 0;
 		if (!known) {
 			log_info("op=forget-saved dir=%s/%s reason=unrecorded", m->saved_dir, de->d_name);
-			remove_saved(m, de->d_name);
+			saved_remove(m, de->d_name);
 		}
 	}
 	if (d)
@@ -140,7 +140,7 @@ int recover_one(void *ctx, const struct store_sandbox *rec)
 			return 0;
 		log_warn("sandbox=%s op=adopt msg=\"%s; ending it\"", rec->id, err.msg);
 	}
-	remove_saved(m, rec->id);
+	saved_remove(m, rec->id);
 	const char *run_dir = m->c.run_dir ? m->c.run_dir : VMM_DEFAULT_RUN_DIR;
 	const char *log_dir = m->c.log_dir ? m->c.log_dir : VMM_DEFAULT_LOG_DIR;
 	if (vmm_end_orphan(run_dir, log_dir, rec->id, rec->vmm.pid > 0 ? &rec->vmm : NULL, &err) < 0)

@@ -29,7 +29,7 @@ void saved_path(const struct manager *m, const char *id, char path[PATH_MAX])
 		snprintf(path, PATH_MAX, "%s/%s", m->saved_dir, id);
 }
 
-int info_from(const struct entry *e, struct manager_info *info)
+int entry_info(const struct entry *e, struct manager_info *info)
 {
 	memset(info, 0, sizeof(*info));
 	snprintf(info->id, sizeof(info->id), "%s", e->id);
@@ -89,7 +89,7 @@ void entry_free(struct entry *e)
 }
 
 /* The record of e, in state. */
-int record(struct manager *m, const struct entry *e, enum store_sandbox_state state, struct cove_err *err)
+int entry_record(struct manager *m, const struct entry *e, enum store_sandbox_state state, struct cove_err *err)
 {
 	struct store_sandbox rec = { .state = state, .metadata = e->metadata, .vcpus = e->vcpus,
 				     .mem_mib = e->mem_mib, .started_ms = e->started_ms, .end_ms = e->end_ms,
@@ -102,7 +102,7 @@ int record(struct manager *m, const struct entry *e, enum store_sandbox_state st
 	return store_sandbox_put(m->c.store, &rec, err);
 }
 
-struct entry *find(struct manager *m, const char *id)
+struct entry *entry_find(struct manager *m, const char *id)
 {
 	for (struct entry *e = m->list; e; e = e->next)
 		if (strcmp(e->id, id) == 0)
@@ -112,7 +112,7 @@ struct entry *find(struct manager *m, const char *id)
 
 /* Out of the list (under the lock): from now on nobody finds it. Its open
  * streams are shut down, so every proxied request to it ends. */
-void unlink_entry(struct manager *m, struct entry *e)
+void entry_unlink(struct manager *m, struct entry *e)
 {
 	for (struct entry **p = &m->list; *p; p = &(*p)->next)
 		if (*p == e) {
@@ -145,7 +145,7 @@ uint64_t saved_usage(const struct manager *m, const char *id)
 	return path[0] ? fs_disk_usage(path, true) : 0;
 }
 
-void remove_saved(struct manager *m, const char *id)
+void saved_remove(struct manager *m, const char *id)
 {
 	char path[PATH_MAX];
 	struct cove_err err = { 0 };
@@ -157,33 +157,33 @@ void remove_saved(struct manager *m, const char *id)
 /* Ends a sandbox nobody else reaches any more (out of the list, or still
  * creating): its record says dead before anything is torn down, and goes
  * once all is. */
-void teardown(struct manager *m, struct entry *e, const char *why)
+void entry_teardown(struct manager *m, struct entry *e, const char *why)
 {
 	int64_t t0 = now_us();
 	struct cove_err err = { 0 };
-	if (record(m, e, STORE_SANDBOX_DEAD, &err) < 0)
+	if (entry_record(m, e, STORE_SANDBOX_DEAD, &err) < 0)
 		log_warn("sandbox=%s op=kill msg=\"%s\"", e->id, err.msg);
 	if (e->sb) {
 		vmm_remove_logs(sandbox_vmm(e->sb));
 		e->sb = sandbox_free(e->sb);
 	}
-	remove_saved(m, e->id);
+	saved_remove(m, e->id);
 	if (store_sandbox_delete(m->c.store, e->id, &err) < 0)
 		log_warn("sandbox=%s op=kill msg=\"%s\"", e->id, err.msg);
 	log_info("sandbox=%s op=kill template=%s reason=%s lived_s=%.1f ms=%.1f", e->id, e->template_id, why,
 		 (double)(wall_ms() - e->started_ms) / 1000.0, (double)(now_us() - t0) / 1000.0);
 }
 
-void destroy(struct manager *m, struct entry *e, const char *why)
+void entry_destroy(struct manager *m, struct entry *e, const char *why)
 {
-	teardown(m, e, why);
+	entry_teardown(m, e, why);
 	__atomic_add_fetch(&m->killed, 1, __ATOMIC_RELAXED);
 	entry_free(e);
 }
 
 /* What a sandbox of e made from tpl is booted (or adopted) with. */
-void sandbox_config_of(const struct manager *m, const struct entry *e, const struct template *tpl,
-		       struct sandbox_config *sc)
+void entry_sandbox_config(const struct manager *m, const struct entry *e, const struct template *tpl,
+			  struct sandbox_config *sc)
 {
 	*sc = (struct sandbox_config){
 		.id = e->id,
@@ -206,7 +206,7 @@ void sandbox_config_of(const struct manager *m, const struct entry *e, const str
 }
 
 /* E2B-style ids: 20 of [a-z0-9]. */
-int new_id(char *id, size_t len)
+int new_sandbox_id(char *id, size_t len)
 {
 	static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
 	unsigned char raw[20];

@@ -49,7 +49,7 @@ static void sample_one(struct manager *m, const char *id)
 {
 	struct sample_job j;
 	pthread_mutex_lock(&m->lock);
-	struct entry *e = find(m, id);
+	struct entry *e = entry_find(m, id);
 	int r = e && e->state == STORE_SANDBOX_RUNNING ? sample_begin(e, &j) : -ENOENT;
 	pthread_mutex_unlock(&m->lock);
 	if (r < 0)
@@ -72,7 +72,7 @@ static void sample_one(struct manager *m, const char *id)
 	};
 	uint64_t used = run_usage(m, id);
 	pthread_mutex_lock(&m->lock);
-	e = find(m, id);
+	e = entry_find(m, id);
 	if (e && e->state == STORE_SANDBOX_RUNNING) {
 		e->disk_bytes = used;
 		if (!have_guest)
@@ -137,7 +137,7 @@ int manager_metrics(struct manager *m, const char *id, int64_t start_ms, int64_t
 		    void *ctx, struct cove_err *err)
 {
 	pthread_mutex_lock(&m->lock);
-	struct entry *e = find(m, id);
+	struct entry *e = entry_find(m, id);
 	bool none_yet = e && e->state == STORE_SANDBOX_RUNNING && e->nsamples == 0;
 	pthread_mutex_unlock(&m->lock);
 	/* A sandbox just made has its first sample taken now, not by create
@@ -145,7 +145,7 @@ int manager_metrics(struct manager *m, const char *id, int64_t start_ms, int64_t
 	if (none_yet)
 		sample_one(m, id);
 	pthread_mutex_lock(&m->lock);
-	e = find(m, id);
+	e = entry_find(m, id);
 	int r = 0;
 	if (!e || e->state == STORE_SANDBOX_CREATING)
 		r = cove_errf(err, -ENOENT, "sandbox '%s' not found", id);
