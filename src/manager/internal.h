@@ -13,11 +13,12 @@
  *   - the metrics sampler (sampler.c), every MANAGER_METRICS_INTERVAL_MS;
  *   - the warmer (pool.c), with a warm pool, asleep on `warm_wake`;
  *   - a fork's child threads (fork.c), one a child, while they boot.
- * Nothing slow is done under it (a boot, a save or restore, a request to a
- * guest, a walk of a directory): the caller lets it go, and meanwhile the
- * entry is either still creating (nobody else touches its sandbox) or busy
- * (nobody kills, pauses, resumes or forks it). Boots wait their turn on
- * `boot_done` (admission.c).
+ * The long waits (a boot, a save to disk or a restore, a request to a
+ * guest, a walk of a directory) are made without it: the caller lets it go,
+ * and meanwhile the entry is either still creating (nobody else touches its
+ * sandbox) or busy (nobody kills, pauses, resumes or forks it). Short ones
+ * stay under it: a record's write, a pause or resume in memory. Boots wait
+ * their turn on `boot_done` (admission.c).
  *
  * The helpers below are named by what they act on (entry_, saved_, run_,
  * warm_, boot_), so that none is a bare word in the library's symbols. */
