@@ -6,7 +6,7 @@
 #include <stddef.h>
 
 #include "api/server.h"
-#include "sandbox/manager.h"
+#include "manager/manager.h"
 
 const struct api_route *control_routes(size_t *n);
 

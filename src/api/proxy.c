@@ -16,8 +16,8 @@
 
 #include "common/fs.h"
 #include "common/log.h"
+#include "manager/manager.h"
 #include "proto/http1.h"
-#include "sandbox/manager.h"
 
 #define BUF_SIZE (64 * 1024)
 

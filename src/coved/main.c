@@ -22,8 +22,8 @@
 #include "api/server.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "manager/manager.h"
 #include "net/net.h"
-#include "sandbox/manager.h"
 #include "store/store.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:49982"

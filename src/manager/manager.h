@@ -1,8 +1,10 @@
 /* The sandbox manager: every sandbox coved holds, their records in the state
  * database (written before each transition is acted on), admission control,
- * and the reaper that ends each sandbox at its deadline. */
-#ifndef COVE_SANDBOX_MANAGER_H
-#define COVE_SANDBOX_MANAGER_H
+ * and the reaper that ends each sandbox at its deadline; also pause and
+ * resume, forks, the warm pool, crash recovery and per-sandbox metrics.
+ * coved's API is its one user. */
+#ifndef COVE_MANAGER_MANAGER_H
+#define COVE_MANAGER_MANAGER_H
 
 #include <limits.h>
 #include <stdbool.h>

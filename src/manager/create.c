@@ -1,0 +1,144 @@
+/* Creating a sandbox: admitted, recorded, booted (or a warm one claimed),
+ * then running. */
+#include "manager/internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/proc.h"
+#include "sandbox/sandbox.h"
+#include "template/template.h"
+
+static int boot(struct manager *m, struct entry *e, const struct template *tpl, const struct manager_create *req,
+		struct warm *w, struct cove_err *err)
+{
+	struct sandbox_config sc;
+	entry_sandbox_config(m, e, tpl, &sc);
+	sc.policy = req->policy;
+	sc.envs = req->envs;
+	sc.agent_timeout_ms = MANAGER_AGENT_TIMEOUT_MS;
+	/* A warm one (same id) only needs to run again and get its /init. */
+	if (w) {
+		struct cove_err why = { 0 };
+		int r = sandbox_claim(w->sb, &sc, &why);
+		if (r == 0) {
+			e->sb = w->sb;
+			snprintf(e->token, sizeof(e->token), "%s", sandbox_token(e->sb));
+		} else {
+			log_warn("sandbox=%s op=claim msg=\"%s; starting it afresh\"", e->id, why.msg);
+			vmm_remove_logs(sandbox_vmm(w->sb));
+			sandbox_free(w->sb);
+		}
+		free(w);
+		if (r == 0)
+			return 0;
+	}
+	int r = boot_begin(m, err);
+	if (r < 0)
+		return r;
+	/* Created by restoring the template's snapshot when it has a usable
+	 * one (cove template snapshot), else booted. */
+	if (access(tpl->snapshot, F_OK) == 0)
+		sc.snapshot = tpl->snapshot;
+	struct sandbox *sb = NULL;
+	r = sandbox_start(&sc, &sb, err);
+	boot_end(m);
+	if (r < 0)
+		return r;
+	e->sb = sb; /* still 'creating': nobody else looks at it */
+	snprintf(e->token, sizeof(e->token), "%s", sandbox_token(sb));
+	return 0;
+}
+
+/* A sandbox being created (e, admitted, its sandbox started) becomes
+ * running: its deadline counts from now. ret: its info. */
+int entry_go_live(struct manager *m, struct entry *e, long timeout_s, struct manager_info *ret, struct cove_err *err)
+{
+	e->disk_bytes = run_usage(m, e->id); /* still creating: nobody else looks at e */
+	int64_t now = wall_ms();
+	e->end_ms = now + timeout_s * 1000;
+	e->started_ms = now;
+	int r = entry_record(m, e, STORE_SANDBOX_RUNNING, err);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&m->lock);
+	if (m->stop) {
+		r = cove_errf(err, -ESHUTDOWN, "coved is shutting down");
+	} else {
+		e->state = STORE_SANDBOX_RUNNING;
+		r = entry_info(e, ret);
+		pthread_cond_broadcast(&m->wake);
+	}
+	pthread_mutex_unlock(&m->lock);
+	return r;
+}
+
+/* A create (or fork) that failed: everything of e goes. */
+void entry_abandon(struct manager *m, struct entry *e, const char *op, const struct cove_err *err)
+{
+	__atomic_add_fetch(&m->create_failures, 1, __ATOMIC_RELAXED);
+	log_warn("sandbox=%s op=%s template=%s msg=\"%s\"", e->id, op, e->template_id, err ? err->msg : "");
+	entry_teardown(m, e, "create failed");
+	/* The last use of m: manager_close waits for the list to empty. */
+	pthread_mutex_lock(&m->lock);
+	entry_unlink(m, e);
+	pthread_mutex_unlock(&m->lock);
+	entry_free(e);
+}
+
+int manager_create(struct manager *m, const struct manager_create *req, struct manager_info *ret,
+		   struct cove_err *err)
+{
+	int64_t t0 = now_us();
+	const char *name = req->template_id && *req->template_id ? req->template_id : MANAGER_DEFAULT_TEMPLATE;
+	long timeout = req->timeout_s ? req->timeout_s : MANAGER_DEFAULT_TIMEOUT_S;
+	if (timeout < 0 || timeout > MANAGER_MAX_TIMEOUT_S)
+		return cove_errf(err, -EINVAL, "timeout %ld s is outside 1 to %d s", timeout, MANAGER_MAX_TIMEOUT_S);
+	int r = net_policy_check(&req->policy, err);
+	if (r < 0)
+		return r;
+	struct template tpl;
+	if (template_name_check(name, err) < 0)
+		return -EINVAL;
+	if ((r = template_load(m->c.templates_dir, name, &tpl, err)) < 0)
+		return r == -ENOENT ? cove_errf(err, -ENOENT, "template '%s' not found", name) : r;
+	struct entry *e = entry_new(req->metadata);
+	if (!e)
+		return cove_errf(err, -ENOMEM, "manager: out of memory");
+	struct warm *w = warm_take(m, name);
+	if (w)
+		snprintf(e->id, sizeof(e->id), "%s", w->id);
+	else
+		new_sandbox_id(e->id, sizeof(e->id));
+	snprintf(e->template_id, sizeof(e->template_id), "%s", name);
+	e->state = STORE_SANDBOX_CREATING;
+	e->vcpus = tpl.vcpus ? tpl.vcpus : VMM_DEFAULT_VCPUS;
+	e->mem_mib = tpl.memory_mib ? tpl.memory_mib : VMM_DEFAULT_MEM_MIB;
+	e->started_ms = wall_ms();
+	e->end_ms = e->started_ms + timeout * 1000;
+	e->auto_pause = req->auto_pause;
+	if ((r = entry_admit(m, e, err)) < 0) {
+		warm_put_back(m, w);
+		entry_free(e);
+		return r;
+	}
+	r = entry_record(m, e, STORE_SANDBOX_CREATING, err);
+	if (r < 0)
+		warm_put_back(m, w);
+	if (r == 0)
+		r = boot(m, e, &tpl, req, w, err);
+	if (r == 0)
+		r = entry_go_live(m, e, timeout, ret, err);
+	if (r < 0) {
+		entry_abandon(m, e, "create", err);
+		return r;
+	}
+	__atomic_add_fetch(&m->created, 1, __ATOMIC_RELAXED);
+	/* e may be gone already (killed): only the copy is used from here. */
+	log_info("sandbox=%s op=create template=%s timeout_s=%ld ms=%.1f", ret->id, name, timeout,
+		 (double)(now_us() - t0) / 1000.0);
+	return 0;
+}

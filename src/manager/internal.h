@@ -1,0 +1,152 @@
+/* Shared by the files of the manager module only: the manager, its entries
+ * and warm sandboxes, and the helpers more than one file calls.
+ *
+ * One lock, m->lock, guards the list of entries and every field of each
+ * entry, the counts (count, committed_mib, booting, last_seq), the warm pool
+ * (warm, warming) and stop. What manager_open sets (c, the paths,
+ * max_memory_mib, cancel) is read without it; created, killed and
+ * create_failures are atomic counters. The threads that take it:
+ *   - the HTTP connection threads, calling the manager_* entry points
+ *     (create, fork, pause, resume, kill, connect, get, list, ...);
+ *   - the reaper (reaper.c), asleep on `wake` until the next deadline,
+ *     then killing or auto-pausing the sandbox that is due;
+ *   - the metrics sampler (sampler.c), every MANAGER_METRICS_INTERVAL_MS;
+ *   - the warmer (pool.c), with a warm pool, asleep on `warm_wake`;
+ *   - a fork's child threads (fork.c), one a child, while they boot.
+ * The long waits (a boot, a save to disk or a restore, a request to a
+ * guest, a walk of a directory) are made without it: the caller lets it go,
+ * and meanwhile the entry is either still creating (nobody else touches its
+ * sandbox) or busy (nobody kills, pauses, resumes or forks it). Short ones
+ * stay under it: a record's write, a pause or resume in memory. Boots wait
+ * their turn on `boot_done` (admission.c).
+ *
+ * The helpers below are named by what they act on (entry_, saved_, run_,
+ * warm_, boot_), so that none is a bare word in the library's symbols. */
+#ifndef COVE_MANAGER_INTERNAL_H
+#define COVE_MANAGER_INTERNAL_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "manager/manager.h"
+
+struct sandbox;
+struct sandbox_config;
+struct template;
+
+struct entry {
+	struct entry *next;
+	char id[64];
+	char template_id[64];
+	char token[65];
+	enum store_sandbox_state state;
+	char *metadata;
+	int64_t started_ms, end_ms, seq;
+	int64_t left_ms;    /* while paused: the time that was left */
+	bool auto_pause;
+	bool saved;         /* paused to disk: no VMM, memory or slot (sb NULL) */
+	bool busy;          /* a pause or resume is under way outside the lock */
+	uint64_t disk_bytes; /* on the host's disk (run_usage, saved_usage): kept, not read per request */
+	unsigned vcpus, mem_mib;
+	struct sandbox *sb; /* NULL while creating, and while saved */
+	int *streams;       /* sockets the proxy has open to the guest */
+	size_t nstreams, streams_cap;
+	struct manager_metric samples[MANAGER_METRICS_KEEP]; /* a ring */
+	size_t first_sample, nsamples;
+	uint64_t last_cpu_usec;
+	int64_t last_cpu_us; /* monotonic, of last_cpu_usec */
+};
+
+/* A warm sandbox: restored from its template's snapshot and paused, its id
+ * chosen already, waiting for a create to claim it. */
+struct warm {
+	struct warm *next;
+	char id[64];
+	char template_id[64];
+	struct sandbox *sb;
+};
+
+struct manager {
+	struct manager_config c;
+	char templates_dir[PATH_MAX];
+	char saved_dir[PATH_MAX];
+	char kernel[PATH_MAX];
+	unsigned max_memory_mib;
+	pthread_mutex_t lock; /* guards everything below */
+	pthread_cond_t wake;  /* the reaper's: a deadline changed, or stop */
+	pthread_cond_t boot_done; /* a boot ended: another may start */
+	unsigned booting;     /* boots under way (at most c.max_boots) */
+	struct entry *list;   /* newest first: seq descending */
+	int64_t last_seq;     /* the highest seq handed out or adopted */
+	unsigned count;
+	unsigned committed_mib;
+	bool stop;
+	int cancel[2];        /* readable once stopping: creates in flight give up */
+	pthread_t reaper;
+	bool reaper_running;
+	pthread_t sampler;
+	bool sampler_running;
+	struct warm *warm;    /* the warm pool: ready to claim */
+	unsigned warming;     /* being prepared */
+	pthread_cond_t warm_wake; /* the warmer's: one was claimed, or stop */
+	pthread_t warmer;
+	bool warmer_running;
+	uint64_t created, killed, create_failures;
+};
+
+static inline int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* registry.c: entries, their records, and what they hold on disk. Unless
+ * said otherwise, under the lock (or on an entry nobody else reaches). */
+int new_sandbox_id(char *id, size_t len);
+void saved_path(const struct manager *m, const char *id, char path[PATH_MAX]);
+int entry_info(const struct entry *e, struct manager_info *info);
+struct entry *entry_new(const char *metadata);
+struct entry *entry_of(const struct store_sandbox *rec, struct cove_err *err);
+void entry_free(struct entry *e);
+int entry_record(struct manager *m, const struct entry *e, enum store_sandbox_state state, struct cove_err *err);
+struct entry *entry_find(struct manager *m, const char *id);
+void entry_unlink(struct manager *m, struct entry *e);
+uint64_t run_usage(const struct manager *m, const char *id);
+uint64_t saved_usage(const struct manager *m, const char *id);
+void saved_remove(struct manager *m, const char *id);
+void entry_teardown(struct manager *m, struct entry *e, const char *why);
+void entry_destroy(struct manager *m, struct entry *e, const char *why);
+void entry_sandbox_config(const struct manager *m, const struct entry *e, const struct template *tpl,
+			  struct sandbox_config *sc);
+
+/* admission.c: a place in the list, and a turn to boot. */
+int entry_admit(struct manager *m, struct entry *e, struct cove_err *err);
+int boot_begin(struct manager *m, struct cove_err *err);
+void boot_end(struct manager *m);
+
+/* pool.c: the warm pool and its thread. */
+struct warm *warm_take(struct manager *m, const char *name);
+void warm_put_back(struct manager *m, struct warm *w);
+void warm_free(struct manager *m, struct warm *w);
+void *warmer_main(void *arg);
+
+/* create.c, for forks too. */
+int entry_go_live(struct manager *m, struct entry *e, long timeout_s, struct manager_info *ret, struct cove_err *err);
+void entry_abandon(struct manager *m, struct entry *e, const char *op, const struct cove_err *err);
+
+/* lifecycle.c, for the reaper. */
+int entry_pause_locked(struct manager *m, struct entry *e, bool *ended, struct cove_err *err);
+
+/* The other threads. */
+void *reaper_main(void *arg);
+void *sampler_main(void *arg);
+
+/* recover.c: what an earlier coved left, on opening. */
+int recover_one(void *ctx, const struct store_sandbox *rec);
+void forget_unrecorded(struct manager *m);
+
+#endif

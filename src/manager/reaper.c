@@ -1,0 +1,45 @@
+/* The reaper: ends (or, with auto_pause, pauses) each sandbox at its
+ * deadline. */
+#include "manager/internal.h"
+
+#include <stdio.h>
+
+#include "common/log.h"
+
+void *reaper_main(void *arg)
+{
+	struct manager *m = arg;
+	pthread_mutex_lock(&m->lock);
+	while (!m->stop) {
+		struct entry *due = NULL;
+		for (struct entry *e = m->list; e; e = e->next)
+			if (e->state == STORE_SANDBOX_RUNNING && !e->busy && (!due || e->end_ms < due->end_ms))
+				due = e;
+		int64_t now = wall_ms();
+		if (due && due->end_ms <= now && due->auto_pause) {
+			struct cove_err err = { 0 };
+			bool ended;
+			char id[sizeof(due->id)];
+			snprintf(id, sizeof(id), "%s", due->id);
+			if (entry_pause_locked(m, due, &ended, &err) < 0) {
+				log_warn("sandbox=%s op=auto-pause msg=\"%s\"", id, err.msg);
+				if (!ended)
+					due->auto_pause = false; /* killed on the next round */
+			}
+			continue;
+		}
+		if (due && due->end_ms <= now) {
+			entry_unlink(m, due);
+			pthread_mutex_unlock(&m->lock);
+			entry_destroy(m, due, "timeout");
+			pthread_mutex_lock(&m->lock);
+			continue;
+		}
+		/* Sleeps to the next deadline (sub-second), or until told. */
+		int64_t until = due ? due->end_ms : now + 3600 * 1000;
+		struct timespec ts = { .tv_sec = until / 1000, .tv_nsec = (until % 1000) * 1000000 };
+		pthread_cond_timedwait(&m->wake, &m->lock, &ts);
+	}
+	pthread_mutex_unlock(&m->lock);
+	return NULL;
+}

@@ -1,0 +1,218 @@
+/* Entries and their records in the state database, and what a sandbox
+ * holds on the host's disk. */
+#include "manager/internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+
+#include "common/fs.h"
+#include "common/log.h"
+#include "common/proc.h"
+#include "sandbox/sandbox.h"
+#include "template/template.h"
+
+void manager_info_clear(struct manager_info *info)
+{
+	free(info->metadata);
+	info->metadata = NULL;
+}
+
+/* Where sandbox id is saved while paused to disk; "" without saved_dir. */
+void saved_path(const struct manager *m, const char *id, char path[PATH_MAX])
+{
+	path[0] = '\0';
+	if (m->saved_dir[0])
+		snprintf(path, PATH_MAX, "%s/%s", m->saved_dir, id);
+}
+
+int entry_info(const struct entry *e, struct manager_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	snprintf(info->id, sizeof(info->id), "%s", e->id);
+	snprintf(info->template_id, sizeof(info->template_id), "%s", e->template_id);
+	snprintf(info->token, sizeof(info->token), "%s", e->token);
+	info->state = e->state;
+	info->started_ms = e->started_ms;
+	info->end_ms = e->end_ms;
+	info->vcpus = e->vcpus;
+	info->mem_mib = e->mem_mib;
+	info->seq = e->seq;
+	info->disk_bytes = e->disk_bytes;
+	info->metadata = strdup(e->metadata ? e->metadata : "{}");
+	return info->metadata ? 0 : -ENOMEM;
+}
+
+/* A new entry, empty but for a copy of metadata (NULL: {}); NULL when out
+ * of memory. */
+struct entry *entry_new(const char *metadata)
+{
+	struct entry *e = calloc(1, sizeof(*e));
+	if (!e || !(e->metadata = strdup(metadata ? metadata : "{}"))) {
+		entry_free(e);
+		return NULL;
+	}
+	return e;
+}
+
+/* A new entry as rec describes it (state and sandbox left to the caller). */
+struct entry *entry_of(const struct store_sandbox *rec, struct cove_err *err)
+{
+	struct entry *e = entry_new(rec->metadata);
+	if (!e) {
+		cove_errf(err, -ENOMEM, "manager: out of memory");
+		return NULL;
+	}
+	snprintf(e->id, sizeof(e->id), "%s", rec->id);
+	snprintf(e->template_id, sizeof(e->template_id), "%s", rec->template_id);
+	snprintf(e->token, sizeof(e->token), "%s", rec->token);
+	e->vcpus = rec->vcpus;
+	e->mem_mib = rec->mem_mib;
+	e->started_ms = rec->started_ms;
+	e->end_ms = rec->end_ms;
+	e->left_ms = rec->left_ms;
+	e->seq = rec->seq;
+	e->auto_pause = rec->auto_pause;
+	return e;
+}
+
+void entry_free(struct entry *e)
+{
+	if (!e)
+		return;
+	free(e->streams);
+	free(e->metadata);
+	free(e);
+}
+
+/* The record of e, in state. */
+int entry_record(struct manager *m, const struct entry *e, enum store_sandbox_state state, struct cove_err *err)
+{
+	struct store_sandbox rec = { .state = state, .metadata = e->metadata, .vcpus = e->vcpus,
+				     .mem_mib = e->mem_mib, .started_ms = e->started_ms, .end_ms = e->end_ms,
+				     .seq = e->seq, .auto_pause = e->auto_pause, .left_ms = e->left_ms };
+	snprintf(rec.id, sizeof(rec.id), "%s", e->id);
+	snprintf(rec.template_id, sizeof(rec.template_id), "%s", e->template_id);
+	snprintf(rec.token, sizeof(rec.token), "%s", e->token);
+	if (e->sb)
+		rec.vmm = *vmm_identity(sandbox_vmm(e->sb));
+	return store_sandbox_put(m->c.store, &rec, err);
+}
+
+struct entry *entry_find(struct manager *m, const char *id)
+{
+	for (struct entry *e = m->list; e; e = e->next)
+		if (strcmp(e->id, id) == 0)
+			return e;
+	return NULL;
+}
+
+/* Out of the list (under the lock): from now on nobody finds it. Its open
+ * streams are shut down, so every proxied request to it ends. */
+void entry_unlink(struct manager *m, struct entry *e)
+{
+	for (struct entry **p = &m->list; *p; p = &(*p)->next)
+		if (*p == e) {
+			*p = e->next;
+			m->count--;
+			if (!e->saved)
+				m->committed_mib -= e->mem_mib;
+			break;
+		}
+	for (size_t i = 0; i < e->nstreams; i++)
+		shutdown(e->streams[i], SHUT_RDWR);
+	e->nstreams = 0;
+}
+
+/* What a sandbox holds on the host's disk: its run directory (its disk
+ * overlay) while it has a VMM, its saved copy while paused to disk, without
+ * the files it shares (the template snapshot's memory and disk layer, hard
+ * links). Read without the lock, when these change and by the sampler. */
+uint64_t run_usage(const struct manager *m, const char *id)
+{
+	char path[PATH_MAX];
+	return vmm_run_dir(m->c.run_dir, id, path) == 0 ? fs_disk_usage(path, true) : 0;
+}
+
+uint64_t saved_usage(const struct manager *m, const char *id)
+{
+	char path[PATH_MAX];
+	saved_path(m, id, path);
+	return path[0] ? fs_disk_usage(path, true) : 0;
+}
+
+void saved_remove(struct manager *m, const char *id)
+{
+	char path[PATH_MAX];
+	struct cove_err err = { 0 };
+	saved_path(m, id, path);
+	if (path[0] && fs_remove_tree(path, &err) < 0)
+		log_warn("sandbox=%s op=forget-saved msg=\"%s\"", id, err.msg);
+}
+
+/* Ends a sandbox nobody else reaches any more (out of the list, or still
+ * creating): its record says dead before anything is torn down, and goes
+ * once all is. */
+void entry_teardown(struct manager *m, struct entry *e, const char *why)
+{
+	int64_t t0 = now_us();
+	struct cove_err err = { 0 };
+	if (entry_record(m, e, STORE_SANDBOX_DEAD, &err) < 0)
+		log_warn("sandbox=%s op=kill msg=\"%s\"", e->id, err.msg);
+	if (e->sb) {
+		vmm_remove_logs(sandbox_vmm(e->sb));
+		e->sb = sandbox_free(e->sb);
+	}
+	saved_remove(m, e->id);
+	if (store_sandbox_delete(m->c.store, e->id, &err) < 0)
+		log_warn("sandbox=%s op=kill msg=\"%s\"", e->id, err.msg);
+	log_info("sandbox=%s op=kill template=%s reason=%s lived_s=%.1f ms=%.1f", e->id, e->template_id, why,
+		 (double)(wall_ms() - e->started_ms) / 1000.0, (double)(now_us() - t0) / 1000.0);
+}
+
+void entry_destroy(struct manager *m, struct entry *e, const char *why)
+{
+	entry_teardown(m, e, why);
+	__atomic_add_fetch(&m->killed, 1, __ATOMIC_RELAXED);
+	entry_free(e);
+}
+
+/* What a sandbox of e made from tpl is booted (or adopted) with. */
+void entry_sandbox_config(const struct manager *m, const struct entry *e, const struct template *tpl,
+			  struct sandbox_config *sc)
+{
+	*sc = (struct sandbox_config){
+		.id = e->id,
+		.net = m->c.net,
+		.kernel = m->c.kernel,
+		.rootfs = tpl->rootfs,
+		.vcpus = e->vcpus,
+		.mem_mib = e->mem_mib,
+		.accel = m->c.accel,
+		.run_dir = m->c.run_dir,
+		.log_dir = m->c.log_dir,
+		.vmm_binary = m->c.vmm_binary,
+		/* Not tied to coved: PR_SET_PDEATHSIG follows the thread that
+		 * forked (a connection's), and VMMs are to outlive coved. */
+		.die_with_parent = false,
+		.cancel_fd = m->cancel[0],
+		.default_user = tpl->user[0] ? tpl->user : NULL,
+		.default_workdir = tpl->workdir[0] ? tpl->workdir : NULL,
+	};
+}
+
+/* E2B-style ids: 20 of [a-z0-9]. */
+int new_sandbox_id(char *id, size_t len)
+{
+	static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+	unsigned char raw[20];
+	if (len < sizeof(raw) + 1 || getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
+		return -EIO;
+	for (size_t i = 0; i < sizeof(raw); i++)
+		id[i] = alphabet[raw[i] % 36];
+	id[sizeof(raw)] = '\0';
+	return 0;
+}
