@@ -41,6 +41,8 @@ void net_policy_copy_free(struct net_policy_copy *pc);
 int net_slot_addrs(const struct net_cidr *range, unsigned index, uint32_t *host_end, uint32_t *ns_end);
 /* How many /31s the range holds. */
 unsigned net_range_slots(const struct net_cidr *range);
+/* Parses "NAME-N" (a host link) or "slot-N" (a namespace file); -EINVAL otherwise. */
+int slot_parse_index(const char *prefix, const char *s, unsigned *ret);
 
 /* --- firewall.c: Cove's nftables table `inet NAME` --- */
 struct firewall;
@@ -92,8 +94,6 @@ bool slot_intact(const struct slot_layout *l, unsigned index);
 /* Opens the mounted namespace, O_CLOEXEC. */
 int slot_open_netns(const struct slot_layout *l, unsigned index, struct cove_err *err);
 int slot_open_tap(int netns_fd, struct cove_err *err);
-/* Parses "NAME-N" (a host link) or "slot-N" (a namespace file); -EINVAL otherwise. */
-int slot_parse_index(const char *prefix, const char *s, unsigned *ret);
 
 /* Runs fn on a new thread that first joins netns_fd (or, with -1, a new
  * namespace); the caller's thread never changes namespace. */
