@@ -59,8 +59,8 @@ int cli_call(struct client *cl, const char *verb, const char *method, const char
 /* How a verb that talks to coved is called, for cli_parse_verb. */
 struct option;
 struct cli_verb_syntax {
-	const char *usage;      /* for --help (stdout) and usage errors (stderr) */
-	const char *shortopts;  /* NULL: "h" */
+	const char *usage;     /* for --help (stdout) and usage errors (stderr) */
+	const char *shortopts; /* NULL: "h" */
 	const struct option *opts;
 	int min_operands, max_operands; /* max -1: any number */
 };

@@ -69,10 +69,12 @@ static int lifecycle(const struct lifecycle_verb *v, int argc, char **argv)
 int cmd_pause(int argc, char **argv)
 {
 	static const struct lifecycle_verb verb = {
-		"pause", "POST", "/pause", false,
-		"usage: cove pause ID...\n\nPauses sandboxes: each is saved to disk and its VMM ended (its memory\n"
-		"and slot freed; it survives restarts), or, booted without a template\n"
-		"snapshot, frozen in memory. Their time left stops counting.\n" CLI_CLIENT_HELP,
+		.name = "pause",
+		.method = "POST",
+		.suffix = "/pause",
+		.usage = "usage: cove pause ID...\n\nPauses sandboxes: each is saved to disk and its VMM ended (its memory\n"
+			 "and slot freed; it survives restarts), or, booted without a template\n"
+			 "snapshot, frozen in memory. Their time left stops counting.\n" CLI_CLIENT_HELP,
 	};
 	return lifecycle(&verb, argc, argv);
 }
@@ -80,9 +82,12 @@ int cmd_pause(int argc, char **argv)
 int cmd_resume(int argc, char **argv)
 {
 	static const struct lifecycle_verb verb = {
-		"resume", "POST", "/connect", true,
-		"usage: cove resume [--timeout S] ID...\n\nResumes paused sandboxes; each then lives at least S more\n"
-		"seconds (default 300).\n" CLI_CLIENT_HELP,
+		.name = "resume",
+		.method = "POST",
+		.suffix = "/connect",
+		.sends_timeout = true,
+		.usage = "usage: cove resume [--timeout S] ID...\n\nResumes paused sandboxes; each then lives at least S more\n"
+			 "seconds (default 300).\n" CLI_CLIENT_HELP,
 	};
 	return lifecycle(&verb, argc, argv);
 }
@@ -90,7 +95,10 @@ int cmd_resume(int argc, char **argv)
 int cmd_kill(int argc, char **argv)
 {
 	static const struct lifecycle_verb verb = {
-		"kill", "DELETE", "", false, "usage: cove kill ID...\n\nEnds sandboxes and frees all they held.\n" CLI_CLIENT_HELP,
+		.name = "kill",
+		.method = "DELETE",
+		.suffix = "",
+		.usage = "usage: cove kill ID...\n\nEnds sandboxes and frees all they held.\n" CLI_CLIENT_HELP,
 	};
 	return lifecycle(&verb, argc, argv);
 }

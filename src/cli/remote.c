@@ -78,8 +78,7 @@ int cli_sandbox_path(char *buf, size_t len, const char *id, const char *suffix)
 	return snprintf(buf, len, "/sandboxes/%s%s", id, suffix) < (int)len && *id ? 0 : -1;
 }
 
-int cli_call(struct client *cl, const char *verb, const char *method, const char *path, json_t *body,
-	     json_t **reply)
+int cli_call(struct client *cl, const char *verb, const char *method, const char *path, json_t *body, json_t **reply)
 {
 	struct cove_err err = { 0 };
 	if (client_call(cl, method, path, body, NULL, reply, &err) < 0) {

@@ -44,7 +44,8 @@ int cmd_templates(int argc, char **argv)
 		json_array_foreach(reply, i, t) {
 			const char *suite = json_string_value(json_object_get(t, "suite"));
 			char used[16];
-			cli_human_bytes((uint64_t)json_integer_value(json_object_get(t, "diskBytes")), used, sizeof(used));
+			cli_human_bytes((uint64_t)json_integer_value(json_object_get(t, "diskBytes")), used,
+					sizeof(used));
 			printf("%-16s  %4lld  %6lldM  %7lldM  %7s  %-8s  %-8s  %s\n",
 			       json_string_value(json_object_get(t, "templateID")) ?: "?",
 			       (long long)json_integer_value(json_object_get(t, "cpuCount")),
