@@ -21,7 +21,8 @@ int cmd_run(int argc, char **argv);
 int cmd_net(int argc, char **argv);
 int cmd_port_forward(int argc, char **argv);
 int cmd_template(int argc, char **argv);
-/* Through coved's API (remote.c, exec.c, cp.c). */
+/* Through coved's API (create.c, ls.c, exec.c, cp.c, lifecycle.c, fork.c,
+ * logs.c, templates.c; what they share is in remote.c). */
 int cmd_create(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
@@ -43,10 +44,40 @@ enum { CLI_OPT_URL = 200, CLI_OPT_API_KEY };
 	"  --api-key KEY     its API key (default $COVE_API_KEY, else $COVE_STATE_DIR/api-key)\n"
 struct client_config;
 struct client;
+struct json_t;
 /* Takes getopt's c when it is one of those; -1 when it is not. */
 int cli_client_option(int c, struct client_config *cc);
 /* The client, or NULL after saying why on stderr. */
 struct client *cli_client(const char *verb, const struct client_config *cc);
+
+/* client_call, a failure said on stderr as cove VERB; 0 or -1. */
+int cli_call(struct client *cl, const char *verb, const char *method, const char *path, struct json_t *body,
+	     struct json_t **reply);
+
+/* How many --meta K=V a verb takes. */
+#define CLI_MAX_META 64
+/* How a verb that talks to coved is called, for cli_parse_verb. */
+struct option;
+struct cli_verb_syntax {
+	const char *usage;     /* for --help (stdout) and usage errors (stderr) */
+	const char *shortopts; /* NULL: "h" */
+	const struct option *opts;
+	int min_operands, max_operands; /* max -1: any number */
+};
+/* getopt for such a verb: --help prints the usage (1), --url and --api-key
+ * go to cc, any other option (long, or short from shortopts) to fn (non-zero:
+ * a bad value); a usage error, or operands too few or too many, prints the
+ * usage to stderr (-1). 0: optind at the operands. */
+int cli_parse_verb(const struct cli_verb_syntax *syn, int argc, char **argv, struct client_config *cc,
+		   int (*fn)(void *ctx, int c), void *ctx);
+/* --timeout S (and other counts): a whole number of at least 1, else -1
+ * after saying so as cove VERB. */
+int cli_parse_seconds(const char *verb, const char *arg, long *out);
+/* /sandboxes/ID plus suffix into buf; -1 when id cannot name a sandbox
+ * (ids are [a-z0-9-]) or buf is too small. */
+int cli_sandbox_path(char *buf, size_t len, const char *id, const char *suffix);
+/* 1.5K, 20M, 3.1G: what a file takes on disk. */
+void cli_human_bytes(uint64_t b, char *buf, size_t len);
 
 /* How the agent of a running sandbox is reached through coved. */
 struct cli_endpoint {

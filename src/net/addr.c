@@ -1,4 +1,4 @@
-/* IPv4 prefixes, names and the slot address plan. */
+/* IPv4 prefixes, names, the slot address plan and the parsing of slot names. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -66,5 +66,23 @@ int net_slot_addrs(const struct net_cidr *range, unsigned index, uint32_t *host_
 		return -ERANGE;
 	*host_end = range->addr + 2 * index;
 	*ns_end = *host_end + 1;
+	return 0;
+}
+
+int slot_parse_index(const char *prefix, const char *s, unsigned *ret)
+{
+	size_t n = strlen(prefix);
+	if (!s || strncmp(s, prefix, n) != 0)
+		return -EINVAL;
+	s += n;
+	if (!*s || strlen(s) > 7 || (s[0] == '0' && s[1]))
+		return -EINVAL;
+	unsigned v = 0;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		v = v * 10 + (unsigned)(*s - '0');
+	}
+	*ret = v;
 	return 0;
 }

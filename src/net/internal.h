@@ -1,8 +1,11 @@
-/* Inside the net module: address arithmetic, the firewall (nftables), and
- * the kernel objects of one slot. */
+/* Inside the net module: address arithmetic, the firewall (nftables), the
+ * kernel objects of one slot, and the allocator's state shared by slots.c
+ * and recover.c. */
 #ifndef COVE_NET_INTERNAL_H
 #define COVE_NET_INTERNAL_H
 
+#include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -41,6 +44,8 @@ void net_policy_copy_free(struct net_policy_copy *pc);
 int net_slot_addrs(const struct net_cidr *range, unsigned index, uint32_t *host_end, uint32_t *ns_end);
 /* How many /31s the range holds. */
 unsigned net_range_slots(const struct net_cidr *range);
+/* Parses "NAME-N" (a host link) or "slot-N" (a namespace file); -EINVAL otherwise. */
+int slot_parse_index(const char *prefix, const char *s, unsigned *ret);
 
 /* --- firewall.c: Cove's nftables table `inet NAME` --- */
 struct firewall;
@@ -92,11 +97,51 @@ bool slot_intact(const struct slot_layout *l, unsigned index);
 /* Opens the mounted namespace, O_CLOEXEC. */
 int slot_open_netns(const struct slot_layout *l, unsigned index, struct cove_err *err);
 int slot_open_tap(int netns_fd, struct cove_err *err);
-/* Parses "NAME-N" (a host link) or "slot-N" (a namespace file); -EINVAL otherwise. */
-int slot_parse_index(const char *prefix, const char *s, unsigned *ret);
 
 /* Runs fn on a new thread that first joins netns_fd (or, with -1, a new
  * namespace); the caller's thread never changes namespace. */
 int net_run_in_netns(int netns_fd, int (*fn)(void *ctx), void *ctx);
+
+/* --- slots.c and recover.c: the allocator --- */
+struct net_slots {
+	char name[NET_NAME_MAX + 1];
+	char netns_dir[PATH_MAX];
+	char range_text[32];
+	struct slot_layout layout;
+	unsigned max_slots;
+	unsigned pool_size;
+	struct store *store;
+	struct firewall *fw;
+	struct proc_identity self;
+
+	pthread_t pool_thread;
+	bool pool_running;
+	bool pool_stop;
+	pthread_mutex_t pool_lock;
+	pthread_cond_t pool_wake;
+
+	/* Released slots whose links the kernel is still removing; their
+	 * records stay (as 'destroying') until the links are gone, so the
+	 * index is not handed out again before. Guarded by reap_lock. */
+	pthread_t reaper;
+	bool reaper_running;
+	bool reap_stop;
+	struct pending_reap {
+		unsigned index;
+		int64_t since_ms;
+	} *reap;
+	size_t nreap, reap_cap;
+	pthread_mutex_t reap_lock;
+	pthread_cond_t reap_wake;
+};
+
+struct store_slot;
+
+/* True when the process holding the record, or its VMM, still runs. */
+bool slots_holder_alive(const struct store_slot *s);
+/* Removes everything of a slot: rules, links, namespace. Idempotent. */
+int slots_remove_all(struct net_slots *ns, unsigned index, struct cove_err *err);
+/* net_slots_recover's work; runs inside a store transaction. */
+int slots_recover_locked(struct net_slots *ns, bool drain_pool, struct net_recovery *ret, struct cove_err *err);
 
 #endif

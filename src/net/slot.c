@@ -35,24 +35,6 @@ void slot_netns_path(const struct slot_layout *l, unsigned index, char *buf, siz
 	snprintf(buf, len, "%s/slot-%u", l->netns_dir, index);
 }
 
-int slot_parse_index(const char *prefix, const char *s, unsigned *ret)
-{
-	size_t n = strlen(prefix);
-	if (!s || strncmp(s, prefix, n) != 0)
-		return -EINVAL;
-	s += n;
-	if (!*s || strlen(s) > 7 || (s[0] == '0' && s[1]))
-		return -EINVAL;
-	unsigned v = 0;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return -EINVAL;
-		v = v * 10 + (unsigned)(*s - '0');
-	}
-	*ret = v;
-	return 0;
-}
-
 struct thread_call {
 	int netns_fd;
 	int (*fn)(void *ctx);

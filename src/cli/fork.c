@@ -1,0 +1,84 @@
+/* cove fork: sandboxes that carry on from a running one. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli/cli.h"
+#include "client/client.h"
+
+struct fork_opts {
+	long timeout;
+	long count;
+	bool json;
+};
+
+static int fork_option(void *ctx, int c)
+{
+	struct fork_opts *o = ctx;
+	if (c == 'j') {
+		o->json = true;
+		return 0;
+	}
+	if (c == 'n') {
+		char *end;
+		errno = 0;
+		o->count = strtol(optarg, &end, 10);
+		if (errno || *end || o->count < 1 || o->count > 16) {
+			fprintf(stderr, "cove fork: -n wants a number from 1 to 16, not '%s'\n", optarg);
+			return -1;
+		}
+		return 0;
+	}
+	return c == 300 ? cli_parse_seconds("fork", optarg, &o->timeout) : -1;
+}
+
+int cmd_fork(int argc, char **argv)
+{
+	static const char usage_text[] =
+		"usage: cove fork [-n N] [--timeout S] [--json] ID\n"
+		"\n"
+		"Makes N sandboxes (default 1) that carry on from sandbox ID as it is now:\n"
+		"its processes, files and environment, each with an id, token, network and\n"
+		"disk of its own and its own random numbers. ID runs on. Prints their ids.\n"
+		"  -n N           how many (1 to 16)\n"
+		"  --timeout S    seconds each lives unless extended (default 300)\n"
+		"  --json         print coved's whole answer\n" CLI_CLIENT_HELP;
+	static const struct option opts[] = {
+		{ "timeout", required_argument, NULL, 300 }, { "json", no_argument, NULL, 'j' },
+		{ "count", required_argument, NULL, 'n' }, CLI_CLIENT_LONGOPTS, { "help", no_argument, NULL, 'h' }, { 0 },
+	};
+	static const struct cli_verb_syntax syntax = { usage_text, "hn:", opts, 1, 1 };
+	struct client_config cc = { 0 };
+	struct fork_opts o = { 0, 1, false };
+	int r = cli_parse_verb(&syntax, argc, argv, &cc, fork_option, &o);
+	if (r != 0)
+		return r > 0 ? 0 : CLI_EXIT_USAGE;
+	char path[128];
+	if (cli_sandbox_path(path, sizeof(path), argv[optind], "/fork") < 0) {
+		fprintf(stderr, "cove fork: '%s' is not a sandbox id\n", argv[optind]);
+		return CLI_EXIT_USAGE;
+	}
+	struct client *cl = cli_client("fork", &cc);
+	if (!cl)
+		return 1;
+	json_t *body = json_pack("{s:I, s:I}", "count", (json_int_t)o.count, "timeout",
+				 (json_int_t)(o.timeout ? o.timeout : 300));
+	json_t *reply = NULL;
+	int rc = 0;
+	if (cli_call(cl, "fork", "POST", path, body, &reply) < 0) {
+		rc = 1;
+	} else if (o.json) {
+		json_dumpf(reply, stdout, JSON_INDENT(2));
+		putchar('\n');
+	} else {
+		size_t i;
+		json_t *sb;
+		json_array_foreach(json_object_get(reply, "sandboxes"), i, sb)
+			printf("%s\n", json_string_value(json_object_get(sb, "sandboxID")));
+	}
+	json_decref(body);
+	json_decref(reply);
+	client_close(cl);
+	return rc;
+}
