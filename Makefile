@@ -97,6 +97,12 @@ $(BIN)/fuzz/fuzz_upload: tests/fuzz/fuzz_upload.c $(FUZZ_SRCS) $(FUZZ_UPLOAD_SRC
 		-fsanitize=fuzzer,address,undefined -o $@ $(filter %.c %.a,$^) \
 		$(shell pkg-config --cflags --libs jansson nettle 2>/dev/null) -lz -lpthread
 
+# The API request targets run coved's request parsers (and the egress policy
+# check the create body ends with).
+FUZZ_API_SRCS := src/api/request.c src/net/policy.c src/net/addr.c
+FUZZ_API_TARGETS := $(addprefix $(BIN)/fuzz/,fuzz_create_body fuzz_list_query fuzz_sandbox_host)
+$(FUZZ_API_TARGETS): $(FUZZ_API_SRCS)
+
 $(BIN)/fuzz/%: tests/fuzz/%.c $(FUZZ_SRCS)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
