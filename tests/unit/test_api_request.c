@@ -1,6 +1,5 @@
-/* Unit tests for src/api/request (coved's requests parsed into plain values:
- * bodies, query strings, the sandbox of a proxied request) and the route
- * patterns of src/http. */
+/* Unit tests for src/api/request: coved's requests parsed into plain values
+ * (bodies, query strings, the sandbox of a proxied request). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,7 +11,6 @@
 #include <cmocka.h>
 
 #include "api/request.h"
-#include "http/http.h"
 
 /* --- helpers --- */
 
@@ -506,29 +504,6 @@ static void test_sandbox_headers(void **state)
 	free(id);
 }
 
-/* --- route patterns (src/http) --- */
-
-static void test_route_patterns(void **state)
-{
-	(void)state;
-	char params[HTTP_MAX_PARAMS][HTTP_MAX_PARAM];
-	assert_true(http_match("/sandboxes/{}/timeout", "/sandboxes/abc123/timeout", params, 2));
-	assert_string_equal(params[0], "abc123");
-	assert_false(http_match("/sandboxes/{}", "/sandboxes/", params, 2));
-	assert_false(http_match("/sandboxes/{}", "/sandboxes/a/b", params, 2));
-	assert_false(http_match("/sandboxes", "/sandboxes/", params, 2));
-	assert_true(http_match("/health", "/health", params, 2));
-	assert_false(http_match("/health", "/healthz", params, 2));
-	assert_true(http_match("/a/{}/b/{}", "/a/x/b/y", params, 2));
-	assert_string_equal(params[1], "y");
-	assert_false(http_match("/a/{}/b/{}", "/a/x/b/y", params, 1));
-	char path[300];
-	snprintf(path, sizeof(path), "/sandboxes/%0127d", 0);
-	assert_true(http_match("/sandboxes/{}", path, params, 2));
-	snprintf(path, sizeof(path), "/sandboxes/%0128d", 0);
-	assert_false(http_match("/sandboxes/{}", path, params, 2));
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -537,7 +512,7 @@ int main(void)
 		cmocka_unit_test(test_seconds_bodies),  cmocka_unit_test(test_fork_body),
 		cmocka_unit_test(test_list_query),      cmocka_unit_test(test_metrics_range),
 		cmocka_unit_test(test_logs_query),      cmocka_unit_test(test_sandbox_host),
-		cmocka_unit_test(test_sandbox_headers), cmocka_unit_test(test_route_patterns),
+		cmocka_unit_test(test_sandbox_headers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

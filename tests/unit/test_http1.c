@@ -1,5 +1,6 @@
 /* Unit tests for src/proto/http1 (the proxy's reading of guest responses);
- * the routing helpers are tested in test_api_request.c. */
+ * coved's routing helpers are tested in test_http_server.c and
+ * test_api_request.c. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
