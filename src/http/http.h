@@ -38,7 +38,7 @@ struct http_request {
 	int body_error;     /* set by a body sink that failed: the handler reports it */
 	void *ctx;          /* the route's own state for this request */
 	void *app;          /* the server's application context */
-	struct http_server *server;
+	struct http_server *server; /* the one it came to (its policy) */
 };
 
 typedef enum MHD_Result (*http_handler)(struct http_request *r);
