@@ -35,7 +35,7 @@ GUEST_LIBS := $(shell pkg-config --static --libs jansson nettle 2>/dev/null) -lz
 TEST_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 # The host library: everything but the programs' main files.
-LIB_SRCS := $(wildcard src/common/*.c src/vmm/*.c src/vmm/qemu/*.c src/net/*.c src/store/*.c src/proto/*.c src/sandbox/*.c src/manager/*.c src/template/*.c src/api/*.c src/client/*.c)
+LIB_SRCS := $(wildcard src/common/*.c src/vmm/*.c src/vmm/qemu/*.c src/net/*.c src/store/*.c src/proto/*.c src/sandbox/*.c src/manager/*.c src/template/*.c src/http/*.c src/api/*.c src/client/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(O)/host/%.o)
 CLI_SRCS := $(wildcard src/cli/*.c)
 CLI_OBJS := $(CLI_SRCS:%.c=$(O)/host/%.o)
@@ -44,7 +44,9 @@ COVED_OBJS := $(COVED_SRCS:%.c=$(O)/host/%.o)
 # Guest programs share the protocol code and the common helpers.
 GUEST_SHARED_SRCS := src/common/err.c src/common/fs.c src/common/proc.c src/common/log.c $(wildcard src/proto/*.c)
 INIT_SRCS := $(wildcard src/guest/init/*.c)
-AGENT_SRCS := $(wildcard src/guest/agent/*.c)
+# The agent also serves HTTP with the host's server code (src/http), built
+# against its own libmicrohttpd; cove-init has no use for it.
+AGENT_SRCS := $(wildcard src/guest/agent/*.c src/http/*.c)
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BIN)/tests/%,$(wildcard tests/unit/test_*.c))
 INTEGRATION_TESTS := $(patsubst tests/integration/%.c,$(BIN)/tests/%,$(wildcard tests/integration/test_*.c))
@@ -87,13 +89,19 @@ programs: $(BIN)/cove $(BIN)/coved $(BIN)/cove-init $(BIN)/cove-agent $(UNIT_TES
 # The upload target runs the agent's HTTP server and upload handler
 # (libmicrohttpd's multipart parser) in process.
 FUZZ_UPLOAD_SRCS := $(addprefix src/guest/agent/,http.c files.c users.c state.c metadata.c fs_service.c) \
-	src/common/fs.c src/common/log.c src/common/proc.c
+	$(wildcard src/http/*.c) src/common/fs.c src/common/log.c src/common/proc.c
 $(BIN)/fuzz/fuzz_upload: tests/fuzz/fuzz_upload.c $(FUZZ_SRCS) $(FUZZ_UPLOAD_SRCS) $(MHD_LIB)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
 	@$(FUZZ_CC) -std=gnu17 -g -O1 -D_GNU_SOURCE -Isrc -Isrc/guest -I$(MHD)/include \
 		-fsanitize=fuzzer,address,undefined -o $@ $(filter %.c %.a,$^) \
 		$(shell pkg-config --cflags --libs jansson nettle 2>/dev/null) -lz -lpthread
+
+# The API request targets run coved's request parsers (and the egress policy
+# check the create body ends with).
+FUZZ_API_SRCS := src/api/request.c src/net/policy.c src/net/addr.c
+FUZZ_API_TARGETS := $(addprefix $(BIN)/fuzz/,fuzz_create_body fuzz_list_query fuzz_sandbox_host)
+$(FUZZ_API_TARGETS): $(FUZZ_API_SRCS)
 
 $(BIN)/fuzz/%: tests/fuzz/%.c $(FUZZ_SRCS)
 	@mkdir -p $(dir $@)
@@ -111,10 +119,12 @@ $(O)/guest/%.o: %.c
 	@echo "  CC      $< (guest)"
 	@$(CC) $(GUEST_CFLAGS) -MMD -MP -c $< -o $@
 
+# Made anew each time, members under their whole paths (P): file names repeat
+# across directories (api/server.c, http/server.c).
 $(O)/libcove.a: $(LIB_OBJS)
 	@rm -f $@
 	@echo "  AR      $@"
-	@ar rcs $@ $^
+	@ar rcsP $@ $^
 
 $(BIN)/cove: $(CLI_OBJS) $(O)/libcove.a
 	@mkdir -p $(dir $@)

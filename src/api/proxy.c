@@ -87,21 +87,10 @@ static enum MHD_Result copy_header(void *cls, enum MHD_ValueKind kind, const cha
 	return MHD_YES;
 }
 
-static bool valid_id(const char *id)
-{
-	size_t n = strlen(id);
-	if (n == 0 || n >= 64)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!((id[i] >= 'a' && id[i] <= 'z') || (id[i] >= '0' && id[i] <= '9') || id[i] == '-'))
-			return false;
-	return true;
-}
-
-static void begin(struct api_request *r)
+static void begin(struct http_request *r, const struct api_sandbox_target *t, int rc, const struct cove_err *bad)
 {
 	struct proxy *p = calloc(1, sizeof(*p));
-	r->proxy = p;
+	r->ctx = p;
 	if (!p)
 		return;
 	p->fd = -1;
@@ -109,16 +98,12 @@ static void begin(struct api_request *r)
 	p->m = r->app;
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 	p->client_fd = ci ? ci->connect_fd : -1;
-	if (!valid_id(r->sandbox_id)) {
-		fail(p, 502, "'%s' is not a sandbox id", r->sandbox_id);
+	if (rc < 0) {
+		fail(p, rc == -EINVAL ? 400 : 502, "%s", bad->msg);
 		return;
 	}
-	snprintf(p->id, sizeof(p->id), "%s", r->sandbox_id);
-	unsigned port = r->sandbox_port;
-	if (port == 0) {
-		fail(p, 400, "%s", "E2b-Sandbox-Port is not a port");
-		return;
-	}
+	snprintf(p->id, sizeof(p->id), "%s", t->id);
+	unsigned port = t->port;
 	struct cove_err err = { 0 };
 	int r2 = manager_connect(p->m, p->id, port, PROXY_CONNECT_TIMEOUT_MS, &p->fd, &err);
 	if (r2 < 0) {
@@ -128,17 +113,17 @@ static void begin(struct api_request *r)
 	}
 	char head[16384];
 	struct head_builder h = { head, 0, sizeof(head), false };
-	put(&h, r->method, " ", r->raw_uri);
+	put(&h, r->method, " ", r->target);
 	put(&h, " HTTP/1.1\r\n", "", "");
 	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, copy_header, &h);
 	char host[64];
 	snprintf(host, sizeof(host), "%s:%u", NET_GUEST_ADDR, port);
 	put(&h, "Host: ", host, "\r\n");
 	put(&h, "Connection: close\r\n", "", "");
-	const char *length = api_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	const char *length = http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (length)
 		put(&h, "Content-Length: ", length, "\r\n");
-	else if (api_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
+	else if (http_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
 		p->chunked_up = true;
 		put(&h, "Transfer-Encoding: chunked\r\n", "", "");
 	}
@@ -149,16 +134,17 @@ static void begin(struct api_request *r)
 		fail(p, 502, "sandbox %s: the guest closed the connection", p->id);
 }
 
-static void body(struct api_request *r, const char *data, size_t len)
+static int body(struct http_request *r, const char *data, size_t len)
 {
-	struct proxy *p = r->proxy;
+	struct proxy *p = r->ctx;
 	if (!p || p->error_status)
-		return; /* discarded: finish answers the error */
+		return 0; /* discarded: finish answers the error */
 	char size[24];
 	int n = snprintf(size, sizeof(size), "%zx\r\n", len);
 	if ((p->chunked_up && sock_send_all(p->fd, size, (size_t)n) < 0) || sock_send_all(p->fd, data, len) < 0 ||
 	    (p->chunked_up && sock_send_all(p->fd, "\r\n", 2) < 0))
 		fail(p, 502, "sandbox %s: the guest closed the connection", p->id);
+	return 0;
 }
 
 /* Waits for the guest's socket; -1 when the client hung up meanwhile. */
@@ -252,9 +238,9 @@ static void nothing(void *cls)
 	(void)cls; /* the proxy state goes with the request (cleanup) */
 }
 
-static enum MHD_Result finish(struct api_request *r)
+static enum MHD_Result finish(struct http_request *r)
 {
-	struct proxy *p = r->proxy;
+	struct proxy *p = r->ctx;
 	if (!p)
 		return api_reply_error(r, 500, "out of memory");
 	if (!p->error_status && p->chunked_up && sock_send_all(p->fd, "0\r\n\r\n", 5) < 0)
@@ -276,14 +262,12 @@ static enum MHD_Result finish(struct api_request *r)
 	for (size_t i = 0; i < p->resp.nheaders; i++)
 		if (!skip_header(p->resp.headers[i].name))
 			MHD_add_response_header(resp, p->resp.headers[i].name, p->resp.headers[i].value);
-	enum MHD_Result ret = MHD_queue_response(r->conn, p->resp.status, resp);
-	MHD_destroy_response(resp);
-	return ret;
+	return http_queue(r, p->resp.status, resp);
 }
 
-static void cleanup(struct api_request *r)
+static void cleanup(struct http_request *r)
 {
-	struct proxy *p = r->proxy;
+	struct proxy *p = r->ctx;
 	if (!p)
 		return;
 	if (p->fd >= 0) {
@@ -291,7 +275,12 @@ static void cleanup(struct api_request *r)
 		close(p->fd);
 	}
 	free(p);
-	r->proxy = NULL;
+	r->ctx = NULL;
 }
 
-const struct api_proxy_ops proxy_ops = { begin, body, finish, cleanup };
+/* Open: the guest's agent checks its own token. */
+static const struct http_route route = {
+	.method = "*", .pattern = "*", .handler = finish, .body_sink = body, .cleanup = cleanup, .open = true
+};
+
+const struct api_proxy_ops proxy_ops = { begin, &route };

@@ -1,5 +1,6 @@
 /* envd routing: a request for a sandbox (E2b-Sandbox-Id and
- * E2b-Sandbox-Port headers, or a Host of PORT-ID.DOMAIN; see server.h) is relayed to that port of the sandbox's guest through its
+ * E2b-Sandbox-Port headers, or a Host of PORT-ID.DOMAIN; see server.h and
+ * docs/api.md) is relayed to that port of the sandbox's guest through its
  * network slot, streaming both ways (request bodies as they arrive, response
  * bodies as the guest produces them: Connect server streams, downloads),
  * without buffering whole bodies. An unknown, paused or ended sandbox gets

@@ -31,7 +31,7 @@ static uint16_t port;
 static unsigned long iterations;
 
 static const struct http_route routes[] = {
-	{ "POST", "/files", 0, files_post, files_post_body, files_post_cleanup, .authorize = files_authorize_write },
+	{ "POST", "/files", files_post, 0, files_post_body, files_post_cleanup, .authorize = files_authorize_write },
 };
 
 static void write_file(const char *path, const char *text)
@@ -68,7 +68,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	restore_etc();
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	struct cove_err err = { 0 };
-	if (http_server_start(&sa, routes, 1, NULL, &server, &err) < 0) {
+	if (agent_http_start(&sa, routes, 1, &server, &err) < 0) {
 		fprintf(stderr, "fuzz_upload: %s\n", err.msg);
 		abort();
 	}

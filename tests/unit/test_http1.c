@@ -1,5 +1,6 @@
-/* Unit tests for src/proto/http1 (the proxy's reading of guest responses)
- * and the API server's routing helpers. */
+/* Unit tests for src/proto/http1 (the proxy's reading of guest responses);
+ * coved's routing helpers are tested in test_http_server.c and
+ * test_api_request.c. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,7 +10,6 @@
 
 #include <cmocka.h>
 
-#include "api/server.h"
 #include "proto/http1.h"
 
 static int parse(const char *text, struct http1_response *r, char *buf, size_t len)
@@ -111,34 +111,11 @@ static void test_chunked(void **state)
 	}
 }
 
-static void test_routing_helpers(void **state)
-{
-	(void)state;
-	char params[2][128], id[64];
-	unsigned port;
-	assert_true(api_match("/sandboxes/{}/timeout", "/sandboxes/abc123/timeout", params, 2));
-	assert_string_equal(params[0], "abc123");
-	assert_false(api_match("/sandboxes/{}", "/sandboxes/", params, 2));
-	assert_false(api_match("/sandboxes/{}", "/sandboxes/a/b", params, 2));
-	assert_false(api_match("/sandboxes", "/sandboxes/", params, 2));
-	assert_true(api_sandbox_host("49983-abc123.sandbox.cove", id, &port));
-	assert_string_equal(id, "abc123");
-	assert_int_equal(port, 49983);
-	assert_true(api_sandbox_host("8080-x.example.com:49982", id, &port));
-	assert_int_equal(port, 8080);
-	const char *notours[] = { "127.0.0.1:49982", "localhost", "0-abc.x", "70000-abc.x", "80-abc", "80-.x",
-				  "80-ABC.x", "123456-abc.x", "-abc.x", NULL };
-	for (size_t i = 0; i < sizeof(notours) / sizeof(*notours); i++)
-		if (api_sandbox_host(notours[i], id, &port))
-			fail_msg("routed: %s", notours[i] ? notours[i] : "(null)");
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_response_heads),
 		cmocka_unit_test(test_chunked),
-		cmocka_unit_test(test_routing_helpers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -87,9 +87,7 @@ static enum MHD_Result send_gzip(struct http_request *r, int fd)
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
 	/* Content-Encoding is why this is not http_stream. */
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
-	enum MHD_Result ret = MHD_queue_response(r->conn, MHD_HTTP_OK, resp);
-	MHD_destroy_response(resp);
-	return ret;
+	return http_queue(r, MHD_HTTP_OK, resp);
 }
 
 static int files_authorize(struct http_request *r, const char *operation, char *why, size_t len)
@@ -121,9 +119,9 @@ enum MHD_Result files_get(struct http_request *r)
 	struct user_info user;
 	struct cove_err err = { 0 };
 	if (user_for_request(r, &user, &err) < 0)
-		return http_reply_connect_error(r, "invalid_argument", err.msg);
+		return agent_reply_error(r, "invalid_argument", err.msg);
 	if (fs_resolve(http_query(r, "path"), user.home, path, sizeof(path)) < 0)
-		return http_reply_connect_error(r, "invalid_argument", "path is required");
+		return agent_reply_error(r, "invalid_argument", "path is required");
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -132,7 +130,7 @@ enum MHD_Result files_get(struct http_request *r)
 			close(fd);
 		char msg[PATH_MAX + 64];
 		snprintf(msg, sizeof(msg), "read %s: %s", path, strerror(e));
-		return http_reply_connect_error(r, e == ENOENT ? "not_found" : e == EACCES ? "permission_denied" : "invalid_argument", msg);
+		return agent_reply_error(r, e == ENOENT ? "not_found" : e == EACCES ? "permission_denied" : "invalid_argument", msg);
 	}
 	if (wants_gzip(r))
 		return send_gzip(r, fd);
@@ -143,9 +141,7 @@ enum MHD_Result files_get(struct http_request *r)
 		return MHD_NO;
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
-	enum MHD_Result ret = MHD_queue_response(r->conn, MHD_HTTP_OK, resp);
-	MHD_destroy_response(resp);
-	return ret;
+	return http_queue(r, MHD_HTTP_OK, resp);
 }
 
 /* One file being written: to a temporary file beside the target, renamed
@@ -409,7 +405,7 @@ enum MHD_Result files_post(struct http_request *r)
 		files_post_body(r, "", 0); /* an empty body: an empty file */
 	u = r->ctx;
 	if (!u)
-		return http_reply_connect_error(r, "internal", "out of memory");
+		return agent_reply_error(r, "internal", "out of memory");
 	if (!u->error)
 		part_close(u);
 	if (!u->error && json_array_size(u->results) == 0) {
@@ -417,6 +413,6 @@ enum MHD_Result files_post(struct http_request *r)
 		snprintf(u->message, sizeof(u->message), "the upload held no file");
 	}
 	if (u->error)
-		return http_reply_connect_error(r, code_for(u->error), u->message);
-	return http_reply_json(r, json_incref(u->results));
+		return agent_reply_error(r, code_for(u->error), u->message);
+	return http_reply_json(r, MHD_HTTP_OK, json_incref(u->results));
 }

@@ -103,7 +103,7 @@ static enum MHD_Result fail(struct http_request *r, int code, const char *messag
 {
 	const char *c = code == -EEXIST ? "already_exists" : code == -ENOTDIR || code == -EISDIR ? "invalid_argument"
 										       : connect_code_for_errno(code);
-	return http_reply_connect_error(r, c, message);
+	return agent_reply_error(r, c, message);
 }
 
 /* Reads the request, finds its user, and resolves its string field `field`
@@ -113,7 +113,7 @@ static json_t *path_request(struct http_request *r, const char *field, char *pat
 {
 	if (user_for_request(r, user, err) < 0)
 		return NULL;
-	json_t *j = http_json_body(r, err);
+	json_t *j = agent_json_body(r, err);
 	if (!j)
 		return NULL;
 	int rc = fs_resolve(json_string_value(json_object_get(j, field)), user->home, path, PATH_MAX);
@@ -139,7 +139,7 @@ enum MHD_Result fs_stat(struct http_request *r)
 		cove_errno(&err, -errno, "stat %s", path);
 		return fail(r, err.code, err.msg);
 	}
-	return http_reply_json(r, json_pack("{s:o}", "entry", entry_info(path, &st)));
+	return http_reply_json(r, MHD_HTTP_OK, json_pack("{s:o}", "entry", entry_info(path, &st)));
 }
 
 enum MHD_Result fs_make_dir(struct http_request *r)
@@ -159,7 +159,7 @@ enum MHD_Result fs_make_dir(struct http_request *r)
 	/* The directory is the requesting user's, as envd makes it. */
 	if (lchown(path, user.uid, user.gid) == 0)
 		lstat(path, &st);
-	return http_reply_json(r, json_pack("{s:o}", "entry", entry_info(path, &st)));
+	return http_reply_json(r, MHD_HTTP_OK, json_pack("{s:o}", "entry", entry_info(path, &st)));
 }
 
 enum MHD_Result fs_move(struct http_request *r)
@@ -179,7 +179,7 @@ enum MHD_Result fs_move(struct http_request *r)
 		cove_errno(&err, -errno, "move %s to %s", from, to);
 		return fail(r, err.code, err.msg);
 	}
-	return http_reply_json(r, json_pack("{s:o}", "entry", entry_info(to, &st)));
+	return http_reply_json(r, MHD_HTTP_OK, json_pack("{s:o}", "entry", entry_info(to, &st)));
 }
 
 static int list_into(json_t *entries, const char *dir, int depth, struct cove_err *err)
@@ -237,7 +237,7 @@ enum MHD_Result fs_list_dir(struct http_request *r)
 		json_decref(entries);
 		return fail(r, rc, err.msg);
 	}
-	return http_reply_json(r, json_pack("{s:o}", "entries", entries));
+	return http_reply_json(r, MHD_HTTP_OK, json_pack("{s:o}", "entries", entries));
 }
 
 enum MHD_Result fs_remove(struct http_request *r)
@@ -256,5 +256,5 @@ enum MHD_Result fs_remove(struct http_request *r)
 	}
 	if (fs_remove_tree(path, &err) < 0)
 		return fail(r, err.code, err.msg);
-	return http_reply_json(r, json_object());
+	return http_reply_json(r, MHD_HTTP_OK, json_object());
 }

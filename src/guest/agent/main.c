@@ -40,38 +40,38 @@ static enum MHD_Result init(struct http_request *r)
 	json_t *j = r->len ? json_loadb(r->body, r->len, 0, &jerr) : json_object();
 	if (!json_is_object(j)) {
 		json_decref(j);
-		return http_reply_connect_error(r, "invalid_argument", "the body must be a JSON object");
+		return agent_reply_error(r, "invalid_argument", "the body must be a JSON object");
 	}
 	struct cove_err err = { 0 };
 	int rc = agent_init_apply(j, &err);
 	json_decref(j);
 	if (rc < 0)
-		return http_reply_connect_error(r, rc == -EINVAL ? "invalid_argument" : "internal", err.msg);
+		return agent_reply_error(r, rc == -EINVAL ? "invalid_argument" : "internal", err.msg);
 	return http_reply(r, MHD_HTTP_NO_CONTENT, NULL, "", 0);
 }
 
 static const struct http_route routes[] = {
-	{ "GET", "/health", 0, health, .open = true },
-	{ "POST", "/init", SMALL_BODY_LIMIT, init },
-	{ "GET", "/metrics", 0, metrics_get },
-	{ "POST", "/process.Process/Start", START_BODY_LIMIT, process_start },
-	{ "POST", "/process.Process/Connect", SMALL_BODY_LIMIT, process_connect },
-	{ "POST", "/process.Process/List", SMALL_BODY_LIMIT, process_list },
-	{ "POST", "/process.Process/SendInput", INPUT_BODY_LIMIT, process_send_input },
-	{ "POST", "/process.Process/SendSignal", SMALL_BODY_LIMIT, process_send_signal },
-	{ "POST", "/process.Process/CloseStdin", SMALL_BODY_LIMIT, process_close_stdin },
-	{ "POST", "/process.Process/Update", SMALL_BODY_LIMIT, process_update },
-	{ "POST", "/filesystem.Filesystem/Stat", SMALL_BODY_LIMIT, fs_stat },
-	{ "POST", "/filesystem.Filesystem/MakeDir", SMALL_BODY_LIMIT, fs_make_dir },
-	{ "POST", "/filesystem.Filesystem/Move", SMALL_BODY_LIMIT, fs_move },
-	{ "POST", "/filesystem.Filesystem/ListDir", SMALL_BODY_LIMIT, fs_list_dir },
-	{ "POST", "/filesystem.Filesystem/Remove", SMALL_BODY_LIMIT, fs_remove },
-	{ "POST", "/filesystem.Filesystem/WatchDir", SMALL_BODY_LIMIT, watch_dir },
-	{ "POST", "/filesystem.Filesystem/CreateWatcher", SMALL_BODY_LIMIT, watcher_create },
-	{ "POST", "/filesystem.Filesystem/GetWatcherEvents", SMALL_BODY_LIMIT, watcher_get_events },
-	{ "POST", "/filesystem.Filesystem/RemoveWatcher", SMALL_BODY_LIMIT, watcher_remove },
-	{ "GET", "/files", 0, files_get, .authorize = files_authorize_read },
-	{ "POST", "/files", 0, files_post, files_post_body, files_post_cleanup, .authorize = files_authorize_write },
+	{ "GET", "/health", health, 0, .open = true },
+	{ "POST", "/init", init, SMALL_BODY_LIMIT },
+	{ "GET", "/metrics", metrics_get, 0 },
+	{ "POST", "/process.Process/Start", process_start, START_BODY_LIMIT },
+	{ "POST", "/process.Process/Connect", process_connect, SMALL_BODY_LIMIT },
+	{ "POST", "/process.Process/List", process_list, SMALL_BODY_LIMIT },
+	{ "POST", "/process.Process/SendInput", process_send_input, INPUT_BODY_LIMIT },
+	{ "POST", "/process.Process/SendSignal", process_send_signal, SMALL_BODY_LIMIT },
+	{ "POST", "/process.Process/CloseStdin", process_close_stdin, SMALL_BODY_LIMIT },
+	{ "POST", "/process.Process/Update", process_update, SMALL_BODY_LIMIT },
+	{ "POST", "/filesystem.Filesystem/Stat", fs_stat, SMALL_BODY_LIMIT },
+	{ "POST", "/filesystem.Filesystem/MakeDir", fs_make_dir, SMALL_BODY_LIMIT },
+	{ "POST", "/filesystem.Filesystem/Move", fs_move, SMALL_BODY_LIMIT },
+	{ "POST", "/filesystem.Filesystem/ListDir", fs_list_dir, SMALL_BODY_LIMIT },
+	{ "POST", "/filesystem.Filesystem/Remove", fs_remove, SMALL_BODY_LIMIT },
+	{ "POST", "/filesystem.Filesystem/WatchDir", watch_dir, SMALL_BODY_LIMIT },
+	{ "POST", "/filesystem.Filesystem/CreateWatcher", watcher_create, SMALL_BODY_LIMIT },
+	{ "POST", "/filesystem.Filesystem/GetWatcherEvents", watcher_get_events, SMALL_BODY_LIMIT },
+	{ "POST", "/filesystem.Filesystem/RemoveWatcher", watcher_remove, SMALL_BODY_LIMIT },
+	{ "GET", "/files", files_get, 0, .authorize = files_authorize_read },
+	{ "POST", "/files", files_post, 0, files_post_body, files_post_cleanup, .authorize = files_authorize_write },
 };
 
 static int parse_listen(const char *s, struct sockaddr_in *sa)
@@ -119,7 +119,7 @@ int main(int argc, char **argv)
 	agent_state_setup(set_clock);
 	struct http_server *server;
 	struct cove_err err = { 0 };
-	if (http_server_start(&sa, routes, sizeof(routes) / sizeof(routes[0]), agent_token_ok, &server, &err) < 0) {
+	if (agent_http_start(&sa, routes, sizeof(routes) / sizeof(routes[0]), &server, &err) < 0) {
 		fprintf(stderr, "cove-agent: %s\n", err.msg);
 		return 1;
 	}

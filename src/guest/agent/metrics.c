@@ -83,5 +83,5 @@ enum MHD_Result metrics_get(struct http_request *r)
 			      (json_int_t)(total >> 20), "mem_used_mib", (json_int_t)(used >> 20), "mem_cache",
 			      (json_int_t)meminfo(text, "\nCached:"), "disk_total", (json_int_t)disk_total, "disk_used",
 			      (json_int_t)disk_used);
-	return http_reply_json(r, j);
+	return http_reply_json(r, MHD_HTTP_OK, j);
 }

@@ -111,56 +111,56 @@ static int64_t timeout_ms(struct http_request *r)
 enum MHD_Result process_start(struct http_request *r)
 {
 	if (!has_type(r, "application/connect+json"))
-		return http_reply_connect_error(r, "invalid_argument",
+		return agent_reply_error(r, "invalid_argument",
 						"process.Process/Start is a server stream: Content-Type must be application/connect+json");
 	struct cove_err err = { 0 };
 	json_t *j = stream_request(r, &err);
 	if (!j)
-		return http_stream_error(r, "invalid_argument", err.msg);
+		return agent_stream_error(r, "invalid_argument", err.msg);
 	char *text = json_dumps(j, JSON_COMPACT);
 	json_decref(j);
 	struct process_start req;
 	int rc = text ? process_start_parse(text, strlen(text), &req, &err) : cove_errf(&err, -ENOMEM, "out of memory");
 	free(text);
 	if (rc < 0)
-		return http_stream_error(r, "invalid_argument", err.msg);
+		return agent_stream_error(r, "invalid_argument", err.msg);
 	struct user_info user;
 	rc = user_for_request(r, &user, &err);
 	if (rc < 0) {
 		process_start_clear(&req);
-		return http_stream_error(r, "invalid_argument", err.msg);
+		return agent_stream_error(r, "invalid_argument", err.msg);
 	}
 	struct proc_sub *sub;
 	rc = proctab_start(&req, &user, timeout_ms(r), &sub, &err);
 	process_start_clear(&req);
 	if (rc < 0)
-		return http_stream_error(r, connect_code_for_errno(rc), err.msg);
+		return agent_stream_error(r, connect_code_for_errno(rc), err.msg);
 	return stream(r, sub_read, sub, sub_free);
 }
 
 enum MHD_Result process_connect(struct http_request *r)
 {
 	if (!has_type(r, "application/connect+json"))
-		return http_reply_connect_error(r, "invalid_argument", "Content-Type must be application/connect+json");
+		return agent_reply_error(r, "invalid_argument", "Content-Type must be application/connect+json");
 	struct cove_err err = { 0 };
 	json_t *j = stream_request(r, &err);
 	if (!j)
-		return http_stream_error(r, "invalid_argument", err.msg);
+		return agent_stream_error(r, "invalid_argument", err.msg);
 	struct proc *p = select_process(j, &err);
 	json_decref(j);
 	if (!p)
-		return http_stream_error(r, connect_code_for_errno(err.code), err.msg);
+		return agent_stream_error(r, connect_code_for_errno(err.code), err.msg);
 	return stream_process(r, p);
 }
 
 enum MHD_Result process_list(struct http_request *r)
 {
 	struct cove_err err = { 0 };
-	json_t *j = http_json_body(r, &err);
+	json_t *j = agent_json_body(r, &err);
 	if (!j)
-		return http_reply_connect_error(r, "invalid_argument", err.msg);
+		return agent_reply_error(r, "invalid_argument", err.msg);
 	json_decref(j);
-	return http_reply_json(r, proctab_list());
+	return http_reply_json(r, MHD_HTTP_OK, proctab_list());
 }
 
 typedef int (*proc_action)(struct proc *p, json_t *req, struct cove_err *err);
@@ -169,17 +169,17 @@ typedef int (*proc_action)(struct proc *p, json_t *req, struct cove_err *err);
 static enum MHD_Result unary_on_process(struct http_request *r, proc_action action)
 {
 	struct cove_err err = { 0 };
-	json_t *j = http_json_body(r, &err);
+	json_t *j = agent_json_body(r, &err);
 	if (!j)
-		return http_reply_connect_error(r, "invalid_argument", err.msg);
+		return agent_reply_error(r, "invalid_argument", err.msg);
 	struct proc *p = select_process(j, &err);
 	int rc = p ? action(p, j, &err) : err.code;
 	proc_unref(p);
 	json_decref(j);
 	if (rc < 0)
-		return http_reply_connect_error(r, rc == -EPIPE || rc == -ESRCH ? "failed_precondition" : connect_code_for_errno(rc),
+		return agent_reply_error(r, rc == -EPIPE || rc == -ESRCH ? "failed_precondition" : connect_code_for_errno(rc),
 						err.msg);
-	return http_reply_json(r, json_object());
+	return http_reply_json(r, MHD_HTTP_OK, json_object());
 }
 
 static int send_input(struct proc *p, json_t *req, struct cove_err *err)

@@ -267,13 +267,13 @@ enum MHD_Result watch_dir(struct http_request *r)
 		req = json_loadb(r->body + ENVELOPE_HEADER_SIZE, len, 0, NULL);
 	if (!json_is_object(req)) {
 		json_decref(req);
-		return http_stream_error(r, "invalid_argument", "request is not one Connect envelope with a JSON object");
+		return agent_stream_error(r, "invalid_argument", "request is not one Connect envelope with a JSON object");
 	}
 	struct watch *w;
 	int rc = watch_for_request(r, req, &w, &err);
 	json_decref(req);
 	if (rc < 0)
-		return http_stream_error(r, rc == -ENOENT ? "not_found" : "invalid_argument", err.msg);
+		return agent_stream_error(r, rc == -ENOENT ? "not_found" : "invalid_argument", err.msg);
 	struct watch_stream *s = calloc(1, sizeof(*s));
 	if (!s) {
 		watch_free(w);
@@ -295,14 +295,14 @@ static struct {
 enum MHD_Result watcher_create(struct http_request *r)
 {
 	struct cove_err err = { 0 };
-	json_t *req = http_json_body(r, &err);
+	json_t *req = agent_json_body(r, &err);
 	if (!req)
-		return http_reply_connect_error(r, "invalid_argument", err.msg);
+		return agent_reply_error(r, "invalid_argument", err.msg);
 	struct watch *w;
 	int rc = watch_for_request(r, req, &w, &err);
 	json_decref(req);
 	if (rc < 0)
-		return http_reply_connect_error(r, rc == -ENOENT ? "not_found" : "invalid_argument", err.msg);
+		return agent_reply_error(r, rc == -ENOENT ? "not_found" : "invalid_argument", err.msg);
 	char id[33];
 	random_hex(id, 16);
 	pthread_mutex_lock(&watchers_lock);
@@ -317,16 +317,16 @@ enum MHD_Result watcher_create(struct http_request *r)
 	pthread_mutex_unlock(&watchers_lock);
 	if (slot == MAX_WATCHERS) {
 		watch_free(w);
-		return http_reply_connect_error(r, "resource_exhausted", "too many watchers");
+		return agent_reply_error(r, "resource_exhausted", "too many watchers");
 	}
-	return http_reply_json(r, json_pack("{s:s}", "watcherId", id));
+	return http_reply_json(r, MHD_HTTP_OK, json_pack("{s:s}", "watcherId", id));
 }
 
 /* Runs fn on the watcher named in the request, under the lock. */
 static enum MHD_Result with_watcher(struct http_request *r, bool remove)
 {
 	struct cove_err err = { 0 };
-	json_t *req = http_json_body(r, &err);
+	json_t *req = agent_json_body(r, &err);
 	const char *id = json_string_value(json_object_get(req, "watcherId"));
 	json_t *out = NULL;
 	pthread_mutex_lock(&watchers_lock);
@@ -346,8 +346,8 @@ static enum MHD_Result with_watcher(struct http_request *r, bool remove)
 	pthread_mutex_unlock(&watchers_lock);
 	json_decref(req);
 	if (!out)
-		return http_reply_connect_error(r, "not_found", "no watcher with that id");
-	return http_reply_json(r, out);
+		return agent_reply_error(r, "not_found", "no watcher with that id");
+	return http_reply_json(r, MHD_HTTP_OK, out);
 }
 
 enum MHD_Result watcher_get_events(struct http_request *r)

@@ -1,0 +1,51 @@
+/* Inside the control API: the route handlers (control.c's table names them)
+ * and what they share (reply.c): the manager behind the server, the errno
+ * each manager failure answers with, a sandbox's JSON. Each handler parses
+ * its request whole (api/request.h) before it acts. */
+#ifndef COVE_API_HANDLERS_H
+#define COVE_API_HANDLERS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "api/request.h"
+#include "api/server.h"
+#include "manager/manager.h"
+
+/* sandboxes.c */
+enum MHD_Result api_sandbox_create(struct http_request *r);
+enum MHD_Result api_sandbox_info(struct http_request *r);
+enum MHD_Result api_sandbox_kill(struct http_request *r);
+enum MHD_Result api_sandbox_timeout(struct http_request *r);
+enum MHD_Result api_sandbox_refresh(struct http_request *r);
+enum MHD_Result api_sandbox_connect(struct http_request *r);
+enum MHD_Result api_sandbox_pause(struct http_request *r);
+enum MHD_Result api_sandbox_fork(struct http_request *r);
+/* list.c */
+enum MHD_Result api_list_v1(struct http_request *r);
+enum MHD_Result api_list_v2(struct http_request *r);
+/* metrics.c */
+enum MHD_Result api_sandbox_metrics(struct http_request *r);
+enum MHD_Result api_host_metrics(struct http_request *r);
+/* logs.c */
+enum MHD_Result api_sandbox_logs(struct http_request *r);
+/* templates.c */
+enum MHD_Result api_templates(struct http_request *r);
+
+/* reply.c */
+struct manager *api_manager(struct http_request *r);
+/* The request's query string, for the parsers. */
+struct api_query api_query_of(struct http_request *r);
+/* ms since the epoch as 2006-01-02T15:04:05.000Z. */
+void api_iso8601(int64_t ms, char buf[32]);
+const char *api_state_name(enum store_sandbox_state s);
+/* A failure as its status: -ENOENT 404, -EINVAL 400, -EAGAIN 429, ...;
+ * err's message, else the errno's. */
+enum MHD_Result api_reply_failure(struct http_request *r, int code, const struct cove_err *err);
+/* The fields create and connect answer with. */
+json_t *api_created_json(const struct manager_info *info);
+/* A sandbox as info and list show it. */
+json_t *api_info_json(const struct manager_info *info, bool with_token);
+
+#endif

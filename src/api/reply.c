@@ -1,0 +1,75 @@
+/* What the control API's handlers share (see handlers.h). */
+#include "api/handlers.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "proto/version.h"
+
+struct manager *api_manager(struct http_request *r)
+{
+	return r->app;
+}
+
+static const char *query_get(void *cls, const char *name)
+{
+	return http_query(cls, name);
+}
+
+struct api_query api_query_of(struct http_request *r)
+{
+	return (struct api_query){ query_get, r };
+}
+
+void api_iso8601(int64_t ms, char buf[32])
+{
+	time_t secs = (time_t)(ms / 1000);
+	struct tm tm;
+	gmtime_r(&secs, &tm);
+	size_t n = strftime(buf, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, 32 - n, ".%03dZ", (int)(ms % 1000));
+}
+
+const char *api_state_name(enum store_sandbox_state s)
+{
+	return s == STORE_SANDBOX_PAUSED ? "paused" : "running";
+}
+
+enum MHD_Result api_reply_failure(struct http_request *r, int code, const struct cove_err *err)
+{
+	unsigned status = code == -ENOENT ? 404
+			: code == -EINVAL ? 400
+			: code == -EAGAIN ? 429
+			: code == -EBUSY || code == -EALREADY || code == -ESTALE || code == -EOPNOTSUPP ? 409
+			: code == -ENOSPC ? 507
+			: code == -ESHUTDOWN || code == -ECANCELED ? 503
+					     : 500;
+	return api_reply_error(r, status, "%s", err->msg[0] ? err->msg : strerror(-code));
+}
+
+json_t *api_created_json(const struct manager_info *info)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:n, s:n}", "sandboxID", info->id, "templateID",
+			 info->template_id, "alias", info->template_id, "clientID", "cove", "envdVersion", ENVD_VERSION,
+			 "envdAccessToken", info->token, "trafficAccessToken", "domain");
+}
+
+json_t *api_info_json(const struct manager_info *info, bool with_token)
+{
+	char started[32], end[32];
+	api_iso8601(info->started_ms, started);
+	api_iso8601(info->end_ms, end);
+	json_t *meta = json_loads(info->metadata, 0, NULL);
+	json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:o, s:s}", "sandboxID", info->id,
+			      "templateID", info->template_id, "alias", info->template_id, "clientID", "cove",
+			      "startedAt", started, "endAt", end, "state", api_state_name(info->state), "cpuCount",
+			      (int)info->vcpus, "memoryMB", (int)info->mem_mib, "metadata", meta ? meta : json_object(),
+			      "envdVersion", ENVD_VERSION);
+	if (j && with_token)
+		json_object_set_new(j, "envdAccessToken", json_string(info->token));
+	if (j) /* Cove's own: what it holds on the host's disk */
+		json_object_set_new(j, "diskBytes", json_integer((json_int_t)info->disk_bytes));
+	return j;
+}

@@ -1,0 +1,441 @@
+/* Parsing coved's requests (see request.h). */
+#include "api/request.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/utf8.h"
+#include "proto/version.h"
+
+/* The body as a JSON object (an empty body is {}); NULL with err filled. */
+static json_t *json_body(const char *body, size_t len, struct cove_err *err)
+{
+	if (!len)
+		return json_object();
+	json_error_t jerr;
+	json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!json_is_object(j)) {
+		cove_errf(err, -EINVAL, "the body is not a JSON object%s%s", j ? "" : ": ", j ? "" : jerr.text);
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
+/* --- create --- */
+
+/* {"k": "v", ...} with string values, bounded. */
+static int string_map(json_t *obj, const char *what, size_t max, struct cove_err *err)
+{
+	if (!obj || json_is_null(obj))
+		return 0;
+	if (!json_is_object(obj))
+		return cove_errf(err, -EINVAL, "%s must be an object of strings", what);
+	if (json_object_size(obj) > max)
+		return cove_errf(err, -EINVAL, "%s: more than %zu entries", what, max);
+	const char *k;
+	json_t *v;
+	json_object_foreach(obj, k, v) {
+		if (!json_is_string(v))
+			return cove_errf(err, -EINVAL, "%s.%s must be a string", what, k);
+		if (!*k || strlen(k) > API_MAX_KEY || json_string_length(v) > API_MAX_VALUE)
+			return cove_errf(err, -EINVAL, "%s: a key must be 1 to %d and a value at most %d bytes", what,
+					 API_MAX_KEY, API_MAX_VALUE);
+	}
+	return 0;
+}
+
+static int string_list(json_t *arr, const char *what, const char ***ret, struct cove_err *err)
+{
+	*ret = NULL;
+	if (!arr || json_is_null(arr))
+		return 0;
+	if (!json_is_array(arr) || json_array_size(arr) > NET_MAX_RULES)
+		return cove_errf(err, -EINVAL, "%s must be a list of at most %d addresses or CIDRs", what, NET_MAX_RULES);
+	const char **list = calloc(json_array_size(arr) + 1, sizeof(*list));
+	if (!list)
+		return cove_errf(err, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < json_array_size(arr); i++)
+		if (!(list[i] = json_string_value(json_array_get(arr, i)))) {
+			free(list);
+			return cove_errf(err, -EINVAL, "%s[%zu] must be a string", what, i);
+		}
+	*ret = list;
+	return 0;
+}
+
+static int parse_envs(json_t *vars, struct api_create_body *b, struct cove_err *err)
+{
+	int r = string_map(vars, "envVars", API_MAX_ENV_VARS, err);
+	size_t n = json_object_size(vars);
+	if (r < 0 || !n)
+		return r;
+	if (!(b->envs = calloc(n + 1, sizeof(*b->envs))))
+		return cove_errf(err, -ENOMEM, "out of memory");
+	size_t i = 0;
+	const char *k;
+	json_t *v;
+	json_object_foreach(vars, k, v) {
+		if (strchr(k, '='))
+			return cove_errf(err, -EINVAL, "envVars: '%s' is not a variable name", k);
+		if (asprintf(&b->envs[i], "%s=%s", k, json_string_value(v)) < 0) {
+			b->envs[i] = NULL;
+			return cove_errf(err, -ENOMEM, "out of memory");
+		}
+		i++;
+	}
+	b->req.envs = (const char *const *)b->envs;
+	return 0;
+}
+
+/* A switch: true, false, null or absent (then dflt). */
+static int boolean_field(json_t *v, const char *name, bool dflt, bool *ret, struct cove_err *err)
+{
+	if (v && !json_is_null(v) && !json_is_boolean(v))
+		return cove_errf(err, -EINVAL, "%s must be true or false", name);
+	*ret = !v || json_is_null(v) ? dflt : json_is_true(v);
+	return 0;
+}
+
+static int parse_network(json_t *body, struct api_create_body *b, struct cove_err *err)
+{
+	/* E2B takes both spellings of the switch. */
+	json_t *internet = json_object_get(body, "allow_internet_access");
+	if (!internet)
+		internet = json_object_get(body, "allowInternetAccess");
+	int r = boolean_field(internet, "allow_internet_access", true, &b->req.policy.internet, err);
+	if (r < 0)
+		return r;
+	json_t *network = json_object_get(body, "network");
+	if (network && !json_is_null(network) && !json_is_object(network))
+		return cove_errf(err, -EINVAL, "network must be an object");
+	if ((r = string_list(json_object_get(network, "allowOut"), "network.allowOut", &b->allow_out, err)) < 0 ||
+	    (r = string_list(json_object_get(network, "denyOut"), "network.denyOut", &b->deny_out, err)) < 0)
+		return r;
+	b->req.policy.allow_out = b->allow_out;
+	b->req.policy.deny_out = b->deny_out;
+	return 0;
+}
+
+static int parse_create(json_t *body, struct api_create_body *b, struct cove_err *err)
+{
+	json_t *tpl = json_object_get(body, "templateID"), *timeout = json_object_get(body, "timeout");
+	if (tpl && !json_is_string(tpl))
+		return cove_errf(err, -EINVAL, "templateID must be a string");
+	b->req.template_id = json_string_value(tpl);
+	if (timeout && !json_is_null(timeout)) {
+		if (!json_is_integer(timeout) || json_integer_value(timeout) < 0 ||
+		    json_integer_value(timeout) > MANAGER_MAX_TIMEOUT_S)
+			return cove_errf(err, -EINVAL, "timeout must be a number of seconds from 0 to %d",
+					 MANAGER_MAX_TIMEOUT_S);
+		b->req.timeout_s = (long)json_integer_value(timeout);
+	}
+	json_t *meta = json_object_get(body, "metadata");
+	int r = string_map(meta, "metadata", API_MAX_METADATA, err);
+	if (r < 0)
+		return r;
+	if (meta && json_is_object(meta) && !(b->metadata = json_dumps(meta, JSON_COMPACT)))
+		return cove_errf(err, -ENOMEM, "out of memory");
+	b->req.metadata = b->metadata;
+	if ((r = parse_envs(json_object_get(body, "envVars"), b, err)) < 0 || (r = parse_network(body, b, err)) < 0 ||
+	    (r = boolean_field(json_object_get(body, "autoPause"), "autoPause", false, &b->req.auto_pause, err)) < 0)
+		return r;
+	return net_policy_check(&b->req.policy, err);
+}
+
+int api_create_body_parse(const char *body, size_t len, struct api_create_body *ret, struct cove_err *err)
+{
+	memset(ret, 0, sizeof(*ret));
+	if (!(ret->json = json_body(body, len, err)))
+		return -EINVAL;
+	int r = parse_create(ret->json, ret, err);
+	if (r < 0)
+		api_create_body_clear(ret);
+	return r;
+}
+
+void api_create_body_clear(struct api_create_body *b)
+{
+	free(b->metadata);
+	for (size_t i = 0; b->envs && b->envs[i]; i++)
+		free(b->envs[i]);
+	free(b->envs);
+	free(b->allow_out);
+	free(b->deny_out);
+	json_decref(b->json);
+	memset(b, 0, sizeof(*b));
+}
+
+/* --- timeout, refresh, connect, fork --- */
+
+/* body's field: a number of seconds, required or not (then *ret stays). */
+static int seconds_of(json_t *body, const char *field, bool required, long *ret, struct cove_err *err)
+{
+	json_t *v = json_object_get(body, field);
+	if (!v || json_is_null(v))
+		return required ? cove_errf(err, -EINVAL, "%s is required", field) : 0;
+	if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > MANAGER_MAX_TIMEOUT_S)
+		return cove_errf(err, -EINVAL, "%s must be a number of seconds from 0 to %d", field, MANAGER_MAX_TIMEOUT_S);
+	*ret = (long)json_integer_value(v);
+	return 0;
+}
+
+/* seconds_of a body. */
+static int seconds_body(const char *body, size_t len, const char *field, bool required, long *ret,
+			struct cove_err *err)
+{
+	json_t *j = json_body(body, len, err);
+	if (!j)
+		return -EINVAL;
+	int r = seconds_of(j, field, required, ret, err);
+	json_decref(j);
+	return r;
+}
+
+int api_timeout_body_parse(const char *body, size_t len, struct api_timeout_body *ret, struct cove_err *err)
+{
+	ret->timeout_s = 0;
+	return seconds_body(body, len, "timeout", true, &ret->timeout_s, err);
+}
+
+int api_refresh_body_parse(const char *body, size_t len, struct api_refresh_body *ret, struct cove_err *err)
+{
+	ret->duration_s = API_REFRESH_DEFAULT_S;
+	return seconds_body(body, len, "duration", false, &ret->duration_s, err);
+}
+
+int api_connect_body_parse(const char *body, size_t len, struct api_connect_body *ret, struct cove_err *err)
+{
+	ret->timeout_s = MANAGER_DEFAULT_TIMEOUT_S;
+	return seconds_body(body, len, "timeout", false, &ret->timeout_s, err);
+}
+
+int api_fork_body_parse(const char *body, size_t len, struct api_fork_body *ret, struct cove_err *err)
+{
+	ret->count = 1;
+	ret->timeout_s = MANAGER_DEFAULT_TIMEOUT_S;
+	json_t *j = json_body(body, len, err);
+	if (!j)
+		return -EINVAL;
+	int r = seconds_of(j, "timeout", false, &ret->timeout_s, err);
+	json_t *c = json_object_get(j, "count");
+	if (r == 0 && c && !json_is_null(c)) {
+		if (!json_is_integer(c) || json_integer_value(c) < 1 || json_integer_value(c) > MANAGER_MAX_FORK)
+			r = cove_errf(err, -EINVAL, "count must be a number from 1 to %d", MANAGER_MAX_FORK);
+		else
+			ret->count = (unsigned)json_integer_value(c);
+	}
+	json_decref(j);
+	return r;
+}
+
+/* --- list --- */
+
+static int hex_value(char c)
+{
+	return isdigit((unsigned char)c) ? c - '0' : isxdigit((unsigned char)c) ? (tolower((unsigned char)c) - 'a' + 10) : -1;
+}
+
+/* application/x-www-form-urlencoded decoding, in place. */
+static void form_decode(char *s)
+{
+	char *w = s;
+	for (char *p = s; *p; p++) {
+		if (*p == '+') {
+			*w++ = ' ';
+		} else if (*p == '%' && hex_value(p[1]) >= 0 && hex_value(p[2]) >= 0) {
+			*w++ = (char)(hex_value(p[1]) * 16 + hex_value(p[2]));
+			p += 2;
+		} else {
+			*w++ = *p;
+		}
+	}
+	*w = '\0';
+}
+
+/* "k=v&k2=v2", each side form-encoded once more (the SDK encodes the pairs,
+ * then the whole argument). */
+static int parse_metadata_filter(const char *text, struct api_list_query *q, struct cove_err *err)
+{
+	if (!text || !*text)
+		return 0;
+	char *copy = strdup(text);
+	q->metadata = json_object();
+	if (!copy || !q->metadata) {
+		free(copy);
+		return cove_errf(err, -ENOMEM, "out of memory");
+	}
+	char *save = NULL;
+	for (char *pair = strtok_r(copy, "&", &save); pair; pair = strtok_r(NULL, "&", &save)) {
+		char *eq = strchr(pair, '=');
+		if (!eq) {
+			/* Told before pair goes with copy. */
+			int r = cove_errf(err, -EINVAL, "metadata filter: '%s' is not key=value", pair);
+			free(copy);
+			return r;
+		}
+		*eq = '\0';
+		form_decode(pair);
+		form_decode(eq + 1);
+		json_object_set_new(q->metadata, pair, json_string_lossy(eq + 1));
+	}
+	free(copy);
+	return 0;
+}
+
+static int parse_state_filter(const char *state, struct api_list_query *q, struct cove_err *err)
+{
+	q->running = q->paused = false;
+	char buf[64];
+	snprintf(buf, sizeof(buf), "%s", state);
+	char *save = NULL;
+	for (char *s = strtok_r(buf, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
+		if (strcmp(s, "running") == 0)
+			q->running = true;
+		else if (strcmp(s, "paused") == 0)
+			q->paused = true;
+		else
+			return cove_errf(err, -EINVAL, "state filter: '%s' is neither running nor paused", s);
+	}
+	return 0;
+}
+
+static int parse_list(const struct api_query *in, bool v2, struct api_list_query *q, struct cove_err *err)
+{
+	const char *state = in->get(in->cls, "state"), *limit = in->get(in->cls, "limit"),
+		   *next = in->get(in->cls, "nextToken");
+	int r;
+	if (v2 && state && *state && (r = parse_state_filter(state, q, err)) < 0)
+		return r;
+	if (limit) {
+		char *end;
+		long v = strtol(limit, &end, 10);
+		if (*end || end == limit || v < 1 || v > API_LIST_MAX_LIMIT)
+			return cove_errf(err, -EINVAL, "limit must be 1 to %d", API_LIST_MAX_LIMIT);
+		q->limit = (size_t)v;
+	}
+	if (next && *next) {
+		char *end;
+		long long v = strtoll(next, &end, 10);
+		if (*end || v <= 0)
+			return cove_errf(err, -EINVAL, "nextToken '%s' is not one this server gave", next);
+		q->before_seq = v;
+	}
+	return parse_metadata_filter(in->get(in->cls, "metadata"), q, err);
+}
+
+int api_list_query_parse(const struct api_query *in, bool v2, struct api_list_query *ret, struct cove_err *err)
+{
+	memset(ret, 0, sizeof(*ret));
+	ret->limit = API_LIST_DEFAULT_LIMIT;
+	ret->running = true;
+	ret->paused = v2;
+	int r = parse_list(in, v2, ret, err);
+	if (r < 0)
+		api_list_query_clear(ret);
+	return r;
+}
+
+void api_list_query_clear(struct api_list_query *q)
+{
+	json_decref(q->metadata);
+	q->metadata = NULL;
+}
+
+/* --- metrics and logs --- */
+
+static int unix_seconds(const struct api_query *in, const char *name, int64_t *ms, struct cove_err *err)
+{
+	const char *v = in->get(in->cls, name);
+	*ms = 0;
+	if (!v || !*v)
+		return 0;
+	char *end;
+	long long s = strtoll(v, &end, 10);
+	if (*end || s < 0 || s > 100000000000LL)
+		return cove_errf(err, -EINVAL, "%s must be a time in seconds since the epoch", name);
+	*ms = s * 1000;
+	return 0;
+}
+
+int api_metrics_range_parse(const struct api_query *in, struct api_metrics_range *ret, struct cove_err *err)
+{
+	ret->end_ms = 0;
+	int r = unix_seconds(in, "start", &ret->start_ms, err);
+	if (r == 0)
+		r = unix_seconds(in, "end", &ret->end_ms, err);
+	if (ret->end_ms)
+		ret->end_ms += 999;
+	return r;
+}
+
+int api_logs_query_parse(const struct api_query *in, struct api_logs_query *ret, struct cove_err *err)
+{
+	const char *v = in->get(in->cls, "limit");
+	ret->limit = API_LOGS_DEFAULT_LIMIT;
+	if (!v || !*v)
+		return 0;
+	char *end = NULL;
+	long limit = strtol(v, &end, 10);
+	if (*end || limit < 1 || limit > API_LOGS_MAX_LIMIT)
+		return cove_errf(err, -EINVAL, "limit must be 1 to %d", API_LOGS_MAX_LIMIT);
+	ret->limit = (size_t)limit;
+	return 0;
+}
+
+/* --- the sandbox of a proxied request --- */
+
+/* "PORT-ID.domain[:port]": a server in a guest reached by URL. */
+static bool sandbox_host(const char *host, struct api_sandbox_target *t)
+{
+	if (!host)
+		return false;
+	unsigned p = 0;
+	size_t i = 0;
+	for (; host[i] >= '0' && host[i] <= '9' && i < 5; i++)
+		p = p * 10 + (unsigned)(host[i] - '0');
+	if (i == 0 || host[i] != '-' || p == 0 || p > 65535)
+		return false;
+	const char *s = host + i + 1;
+	size_t n = 0;
+	while ((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= '0' && s[n] <= '9'))
+		n++;
+	if (n == 0 || n >= sizeof(t->id) || s[n] != '.' || !s[n + 1])
+		return false;
+	memcpy(t->id, s, n);
+	t->id[n] = '\0';
+	t->port = p;
+	return true;
+}
+
+static bool valid_id(const char *id)
+{
+	size_t n = strlen(id);
+	if (n == 0 || n >= 64)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((id[i] >= 'a' && id[i] <= 'z') || (id[i] >= '0' && id[i] <= '9') || id[i] == '-'))
+			return false;
+	return true;
+}
+
+int api_sandbox_target_parse(const char *id_header, const char *port_header, const char *host,
+			     struct api_sandbox_target *t, struct cove_err *err)
+{
+	memset(t, 0, sizeof(*t));
+	if (!id_header)
+		return sandbox_host(host, t) ? 1 : 0;
+	/* A longer id is cut, and then names no sandbox. */
+	snprintf(t->id, sizeof(t->id), "%s", id_header);
+	if (!valid_id(t->id))
+		return cove_errf(err, -ENOENT, "'%s' is not a sandbox id", t->id);
+	char *end = NULL;
+	unsigned long v = port_header ? strtoul(port_header, &end, 10) : ENVD_PORT;
+	if (port_header && (*end || end == port_header || v > 65535 || v == 0))
+		return cove_errf(err, -EINVAL, "E2b-Sandbox-Port is not a port");
+	t->port = (unsigned)v;
+	return 1;
+}

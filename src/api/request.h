@@ -1,0 +1,114 @@
+/* coved's requests as plain values (Firecracker's parsed_request): every
+ * body and query string the control API's routes take, and the sandbox a
+ * proxied request is for, parsed and checked here before any handler acts
+ * on it. No HTTP library types and no manager calls: the inputs are bytes,
+ * strings, or a lookup of query arguments; the errors are the messages a
+ * client reads in the 400 reply (-EINVAL), or -ENOMEM. The fields, limits
+ * and defaults are docs/api.md's. */
+#ifndef COVE_API_REQUEST_H
+#define COVE_API_REQUEST_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "manager/manager.h"
+
+/* metadata and envVars of a create. */
+#define API_MAX_METADATA 64
+#define API_MAX_ENV_VARS 256
+#define API_MAX_KEY 256
+#define API_MAX_VALUE 4096
+#define API_LIST_DEFAULT_LIMIT 100
+#define API_LIST_MAX_LIMIT 100
+#define API_LOGS_DEFAULT_LIMIT 1000
+#define API_LOGS_MAX_LIMIT 100000
+/* E2B's default refresh. */
+#define API_REFRESH_DEFAULT_S 60
+
+/* A query string's arguments, decoded; get returns NULL for one absent. */
+struct api_query {
+	const char *(*get)(void *cls, const char *name);
+	void *cls;
+};
+
+/* POST /sandboxes and /v2/sandboxes. */
+struct api_create_body {
+	struct manager_create req; /* what manager_create takes; points into the fields below */
+	char *metadata;            /* metadata as compact JSON text, or NULL */
+	char **envs;               /* envVars as "KEY=VALUE", NULL-terminated, or NULL */
+	const char **allow_out, **deny_out; /* network.allowOut/denyOut, NULL-terminated, or NULL */
+	json_t *json;              /* the body: owns the other strings req points at */
+};
+int api_create_body_parse(const char *body, size_t len, struct api_create_body *ret, struct cove_err *err);
+void api_create_body_clear(struct api_create_body *b);
+
+/* The bodies below hold only numbers: nothing to clear. */
+
+/* POST /sandboxes/{id}/timeout: {"timeout": seconds}, required. */
+struct api_timeout_body {
+	long timeout_s;
+};
+int api_timeout_body_parse(const char *body, size_t len, struct api_timeout_body *ret, struct cove_err *err);
+
+/* POST /sandboxes/{id}/refreshes: {"duration": seconds}, default 60. */
+struct api_refresh_body {
+	long duration_s;
+};
+int api_refresh_body_parse(const char *body, size_t len, struct api_refresh_body *ret, struct cove_err *err);
+
+/* POST /sandboxes/{id}/connect: {"timeout": seconds}, default 300. */
+struct api_connect_body {
+	long timeout_s;
+};
+int api_connect_body_parse(const char *body, size_t len, struct api_connect_body *ret, struct cove_err *err);
+
+/* POST /sandboxes/{id}/fork (Cove's own): {"count": 1 to 16, "timeout": seconds}. */
+struct api_fork_body {
+	unsigned count;
+	long timeout_s;
+};
+int api_fork_body_parse(const char *body, size_t len, struct api_fork_body *ret, struct cove_err *err);
+
+/* GET /sandboxes (v1: running only) and /v2/sandboxes (state filter, running
+ * and paused by default): ?metadata=k%3Dv%26...&state=running,paused
+ * &limit=N&nextToken=T. */
+struct api_list_query {
+	json_t *metadata;   /* key -> value (strings) a listed sandbox's metadata has; NULL: any */
+	bool running, paused; /* the states listed */
+	int64_t before_seq; /* nextToken: only older than this; 0: from the newest */
+	size_t limit;
+};
+int api_list_query_parse(const struct api_query *q, bool v2, struct api_list_query *ret, struct cove_err *err);
+void api_list_query_clear(struct api_list_query *q);
+
+/* GET /sandboxes/{id}/metrics?start=S&end=S (Unix seconds): the range in
+ * milliseconds as manager_metrics takes it, end covering its whole second;
+ * 0: unbounded. */
+struct api_metrics_range {
+	int64_t start_ms, end_ms;
+};
+int api_metrics_range_parse(const struct api_query *q, struct api_metrics_range *ret, struct cove_err *err);
+
+/* GET /sandboxes/{id}/logs?limit=N: the last N lines of each log. */
+struct api_logs_query {
+	size_t limit;
+};
+int api_logs_query_parse(const struct api_query *q, struct api_logs_query *ret, struct cove_err *err);
+
+/* Which sandbox, and which port of its guest, a request is for: its
+ * E2b-Sandbox-Id header (id_header) with E2b-Sandbox-Port (port_header,
+ * default 49983), else a Host of PORT-ID.DOMAIN[:port]. Returns 0 when it is
+ * for none (the routes serve it), 1 when it is for t, or a negative errno
+ * when it names one wrongly, with t as far as it got and err saying how:
+ * -ENOENT for an id no sandbox can have, -EINVAL for a port that is not one. */
+struct api_sandbox_target {
+	char id[64];
+	unsigned port;
+};
+int api_sandbox_target_parse(const char *id_header, const char *port_header, const char *host,
+			     struct api_sandbox_target *t, struct cove_err *err);
+
+#endif

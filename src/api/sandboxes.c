@@ -1,0 +1,116 @@
+/* One sandbox's routes: create, info, kill, timeout, refresh, connect,
+ * pause, fork (../docs: shared e2b-protocol.md; E2B's spec/openapi.yml where
+ * that is silent; docs/api.md). */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "api/handlers.h"
+
+enum MHD_Result api_sandbox_create(struct http_request *r)
+{
+	struct cove_err err = { 0 };
+	struct api_create_body body;
+	struct manager_info info = { 0 };
+	int rc = api_create_body_parse(r->body, r->len, &body, &err);
+	if (rc == 0) {
+		rc = manager_create(api_manager(r), &body.req, &info, &err);
+		api_create_body_clear(&body);
+	}
+	/* No such template is the request's fault. */
+	if (rc < 0)
+		return api_reply_failure(r, rc == -ENOENT ? -EINVAL : rc, &err);
+	enum MHD_Result ret = http_reply_json(r, 201, api_created_json(&info));
+	manager_info_clear(&info);
+	return ret;
+}
+
+enum MHD_Result api_sandbox_info(struct http_request *r)
+{
+	struct cove_err err = { 0 };
+	struct manager_info info = { 0 };
+	int rc = manager_get(api_manager(r), r->params[0], &info, &err);
+	if (rc < 0)
+		return api_reply_failure(r, rc, &err);
+	enum MHD_Result ret = http_reply_json(r, 200, api_info_json(&info, true));
+	manager_info_clear(&info);
+	return ret;
+}
+
+enum MHD_Result api_sandbox_kill(struct http_request *r)
+{
+	struct cove_err err = { 0 };
+	int rc = manager_kill(api_manager(r), r->params[0], &err);
+	return rc < 0 ? api_reply_failure(r, rc, &err) : http_reply_empty(r, 204);
+}
+
+enum MHD_Result api_sandbox_timeout(struct http_request *r)
+{
+	struct cove_err err = { 0 };
+	struct api_timeout_body body;
+	int rc = api_timeout_body_parse(r->body, r->len, &body, &err);
+	if (rc == 0)
+		rc = manager_set_timeout(api_manager(r), r->params[0], body.timeout_s, &err);
+	return rc < 0 ? api_reply_failure(r, rc, &err) : http_reply_empty(r, 204);
+}
+
+enum MHD_Result api_sandbox_refresh(struct http_request *r)
+{
+	struct cove_err err = { 0 };
+	struct api_refresh_body body;
+	int rc = api_refresh_body_parse(r->body, r->len, &body, &err);
+	if (rc == 0)
+		rc = manager_refresh(api_manager(r), r->params[0], body.duration_s, &err);
+	return rc < 0 ? api_reply_failure(r, rc, &err) : http_reply_empty(r, 204);
+}
+
+/* Connect: resumes a paused sandbox (201) or finds a running one (200); the
+ * deadline moves to now + timeout if that is later, never earlier. */
+enum MHD_Result api_sandbox_connect(struct http_request *r)
+{
+	struct cove_err err = { 0 };
+	struct api_connect_body body;
+	bool resumed = false;
+	struct manager_info info = { 0 };
+	int rc = api_connect_body_parse(r->body, r->len, &body, &err);
+	if (rc == 0)
+		rc = manager_resume(api_manager(r), r->params[0], body.timeout_s, &resumed, &err);
+	if (rc == 0)
+		rc = manager_get(api_manager(r), r->params[0], &info, &err);
+	if (rc < 0)
+		return api_reply_failure(r, rc, &err);
+	enum MHD_Result ret = http_reply_json(r, resumed ? 201 : 200, api_created_json(&info));
+	manager_info_clear(&info);
+	return ret;
+}
+
+enum MHD_Result api_sandbox_pause(struct http_request *r)
+{
+	struct cove_err err = { 0 };
+	int rc = manager_pause(api_manager(r), r->params[0], &err);
+	return rc < 0 ? api_reply_failure(r, rc, &err) : http_reply_empty(r, 204);
+}
+
+/* POST /sandboxes/{id}/fork (Cove's own: E2B has no fork): 201 with
+ * {"sandboxes": [...]}, each as create answers. */
+enum MHD_Result api_sandbox_fork(struct http_request *r)
+{
+	struct cove_err err = { 0 };
+	struct api_fork_body body;
+	struct manager_info *kids = NULL;
+	int rc = api_fork_body_parse(r->body, r->len, &body, &err);
+	if (rc == 0 && !(kids = calloc(body.count, sizeof(*kids))))
+		rc = cove_errf(&err, -ENOMEM, "out of memory");
+	if (rc == 0)
+		rc = manager_fork(api_manager(r), r->params[0], body.count, body.timeout_s, kids, &err);
+	if (rc < 0) {
+		free(kids);
+		return api_reply_failure(r, rc, &err);
+	}
+	json_t *list = json_array();
+	for (unsigned i = 0; i < body.count; i++) {
+		json_array_append_new(list, api_created_json(&kids[i]));
+		manager_info_clear(&kids[i]);
+	}
+	free(kids);
+	return http_reply_json(r, 201, json_pack("{s:o}", "sandboxes", list));
+}

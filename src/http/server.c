@@ -1,0 +1,213 @@
+/* The request loop (see http.h): MHD calls on_uri with the request target,
+ * on_request with the headers, then once per piece of the body, then once
+ * more with none left (the reply), and on_completed when it is over. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/internal.h"
+
+const char *http_header(struct http_request *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http_query(struct http_request *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+bool http_match(const char *pattern, const char *path, char params[][HTTP_MAX_PARAM], size_t nparams)
+{
+	size_t np = 0;
+	while (*pattern && *path) {
+		if (pattern[0] == '{' && pattern[1] == '}') {
+			size_t n = strcspn(path, "/");
+			if (n == 0 || n >= HTTP_MAX_PARAM || np >= nparams)
+				return false;
+			memcpy(params[np], path, n);
+			params[np++][n] = '\0';
+			pattern += 2;
+			path += n;
+		} else if (*pattern++ != *path++) {
+			return false;
+		}
+	}
+	return !*pattern && !*path;
+}
+
+static const struct http_route *find_route(const struct http_server *s, struct http_request *r)
+{
+	r->path_known = false;
+	for (size_t i = 0; i < s->c.nroutes; i++) {
+		char params[HTTP_MAX_PARAMS][HTTP_MAX_PARAM];
+		if (!http_match(s->c.routes[i].pattern, r->path, params, HTTP_MAX_PARAMS))
+			continue;
+		r->path_known = true;
+		if (strcmp(s->c.routes[i].method, r->method) == 0) {
+			memcpy(r->params, params, sizeof(params));
+			return &s->c.routes[i];
+		}
+	}
+	return NULL;
+}
+
+static int append_body(struct http_request *r, const char *data, size_t n)
+{
+	if (r->too_large || r->len + n > r->limit) {
+		r->too_large = true;
+		return 0;
+	}
+	if (r->len + n + 1 > r->cap) {
+		size_t cap = r->cap ? r->cap : 4096;
+		while (cap < r->len + n + 1)
+			cap *= 2;
+		char *nb = realloc(r->body, cap);
+		if (!nb)
+			return -ENOMEM;
+		r->body = nb;
+		r->cap = cap;
+	}
+	memcpy(r->body + r->len, data, n);
+	r->len += n;
+	r->body[r->len] = '\0';
+	return 0;
+}
+
+/* With the headers: which route, what limit, and whether the caller may. */
+static void request_begin(struct http_server *s, struct http_request *r)
+{
+	r->route = s->c.intercept ? s->c.intercept(s->c.cls, r) : NULL;
+	if (!r->route)
+		r->route = find_route(s, r);
+	r->limit = r->route && r->route->body_limit ? r->route->body_limit : s->c.default_body_limit;
+	int rc = 0;
+	if (r->route && r->route->authorize)
+		rc = r->route->authorize(r, r->auth_error, sizeof(r->auth_error));
+	else if (!(r->route && r->route->open) && s->c.authorize)
+		rc = s->c.authorize(s->c.cls, r, r->auth_error, sizeof(r->auth_error));
+	r->unauthorized = rc < 0;
+}
+
+static int request_body(struct http_request *r, const char *data, size_t len)
+{
+	/* Nothing of an unauthorized or unknown request's body is kept. */
+	if (r->unauthorized || !r->route)
+		return 0;
+	if (r->route->body_sink) {
+		if (r->body_error == 0)
+			r->body_error = r->route->body_sink(r, data, len);
+		return 0;
+	}
+	return append_body(r, data, len);
+}
+
+static enum MHD_Result dispatch(struct http_server *s, struct http_request *r)
+{
+	if (r->unauthorized)
+		return s->c.fail(r, HTTP_UNAUTHORIZED);
+	if (!r->route)
+		return s->c.fail(r, r->path_known ? HTTP_METHOD_NOT_ALLOWED : HTTP_NOT_FOUND);
+	if (r->too_large)
+		return s->c.fail(r, HTTP_TOO_LARGE);
+	return r->route->handler(r);
+}
+
+/* The first thing MHD reports of a request: its target as sent, which a
+ * relay passes on unchanged (MHD decodes what it hands to handlers). */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	(void)conn;
+	struct http_request *r = calloc(1, sizeof(*r));
+	if (r && !(r->target = strdup(uri ? uri : "/"))) {
+		free(r);
+		r = NULL;
+	}
+	if (r)
+		r->server = cls;
+	return r;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+				  const char *version, const char *upload_data, size_t *upload_data_size,
+				  void **req_cls)
+{
+	(void)version;
+	struct http_server *s = cls;
+	struct http_request *r = *req_cls;
+	if (!r)
+		return MHD_NO;
+	if (!r->conn) {
+		/* First call: headers only. */
+		r->conn = conn;
+		r->method = method;
+		r->path = url;
+		r->app = s->c.app;
+		request_begin(s, r);
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		if (request_body(r, upload_data, *upload_data_size) < 0)
+			return MHD_NO;
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	return dispatch(s, r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls, enum MHD_RequestTerminationCode toe)
+{
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	struct http_request *r = *req_cls;
+	if (r) {
+		if (r->route && r->route->cleanup)
+			r->route->cleanup(r);
+		free(r->target);
+		free(r->body);
+		free(r);
+	}
+	*req_cls = NULL;
+}
+
+int http_server_start(const struct http_server_config *c, struct http_server **ret, struct cove_err *err)
+{
+	struct http_server *s = calloc(1, sizeof(*s));
+	if (!s)
+		return cove_errf(err, -ENOMEM, "http: out of memory");
+	s->c = *c;
+	unsigned port = ntohs(c->addr->sin_port);
+	struct MHD_OptionItem memory[] = {
+		{ c->connection_memory ? MHD_OPTION_CONNECTION_MEMORY_LIMIT : MHD_OPTION_END,
+		  (intptr_t)c->connection_memory, NULL },
+		{ MHD_OPTION_END, 0, NULL },
+	};
+	s->daemon = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+					     MHD_USE_ERROR_LOG,
+				     (uint16_t)port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, c->addr,
+				     MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+				     MHD_OPTION_CONNECTION_LIMIT, c->max_connections, MHD_OPTION_LISTENING_ADDRESS_REUSE,
+				     1u, MHD_OPTION_ARRAY, memory, MHD_OPTION_END);
+	if (!s->daemon) {
+		free(s);
+		return cove_errf(err, -EADDRINUSE, "http: cannot listen on port %u", port);
+	}
+	*ret = s;
+	return 0;
+}
+
+unsigned http_server_port(const struct http_server *s)
+{
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	return info ? info->port : 0;
+}
+
+void http_server_stop(struct http_server *s)
+{
+	if (!s)
+		return;
+	MHD_stop_daemon(s->daemon);
+	free(s);
+}

@@ -1,0 +1,41 @@
+/* libFuzzer target: coved's create body (POST /sandboxes), parsed into the
+ * request manager_create takes. What it hands out must be whole: every
+ * string readable, every list NULL-terminated, and a refusal must say why. */
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/request.h"
+
+static size_t list_len(const char *const *list)
+{
+	size_t n = 0, sum = 0;
+	for (; list && list[n]; n++)
+		sum += strlen(list[n]);
+	return n + sum;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct cove_err err = { 0 };
+	struct api_create_body b;
+	int r = api_create_body_parse((const char *)data, size, &b, &err);
+	if (r < 0) {
+		if ((r != -EINVAL && r != -ENOMEM) || !err.msg[0] || b.json)
+			abort();
+		return 0;
+	}
+	volatile size_t sum = list_len(b.req.envs) + list_len(b.req.policy.allow_out) + list_len(b.req.policy.deny_out);
+	sum += b.req.template_id ? strlen(b.req.template_id) : 0;
+	sum += b.req.metadata ? strlen(b.req.metadata) : 0;
+	(void)sum;
+	if (b.req.timeout_s < 0 || b.req.timeout_s > MANAGER_MAX_TIMEOUT_S)
+		abort();
+	for (size_t i = 0; b.req.envs && b.req.envs[i]; i++)
+		if (!strchr(b.req.envs[i], '=') || i >= API_MAX_ENV_VARS)
+			abort();
+	api_create_body_clear(&b);
+	return 0;
+}

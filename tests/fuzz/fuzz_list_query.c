@@ -1,0 +1,63 @@
+/* libFuzzer target: the query of coved's sandbox listing (GET /sandboxes,
+ * /v2/sandboxes). The input is a query string "name=value&..." (as MHD
+ * hands the arguments over: split, not decoded); its first byte picks v1
+ * or v2. Accepted queries must be within the limits. */
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/request.h"
+
+#define MAX_ARGS 16
+
+struct args {
+	char *name[MAX_ARGS], *value[MAX_ARGS];
+	size_t n;
+};
+
+static const char *get(void *cls, const char *name)
+{
+	const struct args *a = cls;
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->name[i], name) == 0)
+			return a->value[i];
+	return NULL;
+}
+
+/* Splits text (NUL-terminated, modified) at '&', each at its first '='. */
+static void split(char *text, struct args *a)
+{
+	char *save = NULL;
+	for (char *p = strtok_r(text, "&", &save); p && a->n < MAX_ARGS; p = strtok_r(NULL, "&", &save)) {
+		char *eq = strchr(p, '=');
+		a->name[a->n] = p;
+		a->value[a->n++] = eq ? (*eq = '\0', eq + 1) : p + strlen(p);
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size < 1)
+		return 0;
+	char *text = malloc(size);
+	memcpy(text, data + 1, size - 1);
+	text[size - 1] = '\0';
+	struct args a = { 0 };
+	split(text, &a);
+	struct api_query in = { get, &a };
+	struct cove_err err = { 0 };
+	struct api_list_query q;
+	bool v2 = data[0] & 1;
+	int r = api_list_query_parse(&in, v2, &q, &err);
+	if (r < 0 && ((r != -EINVAL && r != -ENOMEM) || !err.msg[0] || q.metadata))
+		abort();
+	if (r == 0 && (q.limit < 1 || q.limit > API_LIST_MAX_LIMIT || q.before_seq < 0 || (!v2 && q.paused)))
+		abort();
+	if (r == 0 && q.metadata && !json_is_object(q.metadata))
+		abort();
+	api_list_query_clear(&q);
+	free(text);
+	return 0;
+}

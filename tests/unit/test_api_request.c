@@ -1,0 +1,519 @@
+/* Unit tests for src/api/request: coved's requests parsed into plain values
+ * (bodies, query strings, the sandbox of a proxied request). */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "api/request.h"
+#include "proto/version.h"
+
+/* --- helpers --- */
+
+static int create(const char *body, struct api_create_body *b, struct cove_err *err)
+{
+	return api_create_body_parse(body, strlen(body), b, err);
+}
+
+/* The create body must be refused with a message containing want. */
+static void create_refused(const char *body, const char *want)
+{
+	struct cove_err err = { 0 };
+	struct api_create_body b;
+	int r = create(body, &b, &err);
+	if (r != -EINVAL || !strstr(err.msg, want))
+		fail_msg("%s: got %d '%s', want '%s'", body, r, err.msg, want);
+	assert_null(b.json);
+}
+
+/* A JSON object of n entries "kI": value (or of key: value when n is 1). */
+static char *object_of(size_t n, const char *key, const char *value)
+{
+	size_t cap = 64 + n * (strlen(value) + 24) + (key ? strlen(key) : 0), len = 0;
+	char *s = malloc(cap);
+	len += (size_t)snprintf(s + len, cap - len, "{");
+	for (size_t i = 0; i < n; i++) {
+		if (key)
+			len += (size_t)snprintf(s + len, cap - len, "\"%s\": %s", key, value);
+		else
+			len += (size_t)snprintf(s + len, cap - len, "%s\"k%zu\": %s", i ? ", " : "", i, value);
+	}
+	snprintf(s + len, cap - len, "}");
+	return s;
+}
+
+static char *repeat(char c, size_t n)
+{
+	char *s = malloc(n + 1);
+	memset(s, c, n);
+	s[n] = '\0';
+	return s;
+}
+
+/* A create body with one field of the given JSON value. */
+static char *create_with(const char *field, const char *value)
+{
+	char *s = NULL;
+	assert_true(asprintf(&s, "{\"%s\": %s}", field, value) > 0);
+	return s;
+}
+
+/* --- create --- */
+
+static void test_create_good(void **state)
+{
+	(void)state;
+	struct cove_err err = { 0 };
+	struct api_create_body b;
+	assert_int_equal(create("{\"templateID\": \"tiny\", \"timeout\": 30, \"metadata\": {\"user\": \"ann\"}, "
+				"\"envVars\": {\"A\": \"1\", \"B\": \"x=y\"}, \"allow_internet_access\": false, "
+				"\"network\": {\"allowOut\": [\"1.1.1.1\", \"10.0.0.0/8\"], \"denyOut\": [\"8.8.8.8\"]}, "
+				"\"autoPause\": true}",
+				&b, &err),
+			 0);
+	assert_string_equal(b.req.template_id, "tiny");
+	assert_int_equal(b.req.timeout_s, 30);
+	assert_string_equal(b.req.metadata, "{\"user\":\"ann\"}");
+	assert_string_equal(b.req.envs[0], "A=1");
+	assert_string_equal(b.req.envs[1], "B=x=y");
+	assert_null(b.req.envs[2]);
+	assert_false(b.req.policy.internet);
+	assert_string_equal(b.req.policy.allow_out[0], "1.1.1.1");
+	assert_string_equal(b.req.policy.allow_out[1], "10.0.0.0/8");
+	assert_null(b.req.policy.allow_out[2]);
+	assert_string_equal(b.req.policy.deny_out[0], "8.8.8.8");
+	assert_null(b.req.policy.deny_out[1]);
+	assert_true(b.req.auto_pause);
+	api_create_body_clear(&b);
+	assert_null(b.json);
+	api_create_body_clear(&b); /* twice is harmless */
+}
+
+static void test_create_defaults(void **state)
+{
+	(void)state;
+	const char *bodies[] = { "", "{}",
+				 "{\"timeout\": null, \"metadata\": null, \"envVars\": null, "
+				 "\"allow_internet_access\": null, \"network\": null, \"autoPause\": null}",
+				 "{\"network\": {}, \"envVars\": {}, \"unknown\": [1]}" };
+	for (size_t i = 0; i < sizeof(bodies) / sizeof(*bodies); i++) {
+		struct cove_err err = { 0 };
+		struct api_create_body b;
+		if (create(bodies[i], &b, &err) != 0)
+			fail_msg("%s: %s", bodies[i], err.msg);
+		assert_null(b.req.template_id);
+		assert_int_equal(b.req.timeout_s, 0);
+		assert_null(b.req.envs);
+		assert_true(b.req.policy.internet);
+		assert_null(b.req.policy.allow_out);
+		assert_null(b.req.policy.deny_out);
+		assert_false(b.req.auto_pause);
+		api_create_body_clear(&b);
+	}
+	struct cove_err err = { 0 };
+	struct api_create_body b;
+	/* E2B's other spelling of the switch; an empty metadata object is kept. */
+	assert_int_equal(create("{\"allowInternetAccess\": false, \"metadata\": {}}", &b, &err), 0);
+	assert_false(b.req.policy.internet);
+	assert_string_equal(b.req.metadata, "{}");
+	api_create_body_clear(&b);
+}
+
+static void test_create_bad(void **state)
+{
+	(void)state;
+	create_refused("[1]", "the body is not a JSON object");
+	create_refused("{", "the body is not a JSON object: ");
+	create_refused("{\"a\": 1, \"a\": 2}", "the body is not a JSON object: ");
+	create_refused("{\"templateID\": 5}", "templateID must be a string");
+	create_refused("{\"templateID\": null}", "templateID must be a string");
+	const char *timeouts[] = { "-1", "86401", "\"5\"", "1.5", "true" };
+	for (size_t i = 0; i < sizeof(timeouts) / sizeof(*timeouts); i++) {
+		char *body = create_with("timeout", timeouts[i]);
+		create_refused(body, "timeout must be a number of seconds from 0 to 86400");
+		free(body);
+	}
+	create_refused("{\"metadata\": []}", "metadata must be an object of strings");
+	create_refused("{\"metadata\": {\"a\": 1}}", "metadata.a must be a string");
+	create_refused("{\"envVars\": \"A=1\"}", "envVars must be an object of strings");
+	create_refused("{\"envVars\": {\"A=B\": \"x\"}}", "envVars: 'A=B' is not a variable name");
+	create_refused("{\"allow_internet_access\": \"yes\"}", "allow_internet_access must be true or false");
+	create_refused("{\"allowInternetAccess\": 0}", "allow_internet_access must be true or false");
+	create_refused("{\"network\": []}", "network must be an object");
+	create_refused("{\"network\": {\"allowOut\": \"1.1.1.1\"}}",
+		       "network.allowOut must be a list of at most 256 addresses or CIDRs");
+	create_refused("{\"network\": {\"denyOut\": [1]}}", "network.denyOut[0] must be a string");
+	create_refused("{\"network\": {\"denyOut\": [\"example.com\"]}}",
+		       "deny_out: 'example.com' is not an IPv4 address or CIDR");
+	create_refused("{\"network\": {\"allowOut\": [\"10.0.0.1/8\"]}}", "allow_out: '10.0.0.1/8'");
+	create_refused("{\"autoPause\": 1}", "autoPause must be true or false");
+	/* The first fault found is the one told. */
+	create_refused("{\"templateID\": 1, \"timeout\": -1}", "templateID must be a string");
+}
+
+static void test_create_limits(void **state)
+{
+	(void)state;
+	struct cove_err err = { 0 };
+	struct api_create_body b;
+	char *meta = object_of(API_MAX_METADATA, NULL, "\"v\""), *body = create_with("metadata", meta);
+	assert_int_equal(create(body, &b, &err), 0);
+	api_create_body_clear(&b);
+	free(meta);
+	free(body);
+	meta = object_of(API_MAX_METADATA + 1, NULL, "\"v\"");
+	body = create_with("metadata", meta);
+	create_refused(body, "metadata: more than 64 entries");
+	free(meta);
+	free(body);
+
+	char *vars = object_of(API_MAX_ENV_VARS, NULL, "\"v\"");
+	body = create_with("envVars", vars);
+	assert_int_equal(create(body, &b, &err), 0);
+	assert_string_equal(b.req.envs[API_MAX_ENV_VARS - 1], "k255=v");
+	assert_null(b.req.envs[API_MAX_ENV_VARS]);
+	api_create_body_clear(&b);
+	free(vars);
+	free(body);
+	vars = object_of(API_MAX_ENV_VARS + 1, NULL, "\"v\"");
+	body = create_with("envVars", vars);
+	create_refused(body, "envVars: more than 256 entries");
+	free(vars);
+	free(body);
+
+	/* Keys 1 to 256 bytes, values up to 4096. */
+	const char *sizes_msg = "metadata: a key must be 1 to 256 and a value at most 4096 bytes";
+	char *key = repeat('k', API_MAX_KEY), *value = repeat('v', API_MAX_VALUE), *quoted = NULL;
+	assert_true(asprintf(&quoted, "\"%s\"", value) > 0);
+	meta = object_of(1, key, quoted);
+	body = create_with("metadata", meta);
+	assert_int_equal(create(body, &b, &err), 0);
+	api_create_body_clear(&b);
+	free(meta);
+	free(body);
+	free(key);
+	key = repeat('k', API_MAX_KEY + 1);
+	meta = object_of(1, key, "\"v\"");
+	body = create_with("metadata", meta);
+	create_refused(body, sizes_msg);
+	free(meta);
+	free(body);
+	free(quoted);
+	free(value);
+	value = repeat('v', API_MAX_VALUE + 1);
+	assert_true(asprintf(&quoted, "\"%s\"", value) > 0);
+	meta = object_of(1, "k", quoted);
+	body = create_with("metadata", meta);
+	create_refused(body, sizes_msg);
+	free(meta);
+	free(body);
+	create_refused("{\"metadata\": {\"\": \"v\"}}", sizes_msg);
+	create_refused("{\"envVars\": {\"\": \"v\"}}", "envVars: a key must be 1 to 256");
+	free(key);
+	free(value);
+	free(quoted);
+
+	/* Timeouts 0 to a day; at most 256 addresses per list. */
+	assert_int_equal(create("{\"timeout\": 86400}", &b, &err), 0);
+	assert_int_equal(b.req.timeout_s, 86400);
+	api_create_body_clear(&b);
+	assert_int_equal(create("{\"timeout\": 0}", &b, &err), 0);
+	api_create_body_clear(&b);
+	size_t cap = 300 * 16 + 64, len = 0;
+	char *net = malloc(cap);
+	len += (size_t)snprintf(net + len, cap - len, "{\"network\": {\"denyOut\": [");
+	for (int i = 0; i < 257; i++)
+		len += (size_t)snprintf(net + len, cap - len, "%s\"10.0.%d.%d\"", i ? ", " : "", i / 256, i % 256);
+	snprintf(net + len, cap - len, "]}}");
+	create_refused(net, "network.denyOut must be a list of at most 256 addresses or CIDRs");
+	char *cut = strstr(net, ", \"10.0.1.0\"");
+	strcpy(cut, "]}}");
+	assert_int_equal(create(net, &b, &err), 0);
+	assert_string_equal(b.req.policy.deny_out[255], "10.0.0.255");
+	api_create_body_clear(&b);
+	free(net);
+}
+
+/* --- timeout, refresh, connect, fork --- */
+
+static void test_seconds_bodies(void **state)
+{
+	(void)state;
+	struct cove_err err = { 0 };
+	struct api_timeout_body t;
+	assert_int_equal(api_timeout_body_parse("{\"timeout\": 30}", 15, &t, &err), 0);
+	assert_int_equal(t.timeout_s, 30);
+	const char *missing[] = { "", "{}", "{\"timeout\": null}" };
+	for (size_t i = 0; i < sizeof(missing) / sizeof(*missing); i++) {
+		assert_int_equal(api_timeout_body_parse(missing[i], strlen(missing[i]), &t, &err), -EINVAL);
+		assert_string_equal(err.msg, "timeout is required");
+	}
+	assert_int_equal(api_timeout_body_parse("{\"timeout\": 86401}", 18, &t, &err), -EINVAL);
+	assert_string_equal(err.msg, "timeout must be a number of seconds from 0 to 86400");
+	assert_int_equal(api_timeout_body_parse("nope", 4, &t, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "the body is not a JSON object"));
+
+	struct api_refresh_body rf;
+	assert_int_equal(api_refresh_body_parse("", 0, &rf, &err), 0);
+	assert_int_equal(rf.duration_s, 60);
+	assert_int_equal(api_refresh_body_parse("{\"duration\": 5}", 15, &rf, &err), 0);
+	assert_int_equal(rf.duration_s, 5);
+	assert_int_equal(api_refresh_body_parse("{\"duration\": -1}", 16, &rf, &err), -EINVAL);
+	assert_string_equal(err.msg, "duration must be a number of seconds from 0 to 86400");
+
+	struct api_connect_body c;
+	assert_int_equal(api_connect_body_parse("{}", 2, &c, &err), 0);
+	assert_int_equal(c.timeout_s, MANAGER_DEFAULT_TIMEOUT_S);
+	assert_int_equal(api_connect_body_parse("{\"timeout\": 0}", 14, &c, &err), 0);
+	assert_int_equal(c.timeout_s, 0);
+	assert_int_equal(api_connect_body_parse("{\"timeout\": \"1\"}", 16, &c, &err), -EINVAL);
+	assert_string_equal(err.msg, "timeout must be a number of seconds from 0 to 86400");
+}
+
+static void test_fork_body(void **state)
+{
+	(void)state;
+	struct cove_err err = { 0 };
+	struct api_fork_body f;
+	assert_int_equal(api_fork_body_parse("", 0, &f, &err), 0);
+	assert_int_equal(f.count, 1);
+	assert_int_equal(f.timeout_s, MANAGER_DEFAULT_TIMEOUT_S);
+	const char *good = "{\"count\": 16, \"timeout\": 10}";
+	assert_int_equal(api_fork_body_parse(good, strlen(good), &f, &err), 0);
+	assert_int_equal(f.count, 16);
+	assert_int_equal(f.timeout_s, 10);
+	const char *bad[] = { "{\"count\": 0}", "{\"count\": 17}", "{\"count\": \"2\"}", "{\"count\": 1.0}" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		assert_int_equal(api_fork_body_parse(bad[i], strlen(bad[i]), &f, &err), -EINVAL);
+		assert_string_equal(err.msg, "count must be a number from 1 to 16");
+	}
+	const char *both = "{\"count\": 0, \"timeout\": -1}";
+	assert_int_equal(api_fork_body_parse(both, strlen(both), &f, &err), -EINVAL);
+	assert_string_equal(err.msg, "timeout must be a number of seconds from 0 to 86400");
+	assert_int_equal(api_fork_body_parse("[]", 2, &f, &err), -EINVAL);
+	assert_string_equal(err.msg, "the body is not a JSON object");
+}
+
+/* --- query strings --- */
+
+/* Arguments as "name=value" strings, NULL-terminated. */
+static const char *table_get(void *cls, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *const *a = cls; *a; a++)
+		if (strncmp(*a, name, n) == 0 && (*a)[n] == '=')
+			return *a + n + 1;
+	return NULL;
+}
+
+static struct api_query query(const char *const *args)
+{
+	return (struct api_query){ table_get, (void *)args };
+}
+
+static int list(bool v2, const char *const *args, struct api_list_query *q, struct cove_err *err)
+{
+	struct api_query in = query(args);
+	return api_list_query_parse(&in, v2, q, err);
+}
+
+static void list_refused(bool v2, const char *arg, const char *want)
+{
+	const char *args[] = { arg, NULL };
+	struct cove_err err = { 0 };
+	struct api_list_query q;
+	int r = list(v2, args, &q, &err);
+	if (r != -EINVAL || strcmp(err.msg, want) != 0)
+		fail_msg("%s: got %d '%s', want '%s'", arg, r, err.msg, want);
+	assert_null(q.metadata);
+}
+
+static void test_list_query(void **state)
+{
+	(void)state;
+	struct cove_err err = { 0 };
+	struct api_list_query q;
+	const char *none[] = { NULL };
+	assert_int_equal(list(false, none, &q, &err), 0);
+	assert_true(q.running);
+	assert_false(q.paused);
+	assert_int_equal(q.limit, API_LIST_DEFAULT_LIMIT);
+	assert_int_equal(q.before_seq, 0);
+	assert_null(q.metadata);
+	api_list_query_clear(&q);
+	assert_int_equal(list(true, none, &q, &err), 0);
+	assert_true(q.running && q.paused);
+	/* v1 has no state filter. */
+	const char *v1_state[] = { "state=bogus", NULL };
+	assert_int_equal(list(false, v1_state, &q, &err), 0);
+	const char *paused[] = { "state=paused", "limit=1", "nextToken=42", NULL };
+	assert_int_equal(list(true, paused, &q, &err), 0);
+	assert_false(q.running);
+	assert_true(q.paused);
+	assert_int_equal(q.limit, 1);
+	assert_int_equal(q.before_seq, 42);
+	const char *both[] = { "state=running,paused", "limit=100", "nextToken=", "state=", NULL };
+	assert_int_equal(list(true, both, &q, &err), 0);
+	assert_true(q.running && q.paused);
+	assert_int_equal(q.limit, 100);
+	assert_int_equal(q.before_seq, 0);
+
+	/* The argument as MHD hands it over (decoded once); each side is
+	 * decoded again. */
+	const char *meta[] = { "metadata=user=ann&team=a+b&x=%2&k%3D=v%26", NULL };
+	assert_int_equal(list(true, meta, &q, &err), 0);
+	assert_int_equal(json_object_size(q.metadata), 4);
+	assert_string_equal(json_string_value(json_object_get(q.metadata, "k=")), "v&");
+	assert_string_equal(json_string_value(json_object_get(q.metadata, "user")), "ann");
+	assert_string_equal(json_string_value(json_object_get(q.metadata, "team")), "a b");
+	assert_string_equal(json_string_value(json_object_get(q.metadata, "x")), "%2");
+	api_list_query_clear(&q);
+	assert_null(q.metadata);
+	/* A key given twice: the last one counts. */
+	const char *twice[] = { "metadata=a=1&a=2", NULL };
+	assert_int_equal(list(true, twice, &q, &err), 0);
+	assert_string_equal(json_string_value(json_object_get(q.metadata, "a")), "2");
+	api_list_query_clear(&q);
+
+	list_refused(true, "state=bogus", "state filter: 'bogus' is neither running nor paused");
+	list_refused(true, "state=running,bogus", "state filter: 'bogus' is neither running nor paused");
+	const char *limits[] = { "limit=0", "limit=101", "limit=x", "limit=", "limit=5x" };
+	for (size_t i = 0; i < sizeof(limits) / sizeof(*limits); i++)
+		list_refused(false, limits[i], "limit must be 1 to 100");
+	list_refused(false, "nextToken=0", "nextToken '0' is not one this server gave");
+	list_refused(false, "nextToken=-3", "nextToken '-3' is not one this server gave");
+	list_refused(false, "nextToken=7x", "nextToken '7x' is not one this server gave");
+	list_refused(false, "metadata=a=1&oops", "metadata filter: 'oops' is not key=value");
+}
+
+static void test_metrics_range(void **state)
+{
+	(void)state;
+	struct cove_err err = { 0 };
+	struct api_metrics_range m;
+	const char *none[] = { NULL };
+	struct api_query in = query(none);
+	assert_int_equal(api_metrics_range_parse(&in, &m, &err), 0);
+	assert_int_equal(m.start_ms, 0);
+	assert_int_equal(m.end_ms, 0);
+	const char *both[] = { "start=10", "end=20", NULL };
+	in = query(both);
+	assert_int_equal(api_metrics_range_parse(&in, &m, &err), 0);
+	assert_int_equal(m.start_ms, 10000);
+	assert_int_equal(m.end_ms, 20999); /* the whole of second 20 */
+	const char *empty[] = { "start=", "end=", NULL };
+	in = query(empty);
+	assert_int_equal(api_metrics_range_parse(&in, &m, &err), 0);
+	assert_int_equal(m.start_ms + m.end_ms, 0);
+	const char *bad[] = { "start=x", "start=-1", "start=100000000001", "end=1.5" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		const char *args[] = { bad[i], NULL };
+		in = query(args);
+		assert_int_equal(api_metrics_range_parse(&in, &m, &err), -EINVAL);
+		char want[64];
+		snprintf(want, sizeof(want), "%s must be a time in seconds since the epoch", i < 3 ? "start" : "end");
+		assert_string_equal(err.msg, want);
+	}
+}
+
+static void test_logs_query(void **state)
+{
+	(void)state;
+	struct cove_err err = { 0 };
+	struct api_logs_query l;
+	const char *none[] = { NULL };
+	struct api_query in = query(none);
+	assert_int_equal(api_logs_query_parse(&in, &l, &err), 0);
+	assert_int_equal(l.limit, API_LOGS_DEFAULT_LIMIT);
+	const char *good[] = { "limit=", "limit=1", "limit=100000" };
+	const size_t want[] = { API_LOGS_DEFAULT_LIMIT, 1, API_LOGS_MAX_LIMIT };
+	for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++) {
+		const char *args[] = { good[i], NULL };
+		in = query(args);
+		assert_int_equal(api_logs_query_parse(&in, &l, &err), 0);
+		assert_int_equal(l.limit, want[i]);
+	}
+	const char *bad[] = { "limit=0", "limit=100001", "limit=x", "limit=-5", "limit=3 " };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		const char *args[] = { bad[i], NULL };
+		in = query(args);
+		assert_int_equal(api_logs_query_parse(&in, &l, &err), -EINVAL);
+		assert_string_equal(err.msg, "limit must be 1 to 100000");
+	}
+}
+
+/* --- the sandbox of a proxied request --- */
+
+static void test_sandbox_host(void **state)
+{
+	(void)state;
+	struct cove_err err = { 0 };
+	struct api_sandbox_target t;
+	assert_int_equal(api_sandbox_target_parse(NULL, NULL, "49983-abc123.sandbox.cove", &t, &err), 1);
+	assert_string_equal(t.id, "abc123");
+	assert_int_equal(t.port, 49983);
+	assert_int_equal(api_sandbox_target_parse(NULL, NULL, "8080-x.example.com:49982", &t, &err), 1);
+	assert_string_equal(t.id, "x");
+	assert_int_equal(t.port, 8080);
+	assert_int_equal(api_sandbox_target_parse(NULL, NULL, "65535-a.b", &t, &err), 1);
+	/* The port header counts only with the id header. */
+	assert_int_equal(api_sandbox_target_parse(NULL, "1", "80-abc.x", &t, &err), 1);
+	assert_int_equal(t.port, 80);
+	char host[128];
+	snprintf(host, sizeof(host), "1-%s.x", "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij012");
+	assert_int_equal(api_sandbox_target_parse(NULL, NULL, host, &t, &err), 1);
+	assert_int_equal(strlen(t.id), 63);
+	snprintf(host, sizeof(host), "1-%s.x", "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij0123");
+	const char *notours[] = { "127.0.0.1:49982", "localhost", "0-abc.x", "70000-abc.x", "80-abc", "80-.x",
+				  "80-ABC.x", "123456-abc.x", "-abc.x", "80-abc.", "80-a-b.x", "", host, NULL };
+	for (size_t i = 0; i < sizeof(notours) / sizeof(*notours); i++)
+		if (api_sandbox_target_parse(NULL, NULL, notours[i], &t, &err) != 0)
+			fail_msg("routed: %s", notours[i] ? notours[i] : "(null)");
+}
+
+static void test_sandbox_headers(void **state)
+{
+	(void)state;
+	struct cove_err err = { 0 };
+	struct api_sandbox_target t;
+	/* The header wins over Host; the port defaults to envd's. */
+	assert_int_equal(api_sandbox_target_parse("sb-1a2b", NULL, "80-other.x", &t, &err), 1);
+	assert_string_equal(t.id, "sb-1a2b");
+	assert_int_equal(t.port, ENVD_PORT);
+	assert_int_equal(api_sandbox_target_parse("abc", "8080", NULL, &t, &err), 1);
+	assert_int_equal(t.port, 8080);
+	assert_int_equal(api_sandbox_target_parse("abc", "65535", NULL, &t, &err), 1);
+	const char *ports[] = { "0", "65536", "x", "", "80x", "-1" };
+	for (size_t i = 0; i < sizeof(ports) / sizeof(*ports); i++) {
+		assert_int_equal(api_sandbox_target_parse("abc", ports[i], NULL, &t, &err), -EINVAL);
+		assert_string_equal(err.msg, "E2b-Sandbox-Port is not a port");
+	}
+	assert_int_equal(api_sandbox_target_parse("", NULL, NULL, &t, &err), -ENOENT);
+	assert_string_equal(err.msg, "'' is not a sandbox id");
+	assert_int_equal(api_sandbox_target_parse("ABC", "x", NULL, &t, &err), -ENOENT);
+	assert_string_equal(err.msg, "'ABC' is not a sandbox id");
+	assert_int_equal(api_sandbox_target_parse("a/b", NULL, NULL, &t, &err), -ENOENT);
+	/* A longer id is cut to 63 bytes (and then names no sandbox). */
+	char *id = repeat('a', 100);
+	assert_int_equal(api_sandbox_target_parse(id, NULL, NULL, &t, &err), 1);
+	assert_int_equal(strlen(t.id), 63);
+	free(id);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_create_good),     cmocka_unit_test(test_create_defaults),
+		cmocka_unit_test(test_create_bad),      cmocka_unit_test(test_create_limits),
+		cmocka_unit_test(test_seconds_bodies),  cmocka_unit_test(test_fork_body),
+		cmocka_unit_test(test_list_query),      cmocka_unit_test(test_metrics_range),
+		cmocka_unit_test(test_logs_query),      cmocka_unit_test(test_sandbox_host),
+		cmocka_unit_test(test_sandbox_headers),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
