@@ -78,6 +78,8 @@ for t in "$root"/tests/integration/*.sh; do
     run_one "$(basename "$t")" "$t"
 done
 
+# The tree's layout rules (file sizes, no call circles) on the built objects.
+run_one "layout" "$root/tests/layout.sh" "$build"
 run_one "fuzz" "$root/tests/fuzz/run.sh" "$build"
 
 # Remove the tests' network instance (each test already released its slots).
