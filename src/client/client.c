@@ -14,7 +14,6 @@
 
 #include "common/cleanup.h"
 #include "common/fs.h"
-#include "store/store.h"
 
 #define CALL_TIMEOUT_MS 120000 /* a create under load takes a while */
 #define CONNECT_TIMEOUT_MS 3000
@@ -52,19 +51,18 @@ int client_open(const struct client_config *cfg, struct client **ret, struct cov
 	struct client *c = calloc(1, sizeof(*c));
 	if (!c)
 		return cove_errf(err, -ENOMEM, "client: out of memory");
-	const char *url = cfg && cfg->url ? cfg->url : getenv("COVE_URL");
+	const char *url = cfg && cfg->url ? cfg->url : env_get(ENV_URL);
 	snprintf(c->url, sizeof(c->url), "%s", url && *url ? url : CLIENT_DEFAULT_URL);
 	size_t n = strlen(c->url);
 	while (n && c->url[n - 1] == '/')
 		c->url[--n] = '\0';
-	const char *key = cfg && cfg->api_key ? cfg->api_key : getenv("COVE_API_KEY");
+	const char *key = cfg && cfg->api_key ? cfg->api_key : env_get(ENV_API_KEY);
 	int r = 0;
 	if (key && *key) {
 		snprintf(c->key, sizeof(c->key), "%s", key);
 	} else {
-		const char *dir = getenv("COVE_STATE_DIR");
 		char path[PATH_MAX];
-		snprintf(path, sizeof(path), "%s/api-key", dir && *dir ? dir : STORE_DEFAULT_STATE_DIR);
+		snprintf(path, sizeof(path), "%s/api-key", env_value(ENV_STATE_DIR));
 		struct cove_err why = { 0 };
 		r = read_key_file(path, c->key, sizeof(c->key), &why);
 		if (r < 0)
