@@ -42,7 +42,7 @@ CLI_OBJS := $(CLI_SRCS:%.c=$(O)/host/%.o)
 COVED_SRCS := $(wildcard src/coved/*.c)
 COVED_OBJS := $(COVED_SRCS:%.c=$(O)/host/%.o)
 # Guest programs share the protocol code and the common helpers.
-GUEST_SHARED_SRCS := src/common/err.c src/common/env.c src/common/fs.c src/common/proc.c src/common/log.c $(wildcard src/proto/*.c)
+GUEST_SHARED_SRCS := src/common/err.c src/common/env.c src/common/fs.c src/common/proc.c src/common/log.c src/common/spawn.c $(wildcard src/proto/*.c)
 INIT_SRCS := $(wildcard src/guest/init/*.c)
 # The agent also serves HTTP with the host's server code (src/http), built
 # against its own libmicrohttpd; cove-init has no use for it.
