@@ -14,7 +14,6 @@
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,10 +26,9 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/proc.h"
+#include "common/spawn.h"
 #include "sandbox/sandbox.h"
 #include "template/template.h"
-
-extern char **environ;
 
 static const char usage_text[] =
 	"usage: cove template build [--name NAME] [--no-snapshot] RECIPE_DIR\n"
@@ -124,15 +122,12 @@ static int snapshot(const char *dir, const char *kernel, const char *name)
 /* Runs one build step's program, its output going where ours does. */
 static int run_step(char *const argv[])
 {
-	pid_t pid;
-	int r = posix_spawn(&pid, argv[0], NULL, NULL, argv, environ);
-	if (r != 0) {
-		fprintf(stderr, "cove template: run %s: %s\n", argv[0], strerror(r));
+	struct spawn_options o = { .path = argv[0], .argv = argv };
+	int status = spawn_run(&o, NULL, NULL, NULL);
+	if (status < 0) {
+		fprintf(stderr, "cove template: run %s: %s\n", argv[0], strerror(-status));
 		return CLI_EXIT_FAILURE;
 	}
-	int status;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
 	if (WIFSIGNALED(status))
