@@ -94,7 +94,7 @@ static int snapshot(const char *dir, const char *kernel, const char *name)
 		.accel = VMM_ACCEL_AUTO,
 		.run_dir = env_get(ENV_RUN_DIR),
 		.log_dir = env_get(ENV_LOG_DIR),
-		.vmm_binary = env_get(ENV_QEMU),
+		.vmm_binary = env_get(ENV_VMM_BINARY),
 		.die_with_parent = true,
 		.cancel_fd = sfd,
 	};

@@ -288,7 +288,7 @@ static int serve(struct settings *s)
 	snprintf(saved_dir, sizeof(saved_dir), "%s/saved", s->state_dir);
 	struct manager_config mc = { .store = store, .net = net, .templates_dir = s->templates, .kernel = s->kernel,
 				     .run_dir = env_get(ENV_RUN_DIR), .log_dir = env_get(ENV_LOG_DIR),
-				     .vmm_binary = env_get(ENV_QEMU), .accel = s->accel,
+				     .vmm_binary = env_get(ENV_VMM_BINARY), .accel = s->accel,
 				     .max_sandboxes = s->max_sandboxes, .max_memory_mib = s->max_memory_mib,
 				     .live_restore = s->live_restore, .max_boots = s->max_boots,
 				     .saved_dir = saved_dir, .warm_pool = s->warm_pool };
