@@ -107,8 +107,4 @@ struct cli_publish {
 };
 int cli_parse_publish(const char *arg, struct cli_publish *p);
 
-/* Default guest files: COVE_KERNEL / COVE_ROOTFS, else next to the binary
- * (build/bin/../guest/), else /usr/local/share/cove/. */
-int cli_default_guest_file(const char *env, const char *name, char *out, size_t len);
-
 #endif

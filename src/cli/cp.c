@@ -57,7 +57,7 @@ static int download(struct client *cl, const struct cli_endpoint *ce, const char
 	else
 		snprintf(dest, sizeof(dest), "%s", local);
 	snprintf(tmp, sizeof(tmp), "%s.cove-cp.XXXXXX", dest);
-	int fd = mkstemp(tmp);
+	int fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0) {
 		fprintf(stderr, "cove cp: create %s: %s\n", tmp, strerror(errno));
 		return 1;

@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "client/client.h"
+#include "common/json.h"
 
 /* KEY=VALUE into obj (metadata, env vars). */
 static int add_pair(const char *verb, const char *opt, const char *arg, json_t *obj)
@@ -45,14 +46,14 @@ int cmd_create(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },		     { 0 },
 	};
 	struct client_config cc = { 0 };
-	json_t *body = json_object(), *meta = json_object(), *envs = json_object();
+	_cleanup_json_ json_t *body = json_object(), *meta = json_object(), *envs = json_object();
 	bool as_json = false;
 	int c, bad = 0;
 	long timeout = 0;
 	optind = 1;
 	while (!bad && (c = getopt_long(argc, argv, "e:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'h': create_usage(stdout); json_decref(body); json_decref(meta); json_decref(envs); return 0;
+		case 'h': create_usage(stdout); return 0;
 		case O_TEMPLATE: json_object_set_new(body, "templateID", json_string(optarg)); break;
 		case O_TIMEOUT: bad = cli_parse_seconds("create", optarg, &timeout); break;
 		case O_META: bad = add_pair("create", "--meta", optarg, meta); break;
@@ -65,18 +66,15 @@ int cmd_create(int argc, char **argv)
 	}
 	if (bad || optind < argc) {
 		create_usage(stderr);
-		json_decref(body);
-		json_decref(meta);
-		json_decref(envs);
 		return CLI_EXIT_USAGE;
 	}
 	if (timeout)
 		json_object_set_new(body, "timeout", json_integer(timeout));
-	json_object_set_new(body, "metadata", meta);
-	json_object_set_new(body, "envVars", envs);
+	json_object_set_new(body, "metadata", TAKE_PTR(meta));
+	json_object_set_new(body, "envVars", TAKE_PTR(envs));
 	struct client *cl = cli_client("create", &cc);
 	int rc = 1;
-	json_t *reply = NULL;
+	_cleanup_json_ json_t *reply = NULL;
 	if (cl && cli_call(cl, "create", "POST", "/sandboxes", body, &reply) == 0) {
 		if (as_json)
 			json_dumpf(reply, stdout, JSON_INDENT(2));
@@ -85,8 +83,6 @@ int cmd_create(int argc, char **argv)
 		putchar('\n');
 		rc = 0;
 	}
-	json_decref(reply);
-	json_decref(body);
 	client_close(cl);
 	return rc;
 }

@@ -14,6 +14,7 @@
 
 #include "cli/cli.h"
 #include "client/client.h"
+#include "common/env.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/proc.h"
@@ -228,21 +229,26 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 	return 0;
 }
 
+/* --template, else COVE_TEMPLATE, else base. */
+static const char *template_name(const struct run_opts *o)
+{
+	const char *name = o->template_name ? o->template_name : env_value(ENV_TEMPLATE);
+	return *name ? name : COVE_DEFAULT_TEMPLATE;
+}
+
 /* The template gives the image and the defaults (user, workdir, size); an
  * explicit --rootfs replaces the image, and alone means no template. */
 static int resolve_guest_files(struct run_opts *o)
 {
-	if (!o->kernel[0] && cli_default_guest_file("COVE_KERNEL", "vmlinux", o->kernel, sizeof(o->kernel)) < 0) {
+	if (!o->kernel[0] && env_guest_path(ENV_KERNEL, o->kernel, sizeof(o->kernel)) < 0) {
 		fprintf(stderr, "cove run: no guest kernel found (looked for %s); build it with 'make' or pass --kernel\n", o->kernel);
 		return -1;
 	}
 	if (o->rootfs[0] && !o->template_name)
 		return 0;
-	const char *name = o->template_name ? o->template_name : getenv("COVE_TEMPLATE");
-	if (!name || !*name)
-		name = "base";
+	const char *name = template_name(o);
 	char dir[PATH_MAX];
-	if (cli_default_guest_file("COVE_TEMPLATES", "templates", dir, sizeof(dir)) < 0) {
+	if (env_guest_path(ENV_TEMPLATES, dir, sizeof(dir)) < 0) {
 		fprintf(stderr, "cove run: no templates found (looked for %s); build them with 'make'\n", dir);
 		return -1;
 	}
@@ -358,13 +364,13 @@ static void *refresh_main(void *arg)
 
 static int run_via_coved(const struct run_opts *o, struct client *cl, int sfd)
 {
-	const char *tpl = o->template_name ? o->template_name : getenv("COVE_TEMPLATE");
+	const char *tpl = template_name(o);
 	json_t *allow = json_array(), *deny = json_array();
 	for (size_t i = 0; i < o->nallow; i++)
 		json_array_append_new(allow, json_string(o->allow_out[i]));
 	for (size_t i = 0; i < o->ndeny; i++)
 		json_array_append_new(deny, json_string(o->deny_out[i]));
-	json_t *body = json_pack("{s:s, s:i, s:b, s:{s:o, s:o}, s:{s:s}}", "templateID", tpl && *tpl ? tpl : "base",
+	json_t *body = json_pack("{s:s, s:i, s:b, s:{s:o, s:o}, s:{s:s}}", "templateID", tpl,
 				 "timeout", COVED_RUN_TIMEOUT_S, "allow_internet_access", o->sc.policy.internet,
 				 "network", "allowOut", allow, "denyOut", deny, "metadata", "cove.run", "true");
 	json_t *reply = NULL;
@@ -452,9 +458,9 @@ int cmd_run(int argc, char **argv)
 	int sfd = cli_signal_fd(false);
 	o.sc.kernel = o.kernel;
 	o.sc.rootfs = o.rootfs;
-	o.sc.run_dir = getenv("COVE_RUN_DIR");
-	o.sc.log_dir = getenv("COVE_LOG_DIR");
-	o.sc.vmm_binary = getenv("COVE_QEMU");
+	o.sc.run_dir = env_get(ENV_RUN_DIR);
+	o.sc.log_dir = env_get(ENV_LOG_DIR);
+	o.sc.vmm_binary = env_get(ENV_VMM_BINARY);
 	o.sc.die_with_parent = true;
 	o.sc.cancel_fd = sfd;
 

@@ -14,7 +14,6 @@
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,13 +22,13 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "common/env.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/proc.h"
+#include "common/spawn.h"
 #include "sandbox/sandbox.h"
 #include "template/template.h"
-
-extern char **environ;
 
 static const char usage_text[] =
 	"usage: cove template build [--name NAME] [--no-snapshot] RECIPE_DIR\n"
@@ -59,8 +58,8 @@ static const char usage_text[] =
 static int guest_paths(char *kernel, char *dir, bool create)
 {
 	char k[PATH_MAX], d[PATH_MAX];
-	if (cli_default_guest_file("COVE_KERNEL", "vmlinux", k, sizeof(k)) < 0 ||
-	    (cli_default_guest_file("COVE_TEMPLATES", "templates", d, sizeof(d)) < 0 && !create)) {
+	if (env_guest_path(ENV_KERNEL, k, sizeof(k)) < 0 ||
+	    (env_guest_path(ENV_TEMPLATES, d, sizeof(d)) < 0 && !create)) {
 		fprintf(stderr, "cove template: no guest kernel or templates found; build them with 'make'\n");
 		return -ENOENT;
 	}
@@ -93,9 +92,9 @@ static int snapshot(const char *dir, const char *kernel, const char *name)
 		.vcpus = tpl.vcpus,
 		.mem_mib = tpl.memory_mib,
 		.accel = VMM_ACCEL_AUTO,
-		.run_dir = getenv("COVE_RUN_DIR"),
-		.log_dir = getenv("COVE_LOG_DIR"),
-		.vmm_binary = getenv("COVE_QEMU"),
+		.run_dir = env_get(ENV_RUN_DIR),
+		.log_dir = env_get(ENV_LOG_DIR),
+		.vmm_binary = env_get(ENV_VMM_BINARY),
 		.die_with_parent = true,
 		.cancel_fd = sfd,
 	};
@@ -123,15 +122,12 @@ static int snapshot(const char *dir, const char *kernel, const char *name)
 /* Runs one build step's program, its output going where ours does. */
 static int run_step(char *const argv[])
 {
-	pid_t pid;
-	int r = posix_spawn(&pid, argv[0], NULL, NULL, argv, environ);
-	if (r != 0) {
-		fprintf(stderr, "cove template: run %s: %s\n", argv[0], strerror(r));
+	struct spawn_options o = { .path = argv[0], .argv = argv };
+	int status = spawn_run(&o, NULL, NULL, NULL);
+	if (status < 0) {
+		fprintf(stderr, "cove template: run %s: %s\n", argv[0], strerror(-status));
 		return CLI_EXIT_FAILURE;
 	}
-	int status;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
 	if (WIFSIGNALED(status))
@@ -163,7 +159,7 @@ static int build_image(struct build *b, int *step, int steps)
 		fprintf(stderr, "cove template: [%d/%d] %s: running the recipe's build.sh\n", ++*step, steps, b->name);
 		return run_step((char *const[]){ script, b->bin, b->out, NULL });
 	}
-	if (cli_default_guest_file("COVE_GUEST_TOOLS", "tools", b->tools, sizeof(b->tools)) < 0) {
+	if (env_guest_path(ENV_GUEST_TOOLS, b->tools, sizeof(b->tools)) < 0) {
 		fprintf(stderr, "cove template: the guest tools (debootstrap.sh, image.sh) are not found; 'make' puts them "
 				"in the build's guest/tools\n");
 		return CLI_EXIT_FAILURE;
@@ -233,15 +229,13 @@ static int cmd_build(int argc, char **argv)
 	int r = build_parse(argc, argv, &b);
 	if (r >= 0)
 		return r;
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n <= 0 || guest_paths(b.kernel, b.dir, true) < 0)
+	char exe_dir[PATH_MAX];
+	if (env_exe_dir(exe_dir, sizeof(exe_dir)) < 0 || guest_paths(b.kernel, b.dir, true) < 0)
 		return CLI_EXIT_FAILURE;
-	exe[n] = '\0';
 	/* The guest programs images get: next to cove, unless COVE_GUEST_BIN
 	 * names others (a sanitizer build's are not for guests). */
-	const char *guest_bin = getenv("COVE_GUEST_BIN");
-	snprintf(b.bin, sizeof(b.bin), "%s", guest_bin && *guest_bin ? guest_bin : dirname(exe));
+	const char *guest_bin = env_get(ENV_GUEST_BIN);
+	snprintf(b.bin, sizeof(b.bin), "%s", guest_bin ? guest_bin : exe_dir);
 	snprintf(b.out, sizeof(b.out), "%s/%s", b.dir, b.name);
 	struct cove_err err = { 0 };
 	if (fs_mkdir_p(b.out, 0755, &err) < 0) {

@@ -16,7 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client/internal.h"
 #include "common/cleanup.h"
+#include "common/json.h"
 #include "net/net.h"
 #include "proto/base64.h"
 #include "proto/envelope.h"
@@ -24,13 +26,6 @@
 #define CONNECT_TIMEOUT_MS 5000
 /* How often the transfer loop wakes without activity to check for cancel. */
 #define POLL_MS 1000
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-
-static void curl_init(void)
-{
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 /* Maps the Connect error code of a failed start back to an errno. */
 static int errno_for_code(const char *code)
@@ -155,7 +150,7 @@ static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct cur
 static CURL *agent_easy(const struct agent_endpoint *ep, const char *path, const char *content_type,
 			struct curl_slist **headers)
 {
-	pthread_once(&curl_once, curl_init);
+	client_curl_init();
 	char url[512], line[160];
 	if (ep->via)
 		snprintf(url, sizeof(url), "%s%s", ep->via, path);
@@ -186,6 +181,8 @@ static CURL *agent_easy(const struct agent_endpoint *ep, const char *path, const
 	if (!ep->via) {
 		curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, open_socket);
 		curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, (void *)ep);
+	} else {
+		client_curl_cloexec(easy);
 	}
 	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)CONNECT_TIMEOUT_MS);
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
@@ -272,15 +269,12 @@ int agent_exec(const struct agent_endpoint *ep, const struct agent_exec_request 
 	envelope_header_encode(0, (uint32_t)n, body);
 	memcpy(body + ENVELOPE_HEADER_SIZE, json, n);
 
-	struct curl_slist *headers;
-	CURL *easy = agent_easy(ep, "/process.Process/Start", "application/connect+json", &headers);
+	_cleanup_curl_slist_ struct curl_slist *headers = NULL;
+	_cleanup_curl_ CURL *easy = agent_easy(ep, "/process.Process/Start", "application/connect+json", &headers);
+	/* Appending keeps the list's head: headers stays the list to free. */
 	struct curl_slist *more = headers ? curl_slist_append(headers, "Connect-Protocol-Version: 1") : NULL;
-	if (!easy || !more) {
-		curl_slist_free_all(headers);
-		curl_easy_cleanup(easy);
+	if (!easy || !more)
 		return cove_errf(err, -ENOMEM, "exec: curl handle");
-	}
-	headers = more;
 	struct stream_state st = { .easy = easy, .res = res, .req = req, .err = err };
 	envelope_decoder_init(&st.decoder, ENVELOPE_MAX_MESSAGE);
 	curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body);
@@ -293,8 +287,6 @@ int agent_exec(const struct agent_endpoint *ep, const struct agent_exec_request 
 	else if (st.error)
 		r = st.error;
 	envelope_decoder_free(&st.decoder);
-	curl_slist_free_all(headers);
-	curl_easy_cleanup(easy);
 	return r;
 }
 
@@ -357,7 +349,7 @@ int agent_init(const struct agent_endpoint *ep, const struct agent_init_request 
 	char ts[64];
 	size_t n = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(ts + n, sizeof(ts) - n, ".%09ldZ", now.tv_nsec);
-	json_t *j = json_pack("{ss}", "timestamp", ts);
+	_cleanup_json_ json_t *j = json_pack("{ss}", "timestamp", ts);
 	if (!j)
 		return cove_errf(err, -ENOMEM, "init: JSON");
 	if (req->token)
@@ -367,22 +359,18 @@ int agent_init(const struct agent_endpoint *ep, const struct agent_init_request 
 	if (req->default_workdir && *req->default_workdir)
 		json_object_set_new(j, "defaultWorkdir", json_string(req->default_workdir));
 	if (req->envs && req->envs[0]) {
-		json_t *vars = json_object();
+		_cleanup_json_ json_t *vars = json_object();
 		for (const char *const *e = req->envs; *e; e++) {
 			const char *eq = strchr(*e, '=');
-			if (!eq || eq == *e) {
-				json_decref(vars);
-				json_decref(j);
+			if (!eq || eq == *e)
 				return cove_errf(err, -EINVAL, "init: environment variable '%s' is not KEY=VALUE", *e);
-			}
 			char key[256];
 			snprintf(key, sizeof(key), "%.*s", (int)(eq - *e), *e);
 			json_object_set_new(vars, key, json_string(eq + 1));
 		}
-		json_object_set_new(j, "envVars", vars);
+		json_object_set_new(j, "envVars", TAKE_PTR(vars));
 	}
 	_cleanup_free_ char *body = json_dumps(j, JSON_COMPACT);
-	json_decref(j);
 	if (!body)
 		return cove_errf(err, -ENOMEM, "init: JSON");
 	long status;

@@ -12,9 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "client/internal.h"
 #include "common/cleanup.h"
 #include "common/fs.h"
-#include "store/store.h"
 
 #define CALL_TIMEOUT_MS 120000 /* a create under load takes a while */
 #define CONNECT_TIMEOUT_MS 3000
@@ -25,13 +25,6 @@ struct client {
 	char key[256];
 	char next_token[64]; /* X-Next-Token of the last answer */
 };
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-
-static void curl_init(void)
-{
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 static int read_key_file(const char *path, char *key, size_t len, struct cove_err *err)
 {
@@ -48,23 +41,22 @@ static int read_key_file(const char *path, char *key, size_t len, struct cove_er
 
 int client_open(const struct client_config *cfg, struct client **ret, struct cove_err *err)
 {
-	pthread_once(&curl_once, curl_init);
+	client_curl_init();
 	struct client *c = calloc(1, sizeof(*c));
 	if (!c)
 		return cove_errf(err, -ENOMEM, "client: out of memory");
-	const char *url = cfg && cfg->url ? cfg->url : getenv("COVE_URL");
+	const char *url = cfg && cfg->url ? cfg->url : env_get(ENV_URL);
 	snprintf(c->url, sizeof(c->url), "%s", url && *url ? url : CLIENT_DEFAULT_URL);
 	size_t n = strlen(c->url);
 	while (n && c->url[n - 1] == '/')
 		c->url[--n] = '\0';
-	const char *key = cfg && cfg->api_key ? cfg->api_key : getenv("COVE_API_KEY");
+	const char *key = cfg && cfg->api_key ? cfg->api_key : env_get(ENV_API_KEY);
 	int r = 0;
 	if (key && *key) {
 		snprintf(c->key, sizeof(c->key), "%s", key);
 	} else {
-		const char *dir = getenv("COVE_STATE_DIR");
 		char path[PATH_MAX];
-		snprintf(path, sizeof(path), "%s/api-key", dir && *dir ? dir : STORE_DEFAULT_STATE_DIR);
+		snprintf(path, sizeof(path), "%s/api-key", env_value(ENV_STATE_DIR));
 		struct cove_err why = { 0 };
 		r = read_key_file(path, c->key, sizeof(c->key), &why);
 		if (r < 0)
@@ -137,6 +129,7 @@ static CURL *easy_for(struct client *c, const char *path, bool with_key, struct 
 		return NULL;
 	}
 	curl_easy_setopt(easy, CURLOPT_URL, url);
+	client_curl_cloexec(easy);
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(easy, CURLOPT_PROXY, "");
 	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)CONNECT_TIMEOUT_MS);
@@ -234,16 +227,13 @@ int client_call(struct client *c, const char *method, const char *path, json_t *
 	c->next_token[0] = '\0';
 	if (reply)
 		*reply = NULL;
-	struct curl_slist *headers;
-	CURL *easy = easy_for(c, path, true, &headers);
+	_cleanup_curl_slist_ struct curl_slist *headers = NULL;
+	_cleanup_curl_ CURL *easy = easy_for(c, path, true, &headers);
 	_cleanup_free_ char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	/* Appending keeps the list's head: headers stays the list to free. */
 	struct curl_slist *more = headers ? curl_slist_append(headers, "Content-Type: application/json") : NULL;
-	if (!easy || !more || (body && !text)) {
-		curl_slist_free_all(more ? more : headers);
-		curl_easy_cleanup(easy);
+	if (!easy || !more || (body && !text))
 		return cove_errf(err, -ENOMEM, "client: out of memory");
-	}
-	headers = more;
 	struct reply_buf b = { 0 };
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, method);
@@ -268,8 +258,6 @@ int client_call(struct client *c, const char *method, const char *path, json_t *
 	if (status)
 		*status = st;
 	free(b.data);
-	curl_slist_free_all(headers);
-	curl_easy_cleanup(easy);
 	return r;
 }
 
@@ -318,32 +306,27 @@ static size_t to_fd(char *ptr, size_t size, size_t nmemb, void *userdata)
 static int files_transfer(struct client *c, const char *sandbox, const char *token, const char *guest_path,
 			  bool upload, int fd, struct cove_err *err)
 {
-	CURL *probe = curl_easy_init();
+	_cleanup_curl_ CURL *probe = curl_easy_init();
 	_cleanup_free_ char *path = probe ? files_path(probe, guest_path) : NULL;
-	curl_easy_cleanup(probe);
-	struct curl_slist *headers = NULL;
-	CURL *easy = path ? easy_for(c, path, false, &headers) : NULL;
+	_cleanup_curl_slist_ struct curl_slist *headers = NULL;
+	_cleanup_curl_ CURL *easy = path ? easy_for(c, path, false, &headers) : NULL;
+	/* Appending keeps the list's head: headers stays the list to free. */
 	struct curl_slist *more = headers ? envd_headers(headers, sandbox, token) : NULL;
 	if (more && upload)
 		more = curl_slist_append(more, "Content-Type: application/octet-stream");
-	if (!easy || !more) {
-		curl_slist_free_all(headers);
-		curl_easy_cleanup(easy);
+	if (!easy || !more)
 		return cove_errf(err, -ENOMEM, "client: out of memory");
-	}
-	headers = more;
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, 0L); /* files may be large */
 	struct reply_buf errbody = { 0 };
 	struct download down = { easy, fd, &errbody };
-	FILE *in = NULL;
+	_cleanup_fclose_ FILE *in = NULL;
 	if (upload) {
 		struct stat st;
-		if (fstat(fd, &st) < 0 || !(in = fdopen(dup(fd), "rb"))) {
-			curl_slist_free_all(headers);
-			curl_easy_cleanup(easy);
+		_cleanup_close_ int copy = fstat(fd, &st) == 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+		if (copy < 0 || !(in = fdopen(copy, "rb")))
 			return cove_errno(err, -errno, "read the file to copy");
-		}
+		TAKE_FD(copy); /* in holds it now */
 		curl_easy_setopt(easy, CURLOPT_POST, 1L);
 		curl_easy_setopt(easy, CURLOPT_READDATA, in);
 		if (S_ISREG(st.st_mode))
@@ -360,11 +343,7 @@ static int files_transfer(struct client *c, const char *sandbox, const char *tok
 		r = status_error(status, errbody.data, err);
 	if (r < 0)
 		cove_err_prefix(err, "%s %s:%s", upload ? "copy to" : "copy from", sandbox, guest_path);
-	if (in)
-		fclose(in);
 	free(errbody.data);
-	curl_slist_free_all(headers);
-	curl_easy_cleanup(easy);
 	return r;
 }
 

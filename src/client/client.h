@@ -7,9 +7,10 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "common/env.h"
 #include "common/err.h"
 
-#define CLIENT_DEFAULT_URL "http://127.0.0.1:49982"
+#define CLIENT_DEFAULT_URL COVE_DEFAULT_URL
 
 struct client_config {
 	const char *url;     /* NULL: $COVE_URL, else CLIENT_DEFAULT_URL */

@@ -4,6 +4,7 @@
 #ifndef COVE_COMMON_CLEANUP_H
 #define COVE_COMMON_CLEANUP_H
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -25,10 +26,24 @@ static inline void cleanup_fclosep(FILE **f)
 		fclose(*f);
 }
 
+/* Defines func##p(type *p), which calls func(*p) unless *p is NULL: the
+ * cleanup for a pointer type and its free function (systemd's macro of the
+ * same name), e.g. DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir) makes
+ * closedirp for _cleanup_(closedirp). */
+#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)                         \
+	static inline void func##p(type *p)                             \
+	{                                                               \
+		if (*p)                                                 \
+			func(*p);                                       \
+	}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir)
+
 #define _cleanup_(fn) __attribute__((cleanup(fn)))
 #define _cleanup_free_ _cleanup_(cleanup_freep)
 #define _cleanup_close_ _cleanup_(cleanup_closep)
 #define _cleanup_fclose_ _cleanup_(cleanup_fclosep)
+#define _cleanup_closedir_ _cleanup_(closedirp)
 
 #define TAKE_PTR(p) ({ __typeof__(p) _p = (p); (p) = NULL; _p; })
 #define TAKE_FD(fd) ({ int _fd = (fd); (fd) = -1; _fd; })

@@ -226,14 +226,12 @@ uint64_t fs_disk_usage(const char *path, bool own_only)
 	uint64_t sum = (uint64_t)st.st_blocks * 512;
 	if (!S_ISDIR(st.st_mode))
 		return own_only && st.st_nlink > 1 ? 0 : sum;
-	DIR *d = opendir(path);
+	_cleanup_closedir_ DIR *d = opendir(path);
 	struct dirent *de;
 	char child[PATH_MAX];
 	while (d && (de = readdir(d)))
 		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 &&
 		    snprintf(child, sizeof(child), "%s/%s", path, de->d_name) < (int)sizeof(child))
 			sum += fs_disk_usage(child, own_only);
-	if (d)
-		closedir(d);
 	return sum;
 }

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/env.h"
+
 /* The one piece of process-wide mutable state: set once at start-up. */
 static enum log_level current_level = LOG_WARN;
 
@@ -22,7 +24,7 @@ enum log_level log_get_level(void)
 
 void log_level_from_env(void)
 {
-	const char *v = getenv("COVE_LOG");
+	const char *v = env_get(ENV_LOG);
 	if (!v)
 		return;
 	for (int i = LOG_ERROR; i <= LOG_DEBUG; i++)

@@ -20,6 +20,7 @@
 #include "api/control.h"
 #include "api/proxy.h"
 #include "api/server.h"
+#include "common/env.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "manager/manager.h"
@@ -202,8 +203,8 @@ static int parse_settings(int argc, char **argv, struct settings *s)
 	}
 	if (config && read_config(config, s) < 0)
 		return -1;
-	const char *env_key = getenv("COVE_API_KEY");
-	if (env_key && *env_key)
+	const char *env_key = env_get(ENV_API_KEY);
+	if (env_key)
 		snprintf(s->api_key, sizeof(s->api_key), "%s", env_key);
 	for (size_t i = 0; i < n; i++)
 		if (set_one(s, names[i], values[i]) < 0)
@@ -241,23 +242,6 @@ static int stored_api_key(struct settings *s)
 	log_info("op=api-key msg=\"made a new API key\" path=%s", path);
 	fprintf(stderr, "coved: made an API key; it is in %s\n", path);
 	return 0;
-}
-
-/* next to the binary (build/bin/../guest/NAME), else /usr/local/share/cove/NAME */
-static void default_guest_path(const char *name, char *out, size_t len)
-{
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		char *slash = strrchr(exe, '/');
-		if (slash)
-			*slash = '\0';
-		snprintf(out, len, "%s/../guest/%s", exe, name);
-		if (access(out, R_OK) == 0)
-			return;
-	}
-	snprintf(out, len, "/usr/local/share/cove/%s", name);
 }
 
 static int split_listen(const char *listen, char *addr, size_t len, unsigned *port)
@@ -303,8 +287,8 @@ static int serve(struct settings *s)
 	char saved_dir[PATH_MAX + 8];
 	snprintf(saved_dir, sizeof(saved_dir), "%s/saved", s->state_dir);
 	struct manager_config mc = { .store = store, .net = net, .templates_dir = s->templates, .kernel = s->kernel,
-				     .run_dir = getenv("COVE_RUN_DIR"), .log_dir = getenv("COVE_LOG_DIR"),
-				     .vmm_binary = getenv("COVE_QEMU"), .accel = s->accel,
+				     .run_dir = env_get(ENV_RUN_DIR), .log_dir = env_get(ENV_LOG_DIR),
+				     .vmm_binary = env_get(ENV_VMM_BINARY), .accel = s->accel,
 				     .max_sandboxes = s->max_sandboxes, .max_memory_mib = s->max_memory_mib,
 				     .live_restore = s->live_restore, .max_boots = s->max_boots,
 				     .saved_dir = saved_dir, .warm_pool = s->warm_pool };
@@ -352,15 +336,10 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	struct settings s = { .accel = VMM_ACCEL_AUTO, .net_pool = 2 };
 	snprintf(s.listen, sizeof(s.listen), "%s", DEFAULT_LISTEN);
-	snprintf(s.state_dir, sizeof(s.state_dir), "%s", getenv("COVE_STATE_DIR") ? getenv("COVE_STATE_DIR") : STORE_DEFAULT_STATE_DIR);
-	if (getenv("COVE_TEMPLATES"))
-		snprintf(s.templates, sizeof(s.templates), "%s", getenv("COVE_TEMPLATES"));
-	else
-		default_guest_path("templates", s.templates, sizeof(s.templates));
-	if (getenv("COVE_KERNEL"))
-		snprintf(s.kernel, sizeof(s.kernel), "%s", getenv("COVE_KERNEL"));
-	else
-		default_guest_path("vmlinux", s.kernel, sizeof(s.kernel));
+	snprintf(s.state_dir, sizeof(s.state_dir), "%s", env_value(ENV_STATE_DIR));
+	/* Not found is for the first sandbox to say (templates may come later). */
+	(void)env_guest_path(ENV_TEMPLATES, s.templates, sizeof(s.templates));
+	(void)env_guest_path(ENV_KERNEL, s.kernel, sizeof(s.kernel));
 	if (parse_settings(argc, argv, &s) < 0)
 		return 2;
 	return serve(&s);

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json.h"
 #include "net/internal.h"
 
 #define REJECT "reject with icmpx admin-prohibited"
@@ -376,12 +377,10 @@ static int each_in_json(const char *name, const char *text, int (*fn)(void *ctx,
 			struct cove_err *err)
 {
 	json_error_t jerr;
-	json_t *root = json_loads(text, 0, &jerr);
+	_cleanup_json_ json_t *root = json_loads(text, 0, &jerr);
 	json_t *items = json_object_get(root, "nftables");
-	if (!json_is_array(items)) {
-		json_decref(root);
+	if (!json_is_array(items))
 		return cove_errf(err, -EPROTO, "nftables: unreadable listing: %s", jerr.text);
-	}
 	char prefix[NET_NAME_MAX + 2];
 	snprintf(prefix, sizeof(prefix), "%s-", name);
 	size_t i;
@@ -404,7 +403,6 @@ static int each_in_json(const char *name, const char *text, int (*fn)(void *ctx,
 		if (r < 0)
 			break;
 	}
-	json_decref(root);
 	return r;
 }
 
@@ -417,7 +415,7 @@ int fw_slot_each(struct firewall *fw, int (*fn)(void *ctx, unsigned index, bool 
 	nft_ctx_output_set_flags(fw->nft, NFT_CTX_OUTPUT_NUMERIC_ALL | NFT_CTX_OUTPUT_JSON);
 	int r = run(fw->nft, cmd, "list table", err);
 	nft_ctx_output_set_flags(fw->nft, NFT_CTX_OUTPUT_NUMERIC_ALL);
-	char *text = r == 0 ? strdup(nft_ctx_get_output_buffer(fw->nft)) : NULL;
+	_cleanup_free_ char *text = r == 0 ? strdup(nft_ctx_get_output_buffer(fw->nft)) : NULL;
 	pthread_mutex_unlock(&fw->lock);
 	if (r == -ENOENT)
 		return 0;
@@ -425,9 +423,7 @@ int fw_slot_each(struct firewall *fw, int (*fn)(void *ctx, unsigned index, bool 
 		return r;
 	if (!text)
 		return cove_errf(err, -ENOMEM, "nftables: out of memory");
-	r = each_in_json(fw->name, text, fn, ctx, err);
-	free(text);
-	return r;
+	return each_in_json(fw->name, text, fn, ctx, err);
 }
 
 int fw_namespace_setup(uint32_t ns_end, struct cove_err *err)

@@ -32,6 +32,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/env.h"
 #include "common/err.h"
 #include "common/proc.h"
 
@@ -45,9 +46,9 @@
  * snapshot keeps its neighbour entry for the gateway. */
 #define NET_TAP_MAC "06:00:ac:10:00:01"
 
-#define NET_DEFAULT_NAME "cove"
-#define NET_DEFAULT_RANGE "10.200.0.0/16"
-#define NET_DEFAULT_MAX_SLOTS 1024
+#define NET_DEFAULT_NAME COVE_DEFAULT_NET_NAME
+#define NET_DEFAULT_RANGE COVE_DEFAULT_NET_RANGE
+#define NET_DEFAULT_MAX_SLOTS COVE_DEFAULT_NET_MAX_SLOTS
 #define NET_MAX_RULES 256
 
 /* A sandbox's egress, as E2B's API has it: allow_internet_access=false is
@@ -76,9 +77,9 @@ struct net_config {
 	unsigned pool_size;    /* ready slots kept made in the background; 0: none */
 };
 
-/* Fills a config from the environment: COVE_NET_NAME, COVE_STATE_DIR,
- * COVE_RUN_DIR, COVE_NET_DIR, COVE_NET_RANGE, COVE_NET_MAX_SLOTS,
- * COVE_NET_POOL. The strings point into the environment.
+/* Fills a config from the environment (common/env.h): COVE_NET_NAME,
+ * COVE_STATE_DIR, COVE_RUN_DIR, COVE_NET_DIR, COVE_NET_RANGE,
+ * COVE_NET_MAX_SLOTS, COVE_NET_POOL. The strings point into the environment.
  *
  * The name identifies the instance: every process using one name must use
  * the same state directory and namespace directory (recovery removes what

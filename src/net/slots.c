@@ -14,12 +14,11 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/env.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "net/internal.h"
 #include "store/store.h"
-
-#define DEFAULT_RUN_DIR "/run/cove"
 
 struct net_slot {
 	unsigned index;
@@ -39,16 +38,13 @@ const char *net_slot_netns_dir(const struct net_slot *slot) { return slot->netns
 void net_config_from_env(struct net_config *c)
 {
 	memset(c, 0, sizeof(*c));
-	c->name = getenv("COVE_NET_NAME");
-	c->state_dir = getenv("COVE_STATE_DIR");
-	c->run_dir = getenv("COVE_RUN_DIR");
-	c->netns_dir = getenv("COVE_NET_DIR");
-	c->range = getenv("COVE_NET_RANGE");
-	const char *max = getenv("COVE_NET_MAX_SLOTS"), *pool = getenv("COVE_NET_POOL");
-	if (max)
-		c->max_slots = (unsigned)strtoul(max, NULL, 10);
-	if (pool)
-		c->pool_size = (unsigned)strtoul(pool, NULL, 10);
+	c->name = env_get(ENV_NET_NAME);
+	c->state_dir = env_get(ENV_STATE_DIR);
+	c->run_dir = env_get(ENV_RUN_DIR);
+	c->netns_dir = env_get(ENV_NET_DIR);
+	c->range = env_get(ENV_NET_RANGE);
+	c->max_slots = env_unsigned(ENV_NET_MAX_SLOTS);
+	c->pool_size = env_unsigned(ENV_NET_POOL);
 }
 
 /* --- the reaper: finishes releases in the background --- */
@@ -152,7 +148,7 @@ static int check_config(const struct net_config *c, struct net_slots *ns, struct
 	if (ns->max_slots > room)
 		ns->max_slots = room;
 	ns->pool_size = c->pool_size > ns->max_slots ? ns->max_slots : c->pool_size;
-	const char *run_dir = c->run_dir && *c->run_dir ? c->run_dir : DEFAULT_RUN_DIR;
+	const char *run_dir = c->run_dir && *c->run_dir ? c->run_dir : COVE_DEFAULT_RUN_DIR;
 	int n = c->netns_dir && *c->netns_dir ? snprintf(ns->netns_dir, sizeof(ns->netns_dir), "%s", c->netns_dir)
 					      : snprintf(ns->netns_dir, sizeof(ns->netns_dir), "%s/netns", run_dir);
 	if (n < 0 || (size_t)n >= sizeof(ns->netns_dir) - 16)

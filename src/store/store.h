@@ -13,10 +13,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/env.h"
 #include "common/err.h"
 #include "common/proc.h"
 
-#define STORE_DEFAULT_STATE_DIR "/var/lib/cove"
+#define STORE_DEFAULT_STATE_DIR COVE_DEFAULT_STATE_DIR
 #define STORE_FILE "cove.db"
 
 struct store;

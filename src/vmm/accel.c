@@ -146,7 +146,12 @@ static int wait_readable(int fd, int timeout_ms)
 	return r;
 }
 
-/* Returns a reason string; *usable tells whether KVM can be used. */
+/* Returns a reason string; *usable tells whether KVM can be used.
+ *
+ * The one child Cove starts without common/spawn.h: it runs code of ours
+ * (the KVM ioctls above) and never execs, so there is no program, argv or
+ * descriptors to arrange, only a process to kill when KVM_RUN wedges. Like
+ * a spawned child before exec it makes system calls only, then _exits. */
 static const char *probe_kvm(bool *usable)
 {
 	*usable = false;

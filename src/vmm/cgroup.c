@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/cleanup.h"
 #include "common/fs.h"
 
 enum { H_MEMORY, H_CPU, H_PIDS, H_CPUACCT, H_COUNT };
@@ -365,7 +366,7 @@ int vmm_cgroup_sweep(void)
 			continue;
 		char parent[PATH_MAX];
 		snprintf(parent, sizeof(parent), "%s/%s", layout.root[h], VMM_CGROUP_PARENT);
-		DIR *d = opendir(parent);
+		_cleanup_closedir_ DIR *d = opendir(parent);
 		struct dirent *de;
 		while (d && (de = readdir(d))) {
 			if (de->d_name[0] == '.' || de->d_type != DT_DIR)
@@ -380,8 +381,6 @@ int vmm_cgroup_sweep(void)
 			if (rmdir(path) == 0) /* EBUSY: processes in it, it stays */
 				removed++;
 		}
-		if (d)
-			closedir(d);
 	}
 	return removed;
 }

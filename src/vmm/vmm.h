@@ -26,6 +26,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "common/env.h"
 #include "common/err.h"
 #include "common/proc.h"
 
@@ -52,8 +53,8 @@ enum vmm_state {
 #define VMM_MAX_MEM_MIB (256 * 1024)
 #define VMM_DEFAULT_DRIVER "qemu"
 #define VMM_DEFAULT_INIT "/sbin/cove-init"
-#define VMM_DEFAULT_RUN_DIR "/run/cove"
-#define VMM_DEFAULT_LOG_DIR "/var/log/cove"
+#define VMM_DEFAULT_RUN_DIR COVE_DEFAULT_RUN_DIR
+#define VMM_DEFAULT_LOG_DIR COVE_DEFAULT_LOG_DIR
 #define VMM_ID_MAX 48
 
 struct vmm_guest_net {

@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "common/env.h"
 #include "sandbox/sandbox.h"
 
 struct harness {
@@ -53,7 +54,7 @@ static inline int capture_output(void *ctx, enum process_stream stream, const ui
 static inline int harness_init(struct harness *h)
 {
 	memset(h, 0, sizeof(*h));
-	h->kernel = getenv("COVE_KERNEL");
+	h->kernel = env_get(ENV_KERNEL);
 	h->rootfs = getenv("COVE_ROOTFS");
 	if (!h->kernel || access(h->kernel, R_OK) || !h->rootfs || access(h->rootfs, R_OK)) {
 		printf("1..0 # SKIP no guest kernel/image (COVE_KERNEL, COVE_ROOTFS); run 'make' first\n");
@@ -83,7 +84,7 @@ static inline int harness_init(struct harness *h)
 /* Slot namespaces mounted for this instance (0 when all were released). */
 static inline int harness_slots_left(void)
 {
-	const char *dir = getenv("COVE_NET_DIR");
+	const char *dir = env_get(ENV_NET_DIR);
 	int n = 0;
 	DIR *d = dir ? opendir(dir) : NULL;
 	struct dirent *de;

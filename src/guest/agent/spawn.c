@@ -4,18 +4,16 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
-#include "common/proc.h"
+#include "common/spawn.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define MAX_ENV 4200
@@ -108,55 +106,54 @@ static int resolve(const char *cmd, const char *path, char *out, size_t len)
 	return first_error;
 }
 
+/* The child's steps of its own, after setsid (spawn_start's). */
+enum { STEP_TTY = SPAWN_STEP_CALLER, STEP_USER };
+
 struct child_setup {
-	const char *exe;
-	char *const *argv;
-	char *const *envp;
-	const char *cwd;
-	int in, out, err; /* become 0, 1, 2 */
-	bool controlling_tty; /* in is a PTY slave to make the controlling terminal */
-	int report;
+	int tty; /* the PTY slave to make the controlling terminal; -1: none */
 	const struct user_info *user; /* switch to it, if it is not who we are */
 };
 
-static void __attribute__((noreturn)) child_run(const struct child_setup *c)
+/* In the child: the terminal, then the user, so that the working directory
+ * (spawn_start changes to it next) is checked as that user. */
+static int child_setup(void *data, struct spawn_failure *f)
 {
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	for (int s = 1; s < NSIG; s++)
-		signal(s, SIG_DFL);
-	setsid();
-	int e = 0, which = 0;
+	const struct child_setup *c = data;
 	const struct user_info *u = c->user;
-	bool switch_user = u && (u->uid != getuid() || u->gid != getgid());
-	if (c->controlling_tty && ioctl(c->in, TIOCSCTTY, 0) < 0) {
-		e = errno;
-	} else if (switch_user && (setgroups((size_t)u->ngroups, u->groups) < 0 || setgid(u->gid) < 0 ||
-				   setuid(u->uid) < 0)) {
-		e = errno;
-		which = 2;
-	} else if (dup2(c->in, 0) < 0 || dup2(c->out, 1) < 0 || dup2(c->err, 2) < 0) {
-		e = errno;
-	} else if (c->cwd && chdir(c->cwd) < 0) {
-		e = errno;
-		which = 1;
-	} else {
-		execve(c->exe, c->argv, c->envp);
-		e = errno;
+	if (c->tty >= 0 && ioctl(c->tty, TIOCSCTTY, 0) < 0) {
+		f->step = STEP_TTY;
+		return -errno;
 	}
-	int msg[2] = { which, e };
-	(void)!write(c->report, msg, sizeof(msg));
-	_exit(127);
+	bool switch_user = u && (u->uid != getuid() || u->gid != getgid());
+	if (switch_user && (setgroups((size_t)u->ngroups, u->groups) < 0 || setgid(u->gid) < 0 || setuid(u->uid) < 0)) {
+		f->step = STEP_USER;
+		return -errno;
+	}
+	return 0;
 }
 
-static int start_error(const struct spawn_request *req, const char *cwd, int which, int e, struct cove_err *err)
+enum start_failure { START_COMMAND, START_CWD, START_USER };
+
+static int start_error(const struct spawn_request *req, const char *cwd, enum start_failure which, int e,
+		       struct cove_err *err)
 {
-	if (which == 1)
+	if (which == START_CWD)
 		return cove_errno(err, -e, "working directory %s", cwd);
-	if (which == 2)
+	if (which == START_USER)
 		return cove_errno(err, -e, "become user %s", req->user ? req->user->name : "?");
 	return cove_errno(err, -e, "start %s", req->argv[0]);
+}
+
+static int spawn_error(const struct spawn_request *req, const char *cwd, const struct spawn_failure *f,
+		       struct cove_err *err)
+{
+	switch (f->step) {
+	case SPAWN_STEP_FORK: return cove_errno(err, -f->err, "start %s: fork", req->argv[0]);
+	case SPAWN_STEP_PIPE: return cove_errno(err, -f->err, "start %s: pipe", req->argv[0]);
+	case SPAWN_STEP_CHDIR: return start_error(req, cwd, START_CWD, f->err, err);
+	case STEP_USER: return start_error(req, cwd, START_USER, f->err, err);
+	default: return start_error(req, cwd, START_COMMAND, f->err, err);
+	}
 }
 
 /* The parent's ends (*parent) and the child's (child[3]) of the process's
@@ -205,10 +202,10 @@ static int open_pty(const struct spawn_request *req, struct stdio_fds *f, struct
 	}
 	f->child[0] = f->child[1] = f->child[2] = slave;
 	f->in_w = master;
-	f->out_r = dup(master);
+	/* CLOEXEC as it is made: another thread may fork and exec meanwhile. */
+	f->out_r = fcntl(master, F_DUPFD_CLOEXEC, 0);
 	if (f->out_r < 0)
 		return cove_errno(err, -errno, "dup pseudo-terminal");
-	fcntl(f->out_r, F_SETFD, FD_CLOEXEC);
 	return 0;
 }
 
@@ -249,36 +246,35 @@ int spawn_command(const struct spawn_request *req, struct spawned *out, struct c
 	char exe[4096];
 	int r = resolve(req->argv[0], env_value(envp, "PATH"), exe, sizeof(exe));
 	if (r < 0)
-		return start_error(req, cwd, 0, -r, err);
+		return start_error(req, cwd, START_COMMAND, -r, err);
 	struct stat st;
 	if (cwd && (stat(cwd, &st) < 0 || !S_ISDIR(st.st_mode)))
-		return start_error(req, cwd, 1, errno ? errno : ENOTDIR, err);
+		return start_error(req, cwd, START_CWD, errno ? errno : ENOTDIR, err);
 
 	struct stdio_fds f = { { -1, -1, -1 }, -1, -1, -1 };
-	int rep[2] = { -1, -1 };
 	r = req->pty ? open_pty(req, &f, err) : open_pipes(req, &f, err);
-	if (r == 0 && pipe2(rep, O_CLOEXEC) < 0)
-		r = cove_errno(err, -errno, "start %s: pipe", req->argv[0]);
 	if (r < 0)
 		goto out;
-	struct child_setup c = { exe, req->argv, (char *const *)envp, cwd, f.child[0], f.child[1], f.child[2],
-				 req->pty, rep[1], req->user };
-	pid_t pid = fork();
-	if (pid < 0) {
-		r = cove_errno(err, -errno, "start %s: fork", req->argv[0]);
+	struct child_setup cs = { req->pty ? f.child[0] : -1, req->user };
+	struct spawn_options o = {
+		.path = exe,
+		.argv = req->argv,
+		.envp = (char *const *)envp,
+		.stdio = { { SPAWN_FD, f.child[0] }, { SPAWN_FD, f.child[1] }, { SPAWN_FD, f.child[2] } },
+		.cwd = cwd,
+		.setsid = true,
+		.setup = child_setup,
+		.setup_data = &cs,
+	};
+	struct spawn_child child;
+	struct spawn_failure fail;
+	r = spawn_start(&o, &child, &fail);
+	if (r < 0) {
+		r = spawn_error(req, cwd, &fail, err);
 		goto out;
 	}
-	if (pid == 0)
-		child_run(&c);
-	close(TAKE_FD(rep[1]));
-	int msg[2];
-	if (read(rep[0], msg, sizeof(msg)) == (ssize_t)sizeof(msg)) {
-		waitpid(pid, NULL, 0);
-		r = start_error(req, cwd, msg[0], msg[1], err);
-		goto out;
-	}
-	out->pid = pid;
-	out->pidfd = proc_pidfd_open(pid);
+	out->pid = child.pid;
+	out->pidfd = child.pidfd;
 	out->stdin_fd = TAKE_FD(f.in_w);
 	out->stdout_fd = TAKE_FD(f.out_r);
 	out->stderr_fd = TAKE_FD(f.err_r);
@@ -287,10 +283,6 @@ int spawn_command(const struct spawn_request *req, struct spawned *out, struct c
 		fcntl(out->stderr_fd, F_SETFL, O_NONBLOCK);
 out:
 	stdio_close(&f);
-	if (rep[0] >= 0)
-		close(rep[0]);
-	if (rep[1] >= 0)
-		close(rep[1]);
 	return r;
 }
 

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "common/proc.h"
+#include "common/spawn.h"
 
 #define AGENT_PATH "/usr/bin/cove-agent"
 #define MAX_INPUTS 8
@@ -125,28 +126,28 @@ static void set_hostname_from_cmdline(void)
 		sethostname(p, len);
 }
 
+/* The agent is reaped by the main loop's waitpid(-1) like every orphan,
+ * so its pidfd is not kept. */
 static pid_t start_agent(void)
 {
-	pid_t pid = fork();
-	if (pid < 0) {
-		say(LOG_ERR, "fork agent: %s", strerror(errno));
+	/* In a guest the host's /init may set the clock. */
+	char *argv[] = { AGENT_PATH, "--set-clock", NULL };
+	char *envp[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", NULL };
+	struct spawn_options o = { .path = AGENT_PATH, .argv = argv, .envp = envp, .setsid = true };
+	struct spawn_child c;
+	struct spawn_failure f;
+	if (spawn_start(&o, &c, &f) < 0) {
+		if (f.step == SPAWN_STEP_FORK)
+			say(LOG_ERR, "fork agent: %s", strerror(f.err));
+		else if (f.step == SPAWN_STEP_EXEC)
+			say(LOG_ERR, "exec %s: %s", AGENT_PATH, strerror(f.err));
+		else
+			say(LOG_ERR, "start agent: %s", strerror(f.err));
 		return -1;
 	}
-	if (pid > 0)
-		say(LOG_INFO, "agent started (pid %d)", (int)pid);
-	if (pid == 0) {
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		setsid();
-		/* In a guest the host's /init may set the clock. */
-		char *argv[] = { AGENT_PATH, "--set-clock", NULL };
-		char *envp[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", NULL };
-		execve(AGENT_PATH, argv, envp);
-		say(LOG_ERR, "exec %s: %s", AGENT_PATH, strerror(errno));
-		_exit(127);
-	}
-	return pid;
+	spawn_child_close(&c);
+	say(LOG_INFO, "agent started (pid %d)", (int)c.pid);
+	return c.pid;
 }
 
 static int open_power_buttons(int *fds)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/json.h"
 #include "common/fs.h"
 #include "common/proc.h"
 #include "common/log.h"
@@ -72,25 +73,20 @@ static int wait_migration(struct qemu *q, const char *what, struct cove_err *err
 {
 	int64_t deadline = now_ms() + MIGRATION_TIMEOUT_MS;
 	for (;;) {
-		json_t *st = NULL;
+		_cleanup_json_ json_t *st = NULL;
 		int r = qmp_execute(q->qmp, "query-migrate", NULL, &st, QMP_TIMEOUT_MS, err);
 		if (r < 0)
 			return r;
 		const char *status = json_string_value(json_object_get(st, "status"));
-		if (status && strcmp(status, "completed") == 0) {
-			json_decref(st);
+		if (status && strcmp(status, "completed") == 0)
 			return 0;
-		}
 		if (status && strcmp(status, "failed") == 0) {
 			const char *desc = json_string_value(json_object_get(st, "error-desc"));
-			r = cove_errf(err, -EIO, "qemu: %s failed: %s", what, desc ? desc : "no reason given");
-		} else if (now_ms() > deadline) {
-			r = cove_errf(err, -ETIMEDOUT, "qemu: %s did not finish within %d ms (%s)", what,
-				      MIGRATION_TIMEOUT_MS, status ? status : "no status");
+			return cove_errf(err, -EIO, "qemu: %s failed: %s", what, desc ? desc : "no reason given");
 		}
-		json_decref(st);
-		if (r < 0)
-			return r;
+		if (now_ms() > deadline)
+			return cove_errf(err, -ETIMEDOUT, "qemu: %s did not finish within %d ms (%s)", what,
+					 MIGRATION_TIMEOUT_MS, status ? status : "no status");
 		usleep(MIGRATION_POLL_US);
 	}
 }
