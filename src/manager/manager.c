@@ -181,9 +181,10 @@ void manager_stats(struct manager *m, struct manager_stats *ret)
 	ret->committed_mib = m->committed_mib;
 	ret->max_memory_mib = m->max_memory_mib;
 	ret->max_sandboxes = m->c.max_sandboxes;
-	ret->created = m->created;
-	ret->create_failures = m->create_failures;
 	pthread_mutex_unlock(&m->lock);
+	/* Counted without the lock (internal.h): read as they are written. */
+	ret->created = __atomic_load_n(&m->created, __ATOMIC_RELAXED);
+	ret->create_failures = __atomic_load_n(&m->create_failures, __ATOMIC_RELAXED);
 	ret->killed = __atomic_load_n(&m->killed, __ATOMIC_RELAXED);
 }
 
