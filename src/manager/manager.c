@@ -267,7 +267,8 @@ int manager_log_paths(struct manager *m, const char *id, char console[PATH_MAX],
 	pthread_mutex_lock(&m->lock);
 	struct entry *e = entry_find(m, id);
 	int r = 0;
-	if (!e || !e->sb) {
+	/* A creating one's sandbox is its creator's alone (internal.h). */
+	if (!e || e->state == STORE_SANDBOX_CREATING || !e->sb) {
 		r = cove_errf(err, -ENOENT, "sandbox '%s' not found", id);
 	} else {
 		snprintf(console, PATH_MAX, "%s", vmm_console_path(sandbox_vmm(e->sb)));
