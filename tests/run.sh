@@ -34,8 +34,9 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 # ThreadSanitizer (make tsan): a race stops the program that hit it, and the
 # report goes to a file here, which fails the test that ran the program: a
 # coved or an agent in the background writes to a log the test may not show.
+# The suppressions (tests/tsan.supp) hold with TSAN_OPTIONS of one's own too.
 tsan_reports=$(mktemp -d /tmp/cove-tsan.XXXXXX)
-export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$root/tests/tsan.supp}:log_path=$tsan_reports/report"
+export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}:suppressions=$root/tests/tsan.supp:log_path=$tsan_reports/report"
 
 passed=0 failed=0 skipped=0
 failures=()
