@@ -31,6 +31,12 @@ export COVE_STATE_DIR=/tmp/cove-tests/state COVE_NET_DIR=/run/cove-tests/netns
 export COVE_URL=http://127.0.0.1:9
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# ThreadSanitizer (make tsan): a race stops the program that hit it, and the
+# report goes to a file here, which fails the test that ran the program: a
+# coved or an agent in the background writes to a log the test may not show.
+# The suppressions (tests/tsan.supp) hold with TSAN_OPTIONS of one's own too.
+tsan_reports=$(mktemp -d /tmp/cove-tsan.XXXXXX)
+export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}:suppressions=$root/tests/tsan.supp:log_path=$tsan_reports/report"
 
 passed=0 failed=0 skipped=0
 failures=()
@@ -59,6 +65,12 @@ run_one() {
         f=1
         echo "not ok - $name exited with status $rc" >>"$out"
     fi
+    if compgen -G "$tsan_reports/report*" >/dev/null; then
+        f=$((f + 1))
+        echo "not ok - ThreadSanitizer reports from $name's programs:" >>"$out"
+        cat "$tsan_reports"/report* >>"$out"
+        rm -f "$tsan_reports"/report*
+    fi
     passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
     printf '%-28s %3d passed %3d failed %3d skipped  (%.1f s)\n' "$name" "$p" "$f" "$s" "$secs"
     if [ "$f" != 0 ] || [ "${VERBOSE:-0}" = 1 ]; then
@@ -86,7 +98,7 @@ run_one "fuzz" "$root/tests/fuzz/run.sh" "$build"
 "$build/bin/tools/netslots" gc --pool >/dev/null 2>&1
 nft delete table inet "$COVE_NET_NAME" 2>/dev/null
 umount "$COVE_NET_DIR" 2>/dev/null
-rm -rf /tmp/cove-tests /run/cove-tests
+rm -rf /tmp/cove-tests /run/cove-tests "$tsan_reports"
 
 [ ${#failures[@]} = 0 ] || echo "failed: ${failures[*]}"
 echo "$passed passed, $failed failed, $skipped skipped"

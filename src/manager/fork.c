@@ -151,10 +151,14 @@ int manager_fork(struct manager *m, const char *id, unsigned count, long timeout
 		if (r < 0)
 			break;
 		*f = (struct fork_child){ .m = m, .e = f->e, .tpl = &tpl, .dir = dir, .parent_token = parent_token };
-		f->r = -pthread_create(&f->thread, NULL, fork_child_main, f);
-		f->started = f->r == 0;
-		if (f->r < 0)
+		/* f->r is the child thread's from here (it may be done before
+		 * pthread_create returns); the result goes in a local. */
+		int rc = pthread_create(&f->thread, NULL, fork_child_main, f);
+		f->started = rc == 0;
+		if (rc != 0) {
+			f->r = -rc;
 			r = cove_errno(err, f->r, "fork: start a thread");
+		}
 	}
 	for (unsigned i = 0; i < admitted; i++) {
 		struct fork_child *f = &kids[i];

@@ -181,9 +181,10 @@ void manager_stats(struct manager *m, struct manager_stats *ret)
 	ret->committed_mib = m->committed_mib;
 	ret->max_memory_mib = m->max_memory_mib;
 	ret->max_sandboxes = m->c.max_sandboxes;
-	ret->created = m->created;
-	ret->create_failures = m->create_failures;
 	pthread_mutex_unlock(&m->lock);
+	/* Counted without the lock (internal.h): read as they are written. */
+	ret->created = __atomic_load_n(&m->created, __ATOMIC_RELAXED);
+	ret->create_failures = __atomic_load_n(&m->create_failures, __ATOMIC_RELAXED);
 	ret->killed = __atomic_load_n(&m->killed, __ATOMIC_RELAXED);
 }
 
@@ -266,7 +267,8 @@ int manager_log_paths(struct manager *m, const char *id, char console[PATH_MAX],
 	pthread_mutex_lock(&m->lock);
 	struct entry *e = entry_find(m, id);
 	int r = 0;
-	if (!e || !e->sb) {
+	/* A creating one's sandbox is its creator's alone (internal.h). */
+	if (!e || e->state == STORE_SANDBOX_CREATING || !e->sb) {
 		r = cove_errf(err, -ENOENT, "sandbox '%s' not found", id);
 	} else {
 		snprintf(console, PATH_MAX, "%s", vmm_console_path(sandbox_vmm(e->sb)));

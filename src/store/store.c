@@ -107,7 +107,7 @@ static int migrate(struct store *s, struct cove_err *err)
 	int r = store_begin(s, err);
 	if (r < 0)
 		return r;
-	int version;
+	int version = 0;
 	r = user_version(s, &version, err);
 	if (r == 0 && version > (int)(sizeof(migrations) / sizeof(migrations[0])))
 		r = cove_errf(err, -EPROTO, "state %s: schema version %d is newer than this Cove knows (%zu)",

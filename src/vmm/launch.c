@@ -193,10 +193,9 @@ int vmm_launch(struct vmm *vm, const struct vmm_launch *spec, struct cove_err *e
 		struct cove_err cerr = { 0 };
 		r = vmm_cgroup_create(vm->cfg.c.id, &l, &vm->cgroup, &cerr);
 		if (r == -EOPNOTSUPP) {
-			static bool said;
-			if (!said)
+			static bool said; /* once, though boots run on many threads at once */
+			if (!__atomic_exchange_n(&said, true, __ATOMIC_RELAXED))
 				log_warn("op=cgroup msg=\"VMMs run without resource limits: %s\"", cerr.msg);
-			said = true;
 		} else if (r < 0) {
 			if (err)
 				*err = cerr;

@@ -17,13 +17,19 @@ export COVE_RUN_DIR=$base/run COVE_LOG_DIR=$base/log COVE_STATE_DIR=$base/state
 # The guests touch little of their memory: the admission limit is raised so
 # that 50 of 512 MiB fit on this machine, as an operator would overcommit.
 coved_pid=""
-trap 'kill $coved_pid 2>/dev/null; wait $coved_pid 2>/dev/null; "$build/bin/cove" net gc --pool >/dev/null 2>&1; rm -rf "$base"' EXIT
+poller=""
+trap 'kill $poller $coved_pid 2>/dev/null; wait $coved_pid 2>/dev/null; "$build/bin/cove" net gc --pool >/dev/null 2>&1; rm -rf "$base"' EXIT
 start_coved "$base/coved.log" --api-key load-key --net-pool 4 --max-sandboxes $((sandboxes + 8)) \
     --max-memory-mib $((sandboxes * 1024)) || { echo "not ok 1 - coved did not start"; sed 's/^/# /' "$base/coved.log"; exit 1; }
 unset E2B_DEBUG
 export E2B_API_URL=$coved_url E2B_SANDBOX_URL=$coved_url E2B_API_KEY=load-key
 export COVE_NODE_DIR=$node_dir COVE_LOAD_SANDBOXES=$sandboxes
+# The host's metrics are read all along, as a scraper would, so that make
+# tsan sees their reads meet the creates and kills.
+while :; do curl -s -o /dev/null -H "X-API-KEY: load-key" "$coved_url/metrics"; sleep 0.2; done &
+poller=$!
 node "$(dirname "$0")/../e2b/coved/load.mjs" >"$base/tap" 2>&1
+kill $poller; wait $poller 2>/dev/null
 grep -E '^(ok|not ok|#)' "$base/tap"
 n=$(grep -cE '^(ok|not ok) ' "$base/tap")
 if grep -q '^not ok' "$base/tap" || [ "$n" = 0 ]; then
