@@ -104,10 +104,10 @@ int manager_fork(struct manager *m, const char *id, unsigned count, long timeout
 	if (!m->saved_dir[0])
 		return cove_errf(err, -EOPNOTSUPP, "forks need a directory to save the parent in");
 	pthread_mutex_lock(&m->lock);
-	struct entry *p = entry_find(m, id);
+	struct entry *p = entry_find_visible(m, id, err);
 	int r = 0;
-	if (!p || p->state == STORE_SANDBOX_CREATING)
-		r = cove_errf(err, -ENOENT, "sandbox '%s' not found", id);
+	if (!p)
+		r = -ENOENT;
 	else if (p->busy)
 		r = cove_errf(err, -EBUSY, "sandbox '%s' is being paused, resumed or forked; try again", id);
 	else if (p->state == STORE_SANDBOX_PAUSED && !p->saved)

@@ -114,6 +114,10 @@ struct entry *entry_of(const struct store_sandbox *rec, struct cove_err *err);
 void entry_free(struct entry *e);
 int entry_record(struct manager *m, const struct entry *e, enum store_sandbox_state state, struct cove_err *err);
 struct entry *entry_find(struct manager *m, const char *id);
+/* entry_find for the API's entry points: NULL, with -ENOENT "sandbox 'ID'
+ * not found" in err, for one that does not exist or is still being
+ * created (its sandbox is its creator's alone). Under the lock. */
+struct entry *entry_find_visible(struct manager *m, const char *id, struct cove_err *err);
 void entry_unlink(struct manager *m, struct entry *e);
 uint64_t run_usage(const struct manager *m, const char *id);
 uint64_t saved_usage(const struct manager *m, const char *id);

@@ -114,10 +114,10 @@ static int change_deadline(struct manager *m, const char *id, long seconds, bool
 	if (seconds < 0 || seconds > MANAGER_MAX_TIMEOUT_S)
 		return cove_errf(err, -EINVAL, "timeout %ld s is outside 0 to %d s", seconds, MANAGER_MAX_TIMEOUT_S);
 	pthread_mutex_lock(&m->lock);
-	struct entry *e = entry_find(m, id);
+	struct entry *e = entry_find_visible(m, id, err);
 	int r = 0;
-	if (!e || e->state == STORE_SANDBOX_CREATING) {
-		r = cove_errf(err, -ENOENT, "sandbox '%s' not found", id);
+	if (!e) {
+		r = -ENOENT;
 	} else {
 		if (e->state == STORE_SANDBOX_PAUSED) {
 			/* Paused time does not count: the change applies to what is
@@ -139,10 +139,10 @@ static int change_deadline(struct manager *m, const char *id, long seconds, bool
 int manager_pause(struct manager *m, const char *id, struct cove_err *err)
 {
 	pthread_mutex_lock(&m->lock);
-	struct entry *e = entry_find(m, id);
+	struct entry *e = entry_find_visible(m, id, err);
 	int r;
-	if (!e || e->state == STORE_SANDBOX_CREATING)
-		r = cove_errf(err, -ENOENT, "sandbox '%s' not found", id);
+	if (!e)
+		r = -ENOENT;
 	else if (e->busy)
 		r = cove_errf(err, -EBUSY, "sandbox '%s' is being paused or resumed; try again", id);
 	else if (e->state == STORE_SANDBOX_PAUSED)
@@ -205,11 +205,11 @@ int manager_resume(struct manager *m, const char *id, long timeout_s, bool *resu
 	if (timeout_s < 0 || timeout_s > MANAGER_MAX_TIMEOUT_S)
 		return cove_errf(err, -EINVAL, "timeout %ld s is outside 0 to %d s", timeout_s, MANAGER_MAX_TIMEOUT_S);
 	pthread_mutex_lock(&m->lock);
-	struct entry *e = entry_find(m, id);
+	struct entry *e = entry_find_visible(m, id, err);
 	int r = 0;
 	*resumed = false;
-	if (!e || e->state == STORE_SANDBOX_CREATING) {
-		r = cove_errf(err, -ENOENT, "sandbox '%s' not found", id);
+	if (!e) {
+		r = -ENOENT;
 	} else {
 		if (e->busy)
 			r = cove_errf(err, -EBUSY, "sandbox '%s' is being paused or resumed; try again", id);

@@ -236,9 +236,8 @@ int manager_each_latest(struct manager *m, manager_latest_fn fn, void *ctx)
 int manager_get(struct manager *m, const char *id, struct manager_info *ret, struct cove_err *err)
 {
 	pthread_mutex_lock(&m->lock);
-	struct entry *e = entry_find(m, id);
-	int r = !e || e->state == STORE_SANDBOX_CREATING ? cove_errf(err, -ENOENT, "sandbox '%s' not found", id)
-							 : entry_info(e, ret);
+	struct entry *e = entry_find_visible(m, id, err);
+	int r = e ? entry_info(e, ret) : -ENOENT;
 	pthread_mutex_unlock(&m->lock);
 	return r;
 }
@@ -265,12 +264,10 @@ int manager_log_paths(struct manager *m, const char *id, char console[PATH_MAX],
 		      struct cove_err *err)
 {
 	pthread_mutex_lock(&m->lock);
-	struct entry *e = entry_find(m, id);
-	int r = 0;
-	/* A creating one's sandbox is its creator's alone (internal.h). */
-	if (!e || e->state == STORE_SANDBOX_CREATING || !e->sb) {
-		r = cove_errf(err, -ENOENT, "sandbox '%s' not found", id);
-	} else {
+	struct entry *e = entry_find_visible(m, id, err);
+	/* One paused to disk has no VMM, so no logs of one. */
+	int r = !e ? -ENOENT : !e->sb ? cove_errf(err, -ENOENT, "sandbox '%s' not found", id) : 0;
+	if (r == 0) {
 		snprintf(console, PATH_MAX, "%s", vmm_console_path(sandbox_vmm(e->sb)));
 		snprintf(vmm, PATH_MAX, "%s", vmm_log_path(sandbox_vmm(e->sb)));
 	}

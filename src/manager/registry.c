@@ -110,6 +110,15 @@ struct entry *entry_find(struct manager *m, const char *id)
 	return NULL;
 }
 
+struct entry *entry_find_visible(struct manager *m, const char *id, struct cove_err *err)
+{
+	struct entry *e = entry_find(m, id);
+	if (e && e->state != STORE_SANDBOX_CREATING)
+		return e;
+	cove_errf(err, -ENOENT, "sandbox '%s' not found", id);
+	return NULL;
+}
+
 /* Out of the list (under the lock): from now on nobody finds it. Its open
  * streams are shut down, so every proxied request to it ends. */
 void entry_unlink(struct manager *m, struct entry *e)

@@ -147,10 +147,8 @@ int manager_metrics(struct manager *m, const char *id, int64_t start_ms, int64_t
 	if (none_yet)
 		sample_one(m, id);
 	pthread_mutex_lock(&m->lock);
-	e = entry_find(m, id);
-	int r = 0;
-	if (!e || e->state == STORE_SANDBOX_CREATING)
-		r = cove_errf(err, -ENOENT, "sandbox '%s' not found", id);
+	e = entry_find_visible(m, id, err);
+	int r = e ? 0 : -ENOENT;
 	for (size_t i = 0; r == 0 && e && i < e->nsamples; i++) {
 		const struct manager_metric *s = &e->samples[(e->first_sample + i) % MANAGER_METRICS_KEEP];
 		if ((start_ms && s->ts_ms < start_ms) || (end_ms && s->ts_ms > end_ms))

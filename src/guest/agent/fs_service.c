@@ -125,15 +125,21 @@ static json_t *path_request(struct http_request *r, const char *field, char *pat
 	return j;
 }
 
+/* path_request for a call whose one field is its path. */
+static int path_only(struct http_request *r, char *path, struct user_info *user, struct cove_err *err)
+{
+	json_t *j = path_request(r, "path", path, user, err);
+	json_decref(j);
+	return j ? 0 : err->code;
+}
+
 enum MHD_Result fs_stat(struct http_request *r)
 {
 	struct cove_err err = { 0 };
 	char path[PATH_MAX];
 	struct user_info user;
-	json_t *j = path_request(r, "path", path, &user, &err);
-	if (!j)
+	if (path_only(r, path, &user, &err) < 0)
 		return fail(r, err.code, err.msg);
-	json_decref(j);
 	struct stat st;
 	if (lstat(path, &st) < 0) {
 		cove_errno(&err, -errno, "stat %s", path);
@@ -147,10 +153,8 @@ enum MHD_Result fs_make_dir(struct http_request *r)
 	struct cove_err err = { 0 };
 	char path[PATH_MAX];
 	struct user_info user;
-	json_t *j = path_request(r, "path", path, &user, &err);
-	if (!j)
+	if (path_only(r, path, &user, &err) < 0)
 		return fail(r, err.code, err.msg);
-	json_decref(j);
 	struct stat st;
 	if (lstat(path, &st) == 0)
 		return fail(r, -EEXIST, S_ISDIR(st.st_mode) ? "directory already exists" : "path exists and is not a directory");
@@ -245,10 +249,8 @@ enum MHD_Result fs_remove(struct http_request *r)
 	struct cove_err err = { 0 };
 	char path[PATH_MAX];
 	struct user_info user;
-	json_t *j = path_request(r, "path", path, &user, &err);
-	if (!j)
+	if (path_only(r, path, &user, &err) < 0)
 		return fail(r, err.code, err.msg);
-	json_decref(j);
 	struct stat st;
 	if (lstat(path, &st) < 0) {
 		cove_errno(&err, -errno, "remove %s", path);
