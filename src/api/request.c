@@ -290,6 +290,10 @@ static int parse_state_filter(const char *state, struct api_list_query *q, struc
 {
 	q->running = q->paused = false;
 	char buf[64];
+	/* running,paused is all there is: anything longer is not a filter
+	 * (and cut short it could read as one). */
+	if (strlen(state) >= sizeof(buf))
+		return cove_errf(err, -EINVAL, "state filter: '%.32s...' is neither running nor paused", state);
 	snprintf(buf, sizeof(buf), "%s", state);
 	char *save = NULL;
 	for (char *s = strtok_r(buf, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
@@ -319,8 +323,9 @@ static int parse_list(const struct api_query *in, bool v2, struct api_list_query
 	}
 	if (next && *next) {
 		char *end;
+		errno = 0;
 		long long v = strtoll(next, &end, 10);
-		if (*end || v <= 0)
+		if (errno || *end || v <= 0)
 			return cove_errf(err, -EINVAL, "nextToken '%s' is not one this server gave", next);
 		q->before_seq = v;
 	}

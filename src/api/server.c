@@ -43,7 +43,10 @@ static enum MHD_Result fail(struct http_request *r, enum http_failure what)
 	case HTTP_NO_MEMORY:
 		break;
 	}
-	return api_reply_error(r, 500, "out of memory");
+	/* Made without memory to spare: api_reply_error would come back here
+	 * when it cannot make its JSON either. */
+	static const char oom[] = "{\"code\":500,\"message\":\"out of memory\"}";
+	return http_reply(r, 500, "application/json", oom, sizeof(oom) - 1);
 }
 
 /* Compares in time independent of where the first difference is. */

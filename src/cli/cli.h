@@ -70,9 +70,9 @@ struct cli_verb_syntax {
  * usage to stderr (-1). 0: optind at the operands. */
 int cli_parse_verb(const struct cli_verb_syntax *syn, int argc, char **argv, struct client_config *cc,
 		   int (*fn)(void *ctx, int c), void *ctx);
-/* --timeout S (and other counts): a whole number of at least 1, else -1
- * after saying so as cove VERB. */
-int cli_parse_seconds(const char *verb, const char *arg, long *out);
+/* The argument of option (--timeout, --limit): a whole number of at least
+ * 1, else -1 after saying so as cove VERB ("expected a number of what"). */
+int cli_parse_count(const char *verb, const char *option, const char *what, const char *arg, long *out);
 /* /sandboxes/ID plus suffix into buf; -1 when id cannot name a sandbox
  * (ids are [a-z0-9-]) or buf is too small. */
 int cli_sandbox_path(char *buf, size_t len, const char *id, const char *suffix);

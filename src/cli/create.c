@@ -55,7 +55,7 @@ int cmd_create(int argc, char **argv)
 		switch (c) {
 		case 'h': create_usage(stdout); return 0;
 		case O_TEMPLATE: json_object_set_new(body, "templateID", json_string(optarg)); break;
-		case O_TIMEOUT: bad = cli_parse_seconds("create", optarg, &timeout); break;
+		case O_TIMEOUT: bad = cli_parse_count("create", "--timeout", "seconds", optarg, &timeout); break;
 		case O_META: bad = add_pair("create", "--meta", optarg, meta); break;
 		case 'e': bad = add_pair("create", "--env", optarg, envs); break;
 		case O_NO_INTERNET: json_object_set_new(body, "allow_internet_access", json_false()); break;

@@ -30,7 +30,7 @@ static int fork_option(void *ctx, int c)
 		}
 		return 0;
 	}
-	return c == 300 ? cli_parse_seconds("fork", optarg, &o->timeout) : -1;
+	return c == 300 ? cli_parse_count("fork", "--timeout", "seconds", optarg, &o->timeout) : -1;
 }
 
 int cmd_fork(int argc, char **argv)

@@ -25,7 +25,7 @@ struct lifecycle_opts {
 static int lifecycle_option(void *ctx, int c)
 {
 	struct lifecycle_opts *o = ctx;
-	return c == 300 ? cli_parse_seconds(o->verb, optarg, &o->timeout) : -1;
+	return c == 300 ? cli_parse_count(o->verb, "--timeout", "seconds", optarg, &o->timeout) : -1;
 }
 
 static int lifecycle_one(struct client *cl, const struct lifecycle_verb *v, const char *id, long timeout,

@@ -19,7 +19,7 @@ static int logs_option(void *ctx, int c)
 		o->vmm = true;
 		return 0;
 	}
-	return c == 301 ? cli_parse_seconds("logs", optarg, &o->limit) : -1;
+	return c == 301 ? cli_parse_count("logs", "--limit", "lines", optarg, &o->limit) : -1;
 }
 
 int cmd_logs(int argc, char **argv)

@@ -34,13 +34,13 @@ struct client *cli_client(const char *verb, const struct client_config *cc)
 	return c;
 }
 
-int cli_parse_seconds(const char *verb, const char *arg, long *out)
+int cli_parse_count(const char *verb, const char *option, const char *what, const char *arg, long *out)
 {
 	char *end;
 	errno = 0;
 	long v = strtol(arg, &end, 10);
 	if (errno || *end || end == arg || v < 1) {
-		fprintf(stderr, "cove %s: --timeout %s: expected a number of seconds\n", verb, arg);
+		fprintf(stderr, "cove %s: %s %s: expected a number of %s\n", verb, option, arg, what);
 		return -1;
 	}
 	*out = v;

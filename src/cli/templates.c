@@ -5,17 +5,20 @@
 #include "cli/cli.h"
 #include "client/client.h"
 
-/* One flag (--json): sets the bool at ctx. */
+enum { O_JSON = 300 };
+
+/* Its one flag (--json) sets the bool at ctx; anything else is a usage
+ * error. */
 static int flag_option(void *ctx, int c)
 {
-	(void)c;
+	if (c != O_JSON)
+		return -1;
 	*(bool *)ctx = true;
 	return 0;
 }
 
 int cmd_templates(int argc, char **argv)
 {
-	enum { O_JSON = 300 };
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, O_JSON }, CLI_CLIENT_LONGOPTS, { "help", no_argument, NULL, 'h' }, { 0 },
 	};

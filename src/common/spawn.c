@@ -102,9 +102,10 @@ static void __attribute__((noreturn)) child_main(struct plan *p)
 	child_fail(p, SPAWN_STEP_EXEC, -1, errno);
 }
 
-/* The parent's side of one of stdin, stdout, stderr. */
+/* The parent's side of one of stdin, stdout, stderr; *step says which
+ * step failed. */
 static int prepare_stdio(const struct spawn_stdio *s, int i, int *child_src, int *child_end, int *parent_end,
-			 int *null_fd)
+			 int *null_fd, int *step)
 {
 	int pp[2];
 	switch (s->mode) {
@@ -112,13 +113,16 @@ static int prepare_stdio(const struct spawn_stdio *s, int i, int *child_src, int
 		return 0;
 	case SPAWN_FD:
 		*child_src = s->fd;
+		*step = SPAWN_STEP_BADFD;
 		return s->fd >= 0 ? 0 : -EBADF;
 	case SPAWN_NULL:
+		*step = SPAWN_STEP_NULL;
 		if (*null_fd < 0 && (*null_fd = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
 			return -errno;
 		*child_src = *null_fd;
 		return 0;
 	case SPAWN_PIPE:
+		*step = SPAWN_STEP_PIPE;
 		if (pipe2(pp, O_CLOEXEC) < 0)
 			return -errno;
 		*child_end = i == 0 ? pp[0] : pp[1];
@@ -183,10 +187,12 @@ int spawn_start(const struct spawn_options *o, struct spawn_child *ret, struct s
 		goto out;
 	}
 	for (int i = 0; i < 3 && r == 0; i++)
-		r = prepare_stdio(&o->stdio[i], i, &p.stdio[i], &child_end[i], &c.stdio[i], &null_fd);
-	if (r == 0 && pipe2(report, O_CLOEXEC) < 0)
+		if ((r = prepare_stdio(&o->stdio[i], i, &p.stdio[i], &child_end[i], &c.stdio[i], &null_fd, &f.step)) < 0)
+			f.index = i;
+	if (r < 0)
+		goto out;
+	if (pipe2(report, O_CLOEXEC) < 0) {
 		r = -errno;
-	if (r < 0) {
 		f.step = SPAWN_STEP_PIPE;
 		goto out;
 	}
@@ -284,6 +290,9 @@ static void capture_streams(struct spawn_child *c, struct spawn_capture *caps[3]
 		if (poll(pfd, n, -1) < 0) {
 			if (errno == EINTR)
 				continue;
+			/* Not read any more: closed, so a child writing gets EPIPE
+			 * instead of blocking the wait below for ever. */
+			close_fds(&c->stdio[1], 2);
 			return;
 		}
 		for (nfds_t k = 0; k < n; k++)

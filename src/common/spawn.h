@@ -43,7 +43,9 @@ enum spawn_step {
 	SPAWN_STEP_FDS,
 	SPAWN_STEP_CHDIR,
 	SPAWN_STEP_EXEC,
-	SPAWN_STEP_PIPE,  /* the parent could not make its pipes or open /dev/null */
+	SPAWN_STEP_PIPE,  /* the parent could not make its pipes */
+	SPAWN_STEP_NULL,  /* the parent could not open /dev/null (for stdio[index]) */
+	SPAWN_STEP_BADFD, /* stdio[index] is SPAWN_FD without a descriptor */
 	SPAWN_STEP_PIDFD, /* the parent could not open the child's pidfd */
 	SPAWN_STEP_DIED,  /* the child died before exec without saying why */
 	SPAWN_STEP_CALLER = 100,

@@ -178,6 +178,7 @@ int http_server_start(const struct http_server_config *c, struct http_server **r
 	if (!s)
 		return cove_errf(err, -ENOMEM, "http: out of memory");
 	s->c = *c;
+	s->c.addr = NULL; /* the caller's, used only here (the bound port: http_server_port) */
 	unsigned port = ntohs(c->addr->sin_port);
 	struct MHD_OptionItem memory[] = {
 		{ c->connection_memory ? MHD_OPTION_CONNECTION_MEMORY_LIMIT : MHD_OPTION_END,

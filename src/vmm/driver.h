@@ -86,7 +86,8 @@ struct vmm_driver {
 	 * sets vm->state and vm->accel from what the VMM reports. */
 	int (*attach)(struct vmm *vm, struct cove_err *err);
 	/* VMM_FEATURE_SNAPSHOTS: saves the paused guest to files (see struct
-	 * vmm_snapshot_files), made durable (fsynced). On failure it leaves no
+	 * vmm_snapshot_files), the state made durable (fsynced; the ram file
+	 * need not be: it is for restores soon after). On failure it leaves no
 	 * file at ram; the generic code removes the state. Restoring is part
 	 * of boot (config.restore_state). */
 	int (*snapshot)(struct vmm *vm, const struct vmm_snapshot_files *files, struct vmm_snapshot_report *report,

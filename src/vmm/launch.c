@@ -119,6 +119,8 @@ static int describe_failure(const struct vmm *vm, const struct child_plan *p, co
 	switch (f->step) {
 	case SPAWN_STEP_FORK: return cove_errno(err, e, "launch %s: fork", id);
 	case SPAWN_STEP_PIPE: return cove_errno(err, e, "launch %s: pipe", id);
+	case SPAWN_STEP_NULL: return cove_errno(err, e, "launch %s: open /dev/null", id);
+	case SPAWN_STEP_BADFD: return cove_errno(err, e, "launch %s: redirect output to %s", id, vm->log_path);
 	case SPAWN_STEP_PIDFD: return cove_errno(err, e, "launch %s: pidfd_open %d", id, (int)f->pid);
 	case SPAWN_STEP_DIED:
 		return cove_errf(err, -EIO, "launch %s: child died before exec (wait status 0x%x)", id, f->status);

@@ -278,8 +278,12 @@ static int save_state(struct vmm *vm, const char *state_path, const struct vmm_s
 	aside.state = tmp;
 	*report = (struct vmm_snapshot_report){ 0 };
 	r = vm->driver->snapshot(vm, &aside, report, err);
-	if (r == 0 && rename(tmp, state_path) < 0)
+	if (r == 0 && rename(tmp, state_path) < 0) {
 		r = cove_errno(err, -errno, "rename %s", tmp);
+		/* The driver wrote the RAM file too: it goes with the state. */
+		if (files->ram && !report->ram_in_state)
+			unlink(files->ram);
+	}
 	if (r < 0)
 		fs_remove_tree(tmp, NULL); /* a file, or a driver's directory */
 	return r;
@@ -291,13 +295,14 @@ static int save_disk(struct vmm *vm, const char *path, struct cove_err *err)
 {
 	const struct vmm_config *c = &vm->cfg.c;
 	char from[PATH_MAX], tmp[PATH_MAX];
-	if (c->disk_overlay_copy)
-		vmm_disk_path(c, from); /* fits: the run directory does */
-	else
+	int r = c->disk_overlay_copy ? vmm_disk_path(c, from) : 0;
+	if (r < 0)
+		return cove_errno(err, r, "save %s: its disk", c->id);
+	if (!c->disk_overlay_copy)
 		snprintf(from, sizeof(from), "%s", c->disk_overlay);
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
 		return cove_errf(err, -ENAMETOOLONG, "path %s too long", path);
-	int r = fs_copy_file(from, tmp, true, err);
+	r = fs_copy_file(from, tmp, true, err);
 	if (r == 0 && rename(tmp, path) < 0)
 		r = cove_errno(err, -errno, "rename %s", tmp);
 	if (r < 0)
@@ -422,7 +427,10 @@ int vmm_save(struct vmm *vm, const struct vmm_save_paths *paths, struct cove_err
 		files.ram = paths->memory;
 	else if (paths->memory)
 		keep_base_memory(vm, paths->memory, &files);
-	bool state = (r = save_state(vm, paths->state, &files, &report, err)) == 0, disk = false;
+	/* A RAM file in the way fails the save before the guest is paused. */
+	if (files.ram && access(files.ram, F_OK) == 0)
+		r = cove_errno(err, -EEXIST, "create %s", files.ram);
+	bool state = r == 0 && (r = save_state(vm, paths->state, &files, &report, err)) == 0, disk = false;
 	/* The memory file is there: linked, or written whole by the driver. */
 	bool memory = files.base_memory || (state && files.ram && !report.ram_in_state);
 	int64_t t1 = now_us();

@@ -382,12 +382,16 @@ static void test_list_query(void **state)
 
 	list_refused(true, "state=bogus", "state filter: 'bogus' is neither running nor paused");
 	list_refused(true, "state=running,bogus", "state filter: 'bogus' is neither running nor paused");
+	/* Too long to be a filter: refused whole, never cut down to "paused". */
+	list_refused(true, "state=running,running,running,running,running,running,running,running,pausedX",
+		     "state filter: 'running,running,running,running,...' is neither running nor paused");
 	const char *limits[] = { "limit=0", "limit=101", "limit=x", "limit=", "limit=5x" };
 	for (size_t i = 0; i < sizeof(limits) / sizeof(*limits); i++)
 		list_refused(false, limits[i], "limit must be 1 to 100");
 	list_refused(false, "nextToken=0", "nextToken '0' is not one this server gave");
 	list_refused(false, "nextToken=-3", "nextToken '-3' is not one this server gave");
 	list_refused(false, "nextToken=7x", "nextToken '7x' is not one this server gave");
+	list_refused(false, "nextToken=99999999999999999999", "nextToken '99999999999999999999' is not one this server gave");
 	list_refused(false, "metadata=a=1&oops", "metadata filter: 'oops' is not key=value");
 }
 

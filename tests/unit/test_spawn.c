@@ -284,7 +284,8 @@ static void test_bad_arguments(void **state)
 	o.stdio[1] = (struct spawn_stdio){ SPAWN_FD, -1 };
 	struct spawn_failure f = { 0 };
 	assert_int_equal(spawn_run(&o, NULL, NULL, &f), -EBADF);
-	assert_int_equal(f.step, SPAWN_STEP_PIPE);
+	assert_int_equal(f.step, SPAWN_STEP_BADFD);
+	assert_int_equal(f.index, 1);
 	int many[SPAWN_MAX_PASS_FDS + 1] = { 0 };
 	o = child("exit", "0");
 	o.pass_fds = many;

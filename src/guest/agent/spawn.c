@@ -73,7 +73,7 @@ static int build_env(const char *const *base_env, char *const *defaults, char *c
 	return 0;
 }
 
-static const char *env_value(const char *const *env, const char *key)
+static const char *envp_lookup(const char *const *env, const char *key)
 {
 	size_t l = strlen(key);
 	for (size_t i = 0; env[i]; i++)
@@ -150,6 +150,7 @@ static int spawn_error(const struct spawn_request *req, const char *cwd, const s
 	switch (f->step) {
 	case SPAWN_STEP_FORK: return cove_errno(err, -f->err, "start %s: fork", req->argv[0]);
 	case SPAWN_STEP_PIPE: return cove_errno(err, -f->err, "start %s: pipe", req->argv[0]);
+	case SPAWN_STEP_NULL: return cove_errno(err, -f->err, "start %s: open /dev/null", req->argv[0]);
 	case SPAWN_STEP_CHDIR: return start_error(req, cwd, START_CWD, f->err, err);
 	case STEP_USER: return start_error(req, cwd, START_USER, f->err, err);
 	default: return start_error(req, cwd, START_COMMAND, f->err, err);
@@ -242,9 +243,9 @@ int spawn_command(const struct spawn_request *req, struct spawned *out, struct c
 	if (build_env(base.list, req->default_envs, req->envs, envp, MAX_ENV) < 0)
 		return cove_errf(err, -E2BIG, "too many environment variables");
 	const char *cwd = req->cwd && *req->cwd ? req->cwd
-			  : req->default_cwd && *req->default_cwd ? req->default_cwd : env_value(envp, "HOME");
+			  : req->default_cwd && *req->default_cwd ? req->default_cwd : envp_lookup(envp, "HOME");
 	char exe[4096];
-	int r = resolve(req->argv[0], env_value(envp, "PATH"), exe, sizeof(exe));
+	int r = resolve(req->argv[0], envp_lookup(envp, "PATH"), exe, sizeof(exe));
 	if (r < 0)
 		return start_error(req, cwd, START_COMMAND, -r, err);
 	struct stat st;
