@@ -95,8 +95,8 @@ int manager_create(struct manager *m, const struct manager_create *req, struct m
 	int64_t t0 = now_us();
 	const char *name = req->template_id && *req->template_id ? req->template_id : MANAGER_DEFAULT_TEMPLATE;
 	long timeout = req->timeout_s ? req->timeout_s : MANAGER_DEFAULT_TIMEOUT_S;
-	if (timeout < 0 || timeout > MANAGER_MAX_TIMEOUT_S)
-		return cove_errf(err, -EINVAL, "timeout %ld s is outside 1 to %d s", timeout, MANAGER_MAX_TIMEOUT_S);
+	if (timeout_check(timeout, 1, err) < 0)
+		return -EINVAL;
 	int r = net_policy_check(&req->policy, err);
 	if (r < 0)
 		return r;

@@ -99,8 +99,8 @@ int manager_fork(struct manager *m, const char *id, unsigned count, long timeout
 	long timeout = timeout_s ? timeout_s : MANAGER_DEFAULT_TIMEOUT_S;
 	if (count < 1 || count > MANAGER_MAX_FORK)
 		return cove_errf(err, -EINVAL, "count %u is outside 1 to %d", count, MANAGER_MAX_FORK);
-	if (timeout < 0 || timeout > MANAGER_MAX_TIMEOUT_S)
-		return cove_errf(err, -EINVAL, "timeout %ld s is outside 1 to %d s", timeout, MANAGER_MAX_TIMEOUT_S);
+	if (timeout_check(timeout, 1, err) < 0)
+		return -EINVAL;
 	if (!m->saved_dir[0])
 		return cove_errf(err, -EOPNOTSUPP, "forks need a directory to save the parent in");
 	pthread_mutex_lock(&m->lock);

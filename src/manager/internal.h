@@ -118,6 +118,10 @@ struct entry *entry_find(struct manager *m, const char *id);
  * not found" in err, for one that does not exist or is still being
  * created (its sandbox is its creator's alone). Under the lock. */
 struct entry *entry_find_visible(struct manager *m, const char *id, struct cove_err *err);
+/* A timeout a request gave, in seconds: 0 up to the longest a sandbox may
+ * live, else -EINVAL saying so (lowest: the least the caller means, 0 or 1,
+ * as the message names it). */
+int timeout_check(long seconds, int lowest, struct cove_err *err);
 void entry_unlink(struct manager *m, struct entry *e);
 uint64_t run_usage(const struct manager *m, const char *id);
 uint64_t saved_usage(const struct manager *m, const char *id);

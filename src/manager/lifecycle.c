@@ -111,8 +111,8 @@ int manager_kill(struct manager *m, const char *id, struct cove_err *err)
 
 static int change_deadline(struct manager *m, const char *id, long seconds, bool extend_only, struct cove_err *err)
 {
-	if (seconds < 0 || seconds > MANAGER_MAX_TIMEOUT_S)
-		return cove_errf(err, -EINVAL, "timeout %ld s is outside 0 to %d s", seconds, MANAGER_MAX_TIMEOUT_S);
+	if (timeout_check(seconds, 0, err) < 0)
+		return -EINVAL;
 	pthread_mutex_lock(&m->lock);
 	struct entry *e = entry_find_visible(m, id, err);
 	int r = 0;
@@ -202,8 +202,8 @@ static int restore_entry(struct manager *m, struct entry *e, struct cove_err *er
 
 int manager_resume(struct manager *m, const char *id, long timeout_s, bool *resumed, struct cove_err *err)
 {
-	if (timeout_s < 0 || timeout_s > MANAGER_MAX_TIMEOUT_S)
-		return cove_errf(err, -EINVAL, "timeout %ld s is outside 0 to %d s", timeout_s, MANAGER_MAX_TIMEOUT_S);
+	if (timeout_check(timeout_s, 0, err) < 0)
+		return -EINVAL;
 	pthread_mutex_lock(&m->lock);
 	struct entry *e = entry_find_visible(m, id, err);
 	int r = 0;

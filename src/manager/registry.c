@@ -110,6 +110,13 @@ struct entry *entry_find(struct manager *m, const char *id)
 	return NULL;
 }
 
+int timeout_check(long seconds, int lowest, struct cove_err *err)
+{
+	if (seconds >= 0 && seconds <= MANAGER_MAX_TIMEOUT_S)
+		return 0;
+	return cove_errf(err, -EINVAL, "timeout %ld s is outside %d to %d s", seconds, lowest, MANAGER_MAX_TIMEOUT_S);
+}
+
 struct entry *entry_find_visible(struct manager *m, const char *id, struct cove_err *err)
 {
 	struct entry *e = entry_find(m, id);
