@@ -10,8 +10,9 @@ PKGS="$PKGS libsqlite3-dev libnftables-dev libmicrohttpd-dev"
 PKGS="$PKGS linux-source-6.1 flex bison bc libelf-dev libssl-dev cpio xz-utils"
 # Guest image and VMM.
 PKGS="$PKGS busybox-static e2fsprogs qemu-system-x86 qemu-utils"
-# Debian templates (guest/templates): debootstrap, and its keyring check.
-PKGS="$PKGS debootstrap debian-archive-keyring gpgv"
+# Debian templates (guest/templates): debootstrap, its keyring check, and zstd
+# for the machine's cache of finished trees.
+PKGS="$PKGS debootstrap debian-archive-keyring gpgv zstd"
 # Building libmicrohttpd from its Debian source package.
 PKGS="$PKGS dpkg-dev"
 # Tests: iproute2 and nft only to look from the outside (count leftover

@@ -19,11 +19,42 @@ die() { echo "template $name: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "building a template needs root (debootstrap and chroot); run 'make' as root"
 command -v debootstrap >/dev/null || die "debootstrap missing (apt-get install debootstrap, or 'make deps')"
 conf() { sed -n "s/^$1=//p" "$recipe/template.conf" | tail -1; }
-# The recipe's fingerprint: an unchanged recipe keeps its tree.
-stamp=$(sha256sum "$recipe/packages" "$recipe/setup.sh" "$recipe/template.conf" | sha256sum | cut -c1-16)
+# The recipe's fingerprint (of the files, not where they are): an unchanged
+# recipe keeps its tree.
+stamp=$(cd "$recipe" && sha256sum packages setup.sh template.conf | sha256sum | cut -c1-16)
 if [ -d "$out/tree" ] && [ "$(cat "$out/tree.stamp" 2>/dev/null)" = "$stamp" ]; then
     say "tree up to date (the recipe has not changed)"
     touch "$out/tree.stamp"
+    exit 0
+fi
+
+# Finished trees are also kept in the machine's cache (COVE_CACHE, by default
+# /var/cache/cove), by recipe fingerprint, so another checkout of the same
+# recipe (a fresh clone, CI) takes the tree without debootstrap or the
+# network. A cached tree older than COVE_TREE_MAX_AGE_DAYS (7) is made anew
+# so that security updates come in; if that fails (Debian's archive out of
+# reach), the old one is used and the build says so.
+tree_cache_dir=${COVE_CACHE:-/var/cache/cove}/templates
+tree_cache=$tree_cache_dir/$name-$stamp.tar.zst
+max_age=${COVE_TREE_MAX_AGE_DAYS:-7}
+from_cache() {
+    rm -rf "$out/tree.new" "$out/tree" "$out/tree.stamp"
+    mkdir -p "$out/tree.new"
+    zstd -dcq "$tree_cache" | tar -x --numeric-owner --xattrs --xattrs-include='*' -C "$out/tree.new" ||
+        { rm -rf "$out/tree.new"; die "cannot unpack $tree_cache"; }
+    mv "$out/tree.new" "$out/tree"
+    echo "$stamp" > "$out/tree.stamp"
+    say "tree from the machine's cache: $tree_cache (made $(date -r "$tree_cache" '+%F %R'))"
+}
+if [ -z "${COVE_TREE_REBUILD:-}" ] && [ -f "$tree_cache" ]; then
+    if [ -n "$(find "$tree_cache" -mtime -"$max_age")" ]; then
+        from_cache
+        exit 0
+    fi
+    say "the cached tree is older than $max_age days; making it anew"
+    if COVE_TREE_REBUILD=1 "$0" "$@"; then exit 0; fi
+    echo "template $name: WARNING: could not make the tree anew; using the cached one, without the newest updates" >&2
+    from_cache
     exit 0
 fi
 suite=$(conf suite)
@@ -131,3 +162,16 @@ rm -rf "$tree"
 mv "$new" "$tree"
 echo "$stamp" > "$out/tree.stamp"
 say "tree ready: $(du -sh "$tree" | cut -f1) in $(( $(date +%s) - started )) s"
+
+# Into the machine's cache (written aside, then renamed); the three newest
+# trees of this template stay.
+if mkdir -p "$tree_cache_dir" 2>/dev/null; then
+    if tar -c --numeric-owner --xattrs --xattrs-include='*' -C "$tree" . | zstd -q -T0 -3 -o "$tree_cache.new"; then
+        mv -f "$tree_cache.new" "$tree_cache"
+        ls -t "$tree_cache_dir/$name"-*.tar.zst | tail -n +4 | xargs -r rm -f
+        say "kept in the machine's cache: $tree_cache ($(du -h "$tree_cache" | cut -f1))"
+    else
+        rm -f "$tree_cache.new"
+        echo "template $name: could not keep the tree in $tree_cache_dir (the build goes on)" >&2
+    fi
+fi
