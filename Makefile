@@ -83,7 +83,7 @@ $(E2B_SDK): tests/e2b/package.json tests/e2b/package-lock.json
 	@mkdir -p $(BUILD)/node
 	@cp tests/e2b/package.json tests/e2b/package-lock.json $(BUILD)/node/
 	@echo "  NPM     e2b SDK -> $(BUILD)/node"
-	@cd $(BUILD)/node && npm ci --no-audit --no-fund --silent
+	@cd $(BUILD)/node && npm ci --no-audit --no-fund --prefer-offline --silent
 	@touch $@
 
 programs: $(BIN)/cove $(BIN)/coved $(BIN)/cove-init $(BIN)/cove-agent $(UNIT_TESTS) $(INTEGRATION_TESTS) $(TEST_TOOLS) $(if $(HAVE_FUZZER),$(FUZZ_TARGETS))
