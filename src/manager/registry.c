@@ -50,7 +50,11 @@ int entry_info(const struct entry *e, struct manager_info *info)
 	if (net_policy_decode(e->policy_text, &info->policy) < 0)
 		net_policy_copy_free(&info->policy);
 	info->metadata = strdup(e->metadata ? e->metadata : "{}");
-	return info->metadata ? 0 : -ENOMEM;
+	if (!info->metadata) {
+		manager_info_clear(info);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 int entry_set_policy(struct entry *e, const char *text)
