@@ -120,7 +120,8 @@ await sbx.kill();
     const body = await r.json();
     forks.push(performance.now() - t);
     if (r.status !== 201) throw new Error(`fork: ${r.status} ${JSON.stringify(body)}`);
-    await Promise.all(body.sandboxes.map((c) => Sandbox.kill(c.sandboxID)));
+    await Promise.all(body.map((c) => (c.sandbox ? Sandbox.kill(c.sandbox.sandboxID) : null)));
+    if (body.some((c) => c.error)) throw new Error(`fork: ${JSON.stringify(body)}`);
   }
   line('fork of 10 children (all answering)', forks);
   await sbx.kill();

@@ -1,14 +1,21 @@
-/* The E2B control plane's route table (../docs: shared e2b-protocol.md;
- * E2B's spec/openapi.yml where that is silent). Each route, its body, query,
- * replies and errors: see docs/api.md. */
+/* The E2B control plane's route table: every route of E2B's API (its
+ * spec/openapi.yml and the SDK's schema; docs/api.md), served or answered
+ * 501 by api_not_supported, one line a route, so that an SDK call Cove
+ * cannot serve is never read as "not found". To serve one, give its line a
+ * handler. The first line whose pattern and method match wins: a fixed
+ * segment goes before a {} that would match it too (/templates/tags before
+ * /templates/{templateID}, /sandboxes/metrics before /sandboxes/{}). A path
+ * of none of these is 404 "no route", of one with another method 405. */
 #include "api/control.h"
 #include "api/handlers.h"
 
 static const struct http_route routes[] = {
+	/* Sandboxes. */
 	{ "POST", "/sandboxes", api_sandbox_create },
 	{ "POST", "/v2/sandboxes", api_sandbox_create },
 	{ "GET", "/sandboxes", api_list_v1 },
 	{ "GET", "/v2/sandboxes", api_list_v2 },
+	{ "GET", "/sandboxes/metrics", api_not_supported },
 	{ "GET", "/sandboxes/{}", api_sandbox_info },
 	{ "DELETE", "/sandboxes/{}", api_sandbox_kill },
 	{ "POST", "/sandboxes/{}/timeout", api_sandbox_timeout },
@@ -16,11 +23,70 @@ static const struct http_route routes[] = {
 	{ "POST", "/sandboxes/{}/connect", api_sandbox_connect },
 	{ "POST", "/v2/sandboxes/{}/connect", api_sandbox_connect },
 	{ "POST", "/sandboxes/{}/pause", api_sandbox_pause },
+	{ "POST", "/sandboxes/{sandboxID}/resume", api_not_supported },
 	{ "POST", "/sandboxes/{}/fork", api_sandbox_fork },
 	{ "GET", "/sandboxes/{}/metrics", api_sandbox_metrics },
-	{ "GET", "/metrics", api_host_metrics },
 	{ "GET", "/sandboxes/{}/logs", api_sandbox_logs },
+	{ "GET", "/v2/sandboxes/{sandboxID}/logs", api_not_supported },
+	{ "PUT", "/sandboxes/{sandboxID}/network", api_not_supported },
+	{ "POST", "/sandboxes/{sandboxID}/snapshots", api_not_supported },
+	/* E2B's API has these handlers, its spec and the SDK not yet. */
+	{ "PATCH", "/sandboxes/{sandboxID}/lifecycle", api_not_supported },
+	{ "PUT", "/sandboxes/{sandboxID}/metadata", api_not_supported },
+	/* Snapshots. */
+	{ "GET", "/snapshots", api_not_supported },
+	{ "POST", "/snapshots/{snapshotID}/fork", api_not_supported },
+	/* Templates: Cove's are built by `make` (guest/templates/). */
 	{ "GET", "/templates", api_templates },
+	{ "POST", "/templates", api_not_supported },
+	{ "GET", "/templates/aliases/{}", api_template_alias },
+	{ "POST", "/templates/tags", api_not_supported },
+	{ "DELETE", "/templates/tags", api_not_supported },
+	{ "GET", "/templates/{templateID}", api_not_supported },
+	{ "POST", "/templates/{templateID}", api_not_supported },
+	{ "PATCH", "/templates/{templateID}", api_not_supported },
+	{ "DELETE", "/templates/{templateID}", api_not_supported },
+	{ "GET", "/templates/{templateID}/tags", api_not_supported },
+	{ "GET", "/templates/{templateID}/files/{hash}", api_not_supported },
+	{ "POST", "/templates/{templateID}/builds/{buildID}", api_not_supported },
+	{ "GET", "/templates/{templateID}/builds/{buildID}/status", api_not_supported },
+	{ "GET", "/templates/{templateID}/builds/{buildID}/logs", api_not_supported },
+	{ "GET", "/v2/templates", api_not_supported },
+	{ "POST", "/v2/templates", api_not_supported },
+	{ "PATCH", "/v2/templates/{templateID}", api_not_supported },
+	{ "POST", "/v2/templates/{templateID}/builds/{buildID}", api_not_supported },
+	{ "POST", "/v3/templates", api_not_supported },
+	/* Volumes, secrets. */
+	{ "GET", "/volumes", api_not_supported },
+	{ "POST", "/volumes", api_not_supported },
+	{ "GET", "/volumes/{volumeID}", api_not_supported },
+	{ "DELETE", "/volumes/{volumeID}", api_not_supported },
+	{ "GET", "/secrets", api_not_supported },
+	{ "POST", "/secrets", api_not_supported },
+	{ "GET", "/secrets/{secretID}", api_not_supported },
+	{ "POST", "/secrets/{secretID}", api_not_supported },
+	{ "DELETE", "/secrets/{secretID}", api_not_supported },
+	/* Teams, keys, tokens, nodes, administration: Cove has one key (coved
+	 * --api-key) and one host. */
+	{ "GET", "/health", api_not_supported },
+	{ "GET", "/teams", api_not_supported },
+	{ "GET", "/teams/{teamID}/metrics", api_not_supported },
+	{ "GET", "/teams/{teamID}/metrics/max", api_not_supported },
+	{ "GET", "/api-keys", api_not_supported },
+	{ "POST", "/api-keys", api_not_supported },
+	{ "PATCH", "/api-keys/{apiKeyID}", api_not_supported },
+	{ "DELETE", "/api-keys/{apiKeyID}", api_not_supported },
+	{ "POST", "/access-tokens", api_not_supported },
+	{ "DELETE", "/access-tokens/{accessTokenID}", api_not_supported },
+	{ "GET", "/nodes", api_not_supported },
+	{ "GET", "/nodes/{nodeID}", api_not_supported },
+	{ "POST", "/nodes/{nodeID}", api_not_supported },
+	{ "POST", "/admin/teams/{teamID}/sandboxes/kill", api_not_supported },
+	{ "POST", "/admin/teams/{teamID}/builds/cancel", api_not_supported },
+	{ "POST", "/admin/teams/{teamID}/api-keys", api_not_supported },
+	{ "DELETE", "/admin/teams/{teamID}/api-keys/{apiKeyID}", api_not_supported },
+	/* Cove's own: the host in Prometheus text. */
+	{ "GET", "/metrics", api_host_metrics },
 };
 
 const struct http_route *control_routes(size_t *n)

@@ -32,6 +32,7 @@ enum MHD_Result api_host_metrics(struct http_request *r);
 enum MHD_Result api_sandbox_logs(struct http_request *r);
 /* templates.c */
 enum MHD_Result api_templates(struct http_request *r);
+enum MHD_Result api_template_alias(struct http_request *r);
 
 /* reply.c */
 struct manager *api_manager(struct http_request *r);
@@ -40,9 +41,13 @@ struct api_query api_query_of(struct http_request *r);
 /* ms since the epoch as 2006-01-02T15:04:05.000Z. */
 void api_iso8601(int64_t ms, char buf[32]);
 const char *api_state_name(enum store_sandbox_state s);
-/* A failure as its status: -ENOENT 404, -EINVAL 400, -EAGAIN 429, ...;
- * err's message, else the errno's. */
+/* A manager failure's status: -ENOENT 404, -EINVAL 400, -EAGAIN 429, ... */
+unsigned api_status_of(int code);
+/* A failure as its status, with err's message, else the errno's. */
 enum MHD_Result api_reply_failure(struct http_request *r, int code, const struct cove_err *err);
+/* A route of E2B's that Cove does not serve: 501 naming it, so that no SDK
+ * reads its absence as "not found". */
+enum MHD_Result api_not_supported(struct http_request *r);
 /* The fields create and connect answer with. */
 json_t *api_created_json(const struct manager_info *info);
 /* A sandbox as info and list show it. */

@@ -11,11 +11,11 @@ static int metric_json(void *ctx, const struct manager_metric *mt)
 {
 	char ts[32];
 	api_iso8601(mt->ts_ms, ts);
-	json_t *o = json_pack("{s:s, s:I, s:f, s:i, s:I, s:I, s:I, s:I}", "timestamp", ts, "timestampUnix",
+	json_t *o = json_pack("{s:s, s:I, s:f, s:i, s:I, s:I, s:I, s:I, s:I}", "timestamp", ts, "timestampUnix",
 			      (json_int_t)(mt->ts_ms / 1000), "cpuUsedPct", mt->cpu_used_pct, "cpuCount",
 			      (int)mt->cpu_count, "memUsed", (json_int_t)mt->mem_used, "memTotal",
-			      (json_int_t)mt->mem_total, "diskUsed", (json_int_t)mt->disk_used, "diskTotal",
-			      (json_int_t)mt->disk_total);
+			      (json_int_t)mt->mem_total, "memCache", (json_int_t)mt->mem_cache, "diskUsed",
+			      (json_int_t)mt->disk_used, "diskTotal", (json_int_t)mt->disk_total);
 	return o && json_array_append_new(ctx, o) == 0 ? 0 : -ENOMEM;
 }
 

@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "manager/manager.h"
 #include "proto/http1.h"
+#include "proto/utf8.h"
 
 #define BUF_SIZE (64 * 1024)
 
@@ -29,6 +30,7 @@ struct proxy {
 	bool chunked_up;       /* the request body goes upstream chunked */
 	unsigned error_status; /* set: finish answers this instead */
 	char error[256];
+	bool not_found;        /* no such sandbox running: E2B's edge proxy's 502 */
 	/* the response */
 	char head[HTTP1_MAX_HEAD];
 	size_t head_len;
@@ -100,6 +102,8 @@ static void begin(struct http_request *r, const struct api_sandbox_target *t, in
 	p->client_fd = ci ? ci->connect_fd : -1;
 	if (rc < 0) {
 		fail(p, rc == -EINVAL ? 400 : 502, "%s", bad->msg);
+		snprintf(p->id, sizeof(p->id), "%s", t->id);
+		p->not_found = rc == -ENOENT;
 		return;
 	}
 	snprintf(p->id, sizeof(p->id), "%s", t->id);
@@ -108,6 +112,7 @@ static void begin(struct http_request *r, const struct api_sandbox_target *t, in
 	int r2 = manager_connect(p->m, p->id, port, PROXY_CONNECT_TIMEOUT_MS, &p->fd, &err);
 	if (r2 < 0) {
 		fail(p, 502, "%s", err.msg);
+		p->not_found = r2 == -ENOENT;
 		p->fd = -1;
 		return;
 	}
@@ -238,6 +243,16 @@ static void nothing(void *cls)
 	(void)cls; /* the proxy state goes with the request (cleanup) */
 }
 
+/* What E2B's edge proxy answers for a sandbox it cannot find (its e2e test
+ * host.test.ts checks all three fields); the SDK's isRunning() reads the
+ * 502 as false. */
+static enum MHD_Result reply_not_found(struct http_request *r, const char *id)
+{
+	json_t *j = json_pack("{s:s, s:o, s:i}", "message", "The sandbox was not found", "sandboxId",
+			      json_string_lossy(id), "code", 502);
+	return http_reply_json(r, 502, j);
+}
+
 static enum MHD_Result finish(struct http_request *r)
 {
 	struct proxy *p = r->ctx;
@@ -248,6 +263,8 @@ static enum MHD_Result finish(struct http_request *r)
 	int rc = p->error_status ? 0 : read_head(p);
 	if (rc < 0)
 		fail(p, 502, "sandbox %s: no valid answer from the guest", p->id);
+	if (p->error_status && p->not_found)
+		return reply_not_found(r, p->id);
 	if (p->error_status)
 		return api_reply_error(r, p->error_status, "%s", p->error);
 	p->left = p->resp.content_length;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "proto/utf8.h"
 #include "proto/version.h"
 
 struct manager *api_manager(struct http_request *r)
@@ -37,16 +38,25 @@ const char *api_state_name(enum store_sandbox_state s)
 	return s == STORE_SANDBOX_PAUSED ? "paused" : "running";
 }
 
+unsigned api_status_of(int code)
+{
+	return code == -ENOENT ? 404
+	     : code == -EINVAL ? 400
+	     : code == -EAGAIN ? 429
+	     : code == -EBUSY || code == -EALREADY || code == -ESTALE || code == -EOPNOTSUPP ? 409
+	     : code == -ENOSPC ? 507
+	     : code == -ESHUTDOWN || code == -ECANCELED ? 503
+							: 500;
+}
+
 enum MHD_Result api_reply_failure(struct http_request *r, int code, const struct cove_err *err)
 {
-	unsigned status = code == -ENOENT ? 404
-			: code == -EINVAL ? 400
-			: code == -EAGAIN ? 429
-			: code == -EBUSY || code == -EALREADY || code == -ESTALE || code == -EOPNOTSUPP ? 409
-			: code == -ENOSPC ? 507
-			: code == -ESHUTDOWN || code == -ECANCELED ? 503
-					     : 500;
-	return api_reply_error(r, status, "%s", err->msg[0] ? err->msg : strerror(-code));
+	return api_reply_error(r, api_status_of(code), "%s", err->msg[0] ? err->msg : strerror(-code));
+}
+
+enum MHD_Result api_not_supported(struct http_request *r)
+{
+	return api_reply_error(r, 501, "not supported by Cove: %s %s", r->method, r->route->pattern);
 }
 
 json_t *api_created_json(const struct manager_info *info)
@@ -54,6 +64,34 @@ json_t *api_created_json(const struct manager_info *info)
 	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:n, s:n}", "sandboxID", info->id, "templateID",
 			 info->template_id, "alias", info->template_id, "clientID", "cove", "envdVersion", ENVD_VERSION,
 			 "envdAccessToken", info->token, "trafficAccessToken", "domain");
+}
+
+static json_t *strings_json(const char *const *list)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; a && list && list[i]; i++)
+		json_array_append_new(a, json_string_lossy(list[i]));
+	return a;
+}
+
+/* network, allowInternetAccess, lifecycle, domain, volumeMounts: E2B's
+ * SandboxDetail (and ListedSandbox) fields Cove has answers for. */
+static int info_config_json(json_t *j, const struct manager_info *info)
+{
+	const struct net_policy *p = &info->policy.policy;
+	/* Nothing of Cove's keeps public traffic out yet (issue 14's TLS and
+	 * traffic tokens may): a sandbox's ports are as open as coved's. */
+	json_t *network = json_pack("{s:b, s:o, s:o}", "allowPublicTraffic", 1, "allowOut", strings_json(p->allow_out),
+				    "denyOut", strings_json(p->deny_out));
+	/* Not known for a sandbox made before Cove kept it: null, as E2B's
+	 * "not explicitly set". */
+	json_t *internet = info->policy_known ? json_boolean(p->internet) : json_null();
+	json_t *lifecycle = json_pack("{s:s, s:b}", "onTimeout", info->auto_pause ? "pause" : "kill", "autoResume", 0);
+	int r = json_object_set_new(j, "network", network) | json_object_set_new(j, "allowInternetAccess", internet) |
+		json_object_set_new(j, "lifecycle", lifecycle) | json_object_set_new(j, "domain", json_null()) |
+		json_object_set_new(j, "volumeMounts", json_array()) |
+		json_object_set_new(j, "diskSizeMB", json_integer(info->disk_size_mib));
+	return r ? -ENOMEM : 0;
 }
 
 json_t *api_info_json(const struct manager_info *info, bool with_token)
@@ -71,5 +109,9 @@ json_t *api_info_json(const struct manager_info *info, bool with_token)
 		json_object_set_new(j, "envdAccessToken", json_string(info->token));
 	if (j) /* Cove's own: what it holds on the host's disk */
 		json_object_set_new(j, "diskBytes", json_integer((json_int_t)info->disk_bytes));
+	if (j && info_config_json(j, info) < 0) {
+		json_decref(j);
+		return NULL;
+	}
 	return j;
 }

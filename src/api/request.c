@@ -128,9 +128,9 @@ static int parse_create(json_t *body, struct api_create_body *b, struct cove_err
 	b->req.template_id = json_string_value(tpl);
 	if (timeout && !json_is_null(timeout)) {
 		if (!json_is_integer(timeout) || json_integer_value(timeout) < 0 ||
-		    json_integer_value(timeout) > MANAGER_MAX_TIMEOUT_S)
-			return cove_errf(err, -EINVAL, "timeout must be a number of seconds from 0 to %d",
-					 MANAGER_MAX_TIMEOUT_S);
+		    json_integer_value(timeout) > API_MAX_SECONDS)
+			return cove_errf(err, -EINVAL, "timeout must be a number of seconds from 0 to %ld",
+					 API_MAX_SECONDS);
 		b->req.timeout_s = (long)json_integer_value(timeout);
 	}
 	json_t *meta = json_object_get(body, "metadata");
@@ -177,8 +177,8 @@ static int seconds_of(json_t *body, const char *field, bool required, long *ret,
 	json_t *v = json_object_get(body, field);
 	if (!v || json_is_null(v))
 		return required ? cove_errf(err, -EINVAL, "%s is required", field) : 0;
-	if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > MANAGER_MAX_TIMEOUT_S)
-		return cove_errf(err, -EINVAL, "%s must be a number of seconds from 0 to %d", field, MANAGER_MAX_TIMEOUT_S);
+	if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > API_MAX_SECONDS)
+		return cove_errf(err, -EINVAL, "%s must be a number of seconds from 0 to %ld", field, API_MAX_SECONDS);
 	*ret = (long)json_integer_value(v);
 	return 0;
 }
@@ -216,11 +216,14 @@ int api_connect_body_parse(const char *body, size_t len, struct api_connect_body
 int api_fork_body_parse(const char *body, size_t len, struct api_fork_body *ret, struct cove_err *err)
 {
 	ret->count = 1;
-	ret->timeout_s = MANAGER_DEFAULT_TIMEOUT_S;
+	ret->timeout_s = 0;
 	json_t *j = json_body(body, len, err);
 	if (!j)
 		return -EINVAL;
 	int r = seconds_of(j, "timeout", false, &ret->timeout_s, err);
+	/* E2B's: a fork asked to live no time is refused, not defaulted. */
+	if (r == 0 && json_is_integer(json_object_get(j, "timeout")) && ret->timeout_s == 0)
+		r = cove_errf(err, -EINVAL, "timeout must be greater than 0");
 	json_t *c = json_object_get(j, "count");
 	if (r == 0 && c && !json_is_null(c)) {
 		if (!json_is_integer(c) || json_integer_value(c) < 1 || json_integer_value(c) > MANAGER_MAX_FORK)
@@ -307,12 +310,56 @@ static int parse_state_filter(const char *state, struct api_list_query *q, struc
 	return 0;
 }
 
+void api_list_token(bool ascending, int64_t seq, char buf[32])
+{
+	snprintf(buf, 32, "%c%lld", ascending ? 'a' : 'd', (long long)seq);
+}
+
+/* "d123" or "a123", only for the order asked now. */
+static int parse_token(const char *next, struct api_list_query *q, struct cove_err *err)
+{
+	if (!next || !*next)
+		return 0;
+	char *end;
+	errno = 0;
+	long long v = (next[0] == 'a' || next[0] == 'd') && next[1] >= '1' && next[1] <= '9' ? strtoll(next + 1, &end, 10)
+											   : 0;
+	if (v <= 0 || errno || *end)
+		return cove_errf(err, -EINVAL, "nextToken '%.64s' is not one this server gave", next);
+	if ((next[0] == 'a') != q->ascending)
+		return cove_errf(err, -EINVAL, "nextToken '%.64s' was given for order=%s, not %s", next,
+				 next[0] == 'a' ? "asc" : "desc", q->ascending ? "asc" : "desc");
+	q->after_seq = v;
+	return 0;
+}
+
+/* template, startedAfter, order: v2's. */
+static int parse_v2_filters(const struct api_query *in, struct api_list_query *q, struct cove_err *err)
+{
+	const char *tpl = in->get(in->cls, "template"), *after = in->get(in->cls, "startedAfter"),
+		   *order = in->get(in->cls, "order");
+	if (tpl && strlen(tpl) >= sizeof(q->template_id))
+		return cove_errf(err, -EINVAL, "template filter: '%.32s...' is longer than a template name", tpl);
+	snprintf(q->template_id, sizeof(q->template_id), "%s", tpl ? tpl : "");
+	if (after && *after) {
+		if (api_time_parse(after, &q->started_after_ms) < 0)
+			return cove_errf(err, -EINVAL, "startedAfter '%.64s' is not an RFC 3339 time (2006-01-02T15:04:05Z)",
+					 after);
+		q->started_after_set = true;
+	}
+	if (order && *order && strcmp(order, "asc") != 0 && strcmp(order, "desc") != 0)
+		return cove_errf(err, -EINVAL, "order '%.32s' is neither asc nor desc", order);
+	q->ascending = order && strcmp(order, "asc") == 0;
+	return 0;
+}
+
 static int parse_list(const struct api_query *in, bool v2, struct api_list_query *q, struct cove_err *err)
 {
-	const char *state = in->get(in->cls, "state"), *limit = in->get(in->cls, "limit"),
-		   *next = in->get(in->cls, "nextToken");
+	const char *state = in->get(in->cls, "state"), *limit = in->get(in->cls, "limit");
 	int r;
 	if (v2 && state && *state && (r = parse_state_filter(state, q, err)) < 0)
+		return r;
+	if (v2 && (r = parse_v2_filters(in, q, err)) < 0)
 		return r;
 	if (limit) {
 		char *end;
@@ -321,14 +368,8 @@ static int parse_list(const struct api_query *in, bool v2, struct api_list_query
 			return cove_errf(err, -EINVAL, "limit must be 1 to %d", API_LIST_MAX_LIMIT);
 		q->limit = (size_t)v;
 	}
-	if (next && *next) {
-		char *end;
-		errno = 0;
-		long long v = strtoll(next, &end, 10);
-		if (errno || *end || v <= 0)
-			return cove_errf(err, -EINVAL, "nextToken '%s' is not one this server gave", next);
-		q->before_seq = v;
-	}
+	if ((r = parse_token(in->get(in->cls, "nextToken"), q, err)) < 0)
+		return r;
 	return parse_metadata_filter(in->get(in->cls, "metadata"), q, err);
 }
 
@@ -342,6 +383,94 @@ int api_list_query_parse(const struct api_query *in, bool v2, struct api_list_qu
 	if (r < 0)
 		api_list_query_clear(ret);
 	return r;
+}
+
+/* --- times --- */
+
+/* n decimal digits at *p (advanced past them); -1 when they are not. */
+static int digits(const char **p, int n)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++, (*p)++) {
+		if (**p < '0' || **p > '9')
+			return -1;
+		v = v * 10 + (**p - '0');
+	}
+	return v;
+}
+
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian; Hinnant's days_from_civil). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	unsigned yoe = (unsigned)(y - era * 400);
+	unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+/* Past c at *p, if it is there. */
+static bool expect(const char **p, char c)
+{
+	if (**p != c)
+		return false;
+	(*p)++;
+	return true;
+}
+
+static bool leap_year(int y)
+{
+	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+int api_time_parse(const char *text, int64_t *ms)
+{
+	static const int month_days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	const char *p = text;
+	int y = digits(&p, 4);
+	int mo = y >= 0 && expect(&p, '-') ? digits(&p, 2) : -1;
+	int d = mo >= 0 && expect(&p, '-') ? digits(&p, 2) : -1;
+	if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > month_days[mo - 1] + (mo == 2 && leap_year(y)))
+		return -EINVAL;
+	if (!expect(&p, 'T') && !expect(&p, 't'))
+		return -EINVAL;
+	int h = digits(&p, 2);
+	int mi = h >= 0 && expect(&p, ':') ? digits(&p, 2) : -1;
+	int sec = mi >= 0 && expect(&p, ':') ? digits(&p, 2) : -1;
+	if (h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59)
+		return -EINVAL;
+	int frac_ms = 0;
+	if (*p == '.') {
+		p++;
+		int n = 0;
+		for (; *p >= '0' && *p <= '9'; p++, n++)
+			if (n < 3)
+				frac_ms = frac_ms * 10 + (*p - '0');
+		if (n == 0 || n > 9)
+			return -EINVAL;
+		for (; n < 3; n++)
+			frac_ms *= 10;
+	}
+	int offset_min = 0;
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-' || *p == ' ') {
+		/* ' ': a '+' that a query string's decoding made a space. */
+		int sign = *p++ == '-' ? -1 : 1;
+		int oh = digits(&p, 2);
+		int om = oh >= 0 && expect(&p, ':') ? digits(&p, 2) : -1;
+		if (oh < 0 || oh > 23 || om < 0 || om > 59)
+			return -EINVAL;
+		offset_min = sign * (oh * 60 + om);
+	} else {
+		return -EINVAL;
+	}
+	if (*p)
+		return -EINVAL;
+	int64_t secs = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + sec;
+	*ms = (secs - (int64_t)offset_min * 60) * 1000 + frac_ms;
+	return 0;
 }
 
 void api_list_query_clear(struct api_list_query *q)

@@ -27,6 +27,9 @@
 #define API_LOGS_MAX_LIMIT 100000
 /* E2B's default refresh. */
 #define API_REFRESH_DEFAULT_S 60
+/* The most seconds a timeout field may say (E2B's int32); the host's own
+ * longest (coved --max-timeout) is the manager's to check. */
+#define API_MAX_SECONDS 2147483647L
 
 /* A query string's arguments, decoded; get returns NULL for one absent. */
 struct api_query {
@@ -65,24 +68,40 @@ struct api_connect_body {
 };
 int api_connect_body_parse(const char *body, size_t len, struct api_connect_body *ret, struct cove_err *err);
 
-/* POST /sandboxes/{id}/fork (Cove's own): {"count": 1 to 16, "timeout": seconds}. */
+/* POST /sandboxes/{id}/fork: {"count": 1 to MANAGER_MAX_FORK (default 1),
+ * "timeout": seconds, more than 0}; the body may be empty. */
 struct api_fork_body {
 	unsigned count;
-	long timeout_s;
+	long timeout_s; /* 0: not given (the manager's default) */
 };
 int api_fork_body_parse(const char *body, size_t len, struct api_fork_body *ret, struct cove_err *err);
 
 /* GET /sandboxes (v1: running only) and /v2/sandboxes (state filter, running
  * and paused by default): ?metadata=k%3Dv%26...&state=running,paused
- * &limit=N&nextToken=T. */
+ * &limit=N&nextToken=T, and on v2 also &template=NAME
+ * &startedAfter=RFC3339&order=asc|desc. Sandboxes are listed in creation
+ * order, newest first unless asc. */
 struct api_list_query {
 	json_t *metadata;   /* key -> value (strings) a listed sandbox's metadata has; NULL: any */
 	bool running, paused; /* the states listed */
-	int64_t before_seq; /* nextToken: only older than this; 0: from the newest */
+	char template_id[64]; /* "": any */
+	bool started_after_set;
+	int64_t started_after_ms; /* started at or after (ms since the epoch) */
+	bool ascending;     /* order=asc: oldest first */
+	/* nextToken: where the previous page ended (its last sandbox's creation
+	 * order); 0: from the first. A token is only good for the order it was
+	 * given in. */
+	int64_t after_seq;
 	size_t limit;
 };
 int api_list_query_parse(const struct api_query *q, bool v2, struct api_list_query *ret, struct cove_err *err);
 void api_list_query_clear(struct api_list_query *q);
+/* The nextToken of a page that ended at seq, in that order ("d123", "a123"). */
+void api_list_token(bool ascending, int64_t seq, char buf[32]);
+
+/* An RFC 3339 time (2006-01-02T15:04:05[.999999999](Z|+07:00)) as ms since
+ * the epoch, finer digits cut off. -EINVAL for anything else. */
+int api_time_parse(const char *text, int64_t *ms);
 
 /* GET /sandboxes/{id}/metrics?start=S&end=S (Unix seconds): the range in
  * milliseconds as manager_metrics takes it, end covering its whole second;

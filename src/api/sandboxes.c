@@ -1,10 +1,11 @@
 /* One sandbox's routes: create, info, kill, timeout, refresh, connect,
- * pause, fork (../docs: shared e2b-protocol.md; E2B's spec/openapi.yml where
- * that is silent; docs/api.md). */
+ * pause, fork (E2B's spec/openapi.yml and the SDK's schema; docs/api.md). */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "api/handlers.h"
+#include "proto/utf8.h"
 
 enum MHD_Result api_sandbox_create(struct http_request *r)
 {
@@ -90,13 +91,24 @@ enum MHD_Result api_sandbox_pause(struct http_request *r)
 	return rc < 0 ? api_reply_failure(r, rc, &err) : http_reply_empty(r, 204);
 }
 
-/* POST /sandboxes/{id}/fork (Cove's own: E2B has no fork): 201 with
- * {"sandboxes": [...]}, each as create answers. */
+/* One child of a fork as E2B's SandboxForkResult: {"sandbox": create's
+ * fields} or {"error": {"code", "message"}}. */
+static json_t *fork_result_json(const struct manager_fork_child *c)
+{
+	if (c->r == 0)
+		return json_pack("{s:o}", "sandbox", api_created_json(&c->info));
+	const char *msg = c->err.msg[0] ? c->err.msg : strerror(-c->r);
+	return json_pack("{s:{s:i, s:o}}", "error", "code", (int)api_status_of(c->r), "message", json_string_lossy(msg));
+}
+
+/* POST /sandboxes/{id}/fork: 201 with an array, one result a child, each
+ * made or failed on its own; a failure before any child was tried is the
+ * request's (404, 409, ...). Unlike E2B, a paused sandbox forks too. */
 enum MHD_Result api_sandbox_fork(struct http_request *r)
 {
 	struct cove_err err = { 0 };
 	struct api_fork_body body;
-	struct manager_info *kids = NULL;
+	struct manager_fork_child *kids = NULL;
 	int rc = api_fork_body_parse(r->body, r->len, &body, &err);
 	if (rc == 0 && !(kids = calloc(body.count, sizeof(*kids))))
 		rc = cove_errf(&err, -ENOMEM, "out of memory");
@@ -108,9 +120,14 @@ enum MHD_Result api_sandbox_fork(struct http_request *r)
 	}
 	json_t *list = json_array();
 	for (unsigned i = 0; i < body.count; i++) {
-		json_array_append_new(list, api_created_json(&kids[i]));
-		manager_info_clear(&kids[i]);
+		json_t *item = fork_result_json(&kids[i]);
+		if (!item || json_array_append_new(list, item) < 0) {
+			json_decref(list);
+			list = NULL;
+		}
+		if (kids[i].r == 0)
+			manager_info_clear(&kids[i].info);
 	}
 	free(kids);
-	return http_reply_json(r, 201, json_pack("{s:o}", "sandboxes", list));
+	return http_reply_json(r, 201, list);
 }

@@ -1,4 +1,4 @@
-/* cove fork: sandboxes that carry on from a running one. */
+/* cove fork: sandboxes that carry on from a running or paused one. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -6,6 +6,9 @@
 
 #include "cli/cli.h"
 #include "client/client.h"
+
+/* E2B's most children of one fork (coved's MANAGER_MAX_FORK). */
+#define CLI_MAX_FORK 100
 
 struct fork_opts {
 	long timeout;
@@ -24,8 +27,8 @@ static int fork_option(void *ctx, int c)
 		char *end;
 		errno = 0;
 		o->count = strtol(optarg, &end, 10);
-		if (errno || *end || o->count < 1 || o->count > 16) {
-			fprintf(stderr, "cove fork: -n wants a number from 1 to 16, not '%s'\n", optarg);
+		if (errno || *end || o->count < 1 || o->count > CLI_MAX_FORK) {
+			fprintf(stderr, "cove fork: -n wants a number from 1 to %d, not '%s'\n", CLI_MAX_FORK, optarg);
 			return -1;
 		}
 		return 0;
@@ -33,15 +36,42 @@ static int fork_option(void *ctx, int c)
 	return c == 300 ? cli_parse_count("fork", "--timeout", "seconds", optarg, &o->timeout) : -1;
 }
 
+/* Each child's id on stdout, each failure on stderr; -1 when any failed. */
+static int print_children(json_t *reply)
+{
+	if (!json_is_array(reply)) {
+		fprintf(stderr, "cove fork: coved's answer is not a list of children\n");
+		return -1;
+	}
+	int r = 0;
+	size_t i;
+	json_t *item;
+	json_array_foreach(reply, i, item) {
+		const char *id = json_string_value(json_object_get(json_object_get(item, "sandbox"), "sandboxID"));
+		json_t *error = json_object_get(item, "error");
+		if (id) {
+			printf("%s\n", id);
+			continue;
+		}
+		r = -1;
+		fprintf(stderr, "cove fork: child %zu: %s (%lld)\n", i + 1,
+			json_string_value(json_object_get(error, "message")) ?: "failed, and coved did not say why",
+			(long long)json_integer_value(json_object_get(error, "code")));
+	}
+	return r;
+}
+
 int cmd_fork(int argc, char **argv)
 {
 	static const char usage_text[] =
 		"usage: cove fork [-n N] [--timeout S] [--json] ID\n"
 		"\n"
-		"Makes N sandboxes (default 1) that carry on from sandbox ID as it is now:\n"
-		"its processes, files and environment, each with an id, token, network and\n"
-		"disk of its own and its own random numbers. ID runs on. Prints their ids.\n"
-		"  -n N           how many (1 to 16)\n"
+		"Makes N sandboxes (default 1) that carry on from sandbox ID as it is now\n"
+		"(running, or paused): its processes, files and environment, each with an\n"
+		"id, token, network and disk of its own and its own random numbers. ID runs\n"
+		"on. Prints the new ids; a child that could not be made (over the host's\n"
+		"limits, say) is told on stderr, and cove exits 1, the others made.\n"
+		"  -n N           how many (1 to 100)\n"
 		"  --timeout S    seconds each lives unless extended (default 300)\n"
 		"  --json         print coved's whole answer\n" CLI_CLIENT_HELP;
 	static const struct option opts[] = {
@@ -71,11 +101,8 @@ int cmd_fork(int argc, char **argv)
 	} else if (o.json) {
 		json_dumpf(reply, stdout, JSON_INDENT(2));
 		putchar('\n');
-	} else {
-		size_t i;
-		json_t *sb;
-		json_array_foreach(json_object_get(reply, "sandboxes"), i, sb)
-			printf("%s\n", json_string_value(json_object_get(sb, "sandboxID")));
+	} else if (print_children(reply) < 0) {
+		rc = 1;
 	}
 	json_decref(body);
 	json_decref(reply);

@@ -407,6 +407,7 @@ int agent_metrics(const struct agent_endpoint *ep, struct agent_metrics *ret, st
 			.cpu_used_pct = json_is_number(pct) ? json_number_value(pct) : 0,
 			.mem_total = json_u64(j, "mem_total"),
 			.mem_used = json_u64(j, "mem_used"),
+			.mem_cache = json_u64(j, "mem_cache"),
 			.disk_total = json_u64(j, "disk_total"),
 			.disk_used = json_u64(j, "disk_used"),
 		};

@@ -49,6 +49,7 @@ struct agent_metrics {
 	unsigned cpu_count;
 	double cpu_used_pct;
 	uint64_t mem_total, mem_used, disk_total, disk_used; /* bytes */
+	uint64_t mem_cache;          /* the page cache, bytes */
 };
 int agent_metrics(const struct agent_endpoint *ep, struct agent_metrics *ret, struct cove_err *err);
 

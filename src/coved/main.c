@@ -5,8 +5,9 @@
  *
  * Settings come from flags, then the environment (COVE_API_KEY), then a
  * config file (--config, "name = value" lines with the flags' names); the API
- * key, when none is given, is made at first start and kept in
- * STATE_DIR/api-key (mode 0600). */
+ * key, when none is given, is made at first start (E2B's form: e2b_ and 40
+ * hex digits) and kept in STATE_DIR/api-key (mode 0600). */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -43,6 +44,7 @@ struct settings {
 	unsigned warm_pool;
 	enum vmm_accel accel;
 	bool live_restore;
+	unsigned max_timeout; /* seconds; 0: the manager's default */
 };
 
 static void usage(FILE *f)
@@ -51,7 +53,7 @@ static void usage(FILE *f)
 		"usage: coved [--listen ADDR:PORT] [--state-dir DIR] [--api-key KEY] [--config FILE]\n"
 		"             [--templates DIR] [--kernel PATH] [--max-sandboxes N] [--max-memory-mib N]\n"
 		"             [--net-pool N] [--accel auto|kvm|tcg] [--live-restore] [--max-boots N]\n"
-		"             [--warm-pool N]\n"
+		"             [--warm-pool N] [--max-timeout SECONDS]\n"
 		"\n"
 		"Serves the E2B API (point the SDK's E2B_API_URL here) and runs its sandboxes.\n"
 		"  --listen ADDR:PORT   default %s\n"
@@ -67,8 +69,10 @@ static void usage(FILE *f)
 		"  --warm-pool N        sandboxes kept restored and paused, ready to claim, per\n"
 		"                       template with a snapshot (default 0)\n"
 		"  --live-restore       on SIGTERM leave sandboxes running for the next coved to\n"
-		"                       take over (an upgrade); without it they are ended\n",
-		DEFAULT_LISTEN, STORE_DEFAULT_STATE_DIR, MANAGER_DEFAULT_MAX_SANDBOXES);
+		"                       take over (an upgrade); without it they are ended\n"
+		"  --max-timeout S      the longest a sandbox may be asked to live, in seconds\n"
+		"                       (create, connect, fork, timeout; default %d, E2B's)\n",
+		DEFAULT_LISTEN, STORE_DEFAULT_STATE_DIR, MANAGER_DEFAULT_MAX_SANDBOXES, MANAGER_DEFAULT_MAX_TIMEOUT_S);
 }
 
 static int parse_unsigned(const char *name, const char *v, unsigned *out)
@@ -107,6 +111,14 @@ static int set_one(struct settings *s, const char *name, const char *v)
 		return parse_unsigned(name, v, &s->max_boots);
 	else if (strcmp(name, "warm-pool") == 0)
 		return parse_unsigned(name, v, &s->warm_pool);
+	else if (strcmp(name, "max-timeout") == 0) {
+		if (parse_unsigned(name, v, &s->max_timeout) < 0)
+			return -1;
+		if (s->max_timeout == 0) {
+			fprintf(stderr, "coved: max-timeout must be at least 1 second\n");
+			return -1;
+		}
+	}
 	else if (strcmp(name, "live-restore") == 0) {
 		if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0) {
 			fprintf(stderr, "coved: live-restore '%s': expected true or false\n", v);
@@ -175,7 +187,7 @@ static int parse_settings(int argc, char **argv, struct settings *s)
 		{ "max-sandboxes", required_argument, NULL, 0 }, { "max-memory-mib", required_argument, NULL, 0 },
 		{ "net-pool", required_argument, NULL, 0 },	  { "accel", required_argument, NULL, 0 },
 		{ "live-restore", no_argument, NULL, 0 },	  { "max-boots", required_argument, NULL, 0 },
-		{ "warm-pool", required_argument, NULL, 0 },
+		{ "warm-pool", required_argument, NULL, 0 },	  { "max-timeout", required_argument, NULL, 0 },
 		{ "help", no_argument, NULL, 'h' },		  { 0 },
 	};
 	const char *names[MAX_SETTINGS], *values[MAX_SETTINGS], *config = NULL;
@@ -227,10 +239,11 @@ static int stored_api_key(struct settings *s)
 			return 0;
 		}
 	}
-	char hex[65];
-	if (random_hex(hex, 32) < 0)
+	/* E2B's form (e2b_ and hex(20 random bytes)), which every SDK takes. */
+	char hex[41];
+	if (random_hex(hex, 20) < 0)
 		return -1;
-	snprintf(s->api_key, sizeof(s->api_key), "cove_%s", hex);
+	snprintf(s->api_key, sizeof(s->api_key), "e2b_%s", hex);
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0 || fs_write_all(fd, s->api_key, strlen(s->api_key)) < 0 || fs_write_all(fd, "\n", 1) < 0) {
 		fprintf(stderr, "coved: write the API key to %s: %s\n", path, strerror(errno));
@@ -242,6 +255,18 @@ static int stored_api_key(struct settings *s)
 	log_info("op=api-key msg=\"made a new API key\" path=%s", path);
 	fprintf(stderr, "coved: made an API key; it is in %s\n", path);
 	return 0;
+}
+
+/* e2b_ and hex digits: what E2B's SDKs from 2.25 to 2.50 check a key
+ * against, refusing any other before a request is made. */
+static bool e2b_key_form(const char *key)
+{
+	if (strncmp(key, "e2b_", 4) != 0 || !key[4])
+		return false;
+	for (const char *p = key + 4; *p; p++)
+		if (!isxdigit((unsigned char)*p))
+			return false;
+	return true;
 }
 
 static int split_listen(const char *listen, char *addr, size_t len, unsigned *port)
@@ -272,6 +297,9 @@ static int serve(struct settings *s)
 		fprintf(stderr, "coved: %s\n", err.msg[0] ? err.msg : "cannot make an API key");
 		return 1;
 	}
+	if (!e2b_key_form(s->api_key))
+		log_warn("op=api-key msg=\"the API key is not e2b_ and hex digits: E2B SDKs 2.25 to 2.50 refuse such a key "
+			 "before sending a request (2.51 takes any); coved takes it\"");
 	struct store *store = NULL;
 	struct net_slots *net = NULL;
 	struct manager *m = NULL;
@@ -291,7 +319,8 @@ static int serve(struct settings *s)
 				     .vmm_binary = env_get(ENV_VMM_BINARY), .accel = s->accel,
 				     .max_sandboxes = s->max_sandboxes, .max_memory_mib = s->max_memory_mib,
 				     .live_restore = s->live_restore, .max_boots = s->max_boots,
-				     .saved_dir = saved_dir, .warm_pool = s->warm_pool };
+				     .saved_dir = saved_dir, .warm_pool = s->warm_pool,
+				     .max_timeout_s = s->max_timeout };
 	if (manager_open(&mc, &m, &err) < 0)
 		goto out;
 	struct api_server_config ac = { .address = addr, .port = port, .api_key = s->api_key, .app = m,

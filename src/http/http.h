@@ -1,8 +1,8 @@
 /* The HTTP/1.1 server both coved and the guest agent serve from:
  * libmicrohttpd with one thread per connection (a handler may block: on a
  * process's pipes, on a guest's socket), a table of routes matched by method
- * and path pattern ("/sandboxes/{}/timeout": {} matches one segment, captured
- * in order), bodies collected up to a per-route limit or handed to a route's
+ * and path pattern ("/sandboxes/{}/timeout": {} or {name} matches one
+ * segment, captured in order; the name only documents it), bodies collected up to a per-route limit or handed to a route's
  * sink as they arrive, and replies. What differs between the two servers is
  * policy, given as hooks: which requests bypass the routes, who may call,
  * how a refusal is worded, a header on every plain reply. */
@@ -103,7 +103,8 @@ unsigned http_server_port(const struct http_server *s);
 /* Waits for the requests in flight. NULL-safe. */
 void http_server_stop(struct http_server *s);
 
-/* Does path match pattern, capturing {} segments (1 to 127 bytes each)? */
+/* Does path match pattern, capturing {} or {name} segments (1 to 127 bytes
+ * each)? */
 bool http_match(const char *pattern, const char *path, char params[][HTTP_MAX_PARAM], size_t nparams);
 
 /* A request header or query-string argument (decoded), or NULL. */
@@ -124,6 +125,9 @@ enum MHD_Result http_reply_empty(struct http_request *r, unsigned status);
 enum MHD_Result http_reply_json(struct http_request *r, unsigned status, json_t *j);
 enum MHD_Result http_reply_json_with(struct http_request *r, unsigned status, json_t *j, const char *name,
 				     const char *value);
+/* The same with n more headers (a NULL name is skipped). */
+enum MHD_Result http_reply_json_headers(struct http_request *r, unsigned status, json_t *j, const char *const *names,
+					const char *const *values, size_t n);
 /* A streamed 200 reply of unknown length (chunked), produced by read; done
  * runs when it is over however it ended, and also on failure here. */
 enum MHD_Result http_stream(struct http_request *r, const char *content_type, MHD_ContentReaderCallback read,

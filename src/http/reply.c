@@ -13,15 +13,17 @@ enum MHD_Result http_queue(struct http_request *r, unsigned status, struct MHD_R
 	return ret;
 }
 
-/* A plain reply's headers (name may be NULL), then queued. */
+/* A plain reply's headers (n more, a NULL name skipped), then queued. */
 static enum MHD_Result reply_queue(struct http_request *r, unsigned status, const char *content_type,
-				   const char *name, const char *value, struct MHD_Response *resp)
+				   const char *const *names, const char *const *values, size_t n,
+				   struct MHD_Response *resp)
 {
 	const struct http_server_config *c = &r->server->c;
 	if (content_type)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-	if (name && value)
-		MHD_add_response_header(resp, name, value);
+	for (size_t i = 0; i < n; i++)
+		if (names[i] && values[i])
+			MHD_add_response_header(resp, names[i], values[i]);
 	if (c->reply_header && c->reply_header_value)
 		MHD_add_response_header(resp, c->reply_header, c->reply_header_value);
 	return http_queue(r, status, resp);
@@ -31,7 +33,7 @@ enum MHD_Result http_reply(struct http_request *r, unsigned status, const char *
 			   size_t len)
 {
 	struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
-	return resp ? reply_queue(r, status, content_type, NULL, NULL, resp) : MHD_NO;
+	return resp ? reply_queue(r, status, content_type, NULL, NULL, 0, resp) : MHD_NO;
 }
 
 enum MHD_Result http_reply_take(struct http_request *r, unsigned status, const char *content_type, void *body,
@@ -42,17 +44,23 @@ enum MHD_Result http_reply_take(struct http_request *r, unsigned status, const c
 		free(body);
 		return MHD_NO;
 	}
-	return reply_queue(r, status, content_type, NULL, NULL, resp);
+	return reply_queue(r, status, content_type, NULL, NULL, 0, resp);
 }
 
 enum MHD_Result http_reply_empty(struct http_request *r, unsigned status)
 {
 	struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-	return resp ? reply_queue(r, status, NULL, NULL, NULL, resp) : MHD_NO;
+	return resp ? reply_queue(r, status, NULL, NULL, NULL, 0, resp) : MHD_NO;
 }
 
 enum MHD_Result http_reply_json_with(struct http_request *r, unsigned status, json_t *j, const char *name,
 				     const char *value)
+{
+	return http_reply_json_headers(r, status, j, &name, &value, 1);
+}
+
+enum MHD_Result http_reply_json_headers(struct http_request *r, unsigned status, json_t *j, const char *const *names,
+					const char *const *values, size_t n)
 {
 	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
@@ -63,7 +71,7 @@ enum MHD_Result http_reply_json_with(struct http_request *r, unsigned status, js
 		free(text);
 		return MHD_NO;
 	}
-	return reply_queue(r, status, "application/json", name, value, resp);
+	return reply_queue(r, status, "application/json", names, values, n, resp);
 }
 
 enum MHD_Result http_reply_json(struct http_request *r, unsigned status, json_t *j)

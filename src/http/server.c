@@ -22,13 +22,14 @@ bool http_match(const char *pattern, const char *path, char params[][HTTP_MAX_PA
 {
 	size_t np = 0;
 	while (*pattern && *path) {
-		if (pattern[0] == '{' && pattern[1] == '}') {
+		const char *close = pattern[0] == '{' ? strchr(pattern, '}') : NULL;
+		if (close) {
 			size_t n = strcspn(path, "/");
 			if (n == 0 || n >= HTTP_MAX_PARAM || np >= nparams)
 				return false;
 			memcpy(params[np], path, n);
 			params[np++][n] = '\0';
-			pattern += 2;
+			pattern = close + 1;
 			path += n;
 		} else if (*pattern++ != *path++) {
 			return false;

@@ -76,6 +76,34 @@ int entry_go_live(struct manager *m, struct entry *e, long timeout_s, struct man
 	return r;
 }
 
+/* One more sandbox made of template name (GET /templates: spawnCount,
+ * lastSpawnedAt). A failure costs only the count. */
+static void count_spawn(struct manager *m, const char *name, int64_t when_ms)
+{
+	char key[128], value[64];
+	struct cove_err err = { 0 };
+	unsigned long long n = 0;
+	template_spawns_key(name, key);
+	int r = store_begin(m->c.store, &err);
+	if (r < 0) {
+		log_warn("template=%s op=count-spawn msg=\"%s\"", name, err.msg);
+		return;
+	}
+	r = store_meta_get(m->c.store, key, value, sizeof(value), &err);
+	if (r == 0 && sscanf(value, "%llu", &n) != 1)
+		n = 0;
+	snprintf(value, sizeof(value), "%llu %lld", n + 1, (long long)when_ms);
+	if (r == 0 || r == -ENOENT)
+		r = store_meta_set(m->c.store, key, value, &err);
+	if (r < 0) {
+		store_rollback(m->c.store);
+		log_warn("template=%s op=count-spawn msg=\"%s\"", name, err.msg);
+		return;
+	}
+	if (store_commit(m->c.store, &err) < 0)
+		log_warn("template=%s op=count-spawn msg=\"%s\"", name, err.msg);
+}
+
 /* A create (or fork) that failed: everything of e goes. */
 void entry_abandon(struct manager *m, struct entry *e, const char *op, const struct cove_err *err)
 {
@@ -95,7 +123,7 @@ int manager_create(struct manager *m, const struct manager_create *req, struct m
 	int64_t t0 = now_us();
 	const char *name = req->template_id && *req->template_id ? req->template_id : MANAGER_DEFAULT_TEMPLATE;
 	long timeout = req->timeout_s ? req->timeout_s : MANAGER_DEFAULT_TIMEOUT_S;
-	if (timeout_check(timeout, 1, err) < 0)
+	if (timeout_check(m, timeout, 1, err) < 0)
 		return -EINVAL;
 	int r = net_policy_check(&req->policy, err);
 	if (r < 0)
@@ -106,8 +134,13 @@ int manager_create(struct manager *m, const struct manager_create *req, struct m
 	if ((r = template_load(m->c.templates_dir, name, &tpl, err)) < 0)
 		return r == -ENOENT ? cove_errf(err, -ENOENT, "template '%s' not found", name) : r;
 	struct entry *e = entry_new(req->metadata);
-	if (!e)
+	char *policy = net_policy_encode(&req->policy);
+	if (!e || !policy || entry_set_policy(e, policy) < 0) {
+		free(policy);
+		entry_free(e);
 		return cove_errf(err, -ENOMEM, "manager: out of memory");
+	}
+	free(policy);
 	struct warm *w = warm_take(m, name);
 	if (w)
 		snprintf(e->id, sizeof(e->id), "%s", w->id);
@@ -120,6 +153,7 @@ int manager_create(struct manager *m, const struct manager_create *req, struct m
 	e->started_ms = wall_ms();
 	e->end_ms = e->started_ms + timeout * 1000;
 	e->auto_pause = req->auto_pause;
+	e->disk_size_mib = template_image_mib(&tpl);
 	if ((r = entry_admit(m, e, err)) < 0) {
 		warm_put_back(m, w);
 		entry_free(e);
@@ -138,6 +172,7 @@ int manager_create(struct manager *m, const struct manager_create *req, struct m
 	}
 	__atomic_add_fetch(&m->created, 1, __ATOMIC_RELAXED);
 	/* e may be gone already (killed): only the copy is used from here. */
+	count_spawn(m, name, ret->started_ms);
 	log_info("sandbox=%s op=create template=%s timeout_s=%ld ms=%.1f", ret->id, name, timeout,
 		 (double)(now_us() - t0) / 1000.0);
 	return 0;

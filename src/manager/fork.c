@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/fs.h"
 #include "common/log.h"
@@ -49,13 +50,16 @@ static void *fork_child_main(void *arg)
 static struct entry *child_of(const struct entry *p, long timeout_s)
 {
 	struct entry *e = entry_new(p->metadata);
-	if (!e)
+	if (!e || entry_set_policy(e, p->policy_text) < 0) {
+		entry_free(e);
 		return NULL;
+	}
 	new_sandbox_id(e->id, sizeof(e->id));
 	snprintf(e->template_id, sizeof(e->template_id), "%s", p->template_id);
 	e->state = STORE_SANDBOX_CREATING;
 	e->vcpus = p->vcpus;
 	e->mem_mib = p->mem_mib;
+	e->disk_size_mib = p->disk_size_mib;
 	e->auto_pause = p->auto_pause;
 	e->started_ms = wall_ms();
 	e->end_ms = e->started_ms + timeout_s * 1000;
@@ -92,17 +96,12 @@ static int fork_source(struct manager *m, struct entry *p, const struct template
 	return r;
 }
 
-int manager_fork(struct manager *m, const char *id, unsigned count, long timeout_s, struct manager_info *ret,
-		 struct cove_err *err)
+/* The parent p, found and marked busy (nobody kills, pauses or resumes it
+ * meanwhile), and an entry for each child; its token and template copied
+ * into parent_token and template_id. */
+static int fork_begin(struct manager *m, const char *id, struct fork_child *kids, unsigned count, long timeout,
+		      struct entry **parent, char parent_token[65], char template_id[64], struct cove_err *err)
 {
-	int64_t t0 = now_us();
-	long timeout = timeout_s ? timeout_s : MANAGER_DEFAULT_TIMEOUT_S;
-	if (count < 1 || count > MANAGER_MAX_FORK)
-		return cove_errf(err, -EINVAL, "count %u is outside 1 to %d", count, MANAGER_MAX_FORK);
-	if (timeout_check(timeout, 1, err) < 0)
-		return -EINVAL;
-	if (!m->saved_dir[0])
-		return cove_errf(err, -EOPNOTSUPP, "forks need a directory to save the parent in");
 	pthread_mutex_lock(&m->lock);
 	struct entry *p = entry_find_visible(m, id, err);
 	int r = 0;
@@ -112,90 +111,111 @@ int manager_fork(struct manager *m, const char *id, unsigned count, long timeout
 		r = cove_errf(err, -EBUSY, "sandbox '%s' is being paused, resumed or forked; try again", id);
 	else if (p->state == STORE_SANDBOX_PAUSED && !p->saved)
 		r = cove_errf(err, -EOPNOTSUPP, "sandbox '%s' was booted without a template snapshot and cannot be forked", id);
-	struct fork_child *kids = r == 0 ? calloc(count, sizeof(*kids)) : NULL;
-	if (r == 0 && !kids)
-		r = cove_errf(err, -ENOMEM, "fork: out of memory");
 	for (unsigned i = 0; r == 0 && i < count; i++)
 		if (!(kids[i].e = child_of(p, timeout)))
 			r = cove_errf(err, -ENOMEM, "fork: out of memory");
-	char parent_token[65] = "", template_id[64] = "";
 	if (r == 0) {
-		p->busy = true; /* nobody kills, pauses or resumes it meanwhile */
-		snprintf(parent_token, sizeof(parent_token), "%s", p->token);
-		snprintf(template_id, sizeof(template_id), "%s", p->template_id);
+		p->busy = true;
+		snprintf(parent_token, 65, "%s", p->token);
+		snprintf(template_id, 64, "%s", p->template_id);
+		*parent = p;
 	}
 	pthread_mutex_unlock(&m->lock);
-	if (r < 0) {
-		for (unsigned i = 0; kids && i < count; i++)
-			entry_free(kids[i].e);
-		free(kids);
-		return r;
+	return r;
+}
+
+/* Child f admitted (host limits), recorded and its boot started in a
+ * thread; else f->r and f->err say why, and its entry is gone. */
+static void fork_child_start(struct manager *m, struct fork_child *f)
+{
+	f->r = entry_admit(m, f->e, &f->err);
+	if (f->r < 0) {
+		entry_free(f->e); /* never listed */
+		f->e = NULL;
+		return;
 	}
+	f->r = entry_record(m, f->e, STORE_SANDBOX_CREATING, &f->err);
+	/* f->r is the child thread's from here (it may be done before
+	 * pthread_create returns); the result goes in a local. */
+	int rc = f->r == 0 ? pthread_create(&f->thread, NULL, fork_child_main, f) : 0;
+	f->started = f->r == 0 && rc == 0;
+	if (rc != 0)
+		f->r = cove_errno(&f->err, -rc, "fork: start a thread");
+	if (!f->started) {
+		entry_abandon(m, f->e, "fork", &f->err);
+		f->e = NULL;
+	}
+}
+
+/* Child f, booted (or not), goes live into ret; else ret says why and
+ * what it had goes. */
+static void fork_child_end(struct manager *m, struct fork_child *f, long timeout, struct manager_fork_child *ret)
+{
+	if (f->started)
+		pthread_join(f->thread, NULL);
+	if (f->e && f->r == 0)
+		f->r = entry_go_live(m, f->e, timeout, &ret->info, &f->err);
+	if (f->e && f->r < 0) {
+		entry_abandon(m, f->e, "fork", &f->err);
+		manager_info_clear(&ret->info); /* what a go-live cut short made */
+	}
+	ret->r = f->r;
+	ret->err = f->err;
+}
+
+int manager_fork(struct manager *m, const char *id, unsigned count, long timeout_s, struct manager_fork_child *ret,
+		 struct cove_err *err)
+{
+	int64_t t0 = now_us();
+	long timeout = timeout_s ? timeout_s : MANAGER_FORK_DEFAULT_TIMEOUT_S;
+	if (count < 1 || count > MANAGER_MAX_FORK)
+		return cove_errf(err, -EINVAL, "count %u is outside 1 to %d", count, MANAGER_MAX_FORK);
+	if (timeout_check(m, timeout, 1, err) < 0)
+		return -EINVAL;
+	if (!m->saved_dir[0])
+		return cove_errf(err, -EOPNOTSUPP, "forks need a directory to save the parent in");
+	memset(ret, 0, count * sizeof(*ret));
+	struct fork_child *kids = calloc(count, sizeof(*kids));
+	if (!kids)
+		return cove_errf(err, -ENOMEM, "fork: out of memory");
+	struct entry *p = NULL;
+	char parent_token[65] = "", template_id[64] = "";
+	int r = fork_begin(m, id, kids, count, timeout, &p, parent_token, template_id, err);
 	struct template tpl;
 	char dir[PATH_MAX];
 	bool made = false;
-	r = template_load(m->c.templates_dir, template_id, &tpl, err);
-	if (r == 0)
+	if (r == 0 && (r = template_load(m->c.templates_dir, template_id, &tpl, err)) == 0)
 		r = fork_source(m, p, &tpl, dir, &made, err);
 	int64_t t1 = now_us();
-	/* The children: admitted (host limits) and recorded one by one, then
-	 * started at once (the boot queue orders them). */
-	unsigned admitted = 0;
-	for (; r == 0 && admitted < count; admitted++) {
-		struct fork_child *f = &kids[admitted];
-		if ((r = entry_admit(m, f->e, err)) == 0 &&
-		    (r = entry_record(m, f->e, STORE_SANDBOX_CREATING, err)) < 0) {
-			entry_abandon(m, f->e, "fork", err);
-			f->e = NULL;
-		}
-		if (r < 0)
-			break;
-		*f = (struct fork_child){ .m = m, .e = f->e, .tpl = &tpl, .dir = dir, .parent_token = parent_token };
-		/* f->r is the child thread's from here (it may be done before
-		 * pthread_create returns); the result goes in a local. */
-		int rc = pthread_create(&f->thread, NULL, fork_child_main, f);
-		f->started = rc == 0;
-		if (rc != 0) {
-			f->r = -rc;
-			r = cove_errno(err, f->r, "fork: start a thread");
-		}
-	}
-	for (unsigned i = 0; i < admitted; i++) {
-		struct fork_child *f = &kids[i];
-		if (f->started)
-			pthread_join(f->thread, NULL);
-		if (r == 0 && f->r < 0) {
-			r = f->r;
-			*err = f->err;
-		}
-	}
-	/* All or none: a failure ends every child not yet running (only a
-	 * shutdown or a failed record stops one going live, and those already
-	 * live are anyone's to kill from then on). */
+	/* Each child on its own: admitted and recorded one by one, then all
+	 * started at once (the boot queue orders them); one that fails takes
+	 * no other with it. Before this, a failure is the whole request's. */
 	unsigned live = 0;
-	for (; r == 0 && live < admitted; live++)
-		if ((r = entry_go_live(m, kids[live].e, timeout, &ret[live], err)) < 0)
-			break;
-	for (unsigned i = 0; i < live && r < 0; i++)
-		manager_info_clear(&ret[i]);
-	for (unsigned i = live; i < count; i++) {
-		if (i < admitted && kids[i].e)
-			entry_abandon(m, kids[i].e, "fork", err);
-		else
-			entry_free(kids[i].e);
+	for (unsigned i = 0; r == 0 && i < count; i++) {
+		kids[i].m = m;
+		kids[i].tpl = &tpl;
+		kids[i].dir = dir;
+		kids[i].parent_token = parent_token;
+		fork_child_start(m, &kids[i]);
 	}
+	for (unsigned i = 0; r == 0 && i < count; i++) {
+		fork_child_end(m, &kids[i], timeout, &ret[i]);
+		live += ret[i].r == 0;
+	}
+	for (unsigned i = 0; r < 0 && i < count; i++)
+		entry_free(kids[i].e);
 	if (made)
 		fs_remove_tree(dir, NULL);
-	pthread_mutex_lock(&m->lock);
-	p->busy = false;
-	pthread_mutex_unlock(&m->lock);
-	if (r < 0) {
-		free(kids);
-		return cove_err_prefix(err, "fork %s", id);
+	if (p) {
+		pthread_mutex_lock(&m->lock);
+		p->busy = false;
+		pthread_mutex_unlock(&m->lock);
 	}
-	__atomic_add_fetch(&m->created, count, __ATOMIC_RELAXED);
-	log_info("sandbox=%s op=fork children=%u save_ms=%.1f ms=%.1f", id, count, (double)(t1 - t0) / 1000.0,
-		 (double)(now_us() - t0) / 1000.0);
 	free(kids);
+	if (r < 0)
+		return cove_err_prefix(err, "fork %s", id);
+	__atomic_add_fetch(&m->created, live, __ATOMIC_RELAXED);
+	log_info("sandbox=%s op=fork children=%u live=%u save_ms=%.1f ms=%.1f", id, count, live,
+		 (double)(t1 - t0) / 1000.0, (double)(now_us() - t0) / 1000.0);
 	return 0;
 }

@@ -47,6 +47,12 @@ struct entry {
 	int64_t started_ms, end_ms, seq;
 	int64_t left_ms;    /* while paused: the time that was left */
 	bool auto_pause;
+	/* The egress policy it was created with: its text as recorded (NULL:
+	 * not known, an older record; its slots get a closed policy, as before
+	 * Cove kept it), and decoded, what its slots get on a resume or fork. */
+	char *policy_text;
+	struct net_policy_copy policy;
+	unsigned disk_size_mib; /* the template image's size */
 	bool saved;         /* paused to disk: no VMM, memory or slot (sb NULL) */
 	bool busy;          /* a pause or resume is under way outside the lock */
 	uint64_t disk_bytes; /* on the host's disk (run_usage, saved_usage): kept, not read per request */
@@ -119,9 +125,15 @@ struct entry *entry_find(struct manager *m, const char *id);
  * created (its sandbox is its creator's alone). Under the lock. */
 struct entry *entry_find_visible(struct manager *m, const char *id, struct cove_err *err);
 /* A timeout a request gave, in seconds: 0 up to the longest a sandbox may
- * live, else -EINVAL saying so (lowest: the least the caller means, 0 or 1,
- * as the message names it). */
-int timeout_check(long seconds, int lowest, struct cove_err *err);
+ * live on this host (max_timeout_s), else -EINVAL saying so (lowest: the
+ * least the caller means, 0 or 1, as the message names it). */
+int timeout_check(const struct manager *m, long seconds, int lowest, struct cove_err *err);
+/* e's policy becomes text's (copied; NULL: not known). -ENOMEM, or -EINVAL
+ * for text that is no policy. */
+int entry_set_policy(struct entry *e, const char *text);
+/* The state database's key for how many sandboxes were made of template
+ * name ("COUNT LAST_MS"). */
+void template_spawns_key(const char *name, char key[128]);
 void entry_unlink(struct manager *m, struct entry *e);
 uint64_t run_usage(const struct manager *m, const char *id);
 uint64_t saved_usage(const struct manager *m, const char *id);

@@ -111,7 +111,7 @@ int manager_kill(struct manager *m, const char *id, struct cove_err *err)
 
 static int change_deadline(struct manager *m, const char *id, long seconds, bool extend_only, struct cove_err *err)
 {
-	if (timeout_check(seconds, 0, err) < 0)
+	if (timeout_check(m, seconds, 0, err) < 0)
 		return -EINVAL;
 	pthread_mutex_lock(&m->lock);
 	struct entry *e = entry_find_visible(m, id, err);
@@ -202,7 +202,7 @@ static int restore_entry(struct manager *m, struct entry *e, struct cove_err *er
 
 int manager_resume(struct manager *m, const char *id, long timeout_s, bool *resumed, struct cove_err *err)
 {
-	if (timeout_check(timeout_s, 0, err) < 0)
+	if (timeout_check(m, timeout_s, 0, err) < 0)
 		return -EINVAL;
 	pthread_mutex_lock(&m->lock);
 	struct entry *e = entry_find_visible(m, id, err);

@@ -39,6 +39,8 @@ int manager_open(const struct manager_config *c, struct manager **ret, struct co
 	m->c.saved_dir = NULL; /* m->saved_dir ("" for none) from here */
 	if (!m->c.max_sandboxes)
 		m->c.max_sandboxes = MANAGER_DEFAULT_MAX_SANDBOXES;
+	if (m->c.max_timeout_s <= 0)
+		m->c.max_timeout_s = MANAGER_DEFAULT_MAX_TIMEOUT_S;
 	m->max_memory_mib = c->max_memory_mib ? c->max_memory_mib : host_memory_mib() / 10 * 8;
 	if (!m->c.max_boots) {
 		/* Under TCG a boot is the host CPU's work from end to end: more at
@@ -278,4 +280,23 @@ int manager_log_paths(struct manager *m, const char *id, char console[PATH_MAX],
 const char *manager_templates_dir(const struct manager *m)
 {
 	return m->c.templates_dir;
+}
+
+int manager_template_spawns(struct manager *m, const char *name, uint64_t *count, int64_t *last_ms,
+			    struct cove_err *err)
+{
+	char key[128], value[64];
+	*count = 0;
+	*last_ms = 0;
+	template_spawns_key(name, key);
+	int r = store_meta_get(m->c.store, key, value, sizeof(value), err);
+	if (r == -ENOENT)
+		return 0;
+	unsigned long long n;
+	long long ms;
+	if (r == 0 && sscanf(value, "%llu %lld", &n, &ms) == 2) {
+		*count = n;
+		*last_ms = ms;
+	}
+	return r;
 }

@@ -16,8 +16,9 @@
 #include "vmm/vmm.h"
 
 #define MANAGER_DEFAULT_TIMEOUT_S 300
-/* E2B's longest sandbox life. */
-#define MANAGER_MAX_TIMEOUT_S (24 * 3600)
+/* The longest a sandbox may live unless the host says otherwise
+ * (max_timeout_s): E2B's. */
+#define MANAGER_DEFAULT_MAX_TIMEOUT_S (24 * 3600)
 #define MANAGER_DEFAULT_MAX_SANDBOXES 64
 #define MANAGER_DEFAULT_TEMPLATE "base"
 /* How long a guest may take from its VMM's start to its agent answering.
@@ -54,6 +55,9 @@ struct manager_config {
 	 * that has a snapshot; a create of one only resumes it and calls
 	 * /init. Refilled in the background. 0: none. */
 	unsigned warm_pool;
+	/* The longest timeout a create, connect, fork or deadline change may
+	 * ask for, in seconds. 0: MANAGER_DEFAULT_MAX_TIMEOUT_S. */
+	long max_timeout_s;
 };
 
 struct manager_create {
@@ -75,6 +79,12 @@ struct manager_info {
 	unsigned vcpus, mem_mib;
 	int64_t seq;             /* creation order: listings are newest first */
 	uint64_t disk_bytes;     /* on the host's disk: its overlay, or its saved copy while paused */
+	unsigned disk_size_mib;  /* its disk as the guest sees it: the template image's size */
+	bool auto_pause;         /* at the deadline it is paused, not killed */
+	/* The egress policy it was created with (owned: manager_info_clear);
+	 * policy_known false: made before Cove kept it (policy is the default). */
+	bool policy_known;
+	struct net_policy_copy policy;
 };
 
 void manager_info_clear(struct manager_info *info);
@@ -96,15 +106,27 @@ void manager_close(struct manager *m);
  * host's limits (err says which). */
 int manager_create(struct manager *m, const struct manager_create *req, struct manager_info *ret,
 		   struct cove_err *err);
-/* Most children one fork makes. */
-#define MANAGER_MAX_FORK 16
+/* Most children one fork makes (E2B's). */
+#define MANAGER_MAX_FORK 100
+/* A fork child's life when the request gives none (E2B's). */
+#define MANAGER_FORK_DEFAULT_TIMEOUT_S 15
+/* One child of a fork: r 0 and its info, or r < 0 and why (err): -EAGAIN
+ * over the host's limits, -ESHUTDOWN, or its boot's failure. */
+struct manager_fork_child {
+	int r;
+	struct cove_err err;
+	struct manager_info info; /* r == 0: manager_info_clear */
+};
 /* Makes count new sandboxes from sandbox id (running: saved aside, and it
  * runs on; or paused to disk), into ret[0..count-1]: each carries on from
- * the parent's state (processes, files, environment) with an id, token,
- * network slot and disk of its own and its guest's RNG reseeded, and lives
- * timeout_s (0: the default). All or none. -EOPNOTSUPP: the parent was
- * booted without a template snapshot; -EAGAIN: over the host's limits. */
-int manager_fork(struct manager *m, const char *id, unsigned count, long timeout_s, struct manager_info *ret,
+ * the parent's state (processes, files, environment, egress policy) with an
+ * id, token, network slot and disk of its own and its guest's RNG reseeded,
+ * and lives timeout_s (0: MANAGER_FORK_DEFAULT_TIMEOUT_S). Each child is
+ * admitted and made on its own: some may fail while others run. Returns
+ * < 0 only when none was tried: -ENOENT no such sandbox, -EBUSY, -EINVAL,
+ * -EOPNOTSUPP the parent was booted without a template snapshot, or the
+ * parent's save failing. */
+int manager_fork(struct manager *m, const char *id, unsigned count, long timeout_s, struct manager_fork_child *ret,
 		 struct cove_err *err);
 /* -ENOENT: no such sandbox; -EBUSY: still being created. */
 int manager_kill(struct manager *m, const char *id, struct cove_err *err);
@@ -138,6 +160,7 @@ struct manager_metric {
 	double cpu_used_pct;     /* of the sandbox's CPUs, from its VMM's cgroup (else the guest's view) */
 	unsigned cpu_count;
 	uint64_t mem_used, mem_total;   /* the guest's view, bytes */
+	uint64_t mem_cache;             /* the guest's page cache, bytes */
 	uint64_t disk_used, disk_total; /* the guest's root file system, bytes */
 	uint64_t vmm_mem;        /* the VMM's memory on the host (cgroup), bytes */
 };
@@ -166,6 +189,10 @@ int manager_log_paths(struct manager *m, const char *id, char console[PATH_MAX],
 		      struct cove_err *err);
 /* The templates sandboxes can be made from. */
 const char *manager_templates_dir(const struct manager *m);
+/* How many sandboxes were created from template name, and when the last
+ * was (wall clock ms; 0: never), as the state database counts them. */
+int manager_template_spawns(struct manager *m, const char *name, uint64_t *count, int64_t *last_ms,
+			    struct cove_err *err);
 
 typedef int (*manager_info_fn)(void *ctx, const struct manager_info *info);
 /* Every sandbox, newest first. */

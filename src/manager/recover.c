@@ -40,6 +40,7 @@ static int adopt(struct manager *m, const struct store_sandbox *rec, struct cove
 	struct entry *e = entry_of(rec, err);
 	if (!e)
 		return -ENOMEM;
+	e->disk_size_mib = template_image_mib(&tpl);
 	struct sandbox_config sc;
 	entry_sandbox_config(m, e, &tpl, &sc);
 	sc.snapshot = tpl.snapshot; /* the layer its disk is likely over */
@@ -83,6 +84,11 @@ static int adopt_saved(struct manager *m, const struct store_sandbox *rec, struc
 	struct entry *e = entry_of(rec, err);
 	if (!e)
 		return -ENOMEM;
+	struct template tpl;
+	struct cove_err why = { 0 };
+	/* Its template may be gone; only its info's disk size misses it. */
+	if (template_load(m->c.templates_dir, rec->template_id, &tpl, &why) == 0)
+		e->disk_size_mib = template_image_mib(&tpl);
 	e->state = STORE_SANDBOX_PAUSED;
 	e->saved = true;
 	e->disk_bytes = saved_usage(m, e->id);

@@ -19,6 +19,7 @@ void manager_info_clear(struct manager_info *info)
 {
 	free(info->metadata);
 	info->metadata = NULL;
+	net_policy_copy_free(&info->policy);
 }
 
 /* Where sandbox id is saved while paused to disk; "" without saved_dir. */
@@ -42,8 +43,36 @@ int entry_info(const struct entry *e, struct manager_info *info)
 	info->mem_mib = e->mem_mib;
 	info->seq = e->seq;
 	info->disk_bytes = e->disk_bytes;
+	info->disk_size_mib = e->disk_size_mib;
+	info->auto_pause = e->auto_pause;
+	info->policy_known = e->policy_text != NULL;
+	/* A copy of its own: the entry's may go while the caller reads it. */
+	if (net_policy_decode(e->policy_text, &info->policy) < 0)
+		net_policy_copy_free(&info->policy);
 	info->metadata = strdup(e->metadata ? e->metadata : "{}");
-	return info->metadata ? 0 : -ENOMEM;
+	if (!info->metadata) {
+		manager_info_clear(info);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int entry_set_policy(struct entry *e, const char *text)
+{
+	struct net_policy_copy pc = { 0 };
+	char *copy = NULL;
+	int r = text ? net_policy_decode(text, &pc) : 0;
+	if (r == 0 && text && !(copy = strdup(text)))
+		r = -ENOMEM;
+	if (r < 0) {
+		net_policy_copy_free(&pc);
+		return r;
+	}
+	free(e->policy_text);
+	net_policy_copy_free(&e->policy);
+	e->policy_text = copy;
+	e->policy = pc; /* all zero, a closed policy, when not known */
+	return 0;
 }
 
 /* A new entry, empty but for a copy of metadata (NULL: {}); NULL when out
@@ -76,6 +105,12 @@ struct entry *entry_of(const struct store_sandbox *rec, struct cove_err *err)
 	e->left_ms = rec->left_ms;
 	e->seq = rec->seq;
 	e->auto_pause = rec->auto_pause;
+	if (entry_set_policy(e, rec->policy) < 0) {
+		/* Not one this Cove wrote: its slots stay closed, as for an
+		 * older record. */
+		log_warn("sandbox=%s op=adopt msg=\"unreadable policy record '%s'\"", rec->id, rec->policy);
+		entry_set_policy(e, NULL);
+	}
 	return e;
 }
 
@@ -85,6 +120,8 @@ void entry_free(struct entry *e)
 		return;
 	free(e->streams);
 	free(e->metadata);
+	free(e->policy_text);
+	net_policy_copy_free(&e->policy);
 	free(e);
 }
 
@@ -93,7 +130,8 @@ int entry_record(struct manager *m, const struct entry *e, enum store_sandbox_st
 {
 	struct store_sandbox rec = { .state = state, .metadata = e->metadata, .vcpus = e->vcpus,
 				     .mem_mib = e->mem_mib, .started_ms = e->started_ms, .end_ms = e->end_ms,
-				     .seq = e->seq, .auto_pause = e->auto_pause, .left_ms = e->left_ms };
+				     .seq = e->seq, .auto_pause = e->auto_pause, .left_ms = e->left_ms,
+				     .policy = e->policy_text };
 	snprintf(rec.id, sizeof(rec.id), "%s", e->id);
 	snprintf(rec.template_id, sizeof(rec.template_id), "%s", e->template_id);
 	snprintf(rec.token, sizeof(rec.token), "%s", e->token);
@@ -110,11 +148,12 @@ struct entry *entry_find(struct manager *m, const char *id)
 	return NULL;
 }
 
-int timeout_check(long seconds, int lowest, struct cove_err *err)
+int timeout_check(const struct manager *m, long seconds, int lowest, struct cove_err *err)
 {
-	if (seconds >= 0 && seconds <= MANAGER_MAX_TIMEOUT_S)
+	if (seconds >= 0 && seconds <= m->c.max_timeout_s)
 		return 0;
-	return cove_errf(err, -EINVAL, "timeout %ld s is outside %d to %d s", seconds, lowest, MANAGER_MAX_TIMEOUT_S);
+	return cove_errf(err, -EINVAL, "timeout %ld s is outside %d to %ld s (this host's longest: coved --max-timeout)",
+			 seconds, lowest, m->c.max_timeout_s);
 }
 
 struct entry *entry_find_visible(struct manager *m, const char *id, struct cove_err *err)
@@ -217,7 +256,14 @@ void entry_sandbox_config(const struct manager *m, const struct entry *e, const 
 		.cancel_fd = m->cancel[0],
 		.default_user = tpl->user[0] ? tpl->user : NULL,
 		.default_workdir = tpl->workdir[0] ? tpl->workdir : NULL,
+		/* Its own on a resume or fork (a create sets the request's). */
+		.policy = e->policy.policy,
 	};
+}
+
+void template_spawns_key(const char *name, char key[128])
+{
+	snprintf(key, 128, "template.%s.spawns", name);
 }
 
 /* E2B-style ids: 20 of [a-z0-9]. */

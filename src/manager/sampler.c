@@ -68,6 +68,7 @@ static void sample_one(struct manager *m, const char *id)
 		.cpu_count = have_guest && am.cpu_count ? am.cpu_count : j.vcpus,
 		.mem_used = am.mem_used,
 		.mem_total = am.mem_total,
+		.mem_cache = am.mem_cache,
 		.disk_used = am.disk_used,
 		.disk_total = am.disk_total,
 		.vmm_mem = j.vmm_mem,

@@ -27,18 +27,6 @@ int net_cidr_parse(const char *s, struct net_cidr *ret);
 void net_addr_format(uint32_t addr, char buf[16]);
 int net_name_check(const char *name);
 
-/* Policies as stored with a slot's record: "" for the default, else JSON. */
-bool net_policy_is_default(const struct net_policy *p);
-char *net_policy_encode(const struct net_policy *p); /* malloc'd; NULL: out of memory */
-struct net_policy_copy {
-	struct net_policy policy; /* points into the fields below */
-	const char **allow, **deny;
-	struct json_t *json;
-};
-/* -EINVAL for text that is not a policy this encoding made. */
-int net_policy_decode(const char *text, struct net_policy_copy *ret);
-void net_policy_copy_free(struct net_policy_copy *pc);
-
 /* Addresses of slot index in range: the host's end and the namespace's end
  * of its /31. -ERANGE when the range has no room for index. */
 int net_slot_addrs(const struct net_cidr *range, unsigned index, uint32_t *host_end, uint32_t *ns_end);

@@ -67,6 +67,22 @@ struct net_policy {
  * NET_MAX_RULES per list); err names the first bad one. */
 int net_policy_check(const struct net_policy *p, struct cove_err *err);
 
+/* A policy as text, as slot records and sandbox records keep it: "" for the
+ * default (internet on, no lists), else JSON with E2B's field names. */
+bool net_policy_is_default(const struct net_policy *p);
+char *net_policy_encode(const struct net_policy *p); /* malloc'd; NULL: out of memory */
+/* A policy that owns its lists (decoded, or copied). */
+struct net_policy_copy {
+	struct net_policy policy; /* points into the fields below */
+	const char **allow, **deny;
+	struct json_t *json;
+};
+/* -EINVAL for text that is not a policy this encoding made; NULL or "" is
+ * the default. */
+int net_policy_decode(const char *text, struct net_policy_copy *ret);
+/* Leaves the default policy behind. NULL-safe fields. */
+void net_policy_copy_free(struct net_policy_copy *pc);
+
 struct net_config {
 	const char *name;      /* instance name: table `inet NAME`, links NAME-N; [a-z0-9]{1,8}; NULL: "cove" */
 	const char *state_dir; /* the state database; NULL: the store's default */

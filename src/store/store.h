@@ -100,12 +100,16 @@ struct store_sandbox {
 	bool auto_pause;
 	int64_t seq;                 /* creation order (the creator's choice, e.g. microseconds) */
 	int64_t left_ms;             /* while paused: the time that was left */
+	/* The egress policy it was created with, as the net module writes it
+	 * ("": the default); NULL: not recorded (made by an older Cove).
+	 * Owned when read (store_sandbox_clear); copied when written. */
+	char *policy;
 };
 
 const char *store_sandbox_state_name(enum store_sandbox_state state);
 int store_sandbox_state_parse(const char *s, enum store_sandbox_state *ret);
 void store_sandbox_clear(struct store_sandbox *sb);
-/* Inserts or replaces the row of sb->id (metadata is copied). */
+/* Inserts or replaces the row of sb->id (metadata and policy are copied). */
 int store_sandbox_put(struct store *s, const struct store_sandbox *sb, struct cove_err *err);
 int store_sandbox_delete(struct store *s, const char *id, struct cove_err *err);
 typedef int (*store_sandbox_fn)(void *ctx, const struct store_sandbox *sb);

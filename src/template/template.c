@@ -2,9 +2,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -160,6 +162,12 @@ int template_load(const char *dir, const char *name, struct template *t, struct 
 	if (access(t->rootfs, R_OK) < 0)
 		return cove_errno(err, -errno, "template %s: image %s", name, t->rootfs);
 	return 0;
+}
+
+unsigned template_image_mib(const struct template *t)
+{
+	struct stat st;
+	return stat(t->rootfs, &st) == 0 ? (unsigned)((uint64_t)st.st_size >> 20) : 0;
 }
 
 static int by_name(const void *a, const void *b)

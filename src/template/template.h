@@ -34,6 +34,10 @@ int template_name_check(const char *name, struct cove_err *err);
  * and checks that rootfs.ext4 is readable. */
 int template_load(const char *dir, const char *name, struct template *t, struct cove_err *err);
 
+/* The size of t's image in MiB: the disk a sandbox made from it has (0 when
+ * it cannot be read). */
+unsigned template_image_mib(const struct template *t);
+
 typedef int (*template_fn)(void *ctx, const struct template *t);
 /* Every usable template in dir, by name (a directory that is not one is
  * skipped). Stops at the first non-zero return of fn and returns it. */

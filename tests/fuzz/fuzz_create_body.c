@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sum += b.req.template_id ? strlen(b.req.template_id) : 0;
 	sum += b.req.metadata ? strlen(b.req.metadata) : 0;
 	(void)sum;
-	if (b.req.timeout_s < 0 || b.req.timeout_s > MANAGER_MAX_TIMEOUT_S)
+	if (b.req.timeout_s < 0 || b.req.timeout_s > API_MAX_SECONDS)
 		abort();
 	for (size_t i = 0; b.req.envs && b.req.envs[i]; i++)
 		if (!strchr(b.req.envs[i], '=') || i >= API_MAX_ENV_VARS)

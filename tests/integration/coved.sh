@@ -1,8 +1,9 @@
 #!/bin/bash
 # coved's control plane with real guests, through curl: the API key, create,
-# info, list (filters, pagination), timeouts and the reaper, refresh and
-# connect, kill, bad input, admission control, shutdown and a SIGKILLed
-# daemon. Prints TAP.
+# info, list (filters, order, pagination), fork's per-child results, timeouts
+# and the reaper, the host's longest timeout, refresh and connect, kill, bad
+# input, the 501s of E2B's routes Cove does not serve, templates, admission
+# control, shutdown and a SIGKILLed daemon. Prints TAP.
 set -u
 build=${COVE_BUILD:-$(cd "$(dirname "$0")/../../build" && pwd)}
 coved=$build/bin/coved
@@ -43,8 +44,10 @@ nslots() { "$cove" net ls | sed 1d | grep -c used; }
 # --- the API key ---
 start; check "coved starts and says where it listens" $? "$(cat "$base/coved.log")"
 key=$(cat "$COVE_STATE_DIR/api-key" 2>/dev/null)
-[ "$(stat -c %a "$COVE_STATE_DIR/api-key")" = 600 ] && [ ${#key} -gt 20 ] && grep -q 'made an API key' "$base/coved.log"
-check "without a key, one is made at first start (0600) and its place said" $? "$(cat "$base/coved.log")"
+[ "$(stat -c %a "$COVE_STATE_DIR/api-key")" = 600 ] && [[ "$key" =~ ^e2b_[0-9a-f]{40}$ ]] && grep -q 'made an API key' "$base/coved.log"
+check "without a key, one is made at first start (0600, e2b_ and 40 hex) and its place said" $? "key=$key" "$(cat "$base/coved.log")"
+! grep -q 'op=api-key msg="the API key is not' "$base/coved.log"
+check "... and a key of E2B's form draws no warning" $? "$(cat "$base/coved.log")"
 s=$(key=wrong api GET /v2/sandboxes)
 [ "$s" = 401 ] && [ "$(field "['code']")" = 401 ]; check "a wrong X-API-KEY is 401 with a JSON code" $? "$s $(cat "$out")"
 s=$(curl -s -o "$out" -w '%{http_code}' "$url/v2/sandboxes")
@@ -52,14 +55,25 @@ s=$(curl -s -o "$out" -w '%{http_code}' "$url/v2/sandboxes")
 stop
 start --api-key flag-key; key=flag-key
 s=$(api GET /v2/sandboxes); [ "$s" = 200 ]; check "--api-key sets the key" $? "$s $(cat "$out")"
+[ "$(grep -c 'op=api-key msg="the API key is not e2b_ and hex digits' "$base/coved.log")" = 1 ]
+check "a key of another form is taken, with one warning at start" $? "$(cat "$base/coved.log")"
 stop
+# A key kept from before (cove_...) is taken as it is, with the warning.
+echo "cove_0123456789abcdef" >"$COVE_STATE_DIR/api-key"
+start; key=cove_0123456789abcdef
+s=$(api GET /v2/sandboxes); [ "$s" = 200 ] && grep -q 'op=api-key msg="the API key is not' "$base/coved.log"
+check "an older key in STATE_DIR/api-key is kept, with the warning" $? "$s" "$(cat "$base/coved.log")"
+stop
+rm "$COVE_STATE_DIR/api-key"
 COVE_API_KEY=env-key start; key=env-key
 s=$(api GET /v2/sandboxes); [ "$s" = 200 ]; check "COVE_API_KEY sets the key" $? "$s"
 stop
-start --max-sandboxes 3; key=$(cat "$COVE_STATE_DIR/api-key")
+start --max-sandboxes 3 --max-timeout 90000; key=$(cat "$COVE_STATE_DIR/api-key")
 
 # --- create, info, list ---
-s=$(api POST /sandboxes '{"templateID":"tiny","timeout":300,"metadata":{"owner":"alice","job":"a b"}}')
+t_before=$(date -u +%Y-%m-%dT%H:%M:%S.000Z)
+s=$(api POST /sandboxes '{"templateID":"tiny","timeout":300,"metadata":{"owner":"alice","job":"a b"},
+    "network":{"allowOut":["10.1.2.3"],"denyOut":["192.0.2.0/24"]}}')
 id=$(field "['sandboxID']"); token=$(field "['envdAccessToken']"); ver=$(field "['envdVersion']")
 [ "$s" = 201 ] && [[ "$id" =~ ^[a-z0-9]{20}$ ]] && [[ "$token" =~ ^[0-9a-f]{64}$ ]] && [[ "$ver" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]]
 check "create: 201 with sandboxID, envdAccessToken and a semver envdVersion" $? "$s $(cat "$out")"
@@ -78,6 +92,11 @@ s=$(api GET "/sandboxes/$id")
 [ "$s" = 200 ] && [ "$(field "['state']")" = running ] && [ "$(field "['metadata']['owner']")" = alice ] &&
     [ "$(field "['cpuCount']")" = 1 ] && [ "$(field "['templateID']")" = tiny ] && [[ "$(field "['endAt']")" =~ Z$ ]]
 check "info: state, metadata, template, resources, ISO 8601 times" $? "$s $(cat "$out")"
+[ "$(field "['network']")" = "{'allowPublicTraffic': True, 'allowOut': ['10.1.2.3'], 'denyOut': ['192.0.2.0/24']}" ] &&
+    [ "$(field "['allowInternetAccess']")" = True ] &&
+    [ "$(field "['lifecycle']")" = "{'onTimeout': 'kill', 'autoResume': False}" ] &&
+    [ "$(field "['diskSizeMB']")" -ge 1 ] && [ "$(field "['domain']")" = None ] && [ "$(field "['volumeMounts']")" = "[]" ]
+check "info: network as created, allowInternetAccess, lifecycle, diskSizeMB, domain, volumeMounts" $? "$(cat "$out")"
 
 s=$(api POST /v2/sandboxes '{"templateID":"tiny","metadata":{"owner":"bob"}}'); id2=$(field "['sandboxID']")
 [ "$s" = 201 ]; check "a second sandbox (v2 route)" $? "$s $(cat "$out")"
@@ -102,12 +121,59 @@ s=$(api GET "/v2/sandboxes?limit=1&nextToken=$next")
 check "list: pagination with limit and X-Next-Token" $? "next=$next first=$first $(cat "$out")"
 s=$(api GET "/v2/sandboxes?state=paused"); [ "$s" = 200 ] && [ "$(cat "$out")" = "[]" ]
 check "list: state filter" $? "$s $(cat "$out")"
+s=$(api GET "/v2/sandboxes?order=asc")
+[ "$s" = 200 ] && [ "$(field "[0]['sandboxID']")" = "$id" ] && [ "$(field "[1]['sandboxID']")" = "$id2" ]
+check "list: order=asc, oldest first" $? "$(cat "$out")"
+next=$(curl -s -D - -o "$out" -H "X-API-KEY: $key" "$url/v2/sandboxes?limit=1&order=asc" | tr -d '\r' | sed -n 's/^X-Next-Token: //Ip')
+first=$(field "[0]['sandboxID']")
+s=$(api GET "/v2/sandboxes?limit=1&order=asc&nextToken=$next"); second=$(field "[0]['sandboxID']")
+s2=$(api GET "/v2/sandboxes?limit=1&nextToken=$next")
+[ "$first" = "$id" ] && [ "$second" = "$id2" ] && [ "$s2" = 400 ] && grep -q "was given for order=asc, not desc" "$out"
+check "list: asc pages with its own tokens; a token under the other order is 400" $? "$first $second $s2 $(cat "$out")"
+s=$(api GET "/v2/sandboxes?template=tiny"); n_tiny=$(field ".__len__()")
+s=$(api GET "/v2/sandboxes?template=base"); n_base=$(field ".__len__()")
+[ "$n_tiny" = 2 ] && [ "$n_base" = 0 ]; check "list: template filter" $? "tiny=$n_tiny base=$n_base"
+s=$(api GET "/v2/sandboxes?startedAfter=$t_before"); n_after=$(field ".__len__()")
+s=$(api GET "/v2/sandboxes?startedAfter=2999-01-01T00:00:00Z"); n_future=$(field ".__len__()")
+s=$(api GET "/v2/sandboxes?startedAfter=yesterday")
+[ "$n_after" = 2 ] && [ "$n_future" = 0 ] && [ "$s" = 400 ] && grep -q "not an RFC 3339 time" "$out"
+check "list: startedAfter (at or after; a bad time is 400)" $? "after=$n_after future=$n_future $s $(cat "$out")"
+total() { curl -s -D - -o /dev/null -H "X-API-KEY: $key" "$url$1" | tr -d '\r' | sed -n 's/^X-Total-Running: //Ip'; }
+t_all=$(total "/v2/sandboxes?limit=1"); t_meta=$(total "/v2/sandboxes?metadata=owner%3Dbob"); t_paused=$(total "/v2/sandboxes?state=paused")
+[ "$t_all" = 2 ] && [ "$t_meta" = 1 ] && [ -z "$t_paused" ]
+check "list: X-Total-Running counts the running ones matching, before paging; absent without running" $? \
+    "all=$t_all meta=$t_meta paused=$t_paused"
+
+# --- fork: one result a child, each made or failed on its own ---
+# Two children asked with room for one (--max-sandboxes 3): one is made, the
+# other is an error entry with 429's code.
+s=$(api POST "/sandboxes/$id/fork" '{"count":2}'); kid=$(field "[0]['sandbox']['sandboxID']")
+[ "$s" = 201 ] && [[ "$kid" =~ ^[a-z0-9]{20}$ ]] && [ "$(field "[1]['error']['code']")" = 429 ] &&
+    [ "$(field "[1].get('sandbox')")" = None ] && grep -q 'maximum of 3 sandboxes' "$out"
+check "fork: 201 with a bare array; a child over the host's limits is its own 429 entry" $? "$s $(cat "$out")"
+s=$(api GET "/sandboxes/$kid")
+life=$(python3 -c 'import json,sys,datetime as d; j=json.load(open(sys.argv[1])); p=lambda t: d.datetime.fromisoformat(t.replace("Z","+00:00")); print(round((p(j["endAt"])-p(j["startedAt"])).total_seconds()))' "$out")
+[ "$s" = 200 ] && [ "$life" = 15 ] && [ "$(field "['network']['allowOut']")" = "['10.1.2.3']" ] &&
+    [ "$(field "['templateID']")" = tiny ]
+check "... the child lives E2B's default 15 s and has its parent's template and network" $? "$s life=$life $(cat "$out")"
+api DELETE "/sandboxes/$kid" >/dev/null
+kids=$(COVE_URL=$url COVE_API_KEY=$key "$cove" fork -n 2 --timeout 60 "$id" 2>"$base/err"); rc=$?
+[ $rc = 1 ] && [[ "$kids" =~ ^[a-z0-9]{20}$ ]] && grep -q "^cove fork: child 2: .*maximum of 3 sandboxes.* (429)$" "$base/err"
+check "cove fork prints the children made and tells each one that failed (exit 1)" $? "rc=$rc kids=$kids $(cat "$base/err")"
+api DELETE "/sandboxes/$kids" >/dev/null
+s=$(api POST /sandboxes/no-such-sandbox/fork '{}'); [ "$s" = 404 ]
+check "fork of an unknown sandbox: 404 (no child was tried)" $? "$s $(cat "$out")"
+for b in '{"count":0}' '{"count":101}' '{"timeout":0}' '{"count":' '[1]'; do
+    s=$(api POST "/sandboxes/$id/fork" "$b"); [ "$s" = 400 ] || break
+done
+[ "$s" = 400 ]; check "fork: bad bodies (count 0 or 101, timeout 0, malformed) are 400" $? "$b -> $s $(cat "$out")"
 
 # --- metrics ---
 s=$(api GET "/sandboxes/$id/metrics")
 [ "$s" = 200 ] && [ "$(field ".__len__() >= 1")" = True ] && [ "$(field "[-1]['memTotal'] > 100000000")" = True ] &&
-    [ "$(field "[-1]['diskTotal'] > 0")" = True ] && [ "$(field "[-1]['cpuCount']")" -ge 1 ]
-check "sandbox metrics: samples with CPU, memory and disk" $? "$s $(cat "$out")"
+    [ "$(field "[-1]['diskTotal'] > 0")" = True ] && [ "$(field "[-1]['cpuCount']")" -ge 1 ] &&
+    [ "$(field "[-1]['memCache'] > 0")" = True ]
+check "sandbox metrics: samples with CPU, memory (and page cache) and disk" $? "$s $(cat "$out")"
 s=$(api GET "/sandboxes/$id/metrics?start=abc"); [ "$s" = 400 ]; check "metrics: a bad start is 400" $? "$s"
 s=$(api GET /metrics)
 grep -q '^cove_sandboxes{state="running"} 2$' "$out" && grep -q "^cove_sandbox_memory_used_bytes{sandbox=\"$id\"} [1-9]" "$out"
@@ -121,6 +187,16 @@ api GET "/sandboxes/$id" >/dev/null; end2=$(field "['endAt']")
 s=$(api POST "/sandboxes/$id/refreshes" '{"duration":600}')
 api GET "/sandboxes/$id" >/dev/null; end3=$(field "['endAt']")
 [ "$s" = 204 ] && [[ "$end3" > "$end2" ]]; check "refresh extends the deadline" $? "$s $end2 -> $end3"
+# The host's longest (--max-timeout 90000 here): past E2B's 24 h is fine, past
+# the host's is 400 naming it, for every route that takes a timeout.
+s=$(api POST "/sandboxes/$id/timeout" '{"timeout":86401}'); s1=$s
+s=$(api POST "/sandboxes/$id/timeout" '{"timeout":90001}'); m2=$(field "['message']")
+s3=$(api POST "/sandboxes/$id/connect" '{"timeout":90001}'); s4=$(api POST /sandboxes '{"templateID":"tiny","timeout":90001}')
+m4=$(field "['message']")
+api POST "/sandboxes/$id/timeout" '{"timeout":900}' >/dev/null
+[ "$s1" = 204 ] && [ "$s" = 400 ] && [[ "$m2" == *"outside 0 to 90000 s"* ]] && [ "$s3" = 400 ] && [ "$s4" = 400 ] &&
+    [[ "$m4" == *"outside 1 to 90000 s"* ]]
+check "--max-timeout: the host's longest life replaces 24 h in every check and message" $? "$s1 $s ($m2) $s3 $s4 ($m4)"
 s=$(api POST "/sandboxes/$id2/timeout" '{"timeout":1}')
 t0=$(date +%s%N)
 [ "$s" = 204 ]; check "set timeout: 204" $? "$s $(cat "$out")"
@@ -144,11 +220,19 @@ s=$(api GET "/sandboxes/$pid3"); [ "$s" = 200 ]; check "paused time does not cou
 s=$(api POST "/sandboxes/$pid3/connect" '{"timeout":1}'); [ "$s" = 201 ] && [ "$(field "['sandboxID']")" = "$pid3" ]
 check "connect resumes a paused sandbox (201)" $? "$s $(cat "$out")"
 [ "$(health "$pid3")" = 204 ]; check "... and its agent answers again" $?
+# Its slot gets its own egress policy back (the default: internet on), not a
+# closed one.
+pol=$(sqlite3 "$COVE_STATE_DIR/cove.db" "select policy from slots where sandbox = '$pid3' and state = 'used'" 2>&1)
+[ -z "$pol" ] && [ "$(sqlite3 "$COVE_STATE_DIR/cove.db" "select count(*) from slots where sandbox = '$pid3' and state = 'used'")" = 1 ]
+check "... with its own egress policy in force again" $? "slot policy: '$pol'"
 s=$(api POST "/sandboxes/$pid3/connect" '{"timeout":1}'); [ "$s" = 200 ]; check "connect to a running sandbox: 200" $? "$s"
 for _ in $(seq 1 40); do [ "$(api GET "/sandboxes/$pid3")" = 404 ] && break; sleep 0.1; done
 [ "$(field "['code']")" = 404 ]; check "... and its remaining time runs out as before" $? "$(cat "$out")"
 s=$(api POST /sandboxes/no-such-sandbox/pause); [ "$s" = 404 ]; check "pause of an unknown sandbox: 404" $? "$s"
 [ "$(health no-such-sandbox)" = 502 ]; check "/health of an unknown sandbox: 502" $?
+body=$(curl -s -H "E2b-Sandbox-Id: no-such-sandbox" "$url/health")
+[ "$body" = '{"message":"The sandbox was not found","sandboxId":"no-such-sandbox","code":502}' ]
+check "... with the body of E2B's edge proxy" $? "$body"
 s=$(api POST /sandboxes '{"templateID":"tiny","timeout":1,"autoPause":true}'); ap=$(field "['sandboxID']")
 sleep 1.6
 s=$(api GET "/sandboxes/$ap"); [ "$s" = 200 ] && [ "$(field "['state']")" = paused ]
@@ -179,7 +263,42 @@ check "kill of an unknown sandbox: 404 with code 404 in the body" $? "$s $(cat "
 s=$(api POST /sandboxes/no-such-sandbox/timeout '{"timeout":5}'); [ "$s" = 404 ]
 check "timeout of an unknown sandbox: 404" $? "$s"
 s=$(api PUT /sandboxes); [ "$s" = 405 ]; check "a wrong method: 405" $? "$s"
-s=$(api GET /nothing-here); [ "$s" = 404 ]; check "an unknown route: 404" $? "$s"
+s=$(api GET /nothing-here); [ "$s" = 404 ] && [ "$(field "['message']")" = "no route GET /nothing-here" ]
+check "a path outside E2B's API: 404 no route" $? "$s $(cat "$out")"
+# E2B's routes that Cove does not serve: 501 naming the route, never a 404
+# that the SDK would read as "not found".
+bad501=""
+while read -r m p pat; do
+    s=$(api "$m" "$p" '{}')
+    [ "$s" = 501 ] && [ "$(field "['code']")" = 501 ] &&
+        [ "$(field "['message']")" = "not supported by Cove: $m $pat" ] || bad501="$bad501 $m $p -> $s $(cat "$out");"
+done <<'ROUTES'
+POST /sandboxes/abc/snapshots /sandboxes/{sandboxID}/snapshots
+GET /snapshots /snapshots
+DELETE /templates/abc /templates/{templateID}
+DELETE /templates/tags /templates/tags
+PUT /sandboxes/abc/network /sandboxes/{sandboxID}/network
+GET /sandboxes/metrics /sandboxes/metrics
+POST /v3/templates /v3/templates
+GET /templates/t/builds/b/status /templates/{templateID}/builds/{buildID}/status
+POST /volumes /volumes
+GET /secrets/s /secrets/{secretID}
+GET /teams /teams
+GET /api-keys /api-keys
+DELETE /admin/teams/t/api-keys/k /admin/teams/{teamID}/api-keys/{apiKeyID}
+GET /nodes /nodes
+ROUTES
+[ -z "$bad501" ]; check "E2B's routes Cove does not serve: 501 {code, message naming the route}" $? "$bad501"
+s=$(api GET /templates/aliases/tiny); [ "$s" = 200 ] && [ "$(cat "$out")" = '{"templateID":"tiny","public":false}' ]
+s2=$(api GET /templates/aliases/no-such-template)
+[ "$s2" = 404 ]; check "template alias: 200 {templateID, public} for one of this host, else 404" $? "$s $s2 $(cat "$out")"
+s=$(api GET /templates)
+tiny=$(python3 -c 'import json,sys; print(json.dumps([t for t in json.load(open(sys.argv[1])) if t["templateID"]=="tiny"][0], sort_keys=True))' "$out")
+python3 -c 'import json,sys; t=json.loads(sys.argv[1])
+need="templateID buildID cpuCount memoryMB diskSizeMB public aliases names createdAt updatedAt createdBy lastSpawnedAt spawnCount buildCount envdVersion buildStatus".split()
+assert all(k in t for k in need), [k for k in need if k not in t]
+assert t["spawnCount"] >= 4 and t["lastSpawnedAt"] and t["createdBy"] is None and t["names"] == ["tiny"]' "$tiny"
+check "GET /templates: every field the SDK names, spawns counted" $? "$tiny"
 s=$(api GET "/sandboxes/$id"); [ "$s" = 200 ]; check "the daemon still serves" $? "$s"
 
 # --- kill, shutdown ---

@@ -1,6 +1,6 @@
 #!/bin/bash
 # The official E2B SDK against a real coved, with real guests: the control
-# plane (tests/e2b/coved), then every SDK scenario of tests/e2b against a
+# plane (tests/e2b/coved: control.test.mjs, parity.test.mjs), then every SDK scenario of tests/e2b against a
 # `base` sandbox created through coved, each call relayed by coved's envd
 # routing. node's own test runner prints TAP; only its top-level lines are
 # counted.
@@ -18,12 +18,14 @@ base=$(mktemp -d /tmp/cove-e2b-coved.XXXXXX)
 export COVE_RUN_DIR=$base/run COVE_LOG_DIR=$base/log COVE_STATE_DIR=$base/state
 coved_pid=""
 trap 'kill $coved_pid 2>/dev/null; wait $coved_pid 2>/dev/null; "$build/bin/cove" net gc --pool >/dev/null 2>&1; rm -rf "$base"' EXIT
-start_coved "$base/coved.log" --api-key e2b-test-key || { echo "not ok 1 - coved did not start"; sed 's/^/# /' "$base/coved.log"; exit 1; }
+# A key of E2B's form, as coved makes them.
+key=e2b_$(head -c 20 /dev/urandom | od -An -tx1 | tr -d ' \n')
+start_coved "$base/coved.log" --api-key "$key" || { echo "not ok 1 - coved did not start"; sed 's/^/# /' "$base/coved.log"; exit 1; }
 unset E2B_DEBUG
-export E2B_API_URL=$coved_url E2B_SANDBOX_URL=$coved_url E2B_API_KEY=e2b-test-key
+export E2B_API_URL=$coved_url E2B_SANDBOX_URL=$coved_url E2B_API_KEY=$key
 export COVE_NODE_DIR=$node_dir COVE_BUILD=$build
 rc=0
-node --test --test-reporter=tap "$here"/*.test.mjs || rc=$?
+node --test --test-reporter=tap --test-concurrency=1 "$here"/*.test.mjs || rc=$?
 if [ -r "$COVE_TEMPLATES/base/rootfs.ext4" ]; then
     COVE_E2B_COVED=1 node --test --test-reporter=tap --test-concurrency=1 "$here"/../*.test.mjs || rc=$?
 else

@@ -133,8 +133,8 @@ k3=""
 "$cove" pause "$id" && k3=$("$cove" fork "$id") && [ "$("$cove" exec "$k3" -- cat /root/who)" = parent ] &&
     [ "$(state_of "$id")" = paused ] && [ -s "$saved/$id/state" ]
 check "a sandbox paused to disk forks too, and stays paused" $? "k3=$k3 state=$(state_of "$id")"
-"$cove" fork -n 17 "$id" 2>/dev/null; rc=$?
-[ $rc = 2 ]; check "fork -n beyond 16 is a usage error" $? "rc=$rc"
+"$cove" fork -n 101 "$id" 2>/dev/null; rc=$?
+[ $rc = 2 ]; check "fork -n beyond 100 is a usage error" $? "rc=$rc"
 "$cove" fork nosuchsandbox000000 2>"$base/err"; rc=$?
 [ $rc = 1 ] && grep -q "not found" "$base/err"; check "fork of an unknown sandbox: not found" $? "rc=$rc $(cat "$base/err")"
 "$cove" kill "$id" "$k1" "$k2" "$k3"

@@ -132,10 +132,10 @@ static void test_create_bad(void **state)
 	create_refused("{\"a\": 1, \"a\": 2}", "the body is not a JSON object: ");
 	create_refused("{\"templateID\": 5}", "templateID must be a string");
 	create_refused("{\"templateID\": null}", "templateID must be a string");
-	const char *timeouts[] = { "-1", "86401", "\"5\"", "1.5", "true" };
+	const char *timeouts[] = { "-1", "2147483648", "\"5\"", "1.5", "true" };
 	for (size_t i = 0; i < sizeof(timeouts) / sizeof(*timeouts); i++) {
 		char *body = create_with("timeout", timeouts[i]);
-		create_refused(body, "timeout must be a number of seconds from 0 to 86400");
+		create_refused(body, "timeout must be a number of seconds from 0 to 2147483647");
 		free(body);
 	}
 	create_refused("{\"metadata\": []}", "metadata must be an object of strings");
@@ -218,7 +218,8 @@ static void test_create_limits(void **state)
 	free(value);
 	free(quoted);
 
-	/* Timeouts 0 to a day; at most 256 addresses per list. */
+	/* Timeouts from 0 (the host caps them: the manager); at most 256
+	 * addresses per list. */
 	assert_int_equal(create("{\"timeout\": 86400}", &b, &err), 0);
 	assert_int_equal(b.req.timeout_s, 86400);
 	api_create_body_clear(&b);
@@ -253,8 +254,12 @@ static void test_seconds_bodies(void **state)
 		assert_int_equal(api_timeout_body_parse(missing[i], strlen(missing[i]), &t, &err), -EINVAL);
 		assert_string_equal(err.msg, "timeout is required");
 	}
-	assert_int_equal(api_timeout_body_parse("{\"timeout\": 86401}", 18, &t, &err), -EINVAL);
-	assert_string_equal(err.msg, "timeout must be a number of seconds from 0 to 86400");
+	/* The host's own longest (--max-timeout) is the manager's to check:
+	 * the parser bounds a field by E2B's int32 only. */
+	assert_int_equal(api_timeout_body_parse("{\"timeout\": 86401}", 18, &t, &err), 0);
+	assert_int_equal(t.timeout_s, 86401);
+	assert_int_equal(api_timeout_body_parse("{\"timeout\": 2147483648}", 23, &t, &err), -EINVAL);
+	assert_string_equal(err.msg, "timeout must be a number of seconds from 0 to 2147483647");
 	assert_int_equal(api_timeout_body_parse("nope", 4, &t, &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "the body is not a JSON object"));
 
@@ -264,7 +269,7 @@ static void test_seconds_bodies(void **state)
 	assert_int_equal(api_refresh_body_parse("{\"duration\": 5}", 15, &rf, &err), 0);
 	assert_int_equal(rf.duration_s, 5);
 	assert_int_equal(api_refresh_body_parse("{\"duration\": -1}", 16, &rf, &err), -EINVAL);
-	assert_string_equal(err.msg, "duration must be a number of seconds from 0 to 86400");
+	assert_string_equal(err.msg, "duration must be a number of seconds from 0 to 2147483647");
 
 	struct api_connect_body c;
 	assert_int_equal(api_connect_body_parse("{}", 2, &c, &err), 0);
@@ -272,7 +277,7 @@ static void test_seconds_bodies(void **state)
 	assert_int_equal(api_connect_body_parse("{\"timeout\": 0}", 14, &c, &err), 0);
 	assert_int_equal(c.timeout_s, 0);
 	assert_int_equal(api_connect_body_parse("{\"timeout\": \"1\"}", 16, &c, &err), -EINVAL);
-	assert_string_equal(err.msg, "timeout must be a number of seconds from 0 to 86400");
+	assert_string_equal(err.msg, "timeout must be a number of seconds from 0 to 2147483647");
 }
 
 static void test_fork_body(void **state)
@@ -280,23 +285,34 @@ static void test_fork_body(void **state)
 	(void)state;
 	struct cove_err err = { 0 };
 	struct api_fork_body f;
-	assert_int_equal(api_fork_body_parse("", 0, &f, &err), 0);
-	assert_int_equal(f.count, 1);
-	assert_int_equal(f.timeout_s, MANAGER_DEFAULT_TIMEOUT_S);
-	const char *good = "{\"count\": 16, \"timeout\": 10}";
+	/* No body, {} (what SDK 2.51 sends by default) and nulls: one child, and
+	 * the manager's default life (E2B's 15 s). */
+	const char *empty[] = { "", "{}", "{\"count\": null, \"timeout\": null}" };
+	for (size_t i = 0; i < sizeof(empty) / sizeof(*empty); i++) {
+		assert_int_equal(api_fork_body_parse(empty[i], strlen(empty[i]), &f, &err), 0);
+		assert_int_equal(f.count, 1);
+		assert_int_equal(f.timeout_s, 0);
+	}
+	const char *good = "{\"count\": 100, \"timeout\": 10}";
 	assert_int_equal(api_fork_body_parse(good, strlen(good), &f, &err), 0);
-	assert_int_equal(f.count, 16);
+	assert_int_equal(f.count, 100);
 	assert_int_equal(f.timeout_s, 10);
-	const char *bad[] = { "{\"count\": 0}", "{\"count\": 17}", "{\"count\": \"2\"}", "{\"count\": 1.0}" };
+	const char *bad[] = { "{\"count\": 0}", "{\"count\": 101}", "{\"count\": \"2\"}", "{\"count\": 1.0}",
+			      "{\"count\": -1}", "{\"count\": true}" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
 		assert_int_equal(api_fork_body_parse(bad[i], strlen(bad[i]), &f, &err), -EINVAL);
-		assert_string_equal(err.msg, "count must be a number from 1 to 16");
+		assert_string_equal(err.msg, "count must be a number from 1 to 100");
 	}
+	/* E2B refuses a fork asked to live no time. */
+	assert_int_equal(api_fork_body_parse("{\"timeout\": 0}", 14, &f, &err), -EINVAL);
+	assert_string_equal(err.msg, "timeout must be greater than 0");
 	const char *both = "{\"count\": 0, \"timeout\": -1}";
 	assert_int_equal(api_fork_body_parse(both, strlen(both), &f, &err), -EINVAL);
-	assert_string_equal(err.msg, "timeout must be a number of seconds from 0 to 86400");
+	assert_string_equal(err.msg, "timeout must be a number of seconds from 0 to 2147483647");
 	assert_int_equal(api_fork_body_parse("[]", 2, &f, &err), -EINVAL);
 	assert_string_equal(err.msg, "the body is not a JSON object");
+	assert_int_equal(api_fork_body_parse("{\"count\": 2", 12, &f, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "the body is not a JSON object"));
 }
 
 /* --- query strings --- */
@@ -343,7 +359,9 @@ static void test_list_query(void **state)
 	assert_true(q.running);
 	assert_false(q.paused);
 	assert_int_equal(q.limit, API_LIST_DEFAULT_LIMIT);
-	assert_int_equal(q.before_seq, 0);
+	assert_int_equal(q.after_seq, 0);
+	assert_false(q.ascending || q.started_after_set);
+	assert_string_equal(q.template_id, "");
 	assert_null(q.metadata);
 	api_list_query_clear(&q);
 	assert_int_equal(list(true, none, &q, &err), 0);
@@ -351,17 +369,22 @@ static void test_list_query(void **state)
 	/* v1 has no state filter. */
 	const char *v1_state[] = { "state=bogus", NULL };
 	assert_int_equal(list(false, v1_state, &q, &err), 0);
-	const char *paused[] = { "state=paused", "limit=1", "nextToken=42", NULL };
+	/* Nor v2's filters (E2B's v1 has only metadata): ignored, not refused. */
+	const char *v1_v2[] = { "template=base", "order=sideways", "startedAfter=now", NULL };
+	assert_int_equal(list(false, v1_v2, &q, &err), 0);
+	assert_string_equal(q.template_id, "");
+	assert_false(q.ascending || q.started_after_set);
+	const char *paused[] = { "state=paused", "limit=1", "nextToken=d42", NULL };
 	assert_int_equal(list(true, paused, &q, &err), 0);
 	assert_false(q.running);
 	assert_true(q.paused);
 	assert_int_equal(q.limit, 1);
-	assert_int_equal(q.before_seq, 42);
+	assert_int_equal(q.after_seq, 42);
 	const char *both[] = { "state=running,paused", "limit=100", "nextToken=", "state=", NULL };
 	assert_int_equal(list(true, both, &q, &err), 0);
 	assert_true(q.running && q.paused);
 	assert_int_equal(q.limit, 100);
-	assert_int_equal(q.before_seq, 0);
+	assert_int_equal(q.after_seq, 0);
 
 	/* The argument as MHD hands it over (decoded once); each side is
 	 * decoded again. */
@@ -388,11 +411,103 @@ static void test_list_query(void **state)
 	const char *limits[] = { "limit=0", "limit=101", "limit=x", "limit=", "limit=5x" };
 	for (size_t i = 0; i < sizeof(limits) / sizeof(*limits); i++)
 		list_refused(false, limits[i], "limit must be 1 to 100");
-	list_refused(false, "nextToken=0", "nextToken '0' is not one this server gave");
-	list_refused(false, "nextToken=-3", "nextToken '-3' is not one this server gave");
-	list_refused(false, "nextToken=7x", "nextToken '7x' is not one this server gave");
-	list_refused(false, "nextToken=99999999999999999999", "nextToken '99999999999999999999' is not one this server gave");
+	const char *tokens[] = { "0", "d0", "d-3", "d7x", "a", "x12", "12", "d+5", "d 5", "d012",
+				 "d99999999999999999999" };
+	for (size_t i = 0; i < sizeof(tokens) / sizeof(*tokens); i++) {
+		char arg[64], want[128];
+		snprintf(arg, sizeof(arg), "nextToken=%s", tokens[i]);
+		snprintf(want, sizeof(want), "nextToken '%s' is not one this server gave", tokens[i]);
+		list_refused(false, arg, want);
+	}
 	list_refused(false, "metadata=a=1&oops", "metadata filter: 'oops' is not key=value");
+}
+
+/* v2's template, startedAfter and order; a token only for its own order. */
+static void test_list_filters(void **state)
+{
+	(void)state;
+	struct cove_err err = { 0 };
+	struct api_list_query q;
+	const char *all[] = { "template=base", "startedAfter=2025-01-02T03:04:05.678Z", "order=asc", "nextToken=a17",
+			      NULL };
+	assert_int_equal(list(true, all, &q, &err), 0);
+	assert_string_equal(q.template_id, "base");
+	assert_true(q.started_after_set);
+	assert_int_equal(q.started_after_ms, 1735787045678LL);
+	assert_true(q.ascending);
+	assert_int_equal(q.after_seq, 17);
+	const char *desc[] = { "order=desc", "template=", "startedAfter=", "order=", NULL };
+	assert_int_equal(list(true, desc, &q, &err), 0);
+	assert_false(q.ascending || q.started_after_set);
+	assert_string_equal(q.template_id, "");
+	char token[32];
+	api_list_token(true, 17, token);
+	assert_string_equal(token, "a17");
+	api_list_token(false, 1700000000123456LL, token);
+	assert_string_equal(token, "d1700000000123456");
+
+	/* A token given for one order is refused under the other. */
+	const char *asc_under_desc[] = { "nextToken=a17", NULL };
+	assert_int_equal(list(true, asc_under_desc, &q, &err), -EINVAL);
+	assert_string_equal(err.msg, "nextToken 'a17' was given for order=asc, not desc");
+	const char *desc_under_asc[] = { "order=asc", "nextToken=d17", NULL };
+	assert_int_equal(list(true, desc_under_asc, &q, &err), -EINVAL);
+	assert_string_equal(err.msg, "nextToken 'd17' was given for order=desc, not asc");
+
+	list_refused(true, "order=ASC", "order 'ASC' is neither asc nor desc");
+	list_refused(true, "order=newest", "order 'newest' is neither asc nor desc");
+	char too_long[80];
+	snprintf(too_long, sizeof(too_long), "template=%064d", 0);
+	list_refused(true, too_long, "template filter: '00000000000000000000000000000000...' is longer than a template name");
+	list_refused(true, "startedAfter=yesterday",
+		     "startedAfter 'yesterday' is not an RFC 3339 time (2006-01-02T15:04:05Z)");
+	/* A template filter of 63 bytes is a name's longest. */
+	char arg[80];
+	snprintf(arg, sizeof(arg), "template=%063d", 0);
+	const char *longest[] = { arg, NULL };
+	assert_int_equal(list(true, longest, &q, &err), 0);
+	assert_int_equal(strlen(q.template_id), 63);
+}
+
+/* RFC 3339 times, as the SDK's Date.toISOString() and others write them. */
+static void test_time_parse(void **state)
+{
+	(void)state;
+	struct {
+		const char *text;
+		long long ms;
+	} good[] = {
+		{ "1970-01-01T00:00:00Z", 0 },
+		{ "2025-01-02T03:04:05.678Z", 1735787045678LL },
+		{ "2025-01-02T03:04:05Z", 1735787045000LL },
+		{ "2025-01-02t03:04:05z", 1735787045000LL },
+		{ "2025-01-02T03:04:05.6Z", 1735787045600LL },
+		{ "2025-01-02T03:04:05.678999999Z", 1735787045678LL }, /* finer digits cut off */
+		{ "2025-01-02T05:04:05.678+02:00", 1735787045678LL },
+		{ "2025-01-02T05:04:05.678 02:00", 1735787045678LL },  /* '+' decoded to a space */
+		{ "2025-01-01T23:04:05-04:00", 1735787045000LL },
+		{ "2024-02-29T00:00:00Z", 1709164800000LL },
+		{ "2000-03-01T00:00:00Z", 951868800000LL },
+		{ "1969-12-31T23:59:59Z", -1000 },
+	};
+	for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++) {
+		int64_t ms = -7;
+		if (api_time_parse(good[i].text, &ms) != 0 || ms != good[i].ms)
+			fail_msg("%s: got %lld, want %lld", good[i].text, (long long)ms, good[i].ms);
+	}
+	const char *bad[] = {
+		"", "2025", "2025-01", "2025-01-02", "2025-01-02T03:04", "2025-01-02T03:04:05", "2025-01-02 03:04:05Z",
+		"2025-13-02T03:04:05Z", "2025-00-02T03:04:05Z", "2025-01-32T03:04:05Z", "2023-02-29T00:00:00Z",
+		"2025-01-02T24:00:00Z", "2025-01-02T03:60:00Z", "2025-01-02T03:04:60Z", "2025-01-02T03:04:05.Z",
+		"2025-01-02T03:04:05.1234567890Z", "2025-01-02T03:04:05+0200", "2025-01-02T03:04:05+24:00",
+		"2025-01-02T03:04:05Zjunk", "+2025-01-02T03:04:05Z", "25-01-02T03:04:05Z", "2025-1-02T03:04:05Z",
+		"2025-01-02T03:04:05.678ZZ", "1735787045",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		int64_t ms;
+		if (api_time_parse(bad[i], &ms) != -EINVAL)
+			fail_msg("%s: accepted", bad[i]);
+	}
 }
 
 static void test_metrics_range(void **state)
@@ -515,7 +630,8 @@ int main(void)
 		cmocka_unit_test(test_create_good),     cmocka_unit_test(test_create_defaults),
 		cmocka_unit_test(test_create_bad),      cmocka_unit_test(test_create_limits),
 		cmocka_unit_test(test_seconds_bodies),  cmocka_unit_test(test_fork_body),
-		cmocka_unit_test(test_list_query),      cmocka_unit_test(test_metrics_range),
+		cmocka_unit_test(test_list_query),      cmocka_unit_test(test_list_filters),
+		cmocka_unit_test(test_time_parse),      cmocka_unit_test(test_metrics_range),
 		cmocka_unit_test(test_logs_query),      cmocka_unit_test(test_sandbox_host),
 		cmocka_unit_test(test_sandbox_headers),
 	};

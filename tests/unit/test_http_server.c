@@ -223,6 +223,11 @@ static void test_route_patterns(void **state)
 	assert_false(http_match("/sandboxes", "/sandboxes/", params, 2));
 	assert_true(http_match("/health", "/health", params, 2));
 	assert_false(http_match("/health", "/healthz", params, 2));
+	/* A named segment matches as {} does; the name is only for people. */
+	assert_true(http_match("/sandboxes/{sandboxID}/snapshots", "/sandboxes/abc/snapshots", params, 2));
+	assert_string_equal(params[0], "abc");
+	assert_false(http_match("/sandboxes/{sandboxID}/snapshots", "/sandboxes/abc/snapshot", params, 2));
+	assert_false(http_match("/templates/{templateID}", "/templates/a/b", params, 2));
 	assert_true(http_match("/a/{}/b/{}", "/a/x/b/y", params, 2));
 	assert_string_equal(params[1], "y");
 	assert_false(http_match("/a/{}/b/{}", "/a/x/b/y", params, 1));

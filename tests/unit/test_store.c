@@ -194,6 +194,7 @@ static int collect(void *ctx, const struct store_sandbox *sb)
 		return -1;
 	out[i] = *sb;
 	out[i].metadata = strdup(sb->metadata);
+	out[i].policy = sb->policy ? strdup(sb->policy) : NULL;
 	return 0;
 }
 
@@ -213,6 +214,7 @@ static void test_sandboxes(void **state)
 	b.state = STORE_SANDBOX_PAUSED;
 	b.left_ms = 42000;
 	b.auto_pause = true;
+	b.policy = (char *)"{\"allowInternetAccess\":false}";
 	assert_int_equal(store_sandbox_put(s, &a, &err), 0);
 	assert_int_equal(store_sandbox_put(s, &b, &err), 0);
 	b.left_ms = 41000;
@@ -231,6 +233,9 @@ static void test_sandboxes(void **state)
 	assert_int_equal(got[1].vmm.start_time, 5678);
 	assert_int_equal(got[1].end_ms, 301000);
 	assert_int_equal(got[1].vcpus, 2);
+	/* The policy: as written, and NULL (not recorded) stays NULL, not "". */
+	assert_string_equal(got[0].policy, "{\"allowInternetAccess\":false}");
+	assert_null(got[1].policy);
 	for (int i = 0; i < 2; i++)
 		store_sandbox_clear(&got[i]);
 	assert_int_equal(store_sandbox_delete(s, "aaa", &err), 0);
@@ -242,6 +247,38 @@ static void test_sandboxes(void **state)
 	store_close(s);
 }
 
+/* A database of schema 4 (before sandboxes kept their policy) is brought
+ * forward: its rows stay, with the policy not known (NULL). */
+static void test_migrate_policy(void **state)
+{
+	(void)state;
+	struct store *s = open_store();
+	struct cove_err err = { 0 };
+	struct store_sandbox a = { .id = "old", .template_id = "tiny", .state = STORE_SANDBOX_RUNNING,
+				   .metadata = (char *)"{}", .policy = (char *)"", .seq = 7 };
+	assert_int_equal(store_sandbox_put(s, &a, &err), 0);
+	store_close(s);
+	char path[128];
+	snprintf(path, sizeof(path), "%s/%s", dir, STORE_FILE);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "ALTER TABLE sandboxes DROP COLUMN policy; PRAGMA user_version = 4", NULL,
+				      NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	s = open_store();
+	struct store_sandbox got[4] = { 0 };
+	assert_int_equal(store_sandbox_each(s, collect, got, &err), 0);
+	/* Newest first: "old" (seq 7) before what earlier tests left. */
+	assert_string_equal(got[0].id, "old");
+	assert_int_equal(got[0].seq, 7);
+	assert_null(got[0].policy);
+	for (int i = 0; got[i].id[0]; i++)
+		store_sandbox_clear(&got[i]);
+	assert_int_equal(store_sandbox_delete(s, "old", &err), 0);
+	store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -250,6 +287,7 @@ int main(void)
 		cmocka_unit_test(test_meta_and_schema),
 		cmocka_unit_test(test_unwritable_dir),
 		cmocka_unit_test(test_sandboxes),
+		cmocka_unit_test(test_migrate_policy),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
