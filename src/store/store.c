@@ -54,6 +54,15 @@ static const char *const migrations[] = {
 	"CREATE INDEX sandboxes_by_seq ON sandboxes (seq);",
 	/* A paused sandbox's time left (paused time does not count). */
 	"ALTER TABLE sandboxes ADD COLUMN left_ms INTEGER NOT NULL DEFAULT 0;",
+	/* Schema 7 (issue 14's numbering; 5 and 6 come with other work), the
+	 * lifecycle as E2B has it: a filesystem-only auto-pause, auto-resume by
+	 * traffic, the timeout the sandbox was made with (an auto-resume's),
+	 * and the environment /init gave it (a reboot from its disk gives it
+	 * again). Only ALTERs: it combines with the others whatever their order. */
+	"ALTER TABLE sandboxes ADD COLUMN auto_pause_fs_only INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE sandboxes ADD COLUMN auto_resume INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE sandboxes ADD COLUMN timeout_s INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE sandboxes ADD COLUMN envs TEXT NOT NULL DEFAULT '';",
 };
 
 static const char *const slot_state_names[] = { "creating", "ready", "used", "destroying" };
@@ -489,6 +498,9 @@ int store_sandbox_state_parse(const char *s, enum store_sandbox_state *ret)
 
 #define SANDBOX_COLUMNS \
 	"id, template, state, metadata, token, vcpus, mem_mib, started_ms, end_ms, vmm_pid, vmm_start, auto_pause, seq, left_ms"
+/* Schema 7's, after those: the lifecycle. */
+#define LIFECYCLE_COLUMNS "auto_pause_fs_only, auto_resume, timeout_s, envs"
+#define LIFECYCLE_FIRST 14
 
 static int sandbox_from_row(sqlite3_stmt *st, struct store_sandbox *sb)
 {
@@ -510,6 +522,12 @@ static int sandbox_from_row(sqlite3_stmt *st, struct store_sandbox *sb)
 	sb->auto_pause = sqlite3_column_int64(st, 11) != 0;
 	sb->seq = sqlite3_column_int64(st, 12);
 	sb->left_ms = sqlite3_column_int64(st, 13);
+	sb->auto_pause_fs_only = sqlite3_column_int64(st, LIFECYCLE_FIRST) != 0;
+	sb->auto_resume = sqlite3_column_int64(st, LIFECYCLE_FIRST + 1) != 0;
+	sb->timeout_s = (long)sqlite3_column_int64(st, LIFECYCLE_FIRST + 2);
+	text = (const char *)sqlite3_column_text(st, LIFECYCLE_FIRST + 3);
+	if (text && *text && !(sb->envs = strdup(text)))
+		return -ENOMEM;
 	return sb->metadata ? 0 : -ENOMEM;
 }
 
@@ -517,6 +535,8 @@ void store_sandbox_clear(struct store_sandbox *sb)
 {
 	free(sb->metadata);
 	sb->metadata = NULL;
+	free(sb->envs);
+	sb->envs = NULL;
 }
 
 int store_sandbox_put(struct store *s, const struct store_sandbox *sb, struct cove_err *err)
@@ -524,7 +544,8 @@ int store_sandbox_put(struct store *s, const struct store_sandbox *sb, struct co
 	sqlite3_stmt *st;
 	pthread_mutex_lock(&s->lock);
 	int r = prepare(s, &st,
-			"INSERT OR REPLACE INTO sandboxes (" SANDBOX_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			"INSERT OR REPLACE INTO sandboxes (" SANDBOX_COLUMNS ", " LIFECYCLE_COLUMNS ")"
+			" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 			"write sandbox", err);
 	if (r < 0) {
 		pthread_mutex_unlock(&s->lock);
@@ -544,6 +565,10 @@ int store_sandbox_put(struct store *s, const struct store_sandbox *sb, struct co
 	sqlite3_bind_int64(st, 12, sb->auto_pause);
 	sqlite3_bind_int64(st, 13, sb->seq);
 	sqlite3_bind_int64(st, 14, sb->left_ms);
+	sqlite3_bind_int64(st, LIFECYCLE_FIRST + 1, sb->auto_pause_fs_only);
+	sqlite3_bind_int64(st, LIFECYCLE_FIRST + 2, sb->auto_resume);
+	sqlite3_bind_int64(st, LIFECYCLE_FIRST + 3, sb->timeout_s);
+	sqlite3_bind_text(st, LIFECYCLE_FIRST + 4, sb->envs ? sb->envs : "", -1, SQLITE_TRANSIENT);
 	int rc = sqlite3_step(st);
 	r = rc == SQLITE_DONE ? 0 : sql_error(s, err, rc, "write sandbox");
 	sqlite3_finalize(st);
@@ -571,7 +596,8 @@ int store_sandbox_each(struct store *s, store_sandbox_fn fn, void *ctx, struct c
 {
 	sqlite3_stmt *st;
 	pthread_mutex_lock(&s->lock);
-	int r = prepare(s, &st, "SELECT " SANDBOX_COLUMNS " FROM sandboxes ORDER BY seq DESC, id", "list sandboxes", err);
+	int r = prepare(s, &st, "SELECT " SANDBOX_COLUMNS ", " LIFECYCLE_COLUMNS " FROM sandboxes ORDER BY seq DESC, id",
+			"list sandboxes", err);
 	int rc = SQLITE_DONE;
 	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct store_sandbox sb;

@@ -194,6 +194,7 @@ static int collect(void *ctx, const struct store_sandbox *sb)
 		return -1;
 	out[i] = *sb;
 	out[i].metadata = strdup(sb->metadata);
+	out[i].envs = sb->envs ? strdup(sb->envs) : NULL;
 	return 0;
 }
 
@@ -213,6 +214,10 @@ static void test_sandboxes(void **state)
 	b.state = STORE_SANDBOX_PAUSED;
 	b.left_ms = 42000;
 	b.auto_pause = true;
+	b.auto_pause_fs_only = true;
+	b.auto_resume = true;
+	b.timeout_s = 3;
+	b.envs = (char *)"[\"A=1\"]";
 	assert_int_equal(store_sandbox_put(s, &a, &err), 0);
 	assert_int_equal(store_sandbox_put(s, &b, &err), 0);
 	b.left_ms = 41000;
@@ -225,6 +230,15 @@ static void test_sandboxes(void **state)
 	assert_int_equal(got[0].state, STORE_SANDBOX_PAUSED);
 	assert_int_equal(got[0].left_ms, 41000);
 	assert_true(got[0].auto_pause);
+	assert_true(got[0].auto_pause_fs_only);
+	assert_true(got[0].auto_resume);
+	assert_int_equal(got[0].timeout_s, 3);
+	assert_string_equal(got[0].envs, "[\"A=1\"]");
+	/* Written without them: the defaults, no environment. */
+	assert_false(got[1].auto_pause_fs_only);
+	assert_false(got[1].auto_resume);
+	assert_int_equal(got[1].timeout_s, 0);
+	assert_null(got[1].envs);
 	assert_string_equal(got[1].metadata, "{\"k\":\"v\"}");
 	assert_string_equal(got[1].token, "t0k");
 	assert_int_equal(got[1].vmm.pid, 1234);
