@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/fs.h"
 #include "common/log.h"
@@ -57,6 +58,13 @@ static struct entry *child_of(const struct entry *p, long timeout_s)
 	e->vcpus = p->vcpus;
 	e->mem_mib = p->mem_mib;
 	e->auto_pause = p->auto_pause;
+	e->auto_pause_fs_only = p->auto_pause_fs_only;
+	e->auto_resume = p->auto_resume;
+	e->timeout_s = timeout_s;
+	if (p->envs && !(e->envs = strdup(p->envs))) {
+		entry_free(e);
+		return NULL;
+	}
 	e->started_ms = wall_ms();
 	e->end_ms = e->started_ms + timeout_s * 1000;
 	return e;
@@ -112,6 +120,8 @@ int manager_fork(struct manager *m, const char *id, unsigned count, long timeout
 		r = cove_errf(err, -EBUSY, "sandbox '%s' is being paused, resumed or forked; try again", id);
 	else if (p->state == STORE_SANDBOX_PAUSED && !p->saved)
 		r = cove_errf(err, -EOPNOTSUPP, "sandbox '%s' was booted without a template snapshot and cannot be forked", id);
+	else if (p->saved && p->disk_only)
+		r = cove_errf(err, -EOPNOTSUPP, "sandbox '%s' is paused without its memory; resume it to fork it", id);
 	struct fork_child *kids = r == 0 ? calloc(count, sizeof(*kids)) : NULL;
 	if (r == 0 && !kids)
 		r = cove_errf(err, -ENOMEM, "fork: out of memory");
@@ -187,7 +197,7 @@ int manager_fork(struct manager *m, const char *id, unsigned count, long timeout
 	if (made)
 		fs_remove_tree(dir, NULL);
 	pthread_mutex_lock(&m->lock);
-	p->busy = false;
+	entry_settle(m, p);
 	pthread_mutex_unlock(&m->lock);
 	if (r < 0) {
 		free(kids);

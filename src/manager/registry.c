@@ -9,6 +9,8 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 
+#include <jansson.h>
+
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/proc.h"
@@ -42,6 +44,8 @@ int entry_info(const struct entry *e, struct manager_info *info)
 	info->mem_mib = e->mem_mib;
 	info->seq = e->seq;
 	info->disk_bytes = e->disk_bytes;
+	info->auto_pause = e->auto_pause;
+	info->auto_resume = e->auto_resume;
 	info->metadata = strdup(e->metadata ? e->metadata : "{}");
 	return info->metadata ? 0 : -ENOMEM;
 }
@@ -76,6 +80,14 @@ struct entry *entry_of(const struct store_sandbox *rec, struct cove_err *err)
 	e->left_ms = rec->left_ms;
 	e->seq = rec->seq;
 	e->auto_pause = rec->auto_pause;
+	e->auto_pause_fs_only = rec->auto_pause_fs_only;
+	e->auto_resume = rec->auto_resume;
+	e->timeout_s = rec->timeout_s;
+	if (rec->envs && !(e->envs = strdup(rec->envs))) {
+		entry_free(e);
+		cove_errf(err, -ENOMEM, "manager: out of memory");
+		return NULL;
+	}
 	return e;
 }
 
@@ -85,6 +97,7 @@ void entry_free(struct entry *e)
 		return;
 	free(e->streams);
 	free(e->metadata);
+	free(e->envs);
 	free(e);
 }
 
@@ -93,7 +106,9 @@ int entry_record(struct manager *m, const struct entry *e, enum store_sandbox_st
 {
 	struct store_sandbox rec = { .state = state, .metadata = e->metadata, .vcpus = e->vcpus,
 				     .mem_mib = e->mem_mib, .started_ms = e->started_ms, .end_ms = e->end_ms,
-				     .seq = e->seq, .auto_pause = e->auto_pause, .left_ms = e->left_ms };
+				     .seq = e->seq, .auto_pause = e->auto_pause, .left_ms = e->left_ms,
+				     .auto_pause_fs_only = e->auto_pause_fs_only, .auto_resume = e->auto_resume,
+				     .timeout_s = e->timeout_s, .envs = e->envs };
 	snprintf(rec.id, sizeof(rec.id), "%s", e->id);
 	snprintf(rec.template_id, sizeof(rec.template_id), "%s", e->template_id);
 	snprintf(rec.token, sizeof(rec.token), "%s", e->token);
@@ -218,6 +233,62 @@ void entry_sandbox_config(const struct manager *m, const struct entry *e, const 
 		.default_user = tpl->user[0] ? tpl->user : NULL,
 		.default_workdir = tpl->workdir[0] ? tpl->workdir : NULL,
 	};
+}
+
+void entry_settle(struct manager *m, struct entry *e)
+{
+	e->busy = false;
+	pthread_cond_broadcast(&m->settled);
+}
+
+bool entry_disk_savable(const struct manager *m, const struct entry *e)
+{
+	return m->saved_dir[0] && e->sb && sandbox_can_save(e->sb);
+}
+
+int envs_encode(const char *const *envs, char **ret)
+{
+	*ret = NULL;
+	if (!envs || !envs[0])
+		return 0;
+	json_t *list = json_array();
+	for (size_t i = 0; list && envs[i]; i++)
+		if (json_array_append_new(list, json_string(envs[i])) < 0) {
+			json_decref(list);
+			list = NULL;
+		}
+	*ret = list ? json_dumps(list, JSON_COMPACT) : NULL;
+	json_decref(list);
+	return *ret ? 0 : -ENOMEM;
+}
+
+int envs_decode(const char *text, char ***ret)
+{
+	*ret = NULL;
+	if (!text || !*text)
+		return 0;
+	json_t *list = json_loads(text, 0, NULL);
+	size_t n = json_array_size(list);
+	char **envs = json_is_array(list) ? calloc(n + 1, sizeof(*envs)) : NULL;
+	int r = !json_is_array(list) ? -EINVAL : envs ? 0 : -ENOMEM;
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		const char *v = json_string_value(json_array_get(list, i));
+		r = !v ? -EINVAL : (envs[i] = strdup(v)) ? 0 : -ENOMEM;
+	}
+	json_decref(list);
+	if (r < 0)
+		envs_free(envs);
+	else
+		*ret = envs;
+	return r;
+}
+
+char **envs_free(char **envs)
+{
+	for (size_t i = 0; envs && envs[i]; i++)
+		free(envs[i]);
+	free(envs);
+	return NULL;
 }
 
 /* E2B-style ids: 20 of [a-z0-9]. */
