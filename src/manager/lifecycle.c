@@ -263,12 +263,15 @@ static bool token_matches(const char *given, const char *token)
 	return diff == 0;
 }
 
-/* The entry of id once nothing is under way on it (under the lock);
- * NULL, with err, for none (or one still being created). */
+/* The entry of id once it is not paused with a pause or resume under way
+ * (under the lock): running, or paused and settled. One that runs while
+ * busy (forked, or its saved copy being removed after a resume) is given at
+ * once: it needs no resume, and a fork lasts as long as its children take
+ * to boot. NULL, with err, for none (or one still being created). */
 static struct entry *entry_settled(struct manager *m, const char *id, struct cove_err *err)
 {
 	struct entry *e;
-	while ((e = entry_find_visible(m, id, err)) && e->busy)
+	while ((e = entry_find_visible(m, id, err)) && e->busy && e->state == STORE_SANDBOX_PAUSED)
 		pthread_cond_wait(&m->settled, &m->lock);
 	return e;
 }
@@ -279,7 +282,8 @@ int manager_resume(struct manager *m, const char *id, long timeout_s, bool memor
 	if (timeout_check(timeout_s, 0, err) < 0)
 		return -EINVAL;
 	pthread_mutex_lock(&m->lock);
-	/* A pause under way (an auto-pause at the deadline) is let finish. */
+	/* A pause under way (an auto-pause at the deadline) is let finish; a
+	 * paused one being forked stays paused meanwhile. */
 	struct entry *e = entry_settled(m, id, err);
 	int r = 0;
 	*resumed = false;

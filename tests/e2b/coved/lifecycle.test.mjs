@@ -3,6 +3,10 @@
 // tests/sandbox/lifecycleBehavior.test.ts and the filesystem-only pause of
 // tests/sandbox/snapshot.test.ts, written afresh for coved. E2B fetches
 // https://PORT-ID.DOMAIN; here the same request goes to coved by host name.
+// The processes that must outlive an auto-pause are started detached, not
+// as the SDK's background commands: when a pause ends such a command's
+// stream, the SDK checks envd's /health with the sandbox's token, which
+// (rightly) resumes it at once, and the test could not see it paused.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
@@ -80,10 +84,13 @@ test('filesystem-only auto-pause reboots on connect, the file written before it 
 });
 
 test('auto-resume: a request to a server in the paused sandbox wakes it', async () => {
-  const sbx = await create({ timeoutMs: 3_000, lifecycle: { onTimeout: 'pause', autoResume: true } });
+  const sbx = await create({ timeoutMs: 60_000, lifecycle: { onTimeout: 'pause', autoResume: true } });
   await sbx.files.write('/tmp/w/index.html', 'awake\n');
-  await sbx.commands.run('python3 -m http.server 8000 --directory /tmp/w', { background: true });
-  await sleep(4_000);
+  await sbx.commands.run('nohup python3 -m http.server 8000 --directory /tmp/w >/dev/null 2>&1 &');
+  for (let i = 0; i < 100 && (await getByHost(sbx.sandboxId, 8000, '/index.html')).status !== 200; i++) await sleep(100);
+  // Paused at its deadline once the server listens.
+  await sbx.setTimeout(1_000);
+  await sleep(1_500);
   assert.equal(await stateBecomes(sbx, 'paused'), 'paused');
   const page = await getByHost(sbx.sandboxId, 8000, '/index.html');
   assert.equal(page.status, 200);
@@ -94,12 +101,12 @@ test('auto-resume: a request to a server in the paused sandbox wakes it', async 
 
 test('auto-resume: an SDK call to a paused sandbox wakes it, with its processes', async () => {
   const sbx = await create({ timeoutMs: 3_000, lifecycle: { onTimeout: 'pause', autoResume: true } });
-  const sleeper = await sbx.commands.run('sleep 3600', { background: true });
+  const pid = (await sbx.commands.run('nohup sleep 3600 >/dev/null 2>&1 & echo $!')).stdout.trim();
   await sleep(4_000);
   assert.equal(await stateBecomes(sbx, 'paused'), 'paused');
   const r = await sbx.commands.run('echo woken');
   assert.equal(r.stdout, 'woken\n');
-  assert.ok((await sbx.commands.list()).some((p) => p.pid === sleeper.pid));
+  assert.equal((await sbx.commands.run(`kill -0 ${pid} && echo alive`)).stdout, 'alive\n');
   const info = await sbx.getInfo();
   assert.equal(info.state, 'running');
   assert.ok(info.endAt.getTime() - Date.now() > 50_000, `woken for a minute at least: ${info.endAt.toISOString()}`);
