@@ -19,6 +19,7 @@
 #include "manager/manager.h"
 #include "proto/http1.h"
 #include "proto/utf8.h"
+#include "proto/version.h"
 
 #define BUF_SIZE (64 * 1024)
 
@@ -109,7 +110,11 @@ static void begin(struct http_request *r, const struct api_sandbox_target *t, in
 	snprintf(p->id, sizeof(p->id), "%s", t->id);
 	unsigned port = t->port;
 	struct cove_err err = { 0 };
-	int r2 = manager_connect(p->m, p->id, port, PROXY_CONNECT_TIMEOUT_MS, &p->fd, &err);
+	/* A sandbox paused with autoResume is resumed first (on envd's port,
+	 * for a request with its access token), as E2B's proxy does. */
+	int r2 = manager_wake(p->m, p->id, port == ENVD_PORT, http_header(r, "X-Access-Token"), &err);
+	if (r2 == 0)
+		r2 = manager_connect(p->m, p->id, port, PROXY_CONNECT_TIMEOUT_MS, &p->fd, &err);
 	if (r2 < 0) {
 		fail(p, 502, "%s", err.msg);
 		p->not_found = r2 == -ENOENT;

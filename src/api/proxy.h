@@ -3,9 +3,10 @@
  * docs/api.md) is relayed to that port of the sandbox's guest through its
  * network slot, streaming both ways (request bodies as they arrive, response
  * bodies as the guest produces them: Connect server streams, downloads),
- * without buffering whole bodies. An unknown, paused or ended sandbox gets
- * 502, which the SDK reads as "not running"; a sandbox killed mid-stream
- * drops the stream. */
+ * without buffering whole bodies. A sandbox paused with autoResume is
+ * resumed first (manager_wake); an unknown, ended or otherwise paused one
+ * gets 502, which the SDK reads as "not running", as does one whose resume
+ * failed; a sandbox killed mid-stream drops the stream. */
 #ifndef COVE_API_PROXY_H
 #define COVE_API_PROXY_H
 

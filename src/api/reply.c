@@ -86,7 +86,7 @@ static int info_config_json(json_t *j, const struct manager_info *info)
 	/* Not known for a sandbox made before Cove kept it: null, as E2B's
 	 * "not explicitly set". */
 	json_t *internet = info->policy_known ? json_boolean(p->internet) : json_null();
-	json_t *lifecycle = json_pack("{s:s, s:b}", "onTimeout", info->auto_pause ? "pause" : "kill", "autoResume", 0);
+	json_t *lifecycle = json_pack("{s:s, s:b}", "onTimeout", info->auto_pause ? "pause" : "kill", "autoResume", info->auto_resume);
 	int r = json_object_set_new(j, "network", network) | json_object_set_new(j, "allowInternetAccess", internet) |
 		json_object_set_new(j, "lifecycle", lifecycle) | json_object_set_new(j, "domain", json_null()) |
 		json_object_set_new(j, "volumeMounts", json_array()) |

@@ -120,6 +120,47 @@ static int parse_network(json_t *body, struct api_create_body *b, struct cove_er
 	return 0;
 }
 
+/* autoResume: {"enabled": bool} (E2B's spec; older SDKs sent {"policy":
+ * "any" | "off"}), null or absent for off. */
+static int parse_auto_resume(json_t *v, bool *ret, struct cove_err *err)
+{
+	*ret = false;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_object(v))
+		return cove_errf(err, -EINVAL, "autoResume must be an object: {\"enabled\": true or false}");
+	json_t *enabled = json_object_get(v, "enabled"), *policy = json_object_get(v, "policy");
+	if (enabled)
+		return boolean_field(enabled, "autoResume.enabled", false, ret, err);
+	const char *p = json_string_value(policy);
+	if (p && (strcmp(p, "any") == 0 || strcmp(p, "off") == 0)) {
+		*ret = strcmp(p, "any") == 0;
+		return 0;
+	}
+	return cove_errf(err, -EINVAL, "autoResume.enabled is required (true or false)");
+}
+
+/* E2B's lifecycle fields and its checks of them (sandbox_create.go). */
+static int parse_lifecycle(json_t *body, struct manager_create *req, struct cove_err *err)
+{
+	bool memory = true;
+	int r = boolean_field(json_object_get(body, "autoPause"), "autoPause", false, &req->auto_pause, err);
+	if (r == 0)
+		r = boolean_field(json_object_get(body, "autoPauseMemory"), "autoPauseMemory", true, &memory, err);
+	if (r == 0)
+		r = parse_auto_resume(json_object_get(body, "autoResume"), &req->auto_resume, err);
+	if (r < 0)
+		return r;
+	if (!memory && !req->auto_pause)
+		return cove_errf(err, -EINVAL, "autoPauseMemory=false only applies when autoPause is true");
+	if (!memory && req->auto_resume)
+		return cove_errf(err, -EINVAL,
+				 "autoResume cannot be combined with autoPauseMemory=false: a filesystem-only pause is "
+				 "resumed by connect, never by traffic");
+	req->auto_pause_fs_only = !memory;
+	return 0;
+}
+
 static int parse_create(json_t *body, struct api_create_body *b, struct cove_err *err)
 {
 	json_t *tpl = json_object_get(body, "templateID"), *timeout = json_object_get(body, "timeout");
@@ -141,7 +182,7 @@ static int parse_create(json_t *body, struct api_create_body *b, struct cove_err
 		return cove_errf(err, -ENOMEM, "out of memory");
 	b->req.metadata = b->metadata;
 	if ((r = parse_envs(json_object_get(body, "envVars"), b, err)) < 0 || (r = parse_network(body, b, err)) < 0 ||
-	    (r = boolean_field(json_object_get(body, "autoPause"), "autoPause", false, &b->req.auto_pause, err)) < 0)
+	    (r = parse_lifecycle(body, &b->req, err)) < 0)
 		return r;
 	return net_policy_check(&b->req.policy, err);
 }
@@ -169,7 +210,7 @@ void api_create_body_clear(struct api_create_body *b)
 	memset(b, 0, sizeof(*b));
 }
 
-/* --- timeout, refresh, connect, fork --- */
+/* --- timeout, refresh, connect, pause, fork --- */
 
 /* body's field: a number of seconds, required or not (then *ret stays). */
 static int seconds_of(json_t *body, const char *field, bool required, long *ret, struct cove_err *err)
@@ -210,7 +251,26 @@ int api_refresh_body_parse(const char *body, size_t len, struct api_refresh_body
 int api_connect_body_parse(const char *body, size_t len, struct api_connect_body *ret, struct cove_err *err)
 {
 	ret->timeout_s = MANAGER_DEFAULT_TIMEOUT_S;
-	return seconds_body(body, len, "timeout", false, &ret->timeout_s, err);
+	ret->memory = true;
+	json_t *j = json_body(body, len, err);
+	if (!j)
+		return -EINVAL;
+	int r = seconds_of(j, "timeout", false, &ret->timeout_s, err);
+	if (r == 0)
+		r = boolean_field(json_object_get(j, "memory"), "memory", true, &ret->memory, err);
+	json_decref(j);
+	return r;
+}
+
+int api_pause_body_parse(const char *body, size_t len, struct api_pause_body *ret, struct cove_err *err)
+{
+	ret->memory = true;
+	json_t *j = json_body(body, len, err);
+	if (!j)
+		return -EINVAL;
+	int r = boolean_field(json_object_get(j, "memory"), "memory", true, &ret->memory, err);
+	json_decref(j);
+	return r;
 }
 
 int api_fork_body_parse(const char *body, size_t len, struct api_fork_body *ret, struct cove_err *err)

@@ -37,7 +37,9 @@ struct api_query {
 	void *cls;
 };
 
-/* POST /sandboxes and /v2/sandboxes. */
+/* POST /sandboxes and /v2/sandboxes. The lifecycle fields are E2B's:
+ * autoPause, autoPauseMemory (default true; false needs autoPause, and
+ * cannot go with autoResume), autoResume {"enabled": bool}. */
 struct api_create_body {
 	struct manager_create req; /* what manager_create takes; points into the fields below */
 	char *metadata;            /* metadata as compact JSON text, or NULL */
@@ -62,11 +64,20 @@ struct api_refresh_body {
 };
 int api_refresh_body_parse(const char *body, size_t len, struct api_refresh_body *ret, struct cove_err *err);
 
-/* POST /sandboxes/{id}/connect: {"timeout": seconds}, default 300. */
+/* POST /sandboxes/{id}/connect: {"timeout": seconds, default 300;
+ * "memory": false to boot a paused sandbox from its saved disk}. */
 struct api_connect_body {
 	long timeout_s;
+	bool memory;
 };
 int api_connect_body_parse(const char *body, size_t len, struct api_connect_body *ret, struct cove_err *err);
+
+/* POST /sandboxes/{id}/pause: {"memory": false for a filesystem-only
+ * pause}; the body is optional. */
+struct api_pause_body {
+	bool memory;
+};
+int api_pause_body_parse(const char *body, size_t len, struct api_pause_body *ret, struct cove_err *err);
 
 /* POST /sandboxes/{id}/fork: {"count": 1 to MANAGER_MAX_FORK (default 1),
  * "timeout": seconds, more than 0}; the body may be empty. */

@@ -65,7 +65,9 @@ enum MHD_Result api_sandbox_refresh(struct http_request *r)
 }
 
 /* Connect: resumes a paused sandbox (201) or finds a running one (200); the
- * deadline moves to now + timeout if that is later, never earlier. */
+ * deadline moves to now + timeout if that is later, never earlier. With
+ * memory false a paused one boots from its saved disk (E2B's onResume
+ * 'reboot'). */
 enum MHD_Result api_sandbox_connect(struct http_request *r)
 {
 	struct cove_err err = { 0 };
@@ -74,7 +76,7 @@ enum MHD_Result api_sandbox_connect(struct http_request *r)
 	struct manager_info info = { 0 };
 	int rc = api_connect_body_parse(r->body, r->len, &body, &err);
 	if (rc == 0)
-		rc = manager_resume(api_manager(r), r->params[0], body.timeout_s, &resumed, &err);
+		rc = manager_resume(api_manager(r), r->params[0], body.timeout_s, body.memory, &resumed, &err);
 	if (rc == 0)
 		rc = manager_get(api_manager(r), r->params[0], &info, &err);
 	if (rc < 0)
@@ -84,10 +86,15 @@ enum MHD_Result api_sandbox_connect(struct http_request *r)
 	return ret;
 }
 
+/* Pause: {"memory": false} keeps the disk alone (E2B's filesystem-only
+ * pause); 409 for a sandbox whose disk is thrown away. */
 enum MHD_Result api_sandbox_pause(struct http_request *r)
 {
 	struct cove_err err = { 0 };
-	int rc = manager_pause(api_manager(r), r->params[0], &err);
+	struct api_pause_body body;
+	int rc = api_pause_body_parse(r->body, r->len, &body, &err);
+	if (rc == 0)
+		rc = manager_pause(api_manager(r), r->params[0], body.memory, &err);
 	return rc < 0 ? api_reply_failure(r, rc, &err) : http_reply_empty(r, 204);
 }
 

@@ -23,7 +23,7 @@ static int add_pair(const char *verb, const char *opt, const char *arg, json_t *
 static void create_usage(FILE *f)
 {
 	fprintf(f, "usage: cove create [--template T] [--timeout S] [--meta K=V]... [-e K=V]... [--no-internet]\n"
-		   "                   [--auto-pause] [--json]\n"
+		   "                   [--auto-pause | --auto-pause-no-memory] [--auto-resume] [--json]\n"
 		   "\n"
 		   "Creates a sandbox in coved and prints its id once its agent answers.\n"
 		   "  --template T      what it is made from (default base; 'cove templates' lists them)\n"
@@ -32,16 +32,22 @@ static void create_usage(FILE *f)
 		   "  -e, --env K=V     environment of every process in it (repeatable)\n"
 		   "  --no-internet     no outbound network\n"
 		   "  --auto-pause      at its deadline pause it instead of killing it\n"
+		   "  --auto-pause-no-memory\n"
+		   "                    the same, keeping only its disk: the next resume boots it\n"
+		   "  --auto-resume     once paused with its memory, a request to it through\n"
+		   "                    coved (envd's port with its token, or any other) resumes it\n"
 		   "  --json            print coved's whole answer\n" CLI_CLIENT_HELP);
 }
 
 int cmd_create(int argc, char **argv)
 {
-	enum { O_TEMPLATE = 300, O_TIMEOUT, O_META, O_NO_INTERNET, O_AUTO_PAUSE, O_JSON };
+	enum { O_TEMPLATE = 300, O_TIMEOUT, O_META, O_NO_INTERNET, O_AUTO_PAUSE, O_AUTO_PAUSE_NO_MEMORY, O_AUTO_RESUME, O_JSON };
 	static const struct option opts[] = {
 		{ "template", required_argument, NULL, O_TEMPLATE }, { "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "meta", required_argument, NULL, O_META },	     { "env", required_argument, NULL, 'e' },
 		{ "no-internet", no_argument, NULL, O_NO_INTERNET }, { "auto-pause", no_argument, NULL, O_AUTO_PAUSE },
+		{ "auto-pause-no-memory", no_argument, NULL, O_AUTO_PAUSE_NO_MEMORY },
+		{ "auto-resume", no_argument, NULL, O_AUTO_RESUME },
 		{ "json", no_argument, NULL, O_JSON },		     CLI_CLIENT_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },		     { 0 },
 	};
@@ -60,6 +66,11 @@ int cmd_create(int argc, char **argv)
 		case 'e': bad = add_pair("create", "--env", optarg, envs); break;
 		case O_NO_INTERNET: json_object_set_new(body, "allow_internet_access", json_false()); break;
 		case O_AUTO_PAUSE: json_object_set_new(body, "autoPause", json_true()); break;
+		case O_AUTO_PAUSE_NO_MEMORY:
+			json_object_set_new(body, "autoPause", json_true());
+			json_object_set_new(body, "autoPauseMemory", json_false());
+			break;
+		case O_AUTO_RESUME: json_object_set_new(body, "autoResume", json_pack("{s:b}", "enabled", 1)); break;
 		case O_JSON: as_json = true; break;
 		default: bad = cli_client_option(c, &cc);
 		}

@@ -154,6 +154,14 @@ int manager_create(struct manager *m, const struct manager_create *req, struct m
 	e->end_ms = e->started_ms + timeout * 1000;
 	e->auto_pause = req->auto_pause;
 	e->disk_size_mib = template_image_mib(&tpl);
+	e->auto_pause_fs_only = req->auto_pause && req->auto_pause_fs_only;
+	e->auto_resume = req->auto_resume;
+	e->timeout_s = timeout;
+	if ((r = envs_encode(req->envs, &e->envs)) < 0) {
+		warm_put_back(m, w);
+		entry_free(e);
+		return cove_errf(err, r, "manager: out of memory");
+	}
 	if ((r = entry_admit(m, e, err)) < 0) {
 		warm_put_back(m, w);
 		entry_free(e);

@@ -61,6 +61,13 @@ static struct entry *child_of(const struct entry *p, long timeout_s)
 	e->mem_mib = p->mem_mib;
 	e->disk_size_mib = p->disk_size_mib;
 	e->auto_pause = p->auto_pause;
+	e->auto_pause_fs_only = p->auto_pause_fs_only;
+	e->auto_resume = p->auto_resume;
+	e->timeout_s = timeout_s;
+	if (p->envs && !(e->envs = strdup(p->envs))) {
+		entry_free(e);
+		return NULL;
+	}
 	e->started_ms = wall_ms();
 	e->end_ms = e->started_ms + timeout_s * 1000;
 	return e;
@@ -111,6 +118,8 @@ static int fork_begin(struct manager *m, const char *id, struct fork_child *kids
 		r = cove_errf(err, -EBUSY, "sandbox '%s' is being paused, resumed or forked; try again", id);
 	else if (p->state == STORE_SANDBOX_PAUSED && !p->saved)
 		r = cove_errf(err, -EOPNOTSUPP, "sandbox '%s' was booted without a template snapshot and cannot be forked", id);
+	else if (p->saved && p->disk_only)
+		r = cove_errf(err, -EOPNOTSUPP, "sandbox '%s' is paused without its memory; resume it to fork it", id);
 	for (unsigned i = 0; r == 0 && i < count; i++)
 		if (!(kids[i].e = child_of(p, timeout)))
 			r = cove_errf(err, -ENOMEM, "fork: out of memory");
@@ -208,7 +217,7 @@ int manager_fork(struct manager *m, const char *id, unsigned count, long timeout
 		fs_remove_tree(dir, NULL);
 	if (p) {
 		pthread_mutex_lock(&m->lock);
-		p->busy = false;
+		entry_settle(m, p);
 		pthread_mutex_unlock(&m->lock);
 	}
 	free(kids);

@@ -16,7 +16,9 @@
  * The long waits (a boot, a save to disk or a restore, a request to a
  * guest, a walk of a directory) are made without it: the caller lets it go,
  * and meanwhile the entry is either still creating (nobody else touches its
- * sandbox) or busy (nobody kills, pauses, resumes or forks it). Short ones
+ * sandbox) or busy (nobody kills, pauses, resumes or forks it; a kill and
+ * the envd routing's wake wait on `settled` for it to be done, so busy goes
+ * false only under the lock, once the entry is whole). Short ones
  * stay under it: a record's write, a pause or resume in memory. Boots wait
  * their turn on `boot_done` (admission.c).
  *
@@ -53,7 +55,12 @@ struct entry {
 	char *policy_text;
 	struct net_policy_copy policy;
 	unsigned disk_size_mib; /* the template image's size */
+	bool auto_pause_fs_only; /* the auto-pause keeps the disk alone */
+	bool auto_resume;   /* paused with its memory: the envd routing resumes it */
+	long timeout_s;     /* as made: what an auto-resume gives it; 0: not known */
+	char *envs;         /* its /init environment, envs_encode's text; NULL: none */
 	bool saved;         /* paused to disk: no VMM, memory or slot (sb NULL) */
+	bool disk_only;     /* saved: its disk alone; the next resume boots it */
 	bool busy;          /* a pause or resume is under way outside the lock */
 	uint64_t disk_bytes; /* on the host's disk (run_usage, saved_usage): kept, not read per request */
 	unsigned vcpus, mem_mib;
@@ -84,6 +91,7 @@ struct manager {
 	pthread_mutex_t lock; /* guards everything below */
 	pthread_cond_t wake;  /* the reaper's: a deadline changed, or stop */
 	pthread_cond_t boot_done; /* a boot ended: another may start */
+	pthread_cond_t settled; /* an entry stopped being busy (entry_settle) */
 	unsigned booting;     /* boots under way (at most c.max_boots) */
 	struct entry *list;   /* newest first: seq descending */
 	int64_t last_seq;     /* the highest seq handed out or adopted */
@@ -142,6 +150,17 @@ void entry_teardown(struct manager *m, struct entry *e, const char *why);
 void entry_destroy(struct manager *m, struct entry *e, const char *why);
 void entry_sandbox_config(const struct manager *m, const struct entry *e, const struct template *tpl,
 			  struct sandbox_config *sc);
+/* e is no longer busy: those waiting on `settled` look again. */
+void entry_settle(struct manager *m, struct entry *e);
+/* Whether e's disk can be saved alone (a filesystem-only pause): it runs
+ * over a disk of its own (a template snapshot's), and there is saved_dir. */
+bool entry_disk_savable(const struct manager *m, const struct entry *e);
+/* A sandbox's environment ("KEY=VALUE", NULL-terminated) as text for its
+ * record (a JSON array; *ret NULL for none) and back (*ret NULL for none;
+ * envs_free frees it). -ENOMEM, or -EINVAL for text that is not such. */
+int envs_encode(const char *const *envs, char **ret);
+int envs_decode(const char *text, char ***ret);
+char **envs_free(char **envs);
 
 /* admission.c: a place in the list, and a turn to boot. */
 int entry_admit(struct manager *m, struct entry *e, struct cove_err *err);
@@ -158,8 +177,9 @@ void *warmer_main(void *arg);
 int entry_go_live(struct manager *m, struct entry *e, long timeout_s, struct manager_info *ret, struct cove_err *err);
 void entry_abandon(struct manager *m, struct entry *e, const char *op, const struct cove_err *err);
 
-/* lifecycle.c, for the reaper. */
-int entry_pause_locked(struct manager *m, struct entry *e, bool *ended, struct cove_err *err);
+/* lifecycle.c, for the reaper: pauses e (running, not busy) with its
+ * memory or its disk alone, under the lock. */
+int entry_pause_locked(struct manager *m, struct entry *e, bool memory, bool *ended, struct cove_err *err);
 
 /* The other threads. */
 void *reaper_main(void *arg);

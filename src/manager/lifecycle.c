@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -14,14 +15,15 @@
 #include "sandbox/sandbox.h"
 #include "template/template.h"
 
-/* Saves e to disk and ends its VMM (called, and returning, under the lock,
- * which it lets go meanwhile; e is busy). -EOPNOTSUPP: e cannot be saved
- * (a throwaway disk), and runs on. */
-static int save_entry(struct manager *m, struct entry *e, struct cove_err *err)
+/* Saves e to disk and ends its VMM: whole, or (!memory) its disk alone.
+ * Called, and returning, under the lock, which it lets go meanwhile; e is
+ * busy until it is whole again. -EOPNOTSUPP: e cannot be saved (a
+ * throwaway disk), and runs on. */
+static int save_entry(struct manager *m, struct entry *e, bool memory, struct cove_err *err)
 {
 	char dir[PATH_MAX];
 	saved_path(m, e->id, dir);
-	if (!dir[0])
+	if (!dir[0] || !sandbox_can_save(e->sb))
 		return -EOPNOTSUPP;
 	e->busy = true;
 	struct sandbox *sb = e->sb;
@@ -31,31 +33,39 @@ static int save_entry(struct manager *m, struct entry *e, struct cove_err *err)
 	if (r == 0) {
 		struct sandbox_config sc;
 		entry_sandbox_config(m, e, &tpl, &sc);
-		r = sandbox_save(sb, &sc, dir, false, err);
+		r = memory ? sandbox_save(sb, &sc, dir, false, err) : sandbox_save_disk(sb, &sc, dir, err);
 	}
 	uint64_t used = r == 0 ? saved_usage(m, e->id) : 0;
 	pthread_mutex_lock(&m->lock);
-	e->busy = false;
-	if (r < 0)
+	if (r < 0) {
+		entry_settle(m, e);
 		return r;
+	}
 	/* From here the saved copy is the sandbox; its VMM ends. */
 	e->sb = NULL;
 	e->saved = true;
+	e->disk_only = !memory;
 	e->disk_bytes = used;
 	m->committed_mib -= e->mem_mib;
 	pthread_mutex_unlock(&m->lock);
 	vmm_remove_logs(sandbox_vmm(sb));
 	sandbox_free(sb);
 	pthread_mutex_lock(&m->lock);
+	entry_settle(m, e);
 	return 0;
 }
 
-/* Pauses e: saved to disk when it can be, else frozen in memory. Called,
- * and returning, under the lock. A VMM that died meanwhile ends the sandbox
- * (*ended: e is freed). */
-int entry_pause_locked(struct manager *m, struct entry *e, bool *ended, struct cove_err *err)
+/* Pauses e: saved to disk when it can be, else frozen in memory; without
+ * memory, its disk alone is saved (-EOPNOTSUPP, and it runs on, when it
+ * cannot be). Called, and returning, under the lock. A VMM that died
+ * meanwhile ends the sandbox (*ended: e is freed). */
+int entry_pause_locked(struct manager *m, struct entry *e, bool memory, bool *ended, struct cove_err *err)
 {
 	*ended = false;
+	if (!memory && !entry_disk_savable(m, e))
+		return cove_errf(err, -EOPNOTSUPP,
+				 "sandbox '%s' cannot be paused without its memory: it was booted without a template "
+				 "snapshot, and its disk is thrown away when its VMM ends", e->id);
 	int64_t t0 = now_us();
 	int64_t now = wall_ms();
 	e->left_ms = e->end_ms > now ? e->end_ms - now : 0;
@@ -66,8 +76,8 @@ int entry_pause_locked(struct manager *m, struct entry *e, bool *ended, struct c
 	for (size_t i = 0; i < e->nstreams; i++)
 		shutdown(e->streams[i], SHUT_RDWR);
 	e->nstreams = 0;
-	int r = save_entry(m, e, err);
-	if (r == -EOPNOTSUPP)
+	int r = save_entry(m, e, memory, err);
+	if (r == -EOPNOTSUPP && memory)
 		r = sandbox_pause(e->sb, err);
 	if (r < 0 && vmm_state(sandbox_vmm(e->sb)) == VMM_STATE_STOPPED) {
 		/* Dead, with everything freed: not a half-made pause. */
@@ -85,21 +95,24 @@ int entry_pause_locked(struct manager *m, struct entry *e, bool *ended, struct c
 	if (entry_record(m, e, STORE_SANDBOX_PAUSED, err) < 0)
 		log_warn("sandbox=%s op=pause msg=\"%s\"", e->id, err->msg);
 	log_info("sandbox=%s op=pause template=%s to=%s left_s=%.1f ms=%.1f", e->id, e->template_id,
-		 e->saved ? "disk" : "memory", (double)e->left_ms / 1000.0, (double)(now_us() - t0) / 1000.0);
+		 !e->saved ? "memory" : e->disk_only ? "disk-only" : "disk", (double)e->left_ms / 1000.0,
+		 (double)(now_us() - t0) / 1000.0);
 	return 0;
 }
 
 int manager_kill(struct manager *m, const char *id, struct cove_err *err)
 {
 	pthread_mutex_lock(&m->lock);
-	struct entry *e = entry_find(m, id);
+	/* A pause or resume under way (an auto-resume, say) is let finish:
+	 * then the kill wins, whatever it left. */
+	struct entry *e;
+	while ((e = entry_find(m, id)) && e->busy)
+		pthread_cond_wait(&m->settled, &m->lock);
 	int r = 0;
 	if (!e)
 		r = cove_errf(err, -ENOENT, "sandbox '%s' not found", id);
 	else if (e->state == STORE_SANDBOX_CREATING)
 		r = cove_errf(err, -EBUSY, "sandbox '%s' is still being created", id);
-	else if (e->busy)
-		r = cove_errf(err, -EBUSY, "sandbox '%s' is being paused or resumed; try again", id);
 	else
 		entry_unlink(m, e);
 	pthread_cond_broadcast(&m->wake);
@@ -136,7 +149,7 @@ static int change_deadline(struct manager *m, const char *id, long seconds, bool
 	return r;
 }
 
-int manager_pause(struct manager *m, const char *id, struct cove_err *err)
+int manager_pause(struct manager *m, const char *id, bool memory, struct cove_err *err)
 {
 	pthread_mutex_lock(&m->lock);
 	struct entry *e = entry_find_visible(m, id, err);
@@ -148,20 +161,27 @@ int manager_pause(struct manager *m, const char *id, struct cove_err *err)
 	else if (e->state == STORE_SANDBOX_PAUSED)
 		r = cove_errf(err, -EALREADY, "sandbox '%s' is already paused", id);
 	else
-		r = entry_pause_locked(m, e, &(bool){ false }, err);
+		r = entry_pause_locked(m, e, memory, &(bool){ false }, err);
 	pthread_cond_broadcast(&m->wake);
 	pthread_mutex_unlock(&m->lock);
 	return r;
 }
 
-/* Brings e back from disk in a new VMM (called, and returning, under the
- * lock, which it lets go meanwhile; e is busy). On failure e stays saved. */
-static int restore_entry(struct manager *m, struct entry *e, struct cove_err *err)
+/* Brings e back from its saved copy in a new VMM: restored (whole), or
+ * booted from its saved disk (reboot). Called, and returning, under the
+ * lock, which it lets go meanwhile; e is busy until it is whole again.
+ * On success e runs, its deadline what was left; on failure it stays
+ * saved, its copy untouched. */
+static int restore_entry(struct manager *m, struct entry *e, bool reboot, struct cove_err *err)
 {
 	if (m->committed_mib + e->mem_mib > m->max_memory_mib)
 		return cove_errf(err, -EAGAIN,
 				 "not enough memory on this host: %u MiB of %u MiB for sandboxes are taken, %u MiB asked",
 				 m->committed_mib, m->max_memory_mib, e->mem_mib);
+	char **envs = NULL;
+	int r = reboot ? envs_decode(e->envs, &envs) : 0;
+	if (r < 0)
+		return cove_errno(err, r, "sandbox '%s': its recorded environment", e->id);
 	m->committed_mib += e->mem_mib;
 	e->busy = true;
 	pthread_mutex_unlock(&m->lock);
@@ -169,27 +189,31 @@ static int restore_entry(struct manager *m, struct entry *e, struct cove_err *er
 	saved_path(m, e->id, dir);
 	struct template tpl;
 	struct sandbox *sb = NULL;
-	int r = template_load(m->c.templates_dir, e->template_id, &tpl, err);
+	r = template_load(m->c.templates_dir, e->template_id, &tpl, err);
 	if (r == 0 && (r = boot_begin(m, err)) == 0) {
 		struct sandbox_config sc;
 		entry_sandbox_config(m, e, &tpl, &sc);
 		sc.snapshot = tpl.snapshot; /* the files its saved copy likely links */
 		sc.agent_timeout_ms = MANAGER_AGENT_TIMEOUT_MS;
-		r = sandbox_restore(&sc, dir, e->token, &sb, err);
+		sc.envs = (const char *const *)envs;
+		r = reboot ? sandbox_reboot(&sc, dir, e->token, &sb, err) : sandbox_restore(&sc, dir, e->token, &sb, err);
 		boot_end(m);
 	}
+	envs = envs_free(envs);
 	uint64_t used = r == 0 ? run_usage(m, e->id) : 0;
 	pthread_mutex_lock(&m->lock);
-	e->busy = false;
 	if (r < 0) {
 		m->committed_mib -= e->mem_mib;
+		entry_settle(m, e);
 		return r;
 	}
 	/* Running again before the saved copy goes: a crash in between finds
 	 * the VMM alive and adopts it (and drops the copy). */
 	e->sb = sb;
-	e->saved = false;
+	e->saved = e->disk_only = false;
 	e->disk_bytes = used;
+	e->state = STORE_SANDBOX_RUNNING;
+	e->end_ms = wall_ms() + e->left_ms;
 	if (entry_record(m, e, STORE_SANDBOX_RUNNING, err) < 0)
 		log_warn("sandbox=%s op=resume msg=\"%s\"", e->id, err->msg);
 	char id[sizeof(e->id)];
@@ -197,34 +221,77 @@ static int restore_entry(struct manager *m, struct entry *e, struct cove_err *er
 	pthread_mutex_unlock(&m->lock);
 	saved_remove(m, id);
 	pthread_mutex_lock(&m->lock);
+	entry_settle(m, e);
 	return 0;
 }
 
-int manager_resume(struct manager *m, const char *id, long timeout_s, bool *resumed, struct cove_err *err)
+/* Resumes e (paused, not busy; under the lock): booted from its saved disk
+ * when it kept no memory or memory is false, else restored or thawed. On
+ * success it runs, its deadline what was left. */
+static int resume_locked(struct manager *m, struct entry *e, bool memory, const char *why, struct cove_err *err)
+{
+	if (!memory && !e->saved)
+		return cove_errf(err, -EOPNOTSUPP,
+				 "sandbox '%s' is paused in memory (booted without a template snapshot): it can only "
+				 "resume with its memory", e->id);
+	int64_t t0 = now_us();
+	bool reboot = e->saved && (e->disk_only || !memory);
+	const char *from = reboot ? "saved-disk" : e->saved ? "disk" : "memory";
+	int r;
+	if (e->saved) {
+		r = restore_entry(m, e, reboot, err);
+	} else if ((r = sandbox_resume(e->sb, err)) == 0) {
+		e->state = STORE_SANDBOX_RUNNING;
+		e->end_ms = wall_ms() + e->left_ms;
+	}
+	if (r == 0)
+		log_info("sandbox=%s op=resume template=%s from=%s by=%s ms=%.1f", e->id, e->template_id, from, why,
+			 (double)(now_us() - t0) / 1000.0);
+	return r;
+}
+
+/* Constant time: how a guess at a token differs from it is not told by when
+ * the answer comes. */
+static bool token_matches(const char *given, const char *token)
+{
+	size_t n = strlen(token);
+	if (!given || strlen(given) != n)
+		return false;
+	unsigned char diff = 0;
+	for (size_t i = 0; i < n; i++)
+		diff |= (unsigned char)(given[i] ^ token[i]);
+	return diff == 0;
+}
+
+/* The entry of id once it is not paused with a pause or resume under way
+ * (under the lock): running, or paused and settled. One that runs while
+ * busy (forked, or its saved copy being removed after a resume) is given at
+ * once: it needs no resume, and a fork lasts as long as its children take
+ * to boot. NULL, with err, for none (or one still being created). */
+static struct entry *entry_settled(struct manager *m, const char *id, struct cove_err *err)
+{
+	struct entry *e;
+	while ((e = entry_find_visible(m, id, err)) && e->busy && e->state == STORE_SANDBOX_PAUSED)
+		pthread_cond_wait(&m->settled, &m->lock);
+	return e;
+}
+
+int manager_resume(struct manager *m, const char *id, long timeout_s, bool memory, bool *resumed,
+		   struct cove_err *err)
 {
 	if (timeout_check(m, timeout_s, 0, err) < 0)
 		return -EINVAL;
 	pthread_mutex_lock(&m->lock);
-	struct entry *e = entry_find_visible(m, id, err);
+	/* A pause under way (an auto-pause at the deadline) is let finish; a
+	 * paused one being forked stays paused meanwhile. */
+	struct entry *e = entry_settled(m, id, err);
 	int r = 0;
 	*resumed = false;
 	if (!e) {
 		r = -ENOENT;
 	} else {
-		if (e->busy)
-			r = cove_errf(err, -EBUSY, "sandbox '%s' is being paused or resumed; try again", id);
-		else if (e->state == STORE_SANDBOX_PAUSED) {
-			int64_t t0 = now_us();
-			bool from_disk = e->saved;
-			r = e->saved ? restore_entry(m, e, err) : sandbox_resume(e->sb, err);
-			if (r == 0) {
-				e->state = STORE_SANDBOX_RUNNING;
-				e->end_ms = wall_ms() + e->left_ms;
-				*resumed = true;
-				log_info("sandbox=%s op=resume template=%s from=%s ms=%.1f", e->id, e->template_id,
-					 from_disk ? "disk" : "memory", (double)(now_us() - t0) / 1000.0);
-			}
-		}
+		if (e->state == STORE_SANDBOX_PAUSED && (r = resume_locked(m, e, memory, "connect", err)) == 0)
+			*resumed = true;
 		int64_t now = wall_ms();
 		if (r == 0) {
 			if (now + timeout_s * 1000 > e->end_ms)
@@ -232,6 +299,38 @@ int manager_resume(struct manager *m, const char *id, long timeout_s, bool *resu
 			r = entry_record(m, e, e->state, err);
 		}
 		pthread_cond_broadcast(&m->wake);
+	}
+	pthread_mutex_unlock(&m->lock);
+	return r;
+}
+
+int manager_wake(struct manager *m, const char *id, bool envd, const char *token, struct cove_err *err)
+{
+	pthread_mutex_lock(&m->lock);
+	struct entry *e = entry_settled(m, id, err);
+	int r = 0;
+	if (!e)
+		r = -ENOENT;
+	else if (e->state == STORE_SANDBOX_RUNNING)
+		r = 0;
+	else if (!e->auto_resume)
+		r = cove_errf(err, -ENOENT, "sandbox '%s' is paused (it has no autoResume)", id);
+	else if (e->saved && e->disk_only)
+		r = cove_errf(err, -ENOENT, "sandbox '%s' is paused without its memory: connect resumes it", id);
+	else if (envd && !token_matches(token, e->token))
+		r = cove_errf(err, -ENOENT, "sandbox '%s' is paused; a request to envd without its access token does not "
+				 "resume it", id);
+	else if ((r = resume_locked(m, e, true, "traffic", err)) == 0) {
+		/* E2B's: the timeout it was made with, at least a minute. */
+		long timeout = e->timeout_s > 0 ? e->timeout_s : MANAGER_DEFAULT_TIMEOUT_S;
+		if (timeout < MANAGER_AUTO_RESUME_MIN_S)
+			timeout = MANAGER_AUTO_RESUME_MIN_S;
+		e->end_ms = wall_ms() + timeout * 1000;
+		if (entry_record(m, e, e->state, err) < 0)
+			log_warn("sandbox=%s op=auto-resume msg=\"%s\"", id, err->msg);
+		pthread_cond_broadcast(&m->wake);
+	} else {
+		cove_err_prefix(err, "auto-resume of '%s'", id);
 	}
 	pthread_mutex_unlock(&m->lock);
 	return r;

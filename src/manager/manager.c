@@ -55,6 +55,7 @@ int manager_open(const struct manager_config *c, struct manager **ret, struct co
 	pthread_cond_init(&m->wake, NULL);
 	pthread_cond_init(&m->boot_done, NULL);
 	pthread_cond_init(&m->warm_wake, NULL);
+	pthread_cond_init(&m->settled, NULL);
 	m->cancel[0] = m->cancel[1] = -1;
 	int r = pipe2(m->cancel, O_CLOEXEC | O_NONBLOCK) < 0 ? cove_errno(err, -errno, "manager: pipe") : 0;
 	if (r == 0 && m->saved_dir[0])
@@ -162,6 +163,7 @@ void manager_close(struct manager *m)
 	pthread_cond_destroy(&m->wake);
 	pthread_cond_destroy(&m->boot_done);
 	pthread_cond_destroy(&m->warm_wake);
+	pthread_cond_destroy(&m->settled);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
 }

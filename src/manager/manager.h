@@ -27,6 +27,9 @@
 /* Metrics: a sample of every running sandbox this often, the last ones kept. */
 #define MANAGER_METRICS_INTERVAL_MS 5000
 #define MANAGER_METRICS_KEEP 120
+/* The least an auto-resume gives a sandbox to live (E2B's anti-thrash
+ * floor, minAutoResumeTimeout). */
+#define MANAGER_AUTO_RESUME_MIN_S 60
 
 struct manager_config {
 	struct store *store;     /* borrowed */
@@ -67,6 +70,12 @@ struct manager_create {
 	const char *const *envs;  /* "KEY=VALUE", NULL-terminated; may be NULL */
 	struct net_policy policy;
 	bool auto_pause;          /* at the deadline, pause instead of kill */
+	/* With auto_pause: keep its disk alone, not its memory (E2B's
+	 * autoPauseMemory false); the next connect reboots it. */
+	bool auto_pause_fs_only;
+	/* While paused with its memory, a request through the envd routing
+	 * resumes it (manager_wake). */
+	bool auto_resume;
 };
 
 struct manager_info {
@@ -80,7 +89,8 @@ struct manager_info {
 	int64_t seq;             /* creation order: listings are newest first */
 	uint64_t disk_bytes;     /* on the host's disk: its overlay, or its saved copy while paused */
 	unsigned disk_size_mib;  /* its disk as the guest sees it: the template image's size */
-	bool auto_pause;         /* at the deadline it is paused, not killed */
+	bool auto_pause;         /* onTimeout: pause (else kill) */
+	bool auto_resume;        /* a request through the envd routing resumes it */
 	/* The egress policy it was created with (owned: manager_info_clear);
 	 * policy_known false: made before Cove kept it (policy is the default). */
 	bool policy_known;
@@ -128,19 +138,36 @@ struct manager_fork_child {
  * parent's save failing. */
 int manager_fork(struct manager *m, const char *id, unsigned count, long timeout_s, struct manager_fork_child *ret,
 		 struct cove_err *err);
-/* -ENOENT: no such sandbox; -EBUSY: still being created. */
+/* -ENOENT: no such sandbox; -EBUSY: still being created. A pause or resume
+ * of it under way is waited for, then it is killed. */
 int manager_kill(struct manager *m, const char *id, struct cove_err *err);
 /* Pauses the sandbox: saved to disk and its VMM ended (saved_dir), else
- * frozen in memory; the time left stops counting. A save that fails leaves
- * it running and says why. -ENOENT: no such sandbox; -EALREADY: already
- * paused; -EBUSY: a pause or resume of it is under way. */
-int manager_pause(struct manager *m, const char *id, struct cove_err *err);
+ * frozen in memory; the time left stops counting. Without memory (E2B's
+ * filesystem-only pause): its disk alone is saved, and the next resume
+ * boots it from that (-EOPNOTSUPP for a sandbox booted without a template
+ * snapshot: its disk is thrown away). A save that fails leaves it running
+ * and says why. -ENOENT: no such sandbox; -EALREADY: already paused;
+ * -EBUSY: a pause or resume of it is under way. */
+int manager_pause(struct manager *m, const char *id, bool memory, struct cove_err *err);
 /* Connect: resumes a paused sandbox (restored from disk in a new VMM, or
  * thawed; its time left counts again) and makes the deadline now +
- * timeout_s if that is later. *resumed says whether it was paused. A resume
- * that fails leaves it paused, its saved state untouched. -EAGAIN: over the
- * host's limits. */
-int manager_resume(struct manager *m, const char *id, long timeout_s, bool *resumed, struct cove_err *err);
+ * timeout_s if that is later. *resumed says whether it was paused. One
+ * paused without its memory is booted from its saved disk (a reboot: its
+ * processes are gone, its files, token and environment kept); so is one
+ * saved with it when memory is false (its saved RAM is not used;
+ * -EOPNOTSUPP for one frozen in memory). A resume that fails leaves it
+ * paused, its saved state untouched. -EAGAIN: over the host's limits. */
+int manager_resume(struct manager *m, const char *id, long timeout_s, bool memory, bool *resumed,
+		   struct cove_err *err);
+/* For the envd routing, before it connects: a sandbox paused with its
+ * memory and auto_resume is resumed, its deadline now + the timeout it was
+ * made with (at least MANAGER_AUTO_RESUME_MIN_S: E2B's rule). Requests that
+ * come meanwhile wait for that one resume, as they wait for a pause under
+ * way. On envd's port (envd) only a request with the sandbox's access token
+ * (token) may wake it. 0: it runs; -ENOENT: no such sandbox, or it is not
+ * running and may not be woken (err says which); else the resume's
+ * failure, and it stays paused. */
+int manager_wake(struct manager *m, const char *id, bool envd, const char *token, struct cove_err *err);
 /* The deadline becomes now + timeout_s. */
 int manager_set_timeout(struct manager *m, const char *id, long timeout_s, struct cove_err *err);
 /* The deadline becomes now + duration_s if that is later. */

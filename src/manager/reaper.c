@@ -1,5 +1,5 @@
-/* The reaper: ends (or, with auto_pause, pauses) each sandbox at its
- * deadline. */
+/* The reaper: ends (or, with auto_pause, pauses: with its memory, or its
+ * disk alone) each sandbox at its deadline. */
 #include "manager/internal.h"
 
 #include <stdio.h>
@@ -18,10 +18,16 @@ void *reaper_main(void *arg)
 		int64_t now = wall_ms();
 		if (due && due->end_ms <= now && due->auto_pause) {
 			struct cove_err err = { 0 };
-			bool ended;
+			bool ended, memory = !due->auto_pause_fs_only;
 			char id[sizeof(due->id)];
 			snprintf(id, sizeof(id), "%s", due->id);
-			if (entry_pause_locked(m, due, &ended, &err) < 0) {
+			if (!memory && !entry_disk_savable(m, due)) {
+				/* Its disk goes with its VMM: kept in memory rather than lost. */
+				log_warn("sandbox=%s op=auto-pause msg=\"paused in memory: it was booted without a template "
+					 "snapshot, so its disk cannot be kept alone\"", id);
+				memory = true;
+			}
+			if (entry_pause_locked(m, due, memory, &ended, &err) < 0) {
 				log_warn("sandbox=%s op=auto-pause msg=\"%s\"", id, err.msg);
 				if (!ended)
 					due->auto_pause = false; /* killed on the next round */

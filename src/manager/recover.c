@@ -25,7 +25,7 @@ static void insert_adopted(struct manager *m, struct entry *e)
 	if (e->seq > m->last_seq)
 		m->last_seq = e->seq;
 	log_info("sandbox=%s op=adopt template=%s state=%s%s left_s=%.1f", e->id, e->template_id,
-		 store_sandbox_state_name(e->state), e->saved ? " on=disk" : "",
+		 store_sandbox_state_name(e->state), !e->saved ? "" : e->disk_only ? " on=disk-only" : " on=disk",
 		 (double)(e->state == STORE_SANDBOX_PAUSED ? e->left_ms : e->end_ms - wall_ms()) / 1000.0);
 }
 
@@ -91,6 +91,9 @@ static int adopt_saved(struct manager *m, const struct store_sandbox *rec, struc
 		e->disk_size_mib = template_image_mib(&tpl);
 	e->state = STORE_SANDBOX_PAUSED;
 	e->saved = true;
+	char dir[PATH_MAX];
+	saved_path(m, e->id, dir);
+	e->disk_only = !sandbox_saved_has_memory(dir);
 	e->disk_bytes = saved_usage(m, e->id);
 	if (rec->state != STORE_SANDBOX_PAUSED) {
 		int64_t now = wall_ms();

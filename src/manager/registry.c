@@ -9,6 +9,8 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 
+#include <jansson.h>
+
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/proc.h"
@@ -49,6 +51,7 @@ int entry_info(const struct entry *e, struct manager_info *info)
 	/* A copy of its own: the entry's may go while the caller reads it. */
 	if (net_policy_decode(e->policy_text, &info->policy) < 0)
 		net_policy_copy_free(&info->policy);
+	info->auto_resume = e->auto_resume;
 	info->metadata = strdup(e->metadata ? e->metadata : "{}");
 	if (!info->metadata) {
 		manager_info_clear(info);
@@ -111,6 +114,14 @@ struct entry *entry_of(const struct store_sandbox *rec, struct cove_err *err)
 		log_warn("sandbox=%s op=adopt msg=\"unreadable policy record '%s'\"", rec->id, rec->policy);
 		entry_set_policy(e, NULL);
 	}
+	e->auto_pause_fs_only = rec->auto_pause_fs_only;
+	e->auto_resume = rec->auto_resume;
+	e->timeout_s = rec->timeout_s;
+	if (rec->envs && !(e->envs = strdup(rec->envs))) {
+		entry_free(e);
+		cove_errf(err, -ENOMEM, "manager: out of memory");
+		return NULL;
+	}
 	return e;
 }
 
@@ -122,6 +133,7 @@ void entry_free(struct entry *e)
 	free(e->metadata);
 	free(e->policy_text);
 	net_policy_copy_free(&e->policy);
+	free(e->envs);
 	free(e);
 }
 
@@ -131,7 +143,8 @@ int entry_record(struct manager *m, const struct entry *e, enum store_sandbox_st
 	struct store_sandbox rec = { .state = state, .metadata = e->metadata, .vcpus = e->vcpus,
 				     .mem_mib = e->mem_mib, .started_ms = e->started_ms, .end_ms = e->end_ms,
 				     .seq = e->seq, .auto_pause = e->auto_pause, .left_ms = e->left_ms,
-				     .policy = e->policy_text };
+				     .policy = e->policy_text, .auto_pause_fs_only = e->auto_pause_fs_only,
+				     .auto_resume = e->auto_resume, .timeout_s = e->timeout_s, .envs = e->envs };
 	snprintf(rec.id, sizeof(rec.id), "%s", e->id);
 	snprintf(rec.template_id, sizeof(rec.template_id), "%s", e->template_id);
 	snprintf(rec.token, sizeof(rec.token), "%s", e->token);
@@ -264,6 +277,62 @@ void entry_sandbox_config(const struct manager *m, const struct entry *e, const 
 void template_spawns_key(const char *name, char key[128])
 {
 	snprintf(key, 128, "template.%s.spawns", name);
+}
+
+void entry_settle(struct manager *m, struct entry *e)
+{
+	e->busy = false;
+	pthread_cond_broadcast(&m->settled);
+}
+
+bool entry_disk_savable(const struct manager *m, const struct entry *e)
+{
+	return m->saved_dir[0] && e->sb && sandbox_can_save(e->sb);
+}
+
+int envs_encode(const char *const *envs, char **ret)
+{
+	*ret = NULL;
+	if (!envs || !envs[0])
+		return 0;
+	json_t *list = json_array();
+	for (size_t i = 0; list && envs[i]; i++)
+		if (json_array_append_new(list, json_string(envs[i])) < 0) {
+			json_decref(list);
+			list = NULL;
+		}
+	*ret = list ? json_dumps(list, JSON_COMPACT) : NULL;
+	json_decref(list);
+	return *ret ? 0 : -ENOMEM;
+}
+
+int envs_decode(const char *text, char ***ret)
+{
+	*ret = NULL;
+	if (!text || !*text)
+		return 0;
+	json_t *list = json_loads(text, 0, NULL);
+	size_t n = json_array_size(list);
+	char **envs = json_is_array(list) ? calloc(n + 1, sizeof(*envs)) : NULL;
+	int r = !json_is_array(list) ? -EINVAL : envs ? 0 : -ENOMEM;
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		const char *v = json_string_value(json_array_get(list, i));
+		r = !v ? -EINVAL : (envs[i] = strdup(v)) ? 0 : -ENOMEM;
+	}
+	json_decref(list);
+	if (r < 0)
+		envs_free(envs);
+	else
+		*ret = envs;
+	return r;
+}
+
+char **envs_free(char **envs)
+{
+	for (size_t i = 0; envs && envs[i]; i++)
+		free(envs[i]);
+	free(envs);
+	return NULL;
 }
 
 /* E2B-style ids: 20 of [a-z0-9]. */

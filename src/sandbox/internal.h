@@ -25,6 +25,7 @@ enum sandbox_boot {
 	SANDBOX_BOOT_RESTORE,  /* from the template snapshot in DIR */
 	SANDBOX_BOOT_RESUME,   /* a sandbox saved whole in DIR (sandbox_save); keeps its token */
 	SANDBOX_BOOT_FORK,     /* the same, as a new sandbox: a token of its own, the RNG reseeded */
+	SANDBOX_BOOT_REBOOT,   /* cold, from the disk saved in DIR; keeps its token, /init again */
 	SANDBOX_BOOT_WARM,     /* like RESTORE, then warmed up and paused, without /init (sandbox_prepare) */
 };
 
@@ -51,8 +52,8 @@ int sandbox_conf_check(const char *path, const char *want, struct cove_err *why)
 /* Writes text to a new file at path, fsynced. */
 int sandbox_write_text(const char *path, const char *text, struct cove_err *err);
 
-/* token: the saved agent's, for SANDBOX_BOOT_RESUME (it keeps it) and
- * SANDBOX_BOOT_FORK (/init is authorised with it); else NULL. */
+/* token: the saved agent's, for SANDBOX_BOOT_RESUME and _REBOOT (it
+ * keeps it) and SANDBOX_BOOT_FORK (/init is authorised with it); else NULL. */
 int sandbox_start_as(const struct sandbox_config *c, enum sandbox_boot how, const char *dir, const char *token,
 		     struct sandbox **ret, struct cove_err *err);
 

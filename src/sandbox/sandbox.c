@@ -109,12 +109,31 @@ static void prefer_template_file(char *path, const char *template_dir, const cha
 		memcpy(path, other, strlen(other) + 1);
 }
 
+/* A boot from the disk of a sandbox saved in dir: its own overlay (a
+ * copy, so that a boot that fails leaves it as it was) over the layer it
+ * kept; no state, no memory file. */
+static int reboot_paths(const struct sandbox_config *c, struct vmm_config *vc, const char *dir,
+			char paths[4][PATH_MAX], struct cove_err *err)
+{
+	const char *layer = vmm_disk_name(NULL, VMM_DISK_LAYER);
+	if (snprintf(paths[2], PATH_MAX, "%s/%s", dir, layer) >= PATH_MAX ||
+	    snprintf(paths[3], PATH_MAX, "%s/%s", dir, vmm_disk_name(NULL, VMM_DISK_OWN)) >= PATH_MAX)
+		return cove_errf(err, -ENAMETOOLONG, "saved %s: path too long", dir);
+	prefer_template_file(paths[2], c->snapshot, layer);
+	vc->disk_layer = access(paths[2], F_OK) == 0 ? paths[2] : NULL;
+	vc->disk_overlay = paths[3];
+	vc->disk_overlay_copy = true;
+	return 0;
+}
+
 /* What booting from or for a snapshot in dir adds to the VMM's config. */
 static int snapshot_paths(const struct sandbox_config *c, struct vmm_config *vc, enum sandbox_boot how,
 			  const char *dir, char paths[4][PATH_MAX], struct cove_err *err)
 {
 	if (how == SANDBOX_BOOT_COLD)
 		return 0;
+	if (how == SANDBOX_BOOT_REBOOT)
+		return reboot_paths(c, vc, dir, paths, err);
 	const char *layer = vmm_disk_name(NULL, VMM_DISK_LAYER);
 	const char *snapshot[4] = { SNAPSHOT_MEMORY, SNAPSHOT_STATE, layer, vmm_disk_name(NULL, VMM_DISK_OVERLAY) };
 	const char *saved[4] = { SAVED_MEMORY, SAVED_STATE, layer, vmm_disk_name(NULL, VMM_DISK_OWN) };
@@ -159,13 +178,14 @@ static const char *boot_name(enum sandbox_boot how)
 	case SANDBOX_BOOT_RESUME: return "saved";
 	case SANDBOX_BOOT_FORK: return "fork";
 	case SANDBOX_BOOT_WARM: return "warm";
+	case SANDBOX_BOOT_REBOOT: return "saved-disk";
 	default: return "kernel";
 	}
 }
 
 /* Each sandbox's agent gets a token of its own, and the host's clock; a
  * resumed one keeps its token, defaults and environment, and gets the clock
- * (it stood still while saved). */
+ * (it stood still while saved); a rebooted one is given them all again. */
 static int init_agent(const struct sandbox_config *c, enum sandbox_boot how, const char *token, struct sandbox *sb,
 		      struct cove_err *err)
 {
@@ -182,6 +202,9 @@ static int init_agent(const struct sandbox_config *c, enum sandbox_boot how, con
 		snprintf(sb->token, sizeof(sb->token), "%s", token);
 		ep.token = sb->token;
 		init = (struct agent_init_request){ sb->token, NULL, NULL, NULL };
+	} else if (how == SANDBOX_BOOT_REBOOT) {
+		/* A fresh agent: the /init it got when made, again. */
+		snprintf(sb->token, sizeof(sb->token), "%s", token);
 	} else if ((r = random_hex(sb->token, 32)) < 0) {
 		return cove_errno(err, r, "access token: getrandom");
 	} else if (how == SANDBOX_BOOT_FORK) {
@@ -402,6 +425,11 @@ int sandbox_exec(struct sandbox *sb, const struct agent_exec_request *req, struc
 	if (r < 0 && r != -ENOENT && r != -EACCES && r != -ECANCELED)
 		cove_err_prefix(err, "exec in %s", sb->id);
 	return r;
+}
+
+bool sandbox_can_save(const struct sandbox *sb)
+{
+	return vmm_can_save(sb->vm);
 }
 
 int sandbox_pause(struct sandbox *sb, struct cove_err *err)

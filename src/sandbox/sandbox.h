@@ -95,14 +95,29 @@ int sandbox_exec(struct sandbox *sb, const struct agent_exec_request *req, struc
  * sandbox on a throwaway disk (booted without a template snapshot). */
 int sandbox_save(struct sandbox *sb, const struct sandbox_config *c, const char *dir, bool for_fork,
 		 struct cove_err *err);
+/* Saves the sandbox's disk alone into dir (E2B's filesystem-only pause):
+ * the guest is asked to write out what it holds of its files (sync), then
+ * paused, and its disk overlay and the layer under it are kept, no RAM and
+ * no device state; sandbox_reboot boots from it. Left paused, and fails
+ * as sandbox_save does (-EOPNOTSUPP: a throwaway disk). */
+int sandbox_save_disk(struct sandbox *sb, const struct sandbox_config *c, const char *dir, struct cove_err *err);
 /* Whether dir holds a whole saved sandbox (its conf is written last). */
 bool sandbox_saved_complete(const char *dir);
+/* Whether the sandbox saved in dir has its RAM (sandbox_save), rather
+ * than its disk alone (sandbox_save_disk). */
+bool sandbox_saved_has_memory(const char *dir);
 /* Starts the sandbox saved in dir again, in a new network slot (c->id
  * required): the guest carries on, keeps token, and gets the host's clock.
  * dir is left as it was (the caller removes it once it is not needed);
  * -ESTALE: saved over another image, memory size or vCPU count. */
 int sandbox_restore(const struct sandbox_config *c, const char *dir, const char *token, struct sandbox **ret,
 		    struct cove_err *err);
+/* Boots the sandbox saved in dir (either kind) afresh from its saved
+ * disk, in a new network slot (c->id required): a reboot, its RAM (if
+ * saved) ignored; /init gives its agent token again, and c's defaults and
+ * environment. dir is left as it was; -ESTALE as sandbox_restore. */
+int sandbox_reboot(const struct sandbox_config *c, const char *dir, const char *token, struct sandbox **ret,
+		   struct cove_err *err);
 /* Starts a new sandbox (c->id) from one saved in dir, as a fork: it
  * carries on from the saved state (processes, files, environment) with a
  * token of its own, its guest's RNG reseeded, the host's clock, and a disk
@@ -110,6 +125,11 @@ int sandbox_restore(const struct sandbox_config *c, const char *dir, const char 
  * left as it was, for more children. */
 int sandbox_fork_child(const struct sandbox_config *c, const char *dir, const char *token, struct sandbox **ret,
 		       struct cove_err *err);
+
+/* Whether sandbox_save and sandbox_save_disk can save it: booted over a
+ * disk of its own (from a template snapshot, or saved), not a throwaway
+ * one. */
+bool sandbox_can_save(const struct sandbox *sb);
 
 int sandbox_pause(struct sandbox *sb, struct cove_err *err);
 int sandbox_resume(struct sandbox *sb, struct cove_err *err);

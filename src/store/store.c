@@ -54,13 +54,18 @@ static const char *const migrations[] = {
 	"CREATE INDEX sandboxes_by_seq ON sandboxes (seq);",
 	/* A paused sandbox's time left (paused time does not count). */
 	"ALTER TABLE sandboxes ADD COLUMN left_ms INTEGER NOT NULL DEFAULT 0;",
-	/* 5: none. Issue 14's branches were given 6 to 8; whoever merges them
-	 * may close the gap before any database passes it. */
-	"",
-	/* 6: the egress policy a sandbox was created with (the net module's
+	/* 5: the egress policy a sandbox was created with (the net module's
 	 * text; "" the default), for its info and for the slot it gets on a
 	 * resume or fork. NULL: made before this, not known. */
 	"ALTER TABLE sandboxes ADD COLUMN policy TEXT;",
+	/* 6: the lifecycle as E2B has it: a filesystem-only auto-pause,
+	 * auto-resume by traffic, the timeout the sandbox was made with (an
+	 * auto-resume's), and the environment /init gave it (a reboot from its
+	 * disk gives it again). */
+	"ALTER TABLE sandboxes ADD COLUMN auto_pause_fs_only INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE sandboxes ADD COLUMN auto_resume INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE sandboxes ADD COLUMN timeout_s INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE sandboxes ADD COLUMN envs TEXT NOT NULL DEFAULT '';",
 };
 
 static const char *const slot_state_names[] = { "creating", "ready", "used", "destroying" };
@@ -497,6 +502,9 @@ int store_sandbox_state_parse(const char *s, enum store_sandbox_state *ret)
 #define SANDBOX_COLUMNS \
 	"id, template, state, metadata, token, vcpus, mem_mib, started_ms, end_ms, vmm_pid, vmm_start, auto_pause, seq, " \
 	"left_ms, policy"
+/* Schema 6's, after those: the lifecycle. */
+#define LIFECYCLE_COLUMNS "auto_pause_fs_only, auto_resume, timeout_s, envs"
+#define LIFECYCLE_FIRST 15
 
 static int sandbox_from_row(sqlite3_stmt *st, struct store_sandbox *sb)
 {
@@ -520,6 +528,12 @@ static int sandbox_from_row(sqlite3_stmt *st, struct store_sandbox *sb)
 	sb->left_ms = sqlite3_column_int64(st, 13);
 	if ((text = (const char *)sqlite3_column_text(st, 14)) && !(sb->policy = strdup(text)))
 		return -ENOMEM;
+	sb->auto_pause_fs_only = sqlite3_column_int64(st, LIFECYCLE_FIRST) != 0;
+	sb->auto_resume = sqlite3_column_int64(st, LIFECYCLE_FIRST + 1) != 0;
+	sb->timeout_s = (long)sqlite3_column_int64(st, LIFECYCLE_FIRST + 2);
+	text = (const char *)sqlite3_column_text(st, LIFECYCLE_FIRST + 3);
+	if (text && *text && !(sb->envs = strdup(text)))
+		return -ENOMEM;
 	return sb->metadata ? 0 : -ENOMEM;
 }
 
@@ -529,6 +543,8 @@ void store_sandbox_clear(struct store_sandbox *sb)
 	free(sb->policy);
 	sb->metadata = NULL;
 	sb->policy = NULL;
+	free(sb->envs);
+	sb->envs = NULL;
 }
 
 int store_sandbox_put(struct store *s, const struct store_sandbox *sb, struct cove_err *err)
@@ -536,7 +552,8 @@ int store_sandbox_put(struct store *s, const struct store_sandbox *sb, struct co
 	sqlite3_stmt *st;
 	pthread_mutex_lock(&s->lock);
 	int r = prepare(s, &st,
-			"INSERT OR REPLACE INTO sandboxes (" SANDBOX_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			"INSERT OR REPLACE INTO sandboxes (" SANDBOX_COLUMNS ", " LIFECYCLE_COLUMNS ")"
+			" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 			"write sandbox", err);
 	if (r < 0) {
 		pthread_mutex_unlock(&s->lock);
@@ -560,6 +577,10 @@ int store_sandbox_put(struct store *s, const struct store_sandbox *sb, struct co
 		sqlite3_bind_text(st, 15, sb->policy, -1, SQLITE_TRANSIENT);
 	else
 		sqlite3_bind_null(st, 15);
+	sqlite3_bind_int64(st, LIFECYCLE_FIRST + 1, sb->auto_pause_fs_only);
+	sqlite3_bind_int64(st, LIFECYCLE_FIRST + 2, sb->auto_resume);
+	sqlite3_bind_int64(st, LIFECYCLE_FIRST + 3, sb->timeout_s);
+	sqlite3_bind_text(st, LIFECYCLE_FIRST + 4, sb->envs ? sb->envs : "", -1, SQLITE_TRANSIENT);
 	int rc = sqlite3_step(st);
 	r = rc == SQLITE_DONE ? 0 : sql_error(s, err, rc, "write sandbox");
 	sqlite3_finalize(st);
@@ -587,7 +608,8 @@ int store_sandbox_each(struct store *s, store_sandbox_fn fn, void *ctx, struct c
 {
 	sqlite3_stmt *st;
 	pthread_mutex_lock(&s->lock);
-	int r = prepare(s, &st, "SELECT " SANDBOX_COLUMNS " FROM sandboxes ORDER BY seq DESC, id", "list sandboxes", err);
+	int r = prepare(s, &st, "SELECT " SANDBOX_COLUMNS ", " LIFECYCLE_COLUMNS " FROM sandboxes ORDER BY seq DESC, id",
+			"list sandboxes", err);
 	int rc = SQLITE_DONE;
 	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct store_sandbox sb;

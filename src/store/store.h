@@ -104,12 +104,17 @@ struct store_sandbox {
 	 * ("": the default); NULL: not recorded (made by an older Cove).
 	 * Owned when read (store_sandbox_clear); copied when written. */
 	char *policy;
+	/* The lifecycle (schema 6). */
+	bool auto_pause_fs_only;     /* with auto_pause: the disk only is kept (E2B's autoPauseMemory false) */
+	bool auto_resume;            /* while paused, a request through the envd routing resumes it */
+	long timeout_s;              /* the timeout it was made with; 0: not known */
+	char *envs;                  /* its environment, as the manager encodes it; owned; NULL: none */
 };
 
 const char *store_sandbox_state_name(enum store_sandbox_state state);
 int store_sandbox_state_parse(const char *s, enum store_sandbox_state *ret);
 void store_sandbox_clear(struct store_sandbox *sb);
-/* Inserts or replaces the row of sb->id (metadata and policy are copied). */
+/* Inserts or replaces the row of sb->id (metadata, policy and envs are copied). */
 int store_sandbox_put(struct store *s, const struct store_sandbox *sb, struct cove_err *err);
 int store_sandbox_delete(struct store *s, const char *id, struct cove_err *err);
 typedef int (*store_sandbox_fn)(void *ctx, const struct store_sandbox *sb);

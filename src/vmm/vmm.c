@@ -430,7 +430,11 @@ int vmm_save(struct vmm *vm, const struct vmm_save_paths *paths, struct cove_err
 	/* A RAM file in the way fails the save before the guest is paused. */
 	if (files.ram && access(files.ram, F_OK) == 0)
 		r = cove_errno(err, -EEXIST, "create %s", files.ram);
-	bool state = r == 0 && (r = save_state(vm, paths->state, &files, &report, err)) == 0, disk = false;
+	bool state = false, disk = false;
+	if (r == 0 && paths->state)
+		state = (r = save_state(vm, paths->state, &files, &report, err)) == 0;
+	else if (r == 0 && was_running && (r = vm->driver->pause(vm, err)) == 0)
+		vm->state = VMM_STATE_PAUSED; /* the disk alone: paused, which flushes it */
 	/* The memory file is there: linked, or written whole by the driver. */
 	bool memory = files.base_memory || (state && files.ram && !report.ram_in_state);
 	int64_t t1 = now_us();
@@ -451,9 +455,14 @@ int vmm_save(struct vmm *vm, const struct vmm_save_paths *paths, struct cove_err
 		undo_pause(vm, was_running, r);
 		return r;
 	}
-	log_info("vmm=%s op=save state=%s state_ms=%.1f disk_ms=%.1f", c->id, paths->state,
+	log_info("vmm=%s op=save state=%s state_ms=%.1f disk_ms=%.1f", c->id, paths->state ? paths->state : "none",
 		 (double)(t1 - t0) / 1000.0, (double)(now_us() - t1) / 1000.0);
 	return 0;
+}
+
+bool vmm_can_save(const struct vmm *vm)
+{
+	return (vm->driver->features & VMM_FEATURE_SNAPSHOTS) && vm->cfg.c.disk_overlay;
 }
 
 int vmm_resume(struct vmm *vm, struct cove_err *err)

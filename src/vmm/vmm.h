@@ -150,7 +150,9 @@ int vmm_pause(struct vmm *vm, struct cove_err *err);
 int vmm_snapshot(struct vmm *vm, const char *state_path, struct cove_err *err);
 /* Where vmm_save puts a VM. */
 struct vmm_save_paths {
-	const char *state; /* device state and RAM */
+	/* Device state and RAM; NULL: the disk alone (memory NULL too), the
+	 * guest paused with its disks flushed, for a later boot from it. */
+	const char *state;
 	const char *disk;  /* a copy of its disk overlay as it stands */
 	const char *layer; /* the disk_layer its overlay is over, kept; NULL: not kept */
 	/* The file its RAM is a private mapping of (a template snapshot's
@@ -175,6 +177,9 @@ struct vmm_save_paths {
  * none of the files and the guest as it was (running again if it ran).
  * -EOPNOTSUPP: a throwaway disk, or a driver without snapshots. */
 int vmm_save(struct vmm *vm, const struct vmm_save_paths *paths, struct cove_err *err);
+/* Whether vmm_save can save this VM: a driver with snapshots, and a disk
+ * of its own (disk_overlay), not a throwaway one. */
+bool vmm_can_save(const struct vmm *vm);
 int vmm_resume(struct vmm *vm, struct cove_err *err);
 /* Graceful power-off request, then SIGTERM to the process group after
  * grace_ms, then SIGKILL after as long again; reaps and cleans up. */

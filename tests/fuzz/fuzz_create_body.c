@@ -1,6 +1,8 @@
 /* libFuzzer target: coved's create body (POST /sandboxes), parsed into the
  * request manager_create takes. What it hands out must be whole: every
- * string readable, every list NULL-terminated, and a refusal must say why. */
+ * string readable, every list NULL-terminated, the lifecycle one E2B
+ * allows, and a refusal must say why. The same bytes as a pause and a
+ * connect body too. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -17,8 +19,22 @@ static size_t list_len(const char *const *list)
 	return n + sum;
 }
 
+/* The small bodies: a refusal says why. */
+static void small_bodies(const char *data, size_t size)
+{
+	struct cove_err err = { 0 };
+	struct api_pause_body p;
+	struct api_connect_body c;
+	if (api_pause_body_parse(data, size, &p, &err) < 0 && !err.msg[0])
+		abort();
+	err.msg[0] = '\0';
+	if (api_connect_body_parse(data, size, &c, &err) < 0 && !err.msg[0])
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	small_bodies((const char *)data, size);
 	struct cove_err err = { 0 };
 	struct api_create_body b;
 	int r = api_create_body_parse((const char *)data, size, &b, &err);
@@ -32,6 +48,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sum += b.req.metadata ? strlen(b.req.metadata) : 0;
 	(void)sum;
 	if (b.req.timeout_s < 0 || b.req.timeout_s > API_MAX_SECONDS)
+		abort();
+	if (b.req.auto_pause_fs_only && (!b.req.auto_pause || b.req.auto_resume))
 		abort();
 	for (size_t i = 0; b.req.envs && b.req.envs[i]; i++)
 		if (!strchr(b.req.envs[i], '=') || i >= API_MAX_ENV_VARS)

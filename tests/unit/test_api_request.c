@@ -315,6 +315,89 @@ static void test_fork_body(void **state)
 	assert_non_null(strstr(err.msg, "the body is not a JSON object"));
 }
 
+/* --- the lifecycle: create's fields, pause and connect --- */
+
+/* A create body's lifecycle as parsed. */
+struct lifecycle_want {
+	const char *body;
+	bool auto_pause, fs_only, auto_resume;
+};
+
+static void test_create_lifecycle(void **state)
+{
+	(void)state;
+	/* As SDK 2.51 sends them (fields it leaves undefined are absent). */
+	const struct lifecycle_want good[] = {
+		{ "{}", false, false, false },
+		{ "{\"autoPause\": false}", false, false, false },
+		{ "{\"autoPause\": true}", true, false, false },
+		{ "{\"autoPause\": true, \"autoPauseMemory\": true}", true, false, false },
+		{ "{\"autoPause\": true, \"autoPauseMemory\": false}", true, true, false },
+		{ "{\"autoPause\": true, \"autoResume\": {\"enabled\": true}}", true, false, true },
+		{ "{\"autoPause\": true, \"autoResume\": {\"enabled\": false}}", true, false, false },
+		{ "{\"autoPause\": true, \"autoPauseMemory\": false, \"autoResume\": {\"enabled\": false}}", true, true,
+		  false },
+		{ "{\"autoPauseMemory\": true}", false, false, false },
+		{ "{\"autoPauseMemory\": null, \"autoResume\": null}", false, false, false },
+		/* A sandbox paused by hand may wake on traffic too. */
+		{ "{\"autoResume\": {\"enabled\": true}}", false, false, true },
+		/* Older SDKs' form. */
+		{ "{\"autoPause\": true, \"autoResume\": {\"policy\": \"any\"}}", true, false, true },
+		{ "{\"autoPause\": true, \"autoResume\": {\"policy\": \"off\"}}", true, false, false },
+	};
+	for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++) {
+		struct cove_err err = { 0 };
+		struct api_create_body b;
+		if (create(good[i].body, &b, &err) != 0)
+			fail_msg("%s: %s", good[i].body, err.msg);
+		if (b.req.auto_pause != good[i].auto_pause || b.req.auto_pause_fs_only != good[i].fs_only ||
+		    b.req.auto_resume != good[i].auto_resume)
+			fail_msg("%s: got pause %d fs-only %d resume %d", good[i].body, b.req.auto_pause,
+				 b.req.auto_pause_fs_only, b.req.auto_resume);
+		api_create_body_clear(&b);
+	}
+	/* E2B's checks (sandbox_create.go), and the shapes. */
+	create_refused("{\"autoPauseMemory\": false}", "autoPauseMemory=false only applies when autoPause is true");
+	create_refused("{\"autoPause\": false, \"autoPauseMemory\": false}",
+		       "autoPauseMemory=false only applies when autoPause is true");
+	create_refused("{\"autoPause\": true, \"autoPauseMemory\": false, \"autoResume\": {\"enabled\": true}}",
+		       "autoResume cannot be combined with autoPauseMemory=false");
+	create_refused("{\"autoPauseMemory\": 0}", "autoPauseMemory must be true or false");
+	create_refused("{\"autoResume\": true}", "autoResume must be an object");
+	create_refused("{\"autoResume\": {}}", "autoResume.enabled is required");
+	create_refused("{\"autoResume\": {\"policy\": \"sometimes\"}}", "autoResume.enabled is required");
+	create_refused("{\"autoResume\": {\"enabled\": \"yes\"}}", "autoResume.enabled must be true or false");
+}
+
+static void test_pause_connect_bodies(void **state)
+{
+	(void)state;
+	struct cove_err err = { 0 };
+	struct api_pause_body p;
+	const char *keep[] = { "", "{}", "{\"memory\": true}", "{\"memory\": null}" };
+	for (size_t i = 0; i < sizeof(keep) / sizeof(*keep); i++) {
+		assert_int_equal(api_pause_body_parse(keep[i], strlen(keep[i]), &p, &err), 0);
+		assert_true(p.memory);
+	}
+	assert_int_equal(api_pause_body_parse("{\"memory\": false}", 17, &p, &err), 0);
+	assert_false(p.memory);
+	assert_int_equal(api_pause_body_parse("{\"memory\": \"no\"}", 16, &p, &err), -EINVAL);
+	assert_string_equal(err.msg, "memory must be true or false");
+	assert_int_equal(api_pause_body_parse("[false]", 7, &p, &err), -EINVAL);
+	assert_string_equal(err.msg, "the body is not a JSON object");
+
+	struct api_connect_body c;
+	assert_int_equal(api_connect_body_parse("", 0, &c, &err), 0);
+	assert_true(c.memory);
+	assert_int_equal(c.timeout_s, MANAGER_DEFAULT_TIMEOUT_S);
+	const char *reboot = "{\"timeout\": 60, \"memory\": false}";
+	assert_int_equal(api_connect_body_parse(reboot, strlen(reboot), &c, &err), 0);
+	assert_false(c.memory);
+	assert_int_equal(c.timeout_s, 60);
+	assert_int_equal(api_connect_body_parse("{\"memory\": 0}", 13, &c, &err), -EINVAL);
+	assert_string_equal(err.msg, "memory must be true or false");
+}
+
 /* --- query strings --- */
 
 /* Arguments as "name=value" strings, NULL-terminated. */
@@ -633,7 +716,8 @@ int main(void)
 		cmocka_unit_test(test_list_query),      cmocka_unit_test(test_list_filters),
 		cmocka_unit_test(test_time_parse),      cmocka_unit_test(test_metrics_range),
 		cmocka_unit_test(test_logs_query),      cmocka_unit_test(test_sandbox_host),
-		cmocka_unit_test(test_sandbox_headers),
+		cmocka_unit_test(test_sandbox_headers), cmocka_unit_test(test_create_lifecycle),
+		cmocka_unit_test(test_pause_connect_bodies),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -195,6 +195,7 @@ static int collect(void *ctx, const struct store_sandbox *sb)
 	out[i] = *sb;
 	out[i].metadata = strdup(sb->metadata);
 	out[i].policy = sb->policy ? strdup(sb->policy) : NULL;
+	out[i].envs = sb->envs ? strdup(sb->envs) : NULL;
 	return 0;
 }
 
@@ -215,6 +216,10 @@ static void test_sandboxes(void **state)
 	b.left_ms = 42000;
 	b.auto_pause = true;
 	b.policy = (char *)"{\"allowInternetAccess\":false}";
+	b.auto_pause_fs_only = true;
+	b.auto_resume = true;
+	b.timeout_s = 3;
+	b.envs = (char *)"[\"A=1\"]";
 	assert_int_equal(store_sandbox_put(s, &a, &err), 0);
 	assert_int_equal(store_sandbox_put(s, &b, &err), 0);
 	b.left_ms = 41000;
@@ -227,6 +232,15 @@ static void test_sandboxes(void **state)
 	assert_int_equal(got[0].state, STORE_SANDBOX_PAUSED);
 	assert_int_equal(got[0].left_ms, 41000);
 	assert_true(got[0].auto_pause);
+	assert_true(got[0].auto_pause_fs_only);
+	assert_true(got[0].auto_resume);
+	assert_int_equal(got[0].timeout_s, 3);
+	assert_string_equal(got[0].envs, "[\"A=1\"]");
+	/* Written without them: the defaults, no environment. */
+	assert_false(got[1].auto_pause_fs_only);
+	assert_false(got[1].auto_resume);
+	assert_int_equal(got[1].timeout_s, 0);
+	assert_null(got[1].envs);
 	assert_string_equal(got[1].metadata, "{\"k\":\"v\"}");
 	assert_string_equal(got[1].token, "t0k");
 	assert_int_equal(got[1].vmm.pid, 1234);
@@ -247,8 +261,9 @@ static void test_sandboxes(void **state)
 	store_close(s);
 }
 
-/* A database of schema 4 (before sandboxes kept their policy) is brought
- * forward: its rows stay, with the policy not known (NULL). */
+/* A database of schema 4 (before sandboxes kept their policy and lifecycle)
+ * is brought forward: its rows stay, with the policy not known (NULL) and
+ * the lifecycle E2B's default (no auto-pause, no auto-resume). */
 static void test_migrate_policy(void **state)
 {
 	(void)state;
@@ -262,7 +277,11 @@ static void test_migrate_policy(void **state)
 	snprintf(path, sizeof(path), "%s/%s", dir, STORE_FILE);
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "ALTER TABLE sandboxes DROP COLUMN policy; PRAGMA user_version = 4", NULL,
+	assert_int_equal(sqlite3_exec(db, "ALTER TABLE sandboxes DROP COLUMN policy;"
+					  "ALTER TABLE sandboxes DROP COLUMN auto_pause_fs_only;"
+					  "ALTER TABLE sandboxes DROP COLUMN auto_resume;"
+					  "ALTER TABLE sandboxes DROP COLUMN timeout_s;"
+					  "ALTER TABLE sandboxes DROP COLUMN envs; PRAGMA user_version = 4", NULL,
 				      NULL, NULL),
 			 SQLITE_OK);
 	sqlite3_close(db);
@@ -273,6 +292,9 @@ static void test_migrate_policy(void **state)
 	assert_string_equal(got[0].id, "old");
 	assert_int_equal(got[0].seq, 7);
 	assert_null(got[0].policy);
+	assert_false(got[0].auto_resume);
+	assert_int_equal(got[0].timeout_s, 0);
+	assert_null(got[0].envs);
 	for (int i = 0; got[i].id[0]; i++)
 		store_sandbox_clear(&got[i]);
 	assert_int_equal(store_sandbox_delete(s, "old", &err), 0);
