@@ -21,6 +21,10 @@ static const struct http_route routes[] = {
 	{ "GET", "/metrics", api_host_metrics },
 	{ "GET", "/sandboxes/{}/logs", api_sandbox_logs },
 	{ "GET", "/templates", api_templates },
+	{ "POST", "/sandboxes/{}/snapshots", api_snapshot_create },
+	{ "GET", "/snapshots", api_snapshots },
+	{ "DELETE", "/templates/{}", api_template_delete },
+	{ "DELETE", "/templates/{}/{}", api_template_delete_namespaced },
 };
 
 const struct http_route *control_routes(size_t *n)

@@ -53,6 +53,7 @@ static struct entry *child_of(const struct entry *p, long timeout_s)
 		return NULL;
 	new_sandbox_id(e->id, sizeof(e->id));
 	snprintf(e->template_id, sizeof(e->template_id), "%s", p->template_id);
+	snprintf(e->snapshot, sizeof(e->snapshot), "%s", p->snapshot);
 	e->state = STORE_SANDBOX_CREATING;
 	e->vcpus = p->vcpus;
 	e->mem_mib = p->mem_mib;
@@ -118,11 +119,10 @@ int manager_fork(struct manager *m, const char *id, unsigned count, long timeout
 	for (unsigned i = 0; r == 0 && i < count; i++)
 		if (!(kids[i].e = child_of(p, timeout)))
 			r = cove_errf(err, -ENOMEM, "fork: out of memory");
-	char parent_token[65] = "", template_id[64] = "";
+	char parent_token[65] = "";
 	if (r == 0) {
 		p->busy = true; /* nobody kills, pauses or resumes it meanwhile */
 		snprintf(parent_token, sizeof(parent_token), "%s", p->token);
-		snprintf(template_id, sizeof(template_id), "%s", p->template_id);
 	}
 	pthread_mutex_unlock(&m->lock);
 	if (r < 0) {
@@ -134,7 +134,7 @@ int manager_fork(struct manager *m, const char *id, unsigned count, long timeout
 	struct template tpl;
 	char dir[PATH_MAX];
 	bool made = false;
-	r = template_load(m->c.templates_dir, template_id, &tpl, err);
+	r = entry_template_load(m, p, &tpl, err);
 	if (r == 0)
 		r = fork_source(m, p, &tpl, dir, &made, err);
 	int64_t t1 = now_us();
@@ -143,8 +143,8 @@ int manager_fork(struct manager *m, const char *id, unsigned count, long timeout
 	unsigned admitted = 0;
 	for (; r == 0 && admitted < count; admitted++) {
 		struct fork_child *f = &kids[admitted];
-		if ((r = entry_admit(m, f->e, err)) == 0 &&
-		    (r = entry_record(m, f->e, STORE_SANDBOX_CREATING, err)) < 0) {
+		if ((r = entry_admit(m, f->e, err)) == 0 && ((r = entry_use_snapshot(m, f->e, err)) < 0 ||
+							     (r = entry_record(m, f->e, STORE_SANDBOX_CREATING, err)) < 0)) {
 			entry_abandon(m, f->e, "fork", err);
 			f->e = NULL;
 		}
