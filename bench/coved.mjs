@@ -6,8 +6,9 @@
 //   the envd proxy's added latency per call: commands.run('true') through
 //     coved beside the same call straight to the sandbox's agent (published
 //     with `cove port-forward`);
-//   pause to disk and resume of a sandbox with 64 MiB dirtied, and a fork
-//     of 10 children;
+//   pause to disk and resume of a sandbox with 64 MiB dirtied; a snapshot
+//     of it (how long it is paused) and creates from that snapshot beside
+//     creates by the template's restore; and a fork of 10 children;
 //   coved's own memory (RSS) and CPU with 100 idle sandboxes (tiny), beside
 //     the same with none, and what the 100 idle VMMs cost the host (CPU,
 //     and PSS each).
@@ -110,6 +111,40 @@ await sbx.kill();
   line('pause to disk (64 MiB dirtied)', pauses);
   line('resume (connect)', resumes);
   line('resume + first command', firsts);
+  // Snapshots of the same sandbox: how long it stood still (coved logs it:
+  // pause_ms, the save and the resume) beside the pause to disk above, and
+  // the whole call (the copy made durable after the sandbox runs on). Then
+  // creates from a snapshot beside creates by the template's restore,
+  // interleaved.
+  const logText = () => (process.env.COVED_LOG ? readFileSync(process.env.COVED_LOG, 'utf8') : '');
+  const snapPauses = [], snapCalls = [], fromSnap = [], fromSnapFirst = [], byRestore = [], byRestoreFirst = [];
+  for (let i = 0; i < RUNS; i++) {
+    let t = performance.now();
+    const snap = await sbx.createSnapshot();
+    snapCalls.push(performance.now() - t);
+    const m = new RegExp(`op=snapshot snapshot=\\S+ id=${snap.snapshotId} pause_ms=(\\d+)`).exec(logText());
+    if (m) snapPauses.push(Number(m[1]));
+    t = performance.now();
+    const child = await Sandbox.create(snap.snapshotId);
+    fromSnap.push(performance.now() - t);
+    await child.commands.run('true');
+    fromSnapFirst.push(performance.now() - t);
+    await child.kill();
+    t = performance.now();
+    const fresh = await Sandbox.create('base');
+    byRestore.push(performance.now() - t);
+    await fresh.commands.run('true');
+    byRestoreFirst.push(performance.now() - t);
+    await fresh.kill();
+    await Sandbox.deleteSnapshot(snap.snapshotId);
+  }
+  if (snapPauses.length) line('snapshot: the sandbox paused', snapPauses);
+  else console.log('snapshot: the sandbox paused: not measured (COVED_LOG unset)');
+  line('snapshot: the whole call', snapCalls);
+  line('create from the snapshot', fromSnap);
+  line('create by template restore', byRestore);
+  line('  the same + first command', fromSnapFirst);
+  line('  (template restore + first command)', byRestoreFirst);
   const forks = [];
   for (let i = 0; i < Math.max(3, RUNS / 3); i++) {
     const t = performance.now();
