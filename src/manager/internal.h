@@ -183,6 +183,9 @@ void snap_names(const struct store_snapshot *rec, char id[64], char name[64]);
 bool snap_matches(const struct store_snapshot *rec, const struct template_ref *ref, bool any_tag);
 struct snap *snap_find(struct manager *m, const struct template_ref *ref);
 struct snap *snap_by_id(struct manager *m, const char *id);
+/* Without the lock: a snapshot's files (and a save of it cut short), then
+ * its record. */
+void snap_remove(struct manager *m, const char *id, const char *why);
 /* Deleted snapshots no sandbox or create uses any more: out of the list,
  * then (without the lock, which it takes) their files and records. */
 void snap_collect(struct manager *m);

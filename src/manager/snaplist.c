@@ -74,8 +74,7 @@ static bool snap_used(struct manager *m, const struct snap *s)
 	return false;
 }
 
-/* A snapshot's files (and a save of it cut short), then its record. */
-static void snap_remove(struct manager *m, const char *id, const char *why)
+void snap_remove(struct manager *m, const char *id, const char *why)
 {
 	char dir[PATH_MAX], tmp[PATH_MAX + 8];
 	struct cove_err err = { 0 };

@@ -141,6 +141,18 @@ static int snap_finish(struct manager *m, struct snap *s, struct cove_err *err)
 	return 0;
 }
 
+/* A snapshot that failed (under the lock): out of the list, freed; its
+ * files and record go with snap_remove, without the lock. */
+static void snap_abandon(struct manager *m, struct snap *s)
+{
+	for (struct snap **q = &m->snaps; *q; q = &(*q)->next)
+		if (*q == s) {
+			*q = s->next;
+			break;
+		}
+	free(s);
+}
+
 /* Saves p aside into s's directory and lets it run on; then makes the
  * copy durable. *pause_ms: how long p's guest stood still. */
 static int snap_make(struct manager *m, struct entry *p, struct snap *s, int64_t *pause_ms, struct cove_err *err)
@@ -194,6 +206,10 @@ int manager_snapshot_create(struct manager *m, const char *id, const struct temp
 		r = cove_errf(err, -EALREADY, "sandbox '%s' is paused: a snapshot is made of a running sandbox", id);
 	else if (!(s = snap_begin(m, p, name)))
 		r = cove_errf(err, -ENOMEM, "snapshot: out of memory");
+	/* Its id, for once it is anyone's (ready, it may be deleted at once). */
+	char sid[sizeof(s->rec.id)] = "", dir[PATH_MAX];
+	if (r == 0)
+		snprintf(sid, sizeof(sid), "%s", s->rec.id);
 	pthread_mutex_unlock(&m->lock);
 	if (r < 0)
 		return r;
@@ -203,29 +219,13 @@ int manager_snapshot_create(struct manager *m, const char *id, const struct temp
 	p->busy = false;
 	if (r == 0)
 		r = snap_finish(m, s, err);
-	if (r < 0) {
-		for (struct snap **q = &m->snaps; *q; q = &(*q)->next)
-			if (*q == s) {
-				*q = s->next;
-				break;
-			}
-	}
+	if (r < 0)
+		snap_abandon(m, s);
 	pthread_mutex_unlock(&m->lock);
 	if (r < 0) {
-		char sid[sizeof(s->rec.id)];
-		snprintf(sid, sizeof(sid), "%s", s->rec.id);
-		free(s);
-		struct cove_err ignored = { 0 };
-		char dir[PATH_MAX], tmp[PATH_MAX + 8];
-		snap_path(m, sid, dir);
-		snprintf(tmp, sizeof(tmp), "%s.tmp", dir);
-		fs_remove_tree(dir, &ignored);
-		fs_remove_tree(tmp, &ignored);
-		store_snapshot_delete(m->c.store, sid, &ignored);
+		snap_remove(m, sid, "failed");
 		return cove_err_prefix(err, "snapshot %s", id);
 	}
-	char sid[sizeof(s->rec.id)], dir[PATH_MAX];
-	snprintf(sid, sizeof(sid), "%s", s->rec.id);
 	snap_path(m, sid, dir);
 	uint64_t used = snap_usage(dir);
 	snap_collect(m); /* the one whose name it took, if nothing uses it */
