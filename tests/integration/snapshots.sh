@@ -79,10 +79,13 @@ kid=$("$cove" create --template web:v1 2>"$base/err")
     "$cove" ls | grep -q "^$kid  web:v1 "
 check "cove create --template NAME:TAG starts from the snapshot (files, environment); its template is the snapshot's id" $? \
     "kid=$kid $(cat "$base/err") $("$cove" ls)"
-# Its RAM is a private mapping of the snapshot's RAM file.
+# Its RAM is a private mapping of the snapshot's RAM file (seen in the
+# VMM's own mount namespace: the same inode).
 q=$(qemu_of "$kid")
-[ -n "$q" ] && grep -q "$snaps/.*/memory" "/proc/$q/maps"
-check "... its RAM a private mapping of the snapshot's RAM file" $? "$(grep memory "/proc/$q/maps" 2>&1 | head -2)"
+wdir=$snaps/$(ls "$snaps" | grep -v "^${sid%:default}$")
+[ -n "$q" ] && [ "$(awk '$6 ~ /\/memory$/ {print $5; exit}' "/proc/$q/maps")" = "$(stat -c %i "$wdir/memory")" ] &&
+    awk '$6 ~ /\/memory$/ {print $2; exit}' "/proc/$q/maps" | grep -q p
+check "... its RAM a private mapping of the snapshot's RAM file" $? "$(grep memory "/proc/$q/maps" 2>&1 | head -2) $(ls -i "$wdir")"
 "$cove" kill "$kid"
 
 # --- bad input ---
@@ -115,10 +118,12 @@ s=$(api POST /sandboxes '{"templateID":"nosuch:v9"}')
 s=$(api POST "/sandboxes/$id/snapshots" '{}')
 [ "$s" = 409 ] && grep -q "is paused" "$out"; check "a snapshot of a paused sandbox: 409" $? "$s $(cat "$out")"
 "$cove" resume "$id"
+pids=""
 for i in 1 2; do
     curl -s -o "$base/c$i" -w '%{http_code}' -X POST -H "X-API-KEY: snap-key" -d '{}' "$COVE_URL/sandboxes/$id/snapshots" >"$base/s$i" &
+    pids="$pids $!"
 done
-wait
+wait $pids
 codes=$(cat "$base/s1" "$base/s2" | fold -w3 | sort | tr '\n' ' ')
 [ "$codes" = "201 409 " ] && grep -q "being paused, resumed, forked or snapshotted" "$base/c1" "$base/c2"
 check "two snapshots of one sandbox at once: one is made, the other 409" $? "$codes $(cat "$base/c1" "$base/c2")"
@@ -165,9 +170,10 @@ id=$("$cove" create --template tiny --timeout 900)
 q=$(qemu_of "$id")
 kill -STOP "$q"; stopped=$q
 api POST "/sandboxes/$id/snapshots" '{"name":"cut"}' >/dev/null &
+cut=$!
 for _ in $(seq 1 100); do compgen -G "$snaps/*.tmp" >/dev/null && break; sleep 0.05; done
 half=$(ls "$snaps")
-kill -9 "$coved_pid"; wait "$coved_pid" 2>/dev/null; wait
+kill -9 "$coved_pid"; wait "$coved_pid" "$cut" 2>/dev/null
 kill -CONT "$q"; stopped=""
 restart
 making=$(sqlite3 "$COVE_STATE_DIR/cove.db" "SELECT COUNT(*) FROM snapshots WHERE state != 'ready'" 2>&1)

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 
 const { Sandbox, SandboxNotFoundError } = createRequire(`${process.env.COVE_NODE_DIR}/`)('e2b');
-const template = 'tiny';
+const template = 'base';
 const made = [];
 const snapshots = [];
 
