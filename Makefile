@@ -101,8 +101,8 @@ $(BIN)/fuzz/fuzz_upload: tests/fuzz/fuzz_upload.c $(FUZZ_SRCS) $(FUZZ_UPLOAD_SRC
 
 # The API request targets run coved's request parsers (and the egress policy
 # check the create body ends with).
-FUZZ_API_SRCS := src/api/request.c src/net/policy.c src/net/addr.c
-FUZZ_API_TARGETS := $(addprefix $(BIN)/fuzz/,fuzz_create_body fuzz_list_query fuzz_sandbox_host)
+FUZZ_API_SRCS := src/api/request.c src/net/policy.c src/net/addr.c src/template/ref.c
+FUZZ_API_TARGETS := $(addprefix $(BIN)/fuzz/,fuzz_create_body fuzz_list_query fuzz_sandbox_host fuzz_snapshot_request)
 $(FUZZ_API_TARGETS): $(FUZZ_API_SRCS)
 
 $(BIN)/fuzz/%: tests/fuzz/%.c $(FUZZ_SRCS)
@@ -230,7 +230,7 @@ asan: deps
 # tests/tsan.supp.
 TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
 TSAN_TESTS ?= $(notdir $(UNIT_TESTS)) test_agent_host agent_http.sh e2b.sh coved.sh coved_cli.sh \
-	e2b_coved.sh pause.sh lifecycle.sh coved_load.sh net.sh snapshot.sh
+	e2b_coved.sh pause.sh lifecycle.sh coved_load.sh net.sh snapshot.sh snapshots.sh
 tsan: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory BUILD=$(BUILD)/tsan OPT=-O1 SANITIZE="$(TSAN_FLAGS)" \

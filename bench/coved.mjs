@@ -8,8 +8,9 @@
 //     with `cove port-forward`);
 //   pause to disk and resume of a sandbox with 64 MiB dirtied, beside the
 //     first request relayed to it when paused with autoResume (the resume
-//     that request makes; goal: within the resume + 20 ms), and a fork of
-//     10 children;
+//     that request makes; goal: within the resume + 20 ms); a snapshot of
+//     it (how long it is paused) and creates from that snapshot beside
+//     creates by the template's restore; and a fork of 10 children;
 //   coved's own memory (RSS) and CPU with 100 idle sandboxes (tiny), beside
 //     the same with none, and what the 100 idle VMMs cost the host (CPU,
 //     and PSS each).
@@ -126,6 +127,44 @@ await sbx.kill();
   line('resume + first command', firsts);
   const auto = line('auto-resume: first relayed request', woken);
   console.log(`  auto-resume + relay - connect: ${(auto - resumed).toFixed(1)} ms (medians; goal <= 20 ms)`);
+  // Snapshots of the same sandbox: how long it stood still (coved logs it:
+  // pause_ms, the save and the resume) beside the pause to disk above, and
+  // the whole call (the copy made durable after the sandbox runs on). Each
+  // is its VMM's first save, as each pause above is (a first save reads in
+  // the RAM pages the VMM never touched: ~60 ms here), so an untimed pause
+  // and resume follow each. Then creates from a snapshot beside creates by
+  // the template's restore, interleaved.
+  const logText = () => (process.env.COVED_LOG ? readFileSync(process.env.COVED_LOG, 'utf8') : '');
+  const snapPauses = [], snapCalls = [], fromSnap = [], fromSnapFirst = [], byRestore = [], byRestoreFirst = [];
+  for (let i = 0; i < RUNS; i++) {
+    let t = performance.now();
+    const snap = await sbx.createSnapshot();
+    snapCalls.push(performance.now() - t);
+    const m = new RegExp(`op=snapshot snapshot=\\S+ id=${snap.snapshotId} pause_ms=(\\d+)`).exec(logText());
+    if (m) snapPauses.push(Number(m[1]));
+    await sbx.pause();
+    await Sandbox.connect(sbx.sandboxId);
+    t = performance.now();
+    const child = await Sandbox.create(snap.snapshotId);
+    fromSnap.push(performance.now() - t);
+    await child.commands.run('true');
+    fromSnapFirst.push(performance.now() - t);
+    await child.kill();
+    t = performance.now();
+    const fresh = await Sandbox.create('base');
+    byRestore.push(performance.now() - t);
+    await fresh.commands.run('true');
+    byRestoreFirst.push(performance.now() - t);
+    await fresh.kill();
+    await Sandbox.deleteSnapshot(snap.snapshotId);
+  }
+  if (snapPauses.length) line('snapshot: the sandbox paused', snapPauses);
+  else console.log('snapshot: the sandbox paused: not measured (COVED_LOG unset)');
+  line('snapshot: the whole call', snapCalls);
+  line('create from the snapshot', fromSnap);
+  line('create by template restore', byRestore);
+  line('from snapshot + first command', fromSnapFirst);
+  line('by restore + first command', byRestoreFirst);
   const forks = [];
   for (let i = 0; i < Math.max(3, RUNS / 3); i++) {
     const t = performance.now();

@@ -145,7 +145,7 @@ start_coved "$tmp/coved.log" --api-key bench --net-pool 4 --max-sandboxes 128 --
 coved=$coved_pid
 if [ -n "$port" ]; then
     E2B_API_URL=http://127.0.0.1:$port E2B_SANDBOX_URL=http://127.0.0.1:$port E2B_API_KEY=bench COVED_PID=$coved \
-        COVE_BUILD=$(cd "$build" && pwd) node "$(dirname "$0")/coved.mjs" || echo "coved bench failed"
+        COVED_LOG=$tmp/coved.log COVE_BUILD=$(cd "$build" && pwd) node "$(dirname "$0")/coved.mjs" || echo "coved bench failed"
 else
     echo "coved bench: coved did not start: $(tail -1 "$tmp/coved.log")"
 fi

@@ -29,12 +29,12 @@ static const struct http_route routes[] = {
 	{ "GET", "/sandboxes/{}/logs", api_sandbox_logs },
 	{ "GET", "/v2/sandboxes/{sandboxID}/logs", api_not_supported },
 	{ "PUT", "/sandboxes/{sandboxID}/network", api_not_supported },
-	{ "POST", "/sandboxes/{sandboxID}/snapshots", api_not_supported },
+	{ "POST", "/sandboxes/{}/snapshots", api_snapshot_create },
 	/* E2B's API has these handlers, its spec and the SDK not yet. */
 	{ "PATCH", "/sandboxes/{sandboxID}/lifecycle", api_not_supported },
 	{ "PUT", "/sandboxes/{sandboxID}/metadata", api_not_supported },
 	/* Snapshots. */
-	{ "GET", "/snapshots", api_not_supported },
+	{ "GET", "/snapshots", api_snapshots },
 	{ "POST", "/snapshots/{snapshotID}/fork", api_not_supported },
 	/* Templates: Cove's are built by `make` (guest/templates/). */
 	{ "GET", "/templates", api_templates },
@@ -45,7 +45,8 @@ static const struct http_route routes[] = {
 	{ "GET", "/templates/{templateID}", api_not_supported },
 	{ "POST", "/templates/{templateID}", api_not_supported },
 	{ "PATCH", "/templates/{templateID}", api_not_supported },
-	{ "DELETE", "/templates/{templateID}", api_not_supported },
+	{ "DELETE", "/templates/{}", api_template_delete },
+	{ "DELETE", "/templates/{}/{}", api_template_delete_namespaced },
 	{ "GET", "/templates/{templateID}/tags", api_not_supported },
 	{ "GET", "/templates/{templateID}/files/{hash}", api_not_supported },
 	{ "POST", "/templates/{templateID}/builds/{buildID}", api_not_supported },

@@ -33,6 +33,11 @@ enum MHD_Result api_sandbox_logs(struct http_request *r);
 /* templates.c */
 enum MHD_Result api_templates(struct http_request *r);
 enum MHD_Result api_template_alias(struct http_request *r);
+/* snapshots.c */
+enum MHD_Result api_snapshot_create(struct http_request *r);
+enum MHD_Result api_snapshots(struct http_request *r);
+enum MHD_Result api_template_delete(struct http_request *r);
+enum MHD_Result api_template_delete_namespaced(struct http_request *r);
 
 /* reply.c */
 struct manager *api_manager(struct http_request *r);

@@ -99,6 +99,18 @@ static void prom_host(struct prom *p, const struct manager_stats *st)
 		     "# TYPE cove_warm_pool gauge\ncove_warm_pool %u\n", st->warm);
 }
 
+static void prom_snapshots(struct prom *p, struct manager *m)
+{
+	unsigned count;
+	uint64_t bytes;
+	manager_snapshot_stats(m, &count, &bytes);
+	prom_add(p, "# HELP cove_snapshots Snapshots sandboxes can be created from.\n"
+		     "# TYPE cove_snapshots gauge\ncove_snapshots %u\n", count);
+	prom_add(p, "# HELP cove_snapshots_disk_bytes What snapshots take on the host's disk (deleted ones that "
+		     "sandboxes still use too).\n# TYPE cove_snapshots_disk_bytes gauge\ncove_snapshots_disk_bytes %llu\n",
+		 (unsigned long long)bytes);
+}
+
 static void prom_totals(struct prom *p, const struct manager_stats *st)
 {
 	prom_add(p, "# TYPE cove_sandboxes_max gauge\ncove_sandboxes_max %u\n", st->max_sandboxes);
@@ -123,6 +135,7 @@ enum MHD_Result api_host_metrics(struct http_request *r)
 	prom_host(&p, &st);
 	manager_each_warm(api_manager(r), prom_warm, &p);
 	prom_totals(&p, &st);
+	prom_snapshots(&p, api_manager(r));
 	manager_each_latest(api_manager(r), prom_sandbox, &p);
 	if (p.failed || !p.buf) {
 		free(p.buf);

@@ -580,6 +580,58 @@ int api_logs_query_parse(const struct api_query *in, struct api_logs_query *ret,
 	return 0;
 }
 
+/* --- snapshots --- */
+
+int api_snapshot_body_parse(const char *body, size_t len, struct api_snapshot_body *ret, struct cove_err *err)
+{
+	memset(ret, 0, sizeof(*ret));
+	json_t *j = json_body(body, len, err);
+	if (!j)
+		return -EINVAL;
+	json_t *name = json_object_get(j, "name");
+	int r = 0;
+	if (name && !json_is_null(name) && !json_is_string(name))
+		r = cove_errf(err, -EINVAL, "name must be a string");
+	else if (json_is_string(name) && (r = template_ref_parse(json_string_value(name), &ret->name, err)) == 0)
+		ret->named = true;
+	json_decref(j);
+	return r;
+}
+
+int api_snapshot_query_parse(const struct api_query *in, struct api_snapshot_query *ret, struct cove_err *err)
+{
+	memset(ret, 0, sizeof(*ret));
+	ret->limit = API_LIST_DEFAULT_LIMIT;
+	const char *sandbox = in->get(in->cls, "sandboxID"), *name = in->get(in->cls, "name"),
+		   *limit = in->get(in->cls, "limit"), *next = in->get(in->cls, "nextToken");
+	if (sandbox && strlen(sandbox) >= sizeof(ret->sandbox))
+		return cove_errf(err, -EINVAL, "sandboxID is longer than %zu characters", sizeof(ret->sandbox) - 1);
+	if (sandbox)
+		snprintf(ret->sandbox, sizeof(ret->sandbox), "%s", sandbox);
+	int r;
+	if (name && *name) {
+		if ((r = template_ref_parse(name, &ret->name, err)) < 0)
+			return r;
+		ret->named = true;
+	}
+	if (limit) {
+		char *end;
+		long v = strtol(limit, &end, 10);
+		if (*end || end == limit || v < 1 || v > API_LIST_MAX_LIMIT)
+			return cove_errf(err, -EINVAL, "limit must be 1 to %d", API_LIST_MAX_LIMIT);
+		ret->limit = (size_t)v;
+	}
+	if (next && *next) {
+		char *end;
+		errno = 0;
+		long long v = strtoll(next, &end, 10);
+		if (errno || *end || end == next || v <= 0)
+			return cove_errf(err, -EINVAL, "nextToken '%.64s' is not one this server gave", next);
+		ret->before_seq = v;
+	}
+	return 0;
+}
+
 /* --- the sandbox of a proxied request --- */
 
 /* "PORT-ID.domain[:port]": a server in a guest reached by URL. */

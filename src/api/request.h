@@ -15,6 +15,7 @@
 
 #include "common/err.h"
 #include "manager/manager.h"
+#include "template/template.h"
 
 /* metadata and envVars of a create. */
 #define API_MAX_METADATA 64
@@ -127,6 +128,25 @@ struct api_logs_query {
 	size_t limit;
 };
 int api_logs_query_parse(const struct api_query *q, struct api_logs_query *ret, struct cove_err *err);
+
+/* POST /sandboxes/{id}/snapshots: {"name": "[NAMESPACE/]NAME[:TAG]"},
+ * optional (E2B's names: template_ref). */
+struct api_snapshot_body {
+	bool named;
+	struct template_ref name;
+};
+int api_snapshot_body_parse(const char *body, size_t len, struct api_snapshot_body *ret, struct cove_err *err);
+
+/* GET /snapshots?sandboxID=ID&name=[NAMESPACE/]NAME[:TAG]&limit=N&nextToken=T
+ * (empty values: absent). */
+struct api_snapshot_query {
+	char sandbox[64];   /* made from it; "": any */
+	bool named;
+	struct template_ref name; /* its id or name; without a tag, every tag */
+	int64_t before_seq; /* nextToken: only older than this; 0: from the newest */
+	size_t limit;       /* 1 to API_LIST_MAX_LIMIT, default API_LIST_DEFAULT_LIMIT */
+};
+int api_snapshot_query_parse(const struct api_query *q, struct api_snapshot_query *ret, struct cove_err *err);
 
 /* Which sandbox, and which port of its guest, a request is for: its
  * E2b-Sandbox-Id header (id_header) with E2b-Sandbox-Port (port_header,

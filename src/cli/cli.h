@@ -22,7 +22,8 @@ int cmd_net(int argc, char **argv);
 int cmd_port_forward(int argc, char **argv);
 int cmd_template(int argc, char **argv);
 /* Through coved's API (create.c, ls.c, exec.c, cp.c, lifecycle.c, fork.c,
- * logs.c, templates.c; what they share is in remote.c). */
+ * snapshot.c, snapshots.c, logs.c, templates.c; what they share is in
+ * remote.c). */
 int cmd_create(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
@@ -31,6 +32,8 @@ int cmd_cp(int argc, char **argv);
 int cmd_pause(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
 int cmd_fork(int argc, char **argv);
+int cmd_snapshot(int argc, char **argv);
+int cmd_snapshots(int argc, char **argv);
 int cmd_kill(int argc, char **argv);
 int cmd_logs(int argc, char **argv);
 int cmd_templates(int argc, char **argv);

@@ -21,6 +21,8 @@ static const struct verb verbs[] = {
 	{ "pause", cmd_pause, "pause sandboxes" },
 	{ "resume", cmd_resume, "resume paused sandboxes" },
 	{ "fork", cmd_fork, "make sandboxes that carry on from a sandbox" },
+	{ "snapshot", cmd_snapshot, "snapshot a running sandbox (rm: delete snapshots)" },
+	{ "snapshots", cmd_snapshots, "list snapshots" },
 	{ "kill", cmd_kill, "end sandboxes" },
 	{ "logs", cmd_logs, "a sandbox's console (or VMM) log" },
 	{ "templates", cmd_templates, "list the templates sandboxes are made from" },

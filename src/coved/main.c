@@ -311,15 +311,17 @@ static int serve(struct settings *s)
 	int rc = 1;
 	if (store_open(s->state_dir, &store, &err) < 0 || net_slots_open(&nc, &net, NULL, &err) < 0)
 		goto out;
-	/* Paused sandboxes are saved here, beside the records that name them. */
-	char saved_dir[PATH_MAX + 8];
+	/* Paused sandboxes are saved here, and snapshots kept, beside the
+	 * records that name them. */
+	char saved_dir[PATH_MAX + 8], snapshots_dir[PATH_MAX + 16];
 	snprintf(saved_dir, sizeof(saved_dir), "%s/saved", s->state_dir);
+	snprintf(snapshots_dir, sizeof(snapshots_dir), "%s/snapshots", s->state_dir);
 	struct manager_config mc = { .store = store, .net = net, .templates_dir = s->templates, .kernel = s->kernel,
 				     .run_dir = env_get(ENV_RUN_DIR), .log_dir = env_get(ENV_LOG_DIR),
 				     .vmm_binary = env_get(ENV_VMM_BINARY), .accel = s->accel,
 				     .max_sandboxes = s->max_sandboxes, .max_memory_mib = s->max_memory_mib,
 				     .live_restore = s->live_restore, .max_boots = s->max_boots,
-				     .saved_dir = saved_dir, .warm_pool = s->warm_pool,
+				     .saved_dir = saved_dir, .snapshots_dir = snapshots_dir, .warm_pool = s->warm_pool,
 				     .max_timeout_s = s->max_timeout };
 	if (manager_open(&mc, &m, &err) < 0)
 		goto out;

@@ -13,13 +13,28 @@
 #include "template/template.h"
 
 static int boot(struct manager *m, struct entry *e, const struct template *tpl, const struct manager_create *req,
-		struct warm *w, struct cove_err *err)
+		struct warm *w, const struct snap_pin *snap, struct cove_err *err)
 {
 	struct sandbox_config sc;
 	entry_sandbox_config(m, e, tpl, &sc);
 	sc.policy = req->policy;
 	sc.envs = req->envs;
 	sc.agent_timeout_ms = MANAGER_AGENT_TIMEOUT_MS;
+	struct sandbox *sb = NULL;
+	if (snap->snapshot[0]) {
+		/* From a snapshot, as a fork of the sandbox it was made of. */
+		int r = boot_begin(m, err);
+		if (r < 0)
+			return r;
+		sc.snapshot = snap->dir;
+		r = sandbox_fork_child(&sc, snap->dir, snap->token, &sb, err);
+		boot_end(m);
+		if (r < 0)
+			return r;
+		e->sb = sb; /* still 'creating': nobody else looks at it */
+		snprintf(e->token, sizeof(e->token), "%s", sandbox_token(sb));
+		return 0;
+	}
 	/* A warm one (same id) only needs to run again and get its /init. */
 	if (w) {
 		struct cove_err why = { 0 };
@@ -43,7 +58,6 @@ static int boot(struct manager *m, struct entry *e, const struct template *tpl, 
 	 * one (cove template snapshot), else booted. */
 	if (access(tpl->snapshot, F_OK) == 0)
 		sc.snapshot = tpl->snapshot;
-	struct sandbox *sb = NULL;
 	r = sandbox_start(&sc, &sb, err);
 	boot_end(m);
 	if (r < 0)
@@ -117,6 +131,26 @@ void entry_abandon(struct manager *m, struct entry *e, const char *op, const str
 	entry_free(e);
 }
 
+/* The template of a create: the one named, or, when the name is a
+ * snapshot's id or name, the snapshot's (pinned in snap). */
+static int create_template(struct manager *m, const char *name, struct template *tpl, struct snap_pin *snap,
+			   struct cove_err *err)
+{
+	struct template_ref ref;
+	if (snap_pin(m, name, snap))
+		name = snap->template_id;
+	else if (template_name_check(name, NULL) < 0 && template_ref_parse(name, &ref, NULL) == 0)
+		return cove_errf(err, -ENOENT, "snapshot '%s' not found", name); /* NAME:TAG, NS/NAME */
+	else if (template_name_check(name, err) < 0)
+		return -EINVAL;
+	int r = template_load(m->c.templates_dir, name, tpl, err);
+	if (r == -ENOENT)
+		r = cove_errf(err, -ENOENT, "template '%s' not found", name);
+	if (r < 0)
+		snap_unpin(m, snap);
+	return r;
+}
+
 int manager_create(struct manager *m, const struct manager_create *req, struct manager_info *ret,
 		   struct cove_err *err)
 {
@@ -129,27 +163,30 @@ int manager_create(struct manager *m, const struct manager_create *req, struct m
 	if (r < 0)
 		return r;
 	struct template tpl;
-	if (template_name_check(name, err) < 0)
-		return -EINVAL;
-	if ((r = template_load(m->c.templates_dir, name, &tpl, err)) < 0)
-		return r == -ENOENT ? cove_errf(err, -ENOENT, "template '%s' not found", name) : r;
+	struct snap_pin snap;
+	if ((r = create_template(m, name, &tpl, &snap, err)) < 0)
+		return r;
 	struct entry *e = entry_new(req->metadata);
 	char *policy = net_policy_encode(&req->policy);
 	if (!e || !policy || entry_set_policy(e, policy) < 0) {
 		free(policy);
 		entry_free(e);
+		snap_unpin(m, &snap);
 		return cove_errf(err, -ENOMEM, "manager: out of memory");
 	}
 	free(policy);
-	struct warm *w = warm_take(m, name);
+	struct warm *w = snap.snapshot[0] ? NULL : warm_take(m, name);
 	if (w)
 		snprintf(e->id, sizeof(e->id), "%s", w->id);
 	else
 		new_sandbox_id(e->id, sizeof(e->id));
-	snprintf(e->template_id, sizeof(e->template_id), "%s", name);
+	/* One made from a snapshot has the snapshot's id for its template (as
+	 * on E2B), and the snapshot's memory and vCPUs. */
+	snprintf(e->template_id, sizeof(e->template_id), "%s", snap.snapshot[0] ? snap.id : name);
+	snprintf(e->snapshot, sizeof(e->snapshot), "%s", snap.snapshot);
 	e->state = STORE_SANDBOX_CREATING;
-	e->vcpus = tpl.vcpus ? tpl.vcpus : VMM_DEFAULT_VCPUS;
-	e->mem_mib = tpl.memory_mib ? tpl.memory_mib : VMM_DEFAULT_MEM_MIB;
+	e->vcpus = snap.vcpus ? snap.vcpus : tpl.vcpus ? tpl.vcpus : VMM_DEFAULT_VCPUS;
+	e->mem_mib = snap.mem_mib ? snap.mem_mib : tpl.memory_mib ? tpl.memory_mib : VMM_DEFAULT_MEM_MIB;
 	e->started_ms = wall_ms();
 	e->end_ms = e->started_ms + timeout * 1000;
 	e->auto_pause = req->auto_pause;
@@ -160,28 +197,34 @@ int manager_create(struct manager *m, const struct manager_create *req, struct m
 	if ((r = envs_encode(req->envs, &e->envs)) < 0) {
 		warm_put_back(m, w);
 		entry_free(e);
+		snap_unpin(m, &snap);
 		return cove_errf(err, r, "manager: out of memory");
 	}
 	if ((r = entry_admit(m, e, err)) < 0) {
 		warm_put_back(m, w);
 		entry_free(e);
+		snap_unpin(m, &snap);
 		return r;
 	}
-	r = entry_record(m, e, STORE_SANDBOX_CREATING, err);
+	r = entry_use_snapshot(m, e, err);
+	if (r == 0)
+		r = entry_record(m, e, STORE_SANDBOX_CREATING, err);
 	if (r < 0)
 		warm_put_back(m, w);
 	if (r == 0)
-		r = boot(m, e, &tpl, req, w, err);
+		r = boot(m, e, &tpl, req, w, &snap, err);
 	if (r == 0)
 		r = entry_go_live(m, e, timeout, ret, err);
 	if (r < 0) {
 		entry_abandon(m, e, "create", err);
+		snap_unpin(m, &snap);
 		return r;
 	}
+	snap_unpin(m, &snap);
 	__atomic_add_fetch(&m->created, 1, __ATOMIC_RELAXED);
 	/* e may be gone already (killed): only the copy is used from here. */
-	count_spawn(m, name, ret->started_ms);
-	log_info("sandbox=%s op=create template=%s timeout_s=%ld ms=%.1f", ret->id, name, timeout,
+	count_spawn(m, ret->template_id, ret->started_ms);
+	log_info("sandbox=%s op=create template=%s timeout_s=%ld ms=%.1f", ret->id, ret->template_id, timeout,
 		 (double)(now_us() - t0) / 1000.0);
 	return 0;
 }

@@ -56,6 +56,7 @@ static struct entry *child_of(const struct entry *p, long timeout_s)
 	}
 	new_sandbox_id(e->id, sizeof(e->id));
 	snprintf(e->template_id, sizeof(e->template_id), "%s", p->template_id);
+	snprintf(e->snapshot, sizeof(e->snapshot), "%s", p->snapshot);
 	e->state = STORE_SANDBOX_CREATING;
 	e->vcpus = p->vcpus;
 	e->mem_mib = p->mem_mib;
@@ -105,9 +106,9 @@ static int fork_source(struct manager *m, struct entry *p, const struct template
 
 /* The parent p, found and marked busy (nobody kills, pauses or resumes it
  * meanwhile), and an entry for each child; its token and template copied
- * into parent_token and template_id. */
+ * into parent_token. */
 static int fork_begin(struct manager *m, const char *id, struct fork_child *kids, unsigned count, long timeout,
-		      struct entry **parent, char parent_token[65], char template_id[64], struct cove_err *err)
+		      struct entry **parent, char parent_token[65], struct cove_err *err)
 {
 	pthread_mutex_lock(&m->lock);
 	struct entry *p = entry_find_visible(m, id, err);
@@ -126,7 +127,6 @@ static int fork_begin(struct manager *m, const char *id, struct fork_child *kids
 	if (r == 0) {
 		p->busy = true;
 		snprintf(parent_token, 65, "%s", p->token);
-		snprintf(template_id, 64, "%s", p->template_id);
 		*parent = p;
 	}
 	pthread_mutex_unlock(&m->lock);
@@ -143,7 +143,9 @@ static void fork_child_start(struct manager *m, struct fork_child *f)
 		f->e = NULL;
 		return;
 	}
-	f->r = entry_record(m, f->e, STORE_SANDBOX_CREATING, &f->err);
+	f->r = entry_use_snapshot(m, f->e, &f->err);
+	if (f->r == 0)
+		f->r = entry_record(m, f->e, STORE_SANDBOX_CREATING, &f->err);
 	/* f->r is the child thread's from here (it may be done before
 	 * pthread_create returns); the result goes in a local. */
 	int rc = f->r == 0 ? pthread_create(&f->thread, NULL, fork_child_main, f) : 0;
@@ -188,12 +190,12 @@ int manager_fork(struct manager *m, const char *id, unsigned count, long timeout
 	if (!kids)
 		return cove_errf(err, -ENOMEM, "fork: out of memory");
 	struct entry *p = NULL;
-	char parent_token[65] = "", template_id[64] = "";
-	int r = fork_begin(m, id, kids, count, timeout, &p, parent_token, template_id, err);
+	char parent_token[65] = "";
+	int r = fork_begin(m, id, kids, count, timeout, &p, parent_token, err);
 	struct template tpl;
 	char dir[PATH_MAX];
 	bool made = false;
-	if (r == 0 && (r = template_load(m->c.templates_dir, template_id, &tpl, err)) == 0)
+	if (r == 0 && (r = entry_template_load(m, p, &tpl, err)) == 0)
 		r = fork_source(m, p, &tpl, dir, &made, err);
 	int64_t t1 = now_us();
 	/* Each child on its own: admitted and recorded one by one, then all

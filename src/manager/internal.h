@@ -38,6 +38,7 @@
 struct sandbox;
 struct sandbox_config;
 struct template;
+struct template_ref;
 
 struct entry {
 	struct entry *next;
@@ -59,6 +60,10 @@ struct entry {
 	bool auto_resume;   /* paused with its memory: the envd routing resumes it */
 	long timeout_s;     /* as made: what an auto-resume gives it; 0: not known */
 	char *envs;         /* its /init environment, envs_encode's text; NULL: none */
+	/* The snapshot it was created from (or forked from one that was):
+	 * its RAM and disk are over that snapshot's files, and its template
+	 * is the snapshot's; "" for none. */
+	char snapshot[32];
 	bool saved;         /* paused to disk: no VMM, memory or slot (sb NULL) */
 	bool disk_only;     /* saved: its disk alone; the next resume boots it */
 	bool busy;          /* a pause or resume is under way outside the lock */
@@ -71,6 +76,15 @@ struct entry {
 	size_t first_sample, nsamples;
 	uint64_t last_cpu_usec;
 	int64_t last_cpu_us; /* monotonic, of last_cpu_usec */
+};
+
+/* A snapshot (snapshots.c, snaplist.c): its record, and who holds it.
+ * Its files are in snapshots_dir/ID while it is recorded. */
+struct snap {
+	struct snap *next;
+	struct store_snapshot rec;
+	unsigned pins;       /* creates from it under way */
+	uint64_t disk_bytes; /* measured once it is made */
 };
 
 /* A warm sandbox: restored from its template's snapshot and paused, its id
@@ -86,6 +100,7 @@ struct manager {
 	struct manager_config c;
 	char templates_dir[PATH_MAX];
 	char saved_dir[PATH_MAX];
+	char snapshots_dir[PATH_MAX]; /* "": no snapshots */
 	char kernel[PATH_MAX];
 	unsigned max_memory_mib;
 	pthread_mutex_t lock; /* guards everything below */
@@ -103,6 +118,8 @@ struct manager {
 	bool reaper_running;
 	pthread_t sampler;
 	bool sampler_running;
+	struct snap *snaps;   /* every snapshot recorded, newest first */
+	int64_t snap_seq;     /* the highest snapshot seq handed out */
 	struct warm *warm;    /* the warm pool: ready to claim */
 	unsigned warming;     /* being prepared */
 	pthread_cond_t warm_wake; /* the warmer's: one was claimed, or stop */
@@ -184,6 +201,54 @@ int entry_pause_locked(struct manager *m, struct entry *e, bool memory, bool *en
 /* The other threads. */
 void *reaper_main(void *arg);
 void *sampler_main(void *arg);
+
+/* snaplist.c: the snapshots' records and files, and what uses them. Under
+ * the lock unless said otherwise. */
+void snap_path(const struct manager *m, const char *id, char path[PATH_MAX]);
+/* What the snapshot in dir takes on the host's disk: all but the disk
+ * layer it shares with its template (counted when nothing else has it). */
+uint64_t snap_usage(const char *dir);
+/* E2B's snapshotID of rec, and its name as E2B's names list has it ("": none). */
+void snap_names(const struct store_snapshot *rec, char id[64], char name[64]);
+/* Whether rec is the snapshot ref names (any_tag: a ref without a tag
+ * names every tag of its name). */
+bool snap_matches(const struct store_snapshot *rec, const struct template_ref *ref, bool any_tag);
+struct snap *snap_find(struct manager *m, const struct template_ref *ref);
+struct snap *snap_by_id(struct manager *m, const char *id);
+/* Without the lock: a snapshot's files (and a save of it cut short), then
+ * its record. */
+void snap_remove(struct manager *m, const char *id, const char *why);
+/* Deleted snapshots no sandbox or create uses any more: out of the list,
+ * then (without the lock, which it takes) their files and records. */
+void snap_collect(struct manager *m);
+/* A create from a snapshot: what it needs of it, held (pinned) meanwhile. */
+struct snap_pin {
+	char snapshot[32];      /* "": not a snapshot */
+	char id[64];            /* E2B's snapshotID: the new sandbox's template_id */
+	char template_id[64];   /* the template under it */
+	char token[65];
+	char dir[PATH_MAX];
+	unsigned vcpus, mem_mib;
+};
+/* Without the lock: 1 and *ret pinned when name is a ready snapshot's id
+ * or name, else 0. */
+int snap_pin(struct manager *m, const char *name, struct snap_pin *ret);
+void snap_unpin(struct manager *m, struct snap_pin *p);
+/* Without the lock: the template of e (its own, or its snapshot's; then
+ * tpl->snapshot is the snapshot's directory, whose files e's are over). */
+int entry_template_load(struct manager *m, const struct entry *e, struct template *tpl, struct cove_err *err);
+/* Without the lock: the record that e uses its snapshot (if it has one),
+ * written before its own; and, when it ends, forgotten. */
+int entry_use_snapshot(struct manager *m, const struct entry *e, struct cove_err *err);
+/* On recovery: which snapshot (if any) e was made from, as recorded. */
+int entry_snapshot_of(struct manager *m, struct entry *e, struct cove_err *err);
+void entry_release_snapshot(struct manager *m, const struct entry *e);
+/* On opening, without the lock: the records (half-made snapshots go),
+ * before the sandboxes are recovered; then what no record names, uses of
+ * sandboxes that are gone, and deleted snapshots nobody uses. */
+int snap_open(struct manager *m, struct cove_err *err);
+void snap_sweep(struct manager *m);
+void snap_free_all(struct manager *m);
 
 /* recover.c: what an earlier coved left, on opening. */
 int recover_one(void *ctx, const struct store_sandbox *rec);

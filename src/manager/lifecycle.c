@@ -29,7 +29,7 @@ static int save_entry(struct manager *m, struct entry *e, bool memory, struct co
 	struct sandbox *sb = e->sb;
 	pthread_mutex_unlock(&m->lock);
 	struct template tpl;
-	int r = template_load(m->c.templates_dir, e->template_id, &tpl, err);
+	int r = entry_template_load(m, e, &tpl, err);
 	if (r == 0) {
 		struct sandbox_config sc;
 		entry_sandbox_config(m, e, &tpl, &sc);
@@ -189,7 +189,7 @@ static int restore_entry(struct manager *m, struct entry *e, bool reboot, struct
 	saved_path(m, e->id, dir);
 	struct template tpl;
 	struct sandbox *sb = NULL;
-	r = template_load(m->c.templates_dir, e->template_id, &tpl, err);
+	r = entry_template_load(m, e, &tpl, err);
 	if (r == 0 && (r = boot_begin(m, err)) == 0) {
 		struct sandbox_config sc;
 		entry_sandbox_config(m, e, &tpl, &sc);

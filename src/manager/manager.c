@@ -37,6 +37,9 @@ int manager_open(const struct manager_config *c, struct manager **ret, struct co
 	if (c->saved_dir)
 		snprintf(m->saved_dir, sizeof(m->saved_dir), "%s", c->saved_dir);
 	m->c.saved_dir = NULL; /* m->saved_dir ("" for none) from here */
+	if (c->snapshots_dir)
+		snprintf(m->snapshots_dir, sizeof(m->snapshots_dir), "%s", c->snapshots_dir);
+	m->c.snapshots_dir = NULL; /* m->snapshots_dir ("" for none) from here */
 	if (!m->c.max_sandboxes)
 		m->c.max_sandboxes = MANAGER_DEFAULT_MAX_SANDBOXES;
 	if (m->c.max_timeout_s <= 0)
@@ -60,10 +63,15 @@ int manager_open(const struct manager_config *c, struct manager **ret, struct co
 	int r = pipe2(m->cancel, O_CLOEXEC | O_NONBLOCK) < 0 ? cove_errno(err, -errno, "manager: pipe") : 0;
 	if (r == 0 && m->saved_dir[0])
 		r = fs_mkdir_p(m->saved_dir, 0700, err);
+	/* Snapshots first: sandboxes made from one are over its files. */
+	if (r == 0)
+		r = snap_open(m, err);
 	if (r == 0)
 		r = store_sandbox_each(m->c.store, recover_one, m, err);
 	if (r == 0 && m->saved_dir[0])
 		forget_unrecorded(m);
+	if (r == 0)
+		snap_sweep(m);
 	/* The network slots of those that ended go now, and their cgroups. */
 	if (r == 0)
 		r = net_slots_recover(m->c.net, false, NULL, err);
@@ -157,6 +165,7 @@ void manager_close(struct manager *m)
 		pthread_mutex_lock(&m->lock);
 	}
 	pthread_mutex_unlock(&m->lock);
+	snap_free_all(m);
 	for (int i = 0; i < 2; i++)
 		if (m->cancel[i] >= 0)
 			close(m->cancel[i]);

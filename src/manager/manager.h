@@ -54,6 +54,9 @@ struct manager_config {
 	 * coved and of the host. NULL, or a sandbox booted without a template
 	 * snapshot (a throwaway disk): pausing freezes it in memory. */
 	const char *saved_dir;
+	/* Where snapshots are kept (DIR/ID, see manager_snapshot_create),
+	 * beside the records that name them. NULL: no snapshots. */
+	const char *snapshots_dir;
 	/* Sandboxes kept restored and paused, ready to claim, per template
 	 * that has a snapshot; a create of one only resumes it and calls
 	 * /init. Refilled in the background. 0: none. */
@@ -224,5 +227,47 @@ int manager_template_spawns(struct manager *m, const char *name, uint64_t *count
 typedef int (*manager_info_fn)(void *ctx, const struct manager_info *info);
 /* Every sandbox, newest first. */
 int manager_list(struct manager *m, manager_info_fn fn, void *ctx);
+
+/* Snapshots (snapshots.c): a running sandbox's state (RAM, device state,
+ * disk) kept on the host's disk, that sandboxes are created from
+ * (manager_create with its id or name as template_id) as forks are: each
+ * carries on from that state, sharing the snapshot's RAM file until it
+ * writes a page. They survive restarts; a deleted one's files go once no
+ * sandbox uses them. Names are E2B's (template_ref): one tenant, so no
+ * namespace; a name given again moves to the new snapshot. */
+struct template_ref;
+struct manager_snapshot {
+	char id[64];          /* E2B's snapshotID: "NAME:TAG", or "ID:default" for one without a name */
+	char name[64];        /* its name as E2B's names list has it ("NAME" or "NAME:TAG"); "": none */
+	char sandbox[64];     /* the sandbox it was made from */
+	char template_id[64]; /* the template under that */
+	int64_t created_ms;   /* wall clock */
+	int64_t seq;          /* creation order: listings are newest first */
+	uint64_t disk_bytes;  /* on the host's disk (not the disk layer it shares with its template) */
+	unsigned vcpus, mem_mib;
+	int64_t pause_ms;     /* manager_snapshot_create: how long the sandbox was paused */
+};
+/* Snapshots sandbox id as it runs now; it is paused only while its state
+ * is saved, and runs on. name NULL: without a name. -ENOENT: no such
+ * sandbox; -EALREADY: it is paused; -EBUSY: it is being paused, resumed,
+ * forked or snapshotted; -EINVAL: the name cannot be used; -EOPNOTSUPP: a
+ * sandbox booted without a template snapshot (a throwaway disk). */
+int manager_snapshot_create(struct manager *m, const char *id, const struct template_ref *name,
+			    struct manager_snapshot *ret, struct cove_err *err);
+struct manager_snapshot_filter {
+	const char *sandbox;             /* made from it; NULL: any */
+	const struct template_ref *name; /* its id or name (without a tag: every tag of the name); NULL: any */
+	int64_t before_seq;              /* older than this; 0: from the newest */
+};
+typedef int (*manager_snapshot_fn)(void *ctx, const struct manager_snapshot *s);
+/* The snapshots that match, newest first, until fn returns non-zero
+ * (which is returned). Called under the manager's lock: fn must not call
+ * the manager. */
+int manager_snapshots(struct manager *m, const struct manager_snapshot_filter *f, manager_snapshot_fn fn, void *ctx);
+/* Deletes the snapshot of that id or name (its files go once no sandbox
+ * uses them). -ENOENT: no such snapshot. */
+int manager_snapshot_delete(struct manager *m, const struct template_ref *ref, struct cove_err *err);
+/* How many snapshots there are, and what they take on the host's disk. */
+void manager_snapshot_stats(struct manager *m, unsigned *count, uint64_t *disk_bytes);
 
 #endif

@@ -34,12 +34,16 @@ static void insert_adopted(struct manager *m, struct entry *e)
 static int adopt(struct manager *m, const struct store_sandbox *rec, struct cove_err *err)
 {
 	struct template tpl;
-	int r = template_load(m->c.templates_dir, rec->template_id, &tpl, err);
-	if (r < 0)
-		return r;
 	struct entry *e = entry_of(rec, err);
 	if (!e)
 		return -ENOMEM;
+	int r = entry_snapshot_of(m, e, err);
+	if (r == 0)
+		r = entry_template_load(m, e, &tpl, err);
+	if (r < 0) {
+		entry_free(e);
+		return r;
+	}
 	e->disk_size_mib = template_image_mib(&tpl);
 	struct sandbox_config sc;
 	entry_sandbox_config(m, e, &tpl, &sc);
@@ -84,10 +88,15 @@ static int adopt_saved(struct manager *m, const struct store_sandbox *rec, struc
 	struct entry *e = entry_of(rec, err);
 	if (!e)
 		return -ENOMEM;
+	int r = entry_snapshot_of(m, e, err);
+	if (r < 0) {
+		entry_free(e);
+		return r;
+	}
 	struct template tpl;
 	struct cove_err why = { 0 };
 	/* Its template may be gone; only its info's disk size misses it. */
-	if (template_load(m->c.templates_dir, rec->template_id, &tpl, &why) == 0)
+	if (entry_template_load(m, e, &tpl, &why) == 0)
 		e->disk_size_mib = template_image_mib(&tpl);
 	e->state = STORE_SANDBOX_PAUSED;
 	e->saved = true;
@@ -99,7 +108,7 @@ static int adopt_saved(struct manager *m, const struct store_sandbox *rec, struc
 		int64_t now = wall_ms();
 		e->left_ms = e->end_ms > now ? e->end_ms - now : 0;
 	}
-	int r = entry_record(m, e, e->state, err);
+	r = entry_record(m, e, e->state, err);
 	if (r < 0) {
 		entry_free(e);
 		return r;

@@ -237,6 +237,7 @@ void entry_teardown(struct manager *m, struct entry *e, const char *why)
 	saved_remove(m, e->id);
 	if (store_sandbox_delete(m->c.store, e->id, &err) < 0)
 		log_warn("sandbox=%s op=kill msg=\"%s\"", e->id, err.msg);
+	entry_release_snapshot(m, e);
 	log_info("sandbox=%s op=kill template=%s reason=%s lived_s=%.1f ms=%.1f", e->id, e->template_id, why,
 		 (double)(wall_ms() - e->started_ms) / 1000.0, (double)(now_us() - t0) / 1000.0);
 }

@@ -210,9 +210,10 @@ static int init_agent(const struct sandbox_config *c, enum sandbox_boot how, con
 	} else if (how == SANDBOX_BOOT_FORK) {
 		/* A fork child: the parent's agent, given a token of its own
 		 * (which also reseeds its RNG); its defaults and environment are
-		 * the parent's. */
+		 * the parent's, with c's variables added (a sandbox created from
+		 * a snapshot: the create's). */
 		ep.token = token;
-		init = (struct agent_init_request){ sb->token, NULL, NULL, NULL };
+		init = (struct agent_init_request){ sb->token, NULL, NULL, c->envs };
 	}
 	r = agent_init(&ep, &init, err);
 	if (r < 0)

@@ -121,8 +121,9 @@ int sandbox_reboot(const struct sandbox_config *c, const char *dir, const char *
 /* Starts a new sandbox (c->id) from one saved in dir, as a fork: it
  * carries on from the saved state (processes, files, environment) with a
  * token of its own, its guest's RNG reseeded, the host's clock, and a disk
- * of its own. token is the saved agent's, which authorises that. dir is
- * left as it was, for more children. */
+ * of its own; c->envs, if any, are added to its environment. token is the
+ * saved agent's, which authorises that. dir is left as it was, for more
+ * children. */
 int sandbox_fork_child(const struct sandbox_config *c, const char *dir, const char *token, struct sandbox **ret,
 		       struct cove_err *err);
 

@@ -11,18 +11,10 @@
 #include <time.h>
 
 #include "common/fs.h"
+#include "store/internal.h"
 
 /* Busy waits are short: transactions hold the lock for a few statements. */
 #define STORE_BUSY_TIMEOUT_MS 10000
-
-struct store {
-	sqlite3 *db;
-	char path[PATH_MAX];
-	/* Recursive: store_begin() holds it until commit or rollback, and each
-	 * statement takes it too, so another thread's statement never lands
-	 * inside this thread's transaction. */
-	pthread_mutex_t lock;
-};
 
 /* Schema versions, applied in order; PRAGMA user_version counts the ones done.
  * Add, never change: a database made by an older Cove is brought forward. */
@@ -66,6 +58,18 @@ static const char *const migrations[] = {
 	"ALTER TABLE sandboxes ADD COLUMN auto_resume INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE sandboxes ADD COLUMN timeout_s INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE sandboxes ADD COLUMN envs TEXT NOT NULL DEFAULT '';",
+	/* 7: coved's snapshots (snapshots.c), at most one ready one per name,
+	 * and which snapshot each sandbox made from one uses. */
+	"CREATE TABLE snapshots ("
+	" id TEXT PRIMARY KEY,"
+	" alias TEXT NOT NULL DEFAULT '', tag TEXT NOT NULL DEFAULT '',"
+	" state TEXT NOT NULL CHECK (state IN ('making', 'ready', 'deleted')),"
+	" sandbox TEXT NOT NULL, template TEXT NOT NULL, token TEXT NOT NULL,"
+	" vcpus INTEGER NOT NULL, mem_mib INTEGER NOT NULL,"
+	" created_ms INTEGER NOT NULL, seq INTEGER NOT NULL);"
+	"CREATE UNIQUE INDEX snapshots_by_name ON snapshots (alias, tag) WHERE state = 'ready' AND alias != '';"
+	"CREATE INDEX snapshots_by_seq ON snapshots (seq);"
+	"CREATE TABLE sandbox_snapshots (sandbox TEXT PRIMARY KEY, snapshot TEXT NOT NULL);",
 };
 
 static const char *const slot_state_names[] = { "creating", "ready", "used", "destroying" };
@@ -94,6 +98,11 @@ static int sql_error(struct store *s, struct cove_err *err, int rc, const char *
 		 : rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB ? -EUCLEAN
 							       : -EIO;
 	return cove_errf(err, code, "state %s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+}
+
+int store_sql_fail(struct store *s, int rc, const char *what, struct cove_err *err)
+{
+	return sql_error(s, err, rc, what);
 }
 
 static int exec_sql(struct store *s, const char *sql, const char *what, struct cove_err *err)

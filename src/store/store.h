@@ -121,4 +121,41 @@ typedef int (*store_sandbox_fn)(void *ctx, const struct store_sandbox *sb);
 /* Every row, newest first; sb is valid during the call only. */
 int store_sandbox_each(struct store *s, store_sandbox_fn fn, void *ctx, struct cove_err *err);
 
+/* coved's snapshots (snapshots.c): one row each, written 'making' before
+ * its files are, so that a coved killed meanwhile leaves a record of what
+ * to remove; and which snapshot each sandbox made from one uses. */
+enum store_snapshot_state {
+	STORE_SNAPSHOT_MAKING,
+	STORE_SNAPSHOT_READY,
+	STORE_SNAPSHOT_DELETED, /* its files go once no sandbox uses them */
+};
+
+struct store_snapshot {
+	char id[32];                 /* 20 of [a-z0-9]: its directory */
+	char alias[64], tag[64];     /* its name; "" alias: none, "" tag: E2B's default */
+	enum store_snapshot_state state;
+	char sandbox[64];            /* what it was made from */
+	char template_id[64];        /* the template under that sandbox */
+	char token[65];              /* the saved agent's access token */
+	unsigned vcpus, mem_mib;
+	int64_t created_ms;          /* wall clock */
+	int64_t seq;                 /* creation order: listings are newest first */
+};
+
+const char *store_snapshot_state_name(enum store_snapshot_state state);
+/* Inserts or replaces the row of snap->id. At most one ready snapshot has
+ * a name (alias and tag): another is -EEXIST. */
+int store_snapshot_put(struct store *s, const struct store_snapshot *snap, struct cove_err *err);
+int store_snapshot_delete(struct store *s, const char *id, struct cove_err *err);
+typedef int (*store_snapshot_fn)(void *ctx, const struct store_snapshot *snap);
+/* Every row, newest first. */
+int store_snapshot_each(struct store *s, store_snapshot_fn fn, void *ctx, struct cove_err *err);
+/* Sandbox sandbox uses snapshot snapshot (its RAM file, its disk layer). */
+int store_snapshot_use_put(struct store *s, const char *sandbox, const char *snapshot, struct cove_err *err);
+int store_snapshot_use_delete(struct store *s, const char *sandbox, struct cove_err *err);
+/* The snapshot sandbox uses, into snapshot (len bytes); -ENOENT: none. */
+int store_snapshot_use_get(struct store *s, const char *sandbox, char *snapshot, size_t len, struct cove_err *err);
+/* Forgets the uses of sandboxes that have no record. */
+int store_snapshot_use_prune(struct store *s, struct cove_err *err);
+
 #endif

@@ -47,4 +47,17 @@ int template_each(const char *dir, template_fn fn, void *ctx, struct cove_err *e
  * the source in messages. */
 int template_parse_conf(const char *text, const char *where, struct template *t, struct cove_err *err);
 
+/* A template or snapshot as E2B's API names one (its id.ParseName):
+ * [namespace/]alias[:tag], trimmed and lower-cased; namespace and alias of
+ * [a-z0-9_-], the tag of [a-z0-9_.-] and not a UUID; the tag "default" is
+ * no tag. Cove has one tenant and no namespaces: one given is checked and
+ * dropped. */
+#define TEMPLATE_REF_MAX 128 /* E2B's longest template name */
+struct template_ref {
+	char alias[TEMPLATE_REF_MAX + 1];
+	char tag[TEMPLATE_REF_MAX + 1]; /* "": none (E2B's "default") */
+};
+/* -EINVAL with the reason ("invalid name 'X': ..."). */
+int template_ref_parse(const char *text, struct template_ref *ret, struct cove_err *err);
+
 #endif

@@ -130,6 +130,9 @@ static int set_string(json_t *req, const char *field, char **slot, size_t max, s
 	return 0;
 }
 
+/* As envd's: the variables are added to those set before (a name given
+ * again takes the new value), so that a sandbox created from a snapshot
+ * gets the create's on top of the snapshot's. */
 static int set_envs(json_t *req, struct cove_err *err)
 {
 	json_t *v = json_object_get(req, "envVars");
@@ -137,16 +140,31 @@ static int set_envs(json_t *req, struct cove_err *err)
 		return 0;
 	if (!json_is_object(v) || json_object_size(v) > ENV_MAX)
 		return cove_errf(err, -EINVAL, "envVars must be an object of at most %d strings", ENV_MAX);
-	char **envs = calloc(json_object_size(v) + 1, sizeof(char *));
+	char **envs = calloc(st.nenvs + json_object_size(v) + 1, sizeof(char *));
 	size_t n = 0;
 	const char *key;
 	json_t *val;
 	int r = envs ? 0 : cove_errf(err, -ENOMEM, "out of memory");
+	for (size_t i = 0; r == 0 && i < st.nenvs; i++) {
+		char name[512];
+		size_t len = strcspn(st.envs[i], "=");
+		snprintf(name, sizeof(name), "%.*s", (int)len, st.envs[i]);
+		if (len < sizeof(name) && json_object_get(v, name))
+			continue; /* given again */
+		if (n >= ENV_MAX)
+			r = cove_errf(err, -EINVAL, "envVars: more than %d variables with those set before", ENV_MAX);
+		else if (!(envs[n] = strdup(st.envs[i])))
+			r = cove_errf(err, -ENOMEM, "out of memory");
+		else
+			n++;
+	}
 	json_object_foreach(v, key, val) {
 		if (r < 0)
 			break;
 		if (!json_is_string(val) || !*key || strchr(key, '='))
 			r = cove_errf(err, -EINVAL, "envVars.%s is not a valid variable", key);
+		else if (n >= ENV_MAX)
+			r = cove_errf(err, -EINVAL, "envVars: more than %d variables with those set before", ENV_MAX);
 		else if (asprintf(&envs[n], "%s=%s", key, json_string_value(val)) < 0)
 			r = cove_errf(err, -ENOMEM, "out of memory");
 		else

@@ -1,0 +1,25 @@
+/* Shared by the files of the store module only: the database handle, and
+ * the failure of a statement as an errno and a message. */
+#ifndef COVE_STORE_INTERNAL_H
+#define COVE_STORE_INTERNAL_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "store/store.h"
+
+struct store {
+	sqlite3 *db;
+	char path[PATH_MAX];
+	/* Recursive: store_begin() holds it until commit or rollback, and each
+	 * statement takes it too, so another thread's statement never lands
+	 * inside this thread's transaction. */
+	pthread_mutex_t lock;
+};
+
+/* SQLite's rc as a negative errno (-EBUSY, -ENOSPC, -EIO, ...), with what
+ * failed and SQLite's message in err. */
+int store_sql_fail(struct store *s, int rc, const char *what, struct cove_err *err);
+
+#endif
