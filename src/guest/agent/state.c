@@ -16,6 +16,7 @@
 #include <nettle/sha2.h>
 
 #include "common/log.h"
+#include "proto/utf8.h"
 
 #define TOKEN_MAX 1024
 #define ENV_MAX 1024
@@ -249,6 +250,25 @@ void agent_default_user(char *buf, size_t len)
 	pthread_rwlock_rdlock(&st.lock);
 	snprintf(buf, len, "%s", st.user ? st.user : "");
 	pthread_rwlock_unlock(&st.lock);
+}
+
+json_t *agent_envs_json(void)
+{
+	json_t *j = json_object();
+	pthread_rwlock_rdlock(&st.lock);
+	for (size_t i = 0; j && i < st.nenvs; i++) {
+		/* Keys and values came from /init's JSON, so they are UTF-8: a
+		 * failure here is memory. */
+		const char *eq = strchr(st.envs[i], '=');
+		char *key = strndup(st.envs[i], (size_t)(eq - st.envs[i]));
+		if (!key || json_object_set_new(j, key, json_string_lossy(eq + 1)) < 0) {
+			json_decref(j);
+			j = NULL;
+		}
+		free(key);
+	}
+	pthread_rwlock_unlock(&st.lock);
+	return j;
 }
 
 void agent_defaults_get(struct agent_defaults *out)
