@@ -94,17 +94,25 @@ int agent_files_authorize(const struct agent_files_auth *a, char *why, size_t le
 		snprintf(why, len, "missing X-Access-Token or signature query parameter");
 		rc = -EACCES;
 	} else {
-		char expected[64];
-		signature_v1(a->path ? a->path : "", a->operation, a->user ? a->user : "", st.token, a->expiration,
-			     expected);
-		char *end = NULL;
+		/* As envd: the expiration is an integer, signed as its decimal. */
+		char *end = NULL, exp_text[32];
+		errno = 0;
 		long long exp = a->expiration ? strtoll(a->expiration, &end, 10) : 0;
-		if (!equal_const_time(expected, a->signature)) {
-			snprintf(why, len, "invalid signature");
+		if (a->expiration && (end == a->expiration || *end || errno)) {
+			snprintf(why, len, "signature_expiration must be an integer (Unix seconds)");
 			rc = -EACCES;
-		} else if (a->expiration && (end == a->expiration || *end || exp < (long long)time(NULL))) {
-			snprintf(why, len, "signature is already expired");
-			rc = -EACCES;
+		} else {
+			snprintf(exp_text, sizeof(exp_text), "%lld", exp);
+			char expected[64];
+			signature_v1(a->path ? a->path : "", a->operation, a->user ? a->user : "", st.token,
+				     a->expiration ? exp_text : NULL, expected);
+			if (!equal_const_time(expected, a->signature)) {
+				snprintf(why, len, "invalid signature");
+				rc = -EACCES;
+			} else if (a->expiration && exp < (long long)time(NULL)) {
+				snprintf(why, len, "signature is already expired");
+				rc = -EACCES;
+			}
 		}
 	}
 	pthread_rwlock_unlock(&st.lock);
