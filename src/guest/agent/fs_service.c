@@ -139,8 +139,11 @@ json_t *fs_entry_json(const char *path)
 
 static enum MHD_Result fail(struct http_request *r, int code, const char *message)
 {
-	const char *c = code == -EEXIST ? "already_exists" : code == -ENOTDIR || code == -EISDIR ? "invalid_argument"
-										       : connect_code_for_errno(code);
+	/* ELOOP: a symlink cycle, envd's failed_precondition. */
+	const char *c = code == -EEXIST ? "already_exists"
+			: code == -ENOTDIR || code == -EISDIR ? "invalid_argument"
+			: code == -ELOOP ? "failed_precondition"
+					  : connect_code_for_errno(code);
 	return agent_reply_error(r, c, message);
 }
 
