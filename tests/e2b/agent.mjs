@@ -106,7 +106,9 @@ export async function plainFetch(sbx, url, init = {}) {
     const r = request({ host: u.hostname, port: u.port, path: u.pathname + u.search, method: req.method, headers }, (res) => {
       const parts = [];
       res.on('data', (d) => parts.push(d));
-      res.on('end', () => resolve(new Response(Buffer.concat(parts), { status: res.statusCode })));
+      // A 204 or 304 has no body, and Response refuses one (even empty).
+      const bodyless = res.statusCode === 204 || res.statusCode === 304;
+      res.on('end', () => resolve(new Response(bodyless ? null : Buffer.concat(parts), { status: res.statusCode, headers: res.headers })));
     });
     r.on('error', reject);
     r.end(body);

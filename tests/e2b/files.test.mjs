@@ -15,6 +15,14 @@ before(async () => {
   dir = await local.mkdtemp('cove-files-');
 });
 
+// A request to the agent's REST API beside the SDK's (the SDK has no call
+// for /files/compose): the sandbox's token, when it has one.
+function envdFetch(path, init = {}) {
+  const headers = { ...(init.headers ?? {}) };
+  if (sbx.envdAccessToken) headers['X-Access-Token'] = sbx.envdAccessToken;
+  return plainFetch(sbx, new URL(path, sbx.envdDirectUrl), { ...init, headers });
+}
+
 after(async () => {
   await local?.rm(dir);
   agent?.kill();
@@ -65,12 +73,36 @@ test('exists, getInfo and its fields', async () => {
   assert.ok(info.modifiedTime instanceof Date && Math.abs(Date.now() - info.modifiedTime.getTime()) < 60000);
 });
 
-test('symlinks are reported as such, with their target', async () => {
+// As envd: a symlink's target resolved through every link to an absolute
+// path, its type and mode those of what it points to; its own name, path and
+// permissions string (Go's "L" for a link).
+test('symlinks: the target absolute and resolved, the type and mode of what they point to', async () => {
   const target = join(dir, 'info.txt');
-  const link = join(dir, 'link');
-  await local.symlink(target, link);
-  const info = await sbx.files.getInfo(link);
-  assert.equal(info.symlinkTarget, target);
+  await local.symlink('info.txt', join(dir, 'link')); // relative, as `ln -s info.txt link`
+  await local.symlink('link', join(dir, 'link-to-link'));
+  await sbx.files.makeDir(join(dir, 'linked-dir'));
+  await local.symlink(join(dir, 'linked-dir'), join(dir, 'link-dir'));
+  await local.symlink(join(dir, 'never-there'), join(dir, 'dangling'));
+  for (const name of ['link', 'link-to-link']) {
+    const info = await sbx.files.getInfo(join(dir, name));
+    assert.equal(info.name, name);
+    assert.equal(info.path, join(dir, name));
+    assert.equal(info.symlinkTarget, target);
+    assert.equal(info.type, 'file');
+    assert.equal(info.mode, 0o644);
+    assert.equal(info.permissions, 'Lrwxrwxrwx');
+  }
+  const d = await sbx.files.getInfo(join(dir, 'link-dir'));
+  assert.equal(d.symlinkTarget, join(dir, 'linked-dir'));
+  assert.equal(d.type, 'dir');
+  const dangling = await sbx.files.getInfo(join(dir, 'dangling'));
+  assert.equal(dangling.symlinkTarget, join(dir, 'dangling'));
+  assert.equal(dangling.type, undefined);
+  assert.equal((await sbx.files.getInfo(target)).symlinkTarget, undefined);
+  const listed = (await sbx.files.list(dir)).find((e) => e.name === 'link');
+  assert.equal(listed.symlinkTarget, target);
+  assert.equal(listed.type, 'file');
+  for (const name of ['link', 'link-to-link', 'link-dir', 'dangling', 'linked-dir']) await sbx.files.remove(join(dir, name));
 });
 
 test('makeDir, and again on an existing directory returns false', async () => {
@@ -80,14 +112,21 @@ test('makeDir, and again on an existing directory returns false', async () => {
   assert.equal((await sbx.files.getInfo(p)).type, 'dir');
 });
 
-test('list with depth', async () => {
-  await sbx.files.write(join(dir, 'tree/one/two/leaf.txt'), 'x');
-  const shallow = await sbx.files.list(join(dir, 'tree'));
-  assert.deepEqual(shallow.map((e) => e.name), ['one']);
-  const deep = await sbx.files.list(join(dir, 'tree'), { depth: 3 });
-  assert.deepEqual(deep.map((e) => e.path).sort(), [
-    join(dir, 'tree/one'), join(dir, 'tree/one/two'), join(dir, 'tree/one/two/leaf.txt'),
-  ]);
+// envd walks as Go's filepath.WalkDir: names in byte order, each directory
+// followed at once by its entries (down to the depth asked for).
+test('list order and depth as envd: byte order, each directory followed by its children', async () => {
+  const t = join(dir, 'tree');
+  await sbx.files.write(join(t, 'c/d/deep/leaf.txt'), 'x');
+  for (const f of ['a.txt', 'B.txt', 'c-1.txt', 'c/e.txt']) await sbx.files.write(join(t, f), 'x');
+  const rel = async (opts) => (await sbx.files.list(t, opts)).map((e) => e.path.slice(t.length + 1));
+  assert.deepEqual(await rel(), ['B.txt', 'a.txt', 'c', 'c-1.txt']);
+  assert.deepEqual(await rel({ depth: 1 }), ['B.txt', 'a.txt', 'c', 'c-1.txt']);
+  assert.deepEqual(await rel({ depth: 2 }), ['B.txt', 'a.txt', 'c', 'c/d', 'c/e.txt', 'c-1.txt']);
+  assert.deepEqual(await rel({ depth: 3 }), ['B.txt', 'a.txt', 'c', 'c/d', 'c/d/deep', 'c/e.txt', 'c-1.txt']);
+  const types = (await sbx.files.list(t, { depth: 2 })).map((e) => e.type);
+  assert.deepEqual(types, ['file', 'file', 'dir', 'dir', 'file', 'file']);
+  // The paths build on the path asked for, cleaned.
+  assert.deepEqual((await sbx.files.list(`${t}//c/./`)).map((e) => e.path), [join(t, 'c/d'), join(t, 'c/e.txt')]);
 });
 
 test('rename and remove', async () => {
@@ -102,6 +141,11 @@ test('rename and remove', async () => {
   assert.equal(await sbx.files.exists(b), false);
   await sbx.files.remove(join(dir, 'tree'));
   assert.equal(await sbx.files.exists(join(dir, 'tree')), false);
+});
+
+test('remove of a path that is not there succeeds, as envd', async () => {
+  await sbx.files.remove(join(dir, 'never-there.txt'));
+  await sbx.files.remove(join(dir, 'no/such/dir'));
 });
 
 test('reading a missing file is a not-found error', async () => {
@@ -127,6 +171,64 @@ test('watchDir streams create, write, rename, remove, also in subdirectories mad
 
 test('watchDir on a missing directory fails', async () => {
   await assert.rejects(sbx.files.watchDir(join(dir, 'no-such-dir'), () => {}));
+});
+
+test('files.write over an existing file writes it in place: same inode, mode kept, a watcher sees a write', async () => {
+  const root = join(dir, 'in-place');
+  const p = join(root, 'file.txt');
+  await sbx.files.write(p, 'first version, the longer one\n');
+  const inode = async () => (await sbx.commands.run(`stat -c %i '${p}'`)).stdout.trim();
+  const before = await inode();
+  await sbx.commands.run(`chmod 600 '${p}'`);
+  const events = [];
+  const handle = await sbx.files.watchDir(root, (e) => events.push(`${e.type}:${e.name}`));
+  await sbx.files.write(p, 'second\n');
+  for (let i = 0; i < 100 && !events.includes('write:file.txt'); i++) await new Promise((r) => setTimeout(r, 20));
+  await handle.stop();
+  assert.ok(events.includes('write:file.txt'), JSON.stringify(events));
+  assert.ok(!events.includes('create:file.txt') && !events.includes('rename:file.txt'), JSON.stringify(events));
+  assert.equal(await inode(), before);
+  assert.equal(await sbx.files.read(p), 'second\n');
+  const info = await sbx.files.getInfo(p);
+  assert.equal(info.mode, 0o600);
+  assert.equal(info.size, 7);
+});
+
+test('files.write makes missing parent directories, each owned by the writing user', async () => {
+  const p = join(dir, 'made-by-nobody/a/b/file.txt');
+  await sbx.files.write(p, 'deep', { user: 'nobody' });
+  for (const d of ['made-by-nobody', 'made-by-nobody/a', 'made-by-nobody/a/b', 'made-by-nobody/a/b/file.txt']) {
+    assert.equal((await sbx.files.getInfo(join(dir, d))).owner, 'nobody', d);
+  }
+  assert.equal((await sbx.files.getInfo(dir)).owner === 'nobody', false); // an existing one is left as it was
+});
+
+test('POST /files/compose joins three uploaded parts in order, removes them, answers EntryInfo', async () => {
+  const parts = ['part-0', 'part-1', 'part-2'].map((n) => join(dir, 'compose', n));
+  const pieces = ['one, ', 'two, ', 'three\n'.repeat(10000)];
+  await sbx.files.write(parts.map((path, i) => ({ path, data: pieces[i] })));
+  const dest = join(dir, 'compose/out/whole.txt');
+  const res = await envdFetch('/files/compose', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ source_paths: parts, destination: dest }),
+  });
+  assert.equal(res.status, 200, await res.clone().text());
+  assert.deepEqual(await res.json(), { path: dest, name: 'whole.txt', type: 'file' });
+  assert.equal(await sbx.files.read(dest), pieces.join(''));
+  for (const part of parts) assert.equal(await sbx.files.exists(part), false);
+  const info = await sbx.files.getInfo(dest);
+  assert.equal(info.owner, (await sbx.commands.run('id -un')).stdout.trim());
+  assert.equal(info.permissions, '-rw-r--r--');
+  // A source that is missing: 404 in envd's error shape, and nothing changes.
+  const missing = await envdFetch('/files/compose', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ source_paths: [join(dir, 'compose/none')], destination: dest }),
+  });
+  assert.equal(missing.status, 404);
+  assert.deepEqual(await missing.json(), { code: 404, message: `source file not found: ${join(dir, 'compose/none')}` });
+  assert.equal(await sbx.files.read(dest), pieces.join(''));
 });
 
 test('user: files written for a user are owned by it', async () => {

@@ -121,6 +121,84 @@ code=$(get_signed "$tmp/s.txt" "$(sign "$tmp/s.txt:read::next:$exp")" "$exp")
 code=$(curl -s -o "$tmp/body" -w '%{http_code}' -H 'X-Access-Token: wrong' -G "$base/files" --data-urlencode "path=$tmp/s.txt" --data-urlencode "signature=v1_$(sign "$tmp/s.txt:read::next")")
 [ "$code" = 401 ]; check "a wrong X-Access-Token is refused even beside a good signature (as envd)" $? "got $code"
 
+# envd's REST errors, exactly: {"code":<status>,"message":"..."}.
+exp=$(( $(date +%s) - 1 ))
+code=$(get_signed "$tmp/s.txt" "$(sign "$tmp/s.txt:read::next:$exp")" "$exp")
+[ "$code" = 401 ] && [ "$(cat "$tmp/body")" = '{"code":401,"message":"signature is already expired"}' ]
+check "an expired signature: 401 and envd's body exactly" $? "got $code $(cat "$tmp/body")"
+code=$(get_signed "$tmp/s.txt" "v1_not-the-signature")
+[ "$code" = 401 ] && [ "$(cat "$tmp/body")" = '{"code":401,"message":"invalid signature"}' ]
+check "a wrong signature: 401 invalid signature" $? "got $code $(cat "$tmp/body")"
+code=$(get_signed "$tmp/s.txt" "$(sign "$tmp/s.txt:read::next:soon")" soon)
+[ "$code" = 401 ] && grep -q '"code":401' "$tmp/body" && grep -q 'signature_expiration must be an integer' "$tmp/body"
+check "a signature_expiration that is not a number is refused" $? "got $code $(cat "$tmp/body")"
+exp=$(( $(date +%s) + 60 ))
+code=$(get_signed "$tmp/s.txt" "$(sign "$tmp/s.txt:read::next:$exp")" "0$exp")
+[ "$code" = 200 ]; check "the expiration is signed as the number it is (envd parses it)" $? "got $code $(cat "$tmp/body")"
+code=$(curl -s -o "$tmp/body" -w '%{http_code}' -G "$base/files" --data-urlencode "path=$tmp/s.txt" --data-urlencode "username=nosuch" \
+    --data-urlencode "signature=v1_$(sign "$tmp/s.txt:read:nosuch:next")")
+[ "$code" = 401 ] && grep -q '"code":401' "$tmp/body" && grep -q "nosuch" "$tmp/body"
+check "a signed URL for an unknown user: 401 in envd's shape" $? "got $code $(cat "$tmp/body")"
+code=$(req -H 'X-Access-Token: next' "$base/files?path=$tmp/nonexistent")
+[ "$code" = 404 ] && [ "$(cat "$tmp/body")" = "{\"code\":404,\"message\":\"path '$tmp/nonexistent' does not exist\"}" ]
+check "GET /files of a missing file: 404 in envd's shape" $? "got $code $(cat "$tmp/body")"
+code=$(req -H 'X-Access-Token: next' "$base/files?path=$tmp")
+[ "$code" = 400 ] && grep -q '"code":400,"message":"path .* is a directory"' "$tmp/body"
+check "GET /files of a directory: 400" $? "got $code $(cat "$tmp/body")"
+code=$(req -X POST -H 'X-Access-Token: next' -H 'Content-Type: text/plain' --data x "$base/files?path=$tmp/typed.txt")
+[ "$code" = 400 ] && grep -q 'unsupported content type' "$tmp/body" && [ ! -e "$tmp/typed.txt" ]
+check "an upload that is neither multipart nor octet-stream is refused, nothing written" $? "got $code $(cat "$tmp/body")"
+code=$(req "$base/envs")
+[ "$code" = 401 ] && grep -q '"code":401' "$tmp/body"
+check "GET /envs needs the token" $? "got $code $(cat "$tmp/body")"
+code=$(curl -s -o "$tmp/body" -D "$tmp/headers" -w '%{http_code}' -H 'X-Access-Token: next' "$base/envs")
+[ "$code" = 200 ] && [ "$(cat "$tmp/body")" = '{"FROM_INIT":"yes"}' ] && grep -qi '^Cache-Control: no-store' "$tmp/headers"
+check "GET /envs: /init's envVars, not cached" $? "got $code $(cat "$tmp/body") $(cat "$tmp/headers")"
+
+# POST /files/compose: malformed bodies and bad sources, each refused with
+# envd's status and nothing changed.
+compose() { curl -s -o "$tmp/body" -w '%{http_code}' -X POST -H 'X-Access-Token: next' -H 'Content-Type: application/json' --data-binary "$1" "$base/files/compose"; }
+printf keep >"$tmp/dest.txt"; printf one >"$tmp/c1"; printf two >"$tmp/c2"
+for bad in '' 'nope' '[1]' '{"source_paths":"a","destination":"d"}' '{"source_paths":[1],"destination":"d"}' \
+    '{"source_paths":["a\u0000b"],"destination":"d"}' '{"source_paths":["a"],"destination":"d","destination":"e"}'; do
+    code=$(compose "$bad")
+    [ "$code" = 400 ] && grep -q '"code":400,"message":"' "$tmp/body"
+    check "compose of a malformed body ($bad) is 400" $? "got $code $(cat "$tmp/body")"
+done
+code=$(compose '{"destination":"d"}')
+[ "$code" = 400 ] && [ "$(cat "$tmp/body")" = '{"code":400,"message":"source_paths must not be empty"}' ]
+check "compose without sources: 400 source_paths must not be empty" $? "got $code $(cat "$tmp/body")"
+code=$(compose "{\"source_paths\":[\"$tmp/c1\"]}")
+[ "$code" = 400 ] && [ "$(cat "$tmp/body")" = '{"code":400,"message":"destination is required"}' ]
+check "compose without a destination: 400 destination is required" $? "got $code $(cat "$tmp/body")"
+code=$(compose "{\"source_paths\":[\"$tmp/c1\",\"$tmp/none\"],\"destination\":\"$tmp/dest.txt\"}")
+[ "$code" = 404 ] && [ "$(cat "$tmp/body")" = "{\"code\":404,\"message\":\"source file not found: $tmp/none\"}" ]
+check "compose of a missing source: 404" $? "got $code $(cat "$tmp/body")"
+code=$(compose "{\"source_paths\":[\"$tmp\"],\"destination\":\"$tmp/dest.txt\"}")
+[ "$code" = 400 ] && grep -q 'not a regular file' "$tmp/body"
+check "compose of a directory: 400" $? "got $code $(cat "$tmp/body")"
+code=$(compose "{\"source_paths\":[\"$tmp/c1\",\"$tmp//dest.txt\"],\"destination\":\"$tmp/dest.txt\"}")
+[ "$code" = 400 ] && grep -q 'cannot be the same as destination' "$tmp/body"
+check "compose with the destination among its sources (by another name): 400" $? "got $code $(cat "$tmp/body")"
+code=$(compose "{\"source_paths\":[\"$tmp/c1\"],\"destination\":\"$tmp/dest.txt\",\"username\":\"nosuch\"}")
+[ "$code" = 401 ] && grep -q nosuch "$tmp/body"
+check "compose as an unknown user: 401" $? "got $code $(cat "$tmp/body")"
+code=$(curl -s -o "$tmp/body" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+    --data "{\"source_paths\":[\"$tmp/c1\"],\"destination\":\"$tmp/dest.txt\"}" "$base/files/compose")
+[ "$code" = 401 ] && grep -q '"code":401' "$tmp/body"
+check "compose without the token: 401" $? "got $code $(cat "$tmp/body")"
+head -c 5242880 /dev/zero | tr '\0' ' ' >"$tmp/big.json"
+code=$(curl -s -o "$tmp/body" -w '%{http_code}' -X POST -H 'X-Access-Token: next' -H 'Content-Type: application/json' --data-binary @"$tmp/big.json" "$base/files/compose")
+[ "$code" = 413 ] && grep -q '"code":413' "$tmp/body"
+check "a compose body over 4 MiB: 413" $? "got $code $(cat "$tmp/body")"
+[ "$(cat "$tmp/dest.txt")" = keep ] && [ "$(cat "$tmp/c1")" = one ] && [ "$(cat "$tmp/c2")" = two ]
+check "refused composes changed nothing" $? "dest=$(cat "$tmp/dest.txt")"
+code=$(compose "{\"source_paths\":[\"$tmp/c1\",\"$tmp/c2\",\"$tmp/c1\"],\"destination\":\"$tmp/made/dest.txt\"}")
+[ "$code" = 200 ] && [ "$(cat "$tmp/made/dest.txt")" = onetwoone ] && [ ! -e "$tmp/c1" ] && [ ! -e "$tmp/c2" ] &&
+    [ "$(cat "$tmp/body")" = "{\"path\":\"$tmp/made/dest.txt\",\"name\":\"dest.txt\",\"type\":\"file\"}" ] &&
+    [ -z "$(ls "$tmp/made" | grep -v '^dest.txt$')" ]
+check "compose joins in order (a source twice too), removes the sources, leaves no temporary file" $? "got $code $(cat "$tmp/body") $(ls "$tmp/made")"
+
 # Uploads: a signed URL, X-Metadata-* headers stored as user.e2b.* xattrs.
 code=$(curl -s -o "$tmp/body" -w '%{http_code}' -H 'Content-Type: application/octet-stream' -H 'X-Metadata-Author: Ada' \
     -H 'x-metadata-purpose: test run' --data-binary 'payload' "$base/files" --url-query "path=$tmp/up.txt" \

@@ -3,10 +3,13 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -113,24 +116,46 @@ int files_authorize_write(struct http_request *r, char *why, size_t len)
 	return files_authorize(r, "write", why, len);
 }
 
+/* envd's status for a failed file operation: out of space 507, what the
+ * client asked wrongly 400, the rest 500. */
+static unsigned status_for_errno(int e)
+{
+	switch (-e) {
+	case ENOSPC: case EDQUOT: return 507;
+	case EINVAL: case EISDIR: case ENOTDIR: case ENAMETOOLONG: case ELOOP: return 400;
+	case ESRCH: return 401;
+	case ENOENT: return 404;
+	default: return 500;
+	}
+}
+
 enum MHD_Result files_get(struct http_request *r)
 {
 	char path[PATH_MAX];
 	struct user_info user;
 	struct cove_err err = { 0 };
-	if (user_for_request(r, &user, &err) < 0)
-		return agent_reply_error(r, "invalid_argument", err.msg);
+	int rc = user_resolve(r, NULL, &user, &err);
+	if (rc < 0)
+		return agent_reply_rest_error(r, status_for_errno(rc), err.msg);
 	if (fs_resolve(http_query(r, "path"), user.home, path, sizeof(path)) < 0)
-		return agent_reply_error(r, "invalid_argument", "path is required");
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+		return agent_reply_rest_error(r, 400, "path is required");
+	/* O_NONBLOCK: a FIFO is refused below instead of waiting for a writer. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		int e = fd < 0 ? errno : EISDIR;
+		int e = fd < 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
 		if (fd >= 0)
 			close(fd);
 		char msg[PATH_MAX + 64];
-		snprintf(msg, sizeof(msg), "read %s: %s", path, strerror(e));
-		return agent_reply_error(r, e == ENOENT ? "not_found" : e == EACCES ? "permission_denied" : "invalid_argument", msg);
+		if (e == ENOENT)
+			snprintf(msg, sizeof(msg), "path '%s' does not exist", path);
+		else if (e == EISDIR)
+			snprintf(msg, sizeof(msg), "path '%s' is a directory", path);
+		else if (e == EINVAL)
+			snprintf(msg, sizeof(msg), "path '%s' is not a regular file", path);
+		else
+			snprintf(msg, sizeof(msg), "read %s: %s", path, strerror(e));
+		return agent_reply_rest_error(r, status_for_errno(-e), msg);
 	}
 	if (wants_gzip(r))
 		return send_gzip(r, fd);
@@ -144,11 +169,11 @@ enum MHD_Result files_get(struct http_request *r)
 	return http_queue(r, MHD_HTTP_OK, resp);
 }
 
-/* One file being written: to a temporary file beside the target, renamed
- * over it when complete, so a reader never sees half a file. */
+/* One file being written. As envd writes it: in place (an existing file
+ * keeps its inode and mode, so a watcher sees a write, not a new file), so
+ * an upload cut short leaves the file partly written. */
 struct part {
 	char path[PATH_MAX];
-	char tmp[PATH_MAX + 32];
 	char filename[PATH_MAX]; /* the multipart part's filename, as sent */
 	uint64_t bytes;          /* received so far */
 	int fd;
@@ -167,84 +192,96 @@ struct upload {
 	struct user_info user; /* the files become this user's */
 	json_t *metadata;      /* from X-Metadata-* headers, set on every file; NULL: none */
 	json_t *results;
-	int error;
+	unsigned status;       /* the HTTP status of the first failure; 0: none */
 	char message[PATH_MAX + 64];
 };
 
-static int set_error(struct upload *u, int e, const char *fmt, const char *arg)
+static int fail_upload(struct upload *u, unsigned status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Records the first failure (and its HTTP status); returns -1 as the post
+ * processor's and the body sink's callers want it. */
+static int fail_upload(struct upload *u, unsigned status, const char *fmt, ...)
 {
-	if (!u->error) {
-		u->error = e;
-		snprintf(u->message, sizeof(u->message), fmt, arg, strerror(-e));
+	if (!u->status) {
+		u->status = status;
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(u->message, sizeof(u->message), fmt, ap);
+		va_end(ap);
 	}
-	return u->error;
+	return -1;
 }
 
+/* A failed system call on the current file. */
+static int fail_errno(struct upload *u, int e, const char *what)
+{
+	if (e == -ENOSPC || e == -EDQUOT)
+		return fail_upload(u, 507, "not enough disk space available");
+	return fail_upload(u, status_for_errno(e), "%s %s: %s", what, u->cur.path, strerror(-e));
+}
+
+/* Opens the part's file for writing as envd does: its missing parent
+ * directories made and given to the user; an existing file given to the
+ * user and written over in place; a new one made with 0666 less the umask.
+ * The file's metadata set is replaced before its old content goes, so a
+ * refused set (a file system without user xattrs) loses nothing. */
 static int part_open(struct upload *u, const char *client_path)
 {
-	if (fs_resolve(client_path, u->user.home, u->cur.path, sizeof(u->cur.path)) < 0) {
-		u->error = -EINVAL;
-		snprintf(u->message, sizeof(u->message), "a file needs a path (the path argument, or the part's filename)");
-		return u->error;
-	}
+	if (fs_resolve(client_path, u->user.home, u->cur.path, sizeof(u->cur.path)) < 0)
+		return fail_upload(u, 400, "a file needs a path (the path argument, or the part's filename)");
 	/* As envd: one upload writes a path once. */
 	size_t i;
 	json_t *done;
 	json_array_foreach(u->results, i, done) {
-		if (strcmp(json_string_value(json_object_get(done, "path")), u->cur.path) == 0) {
-			u->error = -EINVAL;
-			snprintf(u->message, sizeof(u->message), "one upload cannot write %s twice", u->cur.path);
-			return u->error;
-		}
+		if (strcmp(json_string_value(json_object_get(done, "path")), u->cur.path) == 0)
+			return fail_upload(u, 400, "one upload cannot write %s twice", u->cur.path);
 	}
 	u->cur.bytes = 0;
 	char dir[PATH_MAX];
 	snprintf(dir, sizeof(dir), "%s", u->cur.path);
 	char *slash = strrchr(dir, '/');
+	struct cove_err e = { 0 };
 	if (slash && slash != dir) {
 		*slash = '\0';
-		struct cove_err e = { 0 };
-		if (fs_mkdir_p(dir, 0755, &e) < 0) {
-			u->error = e.code;
-			snprintf(u->message, sizeof(u->message), "%s", e.msg);
-			return u->error;
-		}
+		if (fs_ensure_dirs(dir, u->user.uid, u->user.gid, &e) < 0)
+			return fail_upload(u, status_for_errno(e.code), "%s", e.msg);
 	}
-	snprintf(u->cur.tmp, sizeof(u->cur.tmp), "%s.cove-upload.XXXXXX", u->cur.path);
-	u->cur.fd = mkostemp(u->cur.tmp, O_CLOEXEC);
-	if (u->cur.fd < 0) {
-		u->cur.tmp[0] = '\0';
-		return set_error(u, -errno, "write %s: %s", u->cur.path);
+	struct stat st;
+	bool existed = stat(u->cur.path, &st) == 0;
+	if (existed && S_ISDIR(st.st_mode))
+		return fail_upload(u, 400, "path is a directory: %s", u->cur.path);
+	/* Only a regular file changes hands (envd would give /dev/null away). */
+	bool regular = !existed || S_ISREG(st.st_mode);
+	if (existed && regular && chown(u->cur.path, u->user.uid, u->user.gid) < 0)
+		return fail_errno(u, -errno, "chown");
+	/* O_NONBLOCK: a FIFO without a reader is refused, not waited on. */
+	u->cur.fd = open(u->cur.path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0666);
+	if (u->cur.fd < 0)
+		return fail_errno(u, -errno, "open");
+	if (!existed && fchown(u->cur.fd, u->user.uid, u->user.gid) < 0)
+		return fail_errno(u, -errno, "chown");
+	int r = regular || u->metadata ? metadata_replace(u->cur.fd, u->metadata) : 0;
+	if (r < 0) {
+		if (!existed)
+			unlink(u->cur.path);
+		return fail_upload(u, r == -ENOTSUP ? 400 : 500, "set metadata on %s: %s", u->cur.path, strerror(-r));
 	}
-	fchmod(u->cur.fd, 0644);
-	if (fchown(u->cur.fd, u->user.uid, u->user.gid) < 0)
-		return set_error(u, -errno, "write %s: %s", u->cur.path);
-	/* On the temporary file, so the metadata replaces the old file's whole
-	 * set when it is renamed over it. */
-	int r = u->metadata ? metadata_apply(u->cur.fd, u->metadata) : 0;
-	if (r < 0)
-		return set_error(u, r, "set metadata on %s: %s", u->cur.path);
+	if (regular && ftruncate(u->cur.fd, 0) < 0)
+		return fail_errno(u, -errno, "truncate");
 	return 0;
 }
 
-/* Completes the current file: renamed into place, reported. Not fsynced: a
- * sandbox that crashes is gone anyway, and fsync of large uploads cost more
- * than half their time (measured: 100 MiB at 75 MiB/s with it). */
+/* Completes the current file, reported. Not fsynced: a sandbox that crashes
+ * is gone anyway, and fsync of large uploads cost more than half their time
+ * (measured: 100 MiB at 75 MiB/s with it). */
 static int part_close(struct upload *u)
 {
 	if (u->cur.fd < 0)
 		return 0;
-	int rc = 0;
-	close(u->cur.fd);
+	int rc = close(u->cur.fd) < 0 ? -errno : 0;
 	u->cur.fd = -1;
-	if (rc == 0 && rename(u->cur.tmp, u->cur.path) < 0)
-		rc = -errno;
-	if (rc < 0) {
-		unlink(u->cur.tmp);
-		u->cur.tmp[0] = '\0';
-		return set_error(u, rc, "write %s: %s", u->cur.path);
-	}
-	u->cur.tmp[0] = '\0';
+	if (rc < 0)
+		return fail_errno(u, rc, "write");
 	const char *slash = strrchr(u->cur.path, '/');
 	json_t *entry = json_pack("{s:o, s:s, s:o}", "name", json_string_lossy(slash ? slash + 1 : u->cur.path), "type",
 				  "file", "path", json_string_lossy(u->cur.path));
@@ -263,14 +300,11 @@ static int write_inflated(struct upload *u, const char *data, size_t len)
 		u->z.next_out = out;
 		u->z.avail_out = sizeof(out);
 		int zr = inflate(&u->z, Z_NO_FLUSH);
-		if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR) {
-			u->error = -EINVAL;
-			snprintf(u->message, sizeof(u->message), "the body is not valid gzip");
-			return u->error;
-		}
+		if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR)
+			return fail_upload(u, 400, "error decompressing request body: the body is not valid gzip");
 		int r = fs_write_all(u->cur.fd, out, sizeof(out) - u->z.avail_out);
 		if (r < 0)
-			return set_error(u, r, "write %s: %s", u->cur.path);
+			return fail_errno(u, r, "write");
 		if (zr == Z_STREAM_END)
 			break;
 	} while (u->z.avail_in > 0 || u->z.avail_out == 0);
@@ -285,7 +319,7 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
 	(void)content_type;
 	(void)transfer_encoding;
 	struct upload *u = cls;
-	if (u->error)
+	if (u->status)
 		return MHD_NO;
 	if (!key || strcmp(key, "file") != 0)
 		return MHD_YES; /* other fields carry nothing we use */
@@ -303,11 +337,15 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
 	}
 	u->cur.bytes += size;
 	int w = size ? fs_write_all(u->cur.fd, data, size) : 0;
-	if (w < 0) {
-		set_error(u, w, "write %s: %s", u->cur.path);
-		return MHD_NO;
-	}
-	return MHD_YES;
+	return w < 0 ? (fail_errno(u, w, "write"), MHD_NO) : MHD_YES;
+}
+
+/* envd's content types: multipart (form-data, as libmicrohttpd parses it)
+ * or a raw application/octet-stream body; parameters and case aside. */
+static bool media_type_is(const char *type, const char *want)
+{
+	size_t n = strlen(want);
+	return type && strncasecmp(type, want, n) == 0 && (type[n] == '\0' || type[n] == ';' || type[n] == ' ');
 }
 
 static int upload_start(struct http_request *r, struct upload **ret)
@@ -321,52 +359,53 @@ static int upload_start(struct http_request *r, struct upload **ret)
 	r->ctx = u;
 	*ret = u;
 	struct cove_err e = { 0 };
-	if (user_for_request(r, &u->user, &e) < 0) {
-		u->error = -EINVAL;
-		snprintf(u->message, sizeof(u->message), "%s", e.msg);
-		return u->error;
-	}
-	int mr = metadata_from_headers(r->conn, &u->metadata, u->message, sizeof(u->message));
-	if (mr < 0) {
-		u->error = mr;
-		return u->error;
-	}
+	int rc = user_resolve(r, NULL, &u->user, &e);
+	if (rc < 0)
+		return fail_upload(u, status_for_errno(rc), "%s", e.msg);
+	char why[256];
+	if (metadata_from_headers(r->conn, &u->metadata, why, sizeof(why)) < 0)
+		return fail_upload(u, 400, "%s", why);
 	const char *type = http_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
-	if (type && strncmp(type, "multipart/form-data", 19) == 0) {
+	if (media_type_is(type, "multipart/form-data")) {
 		u->multipart = true;
 		u->pp = MHD_create_post_processor(r->conn, 64 * 1024, on_part, u);
-		if (!u->pp) {
-			u->error = -EINVAL;
-			snprintf(u->message, sizeof(u->message), "malformed multipart/form-data (no boundary?)");
-		}
-		return u->error;
+		return u->pp ? 0 : fail_upload(u, 400, "malformed multipart/form-data (no boundary?)");
 	}
+	if (!media_type_is(type, "application/octet-stream"))
+		return fail_upload(u, 400, "unsupported content type: %s, expected multipart/form-data or application/octet-stream",
+				   type ? type : "");
 	const char *enc = http_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING);
-	u->gzip = enc && strcmp(enc, "gzip") == 0;
+	u->gzip = enc && strcasecmp(enc, "gzip") == 0;
 	if (u->gzip) {
 		if (inflateInit2(&u->z, 16 + MAX_WBITS) != Z_OK)
-			return -ENOMEM;
+			return fail_upload(u, 500, "out of memory");
 		u->inflate_ready = true;
 	}
-	return part_open(u, http_query(r, "path"));
+	const char *path = http_query(r, "path");
+	if (!path || !*path)
+		return fail_upload(u, 400, "path query parameter is required for raw body upload");
+	return part_open(u, path);
 }
 
 int files_post_body(struct http_request *r, const char *data, size_t len)
 {
 	struct upload *u = r->ctx;
-	if (!u && upload_start(r, &u) < 0)
-		return u ? u->error : -ENOMEM;
-	if (u->error)
-		return u->error;
+	if (!u) {
+		upload_start(r, &u); /* a failure is in u->status */
+		if (!u)
+			return -ENOMEM;
+	}
+	if (u->status)
+		return -EINVAL;
 	if (u->multipart) {
-		if (MHD_post_process(u->pp, data, len) != MHD_YES && !u->error) {
-			u->error = -EINVAL;
-			snprintf(u->message, sizeof(u->message), "malformed multipart/form-data body");
-		}
-		return u->error;
+		if (MHD_post_process(u->pp, data, len) != MHD_YES && !u->status)
+			fail_upload(u, 400, "malformed multipart/form-data body");
+		return u->status ? -EINVAL : 0;
 	}
 	int rc = u->gzip ? write_inflated(u, data, len) : fs_write_all(u->cur.fd, data, len);
-	return rc < 0 ? set_error(u, rc, "write %s: %s", u->cur.path) : 0;
+	if (rc < 0 && !u->gzip)
+		fail_errno(u, rc, "write");
+	return u->status ? -EINVAL : 0;
 }
 
 void files_post_cleanup(struct http_request *r)
@@ -379,23 +418,11 @@ void files_post_cleanup(struct http_request *r)
 	if (u->inflate_ready)
 		inflateEnd(&u->z);
 	if (u->cur.fd >= 0)
-		close(u->cur.fd);
-	if (u->cur.tmp[0])
-		unlink(u->cur.tmp); /* still there only when the upload failed */
+		close(u->cur.fd); /* a failed upload: the file stays as far as it got */
 	json_decref(u->results);
 	json_decref(u->metadata);
 	free(u);
 	r->ctx = NULL;
-}
-
-static const char *code_for(int e)
-{
-	switch (-e) {
-	case ENOSPC: case EDQUOT: return "resource_exhausted";
-	case EACCES: case EPERM: case EROFS: return "permission_denied";
-	case EINVAL: case EISDIR: case ENOTDIR: case ENAMETOOLONG: return "invalid_argument";
-	default: return "internal";
-	}
 }
 
 enum MHD_Result files_post(struct http_request *r)
@@ -405,14 +432,12 @@ enum MHD_Result files_post(struct http_request *r)
 		files_post_body(r, "", 0); /* an empty body: an empty file */
 	u = r->ctx;
 	if (!u)
-		return agent_reply_error(r, "internal", "out of memory");
-	if (!u->error)
+		return agent_reply_rest_error(r, 500, "out of memory");
+	if (!u->status)
 		part_close(u);
-	if (!u->error && json_array_size(u->results) == 0) {
-		u->error = -EINVAL;
-		snprintf(u->message, sizeof(u->message), "the upload held no file");
-	}
-	if (u->error)
-		return agent_reply_error(r, code_for(u->error), u->message);
+	if (!u->status && json_array_size(u->results) == 0)
+		fail_upload(u, 400, "the upload held no file");
+	if (u->status)
+		return agent_reply_rest_error(r, u->status, u->message);
 	return http_reply_json(r, MHD_HTTP_OK, json_incref(u->results));
 }

@@ -6,6 +6,7 @@
 #define COVE_AGENT_FS_SERVICE_H
 
 #include <jansson.h>
+#include <sys/types.h>
 
 #include "agent/http.h"
 
@@ -15,6 +16,11 @@ int fs_resolve(const char *in, const char *home, char *out, size_t len);
 
 /* EntryInfo of a path (lstat), or NULL when it does not exist. */
 json_t *fs_entry_json(const char *path);
+
+/* Makes each missing directory of dir (an absolute path), from the top, with
+ * mode 0755 and owned by uid:gid, as envd's EnsureDirs; an existing one that
+ * is not a directory (nor a symlink to one) is -ENOTDIR. */
+int fs_ensure_dirs(const char *dir, uid_t uid, gid_t gid, struct cove_err *err);
 
 enum MHD_Result fs_stat(struct http_request *r);
 enum MHD_Result fs_make_dir(struct http_request *r);
@@ -27,6 +33,8 @@ int files_authorize_read(struct http_request *r, char *why, size_t len);
 int files_authorize_write(struct http_request *r, char *why, size_t len);
 enum MHD_Result files_get(struct http_request *r);
 enum MHD_Result files_post(struct http_request *r);
+/* POST /files/compose (compose.c). */
+enum MHD_Result files_compose(struct http_request *r);
 int files_post_body(struct http_request *r, const char *data, size_t len);
 void files_post_cleanup(struct http_request *r);
 

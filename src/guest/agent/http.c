@@ -40,6 +40,23 @@ enum MHD_Result agent_reply_error(struct http_request *r, const char *code, cons
 	return http_reply_take(r, status_for_code(code), "application/json", text, strlen(text));
 }
 
+enum MHD_Result agent_reply_rest_error(struct http_request *r, unsigned status, const char *message)
+{
+	json_t *j = json_pack("{s:i, s:o}", "code", (int)status, "message", json_string_lossy(message ? message : ""));
+	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (!text)
+		return MHD_NO;
+	return http_reply_take(r, status, "application/json", text, strlen(text));
+}
+
+bool agent_path_is_connect(const char *path)
+{
+	const char *end = path && path[0] == '/' ? strchr(path + 1, '/') : NULL;
+	const char *dot = path ? strchr(path, '.') : NULL;
+	return end && dot && dot < end;
+}
+
 json_t *agent_json_body(struct http_request *r, struct cove_err *err)
 {
 	const char *t = http_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
@@ -91,8 +108,30 @@ static int token_check(void *cls, struct http_request *r, char *why, size_t len)
 	return agent_token_ok(http_header(r, "X-Access-Token")) ? 0 : -EACCES;
 }
 
+/* envd's REST routes (/files, /envs, /init...) answer errors as
+ * {"code":<status>,"message"}; its Connect routes as Connect does. */
+static enum MHD_Result fail_rest(struct http_request *r, enum http_failure what)
+{
+	switch (what) {
+	case HTTP_UNAUTHORIZED:
+		return agent_reply_rest_error(r, 401, r->auth_error[0] ? r->auth_error
+					      : "unauthorized access, please provide a valid access token or method signing if supported");
+	case HTTP_NOT_FOUND:
+		return agent_reply_rest_error(r, 404, "no such path");
+	case HTTP_METHOD_NOT_ALLOWED:
+		return http_reply(r, 405, "text/plain", "method not allowed\n", 19);
+	case HTTP_TOO_LARGE:
+		return agent_reply_rest_error(r, 413, "request body too large");
+	case HTTP_NO_MEMORY:
+		break;
+	}
+	return agent_reply_rest_error(r, 500, "out of memory");
+}
+
 static enum MHD_Result fail(struct http_request *r, enum http_failure what)
 {
+	if (!agent_path_is_connect(r->path))
+		return fail_rest(r, what);
 	switch (what) {
 	case HTTP_UNAUTHORIZED:
 		return agent_reply_error(r, "unauthenticated",

@@ -2,14 +2,16 @@
  * against a libmicrohttpd without TLS, see scripts/build-microhttpd.sh):
  * every route but the open ones needs the X-Access-Token /init set, unless it
  * decides itself (/files takes signed URLs); refusals and errors are
- * Connect's ({"code","message"} with the status the protocol assigns); plain
- * replies carry X-Envd-Version. Routes are exact paths; a route's body limit
- * of 0 takes no body. */
+ * Connect's ({"code":"<name>","message"} with the status the protocol
+ * assigns) on Connect routes and envd's ({"code":<status>,"message"}) on its
+ * REST routes; plain replies carry X-Envd-Version. Routes are exact paths;
+ * a route's body limit of 0 takes no body. */
 #ifndef COVE_AGENT_HTTP_H
 #define COVE_AGENT_HTTP_H
 
 #include <jansson.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "common/err.h"
@@ -32,5 +34,13 @@ enum MHD_Result agent_stream_error(struct http_request *r, const char *code, con
 /* A Connect unary error: {"code":"...","message":"..."} with the HTTP status
  * the Connect protocol assigns to the code. */
 enum MHD_Result agent_reply_error(struct http_request *r, const char *code, const char *message);
+
+/* An error of envd's REST routes (/files, /files/compose, /envs, /init,
+ * /metrics): {"code":<status>,"message":"..."} (envd's Error schema). */
+enum MHD_Result agent_reply_rest_error(struct http_request *r, unsigned status, const char *message);
+
+/* Is path a Connect procedure ("/<package>.<Service>/<Method>")? The other
+ * paths are envd's REST routes, whose refusals use its REST error. */
+bool agent_path_is_connect(const char *path);
 
 #endif

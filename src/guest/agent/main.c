@@ -25,6 +25,8 @@
 /* SendInput carries base64 bytes; the SDK sends what the user wrote at once. */
 #define INPUT_BODY_LIMIT (8 * 1024 * 1024)
 #define SMALL_BODY_LIMIT (64 * 1024)
+/* A compose names up to 10000 source paths (proto/compose.h). */
+#define COMPOSE_BODY_LIMIT (4 * 1024 * 1024)
 
 static enum MHD_Result health(struct http_request *r)
 {
@@ -40,19 +42,27 @@ static enum MHD_Result init(struct http_request *r)
 	json_t *j = r->len ? json_loadb(r->body, r->len, 0, &jerr) : json_object();
 	if (!json_is_object(j)) {
 		json_decref(j);
-		return agent_reply_error(r, "invalid_argument", "the body must be a JSON object");
+		return agent_reply_rest_error(r, 400, "the body must be a JSON object");
 	}
 	struct cove_err err = { 0 };
 	int rc = agent_init_apply(j, &err);
 	json_decref(j);
 	if (rc < 0)
-		return agent_reply_error(r, rc == -EINVAL ? "invalid_argument" : "internal", err.msg);
+		return agent_reply_rest_error(r, rc == -EINVAL ? 400 : 500, err.msg);
 	return http_reply(r, MHD_HTTP_NO_CONTENT, NULL, "", 0);
+}
+
+/* GET /envs: /init's envVars, for services in the guest (E2B's code
+ * interpreter reads them so); never cached, as envd says. */
+static enum MHD_Result envs(struct http_request *r)
+{
+	return http_reply_json_with(r, MHD_HTTP_OK, agent_envs_json(), "Cache-Control", "no-store");
 }
 
 static const struct http_route routes[] = {
 	{ "GET", "/health", health, 0, .open = true },
 	{ "POST", "/init", init, SMALL_BODY_LIMIT },
+	{ "GET", "/envs", envs, 0 },
 	{ "GET", "/metrics", metrics_get, 0 },
 	{ "POST", "/process.Process/Start", process_start, START_BODY_LIMIT },
 	{ "POST", "/process.Process/Connect", process_connect, SMALL_BODY_LIMIT },
@@ -72,6 +82,7 @@ static const struct http_route routes[] = {
 	{ "POST", "/filesystem.Filesystem/RemoveWatcher", watcher_remove, SMALL_BODY_LIMIT },
 	{ "GET", "/files", files_get, 0, .authorize = files_authorize_read },
 	{ "POST", "/files", files_post, 0, files_post_body, files_post_cleanup, .authorize = files_authorize_write },
+	{ "POST", "/files/compose", files_compose, COMPOSE_BODY_LIMIT },
 };
 
 static int parse_listen(const char *s, struct sockaddr_in *sa)

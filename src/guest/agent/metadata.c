@@ -101,6 +101,20 @@ int metadata_apply(int fd, json_t *md)
 	return 0;
 }
 
+int metadata_replace(int fd, json_t *md)
+{
+	/* Room for a whole set (64 keys of 128 bytes) and a file's others. */
+	char names[16384];
+	ssize_t n = flistxattr(fd, names, sizeof(names));
+	if (n < 0 && errno != ENOTSUP)
+		return -errno;
+	size_t plen = strlen(METADATA_XATTR_PREFIX);
+	for (const char *name = names; n > 0 && name < names + n; name += strlen(name) + 1)
+		if (strncmp(name, METADATA_XATTR_PREFIX, plen) == 0 && fremovexattr(fd, name) < 0 && errno != ENODATA)
+			return -errno;
+	return md ? metadata_apply(fd, md) : 0;
+}
+
 json_t *metadata_read(const char *path)
 {
 	char names[4096];

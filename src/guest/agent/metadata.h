@@ -24,6 +24,10 @@ int metadata_from_headers(struct MHD_Connection *conn, json_t **out, char *why, 
  * file system without user xattrs, e.g. tmpfs before Linux 6.6). */
 int metadata_apply(int fd, json_t *md);
 
+/* Replaces fd's whole user.e2b.* set with md's pairs (md NULL: removes the
+ * set), as an upload over an existing file does. */
+int metadata_replace(int fd, json_t *md);
+
 /* The user.e2b.* attributes of path (not following a symlink), or NULL when
  * it has none or cannot have any. */
 json_t *metadata_read(const char *path);

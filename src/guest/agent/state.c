@@ -16,6 +16,7 @@
 #include <nettle/sha2.h>
 
 #include "common/log.h"
+#include "proto/utf8.h"
 
 #define TOKEN_MAX 1024
 #define ENV_MAX 1024
@@ -93,17 +94,25 @@ int agent_files_authorize(const struct agent_files_auth *a, char *why, size_t le
 		snprintf(why, len, "missing X-Access-Token or signature query parameter");
 		rc = -EACCES;
 	} else {
-		char expected[64];
-		signature_v1(a->path ? a->path : "", a->operation, a->user ? a->user : "", st.token, a->expiration,
-			     expected);
-		char *end = NULL;
+		/* As envd: the expiration is an integer, signed as its decimal. */
+		char *end = NULL, exp_text[32];
+		errno = 0;
 		long long exp = a->expiration ? strtoll(a->expiration, &end, 10) : 0;
-		if (!equal_const_time(expected, a->signature)) {
-			snprintf(why, len, "invalid signature");
+		if (a->expiration && (end == a->expiration || *end || errno)) {
+			snprintf(why, len, "signature_expiration must be an integer (Unix seconds)");
 			rc = -EACCES;
-		} else if (a->expiration && (end == a->expiration || *end || exp < (long long)time(NULL))) {
-			snprintf(why, len, "signature is already expired");
-			rc = -EACCES;
+		} else {
+			snprintf(exp_text, sizeof(exp_text), "%lld", exp);
+			char expected[64];
+			signature_v1(a->path ? a->path : "", a->operation, a->user ? a->user : "", st.token,
+				     a->expiration ? exp_text : NULL, expected);
+			if (!equal_const_time(expected, a->signature)) {
+				snprintf(why, len, "invalid signature");
+				rc = -EACCES;
+			} else if (a->expiration && exp < (long long)time(NULL)) {
+				snprintf(why, len, "signature is already expired");
+				rc = -EACCES;
+			}
 		}
 	}
 	pthread_rwlock_unlock(&st.lock);
@@ -267,6 +276,25 @@ void agent_default_user(char *buf, size_t len)
 	pthread_rwlock_rdlock(&st.lock);
 	snprintf(buf, len, "%s", st.user ? st.user : "");
 	pthread_rwlock_unlock(&st.lock);
+}
+
+json_t *agent_envs_json(void)
+{
+	json_t *j = json_object();
+	pthread_rwlock_rdlock(&st.lock);
+	for (size_t i = 0; j && i < st.nenvs; i++) {
+		/* Keys and values came from /init's JSON, so they are UTF-8: a
+		 * failure here is memory. */
+		const char *eq = strchr(st.envs[i], '=');
+		char *key = strndup(st.envs[i], (size_t)(eq - st.envs[i]));
+		if (!key || json_object_set_new(j, key, json_string_lossy(eq + 1)) < 0) {
+			json_decref(j);
+			j = NULL;
+		}
+		free(key);
+	}
+	pthread_rwlock_unlock(&st.lock);
+	return j;
 }
 
 void agent_defaults_get(struct agent_defaults *out)

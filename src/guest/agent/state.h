@@ -43,6 +43,10 @@ int agent_init_apply(json_t *req, struct cove_err *err);
 /* /init's defaultUser into buf ("" when unset). */
 void agent_default_user(char *buf, size_t len);
 
+/* /init's envVars as a JSON object NAME -> value (GET /envs), NULL when
+ * out of memory. */
+json_t *agent_envs_json(void);
+
 /* Copies of the defaults, for one process start: a NULL-terminated
  * "KEY=VALUE" array and a directory (NULL when unset). Free with
  * agent_defaults_free. */

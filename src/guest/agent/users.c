@@ -164,10 +164,15 @@ static int basic_user(const char *auth, char *out, size_t len)
 	return 0;
 }
 
-int user_for_request(struct http_request *r, struct user_info *out, struct cove_err *err)
+int user_resolve(struct http_request *r, const char *named, struct user_info *out, struct cove_err *err)
 {
 	char name[64] = "";
-	const char *auth = http_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+	if (named && *named) {
+		if (strlen(named) >= sizeof(name))
+			return cove_errf(err, -ESRCH, "user '%.64s...' does not exist", named);
+		snprintf(name, sizeof(name), "%s", named);
+	}
+	const char *auth = name[0] ? NULL : http_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
 	const char *q = http_query(r, "username");
 	if (auth && basic_user(auth, name, sizeof(name)) < 0)
 		return cove_errf(err, -EINVAL, "Authorization must be Basic base64(\"<user>:\")");
@@ -175,7 +180,12 @@ int user_for_request(struct http_request *r, struct user_info *out, struct cove_
 		snprintf(name, sizeof(name), "%s", q);
 	if (!name[0])
 		agent_default_user(name, sizeof(name));
-	int rc = name[0] ? user_by_name(name, out, err) : user_by_uid(getuid(), out, err);
+	return name[0] ? user_by_name(name, out, err) : user_by_uid(getuid(), out, err);
+}
+
+int user_for_request(struct http_request *r, struct user_info *out, struct cove_err *err)
+{
+	int rc = user_resolve(r, NULL, out, err);
 	if (rc == -ESRCH) { /* an unknown user is the client's mistake */
 		rc = -EINVAL;
 		if (err)

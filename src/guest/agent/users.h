@@ -30,7 +30,11 @@ int user_by_uid(uid_t uid, struct user_info *out, struct cove_err *err);
 const char *user_name_of(uid_t uid, char *buf, size_t len);
 const char *group_name_of(gid_t gid, char *buf, size_t len);
 
-/* The user a request acts as (see above). */
+/* The user a request acts as (see above); an unknown user is -EINVAL. */
 int user_for_request(struct http_request *r, struct user_info *out, struct cove_err *err);
+/* The same, but a user named by the request's body (named, when not NULL or
+ * "") comes first, and an unknown user is -ESRCH (envd's REST routes answer
+ * it 401, a malformed Authorization header 400). */
+int user_resolve(struct http_request *r, const char *named, struct user_info *out, struct cove_err *err);
 
 #endif
