@@ -2,6 +2,7 @@
  * keeps its state in --state-dir, and owns every sandbox it creates.
  *
  *   coved --listen 127.0.0.1:49982 --state-dir /var/lib/cove --api-key KEY
+ *   coved --tls-cert FILE --tls-key FILE --domain D   (HTTPS too, see tls.c)
  *
  * Settings come from flags, then the environment (COVE_API_KEY), then a
  * config file (--config, "name = value" lines with the flags' names); the API
@@ -23,12 +24,13 @@
 #include "common/env.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "coved/tls.h"
 #include "manager/manager.h"
 #include "net/net.h"
 #include "store/store.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:49982"
-#define MAX_SETTINGS 16
+#define MAX_SETTINGS 32
 
 struct settings {
 	char listen[64];
@@ -43,6 +45,7 @@ struct settings {
 	unsigned warm_pool;
 	enum vmm_accel accel;
 	bool live_restore;
+	struct coved_tls tls;
 };
 
 static void usage(FILE *f)
@@ -51,7 +54,9 @@ static void usage(FILE *f)
 		"usage: coved [--listen ADDR:PORT] [--state-dir DIR] [--api-key KEY] [--config FILE]\n"
 		"             [--templates DIR] [--kernel PATH] [--max-sandboxes N] [--max-memory-mib N]\n"
 		"             [--net-pool N] [--accel auto|kvm|tcg] [--live-restore] [--max-boots N]\n"
-		"             [--warm-pool N]\n"
+		"             [--warm-pool N] [--domain D] [--tls-cert FILE --tls-key FILE | --tls-local]\n"
+		"             [--tls-listen ADDR:PORT]\n"
+		"       coved --make-local-ca [--domain D] [--state-dir DIR]\n"
 		"\n"
 		"Serves the E2B API (point the SDK's E2B_API_URL here) and runs its sandboxes.\n"
 		"  --listen ADDR:PORT   default %s\n"
@@ -67,7 +72,8 @@ static void usage(FILE *f)
 		"  --warm-pool N        sandboxes kept restored and paused, ready to claim, per\n"
 		"                       template with a snapshot (default 0)\n"
 		"  --live-restore       on SIGTERM leave sandboxes running for the next coved to\n"
-		"                       take over (an upgrade); without it they are ended\n",
+		"                       take over (an upgrade); without it they are ended\n"
+		COVED_TLS_USAGE,
 		DEFAULT_LISTEN, STORE_DEFAULT_STATE_DIR, MANAGER_DEFAULT_MAX_SANDBOXES);
 }
 
@@ -118,6 +124,8 @@ static int set_one(struct settings *s, const char *name, const char *v)
 			fprintf(stderr, "coved: accel '%s': expected auto, kvm or tcg\n", v);
 			return -1;
 		}
+	} else if (coved_tls_known(name)) {
+		return coved_tls_set(&s->tls, name, v);
 	} else {
 		fprintf(stderr, "coved: unknown setting '%s'\n", name);
 		return -1;
@@ -176,6 +184,7 @@ static int parse_settings(int argc, char **argv, struct settings *s)
 		{ "net-pool", required_argument, NULL, 0 },	  { "accel", required_argument, NULL, 0 },
 		{ "live-restore", no_argument, NULL, 0 },	  { "max-boots", required_argument, NULL, 0 },
 		{ "warm-pool", required_argument, NULL, 0 },
+		COVED_TLS_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },		  { 0 },
 	};
 	const char *names[MAX_SETTINGS], *values[MAX_SETTINGS], *config = NULL;
@@ -295,13 +304,14 @@ static int serve(struct settings *s)
 	if (manager_open(&mc, &m, &err) < 0)
 		goto out;
 	struct api_server_config ac = { .address = addr, .port = port, .api_key = s->api_key, .app = m,
-					.proxy = &proxy_ops };
+					.proxy = &proxy_ops, .domain = s->tls.domain };
 	ac.routes = control_routes(&ac.nroutes);
-	if (api_server_start(&ac, &api, &err) < 0)
+	if (coved_tls_open(&s->tls, s->state_dir, &ac, &err) < 0 || api_server_start(&ac, &api, &err) < 0)
 		goto out;
 	/* For people and scripts: where it listens (the port, with :0). */
 	log_msg(LOG_INFO, "op=listen address=%s:%u state_dir=%s", addr, api_server_port(api), s->state_dir);
 	fprintf(stderr, "coved: listening on %s:%u\n", addr, api_server_port(api));
+	coved_tls_announce(&s->tls, ac.tls_address, api_server_tls_port(api));
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -320,6 +330,7 @@ out:
 	manager_close(m);
 	net_slots_close(net);
 	store_close(store);
+	coved_tls_close(&s->tls);
 	return rc;
 }
 
@@ -335,12 +346,15 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	struct settings s = { .accel = VMM_ACCEL_AUTO, .net_pool = 2 };
+	coved_tls_defaults(&s.tls);
 	snprintf(s.listen, sizeof(s.listen), "%s", DEFAULT_LISTEN);
 	snprintf(s.state_dir, sizeof(s.state_dir), "%s", env_value(ENV_STATE_DIR));
 	/* Not found is for the first sandbox to say (templates may come later). */
 	(void)env_guest_path(ENV_TEMPLATES, s.templates, sizeof(s.templates));
 	(void)env_guest_path(ENV_KERNEL, s.kernel, sizeof(s.kernel));
-	if (parse_settings(argc, argv, &s) < 0)
+	if (parse_settings(argc, argv, &s) < 0 || coved_tls_check(&s.tls) < 0)
 		return 2;
+	if (s.tls.make_local_ca)
+		return coved_tls_make_local_ca(&s.tls, s.state_dir);
 	return serve(&s);
 }
