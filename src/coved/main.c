@@ -281,6 +281,11 @@ static int serve(struct settings *s)
 		fprintf(stderr, "coved: %s\n", err.msg[0] ? err.msg : "cannot make an API key");
 		return 1;
 	}
+	if (coved_tls_open(&s->tls, s->state_dir, &err) < 0) {
+		fprintf(stderr, "coved: %s\n", err.msg);
+		coved_tls_close(&s->tls);
+		return 1;
+	}
 	struct store *store = NULL;
 	struct net_slots *net = NULL;
 	struct manager *m = NULL;
@@ -304,9 +309,10 @@ static int serve(struct settings *s)
 	if (manager_open(&mc, &m, &err) < 0)
 		goto out;
 	struct api_server_config ac = { .address = addr, .port = port, .api_key = s->api_key, .app = m,
-					.proxy = &proxy_ops, .domain = s->tls.domain };
+					.proxy = &proxy_ops };
 	ac.routes = control_routes(&ac.nroutes);
-	if (coved_tls_open(&s->tls, s->state_dir, &ac, &err) < 0 || api_server_start(&ac, &api, &err) < 0)
+	coved_tls_config(&s->tls, &ac);
+	if (api_server_start(&ac, &api, &err) < 0)
 		goto out;
 	/* For people and scripts: where it listens (the port, with :0). */
 	log_msg(LOG_INFO, "op=listen address=%s:%u state_dir=%s", addr, api_server_port(api), s->state_dir);

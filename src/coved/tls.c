@@ -118,31 +118,36 @@ static void warn_uncovered(const struct coved_tls *t)
 			t->domain);
 }
 
-int coved_tls_open(struct coved_tls *t, const char *state_dir, struct api_server_config *ac, struct cove_err *err)
+int coved_tls_open(struct coved_tls *t, const char *state_dir, struct cove_err *err)
 {
 	if (!t->local && !t->cert[0])
 		return 0;
-	unsigned port;
-	(void)split_listen(t->listen, t->address, sizeof(t->address), &port); /* checked before */
-	int rc;
+	(void)split_listen(t->listen, t->address, sizeof(t->address), &t->port); /* checked before */
 	if (t->local) {
 		char dir[PATH_MAX + 8];
 		snprintf(dir, sizeof(dir), "%s/tls", state_dir);
-		rc = tls_issuer_new(dir, t->domain, &t->issuer, err);
-		if (rc < 0)
-			return cove_err_prefix(err, "--tls-local (coved --make-local-ca makes the files)");
+		if (tls_issuer_new(dir, t->domain, &t->issuer, err) < 0)
+			return cove_err_prefix(err, "--tls-local (coved --make-local-ca makes its files)");
 		t->http = (struct http_tls){ .select = tls_issuer_select(), .select_cls = t->issuer };
 	} else {
-		rc = tls_pair_load(t->cert, t->key, &t->pair, err);
+		int rc = tls_pair_load(t->cert, t->key, &t->pair, err);
 		if (rc < 0)
 			return rc;
 		warn_uncovered(t);
 		t->http = (struct http_tls){ .cert = t->pair.cert, .key = t->pair.key };
 	}
+	t->on = true;
+	return 0;
+}
+
+void coved_tls_config(struct coved_tls *t, struct api_server_config *ac)
+{
+	ac->domain = t->domain;
+	if (!t->on)
+		return;
 	ac->tls = &t->http;
 	ac->tls_address = t->address;
-	ac->tls_port = port;
-	return 0;
+	ac->tls_port = t->port;
 }
 
 void coved_tls_announce(const struct coved_tls *t, const char *address, unsigned port)

@@ -34,7 +34,9 @@ struct coved_tls {
 	char listen[64];
 	bool local, make_local_ca;
 	/* While serving: */
+	bool on;
 	char address[64];
+	unsigned port;
 	struct http_tls http;
 	struct tls_pair pair;
 	struct tls_issuer *issuer;
@@ -47,8 +49,11 @@ bool coved_tls_known(const char *name);
 int coved_tls_set(struct coved_tls *t, const char *name, const char *value);
 /* After all settings: do they go together? */
 int coved_tls_check(const struct coved_tls *t);
-/* Reads the certificate and key (or the local CA) and sets ac's HTTPS. */
-int coved_tls_open(struct coved_tls *t, const char *state_dir, struct api_server_config *ac, struct cove_err *err);
+/* Reads the certificate and key (or the local CA), before anything else
+ * starts, so that a bad file stops coved at once. */
+int coved_tls_open(struct coved_tls *t, const char *state_dir, struct cove_err *err);
+/* The domain, and HTTPS when it is on, for the API server. */
+void coved_tls_config(struct coved_tls *t, struct api_server_config *ac);
 /* Tells people where HTTPS is served and what E2B_DOMAIN reaches it. */
 void coved_tls_announce(const struct coved_tls *t, const char *address, unsigned port);
 void coved_tls_close(struct coved_tls *t);
