@@ -139,7 +139,7 @@ else
     rc=$?
     sed 's/^/# /' "$base/node.tap" | grep -E '^# (not )?ok|^#  +(error|expected|actual|code)' | head -40
     check "the SDK with E2B_DOMAIN=localhost:PORT: create, commands, files, getHost fetch, kill" $rc \
-        "$(grep -A12 '^not ok' "$base/node.tap" | head -40)"
+        "$(grep -A12 '^not ok' "$base/node.tap" | head -40 | sed 's/^/  /')"
 fi
 stop
 

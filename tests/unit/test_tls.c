@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -370,6 +371,54 @@ static void test_https_minted(void **state)
 	tls_issuer_free(is);
 }
 
+/* Handshakes at once, each in its connection's thread: new names and the
+ * same names, so that minting and the table are shared under the lock. */
+struct many {
+	unsigned port;
+	int id;
+	int failures;
+};
+
+static void *handshakes(void *arg)
+{
+	struct many *m = arg;
+	for (int i = 0; i < 10; i++) {
+		char name[64];
+		snprintf(name, sizeof(name), "%d-shared%d.localhost", 1 + i % 3, m->id % 2);
+		if (i % 2)
+			snprintf(name, sizeof(name), "%d-own%d.localhost", i + 1, m->id);
+		struct reply r;
+		https_get(m->port, name, "NORMAL", &r);
+		if (r.handshake != 0 || r.verify != 0 || !strstr(r.text, "HTTP/1.1 200"))
+			m->failures++;
+	}
+	return NULL;
+}
+
+static void test_https_concurrent(void **state)
+{
+	(void)state;
+	char tls[80];
+	snprintf(tls, sizeof(tls), "%s/tls", dir);
+	struct tls_issuer *is;
+	assert_int_equal(tls_issuer_new(tls, "localhost", &is, NULL), 0);
+	struct http_tls t = { .select = tls_issuer_select(), .select_cls = is };
+	unsigned port;
+	struct http_server *s = https_start(&t, &port);
+	pthread_t threads[6];
+	struct many m[6];
+	for (int i = 0; i < 6; i++) {
+		m[i] = (struct many){ .port = port, .id = i };
+		assert_int_equal(pthread_create(&threads[i], NULL, handshakes, &m[i]), 0);
+	}
+	for (int i = 0; i < 6; i++) {
+		pthread_join(threads[i], NULL);
+		assert_int_equal(m[i].failures, 0);
+	}
+	http_server_stop(s);
+	tls_issuer_free(is);
+}
+
 static void test_https_pair(void **state)
 {
 	(void)state;
@@ -395,7 +444,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_local_files),  cmocka_unit_test(test_pair_errors),
 		cmocka_unit_test(test_issuer_names), cmocka_unit_test(test_https_minted),
-		cmocka_unit_test(test_https_pair),
+		cmocka_unit_test(test_https_concurrent), cmocka_unit_test(test_https_pair),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -24,9 +24,10 @@ after(async () => {
 function get(url, options = {}) {
   return new Promise((resolve) => {
     const req = request(url, options, (res) => {
+      const alpn = res.socket.alpnProtocol;
       let body = '';
       res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode, body, alpn: res.socket.alpnProtocol }));
+      res.on('end', () => resolve({ status: res.statusCode, body, alpn }));
     });
     req.on('error', (e) => resolve({ error: e.code ?? e.message }));
     req.end();
