@@ -394,7 +394,6 @@ int api_logs_query_parse(const struct api_query *in, struct api_logs_query *ret,
 
 /* --- the sandbox of a proxied request --- */
 
-/* "PORT-ID.domain[:port]": a server in a guest reached by URL. */
 int api_domain_parse(const char *in, char out[API_DOMAIN_MAX], struct cove_err *err)
 {
 	size_t n = strlen(in);
@@ -445,6 +444,7 @@ static bool our_domain(const char *s, const char *domain)
 	return *s == '\0';
 }
 
+/* "PORT-ID.domain[:port]": a server in a guest reached by URL. */
 static bool sandbox_host(const char *host, const char *domain, struct api_sandbox_target *t)
 {
 	if (!host || !domain)
