@@ -11,8 +11,9 @@
 # Then bench/net.sh: network slot set-up and teardown (and the same with ip and
 # nft commands); then bench/libvirt.sh: libvirt's create, save and restore of
 # the same guest; then bench/agent.mjs: the guest agent's round trip and
-# throughput; then bench/coved.mjs: coved through the SDK; then
-# bench/warm.mjs: creates from a warm pool beside restores.
+# throughput; then bench/coved.mjs: coved through the SDK, and bench/tls.mjs:
+# an envd call over coved's HTTPS beside HTTP; then bench/warm.mjs: creates
+# from a warm pool beside restores.
 set -eu
 build=${1:-build}
 runs=${BENCH_RUNS:-10}
@@ -140,12 +141,19 @@ echo
 # Room for the 100 idle sandboxes of the last part (tiny guests touch little
 # of their 512 MiB).
 port=""
-start_coved "$tmp/coved.log" --api-key bench --net-pool 4 --max-sandboxes 128 --max-memory-mib 131072 &&
-    port=${coved_url##*:}
+# It serves HTTPS too, with a local CA (bench/tls.mjs).
+"$build/bin/coved" --make-local-ca --state-dir "$COVE_STATE_DIR" >/dev/null
+start_coved "$tmp/coved.log" --api-key bench --net-pool 4 --max-sandboxes 128 --max-memory-mib 131072 \
+    --tls-local --tls-listen 127.0.0.1:0 && port=${coved_url##*:}
 coved=$coved_pid
+tls_port=$(sed -n 's/^coved: serving HTTPS on 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$tmp/coved.log")
 if [ -n "$port" ]; then
     E2B_API_URL=http://127.0.0.1:$port E2B_SANDBOX_URL=http://127.0.0.1:$port E2B_API_KEY=bench COVED_PID=$coved \
         COVED_LOG=$tmp/coved.log COVE_BUILD=$(cd "$build" && pwd) node "$(dirname "$0")/coved.mjs" || echo "coved bench failed"
+    echo
+    E2B_API_URL=http://127.0.0.1:$port E2B_SANDBOX_URL=http://127.0.0.1:$port E2B_API_KEY=bench \
+        COVED_TLS_PORT=$tls_port NODE_EXTRA_CA_CERTS=$COVE_STATE_DIR/tls/ca.pem COVE_BUILD=$(cd "$build" && pwd) \
+        node "$(dirname "$0")/tls.mjs" || echo "coved HTTPS bench failed"
 else
     echo "coved bench: coved did not start: $(tail -1 "$tmp/coved.log")"
 fi

@@ -5,7 +5,11 @@ set -eu
 
 # Build: compiler, pkg-config, the libraries Cove links (see README for why each).
 PKGS="build-essential pkg-config libjansson-dev libmnl-dev libcurl4-openssl-dev libcmocka-dev zlib1g-dev nettle-dev"
-PKGS="$PKGS libsqlite3-dev libnftables-dev libmicrohttpd-dev"
+PKGS="$PKGS libsqlite3-dev libnftables-dev libmicrohttpd-dev libgnutls28-dev"
+# Host names: glibc's myhostname module resolves every name under .localhost
+# to loopback, so the E2B SDK's https://api.localhost:PORT and
+# https://8000-ID.localhost:PORT reach a local coved (E2B_DOMAIN=localhost:PORT).
+PKGS="$PKGS libnss-myhostname"
 # Guest kernel: Debian's kernel source and what building it needs.
 PKGS="$PKGS linux-source-6.1 flex bison bc libelf-dev libssl-dev cpio xz-utils"
 # Guest image and VMM.
@@ -51,6 +55,21 @@ add_deb_src() {
 need_update=0
 if [ "${1:-}" != --bench ] && add_deb_src; then need_update=1; fi
 
+# libnss-myhostname's own install puts 'myhostname' in the hosts line of
+# /etc/nsswitch.conf; a line without it (edited since, or the package was
+# there before) gets it after 'files', as that install does.
+nss_myhostname() {
+    [ "${1:-}" = --bench ] && return 0
+    [ -f /etc/nsswitch.conf ] || return 0
+    grep -qE '^hosts:.*[[:space:]]myhostname([[:space:]]|$)' /etc/nsswitch.conf && return 0
+    if [ "$(id -u)" != 0 ]; then
+        echo "deps: /etc/nsswitch.conf's hosts line lacks 'myhostname' (*.localhost will not resolve); run 'make deps' as root" >&2
+        return 0
+    fi
+    sed -i -E '/^hosts:/ { /[[:space:]]files([[:space:]]|$)/ s/([[:space:]])files([[:space:]]|$)/\1files myhostname\2/; t; s/$/ myhostname/ }' /etc/nsswitch.conf
+    echo "deps: added 'myhostname' to the hosts line of /etc/nsswitch.conf (*.localhost resolves to loopback)"
+}
+
 missing=""
 for p in $PKGS; do
     status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
@@ -62,6 +81,7 @@ done
 if [ -z "$missing" ]; then
     [ "$need_update" = 0 ] || apt-get update -qq
     echo "deps: all $(echo $PKGS | wc -w) Debian packages present"
+    nss_myhostname "${1:-}"
     exit 0
 fi
 if [ "$(id -u)" != 0 ]; then
@@ -74,3 +94,4 @@ apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
 echo "deps: done"
+nss_myhostname "${1:-}"

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "proto/utf8.h"
 #include "proto/version.h"
@@ -634,10 +635,60 @@ int api_snapshot_query_parse(const struct api_query *in, struct api_snapshot_que
 
 /* --- the sandbox of a proxied request --- */
 
-/* "PORT-ID.domain[:port]": a server in a guest reached by URL. */
-static bool sandbox_host(const char *host, struct api_sandbox_target *t)
+int api_domain_parse(const char *in, char out[API_DOMAIN_MAX], struct cove_err *err)
 {
-	if (!host)
+	size_t n = strlen(in);
+	if (n == 0 || n >= API_DOMAIN_MAX)
+		return cove_errf(err, -EINVAL, "domain '%.64s': expected a host name of 1 to 253 characters", in);
+	if (strchr(in, ':'))
+		return cove_errf(err, -EINVAL, "domain '%s': a host name without a port (E2B_DOMAIN carries the port)",
+				 in);
+	size_t label = 0;
+	bool digits = true;
+	for (size_t i = 0; i <= n; i++) {
+		char c = (char)tolower((unsigned char)in[i]);
+		if (c == '.' || c == '\0') {
+			if (label == 0 || label > 63 || out[i - 1] == '-')
+				return cove_errf(err, -EINVAL, "domain '%s': a label is empty, longer than 63 or ends in '-'",
+						 in);
+			if (c == '\0' && digits)
+				return cove_errf(err, -EINVAL, "domain '%s': a host name, not an IP address", in);
+			label = 0;
+			digits = true;
+		} else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c == '-' && label > 0)) {
+			label++;
+			digits = digits && c >= '0' && c <= '9';
+		} else {
+			return cove_errf(err, -EINVAL, "domain '%s': only letters, digits, '-' and '.' may be in it", in);
+		}
+		out[i] = c;
+	}
+	return 0;
+}
+
+/* What follows PORT-ID.: the domain in any case, then perhaps a final dot,
+ * then perhaps :port. */
+static bool our_domain(const char *s, const char *domain)
+{
+	size_t n = strlen(domain);
+	if (strncasecmp(s, domain, n) != 0)
+		return false;
+	s += n;
+	if (*s == '.')
+		s++;
+	if (*s == ':') {
+		size_t digits = strspn(++s, "0123456789");
+		if (digits == 0 || digits > 5)
+			return false;
+		s += digits;
+	}
+	return *s == '\0';
+}
+
+/* "PORT-ID.domain[:port]": a server in a guest reached by URL. */
+static bool sandbox_host(const char *host, const char *domain, struct api_sandbox_target *t)
+{
+	if (!host || !domain)
 		return false;
 	unsigned p = 0;
 	size_t i = 0;
@@ -649,7 +700,7 @@ static bool sandbox_host(const char *host, struct api_sandbox_target *t)
 	size_t n = 0;
 	while ((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= '0' && s[n] <= '9'))
 		n++;
-	if (n == 0 || n >= sizeof(t->id) || s[n] != '.' || !s[n + 1])
+	if (n == 0 || n >= sizeof(t->id) || s[n] != '.' || !our_domain(s + n + 1, domain))
 		return false;
 	memcpy(t->id, s, n);
 	t->id[n] = '\0';
@@ -668,12 +719,12 @@ static bool valid_id(const char *id)
 	return true;
 }
 
-int api_sandbox_target_parse(const char *id_header, const char *port_header, const char *host,
+int api_sandbox_target_parse(const char *id_header, const char *port_header, const char *host, const char *domain,
 			     struct api_sandbox_target *t, struct cove_err *err)
 {
 	memset(t, 0, sizeof(*t));
 	if (!id_header)
-		return sandbox_host(host, t) ? 1 : 0;
+		return sandbox_host(host, domain, t) ? 1 : 0;
 	/* A longer id is cut, and then names no sandbox. */
 	snprintf(t->id, sizeof(t->id), "%s", id_header);
 	if (!valid_id(t->id))

@@ -148,17 +148,25 @@ struct api_snapshot_query {
 };
 int api_snapshot_query_parse(const struct api_query *q, struct api_snapshot_query *ret, struct cove_err *err);
 
+/* coved's domain (--domain): a host name without a port, its labels of
+ * letters, digits and hyphens (1 to 63 each, 253 in all, the last not all
+ * digits), lower-cased into out. */
+#define API_DOMAIN_MAX 254
+int api_domain_parse(const char *in, char out[API_DOMAIN_MAX], struct cove_err *err);
+
 /* Which sandbox, and which port of its guest, a request is for: its
  * E2b-Sandbox-Id header (id_header) with E2b-Sandbox-Port (port_header,
- * default 49983), else a Host of PORT-ID.DOMAIN[:port]. Returns 0 when it is
- * for none (the routes serve it), 1 when it is for t, or a negative errno
- * when it names one wrongly, with t as far as it got and err saying how:
- * -ENOENT for an id no sandbox can have, -EINVAL for a port that is not one. */
+ * default 49983), else a Host of PORT-ID.DOMAIN[:port] for coved's domain
+ * (as api_domain_parse gives it; any case in host). Any other Host, api.DOMAIN
+ * among them, is for the routes. Returns 0 when it is for none (the routes
+ * serve it), 1 when it is for t, or a negative errno when it names one
+ * wrongly, with t as far as it got and err saying how: -ENOENT for an id no
+ * sandbox can have, -EINVAL for a port that is not one. */
 struct api_sandbox_target {
 	char id[64];
 	unsigned port;
 };
-int api_sandbox_target_parse(const char *id_header, const char *port_header, const char *host,
+int api_sandbox_target_parse(const char *id_header, const char *port_header, const char *host, const char *domain,
 			     struct api_sandbox_target *t, struct cove_err *err);
 
 #endif

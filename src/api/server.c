@@ -11,9 +11,10 @@
 #include "proto/utf8.h"
 
 struct api_server {
-	struct http_server *http;
+	struct http_server *http, *https;
 	const struct api_proxy_ops *proxy;
 	char api_key[256];
+	char domain[API_DOMAIN_MAX];
 };
 
 enum MHD_Result api_reply_error(struct http_request *r, unsigned status, const char *fmt, ...)
@@ -78,27 +79,32 @@ static const struct http_route *sandbox_request(void *cls, struct http_request *
 	struct api_sandbox_target t;
 	struct cove_err err = { 0 };
 	int rc = api_sandbox_target_parse(http_header(r, "E2b-Sandbox-Id"), http_header(r, "E2b-Sandbox-Port"),
-					  http_header(r, MHD_HTTP_HEADER_HOST), &t, &err);
+					  http_header(r, MHD_HTTP_HEADER_HOST), s->domain, &t, &err);
 	if (rc == 0)
 		return NULL;
 	s->proxy->begin(r, &t, rc, &err);
 	return s->proxy->route;
 }
 
-int api_server_start(const struct api_server_config *c, struct api_server **ret, struct cove_err *err)
+static int listen_addr(const char *address, unsigned port, struct sockaddr_in *ret, struct cove_err *err)
 {
-	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t)c->port) };
-	if (inet_pton(AF_INET, c->address, &addr.sin_addr) != 1)
-		return cove_errf(err, -EINVAL, "listen address '%s' is not an IPv4 address", c->address);
-	if (!c->api_key || !*c->api_key || strlen(c->api_key) >= 256)
-		return cove_errf(err, -EINVAL, "the API key must be 1 to 255 characters");
-	struct api_server *s = calloc(1, sizeof(*s));
-	if (!s)
-		return cove_errf(err, -ENOMEM, "api: out of memory");
-	s->proxy = c->proxy;
-	snprintf(s->api_key, sizeof(s->api_key), "%s", c->api_key);
+	*ret = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	if (inet_pton(AF_INET, address, &ret->sin_addr) != 1)
+		return cove_errf(err, -EINVAL, "listen address '%s' is not an IPv4 address", address);
+	return 0;
+}
+
+/* One listener: plain, or HTTPS with tls. */
+static int listen_one(struct api_server *s, const struct api_server_config *c, const char *address, unsigned port,
+		      const struct http_tls *tls, struct http_server **ret, struct cove_err *err)
+{
+	struct sockaddr_in addr;
+	int rc = listen_addr(address, port, &addr, err);
+	if (rc < 0)
+		return rc;
 	struct http_server_config hc = {
 		.addr = &addr,
+		.tls = tls,
 		.routes = c->routes,
 		.nroutes = c->nroutes,
 		.app = c->app,
@@ -109,11 +115,29 @@ int api_server_start(const struct api_server_config *c, struct api_server **ret,
 		.authorize = key_check,
 		.fail = fail,
 	};
-	int rc = http_server_start(&hc, &s->http, err);
+	rc = http_server_start(&hc, ret, err);
+	if (rc == -EADDRINUSE)
+		return cove_errf(err, rc, "api: cannot %s on %s:%u", tls ? "serve HTTPS" : "listen", address, port);
+	return rc < 0 ? cove_errf(err, rc, "api: out of memory") : 0;
+}
+
+int api_server_start(const struct api_server_config *c, struct api_server **ret, struct cove_err *err)
+{
+	if (!c->api_key || !*c->api_key || strlen(c->api_key) >= 256)
+		return cove_errf(err, -EINVAL, "the API key must be 1 to 255 characters");
+	struct api_server *s = calloc(1, sizeof(*s));
+	if (!s)
+		return cove_errf(err, -ENOMEM, "api: out of memory");
+	s->proxy = c->proxy;
+	snprintf(s->api_key, sizeof(s->api_key), "%s", c->api_key);
+	int rc = api_domain_parse(c->domain ? c->domain : API_DEFAULT_DOMAIN, s->domain, err);
+	if (rc == 0)
+		rc = listen_one(s, c, c->address, c->port, NULL, &s->http, err);
+	if (rc == 0 && c->tls)
+		rc = listen_one(s, c, c->tls_address, c->tls_port, c->tls, &s->https, err);
 	if (rc < 0) {
-		free(s);
-		return rc == -EADDRINUSE ? cove_errf(err, rc, "api: cannot listen on %s:%u", c->address, c->port)
-					 : cove_errf(err, rc, "api: out of memory");
+		api_server_stop(s);
+		return rc;
 	}
 	*ret = s;
 	return 0;
@@ -124,10 +148,16 @@ unsigned api_server_port(const struct api_server *s)
 	return http_server_port(s->http);
 }
 
+unsigned api_server_tls_port(const struct api_server *s)
+{
+	return s->https ? http_server_port(s->https) : 0;
+}
+
 void api_server_stop(struct api_server *s)
 {
 	if (!s)
 		return;
+	http_server_stop(s->https);
 	http_server_stop(s->http);
 	free(s);
 }

@@ -19,7 +19,8 @@
 /* Requests for a sandbox go to the proxy instead of the routes (without the
  * API key check: the guest's agent checks its own token): those that carry
  * E2b-Sandbox-Id (and E2b-Sandbox-Port, default 49983), and those whose Host
- * is PORT-SANDBOXID.DOMAIN (a server in the guest reached by URL); see
+ * is PORT-SANDBOXID.DOMAIN for coved's domain (a server in the guest reached
+ * by URL); any other Host, api.DOMAIN among them, is for the routes. See
  * api_sandbox_target_parse. */
 struct api_proxy_ops {
 	/* With the headers: sets up r->ctx for t's sandbox, or, when rc < 0 (the
@@ -33,9 +34,19 @@ struct api_proxy_ops {
 
 struct api_server;
 
+#define API_DEFAULT_DOMAIN "localhost"
+
+/* Plain HTTP on address:port, and with tls HTTPS on tls_address:tls_port
+ * too, both serving the same routes and sandboxes: E2B's SDK reaches the API
+ * (api.DOMAIN) and the sandboxes (PORT-ID.DOMAIN) on one HTTPS port, and
+ * local tools keep plain HTTP. */
 struct api_server_config {
 	const char *address; /* IPv4 */
 	unsigned port;       /* 0: any free port */
+	const char *domain;  /* NULL: API_DEFAULT_DOMAIN */
+	const struct http_tls *tls; /* NULL: no HTTPS */
+	const char *tls_address;
+	unsigned tls_port;
 	const char *api_key;
 	const struct http_route *routes;
 	size_t nroutes;
@@ -45,6 +56,8 @@ struct api_server_config {
 
 int api_server_start(const struct api_server_config *c, struct api_server **ret, struct cove_err *err);
 unsigned api_server_port(const struct api_server *s);
+/* The HTTPS port (0: none). */
+unsigned api_server_tls_port(const struct api_server *s);
 void api_server_stop(struct api_server *s);
 
 /* {"code": status, "message": message}; 429 and 503 carry Retry-After. */

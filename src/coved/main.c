@@ -2,6 +2,7 @@
  * keeps its state in --state-dir, and owns every sandbox it creates.
  *
  *   coved --listen 127.0.0.1:49982 --state-dir /var/lib/cove --api-key KEY
+ *   coved --tls-cert FILE --tls-key FILE --domain D   (HTTPS too, see tls.c)
  *
  * Settings come from flags, then the environment (COVE_API_KEY), then a
  * config file (--config, "name = value" lines with the flags' names); the API
@@ -24,12 +25,13 @@
 #include "common/env.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "coved/tls.h"
 #include "manager/manager.h"
 #include "net/net.h"
 #include "store/store.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:49982"
-#define MAX_SETTINGS 16
+#define MAX_SETTINGS 32
 
 struct settings {
 	char listen[64];
@@ -45,6 +47,7 @@ struct settings {
 	enum vmm_accel accel;
 	bool live_restore;
 	unsigned max_timeout; /* seconds; 0: the manager's default */
+	struct coved_tls tls;
 };
 
 static void usage(FILE *f)
@@ -53,7 +56,9 @@ static void usage(FILE *f)
 		"usage: coved [--listen ADDR:PORT] [--state-dir DIR] [--api-key KEY] [--config FILE]\n"
 		"             [--templates DIR] [--kernel PATH] [--max-sandboxes N] [--max-memory-mib N]\n"
 		"             [--net-pool N] [--accel auto|kvm|tcg] [--live-restore] [--max-boots N]\n"
-		"             [--warm-pool N] [--max-timeout SECONDS]\n"
+		"             [--warm-pool N] [--max-timeout SECONDS] [--domain D]\n"
+		"             [--tls-cert FILE --tls-key FILE | --tls-local] [--tls-listen ADDR:PORT]\n"
+		"       coved --make-local-ca [--domain D] [--state-dir DIR]\n"
 		"\n"
 		"Serves the E2B API (point the SDK's E2B_API_URL here) and runs its sandboxes.\n"
 		"  --listen ADDR:PORT   default %s\n"
@@ -71,7 +76,8 @@ static void usage(FILE *f)
 		"  --live-restore       on SIGTERM leave sandboxes running for the next coved to\n"
 		"                       take over (an upgrade); without it they are ended\n"
 		"  --max-timeout S      the longest a sandbox may be asked to live, in seconds\n"
-		"                       (create, connect, fork, timeout; default %d, E2B's)\n",
+		"                       (create, connect, fork, timeout; default %d, E2B's)\n"
+		COVED_TLS_USAGE,
 		DEFAULT_LISTEN, STORE_DEFAULT_STATE_DIR, MANAGER_DEFAULT_MAX_SANDBOXES, MANAGER_DEFAULT_MAX_TIMEOUT_S);
 }
 
@@ -130,6 +136,8 @@ static int set_one(struct settings *s, const char *name, const char *v)
 			fprintf(stderr, "coved: accel '%s': expected auto, kvm or tcg\n", v);
 			return -1;
 		}
+	} else if (coved_tls_known(name)) {
+		return coved_tls_set(&s->tls, name, v);
 	} else {
 		fprintf(stderr, "coved: unknown setting '%s'\n", name);
 		return -1;
@@ -188,6 +196,7 @@ static int parse_settings(int argc, char **argv, struct settings *s)
 		{ "net-pool", required_argument, NULL, 0 },	  { "accel", required_argument, NULL, 0 },
 		{ "live-restore", no_argument, NULL, 0 },	  { "max-boots", required_argument, NULL, 0 },
 		{ "warm-pool", required_argument, NULL, 0 },	  { "max-timeout", required_argument, NULL, 0 },
+		COVED_TLS_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },		  { 0 },
 	};
 	const char *names[MAX_SETTINGS], *values[MAX_SETTINGS], *config = NULL;
@@ -300,6 +309,11 @@ static int serve(struct settings *s)
 	if (!e2b_key_form(s->api_key))
 		log_warn("op=api-key msg=\"the API key is not e2b_ and hex digits: E2B SDKs 2.25 to 2.50 refuse such a key "
 			 "before sending a request (2.51 takes any); coved takes it\"");
+	if (coved_tls_open(&s->tls, s->state_dir, &err) < 0) {
+		fprintf(stderr, "coved: %s\n", err.msg);
+		coved_tls_close(&s->tls);
+		return 1;
+	}
 	struct store *store = NULL;
 	struct net_slots *net = NULL;
 	struct manager *m = NULL;
@@ -328,11 +342,13 @@ static int serve(struct settings *s)
 	struct api_server_config ac = { .address = addr, .port = port, .api_key = s->api_key, .app = m,
 					.proxy = &proxy_ops };
 	ac.routes = control_routes(&ac.nroutes);
+	coved_tls_config(&s->tls, &ac);
 	if (api_server_start(&ac, &api, &err) < 0)
 		goto out;
 	/* For people and scripts: where it listens (the port, with :0). */
 	log_msg(LOG_INFO, "op=listen address=%s:%u state_dir=%s", addr, api_server_port(api), s->state_dir);
 	fprintf(stderr, "coved: listening on %s:%u\n", addr, api_server_port(api));
+	coved_tls_announce(&s->tls, ac.tls_address, api_server_tls_port(api));
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -351,6 +367,7 @@ out:
 	manager_close(m);
 	net_slots_close(net);
 	store_close(store);
+	coved_tls_close(&s->tls);
 	return rc;
 }
 
@@ -366,12 +383,15 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	struct settings s = { .accel = VMM_ACCEL_AUTO, .net_pool = 2 };
+	coved_tls_defaults(&s.tls);
 	snprintf(s.listen, sizeof(s.listen), "%s", DEFAULT_LISTEN);
 	snprintf(s.state_dir, sizeof(s.state_dir), "%s", env_value(ENV_STATE_DIR));
 	/* Not found is for the first sandbox to say (templates may come later). */
 	(void)env_guest_path(ENV_TEMPLATES, s.templates, sizeof(s.templates));
 	(void)env_guest_path(ENV_KERNEL, s.kernel, sizeof(s.kernel));
-	if (parse_settings(argc, argv, &s) < 0)
+	if (parse_settings(argc, argv, &s) < 0 || coved_tls_check(&s.tls) < 0)
 		return 2;
+	if (s.tls.make_local_ca)
+		return coved_tls_make_local_ca(&s.tls, s.state_dir);
 	return serve(&s);
 }

@@ -70,8 +70,20 @@ enum http_failure {
 	HTTP_NO_MEMORY,          /* a reply could not be made */
 };
 
+/* HTTPS (libmicrohttpd on GnuTLS): TLS 1.2 and 1.3 only; ALPN offers
+ * http/1.1 (and 1.0), so a client that offers h2 too falls back to it. */
+struct http_tls {
+	const char *cert, *key; /* PEM: the chain, and its key */
+	/* Optional: chooses the certificate in each handshake instead (a
+	 * gnutls_certificate_retrieve_function3, MHD's HTTPS_CERT_CALLBACK2);
+	 * each connection's socket context is select_cls. */
+	void *select;
+	void *select_cls;
+};
+
 struct http_server_config {
 	const struct sockaddr_in *addr; /* port 0: any free port */
+	const struct http_tls *tls;     /* NULL: plain HTTP; kept, so it outlives the server */
 	const struct http_route *routes;
 	size_t nroutes;
 	void *app;                  /* every request's app */

@@ -2,10 +2,14 @@
  * on_request with the headers, then once per piece of the body, then once
  * more with none left (the reply), and on_completed when it is over. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/cleanup.h"
+#include "common/log.h"
 #include "http/internal.h"
 
 const char *http_header(struct http_request *r, const char *name)
@@ -173,6 +177,36 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	*req_cls = NULL;
 }
 
+/* With a certificate chooser: it finds its state as each connection's
+ * socket context (before the handshake, which runs in the connection's
+ * thread). */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	(void)conn;
+	struct http_server *s = cls;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED)
+		*socket_context = s->c.tls->select_cls;
+}
+
+/* libmicrohttpd's own messages of an HTTPS server (most are a client's
+ * failed handshake: a wrong name, an old TLS version) as one log line each. */
+static void on_tls_message(void *cls, const char *fmt, va_list ap)
+{
+	(void)cls;
+	char msg[256];
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	size_t n = strcspn(msg, "\n");
+	msg[n] = '\0';
+	for (size_t i = 0; i < n; i++)
+		if (msg[i] == '"')
+			msg[i] = '\'';
+	log_info("op=https msg=\"%s\"", msg);
+}
+
+/* TLS 1.2 and 1.3: older versions have known weaknesses (RFC 8996). */
+#define HTTP_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+
 int http_server_start(const struct http_server_config *c, struct http_server **ret, struct cove_err *err)
 {
 	struct http_server *s = calloc(1, sizeof(*s));
@@ -181,20 +215,35 @@ int http_server_start(const struct http_server_config *c, struct http_server **r
 	s->c = *c;
 	s->c.addr = NULL; /* the caller's, used only here (the bound port: http_server_port) */
 	unsigned port = ntohs(c->addr->sin_port);
-	struct MHD_OptionItem memory[] = {
+	const struct http_tls *tls = c->tls;
+	bool select = tls && tls->select;
+	struct MHD_OptionItem opts[] = {
 		{ c->connection_memory ? MHD_OPTION_CONNECTION_MEMORY_LIMIT : MHD_OPTION_END,
 		  (intptr_t)c->connection_memory, NULL },
+		{ tls ? MHD_OPTION_HTTPS_PRIORITIES : MHD_OPTION_END, 0, (void *)HTTP_TLS_PRIORITIES },
+		{ tls && !select ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, tls ? (void *)tls->cert : NULL },
+		{ tls && !select ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, tls ? (void *)tls->key : NULL },
+		{ select ? MHD_OPTION_HTTPS_CERT_CALLBACK2 : MHD_OPTION_END, 0, select ? tls->select : NULL },
+		{ select ? MHD_OPTION_NOTIFY_CONNECTION : MHD_OPTION_END, (intptr_t)on_connection, s },
+		{ tls ? MHD_OPTION_EXTERNAL_LOGGER : MHD_OPTION_END, (intptr_t)on_tls_message, NULL },
 		{ MHD_OPTION_END, 0, NULL },
 	};
+	/* MHD stops at the first END: the ones set come first. */
+	size_t n = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(opts); i++)
+		if (opts[i].option != MHD_OPTION_END)
+			opts[n++] = opts[i];
+	opts[n] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
 	s->daemon = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
-					     MHD_USE_ERROR_LOG,
+					     MHD_USE_ERROR_LOG | (tls ? MHD_USE_TLS : 0),
 				     (uint16_t)port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, c->addr,
 				     MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
 				     MHD_OPTION_CONNECTION_LIMIT, c->max_connections, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-				     1u, MHD_OPTION_ARRAY, memory, MHD_OPTION_END);
+				     1u, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	if (!s->daemon) {
 		free(s);
-		return cove_errf(err, -EADDRINUSE, "http: cannot listen on port %u", port);
+		return tls ? cove_errf(err, -EADDRINUSE, "http: cannot serve HTTPS on port %u", port)
+			   : cove_errf(err, -EADDRINUSE, "http: cannot listen on port %u", port);
 	}
 	*ret = s;
 	return 0;

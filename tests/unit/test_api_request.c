@@ -656,26 +656,78 @@ static void test_sandbox_host(void **state)
 	(void)state;
 	struct cove_err err = { 0 };
 	struct api_sandbox_target t;
-	assert_int_equal(api_sandbox_target_parse(NULL, NULL, "49983-abc123.sandbox.cove", &t, &err), 1);
+	assert_int_equal(api_sandbox_target_parse(NULL, NULL, "49983-abc123.sandbox.cove", "sandbox.cove", &t, &err), 1);
 	assert_string_equal(t.id, "abc123");
 	assert_int_equal(t.port, 49983);
-	assert_int_equal(api_sandbox_target_parse(NULL, NULL, "8080-x.example.com:49982", &t, &err), 1);
+	assert_int_equal(api_sandbox_target_parse(NULL, NULL, "8080-x.example.com:49982", "example.com", &t, &err), 1);
 	assert_string_equal(t.id, "x");
 	assert_int_equal(t.port, 8080);
-	assert_int_equal(api_sandbox_target_parse(NULL, NULL, "65535-a.b", &t, &err), 1);
+	assert_int_equal(api_sandbox_target_parse(NULL, NULL, "65535-a.b", "b", &t, &err), 1);
+	/* The domain in any case, a final dot, any port. */
+	assert_int_equal(api_sandbox_target_parse(NULL, NULL, "8000-abc.LocalHost.:1", "localhost", &t, &err), 1);
+	assert_int_equal(t.port, 8000);
+	assert_int_equal(api_sandbox_target_parse(NULL, NULL, "8000-abc.localhost:65535", "localhost", &t, &err), 1);
 	/* The port header counts only with the id header. */
-	assert_int_equal(api_sandbox_target_parse(NULL, "1", "80-abc.x", &t, &err), 1);
+	assert_int_equal(api_sandbox_target_parse(NULL, "1", "80-abc.x", "x", &t, &err), 1);
 	assert_int_equal(t.port, 80);
 	char host[128];
 	snprintf(host, sizeof(host), "1-%s.x", "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij012");
-	assert_int_equal(api_sandbox_target_parse(NULL, NULL, host, &t, &err), 1);
+	assert_int_equal(api_sandbox_target_parse(NULL, NULL, host, "x", &t, &err), 1);
 	assert_int_equal(strlen(t.id), 63);
 	snprintf(host, sizeof(host), "1-%s.x", "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij0123");
 	const char *notours[] = { "127.0.0.1:49982", "localhost", "0-abc.x", "70000-abc.x", "80-abc", "80-.x",
-				  "80-ABC.x", "123456-abc.x", "-abc.x", "80-abc.", "80-a-b.x", "", host, NULL };
+				  "80-ABC.x", "123456-abc.x", "-abc.x", "80-abc.", "80-a-b.x", "", host, NULL,
+				  /* another domain, or more, or less, than coved's */
+				  "80-abc.y", "80-abc.xx", "80-abc.a.x", "80-abc.x.y", "80-abc.x:", "80-abc.x:123456",
+				  "80-abc.x:8x", "80-abc.x..", "api.x", "api.x:49443", "x" };
 	for (size_t i = 0; i < sizeof(notours) / sizeof(*notours); i++)
-		if (api_sandbox_target_parse(NULL, NULL, notours[i], &t, &err) != 0)
+		if (api_sandbox_target_parse(NULL, NULL, notours[i], "x", &t, &err) != 0)
 			fail_msg("routed: %s", notours[i] ? notours[i] : "(null)");
+	/* Without a domain nothing is routed by Host. */
+	assert_int_equal(api_sandbox_target_parse(NULL, NULL, "80-abc.x", NULL, &t, &err), 0);
+}
+
+static void test_domain(void **state)
+{
+	(void)state;
+	struct cove_err err = { 0 };
+	char d[API_DOMAIN_MAX];
+	assert_int_equal(api_domain_parse("localhost", d, &err), 0);
+	assert_string_equal(d, "localhost");
+	assert_int_equal(api_domain_parse("Cove.Example-1.COM", d, &err), 0);
+	assert_string_equal(d, "cove.example-1.com");
+	assert_int_equal(api_domain_parse("a.b2", d, &err), 0);
+	char *label = repeat('a', 63);
+	assert_int_equal(api_domain_parse(label, d, &err), 0);
+	free(label);
+	struct {
+		const char *in, *msg;
+	} bad[] = {
+		{ "", "domain '': expected a host name of 1 to 253 characters" },
+		{ "localhost:49443", "domain 'localhost:49443': a host name without a port (E2B_DOMAIN carries the port)" },
+		{ "a..b", "domain 'a..b': a label is empty, longer than 63 or ends in '-'" },
+		{ ".a", "domain '.a': a label is empty, longer than 63 or ends in '-'" },
+		{ "a.", "domain 'a.': a label is empty, longer than 63 or ends in '-'" },
+		{ "a-.b", "domain 'a-.b': a label is empty, longer than 63 or ends in '-'" },
+		{ "-a.b", "domain '-a.b': only letters, digits, '-' and '.' may be in it" },
+		{ "a_b.c", "domain 'a_b.c': only letters, digits, '-' and '.' may be in it" },
+		{ "a b", "domain 'a b': only letters, digits, '-' and '.' may be in it" },
+		{ "127.0.0.1", "domain '127.0.0.1': a host name, not an IP address" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		assert_int_equal(api_domain_parse(bad[i].in, d, &err), -EINVAL);
+		assert_string_equal(err.msg, bad[i].msg);
+	}
+	label = repeat('a', 64);
+	assert_int_equal(api_domain_parse(label, d, &err), -EINVAL);
+	free(label);
+	char *name = repeat('a', 254);
+	for (size_t i = 50; i < 254; i += 50)
+		name[i] = '.';
+	assert_int_equal(api_domain_parse(name, d, &err), -EINVAL);
+	name[253] = '\0';
+	assert_int_equal(api_domain_parse(name, d, &err), 0);
+	free(name);
 }
 
 static void test_sandbox_headers(void **state)
@@ -684,25 +736,25 @@ static void test_sandbox_headers(void **state)
 	struct cove_err err = { 0 };
 	struct api_sandbox_target t;
 	/* The header wins over Host; the port defaults to envd's. */
-	assert_int_equal(api_sandbox_target_parse("sb-1a2b", NULL, "80-other.x", &t, &err), 1);
+	assert_int_equal(api_sandbox_target_parse("sb-1a2b", NULL, "80-other.x", "x", &t, &err), 1);
 	assert_string_equal(t.id, "sb-1a2b");
 	assert_int_equal(t.port, ENVD_PORT);
-	assert_int_equal(api_sandbox_target_parse("abc", "8080", NULL, &t, &err), 1);
+	assert_int_equal(api_sandbox_target_parse("abc", "8080", NULL, "x", &t, &err), 1);
 	assert_int_equal(t.port, 8080);
-	assert_int_equal(api_sandbox_target_parse("abc", "65535", NULL, &t, &err), 1);
+	assert_int_equal(api_sandbox_target_parse("abc", "65535", NULL, "x", &t, &err), 1);
 	const char *ports[] = { "0", "65536", "x", "", "80x", "-1" };
 	for (size_t i = 0; i < sizeof(ports) / sizeof(*ports); i++) {
-		assert_int_equal(api_sandbox_target_parse("abc", ports[i], NULL, &t, &err), -EINVAL);
+		assert_int_equal(api_sandbox_target_parse("abc", ports[i], NULL, "x", &t, &err), -EINVAL);
 		assert_string_equal(err.msg, "E2b-Sandbox-Port is not a port");
 	}
-	assert_int_equal(api_sandbox_target_parse("", NULL, NULL, &t, &err), -ENOENT);
+	assert_int_equal(api_sandbox_target_parse("", NULL, NULL, "x", &t, &err), -ENOENT);
 	assert_string_equal(err.msg, "'' is not a sandbox id");
-	assert_int_equal(api_sandbox_target_parse("ABC", "x", NULL, &t, &err), -ENOENT);
+	assert_int_equal(api_sandbox_target_parse("ABC", "x", NULL, "x", &t, &err), -ENOENT);
 	assert_string_equal(err.msg, "'ABC' is not a sandbox id");
-	assert_int_equal(api_sandbox_target_parse("a/b", NULL, NULL, &t, &err), -ENOENT);
+	assert_int_equal(api_sandbox_target_parse("a/b", NULL, NULL, "x", &t, &err), -ENOENT);
 	/* A longer id is cut to 63 bytes (and then names no sandbox). */
 	char *id = repeat('a', 100);
-	assert_int_equal(api_sandbox_target_parse(id, NULL, NULL, &t, &err), 1);
+	assert_int_equal(api_sandbox_target_parse(id, NULL, NULL, "x", &t, &err), 1);
 	assert_int_equal(strlen(t.id), 63);
 	free(id);
 }
@@ -717,7 +769,7 @@ int main(void)
 		cmocka_unit_test(test_time_parse),      cmocka_unit_test(test_metrics_range),
 		cmocka_unit_test(test_logs_query),      cmocka_unit_test(test_sandbox_host),
 		cmocka_unit_test(test_sandbox_headers), cmocka_unit_test(test_create_lifecycle),
-		cmocka_unit_test(test_pause_connect_bodies),
+		cmocka_unit_test(test_pause_connect_bodies), cmocka_unit_test(test_domain),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

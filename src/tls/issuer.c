@@ -1,0 +1,254 @@
+/* Certificates minted during the handshake, one per name a client asks for
+ * (SNI) under coved's domain, signed by the local authority. A wildcard
+ * cannot cover `8000-ID.localhost` (clients refuse `*.localhost`: a wildcard
+ * directly under one label), and the names are not known before sandboxes
+ * exist. Minted ones are kept in memory (a fixed table, the oldest replaced)
+ * and share one key, the local cert.pem's; a name outside the domain, or
+ * none, gets cert.pem itself, so a client that asked for another name fails
+ * its own check of the name. */
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gnutls/abstract.h>
+#include <microhttpd.h>
+
+#include "tls/internal.h"
+
+/* Names minted and kept: sandboxes times the ports reached in each. */
+#define ISSUED_MAX 1024
+/* Short-lived, since they are made again whenever coved starts; renewed a
+ * day before they end. */
+#define ISSUED_SECS (30 * 24 * 3600)
+#define RENEW_BEFORE_SECS (24 * 3600)
+
+struct issued {
+	char name[TLS_NAME_MAX]; /* empty: unused */
+	gnutls_datum_t der;
+	time_t renew_at;
+};
+
+struct tls_issuer {
+	char domain[TLS_NAME_MAX];
+	gnutls_x509_crt_t ca;
+	gnutls_x509_privkey_t ca_key;
+	gnutls_x509_privkey_t key; /* cert.pem's, every minted certificate's */
+	gnutls_datum_t own;        /* cert.pem's first certificate, DER */
+	pthread_mutex_t lock;      /* guards issued and next */
+	struct issued issued[ISSUED_MAX];
+	size_t next; /* the entry the next new name takes */
+};
+
+static int load(struct tls_issuer *is, const char *dir, struct cove_err *err)
+{
+	struct tls_local_paths p;
+	tls_local_paths(dir, &p);
+	gnutls_x509_crt_t crt = NULL;
+	int rc = tls_crt_read(p.ca, &is->ca, err);
+	if (rc == 0)
+		rc = tls_key_read(p.ca_key, &is->ca_key, err);
+	if (rc == 0 && !tls_key_matches(is->ca, is->ca_key))
+		rc = cove_errf(err, -EINVAL, "tls: key %s is not the key of the local CA %s", p.ca_key, p.ca);
+	if (rc == 0)
+		rc = tls_crt_read(p.cert, &crt, err);
+	if (rc == 0)
+		rc = tls_key_read(p.key, &is->key, err);
+	if (rc == 0 && !tls_key_matches(crt, is->key))
+		rc = cove_errf(err, -EINVAL, "tls: key %s is not the key of certificate %s", p.key, p.cert);
+	if (rc == 0 && (rc = gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, &is->own)) < 0)
+		rc = tls_gnutls_err(err, rc, "tls: certificate %s", p.cert);
+	if (crt)
+		gnutls_x509_crt_deinit(crt);
+	return rc;
+}
+
+int tls_issuer_new(const char *dir, const char *domain, struct tls_issuer **ret, struct cove_err *err)
+{
+	struct tls_issuer *is = calloc(1, sizeof(*is));
+	if (!is)
+		return cove_errf(err, -ENOMEM, "tls: out of memory");
+	snprintf(is->domain, sizeof(is->domain), "%s", domain);
+	pthread_mutex_init(&is->lock, NULL);
+	int rc = load(is, dir, err);
+	if (rc < 0) {
+		tls_issuer_free(is);
+		return rc;
+	}
+	*ret = is;
+	return 0;
+}
+
+struct tls_issuer *tls_issuer_free(struct tls_issuer *is)
+{
+	if (!is)
+		return NULL;
+	for (size_t i = 0; i < ISSUED_MAX; i++)
+		gnutls_free(is->issued[i].der.data);
+	gnutls_free(is->own.data);
+	if (is->key)
+		gnutls_x509_privkey_deinit(is->key);
+	if (is->ca_key)
+		gnutls_x509_privkey_deinit(is->ca_key);
+	if (is->ca)
+		gnutls_x509_crt_deinit(is->ca);
+	pthread_mutex_destroy(&is->lock);
+	free(is);
+	return NULL;
+}
+
+/* The domain itself or one label under it (what E2B's URLs use: api.D,
+ * PORT-ID.D), lower-cased into out; anything else is not minted. */
+static bool issuable(const struct tls_issuer *is, const char *name, char out[TLS_NAME_MAX])
+{
+	size_t n = strlen(name), d = strlen(is->domain);
+	if (n >= TLS_NAME_MAX || n < d)
+		return false;
+	for (size_t i = 0; i <= n; i++)
+		out[i] = (char)tolower((unsigned char)name[i]);
+	if (strcmp(out + n - d, is->domain) != 0)
+		return false;
+	if (n == d)
+		return true;
+	size_t label = n - d - 1;
+	if (label == 0 || label > 63 || out[label] != '.' || out[0] == '-')
+		return false;
+	for (size_t i = 0; i < label; i++)
+		if (!isalnum((unsigned char)out[i]) && out[i] != '-')
+			return false;
+	return true;
+}
+
+static int mint(struct tls_issuer *is, const char *name, struct issued *e, struct cove_err *err)
+{
+	time_t now = time(NULL), until = now + ISSUED_SECS, ca_until = gnutls_x509_crt_get_expiration_time(is->ca);
+	if (ca_until < until)
+		until = ca_until;
+	const char *names[] = { name };
+	struct tls_cert_spec s = { .cn = name, .dns = names, .ndns = 1, .key = is->key, .issuer = is->ca,
+				   .issuer_key = is->ca_key, .not_after = until };
+	gnutls_x509_crt_t crt;
+	int rc = tls_cert_make(&s, &crt, err);
+	if (rc < 0)
+		return rc;
+	gnutls_datum_t der;
+	rc = gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, &der);
+	gnutls_x509_crt_deinit(crt);
+	if (rc < 0)
+		return tls_gnutls_err(err, rc, "tls: export the certificate for %s", name);
+	gnutls_free(e->der.data);
+	snprintf(e->name, sizeof(e->name), "%s", name);
+	e->der = der;
+	e->renew_at = until - RENEW_BEFORE_SECS;
+	return 0;
+}
+
+/* The entry for name, minted if there is none or it is due. Under lock. */
+static int issued_for(struct tls_issuer *is, const char *name, struct issued **ret, struct cove_err *err)
+{
+	struct issued *e = NULL;
+	for (size_t i = 0; i < ISSUED_MAX && !e; i++)
+		if (strcmp(is->issued[i].name, name) == 0)
+			e = &is->issued[i];
+	if (e && e->renew_at > time(NULL)) {
+		*ret = e;
+		return 0;
+	}
+	if (!e) {
+		e = &is->issued[is->next];
+		is->next = (is->next + 1) % ISSUED_MAX;
+		e->name[0] = '\0';
+	}
+	int rc = mint(is, name, e, err);
+	if (rc == 0)
+		*ret = e;
+	return rc;
+}
+
+/* The DER certificate for a name (SNI; NULL: none) into pcert. */
+static int cert_for(struct tls_issuer *is, const char *name, gnutls_pcert_st *pcert)
+{
+	char lower[TLS_NAME_MAX];
+	if (!name || !issuable(is, name, lower))
+		return gnutls_pcert_import_x509_raw(pcert, &is->own, GNUTLS_X509_FMT_DER, 0);
+	struct cove_err err = { 0 };
+	struct issued *e;
+	pthread_mutex_lock(&is->lock);
+	int rc = issued_for(is, lower, &e, &err);
+	if (rc == 0)
+		rc = gnutls_pcert_import_x509_raw(pcert, &e->der, GNUTLS_X509_FMT_DER, 0);
+	pthread_mutex_unlock(&is->lock);
+	return rc;
+}
+
+int tls_issuer_cert_pem(struct tls_issuer *is, const char *name, char **ret, struct cove_err *err)
+{
+	gnutls_pcert_st pcert;
+	int rc = cert_for(is, name, &pcert);
+	if (rc < 0)
+		return tls_gnutls_err(err, rc, "tls: the certificate for %s", name ? name : "no name");
+	gnutls_datum_t pem;
+	rc = gnutls_pem_base64_encode2("CERTIFICATE", &pcert.cert, &pem);
+	gnutls_pcert_deinit(&pcert);
+	if (rc < 0)
+		return tls_gnutls_err(err, rc, "tls: the certificate for %s", name ? name : "no name");
+	*ret = strndup((const char *)pem.data, pem.size);
+	gnutls_free(pem.data);
+	return *ret ? 0 : cove_errf(err, -ENOMEM, "tls: out of memory");
+}
+
+/* libmicrohttpd gives each session its connection as the pointer, and the
+ * HTTP server gives each connection the issuer as its socket context. */
+static struct tls_issuer *issuer_of(gnutls_session_t session)
+{
+	struct MHD_Connection *conn = gnutls_session_get_ptr(session);
+	const union MHD_ConnectionInfo *ci =
+		conn ? MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT) : NULL;
+	return ci ? ci->socket_context : NULL;
+}
+
+/* GnuTLS asks during each handshake; what is handed over it releases
+ * (GNUTLS_CERT_RETR_DEINIT_ALL), so no entry is held past the call. */
+static int select_cert(gnutls_session_t session, const struct gnutls_cert_retr_st *info, gnutls_pcert_st **certs,
+		       unsigned int *ncerts, gnutls_ocsp_data_st **ocsp, unsigned int *nocsp, gnutls_privkey_t *pkey,
+		       unsigned int *flags)
+{
+	(void)info;
+	struct tls_issuer *is = issuer_of(session);
+	if (!is)
+		return -1;
+	char name[TLS_NAME_MAX];
+	size_t len = sizeof(name);
+	unsigned int type;
+	bool named = gnutls_server_name_get(session, name, &len, &type, 0) == 0 && type == GNUTLS_NAME_DNS;
+	gnutls_pcert_st *pcert = gnutls_malloc(sizeof(*pcert));
+	gnutls_privkey_t key = NULL;
+	if (!pcert)
+		return -1;
+	if (cert_for(is, named ? name : NULL, pcert) < 0) {
+		gnutls_free(pcert);
+		return -1;
+	}
+	if (gnutls_privkey_init(&key) < 0 || gnutls_privkey_import_x509(key, is->key, GNUTLS_PRIVKEY_IMPORT_COPY) < 0) {
+		if (key)
+			gnutls_privkey_deinit(key);
+		gnutls_pcert_deinit(pcert);
+		gnutls_free(pcert);
+		return -1;
+	}
+	*certs = pcert;
+	*ncerts = 1;
+	*ocsp = NULL;
+	*nocsp = 0;
+	*pkey = key;
+	*flags = GNUTLS_CERT_RETR_DEINIT_ALL;
+	return 0;
+}
+
+void *tls_issuer_select(void)
+{
+	gnutls_certificate_retrieve_function3 *f = select_cert;
+	return (void *)f;
+}
