@@ -97,6 +97,9 @@ debootstrap --variant=minbase --cache-dir="$cache" "$suite" "$new" $mirror 2>&1 
         [[ $line =~ ^I:\ (Extracting|Unpacking|Configuring)\ [^\ ]+\.\.\.$ ]] && continue
         echo "    $line"
     done
+# debootstrap leaves its packages in the tree's own apt cache (they are in
+# its cache-dir too); in_tree hides that directory, the image would not.
+find "$new/var/cache/apt/archives" -maxdepth 1 -name '*.deb' -delete
 
 say "apt sources and security updates"
 rm -f "$new/etc/apt/sources.list"
