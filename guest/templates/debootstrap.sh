@@ -7,9 +7,16 @@
 #
 # RECIPE_DIR holds `packages` (one per line), `setup.sh` (run in the tree as
 # root after the packages are in) and `template.conf` (suite=...). The tree
-# lands in OUT_DIR/tree, with OUT_DIR/tree.stamp written last; downloaded
-# packages are kept in OUT_DIR/../../cache/debs so a rebuild is fast and works
-# offline. Needs root (debootstrap and chroot do).
+# lands in OUT_DIR/tree, with OUT_DIR/tree.stamp written last.
+#
+# debootstrap lays Debian's minbase; apt then applies the updates and installs
+# the recipe's packages at their current versions, with what they depend on
+# but not what they only recommend. Downloaded packages are kept in
+# OUT_DIR/../../cache (debs/ debootstrap's, apt/ apt's), so a rebuild
+# downloads only what changed. Documentation, man pages and translations stay
+# out of the tree (copyright files are kept); the dpkg setting that does it
+# stays in the image, so packages a sandbox installs later leave them out too.
+# Needs root (debootstrap and chroot do).
 set -euo pipefail
 recipe=$(cd "$1" && pwd) out=$2
 name=$(basename "$recipe")
@@ -19,9 +26,12 @@ die() { echo "template $name: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "building a template needs root (debootstrap and chroot); run 'make' as root"
 command -v debootstrap >/dev/null || die "debootstrap missing (apt-get install debootstrap, or 'make deps')"
 conf() { sed -n "s/^$1=//p" "$recipe/template.conf" | tail -1; }
-# The recipe's fingerprint (of the files, not where they are): an unchanged
-# recipe keeps its tree.
-stamp=$(cd "$recipe" && sha256sum packages setup.sh template.conf | sha256sum | cut -c1-16)
+suite=$(conf suite)
+[ -n "$suite" ] || die "$recipe/template.conf sets no suite="
+# The tree's fingerprint: what it is made from (the package list, setup.sh,
+# the suite) and how (this script). The rest of template.conf (sizes, user)
+# is read when the image is made and when sandboxes start.
+stamp=$( { cat "$recipe/packages" "$recipe/setup.sh" "$0"; echo "suite=$suite"; } | sha256sum | cut -c1-16)
 if [ -d "$out/tree" ] && [ "$(cat "$out/tree.stamp" 2>/dev/null)" = "$stamp" ]; then
     say "tree up to date (the recipe has not changed)"
     touch "$out/tree.stamp"
@@ -57,9 +67,8 @@ if [ -z "${COVE_TREE_REBUILD:-}" ] && [ -f "$tree_cache" ]; then
     from_cache
     exit 0
 fi
-suite=$(conf suite)
-[ -n "$suite" ] || die "$recipe/template.conf sets no suite="
-packages=$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$recipe/packages" | tr -s ' \n' ',' | sed 's/,$//')
+mapfile -t packages < <(sed -e 's/#.*//' "$recipe/packages" | tr -s ' \t' '\n' | sed '/^$/d')
+[ ${#packages[@]} -gt 0 ] || die "$recipe/packages lists no package"
 
 # The machine's Debian mirrors: from deb822 .sources stanzas or one-line
 # .list entries whose suite is the host's release (the main archive) and its
@@ -90,6 +99,7 @@ if [ -n "$mirror" ]; then say "Debian $suite from $mirror (the machine's apt sou
 else say "Debian $suite from debootstrap's default mirror (none found in the machine's apt sources)"; fi
 
 cache=$(mkdir -p "$out/../../cache/debs" && cd "$out/../../cache/debs" && pwd)
+apt_cache=$(mkdir -p "$out/../../cache/apt" && cd "$out/../../cache/apt" && pwd)
 tree=$out/tree
 new=$out/tree.new
 rm -f "$out/tree.stamp"
@@ -97,24 +107,29 @@ rm -rf "$new"
 mkdir -p "$new"
 
 # Runs a command in the tree with /proc, /sys and /dev mounted in a private
-# mount namespace, so nothing stays mounted when it ends or fails.
+# mount namespace, so nothing stays mounted when it ends or fails. apt's
+# download directory there is the cache's.
 in_tree() {
     unshare --mount --propagation private --fork /bin/sh -ec '
-        t=$1; shift
+        t=$1 c=$2; shift 2
         mount -t proc proc "$t/proc"; mount -t sysfs sysfs "$t/sys"; mount --rbind /dev "$t/dev"
-        exec chroot "$t" "$@"' in_tree "$new" "$@"
+        mount --bind "$c" "$t/var/cache/apt/archives"
+        exec chroot "$t" "$@"' in_tree "$new" "$apt_cache" "$@"
 }
 
-say "debootstrap --variant=minbase (progress below; first build downloads ~60 MB)"
+say "debootstrap --variant=minbase (progress below; the first build downloads its packages)"
 started=$(date +%s)
 # shellcheck disable=SC2086
-debootstrap --variant=minbase --include="$packages" --cache-dir="$cache" "$suite" "$new" $mirror 2>&1 |
+debootstrap --variant=minbase --cache-dir="$cache" "$suite" "$new" $mirror 2>&1 |
     while IFS= read -r line; do
         # Show the phases and anything unusual, not the several lines per package.
         [[ $line =~ ^I:\ (Retrieving|Validating|Checking|Found)\  ]] && continue
         [[ $line =~ ^I:\ (Extracting|Unpacking|Configuring)\ [^\ ]+\.\.\.$ ]] && continue
         echo "    $line"
     done
+# debootstrap leaves its packages in the tree's own apt cache (they are in
+# its cache-dir too); in_tree hides that directory, the image would not.
+find "$new/var/cache/apt/archives" -maxdepth 1 -name '*.deb' -delete
 
 say "apt sources and security updates"
 rm -f "$new/etc/apt/sources.list"
@@ -137,22 +152,50 @@ if [ -z "$mirror" ]; then rm "$new/etc/apt/sources.list.d/debian.sources"; fi
 cp /etc/resolv.conf "$new/etc/resolv.conf"
 printf '#!/bin/sh\nexit 101\n' > "$new/usr/sbin/policy-rc.d" # start no services while building
 chmod 755 "$new/usr/sbin/policy-rc.d"
+# No documentation: what debootstrap put in goes now, and dpkg leaves out
+# what any later install brings.
+cat > "$new/etc/dpkg/dpkg.cfg.d/cove-nodoc" <<'END_NODOC'
+# Cove templates carry no documentation, man pages or translations; copyright
+# files are kept. Remove this file to have them installed again.
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/groff/*
+path-exclude /usr/share/lintian/*
+path-exclude /usr/share/locale/*
+END_NODOC
+[ -n "$new" ] && [ -d "$new/usr/share/doc" ] || die "no tree in '$new'"
+find "$new/usr/share/doc" -mindepth 1 ! -type d ! -name copyright -delete
+find "$new/usr/share/doc" -mindepth 1 -type d -empty -delete
+rm -rf "$new"/usr/share/man/* "$new"/usr/share/info/* "$new"/usr/share/locale/*
+# dpkg need not sync each file while building: a build that fails starts over.
+echo force-unsafe-io > "$new/etc/dpkg/dpkg.cfg.d/cove-build"
 export DEBIAN_FRONTEND=noninteractive
+apt_get() { in_tree apt-get -q -y -o Dpkg::Use-Pty=0 "$@"; }
 in_tree apt-get -qq update
-if ! in_tree apt-get -qq -y -o Dpkg::Use-Pty=0 dist-upgrade > "$out/upgrade.log" 2>&1; then
+if ! apt_get dist-upgrade > "$out/upgrade.log" 2>&1; then
     tail -20 "$out/upgrade.log" >&2
     die "apt-get dist-upgrade failed (log: $out/upgrade.log)"
 fi
 say "$(grep -c '^Setting up' "$out/upgrade.log" || true) packages updated (log: $out/upgrade.log)"
+say "apt-get install: the recipe's ${#packages[@]} packages and what they depend on"
+if ! apt_get --no-install-recommends install "${packages[@]}" > "$out/install.log" 2>&1; then
+    tail -20 "$out/install.log" >&2
+    die "apt-get install failed (log: $out/install.log)"
+fi
+say "$(grep -c '^Setting up' "$out/install.log" || true) packages installed, $(grep -c '^Get:' "$out/install.log" || true) downloaded (log: $out/install.log)"
 
 say "setup.sh"
 install -m 755 "$recipe/setup.sh" "$new/tmp/cove-setup.sh"
 in_tree /tmp/cove-setup.sh
 rm -f "$new/tmp/cove-setup.sh"
 
-# What every Cove guest expects, and what should not ship in an image.
-in_tree apt-get -qq clean
-rm -rf "$new"/var/lib/apt/lists/* "$new/usr/sbin/policy-rc.d" "$new"/var/log/*.log "$new"/var/cache/debconf/*-old
+# What every Cove guest expects, and what should not ship in an image. The
+# cache drops the packages its mirror no longer has (replaced by updates).
+in_tree apt-get -qq autoclean
+rm -rf "$new"/var/lib/apt/lists/* "$new"/var/cache/apt/*.bin "$new/usr/sbin/policy-rc.d" \
+    "$new/etc/dpkg/dpkg.cfg.d/cove-build" "$new"/var/log/*.log "$new"/var/log/apt/* "$new"/var/cache/debconf/*-old
 echo cove > "$new/etc/hostname"
 printf '127.0.0.1\tlocalhost cove\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' > "$new/etc/hosts"
 : > "$new/etc/resolv.conf"

@@ -21,6 +21,10 @@ install -m 755 "$bin/cove-init" "$tree/sbin/cove-init"
 install -m 755 "$bin/cove-agent" "$tree/usr/bin/cove-agent"
 echo "  template $name: mkfs.ext4 -d (${used_mib} MiB used of $disk_mib) -> $out/rootfs.ext4"
 rm -f "$out/rootfs.ext4.tmp"
-mkfs.ext4 -q -F -L "cove-$name" -d "$tree" "$out/rootfs.ext4.tmp" "${disk_mib}M" >/dev/null
+# A sparse file made first: on it mkfs punches the inode tables out instead of
+# leaving them for the guest kernel to zero (ext4's lazy init), which every
+# sandbox would otherwise write into its own overlay, more the bigger the disk.
+truncate -s "${disk_mib}M" "$out/rootfs.ext4.tmp"
+mkfs.ext4 -q -F -L "cove-$name" -d "$tree" "$out/rootfs.ext4.tmp" >/dev/null
 mv "$out/rootfs.ext4.tmp" "$out/rootfs.ext4"
 cp "$recipe/template.conf" "$out/template.conf"

@@ -11,3 +11,7 @@ passwd --delete user >/dev/null
 usermod --append --groups sudo user
 echo 'user ALL=(ALL:ALL) NOPASSWD: ALL' > /etc/sudoers.d/user
 chmod 0440 /etc/sudoers.d/user
+# `pip install` works as on E2B: Debian marks its python as managed by apt
+# (PEP 668) and pip would refuse; this lets it install, into ~/.local for
+# `user` and into /usr/local for root. (`python -m venv` needs no such help.)
+printf '[global]\nbreak-system-packages = true\n' > /etc/pip.conf
