@@ -281,7 +281,8 @@ static void test_migrate_policy(void **state)
 					  "ALTER TABLE sandboxes DROP COLUMN auto_pause_fs_only;"
 					  "ALTER TABLE sandboxes DROP COLUMN auto_resume;"
 					  "ALTER TABLE sandboxes DROP COLUMN timeout_s;"
-					  "ALTER TABLE sandboxes DROP COLUMN envs; PRAGMA user_version = 4", NULL,
+					  "ALTER TABLE sandboxes DROP COLUMN envs;"
+					  "DROP TABLE snapshots; DROP TABLE sandbox_snapshots; PRAGMA user_version = 4", NULL,
 				      NULL, NULL),
 			 SQLITE_OK);
 	sqlite3_close(db);
