@@ -19,6 +19,17 @@ need_guest "${COVE_ROOTFS:-}"
 for tool in nft ip nsenter busybox; do
     command -v $tool >/dev/null || skip_all "needs $tool (make deps)"
 done
+# What an earlier run of this test left when it was killed before its
+# cleanup (its internet's namespace and uplink, named by its pid): removed
+# once that pid is gone.
+for ns in $(ip netns list | awk '$1 ~ /^covt-inet-[0-9]+$/ {print $1}'); do
+    pid=${ns#covt-inet-}
+    kill -0 "$pid" 2>/dev/null && continue
+    ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
+    ip link del "cvti$pid" 2>/dev/null
+    ip netns del "$ns" 2>/dev/null
+    echo "# removed $ns, left by a run of this test that was killed"
+done
 if ip -o addr | grep -q 'inet 203\.0\.113\.'; then
     skip_all "203.0.113.0/24 (TEST-NET-3, the test's internet) is already in use on this host"
 fi
