@@ -45,6 +45,7 @@ unsigned api_status_of(int code)
 	     : code == -EAGAIN ? 429
 	     : code == -EBUSY || code == -EALREADY || code == -ESTALE || code == -EOPNOTSUPP ? 409
 	     : code == -ENOSPC ? 507
+	     : code == -ENOSYS ? 501
 	     : code == -ESHUTDOWN || code == -ECANCELED ? 503
 							: 500;
 }

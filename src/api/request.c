@@ -162,6 +162,44 @@ static int parse_lifecycle(json_t *body, struct manager_create *req, struct cove
 	return 0;
 }
 
+/* A value that asks for nothing: absent, null, false, "" or empty. */
+static bool asks_nothing(json_t *v)
+{
+	return !v || json_is_null(v) || json_is_false(v) || (json_is_string(v) && !json_string_length(v)) ||
+	       (json_is_array(v) && !json_array_size(v)) || (json_is_object(v) && !json_object_size(v));
+}
+
+/* Fields of E2B's create that Cove has nothing behind yet: asked for, they
+ * are refused (-ENOSYS, 501) rather than dropped, so that nobody believes
+ * a volume is mounted or a rule applies. */
+static int refuse_unsupported(json_t *body, struct cove_err *err)
+{
+	static const struct {
+		const char *field, *why;
+	} top[] = {
+		{ "volumeMounts", "volumes are not built yet" },
+		{ "mcp", "there is no mcp-gateway template" },
+		{ "iam", "there is no egress proxy to inject tokens" },
+	}, net[] = {
+		{ "rules", "there is no egress proxy to apply them" },
+		{ "egressProxy", "egress goes out directly" },
+		{ "maskRequestHost", "there is no per-port public traffic control yet" },
+		{ "httpsPorts", "there is no per-port public traffic control yet" },
+	};
+	for (size_t i = 0; i < sizeof(top) / sizeof(*top); i++)
+		if (!asks_nothing(json_object_get(body, top[i].field)))
+			return cove_errf(err, -ENOSYS, "not supported by Cove: %s (%s)", top[i].field, top[i].why);
+	json_t *network = json_object_get(body, "network");
+	for (size_t i = 0; i < sizeof(net) / sizeof(*net); i++)
+		if (!asks_nothing(json_object_get(network, net[i].field)))
+			return cove_errf(err, -ENOSYS, "not supported by Cove: network.%s (%s)", net[i].field, net[i].why);
+	json_t *pub = json_object_get(network, "allowPublicTraffic");
+	if (pub && json_is_false(pub))
+		return cove_errf(err, -ENOSYS, "not supported by Cove: network.allowPublicTraffic false (a sandbox's "
+					     "ports are reached by anyone who reaches coved)");
+	return 0;
+}
+
 static int parse_create(json_t *body, struct api_create_body *b, struct cove_err *err)
 {
 	json_t *tpl = json_object_get(body, "templateID"), *timeout = json_object_get(body, "timeout");
@@ -183,9 +221,9 @@ static int parse_create(json_t *body, struct api_create_body *b, struct cove_err
 		return cove_errf(err, -ENOMEM, "out of memory");
 	b->req.metadata = b->metadata;
 	if ((r = parse_envs(json_object_get(body, "envVars"), b, err)) < 0 || (r = parse_network(body, b, err)) < 0 ||
-	    (r = parse_lifecycle(body, &b->req, err)) < 0)
+	    (r = parse_lifecycle(body, &b->req, err)) < 0 || (r = net_policy_check(&b->req.policy, err)) < 0)
 		return r;
-	return net_policy_check(&b->req.policy, err);
+	return refuse_unsupported(body, err);
 }
 
 int api_create_body_parse(const char *body, size_t len, struct api_create_body *ret, struct cove_err *err)

@@ -40,7 +40,10 @@ struct api_query {
 
 /* POST /sandboxes and /v2/sandboxes. The lifecycle fields are E2B's:
  * autoPause, autoPauseMemory (default true; false needs autoPause, and
- * cannot go with autoResume), autoResume {"enabled": bool}. */
+ * cannot go with autoResume), autoResume {"enabled": bool}. E2B's fields
+ * Cove has nothing behind (volumeMounts, mcp, iam, network.rules,
+ * egressProxy, maskRequestHost, httpsPorts, allowPublicTraffic false) are
+ * -ENOSYS when they ask for anything. */
 struct api_create_body {
 	struct manager_create req; /* what manager_create takes; points into the fields below */
 	char *metadata;            /* metadata as compact JSON text, or NULL */

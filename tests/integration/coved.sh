@@ -273,9 +273,9 @@ while read -r m p pat; do
     [ "$s" = 501 ] && [ "$(field "['code']")" = 501 ] &&
         [ "$(field "['message']")" = "not supported by Cove: $m $pat" ] || bad501="$bad501 $m $p -> $s $(cat "$out");"
 done <<'ROUTES'
-POST /sandboxes/abc/snapshots /sandboxes/{sandboxID}/snapshots
-GET /snapshots /snapshots
-DELETE /templates/abc /templates/{templateID}
+POST /sandboxes/abc/resume /sandboxes/{sandboxID}/resume
+PATCH /sandboxes/abc/lifecycle /sandboxes/{sandboxID}/lifecycle
+GET /templates/abc/tags /templates/{templateID}/tags
 DELETE /templates/tags /templates/tags
 PUT /sandboxes/abc/network /sandboxes/{sandboxID}/network
 GET /sandboxes/metrics /sandboxes/metrics
@@ -289,6 +289,16 @@ DELETE /admin/teams/t/api-keys/k /admin/teams/{teamID}/api-keys/{apiKeyID}
 GET /nodes /nodes
 ROUTES
 [ -z "$bad501" ]; check "E2B's routes Cove does not serve: 501 {code, message naming the route}" $? "$bad501"
+# Fields of create that Cove has nothing behind: 501 naming the field, and
+# no sandbox made.
+before=$(api GET /sandboxes >/dev/null; cat "$out")
+s=$(api POST /sandboxes '{"templateID":"tiny","volumeMounts":[{"name":"v","path":"/mnt/data"}]}')
+[ "$s" = 501 ] && [ "$(field "['message']")" = "not supported by Cove: volumeMounts (volumes are not built yet)" ] &&
+    [ "$(api GET /sandboxes >/dev/null; cat "$out")" = "$before" ]
+check "create with volumeMounts: 501 naming the field, nothing made" $? "$s $(cat "$out")"
+s=$(api POST /sandboxes '{"templateID":"tiny","network":{"allowPublicTraffic":false}}')
+[ "$s" = 501 ] && grep -q "not supported by Cove: network.allowPublicTraffic false" "$out"
+check "create with allowPublicTraffic false: 501" $? "$s $(cat "$out")"
 s=$(api GET /templates/aliases/tiny); [ "$s" = 200 ] && [ "$(cat "$out")" = '{"templateID":"tiny","public":false}' ]
 s2=$(api GET /templates/aliases/no-such-template)
 [ "$s2" = 404 ]; check "template alias: 200 {templateID, public} for one of this host, else 404" $? "$s $s2 $(cat "$out")"

@@ -156,6 +156,42 @@ static void test_create_bad(void **state)
 	create_refused("{\"templateID\": 1, \"timeout\": -1}", "templateID must be a string");
 }
 
+/* E2B's fields that Cove has nothing behind: refused when they ask for
+ * anything (-ENOSYS: 501), taken when they ask for nothing. */
+static void test_create_unsupported(void **state)
+{
+	(void)state;
+	const char *refused[][2] = {
+		{ "{\"volumeMounts\": [{\"name\": \"v\", \"path\": \"/mnt\"}]}", "volumeMounts" },
+		{ "{\"mcp\": {\"github\": {}}}", "mcp" },
+		{ "{\"iam\": {\"tokens\": {\"t\": {}}}}", "iam" },
+		{ "{\"network\": {\"rules\": {\"api.example.com\": []}}}", "network.rules" },
+		{ "{\"network\": {\"egressProxy\": {\"address\": \"p:1\"}}}", "network.egressProxy" },
+		{ "{\"network\": {\"maskRequestHost\": \"x.example.com\"}}", "network.maskRequestHost" },
+		{ "{\"network\": {\"httpsPorts\": [8443]}}", "network.httpsPorts" },
+		{ "{\"network\": {\"allowPublicTraffic\": false}}", "network.allowPublicTraffic false" },
+	};
+	for (size_t i = 0; i < sizeof(refused) / sizeof(*refused); i++) {
+		struct cove_err err = { 0 };
+		struct api_create_body b;
+		int r = create(refused[i][0], &b, &err);
+		if (r != -ENOSYS || !strstr(err.msg, "not supported by Cove: ") || !strstr(err.msg, refused[i][1]))
+			fail_msg("%s: got %d '%s'", refused[i][0], r, err.msg);
+		assert_null(b.json);
+	}
+	const char *taken[] = {
+		"{\"volumeMounts\": []}", "{\"mcp\": null}", "{\"iam\": {}}",
+		"{\"network\": {\"rules\": {}, \"httpsPorts\": [], \"allowPublicTraffic\": true}}",
+	};
+	for (size_t i = 0; i < sizeof(taken) / sizeof(*taken); i++) {
+		struct cove_err err = { 0 };
+		struct api_create_body b;
+		if (create(taken[i], &b, &err) != 0)
+			fail_msg("%s: %s", taken[i], err.msg);
+		api_create_body_clear(&b);
+	}
+}
+
 static void test_create_limits(void **state)
 {
 	(void)state;
@@ -770,6 +806,7 @@ int main(void)
 		cmocka_unit_test(test_logs_query),      cmocka_unit_test(test_sandbox_host),
 		cmocka_unit_test(test_sandbox_headers), cmocka_unit_test(test_create_lifecycle),
 		cmocka_unit_test(test_pause_connect_bodies), cmocka_unit_test(test_domain),
+		cmocka_unit_test(test_create_unsupported),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -144,4 +144,8 @@ test('what Cove does not serve fails with 501 and says so, never as not found', 
     e instanceof VolumeError && /^501: not supported by Cove: POST \/volumes$/.test(e.message));
   await assert.rejects(Secret.create('parity-secret', 'value'), (e) =>
     e instanceof SecretError && /^501: not supported by Cove: POST \/secrets$/.test(e.message));
+  // A create asking for what Cove has nothing behind is refused, not run
+  // without it.
+  await assert.rejects(Sandbox.create('tiny', { volumeMounts: { '/mnt/data': 'parity-volume' } }), (e) =>
+    /^501: not supported by Cove: volumeMounts/.test(e.message));
 });
