@@ -100,7 +100,7 @@ export async function plainFetch(sbx, url, init = {}) {
   const body = Buffer.from(await req.arrayBuffer());
   const u = new URL(url);
   const headers = Object.fromEntries(req.headers);
-  headers.host = `49983-${sbx.sandboxId}.sandbox.cove`;
+  headers.host = `49983-${sbx.sandboxId}.localhost`;
   if (body.length) headers['content-length'] = String(body.length);
   return new Promise((resolve, reject) => {
     const r = request({ host: u.hostname, port: u.port, path: u.pathname + u.search, method: req.method, headers }, (res) => {

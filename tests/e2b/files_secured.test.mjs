@@ -10,7 +10,6 @@ import { startAgent, plainFetch, guestMode, sdk } from './agent.mjs';
 
 let agent;
 let sbx;
-let initial = {}; // the sandbox's envVars before the test changed them
 const token = guestMode ? null : `host-token-${process.pid}`;
 const names = []; // files the test wrote, relative to the default user's home
 
@@ -63,30 +62,25 @@ test('GET /envs: the environment /init set, needing the token, never cached', as
   assert.equal(first.status, 200);
   assert.equal(first.headers.get('cache-control'), 'no-store');
   assert.match(first.headers.get('content-type'), /^application\/json/);
-  initial = await first.json();
+  const initial = await first.json();
+  // As envd's, /init adds to what it set before: a name given again takes
+  // the new value, the others stay.
   const added = { ...initial, COVE_ENVS_TEST: 'a=b c', COVE_ENVS_UTF8: 'café' };
-  const init = await envd('/init', {
+  const init = (envVars) => envd('/init', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ envVars: added }),
+    body: JSON.stringify({ envVars }),
   });
-  assert.equal(init.status, 204, await init.text());
-  try {
-    assert.deepEqual(await (await envd('/envs')).json(), added);
-    assert.equal((await sbx.commands.run('echo "$COVE_ENVS_TEST"')).stdout, 'a=b c\n');
-    const refused = await envd('/envs', { auth: false });
-    assert.equal(refused.status, 401);
-    const body = await refused.json();
-    assert.equal(body.code, 401);
-    assert.equal(typeof body.message, 'string');
-  } finally {
-    await envd('/init', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ envVars: initial }),
-    });
-  }
-  assert.deepEqual(await (await envd('/envs')).json(), initial);
+  assert.equal((await init(added)).status, 204);
+  assert.deepEqual(await (await envd('/envs')).json(), added);
+  assert.equal((await sbx.commands.run('echo "$COVE_ENVS_TEST"')).stdout, 'a=b c\n');
+  assert.equal((await init({ COVE_ENVS_TEST: 'again' })).status, 204);
+  assert.deepEqual(await (await envd('/envs')).json(), { ...added, COVE_ENVS_TEST: 'again' });
+  const refused = await envd('/envs', { auth: false });
+  assert.equal(refused.status, 401);
+  const body = await refused.json();
+  assert.equal(body.code, 401);
+  assert.equal(typeof body.message, 'string');
 });
 
 test('downloadUrl of a relative path, default user, no expiry: read without the token', async () => {

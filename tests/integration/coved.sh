@@ -296,9 +296,11 @@ s=$(api POST /sandboxes '{"templateID":"tiny","volumeMounts":[{"name":"v","path"
 [ "$s" = 501 ] && [ "$(field "['message']")" = "not supported by Cove: volumeMounts (volumes are not built yet)" ] &&
     [ "$(api GET /sandboxes >/dev/null; cat "$out")" = "$before" ]
 check "create with volumeMounts: 501 naming the field, nothing made" $? "$s $(cat "$out")"
+[ "$s" != 201 ] || api DELETE "/sandboxes/$(field "['sandboxID']")" >/dev/null # not to leave it to later checks
 s=$(api POST /sandboxes '{"templateID":"tiny","network":{"allowPublicTraffic":false}}')
 [ "$s" = 501 ] && grep -q "not supported by Cove: network.allowPublicTraffic false" "$out"
 check "create with allowPublicTraffic false: 501" $? "$s $(cat "$out")"
+[ "$s" != 201 ] || api DELETE "/sandboxes/$(field "['sandboxID']")" >/dev/null
 s=$(api GET /templates/aliases/tiny); [ "$s" = 200 ] && [ "$(cat "$out")" = '{"templateID":"tiny","public":false}' ]
 s2=$(api GET /templates/aliases/no-such-template)
 [ "$s2" = 404 ]; check "template alias: 200 {templateID, public} for one of this host, else 404" $? "$s $s2 $(cat "$out")"

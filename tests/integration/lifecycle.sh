@@ -172,7 +172,7 @@ page=$(curl -s -H "E2b-Sandbox-Id: $id" -H "E2b-Sandbox-Port: 8000" "$COVE_URL/i
 [ "$page" = served ] && [ "$(state_of "$id")" = running ] && [ "$(resumes_of "$id")" = 2 ]
 check "a request to another port needs no token: it wakes it, the guest's server answers" $? "page=$page"
 api POST "/sandboxes/$id/pause" >/dev/null
-page=$(curl -s -H "Host: 8000-$id.sandbox.cove" "$COVE_URL/index.html")
+page=$(curl -s -H "Host: 8000-$id.localhost" "$COVE_URL/index.html")
 [ "$page" = served ] && [ "$(resumes_of "$id")" = 3 ]
 check "... by host name (PORT-ID.DOMAIN) too" $? "page=$page"
 

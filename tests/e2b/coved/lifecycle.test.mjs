@@ -48,7 +48,7 @@ function getByHost(sandboxId, port, path) {
   const api = new URL(process.env.E2B_API_URL);
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: api.hostname, port: api.port, path, headers: { host: `${port}-${sandboxId}.sandbox.cove` } },
+      { host: api.hostname, port: api.port, path, headers: { host: `${port}-${sandboxId}.localhost` } },
       (res) => {
         let body = '';
         res.on('data', (d) => (body += d));
