@@ -283,13 +283,13 @@ int api_timeout_body_parse(const char *body, size_t len, struct api_timeout_body
 
 int api_refresh_body_parse(const char *body, size_t len, struct api_refresh_body *ret, struct cove_err *err)
 {
-	ret->duration_s = API_REFRESH_DEFAULT_S;
+	ret->duration_s = -1;
 	return seconds_body(body, len, "duration", false, &ret->duration_s, err);
 }
 
 int api_connect_body_parse(const char *body, size_t len, struct api_connect_body *ret, struct cove_err *err)
 {
-	ret->timeout_s = MANAGER_DEFAULT_TIMEOUT_S;
+	ret->timeout_s = -1;
 	ret->memory = true;
 	json_t *j = json_body(body, len, err);
 	if (!j)

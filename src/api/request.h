@@ -62,14 +62,16 @@ struct api_timeout_body {
 };
 int api_timeout_body_parse(const char *body, size_t len, struct api_timeout_body *ret, struct cove_err *err);
 
-/* POST /sandboxes/{id}/refreshes: {"duration": seconds}, default 60. */
+/* POST /sandboxes/{id}/refreshes: {"duration": seconds}; -1 when not
+ * given (the handler's default: 60 s, within the host's longest). */
 struct api_refresh_body {
 	long duration_s;
 };
 int api_refresh_body_parse(const char *body, size_t len, struct api_refresh_body *ret, struct cove_err *err);
 
-/* POST /sandboxes/{id}/connect: {"timeout": seconds, default 300;
- * "memory": false to boot a paused sandbox from its saved disk}. */
+/* POST /sandboxes/{id}/connect: {"timeout": seconds (-1 when not given:
+ * the handler's default, 300 s within the host's longest); "memory": false
+ * to boot a paused sandbox from its saved disk}. */
 struct api_connect_body {
 	long timeout_s;
 	bool memory;

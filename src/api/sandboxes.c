@@ -59,6 +59,8 @@ enum MHD_Result api_sandbox_refresh(struct http_request *r)
 	struct cove_err err = { 0 };
 	struct api_refresh_body body;
 	int rc = api_refresh_body_parse(r->body, r->len, &body, &err);
+	if (rc == 0 && body.duration_s < 0)
+		body.duration_s = manager_default_timeout(api_manager(r), API_REFRESH_DEFAULT_S);
 	if (rc == 0)
 		rc = manager_refresh(api_manager(r), r->params[0], body.duration_s, &err);
 	return rc < 0 ? api_reply_failure(r, rc, &err) : http_reply_empty(r, 204);
@@ -75,6 +77,8 @@ enum MHD_Result api_sandbox_connect(struct http_request *r)
 	bool resumed = false;
 	struct manager_info info = { 0 };
 	int rc = api_connect_body_parse(r->body, r->len, &body, &err);
+	if (rc == 0 && body.timeout_s < 0)
+		body.timeout_s = manager_default_timeout(api_manager(r), MANAGER_DEFAULT_TIMEOUT_S);
 	if (rc == 0)
 		rc = manager_resume(api_manager(r), r->params[0], body.timeout_s, body.memory, &resumed, &err);
 	if (rc == 0)

@@ -131,21 +131,27 @@ void entry_abandon(struct manager *m, struct entry *e, const char *op, const str
 	entry_free(e);
 }
 
-/* The template of a create: the one named, or, when the name is a
- * snapshot's id or name, the snapshot's (pinned in snap). */
+/* The template of a create: the one named (into tname), or, when the name
+ * is a snapshot's id or name, the snapshot's (pinned in snap; tname is the
+ * template under it). A name with a namespace or E2B's ":default" tag and
+ * no such snapshot is the template of that name, as on E2B. */
 static int create_template(struct manager *m, const char *name, struct template *tpl, struct snap_pin *snap,
-			   struct cove_err *err)
+			   char tname[64], struct cove_err *err)
 {
 	struct template_ref ref;
-	if (snap_pin(m, name, snap))
+	if (snap_pin(m, name, snap)) {
 		name = snap->template_id;
-	else if (template_name_check(name, NULL) < 0 && template_ref_parse(name, &ref, NULL) == 0)
-		return cove_errf(err, -ENOENT, "snapshot '%s' not found", name); /* NAME:TAG, NS/NAME */
-	else if (template_name_check(name, err) < 0)
+	} else if (template_name_check(name, NULL) < 0 && template_ref_parse(name, &ref, NULL) == 0) {
+		if (ref.tag[0] || template_name_check(ref.alias, NULL) < 0)
+			return cove_errf(err, -ENOENT, "snapshot '%s' not found", name); /* NAME:TAG */
+		name = ref.alias;
+	} else if (template_name_check(name, err) < 0) {
 		return -EINVAL;
-	int r = template_load(m->c.templates_dir, name, tpl, err);
+	}
+	snprintf(tname, 64, "%s", name);
+	int r = template_load(m->c.templates_dir, tname, tpl, err);
 	if (r == -ENOENT)
-		r = cove_errf(err, -ENOENT, "template '%s' not found", name);
+		r = cove_errf(err, -ENOENT, "template '%s' not found", tname);
 	if (r < 0)
 		snap_unpin(m, snap);
 	return r;
@@ -156,7 +162,7 @@ int manager_create(struct manager *m, const struct manager_create *req, struct m
 {
 	int64_t t0 = now_us();
 	const char *name = req->template_id && *req->template_id ? req->template_id : MANAGER_DEFAULT_TEMPLATE;
-	long timeout = req->timeout_s ? req->timeout_s : MANAGER_DEFAULT_TIMEOUT_S;
+	long timeout = req->timeout_s ? req->timeout_s : manager_default_timeout(m, MANAGER_DEFAULT_TIMEOUT_S);
 	if (timeout_check(m, timeout, 1, err) < 0)
 		return -EINVAL;
 	int r = net_policy_check(&req->policy, err);
@@ -164,7 +170,8 @@ int manager_create(struct manager *m, const struct manager_create *req, struct m
 		return r;
 	struct template tpl;
 	struct snap_pin snap;
-	if ((r = create_template(m, name, &tpl, &snap, err)) < 0)
+	char tname[64];
+	if ((r = create_template(m, name, &tpl, &snap, tname, err)) < 0)
 		return r;
 	struct entry *e = entry_new(req->metadata);
 	char *policy = net_policy_encode(&req->policy);
@@ -175,14 +182,14 @@ int manager_create(struct manager *m, const struct manager_create *req, struct m
 		return cove_errf(err, -ENOMEM, "manager: out of memory");
 	}
 	free(policy);
-	struct warm *w = snap.snapshot[0] ? NULL : warm_take(m, name);
+	struct warm *w = snap.snapshot[0] ? NULL : warm_take(m, tname);
 	if (w)
 		snprintf(e->id, sizeof(e->id), "%s", w->id);
 	else
 		new_sandbox_id(e->id, sizeof(e->id));
 	/* One made from a snapshot has the snapshot's id for its template (as
 	 * on E2B), and the snapshot's memory and vCPUs. */
-	snprintf(e->template_id, sizeof(e->template_id), "%s", snap.snapshot[0] ? snap.id : name);
+	snprintf(e->template_id, sizeof(e->template_id), "%s", snap.snapshot[0] ? snap.id : tname);
 	snprintf(e->snapshot, sizeof(e->snapshot), "%s", snap.snapshot);
 	e->state = STORE_SANDBOX_CREATING;
 	e->vcpus = snap.vcpus ? snap.vcpus : tpl.vcpus ? tpl.vcpus : VMM_DEFAULT_VCPUS;
@@ -194,7 +201,8 @@ int manager_create(struct manager *m, const struct manager_create *req, struct m
 	e->auto_pause_fs_only = req->auto_pause && req->auto_pause_fs_only;
 	e->auto_resume = req->auto_resume;
 	e->timeout_s = timeout;
-	if ((r = envs_encode(req->envs, &e->envs)) < 0) {
+	r = snap.snapshot[0] ? snap_envs(&snap, req->envs, &e->envs) : envs_encode(req->envs, &e->envs);
+	if (r < 0) {
 		warm_put_back(m, w);
 		entry_free(e);
 		snap_unpin(m, &snap);
@@ -223,7 +231,7 @@ int manager_create(struct manager *m, const struct manager_create *req, struct m
 	snap_unpin(m, &snap);
 	__atomic_add_fetch(&m->created, 1, __ATOMIC_RELAXED);
 	/* e may be gone already (killed): only the copy is used from here. */
-	count_spawn(m, ret->template_id, ret->started_ms);
+	count_spawn(m, tname, ret->started_ms); /* the template's, for a snapshot's too */
 	log_info("sandbox=%s op=create template=%s timeout_s=%ld ms=%.1f", ret->id, ret->template_id, timeout,
 		 (double)(now_us() - t0) / 1000.0);
 	return 0;

@@ -234,6 +234,13 @@ struct snap_pin {
  * or name, else 0. */
 int snap_pin(struct manager *m, const char *name, struct snap_pin *ret);
 void snap_unpin(struct manager *m, struct snap_pin *p);
+/* In a snapshot's directory: the environment its guest was given. */
+#define SNAP_ENVS_FILE "envs"
+/* Without the lock: the environment of a sandbox made from snapshot p with
+ * the create's add ("KEY=VALUE", NULL-terminated, or NULL) on top (a name
+ * given again takes add's value), as envs_encode's text into *ret (NULL:
+ * none). A snapshot made before Cove kept it counts as none. */
+int snap_envs(const struct snap_pin *p, const char *const *add, char **ret);
 /* Without the lock: the template of e (its own, or its snapshot's; then
  * tpl->snapshot is the snapshot's directory, whose files e's are over). */
 int entry_template_load(struct manager *m, const struct entry *e, struct template *tpl, struct cove_err *err);

@@ -325,6 +325,7 @@ int manager_wake(struct manager *m, const char *id, bool envd, const char *token
 		long timeout = e->timeout_s > 0 ? e->timeout_s : MANAGER_DEFAULT_TIMEOUT_S;
 		if (timeout < MANAGER_AUTO_RESUME_MIN_S)
 			timeout = MANAGER_AUTO_RESUME_MIN_S;
+		timeout = manager_default_timeout(m, timeout);
 		e->end_ms = wall_ms() + timeout * 1000;
 		if (entry_record(m, e, e->state, err) < 0)
 			log_warn("sandbox=%s op=auto-resume msg=\"%s\"", id, err->msg);

@@ -114,6 +114,11 @@ void manager_stop(struct manager *m);
  * them), after waiting for the creates in flight. NULL-safe. */
 void manager_close(struct manager *m);
 
+/* A default timeout (dflt seconds) as this host allows it: at most its
+ * longest (max_timeout_s), so that a request that gives none never fails
+ * for the default. */
+long manager_default_timeout(const struct manager *m, long dflt);
+
 /* Boots a sandbox and returns once its agent has its token, environment and
  * clock. -ENOENT: no such template; -EINVAL: bad request; -EAGAIN: over the
  * host's limits (err says which). */

@@ -169,6 +169,11 @@ int timeout_check(const struct manager *m, long seconds, int lowest, struct cove
 			 seconds, lowest, m->c.max_timeout_s);
 }
 
+long manager_default_timeout(const struct manager *m, long dflt)
+{
+	return dflt < m->c.max_timeout_s ? dflt : m->c.max_timeout_s;
+}
+
 struct entry *entry_find_visible(struct manager *m, const char *id, struct cove_err *err)
 {
 	struct entry *e = entry_find(m, id);
@@ -284,6 +289,9 @@ void entry_settle(struct manager *m, struct entry *e)
 {
 	e->busy = false;
 	pthread_cond_broadcast(&m->settled);
+	/* The reaper passes over a busy entry: a deadline that went by
+	 * meanwhile is its now. */
+	pthread_cond_broadcast(&m->wake);
 }
 
 bool entry_disk_savable(const struct manager *m, const struct entry *e)

@@ -11,6 +11,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,6 +128,34 @@ int snap_pin(struct manager *m, const char *name, struct snap_pin *ret)
 	}
 	pthread_mutex_unlock(&m->lock);
 	return s ? 1 : 0;
+}
+
+int snap_envs(const struct snap_pin *p, const char *const *add, char **ret)
+{
+	*ret = NULL;
+	char path[PATH_MAX + 16];
+	snprintf(path, sizeof(path), "%s/%s", p->dir, SNAP_ENVS_FILE);
+	json_t *base = json_load_file(path, 0, NULL), *out = json_array();
+	int r = out ? 0 : -ENOMEM;
+	size_t i;
+	json_t *v;
+	json_array_foreach(base, i, v) {
+		const char *s = json_string_value(v);
+		size_t n = s ? strcspn(s, "=") : 0;
+		bool again = false;
+		for (size_t k = 0; s && add && add[k] && !again; k++)
+			again = strncmp(add[k], s, n) == 0 && add[k][n] == '=';
+		if (r == 0 && s && !again && json_array_append(out, v) < 0)
+			r = -ENOMEM;
+	}
+	for (size_t k = 0; r == 0 && add && add[k]; k++)
+		if (json_array_append_new(out, json_string(add[k])) < 0)
+			r = -ENOMEM;
+	if (r == 0 && json_array_size(out) && !(*ret = json_dumps(out, JSON_COMPACT)))
+		r = -ENOMEM;
+	json_decref(base);
+	json_decref(out);
+	return r;
 }
 
 void snap_unpin(struct manager *m, struct snap_pin *p)

@@ -153,6 +153,22 @@ static void snap_abandon(struct manager *m, struct snap *s)
 	free(s);
 }
 
+/* The environment p's guest was given (envs_encode's text; NULL: none),
+ * kept beside the snapshot's state: a sandbox made from it gets it again
+ * when it reboots (a filesystem-only pause, a connect without memory). */
+static int snap_write_envs(const char *dir, const char *envs, struct cove_err *err)
+{
+	char path[PATH_MAX + 16];
+	snprintf(path, sizeof(path), "%s/%s", dir, SNAP_ENVS_FILE);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return cove_errno(err, -errno, "write %s", path);
+	int r = fs_write_all(fd, envs ? envs : "[]", envs ? strlen(envs) : 2);
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	return r < 0 ? cove_errno(err, r, "write %s", path) : 0;
+}
+
 /* Saves p aside into s's directory and lets it run on; then makes the
  * copy durable. *pause_ms: how long p's guest stood still. */
 static int snap_make(struct manager *m, struct entry *p, struct snap *s, int64_t *pause_ms, struct cove_err *err)
@@ -176,9 +192,11 @@ static int snap_make(struct manager *m, struct entry *p, struct snap *s, int64_t
 		return r;
 	/* It goes on where it was. */
 	r = sandbox_resume(p->sb, err);
+	if (r == 0)
+		r = snap_write_envs(dir, p->envs, err);
 	*pause_ms = (now_us() - t0) / 1000;
 	if (r < 0) {
-		log_warn("sandbox=%s op=snapshot msg=\"resuming it: %s\"", p->id, err->msg);
+		log_warn("sandbox=%s op=snapshot msg=\"%s\"", p->id, err->msg);
 		return r;
 	}
 	return snap_sync(dir, err);

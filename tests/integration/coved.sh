@@ -68,6 +68,21 @@ rm "$COVE_STATE_DIR/api-key"
 COVE_API_KEY=env-key start; key=env-key
 s=$(api GET /v2/sandboxes); [ "$s" = 200 ]; check "COVE_API_KEY sets the key" $? "$s"
 stop
+# A host's longest below the defaults: a request that gives no timeout gets
+# the longest, never a 400 for a default it did not ask for.
+start --max-timeout 100; key=$(cat "$COVE_STATE_DIR/api-key")
+s=$(api POST /sandboxes '{"templateID":"tiny:default"}'); sid=$(field "['sandboxID']") tid=$(field "['templateID']")
+life=$(api GET "/sandboxes/$sid" >/dev/null; python3 -c '
+import json, sys, datetime
+d = json.load(open(sys.argv[1])); t = lambda k: datetime.datetime.fromisoformat(d[k].replace("Z", "+00:00"))
+print(round((t("endAt") - t("startedAt")).total_seconds()))' "$out" 2>&1)
+s2=$(api POST "/sandboxes/$sid/connect" '{}'); s3=$(api POST "/sandboxes/$sid/refreshes")
+[ "$s" = 201 ] && [ "$life" = 100 ] && [ "$s2" = 200 ] && [ "$s3" = 204 ]
+check "--max-timeout below the defaults: create, connect and refresh without a timeout get the host's longest" $? \
+    "create $s life $life connect $s2 refresh $s3 $(cat "$out")"
+[ "$tid" = tiny ]; check "templateID NAME:default with no such snapshot is the template NAME (as on E2B)" $? "$tid"
+api DELETE "/sandboxes/$sid" >/dev/null
+stop
 start --max-sandboxes 3 --max-timeout 90000; key=$(cat "$COVE_STATE_DIR/api-key")
 
 # --- create, info, list ---

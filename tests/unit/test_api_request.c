@@ -301,7 +301,7 @@ static void test_seconds_bodies(void **state)
 
 	struct api_refresh_body rf;
 	assert_int_equal(api_refresh_body_parse("", 0, &rf, &err), 0);
-	assert_int_equal(rf.duration_s, 60);
+	assert_int_equal(rf.duration_s, -1); /* not given: the handler's default */
 	assert_int_equal(api_refresh_body_parse("{\"duration\": 5}", 15, &rf, &err), 0);
 	assert_int_equal(rf.duration_s, 5);
 	assert_int_equal(api_refresh_body_parse("{\"duration\": -1}", 16, &rf, &err), -EINVAL);
@@ -309,7 +309,7 @@ static void test_seconds_bodies(void **state)
 
 	struct api_connect_body c;
 	assert_int_equal(api_connect_body_parse("{}", 2, &c, &err), 0);
-	assert_int_equal(c.timeout_s, MANAGER_DEFAULT_TIMEOUT_S);
+	assert_int_equal(c.timeout_s, -1);
 	assert_int_equal(api_connect_body_parse("{\"timeout\": 0}", 14, &c, &err), 0);
 	assert_int_equal(c.timeout_s, 0);
 	assert_int_equal(api_connect_body_parse("{\"timeout\": \"1\"}", 16, &c, &err), -EINVAL);
@@ -425,7 +425,7 @@ static void test_pause_connect_bodies(void **state)
 	struct api_connect_body c;
 	assert_int_equal(api_connect_body_parse("", 0, &c, &err), 0);
 	assert_true(c.memory);
-	assert_int_equal(c.timeout_s, MANAGER_DEFAULT_TIMEOUT_S);
+	assert_int_equal(c.timeout_s, -1);
 	const char *reboot = "{\"timeout\": 60, \"memory\": false}";
 	assert_int_equal(api_connect_body_parse(reboot, strlen(reboot), &c, &err), 0);
 	assert_false(c.memory);

@@ -4,8 +4,9 @@
 // Sandbox.create(snapshotId) twice and each on its own, Sandbox.listSnapshots
 // and sbx.listSnapshots() with their filters and pages, deleteSnapshot
 // (true, then false), and a file system carried over whole. And what Cove
-// adds: the source runs on, a process and the environment carry over, a
-// name given again moves to the new snapshot.
+// adds: the source runs on, a process and the environment carry over (the
+// environment through a reboot too), a name given again moves to the new
+// snapshot.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
@@ -63,6 +64,18 @@ test('a sandbox created from a snapshot carries on from it: files, a process, it
   assert.equal(info.templateId, snap.snapshotId);
   assert.equal(info.state, 'running');
   assert.notEqual(child.envdAccessToken, sbx.envdAccessToken);
+});
+
+test('one made from a snapshot keeps the whole environment through a reboot (a filesystem-only pause)', async () => {
+  const sbx = await source({ envs: { FROM_SOURCE: 'kept', BOTH: 'source' } });
+  const snap = await snapshotOf(sbx);
+  const child = await from(snap.snapshotId, { envs: { FROM_CREATE: 'added', BOTH: 'create' } });
+  const bootId = async () => (await child.commands.run('cat /proc/sys/kernel/random/boot_id')).stdout.trim();
+  const before = await bootId();
+  await child.pause({ keepMemory: false });
+  await child.connect();
+  assert.notEqual(await bootId(), before);
+  assert.equal((await child.commands.run('echo $FROM_SOURCE $FROM_CREATE $BOTH')).stdout.trim(), 'kept added create');
 });
 
 test('two sandboxes from one snapshot each go their own way', async () => {
