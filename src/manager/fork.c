@@ -146,10 +146,12 @@ static void fork_child_start(struct manager *m, struct fork_child *f)
 	f->r = entry_use_snapshot(m, f->e, &f->err);
 	if (f->r == 0)
 		f->r = entry_record(m, f->e, STORE_SANDBOX_CREATING, &f->err);
-	/* f->r is the child thread's from here (it may be done before
-	 * pthread_create returns); the result goes in a local. */
-	int rc = f->r == 0 ? pthread_create(&f->thread, NULL, fork_child_main, f) : 0;
-	f->started = f->r == 0 && rc == 0;
+	/* f->r is the child thread's once it starts (it may be done before
+	 * pthread_create returns): it is read before, and the result of
+	 * pthread_create goes in a local. */
+	bool recorded = f->r == 0;
+	int rc = recorded ? pthread_create(&f->thread, NULL, fork_child_main, f) : 0;
+	f->started = recorded && rc == 0;
 	if (rc != 0)
 		f->r = cove_errno(&f->err, -rc, "fork: start a thread");
 	if (!f->started) {
