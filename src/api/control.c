@@ -28,7 +28,7 @@ static const struct http_route routes[] = {
 	{ "GET", "/sandboxes/{}/metrics", api_sandbox_metrics },
 	{ "GET", "/sandboxes/{}/logs", api_sandbox_logs },
 	{ "GET", "/v2/sandboxes/{sandboxID}/logs", api_not_supported },
-	{ "PUT", "/sandboxes/{sandboxID}/network", api_not_supported },
+	{ "PUT", "/sandboxes/{}/network", api_sandbox_network },
 	{ "POST", "/sandboxes/{}/snapshots", api_snapshot_create },
 	/* E2B's API has these handlers, its spec and the SDK not yet. */
 	{ "PATCH", "/sandboxes/{sandboxID}/lifecycle", api_not_supported },

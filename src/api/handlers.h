@@ -21,6 +21,7 @@ enum MHD_Result api_sandbox_timeout(struct http_request *r);
 enum MHD_Result api_sandbox_refresh(struct http_request *r);
 enum MHD_Result api_sandbox_connect(struct http_request *r);
 enum MHD_Result api_sandbox_pause(struct http_request *r);
+enum MHD_Result api_sandbox_network(struct http_request *r);
 enum MHD_Result api_sandbox_fork(struct http_request *r);
 /* list.c */
 enum MHD_Result api_list_v1(struct http_request *r);

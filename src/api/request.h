@@ -134,6 +134,19 @@ struct api_logs_query {
 };
 int api_logs_query_parse(const struct api_query *q, struct api_logs_query *ret, struct cove_err *err);
 
+/* PUT /sandboxes/{id}/network (the SDK's updateNetwork): the sandbox's
+ * whole egress policy, replaced (an omitted field is its default):
+ * {"allow_internet_access" (or "allowInternetAccess"): bool, default true;
+ * "allowOut", "denyOut": lists of IPv4 addresses or CIDRs}. "rules" and
+ * "egressProxy" asking for anything are -ENOSYS. */
+struct api_network_body {
+	struct net_policy policy;           /* points into the fields below */
+	const char **allow_out, **deny_out; /* NULL-terminated, or NULL */
+	json_t *json;                       /* the body: owns the strings */
+};
+int api_network_body_parse(const char *body, size_t len, struct api_network_body *ret, struct cove_err *err);
+void api_network_body_clear(struct api_network_body *b);
+
 /* POST /sandboxes/{id}/snapshots: {"name": "[NAMESPACE/]NAME[:TAG]"},
  * optional (E2B's names: template_ref). */
 struct api_snapshot_body {

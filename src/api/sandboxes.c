@@ -142,3 +142,17 @@ enum MHD_Result api_sandbox_fork(struct http_request *r)
 	free(kids);
 	return http_reply_json(r, 201, list);
 }
+
+/* PUT /sandboxes/{id}/network (E2B's updateNetwork): the whole egress
+ * policy replaced, in force at once. */
+enum MHD_Result api_sandbox_network(struct http_request *r)
+{
+	struct cove_err err = { 0 };
+	struct api_network_body body;
+	int rc = api_network_body_parse(r->body, r->len, &body, &err);
+	if (rc == 0) {
+		rc = manager_set_network(api_manager(r), r->params[0], &body.policy, &err);
+		api_network_body_clear(&body);
+	}
+	return rc < 0 ? api_reply_failure(r, rc, &err) : http_reply_empty(r, 204);
+}

@@ -337,6 +337,37 @@ int manager_wake(struct manager *m, const char *id, bool envd, const char *token
 	return r;
 }
 
+int manager_set_network(struct manager *m, const char *id, const struct net_policy *policy, struct cove_err *err)
+{
+	char *text = net_policy_encode(policy);
+	if (!text)
+		return cove_errf(err, -ENOMEM, "manager: out of memory");
+	pthread_mutex_lock(&m->lock);
+	struct entry *e = entry_find_visible(m, id, err);
+	int r = !e ? -ENOENT
+	      : e->busy ? cove_errf(err, -EBUSY, "sandbox '%s' is being paused, resumed, forked or snapshotted; try again", id)
+			: 0;
+	/* The slot's rules change outside the lock; nobody pauses, resumes,
+	 * forks or kills it meanwhile. */
+	struct sandbox *sb = r == 0 ? e->sb : NULL;
+	if (sb) {
+		e->busy = true;
+		pthread_mutex_unlock(&m->lock);
+		r = sandbox_set_policy(sb, m->c.net, policy, err);
+		pthread_mutex_lock(&m->lock);
+		entry_settle(m, e);
+	}
+	if (r == 0 && (r = entry_set_policy(e, text)) < 0)
+		cove_errf(err, r, "manager: out of memory");
+	if (r == 0)
+		r = entry_record(m, e, e->state, err);
+	pthread_mutex_unlock(&m->lock);
+	if (r == 0)
+		log_info("sandbox=%s op=network policy=%s", id, *text ? text : "default");
+	free(text);
+	return r;
+}
+
 int manager_set_timeout(struct manager *m, const char *id, long timeout_s, struct cove_err *err)
 {
 	return change_deadline(m, id, timeout_s, false, err);

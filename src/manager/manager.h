@@ -176,6 +176,12 @@ int manager_resume(struct manager *m, const char *id, long timeout_s, bool memor
  * running and may not be woken (err says which); else the resume's
  * failure, and it stays paused. */
 int manager_wake(struct manager *m, const char *id, bool envd, const char *token, struct cove_err *err);
+/* The sandbox's egress policy becomes policy (E2B's updateNetwork): at
+ * once for a sandbox that has a network slot (running, or frozen in
+ * memory), at its resume for one paused to disk; recorded either way, so
+ * forks, snapshots and a restarted coved keep it. -ENOENT: no such
+ * sandbox; -EBUSY: being paused, resumed, forked or snapshotted. */
+int manager_set_network(struct manager *m, const char *id, const struct net_policy *policy, struct cove_err *err);
 /* The deadline becomes now + timeout_s. */
 int manager_set_timeout(struct manager *m, const char *id, long timeout_s, struct cove_err *err);
 /* The deadline becomes now + duration_s if that is later. */

@@ -276,6 +276,13 @@ int sandbox_claim(struct sandbox *sb, const struct sandbox_config *c, struct cov
 	return 0;
 }
 
+int sandbox_set_policy(struct sandbox *sb, struct net_slots *net, const struct net_policy *policy,
+		       struct cove_err *err)
+{
+	int r = net_slot_set_policy(net, sb->slot, policy, err);
+	return r < 0 ? cove_err_prefix(err, "sandbox %s", sb->id) : 0;
+}
+
 int sandbox_prepare(const struct sandbox_config *c, struct sandbox **ret, struct cove_err *err)
 {
 	if (!c->snapshot)

@@ -62,6 +62,10 @@ int sandbox_prepare(const struct sandbox_config *c, struct sandbox **ret, struct
  * a token, c's defaults and environment, and the clock. On failure the
  * caller frees it. */
 int sandbox_claim(struct sandbox *sb, const struct sandbox_config *c, struct cove_err *err);
+/* Replaces the egress policy of the sandbox's network slot (in net, the
+ * instance it came from), atomically: new connections see it at once. */
+int sandbox_set_policy(struct sandbox *sb, struct net_slots *net, const struct net_policy *policy,
+		       struct cove_err *err);
 
 /* Makes a template snapshot in dir: boots the guest c describes (its RAM in
  * a file, its disk writes in a layer of their own), waits for its agent,

@@ -1,8 +1,8 @@
 /* libFuzzer target: coved's create body (POST /sandboxes), parsed into the
  * request manager_create takes. What it hands out must be whole: every
  * string readable, every list NULL-terminated, the lifecycle one E2B
- * allows, and a refusal must say why. The same bytes as a pause and a
- * connect body too. */
+ * allows, and a refusal must say why (-ENOSYS: a field Cove has nothing
+ * behind). The same bytes as a pause, a connect and a network body too. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -30,6 +30,16 @@ static void small_bodies(const char *data, size_t size)
 	err.msg[0] = '\0';
 	if (api_connect_body_parse(data, size, &c, &err) < 0 && !err.msg[0])
 		abort();
+	err.msg[0] = '\0';
+	struct api_network_body n;
+	int r = api_network_body_parse(data, size, &n, &err);
+	if (r < 0 && (!err.msg[0] || n.json))
+		abort();
+	if (r == 0) {
+		volatile size_t sum = list_len(n.policy.allow_out) + list_len(n.policy.deny_out);
+		(void)sum;
+		api_network_body_clear(&n);
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -39,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct api_create_body b;
 	int r = api_create_body_parse((const char *)data, size, &b, &err);
 	if (r < 0) {
-		if ((r != -EINVAL && r != -ENOMEM) || !err.msg[0] || b.json)
+		if ((r != -EINVAL && r != -ENOMEM && r != -ENOSYS) || !err.msg[0] || b.json)
 			abort();
 		return 0;
 	}

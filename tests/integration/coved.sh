@@ -243,6 +243,36 @@ check "... with its own egress policy in force again" $? "slot policy: '$pol'"
 s=$(api POST "/sandboxes/$pid3/connect" '{"timeout":1}'); [ "$s" = 200 ]; check "connect to a running sandbox: 200" $? "$s"
 for _ in $(seq 1 40); do [ "$(api GET "/sandboxes/$pid3")" = 404 ] && break; sleep 0.1; done
 [ "$(field "['code']")" = 404 ]; check "... and its remaining time runs out as before" $? "$(cat "$out")"
+
+# --- updateNetwork (PUT /sandboxes/{id}/network): the whole policy replaced,
+# in the slot at once, in the record for a resume ---
+slot_policy() { sqlite3 "$COVE_STATE_DIR/cove.db" "select policy from slots where sandbox = '$1' and state = 'used'" 2>&1; }
+s=$(api POST /sandboxes '{"templateID":"tiny","timeout":120}'); nid=$(field "['sandboxID']")
+s=$(api PUT "/sandboxes/$nid/network" '{"allowOut":["10.1.2.3"],"denyOut":["0.0.0.0/0"]}')
+pol=$(slot_policy "$nid"); api GET "/sandboxes/$nid" >/dev/null
+[ "$s" = 204 ] && [[ $pol == *10.1.2.3*0.0.0.0/0* ]] && [ "$(field "['network']['allowOut']")" = "['10.1.2.3']" ] &&
+    [ "$(field "['network']['denyOut']")" = "['0.0.0.0/0']" ]
+check "updateNetwork: 204, the slot's rules and the info are the new policy" $? "$s slot '$pol' $(cat "$out")"
+s=$(api PUT "/sandboxes/$nid/network" '{"allow_internet_access":false}'); pol=$(slot_policy "$nid")
+api GET "/sandboxes/$nid" >/dev/null
+[ "$s" = 204 ] && [[ $pol == *false* ]] && [[ $pol != *10.1.2.3* ]] && [ "$(field "['allowInternetAccess']")" = False ] &&
+    [ "$(field "['network']['allowOut']")" = "[]" ]
+check "... it replaces the whole policy (the omitted lists are cleared)" $? "$s slot '$pol' $(cat "$out")"
+bad=""
+for b in '{"allowOut":"10.0.0.1"}' '{"denyOut":["example.com"]}' '{"allow_internet_access":"no"}' '{'; do
+    s=$(api PUT "/sandboxes/$nid/network" "$b"); [ "$s" = 400 ] || bad="$bad $b -> $s $(cat "$out");"
+done
+s=$(api PUT "/sandboxes/$nid/network" '{"rules":{"api.example.com":[{"transform":{"headers":{"a":"b"}}}]}}')
+[ "$s" = 501 ] && grep -q "not supported by Cove: rules" "$out" || bad="$bad rules -> $s $(cat "$out");"
+s=$(api PUT /sandboxes/nosuchsandbox/network '{}'); [ "$s" = 404 ] || bad="$bad unknown -> $s;"
+[ -z "$bad" ] && [[ $(slot_policy "$nid") == *false* ]]
+check "... bad bodies 400, rules 501, an unknown sandbox 404, and the policy in force unchanged" $? "$bad"
+api POST "/sandboxes/$nid/pause" >/dev/null
+s=$(api PUT "/sandboxes/$nid/network" '{"denyOut":["192.0.2.0/24"]}')
+s2=$(api POST "/sandboxes/$nid/connect" '{}'); pol=$(slot_policy "$nid")
+[ "$s" = 204 ] && [ "$s2" = 201 ] && [[ $pol == *192.0.2.0/24* ]] && [[ $pol != *false* ]]
+check "... of a paused sandbox: recorded, and its slot gets it on resume" $? "$s $s2 slot '$pol'"
+api DELETE "/sandboxes/$nid" >/dev/null
 s=$(api POST /sandboxes/no-such-sandbox/pause); [ "$s" = 404 ]; check "pause of an unknown sandbox: 404" $? "$s"
 [ "$(health no-such-sandbox)" = 502 ]; check "/health of an unknown sandbox: 502" $?
 body=$(curl -s -H "E2b-Sandbox-Id: no-such-sandbox" "$url/health")
@@ -292,7 +322,7 @@ POST /sandboxes/abc/resume /sandboxes/{sandboxID}/resume
 PATCH /sandboxes/abc/lifecycle /sandboxes/{sandboxID}/lifecycle
 GET /templates/abc/tags /templates/{templateID}/tags
 DELETE /templates/tags /templates/tags
-PUT /sandboxes/abc/network /sandboxes/{sandboxID}/network
+PUT /sandboxes/abc/metadata /sandboxes/{sandboxID}/metadata
 GET /sandboxes/metrics /sandboxes/metrics
 POST /v3/templates /v3/templates
 GET /templates/t/builds/b/status /templates/{templateID}/builds/{buildID}/status

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Sandbox networking with real guests: egress on and off, allow and deny
 # lists, isolation from the host, the metadata address, private networks and
-# other sandboxes, two guests with the same address at once, port-forward,
+# other sandboxes, a policy replaced through coved (updateNetwork), two guests
+# with the same address at once, port-forward,
 # the pool, and recovery: after 200 cycles and after SIGKILLs at any point,
 # the counts of namespaces, links and rules are back where they started.
 #
@@ -139,6 +140,30 @@ nft delete table inet "$COVE_NET_NAME"
 wait $r
 grep -q 'restored the rules of 1' "$base/gc" && result 203.0.113.10 ok && result 203.0.113.20 blocked
 check "rules flushed under a running sandbox are restored from its record" $? "$(cat "$base/gc" "$out" "$err")"
+
+# --- updateNetwork through coved: a new policy is in force at once ---
+coved_pid=""
+if start_coved "$base/coved.log" --net-pool 0; then
+    pids+=("$coved_pid")
+    key=$(cat "$COVE_STATE_DIR/api-key")
+    api() { curl -s -o "$out" -w '%{http_code}' -X "$1" -H "X-API-KEY: $key" ${3:+--data-binary "$3"} "$coved_url$2"; }
+    gprobe() { COVE_URL=$coved_url COVE_API_KEY=$key "$cove" exec "$nid" -- sh -c "$probe" sh "$@" >"$out" 2>"$err"; }
+    api POST /sandboxes '{"templateID":"tiny","timeout":120,"allow_internet_access":false}' >/dev/null
+    nid=$(sed -n 's/.*"sandboxID":"\([a-z0-9]*\)".*/\1/p' "$out")
+    gprobe 203.0.113.10; first=$(cat "$out")
+    s=$(api PUT "/sandboxes/$nid/network" '{}'); gprobe 203.0.113.10 203.0.113.20
+    [ -n "$nid" ] && [ "$first" = "203.0.113.10 blocked" ] && [ "$s" = 204 ] && result 203.0.113.10 ok &&
+        result 203.0.113.20 ok
+    check "updateNetwork: a sandbox made without internet reaches it once its policy is replaced" $? \
+        "id=$nid first='$first' put=$s $(cat "$out" "$err")"
+    s=$(api PUT "/sandboxes/$nid/network" '{"denyOut":["203.0.113.20/32"]}'); gprobe 203.0.113.10 203.0.113.20
+    [ "$s" = 204 ] && result 203.0.113.10 ok && result 203.0.113.20 blocked
+    check "... and a deny list put in its place is enforced for the next connection" $? "put=$s $(cat "$out" "$err")"
+    api DELETE "/sandboxes/$nid" >/dev/null
+    kill "$coved_pid"; wait "$coved_pid" 2>/dev/null
+else
+    check "coved starts for the updateNetwork checks" 1 "$(cat "$base/coved.log")"
+fi
 
 # --- two sandboxes at once, the same guest address ---
 "$cove" run -- sh -c 'sleep 1; ip -o -4 addr show eth0; timeout 5 wget -q -O - http://203.0.113.10/' >"$base/a" 2>&1 &

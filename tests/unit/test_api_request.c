@@ -156,6 +156,48 @@ static void test_create_bad(void **state)
 	create_refused("{\"templateID\": 1, \"timeout\": -1}", "templateID must be a string");
 }
 
+/* PUT /sandboxes/{id}/network: the whole policy, omitted fields their
+ * defaults; what Cove has nothing behind is -ENOSYS. */
+static void test_network_body(void **state)
+{
+	(void)state;
+	struct cove_err err = { 0 };
+	struct api_network_body n;
+	assert_int_equal(api_network_body_parse("", 0, &n, &err), 0);
+	assert_true(n.policy.internet);
+	assert_null(n.policy.allow_out);
+	assert_null(n.policy.deny_out);
+	api_network_body_clear(&n);
+	const char *full = "{\"allowOut\": [\"10.1.2.3\"], \"denyOut\": [\"0.0.0.0/0\"], \"allow_internet_access\": false}";
+	assert_int_equal(api_network_body_parse(full, strlen(full), &n, &err), 0);
+	assert_false(n.policy.internet);
+	assert_string_equal(n.policy.allow_out[0], "10.1.2.3");
+	assert_null(n.policy.allow_out[1]);
+	assert_string_equal(n.policy.deny_out[0], "0.0.0.0/0");
+	api_network_body_clear(&n);
+	assert_int_equal(api_network_body_parse("{\"allowInternetAccess\": false}", 30, &n, &err), 0);
+	assert_false(n.policy.internet);
+	api_network_body_clear(&n);
+	const char *bad[][2] = {
+		{ "{\"allowOut\": \"10.0.0.1\"}", "allowOut must be a list" },
+		{ "{\"denyOut\": [\"example.com\"]}", "'example.com' is not an IPv4 address or CIDR" },
+		{ "{\"allow_internet_access\": 1}", "allow_internet_access must be true or false" },
+		{ "[]", "the body is not a JSON object" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		int r = api_network_body_parse(bad[i][0], strlen(bad[i][0]), &n, &err);
+		if (r != -EINVAL || !strstr(err.msg, bad[i][1]))
+			fail_msg("%s: got %d '%s'", bad[i][0], r, err.msg);
+		assert_null(n.json);
+	}
+	const char *rules = "{\"rules\": {\"api.example.com\": [{\"transform\": {}}]}}";
+	assert_int_equal(api_network_body_parse(rules, strlen(rules), &n, &err), -ENOSYS);
+	assert_non_null(strstr(err.msg, "not supported by Cove: rules"));
+	const char *proxy = "{\"egressProxy\": {\"address\": \"p:1080\"}}";
+	assert_int_equal(api_network_body_parse(proxy, strlen(proxy), &n, &err), -ENOSYS);
+	assert_null(n.json);
+}
+
 /* E2B's fields that Cove has nothing behind: refused when they ask for
  * anything (-ENOSYS: 501), taken when they ask for nothing. */
 static void test_create_unsupported(void **state)
@@ -806,7 +848,7 @@ int main(void)
 		cmocka_unit_test(test_logs_query),      cmocka_unit_test(test_sandbox_host),
 		cmocka_unit_test(test_sandbox_headers), cmocka_unit_test(test_create_lifecycle),
 		cmocka_unit_test(test_pause_connect_bodies), cmocka_unit_test(test_domain),
-		cmocka_unit_test(test_create_unsupported),
+		cmocka_unit_test(test_create_unsupported), cmocka_unit_test(test_network_body),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { randomUUID } from 'node:crypto';
 
-const { Sandbox, SandboxNotFoundError, Template, Volume, VolumeError, Secret, SecretError } = createRequire(
+const { ALL_TRAFFIC, Sandbox, SandboxNotFoundError, Template, Volume, VolumeError, Secret, SecretError } = createRequire(
   `${process.env.COVE_NODE_DIR}/`,
 )('e2b');
 const template = 'tiny';
@@ -103,6 +103,22 @@ test('getInfo and list carry the network, internet access, lifecycle and disk as
   const [listed] = await Sandbox.list({ query: { metadata: { suite: 'parity-info' } } }).nextItems();
   assert.equal(listed.sandboxId, sbx.sandboxId);
   assert.deepEqual(listed.volumeMounts, []);
+});
+
+test('updateNetwork replaces the whole egress policy, and getInfo shows it', async () => {
+  const sbx = await Sandbox.create(template, { network: { allowOut: ['10.9.8.7'] } });
+  made.push(sbx.sandboxId);
+  await sbx.updateNetwork({ allowOut: ['10.1.2.3'], denyOut: [ALL_TRAFFIC] });
+  let info = await sbx.getInfo();
+  assert.deepEqual(info.network.allowOut, ['10.1.2.3']);
+  assert.deepEqual(info.network.denyOut, [ALL_TRAFFIC]);
+  await Sandbox.updateNetwork(sbx.sandboxId, { allowInternetAccess: false });
+  info = await sbx.getInfo();
+  assert.equal(info.allowInternetAccess, false);
+  assert.deepEqual(info.network.allowOut, []);
+  assert.deepEqual(info.network.denyOut, []);
+  await assert.rejects(sbx.updateNetwork({ allowOut: ['not-an-address'] }), /400: .*not-an-address/);
+  await assert.rejects(Sandbox.updateNetwork('nosuchsandbox0000000', {}), SandboxNotFoundError);
 });
 
 test('list: template, startedAfter (at or after) and order, with pages in either order', async () => {
