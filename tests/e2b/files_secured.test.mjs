@@ -151,4 +151,16 @@ test('a signature is bound to its path, operation and user', async () => {
   assert.deepEqual(await tamper('username', 'root'), [401, { code: 401, message: 'invalid signature' }]);
   const write = new URL(await sbx.uploadUrl(name));
   assert.equal((await plainFetch(sbx, new URL(`/files?${write.searchParams}`, url))).status, 401);
+  // An Authorization header naming another user does not move it: the
+  // signed user's file is read, and an upload lands in the signed user's home.
+  const asRoot = { authorization: `Basic ${Buffer.from('root:').toString('base64')}` };
+  const got = await plainFetch(sbx, url, { headers: asRoot });
+  assert.equal(got.status, 200);
+  assert.equal(await got.text(), 'x');
+  const form = new FormData();
+  form.append('file', new Blob(['signed user']));
+  const up = await plainFetch(sbx, await sbx.uploadUrl(name), { method: 'POST', body: form, headers: asRoot });
+  assert.equal(up.status, 200);
+  assert.equal(await sbx.files.read(name), 'signed user');
+  assert.equal((await sbx.commands.run(`stat -c %U ${name}`)).stdout.trim(), (await sbx.commands.run('id -un')).stdout.trim());
 });

@@ -129,12 +129,29 @@ static unsigned status_for_errno(int e)
 	}
 }
 
+/* The user a /files request acts as. One that carries a signature acts as
+ * the user that was signed (?username, else the default user), whatever
+ * its Authorization header says: a signed URL cannot be turned to another
+ * user (envd takes ?username alone on /files). */
+static int files_user(struct http_request *r, struct user_info *out, struct cove_err *err)
+{
+	if (!http_query(r, "signature"))
+		return user_resolve(r, NULL, out, err);
+	char name[64] = "";
+	const char *q = http_query(r, "username");
+	if (q && *q)
+		snprintf(name, sizeof(name), "%.63s", q);
+	else
+		agent_default_user(name, sizeof(name));
+	return name[0] ? user_resolve(r, q && *q ? q : name, out, err) : user_by_uid(getuid(), out, err);
+}
+
 enum MHD_Result files_get(struct http_request *r)
 {
 	char path[PATH_MAX];
 	struct user_info user;
 	struct cove_err err = { 0 };
-	int rc = user_resolve(r, NULL, &user, &err);
+	int rc = files_user(r, &user, &err);
 	if (rc < 0)
 		return agent_reply_rest_error(r, status_for_errno(rc), err.msg);
 	if (fs_resolve(http_query(r, "path"), user.home, path, sizeof(path)) < 0)
@@ -359,7 +376,7 @@ static int upload_start(struct http_request *r, struct upload **ret)
 	r->ctx = u;
 	*ret = u;
 	struct cove_err e = { 0 };
-	int rc = user_resolve(r, NULL, &u->user, &e);
+	int rc = files_user(r, &u->user, &e);
 	if (rc < 0)
 		return fail_upload(u, status_for_errno(rc), "%s", e.msg);
 	char why[256];
