@@ -204,6 +204,7 @@ struct upload {
 	bool multipart;
 	struct MHD_PostProcessor *pp;
 	bool gzip, inflate_ready;
+	bool gzip_whole;       /* the gzip body ended where a member ends */
 	z_stream z;
 	struct part cur;
 	struct user_info user; /* the files become this user's */
@@ -322,8 +323,13 @@ static int write_inflated(struct upload *u, const char *data, size_t len)
 		int r = fs_write_all(u->cur.fd, out, sizeof(out) - u->z.avail_out);
 		if (r < 0)
 			return fail_errno(u, r, "write");
-		if (zr == Z_STREAM_END)
+		/* Members may follow one another (as Go's gzip.Reader, envd's,
+		 * reads them); the body is whole only where one ends. */
+		u->gzip_whole = zr == Z_STREAM_END;
+		if (zr == Z_STREAM_END && u->z.avail_in == 0)
 			break;
+		if (zr == Z_STREAM_END && inflateReset(&u->z) != Z_OK)
+			return fail_upload(u, 400, "error decompressing request body: the body is not valid gzip");
 	} while (u->z.avail_in > 0 || u->z.avail_out == 0);
 	return 0;
 }
@@ -450,6 +456,10 @@ enum MHD_Result files_post(struct http_request *r)
 	u = r->ctx;
 	if (!u)
 		return agent_reply_rest_error(r, 500, "out of memory");
+	/* A gzip body cut short (envd's: unexpected EOF) is refused; what came
+	 * of it was written in place, as envd leaves it. */
+	if (!u->status && u->gzip && !u->gzip_whole)
+		fail_upload(u, 400, "error decompressing request body: the gzip stream ended early");
 	if (!u->status)
 		part_close(u);
 	if (!u->status && json_array_size(u->results) == 0)
