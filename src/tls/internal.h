@@ -41,6 +41,10 @@ struct tls_cert_spec {
 	const char *const *ips; /* its IP addresses, as text */
 	size_t nips;
 	bool ca;                /* a certificate authority, or a TLS server */
+	/* A CA's: the only names it may sign for (critical name constraints):
+	 * this domain and the names under it, and, under localhost, the
+	 * loopback addresses; NULL: any. */
+	const char *permit;
 	time_t not_after;
 	gnutls_x509_privkey_t key;        /* the subject's */
 	gnutls_x509_crt_t issuer;         /* NULL: self-signed */
@@ -49,5 +53,11 @@ struct tls_cert_spec {
 /* A new ECDSA P-256 key. */
 int tls_key_generate(gnutls_x509_privkey_t *ret, struct cove_err *err);
 int tls_cert_make(const struct tls_cert_spec *s, gnutls_x509_crt_t *ret, struct cove_err *err);
+/* Whether the authority ca may sign for domain (its name constraints, if
+ * it has any, permit it). */
+bool tls_ca_permits(gnutls_x509_crt_t ca, const char *domain);
+/* localhost or a name under it: its certificates name the loopback
+ * addresses too. */
+bool tls_domain_local(const char *domain);
 
 #endif

@@ -73,6 +73,10 @@ int tls_issuer_new(const char *dir, const char *domain, struct tls_issuer **ret,
 	snprintf(is->domain, sizeof(is->domain), "%s", domain);
 	pthread_mutex_init(&is->lock, NULL);
 	int rc = load(is, dir, err);
+	if (rc == 0 && !tls_ca_permits(is->ca, domain))
+		rc = cove_errf(err, -EINVAL, "tls: the local CA in %s was made for another domain than %s; make one for it "
+					     "(coved --make-local-ca --domain %s, after removing %s/ca.pem and ca-key.pem)",
+			       dir, domain, domain, dir);
 	if (rc < 0) {
 		tls_issuer_free(is);
 		return rc;

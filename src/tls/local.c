@@ -47,8 +47,8 @@ static int write_key(gnutls_x509_privkey_t key, const char *path, struct cove_er
 	return rc;
 }
 
-static int make_ca(const struct tls_local_paths *p, gnutls_x509_crt_t *ca, gnutls_x509_privkey_t *ca_key,
-		   struct cove_err *err)
+static int make_ca(const struct tls_local_paths *p, const char *domain, gnutls_x509_crt_t *ca,
+		   gnutls_x509_privkey_t *ca_key, struct cove_err *err)
 {
 	char host[64] = "", cn[128];
 	(void)gethostname(host, sizeof(host) - 1);
@@ -56,8 +56,8 @@ static int make_ca(const struct tls_local_paths *p, gnutls_x509_crt_t *ca, gnutl
 	int rc = tls_key_generate(ca_key, err);
 	if (rc < 0)
 		return rc;
-	struct tls_cert_spec s = { .cn = cn, .ca = true, .not_after = time(NULL) + (time_t)CA_DAYS * DAY,
-				   .key = *ca_key };
+	struct tls_cert_spec s = { .cn = cn, .ca = true, .permit = domain,
+				   .not_after = time(NULL) + (time_t)CA_DAYS * DAY, .key = *ca_key };
 	rc = tls_cert_make(&s, ca, err);
 	if (rc == 0 && (rc = write_key(*ca_key, p->ca_key, err)) == 0)
 		rc = write_crt(*ca, p->ca, err);
@@ -105,8 +105,7 @@ static int make_cert(const struct tls_local_paths *p, const char *domain, gnutls
 		return rc;
 	/* Under localhost, the loopback addresses too (https://127.0.0.1:PORT). */
 	static const char *const loopback[] = { "127.0.0.1", "::1" };
-	size_t n = strlen(domain);
-	bool local = strcmp(domain, "localhost") == 0 || (n > 10 && strcmp(domain + n - 10, ".localhost") == 0);
+	bool local = tls_domain_local(domain);
 	struct tls_cert_spec s = { .cn = domain, .dns = names, .ndns = 3, .ips = loopback, .nips = local ? 2 : 0,
 				   .key = key, .issuer = ca, .issuer_key = ca_key,
 				   .not_after = until < ca_until ? until : ca_until };
@@ -129,9 +128,18 @@ int tls_local_make(const char *dir, const char *domain, bool *made_ca, struct co
 	gnutls_x509_crt_t ca = NULL;
 	gnutls_x509_privkey_t ca_key = NULL;
 	*made_ca = access(p.ca, F_OK) < 0 && access(p.ca_key, F_OK) < 0;
-	rc = *made_ca ? make_ca(&p, &ca, &ca_key, err) : load_ca(&p, &ca, &ca_key, err);
+	rc = *made_ca ? make_ca(&p, domain, &ca, &ca_key, err) : load_ca(&p, &ca, &ca_key, err);
 	if (rc < 0)
 		return rc;
+	if (!tls_ca_permits(ca, domain))
+		rc = cove_errf(err, -EINVAL, "tls: the local CA %s was made for another domain than %s (it may sign for "
+					     "that one only); remove it and %s to make one for %s",
+			       p.ca, domain, p.ca_key, domain);
+	if (rc < 0) {
+		gnutls_x509_crt_deinit(ca);
+		gnutls_x509_privkey_deinit(ca_key);
+		return rc;
+	}
 	rc = make_cert(&p, domain, ca, ca_key, err);
 	gnutls_x509_crt_deinit(ca);
 	gnutls_x509_privkey_deinit(ca_key);

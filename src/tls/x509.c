@@ -75,6 +75,55 @@ static int set_names(gnutls_x509_crt_t crt, const struct tls_cert_spec *s)
 	return rc;
 }
 
+bool tls_domain_local(const char *domain)
+{
+	size_t n = strlen(domain);
+	return strcmp(domain, "localhost") == 0 || (n > 10 && strcmp(domain + n - 10, ".localhost") == 0);
+}
+
+/* A CA's name constraints: s->permit and the names under it (RFC 5280's
+ * dNSName subtree), and the loopback addresses for a local domain; no
+ * other IP address. Critical, so that a client that cannot check them
+ * refuses the CA rather than trusting it for everything. */
+static int set_constraints(gnutls_x509_crt_t crt, const struct tls_cert_spec *s)
+{
+	gnutls_x509_name_constraints_t nc;
+	int rc = gnutls_x509_name_constraints_init(&nc);
+	if (rc < 0)
+		return rc;
+	gnutls_datum_t dns = { (unsigned char *)s->permit, (unsigned)strlen(s->permit) };
+	rc = gnutls_x509_name_constraints_add_permitted(nc, GNUTLS_SAN_DNSNAME, &dns);
+	/* Address and mask: 127.0.0.0/8 and ::1/128, or 0.0.0.0/32 (none). */
+	unsigned char v4[8] = { 127, 0, 0, 0, 255, 0, 0, 0 }, none[8] = { 0, 0, 0, 0, 255, 255, 255, 255 };
+	unsigned char v6[32] = { [15] = 1 };
+	memset(v6 + 16, 0xff, 16);
+	bool local = tls_domain_local(s->permit);
+	gnutls_datum_t ip4 = { local ? v4 : none, 8 }, ip6 = { v6, 32 };
+	if (rc == 0)
+		rc = gnutls_x509_name_constraints_add_permitted(nc, GNUTLS_SAN_IPADDRESS, &ip4);
+	if (rc == 0 && local)
+		rc = gnutls_x509_name_constraints_add_permitted(nc, GNUTLS_SAN_IPADDRESS, &ip6);
+	if (rc == 0)
+		rc = gnutls_x509_crt_set_name_constraints(crt, nc, 1);
+	gnutls_x509_name_constraints_deinit(nc);
+	return rc;
+}
+
+bool tls_ca_permits(gnutls_x509_crt_t ca, const char *domain)
+{
+	gnutls_x509_name_constraints_t nc;
+	if (gnutls_x509_name_constraints_init(&nc) < 0)
+		return false;
+	int rc = gnutls_x509_crt_get_name_constraints(ca, nc, 0, NULL);
+	bool ok = rc == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE; /* none: any name */
+	if (rc == 0) {
+		gnutls_datum_t name = { (unsigned char *)domain, (unsigned)strlen(domain) };
+		ok = gnutls_x509_name_constraints_check(nc, GNUTLS_SAN_DNSNAME, &name) != 0;
+	}
+	gnutls_x509_name_constraints_deinit(nc);
+	return ok;
+}
+
 static int fill(gnutls_x509_crt_t crt, const struct tls_cert_spec *s)
 {
 	time_t now = time(NULL);
@@ -96,6 +145,8 @@ static int fill(gnutls_x509_crt_t crt, const struct tls_cert_spec *s)
 							      : GNUTLS_KEY_DIGITAL_SIGNATURE);
 	if (rc == 0 && !s->ca)
 		rc = gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_SERVER, 0);
+	if (rc == 0 && s->ca && s->permit)
+		rc = set_constraints(crt, s);
 	if (rc == 0)
 		rc = set_key_ids(crt, s);
 	if (rc == 0)

@@ -67,6 +67,16 @@ ca=$(cat "$tlsdir/ca.pem")
 "$coved" --make-local-ca --state-dir "$COVE_STATE_DIR" >"$base/made" 2>&1 && [ "$(cat "$tlsdir/ca.pem")" = "$ca" ] &&
     grep -q '^Kept the local CA' "$base/made"
 check "made again, the CA is kept (clients that trust it still do)" $? "$(head -2 "$base/made")"
+# The CA may sign for its domain alone: a stolen key cannot make a
+# certificate another site's clients on this host would take.
+nc=$(openssl x509 -in "$tlsdir/ca.pem" -noout -text 2>&1 | sed -n '/Name Constraints: critical/,/Subject Key/p')
+grep -q 'DNS:localhost' <<<"$nc" && grep -q 'IP:127.0.0.0/255.0.0.0' <<<"$nc" && ! grep -q 'Excluded' <<<"$nc"
+check "the CA carries critical name constraints: localhost and the loopback addresses only" $? "$nc"
+"$coved" --make-local-ca --domain other.example --state-dir "$COVE_STATE_DIR" >"$base/other" 2>&1; rc=$?
+[ $rc != 0 ] && grep -q 'was made for another domain than other.example' "$base/other" &&
+    [ "$(cat "$tlsdir/ca.pem")" = "$ca" ]
+check "a certificate for another domain from it is refused, saying how to make a CA for that domain" $? \
+    "exit $rc: $(cat "$base/other")"
 
 # --- bad settings and files stop coved at once, naming what is wrong ---
 refused() { # refused NAME MESSAGE FLAGS...: coved exits non-zero, saying MESSAGE
