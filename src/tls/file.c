@@ -124,10 +124,15 @@ int tls_crt_read(const char *path, gnutls_x509_crt_t *ret, struct cove_err *err)
 
 int tls_key_read(const char *path, gnutls_x509_privkey_t *ret, struct cove_err *err)
 {
-	_cleanup_free_ char *pem = NULL;
-	size_t len;
+	char *pem = NULL;
+	size_t len = 0;
 	int rc = tls_file_read(path, "key", &pem, &len, err);
-	return rc < 0 ? rc : tls_key_import(pem, len, path, ret, err);
+	if (rc == 0)
+		rc = tls_key_import(pem, len, path, ret, err);
+	if (pem)
+		explicit_bzero(pem, len); /* the key's text leaves no copy behind */
+	free(pem);
+	return rc;
 }
 
 int tls_crt_pem(gnutls_x509_crt_t crt, gnutls_datum_t *ret, struct cove_err *err)

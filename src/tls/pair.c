@@ -54,14 +54,17 @@ static int check_pair(const char *cert, size_t cert_len, const char *key_pem, si
 int tls_pair_load(const char *cert_path, const char *key_path, struct tls_pair *ret, struct cove_err *err)
 {
 	_cleanup_free_ char *cert = NULL, *key = NULL;
-	size_t cert_len, key_len;
+	size_t cert_len = 0, key_len = 0;
 	int rc = tls_file_read(cert_path, "certificate", &cert, &cert_len, err);
 	if (rc == 0)
 		rc = tls_file_read(key_path, "key", &key, &key_len, err);
 	if (rc == 0)
 		rc = check_pair(cert, cert_len, key, key_len, cert_path, key_path, err);
-	if (rc < 0)
+	if (rc < 0) {
+		if (key)
+			explicit_bzero(key, key_len); /* as tls_pair_clear does */
 		return rc;
+	}
 	ret->cert = TAKE_PTR(cert);
 	ret->key = TAKE_PTR(key);
 	return 0;

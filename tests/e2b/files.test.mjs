@@ -2,7 +2,7 @@
 // in a real guest: see agent.mjs), in a scratch directory of the test's own.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startAgent, plainFetch } from './agent.mjs';
+import { startAgent, plainFetch, guestMode } from './agent.mjs';
 import { join } from 'node:path';
 
 let agent;
@@ -252,6 +252,18 @@ test('metadata written with a file comes back from getInfo and list, and an over
   assert.deepEqual((await sbx.files.getInfo(p)).metadata, { other: '1' });
   await sbx.files.write(p, 'z');
   assert.equal((await sbx.files.getInfo(p)).metadata, undefined);
+});
+
+// The guest's /dev/shm (tmpfs, Linux 6.1) takes no user.* xattrs: an
+// upload with metadata there is refused, and leaves the file's owner as it
+// was. (The host's tmpfs takes them, so this is for a guest only.)
+test('an upload whose metadata is refused changes nothing, its owner included', { skip: !guestMode && 'a guest\'s tmpfs only' }, async () => {
+  const p = '/dev/shm/metadata-refused.txt';
+  await sbx.files.write(p, 'root owns it', { user: 'root' });
+  await assert.rejects(sbx.files.write(p, 'x', { metadata: { a: 'b' } }), (e) =>
+    e.name === 'InvalidArgumentError' && /set metadata on .*Operation not supported/.test(e.message));
+  assert.equal((await sbx.commands.run(`stat -c %U ${p}`, { user: 'root' })).stdout.trim(), 'root');
+  assert.equal(await sbx.files.read(p, { user: 'root' }), 'root owns it');
 });
 
 test('uploadUrl and downloadUrl work with plain HTTP (signed when the sandbox has a token)', async () => {

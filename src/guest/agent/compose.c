@@ -107,9 +107,16 @@ static int compose_resolve(struct compose *c, struct http_request *r)
  * can (copy_file_range), else through a buffer. */
 static int append_file(struct compose *c, const char *path, uint64_t *total)
 {
-	int in = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK and a check on what was opened: a source swapped for a
+	 * FIFO since it was looked at is refused, not waited on forever. */
+	int in = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (in < 0)
 		return compose_fail_errno(c, -errno, "open", path);
+	struct stat st;
+	if (fstat(in, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(in);
+		return compose_fail(c, 400, "source path is not a regular file: %s", path);
+	}
 	int rc = 0;
 	bool kernel = true;
 	for (;;) {

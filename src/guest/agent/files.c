@@ -268,22 +268,25 @@ static int part_open(struct upload *u, const char *client_path)
 	bool existed = stat(u->cur.path, &st) == 0;
 	if (existed && S_ISDIR(st.st_mode))
 		return fail_upload(u, 400, "path is a directory: %s", u->cur.path);
-	/* Only a regular file changes hands (envd would give /dev/null away). */
-	bool regular = !existed || S_ISREG(st.st_mode);
-	if (existed && regular && chown(u->cur.path, u->user.uid, u->user.gid) < 0)
-		return fail_errno(u, -errno, "chown");
-	/* O_NONBLOCK: a FIFO without a reader is refused, not waited on. */
+	/* O_NONBLOCK: a FIFO without a reader is refused, not waited on. What
+	 * it is and who owns it are read and changed on what was opened, not
+	 * by its path again: a symlink swapped in meanwhile moves nothing. */
 	u->cur.fd = open(u->cur.path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0666);
 	if (u->cur.fd < 0)
 		return fail_errno(u, -errno, "open");
-	if (!existed && fchown(u->cur.fd, u->user.uid, u->user.gid) < 0)
-		return fail_errno(u, -errno, "chown");
+	if (fstat(u->cur.fd, &st) < 0)
+		return fail_errno(u, -errno, "stat");
+	/* Only a regular file changes hands (envd would give /dev/null away). */
+	bool regular = S_ISREG(st.st_mode);
 	int r = regular || u->metadata ? metadata_replace(u->cur.fd, u->metadata) : 0;
 	if (r < 0) {
 		if (!existed)
 			unlink(u->cur.path);
 		return fail_upload(u, r == -ENOTSUP ? 400 : 500, "set metadata on %s: %s", u->cur.path, strerror(-r));
 	}
+	/* After the metadata: a refused upload leaves the owner as it was. */
+	if (regular && fchown(u->cur.fd, u->user.uid, u->user.gid) < 0)
+		return fail_errno(u, -errno, "chown");
 	if (regular && ftruncate(u->cur.fd, 0) < 0)
 		return fail_errno(u, -errno, "truncate");
 	return 0;
