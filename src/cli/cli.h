@@ -57,6 +57,11 @@ struct client *cli_client(const char *verb, const struct client_config *cc);
 int cli_call(struct client *cl, const char *verb, const char *method, const char *path, struct json_t *body,
 	     struct json_t **reply);
 
+/* GET base (a path with a query) and every further page of it (coved's
+ * X-Next-Token, sent back as &nextToken=), into one array; NULL after
+ * cli_call said why. */
+struct json_t *cli_get_all(struct client *cl, const char *verb, const char *base);
+
 /* How many --meta K=V a verb takes. */
 #define CLI_MAX_META 64
 /* How a verb that talks to coved is called, for cli_parse_verb. */

@@ -119,41 +119,27 @@ int cmd_ls(int argc, char **argv)
 	if (!cl)
 		return 1;
 	/* The v2 listing pages; every page is fetched. */
-	json_t *all = json_array();
-	char query[4096], next[256] = "";
-	int rc = 0;
-	do {
-		size_t n = (size_t)snprintf(query, sizeof(query), "/v2/sandboxes?limit=100");
-		if (state)
-			n += (size_t)snprintf(query + n, sizeof(query) - n, "&state=%s", state);
-		if (nmeta) {
-			/* metadata=k%3Dv%26k%3Dv, as the SDK encodes it */
-			n += (size_t)snprintf(query + n, sizeof(query) - n, "&metadata=");
-			for (size_t i = 0; i < nmeta; i++) {
-				if (i)
-					n += (size_t)snprintf(query + n, sizeof(query) - n, "%%26");
-				n = url_encode(query, sizeof(query), n, meta[i]);
-			}
-		}
-		if (next[0])
-			snprintf(query + n, sizeof(query) - n, "&nextToken=%s", next);
-		json_t *page = NULL;
-		if (cli_call(cl, "ls", "GET", query, NULL, &page) < 0) {
-			rc = 1;
-			break;
-		}
-		json_array_extend(all, page);
-		snprintf(next, sizeof(next), "%s", client_next_token(cl));
-		json_decref(page);
-	} while (next[0]);
-	if (rc == 0) {
-		if (as_json) {
-			json_dumpf(all, stdout, JSON_INDENT(2));
-			putchar('\n');
-		} else {
-			print_table(all);
+	char query[4096];
+	size_t n = (size_t)snprintf(query, sizeof(query), "/v2/sandboxes?limit=100");
+	if (state)
+		n += (size_t)snprintf(query + n, sizeof(query) - n, "&state=%s", state);
+	if (nmeta) {
+		/* metadata=k%3Dv%26k%3Dv, as the SDK encodes it */
+		n += (size_t)snprintf(query + n, sizeof(query) - n, "&metadata=");
+		for (size_t i = 0; i < nmeta; i++) {
+			if (i)
+				n += (size_t)snprintf(query + n, sizeof(query) - n, "%%26");
+			n = url_encode(query, sizeof(query), n, meta[i]);
 		}
 	}
+	json_t *all = cli_get_all(cl, "ls", query);
+	if (all && as_json) {
+		json_dumpf(all, stdout, JSON_INDENT(2));
+		putchar('\n');
+	} else if (all) {
+		print_table(all);
+	}
+	int rc = all ? 0 : 1;
 	json_decref(all);
 	client_close(cl);
 	return rc;

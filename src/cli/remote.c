@@ -100,3 +100,21 @@ void cli_human_bytes(uint64_t b, char *buf, size_t len)
 	}
 	snprintf(buf, len, u && v < 10 ? "%.1f%c" : "%.0f%c", v, units[u]);
 }
+
+json_t *cli_get_all(struct client *cl, const char *verb, const char *base)
+{
+	json_t *all = json_array();
+	char query[4096], next[256] = "";
+	do {
+		snprintf(query, sizeof(query), "%s%s%s", base, next[0] ? "&nextToken=" : "", next);
+		json_t *page = NULL;
+		if (!all || cli_call(cl, verb, "GET", query, NULL, &page) < 0) {
+			json_decref(all);
+			return NULL;
+		}
+		json_array_extend(all, page);
+		snprintf(next, sizeof(next), "%s", client_next_token(cl));
+		json_decref(page);
+	} while (next[0]);
+	return all;
+}

@@ -84,27 +84,17 @@ int cmd_snapshots(int argc, char **argv)
 	struct client *cl = cli_client("snapshots", &cc);
 	if (!cl)
 		return 1;
-	json_t *all = json_array();
-	char query[1024], next[64] = "";
-	int rc = 0;
-	do {
-		snprintf(query, sizeof(query), "/snapshots?limit=100%s%s%s%s%s", o.sandbox ? "&sandboxID=" : "",
-			 o.sandbox ? o.sandbox : "", filter, next[0] ? "&nextToken=" : "", next);
-		json_t *page = NULL;
-		if (cli_call(cl, "snapshots", "GET", query, NULL, &page) < 0) {
-			rc = 1;
-			break;
-		}
-		json_array_extend(all, page);
-		snprintf(next, sizeof(next), "%s", client_next_token(cl));
-		json_decref(page);
-	} while (next[0]);
-	if (rc == 0 && o.json) {
+	char query[1024];
+	snprintf(query, sizeof(query), "/snapshots?limit=100%s%s%s", o.sandbox ? "&sandboxID=" : "",
+		 o.sandbox ? o.sandbox : "", filter);
+	json_t *all = cli_get_all(cl, "snapshots", query);
+	if (all && o.json) {
 		json_dumpf(all, stdout, JSON_INDENT(2));
 		putchar('\n');
-	} else if (rc == 0) {
+	} else if (all) {
 		print_table(all);
 	}
+	int rc = all ? 0 : 1;
 	json_decref(all);
 	client_close(cl);
 	return rc;
