@@ -18,6 +18,12 @@ need_guest() {
     local f
     for f in "$@"; do [ -e "$f" ] || skip_all "no ${f:-guest image or templates}; run 'make' first"; done
 }
+# need_snapshot TEMPLATE: need_guest of it, and its template snapshot
+# (sandboxes restored from it pause to disk, fork and snapshot).
+need_snapshot() {
+    need_guest "${COVE_TEMPLATES:-}/$1"
+    [ -s "$COVE_TEMPLATES/$1/snapshot/snapshot.conf" ] || skip_all "the $1 template has no snapshot ('make' makes it as root)"
+}
 
 # start_coved LOG [FLAGS...]: coved from $build on a free loopback port, its
 # state in $COVE_STATE_DIR; sets coved_pid and coved_url. Fails if it does

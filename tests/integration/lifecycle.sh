@@ -13,8 +13,7 @@ cove=$build/bin/cove
 . "$(dirname "$0")/../lib.sh"
 
 need_root
-need_guest "${COVE_TEMPLATES:-}/tiny"
-[ -s "$COVE_TEMPLATES/tiny/snapshot/snapshot.conf" ] || skip_all "the tiny template has no snapshot ('make' makes it as root)"
+need_snapshot tiny
 : "${COVE_NET_NAME:?tests/run.sh sets the network instance of the tests}"
 base=$(mktemp -d /tmp/cove-lifecycle.XXXXXX)
 export COVE_RUN_DIR=$base/run COVE_LOG_DIR=$base/log COVE_STATE_DIR=$base/state
