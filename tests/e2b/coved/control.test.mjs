@@ -4,7 +4,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import { request } from 'node:http';
+import { getByHost } from './host.mjs';
 
 const { Sandbox, SandboxNotFoundError, AuthenticationError } = createRequire(
   `${process.env.COVE_NODE_DIR}/`,
@@ -76,23 +76,6 @@ test('a wrong API key is an authentication error', async () => {
 test('an unknown template is refused', async () => {
   await assert.rejects(Sandbox.create('no-such-template'), /template 'no-such-template' not found/);
 });
-
-// A request to a sandbox's port by host name, as E2B's PORT-ID.DOMAIN URLs.
-function getByHost(sandboxId, port, path) {
-  const api = new URL(process.env.E2B_API_URL);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: api.hostname, port: api.port, path, headers: { host: `${port}-${sandboxId}.localhost` } },
-      (res) => {
-        let body = '';
-        res.on('data', (d) => (body += d));
-        res.on('end', () => resolve({ status: res.statusCode, body }));
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 test('commands run through coved, and a server in the guest is reached by host name', async () => {
   const sbx = await Sandbox.create('base');

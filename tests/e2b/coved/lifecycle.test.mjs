@@ -10,7 +10,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import { request } from 'node:http';
+import { getByHost } from './host.mjs';
 
 const { Sandbox } = createRequire(`${process.env.COVE_NODE_DIR}/`)('e2b');
 const template = 'base';
@@ -41,23 +41,6 @@ async function stateBecomes(sbx, want) {
     await sleep(100);
   }
   return state;
-}
-
-// A request to a sandbox's port by host name, as E2B's PORT-ID.DOMAIN URLs.
-function getByHost(sandboxId, port, path) {
-  const api = new URL(process.env.E2B_API_URL);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: api.hostname, port: api.port, path, headers: { host: `${port}-${sandboxId}.localhost` } },
-      (res) => {
-        let body = '';
-        res.on('data', (d) => (body += d));
-        res.on('end', () => resolve({ status: res.statusCode, body }));
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 test('auto-pause without auto-resume: paused at its deadline, connect wakes it', async () => {
