@@ -44,7 +44,8 @@ CLI_OBJS := $(CLI_SRCS:%.c=$(O)/host/%.o)
 COVED_SRCS := $(wildcard src/coved/*.c)
 COVED_OBJS := $(COVED_SRCS:%.c=$(O)/host/%.o)
 # Guest programs share the protocol code and the common helpers.
-GUEST_SHARED_SRCS := src/common/err.c src/common/env.c src/common/fs.c src/common/proc.c src/common/log.c src/common/spawn.c $(wildcard src/proto/*.c)
+GUEST_SHARED_SRCS := src/common/err.c src/common/env.c src/common/fs.c src/common/proc.c src/common/log.c src/common/spawn.c \
+	src/common/secret.c $(wildcard src/proto/*.c)
 INIT_SRCS := $(wildcard src/guest/init/*.c)
 # The agent also serves HTTP with the host's server code (src/http), built
 # against its own libmicrohttpd; cove-init has no use for it.
@@ -91,7 +92,7 @@ programs: $(BIN)/cove $(BIN)/coved $(BIN)/cove-init $(BIN)/cove-agent $(UNIT_TES
 # The upload target runs the agent's HTTP server and upload handler
 # (libmicrohttpd's multipart parser) in process.
 FUZZ_UPLOAD_SRCS := $(addprefix src/guest/agent/,http.c files.c users.c state.c metadata.c fs_service.c) \
-	$(wildcard src/http/*.c) src/common/env.c src/common/fs.c src/common/log.c src/common/proc.c
+	$(wildcard src/http/*.c) src/common/env.c src/common/fs.c src/common/log.c src/common/proc.c src/common/secret.c
 $(BIN)/fuzz/fuzz_upload: tests/fuzz/fuzz_upload.c $(FUZZ_SRCS) $(FUZZ_UPLOAD_SRCS) $(MHD_LIB)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/secret.h"
 #include "proto/utf8.h"
 
 struct api_server {
@@ -50,16 +51,6 @@ static enum MHD_Result fail(struct http_request *r, enum http_failure what)
 	return http_reply(r, 500, "application/json", oom, sizeof(oom) - 1);
 }
 
-/* Compares in time independent of where the first difference is. */
-static bool key_equal(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	unsigned char diff = (unsigned char)(la != lb);
-	for (size_t i = 0; i < la; i++)
-		diff |= (unsigned char)(a[i] ^ b[i % (lb ? lb : 1)]);
-	return diff == 0 && lb > 0;
-}
-
 /* Every request the routes serve, known or not. */
 static int key_check(void *cls, struct http_request *r, char *why, size_t len)
 {
@@ -67,7 +58,7 @@ static int key_check(void *cls, struct http_request *r, char *why, size_t len)
 	(void)len;
 	struct api_server *s = cls;
 	const char *key = http_header(r, "X-API-KEY");
-	return key && key_equal(key, s->api_key) ? 0 : -EACCES;
+	return key && s->api_key[0] && secret_equal(key, s->api_key) ? 0 : -EACCES;
 }
 
 /* A request for a sandbox goes to the proxy. */

@@ -12,6 +12,7 @@
 
 #include "common/log.h"
 #include "common/proc.h"
+#include "common/secret.h"
 #include "sandbox/sandbox.h"
 #include "template/template.h"
 
@@ -250,19 +251,6 @@ static int resume_locked(struct manager *m, struct entry *e, bool memory, const 
 	return r;
 }
 
-/* Constant time: how a guess at a token differs from it is not told by when
- * the answer comes. */
-static bool token_matches(const char *given, const char *token)
-{
-	size_t n = strlen(token);
-	if (!given || strlen(given) != n)
-		return false;
-	unsigned char diff = 0;
-	for (size_t i = 0; i < n; i++)
-		diff |= (unsigned char)(given[i] ^ token[i]);
-	return diff == 0;
-}
-
 /* The entry of id once it is not paused with a pause or resume under way
  * (under the lock): running, or paused and settled. One that runs while
  * busy (forked, or its saved copy being removed after a resume) is given at
@@ -317,7 +305,7 @@ int manager_wake(struct manager *m, const char *id, bool envd, const char *token
 		r = cove_errf(err, -ENOENT, "sandbox '%s' is paused (it has no autoResume)", id);
 	else if (e->saved && e->disk_only)
 		r = cove_errf(err, -ENOENT, "sandbox '%s' is paused without its memory: connect resumes it", id);
-	else if (envd && !token_matches(token, e->token))
+	else if (envd && (!token || !secret_equal(token, e->token)))
 		r = cove_errf(err, -ENOENT, "sandbox '%s' is paused; a request to envd without its access token does not "
 				 "resume it", id);
 	else if ((r = resume_locked(m, e, true, "traffic", err)) == 0) {

@@ -16,6 +16,7 @@
 #include <nettle/sha2.h>
 
 #include "common/log.h"
+#include "common/secret.h"
 #include "proto/utf8.h"
 
 #define TOKEN_MAX 1024
@@ -34,15 +35,6 @@ static struct {
 	char *user;
 } st = { .lock = PTHREAD_RWLOCK_INITIALIZER };
 
-static bool equal_const_time(const char *a, const char *b)
-{
-	size_t na = strlen(a), nb = strlen(b);
-	unsigned char diff = na != nb;
-	for (size_t i = 0; i < na; i++)
-		diff |= (unsigned char)a[i] ^ (unsigned char)(i < nb ? b[i] : 0);
-	return diff == 0;
-}
-
 void agent_state_setup(bool set_clock)
 {
 	st.set_clock = set_clock;
@@ -51,7 +43,7 @@ void agent_state_setup(bool set_clock)
 bool agent_token_ok(const char *presented)
 {
 	pthread_rwlock_rdlock(&st.lock);
-	bool ok = !st.token || equal_const_time(st.token, presented ? presented : "");
+	bool ok = !st.token || secret_equal(presented ? presented : "", st.token);
 	pthread_rwlock_unlock(&st.lock);
 	return ok;
 }
@@ -86,7 +78,7 @@ int agent_files_authorize(const struct agent_files_auth *a, char *why, size_t le
 	if (!st.token) {
 		/* No token: nothing to check (envd too). */
 	} else if (a->header_token) {
-		if (!equal_const_time(st.token, a->header_token)) {
+		if (!secret_equal(a->header_token, st.token)) {
 			snprintf(why, len, "access token present in header but does not match");
 			rc = -EACCES;
 		}
@@ -106,7 +98,7 @@ int agent_files_authorize(const struct agent_files_auth *a, char *why, size_t le
 			char expected[64];
 			signature_v1(a->path ? a->path : "", a->operation, a->user ? a->user : "", st.token,
 				     a->expiration ? exp_text : NULL, expected);
-			if (!equal_const_time(expected, a->signature)) {
+			if (!secret_equal(a->signature, expected)) {
 				snprintf(why, len, "invalid signature");
 				rc = -EACCES;
 			} else if (a->expiration && exp < (long long)time(NULL)) {
