@@ -97,6 +97,10 @@ static int snapshot(const char *dir, const char *kernel, const char *name)
 		.vmm_binary = env_get(ENV_VMM_BINARY),
 		.die_with_parent = true,
 		.cancel_fd = sfd,
+		.default_user = tpl.user[0] ? tpl.user : NULL,
+		.start_cmd = tpl.start_cmd[0] ? tpl.start_cmd : NULL,
+		.ready_cmd = tpl.ready_cmd[0] ? tpl.ready_cmd : NULL,
+		.ready_timeout_s = tpl.ready_timeout_s,
 	};
 	struct net_config nc;
 	net_config_from_env(&nc);

@@ -273,6 +273,15 @@ int agent_exec(const struct agent_endpoint *ep, const struct agent_exec_request 
 	_cleanup_curl_ CURL *easy = agent_easy(ep, "/process.Process/Start", "application/connect+json", &headers);
 	/* Appending keeps the list's head: headers stays the list to free. */
 	struct curl_slist *more = headers ? curl_slist_append(headers, "Connect-Protocol-Version: 1") : NULL;
+	if (more && req->user && *req->user) {
+		/* envd's way to name the user: Basic base64("<user>:"). */
+		char pair[64], line[128];
+		if ((size_t)snprintf(pair, sizeof(pair), "%s:", req->user) >= sizeof(pair))
+			return cove_errf(err, -EINVAL, "exec: user name '%s' too long", req->user);
+		memcpy(line, "Authorization: Basic ", 21);
+		base64_encode((const uint8_t *)pair, strlen(pair), line + 21);
+		more = curl_slist_append(headers, line);
+	}
 	if (!easy || !more)
 		return cove_errf(err, -ENOMEM, "exec: curl handle");
 	struct stream_state st = { .easy = easy, .res = res, .req = req, .err = err };

@@ -66,6 +66,7 @@ struct agent_exec_request {
 	bool pty;
 	unsigned short cols, rows;
 	void (*on_start)(void *ctx, int pid); /* may be NULL */
+	const char *user; /* the guest user it runs as; NULL: the agent's default */
 };
 
 struct agent_exec_result {

@@ -14,6 +14,9 @@
 #include "vmm/vmm.h"
 
 #define SANDBOX_DEFAULT_AGENT_TIMEOUT_MS 30000
+#define SANDBOX_DEFAULT_READY_TIMEOUT_S 120
+/* Where a template's start command writes its output, in the guest. */
+#define SANDBOX_START_LOG "/tmp/cove-start.log"
 
 struct sandbox_config {
 	const char *id;         /* NULL: a new "sb-<8 hex>" */
@@ -34,6 +37,13 @@ struct sandbox_config {
 	const char *default_user;    /* the guest user commands and files act as; NULL: root */
 	const char *default_workdir; /* their working directory; NULL: the user's home */
 	const char *const *envs;     /* "KEY=VALUE" every guest process gets; may be NULL */
+	/* sandbox_snapshot_make only: a command started in the background (as
+	 * default_user, by /bin/sh -c, its output in SANDBOX_START_LOG in the
+	 * guest) once the guest is up, and one run until it exits 0, up to
+	 * ready_timeout_s, before the snapshot is taken: the template's
+	 * services are running in every sandbox restored from it. NULL: none. */
+	const char *start_cmd, *ready_cmd;
+	unsigned ready_timeout_s; /* 0: SANDBOX_DEFAULT_READY_TIMEOUT_S */
 	/* A template snapshot (sandbox_snapshot_make) to restore instead of
 	 * booting, when it is usable for this config; NULL: always boot. */
 	const char *snapshot;

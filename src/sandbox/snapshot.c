@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -28,6 +29,82 @@
 #include "common/log.h"
 #include "common/proc.h"
 #include "sandbox/internal.h"
+
+/* Output of a command in the guest, kept (bounded) for an error message. */
+struct tail {
+	char buf[2048];
+	size_t len;
+};
+
+static int keep_tail(void *ctx, enum process_stream stream, const uint8_t *data, size_t len)
+{
+	(void)stream;
+	struct tail *t = ctx;
+	for (size_t i = 0; i < len; i++) {
+		if (t->len == sizeof(t->buf) - 1) {
+			memmove(t->buf, t->buf + 1, t->len - 1);
+			t->len--;
+		}
+		t->buf[t->len++] = (char)data[i];
+	}
+	t->buf[t->len] = '\0';
+	return 0;
+}
+
+static int run_sh(struct sandbox *sb, const struct sandbox_config *c, const char *const argv[], struct tail *out,
+		  struct agent_exec_result *res, struct cove_err *err)
+{
+	struct agent_exec_request req = { .argv = argv, .user = c->default_user, .on_output = out ? keep_tail : NULL,
+					  .ctx = out, .cwd = c->default_workdir };
+	return sandbox_exec(sb, &req, res, err);
+}
+
+/* The template's start command, in the background, then its ready command
+ * until it exits 0. */
+static int start_services(struct sandbox *sb, const struct sandbox_config *c, struct cove_err *err)
+{
+	struct agent_exec_result res;
+	int r;
+	if (c->start_cmd) {
+		/* sh exits at once; the command goes on (the agent's process
+		 * group, reparented to init), its output to the log. */
+		const char *argv[] = { "/bin/sh", "-c", "nohup /bin/sh -c \"$0\" >" SANDBOX_START_LOG " 2>&1 </dev/null &",
+				       c->start_cmd, NULL };
+		if ((r = run_sh(sb, c, argv, NULL, &res, err)) < 0)
+			return cove_err_prefix(err, "start command");
+		log_info("op=snapshot-template start_cmd=\"%s\"", c->start_cmd);
+	}
+	if (!c->ready_cmd)
+		return 0;
+	unsigned limit = c->ready_timeout_s ? c->ready_timeout_s : SANDBOX_DEFAULT_READY_TIMEOUT_S;
+	int64_t t0 = now_ms(), deadline = t0 + (int64_t)limit * 1000;
+	const char *argv[] = { "/bin/sh", "-c", c->ready_cmd, NULL };
+	struct tail out = { 0 };
+	for (unsigned tries = 1;; tries++) {
+		out.len = 0;
+		out.buf[0] = '\0';
+		if ((r = run_sh(sb, c, argv, &out, &res, err)) < 0)
+			return cove_err_prefix(err, "ready command");
+		if (res.exited && res.exit_code == 0) {
+			log_info("op=snapshot-template ready_ms=%lld tries=%u", (long long)(now_ms() - t0), tries);
+			return 0;
+		}
+		if (now_ms() >= deadline)
+			break;
+		struct timespec ts = { 0, 250 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	/* Why: the ready command's last output and the start command's log. */
+	const char *log_argv[] = { "/bin/sh", "-c", "tail -c 1500 " SANDBOX_START_LOG, NULL };
+	struct tail log = { 0 };
+	struct cove_err ignored = { 0 };
+	run_sh(sb, c, log_argv, &log, &res, &ignored);
+	for (size_t i = 0; i < log.len; i++)
+		if (log.buf[i] == '\n')
+			log.buf[i] = ' ';
+	return cove_errf(err, -ETIMEDOUT, "ready command '%s' did not succeed within %u s (last: %s; output: %.300s); start command's log: %.1000s",
+			 c->ready_cmd, limit, res.status, out.buf, log.buf);
+}
 
 static int make_in(const struct sandbox_config *c, const char *tmp, struct cove_err *err)
 {
@@ -48,6 +125,10 @@ static int make_in(const struct sandbox_config *c, const char *tmp, struct cove_
 	r = sandbox_start_as(c, SANDBOX_BOOT_SNAPSHOT_SOURCE, tmp, NULL, &sb, err);
 	if (r < 0)
 		return r;
+	if ((r = start_services(sb, c, err)) < 0) {
+		sandbox_free(sb); /* its VMM's log stays, for the why */
+		return r;
+	}
 	int64_t t1 = now_us();
 	snprintf(path, sizeof(path), "%s/" SNAPSHOT_STATE, tmp);
 	r = vmm_snapshot(sandbox_vmm(sb), path, err);

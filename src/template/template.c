@@ -82,6 +82,18 @@ static int set_key(struct template *t, const char *key, const char *v, const cha
 		*why = "a number from 1 to 64";
 		return parse_uint(v, 1, 64, &t->vcpus);
 	}
+	if (!strcmp(key, "start_cmd")) {
+		*why = "a shell command of at most 1023 bytes";
+		return *v ? set_string(t->start_cmd, sizeof(t->start_cmd), v) : -EINVAL;
+	}
+	if (!strcmp(key, "ready_cmd")) {
+		*why = "a shell command of at most 1023 bytes";
+		return *v ? set_string(t->ready_cmd, sizeof(t->ready_cmd), v) : -EINVAL;
+	}
+	if (!strcmp(key, "ready_timeout")) {
+		*why = "seconds, from 1 to 3600";
+		return parse_uint(v, 1, 3600, &t->ready_timeout_s);
+	}
 	if (!strcmp(key, "disk_mib")) {
 		*why = "a number from 16 to 16777216";
 		return parse_uint(v, 16, 1u << 24, &t->disk_mib);

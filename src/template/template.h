@@ -23,6 +23,10 @@ struct template {
 	unsigned memory_mib;   /* 0: the VMM default */
 	unsigned vcpus;        /* 0: the VMM default */
 	unsigned disk_mib;     /* 0: the image's own size */
+	/* Run before its snapshot is taken (sandbox_config's start_cmd). */
+	char start_cmd[1024];  /* "" none */
+	char ready_cmd[1024];  /* "" none */
+	unsigned ready_timeout_s; /* 0: the default */
 };
 
 /* A template name: 1-63 of [a-z0-9._-], starting with a letter or digit (it

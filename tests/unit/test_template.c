@@ -46,6 +46,15 @@ static void test_parse(void **state)
 	assert_int_equal(t.disk_mib, 2048);
 	assert_int_equal(t.memory_mib, 512);
 	assert_int_equal(t.vcpus, 2);
+	assert_string_equal(t.start_cmd, "");
+	/* Start and ready commands are shell text, '=' and all. */
+	assert_int_equal(template_parse_conf("start_cmd=A=1 /usr/lib/cove/x --y\nready_cmd=curl -sf http://127.0.0.1:1/\n"
+					     "ready_timeout=300\n",
+					     "t.conf", &t, &err),
+			 0);
+	assert_string_equal(t.start_cmd, "A=1 /usr/lib/cove/x --y");
+	assert_string_equal(t.ready_cmd, "curl -sf http://127.0.0.1:1/");
+	assert_int_equal(t.ready_timeout_s, 300);
 }
 
 static void expect_error(const char *text, const char *msg)
@@ -70,6 +79,8 @@ static void test_parse_errors(void **state)
 	expect_error("memory_mib=\n", "memory_mib=''");
 	expect_error("workdir=home\n", "workdir='home': must be an absolute path");
 	expect_error("user=-rf\n", "user='-rf'");
+	expect_error("ready_timeout=0\n", "ready_timeout='0': must be seconds, from 1 to 3600");
+	expect_error("start_cmd=\n", "start_cmd=''");
 	expect_error("user=a b\n", "user='a b'");
 	expect_error("user=abcdefghijabcdefghijabcdefghijabc\n", "user is too long");
 	char long_line[8192];
