@@ -50,6 +50,12 @@ INIT_SRCS := $(wildcard src/guest/init/*.c)
 # The agent also serves HTTP with the host's server code (src/http), built
 # against its own libmicrohttpd; cove-init has no use for it.
 AGENT_SRCS := $(wildcard src/guest/agent/*.c src/http/*.c)
+# The code interpreter's server (code-interpreter-v1 template) drives
+# Jupyter kernels over ZeroMQ. It runs only in Debian templates that have
+# libzmq and jansson (its recipe lists them), so it links them dynamically;
+# libmicrohttpd is the agent's static one.
+INTERP_SRCS := $(wildcard src/guest/interpreter/*.c src/http/*.c)
+INTERP_LIBS := $(shell pkg-config --libs libzmq jansson nettle 2>/dev/null) -lpthread
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BIN)/tests/%,$(wildcard tests/unit/test_*.c))
 INTEGRATION_TESTS := $(patsubst tests/integration/%.c,$(BIN)/tests/%,$(wildcard tests/integration/test_*.c))
@@ -87,7 +93,7 @@ $(E2B_SDK): tests/e2b/package.json tests/e2b/package-lock.json
 	@cd $(BUILD)/node && npm ci --no-audit --no-fund --prefer-offline --silent
 	@touch $@
 
-programs: $(BIN)/cove $(BIN)/coved $(BIN)/cove-init $(BIN)/cove-agent $(UNIT_TESTS) $(INTEGRATION_TESTS) $(TEST_TOOLS) $(if $(HAVE_FUZZER),$(FUZZ_TARGETS))
+programs: $(BIN)/cove $(BIN)/coved $(BIN)/cove-init $(BIN)/cove-agent $(BIN)/cove-interpreter $(UNIT_TESTS) $(INTEGRATION_TESTS) $(TEST_TOOLS) $(if $(HAVE_FUZZER),$(FUZZ_TARGETS))
 
 # The upload target runs the agent's HTTP server and upload handler
 # (libmicrohttpd's multipart parser) in process.
@@ -105,6 +111,20 @@ $(BIN)/fuzz/fuzz_upload: tests/fuzz/fuzz_upload.c $(FUZZ_SRCS) $(FUZZ_UPLOAD_SRC
 FUZZ_API_SRCS := src/api/request.c src/api/bodies.c src/net/policy.c src/net/addr.c src/template/ref.c
 FUZZ_API_TARGETS := $(addprefix $(BIN)/fuzz/,fuzz_create_body fuzz_list_query fuzz_sandbox_host fuzz_snapshot_request)
 $(FUZZ_API_TARGETS): $(FUZZ_API_SRCS)
+
+# The code interpreter's pure parts (wire format, request bodies, env code,
+# result lines): unit-tested and fuzzed on the host.
+INTERP_PURE_SRCS := $(addprefix src/guest/interpreter/,wire.c request.c envs.c lines.c)
+FUZZ_INTERP_TARGETS := $(addprefix $(BIN)/fuzz/,fuzz_jupyter_msg fuzz_interpreter_request)
+$(FUZZ_INTERP_TARGETS): $(BIN)/fuzz/%: tests/fuzz/%.c $(FUZZ_SRCS) $(INTERP_PURE_SRCS) src/common/secret.c src/common/fs.c
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	@$(FUZZ_CC) -std=gnu17 -g -O1 -D_GNU_SOURCE -Isrc -Isrc/guest -fsanitize=fuzzer,address,undefined -o $@ $(filter %.c,$^) \
+		$(shell pkg-config --cflags --libs jansson nettle 2>/dev/null)
+$(BIN)/tests/test_interpreter: tests/unit/test_interpreter.c $(INTERP_PURE_SRCS) $(O)/libcove.a
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) $(HOST_CFLAGS) -Isrc/guest -o $@ $(filter %.c %.a,$^) $(HOST_LIBS) $(TEST_LIBS) $(shell pkg-config --libs nettle 2>/dev/null)
 
 $(BIN)/fuzz/%: tests/fuzz/%.c $(FUZZ_SRCS)
 	@mkdir -p $(dir $@)
@@ -151,6 +171,13 @@ $(BIN)/cove-agent: $(AGENT_SRCS:%.c=$(O)/guest/%.o) $(GUEST_SHARED_SRCS:%.c=$(O)
 
 $(AGENT_SRCS:%.c=$(O)/guest/%.o): $(MHD_LIB)
 
+$(BIN)/cove-interpreter: $(INTERP_SRCS:%.c=$(O)/guest/%.o) $(GUEST_SHARED_SRCS:%.c=$(O)/guest/%.o) $(MHD_LIB)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@ (guest)"
+	@$(CC) $(GUEST_SANITIZE) -o $@ $^ $(INTERP_LIBS)
+
+$(INTERP_SRCS:%.c=$(O)/guest/%.o): $(MHD_LIB)
+
 $(MHD_LIB): scripts/build-microhttpd.sh
 	@scripts/build-microhttpd.sh $(BUILD)/deps/microhttpd-src $(MHD)
 
@@ -184,7 +211,11 @@ $(ROOTFS_TINY): guest/templates/tiny/build.sh guest/templates/tiny/template.conf
 $(TEMPLATES)/%/tree.stamp: guest/templates/debootstrap.sh guest/templates/%/packages guest/templates/%/setup.sh \
 		guest/templates/%/template.conf
 	@guest/templates/debootstrap.sh guest/templates/$* $(@D)
-$(TEMPLATES)/%/rootfs.ext4: $(TEMPLATES)/%/tree.stamp guest/templates/image.sh $(BIN)/cove-init $(BIN)/cove-agent
+# A recipe's files/ (copied over the tree) and the programs it names are
+# part of the image, not of the tree.
+.SECONDEXPANSION:
+$(TEMPLATES)/%/rootfs.ext4: $(TEMPLATES)/%/tree.stamp guest/templates/image.sh $(BIN)/cove-init $(BIN)/cove-agent \
+		$(BIN)/cove-interpreter guest/templates/%/template.conf $$(shell find guest/templates/$$*/files -type f 2>/dev/null)
 	@guest/templates/image.sh guest/templates/$* $(BIN) $(@D)
 $(TEMPLATES)/%/snapshot/snapshot.conf: $(TEMPLATES)/%/rootfs.ext4 $(KERNEL) $(BIN)/cove guest/templates/snapshot.sh
 	@guest/templates/snapshot.sh $* $(TEMPLATES) $(BIN) $(KERNEL)

@@ -6,6 +6,9 @@ set -eu
 # Build: compiler, pkg-config, the libraries Cove links (see README for why each).
 PKGS="build-essential pkg-config libjansson-dev libmnl-dev libcurl4-openssl-dev libcmocka-dev zlib1g-dev nettle-dev"
 PKGS="$PKGS libsqlite3-dev libnftables-dev libmicrohttpd-dev libgnutls28-dev"
+# The code interpreter's server (a guest program) speaks ZeroMQ to Jupyter
+# kernels.
+PKGS="$PKGS libzmq3-dev"
 # Host names: glibc's myhostname module resolves every name under .localhost
 # to loopback, so the E2B SDK's https://api.localhost:PORT and
 # https://8000-ID.localhost:PORT reach a local coved (E2B_DOMAIN=localhost:PORT).

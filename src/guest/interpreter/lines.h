@@ -1,0 +1,20 @@
+/* What E2B's code interpreter streams, made from Jupyter's IOPub messages:
+ * a display bundle (execute_result, display_data) as a result line's fields,
+ * an error's traceback as one string. Pure JSON, no sockets: unit-tested
+ * (tests/unit/test_interpreter.c). */
+#ifndef COVE_INTERPRETER_LINES_H
+#define COVE_INTERPRETER_LINES_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+/* {"type":"result", "is_main_result", and per MIME type: text, html,
+ * markdown, svg, png, jpeg, pdf, latex, json, javascript, data (e2b/data),
+ * chart (e2b/chart); other types under "extra" by their MIME name}. A value
+ * sent as a list of strings (nbformat's multi-line form) is joined. */
+json_t *lines_result(json_t *bundle, bool is_main);
+
+/* A traceback (a list of strings) joined by newlines; malloc'd. */
+char *lines_traceback(json_t *traceback);
+
+#endif
