@@ -13,7 +13,8 @@
 # the same guest; then bench/agent.mjs: the guest agent's round trip and
 # throughput; then bench/coved.mjs: coved through the SDK, and bench/tls.mjs:
 # an envd call over coved's HTTPS beside HTTP; then bench/warm.mjs: creates
-# from a warm pool beside restores.
+# from a warm pool beside restores; bench/interpreter.mjs: the code
+# interpreter's runCode beside a bare Jupyter execute in the same guest.
 set -eu
 build=${1:-build}
 runs=${BENCH_RUNS:-10}
@@ -154,6 +155,13 @@ if [ -n "$port" ]; then
     E2B_API_URL=http://127.0.0.1:$port E2B_SANDBOX_URL=http://127.0.0.1:$port E2B_API_KEY=bench \
         COVED_TLS_PORT=$tls_port NODE_EXTRA_CA_CERTS=$COVE_STATE_DIR/tls/ca.pem COVE_BUILD=$(cd "$build" && pwd) \
         node "$(dirname "$0")/tls.mjs" || echo "coved HTTPS bench failed"
+    echo
+    if [ -s "$build/guest/templates/code-interpreter-v1/snapshot/snapshot.conf" ]; then
+        E2B_API_URL=http://127.0.0.1:$port E2B_SANDBOX_URL=http://127.0.0.1:$port E2B_API_KEY=bench \
+            COVE_BUILD=$(cd "$build" && pwd) node "$(dirname "$0")/interpreter.mjs" || echo "code interpreter bench failed"
+    else
+        echo "code interpreter bench skipped: code-interpreter-v1 has no snapshot (make makes it as root)"
+    fi
 else
     echo "coved bench: coved did not start: $(tail -1 "$tmp/coved.log")"
 fi
