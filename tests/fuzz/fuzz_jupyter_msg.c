@@ -1,12 +1,16 @@
 /* libFuzzer target: Jupyter wire messages as a kernel (untrusted: the
- * sandbox's user runs code in it) sends them to cove-interpreter. The input
- * is split into frames at each 0xff byte; the first byte picks whether the
- * key checks signatures. A message accepted must have its parts. */
+ * sandbox's user runs code in it) sends them to cove-interpreter, and the
+ * fast path that copies a stream message's text into a line undecoded.
+ * The input is split into frames at each 0xff byte; the first byte picks
+ * whether the key checks signatures. A message accepted must have its
+ * parts; a text the fast path takes must be one JSON string token without
+ * a raw newline (it goes into a line as it is). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "interpreter/lines.h"
 #include "interpreter/wire.h"
 
 #define MAX_FRAMES 16
@@ -27,9 +31,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	struct wire_msg m;
-	if (wire_parse(frames, n, &key, &m, NULL) == 0) {
-		if (!m.msg_type || !m.parent_id || !json_is_object(m.header) || !json_is_object(m.content))
+	if (wire_parse(frames, n, &key, true, &m, NULL) == 0) {
+		if (!m.msg_type || !m.parent_id || !json_is_object(m.header) || (!m.raw_content && !json_is_object(m.content)))
 			abort();
+		bool is_stderr;
+		const char *text;
+		size_t len;
+		if (m.raw_content && lines_stream(m.raw_content, m.raw_len, &is_stderr, &text, &len) == 0) {
+			if (len < 2 || text[0] != '"' || text[len - 1] != '"' || memchr(text, '\n', len) ||
+			    text < m.raw_content || text + len > m.raw_content + m.raw_len)
+				abort();
+		}
 		wire_msg_clear(&m);
 	}
 	return 0;

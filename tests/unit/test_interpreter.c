@@ -31,7 +31,7 @@ static void test_wire_parse(void **state)
 				       F("{\"execution_state\":\"idle\"}"), F("buffer") };
 	struct wire_msg m;
 	struct cove_err err = { 0 };
-	assert_int_equal(wire_parse(frames, 8, &key, &m, &err), 0);
+	assert_int_equal(wire_parse(frames, 8, &key, false, &m, &err), 0);
 	assert_string_equal(m.msg_type, "status");
 	assert_string_equal(m.parent_id, "p");
 	assert_string_equal(json_string_value(json_object_get(m.content, "execution_state")), "idle");
@@ -41,21 +41,21 @@ static void test_wire_parse(void **state)
 	struct wire_frame bad[8];
 	memcpy(bad, frames, sizeof(bad));
 	bad[6] = (struct wire_frame)F("{\"execution_state\":\"busy\"}");
-	assert_int_equal(wire_parse(bad, 8, &key, &m, &err), -EINVAL);
+	assert_int_equal(wire_parse(bad, 8, &key, false, &m, &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "signature"));
 	/* No delimiter, too few frames, a part that is not an object. */
-	assert_int_equal(wire_parse(frames + 2, 6, &key, &m, &err), -EINVAL);
+	assert_int_equal(wire_parse(frames + 2, 6, &key, false, &m, &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "delimiter"));
-	assert_int_equal(wire_parse(frames, 6, &key, &m, &err), -EINVAL);
+	assert_int_equal(wire_parse(frames, 6, &key, false, &m, &err), -EINVAL);
 	struct wire_key none = { 0 };
 	memcpy(bad, frames, sizeof(bad));
 	bad[4] = (struct wire_frame)F("[1]");
-	assert_int_equal(wire_parse(bad, 8, &none, &m, &err), -EINVAL);
+	assert_int_equal(wire_parse(bad, 8, &none, false, &m, &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "parent header"));
 	/* Unsigned messages pass without a key. */
 	bad[4] = frames[4];
 	bad[2] = (struct wire_frame)F("");
-	assert_int_equal(wire_parse(bad, 8, &none, &m, &err), 0);
+	assert_int_equal(wire_parse(bad, 8, &none, false, &m, &err), 0);
 	wire_msg_clear(&m);
 	/* A key longer than the room for one. */
 	char longkey[WIRE_KEY_MAX + 2];
@@ -79,7 +79,7 @@ static void test_wire_build_round_trip(void **state)
 		f[i] = (struct wire_frame){ (const uint8_t *)out.parts[i], out.lens[i] };
 	struct wire_msg m;
 	struct cove_err err = { 0 };
-	assert_int_equal(wire_parse(f, 6, &key, &m, &err), 0);
+	assert_int_equal(wire_parse(f, 6, &key, false, &m, &err), 0);
 	assert_string_equal(m.msg_type, "execute_request");
 	assert_string_equal(json_string_value(json_object_get(m.header, "version")), "5.3");
 	assert_string_equal(json_string_value(json_object_get(m.header, "session")), "sess");
@@ -157,6 +157,37 @@ static void test_envs_code(void **state)
 	json_decref(keep);
 }
 
+static void test_stream_fast_path(void **state)
+{
+	(void)state;
+	bool is_stderr = true;
+	const char *text;
+	size_t len;
+	const char *ok = "{\"name\": \"stdout\", \"text\": \"a\\n\\u00e9\\\"q\\\" \xc3\xa9\"}";
+	assert_int_equal(lines_stream(ok, strlen(ok), &is_stderr, &text, &len), 0);
+	assert_false(is_stderr);
+	assert_int_equal(len, strlen("\"a\\n\\u00e9\\\"q\\\" \xc3\xa9\""));
+	assert_memory_equal(text, "\"a\\n", 4);
+	/* Other members, in any order, are skipped. */
+	const char *more = "{\"text\":\"x\",\"extra\":{\"k\":[1,2.5e3,true,null,\"s\"]},\"name\":\"stderr\"}";
+	assert_int_equal(lines_stream(more, strlen(more), &is_stderr, &text, &len), 0);
+	assert_true(is_stderr);
+	assert_int_equal(len, 3);
+	/* What the fast path must not copy: raw control bytes, bad escapes,
+	 * invalid UTF-8, an unknown stream, a text that is not a string, a
+	 * missing member, trailing bytes. */
+	const char *bad[] = {
+		"{\"name\":\"stdout\",\"text\":\"a\nb\"}",   "{\"name\":\"stdout\",\"text\":\"\\x\"}",
+		"{\"name\":\"stdout\",\"text\":\"\xff\"}",    "{\"name\":\"stdin\",\"text\":\"a\"}",
+		"{\"name\":\"stdout\",\"text\":1}",	    "{\"name\":\"stdout\"}",
+		"{\"name\":\"stdout\",\"text\":\"a\"} x",  "{\"name\":\"stdout\",\"text\":\"\\u12\"}",
+		"{\"name\":\"stdout\",\"text\":\"a\"",	    "",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (lines_stream(bad[i], strlen(bad[i]), &is_stderr, &text, &len) != -EINVAL)
+			fail_msg("taken: %s", bad[i]);
+}
+
 static void test_result_lines(void **state)
 {
 	(void)state;
@@ -189,6 +220,7 @@ int main(void)
 		cmocka_unit_test(test_wire_build_round_trip),
 		cmocka_unit_test(test_execute_request),
 		cmocka_unit_test(test_envs_code),
+		cmocka_unit_test(test_stream_fast_path),
 		cmocka_unit_test(test_result_lines),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -40,31 +40,53 @@ struct run {
 
 /* ---- lines ---- */
 
-static void emit(struct run *run, json_t *line)
+/* Appends bytes to the lines not yet handed over. */
+static int append(struct run *run, const char *const parts[], const size_t lens[], size_t n)
 {
-	char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
-	json_decref(line);
-	if (!text) {
-		log_error("run %s: out of memory for a line", run->msg_id);
-		return;
-	}
-	size_t n = strlen(text);
+	size_t total = 0;
+	for (size_t i = 0; i < n; i++)
+		total += lens[i];
 	if (run->out_pos == run->out_len) {
 		free(run->out);
 		run->out = NULL;
 		run->out_len = run->out_pos = 0;
 	}
-	char *grown = realloc(run->out, run->out_len + n + 1);
-	if (!grown) {
-		free(text);
-		return;
+	char *grown = realloc(run->out, run->out_len + total);
+	if (!grown)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(grown + run->out_len, parts[i], lens[i]);
+		run->out_len += lens[i];
 	}
-	memcpy(grown + run->out_len, text, n);
-	grown[run->out_len + n] = '\n';
 	run->out = grown;
-	run->out_len += n + 1;
-	free(text);
 	run->last_line = now_ms();
+	return 0;
+}
+
+static double timestamp(void);
+
+/* A stdout or stderr line around the text's JSON token as the kernel sent
+ * it: a run printing many MiB costs a copy, not a decode and an encode. */
+static void emit_stream_raw(struct run *run, bool is_stderr, const char *token, size_t len)
+{
+	const char *head = is_stderr ? "{\"type\":\"stderr\",\"text\":" : "{\"type\":\"stdout\",\"text\":";
+	char tail[64];
+	snprintf(tail, sizeof(tail), ",\"timestamp\":%.6f}\n", timestamp());
+	const char *parts[] = { head, token, tail };
+	const size_t lens[] = { strlen(head), len, strlen(tail) };
+	if (append(run, parts, lens, 3) < 0)
+		log_error("run %s: out of memory for a line", run->msg_id);
+}
+
+static void emit(struct run *run, json_t *line)
+{
+	char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
+	json_decref(line);
+	const char *parts[] = { text, "\n" };
+	const size_t lens[] = { text ? strlen(text) : 0, 1 };
+	if (!text || append(run, parts, lens, 2) < 0)
+		log_error("run %s: out of memory for a line", run->msg_id);
+	free(text);
 }
 
 static void emit_type(struct run *run, const char *type)
@@ -109,11 +131,21 @@ static void convert(struct run *run, enum kernel_channel ch, struct wire_msg *m)
 		if (state && strcmp(state, "idle") == 0)
 			run->got_idle = true;
 	} else if (strcmp(type, "stream") == 0) {
-		const char *name = json_string_value(json_object_get(c, "name"));
-		json_t *text = json_object_get(c, "text");
+		bool is_stderr;
+		const char *token;
+		size_t len;
+		if (m->raw_content && lines_stream(m->raw_content, m->raw_len, &is_stderr, &token, &len) == 0) {
+			emit_stream_raw(run, is_stderr, token, len);
+			return;
+		}
+		/* Not the shape the fast path takes: decoded and encoded. */
+		json_t *decoded = m->raw_content ? json_loadb(m->raw_content, m->raw_len, 0, NULL) : json_incref(c);
+		const char *name = json_string_value(json_object_get(decoded, "name"));
+		json_t *text = json_object_get(decoded, "text");
 		if (json_is_string(text))
 			emit(run, json_pack("{s:s, s:O, s:f}", "type", name && strcmp(name, "stderr") == 0 ? "stderr" : "stdout",
 					    "text", text, "timestamp", timestamp()));
+		json_decref(decoded);
 	} else if (strcmp(type, "execute_result") == 0 || strcmp(type, "display_data") == 0) {
 		json_t *data = json_object_get(c, "data");
 		if (json_is_object(data))

@@ -138,29 +138,39 @@ int kernel_spec_find(const char *language, struct kernel_spec *spec, struct cove
 			 have[0] ? have : "none");
 }
 
+#define MAX_LANGUAGES 16
+
 struct list {
-	char *buf;
-	size_t len;
+	char names[MAX_LANGUAGES][KERNEL_LANGUAGE_MAX];
+	size_t n;
 };
 
 static int list_one(void *ctx, struct kernel_spec *spec)
 {
 	struct list *l = ctx;
-	size_t used = strlen(l->buf);
-	char needle[KERNEL_LANGUAGE_MAX + 2];
-	snprintf(needle, sizeof(needle), "%s,", spec->language);
-	char have[600];
-	snprintf(have, sizeof(have), "%s,", l->buf);
-	if (!strstr(have, needle) || (strstr(have, needle) != have && strstr(have, needle)[-1] != ' '))
-		snprintf(l->buf + used, l->len - used, "%s%s", used ? ", " : "", spec->language);
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->names[i], spec->language) == 0)
+			return 0;
+	if (l->n < MAX_LANGUAGES)
+		memcpy(l->names[l->n++], spec->language, sizeof(spec->language));
 	return 0;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(a, b);
 }
 
 void kernel_languages(char *buf, size_t len)
 {
-	buf[0] = '\0';
-	struct list l = { buf, len };
+	struct list l = { .n = 0 };
 	spec_each(list_one, &l);
+	qsort(l.names, l.n, sizeof(l.names[0]), by_name);
+	buf[0] = '\0';
+	for (size_t i = 0; i < l.n; i++) {
+		size_t used = strlen(buf);
+		snprintf(buf + used, len - used, "%s%s", i ? ", " : "", l.names[i]);
+	}
 }
 
 /* ---- the kernel process and its sockets ---- */
@@ -262,8 +272,11 @@ static char **build_env(const struct kernel_spec *spec)
 	size_t n = 0, m = json_object_size(spec->env);
 	while (environ[n])
 		n++;
-	char **env = calloc(n + m + 1, sizeof(char *));
+	char **env = calloc(n + m + 2, sizeof(char *));
 	size_t k = 0;
+	/* ipykernel's debugger otherwise warns on every start, on stderr. */
+	if (env && !getenv("PYDEVD_DISABLE_FILE_VALIDATION") && (env[k] = strdup("PYDEVD_DISABLE_FILE_VALIDATION=1")))
+		k++;
 	const char *key;
 	json_t *v;
 	json_object_foreach(spec->env, key, v) {
@@ -367,7 +380,7 @@ static int recv_parse(struct kernel *k, void *s, struct wire_msg *msg)
 		}
 	}
 	struct cove_err err = { 0 };
-	if (r == 0 && wire_parse(frames, n, &k->key, msg, &err) < 0) {
+	if (r == 0 && wire_parse(frames, n, &k->key, true, msg, &err) < 0) {
 		log_warn("kernel %d: message skipped: %s", k->child.pid, err.msg);
 		r = -EAGAIN;
 	}

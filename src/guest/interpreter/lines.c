@@ -1,8 +1,12 @@
 #include "interpreter/lines.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "proto/utf8.h"
 
 /* MIME types E2B's results name; the rest go to extra. */
 static const struct {
@@ -80,3 +84,142 @@ char *lines_traceback(json_t *tb)
 	return s;
 }
 
+
+/* The length of the JSON string token at s (s[0] == '"'), quotes
+ * included, when it is valid JSON of valid UTF-8; else 0. */
+static size_t string_token(const char *s, size_t n)
+{
+	if (!n || s[0] != '"')
+		return 0;
+	size_t i = 1;
+	while (i < n) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '"')
+			return i + 1;
+		if (c < 0x20)
+			return 0;
+		if (c == '\\') {
+			if (i + 1 >= n)
+				return 0;
+			char e = s[i + 1];
+			if (e == 'u') {
+				if (i + 6 > n)
+					return 0;
+				for (size_t k = i + 2; k < i + 6; k++)
+					if (!isxdigit((unsigned char)s[k]))
+						return 0;
+				i += 6;
+			} else if (e && strchr("\"\\/bfnrt", e)) {
+				i += 2;
+			} else {
+				return 0;
+			}
+			continue;
+		}
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		size_t l = utf8_sequence_len((const unsigned char *)s + i, n - i);
+		if (!l)
+			return 0;
+		i += l;
+	}
+	return 0;
+}
+
+static size_t skip_ws(const char *s, size_t n, size_t i)
+{
+	while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+		i++;
+	return i;
+}
+
+/* Past one JSON value at s[i] (checked loosely: only strings must be
+ * tokens; the value is dropped), or 0. */
+static size_t skip_value(const char *s, size_t n, size_t i, int depth)
+{
+	if (i >= n || depth > 64)
+		return 0;
+	if (s[i] == '"') {
+		size_t l = string_token(s + i, n - i);
+		return l ? i + l : 0;
+	}
+	if (s[i] == '{' || s[i] == '[') {
+		char close = s[i] == '{' ? '}' : ']';
+		i = skip_ws(s, n, i + 1);
+		if (i < n && s[i] == close)
+			return i + 1;
+		for (;;) {
+			if (close == '}') {
+				size_t l = string_token(s + i, n - i);
+				if (!l)
+					return 0;
+				i = skip_ws(s, n, i + l);
+				if (i >= n || s[i] != ':')
+					return 0;
+				i = skip_ws(s, n, i + 1);
+			}
+			if (!(i = skip_value(s, n, i, depth + 1)))
+				return 0;
+			i = skip_ws(s, n, i);
+			if (i < n && s[i] == close)
+				return i + 1;
+			if (i >= n || s[i] != ',')
+				return 0;
+			i = skip_ws(s, n, i + 1);
+		}
+	}
+	size_t start = i;
+	while (i < n && (isalnum((unsigned char)s[i]) || s[i] == '-' || s[i] == '+' || s[i] == '.'))
+		i++;
+	return i > start ? i : 0;
+}
+
+int lines_stream(const char *s, size_t n, bool *is_stderr, const char **text, size_t *text_len)
+{
+	bool have_name = false, have_text = false;
+	size_t i = skip_ws(s, n, 0);
+	if (i >= n || s[i] != '{')
+		return -EINVAL;
+	i = skip_ws(s, n, i + 1);
+	if (i < n && s[i] == '}')
+		return -EINVAL;
+	for (;;) {
+		size_t kl = string_token(s + i, n - i);
+		if (!kl)
+			return -EINVAL;
+		const char *key = s + i;
+		i = skip_ws(s, n, i + kl);
+		if (i >= n || s[i] != ':')
+			return -EINVAL;
+		i = skip_ws(s, n, i + 1);
+		size_t vl = i < n && s[i] == '"' ? string_token(s + i, n - i) : 0;
+		if (kl == 6 && memcmp(key, "\"name\"", 6) == 0) {
+			if (vl == 8 && memcmp(s + i, "\"stdout\"", 8) == 0)
+				*is_stderr = false;
+			else if (vl == 8 && memcmp(s + i, "\"stderr\"", 8) == 0)
+				*is_stderr = true;
+			else
+				return -EINVAL;
+			have_name = true;
+			i += vl;
+		} else if (kl == 6 && memcmp(key, "\"text\"", 6) == 0) {
+			if (!vl)
+				return -EINVAL;
+			*text = s + i;
+			*text_len = vl;
+			have_text = true;
+			i += vl;
+		} else if (!(i = skip_value(s, n, i, 0))) {
+			return -EINVAL;
+		}
+		i = skip_ws(s, n, i);
+		if (i < n && s[i] == '}')
+			break;
+		if (i >= n || s[i] != ',')
+			return -EINVAL;
+		i = skip_ws(s, n, i + 1);
+	}
+	return have_name && have_text && skip_ws(s, n, i + 1) == n ? 0 : -EINVAL;
+}

@@ -14,6 +14,14 @@
  * sent as a list of strings (nbformat's multi-line form) is joined. */
 json_t *lines_result(json_t *bundle, bool is_main);
 
+/* A stream message's content as the kernel sent it ({"name": "stdout" or
+ * "stderr", "text": "..."}, other members skipped): whether it is stderr,
+ * and where its text's JSON string token is (quotes included), so that it
+ * can go into a line without being decoded and encoded again. -EINVAL when
+ * it is not that shape, or the token is not a valid JSON string of valid
+ * UTF-8 (the caller decodes it the slow way). */
+int lines_stream(const char *json, size_t len, bool *is_stderr, const char **text, size_t *text_len);
+
 /* A traceback (a list of strings) joined by newlines; malloc'd. */
 char *lines_traceback(json_t *traceback);
 

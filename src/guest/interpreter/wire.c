@@ -50,6 +50,7 @@ void wire_msg_clear(struct wire_msg *msg)
 	json_decref(msg->parent);
 	json_decref(msg->metadata);
 	json_decref(msg->content);
+	free(msg->raw_content);
 	memset(msg, 0, sizeof(*msg));
 }
 
@@ -65,8 +66,8 @@ static json_t *part_object(const struct wire_frame *f, const char *what, struct 
 	return j;
 }
 
-int wire_parse(const struct wire_frame *frames, size_t n, const struct wire_key *key, struct wire_msg *msg,
-	       struct cove_err *err)
+int wire_parse(const struct wire_frame *frames, size_t n, const struct wire_key *key, bool raw_streams,
+	       struct wire_msg *msg, struct cove_err *err)
 {
 	memset(msg, 0, sizeof(*msg));
 	size_t d = 0;
@@ -90,7 +91,7 @@ int wire_parse(const struct wire_frame *frames, size_t n, const struct wire_key 
 	}
 	static const char *const names[] = { "header", "parent header", "metadata", "content" };
 	json_t *j[4] = { 0 };
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 3; i++) {
 		if (!(j[i] = part_object(&parts[i], names[i], err))) {
 			for (int k = 0; k < i; k++)
 				json_decref(j[k]);
@@ -100,11 +101,22 @@ int wire_parse(const struct wire_frame *frames, size_t n, const struct wire_key 
 	msg->header = j[0];
 	msg->parent = j[1];
 	msg->metadata = j[2];
-	msg->content = j[3];
 	msg->msg_type = json_string_value(json_object_get(msg->header, "msg_type"));
 	if (!msg->msg_type) {
 		wire_msg_clear(msg);
 		return cove_errf(err, -EINVAL, "message header has no msg_type");
+	}
+	if (raw_streams && strcmp(msg->msg_type, "stream") == 0) {
+		if (!(msg->raw_content = malloc(parts[3].len + 1))) {
+			wire_msg_clear(msg);
+			return cove_errf(err, -ENOMEM, "out of memory");
+		}
+		memcpy(msg->raw_content, parts[3].data, parts[3].len);
+		msg->raw_content[parts[3].len] = '\0';
+		msg->raw_len = parts[3].len;
+	} else if (!(msg->content = part_object(&parts[3], names[3], err))) {
+		wire_msg_clear(msg);
+		return -EINVAL;
 	}
 	msg->parent_id = json_string_value(json_object_get(msg->parent, "msg_id"));
 	if (!msg->parent_id)

@@ -11,6 +11,7 @@
 #define COVE_INTERPRETER_WIRE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,9 +31,13 @@ struct wire_key {
 	size_t len; /* 0: messages are neither signed nor checked */
 };
 
-/* A received message, its JSON parts parsed. */
+/* A received message, its JSON parts parsed; a stream message's content
+ * (a kernel's stdout and stderr, which may be many MiB) is kept as it came
+ * instead, for lines_stream to copy without decoding it (raw_streams). */
 struct wire_msg {
-	json_t *header, *parent, *metadata, *content; /* objects, owned */
+	json_t *header, *parent, *metadata, *content; /* objects, owned; content NULL when raw */
+	char *raw_content;     /* malloc'd, NUL-terminated, or NULL */
+	size_t raw_len;
 	const char *msg_type;  /* in header */
 	const char *parent_id; /* the parent header's msg_id, "" for none */
 };
@@ -41,8 +46,8 @@ struct wire_msg {
  * than four JSON frames after the signature, a signature that does not
  * match (when key->len), a part that is not a JSON object, a header
  * without a string msg_type. On failure msg holds nothing. */
-int wire_parse(const struct wire_frame *frames, size_t n, const struct wire_key *key, struct wire_msg *msg,
-	       struct cove_err *err);
+int wire_parse(const struct wire_frame *frames, size_t n, const struct wire_key *key, bool raw_streams,
+	       struct wire_msg *msg, struct cove_err *err);
 void wire_msg_clear(struct wire_msg *msg);
 
 /* A message to send: the five frames after any identities (delimiter,
