@@ -241,7 +241,7 @@ test('bad input: plain-text 400s and 404s naming what is wrong', async () => {
     ['/execute', '{"code":', 400, /JSON/],
     ['/execute', '{"code":1}', 400, /code must be a string/],
     ['/execute', '{"code":"1","language":"python","context_id":"x"}', 400, /cannot both be set/],
-    ['/execute', '{"code":"1","language":"cobol"}', 400, /no kernel for language 'cobol'.*available: python/],
+    ['/execute', '{"code":"1","language":"cobol"}', 400, /no kernel for language 'cobol'.*available: python, r/],
     ['/execute', '{"code":"1","context_id":"no-such-context"}', 404, /context no-such-context not found/],
     ['/contexts', '{"cwd":"relative"}', 400, /absolute/],
   ];
@@ -297,10 +297,31 @@ test('10 MiB of stdout is streamed whole', async () => {
   assert.equal(bytes, 10 << 20);
 });
 
+test('R: its own default context, state, envs, errors, contexts', async () => {
+  const ex = await sbx.runCode('x <- c(1, 2, 3)\nsum(x)', { language: 'r', timeoutMs: 300_000 });
+  assert.equal(ex.error, undefined, ex.error?.value);
+  // IRkernel shows a value as display data, not as the cell's result: the
+  // result is there, but not the main one (on E2B too, which runs IRkernel).
+  const value = (e) => e.results[0]?.text;
+  assert.equal(value(ex), '[1] 6');
+  assert.match(value(await sbx.runCode('x * 2', { language: 'r' })), /2 4 6/);
+  // The Python default context is another kernel.
+  assert.equal((await sbx.runCode("'x' in globals()")).text, 'True');
+  const env = await sbx.runCode('Sys.getenv(c("SANDBOX_LEVEL", "RUN_LEVEL"))', { language: 'r', envs: { RUN_LEVEL: 'r-run' } });
+  assert.match(value(env), /from-create[\s\S]*r-run/);
+  assert.equal(value(await sbx.runCode('Sys.getenv("RUN_LEVEL")', { language: 'r' })), '[1] ""');
+  const err = await sbx.runCode('stop("boom")', { language: 'r' });
+  assert.match(err.error?.value ?? '', /boom/);
+  const ctx = await sbx.createCodeContext({ language: 'r', cwd: '/tmp' });
+  assert.equal(ctx.language, 'r');
+  assert.equal(value(await sbx.runCode('getwd()', { context: ctx, timeoutMs: 300_000 })), '[1] "/tmp"');
+  await sbx.removeCodeContext(ctx);
+});
+
 test('languages the template has no kernel for answer 400 naming what it has', async () => {
-  for (const language of ['r', 'javascript', 'java']) {
+  for (const language of ['javascript', 'typescript', 'java', 'bash']) {
     const res = await raw('/execute', { method: 'POST', body: JSON.stringify({ code: '1', language }) });
     assert.equal(res.status, 400);
-    assert.match(await res.text(), /available: python/);
+    assert.match(await res.text(), new RegExp(`no kernel for language '${language}'.*available: python, r`));
   }
 });
