@@ -282,6 +282,11 @@ int agent_exec(const struct agent_endpoint *ep, const struct agent_exec_request 
 		base64_encode((const uint8_t *)pair, strlen(pair), line + 21);
 		more = curl_slist_append(headers, line);
 	}
+	if (more && req->timeout_ms) {
+		char line[64];
+		snprintf(line, sizeof(line), "Connect-Timeout-Ms: %u", req->timeout_ms);
+		more = curl_slist_append(headers, line);
+	}
 	if (!easy || !more)
 		return cove_errf(err, -ENOMEM, "exec: curl handle");
 	struct stream_state st = { .easy = easy, .res = res, .req = req, .err = err };

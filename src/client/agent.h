@@ -67,6 +67,7 @@ struct agent_exec_request {
 	unsigned short cols, rows;
 	void (*on_start)(void *ctx, int pid); /* may be NULL */
 	const char *user; /* the guest user it runs as; NULL: the agent's default */
+	unsigned timeout_ms; /* the agent kills it after this long (Connect-Timeout-Ms); 0: never */
 };
 
 struct agent_exec_result {

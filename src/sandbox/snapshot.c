@@ -40,22 +40,29 @@ static int keep_tail(void *ctx, enum process_stream stream, const uint8_t *data,
 {
 	(void)stream;
 	struct tail *t = ctx;
-	for (size_t i = 0; i < len; i++) {
-		if (t->len == sizeof(t->buf) - 1) {
-			memmove(t->buf, t->buf + 1, t->len - 1);
-			t->len--;
+	const size_t cap = sizeof(t->buf) - 1;
+	if (len >= cap) {
+		memcpy(t->buf, data + len - cap, cap);
+		t->len = cap;
+	} else {
+		if (t->len + len > cap) {
+			size_t drop = t->len + len - cap;
+			memmove(t->buf, t->buf + drop, t->len - drop);
+			t->len -= drop;
 		}
-		t->buf[t->len++] = (char)data[i];
+		memcpy(t->buf + t->len, data, len);
+		t->len += len;
 	}
 	t->buf[t->len] = '\0';
 	return 0;
 }
 
-static int run_sh(struct sandbox *sb, const struct sandbox_config *c, const char *const argv[], struct tail *out,
-		  struct agent_exec_result *res, struct cove_err *err)
+/* timeout_ms: the agent kills the command after that long (0: never). */
+static int run_sh(struct sandbox *sb, const struct sandbox_config *c, const char *const argv[], unsigned timeout_ms,
+		  struct tail *out, struct agent_exec_result *res, struct cove_err *err)
 {
 	struct agent_exec_request req = { .argv = argv, .user = c->default_user, .on_output = out ? keep_tail : NULL,
-					  .ctx = out, .cwd = c->default_workdir };
+					  .ctx = out, .cwd = c->default_workdir, .timeout_ms = timeout_ms };
 	return sandbox_exec(sb, &req, res, err);
 }
 
@@ -68,9 +75,9 @@ static int start_services(struct sandbox *sb, const struct sandbox_config *c, st
 	if (c->start_cmd) {
 		/* sh exits at once; the command goes on (the agent's process
 		 * group, reparented to init), its output to the log. */
-		const char *argv[] = { "/bin/sh", "-c", "nohup /bin/sh -c \"$0\" >" SANDBOX_START_LOG " 2>&1 </dev/null &",
+		const char *argv[] = { "/bin/sh", "-c", "/bin/sh -c \"$0\" >" SANDBOX_START_LOG " 2>&1 </dev/null &",
 				       c->start_cmd, NULL };
-		if ((r = run_sh(sb, c, argv, NULL, &res, err)) < 0)
+		if ((r = run_sh(sb, c, argv, 0, NULL, &res, err)) < 0)
 			return cove_err_prefix(err, "start command");
 		log_info("op=snapshot-template start_cmd=\"%s\"", c->start_cmd);
 	}
@@ -83,7 +90,9 @@ static int start_services(struct sandbox *sb, const struct sandbox_config *c, st
 	for (unsigned tries = 1;; tries++) {
 		out.len = 0;
 		out.buf[0] = '\0';
-		if ((r = run_sh(sb, c, argv, &out, &res, err)) < 0)
+		/* One that hangs is killed at the deadline. */
+		int64_t left = deadline - now_ms();
+		if ((r = run_sh(sb, c, argv, left > 1000 ? (unsigned)left : 1000, &out, &res, err)) < 0)
 			return cove_err_prefix(err, "ready command");
 		if (res.exited && res.exit_code == 0) {
 			log_info("op=snapshot-template ready_ms=%lld tries=%u", (long long)(now_ms() - t0), tries);
@@ -98,7 +107,8 @@ static int start_services(struct sandbox *sb, const struct sandbox_config *c, st
 	const char *log_argv[] = { "/bin/sh", "-c", "tail -c 1500 " SANDBOX_START_LOG, NULL };
 	struct tail log = { 0 };
 	struct cove_err ignored = { 0 };
-	run_sh(sb, c, log_argv, &log, &res, &ignored);
+	struct agent_exec_result tail_res;
+	run_sh(sb, c, log_argv, 10000, &log, &tail_res, &ignored);
 	for (size_t i = 0; i < log.len; i++)
 		if (log.buf[i] == '\n')
 			log.buf[i] = ' ';

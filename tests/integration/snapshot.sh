@@ -120,4 +120,27 @@ check "claimed sandboxes have their own tokens and random numbers" $? "$t1 $t2 /
 kill -TERM "$coved_pid"; wait "$coved_pid"; coved_pid=""
 [ "$(qemus)" = 0 ] && [ -z "$(ls "$COVE_RUN_DIR")" ] && [ -z "$(sqlite3 "$COVE_STATE_DIR/cove.db" 'select id from sandboxes' 2>/dev/null)" ]
 check "nothing is left behind (the warm ones end with coved)" $? "qemu=$(qemus) run=$(ls "$COVE_RUN_DIR")"
+
+# A template's start and ready commands (last: the checks above count
+# what coved and the warm pool leave): the snapshot is taken once the
+# ready command succeeds, with what the start command started running in
+# every sandbox restored from it.
+cp -r "$base/templates/tiny" "$base/templates/svc" && rm -rf "$base/templates/svc/snapshot"
+printf '\nstart_cmd=sleep 1; echo up >/tmp/svc-flag; echo started; exec sleep 100000\nready_cmd=test -f /tmp/svc-flag\nready_timeout=60\n' \
+    >>"$base/templates/svc/template.conf"
+"$cove" template snapshot svc 2>"$base/err"; rc=$?
+out=$(COVE_LOG=info "$cove" run --template svc -- sh -c 'cat /tmp/svc-flag; ps | grep -c "[s]leep 100000"; cat /tmp/cove-start.log' 2>"$base/run.err")
+[ $rc = 0 ] && [ "$out" = "$(printf 'up\n1\nstarted')" ] && grep -q "op=start from=snapshot" "$base/run.err"
+check "a template's start command runs before its snapshot, and its ready command says when" $? "rc=$rc out=$out $(cat "$base/err")"
+cp -r "$base/templates/tiny" "$base/templates/never" && rm -rf "$base/templates/never/snapshot"
+printf '\nstart_cmd=echo the service failed >&2; exit 1\nready_cmd=echo not yet; sleep 1000\nready_timeout=2\n' \
+    >>"$base/templates/never/template.conf"
+t0=$(date +%s)
+"$cove" template snapshot never 2>"$base/err"; rc=$?
+took=$(( $(date +%s) - t0 ))
+[ $rc != 0 ] && grep -q "ready command 'echo not yet; sleep 1000' did not succeed within 2 s" "$base/err" &&
+    grep -q "output: not yet" "$base/err" && grep -q "the service failed" "$base/err" && [ "$took" -lt 30 ] &&
+    [ ! -e "$base/templates/never/snapshot" ] && [ ! -e "$base/templates/never/snapshot.tmp" ] && [ "$(qemus)" = 0 ]
+check "a ready command that hangs or never succeeds fails the snapshot at its time limit, saying why, leaving nothing" $? \
+    "rc=$rc took=${took}s qemu=$(qemus) $(cat "$base/err")"
 echo "1..$n"
