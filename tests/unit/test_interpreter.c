@@ -186,6 +186,55 @@ static void test_stream_fast_path(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (lines_stream(bad[i], strlen(bad[i]), &is_stderr, &text, &len) != -EINVAL)
 			fail_msg("taken: %s", bad[i]);
+	/* Plain text is skipped a word at a time: what ends a run is found at
+	 * every offset within a word. */
+	for (size_t at = 0; at < 40; at++) {
+		char body[128], doc[256];
+		memset(body, 'x', 40);
+		body[40] = '\0';
+		const char *inserts[] = { "\n", "\xff", "\\q", "\xc3\xa9", "\\n", "\\u00e9", "\\\"" };
+		const bool valid[] = { false, false, false, true, true, true, true };
+		for (size_t k = 0; k < sizeof(inserts) / sizeof(inserts[0]); k++) {
+			char with[160];
+			snprintf(with, sizeof(with), "%.*s%s%s", (int)at, body, inserts[k], body + at);
+			snprintf(doc, sizeof(doc), "{\"name\":\"stdout\",\"text\":\"%s\"}", with);
+			int r = lines_stream(doc, strlen(doc), &is_stderr, &text, &len);
+			if (r != (valid[k] ? 0 : -EINVAL) || (r == 0 && len != strlen(with) + 2))
+				fail_msg("insert %zu at %zu: %d (len %zu)", k, at, r, len);
+		}
+	}
+}
+
+/* Every piece lines_string_cut makes is a JSON string of its own, and the
+ * pieces decode to the whole. */
+static void test_string_cut(void **state)
+{
+	(void)state;
+	const char *inside = "ab\\\"cd\\\\u00e9\\u00e9\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80x\\n\\\\\\\\yz";
+	json_error_t jerr;
+	char quoted[256];
+	snprintf(quoted, sizeof(quoted), "\"%s\"", inside);
+	json_t *whole = json_loadb(quoted, strlen(quoted), JSON_DECODE_ANY, &jerr);
+	assert_non_null(whole);
+	for (size_t max = 8; max < 40; max++) {
+		char joined[256] = "";
+		const char *p = inside;
+		size_t left = strlen(inside);
+		while (left) {
+			size_t n = lines_string_cut(p, left, max);
+			assert_true(n > 0 && n <= max);
+			snprintf(quoted, sizeof(quoted), "\"%.*s\"", (int)n, p);
+			json_t *piece = json_loadb(quoted, strlen(quoted), JSON_DECODE_ANY, &jerr);
+			if (!piece)
+				fail_msg("max %zu: piece %s: %s", max, quoted, jerr.text);
+			strcat(joined, json_string_value(piece));
+			json_decref(piece);
+			p += n;
+			left -= n;
+		}
+		assert_string_equal(joined, json_string_value(whole));
+	}
+	json_decref(whole);
 }
 
 static void test_result_lines(void **state)
@@ -221,6 +270,7 @@ int main(void)
 		cmocka_unit_test(test_execute_request),
 		cmocka_unit_test(test_envs_code),
 		cmocka_unit_test(test_stream_fast_path),
+		cmocka_unit_test(test_string_cut),
 		cmocka_unit_test(test_result_lines),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -109,6 +109,7 @@ static int make(const char *language, const char *cwd, bool is_default, struct c
 		context_free(c);
 		return r;
 	}
+	c->applied_envs = json_object(); /* its kernel has none of the sandbox's */
 	log_info("context %s (%s%s) ready in %lld ms", c->id, c->language, is_default ? ", default" : "",
 		 (long long)(now_ms() - t0));
 	*ret = c;
@@ -285,6 +286,8 @@ int context_kernel(struct context *c, struct kernel **ret, struct cove_err *err)
 		pthread_mutex_lock(&lock);
 		c->kernel = k;
 		pthread_mutex_unlock(&lock);
+		json_decref(c->applied_envs);
+		c->applied_envs = json_object();
 	}
 	*ret = c->kernel;
 	return 0;

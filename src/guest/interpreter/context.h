@@ -55,8 +55,8 @@ int context_kernel(struct context *c, struct kernel **ret, struct cove_err *err)
 void context_kernel_lost(struct context *c);
 
 /* The sandbox's environment (GET /envs) as last applied to this context's
- * kernel, so a run applies it again only when it changed. With the turn
- * held. */
+ * kernel ({} for a new kernel: it has none of it), so a run applies it
+ * again only when it changed. With the turn held. */
 json_t *context_applied_envs(struct context *c);
 void context_set_applied_envs(struct context *c, json_t *envs);
 

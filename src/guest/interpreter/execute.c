@@ -65,17 +65,31 @@ static int append(struct run *run, const char *const parts[], const size_t lens[
 
 static double timestamp(void);
 
-/* A stdout or stderr line around the text's JSON token as the kernel sent
+/* Text of a stdout or stderr line at most (bigger output: more lines). */
+#define STREAM_PIECE_MAX (64 * 1024)
+
+/* stdout or stderr lines around the text's JSON token as the kernel sent
  * it: a run printing many MiB costs a copy, not a decode and an encode. */
 static void emit_stream_raw(struct run *run, bool is_stderr, const char *token, size_t len)
 {
-	const char *head = is_stderr ? "{\"type\":\"stderr\",\"text\":" : "{\"type\":\"stdout\",\"text\":";
+	const char *head = is_stderr ? "{\"type\":\"stderr\",\"text\":\"" : "{\"type\":\"stdout\",\"text\":\"";
 	char tail[64];
-	snprintf(tail, sizeof(tail), ",\"timestamp\":%.6f}\n", timestamp());
-	const char *parts[] = { head, token, tail };
-	const size_t lens[] = { strlen(head), len, strlen(tail) };
-	if (append(run, parts, lens, 3) < 0)
-		log_error("run %s: out of memory for a line", run->msg_id);
+	snprintf(tail, sizeof(tail), "\",\"timestamp\":%.6f}\n", timestamp());
+	const char *p = token + 1; /* inside the quotes */
+	size_t left = len - 2;
+	do {
+		size_t n = lines_string_cut(p, left, STREAM_PIECE_MAX);
+		if (n == 0) /* cannot be with this max; never loop on it */
+			n = left;
+		const char *parts[] = { head, p, tail };
+		const size_t lens[] = { strlen(head), n, strlen(tail) };
+		if (append(run, parts, lens, 3) < 0) {
+			log_error("run %s: out of memory for a line", run->msg_id);
+			return;
+		}
+		p += n;
+		left -= n;
+	} while (left);
 }
 
 static void emit(struct run *run, json_t *line)
@@ -198,8 +212,9 @@ static int start(struct run *run, struct cove_err *err)
 				json_object_set(gone, k, v);
 		char *unset = envs_code_restore(lang, gone, NULL);
 		json_decref(gone);
-		if (code && unset && (r = send_silent(run->kernel, unset, err)) == 0 &&
-		    (r = send_silent(run->kernel, code, err)) == 0)
+		/* Nothing to run is not sent: each costs the kernel a request. */
+		if (code && unset && (!*unset || (r = send_silent(run->kernel, unset, err)) == 0) &&
+		    (!*code || (r = send_silent(run->kernel, code, err)) == 0))
 			context_set_applied_envs(run->ctx, run->envs);
 		free(code);
 		free(unset);

@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,14 +86,36 @@ char *lines_traceback(json_t *tb)
 }
 
 
+/* Does the 8-byte word hold a byte that ends a plain run in a JSON
+ * string: '"', '\\', a control byte (< 0x20) or a non-ASCII one (>= 0x80)?
+ * (The classic SWAR tests: a zero byte of x ^ c is a byte equal to c.) */
+static inline bool special_in(uint64_t x)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	uint64_t quote = x ^ (ones * '"'), slash = x ^ (ones * '\\');
+	uint64_t zero_quote = (quote - ones) & ~quote, zero_slash = (slash - ones) & ~slash;
+	uint64_t control = (x - ones * 0x20) & ~x; /* high bit set where a byte < 0x20 (or >= 0x80) */
+	return ((zero_quote | zero_slash | control) & highs) || (x & highs);
+}
+
 /* The length of the JSON string token at s (s[0] == '"'), quotes
- * included, when it is valid JSON of valid UTF-8; else 0. */
+ * included, when it is valid JSON of valid UTF-8; else 0. A kernel's
+ * stdout is mostly plain ASCII: it is skipped 8 bytes at a time. */
 static size_t string_token(const char *s, size_t n)
 {
 	if (!n || s[0] != '"')
 		return 0;
 	size_t i = 1;
 	while (i < n) {
+		while (i + 8 <= n) {
+			uint64_t x;
+			memcpy(&x, s + i, 8);
+			if (special_in(x))
+				break;
+			i += 8;
+		}
+		if (i >= n)
+			break;
 		unsigned char c = (unsigned char)s[i];
 		if (c == '"')
 			return i + 1;
@@ -222,4 +245,37 @@ int lines_stream(const char *s, size_t n, bool *is_stderr, const char **text, si
 		i = skip_ws(s, n, i + 1);
 	}
 	return have_name && have_text && skip_ws(s, n, i + 1) == n ? 0 : -EINVAL;
+}
+
+/* How many bytes at the end of p[0..n) are backslashes. */
+static size_t backslashes_before(const char *p, size_t n)
+{
+	size_t b = 0;
+	while (b < n && p[n - b - 1] == '\\')
+		b++;
+	return b;
+}
+
+size_t lines_string_cut(const char *p, size_t len, size_t max)
+{
+	if (len <= max)
+		return len;
+	size_t n = max;
+	/* Not inside a UTF-8 sequence: the next piece must not start with a
+	 * continuation byte. */
+	while (n > 0 && ((unsigned char)p[n] & 0xc0) == 0x80)
+		n--;
+	/* Not between an escape's backslash and what it escapes. */
+	if (backslashes_before(p, n) % 2 == 1)
+		n--;
+	/* Not inside a \uXXXX: a 'u' up to four bytes back after an escaping
+	 * backslash. */
+	for (size_t k = 1; k <= 4 && k + 1 <= n; k++) {
+		size_t j = n - k - 1; /* where its backslash would be */
+		if (p[n - k] == 'u' && p[j] == '\\' && backslashes_before(p, j + 1) % 2 == 1) {
+			n = j;
+			break;
+		}
+	}
+	return n;
 }

@@ -22,6 +22,14 @@ json_t *lines_result(json_t *bundle, bool is_main);
  * UTF-8 (the caller decodes it the slow way). */
 int lines_stream(const char *json, size_t len, bool *is_stderr, const char **text, size_t *text_len);
 
+/* Where to cut the inside of a JSON string token (p[0..len), quotes
+ * excluded) so that the first piece has at most max bytes (max >= 8) and
+ * each piece, quoted, is a JSON string of its own: never inside an escape
+ * or a UTF-8 sequence. A stdout of many MiB goes out in lines of at most
+ * max, which clients read in linear time (the SDK's line reader searches
+ * its whole buffer for each chunk it gets). */
+size_t lines_string_cut(const char *p, size_t len, size_t max);
+
 /* A traceback (a list of strings) joined by newlines; malloc'd. */
 char *lines_traceback(json_t *traceback);
 
