@@ -241,7 +241,7 @@ test('bad input: plain-text 400s and 404s naming what is wrong', async () => {
     ['/execute', '{"code":', 400, /JSON/],
     ['/execute', '{"code":1}', 400, /code must be a string/],
     ['/execute', '{"code":"1","language":"python","context_id":"x"}', 400, /cannot both be set/],
-    ['/execute', '{"code":"1","language":"cobol"}', 400, /no kernel for language 'cobol'.*available: python, r/],
+    ['/execute', '{"code":"1","language":"cobol"}', 400, /no kernel for language 'cobol'.*available: bash, javascript, python, r, typescript/],
     ['/execute', '{"code":"1","context_id":"no-such-context"}', 404, /context no-such-context not found/],
     ['/contexts', '{"cwd":"relative"}', 400, /absolute/],
   ];
@@ -276,13 +276,15 @@ test('50 concurrent runs on one context run one at a time, in the order they cam
   const runs = [];
   for (let i = 0; i < 50; i++) {
     runs.push(sbx.runCode(`order.append(${i}); len(order)`, { context: ctx }));
-    // Sent in order: each request reaches the server before the next one.
-    await new Promise((r) => setTimeout(r, 20));
+    // Sent in order, far enough apart that each reaches the server (through
+    // coved, on a connection of its own) before the next is sent.
+    await new Promise((r) => setTimeout(r, 100));
   }
   const done = await Promise.all(runs);
   done.forEach((ex, i) => assert.equal(ex.error, undefined, `run ${i}: ${ex.error?.value}`));
+  // One at a time: each run saw the list one longer than the one before it.
+  assert.deepEqual(done.map((ex) => Number(ex.text)).sort((a, b) => a - b), Array.from({ length: 50 }, (_, i) => i + 1));
   const order = JSON.parse((await sbx.runCode('import json; print(json.dumps(order))', { context: ctx })).logs.stdout.join(''));
-  assert.equal(order.length, 50);
   assert.deepEqual(order, [...order].sort((a, b) => a - b), `ran in the order they came: ${order}`);
   await sbx.removeCodeContext(ctx);
 });
@@ -318,10 +320,55 @@ test('R: its own default context, state, envs, errors, contexts', async () => {
   await sbx.removeCodeContext(ctx);
 });
 
-test('languages the template has no kernel for answer 400 naming what it has', async () => {
-  for (const language of ['javascript', 'typescript', 'java', 'bash']) {
-    const res = await raw('/execute', { method: 'POST', body: JSON.stringify({ code: '1', language }) });
-    assert.equal(res.status, 400);
-    assert.match(await res.text(), new RegExp(`no kernel for language '${language}'.*available: python, r`));
-  }
+test('bash: state between runs, envs, exit status as an error, a Ctrl-C at the time limit', async () => {
+  const out = (ex) => ex.logs.stdout.join('');
+  const first = await sbx.runCode('greeting=hello\ncd /tmp\necho "$greeting from $(pwd)"', { language: 'bash', timeoutMs: 300_000 });
+  assert.equal(first.error, undefined, first.error?.value);
+  assert.equal(out(first), 'hello from /tmp\n');
+  const next = await sbx.runCode('echo $greeting $SANDBOX_LEVEL $RUN_LEVEL; pwd', { language: 'bash', envs: { RUN_LEVEL: 'b' } });
+  assert.equal(out(next), 'hello from-create b\n/tmp\n');
+  assert.equal(out(await sbx.runCode('echo "[$RUN_LEVEL]"', { language: 'bash' })), '[]\n');
+  const failed = await sbx.runCode('ls /nonexistent', { language: 'bash' });
+  assert.equal(failed.error?.name, 'CommandError');
+  assert.equal(failed.error?.value, 'exit status 2');
+  assert.match(out(failed), /No such file/);
+  await assert.rejects(sbx.runCode('sleep 600', { language: 'bash', timeoutMs: 3000 }), (e) => e.name === 'TimeoutError');
+  const t0 = Date.now();
+  assert.equal(out(await sbx.runCode('echo $greeting; yes | head -1', { language: 'bash' })), 'hello\ny\n');
+  assert.ok(Date.now() - t0 < 20_000, `the run after the interrupt took ${Date.now() - t0} ms`);
+});
+
+test('JavaScript: state, the last value, console output, await, errors, envs, an interrupt', async () => {
+  const first = await sbx.runCode('const base = 40; let n = 2\nbase + n', { language: 'js', timeoutMs: 300_000 });
+  assert.equal(first.error, undefined, first.error?.value);
+  assert.equal(first.text, '42');
+  const logged = await sbx.runCode('console.log("hi", base); console.error("careful"); [1, 2].map((x) => x * n)', { language: 'javascript' });
+  assert.deepEqual(logged.logs.stdout, ['hi 40\n']);
+  assert.deepEqual(logged.logs.stderr, ['careful\n']);
+  assert.equal(logged.text, '[ 2, 4 ]');
+  const waited = await sbx.runCode('await new Promise((r) => setTimeout(r, 50))\nbase * 2', { language: 'js' });
+  assert.equal(waited.text, '80');
+  const thrown = await sbx.runCode('null.x', { language: 'js' });
+  assert.equal(thrown.error?.name, 'TypeError');
+  assert.match(thrown.error?.traceback ?? '', /TypeError/);
+  const env = await sbx.runCode('[process.env.SANDBOX_LEVEL, process.env.RUN_LEVEL]', { language: 'js', envs: { RUN_LEVEL: 'j' } });
+  assert.equal(env.text, "[ 'from-create', 'j' ]");
+  await assert.rejects(sbx.runCode('for (;;) {}', { language: 'js', timeoutMs: 3000 }), (e) => e.name === 'TimeoutError');
+  assert.equal((await sbx.runCode('base', { language: 'js' })).text, '40');
+});
+
+test('TypeScript: types erased, runs on its own JavaScript context', async () => {
+  const ex = await sbx.runCode('interface P { x: number }\nconst p: P = { x: 3 }\np.x * 2', { language: 'ts', timeoutMs: 300_000 });
+  assert.equal(ex.error, undefined, ex.error?.value);
+  assert.equal(ex.text, '6');
+  const ctx = await sbx.createCodeContext({ language: 'typescript' });
+  assert.equal(ctx.language, 'typescript');
+  assert.equal((await sbx.runCode('const s: string = "ok"; s', { context: ctx })).text, "'ok'");
+  await sbx.removeCodeContext(ctx);
+});
+
+test('a language the template has no kernel for answers 400 naming what it has', async () => {
+  const res = await raw('/execute', { method: 'POST', body: JSON.stringify({ code: '1', language: 'java' }) });
+  assert.equal(res.status, 400);
+  assert.match(await res.text(), /no kernel for language 'java'.*available: bash, javascript, python, r, typescript/);
 });
