@@ -82,16 +82,19 @@ class JavaScriptKernel(Kernel):
     def _next_reply(self, silent):
         """Streams output until a reply line comes; the reply."""
         out, err, rep = self.node.stdout.fileno(), self.node.stderr.fileno(), self.replies.fileno()
+        watched = [out, err, rep]
         while b"\n" not in self.pending:
-            ready, _, _ = select.select([out, err, rep], [], [], 1.0)
+            ready, _, _ = select.select(watched, [], [], 1.0)
             for fd in ready:
                 data = os.read(fd, 65536)
                 if fd == rep:
                     if not data:
                         raise NodeExited()
                     self.pending += data
-                else:
+                elif data:
                     self._stream("stdout" if fd == out else "stderr", data, silent)
+                else:
+                    watched.remove(fd)  # the code closed it: not read again
             if not ready and self.node.poll() is not None:
                 raise NodeExited()
         line, _, self.pending = self.pending.partition(b"\n")
