@@ -177,9 +177,11 @@ void kernel_languages(char *buf, size_t len)
 
 struct kernel {
 	struct spawn_child child;
-	pthread_mutex_t lock; /* child.pidfd, exited, status */
+	/* Reaped only by kernel_stop, after the SIGKILL to its group: until
+	 * then its pid, and so the group's id, cannot be another process's. */
+	pthread_mutex_t lock; /* exited, how */
 	bool exited;
-	int status;
+	siginfo_t how; /* how it ended, once exited */
 	bool interrupt_message;
 	char dir[PATH_MAX]; /* the connection file and the IPC sockets */
 	char session[37];
@@ -293,16 +295,16 @@ static char **build_env(const struct kernel_spec *spec)
 	return env;
 }
 
-/* Has the process ended? Reaps it once. Called with k->lock held. */
-static bool reap_locked(struct kernel *k)
+/* Has the process ended? Looks without reaping it (WNOWAIT). Called with
+ * k->lock held. */
+static bool ended_locked(struct kernel *k)
 {
 	if (k->exited)
 		return true;
-	int status;
-	pid_t p = waitpid(k->child.pid, &status, WNOHANG);
-	if (p == k->child.pid) {
+	siginfo_t si = { 0 };
+	if (waitid(P_PID, (id_t)k->child.pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == k->child.pid) {
 		k->exited = true;
-		k->status = status;
+		k->how = si;
 	}
 	return k->exited;
 }
@@ -310,7 +312,7 @@ static bool reap_locked(struct kernel *k)
 bool kernel_alive(struct kernel *k)
 {
 	pthread_mutex_lock(&k->lock);
-	bool gone = reap_locked(k);
+	bool gone = ended_locked(k);
 	pthread_mutex_unlock(&k->lock);
 	return !gone;
 }
@@ -318,13 +320,12 @@ bool kernel_alive(struct kernel *k)
 void kernel_status(struct kernel *k, char *buf, size_t len)
 {
 	pthread_mutex_lock(&k->lock);
-	reap_locked(k);
-	if (!k->exited)
+	if (!ended_locked(k))
 		snprintf(buf, len, "running");
-	else if (WIFEXITED(k->status))
-		snprintf(buf, len, "exit status %d", WEXITSTATUS(k->status));
+	else if (k->how.si_code == CLD_EXITED)
+		snprintf(buf, len, "exit status %d", k->how.si_status);
 	else
-		snprintf(buf, len, "killed by signal %d (%s)", WTERMSIG(k->status), strsignal(WTERMSIG(k->status)));
+		snprintf(buf, len, "killed by signal %d (%s)", k->how.si_status, strsignal(k->how.si_status));
 	pthread_mutex_unlock(&k->lock);
 }
 
@@ -429,17 +430,15 @@ int kernel_interrupt(struct kernel *k)
 	if (k->interrupt_message)
 		return kernel_send(k, KERNEL_CONTROL, "interrupt_request", NULL, NULL, NULL);
 	pthread_mutex_lock(&k->lock);
-	int r = k->exited ? -ESRCH : proc_pidfd_send_signal(k->child.pidfd, SIGINT);
+	int r = ended_locked(k) ? -ESRCH : proc_pidfd_send_signal(k->child.pidfd, SIGINT);
 	pthread_mutex_unlock(&k->lock);
 	return r;
 }
 
 void kernel_kill(struct kernel *k)
 {
-	pthread_mutex_lock(&k->lock);
-	if (!reap_locked(k))
-		kill(-k->child.pid, SIGKILL);
-	pthread_mutex_unlock(&k->lock);
+	/* Not reaped yet (kernel_stop does), so the group is still its own. */
+	kill(-k->child.pid, SIGKILL);
 }
 
 /* Until it has answered kernel_info on shell and published on IOPub (a
@@ -559,11 +558,10 @@ void kernel_stop(struct kernel *k)
 		}
 	}
 	if (k->child.pid > 0) {
+		/* What the code started is in its group; then it is reaped, the
+		 * only place it is. */
 		kill(-k->child.pid, SIGKILL);
-		pthread_mutex_lock(&k->lock);
-		if (!k->exited)
-			waitpid(k->child.pid, &k->status, 0);
-		pthread_mutex_unlock(&k->lock);
+		waitpid(k->child.pid, NULL, 0);
 	}
 	spawn_child_close(&k->child);
 	if (k->shell)
