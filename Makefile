@@ -45,7 +45,7 @@ COVED_SRCS := $(wildcard src/coved/*.c)
 COVED_OBJS := $(COVED_SRCS:%.c=$(O)/host/%.o)
 # Guest programs share the protocol code and the common helpers.
 GUEST_SHARED_SRCS := src/common/err.c src/common/env.c src/common/fs.c src/common/proc.c src/common/log.c src/common/spawn.c \
-	src/common/secret.c $(wildcard src/proto/*.c)
+	src/common/secret.c src/common/inet.c $(wildcard src/proto/*.c)
 INIT_SRCS := $(wildcard src/guest/init/*.c)
 # The agent also serves HTTP with the host's server code (src/http), built
 # against its own libmicrohttpd; cove-init has no use for it.
@@ -116,7 +116,7 @@ $(FUZZ_API_TARGETS): $(FUZZ_API_SRCS)
 # result lines): unit-tested and fuzzed on the host.
 INTERP_PURE_SRCS := $(addprefix src/guest/interpreter/,wire.c request.c envs.c lines.c)
 FUZZ_INTERP_TARGETS := $(addprefix $(BIN)/fuzz/,fuzz_jupyter_msg fuzz_interpreter_request)
-$(FUZZ_INTERP_TARGETS): $(BIN)/fuzz/%: tests/fuzz/%.c $(FUZZ_SRCS) $(INTERP_PURE_SRCS) src/common/secret.c src/common/fs.c
+$(FUZZ_INTERP_TARGETS): $(BIN)/fuzz/%: tests/fuzz/%.c $(FUZZ_SRCS) $(INTERP_PURE_SRCS) src/common/secret.c src/common/fs.c src/common/inet.c
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
 	@$(FUZZ_CC) -std=gnu17 -g -O1 -D_GNU_SOURCE -Isrc -Isrc/guest -fsanitize=fuzzer,address,undefined -o $@ $(filter %.c,$^) \

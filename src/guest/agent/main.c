@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/inet.h"
 #include "agent/fs_service.h"
 #include "agent/http.h"
 #include "agent/process_service.h"
@@ -85,23 +86,6 @@ static const struct http_route routes[] = {
 	{ "POST", "/files/compose", files_compose, COMPOSE_BODY_LIMIT },
 };
 
-static int parse_listen(const char *s, struct sockaddr_in *sa)
-{
-	char host[64];
-	const char *colon = strrchr(s, ':');
-	if (!colon || (size_t)(colon - s) >= sizeof(host))
-		return -EINVAL;
-	memcpy(host, s, (size_t)(colon - s));
-	host[colon - s] = '\0';
-	char *end;
-	long port = strtol(colon + 1, &end, 10);
-	if (*end || end == colon + 1 || port < 0 || port > 65535 || inet_pton(AF_INET, host, &sa->sin_addr) != 1)
-		return -EINVAL;
-	sa->sin_family = AF_INET;
-	sa->sin_port = htons((uint16_t)port);
-	return 0;
-}
-
 static void usage(void)
 {
 	fprintf(stderr, "usage: cove-agent [--listen ADDR:PORT] [--set-clock]   (default 0.0.0.0:%d)\n"
@@ -117,7 +101,7 @@ int main(int argc, char **argv)
 		if (strcmp(argv[i], "--set-clock") == 0) {
 			set_clock = true;
 		} else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
-			if (parse_listen(argv[++i], &sa) < 0) {
+			if (inet_addr_port_parse(argv[++i], &sa) < 0) {
 				fprintf(stderr, "cove-agent: --listen %s: expected ADDR:PORT\n", argv[i]);
 				return 2;
 			}

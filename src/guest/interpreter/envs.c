@@ -1,6 +1,5 @@
 #include "interpreter/envs.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -12,6 +11,7 @@
 
 #include "common/cleanup.h"
 #include "common/fs.h"
+#include "common/inet.h"
 #include "proto/http1.h"
 
 #define ENVS_MAX (1024 * 1024)
@@ -19,14 +19,8 @@
 
 static int connect_to(const char *addr, struct cove_err *err)
 {
-	char host[64];
-	const char *colon = strrchr(addr, ':');
-	if (!colon || (size_t)(colon - addr) >= sizeof(host))
-		return cove_errf(err, -EINVAL, "agent address '%s' is not HOST:PORT", addr);
-	memcpy(host, addr, (size_t)(colon - addr));
-	host[colon - addr] = '\0';
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1)) };
-	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+	struct sockaddr_in sa;
+	if (inet_addr_port_parse(addr, &sa) < 0)
 		return cove_errf(err, -EINVAL, "agent address '%s' is not HOST:PORT", addr);
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/inet.h"
 #include "common/log.h"
 #include "common/proc.h"
 #include "http/http.h"
@@ -117,23 +118,6 @@ static enum MHD_Result fail(struct http_request *r, enum http_failure what)
 	return plain(r, 500, "out of memory");
 }
 
-static int parse_listen(const char *s, struct sockaddr_in *sa)
-{
-	char host[64];
-	const char *colon = strrchr(s, ':');
-	if (!colon || (size_t)(colon - s) >= sizeof(host))
-		return -EINVAL;
-	memcpy(host, s, (size_t)(colon - s));
-	host[colon - s] = '\0';
-	char *end;
-	long port = strtol(colon + 1, &end, 10);
-	if (*end || end == colon + 1 || port < 0 || port > 65535 || inet_pton(AF_INET, host, &sa->sin_addr) != 1)
-		return -EINVAL;
-	sa->sin_family = AF_INET;
-	sa->sin_port = htons((uint16_t)port);
-	return 0;
-}
-
 /* The default Python context and its warm-up, before listening. */
 static int warm_up(const char *dir, int timeout_ms)
 {
@@ -196,7 +180,7 @@ int main(int argc, char **argv)
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
 		case 'l':
-			if (parse_listen(optarg, &sa) < 0) {
+			if (inet_addr_port_parse(optarg, &sa) < 0) {
 				fprintf(stderr, "cove-interpreter: --listen %s: expected ADDR:PORT\n", optarg);
 				return 2;
 			}
