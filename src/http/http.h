@@ -132,6 +132,8 @@ enum MHD_Result http_reply(struct http_request *r, unsigned status, const char *
 enum MHD_Result http_reply_take(struct http_request *r, unsigned status, const char *content_type, void *body,
 				size_t len);
 enum MHD_Result http_reply_empty(struct http_request *r, unsigned status);
+/* A text/plain (UTF-8) reply of msg and a newline. */
+enum MHD_Result http_reply_text(struct http_request *r, unsigned status, const char *msg);
 /* An application/json reply of j (taken; NULL j: the fail hook's
  * HTTP_NO_MEMORY), with one more header when name is not NULL. */
 enum MHD_Result http_reply_json(struct http_request *r, unsigned status, json_t *j);

@@ -53,6 +53,14 @@ enum MHD_Result http_reply_empty(struct http_request *r, unsigned status)
 	return resp ? reply_queue(r, status, NULL, NULL, NULL, 0, resp) : MHD_NO;
 }
 
+enum MHD_Result http_reply_text(struct http_request *r, unsigned status, const char *msg)
+{
+	char *text;
+	if (asprintf(&text, "%s\n", msg) < 0)
+		return MHD_NO;
+	return http_reply_take(r, status, "text/plain; charset=utf-8", text, strlen(text));
+}
+
 enum MHD_Result http_reply_json_with(struct http_request *r, unsigned status, json_t *j, const char *name,
 				     const char *value)
 {

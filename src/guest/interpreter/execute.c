@@ -372,14 +372,6 @@ static void done(void *cls)
 	free(run);
 }
 
-static enum MHD_Result plain(struct http_request *r, unsigned status, const char *msg)
-{
-	char *text;
-	if (asprintf(&text, "%s\n", msg) < 0)
-		return MHD_NO;
-	return http_reply_take(r, status, "text/plain; charset=utf-8", text, strlen(text));
-}
-
 enum MHD_Result execute_serve(struct http_request *r, struct execute_request *req, const struct execute_options *o)
 {
 	struct cove_err err = { 0 };
@@ -390,11 +382,11 @@ enum MHD_Result execute_serve(struct http_request *r, struct execute_request *re
 			char msg[128];
 			snprintf(msg, sizeof(msg), "context %s not found", req->context_id);
 			execute_request_clear(req);
-			return plain(r, 404, msg);
+			return http_reply_text(r, 404, msg);
 		}
 	} else if ((rc = context_default(req->language, &c, &err)) < 0) {
 		execute_request_clear(req);
-		return plain(r, rc == -ENOENT ? 400 : 500, err.msg);
+		return http_reply_text(r, rc == -ENOENT ? 400 : 500, err.msg);
 	}
 	/* The turn is taken first: runs are served in the order they came. */
 	uint64_t ticket = context_enqueue(c);
@@ -404,7 +396,7 @@ enum MHD_Result execute_serve(struct http_request *r, struct execute_request *re
 			context_abandon(c, ticket);
 			context_put(c);
 			execute_request_clear(req);
-			return plain(r, 401, "X-Access-Token is missing or not the sandbox's access token");
+			return http_reply_text(r, 401, "X-Access-Token is missing or not the sandbox's access token");
 		}
 		log_warn("the sandbox's env vars are not applied: %s", err.msg);
 	}
@@ -414,7 +406,7 @@ enum MHD_Result execute_serve(struct http_request *r, struct execute_request *re
 		context_abandon(c, ticket);
 		context_put(c);
 		execute_request_clear(req);
-		return plain(r, 500, "out of memory");
+		return http_reply_text(r, 500, "out of memory");
 	}
 	run->req = *req;
 	memset(req, 0, sizeof(*req));

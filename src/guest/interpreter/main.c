@@ -33,14 +33,6 @@
 
 static struct execute_options exec_options = { .envd = "127.0.0.1:49983" };
 
-static enum MHD_Result plain(struct http_request *r, unsigned status, const char *msg)
-{
-	char *text;
-	if (asprintf(&text, "%s\n", msg) < 0)
-		return MHD_NO;
-	return http_reply_take(r, status, "text/plain; charset=utf-8", text, strlen(text));
-}
-
 static enum MHD_Result health(struct http_request *r)
 {
 	return http_reply(r, 200, "text/plain", "OK", 2);
@@ -51,7 +43,7 @@ static enum MHD_Result execute(struct http_request *r)
 	struct execute_request req;
 	struct cove_err err = { 0 };
 	if (execute_request_parse(r->body, r->len, &req, &err) < 0)
-		return plain(r, 400, err.msg);
+		return http_reply_text(r, 400, err.msg);
 	return execute_serve(r, &req, &exec_options);
 }
 
@@ -65,11 +57,11 @@ static enum MHD_Result contexts_post(struct http_request *r)
 	struct context_request req;
 	struct cove_err err = { 0 };
 	if (context_request_parse(r->body, r->len, &req, &err) < 0)
-		return plain(r, 400, err.msg);
+		return http_reply_text(r, 400, err.msg);
 	struct context *c;
 	int rc = context_create(req.language, req.cwd, &c, &err);
 	if (rc < 0)
-		return plain(r, rc == -ENOENT ? 400 : 500, err.msg);
+		return http_reply_text(r, rc == -ENOENT ? 400 : 500, err.msg);
 	json_t *j = context_json(c);
 	context_put(c);
 	return http_reply_json(r, 200, j);
@@ -79,7 +71,7 @@ static enum MHD_Result context_delete(struct http_request *r)
 {
 	struct cove_err err = { 0 };
 	if (context_remove(r->params[0], &err) < 0)
-		return plain(r, 404, err.msg);
+		return http_reply_text(r, 404, err.msg);
 	return http_reply_empty(r, 204);
 }
 
@@ -88,7 +80,7 @@ static enum MHD_Result context_restart_route(struct http_request *r)
 	struct cove_err err = { 0 };
 	int rc = context_restart(r->params[0], &err);
 	if (rc < 0)
-		return plain(r, rc == -ENOENT ? 404 : 500, err.msg);
+		return http_reply_text(r, rc == -ENOENT ? 404 : 500, err.msg);
 	return http_reply_empty(r, 204);
 }
 
@@ -105,17 +97,17 @@ static enum MHD_Result fail(struct http_request *r, enum http_failure what)
 {
 	switch (what) {
 	case HTTP_UNAUTHORIZED:
-		return plain(r, 401, r->auth_error[0] ? r->auth_error : "unauthorized");
+		return http_reply_text(r, 401, r->auth_error[0] ? r->auth_error : "unauthorized");
 	case HTTP_NOT_FOUND:
-		return plain(r, 404, "no such path");
+		return http_reply_text(r, 404, "no such path");
 	case HTTP_METHOD_NOT_ALLOWED:
-		return plain(r, 405, "method not allowed");
+		return http_reply_text(r, 405, "method not allowed");
 	case HTTP_TOO_LARGE:
-		return plain(r, 413, "request body too large");
+		return http_reply_text(r, 413, "request body too large");
 	case HTTP_NO_MEMORY:
 		break;
 	}
-	return plain(r, 500, "out of memory");
+	return http_reply_text(r, 500, "out of memory");
 }
 
 /* The default Python context and its warm-up, before listening. */
