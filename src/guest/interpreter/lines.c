@@ -19,6 +19,30 @@ static const struct {
 	{ "application/javascript", "javascript" }, { "e2b/data", "data" }, { "e2b/chart", "chart" },
 };
 
+/* The strings of array joined by sep (what is not a string counts as
+ * empty); malloc'd, NULL when out of memory. */
+static char *join(json_t *array, const char *sep)
+{
+	size_t i, n = 0, seplen = strlen(sep);
+	json_t *part;
+	json_array_foreach(array, i, part)
+		n += json_string_length(part) + seplen;
+	char *s = malloc(n + 1), *o = s;
+	if (!s)
+		return NULL;
+	json_array_foreach(array, i, part) {
+		if (i) {
+			memcpy(o, sep, seplen);
+			o += seplen;
+		}
+		size_t k = json_string_length(part);
+		memcpy(o, json_string_value(part) ? json_string_value(part) : "", k);
+		o += k;
+	}
+	*o = '\0';
+	return s;
+}
+
 json_t *lines_result(json_t *bundle, bool is_main)
 {
 	json_t *res = json_pack("{s:s, s:b}", "type", "result", "is_main_result", is_main), *extra = NULL;
@@ -32,19 +56,7 @@ json_t *lines_result(json_t *bundle, bool is_main)
 		/* A kernel may send text as a list of lines (nbformat's way). */
 		json_t *value = v;
 		if (json_is_array(v) && json_array_size(v) && json_is_string(json_array_get(v, 0))) {
-			size_t i;
-			json_t *part;
-			char *joined = strdup("");
-			json_array_foreach(v, i, part) {
-				char *more;
-				if (!joined || asprintf(&more, "%s%s", joined, json_string_value(part) ? json_string_value(part) : "") < 0) {
-					free(joined);
-					joined = NULL;
-					break;
-				}
-				free(joined);
-				joined = more;
-			}
+			char *joined = join(v, "");
 			value = joined ? json_string(joined) : NULL;
 			free(joined);
 		} else {
@@ -67,24 +79,8 @@ json_t *lines_result(json_t *bundle, bool is_main)
 
 char *lines_traceback(json_t *tb)
 {
-	size_t i, n = 0;
-	json_t *line;
-	json_array_foreach(tb, i, line)
-		n += json_string_length(line) + 1;
-	char *s = malloc(n + 1), *o = s;
-	if (!s)
-		return NULL;
-	json_array_foreach(tb, i, line) {
-		if (i)
-			*o++ = '\n';
-		size_t k = json_string_length(line);
-		memcpy(o, json_string_value(line) ? json_string_value(line) : "", k);
-		o += k;
-	}
-	*o = '\0';
-	return s;
+	return join(tb, "\n");
 }
-
 
 /* Does the 8-byte word hold a byte that ends a plain run in a JSON
  * string: '"', '\\', a control byte (< 0x20) or a non-ASCII one (>= 0x80)?
