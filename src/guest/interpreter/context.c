@@ -86,6 +86,22 @@ static void condattr_monotonic(pthread_cond_t *cv)
 	pthread_condattr_destroy(&a);
 }
 
+/* A new kernel for c (which has none), by c's holder or its maker. Its
+ * applied environment is {}: the kernel has none of the sandbox's. */
+static int start_kernel(struct context *c, struct cove_err *err)
+{
+	struct kernel *k;
+	int r = kernel_start(&c->spec, c->cwd, start_ms, &k, err);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&lock);
+	c->kernel = k;
+	pthread_mutex_unlock(&lock);
+	json_decref(c->applied_envs);
+	c->applied_envs = json_object();
+	return 0;
+}
+
 /* A context not yet in the table, its kernel started. */
 static int make(const char *language, const char *cwd, bool is_default, struct context **ret, struct cove_err *err)
 {
@@ -105,11 +121,10 @@ static int make(const char *language, const char *cwd, bool is_default, struct c
 	c->is_default = is_default;
 	c->refs = 1;
 	int64_t t0 = now_ms();
-	if ((r = kernel_start(&c->spec, c->cwd, start_ms, &c->kernel, err)) < 0) {
+	if ((r = start_kernel(c, err)) < 0) {
 		context_free(c);
 		return r;
 	}
-	c->applied_envs = json_object(); /* its kernel has none of the sandbox's */
 	log_info("context %s (%s%s) ready in %lld ms", c->id, c->language, is_default ? ", default" : "",
 		 (long long)(now_ms() - t0));
 	*ret = c;
@@ -278,17 +293,8 @@ int context_kernel(struct context *c, struct kernel **ret, struct cove_err *err)
 {
 	if (c->kernel && !kernel_alive(c->kernel))
 		context_kernel_lost(c);
-	if (!c->kernel) {
-		struct kernel *k;
-		int r = kernel_start(&c->spec, c->cwd, start_ms, &k, err);
-		if (r < 0)
-			return cove_err_prefix(err, "context %s", c->id);
-		pthread_mutex_lock(&lock);
-		c->kernel = k;
-		pthread_mutex_unlock(&lock);
-		json_decref(c->applied_envs);
-		c->applied_envs = json_object();
-	}
+	if (!c->kernel && start_kernel(c, err) < 0)
+		return cove_err_prefix(err, "context %s", c->id);
 	*ret = c->kernel;
 	return 0;
 }
