@@ -46,3 +46,16 @@ start_coved() {
     done
     return 1
 }
+
+# start_coved_sdk LOG [FLAGS...]: start_coved with an API key of E2B's form
+# (as coved makes them), and E2B_API_URL, E2B_SANDBOX_URL and E2B_API_KEY
+# (what the E2B SDKs read) pointed at it; says "not ok 1" and exits when
+# coved does not start.
+start_coved_sdk() {
+    local log=$1 key
+    shift
+    key=e2b_$(head -c 20 /dev/urandom | od -An -tx1 | tr -d ' \n')
+    start_coved "$log" --api-key "$key" "$@" || { echo "not ok 1 - coved did not start"; sed 's/^/# /' "$log"; exit 1; }
+    unset E2B_DEBUG
+    export E2B_API_URL=$coved_url E2B_SANDBOX_URL=$coved_url E2B_API_KEY=$key
+}

@@ -16,10 +16,7 @@ base=$(mktemp -d /tmp/cove-interpreter.XXXXXX)
 export COVE_RUN_DIR=$base/run COVE_LOG_DIR=$base/log COVE_STATE_DIR=$base/state
 coved_pid=""
 trap 'kill $coved_pid 2>/dev/null; wait $coved_pid 2>/dev/null; "$build/bin/cove" net gc --pool >/dev/null 2>&1; rm -rf "$base"' EXIT
-key=e2b_$(head -c 20 /dev/urandom | od -An -tx1 | tr -d ' \n')
-start_coved "$base/coved.log" --api-key "$key" || { echo "not ok 1 - coved did not start"; sed 's/^/# /' "$base/coved.log"; exit 1; }
-unset E2B_DEBUG
-export E2B_API_URL=$coved_url E2B_SANDBOX_URL=$coved_url E2B_API_KEY=$key
+start_coved_sdk "$base/coved.log"
 export COVE_NODE_DIR=$node_dir COVE_BUILD=$build
 rc=0
 node --test --test-reporter=tap --test-concurrency=1 "$here"/*.test.mjs || rc=$?
