@@ -21,6 +21,9 @@ int cmd_run(int argc, char **argv);
 int cmd_net(int argc, char **argv);
 int cmd_port_forward(int argc, char **argv);
 int cmd_template(int argc, char **argv);
+/* cove template build with build steps (build.c); templates and kernel
+ * are the absolute paths cmd_template found. */
+int cli_template_build_steps(int argc, char **argv, const char *templates, const char *kernel);
 /* Through coved's API (create.c, ls.c, exec.c, cp.c, lifecycle.c, fork.c,
  * snapshot.c, snapshots.c, logs.c, templates.c; what they share is in
  * remote.c). */

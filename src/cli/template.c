@@ -275,8 +275,17 @@ int cmd_template(int argc, char **argv)
 		fputs(usage_text, stdout);
 		return 0;
 	}
-	if (argc >= 2 && strcmp(argv[1], "build") == 0)
+	if (argc >= 2 && strcmp(argv[1], "build") == 0) {
+		for (int i = 2; i < argc; i++) {
+			if (strncmp(argv[i], "--from-template", 15) == 0) {
+				char kernel[PATH_MAX], dir[PATH_MAX];
+				if (guest_paths(kernel, dir, true) < 0)
+					return CLI_EXIT_FAILURE;
+				return cli_template_build_steps(argc - 1, argv + 1, dir, kernel);
+			}
+		}
 		return cmd_build(argc - 1, argv + 1);
+	}
 	if (argc != 3 || strcmp(argv[1], "snapshot") != 0) {
 		fputs(usage_text, stderr);
 		return CLI_EXIT_USAGE;

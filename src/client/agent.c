@@ -9,10 +9,13 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -352,6 +355,57 @@ static int agent_unary(const struct agent_endpoint *ep, const char *path, const 
 	if (rc != CURLE_OK)
 		return cove_errf(err, -ECONNRESET, "agent %s: %s", path, curl_easy_strerror(rc));
 	return 0;
+}
+
+static size_t read_file(char *buf, size_t size, size_t nmemb, void *userdata)
+{
+	ssize_t n = read(*(int *)userdata, buf, size * nmemb);
+	return n < 0 ? CURL_READFUNC_ABORT : (size_t)n;
+}
+
+int agent_upload(const struct agent_endpoint *ep, const char *from, const char *guest_path, const char *user,
+		 int cancel_fd, struct cove_err *err)
+{
+	_cleanup_close_ int fd = open(from, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return cove_errno(err, -errno, "upload %s", from);
+	client_curl_init();
+	_cleanup_curl_slist_ struct curl_slist *headers = NULL;
+	_cleanup_curl_ CURL *easy = agent_easy(ep, "/files", "application/octet-stream", &headers);
+	if (!easy)
+		return cove_errf(err, -ENOMEM, "upload %s: curl handle", from);
+	/* The query: path and user, escaped. */
+	_cleanup_free_ char *qpath = curl_easy_escape(easy, guest_path, 0);
+	_cleanup_free_ char *quser = user ? curl_easy_escape(easy, user, 0) : NULL;
+	char url[PATH_MAX * 3 + 256], *base = NULL;
+	curl_easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &base);
+	if (!qpath || (user && !quser) || !base)
+		return cove_errf(err, -ENOMEM, "upload %s: out of memory", from);
+	if ((size_t)snprintf(url, sizeof(url), "%s?path=%s%s%s", base, qpath, quser ? "&username=" : "",
+			     quser ? quser : "") >= sizeof(url))
+		return cove_errf(err, -ENAMETOOLONG, "upload %s: guest path too long", from);
+	curl_easy_setopt(easy, CURLOPT_URL, url);
+	curl_easy_setopt(easy, CURLOPT_POST, 1L);
+	curl_easy_setopt(easy, CURLOPT_READFUNCTION, read_file);
+	curl_easy_setopt(easy, CURLOPT_READDATA, &fd);
+	curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)st.st_size);
+	struct body_buf reply = { 0 };
+	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, keep_body);
+	curl_easy_setopt(easy, CURLOPT_WRITEDATA, &reply);
+	int r = perform(easy, cancel_fd, err);
+	if (r < 0)
+		return cove_err_prefix(err, "upload %s to %s", from, guest_path);
+	long status = 0;
+	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+	if (status != 200) {
+		json_t *j = json_loads(reply.data, 0, NULL);
+		const char *msg = json_string_value(json_object_get(j, "message"));
+		r = cove_errf(err, status == 401 ? -EPERM : -EIO, "upload %s to %s: guest agent answered HTTP %ld%s%s",
+			      from, guest_path, status, msg ? ": " : "", msg ? msg : "");
+		json_decref(j);
+	}
+	return r;
 }
 
 int agent_init(const struct agent_endpoint *ep, const struct agent_init_request *req, struct cove_err *err)

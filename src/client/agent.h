@@ -85,6 +85,13 @@ struct agent_exec_result {
 int agent_exec(const struct agent_endpoint *ep, const struct agent_exec_request *req, struct agent_exec_result *res,
 	       int cancel_fd, struct cove_err *err);
 
+/* POST /files: writes the host file `from` to guest_path in the guest (its
+ * parents made), owned by user (NULL: the agent's default user), as envd's
+ * upload of one application/octet-stream file does. cancel_fd as
+ * agent_exec. */
+int agent_upload(const struct agent_endpoint *ep, const char *from, const char *guest_path, const char *user,
+		 int cancel_fd, struct cove_err *err);
+
 /* Input for a process started with a terminal (agent_exec with pty), and
  * the terminal's new size. */
 int agent_send_input(const struct agent_endpoint *ep, int pid, const uint8_t *data, size_t len, struct cove_err *err);

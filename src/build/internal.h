@@ -1,0 +1,47 @@
+/* What the builder's files share: the context steps run in (user, working
+ * directory, environment), kept with each cached layer, and the step
+ * runner (steps.c) that runner.c calls with a build VM. */
+#ifndef COVE_BUILD_INTERNAL_H
+#define COVE_BUILD_INTERNAL_H
+
+#include <limits.h>
+
+#include "build/runner.h"
+#include "sandbox/sandbox.h"
+
+#define BUILD_ENV_MAX 256
+
+struct build_ctx {
+	char user[33];          /* "" : root */
+	char workdir[PATH_MAX]; /* "" : the user's home */
+	char *env[BUILD_ENV_MAX + 1]; /* "KEY=VALUE", owned, NULL-terminated */
+	size_t nenv;
+};
+
+void build_ctx_clear(struct build_ctx *c);
+int build_ctx_copy(struct build_ctx *to, const struct build_ctx *from, struct cove_err *err);
+/* Sets KEY to VALUE (replacing an earlier KEY). */
+int build_ctx_setenv(struct build_ctx *c, const char *key, const char *value, struct cove_err *err);
+/* As text (template.conf's keys user=, workdir=, env=), and back. */
+int build_ctx_write(const struct build_ctx *c, const char *path, struct cove_err *err);
+int build_ctx_read(struct build_ctx *c, const char *path, struct cove_err *err);
+
+/* One build: the plan, the host, the VM and the log. */
+struct build {
+	const struct build_plan *p;
+	const struct build_host *h;
+	struct sandbox_config sc;
+	struct sandbox *sb;
+	char token[65];
+	const char *step; /* the log's step label now */
+};
+
+void build_log(struct build *b, enum build_level level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Runs step i (0-based) in b->sb, changing ctx as the step does. */
+int build_step_run(struct build *b, size_t i, struct build_ctx *ctx, struct cove_err *err);
+/* The base phase: Cove's busybox into the guest, and with
+ * p->user_create the context's user added when missing. */
+int build_prepare_guest(struct build *b, struct build_ctx *ctx, struct cove_err *err);
+
+#endif

@@ -1,0 +1,369 @@
+/* A build from start to end (see runner.h): the cache's keys, the build VM,
+ * each step and its saved layer, then the template's image, conf and
+ * snapshot.
+ *
+ * The cache (CACHE_DIR/layers): KEY/ is a saved disk (sandbox_save_disk:
+ * the build VM's overlay and the layer under it) and KEY.ctx the context
+ * the step left; KEY.ctx is written first, so a KEY/ (renamed into place
+ * whole) with its .ctx is a complete entry. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <nettle/sha2.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "build/internal.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "common/proc.h"
+#include "common/spawn.h"
+
+void build_log(struct build *b, enum build_level level, const char *fmt, ...)
+{
+	char msg[4200];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (b->h->log)
+		b->h->log(b->h->ctx, level, b->step, msg);
+}
+
+/* SHA-256 over parts, each followed by a NUL (so "a","bc" != "ab","c"). */
+static void hash_parts(char key[BUILD_KEY_LEN + 1], const char *const *parts, size_t n)
+{
+	struct sha256_ctx h;
+	uint8_t d[SHA256_DIGEST_SIZE];
+	sha256_init(&h);
+	for (size_t i = 0; i < n; i++)
+		sha256_update(&h, strlen(parts[i]) + 1, (const uint8_t *)parts[i]);
+	sha256_digest(&h, sizeof(d), d);
+	for (size_t i = 0; i < sizeof(d); i++)
+		snprintf(key + 2 * i, 3, "%02x", d[i]);
+}
+
+static const char *const type_names[] = { "RUN", "COPY", "ENV", "WORKDIR", "USER" };
+
+/* keys[0]: the base phase's (the base, the build VM's size, the first
+ * context); keys[i]: after step i. */
+static void step_keys(const struct build_plan *p, char (*keys)[BUILD_KEY_LEN + 1])
+{
+	char size[64];
+	snprintf(size, sizeof(size), "%u %u %d", p->vcpus, p->memory_mib, p->user_create);
+	const char *base[] = { "cove-build-1", p->base_key, size, p->user ? p->user : "-", p->workdir ? p->workdir : "-" };
+	hash_parts(keys[0], base, 5);
+	for (size_t i = 0; i < p->nsteps; i++) {
+		const struct build_step *s = &p->steps[i];
+		const char *parts[70] = { keys[i], type_names[s->type], s->files_hash ? s->files_hash : "-" };
+		size_t n = 3;
+		for (size_t a = 0; a < s->nargs && n < 70; a++)
+			parts[n++] = s->args[a];
+		hash_parts(keys[i + 1], parts, n);
+	}
+}
+
+int build_final_key(const struct build_plan *p, char key[BUILD_KEY_LEN + 1])
+{
+	char(*keys)[BUILD_KEY_LEN + 1] = calloc(p->nsteps + 1, sizeof(*keys));
+	if (!keys)
+		return -ENOMEM;
+	step_keys(p, keys);
+	char timeout[16];
+	snprintf(timeout, sizeof(timeout), "%u", p->ready_timeout_s);
+	const char *parts[] = { keys[p->nsteps], p->start_cmd ? p->start_cmd : "-", p->ready_cmd ? p->ready_cmd : "-",
+				timeout };
+	hash_parts(key, parts, 4);
+	free(keys);
+	return 0;
+}
+
+static int layer_paths(const struct build_host *h, const char *key, char dir[PATH_MAX], char ctx[PATH_MAX])
+{
+	if (snprintf(dir, PATH_MAX, "%s/layers/%s", h->cache_dir, key) >= PATH_MAX ||
+	    snprintf(ctx, PATH_MAX, "%s/layers/%s.ctx", h->cache_dir, key) >= PATH_MAX)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static bool layer_cached(const struct build_host *h, const char *key)
+{
+	char dir[PATH_MAX], ctx[PATH_MAX];
+	return layer_paths(h, key, dir, ctx) == 0 && sandbox_saved_complete(dir) && access(ctx, R_OK) == 0;
+}
+
+/* How many steps the cache has done: the last cached step before any
+ * forced one. */
+static size_t cached_steps(const struct build_plan *p, const struct build_host *h, char (*keys)[BUILD_KEY_LEN + 1])
+{
+	if (p->force)
+		return 0;
+	size_t limit = 0;
+	while (limit < p->nsteps && !p->steps[limit].force)
+		limit++;
+	for (size_t i = limit; i > 0; i--)
+		if (layer_cached(h, keys[i]))
+			return i;
+	return 0;
+}
+
+/* Saves the build VM's disk as the layer of key, with ctx, and lets the
+ * guest go on. */
+static int save_layer(struct build *b, const char *key, const struct build_ctx *ctx, struct cove_err *err)
+{
+	char dir[PATH_MAX], ctxp[PATH_MAX];
+	if (layer_paths(b->h, key, dir, ctxp) < 0)
+		return cove_errf(err, -ENAMETOOLONG, "cache %s: path too long", b->h->cache_dir);
+	fs_remove_tree(dir, NULL);
+	int r = build_ctx_write(ctx, ctxp, err);
+	r = r ?: sandbox_save_disk(b->sb, &b->sc, dir, err);
+	if (r < 0)
+		return cove_err_prefix(err, "save the step's layer");
+	return sandbox_resume(b->sb, err);
+}
+
+static void describe_step(const struct build_step *s, char *out, size_t len)
+{
+	int n = snprintf(out, len, "%s", type_names[s->type]);
+	for (size_t a = 0; a < s->nargs && n > 0 && (size_t)n < len; a++)
+		if (*s->args[a])
+			n += snprintf(out + n, len - (size_t)n, " %s", s->args[a]);
+	if (n > 200 && len > 204)
+		strcpy(out + 200, "...");
+}
+
+/* The build VM, from the base's snapshot (or booted) or from the layer a
+ * cached step left. */
+static int start_vm(struct build *b, size_t cached, char (*keys)[BUILD_KEY_LEN + 1], struct build_ctx *ctx,
+		    struct cove_err *err)
+{
+	const struct build_plan *p = b->p;
+	if (cached == 0) {
+		b->sc.snapshot = p->base->snapshot;
+		int r = sandbox_start(&b->sc, &b->sb, err);
+		b->sc.snapshot = NULL;
+		if (r < 0)
+			return cove_err_prefix(err, "start the build VM");
+		snprintf(b->token, sizeof(b->token), "%s", sandbox_token(b->sb));
+		snprintf(ctx->user, sizeof(ctx->user), "%s", p->user ? p->user : p->base->user);
+		snprintf(ctx->workdir, sizeof(ctx->workdir), "%s", p->workdir ? p->workdir : p->base->workdir);
+		for (size_t i = 0; p->env && p->env[i]; i++) {
+			const char *kv = p->env[i], *eq = strchr(kv, '=');
+			char key[256];
+			if (!eq || eq - kv >= (ptrdiff_t)sizeof(key))
+				return cove_errf(err, -EINVAL, "environment entry '%.64s' is not KEY=VALUE", kv);
+			snprintf(key, sizeof(key), "%.*s", (int)(eq - kv), kv);
+			if ((r = build_ctx_setenv(ctx, key, eq + 1, err)) < 0)
+				return r;
+		}
+		return build_prepare_guest(b, ctx, err);
+	}
+	char dir[PATH_MAX], ctxp[PATH_MAX];
+	layer_paths(b->h, keys[cached], dir, ctxp);
+	int r = build_ctx_read(ctx, ctxp, err);
+	if (r < 0)
+		return r;
+	if ((r = random_hex(b->token, 32)) < 0)
+		return cove_errno(err, r, "random token");
+	if ((r = sandbox_reboot(&b->sc, dir, b->token, &b->sb, err)) < 0)
+		return cove_err_prefix(err, "boot the build VM from the cached step %zu", cached);
+	return 0;
+}
+
+/* qemu-img convert of the chain in saved (over the base's image) into a
+ * raw image at out, sparse. The chain's backing files are named as the
+ * VMM sees them: symlinks by those names in a directory of their own. */
+static int flatten(struct build *b, const char *saved, const char *out_dir, struct cove_err *err)
+{
+	char chain[PATH_MAX], link[PATH_MAX + 32], target[PATH_MAX + 32], out[PATH_MAX + 32], top[PATH_MAX + 32];
+	snprintf(chain, sizeof(chain), "%s/chain", out_dir);
+	if (mkdir(chain, 0700) < 0)
+		return cove_errno(err, -errno, "create %s", chain);
+	const char *names[] = { "rootfs", vmm_disk_name(NULL, VMM_DISK_LAYER), vmm_disk_name(NULL, VMM_DISK_OWN) };
+	int r = 0;
+	for (size_t i = 0; i < 3 && r == 0; i++) {
+		if (i == 0 && !realpath(b->p->base->rootfs, target))
+			r = cove_errno(err, -errno, "image %s", b->p->base->rootfs);
+		if (i > 0)
+			snprintf(target, sizeof(target), "%s/%s", saved, names[i]);
+		snprintf(link, sizeof(link), "%s/%s", chain, names[i]);
+		if (r == 0 && (i == 0 || access(target, F_OK) == 0) && symlink(target, link) < 0)
+			r = cove_errno(err, -errno, "link %s", link);
+	}
+	snprintf(top, sizeof(top), "%s/%s", chain, names[2]);
+	snprintf(out, sizeof(out), "%s/rootfs.ext4", out_dir);
+	char qemu_img[PATH_MAX];
+	if (r == 0 && fs_find_executable("qemu-img", "/usr/bin:/usr/local/bin", qemu_img, sizeof(qemu_img)) < 0)
+		r = cove_errf(err, -ENOENT, "qemu-img not found; install qemu-utils");
+	if (r == 0) {
+		char *const argv[] = { qemu_img, "convert", "-q", "-f", "qcow2", "-O", "raw", top, out, NULL };
+		struct spawn_options o = { .path = qemu_img, .argv = argv,
+					   .stdio = { { SPAWN_NULL }, { SPAWN_NULL }, { SPAWN_PIPE } } };
+		char msg[512] = "";
+		struct spawn_capture errors = { msg, sizeof(msg) };
+		int status = spawn_run(&o, NULL, &errors, NULL);
+		if (status < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			msg[strcspn(msg, "\n")] = '\0';
+			r = cove_errf(err, -EIO, "qemu-img convert %s: %s", top, msg[0] ? msg : "failed");
+		}
+	}
+	fs_remove_tree(chain, NULL);
+	return r;
+}
+
+static int write_conf(struct build *b, const struct build_ctx *ctx, const char *out_dir, struct cove_err *err)
+{
+	char path[PATH_MAX + 32];
+	snprintf(path, sizeof(path), "%s/template.conf", out_dir);
+	int r = build_ctx_write(ctx, path, err);
+	if (r < 0)
+		return r;
+	FILE *f = fopen(path, "ae");
+	if (!f)
+		return cove_errno(err, -errno, "open %s", path);
+	const struct build_plan *p = b->p;
+	if (b->sc.vcpus)
+		fprintf(f, "vcpus=%u\n", b->sc.vcpus);
+	if (b->sc.mem_mib)
+		fprintf(f, "memory_mib=%u\n", b->sc.mem_mib);
+	if (p->base->disk_mib)
+		fprintf(f, "disk_mib=%u\n", p->base->disk_mib);
+	if (p->start_cmd)
+		fprintf(f, "start_cmd=%s\n", p->start_cmd);
+	if (p->ready_cmd)
+		fprintf(f, "ready_cmd=%s\n", p->ready_cmd);
+	if (p->ready_timeout_s)
+		fprintf(f, "ready_timeout=%u\n", p->ready_timeout_s);
+	if (p->source)
+		fprintf(f, "source=%s\n", p->source);
+	if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) < 0)
+		r = cove_errno(err, -EIO, "write %s", path);
+	fclose(f);
+	return r;
+}
+
+/* The template's snapshot: booted from its own image, started, ready. */
+static int snapshot(struct build *b, const struct build_ctx *ctx, const char *out_dir, struct cove_err *err)
+{
+	char rootfs[PATH_MAX + 32], dir[PATH_MAX + 32];
+	snprintf(rootfs, sizeof(rootfs), "%s/rootfs.ext4", out_dir);
+	snprintf(dir, sizeof(dir), "%s/snapshot", out_dir);
+	struct sandbox_config c = b->sc;
+	c.id = NULL;
+	c.rootfs = rootfs;
+	c.default_user = ctx->user[0] ? ctx->user : NULL;
+	c.default_workdir = ctx->workdir[0] ? ctx->workdir : NULL;
+	c.envs = (const char *const *)ctx->env;
+	c.start_cmd = b->p->start_cmd;
+	c.ready_cmd = b->p->ready_cmd;
+	c.ready_timeout_s = b->p->ready_timeout_s;
+	return sandbox_snapshot_make(&c, dir, err);
+}
+
+static int finalize(struct build *b, const char *saved, const struct build_ctx *ctx, const char *out_dir,
+		    struct cove_err *err)
+{
+	b->step = "finalize";
+	int64_t t0 = now_ms();
+	int r = flatten(b, saved, out_dir, err);
+	r = r ?: write_conf(b, ctx, out_dir, err);
+	if (r < 0)
+		return r;
+	build_log(b, BUILD_INFO, "image made in %.1f s; booting it to run the start and ready commands and snapshot it",
+		  (double)(now_ms() - t0) / 1000.0);
+	if ((r = snapshot(b, ctx, out_dir, err)) < 0)
+		return r;
+	build_log(b, BUILD_INFO, "template is ready (%.1f s)", (double)(now_ms() - t0) / 1000.0);
+	return 0;
+}
+
+static int run_steps(struct build *b, char (*keys)[BUILD_KEY_LEN + 1], const char *out_dir, char step[16],
+		     struct cove_err *err)
+{
+	const struct build_plan *p = b->p;
+	size_t cached = cached_steps(p, b->h, keys);
+	struct build_ctx ctx = { 0 };
+	b->step = "base";
+	snprintf(step, 16, "base");
+	int r = start_vm(b, cached, keys, &ctx, err);
+	char what[256];
+	for (size_t i = 0; i < p->nsteps && r == 0; i++) {
+		char label[16];
+		snprintf(label, sizeof(label), "%zu", i + 1);
+		snprintf(step, 16, "%s", label);
+		b->step = label;
+		describe_step(&p->steps[i], what, sizeof(what));
+		if (i < cached) {
+			build_log(b, BUILD_INFO, "CACHED [%zu/%zu] %s", i + 1, p->nsteps, what);
+			continue;
+		}
+		build_log(b, BUILD_INFO, "[%zu/%zu] %s", i + 1, p->nsteps, what);
+		int64_t t0 = now_ms();
+		r = build_step_run(b, i, &ctx, err);
+		r = r ?: save_layer(b, keys[i + 1], &ctx, err);
+		if (r == 0)
+			build_log(b, BUILD_DEBUG, "step %zu done in %.1f s", i + 1, (double)(now_ms() - t0) / 1000.0);
+		b->step = "base";
+	}
+	char saved[PATH_MAX], ctxp[PATH_MAX];
+	if (r == 0 && p->nsteps) {
+		layer_paths(b->h, keys[p->nsteps], saved, ctxp);
+	} else if (r == 0) {
+		/* No steps: the base phase's disk, saved for the image. */
+		snprintf(saved, sizeof(saved), "%s/base", out_dir);
+		r = sandbox_save_disk(b->sb, &b->sc, saved, err);
+	}
+	b->sb = sandbox_free(b->sb);
+	if (r == 0) {
+		snprintf(step, 16, "finalize");
+		r = finalize(b, saved, &ctx, out_dir, err);
+		if (!p->nsteps)
+			fs_remove_tree(saved, NULL);
+	}
+	build_ctx_clear(&ctx);
+	return r;
+}
+
+int build_run(const struct build_plan *p, const struct build_host *h, const char *out_dir, char step[16],
+	      struct cove_err *err)
+{
+	struct build b = { .p = p, .h = h, .step = "base" };
+	char id[24], layers[PATH_MAX];
+	random_hex(id + 6, 4);
+	memcpy(id, "build-", 6);
+	b.sc = (struct sandbox_config){
+		.id = id,
+		.net = h->net,
+		.policy = { .internet = true },
+		.kernel = h->kernel,
+		.rootfs = p->base->rootfs,
+		.vcpus = p->vcpus ? p->vcpus : p->base->vcpus,
+		.mem_mib = p->memory_mib ? p->memory_mib : p->base->memory_mib,
+		.accel = VMM_ACCEL_AUTO,
+		.run_dir = h->run_dir,
+		.log_dir = h->log_dir,
+		.vmm_binary = h->vmm_binary,
+		.cancel_fd = h->cancel_fd,
+	};
+	snprintf(step, 16, "base");
+	if (snprintf(layers, sizeof(layers), "%s/layers", h->cache_dir) >= (int)sizeof(layers))
+		return cove_errf(err, -ENAMETOOLONG, "cache %s: path too long", h->cache_dir);
+	int r = fs_mkdir_p(layers, 0700, err);
+	if (r < 0 || (r = fs_mkdir_p(out_dir, 0755, err)) < 0)
+		return r;
+	char(*keys)[BUILD_KEY_LEN + 1] = calloc(p->nsteps + 1, sizeof(*keys));
+	if (!keys)
+		return cove_errf(err, -ENOMEM, "out of memory");
+	step_keys(p, keys);
+	r = run_steps(&b, keys, out_dir, step, err);
+	free(keys);
+	b.step = step;
+	if (r < 0)
+		build_log(&b, BUILD_ERROR, "%s", err->msg);
+	return r;
+}

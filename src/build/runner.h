@@ -1,0 +1,92 @@
+/* The template builder: a template made from a base template by build steps
+ * (E2B's RUN, COPY, ENV, WORKDIR, USER), run in a build microVM, never on
+ * the host.
+ *
+ * The build VM starts from the base template's snapshot (or boots the disk
+ * a cached step left) and runs each step through its agent: RUN as the
+ * step's user, in its working directory, with its environment, the output
+ * streamed to the build log; COPY from an uploaded tar, extracted in the
+ * guest by Cove's static busybox; ENV, WORKDIR and USER change the context
+ * later steps run in (WORKDIR makes the directory, USER adds a missing
+ * user). After each step the guest's disk is saved (sandbox_save_disk): a
+ * layer keyed by its inputs (the parent's key, the step, the files' hash),
+ * with the context it left, in the cache, so a rebuild whose steps have not
+ * changed boots the last cached layer instead of running them again.
+ *
+ * At the end the disk is flattened into the new template's own raw image
+ * (qemu-img convert, sparse), its template.conf written (the last user,
+ * working directory and environment are its defaults; start and ready
+ * commands, size), and its snapshot made: booted, the start command run
+ * and the ready command polled before the snapshot is taken
+ * (sandbox_snapshot_make). The caller publishes the directory. */
+#ifndef COVE_BUILD_RUNNER_H
+#define COVE_BUILD_RUNNER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/err.h"
+#include "net/net.h"
+#include "template/template.h"
+
+enum build_step_type { BUILD_RUN, BUILD_COPY, BUILD_ENV, BUILD_WORKDIR, BUILD_USER };
+
+/* One step, as E2B's API sends it (the SDK's serialized template): args
+ * are the step type's (RUN: cmd [user]; COPY: src dest owner mode; ENV: K
+ * V ...; WORKDIR: path; USER: name [sudo]). */
+struct build_step {
+	enum build_step_type type;
+	const char *const *args;
+	size_t nargs;
+	bool force;             /* not from the cache */
+	const char *files_hash; /* COPY: the upload's hash (FILES_DIR/<hash>.tar) */
+};
+
+/* The key of a cache entry: SHA-256, hex. */
+#define BUILD_KEY_LEN 64
+
+struct build_plan {
+	const struct template *base; /* what the build starts from (loaded) */
+	const char *base_key;        /* names base's image and snapshot, for the cache */
+	/* The user, working directory and environment the first step has;
+	 * NULL: the base template's. With user_create, a missing user is
+	 * added first (E2B's base phase makes `user`). */
+	const char *user, *workdir;
+	const char *const *env;      /* "KEY=VALUE", NULL-terminated; may be NULL */
+	bool user_create;
+	const struct build_step *steps;
+	size_t nsteps;
+	const char *files_dir;       /* COPY's uploads */
+	const char *start_cmd, *ready_cmd; /* NULL: none */
+	unsigned ready_timeout_s;    /* 0: the default */
+	unsigned vcpus, memory_mib;  /* the template's (and the build VM's); 0: the base's */
+	bool force;                  /* nothing from the cache */
+	const char *source;          /* template.conf's source= line; may be NULL */
+};
+
+enum build_level { BUILD_DEBUG, BUILD_INFO, BUILD_WARN, BUILD_ERROR };
+
+struct build_host {
+	struct net_slots *net;
+	const char *kernel;
+	const char *run_dir, *log_dir, *vmm_binary; /* NULL: defaults */
+	const char *busybox;   /* the host's static busybox, put in the guest for COPY and USER */
+	const char *cache_dir; /* layers, by key */
+	int cancel_fd;         /* readable: stop; -1: none */
+	/* A line of the build log; step is "base", "1".."N" or "finalize". */
+	void (*log)(void *ctx, enum build_level level, const char *step, const char *msg);
+	void *ctx;
+};
+
+/* Builds into out_dir (made; a template directory: rootfs.ext4,
+ * template.conf, snapshot/), which the caller removes on failure. On
+ * failure step says which ("base", "1".."N", "finalize") and err why.
+ * -ECANCELED when cancel_fd fired. */
+int build_run(const struct build_plan *p, const struct build_host *h, const char *out_dir, char step[16],
+	      struct cove_err *err);
+
+/* The key of the whole build (its last step's, its start and ready
+ * commands and size): two builds with the same key make the same template. */
+int build_final_key(const struct build_plan *p, char key[BUILD_KEY_LEN + 1]);
+
+#endif
