@@ -1,6 +1,7 @@
-/* The context build steps run in, and its text form (template.conf's
+/* The build log's lines, the context build steps run in, and its text form (template.conf's
  * user=, workdir= and env= lines), kept beside each cached layer. */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,4 +98,15 @@ int build_ctx_read(struct build_ctx *c, const char *path, struct cove_err *err)
 	if (r < 0)
 		build_ctx_clear(c);
 	return r;
+}
+
+void build_log(struct build *b, enum build_level level, const char *fmt, ...)
+{
+	char msg[4200];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (b->h->log)
+		b->h->log(b->h->ctx, level, b->step, msg);
 }

@@ -15,25 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "build/internal.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/proc.h"
-#include "common/spawn.h"
-
-void build_log(struct build *b, enum build_level level, const char *fmt, ...)
-{
-	char msg[4200];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (b->h->log)
-		b->h->log(b->h->ctx, level, b->step, msg);
-}
 
 /* SHA-256 over parts, each followed by a NUL (so "a","bc" != "ab","c"). */
 static void hash_parts(char key[BUILD_KEY_LEN + 1], const char *const *parts, size_t n)
@@ -175,45 +162,15 @@ static int start_vm(struct build *b, size_t cached, char (*keys)[BUILD_KEY_LEN +
 	return 0;
 }
 
-/* qemu-img convert of the chain in saved (over the base's image) into a
- * raw image at out, sparse. The chain's backing files are named as the
- * VMM sees them: symlinks by those names in a directory of their own. */
+/* The disk saved in saved (over the base's image) as a raw image of its
+ * own: the template's. */
 static int flatten(struct build *b, const char *saved, const char *out_dir, struct cove_err *err)
 {
-	char chain[PATH_MAX], link[PATH_MAX + 32], target[PATH_MAX + 32], out[PATH_MAX + 32], top[PATH_MAX + 32];
-	snprintf(chain, sizeof(chain), "%s/chain", out_dir);
-	if (mkdir(chain, 0700) < 0)
-		return cove_errno(err, -errno, "create %s", chain);
-	const char *names[] = { "rootfs", vmm_disk_name(NULL, VMM_DISK_LAYER), vmm_disk_name(NULL, VMM_DISK_OWN) };
-	int r = 0;
-	for (size_t i = 0; i < 3 && r == 0; i++) {
-		if (i == 0 && !realpath(b->p->base->rootfs, target))
-			r = cove_errno(err, -errno, "image %s", b->p->base->rootfs);
-		if (i > 0)
-			snprintf(target, sizeof(target), "%s/%s", saved, names[i]);
-		snprintf(link, sizeof(link), "%s/%s", chain, names[i]);
-		if (r == 0 && (i == 0 || access(target, F_OK) == 0) && symlink(target, link) < 0)
-			r = cove_errno(err, -errno, "link %s", link);
-	}
-	snprintf(top, sizeof(top), "%s/%s", chain, names[2]);
+	char layer[PATH_MAX + 32], own[PATH_MAX + 32], out[PATH_MAX + 32];
+	snprintf(layer, sizeof(layer), "%s/%s", saved, vmm_disk_name(NULL, VMM_DISK_LAYER));
+	snprintf(own, sizeof(own), "%s/%s", saved, vmm_disk_name(NULL, VMM_DISK_OWN));
 	snprintf(out, sizeof(out), "%s/rootfs.ext4", out_dir);
-	char qemu_img[PATH_MAX];
-	if (r == 0 && fs_find_executable("qemu-img", "/usr/bin:/usr/local/bin", qemu_img, sizeof(qemu_img)) < 0)
-		r = cove_errf(err, -ENOENT, "qemu-img not found; install qemu-utils");
-	if (r == 0) {
-		char *const argv[] = { qemu_img, "convert", "-q", "-f", "qcow2", "-O", "raw", top, out, NULL };
-		struct spawn_options o = { .path = qemu_img, .argv = argv,
-					   .stdio = { { SPAWN_NULL }, { SPAWN_NULL }, { SPAWN_PIPE } } };
-		char msg[512] = "";
-		struct spawn_capture errors = { msg, sizeof(msg) };
-		int status = spawn_run(&o, NULL, &errors, NULL);
-		if (status < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-			msg[strcspn(msg, "\n")] = '\0';
-			r = cove_errf(err, -EIO, "qemu-img convert %s: %s", top, msg[0] ? msg : "failed");
-		}
-	}
-	fs_remove_tree(chain, NULL);
-	return r;
+	return vmm_disk_flatten(NULL, b->p->base->rootfs, access(layer, F_OK) == 0 ? layer : NULL, own, out, err);
 }
 
 static int write_conf(struct build *b, const struct build_ctx *ctx, const char *out_dir, struct cove_err *err)

@@ -86,6 +86,9 @@ static int guest_run(struct build *b, const struct build_ctx *ctx, const char *c
 		t[--n] = '\0';
 	if (n > 300)
 		t += n - 300;
+	for (char *c = t; *c; c++)
+		if (*c == '\n' || *c == '\r')
+			*c = c[1] ? ';' : ' ';
 	return cove_errf(err, -EIO, "%s: %s%s%s", what, res.status, *t ? ": " : "", t);
 }
 

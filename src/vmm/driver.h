@@ -96,6 +96,9 @@ struct vmm_driver {
 	 * root filesystem image) or VMM_DISK_OVERLAY (over a layer) at path,
 	 * of size bytes; see vmm_disk_create. */
 	int (*disk_create)(const char *path, enum vmm_disk_file file, uint64_t size, struct cove_err *err);
+	/* VMM_FEATURE_DISK_LAYERS: see vmm_disk_flatten. */
+	int (*disk_flatten)(const char *rootfs, const char *layer, const char *own, const char *out,
+			    struct cove_err *err);
 	/* Frees driver-private state (control connections); the process is gone. */
 	void (*release)(struct vmm *vm);
 };

@@ -54,3 +54,14 @@ int vmm_disk_create(const char *driver, const char *path, enum vmm_disk_file fil
 		return cove_errf(err, -EINVAL, "disk %s: only a layer or an overlay is made empty", path);
 	return d->disk_create(path, file, size, err);
 }
+
+int vmm_disk_flatten(const char *driver, const char *rootfs, const char *layer, const char *own, const char *out,
+		     struct cove_err *err)
+{
+	const struct vmm_driver *d = vmm_driver_find(driver);
+	if (!d)
+		return cove_errf(err, -EINVAL, "disk %s: driver '%s' is unknown", own, driver);
+	if (!(d->features & VMM_FEATURE_DISK_LAYERS))
+		return cove_errf(err, -EOPNOTSUPP, "disk %s: driver %s has no disk layers", own, d->name);
+	return d->disk_flatten(rootfs, layer, own, out, err);
+}

@@ -246,6 +246,14 @@ int vmm_disk_path(const struct vmm_config *c, char buf[PATH_MAX]);
 int vmm_disk_create(const char *driver, const char *path, enum vmm_disk_file file, uint64_t size,
 		    struct cove_err *err);
 
+/* Writes the disk a chain of driver's files stands for (own, a VMM's own
+ * overlay, over layer (NULL: none) over the raw image rootfs, as a saved
+ * sandbox keeps them) to out as a raw image, sparse: a new image of its
+ * own, with nothing of the chain's. -EOPNOTSUPP: a driver without disk
+ * layers. */
+int vmm_disk_flatten(const char *driver, const char *rootfs, const char *layer, const char *own, const char *out,
+		     struct cove_err *err);
+
 /* Removes the two log files (the caller decides: `cove run` keeps them only
  * when something failed). */
 void vmm_remove_logs(const struct vmm *vm);

@@ -387,6 +387,7 @@ const struct vmm_driver vmm_driver_qemu = {
 	.name = "qemu",
 	.features = VMM_FEATURE_SNAPSHOTS | VMM_FEATURE_MEMORY_FILE | VMM_FEATURE_DISK_LAYERS | VMM_FEATURE_ADOPT,
 	.disk = { QEMU_DISK_LAYER_NAME, QEMU_DISK_OVERLAY_NAME, QEMU_DISK_OWN_NAME },
+	.disk_flatten = qemu_disk_flatten,
 	.boot = qemu_boot,
 	.pause = qemu_pause,
 	.resume = qemu_resume,

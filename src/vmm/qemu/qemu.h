@@ -55,5 +55,8 @@ int qemu_find_binary(const char *override, char *out, size_t len, struct cove_er
  * QEMU_ROOTFS_NAME (raw; file VMM_DISK_LAYER) or QEMU_DISK_LAYER_NAME
  * (qcow2; VMM_DISK_OVERLAY), of size bytes, with qemu-img. */
 int qemu_disk_create(const char *path, enum vmm_disk_file file, uint64_t size, struct cove_err *err);
+/* The driver's disk_flatten: qemu-img convert to raw, the chain's backing
+ * files found by their names (symlinks in a directory of its own). */
+int qemu_disk_flatten(const char *rootfs, const char *layer, const char *own, const char *out, struct cove_err *err);
 
 #endif
