@@ -22,48 +22,19 @@ static int snapshot_state_parse(const char *s, enum store_snapshot_state *ret)
 	return -EINVAL;
 }
 
-/* A statement under the store's lock, which the caller lets go (after
- * sqlite3_finalize) with done(). */
-static int begin_stmt(struct store *s, sqlite3_stmt **st, const char *sql, const char *what, struct cove_err *err)
-{
-	pthread_mutex_lock(&s->lock);
-	int rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
-	if (rc == SQLITE_OK)
-		return 0;
-	int r = store_sql_fail(s, rc, what, err);
-	pthread_mutex_unlock(&s->lock);
-	return r;
-}
-
-/* Steps a statement that returns no rows, and lets it go. */
-static int run_stmt(struct store *s, sqlite3_stmt *st, const char *what, struct cove_err *err)
-{
-	int rc = sqlite3_step(st);
-	int r = rc == SQLITE_DONE ? 0 : store_sql_fail(s, rc, what, err);
-	sqlite3_finalize(st);
-	pthread_mutex_unlock(&s->lock);
-	return r;
-}
-
-static void text_column(sqlite3_stmt *st, int col, char *buf, size_t len)
-{
-	const char *t = (const char *)sqlite3_column_text(st, col);
-	snprintf(buf, len, "%s", t ? t : "");
-}
-
 #define SNAPSHOT_COLUMNS "id, alias, tag, state, sandbox, template, token, vcpus, mem_mib, created_ms, seq"
 
 static int snapshot_from_row(sqlite3_stmt *st, struct store_snapshot *snap)
 {
 	memset(snap, 0, sizeof(*snap));
-	text_column(st, 0, snap->id, sizeof(snap->id));
-	text_column(st, 1, snap->alias, sizeof(snap->alias));
-	text_column(st, 2, snap->tag, sizeof(snap->tag));
+	store_text_column(st, 0, snap->id, sizeof(snap->id));
+	store_text_column(st, 1, snap->alias, sizeof(snap->alias));
+	store_text_column(st, 2, snap->tag, sizeof(snap->tag));
 	if (snapshot_state_parse((const char *)sqlite3_column_text(st, 3), &snap->state) < 0)
 		return -EINVAL;
-	text_column(st, 4, snap->sandbox, sizeof(snap->sandbox));
-	text_column(st, 5, snap->template_id, sizeof(snap->template_id));
-	text_column(st, 6, snap->token, sizeof(snap->token));
+	store_text_column(st, 4, snap->sandbox, sizeof(snap->sandbox));
+	store_text_column(st, 5, snap->template_id, sizeof(snap->template_id));
+	store_text_column(st, 6, snap->token, sizeof(snap->token));
 	snap->vcpus = (unsigned)sqlite3_column_int64(st, 7);
 	snap->mem_mib = (unsigned)sqlite3_column_int64(st, 8);
 	snap->created_ms = sqlite3_column_int64(st, 9);
@@ -74,7 +45,7 @@ static int snapshot_from_row(sqlite3_stmt *st, struct store_snapshot *snap)
 int store_snapshot_put(struct store *s, const struct store_snapshot *snap, struct cove_err *err)
 {
 	sqlite3_stmt *st;
-	int r = begin_stmt(s, &st,
+	int r = store_stmt_begin(s, &st,
 			   /* An upsert on the id only: a clash of names is an error
 			    * (OR REPLACE would delete the other row instead). */
 			   "INSERT INTO snapshots (" SNAPSHOT_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -107,27 +78,15 @@ int store_snapshot_put(struct store *s, const struct store_snapshot *snap, struc
 	return r;
 }
 
-/* A statement of one text parameter and no rows. */
-static int run_with_text(struct store *s, const char *sql, const char *text, const char *what, struct cove_err *err)
-{
-	sqlite3_stmt *st;
-	int r = begin_stmt(s, &st, sql, what, err);
-	if (r < 0)
-		return r;
-	if (text)
-		sqlite3_bind_text(st, 1, text, -1, SQLITE_TRANSIENT);
-	return run_stmt(s, st, what, err);
-}
-
 int store_snapshot_delete(struct store *s, const char *id, struct cove_err *err)
 {
-	return run_with_text(s, "DELETE FROM snapshots WHERE id = ?", id, "delete snapshot", err);
+	return store_run_with_text(s, "DELETE FROM snapshots WHERE id = ?", id, "delete snapshot", err);
 }
 
 int store_snapshot_each(struct store *s, store_snapshot_fn fn, void *ctx, struct cove_err *err)
 {
 	sqlite3_stmt *st;
-	int r = begin_stmt(s, &st, "SELECT " SNAPSHOT_COLUMNS " FROM snapshots ORDER BY seq DESC, id", "list snapshots",
+	int r = store_stmt_begin(s, &st, "SELECT " SNAPSHOT_COLUMNS " FROM snapshots ORDER BY seq DESC, id", "list snapshots",
 			   err);
 	if (r < 0)
 		return r;
@@ -149,30 +108,30 @@ int store_snapshot_each(struct store *s, store_snapshot_fn fn, void *ctx, struct
 int store_snapshot_use_put(struct store *s, const char *sandbox, const char *snapshot, struct cove_err *err)
 {
 	sqlite3_stmt *st;
-	int r = begin_stmt(s, &st, "INSERT OR REPLACE INTO sandbox_snapshots (sandbox, snapshot) VALUES (?, ?)",
+	int r = store_stmt_begin(s, &st, "INSERT OR REPLACE INTO sandbox_snapshots (sandbox, snapshot) VALUES (?, ?)",
 			   "write snapshot use", err);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, sandbox, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 2, snapshot, -1, SQLITE_TRANSIENT);
-	return run_stmt(s, st, "write snapshot use", err);
+	return store_stmt_run(s, st, "write snapshot use", err);
 }
 
 int store_snapshot_use_delete(struct store *s, const char *sandbox, struct cove_err *err)
 {
-	return run_with_text(s, "DELETE FROM sandbox_snapshots WHERE sandbox = ?", sandbox, "delete snapshot use", err);
+	return store_run_with_text(s, "DELETE FROM sandbox_snapshots WHERE sandbox = ?", sandbox, "delete snapshot use", err);
 }
 
 int store_snapshot_use_get(struct store *s, const char *sandbox, char *snapshot, size_t len, struct cove_err *err)
 {
 	sqlite3_stmt *st;
-	int r = begin_stmt(s, &st, "SELECT snapshot FROM sandbox_snapshots WHERE sandbox = ?", "read snapshot use", err);
+	int r = store_stmt_begin(s, &st, "SELECT snapshot FROM sandbox_snapshots WHERE sandbox = ?", "read snapshot use", err);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, sandbox, -1, SQLITE_TRANSIENT);
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
-		text_column(st, 0, snapshot, len);
+		store_text_column(st, 0, snapshot, len);
 	else
 		r = rc == SQLITE_DONE ? -ENOENT : store_sql_fail(s, rc, "read snapshot use", err);
 	sqlite3_finalize(st);
@@ -182,6 +141,6 @@ int store_snapshot_use_get(struct store *s, const char *sandbox, char *snapshot,
 
 int store_snapshot_use_prune(struct store *s, struct cove_err *err)
 {
-	return run_with_text(s, "DELETE FROM sandbox_snapshots WHERE sandbox NOT IN (SELECT id FROM sandboxes)", NULL,
+	return store_run_with_text(s, "DELETE FROM sandbox_snapshots WHERE sandbox NOT IN (SELECT id FROM sandboxes)", NULL,
 			     "prune snapshot uses", err);
 }

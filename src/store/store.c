@@ -70,6 +70,19 @@ static const char *const migrations[] = {
 	"CREATE UNIQUE INDEX snapshots_by_name ON snapshots (alias, tag) WHERE state = 'ready' AND alias != '';"
 	"CREATE INDEX snapshots_by_seq ON snapshots (seq);"
 	"CREATE TABLE sandbox_snapshots (sandbox TEXT PRIMARY KEY, snapshot TEXT NOT NULL);",
+	/* Template builds (E2B's build API) and the tags naming them. */
+	"CREATE TABLE builds ("
+	" id TEXT PRIMARY KEY, template TEXT NOT NULL,"
+	" state TEXT NOT NULL CHECK (state IN ('waiting', 'queued', 'building', 'ready', 'failed')),"
+	" tags TEXT NOT NULL DEFAULT '', vcpus INTEGER NOT NULL, mem_mib INTEGER NOT NULL,"
+	" min_free_mib INTEGER NOT NULL DEFAULT 0, spec TEXT NOT NULL DEFAULT '',"
+	" reason TEXT NOT NULL DEFAULT '', reason_step TEXT NOT NULL DEFAULT '',"
+	" created_ms INTEGER NOT NULL, started_ms INTEGER NOT NULL DEFAULT 0,"
+	" finished_ms INTEGER NOT NULL DEFAULT 0, seq INTEGER NOT NULL);"
+	"CREATE INDEX builds_by_template ON builds (template, seq);"
+	"CREATE TABLE template_tags ("
+	" template TEXT NOT NULL, tag TEXT NOT NULL, build TEXT NOT NULL, created_ms INTEGER NOT NULL,"
+	" PRIMARY KEY (template, tag));",
 };
 
 static const char *const slot_state_names[] = { "creating", "ready", "used", "destroying" };

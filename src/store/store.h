@@ -158,4 +158,54 @@ int store_snapshot_use_get(struct store *s, const char *sandbox, char *snapshot,
 /* Forgets the uses of sandboxes that have no record. */
 int store_snapshot_use_prune(struct store *s, struct cove_err *err);
 
+/* Template builds (E2B's build API): each build of a template, from its
+ * registration to its end, with the request that started it (spec, the
+ * trigger's JSON) so that a coved restarted meanwhile can run it again;
+ * and the tags naming a template's builds ("default": the one its name
+ * means). */
+enum store_build_state {
+	STORE_BUILD_WAITING,  /* registered, not triggered */
+	STORE_BUILD_QUEUED,   /* triggered, waiting its turn */
+	STORE_BUILD_BUILDING,
+	STORE_BUILD_READY,
+	STORE_BUILD_FAILED,
+};
+
+struct store_build {
+	char id[40];          /* a UUID: its directory (TEMPLATES/.build-ID) */
+	char template_id[64]; /* the template (its name) */
+	char tags[512];       /* the tags it gets when ready, comma-separated */
+	enum store_build_state state;
+	unsigned vcpus, mem_mib, min_free_mib;
+	char reason[1024], reason_step[16]; /* why it failed, at which step */
+	int64_t created_ms, started_ms, finished_ms;
+	int64_t seq;
+};
+
+const char *store_build_state_name(enum store_build_state state);
+/* Inserts or replaces the row of b->id (its spec stays). */
+int store_build_put(struct store *s, const struct store_build *b, struct cove_err *err);
+/* -ENOENT: no such build. */
+int store_build_get(struct store *s, const char *id, struct store_build *ret, struct cove_err *err);
+int store_build_delete(struct store *s, const char *id, struct cove_err *err);
+/* The trigger's JSON (malloc'd into *ret; "" before it). */
+int store_build_spec_set(struct store *s, const char *id, const char *spec, struct cove_err *err);
+int store_build_spec_get(struct store *s, const char *id, char **ret, struct cove_err *err);
+typedef int (*store_build_fn)(void *ctx, const struct store_build *b);
+/* Every build (of template, or all when NULL), oldest first. */
+int store_build_each(struct store *s, const char *template_id, store_build_fn fn, void *ctx, struct cove_err *err);
+
+struct store_tag {
+	char template_id[64], tag[64], build[40];
+	int64_t created_ms;
+};
+/* Points template's tag at build (replacing where it pointed). */
+int store_tag_put(struct store *s, const struct store_tag *t, struct cove_err *err);
+/* -ENOENT: no such tag. */
+int store_tag_get(struct store *s, const char *template_id, const char *tag, struct store_tag *ret, struct cove_err *err);
+int store_tag_delete(struct store *s, const char *template_id, const char *tag, struct cove_err *err);
+typedef int (*store_tag_fn)(void *ctx, const struct store_tag *t);
+/* template's tags (every template's when NULL), by tag. */
+int store_tag_each(struct store *s, const char *template_id, store_tag_fn fn, void *ctx, struct cove_err *err);
+
 #endif

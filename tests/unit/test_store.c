@@ -264,6 +264,68 @@ static void test_sandboxes(void **state)
 /* A database of schema 4 (before sandboxes kept their policy and lifecycle)
  * is brought forward: its rows stay, with the policy not known (NULL) and
  * the lifecycle E2B's default (no auto-pause, no auto-resume). */
+static int count_build(void *ctx, const struct store_build *b)
+{
+	(void)b;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static int count_tag(void *ctx, const struct store_tag *t)
+{
+	(void)t;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static void test_builds_and_tags(void **state)
+{
+	(void)state;
+	struct store *s = open_store();
+	struct cove_err err = { 0 };
+	struct store_build b = { .id = "b-1", .template_id = "web", .tags = "v1,default", .state = STORE_BUILD_WAITING,
+				 .vcpus = 2, .mem_mib = 1024, .created_ms = 5, .seq = 1 };
+	assert_int_equal(store_build_put(s, &b, &err), 0);
+	assert_int_equal(store_build_spec_set(s, "b-1", "{\"steps\":[]}", &err), 0);
+	b.state = STORE_BUILD_FAILED;
+	snprintf(b.reason, sizeof(b.reason), "step 2 failed");
+	snprintf(b.reason_step, sizeof(b.reason_step), "2");
+	assert_int_equal(store_build_put(s, &b, &err), 0);
+	struct store_build got;
+	assert_int_equal(store_build_get(s, "b-1", &got, &err), 0);
+	assert_int_equal(got.state, STORE_BUILD_FAILED);
+	assert_string_equal(got.reason_step, "2");
+	assert_string_equal(got.tags, "v1,default");
+	assert_int_equal(got.mem_mib, 1024);
+	char *spec = NULL;
+	assert_int_equal(store_build_spec_get(s, "b-1", &spec, &err), 0);
+	assert_string_equal(spec, "{\"steps\":[]}");
+	free(spec);
+	assert_int_equal(store_build_get(s, "nope", &got, &err), -ENOENT);
+	int n = 0;
+	assert_int_equal(store_build_each(s, "web", count_build, &n, &err), 0);
+	assert_int_equal(n, 1);
+	n = 0;
+	assert_int_equal(store_build_each(s, "other", count_build, &n, &err), 0);
+	assert_int_equal(n, 0);
+
+	struct store_tag t = { .template_id = "web", .tag = "v1", .build = "b-1", .created_ms = 9 };
+	assert_int_equal(store_tag_put(s, &t, &err), 0);
+	snprintf(t.build, sizeof(t.build), "b-2");
+	assert_int_equal(store_tag_put(s, &t, &err), 0); /* moved, not doubled */
+	struct store_tag tg;
+	assert_int_equal(store_tag_get(s, "web", "v1", &tg, &err), 0);
+	assert_string_equal(tg.build, "b-2");
+	n = 0;
+	assert_int_equal(store_tag_each(s, "web", count_tag, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_tag_delete(s, "web", "v1", &err), 0);
+	assert_int_equal(store_tag_get(s, "web", "v1", &tg, &err), -ENOENT);
+	assert_int_equal(store_build_delete(s, "b-1", &err), 0);
+	assert_int_equal(store_build_get(s, "b-1", &got, &err), -ENOENT);
+	store_close(s);
+}
+
 static void test_migrate_policy(void **state)
 {
 	(void)state;
@@ -282,7 +344,8 @@ static void test_migrate_policy(void **state)
 					  "ALTER TABLE sandboxes DROP COLUMN auto_resume;"
 					  "ALTER TABLE sandboxes DROP COLUMN timeout_s;"
 					  "ALTER TABLE sandboxes DROP COLUMN envs;"
-					  "DROP TABLE snapshots; DROP TABLE sandbox_snapshots; PRAGMA user_version = 4", NULL,
+					  "DROP TABLE snapshots; DROP TABLE sandbox_snapshots;"
+					  "DROP TABLE builds; DROP TABLE template_tags; PRAGMA user_version = 4", NULL,
 				      NULL, NULL),
 			 SQLITE_OK);
 	sqlite3_close(db);
@@ -310,6 +373,7 @@ int main(void)
 		cmocka_unit_test(test_meta_and_schema),
 		cmocka_unit_test(test_unwritable_dir),
 		cmocka_unit_test(test_sandboxes),
+		cmocka_unit_test(test_builds_and_tags),
 		cmocka_unit_test(test_migrate_policy),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
