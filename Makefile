@@ -21,7 +21,13 @@ SANITIZE ?=
 OPT ?= -O2
 CFLAGS_COMMON := -std=gnu17 -Wall -Wextra -Werror $(OPT) -g -D_GNU_SOURCE -Isrc \
 	-fno-strict-aliasing -Wshadow -Wno-missing-field-initializers -Wno-format-truncation
+<<<<<<< HEAD
 HOST_PKGS := jansson libmnl libcurl sqlite3 libnftables libmicrohttpd gnutls nettle
+=======
+# nettle: SHA-256 and HMAC for template builds' layer cache keys and upload
+# tokens; libarchive: checking their COPY uploads (tar, tar.gz) (src/build).
+HOST_PKGS := jansson libmnl libcurl sqlite3 libnftables libmicrohttpd gnutls nettle libarchive
+>>>>>>> spec
 HOST_CFLAGS := $(CFLAGS_COMMON) $(SANITIZE) $(shell pkg-config --cflags $(HOST_PKGS) 2>/dev/null)
 HOST_LIBS := $(shell pkg-config --libs $(HOST_PKGS) 2>/dev/null) -lpthread
 # Guest programs are static so they run in any root filesystem. The agent's
@@ -108,9 +114,21 @@ $(BIN)/fuzz/fuzz_upload: tests/fuzz/fuzz_upload.c $(FUZZ_SRCS) $(FUZZ_UPLOAD_SRC
 
 # The API request targets run coved's request parsers (and the egress policy
 # check the create body ends with).
-FUZZ_API_SRCS := src/api/request.c src/api/bodies.c src/net/policy.c src/net/addr.c src/template/ref.c
+FUZZ_API_SRCS := src/common/json.c src/api/request.c src/api/bodies.c src/net/policy.c src/net/addr.c src/template/ref.c
 FUZZ_API_TARGETS := $(addprefix $(BIN)/fuzz/,fuzz_create_body fuzz_list_query fuzz_sandbox_host fuzz_snapshot_request)
 $(FUZZ_API_TARGETS): $(FUZZ_API_SRCS)
+
+# The template build API's parsers (src/build/spec.h; the trigger target
+# also computes the layer cache keys) and the check of COPY uploads
+# (src/build/archive.c, libarchive).
+FUZZ_BUILD_SRCS := src/common/json.c src/build/spec.c src/build/trigger.c src/build/key.c src/build/archive.c \
+	src/template/ref.c
+FUZZ_BUILD_TARGETS := $(addprefix $(BIN)/fuzz/,fuzz_build_create fuzz_build_trigger fuzz_build_request fuzz_build_archive)
+$(FUZZ_BUILD_TARGETS): $(BIN)/fuzz/%: tests/fuzz/%.c $(FUZZ_SRCS) $(FUZZ_BUILD_SRCS)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	@$(FUZZ_CC) -std=gnu17 -g -O1 -D_GNU_SOURCE -Isrc -fsanitize=fuzzer,address,undefined -o $@ $(filter %.c,$^) \
+		$(shell pkg-config --cflags --libs jansson nettle libarchive 2>/dev/null)
 
 # The code interpreter's pure parts (wire format, request bodies, env code,
 # result lines): unit-tested and fuzzed on the host.

@@ -6,6 +6,10 @@ set -eu
 # Build: compiler, pkg-config, the libraries Cove links (see README for why each).
 PKGS="build-essential pkg-config libjansson-dev libmnl-dev libcurl4-openssl-dev libcmocka-dev zlib1g-dev nettle-dev"
 PKGS="$PKGS libsqlite3-dev libnftables-dev libmicrohttpd-dev libgnutls28-dev"
+# Template builds: the E2B SDK uploads each COPY step's files as a tar or
+# tar.gz; libarchive reads every tar flavour (PAX long names included) and
+# gzip, so coved checks an upload without a tar parser of its own.
+PKGS="$PKGS libarchive-dev"
 # The code interpreter's server (a guest program) speaks ZeroMQ to Jupyter
 # kernels.
 PKGS="$PKGS libzmq3-dev"

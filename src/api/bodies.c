@@ -7,20 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The body as a JSON object (an empty body is {}); NULL with err filled. */
-static json_t *json_body(const char *body, size_t len, struct cove_err *err)
-{
-	if (!len)
-		return json_object();
-	json_error_t jerr;
-	json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!json_is_object(j)) {
-		cove_errf(err, -EINVAL, "the body is not a JSON object%s%s", j ? "" : ": ", j ? "" : jerr.text);
-		json_decref(j);
-		return NULL;
-	}
-	return j;
-}
+#include "common/json.h"
 
 /* --- create --- */
 
@@ -225,7 +212,7 @@ static int parse_create(json_t *body, struct api_create_body *b, struct cove_err
 int api_create_body_parse(const char *body, size_t len, struct api_create_body *ret, struct cove_err *err)
 {
 	memset(ret, 0, sizeof(*ret));
-	if (!(ret->json = json_body(body, len, err)))
+	if (!(ret->json = json_object_body(body, len, err)))
 		return -EINVAL;
 	int r = parse_create(ret->json, ret, err);
 	if (r < 0)
@@ -263,7 +250,7 @@ static int seconds_of(json_t *body, const char *field, bool required, long *ret,
 static int seconds_body(const char *body, size_t len, const char *field, bool required, long *ret,
 			struct cove_err *err)
 {
-	json_t *j = json_body(body, len, err);
+	json_t *j = json_object_body(body, len, err);
 	if (!j)
 		return -EINVAL;
 	int r = seconds_of(j, field, required, ret, err);
@@ -287,7 +274,7 @@ int api_connect_body_parse(const char *body, size_t len, struct api_connect_body
 {
 	ret->timeout_s = -1;
 	ret->memory = true;
-	json_t *j = json_body(body, len, err);
+	json_t *j = json_object_body(body, len, err);
 	if (!j)
 		return -EINVAL;
 	int r = seconds_of(j, "timeout", false, &ret->timeout_s, err);
@@ -300,7 +287,7 @@ int api_connect_body_parse(const char *body, size_t len, struct api_connect_body
 int api_pause_body_parse(const char *body, size_t len, struct api_pause_body *ret, struct cove_err *err)
 {
 	ret->memory = true;
-	json_t *j = json_body(body, len, err);
+	json_t *j = json_object_body(body, len, err);
 	if (!j)
 		return -EINVAL;
 	int r = boolean_field(json_object_get(j, "memory"), "memory", true, &ret->memory, err);
@@ -312,7 +299,7 @@ int api_fork_body_parse(const char *body, size_t len, struct api_fork_body *ret,
 {
 	ret->count = 1;
 	ret->timeout_s = 0;
-	json_t *j = json_body(body, len, err);
+	json_t *j = json_object_body(body, len, err);
 	if (!j)
 		return -EINVAL;
 	int r = seconds_of(j, "timeout", false, &ret->timeout_s, err);
@@ -335,7 +322,7 @@ int api_fork_body_parse(const char *body, size_t len, struct api_fork_body *ret,
 int api_network_body_parse(const char *body, size_t len, struct api_network_body *ret, struct cove_err *err)
 {
 	memset(ret, 0, sizeof(*ret));
-	if (!(ret->json = json_body(body, len, err)))
+	if (!(ret->json = json_object_body(body, len, err)))
 		return -EINVAL;
 	json_t *j = ret->json, *internet = json_object_get(j, "allow_internet_access");
 	if (!internet)
@@ -371,7 +358,7 @@ void api_network_body_clear(struct api_network_body *b)
 int api_snapshot_body_parse(const char *body, size_t len, struct api_snapshot_body *ret, struct cove_err *err)
 {
 	memset(ret, 0, sizeof(*ret));
-	json_t *j = json_body(body, len, err);
+	json_t *j = json_object_body(body, len, err);
 	if (!j)
 		return -EINVAL;
 	json_t *name = json_object_get(j, "name");

@@ -100,7 +100,7 @@ int build_ctx_read(struct build_ctx *c, const char *path, struct cove_err *err)
 	return r;
 }
 
-void build_log(struct build *b, enum build_level level, const char *fmt, ...)
+void build_log(struct build *b, enum build_log_level level, const char *fmt, ...)
 {
 	char msg[4200];
 	va_list ap;

@@ -1,13 +1,31 @@
-/* What the builder's files share: the context steps run in (user, working
- * directory, environment), kept with each cached layer, and the step
+/* What the files of src/build/ share and nobody else uses: the checks
+ * the parsers share; the context build steps run in (user, working
+ * directory, environment), kept with each cached layer; and the step
  * runner (steps.c) that runner.c calls with a build VM. */
 #ifndef COVE_BUILD_INTERNAL_H
 #define COVE_BUILD_INTERNAL_H
 
 #include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "build/runner.h"
+#include "common/err.h"
 #include "sandbox/sandbox.h"
+
+/* s is BUILD_HASH_HEX lower-case hex digits (E2B's ^[0-9a-f]{64}$). */
+bool build_hash_ok(const char *s);
+
+/* A user name as useradd takes it by default: [a-z_][a-z0-9_-]*, at most
+ * BUILD_USER_MAX, optionally ending in '$'. */
+bool build_user_ok(const char *s);
+
+/* p does not start with '/' and has no ".." component. */
+bool build_relative_ok(const char *p);
+
+/* n bytes as 2n lower-case hex digits and a NUL. */
+void build_hex(const uint8_t *d, size_t n, char *out);
 
 #define BUILD_ENV_MAX 256
 
@@ -36,7 +54,7 @@ struct build {
 	const char *step; /* the log's step label now */
 };
 
-void build_log(struct build *b, enum build_level level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void build_log(struct build *b, enum build_log_level level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Runs step i (0-based) in b->sb, changing ctx as the step does. */
 int build_step_run(struct build *b, size_t i, struct build_ctx *ctx, struct cove_err *err);

@@ -22,52 +22,36 @@
 #include "common/log.h"
 #include "common/proc.h"
 
-/* SHA-256 over parts, each followed by a NUL (so "a","bc" != "ab","c"). */
-static void hash_parts(char key[BUILD_KEY_LEN + 1], const char *const *parts, size_t n)
-{
-	struct sha256_ctx h;
-	uint8_t d[SHA256_DIGEST_SIZE];
-	sha256_init(&h);
-	for (size_t i = 0; i < n; i++)
-		sha256_update(&h, strlen(parts[i]) + 1, (const uint8_t *)parts[i]);
-	sha256_digest(&h, sizeof(d), d);
-	for (size_t i = 0; i < sizeof(d); i++)
-		snprintf(key + 2 * i, 3, "%02x", d[i]);
-}
-
-static const char *const type_names[] = { "RUN", "COPY", "ENV", "WORKDIR", "USER" };
-
 /* keys[0]: the base phase's (the base, the build VM's size, the first
  * context); keys[i]: after step i. */
-static void step_keys(const struct build_plan *p, char (*keys)[BUILD_KEY_LEN + 1])
+static void step_keys(const struct build_plan *p, char (*keys)[BUILD_HASH_HEX + 1])
 {
-	char size[64];
-	snprintf(size, sizeof(size), "%u %u %d", p->vcpus, p->memory_mib, p->user_create);
-	const char *base[] = { "cove-build-1", p->base_key, size, p->user ? p->user : "-", p->workdir ? p->workdir : "-" };
-	hash_parts(keys[0], base, 5);
-	for (size_t i = 0; i < p->nsteps; i++) {
-		const struct build_step *s = &p->steps[i];
-		const char *parts[70] = { keys[i], type_names[s->type], s->files_hash ? s->files_hash : "-" };
-		size_t n = 3;
-		for (size_t a = 0; a < s->nargs && n < 70; a++)
-			parts[n++] = s->args[a];
-		hash_parts(keys[i + 1], parts, n);
+	char first[PATH_MAX + 256];
+	snprintf(first, sizeof(first), "base %s; size %u %u; user %s%s; workdir %s", p->base_key, p->vcpus,
+		 p->memory_mib, p->user ? p->user : "-", p->user_create ? " (made)" : "", p->workdir ? p->workdir : "-");
+	for (size_t i = 0; p->env && p->env[i]; i++) {
+		/* Bounded: the environment only needs to change the key. */
+		size_t n = strlen(first);
+		snprintf(first + n, sizeof(first) - n, "; %s", p->env[i]);
 	}
+	struct build_step base = { .type = BUILD_ENV, .n_args = 1, .args = (const char *[]){ first } };
+	build_layer_key("", &base, keys[0]);
+	for (size_t i = 0; i < p->nsteps; i++)
+		build_layer_key(keys[i], &p->steps[i], keys[i + 1]);
 }
 
-int build_final_key(const struct build_plan *p, char key[BUILD_KEY_LEN + 1])
+void build_final_key(const struct build_plan *p, char key[BUILD_HASH_HEX + 1])
 {
-	char(*keys)[BUILD_KEY_LEN + 1] = calloc(p->nsteps + 1, sizeof(*keys));
-	if (!keys)
-		return -ENOMEM;
+	char(*keys)[BUILD_HASH_HEX + 1] = calloc(p->nsteps + 1, sizeof(*keys));
+	if (!keys) {
+		key[0] = '\0';
+		return;
+	}
 	step_keys(p, keys);
-	char timeout[16];
-	snprintf(timeout, sizeof(timeout), "%u", p->ready_timeout_s);
-	const char *parts[] = { keys[p->nsteps], p->start_cmd ? p->start_cmd : "-", p->ready_cmd ? p->ready_cmd : "-",
-				timeout };
-	hash_parts(key, parts, 4);
+	char cmd[32];
+	snprintf(cmd, sizeof(cmd), "%u", p->ready_timeout_s);
+	build_finalize_key(keys[p->nsteps], p->start_cmd, p->ready_cmd, p->vcpus, p->memory_mib, key);
 	free(keys);
-	return 0;
 }
 
 static int layer_paths(const struct build_host *h, const char *key, char dir[PATH_MAX], char ctx[PATH_MAX])
@@ -86,7 +70,7 @@ static bool layer_cached(const struct build_host *h, const char *key)
 
 /* How many steps the cache has done: the last cached step before any
  * forced one. */
-static size_t cached_steps(const struct build_plan *p, const struct build_host *h, char (*keys)[BUILD_KEY_LEN + 1])
+static size_t cached_steps(const struct build_plan *p, const struct build_host *h, char (*keys)[BUILD_HASH_HEX + 1])
 {
 	if (p->force)
 		return 0;
@@ -116,8 +100,8 @@ static int save_layer(struct build *b, const char *key, const struct build_ctx *
 
 static void describe_step(const struct build_step *s, char *out, size_t len)
 {
-	int n = snprintf(out, len, "%s", type_names[s->type]);
-	for (size_t a = 0; a < s->nargs && n > 0 && (size_t)n < len; a++)
+	int n = snprintf(out, len, "%s", build_step_type_name(s->type));
+	for (size_t a = 0; a < s->n_args && n > 0 && (size_t)n < len; a++)
 		if (*s->args[a])
 			n += snprintf(out + n, len - (size_t)n, " %s", s->args[a]);
 	if (n > 200 && len > 204)
@@ -126,7 +110,7 @@ static void describe_step(const struct build_step *s, char *out, size_t len)
 
 /* The build VM, from the base's snapshot (or booted) or from the layer a
  * cached step left. */
-static int start_vm(struct build *b, size_t cached, char (*keys)[BUILD_KEY_LEN + 1], struct build_ctx *ctx,
+static int start_vm(struct build *b, size_t cached, char (*keys)[BUILD_HASH_HEX + 1], struct build_ctx *ctx,
 		    struct cove_err *err)
 {
 	const struct build_plan *p = b->p;
@@ -231,15 +215,15 @@ static int finalize(struct build *b, const char *saved, const struct build_ctx *
 	r = r ?: write_conf(b, ctx, out_dir, err);
 	if (r < 0)
 		return r;
-	build_log(b, BUILD_INFO, "image made in %.1f s; booting it to run the start and ready commands and snapshot it",
+	build_log(b, BUILD_LOG_INFO, "image made in %.1f s; booting it to run the start and ready commands and snapshot it",
 		  (double)(now_ms() - t0) / 1000.0);
 	if ((r = snapshot(b, ctx, out_dir, err)) < 0)
 		return r;
-	build_log(b, BUILD_INFO, "template is ready (%.1f s)", (double)(now_ms() - t0) / 1000.0);
+	build_log(b, BUILD_LOG_INFO, "template is ready (%.1f s)", (double)(now_ms() - t0) / 1000.0);
 	return 0;
 }
 
-static int run_steps(struct build *b, char (*keys)[BUILD_KEY_LEN + 1], const char *out_dir, char step[16],
+static int run_steps(struct build *b, char (*keys)[BUILD_HASH_HEX + 1], const char *out_dir, char step[16],
 		     struct cove_err *err)
 {
 	const struct build_plan *p = b->p;
@@ -256,15 +240,15 @@ static int run_steps(struct build *b, char (*keys)[BUILD_KEY_LEN + 1], const cha
 		b->step = label;
 		describe_step(&p->steps[i], what, sizeof(what));
 		if (i < cached) {
-			build_log(b, BUILD_INFO, "CACHED [%zu/%zu] %s", i + 1, p->nsteps, what);
+			build_log(b, BUILD_LOG_INFO, "CACHED [%zu/%zu] %s", i + 1, p->nsteps, what);
 			continue;
 		}
-		build_log(b, BUILD_INFO, "[%zu/%zu] %s", i + 1, p->nsteps, what);
+		build_log(b, BUILD_LOG_INFO, "[%zu/%zu] %s", i + 1, p->nsteps, what);
 		int64_t t0 = now_ms();
 		r = build_step_run(b, i, &ctx, err);
 		r = r ?: save_layer(b, keys[i + 1], &ctx, err);
 		if (r == 0)
-			build_log(b, BUILD_DEBUG, "step %zu done in %.1f s", i + 1, (double)(now_ms() - t0) / 1000.0);
+			build_log(b, BUILD_LOG_DEBUG, "step %zu done in %.1f s", i + 1, (double)(now_ms() - t0) / 1000.0);
 		b->step = "base";
 	}
 	char saved[PATH_MAX], ctxp[PATH_MAX];
@@ -313,7 +297,7 @@ int build_run(const struct build_plan *p, const struct build_host *h, const char
 	int r = fs_mkdir_p(layers, 0700, err);
 	if (r < 0 || (r = fs_mkdir_p(out_dir, 0755, err)) < 0)
 		return r;
-	char(*keys)[BUILD_KEY_LEN + 1] = calloc(p->nsteps + 1, sizeof(*keys));
+	char(*keys)[BUILD_HASH_HEX + 1] = calloc(p->nsteps + 1, sizeof(*keys));
 	if (!keys)
 		return cove_errf(err, -ENOMEM, "out of memory");
 	step_keys(p, keys);
@@ -321,6 +305,6 @@ int build_run(const struct build_plan *p, const struct build_host *h, const char
 	free(keys);
 	b.step = step;
 	if (r < 0)
-		build_log(&b, BUILD_ERROR, "%s", err->msg);
+		build_log(&b, BUILD_LOG_ERROR, "%s", err->msg);
 	return r;
 }

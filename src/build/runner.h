@@ -26,24 +26,10 @@
 #include <stddef.h>
 
 #include "common/err.h"
+#include "build/files.h"
+#include "build/spec.h"
 #include "net/net.h"
 #include "template/template.h"
-
-enum build_step_type { BUILD_RUN, BUILD_COPY, BUILD_ENV, BUILD_WORKDIR, BUILD_USER };
-
-/* One step, as E2B's API sends it (the SDK's serialized template): args
- * are the step type's (RUN: cmd [user]; COPY: src dest owner mode; ENV: K
- * V ...; WORKDIR: path; USER: name [sudo]). */
-struct build_step {
-	enum build_step_type type;
-	const char *const *args;
-	size_t nargs;
-	bool force;             /* not from the cache */
-	const char *files_hash; /* COPY: the upload's hash (FILES_DIR/<hash>.tar) */
-};
-
-/* The key of a cache entry: SHA-256, hex. */
-#define BUILD_KEY_LEN 64
 
 struct build_plan {
 	const struct template *base; /* what the build starts from (loaded) */
@@ -56,15 +42,13 @@ struct build_plan {
 	bool user_create;
 	const struct build_step *steps;
 	size_t nsteps;
-	const char *files_dir;       /* COPY's uploads */
+	const struct files_store *files; /* COPY's uploads */
 	const char *start_cmd, *ready_cmd; /* NULL: none */
 	unsigned ready_timeout_s;    /* 0: the default */
 	unsigned vcpus, memory_mib;  /* the template's (and the build VM's); 0: the base's */
 	bool force;                  /* nothing from the cache */
 	const char *source;          /* template.conf's source= line; may be NULL */
 };
-
-enum build_level { BUILD_DEBUG, BUILD_INFO, BUILD_WARN, BUILD_ERROR };
 
 struct build_host {
 	struct net_slots *net;
@@ -74,7 +58,7 @@ struct build_host {
 	const char *cache_dir; /* layers, by key */
 	int cancel_fd;         /* readable: stop; -1: none */
 	/* A line of the build log; step is "base", "1".."N" or "finalize". */
-	void (*log)(void *ctx, enum build_level level, const char *step, const char *msg);
+	void (*log)(void *ctx, enum build_log_level level, const char *step, const char *msg);
 	void *ctx;
 };
 
@@ -87,6 +71,6 @@ int build_run(const struct build_plan *p, const struct build_host *h, const char
 
 /* The key of the whole build (its last step's, its start and ready
  * commands and size): two builds with the same key make the same template. */
-int build_final_key(const struct build_plan *p, char key[BUILD_KEY_LEN + 1]);
+void build_final_key(const struct build_plan *p, char key[BUILD_HASH_HEX + 1]);
 
 #endif

@@ -31,7 +31,7 @@ static void output_flush(struct output *o)
 	if (!o->len)
 		return;
 	o->line[o->len] = '\0';
-	build_log(o->b, BUILD_INFO, "%s", o->line);
+	build_log(o->b, BUILD_LOG_INFO, "%s", o->line);
 	o->len = 0;
 }
 
@@ -146,8 +146,8 @@ static bool file_is_gzip(const char *path)
 static int step_copy(struct build *b, const struct build_step *s, struct build_ctx *ctx, struct cove_err *err)
 {
 	char host[PATH_MAX], guest[PATH_MAX], src[PATH_MAX];
-	if ((size_t)snprintf(host, sizeof(host), "%s/%s.tar", b->p->files_dir, s->files_hash) >= sizeof(host))
-		return cove_errf(err, -ENAMETOOLONG, "COPY %s: path too long", s->args[0]);
+	if (files_path(b->p->files, s->files_hash, host, err) < 0)
+		return cove_err_prefix(err, "COPY %s", s->args[0]);
 	if (access(host, R_OK) < 0)
 		return cove_errno(err, -errno, "COPY %s: the files (hash %s) were not uploaded", s->args[0],
 				  s->files_hash);
@@ -157,9 +157,9 @@ static int step_copy(struct build *b, const struct build_step *s, struct build_c
 	if (r < 0)
 		return r;
 	copy_source(s->args[0], src, sizeof(src));
-	const char *owner = s->nargs > 2 && *s->args[2] ? s->args[2] : ctx->user[0] ? ctx->user : "root";
+	const char *owner = s->n_args > 2 && *s->args[2] ? s->args[2] : ctx->user[0] ? ctx->user : "root";
 	const char *argv[] = { GUEST_BUSYBOX, "sh", "-c", copy_script, "copy", guest, file_is_gzip(host) ? "z" : "",
-			       src, s->args[1], owner, s->nargs > 3 ? s->args[3] : "", ctx->workdir, NULL };
+			       src, s->args[1], owner, s->n_args > 3 ? s->args[3] : "", ctx->workdir, NULL };
 	char what[PATH_MAX + 32];
 	snprintf(what, sizeof(what), "COPY %s %s", s->args[0], s->args[1]);
 	return guest_run(b, ctx, argv, "root", NULL, what, err);
@@ -170,7 +170,7 @@ static int step_copy(struct build *b, const struct build_step *s, struct build_c
  * they are. */
 static int step_env(struct build *b, const struct build_step *s, struct build_ctx *ctx, struct cove_err *err)
 {
-	for (size_t i = 0; i + 1 < s->nargs; i += 2) {
+	for (size_t i = 0; i + 1 < s->n_args; i += 2) {
 		const char *v = s->args[i + 1];
 		if (!strpbrk(v, "$`")) {
 			if (build_ctx_setenv(ctx, s->args[i], v, err) < 0)
@@ -257,7 +257,7 @@ int build_prepare_guest(struct build *b, struct build_ctx *ctx, struct cove_err 
 	struct cove_err ignored = { 0 };
 	int r = 0;
 	if (guest_run(b, ctx, bb, "root", NULL, "busybox", &ignored) < 0) {
-		build_log(b, BUILD_DEBUG, "putting Cove's busybox in the guest");
+		build_log(b, BUILD_LOG_DEBUG, "putting Cove's busybox in the guest");
 		r = agent_upload(&(struct agent_endpoint){ sandbox_netns_fd(b->sb), NET_GUEST_ADDR, ENVD_PORT, b->token },
 				 b->h->busybox, GUEST_BUSYBOX, "root", b->h->cancel_fd, err);
 		r = r ?: guest_run(b, ctx, argv, "root", NULL, "make Cove's busybox executable in the guest", err);
@@ -273,7 +273,7 @@ int build_step_run(struct build *b, size_t i, struct build_ctx *ctx, struct cove
 	switch (s->type) {
 	case BUILD_RUN: {
 		const char *argv[] = { "/bin/sh", "-c", s->args[0], NULL };
-		const char *user = s->nargs > 1 && *s->args[1] ? s->args[1] : ctx->user;
+		const char *user = s->n_args > 1 && *s->args[1] ? s->args[1] : ctx->user;
 		char what[96];
 		snprintf(what, sizeof(what), "RUN (step %zu)", i + 1);
 		return guest_run(b, ctx, argv, user, ctx->workdir, what, err);
@@ -285,7 +285,7 @@ int build_step_run(struct build *b, size_t i, struct build_ctx *ctx, struct cove
 	case BUILD_WORKDIR:
 		return step_workdir(b, s, ctx, err);
 	case BUILD_USER: {
-		int r = ensure_user(b, ctx, s->args[0], s->nargs > 1 && strcmp(s->args[1], "true") == 0, err);
+		int r = ensure_user(b, ctx, s->args[0], s->n_args > 1 && strcmp(s->args[1], "true") == 0, err);
 		if (r == 0)
 			snprintf(ctx->user, sizeof(ctx->user), "%s", strcmp(s->args[0], "root") ? s->args[0] : "");
 		return r;

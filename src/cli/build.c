@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "build/files.h"
 #include "build/runner.h"
 #include "cli/cli.h"
 #include "common/env.h"
@@ -31,12 +32,12 @@
 struct cli_build {
 	struct build_step steps[MAX_STEPS];
 	const char *args[MAX_STEPS][4];
-	char hashes[MAX_STEPS][65];
 	size_t nsteps;
 	const char *from_template, *start_cmd, *ready_cmd, *name;
 	unsigned ready_timeout, vcpus, memory_mib;
 	bool force;
-	char cache[PATH_MAX], files[PATH_MAX];
+	char cache[PATH_MAX];
+	struct files_store files;
 };
 
 static const char build_usage[] =
@@ -49,23 +50,10 @@ static const char build_usage[] =
 	"  --workdir DIR                    make DIR and run later steps in it\n"
 	"  --user NAME                      run later steps as NAME (added if missing)\n";
 
-static void sha256_file(FILE *f, char hex[65])
-{
-	struct sha256_ctx h;
-	uint8_t buf[65536], d[SHA256_DIGEST_SIZE];
-	size_t n;
-	sha256_init(&h);
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-		sha256_update(&h, n, buf);
-	sha256_digest(&h, sizeof(d), d);
-	for (size_t i = 0; i < sizeof(d); i++)
-		snprintf(hex + 2 * i, 3, "%02x", d[i]);
-}
-
-/* SRC as a reproducible tar.gz in the files directory, named by its hash. */
+/* SRC as a tar.gz in the files store, named by its hash (of the tar). */
 static int pack(struct cli_build *b, const char *src, char hash[65], const char **name_in_tar)
 {
-	char path[PATH_MAX], dir[PATH_MAX], base[PATH_MAX], tmp[PATH_MAX + 16], out[PATH_MAX + 80];
+	char path[PATH_MAX], dir[PATH_MAX], base[PATH_MAX], tmp[PATH_MAX + 16];
 	if (!realpath(src, path)) {
 		fprintf(stderr, "cove template: --copy %s: %s\n", src, strerror(errno));
 		return -errno;
@@ -73,29 +61,50 @@ static int pack(struct cli_build *b, const char *src, char hash[65], const char 
 	snprintf(dir, sizeof(dir), "%s", path);
 	snprintf(base, sizeof(base), "%s", path);
 	char *d = dirname(dir), *bn = basename(base);
-	snprintf(tmp, sizeof(tmp), "%s/tmp.XXXXXX", b->files);
+	snprintf(tmp, sizeof(tmp), "%s/pack.XXXXXX", b->files.dir);
 	int fd = mkstemp(tmp);
 	if (fd < 0)
 		return fprintf(stderr, "cove template: %s: %s\n", tmp, strerror(errno)), -errno;
-	close(fd);
-	char *const argv[] = { "tar", "-c", "-z", "-f", tmp, "--sort=name", "--mtime=@0", "--owner=0", "--group=0",
-			       "--numeric-owner", "-C", d, "--", bn, NULL };
+	/* Owners are the COPY's to set; hard links go as files (the store
+	 * takes none). */
+	char *const argv[] = { "tar", "-c", "-z", "-f", tmp, "--sort=name", "--owner=0", "--group=0", "--numeric-owner",
+			       "--hard-dereference", "-C", d, "--", bn, NULL };
 	struct spawn_options o = { .path = "/bin/tar", .argv = argv };
 	int status = spawn_run(&o, NULL, NULL, NULL);
-	FILE *f = status == 0 ? fopen(tmp, "re") : NULL;
-	if (!f) {
-		fprintf(stderr, "cove template: --copy %s: tar failed\n", src);
-		unlink(tmp);
-		return -EIO;
+	FILE *f = status == 0 ? fdopen(fd, "re") : NULL;
+	int r = f ? 0 : -EIO;
+	struct sha256_ctx h;
+	uint8_t buf[65536], dg[SHA256_DIGEST_SIZE];
+	size_t n;
+	sha256_init(&h);
+	while (f && (n = fread(buf, 1, sizeof(buf), f)) > 0)
+		sha256_update(&h, n, buf);
+	sha256_digest(&h, sizeof(dg), dg);
+	for (size_t i = 0; i < sizeof(dg); i++)
+		snprintf(hash + 2 * i, 3, "%02x", dg[i]);
+	/* Into the store as an upload is: checked, then put in place. */
+	struct cove_err err = { 0 };
+	struct files_upload *u = NULL;
+	uint64_t size = 0;
+	r = r ?: files_begin(&b->files, hash, &u, &err);
+	if (r == 0 && fseek(f, 0, SEEK_SET) == 0) {
+		while (r == 0 && (n = fread(buf, 1, sizeof(buf), f)) > 0) {
+			r = files_write(u, buf, n, &err);
+			size += n;
+		}
+		r = r ?: files_commit(u, size, &err);
+		u = NULL;
 	}
-	sha256_file(f, hash);
-	fclose(f);
-	snprintf(out, sizeof(out), "%s/%s.tar", b->files, hash);
-	if (rename(tmp, out) < 0) {
-		unlink(tmp);
-		return fprintf(stderr, "cove template: %s: %s\n", out, strerror(errno)), -errno;
+	files_abort(u);
+	if (f)
+		fclose(f);
+	else
+		close(fd);
+	unlink(tmp);
+	if (r < 0) {
+		fprintf(stderr, "cove template: --copy %s: %s\n", src, err.msg[0] ? err.msg : "tar failed");
+		return r;
 	}
-	/* The basename lives in argv's copy below. */
 	*name_in_tar = strdup(bn);
 	return *name_in_tar ? 0 : -ENOMEM;
 }
@@ -110,10 +119,10 @@ static int add_step(struct cli_build *b, enum build_step_type type, int c, char 
 	*s = (struct build_step){ .type = type, .args = a, .force = b->force };
 	if (c == 'r' || c == 'w') {
 		a[0] = arg;
-		s->nargs = 1;
+		s->n_args = 1;
 	} else if (c == 'u') {
 		a[0] = arg;
-		s->nargs = 1;
+		s->n_args = 1;
 	} else if (c == 'e') {
 		char *eq = strchr(arg, '=');
 		if (!eq || eq == arg)
@@ -121,7 +130,7 @@ static int add_step(struct cli_build *b, enum build_step_type type, int c, char 
 		*eq = '\0';
 		a[0] = arg;
 		a[1] = eq + 1;
-		s->nargs = 2;
+		s->n_args = 2;
 	} else {
 		/* SRC:DEST[:OWNER[:MODE]] */
 		char *parts[4] = { arg, NULL, "", "" };
@@ -134,13 +143,13 @@ static int add_step(struct cli_build *b, enum build_step_type type, int c, char 
 		}
 		if (!parts[1] || !*parts[0] || !*parts[1])
 			return fprintf(stderr, "cove template: --copy: expected SRC:DEST[:OWNER[:MODE]]\n"), -EINVAL;
-		int r = pack(b, parts[0], b->hashes[i], &a[0]);
+		int r = pack(b, parts[0], s->files_hash, &a[0]);
 		if (r < 0)
 			return r;
 		a[1] = parts[1];
 		a[2] = parts[2];
 		a[3] = parts[3];
-		s->nargs = 4;
+		s->n_args = 4;
 		s->files_hash = b->hashes[i];
 	}
 	b->nsteps++;
@@ -189,10 +198,10 @@ static int parse(struct cli_build *b, int argc, char **argv)
 	return -1;
 }
 
-static void print_log(void *ctx, enum build_level level, const char *step, const char *msg)
+static void print_log(void *ctx, enum build_log_level level, const char *step, const char *msg)
 {
 	(void)ctx;
-	if (level == BUILD_DEBUG)
+	if (level == BUILD_LOG_DEBUG)
 		return;
 	fprintf(stderr, "cove template: [%s] %s\n", step, msg);
 }
@@ -234,8 +243,9 @@ int cli_template_build_steps(int argc, char **argv, const char *templates, const
 	struct cove_err err = { 0 };
 	const char *state = env_get(ENV_STATE_DIR);
 	snprintf(b->cache, sizeof(b->cache), "%s/build", state);
-	snprintf(b->files, sizeof(b->files), "%s/build/files", state);
-	if (fs_mkdir_p(b->files, 0700, &err) < 0) {
+	char files[PATH_MAX + 8];
+	snprintf(files, sizeof(files), "%s/files", b->cache);
+	if (fs_mkdir_p(b->cache, 0700, &err) < 0 || files_store_open(files, &b->files, &err) < 0) {
 		fprintf(stderr, "cove template: %s\n", err.msg);
 		goto out;
 	}
@@ -265,7 +275,7 @@ int cli_template_build_steps(int argc, char **argv, const char *templates, const
 				.vmm_binary = env_get(ENV_VMM_BINARY), .busybox = busybox, .cache_dir = b->cache,
 				.cancel_fd = sfd, .log = print_log };
 	struct build_plan p = { .base = &base, .base_key = key, .steps = b->steps, .nsteps = b->nsteps,
-				.files_dir = b->files, .start_cmd = b->start_cmd, .ready_cmd = b->ready_cmd,
+				.files = &b->files, .start_cmd = b->start_cmd, .ready_cmd = b->ready_cmd,
 				.ready_timeout_s = b->ready_timeout, .vcpus = b->vcpus, .memory_mib = b->memory_mib,
 				.force = b->force, .source = source };
 	if (net_slots_open(&nc, &h.net, NULL, &err) < 0) {
