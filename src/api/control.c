@@ -40,23 +40,23 @@ static const struct http_route routes[] = {
 	{ "GET", "/templates", api_templates },
 	{ "POST", "/templates", api_not_supported },
 	{ "GET", "/templates/aliases/{}", api_template_alias },
-	{ "POST", "/templates/tags", api_not_supported },
-	{ "DELETE", "/templates/tags", api_not_supported },
+	{ "POST", "/templates/tags", api_tags_assign },
+	{ "DELETE", "/templates/tags", api_tags_remove },
 	{ "GET", "/templates/{templateID}", api_not_supported },
 	{ "POST", "/templates/{templateID}", api_not_supported },
 	{ "PATCH", "/templates/{templateID}", api_not_supported },
 	{ "DELETE", "/templates/{}", api_template_delete },
 	{ "DELETE", "/templates/{}/{}", api_template_delete_namespaced },
-	{ "GET", "/templates/{templateID}/tags", api_not_supported },
-	{ "GET", "/templates/{templateID}/files/{hash}", api_not_supported },
-	{ "POST", "/templates/{templateID}/builds/{buildID}", api_not_supported },
-	{ "GET", "/templates/{templateID}/builds/{buildID}/status", api_not_supported },
+	{ "GET", "/templates/{}/tags", api_template_tags },
+	{ "GET", "/templates/{}/files/{}", api_build_files },
+	{ "POST", "/templates/{}/builds/{}", api_build_trigger, API_BUILD_BODY_LIMIT },
+	{ "GET", "/templates/{}/builds/{}/status", api_build_status },
 	{ "GET", "/templates/{templateID}/builds/{buildID}/logs", api_not_supported },
 	{ "GET", "/v2/templates", api_not_supported },
 	{ "POST", "/v2/templates", api_not_supported },
 	{ "PATCH", "/v2/templates/{templateID}", api_not_supported },
-	{ "POST", "/v2/templates/{templateID}/builds/{buildID}", api_not_supported },
-	{ "POST", "/v3/templates", api_not_supported },
+	{ "POST", "/v2/templates/{}/builds/{}", api_build_trigger, API_BUILD_BODY_LIMIT },
+	{ "POST", "/v3/templates", api_build_register },
 	/* Volumes, secrets. */
 	{ "GET", "/volumes", api_not_supported },
 	{ "POST", "/volumes", api_not_supported },
@@ -86,7 +86,10 @@ static const struct http_route routes[] = {
 	{ "POST", "/admin/teams/{teamID}/builds/cancel", api_not_supported },
 	{ "POST", "/admin/teams/{teamID}/api-keys", api_not_supported },
 	{ "DELETE", "/admin/teams/{teamID}/api-keys/{apiKeyID}", api_not_supported },
-	/* Cove's own: the host in Prometheus text. */
+	/* Cove's own: where the SDK puts a COPY's files (the URL
+	 * GET /templates/{}/files/{} gives; its token is the authority), and
+	 * the host in Prometheus text. */
+	{ "PUT", "/cove/uploads/{}/{}", api_upload, 0, api_upload_sink, api_upload_cleanup, true, api_upload_authorize },
 	{ "GET", "/metrics", api_host_metrics },
 };
 

@@ -40,6 +40,21 @@ enum MHD_Result api_snapshots(struct http_request *r);
 enum MHD_Result api_template_delete(struct http_request *r);
 enum MHD_Result api_template_delete_namespaced(struct http_request *r);
 
+/* builds.c */
+/* A trigger's body: up to 256 steps of long commands. */
+#define API_BUILD_BODY_LIMIT (8u << 20)
+enum MHD_Result api_build_register(struct http_request *r);
+enum MHD_Result api_build_files(struct http_request *r);
+enum MHD_Result api_build_trigger(struct http_request *r);
+enum MHD_Result api_build_status(struct http_request *r);
+enum MHD_Result api_tags_assign(struct http_request *r);
+enum MHD_Result api_tags_remove(struct http_request *r);
+enum MHD_Result api_template_tags(struct http_request *r);
+enum MHD_Result api_upload(struct http_request *r);
+int api_upload_sink(struct http_request *r, const char *data, size_t len);
+void api_upload_cleanup(struct http_request *r);
+int api_upload_authorize(struct http_request *r, char *why, size_t len);
+
 /* reply.c */
 struct manager *api_manager(struct http_request *r);
 /* The request's query string, for the parsers. */

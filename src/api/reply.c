@@ -43,7 +43,7 @@ unsigned api_status_of(int code)
 	return code == -ENOENT ? 404
 	     : code == -EINVAL ? 400
 	     : code == -EAGAIN ? 429
-	     : code == -EBUSY || code == -EALREADY || code == -ESTALE || code == -EOPNOTSUPP ? 409
+	     : code == -EBUSY || code == -EALREADY || code == -ESTALE || code == -EOPNOTSUPP || code == -EEXIST ? 409
 	     : code == -ENOSPC ? 507
 	     : code == -ENOSYS ? 501
 	     : code == -ESHUTDOWN || code == -ECANCELED ? 503

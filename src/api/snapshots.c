@@ -92,7 +92,10 @@ static enum MHD_Result delete_named(struct http_request *r, const char *name)
 	struct cove_err err = { 0 };
 	struct template_ref ref;
 	int rc = template_ref_parse(name, &ref, &err);
-	if (rc == 0)
+	/* A template a build made goes with its builds. */
+	if (rc == 0 && !ref.tag[0] && manager_template_is_built(api_manager(r), ref.alias))
+		rc = manager_build_template_delete(api_manager(r), ref.alias, &err);
+	else if (rc == 0)
 		rc = manager_snapshot_delete(api_manager(r), &ref, &err);
 	if (rc == 0)
 		return http_reply_empty(r, 204);

@@ -108,6 +108,14 @@ static void describe_step(const struct build_step *s, char *out, size_t len)
 		strcpy(out + 200, "...");
 }
 
+static int boot_turn(struct build *b, bool begin, struct cove_err *err)
+{
+	if (!b->h->boot_turn)
+		return 0;
+	int r = b->h->boot_turn(b->h->ctx, begin);
+	return r < 0 && begin ? cove_errno(err, r, "wait for a turn to boot") : 0;
+}
+
 /* The build VM, from the base's snapshot (or booted) or from the layer a
  * cached step left. */
 static int start_vm(struct build *b, size_t cached, char (*keys)[BUILD_HASH_HEX + 1], struct build_ctx *ctx,
@@ -116,7 +124,10 @@ static int start_vm(struct build *b, size_t cached, char (*keys)[BUILD_HASH_HEX 
 	const struct build_plan *p = b->p;
 	if (cached == 0) {
 		b->sc.snapshot = p->base->snapshot;
-		int r = sandbox_start(&b->sc, &b->sb, err);
+		int turn = boot_turn(b, true, err);
+		int r = turn ?: sandbox_start(&b->sc, &b->sb, err);
+		if (turn == 0)
+			boot_turn(b, false, NULL);
 		b->sc.snapshot = NULL;
 		if (r < 0)
 			return cove_err_prefix(err, "start the build VM");
@@ -141,7 +152,11 @@ static int start_vm(struct build *b, size_t cached, char (*keys)[BUILD_HASH_HEX 
 		return r;
 	if ((r = random_hex(b->token, 32)) < 0)
 		return cove_errno(err, r, "random token");
-	if ((r = sandbox_reboot(&b->sc, dir, b->token, &b->sb, err)) < 0)
+	int turn = boot_turn(b, true, err);
+	r = turn ?: sandbox_reboot(&b->sc, dir, b->token, &b->sb, err);
+	if (turn == 0)
+		boot_turn(b, false, NULL);
+	if (r < 0)
 		return cove_err_prefix(err, "boot the build VM from the cached step %zu", cached);
 	return 0;
 }
@@ -203,7 +218,13 @@ static int snapshot(struct build *b, const struct build_ctx *ctx, const char *ou
 	c.start_cmd = b->p->start_cmd;
 	c.ready_cmd = b->p->ready_cmd;
 	c.ready_timeout_s = b->p->ready_timeout_s;
-	return sandbox_snapshot_make(&c, dir, err);
+	/* A snapshot is made whole in one call (boot, ready command, save),
+	 * so it holds the turn throughout. */
+	int turn = boot_turn(b, true, err);
+	int r = turn ?: sandbox_snapshot_make(&c, dir, err);
+	if (turn == 0)
+		boot_turn(b, false, NULL);
+	return r;
 }
 
 static int finalize(struct build *b, const char *saved, const struct build_ctx *ctx, const char *out_dir,

@@ -60,6 +60,10 @@ struct build_host {
 	/* A line of the build log; step is "base", "1".."N" or "finalize". */
 	void (*log)(void *ctx, enum build_log_level level, const char *step, const char *msg);
 	void *ctx;
+	/* NULL, or a turn to boot: called with true before the build VM (or
+	 * the snapshot's VM) starts, which waits for it (a negative errno
+	 * fails the build), and with false once it has. */
+	int (*boot_turn)(void *ctx, bool begin);
 };
 
 /* Builds into out_dir (made; a template directory: rootfs.ext4,

@@ -327,16 +327,18 @@ static int serve(struct settings *s)
 		goto out;
 	/* Paused sandboxes are saved here, and snapshots kept, beside the
 	 * records that name them. */
-	char saved_dir[PATH_MAX + 8], snapshots_dir[PATH_MAX + 16];
+	char saved_dir[PATH_MAX + 8], snapshots_dir[PATH_MAX + 16], build_dir[PATH_MAX + 8];
 	snprintf(saved_dir, sizeof(saved_dir), "%s/saved", s->state_dir);
 	snprintf(snapshots_dir, sizeof(snapshots_dir), "%s/snapshots", s->state_dir);
+	/* Template builds' cache, uploads and logs. */
+	snprintf(build_dir, sizeof(build_dir), "%s/build", s->state_dir);
 	struct manager_config mc = { .store = store, .net = net, .templates_dir = s->templates, .kernel = s->kernel,
 				     .run_dir = env_get(ENV_RUN_DIR), .log_dir = env_get(ENV_LOG_DIR),
 				     .vmm_binary = env_get(ENV_VMM_BINARY), .accel = s->accel,
 				     .max_sandboxes = s->max_sandboxes, .max_memory_mib = s->max_memory_mib,
 				     .live_restore = s->live_restore, .max_boots = s->max_boots,
 				     .saved_dir = saved_dir, .snapshots_dir = snapshots_dir, .warm_pool = s->warm_pool,
-				     .max_timeout_s = s->max_timeout };
+				     .max_timeout_s = s->max_timeout, .build_dir = build_dir };
 	if (manager_open(&mc, &m, &err) < 0)
 		goto out;
 	struct api_server_config ac = { .address = addr, .port = port, .api_key = s->api_key, .app = m,

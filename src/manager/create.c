@@ -139,17 +139,22 @@ static int create_template(struct manager *m, const char *name, struct template 
 			   char tname[64], struct cove_err *err)
 {
 	struct template_ref ref;
+	char dir[PATH_MAX], dname[64];
+	snprintf(dir, sizeof(dir), "%s", m->c.templates_dir);
 	if (snap_pin(m, name, snap)) {
 		name = snap->template_id;
 	} else if (template_name_check(name, NULL) < 0 && template_ref_parse(name, &ref, NULL) == 0) {
-		if (ref.tag[0] || template_name_check(ref.alias, NULL) < 0)
-			return cove_errf(err, -ENOENT, "snapshot '%s' not found", name); /* NAME:TAG */
+		if (template_name_check(ref.alias, NULL) < 0)
+			return cove_errf(err, -ENOENT, "snapshot '%s' not found", name);
+		/* NAME:TAG: a build's tag, else no such snapshot. */
+		if (ref.tag[0] && manager_template_dir(m, ref.alias, ref.tag, dir, dname, NULL) < 0)
+			return cove_errf(err, -ENOENT, "template or snapshot '%s' not found", name);
 		name = ref.alias;
 	} else if (template_name_check(name, err) < 0) {
 		return -EINVAL;
 	}
 	snprintf(tname, 64, "%s", name);
-	int r = template_load(m->c.templates_dir, tname, tpl, err);
+	int r = template_load(dir, strcmp(dir, m->c.templates_dir) ? dname : tname, tpl, err);
 	if (r == -ENOENT)
 		r = cove_errf(err, -ENOENT, "template '%s' not found", tname);
 	if (r < 0)

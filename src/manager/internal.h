@@ -126,6 +126,16 @@ struct manager {
 	pthread_t warmer;
 	bool warmer_running;
 	uint64_t created, killed, create_failures;
+	/* Builds (builds.c, builder.c, buildlog.c); build_dir "": none. */
+	char build_dir[PATH_MAX];
+	char busybox[PATH_MAX];
+	struct files_store *files;
+	char build_secret[65];
+	pthread_cond_t build_wake; /* the builder's: a build was queued, or stop */
+	pthread_t builder;
+	bool builder_running;
+	char building[40];         /* the build running now, "" none */
+	struct build_log *logs;    /* logs in memory, most recently used first */
 };
 
 static inline int64_t wall_ms(void)
@@ -256,6 +266,28 @@ void entry_release_snapshot(struct manager *m, const struct entry *e);
 int snap_open(struct manager *m, struct cove_err *err);
 void snap_sweep(struct manager *m);
 void snap_free_all(struct manager *m);
+
+/* builds.c, builder.c, buildlog.c: template builds. */
+#define BUILDS_SUBDIR ".builds"
+/* On opening (before the threads): the build directory, the uploads'
+ * store; builds cut short queued again, what they left removed; the
+ * builder thread started. */
+int builds_open(struct manager *m, struct cove_err *err);
+void builds_close(struct manager *m);
+void *builder_main(void *arg);
+/* TEMPLATES/.builds/ID. */
+void build_path(const struct manager *m, const char *id, char path[PATH_MAX]);
+/* Appends a line to a build's log (memory and LOGS/ID.jsonl); takes the
+ * lock. */
+void build_log_add(struct manager *m, const char *id, int level, const char *step, const char *msg);
+/* Under the lock: forgets the logs in memory of builds beyond the last
+ * few; without: removes a build's log file. */
+void build_logs_trim(struct manager *m);
+void build_log_remove(struct manager *m, const char *id);
+void build_logs_free(struct manager *m);
+/* Under the lock: TEMPLATES/template_id becomes a link to build's
+ * directory, swapped whole. */
+int builds_link_default(struct manager *m, const char *template_id, const char *build, struct cove_err *err);
 
 /* recover.c: what an earlier coved left, on opening. */
 int recover_one(void *ctx, const struct store_sandbox *rec);

@@ -59,6 +59,7 @@ int manager_open(const struct manager_config *c, struct manager **ret, struct co
 	pthread_cond_init(&m->boot_done, NULL);
 	pthread_cond_init(&m->warm_wake, NULL);
 	pthread_cond_init(&m->settled, NULL);
+	pthread_cond_init(&m->build_wake, NULL);
 	m->cancel[0] = m->cancel[1] = -1;
 	int r = pipe2(m->cancel, O_CLOEXEC | O_NONBLOCK) < 0 ? cove_errno(err, -errno, "manager: pipe") : 0;
 	if (r == 0 && m->saved_dir[0])
@@ -88,6 +89,8 @@ int manager_open(const struct manager_config *c, struct manager **ret, struct co
 			cove_errno(err, r, "manager: start the metrics sampler");
 		m->sampler_running = r == 0;
 	}
+	if (r == 0)
+		r = builds_open(m, err);
 	if (r == 0 && m->c.warm_pool) {
 		r = -pthread_create(&m->warmer, NULL, warmer_main, m);
 		if (r < 0)
@@ -113,6 +116,7 @@ void manager_stop(struct manager *m)
 	pthread_cond_broadcast(&m->wake);
 	pthread_cond_broadcast(&m->boot_done);
 	pthread_cond_broadcast(&m->warm_wake);
+	pthread_cond_broadcast(&m->build_wake);
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -127,6 +131,7 @@ void manager_close(struct manager *m)
 		pthread_join(m->sampler, NULL);
 	if (m->warmer_running)
 		pthread_join(m->warmer, NULL);
+	builds_close(m);
 	/* Warm sandboxes are cheap to make again: never left behind. */
 	while (m->warm) {
 		struct warm *w = m->warm;
@@ -173,6 +178,7 @@ void manager_close(struct manager *m)
 	pthread_cond_destroy(&m->boot_done);
 	pthread_cond_destroy(&m->warm_wake);
 	pthread_cond_destroy(&m->settled);
+	pthread_cond_destroy(&m->build_wake);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
 }

@@ -64,6 +64,11 @@ struct manager_config {
 	/* The longest timeout a create, connect, fork or deadline change may
 	 * ask for, in seconds. 0: MANAGER_DEFAULT_MAX_TIMEOUT_S. */
 	long max_timeout_s;
+	/* Template builds (E2B's build API): their cache, uploads and logs
+	 * are kept here (see manager_build_*), the templates they make go in
+	 * templates_dir. NULL: no builds. */
+	const char *build_dir;
+	const char *busybox; /* the host's static busybox, for build VMs; NULL: found on PATH */
 };
 
 struct manager_create {
@@ -280,5 +285,63 @@ int manager_snapshots(struct manager *m, const struct manager_snapshot_filter *f
 int manager_snapshot_delete(struct manager *m, const struct template_ref *ref, struct cove_err *err);
 /* How many snapshots there are, and what they take on the host's disk. */
 void manager_snapshot_stats(struct manager *m, unsigned *count, uint64_t *disk_bytes);
+
+/* Template builds (E2B's build API; the builder is build/runner.h). A
+ * build is registered (waiting), triggered with its steps (queued), run by
+ * the builder thread, one at a time, its build VM taking a boot turn like
+ * any sandbox (building), and ends ready or failed. A ready build's
+ * template is TEMPLATES/.builds/ID; its tags name it, and the tag
+ * "default" is what the template's name means (TEMPLATES/NAME links to
+ * it). A coved restarted mid-build queues the build again (its finished
+ * steps come from the cache) and removes what it had half made. */
+struct build_create;
+struct build_trigger;
+struct build_tags_body;
+struct files_store;
+
+/* -ENOSYS: coved has no build directory. -EEXIST: name is a template
+ * that no build made (a recipe's). */
+int manager_build_register(struct manager *m, const struct build_create *req, struct store_build *ret,
+			   struct cove_err *err);
+/* spec: the trigger's body as sent, kept for a restart. -ENOENT: no such
+ * build of template_id; -EINVAL: not waiting, or a COPY's files were not
+ * uploaded. */
+int manager_build_trigger(struct manager *m, const char *template_id, const char *build_id,
+			  const struct build_trigger *t, const char *spec, struct cove_err *err);
+int manager_build_get(struct manager *m, const char *template_id, const char *build_id, struct store_build *ret,
+		      struct cove_err *err);
+/* The build's log from entry offset on, at most limit entries of level
+ * min_level or above; *total: how many there are in all. */
+struct manager_log_entry {
+	int64_t ms;
+	int level; /* enum build_log_level */
+	char step[16];
+	const char *msg;
+};
+typedef int (*manager_log_fn)(void *ctx, const struct manager_log_entry *e);
+int manager_build_logs(struct manager *m, const char *build_id, size_t offset, size_t limit, int min_level,
+		       manager_log_fn fn, void *ctx, struct cove_err *err);
+/* The uploads' store (NULL without builds) and the token an upload of
+ * hash for template_id carries (valid an hour). */
+const struct files_store *manager_build_files(struct manager *m);
+void manager_upload_token(struct manager *m, const char *template_id, const char *hash, char out[96]);
+int manager_upload_token_check(struct manager *m, const char *template_id, const char *hash, const char *token,
+			       struct cove_err *err);
+/* Whether template_id is a template builds make (registered). */
+bool manager_template_is_built(struct manager *m, const char *template_id);
+/* POST /templates/tags: the build body->ref names (its tag, else
+ * "default") gets body's tags too; its id into build_id. */
+int manager_tags_assign(struct manager *m, const struct build_tags_body *body, char build_id[40],
+			struct cove_err *err);
+int manager_tags_remove(struct manager *m, const struct build_tags_body *body, struct cove_err *err);
+int manager_template_tags(struct manager *m, const char *template_id, store_tag_fn fn, void *ctx,
+			  struct cove_err *err);
+/* Removes a built template: its tags, builds and files. -EBUSY while a
+ * sandbox of it exists or it is building. */
+int manager_build_template_delete(struct manager *m, const char *template_id, struct cove_err *err);
+/* The directory name (under TEMPLATES) of the template a name means: tag
+ * "" is the template itself, another its build's .builds/ID. -ENOENT. */
+int manager_template_dir(struct manager *m, const char *alias, const char *tag, char dir[PATH_MAX], char name[64],
+			 struct cove_err *err);
 
 #endif
