@@ -150,7 +150,6 @@ static int add_step(struct cli_build *b, enum build_step_type type, int c, char 
 		a[2] = parts[2];
 		a[3] = parts[3];
 		s->n_args = 4;
-		s->files_hash = b->hashes[i];
 	}
 	b->nsteps++;
 	return 0;

@@ -3,6 +3,7 @@
 #include "manager/internal.h"
 
 #include <errno.h>
+#include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
