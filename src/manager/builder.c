@@ -27,21 +27,6 @@ static bool is_e2b_base(const char *image)
 	       strcmp(image, "docker.io/e2bdev/base") == 0 || strncmp(image, "docker.io/e2bdev/base:", 22) == 0;
 }
 
-int builds_link_default(struct manager *m, const char *template_id, const char *build, struct cove_err *err)
-{
-	char link[PATH_MAX + 80], tmp[PATH_MAX + 96], target[128];
-	snprintf(link, sizeof(link), "%s/%s", m->templates_dir, template_id);
-	snprintf(tmp, sizeof(tmp), "%s/.%s.link", m->templates_dir, template_id);
-	snprintf(target, sizeof(target), BUILDS_SUBDIR "/%s", build);
-	unlink(tmp);
-	if (symlink(target, tmp) < 0 || rename(tmp, link) < 0) {
-		int e = errno;
-		unlink(tmp);
-		return cove_errno(err, -e, "template %s: link %s", template_id, link);
-	}
-	return 0;
-}
-
 struct job {
 	struct manager *m;
 	struct store_build rec;

@@ -24,6 +24,21 @@ void build_path(const struct manager *m, const char *id, char path[PATH_MAX])
 	snprintf(path, PATH_MAX, "%s/" BUILDS_SUBDIR "/%s", m->templates_dir, id);
 }
 
+int builds_link_default(struct manager *m, const char *template_id, const char *build, struct cove_err *err)
+{
+	char link[PATH_MAX + 80], tmp[PATH_MAX + 96], target[128];
+	snprintf(link, sizeof(link), "%s/%s", m->templates_dir, template_id);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.link", m->templates_dir, template_id);
+	snprintf(target, sizeof(target), BUILDS_SUBDIR "/%s", build);
+	unlink(tmp);
+	if (symlink(target, tmp) < 0 || rename(tmp, link) < 0) {
+		int e = errno;
+		unlink(tmp);
+		return cove_errno(err, -e, "template %s: link %s", template_id, link);
+	}
+	return 0;
+}
+
 static int need_builds(const struct manager *m, struct cove_err *err)
 {
 	return m->build_dir[0] ? 0 : cove_errf(err, -ENOSYS, "template builds are off on this host (coved has no state directory for them)");
