@@ -27,7 +27,9 @@
 static void step_keys(const struct build_plan *p, char (*keys)[BUILD_HASH_HEX + 1])
 {
 	char first[PATH_MAX + 256];
-	snprintf(first, sizeof(first), "base %s; size %u %u; user %s%s; workdir %s", p->base_key, p->vcpus,
+	/* "base phase 2": what build_prepare_guest puts in the guest (a new
+	 * version when that changes). */
+	snprintf(first, sizeof(first), "base phase 2 %s; size %u %u; user %s%s; workdir %s", p->base_key, p->vcpus,
 		 p->memory_mib, p->user ? p->user : "-", p->user_create ? " (made)" : "", p->workdir ? p->workdir : "-");
 	for (size_t i = 0; p->env && p->env[i]; i++) {
 		/* Bounded: the environment only needs to change the key. */

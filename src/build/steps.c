@@ -16,6 +16,20 @@
 #define GUEST_BUSYBOX "/usr/lib/cove/busybox"
 #define GUEST_COPY_DIR "/tmp/cove-copy"
 
+/* Stand-ins for the tools E2B's ready commands use (waitForPort's ss),
+ * for templates without them: last on the ready command's PATH. */
+static const char ss_shim[] =
+	"#!" GUEST_BUSYBOX " sh\n"
+	"# Cove's stand-in for iproute2's ss, for what E2B's waitForPort runs\n"
+	"# (ss -Htuln sport = :PORT): a line for each listening TCP or bound UDP\n"
+	"# socket on PORT. Used only where the template has no ss of its own.\n"
+	"port=; for a; do case $a in :*) port=${a#:} ;; esac; done\n"
+	"[ -n \"$port\" ] || { echo \"ss (Cove's stand-in): only 'ss -Htuln sport = :PORT' is known\" >&2; exit 1; }\n"
+	"hex=$(printf '%04X' \"$port\")\n"
+	"for f in /proc/net/tcp /proc/net/tcp6 /proc/net/udp /proc/net/udp6; do [ -r $f ] && echo $f; done |\n"
+	"  " GUEST_BUSYBOX " xargs " GUEST_BUSYBOX " awk -v p=\":$hex\" 'FNR > 1 && substr($2, length($2) - 4) == p &&\n"
+	"    (FILENAME ~ /udp/ || $4 == \"0A\") { print FILENAME, $2 }'\n";
+
 /* A command's output: split into lines for the log, its last bytes kept
  * for the error message. */
 struct output {
@@ -248,6 +262,15 @@ static int ensure_user(struct build *b, const struct build_ctx *ctx, const char 
 	return guest_run(b, ctx, argv, "root", NULL, what, err);
 }
 
+static int install_shims(struct build *b, const struct build_ctx *ctx, struct cove_err *err)
+{
+	const char *argv[] = { GUEST_BUSYBOX, "sh", "-c",
+			       "mkdir -p " SANDBOX_GUEST_TOOLS " && printf '%s' \"$1\" > " SANDBOX_GUEST_TOOLS "/ss && "
+			       GUEST_BUSYBOX " chmod 0755 " SANDBOX_GUEST_TOOLS "/ss",
+			       "shims", ss_shim, NULL };
+	return guest_run(b, ctx, argv, "root", NULL, "install Cove's ss stand-in", err);
+}
+
 int build_prepare_guest(struct build *b, struct build_ctx *ctx, struct cove_err *err)
 {
 	/* Templates Cove made have it (image import, image.sh); for others
@@ -262,6 +285,8 @@ int build_prepare_guest(struct build *b, struct build_ctx *ctx, struct cove_err 
 				 b->h->busybox, GUEST_BUSYBOX, "root", b->h->cancel_fd, err);
 		r = r ?: guest_run(b, ctx, argv, "root", NULL, "make Cove's busybox executable in the guest", err);
 	}
+	if (r == 0)
+		r = install_shims(b, ctx, err);
 	if (r == 0 && b->p->user_create && ctx->user[0])
 		r = ensure_user(b, ctx, ctx->user, true, err);
 	return r;

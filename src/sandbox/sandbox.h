@@ -15,6 +15,10 @@
 
 #define SANDBOX_DEFAULT_AGENT_TIMEOUT_MS 30000
 #define SANDBOX_DEFAULT_READY_TIMEOUT_S 120
+/* Cove's stand-ins for tools a template's ready command may use (E2B's
+ * waitForPort runs ss), put there by template builds: last on the ready
+ * command's PATH, so a template's own tools win. */
+#define SANDBOX_GUEST_TOOLS "/usr/lib/cove/bin"
 /* Where a template's start command writes its output, in the guest. */
 #define SANDBOX_START_LOG "/tmp/cove-start.log"
 

@@ -85,7 +85,8 @@ static int start_services(struct sandbox *sb, const struct sandbox_config *c, st
 		return 0;
 	unsigned limit = c->ready_timeout_s ? c->ready_timeout_s : SANDBOX_DEFAULT_READY_TIMEOUT_S;
 	int64_t t0 = now_ms(), deadline = t0 + (int64_t)limit * 1000;
-	const char *argv[] = { "/bin/sh", "-c", c->ready_cmd, NULL };
+	const char *argv[] = { "/bin/sh", "-c", "PATH=\"$PATH:" SANDBOX_GUEST_TOOLS "\" exec /bin/sh -c \"$0\"",
+			       c->ready_cmd, NULL };
 	struct tail out = { 0 };
 	for (unsigned tries = 1;; tries++) {
 		out.len = 0;
@@ -98,7 +99,8 @@ static int start_services(struct sandbox *sb, const struct sandbox_config *c, st
 			log_info("op=snapshot-template ready_ms=%lld tries=%u", (long long)(now_ms() - t0), tries);
 			return 0;
 		}
-		if (now_ms() >= deadline)
+		/* A command the shell cannot find will not appear by waiting. */
+		if (now_ms() >= deadline || (res.exited && res.exit_code == 127))
 			break;
 		struct timespec ts = { 0, 250 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
@@ -112,6 +114,9 @@ static int start_services(struct sandbox *sb, const struct sandbox_config *c, st
 	for (size_t i = 0; i < log.len; i++)
 		if (log.buf[i] == '\n')
 			log.buf[i] = ' ';
+	for (size_t i = 0; i < out.len; i++)
+		if (out.buf[i] == '\n')
+			out.buf[i] = ' ';
 	return cove_errf(err, -ETIMEDOUT, "ready command '%s' did not succeed within %u s (last: %s; output: %.300s); start command's log: %.1000s",
 			 c->ready_cmd, limit, res.status, out.buf, log.buf);
 }
