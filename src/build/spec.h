@@ -1,5 +1,5 @@
-/* Template builds as E2B's API takes them (npm e2b's Template.build(), see
- * docs/api.md): the bodies of POST /v3/templates, of the build trigger POST
+/* Template builds as E2B's API takes them (what npm e2b's Template.build()
+ * sends): the bodies of POST /v3/templates, of the build trigger POST
  * /v2/templates/{id}/builds/{build} and of the tag routes, and the status
  * query, parsed into plain values before anything acts on them; and the
  * cache keys a build's layers are found by. Pure: no I/O, no HTTP types.
