@@ -111,6 +111,8 @@ $(BIN)/fuzz/fuzz_upload: tests/fuzz/fuzz_upload.c $(FUZZ_SRCS) $(FUZZ_UPLOAD_SRC
 FUZZ_API_SRCS := src/api/request.c src/api/bodies.c src/net/policy.c src/net/addr.c src/template/ref.c
 FUZZ_API_TARGETS := $(addprefix $(BIN)/fuzz/,fuzz_create_body fuzz_list_query fuzz_sandbox_host fuzz_snapshot_request)
 $(FUZZ_API_TARGETS): $(FUZZ_API_SRCS)
+# An image's JSON documents (src/image/config.c).
+$(BIN)/fuzz/fuzz_image_config: src/image/config.c
 
 # The code interpreter's pure parts (wire format, request bodies, env code,
 # result lines): unit-tested and fuzzed on the host.

@@ -129,6 +129,22 @@ static size_t skopeo_args(const struct import *im, bool copy, char **argv)
 	return n;
 }
 
+/* The layers' sizes from the manifest itself, for a skopeo whose inspect
+ * does not give them (LayersData came in 1.10); best effort: an index of
+ * several images has none. */
+static void layer_sizes(struct import *im, char *buf, size_t size)
+{
+	char *argv[12], config[80];
+	size_t n = skopeo_args(im, false, argv);
+	argv[n++] = "--raw";
+	argv[n++] = "--";
+	argv[n++] = im->pinned;
+	argv[n] = NULL;
+	struct spawn_capture out = { .buf = buf, .size = size };
+	if (tool_run(im, argv, &out, NULL) == 0 && !out.truncated)
+		image_manifest_parse(out.buf, out.len, config, sizeof(config), &im->layer_bytes, NULL);
+}
+
 int fetch_resolve(struct import *im, struct cove_err *err)
 {
 	char *argv[12];
@@ -159,6 +175,8 @@ int fetch_resolve(struct import *im, struct cove_err *err)
 			len = (size_t)(colon - name);
 		snprintf(im->pinned, sizeof(im->pinned), "docker://%.*s@%s", (int)len, name, im->digest);
 	}
+	if (!im->layer_bytes)
+		layer_sizes(im, buf, 1 << 20);
 	return 0;
 }
 

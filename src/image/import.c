@@ -185,7 +185,9 @@ static int write_conf(const char *out_dir, const struct image_info *info, struct
 static int take_config(struct image_config *cfg, struct image_info *info)
 {
 	template_user(cfg->user, info->user, sizeof(info->user));
-	snprintf(info->workdir, sizeof(info->workdir), "%s", cfg->workdir);
+	/* None: / as Docker runs it (the user's home, Cove's default, may
+	 * not exist in an image). */
+	snprintf(info->workdir, sizeof(info->workdir), "%s", cfg->workdir[0] ? cfg->workdir : "/");
 	info->env = TAKE_PTR(cfg->env);
 	info->nenv = cfg->nenv;
 	cfg->nenv = 0;
