@@ -316,6 +316,19 @@ static int build_parse(int argc, char **argv, struct build *b)
 	return -1; /* go on */
 }
 
+/* A recipe's template says where it came from (source=, as an image's
+ * does), unless its template.conf says so itself. */
+static void note_source(const char *out, const char *recipe)
+{
+	char conf[PATH_MAX + TEMPLATE_NAME_MAX + 32];
+	snprintf(conf, sizeof(conf), "%s/template.conf", out);
+	FILE *f = strchr(recipe, '\n') ? NULL : fopen(conf, "ae");
+	if (f) {
+		fprintf(f, "source=recipe %s\n", recipe);
+		fclose(f);
+	}
+}
+
 static int cmd_build(int argc, char **argv)
 {
 	struct build b = { 0 };
@@ -355,6 +368,8 @@ static int cmd_build(int argc, char **argv)
 		fprintf(stderr, "cove template: the recipe made no usable template: %s\n", err.msg);
 		return CLI_EXIT_FAILURE;
 	}
+	if (!tpl.source[0])
+		note_source(b.out, b.recipe);
 	if (b.snapshot && root) {
 		fprintf(stderr, "cove template: [%d/%d] %s: the snapshot its sandboxes start from\n", ++step, steps, b.name);
 		if ((r = snapshot(b.dir, b.kernel, b.name)) != 0)
