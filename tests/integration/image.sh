@@ -20,7 +20,9 @@ base=$(mktemp -d /tmp/cove-image.XXXXXX)
 export COVE_RUN_DIR=$base/run COVE_LOG_DIR=$base/log COVE_STATE_DIR=$base/state COVE_TEMPLATES=$base/templates
 mkdir -p "$COVE_TEMPLATES"
 registry_pids=()
+coved_pid=""
 cleanup() {
+    [ -n "$coved_pid" ] && kill "$coved_pid" 2>/dev/null && wait "$coved_pid" 2>/dev/null
     for p in "${registry_pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
     "$cove" net gc --pool >/dev/null 2>&1
     rm -rf "$base"
@@ -134,6 +136,41 @@ check "from an oci: directory; the same image again comes from the cache" $? "rc
 echo s3cret | build --from-image "$locked/bb:1" --insecure-registry "$locked" --username tester --password-stdin bbauth; rc=$?
 [ $rc = 0 ] && ! grep -rqs s3cret "$COVE_TEMPLATES/bbauth" "$COVE_STATE_DIR"
 check "a registry with logins: --username and the password on stdin; the password kept nowhere" $? "rc=$rc $(cat "$base/err")"
+
+# An image whose /sbin, /etc and /usr are symlinks out of it (absolute, and
+# by ".."): Cove's files land inside the image, where the links point
+# within it, and nothing on the host.
+escape=$base/escape
+mkdir -p "$escape" "$base/stage/evil/bin" "$base/stage/evil/tmp/x" "$base/stage/evil/tmp/e"
+ln -s "$escape" "$base/stage/evil/sbin"
+ln -s "../../../../../../..$escape" "$base/stage/evil/etc"
+ln -s / "$base/stage/evil/usr"
+cp /bin/busybox "$base/stage/evil/bin/"
+mkdir -p "$base/stage/evil/$escape"
+( umoci new --image "$base/oci:evil" && umoci insert --image "$base/oci:evil" "$base/stage/evil" / ) >/dev/null 2>&1
+build --from-image "oci:$base/oci:evil" evil; rc=$?
+in_image() { debugfs -R "ls $1" "$COVE_TEMPLATES/evil/rootfs.ext4" 2>/dev/null; }
+[ $rc = 0 ] && [ -z "$(ls -A "$escape")" ] && in_image "$escape" | grep -q cove-init &&
+    in_image "$escape" | grep -q resolv.conf && in_image /bin | grep -q cove-agent && in_image /lib/cove | grep -q busybox
+check "an image's symlinks out of its root: Cove's files go inside the image, none to the host" $? \
+    "rc=$rc host: $(ls -A "$escape") $(tail -2 "$base/err")"
+
+# Through coved: its sandboxes of the template get the image's env under the
+# create request's; cove templates shows where the template came from.
+if start_coved "$base/coved.log"; then
+    id=$(COVE_URL=$coved_url "$cove" create --template bb --timeout 120 -e FOO=req 2>"$base/err")
+    out=$(COVE_URL=$coved_url "$cove" exec "$id" -- sh -c 'echo "$FOO|$GREETING|$(pwd)|$(id -un)"' 2>>"$base/err")
+    [ "$out" = "req|hello world|/work|tester" ]
+    check "coved: a sandbox of the template has its env (the request's on top), workdir and user" $? \
+        "out=$out $(cat "$base/err")"
+    COVE_URL=$coved_url "$cove" kill "$id" >/dev/null 2>&1
+    COVE_URL=$coved_url "$cove" templates >"$base/out" 2>&1
+    grep -E "^bb .*docker://$open/bb@sha256:" "$base/out" >/dev/null
+    check "cove templates shows a template's source" $? "$(cat "$base/out")"
+    kill "$coved_pid"; wait "$coved_pid" 2>/dev/null; coved_pid=""
+else
+    not_ok "coved starts" "$(cat "$base/coved.log")"
+fi
 
 # Failures: a clear line each, and nothing left.
 fails() { # fails NAME PATTERN BUILD-ARGS...
