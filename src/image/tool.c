@@ -88,5 +88,7 @@ int tool_run(const struct import *im, char *const argv[], struct spawn_capture *
 	if (WIFSIGNALED(status))
 		return cove_errf(err, -EIO, "image %s: %s %s was killed by signal %d", im->src->ref, argv[0], argv[1],
 				 WTERMSIG(status));
-	return cove_errf(err, -EIO, "image %s: %s%s %s: %s", im->src->ref, plainly(msg), argv[0], argv[1], msg);
+	/* Only skopeo talks to registries; another tool's "not found" is its own. */
+	const char *cause = strcmp(argv[0], "skopeo") == 0 ? plainly(msg) : "";
+	return cove_errf(err, -EIO, "image %s: %s%s %s: %s", im->src->ref, cause, argv[0], argv[1], msg);
 }
