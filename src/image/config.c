@@ -86,8 +86,9 @@ static int env_parse(const json_t *env, struct image_config *c, struct cove_err 
 	json_array_foreach(env, i, v) {
 		const char *s = json_string_value(v);
 		if (!text_ok(v, ENV_ENTRY_MAX) || !s[0] || s[0] == '=' || !strchr(s, '='))
-			return cove_errf(err, -EINVAL, "image config: Env entry %zu is not KEY=VALUE of at most %d bytes",
-					 i, ENV_ENTRY_MAX - 1);
+			return cove_errf(err, -EINVAL,
+					 "image config: Env entry %zu is not KEY=VALUE of at most %d bytes", i,
+					 ENV_ENTRY_MAX - 1);
 		if (!(c->env[c->nenv] = strdup(s)))
 			return cove_errf(err, -ENOMEM, "image config: out of memory");
 		c->nenv++;
@@ -131,8 +132,7 @@ int image_config_parse(const char *json, size_t len, struct image_config *ret, s
 	return r;
 }
 
-int image_index_manifest(const char *json, size_t len, const char *tag, char *digest, size_t size,
-			 struct cove_err *err)
+int image_index_manifest(const char *json, size_t len, const char *tag, char *digest, size_t size, struct cove_err *err)
 {
 	_cleanup_json_ json_t *j = NULL;
 	int r = load(json, len, "OCI index", &j, err);

@@ -49,7 +49,8 @@ static int check_oci_dir(const char *ref, struct cove_err *err)
 		snprintf(file, sizeof(file), "%s/oci-layout", dir);
 	}
 	if (access(file, F_OK) < 0)
-		return cove_errf(err, -EINVAL, "image %s: %s is not an OCI layout (it has no oci-layout file)", ref, dir);
+		return cove_errf(err, -EINVAL, "image %s: %s is not an OCI layout (it has no oci-layout file)", ref,
+				 dir);
 	return 0;
 }
 
@@ -67,8 +68,10 @@ static int set_transport(struct import *im, struct cove_err *err)
 		}
 	const char *name = has_prefix(ref, "docker://") ? ref + strlen("docker://") : ref;
 	if (strstr(name, "://") || !*name || *name == '/')
-		return cove_errf(err, -EINVAL, "image %s: not a ref Cove reads (docker://, oci:, oci-archive:, "
-					       "docker-archive:, or a registry's NAME[:TAG])", ref);
+		return cove_errf(err, -EINVAL,
+				 "image %s: not a ref Cove reads (docker://, oci:, oci-archive:, "
+				 "docker-archive:, or a registry's NAME[:TAG])",
+				 ref);
 	snprintf(im->transport, sizeof(im->transport), "docker://%s", name);
 	registry_of(name, im->registry, sizeof(im->registry));
 	for (const char *const *h = im->o->insecure; h && *h; h++)

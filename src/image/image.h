@@ -40,28 +40,28 @@ struct image_options {
 };
 
 #define IMAGE_MIN_FREE_MIB 2048u
-#define IMAGE_ENV_MAX 128     /* variables of an image's config kept */
-#define IMAGE_REF_MAX 1024    /* longest ref accepted */
+#define IMAGE_ENV_MAX 128  /* variables of an image's config kept */
+#define IMAGE_REF_MAX 1024 /* longest ref accepted */
 
 /* What an image's config says about how its commands run (OCI image spec,
  * config.json: config.Env, config.WorkingDir, config.User). */
 struct image_config {
-	char user[256];          /* as written: "name", "uid", "name:group", "" */
-	char workdir[PATH_MAX];  /* "" none */
-	char **env;              /* "KEY=VALUE", each checked */
+	char user[256];         /* as written: "name", "uid", "name:group", "" */
+	char workdir[PATH_MAX]; /* "" none */
+	char **env;             /* "KEY=VALUE", each checked */
 	size_t nenv;
 };
 
 struct image_info {
-	char digest[80];         /* the manifest's "sha256:..." */
+	char digest[80];                 /* the manifest's "sha256:..." */
 	char source[IMAGE_REF_MAX + 96]; /* where it came from, pinned to the digest where it can be */
-	char user[33];           /* the template's user: the image's when it is a name, else "" (root) */
+	char user[33];                   /* the template's user: the image's when it is a name, else "" (root) */
 	char workdir[PATH_MAX];
 	char **env;
 	size_t nenv;
-	uint64_t bytes;          /* the unpacked tree */
+	uint64_t bytes; /* the unpacked tree */
 	unsigned disk_mib;
-	int cached;              /* 1: the image was in the cache, nothing was downloaded */
+	int cached; /* 1: the image was in the cache, nothing was downloaded */
 };
 
 /* Makes out_dir (which must not exist) a template directory (rootfs.ext4 +

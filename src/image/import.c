@@ -113,7 +113,8 @@ static int size_disk(const struct import *im, const char *tree, struct image_inf
 	unsigned min_free = im->o->min_free_mib ? im->o->min_free_mib : IMAGE_MIN_FREE_MIB;
 	unsigned need = image_disk_mib(used, 0), max = im->o->max_disk_mib;
 	if (max && need > max)
-		return cove_errf(err, -EFBIG, "image %s: its files take %llu MiB, a disk of %u MiB; at most %u MiB is allowed",
+		return cove_errf(err, -EFBIG,
+				 "image %s: its files take %llu MiB, a disk of %u MiB; at most %u MiB is allowed",
 				 im->src->ref, (unsigned long long)used, need, max);
 	info->disk_mib = image_disk_mib(used, min_free);
 	if (max && info->disk_mib > max)
@@ -200,9 +201,10 @@ static int check_size_early(const struct import *im, struct cove_err *err)
 	 * so before downloading them. */
 	unsigned need = image_disk_mib(im->layer_bytes >> 20, 0);
 	if (im->o->max_disk_mib && im->layer_bytes && need > im->o->max_disk_mib)
-		return cove_errf(err, -EFBIG, "image %s: its layers alone are %llu MiB, a disk of at least %u MiB; at "
-					      "most %u MiB is allowed", im->src->ref,
-				 (unsigned long long)(im->layer_bytes >> 20), need, im->o->max_disk_mib);
+		return cove_errf(err, -EFBIG,
+				 "image %s: its layers alone are %llu MiB, a disk of at least %u MiB; at "
+				 "most %u MiB is allowed",
+				 im->src->ref, (unsigned long long)(im->layer_bytes >> 20), need, im->o->max_disk_mib);
 	return 0;
 }
 
@@ -247,8 +249,8 @@ static int check_args(const struct image_source *src, const struct image_options
 		return cove_errf(err, -EINVAL, "image: no ref, guest programs or cache directory given");
 	size_t n = strlen(src->ref);
 	if (n == 0 || n >= IMAGE_REF_MAX || src->ref[0] == '-')
-		return cove_errf(err, -EINVAL, "image ref '%.64s': must be 1 to %d bytes, not starting with '-'", src->ref,
-				 IMAGE_REF_MAX - 1);
+		return cove_errf(err, -EINVAL, "image ref '%.64s': must be 1 to %d bytes, not starting with '-'",
+				 src->ref, IMAGE_REF_MAX - 1);
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)src->ref[i] <= ' ' || src->ref[i] == 0x7f)
 			return cove_errf(err, -EINVAL, "image ref '%.64s': no spaces or control characters allowed",

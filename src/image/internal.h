@@ -11,15 +11,15 @@
 struct import {
 	const struct image_source *src;
 	const struct image_options *o;
-	char work[PATH_MAX];       /* cache_dir/work-XXXXXX */
-	char authfile[PATH_MAX];   /* "" none */
+	char work[PATH_MAX];                /* cache_dir/work-XXXXXX */
+	char authfile[PATH_MAX];            /* "" none */
 	char transport[IMAGE_REF_MAX + 16]; /* the ref as skopeo reads it */
 	char pinned[IMAGE_REF_MAX + 96];    /* the same, at the digest where it can be */
-	char registry[256];        /* docker refs: HOST[:PORT]; else "" */
+	char registry[256];                 /* docker refs: HOST[:PORT]; else "" */
 	bool insecure;
 	char digest[80];
-	uint64_t layer_bytes;      /* compressed, from the registry; 0 unknown */
-	char layout[PATH_MAX];     /* the cached OCI layout */
+	uint64_t layer_bytes;  /* compressed, from the registry; 0 unknown */
+	char layout[PATH_MAX]; /* the cached OCI layout */
 	bool cached;
 };
 

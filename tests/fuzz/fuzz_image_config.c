@@ -44,9 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char digest[80];
 	uint64_t bytes;
 	switch (data[0] % 4) {
-	case 0:
-		check_config(text, len);
-		break;
+	case 0: check_config(text, len); break;
 	case 1:
 		if (image_index_manifest(text, len, "image", digest, sizeof(digest), NULL) == 0)
 			check_digest(digest);

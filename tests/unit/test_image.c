@@ -26,7 +26,9 @@ static void test_config(void **state)
 	struct image_config c;
 	struct cove_err err = { 0 };
 	assert_int_equal(config("{\"architecture\":\"amd64\",\"config\":{\"User\":\"tester\",\"WorkingDir\":\"/work\","
-				"\"Env\":[\"PATH=/usr/bin:/bin\",\"GREETING=hello world\",\"EMPTY=\"]}}", &c, &err), 0);
+				"\"Env\":[\"PATH=/usr/bin:/bin\",\"GREETING=hello world\",\"EMPTY=\"]}}",
+				&c, &err),
+			 0);
 	assert_string_equal(c.user, "tester");
 	assert_string_equal(c.workdir, "/work");
 	assert_int_equal(c.nenv, 3);
@@ -38,7 +40,8 @@ static void test_config(void **state)
 	assert_int_equal(config("{}", &c, &err), 0);
 	assert_int_equal(c.nenv, 0);
 	assert_string_equal(c.user, "");
-	assert_int_equal(config("{\"config\":{\"Env\":null,\"WorkingDir\":\"app\",\"User\":\"1000:1000\"}}", &c, &err), 0);
+	assert_int_equal(config("{\"config\":{\"Env\":null,\"WorkingDir\":\"app\",\"User\":\"1000:1000\"}}", &c, &err),
+			 0);
 	assert_string_equal(c.workdir, "/app");
 	assert_string_equal(c.user, "1000:1000");
 	image_config_clear(&c);
