@@ -21,6 +21,13 @@ PKGS="$PKGS libnss-myhostname"
 PKGS="$PKGS linux-source-6.1 flex bison bc libelf-dev libssl-dev cpio xz-utils"
 # Guest image and VMM.
 PKGS="$PKGS busybox-static e2fsprogs qemu-system-x86 qemu-utils"
+# Templates from container images (cove template build --from-image):
+# skopeo fetches images (registries, OCI layouts, archives), umoci unpacks
+# their layers (whiteouts, owners); what container runtimes ship for this.
+PKGS="$PKGS skopeo umoci"
+# Their tests (tests/integration/image.sh): a loopback registry, its
+# htpasswd logins (bcrypt), and musl for an Alpine-like test image.
+PKGS="$PKGS docker-registry apache2-utils musl-tools"
 # Debian templates (guest/templates): debootstrap, its keyring check, and zstd
 # for the machine's cache of finished trees.
 PKGS="$PKGS debootstrap debian-archive-keyring gpgv zstd"

@@ -78,6 +78,7 @@ static int template_json(void *ctx, const struct template *t)
 	uint64_t image = fs_disk_usage(t->rootfs, false), snapshot = fs_disk_usage(t->snapshot, false);
 	json_object_set_new(o, "diskBytes", json_integer((json_int_t)(image + snapshot)));
 	json_object_set_new(o, "snapshotBytes", json_integer((json_int_t)snapshot));
+	json_object_set_new(o, "source", json_string(t->source)); /* "" when unknown */
 	if (r < 0) {
 		json_decref(o);
 		return r;

@@ -24,6 +24,19 @@ int cmd_template(int argc, char **argv);
 /* cove template build with build steps (build.c); templates and kernel
  * are the absolute paths cmd_template found. */
 int cli_template_build_steps(int argc, char **argv, const char *templates, const char *kernel);
+/* cove template build --from-image (template_image.c): the image imported
+ * into dir/name, whole or not at all. 0 or an exit status, said on stderr. */
+#define CLI_MAX_INSECURE 16
+struct cli_image_build {
+	const char *ref, *username, *password;
+	const char *start_cmd, *ready_cmd; /* NULL: none */
+	const char *insecure[CLI_MAX_INSECURE + 1];
+	unsigned max_disk_mib;
+	const char *bin, *dir, *name;
+};
+int cli_template_from_image(const struct cli_image_build *ib);
+/* cove template rm: dir/name removed whole. */
+int cli_template_rm(const char *dir, const char *name);
 /* Through coved's API (create.c, ls.c, exec.c, cp.c, lifecycle.c, fork.c,
  * snapshot.c, snapshots.c, logs.c, templates.c; what they share is in
  * remote.c). */

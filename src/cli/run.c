@@ -35,6 +35,7 @@ struct run_opts {
 	char rootfs[PATH_MAX];
 	const char *template_name; /* NULL: COVE_TEMPLATE, else "base" */
 	struct template tpl;
+	const char *tpl_envs[TEMPLATE_ENV_MAX + 1]; /* every process's (sc.envs) */
 	const char *envs[MAX_ENVS + 1];
 	size_t nenvs;
 	const char *cwd;
@@ -269,6 +270,8 @@ static int resolve_guest_files(struct run_opts *o)
 		o->sc.vcpus = o->tpl.vcpus;
 	o->sc.default_user = o->tpl.user[0] ? o->tpl.user : NULL;
 	o->sc.default_workdir = o->tpl.workdir[0] ? o->tpl.workdir : NULL;
+	template_envs(&o->tpl, NULL, o->tpl_envs, sizeof(o->tpl_envs) / sizeof(o->tpl_envs[0]));
+	o->sc.envs = o->tpl_envs;
 	return 0;
 }
 

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "common/cleanup.h"
 #include "common/env.h"
 #include "common/fs.h"
 #include "common/log.h"
@@ -32,7 +33,11 @@
 
 static const char usage_text[] =
 	"usage: cove template build [--name NAME] [--no-snapshot] RECIPE_DIR\n"
+	"       cove template build --from-image REF [--creds USER:PASS | --username USER --password-stdin]\n"
+	"                           [--insecure-registry HOST:PORT]... [--max-disk-mib N]\n"
+	"                           [--start-cmd CMD] [--ready-cmd CMD] [--no-snapshot] NAME\n"
 	"       cove template snapshot NAME\n"
+	"       cove template rm NAME\n"
 	"\n"
 	"build makes a template (TEMPLATES/NAME; NAME defaults to the recipe\n"
 	"directory's name) from a recipe, showing each step:\n"
@@ -42,6 +47,17 @@ static const char usage_text[] =
 	"    debootstrap from the machine's apt sources (needs root; kept, and not\n"
 	"    made again, while those three files are unchanged), then an image of it\n"
 	"    with the current guest programs.\n"
+	"--from-image makes the template from a container image instead: REF is\n"
+	"  docker://HOST[:PORT]/NAME[:TAG|@DIGEST] (or NAME[:TAG] of a registry),\n"
+	"  oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE. skopeo\n"
+	"  fetches it (once: the image cache is $COVE_STATE_DIR/image-cache, by the\n"
+	"  manifest's digest), umoci unpacks it, and the image's Env, WorkingDir and\n"
+	"  User become the template's env, workdir and user. Any libc works: the\n"
+	"  guest programs are static. --creds or --username with the password on\n"
+	"  stdin log in to the registry (never passed on a command line);\n"
+	"  --insecure-registry HOST:PORT reaches one over plain HTTP; --max-disk-mib\n"
+	"  refuses an image whose disk would be bigger; --start-cmd and --ready-cmd\n"
+	"  are the template's start_cmd and ready_cmd (run before its snapshot).\n"
 	"The guest programs (cove-init, cove-agent) images get are the ones next\n"
 	"to cove, or in $COVE_GUEST_BIN. Then, as root, it boots the template once\n"
 	"and snapshots it (unless --no-snapshot), as `cove template snapshot` does.\n"
@@ -51,7 +67,9 @@ static const char usage_text[] =
 	"snapshot. From then on its sandboxes start by restoring that in\n"
 	"milliseconds instead of booting a kernel; a snapshot that no longer\n"
 	"matches the kernel, image, memory or CPUs is not used (the sandbox boots,\n"
-	"and says why).\n";
+	"and says why).\n"
+	"\n"
+	"rm removes TEMPLATES/NAME whole.\n";
 
 /* The kernel and templates directory, as absolute paths (the VMM is handed
  * absolute paths only). create: make the templates directory if missing. */
@@ -84,6 +102,8 @@ static int snapshot(const char *dir, const char *kernel, const char *name)
 		fprintf(stderr, "cove template: %s\n", err.msg);
 		return CLI_EXIT_FAILURE;
 	}
+	const char *envs[TEMPLATE_ENV_MAX + 1];
+	template_envs(&tpl, NULL, envs, ARRAY_SIZE(envs));
 	int sfd = cli_signal_fd(false);
 	struct sandbox_config sc = {
 		.policy = { .internet = true },
@@ -101,6 +121,7 @@ static int snapshot(const char *dir, const char *kernel, const char *name)
 		.start_cmd = tpl.start_cmd[0] ? tpl.start_cmd : NULL,
 		.ready_cmd = tpl.ready_cmd[0] ? tpl.ready_cmd : NULL,
 		.ready_timeout_s = tpl.ready_timeout_s,
+		.envs = envs,
 	};
 	struct net_config nc;
 	net_config_from_env(&nc);
@@ -152,6 +173,9 @@ struct build {
 	char dir[PATH_MAX], kernel[PATH_MAX], out[PATH_MAX + TEMPLATE_NAME_MAX + 2], bin[PATH_MAX];
 	char tools[PATH_MAX];
 	bool debootstrap, snapshot;
+	struct cli_image_build image; /* image.ref: --from-image */
+	char creds[512];
+	bool password_stdin;
 };
 
 /* The image: build.sh, or debootstrap.sh and image.sh (guest tools). */
@@ -179,11 +203,71 @@ static int build_image(struct build *b, int *step, int steps)
 	return run_step((char *const[]){ image, b->recipe, b->bin, b->out, NULL });
 }
 
+enum { O_NO_SNAPSHOT = 300, O_FROM_IMAGE, O_CREDS, O_USERNAME, O_PASSWORD_STDIN, O_START_CMD, O_READY_CMD,
+       O_INSECURE, O_MAX_DISK };
+
+/* One option of build's; -1 for one it does not know. */
+static int build_option(struct build *b, int c, const char **name)
+{
+	struct cli_image_build *ib = &b->image;
+	size_t n = 0;
+	switch (c) {
+	case 'n': *name = optarg; return 0;
+	case O_NO_SNAPSHOT: b->snapshot = false; return 0;
+	case O_FROM_IMAGE: ib->ref = optarg; return 0;
+	case O_USERNAME: ib->username = optarg; return 0;
+	case O_PASSWORD_STDIN: b->password_stdin = true; return 0;
+	case O_START_CMD: ib->start_cmd = optarg; return strchr(optarg, '\n') ? -1 : 0;
+	case O_READY_CMD: ib->ready_cmd = optarg; return strchr(optarg, '\n') ? -1 : 0;
+	case O_CREDS:
+		snprintf(b->creds, sizeof(b->creds), "%s", optarg);
+		explicit_bzero(optarg, strlen(optarg)); /* out of ps's sight from now on */
+		return strchr(b->creds, ':') ? 0 : -1;
+	case O_INSECURE:
+		while (ib->insecure[n])
+			n++;
+		if (n == CLI_MAX_INSECURE)
+			return -1;
+		ib->insecure[n] = optarg;
+		return 0;
+	case O_MAX_DISK: ib->max_disk_mib = (unsigned)strtoul(optarg, NULL, 10); return ib->max_disk_mib ? 0 : -1;
+	}
+	return -1;
+}
+
+/* --creds USER:PASS, or --username and a password line on stdin. */
+static int build_credentials(struct build *b)
+{
+	struct cli_image_build *ib = &b->image;
+	if (b->creds[0]) {
+		char *colon = strchr(b->creds, ':');
+		*colon = '\0';
+		ib->username = b->creds;
+		ib->password = colon + 1;
+		return ib->username[0] ? 0 : -1;
+	}
+	if (!b->password_stdin)
+		return 0;
+	if (!ib->username || !fgets(b->creds, sizeof(b->creds), stdin))
+		return -1;
+	b->creds[strcspn(b->creds, "\r\n")] = '\0';
+	ib->password = b->creds;
+	return 0;
+}
+
 static int build_parse(int argc, char **argv, struct build *b)
 {
 	static const struct option longopts[] = {
 		{ "name", required_argument, NULL, 'n' },
-		{ "no-snapshot", no_argument, NULL, 'S' },
+		{ "no-snapshot", no_argument, NULL, O_NO_SNAPSHOT },
+		{ "from-image", required_argument, NULL, O_FROM_IMAGE },
+		{ "creds", required_argument, NULL, O_CREDS },
+		{ "username", required_argument, NULL, O_USERNAME },
+		{ "password-stdin", no_argument, NULL, O_PASSWORD_STDIN },
+		{ "start-cmd", required_argument, NULL, O_START_CMD },
+		{ "ready-cmd", required_argument, NULL, O_READY_CMD },
+		{ "insecure-registry", required_argument, NULL, O_INSECURE },
+		{ "max-disk-mib", required_argument, NULL, O_MAX_DISK },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -191,17 +275,23 @@ static int build_parse(int argc, char **argv, struct build *b)
 	int c;
 	b->snapshot = true;
 	while ((c = getopt_long(argc, argv, "+n:h", longopts, NULL)) != -1) {
-		if (c == 'n')
-			name = optarg;
-		else if (c == 'S')
-			b->snapshot = false;
-		else if (c == 'h')
+		if (c == 'h')
 			return fputs(usage_text, stdout), 0;
-		else
+		if (build_option(b, c, &name) < 0)
 			return fputs(usage_text, stderr), CLI_EXIT_USAGE;
 	}
-	if (optind != argc - 1)
+	if (optind != argc - 1 || build_credentials(b) < 0)
 		return fputs(usage_text, stderr), CLI_EXIT_USAGE;
+	struct cove_err err = { 0 };
+	if (b->image.ref) {
+		/* The image form: the one argument is the template's name. */
+		if (template_name_check(argv[optind], &err) < 0) {
+			fprintf(stderr, "cove template: %s\n", err.msg);
+			return CLI_EXIT_USAGE;
+		}
+		snprintf(b->name, sizeof(b->name), "%s", argv[optind]);
+		return -1;
+	}
 	struct stat st;
 	if (!realpath(argv[optind], b->recipe) || stat(b->recipe, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		fprintf(stderr, "cove template: recipe %s: %s\n", argv[optind], errno ? strerror(errno) : "not a directory");
@@ -209,7 +299,6 @@ static int build_parse(int argc, char **argv, struct build *b)
 	}
 	char copy[PATH_MAX];
 	snprintf(copy, sizeof(copy), "%s", b->recipe);
-	struct cove_err err = { 0 };
 	if (!name)
 		name = basename(copy);
 	if (template_name_check(name, &err) < 0) {
@@ -227,6 +316,19 @@ static int build_parse(int argc, char **argv, struct build *b)
 	return -1; /* go on */
 }
 
+/* A recipe's template says where it came from (source=, as an image's
+ * does), unless its template.conf says so itself. */
+static void note_source(const char *out, const char *recipe)
+{
+	char conf[PATH_MAX + TEMPLATE_NAME_MAX + 32];
+	snprintf(conf, sizeof(conf), "%s/template.conf", out);
+	FILE *f = strchr(recipe, '\n') ? NULL : fopen(conf, "ae");
+	if (f) {
+		fprintf(f, "source=recipe %s\n", recipe);
+		fclose(f);
+	}
+}
+
 static int cmd_build(int argc, char **argv)
 {
 	struct build b = { 0 };
@@ -242,20 +344,32 @@ static int cmd_build(int argc, char **argv)
 	snprintf(b.bin, sizeof(b.bin), "%s", guest_bin ? guest_bin : exe_dir);
 	snprintf(b.out, sizeof(b.out), "%s/%s", b.dir, b.name);
 	struct cove_err err = { 0 };
-	if (fs_mkdir_p(b.out, 0755, &err) < 0) {
+	if (!b.image.ref && fs_mkdir_p(b.out, 0755, &err) < 0) {
 		fprintf(stderr, "cove template: %s\n", err.msg);
 		return CLI_EXIT_FAILURE;
 	}
 	bool root = geteuid() == 0;
 	int step = 0, steps = (b.debootstrap ? 2 : 1) + (b.snapshot && root);
 	int64_t t0 = now_ms();
-	if ((r = build_image(&b, &step, steps)) != 0)
+	if (b.image.ref) {
+		b.image.bin = b.bin;
+		b.image.dir = b.dir;
+		b.image.name = b.name;
+		fprintf(stderr, "cove template: [%d/%d] %s: the image %s\n", ++step, steps, b.name, b.image.ref);
+		r = cli_template_from_image(&b.image);
+		explicit_bzero(b.creds, sizeof(b.creds));
+	} else {
+		r = build_image(&b, &step, steps);
+	}
+	if (r != 0)
 		return r;
 	struct template tpl;
 	if (template_load(b.dir, b.name, &tpl, &err) < 0) {
 		fprintf(stderr, "cove template: the recipe made no usable template: %s\n", err.msg);
 		return CLI_EXIT_FAILURE;
 	}
+	if (!tpl.source[0])
+		note_source(b.out, b.recipe);
 	if (b.snapshot && root) {
 		fprintf(stderr, "cove template: [%d/%d] %s: the snapshot its sandboxes start from\n", ++step, steps, b.name);
 		if ((r = snapshot(b.dir, b.kernel, b.name)) != 0)
@@ -286,12 +400,14 @@ int cmd_template(int argc, char **argv)
 		}
 		return cmd_build(argc - 1, argv + 1);
 	}
-	if (argc != 3 || strcmp(argv[1], "snapshot") != 0) {
+	if (argc != 3 || (strcmp(argv[1], "snapshot") != 0 && strcmp(argv[1], "rm") != 0)) {
 		fputs(usage_text, stderr);
 		return CLI_EXIT_USAGE;
 	}
 	char kernel[PATH_MAX], dir[PATH_MAX];
 	if (guest_paths(kernel, dir, false) < 0)
 		return CLI_EXIT_FAILURE;
+	if (strcmp(argv[1], "rm") == 0)
+		return cli_template_rm(dir, argv[2]);
 	return snapshot(dir, kernel, argv[2]);
 }

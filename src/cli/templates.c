@@ -40,8 +40,8 @@ int cmd_templates(int argc, char **argv)
 		json_dumpf(reply, stdout, JSON_INDENT(2));
 		putchar('\n');
 	} else {
-		printf("%-16s  %4s  %7s  %8s  %7s  %-8s  %-8s  %s\n", "TEMPLATE", "CPUS", "MEMORY", "DISK", "ON DISK",
-		       "USER", "DEBIAN", "SNAPSHOT");
+		printf("%-16s  %4s  %7s  %8s  %7s  %-8s  %-8s  %-8s  %s\n", "TEMPLATE", "CPUS", "MEMORY", "DISK",
+		       "ON DISK", "USER", "DEBIAN", "SNAPSHOT", "SOURCE");
 		size_t i;
 		json_t *t;
 		json_array_foreach(reply, i, t) {
@@ -49,13 +49,15 @@ int cmd_templates(int argc, char **argv)
 			char used[16];
 			cli_human_bytes((uint64_t)json_integer_value(json_object_get(t, "diskBytes")), used,
 					sizeof(used));
-			printf("%-16s  %4lld  %6lldM  %7lldM  %7s  %-8s  %-8s  %s\n",
+			const char *source = json_string_value(json_object_get(t, "source"));
+			printf("%-16s  %4lld  %6lldM  %7lldM  %7s  %-8s  %-8s  %-8s  %s\n",
 			       json_string_value(json_object_get(t, "templateID")) ?: "?",
 			       (long long)json_integer_value(json_object_get(t, "cpuCount")),
 			       (long long)json_integer_value(json_object_get(t, "memoryMB")),
 			       (long long)json_integer_value(json_object_get(t, "diskSizeMB")), used,
 			       json_string_value(json_object_get(t, "defaultUser")) ?: "root", suite && *suite ? suite : "-",
-			       json_is_true(json_object_get(t, "snapshot")) ? "yes" : "no");
+			       json_is_true(json_object_get(t, "snapshot")) ? "yes" : "no",
+			       source && *source ? source : "-");
 		}
 	}
 	json_decref(reply);

@@ -274,11 +274,14 @@ static bool capture_some(int fd, struct spawn_capture *cap)
 	return true;
 }
 
-static void capture_streams(struct spawn_child *c, struct spawn_capture *caps[3])
+/* Reads the child's streams until both end. A readable cancel_fd (>= 0)
+ * kills the child (its streams then end); returns whether it did. */
+static bool capture_streams(struct spawn_child *c, struct spawn_capture *caps[3], int cancel_fd)
 {
+	bool killed = false;
 	for (;;) {
-		struct pollfd pfd[2];
-		int which[2];
+		struct pollfd pfd[3];
+		int which[3];
 		nfds_t n = 0;
 		for (int i = 1; i < 3; i++)
 			if (c->stdio[i] >= 0) {
@@ -286,23 +289,38 @@ static void capture_streams(struct spawn_child *c, struct spawn_capture *caps[3]
 				which[n++] = i;
 			}
 		if (n == 0)
-			return;
+			return killed;
+		if (cancel_fd >= 0 && !killed) {
+			pfd[n] = (struct pollfd){ .fd = cancel_fd, .events = POLLIN };
+			which[n++] = -1;
+		}
 		if (poll(pfd, n, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			/* Not read any more: closed, so a child writing gets EPIPE
 			 * instead of blocking the wait below for ever. */
 			close_fds(&c->stdio[1], 2);
-			return;
+			return killed;
 		}
-		for (nfds_t k = 0; k < n; k++)
-			if (pfd[k].revents && !capture_some(pfd[k].fd, caps[which[k]]))
+		for (nfds_t k = 0; k < n; k++) {
+			if (!pfd[k].revents)
+				continue;
+			if (which[k] < 0)
+				killed = proc_pidfd_send_signal(c->pidfd, SIGKILL) == 0;
+			else if (!capture_some(pfd[k].fd, caps[which[k]]))
 				close_fds(&c->stdio[which[k]], 1);
+		}
 	}
 }
 
 int spawn_run(const struct spawn_options *o, struct spawn_capture *out, struct spawn_capture *err,
 	      struct spawn_failure *fail)
+{
+	return spawn_run_cancellable(o, out, err, -1, fail);
+}
+
+int spawn_run_cancellable(const struct spawn_options *o, struct spawn_capture *out, struct spawn_capture *err,
+			  int cancel_fd, struct spawn_failure *fail)
 {
 	struct spawn_capture *caps[3] = { NULL, out, err };
 	for (int i = 1; i < 3; i++)
@@ -317,8 +335,8 @@ int spawn_run(const struct spawn_options *o, struct spawn_capture *out, struct s
 	if (r < 0)
 		return r;
 	close_fds(&c.stdio[0], 1);
-	capture_streams(&c, caps);
+	bool killed = capture_streams(&c, caps, cancel_fd);
 	int status;
 	r = spawn_wait(&c, &status);
-	return r < 0 ? r : status;
+	return r < 0 ? r : killed ? -ECANCELED : status;
 }

@@ -111,5 +111,10 @@ struct spawn_capture {
  * the wait status (>= 0), or a negative errno as spawn_start does. */
 int spawn_run(const struct spawn_options *o, struct spawn_capture *out, struct spawn_capture *err,
 	      struct spawn_failure *fail);
+/* spawn_run that also watches cancel_fd (-1: none): once it is readable the
+ * child is killed (SIGKILL through its pidfd), reaped, and the return is
+ * -ECANCELED. */
+int spawn_run_cancellable(const struct spawn_options *o, struct spawn_capture *out, struct spawn_capture *err,
+			  int cancel_fd, struct spawn_failure *fail);
 
 #endif

@@ -13,33 +13,15 @@
 #include "sandbox/sandbox.h"
 #include "template/template.h"
 
-static int boot(struct manager *m, struct entry *e, const struct template *tpl, const struct manager_create *req,
-		struct warm *w, const struct snap_pin *snap, struct cove_err *err)
+/* Booted, or restored from the template's snapshot, or a warm one claimed. */
+static int boot_fresh(struct manager *m, struct entry *e, const struct template *tpl, struct sandbox_config *sc,
+		      struct warm *w, struct cove_err *err)
 {
-	struct sandbox_config sc;
-	entry_sandbox_config(m, e, tpl, &sc);
-	sc.policy = req->policy;
-	sc.envs = req->envs;
-	sc.agent_timeout_ms = MANAGER_AGENT_TIMEOUT_MS;
 	struct sandbox *sb = NULL;
-	if (snap->snapshot[0]) {
-		/* From a snapshot, as a fork of the sandbox it was made of. */
-		int r = boot_begin(m, err);
-		if (r < 0)
-			return r;
-		sc.snapshot = snap->dir;
-		r = sandbox_fork_child(&sc, snap->dir, snap->token, &sb, err);
-		boot_end(m);
-		if (r < 0)
-			return r;
-		e->sb = sb; /* still 'creating': nobody else looks at it */
-		snprintf(e->token, sizeof(e->token), "%s", sandbox_token(sb));
-		return 0;
-	}
 	/* A warm one (same id) only needs to run again and get its /init. */
 	if (w) {
 		struct cove_err why = { 0 };
-		int r = sandbox_claim(w->sb, &sc, &why);
+		int r = sandbox_claim(w->sb, sc, &why);
 		if (r == 0) {
 			e->sb = w->sb;
 			snprintf(e->token, sizeof(e->token), "%s", sandbox_token(e->sb));
@@ -58,14 +40,49 @@ static int boot(struct manager *m, struct entry *e, const struct template *tpl, 
 	/* Created by restoring the template's snapshot when it has a usable
 	 * one (cove template snapshot), else booted. */
 	if (access(tpl->snapshot, F_OK) == 0)
-		sc.snapshot = tpl->snapshot;
-	r = sandbox_start(&sc, &sb, err);
+		sc->snapshot = tpl->snapshot;
+	r = sandbox_start(sc, &sb, err);
 	boot_end(m);
 	if (r < 0)
 		return r;
 	e->sb = sb; /* still 'creating': nobody else looks at it */
 	snprintf(e->token, sizeof(e->token), "%s", sandbox_token(sb));
 	return 0;
+}
+
+static int boot(struct manager *m, struct entry *e, const struct template *tpl, const struct manager_create *req,
+		struct warm *w, const struct snap_pin *snap, struct cove_err *err)
+{
+	struct sandbox_config sc;
+	entry_sandbox_config(m, e, tpl, &sc);
+	sc.policy = req->policy;
+	sc.envs = req->envs;
+	sc.agent_timeout_ms = MANAGER_AGENT_TIMEOUT_MS;
+	struct sandbox *sb = NULL;
+	if (snap->snapshot[0]) {
+		/* From a snapshot, as a fork of the sandbox it was made of
+		 * (whose envs its guest has already). */
+		int r = boot_begin(m, err);
+		if (r < 0)
+			return r;
+		sc.snapshot = snap->dir;
+		r = sandbox_fork_child(&sc, snap->dir, snap->token, &sb, err);
+		boot_end(m);
+		if (r < 0)
+			return r;
+		e->sb = sb; /* still 'creating': nobody else looks at it */
+		snprintf(e->token, sizeof(e->token), "%s", sandbox_token(sb));
+		return 0;
+	}
+	/* The template's env and the request's on top (e->envs, as a reboot
+	 * gets them too). */
+	char **envs = NULL;
+	if (envs_decode(e->envs, &envs) < 0)
+		return cove_errf(err, -ENOMEM, "manager: out of memory");
+	sc.envs = (const char *const *)envs;
+	int r = boot_fresh(m, e, tpl, &sc, w, err);
+	envs_free(envs);
+	return r;
 }
 
 /* A sandbox being created (e, admitted, its sandbox started) becomes
@@ -163,6 +180,22 @@ static int create_template(struct manager *m, const char *name, struct template 
 	return r;
 }
 
+/* The template's env with add's on top, as envs_encode's text. */
+static int template_envs_encode(const struct template *tpl, const char *const *add, char **ret)
+{
+	size_t n = 0;
+	while (add && add[n])
+		n++;
+	size_t max = n + TEMPLATE_ENV_MAX + 1;
+	const char **all = calloc(max, sizeof(*all));
+	if (!all)
+		return -ENOMEM;
+	long k = template_envs(tpl, add, all, max);
+	int r = k < 0 ? (int)k : envs_encode(all, ret);
+	free(all);
+	return r;
+}
+
 int manager_create(struct manager *m, const struct manager_create *req, struct manager_info *ret,
 		   struct cove_err *err)
 {
@@ -207,7 +240,7 @@ int manager_create(struct manager *m, const struct manager_create *req, struct m
 	e->auto_pause_fs_only = req->auto_pause && req->auto_pause_fs_only;
 	e->auto_resume = req->auto_resume;
 	e->timeout_s = timeout;
-	r = snap.snapshot[0] ? snap_envs(&snap, req->envs, &e->envs) : envs_encode(req->envs, &e->envs);
+	r = snap.snapshot[0] ? snap_envs(&snap, req->envs, &e->envs) : template_envs_encode(&tpl, req->envs, &e->envs);
 	if (r < 0) {
 		warm_put_back(m, w);
 		entry_free(e);

@@ -60,6 +60,47 @@ static bool user_name_ok(const char *v)
 	return true;
 }
 
+static int add_env(struct template *t, const char *v)
+{
+	size_t n = strlen(v) + 1;
+	if (!v[0] || v[0] == '=' || !strchr(v, '='))
+		return -EINVAL;
+	if (t->nenv >= TEMPLATE_ENV_MAX || t->env_len + n > sizeof(t->env))
+		return -ENAMETOOLONG;
+	memcpy(t->env + t->env_len, v, n);
+	t->env_len += n;
+	t->nenv++;
+	return 0;
+}
+
+static bool env_in(const char *entry, const char *const *list)
+{
+	size_t key = strcspn(entry, "=");
+	for (; list && *list; list++)
+		if (!strncmp(*list, entry, key) && (*list)[key] == '=')
+			return true;
+	return false;
+}
+
+long template_envs(const struct template *t, const char *const *extra, const char **out, size_t max)
+{
+	size_t n = 0;
+	for (size_t off = 0; off < t->env_len; off += strlen(t->env + off) + 1) {
+		if (env_in(t->env + off, extra))
+			continue;
+		if (n + 1 >= max)
+			return -E2BIG;
+		out[n++] = t->env + off;
+	}
+	for (; extra && *extra; extra++) {
+		if (n + 1 >= max)
+			return -E2BIG;
+		out[n++] = *extra;
+	}
+	out[n] = NULL;
+	return (long)n;
+}
+
 static int set_key(struct template *t, const char *key, const char *v, const char **why)
 {
 	if (!strcmp(key, "user")) {
@@ -98,6 +139,14 @@ static int set_key(struct template *t, const char *key, const char *v, const cha
 		*why = "a number from 16 to 16777216";
 		return parse_uint(v, 16, 1u << 24, &t->disk_mib);
 	}
+	if (!strcmp(key, "env")) {
+		*why = "KEY=VALUE";
+		return add_env(t, v);
+	}
+	if (!strcmp(key, "source")) {
+		*why = "where the template came from";
+		return *v ? set_string(t->source, sizeof(t->source), v) : -EINVAL;
+	}
 	*why = NULL;
 	return -ENOENT;
 }
@@ -133,6 +182,9 @@ int template_parse_conf(const char *text, const char *where, struct template *t,
 		int r = set_key(t, s, eq + 1, &why);
 		if (r == -ENOENT)
 			return cove_errf(err, -EINVAL, "%s:%u: unknown key '%s'", where, lineno, s);
+		if (r == -ENAMETOOLONG && !strcmp(s, "env"))
+			return cove_errf(err, -EINVAL, "%s:%u: more env than a template holds (%d entries, %d bytes)",
+					 where, lineno, TEMPLATE_ENV_MAX, TEMPLATE_ENV_BYTES);
 		if (r == -ENAMETOOLONG)
 			return cove_errf(err, -EINVAL, "%s:%u: %s is too long", where, lineno, s);
 		if (r < 0)
@@ -159,7 +211,7 @@ int template_load(const char *dir, const char *name, struct template *t, struct 
 			return cove_errf(err, -ENOENT, "template '%s' not found in %s (build it with 'make')", name, dir);
 		return cove_errno(err, -e, "template %s: open %s", name, conf);
 	}
-	char text[16384];
+	char text[32768];
 	size_t n = fread(text, 1, sizeof(text) - 1, f);
 	if (ferror(f))
 		return cove_errno(err, -EIO, "template %s: read %s", name, conf);

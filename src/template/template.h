@@ -11,6 +11,9 @@
 #include "common/err.h"
 
 #define TEMPLATE_NAME_MAX 63
+#define TEMPLATE_ENV_MAX 64       /* env= lines of a template.conf */
+#define TEMPLATE_ENV_BYTES 8192   /* all of them, as "KEY=VALUE\0" */
+#define TEMPLATE_SOURCE_MAX 1200
 
 struct template {
 	char name[TEMPLATE_NAME_MAX + 1];
@@ -27,6 +30,12 @@ struct template {
 	char start_cmd[1024];  /* "" none */
 	char ready_cmd[1024];  /* "" none */
 	unsigned ready_timeout_s; /* 0: the default */
+	/* env=KEY=VALUE lines: what every process of its sandboxes gets (an
+	 * image's Env), as "KEY=VALUE\0" entries one after another. */
+	char env[TEMPLATE_ENV_BYTES];
+	size_t env_len;
+	unsigned nenv;
+	char source[TEMPLATE_SOURCE_MAX]; /* where it came from ("docker://...@sha256:..."); "" unknown */
 };
 
 /* A template name: 1-63 of [a-z0-9._-], starting with a letter or digit (it
@@ -41,6 +50,12 @@ int template_load(const char *dir, const char *name, struct template *t, struct 
 /* The size of t's image in MiB: the disk a sandbox made from it has (0 when
  * it cannot be read). */
 unsigned template_image_mib(const struct template *t);
+
+/* The environment of a sandbox of t: t's env, then extra's (NULL or
+ * NULL-terminated "KEY=VALUE"), one of extra's replacing t's of the same key.
+ * out gets the pointers (into t and extra) and a NULL; returns their number,
+ * or -E2BIG if more than max - 1. */
+long template_envs(const struct template *t, const char *const *extra, const char **out, size_t max);
 
 typedef int (*template_fn)(void *ctx, const struct template *t);
 /* Every usable template in dir, by name (a directory that is not one is

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -115,6 +116,30 @@ static void test_exit_code(void **state)
 	int status = spawn_run(&o, NULL, NULL, NULL);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 3);
+}
+
+/* A readable cancel descriptor kills the child and says so; an unread one
+ * changes nothing. */
+static void test_cancel(void **state)
+{
+	(void)state;
+	int p[2];
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	char *const argv[] = { "/bin/sleep", "30", NULL };
+	struct spawn_options o = { .path = "/bin/sleep", .argv = argv,
+				   .stdio = { { SPAWN_NULL }, { SPAWN_PIPE }, { SPAWN_PIPE } } };
+	struct spawn_options quick = child("exit", "4");
+	int status = spawn_run_cancellable(&quick, NULL, NULL, p[0], NULL);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 4);
+	assert_int_equal(write(p[1], "x", 1), 1);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(spawn_run_cancellable(&o, NULL, NULL, p[0], NULL), -ECANCELED);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_true(t1.tv_sec - t0.tv_sec < 5);
+	close(p[0]);
+	close(p[1]);
 }
 
 /* The caller's blocked and ignored signals are not passed on. */
@@ -299,6 +324,7 @@ int main(int argc, char **argv)
 		return child_main(argc, argv);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_exit_code),
+		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_killed_by_signal),
 		cmocka_unit_test(test_missing_program),
 		cmocka_unit_test(test_capture_bounded),

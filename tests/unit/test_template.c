@@ -126,6 +126,45 @@ static void test_load(void **state)
 	assert_int_equal(fs_remove_tree(dir, &err), 0);
 }
 
+/* env= lines (an image's Env) and source=. */
+static void test_env(void **state)
+{
+	(void)state;
+	static struct template t;
+	struct cove_err err = { 0 };
+	memset(&t, 0, sizeof(t));
+	assert_int_equal(template_parse_conf("source=docker://h:5000/x@sha256:ab\nenv=PATH=/usr/bin:/bin\n"
+					     "env=GREETING=hello world\nenv=EMPTY=\n", "t.conf", &t, &err), 0);
+	assert_string_equal(t.source, "docker://h:5000/x@sha256:ab");
+	assert_int_equal(t.nenv, 3);
+	const char *envs[8];
+	assert_int_equal(template_envs(&t, NULL, envs, 8), 3);
+	assert_string_equal(envs[0], "PATH=/usr/bin:/bin");
+	assert_string_equal(envs[1], "GREETING=hello world");
+	assert_string_equal(envs[2], "EMPTY=");
+	assert_null(envs[3]);
+	/* A request's own go on top: one of the same key replaces the template's. */
+	const char *extra[] = { "GREETING=hi", "NEW=1", NULL };
+	assert_int_equal(template_envs(&t, extra, envs, 8), 4);
+	assert_string_equal(envs[0], "PATH=/usr/bin:/bin");
+	assert_string_equal(envs[1], "EMPTY=");
+	assert_string_equal(envs[2], "GREETING=hi");
+	assert_string_equal(envs[3], "NEW=1");
+	assert_int_equal(template_envs(&t, extra, envs, 4), -E2BIG);
+
+	expect_error("env=NOEQUALS\n", "env='NOEQUALS': must be KEY=VALUE");
+	expect_error("env==x\n", "env='=x'");
+	expect_error("source=\n", "source=''");
+	/* More than a template holds: said so, with the limits. */
+	char *many = malloc(TEMPLATE_ENV_MAX * 16 + 64);
+	assert_non_null(many);
+	size_t len = 0;
+	for (int i = 0; i <= TEMPLATE_ENV_MAX; i++)
+		len += (size_t)sprintf(many + len, "env=K%d=v\n", i);
+	expect_error(many, "more env than a template holds");
+	free(many);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -133,6 +172,7 @@ int main(void)
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test(test_load),
+		cmocka_unit_test(test_env),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

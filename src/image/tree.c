@@ -1,0 +1,185 @@
+/* Cove's additions to an unpacked image: its static guest programs, a
+ * resolv.conf when the image has none, and the directories cove-init mounts
+ * on. The tree is the image author's: /sbin or /etc may be a symlink to
+ * anywhere on the host, so every path is resolved by the kernel inside the
+ * tree (openat2 with RESOLVE_IN_ROOT: "..", absolute symlinks and all stay
+ * in it), and a file is replaced by unlinking what is there and creating a
+ * new one (O_EXCL), never by writing through a link. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/fs.h"
+#include "image/internal.h"
+
+static int open_in_root(int root, const char *path, int flags, mode_t mode)
+{
+	struct open_how how = {
+		.flags = (uint64_t)(flags | O_CLOEXEC),
+		.mode = (flags & O_CREAT) ? mode : 0,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	long fd = syscall(SYS_openat2, root, path, &how, sizeof(how));
+	return fd < 0 ? -errno : (int)fd;
+}
+
+/* path's directory part and its last name ("etc/x" -> "etc", "x"; "x" -> ".", "x"). */
+static void split(const char *path, char *dir, size_t size, const char **base)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash) {
+		snprintf(dir, size, ".");
+		*base = path;
+	} else {
+		snprintf(dir, size, "%.*s", (int)(slash - path), path);
+		*base = slash + 1;
+	}
+}
+
+/* mkdir -p of a relative path inside the tree; *made: the last was made now. */
+static int mkdir_in_root(int root, const char *path, mode_t mode, bool *made, struct cove_err *err)
+{
+	char prefix[PATH_MAX];
+	size_t len = strlen(path);
+	if (len >= sizeof(prefix))
+		return cove_errf(err, -ENAMETOOLONG, "image tree: %s: path too long", path);
+	for (size_t i = 1; i <= len; i++) {
+		if (path[i] != '/' && path[i] != '\0')
+			continue;
+		snprintf(prefix, sizeof(prefix), "%.*s", (int)i, path);
+		*made = false;
+		int fd = open_in_root(root, prefix, O_PATH | O_DIRECTORY, 0);
+		if (fd == -ENOENT) {
+			char dir[PATH_MAX];
+			const char *base;
+			split(prefix, dir, sizeof(dir), &base);
+			_cleanup_close_ int parent = open_in_root(root, dir, O_PATH | O_DIRECTORY, 0);
+			if (parent < 0)
+				return cove_errno(err, parent, "image tree: /%s", dir);
+			if (mkdirat(parent, base, mode) < 0)
+				return cove_errno(err, -errno, "image tree: mkdir /%s", prefix);
+			*made = true;
+			fd = open_in_root(root, prefix, O_PATH | O_DIRECTORY, 0);
+		}
+		if (fd < 0)
+			return cove_errno(err, fd, "image tree: /%s", prefix);
+		close(fd);
+	}
+	return 0;
+}
+
+/* A new file at path in the tree (what was there is unlinked first), root's,
+ * of mode; returns its descriptor. */
+static int create_in_root(int root, const char *path, mode_t mode, struct cove_err *err)
+{
+	char dir[PATH_MAX];
+	const char *base;
+	bool made;
+	split(path, dir, sizeof(dir), &base);
+	int r = strcmp(dir, ".") ? mkdir_in_root(root, dir, 0755, &made, err) : 0;
+	if (r < 0)
+		return r;
+	_cleanup_close_ int parent = open_in_root(root, dir, O_PATH | O_DIRECTORY, 0);
+	if (parent < 0)
+		return cove_errno(err, parent, "image tree: /%s", dir);
+	if (unlinkat(parent, base, 0) < 0 && errno != ENOENT)
+		return cove_errno(err, -errno, "image tree: replace /%s", path);
+	int fd = openat(parent, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+	if (fd < 0)
+		return cove_errno(err, -errno, "image tree: create /%s", path);
+	if (fchown(fd, 0, 0) < 0 && geteuid() == 0) {
+		r = -errno;
+		close(fd);
+		return cove_errno(err, r, "image tree: chown /%s", path);
+	}
+	if (fchmod(fd, mode) < 0) {
+		r = -errno;
+		close(fd);
+		return cove_errno(err, r, "image tree: chmod /%s", path);
+	}
+	return fd;
+}
+
+static int install_file(int root, const char *from, const char *path, mode_t mode, struct cove_err *err)
+{
+	_cleanup_close_ int in = open(from, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return cove_errno(err, -errno, "image: open %s", from);
+	_cleanup_close_ int out = create_in_root(root, path, mode, err);
+	if (out < 0)
+		return out;
+	char buf[65536];
+	ssize_t n;
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (fs_write_all(out, buf, (size_t)n) < 0)
+			return cove_errno(err, -errno, "image tree: write /%s", path);
+	if (n < 0)
+		return cove_errno(err, -errno, "image: read %s", from);
+	return 0;
+}
+
+/* The host's nameserver lines, as debootstrap.sh gives Cove's base template. */
+static int add_resolv_conf(int root, struct cove_err *err)
+{
+	/* O_PATH: never opens what is there (a device node, a FIFO). */
+	int fd = open_in_root(root, "etc/resolv.conf", O_PATH, 0);
+	struct stat st;
+	bool keep = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0;
+	if (fd >= 0)
+		close(fd);
+	if (keep)
+		return 0;
+	char text[4096] = "", line[512];
+	size_t len = 0;
+	_cleanup_fclose_ FILE *host = fopen("/etc/resolv.conf", "re");
+	while (host && fgets(line, sizeof(line), host))
+		if (!strncmp(line, "nameserver", 10) && len + strlen(line) < sizeof(text))
+			len += (size_t)snprintf(text + len, sizeof(text) - len, "%s", line);
+	_cleanup_close_ int out = create_in_root(root, "etc/resolv.conf", 0644, err);
+	if (out < 0)
+		return out;
+	return fs_write_all(out, text, len) < 0 ? cove_errno(err, -errno, "image tree: write /etc/resolv.conf") : 0;
+}
+
+static int add_dirs(int root, struct cove_err *err)
+{
+	static const char *const dirs[] = { "proc", "sys", "dev", "run", "tmp" };
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+		bool made;
+		int r = mkdir_in_root(root, dirs[i], 0755, &made, err);
+		if (r < 0)
+			return r;
+		if (made && !strcmp(dirs[i], "tmp")) {
+			_cleanup_close_ int fd = open_in_root(root, "tmp", O_RDONLY | O_DIRECTORY, 0);
+			if (fd < 0 || fchmod(fd, 01777) < 0)
+				return cove_errno(err, fd < 0 ? fd : -errno, "image tree: chmod /tmp");
+		}
+	}
+	return 0;
+}
+
+int tree_add_cove(int root, const char *guest_bin, struct cove_err *err)
+{
+	char init[PATH_MAX], agent[PATH_MAX];
+	if (snprintf(init, sizeof(init), "%s/cove-init", guest_bin) >= (int)sizeof(init) ||
+	    snprintf(agent, sizeof(agent), "%s/cove-agent", guest_bin) >= (int)sizeof(agent))
+		return cove_errf(err, -ENAMETOOLONG, "image: guest programs' directory %s: path too long", guest_bin);
+	int r = add_dirs(root, err);
+	if (r == 0)
+		r = install_file(root, init, "sbin/cove-init", 0755, err);
+	if (r == 0)
+		r = install_file(root, agent, "usr/bin/cove-agent", 0755, err);
+	/* Debian's static busybox: tar, chown, adduser... that work in any
+	 * image, for the build steps run in it. */
+	if (r == 0)
+		r = install_file(root, "/bin/busybox", "usr/lib/cove/busybox", 0755, err);
+	if (r == 0)
+		r = add_resolv_conf(root, err);
+	return r;
+}
