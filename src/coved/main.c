@@ -47,6 +47,8 @@ struct settings {
 	enum vmm_accel accel;
 	bool live_restore;
 	unsigned max_timeout; /* seconds; 0: the manager's default */
+	char insecure_registries[1024]; /* comma-separated HOST:PORT */
+	unsigned max_template_disk_mib;
 	struct coved_tls tls;
 };
 
@@ -57,6 +59,7 @@ static void usage(FILE *f)
 		"             [--templates DIR] [--kernel PATH] [--max-sandboxes N] [--max-memory-mib N]\n"
 		"             [--net-pool N] [--accel auto|kvm|tcg] [--live-restore] [--max-boots N]\n"
 		"             [--warm-pool N] [--max-timeout SECONDS] [--domain D]\n"
+		"             [--insecure-registries HOST:PORT,...] [--max-template-disk-mib N]\n"
 		"             [--tls-cert FILE --tls-key FILE | --tls-local] [--tls-listen ADDR:PORT]\n"
 		"       coved --make-local-ca [--domain D] [--state-dir DIR]\n"
 		"\n"
@@ -77,8 +80,14 @@ static void usage(FILE *f)
 		"                       take over (an upgrade); without it they are ended\n"
 		"  --max-timeout S      the longest a sandbox may be asked to live, in seconds\n"
 		"                       (create, connect, fork, timeout; default %d, E2B's)\n"
+		"  --insecure-registries HOST:PORT,...\n"
+		"                       registries template builds reach over plain HTTP\n"
+		"  --max-template-disk-mib N\n"
+		"                       refuse template builds from images whose disk would be\n"
+		"                       bigger (default %u)\n"
 		COVED_TLS_USAGE,
-		DEFAULT_LISTEN, STORE_DEFAULT_STATE_DIR, MANAGER_DEFAULT_MAX_SANDBOXES, MANAGER_DEFAULT_MAX_TIMEOUT_S);
+		DEFAULT_LISTEN, STORE_DEFAULT_STATE_DIR, MANAGER_DEFAULT_MAX_SANDBOXES, MANAGER_DEFAULT_MAX_TIMEOUT_S,
+		MANAGER_DEFAULT_MAX_TEMPLATE_DISK_MIB);
 }
 
 static int parse_unsigned(const char *name, const char *v, unsigned *out)
@@ -117,6 +126,15 @@ static int set_one(struct settings *s, const char *name, const char *v)
 		return parse_unsigned(name, v, &s->max_boots);
 	else if (strcmp(name, "warm-pool") == 0)
 		return parse_unsigned(name, v, &s->warm_pool);
+	else if (strcmp(name, "max-template-disk-mib") == 0)
+		return parse_unsigned(name, v, &s->max_template_disk_mib);
+	else if (strcmp(name, "insecure-registries") == 0) {
+		if ((size_t)snprintf(s->insecure_registries, sizeof(s->insecure_registries), "%s", v) >=
+		    sizeof(s->insecure_registries)) {
+			fprintf(stderr, "coved: insecure-registries: too long\n");
+			return -1;
+		}
+	}
 	else if (strcmp(name, "max-timeout") == 0) {
 		if (parse_unsigned(name, v, &s->max_timeout) < 0)
 			return -1;
@@ -196,6 +214,8 @@ static int parse_settings(int argc, char **argv, struct settings *s)
 		{ "net-pool", required_argument, NULL, 0 },	  { "accel", required_argument, NULL, 0 },
 		{ "live-restore", no_argument, NULL, 0 },	  { "max-boots", required_argument, NULL, 0 },
 		{ "warm-pool", required_argument, NULL, 0 },	  { "max-timeout", required_argument, NULL, 0 },
+		{ "insecure-registries", required_argument, NULL, 0 },
+		{ "max-template-disk-mib", required_argument, NULL, 0 },
 		COVED_TLS_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },		  { 0 },
 	};
@@ -338,7 +358,14 @@ static int serve(struct settings *s)
 				     .max_sandboxes = s->max_sandboxes, .max_memory_mib = s->max_memory_mib,
 				     .live_restore = s->live_restore, .max_boots = s->max_boots,
 				     .saved_dir = saved_dir, .snapshots_dir = snapshots_dir, .warm_pool = s->warm_pool,
-				     .max_timeout_s = s->max_timeout, .build_dir = build_dir };
+				     .max_timeout_s = s->max_timeout, .build_dir = build_dir,
+				     .insecure_registries = s->insecure_registries,
+				     .max_template_disk_mib = s->max_template_disk_mib };
+	char exe_dir[PATH_MAX];
+	/* Images become templates with the guest programs next to coved, or
+	 * $COVE_GUEST_BIN's. */
+	if (env_exe_dir(exe_dir, sizeof(exe_dir)) == 0)
+		mc.guest_bin = env_get(ENV_GUEST_BIN) ? env_get(ENV_GUEST_BIN) : exe_dir;
 	if (manager_open(&mc, &m, &err) < 0)
 		goto out;
 	struct api_server_config ac = { .address = addr, .port = port, .api_key = s->api_key, .app = m,

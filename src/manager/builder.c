@@ -15,6 +15,8 @@
 #include "build/files.h"
 #include "build/runner.h"
 #include "build/spec.h"
+#include "image/image.h"
+#include "sandbox/sandbox.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "manager/internal.h"
@@ -33,7 +35,9 @@ struct job {
 	struct build_trigger t;
 	struct template base;
 	char base_key[PATH_MAX + 64];
-	char source[512];
+	char source[IMAGE_REF_MAX + 256];
+	const char *user, *workdir; /* the first step's context; NULL: the base's */
+	const char *envs[TEMPLATE_ENV_MAX + 1];
 };
 
 static void job_log(void *ctx, enum build_log_level level, const char *step, const char *msg)
@@ -53,15 +57,100 @@ static int job_boot_turn(void *ctx, bool begin)
 	return boot_begin(j->m, &err);
 }
 
-/* The base: a template (its tag's build), or E2B's default (Cove's
- * base). Images are imported by the image module. */
+static void import_progress(void *ctx, const char *line)
+{
+	struct job *j = ctx;
+	build_log_add(j->m, j->rec.id, BUILD_LOG_INFO, "base", line);
+}
+
+/* A template's snapshot for the build VM to start from (its disk a layer
+ * of its own, which the steps' layers are saved from): made once, for the
+ * build VM's size. */
+static int base_snapshot(struct job *j, struct cove_err *err)
+{
+	struct manager *m = j->m;
+	const char *envs[TEMPLATE_ENV_MAX + 1];
+	if (template_envs(&j->base, NULL, envs, TEMPLATE_ENV_MAX + 1) < 0)
+		return cove_errf(err, -E2BIG, "base %s: too many env entries", j->base.name);
+	struct sandbox_config sc = {
+		.net = m->c.net, .policy = { .internet = true }, .kernel = m->kernel, .rootfs = j->base.rootfs,
+		.vcpus = j->rec.vcpus ? j->rec.vcpus : j->base.vcpus,
+		.mem_mib = j->rec.mem_mib ? j->rec.mem_mib : j->base.memory_mib, .accel = m->c.accel,
+		.run_dir = m->c.run_dir, .log_dir = m->c.log_dir, .vmm_binary = m->c.vmm_binary,
+		.cancel_fd = m->cancel[0], .envs = envs,
+	};
+	struct cove_err why = { 0 };
+	if (sandbox_snapshot_check(&sc, j->base.snapshot, &why) == 0)
+		return 0;
+	build_log_add(m, j->rec.id, BUILD_LOG_INFO, "base", "booting the image once to snapshot it");
+	int r = boot_begin(m, err);
+	if (r < 0)
+		return r;
+	r = sandbox_snapshot_make(&sc, j->base.snapshot, err);
+	boot_end(m);
+	return r;
+}
+
+/* An image's template, made once per image (by its manifest's digest) in
+ * BUILD_DIR/images, with its snapshot. */
+static int image_base(struct job *j, struct cove_err *err)
+{
+	struct manager *m = j->m;
+	const struct build_trigger *t = &j->t;
+	char images[PATH_MAX + 8], tmp[PATH_MAX + 64], cache[PATH_MAX + 16], final[PATH_MAX + 80], insecure[1024];
+	snprintf(images, sizeof(images), "%s/images", m->build_dir);
+	snprintf(cache, sizeof(cache), "%s/image-cache", m->build_dir);
+	snprintf(tmp, sizeof(tmp), "%s/.import-%s", images, j->rec.id);
+	int r = fs_mkdir_p(images, 0700, err);
+	if (r < 0)
+		return r;
+	fs_remove_tree(tmp, NULL);
+	const char *list[17] = { 0 };
+	size_t n = 0;
+	snprintf(insecure, sizeof(insecure), "%s", m->insecure);
+	for (char *save, *h = strtok_r(insecure, ",", &save); h && n < 16; h = strtok_r(NULL, ",", &save))
+		list[n++] = h;
+	struct image_source src = { t->from, t->username, t->password };
+	struct image_options o = {
+		.guest_bin = m->guest_bin[0] ? m->guest_bin : NULL, .cache_dir = cache, .insecure = list,
+		.max_disk_mib = m->c.max_template_disk_mib ? m->c.max_template_disk_mib : MANAGER_DEFAULT_MAX_TEMPLATE_DISK_MIB,
+		.min_free_mib = j->rec.min_free_mib, .cancel_fd = m->cancel[0], .progress = import_progress, .ctx = j,
+	};
+	struct image_info info;
+	build_log_add(m, j->rec.id, BUILD_LOG_INFO, "base", "importing the image");
+	if ((r = image_import(&src, &o, tmp, &info, err)) < 0)
+		return r;
+	const char *hex = strchr(info.digest, ':') ? strchr(info.digest, ':') + 1 : info.digest;
+	char name[64];
+	snprintf(name, sizeof(name), "img-%.48s", hex);
+	snprintf(final, sizeof(final), "%s/%s", images, name);
+	snprintf(j->base_key, sizeof(j->base_key), "image %s", info.digest);
+	snprintf(j->source, sizeof(j->source), "build %s from image %s", j->rec.id, info.source);
+	image_info_clear(&info);
+	/* The same image imported before: that one, with its snapshot. */
+	if (access(final, F_OK) == 0)
+		fs_remove_tree(tmp, NULL);
+	else if (rename(tmp, final) < 0)
+		return cove_errno(err, -errno, "image %s: rename %s", t->from, tmp);
+	r = template_load(images, name, &j->base, err);
+	return r ?: base_snapshot(j, err);
+}
+
+/* The base: an image, a template (its tag's build), or E2B's default
+ * image, which Cove's base template stands for. */
 static int find_base(struct job *j, struct cove_err *err)
 {
 	const struct build_trigger *t = &j->t;
 	const char *alias = t->template.alias, *tag = t->template.tag;
+	if (t->base == BUILD_BASE_IMAGE && !is_e2b_base(t->from)) {
+		/* As E2B runs an image's steps: as `user`, made if missing, in
+		 * its home. */
+		j->user = "user";
+		j->workdir = "/home/user";
+		int r = image_base(j, err);
+		return r < 0 ? cove_err_prefix(err, "fromImage %s", t->from) : 0;
+	}
 	if (t->base == BUILD_BASE_IMAGE) {
-		if (!is_e2b_base(t->from))
-			return cove_errf(err, -ENOSYS, "fromImage %s: building from container images is not supported by Cove yet", t->from);
 		alias = BUILD_DEFAULT_TEMPLATE;
 		tag = "";
 	}
@@ -119,9 +208,14 @@ static int run_job(struct job *j, char step[16], struct cove_err *err)
 	if (r < 0)
 		return r;
 	snprintf(step, 16, "base");
+	char from[IMAGE_REF_MAX + 64];
+	snprintf(from, sizeof(from), "FROM %s%s", j->t.from,
+		 j->t.base == BUILD_BASE_IMAGE && is_e2b_base(j->t.from) ? " (Cove's base template)" : "");
+	build_log_add(m, j->rec.id, BUILD_LOG_INFO, "base", from);
 	if ((r = find_base(j, err)) < 0)
 		return r;
-	build_log_add(m, j->rec.id, BUILD_LOG_INFO, "base", j->t.base == BUILD_BASE_IMAGE ? "FROM (E2B's base) base" : "FROM template");
+	if (template_envs(&j->base, NULL, j->envs, TEMPLATE_ENV_MAX + 1) < 0)
+		return cove_errf(err, -E2BIG, "base %s: too many env entries", j->base.name);
 	char cache[PATH_MAX + 8], out[PATH_MAX];
 	snprintf(cache, sizeof(cache), "%s/cache", m->build_dir);
 	build_path(m, j->rec.id, out);
@@ -134,6 +228,7 @@ static int run_job(struct job *j, char step[16], struct cove_err *err)
 		.base = &j->base, .base_key = j->base_key, .steps = j->t.steps, .nsteps = j->t.n_steps,
 		.files = m->files, .start_cmd = j->t.start_cmd, .ready_cmd = j->t.ready_cmd,
 		.vcpus = j->rec.vcpus, .memory_mib = j->rec.mem_mib, .force = j->t.force, .source = j->source,
+		.user = j->user, .workdir = j->workdir, .user_create = j->user != NULL, .env = j->envs,
 	};
 	/* E2B's limit on a ready command: it is polled for 5 minutes. */
 	if (p.ready_cmd)
@@ -243,6 +338,10 @@ int builds_open(struct manager *m, struct cove_err *err)
 		return 0;
 	snprintf(m->build_dir, sizeof(m->build_dir), "%s", m->c.build_dir);
 	m->c.build_dir = NULL; /* m->build_dir from here */
+	if (m->c.guest_bin)
+		snprintf(m->guest_bin, sizeof(m->guest_bin), "%s", m->c.guest_bin);
+	if (m->c.insecure_registries)
+		snprintf(m->insecure, sizeof(m->insecure), "%s", m->c.insecure_registries);
 	if (m->c.busybox)
 		snprintf(m->busybox, sizeof(m->busybox), "%s", m->c.busybox);
 	else if (fs_find_executable("busybox", "/bin:/usr/bin", m->busybox, sizeof(m->busybox)) < 0)

@@ -129,6 +129,8 @@ struct manager {
 	/* Builds (builds.c, builder.c, buildlog.c); build_dir "": none. */
 	char build_dir[PATH_MAX];
 	char busybox[PATH_MAX];
+	char guest_bin[PATH_MAX];
+	char insecure[1024];       /* "HOST:PORT,..." */
 	struct files_store *files;
 	char build_secret[65];
 	pthread_cond_t build_wake; /* the builder's: a build was queued, or stop */

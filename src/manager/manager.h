@@ -30,6 +30,8 @@
 /* The least an auto-resume gives a sandbox to live (E2B's anti-thrash
  * floor, minAutoResumeTimeout). */
 #define MANAGER_AUTO_RESUME_MIN_S 60
+/* The largest disk a template built from an image may have. */
+#define MANAGER_DEFAULT_MAX_TEMPLATE_DISK_MIB (64u * 1024)
 
 struct manager_config {
 	struct store *store;     /* borrowed */
@@ -69,6 +71,9 @@ struct manager_config {
 	 * templates_dir. NULL: no builds. */
 	const char *build_dir;
 	const char *busybox; /* the host's static busybox, for build VMs; NULL: found on PATH */
+	const char *guest_bin; /* cove-init and cove-agent, for templates from images; NULL: none */
+	const char *insecure_registries; /* "HOST:PORT,..." reached over plain HTTP; NULL or "": none */
+	unsigned max_template_disk_mib; /* 0: MANAGER_DEFAULT_MAX_TEMPLATE_DISK_MIB */
 };
 
 struct manager_create {

@@ -246,6 +246,13 @@ int spawn_command(const struct spawn_request *req, struct spawned *out, struct c
 			  : req->default_cwd && *req->default_cwd ? req->default_cwd : envp_lookup(envp, "HOME");
 	char exe[4096];
 	int r = resolve(req->argv[0], envp_lookup(envp, "PATH"), exe, sizeof(exe));
+	/* E2B's SDKs run every command as /bin/bash -l -c CMD; an image
+	 * without bash (Alpine, busybox) runs it with its POSIX shell, as
+	 * the command line asks nothing of bash itself. */
+	if (r == -ENOENT && strcmp(req->argv[0], "/bin/bash") == 0 && access("/bin/sh", X_OK) == 0) {
+		snprintf(exe, sizeof(exe), "/bin/sh");
+		r = 0;
+	}
 	if (r < 0)
 		return start_error(req, cwd, START_COMMAND, -r, err);
 	struct stat st;
