@@ -31,7 +31,9 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # start_registry NAME [HTPASSWD]: a docker-registry on a free loopback port,
-# its storage in the test's directory; prints HOST:PORT.
+# its storage in the test's directory; sets registry to its HOST:PORT. Not
+# in a $(...) subshell: cleanup must see its pid, or it outlives the test
+# (holding the integration lock it inherited).
 start_registry() {
     local name=$1 auth=${2:-} port
     port=$(free_port)
@@ -49,7 +51,7 @@ start_registry() {
         curl -s -o /dev/null "http://127.0.0.1:$port/v2/" && break
         sleep 0.1
     done
-    echo "127.0.0.1:$port"
+    registry=127.0.0.1:$port
 }
 
 # The test images, made offline: a staged tree as one layer, its config
@@ -88,9 +90,9 @@ make_images >"$base/make.log" 2>&1; rc=$?
 readelf -l "$base/stage/alp/usr/bin/hello" 2>/dev/null | grep -q 'ld-musl-x86_64.so.1'
 check "test images made offline (busybox; whiteouts; a dynamic musl program)" $((rc + $?)) "$(tail -5 "$base/make.log")"
 
-open=$(start_registry open)
+start_registry open; open=$registry
 htpasswd -Bbc "$base/htpasswd" tester s3cret 2>/dev/null
-locked=$(start_registry locked "$base/htpasswd")
+start_registry locked "$base/htpasswd"; locked=$registry
 push() { skopeo copy -q --dest-tls-verify=false ${3:+--dest-creds "$3"} "oci:$base/oci:$1" "docker://$2"; }
 push bb "$open/bb:1" && push wh "$open/wh:1" && push bb "$locked/bb:1" tester:s3cret 2>"$base/push.err"
 check "the images are pushed to a loopback registry" $? "$(cat "$base/push.err" "$base/open/log" | tail -5)"

@@ -87,7 +87,7 @@ id=$("$cove" create --template tiny 2>"$base/err")
 out=$("$cove" exec "$id" -- sh -c 'echo via-coved')
 [ "$out" = via-coved ] && grep -q "sandbox=$id op=start from=snapshot" "$base/coved.log"
 check "coved creates sandboxes by restoring the snapshot" $? "id=$id out=$out $(cat "$base/err")" "$(grep "$id" "$base/coved.log" | head -3)"
-"$cove" templates | grep -q "^tiny .* yes$" && "$cove" templates | grep -q "^built .* yes$"
+"$cove" templates | grep -qE "^tiny .* yes( |$)" && "$cove" templates | grep -qE "^built .* yes( |$)"
 check "cove templates says the templates have a snapshot (the built one too)" $? "$("$cove" templates)"
 "$cove" kill "$id"
 kill -TERM "$coved_pid"; wait "$coved_pid"; coved_pid=""
