@@ -91,6 +91,28 @@ static int base_snapshot(struct job *j, struct cove_err *err)
 	return r;
 }
 
+/* What identifies the guest programs an image is given (their sizes and
+ * times), as hex. */
+static void guest_programs_stamp(const struct manager *m, char out[65])
+{
+	char text[1024] = "";
+	const char *names[] = { "cove-init", "cove-agent" };
+	size_t n = 0;
+	for (size_t i = 0; i < 2; i++) {
+		char path[PATH_MAX + 16];
+		struct stat st = { 0 };
+		snprintf(path, sizeof(path), "%s/%s", m->guest_bin, names[i]);
+		stat(path, &st);
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "%s %lld %lld.%09ld;", names[i], (long long)st.st_size,
+				      (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+	}
+	struct stat st = { 0 };
+	stat(m->busybox, &st);
+	snprintf(text + n, sizeof(text) - n, "busybox %lld %lld", (long long)st.st_size, (long long)st.st_mtime);
+	struct build_step s = { .type = BUILD_ENV, .n_args = 1, .args = (const char *[]){ text } };
+	build_layer_key("guest programs", &s, out);
+}
+
 /* An image's template, made once per image (by its manifest's digest) in
  * BUILD_DIR/images, with its snapshot. */
 static int image_base(struct job *j, struct cove_err *err)
@@ -120,11 +142,14 @@ static int image_base(struct job *j, struct cove_err *err)
 	build_log_add(m, j->rec.id, BUILD_LOG_INFO, "base", "importing the image");
 	if ((r = image_import(&src, &o, tmp, &info, err)) < 0)
 		return r;
+	/* The image with these guest programs: another Cove's are another
+	 * base (and their layers others). */
 	const char *hex = strchr(info.digest, ':') ? strchr(info.digest, ':') + 1 : info.digest;
-	char name[64];
-	snprintf(name, sizeof(name), "img-%.48s", hex);
+	char name[64], programs[65];
+	guest_programs_stamp(m, programs);
+	snprintf(name, sizeof(name), "img-%.32s-%.16s", hex, programs);
 	snprintf(final, sizeof(final), "%s/%s", images, name);
-	snprintf(j->base_key, sizeof(j->base_key), "image %s", info.digest);
+	snprintf(j->base_key, sizeof(j->base_key), "image %s programs %s", info.digest, programs);
 	snprintf(j->source, sizeof(j->source), "build %s from image %s", j->rec.id, info.source);
 	image_info_clear(&info);
 	/* The same image imported before: that one, with its snapshot. */

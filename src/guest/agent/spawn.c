@@ -249,8 +249,17 @@ int spawn_command(const struct spawn_request *req, struct spawned *out, struct c
 	/* E2B's SDKs run every command as /bin/bash -l -c CMD; an image
 	 * without bash (Alpine, busybox) runs it with its POSIX shell, as
 	 * the command line asks nothing of bash itself. */
-	if (r == -ENOENT && strcmp(req->argv[0], "/bin/bash") == 0 && access("/bin/sh", X_OK) == 0) {
+	char *const *argv = req->argv;
+	char *sh_argv[8];
+	size_t argc = 0;
+	while (argc < 8 && req->argv[argc])
+		argc++;
+	if (r == -ENOENT && strcmp(req->argv[0], "/bin/bash") == 0 && argc < 8 && access("/bin/sh", X_OK) == 0) {
+		/* argv[0] too: busybox picks its applet by it. */
 		snprintf(exe, sizeof(exe), "/bin/sh");
+		sh_argv[0] = exe;
+		memcpy(sh_argv + 1, req->argv + 1, argc * sizeof(*sh_argv));
+		argv = sh_argv;
 		r = 0;
 	}
 	if (r < 0)
@@ -266,7 +275,7 @@ int spawn_command(const struct spawn_request *req, struct spawned *out, struct c
 	struct child_setup cs = { req->pty ? f.child[0] : -1, req->user };
 	struct spawn_options o = {
 		.path = exe,
-		.argv = req->argv,
+		.argv = argv,
 		.envp = (char *const *)envp,
 		.stdio = { { SPAWN_FD, f.child[0] }, { SPAWN_FD, f.child[1] }, { SPAWN_FD, f.child[2] } },
 		.cwd = cwd,
