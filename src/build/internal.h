@@ -58,6 +58,8 @@ void build_log(struct build *b, enum build_log_level level, const char *fmt, ...
 
 /* Runs step i (0-based) in b->sb, changing ctx as the step does. */
 int build_step_run(struct build *b, size_t i, struct build_ctx *ctx, struct cove_err *err);
+/* Has the guest write what it holds of its files to its disk. */
+int build_guest_sync(struct build *b, const struct build_ctx *ctx, struct cove_err *err);
 /* The base phase: Cove's busybox into the guest, and with
  * p->user_create the context's user added when missing. */
 int build_prepare_guest(struct build *b, struct build_ctx *ctx, struct cove_err *err);

@@ -93,7 +93,10 @@ static int save_layer(struct build *b, const char *key, const struct build_ctx *
 	if (layer_paths(b->h, key, dir, ctxp) < 0)
 		return cove_errf(err, -ENAMETOOLONG, "cache %s: path too long", b->h->cache_dir);
 	fs_remove_tree(dir, NULL);
-	int r = build_ctx_write(ctx, ctxp, err);
+	/* Written out by Cove's busybox first: the save's own sync is the
+	 * image's, which may have none. */
+	int r = build_guest_sync(b, ctx, err);
+	r = r ?: build_ctx_write(ctx, ctxp, err);
 	r = r ?: sandbox_save_disk(b->sb, &b->sc, dir, err);
 	if (r < 0)
 		return cove_err_prefix(err, "save the step's layer");
@@ -280,7 +283,8 @@ static int run_steps(struct build *b, char (*keys)[BUILD_HASH_HEX + 1], const ch
 	} else if (r == 0) {
 		/* No steps: the base phase's disk, saved for the image. */
 		snprintf(saved, sizeof(saved), "%s/base", out_dir);
-		r = sandbox_save_disk(b->sb, &b->sc, saved, err);
+		r = build_guest_sync(b, &ctx, err);
+		r = r ?: sandbox_save_disk(b->sb, &b->sc, saved, err);
 	}
 	b->sb = sandbox_free(b->sb);
 	if (r == 0) {

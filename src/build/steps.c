@@ -69,8 +69,8 @@ static int on_output(void *ctx, enum process_stream stream, const uint8_t *data,
 	return 0;
 }
 
-/* Runs argv in the guest as user (NULL: root) in cwd with the context's
- * environment; a failure (not exit 0) is -EIO naming what with the end of
+/* Runs argv in the guest as user (NULL: root) in cwd (NULL: /, "": the
+ * user's home) with the context's environment; a failure (not exit 0) is -EIO naming what with the end of
  * its output. */
 static int guest_run(struct build *b, const struct build_ctx *ctx, const char *const *argv, const char *user,
 		     const char *cwd, const char *what, struct cove_err *err)
@@ -79,7 +79,9 @@ static int guest_run(struct build *b, const struct build_ctx *ctx, const char *c
 	struct agent_exec_request req = {
 		.argv = argv,
 		.envs = (const char *const *)ctx->env,
-		.cwd = cwd && *cwd ? cwd : NULL,
+		/* Cove's own commands run in / (an image may have no home for
+		 * root); a step's in its working directory, else its user's home. */
+		.cwd = !cwd ? "/" : *cwd ? cwd : NULL,
 		.on_output = on_output,
 		.ctx = &o,
 		.user = user && *user ? user : "root",
@@ -194,7 +196,7 @@ static int step_env(struct build *b, const struct build_step *s, struct build_ct
 		const char *argv[] = { GUEST_BUSYBOX, "sh", "-c", "eval \"printf '%s' \\\"$1\\\"\"", "env", v, NULL };
 		struct output o = { .b = b };
 		struct agent_exec_request req = { .argv = argv, .envs = (const char *const *)ctx->env,
-						  .on_output = on_output, .ctx = &o, .user = "root" };
+						  .on_output = on_output, .ctx = &o, .user = "root", .cwd = "/" };
 		struct agent_exec_result res;
 		int r = sandbox_exec(b->sb, &req, &res, err);
 		if (r < 0)
@@ -218,7 +220,7 @@ static int step_workdir(struct build *b, const struct build_step *s, struct buil
 	const char *argv[] = { GUEST_BUSYBOX, "mkdir", "-p", path, NULL };
 	char what[PATH_MAX + 16];
 	snprintf(what, sizeof(what), "WORKDIR %s", path);
-	int r = guest_run(b, ctx, argv, ctx->user, NULL, what, err);
+	int r = guest_run(b, ctx, argv, ctx->user, path[0] == '/' ? NULL : "", what, err);
 	if (r == 0 && path[0] != '/') {
 		/* Relative to a home: made absolute by the guest. */
 		const char *pwd[] = { GUEST_BUSYBOX, "sh", "-c", "cd \"$1\" && pwd", "pwd", path, NULL };
@@ -269,6 +271,12 @@ static int install_shims(struct build *b, const struct build_ctx *ctx, struct co
 			       GUEST_BUSYBOX " chmod 0755 " SANDBOX_GUEST_TOOLS "/ss",
 			       "shims", ss_shim, NULL };
 	return guest_run(b, ctx, argv, "root", NULL, "install Cove's ss stand-in", err);
+}
+
+int build_guest_sync(struct build *b, const struct build_ctx *ctx, struct cove_err *err)
+{
+	const char *argv[] = { GUEST_BUSYBOX, "sync", NULL };
+	return guest_run(b, ctx, argv, "root", NULL, "sync the guest's files", err);
 }
 
 int build_prepare_guest(struct build *b, struct build_ctx *ctx, struct cove_err *err)

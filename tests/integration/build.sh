@@ -10,6 +10,7 @@ build=${COVE_BUILD:-$(cd "$(dirname "$0")/../../build" && pwd)}
 here=$(cd "$(dirname "$0")/../e2b/build" && pwd)
 node_dir=${COVE_NODE_DIR:-$build/node}
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../registry.sh"
 [ -f "$node_dir/node_modules/e2b/package.json" ] || skip_all "npm e2b is not installed in $node_dir ('make' installs it)"
 command -v node >/dev/null || skip_all "node is not installed ('make deps' installs it)"
 need_root
@@ -19,8 +20,31 @@ export COVE_RUN_DIR=$base/run COVE_LOG_DIR=$base/log COVE_STATE_DIR=$base/state
 mkdir -p "$base/templates"
 ln -s "$COVE_TEMPLATES/base" "$COVE_TEMPLATES/tiny" "$base/templates/"
 coved_pid=""
-trap 'kill $coved_pid 2>/dev/null; wait $coved_pid 2>/dev/null; "$build/bin/cove" net gc --pool >/dev/null 2>&1; rm -rf "$base"' EXIT
-start_coved_sdk "$base/coved.log" --templates "$base/templates"
+cleanup() {
+    kill $coved_pid 2>/dev/null; wait $coved_pid 2>/dev/null
+    for p in "${registry_pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+    "$build/bin/cove" net gc --pool >/dev/null 2>&1
+    rm -rf "$base"
+}
+trap cleanup EXIT
+# Images for fromImage, made offline from busybox and served by two
+# loopback registries, one of them asking for a login.
+for t in skopeo umoci docker-registry htpasswd; do
+    command -v $t >/dev/null || skip_all "$t is not installed ('make deps' installs it)"
+done
+stage_busybox "$base/stage"
+oci=$base/oci
+{ umoci init --layout "$oci" && umoci new --image "$oci:bb" && umoci insert --image "$oci:bb" "$base/stage" / &&
+    umoci config --image "$oci:bb" --config.env IMAGE_VAR=from-image --config.workingdir /work; } >"$base/make.log" 2>&1 ||
+    { echo "Bail out! cannot make the test image: $(tail -3 "$base/make.log")"; exit 1; }
+start_registry open; open=$registry
+htpasswd -Bbc "$base/htpasswd" tester s3cret 2>/dev/null
+start_registry locked "$base/htpasswd"; locked=$registry
+skopeo copy -q --dest-tls-verify=false "oci:$oci:bb" "docker://$open/bb:1" &&
+    skopeo copy -q --dest-tls-verify=false --dest-creds tester:s3cret "oci:$oci:bb" "docker://$locked/bb:1" ||
+    { echo "Bail out! cannot push the test image"; exit 1; }
+export COVE_TEST_REGISTRY=$open COVE_TEST_LOCKED_REGISTRY=$locked
+start_coved_sdk "$base/coved.log" --templates "$base/templates" --insecure-registries "$open,$locked"
 export COVE_NODE_DIR=$node_dir COVE_BUILD=$build
 rc=0
 node --test --test-reporter=tap --test-concurrency=1 "$here"/*.test.mjs || rc=$?
@@ -48,7 +72,7 @@ done
 kill "$coved_pid"; wait "$coved_pid" 2>/dev/null
 ls "$base/templates/.builds/$bid" >/dev/null 2>&1
 check "a coved stopped mid-build leaves no half-made template" $((! $?))
-start_coved_sdk "$base/coved2.log" --templates "$base/templates"
+start_coved_sdk "$base/coved2.log" --templates "$base/templates" --insecure-registries "$open,$locked"
 grep -q "build=$bid op=recover\|queued again" "$base/coved2.log" ; :
 for _ in $(seq 1 600); do s=$(status "$bid"); [ "$s" = ready ] || [ "$s" = error ] && break; sleep 0.2; done
 check "the build is run again when coved starts, and ends ready" "$([ "$s" = ready ]; echo $?)" "status: $s"
