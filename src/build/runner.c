@@ -312,7 +312,7 @@ int build_run(const struct build_plan *p, const struct build_host *h, const char
 		.rootfs = p->base->rootfs,
 		.vcpus = p->vcpus ? p->vcpus : p->base->vcpus,
 		.mem_mib = p->memory_mib ? p->memory_mib : p->base->memory_mib,
-		.accel = VMM_ACCEL_AUTO,
+		.accel = h->accel,
 		.run_dir = h->run_dir,
 		.log_dir = h->log_dir,
 		.vmm_binary = h->vmm_binary,

@@ -28,7 +28,9 @@
 #include "common/err.h"
 #include "build/files.h"
 #include "build/spec.h"
+#include "image/image.h"
 #include "net/net.h"
+#include "vmm/vmm.h"
 #include "template/template.h"
 
 struct build_plan {
@@ -53,6 +55,7 @@ struct build_plan {
 struct build_host {
 	struct net_slots *net;
 	const char *kernel;
+	enum vmm_accel accel;
 	const char *run_dir, *log_dir, *vmm_binary; /* NULL: defaults */
 	const char *busybox;   /* the host's static busybox, put in the guest for COPY and USER */
 	const char *cache_dir; /* layers, by key */
@@ -76,5 +79,21 @@ int build_run(const struct build_plan *p, const struct build_host *h, const char
 /* The key of the whole build (its last step's, its start and ready
  * commands and size): two builds with the same key make the same template. */
 void build_final_key(const struct build_plan *p, char key[BUILD_HASH_HEX + 1]);
+
+/* An image as a build's base (base.c): imported (image_import, with
+ * opts) into images_dir once per image digest and guest programs, and
+ * snapshotted for a build VM of vcpus and mem_mib (0: the image's).
+ * base is loaded; key names it for the cache, source is where it came
+ * from. */
+struct build_image {
+	struct image_source src;
+	struct image_options opts;
+	const char *images_dir;
+	unsigned vcpus, mem_mib;
+};
+#define BUILD_BASE_KEY_MAX 256
+#define BUILD_SOURCE_MAX (IMAGE_REF_MAX + 96)
+int build_image_base(const struct build_image *req, const struct build_host *h, struct template *base,
+		     char key[BUILD_BASE_KEY_MAX], char source[BUILD_SOURCE_MAX], struct cove_err *err);
 
 #endif

@@ -10,7 +10,6 @@
 #include "build/internal.h"
 #include "common/json.h"
 
-#define IMAGE_REF_MAX 512 /* a registry host, a 255-character name, a tag and a digest */
 
 static const char *const step_names[] = { "RUN", "COPY", "ENV", "WORKDIR", "USER" };
 

@@ -33,16 +33,24 @@ struct cli_build {
 	struct build_step steps[MAX_STEPS];
 	const char *args[MAX_STEPS][4];
 	size_t nsteps;
-	const char *from_template, *start_cmd, *ready_cmd, *name;
-	unsigned ready_timeout, vcpus, memory_mib;
-	bool force;
+	const char *from_template, *from_image, *start_cmd, *ready_cmd, *name;
+	unsigned ready_timeout, vcpus, memory_mib, max_disk_mib;
+	bool force, password_stdin;
+	char creds[512];
+	const char *username, *password;
+	const char *insecure[CLI_MAX_INSECURE + 1];
+	size_t ninsecure;
 	char cache[PATH_MAX];
 	struct files_store files;
 };
 
 static const char build_usage[] =
-	"usage: cove template build --from-template BASE [STEP]... [--start-cmd CMD] [--ready-cmd CMD]\n"
-	"                           [--ready-timeout S] [--cpus N] [--memory-mib N] [--no-cache] NAME\n"
+	"usage: cove template build (--from-template BASE | --from-image REF) [STEP]... [--start-cmd CMD]\n"
+	"                           [--ready-cmd CMD] [--ready-timeout S] [--cpus N] [--memory-mib N]\n"
+	"                           [--no-cache] NAME\n"
+	"--from-image as cove template build --from-image takes it, with its --creds,\n"
+	"--username/--password-stdin, --insecure-registry and --max-disk-mib; the steps\n"
+	"then run as `user` (made when missing) in /home/user, as on E2B.\n"
 	"steps, run in this order in a build microVM:\n"
 	"  --run CMD                        run CMD with /bin/sh -c\n"
 	"  --copy SRC:DEST[:OWNER[:MODE]]   copy the host file or directory SRC to DEST\n"
@@ -164,6 +172,10 @@ static int parse(struct cli_build *b, int argc, char **argv)
 		{ "start-cmd", required_argument, NULL, 's' },	   { "ready-cmd", required_argument, NULL, 'R' },
 		{ "ready-timeout", required_argument, NULL, 'T' }, { "cpus", required_argument, NULL, 'C' },
 		{ "memory-mib", required_argument, NULL, 'M' },	   { "no-cache", no_argument, NULL, 'N' },
+		{ "from-image", required_argument, NULL, 'i' },	   { "creds", required_argument, NULL, 'k' },
+		{ "username", required_argument, NULL, 'U' },	   { "password-stdin", no_argument, NULL, 'P' },
+		{ "insecure-registry", required_argument, NULL, 'I' },
+		{ "max-disk-mib", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },		   { NULL, 0, NULL, 0 },
 	};
 	static const enum build_step_type types[128] = { ['r'] = BUILD_RUN, ['c'] = BUILD_COPY, ['e'] = BUILD_ENV,
@@ -175,15 +187,33 @@ static int parse(struct cli_build *b, int argc, char **argv)
 		int r = 0;
 		switch (c) {
 		case 'f': b->from_template = optarg; break;
+		case 'i': b->from_image = optarg; break;
+		case 'k':
+			if (!strchr(optarg, ':') || optarg[0] == ':' ||
+			    (size_t)snprintf(b->creds, sizeof(b->creds), "%s", optarg) >= sizeof(b->creds))
+				return fputs("cove template: --creds USER:PASSWORD\n", stderr), CLI_EXIT_USAGE;
+			*strchr(b->creds, ':') = '\0';
+			b->username = b->creds;
+			b->password = b->creds + strlen(b->creds) + 1;
+			break;
+		case 'U': b->username = optarg; break;
+		case 'P': b->password_stdin = true; break;
+		case 'I':
+			if (b->ninsecure == CLI_MAX_INSECURE)
+				return fputs("cove template: too many --insecure-registry\n", stderr), CLI_EXIT_USAGE;
+			b->insecure[b->ninsecure++] = optarg;
+			break;
 		case 'r': case 'c': case 'e': case 'w': case 'u': r = add_step(b, types[c], c, optarg); break;
 		case 's': b->start_cmd = optarg; break;
 		case 'R': b->ready_cmd = optarg; break;
 		case 'N': b->force = true; break;
-		case 'T': case 'C': case 'M':
-			r = cli_parse_count("template", c == 'T' ? "--ready-timeout" : c == 'C' ? "--cpus" : "--memory-mib",
+		case 'T': case 'C': case 'M': case 'D':
+			r = cli_parse_count("template", c == 'T' ? "--ready-timeout" : c == 'C' ? "--cpus"
+							    : c == 'M' ? "--memory-mib" : "--max-disk-mib",
 					    "a number", optarg, &v);
 			if (r == 0)
-				*(c == 'T' ? &b->ready_timeout : c == 'C' ? &b->vcpus : &b->memory_mib) = (unsigned)v;
+				*(c == 'T' ? &b->ready_timeout : c == 'C' ? &b->vcpus : c == 'M' ? &b->memory_mib
+											  : &b->max_disk_mib) = (unsigned)v;
 			break;
 		case 'h': fputs(build_usage, stdout); return 0;
 		default: fputs(build_usage, stderr); return CLI_EXIT_USAGE;
@@ -191,10 +221,49 @@ static int parse(struct cli_build *b, int argc, char **argv)
 		if (r < 0)
 			return CLI_EXIT_USAGE;
 	}
-	if (optind != argc - 1 || !b->from_template)
+	if (optind != argc - 1 || !b->from_template == !b->from_image)
 		return fputs(build_usage, stderr), CLI_EXIT_USAGE;
+	if (b->password_stdin) {
+		if (!b->username || !fgets(b->creds, sizeof(b->creds), stdin))
+			return fputs("cove template: --password-stdin needs --username and a line on stdin\n", stderr),
+			       CLI_EXIT_USAGE;
+		b->creds[strcspn(b->creds, "\r\n")] = '\0';
+		b->password = b->creds;
+	}
 	b->name = argv[optind];
 	return -1;
+}
+
+static void print_progress(void *ctx, const char *line)
+{
+	(void)ctx;
+	fprintf(stderr, "cove template: [base] %s\n", line);
+}
+
+/* --from-image: the image imported (once per image) into
+ * STATE_DIR/build/images, with its snapshot. */
+static int image_base(struct cli_build *b, const struct build_host *h, struct template *base, char *key,
+		      char *source, struct cove_err *err)
+{
+	char images[PATH_MAX + 8], cache[PATH_MAX + 16], exe_dir[PATH_MAX];
+	snprintf(images, sizeof(images), "%s/images", b->cache);
+	snprintf(cache, sizeof(cache), "%s/image-cache", env_value(ENV_STATE_DIR));
+	if (env_exe_dir(exe_dir, sizeof(exe_dir)) < 0)
+		return cove_errf(err, -ENOENT, "cannot find the guest programs (next to cove)");
+	struct build_image req = {
+		.src = { b->from_image, b->username, b->password },
+		.opts = { .guest_bin = env_get(ENV_GUEST_BIN) ? env_get(ENV_GUEST_BIN) : exe_dir, .cache_dir = cache,
+			  .insecure = b->insecure, .max_disk_mib = b->max_disk_mib, .cancel_fd = h->cancel_fd,
+			  .progress = print_progress },
+		.images_dir = images,
+		.vcpus = b->vcpus,
+		.mem_mib = b->memory_mib,
+	};
+	char src[BUILD_SOURCE_MAX];
+	int r = build_image_base(&req, h, base, key, src, err);
+	if (r == 0)
+		snprintf(source, BUILD_SOURCE_MAX + 16, "image %s", src);
+	return r;
 }
 
 static void print_log(void *ctx, enum build_log_level level, const char *step, const char *msg)
@@ -251,36 +320,50 @@ int cli_template_build_steps(int argc, char **argv, const char *templates, const
 	if ((r = parse(b, argc, argv)) >= 0)
 		goto out;
 	r = CLI_EXIT_FAILURE;
-	struct template base;
-	if (template_name_check(b->name, &err) < 0 || template_load(templates, b->from_template, &base, &err) < 0) {
-		fprintf(stderr, "cove template: %s\n", err.msg);
-		goto out;
-	}
-	char busybox[PATH_MAX], key[80], source[128], out_dir[PATH_MAX + 96], id[9];
+	char busybox[PATH_MAX], key[BUILD_BASE_KEY_MAX], source[BUILD_SOURCE_MAX + 16], out_dir[PATH_MAX + 96], id[9];
 	if (fs_find_executable("busybox", "/bin:/usr/bin", busybox, sizeof(busybox)) < 0) {
 		fprintf(stderr, "cove template: busybox not found; install busybox-static ('make deps')\n");
 		goto out;
 	}
-	struct stat st;
-	stat(base.rootfs, &st);
-	snprintf(key, sizeof(key), "template %s %lld %lld", base.name, (long long)st.st_size, (long long)st.st_mtime);
-	snprintf(source, sizeof(source), "template %s", base.name);
+	struct template base = { 0 };
+	if (template_name_check(b->name, &err) < 0 ||
+	    (b->from_template && template_load(templates, b->from_template, &base, &err) < 0)) {
+		fprintf(stderr, "cove template: %s\n", err.msg);
+		goto out;
+	}
+	if (b->from_template) {
+		struct stat st;
+		stat(base.rootfs, &st);
+		snprintf(key, sizeof(key), "template %s %lld %lld", base.name, (long long)st.st_size,
+			 (long long)st.st_mtime);
+		snprintf(source, sizeof(source), "template %s", base.name);
+	}
 	random_hex(id, 4);
 	snprintf(out_dir, sizeof(out_dir), "%s/.%s-%s", templates, b->name, id);
 	int sfd = cli_signal_fd(false);
 	struct net_config nc;
 	net_config_from_env(&nc);
-	struct build_host h = { .kernel = kernel, .run_dir = env_get(ENV_RUN_DIR), .log_dir = env_get(ENV_LOG_DIR),
+	struct build_host h = { .kernel = kernel, .accel = VMM_ACCEL_AUTO, .run_dir = env_get(ENV_RUN_DIR), .log_dir = env_get(ENV_LOG_DIR),
 				.vmm_binary = env_get(ENV_VMM_BINARY), .busybox = busybox, .cache_dir = b->cache,
 				.cancel_fd = sfd, .log = print_log };
 	struct build_plan p = { .base = &base, .base_key = key, .steps = b->steps, .nsteps = b->nsteps,
 				.files = &b->files, .start_cmd = b->start_cmd, .ready_cmd = b->ready_cmd,
 				.ready_timeout_s = b->ready_timeout, .vcpus = b->vcpus, .memory_mib = b->memory_mib,
-				.force = b->force, .source = source };
+				.force = b->force, .source = source, .user = b->from_image ? "user" : NULL,
+				.workdir = b->from_image ? "/home/user" : NULL, .user_create = b->from_image != NULL };
 	if (net_slots_open(&nc, &h.net, NULL, &err) < 0) {
 		fprintf(stderr, "cove template: %s\n", err.msg);
 		goto out;
 	}
+	if (b->from_image && image_base(b, &h, &base, key, source, &err) < 0) {
+		fprintf(stderr, "cove template: %s\n", err.msg);
+		net_slots_close(h.net);
+		goto out;
+	}
+	/* The steps start with the base's environment (an image's Env). */
+	const char *envs[TEMPLATE_ENV_MAX + 1];
+	if (template_envs(&base, NULL, envs, TEMPLATE_ENV_MAX + 1) >= 0)
+		p.env = envs;
 	int64_t t0 = now_ms();
 	char step[16];
 	int br = build_run(&p, &h, out_dir, step, &err);

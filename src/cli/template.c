@@ -390,8 +390,14 @@ int cmd_template(int argc, char **argv)
 		return 0;
 	}
 	if (argc >= 2 && strcmp(argv[1], "build") == 0) {
+		/* With a base template or steps, the builder's. */
+		static const char *const steps[] = { "--from-template", "--run", "--copy", "--env", "--workdir", "--user" };
 		for (int i = 2; i < argc; i++) {
-			if (strncmp(argv[i], "--from-template", 15) == 0) {
+			bool builder = false;
+			for (size_t k = 0; k < sizeof(steps) / sizeof(steps[0]); k++)
+				builder |= strncmp(argv[i], steps[k], strlen(steps[k])) == 0 &&
+					   (!argv[i][strlen(steps[k])] || argv[i][strlen(steps[k])] == '=');
+			if (builder) {
 				char kernel[PATH_MAX], dir[PATH_MAX];
 				if (guest_paths(kernel, dir, true) < 0)
 					return CLI_EXIT_FAILURE;

@@ -108,6 +108,25 @@ int cli_template_rm(const char *dir, const char *name)
 		fprintf(stderr, "cove template: no template %s in %s\n", name, dir);
 		return CLI_EXIT_FAILURE;
 	}
+	/* A built template is a link to its build's directory (.NAME-ID or
+	 * .builds/ID beside it), which goes too, after the link. */
+	char target[PATH_MAX], built[2 * PATH_MAX];
+	ssize_t n = readlink(path, target, sizeof(target) - 1);
+	target[n > 0 ? n : 0] = '\0';
+	if (n > 0 && strncmp(target, ".builds/", 8) == 0) {
+		fprintf(stderr, "cove template: %s was built through coved's API, which keeps its records; remove it "
+				"there (DELETE /templates/%s)\n", name, name);
+		return CLI_EXIT_FAILURE;
+	}
+	if (n > 0 && target[0] == '.' && !strstr(target, "..")) {
+		snprintf(built, sizeof(built), "%s/%s", dir, target);
+		if (unlink(path) < 0 || fs_remove_tree(built, &err) < 0) {
+			fprintf(stderr, "cove template: rm %s: %s\n", path, err.code ? err.msg : strerror(errno));
+			return CLI_EXIT_FAILURE;
+		}
+		fprintf(stderr, "cove template: removed %s\n", path);
+		return 0;
+	}
 	/* Out of sight at once, then removed: never half a template. */
 	snprintf(gone, sizeof(gone), "%s/.%s.rm-XXXXXX", dir, name);
 	if (!mkdtemp(gone) || rename(path, gone) < 0 || fs_remove_tree(gone, &err) < 0) {

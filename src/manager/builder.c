@@ -34,8 +34,8 @@ struct job {
 	struct store_build rec;
 	struct build_trigger t;
 	struct template base;
-	char base_key[PATH_MAX + 64];
-	char source[IMAGE_REF_MAX + 256];
+	char base_key[PATH_MAX + 64 > BUILD_BASE_KEY_MAX ? PATH_MAX + 64 : BUILD_BASE_KEY_MAX];
+	char source[BUILD_SOURCE_MAX + 128];
 	const char *user, *workdir; /* the first step's context; NULL: the base's */
 	const char *envs[TEMPLATE_ENV_MAX + 1];
 };
@@ -63,107 +63,40 @@ static void import_progress(void *ctx, const char *line)
 	build_log_add(j->m, j->rec.id, BUILD_LOG_INFO, "base", line);
 }
 
-/* A template's snapshot for the build VM to start from (its disk a layer
- * of its own, which the steps' layers are saved from): made once, for the
- * build VM's size. */
-static int base_snapshot(struct job *j, struct cove_err *err)
-{
-	struct manager *m = j->m;
-	const char *envs[TEMPLATE_ENV_MAX + 1];
-	if (template_envs(&j->base, NULL, envs, TEMPLATE_ENV_MAX + 1) < 0)
-		return cove_errf(err, -E2BIG, "base %s: too many env entries", j->base.name);
-	struct sandbox_config sc = {
-		.net = m->c.net, .policy = { .internet = true }, .kernel = m->kernel, .rootfs = j->base.rootfs,
-		.vcpus = j->rec.vcpus ? j->rec.vcpus : j->base.vcpus,
-		.mem_mib = j->rec.mem_mib ? j->rec.mem_mib : j->base.memory_mib, .accel = m->c.accel,
-		.run_dir = m->c.run_dir, .log_dir = m->c.log_dir, .vmm_binary = m->c.vmm_binary,
-		.cancel_fd = m->cancel[0], .envs = envs,
-	};
-	struct cove_err why = { 0 };
-	if (sandbox_snapshot_check(&sc, j->base.snapshot, &why) == 0)
-		return 0;
-	build_log_add(m, j->rec.id, BUILD_LOG_INFO, "base", "booting the image once to snapshot it");
-	int r = boot_begin(m, err);
-	if (r < 0)
-		return r;
-	r = sandbox_snapshot_make(&sc, j->base.snapshot, err);
-	boot_end(m);
-	return r;
-}
-
-/* What identifies the guest programs an image is given (their sizes and
- * times), as hex. */
-static void guest_programs_stamp(const struct manager *m, char out[65])
-{
-	char text[1024] = "";
-	const char *names[] = { "cove-init", "cove-agent" };
-	size_t n = 0;
-	for (size_t i = 0; i < 2; i++) {
-		char path[PATH_MAX + 16];
-		struct stat st = { 0 };
-		snprintf(path, sizeof(path), "%s/%s", m->guest_bin, names[i]);
-		stat(path, &st);
-		n += (size_t)snprintf(text + n, sizeof(text) - n, "%s %lld %lld.%09ld;", names[i], (long long)st.st_size,
-				      (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
-	}
-	struct stat st = { 0 };
-	stat(m->busybox, &st);
-	snprintf(text + n, sizeof(text) - n, "busybox %lld %lld", (long long)st.st_size, (long long)st.st_mtime);
-	struct build_step s = { .type = BUILD_ENV, .n_args = 1, .args = (const char *[]){ text } };
-	build_layer_key("guest programs", &s, out);
-}
-
-/* An image's template, made once per image (by its manifest's digest) in
- * BUILD_DIR/images, with its snapshot. */
-static int image_base(struct job *j, struct cove_err *err)
+/* An image's template, made once per image in BUILD_DIR/images. */
+static int image_base(struct job *j, const struct build_host *h, struct cove_err *err)
 {
 	struct manager *m = j->m;
 	const struct build_trigger *t = &j->t;
-	char images[PATH_MAX + 8], tmp[PATH_MAX + 64], cache[PATH_MAX + 16], final[PATH_MAX + 80], insecure[1024];
+	char images[PATH_MAX + 8], cache[PATH_MAX + 16], insecure[1024], source[BUILD_SOURCE_MAX];
 	snprintf(images, sizeof(images), "%s/images", m->build_dir);
 	snprintf(cache, sizeof(cache), "%s/image-cache", m->build_dir);
-	snprintf(tmp, sizeof(tmp), "%s/.import-%s", images, j->rec.id);
-	int r = fs_mkdir_p(images, 0700, err);
-	if (r < 0)
-		return r;
-	fs_remove_tree(tmp, NULL);
 	const char *list[17] = { 0 };
 	size_t n = 0;
 	snprintf(insecure, sizeof(insecure), "%s", m->insecure);
-	for (char *save, *h = strtok_r(insecure, ",", &save); h && n < 16; h = strtok_r(NULL, ",", &save))
-		list[n++] = h;
-	struct image_source src = { t->from, t->username, t->password };
-	struct image_options o = {
-		.guest_bin = m->guest_bin[0] ? m->guest_bin : NULL, .cache_dir = cache, .insecure = list,
-		.max_disk_mib = m->c.max_template_disk_mib ? m->c.max_template_disk_mib : MANAGER_DEFAULT_MAX_TEMPLATE_DISK_MIB,
-		.min_free_mib = j->rec.min_free_mib, .cancel_fd = m->cancel[0], .progress = import_progress, .ctx = j,
+	for (char *save, *host = strtok_r(insecure, ",", &save); host && n < 16; host = strtok_r(NULL, ",", &save))
+		list[n++] = host;
+	struct build_image req = {
+		.src = { t->from, t->username, t->password },
+		.opts = { .guest_bin = m->guest_bin[0] ? m->guest_bin : NULL, .cache_dir = cache, .insecure = list,
+			  .max_disk_mib = m->c.max_template_disk_mib ? m->c.max_template_disk_mib
+								     : MANAGER_DEFAULT_MAX_TEMPLATE_DISK_MIB,
+			  .min_free_mib = j->rec.min_free_mib, .cancel_fd = m->cancel[0], .progress = import_progress,
+			  .ctx = j },
+		.images_dir = images,
+		.vcpus = j->rec.vcpus,
+		.mem_mib = j->rec.mem_mib,
 	};
-	struct image_info info;
 	build_log_add(m, j->rec.id, BUILD_LOG_INFO, "base", "importing the image");
-	if ((r = image_import(&src, &o, tmp, &info, err)) < 0)
-		return r;
-	/* The image with these guest programs: another Cove's are another
-	 * base (and their layers others). */
-	const char *hex = strchr(info.digest, ':') ? strchr(info.digest, ':') + 1 : info.digest;
-	char name[64], programs[65];
-	guest_programs_stamp(m, programs);
-	snprintf(name, sizeof(name), "img-%.32s-%.16s", hex, programs);
-	snprintf(final, sizeof(final), "%s/%s", images, name);
-	snprintf(j->base_key, sizeof(j->base_key), "image %s programs %s", info.digest, programs);
-	snprintf(j->source, sizeof(j->source), "build %s from image %s", j->rec.id, info.source);
-	image_info_clear(&info);
-	/* The same image imported before: that one, with its snapshot. */
-	if (access(final, F_OK) == 0)
-		fs_remove_tree(tmp, NULL);
-	else if (rename(tmp, final) < 0)
-		return cove_errno(err, -errno, "image %s: rename %s", t->from, tmp);
-	r = template_load(images, name, &j->base, err);
-	return r ?: base_snapshot(j, err);
+	int r = build_image_base(&req, h, &j->base, j->base_key, source, err);
+	if (r == 0)
+		snprintf(j->source, sizeof(j->source), "build %s from image %s", j->rec.id, source);
+	return r;
 }
 
 /* The base: an image, a template (its tag's build), or E2B's default
  * image, which Cove's base template stands for. */
-static int find_base(struct job *j, struct cove_err *err)
+static int find_base(struct job *j, const struct build_host *h, struct cove_err *err)
 {
 	const struct build_trigger *t = &j->t;
 	const char *alias = t->template.alias, *tag = t->template.tag;
@@ -172,7 +105,7 @@ static int find_base(struct job *j, struct cove_err *err)
 		 * its home. */
 		j->user = "user";
 		j->workdir = "/home/user";
-		int r = image_base(j, err);
+		int r = image_base(j, h, err);
 		return r < 0 ? cove_err_prefix(err, "fromImage %s", t->from) : 0;
 	}
 	if (t->base == BUILD_BASE_IMAGE) {
@@ -232,23 +165,23 @@ static int run_job(struct job *j, char step[16], struct cove_err *err)
 	free(spec);
 	if (r < 0)
 		return r;
+	char cache[PATH_MAX + 8], out[PATH_MAX];
+	snprintf(cache, sizeof(cache), "%s/cache", m->build_dir);
+	build_path(m, j->rec.id, out);
+	struct build_host h = {
+		.net = m->c.net, .kernel = m->kernel, .accel = m->c.accel, .run_dir = m->c.run_dir, .log_dir = m->c.log_dir,
+		.vmm_binary = m->c.vmm_binary, .busybox = m->busybox, .cache_dir = cache, .cancel_fd = m->cancel[0],
+		.log = job_log, .ctx = j, .boot_turn = job_boot_turn,
+	};
 	snprintf(step, 16, "base");
 	char from[IMAGE_REF_MAX + 64];
 	snprintf(from, sizeof(from), "FROM %s%s", j->t.from,
 		 j->t.base == BUILD_BASE_IMAGE && is_e2b_base(j->t.from) ? " (Cove's base template)" : "");
 	build_log_add(m, j->rec.id, BUILD_LOG_INFO, "base", from);
-	if ((r = find_base(j, err)) < 0)
+	if ((r = find_base(j, &h, err)) < 0)
 		return r;
 	if (template_envs(&j->base, NULL, j->envs, TEMPLATE_ENV_MAX + 1) < 0)
 		return cove_errf(err, -E2BIG, "base %s: too many env entries", j->base.name);
-	char cache[PATH_MAX + 8], out[PATH_MAX];
-	snprintf(cache, sizeof(cache), "%s/cache", m->build_dir);
-	build_path(m, j->rec.id, out);
-	struct build_host h = {
-		.net = m->c.net, .kernel = m->kernel, .run_dir = m->c.run_dir, .log_dir = m->c.log_dir,
-		.vmm_binary = m->c.vmm_binary, .busybox = m->busybox, .cache_dir = cache, .cancel_fd = m->cancel[0],
-		.log = job_log, .ctx = j, .boot_turn = job_boot_turn,
-	};
 	struct build_plan p = {
 		.base = &j->base, .base_key = j->base_key, .steps = j->t.steps, .nsteps = j->t.n_steps,
 		.files = m->files, .start_cmd = j->t.start_cmd, .ready_cmd = j->t.ready_cmd,

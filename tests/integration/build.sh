@@ -83,6 +83,30 @@ out=$(sdk "const s = await Sandbox.create('restarted');
 const r = await s.commands.run('echo ok'); console.log(r.stdout.trim()); await s.kill()" 2>&1)
 check "a sandbox of it runs" "$([ "$out" = ok ]; echo $?)" "$out"
 curl -s -o /dev/null -X DELETE -H "X-API-KEY: $E2B_API_KEY" "$E2B_API_URL/templates/restarted"
+
+# The CLI's form: an image, steps (a directory copied with owner and mode,
+# an env), a service started before the snapshot; then again, from the
+# cache; then removed.
+export COVE_TEMPLATES=$base/templates
+mkdir -p "$base/ctx/site" && echo cli-site >"$base/ctx/site/index.html"
+bb=/usr/lib/cove/busybox
+cli_build() {
+    "$build/bin/cove" template build --from-image "docker://$open/bb:1" --insecure-registry "$open" \
+        --run 'echo "$IMAGE_VAR" > /tmp/seen' --copy "$base/ctx/site:/srv/site:user:0750" --env MODE=cli \
+        --start-cmd "$bb httpd -f -p 8080 -h /srv/site" --ready-cmd "$bb wget -q -O /dev/null http://127.0.0.1:8080/" \
+        clibuilt 2>"$base/cli.err"
+}
+cli_build
+check "cove template build --from-image with steps and a service" $? "$(tail -5 "$base/cli.err")"
+out=$("$build/bin/cove" run --template clibuilt -- sh -c "cat /tmp/seen; echo \$MODE; whoami; $bb stat -c '%a %U' /srv/site; $bb wget -q -O - http://127.0.0.1:8080/index.html" 2>&1)
+check "its sandboxes have the steps' files, env and user, and the service" \
+    "$([ "$out" = "$(printf 'from-image\ncli\nuser\n750 user\ncli-site')" ]; echo $?)" "$out"
+cli_build
+grep -q 'CACHED \[3/3\]' "$base/cli.err"
+check "built again, its steps come from the cache" $? "$(cat "$base/cli.err")"
+"$build/bin/cove" template rm clibuilt 2>"$base/cli.err"
+left=$(ls -A "$base/templates" | grep -v '^\.builds$\|^base$\|^tiny$')
+check "cove template rm removes it and its build" "$([ -z "$left" ]; echo $?)" "$left $(cat "$base/cli.err")"
 left=$(ls -A "$base/templates/.builds" 2>/dev/null)
 check "every built template removed leaves no build directory" "$([ -z "$left" ]; echo $?)" "$left"
 echo "1..$n"
