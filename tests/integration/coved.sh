@@ -320,12 +320,12 @@ while read -r m p pat; do
 done <<'ROUTES'
 POST /sandboxes/abc/resume /sandboxes/{sandboxID}/resume
 PATCH /sandboxes/abc/lifecycle /sandboxes/{sandboxID}/lifecycle
-GET /templates/abc/tags /templates/{templateID}/tags
-DELETE /templates/tags /templates/tags
+GET /templates/abc /templates/{templateID}
+PATCH /v2/templates/abc /v2/templates/{templateID}
 PUT /sandboxes/abc/metadata /sandboxes/{sandboxID}/metadata
 GET /sandboxes/metrics /sandboxes/metrics
-POST /v3/templates /v3/templates
-GET /templates/t/builds/b/status /templates/{templateID}/builds/{buildID}/status
+GET /v2/templates /v2/templates
+GET /templates/t/builds/b/logs /templates/{templateID}/builds/{buildID}/logs
 POST /volumes /volumes
 GET /secrets/s /secrets/{secretID}
 GET /teams /teams
