@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
-#include <nettle/sha2.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,20 +39,6 @@ static void step_keys(const struct build_plan *p, char (*keys)[BUILD_HASH_HEX + 
 	build_layer_key("", &base, keys[0]);
 	for (size_t i = 0; i < p->nsteps; i++)
 		build_layer_key(keys[i], &p->steps[i], keys[i + 1]);
-}
-
-void build_final_key(const struct build_plan *p, char key[BUILD_HASH_HEX + 1])
-{
-	char(*keys)[BUILD_HASH_HEX + 1] = calloc(p->nsteps + 1, sizeof(*keys));
-	if (!keys) {
-		key[0] = '\0';
-		return;
-	}
-	step_keys(p, keys);
-	char cmd[32];
-	snprintf(cmd, sizeof(cmd), "%u", p->ready_timeout_s);
-	build_finalize_key(keys[p->nsteps], p->start_cmd, p->ready_cmd, p->vcpus, p->memory_mib, key);
-	free(keys);
 }
 
 static int layer_paths(const struct build_host *h, const char *key, char dir[PATH_MAX], char ctx[PATH_MAX])
@@ -136,6 +121,12 @@ static int start_vm(struct build *b, size_t cached, char (*keys)[BUILD_HASH_HEX 
 		b->sc.snapshot = NULL;
 		if (r < 0)
 			return cove_err_prefix(err, "start the build VM");
+		/* Layers are saved from a disk of its own, which only a start
+		 * from a snapshot gives. */
+		if (!sandbox_can_save(b->sb))
+			return cove_errf(err, -EOPNOTSUPP, "the base template %s has no usable snapshot to build on (make "
+							   "one with 'cove template snapshot %s', as root)",
+					 p->base->name, p->base->name);
 		snprintf(b->token, sizeof(b->token), "%s", sandbox_token(b->sb));
 		snprintf(ctx->user, sizeof(ctx->user), "%s", p->user ? p->user : p->base->user);
 		snprintf(ctx->workdir, sizeof(ctx->workdir), "%s", p->workdir ? p->workdir : p->base->workdir);

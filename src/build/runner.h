@@ -76,10 +76,6 @@ struct build_host {
 int build_run(const struct build_plan *p, const struct build_host *h, const char *out_dir, char step[16],
 	      struct cove_err *err);
 
-/* The key of the whole build (its last step's, its start and ready
- * commands and size): two builds with the same key make the same template. */
-void build_final_key(const struct build_plan *p, char key[BUILD_HASH_HEX + 1]);
-
 /* An image as a build's base (base.c): imported (image_import, with
  * opts) into images_dir once per image digest and guest programs, and
  * snapshotted for a build VM of vcpus and mem_mib (0: the image's).

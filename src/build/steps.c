@@ -113,22 +113,22 @@ static int guest_run(struct build *b, const struct build_ctx *ctx, const char *c
  * working directory. A directory's contents go into the destination; a
  * file or link goes to it (into it when it ends in / or is a directory). */
 static const char copy_script[] =
-	"set -e; B=" GUEST_BUSYBOX "; t=$1.d; rm -rf \"$t\"; mkdir -p \"$t\"\n"
+	"set -e; B=" GUEST_BUSYBOX "; t=$1.d; $B rm -rf \"$t\"; $B mkdir -p \"$t\"\n"
 	"$B tar -x${2}f \"$1\" -C \"$t\"\n"
 	"cd \"$7\" 2>/dev/null || cd /\n"
 	"src=$t/$3; dest=$4; owner=$5\n"
 	"case $owner in *:*) ;; *) owner=$($B id -u \"$owner\"):$($B id -g \"$owner\") ;; esac\n"
 	"[ -e \"$src\" ] || [ -L \"$src\" ] || { echo \"$3: not in the uploaded files\" >&2; exit 1; }\n"
 	"if [ -d \"$src\" ] && [ ! -L \"$src\" ]; then\n"
-	"  mkdir -p \"$dest\"; $B cp -a \"$src\"/. \"$dest\"/; $B chown -R \"$owner\" \"$dest\"\n"
+	"  $B mkdir -p \"$dest\"; $B cp -a \"$src\"/. \"$dest\"/; $B chown -R \"$owner\" \"$dest\"\n"
 	"  [ -z \"$6\" ] || $B chmod -R \"$6\" \"$dest\"\n"
 	"else\n"
-	"  case $dest in */) mkdir -p \"$dest\"; dest=$dest$($B basename \"$src\") ;;\n"
-	"  *) mkdir -p \"$($B dirname \"$dest\")\"; [ ! -d \"$dest\" ] || dest=$dest/$($B basename \"$src\") ;; esac\n"
+	"  case $dest in */) $B mkdir -p \"$dest\"; dest=$dest$($B basename \"$src\") ;;\n"
+	"  *) $B mkdir -p \"$($B dirname \"$dest\")\"; [ ! -d \"$dest\" ] || dest=$dest/$($B basename \"$src\") ;; esac\n"
 	"  $B cp -a \"$src\" \"$dest\"; $B chown -h \"$owner\" \"$dest\"\n"
 	"  [ -z \"$6\" ] || [ -L \"$dest\" ] || $B chmod \"$6\" \"$dest\"\n"
 	"fi\n"
-	"rm -rf \"$t\" \"$1\"\n";
+	"$B rm -rf \"$t\" \"$1\"\n";
 
 /* The part of a COPY source before its first glob character's path
  * component (for "sub/STAR.txt", "sub"; for "STAR", "."), without "./". */
@@ -188,9 +188,10 @@ static int step_env(struct build *b, const struct build_step *s, struct build_ct
 {
 	for (size_t i = 0; i + 1 < s->n_args; i += 2) {
 		const char *v = s->args[i + 1];
+		int r;
 		if (!strpbrk(v, "$`")) {
-			if (build_ctx_setenv(ctx, s->args[i], v, err) < 0)
-				return -1;
+			if ((r = build_ctx_setenv(ctx, s->args[i], v, err)) < 0)
+				return r;
 			continue;
 		}
 		const char *argv[] = { GUEST_BUSYBOX, "sh", "-c", "eval \"printf '%s' \\\"$1\\\"\"", "env", v, NULL };
@@ -198,13 +199,12 @@ static int step_env(struct build *b, const struct build_step *s, struct build_ct
 		struct agent_exec_request req = { .argv = argv, .envs = (const char *const *)ctx->env,
 						  .on_output = on_output, .ctx = &o, .user = "root", .cwd = "/" };
 		struct agent_exec_result res;
-		int r = sandbox_exec(b->sb, &req, &res, err);
-		if (r < 0)
+		if ((r = sandbox_exec(b->sb, &req, &res, err)) < 0)
 			return cove_err_prefix(err, "ENV %s", s->args[i]);
 		if (!res.exited || res.exit_code != 0)
 			return cove_errf(err, -EIO, "ENV %s=%s: %s: %s", s->args[i], v, res.status, o.tail);
-		if (build_ctx_setenv(ctx, s->args[i], o.tail, err) < 0)
-			return -1;
+		if ((r = build_ctx_setenv(ctx, s->args[i], o.tail, err)) < 0)
+			return r;
 	}
 	return 0;
 }
@@ -254,9 +254,9 @@ static int ensure_user(struct build *b, const struct build_ctx *ctx, const char 
 		"  echo \"$1:x:$id:\" >> /etc/group\n"
 		"  echo \"$1:x:$id:$id::/home/$1:/bin/sh\" >> /etc/passwd\n"
 		"  [ ! -f /etc/shadow ] || echo \"$1:!:20000:0:99999:7:::\" >> /etc/shadow\n"
-		"  mkdir -p \"/home/$1\"; $B chown \"$id:$id\" \"/home/$1\"; $B chmod 0750 \"/home/$1\"\n"
+		"  $B mkdir -p \"/home/$1\"; $B chown \"$id:$id\" \"/home/$1\"; $B chmod 0750 \"/home/$1\"\n"
 		"fi\n"
-		"if [ \"$2\" = true ]; then mkdir -p /etc/sudoers.d\n"
+		"if [ \"$2\" = true ]; then $B mkdir -p /etc/sudoers.d\n"
 		"  echo \"$1 ALL=(ALL:ALL) NOPASSWD: ALL\" > /etc/sudoers.d/90-cove-$1; $B chmod 0440 /etc/sudoers.d/90-cove-$1; fi\n";
 	const char *argv[] = { GUEST_BUSYBOX, "sh", "-c", script, "user", user, sudo ? "true" : "false", NULL };
 	char what[96];
@@ -267,7 +267,7 @@ static int ensure_user(struct build *b, const struct build_ctx *ctx, const char 
 static int install_shims(struct build *b, const struct build_ctx *ctx, struct cove_err *err)
 {
 	const char *argv[] = { GUEST_BUSYBOX, "sh", "-c",
-			       "mkdir -p " SANDBOX_GUEST_TOOLS " && printf '%s' \"$1\" > " SANDBOX_GUEST_TOOLS "/ss && "
+			       GUEST_BUSYBOX " mkdir -p " SANDBOX_GUEST_TOOLS " && printf '%s' \"$1\" > " SANDBOX_GUEST_TOOLS "/ss && "
 			       GUEST_BUSYBOX " chmod 0755 " SANDBOX_GUEST_TOOLS "/ss",
 			       "shims", ss_shim, NULL };
 	return guest_run(b, ctx, argv, "root", NULL, "install Cove's ss stand-in", err);
