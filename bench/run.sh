@@ -14,7 +14,8 @@
 # throughput; then bench/coved.mjs: coved through the SDK, and bench/tls.mjs:
 # an envd call over coved's HTTPS beside HTTP; then bench/warm.mjs: creates
 # from a warm pool beside restores; bench/interpreter.mjs: the code
-# interpreter's runCode beside a bare Jupyter execute in the same guest.
+# interpreter's runCode beside a bare Jupyter execute in the same guest;
+# bench/build.sh: template builds (an image import, steps, a cached rebuild).
 set -eu
 build=${1:-build}
 runs=${BENCH_RUNS:-10}
@@ -189,3 +190,8 @@ COVE_NET_NAME=covw COVE_NET_RANGE=10.213.0.0/16 COVE_NET_DIR=/run/cove-bench-war
 nft delete table inet covw 2>/dev/null || true
 umount /run/cove-bench-warm/netns 2>/dev/null || true
 rm -rf /run/cove-bench-warm
+
+# Template builds: an image's import beside skopeo copy, steps beside the
+# same commands in a sandbox, a cached rebuild (bench/build.sh).
+echo
+"$(dirname "$0")/build.sh" "$build" || echo "build bench failed"
