@@ -308,8 +308,8 @@ int builds_open(struct manager *m, struct cove_err *err)
 	int r = fs_mkdir_p(m->build_dir, 0700, err);
 	snprintf(path, sizeof(path), "%s/logs", m->build_dir);
 	r = r ?: fs_mkdir_p(path, 0700, err);
-	snprintf(path, sizeof(path), "%s/" BUILDS_SUBDIR, m->templates_dir);
-	r = r ?: fs_mkdir_p(path, 0755, err);
+	/* TEMPLATES/.builds is made by the first build (build_run makes its
+	 * directory's parents). */
 	if (r == 0 && !(m->files = calloc(1, sizeof(*m->files))))
 		r = cove_errf(err, -ENOMEM, "out of memory");
 	snprintf(path, sizeof(path), "%s/files", m->build_dir);

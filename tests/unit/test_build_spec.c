@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "build/spec.h"
+#include "image/image.h"
 
 #define HASH_A "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define HASH_B "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
@@ -309,9 +310,11 @@ static void test_trigger_base(void **state)
 	trigger_refused("{\"fromImage\":\"a b\"}", "fromImage 'a b' is not an image reference");
 	trigger_refused("{\"fromImage\":5}", "fromImage must be a string");
 	trigger_refused("{\"fromTemplate\":\"Bad!\"}", "fromTemplate: invalid name");
-	char *lng = repeat('a', 600), body[800];
+	/* The image module's limit on a reference. */
+	char *lng = repeat('a', IMAGE_REF_MAX + 10), body[IMAGE_REF_MAX + 64], want[64];
 	snprintf(body, sizeof(body), "{\"fromImage\":\"%s\"}", lng);
-	trigger_refused(body, "fromImage is longer than 512 bytes");
+	snprintf(want, sizeof(want), "fromImage is longer than %d bytes", IMAGE_REF_MAX);
+	trigger_refused(body, want);
 	free(lng);
 	trigger_refused("{\"force\":1}", "force must be true or false");
 	trigger_refused("{\"steps\":{}}", "steps must be a list");
