@@ -56,8 +56,9 @@ struct build {
 
 void build_log(struct build *b, enum build_log_level level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* Runs step i (0-based) in b->sb, changing ctx as the step does. */
-int build_step_run(struct build *b, size_t i, struct build_ctx *ctx, struct cove_err *err);
+/* Runs step i (0-based) in b->sb, changing ctx as the step does; *synced
+ * when the step's command also had the guest write out its files. */
+int build_step_run(struct build *b, size_t i, struct build_ctx *ctx, bool *synced, struct cove_err *err);
 /* Has the guest write what it holds of its files to its disk. */
 int build_guest_sync(struct build *b, const struct build_ctx *ctx, struct cove_err *err);
 /* The base phase: Cove's busybox into the guest, and with

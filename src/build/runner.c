@@ -26,9 +26,9 @@
 static void step_keys(const struct build_plan *p, char (*keys)[BUILD_HASH_HEX + 1])
 {
 	char first[PATH_MAX + 256];
-	/* "base phase 2": what build_prepare_guest puts in the guest (a new
+	/* "base phase 3": what build_prepare_guest puts in the guest (a new
 	 * version when that changes). */
-	snprintf(first, sizeof(first), "base phase 2 %s; size %u %u; user %s%s; workdir %s", p->base_key, p->vcpus,
+	snprintf(first, sizeof(first), "base phase 3 %s; size %u %u; user %s%s; workdir %s", p->base_key, p->vcpus,
 		 p->memory_mib, p->user ? p->user : "-", p->user_create ? " (made)" : "", p->workdir ? p->workdir : "-");
 	for (size_t i = 0; p->env && p->env[i]; i++) {
 		/* Bounded: the environment only needs to change the key. */
@@ -72,17 +72,17 @@ static size_t cached_steps(const struct build_plan *p, const struct build_host *
 
 /* Saves the build VM's disk as the layer of key, with ctx, and lets the
  * guest go on. */
-static int save_layer(struct build *b, const char *key, const struct build_ctx *ctx, struct cove_err *err)
+static int save_layer(struct build *b, const char *key, const struct build_ctx *ctx, bool synced, struct cove_err *err)
 {
 	char dir[PATH_MAX], ctxp[PATH_MAX];
 	if (layer_paths(b->h, key, dir, ctxp) < 0)
 		return cove_errf(err, -ENAMETOOLONG, "cache %s: path too long", b->h->cache_dir);
 	fs_remove_tree(dir, NULL);
-	/* Written out by Cove's busybox first: the save's own sync is the
-	 * image's, which may have none. */
-	int r = build_guest_sync(b, ctx, err);
+	/* Written out by Cove's busybox (the save's own sync is the image's,
+	 * which may have none), in the step's own command where it could be. */
+	int r = synced ? 0 : build_guest_sync(b, ctx, err);
 	r = r ?: build_ctx_write(ctx, ctxp, err);
-	r = r ?: sandbox_save_disk(b->sb, &b->sc, dir, err);
+	r = r ?: sandbox_save_disk_synced(b->sb, &b->sc, dir, err);
 	if (r < 0)
 		return cove_err_prefix(err, "save the step's layer");
 	return sandbox_resume(b->sb, err);
@@ -262,8 +262,9 @@ static int run_steps(struct build *b, char (*keys)[BUILD_HASH_HEX + 1], const ch
 		}
 		build_log(b, BUILD_LOG_INFO, "[%zu/%zu] %s", i + 1, p->nsteps, what);
 		int64_t t0 = now_ms();
-		r = build_step_run(b, i, &ctx, err);
-		r = r ?: save_layer(b, keys[i + 1], &ctx, err);
+		bool synced = false;
+		r = build_step_run(b, i, &ctx, &synced, err);
+		r = r ?: save_layer(b, keys[i + 1], &ctx, synced, err);
 		if (r == 0)
 			build_log(b, BUILD_LOG_DEBUG, "step %zu done in %.1f s", i + 1, (double)(now_ms() - t0) / 1000.0);
 		b->step = "base";
@@ -275,7 +276,7 @@ static int run_steps(struct build *b, char (*keys)[BUILD_HASH_HEX + 1], const ch
 		/* No steps: the base phase's disk, saved for the image. */
 		snprintf(saved, sizeof(saved), "%s/base", out_dir);
 		r = build_guest_sync(b, &ctx, err);
-		r = r ?: sandbox_save_disk(b->sb, &b->sc, saved, err);
+		r = r ?: sandbox_save_disk_synced(b->sb, &b->sc, saved, err);
 	}
 	b->sb = sandbox_free(b->sb);
 	if (r == 0) {

@@ -281,31 +281,34 @@ int build_guest_sync(struct build *b, const struct build_ctx *ctx, struct cove_e
 
 int build_prepare_guest(struct build *b, struct build_ctx *ctx, struct cove_err *err)
 {
-	/* Templates Cove made have it (image import, image.sh); for others
-	 * it is uploaded and made executable by the image's own shell. */
-	const char *bb[] = { GUEST_BUSYBOX, "true", NULL };
+	/* Templates Cove made have busybox (image import, image.sh): the
+	 * stand-ins are put in by it at once. For others it is uploaded and
+	 * made executable by the image's own shell first. */
 	const char *argv[] = { "/bin/sh", "-c", "chmod 0755 " GUEST_BUSYBOX, NULL };
 	struct cove_err ignored = { 0 };
-	int r = 0;
-	if (guest_run(b, ctx, bb, "root", NULL, "busybox", &ignored) < 0) {
-		build_log(b, BUILD_LOG_DEBUG, "putting Cove's busybox in the guest");
-		r = agent_upload(&(struct agent_endpoint){ sandbox_netns_fd(b->sb), NET_GUEST_ADDR, ENVD_PORT, b->token },
-				 b->h->busybox, GUEST_BUSYBOX, "root", b->h->cancel_fd, err);
-		r = r ?: guest_run(b, ctx, argv, "root", NULL, "make Cove's busybox executable in the guest", err);
-	}
-	if (r == 0)
-		r = install_shims(b, ctx, err);
+	if (install_shims(b, ctx, &ignored) == 0)
+		return b->p->user_create && ctx->user[0] ? ensure_user(b, ctx, ctx->user, true, err) : 0;
+	build_log(b, BUILD_LOG_DEBUG, "putting Cove's busybox in the guest");
+	int r = agent_upload(&(struct agent_endpoint){ sandbox_netns_fd(b->sb), NET_GUEST_ADDR, ENVD_PORT, b->token },
+			     b->h->busybox, GUEST_BUSYBOX, "root", b->h->cancel_fd, err);
+	r = r ?: guest_run(b, ctx, argv, "root", NULL, "make Cove's busybox executable in the guest", err);
+	r = r ?: install_shims(b, ctx, err);
 	if (r == 0 && b->p->user_create && ctx->user[0])
 		r = ensure_user(b, ctx, ctx->user, true, err);
 	return r;
 }
 
-int build_step_run(struct build *b, size_t i, struct build_ctx *ctx, struct cove_err *err)
+int build_step_run(struct build *b, size_t i, struct build_ctx *ctx, bool *synced, struct cove_err *err)
 {
 	const struct build_step *s = &b->p->steps[i];
 	switch (s->type) {
 	case BUILD_RUN: {
-		const char *argv[] = { "/bin/sh", "-c", s->args[0], NULL };
+		/* The image's /bin/sh runs the command; Cove's busybox then has
+		 * the guest write out its files, in the same round trip. */
+		const char *argv[] = { GUEST_BUSYBOX, "sh", "-c",
+				       "/bin/sh -c \"$1\"; rc=$?; " GUEST_BUSYBOX " sync; exit $rc", "run", s->args[0],
+				       NULL };
+		*synced = true;
 		const char *user = s->n_args > 1 && *s->args[1] ? s->args[1] : ctx->user;
 		char what[96];
 		snprintf(what, sizeof(what), "RUN (step %zu)", i + 1);

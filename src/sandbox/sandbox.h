@@ -119,6 +119,10 @@ int sandbox_save(struct sandbox *sb, const struct sandbox_config *c, const char 
  * no device state; sandbox_reboot boots from it. Left paused, and fails
  * as sandbox_save does (-EOPNOTSUPP: a throwaway disk). */
 int sandbox_save_disk(struct sandbox *sb, const struct sandbox_config *c, const char *dir, struct cove_err *err);
+/* The same, for a caller that has just had the guest write out its files
+ * itself (a template build after each step): no sync of its own. */
+int sandbox_save_disk_synced(struct sandbox *sb, const struct sandbox_config *c, const char *dir,
+			     struct cove_err *err);
 /* Whether dir holds a whole saved sandbox (its conf is written last). */
 bool sandbox_saved_complete(const char *dir);
 /* Whether the sandbox saved in dir has its RAM (sandbox_save), rather

@@ -155,6 +155,12 @@ int sandbox_save_disk(struct sandbox *sb, const struct sandbox_config *c, const 
 	return save(sb, c, dir, SAVE_DISK, err);
 }
 
+int sandbox_save_disk_synced(struct sandbox *sb, const struct sandbox_config *c, const char *dir,
+			     struct cove_err *err)
+{
+	return save(sb, c, dir, SAVE_DISK, err);
+}
+
 static int start_saved(const struct sandbox_config *c, enum sandbox_boot how, const char *dir, const char *token,
 		       struct sandbox **ret, struct cove_err *err)
 {
