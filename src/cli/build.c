@@ -278,9 +278,8 @@ static void print_log(void *ctx, enum build_log_level level, const char *step, c
  * what it named before goes. */
 static int publish(const char *dir, const char *name, const char *build_dir)
 {
-	char link[PATH_MAX + 80], tmp[PATH_MAX + 96], old[PATH_MAX];
+	char link[PATH_MAX + 80], old[PATH_MAX];
 	snprintf(link, sizeof(link), "%s/%s", dir, name);
-	snprintf(tmp, sizeof(tmp), "%s/.%s.link", dir, name);
 	ssize_t n = readlink(link, old, sizeof(old) - 1);
 	old[n > 0 ? n : 0] = '\0';
 	struct stat st;
@@ -288,11 +287,10 @@ static int publish(const char *dir, const char *name, const char *build_dir)
 		fprintf(stderr, "cove template: %s exists and was not made by a build; remove it first\n", link);
 		return -EEXIST;
 	}
-	unlink(tmp);
-	if (symlink(build_dir, tmp) < 0 || rename(tmp, link) < 0) {
-		fprintf(stderr, "cove template: %s: %s\n", link, strerror(errno));
-		unlink(tmp);
-		return -errno;
+	struct cove_err err = { 0 };
+	if (template_link(dir, name, build_dir, &err) < 0) {
+		fprintf(stderr, "cove template: %s\n", err.msg);
+		return err.code;
 	}
 	if (old[0] && old[0] == '.' && !strchr(old, '/')) {
 		char path[PATH_MAX * 2];

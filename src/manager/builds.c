@@ -26,17 +26,9 @@ void build_path(const struct manager *m, const char *id, char path[PATH_MAX])
 
 int builds_link_default(struct manager *m, const char *template_id, const char *build, struct cove_err *err)
 {
-	char link[PATH_MAX + 80], tmp[PATH_MAX + 96], target[128];
-	snprintf(link, sizeof(link), "%s/%s", m->templates_dir, template_id);
-	snprintf(tmp, sizeof(tmp), "%s/.%s.link", m->templates_dir, template_id);
+	char target[128];
 	snprintf(target, sizeof(target), BUILDS_SUBDIR "/%s", build);
-	unlink(tmp);
-	if (symlink(target, tmp) < 0 || rename(tmp, link) < 0) {
-		int e = errno;
-		unlink(tmp);
-		return cove_errno(err, -e, "template %s: link %s", template_id, link);
-	}
-	return 0;
+	return template_link(m->templates_dir, template_id, target, err);
 }
 
 static int need_builds(const struct manager *m, struct cove_err *err)

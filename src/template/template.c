@@ -280,3 +280,18 @@ int template_each(const char *dir, template_fn fn, void *ctx, struct cove_err *e
 	free(names);
 	return r;
 }
+
+int template_link(const char *dir, const char *name, const char *target, struct cove_err *err)
+{
+	char link[PATH_MAX + TEMPLATE_NAME_MAX + 2], tmp[PATH_MAX + TEMPLATE_NAME_MAX + 8];
+	if ((size_t)snprintf(link, sizeof(link), "%s/%s", dir, name) >= sizeof(link) ||
+	    (size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.link", dir, name) >= sizeof(tmp))
+		return cove_errf(err, -ENAMETOOLONG, "template %s: directory %s: path too long", name, dir);
+	unlink(tmp);
+	if (symlink(target, tmp) < 0 || rename(tmp, link) < 0) {
+		int e = errno;
+		unlink(tmp);
+		return cove_errno(err, -e, "template %s: link %s", name, link);
+	}
+	return 0;
+}

@@ -57,6 +57,11 @@ unsigned template_image_mib(const struct template *t);
  * or -E2BIG if more than max - 1. */
 long template_envs(const struct template *t, const char *const *extra, const char **out, size_t max);
 
+/* DIR/NAME becomes a symlink to target (a path relative to dir: a build's
+ * own directory), swapped in whole (a new link renamed over the old one),
+ * so a reader sees the old template or the new one. */
+int template_link(const char *dir, const char *name, const char *target, struct cove_err *err);
+
 typedef int (*template_fn)(void *ctx, const struct template *t);
 /* Every usable template in dir, by name (a directory that is not one is
  * skipped). Stops at the first non-zero return of fn and returns it. */
