@@ -61,18 +61,9 @@ static int has_build(void *ctx, const struct store_build *b)
 
 bool manager_template_is_built(struct manager *m, const char *template_id)
 {
-	struct store_tag t;
+	/* Its link and tags are made only for builds it has records of. */
 	struct cove_err err = { 0 };
-	char link[PATH_MAX + 80], target[PATH_MAX];
-	snprintf(link, sizeof(link), "%s/%s", m->templates_dir, template_id);
-	ssize_t n = readlink(link, target, sizeof(target) - 1);
-	if (n > 0) {
-		target[n] = '\0';
-		if (strncmp(target, BUILDS_SUBDIR "/", sizeof(BUILDS_SUBDIR)) == 0)
-			return true;
-	}
-	return store_tag_get(m->c.store, template_id, "default", &t, &err) == 0 ||
-	       store_build_each(m->c.store, template_id, has_build, NULL, &err) == 1;
+	return store_build_each(m->c.store, template_id, has_build, NULL, &err) == 1;
 }
 
 struct supersede {
@@ -108,9 +99,7 @@ int manager_build_register(struct manager *m, const struct build_create *req, st
 	char dir[PATH_MAX + 80];
 	snprintf(dir, sizeof(dir), "%s/%s", m->templates_dir, name);
 	struct stat st;
-	struct cove_err e = { 0 };
-	bool built = store_build_each(m->c.store, name, has_build, NULL, &e) == 1;
-	if (!built && lstat(dir, &st) == 0)
+	if (!manager_template_is_built(m, name) && lstat(dir, &st) == 0)
 		return cove_errf(err, -EEXIST, "template '%s' exists and was not made by a build (it is a recipe's); choose another name", name);
 	struct store_build b = { .state = STORE_BUILD_WAITING, .vcpus = req->cpu_count, .mem_mib = req->memory_mib,
 				 .min_free_mib = req->min_free_disk_mib, .created_ms = wall_ms() };
