@@ -50,7 +50,6 @@ struct build {
 	const struct build_host *h;
 	struct sandbox_config sc;
 	struct sandbox *sb;
-	char token[65];
 	const char *step; /* the log's step label now */
 };
 

@@ -127,7 +127,6 @@ static int start_vm(struct build *b, size_t cached, char (*keys)[BUILD_HASH_HEX 
 			return cove_errf(err, -EOPNOTSUPP, "the base template %s has no usable snapshot to build on (make "
 							   "one with 'cove template snapshot %s', as root)",
 					 p->base->name, p->base->name);
-		snprintf(b->token, sizeof(b->token), "%s", sandbox_token(b->sb));
 		snprintf(ctx->user, sizeof(ctx->user), "%s", p->user ? p->user : p->base->user);
 		snprintf(ctx->workdir, sizeof(ctx->workdir), "%s", p->workdir ? p->workdir : p->base->workdir);
 		for (size_t i = 0; p->env && p->env[i]; i++) {
@@ -146,10 +145,11 @@ static int start_vm(struct build *b, size_t cached, char (*keys)[BUILD_HASH_HEX 
 	int r = build_ctx_read(ctx, ctxp, err);
 	if (r < 0)
 		return r;
-	if ((r = random_hex(b->token, 32)) < 0)
+	char token[65];
+	if ((r = random_hex(token, 32)) < 0)
 		return cove_errno(err, r, "random token");
 	int turn = boot_turn(b, true, err);
-	r = turn ?: sandbox_reboot(&b->sc, dir, b->token, &b->sb, err);
+	r = turn ?: sandbox_reboot(&b->sc, dir, token, &b->sb, err);
 	if (turn == 0)
 		boot_turn(b, false, NULL);
 	if (r < 0)

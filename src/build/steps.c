@@ -168,8 +168,7 @@ static int step_copy(struct build *b, const struct build_step *s, struct build_c
 		return cove_errno(err, -errno, "COPY %s: the files (hash %s) were not uploaded", s->args[0],
 				  s->files_hash);
 	snprintf(guest, sizeof(guest), GUEST_COPY_DIR "/%s.tar", s->files_hash);
-	int r = agent_upload(&(struct agent_endpoint){ sandbox_netns_fd(b->sb), NET_GUEST_ADDR, ENVD_PORT, b->token },
-			     host, guest, "root", b->h->cancel_fd, err);
+	int r = sandbox_upload(b->sb, host, guest, "root", err);
 	if (r < 0)
 		return r;
 	copy_source(s->args[0], src, sizeof(src));
@@ -289,8 +288,7 @@ int build_prepare_guest(struct build *b, struct build_ctx *ctx, struct cove_err 
 	if (install_shims(b, ctx, &ignored) == 0)
 		return b->p->user_create && ctx->user[0] ? ensure_user(b, ctx, ctx->user, true, err) : 0;
 	build_log(b, BUILD_LOG_DEBUG, "putting Cove's busybox in the guest");
-	int r = agent_upload(&(struct agent_endpoint){ sandbox_netns_fd(b->sb), NET_GUEST_ADDR, ENVD_PORT, b->token },
-			     b->h->busybox, GUEST_BUSYBOX, "root", b->h->cancel_fd, err);
+	int r = sandbox_upload(b->sb, b->h->busybox, GUEST_BUSYBOX, "root", err);
 	r = r ?: guest_run(b, ctx, argv, "root", NULL, "make Cove's busybox executable in the guest", err);
 	r = r ?: install_shims(b, ctx, err);
 	if (r == 0 && b->p->user_create && ctx->user[0])

@@ -435,6 +435,14 @@ int sandbox_exec(struct sandbox *sb, const struct agent_exec_request *req, struc
 	return r;
 }
 
+int sandbox_upload(struct sandbox *sb, const char *from, const char *guest_path, const char *user,
+		   struct cove_err *err)
+{
+	struct agent_endpoint ep = { sandbox_netns_fd(sb), NET_GUEST_ADDR, ENVD_PORT, sb->token };
+	int r = agent_upload(&ep, from, guest_path, user, sb->cancel_fd, err);
+	return r < 0 && r != -ECANCELED ? cove_err_prefix(err, "in %s", sb->id) : r;
+}
+
 bool sandbox_can_save(const struct sandbox *sb)
 {
 	return vmm_can_save(sb->vm);

@@ -101,6 +101,11 @@ int sandbox_adopt(const struct sandbox_config *c, const struct proc_identity *vm
  * the command could not start (-ENOENT, -EACCES) or was cancelled. */
 int sandbox_exec(struct sandbox *sb, const struct agent_exec_request *req, struct agent_exec_result *res,
 		 struct cove_err *err);
+/* Writes the host file from to guest_path in the sandbox's guest (its
+ * parents made), owned by user (NULL: the agent's default), through its
+ * agent (agent_upload, with the sandbox's token and cancel_fd). */
+int sandbox_upload(struct sandbox *sb, const char *from, const char *guest_path, const char *user,
+		   struct cove_err *err);
 
 /* Saves the sandbox whole into dir (made; whole or absent): its guest's
  * RAM and device state, its disk overlay and the layer under it, so that
