@@ -61,7 +61,7 @@ status() {
     curl -s -H "X-API-KEY: $E2B_API_KEY" "$E2B_API_URL/templates/restarted/builds/$1/status" |
         sed -n 's/.*"status":"\([a-z]*\)".*/\1/p'
 }
-bid=$(sdk "const i = await Template.buildInBackground(Template().fromTemplate('base').runCmd('echo first').runCmd('sleep 8; echo slept'), 'restarted');
+bid=$(sdk "const i = await Template.buildInBackground(Template().fromTemplate('tiny').runCmd('echo first').runCmd('sleep 8; echo slept'), 'restarted');
 console.log(i.buildId)" 2>&1)
 for _ in $(seq 1 300); do [ "$(status "$bid")" = building ] && break; sleep 0.2; done
 # Into the second step's sleep (the first is then in the cache).

@@ -33,6 +33,16 @@ after(async () => {
   rmSync(ctx, { recursive: true, force: true });
 });
 
+// A template's disk is its own copy, so each test removes what it built
+// (and the sandboxes of it) as soon as it is done: the suite's disk use
+// stays near one template's.
+async function done(name) {
+  while (made.length) await Sandbox.kill(made.pop()).catch(() => {});
+  const r = await fetch(`${api}/templates/${name}`, { method: 'DELETE', headers: { 'X-API-KEY': key } });
+  assert.ok(r.status === 204 || r.status === 404, `DELETE /templates/${name}: ${r.status}`);
+  templates.delete(name);
+}
+
 async function sandbox(name) {
   const sbx = await Sandbox.create(name, { timeoutMs: 120_000 });
   made.push(sbx.sandboxId);
@@ -82,11 +92,12 @@ test('a template built from base with every step type, its service started befor
   const viaHost = await getByHost(sbx.sandboxId, 8000, '/index.html');
   assert.equal(viaHost.status, 200);
   assert.match(viaHost.body, /built by cove/);
+  await done('web');
 });
 
 test('a rebuild whose steps have not changed comes from the cache', async () => {
   const t = Template({ fileContextPath: ctx })
-    .fromTemplate('base')
+    .fromTemplate('tiny')
     .runCmd('echo one > /tmp/one')
     .copy('site', '/home/user/site')
     .runCmd('echo two > /tmp/two');
@@ -98,16 +109,17 @@ test('a rebuild whose steps have not changed comes from the cache', async () => 
   assert.equal(cached.length, 3, logs.lines.join('\n'));
   // A changed last step runs again; those before it stay cached.
   const logs2 = collect();
-  await Template.build(Template({ fileContextPath: ctx }).fromTemplate('base').runCmd('echo one > /tmp/one')
+  await Template.build(Template({ fileContextPath: ctx }).fromTemplate('tiny').runCmd('echo one > /tmp/one')
     .copy('site', '/home/user/site').runCmd('echo three > /tmp/two'), 'cached', { onBuildLogs: logs2.onBuildLogs });
   assert.equal(logs2.lines.filter((l) => l.startsWith('CACHED')).length, 2, logs2.lines.join('\n'));
   const sbx = await sandbox('cached');
   assert.equal(await run(sbx, 'cat /tmp/one /tmp/two'), 'one\nthree');
+  await done('cached');
 });
 
 test('a RUN that fails ends the build in error naming the step, with its output', async () => {
   templates.add('broken');
-  const t = Template().fromTemplate('base').runCmd('echo fine').runCmd('echo about to fail >&2; exit 3');
+  const t = Template().fromTemplate('tiny').runCmd('echo fine').runCmd('echo about to fail >&2; exit 3');
   await assert.rejects(Template.build(t, 'broken'), (e) => {
     assert.ok(e instanceof BuildError, String(e));
     assert.match(e.message, /step 2|RUN/);
@@ -116,13 +128,14 @@ test('a RUN that fails ends the build in error naming the step, with its output'
     return true;
   });
   assert.equal(await Template.exists('broken'), false);
+  await done('broken');
 });
 
 test('tags: a name:tag build, assign and remove, and a sandbox of a tag', async () => {
   templates.add('tagged');
-  const v1 = await Template.build(Template().fromTemplate('base').runCmd('echo v1 > /tmp/version'), 'tagged:v1');
+  const v1 = await Template.build(Template().fromTemplate('tiny').runCmd('echo v1 > /tmp/version'), 'tagged:v1');
   assert.deepEqual(v1.tags, ['v1']);
-  const latest = await Template.build(Template().fromTemplate('base').runCmd('echo v2 > /tmp/version'), 'tagged');
+  const latest = await Template.build(Template().fromTemplate('tiny').runCmd('echo v2 > /tmp/version'), 'tagged');
   const tags = await Template.getTags('tagged');
   assert.deepEqual(tags.map((t) => t.tag).sort(), ['default', 'v1']);
   assert.equal(tags.find((t) => t.tag === 'v1').buildId, v1.buildId);
@@ -134,11 +147,12 @@ test('tags: a name:tag build, assign and remove, and a sandbox of a tag', async 
   await Template.removeTags('tagged', ['stable']);
   assert.deepEqual((await Template.getTags('tagged')).map((t) => t.tag).sort(), ['default', 'v1']);
   await assert.rejects(Sandbox.create('tagged:stable'), /not found/);
+  await done('tagged');
 });
 
 test('buildInBackground, then the status by offset until ready', async () => {
   templates.add('background');
-  const info = await Template.buildInBackground(Template().fromTemplate('base').runCmd('echo bg'), 'background');
+  const info = await Template.buildInBackground(Template().fromTemplate('tiny').runCmd('echo bg'), 'background');
   let offset = 0;
   const seen = [];
   let status;
@@ -153,6 +167,7 @@ test('buildInBackground, then the status by offset until ready', async () => {
   const again = await Template.getBuildStatus(info, { logsOffset: offset });
   assert.deepEqual(again.logEntries, []);
   assert.ok(seen.some((m) => m === 'bg'), seen.join('\n'));
+  await done('background');
 });
 
 test('fromDockerfile: the SDK turns it into steps; E2B\'s base image is Cove\'s base', async () => {
@@ -167,6 +182,7 @@ test('fromDockerfile: the SDK turns it into steps; E2B\'s base image is Cove\'s 
   assert.equal(await run(sbx, 'cat /tmp/d; echo $MODE; pwd; whoami; stat -c %U ready-file'),
     'from-dockerfile\ndocker\n/opt/app\nuser\nroot');
   assert.match(await run(sbx, 'pgrep -a sleep || ps ax'), /sleep infinity/);
+  await done('docker');
 });
 
 test('an upload cut short or with a bad token is refused; files never uploaded fail the trigger', async () => {
@@ -194,7 +210,7 @@ test('an upload cut short or with a bad token is refused; files never uploaded f
 
 test('a built template is removed with DELETE /templates/{id}; a recipe template is not', async () => {
   templates.add('gone');
-  await Template.build(Template().fromTemplate('base').runCmd('true'), 'gone');
+  await Template.build(Template().fromTemplate('tiny').runCmd('true'), 'gone');
   assert.ok(await Template.exists('gone'));
   const del = await fetch(`${api}/templates/gone`, { method: 'DELETE', headers: { 'X-API-KEY': key } });
   assert.equal(del.status, 204);
