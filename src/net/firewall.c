@@ -6,10 +6,16 @@
  *                   slot range itself (other sandboxes): never reachable
  *     set private   the host's private networks: reachable only by allow_out
  *     map slots     host link name -> jump to that slot's chain
- *     chain input       no new connections from a slot to the host itself
+ *     map natslots  host link name -> jump to that slot's nat chain
+ *     chain input       no new connections from a slot to the host itself,
+ *                       but those redirected to the egress proxy
+ *     chain egress      (nat, prerouting) the slot's nat chain
+ *     chain proxy       redirect of TCP 80 and 443 to the egress proxy's
+ *                       port, or nothing when no proxy runs
  *     chain forward     blocked, then the slot's chain, then reject
  *     chain postrouting masquerade of the range on the way out
  *     chain slot-N      the sandbox's policy: allow_out, deny_out, private
+ *     chain nat-N       jump proxy when the policy names domains
  *
  * Inside each slot's namespace a small table of its own SNATs the guest to
  * the namespace's end of the veth. Entries come from net_cidr_parse and are
@@ -49,6 +55,11 @@ struct firewall {
 	pthread_cond_t committed;
 	struct pending *queue, **queue_end; /* in the order they came */
 	bool committing;
+	/* The sandboxes' nameservers (net_config.dns), NULL-terminated. */
+	char dns_text[NET_MAX_DNS][16];
+	const char *dns[NET_MAX_DNS + 1];
+	/* The egress proxy's port; 0: none runs in this process. */
+	uint16_t proxy_port;
 };
 
 /* The kernel's errno, as libnftables reports it only in text. */
@@ -58,9 +69,9 @@ static int error_code(const char *msg)
 		const char *text;
 		int code;
 	} known[] = {
-		{ "No such file or directory", -ENOENT }, { "Operation not permitted", -EPERM },
+		{ "No such file or directory", -ENOENT },       { "Operation not permitted", -EPERM },
 		{ "Protocol not supported", -EPROTONOSUPPORT }, { "File exists", -EEXIST },
-		{ "Device or resource busy", -EBUSY }, { "No space left", -ENOSPC },
+		{ "Device or resource busy", -EBUSY },          { "No space left", -ENOSPC },
 		{ "Cannot allocate memory", -ENOMEM },
 	};
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
@@ -107,13 +118,22 @@ static struct nft_ctx *ctx_new(void)
 	return nft;
 }
 
-int fw_open(const char *name, const struct net_cidr *range, struct firewall **ret, struct cove_err *err)
+int fw_open(const char *name, const struct net_cidr *range, const char *const *dns, struct firewall **ret,
+	    struct cove_err *err)
 {
 	struct firewall *fw = calloc(1, sizeof(*fw));
 	if (!fw)
 		return cove_errf(err, -ENOMEM, "nftables: out of memory");
 	snprintf(fw->name, sizeof(fw->name), "%s", name);
 	fw->range = *range;
+	for (size_t i = 0, n = 0; dns && dns[i] && n < NET_MAX_DNS; i++) {
+		struct net_cidr c;
+		if (net_cidr_parse(dns[i], &c) < 0 || c.prefix != 32)
+			continue; /* net_config_check refused it already */
+		net_addr_format(c.addr, fw->dns_text[n]);
+		fw->dns[n] = fw->dns_text[n];
+		n++;
+	}
 	pthread_mutex_init(&fw->lock, NULL);
 	pthread_mutex_init(&fw->queue_lock, NULL);
 	pthread_cond_init(&fw->committed, NULL);
@@ -129,8 +149,9 @@ int fw_open(const char *name, const struct net_cidr *range, struct firewall **re
 	if (r < 0) {
 		fw_close(fw);
 		return cove_err_prefix(err, "nftables unavailable%s",
-				       r == -EPERM ? " (needs root or CAP_NET_ADMIN)"
-				       : r == -EPROTONOSUPPORT ? " (no nf_tables in this kernel)" : "");
+				       r == -EPERM             ? " (needs root or CAP_NET_ADMIN)"
+				       : r == -EPROTONOSUPPORT ? " (no nf_tables in this kernel)"
+							       : "");
 	}
 	*ret = fw;
 	return 0;
@@ -177,20 +198,35 @@ static void emit_cidr(struct cmdbuf *b, const struct net_cidr *c)
 	emit(b, "%s/%u", a, c->prefix);
 }
 
+/* A table's prefixes, separated by ", ". */
+static void emit_table(struct cmdbuf *b, const struct net_cidr *t)
+{
+	for (size_t i = 0; t[i].prefix; i++) {
+		emit(b, i ? ", " : "");
+		emit_cidr(b, &t[i]);
+	}
+}
+
 static int table_commands(const struct firewall *fw, char *buf, size_t len)
 {
 	struct cmdbuf b = { buf, len, 0, false };
 	const char *t = fw->name;
 	emit(&b, "add table inet %s\n", t);
-	emit(&b, "add set inet %s blocked { type ipv4_addr; flags interval; auto-merge; elements = { "
-		 "0.0.0.0/8, 127.0.0.0/8, 169.254.0.0/16, 224.0.0.0/3, ", t);
+	emit(&b, "add set inet %s blocked { type ipv4_addr; flags interval; auto-merge; elements = { ", t);
+	emit_table(&b, net_blocked);
+	emit(&b, ", ");
 	emit_cidr(&b, &fw->range);
 	emit(&b, " }; }\n");
-	emit(&b, "add set inet %s private { type ipv4_addr; flags interval; auto-merge; elements = { "
-		 "10.0.0.0/8, 100.64.0.0/10, 172.16.0.0/12, 192.0.0.0/24, 192.168.0.0/16, 198.18.0.0/15 }; }\n", t);
+	emit(&b, "add set inet %s private { type ipv4_addr; flags interval; auto-merge; elements = { ", t);
+	emit_table(&b, net_private);
+	emit(&b, " }; }\n");
 	emit(&b, "add map inet %s slots { type ifname : verdict; }\n", t);
+	emit(&b, "add map inet %s natslots { type ifname : verdict; }\n", t);
 	emit(&b, "add chain inet %s input { type filter hook input priority filter; policy accept; }\n", t);
 	emit(&b, "add rule inet %s input iifname \"%s-*\" ct state established,related accept\n", t, t);
+	/* Only the proxy's redirect makes a slot's connection to the host
+	 * DNAT'd; a guest dialling the proxy's port itself is rejected. */
+	emit(&b, "add rule inet %s input iifname \"%s-*\" ct status dnat accept\n", t, t);
 	emit(&b, "add rule inet %s input iifname \"%s-*\" " REJECT "\n", t, t);
 	emit(&b, "add chain inet %s forward { type filter hook forward priority filter; policy accept; }\n", t);
 	emit(&b, "add rule inet %s forward oifname \"%s-*\" ct state established,related accept\n", t, t);
@@ -199,6 +235,9 @@ static int table_commands(const struct firewall *fw, char *buf, size_t len)
 	emit(&b, "add rule inet %s forward iifname \"%s-*\" ip daddr @blocked " REJECT "\n", t, t);
 	emit(&b, "add rule inet %s forward iifname vmap @slots\n", t);
 	emit(&b, "add rule inet %s forward iifname \"%s-*\" " REJECT "\n", t, t);
+	emit(&b, "add chain inet %s proxy\n", t);
+	emit(&b, "add chain inet %s egress { type nat hook prerouting priority dstnat; policy accept; }\n", t);
+	emit(&b, "add rule inet %s egress iifname vmap @natslots\n", t);
 	emit(&b, "add chain inet %s postrouting { type nat hook postrouting priority srcnat; policy accept; }\n", t);
 	emit(&b, "add rule inet %s postrouting ip saddr ", t);
 	emit_cidr(&b, &fw->range);
@@ -227,48 +266,84 @@ int fw_ensure_table(struct firewall *fw, bool replace, struct cove_err *err)
 	int n = table_commands(fw, cmds, sizeof(cmds));
 	if (n < 0)
 		return cove_errf(err, -ENOSPC, "nftables: table commands too long");
-	snprintf(probe, sizeof(probe), "list chain inet %s forward", fw->name);
+	/* The newest chain: a table an older Cove made lacks it, and is made
+	 * again (recovery then puts back the rules of the slots in use). */
+	snprintf(probe, sizeof(probe), "list chain inet %s egress", fw->name);
 	pthread_mutex_lock(&fw->lock);
 	int r = run(fw->nft, probe, "look for the table", NULL);
-	if (r == -ENOENT)
-		r = run(fw->nft, cmds, "make the table", err);
-	else if (r < 0)
+	if (r == -ENOENT) {
+		char del[64];
+		snprintf(del, sizeof(del), "delete table inet %s", fw->name);
+		r = run(fw->nft, del, "delete the old table", NULL);
+		r = r == 0 || r == -ENOENT ? run(fw->nft, cmds, "make the table", err)
+					   : cove_errf(err, r, "nftables: replace table inet %s", fw->name);
+	} else if (r < 0)
 		cove_errf(err, r, "nftables: look for table inet %s: %s", fw->name, strerror(-r));
 	pthread_mutex_unlock(&fw->lock);
 	return r;
 }
 
+/* The list's addresses and CIDRs (its domain names are the egress proxy's
+ * to judge); false when it has none. */
+static bool has_cidrs(const char *const *list)
+{
+	struct net_cidr c;
+	for (size_t i = 0; list && list[i]; i++)
+		if (net_cidr_parse(list[i], &c) == 0)
+			return true;
+	return false;
+}
+
 static void emit_list(struct cmdbuf *b, const char *const *list)
 {
 	emit(b, "{ ");
+	bool first = true;
 	for (size_t i = 0; list[i]; i++) {
 		struct net_cidr c;
-		if (net_cidr_parse(list[i], &c) < 0) { /* checked before; never printed raw */
-			b->overflow = true;
-			return;
-		}
-		emit(b, i ? ", " : "");
+		if (net_cidr_parse(list[i], &c) < 0)
+			continue; /* a domain name (checked): the proxy's, never printed */
+		emit(b, first ? "" : ", ");
 		emit_cidr(b, &c);
+		first = false;
 	}
 	emit(b, " }");
 }
 
-int fw_slot_commands(const char *name, unsigned index, const struct net_policy *p, char *buf, size_t len)
+/* A policy without internet that names domains keeps DNS to the
+ * sandboxes' nameservers, as E2B keeps its nameserver open then. */
+static void emit_dns(struct cmdbuf *b, const char *t, unsigned index, const char *const *dns)
+{
+	if (!has_cidrs(dns))
+		return;
+	for (int tcp = 0; tcp < 2; tcp++) {
+		emit(b, "add rule inet %s slot-%u ip daddr ", t, index);
+		emit_list(b, dns);
+		emit(b, " %s dport 53 accept\n", tcp ? "tcp" : "udp");
+	}
+}
+
+int fw_slot_commands(const char *name, unsigned index, const struct net_policy *p, const char *const *dns, char *buf,
+		     size_t len)
 {
 	struct cmdbuf b = { buf, len, 0, false };
 	const char *t = name;
+	bool domains = net_policy_has_domains(p);
+	if (net_policy_check(p, NULL) < 0)
+		return -EINVAL; /* checked before; nothing from a request reaches nft as is */
 	emit(&b, "add chain inet %s slot-%u\n", t, index);
 	emit(&b, "flush chain inet %s slot-%u\n", t, index);
-	if (p->allow_out && p->allow_out[0]) {
+	if (has_cidrs(p->allow_out)) {
 		emit(&b, "add rule inet %s slot-%u ip daddr ", t, index);
 		emit_list(&b, p->allow_out);
 		emit(&b, " accept\n");
 	}
 	if (!p->internet) {
+		if (domains)
+			emit_dns(&b, t, index, dns);
 		/* deny_out 0.0.0.0/0: everything but allow_out. */
 		emit(&b, "add rule inet %s slot-%u " REJECT "\n", t, index);
 	} else {
-		if (p->deny_out && p->deny_out[0]) {
+		if (has_cidrs(p->deny_out)) {
 			emit(&b, "add rule inet %s slot-%u ip daddr ", t, index);
 			emit_list(&b, p->deny_out);
 			emit(&b, " " REJECT "\n");
@@ -277,7 +352,28 @@ int fw_slot_commands(const char *name, unsigned index, const struct net_policy *
 		emit(&b, "add rule inet %s slot-%u accept\n", t, index);
 	}
 	emit(&b, "add element inet %s slots { \"%s-%u\" : jump slot-%u }\n", t, t, index, index);
+	/* Web traffic of a policy with domains goes to the egress proxy. */
+	emit(&b, "add chain inet %s nat-%u\n", t, index);
+	emit(&b, "flush chain inet %s nat-%u\n", t, index);
+	if (domains)
+		emit(&b, "add rule inet %s nat-%u jump proxy\n", t, index);
+	emit(&b, "add element inet %s natslots { \"%s-%u\" : jump nat-%u }\n", t, t, index, index);
 	return b.overflow ? -ENOSPC : (int)b.used;
+}
+
+int fw_set_proxy(struct firewall *fw, uint16_t port, struct cove_err *err)
+{
+	char cmds[256];
+	int n = snprintf(cmds, sizeof(cmds), "flush chain inet %s proxy\n", fw->name);
+	if (port)
+		snprintf(cmds + n, sizeof(cmds) - (size_t)n,
+			 "add rule inet %s proxy tcp dport { 80, 443 } redirect to :%u\n", fw->name, port);
+	pthread_mutex_lock(&fw->lock);
+	int r = run(fw->nft, cmds, "point web traffic at the egress proxy", err);
+	if (r == 0)
+		fw->proxy_port = port;
+	pthread_mutex_unlock(&fw->lock);
+	return r;
 }
 
 /* Commits a batch of queued policies in one transaction; if that fails,
@@ -312,7 +408,7 @@ int fw_slot_set(struct firewall *fw, unsigned index, const struct net_policy *p,
 	char *cmds = malloc(len);
 	if (!cmds)
 		return cove_errf(err, -ENOMEM, "nftables: out of memory");
-	int r = fw_slot_commands(fw->name, index, p, cmds, len);
+	int r = fw_slot_commands(fw->name, index, p, fw->dns, cmds, len);
 	if (r < 0) {
 		free(cmds);
 		return cove_errf(err, -EINVAL, "nftables: slot %u: bad policy", index);
@@ -350,31 +446,40 @@ int fw_slot_set(struct firewall *fw, unsigned index, const struct net_policy *p,
 
 int fw_slot_remove(struct firewall *fw, unsigned index, struct cove_err *err)
 {
-	char elem[128], chain[160];
-	snprintf(elem, sizeof(elem), "delete element inet %s slots { \"%s-%u\" }\n", fw->name, fw->name, index);
-	snprintf(chain, sizeof(chain), "flush chain inet %s slot-%u\ndelete chain inet %s slot-%u\n", fw->name, index,
-		 fw->name, index);
-	char both[sizeof(elem) + sizeof(chain)];
-	snprintf(both, sizeof(both), "%s%s", elem, chain);
+	char elem[256], chain[320];
+	const char *t = fw->name;
+	snprintf(elem, sizeof(elem), "delete element inet %s slots { \"%s-%u\" }\n", t, t, index);
+	snprintf(chain, sizeof(chain), "flush chain inet %s slot-%u\ndelete chain inet %s slot-%u\n", t, index, t,
+		 index);
+	char nat_elem[256], nat_chain[320];
+	snprintf(nat_elem, sizeof(nat_elem), "delete element inet %s natslots { \"%s-%u\" }\n", t, t, index);
+	snprintf(nat_chain, sizeof(nat_chain), "flush chain inet %s nat-%u\ndelete chain inet %s nat-%u\n", t, index, t,
+		 index);
+	char all[sizeof(elem) + sizeof(chain) + sizeof(nat_elem) + sizeof(nat_chain)];
+	snprintf(all, sizeof(all), "%s%s%s%s", elem, chain, nat_elem, nat_chain);
 	pthread_mutex_lock(&fw->lock);
 	/* One transaction in the common case; piece by piece when a part is
-	 * already gone (nft 1.0.6 has no 'destroy', which would ignore that). */
-	int r = run(fw->nft, both, "remove slot", NULL);
+	 * already gone (nft 1.0.6 has no 'destroy', which would ignore that):
+	 * each map entry before the chain it jumps to. */
+	int r = run(fw->nft, all, "remove slot", NULL);
 	if (r == -ENOENT) {
-		r = run(fw->nft, elem, "remove slot map entry", err);
-		if (r == 0 || r == -ENOENT)
-			r = run(fw->nft, chain, "remove slot chain", err);
+		const char *parts[] = { elem, chain, nat_elem, nat_chain };
+		const char *whats[] = { "remove slot map entry", "remove slot chain", "remove slot nat map entry",
+					"remove slot nat chain" };
+		r = 0;
+		for (size_t i = 0; i < 4 && (r == 0 || r == -ENOENT); i++)
+			r = run(fw->nft, parts[i], whats[i], err);
 		if (r == -ENOENT)
 			r = 0;
 	} else if (r < 0) {
-		r = run(fw->nft, both, "remove slot", err);
+		r = run(fw->nft, all, "remove slot", err);
 	}
 	pthread_mutex_unlock(&fw->lock);
 	return r;
 }
 
-static int each_in_json(const char *name, const char *text, int (*fn)(void *ctx, unsigned index, bool is_chain), void *ctx,
-			struct cove_err *err)
+static int each_in_json(const char *name, const char *text, int (*fn)(void *ctx, unsigned index, bool is_chain),
+			void *ctx, struct cove_err *err)
 {
 	json_error_t jerr;
 	_cleanup_json_ json_t *root = json_loads(text, 0, &jerr);
@@ -389,10 +494,14 @@ static int each_in_json(const char *name, const char *text, int (*fn)(void *ctx,
 	json_array_foreach(items, i, item) {
 		unsigned index;
 		json_t *chain = json_object_get(item, "chain"), *map = json_object_get(item, "map");
-		if (chain && slot_parse_index("slot-", json_string_value(json_object_get(chain, "name")), &index) == 0)
+		const char *chain_name = json_string_value(json_object_get(chain, "name"));
+		if (chain && (slot_parse_index("slot-", chain_name, &index) == 0 ||
+			      slot_parse_index("nat-", chain_name, &index) == 0))
 			r = fn(ctx, index, true);
 		const char *map_name = json_string_value(json_object_get(map, "name"));
-		json_t *elems = map_name && strcmp(map_name, "slots") == 0 ? json_object_get(map, "elem") : NULL;
+		json_t *elems = map_name && (strcmp(map_name, "slots") == 0 || strcmp(map_name, "natslots") == 0)
+				      ? json_object_get(map, "elem")
+				      : NULL;
 		size_t j;
 		json_t *e;
 		json_array_foreach(elems, j, e) {
@@ -445,4 +554,12 @@ int fw_namespace_setup(uint32_t ns_end, struct cove_err *err)
 	int r = run(nft, cmds, "slot namespace rules", err);
 	nft_ctx_free(nft);
 	return r;
+}
+
+bool fw_has_proxy(struct firewall *fw)
+{
+	pthread_mutex_lock(&fw->lock);
+	bool has = fw->proxy_port != 0;
+	pthread_mutex_unlock(&fw->lock);
+	return has;
 }

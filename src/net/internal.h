@@ -25,6 +25,10 @@ struct net_cidr {
 /* "a.b.c.d" or "a.b.c.d/n" with no bits set past the prefix. */
 int net_cidr_parse(const char *s, struct net_cidr *ret);
 void net_addr_format(uint32_t addr, char buf[16]);
+bool net_cidr_contains(const struct net_cidr *c, uint32_t addr);
+/* Never reachable from a slot; reachable only through allow_out. Each
+ * table ends with a zero prefix. */
+extern const struct net_cidr net_blocked[], net_private[];
 int net_name_check(const char *name);
 
 /* Addresses of slot index in range: the host's end and the namespace's end
@@ -38,7 +42,10 @@ int slot_parse_index(const char *prefix, const char *s, unsigned *ret);
 /* --- firewall.c: Cove's nftables table `inet NAME` --- */
 struct firewall;
 
-int fw_open(const char *name, const struct net_cidr *range, struct firewall **ret, struct cove_err *err);
+/* dns: the sandboxes' nameservers (a.b.c.d; others are skipped), kept for
+ * the rules of policies that name domains. */
+int fw_open(const char *name, const struct net_cidr *range, const char *const *dns, struct firewall **ret,
+	    struct cove_err *err);
 struct firewall *fw_close(struct firewall *fw);
 /* Makes the table with its base chains, sets and map, unless it is there.
  * replace: delete and remake it (its settings changed and no slot uses it). */
@@ -53,7 +60,13 @@ int fw_slot_each(struct firewall *fw, int (*fn)(void *ctx, unsigned index, bool 
 		 struct cove_err *err);
 /* The commands fw_slot_set runs (exposed for tests). Returns the length, or
  * -ENOSPC when buf is too small. */
-int fw_slot_commands(const char *name, unsigned index, const struct net_policy *p, char *buf, size_t len);
+int fw_slot_commands(const char *name, unsigned index, const struct net_policy *p, const char *const *dns, char *buf,
+		     size_t len);
+/* Points TCP 80 and 443 of slots whose policy names domains at the egress
+ * proxy on port (0: at nothing; they then meet the slot's chain). */
+int fw_set_proxy(struct firewall *fw, uint16_t port, struct cove_err *err);
+/* Whether a proxy was set by this process. */
+bool fw_has_proxy(struct firewall *fw);
 /* The rules inside a slot's namespace: SNAT of the guest to ns_end, and no
  * new connections from the guest or the host link into the namespace itself.
  * Runs on a thread inside the namespace. */

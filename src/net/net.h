@@ -50,13 +50,20 @@
 #define NET_DEFAULT_RANGE COVE_DEFAULT_NET_RANGE
 #define NET_DEFAULT_MAX_SLOTS COVE_DEFAULT_NET_MAX_SLOTS
 #define NET_MAX_RULES 256
+#define NET_MAX_DNS 8
 
 /* A sandbox's egress, as E2B's API has it: allow_internet_access=false is
  * deny_out 0.0.0.0/0, and allow_out wins over deny_out. Entries are IPv4
- * addresses or CIDRs. Whatever the policy, a guest never reaches the host
+ * addresses or CIDRs, or domain names (`pypi.org`, `*.github.com`; see
+ * proto/domain.h). Whatever the policy, a guest never reaches the host
  * itself, another sandbox, or link-local addresses (the cloud metadata
  * service 169.254.169.254); private networks (10/8, 172.16/12, 192.168/16,
- * 100.64/10, ...) only through allow_out. */
+ * 100.64/10, ...) only through allow_out.
+ *
+ * Domain names are judged by the egress proxy (net_egress_decide): a slot
+ * whose policy names one has its TCP to ports 80 and 443 redirected to the
+ * proxy, which reads the TLS SNI or the HTTP Host the guest asks for.
+ * Other ports are judged by address only, as E2B does. */
 struct net_policy {
 	bool internet;
 	const char *const *allow_out; /* NULL-terminated; may be NULL */
@@ -66,6 +73,26 @@ struct net_policy {
 /* Checks every entry (IPv4 address or CIDR with host bits clear, at most
  * NET_MAX_RULES per list); err names the first bad one. */
 int net_policy_check(const struct net_policy *p, struct cove_err *err);
+/* Whether either list names a domain. */
+bool net_policy_has_domains(const struct net_policy *p);
+
+/* What the egress proxy does with a connection a sandbox opened to dst
+ * (host byte order) on port 80 or 443, asking for name (TLS SNI or HTTP
+ * Host, normalized; "" when it sent none), under policy p:
+ *   1. name matches an allow_out domain: NET_EGRESS_BY_NAME (the proxy
+ *      resolves the name itself and connects to its address, so a guest
+ *      cannot pair an allowed name with an address of its choosing);
+ *   2. dst matches an allow_out address or CIDR: NET_EGRESS_DIRECT;
+ *   3. name matches a deny_out domain, or the internet is off, or dst is in
+ *      deny_out or a private network: NET_EGRESS_DENY;
+ *   4. otherwise NET_EGRESS_DIRECT.
+ * The proxy still refuses addresses no policy opens (net_egress_forbidden). */
+enum net_egress_verdict {
+	NET_EGRESS_DENY,
+	NET_EGRESS_DIRECT,
+	NET_EGRESS_BY_NAME,
+};
+enum net_egress_verdict net_egress_decide(const struct net_policy *p, uint32_t dst, const char *name);
 
 /* A policy as text, as slot records and sandbox records keep it: "" for the
  * default (internet on, no lists), else JSON with E2B's field names. */
@@ -91,6 +118,10 @@ struct net_config {
 	const char *range;     /* IPv4 CIDR the veth /31s come from; NULL: NET_DEFAULT_RANGE */
 	unsigned max_slots;    /* 0: NET_DEFAULT_MAX_SLOTS (capped by the range's size) */
 	unsigned pool_size;    /* ready slots kept made in the background; 0: none */
+	/* The sandboxes' nameservers (IPv4 addresses, at most NET_MAX_DNS),
+	 * NULL-terminated; may be NULL. A policy that names domains but denies
+	 * the internet keeps DNS (port 53) to them open. */
+	const char *const *dns;
 };
 
 /* Fills a config from the environment (common/env.h): COVE_NET_NAME,
@@ -120,6 +151,21 @@ int net_slots_open(const struct net_config *c, struct net_slots **ret, struct ne
 /* Stops the pool thread. Slots stay as they are (pool slots stay ready, for
  * the next process to use); release them first. NULL-safe. */
 struct net_slots *net_slots_close(struct net_slots *ns);
+
+/* The egress proxy of this process listens on port (of every host address;
+ * 0: none does): slots whose policy names domains have TCP 80 and 443
+ * redirected to it. Without one, a policy that names domains is refused
+ * (-ENOTSUP) by net_slot_acquire and net_slot_set_policy: nothing could
+ * enforce it (`cove run` without coved). */
+int net_slots_set_proxy(struct net_slots *ns, uint16_t port, struct cove_err *err);
+/* For a connection the proxy accepted from peer (host byte order): the
+ * slot it came from and that slot's policy now. -ENOENT when peer is not
+ * the address of a slot of this instance, or the slot is free. */
+int net_egress_lookup(struct net_slots *ns, uint32_t peer, unsigned *index, struct net_policy_copy *ret,
+		      struct cove_err *err);
+/* Addresses no policy opens: this host's own (any interface), loopback,
+ * link-local, multicast, 0/8, and the slot range (other sandboxes). */
+bool net_egress_forbidden(struct net_slots *ns, uint32_t addr);
 
 /* Runs the reconciliation again (cove net gc). drain_pool also removes the
  * ready slots. */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "net/internal.h"
+#include "proto/domain.h"
 
 static int check_list(const char *what, const char *const *list, struct cove_err *err)
 {
@@ -14,13 +15,31 @@ static int check_list(const char *what, const char *const *list, struct cove_err
 		struct net_cidr c;
 		if (n >= NET_MAX_RULES)
 			return cove_errf(err, -E2BIG, "%s: more than %d entries", what, NET_MAX_RULES);
-		if (net_cidr_parse(list[n], &c) < 0)
+		if (net_cidr_parse(list[n], &c) == 0)
+			continue;
+		if (!domain_is_name(list[n]))
 			return cove_errf(err, -EINVAL,
 					 "%s: '%s' is not an IPv4 address or CIDR (a.b.c.d or a.b.c.d/n with the host "
-					 "bits clear; domain names are not supported)",
+					 "bits clear) nor a domain name",
 					 what, list[n]);
+		int r = domain_check(list[n], err);
+		if (r < 0)
+			return cove_err_prefix(err, "%s", what);
 	}
 	return 0;
+}
+
+static bool has_name(const char *const *list)
+{
+	for (size_t i = 0; list && list[i]; i++)
+		if (domain_is_name(list[i]))
+			return true;
+	return false;
+}
+
+bool net_policy_has_domains(const struct net_policy *p)
+{
+	return has_name(p->allow_out) || has_name(p->deny_out);
 }
 
 int net_policy_check(const struct net_policy *p, struct cove_err *err)

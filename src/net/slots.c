@@ -143,6 +143,12 @@ static int check_config(const struct net_config *c, struct net_slots *ns, struct
 		return cove_errf(err, -EINVAL, "network range '%s': expected an IPv4 CIDR of /30 or wider with the host bits clear",
 				 range);
 	snprintf(ns->range_text, sizeof(ns->range_text), "%s", range);
+	for (size_t i = 0; c->dns && c->dns[i]; i++) {
+		struct net_cidr a;
+		if (i >= NET_MAX_DNS || net_cidr_parse(c->dns[i], &a) < 0 || a.prefix != 32)
+			return cove_errf(err, -EINVAL, "nameserver '%s': expected at most %d IPv4 addresses", c->dns[i],
+					 NET_MAX_DNS);
+	}
 	unsigned room = net_range_slots(&ns->layout.range);
 	ns->max_slots = c->max_slots ? c->max_slots : NET_DEFAULT_MAX_SLOTS;
 	if (ns->max_slots > room)
@@ -263,7 +269,7 @@ int net_slots_open(const struct net_config *c, struct net_slots **ret, struct ne
 	if (r == 0)
 		r = store_open(c->state_dir, &ns->store, err);
 	if (r == 0)
-		r = fw_open(ns->name, &ns->layout.range, &ns->fw, err);
+		r = fw_open(ns->name, &ns->layout.range, c->dns, &ns->fw, err);
 	if (r == 0 && (r = store_begin(ns->store, err)) == 0) {
 		r = open_locked(ns, recovery, err);
 		if (r < 0)
@@ -386,6 +392,9 @@ static int make_slot(struct net_slots *ns, const char *sandbox, struct store_slo
 /* Records the policy (for recovery to restore), then puts it in force. */
 static int apply_policy(struct net_slots *ns, unsigned index, const struct net_policy *policy, struct cove_err *err)
 {
+	if (net_policy_has_domains(policy) && !fw_has_proxy(ns->fw))
+		return cove_errf(err, -ENOTSUP, "domain names in allow_out or deny_out need coved's egress proxy, which "
+						"judges them; `cove run` alone enforces addresses and CIDRs only");
 	char *text = net_policy_encode(policy);
 	if (!text)
 		return cove_errf(err, -ENOMEM, "net: out of memory");

@@ -40,11 +40,20 @@ static void test_policy_check(void **state)
 	const char *ok[] = { "1.1.1.1", "8.8.8.0/24", NULL };
 	struct net_policy p = { .internet = false, .allow_out = ok, .deny_out = NULL };
 	assert_int_equal(net_policy_check(&p, &err), 0);
-	const char *bad[] = { "1.1.1.1", "example.com", NULL };
+	const char *names[] = { "1.1.1.1", "example.com", "*.github.com", NULL };
+	p.deny_out = names;
+	assert_int_equal(net_policy_check(&p, &err), 0);
+	assert_true(net_policy_has_domains(&p));
+	const char *bad[] = { "1.1.1.1", "1.1.1.1/33", NULL };
 	p.deny_out = bad;
 	assert_int_equal(net_policy_check(&p, &err), -EINVAL);
-	assert_non_null(strstr(err.msg, "deny_out: 'example.com'"));
-	assert_non_null(strstr(err.msg, "domain names are not supported"));
+	assert_non_null(strstr(err.msg, "deny_out: '1.1.1.1/33'"));
+	assert_non_null(strstr(err.msg, "nor a domain name"));
+	const char *bad_name[] = { "exa mple.com", NULL };
+	p.deny_out = bad_name;
+	assert_int_equal(net_policy_check(&p, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "deny_out"));
+	assert_non_null(strstr(err.msg, "exa mple.com"));
 	static const char *many[NET_MAX_RULES + 2];
 	for (size_t i = 0; i <= NET_MAX_RULES; i++)
 		many[i] = "10.0.0.0/8";
@@ -105,34 +114,88 @@ static void test_policy_commands(void **state)
 	(void)state;
 	char buf[4096];
 	struct net_policy open = { .internet = true };
-	assert_true(fw_slot_commands("cove", 7, &open, buf, sizeof(buf)) > 0);
+	assert_true(fw_slot_commands("cove", 7, &open, NULL, buf, sizeof(buf)) > 0);
 	assert_string_equal(buf, "add chain inet cove slot-7\n"
 				 "flush chain inet cove slot-7\n"
 				 "add rule inet cove slot-7 ip daddr @private reject with icmpx admin-prohibited\n"
 				 "add rule inet cove slot-7 accept\n"
-				 "add element inet cove slots { \"cove-7\" : jump slot-7 }\n");
+				 "add element inet cove slots { \"cove-7\" : jump slot-7 }\n"
+				 "add chain inet cove nat-7\n"
+				 "flush chain inet cove nat-7\n"
+				 "add element inet cove natslots { \"cove-7\" : jump nat-7 }\n");
 
 	/* E2B: internet off is deny 0.0.0.0/0, and allow_out wins. */
 	const char *allow[] = { "1.1.1.1", "8.8.8.0/24", NULL };
 	struct net_policy closed = { .internet = false, .allow_out = allow };
-	assert_true(fw_slot_commands("covt", 3, &closed, buf, sizeof(buf)) > 0);
+	assert_true(fw_slot_commands("covt", 3, &closed, NULL, buf, sizeof(buf)) > 0);
 	assert_string_equal(buf, "add chain inet covt slot-3\n"
 				 "flush chain inet covt slot-3\n"
 				 "add rule inet covt slot-3 ip daddr { 1.1.1.1/32, 8.8.8.0/24 } accept\n"
 				 "add rule inet covt slot-3 reject with icmpx admin-prohibited\n"
-				 "add element inet covt slots { \"covt-3\" : jump slot-3 }\n");
+				 "add element inet covt slots { \"covt-3\" : jump slot-3 }\n"
+				 "add chain inet covt nat-3\n"
+				 "flush chain inet covt nat-3\n"
+				 "add element inet covt natslots { \"covt-3\" : jump nat-3 }\n");
+
+	/* Domains: never printed; web traffic goes to the proxy, and a policy
+	 * without internet keeps DNS to the nameservers. */
+	const char *named[] = { "pypi.org", "*.github.com", "1.1.1.1", NULL }, *dns[] = { "203.0.113.53", NULL };
+	struct net_policy domains = { .internet = false, .allow_out = named };
+	assert_true(fw_slot_commands("covt", 4, &domains, dns, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "add chain inet covt slot-4\n"
+				 "flush chain inet covt slot-4\n"
+				 "add rule inet covt slot-4 ip daddr { 1.1.1.1/32 } accept\n"
+				 "add rule inet covt slot-4 ip daddr { 203.0.113.53/32 } udp dport 53 accept\n"
+				 "add rule inet covt slot-4 ip daddr { 203.0.113.53/32 } tcp dport 53 accept\n"
+				 "add rule inet covt slot-4 reject with icmpx admin-prohibited\n"
+				 "add element inet covt slots { \"covt-4\" : jump slot-4 }\n"
+				 "add chain inet covt nat-4\n"
+				 "flush chain inet covt nat-4\n"
+				 "add rule inet covt nat-4 jump proxy\n"
+				 "add element inet covt natslots { \"covt-4\" : jump nat-4 }\n");
+	const char *only_names[] = { "*.github.com", NULL };
+	struct net_policy deny_names = { .internet = true, .deny_out = only_names };
+	assert_true(fw_slot_commands("covt", 4, &deny_names, dns, buf, sizeof(buf)) > 0);
+	assert_null(strstr(buf, "github"));
+	assert_null(strstr(buf, "dport 53"));
+	assert_non_null(strstr(buf, "nat-4 jump proxy"));
 
 	const char *deny[] = { "203.0.113.0/24", NULL };
 	struct net_policy some = { .internet = true, .deny_out = deny };
-	assert_true(fw_slot_commands("cove", 0, &some, buf, sizeof(buf)) > 0);
+	assert_true(fw_slot_commands("cove", 0, &some, NULL, buf, sizeof(buf)) > 0);
 	assert_non_null(strstr(buf, "add rule inet cove slot-0 ip daddr { 203.0.113.0/24 } reject"));
 	assert_true(strstr(buf, "203.0.113.0/24") < strstr(buf, "@private"));
 
 	/* Entries are re-printed from their parsed form; anything else is refused. */
 	const char *evil[] = { "1.1.1.1/32 } accept; flush ruleset; {", NULL };
 	struct net_policy bad = { .internet = true, .deny_out = evil };
-	assert_int_equal(fw_slot_commands("cove", 0, &bad, buf, sizeof(buf)), -ENOSPC);
-	assert_int_equal(fw_slot_commands("cove", 0, &open, buf, 40), -ENOSPC);
+	assert_int_equal(fw_slot_commands("cove", 0, &bad, NULL, buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(fw_slot_commands("cove", 0, &open, NULL, buf, 40), -ENOSPC);
+}
+
+static void test_egress_decide(void **state)
+{
+	(void)state;
+	const uint32_t allowed_ip = 0xcb00710a, other = 0xcb007114, private = 0xc0a84d0a; /* .10, .20, 192.168.77.10 */
+	/* The usual form: everything denied but some names and an address. */
+	const char *allow[] = { "allowed.test", "*.wild.test", "203.0.113.10", NULL }, *all[] = { "0.0.0.0/0", NULL };
+	struct net_policy p = { .internet = false, .allow_out = allow, .deny_out = all };
+	assert_int_equal(net_egress_decide(&p, other, "allowed.test"), NET_EGRESS_BY_NAME);
+	assert_int_equal(net_egress_decide(&p, other, "ALLOWED.test"), NET_EGRESS_BY_NAME);
+	assert_int_equal(net_egress_decide(&p, other, "a.wild.test"), NET_EGRESS_BY_NAME);
+	assert_int_equal(net_egress_decide(&p, other, "wild.test"), NET_EGRESS_DENY);
+	assert_int_equal(net_egress_decide(&p, other, "denied.test"), NET_EGRESS_DENY);
+	assert_int_equal(net_egress_decide(&p, other, ""), NET_EGRESS_DENY);
+	assert_int_equal(net_egress_decide(&p, allowed_ip, "denied.test"), NET_EGRESS_DIRECT);
+	assert_int_equal(net_egress_decide(&p, allowed_ip, ""), NET_EGRESS_DIRECT);
+	/* Internet on, some names denied: allow wins, private stays closed. */
+	const char *deny[] = { "denied.test", "*.wild.test", NULL }, *allow2[] = { "b.wild.test", NULL };
+	struct net_policy q = { .internet = true, .allow_out = allow2, .deny_out = deny };
+	assert_int_equal(net_egress_decide(&q, other, "denied.test"), NET_EGRESS_DENY);
+	assert_int_equal(net_egress_decide(&q, other, "a.wild.test"), NET_EGRESS_DENY);
+	assert_int_equal(net_egress_decide(&q, other, "b.wild.test"), NET_EGRESS_BY_NAME);
+	assert_int_equal(net_egress_decide(&q, other, "elsewhere.test"), NET_EGRESS_DIRECT);
+	assert_int_equal(net_egress_decide(&q, private, "elsewhere.test"), NET_EGRESS_DENY);
 }
 
 static void test_policy_text(void **state)
@@ -161,7 +224,7 @@ static void test_policy_text(void **state)
 	free(text);
 
 	const char *bad[] = { "{", "[]", "{\"allowOut\":[]}", "{\"allowInternetAccess\":true,\"allowOut\":[1]}",
-			      "{\"allowInternetAccess\":true,\"denyOut\":[\"example.com\"]}" };
+			      "{\"allowInternetAccess\":true,\"denyOut\":[\"exa mple.com\"]}" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
 		if (net_policy_decode(bad[i], &pc) != -EINVAL)
 			fail_msg("'%s' decoded", bad[i]);
@@ -175,6 +238,7 @@ int main(void)
 		cmocka_unit_test(test_slot_addresses),
 		cmocka_unit_test(test_names_and_indices),
 		cmocka_unit_test(test_policy_commands),
+		cmocka_unit_test(test_egress_decide),
 		cmocka_unit_test(test_policy_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
