@@ -23,7 +23,7 @@ CFLAGS_COMMON := -std=gnu17 -Wall -Wextra -Werror $(OPT) -g -D_GNU_SOURCE -Isrc 
 	-fno-strict-aliasing -Wshadow -Wno-missing-field-initializers -Wno-format-truncation
 # nettle: SHA-256 and HMAC for template builds' layer cache keys and upload
 # tokens; libarchive: checking their COPY uploads (tar, tar.gz) (src/build).
-HOST_PKGS := jansson libmnl libcurl sqlite3 libnftables libmicrohttpd gnutls nettle libarchive
+HOST_PKGS := jansson libmnl libcurl sqlite3 libnftables libmicrohttpd gnutls nettle libarchive libevent_core libevent_extra libevent_pthreads
 HOST_CFLAGS := $(CFLAGS_COMMON) $(SANITIZE) $(shell pkg-config --cflags $(HOST_PKGS) 2>/dev/null)
 HOST_LIBS := $(shell pkg-config --libs $(HOST_PKGS) 2>/dev/null) -lpthread
 # Guest programs are static so they run in any root filesystem. The agent's
@@ -39,7 +39,7 @@ GUEST_LIBS := $(shell pkg-config --static --libs jansson nettle 2>/dev/null) -lz
 TEST_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 # The host library: everything but the programs' main files.
-LIB_SRCS := $(wildcard src/common/*.c src/vmm/*.c src/vmm/qemu/*.c src/net/*.c src/store/*.c src/proto/*.c src/sandbox/*.c src/manager/*.c src/template/*.c src/image/*.c src/build/*.c src/http/*.c src/tls/*.c src/api/*.c src/client/*.c)
+LIB_SRCS := $(wildcard src/common/*.c src/vmm/*.c src/vmm/qemu/*.c src/net/*.c src/store/*.c src/proto/*.c src/sandbox/*.c src/manager/*.c src/template/*.c src/image/*.c src/build/*.c src/http/*.c src/tls/*.c src/api/*.c src/client/*.c src/egress/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(O)/host/%.o)
 CLI_SRCS := $(wildcard src/cli/*.c)
 CLI_OBJS := $(CLI_SRCS:%.c=$(O)/host/%.o)

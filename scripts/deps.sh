@@ -13,6 +13,8 @@ PKGS="$PKGS libarchive-dev"
 # The code interpreter's server (a guest program) speaks ZeroMQ to Jupyter
 # kernels.
 PKGS="$PKGS libzmq3-dev"
+# libevent: the egress proxy's event loop and its asynchronous DNS (evdns).
+PKGS="$PKGS libevent-dev"
 # Host names: glibc's myhostname module resolves every name under .localhost
 # to loopback, so the E2B SDK's https://api.localhost:PORT and
 # https://8000-ID.localhost:PORT reach a local coved (E2B_DOMAIN=localhost:PORT).

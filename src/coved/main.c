@@ -25,6 +25,7 @@
 #include "common/env.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "egress/egress.h"
 #include "coved/tls.h"
 #include "manager/manager.h"
 #include "net/net.h"
@@ -49,6 +50,7 @@ struct settings {
 	unsigned max_timeout; /* seconds; 0: the manager's default */
 	char insecure_registries[1024]; /* comma-separated HOST:PORT */
 	unsigned max_template_disk_mib;
+	unsigned egress_port; /* 0: a free port */
 	struct coved_tls tls;
 };
 
@@ -60,6 +62,7 @@ static void usage(FILE *f)
 		"             [--net-pool N] [--accel auto|kvm|tcg] [--live-restore] [--max-boots N]\n"
 		"             [--warm-pool N] [--max-timeout SECONDS] [--domain D]\n"
 		"             [--insecure-registries HOST:PORT,...] [--max-template-disk-mib N]\n"
+		"             [--egress-port N]\n"
 		"             [--tls-cert FILE --tls-key FILE | --tls-local] [--tls-listen ADDR:PORT]\n"
 		"       coved --make-local-ca [--domain D] [--state-dir DIR]\n"
 		"\n"
@@ -85,6 +88,9 @@ static void usage(FILE *f)
 		"  --max-template-disk-mib N\n"
 		"                       refuse template builds from images whose disk would be\n"
 		"                       bigger (default %u)\n"
+		"  --egress-port N      the egress proxy's port, where sandboxes whose network\n"
+		"                       policy names domains have their web traffic redirected\n"
+		"                       (default: a free port)\n"
 		COVED_TLS_USAGE,
 		DEFAULT_LISTEN, STORE_DEFAULT_STATE_DIR, MANAGER_DEFAULT_MAX_SANDBOXES, MANAGER_DEFAULT_MAX_TIMEOUT_S,
 		MANAGER_DEFAULT_MAX_TEMPLATE_DISK_MIB);
@@ -128,6 +134,14 @@ static int set_one(struct settings *s, const char *name, const char *v)
 		return parse_unsigned(name, v, &s->warm_pool);
 	else if (strcmp(name, "max-template-disk-mib") == 0)
 		return parse_unsigned(name, v, &s->max_template_disk_mib);
+	else if (strcmp(name, "egress-port") == 0) {
+		if (parse_unsigned(name, v, &s->egress_port) < 0)
+			return -1;
+		if (s->egress_port > 65535) {
+			fprintf(stderr, "coved: egress-port '%s': not a port\n", v);
+			return -1;
+		}
+	}
 	else if (strcmp(name, "insecure-registries") == 0) {
 		if ((size_t)snprintf(s->insecure_registries, sizeof(s->insecure_registries), "%s", v) >=
 		    sizeof(s->insecure_registries)) {
@@ -216,6 +230,7 @@ static int parse_settings(int argc, char **argv, struct settings *s)
 		{ "warm-pool", required_argument, NULL, 0 },	  { "max-timeout", required_argument, NULL, 0 },
 		{ "insecure-registries", required_argument, NULL, 0 },
 		{ "max-template-disk-mib", required_argument, NULL, 0 },
+		{ "egress-port", required_argument, NULL, 0 },
 		COVED_TLS_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },		  { 0 },
 	};
@@ -338,12 +353,17 @@ static int serve(struct settings *s)
 	struct net_slots *net = NULL;
 	struct manager *m = NULL;
 	struct api_server *api = NULL;
+	struct egress *egress = NULL;
 	struct net_config nc;
 	net_config_from_env(&nc);
 	nc.state_dir = s->state_dir;
 	nc.pool_size = s->net_pool;
 	int rc = 1;
 	if (store_open(s->state_dir, &store, &err) < 0 || net_slots_open(&nc, &net, NULL, &err) < 0)
+		goto out;
+	/* Before the manager: the sandboxes it takes over may name domains. */
+	struct egress_config ec = { .slots = net, .dns = nc.dns, .port = (uint16_t)s->egress_port };
+	if (egress_start(&ec, &egress, &err) < 0)
 		goto out;
 	/* Paused sandboxes are saved here, and snapshots kept, beside the
 	 * records that name them. */
@@ -394,6 +414,7 @@ out:
 	manager_stop(m);
 	api_server_stop(api);
 	manager_close(m);
+	egress_stop(egress);
 	net_slots_close(net);
 	store_close(store);
 	coved_tls_close(&s->tls);

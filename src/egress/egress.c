@@ -1,0 +1,367 @@
+/* The egress proxy (see egress.h): its thread and listener, and each
+ * connection's setup: find the slot and destination, read until the name
+ * is known, judge, resolve and dial, then hand over to the relay. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+#include <linux/netfilter_ipv4.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "egress/internal.h"
+
+static const char *const verdict_names[] = { "deny", "direct", "by-name" };
+
+static void conn_unlink(struct conn *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		c->e->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+}
+
+/* Reset, not FIN: a refused guest sees its connection fail at once. */
+static void close_reset(int fd)
+{
+	if (fd < 0)
+		return;
+	struct linger l = { .l_onoff = 1, .l_linger = 0 };
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	close(fd);
+}
+
+void conn_close(struct conn *c, bool abort)
+{
+	if (c->ev)
+		event_free(c->ev);
+	if (c->lookup)
+		evdns_getaddrinfo_cancel(c->lookup); /* its callback sees EVUTIL_EAI_CANCEL and returns */
+	relay_free(c);
+	if (abort) {
+		close_reset(c->client);
+		close_reset(c->up);
+	} else {
+		close(c->client);
+		if (c->up >= 0)
+			close(c->up);
+	}
+	net_policy_copy_free(&c->policy);
+	conn_unlink(c);
+	atomic_fetch_sub(&c->e->open, 1);
+	free(c);
+}
+
+static void deny(struct conn *c, const char *why)
+{
+	char dst[INET_ADDRSTRLEN];
+	uint32_t be = htonl(c->dst);
+	inet_ntop(AF_INET, &be, dst, sizeof(dst));
+	log_info("op=egress slot=%u dst=%s:%u name=\"%s\" verdict=deny why=\"%s\"", c->slot, dst, c->port, c->name,
+		 why);
+	atomic_fetch_add(&c->e->denied, 1);
+	conn_close(c, true);
+}
+
+static void dial_next(struct conn *c);
+
+static void on_connected(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	int soerr = 0;
+	socklen_t len = sizeof(soerr);
+	if (what & EV_TIMEOUT)
+		soerr = ETIMEDOUT;
+	else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
+		soerr = errno;
+	event_free(c->ev);
+	c->ev = NULL;
+	if (soerr) {
+		log_debug("op=egress slot=%u name=\"%s\" msg=\"connect: %s\"", c->slot, c->name, strerror(soerr));
+		close(c->up);
+		c->up = -1;
+		dial_next(c);
+		return;
+	}
+	atomic_fetch_add(&c->e->allowed, 1);
+	if (relay_start(c) < 0) {
+		atomic_fetch_add(&c->e->failed, 1);
+		conn_close(c, true);
+	}
+}
+
+/* Dials the next candidate address, or gives up (reset) when none is left. */
+static void dial_next(struct conn *c)
+{
+	while (c->next_addr < c->naddrs) {
+		uint32_t addr = c->addrs[c->next_addr++];
+		struct sockaddr_in sa = { .sin_family = AF_INET,
+					  .sin_port = htons(c->port),
+					  .sin_addr = { htonl(addr) } };
+		c->up = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (c->up < 0)
+			break;
+		if (connect(c->up, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS) {
+			close(c->up);
+			c->up = -1;
+			continue;
+		}
+		unsigned ms = c->e->c.connect_timeout_ms;
+		struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+		c->ev = event_new(c->e->base, c->up, EV_WRITE, on_connected, c);
+		if (!c->ev || event_add(c->ev, &tv) < 0)
+			break;
+		return;
+	}
+	atomic_fetch_add(&c->e->failed, 1);
+	log_info("op=egress slot=%u name=\"%s\" msg=\"no address of it could be reached\"", c->slot, c->name);
+	conn_close(c, true);
+}
+
+/* The candidates: those of the name's addresses a policy may open, the one
+ * the guest dialled first when it is among them. */
+static void on_resolved(int result, struct evutil_addrinfo *res, void *arg)
+{
+	struct conn *c = arg;
+	if (result == EVUTIL_EAI_CANCEL)
+		return; /* conn_close is under way */
+	c->lookup = NULL;
+	for (struct evutil_addrinfo *a = res; a && c->naddrs < EGRESS_MAX_ADDRS; a = a->ai_next) {
+		if (a->ai_family != AF_INET)
+			continue;
+		uint32_t addr = ntohl(((struct sockaddr_in *)a->ai_addr)->sin_addr.s_addr);
+		if (net_egress_forbidden(c->e->c.slots, addr))
+			continue;
+		c->addrs[c->naddrs++] = addr;
+		if (addr == c->dst) {
+			c->addrs[c->naddrs - 1] = c->addrs[0];
+			c->addrs[0] = addr;
+		}
+	}
+	if (res)
+		evutil_freeaddrinfo(res);
+	if (result != 0 || c->naddrs == 0) {
+		deny(c, result != 0 ? evutil_gai_strerror(result) : "it resolves to no address a sandbox may reach");
+		return;
+	}
+	dial_next(c);
+}
+
+static void judge(struct conn *c)
+{
+	event_free(c->ev);
+	c->ev = NULL;
+	enum net_egress_verdict v = net_egress_decide(&c->policy.policy, c->dst, c->name);
+	log_debug("op=egress slot=%u name=\"%s\" verdict=%s", c->slot, c->name, verdict_names[v]);
+	if (v == NET_EGRESS_DENY) {
+		deny(c, "the sandbox's network policy");
+	} else if (v == NET_EGRESS_DIRECT) {
+		if (net_egress_forbidden(c->e->c.slots, c->dst)) {
+			deny(c, "an address no policy opens");
+			return;
+		}
+		c->addrs[0] = c->dst;
+		c->naddrs = 1;
+		dial_next(c);
+	} else {
+		struct evutil_addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM };
+		struct evdns_getaddrinfo_request *req = evdns_getaddrinfo(c->e->dns, c->name, NULL, &hints, on_resolved,
+									  c);
+		/* NULL: answered at once (the callback ran), or failed (it ran too). */
+		if (req)
+			c->lookup = req;
+	}
+}
+
+static void on_client(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	if (what & EV_TIMEOUT) {
+		judge(c); /* no name in time: judged by address */
+		return;
+	}
+	ssize_t n = recv(fd, c->head + c->head_len, sizeof(c->head) - c->head_len, 0);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		conn_close(c, n < 0);
+		return;
+	}
+	if (n < 0)
+		return;
+	c->head_len += (size_t)n;
+	struct cove_err err = { 0 };
+	int r = peek_name(c->head, c->head_len, c->name, &err);
+	if (r == PEEK_MORE)
+		return;
+	if (r < 0) {
+		/* Neither TLS nor HTTP, or malformed: judged by address alone. */
+		c->name[0] = '\0';
+		log_debug("op=egress slot=%u msg=\"%s\"", c->slot, err.msg);
+	}
+	judge(c);
+}
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
+{
+	(void)l;
+	(void)salen;
+	struct egress *e = arg;
+	atomic_fetch_add(&e->accepted, 1);
+	struct conn *c = calloc(1, sizeof(*c));
+	if (!c) {
+		close_reset(fd);
+		return;
+	}
+	c->e = e;
+	c->client = fd;
+	c->up = -1;
+	c->peer = ntohl(((struct sockaddr_in *)sa)->sin_addr.s_addr);
+	c->next = e->conns;
+	if (e->conns)
+		e->conns->prev = c;
+	e->conns = c;
+	atomic_fetch_add(&e->open, 1);
+	struct sockaddr_in orig;
+	socklen_t len = sizeof(orig);
+	struct cove_err err = { 0 };
+	/* Only what the redirect brought: a connection made to the port itself
+	 * has itself as its original destination. */
+	if (sa->sa_family != AF_INET || getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, &orig, &len) < 0 ||
+	    ntohs(orig.sin_port) == e->port || net_egress_lookup(e->c.slots, c->peer, &c->slot, &c->policy, &err) < 0) {
+		atomic_fetch_add(&e->failed, 1);
+		log_debug("op=egress msg=\"refused a connection not redirected from a slot: %s\"", err.msg);
+		conn_close(c, true);
+		return;
+	}
+	c->dst = ntohl(orig.sin_addr.s_addr);
+	c->port = ntohs(orig.sin_port);
+	unsigned ms = e->c.peek_timeout_ms;
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	c->ev = event_new(e->base, fd, EV_READ | EV_PERSIST, on_client, c);
+	if (!c->ev || event_add(c->ev, &tv) < 0)
+		conn_close(c, true);
+}
+
+static void *loop_main(void *arg)
+{
+	struct egress *e = arg;
+	event_base_loop(e->base, EVLOOP_NO_EXIT_ON_EMPTY);
+	return NULL;
+}
+
+static int listen_on(struct egress *e, struct cove_err *err)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return cove_errno(err, -errno, "egress: socket");
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_port = htons(e->c.port),
+				  .sin_addr = { htonl(INADDR_ANY) } };
+	socklen_t len = sizeof(sa);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
+		int r = -errno;
+		close(fd);
+		return cove_errno(err, r, "egress: bind port %u", e->c.port);
+	}
+	e->port = ntohs(sa.sin_port);
+	e->listener = evconnlistener_new(e->base, on_accept, e, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 1024,
+					 fd);
+	if (!e->listener) {
+		close(fd);
+		return cove_errf(err, -ENOMEM, "egress: listen on port %u", e->port);
+	}
+	return 0;
+}
+
+static int dns_setup(struct egress *e, struct cove_err *err)
+{
+	e->dns = evdns_base_new(e->base, 0);
+	if (!e->dns)
+		return cove_errf(err, -ENOMEM, "egress: evdns");
+	int r = 0;
+	size_t n = 0;
+	for (; e->c.dns && e->c.dns[n] && r == 0; n++)
+		r = evdns_base_nameserver_ip_add(e->dns, e->c.dns[n]);
+	if (r == 0 && n == 0)
+		r = evdns_base_resolv_conf_parse(e->dns, DNS_OPTION_NAMESERVERS | DNS_OPTION_MISC, "/etc/resolv.conf");
+	if (r != 0)
+		return cove_errf(err, -EINVAL, "egress: nameservers %s", n ? "given" : "of /etc/resolv.conf");
+	evdns_base_set_option(e->dns, "timeout:", "2");
+	evdns_base_set_option(e->dns, "attempts:", "2");
+	return 0;
+}
+
+int egress_start(const struct egress_config *c, struct egress **ret, struct cove_err *err)
+{
+	static pthread_once_t threads = PTHREAD_ONCE_INIT;
+	pthread_once(&threads, (void (*)(void))evthread_use_pthreads);
+	struct egress *e = calloc(1, sizeof(*e));
+	if (!e)
+		return cove_errf(err, -ENOMEM, "egress: out of memory");
+	e->c = *c;
+	if (!e->c.peek_timeout_ms)
+		e->c.peek_timeout_ms = 5000;
+	if (!e->c.connect_timeout_ms)
+		e->c.connect_timeout_ms = 10000;
+	e->base = event_base_new();
+	int r = e->base ? 0 : cove_errf(err, -ENOMEM, "egress: event base");
+	r = r ?: dns_setup(e, err);
+	r = r ?: listen_on(e, err);
+	if (r == 0 && (r = -pthread_create(&e->thread, NULL, loop_main, e)) < 0)
+		cove_errno(err, r, "egress: start its thread");
+	e->running = r == 0;
+	r = r ?: net_slots_set_proxy(c->slots, e->port, err);
+	if (r < 0) {
+		egress_stop(e);
+		return r;
+	}
+	log_info("op=egress-start port=%u", e->port);
+	*ret = e;
+	return 0;
+}
+
+uint16_t egress_port(const struct egress *e)
+{
+	return e->port;
+}
+
+void egress_stats(struct egress *e, struct egress_stats *ret)
+{
+	ret->accepted = atomic_load(&e->accepted);
+	ret->allowed = atomic_load(&e->allowed);
+	ret->denied = atomic_load(&e->denied);
+	ret->failed = atomic_load(&e->failed);
+	ret->open = atomic_load(&e->open);
+}
+
+void egress_stop(struct egress *e)
+{
+	if (!e)
+		return;
+	if (e->port) {
+		struct cove_err err = { 0 };
+		if (net_slots_set_proxy(e->c.slots, 0, &err) < 0)
+			log_warn("op=egress-stop msg=\"%s\"", err.msg);
+	}
+	if (e->running) {
+		event_base_loopbreak(e->base);
+		pthread_join(e->thread, NULL);
+	}
+	while (e->conns)
+		conn_close(e->conns, true);
+	if (e->listener)
+		evconnlistener_free(e->listener);
+	if (e->dns)
+		evdns_base_free(e->dns, 0);
+	if (e->base)
+		event_base_free(e->base);
+	free(e);
+}

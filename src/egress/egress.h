@@ -1,0 +1,57 @@
+/* The egress proxy: judges sandboxes' web traffic by the name it asks for.
+ *
+ * A slot whose policy names domains (net.h) has its TCP to ports 80 and 443
+ * redirected by Cove's nftables table to this proxy, on the host. For each
+ * connection it finds the slot from the peer address and the original
+ * destination from conntrack (SO_ORIGINAL_DST), reads the first bytes the
+ * guest sends until the TLS ClientHello's SNI or the HTTP request's Host is
+ * known (proto/peek.h), and asks the policy (net_egress_decide): refused
+ * connections are reset at once; a name allowed by allow_out is resolved by
+ * the proxy itself (through the sandboxes' nameservers) and dialled there,
+ * whatever address the guest dialled; other allowed ones go on to their
+ * destination. Addresses no policy opens (the host itself, loopback,
+ * link-local, other sandboxes: net_egress_forbidden) are never dialled.
+ *
+ * Once connected, bytes move between the two sockets with splice(2)
+ * through a pipe each way, never through the proxy's memory; the bytes it
+ * read to find the name are written to the upstream first. Half-closes are
+ * passed on; an error on either side resets both.
+ *
+ * One thread runs libevent's loop (and its asynchronous DNS, evdns) for
+ * every connection. */
+#ifndef COVE_EGRESS_EGRESS_H
+#define COVE_EGRESS_EGRESS_H
+
+#include <stdint.h>
+
+#include "common/err.h"
+
+struct net_slots;
+
+struct egress_config {
+	struct net_slots *slots;     /* whose slots' connections are judged */
+	const char *const *dns;      /* nameservers for allowed names (IPv4), NULL-terminated;
+				   * NULL or empty: the host's /etc/resolv.conf */
+	uint16_t port;               /* 0: a free port */
+	unsigned peek_timeout_ms;    /* wait for the name; then judged without one. 0: 5000 */
+	unsigned connect_timeout_ms; /* 0: 10000 */
+};
+
+struct egress;
+
+/* Binds, starts the thread, and points the slots' web traffic at the port
+ * (net_slots_set_proxy). */
+int egress_start(const struct egress_config *c, struct egress **ret, struct cove_err *err);
+uint16_t egress_port(const struct egress *e);
+
+struct egress_stats {
+	uint64_t accepted, allowed, denied, failed; /* connections */
+	unsigned open;                              /* now */
+};
+void egress_stats(struct egress *e, struct egress_stats *ret);
+
+/* Points the slots' web traffic at nothing, stops the thread and resets
+ * every connection. NULL-safe. */
+void egress_stop(struct egress *e);
+
+#endif

@@ -1,0 +1,67 @@
+/* Inside the egress proxy: one connection's state, shared by egress.c (its
+ * setup: peek, judge, dial) and relay.c (the bytes afterwards). */
+#ifndef COVE_EGRESS_INTERNAL_H
+#define COVE_EGRESS_INTERNAL_H
+
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "egress/egress.h"
+#include "net/net.h"
+#include "proto/peek.h"
+
+#define EGRESS_MAX_ADDRS 8
+
+struct egress {
+	struct egress_config c;
+	struct event_base *base;
+	struct evdns_base *dns;
+	struct evconnlistener *listener;
+	uint16_t port;
+	pthread_t thread;
+	bool running;
+	struct conn *conns; /* every open connection; the loop thread's */
+	atomic_uint_fast64_t accepted, allowed, denied, failed;
+	atomic_uint open;
+};
+
+/* One direction of a relay: from's bytes to `to`, through a pipe. */
+struct flow {
+	struct conn *c;
+	int from, to;
+	int pipe[2];
+	size_t queued; /* bytes in the pipe */
+	bool eof;      /* from has ended (its FIN passed on once drained) */
+	struct event *rd, *wr;
+};
+
+struct conn {
+	struct egress *e;
+	struct conn *prev, *next;
+	int client, up;
+	unsigned slot;
+	uint32_t peer, dst; /* host byte order */
+	uint16_t port;
+	struct net_policy_copy policy;
+	char name[PEEK_NAME_MAX + 1];
+	uint8_t head[PEEK_MAX];
+	size_t head_len;
+	struct event *ev; /* during setup: the client's reads, then the dial */
+	struct evdns_getaddrinfo_request *lookup;
+	uint32_t addrs[EGRESS_MAX_ADDRS];
+	size_t naddrs, next_addr;
+	struct flow flows[2]; /* client to upstream, upstream to client */
+	bool relaying;
+};
+
+/* Ends c: its events, sockets (reset when abort), pipes, and its memory. */
+void conn_close(struct conn *c, bool abort);
+/* Starts relaying c (connected); its head goes upstream first. */
+int relay_start(struct conn *c);
+/* Frees a relay's events and pipes (conn_close's part). */
+void relay_free(struct conn *c);
+
+#endif
