@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "api/control.h"
@@ -432,6 +433,13 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* Each connection through the egress proxy holds six descriptors (two
+	 * sockets, two pipes): as many as the hard limit allows. */
+	struct rlimit nofile;
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+		nofile.rlim_cur = nofile.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &nofile);
+	}
 	struct settings s = { .accel = VMM_ACCEL_AUTO, .net_pool = 2 };
 	coved_tls_defaults(&s.tls);
 	snprintf(s.listen, sizeof(s.listen), "%s", DEFAULT_LISTEN);
