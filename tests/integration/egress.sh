@@ -1,0 +1,95 @@
+#!/bin/bash
+# Egress by domain (coved's egress proxy), through the official E2B SDK
+# against a real coved whose --dns is the test internet's DNS server
+# (tests/inet.sh's lab): names and wildcards over HTTP and HTTPS, precedence,
+# addresses and names mixed, a guest pairing an allowed name with an address
+# of its own, updateNetwork with a connection open, bad entries
+# (tests/e2b/egress/egress.test.mjs); then here: the policy still enforced
+# after a pause and resume and after coved is killed (-9) and started again,
+# a guest dialling the proxy's port itself, and `cove run` refusing names it
+# cannot enforce. Prints TAP.
+set -u
+build=${COVE_BUILD:-$(cd "$(dirname "$0")/../../build" && pwd)}
+cove=$build/bin/cove
+here=$(cd "$(dirname "$0")/.." && pwd)
+node_dir=${COVE_NODE_DIR:-$build/node}
+. "$here/lib.sh"
+. "$here/inet.sh"
+
+need_root
+need_snapshot base
+[ -f "$node_dir/node_modules/e2b/package.json" ] ||
+    skip_all "the E2B SDK is not installed in $node_dir ('make' installs it with npm)"
+for tool in node dnsmasq openssl ip nft; do
+    command -v $tool >/dev/null || skip_all "needs $tool (make deps)"
+done
+: "${COVE_NET_NAME:?tests/run.sh sets the network instance of the tests}"
+base=$(mktemp -d /tmp/cove-egress.XXXXXX)
+export COVE_RUN_DIR=$base/run COVE_LOG_DIR=$base/log COVE_STATE_DIR=$base/state COVE_NODE_DIR=$node_dir
+coved_pid=""
+cleanup() {
+    [ -n "$coved_pid" ] && kill "$coved_pid" 2>/dev/null && wait "$coved_pid" 2>/dev/null
+    "$cove" net gc --pool >/dev/null 2>&1
+    inet_down
+    rm -rf "$base"
+}
+trap cleanup EXIT
+restart() {
+    [ -n "$coved_pid" ] && kill -9 "$coved_pid" 2>/dev/null && wait "$coved_pid" 2>/dev/null
+    start_coved_sdk "$base/coved.log" --net-pool 0 --dns "$INET_DNS"
+}
+sdk() {
+    node --input-type=module -e "import { createRequire } from 'node:module';
+const { Sandbox } = createRequire('$node_dir/')('e2b');
+$1"
+}
+
+inet_up "$base"
+inet_lab || { echo "not ok 1 - the test internet's lab starts"; exit 1; }
+addrs="{"
+for name in $INET_NAMES; do addrs="$addrs\"$name\":\"$(inet_addr_of "$name")\","; done
+export INET_ADDRS="${addrs%,}}"
+restart
+
+rc=0
+node --test --test-reporter=tap --test-concurrency=1 "$here"/e2b/egress/*.test.mjs || rc=$?
+[ $rc = 0 ] || sed 's/^/# coved: /' "$base/coved.log" | grep -v "op=http" | tail -30
+
+# --- the policy across a pause and resume, and a coved killed and restarted ---
+allowed=$(inet_addr_of allowed.test)
+probe="for u in http://allowed.test/ https://denied.test/; do
+  curl -s -o /dev/null --max-time 8 --cacert /tmp/ca.pem \$u && echo \"\$u ok\" || echo \"\$u refused\"; done"
+id=$(sdk "const s = await Sandbox.create('base', { timeoutMs: 300_000,
+  network: { allowOut: ['allowed.test'], denyOut: ['0.0.0.0/0'] } });
+await s.files.write('/tmp/ca.pem', (await import('node:fs')).readFileSync('$INET_CA', 'utf8'));
+console.log(s.sandboxId)" 2>&1)
+expect_policy() {
+    out=$(sdk "const s = await Sandbox.connect('$id'); const r = await s.commands.run(\`$probe\`);
+process.stdout.write(r.stdout)" 2>&1)
+    [ "$out" = "http://allowed.test/ ok
+https://denied.test/ refused" ]
+}
+expect_policy; check "a sandbox with names allowed: allowed.test reached, denied.test refused" $? "$id $out"
+out=$(sdk "await Sandbox.pause('$id'); await Sandbox.connect('$id'); console.log('resumed')" 2>&1)
+expect_policy; check "... after a pause and resume, the same" $? "$out"
+restart
+expect_policy; check "... after coved is killed (-9) and started again, the same" $? "$out"
+
+# The proxy's port is reached only through the redirect.
+port=$(sed -n 's/.*op=egress-start port=\([0-9]*\).*/\1/p' "$base/coved.log" | tail -1)
+slot0=${COVE_NET_RANGE%/*}
+out=$(sdk "const s = await Sandbox.connect('$id');
+const r = await s.commands.run('for a in \$(ip route | sed -n \"s/^default via \\\\([0-9.]*\\\\).*/\\\\1/p\") $slot0; do curl -s --max-time 4 http://\$a:$port/ -H \"Host: allowed.test\" && echo reached; done; true');
+process.stdout.write(r.stdout)" 2>&1)
+! echo "$out" | grep -q reached
+check "a guest dialling the egress proxy's port itself is refused" $? "port=$port $out"
+sdk "await Sandbox.kill('$id')" >/dev/null 2>&1
+
+# `cove run` has no proxy: names are refused, saying why.
+"$cove" run --template base --allow-out allowed.test -- true >"$base/out" 2>&1; st=$?
+[ "$st" != 0 ] && grep -q "need coved's egress proxy" "$base/out"
+check "cove run refuses domain names it cannot enforce, saying why" $? "status=$st $(cat "$base/out")"
+grep -q "op=egress slot=[0-9]* dst=.* name=\"denied.test\" verdict=deny" "$base/coved.log"
+check "coved logs refused connections with the slot, address and name" $?
+echo "1..$n"
+[ $rc = 0 ] || exit $rc
