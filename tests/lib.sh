@@ -47,6 +47,43 @@ start_coved() {
     return 1
 }
 
+# restart_coved_sdk LOG PIDFILE URLFILE: for a test that restarts coved
+# under the SDK (e2b_coved.sh's COVE_RESTART_COVED): the coved whose pid is
+# in PIDFILE SIGKILLed, then start_coved again on the same state with the
+# same API key ($E2B_API_KEY); its pid into PIDFILE, its URL into URLFILE
+# and printed. The old one is not this shell's child: gone means exited
+# (a zombie holds nothing).
+restart_coved_sdk() {
+    local log=$1 pidfile=$2 urlfile=$3 old
+    old=$(cat "$pidfile")
+    kill -9 "$old" 2>/dev/null
+    wait_gone "$old" 200
+    start_coved "$log" --api-key "$E2B_API_KEY" || { sed 's/^/# /' "$log" >&2; return 1; }
+    echo "$coved_pid" >"$pidfile"
+    echo "$coved_url" >"$urlfile"
+    echo "$coved_url"
+}
+
+# stop_pidfile PIDFILE: SIGTERM to the coved whose pid is in it, and wait
+# (up to a minute) until it is gone, whoever's child it is.
+stop_pidfile() {
+    local pid
+    pid=$(cat "$1" 2>/dev/null) || return 0
+    kill "$pid" 2>/dev/null
+    wait_gone "$pid" 1200
+    wait "$pid" 2>/dev/null
+}
+
+# wait_gone PID TRIES: until PID has exited (gone, or a zombie: it holds
+# nothing), checking every 50 ms at most TRIES times.
+wait_gone() {
+    for _ in $(seq 1 "$2"); do
+        [ -e "/proc/$1" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ] || return 0
+        sleep 0.05
+    done
+    return 1
+}
+
 # start_coved_sdk LOG [FLAGS...]: start_coved with an API key of E2B's form
 # (as coved makes them), and E2B_API_URL, E2B_SANDBOX_URL and E2B_API_KEY
 # (what the E2B SDKs read) pointed at it; says "not ok 1" and exits when

@@ -84,6 +84,36 @@ static int boolean_field(json_t *v, const char *name, bool dflt, bool *ret, stru
 	return 0;
 }
 
+/* network.maskRequestHost: the Host a sandbox's servers see, "${PORT}"
+ * standing for the port asked for. It becomes a header: visible ASCII
+ * only, so that it can neither end the line nor the head. */
+static int parse_mask_host(json_t *v, char out[MANAGER_MASK_HOST_MAX], struct cove_err *err)
+{
+	out[0] = '\0';
+	if (!v || json_is_null(v))
+		return 0;
+	const char *s = json_string_value(v);
+	if (!s || json_string_length(v) >= MANAGER_MASK_HOST_MAX)
+		return cove_errf(err, -EINVAL, "network.maskRequestHost must be a string of at most %d bytes",
+				 MANAGER_MASK_HOST_MAX - 1);
+	for (size_t i = 0; i < json_string_length(v); i++)
+		if (s[i] < 0x21 || s[i] > 0x7e)
+			return cove_errf(err, -EINVAL, "network.maskRequestHost: byte %zu is not a visible ASCII character",
+					 i);
+	snprintf(out, MANAGER_MASK_HOST_MAX, "%s", s);
+	return 0;
+}
+
+/* network.allowPublicTraffic (default true) and maskRequestHost. */
+static int parse_ingress(json_t *network, struct manager_ingress *ret, struct cove_err *err)
+{
+	bool public_traffic = true;
+	int r = boolean_field(json_object_get(network, "allowPublicTraffic"), "network.allowPublicTraffic", true,
+			      &public_traffic, err);
+	ret->private_traffic = !public_traffic;
+	return r < 0 ? r : parse_mask_host(json_object_get(network, "maskRequestHost"), ret->mask_host, err);
+}
+
 static int parse_network(json_t *body, struct api_create_body *b, struct cove_err *err)
 {
 	/* E2B takes both spellings of the switch. */
@@ -101,7 +131,7 @@ static int parse_network(json_t *body, struct api_create_body *b, struct cove_er
 		return r;
 	b->req.policy.allow_out = b->allow_out;
 	b->req.policy.deny_out = b->deny_out;
-	return 0;
+	return parse_ingress(network, &b->req.ingress, err);
 }
 
 /* autoResume: {"enabled": bool} (E2B's spec; older SDKs sent {"policy":
@@ -166,7 +196,6 @@ static int refuse_unsupported(json_t *body, struct cove_err *err)
 	}, net[] = {
 		{ "rules", "there is no egress proxy to apply them" },
 		{ "egressProxy", "egress goes out directly" },
-		{ "maskRequestHost", "there is no per-port public traffic control yet" },
 		{ "httpsPorts", "there is no per-port public traffic control yet" },
 	};
 	for (size_t i = 0; i < sizeof(top) / sizeof(*top); i++)
@@ -176,10 +205,6 @@ static int refuse_unsupported(json_t *body, struct cove_err *err)
 	for (size_t i = 0; i < sizeof(net) / sizeof(*net); i++)
 		if (!asks_nothing(json_object_get(network, net[i].field)))
 			return cove_errf(err, -ENOSYS, "not supported by Cove: network.%s (%s)", net[i].field, net[i].why);
-	json_t *pub = json_object_get(network, "allowPublicTraffic");
-	if (pub && json_is_false(pub))
-		return cove_errf(err, -ENOSYS, "not supported by Cove: network.allowPublicTraffic false (a sandbox's "
-					     "ports are reached by anyone who reaches coved)");
 	return 0;
 }
 

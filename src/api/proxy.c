@@ -16,12 +16,15 @@
 
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/secret.h"
 #include "manager/manager.h"
 #include "proto/http1.h"
 #include "proto/utf8.h"
 #include "proto/version.h"
 
 #define BUF_SIZE (64 * 1024)
+/* Where a private sandbox's traffic access token comes (E2B's header). */
+#define TRAFFIC_TOKEN_HEADER "e2b-traffic-access-token"
 
 struct proxy {
 	struct manager *m;
@@ -32,6 +35,7 @@ struct proxy {
 	unsigned error_status; /* set: finish answers this instead */
 	char error[256];
 	bool not_found;        /* no such sandbox running: E2B's edge proxy's 502 */
+	bool denied;           /* a private sandbox, without its traffic token: E2B's 403 */
 	/* the response */
 	char head[HTTP1_MAX_HEAD];
 	size_t head_len;
@@ -56,7 +60,8 @@ static bool skip_header(const char *name)
 {
 	static const char *const names[] = { "Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authorization",
 					     "TE", "Trailer", "Transfer-Encoding", "Upgrade", "Host", "Content-Length",
-					     "Expect", "Date", "E2b-Sandbox-Id", "E2b-Sandbox-Port", "X-API-KEY" };
+					     "Expect", "Date", "E2b-Sandbox-Id", "E2b-Sandbox-Port", "X-API-KEY",
+					     TRAFFIC_TOKEN_HEADER };
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (strcasecmp(name, names[i]) == 0)
 			return true;
@@ -67,6 +72,7 @@ struct head_builder {
 	char *buf;
 	size_t len, cap;
 	bool overflow;
+	bool masked; /* the Host is the sandbox's mask: X-Forwarded-Host is the proxy's */
 };
 
 static void put(struct head_builder *h, const char *a, const char *b, const char *c)
@@ -83,11 +89,66 @@ static enum MHD_Result copy_header(void *cls, enum MHD_ValueKind kind, const cha
 {
 	(void)kind;
 	struct head_builder *h = cls;
+	if (h->masked && strcasecmp(name, "X-Forwarded-Host") == 0)
+		return MHD_YES;
 	if (!skip_header(name) && !strpbrk(value, "\r\n")) {
 		put(h, name, ": ", value);
 		put(h, "\r\n", "", "");
 	}
 	return MHD_YES;
+}
+
+/* E2B's orchestrator proxy's rule for a private sandbox: every port but
+ * envd's (which checks its own access token) needs the traffic token in
+ * e2b-traffic-access-token; its words for a request without it or with
+ * another (traffic_access_token_error.go). */
+static int traffic_check(struct proxy *p, const char *given, const char *token)
+{
+	if (!given || !*given) {
+		fail(p, 403, "Sandbox is secured with traffic access token. Token header '%s' is missing",
+		     TRAFFIC_TOKEN_HEADER);
+		return -EACCES;
+	}
+	if (!secret_equal(given, token)) {
+		fail(p, 403, "Sandbox is secured with traffic access token. Provided token in header '%s' is invalid",
+		     TRAFFIC_TOKEN_HEADER);
+		return -EACCES;
+	}
+	return 0;
+}
+
+/* Finds the sandbox (resuming one paused with autoResume, as E2B's proxy
+ * does, on envd's port for a request with its access token, on another of
+ * a private one with its traffic token), checks the request may reach it,
+ * and connects to its guest's port. mask: the Host its guest gets ("": the
+ * routing's). */
+static int reach(struct proxy *p, struct http_request *r, unsigned port, char mask[MANAGER_MASK_HOST_MAX])
+{
+	struct cove_err err = { 0 };
+	struct manager_ingress in;
+	char token[65];
+	bool envd = port == ENVD_PORT;
+	const char *given = http_header(r, TRAFFIC_TOKEN_HEADER);
+	int rc = manager_wake(p->m, p->id, envd, http_header(r, "X-Access-Token"), given, &err);
+	if (rc == 0)
+		rc = manager_ingress(p->m, p->id, &in, token, &err);
+	if (rc == 0 && !envd && token[0] && (rc = traffic_check(p, given, token)) < 0) {
+		p->denied = true;
+		return rc;
+	}
+	if (rc == 0)
+		rc = manager_connect(p->m, p->id, port, PROXY_CONNECT_TIMEOUT_MS, &p->fd, &err);
+	if (rc < 0) {
+		fail(p, rc == -EACCES ? 403 : 502, "%s", err.msg);
+		p->denied = rc == -EACCES;
+		p->not_found = rc == -ENOENT;
+		p->fd = -1;
+		return rc;
+	}
+	mask[0] = '\0';
+	if (!envd && in.mask_host[0]) /* E2B masks the Host on every port but envd's */
+		api_mask_host(in.mask_host, port, mask);
+	return 0;
 }
 
 static void begin(struct http_request *r, const struct api_sandbox_target *t, int rc, const struct cove_err *bad)
@@ -101,34 +162,27 @@ static void begin(struct http_request *r, const struct api_sandbox_target *t, in
 	p->m = r->app;
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 	p->client_fd = ci ? ci->connect_fd : -1;
+	snprintf(p->id, sizeof(p->id), "%s", t->id);
 	if (rc < 0) {
 		fail(p, rc == -EINVAL ? 400 : 502, "%s", bad->msg);
-		snprintf(p->id, sizeof(p->id), "%s", t->id);
 		p->not_found = rc == -ENOENT;
 		return;
 	}
-	snprintf(p->id, sizeof(p->id), "%s", t->id);
 	unsigned port = t->port;
-	struct cove_err err = { 0 };
-	/* A sandbox paused with autoResume is resumed first (on envd's port,
-	 * for a request with its access token), as E2B's proxy does. */
-	int r2 = manager_wake(p->m, p->id, port == ENVD_PORT, http_header(r, "X-Access-Token"), &err);
-	if (r2 == 0)
-		r2 = manager_connect(p->m, p->id, port, PROXY_CONNECT_TIMEOUT_MS, &p->fd, &err);
-	if (r2 < 0) {
-		fail(p, 502, "%s", err.msg);
-		p->not_found = r2 == -ENOENT;
-		p->fd = -1;
+	char mask[MANAGER_MASK_HOST_MAX];
+	if (reach(p, r, port, mask) < 0)
 		return;
-	}
 	char head[16384];
-	struct head_builder h = { head, 0, sizeof(head), false };
+	struct head_builder h = { head, 0, sizeof(head), false, mask[0] != '\0' };
 	put(&h, r->method, " ", r->target);
 	put(&h, " HTTP/1.1\r\n", "", "");
 	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, copy_header, &h);
 	char host[64];
 	snprintf(host, sizeof(host), "%s:%u", NET_GUEST_ADDR, port);
-	put(&h, "Host: ", host, "\r\n");
+	const char *asked = http_header(r, MHD_HTTP_HEADER_HOST);
+	if (h.masked && asked && !strpbrk(asked, "\r\n")) /* as E2B: the Host the client asked for */
+		put(&h, "X-Forwarded-Host: ", asked, "\r\n");
+	put(&h, "Host: ", h.masked ? mask : host, "\r\n");
 	put(&h, "Connection: close\r\n", "", "");
 	const char *length = http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (length)
@@ -248,14 +302,15 @@ static void nothing(void *cls)
 	(void)cls; /* the proxy state goes with the request (cleanup) */
 }
 
-/* What E2B's edge proxy answers for a sandbox it cannot find (its e2e test
- * host.test.ts checks all three fields); the SDK's isRunning() reads the
- * 502 as false. */
-static enum MHD_Result reply_not_found(struct http_request *r, const char *id)
+/* E2B's proxies' answers of their own, {"message", "sandboxId", "code"}:
+ * for a sandbox they cannot find, 502 (its e2e test host.test.ts checks
+ * all three fields; the SDK's isRunning() reads it as false), and for a
+ * private one without its traffic token, 403. */
+static enum MHD_Result reply_edge(struct http_request *r, unsigned status, const char *message, const char *id)
 {
-	json_t *j = json_pack("{s:s, s:o, s:i}", "message", "The sandbox was not found", "sandboxId",
-			      json_string_lossy(id), "code", 502);
-	return http_reply_json(r, 502, j);
+	json_t *j = json_pack("{s:s, s:o, s:i}", "message", message, "sandboxId", json_string_lossy(id), "code",
+			      (int)status);
+	return http_reply_json(r, status, j);
 }
 
 static enum MHD_Result finish(struct http_request *r)
@@ -269,7 +324,9 @@ static enum MHD_Result finish(struct http_request *r)
 	if (rc < 0)
 		fail(p, 502, "sandbox %s: no valid answer from the guest", p->id);
 	if (p->error_status && p->not_found)
-		return reply_not_found(r, p->id);
+		return reply_edge(r, 502, "The sandbox was not found", p->id);
+	if (p->error_status && p->denied)
+		return reply_edge(r, 403, p->error, p->id);
 	if (p->error_status)
 		return api_reply_error(r, p->error_status, "%s", p->error);
 	p->left = p->resp.content_length;

@@ -6,7 +6,10 @@
  * without buffering whole bodies. A sandbox paused with autoResume is
  * resumed first (manager_wake); an unknown, ended or otherwise paused one
  * gets 502, which the SDK reads as "not running", as does one whose resume
- * failed; a sandbox killed mid-stream drops the stream. */
+ * failed; a sandbox killed mid-stream drops the stream. A private sandbox
+ * (E2B's allowPublicTraffic false) answers 403 on every port but envd's to
+ * a request without its traffic access token, and one with maskRequestHost
+ * has its guest see that Host (docs/api.md). */
 #ifndef COVE_API_PROXY_H
 #define COVE_API_PROXY_H
 

@@ -60,11 +60,15 @@ enum MHD_Result api_not_supported(struct http_request *r)
 	return api_reply_error(r, 501, "not supported by Cove: %s %s", r->method, r->route->pattern);
 }
 
+/* E2B's Sandbox (create, connect, a fork's child): the traffic access
+ * token is here and nowhere else (SandboxDetail has none), null for a
+ * public sandbox. */
 json_t *api_created_json(const struct manager_info *info)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:n, s:n}", "sandboxID", info->id, "templateID",
+	json_t *traffic = info->traffic_token[0] ? json_string(info->traffic_token) : json_null();
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:n}", "sandboxID", info->id, "templateID",
 			 info->template_id, "alias", info->template_id, "clientID", "cove", "envdVersion", ENVD_VERSION,
-			 "envdAccessToken", info->token, "trafficAccessToken", "domain");
+			 "envdAccessToken", info->token, "trafficAccessToken", traffic, "domain");
 }
 
 static json_t *strings_json(const char *const *list)
@@ -80,10 +84,10 @@ static json_t *strings_json(const char *const *list)
 static int info_config_json(json_t *j, const struct manager_info *info)
 {
 	const struct net_policy *p = &info->policy.policy;
-	/* Nothing of Cove's keeps public traffic out yet (issue 14's TLS and
-	 * traffic tokens may): a sandbox's ports are as open as coved's. */
-	json_t *network = json_pack("{s:b, s:o, s:o}", "allowPublicTraffic", 1, "allowOut", strings_json(p->allow_out),
-				    "denyOut", strings_json(p->deny_out));
+	json_t *network = json_pack("{s:b, s:o, s:o}", "allowPublicTraffic", !info->ingress.private_traffic,
+				    "allowOut", strings_json(p->allow_out), "denyOut", strings_json(p->deny_out));
+	if (network && info->ingress.mask_host[0])
+		json_object_set_new(network, "maskRequestHost", json_string(info->ingress.mask_host));
 	/* Not known for a sandbox made before Cove kept it: null, as E2B's
 	 * "not explicitly set". */
 	json_t *internet = info->policy_known ? json_boolean(p->internet) : json_null();

@@ -436,3 +436,19 @@ int api_sandbox_target_parse(const char *id_header, const char *port_header, con
 	t->port = (unsigned)v;
 	return 1;
 }
+
+void api_mask_host(const char *mask, unsigned port, char out[MANAGER_MASK_HOST_MAX])
+{
+	static const char placeholder[] = "${PORT}";
+	size_t n = 0;
+	for (const char *s = mask; *s && n < MANAGER_MASK_HOST_MAX - 1;) {
+		if (strncmp(s, placeholder, sizeof(placeholder) - 1) == 0) {
+			/* At most 5 digits for 7 bytes: it never grows. */
+			n += (size_t)snprintf(out + n, MANAGER_MASK_HOST_MAX - n, "%u", port);
+			s += sizeof(placeholder) - 1;
+		} else {
+			out[n++] = *s++;
+		}
+	}
+	out[n < MANAGER_MASK_HOST_MAX ? n : MANAGER_MASK_HOST_MAX - 1] = '\0';
+}

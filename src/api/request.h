@@ -40,9 +40,11 @@ struct api_query {
 
 /* POST /sandboxes and /v2/sandboxes. The lifecycle fields are E2B's:
  * autoPause, autoPauseMemory (default true; false needs autoPause, and
- * cannot go with autoResume), autoResume {"enabled": bool}. E2B's fields
- * Cove has nothing behind (volumeMounts, mcp, iam, network.rules,
- * egressProxy, maskRequestHost, httpsPorts, allowPublicTraffic false) are
+ * cannot go with autoResume), autoResume {"enabled": bool}. The ingress,
+ * req.ingress, is E2B's network.allowPublicTraffic (default true) and
+ * network.maskRequestHost (visible ASCII, under MANAGER_MASK_HOST_MAX
+ * bytes; "" or null: none). E2B's fields Cove has nothing behind
+ * (volumeMounts, mcp, iam, network.rules, egressProxy, httpsPorts) are
  * -ENOSYS when they ask for anything. */
 struct api_create_body {
 	struct manager_create req; /* what manager_create takes; points into the fields below */
@@ -186,5 +188,10 @@ struct api_sandbox_target {
 };
 int api_sandbox_target_parse(const char *id_header, const char *port_header, const char *host, const char *domain,
 			     struct api_sandbox_target *t, struct cove_err *err);
+
+/* The Host a request to port of a sandbox made with maskRequestHost mask
+ * carries to its guest: mask with every "${PORT}" replaced by the port
+ * (E2B's orchestrator proxy's rule), into out. Never longer than mask. */
+void api_mask_host(const char *mask, unsigned port, char out[MANAGER_MASK_HOST_MAX]);
 
 #endif

@@ -221,6 +221,11 @@ int manager_create(struct manager *m, const struct manager_create *req, struct m
 		return cove_errf(err, -ENOMEM, "manager: out of memory");
 	}
 	free(policy);
+	if ((r = entry_set_ingress(e, &req->ingress)) < 0) {
+		entry_free(e);
+		snap_unpin(m, &snap);
+		return cove_errno(err, r, "manager: traffic access token: getrandom");
+	}
 	struct warm *w = snap.snapshot[0] ? NULL : warm_take(m, tname);
 	if (w)
 		snprintf(e->id, sizeof(e->id), "%s", w->id);

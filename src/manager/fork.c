@@ -50,7 +50,9 @@ static void *fork_child_main(void *arg)
 static struct entry *child_of(const struct entry *p, long timeout_s)
 {
 	struct entry *e = entry_new(p->metadata);
-	if (!e || entry_set_policy(e, p->policy_text) < 0) {
+	/* E2B's fork is a resume of the parent's snapshot under a new id: its
+	 * ingress as the parent's, and a traffic token of its own. */
+	if (!e || entry_set_policy(e, p->policy_text) < 0 || entry_set_ingress(e, &p->ingress) < 0) {
 		entry_free(e);
 		return NULL;
 	}

@@ -60,6 +60,8 @@ struct entry {
 	bool auto_resume;   /* paused with its memory: the envd routing resumes it */
 	long timeout_s;     /* as made: what an auto-resume gives it; 0: not known */
 	char *envs;         /* its /init environment, envs_encode's text; NULL: none */
+	struct manager_ingress ingress; /* who reaches its servers through the routing */
+	char traffic_token[65]; /* ingress.private_traffic: its traffic access token; else "" */
 	/* The snapshot it was created from (or forked from one that was):
 	 * its RAM and disk are over that snapshot's files, and its template
 	 * is the snapshot's; "" for none. */
@@ -168,6 +170,9 @@ int timeout_check(const struct manager *m, long seconds, int lowest, struct cove
 /* e's policy becomes text's (copied; NULL: not known). -ENOMEM, or -EINVAL
  * for text that is no policy. */
 int entry_set_policy(struct entry *e, const char *text);
+/* e's ingress becomes in's, with a new traffic access token when it is
+ * private (none when not). -errno when getrandom fails. */
+int entry_set_ingress(struct entry *e, const struct manager_ingress *in);
 /* The state database's key for how many sandboxes were made of template
  * name ("COUNT LAST_MS"). */
 void template_spawns_key(const char *name, char key[128]);

@@ -292,7 +292,8 @@ int manager_resume(struct manager *m, const char *id, long timeout_s, bool memor
 	return r;
 }
 
-int manager_wake(struct manager *m, const char *id, bool envd, const char *token, struct cove_err *err)
+int manager_wake(struct manager *m, const char *id, bool envd, const char *token, const char *traffic_token,
+		 struct cove_err *err)
 {
 	pthread_mutex_lock(&m->lock);
 	struct entry *e = entry_settled(m, id, err);
@@ -308,6 +309,10 @@ int manager_wake(struct manager *m, const char *id, bool envd, const char *token
 	else if (envd && (!token || !secret_equal(token, e->token)))
 		r = cove_errf(err, -ENOENT, "sandbox '%s' is paused; a request to envd without its access token does not "
 				 "resume it", id);
+	else if (!envd && e->traffic_token[0] && (!traffic_token || !secret_equal(traffic_token, e->traffic_token)))
+		/* E2B's proxy's words for it (sandbox_resume_permission_denied.go). */
+		r = cove_errf(err, -EACCES, "This sandbox can't be resumed with the credentials provided. Check your "
+				 "access token and try again.");
 	else if ((r = resume_locked(m, e, true, "traffic", err)) == 0) {
 		/* E2B's: the timeout it was made with, at least a minute. */
 		long timeout = e->timeout_s > 0 ? e->timeout_s : MANAGER_DEFAULT_TIMEOUT_S;
@@ -323,6 +328,19 @@ int manager_wake(struct manager *m, const char *id, bool envd, const char *token
 	}
 	pthread_mutex_unlock(&m->lock);
 	return r;
+}
+
+int manager_ingress(struct manager *m, const char *id, struct manager_ingress *ret, char traffic_token[65],
+		    struct cove_err *err)
+{
+	pthread_mutex_lock(&m->lock);
+	struct entry *e = entry_find_visible(m, id, err);
+	if (e) {
+		*ret = e->ingress;
+		memcpy(traffic_token, e->traffic_token, sizeof(e->traffic_token));
+	}
+	pthread_mutex_unlock(&m->lock);
+	return e ? 0 : -ENOENT;
 }
 
 int manager_set_network(struct manager *m, const char *id, const struct net_policy *policy, struct cove_err *err)

@@ -76,6 +76,17 @@ struct manager_config {
 	unsigned max_template_disk_mib; /* 0: MANAGER_DEFAULT_MAX_TEMPLATE_DISK_MIB */
 };
 
+/* Who reaches a sandbox's own servers through the envd routing, and as
+ * what host (E2B's network.allowPublicTraffic and maskRequestHost). With
+ * private set, the sandbox gets a traffic access token of its own at
+ * create (and each fork child its own), and the routing relays a request
+ * to any port of it but envd's only with that token. */
+#define MANAGER_MASK_HOST_MAX 256
+struct manager_ingress {
+	bool private_traffic;                 /* allowPublicTraffic false */
+	char mask_host[MANAGER_MASK_HOST_MAX]; /* "": the Host as the routing sets it; else "${PORT}" stands for the port */
+};
+
 struct manager_create {
 	const char *template_id;  /* NULL: MANAGER_DEFAULT_TEMPLATE */
 	long timeout_s;           /* 0: MANAGER_DEFAULT_TIMEOUT_S */
@@ -89,6 +100,7 @@ struct manager_create {
 	/* While paused with its memory, a request through the envd routing
 	 * resumes it (manager_wake). */
 	bool auto_resume;
+	struct manager_ingress ingress;
 };
 
 struct manager_info {
@@ -108,6 +120,8 @@ struct manager_info {
 	 * policy_known false: made before Cove kept it (policy is the default). */
 	bool policy_known;
 	struct net_policy_copy policy;
+	struct manager_ingress ingress;
+	char traffic_token[65];  /* private_traffic: its traffic access token; else "" */
 };
 
 void manager_info_clear(struct manager_info *info);
@@ -182,10 +196,18 @@ int manager_resume(struct manager *m, const char *id, long timeout_s, bool memor
  * made with (at least MANAGER_AUTO_RESUME_MIN_S: E2B's rule). Requests that
  * come meanwhile wait for that one resume, as they wait for a pause under
  * way. On envd's port (envd) only a request with the sandbox's access token
- * (token) may wake it. 0: it runs; -ENOENT: no such sandbox, or it is not
- * running and may not be woken (err says which); else the resume's
- * failure, and it stays paused. */
-int manager_wake(struct manager *m, const char *id, bool envd, const char *token, struct cove_err *err);
+ * (token) may wake it; on another port of a private sandbox, only one with
+ * its traffic access token (traffic_token; E2B's rule). 0: it runs;
+ * -ENOENT: no such sandbox, or it is not running and may not be woken (err
+ * says which); -EACCES: private, and traffic_token is not its token; else
+ * the resume's failure, and it stays paused. */
+int manager_wake(struct manager *m, const char *id, bool envd, const char *token, const char *traffic_token,
+		 struct cove_err *err);
+/* For the envd routing: what it must know of a sandbox (running or
+ * paused) before it relays a request to it: its ingress and traffic access
+ * token ("" for a public one), copied. -ENOENT: no such sandbox. */
+int manager_ingress(struct manager *m, const char *id, struct manager_ingress *ret, char traffic_token[65],
+		    struct cove_err *err);
 /* The sandbox's egress policy becomes policy (E2B's updateNetwork): at
  * once for a sandbox that has a network slot (running, or frozen in
  * memory), at its resume for one paused to disk; recorded either way, so

@@ -52,6 +52,8 @@ int entry_info(const struct entry *e, struct manager_info *info)
 	if (net_policy_decode(e->policy_text, &info->policy) < 0)
 		net_policy_copy_free(&info->policy);
 	info->auto_resume = e->auto_resume;
+	info->ingress = e->ingress;
+	snprintf(info->traffic_token, sizeof(info->traffic_token), "%s", e->traffic_token);
 	info->metadata = strdup(e->metadata ? e->metadata : "{}");
 	if (!info->metadata) {
 		manager_info_clear(info);
@@ -75,6 +77,19 @@ int entry_set_policy(struct entry *e, const char *text)
 	net_policy_copy_free(&e->policy);
 	e->policy_text = copy;
 	e->policy = pc; /* all zero, a closed policy, when not known */
+	return 0;
+}
+
+int entry_set_ingress(struct entry *e, const struct manager_ingress *in)
+{
+	char token[65] = "";
+	/* 32 random bytes in hex: as long as E2B's (an HMAC-SHA256), and
+	 * nothing anyone can derive from the sandbox's id. */
+	int r = in->private_traffic ? random_hex(token, 32) : 0;
+	if (r < 0)
+		return r;
+	e->ingress = *in;
+	memcpy(e->traffic_token, token, sizeof(token));
 	return 0;
 }
 
@@ -117,6 +132,11 @@ struct entry *entry_of(const struct store_sandbox *rec, struct cove_err *err)
 	e->auto_pause_fs_only = rec->auto_pause_fs_only;
 	e->auto_resume = rec->auto_resume;
 	e->timeout_s = rec->timeout_s;
+	/* A token recorded is a private sandbox (E2B's allowPublicTraffic
+	 * false); none, a public one. */
+	e->ingress.private_traffic = rec->traffic_token[0] != '\0';
+	snprintf(e->traffic_token, sizeof(e->traffic_token), "%s", rec->traffic_token);
+	snprintf(e->ingress.mask_host, sizeof(e->ingress.mask_host), "%s", rec->mask_host);
 	if (rec->envs && !(e->envs = strdup(rec->envs))) {
 		entry_free(e);
 		cove_errf(err, -ENOMEM, "manager: out of memory");
@@ -148,6 +168,8 @@ int entry_record(struct manager *m, const struct entry *e, enum store_sandbox_st
 	snprintf(rec.id, sizeof(rec.id), "%s", e->id);
 	snprintf(rec.template_id, sizeof(rec.template_id), "%s", e->template_id);
 	snprintf(rec.token, sizeof(rec.token), "%s", e->token);
+	snprintf(rec.traffic_token, sizeof(rec.traffic_token), "%s", e->traffic_token);
+	snprintf(rec.mask_host, sizeof(rec.mask_host), "%s", e->ingress.mask_host);
 	if (e->sb)
 		rec.vmm = *vmm_identity(sandbox_vmm(e->sb));
 	return store_sandbox_put(m->c.store, &rec, err);

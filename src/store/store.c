@@ -83,6 +83,11 @@ static const char *const migrations[] = {
 	"CREATE TABLE template_tags ("
 	" template TEXT NOT NULL, tag TEXT NOT NULL, build TEXT NOT NULL, created_ms INTEGER NOT NULL,"
 	" PRIMARY KEY (template, tag));",
+	/* 9: a sandbox's ingress (E2B's allowPublicTraffic false and
+	 * maskRequestHost): its traffic access token ("": public) and the
+	 * Host its servers see ("": the routing's). */
+	"ALTER TABLE sandboxes ADD COLUMN traffic_token TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE sandboxes ADD COLUMN mask_host TEXT NOT NULL DEFAULT '';",
 };
 
 static const char *const slot_state_names[] = { "creating", "ready", "used", "destroying" };
@@ -527,6 +532,9 @@ int store_sandbox_state_parse(const char *s, enum store_sandbox_state *ret)
 /* Schema 6's, after those: the lifecycle. */
 #define LIFECYCLE_COLUMNS "auto_pause_fs_only, auto_resume, timeout_s, envs"
 #define LIFECYCLE_FIRST 15
+/* Schema 9's, after those: the ingress. */
+#define INGRESS_COLUMNS "traffic_token, mask_host"
+#define INGRESS_FIRST (LIFECYCLE_FIRST + 4)
 
 static int sandbox_from_row(sqlite3_stmt *st, struct store_sandbox *sb)
 {
@@ -556,6 +564,10 @@ static int sandbox_from_row(sqlite3_stmt *st, struct store_sandbox *sb)
 	text = (const char *)sqlite3_column_text(st, LIFECYCLE_FIRST + 3);
 	if (text && *text && !(sb->envs = strdup(text)))
 		return -ENOMEM;
+	snprintf(sb->traffic_token, sizeof(sb->traffic_token), "%s",
+		 (text = (const char *)sqlite3_column_text(st, INGRESS_FIRST)) ? text : "");
+	snprintf(sb->mask_host, sizeof(sb->mask_host), "%s",
+		 (text = (const char *)sqlite3_column_text(st, INGRESS_FIRST + 1)) ? text : "");
 	return sb->metadata ? 0 : -ENOMEM;
 }
 
@@ -574,8 +586,8 @@ int store_sandbox_put(struct store *s, const struct store_sandbox *sb, struct co
 	sqlite3_stmt *st;
 	pthread_mutex_lock(&s->lock);
 	int r = prepare(s, &st,
-			"INSERT OR REPLACE INTO sandboxes (" SANDBOX_COLUMNS ", " LIFECYCLE_COLUMNS ")"
-			" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			"INSERT OR REPLACE INTO sandboxes (" SANDBOX_COLUMNS ", " LIFECYCLE_COLUMNS ", " INGRESS_COLUMNS ")"
+			" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 			"write sandbox", err);
 	if (r < 0) {
 		pthread_mutex_unlock(&s->lock);
@@ -603,6 +615,8 @@ int store_sandbox_put(struct store *s, const struct store_sandbox *sb, struct co
 	sqlite3_bind_int64(st, LIFECYCLE_FIRST + 2, sb->auto_resume);
 	sqlite3_bind_int64(st, LIFECYCLE_FIRST + 3, sb->timeout_s);
 	sqlite3_bind_text(st, LIFECYCLE_FIRST + 4, sb->envs ? sb->envs : "", -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, INGRESS_FIRST + 1, sb->traffic_token, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, INGRESS_FIRST + 2, sb->mask_host, -1, SQLITE_TRANSIENT);
 	int rc = sqlite3_step(st);
 	r = rc == SQLITE_DONE ? 0 : sql_error(s, err, rc, "write sandbox");
 	sqlite3_finalize(st);
@@ -630,7 +644,9 @@ int store_sandbox_each(struct store *s, store_sandbox_fn fn, void *ctx, struct c
 {
 	sqlite3_stmt *st;
 	pthread_mutex_lock(&s->lock);
-	int r = prepare(s, &st, "SELECT " SANDBOX_COLUMNS ", " LIFECYCLE_COLUMNS " FROM sandboxes ORDER BY seq DESC, id",
+	int r = prepare(s, &st,
+			"SELECT " SANDBOX_COLUMNS ", " LIFECYCLE_COLUMNS ", " INGRESS_COLUMNS
+			" FROM sandboxes ORDER BY seq DESC, id",
 			"list sandboxes", err);
 	int rc = SQLITE_DONE;
 	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {

@@ -109,6 +109,12 @@ struct store_sandbox {
 	bool auto_resume;            /* while paused, a request through the envd routing resumes it */
 	long timeout_s;              /* the timeout it was made with; 0: not known */
 	char *envs;                  /* its environment, as the manager encodes it; owned; NULL: none */
+	/* Its ingress (schema 9; E2B's allowPublicTraffic false and
+	 * maskRequestHost): the traffic access token the envd routing asks
+	 * for ("": public), and the Host its servers see ("": as the routing
+	 * sets it). */
+	char traffic_token[65];
+	char mask_host[256];
 };
 
 const char *store_sandbox_state_name(enum store_sandbox_state state);

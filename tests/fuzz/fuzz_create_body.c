@@ -2,7 +2,9 @@
  * request manager_create takes. What it hands out must be whole: every
  * string readable, every list NULL-terminated, the lifecycle one E2B
  * allows, and a refusal must say why (-ENOSYS: a field Cove has nothing
- * behind). The same bytes as a pause, a connect and a network body too. */
+ * behind), and the ingress's mask host is a header value that can end
+ * neither line nor head, before and after its "${PORT}" is filled in. The
+ * same bytes as a pause, a connect and a network body too. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -42,6 +44,27 @@ static void small_bodies(const char *data, size_t size)
 	}
 }
 
+/* Visible ASCII, NUL-terminated in its buffer. */
+static void check_host(const char *host)
+{
+	size_t n = strnlen(host, MANAGER_MASK_HOST_MAX);
+	if (n == MANAGER_MASK_HOST_MAX)
+		abort();
+	for (size_t i = 0; i < n; i++)
+		if (host[i] < 0x21 || host[i] > 0x7e)
+			abort();
+}
+
+static void check_ingress(const struct manager_ingress *in, size_t size)
+{
+	check_host(in->mask_host);
+	char host[MANAGER_MASK_HOST_MAX];
+	api_mask_host(in->mask_host, (unsigned)(size % 65535) + 1, host);
+	check_host(host);
+	if (strlen(host) > strlen(in->mask_host))
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	small_bodies((const char *)data, size);
@@ -61,6 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (b.req.auto_pause_fs_only && (!b.req.auto_pause || b.req.auto_resume))
 		abort();
+	check_ingress(&b.req.ingress, size);
 	for (size_t i = 0; b.req.envs && b.req.envs[i]; i++)
 		if (!strchr(b.req.envs[i], '=') || i >= API_MAX_ENV_VARS)
 			abort();

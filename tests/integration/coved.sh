@@ -342,10 +342,25 @@ s=$(api POST /sandboxes '{"templateID":"tiny","volumeMounts":[{"name":"v","path"
     [ "$(api GET /sandboxes >/dev/null; cat "$out")" = "$before" ]
 check "create with volumeMounts: 501 naming the field, nothing made" $? "$s $(cat "$out")"
 [ "$s" != 201 ] || api DELETE "/sandboxes/$(field "['sandboxID']")" >/dev/null # not to leave it to later checks
-s=$(api POST /sandboxes '{"templateID":"tiny","network":{"allowPublicTraffic":false}}')
-[ "$s" = 501 ] && grep -q "not supported by Cove: network.allowPublicTraffic false" "$out"
-check "create with allowPublicTraffic false: 501" $? "$s $(cat "$out")"
+s=$(api POST /sandboxes '{"templateID":"tiny","network":{"httpsPorts":[8443]}}')
+[ "$s" = 501 ] && grep -q "not supported by Cove: network.httpsPorts" "$out"
+check "create with httpsPorts: 501" $? "$s $(cat "$out")"
 [ "$s" != 201 ] || api DELETE "/sandboxes/$(field "['sandboxID']")" >/dev/null
+# A private sandbox (tests/e2b/coved/traffic.test.mjs has the rest): its
+# token asked for on a port of its (nothing listens: with the token the
+# guest refuses, 502), envd's needing none.
+s=$(api POST /sandboxes '{"templateID":"tiny","network":{"allowPublicTraffic":false}}')
+prv=$(field "['sandboxID']") ptok=$(field "['trafficAccessToken']")
+p1=$(curl -s -o "$out" -w '%{http_code}' -H "E2b-Sandbox-Id: $prv" -H 'E2b-Sandbox-Port: 8000' "$url/")
+m=$(field "['message']")
+p2=$(curl -s -o /dev/null -w '%{http_code}' -H "E2b-Sandbox-Id: $prv" -H 'E2b-Sandbox-Port: 8000' \
+    -H "e2b-traffic-access-token: $ptok" "$url/")
+h=$(health "$prv")
+[ "$s" = 201 ] && [ ${#ptok} = 64 ] && [ "$p1" = 403 ] && [ "$p2" = 502 ] && [ "$h" = 204 ] &&
+    [ "$m" = "Sandbox is secured with traffic access token. Token header 'e2b-traffic-access-token' is missing" ]
+check "create with allowPublicTraffic false: a trafficAccessToken, asked for on port 8000 (403 without), not on envd's" $? \
+    "$s token=${#ptok} without=$p1 with=$p2 envd=$h $m"
+api DELETE "/sandboxes/$prv" >/dev/null
 s=$(api GET /templates/aliases/tiny); [ "$s" = 200 ] && [ "$(cat "$out")" = '{"templateID":"tiny","public":false}' ]
 s2=$(api GET /templates/aliases/no-such-template)
 [ "$s2" = 404 ]; check "template alias: 200 {templateID, public} for one of this host, else 404" $? "$s $s2 $(cat "$out")"

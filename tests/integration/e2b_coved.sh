@@ -17,15 +17,25 @@ need_guest "${COVE_TEMPLATES:-}"
 base=$(mktemp -d /tmp/cove-e2b-coved.XXXXXX)
 export COVE_RUN_DIR=$base/run COVE_LOG_DIR=$base/log COVE_STATE_DIR=$base/state
 coved_pid=""
-trap 'kill $coved_pid 2>/dev/null; wait $coved_pid 2>/dev/null; "$build/bin/cove" net gc --pool >/dev/null 2>&1; rm -rf "$base"' EXIT
+# The coved serving is the one in coved.pid: traffic.test.mjs restarts it
+# (COVE_RESTART_COVED: SIGKILL, then the same state and key on a new port,
+# its URL in coved.url).
+trap 'stop_pidfile "$base/coved.pid"; wait $coved_pid 2>/dev/null; "$build/bin/cove" net gc --pool >/dev/null 2>&1; rm -rf "$base"' EXIT
 start_coved_sdk "$base/coved.log"
+echo "$coved_pid" >"$base/coved.pid"
 export COVE_NODE_DIR=$node_dir COVE_BUILD=$build
+export COVE_RESTART_COVED=". '$(cd "$(dirname "$0")/.." && pwd)/lib.sh' && build='$build' && restart_coved_sdk '$base/coved-restarted.log' '$base/coved.pid' '$base/coved.url'"
 rc=0
 node --test --test-reporter=tap --test-concurrency=1 "$here"/*.test.mjs || rc=$?
+if [ -s "$base/coved.url" ]; then
+    E2B_API_URL=$(cat "$base/coved.url")
+    export E2B_API_URL E2B_SANDBOX_URL=$E2B_API_URL
+fi
 if [ -r "$COVE_TEMPLATES/base/rootfs.ext4" ]; then
     COVE_E2B_COVED=1 node --test --test-reporter=tap --test-concurrency=1 "$here"/../*.test.mjs || rc=$?
 else
     echo "ok 1000 # SKIP the scenarios through coved need the base template ($COVE_TEMPLATES/base)"
 fi
 [ $rc = 0 ] || sed 's/^/# coved: /' "$base/coved.log" | tail -20
+[ $rc = 0 ] || [ ! -e "$base/coved-restarted.log" ] || sed 's/^/# coved, restarted: /' "$base/coved-restarted.log" | tail -20
 exit $rc

@@ -209,9 +209,7 @@ static void test_create_unsupported(void **state)
 		{ "{\"iam\": {\"tokens\": {\"t\": {}}}}", "iam" },
 		{ "{\"network\": {\"rules\": {\"api.example.com\": []}}}", "network.rules" },
 		{ "{\"network\": {\"egressProxy\": {\"address\": \"p:1\"}}}", "network.egressProxy" },
-		{ "{\"network\": {\"maskRequestHost\": \"x.example.com\"}}", "network.maskRequestHost" },
 		{ "{\"network\": {\"httpsPorts\": [8443]}}", "network.httpsPorts" },
-		{ "{\"network\": {\"allowPublicTraffic\": false}}", "network.allowPublicTraffic false" },
 	};
 	for (size_t i = 0; i < sizeof(refused) / sizeof(*refused); i++) {
 		struct cove_err err = { 0 };
@@ -232,6 +230,54 @@ static void test_create_unsupported(void **state)
 			fail_msg("%s: %s", taken[i], err.msg);
 		api_create_body_clear(&b);
 	}
+}
+
+/* E2B's ingress fields: allowPublicTraffic false makes the sandbox
+ * private, maskRequestHost is kept as given (visible ASCII, bounded), and
+ * "${PORT}" in it becomes the port asked for. */
+static void test_create_ingress(void **state)
+{
+	(void)state;
+	struct cove_err err = { 0 };
+	struct api_create_body b;
+	const char *both = "{\"network\": {\"allowPublicTraffic\": false, \"maskRequestHost\": \"${PORT}-x.example\"}}";
+	assert_int_equal(create(both, &b, &err), 0);
+	assert_true(b.req.ingress.private_traffic);
+	assert_string_equal(b.req.ingress.mask_host, "${PORT}-x.example");
+	api_create_body_clear(&b);
+	const char *plain[] = { "{}", "{\"network\": {\"allowPublicTraffic\": true, \"maskRequestHost\": \"\"}}",
+				"{\"network\": {\"allowPublicTraffic\": null, \"maskRequestHost\": null}}" };
+	for (size_t i = 0; i < sizeof(plain) / sizeof(*plain); i++) {
+		assert_int_equal(create(plain[i], &b, &err), 0);
+		assert_false(b.req.ingress.private_traffic);
+		assert_string_equal(b.req.ingress.mask_host, "");
+		api_create_body_clear(&b);
+	}
+	char long_mask[400];
+	snprintf(long_mask, sizeof(long_mask), "{\"network\": {\"maskRequestHost\": \"%0300d\"}}", 1);
+	const char *bad[][2] = {
+		{ "{\"network\": {\"allowPublicTraffic\": \"no\"}}", "network.allowPublicTraffic must be true or false" },
+		{ "{\"network\": {\"maskRequestHost\": 8080}}", "network.maskRequestHost must be a string" },
+		{ "{\"network\": {\"maskRequestHost\": \"a b\"}}", "byte 1 is not a visible ASCII character" },
+		{ "{\"network\": {\"maskRequestHost\": \"x\\r\\nEvil: 1\"}}", "byte 1 is not a visible ASCII" },
+		{ "{\"network\": {\"maskRequestHost\": \"x\\u0000y\"}}", "is not allowed" }, /* by the JSON parser */
+		{ long_mask, "at most 255 bytes" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		int r = create(bad[i][0], &b, &err);
+		if (r != -EINVAL || !strstr(err.msg, bad[i][1]))
+			fail_msg("%s: got %d '%s'", bad[i][0], r, err.msg);
+		assert_null(b.json);
+	}
+	char host[MANAGER_MASK_HOST_MAX];
+	api_mask_host("${PORT}-x.example", 8000, host);
+	assert_string_equal(host, "8000-x.example");
+	api_mask_host("localhost:${PORT}/${PORT}", 65535, host);
+	assert_string_equal(host, "localhost:65535/65535");
+	api_mask_host("plain.example", 1, host);
+	assert_string_equal(host, "plain.example");
+	api_mask_host("${PORT", 80, host);
+	assert_string_equal(host, "${PORT");
 }
 
 static void test_create_limits(void **state)
@@ -848,7 +894,8 @@ int main(void)
 		cmocka_unit_test(test_logs_query),      cmocka_unit_test(test_sandbox_host),
 		cmocka_unit_test(test_sandbox_headers), cmocka_unit_test(test_create_lifecycle),
 		cmocka_unit_test(test_pause_connect_bodies), cmocka_unit_test(test_domain),
-		cmocka_unit_test(test_create_unsupported), cmocka_unit_test(test_network_body),
+		cmocka_unit_test(test_create_unsupported),
+		cmocka_unit_test(test_create_ingress), cmocka_unit_test(test_network_body),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -220,6 +220,8 @@ static void test_sandboxes(void **state)
 	b.auto_resume = true;
 	b.timeout_s = 3;
 	b.envs = (char *)"[\"A=1\"]";
+	snprintf(b.traffic_token, sizeof(b.traffic_token), "%064d", 7);
+	snprintf(b.mask_host, sizeof(b.mask_host), "${PORT}-x.example");
 	assert_int_equal(store_sandbox_put(s, &a, &err), 0);
 	assert_int_equal(store_sandbox_put(s, &b, &err), 0);
 	b.left_ms = 41000;
@@ -236,7 +238,11 @@ static void test_sandboxes(void **state)
 	assert_true(got[0].auto_resume);
 	assert_int_equal(got[0].timeout_s, 3);
 	assert_string_equal(got[0].envs, "[\"A=1\"]");
-	/* Written without them: the defaults, no environment. */
+	assert_int_equal(strlen(got[0].traffic_token), 64);
+	assert_string_equal(got[0].mask_host, "${PORT}-x.example");
+	/* Written without them: the defaults, no environment, public. */
+	assert_string_equal(got[1].traffic_token, "");
+	assert_string_equal(got[1].mask_host, "");
 	assert_false(got[1].auto_pause_fs_only);
 	assert_false(got[1].auto_resume);
 	assert_int_equal(got[1].timeout_s, 0);
@@ -344,6 +350,8 @@ static void test_migrate_policy(void **state)
 					  "ALTER TABLE sandboxes DROP COLUMN auto_resume;"
 					  "ALTER TABLE sandboxes DROP COLUMN timeout_s;"
 					  "ALTER TABLE sandboxes DROP COLUMN envs;"
+					  "ALTER TABLE sandboxes DROP COLUMN traffic_token;"
+					  "ALTER TABLE sandboxes DROP COLUMN mask_host;"
 					  "DROP TABLE snapshots; DROP TABLE sandbox_snapshots;"
 					  "DROP TABLE builds; DROP TABLE template_tags; PRAGMA user_version = 4", NULL,
 				      NULL, NULL),
@@ -359,6 +367,8 @@ static void test_migrate_policy(void **state)
 	assert_false(got[0].auto_resume);
 	assert_int_equal(got[0].timeout_s, 0);
 	assert_null(got[0].envs);
+	assert_string_equal(got[0].traffic_token, ""); /* an older sandbox is public, as it was */
+	assert_string_equal(got[0].mask_host, "");
 	for (int i = 0; got[i].id[0]; i++)
 		store_sandbox_clear(&got[i]);
 	assert_int_equal(store_sandbox_delete(s, "old", &err), 0);
