@@ -87,8 +87,8 @@ int domain_check(const char *text, struct cove_err *err)
 		bad = "is longer than 253 characters";
 	else if (strcmp(text, "*") == 0)
 		return 0; /* every name */
-	else if (n >= 2 && text[0] == '*' && text[1] == '.')
-		bad = n == 2 ? "is a wildcard of nothing" : name_problem(text + 2, n - 2);
+	else if (text[0] == '*' && text[1] == '.')
+		bad = n <= 2 ? "is a wildcard of nothing" : name_problem(text + 2, n - 2);
 	else
 		bad = name_problem(text, n);
 	if (!bad)

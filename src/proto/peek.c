@@ -47,6 +47,8 @@ static const char *name_copy(const char *s, size_t n, char out[PEEK_NAME_MAX + 1
 			return "has a label longer than 63 bytes";
 		out[i] = ch;
 	}
+	if (label == 0)
+		return "has an empty label";
 	out[n] = '\0';
 	return NULL;
 }

@@ -132,6 +132,8 @@ static void test_fragmented_hello(void **state)
 	out[105] = 20;
 	check_prefixes(out, n, -EPROTO, NULL);
 	/* A record of length 0 in between (RFC 8446 5.1 forbids it). */
+	out[105] = 22;
+	check_prefixes(out, n, PEEK_TLS, "allowed.test");
 	memmove(out + 110, out + 105, n - 105);
 	memcpy(out + 105, "\x16\x03\x01\x00\x00", 5);
 	check_prefixes(out, n + 5, -EPROTO, NULL);
@@ -191,7 +193,7 @@ static void test_built_hellos(void **state)
 	n = 9 + sni(ext + 9, "a.test", 0);
 	expect_hello(ext, n, PEEK_TLS, "a.test");
 	/* Bad names. */
-	static const char *const bad[] = { "a_b.test", "a b.test", "a.test:443", ".a.test", "a..test", ".", "",
+	static const char *const bad[] = { "a_b.test", "a b.test", "a.test:443", ".a.test", "a..test", ".", "", "a..",
 					   "bad\xc3\xa9.test" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
 		n = sni(ext, bad[i], 0);
@@ -206,6 +208,12 @@ static void test_built_hellos(void **state)
 	expect_hello(ext, sni(ext, name, 0), PEEK_TLS, name);
 	name[253] = 'a', name[254] = '\0';
 	expect_hello(ext, sni(ext, name, 0), -EPROTO, NULL);
+	memset(name, 'a', 299), name[299] = '\0'; /* longer than any name buffer */
+	static uint8_t buf[BUF_MAX];
+	char out[PEEK_NAME_MAX + 1];
+	struct cove_err err = { 0 };
+	assert_int_equal(peek_name(buf, hello(buf, ext, sni(ext, name, 0)), out, &err), -EPROTO);
+	assert_string_equal(err.msg, "tls: server_name of 299 bytes (253 at most)");
 	/* Two server_name extensions; a name type other than host_name. */
 	n = sni(ext, "a.test", 0);
 	n += sni(ext + n, "b.test", 0);
@@ -307,6 +315,17 @@ static void expect_http(const char *text, int want, const char *want_name)
 	check_prefixes((const uint8_t *)text, strlen(text), want, want_name);
 }
 
+/* Refused, for the reason named. */
+static void expect_http_error(const char *text, const char *reason)
+{
+	char name[PEEK_NAME_MAX + 1];
+	struct cove_err err = { 0 };
+	check_prefixes((const uint8_t *)text, strlen(text), -EPROTO, NULL);
+	assert_int_equal(peek_name((const uint8_t *)text, strlen(text), name, &err), -EPROTO);
+	if (!strstr(err.msg, reason))
+		fail_msg("'%s' refused for '%s', not for %s", text, err.msg, reason);
+}
+
 static void test_http(void **state)
 {
 	(void)state;
@@ -340,6 +359,8 @@ static void test_http(void **state)
 	expect_http("GET / HTTP/1.1\r\nX: a\x01\r\nHost: a.test\r\n\r\n", -EPROTO, NULL);
 	expect_http("GET / HTTP/1.1\r\nHost: a.test, b.test\r\n\r\n", -EPROTO, NULL);
 	expect_http("GET / HTTP/1.1\r\nHost: a_b.test\r\n\r\n", -EPROTO, NULL);
+	expect_http("GET / HTTP/1.1\r\nHost: a.test..\r\n\r\n", -EPROTO, NULL);
+	expect_http("GET http://a.. HTTP/1.1\r\n\r\n", -EPROTO, NULL);
 	expect_http("GET / HTTP/1.1\r\nHost: a.test:99999\r\n\r\n", -EPROTO, NULL);
 	expect_http("GET / HTTP/1.1\r\nHost: a.test:8x\r\n\r\n", -EPROTO, NULL);
 	expect_http("GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", -EPROTO, NULL);
@@ -356,6 +377,12 @@ static void test_http(void **state)
 	expect_http("GET /\tx HTTP/1.1\r\nHost: a.test\r\n\r\n", -EPROTO, NULL);
 	expect_http("GET / HTTP/1.1\r\n\r\n", -EPROTO, NULL);
 	expect_http("\r\nGET / HTTP/1.1\r\nHost: a.test\r\n\r\n", -EPROTO, NULL);
+	expect_http_error("CONNECT / HTTP/1.1\r\nHost: a.test\r\n\r\n", "CONNECT");
+	expect_http_error("CONNECT http://a.test/ HTTP/1.1\r\n\r\n", "CONNECT");
+	expect_http_error("GET http://a.test:x@b.test/ HTTP/1.1\r\n\r\n", "userinfo");
+	expect_http_error("GET / HTTP/1.1\r\nHost: a.test\r\nX: y\r\n\tz\r\n\r\n", "obs-fold");
+	expect_http_error("GET / HTTP/1.1\r\nHost: a.test\r\nHost: a.test\r\n\r\n", "two Host");
+	expect_http_error("GET http://a.test/ HTTP/1.1\r\nHost: b.test\r\n\r\n", "another host");
 	/* NUL and junk, refused at once. */
 	static const uint8_t nul[] = "GET / HTTP/1.1\r\nHost: a.test\0\r\n\r\n";
 	check_prefixes(nul, sizeof(nul) - 1, -EPROTO, NULL);
