@@ -129,7 +129,7 @@ static int take_uint(struct hs_cursor *c, size_t size, size_t *ret)
 	return 0;
 }
 
-/* A length-prefixed vector: its length (checked by check) and contents skipped. */
+/* Skips a vector with a size-byte length prefix, the length in [min, max]. */
 static int skip_vector(struct hs_cursor *c, size_t size, size_t min, size_t max, bool even, const char *what)
 {
 	size_t n;
@@ -324,6 +324,35 @@ static const char *host_parse(const char *s, size_t n, char out[PEEK_NAME_MAX + 
 	return ipv6 ? NULL : name_copy(s, end, out);
 }
 
+/* The request target t[0..n) of method m[0..mlen): origin-form, "*" for
+ * OPTIONS, or absolute-form, whose host h->target_host takes. */
+static int request_target(struct http_head *h, const char *m, size_t mlen, const char *t, size_t n)
+{
+	if (mlen == 7 && memcmp(m, "CONNECT", 7) == 0)
+		return cove_errf(h->err, -EPROTO, "http: a CONNECT request (this proxy is transparent)");
+	if (t[0] == '/')
+		return 0;
+	if (n == 1 && t[0] == '*' && mlen == 7 && memcmp(m, "OPTIONS", 7) == 0)
+		return 0;
+	size_t scheme = 0;
+	if (n >= 7 && strncasecmp(t, "http://", 7) == 0)
+		scheme = 7;
+	else if (n >= 8 && strncasecmp(t, "https://", 8) == 0)
+		scheme = 8;
+	if (!scheme)
+		return cove_errf(h->err, -EPROTO, "http: request target is neither a path nor an http URL");
+	size_t auth = scheme;
+	while (auth < n && !strchr("/?#", t[auth]))
+		auth++;
+	if (memchr(t + scheme, '@', auth - scheme))
+		return cove_errf(h->err, -EPROTO, "http: request target has userinfo ('@')");
+	const char *bad = auth == scheme ? "is empty" : host_parse(t + scheme, auth - scheme, h->target_host);
+	if (bad)
+		return cove_errf(h->err, -EPROTO, "http: request target's host %s", bad);
+	h->target_has_host = true;
+	return 0;
+}
+
 /* The request line, or as much of it as has come (then -EAGAIN while what
  * is here can still start a valid one). */
 static int request_line(const uint8_t *p, size_t n, struct http_head *h)
@@ -352,28 +381,7 @@ static int request_line(const uint8_t *p, size_t n, struct http_head *h)
 	if (!h->complete_line)
 		return -EAGAIN;
 	h->minor = p[version + 7] - '0';
-	const char *m = (const char *)p, *t = (const char *)p + target;
-	if (method == 7 && memcmp(m, "CONNECT", 7) == 0)
-		return cove_errf(h->err, -EPROTO, "http: a CONNECT request (this proxy is transparent)");
-	if (t[0] == '/')
-		return 0;
-	if (target_len == 1 && t[0] == '*' && method == 7 && memcmp(m, "OPTIONS", 7) == 0)
-		return 0;
-	size_t scheme = target_len >= 7 && strncasecmp(t, "http://", 7) == 0	? 7
-			: target_len >= 8 && strncasecmp(t, "https://", 8) == 0 ? 8
-										: 0;
-	if (!scheme)
-		return cove_errf(h->err, -EPROTO, "http: request target is neither a path nor an http URL");
-	size_t auth = scheme;
-	while (auth < target_len && !strchr("/?#", t[auth]))
-		auth++;
-	if (memchr(t + scheme, '@', auth - scheme))
-		return cove_errf(h->err, -EPROTO, "http: request target has userinfo ('@')");
-	const char *bad = auth == scheme ? "is empty" : host_parse(t + scheme, auth - scheme, h->target_host);
-	if (bad)
-		return cove_errf(h->err, -EPROTO, "http: request target's host %s", bad);
-	h->target_has_host = true;
-	return 0;
+	return request_target(h, (const char *)p, method, (const char *)p + target, target_len);
 }
 
 /* A header line (or as much of it as has come). */

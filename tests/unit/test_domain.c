@@ -16,10 +16,10 @@
 static void test_is_name(void **state)
 {
 	(void)state;
-	static const char *const names[] = { "pypi.org", "*.github.com", "*", "localhost", "a", "",
-					     "example.com:443", "0x7f.1", "1.2.3.4.example", "deadbeef" };
-	static const char *const addresses[] = { "1.2.3.4", "10.0.0.0/8", "0.0.0.0/0", "1.2.3", "300.1.1.1",
-						 "123", "::1", "2001:db8::/32", "cafe::1", "1.2.3.4/" };
+	static const char *const names[] = { "pypi.org", "*.github.com",    "*",      "localhost",       "a",
+					     "",         "example.com:443", "0x7f.1", "1.2.3.4.example", "deadbeef" };
+	static const char *const addresses[] = { "1.2.3.4", "10.0.0.0/8", "0.0.0.0/0",     "1.2.3",   "300.1.1.1",
+						 "123",     "::1",        "2001:db8::/32", "cafe::1", "1.2.3.4/" };
 	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++)
 		if (!domain_is_name(names[i]))
 			fail_msg("'%s' taken for an address", names[i]);
@@ -36,8 +36,18 @@ static void test_check_accepts(void **state)
 	for (size_t i = 0; i < 4; i++) /* 63.63.63.61 = 253 */
 		memset(long253 + 64 * i, 'b', 63), long253[64 * i + 63] = '.';
 	long253[253] = '\0';
-	const char *ok[] = { "pypi.org", "*.github.com", "*", "localhost", "PyPI.Org.", "a-b.c-d.test",
-			     "xn--bcher-kva.example", "*.com", "1a.2b", "api.v2.example.io", label63, long253 };
+	const char *ok[] = { "pypi.org",
+			     "*.github.com",
+			     "*",
+			     "localhost",
+			     "PyPI.Org.",
+			     "a-b.c-d.test",
+			     "xn--bcher-kva.example",
+			     "*.com",
+			     "1a.2b",
+			     "api.v2.example.io",
+			     label63,
+			     long253 };
 	for (size_t i = 0; i < sizeof(ok) / sizeof(*ok); i++) {
 		struct cove_err err = { 0 };
 		if (domain_check(ok[i], &err) != 0)
@@ -68,7 +78,9 @@ static void test_check_refuses(void **state)
 		{ "a_b.test", "outside [A-Za-z0-9-]" },
 		{ "a b.test", "outside [A-Za-z0-9-]" },
 		{ "example.com:443", "outside [A-Za-z0-9-]" },
-		{ "b\xc3\xbc" "cher.example", "outside [A-Za-z0-9-]" },
+		{ "b\xc3\xbc"
+		  "cher.example",
+		  "outside [A-Za-z0-9-]" },
 		{ "**.a.test", "'*' other than" },
 		{ "*a.test", "'*' other than" },
 		{ "a*.test", "'*' other than" },

@@ -146,9 +146,9 @@ static size_t hello(uint8_t *out, const uint8_t *ext, size_t ext_len)
 	size_t o = 9;
 	out[o++] = 3, out[o++] = 3;
 	memset(out + o, 0xab, 32), o += 32;
-	out[o++] = 0;                                 /* session id */
+	out[o++] = 0;                                                 /* session id */
 	out[o++] = 0, out[o++] = 2, out[o++] = 0x13, out[o++] = 0x01; /* TLS_AES_128_GCM_SHA256 */
-	out[o++] = 1, out[o++] = 0;                   /* null compression */
+	out[o++] = 1, out[o++] = 0;                                   /* null compression */
 	if (ext) {
 		out[o++] = (uint8_t)(ext_len >> 8), out[o++] = (uint8_t)ext_len;
 		memcpy(out + o, ext, ext_len), o += ext_len;
@@ -193,8 +193,8 @@ static void test_built_hellos(void **state)
 	n = 9 + sni(ext + 9, "a.test", 0);
 	expect_hello(ext, n, PEEK_TLS, "a.test");
 	/* Bad names. */
-	static const char *const bad[] = { "a_b.test", "a b.test", "a.test:443", ".a.test", "a..test", ".", "", "a..",
-					   "bad\xc3\xa9.test" };
+	static const char *const bad[] = { "a_b.test", "a b.test", "a.test:443", ".a.test",         "a..test",
+					   ".",        "",         "a..",        "bad\xc3\xa9.test" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
 		n = sni(ext, bad[i], 0);
 		expect_hello(ext, n, -EPROTO, NULL);
@@ -221,7 +221,7 @@ static void test_built_hellos(void **state)
 	expect_hello(ext, sni(ext, "a.test", 1), -EPROTO, NULL);
 	/* Two host_name entries in one list. */
 	n = sni(ext, "a.test", 0);
-	memcpy(ext + n, "\x00\x00\x06" "b.test", 9);
+	memcpy(ext + n, "\0\0\6b.test", 9);
 	ext[3] += 9, ext[5] += 9, n += 9;
 	expect_hello(ext, n, -EPROTO, NULL);
 }
@@ -415,10 +415,14 @@ static void test_errors_quote_nothing(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_real_client_hellos), cmocka_unit_test(test_real_http_requests),
-		cmocka_unit_test(test_fragmented_hello),   cmocka_unit_test(test_built_hellos),
-		cmocka_unit_test(test_bad_lengths),        cmocka_unit_test(test_sizes),
-		cmocka_unit_test(test_http),               cmocka_unit_test(test_errors_quote_nothing),
+		cmocka_unit_test(test_real_client_hellos),
+		cmocka_unit_test(test_real_http_requests),
+		cmocka_unit_test(test_fragmented_hello),
+		cmocka_unit_test(test_built_hellos),
+		cmocka_unit_test(test_bad_lengths),
+		cmocka_unit_test(test_sizes),
+		cmocka_unit_test(test_http),
+		cmocka_unit_test(test_errors_quote_nothing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
