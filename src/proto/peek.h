@@ -31,7 +31,11 @@
  *   names another host than an absolute-form target, userinfo ("user@") in a
  *   target, obs-fold continuation lines, a NUL, a bare CR, any other control
  *   byte, an HTTP/1.1 request with no host at all, HTTP/2's preface (no h2c).
- * Only the first PEEK_MAX bytes are ever looked at.
+ *   An empty Host (allowed when there is no authority) gives "".
+ * Only the first PEEK_MAX bytes are ever looked at, and only the first request
+ * of a connection: later ones on a kept-alive connection, or the Host inside
+ * TLS, may name other hosts than the one peeked (domain fronting), so the
+ * proxy connects to the name peeked, never to where the guest aimed.
  */
 #ifndef COVE_PROTO_PEEK_H
 #define COVE_PROTO_PEEK_H
