@@ -2,16 +2,17 @@
 # Runs each libFuzzer target for a bounded time from its seed corpus (the
 # corpus is copied, so runs never write into the tree). Prints TAP.
 #   tests/fuzz/run.sh BUILD_DIR [SECONDS]
-# The pure request parsers (coved's, and the agent's compose body: functions
-# of a string, 10^5 inputs a second) get a fifth of SECONDS (2 s by default),
-# so the step stays about a minute.
+# The pure request parsers (coved's, the egress proxy's peek and domain
+# entries, and the agent's compose body: functions of a string, 10^5 inputs a
+# second) get a fifth of SECONDS (2 s by default), so the step stays about a
+# minute.
 set -u
 build=$(cd "$1" && pwd) seconds=${2:-${FUZZ_SECONDS:-10}}
 here=$(cd "$(dirname "$0")" && pwd)
 n=0
 targets=$(ls "$build"/bin/fuzz/fuzz_* 2>/dev/null)
 [ -n "$targets" ] || { echo "1..0 # SKIP no fuzz targets built (needs clang and libclang-rt-14-dev; 'make deps')"; exit 0; }
-quick=" fuzz_build_create fuzz_build_request fuzz_build_trigger fuzz_compose_body fuzz_create_body fuzz_image_config fuzz_interpreter_request fuzz_list_query fuzz_sandbox_host fuzz_snapshot_request "
+quick=" fuzz_build_create fuzz_build_request fuzz_build_trigger fuzz_compose_body fuzz_create_body fuzz_domain fuzz_image_config fuzz_interpreter_request fuzz_list_query fuzz_peek fuzz_sandbox_host fuzz_snapshot_request "
 for t in $targets; do
     name=$(basename "$t")
     secs=$seconds
