@@ -131,7 +131,7 @@ test('updateNetwork replaces the policy for new connections; an open one goes on
 });
 
 test('bad domain entries are a 400 naming the field', async () => {
-  const bad = ['exa mple.test', 'a.*.test', 'allowed.test.*', '*', '-x.test', 'x'.repeat(64) + '.test'];
+  const bad = ['exa mple.test', 'a.*.test', 'allowed.test.*', '*.', '-x.test', 'x'.repeat(64) + '.test'];
   for (const entry of bad) {
     const res = await fetch(`${api}/sandboxes`, {
       method: 'POST',
