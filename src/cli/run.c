@@ -84,7 +84,8 @@ static void run_usage(FILE *f)
 		"                     agent through --publish HOSTPORT:49983\n"
 		"  --no-internet      no outbound network (E2B's allow_internet_access=false)\n"
 		"  --allow-out CIDR   let the guest reach CIDR even when otherwise denied\n"
-		"                     (also private networks; repeatable)\n"
+		"                     (also private networks; repeatable); through coved also\n"
+		"                     a domain name, judged by coved's egress proxy\n"
 		"  --deny-out CIDR    keep the guest from reaching CIDR (repeatable)\n"
 		"  --timing           print boot and run times to stderr\n"
 		"  --local            boot the sandbox here even when coved runs (by default, when\n"
@@ -455,6 +456,11 @@ int cmd_run(int argc, char **argv)
 		int code = run_via_coved(&o, cl, sfd);
 		client_close(cl);
 		return code;
+	}
+	if (net_policy_has_domains(&o.sc.policy)) {
+		fprintf(stderr, "cove run: domain names in --allow-out or --deny-out need coved's egress proxy, which "
+				"judges them; with no coved at COVE_URL only addresses and CIDRs are enforced\n");
+		return CLI_EXIT_USAGE;
 	}
 	if (resolve_guest_files(&o) < 0)
 		return CLI_EXIT_FAILURE;
