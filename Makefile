@@ -115,6 +115,8 @@ FUZZ_API_TARGETS := $(addprefix $(BIN)/fuzz/,fuzz_create_body fuzz_list_query fu
 $(FUZZ_API_TARGETS): $(FUZZ_API_SRCS)
 # An image's JSON documents (src/image/config.c).
 $(BIN)/fuzz/fuzz_image_config: src/image/config.c
+# The nameservers setting and the host's resolv.conf (src/net/dns.c).
+$(BIN)/fuzz/fuzz_dns: src/net/dns.c src/net/addr.c src/common/log.c src/common/env.c
 
 # The template build API's parsers (src/build/spec.h; the trigger target
 # also computes the layer cache keys) and the check of COPY uploads
