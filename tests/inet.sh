@@ -113,6 +113,7 @@ inet_lab() {
     node_bin=$(command -v node)
     inet_make_ca >"$INET_DIR/openssl.log" 2>&1 || { sed 's/^/# /' "$INET_DIR/openssl.log"; return 1; }
     export INET_CA=$INET_DIR/ca.pem INET_ECHO_LOG=$INET_DIR/echo.log INET_DNS_LOG=$INET_DIR/dns.log
+    : >"$INET_ECHO_LOG"
     ip -n "$INET_NS" addr add $INET_DNS/24 dev eth0
     for name in $INET_NAMES; do
         ip -n "$INET_NS" addr add "$(inet_addr_of $name)/24" dev eth0
