@@ -2,11 +2,13 @@
 // official JS SDK against the coved that E2B_API_URL and E2B_API_KEY name,
 // as a user's program would reach it.
 //
-//   node sdk.mjs create TEMPLATE           prints the sandbox's id
+//   node sdk.mjs create TEMPLATE           prints the sandbox's id (TEMPLATE may
+//                                          be a snapshot's id: a fork)
 //   node sdk.mjs run ID SCRIPT [USER]      runs SCRIPT (bash -l -c, as the SDK
 //                                          does); prints its stdout and stderr,
 //                                          exits with its exit code
 //   node sdk.mjs upload ID FILE GUEST_PATH writes the host's FILE into the guest
+//   node sdk.mjs snapshot ID               prints the new snapshot's id
 //   node sdk.mjs pause ID | resume ID | kill ID
 //
 // SDK errors are printed and exit 125.
@@ -40,6 +42,11 @@ async function main([verb, ...args]) {
       await sbx.files.write(args[2], readFileSync(args[1], 'utf8'));
       return 0;
     }
+    case 'snapshot': {
+      const sbx = await Sandbox.connect(args[0]);
+      console.log((await sbx.createSnapshot()).snapshotId);
+      return 0;
+    }
     case 'pause':
       return (await Sandbox.pause(args[0])) ? 0 : 1;
     case 'resume':
@@ -48,7 +55,7 @@ async function main([verb, ...args]) {
     case 'kill':
       return (await Sandbox.kill(args[0])) ? 0 : 1;
     default:
-      console.error('usage: node sdk.mjs create|run|upload|pause|resume|kill ...');
+      console.error('usage: node sdk.mjs create|run|upload|snapshot|pause|resume|kill ...');
       return 2;
   }
 }

@@ -5,7 +5,8 @@
 # (getent in base, busybox nslookup in tiny) and fetches from the lab's web
 # servers over HTTP and, trusting the lab's CA, HTTPS. A sandbox resumed
 # from its saved memory keeps the resolv.conf it had, whatever the coved
-# that resumes it says; `--dns none` leaves the template's file as it is;
+# that resumes it says; one made from its snapshot (a fork) gets the
+# coved's; `--dns none` leaves the template's file as it is;
 # without --dns coved takes the host's non-loopback nameservers (which of
 # them is unit-tested on sample texts, test_dns). Prints TAP.
 set -u
@@ -105,13 +106,21 @@ if [ $have_base = 1 ]; then
         grep -q "^$(inet_addr_of denied.test) *denied.test" "$out"
     check "paused, then resumed by a coved with another --dns: the sandbox keeps the resolv.conf it had" $? \
         "rc=$rc $(cat "$out")"
+    # A sandbox from its snapshot carries on from its state (a fork), and
+    # its /init gives it this coved's nameservers.
+    snap=$(sdk snapshot "$id" 2>&1) && child=$(sdk create "$snap" 2>&1) &&
+        run "$child" 'grep ^nameserver /etc/resolv.conf'
+    [ "$(cat "$out")" = "nameserver 198.51.100.7" ]
+    check "a sandbox made from its snapshot (a fork) gets the nameservers of the coved that makes it" $? \
+        "snap=$snap child=$child $(cat "$out")"
+    sdk kill "$child" >/dev/null 2>&1
     sdk kill "$id" >/dev/null 2>&1
     id=$(sdk create base 2>&1) && run "$id" 'grep ^nameserver /etc/resolv.conf'
     [ "$(cat "$out")" = "nameserver 198.51.100.7" ]
     check "... while a new sandbox gets that coved's" $? "$id $(cat "$out")"
     sdk kill "$id" >/dev/null 2>&1
 else
-    for t in getent curl-http curl-https-refused curl-https resume resume-new; do
+    for t in getent curl-http curl-https-refused curl-https resume fork resume-new; do
         echo "ok $((n += 1)) # SKIP $t: the base template has no snapshot ('make' makes it as root)"
     done
 fi
