@@ -152,12 +152,12 @@ int net_dns_setting(const char *text, struct net_dns *ret, struct cove_err *err)
 			continue;
 		unsigned left_out = net_dns_from_resolv_conf(buf, ret);
 		net_dns_format(ret, list, sizeof(list));
-		log_msg(ret->count ? LOG_INFO : LOG_WARN, "op=dns source=%s nameservers=%s left_out=%u%s", files[i], list,
-			left_out, ret->count ? "" : " msg=\"no nameserver a guest can reach\"");
+		log_info("op=dns source=%s nameservers=%s left_out=%u", files[i], list, left_out);
 		if (ret->count)
 			return 0;
 	}
-	log_warn("op=dns nameservers=none msg=\"guests get no nameservers; give them some with --dns or COVE_DNS\"");
+	log_warn("op=dns nameservers=none msg=\"the host names no nameserver a guest can reach (loopback ones are left "
+		 "out); guests get none: give them some with --dns or COVE_DNS\"");
 	return 0;
 }
 
