@@ -27,6 +27,7 @@
 #include "common/log.h"
 #include "coved/tls.h"
 #include "manager/manager.h"
+#include "net/dns.h"
 #include "net/net.h"
 #include "store/store.h"
 
@@ -49,6 +50,7 @@ struct settings {
 	unsigned max_timeout; /* seconds; 0: the manager's default */
 	char insecure_registries[1024]; /* comma-separated HOST:PORT */
 	unsigned max_template_disk_mib;
+	char dns[128]; /* the --dns text; "": the host's nameservers */
 	struct coved_tls tls;
 };
 
@@ -60,6 +62,7 @@ static void usage(FILE *f)
 		"             [--net-pool N] [--accel auto|kvm|tcg] [--live-restore] [--max-boots N]\n"
 		"             [--warm-pool N] [--max-timeout SECONDS] [--domain D]\n"
 		"             [--insecure-registries HOST:PORT,...] [--max-template-disk-mib N]\n"
+		"             [--dns ADDR[,ADDR...]|none]\n"
 		"             [--tls-cert FILE --tls-key FILE | --tls-local] [--tls-listen ADDR:PORT]\n"
 		"       coved --make-local-ca [--domain D] [--state-dir DIR]\n"
 		"\n"
@@ -85,6 +88,9 @@ static void usage(FILE *f)
 		"  --max-template-disk-mib N\n"
 		"                       refuse template builds from images whose disk would be\n"
 		"                       bigger (default %u)\n"
+		"  --dns ADDR,...|none  IPv4 nameservers written into every guest's resolv.conf\n"
+		"                       at its start (else $COVE_DNS, else the host's resolv.conf\n"
+		"                       less loopback ones); none: the template's file stays\n"
 		COVED_TLS_USAGE,
 		DEFAULT_LISTEN, STORE_DEFAULT_STATE_DIR, MANAGER_DEFAULT_MAX_SANDBOXES, MANAGER_DEFAULT_MAX_TIMEOUT_S,
 		MANAGER_DEFAULT_MAX_TEMPLATE_DISK_MIB);
@@ -132,6 +138,13 @@ static int set_one(struct settings *s, const char *name, const char *v)
 		if ((size_t)snprintf(s->insecure_registries, sizeof(s->insecure_registries), "%s", v) >=
 		    sizeof(s->insecure_registries)) {
 			fprintf(stderr, "coved: insecure-registries: too long\n");
+			return -1;
+		}
+	}
+	else if (strcmp(name, "dns") == 0) {
+		/* Parsed whole in serve(); here only kept. */
+		if (!*v || (size_t)snprintf(s->dns, sizeof(s->dns), "%s", v) >= sizeof(s->dns)) {
+			fprintf(stderr, "coved: dns '%.64s': empty or too long\n", v);
 			return -1;
 		}
 	}
@@ -216,6 +229,7 @@ static int parse_settings(int argc, char **argv, struct settings *s)
 		{ "warm-pool", required_argument, NULL, 0 },	  { "max-timeout", required_argument, NULL, 0 },
 		{ "insecure-registries", required_argument, NULL, 0 },
 		{ "max-template-disk-mib", required_argument, NULL, 0 },
+		{ "dns", required_argument, NULL, 0 },
 		COVED_TLS_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },		  { 0 },
 	};
@@ -247,6 +261,8 @@ static int parse_settings(int argc, char **argv, struct settings *s)
 	const char *env_key = env_get(ENV_API_KEY);
 	if (env_key)
 		snprintf(s->api_key, sizeof(s->api_key), "%s", env_key);
+	if (env_get(ENV_DNS) && set_one(s, "dns", env_get(ENV_DNS)) < 0)
+		return -1;
 	for (size_t i = 0; i < n; i++)
 		if (set_one(s, names[i], values[i]) < 0)
 			return -1;
@@ -322,6 +338,13 @@ static int serve(struct settings *s)
 		fprintf(stderr, "coved: --listen '%s': expected ADDR:PORT\n", s->listen);
 		return 2;
 	}
+	struct net_dns dns;
+	const char *dns_list[NET_DNS_MAX + 1];
+	if (net_dns_setting(s->dns[0] ? s->dns : NULL, &dns, &err) < 0) {
+		fprintf(stderr, "coved: --dns: %s\n", err.msg);
+		return 2;
+	}
+	net_dns_list(&dns, dns_list);
 	if (fs_mkdir_p(s->state_dir, 0700, &err) < 0 || (!s->api_key[0] && stored_api_key(s) < 0)) {
 		fprintf(stderr, "coved: %s\n", err.msg[0] ? err.msg : "cannot make an API key");
 		return 1;
@@ -360,7 +383,7 @@ static int serve(struct settings *s)
 				     .saved_dir = saved_dir, .snapshots_dir = snapshots_dir, .warm_pool = s->warm_pool,
 				     .max_timeout_s = s->max_timeout, .build_dir = build_dir,
 				     .insecure_registries = s->insecure_registries,
-				     .max_template_disk_mib = s->max_template_disk_mib };
+				     .max_template_disk_mib = s->max_template_disk_mib, .dns = dns_list };
 	char exe_dir[PATH_MAX];
 	/* Images become templates with the guest programs next to coved, or
 	 * $COVE_GUEST_BIN's. */
