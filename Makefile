@@ -99,7 +99,7 @@ programs: $(BIN)/cove $(BIN)/coved $(BIN)/cove-init $(BIN)/cove-agent $(BIN)/cov
 
 # The upload target runs the agent's HTTP server and upload handler
 # (libmicrohttpd's multipart parser) in process.
-FUZZ_UPLOAD_SRCS := $(addprefix src/guest/agent/,http.c files.c users.c state.c metadata.c fs_service.c) \
+FUZZ_UPLOAD_SRCS := $(addprefix src/guest/agent/,http.c files.c users.c state.c resolv.c metadata.c fs_service.c) \
 	$(wildcard src/http/*.c) src/common/env.c src/common/fs.c src/common/log.c src/common/proc.c src/common/secret.c
 $(BIN)/fuzz/fuzz_upload: tests/fuzz/fuzz_upload.c $(FUZZ_SRCS) $(FUZZ_UPLOAD_SRCS) $(MHD_LIB)
 	@mkdir -p $(dir $@)
@@ -115,6 +115,8 @@ FUZZ_API_TARGETS := $(addprefix $(BIN)/fuzz/,fuzz_create_body fuzz_list_query fu
 $(FUZZ_API_TARGETS): $(FUZZ_API_SRCS)
 # An image's JSON documents (src/image/config.c).
 $(BIN)/fuzz/fuzz_image_config: src/image/config.c
+# The nameservers setting and the host's resolv.conf (src/net/dns.c).
+$(BIN)/fuzz/fuzz_dns: src/net/dns.c src/net/addr.c src/common/log.c src/common/env.c
 
 # The template build API's parsers (src/build/spec.h; the trigger target
 # also computes the layer cache keys) and the check of COPY uploads

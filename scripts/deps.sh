@@ -39,6 +39,11 @@ PKGS="$PKGS dpkg-dev"
 # namespaces, links and rules; build the tests' own "internet" namespace;
 # read the state database).
 PKGS="$PKGS iproute2 nftables procps curl sqlite3"
+# The tests' internet lab (tests/inet.sh): a DNS server for its .test
+# names in its namespace. dnsmasq-base is the program alone, without the
+# dnsmasq package's system service, which would answer on the host's port 53;
+# openssl (the command) makes the lab's CA and certificate.
+PKGS="$PKGS dnsmasq-base openssl"
 # The E2B SDK tests: Node.js and npm (Debian's, unless the machine has its own).
 command -v node >/dev/null && command -v npm >/dev/null || PKGS="$PKGS nodejs npm"
 # Fuzz targets: clang with its libFuzzer runtime.

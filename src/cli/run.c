@@ -18,6 +18,7 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/proc.h"
+#include "net/dns.h"
 #include "net/forward.h"
 #include "net/net.h"
 #include "sandbox/sandbox.h"
@@ -45,6 +46,9 @@ struct run_opts {
 	const char *allow_out[MAX_RULES + 1];
 	const char *deny_out[MAX_RULES + 1];
 	size_t nallow, ndeny;
+	const char *dns_text;    /* --dns; NULL: $COVE_DNS, else the host's */
+	struct net_dns dns;
+	const char *dns_list[NET_DNS_MAX + 1]; /* sc.dns */
 	bool timing;
 	bool keep_logs;
 	bool boot;        /* boot the kernel even when the template has a snapshot */
@@ -87,11 +91,16 @@ static void run_usage(FILE *f)
 		"                     (also private networks; repeatable); through coved also\n"
 		"                     a domain name, judged by coved's egress proxy\n"
 		"  --deny-out CIDR    keep the guest from reaching CIDR (repeatable)\n"
+		"  --dns ADDR,...|none\n"
+		"                     IPv4 nameservers for the guest's resolv.conf (default\n"
+		"                     $COVE_DNS, else the host's resolv.conf less loopback\n"
+		"                     ones); none: the template's file stays\n"
 		"  --timing           print boot and run times to stderr\n"
 		"  --local            boot the sandbox here even when coved runs (by default, when\n"
 		"                     coved answers at $COVE_URL and none of --mem, --cpus,\n"
 		"                     --accel, --kernel, --rootfs, --kernel-args, --boot, -p,\n"
-		"                     --token-file or --keep-logs is given, coved makes it)\n"
+		"                     --token-file, --dns or --keep-logs is given, coved makes\n"
+		"                     it, with its own nameservers)\n"
 		"  --keep-logs        keep the VMM and console logs even when all went well\n",
 		VMM_DEFAULT_MEM_MIB, VMM_DEFAULT_VCPUS);
 }
@@ -109,7 +118,7 @@ static int parse_uint(const char *s, unsigned *out)
 
 enum {
 	OPT_MEM = 256, OPT_CPUS, OPT_ACCEL, OPT_KERNEL, OPT_ROOTFS, OPT_KERNEL_ARGS, OPT_TIMING, OPT_KEEP_LOGS,
-	OPT_TEMPLATE, OPT_TOKEN_FILE, OPT_NO_INTERNET, OPT_ALLOW_OUT, OPT_DENY_OUT, OPT_LOCAL, OPT_BOOT,
+	OPT_TEMPLATE, OPT_TOKEN_FILE, OPT_NO_INTERNET, OPT_ALLOW_OUT, OPT_DENY_OUT, OPT_LOCAL, OPT_BOOT, OPT_DNS,
 };
 
 static int add_rule(const char *opt, const char **list, size_t *n)
@@ -155,6 +164,9 @@ static int parse_option(int c, struct run_opts *o)
 		return add_rule("--allow-out", o->allow_out, &o->nallow);
 	case OPT_DENY_OUT:
 		return add_rule("--deny-out", o->deny_out, &o->ndeny);
+	case OPT_DNS:
+		o->dns_text = optarg;
+		return 0;
 	case OPT_TEMPLATE:
 		o->template_name = optarg;
 		return 0;
@@ -198,6 +210,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		{ "publish", required_argument, NULL, 'p' },	   { "token-file", required_argument, NULL, OPT_TOKEN_FILE },
 		{ "no-internet", no_argument, NULL, OPT_NO_INTERNET },
 		{ "allow-out", required_argument, NULL, OPT_ALLOW_OUT }, { "deny-out", required_argument, NULL, OPT_DENY_OUT },
+		{ "dns", required_argument, NULL, OPT_DNS },
 		{ "help", no_argument, NULL, 'h' },		   { 0 },
 	};
 	int c;
@@ -215,7 +228,8 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		/* What coved decides for its sandboxes (or cannot do) makes the
 		 * run a local one. */
 		if (c == OPT_MEM || c == OPT_CPUS || c == OPT_ACCEL || c == OPT_KERNEL || c == OPT_ROOTFS ||
-		    c == OPT_KERNEL_ARGS || c == 'p' || c == OPT_TOKEN_FILE || c == OPT_KEEP_LOGS || c == OPT_BOOT)
+		    c == OPT_KERNEL_ARGS || c == 'p' || c == OPT_TOKEN_FILE || c == OPT_KEEP_LOGS || c == OPT_BOOT ||
+		    c == OPT_DNS)
 			o->local_only = true;
 		if (parse_option(c, o) < 0) {
 			run_usage(stderr);
@@ -450,6 +464,10 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "cove run: %s\n", err.msg);
 		return CLI_EXIT_USAGE;
 	}
+	if (o.dns_text && net_dns_parse(o.dns_text, &o.dns, &err) < 0) {
+		fprintf(stderr, "cove run: --dns: %s\n", err.msg);
+		return CLI_EXIT_USAGE;
+	}
 	struct client *cl = coved_for(&o);
 	if (cl) {
 		int sfd = cli_signal_fd(false);
@@ -462,6 +480,13 @@ int cmd_run(int argc, char **argv)
 				"judges them; with no coved at COVE_URL only addresses and CIDRs are enforced\n");
 		return CLI_EXIT_USAGE;
 	}
+	/* A local run's guest gets --dns, else $COVE_DNS, else the host's. */
+	if (!o.dns_text && net_dns_setting(env_get(ENV_DNS), &o.dns, &err) < 0) {
+		fprintf(stderr, "cove run: COVE_DNS: %s\n", err.msg);
+		return CLI_EXIT_FAILURE;
+	}
+	net_dns_list(&o.dns, o.dns_list);
+	o.sc.dns = o.dns_list;
 	if (resolve_guest_files(&o) < 0)
 		return CLI_EXIT_FAILURE;
 	int sfd = cli_signal_fd(false);

@@ -438,6 +438,13 @@ int agent_init(const struct agent_endpoint *ep, const struct agent_init_request 
 		}
 		json_object_set_new(j, "envVars", TAKE_PTR(vars));
 	}
+	if (req->nameservers && req->nameservers[0]) {
+		json_t *list = json_array();
+		for (const char *const *ns = req->nameservers; list && *ns; ns++)
+			json_array_append_new(list, json_string(*ns));
+		if (!list || json_object_set_new(j, "nameservers", list) < 0)
+			return cove_errf(err, -ENOMEM, "init: JSON");
+	}
 	_cleanup_free_ char *body = json_dumps(j, JSON_COMPACT);
 	if (!body)
 		return cove_errf(err, -ENOMEM, "init: JSON");

@@ -38,10 +38,13 @@ struct agent_init_request {
 	const char *default_user;    /* NULL: the agent's own (root) */
 	const char *default_workdir; /* NULL: the user's home */
 	const char *const *envs;     /* "KEY=VALUE" for every process, NULL-terminated; may be NULL */
+	/* IPv4 addresses the guest's resolv.conf is to name, NULL-terminated;
+	 * NULL or empty: the file stays as it is. */
+	const char *const *nameservers;
 };
 
-/* POST /init: sets the agent's access token, defaults and environment, and
- * the guest's clock to the host's. */
+/* POST /init: sets the agent's access token, defaults and environment, the
+ * guest's clock to the host's, and its nameservers. */
 int agent_init(const struct agent_endpoint *ep, const struct agent_init_request *req, struct cove_err *err);
 
 /* What the guest agent's GET /metrics reports of the guest. */

@@ -39,6 +39,8 @@ static const struct env_setting_info settings[ENV_SETTINGS_COUNT] = {
 	[ENV_NET_DIR] = { "COVE_NET_DIR", NULL, NULL, "$COVE_RUN_DIR/netns", "where slot namespaces are mounted" },
 	[ENV_NET_MAX_SLOTS] = { "COVE_NET_MAX_SLOTS", NULL, NULL, "1024", "at most this many network slots" },
 	[ENV_NET_POOL] = { "COVE_NET_POOL", NULL, NULL, "0", "ready network slots kept made in the background" },
+	[ENV_DNS] = { "COVE_DNS", NULL, NULL, "the host's resolv.conf less loopback",
+		      "nameservers for guests, A[,B...] or none (coved --dns, cove run --dns)" },
 };
 
 const struct env_setting_info *env_setting_info(enum env_setting s)

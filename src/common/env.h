@@ -43,6 +43,7 @@ enum env_setting {
 	ENV_NET_DIR,
 	ENV_NET_MAX_SLOTS,
 	ENV_NET_POOL,
+	ENV_DNS,
 	ENV_SETTINGS_COUNT
 };
 

@@ -29,6 +29,7 @@
 #include "egress/egress.h"
 #include "coved/tls.h"
 #include "manager/manager.h"
+#include "net/dns.h"
 #include "net/net.h"
 #include "store/store.h"
 
@@ -52,6 +53,7 @@ struct settings {
 	char insecure_registries[1024]; /* comma-separated HOST:PORT */
 	unsigned max_template_disk_mib;
 	unsigned egress_port; /* 0: a free port */
+	char dns[128]; /* the --dns text; "": the host's nameservers */
 	struct coved_tls tls;
 };
 
@@ -64,6 +66,7 @@ static void usage(FILE *f)
 		"             [--warm-pool N] [--max-timeout SECONDS] [--domain D]\n"
 		"             [--insecure-registries HOST:PORT,...] [--max-template-disk-mib N]\n"
 		"             [--egress-port N]\n"
+		"             [--dns ADDR[,ADDR...]|none]\n"
 		"             [--tls-cert FILE --tls-key FILE | --tls-local] [--tls-listen ADDR:PORT]\n"
 		"       coved --make-local-ca [--domain D] [--state-dir DIR]\n"
 		"\n"
@@ -92,6 +95,9 @@ static void usage(FILE *f)
 		"  --egress-port N      the egress proxy's port, where sandboxes whose network\n"
 		"                       policy names domains have their web traffic redirected\n"
 		"                       (default: a free port)\n"
+		"  --dns ADDR,...|none  IPv4 nameservers written into every guest's resolv.conf\n"
+		"                       at its start (else $COVE_DNS, else the host's resolv.conf\n"
+		"                       less loopback ones); none: the template's file stays\n"
 		COVED_TLS_USAGE,
 		DEFAULT_LISTEN, STORE_DEFAULT_STATE_DIR, MANAGER_DEFAULT_MAX_SANDBOXES, MANAGER_DEFAULT_MAX_TIMEOUT_S,
 		MANAGER_DEFAULT_MAX_TEMPLATE_DISK_MIB);
@@ -147,6 +153,13 @@ static int set_one(struct settings *s, const char *name, const char *v)
 		if ((size_t)snprintf(s->insecure_registries, sizeof(s->insecure_registries), "%s", v) >=
 		    sizeof(s->insecure_registries)) {
 			fprintf(stderr, "coved: insecure-registries: too long\n");
+			return -1;
+		}
+	}
+	else if (strcmp(name, "dns") == 0) {
+		/* Parsed whole in serve(); here only kept. */
+		if (!*v || (size_t)snprintf(s->dns, sizeof(s->dns), "%s", v) >= sizeof(s->dns)) {
+			fprintf(stderr, "coved: dns '%.64s': empty or too long\n", v);
 			return -1;
 		}
 	}
@@ -232,6 +245,7 @@ static int parse_settings(int argc, char **argv, struct settings *s)
 		{ "insecure-registries", required_argument, NULL, 0 },
 		{ "max-template-disk-mib", required_argument, NULL, 0 },
 		{ "egress-port", required_argument, NULL, 0 },
+		{ "dns", required_argument, NULL, 0 },
 		COVED_TLS_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },		  { 0 },
 	};
@@ -263,6 +277,8 @@ static int parse_settings(int argc, char **argv, struct settings *s)
 	const char *env_key = env_get(ENV_API_KEY);
 	if (env_key)
 		snprintf(s->api_key, sizeof(s->api_key), "%s", env_key);
+	if (env_get(ENV_DNS) && set_one(s, "dns", env_get(ENV_DNS)) < 0)
+		return -1;
 	for (size_t i = 0; i < n; i++)
 		if (set_one(s, names[i], values[i]) < 0)
 			return -1;
@@ -338,6 +354,13 @@ static int serve(struct settings *s)
 		fprintf(stderr, "coved: --listen '%s': expected ADDR:PORT\n", s->listen);
 		return 2;
 	}
+	struct net_dns dns;
+	const char *dns_list[NET_DNS_MAX + 1];
+	if (net_dns_setting(s->dns[0] ? s->dns : NULL, &dns, &err) < 0) {
+		fprintf(stderr, "coved: --dns: %s\n", err.msg);
+		return 2;
+	}
+	net_dns_list(&dns, dns_list);
 	if (fs_mkdir_p(s->state_dir, 0700, &err) < 0 || (!s->api_key[0] && stored_api_key(s) < 0)) {
 		fprintf(stderr, "coved: %s\n", err.msg[0] ? err.msg : "cannot make an API key");
 		return 1;
@@ -359,6 +382,7 @@ static int serve(struct settings *s)
 	net_config_from_env(&nc);
 	nc.state_dir = s->state_dir;
 	nc.pool_size = s->net_pool;
+	nc.dns = dns_list; /* reachable on port 53 where a policy would block them */
 	int rc = 1;
 	if (store_open(s->state_dir, &store, &err) < 0 || net_slots_open(&nc, &net, NULL, &err) < 0)
 		goto out;
@@ -381,7 +405,7 @@ static int serve(struct settings *s)
 				     .saved_dir = saved_dir, .snapshots_dir = snapshots_dir, .warm_pool = s->warm_pool,
 				     .max_timeout_s = s->max_timeout, .build_dir = build_dir,
 				     .insecure_registries = s->insecure_registries,
-				     .max_template_disk_mib = s->max_template_disk_mib };
+				     .max_template_disk_mib = s->max_template_disk_mib, .dns = dns_list };
 	char exe_dir[PATH_MAX];
 	/* Images become templates with the guest programs next to coved, or
 	 * $COVE_GUEST_BIN's. */

@@ -74,6 +74,11 @@ struct manager_config {
 	const char *guest_bin; /* cove-init and cove-agent, for templates from images; NULL: none */
 	const char *insecure_registries; /* "HOST:PORT,..." reached over plain HTTP; NULL or "": none */
 	unsigned max_template_disk_mib; /* 0: MANAGER_DEFAULT_MAX_TEMPLATE_DISK_MIB */
+	/* IPv4 nameservers every sandbox's resolv.conf names (coved --dns,
+	 * net/dns.h), given at each /init: create, fork, reboot, claim from
+	 * the warm pool. NULL-terminated, borrowed; NULL or empty: none (the
+	 * template's file stays). Template build VMs get none. */
+	const char *const *dns;
 };
 
 /* Who reaches a sandbox's own servers through the envd routing, and as

@@ -299,6 +299,7 @@ void entry_sandbox_config(const struct manager *m, const struct entry *e, const 
 		.default_workdir = tpl->workdir[0] ? tpl->workdir : NULL,
 		/* Its own on a resume or fork (a create sets the request's). */
 		.policy = e->policy.policy,
+		.dns = m->c.dns,
 	};
 }
 

@@ -56,8 +56,8 @@ struct firewall {
 	struct pending *queue, **queue_end; /* in the order they came */
 	bool committing;
 	/* The sandboxes' nameservers (net_config.dns), NULL-terminated. */
-	char dns_text[NET_MAX_DNS][16];
-	const char *dns[NET_MAX_DNS + 1];
+	char dns_text[NET_DNS_MAX][16];
+	const char *dns[NET_DNS_MAX + 1];
 	/* The egress proxy's port; 0: none runs in this process. */
 	uint16_t proxy_port;
 };
@@ -126,7 +126,7 @@ int fw_open(const char *name, const struct net_cidr *range, const char *const *d
 		return cove_errf(err, -ENOMEM, "nftables: out of memory");
 	snprintf(fw->name, sizeof(fw->name), "%s", name);
 	fw->range = *range;
-	for (size_t i = 0, n = 0; dns && dns[i] && n < NET_MAX_DNS; i++) {
+	for (size_t i = 0, n = 0; dns && dns[i] && n < NET_DNS_MAX; i++) {
 		struct net_cidr c;
 		if (net_cidr_parse(dns[i], &c) < 0 || c.prefix != 32)
 			continue; /* net_config_check refused it already */
@@ -309,8 +309,9 @@ static void emit_list(struct cmdbuf *b, const char *const *list)
 	emit(b, " }");
 }
 
-/* A policy without internet that names domains keeps DNS to the
- * sandboxes' nameservers, as E2B keeps its nameserver open then. */
+/* DNS to the sandboxes' nameservers: open with the internet (even where
+ * they sit on a private network), and without it for a policy that names
+ * domains, as E2B keeps its nameserver open then. */
 static void emit_dns(struct cmdbuf *b, const char *t, unsigned index, const char *const *dns)
 {
 	if (!has_cidrs(dns))
@@ -348,6 +349,8 @@ int fw_slot_commands(const char *name, unsigned index, const struct net_policy *
 			emit_list(&b, p->deny_out);
 			emit(&b, " " REJECT "\n");
 		}
+		/* The nameservers guests are given may sit on a private network. */
+		emit_dns(&b, t, index, dns);
 		emit(&b, "add rule inet %s slot-%u ip daddr @private " REJECT "\n", t, index);
 		emit(&b, "add rule inet %s slot-%u accept\n", t, index);
 	}

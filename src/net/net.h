@@ -35,6 +35,7 @@
 #include "common/env.h"
 #include "common/err.h"
 #include "common/proc.h"
+#include "net/dns.h"
 
 #define NET_GUEST_ADDR "169.254.0.21"
 #define NET_TAP_ADDR "169.254.0.22"
@@ -50,7 +51,6 @@
 #define NET_DEFAULT_RANGE COVE_DEFAULT_NET_RANGE
 #define NET_DEFAULT_MAX_SLOTS COVE_DEFAULT_NET_MAX_SLOTS
 #define NET_MAX_RULES 256
-#define NET_MAX_DNS 8
 
 /* A sandbox's egress, as E2B's API has it: allow_internet_access=false is
  * deny_out 0.0.0.0/0, and allow_out wins over deny_out. Entries are IPv4
@@ -118,7 +118,7 @@ struct net_config {
 	const char *range;     /* IPv4 CIDR the veth /31s come from; NULL: NET_DEFAULT_RANGE */
 	unsigned max_slots;    /* 0: NET_DEFAULT_MAX_SLOTS (capped by the range's size) */
 	unsigned pool_size;    /* ready slots kept made in the background; 0: none */
-	/* The sandboxes' nameservers (IPv4 addresses, at most NET_MAX_DNS),
+	/* The sandboxes' nameservers (IPv4 addresses, at most NET_DNS_MAX),
 	 * NULL-terminated; may be NULL. A policy that names domains but denies
 	 * the internet keeps DNS (port 53) to them open. */
 	const char *const *dns;

@@ -145,9 +145,9 @@ static int check_config(const struct net_config *c, struct net_slots *ns, struct
 	snprintf(ns->range_text, sizeof(ns->range_text), "%s", range);
 	for (size_t i = 0; c->dns && c->dns[i]; i++) {
 		struct net_cidr a;
-		if (i >= NET_MAX_DNS || net_cidr_parse(c->dns[i], &a) < 0 || a.prefix != 32)
+		if (i >= NET_DNS_MAX || net_cidr_parse(c->dns[i], &a) < 0 || a.prefix != 32)
 			return cove_errf(err, -EINVAL, "nameserver '%s': expected at most %d IPv4 addresses", c->dns[i],
-					 NET_MAX_DNS);
+					 NET_DNS_MAX);
 	}
 	unsigned room = net_range_slots(&ns->layout.range);
 	ns->max_slots = c->max_slots ? c->max_slots : NET_DEFAULT_MAX_SLOTS;

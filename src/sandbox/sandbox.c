@@ -183,14 +183,15 @@ static const char *boot_name(enum sandbox_boot how)
 	}
 }
 
-/* Each sandbox's agent gets a token of its own, and the host's clock; a
- * resumed one keeps its token, defaults and environment, and gets the clock
- * (it stood still while saved); a rebooted one is given them all again. */
+/* Each sandbox's agent gets a token of its own, the host's clock and its
+ * nameservers; a resumed one keeps its token, defaults, environment and
+ * resolv.conf, and gets the clock (it stood still while saved); a rebooted
+ * one is given them all again. */
 static int init_agent(const struct sandbox_config *c, enum sandbox_boot how, const char *token, struct sandbox *sb,
 		      struct cove_err *err)
 {
 	struct agent_endpoint ep = { net_slot_netns_fd(sb->slot), NET_GUEST_ADDR, ENVD_PORT, NULL };
-	struct agent_init_request init = { sb->token, c->default_user, c->default_workdir, c->envs };
+	struct agent_init_request init = { sb->token, c->default_user, c->default_workdir, c->envs, c->dns };
 	char warm_token[sizeof(sb->token)];
 	int r;
 	if (how == SANDBOX_BOOT_WARM) {
@@ -201,7 +202,7 @@ static int init_agent(const struct sandbox_config *c, enum sandbox_boot how, con
 	if (how == SANDBOX_BOOT_RESUME) {
 		snprintf(sb->token, sizeof(sb->token), "%s", token);
 		ep.token = sb->token;
-		init = (struct agent_init_request){ sb->token, NULL, NULL, NULL };
+		init = (struct agent_init_request){ sb->token, NULL, NULL, NULL, NULL };
 	} else if (how == SANDBOX_BOOT_REBOOT) {
 		/* A fresh agent: the /init it got when made, again. */
 		snprintf(sb->token, sizeof(sb->token), "%s", token);
@@ -211,9 +212,9 @@ static int init_agent(const struct sandbox_config *c, enum sandbox_boot how, con
 		/* A fork child: the parent's agent, given a token of its own
 		 * (which also reseeds its RNG); its defaults and environment are
 		 * the parent's, with c's variables added (a sandbox created from
-		 * a snapshot: the create's). */
+		 * a snapshot: the create's), and the nameservers of this host. */
 		ep.token = token;
-		init = (struct agent_init_request){ sb->token, NULL, NULL, c->envs };
+		init = (struct agent_init_request){ sb->token, NULL, NULL, c->envs, c->dns };
 	}
 	r = agent_init(&ep, &init, err);
 	if (r < 0)

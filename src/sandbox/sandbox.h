@@ -41,6 +41,10 @@ struct sandbox_config {
 	const char *default_user;    /* the guest user commands and files act as; NULL: root */
 	const char *default_workdir; /* their working directory; NULL: the user's home */
 	const char *const *envs;     /* "KEY=VALUE" every guest process gets; may be NULL */
+	/* IPv4 nameservers the guest's resolv.conf names, given at /init (a
+	 * resumed guest keeps what it had); NULL-terminated, NULL or empty:
+	 * the image's file stays. */
+	const char *const *dns;
 	/* sandbox_snapshot_make only: a command started in the background (as
 	 * default_user, by /bin/sh -c, its output in SANDBOX_START_LOG in the
 	 * guest) once the guest is up, and one run until it exits 0, up to

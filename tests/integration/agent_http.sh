@@ -12,7 +12,9 @@ check() { # check NAME STATUS DETAILS...
 }
 command -v curl >/dev/null || { echo "1..0 # SKIP curl is not installed ('make deps' installs it)"; exit 0; }
 tmp=$(mktemp -d /tmp/cove-agent-http.XXXXXX)
-"$build/bin/cove-agent" --listen 127.0.0.1:0 >"$tmp/agent.out" 2>&1 &
+# The image's resolv.conf, as a guest's /etc/resolv.conf stands in for it.
+echo "nameserver 192.0.2.1 # the image's" >"$tmp/resolv.conf"
+"$build/bin/cove-agent" --listen 127.0.0.1:0 --resolv-conf "$tmp/resolv.conf" >"$tmp/agent.out" 2>&1 &
 agent=$!
 trap 'kill $agent 2>/dev/null; wait $agent 2>/dev/null; rm -rf "$tmp"' EXIT
 for _ in $(seq 1 50); do grep -q listening "$tmp/agent.out" && break; sleep 0.05; done
@@ -96,6 +98,26 @@ code=$(req -X POST -H 'Content-Type: application/json' --data '{"accessToken":"m
 code=$(req -X POST -H 'X-Access-Token: s3cret' -H 'Content-Type: application/json' --data '{"accessToken":"next"}' "$base/init")
 code2=$(req -H 'X-Access-Token: next' "$base/files?path=/nonexistent")
 [ "$code" = 204 ] && [ "$code2" = 404 ]; check "with it, /init rotates the token" $? "got $code then $code2"
+
+# /init's nameservers (coved --dns) become the guest's resolv.conf.
+grep -q "^nameserver 192.0.2.1 # the image's$" "$tmp/resolv.conf"
+check "an /init without nameservers leaves resolv.conf as the image has it" $? "$(cat "$tmp/resolv.conf")"
+code=$(req -X POST -H 'X-Access-Token: next' -H 'Content-Type: application/json' \
+    --data '{"nameservers":["203.0.113.53","198.51.100.7"]}' "$base/init")
+[ "$code" = 204 ] && [ "$(grep -v '^#' "$tmp/resolv.conf")" = "$(printf 'nameserver 203.0.113.53\nnameserver 198.51.100.7\noptions timeout:2 attempts:2')" ] &&
+    [ "$(stat -c %a "$tmp/resolv.conf")" = 644 ] && [ -z "$(ls -A "$tmp" | grep cove-)" ]
+check "/init's nameservers replace resolv.conf whole (mode 0644, no temporary file left)" $? "got $code $(cat "$tmp/resolv.conf") $(ls -la "$tmp")"
+cp "$tmp/resolv.conf" "$tmp/resolv.before"
+for bad in '"8.8.8.8"' '["8.8.8.8","x"]' '["::1"]' '["1.1.1.1","1.1.1.2","1.1.1.3","1.1.1.4"]' '[8]'; do
+    code=$(req -X POST -H 'X-Access-Token: next' -H 'Content-Type: application/json' \
+        --data "{\"accessToken\":\"bad\",\"nameservers\":$bad}" "$base/init")
+    [ "$code" = 400 ] && grep -q nameservers "$tmp/body" && cmp -s "$tmp/resolv.conf" "$tmp/resolv.before" &&
+        [ "$(req -H 'X-Access-Token: next' "$base/files?path=/nonexistent")" = 404 ]
+    check "/init with nameservers $bad: 400 naming them, nothing applied" $? "got $code $(cat "$tmp/body")"
+done
+code=$(req -X POST -H 'X-Access-Token: next' -H 'Content-Type: application/json' --data '{"nameservers":[]}' "$base/init")
+[ "$code" = 204 ] && cmp -s "$tmp/resolv.conf" "$tmp/resolv.before"
+check "/init with nameservers [] leaves resolv.conf alone" $? "got $code $(cat "$tmp/resolv.conf")"
 
 # Signed /files URLs, as the SDK's downloadUrl/uploadUrl make them:
 # v1_ + unpadded base64(sha256("path:operation:username:token[:expiration]")).

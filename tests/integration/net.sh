@@ -14,37 +14,21 @@ build=${COVE_BUILD:-$(cd "$(dirname "$0")/../../build" && pwd)}
 cove=$build/bin/cove
 netslots=$build/bin/tools/netslots
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../inet.sh"
 
 need_root
 need_guest "${COVE_ROOTFS:-}"
 for tool in nft ip nsenter busybox; do
     command -v $tool >/dev/null || skip_all "needs $tool (make deps)"
 done
-# What an earlier run of this test left when it was killed before its
-# cleanup (its internet's namespace and uplink, named by its pid): removed
-# once that pid is gone.
-for ns in $(ip netns list | awk '$1 ~ /^covt-inet-[0-9]+$/ {print $1}'); do
-    pid=${ns#covt-inet-}
-    kill -0 "$pid" 2>/dev/null && continue
-    ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
-    ip link del "cvti$pid" 2>/dev/null
-    ip netns del "$ns" 2>/dev/null
-    echo "# removed $ns, left by a run of this test that was killed"
-done
-if ip -o addr | grep -q 'inet 203\.0\.113\.'; then
-    skip_all "203.0.113.0/24 (TEST-NET-3, the test's internet) is already in use on this host"
-fi
 : "${COVE_NET_NAME:?tests/run.sh sets the network instance of the tests}"
 base=$(mktemp -d /tmp/cove-net.XXXXXX)
 export COVE_RUN_DIR=$base/run COVE_LOG_DIR=$base/log
-inet=covt-inet-$$ uplink=cvti$$
 pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
     wait 2>/dev/null
-    ip netns pids "$inet" 2>/dev/null | xargs -r kill 2>/dev/null
-    ip link del "$uplink" 2>/dev/null
-    ip netns del "$inet" 2>/dev/null
+    inet_down
     rm -rf "$base"
 }
 trap cleanup EXIT
@@ -52,26 +36,13 @@ out=$base/out err=$base/err
 # The host's end of slot 0's veth: the first sandbox's own gateway on the host.
 slot0=${COVE_NET_RANGE%/*}
 
-# --- the test's internet ---
+# --- the test's internet (tests/inet.sh), with a web server on every address ---
+inet_up "$base"
 mkdir -p "$base/www" "$base/host-www" "$base/slot-www"
 echo internet >"$base/www/index.html"
 echo host-secret >"$base/host-www/index.html"
 echo neighbour >"$base/slot-www/index.html"
-ip netns add "$inet"
-ip link add "$uplink" type veth peer name eth0 netns "$inet"
-ip addr add 203.0.113.1/24 dev "$uplink"
-ip link set "$uplink" up
-ip -n "$inet" link set lo up
-ip -n "$inet" addr add 203.0.113.10/24 dev eth0
-ip -n "$inet" addr add 203.0.113.20/24 dev eth0
-ip -n "$inet" link set eth0 up
-ip -n "$inet" route add default via 203.0.113.1
-# A private network behind the uplink, and a stand-in for cloud metadata.
-ip -n "$inet" addr add 192.168.77.10/32 dev lo
-ip -n "$inet" addr add 169.254.169.254/32 dev lo
-ip route add 192.168.77.10/32 via 203.0.113.10
-ip route add 169.254.169.254/32 via 203.0.113.10
-ip netns exec "$inet" busybox httpd -f -p 80 -h "$base/www" & pids+=($!)
+ip netns exec "$INET_NS" busybox httpd -f -p 80 -h "$base/www" & pids+=($!)
 # A service of the host's own, listening on every host address.
 busybox httpd -f -p 18089 -h "$base/host-www" & pids+=($!)
 sleep 0.3

@@ -157,8 +157,14 @@ static void test_policy_commands(void **state)
 	struct net_policy deny_names = { .internet = true, .deny_out = only_names };
 	assert_true(fw_slot_commands("covt", 4, &deny_names, dns, buf, sizeof(buf)) > 0);
 	assert_null(strstr(buf, "github"));
-	assert_null(strstr(buf, "dport 53"));
+	/* With the internet, the nameservers are open before private networks close. */
+	assert_non_null(strstr(buf, "udp dport 53 accept"));
+	assert_true(strstr(buf, "dport 53") < strstr(buf, "@private"));
 	assert_non_null(strstr(buf, "nat-4 jump proxy"));
+	/* Without it and without names, closed. */
+	struct net_policy closed_nodns = { .internet = false, .allow_out = allow };
+	assert_true(fw_slot_commands("covt", 4, &closed_nodns, dns, buf, sizeof(buf)) > 0);
+	assert_null(strstr(buf, "dport 53"));
 
 	const char *deny[] = { "203.0.113.0/24", NULL };
 	struct net_policy some = { .internet = true, .deny_out = deny };

@@ -15,6 +15,7 @@
 #include <nettle/base64.h>
 #include <nettle/sha2.h>
 
+#include "agent/resolv.h"
 #include "common/log.h"
 #include "common/secret.h"
 #include "proto/utf8.h"
@@ -28,6 +29,7 @@
 static struct {
 	pthread_rwlock_t lock;
 	bool set_clock;
+	const char *resolv_conf; /* NULL: nameservers are not written */
 	char *token;
 	char **envs;
 	size_t nenvs;
@@ -35,9 +37,10 @@ static struct {
 	char *user;
 } st = { .lock = PTHREAD_RWLOCK_INITIALIZER };
 
-void agent_state_setup(bool set_clock)
+void agent_state_setup(bool set_clock, const char *resolv_conf)
 {
 	st.set_clock = set_clock;
+	st.resolv_conf = resolv_conf;
 }
 
 bool agent_token_ok(const char *presented)
@@ -244,10 +247,26 @@ static void reseed_rng(const char *token)
 	free(info);
 }
 
+/* The guest's resolv.conf, when /init names nameservers and the agent
+ * was given the file (--resolv-conf). A file it cannot write leaves the
+ * guest without names, not without its sandbox: a warning. */
+static void set_nameservers(const struct agent_nameservers *ns)
+{
+	struct cove_err err = { 0 };
+	if (!ns->count || !st.resolv_conf)
+		return;
+	if (agent_resolv_conf_write(st.resolv_conf, ns, &err) < 0)
+		log_warn("op=init msg=\"%s\"", err.msg);
+}
+
 int agent_init_apply(json_t *req, struct cove_err *err)
 {
+	struct agent_nameservers ns;
+	int r = agent_nameservers_parse(req, &ns, err);
+	if (r < 0)
+		return r;
 	pthread_rwlock_wrlock(&st.lock);
-	int r = set_string(req, "accessToken", &st.token, TOKEN_MAX, err);
+	r = set_string(req, "accessToken", &st.token, TOKEN_MAX, err);
 	if (r == 0)
 		r = set_envs(req, err);
 	if (r == 0)
@@ -256,6 +275,8 @@ int agent_init_apply(json_t *req, struct cove_err *err)
 		r = set_string(req, "defaultUser", &st.user, 63, err);
 	if (r == 0)
 		r = set_clock(req, err);
+	if (r == 0)
+		set_nameservers(&ns);
 	/* Only as a sandbox's agent (which sets the clock), not in host tests. */
 	if (r == 0 && st.set_clock)
 		reseed_rng(st.token);

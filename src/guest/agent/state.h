@@ -1,6 +1,7 @@
 /* What the host tells the agent through POST /init: the access token that
  * every later request must present, environment variables for every
- * process, the default working directory, and the host's clock. Shared by
+ * process, the default working directory, the host's clock, and the
+ * guest's nameservers (agent/resolv.h). Shared by
  * all request threads under one lock. */
 #ifndef COVE_AGENT_STATE_H
 #define COVE_AGENT_STATE_H
@@ -13,8 +14,10 @@
 #include "proto/version.h"
 
 /* set_clock: /init's timestamp may set the system clock (in a guest only:
- * an agent run on a host for tests must never touch the host's clock). */
-void agent_state_setup(bool set_clock);
+ * an agent run on a host for tests must never touch the host's clock).
+ * resolv_conf: the file /init's nameservers are written to (the guest's
+ * /etc/resolv.conf; a test's file on a host); NULL: none is written. */
+void agent_state_setup(bool set_clock, const char *resolv_conf);
 
 /* True when no token is set, or presented equals it (constant time). */
 bool agent_token_ok(const char *presented);
