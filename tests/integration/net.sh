@@ -97,9 +97,12 @@ check "allow-out wins over deny-out (as in E2B)" $? "$(cat "$out" "$err")"
 result 192.168.77.10 ok && result 169.254.169.254 blocked && result 203.0.113.1:18089 blocked
 check "allow-out opens private networks, never metadata or the host" $? "$(cat "$out" "$err")"
 
-"$cove" run --allow-out example.com -- true >"$out" 2>"$err"; rc=$?
-[ "$rc" = 2 ] && grep -q "allow_out: 'example.com' is not an IPv4 address or CIDR" "$err"
+"$cove" run --allow-out 10.0.0.1/8 -- true >"$out" 2>"$err"; rc=$?
+[ "$rc" = 2 ] && grep -q "allow_out: '10.0.0.1/8' is not an IPv4 address or CIDR" "$err"
 check "a bad allow-out entry is a usage error naming it" $? "rc=$rc $(cat "$err")"
+"$cove" run --allow-out example.com -- true >"$out" 2>"$err"; rc=$?
+[ "$rc" = 2 ] && grep -q "need coved's egress proxy" "$err"
+check "a domain name without coved is a usage error saying why" $? "rc=$rc $(cat "$err")"
 
 # A firewall reload that flushes everything: the next start puts back the
 # table and the rules of the sandboxes still running, from their records.
