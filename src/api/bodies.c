@@ -38,7 +38,7 @@ static int string_list(json_t *arr, const char *what, const char ***ret, struct 
 	if (!arr || json_is_null(arr))
 		return 0;
 	if (!json_is_array(arr) || json_array_size(arr) > NET_MAX_RULES)
-		return cove_errf(err, -EINVAL, "%s must be a list of at most %d addresses or CIDRs", what, NET_MAX_RULES);
+		return cove_errf(err, -EINVAL, "%s must be a list of at most %d addresses, CIDRs or domain names", what, NET_MAX_RULES);
 	const char **list = calloc(json_array_size(arr) + 1, sizeof(*list));
 	if (!list)
 		return cove_errf(err, -ENOMEM, "out of memory");
@@ -229,7 +229,7 @@ static int parse_create(json_t *body, struct api_create_body *b, struct cove_err
 		return cove_errf(err, -ENOMEM, "out of memory");
 	b->req.metadata = b->metadata;
 	if ((r = parse_envs(json_object_get(body, "envVars"), b, err)) < 0 || (r = parse_network(body, b, err)) < 0 ||
-	    (r = parse_lifecycle(body, &b->req, err)) < 0 || (r = net_policy_check(&b->req.policy, err)) < 0)
+	    (r = parse_lifecycle(body, &b->req, err)) < 0 || (r = net_policy_check_as(&b->req.policy, "network.allowOut", "network.denyOut", err)) < 0)
 		return r;
 	return refuse_unsupported(body, err);
 }
@@ -360,7 +360,7 @@ int api_network_body_parse(const char *body, size_t len, struct api_network_body
 	ret->policy.allow_out = ret->allow_out;
 	ret->policy.deny_out = ret->deny_out;
 	if (r == 0)
-		r = net_policy_check(&ret->policy, err);
+		r = net_policy_check_as(&ret->policy, "allowOut", "denyOut", err);
 	if (r == 0 && !asks_nothing(json_object_get(j, "rules")))
 		r = cove_errf(err, -ENOSYS, "not supported by Cove: rules (there is no egress proxy to apply them)");
 	if (r == 0 && !asks_nothing(json_object_get(j, "egressProxy")))

@@ -139,7 +139,7 @@ int api_logs_query_parse(const struct api_query *q, struct api_logs_query *ret, 
 /* PUT /sandboxes/{id}/network (the SDK's updateNetwork): the sandbox's
  * whole egress policy, replaced (an omitted field is its default):
  * {"allow_internet_access" (or "allowInternetAccess"): bool, default true;
- * "allowOut", "denyOut": lists of IPv4 addresses or CIDRs}. "rules" and
+ * "allowOut", "denyOut": lists of IPv4 addresses, CIDRs or domain names}. "rules" and
  * "egressProxy" asking for anything are -ENOSYS. */
 struct api_network_body {
 	struct net_policy policy;           /* points into the fields below */

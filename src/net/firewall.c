@@ -310,7 +310,7 @@ static void emit_list(struct cmdbuf *b, const char *const *list)
 }
 
 /* DNS to the sandboxes' nameservers: open with the internet (even where
- * they sit on a private network), and without it for a policy that names
+ * they sit on a private network), and always for a policy that names
  * domains, as E2B keeps its nameserver open then. */
 static void emit_dns(struct cmdbuf *b, const char *t, unsigned index, const char *const *dns)
 {
@@ -338,9 +338,10 @@ int fw_slot_commands(const char *name, unsigned index, const struct net_policy *
 		emit_list(&b, p->allow_out);
 		emit(&b, " accept\n");
 	}
+	/* Names are resolved whatever else is denied. */
+	if (domains)
+		emit_dns(&b, t, index, dns);
 	if (!p->internet) {
-		if (domains)
-			emit_dns(&b, t, index, dns);
 		/* deny_out 0.0.0.0/0: everything but allow_out. */
 		emit(&b, "add rule inet %s slot-%u " REJECT "\n", t, index);
 	} else {
@@ -350,7 +351,8 @@ int fw_slot_commands(const char *name, unsigned index, const struct net_policy *
 			emit(&b, " " REJECT "\n");
 		}
 		/* The nameservers guests are given may sit on a private network. */
-		emit_dns(&b, t, index, dns);
+		if (!domains)
+			emit_dns(&b, t, index, dns);
 		emit(&b, "add rule inet %s slot-%u ip daddr @private " REJECT "\n", t, index);
 		emit(&b, "add rule inet %s slot-%u accept\n", t, index);
 	}

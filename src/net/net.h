@@ -73,6 +73,9 @@ struct net_policy {
 /* Checks every entry (IPv4 address or CIDR with host bits clear, at most
  * NET_MAX_RULES per list); err names the first bad one. */
 int net_policy_check(const struct net_policy *p, struct cove_err *err);
+/* The same, naming the lists as the caller's input does ("network.allowOut"). */
+int net_policy_check_as(const struct net_policy *p, const char *allow_name, const char *deny_name,
+			struct cove_err *err);
 /* Whether either list names a domain. */
 bool net_policy_has_domains(const struct net_policy *p);
 

@@ -42,10 +42,16 @@ bool net_policy_has_domains(const struct net_policy *p)
 	return has_name(p->allow_out) || has_name(p->deny_out);
 }
 
+int net_policy_check_as(const struct net_policy *p, const char *allow_name, const char *deny_name,
+			struct cove_err *err)
+{
+	int r = check_list(allow_name, p->allow_out, err);
+	return r < 0 ? r : check_list(deny_name, p->deny_out, err);
+}
+
 int net_policy_check(const struct net_policy *p, struct cove_err *err)
 {
-	int r = check_list("allow_out", p->allow_out, err);
-	return r < 0 ? r : check_list("deny_out", p->deny_out, err);
+	return net_policy_check_as(p, "allow_out", "deny_out", err);
 }
 
 bool net_policy_is_default(const struct net_policy *p)

@@ -259,7 +259,7 @@ api GET "/sandboxes/$nid" >/dev/null
     [ "$(field "['network']['allowOut']")" = "[]" ]
 check "... it replaces the whole policy (the omitted lists are cleared)" $? "$s slot '$pol' $(cat "$out")"
 bad=""
-for b in '{"allowOut":"10.0.0.1"}' '{"denyOut":["example.com"]}' '{"allow_internet_access":"no"}' '{'; do
+for b in '{"allowOut":"10.0.0.1"}' '{"denyOut":["exa mple.com"]}' '{"allowOut":["a.*.test"]}' '{"allow_internet_access":"no"}' '{'; do
     s=$(api PUT "/sandboxes/$nid/network" "$b"); [ "$s" = 400 ] || bad="$bad $b -> $s $(cat "$out");"
 done
 s=$(api PUT "/sandboxes/$nid/network" '{"rules":{"api.example.com":[{"transform":{"headers":{"a":"b"}}}]}}')
@@ -298,7 +298,7 @@ s=$(api POST /sandboxes '{"templateID":"tiny","timeout":100000000}'); [ "$s" = 4
 check "huge timeout: 400" $? "$s $(cat "$out")"
 s=$(api POST /sandboxes '{"templateID":"tiny","metadata":{"a":1}}'); [ "$s" = 400 ] && grep -q 'metadata.a must be a string' "$out"
 check "metadata values must be strings" $? "$s $(cat "$out")"
-s=$(api POST /sandboxes '{"templateID":"tiny","network":{"denyOut":["example.com"]}}'); [ "$s" = 400 ]
+s=$(api POST /sandboxes '{"templateID":"tiny","network":{"denyOut":["10.0.0.1/8"]}}'); [ "$s" = 400 ]
 check "a bad network rule: 400" $? "$s $(cat "$out")"
 head -c 100000 /dev/zero | tr '\0' 'a' >"$base/big"
 s=$(curl -s -o "$out" -w '%{http_code}' -X POST -H "X-API-KEY: $key" --data-binary @"$base/big" "$url/sandboxes")

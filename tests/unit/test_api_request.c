@@ -146,11 +146,12 @@ static void test_create_bad(void **state)
 	create_refused("{\"allowInternetAccess\": 0}", "allow_internet_access must be true or false");
 	create_refused("{\"network\": []}", "network must be an object");
 	create_refused("{\"network\": {\"allowOut\": \"1.1.1.1\"}}",
-		       "network.allowOut must be a list of at most 256 addresses or CIDRs");
+		       "network.allowOut must be a list of at most 256 addresses, CIDRs or domain names");
 	create_refused("{\"network\": {\"denyOut\": [1]}}", "network.denyOut[0] must be a string");
-	create_refused("{\"network\": {\"denyOut\": [\"example.com\"]}}",
-		       "deny_out: 'example.com' is not an IPv4 address or CIDR");
-	create_refused("{\"network\": {\"allowOut\": [\"10.0.0.1/8\"]}}", "allow_out: '10.0.0.1/8'");
+	create_refused("{\"network\": {\"denyOut\": [\"exa mple.com\"]}}",
+		       "network.denyOut: domain 'exa mple.com' has a character outside");
+	create_refused("{\"network\": {\"allowOut\": [\"a.*.example.com\"]}}", "network.allowOut: ");
+	create_refused("{\"network\": {\"allowOut\": [\"10.0.0.1/8\"]}}", "network.allowOut: '10.0.0.1/8'");
 	create_refused("{\"autoPause\": 1}", "autoPause must be true or false");
 	/* The first fault found is the one told. */
 	create_refused("{\"templateID\": 1, \"timeout\": -1}", "templateID must be a string");
@@ -180,7 +181,8 @@ static void test_network_body(void **state)
 	api_network_body_clear(&n);
 	const char *bad[][2] = {
 		{ "{\"allowOut\": \"10.0.0.1\"}", "allowOut must be a list" },
-		{ "{\"denyOut\": [\"example.com\"]}", "'example.com' is not an IPv4 address or CIDR" },
+		{ "{\"denyOut\": [\"10.0.0.1/8\"]}", "denyOut: '10.0.0.1/8' is not an IPv4 address or CIDR" },
+		{ "{\"allowOut\": [\"*.\"]}", "allowOut: " },
 		{ "{\"allow_internet_access\": 1}", "allow_internet_access must be true or false" },
 		{ "[]", "the body is not a JSON object" },
 	};
@@ -355,7 +357,7 @@ static void test_create_limits(void **state)
 	for (int i = 0; i < 257; i++)
 		len += (size_t)snprintf(net + len, cap - len, "%s\"10.0.%d.%d\"", i ? ", " : "", i / 256, i % 256);
 	snprintf(net + len, cap - len, "]}}");
-	create_refused(net, "network.denyOut must be a list of at most 256 addresses or CIDRs");
+	create_refused(net, "network.denyOut must be a list of at most 256 addresses, CIDRs or domain names");
 	char *cut = strstr(net, ", \"10.0.1.0\"");
 	strcpy(cut, "]}}");
 	assert_int_equal(create(net, &b, &err), 0);

@@ -157,10 +157,19 @@ static void test_policy_commands(void **state)
 	struct net_policy deny_names = { .internet = true, .deny_out = only_names };
 	assert_true(fw_slot_commands("covt", 4, &deny_names, dns, buf, sizeof(buf)) > 0);
 	assert_null(strstr(buf, "github"));
-	/* With the internet, the nameservers are open before private networks close. */
-	assert_non_null(strstr(buf, "udp dport 53 accept"));
-	assert_true(strstr(buf, "dport 53") < strstr(buf, "@private"));
 	assert_non_null(strstr(buf, "nat-4 jump proxy"));
+	/* With names, the nameservers are open before anything is denied. */
+	assert_non_null(strstr(buf, "udp dport 53 accept"));
+	assert_true(strstr(buf, "dport 53") < strstr(buf, "reject"));
+	/* E2B's usual form: the internet on, everything denied but names. */
+	const char *all[] = { "0.0.0.0/0", NULL };
+	struct net_policy usual = { .internet = true, .allow_out = only_names, .deny_out = all };
+	assert_true(fw_slot_commands("covt", 4, &usual, dns, buf, sizeof(buf)) > 0);
+	assert_true(strstr(buf, "dport 53") && strstr(buf, "dport 53") < strstr(buf, "0.0.0.0/0"));
+	/* The internet on, no names: open before private networks close. */
+	struct net_policy plain = { .internet = true };
+	assert_true(fw_slot_commands("covt", 4, &plain, dns, buf, sizeof(buf)) > 0);
+	assert_true(strstr(buf, "dport 53") && strstr(buf, "dport 53") < strstr(buf, "@private"));
 	/* Without it and without names, closed. */
 	struct net_policy closed_nodns = { .internet = false, .allow_out = allow };
 	assert_true(fw_slot_commands("covt", 4, &closed_nodns, dns, buf, sizeof(buf)) > 0);
