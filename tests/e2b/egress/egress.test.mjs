@@ -114,6 +114,13 @@ test('updateNetwork replaces the policy for new connections; an open one goes on
   await sbx.commands.run(
     "curl -sS --max-time 60 --limit-rate 1M -o /tmp/big -w '%{http_code} %{size_download}\\n' http://allowed.test/big?mib=4 >/tmp/big.out 2>&1 &",
     { timeoutMs: 10_000 });
+  // Under way (bytes arriving) before the policy changes.
+  let size = 0;
+  for (let i = 0; i < 100 && size === 0; i++) {
+    size = Number((await sbx.commands.run('stat -c %s /tmp/big 2>/dev/null || echo 0')).stdout.trim());
+    if (size === 0) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(size > 0, 'the download did not start');
   await sbx.updateNetwork({ allowOut: ['denied.test'], denyOut: ['0.0.0.0/0'] });
   await expectRefused(sbx, 'http://allowed.test/');
   await expectOk(sbx, 'http://denied.test/', 'denied.test');
