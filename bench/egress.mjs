@@ -17,7 +17,10 @@ import { readFileSync } from 'node:fs';
 
 const ca = process.env.INET_CA ? readFileSync(process.env.INET_CA) : undefined;
 const [name, addr] = (process.env.RESOLVE || '=').split('=');
-const lookup = (host, opts, cb) => (host === name ? cb(null, addr, 4) : cb(new Error(`no address for ${host}`)));
+const lookup = (host, opts, cb) => {
+  if (host !== name) return cb(new Error(`no address for ${host}`));
+  return opts.all ? cb(null, [{ address: addr, family: 4 }]) : cb(null, addr, 4);
+};
 
 function get(url) {
   const u = new URL(url);

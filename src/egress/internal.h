@@ -34,6 +34,7 @@ struct flow {
 	int from, to;
 	int pipe[2];
 	size_t queued; /* bytes in the pipe */
+	size_t room;   /* the pipe's capacity */
 	bool eof;      /* from has ended (its FIN passed on once drained) */
 	struct event *rd, *wr;
 };

@@ -10,8 +10,9 @@
 
 #include "egress/internal.h"
 
-/* A pipe's default capacity: 16 pages. */
-#define PIPE_ROOM 65536
+/* A pipe's capacity, asked for (F_SETPIPE_SZ): four times the default,
+ * so a fast flow moves more per splice. Kept if the kernel refuses. */
+#define PIPE_WANT (256 * 1024)
 
 static void flow_pump(struct flow *f);
 
@@ -51,8 +52,8 @@ static void flow_pump(struct flow *f)
 				moved = true;
 			}
 		}
-		if (!f->eof && f->queued < PIPE_ROOM) {
-			ssize_t n = splice(f->from, NULL, f->pipe[1], NULL, PIPE_ROOM - f->queued,
+		if (!f->eof && f->queued < f->room) {
+			ssize_t n = splice(f->from, NULL, f->pipe[1], NULL, f->room - f->queued,
 					   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 			if (n == 0) {
 				f->eof = true;
@@ -74,7 +75,7 @@ static void flow_pump(struct flow *f)
 		event_add(f->wr, NULL);
 	else
 		event_del(f->wr);
-	if (!f->eof && f->queued < PIPE_ROOM)
+	if (!f->eof && f->queued < f->room)
 		event_add(f->rd, NULL);
 	else
 		event_del(f->rd);
@@ -90,6 +91,10 @@ static int flow_init(struct conn *c, struct flow *f, int from, int to)
 		f->pipe[0] = f->pipe[1] = -1;
 		return -errno;
 	}
+	int room = fcntl(f->pipe[1], F_SETPIPE_SZ, PIPE_WANT);
+	if (room < 0)
+		room = fcntl(f->pipe[1], F_GETPIPE_SZ);
+	f->room = room > 0 ? (size_t)room : 65536;
 	f->rd = event_new(c->e->base, from, EV_READ | EV_PERSIST, on_event, f);
 	f->wr = event_new(c->e->base, to, EV_WRITE | EV_PERSIST, on_event, f);
 	return f->rd && f->wr ? 0 : -ENOMEM;
