@@ -15,7 +15,8 @@
 # an envd call over coved's HTTPS beside HTTP; then bench/warm.mjs: creates
 # from a warm pool beside restores; bench/interpreter.mjs: the code
 # interpreter's runCode beside a bare Jupyter execute in the same guest;
-# bench/build.sh: template builds (an image import, steps, a cached rebuild).
+# bench/build.sh: template builds (an image import, steps, a cached rebuild);
+# bench/egress.sh: the egress proxy beside direct connections.
 set -eu
 build=${1:-build}
 runs=${BENCH_RUNS:-10}
@@ -195,3 +196,8 @@ rm -rf /run/cove-bench-warm
 # same commands in a sandbox, a cached rebuild (bench/build.sh).
 echo
 "$(dirname "$0")/build.sh" "$build" || echo "build bench failed"
+
+# The egress proxy: added latency, throughput and held connections, beside
+# direct connections (bench/egress.sh).
+echo
+"$(dirname "$0")/egress.sh" "$build" || echo "egress bench failed"
