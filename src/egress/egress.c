@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/proc.h"
 #include "egress/internal.h"
 
 static const char *const verdict_names[] = { "deny", "direct", "by-name" };
@@ -180,6 +181,17 @@ static void judge(struct conn *c)
 	}
 }
 
+/* For the client's next bytes, until the deadline set at accept: a client
+ * that sends a byte at a time gets no more time than one that sends none. */
+static int wait_client(struct conn *c)
+{
+	int64_t left = c->deadline_ms - now_ms();
+	if (left < 0)
+		left = 0;
+	struct timeval tv = { left / 1000, (left % 1000) * 1000 };
+	return event_add(c->ev, &tv);
+}
+
 static void on_client(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
@@ -192,13 +204,19 @@ static void on_client(evutil_socket_t fd, short what, void *arg)
 		conn_close(c, n < 0);
 		return;
 	}
-	if (n < 0)
+	if (n < 0) {
+		if (wait_client(c) < 0)
+			conn_close(c, true);
 		return;
+	}
 	c->head_len += (size_t)n;
 	struct cove_err err = { 0 };
 	int r = peek_name(c->head, c->head_len, c->name, &err);
-	if (r == PEEK_MORE)
+	if (r == PEEK_MORE) {
+		if (wait_client(c) < 0)
+			conn_close(c, true);
 		return;
+	}
 	if (r < 0) {
 		/* Neither TLS nor HTTP, or malformed: judged by address alone. */
 		c->name[0] = '\0';
@@ -241,10 +259,9 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	}
 	c->dst = ntohl(orig.sin_addr.s_addr);
 	c->port = ntohs(orig.sin_port);
-	unsigned ms = e->c.peek_timeout_ms;
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-	c->ev = event_new(e->base, fd, EV_READ | EV_PERSIST, on_client, c);
-	if (!c->ev || event_add(c->ev, &tv) < 0)
+	c->deadline_ms = now_ms() + e->c.peek_timeout_ms;
+	c->ev = event_new(e->base, fd, EV_READ, on_client, c);
+	if (!c->ev || wait_client(c) < 0)
 		conn_close(c, true);
 }
 

@@ -51,6 +51,7 @@ struct conn {
 	uint8_t head[PEEK_MAX];
 	size_t head_len;
 	struct event *ev; /* during setup: the client's reads, then the dial */
+	int64_t deadline_ms; /* for the name (now_ms) */
 	struct evdns_getaddrinfo_request *lookup;
 	uint32_t addrs[EGRESS_MAX_ADDRS];
 	size_t naddrs, next_addr;
