@@ -114,6 +114,28 @@ static int parse_ingress(json_t *network, struct manager_ingress *ret, struct co
 	return r < 0 ? r : parse_mask_host(json_object_get(network, "maskRequestHost"), ret->mask_host, err);
 }
 
+/* network.egressProxy: {"address": "HOST:PORT", "username", "password"}
+ * (strings; null or absent: none). Checked with the rest of the policy. */
+static int parse_egress_proxy(json_t *v, const char *what, struct net_egress_proxy *ret, struct cove_err *err)
+{
+	memset(ret, 0, sizeof(*ret));
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_object(v))
+		return cove_errf(err, -EINVAL, "%s must be an object: {\"address\": \"HOST:PORT\", ...}", what);
+	const char *names[] = { "address", "username", "password" };
+	const char **fields[] = { &ret->address, &ret->username, &ret->password };
+	for (size_t i = 0; i < 3; i++) {
+		json_t *f = json_object_get(v, names[i]);
+		if (f && !json_is_null(f) && !json_is_string(f))
+			return cove_errf(err, -EINVAL, "%s.%s must be a string", what, names[i]);
+		*fields[i] = json_string_value(f);
+	}
+	if (!ret->address)
+		return cove_errf(err, -EINVAL, "%s.address is required", what);
+	return 0;
+}
+
 static int parse_network(json_t *body, struct api_create_body *b, struct cove_err *err)
 {
 	/* E2B takes both spellings of the switch. */
@@ -131,7 +153,9 @@ static int parse_network(json_t *body, struct api_create_body *b, struct cove_er
 		return r;
 	b->req.policy.allow_out = b->allow_out;
 	b->req.policy.deny_out = b->deny_out;
-	return parse_ingress(network, &b->req.ingress, err);
+	r = parse_egress_proxy(json_object_get(network, "egressProxy"), "network.egressProxy", &b->req.policy.proxy,
+			       err);
+	return r < 0 ? r : parse_ingress(network, &b->req.ingress, err);
 }
 
 /* autoResume: {"enabled": bool} (E2B's spec; older SDKs sent {"policy":
@@ -195,7 +219,6 @@ static int refuse_unsupported(json_t *body, struct cove_err *err)
 		{ "iam", "there is no egress proxy to inject tokens" },
 	}, net[] = {
 		{ "rules", "there is no egress proxy to apply them" },
-		{ "egressProxy", "egress goes out directly" },
 		{ "httpsPorts", "there is no per-port public traffic control yet" },
 	};
 	for (size_t i = 0; i < sizeof(top) / sizeof(*top); i++)
@@ -360,11 +383,11 @@ int api_network_body_parse(const char *body, size_t len, struct api_network_body
 	ret->policy.allow_out = ret->allow_out;
 	ret->policy.deny_out = ret->deny_out;
 	if (r == 0)
+		r = parse_egress_proxy(json_object_get(j, "egressProxy"), "egressProxy", &ret->policy.proxy, err);
+	if (r == 0)
 		r = net_policy_check_as(&ret->policy, "allowOut", "denyOut", err);
 	if (r == 0 && !asks_nothing(json_object_get(j, "rules")))
 		r = cove_errf(err, -ENOSYS, "not supported by Cove: rules (there is no egress proxy to apply them)");
-	if (r == 0 && !asks_nothing(json_object_get(j, "egressProxy")))
-		r = cove_errf(err, -ENOSYS, "not supported by Cove: egressProxy (egress goes out directly)");
 	if (r < 0)
 		api_network_body_clear(ret);
 	return r;

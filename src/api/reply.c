@@ -88,6 +88,10 @@ static int info_config_json(json_t *j, const struct manager_info *info)
 				    "allowOut", strings_json(p->allow_out), "denyOut", strings_json(p->deny_out));
 	if (network && info->ingress.mask_host[0])
 		json_object_set_new(network, "maskRequestHost", json_string(info->ingress.mask_host));
+	/* The proxy without its password, as E2B reports it. */
+	if (network && p->proxy.address)
+		json_object_set_new(network, "egressProxy",
+				    json_pack("{s:s, s:s*}", "address", p->proxy.address, "username", p->proxy.username));
 	/* Not known for a sandbox made before Cove kept it: null, as E2B's
 	 * "not explicitly set". */
 	json_t *internet = info->policy_known ? json_boolean(p->internet) : json_null();

@@ -92,6 +92,13 @@ static void on_connected(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	atomic_fetch_add(&c->e->allowed, 1);
+	if (c->via_proxy) {
+		if (socks_begin(c) < 0) {
+			atomic_fetch_add(&c->e->failed, 1);
+			conn_close(c, true);
+		}
+		return;
+	}
 	if (relay_start(c) < 0) {
 		atomic_fetch_add(&c->e->failed, 1);
 		conn_close(c, true);
@@ -104,7 +111,7 @@ static void dial_next(struct conn *c)
 	while (c->next_addr < c->naddrs) {
 		uint32_t addr = c->addrs[c->next_addr++];
 		struct sockaddr_in sa = { .sin_family = AF_INET,
-					  .sin_port = htons(c->port),
+					  .sin_port = htons(c->dial_port),
 					  .sin_addr = { htonl(addr) } };
 		c->up = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (c->up < 0)
@@ -155,29 +162,51 @@ static void on_resolved(int result, struct evutil_addrinfo *res, void *arg)
 	dial_next(c);
 }
 
+/* Resolves host (a name; IPv4 literals too) and dials its addresses. */
+static void resolve_and_dial(struct conn *c, const char *host)
+{
+	struct evutil_addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM };
+	struct evdns_getaddrinfo_request *req = evdns_getaddrinfo(c->e->dns, host, NULL, &hints, on_resolved, c);
+	/* NULL: answered at once (the callback ran), or failed (it ran too). */
+	if (req)
+		c->lookup = req;
+}
+
+/* Through the sandbox's own SOCKS5 proxy: it is dialled (never one of the
+ * addresses no policy opens), and asked to connect to the name allowed, or
+ * to the address. */
+static void dial_via_proxy(struct conn *c, enum net_egress_verdict v)
+{
+	char host[256];
+	if (net_egress_proxy_split(c->policy.policy.proxy.address, host, &c->dial_port) < 0) {
+		deny(c, "its egressProxy address is not HOST:PORT");
+		return;
+	}
+	c->via_proxy = true;
+	c->socks_by_name = v == NET_EGRESS_BY_NAME;
+	resolve_and_dial(c, host);
+}
+
 static void judge(struct conn *c)
 {
-	event_free(c->ev);
+	if (c->ev)
+		event_free(c->ev);
 	c->ev = NULL;
 	enum net_egress_verdict v = net_egress_decide(&c->policy.policy, c->dst, c->name);
 	log_debug("op=egress slot=%u name=\"%s\" verdict=%s", c->slot, c->name, verdict_names[v]);
+	c->dial_port = c->port;
 	if (v == NET_EGRESS_DENY) {
 		deny(c, "the sandbox's network policy");
+	} else if (v == NET_EGRESS_DIRECT && net_egress_forbidden(c->e->c.slots, c->dst)) {
+		deny(c, "an address no policy opens");
+	} else if (c->policy.policy.proxy.address) {
+		dial_via_proxy(c, v);
 	} else if (v == NET_EGRESS_DIRECT) {
-		if (net_egress_forbidden(c->e->c.slots, c->dst)) {
-			deny(c, "an address no policy opens");
-			return;
-		}
 		c->addrs[0] = c->dst;
 		c->naddrs = 1;
 		dial_next(c);
 	} else {
-		struct evutil_addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM };
-		struct evdns_getaddrinfo_request *req = evdns_getaddrinfo(c->e->dns, c->name, NULL, &hints, on_resolved,
-									  c);
-		/* NULL: answered at once (the callback ran), or failed (it ran too). */
-		if (req)
-			c->lookup = req;
+		resolve_and_dial(c, c->name);
 	}
 }
 
@@ -259,6 +288,13 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	}
 	c->dst = ntohl(orig.sin_addr.s_addr);
 	c->port = ntohs(orig.sin_port);
+	/* Web ports are read for a name; other ports (redirected for an
+	 * egressProxy) are judged by address at once: their servers may speak
+	 * first. */
+	if (c->port != 80 && c->port != 443) {
+		judge(c);
+		return;
+	}
 	c->deadline_ms = now_ms() + e->c.peek_timeout_ms;
 	c->ev = event_new(e->base, fd, EV_READ, on_client, c);
 	if (!c->ev || wait_client(c) < 0)

@@ -12,6 +12,7 @@
 #include "egress/egress.h"
 #include "net/net.h"
 #include "proto/peek.h"
+#include "proto/socks5.h"
 
 #define EGRESS_MAX_ADDRS 8
 
@@ -55,12 +56,22 @@ struct conn {
 	struct evdns_getaddrinfo_request *lookup;
 	uint32_t addrs[EGRESS_MAX_ADDRS];
 	size_t naddrs, next_addr;
+	uint16_t dial_port;
+	/* Through the sandbox's SOCKS5 proxy (socks.c): asked for the name
+	 * (allowed by name) or for dst; its answers gathered in sbuf. */
+	bool via_proxy, socks_by_name;
+	int socks_step;
+	uint8_t sbuf[SOCKS5_MSG_MAX];
+	size_t slen;
 	struct flow flows[2]; /* client to upstream, upstream to client */
 	bool relaying;
 };
 
 /* Ends c: its events, sockets (reset when abort), pipes, and its memory. */
 void conn_close(struct conn *c, bool abort);
+/* Speaks SOCKS5 on c->up (connected to the sandbox's proxy), then starts
+ * the relay; on failure c is closed. -1 when it could not start. */
+int socks_begin(struct conn *c);
 /* Starts relaying c (connected); its head goes upstream first. */
 int relay_start(struct conn *c);
 /* Frees a relay's events and pipes (conn_close's part). */

@@ -12,10 +12,12 @@
  *     chain egress      (nat, prerouting) the slot's nat chain
  *     chain proxy       redirect of TCP 80 and 443 to the egress proxy's
  *                       port, or nothing when no proxy runs
+ *     chain proxy_all   the same for all TCP (slots with an egressProxy)
  *     chain forward     blocked, then the slot's chain, then reject
  *     chain postrouting masquerade of the range on the way out
  *     chain slot-N      the sandbox's policy: allow_out, deny_out, private
- *     chain nat-N       jump proxy when the policy names domains
+ *     chain nat-N       jump proxy when the policy names domains, proxy_all
+ *                       when it has an egressProxy
  *
  * Inside each slot's namespace a small table of its own SNATs the guest to
  * the namespace's end of the veth. Entries come from net_cidr_parse and are
@@ -236,6 +238,7 @@ static int table_commands(const struct firewall *fw, char *buf, size_t len)
 	emit(&b, "add rule inet %s forward iifname vmap @slots\n", t);
 	emit(&b, "add rule inet %s forward iifname \"%s-*\" " REJECT "\n", t, t);
 	emit(&b, "add chain inet %s proxy\n", t);
+	emit(&b, "add chain inet %s proxy_all\n", t);
 	emit(&b, "add chain inet %s egress { type nat hook prerouting priority dstnat; policy accept; }\n", t);
 	emit(&b, "add rule inet %s egress iifname vmap @natslots\n", t);
 	emit(&b, "add chain inet %s postrouting { type nat hook postrouting priority srcnat; policy accept; }\n", t);
@@ -268,7 +271,7 @@ int fw_ensure_table(struct firewall *fw, bool replace, struct cove_err *err)
 		return cove_errf(err, -ENOSPC, "nftables: table commands too long");
 	/* The newest chain: a table an older Cove made lacks it, and is made
 	 * again (recovery then puts back the rules of the slots in use). */
-	snprintf(probe, sizeof(probe), "list chain inet %s egress", fw->name);
+	snprintf(probe, sizeof(probe), "list chain inet %s proxy_all", fw->name);
 	pthread_mutex_lock(&fw->lock);
 	int r = run(fw->nft, probe, "look for the table", NULL);
 	if (r == -ENOENT) {
@@ -360,19 +363,27 @@ int fw_slot_commands(const char *name, unsigned index, const struct net_policy *
 	/* Web traffic of a policy with domains goes to the egress proxy. */
 	emit(&b, "add chain inet %s nat-%u\n", t, index);
 	emit(&b, "flush chain inet %s nat-%u\n", t, index);
-	if (domains)
+	if (p->proxy.address) {
+		/* Everything over TCP but DNS, which stays with the nameservers. */
+		emit(&b, "add rule inet %s nat-%u tcp dport 53 return\n", t, index);
+		emit(&b, "add rule inet %s nat-%u jump proxy_all\n", t, index);
+	} else if (domains) {
 		emit(&b, "add rule inet %s nat-%u jump proxy\n", t, index);
+	}
 	emit(&b, "add element inet %s natslots { \"%s-%u\" : jump nat-%u }\n", t, t, index, index);
 	return b.overflow ? -ENOSPC : (int)b.used;
 }
 
 int fw_set_proxy(struct firewall *fw, uint16_t port, struct cove_err *err)
 {
-	char cmds[256];
-	int n = snprintf(cmds, sizeof(cmds), "flush chain inet %s proxy\n", fw->name);
+	char cmds[512];
+	int n = snprintf(cmds, sizeof(cmds), "flush chain inet %s proxy\nflush chain inet %s proxy_all\n", fw->name,
+			 fw->name);
 	if (port)
 		snprintf(cmds + n, sizeof(cmds) - (size_t)n,
-			 "add rule inet %s proxy tcp dport { 80, 443 } redirect to :%u\n", fw->name, port);
+			 "add rule inet %s proxy tcp dport { 80, 443 } redirect to :%u\n"
+			 "add rule inet %s proxy_all meta l4proto tcp redirect to :%u\n",
+			 fw->name, port, fw->name, port);
 	pthread_mutex_lock(&fw->lock);
 	int r = run(fw->nft, cmds, "point web traffic at the egress proxy", err);
 	if (r == 0)

@@ -64,10 +64,21 @@
  * whose policy names one has its TCP to ports 80 and 443 redirected to the
  * proxy, which reads the TLS SNI or the HTTP Host the guest asks for.
  * Other ports are judged by address only, as E2B does. */
+/* E2B's network.egressProxy: a SOCKS5 proxy of the user's that allowed TCP
+ * connections are dialled through (after allow_out and deny_out judged
+ * them); with one, a slot's TCP on every port goes to the egress proxy.
+ * address: "host:port" (an IPv4 address or a host name), NULL for none;
+ * username and password (RFC 1929; a password only with a username),
+ * each at most 255 bytes, or NULL. */
+struct net_egress_proxy {
+	const char *address, *username, *password;
+};
+
 struct net_policy {
 	bool internet;
 	const char *const *allow_out; /* NULL-terminated; may be NULL */
 	const char *const *deny_out;  /* NULL-terminated; may be NULL */
+	struct net_egress_proxy proxy;
 };
 
 /* Checks every entry (IPv4 address or CIDR with host bits clear, at most
@@ -78,6 +89,9 @@ int net_policy_check_as(const struct net_policy *p, const char *allow_name, cons
 			struct cove_err *err);
 /* Whether either list names a domain. */
 bool net_policy_has_domains(const struct net_policy *p);
+/* The proxy's address split: host (a name or IPv4 address) and port.
+ * -EINVAL when it is not HOST:PORT. */
+int net_egress_proxy_split(const char *address, char host[256], uint16_t *port);
 
 /* What the egress proxy does with a connection a sandbox opened to dst
  * (host byte order) on port 80 or 443, asking for name (TLS SNI or HTTP

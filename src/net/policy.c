@@ -42,11 +42,52 @@ bool net_policy_has_domains(const struct net_policy *p)
 	return has_name(p->allow_out) || has_name(p->deny_out);
 }
 
+int net_egress_proxy_split(const char *address, char host[256], uint16_t *port)
+{
+	const char *colon = address ? strrchr(address, ':') : NULL;
+	if (!colon || colon == address || (size_t)(colon - address) > 255)
+		return -EINVAL;
+	char *end;
+	errno = 0;
+	unsigned long n = strtoul(colon + 1, &end, 10);
+	if (errno || end == colon + 1 || *end || n == 0 || n > 65535 || colon[1] == '+' || colon[1] == '-')
+		return -EINVAL;
+	memcpy(host, address, (size_t)(colon - address));
+	host[colon - address] = '\0';
+	*port = (uint16_t)n;
+	struct net_cidr c;
+	if (net_cidr_parse(host, &c) == 0)
+		return c.prefix == 32 ? 0 : -EINVAL;
+	return domain_is_name(host) && !strchr(host, '*') && domain_check(host, NULL) == 0 ? 0 : -EINVAL;
+}
+
+static int check_proxy(const struct net_egress_proxy *x, struct cove_err *err)
+{
+	char host[256];
+	uint16_t port;
+	if (!x->address) {
+		if (x->username || x->password)
+			return cove_errf(err, -EINVAL, "egressProxy.address is required");
+		return 0;
+	}
+	if (net_egress_proxy_split(x->address, host, &port) < 0)
+		return cove_errf(err, -EINVAL, "egressProxy.address '%.300s': expected HOST:PORT (an IPv4 address or a host name)",
+				 x->address);
+	if (x->username && (!*x->username || strlen(x->username) > 255))
+		return cove_errf(err, -EINVAL, "egressProxy.username: 1 to 255 bytes");
+	if (x->password && strlen(x->password) > 255)
+		return cove_errf(err, -EINVAL, "egressProxy.password: at most 255 bytes");
+	if (x->password && !x->username)
+		return cove_errf(err, -EINVAL, "egressProxy.password needs egressProxy.username");
+	return 0;
+}
+
 int net_policy_check_as(const struct net_policy *p, const char *allow_name, const char *deny_name,
 			struct cove_err *err)
 {
 	int r = check_list(allow_name, p->allow_out, err);
-	return r < 0 ? r : check_list(deny_name, p->deny_out, err);
+	r = r < 0 ? r : check_list(deny_name, p->deny_out, err);
+	return r < 0 ? r : check_proxy(&p->proxy, err);
 }
 
 int net_policy_check(const struct net_policy *p, struct cove_err *err)
@@ -56,7 +97,8 @@ int net_policy_check(const struct net_policy *p, struct cove_err *err)
 
 bool net_policy_is_default(const struct net_policy *p)
 {
-	return p->internet && !(p->allow_out && p->allow_out[0]) && !(p->deny_out && p->deny_out[0]);
+	return p->internet && !(p->allow_out && p->allow_out[0]) && !(p->deny_out && p->deny_out[0]) &&
+	       !p->proxy.address;
 }
 
 static json_t *list_json(const char *const *list)
@@ -76,6 +118,14 @@ char *net_policy_encode(const struct net_policy *p)
 		return strdup("");
 	json_t *o = json_pack("{s:b, s:o*, s:o*}", "allowInternetAccess", p->internet, "allowOut",
 			      list_json(p->allow_out), "denyOut", list_json(p->deny_out));
+	if (o && p->proxy.address) {
+		json_t *x = json_pack("{s:s, s:s*, s:s*}", "address", p->proxy.address, "username", p->proxy.username,
+				      "password", p->proxy.password);
+		if (!x || json_object_set_new(o, "egressProxy", x) < 0) {
+			json_decref(o);
+			return NULL;
+		}
+	}
 	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	return text;
@@ -112,8 +162,15 @@ int net_policy_decode(const char *text, struct net_policy_copy *ret)
 	if (r == 0)
 		r = list_decode(json_object_get(ret->json, "denyOut"), &ret->deny);
 	if (r == 0) {
-		ret->policy = (struct net_policy){ json_is_true(internet), ret->allow, ret->deny };
-		r = net_policy_check(&ret->policy, NULL);
+		ret->policy = (struct net_policy){ json_is_true(internet), ret->allow, ret->deny, { 0 } };
+		json_t *x = json_object_get(ret->json, "egressProxy");
+		if (x) {
+			ret->policy.proxy.address = json_string_value(json_object_get(x, "address"));
+			ret->policy.proxy.username = json_string_value(json_object_get(x, "username"));
+			ret->policy.proxy.password = json_string_value(json_object_get(x, "password"));
+			r = ret->policy.proxy.address ? 0 : -EINVAL;
+		}
+		r = r ?: net_policy_check(&ret->policy, NULL);
 	}
 	if (r < 0)
 		net_policy_copy_free(ret);

@@ -4,7 +4,8 @@
 # (tests/inet.sh's lab): names and wildcards over HTTP and HTTPS, precedence,
 # addresses and names mixed, a guest pairing an allowed name with an address
 # of its own, updateNetwork with a connection open, bad entries
-# (tests/e2b/egress/egress.test.mjs); then here: the policy still enforced
+# (tests/e2b/egress/egress.test.mjs), and the same through the user's own
+# SOCKS5 proxy (egressProxy, with a login; tests/inet/socks.mjs); then here: the policy still enforced
 # after a pause and resume and after coved is killed (-9) and started again,
 # a guest dialling the proxy's port itself, and `cove run` refusing names it
 # cannot enforce. Prints TAP.
@@ -49,6 +50,12 @@ inet_lab || { echo "not ok 1 - the test internet's lab starts"; exit 1; }
 addrs="{"
 for name in $INET_NAMES; do addrs="$addrs\"$name\":\"$(inet_addr_of "$name")\","; done
 export INET_ADDRS="${addrs%,}}"
+# The user's own SOCKS5 proxy (network.egressProxy), in the test internet.
+export SOCKS_ADDR=$INET_NET.54:1080 SOCKS_LOG=$base/socks.log
+ip -n "$INET_NS" addr add "$INET_NET.54/24" dev eth0
+ip netns exec "$INET_NS" "$(command -v node)" "$here/inet/socks.mjs" "$INET_NET.54" 1080 "$INET_DNS" tester s3cret \
+    >"$SOCKS_LOG" 2>&1 & INET_PIDS+=($!)
+for _ in $(seq 1 100); do grep -q '^socks: listening' "$SOCKS_LOG" && break; sleep 0.05; done
 restart
 
 rc=0

@@ -195,9 +195,26 @@ static void test_network_body(void **state)
 	const char *rules = "{\"rules\": {\"api.example.com\": [{\"transform\": {}}]}}";
 	assert_int_equal(api_network_body_parse(rules, strlen(rules), &n, &err), -ENOSYS);
 	assert_non_null(strstr(err.msg, "not supported by Cove: rules"));
-	const char *proxy = "{\"egressProxy\": {\"address\": \"p:1080\"}}";
-	assert_int_equal(api_network_body_parse(proxy, strlen(proxy), &n, &err), -ENOSYS);
-	assert_null(n.json);
+	const char *proxy = "{\"egressProxy\": {\"address\": \"proxy.test:1080\", \"username\": \"u\", \"password\": \"p\"}}";
+	assert_int_equal(api_network_body_parse(proxy, strlen(proxy), &n, &err), 0);
+	assert_string_equal(n.policy.proxy.address, "proxy.test:1080");
+	assert_string_equal(n.policy.proxy.username, "u");
+	assert_string_equal(n.policy.proxy.password, "p");
+	api_network_body_clear(&n);
+	const char *bad_proxies[][2] = {
+		{ "{\"egressProxy\": {\"address\": \"proxy.test\"}}", "egressProxy.address 'proxy.test': expected HOST:PORT" },
+		{ "{\"egressProxy\": {\"address\": \"proxy.test:0\"}}", "expected HOST:PORT" },
+		{ "{\"egressProxy\": {\"address\": \"*.test:1080\"}}", "expected HOST:PORT" },
+		{ "{\"egressProxy\": {\"username\": \"u\"}}", "egressProxy.address is required" },
+		{ "{\"egressProxy\": {\"address\": \"p.test:1\", \"password\": \"p\"}}", "password needs egressProxy.username" },
+		{ "{\"egressProxy\": {\"address\": \"p.test:1\", \"username\": 7}}", "egressProxy.username must be a string" },
+		{ "{\"egressProxy\": \"p.test:1\"}", "egressProxy must be an object" },
+	};
+	for (size_t i = 0; i < sizeof(bad_proxies) / sizeof(*bad_proxies); i++) {
+		int r = api_network_body_parse(bad_proxies[i][0], strlen(bad_proxies[i][0]), &n, &err);
+		if (r != -EINVAL || !strstr(err.msg, bad_proxies[i][1]))
+			fail_msg("%s: got %d '%s'", bad_proxies[i][0], r, err.msg);
+	}
 }
 
 /* E2B's fields that Cove has nothing behind: refused when they ask for
@@ -210,7 +227,6 @@ static void test_create_unsupported(void **state)
 		{ "{\"mcp\": {\"github\": {}}}", "mcp" },
 		{ "{\"iam\": {\"tokens\": {\"t\": {}}}}", "iam" },
 		{ "{\"network\": {\"rules\": {\"api.example.com\": []}}}", "network.rules" },
-		{ "{\"network\": {\"egressProxy\": {\"address\": \"p:1\"}}}", "network.egressProxy" },
 		{ "{\"network\": {\"httpsPorts\": [8443]}}", "network.httpsPorts" },
 	};
 	for (size_t i = 0; i < sizeof(refused) / sizeof(*refused); i++) {

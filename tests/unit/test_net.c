@@ -238,6 +238,27 @@ static void test_policy_text(void **state)
 	net_policy_copy_free(&pc);
 	free(text);
 
+	/* An egressProxy is kept whole (its password too: the record is the
+	 * state directory's, never an API answer). */
+	struct net_policy via = { .internet = true, .proxy = { "proxy.test:1080", "u", "p" } };
+	text = net_policy_encode(&via);
+	assert_non_null(strstr(text, "\"egressProxy\""));
+	assert_int_equal(net_policy_decode(text, &pc), 0);
+	assert_false(net_policy_is_default(&pc.policy));
+	assert_string_equal(pc.policy.proxy.address, "proxy.test:1080");
+	assert_string_equal(pc.policy.proxy.username, "u");
+	assert_string_equal(pc.policy.proxy.password, "p");
+	net_policy_copy_free(&pc);
+	free(text);
+	char host[256];
+	uint16_t port;
+	assert_int_equal(net_egress_proxy_split("203.0.113.54:1080", host, &port), 0);
+	assert_string_equal(host, "203.0.113.54");
+	assert_int_equal(port, 1080);
+	assert_int_equal(net_egress_proxy_split("203.0.113.0/24:1080", host, &port), -EINVAL);
+	assert_int_equal(net_egress_proxy_split(":1080", host, &port), -EINVAL);
+	assert_int_equal(net_egress_proxy_split("p.test:65536", host, &port), -EINVAL);
+
 	const char *bad[] = { "{", "[]", "{\"allowOut\":[]}", "{\"allowInternetAccess\":true,\"allowOut\":[1]}",
 			      "{\"allowInternetAccess\":true,\"denyOut\":[\"exa mple.com\"]}" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)

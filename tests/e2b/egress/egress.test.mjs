@@ -157,3 +157,25 @@ test('bad domain entries are a 400 naming the field', async () => {
   });
   assert.equal(res.status, 400, await res.text());
 });
+
+test('egressProxy: allowed connections go through the user\'s SOCKS5 proxy with its login; getInfo has no password', async () => {
+  const socks = process.env.SOCKS_ADDR;
+  const egressProxy = { address: socks, username: 'tester', password: 's3cret' };
+  const sbx = await sandbox({ allowOut: ['allowed.test'], denyOut: ['0.0.0.0/0'], egressProxy });
+  await expectOk(sbx, 'http://allowed.test/', 'allowed.test');
+  await expectOk(sbx, 'https://allowed.test/', 'allowed.test');
+  await expectRefused(sbx, 'https://denied.test/');
+  const log = readFileSync(process.env.SOCKS_LOG, 'utf8');
+  assert.match(log, /CONNECT allowed\.test:80 user=tester/);
+  assert.match(log, /CONNECT allowed\.test:443 user=tester/);
+  assert.doesNotMatch(log, /denied\.test|104/);
+  const info = await sbx.getInfo();
+  assert.equal(info.network?.egressProxy?.address, socks);
+  assert.equal(info.network?.egressProxy?.username, 'tester');
+  assert.ok(!JSON.stringify(info).includes('s3cret'), JSON.stringify(info.network));
+  // A wrong password: the proxy refuses the login, the guest's connection fails.
+  await sbx.updateNetwork({ allowOut: ['allowed.test'], denyOut: ['0.0.0.0/0'],
+    egressProxy: { ...egressProxy, password: 'wrong' } });
+  await expectRefused(sbx, 'http://allowed.test/');
+  assert.match(readFileSync(process.env.SOCKS_LOG, 'utf8'), /refused login user=tester/);
+});
