@@ -39,7 +39,7 @@ static void close_reset(int fd)
 	close(fd);
 }
 
-void conn_close(struct conn *c, bool abort)
+static void conn_close(struct conn *c, bool abort)
 {
 	if (c->ev)
 		event_free(c->ev);
@@ -266,6 +266,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		return;
 	}
 	c->e = e;
+	c->end = conn_close;
 	c->client = fd;
 	c->up = -1;
 	c->peer = ntohl(((struct sockaddr_in *)sa)->sin_addr.s_addr);

@@ -42,6 +42,10 @@ struct flow {
 
 struct conn {
 	struct egress *e;
+	/* Ends it (egress.c's conn_close): its events, sockets (reset when
+	 * abort), pipes and memory. Called through here by relay.c and
+	 * socks.c, which egress.c calls. */
+	void (*end)(struct conn *c, bool abort);
 	struct conn *prev, *next;
 	int client, up;
 	unsigned slot;
@@ -67,8 +71,6 @@ struct conn {
 	bool relaying;
 };
 
-/* Ends c: its events, sockets (reset when abort), pipes, and its memory. */
-void conn_close(struct conn *c, bool abort);
 /* Speaks SOCKS5 on c->up (connected to the sandbox's proxy), then starts
  * the relay; on failure c is closed. -1 when it could not start. */
 int socks_begin(struct conn *c);

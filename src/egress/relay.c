@@ -24,7 +24,7 @@ static bool flow_done(const struct flow *f)
 static void check_done(struct conn *c)
 {
 	if (flow_done(&c->flows[0]) && flow_done(&c->flows[1]))
-		conn_close(c, false);
+		c->end(c, false);
 }
 
 static void on_event(evutil_socket_t fd, short what, void *arg)
@@ -44,7 +44,7 @@ static void flow_pump(struct flow *f)
 		if (f->queued) {
 			ssize_t n = splice(f->pipe[0], NULL, f->to, NULL, f->queued, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 			if (n < 0 && errno != EAGAIN) {
-				conn_close(c, true);
+				c->end(c, true);
 				return;
 			}
 			if (n > 0) {
@@ -58,7 +58,7 @@ static void flow_pump(struct flow *f)
 			if (n == 0) {
 				f->eof = true;
 			} else if (n < 0 && errno != EAGAIN) {
-				conn_close(c, true);
+				c->end(c, true);
 				return;
 			} else if (n > 0) {
 				f->queued += (size_t)n;

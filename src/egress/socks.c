@@ -32,7 +32,7 @@ static void fail(struct conn *c, const char *why)
 {
 	log_info("op=egress slot=%u name=\"%s\" msg=\"egress proxy: %s\"", c->slot, c->name, why);
 	atomic_fetch_add(&c->e->failed, 1);
-	conn_close(c, true);
+	c->end(c, true);
 }
 
 /* One answer read (or the time up); the next message, or the relay. */

@@ -86,3 +86,27 @@ int slot_parse_index(const char *prefix, const char *s, unsigned *ret)
 	*ret = v;
 	return 0;
 }
+
+const struct net_cidr net_blocked[] = {
+	{ 0x00000000, 8 },  /* 0.0.0.0/8 */
+	{ 0x7f000000, 8 },  /* 127.0.0.0/8 */
+	{ 0xa9fe0000, 16 }, /* 169.254.0.0/16: link-local, cloud metadata */
+	{ 0xe0000000, 3 },  /* 224.0.0.0/3: multicast and reserved */
+	{ 0, 0 },
+};
+
+const struct net_cidr net_private[] = {
+	{ 0x0a000000, 8 },  /* 10.0.0.0/8 */
+	{ 0x64400000, 10 }, /* 100.64.0.0/10 */
+	{ 0xac100000, 12 }, /* 172.16.0.0/12 */
+	{ 0xc0000000, 24 }, /* 192.0.0.0/24 */
+	{ 0xc0a80000, 16 }, /* 192.168.0.0/16 */
+	{ 0xc6120000, 15 }, /* 198.18.0.0/15 */
+	{ 0, 0 },
+};
+
+bool net_cidr_contains(const struct net_cidr *c, uint32_t addr)
+{
+	uint32_t mask = c->prefix ? ~0u << (32 - c->prefix) : 0;
+	return (addr & mask) == c->addr;
+}
