@@ -400,11 +400,6 @@ void egress_stop(struct egress *e)
 {
 	if (!e)
 		return;
-	if (e->port) {
-		struct cove_err err = { 0 };
-		if (net_slots_set_proxy(e->c.slots, 0, &err) < 0)
-			log_warn("op=egress-stop msg=\"%s\"", err.msg);
-	}
 	if (e->running) {
 		event_base_loopbreak(e->base);
 		pthread_join(e->thread, NULL);

@@ -50,8 +50,10 @@ struct egress_stats {
 };
 void egress_stats(struct egress *e, struct egress_stats *ret);
 
-/* Points the slots' web traffic at nothing, stops the thread and resets
- * every connection. NULL-safe. */
+/* Stops the thread and resets every connection. The redirect stays, so
+ * sandboxes left running (coved --live-restore) have their connections
+ * refused, not let through unjudged, until the next coved's proxy takes
+ * them. NULL-safe. */
 void egress_stop(struct egress *e);
 
 #endif
