@@ -82,14 +82,18 @@ expect_policy; check "... after a pause and resume, the same" $? "$out"
 restart
 expect_policy; check "... after coved is killed (-9) and started again, the same" $? "$out"
 
-# The proxy's port is reached only through the redirect.
+# The proxy's port is reached only through the redirect: dialled by the
+# guest at the host's end of its own slot and at the host's uplink address,
+# each connection fails (curl: 7, could not connect).
 port=$(sed -n 's/.*op=egress-start port=\([0-9]*\).*/\1/p' "$base/coved.log" | tail -1)
-slot0=${COVE_NET_RANGE%/*}
+idx=$("$cove" net ls | awk -v id="$id" '$3 == id {print $1}')
+host_end=$(python3 -c 'import ipaddress,sys; print(ipaddress.ip_network(sys.argv[1]).network_address + 2 * int(sys.argv[2]))' \
+    "$COVE_NET_RANGE" "${idx:-0}")
 out=$(sdk "const s = await Sandbox.connect('$id');
-const r = await s.commands.run('for a in \$(ip route | sed -n \"s/^default via \\\\([0-9.]*\\\\).*/\\\\1/p\") $slot0; do curl -s --max-time 4 http://\$a:$port/ -H \"Host: allowed.test\" && echo reached; done; true');
+const r = await s.commands.run('for a in $host_end $INET_NET.1; do curl -s -o /dev/null --max-time 4 http://\$a:$port/ -H \"Host: allowed.test\"; echo \"\$a code=\$?\"; done');
 process.stdout.write(r.stdout)" 2>&1)
-! echo "$out" | grep -q reached
-check "a guest dialling the egress proxy's port itself is refused" $? "port=$port $out"
+[ -n "$port" ] && [ -n "$idx" ] && [ "$(echo "$out" | grep -c ' code=7$')" = 2 ]
+check "a guest dialling the egress proxy's port itself is refused" $? "port=$port slot=$idx $out"
 sdk "await Sandbox.kill('$id')" >/dev/null 2>&1
 
 # `cove run` has no proxy: names are refused, saying why.
