@@ -122,8 +122,10 @@ inet_lab() {
     done
     # Only .test, from these records: no upstream (no-resolv, no server=),
     # not the host's /etc/hosts or /etc/dnsmasq.conf; --local answers any
-    # other .test name NXDOMAIN rather than asking anyone.
+    # other .test name NXDOMAIN rather than asking anyone. Answers carry a
+    # TTL of 60 s, as real zones' do (dnsmasq's own records default to 0).
     ip netns exec "$INET_NS" dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts \
+        --local-ttl=60 \
         --no-poll --listen-address=$INET_DNS --bind-interfaces --port=53 --user=root --group=root \
         --pid-file= --local=/test/ "${records[@]}" --log-queries --log-facility="$INET_DNS_LOG" \
         >"$INET_DIR/dnsmasq.out" 2>&1 & INET_PIDS+=($!)

@@ -44,7 +44,7 @@ static void conn_close(struct conn *c, bool abort)
 	if (c->ev)
 		event_free(c->ev);
 	if (c->lookup)
-		evdns_getaddrinfo_cancel(c->lookup); /* its callback sees EVUTIL_EAI_CANCEL and returns */
+		evdns_cancel_request(c->e->dns, c->lookup); /* its callback sees DNS_ERR_CANCEL and returns */
 	relay_free(c);
 	if (abort) {
 		close_reset(c->client);
@@ -135,41 +135,62 @@ static void dial_next(struct conn *c)
 
 /* The candidates: those of the name's addresses a policy may open, the one
  * the guest dialled first when it is among them. */
-static void on_resolved(int result, struct evutil_addrinfo *res, void *arg)
+static void use_addrs(struct conn *c, const uint32_t *addrs, size_t n)
 {
-	struct conn *c = arg;
-	if (result == EVUTIL_EAI_CANCEL)
-		return; /* conn_close is under way */
-	c->lookup = NULL;
-	for (struct evutil_addrinfo *a = res; a && c->naddrs < EGRESS_MAX_ADDRS; a = a->ai_next) {
-		if (a->ai_family != AF_INET)
+	for (size_t i = 0; i < n && c->naddrs < EGRESS_MAX_ADDRS; i++) {
+		if (net_egress_forbidden(c->e->c.slots, addrs[i]))
 			continue;
-		uint32_t addr = ntohl(((struct sockaddr_in *)a->ai_addr)->sin_addr.s_addr);
-		if (net_egress_forbidden(c->e->c.slots, addr))
-			continue;
-		c->addrs[c->naddrs++] = addr;
-		if (addr == c->dst) {
+		c->addrs[c->naddrs++] = addrs[i];
+		if (addrs[i] == c->dst) {
 			c->addrs[c->naddrs - 1] = c->addrs[0];
-			c->addrs[0] = addr;
+			c->addrs[0] = addrs[i];
 		}
 	}
-	if (res)
-		evutil_freeaddrinfo(res);
-	if (result != 0 || c->naddrs == 0) {
-		deny(c, result != 0 ? evutil_gai_strerror(result) : "it resolves to no address a sandbox may reach");
+	if (c->naddrs == 0) {
+		deny(c, "it resolves to no address a sandbox may reach");
 		return;
 	}
 	dial_next(c);
 }
 
-/* Resolves host (a name; IPv4 literals too) and dials its addresses. */
+static void on_resolved(int result, char type, int count, int ttl, void *addresses, void *arg)
+{
+	if (result == DNS_ERR_CANCEL)
+		return; /* conn_close is under way, or done: arg is not read */
+	struct conn *c = arg;
+	c->lookup = NULL;
+	if (result != DNS_ERR_NONE || type != DNS_IPv4_A || count <= 0) {
+		deny(c, result != DNS_ERR_NONE ? evdns_err_to_string(result) : "it has no IPv4 address");
+		return;
+	}
+	uint32_t addrs[EGRESS_MAX_ADDRS];
+	size_t n = (size_t)count < EGRESS_MAX_ADDRS ? (size_t)count : EGRESS_MAX_ADDRS;
+	for (size_t i = 0; i < n; i++)
+		addrs[i] = ntohl(((const uint32_t *)addresses)[i]);
+	names_put(&c->e->names, c->resolving, addrs, n, ttl);
+	use_addrs(c, addrs, n);
+}
+
+/* Resolves host (a name, or an IPv4 address as is) through the sandboxes'
+ * nameservers, or the cache while its TTL lasts, and dials its addresses. */
 static void resolve_and_dial(struct conn *c, const char *host)
 {
-	struct evutil_addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM };
-	struct evdns_getaddrinfo_request *req = evdns_getaddrinfo(c->e->dns, host, NULL, &hints, on_resolved, c);
-	/* NULL: answered at once (the callback ran), or failed (it ran too). */
-	if (req)
-		c->lookup = req;
+	struct in_addr literal;
+	uint32_t addrs[EGRESS_MAX_ADDRS];
+	if (inet_pton(AF_INET, host, &literal) == 1) {
+		addrs[0] = ntohl(literal.s_addr);
+		use_addrs(c, addrs, 1);
+		return;
+	}
+	size_t n = names_get(&c->e->names, host, addrs);
+	if (n) {
+		use_addrs(c, addrs, n);
+		return;
+	}
+	snprintf(c->resolving, sizeof(c->resolving), "%s", host);
+	c->lookup = evdns_base_resolve_ipv4(c->e->dns, c->resolving, DNS_QUERY_NO_SEARCH, on_resolved, c);
+	if (!c->lookup)
+		deny(c, "its name could not be looked up");
 }
 
 /* Through the sandbox's own SOCKS5 proxy: it is dialled (never one of the

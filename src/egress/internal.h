@@ -16,6 +16,21 @@
 
 #define EGRESS_MAX_ADDRS 8
 
+/* names.c: names resolved lately, for their TTL; the loop thread's. */
+#define NAMES_SLOTS 256
+struct name_entry {
+	char name[256];
+	uint32_t addrs[EGRESS_MAX_ADDRS]; /* host byte order */
+	size_t n;
+	int64_t expires_ms; /* now_ms */
+};
+struct names {
+	struct name_entry slot[NAMES_SLOTS];
+};
+/* The addresses name had when resolved, while its TTL lasts; 0: not known. */
+size_t names_get(struct names *t, const char *name, uint32_t out[EGRESS_MAX_ADDRS]);
+void names_put(struct names *t, const char *name, const uint32_t *addrs, size_t n, int ttl_s);
+
 struct egress {
 	struct egress_config c;
 	struct event_base *base;
@@ -25,6 +40,7 @@ struct egress {
 	pthread_t thread;
 	bool running;
 	struct conn *conns; /* every open connection; the loop thread's */
+	struct names names;
 	atomic_uint_fast64_t accepted, allowed, denied, failed;
 	atomic_uint open;
 };
@@ -57,7 +73,8 @@ struct conn {
 	size_t head_len;
 	struct event *ev; /* during setup: the client's reads, then the dial */
 	int64_t deadline_ms; /* for the name (now_ms) */
-	struct evdns_getaddrinfo_request *lookup;
+	struct evdns_request *lookup; /* of `resolving` */
+	char resolving[256];
 	uint32_t addrs[EGRESS_MAX_ADDRS];
 	size_t naddrs, next_addr;
 	uint16_t dial_port;

@@ -77,6 +77,16 @@ process.stdout.write(r.stdout)" 2>&1)
 https://denied.test/ refused" ]
 }
 expect_policy; check "a sandbox with names allowed: allowed.test reached, denied.test refused" $? "$id $out"
+# The proxy resolves a name once for its TTL (60 s in the lab), not once per
+# connection: five connections whose guest did no lookup (curl --resolve)
+# add at most one query to the lab's DNS log.
+before=$(grep -c "query\[A\] allowed.test " "$INET_DNS_LOG")
+out=$(sdk "const s = await Sandbox.connect('$id'); const r = await s.commands.run(
+\`for i in 1 2 3 4 5; do curl -s -o /dev/null -w '%{http_code} ' --resolve allowed.test:80:$allowed http://allowed.test/; done\`);
+process.stdout.write(r.stdout)" 2>&1)
+after=$(grep -c "query\[A\] allowed.test " "$INET_DNS_LOG")
+[ "$out" = "200 200 200 200 200 " ] && [ $((after - before)) -le 1 ]
+check "the egress proxy resolves a name once per TTL, not per connection" $? "$out; queries: $((after - before))"
 out=$(sdk "await Sandbox.pause('$id'); await Sandbox.connect('$id'); console.log('resumed')" 2>&1)
 expect_policy; check "... after a pause and resume, the same" $? "$out"
 restart
