@@ -56,7 +56,6 @@ static void conn_close(struct conn *c, bool abort)
 	}
 	net_policy_copy_free(&c->policy);
 	conn_unlink(c);
-	atomic_fetch_sub(&c->e->open, 1);
 	free(c);
 }
 
@@ -67,7 +66,6 @@ static void deny(struct conn *c, const char *why)
 	inet_ntop(AF_INET, &be, dst, sizeof(dst));
 	log_info("op=egress slot=%u dst=%s:%u name=\"%s\" verdict=deny why=\"%s\"", c->slot, dst, c->port, c->name,
 		 why);
-	atomic_fetch_add(&c->e->denied, 1);
 	conn_close(c, true);
 }
 
@@ -91,18 +89,8 @@ static void on_connected(evutil_socket_t fd, short what, void *arg)
 		dial_next(c);
 		return;
 	}
-	atomic_fetch_add(&c->e->allowed, 1);
-	if (c->via_proxy) {
-		if (socks_begin(c) < 0) {
-			atomic_fetch_add(&c->e->failed, 1);
-			conn_close(c, true);
-		}
-		return;
-	}
-	if (relay_start(c) < 0) {
-		atomic_fetch_add(&c->e->failed, 1);
+	if ((c->via_proxy ? socks_begin(c) : relay_start(c)) < 0)
 		conn_close(c, true);
-	}
 }
 
 /* Dials the next candidate address, or gives up (reset) when none is left. */
@@ -128,7 +116,6 @@ static void dial_next(struct conn *c)
 			break;
 		return;
 	}
-	atomic_fetch_add(&c->e->failed, 1);
 	log_info("op=egress slot=%u name=\"%s\" msg=\"no address of it could be reached\"", c->slot, c->name);
 	conn_close(c, true);
 }
@@ -280,7 +267,6 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	(void)l;
 	(void)salen;
 	struct egress *e = arg;
-	atomic_fetch_add(&e->accepted, 1);
 	struct conn *c = calloc(1, sizeof(*c));
 	if (!c) {
 		close_reset(fd);
@@ -295,7 +281,6 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	if (e->conns)
 		e->conns->prev = c;
 	e->conns = c;
-	atomic_fetch_add(&e->open, 1);
 	struct sockaddr_in orig;
 	socklen_t len = sizeof(orig);
 	struct cove_err err = { 0 };
@@ -303,7 +288,6 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	 * has itself as its original destination. */
 	if (sa->sa_family != AF_INET || getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, &orig, &len) < 0 ||
 	    ntohs(orig.sin_port) == e->port || net_egress_lookup(e->c.slots, c->peer, &c->slot, &c->policy, &err) < 0) {
-		atomic_fetch_add(&e->failed, 1);
 		log_debug("op=egress msg=\"refused a connection not redirected from a slot: %s\"", err.msg);
 		conn_close(c, true);
 		return;
@@ -401,20 +385,6 @@ int egress_start(const struct egress_config *c, struct egress **ret, struct cove
 	log_info("op=egress-start port=%u", e->port);
 	*ret = e;
 	return 0;
-}
-
-uint16_t egress_port(const struct egress *e)
-{
-	return e->port;
-}
-
-void egress_stats(struct egress *e, struct egress_stats *ret)
-{
-	ret->accepted = atomic_load(&e->accepted);
-	ret->allowed = atomic_load(&e->allowed);
-	ret->denied = atomic_load(&e->denied);
-	ret->failed = atomic_load(&e->failed);
-	ret->open = atomic_load(&e->open);
 }
 
 void egress_stop(struct egress *e)

@@ -42,13 +42,6 @@ struct egress;
 /* Binds, starts the thread, and points the slots' web traffic at the port
  * (net_slots_set_proxy). */
 int egress_start(const struct egress_config *c, struct egress **ret, struct cove_err *err);
-uint16_t egress_port(const struct egress *e);
-
-struct egress_stats {
-	uint64_t accepted, allowed, denied, failed; /* connections */
-	unsigned open;                              /* now */
-};
-void egress_stats(struct egress *e, struct egress_stats *ret);
 
 /* Stops the thread and resets every connection. The redirect stays, so
  * sandboxes left running (coved --live-restore) have their connections

@@ -5,7 +5,6 @@
 
 #include <event2/dns.h>
 #include <event2/event.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -41,8 +40,6 @@ struct egress {
 	bool running;
 	struct conn *conns; /* every open connection; the loop thread's */
 	struct names names;
-	atomic_uint_fast64_t accepted, allowed, denied, failed;
-	atomic_uint open;
 };
 
 /* One direction of a relay: from's bytes to `to`, through a pipe. */

@@ -31,7 +31,6 @@ static int send_connect(struct conn *c)
 static void fail(struct conn *c, const char *why)
 {
 	log_info("op=egress slot=%u name=\"%s\" msg=\"egress proxy: %s\"", c->slot, c->name, why);
-	atomic_fetch_add(&c->e->failed, 1);
 	c->end(c, true);
 }
 
