@@ -7,6 +7,12 @@
 
 #include "net/internal.h"
 
+/* The netmask of a prefix length, host byte order. */
+static uint32_t prefix_mask(unsigned prefix)
+{
+	return prefix ? ~0u << (32 - prefix) : 0;
+}
+
 int net_cidr_parse(const char *s, struct net_cidr *ret)
 {
 	char buf[32];
@@ -28,8 +34,7 @@ int net_cidr_parse(const char *s, struct net_cidr *ret)
 	if (inet_pton(AF_INET, buf, &a) != 1)
 		return -EINVAL;
 	uint32_t addr = ntohl(a.s_addr);
-	uint32_t mask = prefix ? ~0u << (32 - prefix) : 0;
-	if (addr & ~mask)
+	if (addr & ~prefix_mask(prefix))
 		return -EINVAL; /* host bits set: 10.0.0.1/8 is a typo more often than not */
 	ret->addr = addr;
 	ret->prefix = prefix;
@@ -107,6 +112,5 @@ const struct net_cidr net_private[] = {
 
 bool net_cidr_contains(const struct net_cidr *c, uint32_t addr)
 {
-	uint32_t mask = c->prefix ? ~0u << (32 - c->prefix) : 0;
-	return (addr & mask) == c->addr;
+	return (addr & prefix_mask(c->prefix)) == c->addr;
 }
