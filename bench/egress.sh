@@ -67,8 +67,7 @@ for scheme in http https; do
     done
     stats "ttfb-$scheme-direct" "$base/d"
     stats "ttfb-$scheme-proxy" "$base/p"
-    pm=$(sort -n "$base/p" | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')
-    dm=$(sort -n "$base/d" | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')
+    pm=$(median "$base/p") dm=$(median "$base/d")
     awk -v p="$pm" -v d="$dm" -v s="$scheme" 'BEGIN {printf "ttfb-%s added p50 %.2f ms (goal <= 1 ms)\n", s, p - d}'
 done
 
@@ -79,8 +78,7 @@ for _ in $(seq 1 "$downloads"); do
     client "$dns" download "https://allowed.test/big?mib=100" >>"$base/d"
     client "$pns" download "https://allowed.test/big?mib=100" >>"$base/p"
 done
-mid=$(( (downloads + 1) / 2 ))
-pm=$(sort -n "$base/p" | sed -n ${mid}p) dm=$(sort -n "$base/d" | sed -n ${mid}p)
+pm=$(median "$base/p") dm=$(median "$base/d")
 awk -v p="$pm" -v d="$dm" -v n="$downloads" 'BEGIN {printf "download 100 MiB https: direct %.1f MiB/s, proxy %.1f MiB/s: %.0f%% (goal >= 90%%; medians of %d)\n", d, p, 100 * p / d, n}'
 
 ids=("$proxied")

@@ -1,5 +1,7 @@
 # Shared by the shell benchmarks (sourced): a clock and the summary line.
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
+# median FILE: the middle of its numbers (the lower middle of an even count).
+median() { sort -n "$1" | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 
 stats() { # name file-of-numbers (ms)
     sort -n "$2" | awk -v name="$1" '{v[NR]=$1} END {

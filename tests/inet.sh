@@ -12,6 +12,10 @@
 #                 (below). Returns non-zero, saying why, when one fails.
 #   inet_down     removes everything; safe to call twice or before
 #                 inet_up (the test's EXIT trap).
+#   inet_test_cleanup
+#                 the EXIT trap of a test with a coved (coved_pid) and the
+#                 lab: its coved stopped, the instance's slots collected
+#                 ($cove net gc --pool), inet_down, and $base removed.
 #
 # Names: INET_NS=covt-inet-PID (the namespace), INET_UPLINK=cvtiPID (the
 # host's end of the veth; eth0 inside), PID the test's.
@@ -152,4 +156,11 @@ inet_down() {
     ip link del "$INET_UPLINK" 2>/dev/null
     ip netns del "$INET_NS" 2>/dev/null
     return 0
+}
+
+inet_test_cleanup() {
+    [ -n "${coved_pid:-}" ] && kill "$coved_pid" 2>/dev/null && wait "$coved_pid" 2>/dev/null
+    "$cove" net gc --pool >/dev/null 2>&1
+    inet_down
+    rm -rf "$base"
 }

@@ -64,6 +64,22 @@ restart_coved_sdk() {
     echo "$coved_url"
 }
 
+# sdk_js CODE: runs CODE (an ES module body) with the E2B SDK installed in
+# $node_dir, its Sandbox and Template in scope, as a user's program would.
+sdk_js() {
+    node --input-type=module -e "import { createRequire } from 'node:module';
+const { Template, Sandbox } = createRequire('$node_dir/')('e2b');
+$1"
+}
+
+# crash_restart_coved_sdk LOG [FLAGS...]: the coved this script started
+# (coved_pid), if any, killed with SIGKILL as a crash would, then
+# start_coved_sdk LOG FLAGS: what it left behind is the new one's to take.
+crash_restart_coved_sdk() {
+    [ -n "$coved_pid" ] && kill -9 "$coved_pid" 2>/dev/null && wait "$coved_pid" 2>/dev/null
+    start_coved_sdk "$@"
+}
+
 # stop_pidfile PIDFILE: SIGTERM to the coved whose pid is in it, and wait
 # (up to a minute) until it is gone, whoever's child it is.
 stop_pidfile() {

@@ -52,11 +52,7 @@ node --test --test-reporter=tap --test-concurrency=1 "$here"/*.test.mjs || rc=$?
 
 # A build cut short by coved stopping is queued again at its start and
 # ends ready; nothing of the first try is left.
-sdk() {
-    node --input-type=module -e "import { createRequire } from 'node:module';
-const { Template, Sandbox } = createRequire('$node_dir/')('e2b');
-$1"
-}
+sdk() { sdk_js "$1"; }
 status() {
     curl -s -H "X-API-KEY: $E2B_API_KEY" "$E2B_API_URL/templates/restarted/builds/$1/status" |
         sed -n 's/.*"status":"\([a-z]*\)".*/\1/p'

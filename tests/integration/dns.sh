@@ -28,13 +28,7 @@ done
 base=$(mktemp -d /tmp/cove-dns.XXXXXX)
 export COVE_RUN_DIR=$base/run COVE_LOG_DIR=$base/log COVE_STATE_DIR=$base/state COVE_NODE_DIR=$node_dir
 coved_pid=""
-cleanup() {
-    [ -n "$coved_pid" ] && kill "$coved_pid" 2>/dev/null && wait "$coved_pid" 2>/dev/null
-    "$cove" net gc --pool >/dev/null 2>&1
-    inet_down
-    rm -rf "$base"
-}
-trap cleanup EXIT
+trap inet_test_cleanup EXIT
 out=$base/out
 sdk() { node "$here/inet/sdk.mjs" "$@"; }
 # run ID SCRIPT [USER]: the script's output in $out, its status returned.
@@ -46,8 +40,7 @@ print(d)' "$out" "$1" 2>/dev/null; }
 # The template's own resolv.conf, read from its image.
 template_resolv() { debugfs -R "cat /etc/resolv.conf" "$COVE_TEMPLATES/$1/rootfs.ext4" 2>/dev/null; }
 restart() {
-    [ -n "$coved_pid" ] && kill -9 "$coved_pid" 2>/dev/null && wait "$coved_pid" 2>/dev/null
-    start_coved_sdk "$base/coved.log" --net-pool 0 "$@"
+    crash_restart_coved_sdk "$base/coved.log" --net-pool 0 "$@"
 }
 
 inet_up "$base"

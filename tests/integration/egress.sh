@@ -28,22 +28,11 @@ done
 base=$(mktemp -d /tmp/cove-egress.XXXXXX)
 export COVE_RUN_DIR=$base/run COVE_LOG_DIR=$base/log COVE_STATE_DIR=$base/state COVE_NODE_DIR=$node_dir
 coved_pid=""
-cleanup() {
-    [ -n "$coved_pid" ] && kill "$coved_pid" 2>/dev/null && wait "$coved_pid" 2>/dev/null
-    "$cove" net gc --pool >/dev/null 2>&1
-    inet_down
-    rm -rf "$base"
-}
-trap cleanup EXIT
+trap inet_test_cleanup EXIT
 restart() {
-    [ -n "$coved_pid" ] && kill -9 "$coved_pid" 2>/dev/null && wait "$coved_pid" 2>/dev/null
-    start_coved_sdk "$base/coved.log" --net-pool 0 --dns "$INET_DNS"
+    crash_restart_coved_sdk "$base/coved.log" --net-pool 0 --dns "$INET_DNS"
 }
-sdk() {
-    node --input-type=module -e "import { createRequire } from 'node:module';
-const { Sandbox } = createRequire('$node_dir/')('e2b');
-$1"
-}
+sdk() { sdk_js "$1"; }
 
 inet_up "$base"
 inet_lab || { echo "not ok 1 - the test internet's lab starts"; exit 1; }
