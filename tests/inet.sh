@@ -148,13 +148,16 @@ inet_lab() {
 }
 
 inet_down() {
+    # Every step whatever the one before gave: a caller under `set -e`
+    # (the benchmarks) would otherwise stop at the first killed server's
+    # status and leave the namespace behind.
     local p
-    for p in "${INET_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    for p in "${INET_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+    for p in "${INET_PIDS[@]}"; do kill "$p" 2>/dev/null || :; done
+    for p in "${INET_PIDS[@]}"; do wait "$p" 2>/dev/null || :; done
     INET_PIDS=()
-    ip netns pids "$INET_NS" 2>/dev/null | xargs -r kill 2>/dev/null
-    ip link del "$INET_UPLINK" 2>/dev/null
-    ip netns del "$INET_NS" 2>/dev/null
+    ip netns pids "$INET_NS" 2>/dev/null | xargs -r kill 2>/dev/null || :
+    ip link del "$INET_UPLINK" 2>/dev/null || :
+    ip netns del "$INET_NS" 2>/dev/null || :
     return 0
 }
 
