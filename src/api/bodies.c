@@ -155,6 +155,9 @@ static int parse_network(json_t *body, struct api_create_body *b, struct cove_er
 	b->req.policy.deny_out = b->deny_out;
 	r = parse_egress_proxy(json_object_get(network, "egressProxy"), "network.egressProxy", &b->req.policy.proxy,
 			       err);
+	r = r < 0 ? r : net_rules_parse(json_object_get(network, "rules"), "network.rules", &b->rules, err);
+	b->req.policy.rules = b->rules.rules;
+	b->req.policy.nrules = b->rules.nrules;
 	return r < 0 ? r : parse_ingress(network, &b->req.ingress, err);
 }
 
@@ -216,9 +219,8 @@ static int refuse_unsupported(json_t *body, struct cove_err *err)
 	} top[] = {
 		{ "volumeMounts", "volumes are not built yet" },
 		{ "mcp", "there is no mcp-gateway template" },
-		{ "iam", "there is no egress proxy to inject tokens" },
+		{ "iam", "workload identity tokens are not built yet" },
 	}, net[] = {
-		{ "rules", "there is no egress proxy to apply them" },
 		{ "httpsPorts", "there is no per-port public traffic control yet" },
 	};
 	for (size_t i = 0; i < sizeof(top) / sizeof(*top); i++)
@@ -276,6 +278,7 @@ void api_create_body_clear(struct api_create_body *b)
 	free(b->envs);
 	free(b->allow_out);
 	free(b->deny_out);
+	net_rules_parsed_free(&b->rules);
 	json_decref(b->json);
 	memset(b, 0, sizeof(*b));
 }
@@ -385,9 +388,11 @@ int api_network_body_parse(const char *body, size_t len, struct api_network_body
 	if (r == 0)
 		r = parse_egress_proxy(json_object_get(j, "egressProxy"), "egressProxy", &ret->policy.proxy, err);
 	if (r == 0)
+		r = net_rules_parse(json_object_get(j, "rules"), "rules", &ret->rules, err);
+	ret->policy.rules = ret->rules.rules;
+	ret->policy.nrules = ret->rules.nrules;
+	if (r == 0)
 		r = net_policy_check_as(&ret->policy, "allowOut", "denyOut", err);
-	if (r == 0 && !asks_nothing(json_object_get(j, "rules")))
-		r = cove_errf(err, -ENOSYS, "not supported by Cove: rules (there is no egress proxy to apply them)");
 	if (r < 0)
 		api_network_body_clear(ret);
 	return r;
@@ -397,6 +402,7 @@ void api_network_body_clear(struct api_network_body *b)
 {
 	free(b->allow_out);
 	free(b->deny_out);
+	net_rules_parsed_free(&b->rules);
 	json_decref(b->json);
 	memset(b, 0, sizeof(*b));
 }

@@ -92,6 +92,10 @@ static int info_config_json(json_t *j, const struct manager_info *info)
 	if (network && p->proxy.address)
 		json_object_set_new(network, "egressProxy",
 				    json_pack("{s:s, s:s*}", "address", p->proxy.address, "username", p->proxy.username));
+	/* Rules as given: their values hold secrets' placeholders, never the
+	 * secrets. */
+	if (network && p->nrules)
+		json_object_set_new(network, "rules", net_rules_json(p));
 	/* Not known for a sandbox made before Cove kept it: null, as E2B's
 	 * "not explicitly set". */
 	json_t *internet = info->policy_known ? json_boolean(p->internet) : json_null();

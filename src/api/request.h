@@ -51,6 +51,7 @@ struct api_create_body {
 	char *metadata;            /* metadata as compact JSON text, or NULL */
 	char **envs;               /* envVars as "KEY=VALUE", NULL-terminated, or NULL */
 	const char **allow_out, **deny_out; /* network.allowOut/denyOut, NULL-terminated, or NULL */
+	struct net_rules_parsed rules;      /* network.rules */
 	json_t *json;              /* the body: owns the other strings req points at */
 };
 int api_create_body_parse(const char *body, size_t len, struct api_create_body *ret, struct cove_err *err);
@@ -144,6 +145,7 @@ int api_logs_query_parse(const struct api_query *q, struct api_logs_query *ret, 
 struct api_network_body {
 	struct net_policy policy;           /* points into the fields below */
 	const char **allow_out, **deny_out; /* NULL-terminated, or NULL */
+	struct net_rules_parsed rules;
 	json_t *json;                       /* the body: owns the strings */
 };
 int api_network_body_parse(const char *body, size_t len, struct api_network_body *ret, struct cove_err *err);

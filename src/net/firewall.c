@@ -16,7 +16,7 @@
  *     chain forward     blocked, then the slot's chain, then reject
  *     chain postrouting masquerade of the range on the way out
  *     chain slot-N      the sandbox's policy: allow_out, deny_out, private
- *     chain nat-N       jump proxy when the policy names domains, proxy_all
+ *     chain nat-N       jump proxy when the policy names domains or has rules, proxy_all
  *                       when it has an egressProxy
  *
  * Inside each slot's namespace a small table of its own SNATs the guest to
@@ -360,14 +360,14 @@ int fw_slot_commands(const char *name, unsigned index, const struct net_policy *
 		emit(&b, "add rule inet %s slot-%u accept\n", t, index);
 	}
 	emit(&b, "add element inet %s slots { \"%s-%u\" : jump slot-%u }\n", t, t, index, index);
-	/* Web traffic of a policy with domains goes to the egress proxy. */
+	/* Web traffic of a policy with domains or rules goes to the egress proxy. */
 	emit(&b, "add chain inet %s nat-%u\n", t, index);
 	emit(&b, "flush chain inet %s nat-%u\n", t, index);
 	if (p->proxy.address) {
 		/* Everything over TCP but DNS, which stays with the nameservers. */
 		emit(&b, "add rule inet %s nat-%u tcp dport 53 return\n", t, index);
 		emit(&b, "add rule inet %s nat-%u jump proxy_all\n", t, index);
-	} else if (domains) {
+	} else if (net_policy_needs_proxy(p)) {
 		emit(&b, "add rule inet %s nat-%u jump proxy\n", t, index);
 	}
 	emit(&b, "add element inet %s natslots { \"%s-%u\" : jump nat-%u }\n", t, t, index, index);

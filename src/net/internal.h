@@ -143,6 +143,9 @@ bool slots_holder_alive(const struct store_slot *s);
 /* Removes everything of a slot: rules, links, namespace. Idempotent. */
 int slots_remove_all(struct net_slots *ns, unsigned index, struct cove_err *err);
 /* net_slots_recover's work; runs inside a store transaction. */
+/* rules.c: net_policy_check's part for network.rules (field: its name). */
+int rules_check(const char *field, const struct net_policy *p, struct cove_err *err);
+
 int slots_recover_locked(struct net_slots *ns, bool drain_pool, struct net_recovery *ret, struct cove_err *err);
 
 #endif

@@ -74,11 +74,31 @@ struct net_egress_proxy {
 	const char *address, *username, *password;
 };
 
+/* E2B's network.rules: headers the egress proxy sets on a sandbox's HTTP
+ * and HTTPS requests to host, an exact name or `*.suffix` (lower case; a
+ * bare `*` is refused: it would hand the headers to every destination).
+ * Values may hold `${e2b.secrets.NAME}` (proto/placeholder.h), filled in
+ * by the proxy. Rules grant no access: allow_out and deny_out still judge
+ * the connection. For a name, the exact rule wins, then the longest
+ * matching wildcard (net_rule_match); rule sets are not merged. */
+#define NET_MAX_RULE_HEADERS 32
+#define NET_MAX_HEADER_VALUE 8192
+struct net_header {
+	const char *name, *value;
+};
+struct net_rule {
+	const char *host;
+	const struct net_header *headers; /* nheaders, names unique (case-insensitively) */
+	size_t nheaders;
+};
+
 struct net_policy {
 	bool internet;
 	const char *const *allow_out; /* NULL-terminated; may be NULL */
 	const char *const *deny_out;  /* NULL-terminated; may be NULL */
 	struct net_egress_proxy proxy;
+	const struct net_rule *rules; /* nrules (at most NET_MAX_RULES), hosts unique */
+	size_t nrules;
 };
 
 /* Checks every entry (IPv4 address or CIDR with host bits clear, at most
@@ -89,6 +109,11 @@ int net_policy_check_as(const struct net_policy *p, const char *allow_name, cons
 			struct cove_err *err);
 /* Whether either list names a domain. */
 bool net_policy_has_domains(const struct net_policy *p);
+/* Whether the slot's web traffic goes through the egress proxy: its lists
+ * name domains, or it has rules. */
+bool net_policy_needs_proxy(const struct net_policy *p);
+/* The rule for name (normalized, as peek_name gives it), or NULL. */
+const struct net_rule *net_rule_match(const struct net_policy *p, const char *name);
 /* The proxy's address split: host (a name or IPv4 address) and port.
  * -EINVAL when it is not HOST:PORT. */
 int net_egress_proxy_split(const char *address, char host[256], uint16_t *port);
@@ -111,6 +136,23 @@ enum net_egress_verdict {
 };
 enum net_egress_verdict net_egress_decide(const struct net_policy *p, uint32_t dst, const char *name);
 
+/* E2B's network.rules object (field names it in errors: "network.rules"):
+ * its hosts lower-cased, each host's transforms' headers in order (a later
+ * one replacing an earlier one of the same name). Parsed, not checked:
+ * net_policy_check does that. The strings point into o, which must outlive
+ * the result. */
+struct json_t;
+struct net_rules_parsed {
+	struct net_rule *rules; /* and the hosts' names, in one block */
+	struct net_header *headers;
+	size_t nrules;
+};
+int net_rules_parse(struct json_t *o, const char *field, struct net_rules_parsed *ret, struct cove_err *err);
+void net_rules_parsed_free(struct net_rules_parsed *p);
+/* The rules as E2B's JSON has them: {"HOST": [{"transform": {"headers":
+ * {...}}}]}; NULL: out of memory. */
+struct json_t *net_rules_json(const struct net_policy *p);
+
 /* A policy as text, as slot records and sandbox records keep it: "" for the
  * default (internet on, no lists), else JSON with E2B's field names. */
 bool net_policy_is_default(const struct net_policy *p);
@@ -119,6 +161,7 @@ char *net_policy_encode(const struct net_policy *p); /* malloc'd; NULL: out of m
 struct net_policy_copy {
 	struct net_policy policy; /* points into the fields below */
 	const char **allow, **deny;
+	struct net_rules_parsed rules;
 	struct json_t *json;
 };
 /* -EINVAL for text that is not a policy this encoding made; NULL or "" is

@@ -42,6 +42,12 @@ bool net_policy_has_domains(const struct net_policy *p)
 	return has_name(p->allow_out) || has_name(p->deny_out);
 }
 
+bool net_policy_needs_proxy(const struct net_policy *p)
+{
+	return net_policy_has_domains(p) || p->nrules;
+}
+
+
 int net_egress_proxy_split(const char *address, char host[256], uint16_t *port)
 {
 	const char *colon = address ? strrchr(address, ':') : NULL;
@@ -85,8 +91,11 @@ static int check_proxy(const struct net_egress_proxy *x, struct cove_err *err)
 int net_policy_check_as(const struct net_policy *p, const char *allow_name, const char *deny_name,
 			struct cove_err *err)
 {
+	/* The rules' field is named as the lists are: network.rules, rules. */
+	const char *rules_name = strncmp(allow_name, "network.", 8) == 0 ? "network.rules" : "rules";
 	int r = check_list(allow_name, p->allow_out, err);
 	r = r < 0 ? r : check_list(deny_name, p->deny_out, err);
+	r = r < 0 ? r : rules_check(rules_name, p, err);
 	return r < 0 ? r : check_proxy(&p->proxy, err);
 }
 
@@ -98,7 +107,7 @@ int net_policy_check(const struct net_policy *p, struct cove_err *err)
 bool net_policy_is_default(const struct net_policy *p)
 {
 	return p->internet && !(p->allow_out && p->allow_out[0]) && !(p->deny_out && p->deny_out[0]) &&
-	       !p->proxy.address;
+	       !p->proxy.address && !p->nrules;
 }
 
 static json_t *list_json(const char *const *list)
@@ -122,6 +131,13 @@ char *net_policy_encode(const struct net_policy *p)
 		json_t *x = json_pack("{s:s, s:s*, s:s*}", "address", p->proxy.address, "username", p->proxy.username,
 				      "password", p->proxy.password);
 		if (!x || json_object_set_new(o, "egressProxy", x) < 0) {
+			json_decref(o);
+			return NULL;
+		}
+	}
+	if (o && p->nrules) {
+		json_t *rules = net_rules_json(p);
+		if (!rules || json_object_set_new(o, "rules", rules) < 0) {
 			json_decref(o);
 			return NULL;
 		}
@@ -170,6 +186,9 @@ int net_policy_decode(const char *text, struct net_policy_copy *ret)
 			ret->policy.proxy.password = json_string_value(json_object_get(x, "password"));
 			r = ret->policy.proxy.address ? 0 : -EINVAL;
 		}
+		r = r ?: net_rules_parse(json_object_get(ret->json, "rules"), "rules", &ret->rules, NULL);
+		ret->policy.rules = ret->rules.rules;
+		ret->policy.nrules = ret->rules.nrules;
 		r = r ?: net_policy_check(&ret->policy, NULL);
 	}
 	if (r < 0)
@@ -181,6 +200,7 @@ void net_policy_copy_free(struct net_policy_copy *pc)
 {
 	free(pc->allow);
 	free(pc->deny);
+	net_rules_parsed_free(&pc->rules);
 	json_decref(pc->json);
 	memset(pc, 0, sizeof(*pc));
 	pc->policy.internet = true;

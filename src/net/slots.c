@@ -392,9 +392,9 @@ static int make_slot(struct net_slots *ns, const char *sandbox, struct store_slo
 /* Records the policy (for recovery to restore), then puts it in force. */
 static int apply_policy(struct net_slots *ns, unsigned index, const struct net_policy *policy, struct cove_err *err)
 {
-	if ((net_policy_has_domains(policy) || policy->proxy.address) && !fw_has_proxy(ns->fw))
-		return cove_errf(err, -ENOTSUP, "domain names in allow_out or deny_out need coved's egress proxy, which "
-						"judges them; `cove run` alone enforces addresses and CIDRs only");
+	if ((net_policy_needs_proxy(policy) || policy->proxy.address) && !fw_has_proxy(ns->fw))
+		return cove_errf(err, -ENOTSUP, "domain names in allow_out or deny_out, rules and egressProxy need "
+						"coved's egress proxy; `cove run` alone enforces addresses and CIDRs only");
 	char *text = net_policy_encode(policy);
 	if (!text)
 		return cove_errf(err, -ENOMEM, "net: out of memory");
