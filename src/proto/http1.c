@@ -52,33 +52,48 @@ static int parse_status_line(char *line, unsigned *status)
 	return 0;
 }
 
-static int add_header(struct http1_response *r, char *name, char *value)
+/* What a head's header lines fill in, of a response or a request. */
+struct head {
+	struct http1_header *headers;
+	size_t *nheaders;
+	int64_t *content_length;
+	bool *chunked;
+	const char **host; /* requests' only: NULL for responses */
+};
+
+static int add_header(struct head *h, char *name, char *value)
 {
-	if (!*name || r->nheaders >= HTTP1_MAX_HEADERS)
+	if (!*name || *h->nheaders >= HTTP1_MAX_HEADERS)
 		return -EPROTO;
 	for (const char *p = name; *p; p++)
 		if (*p <= ' ' || *p == ':' || *p >= 127)
 			return -EPROTO;
+	for (const char *p = value; *p; p++)
+		if (((unsigned char)*p < ' ' && *p != '\t') || *p == 127)
+			return -EPROTO;
 	if (strcasecmp(name, "Content-Length") == 0) {
 		int64_t n;
-		if (parse_length(value, &n) < 0 || (r->content_length >= 0 && r->content_length != n))
+		if (parse_length(value, &n) < 0 || (*h->content_length >= 0 && *h->content_length != n))
 			return -EPROTO;
-		r->content_length = n;
+		*h->content_length = n;
 	} else if (strcasecmp(name, "Transfer-Encoding") == 0) {
 		/* Only "chunked" (alone) is understood; anything else is refused. */
-		if (strcasecmp(value, "chunked") != 0)
+		if (strcasecmp(value, "chunked") != 0 || *h->chunked)
 			return -EPROTO;
-		r->chunked = true;
+		*h->chunked = true;
+	} else if (h->host && strcasecmp(name, "Host") == 0) {
+		if (*h->host) /* two: which one the server takes is anyone's guess */
+			return -EPROTO;
+		*h->host = value;
 	}
-	r->headers[r->nheaders].name = name;
-	r->headers[r->nheaders++].value = value;
+	h->headers[*h->nheaders].name = name;
+	h->headers[(*h->nheaders)++].value = value;
 	return 0;
 }
 
-int http1_parse_response(char *buf, size_t len, struct http1_response *r)
+/* The lines of a complete head, in place; first_line gets the first. */
+static int parse_head(char *buf, size_t len, struct head *h, int (*first_line)(char *line, void *ctx), void *ctx)
 {
-	memset(r, 0, sizeof(*r));
-	r->content_length = -1;
 	if (len < 4 || len > HTTP1_MAX_HEAD || http1_head_end(buf, len) != len || memchr(buf, '\0', len))
 		return -EPROTO;
 	char *p = buf, *end = buf + len - 2; /* the head's last "\r\n" */
@@ -90,7 +105,7 @@ int http1_parse_response(char *buf, size_t len, struct http1_response *r)
 			return -EPROTO;
 		*eol = '\0';
 		if (first) {
-			if (parse_status_line(p, &r->status) < 0)
+			if (first_line(p, ctx) < 0)
 				return -EPROTO;
 			first = false;
 		} else {
@@ -100,17 +115,128 @@ int http1_parse_response(char *buf, size_t len, struct http1_response *r)
 			if (!colon)
 				return -EPROTO;
 			*colon = '\0';
-			if (add_header(r, p, trim(colon + 1, eol)) < 0)
+			if (add_header(h, p, trim(colon + 1, eol)) < 0)
 				return -EPROTO;
 		}
 		p = eol + 2;
 	}
-	if (first)
-		return -EPROTO;
 	/* RFC 9112 6.3: both is an attack vector; refuse it. */
-	if (r->chunked && r->content_length >= 0)
+	if (first || (*h->chunked && *h->content_length >= 0))
 		return -EPROTO;
 	return 0;
+}
+
+static int status_line(char *line, void *ctx)
+{
+	return parse_status_line(line, ctx);
+}
+
+int http1_parse_response(char *buf, size_t len, struct http1_response *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->content_length = -1;
+	struct head h = { r->headers, &r->nheaders, &r->content_length, &r->chunked, NULL };
+	return parse_head(buf, len, &h, status_line, &r->status);
+}
+
+static bool is_token(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      strchr("!#$%&'*+-.^_`|~", *s)))
+			return false;
+	return true;
+}
+
+/* METHOD SP target SP HTTP/1.d */
+static int request_line(char *line, void *ctx)
+{
+	struct http1_request *r = ctx;
+	char *sp1 = strchr(line, ' '), *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
+	if (!sp2 || strchr(sp2 + 1, ' '))
+		return -EPROTO;
+	*sp1 = *sp2 = '\0';
+	const char *v = sp2 + 1;
+	if (!is_token(line) || sp2 == sp1 + 1 || strncmp(v, "HTTP/1.", 7) != 0 || (v[7] != '0' && v[7] != '1') ||
+	    v[8])
+		return -EPROTO;
+	for (const char *t = sp1 + 1; *t; t++)
+		if ((unsigned char)*t <= ' ' || *t == 127)
+			return -EPROTO;
+	r->method = line;
+	r->target = sp1 + 1;
+	r->minor = (unsigned)(v[7] - '0');
+	return 0;
+}
+
+int http1_parse_request(char *buf, size_t len, struct http1_request *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->content_length = -1;
+	struct head h = { r->headers, &r->nheaders, &r->content_length, &r->chunked, &r->host };
+	int rc = parse_head(buf, len, &h, request_line, r);
+	if (rc < 0)
+		return rc;
+	r->tunnel = strcmp(r->method, "CONNECT") == 0 || http1_request_header(r, "Upgrade") != NULL;
+	return 0;
+}
+
+const char *http1_request_header(const struct http1_request *r, const char *name)
+{
+	for (size_t i = 0; i < r->nheaders; i++)
+		if (strcasecmp(r->headers[i].name, name) == 0)
+			return r->headers[i].value;
+	return NULL;
+}
+
+/* Appends s to out[*n...cap); false when it does not fit. */
+static bool put(char *out, size_t cap, size_t *n, const char *s)
+{
+	size_t len = strlen(s);
+	if (len > cap - *n)
+		return false;
+	memcpy(out + *n, s, len);
+	*n += len;
+	return true;
+}
+
+static bool put_header(char *out, size_t cap, size_t *n, const char *name, const char *value)
+{
+	return put(out, cap, n, name) && put(out, cap, n, ": ") && put(out, cap, n, value) && put(out, cap, n, "\r\n");
+}
+
+static const struct http1_header *find_set(const struct http1_header *set, size_t nset, const char *name)
+{
+	for (size_t i = 0; i < nset; i++)
+		if (strcasecmp(set[i].name, name) == 0)
+			return &set[i];
+	return NULL;
+}
+
+long http1_request_compose(const struct http1_request *r, const struct http1_header *set, size_t nset, char *out,
+			   size_t cap)
+{
+	size_t n = 0;
+	char version[] = "HTTP/1.x\r\n";
+	version[7] = (char)('0' + r->minor);
+	bool ok = put(out, cap, &n, r->method) && put(out, cap, &n, " ") && put(out, cap, &n, r->target) &&
+		  put(out, cap, &n, " ") && put(out, cap, &n, version);
+	/* Headers in their order; one a rule sets takes the first of its
+	 * name's place, and its other ones go. */
+	for (size_t i = 0; ok && i < r->nheaders; i++) {
+		const struct http1_header *h = &r->headers[i], *s = find_set(set, nset, h->name);
+		if (!s)
+			ok = put_header(out, cap, &n, h->name, h->value);
+		else if (http1_request_header(r, h->name) == h->value)
+			ok = put_header(out, cap, &n, s->name, s->value);
+	}
+	for (size_t i = 0; ok && i < nset; i++)
+		if (!http1_request_header(r, set[i].name))
+			ok = put_header(out, cap, &n, set[i].name, set[i].value);
+	ok = ok && put(out, cap, &n, "\r\n");
+	return ok ? (long)n : -ENOSPC;
 }
 
 const char *http1_header(const struct http1_response *r, const char *name)

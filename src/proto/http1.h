@@ -1,5 +1,6 @@
-/* The HTTP/1.1 response side coved's envd proxy reads from a guest agent: the
- * status line and headers, and chunked transfer coding. The guest is not
+/* HTTP/1.1 heads: the response side coved's envd proxy reads from a guest
+ * agent (the status line and headers, and chunked transfer coding), and the
+ * request side the egress proxy rewrites. The guest is not
  * trusted: every length is bounded and a malformed response is an error,
  * never an overflow. */
 #ifndef COVE_PROTO_HTTP1_H
@@ -25,6 +26,19 @@ struct http1_response {
 	bool chunked;
 };
 
+/* A request head, as the egress proxy reads a sandbox's requests to a host
+ * with rules (net.h) before setting headers on them. */
+struct http1_request {
+	const char *method, *target; /* point into the head buffer */
+	unsigned minor;              /* HTTP/1.minor */
+	struct http1_header headers[HTTP1_MAX_HEADERS];
+	size_t nheaders;
+	const char *host; /* the Host header's value; NULL: none */
+	int64_t content_length; /* -1: none given */
+	bool chunked;
+	bool tunnel; /* CONNECT, or an Upgrade: what follows is not HTTP/1 */
+};
+
 /* Where the head ends in buf (the offset just past "\r\n\r\n"), 0 when it has
  * not ended yet. */
 size_t http1_head_end(const char *buf, size_t len);
@@ -37,6 +51,20 @@ int http1_parse_response(char *buf, size_t len, struct http1_response *ret);
 
 /* A case-insensitive header lookup; NULL when absent. */
 const char *http1_header(const struct http1_response *r, const char *name);
+
+/* Parses a complete request head in place, as http1_parse_response does a
+ * response's: -EPROTO for anything not plainly HTTP/1.x or framed
+ * ambiguously (two Hosts, Content-Length and Transfer-Encoding together, a
+ * transfer coding but chunked, conflicting lengths, bare LF, folding,
+ * control bytes in a value). */
+int http1_parse_request(char *buf, size_t len, struct http1_request *ret);
+/* A case-insensitive header lookup (the first of the name); NULL when absent. */
+const char *http1_request_header(const struct http1_request *r, const char *name);
+/* The head again into out[0, cap), with set's headers: each replaces every
+ * header of its name (case-insensitively) where the first one was, or is
+ * added at the end. Its length, or -ENOSPC when cap is too small. */
+long http1_request_compose(const struct http1_request *r, const struct http1_header *set, size_t nset, char *out,
+			   size_t cap);
 
 /* Chunked transfer coding, decoded incrementally. */
 struct http1_chunked {

@@ -1,6 +1,7 @@
 /* libFuzzer target: what coved's envd proxy reads from a guest (which is not
  * trusted): an HTTP/1.1 response head, then a chunked body fed in pieces
- * whose sizes the input chooses. The decoded body must never be longer than
+ * whose sizes the input chooses; and the same head as a request, as the
+ * egress proxy reads a sandbox's, set a header and parsed again. The decoded body must never be longer than
  * what came in. */
 #include <stddef.h>
 #include <stdint.h>
@@ -23,6 +24,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				sum += strlen(r.headers[i].name) + strlen(r.headers[i].value);
 			(void)sum;
 			(void)http1_header(&r, "content-type");
+		}
+		/* The same bytes as a request head, composed again with a
+		 * header set: what comes out parses, with the header once. */
+		memcpy(head, data, end);
+		struct http1_request q;
+		if (http1_parse_request(head, end, &q) == 0) {
+			const struct http1_header set = { "Authorization", "Bearer x" };
+			size_t cap = end + q.nheaders + 64; /* ": " where ":" was, and the new header */
+			char *out = malloc(cap);
+			long n = http1_request_compose(&q, &set, 1, out, cap);
+			struct http1_request again;
+			if (n < 0 || ((size_t)n <= HTTP1_MAX_HEAD && q.nheaders < HTTP1_MAX_HEADERS && (http1_parse_request(out, (size_t)n, &again) != 0 ||
+			    strcmp(http1_request_header(&again, "authorization"), "Bearer x") != 0)))
+				abort();
+			free(out);
 		}
 		free(head);
 	}

@@ -111,11 +111,66 @@ static void test_chunked(void **state)
 	}
 }
 
+static int request(const char *text, struct http1_request *r, char *buf)
+{
+	strcpy(buf, text);
+	return http1_parse_request(buf, strlen(buf), r);
+}
+
+static void test_request_heads(void **state)
+{
+	(void)state;
+	char buf[1024], out[1024];
+	struct http1_request r;
+	assert_int_equal(request("POST /v1/x?q=1 HTTP/1.1\r\nHost: api.test\r\nAuthorization: old\r\n"
+				 "Content-Length: 5\r\nX-A: 1\r\nauthorization: older\r\n\r\n",
+				 &r, buf),
+			 0);
+	assert_string_equal(r.method, "POST");
+	assert_string_equal(r.target, "/v1/x?q=1");
+	assert_int_equal(r.minor, 1);
+	assert_string_equal(r.host, "api.test");
+	assert_int_equal(r.content_length, 5);
+	assert_false(r.chunked);
+	assert_false(r.tunnel);
+	const struct http1_header set[] = { { "Authorization", "Bearer s3cret" }, { "X-New", "v" } };
+	long n = http1_request_compose(&r, set, 2, out, sizeof(out));
+	assert_true(n > 0);
+	out[n] = '\0';
+	assert_string_equal(out, "POST /v1/x?q=1 HTTP/1.1\r\nHost: api.test\r\nAuthorization: Bearer s3cret\r\n"
+				 "Content-Length: 5\r\nX-A: 1\r\nX-New: v\r\n\r\n");
+	assert_int_equal(http1_request_compose(&r, set, 2, out, 20), -ENOSPC);
+
+	assert_int_equal(request("GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", &r, buf), 0);
+	assert_true(r.chunked);
+	assert_int_equal(request("GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n", &r, buf), 0);
+	assert_true(r.tunnel);
+	assert_int_equal(request("GET / HTTP/1.0\r\n\r\n", &r, buf), 0);
+	assert_null(r.host);
+
+	const char *bad[] = {
+		"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n",
+		"GET / HTTP/1.1\nHost: a\r\n\r\n",
+		"GET /  HTTP/1.1\r\nHost: a\r\n\r\n",
+		"GET / HTTP/2.0\r\nHost: a\r\n\r\n",
+		"G(T / HTTP/1.1\r\nHost: a\r\n\r\n",
+		"GET / HTTP/1.1\r\nX: a\x01\r\n\r\n",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+		if (request(bad[i], &r, buf) != -EPROTO)
+			fail_msg("accepted: %s", bad[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_response_heads),
 		cmocka_unit_test(test_chunked),
+		cmocka_unit_test(test_request_heads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
