@@ -54,6 +54,7 @@ struct settings {
 	unsigned max_template_disk_mib;
 	unsigned egress_port; /* 0: a free port */
 	char dns[128]; /* the --dns text; "": the host's nameservers */
+	char upstream_ca[PATH_MAX]; /* "": the host's trust store only */
 	struct coved_tls tls;
 };
 
@@ -65,7 +66,7 @@ static void usage(FILE *f)
 		"             [--net-pool N] [--accel auto|kvm|tcg] [--live-restore] [--max-boots N]\n"
 		"             [--warm-pool N] [--max-timeout SECONDS] [--domain D]\n"
 		"             [--insecure-registries HOST:PORT,...] [--max-template-disk-mib N]\n"
-		"             [--egress-port N]\n"
+		"             [--egress-port N] [--upstream-ca FILE]\n"
 		"             [--dns ADDR[,ADDR...]|none]\n"
 		"             [--tls-cert FILE --tls-key FILE | --tls-local] [--tls-listen ADDR:PORT]\n"
 		"       coved --make-local-ca [--domain D] [--state-dir DIR]\n"
@@ -95,6 +96,8 @@ static void usage(FILE *f)
 		"  --egress-port N      the egress proxy's port, where sandboxes whose network\n"
 		"                       policy names domains have their web traffic redirected\n"
 		"                       (default: a free port)\n"
+		"  --upstream-ca FILE   CA certificates (PEM) the egress proxy trusts, besides the\n"
+		"                       host's, when it connects to hosts with network rules\n"
 		"  --dns ADDR,...|none  IPv4 nameservers written into every guest's resolv.conf\n"
 		"                       at its start (else $COVE_DNS, else the host's resolv.conf\n"
 		"                       less loopback ones); none: the template's file stays\n"
@@ -148,6 +151,13 @@ static int set_one(struct settings *s, const char *name, const char *v)
 			fprintf(stderr, "coved: egress-port '%s': not a port\n", v);
 			return -1;
 		}
+	}
+	else if (strcmp(name, "upstream-ca") == 0) {
+		if (strlen(v) >= sizeof(s->upstream_ca)) {
+			fprintf(stderr, "coved: upstream-ca: path too long\n");
+			return -1;
+		}
+		snprintf(s->upstream_ca, sizeof(s->upstream_ca), "%s", v);
 	}
 	else if (strcmp(name, "insecure-registries") == 0) {
 		if ((size_t)snprintf(s->insecure_registries, sizeof(s->insecure_registries), "%s", v) >=
@@ -245,6 +255,7 @@ static int parse_settings(int argc, char **argv, struct settings *s)
 		{ "insecure-registries", required_argument, NULL, 0 },
 		{ "max-template-disk-mib", required_argument, NULL, 0 },
 		{ "egress-port", required_argument, NULL, 0 },
+		{ "upstream-ca", required_argument, NULL, 0 },
 		{ "dns", required_argument, NULL, 0 },
 		COVED_TLS_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },		  { 0 },
@@ -387,7 +398,8 @@ static int serve(struct settings *s)
 	if (store_open(s->state_dir, &store, &err) < 0 || net_slots_open(&nc, &net, NULL, &err) < 0)
 		goto out;
 	/* Before the manager: the sandboxes it takes over may name domains. */
-	struct egress_config ec = { .slots = net, .dns = nc.dns, .port = (uint16_t)s->egress_port };
+	struct egress_config ec = { .slots = net, .dns = nc.dns, .port = (uint16_t)s->egress_port,
+				    .upstream_ca = s->upstream_ca[0] ? s->upstream_ca : NULL };
 	if (egress_start(&ec, &egress, &err) < 0)
 		goto out;
 	/* Paused sandboxes are saved here, and snapshots kept, beside the

@@ -127,6 +127,10 @@ static void use_addrs(struct conn *c, const uint32_t *addrs, size_t n)
 	for (size_t i = 0; i < n && c->naddrs < EGRESS_MAX_ADDRS; i++) {
 		if (net_egress_forbidden(c->e->c.slots, addrs[i]))
 			continue;
+		/* A name with rules dialled by name, not by an allow_out entry for
+		 * it: each of its addresses judged as if the guest had dialled it. */
+		if (c->rule && net_egress_decide(&c->policy.policy, addrs[i], c->name) == NET_EGRESS_DENY)
+			continue;
 		c->addrs[c->naddrs++] = addrs[i];
 		if (addrs[i] == c->dst) {
 			c->addrs[c->naddrs - 1] = c->addrs[0];
@@ -191,7 +195,7 @@ static void dial_via_proxy(struct conn *c, enum net_egress_verdict v)
 		return;
 	}
 	c->via_proxy = true;
-	c->socks_by_name = v == NET_EGRESS_BY_NAME;
+	c->socks_by_name = v == NET_EGRESS_BY_NAME || c->rule;
 	resolve_and_dial(c, host);
 }
 
@@ -203,13 +207,18 @@ static void judge(struct conn *c)
 	enum net_egress_verdict v = net_egress_decide(&c->policy.policy, c->dst, c->name);
 	log_debug("op=egress slot=%u name=\"%s\" verdict=%s", c->slot, c->name, verdict_names[v]);
 	c->dial_port = c->port;
+	/* A name with rules, asked for the way the port speaks: its requests
+	 * get the rule's headers, and it is always dialled by name, so that
+	 * the headers go only where the name leads. */
+	if (v != NET_EGRESS_DENY && ((c->port == 443 && c->kind == PEEK_TLS) || (c->port == 80 && c->kind == PEEK_HTTP)))
+		c->rule = net_rule_match(&c->policy.policy, c->name);
 	if (v == NET_EGRESS_DENY) {
 		deny(c, "the sandbox's network policy");
 	} else if (v == NET_EGRESS_DIRECT && net_egress_forbidden(c->e->c.slots, c->dst)) {
 		deny(c, "an address no policy opens");
 	} else if (c->policy.policy.proxy.address) {
 		dial_via_proxy(c, v);
-	} else if (v == NET_EGRESS_DIRECT) {
+	} else if (v == NET_EGRESS_DIRECT && !c->rule) {
 		c->addrs[0] = c->dst;
 		c->naddrs = 1;
 		dial_next(c);
@@ -259,6 +268,7 @@ static void on_client(evutil_socket_t fd, short what, void *arg)
 		c->name[0] = '\0';
 		log_debug("op=egress slot=%u msg=\"%s\"", c->slot, err.msg);
 	}
+	c->kind = r > 0 ? r : 0;
 	judge(c);
 }
 
@@ -358,6 +368,24 @@ static int dns_setup(struct egress *e, struct cove_err *err)
 	return 0;
 }
 
+/* What upstream servers of hosts with rules are verified with: the host's
+ * trust store, and the extra CA file if one is given. */
+static int trust_setup(struct egress *e, struct cove_err *err)
+{
+	int rc = gnutls_certificate_allocate_credentials(&e->trust);
+	if (rc < 0) {
+		e->trust = NULL;
+		return cove_errf(err, -ENOMEM, "egress: TLS credentials: %s", gnutls_strerror(rc));
+	}
+	if ((rc = gnutls_certificate_set_x509_system_trust(e->trust)) < 0)
+		log_info("op=egress-start msg=\"no system trust store: %s\"", gnutls_strerror(rc));
+	if (e->c.upstream_ca &&
+	    (rc = gnutls_certificate_set_x509_trust_file(e->trust, e->c.upstream_ca, GNUTLS_X509_FMT_PEM)) <= 0)
+		return cove_errf(err, -EINVAL, "egress: upstream CA file %s: %s", e->c.upstream_ca,
+				 rc < 0 ? gnutls_strerror(rc) : "no certificate in it");
+	return 0;
+}
+
 int egress_start(const struct egress_config *c, struct egress **ret, struct cove_err *err)
 {
 	static pthread_once_t threads = PTHREAD_ONCE_INIT;
@@ -366,6 +394,8 @@ int egress_start(const struct egress_config *c, struct egress **ret, struct cove
 	if (!e)
 		return cove_errf(err, -ENOMEM, "egress: out of memory");
 	e->c = *c;
+	pthread_mutex_init(&e->icpt_lock, NULL);
+	pthread_cond_init(&e->icpt_done, NULL);
 	if (!e->c.peek_timeout_ms)
 		e->c.peek_timeout_ms = 5000;
 	if (!e->c.connect_timeout_ms)
@@ -373,6 +403,7 @@ int egress_start(const struct egress_config *c, struct egress **ret, struct cove
 	e->base = event_base_new();
 	int r = e->base ? 0 : cove_errf(err, -ENOMEM, "egress: event base");
 	r = r ?: dns_setup(e, err);
+	r = r ?: trust_setup(e, err);
 	r = r ?: listen_on(e, err);
 	if (r == 0 && (r = -pthread_create(&e->thread, NULL, loop_main, e)) < 0)
 		cove_errno(err, r, "egress: start its thread");
@@ -397,6 +428,11 @@ void egress_stop(struct egress *e)
 	}
 	while (e->conns)
 		conn_close(e->conns, true);
+	intercept_stop_all(e);
+	if (e->trust)
+		gnutls_certificate_free_credentials(e->trust);
+	pthread_cond_destroy(&e->icpt_done);
+	pthread_mutex_destroy(&e->icpt_lock);
 	if (e->listener)
 		evconnlistener_free(e->listener);
 	if (e->dns)

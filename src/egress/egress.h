@@ -22,11 +22,13 @@
 #ifndef COVE_EGRESS_EGRESS_H
 #define COVE_EGRESS_EGRESS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/err.h"
 
 struct net_slots;
+struct tls_minter;
 
 struct egress_config {
 	struct net_slots *slots;     /* whose slots' connections are judged */
@@ -35,6 +37,16 @@ struct egress_config {
 	uint16_t port;               /* 0: a free port */
 	unsigned peek_timeout_ms;    /* wait for the name; then judged without one. 0: 5000 */
 	unsigned connect_timeout_ms; /* 0: 10000 */
+	/* For hosts with rules (network.rules): the authority whose
+	 * certificates guests trust (NULL: HTTPS to them is refused); the
+	 * extra CA file upstream servers may be verified with, besides the
+	 * host's trust store (NULL: none); and how a ${e2b.secrets.NAME} is
+	 * filled in (malloc'd value, zeroed and freed by the proxy; NULL: no
+	 * secrets). secret is called from the proxy's threads. */
+	struct tls_minter *minter;
+	const char *upstream_ca;
+	int (*secret)(void *ctx, const char *name, char **value, size_t *len, struct cove_err *err);
+	void *secret_ctx;
 };
 
 struct egress;

@@ -4,6 +4,8 @@
 #define COVE_EGRESS_INTERNAL_H
 
 #include <event2/dns.h>
+#include <gnutls/gnutls.h>
+#include <pthread.h>
 #include <event2/event.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -40,6 +42,14 @@ struct egress {
 	bool running;
 	struct conn *conns; /* every open connection; the loop thread's */
 	struct names names;
+	/* intercept.c's: connections to hosts with rules, each with threads
+	 * of its own; and the trust its upstream TLS is verified with. */
+	pthread_mutex_t icpt_lock;
+	pthread_cond_t icpt_done;
+	struct icpt *icpts;
+	size_t nicpt;
+	bool stopping;
+	gnutls_certificate_credentials_t trust;
 };
 
 /* One direction of a relay: from's bytes to `to`, through a pipe. */
@@ -83,6 +93,11 @@ struct conn {
 	size_t slen;
 	struct flow flows[2]; /* client to upstream, upstream to client */
 	bool relaying;
+	/* What the first bytes were (PEEK_TLS, PEEK_HTTP; 0: neither), and,
+	 * for a name with rules, the rule (in policy): the connection is
+	 * intercepted once dialled. */
+	int kind;
+	const struct net_rule *rule;
 };
 
 /* Speaks SOCKS5 on c->up (connected to the sandbox's proxy), then starts
@@ -92,5 +107,11 @@ int socks_begin(struct conn *c);
 int relay_start(struct conn *c);
 /* Frees a relay's events and pipes (conn_close's part). */
 void relay_free(struct conn *c);
+/* intercept.c: hands c (connected, c->rule set) to threads of its own and
+ * ends c's part in the loop; -1 when it could not (c is still the
+ * caller's). */
+int intercept_start(struct conn *c);
+/* Resets every intercepted connection and waits for their threads. */
+void intercept_stop_all(struct egress *e);
 
 #endif

@@ -102,6 +102,8 @@ static int flow_init(struct conn *c, struct flow *f, int from, int to)
 
 int relay_start(struct conn *c)
 {
+	if (c->rule)
+		return intercept_start(c);
 	for (size_t i = 0; i < 2; i++)
 		c->flows[i].pipe[0] = c->flows[i].pipe[1] = -1;
 	c->relaying = true;

@@ -6,12 +6,14 @@
 //    "local": {"address", "port"}: where it was reached}
 // so a test can tell which name a client asked for and whether anything in
 // between (a proxy) changed the request. GET /big?mib=N sends N MiB instead
-// (for throughput checks).
+// (for throughput checks); GET /hash answers the headers' SHA-256 digests
+// only (to check a secret a proxy set without sending it to the client).
 //
 //   node echo.mjs --cert FILE --key FILE [--http-port 80] [--https-port 443] ADDR...
 //
 // Prints "echo: listening" once every socket is bound; a line per request
 // after that.
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -59,6 +61,15 @@ function handle(req, res) {
       return res.end(`mib must be an integer from 0 to ${BIG_MAX_MIB}\n`);
     }
     return sendBig(res, mib);
+  }
+  if (url.pathname === '/hash') {
+    // The request's headers as SHA-256 digests, never the values: a test
+    // can check what a proxy set without the value reaching the client.
+    const digests = {};
+    for (const [k, v] of Object.entries(req.headers)) digests[k] = createHash('sha256').update(String(v)).digest('hex');
+    const body = JSON.stringify({ host: req.headers.host ?? null, tls, digests });
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+    return res.end(body);
   }
   let bodyBytes = 0;
   req.on('data', (d) => (bodyBytes += d.length));

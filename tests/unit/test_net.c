@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <jansson.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -266,6 +267,72 @@ static void test_policy_text(void **state)
 			fail_msg("'%s' decoded", bad[i]);
 }
 
+/* network.rules: parsed from E2B's JSON (hosts lower-cased, a later
+ * transform's header replacing an earlier one), checked, matched (exact
+ * first, then the longest wildcard), kept in the record. */
+static void test_rules(void **state)
+{
+	(void)state;
+	json_t *j = json_loads("{\"API.test\": [{\"transform\": {\"headers\": {\"Authorization\": \"Bearer "
+			       "${e2b.secrets.k}\", \"X-A\": \"1\"}}}, {\"transform\": {\"headers\": {\"x-a\": \"2\"}}}],"
+			       " \"*.test\": [{\"transform\": {\"headers\": {\"X-W\": \"w\"}}}],"
+			       " \"*.b.test\": [{\"transform\": {\"headers\": {\"X-B\": \"b\"}}}]}",
+			       0, NULL);
+	struct net_rules_parsed rp;
+	struct cove_err err = { 0 };
+	assert_int_equal(net_rules_parse(j, "network.rules", &rp, &err), 0);
+	struct net_policy p = { .internet = true, .rules = rp.rules, .nrules = rp.nrules };
+	assert_int_equal(net_policy_check_as(&p, "network.allowOut", "network.denyOut", &err), 0);
+	assert_true(net_policy_needs_proxy(&p));
+	const struct net_rule *r = net_rule_match(&p, "api.test");
+	assert_non_null(r);
+	assert_string_equal(r->host, "api.test");
+	assert_int_equal(r->nheaders, 2);
+	assert_string_equal(r->headers[1].value, "2");
+	assert_string_equal(net_rule_match(&p, "a.b.test")->host, "*.b.test");
+	assert_string_equal(net_rule_match(&p, "x.test")->host, "*.test");
+	assert_null(net_rule_match(&p, "test"));
+	assert_null(net_rule_match(&p, "other.example"));
+
+	char *text = net_policy_encode(&p);
+	struct net_policy_copy pc;
+	assert_int_equal(net_policy_decode(text, &pc), 0);
+	assert_int_equal(pc.policy.nrules, 3);
+	assert_string_equal(net_rule_match(&pc.policy, "api.test")->headers[0].value, "Bearer ${e2b.secrets.k}");
+	net_policy_copy_free(&pc);
+	free(text);
+	net_rules_parsed_free(&rp);
+	json_decref(j);
+
+	const char *bad[] = {
+		"{\"*\": []}",
+		"{\"a..b\": []}",
+		"{\"a.test\": [{\"transform\": {\"headers\": {\"Host\": \"x\"}}}]}",
+		"{\"a.test\": [{\"transform\": {\"headers\": {\"Transfer-Encoding\": \"x\"}}}]}",
+		"{\"a.test\": [{\"transform\": {\"headers\": {\"A\": \"x\\r\\nB: y\"}}}]}",
+		"{\"a.test\": [{\"transform\": {\"headers\": {\"A B\": \"x\"}}}]}",
+		"{\"a.test\": [{\"transform\": {\"headers\": {\"A\": \"${e2b.secrets.}\"}}}]}",
+		"{\"a.test\": [{\"transform\": {\"headers\": {\"A\": \"${e2b.other}\"}}}]}",
+		"{\"a.test\": [{\"transform\": {\"headers\": {\"A\": 1}}}]}",
+		"{\"a.test\": {}}",
+		"{\"A.test\": [], \"a.test\": []}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		j = json_loads(bad[i], 0, NULL);
+		assert_non_null(j);
+		memset(&err, 0, sizeof(err));
+		int rc = net_rules_parse(j, "network.rules", &rp, &err);
+		if (rc == 0) {
+			p = (struct net_policy){ .internet = true, .rules = rp.rules, .nrules = rp.nrules };
+			rc = net_policy_check_as(&p, "network.allowOut", "network.denyOut", &err);
+			net_rules_parsed_free(&rp);
+		}
+		if (rc >= 0 || !strstr(err.msg, "network.rules"))
+			fail_msg("accepted or unnamed: %s (%s)", bad[i], err.msg);
+		json_decref(j);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -276,6 +343,7 @@ int main(void)
 		cmocka_unit_test(test_policy_commands),
 		cmocka_unit_test(test_egress_decide),
 		cmocka_unit_test(test_policy_text),
+		cmocka_unit_test(test_rules),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
