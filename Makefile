@@ -271,7 +271,8 @@ asan: deps
 
 # ThreadSanitizer: the same kind of separate tree (build/tsan), over the tests
 # whose programs run threads: coved's connections, reaper, sampler, fork
-# children and proxy; the egress proxy's loop (egress.sh); the net slots'
+# children and proxy; the egress proxy's loop (egress.sh) and its threads
+# for hosts with rules (rules.sh); the net slots'
 # pool, reaper and namespace threads (with cove run too: net.sh); the warm
 # pool's warmer (snapshot.sh); the agent's
 # connections, pumps and watchers; the cove CLI's streams. The agent runs on
@@ -281,7 +282,7 @@ asan: deps
 # tests/tsan.supp.
 TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
 TSAN_TESTS ?= $(notdir $(UNIT_TESTS)) test_agent_host agent_http.sh e2b.sh coved.sh coved_cli.sh \
-	e2b_coved.sh pause.sh lifecycle.sh coved_load.sh net.sh snapshot.sh snapshots.sh egress.sh
+	e2b_coved.sh pause.sh lifecycle.sh coved_load.sh net.sh snapshot.sh snapshots.sh egress.sh rules.sh
 tsan: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory BUILD=$(BUILD)/tsan OPT=-O1 SANITIZE="$(TSAN_FLAGS)" \

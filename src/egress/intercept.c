@@ -121,7 +121,7 @@ static void reply(struct icpt *ic, unsigned code, const char *reason, const char
 	int n = snprintf(text, sizeof(text),
 			 "HTTP/1.1 %u %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\n"
 			 "Connection: close\r\n\r\ncove egress: %s\n",
-			 code, reason, strlen(msg) + 13, msg);
+			 code, reason, strlen(msg) + 14, msg);
 	if (n > 0 && (size_t)n < sizeof(text))
 		side_write(&ic->g, text, (size_t)n);
 	log_info("op=egress-rule slot=%u name=\"%s\" status=%u msg=\"%s\"", ic->slot, ic->name, code, msg);
