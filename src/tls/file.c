@@ -22,7 +22,10 @@ int tls_gnutls_err(struct cove_err *err, int rc, const char *fmt, ...)
 	return cove_errf(err, rc == GNUTLS_E_MEMORY_ERROR ? -ENOMEM : -EINVAL, "%s: %s", msg, gnutls_strerror(rc));
 }
 
-int tls_file_read(const char *path, const char *what, char **ret, size_t *len, struct cove_err *err)
+/* A private file is this user's and no one else may read or write it:
+ * checked on the descriptor read, so the file checked is the file read. */
+static int file_read(const char *path, const char *what, bool private, char **ret, size_t *len,
+		     struct cove_err *err)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
@@ -32,6 +35,10 @@ int tls_file_read(const char *path, const char *what, char **ret, size_t *len, s
 		return cove_errno(err, -errno, "tls: read %s %s", what, path);
 	if (!S_ISREG(st.st_mode))
 		return cove_errf(err, -EINVAL, "tls: %s %s is not a file", what, path);
+	if (private && (st.st_uid != geteuid() || (st.st_mode & 077)))
+		return cove_errf(err, -EPERM, "tls: %s %s is open to other users (mode %04o, owner %u); it must be "
+					      "this user's with mode 0600",
+				 what, path, (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid);
 	if (st.st_size == 0 || st.st_size > TLS_FILE_MAX)
 		return cove_errf(err, -EINVAL, "tls: %s %s is %s", what, path,
 				 st.st_size ? "too large for a PEM file (256 KiB at most)" : "empty");
@@ -56,6 +63,11 @@ int tls_file_read(const char *path, const char *what, char **ret, size_t *len, s
 	if (len)
 		*len = got;
 	return 0;
+}
+
+int tls_file_read(const char *path, const char *what, char **ret, size_t *len, struct cove_err *err)
+{
+	return file_read(path, what, false, ret, len, err);
 }
 
 int tls_file_write(const char *path, const char *data, size_t len, mode_t mode, struct cove_err *err)
@@ -122,11 +134,11 @@ int tls_crt_read(const char *path, gnutls_x509_crt_t *ret, struct cove_err *err)
 	return rc < 0 ? rc : tls_crt_import(pem, len, path, ret, err);
 }
 
-int tls_key_read(const char *path, gnutls_x509_privkey_t *ret, struct cove_err *err)
+int tls_key_read(const char *path, bool private, gnutls_x509_privkey_t *ret, struct cove_err *err)
 {
 	char *pem = NULL;
 	size_t len = 0;
-	int rc = tls_file_read(path, "key", &pem, &len, err);
+	int rc = file_read(path, "key", private, &pem, &len, err);
 	if (rc == 0)
 		rc = tls_key_import(pem, len, path, ret, err);
 	if (pem)

@@ -4,6 +4,7 @@
 
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
+#include <pthread.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -24,14 +25,58 @@ int tls_gnutls_err(struct cove_err *err, int rc, const char *fmt, ...) __attribu
  * names them in errors). */
 int tls_crt_import(const char *pem, size_t len, const char *path, gnutls_x509_crt_t *ret, struct cove_err *err);
 int tls_key_import(const char *pem, size_t len, const char *path, gnutls_x509_privkey_t *ret, struct cove_err *err);
-/* The same, of files. */
+/* The same, of files; a private key file (an authority's, one coved
+ * made) must be this user's, mode 0600 (-EPERM otherwise). */
 int tls_crt_read(const char *path, gnutls_x509_crt_t *ret, struct cove_err *err);
-int tls_key_read(const char *path, gnutls_x509_privkey_t *ret, struct cove_err *err);
+int tls_key_read(const char *path, bool private, gnutls_x509_privkey_t *ret, struct cove_err *err);
 /* Is key the private half of crt's public key? */
 bool tls_key_matches(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key);
 /* PEM of a certificate or key (caller frees with gnutls_free). */
 int tls_crt_pem(gnutls_x509_crt_t crt, gnutls_datum_t *ret, struct cove_err *err);
 int tls_key_pem(gnutls_x509_privkey_t key, gnutls_datum_t *ret, struct cove_err *err);
+
+/* ca.c */
+/* A certificate authority: its certificate and key. */
+struct tls_ca {
+	gnutls_x509_crt_t crt;
+	gnutls_x509_privkey_t key;
+};
+/* The authority in dir (made 0700): ca.pem and ca-key.pem, read and
+ * checked (still valid, the key its own and private), or, when neither
+ * file is there, made: "Cove <kind> CA (<host>)", 10 years, allowed to sign
+ * for permit and the names under it only (NULL: any name). made says
+ * which. */
+int tls_ca_open(const char *dir, const char *kind, const char *permit, bool *made, struct tls_ca *ret,
+		struct cove_err *err);
+void tls_ca_clear(struct tls_ca *ca);
+/* Writes a certificate (0644) or a key (0600) as PEM. */
+int tls_crt_write(gnutls_x509_crt_t crt, const char *path, struct cove_err *err);
+int tls_key_write(gnutls_x509_privkey_t key, const char *path, struct cove_err *err);
+
+/* minted.c */
+/* Names minted and kept: sandboxes times the names reached from each. */
+#define TLS_MINTED_MAX 1024
+struct tls_minted_entry {
+	char name[TLS_NAME_MAX]; /* empty: unused */
+	gnutls_datum_t der;
+	time_t renew_at;
+};
+/* Certificates signed by ca with ca_key, for key (all three borrowed), one
+ * per name; thread-safe. */
+struct tls_minted {
+	gnutls_x509_crt_t ca;
+	gnutls_x509_privkey_t ca_key, key;
+	pthread_mutex_t lock; /* guards entries and next */
+	struct tls_minted_entry entries[TLS_MINTED_MAX];
+	size_t next; /* the entry the next new name takes */
+};
+void tls_minted_init(struct tls_minted *t, gnutls_x509_crt_t ca, gnutls_x509_privkey_t ca_key,
+		     gnutls_x509_privkey_t key);
+void tls_minted_clear(struct tls_minted *t);
+/* A copy of the DER certificate for name (checked and lower-cased by the
+ * caller), minted now if it has none or its is due; caller frees with
+ * gnutls_free. */
+int tls_minted_der(struct tls_minted *t, const char *name, gnutls_datum_t *ret, struct cove_err *err);
 
 /* x509.c */
 struct tls_cert_spec {

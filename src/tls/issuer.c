@@ -8,7 +8,6 @@
  * its own check of the name. */
 #include <ctype.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,28 +17,13 @@
 
 #include "tls/internal.h"
 
-/* Names minted and kept: sandboxes times the ports reached in each. */
-#define ISSUED_MAX 1024
-/* Short-lived, since they are made again whenever coved starts; renewed a
- * day before they end. */
-#define ISSUED_SECS (30 * 24 * 3600)
-#define RENEW_BEFORE_SECS (24 * 3600)
-
-struct issued {
-	char name[TLS_NAME_MAX]; /* empty: unused */
-	gnutls_datum_t der;
-	time_t renew_at;
-};
-
 struct tls_issuer {
 	char domain[TLS_NAME_MAX];
 	gnutls_x509_crt_t ca;
 	gnutls_x509_privkey_t ca_key;
 	gnutls_x509_privkey_t key; /* cert.pem's, every minted certificate's */
 	gnutls_datum_t own;        /* cert.pem's first certificate, DER */
-	pthread_mutex_t lock;      /* guards issued and next */
-	struct issued issued[ISSUED_MAX];
-	size_t next; /* the entry the next new name takes */
+	struct tls_minted minted;
 };
 
 static int load(struct tls_issuer *is, const char *dir, struct cove_err *err)
@@ -49,13 +33,13 @@ static int load(struct tls_issuer *is, const char *dir, struct cove_err *err)
 	gnutls_x509_crt_t crt = NULL;
 	int rc = tls_crt_read(p.ca, &is->ca, err);
 	if (rc == 0)
-		rc = tls_key_read(p.ca_key, &is->ca_key, err);
+		rc = tls_key_read(p.ca_key, true, &is->ca_key, err);
 	if (rc == 0 && !tls_key_matches(is->ca, is->ca_key))
 		rc = cove_errf(err, -EINVAL, "tls: key %s is not the key of the local CA %s", p.ca_key, p.ca);
 	if (rc == 0)
 		rc = tls_crt_read(p.cert, &crt, err);
 	if (rc == 0)
-		rc = tls_key_read(p.key, &is->key, err);
+		rc = tls_key_read(p.key, true, &is->key, err);
 	if (rc == 0 && !tls_key_matches(crt, is->key))
 		rc = cove_errf(err, -EINVAL, "tls: key %s is not the key of certificate %s", p.key, p.cert);
 	if (rc == 0 && (rc = gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, &is->own)) < 0)
@@ -71,8 +55,8 @@ int tls_issuer_new(const char *dir, const char *domain, struct tls_issuer **ret,
 	if (!is)
 		return cove_errf(err, -ENOMEM, "tls: out of memory");
 	snprintf(is->domain, sizeof(is->domain), "%s", domain);
-	pthread_mutex_init(&is->lock, NULL);
 	int rc = load(is, dir, err);
+	tls_minted_init(&is->minted, is->ca, is->ca_key, is->key);
 	if (rc == 0 && !tls_ca_permits(is->ca, domain))
 		rc = cove_errf(err, -EINVAL, "tls: the local CA in %s was made for another domain than %s; make one for it "
 					     "(coved --make-local-ca --domain %s, after removing %s/ca.pem and ca-key.pem)",
@@ -89,8 +73,7 @@ struct tls_issuer *tls_issuer_free(struct tls_issuer *is)
 {
 	if (!is)
 		return NULL;
-	for (size_t i = 0; i < ISSUED_MAX; i++)
-		gnutls_free(is->issued[i].der.data);
+	tls_minted_clear(&is->minted);
 	gnutls_free(is->own.data);
 	if (is->key)
 		gnutls_x509_privkey_deinit(is->key);
@@ -98,7 +81,6 @@ struct tls_issuer *tls_issuer_free(struct tls_issuer *is)
 		gnutls_x509_privkey_deinit(is->ca_key);
 	if (is->ca)
 		gnutls_x509_crt_deinit(is->ca);
-	pthread_mutex_destroy(&is->lock);
 	free(is);
 	return NULL;
 }
@@ -125,65 +107,17 @@ static bool issuable(const struct tls_issuer *is, const char *name, char out[TLS
 	return true;
 }
 
-static int mint(struct tls_issuer *is, const char *name, struct issued *e, struct cove_err *err)
-{
-	time_t now = time(NULL), until = now + ISSUED_SECS, ca_until = gnutls_x509_crt_get_expiration_time(is->ca);
-	if (ca_until < until)
-		until = ca_until;
-	const char *names[] = { name };
-	struct tls_cert_spec s = { .cn = name, .dns = names, .ndns = 1, .key = is->key, .issuer = is->ca,
-				   .issuer_key = is->ca_key, .not_after = until };
-	gnutls_x509_crt_t crt;
-	int rc = tls_cert_make(&s, &crt, err);
-	if (rc < 0)
-		return rc;
-	gnutls_datum_t der;
-	rc = gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, &der);
-	gnutls_x509_crt_deinit(crt);
-	if (rc < 0)
-		return tls_gnutls_err(err, rc, "tls: export the certificate for %s", name);
-	gnutls_free(e->der.data);
-	snprintf(e->name, sizeof(e->name), "%s", name);
-	e->der = der;
-	e->renew_at = until - RENEW_BEFORE_SECS;
-	return 0;
-}
-
-/* The entry for name, minted if there is none or it is due. Under lock. */
-static int issued_for(struct tls_issuer *is, const char *name, struct issued **ret, struct cove_err *err)
-{
-	struct issued *e = NULL;
-	for (size_t i = 0; i < ISSUED_MAX && !e; i++)
-		if (strcmp(is->issued[i].name, name) == 0)
-			e = &is->issued[i];
-	if (e && e->renew_at > time(NULL)) {
-		*ret = e;
-		return 0;
-	}
-	if (!e) {
-		e = &is->issued[is->next];
-		is->next = (is->next + 1) % ISSUED_MAX;
-		e->name[0] = '\0';
-	}
-	int rc = mint(is, name, e, err);
-	if (rc == 0)
-		*ret = e;
-	return rc;
-}
-
 /* The DER certificate for a name (SNI; NULL: none) into pcert. */
 static int cert_for(struct tls_issuer *is, const char *name, gnutls_pcert_st *pcert)
 {
 	char lower[TLS_NAME_MAX];
 	if (!name || !issuable(is, name, lower))
 		return gnutls_pcert_import_x509_raw(pcert, &is->own, GNUTLS_X509_FMT_DER, 0);
-	struct cove_err err = { 0 };
-	struct issued *e;
-	pthread_mutex_lock(&is->lock);
-	int rc = issued_for(is, lower, &e, &err);
-	if (rc == 0)
-		rc = gnutls_pcert_import_x509_raw(pcert, &e->der, GNUTLS_X509_FMT_DER, 0);
-	pthread_mutex_unlock(&is->lock);
+	gnutls_datum_t der;
+	if (tls_minted_der(&is->minted, lower, &der, NULL) < 0)
+		return GNUTLS_E_CERTIFICATE_ERROR;
+	int rc = gnutls_pcert_import_x509_raw(pcert, &der, GNUTLS_X509_FMT_DER, 0);
+	gnutls_free(der.data);
 	return rc;
 }
 

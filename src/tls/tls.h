@@ -6,13 +6,17 @@
  * (SNI) under the domain. The last is what makes E2B_DOMAIN=localhost:PORT
  * work: clients refuse a wildcard directly under a one-label name
  * (`*.localhost`: Node's checkServerIdentity, OpenSSL and GnuTLS alike), so
- * `8000-ID.localhost` needs a certificate of its own. */
+ * `8000-ID.localhost` needs a certificate of its own. And the egress
+ * authority, which guests trust and coved's egress proxy mints
+ * certificates with for the hosts it ends guests' TLS for. */
 #ifndef COVE_TLS_TLS_H
 #define COVE_TLS_TLS_H
 
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+
+#include <gnutls/gnutls.h>
 
 #include "common/err.h"
 
@@ -62,5 +66,23 @@ int tls_issuer_cert_pem(struct tls_issuer *is, const char *name, char **ret, str
  * gnutls_certificate_retrieve_function3, which finds the issuer as the
  * connection's libmicrohttpd socket context. */
 void *tls_issuer_select(void);
+
+/* The egress authority in dir (STATE_DIR/egress-ca: ca.pem, ca-key.pem
+ * 0600), made when missing and kept across restarts (guests' trust in it
+ * survives), with no name constraints, for 10 years; refused when its key
+ * is open to other users. Certificates it mints hold one key (ECDSA P-256)
+ * made per process. */
+struct tls_minter;
+int tls_minter_new(const char *dir, struct tls_minter **ret, struct cove_err *err);
+struct tls_minter *tls_minter_free(struct tls_minter *m);
+/* The authority's certificate, PEM: what guests trust. */
+const char *tls_minter_ca_pem(const struct tls_minter *m);
+/* Fresh server credentials holding a certificate for name (a host name as
+ * a TLS client's SNI gives it; lower-cased) signed by the authority, minted
+ * once and kept (a bounded table, renewed a day before it ends), and its
+ * key. The caller frees them (gnutls_certificate_free_credentials).
+ * Thread-safe. -EINVAL: name is not a host name. */
+int tls_minter_credentials(struct tls_minter *m, const char *name, gnutls_certificate_credentials_t *ret,
+			   struct cove_err *err);
 
 #endif

@@ -165,7 +165,7 @@ static void test_pair_errors(void **state)
 	expect_load_error(paths.cert, paths.ca_key, msg);
 	/* Expired. */
 	gnutls_x509_privkey_t key;
-	assert_int_equal(tls_key_read(paths.key, &key, NULL), 0);
+	assert_int_equal(tls_key_read(paths.key, false, &key, NULL), 0);
 	write_cert(expired, key, time(NULL) - 60);
 	snprintf(msg, sizeof(msg), "tls: certificate %s expired on ", expired);
 	expect_load_error(expired, paths.key, msg);
