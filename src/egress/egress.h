@@ -35,6 +35,10 @@ struct egress_config {
 	uint16_t port;               /* 0: a free port */
 	unsigned peek_timeout_ms;    /* wait for the name; then judged without one. 0: 5000 */
 	unsigned connect_timeout_ms; /* 0: 10000 */
+	/* The egress authority (tls.h), which every guest trusts: it mints the
+	 * certificates the proxy ends guests' TLS with for hosts with rules.
+	 * Borrowed. */
+	struct tls_minter *minter;
 };
 
 struct egress;
