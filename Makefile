@@ -47,7 +47,7 @@ COVED_SRCS := $(wildcard src/coved/*.c)
 COVED_OBJS := $(COVED_SRCS:%.c=$(O)/host/%.o)
 # Guest programs share the protocol code and the common helpers.
 GUEST_SHARED_SRCS := src/common/err.c src/common/env.c src/common/fs.c src/common/proc.c src/common/log.c src/common/spawn.c \
-	src/common/secret.c src/common/inet.c $(wildcard src/proto/*.c)
+	src/common/secret.c src/common/inet.c src/common/rootfs.c $(wildcard src/proto/*.c)
 INIT_SRCS := $(wildcard src/guest/init/*.c)
 # The agent also serves HTTP with the host's server code (src/http), built
 # against its own libmicrohttpd; cove-init has no use for it.
@@ -99,14 +99,23 @@ programs: $(BIN)/cove $(BIN)/coved $(BIN)/cove-init $(BIN)/cove-agent $(BIN)/cov
 
 # The upload target runs the agent's HTTP server and upload handler
 # (libmicrohttpd's multipart parser) in process.
-FUZZ_UPLOAD_SRCS := $(addprefix src/guest/agent/,http.c files.c users.c state.c resolv.c metadata.c fs_service.c) \
-	$(wildcard src/http/*.c) src/common/env.c src/common/fs.c src/common/log.c src/common/proc.c src/common/secret.c
+FUZZ_UPLOAD_SRCS := $(addprefix src/guest/agent/,http.c files.c users.c state.c resolv.c cacert.c metadata.c fs_service.c) \
+	$(wildcard src/http/*.c) src/common/env.c src/common/fs.c src/common/log.c src/common/proc.c src/common/secret.c \
+	src/common/rootfs.c
 $(BIN)/fuzz/fuzz_upload: tests/fuzz/fuzz_upload.c $(FUZZ_SRCS) $(FUZZ_UPLOAD_SRCS) $(MHD_LIB)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
 	@$(FUZZ_CC) -std=gnu17 -g -O1 -D_GNU_SOURCE -Isrc -Isrc/guest -I$(MHD)/include \
 		-fsanitize=fuzzer,address,undefined -o $@ $(filter %.c %.a,$^) \
 		$(shell pkg-config --cflags --libs jansson nettle 2>/dev/null) -lz -lpthread
+
+# The agent's /init caBundle parser (agent/cacert.h).
+FUZZ_CA_SRCS := src/guest/agent/cacert.c src/common/fs.c src/common/log.c src/common/env.c src/common/rootfs.c
+$(BIN)/fuzz/fuzz_ca_bundle: tests/fuzz/fuzz_ca_bundle.c $(FUZZ_SRCS) $(FUZZ_CA_SRCS)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	@$(FUZZ_CC) -std=gnu17 -g -O1 -D_GNU_SOURCE -Isrc -Isrc/guest -fsanitize=fuzzer,address,undefined -o $@ $(filter %.c,$^) \
+		$(shell pkg-config --cflags --libs jansson 2>/dev/null)
 
 # The API request targets run coved's request parsers (and the egress policy
 # check the create body ends with).

@@ -445,6 +445,8 @@ int agent_init(const struct agent_endpoint *ep, const struct agent_init_request 
 		if (!list || json_object_set_new(j, "nameservers", list) < 0)
 			return cove_errf(err, -ENOMEM, "init: JSON");
 	}
+	if (req->ca_bundle && json_object_set_new(j, "caBundle", json_string(req->ca_bundle)) < 0)
+		return cove_errf(err, -EINVAL, "init: the CA bundle is not UTF-8 text");
 	_cleanup_free_ char *body = json_dumps(j, JSON_COMPACT);
 	if (!body)
 		return cove_errf(err, -ENOMEM, "init: JSON");

@@ -41,10 +41,14 @@ struct agent_init_request {
 	/* IPv4 addresses the guest's resolv.conf is to name, NULL-terminated;
 	 * NULL or empty: the file stays as it is. */
 	const char *const *nameservers;
+	/* Certificates (PEM) the guest is to trust, in its system store and for
+	 * its runtimes (coved's egress authority); NULL: none given. */
+	const char *ca_bundle;
 };
 
 /* POST /init: sets the agent's access token, defaults and environment, the
- * guest's clock to the host's, and its nameservers. */
+ * guest's clock to the host's, its nameservers and the certificates it
+ * trusts. */
 int agent_init(const struct agent_endpoint *ep, const struct agent_init_request *req, struct cove_err *err);
 
 /* What the guest agent's GET /metrics reports of the guest. */

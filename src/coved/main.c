@@ -32,6 +32,7 @@
 #include "net/dns.h"
 #include "net/net.h"
 #include "store/store.h"
+#include "tls/tls.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:49982"
 #define MAX_SETTINGS 32
@@ -384,6 +385,12 @@ static int serve(struct settings *s)
 		coved_tls_close(&s->tls);
 		return 1;
 	}
+	/* The egress authority, which every guest is told to trust and the
+	 * egress proxy mints with; kept in the state directory, so guests'
+	 * trust survives restarts (removing it makes a new one). */
+	char egress_ca[PATH_MAX + 16];
+	snprintf(egress_ca, sizeof(egress_ca), "%s/egress-ca", s->state_dir);
+	struct tls_minter *minter = NULL;
 	struct store *store = NULL;
 	struct net_slots *net = NULL;
 	struct manager *m = NULL;
@@ -395,11 +402,12 @@ static int serve(struct settings *s)
 	nc.pool_size = s->net_pool;
 	nc.dns = dns_list; /* reachable on port 53 where a policy would block them */
 	int rc = 1;
-	if (store_open(s->state_dir, &store, &err) < 0 || net_slots_open(&nc, &net, NULL, &err) < 0)
+	if (tls_minter_new(egress_ca, &minter, &err) < 0 || store_open(s->state_dir, &store, &err) < 0 ||
+	    net_slots_open(&nc, &net, NULL, &err) < 0)
 		goto out;
 	/* Before the manager: the sandboxes it takes over may name domains. */
 	struct egress_config ec = { .slots = net, .dns = nc.dns, .port = (uint16_t)s->egress_port,
-				    .upstream_ca = s->upstream_ca[0] ? s->upstream_ca : NULL };
+				    .upstream_ca = s->upstream_ca[0] ? s->upstream_ca : NULL, .minter = minter };
 	if (egress_start(&ec, &egress, &err) < 0)
 		goto out;
 	/* Paused sandboxes are saved here, and snapshots kept, beside the
@@ -417,7 +425,8 @@ static int serve(struct settings *s)
 				     .saved_dir = saved_dir, .snapshots_dir = snapshots_dir, .warm_pool = s->warm_pool,
 				     .max_timeout_s = s->max_timeout, .build_dir = build_dir,
 				     .insecure_registries = s->insecure_registries,
-				     .max_template_disk_mib = s->max_template_disk_mib, .dns = dns_list };
+				     .max_template_disk_mib = s->max_template_disk_mib, .dns = dns_list,
+				     .ca_pem = tls_minter_ca_pem(minter) };
 	char exe_dir[PATH_MAX];
 	/* Images become templates with the guest programs next to coved, or
 	 * $COVE_GUEST_BIN's. */
@@ -454,6 +463,7 @@ out:
 	egress_stop(egress);
 	net_slots_close(net);
 	store_close(store);
+	tls_minter_free(minter);
 	coved_tls_close(&s->tls);
 	return rc;
 }

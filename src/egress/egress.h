@@ -38,7 +38,7 @@ struct egress_config {
 	unsigned peek_timeout_ms;    /* wait for the name; then judged without one. 0: 5000 */
 	unsigned connect_timeout_ms; /* 0: 10000 */
 	/* For hosts with rules (network.rules): the authority whose
-	 * certificates guests trust (NULL: HTTPS to them is refused); the
+	 * certificates guests trust (borrowed; NULL: HTTPS to them is refused); the
 	 * extra CA file upstream servers may be verified with, besides the
 	 * host's trust store (NULL: none); and how a ${e2b.secrets.NAME} is
 	 * filled in (malloc'd value, zeroed and freed by the proxy; NULL: no

@@ -2,108 +2,31 @@
  * resolv.conf when the image has none, and the directories cove-init mounts
  * on. The tree is the image author's: /sbin or /etc may be a symlink to
  * anywhere on the host, so every path is resolved by the kernel inside the
- * tree (openat2 with RESOLVE_IN_ROOT: "..", absolute symlinks and all stay
- * in it), and a file is replaced by unlinking what is there and creating a
- * new one (O_EXCL), never by writing through a link. */
+ * tree, and a file is replaced, never written through a link
+ * (common/rootfs.h). */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/fs.h"
+#include "common/rootfs.h"
 #include "image/internal.h"
 
-static int open_in_root(int root, const char *path, int flags, mode_t mode)
+/* The tree's errors say so. */
+static int tree_err(int r, struct cove_err *err)
 {
-	struct open_how how = {
-		.flags = (uint64_t)(flags | O_CLOEXEC),
-		.mode = (flags & O_CREAT) ? mode : 0,
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-	};
-	long fd = syscall(SYS_openat2, root, path, &how, sizeof(how));
-	return fd < 0 ? -errno : (int)fd;
+	if (r < 0 && err)
+		cove_err_prefix(err, "image tree");
+	return r;
 }
 
-/* path's directory part and its last name ("etc/x" -> "etc", "x"; "x" -> ".", "x"). */
-static void split(const char *path, char *dir, size_t size, const char **base)
-{
-	const char *slash = strrchr(path, '/');
-	if (!slash) {
-		snprintf(dir, size, ".");
-		*base = path;
-	} else {
-		snprintf(dir, size, "%.*s", (int)(slash - path), path);
-		*base = slash + 1;
-	}
-}
-
-/* mkdir -p of a relative path inside the tree; *made: the last was made now. */
-static int mkdir_in_root(int root, const char *path, mode_t mode, bool *made, struct cove_err *err)
-{
-	char prefix[PATH_MAX];
-	size_t len = strlen(path);
-	if (len >= sizeof(prefix))
-		return cove_errf(err, -ENAMETOOLONG, "image tree: %s: path too long", path);
-	for (size_t i = 1; i <= len; i++) {
-		if (path[i] != '/' && path[i] != '\0')
-			continue;
-		snprintf(prefix, sizeof(prefix), "%.*s", (int)i, path);
-		*made = false;
-		int fd = open_in_root(root, prefix, O_PATH | O_DIRECTORY, 0);
-		if (fd == -ENOENT) {
-			char dir[PATH_MAX];
-			const char *base;
-			split(prefix, dir, sizeof(dir), &base);
-			_cleanup_close_ int parent = open_in_root(root, dir, O_PATH | O_DIRECTORY, 0);
-			if (parent < 0)
-				return cove_errno(err, parent, "image tree: /%s", dir);
-			if (mkdirat(parent, base, mode) < 0)
-				return cove_errno(err, -errno, "image tree: mkdir /%s", prefix);
-			*made = true;
-			fd = open_in_root(root, prefix, O_PATH | O_DIRECTORY, 0);
-		}
-		if (fd < 0)
-			return cove_errno(err, fd, "image tree: /%s", prefix);
-		close(fd);
-	}
-	return 0;
-}
-
-/* A new file at path in the tree (what was there is unlinked first), root's,
- * of mode; returns its descriptor. */
 static int create_in_root(int root, const char *path, mode_t mode, struct cove_err *err)
 {
-	char dir[PATH_MAX];
-	const char *base;
-	bool made;
-	split(path, dir, sizeof(dir), &base);
-	int r = strcmp(dir, ".") ? mkdir_in_root(root, dir, 0755, &made, err) : 0;
-	if (r < 0)
-		return r;
-	_cleanup_close_ int parent = open_in_root(root, dir, O_PATH | O_DIRECTORY, 0);
-	if (parent < 0)
-		return cove_errno(err, parent, "image tree: /%s", dir);
-	if (unlinkat(parent, base, 0) < 0 && errno != ENOENT)
-		return cove_errno(err, -errno, "image tree: replace /%s", path);
-	int fd = openat(parent, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-	if (fd < 0)
-		return cove_errno(err, -errno, "image tree: create /%s", path);
-	if (fchown(fd, 0, 0) < 0 && geteuid() == 0) {
-		r = -errno;
-		close(fd);
-		return cove_errno(err, r, "image tree: chown /%s", path);
-	}
-	if (fchmod(fd, mode) < 0) {
-		r = -errno;
-		close(fd);
-		return cove_errno(err, r, "image tree: chmod /%s", path);
-	}
-	return fd;
+	return tree_err(rootfs_create(root, path, mode, err), err);
 }
 
 static int install_file(int root, const char *from, const char *path, mode_t mode, struct cove_err *err)
@@ -128,7 +51,7 @@ static int install_file(int root, const char *from, const char *path, mode_t mod
 static int add_resolv_conf(int root, struct cove_err *err)
 {
 	/* O_PATH: never opens what is there (a device node, a FIFO). */
-	int fd = open_in_root(root, "etc/resolv.conf", O_PATH, 0);
+	int fd = rootfs_open(root, "etc/resolv.conf", O_PATH, 0);
 	struct stat st;
 	bool keep = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0;
 	if (fd >= 0)
@@ -152,11 +75,11 @@ static int add_dirs(int root, struct cove_err *err)
 	static const char *const dirs[] = { "proc", "sys", "dev", "run", "tmp" };
 	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
 		bool made;
-		int r = mkdir_in_root(root, dirs[i], 0755, &made, err);
+		int r = rootfs_mkdir_p(root, dirs[i], 0755, &made, err);
 		if (r < 0)
-			return r;
+			return tree_err(r, err);
 		if (made && !strcmp(dirs[i], "tmp")) {
-			_cleanup_close_ int fd = open_in_root(root, "tmp", O_RDONLY | O_DIRECTORY, 0);
+			_cleanup_close_ int fd = rootfs_open(root, "tmp", O_RDONLY | O_DIRECTORY, 0);
 			if (fd < 0 || fchmod(fd, 01777) < 0)
 				return cove_errno(err, fd < 0 ? fd : -errno, "image tree: chmod /tmp");
 		}

@@ -79,6 +79,10 @@ struct manager_config {
 	 * the warm pool. NULL-terminated, borrowed; NULL or empty: none (the
 	 * template's file stays). Template build VMs get none. */
 	const char *const *dns;
+	/* Certificates (PEM) every sandbox's guest is to trust: the egress
+	 * authority's (tls.h's tls_minter), given at each /init as dns is,
+	 * resumes too. Borrowed; NULL: none. */
+	const char *ca_pem;
 };
 
 /* Who reaches a sandbox's own servers through the envd routing, and as

@@ -300,6 +300,7 @@ void entry_sandbox_config(const struct manager *m, const struct entry *e, const 
 		/* Its own on a resume or fork (a create sets the request's). */
 		.policy = e->policy.policy,
 		.dns = m->c.dns,
+		.ca_pem = m->c.ca_pem,
 	};
 }
 

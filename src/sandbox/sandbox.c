@@ -183,15 +183,16 @@ static const char *boot_name(enum sandbox_boot how)
 	}
 }
 
-/* Each sandbox's agent gets a token of its own, the host's clock and its
- * nameservers; a resumed one keeps its token, defaults, environment and
- * resolv.conf, and gets the clock (it stood still while saved); a rebooted
- * one is given them all again. */
+/* Each sandbox's agent gets a token of its own, the host's clock, its
+ * nameservers and the certificates to trust; a resumed one keeps its token,
+ * defaults, environment and resolv.conf, and gets the clock (it stood still
+ * while saved) and the certificates (this coved's, which a restart may
+ * have made anew); a rebooted one is given them all again. */
 static int init_agent(const struct sandbox_config *c, enum sandbox_boot how, const char *token, struct sandbox *sb,
 		      struct cove_err *err)
 {
 	struct agent_endpoint ep = { net_slot_netns_fd(sb->slot), NET_GUEST_ADDR, ENVD_PORT, NULL };
-	struct agent_init_request init = { sb->token, c->default_user, c->default_workdir, c->envs, c->dns };
+	struct agent_init_request init = { sb->token, c->default_user, c->default_workdir, c->envs, c->dns, c->ca_pem };
 	char warm_token[sizeof(sb->token)];
 	int r;
 	if (how == SANDBOX_BOOT_WARM) {
@@ -202,7 +203,7 @@ static int init_agent(const struct sandbox_config *c, enum sandbox_boot how, con
 	if (how == SANDBOX_BOOT_RESUME) {
 		snprintf(sb->token, sizeof(sb->token), "%s", token);
 		ep.token = sb->token;
-		init = (struct agent_init_request){ sb->token, NULL, NULL, NULL, NULL };
+		init = (struct agent_init_request){ sb->token, NULL, NULL, NULL, NULL, c->ca_pem };
 	} else if (how == SANDBOX_BOOT_REBOOT) {
 		/* A fresh agent: the /init it got when made, again. */
 		snprintf(sb->token, sizeof(sb->token), "%s", token);
@@ -214,7 +215,7 @@ static int init_agent(const struct sandbox_config *c, enum sandbox_boot how, con
 		 * the parent's, with c's variables added (a sandbox created from
 		 * a snapshot: the create's), and the nameservers of this host. */
 		ep.token = token;
-		init = (struct agent_init_request){ sb->token, NULL, NULL, c->envs, c->dns };
+		init = (struct agent_init_request){ sb->token, NULL, NULL, c->envs, c->dns, c->ca_pem };
 	}
 	r = agent_init(&ep, &init, err);
 	if (r < 0)

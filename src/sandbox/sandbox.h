@@ -45,6 +45,10 @@ struct sandbox_config {
 	 * resumed guest keeps what it had); NULL-terminated, NULL or empty:
 	 * the image's file stays. */
 	const char *const *dns;
+	/* Certificates (PEM) the guest is to trust: coved's egress authority,
+	 * given at every /init, a resume's too (the agent installs them once);
+	 * NULL: none. */
+	const char *ca_pem;
 	/* sandbox_snapshot_make only: a command started in the background (as
 	 * default_user, by /bin/sh -c, its output in SANDBOX_START_LOG in the
 	 * guest) once the guest is up, and one run until it exits 0, up to

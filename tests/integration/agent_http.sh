@@ -14,7 +14,17 @@ command -v curl >/dev/null || { echo "1..0 # SKIP curl is not installed ('make d
 tmp=$(mktemp -d /tmp/cove-agent-http.XXXXXX)
 # The image's resolv.conf, as a guest's /etc/resolv.conf stands in for it.
 echo "nameserver 192.0.2.1 # the image's" >"$tmp/resolv.conf"
-"$build/bin/cove-agent" --listen 127.0.0.1:0 --resolv-conf "$tmp/resolv.conf" >"$tmp/agent.out" 2>&1 &
+# A guest's tree for /init's caBundle: Debian's bundle (its last line
+# unended), Alpine's cert.pem linking to it, and links that try to lead out
+# of the tree: RHEL's bundle (absolute) and the CA file itself (relative).
+root=$tmp/root
+mkdir -p "$root/etc/ssl/certs" "$root/etc/pki/tls/certs" "$root/usr/local/share/ca-certificates"
+printf -- '-----BEGIN CERTIFICATE-----\nb3RoZXI=\n-----END CERTIFICATE-----' >"$root/etc/ssl/certs/ca-certificates.crt"
+ln -s certs/ca-certificates.crt "$root/etc/ssl/cert.pem"
+echo outside >"$tmp/outside.pem"
+ln -s "$tmp/outside.pem" "$root/etc/pki/tls/certs/ca-bundle.crt"
+ln -s ../../../../../../../../outside.pem "$root/usr/local/share/ca-certificates/cove-egress.crt"
+"$build/bin/cove-agent" --listen 127.0.0.1:0 --resolv-conf "$tmp/resolv.conf" --ca-root "$root" >"$tmp/agent.out" 2>&1 &
 agent=$!
 trap 'kill $agent 2>/dev/null; wait $agent 2>/dev/null; rm -rf "$tmp"' EXIT
 for _ in $(seq 1 50); do grep -q listening "$tmp/agent.out" && break; sleep 0.05; done
@@ -119,6 +129,50 @@ code=$(req -X POST -H 'X-Access-Token: next' -H 'Content-Type: application/json'
 [ "$code" = 204 ] && cmp -s "$tmp/resolv.conf" "$tmp/resolv.before"
 check "/init with nameservers [] leaves resolv.conf alone" $? "got $code $(cat "$tmp/resolv.conf")"
 
+# /init's caBundle (coved's egress authority) goes into the tree's trust store.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/ca.key" -out "$tmp/ca.pem" \
+    -subj /CN=egress-test -days 1 2>/dev/null
+bundle=$root/etc/ssl/certs/ca-certificates.crt crt=$root/usr/local/share/ca-certificates/cove-egress.crt
+last=$(grep -v -- ----- "$tmp/ca.pem" | tail -1) # the signature's end: this certificate's alone
+ca_init() { # ca_init BODY: the code
+    req -X POST -H 'X-Access-Token: next' -H 'Content-Type: application/json' --data "$1" "$base/init"
+}
+ca_json=$(python3 -c 'import json,sys; print(json.dumps({"caBundle": open(sys.argv[1]).read()}))' "$tmp/ca.pem")
+code=$(ca_init "$ca_json")
+[ "$code" = 204 ] && [ -f "$crt" ] && [ ! -L "$crt" ] && cmp -s "$crt" "$tmp/ca.pem" && [ "$(stat -c %a "$crt")" = 644 ] &&
+    [ "$(grep -cxF "$last" "$bundle")" = 1 ] && [ "$(grep -c 'BEGIN CERTIFICATE' "$bundle")" = 2 ] &&
+    grep -qx -- '-----END CERTIFICATE-----' <(head -3 "$bundle") && [ -L "$root/etc/ssl/cert.pem" ] &&
+    [ "$(cat "$tmp/outside.pem")" = outside ] && [ -L "$root/etc/pki/tls/certs/ca-bundle.crt" ] &&
+    [ -z "$(ls -A "$root/usr/local/share/ca-certificates" | grep -v '^cove-egress.crt$')" ]
+check "/init's caBundle: the CA file (a link there replaced) and Debian's bundle (once, through Alpine's link) hold it; nothing outside the tree written" $? \
+    "got $code" "$(ls -laR "$root")" "$(cat "$bundle")" "$(cat "$tmp/outside.pem")"
+inode=$(stat -c %i "$crt")
+code=$(ca_init "$ca_json")
+[ "$code" = 204 ] && [ "$(grep -cxF "$last" "$bundle")" = 1 ] && [ "$(stat -c %i "$crt")" = "$inode" ]
+check "the same caBundle again (a resume's /init) changes nothing" $? "got $code" "$(cat "$bundle")"
+ca_env() { # ca_env: what a process sees of the trust variables
+    local body='{"process":{"cmd":"sh","args":["-c","echo $NODE_EXTRA_CA_CERTS $SSL_CERT_FILE $REQUESTS_CA_BUNDLE"]},"stdin":false}'
+    printf "\\x00\\x00\\x00\\x00\\x$(printf %02x ${#body})%s" "$body" >"$tmp/start-env"
+    req -X POST -H 'X-Access-Token: next' -H 'Content-Type: application/connect+json' \
+        --data-binary @"$tmp/start-env" "$base/process.Process/Start" >/dev/null
+    grep -ao '"stdout":"[^"]*"' "$tmp/body" | sed 's/.*:"\(.*\)"/\1/' | base64 -d
+}
+want="/usr/local/share/ca-certificates/cove-egress.crt /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt"
+got=$(ca_env); [ "$got" = "$want" ]
+check "processes get NODE_EXTRA_CA_CERTS, SSL_CERT_FILE and REQUESTS_CA_BUNDLE" $? "got '$got'"
+code=$(ca_init '{"envVars":{"REQUESTS_CA_BUNDLE":"/mine.pem"}}')
+got=$(ca_env); code2=$(req -H 'X-Access-Token: next' "$base/envs")
+[ "$code" = 204 ] && [ "$got" = "${want% *} /mine.pem" ] && ! grep -q NODE_EXTRA_CA_CERTS "$tmp/body"
+check "envVars win over the trust variables, which GET /envs does not list" $? "got $code '$got' $code2 $(cat "$tmp/body")"
+cp "$bundle" "$tmp/bundle.before"
+for bad in '"not a certificate"' '7' '"-----BEGIN CERTIFICATE-----\nAAAA\n"' \
+    "$(python3 -c 'import json,sys; print(json.dumps(open(sys.argv[1]).read() + "junk"))' "$tmp/ca.pem")"; do
+    code=$(ca_init "{\"accessToken\":\"bad\",\"caBundle\":$bad}")
+    [ "$code" = 400 ] && grep -q caBundle "$tmp/body" && cmp -s "$bundle" "$tmp/bundle.before" &&
+        [ "$(req -H 'X-Access-Token: next' "$base/files?path=/nonexistent")" = 404 ]
+    check "/init with caBundle ${bad:0:40}: 400 naming it, nothing applied" $? "got $code $(cat "$tmp/body")"
+done
+
 # Signed /files URLs, as the SDK's downloadUrl/uploadUrl make them:
 # v1_ + unpadded base64(sha256("path:operation:username:token[:expiration]")).
 sign() { printf '%s' "$1" | openssl dgst -sha256 -binary | base64 | tr -d '='; }
@@ -174,7 +228,9 @@ code=$(req "$base/envs")
 [ "$code" = 401 ] && grep -q '"code":401' "$tmp/body"
 check "GET /envs needs the token" $? "got $code $(cat "$tmp/body")"
 code=$(curl -s -o "$tmp/body" -D "$tmp/headers" -w '%{http_code}' -H 'X-Access-Token: next' "$base/envs")
-[ "$code" = 200 ] && [ "$(cat "$tmp/body")" = '{"FROM_INIT":"yes"}' ] && grep -qi '^Cache-Control: no-store' "$tmp/headers"
+# (REQUESTS_CA_BUNDLE: the caBundle checks' envVars.)
+[ "$code" = 200 ] && [ "$(cat "$tmp/body")" = '{"FROM_INIT":"yes","REQUESTS_CA_BUNDLE":"/mine.pem"}' ] &&
+    grep -qi '^Cache-Control: no-store' "$tmp/headers"
 check "GET /envs: /init's envVars, not cached" $? "got $code $(cat "$tmp/body") $(cat "$tmp/headers")"
 
 # POST /files/compose: malformed bodies and bad sources, each refused with

@@ -34,8 +34,8 @@ static enum MHD_Result health(struct http_request *r)
 	return http_reply(r, MHD_HTTP_NO_CONTENT, NULL, "", 0);
 }
 
-/* POST /init: the host's access token, env vars, default workdir, clock
- * and nameservers.
+/* POST /init: the host's access token, env vars, default workdir, clock,
+ * nameservers and the egress authority's certificate.
  * Once a token is set, /init too needs it (a process in the guest must not
  * be able to take the sandbox's token over). */
 static enum MHD_Result init(struct http_request *r)
@@ -89,10 +89,13 @@ static const struct http_route routes[] = {
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: cove-agent [--listen ADDR:PORT] [--set-clock] [--resolv-conf FILE]   (default 0.0.0.0:%d)\n"
+	fprintf(stderr, "usage: cove-agent [--listen ADDR:PORT] [--set-clock] [--resolv-conf FILE] [--ca-root DIR]\n"
+			"                  (default 0.0.0.0:%d)\n"
 			"  --set-clock         let POST /init set the system clock (cove-init passes it in guests)\n"
 			"  --resolv-conf FILE  write POST /init's nameservers to FILE (cove-init passes\n"
-			"                      /etc/resolv.conf in guests)\n",
+			"                      /etc/resolv.conf in guests)\n"
+			"  --ca-root DIR       install POST /init's caBundle in the trust store of the tree\n"
+			"                      at DIR (cove-init passes / in guests)\n",
 		ENVD_PORT);
 }
 
@@ -100,12 +103,14 @@ int main(int argc, char **argv)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(ENVD_PORT) };
 	bool set_clock = false;
-	const char *resolv_conf = NULL;
+	const char *resolv_conf = NULL, *ca_root = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--set-clock") == 0) {
 			set_clock = true;
 		} else if (strcmp(argv[i], "--resolv-conf") == 0 && i + 1 < argc) {
 			resolv_conf = argv[++i];
+		} else if (strcmp(argv[i], "--ca-root") == 0 && i + 1 < argc) {
+			ca_root = argv[++i];
 		} else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
 			if (inet_addr_port_parse(argv[++i], &sa) < 0) {
 				fprintf(stderr, "cove-agent: --listen %s: expected ADDR:PORT\n", argv[i]);
@@ -117,7 +122,7 @@ int main(int argc, char **argv)
 		}
 	}
 	signal(SIGPIPE, SIG_IGN);
-	agent_state_setup(set_clock, resolv_conf);
+	agent_state_setup(set_clock, resolv_conf, ca_root);
 	struct http_server *server;
 	struct cove_err err = { 0 };
 	if (agent_http_start(&sa, routes, sizeof(routes) / sizeof(routes[0]), &server, &err) < 0) {

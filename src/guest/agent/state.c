@@ -15,7 +15,9 @@
 #include <nettle/base64.h>
 #include <nettle/sha2.h>
 
+#include "agent/cacert.h"
 #include "agent/resolv.h"
+#include "common/cleanup.h"
 #include "common/log.h"
 #include "common/secret.h"
 #include "proto/utf8.h"
@@ -30,6 +32,8 @@ static struct {
 	pthread_rwlock_t lock;
 	bool set_clock;
 	const char *resolv_conf; /* NULL: nameservers are not written */
+	const char *ca_root;     /* NULL: caBundle is not installed */
+	struct agent_ca_installed ca; /* what processes are pointed at */
 	char *token;
 	char **envs;
 	size_t nenvs;
@@ -37,10 +41,11 @@ static struct {
 	char *user;
 } st = { .lock = PTHREAD_RWLOCK_INITIALIZER };
 
-void agent_state_setup(bool set_clock, const char *resolv_conf)
+void agent_state_setup(bool set_clock, const char *resolv_conf, const char *ca_root)
 {
 	st.set_clock = set_clock;
 	st.resolv_conf = resolv_conf;
+	st.ca_root = ca_root;
 }
 
 bool agent_token_ok(const char *presented)
@@ -259,10 +264,22 @@ static void set_nameservers(const struct agent_nameservers *ns)
 		log_warn("op=init msg=\"%s\"", err.msg);
 }
 
+/* The egress authority in the guest's trust store, when /init gives it
+ * and the agent was given the tree (--ca-root). What it could not do it
+ * logged: TLS through the egress proxy fails, nothing else. */
+static void set_ca(const char *pem)
+{
+	if (pem && st.ca_root)
+		agent_ca_install(st.ca_root, pem, &st.ca);
+}
+
 int agent_init_apply(json_t *req, struct cove_err *err)
 {
 	struct agent_nameservers ns;
+	_cleanup_free_ char *ca = NULL;
 	int r = agent_nameservers_parse(req, &ns, err);
+	if (r == 0)
+		r = agent_ca_parse(req, &ca, err);
 	if (r < 0)
 		return r;
 	pthread_rwlock_wrlock(&st.lock);
@@ -277,6 +294,8 @@ int agent_init_apply(json_t *req, struct cove_err *err)
 		r = set_clock(req, err);
 	if (r == 0)
 		set_nameservers(&ns);
+	if (r == 0)
+		set_ca(ca);
 	/* Only as a sandbox's agent (which sets the clock), not in host tests. */
 	if (r == 0 && st.set_clock)
 		reseed_rng(st.token);
@@ -310,12 +329,34 @@ json_t *agent_envs_json(void)
 	return j;
 }
 
+/* The trust store's variables, unless /init's envVars set them. */
+static size_t ca_envs(const char *out[4])
+{
+	const char *all[4];
+	size_t n = 0;
+	agent_ca_envs(&st.ca, all);
+	for (size_t i = 0; all[i]; i++) {
+		size_t len = strcspn(all[i], "=") + 1;
+		bool set = false;
+		for (size_t j = 0; j < st.nenvs && !set; j++)
+			set = strncmp(st.envs[j], all[i], len) == 0;
+		if (!set)
+			out[n++] = all[i];
+	}
+	out[n] = NULL;
+	return n;
+}
+
 void agent_defaults_get(struct agent_defaults *out)
 {
 	pthread_rwlock_rdlock(&st.lock);
-	out->envs = calloc(st.nenvs + 1, sizeof(char *));
+	const char *ca[4];
+	size_t nca = ca_envs(ca);
+	out->envs = calloc(nca + st.nenvs + 1, sizeof(char *));
+	for (size_t i = 0; out->envs && i < nca; i++)
+		out->envs[i] = strdup(ca[i]);
 	for (size_t i = 0; out->envs && i < st.nenvs; i++)
-		out->envs[i] = strdup(st.envs[i]);
+		out->envs[nca + i] = strdup(st.envs[i]);
 	out->workdir = st.workdir ? strdup(st.workdir) : NULL;
 	pthread_rwlock_unlock(&st.lock);
 }

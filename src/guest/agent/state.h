@@ -1,7 +1,8 @@
 /* What the host tells the agent through POST /init: the access token that
  * every later request must present, environment variables for every
- * process, the default working directory, the host's clock, and the
- * guest's nameservers (agent/resolv.h). Shared by
+ * process, the default working directory, the host's clock, the guest's
+ * nameservers (agent/resolv.h) and the egress authority it is to trust
+ * (agent/cacert.h). Shared by
  * all request threads under one lock. */
 #ifndef COVE_AGENT_STATE_H
 #define COVE_AGENT_STATE_H
@@ -16,8 +17,10 @@
 /* set_clock: /init's timestamp may set the system clock (in a guest only:
  * an agent run on a host for tests must never touch the host's clock).
  * resolv_conf: the file /init's nameservers are written to (the guest's
- * /etc/resolv.conf; a test's file on a host); NULL: none is written. */
-void agent_state_setup(bool set_clock, const char *resolv_conf);
+ * /etc/resolv.conf; a test's file on a host); NULL: none is written.
+ * ca_root: the tree whose trust store /init's caBundle goes into (the
+ * guest's /; a test's directory); NULL: none is installed. */
+void agent_state_setup(bool set_clock, const char *resolv_conf, const char *ca_root);
 
 /* True when no token is set, or presented equals it (constant time). */
 bool agent_token_ok(const char *presented);
@@ -51,8 +54,9 @@ void agent_default_user(char *buf, size_t len);
 json_t *agent_envs_json(void);
 
 /* Copies of the defaults, for one process start: a NULL-terminated
- * "KEY=VALUE" array and a directory (NULL when unset). Free with
- * agent_defaults_free. */
+ * "KEY=VALUE" array (the trust store's variables, agent_ca_envs, that
+ * envVars do not set, then envVars) and a directory (NULL when unset).
+ * Free with agent_defaults_free. */
 struct agent_defaults {
 	char **envs;
 	char *workdir;
