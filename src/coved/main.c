@@ -31,6 +31,7 @@
 #include "manager/manager.h"
 #include "net/dns.h"
 #include "net/net.h"
+#include "secrets/secrets.h"
 #include "store/store.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:49982"
@@ -378,13 +379,15 @@ static int serve(struct settings *s)
 	struct manager *m = NULL;
 	struct api_server *api = NULL;
 	struct egress *egress = NULL;
+	struct secrets *secrets = NULL;
 	struct net_config nc;
 	net_config_from_env(&nc);
 	nc.state_dir = s->state_dir;
 	nc.pool_size = s->net_pool;
 	nc.dns = dns_list; /* reachable on port 53 where a policy would block them */
 	int rc = 1;
-	if (store_open(s->state_dir, &store, &err) < 0 || net_slots_open(&nc, &net, NULL, &err) < 0)
+	if (store_open(s->state_dir, &store, &err) < 0 || secrets_open(s->state_dir, &secrets, &err) < 0 ||
+	    net_slots_open(&nc, &net, NULL, &err) < 0)
 		goto out;
 	/* Before the manager: the sandboxes it takes over may name domains. */
 	struct egress_config ec = { .slots = net, .dns = nc.dns, .port = (uint16_t)s->egress_port };
@@ -405,7 +408,8 @@ static int serve(struct settings *s)
 				     .saved_dir = saved_dir, .snapshots_dir = snapshots_dir, .warm_pool = s->warm_pool,
 				     .max_timeout_s = s->max_timeout, .build_dir = build_dir,
 				     .insecure_registries = s->insecure_registries,
-				     .max_template_disk_mib = s->max_template_disk_mib, .dns = dns_list };
+				     .max_template_disk_mib = s->max_template_disk_mib, .dns = dns_list,
+				     .secrets = secrets };
 	char exe_dir[PATH_MAX];
 	/* Images become templates with the guest programs next to coved, or
 	 * $COVE_GUEST_BIN's. */
@@ -441,6 +445,7 @@ out:
 	manager_close(m);
 	egress_stop(egress);
 	net_slots_close(net);
+	secrets_close(secrets);
 	store_close(store);
 	coved_tls_close(&s->tls);
 	return rc;
