@@ -109,9 +109,11 @@ $(BIN)/fuzz/fuzz_upload: tests/fuzz/fuzz_upload.c $(FUZZ_SRCS) $(FUZZ_UPLOAD_SRC
 		$(shell pkg-config --cflags --libs jansson nettle 2>/dev/null) -lz -lpthread
 
 # The API request targets run coved's request parsers (and the egress policy
-# check the create body ends with).
-FUZZ_API_SRCS := src/common/json.c src/api/request.c src/api/bodies.c src/net/policy.c src/net/addr.c src/template/ref.c
-FUZZ_API_TARGETS := $(addprefix $(BIN)/fuzz/,fuzz_create_body fuzz_list_query fuzz_sandbox_host fuzz_snapshot_request)
+# check the create body ends with, and the secrets' rules).
+FUZZ_API_SRCS := src/common/json.c src/api/request.c src/api/bodies.c src/net/policy.c src/net/addr.c src/template/ref.c \
+	src/api/secrets_request.c src/secrets/names.c
+FUZZ_API_TARGETS := $(addprefix $(BIN)/fuzz/,fuzz_create_body fuzz_list_query fuzz_sandbox_host fuzz_snapshot_request \
+	fuzz_secret_request)
 $(FUZZ_API_TARGETS): $(FUZZ_API_SRCS)
 # An image's JSON documents (src/image/config.c).
 $(BIN)/fuzz/fuzz_image_config: src/image/config.c

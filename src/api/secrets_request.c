@@ -34,7 +34,7 @@ int api_secret_body_parse(const char *body, size_t len, bool create, struct api_
 			  struct cove_err *err)
 {
 	memset(ret, 0, sizeof(*ret));
-	json_error_t jerr;
+	json_error_t jerr = { .line = 0 };
 	ret->json = len ? json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
 	if (!json_is_object(ret->json)) {
 		int line = ret->json ? 0 : jerr.line, column = ret->json ? 0 : jerr.column;
