@@ -47,17 +47,27 @@ void secrets_key_free(struct secrets_key *k)
 	munmap(k, len);
 }
 
-/* A fresh key written aside (O_EXCL) and renamed into place without
- * replacing one another process made meanwhile (then that one is used). */
-static int key_make(const char *path, struct cove_err *err)
+/* The directory's entries on disk: a key whose rename a power cut undid
+ * would leave the values sealed under it unreadable. */
+static void sync_dir(const char *state_dir)
+{
+	_cleanup_close_ int fd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0)
+		(void)fsync(fd);
+}
+
+/* A fresh key written aside (O_EXCL, a name of this process's) and renamed
+ * into place without replacing one another process made meanwhile (then
+ * that one is used). */
+static int key_make(const char *state_dir, const char *path, struct cove_err *err)
 {
 	char tmp[PATH_MAX];
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.new", path) >= sizeof(tmp))
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.%d.new", path, (int)getpid()) >= sizeof(tmp))
 		return cove_errf(err, -ENAMETOOLONG, "secrets key %s: path too long", path);
 	unsigned char raw[SECRETS_KEY_BYTES];
 	if (gnutls_rnd(GNUTLS_RND_KEY, raw, sizeof(raw)) < 0)
 		return cove_errf(err, -EIO, "secrets key %s: no random bytes from GnuTLS", path);
-	/* A .new left by a crash never became the key: it can go. */
+	/* One left by a crashed process of this pid never became the key. */
 	unlink(tmp);
 	_cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	int r = fd < 0 ? -errno : fs_write_all(fd, raw, sizeof(raw));
@@ -71,6 +81,7 @@ static int key_make(const char *path, struct cove_err *err)
 		return cove_errno(err, r, "secrets key: write %s", tmp);
 	}
 	unlink(tmp); /* still there when another one won the race */
+	sync_dir(state_dir);
 	log_info("op=secrets-key msg=\"made a new secrets key\" path=%s", path);
 	return 0;
 }
@@ -121,7 +132,7 @@ int secrets_key_open(const char *state_dir, struct secrets_key **ret, bool *made
 	int r = key_read(path, k, err);
 	if (r == -ENOENT) {
 		*made = true;
-		r = key_make(path, err);
+		r = key_make(state_dir, path, err);
 		if (r == 0)
 			r = key_read(path, k, err);
 		if (r == -ENOENT)

@@ -318,7 +318,7 @@ static void test_key_file(void **state)
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0600);
 	assert_int_equal(st.st_size, SECRETS_KEY_BYTES);
-	snprintf(path, sizeof(path), "%s/%s.new", dir, SECRETS_KEY_FILE);
+	snprintf(path, sizeof(path), "%s/%s.%d.new", dir, SECRETS_KEY_FILE, (int)getpid());
 	assert_int_equal(access(path, F_OK), -1); /* nothing left aside */
 	snprintf(path, sizeof(path), "%s/%s", dir, SECRETS_KEY_FILE);
 
@@ -346,10 +346,10 @@ static void test_key_file(void **state)
 	unlink(path);
 	assert_int_equal(symlink("/etc/hostname", path), 0);
 	assert_true(open_rc(&err) < 0);
-	/* A .new left by a crash is replaced. */
+	/* A .new left by a crashed process of the same pid is replaced. */
 	unlink(path);
 	char aside[160];
-	snprintf(aside, sizeof(aside), "%s.new", path);
+	snprintf(aside, sizeof(aside), "%s.%d.new", path, (int)getpid());
 	int fd = open(aside, O_WRONLY | O_CREAT, 0600);
 	close(fd);
 	assert_int_equal(open_rc(&err), 0);
