@@ -30,8 +30,7 @@ static int metadata_field(json_t *body, struct api_secret_body *b, struct cove_e
 	return secrets_metadata_check(b->metadata, err);
 }
 
-int api_secret_body_parse(const char *body, size_t len, bool create, struct api_secret_body *ret,
-			  struct cove_err *err)
+int api_secret_body_parse(const char *body, size_t len, bool create, struct api_secret_body *ret, struct cove_err *err)
 {
 	memset(ret, 0, sizeof(*ret));
 	json_error_t jerr = { .line = 0 };
@@ -39,7 +38,8 @@ int api_secret_body_parse(const char *body, size_t len, bool create, struct api_
 	if (!json_is_object(ret->json)) {
 		int line = ret->json ? 0 : jerr.line, column = ret->json ? 0 : jerr.column;
 		api_secret_body_clear(ret);
-		return line ? cove_errf(err, -EINVAL, "the body is not a JSON object (line %d, column %d)", line, column)
+		return line ? cove_errf(err, -EINVAL, "the body is not a JSON object (line %d, column %d)", line,
+					column)
 			    : cove_errf(err, -EINVAL, "the body is not a JSON object");
 	}
 	int r = 0;

@@ -98,8 +98,9 @@ static int key_check(int fd, const char *path, struct cove_err *err)
 		return cove_errf(err, -EPERM, "secrets key %s belongs to uid %u, not to this user (%u)", path,
 				 (unsigned)st.st_uid, (unsigned)geteuid());
 	if (st.st_mode & 077)
-		return cove_errf(err, -EPERM, "secrets key %s has mode %04o: others than its owner may use it (chmod 600 it)",
-				 path, (unsigned)(st.st_mode & 07777));
+		return cove_errf(err, -EPERM,
+				 "secrets key %s has mode %04o: others than its owner may use it (chmod 600 it)", path,
+				 (unsigned)(st.st_mode & 07777));
 	if (st.st_size != SECRETS_KEY_BYTES)
 		return cove_errf(err, -EINVAL, "secrets key %s is %lld bytes, not %d", path, (long long)st.st_size,
 				 SECRETS_KEY_BYTES);

@@ -40,7 +40,8 @@ int secrets_name_canon(const char *name, char out[SECRETS_NAME_MAX + 1], struct 
 	if (strcmp(out, ".") == 0 || strcmp(out, "..") == 0)
 		return cove_errf(err, -EINVAL, "name cannot be '.' or '..': a URL path could not name it");
 	if (strncmp(out, SECRETS_ID_PREFIX, strlen(SECRETS_ID_PREFIX)) == 0)
-		return cove_errf(err, -EINVAL, "name cannot start with '%s': that prefix is for secret ids", SECRETS_ID_PREFIX);
+		return cove_errf(err, -EINVAL, "name cannot start with '%s': that prefix is for secret ids",
+				 SECRETS_ID_PREFIX);
 	return 0;
 }
 
@@ -56,14 +57,16 @@ static int metadata_entries(json_t *obj, struct cove_err *err)
 			return cove_errf(err, -EINVAL, "metadata.%.128s must be a string", k);
 		size_t klen = strlen(k), vlen = json_string_length(v);
 		if (klen == 0 || klen > SECRETS_METADATA_KEY_MAX)
-			return cove_errf(err, -EINVAL, "metadata: a key must be 1 to %d bytes", SECRETS_METADATA_KEY_MAX);
+			return cove_errf(err, -EINVAL, "metadata: a key must be 1 to %d bytes",
+					 SECRETS_METADATA_KEY_MAX);
 		if (vlen > SECRETS_METADATA_VALUE_MAX)
 			return cove_errf(err, -EINVAL, "metadata.%s: a value must be at most %d bytes", k,
 					 SECRETS_METADATA_VALUE_MAX);
 		total += klen + vlen;
 	}
 	if (total > SECRETS_METADATA_TOTAL_MAX)
-		return cove_errf(err, -EINVAL, "metadata: more than %d bytes of keys and values", SECRETS_METADATA_TOTAL_MAX);
+		return cove_errf(err, -EINVAL, "metadata: more than %d bytes of keys and values",
+				 SECRETS_METADATA_TOTAL_MAX);
 	return 0;
 }
 
@@ -73,7 +76,8 @@ int secrets_metadata_check(const char *metadata, struct cove_err *err)
 		return 0;
 	/* Bounded before it is parsed: a JSON text of at most that much. */
 	if (strlen(metadata) > 2 * SECRETS_METADATA_TOTAL_MAX + 64 * SECRETS_METADATA_ENTRIES)
-		return cove_errf(err, -EINVAL, "metadata: more than %d bytes of keys and values", SECRETS_METADATA_TOTAL_MAX);
+		return cove_errf(err, -EINVAL, "metadata: more than %d bytes of keys and values",
+				 SECRETS_METADATA_TOTAL_MAX);
 	json_t *obj = json_loads(metadata, JSON_REJECT_DUPLICATES, NULL);
 	int r = json_is_object(obj) ? metadata_entries(obj, err)
 				    : cove_errf(err, -EINVAL, "metadata must be an object of strings");

@@ -250,8 +250,11 @@ static int list_one(void *ctx, const struct store_secret *sec)
 	struct listing *l = ctx;
 	if (l->seen++ == l->limit)
 		return 0; /* the one past the page: there are more */
-	struct secret_info info = { .version = sec->version, .metadata = sec->metadata, .created_ms = sec->created_ms,
-				    .updated_ms = sec->updated_ms, .seq = sec->seq };
+	struct secret_info info = { .version = sec->version,
+				    .metadata = sec->metadata,
+				    .created_ms = sec->created_ms,
+				    .updated_ms = sec->updated_ms,
+				    .seq = sec->seq };
 	snprintf(info.id, sizeof(info.id), "%s", sec->id);
 	snprintf(info.name, sizeof(info.name), "%s", sec->name);
 	return l->fn(l->ctx, &info);

@@ -55,10 +55,10 @@ bool secrets_exists(struct secrets *s, const char *name);
 struct secret_info {
 	char id[SECRETS_ID_MAX];
 	char name[SECRETS_NAME_MAX + 1];
-	int64_t version;              /* 1 when made, one more at each update */
-	char *metadata;               /* a JSON object of strings ("{}" when none); owned */
+	int64_t version;                /* 1 when made, one more at each update */
+	char *metadata;                 /* a JSON object of strings ("{}" when none); owned */
 	int64_t created_ms, updated_ms; /* wall clock */
-	int64_t seq;                  /* creation order */
+	int64_t seq;                    /* creation order */
 };
 void secret_info_clear(struct secret_info *info);
 

@@ -80,9 +80,9 @@ int store_secret_insert(struct store *s, const struct store_secret *sec, struct 
 static int run_one_row(struct store *s, sqlite3_stmt *st, const char *what, const char *id, struct cove_err *err)
 {
 	int rc = sqlite3_step(st);
-	int r = rc != SQLITE_DONE		? store_sql_fail(s, rc, what, err)
-		: sqlite3_changes(s->db) == 0 ? cove_errf(err, -ENOENT, "no secret '%s'", id)
-					      : 0;
+	int r = rc != SQLITE_DONE           ? store_sql_fail(s, rc, what, err)
+	      : sqlite3_changes(s->db) == 0 ? cove_errf(err, -ENOENT, "no secret '%s'", id)
+					    : 0;
 	sqlite3_finalize(st);
 	pthread_mutex_unlock(&s->lock);
 	return r;
@@ -106,8 +106,7 @@ int store_secret_replace(struct store *s, const struct store_secret *sec, struct
 	return run_one_row(s, st, "update secret", sec->id, err);
 }
 
-int store_secret_get(struct store *s, const char *id, const char *name, struct store_secret *ret,
-		     struct cove_err *err)
+int store_secret_get(struct store *s, const char *id, const char *name, struct store_secret *ret, struct cove_err *err)
 {
 	sqlite3_stmt *st;
 	int r = store_stmt_begin(s, &st, "SELECT " SECRET_COLUMNS " FROM secrets WHERE id = ? OR name = ?",
@@ -127,7 +126,10 @@ int store_secret_get(struct store *s, const char *id, const char *name, struct s
 					 : cove_errf(err, r, "state %s: secret '%s': bad row", s->path, id ? id : name);
 		}
 	} else {
-		r = rc == SQLITE_DONE ? cove_errf(err, -ENOENT, "no secret '%s'", id ? id : name ? name : "")
+		r = rc == SQLITE_DONE ? cove_errf(err, -ENOENT, "no secret '%s'",
+						  id     ? id
+						  : name ? name
+							 : "")
 				      : store_sql_fail(s, rc, "read secret", err);
 	}
 	sqlite3_finalize(st);
