@@ -62,11 +62,11 @@ static const struct http_route routes[] = {
 	{ "POST", "/volumes", api_not_supported },
 	{ "GET", "/volumes/{volumeID}", api_not_supported },
 	{ "DELETE", "/volumes/{volumeID}", api_not_supported },
-	{ "GET", "/secrets", api_not_supported },
-	{ "POST", "/secrets", api_not_supported },
-	{ "GET", "/secrets/{secretID}", api_not_supported },
-	{ "POST", "/secrets/{secretID}", api_not_supported },
-	{ "DELETE", "/secrets/{secretID}", api_not_supported },
+	{ "GET", "/secrets", api_secrets },
+	{ "POST", "/secrets", api_secret_create, API_SECRET_BODY_LIMIT },
+	{ "GET", "/secrets/{}", api_secret_info },
+	{ "POST", "/secrets/{}", api_secret_update, API_SECRET_BODY_LIMIT },
+	{ "DELETE", "/secrets/{}", api_secret_destroy },
 	/* Teams, keys, tokens, nodes, administration: Cove has one key (coved
 	 * --api-key) and one host. */
 	{ "GET", "/health", api_not_supported },

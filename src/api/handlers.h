@@ -54,6 +54,14 @@ enum MHD_Result api_upload(struct http_request *r);
 int api_upload_sink(struct http_request *r, const char *data, size_t len);
 void api_upload_cleanup(struct http_request *r);
 int api_upload_authorize(struct http_request *r, char *why, size_t len);
+/* secrets.c */
+/* A value of SECRETS_VALUE_MAX bytes, every one a JSON escape, and metadata. */
+#define API_SECRET_BODY_LIMIT (512u << 10)
+enum MHD_Result api_secrets(struct http_request *r);
+enum MHD_Result api_secret_create(struct http_request *r);
+enum MHD_Result api_secret_info(struct http_request *r);
+enum MHD_Result api_secret_update(struct http_request *r);
+enum MHD_Result api_secret_destroy(struct http_request *r);
 
 /* reply.c */
 struct manager *api_manager(struct http_request *r);

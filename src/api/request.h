@@ -15,6 +15,7 @@
 
 #include "common/err.h"
 #include "manager/manager.h"
+#include "secrets/secrets.h"
 #include "template/template.h"
 
 /* metadata and envVars of a create. */
@@ -195,5 +196,28 @@ int api_sandbox_target_parse(const char *id_header, const char *port_header, con
  * carries to its guest: mask with every "${PORT}" replaced by the port
  * (E2B's orchestrator proxy's rule), into out. Never longer than mask. */
 void api_mask_host(const char *mask, unsigned port, char out[MANAGER_MASK_HOST_MAX]);
+
+/* POST /secrets (create: {"name", "value", "metadata"?}) and POST
+ * /secrets/{id} ({"value", "metadata"?}): E2B's NewSecret and SecretUpdate,
+ * checked by secrets/secrets.h's rules, the name lower-cased. The value
+ * stays in json (w points into it); clearing zeroes it. */
+struct api_secret_body {
+	struct secret_write w;
+	char name[SECRETS_NAME_MAX + 1];
+	char *metadata; /* compact JSON text, or NULL when not given */
+	json_t *json;
+};
+int api_secret_body_parse(const char *body, size_t len, bool create, struct api_secret_body *ret,
+			  struct cove_err *err);
+void api_secret_body_clear(struct api_secret_body *b);
+
+/* GET /secrets?limit=N&nextToken=T: a page of at most limit (1 to
+ * SECRETS_LIST_MAX, default API_LIST_DEFAULT_LIMIT) made before before_seq
+ * (the token: where the last page ended; 0 from the newest). */
+struct api_secret_query {
+	int64_t before_seq;
+	size_t limit;
+};
+int api_secret_query_parse(const struct api_query *q, struct api_secret_query *ret, struct cove_err *err);
 
 #endif

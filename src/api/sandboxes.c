@@ -5,7 +5,33 @@
 #include <string.h>
 
 #include "api/handlers.h"
+#include "proto/placeholder.h"
 #include "proto/utf8.h"
+#include "secrets/secrets.h"
+
+/* Every ${e2b.secrets.NAME} of the rules names a secret there is (field:
+ * the rules' name in the request); checked when rules are set, as E2B
+ * does, so that a typo is a 400 rather than a request failing later. */
+static int rules_secrets_known(struct http_request *r, const struct net_policy *p, const char *field,
+			       struct cove_err *err)
+{
+	struct secrets *s = manager_secrets(api_manager(r));
+	for (size_t i = 0; i < p->nrules; i++)
+		for (size_t k = 0; k < p->rules[i].nheaders; k++) {
+			const struct net_header *h = &p->rules[i].headers[k];
+			struct placeholder ph;
+			size_t len = strlen(h->value);
+			for (size_t at = 0; placeholder_next(h->value, len, at, &ph, NULL) > 0; at = ph.at + ph.len) {
+				char name[PLACEHOLDER_NAME_MAX + 1];
+				snprintf(name, sizeof(name), "%.*s", (int)ph.name_len, ph.name);
+				if (!s || !secrets_exists(s, name))
+					return cove_errf(err, -EINVAL,
+							 "%s['%s']: header %s: no secret named '%s' (Secret.create it first)",
+							 field, p->rules[i].host, h->name, name);
+			}
+		}
+	return 0;
+}
 
 enum MHD_Result api_sandbox_create(struct http_request *r)
 {
@@ -14,7 +40,8 @@ enum MHD_Result api_sandbox_create(struct http_request *r)
 	struct manager_info info = { 0 };
 	int rc = api_create_body_parse(r->body, r->len, &body, &err);
 	if (rc == 0) {
-		rc = manager_create(api_manager(r), &body.req, &info, &err);
+		rc = rules_secrets_known(r, &body.req.policy, "network.rules", &err);
+		rc = rc ?: manager_create(api_manager(r), &body.req, &info, &err);
 		api_create_body_clear(&body);
 	}
 	/* No such template is the request's fault. */
@@ -151,7 +178,8 @@ enum MHD_Result api_sandbox_network(struct http_request *r)
 	struct api_network_body body;
 	int rc = api_network_body_parse(r->body, r->len, &body, &err);
 	if (rc == 0) {
-		rc = manager_set_network(api_manager(r), r->params[0], &body.policy, &err);
+		rc = rules_secrets_known(r, &body.policy, "rules", &err);
+		rc = rc ?: manager_set_network(api_manager(r), r->params[0], &body.policy, &err);
 		api_network_body_clear(&body);
 	}
 	return rc < 0 ? api_reply_failure(r, rc, &err) : http_reply_empty(r, 204);

@@ -31,6 +31,7 @@
 #include "manager/manager.h"
 #include "net/dns.h"
 #include "net/net.h"
+#include "secrets/secrets.h"
 #include "store/store.h"
 #include "tls/tls.h"
 
@@ -357,6 +358,13 @@ static int split_listen(const char *listen, char *addr, size_t len, unsigned *po
 	return 0;
 }
 
+/* The egress proxy's ${e2b.secrets.NAME}: the secret's value now. */
+static int egress_secret(void *ctx, const char *name, char **value, size_t *len, struct cove_err *err)
+{
+	int r = secrets_value(ctx, name, value, len, err);
+	return r == -ENOENT ? cove_errf(err, r, "secret '%s' does not exist (any more)", name) : r;
+}
+
 static int serve(struct settings *s)
 {
 	struct cove_err err = { 0 };
@@ -396,6 +404,7 @@ static int serve(struct settings *s)
 	struct manager *m = NULL;
 	struct api_server *api = NULL;
 	struct egress *egress = NULL;
+	struct secrets *secrets = NULL;
 	struct net_config nc;
 	net_config_from_env(&nc);
 	nc.state_dir = s->state_dir;
@@ -403,11 +412,13 @@ static int serve(struct settings *s)
 	nc.dns = dns_list; /* reachable on port 53 where a policy would block them */
 	int rc = 1;
 	if (tls_minter_new(egress_ca, &minter, &err) < 0 || store_open(s->state_dir, &store, &err) < 0 ||
+	    secrets_open(s->state_dir, &secrets, &err) < 0 ||
 	    net_slots_open(&nc, &net, NULL, &err) < 0)
 		goto out;
 	/* Before the manager: the sandboxes it takes over may name domains. */
 	struct egress_config ec = { .slots = net, .dns = nc.dns, .port = (uint16_t)s->egress_port,
-				    .upstream_ca = s->upstream_ca[0] ? s->upstream_ca : NULL, .minter = minter };
+				    .upstream_ca = s->upstream_ca[0] ? s->upstream_ca : NULL, .minter = minter,
+				    .secret = egress_secret, .secret_ctx = secrets };
 	if (egress_start(&ec, &egress, &err) < 0)
 		goto out;
 	/* Paused sandboxes are saved here, and snapshots kept, beside the
@@ -426,7 +437,7 @@ static int serve(struct settings *s)
 				     .max_timeout_s = s->max_timeout, .build_dir = build_dir,
 				     .insecure_registries = s->insecure_registries,
 				     .max_template_disk_mib = s->max_template_disk_mib, .dns = dns_list,
-				     .ca_pem = tls_minter_ca_pem(minter) };
+				     .ca_pem = tls_minter_ca_pem(minter), .secrets = secrets };
 	char exe_dir[PATH_MAX];
 	/* Images become templates with the guest programs next to coved, or
 	 * $COVE_GUEST_BIN's. */
@@ -462,6 +473,7 @@ out:
 	manager_close(m);
 	egress_stop(egress);
 	net_slots_close(net);
+	secrets_close(secrets);
 	store_close(store);
 	tls_minter_free(minter);
 	coved_tls_close(&s->tls);

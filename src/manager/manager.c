@@ -299,6 +299,11 @@ const char *manager_templates_dir(const struct manager *m)
 	return m->c.templates_dir;
 }
 
+struct secrets *manager_secrets(const struct manager *m)
+{
+	return m->c.secrets;
+}
+
 int manager_template_spawns(struct manager *m, const char *name, uint64_t *count, int64_t *last_ms,
 			    struct cove_err *err)
 {

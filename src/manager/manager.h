@@ -15,6 +15,8 @@
 #include "store/store.h"
 #include "vmm/vmm.h"
 
+struct secrets;
+
 #define MANAGER_DEFAULT_TIMEOUT_S 300
 /* The longest a sandbox may live unless the host says otherwise
  * (max_timeout_s): E2B's. */
@@ -83,6 +85,9 @@ struct manager_config {
 	 * authority's (tls.h's tls_minter), given at each /init as dns is,
 	 * resumes too. Borrowed; NULL: none. */
 	const char *ca_pem;
+	/* The host's secrets (secrets/secrets.h), for the API and the egress
+	 * proxy to reach through the manager; borrowed. NULL: none. */
+	struct secrets *secrets;
 };
 
 /* Who reaches a sandbox's own servers through the envd routing, and as
@@ -271,6 +276,8 @@ int manager_log_paths(struct manager *m, const char *id, char console[PATH_MAX],
 		      struct cove_err *err);
 /* The templates sandboxes can be made from. */
 const char *manager_templates_dir(const struct manager *m);
+/* The secrets it was given (manager_config.secrets), or NULL. */
+struct secrets *manager_secrets(const struct manager *m);
 /* How many sandboxes were created from template name, and when the last
  * was (wall clock ms; 0: never), as the state database counts them. */
 int manager_template_spawns(struct manager *m, const char *name, uint64_t *count, int64_t *last_ms,

@@ -88,6 +88,15 @@ static const char *const migrations[] = {
 	 * Host its servers see ("": the routing's). */
 	"ALTER TABLE sandboxes ADD COLUMN traffic_token TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE sandboxes ADD COLUMN mask_host TEXT NOT NULL DEFAULT '';",
+	/* 10: secrets (E2B's Secret API; secrets.c): metadata in the clear,
+	 * each value sealed by src/secrets under the host's key (nonce, and
+	 * ciphertext with its tag), names unique. */
+	"CREATE TABLE secrets ("
+	" id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+	" version INTEGER NOT NULL, metadata TEXT NOT NULL DEFAULT '{}',"
+	" nonce BLOB NOT NULL, sealed BLOB NOT NULL,"
+	" created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL, seq INTEGER NOT NULL);"
+	"CREATE INDEX secrets_by_seq ON secrets (seq);",
 };
 
 static const char *const slot_state_names[] = { "creating", "ready", "used", "destroying" };

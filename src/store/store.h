@@ -214,4 +214,36 @@ typedef int (*store_tag_fn)(void *ctx, const struct store_tag *t);
 /* template's tags (every template's when NULL), by tag. */
 int store_tag_each(struct store *s, const char *template_id, store_tag_fn fn, void *ctx, struct cove_err *err);
 
+/* Secrets (src/secrets, E2B's Secret API; secrets.c): a row each, its value
+ * sealed by the secrets module (the store sees only the nonce and the
+ * ciphertext with its tag), its name unique. */
+#define STORE_SECRET_NONCE 12
+struct store_secret {
+	char id[40];
+	char name[128];
+	int64_t version;
+	char *metadata;              /* JSON object text; owned when read (store_secret_clear) */
+	unsigned char nonce[STORE_SECRET_NONCE];
+	unsigned char *sealed;       /* ciphertext and tag; owned when read */
+	size_t sealed_len;
+	int64_t created_ms, updated_ms;
+	int64_t seq;                 /* creation order: listings are newest first */
+};
+void store_secret_clear(struct store_secret *sec);
+/* A new row; -EEXIST when its name is taken. */
+int store_secret_insert(struct store *s, const struct store_secret *sec, struct cove_err *err);
+/* Replaces the version, metadata, nonce, sealed value and updated_ms of
+ * the row of sec->id; -ENOENT when there is none. */
+int store_secret_replace(struct store *s, const struct store_secret *sec, struct cove_err *err);
+/* The row of id, or else of name (either may be NULL); -ENOENT: none. */
+int store_secret_get(struct store *s, const char *id, const char *name, struct store_secret *ret,
+		     struct cove_err *err);
+/* -ENOENT when there is no such row. */
+int store_secret_delete(struct store *s, const char *id, struct cove_err *err);
+typedef int (*store_secret_fn)(void *ctx, const struct store_secret *sec);
+/* At most limit rows made before before_seq (0: any), newest first, without
+ * their values (sealed NULL); sec is valid during the call only. */
+int store_secret_each(struct store *s, int64_t before_seq, size_t limit, store_secret_fn fn, void *ctx,
+		      struct cove_err *err);
+
 #endif

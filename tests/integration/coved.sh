@@ -327,13 +327,15 @@ GET /sandboxes/metrics /sandboxes/metrics
 GET /v2/templates /v2/templates
 GET /templates/t/builds/b/logs /templates/{templateID}/builds/{buildID}/logs
 POST /volumes /volumes
-GET /secrets/s /secrets/{secretID}
 GET /teams /teams
 GET /api-keys /api-keys
 DELETE /admin/teams/t/api-keys/k /admin/teams/{teamID}/api-keys/{apiKeyID}
 GET /nodes /nodes
 ROUTES
 [ -z "$bad501" ]; check "E2B's routes Cove does not serve: 501 {code, message naming the route}" $? "$bad501"
+# Secrets are served (tests/e2b/coved/secrets.test.mjs has the rest).
+s=$(api GET /secrets/no-such-secret); [ "$s" = 404 ] && [ "$(field "['code']")" = 404 ]
+check "GET /secrets/{unknown}: 404 with code 404" $? "$s $(cat "$out")"
 # Fields of create that Cove has nothing behind: 501 naming the field, and
 # no sandbox made.
 before=$(api GET /sandboxes >/dev/null; cat "$out")

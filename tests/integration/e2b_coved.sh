@@ -1,6 +1,6 @@
 #!/bin/bash
 # The official E2B SDK against a real coved, with real guests: the control
-# plane (tests/e2b/coved: control.test.mjs, parity.test.mjs), then every SDK scenario of tests/e2b against a
+# plane (tests/e2b/coved: control, parity, secrets, ...), then every SDK scenario of tests/e2b against a
 # `base` sandbox created through coved, each call relayed by coved's envd
 # routing. node's own test runner prints TAP; only its top-level lines are
 # counted.
@@ -26,11 +26,22 @@ echo "$coved_pid" >"$base/coved.pid"
 export COVE_NODE_DIR=$node_dir COVE_BUILD=$build
 export COVE_RESTART_COVED=". '$(cd "$(dirname "$0")/.." && pwd)/lib.sh' && build='$build' && restart_coved_sdk '$base/coved-restarted.log' '$base/coved.pid' '$base/coved.url'"
 rc=0
-node --test --test-reporter=tap --test-concurrency=1 "$here"/*.test.mjs || rc=$?
-if [ -s "$base/coved.url" ]; then
+# The coved serving now: a test that restarted it left its URL in coved.url.
+serving() {
+    [ -s "$base/coved.url" ] || return 0
     E2B_API_URL=$(cat "$base/coved.url")
     export E2B_API_URL E2B_SANDBOX_URL=$E2B_API_URL
-fi
+}
+# One file at a time, so that each is pointed at the coved serving.
+for f in "$here"/*.test.mjs; do
+    serving
+    node --test --test-reporter=tap --test-concurrency=1 "$f" || rc=$?
+done
+serving
+# secrets.test.mjs's values (cove-test-secret-HEX) must be in no log.
+leaked=$(grep -l 'cove-test-secret-' "$base"/coved*.log 2>/dev/null)
+if [ -z "$leaked" ]; then echo "ok 999 - no secret value in coved's logs"
+else echo "not ok 999 - a secret value is in $leaked"; rc=1; fi
 if [ -r "$COVE_TEMPLATES/base/rootfs.ext4" ]; then
     COVE_E2B_COVED=1 node --test --test-reporter=tap --test-concurrency=1 "$here"/../*.test.mjs || rc=$?
 else

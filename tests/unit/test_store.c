@@ -353,7 +353,8 @@ static void test_migrate_policy(void **state)
 					  "ALTER TABLE sandboxes DROP COLUMN traffic_token;"
 					  "ALTER TABLE sandboxes DROP COLUMN mask_host;"
 					  "DROP TABLE snapshots; DROP TABLE sandbox_snapshots;"
-					  "DROP TABLE builds; DROP TABLE template_tags; PRAGMA user_version = 4", NULL,
+					  "DROP TABLE builds; DROP TABLE template_tags; DROP TABLE secrets;"
+					  "PRAGMA user_version = 4", NULL,
 				      NULL, NULL),
 			 SQLITE_OK);
 	sqlite3_close(db);

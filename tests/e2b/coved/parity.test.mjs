@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { randomUUID } from 'node:crypto';
 
-const { ALL_TRAFFIC, Sandbox, SandboxNotFoundError, Template, Volume, VolumeError, Secret, SecretError } = createRequire(
+const { ALL_TRAFFIC, Sandbox, SandboxNotFoundError, Template, Volume, VolumeError } = createRequire(
   `${process.env.COVE_NODE_DIR}/`,
 )('e2b');
 const template = 'tiny';
@@ -159,8 +159,6 @@ test('getMetrics carries the guest page cache (memCache)', async () => {
 test('what Cove does not serve fails with 501 and says so, never as not found', async () => {
   await assert.rejects(Volume.create('parity-volume'), (e) =>
     e instanceof VolumeError && /^501: not supported by Cove: POST \/volumes$/.test(e.message));
-  await assert.rejects(Secret.create('parity-secret', 'value'), (e) =>
-    e instanceof SecretError && /^501: not supported by Cove: POST \/secrets$/.test(e.message));
   // A create asking for what Cove has nothing behind is refused, not run
   // without it.
   await assert.rejects(Sandbox.create('tiny', { volumeMounts: { '/mnt/data': 'parity-volume' } }), (e) =>
