@@ -43,8 +43,9 @@ struct secrets;
 /* Opens (making the key file if there is none) the secrets of coved's state dir. */
 int secrets_open(const char *state_dir, struct secrets **ret, struct cove_err *err);
 void secrets_close(struct secrets *s); /* NULL-safe */
-/* The current value of the secret called name (lower-cased before lookup):
- * malloc'd, NUL-terminated, *len its length; -ENOENT (err names it) when there is none.
+/* The current value of the secret called name (lower-cased before lookup;
+ * an id works too): malloc'd, NUL-terminated, *len its length; -ENOENT (err
+ * names it) when there is none.
  * The caller zeroes and frees it. -EBADMSG when it cannot be opened (a key
  * file that is not the one it was sealed with, or a changed row). */
 int secrets_value(struct secrets *s, const char *name, char **ret, size_t *len, struct cove_err *err);
