@@ -13,6 +13,7 @@
 # Prints TAP.
 set -u
 build=${COVE_BUILD:-$(cd "$(dirname "$0")/../../build" && pwd)}
+cove=$build/bin/cove
 here=$(cd "$(dirname "$0")/.." && pwd)
 node_dir=${COVE_NODE_DIR:-$build/node}
 . "$here/lib.sh"
@@ -63,7 +64,7 @@ out=$(probe)
 # The guest holds the control string (a file it wrote and read back, in its
 # page cache and on its disk); paused, its memory is saved to a file.
 out=$(sdk "const s = await Sandbox.connect('$id');
-await s.commands.run('echo $control > /root/control; sync; cat /root/control');
+await s.commands.run('echo $control > ~/control; sync; cat ~/control');
 await Sandbox.pause('$id'); console.log('paused')" 2>&1)
 found_control=$(grep -rlaF "$control" "$COVE_STATE_DIR" "$COVE_RUN_DIR" 2>/dev/null | wc -l)
 found_secret=$(grep -rlaF "$value" "$COVE_STATE_DIR" "$COVE_RUN_DIR" "$COVE_LOG_DIR" "$base/coved.log" 2>/dev/null | wc -l)
