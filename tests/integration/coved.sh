@@ -342,10 +342,16 @@ s=$(api POST /sandboxes '{"templateID":"tiny","volumeMounts":[{"name":"v","path"
     [ "$(api GET /sandboxes >/dev/null; cat "$out")" = "$before" ]
 check "create with volumeMounts: 501 naming the field, nothing made" $? "$s $(cat "$out")"
 [ "$s" != 201 ] || api DELETE "/sandboxes/$(field "['sandboxID']")" >/dev/null # not to leave it to later checks
-s=$(api POST /sandboxes '{"templateID":"tiny","network":{"httpsPorts":[8443]}}')
-[ "$s" = 501 ] && grep -q "not supported by Cove: network.httpsPorts" "$out"
-check "create with httpsPorts: 501" $? "$s $(cat "$out")"
-[ "$s" != 201 ] || api DELETE "/sandboxes/$(field "['sandboxID']")" >/dev/null
+# network.httpsPorts that are not distinct port numbers: 400 naming the
+# entry, nothing made (tests/e2b/coved/https_ports.test.mjs has the rest).
+bad400=""
+for ports in '[0]' '[70000]' '["x"]' '[8443,8443]' '[49983]'; do
+    s=$(api POST /sandboxes "{\"templateID\":\"tiny\",\"network\":{\"httpsPorts\":$ports}}")
+    [ "$s" = 400 ] && field "['message']" | grep -q '^network\.httpsPorts\[[01]\]' || bad400+="$ports: $s $(cat "$out") "
+    [ "$s" != 201 ] || api DELETE "/sandboxes/$(field "['sandboxID']")" >/dev/null
+done
+[ -z "$bad400" ] && [ "$(api GET /sandboxes >/dev/null; cat "$out")" = "$before" ]
+check "create with bad httpsPorts: 400 naming the entry, nothing made" $? "$bad400"
 # A private sandbox (tests/e2b/coved/traffic.test.mjs has the rest): its
 # token asked for on a port of its (nothing listens: with the token the
 # guest refuses, 502), envd's needing none.

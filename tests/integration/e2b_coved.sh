@@ -3,7 +3,8 @@
 # plane (tests/e2b/coved: control.test.mjs, parity.test.mjs), then every SDK scenario of tests/e2b against a
 # `base` sandbox created through coved, each call relayed by coved's envd
 # routing. node's own test runner prints TAP; only its top-level lines are
-# counted.
+# counted. COVE_E2B_COVED_ONLY=NAME runs tests/e2b/coved/NAME.test.mjs alone,
+# and none of the scenarios: a quicker run while working on one.
 set -u
 build=${COVE_BUILD:-$(cd "$(dirname "$0")/../../build" && pwd)}
 here=$(cd "$(dirname "$0")/../e2b/coved" && pwd)
@@ -26,12 +27,15 @@ echo "$coved_pid" >"$base/coved.pid"
 export COVE_NODE_DIR=$node_dir COVE_BUILD=$build
 export COVE_RESTART_COVED=". '$(cd "$(dirname "$0")/.." && pwd)/lib.sh' && build='$build' && restart_coved_sdk '$base/coved-restarted.log' '$base/coved.pid' '$base/coved.url'"
 rc=0
-node --test --test-reporter=tap --test-concurrency=1 "$here"/*.test.mjs || rc=$?
+only=${COVE_E2B_COVED_ONLY:-}
+node --test --test-reporter=tap --test-concurrency=1 "$here"/${only:-*}.test.mjs || rc=$?
 if [ -s "$base/coved.url" ]; then
     E2B_API_URL=$(cat "$base/coved.url")
     export E2B_API_URL E2B_SANDBOX_URL=$E2B_API_URL
 fi
-if [ -r "$COVE_TEMPLATES/base/rootfs.ext4" ]; then
+if [ -n "$only" ]; then
+    echo "ok 1000 # SKIP the scenarios through coved: COVE_E2B_COVED_ONLY=$only"
+elif [ -r "$COVE_TEMPLATES/base/rootfs.ext4" ]; then
     COVE_E2B_COVED=1 node --test --test-reporter=tap --test-concurrency=1 "$here"/../*.test.mjs || rc=$?
 else
     echo "ok 1000 # SKIP the scenarios through coved need the base template ($COVE_TEMPLATES/base)"
