@@ -30,7 +30,7 @@
 struct proxy {
 	struct manager *m;
 	char id[64];
-	int fd;                /* to the guest; -1 before connect or after a failure */
+	int fd;                /* to the guest; -1 before connect or when it failed */
 	struct guest_tls *tls; /* over fd, to a port in httpsPorts; NULL: plain HTTP */
 	int client_fd;         /* to watch for the client hanging up */
 	bool chunked_up;       /* the request body goes upstream chunked */
