@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/json.h"
+#include "proto/version.h"
 
 /* --- create --- */
 
@@ -104,14 +105,44 @@ static int parse_mask_host(json_t *v, char out[MANAGER_MASK_HOST_MAX], struct co
 	return 0;
 }
 
-/* network.allowPublicTraffic (default true) and maskRequestHost. */
+/* network.httpsPorts: the ports whose servers speak HTTPS, each once,
+ * 1 to 65535 but envd's (E2B's: "The envd port (49983) cannot be
+ * listed"), at most MANAGER_MAX_HTTPS_PORTS; null or absent: none. */
+static int parse_https_ports(json_t *v, struct manager_ingress *ret, struct cove_err *err)
+{
+	ret->n_https_ports = 0;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_array(v) || json_array_size(v) > MANAGER_MAX_HTTPS_PORTS)
+		return cove_errf(err, -EINVAL, "network.httpsPorts must be a list of at most %d port numbers",
+				 MANAGER_MAX_HTTPS_PORTS);
+	for (size_t i = 0; i < json_array_size(v); i++) {
+		json_t *p = json_array_get(v, i);
+		json_int_t port = json_is_integer(p) ? json_integer_value(p) : 0;
+		if (port < 1 || port > 65535)
+			return cove_errf(err, -EINVAL, "network.httpsPorts[%zu] must be a port number from 1 to 65535", i);
+		if (port == ENVD_PORT)
+			return cove_errf(err, -EINVAL, "network.httpsPorts[%zu]: %d is envd's port, which cannot be listed",
+					 i, ENVD_PORT);
+		for (unsigned j = 0; j < ret->n_https_ports; j++)
+			if (ret->https_ports[j] == port)
+				return cove_errf(err, -EINVAL, "network.httpsPorts[%zu]: port %d is listed twice", i,
+						 (int)port);
+		ret->https_ports[ret->n_https_ports++] = (uint16_t)port;
+	}
+	return 0;
+}
+
+/* network.allowPublicTraffic (default true), maskRequestHost and httpsPorts. */
 static int parse_ingress(json_t *network, struct manager_ingress *ret, struct cove_err *err)
 {
 	bool public_traffic = true;
 	int r = boolean_field(json_object_get(network, "allowPublicTraffic"), "network.allowPublicTraffic", true,
 			      &public_traffic, err);
 	ret->private_traffic = !public_traffic;
-	return r < 0 ? r : parse_mask_host(json_object_get(network, "maskRequestHost"), ret->mask_host, err);
+	if (r == 0)
+		r = parse_mask_host(json_object_get(network, "maskRequestHost"), ret->mask_host, err);
+	return r < 0 ? r : parse_https_ports(json_object_get(network, "httpsPorts"), ret, err);
 }
 
 /* network.egressProxy: {"address": "HOST:PORT", "username", "password"}
@@ -211,7 +242,7 @@ static bool asks_nothing(json_t *v)
 
 /* Fields of E2B's create that Cove has nothing behind yet: asked for, they
  * are refused (-ENOSYS, 501) rather than dropped, so that nobody believes
- * a volume is mounted or a rule applies. */
+ * a volume is mounted or a token injected. */
 static int refuse_unsupported(json_t *body, struct cove_err *err)
 {
 	static const struct {
@@ -220,16 +251,10 @@ static int refuse_unsupported(json_t *body, struct cove_err *err)
 		{ "volumeMounts", "volumes are not built yet" },
 		{ "mcp", "there is no mcp-gateway template" },
 		{ "iam", "workload identity tokens are not built yet" },
-	}, net[] = {
-		{ "httpsPorts", "there is no per-port public traffic control yet" },
 	};
 	for (size_t i = 0; i < sizeof(top) / sizeof(*top); i++)
 		if (!asks_nothing(json_object_get(body, top[i].field)))
 			return cove_errf(err, -ENOSYS, "not supported by Cove: %s (%s)", top[i].field, top[i].why);
-	json_t *network = json_object_get(body, "network");
-	for (size_t i = 0; i < sizeof(net) / sizeof(*net); i++)
-		if (!asks_nothing(json_object_get(network, net[i].field)))
-			return cove_errf(err, -ENOSYS, "not supported by Cove: network.%s (%s)", net[i].field, net[i].why);
 	return 0;
 }
 

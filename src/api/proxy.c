@@ -4,6 +4,7 @@
  * sandbox ends. MHD runs a thread per connection, so this code blocks on the
  * guest's socket, watching the client's at the same time. */
 #include "api/proxy.h"
+#include "api/guest_tls.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -29,7 +30,8 @@
 struct proxy {
 	struct manager *m;
 	char id[64];
-	int fd;                /* to the guest; -1 before connect or after a failure */
+	int fd;                /* to the guest; -1 before connect or when it failed */
+	struct guest_tls *tls; /* over fd, to a port in httpsPorts; NULL: plain HTTP */
 	int client_fd;         /* to watch for the client hanging up */
 	bool chunked_up;       /* the request body goes upstream chunked */
 	unsigned error_status; /* set: finish answers this instead */
@@ -53,6 +55,12 @@ static void fail(struct proxy *p, unsigned status, const char *fmt, const char *
 		return;
 	p->error_status = status;
 	snprintf(p->error, sizeof(p->error), fmt, arg);
+}
+
+/* Sends to the guest, over TLS to a port in httpsPorts. */
+static int send_up(struct proxy *p, const void *buf, size_t len)
+{
+	return p->tls ? guest_tls_send_all(p->tls, buf, len) : sock_send_all(p->fd, buf, len);
 }
 
 /* Hop-by-hop headers, and the ones the proxy sets itself. */
@@ -117,6 +125,26 @@ static int traffic_check(struct proxy *p, const char *given, const char *token)
 	return 0;
 }
 
+static bool https_port(const struct manager_ingress *in, unsigned port)
+{
+	for (unsigned i = 0; i < in->n_https_ports; i++)
+		if (in->https_ports[i] == port)
+			return true;
+	return false;
+}
+
+/* Connects to the guest's port, with TLS on top for one in httpsPorts
+ * (E2B's proxy's hop to such a port: see guest_tls.h). */
+static int connect_guest(struct proxy *p, unsigned port, const struct manager_ingress *in, struct cove_err *err)
+{
+	int rc = manager_connect(p->m, p->id, port, PROXY_CONNECT_TIMEOUT_MS, &p->fd, err);
+	if (rc < 0 || !https_port(in, port))
+		return rc;
+	if ((rc = guest_tls_open(p->fd, PROXY_CONNECT_TIMEOUT_MS, &p->tls, err)) < 0)
+		cove_err_prefix(err, "sandbox %s: port %u is in httpsPorts", p->id, port);
+	return rc;
+}
+
 /* Finds the sandbox (resuming one paused with autoResume, as E2B's proxy
  * does, on envd's port for a request with its access token, on another of
  * a private one with its traffic token), checks the request may reach it,
@@ -137,12 +165,11 @@ static int reach(struct proxy *p, struct http_request *r, unsigned port, char ma
 		return rc;
 	}
 	if (rc == 0)
-		rc = manager_connect(p->m, p->id, port, PROXY_CONNECT_TIMEOUT_MS, &p->fd, &err);
+		rc = connect_guest(p, port, &in, &err);
 	if (rc < 0) {
 		fail(p, rc == -EACCES ? 403 : 502, "%s", err.msg);
 		p->denied = rc == -EACCES;
 		p->not_found = rc == -ENOENT;
-		p->fd = -1;
 		return rc;
 	}
 	mask[0] = '\0';
@@ -194,7 +221,7 @@ static void begin(struct http_request *r, const struct api_sandbox_target *t, in
 	put(&h, "\r\n", "", "");
 	if (h.overflow)
 		fail(p, 431, "%s", "request headers too large to relay");
-	else if (sock_send_all(p->fd, head, h.len) < 0)
+	else if (send_up(p, head, h.len) < 0)
 		fail(p, 502, "sandbox %s: the guest closed the connection", p->id);
 }
 
@@ -205,8 +232,8 @@ static int body(struct http_request *r, const char *data, size_t len)
 		return 0; /* discarded: finish answers the error */
 	char size[24];
 	int n = snprintf(size, sizeof(size), "%zx\r\n", len);
-	if ((p->chunked_up && sock_send_all(p->fd, size, (size_t)n) < 0) || sock_send_all(p->fd, data, len) < 0 ||
-	    (p->chunked_up && sock_send_all(p->fd, "\r\n", 2) < 0))
+	if ((p->chunked_up && send_up(p, size, (size_t)n) < 0) || send_up(p, data, len) < 0 ||
+	    (p->chunked_up && send_up(p, "\r\n", 2) < 0))
 		fail(p, 502, "sandbox %s: the guest closed the connection", p->id);
 	return 0;
 }
@@ -230,8 +257,12 @@ static int wait_readable(struct proxy *p)
 
 static ssize_t read_upstream(struct proxy *p, void *buf, size_t len)
 {
-	if (wait_readable(p) < 0)
+	/* What TLS has read already would not wake poll. */
+	bool pending = p->tls && guest_tls_pending(p->tls);
+	if (!pending && wait_readable(p) < 0)
 		return -1;
+	if (p->tls)
+		return guest_tls_recv(p->tls, buf, len);
 	ssize_t n;
 	do
 		n = recv(p->fd, buf, len, 0);
@@ -318,7 +349,7 @@ static enum MHD_Result finish(struct http_request *r)
 	struct proxy *p = r->ctx;
 	if (!p)
 		return api_reply_error(r, 500, "out of memory");
-	if (!p->error_status && p->chunked_up && sock_send_all(p->fd, "0\r\n\r\n", 5) < 0)
+	if (!p->error_status && p->chunked_up && send_up(p, "0\r\n\r\n", 5) < 0)
 		fail(p, 502, "sandbox %s: the guest closed the connection", p->id);
 	int rc = p->error_status ? 0 : read_head(p);
 	if (rc < 0)
@@ -349,6 +380,7 @@ static void cleanup(struct http_request *r)
 	struct proxy *p = r->ctx;
 	if (!p)
 		return;
+	p->tls = guest_tls_free(p->tls);
 	if (p->fd >= 0) {
 		manager_disconnect(p->m, p->id, p->fd);
 		close(p->fd);

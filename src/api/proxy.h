@@ -9,7 +9,8 @@
  * failed; a sandbox killed mid-stream drops the stream. A private sandbox
  * (E2B's allowPublicTraffic false) answers 403 on every port but envd's to
  * a request without its traffic access token, and one with maskRequestHost
- * has its guest see that Host (docs/api.md). */
+ * has its guest see that Host; a port in its httpsPorts is reached over
+ * TLS (guest_tls.h) (docs/api.md). */
 #ifndef COVE_API_PROXY_H
 #define COVE_API_PROXY_H
 

@@ -79,6 +79,14 @@ static json_t *strings_json(const char *const *list)
 	return a;
 }
 
+static json_t *https_ports_json(const struct manager_ingress *in)
+{
+	json_t *a = json_array();
+	for (unsigned i = 0; a && i < in->n_https_ports; i++)
+		json_array_append_new(a, json_integer(in->https_ports[i]));
+	return a;
+}
+
 /* network, allowInternetAccess, lifecycle, domain, volumeMounts: E2B's
  * SandboxDetail (and ListedSandbox) fields Cove has answers for. */
 static int info_config_json(json_t *j, const struct manager_info *info)
@@ -88,6 +96,8 @@ static int info_config_json(json_t *j, const struct manager_info *info)
 				    "allowOut", strings_json(p->allow_out), "denyOut", strings_json(p->deny_out));
 	if (network && info->ingress.mask_host[0])
 		json_object_set_new(network, "maskRequestHost", json_string(info->ingress.mask_host));
+	if (network && info->ingress.n_https_ports)
+		json_object_set_new(network, "httpsPorts", https_ports_json(&info->ingress));
 	/* The proxy without its password, as E2B reports it. */
 	if (network && p->proxy.address)
 		json_object_set_new(network, "egressProxy",

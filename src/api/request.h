@@ -42,11 +42,12 @@ struct api_query {
 /* POST /sandboxes and /v2/sandboxes. The lifecycle fields are E2B's:
  * autoPause, autoPauseMemory (default true; false needs autoPause, and
  * cannot go with autoResume), autoResume {"enabled": bool}. The ingress,
- * req.ingress, is E2B's network.allowPublicTraffic (default true) and
+ * req.ingress, is E2B's network.allowPublicTraffic (default true),
  * network.maskRequestHost (visible ASCII, under MANAGER_MASK_HOST_MAX
- * bytes; "" or null: none). E2B's fields Cove has nothing behind
- * (volumeMounts, mcp, iam, network.rules, egressProxy, httpsPorts) are
- * -ENOSYS when they ask for anything. */
+ * bytes; "" or null: none) and network.httpsPorts (distinct port numbers,
+ * envd's excepted, at most MANAGER_MAX_HTTPS_PORTS). E2B's fields Cove has
+ * nothing behind (volumeMounts, mcp, iam, network.rules) are -ENOSYS when
+ * they ask for anything. */
 struct api_create_body {
 	struct manager_create req; /* what manager_create takes; points into the fields below */
 	char *metadata;            /* metadata as compact JSON text, or NULL */

@@ -90,15 +90,22 @@ struct manager_config {
 	struct secrets *secrets;
 };
 
-/* Who reaches a sandbox's own servers through the envd routing, and as
- * what host (E2B's network.allowPublicTraffic and maskRequestHost). With
+/* Who reaches a sandbox's own servers through the envd routing, as what
+ * host, and how (E2B's network.allowPublicTraffic, maskRequestHost and
+ * httpsPorts). With
  * private set, the sandbox gets a traffic access token of its own at
  * create (and each fork child its own), and the routing relays a request
  * to any port of it but envd's only with that token. */
 #define MANAGER_MASK_HOST_MAX 256
+/* The most ports network.httpsPorts lists (Cove's bound; E2B states none). */
+#define MANAGER_MAX_HTTPS_PORTS 64
 struct manager_ingress {
 	bool private_traffic;                 /* allowPublicTraffic false */
 	char mask_host[MANAGER_MASK_HOST_MAX]; /* "": the Host as the routing sets it; else "${PORT}" stands for the port */
+	/* E2B's httpsPorts: the guest's ports whose servers speak HTTPS, which
+	 * the routing reaches over TLS (as given: 1 to 65535, each once). */
+	uint16_t https_ports[MANAGER_MAX_HTTPS_PORTS];
+	unsigned n_https_ports;
 };
 
 struct manager_create {

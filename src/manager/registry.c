@@ -93,6 +93,34 @@ int entry_set_ingress(struct entry *e, const struct manager_ingress *in)
 	return 0;
 }
 
+/* in's httpsPorts as its record keeps them: "8443,9443" ("": none). */
+static void https_ports_encode(const struct manager_ingress *in, char out[STORE_HTTPS_PORTS_MAX])
+{
+	size_t n = 0;
+	out[0] = '\0';
+	for (unsigned i = 0; i < in->n_https_ports && n < STORE_HTTPS_PORTS_MAX; i++)
+		n += (size_t)snprintf(out + n, STORE_HTTPS_PORTS_MAX - n, "%s%u", i ? "," : "", in->https_ports[i]);
+}
+
+/* The record's httpsPorts back into in; -EINVAL (and none) for text this
+ * Cove did not write. */
+static int https_ports_decode(const char *text, struct manager_ingress *in)
+{
+	in->n_https_ports = 0;
+	for (const char *s = text; *s;) {
+		char *end;
+		unsigned long port = strtoul(s, &end, 10);
+		if (end == s || *s < '0' || *s > '9' || port < 1 || port > 65535 || (*end && *end != ',') ||
+		    in->n_https_ports == MANAGER_MAX_HTTPS_PORTS) {
+			in->n_https_ports = 0;
+			return -EINVAL;
+		}
+		in->https_ports[in->n_https_ports++] = (uint16_t)port;
+		s = *end ? end + 1 : end;
+	}
+	return 0;
+}
+
 /* A new entry, empty but for a copy of metadata (NULL: {}); NULL when out
  * of memory. */
 struct entry *entry_new(const char *metadata)
@@ -137,6 +165,8 @@ struct entry *entry_of(const struct store_sandbox *rec, struct cove_err *err)
 	e->ingress.private_traffic = rec->traffic_token[0] != '\0';
 	snprintf(e->traffic_token, sizeof(e->traffic_token), "%s", rec->traffic_token);
 	snprintf(e->ingress.mask_host, sizeof(e->ingress.mask_host), "%s", rec->mask_host);
+	if (https_ports_decode(rec->https_ports, &e->ingress) < 0)
+		log_warn("sandbox=%s op=adopt msg=\"unreadable httpsPorts record '%s'\"", rec->id, rec->https_ports);
 	if (rec->envs && !(e->envs = strdup(rec->envs))) {
 		entry_free(e);
 		cove_errf(err, -ENOMEM, "manager: out of memory");
@@ -170,6 +200,7 @@ int entry_record(struct manager *m, const struct entry *e, enum store_sandbox_st
 	snprintf(rec.token, sizeof(rec.token), "%s", e->token);
 	snprintf(rec.traffic_token, sizeof(rec.traffic_token), "%s", e->traffic_token);
 	snprintf(rec.mask_host, sizeof(rec.mask_host), "%s", e->ingress.mask_host);
+	https_ports_encode(&e->ingress, rec.https_ports);
 	if (e->sb)
 		rec.vmm = *vmm_identity(sandbox_vmm(e->sb));
 	return store_sandbox_put(m->c.store, &rec, err);

@@ -97,6 +97,9 @@ static const char *const migrations[] = {
 	" nonce BLOB NOT NULL, sealed BLOB NOT NULL,"
 	" created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL, seq INTEGER NOT NULL);"
 	"CREATE INDEX secrets_by_seq ON secrets (seq);",
+	/* 11: E2B's httpsPorts, the ports whose servers the routing reaches
+	 * over TLS, as the manager writes them ("": none). */
+	"ALTER TABLE sandboxes ADD COLUMN https_ports TEXT NOT NULL DEFAULT '';",
 };
 
 static const char *const slot_state_names[] = { "creating", "ready", "used", "destroying" };
@@ -541,8 +544,8 @@ int store_sandbox_state_parse(const char *s, enum store_sandbox_state *ret)
 /* Schema 6's, after those: the lifecycle. */
 #define LIFECYCLE_COLUMNS "auto_pause_fs_only, auto_resume, timeout_s, envs"
 #define LIFECYCLE_FIRST 15
-/* Schema 9's, after those: the ingress. */
-#define INGRESS_COLUMNS "traffic_token, mask_host"
+/* Schema 9's and 10's, after those: the ingress. */
+#define INGRESS_COLUMNS "traffic_token, mask_host, https_ports"
 #define INGRESS_FIRST (LIFECYCLE_FIRST + 4)
 
 static int sandbox_from_row(sqlite3_stmt *st, struct store_sandbox *sb)
@@ -577,6 +580,8 @@ static int sandbox_from_row(sqlite3_stmt *st, struct store_sandbox *sb)
 		 (text = (const char *)sqlite3_column_text(st, INGRESS_FIRST)) ? text : "");
 	snprintf(sb->mask_host, sizeof(sb->mask_host), "%s",
 		 (text = (const char *)sqlite3_column_text(st, INGRESS_FIRST + 1)) ? text : "");
+	snprintf(sb->https_ports, sizeof(sb->https_ports), "%s",
+		 (text = (const char *)sqlite3_column_text(st, INGRESS_FIRST + 2)) ? text : "");
 	return sb->metadata ? 0 : -ENOMEM;
 }
 
@@ -596,7 +601,7 @@ int store_sandbox_put(struct store *s, const struct store_sandbox *sb, struct co
 	pthread_mutex_lock(&s->lock);
 	int r = prepare(s, &st,
 			"INSERT OR REPLACE INTO sandboxes (" SANDBOX_COLUMNS ", " LIFECYCLE_COLUMNS ", " INGRESS_COLUMNS ")"
-			" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 			"write sandbox", err);
 	if (r < 0) {
 		pthread_mutex_unlock(&s->lock);
@@ -626,6 +631,7 @@ int store_sandbox_put(struct store *s, const struct store_sandbox *sb, struct co
 	sqlite3_bind_text(st, LIFECYCLE_FIRST + 4, sb->envs ? sb->envs : "", -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, INGRESS_FIRST + 1, sb->traffic_token, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, INGRESS_FIRST + 2, sb->mask_host, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, INGRESS_FIRST + 3, sb->https_ports, -1, SQLITE_TRANSIENT);
 	int rc = sqlite3_step(st);
 	r = rc == SQLITE_DONE ? 0 : sql_error(s, err, rc, "write sandbox");
 	sqlite3_finalize(st);

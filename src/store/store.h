@@ -88,6 +88,9 @@ enum store_sandbox_state {
 	STORE_SANDBOX_DEAD,
 };
 
+/* A sandbox's https_ports text: 64 ports of 5 digits and a comma. */
+#define STORE_HTTPS_PORTS_MAX 400
+
 struct store_sandbox {
 	char id[64];
 	char template_id[64];
@@ -115,6 +118,9 @@ struct store_sandbox {
 	 * sets it). */
 	char traffic_token[65];
 	char mask_host[256];
+	/* Schema 10: E2B's httpsPorts, the ports whose servers the routing
+	 * reaches over TLS, as the manager writes them ("8443,9443"; "": none). */
+	char https_ports[STORE_HTTPS_PORTS_MAX];
 };
 
 const char *store_sandbox_state_name(enum store_sandbox_state state);

@@ -3,7 +3,8 @@
 # plane (tests/e2b/coved: control, parity, secrets, ...), then every SDK scenario of tests/e2b against a
 # `base` sandbox created through coved, each call relayed by coved's envd
 # routing. node's own test runner prints TAP; only its top-level lines are
-# counted.
+# counted. COVE_E2B_COVED_ONLY=NAME runs tests/e2b/coved/NAME.test.mjs alone,
+# and none of the scenarios: a quicker run while working on one.
 set -u
 build=${COVE_BUILD:-$(cd "$(dirname "$0")/../../build" && pwd)}
 here=$(cd "$(dirname "$0")/../e2b/coved" && pwd)
@@ -26,6 +27,7 @@ echo "$coved_pid" >"$base/coved.pid"
 export COVE_NODE_DIR=$node_dir COVE_BUILD=$build
 export COVE_RESTART_COVED=". '$(cd "$(dirname "$0")/.." && pwd)/lib.sh' && build='$build' && restart_coved_sdk '$base/coved-restarted.log' '$base/coved.pid' '$base/coved.url'"
 rc=0
+only=${COVE_E2B_COVED_ONLY:-}
 # The coved serving now: a test that restarted it left its URL in coved.url.
 serving() {
     [ -s "$base/coved.url" ] || return 0
@@ -33,7 +35,7 @@ serving() {
     export E2B_API_URL E2B_SANDBOX_URL=$E2B_API_URL
 }
 # One file at a time, so that each is pointed at the coved serving.
-for f in "$here"/*.test.mjs; do
+for f in "$here"/${only:-*}.test.mjs; do
     serving
     node --test --test-reporter=tap --test-concurrency=1 "$f" || rc=$?
 done
@@ -42,7 +44,9 @@ serving
 leaked=$(grep -l 'cove-test-secret-' "$base"/coved*.log 2>/dev/null)
 if [ -z "$leaked" ]; then echo "ok 999 - no secret value in coved's logs"
 else echo "not ok 999 - a secret value is in $leaked"; rc=1; fi
-if [ -r "$COVE_TEMPLATES/base/rootfs.ext4" ]; then
+if [ -n "$only" ]; then
+    echo "ok 1000 # SKIP the scenarios through coved: COVE_E2B_COVED_ONLY=$only"
+elif [ -r "$COVE_TEMPLATES/base/rootfs.ext4" ]; then
     COVE_E2B_COVED=1 node --test --test-reporter=tap --test-concurrency=1 "$here"/../*.test.mjs || rc=$?
 else
     echo "ok 1000 # SKIP the scenarios through coved need the base template ($COVE_TEMPLATES/base)"

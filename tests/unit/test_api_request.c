@@ -192,9 +192,15 @@ static void test_network_body(void **state)
 			fail_msg("%s: got %d '%s'", bad[i][0], r, err.msg);
 		assert_null(n.json);
 	}
-	const char *rules = "{\"rules\": {\"api.example.com\": [{\"transform\": {}}]}}";
-	assert_int_equal(api_network_body_parse(rules, strlen(rules), &n, &err), -ENOSYS);
-	assert_non_null(strstr(err.msg, "not supported by Cove: rules"));
+	const char *rules = "{\"rules\": {\"API.example.com\": [{\"transform\": {\"headers\": {\"X-A\": \"1\"}}}]}}";
+	assert_int_equal(api_network_body_parse(rules, strlen(rules), &n, &err), 0);
+	assert_int_equal(n.policy.nrules, 1);
+	assert_string_equal(n.policy.rules[0].host, "api.example.com");
+	assert_string_equal(n.policy.rules[0].headers[0].value, "1");
+	api_network_body_clear(&n);
+	const char *bare = "{\"rules\": {\"*\": [{\"transform\": {\"headers\": {\"X-A\": \"1\"}}}]}}";
+	assert_int_equal(api_network_body_parse(bare, strlen(bare), &n, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "rules['*']"));
 	const char *proxy = "{\"egressProxy\": {\"address\": \"proxy.test:1080\", \"username\": \"u\", \"password\": \"p\"}}";
 	assert_int_equal(api_network_body_parse(proxy, strlen(proxy), &n, &err), 0);
 	assert_string_equal(n.policy.proxy.address, "proxy.test:1080");
@@ -226,8 +232,6 @@ static void test_create_unsupported(void **state)
 		{ "{\"volumeMounts\": [{\"name\": \"v\", \"path\": \"/mnt\"}]}", "volumeMounts" },
 		{ "{\"mcp\": {\"github\": {}}}", "mcp" },
 		{ "{\"iam\": {\"tokens\": {\"t\": {}}}}", "iam" },
-		{ "{\"network\": {\"rules\": {\"api.example.com\": []}}}", "network.rules" },
-		{ "{\"network\": {\"httpsPorts\": [8443]}}", "network.httpsPorts" },
 	};
 	for (size_t i = 0; i < sizeof(refused) / sizeof(*refused); i++) {
 		struct cove_err err = { 0 };
@@ -239,7 +243,7 @@ static void test_create_unsupported(void **state)
 	}
 	const char *taken[] = {
 		"{\"volumeMounts\": []}", "{\"mcp\": null}", "{\"iam\": {}}",
-		"{\"network\": {\"rules\": {}, \"httpsPorts\": [], \"allowPublicTraffic\": true}}",
+		"{\"network\": {\"rules\": {}, \"allowPublicTraffic\": true}}",
 	};
 	for (size_t i = 0; i < sizeof(taken) / sizeof(*taken); i++) {
 		struct cove_err err = { 0 };
@@ -296,6 +300,53 @@ static void test_create_ingress(void **state)
 	assert_string_equal(host, "plain.example");
 	api_mask_host("${PORT", 80, host);
 	assert_string_equal(host, "${PORT");
+}
+
+/* E2B's network.httpsPorts: the ports kept as given; anything but a list
+ * of distinct port numbers, envd's excepted, named in the 400. */
+static void test_create_https_ports(void **state)
+{
+	(void)state;
+	struct cove_err err = { 0 };
+	struct api_create_body b;
+	const char *good = "{\"network\": {\"httpsPorts\": [8443, 1, 65535, 3000]}}";
+	assert_int_equal(create(good, &b, &err), 0);
+	assert_int_equal(b.req.ingress.n_https_ports, 4);
+	assert_int_equal(b.req.ingress.https_ports[0], 8443);
+	assert_int_equal(b.req.ingress.https_ports[1], 1);
+	assert_int_equal(b.req.ingress.https_ports[2], 65535);
+	assert_int_equal(b.req.ingress.https_ports[3], 3000);
+	api_create_body_clear(&b);
+	const char *none[] = { "{}", "{\"network\": {\"httpsPorts\": []}}", "{\"network\": {\"httpsPorts\": null}}" };
+	for (size_t i = 0; i < sizeof(none) / sizeof(*none); i++) {
+		assert_int_equal(create(none[i], &b, &err), 0);
+		assert_int_equal(b.req.ingress.n_https_ports, 0);
+		api_create_body_clear(&b);
+	}
+	char most[1024] = "{\"network\": {\"httpsPorts\": [1";
+	for (int port = 2; port <= MANAGER_MAX_HTTPS_PORTS; port++)
+		snprintf(most + strlen(most), sizeof(most) - strlen(most), ", %d", port);
+	strcat(most, "]}}");
+	assert_int_equal(create(most, &b, &err), 0);
+	assert_int_equal(b.req.ingress.n_https_ports, MANAGER_MAX_HTTPS_PORTS);
+	api_create_body_clear(&b);
+	char too_many[1024];
+	snprintf(too_many, sizeof(too_many), "%.*s, 9999]}}", (int)strlen(most) - 3, most);
+	const char *bad[][2] = {
+		{ "{\"network\": {\"httpsPorts\": [0]}}", "network.httpsPorts[0] must be a port number from 1 to 65535" },
+		{ "{\"network\": {\"httpsPorts\": [443, 70000]}}", "network.httpsPorts[1] must be a port number" },
+		{ "{\"network\": {\"httpsPorts\": [\"x\"]}}", "network.httpsPorts[0] must be a port number" },
+		{ "{\"network\": {\"httpsPorts\": [\"8443\"]}}", "network.httpsPorts[0] must be a port number" },
+		{ "{\"network\": {\"httpsPorts\": [8443.5]}}", "network.httpsPorts[0] must be a port number" },
+		{ "{\"network\": {\"httpsPorts\": [-1]}}", "network.httpsPorts[0] must be a port number" },
+		{ "{\"network\": {\"httpsPorts\": [8443, 3000, 8443]}}", "network.httpsPorts[2]: port 8443 is listed twice" },
+		{ "{\"network\": {\"httpsPorts\": [49983]}}", "network.httpsPorts[0]: 49983 is envd's port" },
+		{ "{\"network\": {\"httpsPorts\": 8443}}", "network.httpsPorts must be a list of at most 64 port numbers" },
+		{ "{\"network\": {\"httpsPorts\": {}}}", "network.httpsPorts must be a list" },
+		{ too_many, "network.httpsPorts must be a list of at most 64 port numbers" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+		create_refused(bad[i][0], bad[i][1]);
 }
 
 static void test_create_limits(void **state)
@@ -914,6 +965,7 @@ int main(void)
 		cmocka_unit_test(test_pause_connect_bodies), cmocka_unit_test(test_domain),
 		cmocka_unit_test(test_create_unsupported),
 		cmocka_unit_test(test_create_ingress), cmocka_unit_test(test_network_body),
+		cmocka_unit_test(test_create_https_ports),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

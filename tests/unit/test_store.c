@@ -222,6 +222,7 @@ static void test_sandboxes(void **state)
 	b.envs = (char *)"[\"A=1\"]";
 	snprintf(b.traffic_token, sizeof(b.traffic_token), "%064d", 7);
 	snprintf(b.mask_host, sizeof(b.mask_host), "${PORT}-x.example");
+	snprintf(b.https_ports, sizeof(b.https_ports), "8443,3000");
 	assert_int_equal(store_sandbox_put(s, &a, &err), 0);
 	assert_int_equal(store_sandbox_put(s, &b, &err), 0);
 	b.left_ms = 41000;
@@ -240,9 +241,11 @@ static void test_sandboxes(void **state)
 	assert_string_equal(got[0].envs, "[\"A=1\"]");
 	assert_int_equal(strlen(got[0].traffic_token), 64);
 	assert_string_equal(got[0].mask_host, "${PORT}-x.example");
+	assert_string_equal(got[0].https_ports, "8443,3000");
 	/* Written without them: the defaults, no environment, public. */
 	assert_string_equal(got[1].traffic_token, "");
 	assert_string_equal(got[1].mask_host, "");
+	assert_string_equal(got[1].https_ports, "");
 	assert_false(got[1].auto_pause_fs_only);
 	assert_false(got[1].auto_resume);
 	assert_int_equal(got[1].timeout_s, 0);
@@ -352,6 +355,7 @@ static void test_migrate_policy(void **state)
 					  "ALTER TABLE sandboxes DROP COLUMN envs;"
 					  "ALTER TABLE sandboxes DROP COLUMN traffic_token;"
 					  "ALTER TABLE sandboxes DROP COLUMN mask_host;"
+					  "ALTER TABLE sandboxes DROP COLUMN https_ports;"
 					  "DROP TABLE snapshots; DROP TABLE sandbox_snapshots;"
 					  "DROP TABLE builds; DROP TABLE template_tags; DROP TABLE secrets;"
 					  "PRAGMA user_version = 4", NULL,
@@ -370,6 +374,7 @@ static void test_migrate_policy(void **state)
 	assert_null(got[0].envs);
 	assert_string_equal(got[0].traffic_token, ""); /* an older sandbox is public, as it was */
 	assert_string_equal(got[0].mask_host, "");
+	assert_string_equal(got[0].https_ports, ""); /* and reached by plain HTTP on every port */
 	for (int i = 0; got[i].id[0]; i++)
 		store_sandbox_clear(&got[i]);
 	assert_int_equal(store_sandbox_delete(s, "old", &err), 0);
