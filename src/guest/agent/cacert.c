@@ -141,8 +141,6 @@ static int write_file(int root, const char *pem, size_t len, struct cove_err *er
 	if (fd < 0)
 		return fd;
 	int r = fs_write_all(fd, pem, len);
-	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
 	close(fd);
 	_cleanup_close_ int dir = r == 0 ? rootfs_open(root, CA_DIR, O_PATH | O_DIRECTORY, 0) : -1;
 	if (r == 0 && dir < 0)
@@ -171,11 +169,13 @@ static int bundle_add(int root, const char *path, const char *pem, size_t len, s
 		r = fs_write_all(fd, "\n", 1);
 	if (r == 0)
 		r = fs_write_all(fd, pem, len);
-	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
 	return r < 0 ? cove_errno(err, r, "append to /%s", path) : 1;
 }
 
+/* Nothing is fsynced: this is on every create's way, a guest that crashes
+ * is gone with its disk, and a saved sandbox's disk is synced before it
+ * is saved; what is lost anyway the next /init, which checks each file
+ * again, writes again. */
 void agent_ca_install(const char *root_path, const char *pem, struct agent_ca_installed *ret)
 {
 	*ret = (struct agent_ca_installed){ 0 };
