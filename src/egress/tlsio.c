@@ -5,6 +5,8 @@
  * for that name. */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -65,6 +67,11 @@ void side_init(struct side *s, int fd, const uint8_t *pre, size_t pre_len)
 	int flags = fcntl(fd, F_GETFL);
 	if (flags >= 0)
 		fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+	/* A TLS flight or a request head goes out in several writes: without
+	 * this, Nagle holds the last one back for the peer's delayed ACK
+	 * (40 ms). */
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
 static int session_setup(struct side *s, unsigned flags, gnutls_certificate_credentials_t cred,
