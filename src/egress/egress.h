@@ -17,8 +17,12 @@
  * read to find the name are written to the upstream first. Half-closes are
  * passed on; an error on either side resets both.
  *
+ * A name with rules (network.rules) is dialled by name, and its connection
+ * leaves the loop for threads of its own once dialled (intercept.h): its
+ * requests get the rule's headers, over TLS ended by the proxy.
+ *
  * One thread runs libevent's loop (and its asynchronous DNS, evdns) for
- * every connection. */
+ * every other connection. */
 #ifndef COVE_EGRESS_EGRESS_H
 #define COVE_EGRESS_EGRESS_H
 
