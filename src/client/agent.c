@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "client/internal.h"
+#include "common/curl.h"
 #include "common/cleanup.h"
 #include "common/json.h"
 #include "net/net.h"
@@ -153,7 +153,7 @@ static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct cur
 static CURL *agent_easy(const struct agent_endpoint *ep, const char *path, const char *content_type,
 			struct curl_slist **headers)
 {
-	client_curl_init();
+	cove_curl_init();
 	char url[512], line[160];
 	if (ep->via)
 		snprintf(url, sizeof(url), "%s%s", ep->via, path);
@@ -185,7 +185,7 @@ static CURL *agent_easy(const struct agent_endpoint *ep, const char *path, const
 		curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, open_socket);
 		curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, (void *)ep);
 	} else {
-		client_curl_cloexec(easy);
+		cove_curl_cloexec(easy);
 	}
 	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)CONNECT_TIMEOUT_MS);
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
@@ -370,7 +370,7 @@ int agent_upload(const struct agent_endpoint *ep, const char *from, const char *
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0)
 		return cove_errno(err, -errno, "upload %s", from);
-	client_curl_init();
+	cove_curl_init();
 	_cleanup_curl_slist_ struct curl_slist *headers = NULL;
 	_cleanup_curl_ CURL *easy = agent_easy(ep, "/files", "application/octet-stream", &headers);
 	if (!easy)

@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "client/internal.h"
+#include "common/curl.h"
 #include "common/cleanup.h"
 #include "common/fs.h"
 
@@ -41,7 +41,7 @@ static int read_key_file(const char *path, char *key, size_t len, struct cove_er
 
 int client_open(const struct client_config *cfg, struct client **ret, struct cove_err *err)
 {
-	client_curl_init();
+	cove_curl_init();
 	struct client *c = calloc(1, sizeof(*c));
 	if (!c)
 		return cove_errf(err, -ENOMEM, "client: out of memory");
@@ -129,7 +129,7 @@ static CURL *easy_for(struct client *c, const char *path, bool with_key, struct 
 		return NULL;
 	}
 	curl_easy_setopt(easy, CURLOPT_URL, url);
-	client_curl_cloexec(easy);
+	cove_curl_cloexec(easy);
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(easy, CURLOPT_PROXY, "");
 	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)CONNECT_TIMEOUT_MS);

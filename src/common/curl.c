@@ -1,7 +1,7 @@
 #include <pthread.h>
 #include <sys/socket.h>
 
-#include "client/internal.h"
+#include "common/curl.h"
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 
@@ -10,7 +10,7 @@ static void curl_init(void)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-void client_curl_init(void)
+void cove_curl_init(void)
 {
 	pthread_once(&curl_once, curl_init);
 }
@@ -23,7 +23,7 @@ static curl_socket_t open_cloexec(void *clientp, curlsocktype purpose, struct cu
 	return fd < 0 ? CURL_SOCKET_BAD : fd;
 }
 
-void client_curl_cloexec(CURL *easy)
+void cove_curl_cloexec(CURL *easy)
 {
 	curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, open_cloexec);
 	curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, NULL);
