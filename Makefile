@@ -39,15 +39,17 @@ GUEST_LIBS := $(shell pkg-config --static --libs jansson nettle 2>/dev/null) -lz
 TEST_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 # The host library: everything but the programs' main files.
-LIB_SRCS := $(wildcard src/common/*.c src/vmm/*.c src/vmm/qemu/*.c src/net/*.c src/store/*.c src/proto/*.c src/sandbox/*.c src/manager/*.c src/template/*.c src/image/*.c src/build/*.c src/http/*.c src/tls/*.c src/api/*.c src/client/*.c src/egress/*.c src/secrets/*.c)
+LIB_SRCS := $(wildcard src/common/*.c src/vmm/*.c src/vmm/qemu/*.c src/net/*.c src/store/*.c src/proto/*.c src/sandbox/*.c src/manager/*.c src/template/*.c src/image/*.c src/build/*.c src/http/*.c src/tls/*.c src/api/*.c src/client/*.c src/egress/*.c src/secrets/*.c \
+	src/cluster/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(O)/host/%.o)
 CLI_SRCS := $(wildcard src/cli/*.c)
 CLI_OBJS := $(CLI_SRCS:%.c=$(O)/host/%.o)
 COVED_SRCS := $(wildcard src/coved/*.c)
 COVED_OBJS := $(COVED_SRCS:%.c=$(O)/host/%.o)
-# Guest programs share the protocol code and the common helpers.
+# Guest programs share the protocol code (but etcd's, which only coved
+# speaks) and the common helpers.
 GUEST_SHARED_SRCS := src/common/err.c src/common/env.c src/common/fs.c src/common/proc.c src/common/log.c src/common/spawn.c \
-	src/common/secret.c src/common/inet.c src/common/rootfs.c $(wildcard src/proto/*.c)
+	src/common/secret.c src/common/inet.c src/common/rootfs.c $(filter-out src/proto/etcd%,$(wildcard src/proto/*.c))
 INIT_SRCS := $(wildcard src/guest/init/*.c)
 # The agent also serves HTTP with the host's server code (src/http), built
 # against its own libmicrohttpd; cove-init has no use for it.

@@ -159,6 +159,8 @@ char *etcd_lease_grant_encode(int64_t ttl);
 /* revoke and keepalive: {"ID":id}; timetolive: also "keys" */
 char *etcd_lease_id_encode(int64_t id, bool keys);
 char *etcd_watch_encode(const struct etcd_watch_request *w);
+/* /v3/kv/compaction: drop the history before revision. */
+char *etcd_compact_encode(int64_t revision);
 
 /* The range_end that makes [key, end) every key with key as prefix: key
  * with its last byte below 0xff incremented and the rest dropped; "\0" (all

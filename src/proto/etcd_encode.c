@@ -162,6 +162,14 @@ char *etcd_lease_grant_encode(int64_t ttl)
 	return dump(o);
 }
 
+char *etcd_compact_encode(int64_t revision)
+{
+	_cleanup_json_ json_t *o = json_object();
+	if (!o || !set_int64(o, "revision", revision))
+		return NULL;
+	return dump(o);
+}
+
 char *etcd_lease_id_encode(int64_t id, bool keys)
 {
 	_cleanup_json_ json_t *o = json_object();
