@@ -30,6 +30,12 @@ PKGS="$PKGS skopeo umoci"
 # Their tests (tests/integration/image.sh): a loopback registry, its
 # htpasswd logins (bcrypt), and musl for an Alpine-like test image.
 PKGS="$PKGS docker-registry apache2-utils musl-tools"
+# Many hosts (issue 18): etcd 3.4 holds the cluster's
+# catalog and membership (leases, fenced transactions, watches; coved speaks
+# its JSON gateway over libcurl). etcd-server is the member the tests start on
+# loopback (its packaged service is not needed); etcd-client's etcdctl is for
+# looking at a cluster by hand and in the cluster tests.
+PKGS="$PKGS etcd-server etcd-client"
 # Debian templates (guest/templates): debootstrap, its keyring check, and zstd
 # for the machine's cache of finished trees.
 PKGS="$PKGS debootstrap debian-archive-keyring gpgv zstd"

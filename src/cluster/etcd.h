@@ -1,8 +1,8 @@
 /* The etcd client: how coved hosts and gateways of one cluster share their
- * catalog (docs/multihost.md, section 4). It speaks etcd's v3 JSON gateway
- * (etcd 3.4 and later) over libcurl: key ranges, puts and deletes;
- * transactions whose compares fence a write (create-if-absent, "only while
- * my lease holds"); leases that keep a host's record alive only as long as
+ * catalog (issue 18's design study, multihost.md section 4). It speaks
+ * etcd's v3 JSON gateway (etcd 3.4 and later) over libcurl: key ranges,
+ * puts and deletes; transactions whose compares fence a write
+ * (create-if-absent, "only while my lease holds"); leases that keep a host's record alive only as long as
  * the host renews them; and watches that feed a cache. It is given several
  * endpoints (the etcd members) and moves to the next on a connection error,
  * a timeout (2 s per request by default) or a 5xx answer, so one dead or

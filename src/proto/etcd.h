@@ -1,12 +1,13 @@
 /* etcd v3's JSON gateway (POST /v3/kv/..., /v3/lease/..., /v3/watch), as
  * plain structs: the request bodies Cove sends and the responses it reads.
  * Pure (no I/O): src/cluster/etcd.c does the HTTP. What etcd 3.4's gateway
- * does that a careless parser trips on (docs/multihost.md section 4.8, and
- * the captured responses in tests/fuzz/corpus/fuzz_etcd): int64 fields come
- * as strings ("revision":"7"; numbers are accepted too); proto3 leaves out
- * defaults, so a failed txn has no "succeeded", a PUT watch event no "type",
- * an empty range no "kvs" or "count", and the keepalive of an expired or
- * revoked lease no "TTL"; streamed answers (keepalive, watch) are wrapped in
+ * does that a careless parser trips on (issue 18's design study,
+ * multihost.md section 4.8, and the answers captured from etcd 3.4.23 in
+ * tests/fuzz/corpus/fuzz_etcd): int64 fields come as strings
+ * ("revision":"7"; numbers are accepted too); proto3 leaves out defaults,
+ * so a failed txn has no "succeeded", a PUT watch event no "type", an empty
+ * range no "kvs" or "count", and the keepalive of an expired or revoked
+ * lease no "TTL"; streamed answers (keepalive, watch) are wrapped in
  * {"result":...}; errors are {"error","message","code"} (code: gRPC's). Keys
  * and values are bytes (base64 on the wire) and stay binary-safe here: a
  * length and the bytes, with a NUL after them for convenience. */
