@@ -39,8 +39,8 @@ struct etcd_client *etcd_client_free(struct etcd_client *c);
 /* The endpoint the next request goes to first. */
 const char *etcd_client_endpoint(struct etcd_client *c);
 
-/* One range, put or delete, as op describes it; ret (may be NULL for put
- * and delete) gets the answer, to clear with etcd_result_clear(). */
+/* One range, put or delete, as op describes it; ret (may be NULL when
+ * only success matters) gets the answer, to clear with etcd_result_clear(). */
 int etcd_do(struct etcd_client *c, const struct etcd_request_op *op, struct etcd_result *ret, struct cove_err *err);
 /* The key, or every key starting with it. */
 int etcd_range(struct etcd_client *c, const void *key, size_t key_len, bool prefix, struct etcd_result *ret,

@@ -413,6 +413,39 @@ static void test_watch_resumes(void **state)
 	etcd_client_free(c);
 }
 
+/* A member that takes the connection and never answers (a partitioned or
+ * wedged one) costs one timeout, then the next endpoint answers. */
+static void test_failover_on_timeout(void **state)
+{
+	(void)state;
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fd, 8), 0); /* the kernel completes handshakes; nobody reads */
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	char both[160];
+	snprintf(both, sizeof(both), "http://127.0.0.1:%d,%s", ntohs(sa.sin_port), endpoint);
+	struct etcd_client *c;
+	struct cove_err err = { 0 };
+	assert_int_equal(etcd_client_new(both, 300, &c, &err), 0);
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(etcd_put(c, "/t/slow", 7, "1", 1, 0, NULL, &err), 0);
+	long ms = ms_since(&t0);
+	assert_true(ms >= 250 && ms < 2000);
+	assert_string_equal(etcd_client_endpoint(c), endpoint);
+	etcd_client_free(c);
+	/* Alone, it is a timeout that names it. */
+	snprintf(both, sizeof(both), "http://127.0.0.1:%d", ntohs(sa.sin_port));
+	assert_int_equal(etcd_client_new(both, 300, &c, &err), 0);
+	assert_int_equal(etcd_range(c, "/t/slow", 7, false, NULL, &err), -ETIMEDOUT);
+	assert_non_null(strstr(err.msg, both));
+	etcd_client_free(c);
+	close(fd);
+}
+
 static void *put_many(void *data)
 {
 	struct etcd_client *c = data;
@@ -456,6 +489,7 @@ int main(void)
 		cmocka_unit_test(test_watch),
 		cmocka_unit_test(test_watch_compacted),
 		cmocka_unit_test(test_failover),
+		cmocka_unit_test(test_failover_on_timeout),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_watch_resumes), /* last: it restarts etcd */
 	};
