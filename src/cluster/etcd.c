@@ -59,8 +59,7 @@ const char *etcd_client_endpoint(struct etcd_client *c)
 	return c->endpoints[atomic_load(&c->current) % c->n];
 }
 
-CURL *etcd_easy_new(struct etcd_client *c, size_t i, const char *path, const char *body,
-		    struct curl_slist **headers)
+CURL *etcd_easy_new(struct etcd_client *c, size_t i, const char *path, const char *body, struct curl_slist **headers)
 {
 	char url[ETCD_MAX_ENDPOINT_LEN + 64];
 	snprintf(url, sizeof(url), "%s%s", c->endpoints[i], path);
@@ -105,14 +104,10 @@ static size_t collect(char *p, size_t size, size_t n, void *data)
 static int curl_errno(CURLcode code)
 {
 	switch (code) {
-	case CURLE_OPERATION_TIMEDOUT:
-		return -ETIMEDOUT;
-	case CURLE_COULDNT_CONNECT:
-		return -ECONNREFUSED;
-	case CURLE_COULDNT_RESOLVE_HOST:
-		return -EHOSTUNREACH;
-	default:
-		return -EIO;
+	case CURLE_OPERATION_TIMEDOUT: return -ETIMEDOUT;
+	case CURLE_COULDNT_CONNECT: return -ECONNREFUSED;
+	case CURLE_COULDNT_RESOLVE_HOST: return -EHOSTUNREACH;
+	default: return -EIO;
 	}
 }
 
@@ -158,7 +153,8 @@ static int post(struct etcd_client *c, size_t i, const char *path, const char *b
 static int call(struct etcd_client *c, const char *path, const char *body, struct answer *out, struct cove_err *err)
 {
 	if (!body)
-		return cove_errf(err, -ENOMEM, "etcd %s: out of memory", path);
+		return cove_errf(err, -EINVAL, "etcd %s: cannot encode the request (out of memory, or an unknown op)",
+				 path);
 	size_t first = atomic_load(&c->current) % c->n;
 	int r = -EIO;
 	for (size_t k = 0; k < c->n; k++) {
@@ -203,11 +199,15 @@ int etcd_range(struct etcd_client *c, const void *key, size_t key_len, bool pref
 	return etcd_do(c, &op, ret, err);
 }
 
-int etcd_put(struct etcd_client *c, const void *key, size_t key_len, const void *value, size_t value_len,
-	     int64_t lease, int64_t *revision, struct cove_err *err)
+int etcd_put(struct etcd_client *c, const void *key, size_t key_len, const void *value, size_t value_len, int64_t lease,
+	     int64_t *revision, struct cove_err *err)
 {
-	struct etcd_request_op op = { .op = ETCD_OP_PUT, .key = key, .key_len = key_len, .value = value,
-				      .value_len = value_len, .lease = lease };
+	struct etcd_request_op op = { .op = ETCD_OP_PUT,
+				      .key = key,
+				      .key_len = key_len,
+				      .value = value,
+				      .value_len = value_len,
+				      .lease = lease };
 	struct etcd_result res;
 	int r = etcd_do(c, &op, &res, err);
 	if (r == 0 && revision)
@@ -296,7 +296,8 @@ int etcd_lease_keepalive(struct etcd_client *c, int64_t id, int64_t *ttl, struct
 		return r;
 	/* An expired or revoked lease's keepalive answers 200 without a TTL. */
 	if (got_ttl <= 0)
-		return cove_errf(err, -ENOENT, "etcd %s /v3/lease/keepalive: lease %" PRIx64 " lost (expired or revoked)",
+		return cove_errf(err, -ENOENT,
+				 "etcd %s /v3/lease/keepalive: lease %" PRIx64 " lost (expired or revoked)",
 				 etcd_client_endpoint(c), (uint64_t)id);
 	if (ttl)
 		*ttl = got_ttl;

@@ -46,8 +46,8 @@ int etcd_do(struct etcd_client *c, const struct etcd_request_op *op, struct etcd
 int etcd_range(struct etcd_client *c, const void *key, size_t key_len, bool prefix, struct etcd_result *ret,
 	       struct cove_err *err);
 /* lease: 0 for none. revision (may be NULL): the store's revision after the put. */
-int etcd_put(struct etcd_client *c, const void *key, size_t key_len, const void *value, size_t value_len,
-	     int64_t lease, int64_t *revision, struct cove_err *err);
+int etcd_put(struct etcd_client *c, const void *key, size_t key_len, const void *value, size_t value_len, int64_t lease,
+	     int64_t *revision, struct cove_err *err);
 /* deleted (may be NULL): how many keys went. */
 int etcd_delete(struct etcd_client *c, const void *key, size_t key_len, bool prefix, int64_t *deleted,
 		struct cove_err *err);

@@ -20,7 +20,6 @@ struct etcd_client {
 /* A POST of body (which must outlive the handle) to endpoint i's path,
  * with the client's connect timeout; headers is the caller's to free.
  * NULL when out of memory. */
-CURL *etcd_easy_new(struct etcd_client *c, size_t i, const char *path, const char *body,
-		    struct curl_slist **headers);
+CURL *etcd_easy_new(struct etcd_client *c, size_t i, const char *path, const char *body, struct curl_slist **headers);
 
 #endif

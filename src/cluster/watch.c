@@ -122,8 +122,11 @@ static CURLcode run_transfer(struct etcd_watch *w, CURL *easy)
 static void stream_once(struct etcd_watch *w, size_t i)
 {
 	struct etcd_client *c = w->client;
-	struct etcd_watch_request req = { .key = w->key, .key_len = w->key_len, .prefix = w->prefix,
-					  .start_revision = w->next_revision, .prev_kv = w->prev_kv };
+	struct etcd_watch_request req = { .key = w->key,
+					  .key_len = w->key_len,
+					  .prefix = w->prefix,
+					  .start_revision = w->next_revision,
+					  .prev_kv = w->prev_kv };
 	_cleanup_free_ char *body = etcd_watch_encode(&req);
 	_cleanup_curl_slist_ struct curl_slist *headers = NULL;
 	_cleanup_curl_ CURL *easy = body ? etcd_easy_new(c, i, "/v3/watch", body, &headers) : NULL;
@@ -144,10 +147,12 @@ static void stream_once(struct etcd_watch *w, size_t i)
 	/* The last message may lack its newline (an error body does). */
 	const char *line;
 	size_t len;
-	while (!w->ended && w->stream_err.code == 0 && etcd_lines_next(&w->lines, true, &line, &len))
+	while (!w->ended && !atomic_load(&w->stop) && w->stream_err.code == 0 &&
+	       etcd_lines_next(&w->lines, true, &line, &len))
 		handle_message(w, line, len);
 	if (w->stream_err.code == 0 && !w->ended && !atomic_load(&w->stop))
-		cove_errf(&w->stream_err, -EPIPE, "%s", code != CURLE_OK ? curl_easy_strerror(code) : "the stream ended");
+		cove_errf(&w->stream_err, -EPIPE, "%s",
+			  code != CURLE_OK ? curl_easy_strerror(code) : "the stream ended");
 	if (w->stream_err.code != 0)
 		cove_err_prefix(&w->stream_err, "etcd %s /v3/watch", c->endpoints[i]);
 }

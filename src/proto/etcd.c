@@ -205,8 +205,7 @@ static int parse_result(enum etcd_op op, json_t *obj, struct etcd_result *out)
 		if (r == 0)
 			r = parse_kvs(json_object_get(obj, "prev_kvs"), &out->kvs, &out->nkvs);
 		break;
-	default:
-		r = -EINVAL;
+	default: r = -EINVAL;
 	}
 	if (r < 0)
 		etcd_result_clear(out);

@@ -49,13 +49,13 @@ struct etcd_request_op {
 	enum etcd_op op;
 	const void *key;
 	size_t key_len;
-	bool prefix;            /* range, delete: every key starting with key (empty: all keys) */
-	const void *value;      /* put */
+	bool prefix;       /* range, delete: every key starting with key (empty: all keys) */
+	const void *value; /* put */
 	size_t value_len;
-	int64_t lease;          /* put: 0 for none */
-	int64_t limit;          /* range: 0 for no limit */
-	int64_t revision;       /* range: read at this revision; 0 for the latest */
-	bool prev_kv;           /* put, delete: answer the previous key-values */
+	int64_t lease;    /* put: 0 for none */
+	int64_t limit;    /* range: 0 for no limit */
+	int64_t revision; /* range: read at this revision; 0 for the latest */
+	bool prev_kv;     /* put, delete: answer the previous key-values */
 };
 
 /* What a range, put or delete answered. */
@@ -119,7 +119,7 @@ struct etcd_event {
 	enum etcd_event_type type; /* PUT when absent */
 	struct etcd_kv kv;         /* DELETE: key and mod_revision only */
 	bool has_prev_kv;
-	struct etcd_kv prev_kv;    /* the watch asked for prev_kv */
+	struct etcd_kv prev_kv; /* the watch asked for prev_kv */
 };
 
 struct etcd_watch_request {

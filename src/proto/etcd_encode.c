@@ -45,9 +45,14 @@ size_t etcd_prefix_end(const uint8_t *key, size_t len, uint8_t *out)
 	return 1;
 }
 
-/* key, and range_end when prefix. */
+/* key, and range_end when prefix. etcd refuses an empty key: every key
+ * is ["\0", "\0"), its own spelling. */
 static bool set_key_range(json_t *obj, const void *key, size_t len, bool prefix)
 {
+	if (prefix && len == 0) {
+		key = "";
+		len = 1;
+	}
 	if (!set_bytes(obj, "key", key, len))
 		return false;
 	if (!prefix)
@@ -71,11 +76,10 @@ static json_t *op_object(const struct etcd_request_op *op)
 		     (!op->revision || set_int64(o, "revision", op->revision));
 		break;
 	case ETCD_OP_PUT:
-		ok = set_bytes(o, "value", op->value, op->value_len) && (!op->lease || set_int64(o, "lease", op->lease));
+		ok = set_bytes(o, "value", op->value, op->value_len) &&
+		     (!op->lease || set_int64(o, "lease", op->lease));
 		/* fall through */
-	case ETCD_OP_DELETE:
-		ok = ok && (!op->prev_kv || json_object_set_new(o, "prev_kv", json_true()) == 0);
-		break;
+	case ETCD_OP_DELETE: ok = ok && (!op->prev_kv || json_object_set_new(o, "prev_kv", json_true()) == 0); break;
 	}
 	return ok ? TAKE_PTR(o) : NULL;
 }
@@ -88,12 +92,9 @@ static char *dump(json_t *o)
 const char *etcd_op_path(enum etcd_op op)
 {
 	switch (op) {
-	case ETCD_OP_RANGE:
-		return "/v3/kv/range";
-	case ETCD_OP_PUT:
-		return "/v3/kv/put";
-	case ETCD_OP_DELETE:
-		return "/v3/kv/deleterange";
+	case ETCD_OP_RANGE: return "/v3/kv/range";
+	case ETCD_OP_PUT: return "/v3/kv/put";
+	case ETCD_OP_DELETE: return "/v3/kv/deleterange";
 	}
 	return "/v3/kv/range";
 }

@@ -71,12 +71,20 @@ static int spawn_etcd(void)
 	snprintf(data, sizeof(data), "%s/data", data_dir);
 	snprintf(log, sizeof(log), "%s/etcd.log", data_dir);
 	snprintf(endpoint, sizeof(endpoint), "%s", client_url);
-	char *argv[] = { etcd_path, "--name", "test", "--data-dir", data, "--listen-client-urls", client_url,
-			 "--advertise-client-urls", client_url, "--listen-peer-urls", peer_url,
-			 "--initial-advertise-peer-urls", peer_url, "--initial-cluster", cluster,
-			 "--logger", "zap", "--log-level", "error", NULL };
+	char *argv[] = { etcd_path,  "--name",
+			 "test",     "--data-dir",
+			 data,       "--listen-client-urls",
+			 client_url, "--advertise-client-urls",
+			 client_url, "--listen-peer-urls",
+			 peer_url,   "--initial-advertise-peer-urls",
+			 peer_url,   "--initial-cluster",
+			 cluster,    "--logger",
+			 "zap",      "--log-level",
+			 "error",    NULL };
 	int log_fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	struct spawn_options o = { .path = etcd_path, .argv = argv, .parent_death_signal = SIGKILL,
+	struct spawn_options o = { .path = etcd_path,
+				   .argv = argv,
+				   .parent_death_signal = SIGKILL,
 				   .stdio = { { SPAWN_NULL }, { SPAWN_FD, log_fd }, { SPAWN_FD, log_fd } } };
 	int r = spawn_start(&o, &etcd_child, NULL);
 	close(log_fd);
@@ -179,13 +187,22 @@ static void test_put_range_delete(void **state)
 /* Compare CREATE == 0: the standard create-if-absent. */
 static int claim(struct etcd_client *c, const char *value, struct etcd_txn_result *t)
 {
-	struct etcd_compare absent = { .target = ETCD_CMP_CREATE, .relation = ETCD_EQUAL, .key = "/t/claim",
+	struct etcd_compare absent = { .target = ETCD_CMP_CREATE,
+				       .relation = ETCD_EQUAL,
+				       .key = "/t/claim",
 				       .key_len = 8 };
-	struct etcd_request_op put = { .op = ETCD_OP_PUT, .key = "/t/claim", .key_len = 8, .value = value,
+	struct etcd_request_op put = { .op = ETCD_OP_PUT,
+				       .key = "/t/claim",
+				       .key_len = 8,
+				       .value = value,
 				       .value_len = strlen(value) };
 	struct etcd_request_op get = { .op = ETCD_OP_RANGE, .key = "/t/claim", .key_len = 8 };
-	struct etcd_txn_request txn = { .compare = &absent, .ncompare = 1, .success = &put, .nsuccess = 1,
-					.failure = &get, .nfailure = 1 };
+	struct etcd_txn_request txn = { .compare = &absent,
+					.ncompare = 1,
+					.success = &put,
+					.nsuccess = 1,
+					.failure = &get,
+					.nfailure = 1 };
 	return etcd_txn(c, &txn, t, NULL);
 }
 
@@ -225,10 +242,17 @@ static void test_lease(void **state)
 	assert_true(r.kvs[0].lease == id);
 	etcd_result_clear(&r);
 	/* A fenced write: only while the key still holds our lease. */
-	struct etcd_compare mine = { .target = ETCD_CMP_LEASE, .relation = ETCD_EQUAL, .key = "/t/leased",
-				     .key_len = 9, .number = id };
-	struct etcd_request_op put = { .op = ETCD_OP_PUT, .key = "/t/leased", .key_len = 9, .value = "w",
-				       .value_len = 1, .lease = id };
+	struct etcd_compare mine = { .target = ETCD_CMP_LEASE,
+				     .relation = ETCD_EQUAL,
+				     .key = "/t/leased",
+				     .key_len = 9,
+				     .number = id };
+	struct etcd_request_op put = { .op = ETCD_OP_PUT,
+				       .key = "/t/leased",
+				       .key_len = 9,
+				       .value = "w",
+				       .value_len = 1,
+				       .lease = id };
 	struct etcd_txn_request fenced = { .compare = &mine, .ncompare = 1, .success = &put, .nsuccess = 1 };
 	struct etcd_txn_result t;
 	assert_int_equal(etcd_txn(c, &fenced, &t, &err), 0);
@@ -306,7 +330,9 @@ static void watch_put_delete(const char *endpoints)
 	struct etcd_result list;
 	assert_int_equal(etcd_range(c, "/w/", 3, true, &list, &err), 0);
 	struct seen s = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
-	struct etcd_watch_request req = { .key = "/w/", .key_len = 3, .prefix = true,
+	struct etcd_watch_request req = { .key = "/w/",
+					  .key_len = 3,
+					  .prefix = true,
 					  .start_revision = list.header.revision + 1 };
 	etcd_result_clear(&list);
 	struct etcd_watch *w = NULL;

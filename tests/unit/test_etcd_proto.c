@@ -14,16 +14,18 @@
 
 #include "proto/etcd.h"
 
-#define HDR(rev) "\"header\":{\"cluster_id\":\"15118495548433857066\",\"member_id\":\"13668033151171901709\"," \
-		 "\"revision\":\"" rev "\",\"raft_term\":\"2\"}"
+#define HDR(rev) \
+	"\"header\":{\"cluster_id\":\"15118495548433857066\",\"member_id\":\"13668033151171901709\"," \
+	"\"revision\":\"" rev "\",\"raft_term\":\"2\"}"
 
 static void test_range(void **state)
 {
 	(void)state;
 	/* The value is "va\0l": binary-safe. */
-	const char *json = "{" HDR("3") ",\"kvs\":[{\"key\":\"L2NvdmUvYQ==\",\"create_revision\":\"2\","
-			   "\"mod_revision\":\"3\",\"version\":\"2\",\"value\":\"dmEAbA==\",\"lease\":\"4111120456210357262\"}],"
-			   "\"count\":\"1\"}";
+	const char *json = "{" HDR(
+		"3") ",\"kvs\":[{\"key\":\"L2NvdmUvYQ==\",\"create_revision\":\"2\","
+		     "\"mod_revision\":\"3\",\"version\":\"2\",\"value\":\"dmEAbA==\",\"lease\":\"4111120456210357262\"}],"
+		     "\"count\":\"1\"}";
 	struct etcd_result r;
 	assert_int_equal(etcd_result_parse(ETCD_OP_RANGE, json, strlen(json), &r, NULL), 0);
 	assert_true(r.header.cluster_id == 15118495548433857066ULL); /* above INT64_MAX */
@@ -53,8 +55,9 @@ static void test_range_empty_and_more(void **state)
 	assert_int_equal(r.nkvs, 0);
 	assert_int_equal(r.count, 0);
 	etcd_result_clear(&r);
-	const char *limited = "{" HDR("4") ",\"kvs\":[{\"key\":\"L2NvdmUvYQ==\",\"create_revision\":\"2\","
-			      "\"mod_revision\":\"3\",\"version\":\"2\",\"value\":\"dmEAbA==\"}],\"more\":true,\"count\":\"2\"}";
+	const char *limited = "{" HDR(
+		"4") ",\"kvs\":[{\"key\":\"L2NvdmUvYQ==\",\"create_revision\":\"2\","
+		     "\"mod_revision\":\"3\",\"version\":\"2\",\"value\":\"dmEAbA==\"}],\"more\":true,\"count\":\"2\"}";
 	assert_int_equal(etcd_result_parse(ETCD_OP_RANGE, limited, strlen(limited), &r, NULL), 0);
 	assert_true(r.more);
 	assert_int_equal(r.count, 2);
@@ -67,7 +70,7 @@ static void test_put_and_delete(void **state)
 {
 	(void)state;
 	const char *put = "{" HDR("3") ",\"prev_kv\":{\"key\":\"L2NvdmUvYQ==\",\"create_revision\":\"2\","
-			  "\"mod_revision\":\"2\",\"version\":\"1\",\"value\":\"dmEAbA==\"}}";
+				       "\"mod_revision\":\"2\",\"version\":\"1\",\"value\":\"dmEAbA==\"}}";
 	struct etcd_result r;
 	assert_int_equal(etcd_result_parse(ETCD_OP_PUT, put, strlen(put), &r, NULL), 0);
 	assert_int_equal(r.nkvs, 1);
@@ -88,9 +91,10 @@ static void test_txn(void **state)
 {
 	(void)state;
 	/* A failed txn has no "succeeded": it ran the failure branch. */
-	const char *failed = "{" HDR("5") ",\"responses\":[{\"response_range\":{\"header\":{\"revision\":\"5\"},"
-			     "\"kvs\":[{\"key\":\"L2NvdmUvbmV3\",\"create_revision\":\"5\",\"mod_revision\":\"5\","
-			     "\"version\":\"1\",\"value\":\"MQ==\"}],\"count\":\"1\"}}]}";
+	const char *failed = "{" HDR(
+		"5") ",\"responses\":[{\"response_range\":{\"header\":{\"revision\":\"5\"},"
+		     "\"kvs\":[{\"key\":\"L2NvdmUvbmV3\",\"create_revision\":\"5\",\"mod_revision\":\"5\","
+		     "\"version\":\"1\",\"value\":\"MQ==\"}],\"count\":\"1\"}}]}";
 	struct etcd_txn_result t;
 	assert_int_equal(etcd_txn_parse(failed, strlen(failed), &t, NULL), 0);
 	assert_false(t.succeeded);
@@ -100,10 +104,11 @@ static void test_txn(void **state)
 	assert_string_equal((char *)t.responses[0].kvs[0].key.data, "/cove/new");
 	assert_int_equal(t.responses[0].kvs[0].create_revision, 5);
 	etcd_txn_result_clear(&t);
-	const char *ok = "{" HDR("6") ",\"succeeded\":true,\"responses\":[{\"response_delete_range\":{\"header\":"
-			 "{\"revision\":\"6\"},\"deleted\":\"1\",\"prev_kvs\":[{\"key\":\"L2NvdmUvbmV3\",\"create_revision\":"
-			 "\"5\",\"mod_revision\":\"5\",\"version\":\"1\",\"value\":\"MQ==\"}]}},{\"response_put\":{\"header\":"
-			 "{\"revision\":\"6\"}}}]}";
+	const char *ok = "{" HDR(
+		"6") ",\"succeeded\":true,\"responses\":[{\"response_delete_range\":{\"header\":"
+		     "{\"revision\":\"6\"},\"deleted\":\"1\",\"prev_kvs\":[{\"key\":\"L2NvdmUvbmV3\",\"create_revision\":"
+		     "\"5\",\"mod_revision\":\"5\",\"version\":\"1\",\"value\":\"MQ==\"}]}},{\"response_put\":{\"header\":"
+		     "{\"revision\":\"6\"}}}]}";
 	assert_int_equal(etcd_txn_parse(ok, strlen(ok), &t, NULL), 0);
 	assert_true(t.succeeded);
 	assert_int_equal(t.nresponses, 2);
@@ -142,7 +147,7 @@ static void test_lease(void **state)
 	assert_int_equal(l.ttl, -1);
 	etcd_lease_clear(&l);
 	const char *keys = "{" HDR("7") ",\"ID\":\"1\",\"TTL\":\"29\",\"grantedTTL\":\"30\",\"keys\":[\"L2NvdmUvbA==\","
-			   "\"L2NvdmUvbQ==\"]}";
+					"\"L2NvdmUvbQ==\"]}";
 	assert_int_equal(etcd_lease_parse(keys, strlen(keys), &l, NULL), 0);
 	assert_int_equal(l.granted_ttl, 30);
 	assert_int_equal(l.nkeys, 2);
@@ -161,8 +166,14 @@ static void test_int64_bounds(void **state)
 	(void)state;
 	const char *bad[] = {
 		"{\"ID\":\"9223372036854775808\"}", /* INT64_MAX + 1 */
-		"{\"ID\":\"1x\"}", "{\"ID\":\"\"}", "{\"ID\":\" 1\"}", "{\"ID\":\"+1\"}", "{\"ID\":1.5}",
-		"{\"ID\":true}", "{\"header\":{\"cluster_id\":\"-1\"}}", "{\"header\":{\"revision\":\"18446744073709551616\"}}",
+		"{\"ID\":\"1x\"}",
+		"{\"ID\":\"\"}",
+		"{\"ID\":\" 1\"}",
+		"{\"ID\":\"+1\"}",
+		"{\"ID\":1.5}",
+		"{\"ID\":true}",
+		"{\"header\":{\"cluster_id\":\"-1\"}}",
+		"{\"header\":{\"revision\":\"18446744073709551616\"}}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct etcd_lease l;
@@ -181,8 +192,9 @@ static void test_errors(void **state)
 {
 	(void)state;
 	struct cove_err err = { 0 };
-	const char *gone = "{\"error\":\"etcdserver: requested lease not found\",\"message\":\"etcdserver: requested lease "
-			   "not found\",\"code\":5}";
+	const char *gone =
+		"{\"error\":\"etcdserver: requested lease not found\",\"message\":\"etcdserver: requested lease "
+		"not found\",\"code\":5}";
 	struct etcd_lease l;
 	assert_int_equal(etcd_lease_parse(gone, strlen(gone), &l, &err), -ENOENT);
 	assert_non_null(strstr(err.msg, "requested lease not found"));
@@ -221,9 +233,10 @@ static void test_watch(void **state)
 	assert_int_equal(m.header.revision, 8);
 	etcd_watch_msg_clear(&m);
 	/* A PUT has no "type"; prev_kv when asked. */
-	const char *put = "{\"result\":{" HDR("10") ",\"events\":[{\"kv\":{\"key\":\"L2NvdmUvdw==\",\"create_revision\":\"9\","
-			  "\"mod_revision\":\"10\",\"version\":\"2\",\"value\":\"dHdv\"},\"prev_kv\":{\"key\":\"L2NvdmUvdw==\","
-			  "\"create_revision\":\"9\",\"mod_revision\":\"9\",\"version\":\"1\",\"value\":\"b25l\"}}]}}";
+	const char *put = "{\"result\":{" HDR(
+		"10") ",\"events\":[{\"kv\":{\"key\":\"L2NvdmUvdw==\",\"create_revision\":\"9\","
+		      "\"mod_revision\":\"10\",\"version\":\"2\",\"value\":\"dHdv\"},\"prev_kv\":{\"key\":\"L2NvdmUvdw==\","
+		      "\"create_revision\":\"9\",\"mod_revision\":\"9\",\"version\":\"1\",\"value\":\"b25l\"}}]}}";
 	assert_int_equal(etcd_watch_parse(put, strlen(put), &m, NULL), 0);
 	assert_int_equal(m.nevents, 1);
 	assert_int_equal(m.events[0].type, ETCD_EVENT_PUT);
@@ -231,8 +244,9 @@ static void test_watch(void **state)
 	assert_true(m.events[0].has_prev_kv);
 	assert_string_equal((char *)m.events[0].prev_kv.value.data, "one");
 	etcd_watch_msg_clear(&m);
-	const char *del = "{\"result\":{" HDR("11") ",\"events\":[{\"type\":\"DELETE\",\"kv\":{\"key\":\"L2NvdmUvdw==\","
-			  "\"mod_revision\":\"11\"}}]}}";
+	const char *del = "{\"result\":{" HDR(
+		"11") ",\"events\":[{\"type\":\"DELETE\",\"kv\":{\"key\":\"L2NvdmUvdw==\","
+		      "\"mod_revision\":\"11\"}}]}}";
 	assert_int_equal(etcd_watch_parse(del, strlen(del), &m, NULL), 0);
 	assert_int_equal(m.events[0].type, ETCD_EVENT_DELETE);
 	assert_int_equal(m.events[0].kv.mod_revision, 11);
@@ -261,8 +275,12 @@ static const char *field(json_t *root, const char *a, const char *b)
 static void test_encode(void **state)
 {
 	(void)state;
-	struct etcd_request_op put = { .op = ETCD_OP_PUT, .key = "/cove/a", .key_len = 7, .value = "va\0l",
-				       .value_len = 4, .lease = 4111120456210357262LL };
+	struct etcd_request_op put = { .op = ETCD_OP_PUT,
+				       .key = "/cove/a",
+				       .key_len = 7,
+				       .value = "va\0l",
+				       .value_len = 4,
+				       .lease = 4111120456210357262LL };
 	char *body = etcd_op_encode(&put);
 	json_t *o = json_loads(body, 0, NULL);
 	assert_string_equal(field(o, "key", NULL), "L2NvdmUvYQ==");
@@ -271,12 +289,23 @@ static void test_encode(void **state)
 	assert_null(json_object_get(o, "range_end"));
 	json_decref(o);
 	free(body);
-	struct etcd_request_op range = { .op = ETCD_OP_RANGE, .key = "/cove/", .key_len = 6, .prefix = true,
+	struct etcd_request_op range = { .op = ETCD_OP_RANGE,
+					 .key = "/cove/",
+					 .key_len = 6,
+					 .prefix = true,
 					 .limit = 10 };
 	body = etcd_op_encode(&range);
 	o = json_loads(body, 0, NULL);
 	assert_string_equal(field(o, "range_end", NULL), "L2NvdmUw"); /* "/cove0" */
 	assert_string_equal(field(o, "limit", NULL), "10");
+	json_decref(o);
+	free(body);
+	/* Every key: etcd refuses an empty key, and spells "all" as "\0" to "\0". */
+	struct etcd_request_op all = { .op = ETCD_OP_DELETE, .key = "", .key_len = 0, .prefix = true };
+	body = etcd_op_encode(&all);
+	o = json_loads(body, 0, NULL);
+	assert_string_equal(field(o, "key", NULL), "AA==");
+	assert_string_equal(field(o, "range_end", NULL), "AA==");
 	json_decref(o);
 	free(body);
 	assert_string_equal(etcd_op_path(ETCD_OP_DELETE), "/v3/kv/deleterange");
@@ -287,7 +316,12 @@ static void test_encode_txn_and_watch(void **state)
 	(void)state;
 	struct etcd_compare cmp[] = {
 		{ .target = ETCD_CMP_CREATE, .relation = ETCD_EQUAL, .key = "k", .key_len = 1, .number = 0 },
-		{ .target = ETCD_CMP_VALUE, .relation = ETCD_NOT_EQUAL, .key = "k", .key_len = 1, .value = "v", .value_len = 1 },
+		{ .target = ETCD_CMP_VALUE,
+		  .relation = ETCD_NOT_EQUAL,
+		  .key = "k",
+		  .key_len = 1,
+		  .value = "v",
+		  .value_len = 1 },
 	};
 	struct etcd_request_op ok[] = { { .op = ETCD_OP_PUT, .key = "k", .key_len = 1, .value = "v", .value_len = 1 } };
 	struct etcd_request_op no[] = { { .op = ETCD_OP_RANGE, .key = "k", .key_len = 1 } };
@@ -309,7 +343,11 @@ static void test_encode_txn_and_watch(void **state)
 	struct etcd_compare wrong = { .target = (enum etcd_target)9, .key = "k", .key_len = 1 };
 	struct etcd_txn_request bad = { &wrong, 1, NULL, NULL, 0, 0 };
 	assert_null(etcd_txn_encode(&bad));
-	struct etcd_watch_request w = { .key = "/cove/", .key_len = 6, .prefix = true, .start_revision = 42, .prev_kv = true };
+	struct etcd_watch_request w = { .key = "/cove/",
+					.key_len = 6,
+					.prefix = true,
+					.start_revision = 42,
+					.prev_kv = true };
 	body = etcd_watch_encode(&w);
 	o = json_loads(body, 0, NULL);
 	assert_string_equal(field(o, "create_request", "start_revision"), "42");
@@ -366,18 +404,12 @@ static void test_lines(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_range),
-		cmocka_unit_test(test_range_empty_and_more),
-		cmocka_unit_test(test_put_and_delete),
-		cmocka_unit_test(test_txn),
-		cmocka_unit_test(test_lease),
-		cmocka_unit_test(test_int64_bounds),
-		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_watch),
-		cmocka_unit_test(test_encode),
-		cmocka_unit_test(test_encode_txn_and_watch),
-		cmocka_unit_test(test_prefix_end),
-		cmocka_unit_test(test_lines),
+		cmocka_unit_test(test_range),          cmocka_unit_test(test_range_empty_and_more),
+		cmocka_unit_test(test_put_and_delete), cmocka_unit_test(test_txn),
+		cmocka_unit_test(test_lease),          cmocka_unit_test(test_int64_bounds),
+		cmocka_unit_test(test_errors),         cmocka_unit_test(test_watch),
+		cmocka_unit_test(test_encode),         cmocka_unit_test(test_encode_txn_and_watch),
+		cmocka_unit_test(test_prefix_end),     cmocka_unit_test(test_lines),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
