@@ -464,7 +464,7 @@ static json_t *need(const char *what, const json_t *o, const char *name, int typ
 	json_t *v = json_object_get(o, name);
 	bool ok = v && (json_typeof(v) == (json_type)type || (type == JSON_TRUE && json_is_boolean(v)));
 	if (!ok)
-		cove_errf(err, -EINVAL, "%s: field '%s': %s, not %s", what, name, v ? "must be" : "missing",
+		cove_errf(err, -EINVAL, "%s: field '%s': %s %s", what, name, v ? "must be" : "missing, must be",
 			  types[type]);
 	return ok ? v : NULL;
 }
