@@ -128,6 +128,8 @@ FUZZ_API_TARGETS := $(addprefix $(BIN)/fuzz/,fuzz_create_body fuzz_list_query fu
 $(FUZZ_API_TARGETS): $(FUZZ_API_SRCS)
 # An image's JSON documents (src/image/config.c).
 $(BIN)/fuzz/fuzz_image_config: src/image/config.c
+# The cluster catalog's host and sandbox records (src/cluster/records.c).
+$(BIN)/fuzz/fuzz_cluster_records: src/cluster/records.c
 # The nameservers setting and the host's resolv.conf (src/net/dns.c).
 $(BIN)/fuzz/fuzz_dns: src/net/dns.c src/net/addr.c src/common/log.c src/common/env.c
 

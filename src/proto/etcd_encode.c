@@ -49,10 +49,8 @@ size_t etcd_prefix_end(const uint8_t *key, size_t len, uint8_t *out)
  * is ["\0", "\0"), its own spelling. */
 static bool set_key_range(json_t *obj, const void *key, size_t len, bool prefix)
 {
-	if (prefix && len == 0) {
-		key = "";
-		len = 1;
-	}
+	if (prefix && len == 0)
+		return set_bytes(obj, "key", "", 1) && set_bytes(obj, "range_end", "", 1);
 	if (!set_bytes(obj, "key", key, len))
 		return false;
 	if (!prefix)
