@@ -223,19 +223,22 @@ static void wait_until(struct cluster_host_role *role, int64_t at_ms)
 	pthread_cond_timedwait(&role->cond, &role->lock, &until);
 }
 
+/* A reconcile after the keepalive, so a slow one does not starve the lease. */
 static void run_round(struct cluster_host_role *role, const struct round *o)
 {
 	struct cove_err e = { 0 };
-	if (o->register_again && register_host(role, &e) < 0)
-		log_warn("cluster host=%s op=register error=\"%s\"", role->id, e.msg);
-	else if (o->register_again || o->settle) {
-		if (settle(role, &e) < 0)
-			log_warn("cluster host=%s op=reconcile error=\"%s\"", role->id, e.msg);
-		else
-			log_info("cluster host=%s op=unfence epoch=%" PRId64, role->id, cluster_host_epoch(role));
+	bool settle_now = o->settle;
+	if (o->register_again) {
+		settle_now = register_host(role, &e) == 0;
+		if (!settle_now)
+			log_warn("cluster host=%s op=register error=\"%s\"", role->id, e.msg);
 	}
 	if (o->keepalive)
 		keepalive(role, o->lease);
+	if (settle_now && settle(role, &e) < 0)
+		log_warn("cluster host=%s op=reconcile error=\"%s\"", role->id, e.msg);
+	else if (settle_now)
+		log_info("cluster host=%s op=unfence epoch=%" PRId64, role->id, cluster_host_epoch(role));
 	if (o->publish)
 		publish(role);
 }

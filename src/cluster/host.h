@@ -58,8 +58,12 @@ struct cluster_host_config {
 };
 
 /* Registers and starts the keepalive thread. -EEXIST, "another coved claims
- * host id X", when a live key of that id exists. Runs the reconcile callback
- * before returning (a failure there is returned too). */
+ * host id X", when a live key of that id exists; etcd's errors as they come
+ * (the caller retries: until registered it answers 503). Runs the reconcile
+ * callback before returning; if that fails the role starts fenced and the
+ * thread tries again. Both callbacks are called from the role's thread too
+ * (never two at once): they must be thread-safe towards the caller's other
+ * threads, and quick (the keepalive waits for them). */
 int cluster_host_start(const struct cluster_host_config *c, struct cluster_host_role **ret, struct cove_err *err);
 /* Stops the thread and revokes the lease, so the host key goes at once.
  * NULL-safe; returns NULL. */
