@@ -49,11 +49,13 @@ static int revoke_lease(struct cluster_host_role *role, int64_t lease)
 }
 
 /* Create-if-absent of hosts/<me> under lease; the epoch in *epoch. */
-static int claim(struct cluster_host_role *role, int64_t lease, const char *value, int64_t *epoch,
-		 struct cove_err *err)
+static int claim(struct cluster_host_role *role, int64_t lease, const char *value, int64_t *epoch, struct cove_err *err)
 {
 	size_t key_len = strlen(role->key);
-	struct etcd_compare absent = { .target = ETCD_CMP_CREATE, .relation = ETCD_EQUAL, .key = role->key, .key_len = key_len };
+	struct etcd_compare absent = { .target = ETCD_CMP_CREATE,
+				       .relation = ETCD_EQUAL,
+				       .key = role->key,
+				       .key_len = key_len };
 	struct etcd_request_op put = { .op = ETCD_OP_PUT,
 				       .key = role->key,
 				       .key_len = key_len,
@@ -61,9 +63,12 @@ static int claim(struct cluster_host_role *role, int64_t lease, const char *valu
 				       .value_len = strlen(value),
 				       .lease = lease };
 	struct etcd_request_op get = { .op = ETCD_OP_RANGE, .key = role->key, .key_len = key_len };
-	struct etcd_txn_request txn = {
-		.compare = &absent, .ncompare = 1, .success = &put, .nsuccess = 1, .failure = &get, .nfailure = 1
-	};
+	struct etcd_txn_request txn = { .compare = &absent,
+					.ncompare = 1,
+					.success = &put,
+					.nsuccess = 1,
+					.failure = &get,
+					.nfailure = 1 };
 	struct etcd_txn_result t;
 	int r = etcd_txn(role->etcd, &txn, &t, err);
 	if (r < 0)
@@ -72,7 +77,8 @@ static int claim(struct cluster_host_role *role, int64_t lease, const char *valu
 		*epoch = t.header.revision; /* the put's, so the key's create_revision */
 	} else {
 		int64_t holder = t.nresponses == 1 && t.responses[0].nkvs == 1 ? t.responses[0].kvs[0].lease : 0;
-		r = cove_errf(err, -EEXIST, "host %s: register: another coved claims host id %s (its key holds lease %" PRIx64 ")",
+		r = cove_errf(err, -EEXIST,
+			      "host %s: register: another coved claims host id %s (its key holds lease %" PRIx64 ")",
 			      role->id, role->id, (uint64_t)holder);
 	}
 	etcd_txn_result_clear(&t);

@@ -109,9 +109,11 @@ static int delete_sandbox(struct cluster_host_role *role, const char *id, int64_
 	int r = cluster_sandbox_key(id, key, sizeof(key), err);
 	if (r < 0)
 		return cove_err_prefix(err, "host %s: %s", role->id, what);
-	struct etcd_compare record = {
-		.target = ETCD_CMP_MOD, .relation = ETCD_EQUAL, .key = key, .key_len = strlen(key), .number = expect_mod
-	};
+	struct etcd_compare record = { .target = ETCD_CMP_MOD,
+				       .relation = ETCD_EQUAL,
+				       .key = key,
+				       .key_len = strlen(key),
+				       .number = expect_mod };
 	struct etcd_request_op del = { .op = ETCD_OP_DELETE, .key = key, .key_len = strlen(key) };
 	return host_role_fenced_txn(role, &del, expect_mod > 0 ? &record : NULL, NULL, what, err);
 }

@@ -45,8 +45,8 @@ static void plan_kills(const char *host_id, const struct cluster_reconcile_recor
 	for (size_t i = 0; i < nlocal; i++) {
 		if (i > 0 && strcmp(local[i], local[i - 1]) == 0)
 			continue;
-		const struct cluster_reconcile_record **found =
-			bsearch(local[i], by_id, nrecords, sizeof(*by_id), compare_id_record);
+		const struct cluster_reconcile_record **found = bsearch(local[i], by_id, nrecords, sizeof(*by_id),
+									compare_id_record);
 		const struct cluster_reconcile_record *r = found ? *found : NULL;
 		if (r && r->bad)
 			continue; /* unknown: never kill on a record we cannot read */

@@ -11,9 +11,9 @@
 #include "common/spawn.h"
 
 struct etcd_server {
-	char path[PATH_MAX];     /* the etcd program */
-	char data_dir[64];       /* its data and etcd.log */
-	char endpoint[64];       /* http://127.0.0.1:PORT */
+	char path[PATH_MAX]; /* the etcd program */
+	char data_dir[64];   /* its data and etcd.log */
+	char endpoint[64];   /* http://127.0.0.1:PORT */
 	int client_port, peer_port;
 	struct spawn_child child;
 };

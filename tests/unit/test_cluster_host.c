@@ -159,14 +159,14 @@ static bool read_record(const char *id, struct cluster_sandbox *sb, int64_t *mod
 }
 
 /* Polls cond (every 20 ms) for up to ms; its last value. */
-#define WAIT_FOR(cond, ms)                                                                                   \
-	({                                                                                                  \
-		struct timespec t0_;                                                                        \
-		clock_gettime(CLOCK_MONOTONIC, &t0_);                                                       \
-		bool ok_;                                                                                   \
-		while (!(ok_ = (cond)) && etcd_server_ms_since(&t0_) < (ms))                                \
-			usleep(20 * 1000);                                                                  \
-		ok_;                                                                                        \
+#define WAIT_FOR(cond, ms) \
+	({ \
+		struct timespec t0_; \
+		clock_gettime(CLOCK_MONOTONIC, &t0_); \
+		bool ok_; \
+		while (!(ok_ = (cond)) && etcd_server_ms_since(&t0_) < (ms)) \
+			usleep(20 * 1000); \
+		ok_; \
 	})
 
 static void test_register_and_stop(void **state)
@@ -232,8 +232,12 @@ static void test_fenced_writes(void **state)
 	assert_int_equal(calls(&h), 1);
 	int64_t epoch = cluster_host_epoch(role), mod = 0, mod2 = 0;
 	struct cove_err err = { 0 };
-	struct cluster_sandbox sb = { .id = "sb1", .host = "whoever", .state = CLUSTER_SANDBOX_CREATING,
-				      .template_id = "base", .vcpus = 1, .mem_mib = 256 };
+	struct cluster_sandbox sb = { .id = "sb1",
+				      .host = "whoever",
+				      .state = CLUSTER_SANDBOX_CREATING,
+				      .template_id = "base",
+				      .vcpus = 1,
+				      .mem_mib = 256 };
 	/* Created once; the record says this host and epoch whatever sb said. */
 	assert_int_equal(cluster_host_put_sandbox(role, &sb, 0, &mod, &err), 0);
 	assert_int_equal(cluster_host_put_sandbox(role, &sb, 0, NULL, &err), -ESTALE);
@@ -299,8 +303,11 @@ static void test_write_finds_lease_gone(void **state)
 	assert_int_equal(etcd_lease_revoke(client, kv.lease, NULL), 0);
 	etcd_kv_clear(&kv);
 	struct cove_err err = { 0 };
-	struct cluster_sandbox sb = { .id = "sb2", .state = CLUSTER_SANDBOX_CREATING, .template_id = "base",
-				      .vcpus = 1, .mem_mib = 256 };
+	struct cluster_sandbox sb = { .id = "sb2",
+				      .state = CLUSTER_SANDBOX_CREATING,
+				      .template_id = "base",
+				      .vcpus = 1,
+				      .mem_mib = 256 };
 	int r = cluster_host_put_sandbox(role, &sb, 0, NULL, &err);
 	if (r == -ESTALE) {
 		assert_non_null(strstr(err.msg, "host is fenced: its lease is gone"));
@@ -376,8 +383,11 @@ static void test_self_fence_without_etcd(void **state)
 	assert_true(etcd_server_ms_since(&t0) < 2000);
 	assert_non_null(strstr(why, "no keepalive for"));
 	struct cove_err err = { 0 };
-	struct cluster_sandbox sb = { .id = "sb3", .state = CLUSTER_SANDBOX_CREATING, .template_id = "base",
-				      .vcpus = 1, .mem_mib = 256 };
+	struct cluster_sandbox sb = { .id = "sb3",
+				      .state = CLUSTER_SANDBOX_CREATING,
+				      .template_id = "base",
+				      .vcpus = 1,
+				      .mem_mib = 256 };
 	assert_true(cluster_host_put_sandbox(role, &sb, 0, NULL, &err) < 0);
 	assert_non_null(strstr(err.msg, "host h1: put sandbox sb3"));
 	assert_int_equal(etcd_server_spawn(&etcd), 0);

@@ -18,7 +18,7 @@
 #define EPOCH 40 /* the host's new epoch */
 
 static struct cluster_reconcile_record record(const char *id, const char *host, int64_t epoch,
-					     enum cluster_sandbox_state state)
+					      enum cluster_sandbox_state state)
 {
 	struct cluster_reconcile_record r = { .sb = { .epoch = epoch, .state = state }, .mod_revision = epoch + 1 };
 	snprintf(r.sb.id, sizeof(r.sb.id), "%s", id);
