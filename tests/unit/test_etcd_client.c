@@ -1,6 +1,6 @@
 /* The etcd client (src/cluster/etcd.c, watch.c) against a real etcd: a
  * single member the test starts on loopback ports of its own, with its data
- * in a temporary directory, and kills at the end. Skipped when the etcd
+ * in a temporary directory, and kills at the end (etcd_member.h). Skipped when the etcd
  * program is not installed (Debian's etcd-server; make deps). */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,127 +23,25 @@
 #include <cmocka.h>
 
 #include "cluster/etcd.h"
-#include "common/fs.h"
-#include "common/spawn.h"
+#include "etcd_member.h"
 
-static char etcd_path[PATH_MAX];
-static char data_dir[] = "/tmp/cove-etcd-test.XXXXXX";
-static char endpoint[64];
+static struct etcd_member member;
+static const char *endpoint = member.endpoint;
 static int dead_port;
-static struct spawn_child etcd_child = { .pidfd = -1 };
-
-/* Two free loopback ports: bound together (so they differ), then released. */
-static int free_ports(int *a, int *b)
-{
-	int fds[2] = { -1, -1 }, ports[2];
-	for (int i = 0; i < 2; i++) {
-		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-		socklen_t len = sizeof(sa);
-		fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fds[i] < 0 || bind(fds[i], (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-		    getsockname(fds[i], (struct sockaddr *)&sa, &len) < 0)
-			return -errno;
-		ports[i] = ntohs(sa.sin_port);
-	}
-	close(fds[0]);
-	close(fds[1]);
-	*a = ports[0];
-	*b = ports[1];
-	return 0;
-}
-
-static long ms_since(const struct timespec *t0)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
-}
-
-static int client_port, peer_port;
-
-/* Starts the member (again, after a kill: same ports, same data). */
-static int spawn_etcd(void)
-{
-	char client_url[64], peer_url[64], cluster[96], data[PATH_MAX], log[PATH_MAX];
-	snprintf(client_url, sizeof(client_url), "http://127.0.0.1:%d", client_port);
-	snprintf(peer_url, sizeof(peer_url), "http://127.0.0.1:%d", peer_port);
-	snprintf(cluster, sizeof(cluster), "test=%s", peer_url);
-	snprintf(data, sizeof(data), "%s/data", data_dir);
-	snprintf(log, sizeof(log), "%s/etcd.log", data_dir);
-	snprintf(endpoint, sizeof(endpoint), "%s", client_url);
-	char *argv[] = { etcd_path,  "--name",
-			 "test",     "--data-dir",
-			 data,       "--listen-client-urls",
-			 client_url, "--advertise-client-urls",
-			 client_url, "--listen-peer-urls",
-			 peer_url,   "--initial-advertise-peer-urls",
-			 peer_url,   "--initial-cluster",
-			 cluster,    "--logger",
-			 "zap",      "--log-level",
-			 "error",    NULL };
-	int log_fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	struct spawn_options o = { .path = etcd_path,
-				   .argv = argv,
-				   .parent_death_signal = SIGKILL,
-				   .stdio = { { SPAWN_NULL }, { SPAWN_FD, log_fd }, { SPAWN_FD, log_fd } } };
-	int r = spawn_start(&o, &etcd_child, NULL);
-	close(log_fd);
-	return r;
-}
-
-static void kill_etcd(void)
-{
-	if (etcd_child.pidfd < 0)
-		return;
-	syscall(SYS_pidfd_send_signal, etcd_child.pidfd, SIGKILL, NULL, 0);
-	spawn_wait(&etcd_child, NULL);
-	etcd_child.pidfd = -1;
-}
-
-static int start_etcd(void)
-{
-	int unused;
-	if (!mkdtemp(data_dir) || free_ports(&client_port, &peer_port) < 0 || free_ports(&dead_port, &unused) < 0)
-		return -1;
-	return spawn_etcd();
-}
-
-/* Waits for etcd to answer a range (it elects itself in about a second). */
-static int wait_ready(void)
-{
-	struct etcd_client *c;
-	if (etcd_client_new(endpoint, 500, &c, NULL) < 0)
-		return -1;
-	struct timespec t0;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	int r = -1;
-	while (r < 0 && ms_since(&t0) < 15000) {
-		struct etcd_result res;
-		r = etcd_range(c, "/", 1, false, &res, NULL);
-		if (r == 0)
-			etcd_result_clear(&res);
-		else
-			usleep(50 * 1000);
-	}
-	etcd_client_free(c);
-	return r;
-}
 
 static int setup(void **state)
 {
 	(void)state;
-	if (start_etcd() < 0 || wait_ready() < 0) {
-		fprintf(stderr, "# etcd did not start; its log is in %s\n", data_dir);
+	int unused;
+	if (etcd_member_free_ports(&dead_port, &unused) < 0)
 		return -1;
-	}
-	return 0;
+	return etcd_member_start(&member);
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	kill_etcd();
-	fs_remove_tree(data_dir, NULL);
+	etcd_member_stop(&member);
 	return 0;
 }
 
@@ -426,9 +324,9 @@ static void test_watch_resumes(void **state)
 	int64_t a, b;
 	assert_int_equal(etcd_put(c, "/r/a", 4, "1", 1, 0, &a, &err), 0);
 	wait_events(&s, 1);
-	kill_etcd();
-	assert_int_equal(spawn_etcd(), 0);
-	assert_int_equal(wait_ready(), 0);
+	etcd_member_kill(&member);
+	assert_int_equal(etcd_member_spawn(&member), 0);
+	assert_int_equal(etcd_member_wait_ready(&member), 0);
 	assert_int_equal(etcd_put(c, "/r/b", 4, "2", 1, 0, &b, &err), 0);
 	wait_events(&s, 2);
 	etcd_watch_stop(w);
@@ -459,7 +357,7 @@ static void test_failover_on_timeout(void **state)
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	assert_int_equal(etcd_put(c, "/t/slow", 7, "1", 1, 0, NULL, &err), 0);
-	long ms = ms_since(&t0);
+	long ms = etcd_member_ms_since(&t0);
 	assert_true(ms >= 250 && ms < 2000);
 	assert_string_equal(etcd_client_endpoint(c), endpoint);
 	etcd_client_free(c);
@@ -504,7 +402,7 @@ static void test_threads(void **state)
 
 int main(void)
 {
-	if (fs_find_executable("etcd", "/usr/bin:/usr/sbin", etcd_path, sizeof(etcd_path)) < 0) {
+	if (etcd_member_find(&member) < 0) {
 		printf("1..0 # SKIP the etcd program is not installed (Debian's etcd-server; make deps)\n");
 		return 0;
 	}

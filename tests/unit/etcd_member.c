@@ -1,0 +1,128 @@
+/* A real etcd member for unit tests (see etcd_member.h). */
+#include "etcd_member.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "cluster/etcd.h"
+#include "common/fs.h"
+
+int etcd_member_free_ports(int *a, int *b)
+{
+	int fds[2] = { -1, -1 }, ports[2], r = 0;
+	for (int i = 0; i < 2 && r == 0; i++) {
+		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		socklen_t len = sizeof(sa);
+		fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fds[i] < 0 || bind(fds[i], (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+		    getsockname(fds[i], (struct sockaddr *)&sa, &len) < 0)
+			r = -errno;
+		ports[i] = ntohs(sa.sin_port);
+	}
+	for (int i = 0; i < 2; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	if (r == 0) {
+		*a = ports[0];
+		*b = ports[1];
+	}
+	return r;
+}
+
+long etcd_member_ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+int etcd_member_find(struct etcd_member *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->child.pidfd = -1;
+	return fs_find_executable("etcd", "/usr/bin:/usr/sbin", m->path, sizeof(m->path)) < 0 ? -ENOENT : 0;
+}
+
+int etcd_member_spawn(struct etcd_member *m)
+{
+	char client_url[64], peer_url[64], cluster[96], data[PATH_MAX], log[PATH_MAX];
+	snprintf(client_url, sizeof(client_url), "http://127.0.0.1:%d", m->client_port);
+	snprintf(peer_url, sizeof(peer_url), "http://127.0.0.1:%d", m->peer_port);
+	snprintf(cluster, sizeof(cluster), "test=%s", peer_url);
+	snprintf(data, sizeof(data), "%s/data", m->data_dir);
+	snprintf(log, sizeof(log), "%s/etcd.log", m->data_dir);
+	snprintf(m->endpoint, sizeof(m->endpoint), "%s", client_url);
+	char *argv[] = { m->path,    "--name",
+			 "test",     "--data-dir",
+			 data,       "--listen-client-urls",
+			 client_url, "--advertise-client-urls",
+			 client_url, "--listen-peer-urls",
+			 peer_url,   "--initial-advertise-peer-urls",
+			 peer_url,   "--initial-cluster",
+			 cluster,    "--logger",
+			 "zap",      "--log-level",
+			 "error",    NULL };
+	int log_fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	struct spawn_options o = { .path = m->path,
+				   .argv = argv,
+				   .parent_death_signal = SIGKILL,
+				   .stdio = { { SPAWN_NULL }, { SPAWN_FD, log_fd }, { SPAWN_FD, log_fd } } };
+	int r = spawn_start(&o, &m->child, NULL);
+	close(log_fd);
+	return r;
+}
+
+void etcd_member_kill(struct etcd_member *m)
+{
+	if (m->child.pidfd < 0)
+		return;
+	syscall(SYS_pidfd_send_signal, m->child.pidfd, SIGKILL, NULL, 0);
+	spawn_wait(&m->child, NULL);
+	m->child.pidfd = -1;
+}
+
+int etcd_member_wait_ready(const struct etcd_member *m)
+{
+	struct etcd_client *c;
+	if (etcd_client_new(m->endpoint, 500, &c, NULL) < 0)
+		return -1;
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int r = -1;
+	while (r < 0 && etcd_member_ms_since(&t0) < 15000) {
+		struct etcd_result res;
+		r = etcd_range(c, "/", 1, false, &res, NULL);
+		if (r == 0)
+			etcd_result_clear(&res);
+		else
+			usleep(50 * 1000);
+	}
+	etcd_client_free(c);
+	return r;
+}
+
+int etcd_member_start(struct etcd_member *m)
+{
+	snprintf(m->data_dir, sizeof(m->data_dir), "/tmp/cove-etcd-test.XXXXXX");
+	if (!mkdtemp(m->data_dir) || etcd_member_free_ports(&m->client_port, &m->peer_port) < 0 ||
+	    etcd_member_spawn(m) < 0 || etcd_member_wait_ready(m) < 0) {
+		fprintf(stderr, "# etcd did not start; its log is in %s\n", m->data_dir);
+		return -1;
+	}
+	return 0;
+}
+
+void etcd_member_stop(struct etcd_member *m)
+{
+	etcd_member_kill(m);
+	if (m->data_dir[0])
+		fs_remove_tree(m->data_dir, NULL);
+}
