@@ -145,9 +145,11 @@ static void drop_kv(struct catalog_index *ix, const struct etcd_bytes *key, int6
 static int list_prefix(struct catalog *cat, const char *prefix, int64_t *revision, struct catalog_index *ix,
 		       struct bad_record **bad, size_t *nbad, struct cove_err *err)
 {
-	struct etcd_request_op op = {
-		.op = ETCD_OP_RANGE, .key = prefix, .key_len = strlen(prefix), .prefix = true, .revision = *revision
-	};
+	struct etcd_request_op op = { .op = ETCD_OP_RANGE,
+				      .key = prefix,
+				      .key_len = strlen(prefix),
+				      .prefix = true,
+				      .revision = *revision };
 	struct etcd_result res;
 	int r = etcd_do(cat->etcd, &op, &res, err);
 	if (r < 0)
@@ -500,8 +502,7 @@ static bool listed(const struct catalog *cat, const struct catalog_filter *f, co
 		if (!(any || f->paused))
 			return false;
 		break;
-	default:
-		return false;
+	default: return false;
 	}
 	for (size_t i = 0; i < f->nmetadata; i++) {
 		const char *v = json_string_value(json_object_get(e->metadata, f->metadata[i].key));

@@ -75,7 +75,7 @@ struct catalog_pair {
 /* What a list shows. Only running and paused records are listed (a creating
  * one is not the user's yet; a killing one is going). */
 struct catalog_filter {
-	bool running, paused; /* the states listed; neither: both */
+	bool running, paused;                /* the states listed; neither: both */
 	const struct catalog_pair *metadata; /* entries a listed record's metadata has */
 	size_t nmetadata;
 };
@@ -92,7 +92,7 @@ int catalog_list(struct catalog *cat, const struct catalog_filter *filter, size_
 
 /* What the cache holds and has done, for metrics and tests. */
 struct catalog_stats {
-	int64_t revision;    /* applied */
+	int64_t revision; /* applied */
 	size_t hosts, sandboxes;
 	size_t skipped;      /* records that do not decode, now */
 	uint64_t lists;      /* full lists (1 at the start, +1 per re-list) */

@@ -38,8 +38,9 @@ static int bad(const char *text, const char *why, struct cove_err *err)
 int catalog_token_parse(const char *text, int64_t *seq, char id[CLUSTER_SANDBOX_ID_MAX + 1], struct cove_err *err)
 {
 	size_t len = strnlen(text, CATALOG_TOKEN_MAX);
-	if (len == 0 || len >= CATALOG_TOKEN_MAX || strspn(text, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-								 "0123456789-_") != len)
+	if (len == 0 || len >= CATALOG_TOKEN_MAX ||
+	    strspn(text, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			 "0123456789-_") != len)
 		return bad(text, "not base64url", err);
 	uint8_t raw[CATALOG_TOKEN_MAX * 3 / 4 + 3];
 	long n = base64_decode(text, len, raw);

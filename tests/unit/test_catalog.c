@@ -56,8 +56,15 @@ static int64_t put_text(const char *key, const char *text)
 
 static int64_t put_host(const char *id, enum cluster_host_state state)
 {
-	struct cluster_host h = { .addr = "127.0.0.1:49982", .state = state, .version = "v", .accel = "tcg",
-				  .cpus = 2, .snap_key = "k", .mem_max_mib = 4096, .max_sandboxes = 8, .ts_ms = 1 };
+	struct cluster_host h = { .addr = "127.0.0.1:49982",
+				  .state = state,
+				  .version = "v",
+				  .accel = "tcg",
+				  .cpus = 2,
+				  .snap_key = "k",
+				  .mem_max_mib = 4096,
+				  .max_sandboxes = 8,
+				  .ts_ms = 1 };
 	snprintf(h.id, sizeof(h.id), "%s", id);
 	char key[128], *text = NULL;
 	assert_int_equal(cluster_host_key(id, key, sizeof(key), NULL), 0);
@@ -70,8 +77,15 @@ static int64_t put_host(const char *id, enum cluster_host_state state)
 static void sandbox_record(struct cluster_sandbox *sb, const char *id, const char *host,
 			   enum cluster_sandbox_state state, int64_t seq, const char *metadata)
 {
-	*sb = (struct cluster_sandbox){ .host = "", .epoch = 1, .state = state, .template_id = "base", .vcpus = 1,
-					.mem_mib = 256, .seq = seq, .started_ms = 1, .metadata = (char *)metadata };
+	*sb = (struct cluster_sandbox){ .host = "",
+					.epoch = 1,
+					.state = state,
+					.template_id = "base",
+					.vcpus = 1,
+					.mem_mib = 256,
+					.seq = seq,
+					.started_ms = 1,
+					.metadata = (char *)metadata };
 	snprintf(sb->id, sizeof(sb->id), "%s", id);
 	snprintf(sb->host, sizeof(sb->host), "%s", host);
 }
@@ -559,8 +573,15 @@ static void test_token(void **state)
 	catalog_token_encode(0, "a", buf);
 	assert_int_equal(catalog_token_parse(buf, &seq, id, NULL), 0);
 	assert_true(seq == 0);
-	static const char *bad[] = { "", "d123", "AQAAAAAAAAAAYQ==", "AQAAAAAAAAAAYR", "AYAAAAAAAAABYQ",
-				     "AgAAAAAAAAABYQ", "AQAAAAAAAAABQQ", "AQAAAAAAAAAB", "AQAA+AAAAAAAYQ" };
+	static const char *bad[] = { "",
+				     "d123",
+				     "AQAAAAAAAAAAYQ==",
+				     "AQAAAAAAAAAAYR",
+				     "AYAAAAAAAAABYQ",
+				     "AgAAAAAAAAABYQ",
+				     "AQAAAAAAAAABQQ",
+				     "AQAAAAAAAAAB",
+				     "AQAA+AAAAAAAYQ" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
 		struct cove_err err = { 0 };
 		if (catalog_token_parse(bad[i], &seq, id, &err) != -EINVAL)
