@@ -216,13 +216,12 @@ $(INTERP_SRCS:%.c=$(O)/guest/%.o): $(MHD_LIB)
 $(MHD_LIB): scripts/build-microhttpd.sh
 	@scripts/build-microhttpd.sh $(BUILD)/deps/microhttpd-src $(MHD)
 
-# The tests that start a real etcd member share its code.
-$(BIN)/tests/test_etcd_client $(BIN)/tests/test_catalog: tests/unit/etcd_member.c tests/unit/etcd_member.h
-
+# The unit tests that need a real etcd share its start-up.
+$(BIN)/tests/test_etcd_client $(BIN)/tests/test_cluster_host $(BIN)/tests/test_catalog: tests/unit/etcd_server.c tests/unit/etcd_server.h
 $(BIN)/tests/%: tests/unit/%.c $(O)/libcove.a
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	@$(CC) $(HOST_CFLAGS) -o $@ $(filter %.c,$^) $(filter %.a,$^) $(HOST_LIBS) $(TEST_LIBS)
+	@$(CC) $(HOST_CFLAGS) -Itests/unit -o $@ $(filter %.c,$^) $(filter %.a,$^) $(HOST_LIBS) $(TEST_LIBS)
 
 $(BIN)/tests/%: tests/integration/%.c tests/integration/harness.h $(O)/libcove.a
 	@mkdir -p $(dir $@)

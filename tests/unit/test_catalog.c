@@ -1,5 +1,5 @@
 /* The gateway's catalog cache (src/cluster/catalog.c) against a real etcd
- * member (etcd_member.h): listing at the start, the watch, paging, filters,
+ * member (etcd_server.h): listing at the start, the watch, paging, filters,
  * dead hosts, the miss read, garbled records and a re-list after
  * compaction. Also prints (does not assert) how long listing 1,000 records
  * in pages of 100 takes. Skipped when etcd is not installed. */
@@ -17,15 +17,15 @@
 #include <cmocka.h>
 
 #include "cluster/catalog.h"
-#include "etcd_member.h"
+#include "etcd_server.h"
 
-static struct etcd_member member;
+static struct etcd_server member;
 static struct etcd_client *etcd;
 
 static int setup(void **state)
 {
 	(void)state;
-	if (etcd_member_start(&member) < 0)
+	if (etcd_server_start(&member) < 0)
 		return -1;
 	return etcd_client_new(member.endpoint, 0, &etcd, NULL);
 }
@@ -34,7 +34,7 @@ static int teardown(void **state)
 {
 	(void)state;
 	etcd = etcd_client_free(etcd);
-	etcd_member_stop(&member);
+	etcd_server_stop(&member);
 	return 0;
 }
 
@@ -536,9 +536,9 @@ static void test_compaction_relists(void **state)
 	struct gate g = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
 	catalog_on_change(cat, on_change, &g);
 	gate_close(&g);
-	etcd_member_kill(&member);
-	assert_int_equal(etcd_member_spawn(&member), 0);
-	assert_int_equal(etcd_member_wait_ready(&member), 0);
+	etcd_server_kill(&member);
+	assert_int_equal(etcd_server_spawn(&member), 0);
+	assert_int_equal(etcd_server_wait_ready(&member), 0);
 	put_sandbox("fff", "h1", CLUSTER_SANDBOX_RUNNING, 1, NULL);
 	int64_t rev = put_sandbox("ggg", "h1", CLUSTER_SANDBOX_RUNNING, 2, NULL);
 	struct cove_err err = { 0 };
@@ -593,7 +593,7 @@ int main(void)
 {
 	const struct CMUnitTest pure[] = { cmocka_unit_test(test_token) };
 	int failed = cmocka_run_group_tests_name("catalog_token", pure, NULL, NULL);
-	if (etcd_member_find(&member) < 0) {
+	if (etcd_server_find(&member) < 0) {
 		printf("# SKIP the etcd tests: the etcd program is not installed (Debian's etcd-server; make deps)\n");
 		return failed;
 	}

@@ -1,14 +1,12 @@
 /* The etcd client (src/cluster/etcd.c, watch.c) against a real etcd: a
- * single member the test starts on loopback ports of its own, with its data
- * in a temporary directory, and kills at the end (etcd_member.h). Skipped when the etcd
- * program is not installed (Debian's etcd-server; make deps). */
+ * single member the test starts on loopback ports of its own (etcd_server.h)
+ * and kills at the end. Skipped when the etcd program is not installed
+ * (Debian's etcd-server; make deps). */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,32 +14,31 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "cluster/etcd.h"
-#include "etcd_member.h"
+#include "etcd_server.h"
 
-static struct etcd_member member;
-static const char *endpoint = member.endpoint;
+static struct etcd_server etcd;
+static const char *endpoint = etcd.endpoint;
 static int dead_port;
 
 static int setup(void **state)
 {
 	(void)state;
 	int unused;
-	if (etcd_member_free_ports(&dead_port, &unused) < 0)
+	if (etcd_server_free_ports(&dead_port, &unused) < 0)
 		return -1;
-	return etcd_member_start(&member);
+	return etcd_server_start(&etcd) < 0 ? -1 : 0;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	etcd_member_stop(&member);
+	etcd_server_stop(&etcd);
 	return 0;
 }
 
@@ -324,9 +321,9 @@ static void test_watch_resumes(void **state)
 	int64_t a, b;
 	assert_int_equal(etcd_put(c, "/r/a", 4, "1", 1, 0, &a, &err), 0);
 	wait_events(&s, 1);
-	etcd_member_kill(&member);
-	assert_int_equal(etcd_member_spawn(&member), 0);
-	assert_int_equal(etcd_member_wait_ready(&member), 0);
+	etcd_server_kill(&etcd);
+	assert_int_equal(etcd_server_spawn(&etcd), 0);
+	assert_int_equal(etcd_server_wait_ready(&etcd), 0);
 	assert_int_equal(etcd_put(c, "/r/b", 4, "2", 1, 0, &b, &err), 0);
 	wait_events(&s, 2);
 	etcd_watch_stop(w);
@@ -357,7 +354,7 @@ static void test_failover_on_timeout(void **state)
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	assert_int_equal(etcd_put(c, "/t/slow", 7, "1", 1, 0, NULL, &err), 0);
-	long ms = etcd_member_ms_since(&t0);
+	long ms = etcd_server_ms_since(&t0);
 	assert_true(ms >= 250 && ms < 2000);
 	assert_string_equal(etcd_client_endpoint(c), endpoint);
 	etcd_client_free(c);
@@ -402,7 +399,7 @@ static void test_threads(void **state)
 
 int main(void)
 {
-	if (etcd_member_find(&member) < 0) {
+	if (etcd_server_find(&etcd) < 0) {
 		printf("1..0 # SKIP the etcd program is not installed (Debian's etcd-server; make deps)\n");
 		return 0;
 	}

@@ -1,5 +1,5 @@
-/* A real etcd member for unit tests (see etcd_member.h). */
-#include "etcd_member.h"
+/* See etcd_server.h. */
+#include "etcd_server.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,7 +15,7 @@
 #include "cluster/etcd.h"
 #include "common/fs.h"
 
-int etcd_member_free_ports(int *a, int *b)
+int etcd_server_free_ports(int *a, int *b)
 {
 	int fds[2] = { -1, -1 }, ports[2], r = 0;
 	for (int i = 0; i < 2 && r == 0; i++) {
@@ -37,30 +37,30 @@ int etcd_member_free_ports(int *a, int *b)
 	return r;
 }
 
-long etcd_member_ms_since(const struct timespec *t0)
+long etcd_server_ms_since(const struct timespec *t0)
 {
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
-int etcd_member_find(struct etcd_member *m)
+int etcd_server_find(struct etcd_server *s)
 {
-	memset(m, 0, sizeof(*m));
-	m->child.pidfd = -1;
-	return fs_find_executable("etcd", "/usr/bin:/usr/sbin", m->path, sizeof(m->path)) < 0 ? -ENOENT : 0;
+	memset(s, 0, sizeof(*s));
+	s->child.pidfd = -1;
+	return fs_find_executable("etcd", "/usr/bin:/usr/sbin", s->path, sizeof(s->path));
 }
 
-int etcd_member_spawn(struct etcd_member *m)
+int etcd_server_spawn(struct etcd_server *s)
 {
 	char client_url[64], peer_url[64], cluster[96], data[PATH_MAX], log[PATH_MAX];
-	snprintf(client_url, sizeof(client_url), "http://127.0.0.1:%d", m->client_port);
-	snprintf(peer_url, sizeof(peer_url), "http://127.0.0.1:%d", m->peer_port);
+	snprintf(client_url, sizeof(client_url), "http://127.0.0.1:%d", s->client_port);
+	snprintf(peer_url, sizeof(peer_url), "http://127.0.0.1:%d", s->peer_port);
 	snprintf(cluster, sizeof(cluster), "test=%s", peer_url);
-	snprintf(data, sizeof(data), "%s/data", m->data_dir);
-	snprintf(log, sizeof(log), "%s/etcd.log", m->data_dir);
-	snprintf(m->endpoint, sizeof(m->endpoint), "%s", client_url);
-	char *argv[] = { m->path,    "--name",
+	snprintf(data, sizeof(data), "%s/data", s->data_dir);
+	snprintf(log, sizeof(log), "%s/etcd.log", s->data_dir);
+	snprintf(s->endpoint, sizeof(s->endpoint), "%s", client_url);
+	char *argv[] = { s->path,    "--name",
 			 "test",     "--data-dir",
 			 data,       "--listen-client-urls",
 			 client_url, "--advertise-client-urls",
@@ -71,33 +71,34 @@ int etcd_member_spawn(struct etcd_member *m)
 			 "zap",      "--log-level",
 			 "error",    NULL };
 	int log_fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	struct spawn_options o = { .path = m->path,
+	struct spawn_options o = { .path = s->path,
 				   .argv = argv,
 				   .parent_death_signal = SIGKILL,
 				   .stdio = { { SPAWN_NULL }, { SPAWN_FD, log_fd }, { SPAWN_FD, log_fd } } };
-	int r = spawn_start(&o, &m->child, NULL);
-	close(log_fd);
+	int r = spawn_start(&o, &s->child, NULL);
+	if (log_fd >= 0)
+		close(log_fd);
 	return r;
 }
 
-void etcd_member_kill(struct etcd_member *m)
+void etcd_server_kill(struct etcd_server *s)
 {
-	if (m->child.pidfd < 0)
+	if (s->child.pidfd < 0)
 		return;
-	syscall(SYS_pidfd_send_signal, m->child.pidfd, SIGKILL, NULL, 0);
-	spawn_wait(&m->child, NULL);
-	m->child.pidfd = -1;
+	syscall(SYS_pidfd_send_signal, s->child.pidfd, SIGKILL, NULL, 0);
+	spawn_wait(&s->child, NULL);
+	s->child.pidfd = -1;
 }
 
-int etcd_member_wait_ready(const struct etcd_member *m)
+int etcd_server_wait_ready(const struct etcd_server *s)
 {
 	struct etcd_client *c;
-	if (etcd_client_new(m->endpoint, 500, &c, NULL) < 0)
+	if (etcd_client_new(s->endpoint, 500, &c, NULL) < 0)
 		return -1;
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	int r = -1;
-	while (r < 0 && etcd_member_ms_since(&t0) < 15000) {
+	while (r < 0 && etcd_server_ms_since(&t0) < 15000) {
 		struct etcd_result res;
 		r = etcd_range(c, "/", 1, false, &res, NULL);
 		if (r == 0)
@@ -109,20 +110,24 @@ int etcd_member_wait_ready(const struct etcd_member *m)
 	return r;
 }
 
-int etcd_member_start(struct etcd_member *m)
+int etcd_server_start(struct etcd_server *s)
 {
-	snprintf(m->data_dir, sizeof(m->data_dir), "/tmp/cove-etcd-test.XXXXXX");
-	if (!mkdtemp(m->data_dir) || etcd_member_free_ports(&m->client_port, &m->peer_port) < 0 ||
-	    etcd_member_spawn(m) < 0 || etcd_member_wait_ready(m) < 0) {
-		fprintf(stderr, "# etcd did not start; its log is in %s\n", m->data_dir);
-		return -1;
-	}
-	return 0;
+	snprintf(s->data_dir, sizeof(s->data_dir), "/tmp/cove-etcd-test.XXXXXX");
+	if (!mkdtemp(s->data_dir))
+		return -errno;
+	int r = etcd_server_free_ports(&s->client_port, &s->peer_port);
+	if (r == 0)
+		r = etcd_server_spawn(s);
+	if (r == 0)
+		r = etcd_server_wait_ready(s);
+	if (r < 0)
+		fprintf(stderr, "# etcd did not start; its log is in %s\n", s->data_dir);
+	return r;
 }
 
-void etcd_member_stop(struct etcd_member *m)
+void etcd_server_stop(struct etcd_server *s)
 {
-	etcd_member_kill(m);
-	if (m->data_dir[0])
-		fs_remove_tree(m->data_dir, NULL);
+	etcd_server_kill(s);
+	if (s->data_dir[0])
+		fs_remove_tree(s->data_dir, NULL);
 }
