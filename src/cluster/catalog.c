@@ -289,18 +289,23 @@ static void deadline_after(struct timespec *t, long ms)
 	}
 }
 
-/* Waits (under mu) until the watch ends, or ms pass (ms < 0: no limit), or stop. */
-static void wait_watch_end(struct catalog *cat, long ms)
+/* Waits until etcd cancels the watch or the catalog stops. */
+static void wait_watch_end(struct catalog *cat)
+{
+	pthread_mutex_lock(&cat->mu);
+	while (!cat->stop && !cat->watch_ended)
+		pthread_cond_wait(&cat->cond, &cat->mu);
+	pthread_mutex_unlock(&cat->mu);
+}
+
+/* Waits ms unless the catalog stops first. */
+static void pause_ms(struct catalog *cat, long ms)
 {
 	struct timespec until;
-	deadline_after(&until, ms < 0 ? 0 : ms);
+	deadline_after(&until, ms);
 	pthread_mutex_lock(&cat->mu);
-	while (!cat->stop && (ms < 0 ? !cat->watch_ended : true)) {
-		if (ms < 0)
-			pthread_cond_wait(&cat->cond, &cat->mu);
-		else if (pthread_cond_timedwait(&cat->cond, &cat->mu, &until) != 0)
-			break;
-	}
+	while (!cat->stop && pthread_cond_timedwait(&cat->cond, &cat->mu, &until) == 0)
+		;
 	pthread_mutex_unlock(&cat->mu);
 }
 
@@ -317,14 +322,14 @@ static void *catalog_thread(void *data)
 {
 	struct catalog *cat = data;
 	while (!stopping(cat)) {
-		wait_watch_end(cat, -1);
+		wait_watch_end(cat);
 		cat->watch = etcd_watch_stop(cat->watch);
 		while (!stopping(cat)) {
 			struct cove_err err = { 0 };
 			if (list_and_watch(cat, &err) == 0)
 				break;
 			log_warn("op=catalog relist=failed error=\"%s\"", err.msg);
-			wait_watch_end(cat, RELIST_RETRY_MS);
+			pause_ms(cat, RELIST_RETRY_MS);
 		}
 	}
 	cat->watch = etcd_watch_stop(cat->watch);
