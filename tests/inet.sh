@@ -147,6 +147,19 @@ inet_lab() {
     return 1
 }
 
+# inet_socks LOG: the user's own SOCKS5 proxy (network.egressProxy) in the
+# test internet, at $INET_NET.54:1080, login tester / s3cret; exports
+# SOCKS_ADDR and SOCKS_LOG (its log: a line per CONNECT and refused login).
+inet_socks() {
+    export SOCKS_ADDR=$INET_NET.54:1080 SOCKS_LOG=$1
+    ip -n "$INET_NS" addr add "$INET_NET.54/24" dev eth0
+    ip netns exec "$INET_NS" "$(command -v node)" "$(dirname "${BASH_SOURCE[0]}")/inet/socks.mjs" "$INET_NET.54" 1080 \
+        "$INET_DNS" tester s3cret >"$SOCKS_LOG" 2>&1 & INET_PIDS+=($!)
+    for _ in $(seq 1 100); do grep -q '^socks: listening' "$SOCKS_LOG" && return 0; sleep 0.05; done
+    sed 's/^/# socks: /' "$SOCKS_LOG" | tail -5
+    return 1
+}
+
 inet_down() {
     # Every step whatever the one before gave: a caller under `set -e`
     # (the benchmarks) would otherwise stop at the first killed server's

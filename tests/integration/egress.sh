@@ -39,12 +39,7 @@ inet_lab || { echo "not ok 1 - the test internet's lab starts"; exit 1; }
 addrs="{"
 for name in $INET_NAMES; do addrs="$addrs\"$name\":\"$(inet_addr_of "$name")\","; done
 export INET_ADDRS="${addrs%,}}"
-# The user's own SOCKS5 proxy (network.egressProxy), in the test internet.
-export SOCKS_ADDR=$INET_NET.54:1080 SOCKS_LOG=$base/socks.log
-ip -n "$INET_NS" addr add "$INET_NET.54/24" dev eth0
-ip netns exec "$INET_NS" "$(command -v node)" "$here/inet/socks.mjs" "$INET_NET.54" 1080 "$INET_DNS" tester s3cret \
-    >"$SOCKS_LOG" 2>&1 & INET_PIDS+=($!)
-for _ in $(seq 1 100); do grep -q '^socks: listening' "$SOCKS_LOG" && break; sleep 0.05; done
+inet_socks "$base/socks.log" || { echo "not ok 1 - the test internet's SOCKS5 proxy starts"; exit 1; }
 restart
 
 rc=0

@@ -4,7 +4,8 @@
 # the official E2B SDK against a real coved whose --dns is the test
 # internet's DNS server and whose --upstream-ca is the lab's CA
 # (tests/inet.sh): headers over HTTPS and HTTP, kept-alive requests,
-# bodies, pass-through of hosts without rules, updateNetwork and
+# bodies, pass-through of hosts without rules, rules through the user's
+# SOCKS5 proxy (egressProxy), updateNetwork and
 # Secret.update/destroy, bad rules (tests/e2b/rules/rules.test.mjs); then
 # here: the secret found nowhere in the guest's memory or disk, nor in
 # coved's state (a control string the guest did hold is found, so the
@@ -38,6 +39,7 @@ sdk() { sdk_js "import { Secret } from '$node_dir/node_modules/e2b/dist/index.mj
 
 inet_up "$base"
 inet_lab || { echo "not ok 1 - the test internet's lab starts"; exit 1; }
+inet_socks "$base/socks.log" || { echo "not ok 1 - the test internet's SOCKS5 proxy starts"; exit 1; }
 restart
 
 rc=0

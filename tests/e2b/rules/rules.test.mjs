@@ -110,6 +110,22 @@ test('a host without rules passes through with its own certificate; rules grant 
   assert.notEqual(denied.code, 0, `denied.test was reached: ${denied.body}`);
 });
 
+test('rules through the user\'s SOCKS5 proxy (egressProxy): dialled by name there, headers set', async () => {
+  const value = await secret('via-socks');
+  const sbx = await sandbox({
+    ...lockedDown,
+    egressProxy: { address: process.env.SOCKS_ADDR, username: 'tester', password: 's3cret' },
+    rules: { 'allowed.test': [{ transform: { headers: { 'X-K': '${e2b.secrets.via-socks}' } } }] },
+  });
+  for (const scheme of ['https', 'http']) {
+    const h = await seen(sbx, `${scheme}://allowed.test/hash`);
+    assert.equal(h.digests['x-k'], sha(value), `${scheme}: ${JSON.stringify(h)}`);
+  }
+  const log = readFileSync(process.env.SOCKS_LOG, 'utf8');
+  assert.match(log, /CONNECT allowed\.test:443 user=tester/);
+  assert.match(log, /CONNECT allowed\.test:80 user=tester/);
+});
+
 test('a request naming another Host than the one it was allowed for is refused (421)', async () => {
   await secret('echo-key-2');
   const sbx = await sandbox({ ...lockedDown, rules: { 'allowed.test': [{ transform: { headers: { 'X-K': '${e2b.secrets.echo-key-2}' } } }] } });
