@@ -92,6 +92,32 @@ void api_list_token(bool ascending, int64_t seq, char buf[32])
 	snprintf(buf, 32, "%c%lld", ascending ? 'a' : 'd', (long long)seq);
 }
 
+/* A list's "limit": 1 to max. */
+static int parse_limit(const char *text, int max, size_t *ret, struct cove_err *err)
+{
+	char *end;
+	long v = strtol(text, &end, 10);
+	if (*end || end == text || v < 1 || v > max)
+		return cove_errf(err, -EINVAL, "limit must be 1 to %d", max);
+	*ret = (size_t)v;
+	return 0;
+}
+
+int api_query_page(const struct api_query *q, int max, size_t *limit, int64_t *before_seq, struct cove_err *err)
+{
+	const char *l = q->get(q->cls, "limit"), *next = q->get(q->cls, "nextToken");
+	int r = l ? parse_limit(l, max, limit, err) : 0;
+	if (r < 0 || !next || !*next)
+		return r;
+	char *end;
+	errno = 0;
+	long long v = strtoll(next, &end, 10);
+	if (errno || *end || end == next || v <= 0)
+		return cove_errf(err, -EINVAL, "nextToken '%.64s' is not one this server gave", next);
+	*before_seq = v;
+	return 0;
+}
+
 /* "d123" or "a123", only for the order asked now. */
 static int parse_token(const char *next, struct api_list_query *q, struct cove_err *err)
 {
@@ -138,13 +164,8 @@ static int parse_list(const struct api_query *in, bool v2, struct api_list_query
 		return r;
 	if (v2 && (r = parse_v2_filters(in, q, err)) < 0)
 		return r;
-	if (limit) {
-		char *end;
-		long v = strtol(limit, &end, 10);
-		if (*end || end == limit || v < 1 || v > API_LIST_MAX_LIMIT)
-			return cove_errf(err, -EINVAL, "limit must be 1 to %d", API_LIST_MAX_LIMIT);
-		q->limit = (size_t)v;
-	}
+	if (limit && (r = parse_limit(limit, API_LIST_MAX_LIMIT, &q->limit, err)) < 0)
+		return r;
 	if ((r = parse_token(in->get(in->cls, "nextToken"), q, err)) < 0)
 		return r;
 	return parse_metadata_filter(in->get(in->cls, "metadata"), q, err);
@@ -287,14 +308,7 @@ int api_logs_query_parse(const struct api_query *in, struct api_logs_query *ret,
 {
 	const char *v = in->get(in->cls, "limit");
 	ret->limit = API_LOGS_DEFAULT_LIMIT;
-	if (!v || !*v)
-		return 0;
-	char *end = NULL;
-	long limit = strtol(v, &end, 10);
-	if (*end || limit < 1 || limit > API_LOGS_MAX_LIMIT)
-		return cove_errf(err, -EINVAL, "limit must be 1 to %d", API_LOGS_MAX_LIMIT);
-	ret->limit = (size_t)limit;
-	return 0;
+	return v && *v ? parse_limit(v, API_LOGS_MAX_LIMIT, &ret->limit, err) : 0;
 }
 
 /* --- snapshots --- */
@@ -303,8 +317,7 @@ int api_snapshot_query_parse(const struct api_query *in, struct api_snapshot_que
 {
 	memset(ret, 0, sizeof(*ret));
 	ret->limit = API_LIST_DEFAULT_LIMIT;
-	const char *sandbox = in->get(in->cls, "sandboxID"), *name = in->get(in->cls, "name"),
-		   *limit = in->get(in->cls, "limit"), *next = in->get(in->cls, "nextToken");
+	const char *sandbox = in->get(in->cls, "sandboxID"), *name = in->get(in->cls, "name");
 	if (sandbox && strlen(sandbox) >= sizeof(ret->sandbox))
 		return cove_errf(err, -EINVAL, "sandboxID is longer than %zu characters", sizeof(ret->sandbox) - 1);
 	if (sandbox)
@@ -315,22 +328,7 @@ int api_snapshot_query_parse(const struct api_query *in, struct api_snapshot_que
 			return r;
 		ret->named = true;
 	}
-	if (limit) {
-		char *end;
-		long v = strtol(limit, &end, 10);
-		if (*end || end == limit || v < 1 || v > API_LIST_MAX_LIMIT)
-			return cove_errf(err, -EINVAL, "limit must be 1 to %d", API_LIST_MAX_LIMIT);
-		ret->limit = (size_t)v;
-	}
-	if (next && *next) {
-		char *end;
-		errno = 0;
-		long long v = strtoll(next, &end, 10);
-		if (errno || *end || end == next || v <= 0)
-			return cove_errf(err, -EINVAL, "nextToken '%.64s' is not one this server gave", next);
-		ret->before_seq = v;
-	}
-	return 0;
+	return api_query_page(in, API_LIST_MAX_LIMIT, &ret->limit, &ret->before_seq, err);
 }
 
 /* --- the sandbox of a proxied request --- */

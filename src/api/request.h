@@ -116,6 +116,10 @@ struct api_list_query {
 	int64_t after_seq;
 	size_t limit;
 };
+/* A list's "limit" (1 to max) and a "nextToken" that is a sequence number
+ * (> 0) as this server gives it, as the snapshot and secret lists page:
+ * into *limit and *before_seq, each left as it is when not asked. */
+int api_query_page(const struct api_query *q, int max, size_t *limit, int64_t *before_seq, struct cove_err *err);
 int api_list_query_parse(const struct api_query *q, bool v2, struct api_list_query *ret, struct cove_err *err);
 void api_list_query_clear(struct api_list_query *q);
 /* The nextToken of a page that ended at seq, in that order ("d123", "a123"). */

@@ -73,21 +73,5 @@ int api_secret_query_parse(const struct api_query *q, struct api_secret_query *r
 {
 	memset(ret, 0, sizeof(*ret));
 	ret->limit = API_LIST_DEFAULT_LIMIT;
-	const char *limit = q->get(q->cls, "limit"), *next = q->get(q->cls, "nextToken");
-	if (limit) {
-		char *end;
-		long v = strtol(limit, &end, 10);
-		if (*end || end == limit || v < 1 || v > SECRETS_LIST_MAX)
-			return cove_errf(err, -EINVAL, "limit must be 1 to %d", SECRETS_LIST_MAX);
-		ret->limit = (size_t)v;
-	}
-	if (next && *next) {
-		char *end;
-		errno = 0;
-		long long v = strtoll(next, &end, 10);
-		if (errno || *end || end == next || v <= 0)
-			return cove_errf(err, -EINVAL, "nextToken '%.64s' is not one this server gave", next);
-		ret->before_seq = v;
-	}
-	return 0;
+	return api_query_page(q, SECRETS_LIST_MAX, &ret->limit, &ret->before_seq, err);
 }
