@@ -147,6 +147,27 @@ inet_lab() {
     return 1
 }
 
+# inet_test_setup NAME SNAPSHOT TOOL...: what every test on the lab checks
+# and makes first: root, the template's snapshot, the E2B SDK in $node_dir,
+# the tools; then $base (/tmp/cove-NAME.XXXXXX) holding coved's run, log and
+# state directories, exported, and inet_test_cleanup on exit.
+inet_test_setup() {
+    local name=$1 snapshot=$2 tool
+    shift 2
+    need_root
+    need_snapshot "$snapshot"
+    [ -f "$node_dir/node_modules/e2b/package.json" ] ||
+        skip_all "the E2B SDK is not installed in $node_dir ('make' installs it with npm)"
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null || skip_all "needs $tool (make deps)"
+    done
+    : "${COVE_NET_NAME:?tests/run.sh sets the network instance of the tests}"
+    base=$(mktemp -d "/tmp/cove-$name.XXXXXX")
+    export COVE_RUN_DIR=$base/run COVE_LOG_DIR=$base/log COVE_STATE_DIR=$base/state COVE_NODE_DIR=$node_dir
+    coved_pid=""
+    trap inet_test_cleanup EXIT
+}
+
 # inet_socks LOG: the user's own SOCKS5 proxy (network.egressProxy) in the
 # test internet, at $INET_NET.54:1080, login tester / s3cret; exports
 # SOCKS_ADDR and SOCKS_LOG (its log: a line per CONNECT and refused login).

@@ -20,18 +20,7 @@ node_dir=${COVE_NODE_DIR:-$build/node}
 . "$here/lib.sh"
 . "$here/inet.sh"
 
-need_root
-need_snapshot base
-[ -f "$node_dir/node_modules/e2b/package.json" ] ||
-    skip_all "the E2B SDK is not installed in $node_dir ('make' installs it with npm)"
-for tool in node dnsmasq openssl ip nft; do
-    command -v $tool >/dev/null || skip_all "needs $tool (make deps)"
-done
-: "${COVE_NET_NAME:?tests/run.sh sets the network instance of the tests}"
-base=$(mktemp -d /tmp/cove-rules.XXXXXX)
-export COVE_RUN_DIR=$base/run COVE_LOG_DIR=$base/log COVE_STATE_DIR=$base/state COVE_NODE_DIR=$node_dir
-coved_pid=""
-trap inet_test_cleanup EXIT
+inet_test_setup rules base node dnsmasq openssl ip nft
 restart() {
     crash_restart_coved_sdk "$base/coved.log" --net-pool 0 --dns "$INET_DNS" --upstream-ca "$INET_CA"
 }
