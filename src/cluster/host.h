@@ -81,7 +81,7 @@ void cluster_host_changed(struct cluster_host_role *role);
 /* Writes sb's record, as this host's (its host and epoch are set to the
  * role's), only while hosts/<me> holds this role's lease and, with
  * expect_mod > 0, the record's mod_revision is expect_mod (0: the record must
- * not exist). ret_mod (may be NULL) gets the new mod_revision. -ESTALE when a
+ * not exist; < 0: whatever it holds). ret_mod (may be NULL) gets the new mod_revision. -ESTALE when a
  * compare failed: "host is fenced: its lease is gone" or "record changed". */
 int cluster_host_put_sandbox(struct cluster_host_role *role, const struct cluster_sandbox *sb, int64_t expect_mod,
 			     int64_t *ret_mod, struct cove_err *err);

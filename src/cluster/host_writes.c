@@ -98,7 +98,7 @@ int cluster_host_put_sandbox(struct cluster_host_role *role, const struct cluste
 				       .key_len = strlen(key),
 				       .value = value,
 				       .value_len = strlen(value) };
-	return host_role_fenced_txn(role, &put, &record, ret_mod, what, err);
+	return host_role_fenced_txn(role, &put, expect_mod >= 0 ? &record : NULL, ret_mod, what, err);
 }
 
 /* expect_mod > 0: only while the record is at that mod_revision. */

@@ -41,6 +41,8 @@ static const struct env_setting_info settings[ENV_SETTINGS_COUNT] = {
 	[ENV_NET_POOL] = { "COVE_NET_POOL", NULL, NULL, "0", "ready network slots kept made in the background" },
 	[ENV_DNS] = { "COVE_DNS", NULL, NULL, "the host's resolv.conf less loopback",
 		      "nameservers for guests, A[,B...] or none (coved --dns, cove run --dns)" },
+	[ENV_PLACEMENT_SEED] = { "COVE_PLACEMENT_SEED", NULL, NULL, "random",
+				 "a cluster gateway's placement seed (a decimal number): the same choices every run" },
 };
 
 const struct env_setting_info *env_setting_info(enum env_setting s)

@@ -27,6 +27,7 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "egress/egress.h"
+#include "coved/cluster.h"
 #include "coved/tls.h"
 #include "manager/manager.h"
 #include "net/dns.h"
@@ -58,6 +59,7 @@ struct settings {
 	char dns[128]; /* the --dns text; "": the host's nameservers */
 	char upstream_ca[PATH_MAX]; /* "": the host's trust store only */
 	struct coved_tls tls;
+	struct coved_cluster cluster;
 };
 
 static void usage(FILE *f)
@@ -71,6 +73,8 @@ static void usage(FILE *f)
 		"             [--egress-port N] [--upstream-ca FILE]\n"
 		"             [--dns ADDR[,ADDR...]|none]\n"
 		"             [--tls-cert FILE --tls-key FILE | --tls-local] [--tls-listen ADDR:PORT]\n"
+		"             [--cluster-etcd URL,... [--host-id ID] [--advertise HOST:PORT]\n"
+		"              [--role host|gateway|host,gateway] [--host-lease-ttl S] [--dead-after S]]\n"
 		"       coved --make-local-ca [--domain D] [--state-dir DIR]\n"
 		"\n"
 		"Serves the E2B API (point the SDK's E2B_API_URL here) and runs its sandboxes.\n"
@@ -103,7 +107,7 @@ static void usage(FILE *f)
 		"  --dns ADDR,...|none  IPv4 nameservers written into every guest's resolv.conf\n"
 		"                       at its start (else $COVE_DNS, else the host's resolv.conf\n"
 		"                       less loopback ones); none: the template's file stays\n"
-		COVED_TLS_USAGE,
+		COVED_TLS_USAGE COVED_CLUSTER_USAGE,
 		DEFAULT_LISTEN, STORE_DEFAULT_STATE_DIR, MANAGER_DEFAULT_MAX_SANDBOXES, MANAGER_DEFAULT_MAX_TIMEOUT_S,
 		MANAGER_DEFAULT_MAX_TEMPLATE_DISK_MIB);
 }
@@ -196,6 +200,8 @@ static int set_one(struct settings *s, const char *name, const char *v)
 		}
 	} else if (coved_tls_known(name)) {
 		return coved_tls_set(&s->tls, name, v);
+	} else if (coved_cluster_known(name)) {
+		return coved_cluster_set(&s->cluster, name, v);
 	} else {
 		fprintf(stderr, "coved: unknown setting '%s'\n", name);
 		return -1;
@@ -260,6 +266,7 @@ static int parse_settings(int argc, char **argv, struct settings *s)
 		{ "upstream-ca", required_argument, NULL, 0 },
 		{ "dns", required_argument, NULL, 0 },
 		COVED_TLS_OPTIONS,
+		COVED_CLUSTER_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },		  { 0 },
 	};
 	const char *names[MAX_SETTINGS], *values[MAX_SETTINGS], *config = NULL;
@@ -443,12 +450,14 @@ static int serve(struct settings *s)
 	 * $COVE_GUEST_BIN's. */
 	if (env_exe_dir(exe_dir, sizeof(exe_dir)) == 0)
 		mc.guest_bin = env_get(ENV_GUEST_BIN) ? env_get(ENV_GUEST_BIN) : exe_dir;
-	if (manager_open(&mc, &m, &err) < 0)
+	if (coved_cluster_prepare(&s->cluster, &mc, &err) < 0 || manager_open(&mc, &m, &err) < 0)
 		goto out;
 	struct api_server_config ac = { .address = addr, .port = port, .api_key = s->api_key, .app = m,
 					.proxy = &proxy_ops };
 	ac.routes = control_routes(&ac.nroutes);
 	coved_tls_config(&s->tls, &ac);
+	if (coved_cluster_start(&s->cluster, m, &ac, &err) < 0)
+		goto out;
 	if (api_server_start(&ac, &api, &err) < 0)
 		goto out;
 	/* For people and scripts: where it listens (the port, with :0). */
@@ -470,7 +479,11 @@ out:
 	 * requests is short. */
 	manager_stop(m);
 	api_server_stop(api);
+	/* The gateway goes, and the host role lets go of the manager; its
+	 * records' deletes as manager_close ends sandboxes still go to etcd. */
+	coved_cluster_detach(&s->cluster);
 	manager_close(m);
+	coved_cluster_stop(&s->cluster);
 	egress_stop(egress);
 	net_slots_close(net);
 	secrets_close(secrets);
@@ -500,12 +513,14 @@ int main(int argc, char **argv)
 	}
 	struct settings s = { .accel = VMM_ACCEL_AUTO, .net_pool = 2 };
 	coved_tls_defaults(&s.tls);
+	coved_cluster_defaults(&s.cluster);
 	snprintf(s.listen, sizeof(s.listen), "%s", DEFAULT_LISTEN);
 	snprintf(s.state_dir, sizeof(s.state_dir), "%s", env_value(ENV_STATE_DIR));
 	/* Not found is for the first sandbox to say (templates may come later). */
 	(void)env_guest_path(ENV_TEMPLATES, s.templates, sizeof(s.templates));
 	(void)env_guest_path(ENV_KERNEL, s.kernel, sizeof(s.kernel));
-	if (parse_settings(argc, argv, &s) < 0 || coved_tls_check(&s.tls) < 0)
+	if (parse_settings(argc, argv, &s) < 0 || coved_tls_check(&s.tls) < 0 ||
+	    coved_cluster_check(&s.cluster, s.listen) < 0)
 		return 2;
 	if (s.tls.make_local_ca)
 		return coved_tls_make_local_ca(&s.tls, s.state_dir);
