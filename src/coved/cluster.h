@@ -75,6 +75,9 @@ int coved_cluster_prepare(struct coved_cluster *c, struct manager_config *mc, st
  * the host id) and starts the gateway, whose hooks go into ac. */
 int coved_cluster_start(struct coved_cluster *c, struct manager *m, struct api_server_config *ac,
 			struct cove_err *err);
+/* Draining (on): the host's record says so, and gateways place nothing
+ * more on it; its sandboxes run out. -ENOENT when this coved is no host. */
+int coved_cluster_drain(struct coved_cluster *c, bool on, struct cove_err *err);
 /* After the server stops, before manager_close: the gateway stops, and the
  * host role no longer reads the manager (its catalog hooks still write:
  * the sandboxes manager_close ends leave the catalog). */
