@@ -19,6 +19,7 @@
 struct coved_cluster_run {
 	struct coved_cluster *c;
 	struct etcd_client *etcd;
+	char lease_file[4096];       /* STATE_DIR/cluster-lease: the last lease this host held */
 	enum vmm_accel accel;
 	char snap_key[CLUSTER_SNAP_KEY_MAX + 1];
 

@@ -4,6 +4,7 @@
 #include "coved/cluster_internal.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,9 +93,41 @@ static int reconcile_with(struct coved_cluster_run *run, struct cluster_host_rol
 	return r;
 }
 
+/* The lease of each registration, kept for the next coved on this state
+ * (see revoke_previous). */
+static void lease_save(struct coved_cluster_run *run, int64_t lease)
+{
+	char tmp[sizeof(run->lease_file) + 8];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", run->lease_file);
+	FILE *f = fopen(tmp, "we");
+	bool ok = f && fprintf(f, "%" PRId64 "\n", lease) > 0;
+	ok = f && fclose(f) == 0 && ok;
+	if (!ok || rename(tmp, run->lease_file) < 0)
+		log_warn("cluster host=%s op=save-lease path=%s msg=\"%s\"", run->c->host_id, run->lease_file,
+			 strerror(errno));
+}
+
+/* A coved restarted on this state (after a crash, within the lease's TTL)
+ * finds its own key still held by the lease it had: that lease is revoked,
+ * taking the stale key with it. Another coved's key (another lease) stays,
+ * and refuses the id. */
+static void revoke_previous(struct coved_cluster_run *run)
+{
+	FILE *f = fopen(run->lease_file, "re");
+	long long lease = 0;
+	if (!f)
+		return;
+	int n = fscanf(f, "%lld", &lease);
+	fclose(f);
+	struct cove_err e = { 0 };
+	if (n == 1 && lease > 0 && etcd_lease_revoke(run->etcd, lease, &e) == 0)
+		log_info("cluster host=%s op=revoke-previous lease=%llx", run->c->host_id, lease);
+}
+
 static int reconcile(struct cluster_host_role *role, void *data, struct cove_err *err)
 {
 	struct coved_cluster_run *run = data;
+	lease_save(run, cluster_host_lease(role));
 	/* The first reconcile runs inside cluster_host_start, before it hands
 	 * the role back: the manager's hooks (the kills' deletes) need it now. */
 	pthread_mutex_lock(&run->lock);
@@ -124,7 +157,8 @@ static struct coved_cluster_run *run_free(struct coved_cluster_run *run)
 	return NULL;
 }
 
-int coved_cluster_prepare(struct coved_cluster *c, struct manager_config *mc, struct cove_err *err)
+int coved_cluster_prepare(struct coved_cluster *c, const char *state_dir, struct manager_config *mc,
+			  struct cove_err *err)
 {
 	if (!coved_cluster_on(c))
 		return 0;
@@ -137,6 +171,7 @@ int coved_cluster_prepare(struct coved_cluster *c, struct manager_config *mc, st
 	pthread_mutex_init(&run->write_lock, NULL);
 	pthread_cond_init(&run->wake, NULL);
 	run->c = c;
+	snprintf(run->lease_file, sizeof(run->lease_file), "%s/cluster-lease", state_dir);
 	const char *why;
 	run->accel = vmm_accel_resolve(mc->accel, &why);
 	cluster_snap_key(run->accel, mc->vmm_binary, run->snap_key);
@@ -199,11 +234,21 @@ int coved_cluster_start(struct coved_cluster *c, struct manager *m, struct api_s
 	if (!run)
 		return 0;
 	(void)ac;
-	if (!(c->roles & COVED_ROLE_HOST))
-		return 0;
+	(void)err;
 	pthread_mutex_lock(&run->lock);
 	run->m = m;
 	pthread_mutex_unlock(&run->lock);
+	return 0;
+}
+
+int coved_cluster_register(struct coved_cluster *c, const char *address, unsigned port, struct cove_err *err)
+{
+	struct coved_cluster_run *run = c->run;
+	if (!run || !(c->roles & COVED_ROLE_HOST))
+		return 0;
+	if (!c->advertise[0])
+		snprintf(c->advertise, sizeof(c->advertise), "%s:%u", address, port);
+	revoke_previous(run);
 	struct cluster_host_role *role = NULL;
 	int r = host_start(run, &role, err);
 	if (r == -EEXIST || r == -EINVAL) {

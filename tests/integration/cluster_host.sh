@@ -20,7 +20,7 @@ etcd_bin=$(command -v etcd || echo /usr/bin/etcd)
 [ -x "$etcd_bin" ] && command -v etcdctl >/dev/null || skip_all "needs etcd and etcdctl (make deps: etcd-server, etcd-client)"
 base=$(mktemp -d /tmp/cove-clhost.XXXXXX)
 export COVE_RUN_DIR=$base/run COVE_LOG_DIR=$base/log COVE_STATE_DIR=$base/state
-pid="" etcd_pid="" pid2=""
+pid="" etcd_pid="" pid2="" net2=${COVE_NET_NAME}d
 cleanup() {
     [ -n "$etcd_pid" ] && kill -CONT "$etcd_pid" 2>/dev/null
     [ -n "$pid2" ] && kill "$pid2" 2>/dev/null && wait "$pid2" 2>/dev/null
@@ -28,6 +28,10 @@ cleanup() {
     [ -n "$etcd_pid" ] && kill "$etcd_pid" 2>/dev/null && wait "$etcd_pid" 2>/dev/null
     pkill -9 -f "qemu-system.*$COVE_RUN_DIR" 2>/dev/null
     "$cove" net gc --pool >/dev/null 2>&1
+    # the duplicate's network instance
+    ip -o link | sed -n "s/^[0-9]*: \($net2-[0-9]*\)[@:].*/\1/p" | xargs -r -n1 ip link del 2>/dev/null
+    nft delete table inet "$net2" 2>/dev/null
+    awk -v d="$base/" 'index($5, d) == 1 {print $5}' /proc/self/mountinfo | sort -r | xargs -r -n1 umount 2>/dev/null
     rm -rf "$base"
 }
 trap cleanup EXIT
@@ -74,7 +78,8 @@ start; check "a cluster host starts" $? "$(cat "$base/coved.log")"
 check "it registers hosts/h1: its address, ready, its templates with their snapshots, its room" $? "$(record hosts/h1)"
 lease=$(ec get /cove/v1/hosts/h1 -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)["kvs"][0].get("lease",0))')
 [ "$lease" != 0 ]; check "... under a lease" $? "lease=$lease"
-start_coved "$base/coved2.log" --net-pool 0 --api-key "$key" --cluster-etcd "$endpoint" --host-id h1 --role host \
+COVE_NET_NAME=$net2 COVE_NET_RANGE=10.212.0.0/16 COVE_RUN_DIR=$base/run2 COVE_NET_DIR=$base/netns2 \
+    start_coved "$base/coved2.log" --net-pool 0 --api-key "$key" --cluster-etcd "$endpoint" --host-id h1 --role host \
     --state-dir "$base/state2"
 pid2=$coved_pid
 for _ in $(seq 1 50); do kill -0 "$pid2" 2>/dev/null || break; sleep 0.1; done
@@ -136,6 +141,9 @@ check "reconcile kills the sandbox whose record went while it was down" $? "$s q
 s=$(api GET "/sandboxes/$keep")
 [ "$s" = 200 ] && [ "$(rfield "sb/$keep" "['state']")" = running ]; check "... and keeps the one still recorded" $? "$s $(record "sb/$keep")"
 [ -z "$(record dead/h1)" ]; check "... and clears its dead mark" $? "$(record dead/h1)"
+kill -9 "$pid"; wait "$pid" 2>/dev/null; pid=""
+start; check "a coved restarted at once after a crash gets its host id back (its old lease revoked)" $? \
+    "$(tail -5 "$base/coved.log")"
 api DELETE "/sandboxes/$keep" >/dev/null
 
 # --- a host joins with sandboxes ---
