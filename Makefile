@@ -301,7 +301,7 @@ asan: deps
 # tests/tsan.supp.
 TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
 TSAN_TESTS ?= $(notdir $(UNIT_TESTS)) test_agent_host agent_http.sh e2b.sh coved.sh coved_cli.sh \
-	e2b_coved.sh pause.sh lifecycle.sh coved_load.sh net.sh snapshot.sh snapshots.sh egress.sh rules.sh
+	e2b_coved.sh pause.sh lifecycle.sh coved_load.sh net.sh snapshot.sh snapshots.sh egress.sh rules.sh cluster_host.sh
 tsan: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory BUILD=$(BUILD)/tsan OPT=-O1 SANITIZE="$(TSAN_FLAGS)" \
