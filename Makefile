@@ -217,7 +217,7 @@ $(MHD_LIB): scripts/build-microhttpd.sh
 	@scripts/build-microhttpd.sh $(BUILD)/deps/microhttpd-src $(MHD)
 
 # The unit tests that need a real etcd share its start-up.
-$(BIN)/tests/test_etcd_client $(BIN)/tests/test_cluster_host $(BIN)/tests/test_catalog: tests/unit/etcd_server.c tests/unit/etcd_server.h
+$(BIN)/tests/test_etcd_client $(BIN)/tests/test_cluster_host $(BIN)/tests/test_catalog $(BIN)/tests/test_gateway: tests/unit/etcd_server.c tests/unit/etcd_server.h
 $(BIN)/tests/%: tests/unit/%.c $(O)/libcove.a
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
