@@ -24,6 +24,7 @@
 #include "common/log.h"
 #include "gateway/janitor.h"
 #include "gateway/janitor_remove.h"
+#include "catalog_fixture.h"
 #include "etcd_server.h"
 
 #define TTL_S 2
@@ -54,29 +55,9 @@ static int clean(void **state)
 	return etcd_delete(etcd, CLUSTER_KEY_PREFIX, strlen(CLUSTER_KEY_PREFIX), true, NULL, NULL);
 }
 
-static void put_text(const char *key, const char *text)
-{
-	struct cove_err err = { 0 };
-	if (etcd_put(etcd, key, strlen(key), text, strlen(text), 0, NULL, &err) < 0)
-		fail_msg("put %s: %s", key, err.msg);
-}
-
 static void put_host(const char *id)
 {
-	struct cluster_host h = { .addr = "127.0.0.1:49982",
-				  .version = "v",
-				  .accel = "tcg",
-				  .cpus = 2,
-				  .snap_key = "k",
-				  .mem_max_mib = 4096,
-				  .max_sandboxes = 8,
-				  .ts_ms = 1 };
-	snprintf(h.id, sizeof(h.id), "%s", id);
-	char key[128], *text = NULL;
-	assert_int_equal(cluster_host_key(id, key, sizeof(key), NULL), 0);
-	assert_int_equal(cluster_host_encode(&h, &text, NULL), 0);
-	put_text(key, text);
-	free(text);
+	fixture_put_host(etcd, id, CLUSTER_HOST_READY);
 }
 
 static void delete_key(const char *prefix, const char *id)
@@ -88,13 +69,7 @@ static void delete_key(const char *prefix, const char *id)
 
 static bool exists(const char *prefix, const char *id)
 {
-	char key[128];
-	snprintf(key, sizeof(key), "%s%s", prefix, id);
-	struct etcd_result res;
-	assert_int_equal(etcd_range(etcd, key, strlen(key), false, &res, NULL), 0);
-	bool found = res.nkvs > 0;
-	etcd_result_clear(&res);
-	return found;
+	return fixture_exists(etcd, prefix, id);
 }
 
 static bool sandbox_exists(const char *id)
@@ -105,21 +80,7 @@ static bool sandbox_exists(const char *id)
 static void put_sandbox(const char *id, const char *host, enum cluster_sandbox_state state, int64_t end_ms,
 			bool auto_pause)
 {
-	struct cluster_sandbox sb = { .epoch = 1,
-				      .state = state,
-				      .template_id = "base",
-				      .vcpus = 1,
-				      .mem_mib = 256,
-				      .started_ms = 1,
-				      .end_ms = end_ms,
-				      .auto_pause = auto_pause };
-	snprintf(sb.id, sizeof(sb.id), "%s", id);
-	snprintf(sb.host, sizeof(sb.host), "%s", host);
-	char key[128], *text = NULL;
-	assert_int_equal(cluster_sandbox_key(id, key, sizeof(key), NULL), 0);
-	assert_int_equal(cluster_sandbox_encode(&sb, &text, NULL), 0);
-	put_text(key, text);
-	free(text);
+	fixture_put_sandbox(etcd, id, host, state, end_ms, auto_pause);
 }
 
 static struct catalog *catalog(void)
