@@ -222,6 +222,8 @@ $(MHD_LIB): scripts/build-microhttpd.sh
 $(BIN)/tests/test_etcd_client $(BIN)/tests/test_cluster_host $(BIN)/tests/test_catalog $(BIN)/tests/test_janitor \
 	$(BIN)/tests/test_api_cluster: tests/unit/etcd_server.c tests/unit/etcd_server.h
 $(BIN)/tests/test_janitor $(BIN)/tests/test_api_cluster: tests/unit/catalog_fixture.c tests/unit/catalog_fixture.h
+# test_api_cluster runs the cove command's host verbs too.
+$(BIN)/tests/test_api_cluster: | $(BIN)/cove
 $(BIN)/tests/%: tests/unit/%.c $(O)/libcove.a
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"

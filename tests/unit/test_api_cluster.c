@@ -3,7 +3,8 @@
  * etcd member (live hosts, then gone ones with their record counts), and the
  * handlers served over HTTP (api/server.h) and called with the cove client:
  * forget's and drain's answers from their hooks, 400 for bad input, 501
- * without a hook and on a single host. The etcd parts are skipped when etcd
+ * without a hook and on a single host; and the cove CLI's host verbs
+ * against that server (build/bin/cove, next to the tests). The etcd parts are skipped when etcd
  * is not installed. */
 #include <errno.h>
 #include <setjmp.h>
@@ -13,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -202,6 +205,55 @@ static long call(struct client *c, const char *method, const char *path, const c
 	return status;
 }
 
+/* cove (next to this test's directory) with args against url: its exit
+ * status, its stdout and stderr in out. */
+static int cove(const char *url, const char *args, char *out, size_t len)
+{
+	char exe[4096], cmd[8192];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	assert_true(n > 0);
+	exe[n] = '\0';
+	*strrchr(exe, '/') = '\0';
+	snprintf(cmd, sizeof(cmd), "%s/../cove %s --url %s --api-key key 2>&1", exe, args, url);
+	FILE *f = popen(cmd, "r");
+	assert_non_null(f);
+	size_t got = fread(out, 1, len - 1, f);
+	out[got] = '\0';
+	int status = pclose(f);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* The CLI's side of the same routes. */
+static void cli_host(const char *url)
+{
+	char out[4096];
+	assert_int_equal(cove(url, "host ls", out, sizeof(out)), 0);
+	static const char *const want[][5] = {
+		{ "HOST ID", "ADDRESS", "STATE", "MEMORY", "TEMPLATES" },
+		{ "h1 ", "10.0.0.1:49982", " ready ", " 3/40 ", " 1.0G/16G " },
+		{ "h2 ", " draining ", "base,py" },
+		{ "h9 ", " gone ", " 2 " },
+		{ "zz ", " gone ", " 1 " },
+	};
+	const char *line = out;
+	for (size_t i = 0; i < sizeof(want) / sizeof(*want); i++, line = strchr(line, '\n') + 1) {
+		size_t end = strcspn(line, "\n");
+		for (size_t k = 0; k < 5 && want[i][k]; k++)
+			if (strncmp(line, want[i][0], strlen(want[i][0])) != 0 || !memmem(line, end, want[i][k], strlen(want[i][k])))
+				fail_msg("line %zu has no '%s':\n%s", i, want[i][k], out);
+	}
+	hook_rc = 0;
+	assert_int_equal(cove(url, "host drain h2", out, sizeof(out)), 0);
+	assert_int_equal(hook_drain, 1);
+	assert_string_equal(hook_host, "h2");
+	assert_int_equal(cove(url, "host undrain h2", out, sizeof(out)), 0);
+	assert_int_equal(hook_drain, 0);
+	hook_rc = -EBUSY;
+	assert_int_equal(cove(url, "host forget h1", out, sizeof(out)), 1);
+	assert_non_null(strstr(out, "cove host forget: hook says"));
+	assert_int_equal(cove(url, "host forget -- -x", out, sizeof(out)), 2);
+}
+
 static void test_routes(void **state)
 {
 	(void)state;
@@ -242,6 +294,7 @@ static void test_routes(void **state)
 	assert_int_equal(call(c, "POST", "/bare/h1", "{\"drain\": true}", NULL), 501);
 	assert_int_equal(call(c, "GET", "/single", NULL, &reply), 501);
 	client_close(c);
+	cli_host(url);
 	api_server_stop(s);
 }
 
