@@ -164,7 +164,7 @@ static int track_gone(struct janitor *j, const struct janitor_records *rs, int64
 		if (has_host(rs, j->gone[i].host))
 			j->gone[kept++] = j->gone[i];
 		else
-			log_info("janitor op=forget-timer host=%s why=\"live again or no records\"", j->gone[i].host);
+			log_info("janitor op=back host=%s why=\"live again, or no records left\"", j->gone[i].host);
 	j->ngone = kept;
 	for (size_t i = 0; i < rs->n; i++) {
 		if (find_gone(j, rs->v[i].host))
@@ -196,12 +196,18 @@ static void sweep_host(struct janitor *j, struct gone_host *g, const struct jani
 				      .fence_lease = atomic_load(&j->lease) };
 	struct cove_err e = { 0 };
 	int r = janitor_remove(&rm, rs, NULL, &e);
-	if (r == 0)
+	if (r == 0) {
 		g->marked = g->marked || rm.mark;
-	else if (r == -ESTALE)
+	} else if (r == -ESTALE) {
 		resign(j, e.msg);
-	else
+	} else if (r == -EBUSY) { /* back before the catalog showed it: time it afresh if it goes again */
+		log_info("janitor op=back host=%s", g->host);
+		g->first_ms = now;
+		g->since_ms = 0;
+		g->marked = false;
+	} else {
 		log_warn("janitor gateway=%s op=remove host=%s error=\"%s\"", j->id, g->host, e.msg);
+	}
 }
 
 static void sweep(struct janitor *j)

@@ -7,6 +7,7 @@
  * against that server (build/bin/cove, next to the tests). The etcd parts are skipped when etcd
  * is not installed. */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -146,22 +147,51 @@ static void test_hosts_json(void **state)
 	json_decref(hosts);
 }
 
-/* The hooks record what they were asked and answer hook_rc. */
+/* The hooks record what they were asked and answer hook_rc; under
+ * hook_lock, as the server's threads call them (a request made by the cove
+ * child process orders nothing that TSan can see). */
+static pthread_mutex_t hook_lock = PTHREAD_MUTEX_INITIALIZER;
 static int hook_rc;
 static char hook_host[64];
 static int hook_drain = -1;
 
-static int forget(void *ctx, const char *host, struct cove_err *err)
+static void hook_set(int rc)
+{
+	pthread_mutex_lock(&hook_lock);
+	hook_rc = rc;
+	pthread_mutex_unlock(&hook_lock);
+}
+
+/* What the last hook call was asked: its host (compared with host) and, for
+ * a drain, on (0, 1). */
+static void hook_check(const char *host, int drain)
+{
+	pthread_mutex_lock(&hook_lock);
+	bool same = strcmp(hook_host, host) == 0 && (drain < 0 || hook_drain == drain);
+	pthread_mutex_unlock(&hook_lock);
+	if (!same)
+		fail_msg("the hook was asked host %s drain %d, not %s %d", hook_host, hook_drain, host, drain);
+}
+
+static int hook(void *ctx, const char *host, int drain, struct cove_err *err)
 {
 	assert_ptr_equal(ctx, &hook_rc);
+	pthread_mutex_lock(&hook_lock);
 	snprintf(hook_host, sizeof(hook_host), "%s", host);
-	return hook_rc < 0 ? cove_errf(err, hook_rc, "hook says %d", hook_rc) : 0;
+	hook_drain = drain;
+	int rc = hook_rc;
+	pthread_mutex_unlock(&hook_lock);
+	return rc < 0 ? cove_errf(err, rc, "hook says %d", rc) : 0;
+}
+
+static int forget(void *ctx, const char *host, struct cove_err *err)
+{
+	return hook(ctx, host, -1, err);
 }
 
 static int drain(void *ctx, const char *host, bool on, struct cove_err *err)
 {
-	hook_drain = on;
-	return forget(ctx, host, err);
+	return hook(ctx, host, on, err);
 }
 
 static const struct api_cluster_ops ops = { .forget = forget, .drain = drain };
@@ -242,13 +272,12 @@ static void cli_host(const char *url)
 			if (strncmp(line, want[i][0], strlen(want[i][0])) != 0 || !memmem(line, end, want[i][k], strlen(want[i][k])))
 				fail_msg("line %zu has no '%s':\n%s", i, want[i][k], out);
 	}
-	hook_rc = 0;
+	hook_set(0);
 	assert_int_equal(cove(url, "host drain h2", out, sizeof(out)), 0);
-	assert_int_equal(hook_drain, 1);
-	assert_string_equal(hook_host, "h2");
+	hook_check("h2", 1);
 	assert_int_equal(cove(url, "host undrain h2", out, sizeof(out)), 0);
-	assert_int_equal(hook_drain, 0);
-	hook_rc = -EBUSY;
+	hook_check("h2", 0);
+	hook_set(-EBUSY);
 	assert_int_equal(cove(url, "host forget h1", out, sizeof(out)), 1);
 	assert_non_null(strstr(out, "cove host forget: hook says"));
 	assert_int_equal(cove(url, "host forget -- -x", out, sizeof(out)), 2);
@@ -273,23 +302,23 @@ static void test_routes(void **state)
 	assert_int_equal(call(c, "GET", "/cluster/hosts", NULL, &reply), 200);
 	check_hosts(reply);
 	json_decref(reply);
-	hook_rc = 0;
+	hook_set(0);
 	assert_int_equal(call(c, "DELETE", "/cluster/hosts/h9", NULL, NULL), 204);
-	assert_string_equal(hook_host, "h9");
-	hook_rc = -EBUSY;
+	hook_check("h9", -1);
+	hook_set(-EBUSY);
 	assert_int_equal(call(c, "DELETE", "/cluster/hosts/h1", NULL, NULL), 409);
-	hook_rc = -ENOENT;
+	hook_set(-ENOENT);
 	assert_int_equal(call(c, "DELETE", "/cluster/hosts/nosuch", NULL, NULL), 404);
-	hook_rc = -ETIMEDOUT;
+	hook_set(-ETIMEDOUT);
 	assert_int_equal(call(c, "DELETE", "/cluster/hosts/h9", NULL, NULL), 503);
 	assert_int_equal(call(c, "DELETE", "/cluster/hosts/-x", NULL, NULL), 400);
-	hook_rc = 0;
+	hook_set(0);
 	assert_int_equal(call(c, "POST", "/cluster/hosts/h2/drain", "{\"drain\": false}", NULL), 204);
-	assert_int_equal(hook_drain, 0);
+	hook_check("h2", 0);
 	assert_int_equal(call(c, "POST", "/cluster/hosts/h1/drain", "{\"drain\": true}", NULL), 204);
-	assert_int_equal(hook_drain, 1);
+	hook_check("h1", 1);
 	assert_int_equal(call(c, "POST", "/cluster/hosts/h1/drain", "{}", NULL), 400);
-	hook_rc = -ECONNREFUSED;
+	hook_set(-ECONNREFUSED);
 	assert_int_equal(call(c, "POST", "/cluster/hosts/h1/drain", "{\"drain\": true}", NULL), 502);
 	assert_int_equal(call(c, "POST", "/bare/h1", "{\"drain\": true}", NULL), 501);
 	assert_int_equal(call(c, "GET", "/single", NULL, &reply), 501);
