@@ -130,6 +130,8 @@ $(FUZZ_API_TARGETS): $(FUZZ_API_SRCS)
 $(BIN)/fuzz/fuzz_image_config: src/image/config.c
 # The cluster catalog's host and sandbox records (src/cluster/records.c).
 $(BIN)/fuzz/fuzz_cluster_records: src/cluster/records.c
+# The cluster routes' drain body (src/api/cluster_request.c).
+$(BIN)/fuzz/fuzz_drain_body: src/api/cluster_request.c src/common/json.c
 # The gateway catalog's list tokens (src/cluster/catalog_token.c; the id check is records.c's).
 $(BIN)/fuzz/fuzz_catalog_token: src/cluster/catalog_token.c src/cluster/records.c
 # The nameservers setting and the host's resolv.conf (src/net/dns.c).
@@ -216,8 +218,12 @@ $(INTERP_SRCS:%.c=$(O)/guest/%.o): $(MHD_LIB)
 $(MHD_LIB): scripts/build-microhttpd.sh
 	@scripts/build-microhttpd.sh $(BUILD)/deps/microhttpd-src $(MHD)
 
-# The unit tests that need a real etcd share its start-up.
-$(BIN)/tests/test_etcd_client $(BIN)/tests/test_cluster_host $(BIN)/tests/test_catalog $(BIN)/tests/test_gateway: tests/unit/etcd_server.c tests/unit/etcd_server.h
+# The unit tests that need a real etcd share its start-up (and some, catalog records).
+$(BIN)/tests/test_etcd_client $(BIN)/tests/test_cluster_host $(BIN)/tests/test_catalog $(BIN)/tests/test_gateway \
+	$(BIN)/tests/test_janitor $(BIN)/tests/test_api_cluster: tests/unit/etcd_server.c tests/unit/etcd_server.h
+$(BIN)/tests/test_janitor $(BIN)/tests/test_api_cluster: tests/unit/catalog_fixture.c tests/unit/catalog_fixture.h
+# test_api_cluster runs the cove command's host verbs too.
+$(BIN)/tests/test_api_cluster: | $(BIN)/cove
 $(BIN)/tests/%: tests/unit/%.c $(O)/libcove.a
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"

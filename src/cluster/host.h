@@ -29,7 +29,6 @@
 #include "cluster/records.h"
 #include "common/err.h"
 
-#define CLUSTER_DEAD_PREFIX CLUSTER_KEY_PREFIX "dead/"
 #define CLUSTER_HOST_DEFAULT_TTL_S 10
 #define CLUSTER_HOST_PUBLISH_MS 5000     /* the record is rewritten this often */
 #define CLUSTER_HOST_CHANGED_MIN_MS 1000 /* and at most this often when changed */

@@ -26,6 +26,11 @@
 #define CLUSTER_KEY_PREFIX "/cove/v1/"
 #define CLUSTER_HOSTS_PREFIX CLUSTER_KEY_PREFIX "hosts/"
 #define CLUSTER_SANDBOXES_PREFIX CLUSTER_KEY_PREFIX "sb/"
+/* dead/<host>: {"since": ms}, the janitor declared the host dead (the host
+ * clears it when it registers again). */
+#define CLUSTER_DEAD_PREFIX CLUSTER_KEY_PREFIX "dead/"
+/* The janitor's election: held by one gateway's lease ({"gateway": id}). */
+#define CLUSTER_JANITOR_KEY CLUSTER_KEY_PREFIX "janitor"
 
 /* A host id: 1-63 of [A-Za-z0-9._-], starting with a letter or digit (a
  * host name, coved's default, fits). */
