@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/handlers.h"
 #include "api/proxy.h"
 #include "common/cleanup.h"
 #include "common/log.h"
@@ -24,6 +25,25 @@ void gateway_call_cleanup(struct http_request *r)
 		close(c->rl.fd);
 	free(c);
 	r->ctx = NULL;
+}
+
+/* Shown from the record as a host shows the sandbox (api_info_json): a
+ * record holds no tokens, disk use or network settings, which show their
+ * defaults. */
+json_t *gateway_sandbox_json(const struct cluster_sandbox *sb)
+{
+	struct manager_info info = { 0 };
+	snprintf(info.id, sizeof(info.id), "%s", sb->id);
+	snprintf(info.template_id, sizeof(info.template_id), "%s", sb->template_id);
+	info.state = sb->state == CLUSTER_SANDBOX_PAUSED ? STORE_SANDBOX_PAUSED : STORE_SANDBOX_RUNNING;
+	info.metadata = sb->metadata ? sb->metadata : "{}";
+	info.started_ms = sb->started_ms;
+	info.end_ms = sb->end_ms;
+	info.vcpus = sb->vcpus;
+	info.mem_mib = sb->mem_mib;
+	info.seq = sb->seq;
+	info.auto_pause = sb->auto_pause;
+	return api_info_json(&info, false); /* info owns nothing: no clear */
 }
 
 static enum MHD_Result not_found(struct http_request *r, const char *id)

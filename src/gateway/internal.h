@@ -91,6 +91,8 @@ int gateway_send_head(struct gateway_call *c, struct http_request *r, const char
  * intent, else 503). */
 extern const struct http_route gateway_answer_route, gateway_envd_gone_route;
 enum MHD_Result gateway_host_down(struct http_request *r, struct gateway_call *c);
+/* A record as GET /sandboxes/{id} and the lists show a sandbox. */
+json_t *gateway_sandbox_json(const struct cluster_sandbox *sb);
 
 /* create.c */
 extern const struct http_route gateway_create_route;
@@ -98,7 +100,5 @@ extern const struct http_route gateway_create_route;
 int64_t gateway_wall_ms(void);
 /* list.c */
 extern const struct http_route gateway_list_route;
-/* A record as GET /sandboxes/{id} and the lists show a sandbox. */
-json_t *gateway_sandbox_json(const struct cluster_sandbox *sb);
 
 #endif

@@ -4,7 +4,7 @@
  * a single host's list (api/list.c): the query is parsed by the same parser
  * and each sandbox is shown by the same api_info_json, from its record. A
  * record holds no tokens, disk use or network settings: those fields show
- * their defaults. Pages: the catalog's opaque nextToken (X-Next-Token). The
+ * their defaults (answers.c). Pages: the catalog's opaque nextToken (X-Next-Token). The
  * template and startedAfter filters apply within a page (the catalog
  * filters by state and metadata), so such a page may hold fewer than limit;
  * order=asc is not served here. */
@@ -14,22 +14,6 @@
 
 #include "api/handlers.h"
 #include "gateway/internal.h"
-
-json_t *gateway_sandbox_json(const struct cluster_sandbox *sb)
-{
-	struct manager_info info = { 0 };
-	snprintf(info.id, sizeof(info.id), "%s", sb->id);
-	snprintf(info.template_id, sizeof(info.template_id), "%s", sb->template_id);
-	info.state = sb->state == CLUSTER_SANDBOX_PAUSED ? STORE_SANDBOX_PAUSED : STORE_SANDBOX_RUNNING;
-	info.metadata = sb->metadata ? sb->metadata : "{}";
-	info.started_ms = sb->started_ms;
-	info.end_ms = sb->end_ms;
-	info.vcpus = sb->vcpus;
-	info.mem_mib = sb->mem_mib;
-	info.seq = sb->seq;
-	info.auto_pause = sb->auto_pause;
-	return api_info_json(&info, false); /* info owns nothing: no clear */
-}
 
 /* The query as the single host's parser takes it, but for nextToken, which
  * is the catalog's here. */
