@@ -157,6 +157,7 @@ static void begin(struct http_request *r, const struct api_sandbox_target *t, in
 	r->ctx = p;
 	if (!p)
 		return;
+	p->m = r->app;
 	relay_init(&p->rl, r);
 	snprintf(p->id, sizeof(p->id), "%s", t->id);
 	if (rc < 0) {
