@@ -382,6 +382,30 @@ static void test_create_placed(void **state)
 	unserve(&gs);
 }
 
+/* Connection errors and 5xx exclude a host and count: 3 attempts, then the
+ * last answer (h4 refuses connections; h1 and h2 answer 503 here). */
+static void test_create_attempts(void **state)
+{
+	(void)state;
+	struct gateway_server gs;
+	serve(&gs, NULL);
+	fakes[0].create_status = 503;
+	fakes[1].create_status = 503;
+	int seen1 = fakes[0].seen, seen2 = fakes[1].seen;
+	struct reply r;
+	call(gs.port, "POST", "/sandboxes", keyed, "{}", &r);
+	assert_int_equal(r.status, 503);
+	/* Each tried once: 3 hosts, 3 attempts. */
+	assert_int_equal(fakes[0].seen, seen1 + 1);
+	assert_int_equal(fakes[1].seen, seen2 + 1);
+	/* A host answering again takes the next one. */
+	fakes[1].create_status = 201;
+	call(gs.port, "POST", "/sandboxes", keyed, "{}", &r);
+	assert_int_equal(r.status, 201);
+	fakes[0].create_status = 429;
+	unserve(&gs);
+}
+
 static void test_relay_and_down(void **state)
 {
 	(void)state;
@@ -551,7 +575,8 @@ int main(void)
 	}
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_decide_host),    cmocka_unit_test(test_decide_gateway_only),
-		cmocka_unit_test(test_create_placed),  cmocka_unit_test(test_relay_and_down),
+		cmocka_unit_test(test_create_placed),  cmocka_unit_test(test_create_attempts),
+		cmocka_unit_test(test_relay_and_down),
 		cmocka_unit_test(test_envd),           cmocka_unit_test(test_list),
 		cmocka_unit_test(test_measure_relay),
 	};
