@@ -565,6 +565,35 @@ static void test_measure_relay(void **state)
 	unserve(&gs);
 }
 
+/* With etcd down the gateway routes and lists from its cache; what needs
+ * etcd (a miss, a kill intent) is 503, envd to an unknown id 502. */
+static void test_etcd_down(void **state)
+{
+	(void)state;
+	struct gateway_server gs;
+	serve(&gs, NULL);
+	etcd_server_kill(&member);
+	struct reply r;
+	char buf[128];
+	call(gs.port, "GET", "/v2/sandboxes", keyed, NULL, &r);
+	assert_int_equal(r.status, 200);
+	json_t *a = json_loads(r.body, 0, NULL);
+	assert_int_equal(json_array_size(a), 3);
+	json_decref(a);
+	call(gs.port, "GET", "/sandboxes/sbone", keyed, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(field(&r, "host", buf, sizeof(buf)), "h2");
+	call(gs.port, "GET", "/sandboxes/nosuch", keyed, NULL, &r);
+	assert_int_equal(r.status, 503);
+	call(gs.port, "DELETE", "/sandboxes/sbmute", keyed, NULL, &r);
+	assert_int_equal(r.status, 503);
+	const char *unknown[] = { "E2b-Sandbox-Id: nosuch", NULL };
+	call(gs.port, "GET", "/files", unknown, NULL, &r);
+	assert_int_equal(r.status, 502);
+	unserve(&gs);
+	assert_int_equal(etcd_server_spawn(&member), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest pure[] = { cmocka_unit_test(test_sandbox_json) };
@@ -579,6 +608,7 @@ int main(void)
 		cmocka_unit_test(test_relay_and_down),
 		cmocka_unit_test(test_envd),           cmocka_unit_test(test_list),
 		cmocka_unit_test(test_measure_relay),
+		cmocka_unit_test(test_etcd_down), /* last: it restarts etcd */
 	};
 	return failed | cmocka_run_group_tests_name("gateway", tests, setup, teardown);
 }
