@@ -95,6 +95,11 @@ static unsigned cpu_busy_pct(struct coved_cluster_run *run)
 	return pct;
 }
 
+static unsigned clamp(uint64_t v, unsigned max)
+{
+	return v > max ? max : (unsigned)v;
+}
+
 struct template_list {
 	struct cluster_template *t;
 	size_t n, cap;
@@ -115,7 +120,11 @@ static int add_template(void *ctx, const struct template *tpl)
 		l->cap = cap;
 	}
 	struct cluster_template *t = &l->t[l->n++];
-	*t = (struct cluster_template){ .snap = tpl->snapshot[0] != '\0' };
+	/* The size its sandboxes get, so gateways book what they take. */
+	*t = (struct cluster_template){ .snap = tpl->snapshot[0] != '\0',
+					.vcpus = clamp(tpl->vcpus ? tpl->vcpus : VMM_DEFAULT_VCPUS, CLUSTER_MAX_CPUS),
+					.mem_mib = clamp(tpl->memory_mib ? tpl->memory_mib : VMM_DEFAULT_MEM_MIB,
+							 CLUSTER_MAX_MIB) };
 	snprintf(t->name, sizeof(t->name), "%s", tpl->name);
 	return 0;
 }
@@ -129,10 +138,6 @@ static int count_warm(void *ctx, const char *template_id, unsigned count)
 	return 0;
 }
 
-static unsigned clamp(uint64_t v, unsigned max)
-{
-	return v > max ? max : (unsigned)v;
-}
 
 static int figures_of(struct coved_cluster_run *run, struct manager *m, bool draining, struct cluster_host *rec,
 		      struct cove_err *err)
