@@ -137,6 +137,8 @@ static int put(void *ctx, const struct manager_record *rec, struct cove_err *err
 		pending_add(run, rec->id);
 	pthread_mutex_unlock(&run->lock);
 	pthread_mutex_unlock(&run->write_lock);
+	if (role) /* its load changed: the host record follows within a second */
+		cluster_host_changed(role);
 	if (r == 0)
 		return 0;
 	if (rec->state == STORE_SANDBOX_CREATING)
@@ -161,6 +163,8 @@ static void remove_record(void *ctx, const char *id)
 		pending_add(run, id);
 	pthread_mutex_unlock(&run->lock);
 	pthread_mutex_unlock(&run->write_lock);
+	if (role)
+		cluster_host_changed(role);
 	if (r < 0)
 		log_warn("cluster host=%s sandbox=%s op=catalog-delete msg=\"deleted later: %s\"", run->c->host_id, id,
 			 e.msg);

@@ -199,6 +199,15 @@ grep -q '^cove_cluster_host_up{host="h1",state="ready"} 1' "$out" && grep -q '^c
     grep -qx 'cove_cluster_janitor 1' "$out" && ! grep -q '^cove_sandboxes{' "$out"
 check "the gateway's /metrics: each host, the cluster's sandboxes by state, the janitor; no host figures of its own" $? \
     "$(cat "$out")"
+s=$(api POST "/sandboxes/$viagw/snapshots" '{"name":"gwsnap"}')
+[ "$s" = 201 ]; check "a snapshot through the gateway" $? "$s $(cat "$out")"
+ok=1
+for _ in $(seq 1 80); do [ "$(rfield hosts/h1 "['templates']['gwsnap']['snap']")" = True ] && { ok=0; break; }; sleep 0.1; done
+check "... h1's record lists it among what it makes sandboxes of" $ok "$(record hosts/h1)"
+s=$(api POST /sandboxes '{"templateID":"gwsnap:default","timeout":60}'); fromsnap=$(field "['sandboxID']")
+[ "$s" = 201 ] && [ "$(rfield "sb/$fromsnap" "['template']")" = gwsnap:default ]
+check "a create from it through the gateway (its id, default tag) lands on h1" $? "$s $(cat "$out") $(record "sb/$fromsnap")"
+api DELETE "/sandboxes/$fromsnap" >/dev/null
 s=$(api DELETE "/sandboxes/$viagw")
 [ "$s" = 204 ] && [ -z "$(record "sb/$viagw")" ]; check "a kill through the gateway" $? "$s $(cat "$out")"
 kill -TERM "$pid2"; wait "$pid2"; pid2=""
