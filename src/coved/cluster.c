@@ -83,7 +83,7 @@ static int admit(void *ctx, const char *op, struct cove_err *err)
 		snprintf(why, sizeof(why), "host %s is not registered with the cluster yet (%s)", run->c->host_id,
 			 run->last_error[0] ? run->last_error : "registering");
 	pthread_mutex_unlock(&run->lock);
-	if (role && !cluster_host_fenced(role, why, sizeof(why)))
+	if (role && cluster_host_admits(role, why, sizeof(why)))
 		return 0;
 	return cove_errf(err, -ENOTCONN, "cannot %s a sandbox: %s", op, why);
 }
