@@ -75,6 +75,10 @@ void api_iso8601(int64_t ms, char buf[32]);
 const char *api_state_name(enum store_sandbox_state s);
 /* A manager failure's status: -ENOENT 404, -EINVAL 400, -EAGAIN 429, ... */
 unsigned api_status_of(int code);
+/* On a 503 for -ENOTCONN (a cluster host that cannot write the catalog:
+ * fenced, or etcd out of reach): the failure is the cluster's, not this
+ * host's alone. */
+#define API_CLUSTER_DOWN_HEADER "X-Cove-Cluster-Down"
 /* A failure as its status, with err's message, else the errno's. */
 enum MHD_Result api_reply_failure(struct http_request *r, int code, const struct cove_err *err);
 /* A route of E2B's that Cove does not serve: 501 naming it, so that no SDK

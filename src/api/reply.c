@@ -52,7 +52,15 @@ unsigned api_status_of(int code)
 
 enum MHD_Result api_reply_failure(struct http_request *r, int code, const struct cove_err *err)
 {
-	return api_reply_error(r, api_status_of(code), "%s", err->msg[0] ? err->msg : strerror(-code));
+	const char *msg = err->msg[0] ? err->msg : strerror(-code);
+	if (code != -ENOTCONN)
+		return api_reply_error(r, api_status_of(code), "%s", msg);
+	/* The cluster's catalog is out of reach (api/handlers.h): a gateway
+	 * passes this on rather than trying another host, which shares it. */
+	json_t *j = json_pack("{s:i, s:o}", "code", 503, "message", json_string_lossy(msg));
+	const char *names[] = { "Retry-After", API_CLUSTER_DOWN_HEADER };
+	const char *values[] = { "1", "1" };
+	return http_reply_json_headers(r, 503, j, names, values, 2);
 }
 
 enum MHD_Result api_not_supported(struct http_request *r)

@@ -17,6 +17,7 @@
 #include "api/handlers.h"
 #include "common/log.h"
 #include "gateway/internal.h"
+#include "proto/http1.h"
 #include "template/template.h"
 #include "vmm/vmm.h"
 
@@ -35,6 +36,8 @@ struct hosts {
 	struct cluster_host *v;
 	const struct cluster_host **ptrs;
 	size_t n, cap;
+	size_t *records;       /* per host: its sandbox records (but killing ones) */
+	uint64_t *records_mib; /* and the memory of its creating and running ones */
 	int error;
 };
 
@@ -66,13 +69,55 @@ static void hosts_clear(struct hosts *hs)
 		cluster_host_clear(&hs->v[i]);
 	free(hs->v);
 	free(hs->ptrs);
+	free(hs->records);
+	free(hs->records_mib);
 	*hs = (struct hosts){ 0 };
+}
+
+/* A host's load as its sandbox records in the catalog have it, when that
+ * is more than its last host record says: a record is written before its
+ * sandbox boots and deleted when it ends, within milliseconds of the
+ * watch, while the host record follows within a second. */
+static int count_record(const struct cluster_sandbox *sb, bool host_live, void *data)
+{
+	struct hosts *hs = data;
+	if (!host_live || sb->state == CLUSTER_SANDBOX_KILLING)
+		return 0;
+	for (size_t i = 0; i < hs->n; i++)
+		if (strcmp(hs->v[i].id, sb->host) == 0) {
+			hs->records[i]++;
+			if (sb->state != CLUSTER_SANDBOX_PAUSED)
+				hs->records_mib[i] += sb->mem_mib;
+			break;
+		}
+	return 0;
+}
+
+static void records_load(struct gateway *g, struct hosts *hs)
+{
+	hs->records = calloc(hs->n ? hs->n : 1, sizeof(*hs->records));
+	hs->records_mib = calloc(hs->n ? hs->n : 1, sizeof(*hs->records_mib));
+	if (!hs->records || !hs->records_mib) {
+		hs->error = -ENOMEM;
+		return;
+	}
+	catalog_sandboxes(g->cat, count_record, hs);
+	for (size_t i = 0; i < hs->n; i++) {
+		struct cluster_host *h = &hs->v[i];
+		if (hs->records[i] > h->sandboxes)
+			h->sandboxes = hs->records[i] > CLUSTER_MAX_COUNT ? CLUSTER_MAX_COUNT : (unsigned)hs->records[i];
+		if (hs->records_mib[i] > h->mem_committed_mib)
+			h->mem_committed_mib = hs->records_mib[i] > CLUSTER_MAX_MIB ? CLUSTER_MAX_MIB
+										: (unsigned)hs->records_mib[i];
+	}
 }
 
 static int hosts_load(struct gateway *g, struct hosts *hs)
 {
 	*hs = (struct hosts){ 0 };
 	catalog_hosts(g->cat, copy_host, hs);
+	if (!hs->error)
+		records_load(g, hs);
 	if (!hs->error && hs->n && !(hs->ptrs = calloc(hs->n, sizeof(*hs->ptrs))))
 		hs->error = -ENOMEM;
 	for (size_t i = 0; !hs->error && i < hs->n; i++)
@@ -160,13 +205,14 @@ static int try_host(struct gateway_call *c, struct http_request *r, const char *
 	return rc < 0 ? rc : (int)c->rl.resp.status;
 }
 
-static void settle(struct gateway *g, uint64_t booking, bool answered)
+/* A create answered (or failed) gives its booking back: once the host
+ * answered, the sandbox's own record (written before the answer) counts it
+ * in records_load, so waiting for the next host record to release it
+ * would count it twice (creates and kills in a row found hosts full). */
+static void settle(struct gateway *g, uint64_t booking)
 {
 	pthread_mutex_lock(&g->lock);
-	if (answered)
-		placement_answered(&g->inflight, booking, gateway_wall_ms());
-	else
-		placement_cancel(&g->inflight, booking);
+	placement_cancel(&g->inflight, booking);
 	pthread_mutex_unlock(&g->lock);
 }
 
@@ -183,12 +229,14 @@ static enum MHD_Result place(struct http_request *r, struct gateway_call *c, str
 			return api_reply_error(r, rc == -EAGAIN ? 429 : 500, "%s", err.msg);
 		int status = try_host(c, r, host, addr);
 		log_info("op=gateway_create template=%s host=%s status=%d", a->req.template_id, host, status);
-		settle(c->g, booking, status >= 200 && status < 300);
+		settle(c->g, booking);
 		if (status == 429) {
 			exclude(a, host);
 			continue;
 		}
-		if (status >= 0 && status < 500)
+		/* A host that cannot write the catalog: the others share it. */
+		if ((status >= 0 && status < 500) ||
+		    (status == 503 && http1_header(&c->rl.resp, API_CLUSTER_DOWN_HEADER)))
 			return relay_reply(&c->rl, r, NULL);
 		exclude(a, host);
 		snprintf(a->last_error, sizeof(a->last_error), "host %s %s %d", host,

@@ -87,12 +87,18 @@ static void to_owner(struct gateway *g, const char *given, bool envd, struct gat
 		return;
 	}
 	struct cluster_host h = { 0 };
-	if (!live || catalog_host(g->cat, d->host, &h, NULL) < 0) {
+	if (live && catalog_host(g->cat, d->host, &h, NULL) == 0) {
+		snprintf(d->addr, sizeof(d->addr), "%s", h.addr);
+		cluster_host_clear(&h);
+	} else if (gateway_last_addr(g, d->host, d->addr) < 0) {
+		/* Its lease is gone and it was never seen: its record answers. */
 		d->action = envd ? GATEWAY_ENVD_GONE : GATEWAY_HOST_DOWN;
 		return;
 	}
-	snprintf(d->addr, sizeof(d->addr), "%s", h.addr);
-	cluster_host_clear(&h);
+	/* A host whose lease is gone is tried all the same: one cut off from
+	 * etcd alone still serves its sandboxes (until dead-after removes
+	 * their records); one that is down answers nothing, and the relay
+	 * falls back on the record (gateway_host_down). */
 	d->action = envd ? GATEWAY_ENVD : GATEWAY_RELAY;
 }
 

@@ -15,6 +15,7 @@ static int host_seen(const struct cluster_host *h, void *data)
 	struct gateway *g = data;
 	pthread_mutex_lock(&g->lock);
 	placement_host_seen(&g->inflight, h->id, h->ts_ms);
+	gateway_remember(g, h);
 	pthread_mutex_unlock(&g->lock);
 	return 0;
 }
@@ -66,6 +67,7 @@ struct gateway *gateway_stop(struct gateway *g)
 		catalog_on_change(g->cat, NULL, NULL);
 	g->cat = catalog_stop(g->cat);
 	placement_inflight_clear(&g->inflight);
+	free(g->known);
 	pthread_mutex_destroy(&g->lock);
 	free(g);
 	return NULL;

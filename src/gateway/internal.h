@@ -18,10 +18,23 @@ struct gateway {
 	char self_id[CLUSTER_HOST_ID_MAX + 1]; /* "": a gateway only */
 	char api_key[256];
 	char domain[API_DOMAIN_MAX];
-	pthread_mutex_t lock; /* placement's table and rng */
+	pthread_mutex_t lock; /* placement's table and rng, and known */
 	struct placement_inflight inflight;
 	struct placement_rng rng;
+	/* Every host's address as its last record said: a host whose lease
+	 * is gone may still serve (cut off from etcd only, multihost §4.7), so
+	 * its sandboxes' requests still go there until it does not answer. */
+	struct gateway_known {
+		char id[CLUSTER_HOST_ID_MAX + 1];
+		char addr[CLUSTER_ADDR_MAX + 1];
+	} *known;
+	size_t nknown, known_cap;
 };
+
+/* known.c: under g->lock, h's address is remembered; host's last known
+ * address into addr (it takes the lock): -ENOENT when never seen. */
+void gateway_remember(struct gateway *g, const struct cluster_host *h);
+int gateway_last_addr(struct gateway *g, const char *host, char addr[CLUSTER_ADDR_MAX + 1]);
 
 /* What becomes of a request. */
 enum gateway_action {
@@ -33,7 +46,7 @@ enum gateway_action {
 	GATEWAY_ENVD,        /* a sandbox's envd traffic, to host at addr (open: the agent checks its token) */
 	GATEWAY_ENVD_GONE,   /* 502: no such sandbox, or its host is gone */
 	GATEWAY_NOT_FOUND,   /* 404: no record of the sandbox */
-	GATEWAY_HOST_DOWN,   /* the owner's key is gone: see gateway_unreachable */
+	GATEWAY_HOST_DOWN,   /* the owner's key is gone and its address unknown: see gateway_host_down */
 	GATEWAY_FAIL,        /* status with err's message */
 };
 
