@@ -40,7 +40,7 @@ TEST_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 # The host library: everything but the programs' main files.
 LIB_SRCS := $(wildcard src/common/*.c src/vmm/*.c src/vmm/qemu/*.c src/net/*.c src/store/*.c src/proto/*.c src/sandbox/*.c src/manager/*.c src/template/*.c src/image/*.c src/build/*.c src/http/*.c src/tls/*.c src/api/*.c src/client/*.c src/egress/*.c src/secrets/*.c \
-	src/cluster/*.c)
+	src/cluster/*.c src/gateway/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(O)/host/%.o)
 CLI_SRCS := $(wildcard src/cli/*.c)
 CLI_OBJS := $(CLI_SRCS:%.c=$(O)/host/%.o)
@@ -130,6 +130,8 @@ $(FUZZ_API_TARGETS): $(FUZZ_API_SRCS)
 $(BIN)/fuzz/fuzz_image_config: src/image/config.c
 # The cluster catalog's host and sandbox records (src/cluster/records.c).
 $(BIN)/fuzz/fuzz_cluster_records: src/cluster/records.c
+# The cluster routes' drain body (src/api/cluster_request.c).
+$(BIN)/fuzz/fuzz_drain_body: src/api/cluster_request.c src/common/json.c
 # The gateway catalog's list tokens (src/cluster/catalog_token.c; the id check is records.c's).
 $(BIN)/fuzz/fuzz_catalog_token: src/cluster/catalog_token.c src/cluster/records.c
 # The nameservers setting and the host's resolv.conf (src/net/dns.c).
@@ -216,8 +218,12 @@ $(INTERP_SRCS:%.c=$(O)/guest/%.o): $(MHD_LIB)
 $(MHD_LIB): scripts/build-microhttpd.sh
 	@scripts/build-microhttpd.sh $(BUILD)/deps/microhttpd-src $(MHD)
 
-# The unit tests that need a real etcd share its start-up.
-$(BIN)/tests/test_etcd_client $(BIN)/tests/test_cluster_host $(BIN)/tests/test_catalog: tests/unit/etcd_server.c tests/unit/etcd_server.h
+# The unit tests that need a real etcd share its start-up (and some, catalog records).
+$(BIN)/tests/test_etcd_client $(BIN)/tests/test_cluster_host $(BIN)/tests/test_catalog $(BIN)/tests/test_gateway \
+	$(BIN)/tests/test_janitor $(BIN)/tests/test_api_cluster: tests/unit/etcd_server.c tests/unit/etcd_server.h
+$(BIN)/tests/test_janitor $(BIN)/tests/test_api_cluster: tests/unit/catalog_fixture.c tests/unit/catalog_fixture.h
+# test_api_cluster runs the cove command's host verbs too.
+$(BIN)/tests/test_api_cluster: | $(BIN)/cove
 $(BIN)/tests/%: tests/unit/%.c $(O)/libcove.a
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
@@ -301,7 +307,7 @@ asan: deps
 # tests/tsan.supp.
 TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
 TSAN_TESTS ?= $(notdir $(UNIT_TESTS)) test_agent_host agent_http.sh e2b.sh coved.sh coved_cli.sh \
-	e2b_coved.sh pause.sh lifecycle.sh coved_load.sh net.sh snapshot.sh snapshots.sh egress.sh rules.sh
+	e2b_coved.sh pause.sh lifecycle.sh coved_load.sh net.sh snapshot.sh snapshots.sh egress.sh rules.sh cluster_host.sh
 tsan: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory BUILD=$(BUILD)/tsan OPT=-O1 SANITIZE="$(TSAN_FLAGS)" \

@@ -16,7 +16,8 @@
 # from a warm pool beside restores; bench/interpreter.mjs: the code
 # interpreter's runCode beside a bare Jupyter execute in the same guest;
 # bench/build.sh: template builds (an image import, steps, a cached rebuild);
-# bench/egress.sh: the egress proxy beside direct connections.
+# bench/egress.sh: the egress proxy beside direct connections; bench/cluster.sh:
+# a cluster gateway beside the host it forwards to.
 set -eu
 build=${1:-build}
 runs=${BENCH_RUNS:-10}
@@ -201,3 +202,8 @@ echo
 # direct connections (bench/egress.sh).
 echo
 "$(dirname "$0")/egress.sh" "$build" || echo "egress bench failed"
+
+# A cluster: a gateway's create, envd call and list beside the host's, and
+# how soon a host's death is noticed (bench/cluster.sh).
+echo
+"$(dirname "$0")/cluster.sh" "$build" || echo "cluster bench failed"

@@ -6,6 +6,7 @@
  * segment goes before a {} that would match it too (/templates/tags before
  * /templates/{templateID}, /sandboxes/metrics before /sandboxes/{}). A path
  * of none of these is 404 "no route", of one with another method 405. */
+#include "api/cluster.h"
 #include "api/control.h"
 #include "api/handlers.h"
 
@@ -91,6 +92,10 @@ static const struct http_route routes[] = {
 	 * the host in Prometheus text. */
 	{ "PUT", "/cove/uploads/{}/{}", api_upload, 0, api_upload_sink, api_upload_cleanup, true, api_upload_authorize },
 	{ "GET", "/metrics", api_host_metrics },
+	/* A cluster's (api/cluster.h): a gateway serves them before these. */
+	{ "GET", "/cluster/hosts", api_cluster_none },
+	{ "DELETE", "/cluster/hosts/{}", api_cluster_none },
+	{ "POST", "/cluster/hosts/{}/drain", api_cluster_none },
 };
 
 const struct http_route *control_routes(size_t *n)

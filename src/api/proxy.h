@@ -21,4 +21,10 @@
 /* The server's hooks (see api_server_config.proxy). */
 extern const struct api_proxy_ops proxy_ops;
 
+/* E2B's proxies' answers of their own, {"message", "sandboxId", "code"}:
+ * 502 "The sandbox was not found" (the SDK's isRunning() reads it as
+ * false), 403 for a private sandbox without its traffic token. The cluster
+ * gateway answers the first for a sandbox it cannot reach. */
+enum MHD_Result proxy_reply_edge(struct http_request *r, unsigned status, const char *message, const char *id);
+
 #endif

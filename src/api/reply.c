@@ -46,7 +46,7 @@ unsigned api_status_of(int code)
 	     : code == -EBUSY || code == -EALREADY || code == -ESTALE || code == -EOPNOTSUPP || code == -EEXIST ? 409
 	     : code == -ENOSPC ? 507
 	     : code == -ENOSYS ? 501
-	     : code == -ESHUTDOWN || code == -ECANCELED ? 503
+	     : code == -ESHUTDOWN || code == -ECANCELED || code == -ENOTCONN ? 503
 							: 500;
 }
 

@@ -14,6 +14,8 @@
 struct api_server {
 	struct http_server *http, *https;
 	const struct api_proxy_ops *proxy;
+	const struct api_gateway_ops *gateway;
+	void *gateway_ctx;
 	char api_key[256];
 	char domain[API_DOMAIN_MAX];
 };
@@ -61,10 +63,14 @@ static int key_check(void *cls, struct http_request *r, char *why, size_t len)
 	return key && s->api_key[0] && secret_equal(key, s->api_key) ? 0 : -EACCES;
 }
 
-/* A request for a sandbox goes to the proxy. */
+/* A cluster gateway routes first; then a request for a sandbox goes to the
+ * proxy. */
 static const struct http_route *sandbox_request(void *cls, struct http_request *r)
 {
 	struct api_server *s = cls;
+	const struct http_route *routed = s->gateway ? s->gateway->route(s->gateway_ctx, r) : NULL;
+	if (routed)
+		return routed;
 	if (!s->proxy)
 		return NULL;
 	struct api_sandbox_target t;
@@ -120,6 +126,8 @@ int api_server_start(const struct api_server_config *c, struct api_server **ret,
 	if (!s)
 		return cove_errf(err, -ENOMEM, "api: out of memory");
 	s->proxy = c->proxy;
+	s->gateway = c->gateway;
+	s->gateway_ctx = c->gateway_ctx;
 	snprintf(s->api_key, sizeof(s->api_key), "%s", c->api_key);
 	int rc = api_domain_parse(c->domain ? c->domain : API_DEFAULT_DOMAIN, s->domain, err);
 	if (rc == 0)

@@ -32,6 +32,14 @@ struct api_proxy_ops {
 	const struct http_route *route;
 };
 
+/* A cluster gateway's routing (gateway/gateway.h), consulted first with the
+ * headers of every request: a route that takes it (relayed to the host that
+ * owns its sandbox, placed, listed from the cluster's catalog), which sets
+ * up r->ctx itself, or NULL to serve it here as a single host does. */
+struct api_gateway_ops {
+	const struct http_route *(*route)(void *ctx, struct http_request *r);
+};
+
 struct api_server;
 
 #define API_DEFAULT_DOMAIN "localhost"
@@ -52,6 +60,8 @@ struct api_server_config {
 	size_t nroutes;
 	void *app;
 	const struct api_proxy_ops *proxy; /* may be NULL */
+	const struct api_gateway_ops *gateway; /* may be NULL: a single host */
+	void *gateway_ctx;
 };
 
 int api_server_start(const struct api_server_config *c, struct api_server **ret, struct cove_err *err);

@@ -38,7 +38,7 @@ int cli_template_from_image(const struct cli_image_build *ib);
 /* cove template rm: dir/name removed whole. */
 int cli_template_rm(const char *dir, const char *name);
 /* Through coved's API (create.c, ls.c, exec.c, cp.c, lifecycle.c, fork.c,
- * snapshot.c, snapshots.c, logs.c, templates.c; what they share is in
+ * snapshot.c, snapshots.c, logs.c, templates.c, host.c; what they share is in
  * remote.c). */
 int cmd_create(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
@@ -53,6 +53,8 @@ int cmd_snapshots(int argc, char **argv);
 int cmd_kill(int argc, char **argv);
 int cmd_logs(int argc, char **argv);
 int cmd_templates(int argc, char **argv);
+/* cove host ls|drain|undrain|forget: a cluster's hosts (host.c). */
+int cmd_host(int argc, char **argv);
 
 /* --url and --api-key, which every verb that talks to coved takes. */
 enum { CLI_OPT_URL = 200, CLI_OPT_API_KEY };
@@ -102,6 +104,12 @@ int cli_parse_count(const char *verb, const char *option, const char *what, cons
 int cli_sandbox_path(char *buf, size_t len, const char *id, const char *suffix);
 /* 1.5K, 20M, 3.1G: what a file takes on disk. */
 void cli_human_bytes(uint64_t b, char *buf, size_t len);
+
+/* Seconds since the epoch of an ISO 8601 time as coved writes it (UTC), 0
+ * when it is not one. */
+int64_t cli_parse_time(const char *iso);
+/* 45s, 12m, 3h; "-" when negative. */
+void cli_human_duration(int64_t s, char *buf, size_t len);
 
 /* How the agent of a running sandbox is reached through coved. */
 struct cli_endpoint {

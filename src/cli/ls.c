@@ -8,26 +8,6 @@
 #include "cli/cli.h"
 #include "client/client.h"
 
-static int64_t parse_time(const char *iso)
-{
-	struct tm tm = { 0 };
-	if (!iso || !strptime(iso, "%Y-%m-%dT%H:%M:%S", &tm))
-		return 0;
-	return (int64_t)timegm(&tm);
-}
-
-static void human_duration(int64_t s, char *buf, size_t len)
-{
-	if (s < 0)
-		snprintf(buf, len, "-");
-	else if (s < 120)
-		snprintf(buf, len, "%llds", (long long)s);
-	else if (s < 7200)
-		snprintf(buf, len, "%lldm", (long long)(s / 60));
-	else
-		snprintf(buf, len, "%lldh", (long long)(s / 3600));
-}
-
 static void print_table(json_t *list)
 {
 	printf("%-20s  %-12s  %-8s  %4s  %7s  %7s  %5s  %7s  %s\n", "SANDBOX ID", "TEMPLATE", "STATE", "CPUS", "MEMORY",
@@ -38,9 +18,9 @@ static void print_table(json_t *list)
 	json_array_foreach(list, i, s) {
 		char age[16], left[16], meta[512] = "";
 		const char *state = json_string_value(json_object_get(s, "state")) ?: "?";
-		human_duration(now - parse_time(json_string_value(json_object_get(s, "startedAt"))), age, sizeof(age));
+		cli_human_duration(now - cli_parse_time(json_string_value(json_object_get(s, "startedAt"))), age, sizeof(age));
 		if (strcmp(state, "running") == 0)
-			human_duration(parse_time(json_string_value(json_object_get(s, "endAt"))) - now, left, sizeof(left));
+			cli_human_duration(cli_parse_time(json_string_value(json_object_get(s, "endAt"))) - now, left, sizeof(left));
 		else
 			snprintf(left, sizeof(left), "-");
 		const char *k;

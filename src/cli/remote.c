@@ -2,12 +2,13 @@
  * else $COVE_URL and $COVE_API_KEY, else coved's defaults), their option
  * parsing, sandbox paths and sizes as people read them. The verbs are one
  * file each: create.c, ls.c, lifecycle.c (pause, resume, kill), fork.c,
- * logs.c, templates.c, exec.c, cp.c. */
+ * logs.c, templates.c, exec.c, cp.c, host.c. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/cli.h"
 #include "client/client.h"
@@ -99,6 +100,26 @@ void cli_human_bytes(uint64_t b, char *buf, size_t len)
 		u++;
 	}
 	snprintf(buf, len, u && v < 10 ? "%.1f%c" : "%.0f%c", v, units[u]);
+}
+
+int64_t cli_parse_time(const char *iso)
+{
+	struct tm tm = { 0 };
+	if (!iso || !strptime(iso, "%Y-%m-%dT%H:%M:%S", &tm))
+		return 0;
+	return (int64_t)timegm(&tm);
+}
+
+void cli_human_duration(int64_t s, char *buf, size_t len)
+{
+	if (s < 0)
+		snprintf(buf, len, "-");
+	else if (s < 120)
+		snprintf(buf, len, "%llds", (long long)s);
+	else if (s < 7200)
+		snprintf(buf, len, "%lldm", (long long)(s / 60));
+	else
+		snprintf(buf, len, "%lldh", (long long)(s / 3600));
 }
 
 json_t *cli_get_all(struct client *cl, const char *verb, const char *base)

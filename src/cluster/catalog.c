@@ -436,6 +436,18 @@ int catalog_hosts(struct catalog *cat, catalog_host_fn fn, void *data)
 	return r;
 }
 
+int catalog_sandboxes(struct catalog *cat, catalog_record_fn fn, void *data)
+{
+	int r = 0;
+	pthread_rwlock_rdlock(&cat->lock);
+	for (size_t i = 0; i < cat->ix.n && r == 0; i++) {
+		const struct cluster_sandbox *sb = &cat->ix.by_id[i]->sb;
+		r = fn(sb, catalog_index_host(&cat->ix, sb->host) != NULL, data);
+	}
+	pthread_rwlock_unlock(&cat->lock);
+	return r;
+}
+
 /* The cached record of id into out: 0, -ENOENT when not cached, -ENOMEM. Under the lock. */
 static int cached_sandbox(struct catalog *cat, const char *id, struct cluster_sandbox *out, bool *host_live)
 {

@@ -60,6 +60,12 @@ int catalog_hosts(struct catalog *cat, catalog_host_fn fn, void *data);
 int catalog_sandbox(struct catalog *cat, const char *id, struct cluster_sandbox *out, bool *host_live,
 		    struct cove_err *err);
 
+/* fn for every sandbox record, any state, in id order, with whether its
+ * host's key exists (the janitor's view: catalog_list leaves some out);
+ * stops at fn's first non-zero, which it returns. */
+typedef int (*catalog_record_fn)(const struct cluster_sandbox *sb, bool host_live, void *data);
+int catalog_sandboxes(struct catalog *cat, catalog_record_fn fn, void *data);
+
 /* A list's opaque page token: the (seq, id) of the last record of the page
  * before, base64url. At most CATALOG_TOKEN_MAX - 1 characters (39 for
  * coved's 20-character ids). */

@@ -385,6 +385,14 @@ int64_t cluster_host_epoch(struct cluster_host_role *role)
 	return epoch;
 }
 
+int64_t cluster_host_lease(struct cluster_host_role *role)
+{
+	pthread_mutex_lock(&role->lock);
+	int64_t lease = role->lease;
+	pthread_mutex_unlock(&role->lock);
+	return lease;
+}
+
 const char *cluster_host_role_id(const struct cluster_host_role *role)
 {
 	return role->id;

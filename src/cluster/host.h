@@ -29,7 +29,6 @@
 #include "cluster/records.h"
 #include "common/err.h"
 
-#define CLUSTER_DEAD_PREFIX CLUSTER_KEY_PREFIX "dead/"
 #define CLUSTER_HOST_DEFAULT_TTL_S 10
 #define CLUSTER_HOST_PUBLISH_MS 5000     /* the record is rewritten this often */
 #define CLUSTER_HOST_CHANGED_MIN_MS 1000 /* and at most this often when changed */
@@ -74,6 +73,9 @@ struct cluster_host_role *cluster_host_stop(struct cluster_host_role *role);
 bool cluster_host_fenced(struct cluster_host_role *role, char *why, size_t len);
 /* The epoch of the current registration (0 while none holds). */
 int64_t cluster_host_epoch(struct cluster_host_role *role);
+/* Its lease (0 while none holds): a restarted coved revokes the one it
+ * had, so that its own stale key does not refuse it its id. */
+int64_t cluster_host_lease(struct cluster_host_role *role);
 const char *cluster_host_role_id(const struct cluster_host_role *role);
 /* The figures changed: republish soon (at most once a second). */
 void cluster_host_changed(struct cluster_host_role *role);

@@ -245,6 +245,9 @@ static int templates_check(const char *what, const struct cluster_host *h, struc
 		if (t->warm > CLUSTER_MAX_COUNT)
 			return cove_errf(err, -EINVAL, "%s: field 'templates.%s.warm': %u is more than %u", what,
 					 t->name, t->warm, CLUSTER_MAX_COUNT);
+		if (t->vcpus > CLUSTER_MAX_CPUS || t->mem_mib > CLUSTER_MAX_MIB)
+			return cove_errf(err, -EINVAL, "%s: field 'templates.%s': size %u vCPUs, %u MiB out of range",
+					 what, t->name, t->vcpus, t->mem_mib);
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(h->templates[j].name, t->name) == 0)
 				return cove_errf(err, -EINVAL, "%s: field 'templates': '%s' twice", what, t->name);
@@ -383,6 +386,11 @@ static json_t *templates_json(const struct cluster_host *h)
 	for (size_t i = 0; o && i < h->ntemplates; i++) {
 		const struct cluster_template *t = &h->templates[i];
 		json_t *v = json_pack("{s:b,s:I}", "snap", t->snap, "warm", (json_int_t)t->warm);
+		/* The sizes only when known: absent is 0, so the text stays canonical. */
+		if (v && t->vcpus && set(v, "vcpus", json_integer(t->vcpus)) < 0)
+			v = NULL;
+		if (v && t->mem_mib && set(v, "mem_mib", json_integer(t->mem_mib)) < 0)
+			v = NULL;
 		if (set(o, t->name, v) < 0)
 			return NULL;
 	}
@@ -527,6 +535,21 @@ static int template_cmp(const void *a, const void *b)
 	return strcmp(((const struct cluster_template *)a)->name, ((const struct cluster_template *)b)->name);
 }
 
+/* A template's optional size field: absent is 0; given, 1 to max. */
+static int get_size(const char *what, const char *field, const json_t *v, const char *name, unsigned max,
+		    unsigned *ret, struct cove_err *err)
+{
+	json_t *n = json_object_get(v, name);
+	*ret = 0;
+	if (!n)
+		return 0;
+	if (!json_is_integer(n) || json_integer_value(n) < 1 || json_integer_value(n) > max)
+		return cove_errf(err, -EINVAL, "%s: field '%s.%s': not an integer from 1 to %u", what, field, name,
+				 max);
+	*ret = (unsigned)json_integer_value(n);
+	return 0;
+}
+
 static int get_template(const char *what, const char *name, const json_t *v, struct cluster_template *t,
 			struct cove_err *err)
 {
@@ -545,6 +568,9 @@ static int get_template(const char *what, const char *name, const json_t *v, str
 				 CLUSTER_MAX_COUNT);
 	t->snap = json_is_true(snap);
 	t->warm = (unsigned)json_integer_value(warm);
+	if (get_size(what, field, v, "vcpus", CLUSTER_MAX_CPUS, &t->vcpus, err) < 0 ||
+	    get_size(what, field, v, "mem_mib", CLUSTER_MAX_MIB, &t->mem_mib, err) < 0)
+		return -EINVAL;
 	return 0;
 }
 
@@ -690,7 +716,8 @@ static bool templates_equal(const struct cluster_host *a, const struct cluster_h
 		return false;
 	for (size_t i = 0; i < a->ntemplates; i++) {
 		const struct cluster_template *x = &a->templates[i], *y = &b->templates[i];
-		if (strcmp(x->name, y->name) || x->snap != y->snap || x->warm != y->warm)
+		if (strcmp(x->name, y->name) || x->snap != y->snap || x->warm != y->warm || x->vcpus != y->vcpus ||
+		    x->mem_mib != y->mem_mib)
 			return false;
 	}
 	return true;

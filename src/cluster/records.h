@@ -26,6 +26,11 @@
 #define CLUSTER_KEY_PREFIX "/cove/v1/"
 #define CLUSTER_HOSTS_PREFIX CLUSTER_KEY_PREFIX "hosts/"
 #define CLUSTER_SANDBOXES_PREFIX CLUSTER_KEY_PREFIX "sb/"
+/* dead/<host>: {"since": ms}, the janitor declared the host dead (the host
+ * clears it when it registers again). */
+#define CLUSTER_DEAD_PREFIX CLUSTER_KEY_PREFIX "dead/"
+/* The janitor's election: held by one gateway's lease ({"gateway": id}). */
+#define CLUSTER_JANITOR_KEY CLUSTER_KEY_PREFIX "janitor"
 
 /* A host id: 1-63 of [A-Za-z0-9._-], starting with a letter or digit (a
  * host name, coved's default, fits). */
@@ -63,12 +68,16 @@ struct cluster_template {
 	char name[CLUSTER_TEMPLATE_NAME_MAX + 1];
 	bool snap;     /* a snapshot of it is on the host (restore, not cold boot) */
 	unsigned warm; /* ready warm-pool sandboxes of it */
+	/* Its sandboxes' size, so placement can book it: optional in the JSON
+	 * ("vcpus" 1..CLUSTER_MAX_CPUS, "mem_mib" 1..CLUSTER_MAX_MIB when
+	 * given); 0: not published (the gateway assumes the VMM's defaults). */
+	unsigned vcpus, mem_mib;
 };
 
 /* /cove/v1/hosts/<id>: {addr, state, version, accel, cpus, snap_key,
  * mem_max_mib, mem_committed_mib, vcpus_alloc, cpu_busy_pct, sandboxes,
- * max_sandboxes, boots_inflight, max_boots, templates: {name: {snap, warm}},
- * ts}, every field required. */
+ * max_sandboxes, boots_inflight, max_boots, templates: {name: {snap, warm,
+ * vcpus?, mem_mib?}}, ts}, every field required but a template's sizes. */
 struct cluster_host {
 	char id[CLUSTER_HOST_ID_MAX + 1]; /* from the key, not the JSON */
 	char addr[CLUSTER_ADDR_MAX + 1];  /* where gateways reach its coved */

@@ -69,12 +69,20 @@ static inline bool coved_cluster_on(const struct coved_cluster *c)
 /* Before manager_open: the manager's catalog hooks (its records are
  * written to etcd first, and creates, resumes and forks are refused while
  * the host is fenced or not registered yet). Makes the etcd client. */
-int coved_cluster_prepare(struct coved_cluster *c, struct manager_config *mc, struct cove_err *err);
-/* After manager_open: registers the host (reconciling; retried in the
- * background while etcd does not answer; -EEXIST when another coved holds
- * the host id) and starts the gateway, whose hooks go into ac. */
+int coved_cluster_prepare(struct coved_cluster *c, const char *state_dir, struct manager_config *mc,
+			  struct cove_err *err);
+/* After manager_open, before the server starts: the gateway, whose hooks
+ * go into ac. */
 int coved_cluster_start(struct coved_cluster *c, struct manager *m, struct api_server_config *ac,
 			struct cove_err *err);
+/* Once the server listens on address:port (the advertised address when
+ * none was given): registers the host (reconciling; retried in the
+ * background while etcd does not answer; -EEXIST when another coved holds
+ * the host id). */
+int coved_cluster_register(struct coved_cluster *c, const char *address, unsigned port, struct cove_err *err);
+/* Draining (on): the host's record says so, and gateways place nothing
+ * more on it; its sandboxes run out. -ENOENT when this coved is no host. */
+int coved_cluster_drain(struct coved_cluster *c, bool on, struct cove_err *err);
 /* After the server stops, before manager_close: the gateway stops, and the
  * host role no longer reads the manager (its catalog hooks still write:
  * the sandboxes manager_close ends leave the catalog). */

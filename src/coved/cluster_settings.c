@@ -128,10 +128,14 @@ int coved_cluster_check(struct coved_cluster *c, const char *listen)
 		}
 		snprintf(c->host_id, sizeof(c->host_id), "%s", name);
 	}
-	if (!c->advertise[0])
-		snprintf(c->advertise, sizeof(c->advertise), "%s", listen);
-	if (advertise_check(c->advertise) < 0)
+	/* Without one, --listen's address and the port it is bound to (known
+	 * once it listens: coved_cluster_register). */
+	if (c->advertise[0] && advertise_check(c->advertise) < 0)
 		return -1;
+	if (!c->advertise[0] && strncmp(listen, "0.0.0.0:", 8) == 0) {
+		fprintf(stderr, "coved: listen '%s': gateways cannot dial 0.0.0.0: give --advertise\n", listen);
+		return -1;
+	}
 	if ((c->roles & COVED_ROLE_GATEWAY) && c->dead_after_s <= c->lease_ttl_s) {
 		fprintf(stderr, "coved: dead-after (%u s) must be longer than host-lease-ttl (%u s)\n",
 			c->dead_after_s, c->lease_ttl_s);

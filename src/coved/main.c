@@ -450,7 +450,7 @@ static int serve(struct settings *s)
 	 * $COVE_GUEST_BIN's. */
 	if (env_exe_dir(exe_dir, sizeof(exe_dir)) == 0)
 		mc.guest_bin = env_get(ENV_GUEST_BIN) ? env_get(ENV_GUEST_BIN) : exe_dir;
-	if (coved_cluster_prepare(&s->cluster, &mc, &err) < 0 || manager_open(&mc, &m, &err) < 0)
+	if (coved_cluster_prepare(&s->cluster, s->state_dir, &mc, &err) < 0 || manager_open(&mc, &m, &err) < 0)
 		goto out;
 	struct api_server_config ac = { .address = addr, .port = port, .api_key = s->api_key, .app = m,
 					.proxy = &proxy_ops };
@@ -464,6 +464,8 @@ static int serve(struct settings *s)
 	log_msg(LOG_INFO, "op=listen address=%s:%u state_dir=%s", addr, api_server_port(api), s->state_dir);
 	fprintf(stderr, "coved: listening on %s:%u\n", addr, api_server_port(api));
 	coved_tls_announce(&s->tls, ac.tls_address, api_server_tls_port(api));
+	if (coved_cluster_register(&s->cluster, addr, api_server_port(api), &err) < 0)
+		goto out;
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);

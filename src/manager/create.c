@@ -205,6 +205,8 @@ int manager_create(struct manager *m, const struct manager_create *req, struct m
 	if (timeout_check(m, timeout, 1, err) < 0)
 		return -EINVAL;
 	int r = net_policy_check(&req->policy, err);
+	if (r == 0)
+		r = entry_catalog_admit(m, "create", err);
 	if (r < 0)
 		return r;
 	struct template tpl;

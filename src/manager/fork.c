@@ -189,6 +189,9 @@ int manager_fork(struct manager *m, const char *id, unsigned count, long timeout
 		return -EINVAL;
 	if (!m->saved_dir[0])
 		return cove_errf(err, -EOPNOTSUPP, "forks need a directory to save the parent in");
+	int ra = entry_catalog_admit(m, "fork", err);
+	if (ra < 0)
+		return ra;
 	memset(ret, 0, count * sizeof(*ret));
 	struct fork_child *kids = calloc(count, sizeof(*kids));
 	if (!kids)

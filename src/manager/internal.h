@@ -157,7 +157,13 @@ int entry_info(const struct entry *e, struct manager_info *info);
 struct entry *entry_new(const char *metadata);
 struct entry *entry_of(const struct store_sandbox *rec, struct cove_err *err);
 void entry_free(struct entry *e);
+/* Writes e's record in state: first to the cluster's catalog (if any),
+ * then to the state database. */
 int entry_record(struct manager *m, const struct entry *e, enum store_sandbox_state state, struct cove_err *err);
+/* e as the catalog sees it (borrowing e's strings). */
+void entry_catalog_record(const struct entry *e, enum store_sandbox_state state, struct manager_record *rec);
+/* The catalog's admit (0 without one): op is "create", "fork", "resume". */
+int entry_catalog_admit(struct manager *m, const char *op, struct cove_err *err);
 struct entry *entry_find(struct manager *m, const char *id);
 /* entry_find for the API's entry points: NULL, with -ENOENT "sandbox 'ID'
  * not found" in err, for one that does not exist or is still being

@@ -235,10 +235,12 @@ static int resume_locked(struct manager *m, struct entry *e, bool memory, const 
 		return cove_errf(err, -EOPNOTSUPP,
 				 "sandbox '%s' is paused in memory (booted without a template snapshot): it can only "
 				 "resume with its memory", e->id);
+	int r = entry_catalog_admit(m, "resume", err);
+	if (r < 0)
+		return r;
 	int64_t t0 = now_us();
 	bool reboot = e->saved && (e->disk_only || !memory);
 	const char *from = reboot ? "saved-disk" : e->saved ? "disk" : "memory";
-	int r;
 	if (e->saved) {
 		r = restore_entry(m, e, reboot, err);
 	} else if ((r = sandbox_resume(e->sb, err)) == 0) {

@@ -194,7 +194,11 @@ void manager_stats(struct manager *m, struct manager_stats *ret)
 			ret->paused++, ret->saved += e->saved;
 		else
 			ret->creating++;
+		if (!e->saved)
+			ret->vcpus += e->vcpus;
 	}
+	ret->booting = m->booting;
+	ret->max_boots = m->c.max_boots;
 	for (struct warm *w = m->warm; w; w = w->next)
 		ret->warm++;
 	ret->committed_mib = m->committed_mib;
@@ -271,6 +275,22 @@ static int list_without_sample(void *ctx, const struct manager_info *info, const
 	(void)latest;
 	struct list_adapter *a = ctx;
 	return a->fn(a->ctx, info);
+}
+
+int manager_each_record(struct manager *m, const char *id, manager_record_fn fn, void *ctx)
+{
+	int r = id ? -ENOENT : 0;
+	pthread_mutex_lock(&m->lock);
+	for (struct entry *e = m->list; e; e = e->next) {
+		if (id && strcmp(e->id, id) != 0)
+			continue;
+		struct manager_record rec;
+		entry_catalog_record(e, e->state, &rec);
+		if ((r = fn(ctx, &rec)) != 0 || id)
+			break;
+	}
+	pthread_mutex_unlock(&m->lock);
+	return r;
 }
 
 int manager_list(struct manager *m, manager_info_fn fn, void *ctx)

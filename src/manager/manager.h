@@ -35,6 +35,33 @@ struct secrets;
 /* The largest disk a template built from an image may have. */
 #define MANAGER_DEFAULT_MAX_TEMPLATE_DISK_MIB (64u * 1024)
 
+/* A sandbox as a cluster's catalog holds it (coved's host role,
+ * cluster/records.h): no tokens, no policy. Borrowed strings. */
+struct manager_record {
+	const char *id, *template_id;
+	const char *metadata;          /* a JSON object's text; NULL: none */
+	enum store_sandbox_state state; /* creating, running or paused */
+	unsigned vcpus, mem_mib;
+	int64_t seq, started_ms, end_ms;
+	bool auto_pause;
+};
+
+/* The cluster's catalog, told of every sandbox record the manager writes,
+ * before the state database is: put with each record (creating, running,
+ * paused; a deadline moved), remove when its record goes. A put of a
+ * creating record that fails fails the create or fork (nothing is booted);
+ * the catalog decides what else may fail (it may keep a failed write to
+ * retry, returning 0). admit, before a create, fork or resume takes a
+ * place: 0, or -ENOTCONN with why (the host is cut off from the cluster).
+ * Called from any of the manager's threads, put and remove under its lock:
+ * they must not call the manager. */
+struct manager_catalog {
+	int (*admit)(void *ctx, const char *op, struct cove_err *err);
+	int (*put)(void *ctx, const struct manager_record *rec, struct cove_err *err);
+	void (*remove)(void *ctx, const char *id);
+	void *ctx;
+};
+
 struct manager_config {
 	struct store *store;     /* borrowed */
 	struct net_slots *net;   /* borrowed */
@@ -88,6 +115,8 @@ struct manager_config {
 	/* The host's secrets (secrets/secrets.h), for the API and the egress
 	 * proxy to reach through the manager; borrowed. NULL: none. */
 	struct secrets *secrets;
+	/* A cluster's catalog (coved --cluster-etcd); all NULL: one host alone. */
+	struct manager_catalog catalog;
 };
 
 /* Who reaches a sandbox's own servers through the envd routing, as what
@@ -265,6 +294,8 @@ int manager_metrics(struct manager *m, const char *id, int64_t start_ms, int64_t
 
 struct manager_stats {
 	unsigned running, paused, creating;
+	unsigned vcpus;          /* of the sandboxes that hold memory (not saved to disk) */
+	unsigned booting, max_boots;
 	unsigned saved;          /* of the paused: saved to disk */
 	unsigned warm;           /* in the warm pool */
 	unsigned committed_mib, max_memory_mib, max_sandboxes;
@@ -289,6 +320,12 @@ struct secrets *manager_secrets(const struct manager *m);
  * was (wall clock ms; 0: never), as the state database counts them. */
 int manager_template_spawns(struct manager *m, const char *name, uint64_t *count, int64_t *last_ms,
 			    struct cove_err *err);
+
+/* Each sandbox as the catalog sees it (creating ones too), newest first,
+ * under the manager's lock: fn must not call the manager. With id, only that
+ * one (-ENOENT when there is none). */
+typedef int (*manager_record_fn)(void *ctx, const struct manager_record *rec);
+int manager_each_record(struct manager *m, const char *id, manager_record_fn fn, void *ctx);
 
 typedef int (*manager_info_fn)(void *ctx, const struct manager_info *info);
 /* Every sandbox, newest first. */

@@ -187,9 +187,27 @@ void entry_free(struct entry *e)
 	free(e);
 }
 
-/* The record of e, in state. */
+void entry_catalog_record(const struct entry *e, enum store_sandbox_state state, struct manager_record *rec)
+{
+	*rec = (struct manager_record){ .id = e->id, .template_id = e->template_id, .metadata = e->metadata,
+					.state = state, .vcpus = e->vcpus, .mem_mib = e->mem_mib, .seq = e->seq,
+					.started_ms = e->started_ms, .end_ms = e->end_ms, .auto_pause = e->auto_pause };
+}
+
+int entry_catalog_admit(struct manager *m, const char *op, struct cove_err *err)
+{
+	return m->c.catalog.admit ? m->c.catalog.admit(m->c.catalog.ctx, op, err) : 0;
+}
+
 int entry_record(struct manager *m, const struct entry *e, enum store_sandbox_state state, struct cove_err *err)
 {
+	if (m->c.catalog.put && state != STORE_SANDBOX_DEAD) {
+		struct manager_record cr;
+		entry_catalog_record(e, state, &cr);
+		int r = m->c.catalog.put(m->c.catalog.ctx, &cr, err);
+		if (r < 0)
+			return r;
+	}
 	struct store_sandbox rec = { .state = state, .metadata = e->metadata, .vcpus = e->vcpus,
 				     .mem_mib = e->mem_mib, .started_ms = e->started_ms, .end_ms = e->end_ms,
 				     .seq = e->seq, .auto_pause = e->auto_pause, .left_ms = e->left_ms,
@@ -295,6 +313,8 @@ void entry_teardown(struct manager *m, struct entry *e, const char *why)
 	saved_remove(m, e->id);
 	if (store_sandbox_delete(m->c.store, e->id, &err) < 0)
 		log_warn("sandbox=%s op=kill msg=\"%s\"", e->id, err.msg);
+	if (m->c.catalog.remove)
+		m->c.catalog.remove(m->c.catalog.ctx, e->id);
 	entry_release_snapshot(m, e);
 	log_info("sandbox=%s op=kill template=%s reason=%s lived_s=%.1f ms=%.1f", e->id, e->template_id, why,
 		 (double)(wall_ms() - e->started_ms) / 1000.0, (double)(now_us() - t0) / 1000.0);

@@ -2,7 +2,8 @@
 # The cove CLI against a real coved with real guests: create, ls, exec (exit
 # codes, streams), cp both ways, shell (a terminal fed from a pipe), pause,
 # resume, logs, templates, kill, `cove run` through coved, and the errors a
-# user meets (unknown sandbox, no coved, wrong key). Prints TAP.
+# user meets (unknown sandbox, no coved, wrong key, `cove host` on a single
+# host). Prints TAP.
 set -u
 build=${COVE_BUILD:-$(cd "$(dirname "$0")/../../build" && pwd)}
 coved=$build/bin/coved
@@ -95,6 +96,12 @@ check "resume: the same guest carries on" $?
 "$cove" ls --url http://127.0.0.1:9 2>"$base/err"; rc=$?
 [ $rc = 1 ] && grep -q "does not answer at http://127.0.0.1:9" "$base/err"
 check "no coved there: says so" $? "rc=$rc $(cat "$base/err")"
+"$cove" host ls 2>"$base/err"; rc=$?
+[ $rc = 1 ] && grep -q "cove host ls: .*not part of a cluster" "$base/err"
+check "host ls on a single host: not part of a cluster, status 1" $? "rc=$rc $(cat "$base/err")"
+"$cove" host forget h2 2>"$base/err"; rc=$?
+[ $rc = 1 ] && grep -q "not part of a cluster" "$base/err"
+check "host forget on a single host: not part of a cluster (not 'unknown host')" $? "rc=$rc $(cat "$base/err")"
 
 # cove run goes through coved when it answers, and stays local with --local.
 out=$("$cove" run --template tiny -- sh -c 'echo run-via; exit 4'); rc=$?

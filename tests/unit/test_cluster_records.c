@@ -18,7 +18,7 @@ static const char *const host_json =
 	"{\"addr\":\"10.0.0.1:49982\",\"state\":\"ready\",\"version\":\"0.18.0\",\"accel\":\"kvm\",\"cpus\":8,"
 	"\"snap_key\":\"qemu-7.2/kvm/ab12\",\"mem_max_mib\":16384,\"mem_committed_mib\":2048,\"vcpus_alloc\":6,"
 	"\"cpu_busy_pct\":35,\"sandboxes\":3,\"max_sandboxes\":64,\"boots_inflight\":1,\"max_boots\":2,"
-	"\"templates\":{\"tiny\":{\"snap\":true,\"warm\":2},\"base\":{\"snap\":false,\"warm\":0}},\"ts\":1764930000000}";
+	"\"templates\":{\"tiny\":{\"snap\":true,\"warm\":2,\"vcpus\":1,\"mem_mib\":256},\"base\":{\"snap\":false,\"warm\":0}},\"ts\":1764930000000}";
 
 static const char *const sandbox_json =
 	"{\"host\":\"h1\",\"epoch\":7,\"state\":\"running\",\"template\":\"base\",\"vcpus\":2,\"mem_mib\":512,"
@@ -51,6 +51,11 @@ static void test_host_decode(void **state)
 	assert_non_null(t);
 	assert_true(t->snap);
 	assert_int_equal(t->warm, 2);
+	assert_int_equal(t->vcpus, 1);
+	assert_int_equal(t->mem_mib, 256);
+	/* The sizes are optional: not given, 0. */
+	assert_int_equal(cluster_host_template(&h, "base")->vcpus, 0);
+	assert_int_equal(cluster_host_template(&h, "base")->mem_mib, 0);
 	assert_null(cluster_host_template(&h, "missing"));
 	cluster_host_clear(&h);
 	cluster_host_clear(&h); /* idempotent */
@@ -73,6 +78,9 @@ static void test_host_round_trip(void **state)
 	assert_string_equal(text, again);
 	/* Any change shows. */
 	b.templates[1].warm++;
+	assert_false(cluster_host_equal(&a, &b));
+	b.templates[1].warm--;
+	b.templates[1].mem_mib++;
 	assert_false(cluster_host_equal(&a, &b));
 	free(text);
 	free(again);
@@ -171,7 +179,10 @@ static void test_host_hostile(void **state)
 		{ "\"0.18.0\"", "\"0.18\\n0\"", "field 'version'" },
 		{ "qemu-7.2/kvm/ab12", "qemu 7.2", "field 'snap_key'" },
 		{ "\"tiny\":", "\"Tiny/../x\":", "field 'templates'" },
-		{ "\"tiny\":{\"snap\":true,\"warm\":2}", "\"tiny\":[]", "field 'templates.tiny'" },
+		{ "\"tiny\":{\"snap\":true,\"warm\":2,\"vcpus\":1,\"mem_mib\":256}", "\"tiny\":[]", "field 'templates.tiny'" },
+		{ "\"vcpus\":1,", "\"vcpus\":0,", "field 'templates.tiny.vcpus'" },
+		{ "\"vcpus\":1,", "\"vcpus\":\"1\",", "field 'templates.tiny.vcpus'" },
+		{ "\"mem_mib\":256", "\"mem_mib\":16777217", "field 'templates.tiny.mem_mib'" },
 		{ "\"warm\":2", "\"warm\":-2", "templates.tiny.warm" },
 		{ "\"snap\":true", "\"snap\":1", "templates.tiny" },
 		{ "\"templates\":{", "\"templates\":7,\"x\":{", "field 'templates': must be" },

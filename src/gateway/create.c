@@ -1,0 +1,225 @@
+/* POST /sandboxes and /v2/sandboxes on a gateway (multihost §4.4, §4.6):
+ * the body, parsed by coved's own parser only for its templateID, is placed
+ * over the live hosts' records (cluster/placement.h, booked in flight until
+ * the host's records show it) and forwarded unchanged to the chosen host.
+ * A host's 429 (full since its last record) excludes it without counting as
+ * an attempt; a connection error or a 5xx excludes it and counts (3 at
+ * most). With no candidate left: 429 with Retry-After and placement's reason
+ * ("no host has template 'x'"). The host's answer (201 with the token) is
+ * streamed back as it is. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/handlers.h"
+#include "common/log.h"
+#include "gateway/internal.h"
+#include "vmm/vmm.h"
+
+/* Hosts excluded in one create: every candidate may answer 429. */
+#define MAX_EXCLUDED 64
+
+int64_t gateway_wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The live hosts' records, copied out of the catalog. */
+struct hosts {
+	struct cluster_host *v;
+	const struct cluster_host **ptrs;
+	size_t n, cap;
+	int error;
+};
+
+static int copy_host(const struct cluster_host *h, void *data)
+{
+	struct hosts *hs = data;
+	if (hs->n == hs->cap) {
+		size_t cap = hs->cap ? hs->cap * 2 : 8;
+		struct cluster_host *v = realloc(hs->v, cap * sizeof(*v));
+		if (!v)
+			return hs->error = -ENOMEM;
+		hs->v = v;
+		hs->cap = cap;
+	}
+	struct cluster_host *copy = &hs->v[hs->n];
+	*copy = *h;
+	copy->templates = h->ntemplates ? malloc(h->ntemplates * sizeof(*h->templates)) : NULL;
+	if (h->ntemplates && !copy->templates)
+		return hs->error = -ENOMEM;
+	if (h->ntemplates)
+		memcpy(copy->templates, h->templates, h->ntemplates * sizeof(*h->templates));
+	hs->n++;
+	return 0;
+}
+
+static void hosts_clear(struct hosts *hs)
+{
+	for (size_t i = 0; i < hs->n; i++)
+		cluster_host_clear(&hs->v[i]);
+	free(hs->v);
+	free(hs->ptrs);
+	*hs = (struct hosts){ 0 };
+}
+
+static int hosts_load(struct gateway *g, struct hosts *hs)
+{
+	*hs = (struct hosts){ 0 };
+	catalog_hosts(g->cat, copy_host, hs);
+	if (!hs->error && hs->n && !(hs->ptrs = calloc(hs->n, sizeof(*hs->ptrs))))
+		hs->error = -ENOMEM;
+	for (size_t i = 0; !hs->error && i < hs->n; i++)
+		hs->ptrs[i] = &hs->v[i];
+	return hs->error;
+}
+
+/* The template's size as its hosts publish it, else the VMM's defaults. */
+static void request_size(const struct hosts *hs, struct placement_request *req)
+{
+	req->vcpus = VMM_DEFAULT_VCPUS;
+	req->mem_mib = VMM_DEFAULT_MEM_MIB;
+	for (size_t i = 0; i < hs->n; i++) {
+		const struct cluster_template *t = cluster_host_template(&hs->v[i], req->template_id);
+		if (t && t->vcpus && t->mem_mib) {
+			req->vcpus = t->vcpus;
+			req->mem_mib = t->mem_mib;
+			return;
+		}
+	}
+}
+
+struct attempt {
+	struct placement_request req;
+	const char *excluded[MAX_EXCLUDED];
+	char excluded_ids[MAX_EXCLUDED][CLUSTER_HOST_ID_MAX + 1];
+	size_t nexcluded;
+	unsigned failures;
+	char last_error[256];
+};
+
+/* Chooses and books a host into host/addr: 0, -EAGAIN (err: why), or
+ * another error. */
+static int choose(struct gateway *g, struct attempt *a, char host[CLUSTER_HOST_ID_MAX + 1],
+		  char addr[CLUSTER_ADDR_MAX + 1], uint64_t *booking, struct cove_err *err)
+{
+	struct hosts hs;
+	int rc = hosts_load(g, &hs);
+	if (rc < 0) {
+		hosts_clear(&hs);
+		return cove_errf(err, rc, "out of memory");
+	}
+	if (a->req.mem_mib == 0)
+		request_size(&hs, &a->req);
+	struct placement_input in = { hs.ptrs, hs.n, a->req, &g->inflight, a->excluded, a->nexcluded, NULL };
+	struct placement_choice choice;
+	pthread_mutex_lock(&g->lock);
+	rc = placement_choose(&in, &g->rng, &choice, err);
+	const struct cluster_host *h = rc == 0 ? hs.ptrs[choice.index] : NULL;
+	if (h)
+		rc = placement_book(&g->inflight, h->id, a->req.vcpus, a->req.mem_mib, gateway_wall_ms(), booking, err);
+	pthread_mutex_unlock(&g->lock);
+	if (rc == 0) {
+		snprintf(host, CLUSTER_HOST_ID_MAX + 1, "%s", h->id);
+		snprintf(addr, CLUSTER_ADDR_MAX + 1, "%s", h->addr);
+	}
+	hosts_clear(&hs);
+	return rc;
+}
+
+static void exclude(struct attempt *a, const char *host)
+{
+	if (a->nexcluded == MAX_EXCLUDED)
+		return;
+	snprintf(a->excluded_ids[a->nexcluded], sizeof(a->excluded_ids[0]), "%s", host);
+	a->excluded[a->nexcluded] = a->excluded_ids[a->nexcluded];
+	a->nexcluded++;
+}
+
+/* One try on host: the host's status (its head read into c->rl), or a
+ * negative errno when it did not answer. */
+static int try_host(struct gateway_call *c, struct http_request *r, const char *host, const char *addr)
+{
+	if (c->rl.fd >= 0)
+		close(c->rl.fd);
+	c->rl.fd = -1;
+	c->down = 0;
+	int rc = gateway_send_head(c, r, host, addr);
+	if (rc == 0 && r->len && relay_body(&c->rl, r->body, r->len) < 0)
+		rc = -EPIPE;
+	if (rc == 0 && relay_body_end(&c->rl) < 0)
+		rc = -EPIPE;
+	if (rc == 0)
+		rc = relay_read_head(&c->rl);
+	return rc < 0 ? rc : (int)c->rl.resp.status;
+}
+
+static void settle(struct gateway *g, uint64_t booking, bool answered)
+{
+	pthread_mutex_lock(&g->lock);
+	if (answered)
+		placement_answered(&g->inflight, booking, gateway_wall_ms());
+	else
+		placement_cancel(&g->inflight, booking);
+	pthread_mutex_unlock(&g->lock);
+}
+
+static enum MHD_Result place(struct http_request *r, struct gateway_call *c, struct attempt *a)
+{
+	for (;;) {
+		char host[CLUSTER_HOST_ID_MAX + 1], addr[CLUSTER_ADDR_MAX + 1];
+		uint64_t booking = 0;
+		struct cove_err err = { 0 };
+		int rc = choose(c->g, a, host, addr, &booking, &err);
+		if (rc == -EAGAIN && a->failures)
+			return api_reply_error(r, 503, "no host could create the sandbox: %s", a->last_error);
+		if (rc < 0)
+			return api_reply_error(r, rc == -EAGAIN ? 429 : 500, "%s", err.msg);
+		int status = try_host(c, r, host, addr);
+		log_info("op=gateway_create template=%s host=%s status=%d", a->req.template_id, host, status);
+		settle(c->g, booking, status >= 200 && status < 300);
+		if (status == 429) {
+			exclude(a, host);
+			continue;
+		}
+		if (status >= 0 && status < 500)
+			return relay_reply(&c->rl, r, NULL);
+		exclude(a, host);
+		snprintf(a->last_error, sizeof(a->last_error), "host %s %s %d", host,
+			 status < 0 ? "did not answer:" : "answered", status < 0 ? -status : status);
+		if (++a->failures == GATEWAY_CREATE_ATTEMPTS)
+			return status < 0 ? api_reply_error(r, 503, "no host could create the sandbox: %s", a->last_error)
+					  : relay_reply(&c->rl, r, NULL);
+	}
+}
+
+static enum MHD_Result create(struct http_request *r)
+{
+	struct gateway_call *c = r->ctx;
+	if (!c)
+		return api_reply_error(r, 500, "out of memory");
+	struct api_create_body b;
+	struct cove_err err = { 0 };
+	int rc = api_create_body_parse(r->body, r->len, &b, &err);
+	if (rc < 0)
+		return api_reply_failure(r, rc, &err);
+	char template_id[CLUSTER_TEMPLATE_NAME_MAX + 1];
+	snprintf(template_id, sizeof(template_id), "%s", b.req.template_id ? b.req.template_id : MANAGER_DEFAULT_TEMPLATE);
+	api_create_body_clear(&b);
+	struct attempt *a = calloc(1, sizeof(*a));
+	if (!a)
+		return api_reply_error(r, 500, "out of memory");
+	a->req.template_id = template_id;
+	enum MHD_Result res = place(r, c, a);
+	free(a);
+	return res;
+}
+
+const struct http_route gateway_create_route = {
+	.method = "POST", .pattern = "*", .handler = create, .cleanup = gateway_call_cleanup
+};
