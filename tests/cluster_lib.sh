@@ -34,8 +34,12 @@ CL_PORT=49982
 CL_FAB=cvcl-fab
 CL_HOSTS="1 2 3"
 CL_SHM=/dev/shm/cove-cluster-etcd
-CL_TTL=${CL_TTL:-3}
-CL_DEAD_AFTER=${CL_DEAD_AFTER:-12}
+# Short for the test, yet long enough that an etcd leader change (a second
+# or two without writes, election timeout 1 s) does not fence a host: with
+# a TTL of 3 a host fences at 2 s without a keepalive, which a leader's
+# death can exceed (seen: "no keepalive for 2717 ms").
+CL_TTL=${CL_TTL:-5}
+CL_DEAD_AFTER=${CL_DEAD_AFTER:-15}
 declare -a CL_INIT CL_ETCD CL_COVED CL_COVED_NS
 CL_BASE=""
 
@@ -245,16 +249,12 @@ cl_coved_start() {
 }
 
 # cl_coved_restart N: host N's coved (killed) started again in cluster
-# mode, once its host key has expired: until then a coved claiming the id
-# is refused as a duplicate (the design's register: create-if-absent).
+# mode on the same state, at once: it revokes its own stale host key (the
+# lease it keeps in STATE_DIR/cluster-lease, docs/cluster.md) rather than
+# taking it for a duplicate.
 cl_coved_restart() {
-    local h=$1
-    for _ in $(seq 1 $(( (CL_TTL + 3) * 10 ))); do
-        cl_host_keys | grep -qx "h$h" || break
-        sleep 0.1
-    done
     # shellcheck disable=SC2046
-    cl_coved_start "$h" $(cl_cluster_flags "$h")
+    cl_coved_start "$1" $(cl_cluster_flags "$1")
 }
 
 # cl_cluster_flags N: the cluster settings of host N's coved.
@@ -363,10 +363,13 @@ cl_runs_on() {
     echo "$r"
 }
 
-# cl_list N [QUERY]: the ids gateway N lists (GET /v2/sandboxes?QUERY).
+# cl_list N [QUERY [CURL-ARGS...]]: the ids gateway N lists (GET
+# /v2/sandboxes?QUERY).
 cl_list() {
-    local s
-    s=$(cl_api "$1" GET "/v2/sandboxes?limit=100${2:+&$2}")
+    local s h=$1 q=${2:-}
+    shift
+    [ $# -gt 0 ] && shift
+    s=$(cl_api "$h" GET "/v2/sandboxes?limit=100${q:+&$q}" "" "$@")
     [ "$s" = 200 ] || return 1
     jq -r '.[].sandboxID' "$out" 2>/dev/null | sort
 }
@@ -377,7 +380,7 @@ cl_list() {
 # a live gateway lists as running has a VMM on some host, every paused one
 # its saved state on some host.
 cl_check_invariants() {
-    local name=$1 n all dup listed missing="" id live=0 saved
+    local name=$1 h m all dup listed missing="" id live=0 saved
     all=$(for h in $CL_HOSTS; do cl_vmms "$h"; done)
     dup=$(echo "$all" | grep . | sort | uniq -d | xargs)
     [ -z "$dup" ]
@@ -396,47 +399,64 @@ cl_check_invariants() {
     done
     [ "$live" = 1 ] && [ -z "$missing" ]
     check "$name: no gateway lists a sandbox that does not exist" $? "${missing:-no gateway answered its list}"
+    # Each host's own list (X-Cove-Host: a gateway's forwarded request) is
+    # what its VMMs are.
+    missing="" live=0
+    for h in $CL_HOSTS; do
+        [ -n "${CL_COVED[$h]:-}" ] || continue
+        listed=$(cl_list "$h" state=running -H "X-Cove-Host: h$h") || continue
+        live=1
+        listed=$(echo "$listed" | xargs)
+        [ "$listed" = "$(cl_vmms "$h" | xargs)" ] || missing="$missing h$h lists '$listed', runs '$(cl_vmms "$h" | xargs)';"
+    done
+    [ "$live" = 1 ] && [ -z "$missing" ]
+    check "$name: each host's own list (X-Cove-Host) is the sandboxes it runs" $? "${missing:-no host answered its list}"
 }
 
-# cl_kill_all: every sandbox gone: those the gateways list and those any
-# host runs, killed through a gateway (the owning host's first, where it
-# answers).
+# cl_kill_all: every sandbox gone: those a host runs, killed by that host
+# (its coved straight, as a gateway's forwarded request: X-Cove-Host), then
+# those the gateways still list, through each gateway until one kills it.
 cl_kill_all() {
-    local h ids id
-    ids=$( (for h in $CL_HOSTS; do
-        cl_vmms "$h"
-        [ -n "${CL_COVED[$h]:-}" ] && cl_list "$h"
-    done) | sort -u)
+    local h id ids
+    for h in $CL_HOSTS; do
+        [ -n "${CL_COVED[$h]:-}" ] || continue
+        for id in $(cl_vmms "$h"; cl_list "$h" "" -H "X-Cove-Host: h$h"); do
+            cl_api "$h" DELETE "/sandboxes/$id" "" -H "X-Cove-Host: h$h" >/dev/null
+        done
+    done
+    ids=$(for h in $CL_HOSTS; do [ -n "${CL_COVED[$h]:-}" ] && cl_list "$h"; done | sort -u)
     for id in $ids; do
         for h in $CL_HOSTS; do
             [ -n "${CL_COVED[$h]:-}" ] || continue
-            case $(cl_api "$h" DELETE "/sandboxes/$id") in 204 | 404) break ;; esac
+            [ "$(cl_api "$h" DELETE "/sandboxes/$id")" = 204 ] && break
         done
+    done
+    return 0
+}
+
+# cl_leaks: what the hosts hold of sandboxes ("" none): VMMs, slot links
+# in their namespaces, mounted slot namespaces.
+cl_leaks() {
+    local h links mounts
+    for h in $CL_HOSTS; do
+        [ -n "${CL_INIT[$h]:-}" ] || continue
+        [ "$(cl_vmm_count "$h")" = 0 ] || echo -n " h$h: VMMs $(cl_vmms "$h" | xargs);"
+        links=$(ip -n "$(cl_ns "$h")" -o link | grep -cE "^[0-9]+: cvc$h-[0-9]+[@:]")
+        mounts=$(cl_in "$h" cat /proc/self/mountinfo | grep -c " $CL_BASE/h$h/netns/")
+        [ "$links" = 0 ] && [ "$mounts" = 0 ] || echo -n " h$h: $links slot links, $mounts slot namespaces;"
     done
 }
 
-# cl_check_leaks NAME: after cl_kill_all: no VMM left on any host (within
-# 10 s), no slot link or mounted slot namespace of any host's instance.
+# cl_check_leaks NAME: after cl_kill_all: nothing left (within 10 s).
 cl_check_leaks() {
-    local name=$1 n left="" i
-    for i in $(seq 1 100); do
-        left=""
-        for h in $CL_HOSTS; do
-            [ -n "${CL_INIT[$h]:-}" ] || continue
-            [ "$(cl_vmm_count "$h")" = 0 ] || left="$left h$h: VMMs $(cl_vmms "$h" | xargs);"
-        done
+    local left
+    for _ in $(seq 1 50); do
+        left=$(cl_leaks)
         [ -z "$left" ] && break
-        sleep 0.1
-    done
-    for h in $CL_HOSTS; do
-        [ -n "${CL_INIT[$h]:-}" ] || continue
-        local links mounts
-        links=$(ip -n "$(cl_ns "$h")" -o link | grep -cE "^[0-9]+: cvc$h-[0-9]+[@:]")
-        mounts=$(cl_in "$h" cat /proc/self/mountinfo | grep -c " $CL_BASE/h$h/netns/")
-        [ "$links" = 0 ] && [ "$mounts" = 0 ] || left="$left h$h: $links slot links, $mounts slot namespaces;"
+        sleep 0.2
     done
     [ -z "$left" ]
-    check "$name: nothing leaks once its sandboxes are killed (VMMs, links, namespaces)" $? "$left"
+    check "$1: nothing leaks once its sandboxes are killed (VMMs, links, namespaces)" $? "$left"
 }
 
 # cl_logs N [LINES]: the tail of host N's coved and etcd logs, as TAP comments.
@@ -446,14 +466,9 @@ cl_logs() {
     tail -n 5 "$CL_BASE/h$h/etcd.log" 2>/dev/null | sed "s/^/# h$h etcd: /"
 }
 
-# cl_janitor: the host number of the gateway holding /cove/v1/janitor: the
-# one whose host or gateway key has the janitor key's lease ("" none).
+# cl_janitor: the host number of the gateway holding /cove/v1/janitor
+# (its value: {"gateway": "hN"}, under that gateway's lease); "" none.
 cl_janitor() {
-    local lease k
-    lease=$(cl_etcdctl get /cove/v1/janitor -w fields 2>/dev/null | sed -n 's/^"Lease" : \([0-9]*\)$/\1/p')
-    [ -n "$lease" ] && [ "$lease" != 0 ] || return 0
-    for k in hosts gateways; do
-        cl_etcdctl get --prefix "/cove/v1/$k/" -w fields 2>/dev/null |
-            awk -v l="$lease" '/^"Key" : / {k = $3} /^"Lease" : / && $3 == l {gsub(/"/, "", k); print k}'
-    done | sed -n 's|^/cove/v1/[a-z]*/h\([0-9]\)$|\1|p' | head -1
+    cl_etcdctl get /cove/v1/janitor --print-value-only 2>/dev/null | jq -r '.gateway // empty' 2>/dev/null |
+        sed -n 's/^h\([0-9]\)$/\1/p'
 }
