@@ -290,3 +290,20 @@ void cluster_catalog_hooks(struct coved_cluster_run *run, struct manager_catalog
 {
 	*hooks = (struct manager_catalog){ .admit = admit, .put = put, .remove = remove_record, .ctx = run };
 }
+
+int coved_cluster_drain(struct coved_cluster *c, bool on, struct cove_err *err)
+{
+	struct coved_cluster_run *run = c->run;
+	if (!run || !(c->roles & COVED_ROLE_HOST))
+		return cove_errf(err, -ENOENT, "this coved is no cluster host");
+	pthread_mutex_lock(&run->lock);
+	bool was = run->draining;
+	run->draining = on;
+	struct cluster_host_role *role = run->role;
+	pthread_mutex_unlock(&run->lock);
+	if (role)
+		cluster_host_changed(role);
+	if (was != on)
+		log_info("cluster host=%s op=%s", c->host_id, on ? "drain" : "undrain");
+	return 0;
+}

@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "api/cluster.h"
+#include "api/server.h"
 #include "cluster/etcd.h"
 #include "cluster/host.h"
 #include "coved/cluster.h"
@@ -40,7 +42,14 @@ struct coved_cluster_run {
 	size_t npending;
 	pthread_t registrar;         /* retries the first registration */
 	bool registrar_running;
+	/* The gateway role's (NULL for a host only), its janitor, and the
+	 * cluster routes' state. */
 	struct gateway *gateway;
+	struct janitor *janitor;
+	const struct api_gateway_ops *gateway_ops;
+	void *gateway_ctx;
+	struct api_cluster api;
+	char api_key[256]; /* the cluster's, sent to hosts */
 
 	/* the figures' (one caller at a time: the role's thread or start) */
 	uint64_t cpu_busy, cpu_total;
@@ -59,6 +68,10 @@ void cluster_flush_pending(struct coved_cluster_run *run, size_t max);
 /* Catalogs, create-if-absent, each of the manager's sandboxes (but
  * creating ones): those with a record keep it. */
 void cluster_adopt(struct coved_cluster_run *run, struct manager *m);
+
+/* cluster_api.c: ac's gateway hook becomes the cluster's routes, then the
+ * gateway's routing (when run has a gateway). */
+void cluster_api_config(struct coved_cluster_run *run, struct api_server_config *ac);
 
 /* cluster_figures.c */
 int cluster_figures(struct cluster_host *rec, void *data, struct cove_err *err);

@@ -10,7 +10,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/env.h"
 #include "common/log.h"
+#include "gateway/gateway.h"
+#include "gateway/janitor.h"
 #include "manager/manager.h"
 
 struct local_ids {
@@ -233,11 +236,28 @@ int coved_cluster_start(struct coved_cluster *c, struct manager *m, struct api_s
 	struct coved_cluster_run *run = c->run;
 	if (!run)
 		return 0;
-	(void)ac;
-	(void)err;
 	pthread_mutex_lock(&run->lock);
 	run->m = m;
 	pthread_mutex_unlock(&run->lock);
+	snprintf(run->api_key, sizeof(run->api_key), "%s", ac->api_key);
+	if (c->roles & COVED_ROLE_GATEWAY) {
+		struct gateway_config gc = { .etcd = run->etcd,
+					     .self_id = (c->roles & COVED_ROLE_HOST) ? c->host_id : NULL,
+					     .api_key = ac->api_key,
+					     .placement_seed = env_get(ENV_PLACEMENT_SEED),
+					     .domain = ac->domain };
+		int r = gateway_start(&gc, &run->gateway, err);
+		if (r < 0)
+			return r;
+		struct janitor_config jc = { .etcd = run->etcd,
+					     .catalog = gateway_catalog(run->gateway),
+					     .gateway_id = c->host_id,
+					     .lease_ttl_s = c->lease_ttl_s,
+					     .dead_after_s = c->dead_after_s };
+		if ((r = janitor_start(&jc, &run->janitor, err)) < 0)
+			return r;
+	}
+	cluster_api_config(run, ac);
 	return 0;
 }
 
@@ -289,6 +309,8 @@ void coved_cluster_detach(struct coved_cluster *c)
 	if (run->registrar_running)
 		pthread_join(run->registrar, NULL);
 	run->registrar_running = false;
+	run->janitor = janitor_stop(run->janitor);
+	run->gateway = gateway_stop(run->gateway);
 	pthread_mutex_lock(&run->lock);
 	run->m = NULL;
 	while (run->m_users)
@@ -308,21 +330,4 @@ void coved_cluster_stop(struct coved_cluster *c)
 	pthread_mutex_unlock(&run->lock);
 	cluster_host_stop(role);
 	c->run = run_free(run);
-}
-
-int coved_cluster_drain(struct coved_cluster *c, bool on, struct cove_err *err)
-{
-	struct coved_cluster_run *run = c->run;
-	if (!run || !(c->roles & COVED_ROLE_HOST))
-		return cove_errf(err, -ENOENT, "this coved is no cluster host");
-	pthread_mutex_lock(&run->lock);
-	bool was = run->draining;
-	run->draining = on;
-	struct cluster_host_role *role = run->role;
-	pthread_mutex_unlock(&run->lock);
-	if (role)
-		cluster_host_changed(role);
-	if (was != on)
-		log_info("cluster host=%s op=%s", c->host_id, on ? "drain" : "undrain");
-	return 0;
 }

@@ -382,6 +382,30 @@ static void test_create_placed(void **state)
 	unserve(&gs);
 }
 
+/* Connection errors and 5xx exclude a host and count: 3 attempts, then the
+ * last answer (h4 refuses connections; h1 and h2 answer 503 here). */
+static void test_create_attempts(void **state)
+{
+	(void)state;
+	struct gateway_server gs;
+	serve(&gs, NULL);
+	fakes[0].create_status = 503;
+	fakes[1].create_status = 503;
+	int seen1 = fakes[0].seen, seen2 = fakes[1].seen;
+	struct reply r;
+	call(gs.port, "POST", "/sandboxes", keyed, "{}", &r);
+	assert_int_equal(r.status, 503);
+	/* Each tried once: 3 hosts, 3 attempts. */
+	assert_int_equal(fakes[0].seen, seen1 + 1);
+	assert_int_equal(fakes[1].seen, seen2 + 1);
+	/* A host answering again takes the next one. */
+	fakes[1].create_status = 201;
+	call(gs.port, "POST", "/sandboxes", keyed, "{}", &r);
+	assert_int_equal(r.status, 201);
+	fakes[0].create_status = 429;
+	unserve(&gs);
+}
+
 static void test_relay_and_down(void **state)
 {
 	(void)state;
@@ -541,6 +565,35 @@ static void test_measure_relay(void **state)
 	unserve(&gs);
 }
 
+/* With etcd down the gateway routes and lists from its cache; what needs
+ * etcd (a miss, a kill intent) is 503, envd to an unknown id 502. */
+static void test_etcd_down(void **state)
+{
+	(void)state;
+	struct gateway_server gs;
+	serve(&gs, NULL);
+	etcd_server_kill(&member);
+	struct reply r;
+	char buf[128];
+	call(gs.port, "GET", "/v2/sandboxes", keyed, NULL, &r);
+	assert_int_equal(r.status, 200);
+	json_t *a = json_loads(r.body, 0, NULL);
+	assert_int_equal(json_array_size(a), 3);
+	json_decref(a);
+	call(gs.port, "GET", "/sandboxes/sbone", keyed, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(field(&r, "host", buf, sizeof(buf)), "h2");
+	call(gs.port, "GET", "/sandboxes/nosuch", keyed, NULL, &r);
+	assert_int_equal(r.status, 503);
+	call(gs.port, "DELETE", "/sandboxes/sbmute", keyed, NULL, &r);
+	assert_int_equal(r.status, 503);
+	const char *unknown[] = { "E2b-Sandbox-Id: nosuch", NULL };
+	call(gs.port, "GET", "/files", unknown, NULL, &r);
+	assert_int_equal(r.status, 502);
+	unserve(&gs);
+	assert_int_equal(etcd_server_spawn(&member), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest pure[] = { cmocka_unit_test(test_sandbox_json) };
@@ -551,9 +604,11 @@ int main(void)
 	}
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_decide_host),    cmocka_unit_test(test_decide_gateway_only),
-		cmocka_unit_test(test_create_placed),  cmocka_unit_test(test_relay_and_down),
+		cmocka_unit_test(test_create_placed),  cmocka_unit_test(test_create_attempts),
+		cmocka_unit_test(test_relay_and_down),
 		cmocka_unit_test(test_envd),           cmocka_unit_test(test_list),
 		cmocka_unit_test(test_measure_relay),
+		cmocka_unit_test(test_etcd_down), /* last: it restarts etcd */
 	};
 	return failed | cmocka_run_group_tests_name("gateway", tests, setup, teardown);
 }
