@@ -331,6 +331,15 @@ cl_host_revs() {
         jq -r '[.kvs[]? | "\(.key | @base64d | sub("/cove/v1/hosts/"; ""))=\(.create_revision)"] | sort | join(" ")'
 }
 
+# cl_hosts_summary: "h1:SANDBOXES/MAX,MEM_COMMITTED/MEM_MAX,BOOTS ..." from
+# the host records in etcd (what placement goes by).
+cl_hosts_summary() {
+    cl_etcdctl get --prefix /cove/v1/hosts/ 2>/dev/null | paste - - |
+        sed 's|^/cove/v1/hosts/\([^\t]*\)\t|\1 |' | while read -r id json; do
+        echo "$json" | jq -r --arg id "$id" '"\($id):\(.sandboxes)/\(.max_sandboxes),\(.mem_committed_mib)/\(.mem_max_mib)MiB,\(.state),boots \(.boots_inflight)"'
+    done | xargs
+}
+
 # cl_wait_hosts WANT SECS: until the live host keys are WANT ("h1 h2 h3");
 # prints what they were at the end.
 cl_wait_hosts() {
