@@ -69,6 +69,11 @@ cl_sweep() {
 
 cl_teardown() {
     local h
+    # COVE_CLUSTER_KEEP_LOGS=DIR: the hosts' coved, etcd and VMM logs kept there.
+    if [ -n "${COVE_CLUSTER_KEEP_LOGS:-}" ] && [ -n "$CL_BASE" ]; then
+        mkdir -p "$COVE_CLUSTER_KEEP_LOGS"
+        (cd "$CL_BASE" && find . -name '*.log' -exec cp --parents {} "$COVE_CLUSTER_KEEP_LOGS/" \;)
+    fi
     for h in $CL_HOSTS; do
         [ -n "${CL_INIT[$h]:-}" ] && kill -9 "${CL_INIT[$h]}" 2>/dev/null
     done
@@ -407,7 +412,8 @@ cl_check_invariants() {
         done
     done
     [ "$live" = 1 ] && [ -z "$missing" ]
-    check "$name: no gateway lists a sandbox that does not exist" $? "${missing:-no gateway answered its list}"
+    check "$name: no gateway lists a sandbox that does not exist" $? "${missing:-no gateway answered its list}" \
+        "$(for h in $(echo "$missing" | grep -o 'gw h[0-9]' | sort -u | sed 's/gw h//'); do cl_logs "$h" 10; done)"
     # Each host's own list (X-Cove-Host: a gateway's forwarded request) is
     # what its VMMs are.
     missing="" live=0

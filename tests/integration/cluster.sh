@@ -15,7 +15,10 @@
 # healthy, and a plain coved in a host's namespaces serves a sandbox to the
 # SDK over the bridge, which a power cut of that host takes with it.
 # COVE_CLUSTER_ONLY="NAME ..." runs those scenarios alone (their function
-# names less s_: spread sdk capacity locality power_off ...).
+# names less s_: spread sdk capacity locality power_off ...), after the
+# harness and bring-up; COVE_CLUSTER_KEEP_LOGS=DIR keeps the hosts' coved,
+# etcd and VMM logs there. CL_TTL and CL_DEAD_AFTER (5 and 15 s) set the
+# cluster's --host-lease-ttl and --dead-after.
 set -u
 build=${COVE_BUILD:-$(cd "$(dirname "$0")/../../build" && pwd)}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -294,6 +297,9 @@ s_power_off() {
     check "power-off: four creates after it all go to h1 and h2: $r" $? "statuses:$bad"
     # shellcheck disable=SC2086
     for id in $others; do cl_api 1 DELETE "/sandboxes/$id" >/dev/null; done
+    s=$(cl_api 2 GET "/sandboxes/$run3")
+    [ -n "$run3" ] && [ "$s" = 200 ] && [ "$(jq -r .sandboxID "$out")" = "$run3" ]
+    check "power-off: until dead-after, its info still answers (from the record)" $? "$s $(head -c 200 "$out")"
     s=$(envd_status 1 "$run3")
     [ -n "$run3" ] && [ "$s" = 502 ]; check "power-off: envd calls to its sandbox through a gateway are 502" $? "$s"
     # After dead-after, its running record goes; the paused one stays.
@@ -469,9 +475,12 @@ s_leader() {
 # --- 9. quorum lost ---
 s_quorum() {
     scenario_ok quorum || return 0
-    local id s t r a b
+    local id s t r a b short
     cl_create 1; s=$cstatus
     id=$sid
+    # One whose deadline comes while etcd has no quorum: deadlines are the hosts'.
+    cl_create 1 tiny 6
+    short=$sid
     a=2 b=3
     cl_etcd_kill $a
     cl_etcd_kill $b
@@ -484,6 +493,10 @@ s_quorum() {
     check "quorum: the list still answers from the cache" $? "$(head -c 300 "$out")"
     r=$(run_in 1 "$id" 'echo served')
     [ "$r" = served ]; check "quorum: envd calls are still routed" $? "$r"
+    for _ in $(seq 1 80); do [ -z "$(cl_runs_on "$short")" ] && break; sleep 0.1; done
+    [ -n "$short" ] && [ -z "$(cl_runs_on "$short")" ] && [ -n "$(cl_runs_on "$id")" ]
+    check "quorum: the sandboxes run on, and a deadline still ends one" $? \
+        "$short (6 s) runs on '$(cl_runs_on "$short")', $id on '$(cl_runs_on "$id")'"
     cl_etcd_start $a && cl_etcd_start $b && cl_etcd_healthy
     check "quorum: the members come back" $? "$(cl_etcdctl endpoint health 2>&1)"
     for _ in $(seq 1 20); do
@@ -496,6 +509,10 @@ s_quorum() {
         "$s dead: $(cl_dead_keys | xargs) record $(cl_owner "$id") runs on $(cl_runs_on "$id")"
     all_hosts_up
     check "quorum: every host is registered again" $? "$(cl_host_keys | xargs)"
+    for _ in $(seq 1 50); do [ -z "$(cl_owner "$short")" ] && break; sleep 0.2; done
+    [ -n "$short" ] && [ -z "$(cl_owner "$short")" ] && ! cl_list 2 | grep -qx "$short"
+    check "quorum: the one that ended without etcd leaves the catalog once etcd is back" $? \
+        "record: $(cl_record_state "$short")"
     finish quorum
 }
 
