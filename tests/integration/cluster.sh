@@ -78,6 +78,14 @@ finish() {
     local h
     for h in $CL_HOSTS; do cl_heal "$h"; done
     unset CL_EPS
+    # What a scenario that stopped early left down comes back.
+    for h in $CL_HOSTS; do
+        [ -n "${CL_INIT[$h]}" ] || cl_power_on "$h"
+        [ -n "${CL_ETCD[$h]}" ] || cl_etcd_start "$h"
+        # shellcheck disable=SC2046
+        [ "$cluster_up" = 1 ] && [ -z "${CL_COVED[$h]}" ] && cl_coved_start "$h" $(cl_cluster_flags "$h")
+    done
+    [ "$cluster_up" = 1 ] && all_hosts_up
     cl_check_invariants "$1"
     cl_kill_all
     cl_check_leaks "$1"
