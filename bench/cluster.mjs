@@ -9,8 +9,9 @@
 //              beside straight to the host, connections kept open:
 //              goal: <= 1 ms added
 //   list       1,000 records of a live host in the catalog, listed through
-//              the gateway (GET /v2/sandboxes?limit=1000, from its cache):
-//              goal: p50 <= 20 ms
+//              the gateway from its cache as the SDK pages them (limit 100,
+//              E2B's largest, then X-Next-Token): goal: all 1,000 in a
+//              median <= 20 ms
 import { Agent, request } from 'node:http';
 import { liner } from './stats.mjs';
 
@@ -96,20 +97,36 @@ for (let i = 0; i < 1000; i++) {
     started: now, end: now + 3600_000, auto_pause: false, metadata: { n: String(i), job: 'bench' } };
   await etcdCall('/v3/kv/put', { key: b64(`/cove/v1/sb/${id}`), value: b64(JSON.stringify(v)) });
 }
+// All 1,000, as the SDK's paginator reads them: pages of E2B's largest
+// limit (100), each after the last one's X-Next-Token.
+const listAll = async () => {
+  const t = performance.now();
+  let n = 0, token = '', pages = 0;
+  do {
+    const r = await call(gw, 'GET', `/v2/sandboxes?limit=100${token ? `&nextToken=${encodeURIComponent(token)}` : ''}`);
+    if (r.status !== 200) throw new Error(`list: ${r.status} ${r.body}`);
+    n += JSON.parse(r.body).length;
+    token = r.headers['x-next-token'] ?? '';
+    pages++;
+  } while (token && pages < 50);
+  return { n, ms: performance.now() - t };
+};
 let listed = 0;
 for (let i = 0; i < 50 && listed < 1000; i++) { // the gateway's cache catches up
-  listed = JSON.parse((await call(gw, 'GET', '/v2/sandboxes?limit=1000')).body).length;
+  listed = (await listAll()).n;
   if (listed < 1000) await sleep(100);
 }
-if (listed < 1000) throw new Error(`the gateway lists ${listed} of 1000`);
-const ls = [];
+if (listed !== 1000) throw new Error(`the gateway lists ${listed} of 1000`);
+const ls = [], page = [];
 for (let i = 0; i < RUNS; i++) {
-  const r = await call(gw, 'GET', '/v2/sandboxes?limit=1000');
-  if (r.status !== 200 || JSON.parse(r.body).length !== 1000) throw new Error(`list: ${r.status}`);
-  ls.push(r.ms);
+  const all = await listAll();
+  if (all.n !== 1000) throw new Error(`list: ${all.n}`);
+  ls.push(all.ms);
+  page.push((await call(gw, 'GET', '/v2/sandboxes?limit=100')).ms);
 }
-line('list 1,000 records through the gateway', ls);
-console.log('  goal: median <= 20 ms');
+line('list one page of 100 through the gateway', page);
+line('list 1,000 (10 pages) through the gateway', ls);
+console.log('  goal: all 1,000 in a median <= 20 ms');
 await etcdCall('/v3/kv/deleterange', { key: b64('/cove/v1/sb/bench'), range_end: b64('/cove/v1/sb/benci') });
 await etcdCall('/v3/lease/revoke', { ID: lease.ID });
 agent.destroy();

@@ -21,6 +21,7 @@ node=$(cd "$build" && pwd)/node/bin/node
 . "$here/lib.sh"
 pids=()
 cleanup() {
+    set +e # every step, whatever the one before returned
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
     "$build/bin/cove" net gc --pool >/dev/null 2>&1 || true
     for n in covc covd; do nft delete table inet $n 2>/dev/null || true; done

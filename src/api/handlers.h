@@ -29,6 +29,9 @@ enum MHD_Result api_list_v2(struct http_request *r);
 /* metrics.c */
 enum MHD_Result api_sandbox_metrics(struct http_request *r);
 enum MHD_Result api_host_metrics(struct http_request *r);
+/* GET /metrics's reply: the host's figures (host) and extra (Prometheus
+ * text, may be NULL) after them: a cluster coved's. */
+enum MHD_Result api_metrics_reply(struct http_request *r, bool host, const char *extra);
 /* logs.c */
 enum MHD_Result api_sandbox_logs(struct http_request *r);
 /* templates.c */

@@ -129,15 +129,24 @@ static void prom_totals(struct prom *p, const struct manager_stats *st)
 /* The host's sandboxes and their latest samples. */
 enum MHD_Result api_host_metrics(struct http_request *r)
 {
-	struct manager_stats st;
-	manager_stats(api_manager(r), &st);
+	return api_metrics_reply(r, true, NULL);
+}
+
+enum MHD_Result api_metrics_reply(struct http_request *r, bool host, const char *extra)
+{
 	struct prom p = { 0 };
-	prom_host(&p, &st);
-	manager_each_warm(api_manager(r), prom_warm, &p);
-	prom_totals(&p, &st);
-	prom_snapshots(&p, api_manager(r));
-	manager_each_latest(api_manager(r), prom_sandbox, &p);
-	if (p.failed || !p.buf) {
+	if (host) {
+		struct manager_stats st;
+		manager_stats(api_manager(r), &st);
+		prom_host(&p, &st);
+		manager_each_warm(api_manager(r), prom_warm, &p);
+		prom_totals(&p, &st);
+		prom_snapshots(&p, api_manager(r));
+		manager_each_latest(api_manager(r), prom_sandbox, &p);
+	}
+	if (extra)
+		prom_add(&p, "%s", extra);
+	if (p.failed || (!p.buf && (host || (extra && *extra)))) {
 		free(p.buf);
 		return api_reply_error(r, 500, "out of memory");
 	}

@@ -112,6 +112,7 @@ static int register_host(struct cluster_host_role *role, struct cove_err *err)
 	role->epoch = epoch;
 	role->last_ok_ms = sent;
 	role->lost = false;
+	role->unreachable = false;
 	role->need_reconcile = true;
 	snprintf(role->why, sizeof(role->why), "host %s is registering with the cluster", role->id);
 	pthread_mutex_unlock(&role->lock);
@@ -173,6 +174,11 @@ static void keepalive(struct cluster_host_role *role, int64_t lease)
 	if (r < 0)
 		log_warn("cluster host=%s op=keepalive error=\"%s\"", role->id, e.msg);
 	pthread_mutex_lock(&role->lock);
+	/* Every member failed to answer (the client tries each): writes would
+	 * too, so creates are refused now rather than after their own time-outs. */
+	role->unreachable = r < 0;
+	if (r < 0)
+		snprintf(role->unreachable_why, sizeof(role->unreachable_why), "%s", e.msg);
 	if (role->lease == lease && r == 0 && !role->lost)
 		role->last_ok_ms = sent; /* etcd renewed it no earlier than that */
 	else if (role->lease == lease)
@@ -375,6 +381,19 @@ bool cluster_host_fenced(struct cluster_host_role *role, char *why, size_t len)
 		snprintf(why, len, "%s", role->why[0] ? role->why : "host is not registered with the cluster");
 	pthread_mutex_unlock(&role->lock);
 	return fenced;
+}
+
+bool cluster_host_admits(struct cluster_host_role *role, char *why, size_t len)
+{
+	if (cluster_host_fenced(role, why, len))
+		return false;
+	pthread_mutex_lock(&role->lock);
+	bool unreachable = role->unreachable;
+	if (unreachable && why)
+		snprintf(why, len, "host %s cannot reach the cluster's etcd: its last keepalive failed (%s)", role->id,
+			 role->unreachable_why);
+	pthread_mutex_unlock(&role->lock);
+	return !unreachable;
 }
 
 int64_t cluster_host_epoch(struct cluster_host_role *role)

@@ -71,6 +71,11 @@ struct cluster_host_role *cluster_host_stop(struct cluster_host_role *role);
 /* True when fenced; why (may be NULL) gets the cause, e.g. "host h1 is cut
  * off from the cluster: no keepalive for 9 s (etcd ...: timed out)". */
 bool cluster_host_fenced(struct cluster_host_role *role, char *why, size_t len);
+/* Whether the host takes creates, forks and resumes: not fenced, and its
+ * last keepalive reached etcd (when none did, a catalog write would wait
+ * out its time-outs on every member before failing: refused at once, why
+ * says so). */
+bool cluster_host_admits(struct cluster_host_role *role, char *why, size_t len);
 /* The epoch of the current registration (0 while none holds). */
 int64_t cluster_host_epoch(struct cluster_host_role *role);
 /* Its lease (0 while none holds): a restarted coved revokes the one it

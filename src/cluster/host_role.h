@@ -35,6 +35,8 @@ struct cluster_host_role {
 	 * was sent: etcd renewed the lease no earlier than that */
 	int64_t last_ok_ms;
 	bool lost;           /* fenced for a known cause (why): register again */
+	bool unreachable;    /* the last keepalive reached no member (why not: unreachable_why) */
+	char unreachable_why[HOST_WHY_MAX];
 	bool need_reconcile; /* registered, not reconciled yet: still fenced */
 	char why[HOST_WHY_MAX];
 	bool changed, stop;

@@ -83,7 +83,7 @@ static int admit(void *ctx, const char *op, struct cove_err *err)
 		snprintf(why, sizeof(why), "host %s is not registered with the cluster yet (%s)", run->c->host_id,
 			 run->last_error[0] ? run->last_error : "registering");
 	pthread_mutex_unlock(&run->lock);
-	if (role && !cluster_host_fenced(role, why, sizeof(why)))
+	if (role && cluster_host_admits(role, why, sizeof(why)))
 		return 0;
 	return cove_errf(err, -ENOTCONN, "cannot %s a sandbox: %s", op, why);
 }
@@ -137,6 +137,8 @@ static int put(void *ctx, const struct manager_record *rec, struct cove_err *err
 		pending_add(run, rec->id);
 	pthread_mutex_unlock(&run->lock);
 	pthread_mutex_unlock(&run->write_lock);
+	if (role) /* its load changed: the host record follows within a second */
+		cluster_host_changed(role);
 	if (r == 0)
 		return 0;
 	if (rec->state == STORE_SANDBOX_CREATING)
@@ -161,6 +163,8 @@ static void remove_record(void *ctx, const char *id)
 		pending_add(run, id);
 	pthread_mutex_unlock(&run->lock);
 	pthread_mutex_unlock(&run->write_lock);
+	if (role)
+		cluster_host_changed(role);
 	if (r < 0)
 		log_warn("cluster host=%s sandbox=%s op=catalog-delete msg=\"deleted later: %s\"", run->c->host_id, id,
 			 e.msg);

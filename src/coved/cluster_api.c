@@ -73,6 +73,11 @@ static enum MHD_Result drain_route(struct http_request *r)
 	return api_cluster_drain(r, &run->api);
 }
 
+static enum MHD_Result metrics_route(struct http_request *r)
+{
+	return cluster_metrics_reply(r->ctx, r);
+}
+
 /* A host-only coved asked for what gateways answer. */
 static enum MHD_Result not_gateway_route(struct http_request *r)
 {
@@ -87,10 +92,17 @@ static const struct http_route routes[] = {
 	{ "POST", "/cluster/hosts/{}/drain", drain_route },
 };
 static const struct http_route not_gateway = { "GET", "/cluster", not_gateway_route };
+static const struct http_route metrics = { "GET", "/metrics", metrics_route };
 
 static const struct http_route *route(void *ctx, struct http_request *r)
 {
 	struct coved_cluster_run *run = ctx;
+	/* Its own figures (not a host's the gateway relays to), with the
+	 * cluster's. */
+	if (strcmp(r->method, "GET") == 0 && strcmp(r->path, "/metrics") == 0) {
+		r->ctx = run;
+		return &metrics;
+	}
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		if (strcmp(r->method, routes[i].method) != 0 || !http_match(routes[i].pattern, r->path, r->params, 1))
 			continue;

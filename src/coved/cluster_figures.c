@@ -95,6 +95,11 @@ static unsigned cpu_busy_pct(struct coved_cluster_run *run)
 	return pct;
 }
 
+static unsigned clamp(uint64_t v, unsigned max)
+{
+	return v > max ? max : (unsigned)v;
+}
+
 struct template_list {
 	struct cluster_template *t;
 	size_t n, cap;
@@ -115,9 +120,39 @@ static int add_template(void *ctx, const struct template *tpl)
 		l->cap = cap;
 	}
 	struct cluster_template *t = &l->t[l->n++];
-	*t = (struct cluster_template){ .snap = tpl->snapshot[0] != '\0' };
+	/* The size its sandboxes get, so gateways book what they take. */
+	*t = (struct cluster_template){ .snap = tpl->snapshot[0] != '\0',
+					.vcpus = clamp(tpl->vcpus ? tpl->vcpus : VMM_DEFAULT_VCPUS, CLUSTER_MAX_CPUS),
+					.mem_mib = clamp(tpl->memory_mib ? tpl->memory_mib : VMM_DEFAULT_MEM_MIB,
+							 CLUSTER_MAX_MIB) };
 	snprintf(t->name, sizeof(t->name), "%s", tpl->name);
 	return 0;
+}
+
+/* A snapshot is created from by its id or name (manager_create), through a
+ * gateway as through a host: the record carries it under the name a
+ * gateway looks up, template_ref's canonical form (ALIAS, ALIAS:TAG, or
+ * the id of one without a name). Called under the manager's lock. */
+static int add_snapshot(void *ctx, const struct manager_snapshot *snap)
+{
+	struct template_list *l = ctx;
+	char name[CLUSTER_TEMPLATE_NAME_MAX + 1];
+	const char *colon = strrchr(snap->id, ':');
+	if (snap->name[0])
+		snprintf(name, sizeof(name), "%s", snap->name);
+	else
+		snprintf(name, sizeof(name), "%.*s", colon ? (int)(colon - snap->id) : (int)strlen(snap->id), snap->id);
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->t[i].name, name) == 0)
+			return 0; /* a template of that name: its entry stands */
+	struct template tpl = { .vcpus = snap->vcpus, .memory_mib = snap->mem_mib, .snapshot = "y" };
+	snprintf(tpl.name, sizeof(tpl.name), "%s", name);
+	return add_template(l, &tpl);
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(((const struct cluster_template *)a)->name, ((const struct cluster_template *)b)->name);
 }
 
 static int count_warm(void *ctx, const char *template_id, unsigned count)
@@ -129,10 +164,6 @@ static int count_warm(void *ctx, const char *template_id, unsigned count)
 	return 0;
 }
 
-static unsigned clamp(uint64_t v, unsigned max)
-{
-	return v > max ? max : (unsigned)v;
-}
 
 static int figures_of(struct coved_cluster_run *run, struct manager *m, bool draining, struct cluster_host *rec,
 		      struct cove_err *err)
@@ -143,6 +174,11 @@ static int figures_of(struct coved_cluster_run *run, struct manager *m, bool dra
 	int r = template_each(manager_templates_dir(m), add_template, &l, err);
 	if (r == -ENOENT) /* no templates directory yet: no templates */
 		r = 0;
+	size_t ntemplates = l.n;
+	if (r == 0)
+		r = manager_snapshots(m, NULL, add_snapshot, &l);
+	if (l.n > ntemplates)
+		qsort(l.t, l.n, sizeof(*l.t), by_name);
 	if (r == 0)
 		r = manager_each_warm(m, count_warm, &l);
 	if (r < 0) {

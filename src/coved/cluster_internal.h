@@ -73,6 +73,9 @@ void cluster_adopt(struct coved_cluster_run *run, struct manager *m);
  * gateway's routing (when run has a gateway). */
 void cluster_api_config(struct coved_cluster_run *run, struct api_server_config *ac);
 
+/* cluster_metrics.c: GET /metrics on a cluster coved. */
+enum MHD_Result cluster_metrics_reply(struct coved_cluster_run *run, struct http_request *r);
+
 /* cluster_figures.c */
 int cluster_figures(struct cluster_host *rec, void *data, struct cove_err *err);
 /* The snapshot compatibility key of this host: accelerator, VMM binary,

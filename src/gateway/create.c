@@ -17,6 +17,7 @@
 #include "api/handlers.h"
 #include "common/log.h"
 #include "gateway/internal.h"
+#include "template/template.h"
 #include "vmm/vmm.h"
 
 /* Hosts excluded in one create: every candidate may answer 429. */
@@ -198,6 +199,15 @@ static enum MHD_Result place(struct http_request *r, struct gateway_call *c, str
 	}
 }
 
+void gateway_template_name(const char *given, char name[CLUSTER_TEMPLATE_NAME_MAX + 1])
+{
+	struct template_ref ref;
+	if (template_ref_parse(given, &ref, NULL) < 0)
+		snprintf(name, CLUSTER_TEMPLATE_NAME_MAX + 1, "%s", given); /* no host has it: placement says so */
+	else
+		snprintf(name, CLUSTER_TEMPLATE_NAME_MAX + 1, "%s%s%s", ref.alias, ref.tag[0] ? ":" : "", ref.tag);
+}
+
 static enum MHD_Result create(struct http_request *r)
 {
 	struct gateway_call *c = r->ctx;
@@ -209,7 +219,7 @@ static enum MHD_Result create(struct http_request *r)
 	if (rc < 0)
 		return api_reply_failure(r, rc, &err);
 	char template_id[CLUSTER_TEMPLATE_NAME_MAX + 1];
-	snprintf(template_id, sizeof(template_id), "%s", b.req.template_id ? b.req.template_id : MANAGER_DEFAULT_TEMPLATE);
+	gateway_template_name(b.req.template_id ? b.req.template_id : MANAGER_DEFAULT_TEMPLATE, template_id);
 	api_create_body_clear(&b);
 	struct attempt *a = calloc(1, sizeof(*a));
 	if (!a)

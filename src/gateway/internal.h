@@ -101,4 +101,10 @@ int64_t gateway_wall_ms(void);
 /* list.c */
 extern const struct http_route gateway_list_route;
 
+/* create.c: the name a create's templateID is placed by, as hosts
+ * publish their templates and snapshots: template_ref's canonical form
+ * (ALIAS or ALIAS:TAG: "base:default" is "base", a namespace dropped), or
+ * the text as given when it is no such reference. */
+void gateway_template_name(const char *given, char name[CLUSTER_TEMPLATE_NAME_MAX + 1]);
+
 #endif

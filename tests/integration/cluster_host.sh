@@ -6,7 +6,9 @@
 # token), creates are refused (503) while it is cut off from etcd and
 # come back after, a coved that joins a cluster with sandboxes catalogs
 # them, and after a restart it reconciles: a sandbox whose record is gone
-# is killed, the others are rewritten with the new epoch. tests/cluster.sh
+# is killed, the others are rewritten with the new epoch. Then a gateway-only
+# coved in front of it: the cluster's hosts, a create, info, envd and a list
+# through it, drain and undrain, its /metrics. tests/cluster.sh
 # has the many-host scenarios. Prints TAP.
 set -u
 build=${COVE_BUILD:-$(cd "$(dirname "$0")/../../build" && pwd)}
@@ -156,6 +158,61 @@ start; check "it restarts as a cluster host" $? "$(tail -5 "$base/coved.log")"
 s=$(api GET "/sandboxes/$alone")
 [ "$s" = 200 ] && [ "$(rfield "sb/$alone" "['state']")" = running ]
 check "the sandbox it had joins the catalog, not killed" $? "$s $(record "sb/$alone") $(grep "$alone" "$base/coved.log" | tail -3)"
+curl -s -H "X-API-KEY: $key" "$url/metrics" >"$out"
+grep -qx 'cove_cluster_host_fenced 0' "$out" && grep -q '^cove_cluster_host_epoch [1-9]' "$out" &&
+    grep -qx 'cove_cluster_catalog_writes_pending 0' "$out" && grep -q '^cove_sandboxes{state="running"} 1' "$out"
+check "/metrics: the host's figures and its cluster role's (not fenced, its epoch, no writes waiting)" $? \
+    "$(grep cluster "$out")"
+
+# --- a gateway in front (another coved, gateway only) ---
+COVE_NET_NAME=$net2 COVE_NET_RANGE=10.212.0.0/16 COVE_RUN_DIR=$base/run2 COVE_NET_DIR=$base/netns2 \
+    start_coved "$base/gw.log" --net-pool 0 --api-key "$key" --cluster-etcd "$endpoint" --host-id g1 \
+    --role gateway --host-lease-ttl "$ttl" --dead-after 60 --state-dir "$base/gwstate"
+pid2=$coved_pid gw=$coved_url
+check "a gateway-only coved starts" $? "$(tail -5 "$base/gw.log")"
+host_url=$url url=$gw
+s=$(api GET /cluster/hosts)
+[ "$s" = 200 ] && [ "$(field "[0]['hostID']")" = h1 ] && [ "$(field "[0]['live']")" = True ] && [ "$(field "[1:]")" = "[]" ]
+check "GET /cluster/hosts through the gateway: h1, live" $? "$s $(cat "$out")"
+s=$(create); viagw=$(field "['sandboxID']")
+[ "$s" = 201 ] && [ "$(rfield "sb/$viagw" "['host']")" = h1 ]; check "a create through the gateway lands on h1" $? "$s $(cat "$out")"
+s=$(api GET "/sandboxes/$viagw")
+[ "$s" = 200 ] && [ "$(field "['state']")" = running ]; check "... its info through the gateway" $? "$s $(cat "$out")"
+s=$(curl -s -o "$out" -w '%{http_code}' -H "E2b-Sandbox-Id: $viagw" -H 'E2b-Sandbox-Port: 49983' "$gw/health")
+[ "${s:0:1}" = 2 ]; check "... envd through the gateway" $? "$s $(cat "$out")"
+s=$(api GET "/v2/sandboxes?limit=10")
+python3 -c 'import json,sys; ids=[x["sandboxID"] for x in json.load(open(sys.argv[1]))]; sys.exit(0 if sys.argv[2] in ids and sys.argv[3] in ids else 1)' \
+    "$out" "$viagw" "$alone"
+check "... the list from the gateway's catalog has both h1 sandboxes" $? "$s $(cat "$out")"
+COVE_URL=$gw COVE_API_KEY=$key "$cove" host drain h1 >"$out" 2>&1
+r=$?; ok=1
+for _ in $(seq 1 40); do [ "$(rfield hosts/h1 "['state']")" = draining ] && { ok=0; break; }; sleep 0.1; done
+[ $r = 0 ] && [ $ok = 0 ]; check "cove host drain h1 through the gateway: h1's record says draining" $? "rc=$r $(cat "$out") $(record hosts/h1)"
+for _ in $(seq 1 40); do s=$(create); [ "$s" = 429 ] && break; sleep 0.1; done
+[ "$s" = 429 ] && grep -qi "drain\|no host" "$out"; check "... and the gateway places nothing there (429)" $? "$s $(cat "$out")"
+COVE_URL=$gw COVE_API_KEY=$key "$cove" host undrain h1 >/dev/null 2>&1
+for _ in $(seq 1 40); do s=$(create); [ "$s" = 201 ] && break; sleep 0.1; done
+[ "$s" = 201 ]; check "undrain: creates land again" $? "$s $(cat "$out")"
+api DELETE "/sandboxes/$(field "['sandboxID']")" >/dev/null
+curl -s -H "X-API-KEY: $key" "$gw/metrics" >"$out"
+grep -q '^cove_cluster_host_up{host="h1",state="ready"} 1' "$out" && grep -q '^cove_cluster_sandboxes{state="running"} 2' "$out" &&
+    grep -qx 'cove_cluster_janitor 1' "$out" && ! grep -q '^cove_sandboxes{' "$out"
+check "the gateway's /metrics: each host, the cluster's sandboxes by state, the janitor; no host figures of its own" $? \
+    "$(cat "$out")"
+s=$(api POST "/sandboxes/$viagw/snapshots" '{"name":"gwsnap"}')
+[ "$s" = 201 ]; check "a snapshot through the gateway" $? "$s $(cat "$out")"
+ok=1
+for _ in $(seq 1 80); do [ "$(rfield hosts/h1 "['templates']['gwsnap']['snap']")" = True ] && { ok=0; break; }; sleep 0.1; done
+check "... h1's record lists it among what it makes sandboxes of" $ok "$(record hosts/h1)"
+s=$(api POST /sandboxes '{"templateID":"gwsnap:default","timeout":60}'); fromsnap=$(field "['sandboxID']")
+[ "$s" = 201 ] && [ "$(rfield "sb/$fromsnap" "['template']")" = gwsnap:default ]
+check "a create from it through the gateway (its id, default tag) lands on h1" $? "$s $(cat "$out") $(record "sb/$fromsnap")"
+api DELETE "/sandboxes/$fromsnap" >/dev/null
+s=$(api DELETE "/sandboxes/$viagw")
+[ "$s" = 204 ] && [ -z "$(record "sb/$viagw")" ]; check "a kill through the gateway" $? "$s $(cat "$out")"
+kill -TERM "$pid2"; wait "$pid2"; pid2=""
+url=$host_url
+
 kill -TERM "$pid"; wait "$pid"; pid=""
 [ -z "$(record "sb/$alone")" ] && [ -z "$(record hosts/h1)" ]
 check "a stopped host's sandboxes end with their records, and its host record goes at once" $? \

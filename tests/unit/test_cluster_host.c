@@ -379,6 +379,10 @@ static void test_self_fence_without_etcd(void **state)
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	char why[256] = "";
+	/* Creates are refused from the first keepalive that reached no member,
+	 * before the fence (TTL - 1 s from the last success). */
+	assert_true(WAIT_FOR(!cluster_host_admits(role, why, sizeof(why)), 2000));
+	assert_true(strstr(why, "cannot reach the cluster's etcd") || strstr(why, "no keepalive for"));
 	assert_true(WAIT_FOR(cluster_host_fenced(role, why, sizeof(why)), 2000));
 	assert_true(etcd_server_ms_since(&t0) < 2000);
 	assert_non_null(strstr(why, "no keepalive for"));
@@ -393,6 +397,7 @@ static void test_self_fence_without_etcd(void **state)
 	assert_int_equal(etcd_server_spawn(&etcd), 0);
 	assert_int_equal(etcd_server_wait_ready(&etcd), 0);
 	assert_true(WAIT_FOR(!cluster_host_fenced(role, why, sizeof(why)), 5000));
+	assert_true(cluster_host_admits(role, why, sizeof(why)));
 	assert_true(cluster_host_epoch(role) > epoch);
 	assert_int_equal(calls(&h), 2);
 	assert_int_equal(cluster_host_put_sandbox(role, &sb, 0, NULL, &err), 0);
