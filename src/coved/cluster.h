@@ -20,12 +20,6 @@ struct manager;
 struct api_server_config;
 
 #define COVED_CLUSTER_DEFAULT_DEAD_AFTER_S 300
-/* Each etcd request's time on one member before the next is tried: a
- * healthy member answers in milliseconds, a leader election takes about a
- * second (three members: a request waits at most 3 s in all), and without
- * quorum a create fails within about 2 s rather than waiting 2 s on each
- * member (etcd_client's default). */
-#define COVED_CLUSTER_ETCD_TIMEOUT_MS 1000
 
 #define COVED_CLUSTER_OPTIONS                                                                                  \
 	{ "cluster-etcd", required_argument, NULL, 0 }, { "host-id", required_argument, NULL, 0 },            \

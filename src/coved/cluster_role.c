@@ -178,7 +178,7 @@ int coved_cluster_prepare(struct coved_cluster *c, const char *state_dir, struct
 	const char *why;
 	run->accel = vmm_accel_resolve(mc->accel, &why);
 	cluster_snap_key(run->accel, mc->vmm_binary, run->snap_key);
-	int r = etcd_client_new(c->etcd, COVED_CLUSTER_ETCD_TIMEOUT_MS, &run->etcd, err);
+	int r = etcd_client_new(c->etcd, 0, &run->etcd, err);
 	if (r < 0) {
 		run_free(run);
 		return cove_err_prefix(err, "cluster-etcd");
