@@ -336,6 +336,16 @@ static void *catalog_thread(void *data)
 	return NULL;
 }
 
+void catalog_resync(struct catalog *cat)
+{
+	pthread_mutex_lock(&cat->mu);
+	if (!cat->watch_ended)
+		log_info("op=catalog relist=1 reason=\"asked to read the catalog whole again\"");
+	cat->watch_ended = true;
+	pthread_cond_broadcast(&cat->cond);
+	pthread_mutex_unlock(&cat->mu);
+}
+
 struct catalog *catalog_stop(struct catalog *cat)
 {
 	if (!cat)

@@ -42,6 +42,11 @@ struct catalog *catalog_stop(struct catalog *cat);
 typedef void (*catalog_change_fn)(int64_t revision, void *data);
 void catalog_on_change(struct catalog *cat, catalog_change_fn fn, void *data);
 
+/* Lists the whole catalog again and watches from there, in the background,
+ * as after a cancelled watch: for a coved that was cut off from the
+ * cluster (its host fenced), whose cache may lack what changed meanwhile. */
+void catalog_resync(struct catalog *cat);
+
 /* Waits until the cache has applied revision rev (a write under /cove/v1/
  * that answered rev shows in it then): 0, or -ETIMEDOUT after timeout_ms. */
 int catalog_wait_revision(struct catalog *cat, int64_t rev, long timeout_ms);

@@ -51,6 +51,7 @@ struct coved_cluster_run {
 	struct api_cluster api;
 	char api_key[256]; /* the cluster's, sent to hosts */
 
+	unsigned registrations; /* reconciled (the role's thread, or start) */
 	/* the figures' (one caller at a time: the role's thread or start) */
 	uint64_t cpu_busy, cpu_total;
 };

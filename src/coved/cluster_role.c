@@ -142,6 +142,11 @@ static int reconcile(struct cluster_host_role *role, void *data, struct cove_err
 		return cove_errf(err, -ESHUTDOWN, "coved is shutting down");
 	int r = reconcile_with(run, role, m, err);
 	run_manager_done(run);
+	/* A registration after the first follows a fence: this coved was cut
+	 * off, and its gateway's cache may have missed what changed (seen:
+	 * records a janitor removed meanwhile still listed). */
+	if (r == 0 && run->registrations++ > 0 && run->gateway)
+		catalog_resync(gateway_catalog(run->gateway));
 	if (r == 0)
 		cluster_flush_pending(run, CLUSTER_PENDING_MAX);
 	return r;
