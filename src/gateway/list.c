@@ -98,7 +98,9 @@ static enum MHD_Result list(struct http_request *r)
 	int rc = api_list_query_parse(&in, c->d.v2, &q, &err);
 	if (rc < 0)
 		return api_reply_failure(r, rc, &err);
-	enum MHD_Result res = q.ascending ? api_reply_error(r, 400, "order=asc is not served by a cluster gateway")
+	/* Not built yet (the catalog's pages run newest first): 501, never a
+	 * silent other order. */
+	enum MHD_Result res = q.ascending ? api_reply_error(r, 501, "order=asc is not served by a cluster gateway yet")
 					  : reply_page(r, c->g, &q, c->d.v2);
 	api_list_query_clear(&q);
 	return res;
