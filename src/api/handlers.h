@@ -76,8 +76,8 @@ const char *api_state_name(enum store_sandbox_state s);
 /* A manager failure's status: -ENOENT 404, -EINVAL 400, -EAGAIN 429, ... */
 unsigned api_status_of(int code);
 /* On a 503 for -ENOTCONN (a cluster host that cannot write the catalog:
- * fenced, or etcd out of reach): the failure is the cluster's, not this
- * host's alone. */
+ * fenced, or etcd out of its reach): the failure may be the cluster's, not
+ * this host's alone (gateway/create.c probes which). */
 #define API_CLUSTER_DOWN_HEADER "X-Cove-Cluster-Down"
 /* A failure as its status, with err's message, else the errno's. */
 enum MHD_Result api_reply_failure(struct http_request *r, int code, const struct cove_err *err);

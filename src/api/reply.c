@@ -55,8 +55,9 @@ enum MHD_Result api_reply_failure(struct http_request *r, int code, const struct
 	const char *msg = err->msg[0] ? err->msg : strerror(-code);
 	if (code != -ENOTCONN)
 		return api_reply_error(r, api_status_of(code), "%s", msg);
-	/* The cluster's catalog is out of reach (api/handlers.h): a gateway
-	 * passes this on rather than trying another host, which shares it. */
+	/* The cluster's catalog is out of this host's reach (api/handlers.h):
+	 * a gateway that cannot reach it either passes this on rather than
+	 * trying another host, which shares it. */
 	json_t *j = json_pack("{s:i, s:o}", "code", 503, "message", json_string_lossy(msg));
 	const char *names[] = { "Retry-After", API_CLUSTER_DOWN_HEADER };
 	const char *values[] = { "1", "1" };

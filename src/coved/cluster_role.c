@@ -250,7 +250,8 @@ int coved_cluster_start(struct coved_cluster *c, struct manager *m, struct api_s
 					     .self_id = (c->roles & COVED_ROLE_HOST) ? c->host_id : NULL,
 					     .api_key = ac->api_key,
 					     .placement_seed = env_get(ENV_PLACEMENT_SEED),
-					     .domain = ac->domain };
+					     .domain = ac->domain,
+					     .probe_endpoints = c->etcd };
 		int r = gateway_start(&gc, &run->gateway, err);
 		if (r < 0)
 			return r;

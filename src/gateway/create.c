@@ -216,6 +216,24 @@ static void settle(struct gateway *g, uint64_t booking)
 	pthread_mutex_unlock(&g->lock);
 }
 
+/* The host answered that it cannot write the catalog: when the gateway
+ * cannot reach a quorum either (a linearizable read, GATEWAY_PROBE_TIMEOUT_MS
+ * on a member), every host shares the failure and the answer is passed on
+ * at once; else the host is cut off alone and another is tried. */
+static bool cluster_down(struct gateway_call *c)
+{
+	if (!c->g->probe || !http1_header(&c->rl.resp, API_CLUSTER_DOWN_HEADER))
+		return false;
+	struct etcd_result res;
+	struct cove_err err = { 0 };
+	if (etcd_range(c->g->probe, CLUSTER_JANITOR_KEY, strlen(CLUSTER_JANITOR_KEY), false, &res, &err) == 0) {
+		etcd_result_clear(&res);
+		return false;
+	}
+	log_warn("op=gateway_create msg=\"etcd is out of reach here too: %s\"", err.msg);
+	return true;
+}
+
 static enum MHD_Result place(struct http_request *r, struct gateway_call *c, struct attempt *a)
 {
 	for (;;) {
@@ -234,9 +252,7 @@ static enum MHD_Result place(struct http_request *r, struct gateway_call *c, str
 			exclude(a, host);
 			continue;
 		}
-		/* A host that cannot write the catalog: the others share it. */
-		if ((status >= 0 && status < 500) ||
-		    (status == 503 && http1_header(&c->rl.resp, API_CLUSTER_DOWN_HEADER)))
+		if ((status >= 0 && status < 500) || (status == 503 && cluster_down(c)))
 			return relay_reply(&c->rl, r, NULL);
 		exclude(a, host);
 		snprintf(a->last_error, sizeof(a->last_error), "host %s %s %d", host,

@@ -47,6 +47,9 @@ int gateway_start(const struct gateway_config *c, struct gateway **ret, struct c
 	int rc = api_domain_parse(c->domain ? c->domain : API_DEFAULT_DOMAIN, g->domain, err);
 	if (rc == 0 && (rc = placement_rng_init(&g->rng, c->placement_seed, err)) < 0)
 		cove_err_prefix(err, "gateway: COVE_PLACEMENT_SEED");
+	if (rc == 0 && c->probe_endpoints && (rc = etcd_client_new(c->probe_endpoints, GATEWAY_PROBE_TIMEOUT_MS,
+								    &g->probe, err)) < 0)
+		cove_err_prefix(err, "gateway: probe");
 	if (rc == 0 && (rc = catalog_start(c->etcd, &g->cat, err)) < 0)
 		cove_err_prefix(err, "gateway");
 	if (rc < 0) {
@@ -66,6 +69,7 @@ struct gateway *gateway_stop(struct gateway *g)
 	if (g->cat)
 		catalog_on_change(g->cat, NULL, NULL);
 	g->cat = catalog_stop(g->cat);
+	g->probe = etcd_client_free(g->probe);
 	placement_inflight_clear(&g->inflight);
 	free(g->known);
 	pthread_mutex_destroy(&g->lock);

@@ -40,7 +40,16 @@ struct gateway_config {
 	const char *api_key;        /* the cluster's key, sent to hosts as X-API-KEY */
 	const char *placement_seed; /* COVE_PLACEMENT_SEED's text, or NULL: random */
 	const char *domain;         /* coved's --domain (PORT-ID.DOMAIN); NULL: API_DEFAULT_DOMAIN */
+	/* The etcd members again (etcd_client_new's text), for a quick probe
+	 * of its own: when a host answers that it cannot write the catalog,
+	 * is etcd out of reach for everyone (the answer is passed on) or for
+	 * that host alone (another host is tried)? NULL: no probe, another
+	 * host is tried. */
+	const char *probe_endpoints;
 };
+
+/* The probe's time on one member. */
+#define GATEWAY_PROBE_TIMEOUT_MS 300
 
 struct gateway;
 

@@ -14,6 +14,7 @@
 
 struct gateway {
 	struct etcd_client *etcd;
+	struct etcd_client *probe; /* NULL: none (gateway_config.probe_endpoints) */
 	struct catalog *cat;
 	char self_id[CLUSTER_HOST_ID_MAX + 1]; /* "": a gateway only */
 	char api_key[256];
