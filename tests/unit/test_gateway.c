@@ -36,11 +36,12 @@ static struct etcd_client *etcd;
 struct fake_host {
 	const char *name;
 	unsigned create_status;
+	bool cluster_down; /* its create's 503 says it cannot reach the catalog */
 	struct api_server *s;
 	unsigned port;
 	int seen;
 };
-static struct fake_host fakes[2] = { { "h1", 429, NULL, 0, 0 }, { "h2", 201, NULL, 0, 0 } };
+static struct fake_host fakes[2] = { { "h1", 429, false, NULL, 0, 0 }, { "h2", 201, false, NULL, 0, 0 } };
 
 static enum MHD_Result host_echo(struct http_request *r)
 {
@@ -52,6 +53,8 @@ static enum MHD_Result host_echo(struct http_request *r)
 			      key, "xff", xff, "sandbox", sb, "path", r->path, "body", r->body);
 	unsigned status = strcmp(r->method, "POST") == 0 && strcmp(r->path, "/sandboxes") == 0 ? h->create_status
 											     : 200;
+	if (status == 503 && h->cluster_down)
+		return http_reply_json_with(r, status, j, API_CLUSTER_DOWN_HEADER, "1");
 	return http_reply_json(r, status, j);
 }
 
@@ -159,10 +162,13 @@ static int64_t catalog_state(void)
 	return put_sandbox("sbmute", "h4", CLUSTER_SANDBOX_RUNNING, 13);
 }
 
+/* The probe's etcd for the next start (NULL: none). */
+static const char *probe_endpoints;
+
 static struct gateway *start(const char *self, int64_t rev)
 {
 	struct gateway_config c = { .etcd = etcd, .self_id = self, .api_key = KEY, .placement_seed = "7",
-				    .domain = "example.com" };
+				    .domain = "example.com", .probe_endpoints = probe_endpoints };
 	struct gateway *g = NULL;
 	struct cove_err err = { 0 };
 	if (gateway_start(&c, &g, &err) < 0)
@@ -406,6 +412,38 @@ static void test_create_attempts(void **state)
 	unserve(&gs);
 }
 
+/* A host that cannot reach the catalog (503, X-Cove-Cluster-Down): skipped
+ * for another while the gateway reaches etcd itself; passed on at once when
+ * it cannot either. */
+static void test_create_cluster_down(void **state)
+{
+	(void)state;
+	struct gateway_server gs;
+	fakes[0].create_status = fakes[1].create_status = 503;
+	fakes[0].cluster_down = fakes[1].cluster_down = true;
+	probe_endpoints = member.endpoint;
+	serve(&gs, NULL);
+	int seen = fakes[0].seen + fakes[1].seen;
+	struct reply r;
+	call(gs.port, "POST", "/sandboxes", keyed, "{}", &r);
+	assert_int_equal(r.status, 503);
+	assert_int_equal(fakes[0].seen + fakes[1].seen, seen + 2); /* etcd answers here: each host cut off alone */
+	unserve(&gs);
+	char closed[64];
+	snprintf(closed, sizeof(closed), "http://127.0.0.1:%u", closed_port());
+	probe_endpoints = closed;
+	serve(&gs, NULL);
+	seen = fakes[0].seen + fakes[1].seen;
+	call(gs.port, "POST", "/sandboxes", keyed, "{}", &r);
+	assert_int_equal(r.status, 503);
+	assert_int_equal(fakes[0].seen + fakes[1].seen, seen + 1); /* out of reach here too: passed on */
+	unserve(&gs);
+	probe_endpoints = NULL;
+	fakes[0].cluster_down = fakes[1].cluster_down = false;
+	fakes[0].create_status = 429;
+	fakes[1].create_status = 201;
+}
+
 static void test_relay_and_down(void **state)
 {
 	(void)state;
@@ -605,6 +643,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_decide_host),    cmocka_unit_test(test_decide_gateway_only),
 		cmocka_unit_test(test_create_placed),  cmocka_unit_test(test_create_attempts),
+		cmocka_unit_test(test_create_cluster_down),
 		cmocka_unit_test(test_relay_and_down),
 		cmocka_unit_test(test_envd),           cmocka_unit_test(test_list),
 		cmocka_unit_test(test_measure_relay),
