@@ -175,8 +175,9 @@ static int figures_of(struct coved_cluster_run *run, struct manager *m, bool dra
 	if (r == -ENOENT) /* no templates directory yet: no templates */
 		r = 0;
 	size_t ntemplates = l.n;
+	struct manager_snapshot_filter every = { 0 };
 	if (r == 0)
-		r = manager_snapshots(m, NULL, add_snapshot, &l);
+		r = manager_snapshots(m, &every, add_snapshot, &l);
 	if (l.n > ntemplates)
 		qsort(l.t, l.n, sizeof(*l.t), by_name);
 	if (r == 0)
