@@ -20,9 +20,9 @@
  *     /cove/v1/dead/<h> {"since": ms} and delete the host's creating,
  *     running and killing records. Its paused records stay (their saved
  *     state waits on its disk). Records of a gone host whose deadline (end)
- *     has passed go at any time, dead or not (paused ones only when they
- *     would not have paused at the deadline: auto_pause false). Each
- *     removal is logged.
+ *     has passed go at any time, dead or not, but for those that pause at
+ *     their deadline (auto_pause: their host paused them and keeps them;
+ *     running ones go only once the host is dead). Each removal is logged.
  *   - dead-after is measured by the holder, from when it first saw the host
  *     gone: a new holder starts counting afresh, so a change of janitor can
  *     delay a removal by up to dead-after, never hasten it.

@@ -52,6 +52,11 @@ bool janitor_removable(const struct janitor_record *r, bool dead, int64_t now_wa
 	bool expired = r->end_ms > 0 && r->end_ms <= now_wall_ms;
 	if (r->state == CLUSTER_SANDBOX_PAUSED)
 		return expired && !r->auto_pause;
+	/* One that pauses at its deadline was paused there by its host, which
+	 * could not say so: removing its record would have the host kill it
+	 * on its return. */
+	if (r->auto_pause && r->state != CLUSTER_SANDBOX_KILLING)
+		return dead;
 	return dead || expired;
 }
 

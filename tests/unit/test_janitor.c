@@ -327,6 +327,25 @@ static void test_forget(void **state)
 	catalog_stop(cat);
 }
 
+/* Which records of a gone host may go before dead-after (expired) and after
+ * it (dead): one that pauses at its deadline was paused by its host, which
+ * keeps it. */
+static void test_removable(void **state)
+{
+	(void)state;
+	struct janitor_record r = { .state = CLUSTER_SANDBOX_RUNNING, .end_ms = 1000 };
+	assert_true(janitor_removable(&r, false, 2000));
+	assert_false(janitor_removable(&r, false, 500));
+	assert_true(janitor_removable(&r, true, 500));
+	r.auto_pause = true;
+	assert_false(janitor_removable(&r, false, 2000));
+	assert_true(janitor_removable(&r, true, 2000));
+	r.state = CLUSTER_SANDBOX_PAUSED;
+	assert_false(janitor_removable(&r, true, 2000));
+	r.auto_pause = false;
+	assert_true(janitor_removable(&r, false, 2000));
+}
+
 static void test_config(void **state)
 {
 	(void)state;
@@ -346,6 +365,7 @@ int main(void)
 	}
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_config),
+		cmocka_unit_test(test_removable),
 		cmocka_unit_test_setup(test_election, clean),
 		cmocka_unit_test_setup(test_dead_after, clean),
 		cmocka_unit_test_setup(test_host_returns, clean),
