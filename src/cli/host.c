@@ -32,9 +32,12 @@ static void templates_text(json_t *h, char *buf, size_t len)
 	size_t i, n = 0;
 	json_t *t;
 	buf[0] = '\0';
-	json_array_foreach(json_object_get(h, "templates"), i, t)
-		n += (size_t)snprintf(buf + n, n < len ? len - n : 0, "%s%s", n ? "," : "",
+	json_array_foreach(json_object_get(h, "templates"), i, t) {
+		if (n >= len) /* the rest does not fit: cut short */
+			break;
+		n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? "," : "",
 				      json_string_value(json_object_get(t, "name")) ?: "?");
+	}
 	if (n == 0)
 		snprintf(buf, len, "-");
 }
