@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cluster/etcd.h"
+#include "cluster/records.h"
 #include "common/fs.h"
 
 int etcd_server_free_ports(int *a, int *b)
@@ -130,4 +131,21 @@ void etcd_server_stop(struct etcd_server *s)
 	etcd_server_kill(s);
 	if (s->data_dir[0])
 		fs_remove_tree(s->data_dir, NULL);
+}
+
+int etcd_server_open(struct etcd_server *s, struct etcd_client **client)
+{
+	int r = etcd_server_start(s);
+	return r < 0 ? r : etcd_client_new(s->endpoint, 0, client, NULL);
+}
+
+void etcd_server_close(struct etcd_server *s, struct etcd_client **client)
+{
+	*client = etcd_client_free(*client);
+	etcd_server_stop(s);
+}
+
+int etcd_server_clear_catalog(struct etcd_client *client)
+{
+	return etcd_delete(client, CLUSTER_KEY_PREFIX, strlen(CLUSTER_KEY_PREFIX), true, NULL, NULL);
 }

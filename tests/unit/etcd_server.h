@@ -38,4 +38,13 @@ void etcd_server_kill(struct etcd_server *s);
 /* Kills it and removes its data. */
 void etcd_server_stop(struct etcd_server *s);
 
+/* The cluster tests' member and their client of it: etcd_server_start,
+ * then a client with the default time-out; and both gone again. */
+struct etcd_client;
+int etcd_server_open(struct etcd_server *s, struct etcd_client **client);
+void etcd_server_close(struct etcd_server *s, struct etcd_client **client);
+/* Deletes everything under the catalog's prefix (/cove/v1/): each test
+ * from an empty catalog. */
+int etcd_server_clear_catalog(struct etcd_client *client);
+
 #endif

@@ -99,7 +99,7 @@ static void put_sandbox(const char *id, const char *host)
 static int setup(void **state)
 {
 	(void)state;
-	if (etcd_server_start(&member) < 0 || etcd_client_new(member.endpoint, 0, &etcd, NULL) < 0)
+	if (etcd_server_open(&member, &etcd) < 0)
 		return -1;
 	put_host("h2", CLUSTER_HOST_DRAINING);
 	put_host("h1", CLUSTER_HOST_READY);
@@ -114,8 +114,7 @@ static int teardown(void **state)
 {
 	(void)state;
 	catalog = catalog_stop(catalog);
-	etcd = etcd_client_free(etcd);
-	etcd_server_stop(&member);
+	etcd_server_close(&member, &etcd);
 	return 0;
 }
 

@@ -25,16 +25,13 @@ static struct etcd_client *etcd;
 static int setup(void **state)
 {
 	(void)state;
-	if (etcd_server_start(&member) < 0)
-		return -1;
-	return etcd_client_new(member.endpoint, 0, &etcd, NULL);
+	return etcd_server_open(&member, &etcd);
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	etcd = etcd_client_free(etcd);
-	etcd_server_stop(&member);
+	etcd_server_close(&member, &etcd);
 	return 0;
 }
 
@@ -42,7 +39,7 @@ static int teardown(void **state)
 static int clean(void **state)
 {
 	(void)state;
-	return etcd_delete(etcd, CLUSTER_KEY_PREFIX, strlen(CLUSTER_KEY_PREFIX), true, NULL, NULL);
+	return etcd_server_clear_catalog(etcd);
 }
 
 static int64_t put_text(const char *key, const char *text)

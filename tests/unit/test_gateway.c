@@ -76,9 +76,7 @@ static int setup(void **state)
 {
 	(void)state;
 	cove_curl_init();
-	if (etcd_server_start(&member) < 0)
-		return -1;
-	if (etcd_client_new(member.endpoint, 0, &etcd, NULL) < 0)
+	if (etcd_server_open(&member, &etcd) < 0)
 		return -1;
 	for (size_t i = 0; i < 2; i++) {
 		struct api_server_config c = { .address = "127.0.0.1", .api_key = KEY, .routes = host_routes,
@@ -95,8 +93,7 @@ static int teardown(void **state)
 	(void)state;
 	for (size_t i = 0; i < 2; i++)
 		api_server_stop(fakes[i].s);
-	etcd = etcd_client_free(etcd);
-	etcd_server_stop(&member);
+	etcd_server_close(&member, &etcd);
 	return 0;
 }
 
@@ -152,7 +149,7 @@ static unsigned closed_port(void)
  * h2, sbmine on h1, sbdead on h3 (no key), sbmute on h4. */
 static int64_t catalog_state(void)
 {
-	etcd_delete(etcd, CLUSTER_KEY_PREFIX, strlen(CLUSTER_KEY_PREFIX), true, NULL, NULL);
+	etcd_server_clear_catalog(etcd);
 	put_host("h1", fakes[0].port);
 	put_host("h2", fakes[1].port);
 	put_host("h4", closed_port());

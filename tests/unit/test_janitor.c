@@ -36,23 +36,20 @@ static struct etcd_client *etcd;
 static int setup(void **state)
 {
 	(void)state;
-	if (etcd_server_start(&member) < 0)
-		return -1;
-	return etcd_client_new(member.endpoint, 0, &etcd, NULL);
+	return etcd_server_open(&member, &etcd);
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	etcd = etcd_client_free(etcd);
-	etcd_server_stop(&member);
+	etcd_server_close(&member, &etcd);
 	return 0;
 }
 
 static int clean(void **state)
 {
 	(void)state;
-	return etcd_delete(etcd, CLUSTER_KEY_PREFIX, strlen(CLUSTER_KEY_PREFIX), true, NULL, NULL);
+	return etcd_server_clear_catalog(etcd);
 }
 
 static void put_host(const char *id)
