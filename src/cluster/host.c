@@ -13,13 +13,6 @@
 #include "common/log.h"
 #include "common/proc.h"
 
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The host record as it stands (the figures callback's, plus id, addr, ts)
  * as JSON in *ret. */
 static int host_record(struct cluster_host_role *role, char **ret, struct cove_err *err)
@@ -29,7 +22,7 @@ static int host_record(struct cluster_host_role *role, char **ret, struct cove_e
 	if (r == 0) {
 		snprintf(rec.id, sizeof(rec.id), "%s", role->id);
 		snprintf(rec.addr, sizeof(rec.addr), "%s", role->addr);
-		rec.ts_ms = wall_ms();
+		rec.ts_ms = wall_now_ms();
 		r = cluster_host_encode(&rec, ret, err);
 	}
 	cluster_host_clear(&rec);

@@ -45,5 +45,7 @@ int proc_pidfd_wait(int pidfd, int timeout_ms);
 /* Monotonic clock in milliseconds and microseconds. */
 int64_t now_ms(void);
 int64_t now_us(void);
+/* The wall clock (CLOCK_REALTIME) in milliseconds since the epoch. */
+int64_t wall_now_ms(void);
 
 #endif

@@ -16,6 +16,7 @@
 
 #include "api/handlers.h"
 #include "common/log.h"
+#include "common/proc.h"
 #include "gateway/internal.h"
 #include "proto/http1.h"
 #include "template/template.h"
@@ -23,13 +24,6 @@
 
 /* Hosts excluded in one create: every candidate may answer 429. */
 #define MAX_EXCLUDED 64
-
-int64_t gateway_wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The live hosts' records, copied out of the catalog. */
 struct hosts {
@@ -168,7 +162,7 @@ static int choose(struct gateway *g, struct attempt *a, char host[CLUSTER_HOST_I
 	rc = placement_choose(&in, &g->rng, &choice, err);
 	const struct cluster_host *h = rc == 0 ? hs.ptrs[choice.index] : NULL;
 	if (h)
-		rc = placement_book(&g->inflight, h->id, a->req.vcpus, a->req.mem_mib, gateway_wall_ms(), booking, err);
+		rc = placement_book(&g->inflight, h->id, a->req.vcpus, a->req.mem_mib, wall_now_ms(), booking, err);
 	pthread_mutex_unlock(&g->lock);
 	if (rc == 0) {
 		snprintf(host, CLUSTER_HOST_ID_MAX + 1, "%s", h->id);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/proc.h"
 #include "gateway/internal.h"
 
 /* A host's new record releases the bookings it shows (placement.h). */
@@ -26,7 +27,7 @@ static void on_change(int64_t revision, void *data)
 	struct gateway *g = data;
 	catalog_hosts(g->cat, host_seen, g);
 	pthread_mutex_lock(&g->lock);
-	placement_expire(&g->inflight, gateway_wall_ms());
+	placement_expire(&g->inflight, wall_now_ms());
 	pthread_mutex_unlock(&g->lock);
 }
 

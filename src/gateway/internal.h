@@ -110,8 +110,6 @@ json_t *gateway_sandbox_json(const struct cluster_sandbox *sb);
 
 /* create.c */
 extern const struct http_route gateway_create_route;
-/* The wall clock in ms (bookings meet host records' ts). */
-int64_t gateway_wall_ms(void);
 /* list.c */
 extern const struct http_route gateway_list_route;
 

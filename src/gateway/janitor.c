@@ -185,7 +185,7 @@ static void sweep_host(struct janitor *j, struct gone_host *g, const struct jani
 {
 	bool dead = now - g->first_ms >= j->dead_after_ms;
 	if (dead && g->since_ms == 0) {
-		g->since_ms = janitor_wall_ms();
+		g->since_ms = wall_now_ms();
 		log_info("janitor op=dead host=%s gone_ms=%" PRId64, g->host, now - g->first_ms);
 	}
 	struct janitor_removal rm = { .etcd = j->etcd,

@@ -10,17 +10,11 @@
 
 #include "common/cleanup.h"
 #include "common/log.h"
+#include "common/proc.h"
 #include "gateway/janitor_remove.h"
 
 #define SB_KEY_MAX (sizeof(CLUSTER_SANDBOXES_PREFIX) + CLUSTER_SANDBOX_ID_MAX)
 #define HOST_KEY_MAX (sizeof(CLUSTER_HOSTS_PREFIX) + CLUSTER_HOST_ID_MAX)
-
-int64_t janitor_wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void janitor_records_clear(struct janitor_records *rs)
 {
@@ -135,7 +129,7 @@ int janitor_remove(const struct janitor_removal *rm, const struct janitor_record
 {
 	const size_t per_txn = rm->mark ? JANITOR_TXN_OPS - 1 : JANITOR_TXN_OPS;
 	const struct janitor_record *batch[JANITOR_TXN_OPS];
-	int64_t now = janitor_wall_ms();
+	int64_t now = wall_now_ms();
 	size_t n = 0, total = 0;
 	bool sent = false;
 	for (size_t i = 0; i <= rs->n; i++) {
@@ -238,7 +232,7 @@ int janitor_forget(struct etcd_client *etcd, struct catalog *catalog, const char
 	if (r == 0 && rs.n == 0)
 		r = forget_nothing(etcd, host_id, err);
 	else if (r == 0) {
-		struct janitor_removal rm = { .etcd = etcd, .host = host_id, .since_ms = janitor_wall_ms(), .dead = true,
+		struct janitor_removal rm = { .etcd = etcd, .host = host_id, .since_ms = wall_now_ms(), .dead = true,
 					      .mark = true };
 		r = janitor_remove(&rm, &rs, NULL, err);
 		if (r == 0)

@@ -50,7 +50,5 @@ struct janitor_removal {
 int janitor_remove(const struct janitor_removal *rm, const struct janitor_records *rs, size_t *removed,
 		   struct cove_err *err);
 
-/* ms since the epoch: the dead mark's clock and the records' deadlines'. */
-int64_t janitor_wall_ms(void);
 
 #endif

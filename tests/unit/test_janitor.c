@@ -22,6 +22,7 @@
 
 #include "cluster/catalog.h"
 #include "common/log.h"
+#include "common/proc.h"
 #include "gateway/janitor.h"
 #include "gateway/janitor_remove.h"
 #include "catalog_fixture.h"
@@ -182,7 +183,7 @@ static bool wait_gone(const char *id, long ms)
 
 static int64_t wall_ms(void)
 {
-	return janitor_wall_ms();
+	return wall_now_ms();
 }
 
 static void test_dead_after(void **state)
