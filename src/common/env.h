@@ -21,6 +21,9 @@
 #define COVE_DEFAULT_NET_NAME "cove"
 #define COVE_DEFAULT_NET_RANGE "10.200.0.0/16"
 #define COVE_DEFAULT_NET_MAX_SLOTS 1024
+/* 0x70000000: far above the users of a distribution and of subuid ranges
+ * (100000 on), below the 2^31 some tools still choke on. */
+#define COVE_DEFAULT_VMM_IDS "1879048192:65536"
 /* Where an installed Cove keeps its guest files (kernel, templates, tools)
  * when they are not next to the binary (BIN/../guest/, as a build has them). */
 #define COVE_SHARE_DIR "/usr/local/share/cove"
@@ -38,6 +41,7 @@ enum env_setting {
 	ENV_GUEST_BIN,
 	ENV_GUEST_TOOLS,
 	ENV_VMM_BINARY,
+	ENV_VMM_IDS,
 	ENV_NET_NAME,
 	ENV_NET_RANGE,
 	ENV_NET_DIR,

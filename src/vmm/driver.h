@@ -129,13 +129,24 @@ struct vmm {
 	char log_path[PATH_MAX];
 	char console_path[PATH_MAX];
 	struct vmm_cgroup *cgroup; /* NULL: none (not asked for, or no cgroups here) */
+	/* Confined (jail.c): it runs as uid (and gid uid) with shared_gid as
+	 * its one supplementary group, its work directory as its root. */
+	bool confined;
+	uid_t uid;
+	gid_t shared_gid;
 };
 
 /* A host file made visible inside the VMM's work directory. */
 struct vmm_bind {
 	const char *source;
 	const char *name; /* file name inside the work directory */
-	bool read_only;
+	/* What a confined VMM may do with it; the launch makes the file's
+	 * owner and mode say so (vmm_jail_prepare_file). */
+	enum vmm_bind_access {
+		VMM_BIND_READ,   /* read-only, bound read-only */
+		VMM_BIND_OWN,    /* read-write, this VMM's alone: it becomes the owner */
+		VMM_BIND_SHARED, /* read-write, opened by several VMMs: the group every VMM has */
+	} access;
 };
 
 struct vmm_launch {
@@ -146,6 +157,11 @@ struct vmm_launch {
 	const int *pass_fds; /* become fds 3, 4, ... in the VMM */
 	size_t npass_fds;
 };
+
+/* The path the VMM opens its work directory's file name by: "/NAME" when
+ * confined (the work directory is its root), WORK_DIR/NAME otherwise.
+ * (launch.c) */
+int vmm_root_path(const struct vmm *vm, const char *name, char buf[PATH_MAX]);
 
 /* Starts the VMM process as described at the top of vmm.h. On success the
  * child has exec'd: vm->identity and vm->pidfd are set. (launch.c) */

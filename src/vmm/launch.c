@@ -1,5 +1,5 @@
 /* Starting the VMM process: the one place where Cove enters namespaces and
- * mounts on a VMM's behalf. Each privileged step is separate, checked, and
+ * mounts on a VMM's behalf, and confines it (jail.c's steps, last). Each privileged step is separate, checked, and
  * reported back to the parent by step number and errno over a CLOEXEC pipe
  * (bubblewrap's pattern), so a failure before exec reads as
  * "launch sb-1: mount tmpfs on /run/cove/sb-1/root: Operation not permitted".
@@ -54,6 +54,7 @@ struct child_plan {
 	size_t ncgroup_fds;
 	const char *hide_mounts;
 	char bind_targets[MAX_BINDS][PATH_MAX];
+	const struct vmm_jail_plan *jail; /* NULL: not confined */
 };
 
 static int step_failed(struct spawn_failure *f, int step, int index)
@@ -80,7 +81,8 @@ static int child_enter_namespaces(const struct child_plan *p, struct spawn_failu
 	/* Not a mount point (nothing was ever mounted there) is fine. */
 	if (p->hide_mounts && umount2(p->hide_mounts, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
 		return step_failed(f, STEP_HIDE_MOUNTS, 0);
-	if (mount("tmpfs", p->work_dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700") < 0)
+	/* Confined, it is the VMM's root: its uid must pass through it. */
+	if (mount("tmpfs", p->work_dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, p->jail ? "mode=0711" : "mode=0700") < 0)
 		return step_failed(f, STEP_MOUNT_TMPFS, 0);
 	return 0;
 }
@@ -95,7 +97,7 @@ static int child_bind_files(const struct child_plan *p, struct spawn_failure *f)
 		close(fd);
 		if (mount(b->source, p->bind_targets[i], NULL, MS_BIND, NULL) < 0)
 			return step_failed(f, STEP_BIND, (int)i);
-		if (b->read_only && mount(NULL, p->bind_targets[i], NULL,
+		if (b->access == VMM_BIND_READ && mount(NULL, p->bind_targets[i], NULL,
 					  MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
 			return step_failed(f, STEP_BIND_RDONLY, (int)i);
 	}
@@ -107,7 +109,8 @@ static int child_setup(void *data, struct spawn_failure *f)
 {
 	const struct child_plan *p = data;
 	int r = child_enter_namespaces(p, f);
-	return r < 0 ? r : child_bind_files(p, f);
+	r = r ?: child_bind_files(p, f);
+	return r ?: (p->jail ? vmm_jail_child(p->jail, f) : 0);
 }
 
 static int describe_failure(const struct vmm *vm, const struct child_plan *p, const struct spawn_failure *f,
@@ -139,7 +142,11 @@ static int describe_failure(const struct vmm *vm, const struct child_plan *p, co
 	case SPAWN_STEP_STDIO: return cove_errno(err, e, "launch %s: redirect output to %s", id, vm->log_path);
 	case SPAWN_STEP_FDS: return cove_errno(err, e, "launch %s: pass file descriptors", id);
 	case SPAWN_STEP_EXEC: return cove_errno(err, e, "launch %s: exec %s", id, p->spec->binary);
-	default: return cove_errf(err, -EIO, "launch %s: child failed at unknown step %d", id, f->step);
+	default:
+		if (vmm_jail_step_name(f->step))
+			return cove_errno(err, e, "launch %s: confine as uid %u: %s", id, (unsigned)vm->uid,
+					  vmm_jail_step_name(f->step));
+		return cove_errf(err, -EIO, "launch %s: child failed at unknown step %d", id, f->step);
 	}
 }
 
@@ -159,14 +166,35 @@ static int plan_binds(struct child_plan *p, struct cove_err *err)
 }
 
 /* The child's environment: nothing of the caller's leaks into the VMM. TMPDIR
- * points into the work directory so QEMU's throwaway disk overlay lives there. */
-static void build_env(char env[][PATH_MAX + 16], char **envp, const char *work_dir)
+ * points into the work directory (its /var/tmp, confined) for programs that
+ * honour it; QEMU 7.2 puts a throwaway disk overlay in /var/tmp whatever it
+ * says, which confined is the work directory's too. */
+static void build_env(char env[][PATH_MAX + 16], char **envp, const char *tmp_dir)
 {
 	snprintf(env[0], PATH_MAX + 16, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-	snprintf(env[1], PATH_MAX + 16, "TMPDIR=%s", work_dir);
+	snprintf(env[1], PATH_MAX + 16, "TMPDIR=%s", tmp_dir);
 	envp[0] = env[0];
 	envp[1] = env[1];
 	envp[2] = NULL;
+}
+
+int vmm_root_path(const struct vmm *vm, const char *name, char buf[PATH_MAX])
+{
+	int n = snprintf(buf, PATH_MAX, "%s/%s", vm->confined ? "" : vm->work_dir, name);
+	return n < 0 || n >= PATH_MAX ? -ENAMETOOLONG : 0;
+}
+
+/* The files handed to a confined VMM made openable by it, and the plan of
+ * its confinement. */
+static int prepare_jail(struct vmm *vm, const struct vmm_launch *spec, struct vmm_jail_plan *jail,
+			struct cove_err *err)
+{
+	for (size_t i = 0; i < spec->nbinds; i++) {
+		int r = vmm_jail_prepare_file(vm, spec->binds[i].source, spec->binds[i].access, err);
+		if (r < 0)
+			return cove_err_prefix(err, "launch %s", vm->cfg.c.id);
+	}
+	return vmm_jail_plan(vm, spec->binary, jail, err);
 }
 
 int vmm_launch(struct vmm *vm, const struct vmm_launch *spec, struct cove_err *err)
@@ -206,21 +234,25 @@ int vmm_launch(struct vmm *vm, const struct vmm_launch *spec, struct cove_err *e
 	}
 	if (vm->cgroup)
 		plan.ncgroup_fds = vmm_cgroup_procs_fds(vm->cgroup, plan.cgroup_fds);
+	struct vmm_jail_plan jail;
+	if (vm->confined && (r = prepare_jail(vm, spec, &jail, err)) < 0)
+		return r;
+	plan.jail = vm->confined ? &jail : NULL;
 	char env[2][PATH_MAX + 16];
 	char *envp[3];
-	build_env(env, envp, vm->work_dir);
+	build_env(env, envp, vm->confined ? "/var/tmp" : vm->work_dir);
 
 	_cleanup_close_ int log_fd = open(vm->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	if (log_fd < 0)
 		return cove_errno(err, -errno, "launch %s: open log %s", vm->cfg.c.id, vm->log_path);
 	struct spawn_options o = {
-		.path = spec->binary,
+		.path = vm->confined ? jail.exec_path : spec->binary,
 		.argv = spec->argv,
 		.envp = envp,
 		.stdio = { { SPAWN_NULL }, { SPAWN_FD, log_fd }, { SPAWN_FD, log_fd } },
 		.pass_fds = spec->pass_fds,
 		.npass_fds = spec->npass_fds,
-		.cwd = vm->work_dir,
+		.cwd = vm->confined ? "/" : vm->work_dir,
 		.setsid = true,
 		.parent_death_signal = vm->cfg.c.die_with_parent ? SIGKILL : 0,
 		.setup = child_setup,

@@ -50,6 +50,7 @@ void vmm_cleanup_after_exit(struct vmm *vm)
 		vm->driver->release(vm);
 	vm->cgroup = vmm_cgroup_remove(vm->cgroup);
 	if (vm->launched_dir) {
+		vmm_jail_release(vm);
 		struct cove_err e = { 0 };
 		/* The tmpfs work directory was only ever mounted in the VMM's own
 		 * mount namespace, which died with it: here it is an empty dir. */

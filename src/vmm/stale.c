@@ -86,6 +86,13 @@ int vmm_sweep_stale(const char *run_dir, struct cove_err *err)
 	int groups = vmm_cgroup_sweep();
 	if (groups > 0)
 		log_info("op=sweep cgroups=%d", groups);
+	/* And the uid claims of run directories that are gone. */
+	struct cove_err e = { 0 };
+	int claims = vmm_jail_sweep(&e);
+	if (claims < 0)
+		log_warn("op=sweep msg=\"%s\"", e.msg);
+	else if (claims > 0)
+		log_info("op=sweep vmm_uid_claims=%d", claims);
 	return removed;
 }
 

@@ -156,7 +156,10 @@ static int prepare_dirs(struct vmm *vm, struct cove_err *err)
 		return r;
 	if (mkdir(vm->work_dir, 0700) < 0)
 		return cove_errno(err, -errno, "create %s", vm->work_dir);
-	return 0;
+	/* A uid of its own, unless VMMs run as root here (COVE_VMM_IDS=off). */
+	struct vmm_jail_ids ids;
+	r = vmm_jail_ids(&ids, err);
+	return r < 0 || !ids.on ? r : vmm_jail_claim(vm, &ids, err);
 }
 
 int vmm_boot(struct vmm *vm, struct cove_err *err)
@@ -174,6 +177,7 @@ int vmm_boot(struct vmm *vm, struct cove_err *err)
 			proc_pidfd_send_signal(vm->pidfd, SIGKILL);
 			vmm_cleanup_after_exit(vm);
 		} else if (vm->launched_dir) {
+			vmm_jail_release(vm);
 			fs_remove_tree(vm->dir, NULL);
 			vm->launched_dir = false;
 		}
@@ -202,6 +206,16 @@ int vmm_adopt(const struct vmm_config *config, const struct proc_identity *id, s
 		goto fail;
 	vm->identity = *id;
 	vm->launch_us = now_us();
+	/* Confined when it runs as another user than root: its uid is the
+	 * kernel's record, its claim still names this run directory. */
+	uid_t uid = 0;
+	if (vmm_jail_read_uid(id->pid, &uid) == 0 && uid != 0) {
+		struct vmm_jail_ids ids;
+		if (vmm_jail_ids(&ids, NULL) == 0)
+			vm->shared_gid = ids.first;
+		vm->uid = uid;
+		vm->confined = true;
+	}
 	struct stat st;
 	r = stat(vm->dir, &st) < 0 ? -errno : S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 	if (r < 0) {
@@ -314,7 +328,8 @@ static int save_disk(struct vmm *vm, const char *path, struct cove_err *err)
  * namespace. */
 static int vmm_file(struct vmm *vm, const char *name, char *out, size_t len, struct cove_err *err)
 {
-	if (snprintf(out, len, "/proc/%d/root%s/%s", (int)vm->identity.pid, vm->work_dir, name) >= (int)len)
+	if (snprintf(out, len, "/proc/%d/root%s/%s", (int)vm->identity.pid, vm->confined ? "" : vm->work_dir, name) >=
+	    (int)len)
 		return cove_errf(err, -ENAMETOOLONG, "path of %s in the VMM of %s too long", name, vm->cfg.c.id);
 	return 0;
 }

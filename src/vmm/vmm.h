@@ -8,6 +8,10 @@
  *    namespace whose tmpfs work directory holds bind mounts of the kernel and
  *    disk (the only host files it is handed), and in the sandbox's network
  *    namespace with its TAP device passed in as a file descriptor;
+ *  - confined (unless COVE_VMM_IDS=off; jail.c, docs/security.md): as a uid
+ *    and gid of its own, with no capabilities and no_new_privs, its work
+ *    directory pivoted to as its root, resource limits set, QEMU's seccomp
+ *    filter on; its QMP socket and console log are descriptors it is handed;
  *  - its stdout/stderr go to LOG_DIR/ID.vmm.log, the guest serial console to
  *    LOG_DIR/ID.console.log;
  *  - it is named by pid plus start time and held by a pidfd, so no recycled

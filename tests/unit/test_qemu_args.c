@@ -19,9 +19,10 @@ static const struct qemu_paths test_paths = {
 	.binary = "/usr/bin/qemu-system-x86_64",
 	.kernel = "/run/cove/sb-1/root/kernel",
 	.rootfs = "/run/cove/sb-1/root/rootfs",
-	.qmp_socket = "/run/cove/sb-1/qmp.sock",
-	.console_log = "/var/log/cove/sb-1.console.log",
 	.tsc_khz = 2400000,
+	.tap_fd = 3,
+	.qmp_fd = 4,
+	.console_fd = 5,
 };
 
 static void make_config(struct vmm_config *c)
@@ -210,12 +211,9 @@ static void test_qemu_args_escapes_commas(void **state)
 	make_config(&c);
 	struct qemu_paths p = test_paths;
 	p.rootfs = "/tmp/a,b/rootfs";
-	p.qmp_socket = "/tmp/q,,s/qmp.sock";
 	struct qemu_args a;
 	build(&c, VMM_ACCEL_TCG, &p, &a);
 	assert_prefix(option(&a, "-drive", NULL), "id=rootfs,file=/tmp/a,,b/rootfs,format=raw,");
-	assert_string_equal(option(&a, "-chardev", "id=qmp"),
-			    "socket,id=qmp,path=/tmp/q,,,,s/qmp.sock,server=on,wait=off");
 	qemu_args_clear(&a);
 }
 
@@ -226,13 +224,11 @@ static void test_qemu_args_qmp_and_console(void **state)
 	make_config(&c);
 	struct qemu_args a;
 	build(&c, VMM_ACCEL_TCG, &test_paths, &a);
-	const char *qmp = option(&a, "-chardev", "id=qmp");
-	assert_non_null(qmp);
-	assert_non_null(strstr(qmp, "path=/run/cove/sb-1/qmp.sock"));
-	assert_non_null(strstr(qmp, "server=on,wait=off"));
+	/* Both are descriptors it is handed: it opens no host path. */
+	assert_string_equal(option(&a, "-chardev", "id=qmp"), "socket,id=qmp,fd=4,server=on,wait=off");
 	assert_string_equal(option(&a, "-mon", NULL), "chardev=qmp,mode=control");
-	assert_string_equal(option(&a, "-chardev", "id=console"),
-			    "file,id=console,path=/var/log/cove/sb-1.console.log");
+	assert_string_equal(option(&a, "-add-fd", NULL), "fd=5,set=1");
+	assert_string_equal(option(&a, "-chardev", "id=console"), "file,id=console,path=/dev/fdset/1");
 	assert_string_equal(option(&a, "-serial", NULL), "chardev:console");
 	assert_int_equal(count(&a, "-nodefaults"), 1);
 	assert_int_equal(count(&a, "-no-reboot"), 1);

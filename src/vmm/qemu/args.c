@@ -1,8 +1,8 @@
 /* The QEMU driver's command line: the `microvm` machine (virtio-mmio
  * devices, no PCI, no firmware tables beyond a minimal ACPI), the guest
  * kernel booted directly through its PVH entry point, the devices a sandbox
- * has, and QMP on a unix socket. Pure (no process is started here), so the
- * unit tests check it whole. */
+ * has, the console and QMP on descriptors it is handed. Pure (no process
+ * is started here), so the unit tests check it whole. */
 #include "vmm/qemu/qemu.h"
 
 #include <errno.h>
@@ -119,15 +119,15 @@ static int add_devices(const struct vmm_config *c, const struct qemu_paths *p, s
 	r = r ?: add(a, err, "-device");
 	r = r ?: add(a, err, "virtio-blk-device,drive=rootfs");
 	if (c->tap_fd >= 0) {
-		/* The TAP is passed as fd 3 (see vmm_launch's pass_fds). */
 		r = r ?: add(a, err, "-netdev");
-		r = r ?: add(a, err, "tap,id=net0,fd=3");
+		r = r ?: add(a, err, "tap,id=net0,fd=%d", p->tap_fd);
 		r = r ?: add(a, err, "-device");
 		r = r ?: add(a, err, "virtio-net-device,netdev=net0,mac=%s", c->net.mac);
 	}
-	/* Entropy from the host, so the guest's first getrandom() does not wait. */
+	/* Entropy from the host (QEMU's getrandom(), no device node to open),
+	 * so the guest's first getrandom() does not wait. */
 	r = r ?: add(a, err, "-object");
-	r = r ?: add(a, err, "rng-random,id=rng0,filename=/dev/urandom");
+	r = r ?: add(a, err, "rng-builtin,id=rng0");
 	r = r ?: add(a, err, "-device");
 	r = r ?: add(a, err, "virtio-rng-device,rng=rng0");
 	return r;
@@ -182,12 +182,17 @@ int qemu_build_args(const struct vmm_config *c, enum vmm_accel accel, const stru
 	r = r ?: add(a, err, "-append");
 	r = r ?: add(a, err, "%s", cmdline);
 	r = r ?: add_devices(c, p, a, err);
+	/* The console log is a descriptor in fd set 1 (a file chardev opens
+	 * a path, and /dev/fdset/N is QEMU's name for a set's descriptor);
+	 * QMP a listening socket it accepts clients on. */
+	r = r ?: add(a, err, "-add-fd");
+	r = r ?: add(a, err, "fd=%d,set=1", p->console_fd);
 	r = r ?: add(a, err, "-chardev");
-	r = r ?: add_opt_path(a, err, "file,id=console,path=", p->console_log, "");
+	r = r ?: add(a, err, "file,id=console,path=/dev/fdset/1");
 	r = r ?: add(a, err, "-serial");
 	r = r ?: add(a, err, "chardev:console");
 	r = r ?: add(a, err, "-chardev");
-	r = r ?: add_opt_path(a, err, "socket,id=qmp,path=", p->qmp_socket, ",server=on,wait=off");
+	r = r ?: add(a, err, "socket,id=qmp,fd=%d,server=on,wait=off", p->qmp_fd);
 	r = r ?: add(a, err, "-mon");
 	r = r ?: add(a, err, "chardev=qmp,mode=control");
 	if (r < 0)

@@ -1,5 +1,5 @@
 /* The QEMU driver (qemu.h): booting QEMU with the command line args.c
- * builds, control over QMP on a unix socket, and saves and restores as
+ * builds, control over QMP on a unix socket it listens on for us, and saves and restores as
  * migrations over a descriptor, filtered (qemu_stream.h) where the RAM is
  * a private mapping of a file or goes to a file of its own. */
 #include "vmm/qemu/qemu.h"
@@ -241,30 +241,29 @@ static int qemu_snapshot(struct vmm *vm, const struct vmm_snapshot_files *files,
 	return r;
 }
 
-static int qemu_boot(struct vmm *vm, struct cove_err *err)
+/* The files a VMM is handed: bound into its work directory (a VMM_BIND_OWN
+ * one becomes the confined VMM's), and the paths it sees them by. */
+struct boot_files {
+	char kernel[PATH_MAX], rootfs[PATH_MAX], memory[PATH_MAX], disk[PATH_MAX];
+	char overlay_copy[PATH_MAX + 16];
+	struct vmm_bind binds[5];
+	size_t nbinds;
+};
+
+static int boot_files(struct vmm *vm, struct boot_files *f, struct cove_err *err)
 {
 	const struct vmm_config *c = &vm->cfg.c;
-	char binary[4096], kernel[PATH_MAX + 8], rootfs[PATH_MAX + 8], qmp_path[PATH_MAX + 16], memory[PATH_MAX + 8],
-		disk[PATH_MAX + 16];
-	int r = qemu_find_binary(c->vmm_binary, binary, sizeof(binary), err);
-	if (r < 0)
-		return r;
-	snprintf(kernel, sizeof(kernel), "%s/kernel", vm->work_dir);
-	snprintf(rootfs, sizeof(rootfs), "%s/" QEMU_ROOTFS_NAME, vm->work_dir);
-	snprintf(disk, sizeof(disk), "%s/" QEMU_DISK_OWN_NAME, vm->work_dir);
-	snprintf(qmp_path, sizeof(qmp_path), "%s/qmp.sock", vm->dir);
-	snprintf(memory, sizeof(memory), "%s/" VMM_MEMORY_NAME, vm->work_dir);
-	struct qemu_paths paths = { binary, kernel, rootfs, qmp_path, vm->console_path, c->mem_file ? memory : NULL,
-				    disk, vm->accel == VMM_ACCEL_TCG ? vmm_host_tsc_khz() : 0 };
+	if (vmm_root_path(vm, "kernel", f->kernel) < 0 || vmm_root_path(vm, QEMU_ROOTFS_NAME, f->rootfs) < 0 ||
+	    vmm_root_path(vm, QEMU_DISK_OWN_NAME, f->disk) < 0 || vmm_root_path(vm, VMM_MEMORY_NAME, f->memory) < 0)
+		return cove_errf(err, -ENAMETOOLONG, "qemu: paths in %s too long", vm->work_dir);
 	/* A sandbox's own overlay: a copy of the template's empty one. */
-	char overlay_copy[PATH_MAX + 16];
 	const char *overlay = c->disk_overlay;
 	if (c->disk_overlay && c->disk_overlay_copy) {
-		snprintf(overlay_copy, sizeof(overlay_copy), "%s/" QEMU_DISK_OWN_NAME, vm->dir);
-		r = fs_copy_file(c->disk_overlay, overlay_copy, false, err);
+		snprintf(f->overlay_copy, sizeof(f->overlay_copy), "%s/" QEMU_DISK_OWN_NAME, vm->dir);
+		int r = fs_copy_file(c->disk_overlay, f->overlay_copy, false, err);
 		if (r < 0)
 			return r;
-		overlay = overlay_copy;
+		overlay = f->overlay_copy;
 	}
 	/* The memory file is bound into the VMM's namespace: it must exist
 	 * (QEMU sizes an empty one). */
@@ -274,35 +273,77 @@ static int qemu_boot(struct vmm *vm, struct cove_err *err)
 			return cove_errno(err, -errno, "qemu: memory file %s", c->mem_file);
 		close(fd);
 	}
+	f->binds[0] = (struct vmm_bind){ .source = c->kernel, .name = "kernel", .access = VMM_BIND_READ };
+	/* A throwaway overlay means QEMU never writes the image itself. */
+	f->binds[1] = (struct vmm_bind){ .source = c->rootfs, .name = QEMU_ROOTFS_NAME,
+					 .access = !c->rootfs_persist || c->disk_overlay ? VMM_BIND_READ : VMM_BIND_OWN };
+	f->nbinds = 2;
+	/* Opened read-write even when mapped privately (QEMU 7.2 does; 8.2
+	 * falls back to read-only), and mapped by every VMM restored from it. */
+	if (c->mem_file)
+		f->binds[f->nbinds++] = (struct vmm_bind){ c->mem_file, VMM_MEMORY_NAME, VMM_BIND_SHARED };
+	if (c->disk_overlay)
+		f->binds[f->nbinds++] = (struct vmm_bind){ overlay, QEMU_DISK_OWN_NAME, VMM_BIND_OWN };
+	if (c->disk_layer)
+		f->binds[f->nbinds++] = (struct vmm_bind){ c->disk_layer, QEMU_DISK_LAYER_NAME, VMM_BIND_READ };
+	return 0;
+}
+
+/* Starts QEMU, handed its TAP, its QMP listening socket and its console
+ * log as descriptors 3, 4, ... */
+static int launch(struct vmm *vm, const char *binary, const struct boot_files *f, const char *qmp_path,
+		  struct cove_err *err)
+{
+	const struct vmm_config *c = &vm->cfg.c;
+	int pass[3], npass = 0;
+	_cleanup_close_ int qmp_fd = -1;
+	_cleanup_close_ int console_fd = open(vm->console_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (console_fd < 0)
+		return cove_errno(err, -errno, "qemu: open console log %s", vm->console_path);
+	int r = qmp_listen(qmp_path, &qmp_fd, err);
+	if (r < 0)
+		return r;
+	struct qemu_paths paths = { binary, f->kernel, f->rootfs, c->mem_file ? f->memory : NULL, f->disk,
+				    vm->accel == VMM_ACCEL_TCG ? vmm_host_tsc_khz() : 0, -1, -1, -1 };
+	if (c->tap_fd >= 0) {
+		paths.tap_fd = 3 + npass;
+		pass[npass++] = c->tap_fd;
+	}
+	paths.qmp_fd = 3 + npass;
+	pass[npass++] = qmp_fd;
+	paths.console_fd = 3 + npass;
+	pass[npass++] = console_fd;
 	struct qemu_args args;
 	r = qemu_build_args(c, vm->accel, &paths, &args, err);
 	if (r < 0)
 		return r;
-	struct vmm_bind binds[5] = {
-		{ .source = c->kernel, .name = "kernel", .read_only = true },
-		/* A throwaway overlay means QEMU never writes the image itself. */
-		{ .source = c->rootfs, .name = QEMU_ROOTFS_NAME,
-		  .read_only = !c->rootfs_persist || c->disk_overlay },
-	};
-	size_t nbinds = 2;
-	/* Opened read-write even when mapped privately. */
-	if (c->mem_file)
-		binds[nbinds++] = (struct vmm_bind){ .source = c->mem_file, .name = VMM_MEMORY_NAME, .read_only = false };
-	if (c->disk_overlay)
-		binds[nbinds++] = (struct vmm_bind){ .source = overlay, .name = QEMU_DISK_OWN_NAME, .read_only = false };
-	if (c->disk_layer)
-		binds[nbinds++] = (struct vmm_bind){ .source = c->disk_layer, .name = QEMU_DISK_LAYER_NAME, .read_only = true };
-	int pass[1] = { c->tap_fd };
 	struct vmm_launch spec = {
 		.binary = binary,
 		.argv = args.argv,
-		.binds = binds,
-		.nbinds = nbinds,
+		.binds = f->binds,
+		.nbinds = f->nbinds,
 		.pass_fds = pass,
-		.npass_fds = c->tap_fd >= 0 ? 1 : 0,
+		.npass_fds = (size_t)npass,
 	};
 	r = vmm_launch(vm, &spec, err);
 	qemu_args_clear(&args);
+	return r;
+}
+
+static int qemu_boot(struct vmm *vm, struct cove_err *err)
+{
+	const struct vmm_config *c = &vm->cfg.c;
+	char binary[4096], qmp_path[PATH_MAX + 16];
+	int r = qemu_find_binary(c->vmm_binary, binary, sizeof(binary), err);
+	if (r < 0)
+		return r;
+	snprintf(qmp_path, sizeof(qmp_path), "%s/qmp.sock", vm->dir);
+	struct boot_files *f = calloc(1, sizeof(*f));
+	if (!f)
+		return cove_errf(err, -ENOMEM, "qemu: out of memory");
+	r = boot_files(vm, f, err);
+	r = r ?: launch(vm, binary, f, qmp_path, err);
+	free(f);
 	if (r < 0)
 		return r;
 	struct qemu *q = calloc(1, sizeof(*q));
@@ -310,8 +351,8 @@ static int qemu_boot(struct vmm *vm, struct cove_err *err)
 		return cove_errf(err, -ENOMEM, "qemu: out of memory");
 	vm->driver_data = q;
 	r = qmp_open(qmp_path, vm->pidfd, QMP_CONNECT_TIMEOUT_MS, &q->qmp, err);
-	/* QEMU opens the QMP socket before it loads the kernel, so a bad kernel
-	 * can also show up as a connection that drops during the handshake. */
+	/* A connection made before QEMU accepts it drops if QEMU dies first,
+	 * so a bad kernel shows up as a handshake that fails. */
 	if (r == -ECHILD || (r < 0 && proc_pidfd_wait(vm->pidfd, EARLY_EXIT_WAIT_MS) == 1))
 		return vmm_report_early_exit(vm, err);
 	if (r == 0 && c->restore_state)

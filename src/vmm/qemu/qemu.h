@@ -32,15 +32,19 @@ struct qemu_args {
 	int argc;
 };
 
+/* Paths as the VMM sees them (vmm_root_path), and the descriptors it is
+ * handed by their numbers in it: a confined VMM opens nothing outside its
+ * work directory. */
 struct qemu_paths {
 	const char *binary;
 	const char *kernel;  /* inside the work directory */
 	const char *rootfs;  /* inside the work directory */
-	const char *qmp_socket;
-	const char *console_log;
 	const char *mem_file; /* inside the work directory; NULL: anonymous memory */
 	const char *disk;     /* the qcow2 overlay inside the work directory (with config.disk_overlay) */
 	unsigned tsc_khz; /* TCG: the host TSC frequency for the guest kernel, 0: unknown */
+	int tap_fd;     /* the TAP (with config.tap_fd) */
+	int qmp_fd;     /* a unix socket listening for QMP clients */
+	int console_fd; /* the console log, open for writing */
 };
 
 /* Builds the argv for a microvm guest. accel must be resolved (not AUTO). */

@@ -237,6 +237,29 @@ static int connect_retry(const char *path, int pidfd, int timeout_ms, struct cov
 	}
 }
 
+int qmp_listen(const char *path, int *ret, struct cove_err *err)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(addr.sun_path))
+		return cove_errf(err, -ENAMETOOLONG, "qmp: socket path %s too long", path);
+	memcpy(addr.sun_path, path, strlen(path) + 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return cove_errno(err, -errno, "qmp: socket for %s", path);
+	if (unlink(path) < 0 && errno != ENOENT) {
+		int e = -errno;
+		close(fd);
+		return cove_errno(err, e, "qmp: remove stale %s", path);
+	}
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 4) < 0) {
+		int e = -errno;
+		close(fd);
+		return cove_errno(err, e, "qmp: listen on %s", path);
+	}
+	*ret = fd;
+	return 0;
+}
+
 int qmp_open(const char *path, int pidfd, int timeout_ms, struct qmp **ret, struct cove_err *err)
 {
 	if (strlen(path) >= sizeof(((struct qmp *)0)->path))

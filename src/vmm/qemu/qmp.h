@@ -31,6 +31,10 @@ void qmp_msg_clear(struct qmp_msg *msg);
 
 struct qmp;
 
+/* Makes the unix socket at path (replacing a stale one) and listens on it:
+ * the VMM is handed *fd and accepts QMP clients on it, so it needs no access
+ * to path; the caller closes its copy once the VMM has one. */
+int qmp_listen(const char *path, int *fd, struct cove_err *err);
 /* Connects to the socket at path, retrying while the VMM starts; gives up at
  * once with -ECHILD when pidfd shows the VMM has exited. Negotiates
  * capabilities. */
