@@ -60,11 +60,12 @@ int vmm_jail_parse_ids(const char *text, struct vmm_jail_ids *ids, struct cove_e
 		return 0;
 	char *end;
 	errno = 0;
-	unsigned long long first = strtoull(text, &end, 10);
+	/* Digits only: strtoull would take spaces and a sign. */
+	unsigned long long first = *text >= '0' && *text <= '9' ? strtoull(text, &end, 10) : (end = (char *)text, 0);
 	if (errno || end == text || *end != ':')
 		return cove_errf(err, -EINVAL, "COVE_VMM_IDS '%s': not FIRST:COUNT or off", text);
 	const char *c = end + 1;
-	unsigned long long count = strtoull(c, &end, 10);
+	unsigned long long count = *c >= '0' && *c <= '9' ? strtoull(c, &end, 10) : (end = (char *)c, 0);
 	if (errno || end == c || *end)
 		return cove_errf(err, -EINVAL, "COVE_VMM_IDS '%s': not FIRST:COUNT or off", text);
 	/* uid_t is 32 bits and (uid_t)-1 means "unchanged"; ids below 1000
