@@ -17,7 +17,8 @@
 # interpreter's runCode beside a bare Jupyter execute in the same guest;
 # bench/build.sh: template builds (an image import, steps, a cached rebuild);
 # bench/egress.sh: the egress proxy beside direct connections; bench/cluster.sh:
-# a cluster gateway beside the host it forwards to.
+# a cluster gateway beside the host it forwards to; bench/confine.sh: a create
+# with the VMM confined beside one with VMMs as root.
 set -eu
 build=${1:-build}
 runs=${BENCH_RUNS:-10}
@@ -207,3 +208,8 @@ echo
 # how soon a host's death is noticed (bench/cluster.sh).
 echo
 "$(dirname "$0")/cluster.sh" "$build" || echo "cluster bench failed"
+
+# The VMM's confinement: a create confined beside the same create with VMMs
+# as root (bench/confine.sh).
+echo
+"$(dirname "$0")/confine.sh" "$build" || echo "confine bench failed"
