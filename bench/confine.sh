@@ -17,8 +17,10 @@ pids=()
 cleanup() {
     set +e # every step, whatever the one before returned
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-    for n in covf covg; do
-        COVE_NET_NAME=$n COVE_STATE_DIR=$base/$n "$build/bin/cove" net gc --pool >/dev/null 2>&1
+    for n in covf:10.217.0.0/16 covg:10.218.0.0/16; do
+        COVE_NET_NAME=${n%%:*} COVE_NET_RANGE=${n#*:} COVE_NET_DIR=/run/cove-bench-${n%%:*}/netns \
+            COVE_STATE_DIR=$base/${n%%:*} "$build/bin/cove" net gc --pool >/dev/null 2>&1
+        n=${n%%:*}
         nft delete table inet $n 2>/dev/null
         umount "/run/cove-bench-$n/netns" 2>/dev/null
         rm -rf "/run/cove-bench-$n"
@@ -59,4 +61,4 @@ echo "confinement: POST /sandboxes (tiny, restored), $runs each, interleaved"
 stats confined "$base/on"
 stats unconfined "$base/off"
 awk -v a="$(median "$base/on")" -v b="$(median "$base/off")" \
-    'BEGIN { printf "confinement's cost, p50: %+.1f ms (goal <= 5 ms)\n", a - b }'
+    'BEGIN { printf "the confinement costs, p50: %+.1f ms (goal <= 5 ms)\n", a - b }'

@@ -213,3 +213,9 @@ echo
 # as root (bench/confine.sh).
 echo
 "$(dirname "$0")/confine.sh" "$build" || echo "confine bench failed"
+
+# coved over a long run of 50 sandboxes running commands: its RSS and CPU
+# from the first tenth to the last (bench/steady.sh; BENCH_STEADY_MINUTES,
+# 60 by default).
+echo
+"$(dirname "$0")/steady.sh" "$build" || echo "steady bench failed"

@@ -1,0 +1,71 @@
+// make bench, issue 19's steady run: SANDBOXES (50) tiny sandboxes created
+// through the official SDK, each running commands one after another
+// without pause for MINUTES (60), while coved's RSS and CPU time are
+// sampled every SAMPLE_S (30) seconds. coved is flat when its RSS and its
+// CPU per minute in the last tenth of the run are within 10% of the same
+// in the first tenth after the warm-up (the first sample's minute); commands
+// per second over the run say how much it carried.
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { liner } from './stats.mjs';
+
+const { Sandbox } = createRequire(`${process.env.COVE_BUILD}/node/`)('e2b');
+const N = Number(process.env.BENCH_STEADY_SANDBOXES ?? 50);
+const MINUTES = Number(process.env.BENCH_STEADY_MINUTES ?? 60);
+const SAMPLE_S = Number(process.env.BENCH_STEADY_SAMPLE_S ?? 30);
+const pid = process.env.COVED_PID;
+const line = liner(30, 1);
+
+const ticks = () => {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return Number(f[11]) + Number(f[12]); // utime + stime, clock ticks (100/s)
+};
+const rssMiB = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
+
+const sbxs = [];
+for (let i = 0; i < N; i += 10)
+  sbxs.push(...(await Promise.all(Array.from({ length: Math.min(10, N - i) }, () =>
+    Sandbox.create('tiny', { timeoutMs: (MINUTES + 10) * 60000 })))));
+console.log(`steady: ${N} sandboxes, each running commands back to back for ${MINUTES} min`);
+
+const end = Date.now() + MINUTES * 60000;
+let done = 0, failed = 0;
+const latencies = [];
+const worker = async (sbx) => {
+  for (let k = 0; Date.now() < end; k++) {
+    const t = performance.now();
+    try {
+      const r = await sbx.commands.run(`echo ${k}`);
+      if (r.stdout.trim() !== String(k)) throw new Error(`wrong output ${r.stdout}`);
+      done++;
+      if (k % 20 === 0) latencies.push(performance.now() - t);
+    } catch (e) {
+      if (++failed <= 3) console.log(`a command failed: ${e.message}`);
+    }
+  }
+};
+const samples = [];
+const sampler = setInterval(() => samples.push({ t: Date.now(), rss: rssMiB(), cpu: ticks() }), SAMPLE_S * 1000);
+samples.push({ t: Date.now(), rss: rssMiB(), cpu: ticks() });
+await Promise.all(sbxs.map(worker));
+clearInterval(sampler);
+samples.push({ t: Date.now(), rss: rssMiB(), cpu: ticks() });
+await Promise.all(sbxs.map((s) => s.kill().catch(() => {})));
+
+// CPU per minute between consecutive samples; the warm-up's first minute left out.
+const rate = (a, b) => ((b.cpu - a.cpu) / 100) / ((b.t - a.t) / 60000);
+const warm = samples.findIndex((s) => s.t - samples[0].t >= 60000);
+const body = samples.slice(Math.max(1, warm));
+const tenth = Math.max(2, Math.floor(body.length / 10));
+const head = body.slice(0, tenth), tail = body.slice(-tenth);
+const avg = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const cpuOf = (xs) => avg(xs.slice(1).map((s, i) => rate(xs[i], s)));
+const rssHead = avg(head.map((s) => s.rss)), rssTail = avg(tail.map((s) => s.rss));
+const cpuHead = cpuOf(head), cpuTail = cpuOf(tail);
+const pct = (a, b) => (100 * (b - a) / a).toFixed(1);
+line('command round trip (sampled)', latencies);
+console.log(`commands: ${done} ok, ${failed} failed, ${(done / (MINUTES * 60)).toFixed(1)}/s`);
+console.log(`coved RSS: ${rssHead.toFixed(1)} MiB first tenth, ${rssTail.toFixed(1)} MiB last tenth (${pct(rssHead, rssTail)}%; goal within 10%)`);
+console.log(`coved CPU: ${cpuHead.toFixed(2)} s/min first tenth, ${cpuTail.toFixed(2)} s/min last tenth (${pct(cpuHead, cpuTail)}%; goal within 10%)`);
+console.log(`samples (min: RSS MiB, CPU s/min): ${samples.slice(1).map((s, i) =>
+  `${((s.t - samples[0].t) / 60000).toFixed(1)}: ${s.rss.toFixed(1)}, ${rate(samples[i], s).toFixed(2)}`).join('; ')}`);
