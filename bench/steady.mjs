@@ -1,7 +1,7 @@
 // make bench, issue 19's steady run: SANDBOXES (50) tiny sandboxes created
 // through the official SDK, each running commands one after another
 // without pause for MINUTES (60), while coved's RSS and CPU time are
-// sampled every SAMPLE_S (30) seconds. coved is flat when its RSS and its
+// sampled every BENCH_STEADY_SAMPLE_S (30) seconds by steady.sh. coved is flat when its RSS and its
 // CPU per minute in the last tenth of the run are within 10% of the same
 // in the first tenth after the warm-up (the first sample's minute); commands
 // per second over the run say how much it carried.
@@ -12,15 +12,12 @@ import { liner } from './stats.mjs';
 const { Sandbox } = createRequire(`${process.env.COVE_BUILD}/node/`)('e2b');
 const N = Number(process.env.BENCH_STEADY_SANDBOXES ?? 50);
 const MINUTES = Number(process.env.BENCH_STEADY_MINUTES ?? 60);
-const SAMPLE_S = Number(process.env.BENCH_STEADY_SAMPLE_S ?? 30);
-const pid = process.env.COVED_PID;
 const line = liner(30, 1);
 
-const ticks = () => {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return Number(f[11]) + Number(f[12]); // utime + stime, clock ticks (100/s)
-};
-const rssMiB = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
+// Samples come from steady.sh's sampler (a shell loop, so that this
+// process's event loop cannot delay them): "ms-since-epoch rss-kib ticks".
+const readSamples = () => readFileSync(process.env.STEADY_SAMPLES, 'utf8').trim().split('\n')
+  .map((l) => l.split(' ').map(Number)).map(([t, rss, cpu]) => ({ t, rss: rss / 1024, cpu }));
 
 const sbxs = [];
 for (let i = 0; i < N; i += 10)
@@ -44,12 +41,10 @@ const worker = async (sbx) => {
     }
   }
 };
-const samples = [];
-const sampler = setInterval(() => samples.push({ t: Date.now(), rss: rssMiB(), cpu: ticks() }), SAMPLE_S * 1000);
-samples.push({ t: Date.now(), rss: rssMiB(), cpu: ticks() });
+const start = Date.now();
 await Promise.all(sbxs.map(worker));
-clearInterval(sampler);
-samples.push({ t: Date.now(), rss: rssMiB(), cpu: ticks() });
+const samples = readSamples().filter((s) => s.t >= start && s.t <= Date.now());
+console.log(`load ran ${((Date.now() - start) / 60000).toFixed(1)} min; ${samples.length} samples`);
 await Promise.all(sbxs.map((s) => s.kill().catch(() => {})));
 
 // CPU per minute between consecutive samples; the warm-up's first minute left out.

@@ -25,5 +25,15 @@ trap cleanup EXIT
 start_coved "$base/coved.log" --api-key "$key" --net-pool 4 --max-sandboxes 64 --max-memory-mib 131072 ||
     { echo "steady bench: coved did not start: $(tail -2 "$base/coved.log")"; exit 1; }
 pid=$coved_pid
-E2B_API_URL=$coved_url E2B_SANDBOX_URL=$coved_url E2B_API_KEY=$key COVED_PID=$pid \
+# coved's RSS (KiB) and CPU (utime + stime, ticks) every few seconds.
+(
+    while kill -0 "$pid" 2>/dev/null; do
+        echo "$(($(date +%s%N) / 1000000)) $(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")" \
+            "$(sed 's/.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}')" >>"$base/samples"
+        sleep "${BENCH_STEADY_SAMPLE_S:-30}"
+    done
+) &
+sampler=$!
+E2B_API_URL=$coved_url E2B_SANDBOX_URL=$coved_url E2B_API_KEY=$key STEADY_SAMPLES=$base/samples \
     COVE_BUILD=$(cd "$build" && pwd) "$node" "$here/steady.mjs"
+kill "$sampler" 2>/dev/null || true
