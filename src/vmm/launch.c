@@ -1,6 +1,6 @@
 /* Starting the VMM process: the one place where Cove enters namespaces and
- * mounts on a VMM's behalf, and confines it (jail.c's steps, last). Each privileged step is separate, checked, and
- * reported back to the parent by step number and errno over a CLOEXEC pipe
+ * mounts on a VMM's behalf, and confines it (jail.c's steps, last). Each
+ * privileged step is separate, checked, and reported back to the parent by step number and errno over a CLOEXEC pipe
  * (bubblewrap's pattern), so a failure before exec reads as
  * "launch sb-1: mount tmpfs on /run/cove/sb-1/root: Operation not permitted".
  *
