@@ -1,7 +1,8 @@
 /* Starting the VMM process: the one place where Cove enters namespaces and
  * mounts on a VMM's behalf, and confines it (jail.c's steps, last). Each
- * privileged step is separate, checked, and reported back to the parent by step number and errno over a CLOEXEC pipe
- * (bubblewrap's pattern), so a failure before exec reads as
+ * privileged step is separate, checked, and reported back to the parent by
+ * step number and errno over a CLOEXEC pipe (bubblewrap's pattern), so a
+ * failure before exec reads as
  * "launch sb-1: mount tmpfs on /run/cove/sb-1/root: Operation not permitted".
  *
  * The fork, the report pipe, the descriptors and the exec are spawn_start's
