@@ -359,14 +359,16 @@ cl_wait_hosts() {
 }
 
 # cl_vmms N: the ids of the sandboxes whose VMM runs in host N (read off
-# the VMM processes of its PID namespace: their run directories).
+# the VMM processes of its PID namespace: their run directories, COVE_VMM_DIR
+# in their environment).
 cl_vmms() {
     local h=$1 ns p
     [ -n "${CL_INIT[$h]:-}" ] || return 0
     ns=$(readlink "/proc/${CL_INIT[$h]}/ns/pid") || return 0
     for p in $(pgrep -f "^qemu-system|/qemu-system"); do
         [ "$(readlink "/proc/$p/ns/pid" 2>/dev/null)" = "$ns" ] || continue
-        tr '\0' '\n' <"/proc/$p/cmdline" 2>/dev/null | grep -o "$CL_BASE/h$h/run/[a-z0-9]*" | head -1 | sed 's|.*/||'
+        tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -o "^COVE_VMM_DIR=$CL_BASE/h$h/run/[a-z0-9]*" |
+            head -1 | sed 's|.*/||'
     done | sort -u
 }
 cl_vmm_count() { cl_vmms "$1" | grep -c .; }

@@ -47,6 +47,17 @@ start_coved() {
     return 1
 }
 
+# vmm_pids DIR: the pids of the VMMs whose run directory is under DIR
+# (COVE_VMM_DIR in their environment: a confined VMM's command line names
+# only the files in its own root).
+vmm_pids() {
+    local p
+    for p in $(pgrep -f qemu-system); do
+        tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qF "COVE_VMM_DIR=$1" && echo "$p"
+    done
+    return 0
+}
+
 # restart_coved_sdk LOG PIDFILE URLFILE: for a test that restarts coved
 # under the SDK (e2b_coved.sh's COVE_RESTART_COVED): the coved whose pid is
 # in PIDFILE SIGKILLed, then start_coved again on the same state with the

@@ -169,14 +169,18 @@ static int plan_binds(struct child_plan *p, struct cove_err *err)
 /* The child's environment: nothing of the caller's leaks into the VMM. TMPDIR
  * points into the work directory (its /var/tmp, confined) for programs that
  * honour it; QEMU 7.2 puts a throwaway disk overlay in /var/tmp whatever it
- * says, which confined is the work directory's too. */
-static void build_env(char env[][PATH_MAX + 16], char **envp, const char *tmp_dir)
+ * says, which confined is the work directory's too. COVE_VMM_DIR names its
+ * run directory for people and tests looking for a host's VMMs (a confined
+ * VMM's command line names only files in its own root). */
+static void build_env(char env[][PATH_MAX + 16], char **envp, const char *tmp_dir, const char *run_dir)
 {
 	snprintf(env[0], PATH_MAX + 16, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
 	snprintf(env[1], PATH_MAX + 16, "TMPDIR=%s", tmp_dir);
+	snprintf(env[2], PATH_MAX + 16, "COVE_VMM_DIR=%s", run_dir);
 	envp[0] = env[0];
 	envp[1] = env[1];
-	envp[2] = NULL;
+	envp[2] = env[2];
+	envp[3] = NULL;
 }
 
 int vmm_root_path(const struct vmm *vm, const char *name, char buf[PATH_MAX])
@@ -239,9 +243,9 @@ int vmm_launch(struct vmm *vm, const struct vmm_launch *spec, struct cove_err *e
 	if (vm->confined && (r = prepare_jail(vm, spec, &jail, err)) < 0)
 		return r;
 	plan.jail = vm->confined ? &jail : NULL;
-	char env[2][PATH_MAX + 16];
-	char *envp[3];
-	build_env(env, envp, vm->confined ? "/var/tmp" : vm->work_dir);
+	char env[3][PATH_MAX + 16];
+	char *envp[4];
+	build_env(env, envp, vm->confined ? "/var/tmp" : vm->work_dir, vm->dir);
 
 	_cleanup_close_ int log_fd = open(vm->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	if (log_fd < 0)

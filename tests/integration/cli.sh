@@ -135,7 +135,7 @@ check "no process, file or mount is left behind" $? "procs=$left_procs files=$le
 "$cove" run --cpus 2 --mem 256 -- sleep 4 >"$out" 2>"$err" &
 r=$!
 q=""
-for _ in $(seq 1 100); do q=$(pgrep -f "qemu-system.*$COVE_RUN_DIR" | head -1); [ -n "$q" ] && break; sleep 0.1; done
+for _ in $(seq 1 100); do q=$(vmm_pids "$COVE_RUN_DIR" | head -1); [ -n "$q" ] && break; sleep 0.1; done
 sleep 0.5
 group=$(sed -n 's|^[0-9]*:memory:\(/cove/.*\)$|\1|p; s|^0::\(/cove/.*\)$|\1|p' "/proc/$q/cgroup" 2>/dev/null | head -1)
 if [ -d /sys/fs/cgroup/memory$group ] && [ -n "$group" ]; then

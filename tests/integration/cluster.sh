@@ -132,7 +132,7 @@ s_harness() {
     check "harness: the SDK over the bridge runs a command in its sandbox, whose VMM is in host 1's PID namespace" $? \
         "create $s $(head -c 300 "$out")" "command: $r" "VMMs: $(cl_vmms 1 | xargs)" "$(cl_logs 1)"
     local qemu
-    qemu=$(pgrep -f "qemu-system.*$CL_BASE/h1/run" | head -1)
+    qemu=$(vmm_pids "$CL_BASE/h1/run" | head -1)
     cl_power_off 1
     [ -n "$qemu" ] && [ ! -e "/proc/$qemu" ] && ! ip netns list | grep -q '^cvcl-h1 '
     check "harness: a power cut takes the host's coved, member and VMMs with it" $? "VMM $qemu: $(cat /proc/"$qemu"/cmdline 2>/dev/null | tr '\0' ' ')"

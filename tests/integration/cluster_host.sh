@@ -28,7 +28,7 @@ cleanup() {
     [ -n "$pid2" ] && kill "$pid2" 2>/dev/null && wait "$pid2" 2>/dev/null
     [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
     [ -n "$etcd_pid" ] && kill "$etcd_pid" 2>/dev/null && wait "$etcd_pid" 2>/dev/null
-    pkill -9 -f "qemu-system.*$COVE_RUN_DIR" 2>/dev/null
+    vmm_pids "$COVE_RUN_DIR" | xargs -r kill -9 2>/dev/null
     "$cove" net gc --pool >/dev/null 2>&1
     # the duplicate's network instance
     ip -o link | sed -n "s/^[0-9]*: \($net2-[0-9]*\)[@:].*/\1/p" | xargs -r -n1 ip link del 2>/dev/null
@@ -70,7 +70,7 @@ field() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eva
 record() { ec get --print-value-only "/cove/v1/$1"; }
 rfield() { record "$1" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval("d"+sys.argv[1]))' "$2" 2>/dev/null; }
 create() { api POST /sandboxes "{\"templateID\":\"${COVE_TEMPLATE:-tiny}\",\"timeout\":300}"; }
-qemu_of() { pgrep -f "qemu-system.*$COVE_RUN_DIR/$1" | wc -l; }
+qemu_of() { vmm_pids "$COVE_RUN_DIR/$1" | wc -l; }
 
 # --- registration ---
 start; check "a cluster host starts" $? "$(cat "$base/coved.log")"
@@ -217,5 +217,5 @@ kill -TERM "$pid"; wait "$pid"; pid=""
 [ -z "$(record "sb/$alone")" ] && [ -z "$(record hosts/h1)" ]
 check "a stopped host's sandboxes end with their records, and its host record goes at once" $? \
     "$(ec get --prefix /cove/v1/ --keys-only)"
-[ "$(pgrep -fc "qemu-system.*$COVE_RUN_DIR")" = 0 ]; check "no VMM is left" $?
+[ "$(vmm_pids "$COVE_RUN_DIR" | wc -l)" = 0 ]; check "no VMM is left" $?
 echo "1..$n"

@@ -38,7 +38,7 @@ api() { # api METHOD PATH [BODY] -> body in $out, status echoed
         ${1:+--data-binary "$1"} "$url$p"
 }
 field() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval("d"+sys.argv[2]))' "$out" "$1" 2>/dev/null; }
-qemus() { pgrep -f "qemu-system.*$COVE_RUN_DIR" | wc -l; }
+qemus() { vmm_pids "$COVE_RUN_DIR" | wc -l; }
 nslots() { "$cove" net ls | sed 1d | grep -c used; }
 
 # --- the API key ---

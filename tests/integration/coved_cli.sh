@@ -27,7 +27,7 @@ start_coved "$base/coved.log" --net-pool 1 || { echo "not ok 1 - coved did not s
 pid=$coved_pid
 export COVE_URL=$coved_url
 # The key comes from COVE_STATE_DIR/api-key, where coved made it.
-qemus() { pgrep -f "qemu-system.*$COVE_RUN_DIR" | wc -l; }
+qemus() { vmm_pids "$COVE_RUN_DIR" | wc -l; }
 
 id=$("$cove" create --template tiny --timeout 120 --meta owner=cli --meta job=t1 -e GREETING=hello 2>"$base/err")
 [[ "$id" =~ ^[a-z0-9]{20}$ ]]; check "create prints the new sandbox's id" $? "$id $(cat "$base/err")"

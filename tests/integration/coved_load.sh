@@ -42,7 +42,7 @@ for _ in $(seq 1 50); do
     [ "$("$build/bin/cove" net ls | sed 1d | grep -c used)" = 0 ] && break
     sleep 0.1
 done
-q=$(pgrep -f "qemu-system.*$COVE_RUN_DIR" | wc -l); u=$("$build/bin/cove" net ls | sed 1d | grep -c used)
+q=$(vmm_pids "$COVE_RUN_DIR" | wc -l); u=$("$build/bin/cove" net ls | sed 1d | grep -c used)
 # This coved's sandboxes' cgroups only: VMMs of others on the host (a
 # template snapshot being made) are not this test's to count.
 cg=0

@@ -222,6 +222,6 @@ for _ in $(seq 1 50); do [ "$(used_slots)" = 0 ] && break; sleep 0.1; done
 check "a kill racing with an auto-resume wins: no VMM, slot or saved copy left, coved serves on" $? \
     "ok=$ok (delay:kill:request)$got slots=$(used_slots) $(ls "$saved")"
 
-q=$(pgrep -f "qemu-system.*$COVE_RUN_DIR" | wc -l)
+q=$(vmm_pids "$COVE_RUN_DIR" | wc -l)
 [ "$q" = 0 ] && [ -z "$(ls "$saved")" ]; check "nothing is left behind" $? "qemu=$q saved=$(ls "$saved")"
 echo "1..$n"

@@ -188,7 +188,7 @@ check "... and pauses once there is room" $?
 
 # Nothing is left: no VMM, slot, saved state or run directory.
 for _ in $(seq 1 50); do [ "$(used_slots)" = 0 ] && break; sleep 0.1; done
-q=$(pgrep -f "qemu-system.*$COVE_RUN_DIR" | wc -l)
+q=$(vmm_pids "$COVE_RUN_DIR" | wc -l)
 [ "$q" = 0 ] && [ "$(used_slots)" = 0 ] && [ -z "$(ls "$saved")" ] && [ -z "$(ls "$COVE_RUN_DIR" 2>/dev/null)" ]
 check "nothing is left behind" $? "qemu=$q slots=$(used_slots) saved=$(ls "$saved") run=$(ls "$COVE_RUN_DIR" 2>/dev/null)"
 echo "1..$n"

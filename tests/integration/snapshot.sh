@@ -24,7 +24,7 @@ mkdir -p "$base/templates"
 cp -r "$COVE_TEMPLATES/tiny" "$base/templates/"
 export COVE_TEMPLATES=$base/templates
 snap=$base/templates/tiny/snapshot
-qemus() { pgrep -f "qemu-system.*$COVE_RUN_DIR" | wc -l; }
+qemus() { vmm_pids "$COVE_RUN_DIR" | wc -l; }
 
 "$cove" template snapshot tiny 2>"$base/err"; rc=$?
 [ $rc = 0 ] && for f in memory state layer.qcow2 overlay.qcow2 snapshot.conf; do [ -s "$snap/$f" ] || exit 1; done
