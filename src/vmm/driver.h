@@ -129,6 +129,7 @@ struct vmm {
 	char log_path[PATH_MAX];
 	char console_path[PATH_MAX];
 	struct vmm_cgroup *cgroup; /* NULL: none (not asked for, or no cgroups here) */
+	struct vmm_logs *logs; /* the reader of its console and output (console.h); NULL: none */
 };
 
 /* A host file made visible inside the VMM's work directory. */
@@ -145,6 +146,8 @@ struct vmm_launch {
 	size_t nbinds;
 	const int *pass_fds; /* become fds 3, 4, ... in the VMM */
 	size_t npass_fds;
+	/* Its stdout and stderr (vmm_logs_prepare's FIFO); -1: LOG_DIR/ID.vmm.log itself. */
+	int output_fd;
 };
 
 /* Starts the VMM process as described at the top of vmm.h. On success the

@@ -20,7 +20,7 @@ static const struct qemu_paths test_paths = {
 	.kernel = "/run/cove/sb-1/root/kernel",
 	.rootfs = "/run/cove/sb-1/root/rootfs",
 	.qmp_socket = "/run/cove/sb-1/qmp.sock",
-	.console_log = "/var/log/cove/sb-1.console.log",
+	.console_fd = 4,
 	.tsc_khz = 2400000,
 };
 
@@ -232,7 +232,7 @@ static void test_qemu_args_qmp_and_console(void **state)
 	assert_non_null(strstr(qmp, "server=on,wait=off"));
 	assert_string_equal(option(&a, "-mon", NULL), "chardev=qmp,mode=control");
 	assert_string_equal(option(&a, "-chardev", "id=console"),
-			    "file,id=console,path=/var/log/cove/sb-1.console.log");
+			    "socket,id=console,fd=4,server=on,wait=off");
 	assert_string_equal(option(&a, "-serial", NULL), "chardev:console");
 	assert_int_equal(count(&a, "-nodefaults"), 1);
 	assert_int_equal(count(&a, "-no-reboot"), 1);

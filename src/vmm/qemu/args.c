@@ -183,7 +183,10 @@ int qemu_build_args(const struct vmm_config *c, enum vmm_accel accel, const stru
 	r = r ?: add(a, err, "%s", cmdline);
 	r = r ?: add_devices(c, p, a, err);
 	r = r ?: add(a, err, "-chardev");
-	r = r ?: add_opt_path(a, err, "file,id=console,path=", p->console_log, "");
+	/* The console is a socket Cove listens on and reads (vmm/console.h):
+	 * without a client, QEMU drops the output; with one that reads
+	 * slowly, the serial port waits. */
+	r = r ?: add(a, err, "socket,id=console,fd=%d,server=on,wait=off", p->console_fd);
 	r = r ?: add(a, err, "-serial");
 	r = r ?: add(a, err, "chardev:console");
 	r = r ?: add(a, err, "-chardev");

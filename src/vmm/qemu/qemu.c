@@ -19,6 +19,7 @@
 #include "common/fs.h"
 #include "common/proc.h"
 #include "common/log.h"
+#include "vmm/console.h"
 #include "vmm/driver.h"
 #include "vmm/qemu/qemu_stream.h"
 #include "vmm/qemu/qmp.h"
@@ -254,7 +255,15 @@ static int qemu_boot(struct vmm *vm, struct cove_err *err)
 	snprintf(disk, sizeof(disk), "%s/" QEMU_DISK_OWN_NAME, vm->work_dir);
 	snprintf(qmp_path, sizeof(qmp_path), "%s/qmp.sock", vm->dir);
 	snprintf(memory, sizeof(memory), "%s/" VMM_MEMORY_NAME, vm->work_dir);
-	struct qemu_paths paths = { binary, kernel, rootfs, qmp_path, vm->console_path, c->mem_file ? memory : NULL,
+	/* Passed descriptors are 3, 4, ... in order: the TAP's, then the console's. */
+	int pass[2], npass = 0, console_fd, output_fd;
+	if (c->tap_fd >= 0)
+		pass[npass++] = c->tap_fd;
+	r = vmm_logs_prepare(vm, &console_fd, &output_fd, err);
+	if (r < 0)
+		return r;
+	pass[npass++] = console_fd;
+	struct qemu_paths paths = { binary, kernel, rootfs, qmp_path, 3 + npass - 1, c->mem_file ? memory : NULL,
 				    disk, vm->accel == VMM_ACCEL_TCG ? vmm_host_tsc_khz() : 0 };
 	/* A sandbox's own overlay: a copy of the template's empty one. */
 	char overlay_copy[PATH_MAX + 16];
@@ -292,17 +301,18 @@ static int qemu_boot(struct vmm *vm, struct cove_err *err)
 		binds[nbinds++] = (struct vmm_bind){ .source = overlay, .name = QEMU_DISK_OWN_NAME, .read_only = false };
 	if (c->disk_layer)
 		binds[nbinds++] = (struct vmm_bind){ .source = c->disk_layer, .name = QEMU_DISK_LAYER_NAME, .read_only = true };
-	int pass[1] = { c->tap_fd };
 	struct vmm_launch spec = {
 		.binary = binary,
 		.argv = args.argv,
 		.binds = binds,
 		.nbinds = nbinds,
 		.pass_fds = pass,
-		.npass_fds = c->tap_fd >= 0 ? 1 : 0,
+		.npass_fds = (size_t)npass,
+		.output_fd = output_fd,
 	};
 	r = vmm_launch(vm, &spec, err);
 	qemu_args_clear(&args);
+	r = r ?: vmm_logs_start(vm, err);
 	if (r < 0)
 		return r;
 	struct qemu *q = calloc(1, sizeof(*q));

@@ -37,7 +37,7 @@ struct qemu_paths {
 	const char *kernel;  /* inside the work directory */
 	const char *rootfs;  /* inside the work directory */
 	const char *qmp_socket;
-	const char *console_log;
+	int console_fd; /* the serial console: a listening unix socket's descriptor in QEMU */
 	const char *mem_file; /* inside the work directory; NULL: anonymous memory */
 	const char *disk;     /* the qcow2 overlay inside the work directory (with config.disk_overlay) */
 	unsigned tsc_khz; /* TCG: the host TSC frequency for the guest kernel, 0: unknown */
