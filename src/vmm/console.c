@@ -34,11 +34,11 @@ struct vmm_logs {
 	int listen_fd, fifo_write_fd; /* until started: what the VMM is handed */
 	int src[NSRC];                /* read ends, -1 once at their end */
 	struct log_file file[NSRC];
-	int stop_fd;                  /* eventfd: readable once asked to stop */
-	bool exited;                  /* the VMM is gone: drain to the end */
+	int stop_fd; /* eventfd: readable once asked to stop */
+	bool exited; /* the VMM is gone: drain to the end */
 	pthread_t thread;
 	bool running;
-	int64_t window_ms;            /* the pacing's current second */
+	int64_t window_ms; /* the pacing's current second */
 	uint64_t window_bytes;
 	char id[VMM_ID_MAX];
 };

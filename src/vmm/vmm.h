@@ -9,7 +9,8 @@
  *    disk (the only host files it is handed), and in the sandbox's network
  *    namespace with its TAP device passed in as a file descriptor;
  *  - its stdout/stderr go to LOG_DIR/ID.vmm.log, the guest serial console to
- *    LOG_DIR/ID.console.log;
+ *    LOG_DIR/ID.console.log, both through descriptors Cove reads and writes
+ *    to the files, capped and rotated (console.h);
  *  - it is named by pid plus start time and held by a pidfd, so no recycled
  *    pid is ever signalled;
  *  - stopping asks the guest to power off, then sends SIGTERM to the process
