@@ -113,7 +113,18 @@ total=$(($(stat -c %s "$con") + $(stat -c %s "$con.1")))
 vmmlog=$COVE_LOG_DIR/$a.vmm.log
 [ -f "$vmmlog" ] && [ "$(stat -c %s "$vmmlog")" -le $((cap_kib * 1024)) ]
 check "the VMM's own log is written by coved, within the cap" $? "$(ls -l "$COVE_LOG_DIR")"
-"$cove" kill "$a" "$b" >/dev/null 2>&1
+"$cove" kill "$a" >/dev/null 2>&1
+
+# A coved killed and started again adopts b's VMM and reads its console again.
+kill -9 "$pid"; wait "$pid" 2>/dev/null
+start_coved "$base/coved.log" --net-pool 1 || { not_ok "coved started again"; sed 's/^/# /' "$base/coved.log"; exit 1; }
+pid=$coved_pid
+export COVE_URL=$coved_url
+"$cove" exec "$b" -- sh -c 'echo guestcaps-after-restart >/dev/ttyS0' >/dev/null 2>&1
+for _ in $(seq 1 40); do grep -q guestcaps-after-restart "$COVE_LOG_DIR/$b.console.log" 2>/dev/null && break; sleep 0.25; done
+grep -q guestcaps-after-restart "$COVE_LOG_DIR/$b.console.log"
+check "after coved restarts, the adopted VMM's console is logged again" $? "$(tail -3 "$COVE_LOG_DIR/$b.console.log" 2>&1)"
+"$cove" kill "$b" >/dev/null 2>&1
 
 # --- Admission --------------------------------------------------------------
 kill "$pid"; wait "$pid" 2>/dev/null; pid=""
