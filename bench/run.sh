@@ -144,12 +144,13 @@ kill -TERM $guest; wait $guest 2>/dev/null || true
 # coved's own memory and CPU with 100 idle sandboxes.
 echo
 # Room for the 100 idle sandboxes of the last part (tiny guests touch little
-# of their 512 MiB).
+# of their 512 MiB), and for 20 base sandboxes at once, whose 8 GiB disks
+# admission would otherwise count as full (--max-disk-mib: they write little).
 port=""
 # It serves HTTPS too, with a local CA (bench/tls.mjs).
 "$build/bin/coved" --make-local-ca --state-dir "$COVE_STATE_DIR" >/dev/null
 start_coved "$tmp/coved.log" --api-key bench --net-pool 4 --max-sandboxes 128 --max-memory-mib 131072 \
-    --tls-local --tls-listen 127.0.0.1:0 && port=${coved_url##*:}
+    --max-disk-mib 1048576 --tls-local --tls-listen 127.0.0.1:0 && port=${coved_url##*:}
 coved=$coved_pid
 tls_port=$(sed -n 's/^coved: serving HTTPS on 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$tmp/coved.log")
 if [ -n "$port" ]; then
@@ -177,7 +178,8 @@ mkdir -p "$tmp/warm-templates" && ln -s "$(cd "$build/guest/templates/base" && p
 wport=""
 COVE_NET_NAME=covw COVE_NET_RANGE=10.213.0.0/16 COVE_NET_DIR=/run/cove-bench-warm/netns COVE_RUN_DIR=$tmp/wrun \
     COVE_LOG_DIR=$tmp/wlog COVE_STATE_DIR=$tmp/wstate start_coved "$tmp/warm.log" --api-key bench --net-pool 4 \
-    --templates "$tmp/warm-templates" --warm-pool "${BENCH_CONCURRENT:-20}" --max-memory-mib 131072 &&
+    --templates "$tmp/warm-templates" --warm-pool "${BENCH_CONCURRENT:-20}" --max-memory-mib 131072 \
+    --max-disk-mib 1048576 &&
     wport=${coved_url##*:}
 warm=$coved_pid
 if [ -n "$port" ] && [ -n "$wport" ]; then

@@ -10,31 +10,47 @@
 
 #define LOG_TAIL_BYTES (1024 * 1024)
 
-/* The last bytes of a file, at most LOG_TAIL_BYTES, NUL-terminated; *cut
- * says whether it began earlier. NULL with *rc set (0: no such file). */
-static char *tail_bytes(const char *path, bool *cut, int *rc)
+/* Up to want bytes from the end of path into buf; their count, 0 for no
+ * such file, or -errno. *earlier: the file holds more before them. */
+static long tail_of(const char *path, char *buf, long want, bool *earlier)
 {
 	FILE *f = fopen(path, "re");
-	if (!f) {
-		*rc = errno == ENOENT ? 0 : -errno;
-		return NULL;
-	}
-	char *buf = malloc(LOG_TAIL_BYTES + 1);
-	if (!buf) {
-		fclose(f);
-		*rc = -ENOMEM;
-		return NULL;
-	}
+	if (!f)
+		return errno == ENOENT ? 0 : -errno;
 	long at = 0;
-	if (fseek(f, 0, SEEK_END) == 0 && (at = ftell(f)) > LOG_TAIL_BYTES)
-		at -= LOG_TAIL_BYTES;
+	if (fseek(f, 0, SEEK_END) == 0 && (at = ftell(f)) > want)
+		at -= want;
 	else
 		at = 0;
 	fseek(f, at, SEEK_SET);
-	size_t n = fread(buf, 1, LOG_TAIL_BYTES, f);
+	size_t n = fread(buf, 1, (size_t)want, f);
 	fclose(f);
-	buf[n] = '\0';
-	*cut = at > 0;
+	*earlier = at > 0;
+	return (long)n;
+}
+
+/* The last bytes of a log, at most LOG_TAIL_BYTES, NUL-terminated: of the
+ * file, and before it of the one it was rotated to (PATH.1) as far as it
+ * takes. *cut says whether the log began earlier. NULL with *rc set (0:
+ * no such file). */
+static char *tail_bytes(const char *path, bool *cut, int *rc)
+{
+	char *buf = malloc(LOG_TAIL_BYTES + 1), *last = malloc(LOG_TAIL_BYTES);
+	char rotated[PATH_MAX + 4];
+	snprintf(rotated, sizeof(rotated), "%s.1", path);
+	long n = buf && last ? tail_of(path, last, LOG_TAIL_BYTES, cut) : -ENOMEM;
+	long m = 0;
+	if (n >= 0 && !*cut && n < LOG_TAIL_BYTES)
+		m = tail_of(rotated, buf, LOG_TAIL_BYTES - n, cut);
+	if (n < 0 || m < 0 || (n == 0 && m == 0)) {
+		*rc = n < 0 ? (int)n : m < 0 ? (int)m : 0;
+		free(buf);
+		free(last);
+		return NULL;
+	}
+	memcpy(buf + m, last, (size_t)n);
+	buf[m + n] = '\0';
+	free(last);
 	return buf;
 }
 

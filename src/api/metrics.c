@@ -118,6 +118,13 @@ static void prom_totals(struct prom *p, const struct manager_stats *st)
 		 (unsigned long long)st->committed_mib << 20);
 	prom_add(p, "# TYPE cove_memory_limit_bytes gauge\ncove_memory_limit_bytes %llu\n",
 		 (unsigned long long)st->max_memory_mib << 20);
+	prom_add(p, "# HELP cove_disk_used_bytes The sandboxes' file system (RUN_DIR's): what it holds.\n"
+		     "# TYPE cove_disk_used_bytes gauge\ncove_disk_used_bytes %llu\n", (unsigned long long)st->disk_used);
+	prom_add(p, "# HELP cove_disk_growth_bytes What the live sandboxes may still write to it (their disks' size "
+		     "less what they take).\n# TYPE cove_disk_growth_bytes gauge\ncove_disk_growth_bytes %llu\n",
+		 (unsigned long long)st->disk_growth);
+	prom_add(p, "# HELP cove_disk_limit_bytes What admission keeps used plus growth under.\n"
+		     "# TYPE cove_disk_limit_bytes gauge\ncove_disk_limit_bytes %llu\n", (unsigned long long)st->disk_limit);
 	prom_add(p, "# TYPE cove_sandboxes_created_total counter\ncove_sandboxes_created_total %llu\n",
 		 (unsigned long long)st->created);
 	prom_add(p, "# TYPE cove_sandboxes_killed_total counter\ncove_sandboxes_killed_total %llu\n",

@@ -21,6 +21,8 @@ static const struct env_setting_info settings[ENV_SETTINGS_COUNT] = {
 	[ENV_LOG_DIR] = { "COVE_LOG_DIR", COVE_DEFAULT_LOG_DIR, NULL, COVE_DEFAULT_LOG_DIR,
 			  "VMM and guest console logs" },
 	[ENV_LOG] = { "COVE_LOG", NULL, NULL, "warn (cove), info (coved)", "log level: error, warn, info or debug" },
+	[ENV_LOG_MAX_KIB] = { "COVE_LOG_MAX_KIB", NULL, NULL, "2048",
+			      "each VMM and console log file is rotated (to NAME.1) at this many KiB" },
 	[ENV_KERNEL] = { "COVE_KERNEL", NULL, "vmlinux", "BIN/../guest/vmlinux, else " COVE_SHARE_DIR "/vmlinux",
 			 "the guest kernel" },
 	[ENV_TEMPLATES] = { "COVE_TEMPLATES", NULL, "templates",

@@ -47,6 +47,7 @@ struct settings {
 	char kernel[PATH_MAX];
 	unsigned max_sandboxes;
 	unsigned max_memory_mib;
+	unsigned max_disk_mib;
 	unsigned net_pool;
 	unsigned max_boots;
 	unsigned warm_pool;
@@ -67,7 +68,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: coved [--listen ADDR:PORT] [--state-dir DIR] [--api-key KEY] [--config FILE]\n"
 		"             [--templates DIR] [--kernel PATH] [--max-sandboxes N] [--max-memory-mib N]\n"
-		"             [--net-pool N] [--accel auto|kvm|tcg] [--live-restore] [--max-boots N]\n"
+		"             [--max-disk-mib N] [--net-pool N] [--accel auto|kvm|tcg] [--live-restore] [--max-boots N]\n"
 		"             [--warm-pool N] [--max-timeout SECONDS] [--domain D]\n"
 		"             [--insecure-registries HOST:PORT,...] [--max-template-disk-mib N]\n"
 		"             [--egress-port N] [--upstream-ca FILE]\n"
@@ -85,6 +86,8 @@ static void usage(FILE *f)
 		"  --templates DIR      where templates are (default: next to the binary)\n"
 		"  --max-sandboxes N    refuse creates beyond N sandboxes (429; default %d)\n"
 		"  --max-memory-mib N   guest memory all sandboxes may hold (default 80%% of RAM)\n"
+		"  --max-disk-mib N     what RUN_DIR's file system may hold, every live sandbox's\n"
+		"                       disk counted as full (default 90%% of its size)\n"
 		"  --net-pool N         network slots kept ready (default 2)\n"
 		"  --max-boots N        guests booting at once; more creates wait their turn\n"
 		"                       (default: the CPUs under TCG, else twice them, at least 4)\n"
@@ -142,6 +145,8 @@ static int set_one(struct settings *s, const char *name, const char *v)
 		return parse_unsigned(name, v, &s->max_sandboxes);
 	else if (strcmp(name, "max-memory-mib") == 0)
 		return parse_unsigned(name, v, &s->max_memory_mib);
+	else if (strcmp(name, "max-disk-mib") == 0)
+		return parse_unsigned(name, v, &s->max_disk_mib);
 	else if (strcmp(name, "net-pool") == 0)
 		return parse_unsigned(name, v, &s->net_pool);
 	else if (strcmp(name, "max-boots") == 0)
@@ -257,6 +262,7 @@ static int parse_settings(int argc, char **argv, struct settings *s)
 		{ "api-key", required_argument, NULL, 0 },	  { "config", required_argument, NULL, 0 },
 		{ "templates", required_argument, NULL, 0 },	  { "kernel", required_argument, NULL, 0 },
 		{ "max-sandboxes", required_argument, NULL, 0 }, { "max-memory-mib", required_argument, NULL, 0 },
+		{ "max-disk-mib", required_argument, NULL, 0 },
 		{ "net-pool", required_argument, NULL, 0 },	  { "accel", required_argument, NULL, 0 },
 		{ "live-restore", no_argument, NULL, 0 },	  { "max-boots", required_argument, NULL, 0 },
 		{ "warm-pool", required_argument, NULL, 0 },	  { "max-timeout", required_argument, NULL, 0 },
@@ -439,6 +445,7 @@ static int serve(struct settings *s)
 				     .run_dir = env_get(ENV_RUN_DIR), .log_dir = env_get(ENV_LOG_DIR),
 				     .vmm_binary = env_get(ENV_VMM_BINARY), .accel = s->accel,
 				     .max_sandboxes = s->max_sandboxes, .max_memory_mib = s->max_memory_mib,
+				     .max_disk_mib = s->max_disk_mib,
 				     .live_restore = s->live_restore, .max_boots = s->max_boots,
 				     .saved_dir = saved_dir, .snapshots_dir = snapshots_dir, .warm_pool = s->warm_pool,
 				     .max_timeout_s = s->max_timeout, .build_dir = build_dir,

@@ -204,6 +204,10 @@ char **envs_free(char **envs);
 
 /* admission.c: a place in the list, and a turn to boot. */
 int entry_admit(struct manager *m, struct entry *e, struct cove_err *err);
+/* Under the lock: the disk's figures (manager_stats), and whether e's disk
+ * fits (-EAGAIN saying why when not). */
+void disk_figures(struct manager *m, uint64_t *used, uint64_t *growth, uint64_t *limit);
+int disk_admit(struct manager *m, const struct entry *e, struct cove_err *err);
 int boot_begin(struct manager *m, struct cove_err *err);
 void boot_end(struct manager *m);
 

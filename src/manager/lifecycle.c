@@ -179,8 +179,11 @@ static int restore_entry(struct manager *m, struct entry *e, bool reboot, struct
 		return cove_errf(err, -EAGAIN,
 				 "not enough memory on this host: %u MiB of %u MiB for sandboxes are taken, %u MiB asked",
 				 m->committed_mib, m->max_memory_mib, e->mem_mib);
+	int r = disk_admit(m, e, err);
+	if (r < 0)
+		return r;
 	char **envs = NULL;
-	int r = reboot ? envs_decode(e->envs, &envs) : 0;
+	r = reboot ? envs_decode(e->envs, &envs) : 0;
 	if (r < 0)
 		return cove_errno(err, r, "sandbox '%s': its recorded environment", e->id);
 	m->committed_mib += e->mem_mib;

@@ -204,6 +204,7 @@ void manager_stats(struct manager *m, struct manager_stats *ret)
 	ret->committed_mib = m->committed_mib;
 	ret->max_memory_mib = m->max_memory_mib;
 	ret->max_sandboxes = m->c.max_sandboxes;
+	disk_figures(m, &ret->disk_used, &ret->disk_growth, &ret->disk_limit);
 	pthread_mutex_unlock(&m->lock);
 	/* Counted without the lock (internal.h): read as they are written. */
 	ret->created = __atomic_load_n(&m->created, __ATOMIC_RELAXED);

@@ -22,6 +22,10 @@ struct secrets;
  * (max_timeout_s): E2B's. */
 #define MANAGER_DEFAULT_MAX_TIMEOUT_S (24 * 3600)
 #define MANAGER_DEFAULT_MAX_SANDBOXES 64
+/* The share of the sandboxes' file system (RUN_DIR's) they may fill, all
+ * their disks counted as full, by default: the rest is the host's reserve
+ * (twice the blocks ext4 keeps back for root, which coved could use). */
+#define MANAGER_DISK_SHARE_PCT 90
 #define MANAGER_DEFAULT_TEMPLATE "base"
 /* How long a guest may take from its VMM's start to its agent answering.
  * Longer than `cove run`'s: the host may be running many sandboxes. */
@@ -73,6 +77,10 @@ struct manager_config {
 	enum vmm_accel accel;
 	unsigned max_sandboxes;  /* 0: MANAGER_DEFAULT_MAX_SANDBOXES */
 	unsigned max_memory_mib; /* guest memory all sandboxes may hold; 0: 80% of the host's */
+	/* What the file system of run_dir (the sandboxes' disk overlays) may
+	 * hold, MiB, counting every live sandbox's disk as full: 0:
+	 * MANAGER_DISK_SHARE_PCT of its size (see admission.c). */
+	unsigned max_disk_mib;
 	/* manager_close leaves running and paused sandboxes as they are, for
 	 * the next coved to re-adopt (an upgrade), instead of ending them. */
 	bool live_restore;
@@ -299,6 +307,10 @@ struct manager_stats {
 	unsigned saved;          /* of the paused: saved to disk */
 	unsigned warm;           /* in the warm pool */
 	unsigned committed_mib, max_memory_mib, max_sandboxes;
+	/* The file system of the sandboxes' disks (bytes): used now, what its
+	 * live sandboxes may still write (their disks' size less what they
+	 * use), and the limit admission keeps used + growth under. */
+	uint64_t disk_used, disk_growth, disk_limit;
 	uint64_t created, killed, create_failures;
 };
 void manager_stats(struct manager *m, struct manager_stats *ret);

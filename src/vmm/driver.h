@@ -134,6 +134,7 @@ struct vmm {
 	bool confined;
 	uid_t uid;
 	gid_t shared_gid;
+	struct vmm_logs *logs; /* the reader of its console and output (console.h); NULL: none */
 };
 
 /* A host file made visible inside the VMM's work directory. */
@@ -156,6 +157,8 @@ struct vmm_launch {
 	size_t nbinds;
 	const int *pass_fds; /* become fds 3, 4, ... in the VMM */
 	size_t npass_fds;
+	/* Its stdout and stderr (vmm_logs_prepare's FIFO); -1: LOG_DIR/ID.vmm.log itself. */
+	int output_fd;
 };
 
 /* The path the VMM opens its work directory's file name by: "/NAME" when

@@ -247,14 +247,17 @@ int vmm_launch(struct vmm *vm, const struct vmm_launch *spec, struct cove_err *e
 	char *envp[4];
 	build_env(env, envp, vm->confined ? "/var/tmp" : vm->work_dir, vm->dir);
 
-	_cleanup_close_ int log_fd = open(vm->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	if (log_fd < 0)
+	_cleanup_close_ int log_fd = -1;
+	if (spec->output_fd < 0)
+		log_fd = open(vm->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	int out_fd = spec->output_fd >= 0 ? spec->output_fd : log_fd;
+	if (out_fd < 0)
 		return cove_errno(err, -errno, "launch %s: open log %s", vm->cfg.c.id, vm->log_path);
 	struct spawn_options o = {
 		.path = vm->confined ? jail.exec_path : spec->binary,
 		.argv = spec->argv,
 		.envp = envp,
-		.stdio = { { SPAWN_NULL }, { SPAWN_FD, log_fd }, { SPAWN_FD, log_fd } },
+		.stdio = { { SPAWN_NULL }, { SPAWN_FD, out_fd }, { SPAWN_FD, out_fd } },
 		.pass_fds = spec->pass_fds,
 		.npass_fds = spec->npass_fds,
 		.cwd = vm->confined ? "/" : vm->work_dir,

@@ -15,6 +15,7 @@
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "vmm/console.h"
 #include "vmm/internal.h"
 
 int vmm_write_identity(const char *dir, const char *name, const struct proc_identity *id, struct cove_err *err)
@@ -46,6 +47,8 @@ void vmm_cleanup_after_exit(struct vmm *vm)
 		close(vm->pidfd);
 		vm->pidfd = -1;
 	}
+	/* Reaped: its logs' streams are at their end once read. */
+	vmm_logs_stop(vm);
 	if (vm->driver_data && vm->driver->release)
 		vm->driver->release(vm);
 	vm->cgroup = vmm_cgroup_remove(vm->cgroup);

@@ -20,6 +20,7 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "vmm/cgroup.h"
+#include "vmm/console.h"
 #include "vmm/internal.h"
 
 static int read_identity(int dirfd, const char *name, struct proc_identity *id)
@@ -118,9 +119,9 @@ int vmm_end_orphan(const char *run_dir, const char *log_dir, const char *id, con
 	if (!log_dir)
 		log_dir = VMM_DEFAULT_LOG_DIR;
 	if (snprintf(log, sizeof(log), "%s/%s.console.log", log_dir, id) < (int)sizeof(log))
-		unlink(log);
+		log_file_remove(log);
 	if (snprintf(log, sizeof(log), "%s/%s.vmm.log", log_dir, id) < (int)sizeof(log))
-		unlink(log);
+		log_file_remove(log);
 	if (known)
 		kill_identity(known);
 	struct proc_identity recorded;

@@ -13,6 +13,7 @@
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "vmm/console.h"
 #include "vmm/internal.h"
 
 const char *vmm_state_name(enum vmm_state state)
@@ -177,6 +178,7 @@ int vmm_boot(struct vmm *vm, struct cove_err *err)
 			proc_pidfd_send_signal(vm->pidfd, SIGKILL);
 			vmm_cleanup_after_exit(vm);
 		} else if (vm->launched_dir) {
+			vmm_logs_stop(vm);
 			vmm_jail_release(vm);
 			fs_remove_tree(vm->dir, NULL);
 			vm->launched_dir = false;
@@ -238,6 +240,9 @@ int vmm_adopt(const struct vmm_config *config, const struct proc_identity *id, s
 		if (vmm_cgroup_open(vm->cfg.c.id, &vm->cgroup, &cerr) < 0)
 			log_warn("vmm=%s op=adopt msg=\"no usage figures: %s\"", vm->cfg.c.id, cerr.msg);
 	}
+	struct cove_err lerr = { 0 };
+	if (vmm_logs_adopt(vm, &lerr) < 0)
+		log_warn("vmm=%s op=adopt msg=\"its console and output are not logged: %s\"", vm->cfg.c.id, lerr.msg);
 	log_info("vmm=%s op=adopt pid=%d state=%s", vm->cfg.c.id, (int)id->pid, vmm_state_name(vm->state));
 	*ret = vm;
 	return 0;
@@ -563,6 +568,7 @@ struct vmm *vmm_detach(struct vmm *vm)
 {
 	if (!vm)
 		return NULL;
+	vmm_logs_stop(vm);
 	if (vm->driver_data && vm->driver->release)
 		vm->driver->release(vm);
 	if (vm->pidfd >= 0)
@@ -577,8 +583,8 @@ struct vmm *vmm_detach(struct vmm *vm)
 
 void vmm_remove_logs(const struct vmm *vm)
 {
-	unlink(vm->log_path);
-	unlink(vm->console_path);
+	log_file_remove(vm->log_path);
+	log_file_remove(vm->console_path);
 }
 
 const char *vmm_id(const struct vmm *vm) { return vm->cfg.c.id; }

@@ -13,7 +13,8 @@
  *    directory pivoted to as its root, resource limits set, QEMU's seccomp
  *    filter on; its QMP socket and console log are descriptors it is handed;
  *  - its stdout/stderr go to LOG_DIR/ID.vmm.log, the guest serial console to
- *    LOG_DIR/ID.console.log;
+ *    LOG_DIR/ID.console.log, both through descriptors Cove reads and writes
+ *    to the files, capped and rotated (console.h);
  *  - it is named by pid plus start time and held by a pidfd, so no recycled
  *    pid is ever signalled;
  *  - stopping asks the guest to power off, then sends SIGTERM to the process

@@ -15,12 +15,13 @@ sandboxes=${COVE_LOAD_SANDBOXES:-50}
 base=$(mktemp -d /tmp/cove-load.XXXXXX)
 export COVE_RUN_DIR=$base/run COVE_LOG_DIR=$base/log COVE_STATE_DIR=$base/state
 # The guests touch little of their memory: the admission limit is raised so
-# that 50 of 512 MiB fit on this machine, as an operator would overcommit.
+# that 50 of 512 MiB fit on this machine, as an operator would overcommit;
+# so is the disk limit (50 disks of 8 GiB, were they all filled, would not).
 coved_pid=""
 poller=""
 trap 'kill $poller $coved_pid 2>/dev/null; wait $coved_pid 2>/dev/null; "$build/bin/cove" net gc --pool >/dev/null 2>&1; rm -rf "$base"' EXIT
 start_coved "$base/coved.log" --api-key load-key --net-pool 4 --max-sandboxes $((sandboxes + 8)) \
-    --max-memory-mib $((sandboxes * 1024)) || { echo "not ok 1 - coved did not start"; sed 's/^/# /' "$base/coved.log"; exit 1; }
+    --max-memory-mib $((sandboxes * 1024)) --max-disk-mib $((sandboxes * 16384)) || { echo "not ok 1 - coved did not start"; sed 's/^/# /' "$base/coved.log"; exit 1; }
 unset E2B_DEBUG
 export E2B_API_URL=$coved_url E2B_SANDBOX_URL=$coved_url E2B_API_KEY=load-key
 export COVE_NODE_DIR=$node_dir COVE_LOAD_SANDBOXES=$sandboxes

@@ -227,8 +227,7 @@ static void test_qemu_args_qmp_and_console(void **state)
 	/* Both are descriptors it is handed: it opens no host path. */
 	assert_string_equal(option(&a, "-chardev", "id=qmp"), "socket,id=qmp,fd=4,server=on,wait=off");
 	assert_string_equal(option(&a, "-mon", NULL), "chardev=qmp,mode=control");
-	assert_string_equal(option(&a, "-add-fd", NULL), "fd=5,set=1");
-	assert_string_equal(option(&a, "-chardev", "id=console"), "file,id=console,path=/dev/fdset/1");
+	assert_string_equal(option(&a, "-chardev", "id=console"), "socket,id=console,fd=5,server=on,wait=off");
 	assert_string_equal(option(&a, "-serial", NULL), "chardev:console");
 	assert_int_equal(count(&a, "-nodefaults"), 1);
 	assert_int_equal(count(&a, "-no-reboot"), 1);

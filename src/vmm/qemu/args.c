@@ -182,13 +182,12 @@ int qemu_build_args(const struct vmm_config *c, enum vmm_accel accel, const stru
 	r = r ?: add(a, err, "-append");
 	r = r ?: add(a, err, "%s", cmdline);
 	r = r ?: add_devices(c, p, a, err);
-	/* The console log is a descriptor in fd set 1 (a file chardev opens
-	 * a path, and /dev/fdset/N is QEMU's name for a set's descriptor);
-	 * QMP a listening socket it accepts clients on. */
-	r = r ?: add(a, err, "-add-fd");
-	r = r ?: add(a, err, "fd=%d,set=1", p->console_fd);
+	/* The console is a socket Cove listens on and reads (vmm/console.h):
+	 * without a client, QEMU drops the output; with one that reads
+	 * slowly, the serial port waits. QMP too is a listening socket it is
+	 * handed. */
 	r = r ?: add(a, err, "-chardev");
-	r = r ?: add(a, err, "file,id=console,path=/dev/fdset/1");
+	r = r ?: add(a, err, "socket,id=console,fd=%d,server=on,wait=off", p->console_fd);
 	r = r ?: add(a, err, "-serial");
 	r = r ?: add(a, err, "chardev:console");
 	r = r ?: add(a, err, "-chardev");

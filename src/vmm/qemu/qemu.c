@@ -19,6 +19,7 @@
 #include "common/fs.h"
 #include "common/proc.h"
 #include "common/log.h"
+#include "vmm/console.h"
 #include "vmm/driver.h"
 #include "vmm/qemu/qemu_stream.h"
 #include "vmm/qemu/qmp.h"
@@ -289,18 +290,19 @@ static int boot_files(struct vmm *vm, struct boot_files *f, struct cove_err *err
 	return 0;
 }
 
-/* Starts QEMU, handed its TAP, its QMP listening socket and its console
- * log as descriptors 3, 4, ... */
+/* Starts QEMU, handed its TAP, its QMP listening socket and its console's
+ * as descriptors 3, 4, ..., its output a FIFO the logs' reader drains
+ * (vmm/console.h), and starts that reader. */
 static int launch(struct vmm *vm, const char *binary, const struct boot_files *f, const char *qmp_path,
 		  struct cove_err *err)
 {
 	const struct vmm_config *c = &vm->cfg.c;
-	int pass[3], npass = 0;
+	int pass[3], npass = 0, console_fd, output_fd;
 	_cleanup_close_ int qmp_fd = -1;
-	_cleanup_close_ int console_fd = open(vm->console_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	if (console_fd < 0)
-		return cove_errno(err, -errno, "qemu: open console log %s", vm->console_path);
-	int r = qmp_listen(qmp_path, &qmp_fd, err);
+	/* Both the logs' own (closed by vmm_logs_start, or vmm_logs_stop
+	 * when the boot fails). */
+	int r = vmm_logs_prepare(vm, &console_fd, &output_fd, err);
+	r = r ?: qmp_listen(qmp_path, &qmp_fd, err);
 	if (r < 0)
 		return r;
 	struct qemu_paths paths = { binary, f->kernel, f->rootfs, c->mem_file ? f->memory : NULL, f->disk,
@@ -324,10 +326,11 @@ static int launch(struct vmm *vm, const char *binary, const struct boot_files *f
 		.nbinds = f->nbinds,
 		.pass_fds = pass,
 		.npass_fds = (size_t)npass,
+		.output_fd = output_fd,
 	};
 	r = vmm_launch(vm, &spec, err);
 	qemu_args_clear(&args);
-	return r;
+	return r ?: vmm_logs_start(vm, err);
 }
 
 static int qemu_boot(struct vmm *vm, struct cove_err *err)

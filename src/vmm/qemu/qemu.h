@@ -44,7 +44,7 @@ struct qemu_paths {
 	unsigned tsc_khz; /* TCG: the host TSC frequency for the guest kernel, 0: unknown */
 	int tap_fd;     /* the TAP (with config.tap_fd) */
 	int qmp_fd;     /* a unix socket listening for QMP clients */
-	int console_fd; /* the console log, open for writing */
+	int console_fd; /* the serial console: a unix socket listening for the logs' reader */
 };
 
 /* Builds the argv for a microvm guest. accel must be resolved (not AUTO). */
