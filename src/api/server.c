@@ -33,9 +33,34 @@ enum MHD_Result api_reply_error(struct http_request *r, unsigned status, const c
 	return http_reply_json_with(r, status, j, retry ? "Retry-After" : NULL, retry ? "1" : NULL);
 }
 
+/* Over a connection cap: told to come back, and the connection closed. */
+static enum MHD_Result reply_busy(struct http_request *r)
+{
+	static const char *const names[] = { "Retry-After", MHD_HTTP_HEADER_CONNECTION };
+	static const char *const values[] = { "1", "close" };
+	json_t *j = json_pack("{s:i, s:s}", "code", 503,
+			      "message", "coved is serving as many connections as it may (in all, or from your address)");
+	return http_reply_json_headers(r, 503, j, names, values, 2);
+}
+
+/* An address locked out after failed authorizations: when to try again. */
+static enum MHD_Result reply_locked(struct http_request *r)
+{
+	char after[16];
+	snprintf(after, sizeof(after), "%u", r->retry_after_s);
+	json_t *j = json_pack("{s:i, s:o}", "code", 429, "message",
+			      json_sprintf("too many failed authentications from your address: retry in %u s",
+					   r->retry_after_s));
+	return http_reply_json_with(r, 429, j, "Retry-After", after);
+}
+
 static enum MHD_Result fail(struct http_request *r, enum http_failure what)
 {
 	switch (what) {
+	case HTTP_BUSY:
+		return reply_busy(r);
+	case HTTP_LOCKED:
+		return reply_locked(r);
 	case HTTP_UNAUTHORIZED:
 		return api_reply_error(r, 401, "missing or wrong X-API-KEY");
 	case HTTP_NOT_FOUND:
