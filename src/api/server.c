@@ -124,13 +124,20 @@ static int listen_one(struct api_server *s, const struct api_server_config *c, c
 	int rc = listen_addr(address, port, &addr, err);
 	if (rc < 0)
 		return rc;
+	static const struct api_limits defaults = API_LIMITS_DEFAULT;
+	const struct api_limits *l = c->limits ? c->limits : &defaults;
 	struct http_server_config hc = {
 		.addr = &addr,
 		.tls = tls,
 		.routes = c->routes,
 		.nroutes = c->nroutes,
 		.app = c->app,
-		.max_connections = API_MAX_CONNECTIONS,
+		.max_connections = l->max_connections,
+		.max_per_client = l->max_per_client,
+		.idle_timeout_s = l->idle_timeout_s,
+		.auth_failures = l->auth_failures,
+		.auth_lockout_s = l->auth_lockout_s,
+		.connection_memory = API_CONNECTION_MEMORY,
 		.default_body_limit = API_DEFAULT_BODY_LIMIT,
 		.cls = s,
 		.intercept = sandbox_request,

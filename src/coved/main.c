@@ -28,6 +28,7 @@
 #include "common/log.h"
 #include "egress/egress.h"
 #include "coved/cluster.h"
+#include "coved/limits.h"
 #include "coved/tls.h"
 #include "manager/manager.h"
 #include "net/dns.h"
@@ -60,6 +61,7 @@ struct settings {
 	char upstream_ca[PATH_MAX]; /* "": the host's trust store only */
 	struct coved_tls tls;
 	struct coved_cluster cluster;
+	struct coved_limits limits;
 };
 
 static void usage(FILE *f)
@@ -71,7 +73,9 @@ static void usage(FILE *f)
 		"             [--warm-pool N] [--max-timeout SECONDS] [--domain D]\n"
 		"             [--insecure-registries HOST:PORT,...] [--max-template-disk-mib N]\n"
 		"             [--egress-port N] [--upstream-ca FILE]\n"
-		"             [--dns ADDR[,ADDR...]|none]\n"
+		"             [--dns ADDR[,ADDR...]|none] [--max-connections N]\n"
+		"             [--max-connections-per-client N] [--idle-timeout S]\n"
+		"             [--auth-failures N] [--auth-lockout S] [--egress-max-connections N]\n"
 		"             [--tls-cert FILE --tls-key FILE | --tls-local] [--tls-listen ADDR:PORT]\n"
 		"             [--cluster-etcd URL,... [--host-id ID] [--advertise HOST:PORT]\n"
 		"              [--role host|gateway|host,gateway] [--host-lease-ttl S] [--dead-after S]]\n"
@@ -107,7 +111,7 @@ static void usage(FILE *f)
 		"  --dns ADDR,...|none  IPv4 nameservers written into every guest's resolv.conf\n"
 		"                       at its start (else $COVE_DNS, else the host's resolv.conf\n"
 		"                       less loopback ones); none: the template's file stays\n"
-		COVED_TLS_USAGE COVED_CLUSTER_USAGE,
+		COVED_LIMITS_USAGE COVED_TLS_USAGE COVED_CLUSTER_USAGE,
 		DEFAULT_LISTEN, STORE_DEFAULT_STATE_DIR, MANAGER_DEFAULT_MAX_SANDBOXES, MANAGER_DEFAULT_MAX_TIMEOUT_S,
 		MANAGER_DEFAULT_MAX_TEMPLATE_DISK_MIB);
 }
@@ -198,6 +202,11 @@ static int set_one(struct settings *s, const char *name, const char *v)
 			fprintf(stderr, "coved: accel '%s': expected auto, kvm or tcg\n", v);
 			return -1;
 		}
+	} else if (coved_limits_known(name)) {
+		unsigned n;
+		if (parse_unsigned(name, v, &n) < 0)
+			return -1;
+		coved_limits_set(&s->limits, name, n);
 	} else if (coved_tls_known(name)) {
 		return coved_tls_set(&s->tls, name, v);
 	} else if (coved_cluster_known(name)) {
@@ -265,6 +274,7 @@ static int parse_settings(int argc, char **argv, struct settings *s)
 		{ "egress-port", required_argument, NULL, 0 },
 		{ "upstream-ca", required_argument, NULL, 0 },
 		{ "dns", required_argument, NULL, 0 },
+		COVED_LIMITS_OPTIONS,
 		COVED_TLS_OPTIONS,
 		COVED_CLUSTER_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },		  { 0 },
@@ -453,7 +463,7 @@ static int serve(struct settings *s)
 	if (coved_cluster_prepare(&s->cluster, s->state_dir, &mc, &err) < 0 || manager_open(&mc, &m, &err) < 0)
 		goto out;
 	struct api_server_config ac = { .address = addr, .port = port, .api_key = s->api_key, .app = m,
-					.proxy = &proxy_ops };
+					.proxy = &proxy_ops, .limits = &s->limits.api };
 	ac.routes = control_routes(&ac.nroutes);
 	coved_tls_config(&s->tls, &ac);
 	if (coved_cluster_start(&s->cluster, m, &ac, &err) < 0)
@@ -515,6 +525,7 @@ int main(int argc, char **argv)
 	}
 	struct settings s = { .accel = VMM_ACCEL_AUTO, .net_pool = 2 };
 	coved_tls_defaults(&s.tls);
+	coved_limits_defaults(&s.limits);
 	coved_cluster_defaults(&s.cluster);
 	snprintf(s.listen, sizeof(s.listen), "%s", DEFAULT_LISTEN);
 	snprintf(s.state_dir, sizeof(s.state_dir), "%s", env_value(ENV_STATE_DIR));
