@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "api/control.h"
@@ -315,6 +316,21 @@ static int parse_settings(int argc, char **argv, struct settings *s)
 	return 0;
 }
 
+/* The state directory holds the API key, the egress CA's key and the
+ * database: only root may enter it, whatever mode it was made with (the
+ * files in it are 0600 too, but files made by others' code, sqlite's
+ * journals, snapshots, need not be). No process-wide umask: coved writes
+ * guest root filesystems, and its children inherit it. */
+static int private_dir(const char *dir, struct cove_err *err)
+{
+	struct stat st;
+	if (stat(dir, &st) < 0 || ((st.st_mode & 077) && chmod(dir, 0700) < 0))
+		return cove_errno(err, -errno, "make %s private (0700)", dir);
+	if (st.st_mode & 077)
+		log_warn("op=state-dir msg=\"was mode %04o: made 0700\" path=%s", (unsigned)(st.st_mode & 07777), dir);
+	return 0;
+}
+
 /* The key kept in the state directory, made (0600) when there is none. */
 static int stored_api_key(struct settings *s)
 {
@@ -398,7 +414,8 @@ static int serve(struct settings *s)
 		return 2;
 	}
 	net_dns_list(&dns, dns_list);
-	if (fs_mkdir_p(s->state_dir, 0700, &err) < 0 || (!s->api_key[0] && stored_api_key(s) < 0)) {
+	if (fs_mkdir_p(s->state_dir, 0700, &err) < 0 || private_dir(s->state_dir, &err) < 0 ||
+	    (!s->api_key[0] && stored_api_key(s) < 0)) {
 		fprintf(stderr, "coved: %s\n", err.msg[0] ? err.msg : "cannot make an API key");
 		return 1;
 	}
