@@ -452,7 +452,8 @@ static int serve(struct settings *s)
 	/* Before the manager: the sandboxes it takes over may name domains. */
 	struct egress_config ec = { .slots = net, .dns = nc.dns, .port = (uint16_t)s->egress_port,
 				    .upstream_ca = s->upstream_ca[0] ? s->upstream_ca : NULL, .minter = minter,
-				    .secret = egress_secret, .secret_ctx = secrets };
+				    .secret = egress_secret, .secret_ctx = secrets,
+				    .max_per_sandbox = s->limits.egress_per_sandbox };
 	if (egress_start(&ec, &egress, &err) < 0)
 		goto out;
 	/* Paused sandboxes are saved here, and snapshots kept, beside the
