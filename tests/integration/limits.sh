@@ -160,9 +160,10 @@ for i in \$(seq 1 3000); do
   exec {fd}<>/dev/tcp/$(inet_addr_of allowed.test)/80 2>/dev/null || continue
   printf 'GET / HTTP/1.1\r\nHost: allowed.test\r\n\r\n' >&\$fd 2>/dev/null && n=\$((n + 1))
 done
-echo \"sent \$n\"; sleep 60"
+echo \"sent \$n\"; sleep 600"
+# Held by a client that waits for the command (killed when measured).
 FLOOD=$flood sdk "const s = await Sandbox.connect('$flooder');
-await s.commands.run(process.env.FLOOD, { background: true, user: 'root' });" >/dev/null 2>&1 &
+await s.commands.run(process.env.FLOOD, { user: 'root', timeoutMs: 0 });" >/dev/null 2>&1 &
 flood_pid=$!
 refused=""
 for _ in $(seq 1 120); do
@@ -175,7 +176,7 @@ during_ms=$(echo "$during" | median)
 fds_during=$(ls "/proc/$coved_pid/fd" | wc -l)
 echo "# ... while the flooder opens 3000 connections (ms, status):" $during
 echo "# median ${base_ms} ms alone, ${during_ms} ms during the flood; coved's descriptors $fds_before, then $fds_during"
-wait $flood_pid
+kill $flood_pid 2>/dev/null; wait $flood_pid 2>/dev/null
 [ -n "$refused" ]
 check "a guest opening 3000 connections through the egress proxy hits its cap ($EGRESS_CAP): reset, and logged" $? \
     "$(grep 'op=egress' "$base/coved.log" | tail -5)"

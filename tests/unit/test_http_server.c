@@ -397,6 +397,14 @@ static void test_timeouts_and_sizes(void **state)
 	/* A body declared too large is refused before any of it is sent. */
 	expect_at(p, 30, "POST /body HTTP/1.1\r\nHost: x\r\nK: yes\r\nContent-Length: 1000000000\r\n\r\n", 413,
 		  "failure 3", NULL);
+	/* ... and when the client sends it anyway, the reply still reaches it. */
+	size_t blen = 200 * 1024;
+	char *sent = malloc(blen + 128);
+	int hn = snprintf(sent, 128, "POST /body HTTP/1.1\r\nHost: x\r\nK: yes\r\nContent-Length: %zu\r\n\r\n", blen);
+	memset(sent + hn, 'b', blen);
+	sent[hn + blen] = '\0';
+	expect_at(p, 30, sent, 413, "failure 3", NULL);
+	free(sent);
 	/* Headers past MHD's per-connection memory (32 KiB): 431. */
 	size_t big = 40 * 1024;
 	char *req = malloc(big + 128);
