@@ -139,10 +139,8 @@ static void authorize(struct http_server *s, struct http_request *r, uint32_t ad
  * True when it is answered at once. */
 static bool request_begin(struct http_server *s, struct http_request *r)
 {
-	r->route = s->c.intercept ? s->c.intercept(s->c.cls, r) : NULL;
-	if (!r->route)
-		r->route = find_route(s, r);
-	r->limit = r->route && r->route->body_limit ? r->route->body_limit : s->c.default_body_limit;
+	/* Refused before a hook runs: an intercept may do work (the envd
+	 * proxy connects to a guest). No route: nothing of the body is kept. */
 	struct http_conn *hc = conn_of(r);
 	if (!hc || !hc->admitted) {
 		refuse(r, HTTP_BUSY);
@@ -152,6 +150,10 @@ static bool request_begin(struct http_server *s, struct http_request *r)
 		refuse(r, HTTP_LOCKED);
 		return false;
 	}
+	r->route = s->c.intercept ? s->c.intercept(s->c.cls, r) : NULL;
+	if (!r->route)
+		r->route = find_route(s, r);
+	r->limit = r->route && r->route->body_limit ? r->route->body_limit : s->c.default_body_limit;
 	authorize(s, r, hc->addr);
 	if (!declared_too_large(r))
 		return false;
