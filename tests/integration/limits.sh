@@ -143,9 +143,9 @@ read -r flooder other <<<"$ids"
 latency() {
     sdk "const s = await Sandbox.connect('$other');
 for (let i = 0; i < $1; i++) {
-  const t = Date.now();
+  const t = performance.now();
   const r = await s.commands.run(\"curl -s -o /dev/null -w '%{http_code}' --max-time 20 http://allowed.test/\");
-  console.log(Date.now() - t, r.stdout);
+  console.log(Math.round(performance.now() - t), r.stdout);
 }" 2>&1
 }
 median() { awk '{print $1}' | sort -n | awk '{a[NR] = $1} END {print (NR ? a[int((NR + 1) / 2)] : -1)}'; }
