@@ -181,7 +181,7 @@ kill $flood_pid 2>/dev/null; wait $flood_pid 2>/dev/null
 check "a guest opening 3000 connections through the egress proxy hits its cap ($EGRESS_CAP): reset, and logged" $? \
     "$(grep 'op=egress' "$base/coved.log" | tail -5)"
 # Each connection the proxy holds is at most two sockets and two pipes.
-[ "$fds_during" -le $((fds_before + 6 * EGRESS_CAP + 50)) ]
+[ "$fds_during" -le $((fds_before + 6 * EGRESS_CAP + 100)) ]
 check "coved's descriptors stay within the cap's worth ($fds_before before, $fds_during during)" $?
 [ "$(echo "$during" | awk '$2 != 200' | wc -l)" = 0 ] && [ "$base_ms" -gt 0 ] &&
     [ "$during_ms" -le $((base_ms * 3 + 2000)) ]
