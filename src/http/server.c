@@ -302,11 +302,13 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 	*socket_context = NULL;
 }
 
-/* libmicrohttpd's own messages of an HTTPS server (most are a client's
- * failed handshake: a wrong name, an old TLS version) as one log line each. */
-static void on_tls_message(void *cls, const char *fmt, va_list ap)
+/* libmicrohttpd's own messages (an HTTPS server's are mostly a client's
+ * failed handshake: a wrong name, an old TLS version; any server's a
+ * request too large) as one log line each, never more than its first 255
+ * bytes. */
+static void on_message(void *cls, const char *fmt, va_list ap)
 {
-	(void)cls;
+	const struct http_server *s = cls;
 	char msg[256];
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	size_t n = strcspn(msg, "\n");
@@ -314,7 +316,7 @@ static void on_tls_message(void *cls, const char *fmt, va_list ap)
 	for (size_t i = 0; i < n; i++)
 		if (msg[i] == '"')
 			msg[i] = '\'';
-	log_info("op=https msg=\"%s\"", msg);
+	log_info("op=%s msg=\"%s\"", s->c.tls ? "https" : "http", msg);
 }
 
 /* TLS 1.2 and 1.3: older versions have known weaknesses (RFC 8996). */
@@ -346,7 +348,7 @@ int http_server_start(const struct http_server_config *c, struct http_server **r
 		{ c->idle_timeout_s ? MHD_OPTION_CONNECTION_TIMEOUT : MHD_OPTION_END, (intptr_t)c->idle_timeout_s, NULL },
 		{ c->max_connections ? MHD_OPTION_CONNECTION_LIMIT : MHD_OPTION_END,
 		  (intptr_t)(c->max_connections + HTTP_EXTRA_CONNECTIONS(c->max_connections)), NULL },
-		{ tls ? MHD_OPTION_EXTERNAL_LOGGER : MHD_OPTION_END, (intptr_t)on_tls_message, NULL },
+		{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_message, s },
 		{ MHD_OPTION_END, 0, NULL },
 	};
 	/* MHD stops at the first END: the ones set come first. */
