@@ -140,7 +140,7 @@ static int reach(struct proxy *p, struct http_request *r, unsigned port, char ma
 	if (rc == 0)
 		rc = connect_guest(p, port, &in, &err);
 	if (rc < 0) {
-		fail(p, rc == -EACCES ? 403 : 502, "%s", err.msg);
+		fail(p, rc == -EACCES ? 403 : rc == -EBUSY ? 429 : 502, "%s", err.msg);
 		p->denied = rc == -EACCES;
 		p->not_found = rc == -ENOENT;
 		return rc;

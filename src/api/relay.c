@@ -214,5 +214,7 @@ enum MHD_Result relay_reply(struct relay *rl, struct http_request *r, bool (*ski
 		if (!relay_hop_header(name) && !(skip && skip(name)))
 			MHD_add_response_header(resp, name, rl->resp.headers[i].value);
 	}
+	/* Its body comes when the upstream sends it: no idle timeout meanwhile. */
+	r->streaming = true;
 	return http_queue(r, status, resp);
 }

@@ -33,9 +33,34 @@ enum MHD_Result api_reply_error(struct http_request *r, unsigned status, const c
 	return http_reply_json_with(r, status, j, retry ? "Retry-After" : NULL, retry ? "1" : NULL);
 }
 
+/* Over a connection cap: told to come back, and the connection closed. */
+static enum MHD_Result reply_busy(struct http_request *r)
+{
+	static const char *const names[] = { "Retry-After", MHD_HTTP_HEADER_CONNECTION };
+	static const char *const values[] = { "1", "close" };
+	json_t *j = json_pack("{s:i, s:s}", "code", 503,
+			      "message", "coved is serving as many connections as it may (in all, or from your address)");
+	return http_reply_json_headers(r, 503, j, names, values, 2);
+}
+
+/* An address locked out after failed authorizations: when to try again. */
+static enum MHD_Result reply_locked(struct http_request *r)
+{
+	char after[16];
+	snprintf(after, sizeof(after), "%u", r->retry_after_s);
+	json_t *j = json_pack("{s:i, s:o}", "code", 429, "message",
+			      json_sprintf("too many failed authentications from your address: retry in %u s",
+					   r->retry_after_s));
+	return http_reply_json_with(r, 429, j, "Retry-After", after);
+}
+
 static enum MHD_Result fail(struct http_request *r, enum http_failure what)
 {
 	switch (what) {
+	case HTTP_BUSY:
+		return reply_busy(r);
+	case HTTP_LOCKED:
+		return reply_locked(r);
 	case HTTP_UNAUTHORIZED:
 		return api_reply_error(r, 401, "missing or wrong X-API-KEY");
 	case HTTP_NOT_FOUND:
@@ -99,13 +124,20 @@ static int listen_one(struct api_server *s, const struct api_server_config *c, c
 	int rc = listen_addr(address, port, &addr, err);
 	if (rc < 0)
 		return rc;
+	static const struct api_limits defaults = API_LIMITS_DEFAULT;
+	const struct api_limits *l = c->limits ? c->limits : &defaults;
 	struct http_server_config hc = {
 		.addr = &addr,
 		.tls = tls,
 		.routes = c->routes,
 		.nroutes = c->nroutes,
 		.app = c->app,
-		.max_connections = API_MAX_CONNECTIONS,
+		.max_connections = l->max_connections,
+		.max_per_client = l->max_per_client,
+		.idle_timeout_s = l->idle_timeout_s,
+		.auth_failures = l->auth_failures,
+		.auth_lockout_s = l->auth_lockout_s,
+		.connection_memory = API_CONNECTION_MEMORY,
 		.default_body_limit = API_DEFAULT_BODY_LIMIT,
 		.cls = s,
 		.intercept = sandbox_request,

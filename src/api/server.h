@@ -13,8 +13,34 @@
 #include "common/err.h"
 #include "http/http.h"
 
-#define API_MAX_CONNECTIONS 1024
 #define API_DEFAULT_BODY_LIMIT (64 * 1024)
+/* MHD's buffer per connection, which the request line and headers must
+ * fit in (a request whose do not gets MHD's 431). */
+#define API_CONNECTION_MEMORY (32 * 1024)
+
+/* What one client, or all of them, can make coved hold (coved's flags of
+ * the same names; docs/api.md). Past a connection cap a request gets 503
+ * and its connection is closed; an address whose authentications failed
+ * auth_failures times within auth_lockout_s seconds gets 429 (with
+ * Retry-After) for auth_lockout_s, whatever key it sends; a connection
+ * waiting idle_timeout_s for its client is closed. 0: no such limit. */
+struct api_limits {
+	unsigned max_connections;
+	unsigned max_per_client;
+	unsigned idle_timeout_s;
+	unsigned auth_failures;
+	unsigned auth_lockout_s;
+};
+#define API_MAX_CONNECTIONS 1024
+/* Half: one address (a NAT, a script gone wrong) leaves room for others. */
+#define API_MAX_PER_CLIENT 512
+/* Clients' own keep-alive pools let go sooner (Node's 4 s, httpx's 5 s). */
+#define API_IDLE_TIMEOUT_S 30
+/* An E2B key is 160 random bits: the lockout is for keys people chose. */
+#define API_AUTH_FAILURES 10
+#define API_AUTH_LOCKOUT_S 60
+#define API_LIMITS_DEFAULT                                                                             \
+	{ API_MAX_CONNECTIONS, API_MAX_PER_CLIENT, API_IDLE_TIMEOUT_S, API_AUTH_FAILURES, API_AUTH_LOCKOUT_S }
 
 /* Requests for a sandbox go to the proxy instead of the routes (without the
  * API key check: the guest's agent checks its own token): those that carry
@@ -56,6 +82,7 @@ struct api_server_config {
 	const char *tls_address;
 	unsigned tls_port;
 	const char *api_key;
+	const struct api_limits *limits; /* NULL: API_LIMITS_DEFAULT */
 	const struct http_route *routes;
 	size_t nroutes;
 	void *app;

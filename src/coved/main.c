@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "api/control.h"
@@ -28,6 +29,7 @@
 #include "common/log.h"
 #include "egress/egress.h"
 #include "coved/cluster.h"
+#include "coved/limits.h"
 #include "coved/tls.h"
 #include "manager/manager.h"
 #include "net/dns.h"
@@ -61,6 +63,7 @@ struct settings {
 	char upstream_ca[PATH_MAX]; /* "": the host's trust store only */
 	struct coved_tls tls;
 	struct coved_cluster cluster;
+	struct coved_limits limits;
 };
 
 static void usage(FILE *f)
@@ -72,7 +75,9 @@ static void usage(FILE *f)
 		"             [--warm-pool N] [--max-timeout SECONDS] [--domain D]\n"
 		"             [--insecure-registries HOST:PORT,...] [--max-template-disk-mib N]\n"
 		"             [--egress-port N] [--upstream-ca FILE]\n"
-		"             [--dns ADDR[,ADDR...]|none]\n"
+		"             [--dns ADDR[,ADDR...]|none] [--max-connections N]\n"
+		"             [--max-connections-per-client N] [--idle-timeout S]\n"
+		"             [--auth-failures N] [--auth-lockout S] [--egress-max-connections N]\n"
 		"             [--tls-cert FILE --tls-key FILE | --tls-local] [--tls-listen ADDR:PORT]\n"
 		"             [--cluster-etcd URL,... [--host-id ID] [--advertise HOST:PORT]\n"
 		"              [--role host|gateway|host,gateway] [--host-lease-ttl S] [--dead-after S]]\n"
@@ -110,7 +115,7 @@ static void usage(FILE *f)
 		"  --dns ADDR,...|none  IPv4 nameservers written into every guest's resolv.conf\n"
 		"                       at its start (else $COVE_DNS, else the host's resolv.conf\n"
 		"                       less loopback ones); none: the template's file stays\n"
-		COVED_TLS_USAGE COVED_CLUSTER_USAGE,
+		COVED_LIMITS_USAGE COVED_TLS_USAGE COVED_CLUSTER_USAGE,
 		DEFAULT_LISTEN, STORE_DEFAULT_STATE_DIR, MANAGER_DEFAULT_MAX_SANDBOXES, MANAGER_DEFAULT_MAX_TIMEOUT_S,
 		MANAGER_DEFAULT_MAX_TEMPLATE_DISK_MIB);
 }
@@ -203,6 +208,11 @@ static int set_one(struct settings *s, const char *name, const char *v)
 			fprintf(stderr, "coved: accel '%s': expected auto, kvm or tcg\n", v);
 			return -1;
 		}
+	} else if (coved_limits_known(name)) {
+		unsigned n;
+		if (parse_unsigned(name, v, &n) < 0)
+			return -1;
+		coved_limits_set(&s->limits, name, n);
 	} else if (coved_tls_known(name)) {
 		return coved_tls_set(&s->tls, name, v);
 	} else if (coved_cluster_known(name)) {
@@ -271,6 +281,7 @@ static int parse_settings(int argc, char **argv, struct settings *s)
 		{ "egress-port", required_argument, NULL, 0 },
 		{ "upstream-ca", required_argument, NULL, 0 },
 		{ "dns", required_argument, NULL, 0 },
+		COVED_LIMITS_OPTIONS,
 		COVED_TLS_OPTIONS,
 		COVED_CLUSTER_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },		  { 0 },
@@ -308,6 +319,21 @@ static int parse_settings(int argc, char **argv, struct settings *s)
 	for (size_t i = 0; i < n; i++)
 		if (set_one(s, names[i], values[i]) < 0)
 			return -1;
+	return 0;
+}
+
+/* The state directory holds the API key, the egress CA's key and the
+ * database: only root may enter it, whatever mode it was made with (the
+ * files in it are 0600 too, but files made by others' code, sqlite's
+ * journals, snapshots, need not be). No process-wide umask: coved writes
+ * guest root filesystems, and its children inherit it. */
+static int private_dir(const char *dir, struct cove_err *err)
+{
+	struct stat st;
+	if (stat(dir, &st) < 0 || ((st.st_mode & 077) && chmod(dir, 0700) < 0))
+		return cove_errno(err, -errno, "make %s private (0700)", dir);
+	if (st.st_mode & 077)
+		log_warn("op=state-dir msg=\"was mode %04o: made 0700\" path=%s", (unsigned)(st.st_mode & 07777), dir);
 	return 0;
 }
 
@@ -394,7 +420,8 @@ static int serve(struct settings *s)
 		return 2;
 	}
 	net_dns_list(&dns, dns_list);
-	if (fs_mkdir_p(s->state_dir, 0700, &err) < 0 || (!s->api_key[0] && stored_api_key(s) < 0)) {
+	if (fs_mkdir_p(s->state_dir, 0700, &err) < 0 || private_dir(s->state_dir, &err) < 0 ||
+	    (!s->api_key[0] && stored_api_key(s) < 0)) {
 		fprintf(stderr, "coved: %s\n", err.msg[0] ? err.msg : "cannot make an API key");
 		return 1;
 	}
@@ -431,7 +458,8 @@ static int serve(struct settings *s)
 	/* Before the manager: the sandboxes it takes over may name domains. */
 	struct egress_config ec = { .slots = net, .dns = nc.dns, .port = (uint16_t)s->egress_port,
 				    .upstream_ca = s->upstream_ca[0] ? s->upstream_ca : NULL, .minter = minter,
-				    .secret = egress_secret, .secret_ctx = secrets };
+				    .secret = egress_secret, .secret_ctx = secrets,
+				    .max_per_sandbox = s->limits.egress_per_sandbox };
 	if (egress_start(&ec, &egress, &err) < 0)
 		goto out;
 	/* Paused sandboxes are saved here, and snapshots kept, beside the
@@ -460,7 +488,7 @@ static int serve(struct settings *s)
 	if (coved_cluster_prepare(&s->cluster, s->state_dir, &mc, &err) < 0 || manager_open(&mc, &m, &err) < 0)
 		goto out;
 	struct api_server_config ac = { .address = addr, .port = port, .api_key = s->api_key, .app = m,
-					.proxy = &proxy_ops };
+					.proxy = &proxy_ops, .limits = &s->limits.api };
 	ac.routes = control_routes(&ac.nroutes);
 	coved_tls_config(&s->tls, &ac);
 	if (coved_cluster_start(&s->cluster, m, &ac, &err) < 0)
@@ -522,6 +550,7 @@ int main(int argc, char **argv)
 	}
 	struct settings s = { .accel = VMM_ACCEL_AUTO, .net_pool = 2 };
 	coved_tls_defaults(&s.tls);
+	coved_limits_defaults(&s.limits);
 	coved_cluster_defaults(&s.cluster);
 	snprintf(s.listen, sizeof(s.listen), "%s", DEFAULT_LISTEN);
 	snprintf(s.state_dir, sizeof(s.state_dir), "%s", env_value(ENV_STATE_DIR));

@@ -54,6 +54,8 @@ static void conn_close(struct conn *c, bool abort)
 		if (c->up >= 0)
 			close(c->up);
 	}
+	if (c->counted)
+		quota_give(c->e, c->slot);
 	net_policy_copy_free(&c->policy);
 	conn_unlink(c);
 	free(c);
@@ -304,6 +306,10 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	}
 	c->dst = ntohl(orig.sin_addr.s_addr);
 	c->port = ntohs(orig.sin_port);
+	if (!(c->counted = quota_take(e, c->slot))) {
+		conn_close(c, true);
+		return;
+	}
 	/* Web ports are read for a name; other ports (redirected for an
 	 * egressProxy) are judged by address at once: their servers may speak
 	 * first. */
@@ -396,6 +402,7 @@ int egress_start(const struct egress_config *c, struct egress **ret, struct cove
 	e->c = *c;
 	pthread_mutex_init(&e->icpt_lock, NULL);
 	pthread_cond_init(&e->icpt_done, NULL);
+	pthread_mutex_init(&e->quota_lock, NULL);
 	if (!e->c.peek_timeout_ms)
 		e->c.peek_timeout_ms = 5000;
 	if (!e->c.connect_timeout_ms)
@@ -433,6 +440,8 @@ void egress_stop(struct egress *e)
 		gnutls_certificate_free_credentials(e->trust);
 	pthread_cond_destroy(&e->icpt_done);
 	pthread_mutex_destroy(&e->icpt_lock);
+	pthread_mutex_destroy(&e->quota_lock);
+	free(e->quota);
 	if (e->listener)
 		evconnlistener_free(e->listener);
 	if (e->dns)

@@ -41,6 +41,11 @@ struct egress_config {
 	uint16_t port;               /* 0: a free port */
 	unsigned peek_timeout_ms;    /* wait for the name; then judged without one. 0: 5000 */
 	unsigned connect_timeout_ms; /* 0: 10000 */
+	/* Connections one sandbox (slot) may hold through the proxy at once,
+	 * intercepted ones among them; more are reset when accepted, so a guest
+	 * opening thousands holds no more of the proxy's memory, descriptors
+	 * and threads than this. 0: no cap. */
+	unsigned max_per_sandbox;
 	/* For hosts with rules (network.rules): the authority whose
 	 * certificates guests trust (borrowed; NULL: HTTPS to them is refused); the
 	 * extra CA file upstream servers may be verified with, besides the

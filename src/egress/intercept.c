@@ -38,6 +38,7 @@ struct icpt {
 	gnutls_certificate_credentials_t cred;
 	pthread_t back;
 	bool back_running;
+	bool counted; /* in its slot's quota (passed on from the loop's conn) */
 	char buf[BUF_SIZE], out[BUF_SIZE], scratch[BUF_SIZE];
 	char back_buf[BACK_BUF]; /* the responses' thread's */
 };
@@ -333,6 +334,9 @@ static void *icpt_main(void *arg)
 		side_shut_write(&ic->u);
 		pthread_join(ic->back, NULL);
 	}
+	/* Before it is unregistered: egress_stop waits for that alone. */
+	if (ic->counted)
+		quota_give(e, ic->slot);
 	pthread_mutex_lock(&e->icpt_lock);
 	if (ic->prev)
 		ic->prev->next = ic->next;
@@ -400,8 +404,11 @@ int intercept_start(struct conn *c)
 		return -1;
 	}
 	log_info("op=egress-rule slot=%u name=\"%s\" tls=%d headers=%zu", c->slot, c->name, ic->tls, ic->nset);
-	/* The sockets are the thread's now; the loop's part of c ends. */
+	/* The sockets are the thread's now, and its place in the quota; the
+	 * loop's part of c ends. */
 	c->client = c->up = -1;
+	ic->counted = c->counted;
+	c->counted = false;
 	c->end(c, false);
 	pthread_attr_t a;
 	pthread_attr_init(&a);

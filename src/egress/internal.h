@@ -50,7 +50,17 @@ struct egress {
 	size_t nicpt;
 	bool stopping;
 	gnutls_certificate_credentials_t trust;
+	/* quota.c's: connections held per slot. */
+	pthread_mutex_t quota_lock;
+	struct slot_quota *quota;
+	size_t nquota;
 };
+
+/* quota.c: counts a connection of slot's, false when the slot is at its
+ * cap (then the caller resets it; a line is logged now and then). */
+bool quota_take(struct egress *e, unsigned slot);
+/* One of slot's counted connections has ended. */
+void quota_give(struct egress *e, unsigned slot);
 
 /* One direction of a relay: from's bytes to `to`, through a pipe. */
 struct flow {
@@ -98,6 +108,7 @@ struct conn {
 	 * intercepted once dialled. */
 	int kind;
 	const struct net_rule *rule;
+	bool counted; /* in its slot's quota: given back when it ends, or passed on */
 };
 
 /* Speaks SOCKS5 on c->up (connected to the sandbox's proxy), then starts

@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/err.h"
 
@@ -21,6 +22,18 @@
 #define HTTP_MAX_PARAM 128
 
 struct http_route;
+
+/* Why the server answers a request itself; the fail hook words it. */
+enum http_failure {
+	HTTP_UNAUTHORIZED,       /* an authorize hook refused (why in auth_error) */
+	HTTP_NOT_FOUND,          /* no route has this path */
+	HTTP_METHOD_NOT_ALLOWED, /* a route has this path, none this method */
+	HTTP_TOO_LARGE,          /* the body passed the route's limit (or its Content-Length
+				  * says it will: answered before any of it is read) */
+	HTTP_NO_MEMORY,          /* a reply could not be made */
+	HTTP_BUSY,               /* over the connection cap, in all or from its address */
+	HTTP_LOCKED,             /* its address failed authorization too often (retry_after_s) */
+};
 
 struct http_request {
 	struct MHD_Connection *conn;
@@ -34,6 +47,10 @@ struct http_request {
 	size_t len, cap, limit;
 	bool too_large;     /* more than limit came: the rest was discarded */
 	bool unauthorized;  /* refused before any of the body was read */
+	bool refused;       /* the server answers it itself (busy, locked), why in refusal */
+	enum http_failure refusal;
+	unsigned retry_after_s; /* HTTP_LOCKED: for how long still */
+	bool streaming;     /* its reply is a stream: no idle timeout while it lasts */
 	char auth_error[128]; /* why, when an authorize hook said */
 	int body_error;     /* set by a body sink that failed: the handler reports it */
 	void *ctx;          /* the route's own state for this request */
@@ -61,14 +78,6 @@ struct http_route {
 	int (*authorize)(struct http_request *r, char *why, size_t len);
 };
 
-/* Why the server answers a request itself; the fail hook words it. */
-enum http_failure {
-	HTTP_UNAUTHORIZED,       /* an authorize hook refused (why in auth_error) */
-	HTTP_NOT_FOUND,          /* no route has this path */
-	HTTP_METHOD_NOT_ALLOWED, /* a route has this path, none this method */
-	HTTP_TOO_LARGE,          /* the body passed the route's limit */
-	HTTP_NO_MEMORY,          /* a reply could not be made */
-};
 
 /* HTTPS (libmicrohttpd on GnuTLS): TLS 1.2 and 1.3 only; ALPN offers
  * http/1.1 (and 1.0), so a client that offers h2 too falls back to it. */
@@ -76,10 +85,14 @@ struct http_tls {
 	const char *cert, *key; /* PEM: the chain, and its key */
 	/* Optional: chooses the certificate in each handshake instead (a
 	 * gnutls_certificate_retrieve_function3, MHD's HTTPS_CERT_CALLBACK2);
-	 * each connection's socket context is select_cls. */
+	 * each connection's socket context points to select_cls: read it as
+	 * *(void **)socket_context. */
 	void *select;
 	void *select_cls;
 };
+
+/* Connections MHD accepts past max_connections only to answer HTTP_BUSY. */
+#define HTTP_EXTRA_CONNECTIONS(max) ((max) / 8 + 16)
 
 struct http_server_config {
 	const struct sockaddr_in *addr; /* port 0: any free port */
@@ -87,7 +100,21 @@ struct http_server_config {
 	const struct http_route *routes;
 	size_t nroutes;
 	void *app;                  /* every request's app */
-	unsigned max_connections;   /* served at once; more wait in the listen backlog */
+	/* Connections served at once, in all and from one client address (0:
+	 * no cap by address); a request on one past a cap gets the fail hook's
+	 * HTTP_BUSY and its connection is closed. Past max_connections +
+	 * HTTP_EXTRA_CONNECTIONS MHD closes new connections unanswered. */
+	unsigned max_connections;
+	unsigned max_per_client;
+	/* A connection that waits this long for its client (headers, a body,
+	 * the next request, a reply not read) is closed; never while a handler
+	 * works or a stream waits for what to send. 0: never. */
+	unsigned idle_timeout_s;
+	/* auth_failures failed authorizations from one address within
+	 * auth_lockout_s seconds lock it out for auth_lockout_s (HTTP_LOCKED,
+	 * without asking the hook); a good one resets its count. 0: never. */
+	unsigned auth_failures;
+	unsigned auth_lockout_s;
 	size_t connection_memory;   /* MHD's per-connection buffer; 0: its default (32 KiB) */
 	size_t default_body_limit;  /* for routes whose body_limit is 0 */
 	/* Policy. cls is the hooks' first argument. */
@@ -100,8 +127,9 @@ struct http_server_config {
 	 * negative errno with why filled. */
 	int (*authorize)(void *cls, struct http_request *r, char *why, size_t len);
 	/* Required: answers a request the server refuses, or a reply it could
-	 * not make. Refusals are told in this order: unauthorized, no route, too
-	 * large. */
+	 * not make. Refusals are told in this order: busy, locked, too large by
+	 * its Content-Length (at once, the body unread), unauthorized, no route,
+	 * too large. */
 	enum MHD_Result (*fail)(struct http_request *r, enum http_failure what);
 	/* Optional: a header on every reply made by http_reply* (not streams). */
 	const char *reply_header, *reply_header_value;
@@ -142,6 +170,10 @@ enum MHD_Result http_reply_json_with(struct http_request *r, unsigned status, js
 /* The same with n more headers (a NULL name is skipped). */
 enum MHD_Result http_reply_json_headers(struct http_request *r, unsigned status, json_t *j, const char *const *names,
 					const char *const *values, size_t n);
+/* A client address as the server counts it (IPv4, host byte order; 0 for
+ * another family). */
+uint32_t http_client_addr(struct http_request *r);
+
 /* A streamed 200 reply of unknown length (chunked), produced by read; done
  * runs when it is over however it ended, and also on failure here. */
 enum MHD_Result http_stream(struct http_request *r, const char *content_type, MHD_ContentReaderCallback read,

@@ -96,5 +96,6 @@ enum MHD_Result http_stream(struct http_request *r, const char *content_type, MH
 		return MHD_NO;
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+	r->streaming = true;
 	return http_queue(r, MHD_HTTP_OK, resp);
 }

@@ -10,6 +10,7 @@
 
 #include "common/cleanup.h"
 #include "common/log.h"
+#include "common/proc.h"
 #include "http/internal.h"
 
 const char *http_header(struct http_request *r, const char *name)
@@ -80,25 +81,90 @@ static int append_body(struct http_request *r, const char *data, size_t n)
 	return 0;
 }
 
-/* With the headers: which route, what limit, and whether the caller may. */
-static void request_begin(struct http_server *s, struct http_request *r)
+static struct http_conn *conn_of(struct http_request *r)
 {
-	r->route = s->c.intercept ? s->c.intercept(s->c.cls, r) : NULL;
-	if (!r->route)
-		r->route = find_route(s, r);
-	r->limit = r->route && r->route->body_limit ? r->route->body_limit : s->c.default_body_limit;
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci ? ci->socket_context : NULL;
+}
+
+uint32_t http_client_addr(struct http_request *r)
+{
+	struct http_conn *hc = conn_of(r);
+	return hc ? hc->addr : 0;
+}
+
+static void refuse(struct http_request *r, enum http_failure why)
+{
+	r->refused = true;
+	r->refusal = why;
+}
+
+/* A body its Content-Length says will pass the limit of a route that
+ * collects it: answered at once, none of it read. */
+static bool declared_too_large(const struct http_request *r)
+{
+	const char *v = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (!v || !r->route || r->route->body_sink)
+		return false;
+	char *end;
+	errno = 0;
+	unsigned long long n = strtoull(v, &end, 10);
+	return end != v && (errno == ERANGE || n > r->limit);
+}
+
+/* Who may call: the route's hook or the server's; failures are counted
+ * by address, and a good answer forgets them. */
+static void authorize(struct http_server *s, struct http_request *r, uint32_t addr)
+{
 	int rc = 0;
+	bool asked = true;
 	if (r->route && r->route->authorize)
 		rc = r->route->authorize(r, r->auth_error, sizeof(r->auth_error));
 	else if (!(r->route && r->route->open) && s->c.authorize)
 		rc = s->c.authorize(s->c.cls, r, r->auth_error, sizeof(r->auth_error));
+	else
+		asked = false;
 	r->unauthorized = rc < 0;
+	if (!asked)
+		return;
+	if (rc == 0)
+		http_clients_succeeded(s->clients, addr);
+	else if (http_clients_failed(s->clients, addr, now_ms()))
+		log_info("op=http msg=\"authorization failed %u times: refused for %u s\" client=%u.%u.%u.%u",
+			 s->c.auth_failures, s->c.auth_lockout_s, addr >> 24, (addr >> 16) & 255, (addr >> 8) & 255,
+			 addr & 255);
+}
+
+/* With the headers: which route, what limit, whether the caller may.
+ * True when it is answered at once. */
+static bool request_begin(struct http_server *s, struct http_request *r)
+{
+	/* Refused before a hook runs: an intercept may do work (the envd
+	 * proxy connects to a guest). No route: nothing of the body is kept. */
+	struct http_conn *hc = conn_of(r);
+	if (!hc || !hc->admitted) {
+		refuse(r, HTTP_BUSY);
+		return false;
+	}
+	if ((r->retry_after_s = http_clients_locked(s->clients, hc->addr, now_ms()))) {
+		refuse(r, HTTP_LOCKED);
+		return false;
+	}
+	r->route = s->c.intercept ? s->c.intercept(s->c.cls, r) : NULL;
+	if (!r->route)
+		r->route = find_route(s, r);
+	r->limit = r->route && r->route->body_limit ? r->route->body_limit : s->c.default_body_limit;
+	authorize(s, r, hc->addr);
+	if (!declared_too_large(r))
+		return false;
+	refuse(r, r->unauthorized ? HTTP_UNAUTHORIZED : HTTP_TOO_LARGE);
+	return true;
 }
 
 static int request_body(struct http_request *r, const char *data, size_t len)
 {
-	/* Nothing of an unauthorized or unknown request's body is kept. */
-	if (r->unauthorized || !r->route)
+	/* Nothing of a refused, unauthorized or unknown request's body is kept. */
+	if (r->refused || r->unauthorized || !r->route)
 		return 0;
 	if (r->route->body_sink) {
 		if (r->body_error == 0)
@@ -110,6 +176,8 @@ static int request_body(struct http_request *r, const char *data, size_t len)
 
 static enum MHD_Result dispatch(struct http_server *s, struct http_request *r)
 {
+	if (r->refused)
+		return s->c.fail(r, r->refusal);
 	if (r->unauthorized)
 		return s->c.fail(r, HTTP_UNAUTHORIZED);
 	if (!r->route)
@@ -134,23 +202,33 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	return r;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-				  const char *version, const char *upload_data, size_t *upload_data_size,
-				  void **req_cls)
+/* The idle timeout counts only while MHD waits for the client: it is held
+ * while the application has the request (a handler may take minutes, a
+ * stream wait hours for its next bytes), and set again after, which also
+ * restarts its count (MHD's MHD_CONNECTION_OPTION_TIMEOUT from 0). */
+static void timeout_hold(struct http_server *s, struct MHD_Connection *conn)
 {
-	(void)version;
-	struct http_server *s = cls;
-	struct http_request *r = *req_cls;
-	if (!r)
-		return MHD_NO;
+	if (s->c.idle_timeout_s)
+		MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
+}
+
+static void timeout_release(struct http_server *s, struct MHD_Connection *conn)
+{
+	if (s->c.idle_timeout_s)
+		MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, s->c.idle_timeout_s);
+}
+
+static enum MHD_Result request_step(struct http_server *s, struct MHD_Connection *conn, const char *url,
+				    const char *method, const char *upload_data, size_t *upload_data_size,
+				    struct http_request *r)
+{
 	if (!r->conn) {
 		/* First call: headers only. */
 		r->conn = conn;
 		r->method = method;
 		r->path = url;
 		r->app = s->c.app;
-		request_begin(s, r);
-		return MHD_YES;
+		return request_begin(s, r) ? dispatch(s, r) : MHD_YES;
 	}
 	if (*upload_data_size) {
 		if (request_body(r, upload_data, *upload_data_size) < 0)
@@ -161,13 +239,29 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	return dispatch(s, r);
 }
 
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+				  const char *version, const char *upload_data, size_t *upload_data_size,
+				  void **req_cls)
+{
+	(void)version;
+	struct http_server *s = cls;
+	struct http_request *r = *req_cls;
+	if (!r)
+		return MHD_NO;
+	timeout_hold(s, conn);
+	enum MHD_Result ret = request_step(s, conn, url, method, upload_data, upload_data_size, r);
+	if (!r->streaming)
+		timeout_release(s, conn);
+	return ret;
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls, enum MHD_RequestTerminationCode toe)
 {
-	(void)cls;
-	(void)conn;
 	(void)toe;
 	struct http_request *r = *req_cls;
 	if (r) {
+		if (r->streaming)
+			timeout_release(cls, conn);
 		if (r->route && r->route->cleanup)
 			r->route->cleanup(r);
 		free(r->target);
@@ -177,23 +271,44 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	*req_cls = NULL;
 }
 
-/* With a certificate chooser: it finds its state as each connection's
- * socket context (before the handshake, which runs in the connection's
- * thread). */
+static uint32_t peer_addr(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+	return sa && sa->sa_family == AF_INET ? ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) : 0;
+}
+
+/* Each connection is counted against the caps as it starts (a request on
+ * one past them is refused), and gets its socket context, where a
+ * certificate chooser finds its state (before the handshake, which runs in
+ * the connection's thread). */
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 			  enum MHD_ConnectionNotificationCode code)
 {
-	(void)conn;
 	struct http_server *s = cls;
-	if (code == MHD_CONNECTION_NOTIFY_STARTED)
-		*socket_context = s->c.tls->select_cls;
+	struct http_conn *hc = *socket_context;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		if ((hc = calloc(1, sizeof(*hc)))) {
+			hc->select_cls = s->c.tls ? s->c.tls->select_cls : NULL;
+			hc->addr = peer_addr(conn);
+			hc->admitted = http_clients_open(s->clients, hc->addr, now_ms());
+		}
+		*socket_context = hc;
+		return;
+	}
+	if (hc && hc->admitted)
+		http_clients_close(s->clients, hc->addr);
+	free(hc);
+	*socket_context = NULL;
 }
 
-/* libmicrohttpd's own messages of an HTTPS server (most are a client's
- * failed handshake: a wrong name, an old TLS version) as one log line each. */
-static void on_tls_message(void *cls, const char *fmt, va_list ap)
+/* libmicrohttpd's own messages (an HTTPS server's are mostly a client's
+ * failed handshake: a wrong name, an old TLS version; any server's a
+ * request too large) as one log line each, never more than its first 255
+ * bytes. */
+static void on_message(void *cls, const char *fmt, va_list ap)
 {
-	(void)cls;
+	const struct http_server *s = cls;
 	char msg[256];
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	size_t n = strcspn(msg, "\n");
@@ -201,7 +316,7 @@ static void on_tls_message(void *cls, const char *fmt, va_list ap)
 	for (size_t i = 0; i < n; i++)
 		if (msg[i] == '"')
 			msg[i] = '\'';
-	log_info("op=https msg=\"%s\"", msg);
+	log_info("op=%s msg=\"%s\"", s->c.tls ? "https" : "http", msg);
 }
 
 /* TLS 1.2 and 1.3: older versions have known weaknesses (RFC 8996). */
@@ -213,6 +328,12 @@ int http_server_start(const struct http_server_config *c, struct http_server **r
 	if (!s)
 		return cove_errf(err, -ENOMEM, "http: out of memory");
 	s->c = *c;
+	struct http_client_limits limits = { c->max_connections, c->max_per_client, c->auth_failures,
+					     c->auth_lockout_s };
+	if (http_clients_new(&limits, &s->clients) < 0) {
+		free(s);
+		return cove_errf(err, -ENOMEM, "http: out of memory");
+	}
 	s->c.addr = NULL; /* the caller's, used only here (the bound port: http_server_port) */
 	unsigned port = ntohs(c->addr->sin_port);
 	const struct http_tls *tls = c->tls;
@@ -224,8 +345,10 @@ int http_server_start(const struct http_server_config *c, struct http_server **r
 		{ tls && !select ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, tls ? (void *)tls->cert : NULL },
 		{ tls && !select ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, tls ? (void *)tls->key : NULL },
 		{ select ? MHD_OPTION_HTTPS_CERT_CALLBACK2 : MHD_OPTION_END, 0, select ? tls->select : NULL },
-		{ select ? MHD_OPTION_NOTIFY_CONNECTION : MHD_OPTION_END, (intptr_t)on_connection, s },
-		{ tls ? MHD_OPTION_EXTERNAL_LOGGER : MHD_OPTION_END, (intptr_t)on_tls_message, NULL },
+		{ c->idle_timeout_s ? MHD_OPTION_CONNECTION_TIMEOUT : MHD_OPTION_END, (intptr_t)c->idle_timeout_s, NULL },
+		{ c->max_connections ? MHD_OPTION_CONNECTION_LIMIT : MHD_OPTION_END,
+		  (intptr_t)(c->max_connections + HTTP_EXTRA_CONNECTIONS(c->max_connections)), NULL },
+		{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_message, s },
 		{ MHD_OPTION_END, 0, NULL },
 	};
 	/* MHD stops at the first END: the ones set come first. */
@@ -238,9 +361,10 @@ int http_server_start(const struct http_server_config *c, struct http_server **r
 					     MHD_USE_ERROR_LOG | (tls ? MHD_USE_TLS : 0),
 				     (uint16_t)port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, c->addr,
 				     MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
-				     MHD_OPTION_CONNECTION_LIMIT, c->max_connections, MHD_OPTION_LISTENING_ADDRESS_REUSE,
+				     MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_LISTENING_ADDRESS_REUSE,
 				     1u, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	if (!s->daemon) {
+		http_clients_free(s->clients);
 		free(s);
 		return tls ? cove_errf(err, -EADDRINUSE, "http: cannot serve HTTPS on port %u", port)
 			   : cove_errf(err, -EADDRINUSE, "http: cannot listen on port %u", port);
@@ -260,5 +384,6 @@ void http_server_stop(struct http_server *s)
 	if (!s)
 		return;
 	MHD_stop_daemon(s->daemon);
+	http_clients_free(s->clients);
 	free(s);
 }

@@ -389,6 +389,12 @@ int manager_refresh(struct manager *m, const char *id, long duration_s, struct c
 	return change_deadline(m, id, duration_s, true, err);
 }
 
+static int streams_full(const char *id, struct cove_err *err)
+{
+	return cove_errf(err, -EBUSY, "sandbox '%s' has %d connections open through coved, its most", id,
+			 MANAGER_MAX_STREAMS);
+}
+
 int manager_connect(struct manager *m, const char *id, unsigned port, int timeout_ms, int *fd,
 		    struct cove_err *err)
 {
@@ -398,8 +404,12 @@ int manager_connect(struct manager *m, const char *id, unsigned port, int timeou
 	 * it away; the connection itself is made without the lock. */
 	pthread_mutex_lock(&m->lock);
 	struct entry *e = entry_find(m, id);
-	int netns = e && e->state == STORE_SANDBOX_RUNNING ? fcntl(sandbox_netns_fd(e->sb), F_DUPFD_CLOEXEC, 3) : -1;
+	bool full = e && e->nstreams >= MANAGER_MAX_STREAMS;
+	int netns = e && !full && e->state == STORE_SANDBOX_RUNNING ? fcntl(sandbox_netns_fd(e->sb), F_DUPFD_CLOEXEC, 3)
+								     : -1;
 	pthread_mutex_unlock(&m->lock);
+	if (full)
+		return streams_full(id, err);
 	if (netns < 0)
 		return cove_errf(err, -ENOENT, "sandbox '%s' is not running", id);
 	int sock = net_connect_tcp_abortive(netns, NET_GUEST_ADDR, (uint16_t)port, timeout_ms, true, err);
@@ -411,6 +421,8 @@ int manager_connect(struct manager *m, const char *id, unsigned port, int timeou
 	int r = 0;
 	if (!e || e->state != STORE_SANDBOX_RUNNING) {
 		r = cove_errf(err, -ENOENT, "sandbox '%s' ended", id);
+	} else if (e->nstreams >= MANAGER_MAX_STREAMS) { /* others connected meanwhile */
+		r = streams_full(id, err);
 	} else if (e->nstreams == e->streams_cap) {
 		size_t cap = e->streams_cap ? e->streams_cap * 2 : 16;
 		int *p = realloc(e->streams, cap * sizeof(*p));

@@ -284,6 +284,11 @@ int manager_get(struct manager *m, const char *id, struct manager_info *ret, str
  * answer. manager_disconnect unregisters it (before the caller closes it). */
 int manager_connect(struct manager *m, const char *id, unsigned port, int timeout_ms, int *fd,
 		    struct cove_err *err);
+/* The most connections to one sandbox's guest at once (manager_connect's
+ * -EBUSY past it): each holds a thread and about 150 KiB of coved's (the
+ * envd proxy's buffers), and a sandbox's clients should not take every
+ * connection coved serves. */
+#define MANAGER_MAX_STREAMS 256
 void manager_disconnect(struct manager *m, const char *id, int fd);
 
 struct manager_metric {

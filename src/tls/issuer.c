@@ -138,13 +138,15 @@ int tls_issuer_cert_pem(struct tls_issuer *is, const char *name, char **ret, str
 }
 
 /* libmicrohttpd gives each session its connection as the pointer, and the
- * HTTP server gives each connection the issuer as its socket context. */
+ * HTTP server gives each connection a socket context that points to the
+ * issuer (http_tls.select_cls). */
 static struct tls_issuer *issuer_of(gnutls_session_t session)
 {
 	struct MHD_Connection *conn = gnutls_session_get_ptr(session);
 	const union MHD_ConnectionInfo *ci =
 		conn ? MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT) : NULL;
-	return ci ? ci->socket_context : NULL;
+	void *const *select_cls = ci ? ci->socket_context : NULL;
+	return select_cls ? *select_cls : NULL;
 }
 
 /* GnuTLS asks during each handshake; what is handed over it releases

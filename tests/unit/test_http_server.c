@@ -5,12 +5,14 @@
 #include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -106,7 +108,7 @@ static int authorize(void *cls, struct http_request *r, char *why, size_t len)
 
 static enum MHD_Result refuse(struct http_request *r, enum http_failure what)
 {
-	static const unsigned status[] = { 401, 404, 405, 413, 500 };
+	static const unsigned status[] = { 401, 404, 405, 413, 500, 503, 429 };
 	char text[160];
 	snprintf(text, sizeof(text), "failure %d %s", (int)what, r->auth_error);
 	return http_reply(r, status[what], "text/plain", text, strlen(text));
@@ -135,16 +137,25 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* Sends request (whole) and returns the whole reply, malloc'd. */
-static char *exchange(const char *request)
+/* A connection to p from 127.0.0.from (any loopback address reaches
+ * 127.0.0.1), with a 5 s receive timeout. */
+static int dial(unsigned p, unsigned from)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)p),
 				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in src = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000000u | from) };
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&src, sizeof(src)), 0);
 	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	struct timeval tv = { .tv_sec = 5 };
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+/* Sends request (whole) on fd and returns the whole reply, malloc'd. */
+static char *exchange_on(int fd, const char *request)
+{
 	assert_int_equal(send(fd, request, strlen(request), MSG_NOSIGNAL), (ssize_t)strlen(request));
 	size_t cap = 8192, got = 0;
 	char *reply = malloc(cap);
@@ -156,21 +167,40 @@ static char *exchange(const char *request)
 	return reply;
 }
 
-/* The reply to request has status and contains each of the strings. */
-static void expect(const char *request, unsigned status, ...)
+static char *exchange(const char *request)
 {
-	char *reply = exchange(request);
+	return exchange_on(dial(port, 1), request);
+}
+
+/* The reply has status and contains each of the strings; freed. */
+static void check_reply(char *reply, const char *request, unsigned status, va_list ap)
+{
 	char line[32];
 	snprintf(line, sizeof(line), "HTTP/1.1 %u ", status);
 	if (strncmp(reply, line, strlen(line)) != 0)
-		fail_msg("%s: want %u, got: %s", request, status, reply);
-	va_list ap;
-	va_start(ap, status);
+		fail_msg("%.200s: want %u, got: %s", request, status, reply);
 	for (const char *s = va_arg(ap, const char *); s; s = va_arg(ap, const char *))
 		if (!strstr(reply, s))
-			fail_msg("%s: no '%s' in: %s", request, s, reply);
-	va_end(ap);
+			fail_msg("%.200s: no '%s' in: %s", request, s, reply);
 	free(reply);
+}
+
+/* The reply to request has status and contains each of the strings. */
+static void expect(const char *request, unsigned status, ...)
+{
+	va_list ap;
+	va_start(ap, status);
+	check_reply(exchange(request), request, status, ap);
+	va_end(ap);
+}
+
+/* The same from 127.0.0.from to port p. */
+static void expect_at(unsigned p, unsigned from, const char *request, unsigned status, ...)
+{
+	va_list ap;
+	va_start(ap, status);
+	check_reply(exchange_on(dial(p, from), request), request, status, ap);
+	va_end(ap);
 }
 
 #define CLOSE "Connection: close\r\n"
@@ -238,12 +268,168 @@ static void test_route_patterns(void **state)
 	assert_false(http_match("/sandboxes/{}", path, params, 2));
 }
 
+/* --- limits: a server of their own, with small numbers --- */
+
+static enum MHD_Result slow(struct http_request *r)
+{
+	sleep(2); /* longer than the idle timeout: a handler at work is not idle */
+	return http_reply_empty(r, 200);
+}
+
+static ssize_t late_chunk(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	(void)cls;
+	(void)max;
+	if (pos)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	sleep(2); /* a stream waiting for what to send is not idle either */
+	memcpy(buf, "late", 4);
+	return 4;
+}
+
+static enum MHD_Result late_stream(struct http_request *r)
+{
+	return http_stream(r, "text/plain", late_chunk, NULL, nothing);
+}
+
+static const struct http_route limit_routes[] = {
+	{ "GET", "/slow", slow },
+	{ "GET", "/late", late_stream },
+	{ "POST", "/body", echo_body, 8 },
+	{ "GET", "/own", taken, .authorize = self_authorize },
+};
+
+/* Caps (max_conns, per_client) only for the test of them: MHD tells of a
+ * closed connection a moment later, so back-to-back requests from one
+ * address may briefly count the one before. */
+static struct http_server *limits_start(unsigned *p, unsigned max_conns, unsigned per_client)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct http_server_config c = {
+		.addr = &sa, .routes = limit_routes, .nroutes = sizeof(limit_routes) / sizeof(limit_routes[0]),
+		.max_connections = max_conns, .max_per_client = per_client, .idle_timeout_s = 1, .auth_failures = 3,
+		.auth_lockout_s = 2, .default_body_limit = 4, .authorize = authorize, .fail = refuse,
+	};
+	struct http_server *s;
+	struct cove_err err = { 0 };
+	assert_int_equal(http_server_start(&c, &s, &err), 0);
+	*p = http_server_port(s);
+	return s;
+}
+
+#define GET_OWN(ticket) "GET /own" ticket " HTTP/1.1\r\nHost: x\r\n" CLOSE "\r\n"
+
+static void test_auth_lockout(void **state)
+{
+	(void)state;
+	unsigned p;
+	struct http_server *s = limits_start(&p, 64, 0);
+	/* A good answer forgets the failures before it. */
+	expect_at(p, 10, GET_OWN(""), 401, NULL);
+	expect_at(p, 10, GET_OWN(""), 401, NULL);
+	expect_at(p, 10, GET_OWN("?ticket=1"), 299, NULL);
+	expect_at(p, 10, GET_OWN(""), 401, NULL);
+	expect_at(p, 10, GET_OWN(""), 401, NULL);
+	/* The third in a row locks the address out: the right answer too. */
+	expect_at(p, 10, GET_OWN(""), 401, NULL);
+	expect_at(p, 10, GET_OWN(""), 429, "failure 6", NULL);
+	expect_at(p, 10, GET_OWN("?ticket=1"), 429, NULL);
+	/* Another address is not. */
+	expect_at(p, 11, GET_OWN("?ticket=1"), 299, NULL);
+	expect_at(p, 11, GET_OWN(""), 401, NULL);
+	sleep(2);
+	expect_at(p, 10, GET_OWN("?ticket=1"), 299, NULL);
+	http_server_stop(s);
+}
+
+/* Opens a connection from 127.0.0.from and waits until the server has it. */
+static int hold(unsigned p, unsigned from)
+{
+	int fd = dial(p, from);
+	usleep(100 * 1000);
+	return fd;
+}
+
+static void test_connection_caps(void **state)
+{
+	(void)state;
+	unsigned p;
+	struct http_server *s = limits_start(&p, 4, 2);
+	int a = hold(p, 20), b = hold(p, 20);
+	/* A third from the same address is answered 503 and closed. */
+	expect_at(p, 20, GET_OWN("?ticket=1"), 503, "failure 5", NULL);
+	int c = hold(p, 21), d = hold(p, 21);
+	/* Four open: any address is over the total. */
+	expect_at(p, 22, GET_OWN("?ticket=1"), 503, NULL);
+	/* The connections held from the start are served. */
+	char *reply = exchange_on(b, GET_OWN("?ticket=1"));
+	assert_memory_equal(reply, "HTTP/1.1 299", 12);
+	free(reply);
+	/* A place freed is taken (MHD tells of a closed connection soon). */
+	close(a);
+	bool served = false;
+	for (int i = 0; i < 40 && !served; i++) {
+		usleep(50 * 1000);
+		reply = exchange_on(dial(p, 22), GET_OWN("?ticket=1"));
+		served = strncmp(reply, "HTTP/1.1 299", 12) == 0;
+		free(reply);
+	}
+	assert_true(served);
+	close(c);
+	close(d);
+	http_server_stop(s);
+}
+
+static void test_timeouts_and_sizes(void **state)
+{
+	(void)state;
+	unsigned p;
+	struct http_server *s = limits_start(&p, 64, 0);
+	/* An idle connection is closed after the timeout (1 s). */
+	int fd = hold(p, 30);
+	char byte;
+	struct timespec t0, t1; /* monotonic: the wall clock may be stepped meanwhile */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(recv(fd, &byte, 1, 0), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	if (ms < 500 || ms >= 4000)
+		fail_msg("the idle connection was closed after %ld ms", ms);
+	close(fd);
+	/* A handler and a stream that take longer are not cut. */
+	expect_at(p, 30, "GET /slow HTTP/1.1\r\nHost: x\r\nK: yes\r\n" CLOSE "\r\n", 200, NULL);
+	expect_at(p, 30, "GET /late HTTP/1.1\r\nHost: x\r\nK: yes\r\n" CLOSE "\r\n", 200, "late", NULL);
+	/* A body declared too large is refused before any of it is sent. */
+	expect_at(p, 30, "POST /body HTTP/1.1\r\nHost: x\r\nK: yes\r\nContent-Length: 1000000000\r\n\r\n", 413,
+		  "failure 3", NULL);
+	/* ... and when the client sends it anyway, the reply still reaches it. */
+	size_t blen = 200 * 1024;
+	char *sent = malloc(blen + 128);
+	int hn = snprintf(sent, 128, "POST /body HTTP/1.1\r\nHost: x\r\nK: yes\r\nContent-Length: %zu\r\n\r\n", blen);
+	memset(sent + hn, 'b', blen);
+	sent[hn + blen] = '\0';
+	expect_at(p, 30, sent, 413, "failure 3", NULL);
+	free(sent);
+	/* Headers past MHD's per-connection memory (32 KiB): 431. */
+	size_t big = 40 * 1024;
+	char *req = malloc(big + 128);
+	int n = snprintf(req, 128, "GET /own?ticket=1 HTTP/1.1\r\nHost: x\r\nX-Big: ");
+	memset(req + n, 'a', big);
+	memcpy(req + n + big, "\r\n\r\n", 5);
+	expect_at(p, 30, req, 431, NULL);
+	free(req);
+	http_server_stop(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_requests),
 		cmocka_unit_test(test_route_patterns),
+		cmocka_unit_test(test_auth_lockout),
+		cmocka_unit_test(test_connection_caps),
+		cmocka_unit_test(test_timeouts_and_sizes),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

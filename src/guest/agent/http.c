@@ -122,6 +122,9 @@ static enum MHD_Result fail_rest(struct http_request *r, enum http_failure what)
 		return http_reply(r, 405, "text/plain", "method not allowed\n", 19);
 	case HTTP_TOO_LARGE:
 		return agent_reply_rest_error(r, 413, "request body too large");
+	case HTTP_BUSY:
+		return agent_reply_rest_error(r, 503, "too many connections");
+	case HTTP_LOCKED: /* never: auth_failures is 0 */
 	case HTTP_NO_MEMORY:
 		break;
 	}
@@ -142,6 +145,9 @@ static enum MHD_Result fail(struct http_request *r, enum http_failure what)
 		return http_reply(r, 405, "text/plain", "method not allowed\n", 19);
 	case HTTP_TOO_LARGE:
 		return agent_reply_error(r, "resource_exhausted", "request body too large");
+	case HTTP_BUSY:
+		return agent_reply_error(r, "unavailable", "too many connections");
+	case HTTP_LOCKED: /* never: auth_failures is 0 */
 	case HTTP_NO_MEMORY:
 		break;
 	}

@@ -104,6 +104,9 @@ static enum MHD_Result fail(struct http_request *r, enum http_failure what)
 		return http_reply_text(r, 405, "method not allowed");
 	case HTTP_TOO_LARGE:
 		return http_reply_text(r, 413, "request body too large");
+	case HTTP_BUSY:
+		return http_reply_text(r, 503, "too many connections");
+	case HTTP_LOCKED: /* never: auth_failures is 0 */
 	case HTTP_NO_MEMORY:
 		break;
 	}
