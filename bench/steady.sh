@@ -27,7 +27,9 @@ start_coved "$base/coved.log" --api-key "$key" --net-pool 4 --max-sandboxes 64 -
 pid=$coved_pid
 # BENCH_STEADY_NICE=N: coved and the VMMs it starts at that niceness, for a
 # run beside other work (the figures per 1,000 commands still compare).
-[ -n "${BENCH_STEADY_NICE:-}" ] && renice -n "$BENCH_STEADY_NICE" -p "$pid" >/dev/null
+# Niceness is a thread's: all of coved's (its process group; threads and
+# VMMs made later inherit it).
+[ -n "${BENCH_STEADY_NICE:-}" ] && renice -n "$BENCH_STEADY_NICE" -g "$(ps -o pgid= -p "$pid")" >/dev/null
 # coved's RSS (KiB) and CPU (utime + stime, ticks) every few seconds.
 (
     while kill -0 "$pid" 2>/dev/null; do

@@ -34,7 +34,7 @@ static const struct env_setting_info settings[ENV_SETTINGS_COUNT] = {
 	[ENV_GUEST_TOOLS] = { "COVE_GUEST_TOOLS", NULL, "tools", "BIN/../guest/tools, else " COVE_SHARE_DIR "/tools",
 			      "the scripts cove template build runs for a Debian recipe" },
 	[ENV_VMM_BINARY] = { "COVE_QEMU", NULL, NULL, "qemu-system-x86_64 on PATH", "the VMM binary" },
-	[ENV_VMM_IDS] = { "COVE_VMM_IDS", COVE_DEFAULT_VMM_IDS, NULL, NULL,
+	[ENV_VMM_IDS] = { "COVE_VMM_IDS", COVE_DEFAULT_VMM_IDS, NULL, COVE_DEFAULT_VMM_IDS,
 			  "the ids VMMs run as, FIRST:COUNT (FIRST: the group all share; each VMM its own uid above it), "
 			  "or off (as root)" },
 	[ENV_NET_NAME] = { "COVE_NET_NAME", COVE_DEFAULT_NET_NAME, NULL, COVE_DEFAULT_NET_NAME,

@@ -52,9 +52,10 @@ check "every capability set is empty (inheritable, permitted, effective, boundin
 [ "$(status "$pa" NoNewPrivs)" = 1 ]; check "no_new_privs is set" $? "$(status "$pa" NoNewPrivs)"
 [ "$(status "$pa" Seccomp)" = 2 ]; check "a seccomp filter is on (QEMU's -sandbox)" $? "$(status "$pa" Seccomp)"
 ls -A "/proc/$pa/root" | sort | tr '\n' ' ' >"$base/root"
-[ "$(cat "$base/root")" = "bin disk.qcow2 kernel layer.qcow2 lib lib64 memory rootfs usr var " ] ||
-    [ "$(cat "$base/root")" = "bin disk.qcow2 kernel layer.qcow2 lib lib64 rootfs usr var " ]
-check "its root holds its kernel, disks, memory file and read-only /usr, nothing else" $? "$(cat "$base/root")"
+[ "$(cat "$base/root")" = "bin dev disk.qcow2 kernel layer.qcow2 lib lib64 memory rootfs usr var " ] &&
+    [ "$(ls -A "/proc/$pa/root/dev" | tr '\n' ' ')" = "null " ]
+check "its root holds its kernel, disks, memory file, read-only /usr and /dev/null, nothing else" $? \
+    "$(cat "$base/root") dev: $(ls -A "/proc/$pa/root/dev" | tr '\n' ' ')"
 grep -qE '^Max open files +4096 ' "/proc/$pa/limits" && grep -qE '^Max core file size +0 +0 ' "/proc/$pa/limits" &&
     grep -qE '^Max processes +512 ' "/proc/$pa/limits" && ! grep -qE '^Max file size +unlimited' "/proc/$pa/limits"
 check "resource limits: open files, no core dumps, processes, file size" $? "$(grep -E 'open|core|processes|file size' "/proc/$pa/limits")"
