@@ -221,6 +221,11 @@ void entry_abandon(struct manager *m, struct entry *e, const char *op, const str
  * memory or its disk alone, under the lock. */
 int entry_pause_locked(struct manager *m, struct entry *e, bool memory, bool *ended, struct cove_err *err);
 
+/* reaper.c, for the sampler's rounds: ends each sandbox whose VMM exited
+ * on its own (killed, crashed), so that none is listed that cannot answer.
+ * Under the lock; it is let go while each is torn down. */
+void reaper_end_dead(struct manager *m);
+
 /* The other threads. */
 void *reaper_main(void *arg);
 void *sampler_main(void *arg);
