@@ -392,12 +392,20 @@ export class Soak {
     return new Map(res.body.map((s) => [s.sandboxID, s]));
   }
 
+  // A listed running sandbox answers an exec within 30 s (an agent killed
+  // is restarted by cove-init), or is no longer listed (coved ended it:
+  // its VMM died, its deadline went by).
   async answers(id) {
     const deadline = Date.now() + 30_000;
     let last;
     do {
       last = await run(this.cove, ['exec', id, '--', 'echo', 'alive'], { timeoutMs: 30_000 });
       if (last.code === 0 && last.stdout.trim() === 'alive') { this.stats.answered++; return []; }
+      const now = await this.listed();
+      if (now && !now.has(id)) {
+        this.opLog.add(`settle: ${id} is no longer listed (${last.stderr.trim().slice(0, 100)})`);
+        return [];
+      }
       await sleep(1000);
     } while (Date.now() < deadline);
     const s = this.sandboxes.get(id);
