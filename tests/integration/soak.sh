@@ -7,7 +7,8 @@
 # (default 5) with a fixed SOAK_SEED (default 19), every fault kind at least
 # once; `make soak` runs 200 cycles. coved's state directory is a tmpfs of
 # SOAK_STATE_MIB (default 3072) the soak mounts, so that it can fill it.
-# Prints TAP: one test, the whole soak.
+# Prints TAP: one test, the whole soak; its operations, coved's log and the
+# counts are left in BUILD/soak-last/.
 set -u
 build=${COVE_BUILD:-$(cd "$(dirname "$0")/../../build" && pwd)}
 node_dir=${COVE_NODE_DIR:-$build/node}
@@ -37,6 +38,9 @@ cleanup() {
     [ -s "$base/coved.pid" ] && kill -KILL "$(cat "$base/coved.pid")" 2>/dev/null && wait_gone "$(cat "$base/coved.pid")" 200
     "$build/bin/cove" net gc --pool >/dev/null 2>&1
     umount "$SOAK_STATE_DIR" 2>/dev/null
+    # What the last soak did, for a look afterwards.
+    rm -rf "$build/soak-last" && mkdir -p "$build/soak-last" &&
+        cp "$base"/out "$base"/ops.log "$base"/coved.log "$base"/summary.json "$build/soak-last/" 2>/dev/null
     [ -n "${SOAK_KEEP:-}" ] && echo "# kept: $base" || rm -rf "$base"
 }
 trap cleanup EXIT
@@ -50,6 +54,6 @@ rc=$?
 driver=""
 sed 's/^/# /' "$base/out"
 summary=$(grep '^soak: seed=.*status=' "$base/out" | tail -1)
-check "soak: ${summary#soak: }" "$rc" "coved's log: $base/coved.log (removed)"
+check "soak: ${summary#soak: }" "$rc" "its operations, coved's log and the counts: $build/soak-last/"
 [ "$rc" = 0 ] || { echo "# coved's log, last lines:"; tail -40 "$base/coved.log" | sed 's/^/#   /'; }
 exit "$rc"

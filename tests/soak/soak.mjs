@@ -43,7 +43,7 @@ Object.assign(env, { E2B_API_URL: coved.url, E2B_SANDBOX_URL: coved.url, E2B_API
 delete env.E2B_DEBUG;
 
 const r = rng(seed);
-const opLog = new OpLog(20);
+const opLog = new OpLog(20, `${base}/ops.log`);
 const soak = new Soak({
   Sandbox, coved, r, opLog, build, base, stateDir,
   template: env.SOAK_TEMPLATE || 'tiny', opsPerCycle: Number(env.SOAK_OPS || 6),

@@ -5,7 +5,7 @@
 // violation is reported with.
 import { spawn, execFile } from 'node:child_process';
 import { createServer } from 'node:net';
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { readFileSync, writeFileSync, appendFileSync, existsSync } from 'node:fs';
 
 // run(file, args, {timeoutMs, env, input}) -> {code, stdout, stderr}; never throws.
 export function run(file, args, opts = {}) {
@@ -155,10 +155,13 @@ export async function dbQuery(db, sql) {
 }
 
 // The operations so far, the last of which a violation is shown with.
+// Every line also goes to the file at path (SOAK_BASE/ops.log).
 export class OpLog {
-  constructor(keep = 20) { this.keep = keep; this.lines = []; }
+  constructor(keep, path) { this.keep = keep; this.path = path; this.lines = []; }
   add(line) {
-    this.lines.push(`${new Date().toISOString()} ${line}`);
+    const stamped = `${new Date().toISOString()} ${line}`;
+    appendFileSync(this.path, `${stamped}\n`);
+    this.lines.push(stamped);
     if (this.lines.length > this.keep) this.lines.shift();
   }
   dump() { return this.lines.join('\n'); }
