@@ -177,6 +177,7 @@ export class Soak {
       }
       case 'kill': {
         const xs = [...this.sandboxes.values()];
+        if (!xs.length) return 'kill: none';
         const s = this.r.pick(xs);
         s.state = 'unknown';
         s.mayVanish = true;
