@@ -129,14 +129,13 @@ export class Soak {
       case 'resume': {
         const s = this.pick('paused');
         if (!s) return 'resume: none paused';
-        s.state = 'unknown';
+        // A resume or read cut short by a fault: settle() reads it.
+        Object.assign(s, { state: 'unknown', markerPending: true });
         if (useCli) await this.cli(['resume', '--timeout', String(LONG_S), s.id]);
         s.sbx = await this.Sandbox.connect(s.id, { timeoutMs: LONG_S * 1000 });
         Object.assign(s, { state: 'running', endMs: Date.now() + LONG_S * 1000, diskOnly: false });
-        const got = (await s.sbx.files.read(`${this.home}/soak-marker`).catch((e) => `(${e.message})`)).trim();
-        if (s.marker && got !== s.marker) return { violation: `resumed ${s.id} without its files: marker '${got}', written '${s.marker}'` };
-        if (s.marker) this.stats.markersOk++;
-        return `resume ${s.id}${useCli ? ' (cli)' : ''}`;
+        const v = await this.checkMarker(s, (await s.sbx.files.read(`${this.home}/soak-marker`)).trim());
+        return v ? { violation: v } : `resume ${s.id}${useCli ? ' (cli)' : ''}`;
       }
       case 'fork': {
         // A paused sandbox forks from its saved copy: one with its memory.
@@ -394,7 +393,23 @@ export class Soak {
         this.opLog.add(`settle: adopted ${id} (${l.state}), made by an operation cut short`);
       }
     for (const [id, l] of listed) if (l.state === 'running') v.push(...await this.answers(id));
+    for (const s of this.sandboxes.values()) {
+      if (!s.markerPending || s.state !== 'running') continue;
+      const got = await run(this.cove, ['cp', `${s.id}:${this.home}/soak-marker`, '-'], { timeoutMs: 60_000 });
+      if (got.code !== 0 && !(await this.listed())?.has(s.id)) continue;
+      const problem = this.checkMarker(s, got.code === 0 ? got.stdout.trim() : `(cove cp: ${got.stderr.trim()})`);
+      if (problem) v.push(problem);
+    }
     return v;
+  }
+
+  // The marker written before s's pause, read back after its resume.
+  checkMarker(s, got) {
+    s.markerPending = false;
+    if (!s.marker) return null;
+    if (got !== s.marker) return `resumed ${s.id} without its files: marker '${got}', written '${s.marker}'`;
+    this.stats.markersOk++;
+    return null;
   }
 
   async listed() {
