@@ -4,7 +4,7 @@
 # SIGKILLed, a VMM killed, a guest's agent killed, the state directory's
 # file system full, the instance's nft table deleted, the clock stepped),
 # the invariants checked after each. In make check a short one: SOAK_CYCLES
-# (default 5) with a fixed SOAK_SEED (default 19), every fault kind at least
+# (default 6) with a fixed SOAK_SEED (default 19), every fault kind at least
 # once; `make soak` runs 200 cycles. coved's state directory is a tmpfs of
 # SOAK_STATE_MIB (default 3072) the soak mounts, so that it can fill it.
 # Prints TAP: one test, the whole soak; its operations, coved's log and the
@@ -24,7 +24,7 @@ need_snapshot "$template"
 base=$(mktemp -d /tmp/cove-soak.XXXXXX)
 export SOAK_BASE=$base SOAK_STATE_DIR=$base/state COVE_RUN_DIR=$base/run COVE_LOG_DIR=$base/log
 export COVE_NODE_DIR=$node_dir SOAK_TEMPLATE=$template
-export SOAK_CYCLES=${SOAK_CYCLES:-5} SOAK_SEED=${SOAK_SEED:-19}
+export SOAK_CYCLES=${SOAK_CYCLES:-6} SOAK_SEED=${SOAK_SEED:-19}
 mkdir -p "$SOAK_STATE_DIR"
 # The clock put back should the driver be killed while it was stepped
 # (clock-step holds the offset in ms), the driver's coved ended, the tmpfs
