@@ -31,6 +31,7 @@ export class Soak {
     this.snapshots = [];
     this.everSeen = new Set();
     this.clockOffsetMs = 0;
+    this.agentKilledAt = 0;
     this.faultActive = null;
     this.stats = { cycles: 0, ops: 0, faultCount: 0, ok: {}, failed: {}, faults: {}, violations: [], unexpected: [],
                    checks: 0, findings: {}, answered: 0, markersOk: 0, expired: 0, vmmKilled: 0, most: 0 };
@@ -180,8 +181,14 @@ export class Soak {
         const s = this.r.pick(xs);
         s.state = 'unknown';
         s.mayVanish = true;
-        if (useCli) await this.cli(['kill', s.id]);
-        else await this.Sandbox.kill(s.id);
+        try {
+          if (useCli) await this.cli(['kill', s.id]);
+          else await this.Sandbox.kill(s.id);
+        } catch (e) {
+          // Gone already (its deadline went by during a clock step, say).
+          if (/not found/.test(e.message)) this.sandboxes.delete(s.id);
+          throw e;
+        }
         this.sandboxes.delete(s.id);
         return `kill ${s.id}${useCli ? ' (cli)' : ''}`;
       }
@@ -210,7 +217,8 @@ export class Soak {
       const msg = String(e.message ?? e).split('\n')[0].slice(0, 300);
       count(this.stats.failed, kind);
       // With its table deleted, coved makes no slot until it starts again.
-      const during = this.faultActive ?? (this.rulesFlushed ? 'nft-flush, until coved starts again' : null);
+      const during = this.faultActive ?? (this.rulesFlushed ? 'nft-flush, until coved starts again'
+        : Date.now() - this.agentKilledAt < 10_000 ? 'agent-kill, the agent starting again' : null);
       this.opLog.add(`${kind} FAILED after ${Date.now() - t0} ms${during ? ` (during ${during})` : ''}: ${msg}`);
       if (msg.startsWith('HUNG')) return msg;
       if (!during) this.stats.unexpected.push(`${kind}: ${msg}`);
@@ -292,7 +300,7 @@ export class Soak {
     if (!s) return 'no running sandbox to kill the agent of';
     const res = await run(this.cove, ['exec', s.id, '--', 'sh', '-c', KILL_AGENT], { timeoutMs: 60_000 });
     s.sbx = null;
-    s.agentKilled = true;
+    this.agentKilledAt = Date.now();
     return `killed cove-agent in ${s.id} (the exec: exit ${res.code})`;
   }
 
