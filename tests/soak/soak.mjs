@@ -71,7 +71,7 @@ function plan() {
 function report(status) {
   const s = soak.stats;
   const line = (o) => Object.entries(o).sort().map(([k, v]) => `${k}=${v}`).join(' ') || '-';
-  const secs = ((Date.now() - started) / 1000).toFixed(0);
+  const secs = ((performance.now() - started) / 1000).toFixed(0);
   console.log(`soak: seed=${seed} cycles=${s.cycles}/${cycles} ops=${s.ops} faults=${s.faultCount} violations=${s.violations.length} wall_s=${secs} status=${status}`);
   console.log(`soak: ops ok: ${line(s.ok)}`);
   console.log(`soak: ops refused or failed (expected under faults): ${line(s.failed)}`);
@@ -90,14 +90,15 @@ function violation(what) {
   console.log(`soak: coved's log, last lines:\n${tail(`${base}/coved.log`, 25).split('\n').map((l) => `  ${l}`).join('\n')}`);
 }
 
-const started = Date.now();
+// Monotonic: the clock-step fault moves Date.now().
+const started = performance.now();
 console.log(`soak: seed=${seed} cycles=${cycles} template=${soak.template} faults=${faultKinds.join(',')} (SOAK_SEED=${seed} repeats it)`);
 let status = 'clean';
 try {
   await coved.start();
   const schedule = plan();
   for (let c = 0; c < cycles; c++) {
-    if (maxSeconds && (Date.now() - started) / 1000 > maxSeconds) { status = 'time-bound'; break; }
+    if (maxSeconds && (performance.now() - started) / 1000 > maxSeconds) { status = 'time-bound'; break; }
     opLog.add(`--- cycle ${c + 1}: faults ${schedule[c].join(',') || 'none'}`);
     const problems = await soak.cycle(schedule[c]);
     problems.push(...await soak.settle());
