@@ -324,10 +324,11 @@ static void unrecorded_add(struct manager *m, const char *id)
 static int forget_records(struct manager *m, const char *id)
 {
 	struct cove_err err = { 0 };
-	struct net_slot *slot = NULL;
-	if (net_slot_find(m->c.net, id, &slot, &err) == 0 && net_slot_release(m->c.net, slot, &err) < 0)
+	if (net_slot_forget(m->c.net, id, &err) < 0 || store_sandbox_delete(m->c.store, id, &err) < 0) {
+		log_debug("sandbox=%s op=forget msg=\"%s; tried again later\"", id, err.msg);
 		return -EIO;
-	return store_sandbox_delete(m->c.store, id, &err) < 0 ? -EIO : 0;
+	}
+	return 0;
 }
 
 void entry_forget_unrecorded(struct manager *m)

@@ -565,6 +565,27 @@ int net_slot_find(struct net_slots *ns, const char *sandbox, struct net_slot **r
 	return slot_new(ns, &rec, ret, err);
 }
 
+int net_slot_forget(struct net_slots *ns, const char *sandbox, struct cove_err *err)
+{
+	struct store_slot rec;
+	int r = store_slot_find_sandbox(ns->store, sandbox, &rec, err);
+	/* One being released already is the release's (its reaper holds the
+	 * index until the record goes). */
+	if (r == -ENOENT || (r == 0 && rec.state != STORE_SLOT_USED))
+		return 0;
+	if (r < 0)
+		return r;
+	if (rec.vmm.pid > 0 && proc_identity_matches(&rec.vmm))
+		return cove_errf(err, -EBUSY, "slot %u of '%s': its VMM still runs", rec.index, sandbox);
+	rec.holder = ns->self;
+	r = put_state(ns, &rec, STORE_SLOT_DESTROYING, err);
+	if (r == 0)
+		r = slots_remove_all(ns, rec.index, err);
+	if (r == 0)
+		r = store_slot_delete(ns->store, rec.index, err);
+	return r < 0 ? cove_err_prefix(err, "forget network slot %u of '%s'", rec.index, sandbox) : 0;
+}
+
 int net_slot_connect(const struct net_slot *slot, uint16_t port, int timeout_ms, struct cove_err *err)
 {
 	return net_connect_tcp_abortive(slot->netns_fd, NET_GUEST_ADDR, port, timeout_ms, true, err);
