@@ -113,7 +113,7 @@ try {
       else await sleep(2000);
     }
     for (const f of findings) {
-      const kind = f.replace(/\b[a-z0-9]{20}\b|\d+/g, 'N');
+      const kind = f.replace(/\/\S*\/([a-z0-9]{20})/g, '$1').replace(/\b[a-z0-9]{20}\b|\d+/g, 'N');
       if (!soak.stats.findings[kind]) console.log(`soak: finding after cycle ${c + 1} (counted, not a violation): ${f}`);
       soak.stats.findings[kind] = (soak.stats.findings[kind] ?? 0) + 1;
     }
