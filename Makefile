@@ -10,6 +10,8 @@
 #   make tsan     the threaded programs' tests again under ThreadSanitizer
 #                 (TSAN_TESTS; TESTS= for others)
 #   make bench    the benchmarks
+#   make soak     SOAK_CYCLES (200) cycles of random operations with faults on
+#                 a real coved, invariants checked after each (not in check)
 
 BUILD ?= build
 O := $(BUILD)/obj
@@ -84,7 +86,7 @@ TEMPLATE_IMAGES := $(ROOTFS_TINY) $(DEBOOTSTRAP_TEMPLATES:%=$(TEMPLATES)/%/rootf
 TEMPLATE_SNAPSHOTS := $(TEMPLATE_IMAGES:%/rootfs.ext4=%/snapshot/snapshot.conf)
 GUEST_TOOLS := $(GUEST)/tools/debootstrap.sh $(GUEST)/tools/image.sh
 
-.PHONY: all deps demo check test asan tsan bench clean programs guest-image kernel test-deps templates
+.PHONY: all deps demo check test asan tsan bench soak clean programs guest-image kernel test-deps templates
 all: programs guest-image test-deps
 
 # The official E2B SDK, a real client for the protocol tests (tests/e2b).
@@ -283,6 +285,16 @@ check: deps
 
 test: all
 	@tests/run.sh $(BUILD) $(TESTS)
+
+# The soak (tests/soak, through tests/integration/soak.sh): bounded in count
+# and time; a random seed unless SOAK_SEED is given (it is printed). It takes
+# the integration tests' lock itself: it uses their network instance.
+SOAK_CYCLES ?= 200
+SOAK_MAX_SECONDS ?= 10800
+SOAK_SEED ?= $(shell od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+soak: all
+	@flock /tmp/cove-integration.lock env VERBOSE=1 SOAK_CYCLES=$(SOAK_CYCLES) SOAK_SEED=$(SOAK_SEED) \
+		SOAK_MAX_SECONDS=$(SOAK_MAX_SECONDS) tests/run.sh $(BUILD) soak.sh
 
 # Sanitizers: a separate tree of host binaries; the guest image is shared.
 SANITIZERS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined

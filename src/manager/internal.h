@@ -140,6 +140,9 @@ struct manager {
 	bool builder_running;
 	char building[40];         /* the build running now, "" none */
 	struct build_log *logs;    /* logs in memory, most recently used first */
+	/* Ended sandboxes whose record or slot is still to be removed. */
+	char (*unrecorded)[64];
+	size_t nunrecorded, unrecorded_cap;
 };
 
 static inline int64_t wall_ms(void)
@@ -188,6 +191,11 @@ uint64_t saved_usage(const struct manager *m, const char *id);
 void saved_remove(struct manager *m, const char *id);
 void entry_teardown(struct manager *m, struct entry *e, const char *why);
 void entry_destroy(struct manager *m, struct entry *e, const char *why);
+/* A sandbox ended while its records could not be written (the state's file
+ * system full) keeps its record and its slot (release records first) until
+ * entry_forget_unrecorded, on each sampler round, removes them once writes
+ * work again. Under the lock; it is let go while each is tried. */
+void entry_forget_unrecorded(struct manager *m);
 void entry_sandbox_config(const struct manager *m, const struct entry *e, const struct template *tpl,
 			  struct sandbox_config *sc);
 /* e is no longer busy: those waiting on `settled` look again. */
@@ -224,6 +232,11 @@ void entry_abandon(struct manager *m, struct entry *e, const char *op, const str
 /* lifecycle.c, for the reaper: pauses e (running, not busy) with its
  * memory or its disk alone, under the lock. */
 int entry_pause_locked(struct manager *m, struct entry *e, bool memory, bool *ended, struct cove_err *err);
+
+/* reaper.c, for the sampler's rounds: ends each sandbox whose VMM exited
+ * on its own (killed, crashed), so that none is listed that cannot answer.
+ * Under the lock; it is let go while each is torn down. */
+void reaper_end_dead(struct manager *m);
 
 /* The other threads. */
 void *reaper_main(void *arg);

@@ -180,6 +180,7 @@ void manager_close(struct manager *m)
 	pthread_cond_destroy(&m->settled);
 	pthread_cond_destroy(&m->build_wake);
 	pthread_mutex_destroy(&m->lock);
+	free(m->unrecorded);
 	free(m);
 }
 

@@ -1,10 +1,31 @@
 /* The reaper: ends (or, with auto_pause, pauses: with its memory, or its
- * disk alone) each sandbox at its deadline. */
+ * disk alone) each sandbox at its deadline; and ends those whose VMM
+ * exited on its own (reaper_end_dead, on the sampler's rounds). */
 #include "manager/internal.h"
 
 #include <stdio.h>
 
 #include "common/log.h"
+#include "sandbox/sandbox.h"
+
+void reaper_end_dead(struct manager *m)
+{
+	struct entry *e = m->list;
+	while (e) {
+		/* A busy one is another thread's, which sees its VMM gone itself
+		 * (lifecycle.c); a saved one has no VMM. */
+		if (e->busy || !e->sb || vmm_state(sandbox_vmm(e->sb)) != VMM_STATE_STOPPED) {
+			e = e->next;
+			continue;
+		}
+		log_warn("sandbox=%s op=watch msg=\"its VMM exited on its own; ending it\"", e->id);
+		entry_unlink(m, e);
+		pthread_mutex_unlock(&m->lock);
+		entry_destroy(m, e, "vmm-died");
+		pthread_mutex_lock(&m->lock);
+		e = m->list; /* the list may have changed meanwhile */
+	}
+}
 
 void *reaper_main(void *arg)
 {

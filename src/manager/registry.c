@@ -14,6 +14,7 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/proc.h"
+#include "net/net.h"
 #include "sandbox/sandbox.h"
 #include "template/template.h"
 
@@ -300,19 +301,73 @@ void saved_remove(struct manager *m, const char *id)
 /* Ends a sandbox nobody else reaches any more (out of the list, or still
  * creating): its record says dead before anything is torn down, and goes
  * once all is. */
+/* Remembers id for entry_forget_unrecorded (without the lock). */
+static void unrecorded_add(struct manager *m, const char *id)
+{
+	pthread_mutex_lock(&m->lock);
+	if (m->nunrecorded == m->unrecorded_cap) {
+		size_t cap = m->unrecorded_cap ? m->unrecorded_cap * 2 : 8;
+		char(*p)[64] = realloc(m->unrecorded, cap * sizeof(*p));
+		if (p) {
+			m->unrecorded = p;
+			m->unrecorded_cap = cap;
+		}
+	}
+	if (m->nunrecorded < m->unrecorded_cap)
+		snprintf(m->unrecorded[m->nunrecorded++], 64, "%s", id);
+	else
+		log_warn("sandbox=%s op=kill msg=\"out of memory: its record stays until coved starts again\"", id);
+	pthread_mutex_unlock(&m->lock);
+}
+
+/* Its slot (if it still has one) and its record; 0 once both are gone. */
+static int forget_records(struct manager *m, const char *id)
+{
+	struct cove_err err = { 0 };
+	if (net_slot_forget(m->c.net, id, &err) < 0 || store_sandbox_delete(m->c.store, id, &err) < 0) {
+		log_debug("sandbox=%s op=forget msg=\"%s; tried again later\"", id, err.msg);
+		return -EIO;
+	}
+	return 0;
+}
+
+void entry_forget_unrecorded(struct manager *m)
+{
+	while (m->nunrecorded) {
+		char id[64];
+		snprintf(id, sizeof(id), "%s", m->unrecorded[0]);
+		pthread_mutex_unlock(&m->lock);
+		int r = forget_records(m, id);
+		pthread_mutex_lock(&m->lock);
+		if (r < 0)
+			return; /* still failing: the next round */
+		log_info("sandbox=%s op=forget msg=\"its record and slot, left when they could not be written, are gone\"",
+			 id);
+		/* Only this thread removes: it is still the first. */
+		memmove(m->unrecorded, m->unrecorded + 1, --m->nunrecorded * sizeof(*m->unrecorded));
+	}
+}
+
 void entry_teardown(struct manager *m, struct entry *e, const char *why)
 {
 	int64_t t0 = now_us();
 	struct cove_err err = { 0 };
-	if (entry_record(m, e, STORE_SANDBOX_DEAD, &err) < 0)
+	bool unrecorded = false;
+	if (entry_record(m, e, STORE_SANDBOX_DEAD, &err) < 0) {
 		log_warn("sandbox=%s op=kill msg=\"%s\"", e->id, err.msg);
+		unrecorded = true;
+	}
 	if (e->sb) {
 		vmm_remove_logs(sandbox_vmm(e->sb));
 		e->sb = sandbox_free(e->sb);
 	}
 	saved_remove(m, e->id);
-	if (store_sandbox_delete(m->c.store, e->id, &err) < 0)
+	if (store_sandbox_delete(m->c.store, e->id, &err) < 0) {
 		log_warn("sandbox=%s op=kill msg=\"%s\"", e->id, err.msg);
+		unrecorded = true;
+	}
+	if (unrecorded)
+		unrecorded_add(m, e->id);
 	if (m->c.catalog.remove)
 		m->c.catalog.remove(m->c.catalog.ctx, e->id);
 	entry_release_snapshot(m, e);

@@ -106,6 +106,8 @@ void *sampler_main(void *arg)
 	struct manager *m = arg;
 	pthread_mutex_lock(&m->lock);
 	while (!m->stop) {
+		reaper_end_dead(m);
+		entry_forget_unrecorded(m);
 		/* Those whose last sample is an interval old (or that have none):
 		 * a wake-up for another reason samples nobody twice. */
 		size_t n = 0;

@@ -132,6 +132,7 @@ struct net_slots {
 		int64_t since_ms;
 	} *reap;
 	size_t nreap, reap_cap;
+	int64_t reap_store_failed_ms; /* the reaper's: its last failed record delete */
 	pthread_mutex_t reap_lock;
 	pthread_cond_t reap_wake;
 };

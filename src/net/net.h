@@ -259,6 +259,11 @@ struct net_slot *net_slot_free(struct net_slot *slot);
  * net_tcp_socket_in) or a negative errno. */
 int net_slot_connect(const struct net_slot *slot, uint16_t port, int timeout_ms, struct cove_err *err);
 
+/* Removes whatever is left of the slot of a sandbox that has ended (its
+ * release could not be recorded: the state's file system full), whoever
+ * held it; 0 when it has none. -EBUSY while its recorded VMM still runs. */
+int net_slot_forget(struct net_slots *ns, const char *sandbox, struct cove_err *err);
+
 /* Opens the slot of a running sandbox by its id (cove port-forward). */
 int net_slot_find(struct net_slots *ns, const char *sandbox, struct net_slot **ret, struct cove_err *err);
 

@@ -52,8 +52,11 @@ void net_config_from_env(struct net_config *c)
 /* After this long the kernel has had ample time; the link is deleted. */
 #define REAP_PATIENCE_MS 2000
 #define REAP_POLL_MS 2
+#define REAP_STORE_RETRY_MS 1000
 
-static bool reap_one(struct net_slots *ns, const struct pending_reap *p)
+/* true once p is done with (stopping: whatever its record's fate, which
+ * the next start's recovery settles). */
+static bool reap_one(struct net_slots *ns, const struct pending_reap *p, bool stopping)
 {
 	if (slot_host_link_exists(&ns->layout, p->index)) {
 		if (now_ms() - p->since_ms < REAP_PATIENCE_MS)
@@ -62,9 +65,18 @@ static bool reap_one(struct net_slots *ns, const struct pending_reap *p)
 		if (slot_delete_host_link(&ns->layout, p->index, &err) < 0)
 			log_warn("op=net-release slot=%u msg=\"%s\"", p->index, err.msg);
 	}
+	/* A record that cannot be deleted (the state's file system full)
+	 * stays queued, tried again a second later, not left behind. */
+	if (!stopping && ns->reap_store_failed_ms && now_ms() - ns->reap_store_failed_ms < REAP_STORE_RETRY_MS)
+		return false;
 	struct cove_err err = { 0 };
-	if (store_slot_delete(ns->store, p->index, &err) < 0)
-		log_warn("op=net-release slot=%u msg=\"%s\"", p->index, err.msg);
+	if (store_slot_delete(ns->store, p->index, &err) < 0) {
+		if (!ns->reap_store_failed_ms || stopping)
+			log_warn("op=net-release slot=%u msg=\"%s%s\"", p->index, err.msg, stopping ? "" : "; tried again");
+		ns->reap_store_failed_ms = now_ms();
+		return stopping;
+	}
+	ns->reap_store_failed_ms = 0;
 	return true;
 }
 
@@ -86,11 +98,12 @@ static void *reaper_main(void *arg)
 			continue;
 		}
 		memcpy(batch, ns->reap, n * sizeof(*batch));
+		bool stopping = ns->reap_stop;
 		pthread_mutex_unlock(&ns->reap_lock);
 		bool *done = calloc(n, sizeof(*done));
 		size_t ndone = 0;
 		for (size_t i = 0; i < n; i++)
-			if ((done[i] = reap_one(ns, &batch[i])))
+			if ((done[i] = reap_one(ns, &batch[i], stopping)))
 				ndone++;
 		pthread_mutex_lock(&ns->reap_lock);
 		/* Items queued meanwhile sit after the first n. */
@@ -563,6 +576,27 @@ int net_slot_find(struct net_slots *ns, const char *sandbox, struct net_slot **r
 	if (rec.state != STORE_SLOT_USED || !slots_holder_alive(&rec))
 		return cove_errf(err, -ENOENT, "sandbox '%s' is not running", sandbox);
 	return slot_new(ns, &rec, ret, err);
+}
+
+int net_slot_forget(struct net_slots *ns, const char *sandbox, struct cove_err *err)
+{
+	struct store_slot rec;
+	int r = store_slot_find_sandbox(ns->store, sandbox, &rec, err);
+	/* One being released already is the release's (its reaper holds the
+	 * index until the record goes). */
+	if (r == -ENOENT || (r == 0 && rec.state != STORE_SLOT_USED))
+		return 0;
+	if (r < 0)
+		return r;
+	if (rec.vmm.pid > 0 && proc_identity_matches(&rec.vmm))
+		return cove_errf(err, -EBUSY, "slot %u of '%s': its VMM still runs", rec.index, sandbox);
+	rec.holder = ns->self;
+	r = put_state(ns, &rec, STORE_SLOT_DESTROYING, err);
+	if (r == 0)
+		r = slots_remove_all(ns, rec.index, err);
+	if (r == 0)
+		r = store_slot_delete(ns->store, rec.index, err);
+	return r < 0 ? cove_err_prefix(err, "forget network slot %u of '%s'", rec.index, sandbox) : 0;
 }
 
 int net_slot_connect(const struct net_slot *slot, uint16_t port, int timeout_ms, struct cove_err *err)
