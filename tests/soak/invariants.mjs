@@ -14,7 +14,8 @@ import { run, dbQuery } from './world.mjs';
 const list = (dir) => { try { return readdirSync(dir); } catch { return []; } };
 const read = (path) => { try { return readFileSync(path, 'utf8'); } catch { return null; } };
 
-// Each process: pid, its command line, its network namespace, its cgroups.
+// Each process: pid, its command line, its network namespace, its cgroups,
+// its environment.
 function processes() {
   const out = [];
   for (const name of list('/proc')) {
@@ -26,7 +27,7 @@ function processes() {
     const stat = read(`/proc/${name}/stat`) ?? '';
     const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
     out.push({ pid: Number(name), cmd: cmdline.split('\0').join(' ').trim(), netns, state,
-               cgroup: read(`/proc/${name}/cgroup`) ?? '' });
+               cgroup: read(`/proc/${name}/cgroup`) ?? '', env: read(`/proc/${name}/environ`) ?? '' });
   }
   return out;
 }
@@ -88,12 +89,13 @@ export async function checkKernel(ctx) {
   }
   const vmmPids = new Map([...live.values()].filter((s) => s.vmm_pid > 0).map((s) => [s.vmm_pid, s.id]));
 
-  // Processes: a VMM of ours (its command line names our run directory)
-  // is a recorded sandbox's; whatever runs in a slot's namespace too.
+  // Processes: a VMM of ours (its environment's COVE_VMM_DIR, or its
+  // command line when it is not confined, names our run directory) is a
+  // recorded sandbox's; whatever runs in a slot's namespace too.
   const nsByInode = slotNamespaces(ctx.netDir);
   for (const p of processes()) {
     if (p.state === 'Z' || p.pid === ctx.covedPid) continue;
-    const ours = p.cmd.includes(`${ctx.runDir}/`);
+    const ours = p.cmd.includes(`${ctx.runDir}/`) || p.env.includes(`COVE_VMM_DIR=${ctx.runDir}/`);
     const slot = nsByInode.get(p.netns);
     if ((ours || slot !== undefined) && !vmmPids.has(p.pid))
       v.push(`process ${p.pid} (${p.cmd.slice(0, 100)}) ${slot !== undefined ? `in slot-${slot}'s namespace ` : ''}is no recorded sandbox's VMM`);
