@@ -298,9 +298,6 @@ void saved_remove(struct manager *m, const char *id)
 		log_warn("sandbox=%s op=forget-saved msg=\"%s\"", id, err.msg);
 }
 
-/* Ends a sandbox nobody else reaches any more (out of the list, or still
- * creating): its record says dead before anything is torn down, and goes
- * once all is. */
 /* Remembers id for entry_forget_unrecorded (without the lock). */
 static void unrecorded_add(struct manager *m, const char *id)
 {
@@ -348,6 +345,9 @@ void entry_forget_unrecorded(struct manager *m)
 	}
 }
 
+/* Ends a sandbox nobody else reaches any more (out of the list, or still
+ * creating): its record says dead before anything is torn down, and goes
+ * once all is. */
 void entry_teardown(struct manager *m, struct entry *e, const char *why)
 {
 	int64_t t0 = now_us();
