@@ -137,17 +137,27 @@ static void fake_vmm(struct fixture *f, struct vmm *vm)
 	snprintf(vm->log_path, sizeof(vm->log_path), "%s/sb.vmm.log", f->dir);
 }
 
+/* A fake VMM's logs made and their reader started; *vmm_listen and
+ * *vmm_out are the VMM's copies of its descriptors, as it would have them
+ * after exec. */
+static void start_reader(struct fixture *f, struct vmm *vm, int *vmm_listen, int *vmm_out)
+{
+	struct cove_err err = { 0 };
+	int listen_fd, out_fd;
+	fake_vmm(f, vm);
+	assert_int_equal(vmm_logs_prepare(vm, &listen_fd, &out_fd, &err), 0);
+	*vmm_listen = dup(listen_fd);
+	*vmm_out = dup(out_fd);
+	assert_int_equal(vmm_logs_start(vm, &err), 0);
+}
+
 static void test_reader_writes_both_streams_and_reconnects(void **state)
 {
 	struct fixture *f = *state;
 	struct vmm vm;
-	fake_vmm(f, &vm);
 	struct cove_err err = { 0 };
-	int listen_fd, out_fd;
-	assert_int_equal(vmm_logs_prepare(&vm, &listen_fd, &out_fd, &err), 0);
-	/* The VMM's copies, as it would have them after exec. */
-	int vmm_listen = dup(listen_fd), vmm_out = dup(out_fd);
-	assert_int_equal(vmm_logs_start(&vm, &err), 0);
+	int vmm_listen, vmm_out;
+	start_reader(f, &vm, &vmm_listen, &vmm_out);
 	int con = accept(vmm_listen, NULL, NULL);
 	assert_true(con >= 0);
 	assert_int_equal(fs_write_all(con, "boot line\n", 10), 0);
@@ -187,12 +197,8 @@ static void test_reader_pushes_back(void **state)
 {
 	struct fixture *f = *state;
 	struct vmm vm;
-	fake_vmm(f, &vm);
-	struct cove_err err = { 0 };
-	int listen_fd, out_fd;
-	assert_int_equal(vmm_logs_prepare(&vm, &listen_fd, &out_fd, &err), 0);
-	int vmm_listen = dup(listen_fd), vmm_out = dup(out_fd);
-	assert_int_equal(vmm_logs_start(&vm, &err), 0);
+	int vmm_listen, vmm_out;
+	start_reader(f, &vm, &vmm_listen, &vmm_out);
 	int con = accept4(vmm_listen, NULL, NULL, SOCK_NONBLOCK);
 	assert_true(con >= 0);
 	static char buf[64 * 1024];
