@@ -138,6 +138,12 @@ $(BIN)/fuzz/fuzz_drain_body: src/api/cluster_request.c src/common/json.c
 $(BIN)/fuzz/fuzz_catalog_token: src/cluster/catalog_token.c src/cluster/records.c
 # The nameservers setting and the host's resolv.conf (src/net/dns.c).
 $(BIN)/fuzz/fuzz_dns: src/net/dns.c src/net/addr.c src/common/log.c src/common/env.c
+# The nftables notifications the rules' guard reads (src/net/nfevent.c, libmnl).
+$(BIN)/fuzz/fuzz_nft_event: tests/fuzz/fuzz_nft_event.c $(FUZZ_SRCS) src/net/nfevent.c
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	@$(FUZZ_CC) -std=gnu17 -g -O1 -D_GNU_SOURCE -Isrc -fsanitize=fuzzer,address,undefined -o $@ $(filter %.c,$^) \
+		$(shell pkg-config --cflags --libs jansson libmnl 2>/dev/null)
 
 # The template build API's parsers (src/build/spec.h; the trigger target
 # also computes the layer cache keys) and the check of COPY uploads

@@ -248,6 +248,20 @@ static int table_commands(const struct firewall *fw, char *buf, size_t len)
 	return b.overflow ? -ENOSPC : (int)b.used;
 }
 
+/* The proxy chains' rules for port (0: none), after flushing them; false
+ * when buf is too small. */
+static bool proxy_commands(const struct firewall *fw, uint16_t port, char *buf, size_t len)
+{
+	struct cmdbuf b = { buf, len, 0, false };
+	emit(&b, "flush chain inet %s proxy\nflush chain inet %s proxy_all\n", fw->name, fw->name);
+	if (port)
+		emit(&b,
+		     "add rule inet %s proxy tcp dport { 80, 443 } redirect to :%u\n"
+		     "add rule inet %s proxy_all meta l4proto tcp redirect to :%u\n",
+		     fw->name, port, fw->name, port);
+	return !b.overflow;
+}
+
 int fw_delete_table(struct firewall *fw, struct cove_err *err)
 {
 	char cmd[64];
@@ -258,8 +272,10 @@ int fw_delete_table(struct firewall *fw, struct cove_err *err)
 	return r == -ENOENT ? 0 : r;
 }
 
-int fw_ensure_table(struct firewall *fw, bool replace, struct cove_err *err)
+int fw_ensure_table(struct firewall *fw, bool replace, bool *made, struct cove_err *err)
 {
+	if (made)
+		*made = false;
 	char cmds[4096], probe[96];
 	if (replace) {
 		int r = fw_delete_table(fw, err);
@@ -278,8 +294,16 @@ int fw_ensure_table(struct firewall *fw, bool replace, struct cove_err *err)
 		char del[64];
 		snprintf(del, sizeof(del), "delete table inet %s", fw->name);
 		r = run(fw->nft, del, "delete the old table", NULL);
-		r = r == 0 || r == -ENOENT ? run(fw->nft, cmds, "make the table", err)
-					   : cove_errf(err, r, "nftables: replace table inet %s", fw->name);
+		if (r < 0 && r != -ENOENT)
+			r = cove_errf(err, r, "nftables: replace table inet %s", fw->name);
+		/* Made again while this process runs (someone deleted it): the
+		 * proxy's redirect comes back in the same transaction. */
+		else if (fw->proxy_port && !proxy_commands(fw, fw->proxy_port, cmds + n, sizeof(cmds) - (size_t)n))
+			r = cove_errf(err, -ENOSPC, "nftables: table commands too long");
+		else
+			r = run(fw->nft, cmds, "make the table", err);
+		if (r == 0 && made)
+			*made = true;
 	} else if (r < 0)
 		cove_errf(err, r, "nftables: look for table inet %s: %s", fw->name, strerror(-r));
 	pthread_mutex_unlock(&fw->lock);
@@ -377,13 +401,8 @@ int fw_slot_commands(const char *name, unsigned index, const struct net_policy *
 int fw_set_proxy(struct firewall *fw, uint16_t port, struct cove_err *err)
 {
 	char cmds[512];
-	int n = snprintf(cmds, sizeof(cmds), "flush chain inet %s proxy\nflush chain inet %s proxy_all\n", fw->name,
-			 fw->name);
-	if (port)
-		snprintf(cmds + n, sizeof(cmds) - (size_t)n,
-			 "add rule inet %s proxy tcp dport { 80, 443 } redirect to :%u\n"
-			 "add rule inet %s proxy_all meta l4proto tcp redirect to :%u\n",
-			 fw->name, port, fw->name, port);
+	if (!proxy_commands(fw, port, cmds, sizeof(cmds)))
+		return cove_errf(err, -ENOSPC, "nftables: proxy commands too long");
 	pthread_mutex_lock(&fw->lock);
 	int r = run(fw->nft, cmds, "point web traffic at the egress proxy", err);
 	if (r == 0)

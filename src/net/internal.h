@@ -47,9 +47,10 @@ struct firewall;
 int fw_open(const char *name, const struct net_cidr *range, const char *const *dns, struct firewall **ret,
 	    struct cove_err *err);
 struct firewall *fw_close(struct firewall *fw);
-/* Makes the table with its base chains, sets and map, unless it is there.
- * replace: delete and remake it (its settings changed and no slot uses it). */
-int fw_ensure_table(struct firewall *fw, bool replace, struct cove_err *err);
+/* Makes the table with its base chains, sets and map, unless it is there
+ * (*made, if given, says whether it was made). replace: delete and remake
+ * it (its settings changed and no slot uses it). */
+int fw_ensure_table(struct firewall *fw, bool replace, bool *made, struct cove_err *err);
 int fw_delete_table(struct firewall *fw, struct cove_err *err);
 /* The slot's chain and its entry in the map, replaced in one transaction. */
 int fw_slot_set(struct firewall *fw, unsigned index, const struct net_policy *p, struct cove_err *err);
@@ -135,6 +136,12 @@ struct net_slots {
 	int64_t reap_store_failed_ms; /* the reaper's: its last failed record delete */
 	pthread_mutex_t reap_lock;
 	pthread_cond_t reap_wake;
+
+	/* guard.c's: its thread, its netlink socket, the eventfd that stops it */
+	pthread_t guard;
+	bool guard_running;
+	struct mnl_socket *guard_nl;
+	int guard_wake;
 };
 
 struct store_slot;
@@ -143,10 +150,22 @@ struct store_slot;
 bool slots_holder_alive(const struct store_slot *s);
 /* Removes everything of a slot: rules, links, namespace. Idempotent. */
 int slots_remove_all(struct net_slots *ns, unsigned index, struct cove_err *err);
-/* net_slots_recover's work; runs inside a store transaction. */
 /* rules.c: net_policy_check's part for network.rules (field: its name). */
 int rules_check(const char *field, const struct net_policy *p, struct cove_err *err);
 
+/* net_slots_recover's work; runs inside a store transaction. */
 int slots_recover_locked(struct net_slots *ns, bool drain_pool, struct net_recovery *ret, struct cove_err *err);
+
+/* --- guard.c: the table made again when someone deletes it --- */
+struct mnl_socket;
+/* Starts the thread (ns->guard_wake must be -1 or an fd it owns). */
+int guard_start(struct net_slots *ns, struct cove_err *err);
+/* Stops it and closes what guard_start opened; safe if it never ran. */
+void guard_stop(struct net_slots *ns);
+
+/* --- nfevent.c: nftables notifications --- */
+/* 1 when a message of buf (one read of an NFNLGRP_NFTABLES socket) deletes
+ * inet table name, 0 when none does, -EINVAL when buf does not parse. */
+int nft_event_deletes_table(const void *buf, size_t len, const char *name);
 
 #endif

@@ -254,7 +254,7 @@ static int open_locked(struct net_slots *ns, struct net_recovery *recovery, stru
 	if (r == 0)
 		r = prepare_netns_dir(ns, err);
 	if (r == 0)
-		r = fw_ensure_table(ns->fw, replace, err);
+		r = fw_ensure_table(ns->fw, replace, NULL, err);
 	if (r == 0)
 		r = enable_forwarding(err);
 	if (r == 0)
@@ -274,6 +274,7 @@ int net_slots_open(const struct net_config *c, struct net_slots **ret, struct ne
 	pthread_cond_init(&ns->pool_wake, NULL);
 	pthread_mutex_init(&ns->reap_lock, NULL);
 	pthread_cond_init(&ns->reap_wake, NULL);
+	ns->guard_wake = -1;
 	int r = check_config(c, ns, err);
 	if (r == 0)
 		r = check_capabilities(err);
@@ -296,6 +297,8 @@ int net_slots_open(const struct net_config *c, struct net_slots **ret, struct ne
 			cove_errno(err, r, "net: start the reaper thread");
 		ns->reaper_running = r == 0;
 	}
+	if (r == 0)
+		r = guard_start(ns, err);
 	if (r == 0 && ns->pool_size) {
 		r = -pthread_create(&ns->pool_thread, NULL, pool_main, ns);
 		if (r < 0)
@@ -314,6 +317,7 @@ struct net_slots *net_slots_close(struct net_slots *ns)
 {
 	if (!ns)
 		return NULL;
+	guard_stop(ns);
 	if (ns->pool_running) {
 		pthread_mutex_lock(&ns->pool_lock);
 		ns->pool_stop = true;

@@ -5,10 +5,11 @@
 # addresses and names mixed, a guest pairing an allowed name with an address
 # of its own, updateNetwork with a connection open, bad entries
 # (tests/e2b/egress/egress.test.mjs), and the same through the user's own
-# SOCKS5 proxy (egressProxy, with a login; tests/inet/socks.mjs); then here: the policy still enforced
-# after a pause and resume and after coved is killed (-9) and started again,
-# a guest dialling the proxy's port itself, and `cove run` refusing names it
-# cannot enforce. Prints TAP.
+# SOCKS5 proxy (egressProxy, with a login; tests/inet/socks.mjs); then
+# here: the policy still enforced after a pause and resume, after coved is
+# killed (-9) and started again and after its nft table is deleted while it
+# runs; a guest dialling the proxy's port itself, and `cove run` refusing
+# names it cannot enforce. Prints TAP.
 set -u
 build=${COVE_BUILD:-$(cd "$(dirname "$0")/../../build" && pwd)}
 cove=$build/bin/cove
@@ -64,6 +65,17 @@ out=$(sdk "await Sandbox.pause('$id'); await Sandbox.connect('$id'); console.log
 expect_policy; check "... after a pause and resume, the same" $? "$out"
 restart
 expect_policy; check "... after coved is killed (-9) and started again, the same" $? "$out"
+# Its table deleted while coved runs (a firewall reload, `nft flush
+# ruleset`): coved's guard makes it again with the slot's rules and the
+# proxy's redirect (src/net/guard.c), and new sandboxes get slots.
+nft delete table inet "$COVE_NET_NAME"
+for _ in $(seq 1 50); do grep -q 'op=net-guard .*made again' "$base/coved.log" && break; sleep 0.1; done
+expect_policy; r=$?
+made=$(sdk "const s = await Sandbox.create('base'); console.log((await s.commands.run('echo made')).stdout.trim());
+await s.kill()" 2>&1)
+[ "$r" = 0 ] && [ "$made" = made ]
+check "... after coved's nft table is deleted while it runs, the same, and creates go on" $? "$out; create: $made" \
+    "$(grep 'op=net-guard' "$base/coved.log")"
 
 # The proxy's port is reached only through the redirect: dialled by the
 # guest at the host's end of its own slot and at the host's uplink address,

@@ -32,6 +32,7 @@ export class Soak {
     this.everSeen = new Set();
     this.clockOffsetMs = 0;
     this.agentKilledAt = 0;
+    this.rulesFlushedAt = 0;
     this.faultActive = null;
     this.stats = { cycles: 0, ops: 0, faultCount: 0, ok: {}, failed: {}, faults: {}, violations: [], unexpected: [],
                    checks: 0, findings: {}, answered: 0, markersOk: 0, expired: 0, vmmKilled: 0, most: 0 };
@@ -216,8 +217,9 @@ export class Soak {
     } catch (e) {
       const msg = String(e.message ?? e).split('\n')[0].slice(0, 300);
       count(this.stats.failed, kind);
-      // With its table deleted, coved makes no slot until it starts again.
-      const during = this.faultActive ?? (this.rulesFlushed ? 'nft-flush, until coved starts again'
+      // With its table deleted, coved makes no slot until its guard has
+      // made the table again (src/net/guard.c: well within a second).
+      const during = this.faultActive ?? (Date.now() - this.rulesFlushedAt < 3_000 ? 'nft-flush, the table made again'
         : Date.now() - this.agentKilledAt < 10_000 ? 'agent-kill, the agent starting again' : null);
       this.opLog.add(`${kind} FAILED after ${Date.now() - t0} ms${during ? ` (during ${during})` : ''}: ${msg}`);
       if (msg.startsWith('HUNG')) return msg;
@@ -279,7 +281,6 @@ export class Soak {
     this.faultActive = 'coved-kill';
     await this.coved.crash();
     await this.coved.start();
-    this.rulesFlushed = false;
     return `SIGKILLed coved ${pid}, started again as ${this.coved.pid()}`;
   }
 
@@ -328,7 +329,7 @@ export class Soak {
   async fault_nft_flush() {
     const name = process.env.COVE_NET_NAME;
     const res = await run('nft', ['delete', 'table', 'inet', name]);
-    this.rulesFlushed = true;
+    this.rulesFlushedAt = Date.now();
     return `deleted nft table inet ${name}${res.code ? ` (failed: ${res.stderr.trim()})` : ''}`;
   }
 
@@ -368,13 +369,6 @@ export class Soak {
   async settle() {
     const v = [];
     if (!this.coved.alive()) return [`coved exited on its own (${JSON.stringify(await this.coved.child.exited)})`];
-    // coved restores its rules when it starts (src/net/recover.c), not
-    // while it runs: a cycle that deleted them ends with a restart, and
-    // the check then expects every slot's rules back.
-    if (this.rulesFlushed) {
-      this.opLog.add('settle: coved killed and started again to restore its nft table');
-      await this.fault('coved-kill');
-    }
     const listed = await this.listed();
     if (!listed) return ['coved did not list its sandboxes'];
     for (const [id, s] of this.sandboxes) {

@@ -107,7 +107,7 @@ try {
     let findings = [];
     for (let tries = 0; !problems.length && tries < 10; tries++) {
       findings = [];
-      const kernel = await checkKernel({ ...ctx, covedPid: coved.pid(), rulesExpected: !soak.rulesFlushed, findings });
+      const kernel = await checkKernel({ ...ctx, covedPid: coved.pid(), findings });
       if (!kernel.length) break;
       if (tries === 9) problems.push(...kernel);
       else await sleep(2000);

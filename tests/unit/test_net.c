@@ -1,5 +1,6 @@
 /* Unit tests for the pure parts of src/net: CIDRs and policies, the slot
- * address plan, names, and the nftables commands a policy becomes. */
+ * address plan, names, the nftables commands a policy becomes, and the
+ * nftables notifications the rules' guard reads. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +11,10 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <libmnl/libmnl.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
 
 #include "net/internal.h"
 
@@ -333,6 +338,47 @@ static void test_rules(void **state)
 	}
 }
 
+/* One nftables notification: nlmsg type t (NFT_MSG_*), family, table name
+ * (NULL: none), appended to buf at *off. */
+static void put_event(char *buf, size_t *off, uint16_t t, uint8_t family, const char *name)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf + *off);
+	nlh->nlmsg_type = (uint16_t)((NFNL_SUBSYS_NFTABLES << 8) | t);
+	struct nfgenmsg *g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+	g->nfgen_family = family;
+	if (name)
+		mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, name);
+	*off += nlh->nlmsg_len;
+}
+
+static void test_nft_events(void **state)
+{
+	(void)state;
+	_Alignas(struct nlmsghdr) char buf[1024];
+	size_t n = 0;
+	put_event(buf, &n, NFT_MSG_DELTABLE, NFPROTO_INET, "cove");
+	assert_int_equal(nft_event_deletes_table(buf, n, "cove"), 1);
+	assert_int_equal(nft_event_deletes_table(buf, n, "cov"), 0);
+	assert_int_equal(nft_event_deletes_table(buf, n, "covex"), 0);
+	/* Our own changes (a slot's chain going) and other families' tables are not. */
+	n = 0;
+	put_event(buf, &n, NFT_MSG_DELCHAIN, NFPROTO_INET, "cove");
+	put_event(buf, &n, NFT_MSG_DELTABLE, NFPROTO_IPV4, "cove");
+	put_event(buf, &n, NFT_MSG_NEWTABLE, NFPROTO_INET, "cove");
+	assert_int_equal(nft_event_deletes_table(buf, n, "cove"), 0);
+	/* A flush's notifications: another table's deletion, then ours. */
+	put_event(buf, &n, NFT_MSG_DELTABLE, NFPROTO_INET, "other");
+	put_event(buf, &n, NFT_MSG_DELTABLE, NFPROTO_INET, "cove");
+	assert_int_equal(nft_event_deletes_table(buf, n, "cove"), 1);
+	/* A truncated message, or one too short for its header. */
+	assert_int_equal(nft_event_deletes_table(buf, 10, "cove"), -EINVAL);
+	n = 0;
+	put_event(buf, &n, NFT_MSG_DELTABLE, NFPROTO_INET, NULL);
+	((struct nlmsghdr *)buf)->nlmsg_len = sizeof(struct nlmsghdr) + 2;
+	assert_int_equal(nft_event_deletes_table(buf, sizeof(struct nlmsghdr) + 2, "cove"), -EINVAL);
+	assert_int_equal(nft_event_deletes_table(buf, 0, "cove"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -344,6 +390,7 @@ int main(void)
 		cmocka_unit_test(test_egress_decide),
 		cmocka_unit_test(test_policy_text),
 		cmocka_unit_test(test_rules),
+		cmocka_unit_test(test_nft_events),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
