@@ -107,6 +107,7 @@ struct manager {
 	unsigned max_memory_mib;
 	pthread_mutex_t lock; /* guards everything below */
 	pthread_cond_t wake;  /* the reaper's: a deadline changed, or stop */
+	pthread_cond_t sample_wake; /* the sampler's (CLOCK_MONOTONIC): stop */
 	pthread_cond_t boot_done; /* a boot ended: another may start */
 	pthread_cond_t settled; /* an entry stopped being busy (entry_settle) */
 	unsigned booting;     /* boots under way (at most c.max_boots) */

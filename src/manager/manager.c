@@ -60,6 +60,13 @@ int manager_open(const struct manager_config *c, struct manager **ret, struct co
 	pthread_cond_init(&m->warm_wake, NULL);
 	pthread_cond_init(&m->settled, NULL);
 	pthread_cond_init(&m->build_wake, NULL);
+	/* The sampler's interval is a duration: a wall-clock step must not
+	 * stretch it (the reaper's deadlines are wall-clock times). */
+	pthread_condattr_t mono;
+	pthread_condattr_init(&mono);
+	pthread_condattr_setclock(&mono, CLOCK_MONOTONIC);
+	pthread_cond_init(&m->sample_wake, &mono);
+	pthread_condattr_destroy(&mono);
 	m->cancel[0] = m->cancel[1] = -1;
 	int r = pipe2(m->cancel, O_CLOEXEC | O_NONBLOCK) < 0 ? cove_errno(err, -errno, "manager: pipe") : 0;
 	if (r == 0 && m->saved_dir[0])
@@ -117,6 +124,7 @@ void manager_stop(struct manager *m)
 	pthread_cond_broadcast(&m->boot_done);
 	pthread_cond_broadcast(&m->warm_wake);
 	pthread_cond_broadcast(&m->build_wake);
+	pthread_cond_broadcast(&m->sample_wake);
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -179,6 +187,7 @@ void manager_close(struct manager *m)
 	pthread_cond_destroy(&m->warm_wake);
 	pthread_cond_destroy(&m->settled);
 	pthread_cond_destroy(&m->build_wake);
+	pthread_cond_destroy(&m->sample_wake);
 	pthread_mutex_destroy(&m->lock);
 	free(m->unrecorded);
 	free(m);

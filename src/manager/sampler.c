@@ -97,8 +97,10 @@ static bool sample_due(const struct entry *e, int64_t now)
 	if (!e->nsamples)
 		return true;
 	const struct manager_metric *last = &e->samples[(e->first_sample + e->nsamples - 1) % MANAGER_METRICS_KEEP];
-	/* A little early is on time: the wait below is not exact. */
-	return now - last->ts_ms >= MANAGER_METRICS_INTERVAL_MS - 250;
+	/* A little early is on time: the wait below is not exact. Samples
+	 * carry wall-clock times; one stepped back is due at once. */
+	int64_t age = now - last->ts_ms;
+	return age < 0 || age >= MANAGER_METRICS_INTERVAL_MS - 250;
 }
 
 void *sampler_main(void *arg)
@@ -129,10 +131,9 @@ void *sampler_main(void *arg)
 		if (m->stop)
 			break;
 		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
+		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ts.tv_sec += MANAGER_METRICS_INTERVAL_MS / 1000;
-		/* Shares the reaper's condition: woken early now and then, harmless. */
-		pthread_cond_timedwait(&m->wake, &m->lock, &ts);
+		pthread_cond_timedwait(&m->sample_wake, &m->lock, &ts);
 	}
 	pthread_mutex_unlock(&m->lock);
 	return NULL;
