@@ -53,9 +53,24 @@ static int adopt(struct manager *m, const struct store_sandbox *rec, struct cove
 		entry_free(e);
 		return r;
 	}
-	/* What the VMM says wins over the record (a pause that was not
-	 * recorded before coved died). */
-	e->state = vmm_state(sandbox_vmm(e->sb)) == VMM_STATE_PAUSED ? STORE_SANDBOX_PAUSED : STORE_SANDBOX_RUNNING;
+	/* A VMM paused under a record that says running was paused by a
+	 * pause, fork or snapshot coved died in: none was acknowledged, so it
+	 * is undone (the record says what was). Only if that fails does what
+	 * the VMM says win. */
+	bool paused = vmm_state(sandbox_vmm(e->sb)) == VMM_STATE_PAUSED;
+	if (paused && rec->state == STORE_SANDBOX_RUNNING) {
+		struct cove_err why = { 0 };
+		if (sandbox_resume(e->sb, &why) == 0) {
+			paused = false;
+			log_info("sandbox=%s op=adopt msg=\"resumed: left paused by an operation coved did not finish\"",
+				 e->id);
+		} else {
+			log_warn("sandbox=%s op=adopt msg=\"left paused by an operation coved did not finish, and "
+				 "cannot be resumed: %s\"",
+				 e->id, why.msg);
+		}
+	}
+	e->state = paused ? STORE_SANDBOX_PAUSED : STORE_SANDBOX_RUNNING;
 	if (e->state == STORE_SANDBOX_PAUSED && rec->state != STORE_SANDBOX_PAUSED) {
 		int64_t now = wall_ms();
 		e->left_ms = e->end_ms > now ? e->end_ms - now : 0;

@@ -4,7 +4,8 @@
 # kill -9 of coved, and resumes with its files, a background process and its
 # environment; and the faults: the VMM killed during a pause and during a
 # resume, and a full disk during a pause, each leave the sandbox in a
-# defined state. And fork: children that carry on from a sandbox's state,
+# defined state; a VMM left paused by an operation coved died in runs again
+# when coved starts. And fork: children that carry on from a sandbox's state,
 # each on its own. Prints TAP.
 set -u
 build=${COVE_BUILD:-$(cd "$(dirname "$0")/../../build" && pwd)}
@@ -184,6 +185,39 @@ check "a full disk during a pause: a clear error, the sandbox runs on, no partia
 rm -f "$saved/filler"
 "$cove" pause "$id" && "$cove" resume "$id" && [ "$("$cove" exec "$id" -- cat /root/file)" = survives ]
 check "... and pauses once there is room" $?
+"$cove" kill "$id"
+
+# A VMM left paused by a pause, fork or snapshot coved died in (it stopped
+# the guest, then was killed before it resumed it or recorded the pause):
+# nothing was acknowledged and the record says running, so the next start
+# resumes it rather than keep a sandbox nobody paused.
+qmp_stop() {
+    python3 - "$1" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(10)
+s.connect(sys.argv[1])
+f = s.makefile('rw')
+f.readline()
+for cmd in ('qmp_capabilities', 'stop', 'query-status'):
+    f.write(json.dumps({'execute': cmd}) + '\n'); f.flush()
+    while True:
+        r = json.loads(f.readline())
+        if 'return' in r or 'error' in r:
+            break
+print(r.get('return', {}).get('status', r))
+PY
+}
+id=$("$cove" create --template tiny --timeout 300 2>"$base/err")
+"$cove" exec "$id" -- sh -c 'echo alive >/root/file'
+kill -9 "$coved_pid"; wait "$coved_pid" 2>/dev/null
+r=$(qmp_stop "$COVE_RUN_DIR/$id/qmp.sock" 2>&1)
+restart
+out=$("$cove" exec "$id" -- cat /root/file 2>&1)
+[ "$r" = paused ] && [ "$(state_of "$id")" = running ] && [ "$out" = alive ] &&
+    grep -q "sandbox=$id op=adopt msg=\"resumed: left paused" "$base/coved.log"
+check "a sandbox left paused by an operation coved died in runs again after coved starts" $? \
+    "qmp: $r state=$(state_of "$id") exec: $out $(grep "sandbox=$id op=adopt" "$base/coved.log")"
 "$cove" kill "$id"
 
 # Nothing is left: no VMM, slot, saved state or run directory.

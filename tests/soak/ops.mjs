@@ -144,8 +144,8 @@ export class Soak {
         const s = this.r.chance(0.7) ? this.pick('running') : this.pick('paused', (x) => !x.diskOnly);
         if (!s) return 'fork: none';
         const n = this.r.int(1, 2), t = this.r.chance(0.3) ? this.r.int(5, 15) : LONG_S;
-        // The parent stands still while it is saved: a crash then leaves
-        // it paused (coved adopts what its VMM says).
+        // The parent stands still while it is saved: after a crash then,
+        // coved's next start resumes it (nothing acknowledged its pause).
         const was = s.state;
         s.state = 'unknown';
         const kids = useCli && s.state === 'running'
