@@ -1,6 +1,7 @@
 /* The gateway's catalog cache (see catalog.h): a list of both prefixes at
  * one revision, one watch of /cove/v1/ from the revision after it, and a
- * thread that lists and watches again when etcd cancels the watch. */
+ * thread that lists and watches again when etcd cancels the watch, or when
+ * its audit finds the cache and etcd apart (audit_differs). */
 #include "cluster/catalog.h"
 
 #include <errno.h>
@@ -16,6 +17,8 @@
 
 /* A pause between failed attempts to list and watch again. */
 #define RELIST_RETRY_MS 500
+/* How often the cache is compared with etcd (audit). */
+#define AUDIT_MS 5000
 
 /* A key whose value did not decode, at the revision it was seen: logged
  * once, skipped until it is rewritten or deleted. */
@@ -26,10 +29,11 @@ struct bad_record {
 
 struct catalog {
 	struct etcd_client *etcd;
-	pthread_rwlock_t lock; /* ix, bad */
+	pthread_rwlock_t lock; /* ix, bad, read_ahead */
 	struct catalog_index ix;
 	struct bad_record *bad;
 	size_t nbad;
+	int64_t read_ahead; /* the newest revision a miss read put in the cache */
 	pthread_mutex_t mu; /* the fields below; cond for each */
 	pthread_cond_t cond;
 	int64_t seen; /* the revision applied */
@@ -38,7 +42,7 @@ struct catalog {
 	void *change_data;
 	struct etcd_watch *watch; /* the thread's (and catalog_start's before it runs) */
 	pthread_t thread;
-	atomic_uint_fast64_t lists, miss_reads;
+	atomic_uint_fast64_t lists, miss_reads, audit_relists;
 };
 
 static const char *bad_find(const struct bad_record *bad, size_t n, const char *key, size_t *pos)
@@ -289,12 +293,76 @@ static void deadline_after(struct timespec *t, long ms)
 	}
 }
 
-/* Waits until etcd cancels the watch or the catalog stops. */
+/* The number of keys under prefix at revision rev (a range of one key:
+ * etcd counts them all). */
+static int count_at(struct catalog *cat, const char *prefix, int64_t rev, int64_t *count, struct cove_err *err)
+{
+	struct etcd_request_op op = {
+		.op = ETCD_OP_RANGE, .key = prefix, .key_len = strlen(prefix), .prefix = true, .limit = 1, .revision = rev
+	};
+	struct etcd_result res;
+	int r = etcd_do(cat->etcd, &op, &res, err);
+	if (r < 0)
+		return r;
+	*count = res.count;
+	etcd_result_clear(&res);
+	return 0;
+}
+
+/* The cache against etcd at the revision the cache has reached: as many
+ * records under each prefix (those that do not decode counted, as etcd
+ * counts them). The watch is meant never to lose an event, yet once a
+ * gateway went on listing a sandbox whose record was gone (after a quorum
+ * loss, in CI), and etcd restored from a backup leaves the cache ahead of
+ * it: this bounds such a loss to AUDIT_MS and says so. Counts only: two
+ * losses that balance (a put and a delete lost) go unseen. True when they
+ * differ. etcd out of reach, or the revision compacted, is no difference:
+ * the watch reports those itself. */
+static bool audit_differs(struct catalog *cat)
+{
+	pthread_rwlock_rdlock(&cat->lock);
+	int64_t rev = cat->ix.revision;
+	/* A miss read put a record newer than rev in: compared later. */
+	bool ahead = cat->read_ahead > rev;
+	size_t hosts = cat->ix.nhosts, sandboxes = cat->ix.n;
+	for (size_t i = 0; i < cat->nbad; i++) {
+		struct etcd_bytes key = { (uint8_t *)cat->bad[i].key, strlen(cat->bad[i].key) };
+		hosts += key_kind(&key) == KIND_HOST;
+		sandboxes += key_kind(&key) == KIND_SANDBOX;
+	}
+	pthread_rwlock_unlock(&cat->lock);
+	int64_t h, sb;
+	struct cove_err err = { 0 };
+	if (rev <= 0 || ahead || count_at(cat, CLUSTER_HOSTS_PREFIX, rev, &h, &err) < 0 ||
+	    count_at(cat, CLUSTER_SANDBOXES_PREFIX, rev, &sb, &err) < 0)
+		return false;
+	if (h == (int64_t)hosts && sb == (int64_t)sandboxes)
+		return false;
+	log_warn("op=catalog audit=differs revision=%" PRId64 " hosts=%zu etcd_hosts=%" PRId64 " sandboxes=%zu "
+		 "etcd_sandboxes=%" PRId64 " relist=1",
+		 rev, hosts, h, sandboxes, sb);
+	atomic_fetch_add(&cat->audit_relists, 1);
+	return true;
+}
+
+/* Waits until etcd cancels the watch, the audit finds the cache apart
+ * from etcd, or the catalog stops. */
 static void wait_watch_end(struct catalog *cat)
 {
+	struct timespec until;
+	deadline_after(&until, AUDIT_MS);
 	pthread_mutex_lock(&cat->mu);
-	while (!cat->stop && !cat->watch_ended)
-		pthread_cond_wait(&cat->cond, &cat->mu);
+	/* The condition is also signalled per event: the deadline holds. */
+	while (!cat->stop && !cat->watch_ended) {
+		if (pthread_cond_timedwait(&cat->cond, &cat->mu, &until) != ETIMEDOUT || cat->stop || cat->watch_ended)
+			continue;
+		pthread_mutex_unlock(&cat->mu);
+		bool differs = audit_differs(cat);
+		deadline_after(&until, AUDIT_MS);
+		pthread_mutex_lock(&cat->mu);
+		if (differs)
+			cat->watch_ended = true;
+	}
 	pthread_mutex_unlock(&cat->mu);
 }
 
@@ -421,6 +489,7 @@ void catalog_stats(struct catalog *cat, struct catalog_stats *out)
 				       .sandboxes = cat->ix.n,
 				       .skipped = cat->nbad,
 				       .lists = atomic_load(&cat->lists),
+				       .audit_relists = atomic_load(&cat->audit_relists),
 				       .miss_reads = atomic_load(&cat->miss_reads) };
 	pthread_rwlock_unlock(&cat->lock);
 }
@@ -488,8 +557,11 @@ static int read_sandbox(struct catalog *cat, const char *id, struct cluster_sand
 	} else if (res.nkvs == 1) {
 		pthread_rwlock_wrlock(&cat->lock);
 		struct catalog_sandbox_entry *e = one.by_id[0];
-		if (res.header.revision > cat->ix.revision)
+		if (res.header.revision > cat->ix.revision) {
 			catalog_index_put_sandbox(&cat->ix, &e->sb, res.kvs[0].mod_revision); /* a cache: may fail */
+			if (res.header.revision > cat->read_ahead)
+				cat->read_ahead = res.header.revision;
+		}
 		r = cached_sandbox(cat, id, out, host_live);
 		if (r == -ENOENT) /* not cached (out of memory, or deleted since) */
 			r = catalog_sandbox_copy(&e->sb, out);

@@ -107,6 +107,7 @@ struct catalog_stats {
 	size_t hosts, sandboxes;
 	size_t skipped;      /* records that do not decode, now */
 	uint64_t lists;      /* full lists (1 at the start, +1 per re-list) */
+	uint64_t audit_relists; /* re-lists because the audit found the cache apart from etcd */
 	uint64_t miss_reads; /* ranges of one key on a miss */
 };
 void catalog_stats(struct catalog *cat, struct catalog_stats *out);

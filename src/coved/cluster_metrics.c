@@ -88,6 +88,10 @@ static void gateway_figures(struct coved_cluster_run *run, FILE *f)
 		st.skipped);
 	fprintf(f, "# TYPE cove_cluster_catalog_lists_total counter\ncove_cluster_catalog_lists_total %llu\n",
 		(unsigned long long)st.lists);
+	fprintf(f, "# HELP cove_cluster_catalog_audit_relists_total Re-lists after the cache was found apart from etcd.\n"
+		   "# TYPE cove_cluster_catalog_audit_relists_total counter\n"
+		   "cove_cluster_catalog_audit_relists_total %llu\n",
+		(unsigned long long)st.audit_relists);
 	fprintf(f, "# HELP cove_cluster_janitor This gateway holds the janitor's election.\n"
 		   "# TYPE cove_cluster_janitor gauge\ncove_cluster_janitor %d\n", janitor_holder(run->janitor));
 }
