@@ -213,7 +213,9 @@ static int table_commands(const struct firewall *fw, char *buf, size_t len)
 {
 	struct cmdbuf b = { buf, len, 0, false };
 	const char *t = fw->name;
-	emit(&b, "add table inet %s\n", t);
+	/* create: the whole batch fails (EEXIST) if another process of the
+	 * instance made the table meanwhile, rather than add its rules twice. */
+	emit(&b, "create table inet %s\n", t);
 	emit(&b, "add set inet %s blocked { type ipv4_addr; flags interval; auto-merge; elements = { ", t);
 	emit_table(&b, net_blocked);
 	emit(&b, ", ");
@@ -291,18 +293,21 @@ int fw_ensure_table(struct firewall *fw, bool replace, bool *made, struct cove_e
 	pthread_mutex_lock(&fw->lock);
 	int r = run(fw->nft, probe, "look for the table", NULL);
 	if (r == -ENOENT) {
-		char del[64];
-		snprintf(del, sizeof(del), "delete table inet %s", fw->name);
-		r = run(fw->nft, del, "delete the old table", NULL);
+		char cmd[64];
+		snprintf(cmd, sizeof(cmd), "list table inet %s", fw->name);
+		if (run(fw->nft, cmd, "look for the table", NULL) == 0) {
+			snprintf(cmd, sizeof(cmd), "delete table inet %s", fw->name);
+			r = run(fw->nft, cmd, "delete the old table", NULL);
+		}
 		if (r < 0 && r != -ENOENT)
 			r = cove_errf(err, r, "nftables: replace table inet %s", fw->name);
 		/* Made again while this process runs (someone deleted it): the
 		 * proxy's redirect comes back in the same transaction. */
 		else if (fw->proxy_port && !proxy_commands(fw, fw->proxy_port, cmds + n, sizeof(cmds) - (size_t)n))
 			r = cove_errf(err, -ENOSPC, "nftables: table commands too long");
-		else
-			r = run(fw->nft, cmds, "make the table", err);
-		if (r == 0 && made)
+		else if ((r = run(fw->nft, cmds, "make the table", err)) == -EEXIST)
+			r = 0; /* another process of the instance made it first */
+		else if (r == 0 && made)
 			*made = true;
 	} else if (r < 0)
 		cove_errf(err, r, "nftables: look for table inet %s: %s", fw->name, strerror(-r));

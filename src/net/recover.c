@@ -74,7 +74,7 @@ struct recovery {
 	bool drain_pool;
 	struct net_recovery stats;
 	struct index_set known; /* slots with a record kept, or already removed */
-	struct index_set kept;  /* slots with a record kept */
+	struct index_set kept;  /* slots with a record kept, not being released */
 	struct cove_err *err;
 };
 
@@ -91,7 +91,9 @@ static int recover_record(void *ctx, const struct store_slot *s)
 						 : slots_holder_alive(s);
 	if (keep) {
 		rc->stats.adopted++;
-		if (index_set_add(&rc->kept, s->index) < 0)
+		/* One being released gets no rules back (a recovery while coved
+		 * runs: its guard's, or cove net gc). */
+		if (s->state != STORE_SLOT_DESTROYING && index_set_add(&rc->kept, s->index) < 0)
 			return cove_errf(rc->err, -ENOMEM, "recovery: out of memory");
 		return remember(rc, s->index);
 	}
