@@ -10,7 +10,8 @@
  *     (create, fork, pause, resume, kill, connect, get, list, ...);
  *   - the reaper (reaper.c), asleep on `wake` until the next deadline,
  *     then killing or auto-pausing the sandbox that is due;
- *   - the metrics sampler (sampler.c), every MANAGER_METRICS_INTERVAL_MS;
+ *   - the metrics sampler (sampler.c), every MANAGER_METRICS_INTERVAL_MS,
+ *     which also ends sandboxes whose VMM died and sweeps empty cgroups;
  *   - the warmer (pool.c), with a warm pool, asleep on `warm_wake`;
  *   - a fork's child threads (fork.c), one a child, while they boot.
  * The long waits (a boot, a save to disk or a restore, a request to a

@@ -11,9 +11,11 @@
 #include <unistd.h>
 
 #include "client/agent.h"
+#include "common/log.h"
 #include "common/proc.h"
 #include "proto/version.h"
 #include "sandbox/sandbox.h"
+#include "vmm/cgroup.h"
 
 struct sample_job {
 	char id[64];
@@ -103,13 +105,29 @@ static bool sample_due(const struct entry *e, int64_t now)
 	return age < 0 || age >= MANAGER_METRICS_INTERVAL_MS - 250;
 }
 
+/* Rounds between sweeps of the VMMs' empty cgroups. */
+#define SWEEP_ROUNDS (60000 / MANAGER_METRICS_INTERVAL_MS)
+
 void *sampler_main(void *arg)
 {
 	struct manager *m = arg;
+	unsigned round = 0;
 	pthread_mutex_lock(&m->lock);
 	while (!m->stop) {
 		reaper_end_dead(m);
 		entry_forget_unrecorded(m);
+		/* A killed VMM that was not coved's child (adopted after a
+		 * restart) can hold its cgroup past the kill's retries while its
+		 * parent has not reaped it: removed here once it is empty. */
+		if (++round % SWEEP_ROUNDS == 0) {
+			pthread_mutex_unlock(&m->lock);
+			int groups = vmm_cgroup_sweep();
+			if (groups > 0)
+				log_info("op=sweep cgroups=%d msg=\"left by VMMs killed earlier\"", groups);
+			pthread_mutex_lock(&m->lock);
+			if (m->stop)
+				break;
+		}
 		/* Those whose last sample is an interval old (or that have none):
 		 * a wake-up for another reason samples nobody twice. */
 		size_t n = 0;
