@@ -416,6 +416,19 @@ int fw_set_proxy(struct firewall *fw, uint16_t port, struct cove_err *err)
 	return r;
 }
 
+int fw_proxy_again(struct firewall *fw, struct cove_err *err)
+{
+	char cmds[512];
+	pthread_mutex_lock(&fw->lock);
+	int r = 0;
+	if (fw->proxy_port && !proxy_commands(fw, fw->proxy_port, cmds, sizeof(cmds)))
+		r = cove_errf(err, -ENOSPC, "nftables: proxy commands too long");
+	else if (fw->proxy_port)
+		r = run(fw->nft, cmds, "point web traffic at the egress proxy again", err);
+	pthread_mutex_unlock(&fw->lock);
+	return r;
+}
+
 /* Commits a batch of queued policies in one transaction; if that fails,
  * each alone, so that each caller gets its own result. */
 static void commit_batch(struct firewall *fw, struct pending *batch)

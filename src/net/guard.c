@@ -48,20 +48,24 @@ static int guard_socket(struct mnl_socket **ret, struct cove_err *err)
 	return 0;
 }
 
-/* The table made again if it is gone; then, if it was (or always), every
- * kept slot's rules put back and strays removed. */
-static void repair(struct net_slots *ns, bool always)
+/* The table made again if it is gone; then, if it was or after a deletion
+ * (another process of the instance may have made it first, without this
+ * one's proxy redirect), the redirect set again and every kept slot's
+ * rules put back and strays removed. */
+static void repair(struct net_slots *ns, bool deleted)
 {
 	struct cove_err err = { 0 };
 	bool made = false;
 	struct net_recovery rec = { 0 };
 	int r = fw_ensure_table(ns->fw, false, &made, &err);
-	if (r == 0 && (made || always))
+	if (r == 0 && (made || deleted))
+		r = fw_proxy_again(ns->fw, &err);
+	if (r == 0 && (made || deleted))
 		r = net_slots_recover(ns, false, &rec, &err);
 	if (r < 0)
 		log_warn("op=net-guard table=\"inet %s\" error=\"%s\"", ns->name, err.msg);
 	else if (made)
-		log_warn("op=net-guard table=\"inet %s\" msg=\"deleted while coved ran; made again\" restored=%u "
+		log_warn("op=net-guard table=\"inet %s\" msg=\"deleted while this process ran; made again\" restored=%u "
 			 "removed=%u strays=%u",
 			 ns->name, rec.restored, rec.removed, rec.strays);
 	else if (rec.restored || rec.removed || rec.strays)
@@ -100,7 +104,7 @@ static void *guard_main(void *arg)
 			break;
 		now = now_ms();
 		if (n > 0 && (p[0].revents & POLLIN) && drain(ns->guard_nl, ns->name)) {
-			repair(ns, false);
+			repair(ns, true);
 			settle_at = now_ms() + GUARD_SETTLE_MS;
 		} else if (settle_at && now >= settle_at) {
 			repair(ns, true);

@@ -68,6 +68,9 @@ int fw_slot_commands(const char *name, unsigned index, const struct net_policy *
 int fw_set_proxy(struct firewall *fw, uint16_t port, struct cove_err *err);
 /* Whether a proxy was set by this process. */
 bool fw_has_proxy(struct firewall *fw);
+/* The redirect this process set, set again (a table another process made
+ * anew lacks it); nothing without one. */
+int fw_proxy_again(struct firewall *fw, struct cove_err *err);
 /* The rules inside a slot's namespace: SNAT of the guest to ns_end, and no
  * new connections from the guest or the host link into the namespace itself.
  * Runs on a thread inside the namespace. */
