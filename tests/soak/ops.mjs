@@ -432,6 +432,11 @@ export class Soak {
       const now = await this.listed();
       if (now && !now.has(id)) {
         this.opLog.add(`settle: ${id} is no longer listed (${last.stderr.trim().slice(0, 100)})`);
+        // Gone from the model too, or a later op picks it and fails.
+        const s = this.sandboxes.get(id);
+        this.sandboxes.delete(id);
+        if (s && !s.vmmKilled && !s.mayVanish && s.endMs > Date.now() + 5_000)
+          return [`sandbox ${id} (${s.state}) stopped being listed while it was checked: lost`];
         return [];
       }
       await sleep(1000);
