@@ -44,7 +44,7 @@ PKGS="$PKGS dpkg-dev"
 # Tests: iproute2 and nft only to look from the outside (count leftover
 # namespaces, links and rules; build the tests' own "internet" namespace;
 # read the state database).
-PKGS="$PKGS iproute2 nftables procps curl sqlite3"
+PKGS="$PKGS iproute2 nftables procps curl sqlite3 jq"
 # The tests' internet lab (tests/inet.sh): a DNS server for its .test
 # names in its namespace. dnsmasq-base is the program alone, without the
 # dnsmasq package's system service, which would answer on the host's port 53;
