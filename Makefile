@@ -138,6 +138,12 @@ $(BIN)/fuzz/fuzz_drain_body: src/api/cluster_request.c src/common/json.c
 $(BIN)/fuzz/fuzz_catalog_token: src/cluster/catalog_token.c src/cluster/records.c
 # The nameservers setting and the host's resolv.conf (src/net/dns.c).
 $(BIN)/fuzz/fuzz_dns: src/net/dns.c src/net/addr.c src/common/log.c src/common/env.c
+# A conntrack dump, as slots' addresses are forgotten (src/net/conntrack.c, libmnl).
+$(BIN)/fuzz/fuzz_ct_dump: tests/fuzz/fuzz_ct_dump.c $(FUZZ_SRCS) src/net/conntrack.c src/common/log.c src/common/env.c
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	@$(FUZZ_CC) -std=gnu17 -g -O1 -D_GNU_SOURCE -Isrc -fsanitize=fuzzer,address,undefined -o $@ $(filter %.c,$^) \
+		$(shell pkg-config --cflags --libs jansson libmnl 2>/dev/null)
 # The nftables notifications the rules' guard reads (src/net/nfevent.c, libmnl).
 $(BIN)/fuzz/fuzz_nft_event: tests/fuzz/fuzz_nft_event.c $(FUZZ_SRCS) src/net/nfevent.c
 	@mkdir -p $(dir $@)

@@ -76,6 +76,24 @@ int fw_proxy_again(struct firewall *fw, struct cove_err *err);
  * Runs on a thread inside the namespace. */
 int fw_namespace_setup(uint32_t ns_end, struct cove_err *err);
 
+/* --- conntrack.c: the kernel's connection tracking entries of a slot --- */
+struct nlattr;
+/* An entry of a conntrack dump, as ct_dump_parse hands it over. */
+struct ct_entry {
+	const struct nlattr *orig; /* CTA_TUPLE_ORIG, inside the buffer parsed */
+	uint16_t zone;
+	bool has_zone;
+};
+/* One read of a conntrack dump (IPCTNL_MSG_CT_NEW messages): fn is called
+ * for each IPv4 entry one of whose tuples has addr (host byte order) as its
+ * source or destination. 1 at the dump's end (NLMSG_DONE), 0 when more is to
+ * come, the kernel's error, fn's, or -EINVAL for what does not parse. Pure,
+ * for tests and the fuzzer. */
+int ct_dump_parse(const void *buf, size_t len, uint32_t addr, int (*fn)(void *ctx, const struct ct_entry *e),
+		  void *ctx);
+/* Deletes every entry from or to addr (*forgotten: how many, if given). */
+int ct_forget_addr(uint32_t addr, unsigned *forgotten, struct cove_err *err);
+
 /* --- slot.c: the kernel objects of one slot --- */
 struct slot_layout {
 	const char *name;       /* instance name */
@@ -151,8 +169,12 @@ struct store_slot;
 
 /* True when the process holding the record, or its VMM, still runs. */
 bool slots_holder_alive(const struct store_slot *s);
-/* Removes everything of a slot: rules, links, namespace. Idempotent. */
+/* Removes everything of a slot: rules, tracked connections, links,
+ * namespace. Idempotent. */
 int slots_remove_all(struct net_slots *ns, unsigned index, struct cove_err *err);
+/* Deletes the kernel's connection tracking entries of the slot's address
+ * (conntrack.c); a failure is logged, not returned. */
+void slots_forget_flows(struct net_slots *ns, unsigned index);
 /* rules.c: net_policy_check's part for network.rules (field: its name). */
 int rules_check(const char *field, const struct net_policy *p, struct cove_err *err);
 

@@ -20,12 +20,27 @@ bool slots_holder_alive(const struct store_slot *s)
 	       (s->vmm.pid > 0 && proc_identity_matches(&s->vmm));
 }
 
-/* Removes everything of a slot: rules, links, namespace. Idempotent. */
+void slots_forget_flows(struct net_slots *ns, unsigned index)
+{
+	uint32_t host_end, ns_end;
+	struct cove_err err = { 0 };
+	unsigned n = 0;
+	if (net_slot_addrs(&ns->layout.range, index, &host_end, &ns_end) < 0)
+		return;
+	if (ct_forget_addr(ns_end, &n, &err) < 0)
+		log_warn("op=net-conntrack slot=%u msg=\"%s\"", index, err.msg);
+	else if (n)
+		log_debug("op=net-conntrack slot=%u forgotten=%u", index, n);
+}
+
+/* Removes everything of a slot: rules, tracked connections, links,
+ * namespace. Idempotent. */
 int slots_remove_all(struct net_slots *ns, unsigned index, struct cove_err *err)
 {
 	int r = fw_slot_remove(ns->fw, index, err);
 	if (r < 0)
 		return r;
+	slots_forget_flows(ns, index);
 	return slot_unmake(&ns->layout, index, err);
 }
 

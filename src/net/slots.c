@@ -394,6 +394,9 @@ static int make_slot(struct net_slots *ns, const char *sandbox, struct store_slo
 		return r;
 	int64_t t0 = now_us();
 	r = slot_make(&ns->layout, rec->index, err);
+	/* What an earlier holder of its address left is not this slot's. */
+	if (r == 0)
+		slots_forget_flows(ns, rec->index);
 	int64_t t1 = now_us();
 	if (r == 0)
 		r = fw_slot_set(ns->fw, rec->index, &default_policy, err);
@@ -546,6 +549,9 @@ int net_slot_release(struct net_slots *ns, struct net_slot *slot, struct cove_er
 	int r = put_state(ns, &rec, STORE_SLOT_DESTROYING, err);
 	if (r == 0)
 		r = fw_slot_remove(ns->fw, slot->index, err);
+	/* Its VMM is gone: nothing makes new entries for its address. */
+	if (r == 0)
+		slots_forget_flows(ns, slot->index);
 	/* The namespace goes with its last reference; the kernel then removes
 	 * its links in the background, and the reaper finishes the record. */
 	net_slot_free(TAKE_PTR(slot));

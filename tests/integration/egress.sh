@@ -8,8 +8,9 @@
 # SOCKS5 proxy (egressProxy, with a login; tests/inet/socks.mjs); then
 # here: the policy still enforced after a pause and resume, after coved is
 # killed (-9) and started again and after its nft table is deleted while it
-# runs; a guest dialling the proxy's port itself, and `cove run` refusing
-# names it cannot enforce. Prints TAP.
+# runs; a guest dialling the proxy's port itself, no connection tracking
+# entry left of a released slot, and `cove run` refusing names it cannot
+# enforce. Prints TAP.
 set -u
 build=${COVE_BUILD:-$(cd "$(dirname "$0")/../../build" && pwd)}
 cove=$build/bin/cove
@@ -90,6 +91,22 @@ process.stdout.write(r.stdout)" 2>&1)
 [ -n "$port" ] && [ -n "$idx" ] && [ "$(echo "$out" | grep -c ' code=7$')" = 2 ]
 check "a guest dialling the egress proxy's port itself is refused" $? "port=$port slot=$idx $out"
 sdk "await Sandbox.kill('$id')" >/dev/null 2>&1
+
+# Every sandbox is gone, and with it every connection tracking entry of its
+# slot's address: the next sandbox in that slot, restored from the same
+# snapshot, picks the same source ports, and a stale entry's NAT binding
+# (to a restarted coved's old proxy port) refused its connections.
+if [ -r /proc/net/nf_conntrack ]; then
+    left=$(python3 -c 'import ipaddress, re, sys
+net = ipaddress.ip_network(sys.argv[1])
+for line in open("/proc/net/nf_conntrack"):
+    if any(ipaddress.ip_address(a) in net for a in re.findall(r"(?:src|dst)=([0-9.]+) ", line)):
+        print(line.strip())' "$COVE_NET_RANGE")
+    [ -z "$left" ]
+    check "no connection tracking entry of a released slot's address is left" $? "$(echo "$left" | head -5)"
+else
+    ok "no connection tracking entry of a released slot's address is left # SKIP no /proc/net/nf_conntrack (CONFIG_NF_CONNTRACK_PROCFS) to read them from"
+fi
 
 # `cove run` has no proxy: names are refused, saying why.
 COVE_URL=http://127.0.0.1:9 "$cove" run --template base --allow-out allowed.test -- true >"$base/out" 2>&1; st=$?

@@ -1,6 +1,7 @@
 /* Unit tests for the pure parts of src/net: CIDRs and policies, the slot
  * address plan, names, the nftables commands a policy becomes, and the
  * nftables notifications the rules' guard reads. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +16,9 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "net/internal.h"
 
@@ -379,6 +383,135 @@ static void test_nft_events(void **state)
 	assert_int_equal(nft_event_deletes_table(buf, 0, "cove"), 0);
 }
 
+/* A conntrack entry's message, UDP from src:sport to dst:dport (host byte
+ * order; the reply tuple the other way round), appended to buf at *off. */
+static struct nlmsghdr *put_ct(char *buf, size_t *off, uint16_t type, uint16_t flags, uint32_t src, uint32_t dst,
+			       uint16_t sport, uint16_t dport)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf + *off);
+	nlh->nlmsg_type = (uint16_t)((NFNL_SUBSYS_CTNETLINK << 8) | type);
+	nlh->nlmsg_flags = flags;
+	struct nfgenmsg *g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+	g->nfgen_family = AF_INET;
+	for (int dir = 0; dir < 2; dir++) {
+		struct nlattr *t = mnl_attr_nest_start(nlh, dir ? CTA_TUPLE_REPLY : CTA_TUPLE_ORIG);
+		struct nlattr *ip = mnl_attr_nest_start(nlh, CTA_TUPLE_IP);
+		mnl_attr_put_u32(nlh, CTA_IP_V4_SRC, htonl(dir ? dst : src));
+		mnl_attr_put_u32(nlh, CTA_IP_V4_DST, htonl(dir ? src : dst));
+		mnl_attr_nest_end(nlh, ip);
+		struct nlattr *pr = mnl_attr_nest_start(nlh, CTA_TUPLE_PROTO);
+		mnl_attr_put_u8(nlh, CTA_PROTO_NUM, 17);
+		mnl_attr_put_u16(nlh, CTA_PROTO_SRC_PORT, htons(dir ? dport : sport));
+		mnl_attr_put_u16(nlh, CTA_PROTO_DST_PORT, htons(dir ? sport : dport));
+		mnl_attr_nest_end(nlh, pr);
+		mnl_attr_nest_end(nlh, t);
+	}
+	*off += nlh->nlmsg_len;
+	return nlh;
+}
+
+static int count_entry(void *ctx, const struct ct_entry *e)
+{
+	assert_non_null(e->orig);
+	(*(unsigned *)ctx)++;
+	return 0;
+}
+
+#define CT_A 0xc6336401u /* 198.51.100.1 */
+#define CT_B 0xc6336402u
+
+static void test_conntrack_dump(void **state)
+{
+	(void)state;
+	_Alignas(struct nlmsghdr) char buf[2048];
+	size_t n = 0;
+	unsigned seen = 0;
+	put_ct(buf, &n, IPCTNL_MSG_CT_NEW, 0, CT_A, CT_B, 1000, 53);
+	put_ct(buf, &n, IPCTNL_MSG_CT_NEW, 0, CT_B, CT_A, 1001, 80);     /* to it */
+	put_ct(buf, &n, IPCTNL_MSG_CT_NEW, 0, CT_B, CT_B + 1, 1002, 80); /* not it */
+	size_t entries = n;
+	struct nlmsghdr *done = mnl_nlmsg_put_header(buf + n);
+	done->nlmsg_type = NLMSG_DONE;
+	n += done->nlmsg_len;
+	assert_int_equal(ct_dump_parse(buf, entries, CT_A, count_entry, &seen), 0);
+	assert_int_equal(seen, 2);
+	seen = 0;
+	assert_int_equal(ct_dump_parse(buf, n, CT_A, count_entry, &seen), 1);
+	assert_int_equal(seen, 2);
+	seen = 0;
+	assert_int_equal(ct_dump_parse(buf, n, CT_B + 1, count_entry, &seen), 1);
+	assert_int_equal(seen, 1);
+	/* Truncated; an error; nothing. */
+	assert_int_equal(ct_dump_parse(buf, 10, CT_A, count_entry, &seen), -EINVAL);
+	assert_int_equal(ct_dump_parse(buf, entries - 4, CT_A, count_entry, &seen), -EINVAL);
+	n = 0;
+	struct nlmsghdr *e = mnl_nlmsg_put_header(buf);
+	e->nlmsg_type = NLMSG_ERROR;
+	struct nlmsgerr *err = mnl_nlmsg_put_extra_header(e, sizeof(*err));
+	err->error = -EPERM;
+	assert_int_equal(ct_dump_parse(buf, e->nlmsg_len, CT_A, count_entry, &seen), -EPERM);
+	assert_int_equal(ct_dump_parse(buf, 0, CT_A, count_entry, &seen), 0);
+}
+
+/* One request to ctnetlink; the kernel's answer (0 or -errno). */
+static int ct_request(struct mnl_socket *nl, struct nlmsghdr *nlh)
+{
+	_Alignas(struct nlmsghdr) char buf[MNL_SOCKET_BUFFER_SIZE];
+	nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	nlh->nlmsg_seq = 7;
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+	if (n < 0)
+		return -errno;
+	return mnl_cb_run(buf, (size_t)n, 7, mnl_socket_get_portid(nl), NULL, NULL) < 0 ? -errno : 0;
+}
+
+/* Against the kernel: entries from and to an address, made through
+ * ctnetlink as `conntrack -I` makes them, are gone after ct_forget_addr;
+ * another address's stays. */
+static void test_conntrack_forget(void **state)
+{
+	(void)state;
+	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
+	assert_non_null(nl);
+	assert_int_equal(mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID), 0);
+	_Alignas(struct nlmsghdr) char buf[1024];
+	size_t n = 0;
+	struct nlmsghdr *nlh = put_ct(buf, &n, IPCTNL_MSG_CT_NEW, NLM_F_CREATE, CT_A, CT_B, 40000, 53);
+	mnl_attr_put_u32(nlh, CTA_TIMEOUT, htonl(120));
+	int r = ct_request(nl, nlh);
+	if (r == -EPERM || r == -EOPNOTSUPP || r == -ENOENT) {
+		mnl_socket_close(nl);
+		skip(); /* not root, or no conntrack here */
+	}
+	assert_int_equal(r, 0);
+	n = 0;
+	nlh = put_ct(buf, &n, IPCTNL_MSG_CT_NEW, NLM_F_CREATE, CT_B, CT_A, 40001, 80);
+	mnl_attr_put_u32(nlh, CTA_TIMEOUT, htonl(120));
+	assert_int_equal(ct_request(nl, nlh), 0);
+	n = 0;
+	nlh = put_ct(buf, &n, IPCTNL_MSG_CT_NEW, NLM_F_CREATE, CT_B, CT_B + 1, 40002, 80);
+	mnl_attr_put_u32(nlh, CTA_TIMEOUT, htonl(120));
+	assert_int_equal(ct_request(nl, nlh), 0);
+
+	struct cove_err err = { 0 };
+	unsigned forgotten = 0;
+	assert_int_equal(ct_forget_addr(CT_A, &forgotten, &err), 0);
+	assert_int_equal(forgotten, 2);
+	n = 0;
+	assert_int_equal(ct_request(nl, put_ct(buf, &n, IPCTNL_MSG_CT_GET, 0, CT_A, CT_B, 40000, 53)), -ENOENT);
+	n = 0;
+	assert_int_equal(ct_request(nl, put_ct(buf, &n, IPCTNL_MSG_CT_GET, 0, CT_B, CT_A, 40001, 80)), -ENOENT);
+	n = 0;
+	assert_int_equal(ct_request(nl, put_ct(buf, &n, IPCTNL_MSG_CT_GET, 0, CT_B, CT_B + 1, 40002, 80)), 0);
+	assert_int_equal(ct_forget_addr(CT_A, &forgotten, &err), 0);
+	assert_int_equal(forgotten, 0);
+	n = 0;
+	assert_int_equal(ct_request(nl, put_ct(buf, &n, IPCTNL_MSG_CT_DELETE, 0, CT_B, CT_B + 1, 40002, 80)), 0);
+	mnl_socket_close(nl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -391,6 +524,8 @@ int main(void)
 		cmocka_unit_test(test_policy_text),
 		cmocka_unit_test(test_rules),
 		cmocka_unit_test(test_nft_events),
+		cmocka_unit_test(test_conntrack_dump),
+		cmocka_unit_test(test_conntrack_forget),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
