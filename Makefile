@@ -41,7 +41,7 @@ GUEST_LIBS := $(shell pkg-config --static --libs jansson nettle 2>/dev/null) -lz
 TEST_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 # The host library: everything but the programs' main files.
-LIB_SRCS := $(wildcard src/common/*.c src/vmm/*.c src/vmm/qemu/*.c src/net/*.c src/store/*.c src/proto/*.c src/sandbox/*.c src/manager/*.c src/template/*.c src/image/*.c src/build/*.c src/http/*.c src/tls/*.c src/api/*.c src/client/*.c src/egress/*.c src/secrets/*.c \
+LIB_SRCS := $(wildcard src/common/*.c src/vmm/*.c src/vmm/qemu/*.c src/net/*.c src/store/*.c src/proto/*.c src/sandbox/*.c src/manager/*.c src/template/*.c src/image/*.c src/build/*.c src/http/*.c src/tls/*.c src/api/*.c src/client/*.c src/egress/*.c src/secrets/*.c src/volume/*.c \
 	src/cluster/*.c src/gateway/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(O)/host/%.o)
 CLI_SRCS := $(wildcard src/cli/*.c)
@@ -124,9 +124,9 @@ $(BIN)/fuzz/fuzz_ca_bundle: tests/fuzz/fuzz_ca_bundle.c $(FUZZ_SRCS) $(FUZZ_CA_S
 # The API request targets run coved's request parsers (and the egress policy
 # check the create body ends with, and the secrets' rules).
 FUZZ_API_SRCS := src/common/json.c src/api/request.c src/api/bodies.c src/net/policy.c src/net/rules.c src/net/addr.c src/template/ref.c \
-	src/api/secrets_request.c src/secrets/names.c
+	src/api/secrets_request.c src/secrets/names.c src/api/volume_request.c src/volume/names.c
 FUZZ_API_TARGETS := $(addprefix $(BIN)/fuzz/,fuzz_create_body fuzz_list_query fuzz_sandbox_host fuzz_snapshot_request \
-	fuzz_secret_request)
+	fuzz_secret_request fuzz_volume_request)
 $(FUZZ_API_TARGETS): $(FUZZ_API_SRCS)
 # An image's JSON documents (src/image/config.c).
 $(BIN)/fuzz/fuzz_image_config: src/image/config.c

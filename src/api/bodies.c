@@ -248,7 +248,8 @@ static int refuse_unsupported(json_t *body, struct cove_err *err)
 	static const struct {
 		const char *field, *why;
 	} top[] = {
-		{ "volumeMounts", "volumes are not built yet" },
+		{ "volumeMounts", "mounting volumes into sandboxes is not built yet (a volume's files are read and "
+				  "written through the volume content API)" },
 		{ "mcp", "there is no mcp-gateway template" },
 		{ "iam", "workload identity tokens are not built yet" },
 	};

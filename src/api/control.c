@@ -10,6 +10,9 @@
 #include "api/control.h"
 #include "api/handlers.h"
 
+#define VOLUME_CONTENT(method, pattern, handler, sink)                                                     \
+	{ method, pattern, handler, 0, sink, api_volume_content_cleanup, true, api_volume_content_authorize }
+
 static const struct http_route routes[] = {
 	/* Sandboxes. */
 	{ "POST", "/sandboxes", api_sandbox_create },
@@ -59,10 +62,18 @@ static const struct http_route routes[] = {
 	{ "POST", "/v2/templates/{}/builds/{}", api_build_trigger, API_BUILD_BODY_LIMIT },
 	{ "POST", "/v3/templates", api_build_register },
 	/* Volumes, secrets. */
-	{ "GET", "/volumes", api_not_supported },
-	{ "POST", "/volumes", api_not_supported },
-	{ "GET", "/volumes/{volumeID}", api_not_supported },
-	{ "DELETE", "/volumes/{volumeID}", api_not_supported },
+	{ "GET", "/volumes", api_volumes },
+	{ "POST", "/volumes", api_volume_create },
+	{ "GET", "/volumes/{}", api_volume_info },
+	{ "DELETE", "/volumes/{}", api_volume_destroy },
+	/* The volume content API: the volume's token is the authority. */
+	VOLUME_CONTENT("GET", "/volumecontent/{}/dir", api_volume_list, NULL),
+	VOLUME_CONTENT("POST", "/volumecontent/{}/dir", api_volume_mkdir, NULL),
+	VOLUME_CONTENT("GET", "/volumecontent/{}/path", api_volume_stat, NULL),
+	VOLUME_CONTENT("PATCH", "/volumecontent/{}/path", api_volume_set_attrs, NULL),
+	VOLUME_CONTENT("DELETE", "/volumecontent/{}/path", api_volume_remove, NULL),
+	VOLUME_CONTENT("GET", "/volumecontent/{}/file", api_volume_read, NULL),
+	VOLUME_CONTENT("PUT", "/volumecontent/{}/file", api_volume_write, api_volume_write_sink),
 	{ "GET", "/secrets", api_secrets },
 	{ "POST", "/secrets", api_secret_create, API_SECRET_BODY_LIMIT },
 	{ "GET", "/secrets/{}", api_secret_info },

@@ -66,6 +66,24 @@ enum MHD_Result api_secret_info(struct http_request *r);
 enum MHD_Result api_secret_update(struct http_request *r);
 enum MHD_Result api_secret_destroy(struct http_request *r);
 
+/* volumes.c */
+enum MHD_Result api_volumes(struct http_request *r);
+enum MHD_Result api_volume_create(struct http_request *r);
+enum MHD_Result api_volume_info(struct http_request *r);
+enum MHD_Result api_volume_destroy(struct http_request *r);
+/* The content routes: authorize opens the volume by its token (Bearer) and
+ * parses the query; cleanup lets go of it. */
+int api_volume_content_authorize(struct http_request *r, char *why, size_t len);
+void api_volume_content_cleanup(struct http_request *r);
+enum MHD_Result api_volume_list(struct http_request *r);
+enum MHD_Result api_volume_mkdir(struct http_request *r);
+enum MHD_Result api_volume_stat(struct http_request *r);
+enum MHD_Result api_volume_set_attrs(struct http_request *r);
+enum MHD_Result api_volume_remove(struct http_request *r);
+enum MHD_Result api_volume_read(struct http_request *r);
+enum MHD_Result api_volume_write(struct http_request *r);
+int api_volume_write_sink(struct http_request *r, const char *data, size_t len);
+
 /* reply.c */
 struct manager *api_manager(struct http_request *r);
 /* The request's query string, for the parsers. */

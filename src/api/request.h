@@ -17,6 +17,7 @@
 #include "manager/manager.h"
 #include "secrets/secrets.h"
 #include "template/template.h"
+#include "volume/volume.h"
 
 /* metadata and envVars of a create. */
 #define API_MAX_METADATA 64
@@ -224,5 +225,24 @@ struct api_secret_query {
 	size_t limit;
 };
 int api_secret_query_parse(const struct api_query *q, struct api_secret_query *ret, struct cove_err *err);
+
+/* POST /volumes: {"name": NAME}, NAME as volume_name_check has it. */
+int api_volume_body_parse(const char *body, size_t len, char name[VOLUME_NAME_MAX + 1], struct cove_err *err);
+/* The volume content API's query (/volumecontent/{id}/dir, /path, /file):
+ * path (required; at most VOLUME_PATH_MAX - 2 bytes, no control
+ * characters), depth (1 to VOLUME_LIST_DEPTH_MAX, default 1), uid and gid
+ * (0 to 4294967294), mode (0 to 07777, as a decimal number: the SDK sends
+ * 0o644 as 420), force ("true" or "false"). What a route does not use is
+ * ignored. */
+struct api_volume_query {
+	char path[VOLUME_PATH_MAX];
+	unsigned depth;
+	struct volume_attrs attrs;
+	bool has_force, force;
+};
+int api_volume_query_parse(const struct api_query *q, struct api_volume_query *ret, struct cove_err *err);
+/* PATCH /volumecontent/{id}/path: {"uid", "gid", "mode"}, each optional (a
+ * number in the ranges above, or null), at least one given. */
+int api_volume_attrs_parse(const char *body, size_t len, struct volume_attrs *ret, struct cove_err *err);
 
 #endif

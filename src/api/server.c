@@ -62,7 +62,8 @@ static enum MHD_Result fail(struct http_request *r, enum http_failure what)
 	case HTTP_LOCKED:
 		return reply_locked(r);
 	case HTTP_UNAUTHORIZED:
-		return api_reply_error(r, 401, "missing or wrong X-API-KEY");
+		/* A route's own authority (a token) says why; the key does not. */
+		return api_reply_error(r, 401, "%s", r->auth_error[0] ? r->auth_error : "missing or wrong X-API-KEY");
 	case HTTP_NOT_FOUND:
 		return api_reply_error(r, 404, "no route %s %s", r->method, r->path);
 	case HTTP_METHOD_NOT_ALLOWED:

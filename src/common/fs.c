@@ -66,6 +66,14 @@ static int remove_at(int parent_fd, const char *name, dev_t dev, const char *top
 	return r;
 }
 
+int fs_remove_tree_at(int parent_fd, const char *name, struct cove_err *err)
+{
+	struct stat st;
+	if (fstatat(parent_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : cove_errno(err, -errno, "stat %s", name);
+	return remove_at(parent_fd, name, st.st_dev, name, err);
+}
+
 int fs_remove_tree(const char *path, struct cove_err *err)
 {
 	struct stat st;

@@ -15,6 +15,10 @@ int fs_mkdir_p(const char *path, mode_t mode, struct cove_err *err);
 /* Removes a directory tree without following symlinks or crossing mount
  * points (a mount left inside is an error, never a traversal). Missing is fine. */
 int fs_remove_tree(const char *path, struct cove_err *err);
+/* The same for entry name of the directory parent_fd (a file, symlink or
+ * directory tree): a tree deeper than the descriptors this process may
+ * open fails part way (-EMFILE), leaving the rest. */
+int fs_remove_tree_at(int parent_fd, const char *name, struct cove_err *err);
 
 /* Copies the file from to a new file to (mode 0600; an existing one is an
  * error), sparse where the file system allows (copy_file_range); with

@@ -35,6 +35,7 @@
 #include "net/dns.h"
 #include "net/net.h"
 #include "secrets/secrets.h"
+#include "volume/volume.h"
 #include "store/store.h"
 #include "tls/tls.h"
 
@@ -445,6 +446,7 @@ static int serve(struct settings *s)
 	struct api_server *api = NULL;
 	struct egress *egress = NULL;
 	struct secrets *secrets = NULL;
+	struct volumes *volumes = NULL;
 	struct net_config nc;
 	net_config_from_env(&nc);
 	nc.state_dir = s->state_dir;
@@ -452,7 +454,7 @@ static int serve(struct settings *s)
 	nc.dns = dns_list; /* reachable on port 53 where a policy would block them */
 	int rc = 1;
 	if (tls_minter_new(egress_ca, &minter, &err) < 0 || store_open(s->state_dir, &store, &err) < 0 ||
-	    secrets_open(s->state_dir, &secrets, &err) < 0 ||
+	    secrets_open(s->state_dir, &secrets, &err) < 0 || volumes_open(s->state_dir, &volumes, &err) < 0 ||
 	    net_slots_open(&nc, &net, NULL, &err) < 0)
 		goto out;
 	/* Before the manager: the sandboxes it takes over may name domains. */
@@ -479,7 +481,8 @@ static int serve(struct settings *s)
 				     .max_timeout_s = s->max_timeout, .build_dir = build_dir,
 				     .insecure_registries = s->insecure_registries,
 				     .max_template_disk_mib = s->max_template_disk_mib, .dns = dns_list,
-				     .ca_pem = tls_minter_ca_pem(minter), .secrets = secrets };
+				     .ca_pem = tls_minter_ca_pem(minter), .secrets = secrets,
+				     .volumes = volumes };
 	char exe_dir[PATH_MAX];
 	/* Images become templates with the guest programs next to coved, or
 	 * $COVE_GUEST_BIN's. */
@@ -524,6 +527,7 @@ out:
 	egress_stop(egress);
 	net_slots_close(net);
 	secrets_close(secrets);
+	volumes_close(volumes);
 	store_close(store);
 	tls_minter_free(minter);
 	coved_tls_close(&s->tls);

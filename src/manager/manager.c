@@ -335,6 +335,11 @@ struct secrets *manager_secrets(const struct manager *m)
 	return m->c.secrets;
 }
 
+struct volumes *manager_volumes(const struct manager *m)
+{
+	return m->c.volumes;
+}
+
 int manager_template_spawns(struct manager *m, const char *name, uint64_t *count, int64_t *last_ms,
 			    struct cove_err *err)
 {

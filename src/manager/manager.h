@@ -16,6 +16,7 @@
 #include "vmm/vmm.h"
 
 struct secrets;
+struct volumes;
 
 #define MANAGER_DEFAULT_TIMEOUT_S 300
 /* The longest a sandbox may live unless the host says otherwise
@@ -123,6 +124,8 @@ struct manager_config {
 	/* The host's secrets (secrets/secrets.h), for the API and the egress
 	 * proxy to reach through the manager; borrowed. NULL: none. */
 	struct secrets *secrets;
+	/* The host's volumes (volume/volume.h), for the API; borrowed. NULL: none. */
+	struct volumes *volumes;
 	/* A cluster's catalog (coved --cluster-etcd); all NULL: one host alone. */
 	struct manager_catalog catalog;
 };
@@ -333,6 +336,8 @@ int manager_log_paths(struct manager *m, const char *id, char console[PATH_MAX],
 const char *manager_templates_dir(const struct manager *m);
 /* The secrets it was given (manager_config.secrets), or NULL. */
 struct secrets *manager_secrets(const struct manager *m);
+/* The volumes it was given (manager_config.volumes), or NULL. */
+struct volumes *manager_volumes(const struct manager *m);
 /* How many sandboxes were created from template name, and when the last
  * was (wall clock ms; 0: never), as the state database counts them. */
 int manager_template_spawns(struct manager *m, const char *name, uint64_t *count, int64_t *last_ms,

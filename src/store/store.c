@@ -100,6 +100,9 @@ static const char *const migrations[] = {
 	/* 11: E2B's httpsPorts, the ports whose servers the routing reaches
 	 * over TLS, as the manager writes them ("": none). */
 	"ALTER TABLE sandboxes ADD COLUMN https_ports TEXT NOT NULL DEFAULT '';",
+	/* 12: volumes (E2B's Volume API; volumes.c), names unique. */
+	"CREATE TABLE volumes ("
+	" id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, token TEXT NOT NULL, created_ms INTEGER NOT NULL);",
 };
 
 static const char *const slot_state_names[] = { "creating", "ready", "used", "destroying" };

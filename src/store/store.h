@@ -252,4 +252,22 @@ typedef int (*store_secret_fn)(void *ctx, const struct store_secret *sec);
 int store_secret_each(struct store *s, int64_t before_seq, size_t limit, store_secret_fn fn, void *ctx,
 		      struct cove_err *err);
 
+/* Volumes (src/volume, E2B's Volume API; volumes.c): a row each, its name
+ * unique; the token is the volume content API's credential. */
+struct store_volume {
+	char id[32];
+	char name[64];
+	char token[72];
+	int64_t created_ms;
+};
+/* A new row; -EEXIST when its name is taken. */
+int store_volume_insert(struct store *s, const struct store_volume *v, struct cove_err *err);
+/* -ENOENT: no such row. */
+int store_volume_get(struct store *s, const char *id, struct store_volume *ret, struct cove_err *err);
+int store_volume_delete(struct store *s, const char *id, struct cove_err *err);
+typedef int (*store_volume_fn)(void *ctx, const struct store_volume *v);
+/* Every row, oldest first (v valid during the call; the store is busy
+ * meanwhile: fn must not call it). */
+int store_volume_each(struct store *s, store_volume_fn fn, void *ctx, struct cove_err *err);
+
 #endif

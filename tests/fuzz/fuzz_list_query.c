@@ -11,32 +11,7 @@
 
 #include "api/request.h"
 
-#define MAX_ARGS 16
-
-struct args {
-	char *name[MAX_ARGS], *value[MAX_ARGS];
-	size_t n;
-};
-
-static const char *get(void *cls, const char *name)
-{
-	const struct args *a = cls;
-	for (size_t i = 0; i < a->n; i++)
-		if (strcmp(a->name[i], name) == 0)
-			return a->value[i];
-	return NULL;
-}
-
-/* Splits text (NUL-terminated, modified) at '&', each at its first '='. */
-static void split(char *text, struct args *a)
-{
-	char *save = NULL;
-	for (char *p = strtok_r(text, "&", &save); p && a->n < MAX_ARGS; p = strtok_r(NULL, "&", &save)) {
-		char *eq = strchr(p, '=');
-		a->name[a->n] = p;
-		a->value[a->n++] = eq ? (*eq = '\0', eq + 1) : p + strlen(p);
-	}
-}
+#include "query_args.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
