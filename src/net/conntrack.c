@@ -33,6 +33,7 @@
 #define CT_FILTER_IP_SRC (1u << 0)
 #define CT_FILTER_IP_DST (1u << 1)
 #define CT_TUPLE_MAX 256
+#define CT_DUMP_BUFFER (64 * 1024)
 
 struct addr_pair {
 	uint32_t src, dst;
@@ -197,7 +198,11 @@ static struct nlmsghdr *request(char *buf, uint16_t type, uint16_t flags, uint32
  * destination), added to f. */
 static int dump(struct mnl_socket *nl, uint32_t addr, bool dst, uint32_t seq, struct found *f, struct cove_err *err)
 {
-	_Alignas(struct nlmsghdr) char buf[MNL_SOCKET_BUFFER_SIZE];
+	/* A dump's datagrams can be larger than a page (32 KiB and more):
+	 * one cut short would not parse. */
+	char *buf = malloc(CT_DUMP_BUFFER);
+	if (!buf)
+		return cove_errf(err, -ENOMEM, "conntrack: out of memory");
 	struct nlmsghdr *nlh = request(buf, IPCTNL_MSG_CT_GET, NLM_F_DUMP, seq);
 	struct nlattr *tuple = mnl_attr_nest_start(nlh, CTA_TUPLE_ORIG);
 	struct nlattr *ip = mnl_attr_nest_start(nlh, CTA_TUPLE_IP);
@@ -207,18 +212,23 @@ static int dump(struct mnl_socket *nl, uint32_t addr, bool dst, uint32_t seq, st
 	struct nlattr *filter = mnl_attr_nest_start(nlh, CTA_FILTER);
 	mnl_attr_put_u32(nlh, CTA_FILTER_ORIG_FLAGS, dst ? CT_FILTER_IP_DST : CT_FILTER_IP_SRC);
 	mnl_attr_nest_end(nlh, filter);
+	int r = 0;
 	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
-		return cove_errno(err, -errno, "conntrack: ask for the entries");
-	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-		if (n < 0)
-			return cove_errno(err, -errno, "conntrack: read the entries");
-		int r = ct_dump_parse(buf, (size_t)n, addr, keep, f);
-		if (r < 0)
-			return cove_errf(err, r, "conntrack: list the entries: %s", strerror(-r));
-		if (r == 1)
-			return 0;
+		r = cove_errno(err, -errno, "conntrack: ask for the entries");
+	while (r == 0) {
+		ssize_t n = mnl_socket_recvfrom(nl, buf, CT_DUMP_BUFFER);
+		if (n < 0) {
+			r = cove_errno(err, -errno, "conntrack: read the entries");
+			break;
+		}
+		int p = ct_dump_parse(buf, (size_t)n, addr, keep, f);
+		if (p < 0)
+			r = cove_errf(err, p, "conntrack: list the entries: %s", strerror(-p));
+		else if (p == 1)
+			break;
 	}
+	free(buf);
+	return r;
 }
 
 /* 0, or the kernel's error (-ENOENT: gone already). */
