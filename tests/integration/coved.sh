@@ -328,7 +328,6 @@ PUT /sandboxes/abc/metadata /sandboxes/{sandboxID}/metadata
 GET /sandboxes/metrics /sandboxes/metrics
 GET /v2/templates /v2/templates
 GET /templates/t/builds/b/logs /templates/{templateID}/builds/{buildID}/logs
-POST /volumes /volumes
 GET /teams /teams
 GET /api-keys /api-keys
 DELETE /admin/teams/t/api-keys/k /admin/teams/{teamID}/api-keys/{apiKeyID}
@@ -338,13 +337,16 @@ ROUTES
 # Secrets are served (tests/e2b/coved/secrets.test.mjs has the rest).
 s=$(api GET /secrets/no-such-secret); [ "$s" = 404 ] && [ "$(field "['code']")" = 404 ]
 check "GET /secrets/{unknown}: 404 with code 404" $? "$s $(cat "$out")"
+# Volumes are served (tests/e2b/coved/volumes.test.mjs has the rest).
+s=$(api GET /volumes/vol_000000000000000000000000); [ "$s" = 404 ] && [ "$(field "['code']")" = 404 ]
+check "GET /volumes/{unknown}: 404 with code 404" $? "$s $(cat "$out")"
 # Fields of create that Cove has nothing behind: 501 naming the field, and
 # no sandbox made. (The ids listed, not the whole list: the metrics
 # sampler updates a running sandbox's diskBytes every 5 s.)
 listed_ids() { api GET /sandboxes >/dev/null; jq -r '[.[].sandboxID] | sort | join(" ")' "$out"; }
 before=$(listed_ids)
 s=$(api POST /sandboxes '{"templateID":"tiny","volumeMounts":[{"name":"v","path":"/mnt/data"}]}')
-[ "$s" = 501 ] && [ "$(field "['message']")" = "not supported by Cove: volumeMounts (volumes are not built yet)" ] &&
+[ "$s" = 501 ] && [ "$(field "['message']")" = "not supported by Cove: volumeMounts (mounting volumes into sandboxes is not built yet (a volume's files are read and written through the volume content API))" ] &&
     [ "$(listed_ids)" = "$before" ]
 check "create with volumeMounts: 501 naming the field, nothing made" $? "$s $(cat "$out")"
 [ "$s" != 201 ] || api DELETE "/sandboxes/$(field "['sandboxID']")" >/dev/null # not to leave it to later checks

@@ -357,7 +357,7 @@ static void test_migrate_policy(void **state)
 					  "ALTER TABLE sandboxes DROP COLUMN mask_host;"
 					  "ALTER TABLE sandboxes DROP COLUMN https_ports;"
 					  "DROP TABLE snapshots; DROP TABLE sandbox_snapshots;"
-					  "DROP TABLE builds; DROP TABLE template_tags; DROP TABLE secrets;"
+					  "DROP TABLE builds; DROP TABLE template_tags; DROP TABLE secrets; DROP TABLE volumes;"
 					  "PRAGMA user_version = 4", NULL,
 				      NULL, NULL),
 			 SQLITE_OK);
