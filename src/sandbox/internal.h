@@ -43,12 +43,15 @@ enum sandbox_boot {
 #define SAVED_CONF "saved.conf"
 
 /* conf.c: the conf files of snapshots and saved sandboxes. */
-/* What a snapshot of c must match (vCPUs, memory, and the image by size and
- * modification time; with_kernel: the kernel too), as conf text. */
+/* What a snapshot of c must match (vCPUs, memory, the VMM and its version,
+ * and the image by size and modification time; with_kernel: the kernel
+ * too), as conf text. */
 int sandbox_describe(const struct sandbox_config *c, bool with_kernel, char *buf, size_t len, struct cove_err *err);
 /* 0 when the conf file at path holds want; else -ESTALE (or the errno of
- * reading it) with why. */
-int sandbox_conf_check(const char *path, const char *want, struct cove_err *why);
+ * reading it) with why, naming the first setting that differs. The VMM
+ * (vmm=) is compared only with vmm and when the file records one (a file
+ * an older Cove wrote does not). */
+int sandbox_conf_check(const char *path, const char *want, bool vmm, struct cove_err *why);
 /* Writes text to a new file at path, fsynced. */
 int sandbox_write_text(const char *path, const char *text, struct cove_err *err);
 

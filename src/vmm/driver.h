@@ -99,6 +99,9 @@ struct vmm_driver {
 	/* VMM_FEATURE_DISK_LAYERS: see vmm_disk_flatten. */
 	int (*disk_flatten)(const char *rootfs, const char *layer, const char *own, const char *out,
 			    struct cove_err *err);
+	/* Its VMM's version ("7.2.19"), binary as config.vmm_binary has it
+	 * (NULL: the driver's own search). */
+	int (*version)(const char *binary, char *buf, size_t len, struct cove_err *err);
 	/* Frees driver-private state (control connections); the process is gone. */
 	void (*release)(struct vmm *vm);
 };

@@ -65,3 +65,15 @@ int vmm_disk_flatten(const char *driver, const char *rootfs, const char *layer, 
 		return cove_errf(err, -EOPNOTSUPP, "disk %s: driver %s has no disk layers", own, d->name);
 	return d->disk_flatten(rootfs, layer, own, out, err);
 }
+
+int vmm_describe(const char *driver, const char *binary, char *buf, size_t len, struct cove_err *err)
+{
+	const struct vmm_driver *d = vmm_driver_find(driver);
+	if (!d)
+		return cove_errf(err, -EINVAL, "vmm: driver '%s' is unknown", driver);
+	char version[64];
+	int r = d->version(binary, version, sizeof(version), err);
+	if (r == 0 && snprintf(buf, len, "%s %s", d->name, version) >= (int)len)
+		r = cove_errf(err, -ENAMETOOLONG, "vmm: version too long");
+	return r;
+}

@@ -259,6 +259,11 @@ int vmm_disk_create(const char *driver, const char *path, enum vmm_disk_file fil
 int vmm_disk_flatten(const char *driver, const char *rootfs, const char *layer, const char *own, const char *out,
 		     struct cove_err *err);
 
+/* What made a snapshot or a save and must restore it: "DRIVER VERSION"
+ * ("qemu 7.2.19") for driver (NULL: the default) with binary (NULL: the
+ * driver's own search). -EINVAL for an unknown driver. */
+int vmm_describe(const char *driver, const char *binary, char *buf, size_t len, struct cove_err *err);
+
 /* Removes the two log files (the caller decides: `cove run` keeps them only
  * when something failed). */
 void vmm_remove_logs(const struct vmm *vm);

@@ -3,7 +3,8 @@
 # of the tiny template once and saves it; `cove run` and coved then start its
 # sandboxes by restoring it. Restored sandboxes run commands, have their own
 # disk, their own random numbers and the host's clock; a snapshot that no
-# longer matches its template is not used. coved keeps a warm pool of
+# longer matches its template, or was made by another QEMU version, is not
+# used. coved keeps a warm pool of
 # restored, paused sandboxes that creates claim. Prints TAP.
 set -u
 build=${COVE_BUILD:-$(cd "$(dirname "$0")/../../build" && pwd)}
@@ -57,6 +58,19 @@ out=$(run -- echo booted); rc=$?
 check "a snapshot older than its image is not used: the sandbox boots, and says why" $? "$(grep -v 'op=net' "$base/run.err" | head -5)"
 "$cove" template snapshot tiny 2>/dev/null && out=$(run -- echo again) && grep -q "op=start from=snapshot" "$base/run.err"
 check "snapshotting again replaces it" $? "$out"
+
+# Another QEMU (a wrapper that says another version, run unconfined so that
+# its script is reachable): the snapshot is refused, naming both versions,
+# and the sandbox boots.
+mine=$(qemu-system-x86_64 --version | sed -n 's/.*version \([0-9.]*\).*/\1/p' | head -1)
+printf '#!/bin/sh\n[ "$1" = --version ] && { echo "QEMU emulator version 99.0.1"; exit 0; }\nexec %s "$@"\n' \
+    "$(command -v qemu-system-x86_64)" >"$base/qemu"
+chmod +x "$base/qemu"
+out=$(COVE_QEMU=$base/qemu COVE_VMM_IDS=off run -- echo other); rc=$?
+[ "$out" = other ] && grep -q "op=start from=kernel" "$base/run.err" &&
+    grep -q "was made with vmm=qemu $mine, this host has vmm=qemu 99.0.1" "$base/run.err"
+check "a snapshot made by another QEMU version is not used: the sandbox boots, naming both" $? \
+    "rc=$rc out=$out mine=$mine $(grep -v 'op=net' "$base/run.err" | head -5)"
 
 # cove template build: a recipe made into a template, step by step, ending
 # with its snapshot.

@@ -439,5 +439,6 @@ const struct vmm_driver vmm_driver_qemu = {
 	.attach = qemu_attach,
 	.snapshot = qemu_snapshot,
 	.disk_create = qemu_disk_create,
+	.version = qemu_version,
 	.release = qemu_release,
 };

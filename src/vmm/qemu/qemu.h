@@ -54,6 +54,8 @@ void qemu_args_clear(struct qemu_args *a);
 
 /* Finds the QEMU binary: config override, PATH, then the usual locations. */
 int qemu_find_binary(const char *override, char *out, size_t len, struct cove_err *err);
+/* The driver's version: that binary's (version.c). */
+int qemu_version(const char *binary, char *buf, size_t len, struct cove_err *err);
 
 /* The driver's disk_create: an empty qcow2 image at path over
  * QEMU_ROOTFS_NAME (raw; file VMM_DISK_LAYER) or QEMU_DISK_LAYER_NAME
