@@ -72,6 +72,8 @@ static void run_usage(FILE *f)
 		"  --mem MiB          guest memory (default: the template's, else %d)\n"
 		"  --cpus N           virtual CPUs (default: the template's, else %d)\n"
 		"  --accel MODE       auto, kvm or tcg (default auto: kvm when it really works)\n"
+		"  --vmm NAME         the VMM (default: the template's, else $COVE_VMM, else\n"
+		"                     qemu, this build's only driver)\n"
 		"  --kernel PATH      guest kernel (default: the one built with cove)\n"
 		"  --rootfs PATH      guest root file system image instead of the template's\n"
 		"  --kernel-args ARGS extra guest kernel command line (e.g. 'loglevel=7' to debug boot)\n"
@@ -98,7 +100,7 @@ static void run_usage(FILE *f)
 		"  --timing           print boot and run times to stderr\n"
 		"  --local            boot the sandbox here even when coved runs (by default, when\n"
 		"                     coved answers at $COVE_URL and none of --mem, --cpus,\n"
-		"                     --accel, --kernel, --rootfs, --kernel-args, --boot, -p,\n"
+		"                     --accel, --vmm, --kernel, --rootfs, --kernel-args, --boot, -p,\n"
 		"                     --token-file, --dns or --keep-logs is given, coved makes\n"
 		"                     it, with its own nameservers)\n"
 		"  --keep-logs        keep the VMM and console logs even when all went well\n",
@@ -119,6 +121,7 @@ static int parse_uint(const char *s, unsigned *out)
 enum {
 	OPT_MEM = 256, OPT_CPUS, OPT_ACCEL, OPT_KERNEL, OPT_ROOTFS, OPT_KERNEL_ARGS, OPT_TIMING, OPT_KEEP_LOGS,
 	OPT_TEMPLATE, OPT_TOKEN_FILE, OPT_NO_INTERNET, OPT_ALLOW_OUT, OPT_DENY_OUT, OPT_LOCAL, OPT_BOOT, OPT_DNS,
+	OPT_VMM,
 };
 
 static int add_rule(const char *opt, const char **list, size_t *n)
@@ -140,6 +143,13 @@ static int parse_option(int c, struct run_opts *o)
 		return parse_uint(optarg, &o->sc.vcpus) < 0 ? (fprintf(stderr, "cove run: --cpus %s: not a number\n", optarg), -1) : 0;
 	case OPT_ACCEL:
 		return vmm_accel_parse(optarg, &o->sc.accel) < 0 ? (fprintf(stderr, "cove run: --accel %s: expected auto, kvm or tcg\n", optarg), -1) : 0;
+	case OPT_VMM: {
+		struct cove_err err = { 0 };
+		if (vmm_driver_check(optarg, &err) < 0)
+			return fprintf(stderr, "cove run: --vmm: %s\n", err.msg), -1;
+		o->sc.vmm_driver = optarg;
+		return 0;
+	}
 	case OPT_KERNEL:
 		snprintf(o->kernel, sizeof(o->kernel), "%s", optarg);
 		return 0;
@@ -201,7 +211,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 {
 	static const struct option longopts[] = {
 		{ "mem", required_argument, NULL, OPT_MEM },	   { "cpus", required_argument, NULL, OPT_CPUS },
-		{ "accel", required_argument, NULL, OPT_ACCEL },   { "kernel", required_argument, NULL, OPT_KERNEL },
+		{ "accel", required_argument, NULL, OPT_ACCEL },   { "vmm", required_argument, NULL, OPT_VMM },   { "kernel", required_argument, NULL, OPT_KERNEL },
 		{ "rootfs", required_argument, NULL, OPT_ROOTFS }, { "env", required_argument, NULL, 'e' },
 		{ "cwd", required_argument, NULL, 'w' },	   { "timing", no_argument, NULL, OPT_TIMING },
 		{ "kernel-args", required_argument, NULL, OPT_KERNEL_ARGS },
@@ -227,7 +237,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		}
 		/* What coved decides for its sandboxes (or cannot do) makes the
 		 * run a local one. */
-		if (c == OPT_MEM || c == OPT_CPUS || c == OPT_ACCEL || c == OPT_KERNEL || c == OPT_ROOTFS ||
+		if (c == OPT_MEM || c == OPT_CPUS || c == OPT_ACCEL || c == OPT_VMM || c == OPT_KERNEL || c == OPT_ROOTFS ||
 		    c == OPT_KERNEL_ARGS || c == 'p' || c == OPT_TOKEN_FILE || c == OPT_KEEP_LOGS || c == OPT_BOOT ||
 		    c == OPT_DNS)
 			o->local_only = true;
@@ -285,6 +295,13 @@ static int resolve_guest_files(struct run_opts *o)
 		o->sc.vcpus = o->tpl.vcpus;
 	o->sc.default_user = o->tpl.user[0] ? o->tpl.user : NULL;
 	o->sc.default_workdir = o->tpl.workdir[0] ? o->tpl.workdir : NULL;
+	/* --vmm, else the template's, else COVE_VMM. */
+	if (!o->sc.vmm_driver)
+		o->sc.vmm_driver = o->tpl.vmm[0] ? o->tpl.vmm : env_get(ENV_VMM);
+	if (o->sc.vmm_driver && vmm_driver_check(o->sc.vmm_driver, &err) < 0) {
+		fprintf(stderr, "cove run: template %s: %s\n", name, err.msg);
+		return -1;
+	}
 	template_envs(&o->tpl, NULL, o->tpl_envs, sizeof(o->tpl_envs) / sizeof(o->tpl_envs[0]));
 	o->sc.envs = o->tpl_envs;
 	return 0;

@@ -102,6 +102,11 @@ static int snapshot(const char *dir, const char *kernel, const char *name)
 		fprintf(stderr, "cove template: %s\n", err.msg);
 		return CLI_EXIT_FAILURE;
 	}
+	const char *vmm = tpl.vmm[0] ? tpl.vmm : env_get(ENV_VMM);
+	if (vmm && vmm_driver_check(vmm, &err) < 0) {
+		fprintf(stderr, "cove template: %s: %s\n", name, err.msg);
+		return CLI_EXIT_FAILURE;
+	}
 	const char *envs[TEMPLATE_ENV_MAX + 1];
 	template_envs(&tpl, NULL, envs, ARRAY_SIZE(envs));
 	int sfd = cli_signal_fd(false);
@@ -115,6 +120,8 @@ static int snapshot(const char *dir, const char *kernel, const char *name)
 		.run_dir = env_get(ENV_RUN_DIR),
 		.log_dir = env_get(ENV_LOG_DIR),
 		.vmm_binary = env_get(ENV_VMM_BINARY),
+		/* Made by the VMM its sandboxes will restore it with. */
+		.vmm_driver = vmm,
 		.die_with_parent = true,
 		.cancel_fd = sfd,
 		.default_user = tpl.user[0] ? tpl.user : NULL,

@@ -55,6 +55,7 @@ struct settings {
 	unsigned max_boots;
 	unsigned warm_pool;
 	enum vmm_accel accel;
+	char vmm[24]; /* the VMM driver; "": COVE_VMM, else the default */
 	bool live_restore;
 	unsigned max_timeout; /* seconds; 0: the manager's default */
 	char insecure_registries[1024]; /* comma-separated HOST:PORT */
@@ -72,7 +73,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: coved [--listen ADDR:PORT] [--state-dir DIR] [--api-key KEY] [--config FILE]\n"
 		"             [--templates DIR] [--kernel PATH] [--max-sandboxes N] [--max-memory-mib N]\n"
-		"             [--max-disk-mib N] [--net-pool N] [--accel auto|kvm|tcg] [--live-restore] [--max-boots N]\n"
+		"             [--max-disk-mib N] [--net-pool N] [--accel auto|kvm|tcg] [--vmm qemu] [--live-restore]\n"
+		"             [--max-boots N]\n"
 		"             [--warm-pool N] [--max-timeout SECONDS] [--domain D]\n"
 		"             [--insecure-registries HOST:PORT,...] [--max-template-disk-mib N]\n"
 		"             [--egress-port N] [--upstream-ca FILE]\n"
@@ -209,6 +211,13 @@ static int set_one(struct settings *s, const char *name, const char *v)
 			fprintf(stderr, "coved: accel '%s': expected auto, kvm or tcg\n", v);
 			return -1;
 		}
+	} else if (strcmp(name, "vmm") == 0) {
+		struct cove_err err = { 0 };
+		if (vmm_driver_check(v, &err) < 0) {
+			fprintf(stderr, "coved: vmm: %s\n", err.msg);
+			return -1;
+		}
+		snprintf(s->vmm, sizeof(s->vmm), "%s", v);
 	} else if (coved_limits_known(name)) {
 		unsigned n;
 		if (parse_unsigned(name, v, &n) < 0)
@@ -275,6 +284,7 @@ static int parse_settings(int argc, char **argv, struct settings *s)
 		{ "max-sandboxes", required_argument, NULL, 0 }, { "max-memory-mib", required_argument, NULL, 0 },
 		{ "max-disk-mib", required_argument, NULL, 0 },
 		{ "net-pool", required_argument, NULL, 0 },	  { "accel", required_argument, NULL, 0 },
+		{ "vmm", required_argument, NULL, 0 },
 		{ "live-restore", no_argument, NULL, 0 },	  { "max-boots", required_argument, NULL, 0 },
 		{ "warm-pool", required_argument, NULL, 0 },	  { "max-timeout", required_argument, NULL, 0 },
 		{ "insecure-registries", required_argument, NULL, 0 },
@@ -316,6 +326,8 @@ static int parse_settings(int argc, char **argv, struct settings *s)
 	if (env_key)
 		snprintf(s->api_key, sizeof(s->api_key), "%s", env_key);
 	if (env_get(ENV_DNS) && set_one(s, "dns", env_get(ENV_DNS)) < 0)
+		return -1;
+	if (env_get(ENV_VMM) && set_one(s, "vmm", env_get(ENV_VMM)) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++)
 		if (set_one(s, names[i], values[i]) < 0)
@@ -473,7 +485,8 @@ static int serve(struct settings *s)
 	snprintf(build_dir, sizeof(build_dir), "%s/build", s->state_dir);
 	struct manager_config mc = { .store = store, .net = net, .templates_dir = s->templates, .kernel = s->kernel,
 				     .run_dir = env_get(ENV_RUN_DIR), .log_dir = env_get(ENV_LOG_DIR),
-				     .vmm_binary = env_get(ENV_VMM_BINARY), .accel = s->accel,
+				     .vmm_binary = env_get(ENV_VMM_BINARY), .vmm_driver = s->vmm[0] ? s->vmm : NULL,
+				     .accel = s->accel,
 				     .max_sandboxes = s->max_sandboxes, .max_memory_mib = s->max_memory_mib,
 				     .max_disk_mib = s->max_disk_mib,
 				     .live_restore = s->live_restore, .max_boots = s->max_boots,

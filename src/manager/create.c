@@ -175,6 +175,11 @@ static int create_template(struct manager *m, const char *name, struct template 
 	int r = template_load(dir, strcmp(dir, m->c.templates_dir) ? dname : tname, tpl, err);
 	if (r == -ENOENT)
 		r = cove_errf(err, -ENOENT, "template '%s' not found", tname);
+	/* Its VMM (the template's, else the host's) must be one this Cove has:
+	 * one not built yet is 501. */
+	const char *vmm = r == 0 && tpl->vmm[0] ? tpl->vmm : m->c.vmm_driver;
+	if (r == 0 && vmm && (r = vmm_driver_check(vmm, err)) < 0)
+		cove_err_prefix(err, "template '%s'", tname);
 	if (r < 0)
 		snap_unpin(m, snap);
 	return r;

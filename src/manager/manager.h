@@ -75,6 +75,7 @@ struct manager_config {
 	const char *run_dir;     /* NULL: the VMM default */
 	const char *log_dir;     /* NULL: the VMM default */
 	const char *vmm_binary;  /* NULL: found on PATH */
+	const char *vmm_driver;  /* the host's VMM (a template's vmm= wins); NULL: the default */
 	enum vmm_accel accel;
 	unsigned max_sandboxes;  /* 0: MANAGER_DEFAULT_MAX_SANDBOXES */
 	unsigned max_memory_mib; /* guest memory all sandboxes may hold; 0: 80% of the host's */

@@ -397,6 +397,7 @@ void entry_sandbox_config(const struct manager *m, const struct entry *e, const 
 		.run_dir = m->c.run_dir,
 		.log_dir = m->c.log_dir,
 		.vmm_binary = m->c.vmm_binary,
+		.vmm_driver = tpl->vmm[0] ? tpl->vmm : m->c.vmm_driver,
 		/* Not tied to coved: PR_SET_PDEATHSIG follows the thread that
 		 * forked (a connection's), and VMMs are to outlive coved. */
 		.die_with_parent = false,

@@ -29,7 +29,7 @@ int sandbox_describe(const struct sandbox_config *c, bool with_kernel, char *buf
 		return cove_errno(err, -errno, "snapshot: image %s", c->rootfs);
 	/* The VMM and its version: another one's device state may not load. */
 	char vmm[96];
-	if (vmm_describe(NULL, c->vmm_binary, vmm, sizeof(vmm), err) < 0)
+	if (vmm_describe(c->vmm_driver, c->vmm_binary, vmm, sizeof(vmm), err) < 0)
 		return cove_err_prefix(err, "snapshot");
 	int n = snprintf(buf, len, "vcpus=%u\nmem_mib=%u\nvmm=%s\n", c->vcpus ? c->vcpus : VMM_DEFAULT_VCPUS,
 			 c->mem_mib ? c->mem_mib : VMM_DEFAULT_MEM_MIB, vmm);
@@ -116,8 +116,8 @@ int sandbox_snapshot_check(const struct sandbox_config *c, const char *dir, stru
 	snprintf(path, sizeof(path), "%s/" SNAPSHOT_CONF, dir);
 	if ((r = sandbox_conf_check(path, want, true, why)) < 0)
 		return r;
-	const char *parts[] = { SNAPSHOT_MEMORY, SNAPSHOT_STATE, vmm_disk_name(NULL, VMM_DISK_LAYER),
-				vmm_disk_name(NULL, VMM_DISK_OVERLAY) };
+	const char *parts[] = { SNAPSHOT_MEMORY, SNAPSHOT_STATE, vmm_disk_name(c->vmm_driver, VMM_DISK_LAYER),
+				vmm_disk_name(c->vmm_driver, VMM_DISK_OVERLAY) };
 	for (size_t i = 0; i < ARRAY_SIZE(parts); i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, parts[i]);
 		if (access(path, R_OK) < 0)

@@ -88,6 +88,8 @@ static void vm_config(const struct sandbox_config *c, struct sandbox *sb, struct
 	if (c->log_dir)
 		vc->log_dir = c->log_dir;
 	vc->vmm_binary = c->vmm_binary;
+	if (c->vmm_driver)
+		vc->driver = c->vmm_driver;
 	vc->extra_cmdline = c->kernel_args;
 	vc->die_with_parent = c->die_with_parent;
 	vc->netns_fd = net_slot_netns_fd(sb->slot);
@@ -115,9 +117,9 @@ static void prefer_template_file(char *path, const char *template_dir, const cha
 static int reboot_paths(const struct sandbox_config *c, struct vmm_config *vc, const char *dir,
 			char paths[4][PATH_MAX], struct cove_err *err)
 {
-	const char *layer = vmm_disk_name(NULL, VMM_DISK_LAYER);
+	const char *layer = vmm_disk_name(c->vmm_driver, VMM_DISK_LAYER);
 	if (snprintf(paths[2], PATH_MAX, "%s/%s", dir, layer) >= PATH_MAX ||
-	    snprintf(paths[3], PATH_MAX, "%s/%s", dir, vmm_disk_name(NULL, VMM_DISK_OWN)) >= PATH_MAX)
+	    snprintf(paths[3], PATH_MAX, "%s/%s", dir, vmm_disk_name(c->vmm_driver, VMM_DISK_OWN)) >= PATH_MAX)
 		return cove_errf(err, -ENAMETOOLONG, "saved %s: path too long", dir);
 	prefer_template_file(paths[2], c->snapshot, layer);
 	vc->disk_layer = access(paths[2], F_OK) == 0 ? paths[2] : NULL;
@@ -134,9 +136,9 @@ static int snapshot_paths(const struct sandbox_config *c, struct vmm_config *vc,
 		return 0;
 	if (how == SANDBOX_BOOT_REBOOT)
 		return reboot_paths(c, vc, dir, paths, err);
-	const char *layer = vmm_disk_name(NULL, VMM_DISK_LAYER);
-	const char *snapshot[4] = { SNAPSHOT_MEMORY, SNAPSHOT_STATE, layer, vmm_disk_name(NULL, VMM_DISK_OVERLAY) };
-	const char *saved[4] = { SAVED_MEMORY, SAVED_STATE, layer, vmm_disk_name(NULL, VMM_DISK_OWN) };
+	const char *layer = vmm_disk_name(c->vmm_driver, VMM_DISK_LAYER);
+	const char *snapshot[4] = { SNAPSHOT_MEMORY, SNAPSHOT_STATE, layer, vmm_disk_name(c->vmm_driver, VMM_DISK_OVERLAY) };
+	const char *saved[4] = { SAVED_MEMORY, SAVED_STATE, layer, vmm_disk_name(c->vmm_driver, VMM_DISK_OWN) };
 	bool whole = how == SANDBOX_BOOT_RESUME || how == SANDBOX_BOOT_FORK;
 	/* SANDBOX_BOOT_WARM restores the template snapshot like RESTORE. */
 	const char **names = whole ? saved : snapshot;
@@ -408,7 +410,7 @@ int sandbox_adopt(const struct sandbox_config *c, const struct proc_identity *vm
 			vc.disk_overlay = overlay;
 			vc.disk_overlay_copy = true;
 			if (c->snapshot &&
-			    snprintf(layer, sizeof(layer), "%s/%s", c->snapshot, vmm_disk_name(NULL, VMM_DISK_LAYER)) <
+			    snprintf(layer, sizeof(layer), "%s/%s", c->snapshot, vmm_disk_name(c->vmm_driver, VMM_DISK_LAYER)) <
 				    (int)sizeof(layer) &&
 			    access(layer, F_OK) == 0)
 				vc.disk_layer = layer;

@@ -34,6 +34,7 @@ struct sandbox_config {
 	const char *run_dir;    /* NULL: the VMM default */
 	const char *log_dir;    /* NULL: the VMM default */
 	const char *vmm_binary; /* NULL: found on PATH */
+	const char *vmm_driver; /* NULL: the default (VMM_DEFAULT_DRIVER) */
 	const char *kernel_args; /* appended to the guest kernel command line, may be NULL */
 	bool die_with_parent;
 	int cancel_fd;          /* readable: stop waiting (Ctrl-C); -1: none */

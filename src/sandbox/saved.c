@@ -84,8 +84,8 @@ static int save_in(struct sandbox *sb, const struct sandbox_config *c, const cha
 	if (mkdir(tmp, 0700) < 0)
 		return cove_errno(err, -errno, "create %s", tmp);
 	snprintf(state, sizeof(state), "%s/" SAVED_STATE, tmp);
-	snprintf(disk, sizeof(disk), "%s/%s", tmp, vmm_disk_name(NULL, VMM_DISK_OWN));
-	snprintf(layer, sizeof(layer), "%s/%s", tmp, vmm_disk_name(NULL, VMM_DISK_LAYER));
+	snprintf(disk, sizeof(disk), "%s/%s", tmp, vmm_disk_name(c->vmm_driver, VMM_DISK_OWN));
+	snprintf(layer, sizeof(layer), "%s/%s", tmp, vmm_disk_name(c->vmm_driver, VMM_DISK_LAYER));
 	snprintf(memory, sizeof(memory), "%s/" SAVED_MEMORY, tmp);
 	snprintf(path, sizeof(path), "%s/" SAVED_CONF, tmp);
 	bool whole = kind != SAVE_DISK;

@@ -132,7 +132,7 @@ static int make_in(const struct sandbox_config *c, const char *tmp, struct cove_
 	struct stat st;
 	if (stat(c->rootfs, &st) < 0)
 		return cove_errno(err, -errno, "snapshot: image %s", c->rootfs);
-	snprintf(path, sizeof(path), "%s/%s", tmp, vmm_disk_name(NULL, VMM_DISK_LAYER));
+	snprintf(path, sizeof(path), "%s/%s", tmp, vmm_disk_name(c->vmm_driver, VMM_DISK_LAYER));
 	if ((r = vmm_disk_create(NULL, path, VMM_DISK_LAYER, (uint64_t)st.st_size, err)) < 0)
 		return r;
 	struct sandbox *sb = NULL;
@@ -153,7 +153,7 @@ static int make_in(const struct sandbox_config *c, const char *tmp, struct cove_
 	sandbox_free(sb);
 	if (r < 0)
 		return r;
-	snprintf(path, sizeof(path), "%s/%s", tmp, vmm_disk_name(NULL, VMM_DISK_OVERLAY));
+	snprintf(path, sizeof(path), "%s/%s", tmp, vmm_disk_name(c->vmm_driver, VMM_DISK_OVERLAY));
 	if ((r = vmm_disk_create(NULL, path, VMM_DISK_OVERLAY, (uint64_t)st.st_size, err)) < 0)
 		return r;
 	snprintf(path, sizeof(path), "%s/" SNAPSHOT_MEMORY, tmp);

@@ -115,6 +115,11 @@ static int set_key(struct template *t, const char *key, const char *v, const cha
 		*why = "a Debian release name";
 		return *v ? set_string(t->suite, sizeof(t->suite), v) : -EINVAL;
 	}
+	if (!strcmp(key, "vmm")) {
+		*why = "a VMM driver's name (qemu, cloud-hypervisor, firecracker)";
+		return strspn(v, "abcdefghijklmnopqrstuvwxyz-") == strlen(v) && *v ? set_string(t->vmm, sizeof(t->vmm), v)
+										     : -EINVAL;
+	}
 	if (!strcmp(key, "memory_mib")) {
 		*why = "a number from 64 to 1048576";
 		return parse_uint(v, 64, 1u << 20, &t->memory_mib);

@@ -23,6 +23,7 @@ struct template {
 	char user[33];         /* default user of commands and files; "" = the agent's own (root) */
 	char workdir[PATH_MAX]; /* default cwd; "" = the user's home */
 	char suite[33];        /* the Debian release it was built from, "" if none */
+	char vmm[24];          /* the VMM driver its sandboxes run on; "" = the host's */
 	unsigned memory_mib;   /* 0: the VMM default */
 	unsigned vcpus;        /* 0: the VMM default */
 	unsigned disk_mib;     /* 0: the image's own size */

@@ -77,3 +77,14 @@ int vmm_describe(const char *driver, const char *binary, char *buf, size_t len, 
 		r = cove_errf(err, -ENAMETOOLONG, "vmm: version too long");
 	return r;
 }
+
+int vmm_driver_check(const char *name, struct cove_err *err)
+{
+	if (vmm_driver_find(name))
+		return 0;
+	char have[128];
+	vmm_driver_names(have, sizeof(have));
+	if (strcmp(name, "cloud-hypervisor") == 0 || strcmp(name, "firecracker") == 0)
+		return cove_errf(err, -ENOSYS, "VMM '%s': its driver is not built yet in this Cove (it has: %s)", name, have);
+	return cove_errf(err, -EINVAL, "VMM '%.64s' is unknown (this Cove has: %s)", name, have);
+}

@@ -259,6 +259,11 @@ int vmm_disk_create(const char *driver, const char *path, enum vmm_disk_file fil
 int vmm_disk_flatten(const char *driver, const char *rootfs, const char *layer, const char *own, const char *out,
 		     struct cove_err *err);
 
+/* Whether this build has the VMM driver name (NULL: the default): 0,
+ * -ENOSYS for one Cove knows of but has not built yet (cloud-hypervisor,
+ * firecracker), -EINVAL for any other; err names the drivers it has. */
+int vmm_driver_check(const char *name, struct cove_err *err);
+
 /* What made a snapshot or a save and must restore it: "DRIVER VERSION"
  * ("qemu 7.2.19") for driver (NULL: the default) with binary (NULL: the
  * driver's own search). -EINVAL for an unknown driver. */

@@ -93,10 +93,29 @@ check "a missing, empty or failing recipe: one clear error each, and no snapshot
     "$r2 $(cat "$base/e2")" "$r3 $(cat "$base/e3")"
 rm -rf "$base/templates/broken"
 
+
+# A template on a VMM this Cove has no driver for yet: refused before
+# anything is made, saying so (cove run, cove template snapshot, coved's
+# create: 501), and coved will not start on it.
+mkdir -p "$base/templates/tinyfc"
+cp "$base/templates/tiny/rootfs.ext4" "$base/templates/tiny/template.conf" "$base/templates/tinyfc/"
+echo vmm=firecracker >>"$base/templates/tinyfc/template.conf"
+"$cove" run --local --template tinyfc -- true 2>"$base/e1"; r1=$?
+"$cove" template snapshot tinyfc 2>"$base/e2"; r2=$?
+"$build/bin/coved" --vmm firecracker --state-dir "$base/state2" 2>"$base/e3"; r3=$?
+why="its driver is not built yet in this Cove (it has: qemu)"
+[ $r1 = 125 ] && grep -q "VMM 'firecracker': $why" "$base/e1" && [ $r2 != 0 ] && grep -q "$why" "$base/e2" &&
+    [ $r3 != 0 ] && grep -q "$why" "$base/e3" && [ ! -e "$base/templates/tinyfc/snapshot" ]
+check "a template on a VMM without a driver here: cove run, snapshot and coved say so" $? \
+    "$r1 $(cat "$base/e1")" "$r2 $(cat "$base/e2")" "$r3 $(cat "$base/e3")"
+
 # coved restores it too.
 start_coved "$base/coved.log" --api-key snap --templates "$base/templates" --net-pool 1 ||
     { echo "not ok - coved did not start"; cat "$base/coved.log"; exit 1; }
 export COVE_URL=$coved_url COVE_API_KEY=snap
+s=$(curl -s -o "$base/out" -w '%{http_code}' -H "X-API-KEY: snap" -d '{"templateID":"tinyfc"}' "$COVE_URL/sandboxes")
+[ "$s" = 501 ] && grep -q "template 'tinyfc': VMM 'firecracker': its driver is not built yet" "$base/out"
+check "... and coved's create of it is 501 naming the VMM" $? "$s $(cat "$base/out")"
 id=$("$cove" create --template tiny 2>"$base/err")
 out=$("$cove" exec "$id" -- sh -c 'echo via-coved')
 [ "$out" = via-coved ] && grep -q "sandbox=$id op=start from=snapshot" "$base/coved.log"
@@ -105,7 +124,7 @@ check "coved creates sandboxes by restoring the snapshot" $? "id=$id out=$out $(
 check "cove templates says the templates have a snapshot (the built one too)" $? "$("$cove" templates)"
 "$cove" kill "$id"
 kill -TERM "$coved_pid"; wait "$coved_pid"; coved_pid=""
-rm -rf "$base/templates/built" # the warm pool below is tiny's alone
+rm -rf "$base/templates/built" "$base/templates/tinyfc" # the warm pool below is tiny's alone
 
 # A warm pool: coved keeps a restored, paused sandbox ready; a create claims
 # it (resume and /init only) and the pool fills again.
