@@ -53,6 +53,7 @@ int cmd_snapshots(int argc, char **argv);
 int cmd_kill(int argc, char **argv);
 int cmd_logs(int argc, char **argv);
 int cmd_templates(int argc, char **argv);
+int cmd_volume(int argc, char **argv);
 /* cove host ls|drain|undrain|forget: a cluster's hosts (host.c). */
 int cmd_host(int argc, char **argv);
 

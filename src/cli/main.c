@@ -26,6 +26,7 @@ static const struct verb verbs[] = {
 	{ "kill", cmd_kill, "end sandboxes" },
 	{ "logs", cmd_logs, "a sandbox's console (or VMM) log" },
 	{ "templates", cmd_templates, "list the templates sandboxes are made from" },
+	{ "volume", cmd_volume, "coved's volumes: ls, create, info, rm" },
 	{ "host", cmd_host, "a cluster's hosts: ls, drain, undrain, forget" },
 	{ "port-forward", cmd_port_forward, "relay a host port to a port of a running sandbox" },
 	{ "template", cmd_template, "build a template from a recipe, or snapshot one" },

@@ -1,9 +1,9 @@
 #!/bin/bash
 # The cove CLI against a real coved with real guests: create, ls, exec (exit
 # codes, streams), cp both ways, shell (a terminal fed from a pipe), pause,
-# resume, logs, templates, kill, `cove run` through coved, and the errors a
-# user meets (unknown sandbox, no coved, wrong key, `cove host` on a single
-# host). Prints TAP.
+# resume, logs, templates, kill, volumes, `cove run` through coved, and the
+# errors a user meets (unknown sandbox, no coved, wrong key, `cove host` on a
+# single host). Prints TAP.
 set -u
 build=${COVE_BUILD:-$(cd "$(dirname "$0")/../../build" && pwd)}
 coved=$build/bin/coved
@@ -102,6 +102,20 @@ check "host ls on a single host: not part of a cluster, status 1" $? "rc=$rc $(c
 "$cove" host forget h2 2>"$base/err"; rc=$?
 [ $rc = 1 ] && grep -q "not part of a cluster" "$base/err"
 check "host forget on a single host: not part of a cluster (not 'unknown host')" $? "rc=$rc $(cat "$base/err")"
+
+# Volumes: create, ls, info, rm; a bad name is refused before anything is sent.
+out=$("$cove" volume create cli-vol 2>"$base/err"); rc=$?
+vid=$(echo "$out" | awk 'NR == 2 {print $1}'); tok=$(echo "$out" | awk 'NR == 2 {print $3}')
+[ $rc = 0 ] && [ -d "$COVE_STATE_DIR/volumes/$vid" ] && "$cove" volume ls | grep -q "^$vid  *cli-vol$" &&
+    [ "$("$cove" volume info "$vid" --json | jq -r .token)" = "$tok" ]
+check "volume create, ls and info: the id, name and token, its directory made" $? "rc=$rc $out $(cat "$base/err")"
+"$cove" volume create 'no spaces' 2>"$base/err"; rc=$?
+[ $rc = 2 ] && grep -q "only letters, digits and '-'" "$base/err"
+check "volume create with a bad name: refused, status 2" $? "rc=$rc $(cat "$base/err")"
+"$cove" volume rm "$vid" vol_000000000000000000000000 2>"$base/err"; rc=$?
+[ $rc = 1 ] && grep -q "no volume 'vol_000000000000000000000000'" "$base/err" && [ ! -e "$COVE_STATE_DIR/volumes/$vid" ] &&
+    ! "$cove" volume ls | grep -q cli-vol
+check "volume rm: its files gone; an unknown one is an error, status 1" $? "rc=$rc $(cat "$base/err")"
 
 # cove run goes through coved when it answers, and stays local with --local.
 out=$("$cove" run --template tiny -- sh -c 'echo run-via; exit 4'); rc=$?
