@@ -267,7 +267,7 @@ int volume_list(struct volume_content *c, const char *path, unsigned depth,
 			  p.shown, LIST_ENTRIES_MAX);
 	else if (r < 0)
 		fail(err, r, "list", p.shown);
-	if (r == 0)
+	if (r == 0 && l.n)
 		qsort(l.v, l.n, sizeof(*l.v), by_path);
 	for (size_t i = 0; r == 0 && i < l.n; i++)
 		r = fn(ctx, &l.v[i]);
