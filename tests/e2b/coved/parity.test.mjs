@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { randomUUID } from 'node:crypto';
 
-const { ALL_TRAFFIC, Sandbox, SandboxNotFoundError, Template, Volume, VolumeError } = createRequire(
+const { ALL_TRAFFIC, Sandbox, SandboxNotFoundError, Template, Volume } = createRequire(
   `${process.env.COVE_NODE_DIR}/`,
 )('e2b');
 const template = 'tiny';
@@ -157,10 +157,16 @@ test('getMetrics carries the guest page cache (memCache)', async () => {
 });
 
 test('what Cove does not serve fails with 501 and says so, never as not found', async () => {
-  await assert.rejects(Volume.create('parity-volume'), (e) =>
-    e instanceof VolumeError && /^501: not supported by Cove: POST \/volumes$/.test(e.message));
-  // A create asking for what Cove has nothing behind is refused, not run
-  // without it.
-  await assert.rejects(Sandbox.create('tiny', { volumeMounts: { '/mnt/data': 'parity-volume' } }), (e) =>
-    /^501: not supported by Cove: volumeMounts/.test(e.message));
+  const teams = await fetch(`${process.env.E2B_API_URL}/teams`, { headers: { 'X-API-KEY': process.env.E2B_API_KEY } });
+  assert.equal(teams.status, 501);
+  assert.match((await teams.json()).message, /^not supported by Cove: GET \/teams$/);
+  // A create asking for what Cove has nothing behind yet (a volume mounted)
+  // is refused, not run without it.
+  const vol = await Volume.create(`parity-volume-${Date.now()}`);
+  try {
+    await assert.rejects(Sandbox.create('tiny', { volumeMounts: { '/mnt/data': vol } }), (e) =>
+      /^501: not supported by Cove: volumeMounts/.test(e.message));
+  } finally {
+    await Volume.destroy(vol.volumeId);
+  }
 });
