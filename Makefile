@@ -121,6 +121,13 @@ $(BIN)/fuzz/fuzz_ca_bundle: tests/fuzz/fuzz_ca_bundle.c $(FUZZ_SRCS) $(FUZZ_CA_S
 	@$(FUZZ_CC) -std=gnu17 -g -O1 -D_GNU_SOURCE -Isrc -Isrc/guest -fsanitize=fuzzer,address,undefined -o $@ $(filter %.c,$^) \
 		$(shell pkg-config --cflags --libs jansson 2>/dev/null)
 
+# The agent's /init volumeMounts parser and mountinfo reader (agent/mounts.h).
+$(BIN)/fuzz/fuzz_volume_mounts: tests/fuzz/fuzz_volume_mounts.c $(FUZZ_SRCS) src/guest/agent/mounts.c
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	@$(FUZZ_CC) -std=gnu17 -g -O1 -D_GNU_SOURCE -Isrc -Isrc/guest -fsanitize=fuzzer,address,undefined -o $@ $(filter %.c,$^) \
+		$(shell pkg-config --cflags --libs jansson 2>/dev/null)
+
 # The API request targets run coved's request parsers (and the egress policy
 # check the create body ends with, and the secrets' rules).
 FUZZ_API_SRCS := src/common/json.c src/api/request.c src/api/bodies.c src/net/policy.c src/net/rules.c src/net/addr.c src/template/ref.c \
@@ -172,6 +179,11 @@ $(FUZZ_INTERP_TARGETS): $(BIN)/fuzz/%: tests/fuzz/%.c $(FUZZ_SRCS) $(INTERP_PURE
 	@echo "  FUZZ    $@"
 	@$(FUZZ_CC) -std=gnu17 -g -O1 -D_GNU_SOURCE -Isrc -Isrc/guest -fsanitize=fuzzer,address,undefined -o $@ $(filter %.c,$^) \
 		$(shell pkg-config --cflags --libs jansson nettle 2>/dev/null)
+# The agent's volumeMounts parser, pure like the interpreter's.
+$(BIN)/tests/test_agent_mounts: tests/unit/test_agent_mounts.c src/guest/agent/mounts.c $(O)/libcove.a
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) $(HOST_CFLAGS) -Isrc/guest -o $@ $(filter %.c %.a,$^) $(HOST_LIBS) $(TEST_LIBS)
 $(BIN)/tests/test_interpreter: tests/unit/test_interpreter.c $(INTERP_PURE_SRCS) $(O)/libcove.a
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
