@@ -103,7 +103,8 @@ programs: $(BIN)/cove $(BIN)/coved $(BIN)/cove-init $(BIN)/cove-agent $(BIN)/cov
 
 # The upload target runs the agent's HTTP server and upload handler
 # (libmicrohttpd's multipart parser) in process.
-FUZZ_UPLOAD_SRCS := $(addprefix src/guest/agent/,http.c files.c users.c state.c resolv.c cacert.c metadata.c fs_service.c) \
+FUZZ_UPLOAD_SRCS := $(addprefix src/guest/agent/,http.c files.c users.c state.c resolv.c cacert.c mounts.c mounts_apply.c \
+	metadata.c fs_service.c) \
 	$(wildcard src/http/*.c) src/common/env.c src/common/fs.c src/common/log.c src/common/proc.c src/common/secret.c \
 	src/common/rootfs.c
 $(BIN)/fuzz/fuzz_upload: tests/fuzz/fuzz_upload.c $(FUZZ_SRCS) $(FUZZ_UPLOAD_SRCS) $(MHD_LIB)

@@ -35,7 +35,9 @@ static enum MHD_Result health(struct http_request *r)
 }
 
 /* POST /init: the host's access token, env vars, default workdir, clock,
- * nameservers and the egress authority's certificate.
+ * nameservers, the egress authority's certificate and the volumes to
+ * mount. 400: a field is malformed; 501: volumeMounts to an agent without
+ * --mount-volumes; 500: a mount (or another change) failed.
  * Once a token is set, /init too needs it (a process in the guest must not
  * be able to take the sandbox's token over). */
 static enum MHD_Result init(struct http_request *r)
@@ -50,7 +52,7 @@ static enum MHD_Result init(struct http_request *r)
 	int rc = agent_init_apply(j, &err);
 	json_decref(j);
 	if (rc < 0)
-		return agent_reply_rest_error(r, rc == -EINVAL ? 400 : 500, err.msg);
+		return agent_reply_rest_error(r, rc == -EINVAL ? 400 : rc == -EOPNOTSUPP ? 501 : 500, err.msg);
 	return http_reply(r, MHD_HTTP_NO_CONTENT, NULL, "", 0);
 }
 
@@ -89,9 +91,11 @@ static const struct http_route routes[] = {
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: cove-agent [--listen ADDR:PORT] [--set-clock] [--resolv-conf FILE] [--ca-root DIR]\n"
-			"                  (default 0.0.0.0:%d)\n"
+	fprintf(stderr, "usage: cove-agent [--listen ADDR:PORT] [--set-clock] [--mount-volumes] [--resolv-conf FILE]\n"
+			"                  [--ca-root DIR] (default 0.0.0.0:%d)\n"
 			"  --set-clock         let POST /init set the system clock (cove-init passes it in guests)\n"
+			"  --mount-volumes     let POST /init mount its volumeMounts over NFS (cove-init passes\n"
+			"                      it in guests; without it such an /init is refused)\n"
 			"  --resolv-conf FILE  write POST /init's nameservers to FILE (cove-init passes\n"
 			"                      /etc/resolv.conf in guests)\n"
 			"  --ca-root DIR       install POST /init's caBundle in the trust store of the tree\n"
@@ -102,11 +106,13 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(ENVD_PORT) };
-	bool set_clock = false;
+	bool set_clock = false, mount_volumes = false;
 	const char *resolv_conf = NULL, *ca_root = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--set-clock") == 0) {
 			set_clock = true;
+		} else if (strcmp(argv[i], "--mount-volumes") == 0) {
+			mount_volumes = true;
 		} else if (strcmp(argv[i], "--resolv-conf") == 0 && i + 1 < argc) {
 			resolv_conf = argv[++i];
 		} else if (strcmp(argv[i], "--ca-root") == 0 && i + 1 < argc) {
@@ -122,7 +128,7 @@ int main(int argc, char **argv)
 		}
 	}
 	signal(SIGPIPE, SIG_IGN);
-	agent_state_setup(set_clock, resolv_conf, ca_root);
+	agent_state_setup(set_clock, mount_volumes, resolv_conf, ca_root);
 	struct http_server *server;
 	struct cove_err err = { 0 };
 	if (agent_http_start(&sa, routes, sizeof(routes) / sizeof(routes[0]), &server, &err) < 0) {

@@ -16,6 +16,7 @@
 #include <nettle/sha2.h>
 
 #include "agent/cacert.h"
+#include "agent/mounts.h"
 #include "agent/resolv.h"
 #include "common/cleanup.h"
 #include "common/log.h"
@@ -31,19 +32,22 @@
 static struct {
 	pthread_rwlock_t lock;
 	bool set_clock;
-	const char *resolv_conf; /* NULL: nameservers are not written */
-	const char *ca_root;     /* NULL: caBundle is not installed */
+	bool mount_volumes;
+	pthread_mutex_t mounting;     /* one /init's mounts at a time */
+	const char *resolv_conf;      /* NULL: nameservers are not written */
+	const char *ca_root;          /* NULL: caBundle is not installed */
 	struct agent_ca_installed ca; /* what processes are pointed at */
 	char *token;
 	char **envs;
 	size_t nenvs;
 	char *workdir;
 	char *user;
-} st = { .lock = PTHREAD_RWLOCK_INITIALIZER };
+} st = { .lock = PTHREAD_RWLOCK_INITIALIZER, .mounting = PTHREAD_MUTEX_INITIALIZER };
 
-void agent_state_setup(bool set_clock, const char *resolv_conf, const char *ca_root)
+void agent_state_setup(bool set_clock, bool mount_volumes, const char *resolv_conf, const char *ca_root)
 {
 	st.set_clock = set_clock;
+	st.mount_volumes = mount_volumes;
 	st.resolv_conf = resolv_conf;
 	st.ca_root = ca_root;
 }
@@ -273,13 +277,36 @@ static void set_ca(const char *pem)
 		agent_ca_install(st.ca_root, pem, &st.ca);
 }
 
+/* volumeMounts, before anything else of the /init is changed and outside
+ * st.lock (a mount may wait seconds for the server; every request reads
+ * the token under it). Never on a host: an agent run there for tests
+ * refuses them. */
+static int set_mounts(const struct agent_mounts *m, struct cove_err *err)
+{
+	if (!m->count)
+		return 0;
+	if (!st.mount_volumes)
+		return cove_errf(err, -EOPNOTSUPP,
+				 "volumeMounts: this agent does not mount volumes (it was started without --mount-volumes)");
+	pthread_mutex_lock(&st.mounting);
+	int r = agent_mounts_apply(m, err);
+	pthread_mutex_unlock(&st.mounting);
+	return r;
+}
+
 int agent_init_apply(json_t *req, struct cove_err *err)
 {
 	struct agent_nameservers ns;
+	struct agent_mounts mounts = { 0 };
 	_cleanup_free_ char *ca = NULL;
 	int r = agent_nameservers_parse(req, &ns, err);
 	if (r == 0)
 		r = agent_ca_parse(req, &ca, err);
+	if (r == 0)
+		r = agent_mounts_parse(req, &mounts, err);
+	if (r == 0)
+		r = set_mounts(&mounts, err);
+	agent_mounts_free(&mounts);
 	if (r < 0)
 		return r;
 	pthread_rwlock_wrlock(&st.lock);

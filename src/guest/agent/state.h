@@ -1,8 +1,8 @@
 /* What the host tells the agent through POST /init: the access token that
  * every later request must present, environment variables for every
  * process, the default working directory, the host's clock, the guest's
- * nameservers (agent/resolv.h) and the egress authority it is to trust
- * (agent/cacert.h). Shared by
+ * nameservers (agent/resolv.h), the egress authority it is to trust
+ * (agent/cacert.h) and the volumes to mount (agent/mounts.h). Shared by
  * all request threads under one lock. */
 #ifndef COVE_AGENT_STATE_H
 #define COVE_AGENT_STATE_H
@@ -16,11 +16,13 @@
 
 /* set_clock: /init's timestamp may set the system clock (in a guest only:
  * an agent run on a host for tests must never touch the host's clock).
+ * mount_volumes: /init's volumeMounts are mounted (in a guest only; an
+ * agent without it answers an /init that has some with an error).
  * resolv_conf: the file /init's nameservers are written to (the guest's
  * /etc/resolv.conf; a test's file on a host); NULL: none is written.
  * ca_root: the tree whose trust store /init's caBundle goes into (the
  * guest's /; a test's directory); NULL: none is installed. */
-void agent_state_setup(bool set_clock, const char *resolv_conf, const char *ca_root);
+void agent_state_setup(bool set_clock, bool mount_volumes, const char *resolv_conf, const char *ca_root);
 
 /* True when no token is set, or presented equals it (constant time). */
 bool agent_token_ok(const char *presented);
@@ -43,7 +45,10 @@ int agent_files_authorize(const struct agent_files_auth *a, char *why, size_t le
 /* The envd version the agent implements, sent as X-Envd-Version by /init. */
 #define AGENT_ENVD_VERSION ENVD_VERSION
 
-/* Applies an /init body. Fields absent are left as they were. */
+/* Applies an /init body. Fields absent are left as they were. volumeMounts
+ * are mounted first (agent/mounts.h), all or none; -EINVAL: a field is
+ * malformed (nothing applied); -EOPNOTSUPP: volumeMounts given to an agent
+ * without mount_volumes (nothing applied). */
 int agent_init_apply(json_t *req, struct cove_err *err);
 
 /* /init's defaultUser into buf ("" when unset). */

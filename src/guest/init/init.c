@@ -130,9 +130,10 @@ static void set_hostname_from_cmdline(void)
  * so its pidfd is not kept. */
 static pid_t start_agent(void)
 {
-	/* In a guest the host's /init may set the clock, the resolvers and
-	 * the trust store. */
-	char *argv[] = { AGENT_PATH, "--set-clock", "--resolv-conf", "/etc/resolv.conf", "--ca-root", "/", NULL };
+	/* In a guest the host's /init may set the clock, mount volumes, and
+	 * write the resolvers and the trust store. */
+	char *argv[] = { AGENT_PATH, "--set-clock", "--mount-volumes", "--resolv-conf", "/etc/resolv.conf",
+			 "--ca-root", "/", NULL };
 	char *envp[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", NULL };
 	struct spawn_options o = { .path = AGENT_PATH, .argv = argv, .envp = envp, .setsid = true };
 	struct spawn_child c;
