@@ -27,6 +27,10 @@
 #include "proto/envelope.h"
 
 #define CONNECT_TIMEOUT_MS 5000
+/* An /init with volumes: the agent tries a mount the server does not yet
+ * allow for 10 s, and an attempt the server never answers takes up to
+ * ~50 s more (timeo=50, retrans=3: waits of 5, 10, 15 and 20 s). */
+#define INIT_MOUNT_TIMEOUT_MS 75000
 /* How often the transfer loop wakes without activity to check for cancel. */
 #define POLL_MS 1000
 
@@ -335,7 +339,7 @@ static size_t keep_body(char *ptr, size_t size, size_t nmemb, void *userdata)
  * reply kept in out when given (else discarded). The HTTP status goes to
  * *status; a transport failure is -ECONNRESET naming what. */
 static int agent_unary(const struct agent_endpoint *ep, const char *path, const char *body, struct body_buf *out,
-		       long *status, struct cove_err *err)
+		       long *status, long timeout_ms, struct cove_err *err)
 {
 	struct curl_slist *headers;
 	CURL *easy = agent_easy(ep, path, "application/json", &headers);
@@ -346,7 +350,7 @@ static int agent_unary(const struct agent_endpoint *ep, const char *path, const 
 	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, out ? keep_body : discard);
 	if (out)
 		curl_easy_setopt(easy, CURLOPT_WRITEDATA, out);
-	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)CONNECT_TIMEOUT_MS);
+	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, timeout_ms);
 	CURLcode rc = curl_easy_perform(easy);
 	*status = 0;
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, status);
@@ -408,6 +412,27 @@ int agent_upload(const struct agent_endpoint *ep, const char *from, const char *
 	return r;
 }
 
+/* /init's volumeMounts: the agent checks each entry again, and says which
+ * it refused. */
+static int init_mounts(json_t *j, const struct agent_volume_mount *m, size_t n, struct cove_err *err)
+{
+	json_t *list = json_array();
+	if (!list || json_object_set_new(j, "volumeMounts", list) < 0)
+		return cove_errf(err, -ENOMEM, "init: JSON");
+	for (size_t i = 0; i < n; i++) {
+		if (!m[i].path || !m[i].server || !m[i].export)
+			return cove_errf(err, -EINVAL, "init: volume mount %zu lacks its path, server or export", i);
+		json_t *e = json_pack("{ss ss ss}", "path", m[i].path, "server", m[i].server, "export", m[i].export);
+		if (e && m[i].port)
+			json_object_set_new(e, "port", json_integer(m[i].port));
+		if (e && m[i].mount_port)
+			json_object_set_new(e, "mountPort", json_integer(m[i].mount_port));
+		if (!e || json_array_append_new(list, e) < 0)
+			return cove_errf(err, -EINVAL, "init: volume mount %zu: not UTF-8 text, or out of memory", i);
+	}
+	return 0;
+}
+
 int agent_init(const struct agent_endpoint *ep, const struct agent_init_request *req, struct cove_err *err)
 {
 	struct timespec now;
@@ -447,15 +472,25 @@ int agent_init(const struct agent_endpoint *ep, const struct agent_init_request 
 	}
 	if (req->ca_bundle && json_object_set_new(j, "caBundle", json_string(req->ca_bundle)) < 0)
 		return cove_errf(err, -EINVAL, "init: the CA bundle is not UTF-8 text");
+	int r = req->nmounts ? init_mounts(j, req->mounts, req->nmounts, err) : 0;
+	if (r < 0)
+		return r;
 	_cleanup_free_ char *body = json_dumps(j, JSON_COMPACT);
 	if (!body)
 		return cove_errf(err, -ENOMEM, "init: JSON");
 	long status;
-	int r = agent_unary(ep, "/init", body, NULL, &status, err);
+	struct body_buf reply = { 0 };
+	r = agent_unary(ep, "/init", body, &reply, &status, req->nmounts ? INIT_MOUNT_TIMEOUT_MS : CONNECT_TIMEOUT_MS,
+			err);
 	if (r < 0)
 		return r;
-	if (status != 204)
-		return cove_errf(err, status == 401 ? -EACCES : -EPROTO, "agent /init answered HTTP %ld", status);
+	if (status != 204) {
+		_cleanup_json_ json_t *answer = json_loadb(reply.data, reply.len, 0, NULL);
+		const char *msg = json_string_value(json_object_get(answer, "message"));
+		/* Whatever the agent refused, the host sent it: not the caller's fault. */
+		return cove_errf(err, status == 401 ? -EACCES : -EPROTO, "agent /init answered HTTP %ld%s%s", status,
+				 msg ? ": " : "", msg ? msg : "");
+	}
 	return 0;
 }
 
@@ -472,7 +507,7 @@ int agent_metrics(const struct agent_endpoint *ep, struct agent_metrics *ret, st
 		return cove_errf(err, -ENOMEM, "metrics: out of memory");
 	long status;
 	json_t *j = NULL;
-	int r = agent_unary(ep, "/metrics", NULL, b, &status, err);
+	int r = agent_unary(ep, "/metrics", NULL, b, &status, CONNECT_TIMEOUT_MS, err);
 	if (r == 0 && status != 200)
 		r = cove_errf(err, -EPROTO, "agent /metrics answered HTTP %ld", status);
 	else if (r == 0 && (!(j = json_loads(b->data, 0, NULL)) || !json_is_object(j))) /* a macro: j assigned once */
@@ -505,7 +540,7 @@ static int process_call(const struct agent_endpoint *ep, const char *method, jso
 		return cove_errf(err, -ENOMEM, "agent %s: out of memory", method);
 	struct body_buf out = { 0 };
 	long status;
-	int r = agent_unary(ep, path, text, &out, &status, err);
+	int r = agent_unary(ep, path, text, &out, &status, CONNECT_TIMEOUT_MS, err);
 	if (r == 0 && status != 200) {
 		json_t *j = json_loads(out.data, 0, NULL);
 		const char *code = json_string_value(json_object_get(j, "code"));

@@ -32,6 +32,17 @@ struct agent_endpoint {
 	const char *sandbox;
 };
 
+/* An NFSv3 export of the host's volume server for the guest to mount at
+ * path (/init's volumeMounts; docs/agent-protocol.md says what the agent
+ * accepts). port and mount_port 0: the agent's defaults, 2049 and 20048. */
+struct agent_volume_mount {
+	const char *path;   /* absolute, in the guest */
+	const char *server; /* the server's IPv4 address as the guest reaches it */
+	const char *export; /* "/vol_" and 24 hex digits */
+	uint16_t port;
+	uint16_t mount_port;
+};
+
 /* What POST /init tells an agent, besides the host's clock (always sent). */
 struct agent_init_request {
 	const char *token;           /* the new access token; NULL: none */
@@ -44,11 +55,17 @@ struct agent_init_request {
 	/* Certificates (PEM) the guest is to trust, in its system store and for
 	 * its runtimes (coved's egress authority); NULL: none given. */
 	const char *ca_bundle;
+	/* Volumes the guest is to have mounted (all or none; those mounted by
+	 * an earlier /init stay as they are); nmounts 0: none given. */
+	const struct agent_volume_mount *mounts;
+	size_t nmounts;
 };
 
 /* POST /init: sets the agent's access token, defaults and environment, the
  * guest's clock to the host's, its nameservers and the certificates it
- * trusts. */
+ * trusts, and mounts its volumes (an /init with volumes may take over a
+ * minute against a server that never answers). An agent's refusal is
+ * -EPROTO (-EACCES: the token) with the agent's message. */
 int agent_init(const struct agent_endpoint *ep, const struct agent_init_request *req, struct cove_err *err);
 
 /* What the guest agent's GET /metrics reports of the guest. */

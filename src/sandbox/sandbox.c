@@ -194,7 +194,12 @@ static int init_agent(const struct sandbox_config *c, enum sandbox_boot how, con
 		      struct cove_err *err)
 {
 	struct agent_endpoint ep = { net_slot_netns_fd(sb->slot), NET_GUEST_ADDR, ENVD_PORT, NULL };
-	struct agent_init_request init = { sb->token, c->default_user, c->default_workdir, c->envs, c->dns, c->ca_pem };
+	struct agent_init_request init = { .token = sb->token,
+					   .default_user = c->default_user,
+					   .default_workdir = c->default_workdir,
+					   .envs = c->envs,
+					   .nameservers = c->dns,
+					   .ca_bundle = c->ca_pem };
 	char warm_token[sizeof(sb->token)];
 	int r;
 	if (how == SANDBOX_BOOT_WARM) {
@@ -205,7 +210,7 @@ static int init_agent(const struct sandbox_config *c, enum sandbox_boot how, con
 	if (how == SANDBOX_BOOT_RESUME) {
 		snprintf(sb->token, sizeof(sb->token), "%s", token);
 		ep.token = sb->token;
-		init = (struct agent_init_request){ sb->token, NULL, NULL, NULL, NULL, c->ca_pem };
+		init = (struct agent_init_request){ .token = sb->token, .ca_bundle = c->ca_pem };
 	} else if (how == SANDBOX_BOOT_REBOOT) {
 		/* A fresh agent: the /init it got when made, again. */
 		snprintf(sb->token, sizeof(sb->token), "%s", token);
@@ -217,7 +222,10 @@ static int init_agent(const struct sandbox_config *c, enum sandbox_boot how, con
 		 * the parent's, with c's variables added (a sandbox created from
 		 * a snapshot: the create's), and the nameservers of this host. */
 		ep.token = token;
-		init = (struct agent_init_request){ sb->token, NULL, NULL, c->envs, c->dns, c->ca_pem };
+		init = (struct agent_init_request){ .token = sb->token,
+						    .envs = c->envs,
+						    .nameservers = c->dns,
+						    .ca_bundle = c->ca_pem };
 	}
 	r = agent_init(&ep, &init, err);
 	if (r < 0)
@@ -258,7 +266,7 @@ static int warm_up(struct sandbox *sb, struct cove_err *err)
 		r = cove_errf(err, -EIO, "warm-up command: %s", res.status);
 	if (r == 0 && (r = random_hex(sb->token, 32)) < 0)
 		return cove_errno(err, r, "access token: getrandom");
-	struct agent_init_request init = { sb->token, NULL, NULL, NULL };
+	struct agent_init_request init = { .token = sb->token };
 	r = r ?: agent_init(&ep, &init, err);
 	return r < 0 ? r : vmm_pause(sb->vm, err);
 }
