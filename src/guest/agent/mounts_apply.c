@@ -71,10 +71,14 @@ static int open_or_make(int parent, const char *name, const char *path, struct c
 			return cove_errno(err, r, "chmod %.300s", path);
 		}
 	}
-	if (fd < 0 && errno == ELOOP)
-		return cove_errf(err, -ELOOP, "%.300s is a symbolic link (links are not followed)", path);
-	if (fd < 0)
-		return cove_errno(err, -errno, "open %.300s", path);
+	if (fd < 0) {
+		int r = -errno;
+		struct stat st;
+		if ((r == -ELOOP || r == -ENOTDIR) && fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISLNK(st.st_mode))
+			return cove_errf(err, -ELOOP, "%.300s is a symbolic link (links are not followed)", path);
+		return cove_errno(err, r, "open %.300s", path);
+	}
 	return fd;
 }
 
@@ -107,9 +111,11 @@ static int make_dirs(const char *path, struct cove_err *err)
 
 /* What a server says to a client it does not yet let mount an export, or
  * while it is not yet listening: the host changes its export list just
- * before /init. Measured against nfs-ganesha 4.3: a client not in the
- * export's list gets EACCES (MNT3ERR_ACCES), an export it does not have
- * yet ENOENT, a server not yet up ECONNREFUSED. */
+ * before /init. Measured against nfs-ganesha 4.3 (Mount_Path_Pseudo) from
+ * a guest: a client not in the export's list and an export it does not
+ * have both get EACCES (MNT3ERR_ACCES), a port nobody listens on
+ * ECONNREFUSED. The kernel maps MNT3ERR_NOENT and _PERM (other servers'
+ * answers for an unknown export) to ENOENT and EPERM. */
 static bool retryable(int e)
 {
 	return e == EACCES || e == ENOENT || e == ECONNREFUSED || e == ETIMEDOUT || e == EIO || e == EPERM ||
