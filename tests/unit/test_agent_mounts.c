@@ -302,6 +302,12 @@ static void test_mountinfo(void **state)
 	assert_false(agent_mountinfo_has_nfs(info, len, "/mnt/data/x", src));
 	assert_false(agent_mountinfo_has_nfs(info, len, "/mnt/dat", src));
 	assert_false(agent_mountinfo_has_nfs("", 0, "/mnt/data", src));
+	/* A field longer than what it is compared with, with a NUL (escaped or
+	 * not) right where that ends: no match, and no read past its end
+	 * (found by fuzz_volume_mounts). */
+	const char nul[] = "1 1 0:1 / /mnt/data\\000x rw - nfs 10.0.0.1:" EXPORT " rw\n"
+			   "1 1 0:1 / /mnt/data\0x rw - nfs 10.0.0.1:" EXPORT " rw\n";
+	assert_false(agent_mountinfo_has_nfs(nul, sizeof(nul) - 1, "/mnt/data", src));
 }
 
 int main(void)

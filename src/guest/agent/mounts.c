@@ -199,8 +199,9 @@ static bool octal(char c)
  * octal escapes, is want. */
 static bool field_is(const char *f, size_t n, const char *want)
 {
-	size_t i = 0;
-	for (; i < n; want++) {
+	for (size_t i = 0; i < n; want++) {
+		if (*want == '\0')
+			return false; /* the field is longer (a NUL in it must not end want early) */
 		char c = f[i];
 		if (c == '\\' && n - i >= 4 && octal(f[i + 1]) && octal(f[i + 2]) && octal(f[i + 3])) {
 			c = (char)((f[i + 1] - '0') * 64 + (f[i + 2] - '0') * 8 + (f[i + 3] - '0'));
