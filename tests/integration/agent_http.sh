@@ -89,6 +89,17 @@ code=$(req -X POST -H 'Content-Type: application/json' \
 [ "$(date +%Y)" != 2026 ] || [ "$(date +%m)" != 01 ] || [ "$(date +%d)" != 02 ]
 check "without --set-clock the agent leaves the host's clock alone" $? "date is $(date)"
 
+# volumeMounts: an agent on a host (no --mount-volumes) never mounts.
+vol='"server":"10.0.0.1","export":"/vol_0123456789abcdef01234567"'
+code=$(req -X POST -H 'X-Access-Token: s3cret' -H 'Content-Type: application/json' \
+    --data "{\"volumeMounts\":[{\"path\":\"$tmp/vol\",$vol}]}" "$base/init")
+[ "$code" = 501 ] && grep -q -- '--mount-volumes' "$tmp/body" && [ ! -e "$tmp/vol" ]
+check "without --mount-volumes an /init with volumes is 501 and makes nothing" $? "got $code $(cat "$tmp/body")"
+code=$(req -X POST -H 'X-Access-Token: s3cret' -H 'Content-Type: application/json' \
+    --data "{\"volumeMounts\":[{\"path\":\"/proc/x\",$vol}]}" "$base/init")
+[ "$code" = 400 ] && grep -q 'volumeMounts\[0\].path: ' "$tmp/body"
+check "a bad volumeMounts entry is 400 naming it" $? "got $code $(cat "$tmp/body")"
+
 code=$(req -X POST -H 'Content-Type: application/connect+json' --data-binary @"$tmp/start" "$base/process.Process/Start")
 [ "$code" = 401 ] && grep -q '"code":"unauthenticated"' "$tmp/body"
 check "a call without the token is unauthenticated (401)" $? "got $code $(cat "$tmp/body")"
