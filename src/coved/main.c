@@ -459,6 +459,7 @@ static int serve(struct settings *s)
 	struct egress *egress = NULL;
 	struct secrets *secrets = NULL;
 	struct volumes *volumes = NULL;
+	struct volumes_config vc = { .state_dir = s->state_dir };
 	struct net_config nc;
 	net_config_from_env(&nc);
 	nc.state_dir = s->state_dir;
@@ -466,7 +467,7 @@ static int serve(struct settings *s)
 	nc.dns = dns_list; /* reachable on port 53 where a policy would block them */
 	int rc = 1;
 	if (tls_minter_new(egress_ca, &minter, &err) < 0 || store_open(s->state_dir, &store, &err) < 0 ||
-	    secrets_open(s->state_dir, &secrets, &err) < 0 || volumes_open(s->state_dir, &volumes, &err) < 0 ||
+	    secrets_open(s->state_dir, &secrets, &err) < 0 || volumes_open(&vc, &volumes, &err) < 0 ||
 	    net_slots_open(&nc, &net, NULL, &err) < 0)
 		goto out;
 	/* Before the manager: the sandboxes it takes over may name domains. */
