@@ -27,6 +27,9 @@
 /* Loop devices taken by others between LOOP_CTL_GET_FREE and
  * LOOP_CONFIGURE before we give up. */
 #define LOOP_TRIES 64
+/* How long a loop device of the image may take to clear before a mount
+ * gives up on it. */
+#define ATTACHED_WAIT_MS 1000
 /* Mounts stacked on one directory that an unmount takes off. */
 #define UNMOUNT_MAX 8
 /* The host never runs or opens devices from a volume. discard: what a
@@ -141,9 +144,13 @@ int volume_mount(struct volumes *v, const char *image, const char *dir, struct c
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0)
 		return cove_errno(err, -errno, "volumes: open %s", image_path);
-	if (image_attached(&st, dev, sizeof(dev)))
-		return cove_errf(err, -EBUSY, "volumes: %s is attached to %s already (mounted elsewhere?)", image_path,
-				 dev);
+	/* A loop device an unmount just let go of may take a moment to clear. */
+	for (int i = 0; image_attached(&st, dev, sizeof(dev)); i++) {
+		if (i == ATTACHED_WAIT_MS / 10)
+			return cove_errf(err, -EBUSY, "volumes: %s is attached to %s already (mounted elsewhere?)",
+					 image_path, dev);
+		usleep(10 * 1000);
+	}
 	_cleanup_close_ int loop = loop_attach(fd, image_path, dev, sizeof(dev), err);
 	if (loop < 0)
 		return loop;
