@@ -24,8 +24,10 @@ OPT ?= -O2
 CFLAGS_COMMON := -std=gnu17 -Wall -Wextra -Werror $(OPT) -g -D_GNU_SOURCE -Isrc \
 	-fno-strict-aliasing -Wshadow -Wno-missing-field-initializers -Wno-format-truncation
 # nettle: SHA-256 and HMAC for template builds' layer cache keys and upload
-# tokens; libarchive: checking their COPY uploads (tar, tar.gz) (src/build).
-HOST_PKGS := jansson libmnl libcurl sqlite3 libnftables libmicrohttpd gnutls nettle libarchive libevent_core libevent_extra libevent_pthreads
+# tokens; libarchive: checking their COPY uploads (tar, tar.gz) (src/build);
+# ext2fs and com_err: a fresh UUID for each volume's image (src/volume).
+HOST_PKGS := jansson libmnl libcurl sqlite3 libnftables libmicrohttpd gnutls nettle libarchive libevent_core libevent_extra libevent_pthreads \
+	ext2fs com_err
 HOST_CFLAGS := $(CFLAGS_COMMON) $(SANITIZE) $(shell pkg-config --cflags $(HOST_PKGS) 2>/dev/null)
 HOST_LIBS := $(shell pkg-config --libs $(HOST_PKGS) 2>/dev/null) -lpthread
 # Guest programs are static so they run in any root filesystem. The agent's

@@ -8,6 +8,14 @@ check() { # check NAME CONDITION-EXIT-STATUS DETAILS...
     if [ "$status" = 0 ]; then ok "$name"; else not_ok "$name" "$@"; fi
 }
 
+# unmount_under DIR: every mount beneath DIR taken off, deepest first: a
+# coved's volumes (loop-mounted images) stay mounted when it stops, and
+# rm -rf must neither descend into them nor leave their loop devices bound.
+unmount_under() {
+    awk -v d="$1/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null
+    return 0
+}
+
 # A script that cannot run here says why in a TAP plan of nothing, and stops.
 skip_all() { echo "1..0 # SKIP $*"; exit 0; }
 # need_root: namespaces, links, TAP devices and nftables need it.

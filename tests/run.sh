@@ -48,6 +48,7 @@ reset_instance() {
     nft delete table inet "$COVE_NET_NAME" 2>/dev/null
     awk -v d="$COVE_NET_DIR/" 'index($5, d) == 1 {print $5}' /proc/self/mountinfo | xargs -r -n1 umount 2>/dev/null
     umount "$COVE_NET_DIR" 2>/dev/null
+    awk '$5 ~ "^/tmp/cove-tests/" { print $5 }' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null
     rm -rf /tmp/cove-tests /run/cove-tests
 }
 [ "$(id -u)" = 0 ] && reset_instance

@@ -50,6 +50,8 @@ static const struct env_setting_info settings[ENV_SETTINGS_COUNT] = {
 		      "nameservers for guests, A[,B...] or none (coved --dns, cove run --dns)" },
 	[ENV_PLACEMENT_SEED] = { "COVE_PLACEMENT_SEED", NULL, NULL, "random",
 				 "a cluster gateway's placement seed (a decimal number): the same choices every run" },
+	[ENV_VOLUME_SIZE_MIB] = { "COVE_VOLUME_SIZE_MIB", NULL, NULL, "16384",
+				  "the size of each new volume's file system in MiB (coved --volume-size-mib)" },
 };
 
 const struct env_setting_info *env_setting_info(enum env_setting s)

@@ -60,6 +60,7 @@ struct settings {
 	unsigned max_timeout; /* seconds; 0: the manager's default */
 	char insecure_registries[1024]; /* comma-separated HOST:PORT */
 	unsigned max_template_disk_mib;
+	unsigned volume_size_mib; /* 0: the volume module's default */
 	unsigned egress_port; /* 0: a free port */
 	char dns[128]; /* the --dns text; "": the host's nameservers */
 	char upstream_ca[PATH_MAX]; /* "": the host's trust store only */
@@ -77,7 +78,7 @@ static void usage(FILE *f)
 		"             [--max-boots N]\n"
 		"             [--warm-pool N] [--max-timeout SECONDS] [--domain D]\n"
 		"             [--insecure-registries HOST:PORT,...] [--max-template-disk-mib N]\n"
-		"             [--egress-port N] [--upstream-ca FILE]\n"
+		"             [--egress-port N] [--upstream-ca FILE] [--volume-size-mib N]\n"
 		"             [--dns ADDR[,ADDR...]|none] [--max-connections N]\n"
 		"             [--max-connections-per-client N] [--idle-timeout S]\n"
 		"             [--auth-failures N] [--auth-lockout S] [--egress-max-connections N]\n"
@@ -110,6 +111,9 @@ static void usage(FILE *f)
 		"  --max-template-disk-mib N\n"
 		"                       refuse template builds from images whose disk would be\n"
 		"                       bigger (default %u)\n"
+		"  --volume-size-mib N  the size of each new volume's file system, sparse: it\n"
+		"                       takes what it holds (else $COVE_VOLUME_SIZE_MIB, else\n"
+		"                       %d; %d to %d); volumes made before keep theirs\n"
 		"  --egress-port N      the egress proxy's port, where sandboxes whose network\n"
 		"                       policy names domains have their web traffic redirected\n"
 		"                       (default: a free port)\n"
@@ -120,7 +124,7 @@ static void usage(FILE *f)
 		"                       less loopback ones); none: the template's file stays\n"
 		COVED_LIMITS_USAGE COVED_TLS_USAGE COVED_CLUSTER_USAGE,
 		DEFAULT_LISTEN, STORE_DEFAULT_STATE_DIR, MANAGER_DEFAULT_MAX_SANDBOXES, MANAGER_DEFAULT_MAX_TIMEOUT_S,
-		MANAGER_DEFAULT_MAX_TEMPLATE_DISK_MIB);
+		MANAGER_DEFAULT_MAX_TEMPLATE_DISK_MIB, VOLUME_DEFAULT_SIZE_MIB, VOLUME_SIZE_MIB_MIN, VOLUME_SIZE_MIB_MAX);
 }
 
 static int parse_unsigned(const char *name, const char *v, unsigned *out)
@@ -163,6 +167,15 @@ static int set_one(struct settings *s, const char *name, const char *v)
 		return parse_unsigned(name, v, &s->warm_pool);
 	else if (strcmp(name, "max-template-disk-mib") == 0)
 		return parse_unsigned(name, v, &s->max_template_disk_mib);
+	else if (strcmp(name, "volume-size-mib") == 0) {
+		if (parse_unsigned(name, v, &s->volume_size_mib) < 0)
+			return -1;
+		if (s->volume_size_mib < VOLUME_SIZE_MIB_MIN || s->volume_size_mib > VOLUME_SIZE_MIB_MAX) {
+			fprintf(stderr, "coved: volume-size-mib '%s': from %d to %d\n", v, VOLUME_SIZE_MIB_MIN,
+				VOLUME_SIZE_MIB_MAX);
+			return -1;
+		}
+	}
 	else if (strcmp(name, "egress-port") == 0) {
 		if (parse_unsigned(name, v, &s->egress_port) < 0)
 			return -1;
@@ -290,6 +303,7 @@ static int parse_settings(int argc, char **argv, struct settings *s)
 		{ "insecure-registries", required_argument, NULL, 0 },
 		{ "max-template-disk-mib", required_argument, NULL, 0 },
 		{ "egress-port", required_argument, NULL, 0 },
+		{ "volume-size-mib", required_argument, NULL, 0 },
 		{ "upstream-ca", required_argument, NULL, 0 },
 		{ "dns", required_argument, NULL, 0 },
 		COVED_LIMITS_OPTIONS,
@@ -328,6 +342,8 @@ static int parse_settings(int argc, char **argv, struct settings *s)
 	if (env_get(ENV_DNS) && set_one(s, "dns", env_get(ENV_DNS)) < 0)
 		return -1;
 	if (env_get(ENV_VMM) && set_one(s, "vmm", env_get(ENV_VMM)) < 0)
+		return -1;
+	if (env_get(ENV_VOLUME_SIZE_MIB) && set_one(s, "volume-size-mib", env_get(ENV_VOLUME_SIZE_MIB)) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++)
 		if (set_one(s, names[i], values[i]) < 0)
@@ -459,6 +475,7 @@ static int serve(struct settings *s)
 	struct egress *egress = NULL;
 	struct secrets *secrets = NULL;
 	struct volumes *volumes = NULL;
+	struct volumes_config vc = { .state_dir = s->state_dir, .size_mib = s->volume_size_mib };
 	struct net_config nc;
 	net_config_from_env(&nc);
 	nc.state_dir = s->state_dir;
@@ -466,7 +483,7 @@ static int serve(struct settings *s)
 	nc.dns = dns_list; /* reachable on port 53 where a policy would block them */
 	int rc = 1;
 	if (tls_minter_new(egress_ca, &minter, &err) < 0 || store_open(s->state_dir, &store, &err) < 0 ||
-	    secrets_open(s->state_dir, &secrets, &err) < 0 || volumes_open(s->state_dir, &volumes, &err) < 0 ||
+	    secrets_open(s->state_dir, &secrets, &err) < 0 || volumes_open(&vc, &volumes, &err) < 0 ||
 	    net_slots_open(&nc, &net, NULL, &err) < 0)
 		goto out;
 	/* Before the manager: the sandboxes it takes over may name domains. */

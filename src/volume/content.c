@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,10 +82,18 @@ static int fail(struct cove_err *err, int e, const char *what, const char *shown
 		return cove_errf(err, e, "path '%s': too many symlinks", shown);
 	case -ENOSPC:
 	case -EDQUOT:
-		return cove_errf(err, -ENOSPC, "path '%s': %s: the volume's file system is full", shown, what);
+		return cove_errf(err, -ENOSPC, "path '%s': %s: no space left", shown, what);
 	default:
 		return cove_errf(err, e, "path '%s': %s: %s", shown, what, strerror(-e));
 	}
+}
+
+/* A full volume's error names it and its size (the API answers 507). */
+static int named_if_full(const char *id, uint64_t size_mib, int r, struct cove_err *err)
+{
+	if (r == -ENOSPC)
+		cove_err_prefix(err, "volume %s is full (its size is %" PRIu64 " MiB)", id, size_mib);
+	return r;
 }
 
 /* openat2 beneath the volume's root: "" is the root. */
@@ -356,8 +365,8 @@ static int make_parents(const struct volume_content *c, const char *rel, const s
 	return 0;
 }
 
-int volume_mkdir(struct volume_content *c, const char *path, const struct volume_attrs *a, bool parents,
-		 struct volume_entry *ret, struct cove_err *err)
+static int mkdir_at(struct volume_content *c, const char *path, const struct volume_attrs *a, bool parents,
+		    struct volume_entry *ret, struct cove_err *err)
 {
 	struct vpath p;
 	int r = vpath_parse(path, &p, err);
@@ -382,6 +391,12 @@ int volume_mkdir(struct volume_content *c, const char *path, const struct volume
 	if (r == -EEXIST)
 		return cove_errf(err, r, "path '%s': exists", p.shown);
 	return r < 0 ? fail(err, r, "make the directory", p.shown) : entry_of(c, &p, ret, err);
+}
+
+int volume_mkdir(struct volume_content *c, const char *path, const struct volume_attrs *a, bool parents,
+		 struct volume_entry *ret, struct cove_err *err)
+{
+	return named_if_full(c->id, c->size_mib, mkdir_at(c, path, a, parents, ret, err), err);
 }
 
 int volume_set_attrs(struct volume_content *c, const char *path, const struct volume_attrs *a,
@@ -467,6 +482,8 @@ int volume_open_file(struct volume_content *c, const char *path, int *fd, uint64
 /* --- writing --- */
 
 struct volume_write {
+	char id[VOLUME_ID_MAX];
+	uint64_t size_mib;
 	int parent, fd;
 	char tmp[32];
 	struct vpath p;
@@ -482,6 +499,8 @@ int volume_write_begin(struct volume_content *c, const char *path, const struct 
 		return cove_errf(err, -ENOMEM, "volumes: out of memory");
 	w->parent = w->fd = -1;
 	w->replace = replace;
+	snprintf(w->id, sizeof(w->id), "%s", c->id);
+	w->size_mib = c->size_mib;
 	if (a)
 		w->a = *a;
 	int r = vpath_parse(path, &w->p, err);
@@ -508,7 +527,7 @@ int volume_write_begin(struct volume_content *c, const char *path, const struct 
 		r = fail(err, -errno, "make the file", w->p.shown);
 	if (r < 0) {
 		volume_write_abort(w);
-		return r;
+		return named_if_full(c->id, c->size_mib, r, err);
 	}
 	*ret = w;
 	return 0;
@@ -517,7 +536,7 @@ int volume_write_begin(struct volume_content *c, const char *path, const struct 
 int volume_write_data(struct volume_write *w, const void *data, size_t len, struct cove_err *err)
 {
 	int r = fs_write_all(w->fd, data, len);
-	return r < 0 ? fail(err, r, "write", w->p.shown) : 0;
+	return r < 0 ? named_if_full(w->id, w->size_mib, fail(err, r, "write", w->p.shown), err) : 0;
 }
 
 int volume_write_commit(struct volume_write *w, struct volume_entry *ret, struct cove_err *err)
@@ -540,7 +559,7 @@ int volume_write_commit(struct volume_write *w, struct volume_entry *ret, struct
 		else if (r == -EISDIR)
 			cove_errf(err, r, "path '%s': a directory", w->p.shown);
 		else
-			fail(err, r, "put the file in place", w->p.shown);
+			named_if_full(w->id, w->size_mib, fail(err, r, "put the file in place", w->p.shown), err);
 		volume_write_abort(w);
 		return r;
 	}

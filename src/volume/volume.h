@@ -3,10 +3,18 @@
  * no sandbox attached): storage that outlives sandboxes.
  *
  * A volume is a row of coved's state database (STATE_DIR/cove.db: id, name,
- * token) and a directory, STATE_DIR/volumes/ID, owned by the sandboxes'
- * default user (uid and gid 1000, as in E2B's templates). Its token is the
- * content API's credential for that volume alone (compared in constant
- * time); the API key lists and destroys volumes and shows their tokens.
+ * token) and a file system of its own: a sparse ext4 image,
+ * STATE_DIR/volumes/ID.img, of a fixed size (volumes_config.size_mib when
+ * it was made), mounted through a loop device at STATE_DIR/volumes/ID
+ * (nodev, nosuid, noexec). Its root belongs to the sandboxes' default user
+ * (uid and gid 1000, as in E2B's templates), mode 0755, and starts empty.
+ * A file system per volume, not a directory of a shared one, because an
+ * NFS server that exports a directory without subtree checking (as
+ * nfs-ganesha's VFS backend does) lets a client with a forged file handle
+ * reach any inode of the exported file system: here that is the volume
+ * alone. A full volume is -ENOSPC. Its token is the content API's
+ * credential for that volume alone (compared in constant time); the API
+ * key lists and destroys volumes and shows their tokens.
  *
  * Content: every path is resolved beneath the volume's directory by the
  * kernel (openat2 RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV),
@@ -41,13 +49,27 @@
 #define VOLUME_DEFAULT_UID 1000
 #define VOLUME_DEFAULT_GID 1000
 
+/* A new volume's size when none is configured: 16 GiB, sparse (it takes
+ * what it holds). */
+#define VOLUME_DEFAULT_SIZE_MIB 16384
+#define VOLUME_SIZE_MIB_MIN 16
+#define VOLUME_SIZE_MIB_MAX (16 * 1024 * 1024) /* 16 TiB */
+
 struct volumes;
 
+struct volumes_config {
+	const char *state_dir;
+	uint64_t size_mib; /* of new volumes; 0: VOLUME_DEFAULT_SIZE_MIB. Existing ones keep theirs. */
+};
+
 /* Opens the volumes of coved's state directory, making STATE_DIR/volumes
- * (0700) if needed; finishes what a crash interrupted: a destroyed volume's
- * directory still being removed, a directory no row names (a create that
- * died before its row). */
-int volumes_open(const char *state_dir, struct volumes **ret, struct cove_err *err);
+ * (0700) if needed, and brings every volume to mounted, finishing what a
+ * crash interrupted: a create's missing image or mount, a destroy's
+ * leftovers, a volume someone unmounted (or a reboot did), and moving a
+ * volume of the previous layout (a plain directory) into a file system of
+ * its own. -EINVAL for a size outside VOLUME_SIZE_MIB_MIN..MAX. Needs root
+ * (loop devices, mount). Volumes stay mounted after close. */
+int volumes_open(const struct volumes_config *c, struct volumes **ret, struct cove_err *err);
 void volumes_close(struct volumes *v); /* NULL-safe */
 
 struct volume_info {
@@ -65,9 +87,14 @@ int volume_get(struct volumes *v, const char *id, struct volume_info *ret, struc
 /* Oldest first; a negative return of fn stops the walk and is returned. */
 int volume_each(struct volumes *v, int (*fn)(void *ctx, const struct volume_info *info), void *ctx,
 		struct cove_err *err);
-/* Its row, then its directory and everything in it. -ENOENT when there is
- * none. */
+/* Its row, then its file system: unmounted (detached: whoever has it open
+ * keeps it until they close it), its image and mount point removed.
+ * -ENOENT when there is none. */
 int volume_destroy(struct volumes *v, const char *id, struct cove_err *err);
+/* The directory an existing volume is mounted at, for exporting it: -ENOENT
+ * when there is no such volume or it is not mounted; -ENAMETOOLONG when
+ * buf is too small. */
+int volume_path(struct volumes *v, const char *id, char *buf, size_t len, struct cove_err *err);
 /* A volume name's rule: 1 to VOLUME_NAME_MAX of a-z, A-Z, 0-9 and '-'. */
 int volume_name_check(const char *name, struct cove_err *err);
 

@@ -1,14 +1,18 @@
-/* Volumes: their rows in the store and their directories (see volume.h).
+/* Volumes: their rows in the store and their file systems (see volume.h;
+ * storage.c makes, mounts and removes those).
  *
  * Order, so that a crash anywhere leaves something open() can finish: a
- * create writes the row, then makes the directory; a destroy deletes the
- * row, then removes the directory. At open, a directory no row names is
- * what a destroy left (removed), and a row without a directory is a create
- * that died before it (the directory made, empty). */
+ * create writes the row, then makes the image, then mounts it; a destroy
+ * deletes the row, then unmounts, then removes the image and the mount
+ * point. At open, what no row names is what a destroy (or a failed create)
+ * left, removed; every row's volume is brought to mounted, whatever is
+ * missing (storage.c). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/secret.h"
@@ -32,6 +37,13 @@ static int64_t wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static bool id_form(const char *id)
 {
 	size_t n = strlen(ID_PREFIX);
@@ -41,19 +53,6 @@ static bool id_form(const char *id)
 		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
 			return false;
 	return true;
-}
-
-/* The volume's directory: owned by the sandboxes' default user. */
-static int make_dir(struct volumes *v, const char *id, struct cove_err *err)
-{
-	if (mkdirat(v->dir_fd, id, 0755) < 0 && errno != EEXIST)
-		return cove_errno(err, -errno, "volume %s: make its directory in %s", id, v->dir);
-	if (fchownat(v->dir_fd, id, VOLUME_DEFAULT_UID, VOLUME_DEFAULT_GID, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    fchmodat(v->dir_fd, id, 0755, 0) < 0)
-		return cove_errno(err, -errno, "volume %s: set its directory's owner", id);
-	if (fsync(v->dir_fd) < 0)
-		return cove_errno(err, -errno, "volume %s: sync %s", id, v->dir);
-	return 0;
 }
 
 static void info_of(const struct store_volume *row, struct volume_info *ret)
@@ -95,52 +94,88 @@ static bool known_has(const struct known *k, const char *id)
 	return false;
 }
 
+/* What open() keeps of STATE_DIR/volumes: the blank of this size, and a
+ * row's directory and image. */
+static bool keep_name(const struct volumes *v, const struct known *k, const char *name)
+{
+	char blank[64], id[VOLUME_ID_MAX];
+	volume_blank_name(v->size_mib, blank, sizeof(blank));
+	size_t n = strlen(name);
+	if (strcmp(name, blank) == 0 || known_has(k, name))
+		return true;
+	if (n < 4 || n - 4 >= sizeof(id) || strcmp(name + n - 4, ".img") != 0)
+		return false;
+	memcpy(id, name, n - 4);
+	id[n - 4] = '\0';
+	return known_has(k, id);
+}
+
+static int remove_strays(struct volumes *v, const struct known *k, struct cove_err *err)
+{
+	_cleanup_closedir_ DIR *d = opendir(v->dir);
+	if (!d)
+		return cove_errno(err, -errno, "volumes: open %s", v->dir);
+	struct dirent *de;
+	int r = 0;
+	while (r == 0 && (de = readdir(d))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 || keep_name(v, k, de->d_name))
+			continue;
+		log_info("op=volume-recover name=%s msg=\"no volume's (what a destroy, a failed create or another volume "
+			 "size left): removed\"",
+			 de->d_name);
+		r = volume_storage_remove_name(v, de->d_name, err);
+	}
+	return r;
+}
+
 static int reconcile(struct volumes *v, struct cove_err *err)
 {
 	struct known k = { 0 };
 	int r = store_volume_each(v->store, remember, &k, err);
 	if (r == -ENOMEM)
 		cove_errf(err, r, "volumes: out of memory");
-	DIR *d = r == 0 ? opendir(v->dir) : NULL;
-	if (r == 0 && !d)
-		r = cove_errno(err, -errno, "volumes: open %s", v->dir);
-	struct dirent *de;
-	while (r == 0 && (de = readdir(d))) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 || known_has(&k, de->d_name))
-			continue;
-		log_info("op=volume-recover volume=%s msg=\"removing the directory of a destroyed volume\"", de->d_name);
-		r = fs_remove_tree_at(v->dir_fd, de->d_name, err);
-	}
-	if (d)
-		closedir(d);
-	for (size_t i = 0; r == 0 && i < k.n; i++) {
-		struct stat st;
-		if (fstatat(v->dir_fd, k.ids[i], &st, AT_SYMLINK_NOFOLLOW) == 0)
-			continue;
-		log_warn("op=volume-recover volume=%s msg=\"its directory is missing (a create that did not finish, or "
-			 "removed by hand): made again, empty\"",
-			 k.ids[i]);
-		r = make_dir(v, k.ids[i], err);
-	}
+	if (r == 0)
+		r = remove_strays(v, &k, err);
+	for (size_t i = 0; r == 0 && i < k.n; i++)
+		r = volume_storage_ensure(v, k.ids[i], err);
 	free(k.ids);
 	return r;
 }
 
-int volumes_open(const char *state_dir, struct volumes **ret, struct cove_err *err)
+/* STATE_DIR/volumes made and resolved: the kernel names a loop device's
+ * backing file by its resolved path. */
+static int open_dir(struct volumes *v, const char *state_dir, struct cove_err *err)
 {
+	char dir[PATH_MAX];
+	struct stat st;
+	if (snprintf(dir, sizeof(dir), "%s/volumes", state_dir) >= (int)sizeof(dir))
+		return cove_errf(err, -ENAMETOOLONG, "volumes: state directory path too long: %s", state_dir);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return cove_errno(err, -errno, "volumes: make %s", dir);
+	if (!realpath(dir, v->dir))
+		return cove_errno(err, -errno, "volumes: resolve %s", dir);
+	if ((v->dir_fd = open(v->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+	    fstat(v->dir_fd, &st) < 0)
+		return cove_errno(err, -errno, "volumes: open %s", v->dir);
+	v->dir_dev = st.st_dev;
+	return 0;
+}
+
+int volumes_open(const struct volumes_config *c, struct volumes **ret, struct cove_err *err)
+{
+	uint64_t size = c->size_mib ? c->size_mib : VOLUME_DEFAULT_SIZE_MIB;
+	if (size < VOLUME_SIZE_MIB_MIN || size > VOLUME_SIZE_MIB_MAX)
+		return cove_errf(err, -EINVAL, "volumes: a volume size of %" PRIu64 " MiB: from %d to %d MiB", size,
+				 VOLUME_SIZE_MIB_MIN, VOLUME_SIZE_MIB_MAX);
 	struct volumes *v = calloc(1, sizeof(*v));
 	if (!v)
 		return cove_errf(err, -ENOMEM, "volumes: out of memory");
 	v->dir_fd = -1;
-	int r = 0;
-	if (snprintf(v->dir, sizeof(v->dir), "%s/volumes", state_dir) >= (int)sizeof(v->dir))
-		r = cove_errf(err, -ENAMETOOLONG, "volumes: state directory path too long: %s", state_dir);
-	if (r == 0 && mkdir(v->dir, 0700) < 0 && errno != EEXIST)
-		r = cove_errno(err, -errno, "volumes: make %s", v->dir);
-	if (r == 0 && (v->dir_fd = open(v->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
-		r = cove_errno(err, -errno, "volumes: open %s", v->dir);
+	v->size_mib = size;
+	pthread_mutex_init(&v->image_lock, NULL);
+	int r = open_dir(v, c->state_dir, err);
 	if (r == 0)
-		r = store_open(state_dir, &v->store, err);
+		r = store_open(c->state_dir, &v->store, err);
 	if (r == 0)
 		r = reconcile(v, err);
 	if (r < 0) {
@@ -158,6 +193,7 @@ void volumes_close(struct volumes *v)
 	store_close(v->store);
 	if (v->dir_fd >= 0)
 		close(v->dir_fd);
+	pthread_mutex_destroy(&v->image_lock);
 	free(v);
 }
 
@@ -179,14 +215,17 @@ int volume_create(struct volumes *v, const char *name, struct volume_info *ret, 
 	snprintf(row.name, sizeof(row.name), "%s", name);
 	if ((r = store_volume_insert(v->store, &row, err)) < 0)
 		return r;
-	if ((r = make_dir(v, row.id, err)) < 0) {
+	int64_t start = mono_ms();
+	if ((r = volume_storage_make(v, row.id, err)) < 0) {
 		struct cove_err e2 = { 0 };
 		if (store_volume_delete(v->store, row.id, &e2) < 0)
 			log_warn("op=volume-create volume=%s msg=\"%s\"", row.id, e2.msg);
-		unlinkat(v->dir_fd, row.id, AT_REMOVEDIR);
-		return r;
+		else if (volume_storage_remove(v, row.id, &e2) < 0)
+			log_warn("op=volume-create volume=%s msg=\"%s\"", row.id, e2.msg);
+		return cove_err_prefix(err, "volume %s", row.id);
 	}
-	log_info("op=volume-create volume=%s name=%s", row.id, row.name);
+	log_info("op=volume-create volume=%s name=%s size_mib=%" PRIu64 " ms=%" PRId64, row.id, row.name, v->size_mib,
+		 mono_ms() - start);
 	info_of(&row, ret);
 	return 0;
 }
@@ -229,17 +268,26 @@ int volume_destroy(struct volumes *v, const char *id, struct cove_err *err)
 	int r = store_volume_delete(v->store, id, err);
 	if (r < 0)
 		return r;
-	/* Renamed aside first: a content request that still holds it works
-	 * on what is going, and a crash leaves a name open() removes. */
-	char aside[VOLUME_ID_MAX + 16];
-	snprintf(aside, sizeof(aside), ".gone-%s", id);
-	if (renameat(v->dir_fd, id, v->dir_fd, aside) < 0 && errno != ENOENT)
-		return cove_errno(err, -errno, "volume %s: move its directory aside", id);
-	r = fs_remove_tree_at(v->dir_fd, aside, err);
+	r = volume_storage_remove(v, id, err);
 	if (r < 0)
-		return cove_err_prefix(err, "volume %s: its row is gone, its files not all (removed at the next start)",
-				       id);
+		return cove_err_prefix(err, "volume %s: its row is gone, its file system not all (removed at the next "
+				       "start)", id);
 	log_info("op=volume-destroy volume=%s", id);
+	return 0;
+}
+
+int volume_path(struct volumes *v, const char *id, char *buf, size_t len, struct cove_err *err)
+{
+	struct volume_info info;
+	char image[VOLUME_ID_MAX + 8];
+	int r = volume_get(v, id, &info, err);
+	if (r < 0)
+		return r;
+	snprintf(image, sizeof(image), "%s.img", id);
+	if (volume_mount_state(v, id, image) != VOLUME_MOUNTED)
+		return cove_errf(err, -ENOENT, "volume %s: its file system is not mounted", id);
+	if ((size_t)snprintf(buf, len, "%s/%s", v->dir, id) >= len)
+		return cove_errf(err, -ENAMETOOLONG, "volume %s: its path is longer than %zu bytes", id, len - 1);
 	return 0;
 }
 
@@ -259,9 +307,21 @@ int volume_open_content(struct volumes *v, const char *id, const char *token, st
 		return cove_errf(err, -ENOMEM, "volumes: out of memory");
 	snprintf(c->id, sizeof(c->id), "%s", id);
 	c->root = openat(v->dir_fd, id, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (c->root < 0) {
-		int e = -errno;
-		free(c);
+	int e = c->root < 0 ? -errno : 0;
+	struct stat st, img;
+	if (e == 0 && fstat(c->root, &st) < 0)
+		e = -errno;
+	/* Never the mount point beneath: a destroy may have just unmounted it. */
+	if (e == 0 && st.st_dev == v->dir_dev)
+		e = -ENXIO;
+	char image[VOLUME_ID_MAX + 8];
+	snprintf(image, sizeof(image), "%s.img", id);
+	if (e == 0 && fstatat(v->dir_fd, image, &img, 0) == 0)
+		c->size_mib = (uint64_t)img.st_size >> 20;
+	if (e < 0) {
+		volume_content_close(c);
+		if (e == -ENXIO)
+			return cove_errf(err, -EIO, "volume %s: its file system is not mounted", id);
 		return cove_errf(err, e == -ENOENT ? -EACCES : e, "volume %s: open its directory: %s", id, strerror(-e));
 	}
 	*ret = c;

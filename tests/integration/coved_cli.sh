@@ -19,6 +19,7 @@ pid=""
 cleanup() {
     [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
     "$cove" net gc --pool >/dev/null 2>&1
+    unmount_under "$base"
     rm -rf "$base"
 }
 trap cleanup EXIT

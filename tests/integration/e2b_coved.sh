@@ -21,7 +21,7 @@ coved_pid=""
 # The coved serving is the one in coved.pid: traffic.test.mjs restarts it
 # (COVE_RESTART_COVED: SIGKILL, then the same state and key on a new port,
 # its URL in coved.url).
-trap 'stop_pidfile "$base/coved.pid"; wait $coved_pid 2>/dev/null; "$build/bin/cove" net gc --pool >/dev/null 2>&1; rm -rf "$base"' EXIT
+trap 'stop_pidfile "$base/coved.pid"; wait $coved_pid 2>/dev/null; "$build/bin/cove" net gc --pool >/dev/null 2>&1; unmount_under "$base"; rm -rf "$base"' EXIT
 start_coved_sdk "$base/coved.log"
 echo "$coved_pid" >"$base/coved.pid"
 export COVE_NODE_DIR=$node_dir COVE_BUILD=$build

@@ -6,8 +6,8 @@
 // which the SDK sends to E2B_VOLUME_API_URL (coved serves it at its own
 // address) with the volume's token: writeFile, readFile in every format,
 // makeDir, list, getInfo, exists, updateMetadata, remove, each checked on
-// the host too (a volume is the directory STATE_DIR/volumes/ID, owned by
-// 1000:1000, mode 0755). And what Cove promises: a token opens its own
+// the host too (a volume is a file system of its own mounted at
+// STATE_DIR/volumes/ID, its root owned by 1000:1000, mode 0755, empty). And what Cove promises: a token opens its own
 // volume alone; no symlink, '..', FIFO or device node a guest leaves in a
 // volume takes the host outside it or hangs it; volumes outlive a coved
 // killed with SIGKILL (COVE_RESTART_COVED); a sandbox asking to mount one
@@ -115,6 +115,9 @@ test('create: a vol_ id, the name and a token; its directory is owned by 1000:10
   assert.ok(vol.token.length >= 16, `a token this short: ${vol.token}`);
   assert.ok(statSync(dirOf(vol.volumeId)).isDirectory());
   assert.deepEqual(owner(dirOf(vol.volumeId)), { uid: 1000, gid: 1000, mode: 0o755 });
+  // Its own file system (an NFS export of it reaches nothing else), empty.
+  assert.notEqual(statSync(dirOf(vol.volumeId)).dev, statSync(dirname(dirOf(vol.volumeId))).dev);
+  assert.deepEqual(readdirSync(dirOf(vol.volumeId)), []);
 
   const info = await Volume.getInfo(vol.volumeId);
   assert.equal(info.volumeId, vol.volumeId);
