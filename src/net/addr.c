@@ -74,6 +74,12 @@ int net_slot_addrs(const struct net_cidr *range, unsigned index, uint32_t *host_
 	return 0;
 }
 
+int net_volume_server_addrs(const struct net_cidr *range, uint32_t *host_end, uint32_t *ns_end)
+{
+	unsigned room = net_range_slots(range);
+	return room < 2 ? -ERANGE : net_slot_addrs(range, room - 1, host_end, ns_end);
+}
+
 int slot_parse_index(const char *prefix, const char *s, unsigned *ret)
 {
 	size_t n = strlen(prefix);

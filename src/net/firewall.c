@@ -7,13 +7,17 @@
  *     set private   the host's private networks: reachable only by allow_out
  *     map slots     host link name -> jump to that slot's chain
  *     map natslots  host link name -> jump to that slot's nat chain
+ *     set volclients host link names of slots whose sandboxes mount volumes
  *     chain input       no new connections from a slot to the host itself,
  *                       but those redirected to the egress proxy
  *     chain egress      (nat, prerouting) the slot's nat chain
  *     chain proxy       redirect of TCP 80 and 443 to the egress proxy's
  *                       port, or nothing when no proxy runs
  *     chain proxy_all   the same for all TCP (slots with an egressProxy)
- *     chain forward     blocked, then the slot's chain, then reject
+ *     chain forward     to the volume server: chain volumes; from a slot:
+ *                       blocked, then the slot's chain, then reject
+ *     chain volumes     NFS and MOUNT (TCP) from the slots in volclients to
+ *                       the volume server's link (net.h), nothing else
  *     chain postrouting masquerade of the range on the way out
  *     chain slot-N      the sandbox's policy: allow_out, deny_out, private
  *     chain nat-N       jump proxy when the policy names domains or has rules, proxy_all
@@ -226,13 +230,20 @@ static int table_commands(const struct firewall *fw, char *buf, size_t len)
 	emit(&b, " }; }\n");
 	emit(&b, "add map inet %s slots { type ifname : verdict; }\n", t);
 	emit(&b, "add map inet %s natslots { type ifname : verdict; }\n", t);
+	emit(&b, "add set inet %s volclients { type ifname; }\n", t);
 	emit(&b, "add chain inet %s input { type filter hook input priority filter; policy accept; }\n", t);
 	emit(&b, "add rule inet %s input iifname \"%s-*\" ct state established,related accept\n", t, t);
 	/* Only the proxy's redirect makes a slot's connection to the host
 	 * DNAT'd; a guest dialling the proxy's port itself is rejected. */
 	emit(&b, "add rule inet %s input iifname \"%s-*\" ct status dnat accept\n", t, t);
 	emit(&b, "add rule inet %s input iifname \"%s-*\" " REJECT "\n", t, t);
+	emit(&b, "add chain inet %s volumes\n", t);
+	emit(&b, "add rule inet %s volumes ct state established,related accept\n", t);
+	emit(&b, "add rule inet %s volumes iifname @volclients tcp dport { %u, %u } accept\n", t, NET_NFS_PORT,
+	     NET_MOUNT_PORT);
+	emit(&b, "add rule inet %s volumes " REJECT "\n", t);
 	emit(&b, "add chain inet %s forward { type filter hook forward priority filter; policy accept; }\n", t);
+	emit(&b, "add rule inet %s forward oifname \"%s-" NET_VOLUME_LINK "\" jump volumes\n", t, t);
 	emit(&b, "add rule inet %s forward oifname \"%s-*\" ct state established,related accept\n", t, t);
 	emit(&b, "add rule inet %s forward oifname \"%s-*\" " REJECT "\n", t, t);
 	emit(&b, "add rule inet %s forward iifname \"%s-*\" meta nfproto != ipv4 drop\n", t, t);
@@ -289,7 +300,7 @@ int fw_ensure_table(struct firewall *fw, bool replace, bool *made, struct cove_e
 		return cove_errf(err, -ENOSPC, "nftables: table commands too long");
 	/* The newest chain: a table an older Cove made lacks it, and is made
 	 * again (recovery then puts back the rules of the slots in use). */
-	snprintf(probe, sizeof(probe), "list chain inet %s proxy_all", fw->name);
+	snprintf(probe, sizeof(probe), "list chain inet %s volumes", fw->name);
 	pthread_mutex_lock(&fw->lock);
 	int r = run(fw->nft, probe, "look for the table", NULL);
 	if (r == -ENOENT) {
@@ -400,6 +411,11 @@ int fw_slot_commands(const char *name, unsigned index, const struct net_policy *
 		emit(&b, "add rule inet %s nat-%u jump proxy\n", t, index);
 	}
 	emit(&b, "add element inet %s natslots { \"%s-%u\" : jump nat-%u }\n", t, t, index, index);
+	/* Added, then deleted when the policy has no volumes: a delete alone
+	 * fails when the element is not there. */
+	emit(&b, "add element inet %s volclients { \"%s-%u\" }\n", t, t, index);
+	if (!p->volumes)
+		emit(&b, "delete element inet %s volclients { \"%s-%u\" }\n", t, t, index);
 	return b.overflow ? -ENOSPC : (int)b.used;
 }
 
@@ -499,9 +515,12 @@ int fw_slot_set(struct firewall *fw, unsigned index, const struct net_policy *p,
 
 int fw_slot_remove(struct firewall *fw, unsigned index, struct cove_err *err)
 {
-	char elem[256], chain[320];
+	char elem[384], chain[320];
 	const char *t = fw->name;
-	snprintf(elem, sizeof(elem), "delete element inet %s slots { \"%s-%u\" }\n", t, t, index);
+	snprintf(elem, sizeof(elem),
+		 "delete element inet %s slots { \"%s-%u\" }\n"
+		 "add element inet %s volclients { \"%s-%u\" }\ndelete element inet %s volclients { \"%s-%u\" }\n",
+		 t, t, index, t, t, index, t, t, index);
 	snprintf(chain, sizeof(chain), "flush chain inet %s slot-%u\ndelete chain inet %s slot-%u\n", t, index, t,
 		 index);
 	char nat_elem[256], nat_chain[320];
@@ -607,6 +626,54 @@ int fw_namespace_setup(uint32_t ns_end, struct cove_err *err)
 	int r = run(nft, cmds, "slot namespace rules", err);
 	nft_ctx_free(nft);
 	return r;
+}
+
+static int run_new_ctx(const char *cmds, const char *what, struct cove_err *err)
+{
+	struct nft_ctx *nft = ctx_new();
+	if (!nft)
+		return cove_errf(err, -ENOMEM, "nftables: cannot make a libnftables context");
+	int r = run(nft, cmds, what, err);
+	nft_ctx_free(nft);
+	return r;
+}
+
+int fw_namespace_volumes(uint32_t server, struct cove_err *err)
+{
+	char addr[16], cmds[1024];
+	net_addr_format(server, addr);
+	/* A guest restored from a snapshot (a resume, a fork) carries TCP
+	 * connections to the server that no tracking entry here knows: their
+	 * next segment is answered with a reset at once, so the guest's NFS
+	 * client connects again now rather than after its RPC timeout. */
+	snprintf(cmds, sizeof(cmds),
+		 "add table inet slotvol\n"
+		 "flush table inet slotvol\n"
+		 "add chain inet slotvol stale { type filter hook prerouting priority -150; policy accept; }\n"
+		 "add rule inet slotvol stale iifname \"" NET_TAP_NAME "\" ip daddr " NET_TAP_ADDR
+		 " tcp dport { %u, %u } ct state new,invalid tcp flags & (syn | rst) == 0 reject with tcp reset\n"
+		 "add chain inet slotvol pre { type nat hook prerouting priority dstnat; policy accept; }\n"
+		 "add rule inet slotvol pre iifname \"" NET_TAP_NAME "\" ip daddr " NET_TAP_ADDR
+		 " tcp dport { %u, %u } dnat ip to %s\n",
+		 NET_NFS_PORT, NET_MOUNT_PORT, NET_NFS_PORT, NET_MOUNT_PORT, addr);
+	return run_new_ctx(cmds, "volume server rules in the slot's namespace", err);
+}
+
+int fw_server_namespace_setup(struct cove_err *err)
+{
+	char cmds[768];
+	snprintf(cmds, sizeof(cmds),
+		 "add table inet volsrv\n"
+		 "flush table inet volsrv\n"
+		 "add chain inet volsrv input { type filter hook input priority filter; policy accept; }\n"
+		 "add rule inet volsrv input ct state established,related accept\n"
+		 "add rule inet volsrv input iifname \"" NET_SLOT_VETH "\" tcp dport { %u, %u } accept\n"
+		 "add rule inet volsrv input iifname \"" NET_SLOT_VETH "\" " REJECT "\n"
+		 "add chain inet volsrv output { type filter hook output priority filter; policy accept; }\n"
+		 "add rule inet volsrv output oifname \"" NET_SLOT_VETH "\" ct state established,related accept\n"
+		 "add rule inet volsrv output oifname \"" NET_SLOT_VETH "\" " REJECT "\n",
+		 NET_NFS_PORT, NET_MOUNT_PORT);
+	return run_new_ctx(cmds, "volume server namespace rules", err);
 }
 
 bool fw_has_proxy(struct firewall *fw)

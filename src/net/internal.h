@@ -36,6 +36,8 @@ int net_name_check(const char *name);
 int net_slot_addrs(const struct net_cidr *range, unsigned index, uint32_t *host_end, uint32_t *ns_end);
 /* How many /31s the range holds. */
 unsigned net_range_slots(const struct net_cidr *range);
+/* The volume server's /31: the range's last, which no slot is given. */
+int net_volume_server_addrs(const struct net_cidr *range, uint32_t *host_end, uint32_t *ns_end);
 /* Parses "NAME-N" (a host link) or "slot-N" (a namespace file); -EINVAL otherwise. */
 int slot_parse_index(const char *prefix, const char *s, unsigned *ret);
 
@@ -75,6 +77,15 @@ int fw_proxy_again(struct firewall *fw, struct cove_err *err);
  * new connections from the guest or the host link into the namespace itself.
  * Runs on a thread inside the namespace. */
 int fw_namespace_setup(uint32_t ns_end, struct cove_err *err);
+/* The rules inside a slot's namespace for a guest that mounts volumes: its
+ * NFS and MOUNT connections to the TAP's address DNAT'd to server (the
+ * volume server's address), and segments of connections the namespace never
+ * saw (a restored guest's) answered with a reset. Idempotent; runs on a
+ * thread inside the namespace. */
+int fw_namespace_volumes(uint32_t server, struct cove_err *err);
+/* The rules inside the volume server's namespace: only NFS and MOUNT come in
+ * from its link, and nothing but replies goes out. */
+int fw_server_namespace_setup(struct cove_err *err);
 
 /* --- conntrack.c: the kernel's connection tracking entries of a slot --- */
 struct nlattr;
@@ -119,6 +130,13 @@ bool slot_host_link_exists(const struct slot_layout *l, unsigned index);
 bool slot_intact(const struct slot_layout *l, unsigned index);
 /* Opens the mounted namespace, O_CLOEXEC. */
 int slot_open_netns(const struct slot_layout *l, unsigned index, struct cove_err *err);
+/* The volume server's namespace and link (net_volume_server_open): made as a
+ * slot's, without a TAP; removed; opened (-ENOENT when either is missing). */
+void server_host_link(const struct slot_layout *l, char buf[16]);
+void server_netns_path(const struct slot_layout *l, char *buf, size_t len);
+int server_make(const struct slot_layout *l, struct cove_err *err);
+int server_unmake(const struct slot_layout *l, struct cove_err *err);
+int server_open_netns(const struct slot_layout *l, struct cove_err *err);
 int slot_open_tap(int netns_fd, struct cove_err *err);
 
 /* Runs fn on a new thread that first joins netns_fd (or, with -1, a new

@@ -47,6 +47,12 @@
  * snapshot keeps its neighbour entry for the gateway. */
 #define NET_TAP_MAC "06:00:ac:10:00:01"
 
+/* The volume server's ports, as guests see them at NET_TAP_ADDR. */
+#define NET_NFS_PORT 2049
+#define NET_MOUNT_PORT 20048
+/* The volume server's host link is NAME-vol; its namespace RUN_DIR/netns/volumes. */
+#define NET_VOLUME_LINK "vol"
+
 #define NET_DEFAULT_NAME COVE_DEFAULT_NET_NAME
 #define NET_DEFAULT_RANGE COVE_DEFAULT_NET_RANGE
 #define NET_DEFAULT_MAX_SLOTS COVE_DEFAULT_NET_MAX_SLOTS
@@ -94,6 +100,10 @@ struct net_rule {
 
 struct net_policy {
 	bool internet;
+	/* The guest mounts volumes: its NFS (NET_NFS_PORT) and MOUNT
+	 * (NET_MOUNT_PORT) connections to NET_TAP_ADDR reach the volume server
+	 * (net_volume_server_open). Cove's own, not E2B's. */
+	bool volumes;
 	const char *const *allow_out; /* NULL-terminated; may be NULL */
 	const char *const *deny_out;  /* NULL-terminated; may be NULL */
 	struct net_egress_proxy proxy;
@@ -252,6 +262,16 @@ int net_slot_set_policy(struct net_slots *ns, struct net_slot *slot, const struc
 int net_slot_release(struct net_slots *ns, struct net_slot *slot, struct cove_err *err);
 /* Forgets the slot without touching it (a process handing it on). NULL-safe. */
 struct net_slot *net_slot_free(struct net_slot *slot);
+
+/* The volume server's network namespace (made when missing, idempotent):
+ * bind-mounted at RUN_DIR/netns/volumes, a veth pair NAME-vol to the host
+ * with the range's last /31 (no slot is given it; *addr gets the server's
+ * end), rules letting in only NFS and MOUNT over TCP from its link. Only
+ * slots whose policy has volumes reach it, and only on those ports.
+ * Returns an fd of the namespace (O_CLOEXEC; the caller closes it). */
+int net_volume_server_open(struct net_slots *ns, char addr[16], struct cove_err *err);
+/* Removes it (its link and mount); what is gone already is fine. */
+int net_volume_server_remove(struct net_slots *ns, struct cove_err *err);
 
 /* Connects to TCP port of the sandbox's guest from inside its slot: how the
  * host reaches the agent (49983) or a user's server, without publishing the

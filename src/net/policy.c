@@ -107,7 +107,7 @@ int net_policy_check(const struct net_policy *p, struct cove_err *err)
 bool net_policy_is_default(const struct net_policy *p)
 {
 	return p->internet && !(p->allow_out && p->allow_out[0]) && !(p->deny_out && p->deny_out[0]) &&
-	       !p->proxy.address && !p->nrules;
+	       !p->proxy.address && !p->nrules && !p->volumes;
 }
 
 static json_t *list_json(const char *const *list)
@@ -134,6 +134,10 @@ char *net_policy_encode(const struct net_policy *p)
 			json_decref(o);
 			return NULL;
 		}
+	}
+	if (o && p->volumes && json_object_set_new(o, "volumes", json_true()) < 0) {
+		json_decref(o);
+		return NULL;
 	}
 	if (o && p->nrules) {
 		json_t *rules = net_rules_json(p);
@@ -178,7 +182,10 @@ int net_policy_decode(const char *text, struct net_policy_copy *ret)
 	if (r == 0)
 		r = list_decode(json_object_get(ret->json, "denyOut"), &ret->deny);
 	if (r == 0) {
-		ret->policy = (struct net_policy){ json_is_true(internet), ret->allow, ret->deny, { 0 } };
+		ret->policy = (struct net_policy){ .internet = json_is_true(internet),
+						   .volumes = json_is_true(json_object_get(ret->json, "volumes")),
+						   .allow_out = ret->allow,
+						   .deny_out = ret->deny };
 		json_t *x = json_object_get(ret->json, "egressProxy");
 		if (x) {
 			ret->policy.proxy.address = json_string_value(json_object_get(x, "address"));

@@ -100,6 +100,8 @@ static int tap_open(const char *name, bool persist, struct cove_err *err)
 struct make_job {
 	const struct slot_layout *l;
 	unsigned index;
+	bool server; /* the volume server's namespace, not slot index's */
+	char host_link[16], netns_path[PATH_MAX], alias[64];
 	uint32_t host_end, ns_end; /* host byte order */
 	int host_netns_fd;
 	struct rtnl *host; /* opened in the host's namespace */
@@ -108,8 +110,7 @@ struct make_job {
 
 static int bind_netns(struct make_job *j)
 {
-	char path[PATH_MAX];
-	slot_netns_path(j->l, j->index, path, sizeof(path));
+	const char *path = j->netns_path;
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
 	if (fd < 0)
 		return cove_errno(&j->err, -errno, "create %s", path);
@@ -147,8 +148,8 @@ static int configure_tap(struct make_job *j, struct rtnl *ns)
 
 static int configure_veth(struct make_job *j, struct rtnl *ns)
 {
-	char host_link[16], alias[64], a[16];
-	slot_host_link(j->l, j->index, host_link);
+	const char *host_link = j->host_link;
+	char a[16];
 	int r = rtnl_veth_create(ns, NET_SLOT_VETH, host_link, j->host_netns_fd);
 	if (r < 0)
 		return cove_errno(&j->err, r, "create veth pair %s/%s", host_link, NET_SLOT_VETH);
@@ -160,8 +161,7 @@ static int configure_veth(struct make_job *j, struct rtnl *ns)
 	if ((r = rtnl_route_default(ns, idx, htonl(j->host_end))) < 0)
 		return cove_errno(&j->err, r, "add default route via %s", (net_addr_format(j->host_end, a), a));
 	/* The alias marks the host link as Cove's for recovery. */
-	snprintf(alias, sizeof(alias), "cove %s slot %u", j->l->name, j->index);
-	if ((r = rtnl_link_up_alias(j->host, host_link, alias)) < 0)
+	if ((r = rtnl_link_up_alias(j->host, host_link, j->alias)) < 0)
 		return cove_errno(&j->err, r, "bring %s up", host_link);
 	if ((r = rtnl_link_index(j->host, host_link, &idx)) < 0)
 		return cove_errno(&j->err, r, "find %s", host_link);
@@ -194,47 +194,93 @@ static int make_inside(void *ctx)
 		return r;
 	if ((r = rtnl_link_up(ns, 1)) < 0) /* lo is ifindex 1 in every new namespace */
 		cove_errno(&j->err, r, "bring lo up");
-	else if ((r = configure_tap(j, ns)) == 0 && (r = configure_veth(j, ns)) == 0)
-		r = fw_namespace_setup(j->ns_end, &j->err);
+	else if ((r = j->server ? 0 : configure_tap(j, ns)) == 0 && (r = configure_veth(j, ns)) == 0)
+		r = j->server ? fw_server_namespace_setup(&j->err) : fw_namespace_setup(j->ns_end, &j->err);
 	rtnl_close(ns);
 	return r;
 }
+
+static int make(struct make_job *j, struct cove_err *err);
 
 int slot_make(const struct slot_layout *l, unsigned index, struct cove_err *err)
 {
 	struct make_job j = { .l = l, .index = index, .host_netns_fd = -1 };
 	if (net_slot_addrs(&l->range, index, &j.host_end, &j.ns_end) < 0)
 		return cove_errf(err, -ERANGE, "slot %u: outside the address range", index);
-	j.host_netns_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (j.host_netns_fd < 0)
-		return cove_errno(err, -errno, "open /proc/thread-self/ns/net");
-	int r = rtnl_open(&j.host, &j.err);
-	if (r == 0) {
-		r = net_run_in_netns(-1, make_inside, &j);
-		if (r < 0 && !j.err.code)
-			cove_errno(&j.err, r, "create network namespace%s", r == -EPERM ? " (needs root)" : "");
-	}
-	rtnl_close(j.host);
-	close(j.host_netns_fd);
+	slot_host_link(l, index, j.host_link);
+	slot_netns_path(l, index, j.netns_path, sizeof(j.netns_path));
+	snprintf(j.alias, sizeof(j.alias), "cove %s slot %u", l->name, index);
+	int r = make(&j, err);
 	if (r < 0) {
-		if (err) {
-			*err = j.err;
-			cove_err_prefix(err, "slot %u", index);
-		}
+		cove_err_prefix(err, "slot %u", index);
 		slot_unmake(l, index, NULL);
 	}
 	return r;
+}
+
+void server_host_link(const struct slot_layout *l, char buf[16])
+{
+	snprintf(buf, 16, "%s-" NET_VOLUME_LINK, l->name);
+}
+
+void server_netns_path(const struct slot_layout *l, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/volumes", l->netns_dir);
+}
+
+int server_make(const struct slot_layout *l, struct cove_err *err)
+{
+	struct make_job j = { .l = l, .server = true, .host_netns_fd = -1 };
+	if (net_volume_server_addrs(&l->range, &j.host_end, &j.ns_end) < 0)
+		return cove_errf(err, -ERANGE, "volume server: the address range has no room");
+	server_host_link(l, j.host_link);
+	server_netns_path(l, j.netns_path, sizeof(j.netns_path));
+	snprintf(j.alias, sizeof(j.alias), "cove %s volume server", l->name);
+	int r = make(&j, err);
+	if (r < 0) {
+		cove_err_prefix(err, "volume server");
+		server_unmake(l, NULL);
+	}
+	return r;
+}
+
+/* Makes the namespace, its links, addresses and rules; on failure the
+ * caller removes what was made. */
+static int make(struct make_job *j, struct cove_err *err)
+{
+	j->host_netns_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (j->host_netns_fd < 0)
+		return cove_errno(err, -errno, "open /proc/thread-self/ns/net");
+	int r = rtnl_open(&j->host, &j->err);
+	if (r == 0) {
+		r = net_run_in_netns(-1, make_inside, j);
+		if (r < 0 && !j->err.code)
+			cove_errno(&j->err, r, "create network namespace%s", r == -EPERM ? " (needs root)" : "");
+	}
+	rtnl_close(j->host);
+	close(j->host_netns_fd);
+	if (r < 0 && err)
+		*err = j->err;
+	return r;
+}
+
+static int release_netns(const char *path, struct cove_err *err)
+{
+	if (umount2(path, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
+		return cove_errno(err, -errno, "unmount %s", path);
+	if (unlink(path) < 0 && errno != ENOENT)
+		return cove_errno(err, -errno, "remove %s", path);
+	return 0;
 }
 
 int slot_release_netns(const struct slot_layout *l, unsigned index, struct cove_err *err)
 {
 	char path[PATH_MAX];
 	slot_netns_path(l, index, path, sizeof(path));
-	if (umount2(path, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
-		return cove_errno(err, -errno, "slot %u: unmount %s", index, path);
-	if (unlink(path) < 0 && errno != ENOENT)
-		return cove_errno(err, -errno, "slot %u: remove %s", index, path);
-	return 0;
+	int r = release_netns(path, err);
+	if (r < 0)
+		cove_err_prefix(err, "slot %u", index);
+	return r;
 }
 
 bool slot_host_link_exists(const struct slot_layout *l, unsigned index)
@@ -244,10 +290,8 @@ bool slot_host_link_exists(const struct slot_layout *l, unsigned index)
 	return if_nametoindex(host_link) != 0;
 }
 
-int slot_delete_host_link(const struct slot_layout *l, unsigned index, struct cove_err *err)
+static int delete_link(const char *host_link, struct cove_err *err)
 {
-	char host_link[16];
-	slot_host_link(l, index, host_link);
 	struct rtnl *host = NULL;
 	int r = rtnl_open(&host, err);
 	if (r < 0)
@@ -255,8 +299,30 @@ int slot_delete_host_link(const struct slot_layout *l, unsigned index, struct co
 	r = rtnl_link_delete(host, host_link);
 	rtnl_close(host);
 	if (r < 0 && r != -ENODEV)
-		return cove_errno(err, r, "slot %u: delete %s", index, host_link);
+		return cove_errno(err, r, "delete %s", host_link);
 	return 0;
+}
+
+int slot_delete_host_link(const struct slot_layout *l, unsigned index, struct cove_err *err)
+{
+	char host_link[16];
+	slot_host_link(l, index, host_link);
+	int r = delete_link(host_link, err);
+	if (r < 0)
+		cove_err_prefix(err, "slot %u", index);
+	return r;
+}
+
+int server_unmake(const struct slot_layout *l, struct cove_err *err)
+{
+	char host_link[16], path[PATH_MAX];
+	server_host_link(l, host_link);
+	server_netns_path(l, path, sizeof(path));
+	int r = delete_link(host_link, err);
+	r = r ?: release_netns(path, err);
+	if (r < 0)
+		cove_err_prefix(err, "volume server");
+	return r;
 }
 
 int slot_unmake(const struct slot_layout *l, unsigned index, struct cove_err *err)
@@ -281,10 +347,27 @@ bool slot_intact(const struct slot_layout *l, unsigned index)
 	return type == CLONE_NEWNET && if_nametoindex(host_link) != 0;
 }
 
+static int open_netns(const char *path, struct cove_err *err);
+
 int slot_open_netns(const struct slot_layout *l, unsigned index, struct cove_err *err)
 {
 	char path[PATH_MAX];
 	slot_netns_path(l, index, path, sizeof(path));
+	return open_netns(path, err);
+}
+
+int server_open_netns(const struct slot_layout *l, struct cove_err *err)
+{
+	char path[PATH_MAX], host_link[16];
+	server_netns_path(l, path, sizeof(path));
+	server_host_link(l, host_link);
+	if (if_nametoindex(host_link) == 0)
+		return cove_errf(err, -ENOENT, "volume server: no link %s", host_link);
+	return open_netns(path, err);
+}
+
+static int open_netns(const char *path, struct cove_err *err)
+{
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return cove_errno(err, -errno, "open network namespace %s", path);

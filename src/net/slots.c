@@ -162,7 +162,8 @@ static int check_config(const struct net_config *c, struct net_slots *ns, struct
 			return cove_errf(err, -EINVAL, "nameserver '%s': expected at most %d IPv4 addresses", c->dns[i],
 					 NET_DNS_MAX);
 	}
-	unsigned room = net_range_slots(&ns->layout.range);
+	/* The last /31 is the volume server's. */
+	unsigned room = net_range_slots(&ns->layout.range) - 1;
 	ns->max_slots = c->max_slots ? c->max_slots : NET_DEFAULT_MAX_SLOTS;
 	if (ns->max_slots > room)
 		ns->max_slots = room;
@@ -409,6 +410,36 @@ static int make_slot(struct net_slots *ns, const char *sandbox, struct store_slo
 	return r;
 }
 
+struct volumes_job {
+	uint32_t server;
+	struct cove_err *err;
+	bool entered;
+};
+
+static int volumes_inside(void *ctx)
+{
+	struct volumes_job *j = ctx;
+	j->entered = true;
+	return fw_namespace_volumes(j->server, j->err);
+}
+
+/* The slot's namespace DNATs the guest's NFS to the volume server. */
+static int slot_volume_rules(struct net_slots *ns, unsigned index, struct cove_err *err)
+{
+	uint32_t host_end;
+	struct volumes_job j = { 0, err, false };
+	if (net_volume_server_addrs(&ns->layout.range, &host_end, &j.server) < 0)
+		return cove_errf(err, -ERANGE, "net: range %s has no room for the volume server", ns->range_text);
+	int fd = slot_open_netns(&ns->layout, index, err);
+	if (fd < 0)
+		return fd;
+	int r = net_run_in_netns(fd, volumes_inside, &j);
+	close(fd);
+	if (r < 0 && !j.entered)
+		cove_errno(err, r, "net: enter the namespace of slot %u", index);
+	return r;
+}
+
 /* Records the policy (for recovery to restore), then puts it in force. */
 static int apply_policy(struct net_slots *ns, unsigned index, const struct net_policy *policy, struct cove_err *err)
 {
@@ -420,6 +451,8 @@ static int apply_policy(struct net_slots *ns, unsigned index, const struct net_p
 		return cove_errf(err, -ENOMEM, "net: out of memory");
 	int r = store_slot_set_policy(ns->store, index, text, err);
 	free(text);
+	if (r == 0 && policy->volumes)
+		r = slot_volume_rules(ns, index, err);
 	return r < 0 ? r : fw_slot_set(ns->fw, index, policy, err);
 }
 
@@ -538,6 +571,26 @@ int net_slot_set_policy(struct net_slots *ns, struct net_slot *slot, const struc
 {
 	int r = net_policy_check(policy, err);
 	return r < 0 ? r : apply_policy(ns, slot->index, policy, err);
+}
+
+int net_volume_server_open(struct net_slots *ns, char addr[16], struct cove_err *err)
+{
+	uint32_t host_end, ns_end;
+	if (net_volume_server_addrs(&ns->layout.range, &host_end, &ns_end) < 0)
+		return cove_errf(err, -ERANGE, "net: range %s has no room for the volume server", ns->range_text);
+	net_addr_format(ns_end, addr);
+	int fd = server_open_netns(&ns->layout, NULL);
+	if (fd >= 0)
+		return fd;
+	/* Half made (a crash while making it): made again from nothing. */
+	server_unmake(&ns->layout, NULL);
+	int r = server_make(&ns->layout, err);
+	return r < 0 ? r : server_open_netns(&ns->layout, err);
+}
+
+int net_volume_server_remove(struct net_slots *ns, struct cove_err *err)
+{
+	return server_unmake(&ns->layout, err);
 }
 
 int net_slot_release(struct net_slots *ns, struct net_slot *slot, struct cove_err *err)

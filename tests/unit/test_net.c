@@ -132,7 +132,15 @@ static void test_policy_commands(void **state)
 				 "add element inet cove slots { \"cove-7\" : jump slot-7 }\n"
 				 "add chain inet cove nat-7\n"
 				 "flush chain inet cove nat-7\n"
-				 "add element inet cove natslots { \"cove-7\" : jump nat-7 }\n");
+				 "add element inet cove natslots { \"cove-7\" : jump nat-7 }\n"
+				 "add element inet cove volclients { \"cove-7\" }\n"
+				 "delete element inet cove volclients { \"cove-7\" }\n");
+
+	/* A guest that mounts volumes: its link in volclients, kept. */
+	struct net_policy mounts = { .internet = true, .volumes = true };
+	assert_true(fw_slot_commands("cove", 7, &mounts, NULL, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "add element inet cove volclients { \"cove-7\" }\n"));
+	assert_null(strstr(buf, "delete element inet cove volclients"));
 
 	/* E2B: internet off is deny 0.0.0.0/0, and allow_out wins. */
 	const char *allow[] = { "1.1.1.1", "8.8.8.0/24", NULL };
@@ -145,7 +153,9 @@ static void test_policy_commands(void **state)
 				 "add element inet covt slots { \"covt-3\" : jump slot-3 }\n"
 				 "add chain inet covt nat-3\n"
 				 "flush chain inet covt nat-3\n"
-				 "add element inet covt natslots { \"covt-3\" : jump nat-3 }\n");
+				 "add element inet covt natslots { \"covt-3\" : jump nat-3 }\n"
+				 "add element inet covt volclients { \"covt-3\" }\n"
+				 "delete element inet covt volclients { \"covt-3\" }\n");
 
 	/* Domains: never printed; web traffic goes to the proxy, and a policy
 	 * without internet keeps DNS to the nameservers. */
@@ -162,7 +172,9 @@ static void test_policy_commands(void **state)
 				 "add chain inet covt nat-4\n"
 				 "flush chain inet covt nat-4\n"
 				 "add rule inet covt nat-4 jump proxy\n"
-				 "add element inet covt natslots { \"covt-4\" : jump nat-4 }\n");
+				 "add element inet covt natslots { \"covt-4\" : jump nat-4 }\n"
+				 "add element inet covt volclients { \"covt-4\" }\n"
+				 "delete element inet covt volclients { \"covt-4\" }\n");
 	const char *only_names[] = { "*.github.com", NULL };
 	struct net_policy deny_names = { .internet = true, .deny_out = only_names };
 	assert_true(fw_slot_commands("covt", 4, &deny_names, dns, buf, sizeof(buf)) > 0);
