@@ -13,6 +13,9 @@ PKGS="$PKGS libarchive-dev"
 # Volumes are sparse ext4 images: libext2fs gives each a fresh UUID (mke2fs,
 # from e2fsprogs below, makes the blank they are copied from).
 PKGS="$PKGS libext2fs-dev"
+# The volume server (src/nfs): NFS-Ganesha serves volumes to guests over
+# NFSv3 (this host's kernel may have no nfsd), and needs a portmapper.
+PKGS="$PKGS nfs-ganesha nfs-ganesha-vfs rpcbind"
 # The code interpreter's server (a guest program) speaks ZeroMQ to Jupyter
 # kernels.
 PKGS="$PKGS libzmq3-dev"
