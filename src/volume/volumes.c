@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -144,6 +145,61 @@ static int reconcile(struct volumes *v, struct cove_err *err)
 
 /* STATE_DIR/volumes made and resolved: the kernel names a loop device's
  * backing file by its resolved path. */
+/* Unmounts (lazily) whatever is mounted beneath dir: volumes mounted
+ * before dir was made a mount of its own, which the bind would hide. */
+static void detach_beneath(const char *dir)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return;
+	char line[8192], point[PATH_MAX];
+	char(*found)[PATH_MAX] = calloc(64, PATH_MAX);
+	size_t n = 0, len = strlen(dir);
+	while (found && n < 64 && fgets(line, sizeof(line), f)) {
+		/* Field 5, octal escapes (\040) undone. */
+		char *p = line;
+		for (int i = 0; i < 4 && p; i++)
+			p = strchr(p, ' ') ? strchr(p, ' ') + 1 : NULL;
+		if (!p)
+			continue;
+		size_t k = 0;
+		for (; *p && *p != ' ' && k + 1 < sizeof(point); p++) {
+			if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] && p[3]) {
+				point[k++] = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
+				p += 3;
+			} else {
+				point[k++] = *p;
+			}
+		}
+		point[k] = '\0';
+		if (strncmp(point, dir, len) == 0 && point[len] == '/')
+			snprintf(found[n++], PATH_MAX, "%s", point);
+	}
+	fclose(f);
+	while (n--)
+		umount2(found[n], MNT_DETACH);
+	free(found);
+}
+
+/* STATE_DIR/volumes becomes a shared mount of its own: volumes mounted in
+ * it later propagate to the volume server's mount namespace (nfs/nfs.h),
+ * which is a slave of this one. */
+static int share_dir(const char *dir, struct cove_err *err)
+{
+	struct statx stx;
+	if (statx(AT_FDCWD, dir, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &stx) < 0)
+		return cove_errno(err, -errno, "volumes: stat %s", dir);
+	bool root = (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) && (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
+	if (!root) {
+		detach_beneath(dir);
+		if (mount(dir, dir, NULL, MS_BIND, NULL) < 0)
+			return cove_errno(err, -errno, "volumes: bind %s on itself", dir);
+	}
+	if (mount(NULL, dir, NULL, MS_SHARED, NULL) < 0)
+		return cove_errno(err, -errno, "volumes: make %s a shared mount", dir);
+	return 0;
+}
+
 static int open_dir(struct volumes *v, const char *state_dir, struct cove_err *err)
 {
 	char dir[PATH_MAX];
@@ -154,6 +210,9 @@ static int open_dir(struct volumes *v, const char *state_dir, struct cove_err *e
 		return cove_errno(err, -errno, "volumes: make %s", dir);
 	if (!realpath(dir, v->dir))
 		return cove_errno(err, -errno, "volumes: resolve %s", dir);
+	int r = share_dir(v->dir, err);
+	if (r < 0)
+		return r;
 	if ((v->dir_fd = open(v->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
 	    fstat(v->dir_fd, &st) < 0)
 		return cove_errno(err, -errno, "volumes: open %s", v->dir);
