@@ -16,6 +16,12 @@ struct sandbox {
 	int cancel_fd;
 	struct sandbox_timings timings;
 	char token[65]; /* the agent's access token, set by /init */
+	/* Its volumes' ids, and whether the volume server lets its slot's
+	 * address in to them (to be revoked when the slot goes). */
+	char (*volume_ids)[32];
+	size_t nvolumes;
+	const struct sandbox_volume_access *volume_access;
+	bool volumes_allowed;
 };
 
 /* How sandbox_start_as boots the guest. */

@@ -185,6 +185,68 @@ static const char *boot_name(enum sandbox_boot how)
 	}
 }
 
+/* --- volumes --- */
+
+/* The policy a sandbox's slot gets: c's, with volumes on when it has any. */
+static struct net_policy slot_policy(const struct net_policy *p, size_t nvolumes)
+{
+	struct net_policy q = *p;
+	q.volumes = nvolumes > 0;
+	return q;
+}
+
+static int volumes_take(struct sandbox *sb, const struct sandbox_config *c, struct cove_err *err)
+{
+	if (!c->nvolumes)
+		return 0;
+	if (c->nvolumes > SANDBOX_MAX_VOLUMES || !c->volume_access)
+		return cove_errf(err, -EINVAL, "sandbox %s: %zu volumes (at most %d, with a volume server)", sb->id,
+				 c->nvolumes, SANDBOX_MAX_VOLUMES);
+	sb->volume_ids = calloc(c->nvolumes, sizeof(*sb->volume_ids));
+	if (!sb->volume_ids)
+		return cove_errf(err, -ENOMEM, "sandbox: out of memory");
+	for (size_t i = 0; i < c->nvolumes; i++) {
+		if (strlen(c->volumes[i].id) >= sizeof(sb->volume_ids[i]))
+			return cove_errf(err, -EINVAL, "sandbox %s: volume id '%s' too long", sb->id, c->volumes[i].id);
+		snprintf(sb->volume_ids[i], sizeof(sb->volume_ids[i]), "%s", c->volumes[i].id);
+	}
+	sb->nvolumes = c->nvolumes;
+	sb->volume_access = c->volume_access;
+	return 0;
+}
+
+static void volumes_revoke(struct sandbox *sb, size_t n)
+{
+	const struct sandbox_volume_access *a = sb->volume_access;
+	for (size_t i = 0; i < n; i++)
+		a->revoke(a->ctx, sb->volume_ids[i], net_slot_address(sb->slot));
+	sb->volumes_allowed = false;
+}
+
+/* The volume server lets the slot's address in to each of the volumes. */
+static int volumes_allow(struct sandbox *sb, struct cove_err *err)
+{
+	const struct sandbox_volume_access *a = sb->volume_access;
+	if (!sb->nvolumes || sb->volumes_allowed)
+		return 0;
+	for (size_t i = 0; i < sb->nvolumes; i++) {
+		int r = a->allow(a->ctx, sb->volume_ids[i], net_slot_address(sb->slot), err);
+		if (r < 0) {
+			volumes_revoke(sb, i);
+			return cove_err_prefix(err, "sandbox %s: volume %s", sb->id, sb->volume_ids[i]);
+		}
+	}
+	sb->volumes_allowed = true;
+	return 0;
+}
+
+static void volumes_free(struct sandbox *sb)
+{
+	free(sb->volume_ids);
+	sb->volume_ids = NULL;
+	sb->nvolumes = 0;
+}
+
 /* Each sandbox's agent gets a token of its own, the host's clock, its
  * nameservers and the certificates to trust; a resumed one keeps its token,
  * defaults, environment and resolv.conf, and gets the clock (it stood still
@@ -227,6 +289,22 @@ static int init_agent(const struct sandbox_config *c, enum sandbox_boot how, con
 						    .nameservers = c->dns,
 						    .ca_bundle = c->ca_pem };
 	}
+	/* Every /init names the volumes: a guest restored from a save or a
+	 * snapshot finds those it had mounted already. */
+	struct agent_volume_mount mounts[SANDBOX_MAX_VOLUMES];
+	char exports[SANDBOX_MAX_VOLUMES][40];
+	for (size_t i = 0; i < sb->nvolumes; i++) {
+		snprintf(exports[i], sizeof(exports[i]), "/%s", sb->volume_ids[i]);
+		mounts[i] = (struct agent_volume_mount){ .path = c->volumes[i].path,
+							 .server = NET_TAP_ADDR,
+							 .export = exports[i],
+							 .port = NET_NFS_PORT,
+							 .mount_port = NET_MOUNT_PORT };
+	}
+	init.mounts = sb->nvolumes ? mounts : NULL;
+	init.nmounts = sb->nvolumes;
+	if ((r = volumes_allow(sb, err)) < 0)
+		return r;
 	r = agent_init(&ep, &init, err);
 	if (r < 0)
 		return r;
@@ -274,7 +352,9 @@ static int warm_up(struct sandbox *sb, struct cove_err *err)
 int sandbox_claim(struct sandbox *sb, const struct sandbox_config *c, struct cove_err *err)
 {
 	int64_t t0 = sb->timings.start_us = now_us();
-	int r = net_slot_set_policy(c->net, sb->slot, &c->policy, err);
+	int r = volumes_take(sb, c, err);
+	struct net_policy policy = slot_policy(&c->policy, c->nvolumes);
+	r = r ?: net_slot_set_policy(c->net, sb->slot, &policy, err);
 	int64_t t1 = now_us();
 	if (r == 0)
 		r = vmm_resume(sb->vm, err);
@@ -291,7 +371,8 @@ int sandbox_claim(struct sandbox *sb, const struct sandbox_config *c, struct cov
 int sandbox_set_policy(struct sandbox *sb, struct net_slots *net, const struct net_policy *policy,
 		       struct cove_err *err)
 {
-	int r = net_slot_set_policy(net, sb->slot, policy, err);
+	struct net_policy p = slot_policy(policy, sb->nvolumes);
+	int r = net_slot_set_policy(net, sb->slot, &p, err);
 	return r < 0 ? cove_err_prefix(err, "sandbox %s", sb->id) : 0;
 }
 
@@ -312,7 +393,9 @@ static int start(const struct sandbox_config *c, enum sandbox_boot how, const ch
 	if (!c->net)
 		return cove_errf(err, -EINVAL, "sandbox %s: no network slots to take one from", sb->id);
 	sb->slots = c->net;
-	r = net_slot_acquire(c->net, sb->id, &c->policy, &sb->slot, err);
+	struct net_policy policy = slot_policy(&c->policy, c->nvolumes);
+	r = volumes_take(sb, c, err);
+	r = r ?: net_slot_acquire(c->net, sb->id, &policy, &sb->slot, err);
 	if (r < 0)
 		return r;
 	sb->tap_fd = net_slot_open_tap(sb->slot, err);
@@ -425,13 +508,20 @@ int sandbox_adopt(const struct sandbox_config *c, const struct proc_identity *vm
 		}
 		r = vmm_adopt(&vc, vmm, &sb->vm, err);
 	}
+	r = r ?: volumes_take(sb, c, err);
 	if (r < 0) {
 		/* The VMM and its slot stay as they are, for the caller to end. */
 		cove_err_prefix(err, "adopt %s", sb->id);
 		sb->slot = net_slot_free(sb->slot);
+		volumes_free(sb);
 		free(sb);
 		return r;
 	}
+	/* The volume server is this process's, started anew: its guest's
+	 * mounts stall until it lets the slot in again. */
+	struct cove_err verr = { 0 };
+	if (volumes_allow(sb, &verr) < 0)
+		log_warn("sandbox=%s op=adopt msg=\"%s\"", sb->id, verr.msg);
 	sb->timings.vmm_started_us = sb->timings.agent_ready_us = now_us();
 	*ret = sb;
 	return 0;
@@ -483,6 +573,7 @@ struct sandbox *sandbox_detach(struct sandbox *sb)
 	if (sb->tap_fd >= 0)
 		close(sb->tap_fd);
 	sb->slot = net_slot_free(sb->slot);
+	volumes_free(sb);
 	free(sb);
 	return NULL;
 }
@@ -495,6 +586,9 @@ struct sandbox *sandbox_free(struct sandbox *sb)
 	sb->vm = vmm_free(sb->vm);
 	if (sb->tap_fd >= 0)
 		close(sb->tap_fd);
+	if (sb->slot && sb->volumes_allowed)
+		volumes_revoke(sb, sb->nvolumes);
+	volumes_free(sb);
 	if (sb->slot) {
 		struct cove_err err = { 0 };
 		if (net_slot_release(sb->slots, sb->slot, &err) < 0)

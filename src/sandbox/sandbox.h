@@ -22,6 +22,24 @@
 /* Where a template's start command writes its output, in the guest. */
 #define SANDBOX_START_LOG "/tmp/cove-start.log"
 
+/* A volume the guest mounts (E2B's volumeMounts): the volume's id and the
+ * directory it appears at in the guest. */
+struct sandbox_volume {
+	const char *id;
+	const char *path;
+};
+/* The host's volume server (nfs/nfs.h, through coved): lets a slot's
+ * address mount a volume, before every /init that mounts it (the server
+ * may have been started anew since); revoke undoes one allow, when the
+ * sandbox lets go of its slot (not when it is detached: the next process
+ * allows it again as it adopts it). */
+struct sandbox_volume_access {
+	int (*allow)(void *ctx, const char *volume_id, const char *address, struct cove_err *err);
+	void (*revoke)(void *ctx, const char *volume_id, const char *address);
+	void *ctx;
+};
+#define SANDBOX_MAX_VOLUMES 16
+
 struct sandbox_config {
 	const char *id;         /* NULL: a new "sb-<8 hex>" */
 	struct net_slots *net;  /* required: where the sandbox's network slot comes from */
@@ -60,6 +78,12 @@ struct sandbox_config {
 	/* A template snapshot (sandbox_snapshot_make) to restore instead of
 	 * booting, when it is usable for this config; NULL: always boot. */
 	const char *snapshot;
+	/* Volumes mounted at every /init (at most SANDBOX_MAX_VOLUMES, paths
+	 * distinct), reached at NET_TAP_ADDR: the slot's policy gets volumes
+	 * on. volume_access is required with them. */
+	const struct sandbox_volume *volumes;
+	size_t nvolumes;
+	const struct sandbox_volume_access *volume_access;
 };
 
 struct sandbox_timings {

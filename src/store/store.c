@@ -103,6 +103,8 @@ static const char *const migrations[] = {
 	/* 12: volumes (E2B's Volume API; volumes.c), names unique. */
 	"CREATE TABLE volumes ("
 	" id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, token TEXT NOT NULL, created_ms INTEGER NOT NULL);",
+	/* 13: the volumes a sandbox mounts, as the manager writes them ("": none). */
+	"ALTER TABLE sandboxes ADD COLUMN volumes TEXT NOT NULL DEFAULT '';",
 };
 
 static const char *const slot_state_names[] = { "creating", "ready", "used", "destroying" };
@@ -550,6 +552,9 @@ int store_sandbox_state_parse(const char *s, enum store_sandbox_state *ret)
 /* Schema 9's and 10's, after those: the ingress. */
 #define INGRESS_COLUMNS "traffic_token, mask_host, https_ports"
 #define INGRESS_FIRST (LIFECYCLE_FIRST + 4)
+/* Schema 13's: its volumes. */
+#define VOLUMES_COLUMNS "volumes"
+#define VOLUMES_FIRST (INGRESS_FIRST + 3)
 
 static int sandbox_from_row(sqlite3_stmt *st, struct store_sandbox *sb)
 {
@@ -585,6 +590,9 @@ static int sandbox_from_row(sqlite3_stmt *st, struct store_sandbox *sb)
 		 (text = (const char *)sqlite3_column_text(st, INGRESS_FIRST + 1)) ? text : "");
 	snprintf(sb->https_ports, sizeof(sb->https_ports), "%s",
 		 (text = (const char *)sqlite3_column_text(st, INGRESS_FIRST + 2)) ? text : "");
+	text = (const char *)sqlite3_column_text(st, VOLUMES_FIRST);
+	if (text && *text && !(sb->volumes = strdup(text)))
+		return -ENOMEM;
 	return sb->metadata ? 0 : -ENOMEM;
 }
 
@@ -596,6 +604,8 @@ void store_sandbox_clear(struct store_sandbox *sb)
 	sb->policy = NULL;
 	free(sb->envs);
 	sb->envs = NULL;
+	free(sb->volumes);
+	sb->volumes = NULL;
 }
 
 int store_sandbox_put(struct store *s, const struct store_sandbox *sb, struct cove_err *err)
@@ -603,8 +613,8 @@ int store_sandbox_put(struct store *s, const struct store_sandbox *sb, struct co
 	sqlite3_stmt *st;
 	pthread_mutex_lock(&s->lock);
 	int r = prepare(s, &st,
-			"INSERT OR REPLACE INTO sandboxes (" SANDBOX_COLUMNS ", " LIFECYCLE_COLUMNS ", " INGRESS_COLUMNS ")"
-			" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			"INSERT OR REPLACE INTO sandboxes (" SANDBOX_COLUMNS ", " LIFECYCLE_COLUMNS ", " INGRESS_COLUMNS
+			", " VOLUMES_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 			"write sandbox", err);
 	if (r < 0) {
 		pthread_mutex_unlock(&s->lock);
@@ -635,6 +645,7 @@ int store_sandbox_put(struct store *s, const struct store_sandbox *sb, struct co
 	sqlite3_bind_text(st, INGRESS_FIRST + 1, sb->traffic_token, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, INGRESS_FIRST + 2, sb->mask_host, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, INGRESS_FIRST + 3, sb->https_ports, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, VOLUMES_FIRST + 1, sb->volumes ? sb->volumes : "", -1, SQLITE_TRANSIENT);
 	int rc = sqlite3_step(st);
 	r = rc == SQLITE_DONE ? 0 : sql_error(s, err, rc, "write sandbox");
 	sqlite3_finalize(st);
@@ -663,7 +674,7 @@ int store_sandbox_each(struct store *s, store_sandbox_fn fn, void *ctx, struct c
 	sqlite3_stmt *st;
 	pthread_mutex_lock(&s->lock);
 	int r = prepare(s, &st,
-			"SELECT " SANDBOX_COLUMNS ", " LIFECYCLE_COLUMNS ", " INGRESS_COLUMNS
+			"SELECT " SANDBOX_COLUMNS ", " LIFECYCLE_COLUMNS ", " INGRESS_COLUMNS ", " VOLUMES_COLUMNS
 			" FROM sandboxes ORDER BY seq DESC, id",
 			"list sandboxes", err);
 	int rc = SQLITE_DONE;

@@ -121,6 +121,9 @@ struct store_sandbox {
 	/* Schema 10: E2B's httpsPorts, the ports whose servers the routing
 	 * reaches over TLS, as the manager writes them ("8443,9443"; "": none). */
 	char https_ports[STORE_HTTPS_PORTS_MAX];
+	/* Schema 13: the volumes it mounts, as the manager encodes them;
+	 * owned; NULL: none. */
+	char *volumes;
 };
 
 const char *store_sandbox_state_name(enum store_sandbox_state state);

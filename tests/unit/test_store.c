@@ -356,6 +356,7 @@ static void test_migrate_policy(void **state)
 					  "ALTER TABLE sandboxes DROP COLUMN traffic_token;"
 					  "ALTER TABLE sandboxes DROP COLUMN mask_host;"
 					  "ALTER TABLE sandboxes DROP COLUMN https_ports;"
+					  "ALTER TABLE sandboxes DROP COLUMN volumes;"
 					  "DROP TABLE snapshots; DROP TABLE sandbox_snapshots;"
 					  "DROP TABLE builds; DROP TABLE template_tags; DROP TABLE secrets; DROP TABLE volumes;"
 					  "PRAGMA user_version = 4", NULL,
