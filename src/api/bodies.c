@@ -9,6 +9,7 @@
 
 #include "common/json.h"
 #include "proto/version.h"
+#include "volume/volume.h"
 
 /* --- create --- */
 
@@ -248,14 +249,42 @@ static int refuse_unsupported(json_t *body, struct cove_err *err)
 	static const struct {
 		const char *field, *why;
 	} top[] = {
-		{ "volumeMounts", "mounting volumes into sandboxes is not built yet (a volume's files are read and "
-				  "written through the volume content API)" },
 		{ "mcp", "there is no mcp-gateway template" },
 		{ "iam", "workload identity tokens are not built yet" },
 	};
 	for (size_t i = 0; i < sizeof(top) / sizeof(*top); i++)
 		if (!asks_nothing(json_object_get(body, top[i].field)))
 			return cove_errf(err, -ENOSYS, "not supported by Cove: %s (%s)", top[i].field, top[i].why);
+	return 0;
+}
+
+/* E2B's volumeMounts: [{"name": a volume's name, "path": where in the
+ * guest}]; the guest's agent judges the path further (what it would hide). */
+static int parse_volumes(json_t *body, struct api_create_body *b, struct cove_err *err)
+{
+	json_t *a = json_object_get(body, "volumeMounts");
+	if (!a || json_is_null(a))
+		return 0;
+	if (!json_is_array(a))
+		return cove_errf(err, -EINVAL, "volumeMounts must be an array of {name, path}");
+	if (json_array_size(a) > MANAGER_MAX_VOLUMES)
+		return cove_errf(err, -EINVAL, "volumeMounts: %zu volumes (at most %d)", json_array_size(a),
+				 MANAGER_MAX_VOLUMES);
+	for (size_t i = 0; i < json_array_size(a); i++) {
+		json_t *o = json_array_get(a, i);
+		const char *name = json_string_value(json_object_get(o, "name"));
+		const char *path = json_string_value(json_object_get(o, "path"));
+		if (!json_is_object(o) || !name || !path)
+			return cove_errf(err, -EINVAL, "volumeMounts[%zu] must be {\"name\": string, \"path\": string}", i);
+		if (volume_name_check(name, err) < 0)
+			return cove_err_prefix(err, "volumeMounts[%zu].name", i);
+		size_t len = json_string_length(json_object_get(o, "path"));
+		if (path[0] != '/' || len < 2 || len >= 4096 || strlen(path) != len)
+			return cove_errf(err, -EINVAL, "volumeMounts[%zu].path: expected an absolute path other than /", i);
+		b->volumes[i] = (struct manager_volume_mount){ name, path };
+	}
+	b->req.volumes = json_array_size(a) ? b->volumes : NULL;
+	b->req.nvolumes = json_array_size(a);
 	return 0;
 }
 
@@ -282,7 +311,7 @@ static int parse_create(json_t *body, struct api_create_body *b, struct cove_err
 	if ((r = parse_envs(json_object_get(body, "envVars"), b, err)) < 0 || (r = parse_network(body, b, err)) < 0 ||
 	    (r = parse_lifecycle(body, &b->req, err)) < 0 || (r = net_policy_check_as(&b->req.policy, "network.allowOut", "network.denyOut", err)) < 0)
 		return r;
-	return refuse_unsupported(body, err);
+	return parse_volumes(body, b, err) ?: refuse_unsupported(body, err);
 }
 
 int api_create_body_parse(const char *body, size_t len, struct api_create_body *ret, struct cove_err *err)

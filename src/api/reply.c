@@ -119,9 +119,10 @@ static int info_config_json(json_t *j, const struct manager_info *info)
 	 * "not explicitly set". */
 	json_t *internet = info->policy_known ? json_boolean(p->internet) : json_null();
 	json_t *lifecycle = json_pack("{s:s, s:b}", "onTimeout", info->auto_pause ? "pause" : "kill", "autoResume", info->auto_resume);
+	json_t *volumes = info->volume_mounts ? json_loads(info->volume_mounts, 0, NULL) : json_array();
 	int r = json_object_set_new(j, "network", network) | json_object_set_new(j, "allowInternetAccess", internet) |
 		json_object_set_new(j, "lifecycle", lifecycle) | json_object_set_new(j, "domain", json_null()) |
-		json_object_set_new(j, "volumeMounts", json_array()) |
+		json_object_set_new(j, "volumeMounts", volumes ? volumes : json_array()) |
 		json_object_set_new(j, "diskSizeMB", json_integer(info->disk_size_mib));
 	return r ? -ENOMEM : 0;
 }

@@ -55,6 +55,7 @@ struct api_create_body {
 	char **envs;               /* envVars as "KEY=VALUE", NULL-terminated, or NULL */
 	const char **allow_out, **deny_out; /* network.allowOut/denyOut, NULL-terminated, or NULL */
 	struct net_rules_parsed rules;      /* network.rules */
+	struct manager_volume_mount volumes[MANAGER_MAX_VOLUMES]; /* volumeMounts */
 	json_t *json;              /* the body: owns the other strings req points at */
 };
 int api_create_body_parse(const char *body, size_t len, struct api_create_body *ret, struct cove_err *err);

@@ -83,7 +83,12 @@ enum MHD_Result api_volume_destroy(struct http_request *r)
 	if (!v)
 		return api_not_supported(r);
 	struct cove_err err = { 0 };
-	int rc = volume_destroy(v, r->params[0], &err);
+	char who[64] = "";
+	struct manager *m = api_manager(r);
+	int n = m ? manager_volume_users(m, r->params[0], who) : 0;
+	int rc = n ? cove_errf(&err, -EBUSY, "volume %s is mounted by %d sandbox%s (%s): kill them first", r->params[0],
+			       n, n == 1 ? "" : "es", who)
+		   : volume_destroy(v, r->params[0], &err);
 	return rc < 0 ? api_reply_failure(r, rc, &err) : http_reply_empty(r, 204);
 }
 

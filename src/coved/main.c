@@ -31,6 +31,7 @@
 #include "coved/cluster.h"
 #include "coved/limits.h"
 #include "coved/tls.h"
+#include "coved/volumes.h"
 #include "manager/manager.h"
 #include "net/dns.h"
 #include "net/net.h"
@@ -476,6 +477,7 @@ static int serve(struct settings *s)
 	struct secrets *secrets = NULL;
 	struct volumes *volumes = NULL;
 	struct volumes_config vc = { .state_dir = s->state_dir, .size_mib = s->volume_size_mib };
+	struct coved_volumes *volume_server = NULL;
 	struct net_config nc;
 	net_config_from_env(&nc);
 	nc.state_dir = s->state_dir;
@@ -484,7 +486,8 @@ static int serve(struct settings *s)
 	int rc = 1;
 	if (tls_minter_new(egress_ca, &minter, &err) < 0 || store_open(s->state_dir, &store, &err) < 0 ||
 	    secrets_open(s->state_dir, &secrets, &err) < 0 || volumes_open(&vc, &volumes, &err) < 0 ||
-	    net_slots_open(&nc, &net, NULL, &err) < 0)
+	    net_slots_open(&nc, &net, NULL, &err) < 0 ||
+	    coved_volumes_open(net, volumes, env_get(ENV_RUN_DIR), &volume_server, &err) < 0)
 		goto out;
 	/* Before the manager: the sandboxes it takes over may name domains. */
 	struct egress_config ec = { .slots = net, .dns = nc.dns, .port = (uint16_t)s->egress_port,
@@ -512,7 +515,7 @@ static int serve(struct settings *s)
 				     .insecure_registries = s->insecure_registries,
 				     .max_template_disk_mib = s->max_template_disk_mib, .dns = dns_list,
 				     .ca_pem = tls_minter_ca_pem(minter), .secrets = secrets,
-				     .volumes = volumes };
+				     .volumes = volumes, .volume_access = coved_volumes_access(volume_server) };
 	char exe_dir[PATH_MAX];
 	/* Images become templates with the guest programs next to coved, or
 	 * $COVE_GUEST_BIN's. */
@@ -555,6 +558,7 @@ out:
 	manager_close(m);
 	coved_cluster_stop(&s->cluster);
 	egress_stop(egress);
+	coved_volumes_close(volume_server);
 	net_slots_close(net);
 	secrets_close(secrets);
 	volumes_close(volumes);

@@ -259,7 +259,7 @@ int manager_create(struct manager *m, const struct manager_create *req, struct m
 		snap_unpin(m, &snap);
 		return cove_errf(err, r, "manager: out of memory");
 	}
-	if ((r = entry_admit(m, e, err)) < 0) {
+	if ((r = entry_resolve_volumes(m, e, req, err)) < 0 || (r = entry_admit(m, e, err)) < 0) {
 		warm_put_back(m, w);
 		entry_free(e);
 		snap_unpin(m, &snap);

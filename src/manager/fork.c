@@ -67,7 +67,7 @@ static struct entry *child_of(const struct entry *p, long timeout_s)
 	e->auto_pause_fs_only = p->auto_pause_fs_only;
 	e->auto_resume = p->auto_resume;
 	e->timeout_s = timeout_s;
-	if (p->envs && !(e->envs = strdup(p->envs))) {
+	if ((p->envs && !(e->envs = strdup(p->envs))) || entry_set_volumes(e, p->volumes_text) < 0) {
 		entry_free(e);
 		return NULL;
 	}

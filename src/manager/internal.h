@@ -63,6 +63,12 @@ struct entry {
 	char *envs;         /* its /init environment, envs_encode's text; NULL: none */
 	struct manager_ingress ingress; /* who reaches its servers through the routing */
 	char traffic_token[65]; /* ingress.private_traffic: its traffic access token; else "" */
+	/* The volumes it mounts (volumes.c): their record's text (NULL: none),
+	 * and decoded, pointing into volumes_json. */
+	char *volumes_text;
+	struct sandbox_volume *volumes;
+	size_t nvolumes;
+	struct json_t *volumes_json;
 	/* The snapshot it was created from (or forked from one that was):
 	 * its RAM and disk are over that snapshot's files, and its template
 	 * is the snapshot's; "" for none. */
@@ -181,6 +187,15 @@ int timeout_check(const struct manager *m, long seconds, int lowest, struct cove
 /* e's policy becomes text's (copied; NULL: not known). -ENOMEM, or -EINVAL
  * for text that is no policy. */
 int entry_set_policy(struct entry *e, const char *text);
+/* --- volumes.c --- */
+/* Its volumes from their recorded text (NULL or "": none); -EINVAL when
+ * it is not one volumes.c wrote. */
+int entry_set_volumes(struct entry *e, const char *text);
+void entry_volumes_free(struct entry *e);
+/* A create's volumeMounts resolved to volumes (by name) and set. */
+int entry_resolve_volumes(struct manager *m, struct entry *e, const struct manager_create *req, struct cove_err *err);
+/* info->volume_mounts from e's volumes. */
+int entry_volumes_info(const struct entry *e, struct manager_info *info);
 /* e's ingress becomes in's, with a new traffic access token when it is
  * private (none when not). -errno when getrandom fails. */
 int entry_set_ingress(struct entry *e, const struct manager_ingress *in);

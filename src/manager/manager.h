@@ -15,6 +15,7 @@
 #include "store/store.h"
 #include "vmm/vmm.h"
 
+struct sandbox_volume_access;
 struct secrets;
 struct volumes;
 
@@ -127,6 +128,9 @@ struct manager_config {
 	struct secrets *secrets;
 	/* The host's volumes (volume/volume.h), for the API; borrowed. NULL: none. */
 	struct volumes *volumes;
+	/* The volume server (coved's, nfs/nfs.h): lets sandboxes' slots mount
+	 * their volumes. NULL: volumeMounts are refused (-ENOSYS). */
+	const struct sandbox_volume_access *volume_access;
 	/* A cluster's catalog (coved --cluster-etcd); all NULL: one host alone. */
 	struct manager_catalog catalog;
 };
@@ -149,6 +153,15 @@ struct manager_ingress {
 	unsigned n_https_ports;
 };
 
+/* One of E2B's volumeMounts: a volume by name, and where the guest has it
+ * (an absolute path; the agent refuses paths that would hide the system,
+ * see docs/agent-protocol.md). */
+#define MANAGER_MAX_VOLUMES 16
+struct manager_volume_mount {
+	const char *name;
+	const char *path;
+};
+
 struct manager_create {
 	const char *template_id;  /* NULL: MANAGER_DEFAULT_TEMPLATE */
 	long timeout_s;           /* 0: MANAGER_DEFAULT_TIMEOUT_S */
@@ -163,6 +176,11 @@ struct manager_create {
 	 * resumes it (manager_wake). */
 	bool auto_resume;
 	struct manager_ingress ingress;
+	/* Volumes it mounts at these paths (at most MANAGER_MAX_VOLUMES, names
+	 * and paths each once): -ENOENT when a name is no volume's. Its forks
+	 * and resumes mount them too. */
+	const struct manager_volume_mount *volumes;
+	size_t nvolumes;
 };
 
 struct manager_info {
@@ -184,6 +202,8 @@ struct manager_info {
 	struct net_policy_copy policy;
 	struct manager_ingress ingress;
 	char traffic_token[65];  /* private_traffic: its traffic access token; else "" */
+	/* Its volumes: [{"name","path"}] (E2B's volumeMounts), owned; NULL: none. */
+	char *volume_mounts;
 };
 
 void manager_info_clear(struct manager_info *info);
@@ -281,6 +301,9 @@ int manager_set_timeout(struct manager *m, const char *id, long timeout_s, struc
 /* The deadline becomes now + duration_s if that is later. */
 int manager_refresh(struct manager *m, const char *id, long duration_s, struct cove_err *err);
 int manager_get(struct manager *m, const char *id, struct manager_info *ret, struct cove_err *err);
+/* How many sandboxes (running, paused or being made) mount the volume;
+ * who, if given, gets one of them. */
+int manager_volume_users(struct manager *m, const char *volume_id, char who[64]);
 /* Opens a TCP connection to port of the sandbox's guest, from inside its
  * slot, for the envd proxy. The socket is registered with the sandbox: when
  * the sandbox ends, it is shut down, so every stream through it ends too.

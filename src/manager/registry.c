@@ -22,6 +22,8 @@ void manager_info_clear(struct manager_info *info)
 {
 	free(info->metadata);
 	info->metadata = NULL;
+	free(info->volume_mounts);
+	info->volume_mounts = NULL;
 	net_policy_copy_free(&info->policy);
 }
 
@@ -56,7 +58,7 @@ int entry_info(const struct entry *e, struct manager_info *info)
 	info->ingress = e->ingress;
 	snprintf(info->traffic_token, sizeof(info->traffic_token), "%s", e->traffic_token);
 	info->metadata = strdup(e->metadata ? e->metadata : "{}");
-	if (!info->metadata) {
+	if (!info->metadata || entry_volumes_info(e, info) < 0) {
 		manager_info_clear(info);
 		return -ENOMEM;
 	}
@@ -173,6 +175,11 @@ struct entry *entry_of(const struct store_sandbox *rec, struct cove_err *err)
 		cove_errf(err, -ENOMEM, "manager: out of memory");
 		return NULL;
 	}
+	if (entry_set_volumes(e, rec->volumes) < 0) {
+		/* Kept as recorded: its guest goes on without the server
+		 * letting it in, and a destroy of the volume sees it. */
+		log_warn("sandbox=%s op=adopt msg=\"unreadable volumes record '%s'\"", rec->id, rec->volumes);
+	}
 	return e;
 }
 
@@ -185,6 +192,7 @@ void entry_free(struct entry *e)
 	free(e->policy_text);
 	net_policy_copy_free(&e->policy);
 	free(e->envs);
+	entry_volumes_free(e);
 	free(e);
 }
 
@@ -213,7 +221,8 @@ int entry_record(struct manager *m, const struct entry *e, enum store_sandbox_st
 				     .mem_mib = e->mem_mib, .started_ms = e->started_ms, .end_ms = e->end_ms,
 				     .seq = e->seq, .auto_pause = e->auto_pause, .left_ms = e->left_ms,
 				     .policy = e->policy_text, .auto_pause_fs_only = e->auto_pause_fs_only,
-				     .auto_resume = e->auto_resume, .timeout_s = e->timeout_s, .envs = e->envs };
+				     .auto_resume = e->auto_resume, .timeout_s = e->timeout_s, .envs = e->envs,
+				     .volumes = e->volumes_text };
 	snprintf(rec.id, sizeof(rec.id), "%s", e->id);
 	snprintf(rec.template_id, sizeof(rec.template_id), "%s", e->template_id);
 	snprintf(rec.token, sizeof(rec.token), "%s", e->token);
@@ -408,6 +417,9 @@ void entry_sandbox_config(const struct manager *m, const struct entry *e, const 
 		.policy = e->policy.policy,
 		.dns = m->c.dns,
 		.ca_pem = m->c.ca_pem,
+		.volumes = e->volumes,
+		.nvolumes = e->nvolumes,
+		.volume_access = m->c.volume_access,
 	};
 }
 

@@ -222,6 +222,13 @@ int manager_snapshot_create(struct manager *m, const char *id, const struct temp
 		r = cove_errf(err, -EBUSY, "sandbox '%s' is being paused, resumed, forked or snapshotted; try again", id);
 	else if (p->state == STORE_SANDBOX_PAUSED)
 		r = cove_errf(err, -EALREADY, "sandbox '%s' is paused: a snapshot is made of a running sandbox", id);
+	else if (p->nvolumes)
+		/* Its guest holds NFS mounts that a sandbox made from the
+		 * snapshot would not be let in to. */
+		r = cove_errf(err, -ENOSYS,
+			      "sandbox '%s' mounts volumes: snapshots of such sandboxes are not built yet (forks and "
+			      "pauses keep their volumes)",
+			      id);
 	else if (!(s = snap_begin(m, p, name)))
 		r = cove_errf(err, -ENOMEM, "snapshot: out of memory");
 	/* Its id, for once it is anyone's (ready, it may be deleted at once). */

@@ -223,13 +223,53 @@ static void test_network_body(void **state)
 	}
 }
 
+/* E2B's volumeMounts: [{name, path}] into the request; what is not one is
+ * 400 naming the entry. */
+static void test_create_volumes(void **state)
+{
+	(void)state;
+	struct cove_err err = { 0 };
+	struct api_create_body b;
+	assert_int_equal(create("{\"volumeMounts\": [{\"name\": \"data\", \"path\": \"/mnt/data\"},"
+				" {\"name\": \"logs-2\", \"path\": \"/var/log/app\"}]}",
+				&b, &err),
+			 0);
+	assert_int_equal(b.req.nvolumes, 2);
+	assert_string_equal(b.req.volumes[0].name, "data");
+	assert_string_equal(b.req.volumes[1].path, "/var/log/app");
+	api_create_body_clear(&b);
+	assert_int_equal(create("{\"volumeMounts\": null}", &b, &err), 0);
+	assert_int_equal(b.req.nvolumes, 0);
+	api_create_body_clear(&b);
+	const char *bad[][2] = {
+		{ "{\"volumeMounts\": {\"/mnt\": \"v\"}}", "volumeMounts must be an array" },
+		{ "{\"volumeMounts\": [\"v\"]}", "volumeMounts[0] must be" },
+		{ "{\"volumeMounts\": [{\"name\": \"v\"}]}", "volumeMounts[0] must be" },
+		{ "{\"volumeMounts\": [{\"name\": \"a b\", \"path\": \"/m\"}]}", "volumeMounts[0].name" },
+		{ "{\"volumeMounts\": [{\"name\": \"v\", \"path\": \"m\"}]}", "volumeMounts[0].path" },
+		{ "{\"volumeMounts\": [{\"name\": \"v\", \"path\": \"/\"}]}", "volumeMounts[0].path" },
+		{ "{\"volumeMounts\": [{\"name\": \"v\", \"path\": \"/a\\u0000b\"}]}", "\\u0000 is not allowed" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		int r = create(bad[i][0], &b, &err);
+		if (r != -EINVAL || !strstr(err.msg, bad[i][1]))
+			fail_msg("%s: got %d '%s'", bad[i][0], r, err.msg);
+	}
+	char many[4096] = "{\"volumeMounts\": [";
+	for (int i = 0; i < 17; i++)
+		snprintf(many + strlen(many), sizeof(many) - strlen(many), "%s{\"name\": \"v%d\", \"path\": \"/m%d\"}",
+			 i ? ", " : "", i, i);
+	strcat(many, "]}");
+	assert_int_equal(create(many, &b, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "at most 16"));
+}
+
 /* E2B's fields that Cove has nothing behind: refused when they ask for
  * anything (-ENOSYS: 501), taken when they ask for nothing. */
 static void test_create_unsupported(void **state)
 {
 	(void)state;
 	const char *refused[][2] = {
-		{ "{\"volumeMounts\": [{\"name\": \"v\", \"path\": \"/mnt\"}]}", "volumeMounts" },
 		{ "{\"mcp\": {\"github\": {}}}", "mcp" },
 		{ "{\"iam\": {\"tokens\": {\"t\": {}}}}", "iam" },
 	};
@@ -963,6 +1003,7 @@ int main(void)
 		cmocka_unit_test(test_logs_query),      cmocka_unit_test(test_sandbox_host),
 		cmocka_unit_test(test_sandbox_headers), cmocka_unit_test(test_create_lifecycle),
 		cmocka_unit_test(test_pause_connect_bodies), cmocka_unit_test(test_domain),
+		cmocka_unit_test(test_create_volumes),
 		cmocka_unit_test(test_create_unsupported),
 		cmocka_unit_test(test_create_ingress), cmocka_unit_test(test_network_body),
 		cmocka_unit_test(test_create_https_ports),

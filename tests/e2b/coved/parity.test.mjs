@@ -160,13 +160,8 @@ test('what Cove does not serve fails with 501 and says so, never as not found', 
   const teams = await fetch(`${process.env.E2B_API_URL}/teams`, { headers: { 'X-API-KEY': process.env.E2B_API_KEY } });
   assert.equal(teams.status, 501);
   assert.match((await teams.json()).message, /^not supported by Cove: GET \/teams$/);
-  // A create asking for what Cove has nothing behind yet (a volume mounted)
+  // A create asking for what Cove has nothing behind yet (an MCP gateway)
   // is refused, not run without it.
-  const vol = await Volume.create(`parity-volume-${Date.now()}`);
-  try {
-    await assert.rejects(Sandbox.create('tiny', { volumeMounts: { '/mnt/data': vol } }), (e) =>
-      /^501: not supported by Cove: volumeMounts/.test(e.message));
-  } finally {
-    await Volume.destroy(vol.volumeId);
-  }
+  await assert.rejects(Sandbox.create('tiny', { mcp: { exa: { apiKey: 'x' } } }), (e) =>
+    /^501: not supported by Cove: mcp/.test(e.message));
 });

@@ -10,8 +10,8 @@
 // STATE_DIR/volumes/ID, its root owned by 1000:1000, mode 0755, empty). And what Cove promises: a token opens its own
 // volume alone; no symlink, '..', FIFO or device node a guest leaves in a
 // volume takes the host outside it or hangs it; volumes outlive a coved
-// killed with SIGKILL (COVE_RESTART_COVED); a sandbox asking to mount one
-// is refused (501) until mounts are built.
+// killed with SIGKILL (COVE_RESTART_COVED). Mounting volumes into
+// sandboxes: mounts.test.mjs.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
@@ -708,29 +708,6 @@ test('a FIFO and device nodes in the volume: readFile is refused at once (no han
   assert.equal(await Volume.destroy(vol.volumeId), true);
   made.delete(vol.volumeId);
   assert.ok(!lexists(root));
-});
-
-// --- sandboxes ---
-
-test('Sandbox.create with volumeMounts: refused (501, naming volumes), and no sandbox made', async () => {
-  const vol = await fresh('mount');
-  const suite = `volumes-${RUN}`;
-  await assert.rejects(
-    Sandbox.create('base', { volumeMounts: { '/mnt/data': vol }, metadata: { suite }, requestTimeoutMs: 30_000 })
-      .then((sbx) => {
-        sandboxes.push(sbx.sandboxId);
-        return sbx;
-      }),
-    (e) => {
-      assert.ok(e instanceof SandboxError, `${e}`);
-      assert.equal(e.statusCode, 501, e.message);
-      assert.match(e.message, /^501: .*volume/i);
-      return true;
-    },
-  );
-  const listed = await Sandbox.list({ query: { metadata: { suite } } }).nextItems();
-  sandboxes.push(...listed.map((s) => s.sandboxId));
-  assert.deepEqual(listed.map((s) => s.sandboxId), []);
 });
 
 // --- coved restarted ---
