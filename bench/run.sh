@@ -18,7 +18,8 @@
 # bench/build.sh: template builds (an image import, steps, a cached rebuild);
 # bench/egress.sh: the egress proxy beside direct connections; bench/cluster.sh:
 # a cluster gateway beside the host it forwards to; bench/confine.sh: a create
-# with the VMM confined beside one with VMMs as root.
+# with the VMM confined beside one with VMMs as root; bench/volumes.mjs: a
+# mounted volume beside the guest's own disk.
 set -eu
 build=${1:-build}
 runs=${BENCH_RUNS:-10}
@@ -160,6 +161,9 @@ if [ -n "$port" ]; then
     E2B_API_URL=http://127.0.0.1:$port E2B_SANDBOX_URL=http://127.0.0.1:$port E2B_API_KEY=bench \
         COVED_TLS_PORT=$tls_port NODE_EXTRA_CA_CERTS=$COVE_STATE_DIR/tls/ca.pem COVE_BUILD=$(cd "$build" && pwd) \
         node "$(dirname "$0")/tls.mjs" || echo "coved HTTPS bench failed"
+    echo
+    E2B_API_URL=http://127.0.0.1:$port E2B_SANDBOX_URL=http://127.0.0.1:$port E2B_API_KEY=bench \
+        COVE_BUILD=$(cd "$build" && pwd) node "$(dirname "$0")/volumes.mjs" || echo "volumes bench failed"
     echo
     if [ -s "$build/guest/templates/code-interpreter-v1/snapshot/snapshot.conf" ]; then
         E2B_API_URL=http://127.0.0.1:$port E2B_SANDBOX_URL=http://127.0.0.1:$port E2B_API_KEY=bench \

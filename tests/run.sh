@@ -44,7 +44,7 @@ export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}:su
 # what it could not reach. Run before the tests and after them.
 reset_instance() {
     "$build/bin/tools/netslots" gc --pool >/dev/null 2>&1
-    ip -o link | sed -n "s/^[0-9]*: \($COVE_NET_NAME-[0-9]*\)[@:].*/\1/p" | xargs -r -n1 ip link del 2>/dev/null
+    ip -o link | sed -n "s/^[0-9]*: \($COVE_NET_NAME-[0-9a-z]*\)[@:].*/\1/p" | xargs -r -n1 ip link del 2>/dev/null
     nft delete table inet "$COVE_NET_NAME" 2>/dev/null
     awk -v d="$COVE_NET_DIR/" 'index($5, d) == 1 {print $5}' /proc/self/mountinfo | xargs -r -n1 umount 2>/dev/null
     umount "$COVE_NET_DIR" 2>/dev/null
