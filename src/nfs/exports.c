@@ -103,7 +103,7 @@ char *nfs_config_text(const struct nfs_export *exports, size_t n, const char *di
 		add(&t, "\tCLIENT {\n\t\tClients = ");
 		for (size_t c = 0; c < e->nclients; c++)
 			add(&t, "%s%s", c ? ", " : "", e->clients[c]);
-		add(&t, ";\n\t\tAccess_Type = RW;\n\t}\n}\n");
+		add(&t, ";\n\t\tAccess_Type = RW;\n\t\tProtocols = 3;\n\t}\n}\n");
 	}
 	if (t.failed) {
 		free(t.buf);

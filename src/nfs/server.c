@@ -34,6 +34,9 @@
 #define READY_TIMEOUT_MS 15000
 #define STOP_GRACE_MS 5000
 #define RESTART_MAX_DELAY_MS 30000
+/* Ganesha's log (warnings and worse: a few lines a start) is set aside at
+ * a start once it is this big, the one before it dropped. */
+#define LOG_MAX_BYTES (1 << 20)
 
 struct nfs_server {
 	pthread_mutex_t lock;
@@ -264,11 +267,22 @@ static int wait_ready(struct nfs_server *s, struct cove_err *err)
 	}
 }
 
+static void rotate_log(struct nfs_server *s)
+{
+	char path[PATH_MAX + 16], old[PATH_MAX + 24];
+	struct stat st;
+	snprintf(path, sizeof(path), "%s/ganesha.log", s->dir);
+	snprintf(old, sizeof(old), "%s.1", path);
+	if (stat(path, &st) == 0 && st.st_size > LOG_MAX_BYTES)
+		rename(path, old);
+}
+
 static int start_locked(struct nfs_server *s, struct cove_err *err)
 {
 	int r = write_config(s, err);
 	if (r < 0)
 		return r;
+	rotate_log(s);
 	struct child_plan rp = { s->netns_fd, -1, s->dir };
 	char *rargv[] = { s->rpcbind, "-f", NULL };
 	struct spawn_options o = { .path = s->rpcbind, .argv = rargv, .setsid = true, .setup = child_setup };
@@ -296,7 +310,7 @@ static int start_locked(struct nfs_server *s, struct cove_err *err)
 		return r;
 	}
 	struct child_plan gp = { s->netns_fd, mntns_fd, NULL };
-	char *gargv[] = { s->ganesha, "-F", "-f", conf, "-L", logf, "-p", pidf, "-N", "NIV_EVENT", NULL };
+	char *gargv[] = { s->ganesha, "-F", "-f", conf, "-L", logf, "-p", pidf, "-N", "NIV_WARN", NULL };
 	o.path = s->ganesha;
 	o.argv = gargv;
 	o.setup_data = &gp;
