@@ -20,10 +20,23 @@ static int add_pair(const char *verb, const char *opt, const char *arg, json_t *
 	return json_object_set_new(obj, key, json_string(eq + 1));
 }
 
+/* NAME:PATH into arr (volumeMounts). */
+static int add_volume(const char *arg, json_t *arr)
+{
+	const char *colon = strchr(arg, ':');
+	if (!colon || colon == arg || colon[1] != '/' || json_array_size(arr) >= 16) {
+		fprintf(stderr, "cove create: --volume %s: expected NAME:/PATH (at most 16)\n", arg);
+		return -1;
+	}
+	char name[128];
+	snprintf(name, sizeof(name), "%.*s", (int)(colon - arg), arg);
+	return json_array_append_new(arr, json_pack("{s:s, s:s}", "name", name, "path", colon + 1));
+}
+
 static void create_usage(FILE *f)
 {
 	fprintf(f, "usage: cove create [--template T] [--timeout S] [--meta K=V]... [-e K=V]... [--no-internet]\n"
-		   "                   [--auto-pause | --auto-pause-no-memory] [--auto-resume] [--json]\n"
+		   "                   [--auto-pause | --auto-pause-no-memory] [--auto-resume] [-v NAME:/PATH]... [--json]\n"
 		   "\n"
 		   "Creates a sandbox in coved and prints its id once its agent answers.\n"
 		   "  --template T      what it is made from (default base; 'cove templates' lists them)\n"
@@ -36,6 +49,9 @@ static void create_usage(FILE *f)
 		   "                    the same, keeping only its disk: the next resume boots it\n"
 		   "  --auto-resume     once paused with its memory, a request to it through\n"
 		   "                    coved (envd's port with its token, or any other) resumes it\n"
+		   "  -v, --volume NAME:/PATH\n"
+		   "                    mount volume NAME (cove volume create) at PATH in the guest,\n"
+		   "                    over NFS from coved's volume server (repeatable)\n"
 		   "  --json            print coved's whole answer\n" CLI_CLIENT_HELP);
 }
 
@@ -47,23 +63,24 @@ int cmd_create(int argc, char **argv)
 		{ "meta", required_argument, NULL, O_META },	     { "env", required_argument, NULL, 'e' },
 		{ "no-internet", no_argument, NULL, O_NO_INTERNET }, { "auto-pause", no_argument, NULL, O_AUTO_PAUSE },
 		{ "auto-pause-no-memory", no_argument, NULL, O_AUTO_PAUSE_NO_MEMORY },
-		{ "auto-resume", no_argument, NULL, O_AUTO_RESUME },
+		{ "auto-resume", no_argument, NULL, O_AUTO_RESUME }, { "volume", required_argument, NULL, 'v' },
 		{ "json", no_argument, NULL, O_JSON },		     CLI_CLIENT_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },		     { 0 },
 	};
 	struct client_config cc = { 0 };
-	_cleanup_json_ json_t *body = json_object(), *meta = json_object(), *envs = json_object();
+	_cleanup_json_ json_t *body = json_object(), *meta = json_object(), *envs = json_object(), *vols = json_array();
 	bool as_json = false;
 	int c, bad = 0;
 	long timeout = 0;
 	optind = 1;
-	while (!bad && (c = getopt_long(argc, argv, "e:h", opts, NULL)) != -1) {
+	while (!bad && (c = getopt_long(argc, argv, "e:hv:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'h': create_usage(stdout); return 0;
 		case O_TEMPLATE: json_object_set_new(body, "templateID", json_string(optarg)); break;
 		case O_TIMEOUT: bad = cli_parse_count("create", "--timeout", "seconds", optarg, &timeout); break;
 		case O_META: bad = add_pair("create", "--meta", optarg, meta); break;
 		case 'e': bad = add_pair("create", "--env", optarg, envs); break;
+		case 'v': bad = add_volume(optarg, vols); break;
 		case O_NO_INTERNET: json_object_set_new(body, "allow_internet_access", json_false()); break;
 		case O_AUTO_PAUSE: json_object_set_new(body, "autoPause", json_true()); break;
 		case O_AUTO_PAUSE_NO_MEMORY:
@@ -83,6 +100,8 @@ int cmd_create(int argc, char **argv)
 		json_object_set_new(body, "timeout", json_integer(timeout));
 	json_object_set_new(body, "metadata", TAKE_PTR(meta));
 	json_object_set_new(body, "envVars", TAKE_PTR(envs));
+	if (json_array_size(vols))
+		json_object_set_new(body, "volumeMounts", TAKE_PTR(vols));
 	struct client *cl = cli_client("create", &cc);
 	int rc = 1;
 	_cleanup_json_ json_t *reply = NULL;

@@ -113,6 +113,19 @@ check "volume create, ls and info: the id, name and token, its directory made" $
 "$cove" volume create 'no spaces' 2>"$base/err"; rc=$?
 [ $rc = 2 ] && grep -q "only letters, digits and '-'" "$base/err"
 check "volume create with a bad name: refused, status 2" $? "rc=$rc $(cat "$base/err")"
+# Mounted into a sandbox (create -v NAME:/PATH): the guest's file is on the
+# host's side of the volume; a mounted volume cannot be removed.
+sid=$("$cove" create --template tiny --timeout 120 -v cli-vol:/mnt/v 2>"$base/err") &&
+    "$cove" exec "$sid" -- sh -c 'echo from-guest > /mnt/v/g.txt' &&
+    [ "$(cat "$COVE_STATE_DIR/volumes/$vid/g.txt")" = from-guest ]
+check "create -v NAME:/PATH mounts the volume; the guest's file is in it" $? "sid=$sid $(cat "$base/err")"
+"$cove" volume rm "$vid" 2>"$base/err"; rc=$?
+[ $rc = 1 ] && grep -q "is mounted by 1 sandbox ($sid)" "$base/err" && [ -e "$COVE_STATE_DIR/volumes/$vid/g.txt" ]
+check "volume rm of a mounted volume: refused, naming the sandbox, status 1" $? "rc=$rc $(cat "$base/err")"
+"$cove" create --template tiny -v cli-vol 2>"$base/err"; rc=$?
+[ $rc = 2 ] && grep -q "expected NAME:/PATH" "$base/err"
+check "create -v without a path: refused, status 2" $? "rc=$rc $(cat "$base/err")"
+"$cove" kill "$sid" >/dev/null 2>&1
 "$cove" volume rm "$vid" vol_000000000000000000000000 2>"$base/err"; rc=$?
 [ $rc = 1 ] && grep -q "no volume 'vol_000000000000000000000000'" "$base/err" && [ ! -e "$COVE_STATE_DIR/volumes/$vid" ] &&
     ! "$cove" volume ls | grep -q cli-vol
