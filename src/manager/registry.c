@@ -176,8 +176,8 @@ struct entry *entry_of(const struct store_sandbox *rec, struct cove_err *err)
 		return NULL;
 	}
 	if (entry_set_volumes(e, rec->volumes) < 0) {
-		/* Kept as recorded: its guest goes on without the server
-		 * letting it in, and a destroy of the volume sees it. */
+		/* Not one this Cove wrote: the sandbox is kept without
+		 * volumes (its guest's mounts, if any, stall). */
 		log_warn("sandbox=%s op=adopt msg=\"unreadable volumes record '%s'\"", rec->id, rec->volumes);
 	}
 	return e;
