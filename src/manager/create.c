@@ -201,6 +201,27 @@ static int template_envs_encode(const struct template *tpl, const char *const *a
 	return r;
 }
 
+/* The create's volumes; one made from a snapshot of a sandbox that mounts
+ * volumes has those (its guest has them mounted), and may not name
+ * others. */
+static int create_volumes(struct manager *m, struct entry *e, const struct manager_create *req,
+			  const struct snap_pin *snap, struct cove_err *err)
+{
+	char *text = NULL;
+	if (snap->snapshot[0] && snap_volumes(snap, &text) < 0)
+		return cove_errf(err, -ENOMEM, "manager: out of memory");
+	if (!text)
+		return entry_resolve_volumes(m, e, req, err);
+	int r = req->nvolumes ? cove_errf(err, -EINVAL,
+					  "volumeMounts: snapshot '%s' was made of a sandbox that mounts volumes; "
+					  "sandboxes made from it mount those, and no others",
+					  snap->id)
+		: entry_set_volumes(e, text) < 0 ? cove_errf(err, -EIO, "snapshot '%s': unreadable volumes", snap->id)
+						  : 0;
+	free(text);
+	return r;
+}
+
 int manager_create(struct manager *m, const struct manager_create *req, struct manager_info *ret,
 		   struct cove_err *err)
 {
@@ -259,7 +280,7 @@ int manager_create(struct manager *m, const struct manager_create *req, struct m
 		snap_unpin(m, &snap);
 		return cove_errf(err, r, "manager: out of memory");
 	}
-	if ((r = entry_resolve_volumes(m, e, req, err)) < 0 || (r = entry_admit(m, e, err)) < 0) {
+	if ((r = create_volumes(m, e, req, &snap, err)) < 0 || (r = entry_admit(m, e, err)) < 0) {
 		warm_put_back(m, w);
 		entry_free(e);
 		snap_unpin(m, &snap);

@@ -298,6 +298,11 @@ void snap_unpin(struct manager *m, struct snap_pin *p);
  * given again takes add's value), as envs_encode's text into *ret (NULL:
  * none). A snapshot made before Cove kept it counts as none. */
 int snap_envs(const struct snap_pin *p, const char *const *add, char **ret);
+/* In a snapshot's directory: the volumes its guest mounts (volumes.c's
+ * record text); absent for none. */
+#define SNAP_VOLUMES_FILE "volumes"
+/* Without the lock: that text into *ret (NULL: none). */
+int snap_volumes(const struct snap_pin *p, char **ret);
 /* Without the lock: the template of e (its own, or its snapshot's; then
  * tpl->snapshot is the snapshot's directory, whose files e's are over). */
 int entry_template_load(struct manager *m, const struct entry *e, struct template *tpl, struct cove_err *err);

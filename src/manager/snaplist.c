@@ -158,6 +158,19 @@ int snap_envs(const struct snap_pin *p, const char *const *add, char **ret)
 	return r;
 }
 
+int snap_volumes(const struct snap_pin *p, char **ret)
+{
+	*ret = NULL;
+	char path[PATH_MAX + 16];
+	snprintf(path, sizeof(path), "%s/%s", p->dir, SNAP_VOLUMES_FILE);
+	json_t *a = json_load_file(path, 0, NULL);
+	int r = 0;
+	if (json_array_size(a) && !(*ret = json_dumps(a, JSON_COMPACT)))
+		r = -ENOMEM;
+	json_decref(a);
+	return r;
+}
+
 void snap_unpin(struct manager *m, struct snap_pin *p)
 {
 	if (!p->snapshot[0])

@@ -169,6 +169,23 @@ static int snap_write_envs(const char *dir, const char *envs, struct cove_err *e
 	return r < 0 ? cove_errno(err, r, "write %s", path) : 0;
 }
 
+/* The volumes p's guest mounts, beside the snapshot's state: a sandbox
+ * made from it mounts them too (its guest has them mounted already). */
+static int snap_write_volumes(const char *dir, const char *volumes, struct cove_err *err)
+{
+	if (!volumes)
+		return 0;
+	char path[PATH_MAX + 16];
+	snprintf(path, sizeof(path), "%s/%s", dir, SNAP_VOLUMES_FILE);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return cove_errno(err, -errno, "write %s", path);
+	int r = fs_write_all(fd, volumes, strlen(volumes));
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	return r < 0 ? cove_errno(err, r, "write %s", path) : 0;
+}
+
 /* Saves p aside into s's directory and lets it run on; then makes the
  * copy durable. *pause_ms: how long p's guest stood still. */
 static int snap_make(struct manager *m, struct entry *p, struct snap *s, int64_t *pause_ms, struct cove_err *err)
@@ -194,6 +211,8 @@ static int snap_make(struct manager *m, struct entry *p, struct snap *s, int64_t
 	r = sandbox_resume(p->sb, err);
 	if (r == 0)
 		r = snap_write_envs(dir, p->envs, err);
+	if (r == 0)
+		r = snap_write_volumes(dir, p->volumes_text, err);
 	*pause_ms = (now_us() - t0) / 1000;
 	if (r < 0) {
 		log_warn("sandbox=%s op=snapshot msg=\"%s\"", p->id, err->msg);
@@ -222,13 +241,6 @@ int manager_snapshot_create(struct manager *m, const char *id, const struct temp
 		r = cove_errf(err, -EBUSY, "sandbox '%s' is being paused, resumed, forked or snapshotted; try again", id);
 	else if (p->state == STORE_SANDBOX_PAUSED)
 		r = cove_errf(err, -EALREADY, "sandbox '%s' is paused: a snapshot is made of a running sandbox", id);
-	else if (p->nvolumes)
-		/* Its guest holds NFS mounts that a sandbox made from the
-		 * snapshot would not be let in to. */
-		r = cove_errf(err, -ENOSYS,
-			      "sandbox '%s' mounts volumes: snapshots of such sandboxes are not built yet (forks and "
-			      "pauses keep their volumes)",
-			      id);
 	else if (!(s = snap_begin(m, p, name)))
 		r = cove_errf(err, -ENOMEM, "snapshot: out of memory");
 	/* Its id, for once it is anyone's (ready, it may be deleted at once). */

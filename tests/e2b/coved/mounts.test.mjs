@@ -7,7 +7,8 @@
 // destroyed; the mount stays across a pause to disk and its resume, and in
 // fork children; a guest cannot mount a volume it was not given, nor reach
 // the server on another port; a device node a guest makes is no device on
-// the host; the server, killed, comes back and guests carry on; and after
+// the host; a snapshot keeps them; the server, killed, comes back and
+// guests carry on; and after
 // coved is SIGKILLed and restarted the guests' mounts still work.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -176,6 +177,19 @@ test('a pause to disk and a resume keep the mount; a fork child has it too', asy
   const info = await Sandbox.getInfo(child.sandboxId);
   assert.equal(info.volumeMounts.length, 2);
   await child.kill();
+});
+
+test('a snapshot keeps the volumes: a sandbox made from it mounts them, and no others', async () => {
+  const snap = await b.createSnapshot();
+  const made = await Sandbox.create(snap.snapshotId, { timeoutMs: 300_000 });
+  sandboxes.push(made.sandboxId);
+  assert.equal(await run(made, 'cat /mnt/shared/a.txt'), 'from-a\n');
+  await run(made, 'echo from-snapshot > /mnt/shared/snap.txt');
+  assert.equal(await vols.shared.readFile('/snap.txt'), 'from-snapshot\n');
+  assert.deepEqual((await Sandbox.getInfo(made.sandboxId)).volumeMounts, [{ name: vols.shared.name, path: '/mnt/shared' }]);
+  await assert.rejects(Sandbox.create(snap.snapshotId, { volumeMounts: { '/mnt/own': vols.own.name } }), /no others/);
+  await made.kill();
+  await Sandbox.deleteSnapshot(snap.snapshotId).catch(() => {});
 });
 
 function serverPids() {
