@@ -8,8 +8,8 @@
 // fork children; a guest cannot mount a volume it was not given, nor reach
 // the server on another port; a device node a guest makes is no device on
 // the host; a snapshot keeps them; the server, killed, comes back and
-// guests carry on; and after
-// coved is SIGKILLed and restarted the guests' mounts still work.
+// guests carry on; and after coved is SIGKILLed and restarted the guests'
+// mounts still work.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
