@@ -12,12 +12,12 @@ struct coved_volumes;
 struct net_slots;
 struct volumes;
 
-/* Makes the server's namespace if needed and prepares the server (it
- * starts with the first sandbox that mounts a volume). */
+/* Ends what a previous coved's server left running; the server itself and
+ * its namespace are made with the first sandbox that mounts a volume. */
 int coved_volumes_open(struct net_slots *net, struct volumes *volumes, const char *run_dir,
 		       struct coved_volumes **ret, struct cove_err *err);
 const struct sandbox_volume_access *coved_volumes_access(struct coved_volumes *v);
-/* Ends the server. NULL-safe. */
+/* Ends the server and removes its namespace and files. NULL-safe. */
 void coved_volumes_close(struct coved_volumes *v);
 
 #endif

@@ -41,8 +41,12 @@ struct nfs_server;
 /* Prepares the server (nothing runs yet) and ends one a previous process
  * left running. */
 int nfs_server_open(const struct nfs_config *c, struct nfs_server **ret, struct cove_err *err);
-/* Ends Ganesha and its portmapper. NULL-safe. */
+/* Ends Ganesha and its portmapper, and removes RUN_DIR/volume-server.
+ * NULL-safe. */
 void nfs_server_close(struct nfs_server *s);
+/* Ends the server a previous process left running (its recorded pids), if
+ * any, and removes RUN_DIR/volume-server. */
+void nfs_end_previous(const char *run_dir);
 
 /* Lets address (a.b.c.d) mount volume id, whose file system is at path on
  * the host: the export is made if needed, Ganesha started if it is not

@@ -159,24 +159,33 @@ static void end_identity(const struct proc_identity *id, const char *what)
 	close(fd);
 }
 
-static void end_previous(struct nfs_server *s)
+static void end_previous_in(const char *dir)
 {
 	char path[PATH_MAX + 8];
-	snprintf(path, sizeof(path), "%s/pids", s->dir);
+	snprintf(path, sizeof(path), "%s/pids", dir);
 	FILE *f = fopen(path, "re");
 	if (!f)
 		return;
 	char what[16];
-	struct proc_identity id;
-	/* Ganesha first: rpcbind has nothing to serve once it is gone. */
+	unsigned long start;
 	struct proc_identity ids[2];
-	int n = 0;
-	while (n < 2 && fscanf(f, "%15s %d %lu", what, &id.pid, &id.start_time) == 3)
-		ids[n++] = id;
+	int n = 0, pid;
+	while (n < 2 && fscanf(f, "%15s %d %lu", what, &pid, &start) == 3)
+		ids[n++] = (struct proc_identity){ pid, start };
 	fclose(f);
+	/* Ganesha first: rpcbind has nothing to serve once it is gone. */
 	for (int i = n - 1; i >= 0; i--)
 		end_identity(&ids[i], i ? "ganesha" : "rpcbind");
 	unlink(path);
+}
+
+void nfs_end_previous(const char *run_dir)
+{
+	char dir[PATH_MAX];
+	if (snprintf(dir, sizeof(dir), "%s/volume-server", run_dir) >= (int)sizeof(dir))
+		return;
+	end_previous_in(dir);
+	fs_remove_tree(dir, NULL);
 }
 
 static void write_pids(struct nfs_server *s)
@@ -415,7 +424,7 @@ int nfs_server_open(const struct nfs_config *c, struct nfs_server **ret, struct 
 	if (r == 0 && pipe2(s->wake, O_CLOEXEC | O_NONBLOCK) < 0)
 		r = cove_errno(err, -errno, "volume server: pipe");
 	if (r == 0) {
-		end_previous(s);
+		end_previous_in(s->dir);
 		if ((r = -pthread_create(&s->watcher, NULL, watch_main, s)) < 0)
 			cove_errno(err, r, "volume server: start its watcher");
 		else
@@ -449,6 +458,7 @@ void nfs_server_close(struct nfs_server *s)
 		free(s->exports[i].counts);
 	}
 	free(s->exports);
+	fs_remove_tree(s->dir, NULL);
 	if (s->wake[0] >= 0)
 		close(s->wake[0]);
 	if (s->wake[1] >= 0)

@@ -341,15 +341,20 @@ check "GET /secrets/{unknown}: 404 with code 404" $? "$s $(cat "$out")"
 # Volumes are served (tests/e2b/coved/volumes.test.mjs has the rest).
 s=$(api GET /volumes/vol_000000000000000000000000); [ "$s" = 404 ] && [ "$(field "['code']")" = 404 ]
 check "GET /volumes/{unknown}: 404 with code 404" $? "$s $(cat "$out")"
-# Fields of create that Cove has nothing behind: 501 naming the field, and
-# no sandbox made. (The ids listed, not the whole list: the metrics
-# sampler updates a running sandbox's diskBytes every 5 s.)
+# volumeMounts naming no volume, or a bad path: refused, and no sandbox
+# made (mounts.test.mjs mounts volumes for real). (The ids listed, not the
+# whole list: the metrics sampler updates a running sandbox's diskBytes
+# every 5 s.)
 listed_ids() { api GET /sandboxes >/dev/null; jq -r '[.[].sandboxID] | sort | join(" ")' "$out"; }
 before=$(listed_ids)
-s=$(api POST /sandboxes '{"templateID":"tiny","volumeMounts":[{"name":"v","path":"/mnt/data"}]}')
-[ "$s" = 501 ] && [ "$(field "['message']")" = "not supported by Cove: volumeMounts (mounting volumes into sandboxes is not built yet (a volume's files are read and written through the volume content API))" ] &&
+s=$(api POST /sandboxes '{"templateID":"tiny","volumeMounts":[{"name":"no-such-volume","path":"/mnt/data"}]}')
+[ "$s" = 404 ] && [ "$(field "['message']")" = "volumeMounts[0]: no volume is named 'no-such-volume'" ] &&
     [ "$(listed_ids)" = "$before" ]
-check "create with volumeMounts: 501 naming the field, nothing made" $? "$s $(cat "$out")"
+check "create with volumeMounts naming no volume: 404 naming it, nothing made" $? "$s $(cat "$out")"
+s=$(api POST /sandboxes '{"templateID":"tiny","volumeMounts":[{"name":"v","path":"data"}]}')
+[ "$s" = 400 ] && [ "$(field "['message']")" = "volumeMounts[0].path: expected an absolute path other than /" ] &&
+    [ "$(listed_ids)" = "$before" ]
+check "create with a relative volumeMounts path: 400 naming the entry, nothing made" $? "$s $(cat "$out")"
 [ "$s" != 201 ] || api DELETE "/sandboxes/$(field "['sandboxID']")" >/dev/null # not to leave it to later checks
 # network.httpsPorts that are not distinct port numbers: 400 naming the
 # entry, nothing made (tests/e2b/coved/https_ports.test.mjs has the rest).
