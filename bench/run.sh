@@ -35,6 +35,8 @@ export COVE_URL=http://127.0.0.1:9
 cleanup() {
     "$build/bin/cove" net gc --pool >/dev/null 2>&1 || true
     nft delete table inet covb 2>/dev/null || true
+    # Volumes stay mounted after coved stops (bench/volumes.mjs makes one).
+    awk -v d="$tmp/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null
     umount /run/cove-bench/netns 2>/dev/null || true
     rm -rf "$tmp" /run/cove-bench
 }

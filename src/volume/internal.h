@@ -26,7 +26,8 @@ struct volumes {
 	dev_t dir_dev;	   /* its file system: a directory in it on another is a mount */
 	uint64_t size_mib; /* of new volumes */
 	struct store *store;
-	pthread_mutex_t image_lock; /* one image made at a time (image.c) */
+	pthread_mutex_t image_lock; /* one image made at a time (image.c); and shared, below */
+	bool shared; /* the directory is a shared mount of its own (volumes.c) */
 };
 
 struct volume_content {

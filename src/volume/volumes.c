@@ -129,12 +129,35 @@ static int remove_strays(struct volumes *v, const struct known *k, struct cove_e
 	return r;
 }
 
+static int share_dir(const char *dir, struct cove_err *err);
+
+static int volumes_share(struct volumes *v, struct cove_err *err)
+{
+	pthread_mutex_lock(&v->image_lock);
+	int r = v->shared ? 0 : share_dir(v->dir, err);
+	if (r == 0 && !v->shared) {
+		/* The descriptor opened before is of the directory the bind now
+		 * covers: the volumes are mounted in the bind. */
+		int fd = open(v->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 || dup3(fd, v->dir_fd, O_CLOEXEC) < 0)
+			r = cove_errno(err, -errno, "volumes: open %s again", v->dir);
+		if (fd >= 0)
+			close(fd);
+	}
+	if (r == 0)
+		v->shared = true;
+	pthread_mutex_unlock(&v->image_lock);
+	return r;
+}
+
 static int reconcile(struct volumes *v, struct cove_err *err)
 {
 	struct known k = { 0 };
 	int r = store_volume_each(v->store, remember, &k, err);
 	if (r == -ENOMEM)
 		cove_errf(err, r, "volumes: out of memory");
+	if (r == 0 && k.n)
+		r = volumes_share(v, err);
 	if (r == 0)
 		r = remove_strays(v, &k, err);
 	for (size_t i = 0; r == 0 && i < k.n; i++)
@@ -183,7 +206,9 @@ static void detach_beneath(const char *dir)
 
 /* STATE_DIR/volumes becomes a shared mount of its own: volumes mounted in
  * it later propagate to the volume server's mount namespace (nfs/nfs.h),
- * which is a slave of this one. */
+ * which is a slave of this one. Only once there are volumes: a host that
+ * has none keeps a plain directory (and its state directory removable as
+ * one). */
 static int share_dir(const char *dir, struct cove_err *err)
 {
 	struct statx stx;
@@ -210,9 +235,6 @@ static int open_dir(struct volumes *v, const char *state_dir, struct cove_err *e
 		return cove_errno(err, -errno, "volumes: make %s", dir);
 	if (!realpath(dir, v->dir))
 		return cove_errno(err, -errno, "volumes: resolve %s", dir);
-	int r = share_dir(v->dir, err);
-	if (r < 0)
-		return r;
 	if ((v->dir_fd = open(v->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
 	    fstat(v->dir_fd, &st) < 0)
 		return cove_errno(err, -errno, "volumes: open %s", v->dir);
@@ -272,7 +294,7 @@ int volume_create(struct volumes *v, const char *name, struct volume_info *ret, 
 		return cove_errno(err, -errno, "volumes: random token");
 	snprintf(row.token, sizeof(row.token), TOKEN_PREFIX "%s", hex);
 	snprintf(row.name, sizeof(row.name), "%s", name);
-	if ((r = store_volume_insert(v->store, &row, err)) < 0)
+	if ((r = volumes_share(v, err)) < 0 || (r = store_volume_insert(v->store, &row, err)) < 0)
 		return r;
 	int64_t start = mono_ms();
 	if ((r = volume_storage_make(v, row.id, err)) < 0) {
