@@ -348,9 +348,9 @@ check "GET /volumes/{unknown}: 404 with code 404" $? "$s $(cat "$out")"
 listed_ids() { api GET /sandboxes >/dev/null; jq -r '[.[].sandboxID] | sort | join(" ")' "$out"; }
 before=$(listed_ids)
 s=$(api POST /sandboxes '{"templateID":"tiny","volumeMounts":[{"name":"no-such-volume","path":"/mnt/data"}]}')
-[ "$s" = 404 ] && [ "$(field "['message']")" = "volumeMounts[0]: no volume is named 'no-such-volume'" ] &&
+[ "$s" = 400 ] && [ "$(field "['message']")" = "volumeMounts[0]: no volume is named 'no-such-volume'" ] &&
     [ "$(listed_ids)" = "$before" ]
-check "create with volumeMounts naming no volume: 404 naming it, nothing made" $? "$s $(cat "$out")"
+check "create with volumeMounts naming no volume: 400 naming it, nothing made" $? "$s $(cat "$out")"
 s=$(api POST /sandboxes '{"templateID":"tiny","volumeMounts":[{"name":"v","path":"data"}]}')
 [ "$s" = 400 ] && [ "$(field "['message']")" = "volumeMounts[0].path: expected an absolute path other than /" ] &&
     [ "$(listed_ids)" = "$before" ]
