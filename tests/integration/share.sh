@@ -83,18 +83,19 @@ ln -sf ../marker "$rw/up-link"
     cat /mnt/rw/../marker 2>/dev/null; echo "marker=$?"
     cat /mnt/rw/up-link 2>/dev/null; echo "uplink=$?"
     cat /mnt/rw/secret-link 2>/dev/null; echo "secret=$?"
-    echo "etc=$(cat /mnt/rw/etc-link/hostname 2>&1)"
-    echo "guest_etc=$(cat /etc/hostname 2>&1)"
+    echo "etc=$(ls /mnt/rw/etc-link/ | tr "\n" " ")"
+    echo "guest_etc=$(ls /etc/ | tr "\n" " ")"
     cd /mnt/rw && cd .. && echo "pwd=$(pwd)"
     ln -s /etc/shadow /mnt/rw/guest-link; echo "symlink=$?"
-    ln /etc/passwd /mnt/rw/hard-link 2>/dev/null; echo "hardlink=$?"' >"$out" 2>"$err"
+    echo guest >/tmp/guest-file && ln /tmp/guest-file /mnt/rw/hard-link 2>/dev/null; echo "hardlink=$?"' >"$out" 2>"$err"
 rc=$?
 dotdot=$(sed -n 's/^dotdot=//p' "$out"); mnt=$(sed -n 's/^mnt=//p' "$out")
 [ "$rc" = 0 ] && [ -n "$dotdot" ] && [ "$dotdot" = "$mnt" ] && grep -q '^pwd=/mnt$' "$out" &&
     grep -q '^marker=1$' "$out" && grep -q '^uplink=1$' "$out"
 check ".. from the share's root is the guest's /mnt, not the host's parent directory" $? "out=$(cat "$out") err=$(cat "$err")"
-grep -q '^secret=1$' "$out" && ! grep -q 'host secret' "$out" &&
-    [ "$(sed -n 's/^etc=//p' "$out")" = "$(sed -n 's/^guest_etc=//p' "$out")" ]
+guest_view=$(sed -n 's/^etc=//p' "$out")
+grep -q '^secret=1$' "$out" && ! grep -q 'host secret' "$out" && [ -n "$guest_view" ] &&
+    [ "$guest_view" = "$(sed -n 's/^guest_etc=//p' "$out")" ] && [ "$guest_view" != "$(ls /etc/ | tr '\n' ' ')" ]
 check "an absolute symbolic link the host put in the share resolves in the guest's tree" $? "out=$(cat "$out")"
 [ -L "$rw/guest-link" ] && [ "$(readlink "$rw/guest-link")" = /etc/shadow ] && grep -q '^hardlink=1$' "$out" &&
     [ ! -e "$rw/hard-link" ]
