@@ -152,6 +152,13 @@ rm -f "$rw/started"
 "$cove" run --share "$rw:/mnt/rw" -- sh -c 'touch /mnt/rw/started; sleep 60' >"$out" 2>"$err" &
 pid=$!
 wait_running
+# The confined VMM is handed the connected socket: no socket path in its jail.
+confined=1
+for p in $(vmm_pids "$COVE_RUN_DIR"); do
+    uid=$(awk '/^Uid/ { print $2 }' "/proc/$p/status")
+    tr '\0' '\n' <"/proc/$p/cmdline" | grep -qx 'socket,id=vfs0,fd=[0-9]*' && [ "$uid" != 0 ] && confined=0
+done
+check "the confined VMM (its own uid) gets the share's socket as a descriptor" $confined
 kill -INT "$pid"
 wait "$pid"; rc=$?
 sleep 0.2
