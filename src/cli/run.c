@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -54,6 +55,9 @@ struct run_opts {
 	bool boot;        /* boot the kernel even when the template has a snapshot */
 	bool local;       /* never through coved */
 	bool local_only;  /* an option only a local run has was given */
+	struct sandbox_share shares[SANDBOX_MAX_SHARES]; /* sc.shares */
+	char share_dirs[SANDBOX_MAX_SHARES][PATH_MAX];
+	char share_paths[SANDBOX_MAX_SHARES][PATH_MAX];
 	char **argv;
 };
 
@@ -85,6 +89,10 @@ static void run_usage(FILE *f)
 		"                     relay connections to ADDR:HOSTPORT on the host (default\n"
 		"                     address 127.0.0.1; port 0 picks one) to GUESTPORT in the\n"
 		"                     guest while CMD runs; the port is printed (repeatable)\n"
+		"  --share HOSTDIR:GUESTPATH[:ro]\n"
+		"                     let the guest see the host directory HOSTDIR at GUESTPATH\n"
+		"                     (virtiofs; :ro read-only, enforced on the host); at most\n"
+		"                     %d; the guest then always boots its kernel (repeatable)\n"
 		"  --token-file PATH  write the guest agent's access token to PATH (mode 0600)\n"
 		"                     once the sandbox is up, to connect an E2B SDK to its\n"
 		"                     agent through --publish HOSTPORT:49983\n"
@@ -101,10 +109,10 @@ static void run_usage(FILE *f)
 		"  --local            boot the sandbox here even when coved runs (by default, when\n"
 		"                     coved answers at $COVE_URL and none of --mem, --cpus,\n"
 		"                     --accel, --vmm, --kernel, --rootfs, --kernel-args, --boot, -p,\n"
-		"                     --token-file, --dns or --keep-logs is given, coved makes\n"
+		"                     --share, --token-file, --dns or --keep-logs is given, coved makes\n"
 		"                     it, with its own nameservers)\n"
 		"  --keep-logs        keep the VMM and console logs even when all went well\n",
-		VMM_DEFAULT_MEM_MIB, VMM_DEFAULT_VCPUS);
+		VMM_DEFAULT_MEM_MIB, VMM_DEFAULT_VCPUS, SANDBOX_MAX_SHARES);
 }
 
 static int parse_uint(const char *s, unsigned *out)
@@ -121,8 +129,54 @@ static int parse_uint(const char *s, unsigned *out)
 enum {
 	OPT_MEM = 256, OPT_CPUS, OPT_ACCEL, OPT_KERNEL, OPT_ROOTFS, OPT_KERNEL_ARGS, OPT_TIMING, OPT_KEEP_LOGS,
 	OPT_TEMPLATE, OPT_TOKEN_FILE, OPT_NO_INTERNET, OPT_ALLOW_OUT, OPT_DENY_OUT, OPT_LOCAL, OPT_BOOT, OPT_DNS,
-	OPT_VMM,
+	OPT_VMM, OPT_SHARE,
 };
+
+/* --share HOSTDIR:GUESTPATH[:ro|:rw]: the syntax only (-EINVAL); the
+ * directory is looked at by resolve_shares. */
+static int parse_share(const char *arg, struct run_opts *o)
+{
+	if (o->sc.nshares >= SANDBOX_MAX_SHARES)
+		return fprintf(stderr, "cove run: --share %s: at most %d shares\n", arg, SANDBOX_MAX_SHARES), -EINVAL;
+	size_t i = o->sc.nshares;
+	const char *colon = strchr(arg, ':');
+	const char *guest = colon ? colon + 1 : NULL;
+	const char *mode = guest ? strchr(guest, ':') : NULL;
+	size_t host_len = colon ? (size_t)(colon - arg) : 0;
+	size_t guest_len = mode ? (size_t)(mode - guest) : guest ? strlen(guest) : 0;
+	bool ro = mode && strcmp(mode, ":ro") == 0;
+	if (!colon || host_len == 0 || guest_len == 0 || guest[0] != '/' || (mode && !ro && strcmp(mode, ":rw") != 0) ||
+	    host_len >= PATH_MAX || guest_len >= PATH_MAX) {
+		fprintf(stderr, "cove run: --share %s: expected HOSTDIR:GUESTPATH[:ro], GUESTPATH absolute\n", arg);
+		return -EINVAL;
+	}
+	snprintf(o->share_dirs[i], PATH_MAX, "%.*s", (int)host_len, arg);
+	snprintf(o->share_paths[i], PATH_MAX, "%.*s", (int)guest_len, guest);
+	o->shares[i] = (struct sandbox_share){ o->share_dirs[i], o->share_paths[i], ro };
+	o->sc.shares = o->shares;
+	o->sc.nshares = i + 1;
+	return 0;
+}
+
+/* Each share's host directory, made absolute: it must exist and be a
+ * directory before anything boots. */
+static int resolve_shares(struct run_opts *o)
+{
+	for (size_t i = 0; i < o->sc.nshares; i++) {
+		char real[PATH_MAX];
+		struct stat st;
+		if (!realpath(o->share_dirs[i], real) || stat(real, &st) < 0) {
+			fprintf(stderr, "cove run: --share: host directory %s: %s\n", o->share_dirs[i], strerror(errno));
+			return -1;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			fprintf(stderr, "cove run: --share: host directory %s: not a directory\n", o->share_dirs[i]);
+			return -1;
+		}
+		snprintf(o->share_dirs[i], PATH_MAX, "%s", real);
+	}
+	return 0;
+}
 
 static int add_rule(const char *opt, const char **list, size_t *n)
 {
@@ -167,6 +221,8 @@ static int parse_option(int c, struct run_opts *o)
 	case OPT_TOKEN_FILE:
 		o->token_file = optarg;
 		return 0;
+	case OPT_SHARE:
+		return parse_share(optarg, o) < 0 ? -1 : 0;
 	case OPT_NO_INTERNET:
 		o->sc.policy.internet = false;
 		return 0;
@@ -220,7 +276,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		{ "publish", required_argument, NULL, 'p' },	   { "token-file", required_argument, NULL, OPT_TOKEN_FILE },
 		{ "no-internet", no_argument, NULL, OPT_NO_INTERNET },
 		{ "allow-out", required_argument, NULL, OPT_ALLOW_OUT }, { "deny-out", required_argument, NULL, OPT_DENY_OUT },
-		{ "dns", required_argument, NULL, OPT_DNS },
+		{ "dns", required_argument, NULL, OPT_DNS },	   { "share", required_argument, NULL, OPT_SHARE },
 		{ "help", no_argument, NULL, 'h' },		   { 0 },
 	};
 	int c;
@@ -239,7 +295,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		 * run a local one. */
 		if (c == OPT_MEM || c == OPT_CPUS || c == OPT_ACCEL || c == OPT_VMM || c == OPT_KERNEL || c == OPT_ROOTFS ||
 		    c == OPT_KERNEL_ARGS || c == 'p' || c == OPT_TOKEN_FILE || c == OPT_KEEP_LOGS || c == OPT_BOOT ||
-		    c == OPT_DNS)
+		    c == OPT_DNS || c == OPT_SHARE)
 			o->local_only = true;
 		if (parse_option(c, o) < 0) {
 			run_usage(stderr);
@@ -284,8 +340,9 @@ static int resolve_guest_files(struct run_opts *o)
 		return -1;
 	}
 	/* The template's snapshot, when the run is the template's own guest
-	 * (sandbox_start checks the rest and boots when it does not match). */
-	if (!o->rootfs[0] && !o->sc.kernel_args && !o->boot && access(o->tpl.snapshot, F_OK) == 0)
+	 * (sandbox_start checks the rest and boots when it does not match);
+	 * never with shares, which a restored VM cannot have. */
+	if (!o->rootfs[0] && !o->sc.kernel_args && !o->boot && !o->sc.nshares && access(o->tpl.snapshot, F_OK) == 0)
 		o->sc.snapshot = o->tpl.snapshot;
 	if (!o->rootfs[0])
 		snprintf(o->rootfs, sizeof(o->rootfs), "%s", o->tpl.rootfs);
@@ -504,7 +561,7 @@ int cmd_run(int argc, char **argv)
 	}
 	net_dns_list(&o.dns, o.dns_list);
 	o.sc.dns = o.dns_list;
-	if (resolve_guest_files(&o) < 0)
+	if (resolve_shares(&o) < 0 || resolve_guest_files(&o) < 0)
 		return CLI_EXIT_FAILURE;
 	int sfd = cli_signal_fd(false);
 	o.sc.kernel = o.kernel;

@@ -420,6 +420,13 @@ static int init_mounts(json_t *j, const struct agent_volume_mount *m, size_t n, 
 	if (!list || json_object_set_new(j, "volumeMounts", list) < 0)
 		return cove_errf(err, -ENOMEM, "init: JSON");
 	for (size_t i = 0; i < n; i++) {
+		if (m[i].path && m[i].tag) {
+			json_t *e = json_pack("{ss ss ss sb}", "path", m[i].path, "type", "virtiofs", "tag", m[i].tag,
+					      "readOnly", m[i].read_only);
+			if (!e || json_array_append_new(list, e) < 0)
+				return cove_errf(err, -EINVAL, "init: share %zu: not UTF-8 text, or out of memory", i);
+			continue;
+		}
 		if (!m[i].path || !m[i].server || !m[i].export)
 			return cove_errf(err, -EINVAL, "init: volume mount %zu lacks its path, server or export", i);
 		json_t *e = json_pack("{ss ss ss}", "path", m[i].path, "server", m[i].server, "export", m[i].export);

@@ -34,13 +34,17 @@ struct agent_endpoint {
 
 /* An NFSv3 export of the host's volume server for the guest to mount at
  * path (/init's volumeMounts; docs/agent-protocol.md says what the agent
- * accepts). port and mount_port 0: the agent's defaults, 2049 and 20048. */
+ * accepts). port and mount_port 0: the agent's defaults, 2049 and 20048.
+ * With tag instead: a virtiofs device of that tag (a shared host
+ * directory), mounted read-only when read_only. */
 struct agent_volume_mount {
 	const char *path;   /* absolute, in the guest */
 	const char *server; /* the server's IPv4 address as the guest reaches it */
 	const char *export; /* "/vol_" and 24 hex digits */
 	uint16_t port;
 	uint16_t mount_port;
+	const char *tag;    /* non-NULL: virtiofs, server and export unused */
+	bool read_only;
 };
 
 /* What POST /init tells an agent, besides the host's clock (always sent). */

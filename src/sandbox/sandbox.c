@@ -72,6 +72,12 @@ static int make_id(const struct sandbox_config *c, char *id, size_t len, struct 
 	return 0;
 }
 
+/* The virtiofs tag of share i: what the guest's /init mounts it by. */
+static const char *const share_tags[SANDBOX_MAX_SHARES] = {
+	"cove-share-0", "cove-share-1", "cove-share-2", "cove-share-3",
+	"cove-share-4", "cove-share-5", "cove-share-6", "cove-share-7",
+};
+
 static void vm_config(const struct sandbox_config *c, struct sandbox *sb, struct vmm_config *vc)
 {
 	vmm_config_init(vc);
@@ -97,6 +103,9 @@ static void vm_config(const struct sandbox_config *c, struct sandbox *sb, struct
 	vc->hide_mounts = net_slot_netns_dir(sb->slot);
 	vc->cgroup = true;
 	vc->net = (struct vmm_guest_net){ NET_GUEST_ADDR, NET_TAP_ADDR, NET_NETMASK, NET_GUEST_MAC };
+	for (size_t i = 0; i < c->nshares && i < VMM_MAX_SHARES; i++)
+		vc->shares[i] = (struct vmm_share){ c->shares[i].host_dir, share_tags[i], c->shares[i].read_only };
+	vc->nshares = c->nshares;
 }
 
 /* A file a saved sandbox kept is usually a hard link to its template
@@ -291,7 +300,7 @@ static int init_agent(const struct sandbox_config *c, enum sandbox_boot how, con
 	}
 	/* Every /init names the volumes: a guest restored from a save or a
 	 * snapshot finds those it had mounted already. */
-	struct agent_volume_mount mounts[SANDBOX_MAX_VOLUMES];
+	struct agent_volume_mount mounts[SANDBOX_MAX_VOLUMES + SANDBOX_MAX_SHARES];
 	char exports[SANDBOX_MAX_VOLUMES][40];
 	for (size_t i = 0; i < sb->nvolumes; i++) {
 		snprintf(exports[i], sizeof(exports[i]), "/%s", sb->volume_ids[i]);
@@ -301,8 +310,13 @@ static int init_agent(const struct sandbox_config *c, enum sandbox_boot how, con
 							 .port = NET_NFS_PORT,
 							 .mount_port = NET_MOUNT_PORT };
 	}
-	init.mounts = sb->nvolumes ? mounts : NULL;
-	init.nmounts = sb->nvolumes;
+	size_t nmounts = sb->nvolumes;
+	for (size_t i = 0; i < c->nshares && i < SANDBOX_MAX_SHARES; i++)
+		mounts[nmounts++] = (struct agent_volume_mount){ .path = c->shares[i].guest_path,
+								 .tag = share_tags[i],
+								 .read_only = c->shares[i].read_only };
+	init.mounts = nmounts ? mounts : NULL;
+	init.nmounts = nmounts;
 	if ((r = volumes_allow(sb, err)) < 0)
 		return r;
 	r = agent_init(&ep, &init, err);
@@ -393,6 +407,12 @@ static int start(const struct sandbox_config *c, enum sandbox_boot how, const ch
 	if (!c->net)
 		return cove_errf(err, -EINVAL, "sandbox %s: no network slots to take one from", sb->id);
 	sb->slots = c->net;
+	if (c->nshares > SANDBOX_MAX_SHARES)
+		return cove_errf(err, -E2BIG, "sandbox %s: %zu shares (at most %d)", sb->id, c->nshares,
+				 SANDBOX_MAX_SHARES);
+	if (c->nshares && how != SANDBOX_BOOT_COLD)
+		return cove_errf(err, -EOPNOTSUPP, "sandbox %s: a sandbox with shared directories must boot its kernel "
+						   "(a VM with a vhost-user-fs device cannot be restored from a snapshot)", sb->id);
 	struct net_policy policy = slot_policy(&c->policy, c->nvolumes);
 	r = volumes_take(sb, c, err);
 	r = r ?: net_slot_acquire(c->net, sb->id, &policy, &sb->slot, err);
@@ -435,7 +455,8 @@ static int start(const struct sandbox_config *c, enum sandbox_boot how, const ch
 
 int sandbox_start(const struct sandbox_config *c, struct sandbox **ret, struct cove_err *err)
 {
-	if (c->snapshot) {
+	/* With shares: always a boot (see struct sandbox_share). */
+	if (c->snapshot && !c->nshares) {
 		struct cove_err why = { 0 };
 		int r = sandbox_snapshot_check(c, c->snapshot, &why);
 		if (r == 0) {

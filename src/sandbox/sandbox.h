@@ -40,6 +40,17 @@ struct sandbox_volume_access {
 };
 #define SANDBOX_MAX_VOLUMES 16
 
+/* A host directory the guest sees at guest_path through virtiofs (`cove
+ * run --share`; vmm/vmm.h, struct vmm_share): mounted at every /init. A
+ * sandbox with shares always boots its kernel (no template snapshot), and
+ * cannot be saved, snapshotted or forked. */
+struct sandbox_share {
+	const char *host_dir;
+	const char *guest_path;
+	bool read_only;
+};
+#define SANDBOX_MAX_SHARES VMM_MAX_SHARES
+
 struct sandbox_config {
 	const char *id;         /* NULL: a new "sb-<8 hex>" */
 	struct net_slots *net;  /* required: where the sandbox's network slot comes from */
@@ -84,6 +95,9 @@ struct sandbox_config {
 	const struct sandbox_volume *volumes;
 	size_t nvolumes;
 	const struct sandbox_volume_access *volume_access;
+	/* Shared host directories (at most SANDBOX_MAX_SHARES). */
+	const struct sandbox_share *shares;
+	size_t nshares;
 };
 
 struct sandbox_timings {

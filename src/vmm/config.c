@@ -105,6 +105,51 @@ static int check_net(const struct vmm_config *c, struct cove_err *err)
 	return 0;
 }
 
+static bool valid_tag(const char *t)
+{
+	size_t n = t ? strlen(t) : 0;
+	if (n == 0 || n > VMM_SHARE_TAG_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((t[i] >= 'a' && t[i] <= 'z') || (t[i] >= '0' && t[i] <= '9') || t[i] == '-' || t[i] == '_'))
+			return false;
+	return true;
+}
+
+/* Shares: a directory each, distinct tags, and guest RAM virtiofsd can map
+ * (a private mapping of a file or a restored snapshot's it cannot). */
+static int check_shares(const struct vmm_config *c, struct cove_err *err)
+{
+	if (c->nshares > VMM_MAX_SHARES)
+		return cove_errf(err, -E2BIG, "config: %zu shares (at most %d)", c->nshares, VMM_MAX_SHARES);
+	if (!c->nshares)
+		return 0;
+	if (c->restore_state)
+		return cove_errf(err, -EOPNOTSUPP, "config: a VM with shares cannot be restored from a snapshot "
+						   "(QEMU cannot migrate a vhost-user-fs device); it must boot");
+	if (c->mem_file && !c->mem_shared)
+		return cove_errf(err, -EINVAL, "config: shares need guest RAM shared with virtiofsd, not a private mem_file");
+	for (size_t i = 0; i < c->nshares; i++) {
+		const struct vmm_share *s = &c->shares[i];
+		struct stat st;
+		if (!valid_tag(s->tag))
+			return cove_errf(err, -EINVAL, "config: shares[%zu].tag '%s' must be 1-%d characters of a-z, 0-9, "
+						       "'-' and '_'", i, s->tag ? s->tag : "", VMM_SHARE_TAG_MAX);
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(c->shares[j].tag, s->tag) == 0)
+				return cove_errf(err, -EINVAL, "config: shares[%zu].tag '%s' is also shares[%zu]'s", i,
+						 s->tag, j);
+		if (!s->host_dir || s->host_dir[0] != '/')
+			return cove_errf(err, -EINVAL, "config: shares[%zu].host_dir '%s' must be an absolute path", i,
+					 s->host_dir ? s->host_dir : "");
+		if (stat(s->host_dir, &st) < 0)
+			return cove_errno(err, -errno, "config: shared directory %s", s->host_dir);
+		if (!S_ISDIR(st.st_mode))
+			return cove_errf(err, -ENOTDIR, "config: shared directory %s is not a directory", s->host_dir);
+	}
+	return 0;
+}
+
 int vmm_config_validate(const struct vmm_config *c, struct cove_err *err)
 {
 	if (!c->driver || !*c->driver)
@@ -136,6 +181,7 @@ int vmm_config_validate(const struct vmm_config *c, struct cove_err *err)
 	if ((c->netns_fd >= 0) != (c->tap_fd >= 0))
 		return cove_errf(err, -EINVAL, "config: netns_fd and tap_fd go together");
 	int r = check_net(c, err);
+	r = r ?: check_shares(c, err);
 	if (r < 0)
 		return r;
 	r = check_file("kernel", c->kernel, err);

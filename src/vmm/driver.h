@@ -34,6 +34,7 @@ enum vmm_feature {
 	VMM_FEATURE_DISK_LAYERS = 1 << 2, /* config.disk_overlay over disk_layer; .disk, .disk_create */
 	VMM_FEATURE_ADOPT = 1 << 3,       /* .attach: taking over a VMM an earlier process started */
 	VMM_FEATURE_HOTPLUG = 1 << 4,     /* devices added to a running guest (no driver has it yet) */
+	VMM_FEATURE_SHARES = 1 << 5,      /* config.shares, each handed as vmm_share_socket */
 };
 
 /* Where a save goes (paths the driver creates). */
@@ -111,7 +112,7 @@ struct vmm_driver {
 
 struct vmm_config_copy {
 	struct vmm_config c;
-	char *strings[24]; /* owned copies the pointers in c refer to */
+	char *strings[24 + 2 * VMM_MAX_SHARES]; /* owned copies the pointers in c refer to */
 	size_t nstrings;
 };
 
@@ -138,6 +139,7 @@ struct vmm {
 	uid_t uid;
 	gid_t shared_gid;
 	struct vmm_logs *logs; /* the reader of its console and output (console.h); NULL: none */
+	struct vmm_sidecars *sidecars; /* its shares' virtiofsd (share.c); NULL: none */
 };
 
 /* A host file made visible inside the VMM's work directory. */
@@ -179,6 +181,26 @@ int vmm_report_early_exit(struct vmm *vm, struct cove_err *err);
 
 /* Reaps an exited VMM and removes its run directory. Idempotent. (process.c) */
 void vmm_cleanup_after_exit(struct vmm *vm);
+
+/* Shared directories (share.c): a virtiofsd per config.shares entry,
+ * each on a listening socket this process made and connected to, so that
+ * the VMM is handed a connected socket (no socket path in its jail, no
+ * wait for virtiofsd to listen). Started before the VMM by the generic
+ * boot; ended (signalled, reaped) by vmm_sidecars_stop on every path the
+ * VMM ends by. */
+int vmm_sidecars_start(struct vmm *vm, struct cove_err *err);
+/* The connected vhost-user socket of share i for the driver to hand on;
+ * -1 when there is none. */
+int vmm_share_socket(const struct vmm *vm, size_t i);
+/* Closes this process's copies of the sockets once the VMM holds them:
+ * then virtiofsd sees the VMM go. Idempotent. */
+void vmm_sidecars_close_sockets(struct vmm *vm);
+/* Ends and reaps every sidecar, closes what is left. Idempotent. */
+void vmm_sidecars_stop(struct vmm *vm);
+/* Lets go of the sidecars without ending them (vmm_detach). Idempotent. */
+void vmm_sidecars_release(struct vmm *vm);
+/* LOG_DIR/ID.virtiofsd-I.log for share i. */
+int vmm_sidecar_log_path(const struct vmm *vm, size_t i, char buf[PATH_MAX]);
 
 /* The host's TSC frequency in kHz (0 if unknown); see tsc.c. */
 unsigned vmm_host_tsc_khz(void);

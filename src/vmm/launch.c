@@ -30,7 +30,7 @@
 #include "vmm/internal.h"
 
 #define MAX_BINDS 8
-#define MAX_PASS_FDS 8
+#define MAX_PASS_FDS SPAWN_MAX_PASS_FDS
 
 /* The launcher's own steps, after spawn_start's setsid and parent-death
  * signal; spawn_start then arranges the descriptors, changes to the work

@@ -47,6 +47,8 @@ void vmm_cleanup_after_exit(struct vmm *vm)
 		close(vm->pidfd);
 		vm->pidfd = -1;
 	}
+	/* With the VMM gone its shares' virtiofsd have no client left. */
+	vmm_sidecars_stop(vm);
 	/* Reaped: its logs' streams are at their end once read. */
 	vmm_logs_stop(vm);
 	if (vm->driver_data && vm->driver->release)

@@ -55,6 +55,12 @@ static int config_copy(struct vmm_config_copy *cc, const struct vmm_config *src)
 		if (r < 0)
 			return r;
 	}
+	for (size_t i = 0; i < cc->c.nshares && i < VMM_MAX_SHARES; i++) {
+		int r = copy_string(cc, &cc->c.shares[i].host_dir);
+		r = r ?: copy_string(cc, &cc->c.shares[i].tag);
+		if (r < 0)
+			return r;
+	}
 	return 0;
 }
 
@@ -94,6 +100,8 @@ static int check_features(const struct vmm_config *c, const struct vmm_driver *d
 		missing = "snapshots (restore_state)";
 	else if (c->disk_overlay && !(d->features & VMM_FEATURE_DISK_LAYERS))
 		missing = "disk layers (disk_overlay)";
+	else if (c->nshares && !(d->features & VMM_FEATURE_SHARES))
+		missing = "shared directories (shares)";
 	if (missing)
 		return cove_errf(err, -EOPNOTSUPP, "config: driver %s has no %s", d->name, missing);
 	return 0;
@@ -170,14 +178,19 @@ int vmm_boot(struct vmm *vm, struct cove_err *err)
 	const char *reason;
 	vm->accel = vmm_accel_resolve(vm->cfg.c.accel, &reason);
 	int r = prepare_dirs(vm, err);
+	/* Shares' sidecars first: the VMM is handed their sockets. */
+	if (r >= 0)
+		r = vmm_sidecars_start(vm, err);
 	if (r >= 0)
 		r = vm->driver->boot(vm, err);
+	vmm_sidecars_close_sockets(vm);
 	if (r < 0) {
 		cove_err_prefix(err, "boot %s", vm->cfg.c.id);
 		if (vm->pidfd >= 0) {
 			proc_pidfd_send_signal(vm->pidfd, SIGKILL);
 			vmm_cleanup_after_exit(vm);
 		} else if (vm->launched_dir) {
+			vmm_sidecars_stop(vm);
 			vmm_logs_stop(vm);
 			vmm_jail_release(vm);
 			fs_remove_tree(vm->dir, NULL);
@@ -258,6 +271,20 @@ fail:
 	vm->state = VMM_STATE_STOPPED;
 	vmm_free(vm);
 	return r;
+}
+
+/* QEMU will not migrate a VM with a vhost-user-fs device ("State blocked
+ * by non-migratable device"), and a saved guest would come back with
+ * virtiofs mounts whose server state is gone: refused before anything is
+ * tried. */
+static int refuse_shares(const struct vmm *vm, const char *op, struct cove_err *err)
+{
+	if (!vm->cfg.c.nshares)
+		return 0;
+	return cove_errf(err, -EOPNOTSUPP,
+			 "%s %s: it has shared directories (virtiofs), and a VM with them cannot be saved, "
+			 "snapshotted or forked (QEMU cannot migrate a vhost-user-fs device)",
+			 op, vm->cfg.c.id);
 }
 
 static int require_live(struct vmm *vm, const char *op, struct cove_err *err)
@@ -390,7 +417,8 @@ static void undo_pause(struct vmm *vm, bool was_running, int r)
 int vmm_snapshot(struct vmm *vm, const char *state_path, struct cove_err *err)
 {
 	const struct vmm_config *c = &vm->cfg.c;
-	int r = require_live(vm, "snapshot", err);
+	int r = refuse_shares(vm, "snapshot", err);
+	r = r ?: require_live(vm, "snapshot", err);
 	if (r < 0)
 		return r;
 	if (!(vm->driver->features & VMM_FEATURE_SNAPSHOTS))
@@ -432,7 +460,8 @@ static void keep_base_memory(struct vmm *vm, const char *path, struct vmm_snapsh
 int vmm_save(struct vmm *vm, const struct vmm_save_paths *paths, struct cove_err *err)
 {
 	const struct vmm_config *c = &vm->cfg.c;
-	int r = require_live(vm, "save", err);
+	int r = refuse_shares(vm, "save", err);
+	r = r ?: require_live(vm, "save", err);
 	if (r < 0)
 		return r;
 	if (!(vm->driver->features & VMM_FEATURE_SNAPSHOTS))
@@ -482,7 +511,7 @@ int vmm_save(struct vmm *vm, const struct vmm_save_paths *paths, struct cove_err
 
 bool vmm_can_save(const struct vmm *vm)
 {
-	return (vm->driver->features & VMM_FEATURE_SNAPSHOTS) && vm->cfg.c.disk_overlay;
+	return (vm->driver->features & VMM_FEATURE_SNAPSHOTS) && vm->cfg.c.disk_overlay && !vm->cfg.c.nshares;
 }
 
 int vmm_resume(struct vmm *vm, struct cove_err *err)
@@ -571,6 +600,9 @@ struct vmm *vmm_detach(struct vmm *vm)
 	vmm_logs_stop(vm);
 	if (vm->driver_data && vm->driver->release)
 		vm->driver->release(vm);
+	/* Its shares' virtiofsd end with the VMM's connection to them; not
+	 * ours to end here, nor (no identity is recorded) to adopt. */
+	vmm_sidecars_release(vm);
 	if (vm->pidfd >= 0)
 		close(vm->pidfd);
 	vm->pidfd = -1;
@@ -585,6 +617,11 @@ void vmm_remove_logs(const struct vmm *vm)
 {
 	log_file_remove(vm->log_path);
 	log_file_remove(vm->console_path);
+	for (size_t i = 0; i < vm->cfg.c.nshares; i++) {
+		char path[PATH_MAX];
+		if (vmm_sidecar_log_path(vm, i, path) == 0)
+			log_file_remove(path);
+	}
 }
 
 const char *vmm_id(const struct vmm *vm) { return vm->cfg.c.id; }

@@ -69,6 +69,19 @@ struct vmm_guest_net {
 	const char *mac;     /* guest NIC MAC, e.g. 06:00:ac:10:00:02 */
 };
 
+/* A host directory the guest sees through virtiofs (vhost-user-fs): a
+ * virtiofsd sidecar per share, started before the VMM and ended with it
+ * (share.c). A VM with shares boots cold and cannot be saved, snapshotted
+ * or forked: QEMU refuses to migrate a vhost-user-fs device. */
+#define VMM_MAX_SHARES 8
+/* virtio-fs's tag field: 36 bytes, no NUL needed (virtio spec 5.11.4). */
+#define VMM_SHARE_TAG_MAX 36
+struct vmm_share {
+	const char *host_dir; /* absolute, an existing directory */
+	const char *tag;      /* [a-z0-9_-], 1..VMM_SHARE_TAG_MAX, unique: what the guest mounts */
+	bool read_only;       /* enforced on the host: virtiofsd gets a read-only bind mount */
+};
+
 struct vmm_config {
 	const char *driver;     /* default VMM_DEFAULT_DRIVER */
 	const char *id;         /* required: [a-z0-9-], 1..VMM_ID_MAX-1 chars */
@@ -118,6 +131,11 @@ struct vmm_config {
 	/* disk_overlay is a template (an empty overlay): the VMM gets a copy of
 	 * it in its run directory, removed with it. */
 	bool disk_overlay_copy;
+	/* Shared host directories (at most VMM_MAX_SHARES): guest RAM becomes
+	 * shared memory virtiofsd maps; no restore_state, and mem_file only
+	 * shared. */
+	struct vmm_share shares[VMM_MAX_SHARES];
+	size_t nshares;
 };
 
 struct vmm;
@@ -180,10 +198,10 @@ struct vmm_save_paths {
  * open (copies where a link cannot be made), so a template snapshot made
  * again meanwhile changes nothing. The VMM stays paused; a failure leaves
  * none of the files and the guest as it was (running again if it ran).
- * -EOPNOTSUPP: a throwaway disk, or a driver without snapshots. */
+ * -EOPNOTSUPP: a throwaway disk, a driver without snapshots, or shares. */
 int vmm_save(struct vmm *vm, const struct vmm_save_paths *paths, struct cove_err *err);
-/* Whether vmm_save can save this VM: a driver with snapshots, and a disk
- * of its own (disk_overlay), not a throwaway one. */
+/* Whether vmm_save can save this VM: a driver with snapshots, a disk of
+ * its own (disk_overlay), not a throwaway one, and no shares. */
 bool vmm_can_save(const struct vmm *vm);
 int vmm_resume(struct vmm *vm, struct cove_err *err);
 /* Graceful power-off request, then SIGTERM to the process group after

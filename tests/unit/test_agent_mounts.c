@@ -232,22 +232,22 @@ static void test_bad_list(void **state)
 	struct agent_mounts m;
 	struct cove_err err = { 0 };
 	assert_int_equal(parse("{}", &m, &err), -EINVAL);
-	assert_string_equal(err.msg, "volumeMounts must be an array of at most 16 mounts");
+	assert_string_equal(err.msg, "volumeMounts must be an array of at most 24 mounts");
 	assert_int_equal(parse("\"/mnt\"", &m, &err), -EINVAL);
-	/* 16 are the most. */
+	/* 24 are the most (16 volumes and 8 shares). */
 	char list[8192];
 	size_t n = 0;
 	n += (size_t)snprintf(list + n, sizeof(list) - n, "[");
-	for (int i = 0; i < 17; i++) {
+	for (int i = 0; i < AGENT_MOUNTS_MAX + 1; i++) {
 		n += (size_t)snprintf(list + n, sizeof(list) - n,
 				      "%s{\"path\": \"/m%d\", \"server\": \"10.0.0.1\", \"export\": \"" EXPORT "\"}",
 				      i ? ", " : "", i);
-		if (i == 15) {
-			char sixteen[8192];
-			snprintf(sixteen, sizeof(sixteen), "%s]", list);
-			assert_int_equal(parse(sixteen, &m, &err), 0);
-			assert_int_equal(m.count, 16);
-			assert_string_equal(m.mount[15].path, "/m15");
+		if (i == AGENT_MOUNTS_MAX - 1) {
+			char most[8192];
+			snprintf(most, sizeof(most), "%s]", list);
+			assert_int_equal(parse(most, &m, &err), 0);
+			assert_int_equal(m.count, AGENT_MOUNTS_MAX);
+			assert_string_equal(m.mount[23].path, "/m23");
 			agent_mounts_free(&m);
 		}
 	}
@@ -310,13 +310,103 @@ static void test_mountinfo(void **state)
 	assert_false(agent_mountinfo_has_nfs(nul, sizeof(nul) - 1, "/mnt/data", src));
 }
 
+/* The virtiofs form: a tag, readOnly, no server or export; beside NFS
+ * entries, whose form is unchanged. */
+static void test_virtiofs_good(void **state)
+{
+	(void)state;
+	struct agent_mounts m;
+	struct cove_err err = { 0 };
+	assert_int_equal(parse("[{\"path\": \"/mnt/host\", \"type\": \"virtiofs\", \"tag\": \"cove-share-0\"},"
+			       " {\"path\": \"/srv/ro\", \"type\": \"virtiofs\", \"tag\": \"a_b-9\", \"readOnly\": true},"
+			       " {\"path\": \"/srv/rw\", \"type\": \"virtiofs\", \"tag\": \"x\", \"readOnly\": null,"
+			       " \"server\": \"bad\"},"
+			       " {\"path\": \"/mnt/nfs\", \"type\": \"nfs\", \"server\": \"10.0.0.1\", \"export\": \"" EXPORT
+			       "\"}]",
+			       &m, &err),
+			 0);
+	assert_int_equal(m.count, 4);
+	assert_int_equal(m.mount[0].type, AGENT_MOUNT_VIRTIOFS);
+	assert_string_equal(m.mount[0].tag, "cove-share-0");
+	assert_false(m.mount[0].read_only);
+	assert_true(m.mount[1].read_only);
+	assert_false(m.mount[2].read_only);
+	assert_int_equal(m.mount[3].type, AGENT_MOUNT_NFS);
+	char source[AGENT_MOUNT_SOURCE_MAX];
+	agent_mount_source(&m.mount[0], source);
+	assert_string_equal(source, "cove-share-0");
+	assert_string_equal(agent_mount_fstype(&m.mount[0]), "virtiofs");
+	assert_string_equal(agent_mount_fstype(&m.mount[3]), "nfs");
+	/* A tag of 36 characters, the most. */
+	agent_mounts_free(&m);
+	assert_int_equal(parse("[{\"path\": \"/m\", \"type\": \"virtiofs\", \"tag\": "
+			       "\"abcdefghijklmnopqrstuvwxyz0123456789\"}]",
+			       &m, &err),
+			 0);
+	agent_mounts_free(&m);
+}
+
+static void expect_bad(const char *list, const char *msg)
+{
+	struct agent_mounts m = { .count = 99 };
+	struct cove_err err = { 0 };
+	assert_int_equal(parse(list, &m, &err), -EINVAL);
+	assert_int_equal(m.count, 99);
+	if (!strstr(err.msg, msg))
+		fail_msg("'%s' does not say '%s'", err.msg, msg);
+}
+
+static void test_virtiofs_bad(void **state)
+{
+	(void)state;
+	expect_bad("[{\"path\": \"/m\", \"type\": \"virtiofs\"}]", "volumeMounts[0].tag: must be 1-36");
+	expect_bad("[{\"path\": \"/m\", \"type\": \"virtiofs\", \"tag\": \"\"}]", "volumeMounts[0].tag");
+	expect_bad("[{\"path\": \"/m\", \"type\": \"virtiofs\", \"tag\": 7}]", "volumeMounts[0].tag");
+	expect_bad("[{\"path\": \"/m\", \"type\": \"virtiofs\", \"tag\": \"Upper\"}]", "volumeMounts[0].tag");
+	expect_bad("[{\"path\": \"/m\", \"type\": \"virtiofs\", \"tag\": \"a b\"}]", "volumeMounts[0].tag");
+	expect_bad("[{\"path\": \"/m\", \"type\": \"virtiofs\", \"tag\": \"a\\u0000b\"}]", "volumeMounts[0].tag");
+	expect_bad("[{\"path\": \"/m\", \"type\": \"virtiofs\", \"tag\": "
+		   "\"abcdefghijklmnopqrstuvwxyz0123456789a\"}]",
+		   "volumeMounts[0].tag");
+	expect_bad("[{\"path\": \"/m\", \"type\": \"virtiofs\", \"tag\": \"t\", \"readOnly\": \"yes\"}]",
+		   "volumeMounts[0].readOnly: must be a boolean");
+	expect_bad("[{\"path\": \"/m\", \"type\": \"9p\", \"tag\": \"t\"}]",
+		   "volumeMounts[0].type: must be \"nfs\" or \"virtiofs\"");
+	expect_bad("[{\"path\": \"/m\", \"type\": 1, \"tag\": \"t\"}]", "volumeMounts[0].type");
+	expect_bad("[{\"path\": \"/m\", \"type\": \"virtiofs\\u0000\", \"tag\": \"t\"}]", "volumeMounts[0].type");
+	/* The path rules hold for virtiofs too. */
+	expect_bad("[{\"path\": \"/proc/x\", \"type\": \"virtiofs\", \"tag\": \"t\"}]", "volumeMounts[0].path");
+	expect_bad("[{\"path\": \"m\", \"type\": \"virtiofs\", \"tag\": \"t\"}]", "volumeMounts[0].path");
+	expect_bad("[{\"path\": \"/a/../b\", \"type\": \"virtiofs\", \"tag\": \"t\"}]", "volumeMounts[0].path");
+	/* Nor may a share overlap an NFS volume. */
+	expect_bad("[{\"path\": \"/mnt\", \"server\": \"10.0.0.1\", \"export\": \"" EXPORT "\"},"
+		   " {\"path\": \"/mnt/x\", \"type\": \"virtiofs\", \"tag\": \"t\"}]",
+		   "volumeMounts[1].path: is inside volumeMounts[0].path");
+	/* An NFS entry still needs its server and export. */
+	expect_bad("[{\"path\": \"/m\", \"type\": \"nfs\", \"tag\": \"t\"}]", "volumeMounts[0].server");
+}
+
+static void test_mountinfo_virtiofs(void **state)
+{
+	(void)state;
+	const char *info = "22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/root rw\n"
+			   "40 22 0:33 / /mnt/host rw,nosuid,nodev,relatime - virtiofs cove-share-0 rw\n"
+			   "41 22 0:34 / /mnt/nfs rw - nfs cove-share-0 rw\n";
+	size_t len = strlen(info);
+	assert_true(agent_mountinfo_has(info, len, "/mnt/host", "virtiofs", "cove-share-0"));
+	assert_false(agent_mountinfo_has(info, len, "/mnt/host", "virtiofs", "cove-share-1"));
+	assert_false(agent_mountinfo_has(info, len, "/mnt/host", "nfs", "cove-share-0"));
+	assert_false(agent_mountinfo_has(info, len, "/mnt/nfs", "virtiofs", "cove-share-0"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good),      cmocka_unit_test(test_defaults_and_none),
 		cmocka_unit_test(test_bad_paths), cmocka_unit_test(test_bad_fields),
 		cmocka_unit_test(test_bad_list),  cmocka_unit_test(test_source_and_options),
-		cmocka_unit_test(test_mountinfo),
+		cmocka_unit_test(test_mountinfo), cmocka_unit_test(test_virtiofs_good),
+		cmocka_unit_test(test_virtiofs_bad), cmocka_unit_test(test_mountinfo_virtiofs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

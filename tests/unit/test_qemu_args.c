@@ -263,6 +263,70 @@ static void test_qemu_args_rejects_long_cmdline(void **state)
 	assert_int_equal(err.code, -ENAMETOOLONG);
 }
 
+/* Without shares: private anonymous RAM, legacy virtio-mmio, no
+ * vhost-user device (what snapshots were made with stays as it was). */
+static void test_qemu_args_no_shares_unchanged(void **state)
+{
+	(void)state;
+	struct vmm_config c;
+	make_config(&c);
+	struct qemu_args a;
+	build(&c, VMM_ACCEL_TCG, &test_paths, &a);
+	assert_string_equal(option(&a, "-object", "memory-backend"), "memory-backend-ram,id=mem,size=768M");
+	assert_int_equal(count(&a, "-global"), 0);
+	assert_null(option(&a, "-device", "vhost-user-fs"));
+	assert_null(option(&a, "-chardev", "vfs"));
+	assert_int_equal(count(&a, "-chardev"), 2);
+	qemu_args_clear(&a);
+}
+
+/* With shares: shared memfd RAM, modern virtio-mmio, and per share a
+ * chardev on its descriptor and a vhost-user-fs device with its tag. */
+static void test_qemu_args_shares(void **state)
+{
+	(void)state;
+	struct vmm_config c;
+	make_config(&c);
+	c.shares[0] = (struct vmm_share){ "/srv/data", "cove-share-0", false };
+	c.shares[1] = (struct vmm_share){ "/srv/ro", "cove-share-1", true };
+	c.nshares = 2;
+	struct qemu_paths p = test_paths;
+	p.share_fds[0] = 6;
+	p.share_fds[1] = 7;
+	struct qemu_args a;
+	build(&c, VMM_ACCEL_KVM, &p, &a);
+	assert_string_equal(option(&a, "-object", "memory-backend"), "memory-backend-memfd,id=mem,size=768M,share=on");
+	assert_string_equal(option(&a, "-global", NULL), "virtio-mmio.force-legacy=false");
+	assert_int_equal(count(&a, "-global"), 1);
+	assert_string_equal(option(&a, "-chardev", "id=vfs0"), "socket,id=vfs0,fd=6");
+	assert_string_equal(option(&a, "-chardev", "id=vfs1"), "socket,id=vfs1,fd=7");
+	assert_string_equal(option(&a, "-device", "chardev=vfs0"), "vhost-user-fs-device,chardev=vfs0,tag=cove-share-0");
+	assert_string_equal(option(&a, "-device", "chardev=vfs1"), "vhost-user-fs-device,chardev=vfs1,tag=cove-share-1");
+	assert_string_equal(option(&a, "-machine", NULL), "microvm,accel=kvm,acpi=on,memory-backend=mem");
+	qemu_args_clear(&a);
+}
+
+/* Eight shares (the most) fit in the argument list. */
+static void test_qemu_args_eight_shares_fit(void **state)
+{
+	(void)state;
+	struct vmm_config c;
+	make_config(&c);
+	static const char *const tags[] = { "a", "b", "c", "d", "e", "f", "g", "h" };
+	struct qemu_paths p = test_paths;
+	for (int i = 0; i < VMM_MAX_SHARES; i++) {
+		c.shares[i] = (struct vmm_share){ "/srv", tags[i], false };
+		p.share_fds[i] = 6 + i;
+	}
+	c.nshares = VMM_MAX_SHARES;
+	c.restore_state = NULL;
+	struct qemu_args a;
+	build(&c, VMM_ACCEL_TCG, &p, &a);
+	assert_int_equal(count(&a, "-chardev"), 2 + VMM_MAX_SHARES);
+	assert_string_equal(option(&a, "-device", "chardev=vfs7"), "vhost-user-fs-device,chardev=vfs7,tag=h");
+	qemu_args_clear(&a);
+}
+
 static void test_qemu_find_binary_override_missing(void **state)
 {
 	(void)state;
@@ -314,6 +378,9 @@ int main(void)
 		cmocka_unit_test(test_qemu_args_qmp_and_console),
 		cmocka_unit_test(test_qemu_args_rejects_auto_accel),
 		cmocka_unit_test(test_qemu_args_rejects_long_cmdline),
+		cmocka_unit_test(test_qemu_args_no_shares_unchanged),
+		cmocka_unit_test(test_qemu_args_shares),
+		cmocka_unit_test(test_qemu_args_eight_shares_fit),
 		cmocka_unit_test(test_qemu_find_binary_override_missing),
 		cmocka_unit_test(test_qemu_find_binary_default_locations),
 	};

@@ -95,18 +95,36 @@ static int parse_port(json_t *entry, size_t i, const char *field, uint16_t fallb
 	return 0;
 }
 
-static int parse_entry(json_t *entry, size_t i, struct agent_mount *m, struct cove_err *err)
+static bool tag_ok(json_t *v)
 {
-	if (!json_is_object(entry))
-		return cove_errf(err, -EINVAL, "volumeMounts[%zu]: must be an object", i);
-	json_t *path = json_object_get(entry, "path");
-	const char *s = json_string_value(path);
-	if (!s)
-		return cove_errf(err, -EINVAL, FIELD "must be a string", i, "path");
-	const char *why = path_problem(s, json_string_length(path));
-	if (why)
-		return cove_errf(err, -EINVAL, FIELD "%s", i, "path", why);
+	const char *s = json_string_value(v);
+	size_t n = s ? json_string_length(v) : 0;
+	if (n == 0 || n > AGENT_MOUNT_TAG_MAX || strlen(s) != n)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-' || *s == '_'))
+			return false;
+	return true;
+}
 
+/* {"type": "virtiofs", "tag", "readOnly"?}: a shared host directory. */
+static int parse_virtiofs(json_t *entry, size_t i, struct agent_mount *m, struct cove_err *err)
+{
+	json_t *tag = json_object_get(entry, "tag");
+	if (!tag_ok(tag))
+		return cove_errf(err, -EINVAL, FIELD "must be 1-%d characters of a-z, 0-9, '-' and '_'", i, "tag",
+				 AGENT_MOUNT_TAG_MAX);
+	json_t *ro = json_object_get(entry, "readOnly");
+	if (ro && !json_is_null(ro) && !json_is_boolean(ro))
+		return cove_errf(err, -EINVAL, FIELD "must be a boolean", i, "readOnly");
+	m->type = AGENT_MOUNT_VIRTIOFS;
+	m->read_only = json_is_true(ro);
+	snprintf(m->tag, sizeof(m->tag), "%s", json_string_value(tag));
+	return 0;
+}
+
+static int parse_nfs(json_t *entry, size_t i, struct agent_mount *m, struct cove_err *err)
+{
 	const char *server = json_string_value(json_object_get(entry, "server"));
 	struct in_addr a;
 	if (!server || strlen(server) >= sizeof(m->server) || inet_pton(AF_INET, server, &a) != 1)
@@ -120,8 +138,34 @@ static int parse_entry(json_t *entry, size_t i, struct agent_mount *m, struct co
 	if (r < 0)
 		return r;
 	/* inet_ntop, not the text: "1.2.3.4" as mountinfo will show it. */
+	m->type = AGENT_MOUNT_NFS;
 	inet_ntop(AF_INET, &a, m->server, sizeof(m->server));
 	snprintf(m->export, sizeof(m->export), "%s", export);
+	return 0;
+}
+
+static int parse_entry(json_t *entry, size_t i, struct agent_mount *m, struct cove_err *err)
+{
+	if (!json_is_object(entry))
+		return cove_errf(err, -EINVAL, "volumeMounts[%zu]: must be an object", i);
+	json_t *path = json_object_get(entry, "path");
+	const char *s = json_string_value(path);
+	if (!s)
+		return cove_errf(err, -EINVAL, FIELD "must be a string", i, "path");
+	const char *why = path_problem(s, json_string_length(path));
+	if (why)
+		return cove_errf(err, -EINVAL, FIELD "%s", i, "path", why);
+	json_t *type = json_object_get(entry, "type");
+	const char *t = json_string_value(type);
+	int r;
+	if (!type || json_is_null(type) || (t && strcmp(t, "nfs") == 0 && strlen(t) == json_string_length(type)))
+		r = parse_nfs(entry, i, m, err);
+	else if (t && strcmp(t, "virtiofs") == 0 && strlen(t) == json_string_length(type))
+		r = parse_virtiofs(entry, i, m, err);
+	else
+		r = cove_errf(err, -EINVAL, FIELD "must be \"nfs\" or \"virtiofs\"", i, "type");
+	if (r < 0)
+		return r;
 	m->path = strdup(s);
 	return m->path ? 0 : cove_errf(err, -ENOMEM, "volumeMounts: out of memory");
 }
@@ -175,7 +219,15 @@ void agent_mounts_free(struct agent_mounts *m)
 
 void agent_mount_source(const struct agent_mount *m, char buf[AGENT_MOUNT_SOURCE_MAX])
 {
-	snprintf(buf, AGENT_MOUNT_SOURCE_MAX, "%s:%s", m->server, m->export);
+	if (m->type == AGENT_MOUNT_VIRTIOFS)
+		snprintf(buf, AGENT_MOUNT_SOURCE_MAX, "%s", m->tag);
+	else
+		snprintf(buf, AGENT_MOUNT_SOURCE_MAX, "%s:%s", m->server, m->export);
+}
+
+const char *agent_mount_fstype(const struct agent_mount *m)
+{
+	return m->type == AGENT_MOUNT_VIRTIOFS ? "virtiofs" : "nfs";
 }
 
 /* timeo is in tenths of a second: an RPC unanswered for 5 s is sent again
@@ -218,7 +270,8 @@ static bool field_is(const char *f, size_t n, const char *want)
 /* The fields of one mountinfo line: 0 id, 1 parent, 2 major:minor, 3 root,
  * 4 mount point, 5 options, optional fields up to "-", then type, source
  * and the super block's options (proc(5)). */
-static bool line_matches(const char *line, size_t len, const char *path, const char *source, bool *at_path)
+static bool line_matches(const char *line, size_t len, const char *path, const char *fstype, const char *source,
+			 bool *at_path)
 {
 	const char *field[64];
 	size_t flen[64], n = 0;
@@ -238,12 +291,17 @@ static bool line_matches(const char *line, size_t len, const char *path, const c
 		return false;
 	for (size_t i = 6; i + 2 < n; i++)
 		if (flen[i] == 1 && field[i][0] == '-')
-			return field_is(field[i + 1], flen[i + 1], "nfs") &&
+			return field_is(field[i + 1], flen[i + 1], fstype) &&
 			       field_is(field[i + 2], flen[i + 2], source);
 	return false;
 }
 
 bool agent_mountinfo_has_nfs(const char *mountinfo, size_t len, const char *path, const char *source)
+{
+	return agent_mountinfo_has(mountinfo, len, path, "nfs", source);
+}
+
+bool agent_mountinfo_has(const char *mountinfo, size_t len, const char *path, const char *fstype, const char *source)
 {
 	bool found = false;
 	for (size_t at = 0; at < len;) {
@@ -251,7 +309,7 @@ bool agent_mountinfo_has_nfs(const char *mountinfo, size_t len, const char *path
 		size_t n = nl ? (size_t)(nl - line) : len - at;
 		at += n + (nl != NULL);
 		bool at_path;
-		bool match = line_matches(line, n, path, source, &at_path);
+		bool match = line_matches(line, n, path, fstype, source, &at_path);
 		if (at_path)
 			found = match; /* a later line is a mount on top */
 	}

@@ -132,6 +132,15 @@ static int mount_one(const struct agent_mount *m, size_t i, int64_t deadline, st
 		return cove_err_prefix(err, "volumeMounts[%zu]", i);
 	/* The directory just checked, not whatever the path names by now. */
 	snprintf(target, sizeof(target), "/proc/self/fd/%d", dir);
+	/* A virtiofs device is there from boot: nothing to wait for. */
+	if (m->type == AGENT_MOUNT_VIRTIOFS) {
+		unsigned long flags = MS_NOSUID | MS_NODEV | (m->read_only ? MS_RDONLY : 0);
+		int r;
+		while ((r = mount(source, target, "virtiofs", flags, NULL)) < 0 && errno == EINTR)
+			;
+		return r == 0 ? 0 : cove_errno(err, -errno, "volumeMounts[%zu]: mount virtiofs %s on %.300s", i,
+					       source, m->path);
+	}
 	int tries = 0;
 	for (;;) {
 		tries++;
@@ -163,7 +172,7 @@ int agent_mounts_apply(const struct agent_mounts *m, struct cove_err *err)
 	for (; r == 0 && i < m->count; i++) {
 		char source[AGENT_MOUNT_SOURCE_MAX];
 		agent_mount_source(&m->mount[i], source);
-		if (agent_mountinfo_has_nfs(info, len, m->mount[i].path, source))
+		if (agent_mountinfo_has(info, len, m->mount[i].path, agent_mount_fstype(&m->mount[i]), source))
 			continue; /* an earlier /init's, before a resume or fork */
 		int64_t t0 = now_ms();
 		r = mount_one(&m->mount[i], i, deadline, err);

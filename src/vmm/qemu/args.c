@@ -70,6 +70,11 @@ static int add_memory(const struct vmm_config *c, const struct qemu_paths *p, st
 	/* Always a backend named "mem": a saved guest's RAM is restored by
 	 * that name, whatever backs it. */
 	int r = add(a, err, "-object");
+	/* Shares: virtiofsd maps guest RAM (handed over the vhost-user
+	 * socket), so it must be shared memory; with share=off the guest's
+	 * first I/O on a mount hangs (measured). */
+	if (!c->mem_file && c->nshares)
+		return r ?: add(a, err, "memory-backend-memfd,id=mem,size=%uM,share=on", c->mem_mib);
 	if (!c->mem_file)
 		return r ?: add(a, err, "memory-backend-ram,id=mem,size=%uM", c->mem_mib);
 	char suffix[64];
@@ -102,6 +107,29 @@ static int add_machine(const struct vmm_config *c, enum vmm_accel accel, struct 
 	r = r ?: add(a, err, "%u", c->vcpus);
 	r = r ?: add(a, err, "-m");
 	r = r ?: add(a, err, "%uM", c->mem_mib);
+	/* microvm's virtio-mmio is legacy (version 1) by default, which
+	 * libvhost-user refuses (virtiofsd panics: "virtio legacy devices
+	 * aren't supported"). Machine-wide, so only with shares: the device
+	 * state of every other VM stays what its snapshots were made with. */
+	if (c->nshares) {
+		r = r ?: add(a, err, "-global");
+		r = r ?: add(a, err, "virtio-mmio.force-legacy=false");
+	}
+	return r;
+}
+
+/* Each share: a vhost-user-fs device on its connected socket (a chardev
+ * in client mode on a descriptor), under its tag. */
+static int add_shares(const struct vmm_config *c, const struct qemu_paths *p, struct qemu_args *a,
+		      struct cove_err *err)
+{
+	int r = 0;
+	for (size_t i = 0; r == 0 && i < c->nshares; i++) {
+		r = r ?: add(a, err, "-chardev");
+		r = r ?: add(a, err, "socket,id=vfs%zu,fd=%d", i, p->share_fds[i]);
+		r = r ?: add(a, err, "-device");
+		r = r ?: add(a, err, "vhost-user-fs-device,chardev=vfs%zu,tag=%s", i, c->shares[i].tag);
+	}
 	return r;
 }
 
@@ -130,7 +158,7 @@ static int add_devices(const struct vmm_config *c, const struct qemu_paths *p, s
 	r = r ?: add(a, err, "rng-builtin,id=rng0");
 	r = r ?: add(a, err, "-device");
 	r = r ?: add(a, err, "virtio-rng-device,rng=rng0");
-	return r;
+	return r ?: add_shares(c, p, a, err);
 }
 
 int qemu_build_args(const struct vmm_config *c, enum vmm_accel accel, const struct qemu_paths *p,

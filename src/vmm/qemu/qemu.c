@@ -297,7 +297,7 @@ static int launch(struct vmm *vm, const char *binary, const struct boot_files *f
 		  struct cove_err *err)
 {
 	const struct vmm_config *c = &vm->cfg.c;
-	int pass[3], npass = 0, console_fd, output_fd;
+	int pass[3 + VMM_MAX_SHARES], npass = 0, console_fd, output_fd;
 	_cleanup_close_ int qmp_fd = -1;
 	/* Both the logs' own (closed by vmm_logs_start, or vmm_logs_stop
 	 * when the boot fails). */
@@ -315,6 +315,10 @@ static int launch(struct vmm *vm, const char *binary, const struct boot_files *f
 	pass[npass++] = qmp_fd;
 	paths.console_fd = 3 + npass;
 	pass[npass++] = console_fd;
+	for (size_t i = 0; i < c->nshares; i++) {
+		paths.share_fds[i] = 3 + npass;
+		pass[npass++] = vmm_share_socket(vm, i);
+	}
 	struct qemu_args args;
 	r = qemu_build_args(c, vm->accel, &paths, &args, err);
 	if (r < 0)
@@ -429,7 +433,8 @@ static void qemu_release(struct vmm *vm)
 
 const struct vmm_driver vmm_driver_qemu = {
 	.name = "qemu",
-	.features = VMM_FEATURE_SNAPSHOTS | VMM_FEATURE_MEMORY_FILE | VMM_FEATURE_DISK_LAYERS | VMM_FEATURE_ADOPT,
+	.features = VMM_FEATURE_SNAPSHOTS | VMM_FEATURE_MEMORY_FILE | VMM_FEATURE_DISK_LAYERS | VMM_FEATURE_ADOPT |
+		    VMM_FEATURE_SHARES,
 	.disk = { QEMU_DISK_LAYER_NAME, QEMU_DISK_OVERLAY_NAME, QEMU_DISK_OWN_NAME },
 	.disk_flatten = qemu_disk_flatten,
 	.boot = qemu_boot,

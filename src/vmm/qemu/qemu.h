@@ -25,7 +25,7 @@ extern const struct vmm_driver vmm_driver_qemu;
 #define QEMU_DISK_OVERLAY_NAME "overlay.qcow2"
 #define QEMU_DISK_OWN_NAME "disk.qcow2"
 
-#define QEMU_MAX_ARGS 64
+#define QEMU_MAX_ARGS 128
 
 struct qemu_args {
 	char *argv[QEMU_MAX_ARGS + 1]; /* NULL-terminated, each owned */
@@ -45,6 +45,8 @@ struct qemu_paths {
 	int tap_fd;     /* the TAP (with config.tap_fd) */
 	int qmp_fd;     /* a unix socket listening for QMP clients */
 	int console_fd; /* the serial console: a unix socket listening for the logs' reader */
+	/* config.shares[i]'s vhost-user socket, connected to its virtiofsd */
+	int share_fds[VMM_MAX_SHARES];
 };
 
 /* Builds the argv for a microvm guest. accel must be resolved (not AUTO). */
