@@ -153,37 +153,29 @@ static void snap_abandon(struct manager *m, struct snap *s)
 	free(s);
 }
 
-/* The environment p's guest was given (envs_encode's text; NULL: none),
- * kept beside the snapshot's state: a sandbox made from it gets it again
- * when it reboots (a filesystem-only pause, a connect without memory). */
-static int snap_write_envs(const char *dir, const char *envs, struct cove_err *err)
+/* text into dir/name, whole. */
+static int snap_write_file(const char *dir, const char *name, const char *text, struct cove_err *err)
 {
 	char path[PATH_MAX + 16];
-	snprintf(path, sizeof(path), "%s/%s", dir, SNAP_ENVS_FILE);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return cove_errno(err, -errno, "write %s", path);
-	int r = fs_write_all(fd, envs ? envs : "[]", envs ? strlen(envs) : 2);
+	int r = fs_write_all(fd, text, strlen(text));
 	if (close(fd) < 0 && r == 0)
 		r = -errno;
 	return r < 0 ? cove_errno(err, r, "write %s", path) : 0;
 }
 
-/* The volumes p's guest mounts, beside the snapshot's state: a sandbox
- * made from it mounts them too (its guest has them mounted already). */
-static int snap_write_volumes(const char *dir, const char *volumes, struct cove_err *err)
+/* Beside the snapshot's state: the environment p's guest was given
+ * (envs_encode's text; none: "[]"), for a sandbox made from it that
+ * reboots (a filesystem-only pause, a connect without memory); and the
+ * volumes it mounts (volumes.c's text; none: no file), which a sandbox
+ * made from it mounts too (its guest has them mounted already). */
+static int snap_write_extras(const char *dir, const struct entry *p, struct cove_err *err)
 {
-	if (!volumes)
-		return 0;
-	char path[PATH_MAX + 16];
-	snprintf(path, sizeof(path), "%s/%s", dir, SNAP_VOLUMES_FILE);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return cove_errno(err, -errno, "write %s", path);
-	int r = fs_write_all(fd, volumes, strlen(volumes));
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	return r < 0 ? cove_errno(err, r, "write %s", path) : 0;
+	int r = snap_write_file(dir, SNAP_ENVS_FILE, p->envs ? p->envs : "[]", err);
+	return r < 0 || !p->volumes_text ? r : snap_write_file(dir, SNAP_VOLUMES_FILE, p->volumes_text, err);
 }
 
 /* Saves p aside into s's directory and lets it run on; then makes the
@@ -210,9 +202,7 @@ static int snap_make(struct manager *m, struct entry *p, struct snap *s, int64_t
 	/* It goes on where it was. */
 	r = sandbox_resume(p->sb, err);
 	if (r == 0)
-		r = snap_write_envs(dir, p->envs, err);
-	if (r == 0)
-		r = snap_write_volumes(dir, p->volumes_text, err);
+		r = snap_write_extras(dir, p, err);
 	*pause_ms = (now_us() - t0) / 1000;
 	if (r < 0) {
 		log_warn("sandbox=%s op=snapshot msg=\"%s\"", p->id, err->msg);

@@ -607,6 +607,17 @@ int fw_slot_each(struct firewall *fw, int (*fn)(void *ctx, unsigned index, bool 
 	return each_in_json(fw->name, text, fn, ctx, err);
 }
 
+/* Runs cmds in a context of its own (inside a namespace: a thread's). */
+static int run_new_ctx(const char *cmds, const char *what, struct cove_err *err)
+{
+	struct nft_ctx *nft = ctx_new();
+	if (!nft)
+		return cove_errf(err, -ENOMEM, "nftables: cannot make a libnftables context");
+	int r = run(nft, cmds, what, err);
+	nft_ctx_free(nft);
+	return r;
+}
+
 int fw_namespace_setup(uint32_t ns_end, struct cove_err *err)
 {
 	char addr[16], cmds[1024];
@@ -620,22 +631,7 @@ int fw_namespace_setup(uint32_t ns_end, struct cove_err *err)
 		 "add rule inet slot postrouting oifname \"" NET_SLOT_VETH "\" ip saddr " NET_GUEST_ADDR
 		 " snat ip to %s\n",
 		 addr);
-	struct nft_ctx *nft = ctx_new();
-	if (!nft)
-		return cove_errf(err, -ENOMEM, "nftables: cannot make a libnftables context");
-	int r = run(nft, cmds, "slot namespace rules", err);
-	nft_ctx_free(nft);
-	return r;
-}
-
-static int run_new_ctx(const char *cmds, const char *what, struct cove_err *err)
-{
-	struct nft_ctx *nft = ctx_new();
-	if (!nft)
-		return cove_errf(err, -ENOMEM, "nftables: cannot make a libnftables context");
-	int r = run(nft, cmds, what, err);
-	nft_ctx_free(nft);
-	return r;
+	return run_new_ctx(cmds, "slot namespace rules", err);
 }
 
 int fw_namespace_volumes(uint32_t server, struct cove_err *err)

@@ -188,23 +188,33 @@ void nfs_end_previous(const char *run_dir)
 	fs_remove_tree(dir, NULL);
 }
 
-static void write_pids(struct nfs_server *s)
+/* text as s->dir/name, replacing it whole (a new file renamed over it). */
+static int write_whole(struct nfs_server *s, const char *name, const char *text, struct cove_err *err)
 {
-	char path[PATH_MAX + 8], tmp[PATH_MAX + 16], text[128];
-	struct proc_identity a, b;
-	if (proc_identity_read(s->rpcb.pid, &a, NULL) < 0 || proc_identity_read(s->gan.pid, &b, NULL) < 0)
-		return;
-	snprintf(path, sizeof(path), "%s/pids", s->dir);
+	char path[PATH_MAX + 16], tmp[PATH_MAX + 24];
+	snprintf(path, sizeof(path), "%s/%s", s->dir, name);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	int n = snprintf(text, sizeof(text), "rpcbind %d %lu\nganesha %d %lu\n", (int)a.pid,
-			 (unsigned long)a.start_time, (int)b.pid, (unsigned long)b.start_time);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return;
-	int r = fs_write_all(fd, text, (size_t)n);
+		return cove_errno(err, -errno, "volume server: create %s", tmp);
+	int r = fs_write_all(fd, text, strlen(text));
 	close(fd);
 	if (r < 0 || rename(tmp, path) < 0)
-		log_warn("op=volume-server msg=\"cannot record the server's pids in %s\"", path);
+		return cove_errno(err, r < 0 ? r : -errno, "volume server: write %s", path);
+	return 0;
+}
+
+static void write_pids(struct nfs_server *s)
+{
+	char text[128];
+	struct proc_identity a, b;
+	struct cove_err err = { 0 };
+	if (proc_identity_read(s->rpcb.pid, &a, NULL) < 0 || proc_identity_read(s->gan.pid, &b, NULL) < 0)
+		return;
+	snprintf(text, sizeof(text), "rpcbind %d %lu\nganesha %d %lu\n", (int)a.pid, (unsigned long)a.start_time,
+		 (int)b.pid, (unsigned long)b.start_time);
+	if (write_whole(s, "pids", text, &err) < 0)
+		log_warn("op=volume-server msg=\"cannot record the server's pids: %s\"", err.msg);
 }
 
 /* --- starting and stopping (under lock) --- */
@@ -233,20 +243,10 @@ static void stop_locked(struct nfs_server *s)
 
 static int write_config(struct nfs_server *s, struct cove_err *err)
 {
-	char path[PATH_MAX + 16], tmp[PATH_MAX + 24];
-	snprintf(path, sizeof(path), "%s/ganesha.conf", s->dir);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	_cleanup_free_ char *text = nfs_config_text(s->exports, s->n, NFS_INSIDE_DIR);
 	if (!text)
 		return cove_errf(err, -ENOMEM, "volume server: out of memory");
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return cove_errno(err, -errno, "volume server: create %s", tmp);
-	int r = fs_write_all(fd, text, strlen(text));
-	close(fd);
-	if (r < 0 || rename(tmp, path) < 0)
-		return cove_errno(err, r < 0 ? r : -errno, "volume server: write %s", path);
-	return 0;
+	return write_whole(s, "ganesha.conf", text, err);
 }
 
 static bool socket_there(pid_t pid)
