@@ -43,7 +43,7 @@ GUEST_LIBS := $(shell pkg-config --static --libs jansson nettle 2>/dev/null) -lz
 TEST_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 # The host library: everything but the programs' main files.
-LIB_SRCS := $(wildcard src/common/*.c src/vmm/*.c src/vmm/qemu/*.c src/net/*.c src/store/*.c src/proto/*.c src/sandbox/*.c src/manager/*.c src/template/*.c src/image/*.c src/build/*.c src/http/*.c src/tls/*.c src/api/*.c src/client/*.c src/egress/*.c src/secrets/*.c src/volume/*.c src/nfs/*.c \
+LIB_SRCS := $(wildcard src/common/*.c src/vmm/*.c src/vmm/qemu/*.c src/vmm/rest/*.c src/vmm/fc/*.c src/vmm/ch/*.c src/net/*.c src/store/*.c src/proto/*.c src/sandbox/*.c src/manager/*.c src/template/*.c src/image/*.c src/build/*.c src/http/*.c src/tls/*.c src/api/*.c src/client/*.c src/egress/*.c src/secrets/*.c src/volume/*.c src/nfs/*.c \
 	src/cluster/*.c src/gateway/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(O)/host/%.o)
 CLI_SRCS := $(wildcard src/cli/*.c)

@@ -431,9 +431,7 @@ static int start(const struct sandbox_config *c, enum sandbox_boot how, const ch
 	if (r < 0)
 		return r;
 	r = vmm_boot(sb->vm, err);
-	/* The VMM holds its own TAP descriptor now. */
-	close(sb->tap_fd);
-	sb->tap_fd = -1;
+	sb->tap_fd = -1; /* vmm_boot took it */
 	if (r < 0)
 		return r;
 	/* Recorded so that the slot stays while the VMM runs, whatever happens

@@ -35,6 +35,9 @@ enum vmm_feature {
 	VMM_FEATURE_ADOPT = 1 << 3,       /* .attach: taking over a VMM an earlier process started */
 	VMM_FEATURE_HOTPLUG = 1 << 4,     /* devices added to a running guest (no driver has it yet) */
 	VMM_FEATURE_SHARES = 1 << 5,      /* config.shares, each handed as vmm_share_socket */
+	/* The VMM opens its TAP itself, by name (vmm_tap_by_name): its jail
+	 * gets /dev/net/tun, the TAP becomes its uid's. */
+	VMM_FEATURE_TAP_BY_NAME = 1 << 6,
 };
 
 /* Where a save goes (paths the driver creates). */
@@ -140,6 +143,7 @@ struct vmm {
 	gid_t shared_gid;
 	struct vmm_logs *logs; /* the reader of its console and output (console.h); NULL: none */
 	struct vmm_sidecars *sidecars; /* its shares' virtiofsd (share.c); NULL: none */
+	bool tap_by_name; /* the VMM opens its TAP by name (vmm_tap_by_name) */
 };
 
 /* A host file made visible inside the VMM's work directory. */
@@ -201,6 +205,20 @@ void vmm_sidecars_stop(struct vmm *vm);
 void vmm_sidecars_release(struct vmm *vm);
 /* LOG_DIR/ID.virtiofsd-I.log for share i. */
 int vmm_sidecar_log_path(const struct vmm *vm, size_t i, char buf[PATH_MAX]);
+
+/* Unix sockets to a VMM's control channel (unixsock.c): one listening at
+ * path (a stale one replaced) for the VMM to be handed, and a connection
+ * that retries while the VMM starts, giving up with -ECHILD as soon as
+ * pidfd (may be -1) shows it exited. */
+int vmm_unix_listen(const char *path, int *fd, struct cove_err *err);
+int vmm_unix_connect(const char *path, int pidfd, int timeout_ms, struct cove_err *err);
+
+/* For a driver whose VMM opens its TAP by name (Firecracker, Cloud
+ * Hypervisor): the TAP config.tap_fd is attached to, in name; made the
+ * confined VMM's (its owner and group), and the descriptor closed, since a
+ * TAP takes one queue at a time (the VMM's attach would get EBUSY). Call
+ * before vmm_launch: its jail then gets /dev/net/tun. (tap.c) */
+int vmm_tap_by_name(struct vmm *vm, char name[16], struct cove_err *err);
 
 /* The host's TSC frequency in kHz (0 if unknown); see tsc.c. */
 unsigned vmm_host_tsc_khz(void);

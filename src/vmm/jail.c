@@ -231,11 +231,13 @@ int vmm_jail_plan(const struct vmm *vm, const char *binary, struct vmm_jail_plan
 		.gid = vm->uid,
 		.shared_gid = vm->shared_gid,
 		.kvm = vm->accel == VMM_ACCEL_KVM,
+		.tun = vm->tap_by_name,
 		.die_with_parent = vm->cfg.c.die_with_parent,
 		.work_dir = vm->work_dir,
 	};
 	static const char *const names[VMM_JAIL_NPATHS] = { "usr",   "var", "var/tmp", "dev", "dev/kvm",
-									"dev/null", "vmm", "lib",     "lib64", "bin" };
+									"dev/null", "vmm", "lib",     "lib64", "bin",
+									"dev/net", "dev/net/tun" };
 	for (int i = 0; i < VMM_JAIL_NPATHS; i++)
 		if (set_path(p->paths[i], vm->work_dir, names[i]) < 0)
 			return cove_errf(err, -ENAMETOOLONG, "launch %s: path in %s too long", vm->cfg.c.id, vm->work_dir);
@@ -286,6 +288,12 @@ static int child_tree(const struct vmm_jail_plan *p, struct spawn_failure *f)
 	if (p->kvm && (mknod(p->paths[VMM_JAIL_KVM], S_IFCHR | 0600, makedev(10, 232)) < 0 ||
 		       chown(p->paths[VMM_JAIL_KVM], p->uid, p->gid) < 0))
 		return failed(f, VMM_JAIL_STEP_KVM);
+	/* A VMM that opens its TAP by name (vmm_tap_by_name): the TAP is its
+	 * uid's, so the node lets it attach to that one only. */
+	if (p->tun && (mkdir(p->paths[VMM_JAIL_NET], 0755) < 0 ||
+		       mknod(p->paths[VMM_JAIL_TUN], S_IFCHR | 0666, makedev(10, 200)) < 0 ||
+		       chmod(p->paths[VMM_JAIL_TUN], 0666) < 0))
+		return failed(f, VMM_JAIL_STEP_TUN);
 	if (p->bind_binary) {
 		int fd = open(p->paths[VMM_JAIL_BINARY], O_CREAT | O_WRONLY | O_CLOEXEC, 0700);
 		if (fd < 0)
@@ -363,6 +371,7 @@ const char *vmm_jail_step_name(int step)
 	case VMM_JAIL_STEP_DEV: return "make its /dev/null";
 	case VMM_JAIL_STEP_KVM: return "make its /dev/kvm";
 	case VMM_JAIL_STEP_BINARY: return "bind the VMM binary";
+	case VMM_JAIL_STEP_TUN: return "make its /dev/net/tun";
 	case VMM_JAIL_STEP_PIVOT: return "pivot_root into its work directory";
 	case VMM_JAIL_STEP_RLIMIT: return "set resource limits";
 	case VMM_JAIL_STEP_CAPS: return "drop capabilities";

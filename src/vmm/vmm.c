@@ -184,6 +184,11 @@ int vmm_boot(struct vmm *vm, struct cove_err *err)
 	if (r >= 0)
 		r = vm->driver->boot(vm, err);
 	vmm_sidecars_close_sockets(vm);
+	/* The VMM holds its own TAP descriptor now (or opened it by name). */
+	if (vm->cfg.c.tap_fd >= 0) {
+		close(vm->cfg.c.tap_fd);
+		vm->cfg.c.tap_fd = -1;
+	}
 	if (r < 0) {
 		cove_err_prefix(err, "boot %s", vm->cfg.c.id);
 		if (vm->pidfd >= 0) {

@@ -98,7 +98,9 @@ struct vmm_config {
 	const char *log_dir;    /* default VMM_DEFAULT_LOG_DIR */
 	const char *vmm_binary; /* default: the driver looks on PATH and in the usual places */
 	int netns_fd;           /* network namespace to run in, -1 for none (default) */
-	int tap_fd;             /* TAP device inside it, -1 for none (default) */
+	/* TAP device inside it, -1 for none (default); vmm_boot takes it:
+	 * it is closed when vmm_boot returns, whatever it returns. */
+	int tap_fd;
 	struct vmm_guest_net net; /* used when tap_fd >= 0 */
 	/* A mount point whose mounts the VMM's private mount namespace must not
 	 * keep copies of (the network slots' namespaces: a copy would keep every
@@ -155,7 +157,7 @@ int vmm_accel_parse(const char *name, enum vmm_accel *ret);
 enum vmm_accel vmm_accel_resolve(enum vmm_accel requested, const char **reason);
 
 /* Validates and copies config (strings included; fds are borrowed and must
- * stay open until vmm_boot returns). */
+ * stay open until vmm_boot returns, which closes tap_fd). */
 int vmm_create(const struct vmm_config *config, struct vmm **ret, struct cove_err *err);
 int vmm_boot(struct vmm *vm, struct cove_err *err);
 /* Takes over a VMM an earlier process booted with this config (a daemon

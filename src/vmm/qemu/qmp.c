@@ -13,6 +13,7 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/proc.h"
+#include "vmm/driver.h"
 
 struct qmp {
 	int fd;
@@ -202,71 +203,19 @@ int qmp_execute_fd(struct qmp *q, const char *command, json_t *args, int fd, jso
 	}
 }
 
-static int connect_once(const char *path)
-{
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		int e = -errno;
-		close(fd);
-		return e;
-	}
-	return fd;
-}
-
-static int connect_retry(const char *path, int pidfd, int timeout_ms, struct cove_err *err)
-{
-	int64_t deadline = now_ms() + timeout_ms;
-	for (;;) {
-		int fd = connect_once(path);
-		if (fd >= 0)
-			return fd;
-		if (fd != -ENOENT && fd != -ECONNREFUSED)
-			return cove_errno(err, fd, "qmp: connect %s", path);
-		/* Waiting on the pidfd doubles as the retry sleep. */
-		if (pidfd >= 0 && proc_pidfd_wait(pidfd, 2) == 1)
-			return cove_errf(err, -ECHILD, "qmp: VMM exited before opening %s", path);
-		if (pidfd < 0)
-			usleep(2000);
-		if (now_ms() > deadline)
-			return cove_errf(err, -ETIMEDOUT, "qmp: connect %s: VMM did not listen within %d ms", path,
-					 timeout_ms);
-	}
-}
-
 int qmp_listen(const char *path, int *ret, struct cove_err *err)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(addr.sun_path))
-		return cove_errf(err, -ENAMETOOLONG, "qmp: socket path %s too long", path);
-	memcpy(addr.sun_path, path, strlen(path) + 1);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return cove_errno(err, -errno, "qmp: socket for %s", path);
-	if (unlink(path) < 0 && errno != ENOENT) {
-		int e = -errno;
-		close(fd);
-		return cove_errno(err, e, "qmp: remove stale %s", path);
-	}
-	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 4) < 0) {
-		int e = -errno;
-		close(fd);
-		return cove_errno(err, e, "qmp: listen on %s", path);
-	}
-	*ret = fd;
-	return 0;
+	int r = vmm_unix_listen(path, ret, err);
+	return r < 0 ? cove_err_prefix(err, "qmp") : 0;
 }
 
 int qmp_open(const char *path, int pidfd, int timeout_ms, struct qmp **ret, struct cove_err *err)
 {
 	if (strlen(path) >= sizeof(((struct qmp *)0)->path))
 		return cove_errf(err, -ENAMETOOLONG, "qmp: socket path %s too long", path);
-	int fd = connect_retry(path, pidfd, timeout_ms, err);
+	int fd = vmm_unix_connect(path, pidfd, timeout_ms, err);
 	if (fd < 0)
-		return fd;
+		return cove_err_prefix(err, "qmp");
 	struct qmp *q = calloc(1, sizeof(*q));
 	if (!q) {
 		close(fd);
