@@ -18,10 +18,10 @@
 
 #include "common/cleanup.h"
 #include "common/spawn.h"
+#include "vmm/qemu/qemu.h"
 #include "vmm/qemu/qmp.h"
 
 #define QEMU_PATH "/usr/bin/qemu-system-x86_64"
-#define GUEST_MAX_ARGS 96
 #define QMP_CONNECT_MS 10000
 #define QMP_COMMAND_MS 30000
 /* A migration of a paused guest whose RAM is shared moves only device
@@ -113,34 +113,7 @@ int guest_config_from_json(json_t *j, struct guest_config *c, struct cove_err *e
 	return 0;
 }
 
-/* --- the command line --- */
-
-struct args {
-	char *argv[GUEST_MAX_ARGS + 1];
-	int argc;
-};
-
-static int arg(struct args *a, struct cove_err *err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int arg(struct args *a, struct cove_err *err, const char *fmt, ...)
-{
-	if (a->argc >= GUEST_MAX_ARGS)
-		return cove_errf(err, -E2BIG, "qemu: more than %d arguments", GUEST_MAX_ARGS);
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vasprintf(&a->argv[a->argc], fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return cove_errf(err, -ENOMEM, "qemu: out of memory");
-	a->argv[++a->argc] = NULL;
-	return 0;
-}
-
-static void args_clear(struct args *a)
-{
-	for (int i = 0; i < a->argc; i++)
-		free(a->argv[i]);
-	a->argc = 0;
-}
+/* --- the command line (struct qemu_args, src/vmm/qemu/qemu.h) --- */
 
 /* A path inside a QEMU option: commas would need doubling; no file a
  * test or Cove hands a VMM has one, so they are refused. */
@@ -162,30 +135,30 @@ static bool use_kvm(void)
 	return access("/dev/kvm", R_OK | W_OK) == 0;
 }
 
-static int add_machine(struct args *a, const struct guest_config *c, const char *ram, struct cove_err *err)
+static int add_machine(struct qemu_args *a, const struct guest_config *c, const char *ram, struct cove_err *err)
 {
 	bool kvm = use_kvm();
-	int r = arg(a, err, "-machine");
+	int r = qemu_args_add(a, err, "-machine");
 	/* acpi=on: system_powerdown reaches the guest as a power button. */
-	r = r ?: arg(a, err, "microvm,accel=%s,acpi=on,memory-backend=mem", kvm ? "kvm" : "tcg");
-	r = r ?: arg(a, err, "-cpu");
-	r = r ?: arg(a, err, kvm ? "host" : "max");
-	r = r ?: arg(a, err, "-smp");
-	r = r ?: arg(a, err, "%u", c->vcpus);
-	r = r ?: arg(a, err, "-m");
-	r = r ?: arg(a, err, "%uM", c->mem_mib);
-	r = r ?: arg(a, err, "-object");
-	r = r ?: arg(a, err, "memory-backend-file,id=mem,mem-path=%s,size=%uM,share=on", ram, c->mem_mib);
+	r = r ?: qemu_args_add(a, err, "microvm,accel=%s,acpi=on,memory-backend=mem", kvm ? "kvm" : "tcg");
+	r = r ?: qemu_args_add(a, err, "-cpu");
+	r = r ?: qemu_args_add(a, err, kvm ? "host" : "max");
+	r = r ?: qemu_args_add(a, err, "-smp");
+	r = r ?: qemu_args_add(a, err, "%u", c->vcpus);
+	r = r ?: qemu_args_add(a, err, "-m");
+	r = r ?: qemu_args_add(a, err, "%uM", c->mem_mib);
+	r = r ?: qemu_args_add(a, err, "-object");
+	r = r ?: qemu_args_add(a, err, "memory-backend-file,id=mem,mem-path=%s,size=%uM,share=on", ram, c->mem_mib);
 	if (c->nshares) {
 		/* libvhost-user refuses microvm's legacy virtio-mmio. */
-		r = r ?: arg(a, err, "-global");
-		r = r ?: arg(a, err, "virtio-mmio.force-legacy=false");
+		r = r ?: qemu_args_add(a, err, "-global");
+		r = r ?: qemu_args_add(a, err, "virtio-mmio.force-legacy=false");
 	}
 	return r;
 }
 
 /* Disks in order, the root one first: it becomes /dev/vda. */
-static int add_disks(struct args *a, const struct guest_config *c, struct cove_err *err)
+static int add_disks(struct qemu_args *a, const struct guest_config *c, struct cove_err *err)
 {
 	int r = 0;
 	for (int pass = 0; pass < 2; pass++) {
@@ -194,77 +167,77 @@ static int add_disks(struct args *a, const struct guest_config *c, struct cove_e
 			if (d->root != (pass == 0))
 				continue;
 			r = r ?: option_path("disk", d->path, err);
-			r = r ?: arg(a, err, "-drive");
-			r = r ?: arg(a, err, "id=disk%zu,file=%s,format=raw,if=none,cache=writeback%s", i, d->path,
+			r = r ?: qemu_args_add(a, err, "-drive");
+			r = r ?: qemu_args_add(a, err, "id=disk%zu,file=%s,format=raw,if=none,cache=writeback%s", i, d->path,
 				     d->read_only ? ",readonly=on" : "");
-			r = r ?: arg(a, err, "-device");
-			r = r ?: arg(a, err, "virtio-blk-device,drive=disk%zu", i);
+			r = r ?: qemu_args_add(a, err, "-device");
+			r = r ?: qemu_args_add(a, err, "virtio-blk-device,drive=disk%zu", i);
 		}
 	}
 	return r;
 }
 
-static int add_devices(struct args *a, const struct guest_config *c, int tap_fd, struct cove_err *err)
+static int add_devices(struct qemu_args *a, const struct guest_config *c, int tap_fd, struct cove_err *err)
 {
 	int r = add_disks(a, c, err);
 	if (tap_fd >= 0) {
-		r = r ?: arg(a, err, "-netdev");
-		r = r ?: arg(a, err, "tap,id=net0,fd=%d,vhost=off", tap_fd);
-		r = r ?: arg(a, err, "-device");
-		r = r ?: arg(a, err, "virtio-net-device,netdev=net0%s%s", c->mac ? ",mac=" : "", c->mac ? c->mac : "");
+		r = r ?: qemu_args_add(a, err, "-netdev");
+		r = r ?: qemu_args_add(a, err, "tap,id=net0,fd=%d,vhost=off", tap_fd);
+		r = r ?: qemu_args_add(a, err, "-device");
+		r = r ?: qemu_args_add(a, err, "virtio-net-device,netdev=net0%s%s", c->mac ? ",mac=" : "", c->mac ? c->mac : "");
 	}
 	if (c->entropy) {
-		r = r ?: arg(a, err, "-object");
-		r = r ?: arg(a, err, "rng-builtin,id=rng0");
-		r = r ?: arg(a, err, "-device");
-		r = r ?: arg(a, err, "virtio-rng-device,rng=rng0");
+		r = r ?: qemu_args_add(a, err, "-object");
+		r = r ?: qemu_args_add(a, err, "rng-builtin,id=rng0");
+		r = r ?: qemu_args_add(a, err, "-device");
+		r = r ?: qemu_args_add(a, err, "virtio-rng-device,rng=rng0");
 	}
 	for (size_t i = 0; r == 0 && i < c->nshares; i++) {
 		r = r ?: option_path("share socket", c->shares[i].socket, err);
-		r = r ?: arg(a, err, "-chardev");
-		r = r ?: arg(a, err, "socket,id=vfs%zu,path=%s", i, c->shares[i].socket);
-		r = r ?: arg(a, err, "-device");
-		r = r ?: arg(a, err, "vhost-user-fs-device,chardev=vfs%zu,tag=%s", i, c->shares[i].tag);
+		r = r ?: qemu_args_add(a, err, "-chardev");
+		r = r ?: qemu_args_add(a, err, "socket,id=vfs%zu,path=%s", i, c->shares[i].socket);
+		r = r ?: qemu_args_add(a, err, "-device");
+		r = r ?: qemu_args_add(a, err, "vhost-user-fs-device,chardev=vfs%zu,tag=%s", i, c->shares[i].tag);
 	}
 	return r;
 }
 
-static int build_args(struct args *a, const struct guest_config *c, const char *ram, bool incoming, int tap_fd,
+static int build_args(struct qemu_args *a, const struct guest_config *c, const char *ram, bool incoming, int tap_fd,
 		      int qmp_fd, struct cove_err *err)
 {
 	int r = option_path("kernel", c->kernel, err);
-	r = r ?: arg(a, err, QEMU_PATH);
-	r = r ?: arg(a, err, "-nodefaults");
-	r = r ?: arg(a, err, "-no-user-config");
-	r = r ?: arg(a, err, "-display");
-	r = r ?: arg(a, err, "none");
+	r = r ?: qemu_args_add(a, err, QEMU_PATH);
+	r = r ?: qemu_args_add(a, err, "-nodefaults");
+	r = r ?: qemu_args_add(a, err, "-no-user-config");
+	r = r ?: qemu_args_add(a, err, "-display");
+	r = r ?: qemu_args_add(a, err, "none");
 	/* A guest reset ends the VMM, as Firecracker's does. */
-	r = r ?: arg(a, err, "-no-reboot");
+	r = r ?: qemu_args_add(a, err, "-no-reboot");
 	r = r ?: add_machine(a, c, ram, err);
 	if (incoming) {
 		/* -S: a restored guest stays paused until asked to resume. */
-		r = r ?: arg(a, err, "-S");
-		r = r ?: arg(a, err, "-incoming");
-		r = r ?: arg(a, err, "defer");
+		r = r ?: qemu_args_add(a, err, "-S");
+		r = r ?: qemu_args_add(a, err, "-incoming");
+		r = r ?: qemu_args_add(a, err, "defer");
 	}
-	r = r ?: arg(a, err, "-kernel");
-	r = r ?: arg(a, err, "%s", c->kernel);
+	r = r ?: qemu_args_add(a, err, "-kernel");
+	r = r ?: qemu_args_add(a, err, "%s", c->kernel);
 	if (c->initrd) {
-		r = r ?: arg(a, err, "-initrd");
-		r = r ?: arg(a, err, "%s", c->initrd);
+		r = r ?: qemu_args_add(a, err, "-initrd");
+		r = r ?: qemu_args_add(a, err, "%s", c->initrd);
 	}
-	r = r ?: arg(a, err, "-append");
-	r = r ?: arg(a, err, "%s", c->cmdline ? c->cmdline : "");
+	r = r ?: qemu_args_add(a, err, "-append");
+	r = r ?: qemu_args_add(a, err, "%s", c->cmdline ? c->cmdline : "");
 	r = r ?: add_devices(a, c, tap_fd, err);
 	/* The guest's ttyS0 to the double's stdout, as the real VMMs write it. */
-	r = r ?: arg(a, err, "-chardev");
-	r = r ?: arg(a, err, "stdio,id=console,signal=off");
-	r = r ?: arg(a, err, "-serial");
-	r = r ?: arg(a, err, "chardev:console");
-	r = r ?: arg(a, err, "-chardev");
-	r = r ?: arg(a, err, "socket,id=qmp,fd=%d,server=on,wait=off", qmp_fd);
-	r = r ?: arg(a, err, "-mon");
-	r = r ?: arg(a, err, "chardev=qmp,mode=control");
+	r = r ?: qemu_args_add(a, err, "-chardev");
+	r = r ?: qemu_args_add(a, err, "stdio,id=console,signal=off");
+	r = r ?: qemu_args_add(a, err, "-serial");
+	r = r ?: qemu_args_add(a, err, "chardev:console");
+	r = r ?: qemu_args_add(a, err, "-chardev");
+	r = r ?: qemu_args_add(a, err, "socket,id=qmp,fd=%d,server=on,wait=off", qmp_fd);
+	r = r ?: qemu_args_add(a, err, "-mon");
+	r = r ?: qemu_args_add(a, err, "chardev=qmp,mode=control");
 	return r;
 }
 
@@ -298,10 +271,10 @@ static int start_qemu(struct guest *g, const struct guest_config *c, bool incomi
 	if (tap >= 0)
 		fds[nfds++] = tap;
 	fds[nfds++] = qmp_fd;
-	struct args a = { 0 };
+	struct qemu_args a = { 0 };
 	r = build_args(&a, c, g->ram, incoming, tap >= 0 ? 3 : -1, 3 + nfds - 1, err);
 	if (r < 0) {
-		args_clear(&a);
+		qemu_args_clear(&a);
 		return r;
 	}
 	struct spawn_options o = {
@@ -314,7 +287,7 @@ static int start_qemu(struct guest *g, const struct guest_config *c, bool incomi
 	};
 	struct spawn_failure fail = { 0 };
 	r = spawn_start(&o, &g->child, &fail);
-	args_clear(&a);
+	qemu_args_clear(&a);
 	if (r < 0)
 		return cove_errno(err, r, "start %s (step %d)", QEMU_PATH, fail.step);
 	return qmp_open(g->qmp_path, g->child.pidfd, QMP_CONNECT_MS, &g->qmp, err);
@@ -430,32 +403,27 @@ int guest_restore(struct guest *g, int state_fd, struct cove_err *err)
 	return migrate_over(g, "migrate-incoming", state_fd, err);
 }
 
-/* Walks from's data extents (SEEK_DATA/SEEK_HOLE) and writes only the
- * pages in them that are not all zeros: guest RAM is mostly untouched or
- * zeroed pages, which stay holes in the copy. */
-static int copy_data_pages(int in, int out, off_t size)
+/* Reads from whole and writes only the pages that are not all zeros:
+ * guest RAM is mostly untouched or zeroed pages, which stay holes in the
+ * copy (out was truncated to from's size). */
+static int copy_data_pages(int in, int out)
 {
 	static const char zero_page[4096];
-	char page[4096];
-	for (off_t at = 0; at < size;) {
-		off_t data = lseek(in, at, SEEK_DATA);
-		if (data < 0)
-			return errno == ENXIO ? 0 : -errno;
-		off_t hole = lseek(in, data, SEEK_HOLE);
-		if (hole < 0)
-			return -errno;
-		for (off_t p = data; p < hole; p += (off_t)sizeof(page)) {
-			ssize_t n = pread(in, page, sizeof(page), p);
-			if (n < 0)
-				return -errno;
-			if (n == 0)
-				break;
-			if (memcmp(page, zero_page, (size_t)n) != 0 && pwrite(out, page, (size_t)n, p) != n)
+	char chunk[64 * 4096];
+	for (off_t at = 0;;) {
+		ssize_t n = pread(in, chunk, sizeof(chunk), at);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : 0;
+		for (ssize_t off = 0; off < n; off += (ssize_t)sizeof(zero_page)) {
+			size_t len = (size_t)(n - off) < sizeof(zero_page) ? (size_t)(n - off) : sizeof(zero_page);
+			if (memcmp(chunk + off, zero_page, len) != 0 &&
+			    pwrite(out, chunk + off, len, at + off) != (ssize_t)len)
 				return -errno;
 		}
-		at = hole;
+		at += n;
 	}
-	return 0;
 }
 
 int guest_copy_sparse(const char *from, const char *to, struct cove_err *err)
@@ -469,6 +437,6 @@ int guest_copy_sparse(const char *from, const char *to, struct cove_err *err)
 	struct stat st;
 	int r = fstat(in, &st) < 0 ? -errno : 0;
 	r = r ?: (ftruncate(out, st.st_size) < 0 ? -errno : 0);
-	r = r ?: copy_data_pages(in, out, st.st_size);
+	r = r ?: copy_data_pages(in, out);
 	return r < 0 ? cove_errno(err, r, "copy %s to %s", from, to) : 0;
 }
