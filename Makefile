@@ -263,6 +263,26 @@ $(BIN)/tests/%: tests/integration/%.c tests/integration/harness.h $(O)/libcove.a
 	@echo "  LD      $@"
 	@$(CC) $(HOST_CFLAGS) -o $@ $(filter %.c %.a,$^) $(HOST_LIBS) $(TEST_LIBS)
 
+# The VMM test doubles (tests/tools/vmmdouble): their shared code, the API
+# documents they carry (assembled in from tests/data) and libyaml, which only
+# they and their unit test use.
+YAML_LIBS := $(shell pkg-config --libs yaml-0.1 2>/dev/null)
+VMMDOUBLE_OBJS := $(patsubst %.c,$(O)/host/%.o,$(wildcard tests/tools/vmmdouble/*.c)) \
+	$(O)/host/tests/tools/vmmdouble/documents.o
+VMM_DOUBLES := $(BIN)/tools/firecracker-double $(BIN)/tools/cloud-hypervisor-double
+$(O)/host/tests/tools/vmmdouble/documents.o: tests/tools/vmmdouble/documents.S $(wildcard tests/data/*.yaml)
+	@mkdir -p $(dir $@)
+	@echo "  AS      $<"
+	@$(CC) -c $< -o $@
+$(filter $(TEST_TOOLS),$(VMM_DOUBLES)): $(BIN)/tools/%: tests/tools/%.c $(VMMDOUBLE_OBJS) $(O)/libcove.a
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) $(HOST_CFLAGS) -Itests/tools -o $@ $^ $(HOST_LIBS) $(YAML_LIBS)
+$(BIN)/tests/test_openapi: tests/unit/test_openapi.c $(VMMDOUBLE_OBJS) $(O)/libcove.a
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) $(HOST_CFLAGS) -Itests/tools -o $@ $^ $(HOST_LIBS) $(TEST_LIBS) $(YAML_LIBS)
+
 $(BIN)/tools/%: tests/tools/%.c $(O)/libcove.a
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"

@@ -10,6 +10,9 @@ PKGS="$PKGS libsqlite3-dev libnftables-dev libmicrohttpd-dev libgnutls28-dev"
 # tar.gz; libarchive reads every tar flavour (PAX long names included) and
 # gzip, so coved checks an upload without a tar parser of its own.
 PKGS="$PKGS libarchive-dev"
+# The VMM test doubles (tests/tools/vmmdouble) read Firecracker's and Cloud
+# Hypervisor's published API documents, which are YAML.
+PKGS="$PKGS libyaml-dev"
 # Volumes are sparse ext4 images: libext2fs gives each a fresh UUID (mke2fs,
 # from e2fsprogs below, makes the blank they are copied from).
 PKGS="$PKGS libext2fs-dev"

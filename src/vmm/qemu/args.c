@@ -16,10 +16,7 @@
 #define QEMU_BINARY "qemu-system-x86_64"
 #define QEMU_SEARCH_DIRS "/usr/bin:/usr/local/bin:/usr/libexec:/opt/qemu/bin"
 
-static int add(struct qemu_args *a, struct cove_err *err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int add(struct qemu_args *a, struct cove_err *err, const char *fmt, ...)
+int qemu_args_add(struct qemu_args *a, struct cove_err *err, const char *fmt, ...)
 {
 	if (a->argc >= QEMU_MAX_ARGS)
 		return cove_errf(err, -E2BIG, "qemu: more than %d arguments", QEMU_MAX_ARGS);
@@ -59,7 +56,7 @@ static int add_opt_path(struct qemu_args *a, struct cove_err *err, const char *p
 		escaped[j++] = *p;
 	}
 	escaped[j] = '\0';
-	return add(a, err, "%s%s%s", prefix, escaped, suffix);
+	return qemu_args_add(a, err, "%s%s%s", prefix, escaped, suffix);
 }
 
 /* Guest RAM in a file: shared (snapshots write it) or a private
@@ -69,14 +66,14 @@ static int add_memory(const struct vmm_config *c, const struct qemu_paths *p, st
 {
 	/* Always a backend named "mem": a saved guest's RAM is restored by
 	 * that name, whatever backs it. */
-	int r = add(a, err, "-object");
+	int r = qemu_args_add(a, err, "-object");
 	/* Shares: virtiofsd maps guest RAM (handed over the vhost-user
 	 * socket), so it must be shared memory; with share=off the guest's
 	 * first I/O on a mount hangs (measured). */
 	if (!c->mem_file && c->nshares)
-		return r ?: add(a, err, "memory-backend-memfd,id=mem,size=%uM,share=on", c->mem_mib);
+		return r ?: qemu_args_add(a, err, "memory-backend-memfd,id=mem,size=%uM,share=on", c->mem_mib);
 	if (!c->mem_file)
-		return r ?: add(a, err, "memory-backend-ram,id=mem,size=%uM", c->mem_mib);
+		return r ?: qemu_args_add(a, err, "memory-backend-ram,id=mem,size=%uM", c->mem_mib);
 	char suffix[64];
 	snprintf(suffix, sizeof(suffix), ",size=%uM,share=%s", c->mem_mib, c->mem_shared ? "on" : "off");
 	return r ?: add_opt_path(a, err, "memory-backend-file,id=mem,mem-path=", p->mem_file, suffix);
@@ -88,8 +85,8 @@ static int add_incoming(const struct vmm_config *c, struct qemu_args *a, struct 
 {
 	if (!c->restore_state)
 		return 0;
-	int r = add(a, err, "-incoming");
-	return r ?: add(a, err, "defer");
+	int r = qemu_args_add(a, err, "-incoming");
+	return r ?: qemu_args_add(a, err, "defer");
 }
 
 static int add_machine(const struct vmm_config *c, enum vmm_accel accel, struct qemu_args *a, struct cove_err *err)
@@ -99,21 +96,21 @@ static int add_machine(const struct vmm_config *c, enum vmm_accel accel, struct 
 	 * HPET) the guest kernel cannot calibrate the TSC under TCG and hangs.
 	 * acpi=on lets system_powerdown reach the
 	 * guest as a power-button press (ACPI GED) and lets it power off. */
-	r = r ?: add(a, err, "-machine");
-	r = r ?: add(a, err, "microvm,accel=%s,acpi=on,memory-backend=mem", accel == VMM_ACCEL_KVM ? "kvm" : "tcg");
-	r = r ?: add(a, err, "-cpu");
-	r = r ?: add(a, err, accel == VMM_ACCEL_KVM ? "host" : "max");
-	r = r ?: add(a, err, "-smp");
-	r = r ?: add(a, err, "%u", c->vcpus);
-	r = r ?: add(a, err, "-m");
-	r = r ?: add(a, err, "%uM", c->mem_mib);
+	r = r ?: qemu_args_add(a, err, "-machine");
+	r = r ?: qemu_args_add(a, err, "microvm,accel=%s,acpi=on,memory-backend=mem", accel == VMM_ACCEL_KVM ? "kvm" : "tcg");
+	r = r ?: qemu_args_add(a, err, "-cpu");
+	r = r ?: qemu_args_add(a, err, accel == VMM_ACCEL_KVM ? "host" : "max");
+	r = r ?: qemu_args_add(a, err, "-smp");
+	r = r ?: qemu_args_add(a, err, "%u", c->vcpus);
+	r = r ?: qemu_args_add(a, err, "-m");
+	r = r ?: qemu_args_add(a, err, "%uM", c->mem_mib);
 	/* microvm's virtio-mmio is legacy (version 1) by default, which
 	 * libvhost-user refuses (virtiofsd panics: "virtio legacy devices
 	 * aren't supported"). Machine-wide, so only with shares: the device
 	 * state of every other VM stays what its snapshots were made with. */
 	if (c->nshares) {
-		r = r ?: add(a, err, "-global");
-		r = r ?: add(a, err, "virtio-mmio.force-legacy=false");
+		r = r ?: qemu_args_add(a, err, "-global");
+		r = r ?: qemu_args_add(a, err, "virtio-mmio.force-legacy=false");
 	}
 	return r;
 }
@@ -125,10 +122,10 @@ static int add_shares(const struct vmm_config *c, const struct qemu_paths *p, st
 {
 	int r = 0;
 	for (size_t i = 0; r == 0 && i < c->nshares; i++) {
-		r = r ?: add(a, err, "-chardev");
-		r = r ?: add(a, err, "socket,id=vfs%zu,fd=%d", i, p->share_fds[i]);
-		r = r ?: add(a, err, "-device");
-		r = r ?: add(a, err, "vhost-user-fs-device,chardev=vfs%zu,tag=%s", i, c->shares[i].tag);
+		r = r ?: qemu_args_add(a, err, "-chardev");
+		r = r ?: qemu_args_add(a, err, "socket,id=vfs%zu,fd=%d", i, p->share_fds[i]);
+		r = r ?: qemu_args_add(a, err, "-device");
+		r = r ?: qemu_args_add(a, err, "vhost-user-fs-device,chardev=vfs%zu,tag=%s", i, c->shares[i].tag);
 	}
 	return r;
 }
@@ -137,27 +134,27 @@ static int add_devices(const struct vmm_config *c, const struct qemu_paths *p, s
 		       struct cove_err *err)
 {
 	int r = 0;
-	r = r ?: add(a, err, "-drive");
+	r = r ?: qemu_args_add(a, err, "-drive");
 	if (c->disk_overlay)
 		r = r ?: add_opt_path(a, err, "id=rootfs,file=", p->disk, ",format=qcow2,if=none,cache=writeback");
 	else
 		r = r ?: add_opt_path(a, err, "id=rootfs,file=", p->rootfs,
 				      c->rootfs_persist ? ",format=raw,if=none,cache=writeback"
 							: ",format=raw,if=none,cache=writeback,snapshot=on");
-	r = r ?: add(a, err, "-device");
-	r = r ?: add(a, err, "virtio-blk-device,drive=rootfs");
+	r = r ?: qemu_args_add(a, err, "-device");
+	r = r ?: qemu_args_add(a, err, "virtio-blk-device,drive=rootfs");
 	if (c->tap_fd >= 0) {
-		r = r ?: add(a, err, "-netdev");
-		r = r ?: add(a, err, "tap,id=net0,fd=%d", p->tap_fd);
-		r = r ?: add(a, err, "-device");
-		r = r ?: add(a, err, "virtio-net-device,netdev=net0,mac=%s", c->net.mac);
+		r = r ?: qemu_args_add(a, err, "-netdev");
+		r = r ?: qemu_args_add(a, err, "tap,id=net0,fd=%d", p->tap_fd);
+		r = r ?: qemu_args_add(a, err, "-device");
+		r = r ?: qemu_args_add(a, err, "virtio-net-device,netdev=net0,mac=%s", c->net.mac);
 	}
 	/* Entropy from the host (QEMU's getrandom(), no device node to open),
 	 * so the guest's first getrandom() does not wait. */
-	r = r ?: add(a, err, "-object");
-	r = r ?: add(a, err, "rng-builtin,id=rng0");
-	r = r ?: add(a, err, "-device");
-	r = r ?: add(a, err, "virtio-rng-device,rng=rng0");
+	r = r ?: qemu_args_add(a, err, "-object");
+	r = r ?: qemu_args_add(a, err, "rng-builtin,id=rng0");
+	r = r ?: qemu_args_add(a, err, "-device");
+	r = r ?: qemu_args_add(a, err, "virtio-rng-device,rng=rng0");
 	return r ?: add_shares(c, p, a, err);
 }
 
@@ -191,37 +188,37 @@ int qemu_build_args(const struct vmm_config *c, enum vmm_accel accel, const stru
 	    (size_t)snprintf(cmdline + used, sizeof(cmdline) - used, " %s", c->extra_cmdline) >= sizeof(cmdline) - used)
 		return cove_errf(err, -ENAMETOOLONG, "qemu: kernel command line too long");
 	*a = (struct qemu_args){ 0 };
-	r = r ?: add(a, err, "%s", p->binary);
-	r = r ?: add(a, err, "-name");
-	r = r ?: add(a, err, "cove-%s", c->id);
-	r = r ?: add(a, err, "-nodefaults");
-	r = r ?: add(a, err, "-no-user-config");
-	r = r ?: add(a, err, "-display");
-	r = r ?: add(a, err, "none");
-	r = r ?: add(a, err, "-no-reboot");
+	r = r ?: qemu_args_add(a, err, "%s", p->binary);
+	r = r ?: qemu_args_add(a, err, "-name");
+	r = r ?: qemu_args_add(a, err, "cove-%s", c->id);
+	r = r ?: qemu_args_add(a, err, "-nodefaults");
+	r = r ?: qemu_args_add(a, err, "-no-user-config");
+	r = r ?: qemu_args_add(a, err, "-display");
+	r = r ?: qemu_args_add(a, err, "none");
+	r = r ?: qemu_args_add(a, err, "-no-reboot");
 	/* QEMU's own seccomp filter: no new privileges, no spawning helpers. */
-	r = r ?: add(a, err, "-sandbox");
-	r = r ?: add(a, err, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
+	r = r ?: qemu_args_add(a, err, "-sandbox");
+	r = r ?: qemu_args_add(a, err, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
 	r = r ?: add_machine(c, accel, a, err);
 	r = r ?: add_memory(c, p, a, err);
 	r = r ?: add_incoming(c, a, err);
-	r = r ?: add(a, err, "-kernel");
-	r = r ?: add(a, err, "%s", p->kernel);
-	r = r ?: add(a, err, "-append");
-	r = r ?: add(a, err, "%s", cmdline);
+	r = r ?: qemu_args_add(a, err, "-kernel");
+	r = r ?: qemu_args_add(a, err, "%s", p->kernel);
+	r = r ?: qemu_args_add(a, err, "-append");
+	r = r ?: qemu_args_add(a, err, "%s", cmdline);
 	r = r ?: add_devices(c, p, a, err);
 	/* The console is a socket Cove listens on and reads (vmm/console.h):
 	 * without a client, QEMU drops the output; with one that reads
 	 * slowly, the serial port waits. QMP too is a listening socket it is
 	 * handed. */
-	r = r ?: add(a, err, "-chardev");
-	r = r ?: add(a, err, "socket,id=console,fd=%d,server=on,wait=off", p->console_fd);
-	r = r ?: add(a, err, "-serial");
-	r = r ?: add(a, err, "chardev:console");
-	r = r ?: add(a, err, "-chardev");
-	r = r ?: add(a, err, "socket,id=qmp,fd=%d,server=on,wait=off", p->qmp_fd);
-	r = r ?: add(a, err, "-mon");
-	r = r ?: add(a, err, "chardev=qmp,mode=control");
+	r = r ?: qemu_args_add(a, err, "-chardev");
+	r = r ?: qemu_args_add(a, err, "socket,id=console,fd=%d,server=on,wait=off", p->console_fd);
+	r = r ?: qemu_args_add(a, err, "-serial");
+	r = r ?: qemu_args_add(a, err, "chardev:console");
+	r = r ?: qemu_args_add(a, err, "-chardev");
+	r = r ?: qemu_args_add(a, err, "socket,id=qmp,fd=%d,server=on,wait=off", p->qmp_fd);
+	r = r ?: qemu_args_add(a, err, "-mon");
+	r = r ?: qemu_args_add(a, err, "chardev=qmp,mode=control");
 	if (r < 0)
 		qemu_args_clear(a);
 	return r;

@@ -53,6 +53,9 @@ struct qemu_paths {
 int qemu_build_args(const struct vmm_config *c, enum vmm_accel accel, const struct qemu_paths *paths,
 		    struct qemu_args *out, struct cove_err *err);
 void qemu_args_clear(struct qemu_args *a);
+/* Appends one argument formatted from fmt (-E2BIG past QEMU_MAX_ARGS). */
+int qemu_args_add(struct qemu_args *a, struct cove_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* Finds the QEMU binary: config override, PATH, then the usual locations. */
 int qemu_find_binary(const char *override, char *out, size_t len, struct cove_err *err);

@@ -1,0 +1,188 @@
+#!/bin/bash
+# The VMM test doubles (tests/tools/firecracker-double.c), run by hand as
+# root outside Cove: each in a scratch directory (its root for scratch files
+# and spec-violations, VMM_DOUBLE_ROOT) and in a network namespace of this
+# test's own with a TAP in it, driven with curl over its API socket through
+# a whole life on a real guest (configure, start, boot, pause, resume,
+# snapshot, kill, load in a new double, resume, power off and exit), and
+# the refusals: a request against the published API document is a 400 and
+# a line in spec-violations; a refusal of the state machine is a 400 and
+# none. Prints TAP.
+set -u
+build=${COVE_BUILD:-$(cd "$(dirname "$0")/../../build" && pwd)}
+. "$(dirname "$0")/../lib.sh"
+
+need_root
+need_guest "${COVE_ROOTFS:-}"
+fc=$build/bin/tools/firecracker-double
+khz=$("$build/bin/tools/host-tsc-khz") || skip_all "the host's TSC frequency is unknown"
+base=$(mktemp -d /tmp/cove-doubles.XXXXXX)
+ns=covd-$$
+pids=()
+cleanup() {
+    local p
+    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+    ip netns del "$ns" 2>/dev/null
+    rm -rf "$base"
+}
+trap cleanup EXIT
+ip netns add "$ns"
+ip netns exec "$ns" ip tuntap add dev dbltap0 mode tap
+ip netns exec "$ns" ip link set dbltap0 up
+
+# start_double DIR ID: a Firecracker double in DIR (its API socket DIR/api.sock,
+# its guest's console in DIR/console); sets double_pid.
+start_double() {
+    local dir=$1 id=$2
+    mkdir -p "$dir"
+    ip netns exec "$ns" env VMM_DOUBLE_ROOT="$dir" VMM_DOUBLE_ACCEL=tcg \
+        "$fc" --api-sock "$dir/api.sock" --id "$id" --level Info >"$dir/console" 2>"$dir/stderr" &
+    double_pid=$!
+    pids+=("$double_pid")
+    for _ in $(seq 1 100); do [ -S "$dir/api.sock" ] && return 0; sleep 0.05; done
+    return 1
+}
+# api DIR METHOD PATH [BODY]: prints the response body, then the status on a line of its own.
+api() {
+    curl -s --max-time 120 -w '\n%{http_code}\n' --unix-socket "$1/api.sock" -X "$2" "http://localhost$3" \
+        ${4:+-H 'Content-Type: application/json' -d "$4"}
+}
+status_of() { tail -1 <<<"$1"; }
+violations() { [ -f "$1/spec-violations" ] && wc -l <"$1/spec-violations" || echo 0; }
+# wait_console DIR PATTERN SECONDS
+wait_console() {
+    for _ in $(seq 1 $(($3 * 10))); do grep -q "$2" "$1/console" 2>/dev/null && return 0; sleep 0.1; done
+    return 1
+}
+wait_exit() { # wait_exit PID SECONDS
+    for _ in $(seq 1 $(($2 * 10))); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+    return 1
+}
+
+# --- the command line ---
+out=$("$fc" --version)
+check "firecracker-double --version prints the real format" "$([ "$out" = "Firecracker v1.14.4" ]; echo $?)" "$out"
+"$fc" --no-such-option >/dev/null 2>"$base/usage"
+check "an unknown option is refused with status 1" "$([ $? = 1 ] && grep -q 'no-such-option' "$base/usage"; echo $?)"
+
+# --- a whole life ---
+one=$base/one
+cp --sparse=always "$COVE_ROOTFS" "$base/rootfs"
+start_double "$one" fc-one
+check "the double binds its API socket" $?
+out=$(api "$one" GET /)
+check "GET / answers InstanceInfo, not started" \
+    "$(grep -q '"state":"Not started"' <<<"$out" && grep -q '"id":"fc-one"' <<<"$out"; echo $?)" "$out"
+args="console=ttyS0 panic=-1 root=/dev/vda rootfstype=ext4 rw init=/sbin/cove-init"
+args="$args ip=10.77.0.2::10.77.0.1:255.255.255.0:fc-one:eth0:off tsc=reliable tsc_early_khz=$khz"
+ok_all=0
+for req in "PUT /machine-config {\"vcpu_count\":1,\"mem_size_mib\":256}" \
+    "PUT /boot-source {\"kernel_image_path\":\"$COVE_KERNEL\",\"boot_args\":\"$args\"}" \
+    "PUT /drives/rootfs {\"drive_id\":\"rootfs\",\"path_on_host\":\"$base/rootfs\",\"is_root_device\":true,\"is_read_only\":false}" \
+    "PUT /network-interfaces/eth0 {\"iface_id\":\"eth0\",\"host_dev_name\":\"dbltap0\",\"guest_mac\":\"06:00:0a:4d:00:02\"}" \
+    "PUT /entropy {}"; do
+    read -r m p b <<<"$req"
+    out=$(api "$one" "$m" "$p" "$b")
+    [ "$(status_of "$out")" = 204 ] || { ok_all=1; echo "# $m $p: $out"; }
+done
+check "the guest is configured (machine, boot source, drive, network, entropy)" $ok_all
+out=$(api "$one" PUT /snapshot/create '{"snapshot_path":"/x","mem_file_path":"/y"}')
+check "snapshot/create before start is refused (400), no spec violation" \
+    "$([ "$(status_of "$out")" = 400 ] && [ "$(violations "$one")" = 0 ]; echo $?)" "$out"
+out=$(api "$one" PUT /actions '{"action_type":"InstanceStart"}')
+check "InstanceStart" "$([ "$(status_of "$out")" = 204 ]; echo $?)" "$out"
+wait_console "$one" "Linux version" 60
+check "the guest kernel boots (Linux version on the console)" $? "$(tail -3 "$one/console")"
+seen=$(tr -d '\r' <"$one/console" | sed -n 's/.*Kernel command line: //p')
+check "the guest sees exactly the boot_args sent" "$([ "$seen" = "$args" ]; echo $?)" "$seen"
+wait_console "$one" "cove-init" 120
+check "cove-init runs in the guest" $? "$(tail -3 "$one/console")"
+# The agent listening: init is past its start-up (it watches the power
+# button from then on), so the snapshot below is of a settled guest.
+wait_console "$one" "cove-agent: listening" 120
+check "the guest agent starts" $? "$(tail -3 "$one/console")"
+out=$(api "$one" GET /)
+check "GET / says Running" "$(grep -q '"state":"Running"' <<<"$out"; echo $?)" "$out"
+
+# --- refusals ---
+before=$(violations "$one")
+out=$(api "$one" PUT /boot-source "{\"kernel_image_path\":\"$COVE_KERNEL\"}")
+check "a pre-boot resource after start: 400, Firecracker's message, no spec violation" \
+    "$([ "$(status_of "$out")" = 400 ] && grep -q 'not supported after starting' <<<"$out" &&
+        [ "$(violations "$one")" = "$before" ]; echo $?)" "$out"
+out=$(api "$one" PUT /machine-config '{"vcpu_count":"one","mem_size_mib":256}')
+check "a body against the document: 400 with fault_message and a spec violation" \
+    "$([ "$(status_of "$out")" = 400 ] && grep -q fault_message <<<"$out" &&
+        grep -q '^SPEC VIOLATION: PUT /machine-config: body.vcpu_count: expected integer' "$one/spec-violations"; echo $?)" \
+    "$out"
+out=$(api "$one" PUT /no-such-path '{}')
+check "an unknown path: 400 and a spec violation" \
+    "$([ "$(status_of "$out")" = 400 ] && grep -q '^SPEC VIOLATION: PUT /no-such-path: ' "$one/spec-violations"; echo $?)" "$out"
+out=$(api "$one" PATCH /vm '{"state":"Paused","when":"now"}')
+check "an unknown field: 400 and a spec violation" \
+    "$([ "$(status_of "$out")" = 400 ] && grep -q "unknown property 'when'" "$one/spec-violations"; echo $?)" "$out"
+grep -q 'SPEC VIOLATION: PATCH /vm' "$one/stderr"
+check "spec violations go to stderr too" $?
+out=$(api "$one" PUT /snapshot/create "{\"snapshot_path\":\"$base/state\",\"mem_file_path\":\"$base/mem\"}")
+check "snapshot/create while running is refused (400), no spec violation" \
+    "$([ "$(status_of "$out")" = 400 ] && [ "$(violations "$one")" = 3 ]; echo $?)" "$out"
+
+# --- pause, resume, snapshot ---
+out=$(api "$one" PATCH /vm '{"state":"Paused"}')
+check "PATCH /vm Paused" "$([ "$(status_of "$out")" = 204 ] && api "$one" GET / | grep -q '"state":"Paused"'; echo $?)" "$out"
+out=$(api "$one" PATCH /vm '{"state":"Resumed"}')
+check "PATCH /vm Resumed" "$([ "$(status_of "$out")" = 204 ] && api "$one" GET / | grep -q '"state":"Running"'; echo $?)" "$out"
+api "$one" PATCH /vm '{"state":"Paused"}' >/dev/null
+out=$(api "$one" PUT /snapshot/create '{"snapshot_type":"Diff","snapshot_path":"/x","mem_file_path":"/y"}')
+check "a Diff snapshot without dirty tracking is refused" \
+    "$([ "$(status_of "$out")" = 400 ] && grep -q track_dirty_pages <<<"$out"; echo $?)" "$out"
+out=$(api "$one" PUT /snapshot/create \
+    "{\"snapshot_type\":\"Full\",\"snapshot_path\":\"$base/state\",\"mem_file_path\":\"$base/mem\"}")
+check "snapshot/create while paused writes the state and memory files" \
+    "$([ "$(status_of "$out")" = 204 ] && [ -s "$base/state" ] && [ -s "$base/mem" ]; echo $?)" "$out"
+size=$(stat -c %s "$base/mem") used=$(($(stat -c %b "$base/mem") * 512))
+check "the memory file is the guest's RAM, sparse ($used of $size bytes)" \
+    "$([ "$size" = $((256 << 20)) ] && [ "$used" -lt "$size" ]; echo $?)"
+kill -9 "$double_pid"
+wait "$double_pid" 2>/dev/null
+wait_exit "$double_pid" 10
+check "the first double is killed" $?
+
+# --- load in a new double ---
+two=$base/two
+start_double "$two" fc-two
+out=$(api "$two" PUT /logger '{"level":"Info"}')
+out=$(api "$two" PUT /snapshot/load \
+    "{\"snapshot_path\":\"$base/state\",\"mem_backend\":{\"backend_type\":\"File\",\"backend_path\":\"$base/mem\"},\"resume_vm\":false}")
+check "snapshot/load on a fresh double (after the logger)" "$([ "$(status_of "$out")" = 204 ]; echo $?)" "$out"
+out=$(api "$two" GET /)
+check "the loaded guest is Paused" "$(grep -q '"state":"Paused"' <<<"$out"; echo $?)" "$out"
+out=$(api "$two" PATCH /vm '{"state":"Resumed"}')
+check "the loaded guest resumes" "$([ "$(status_of "$out")" = 204 ]; echo $?)" "$out"
+three=$base/three
+start_double "$three" fc-three
+api "$three" PUT /machine-config '{"vcpu_count":1,"mem_size_mib":128}' >/dev/null
+out=$(api "$three" PUT /snapshot/load \
+    "{\"snapshot_path\":\"$base/state\",\"mem_backend\":{\"backend_type\":\"File\",\"backend_path\":\"$base/mem\"}}")
+check "snapshot/load after configuring is refused (400), no spec violation" \
+    "$([ "$(status_of "$out")" = 400 ] && grep -q 'not allowed after configuring' <<<"$out" &&
+        [ "$(violations "$three")" = 0 ]; echo $?)" "$out"
+out=$(api "$three" PUT /snapshot/load '{"mem_backend":{"backend_type":"File","backend_path":"/m"}}')
+check "snapshot/load without snapshot_path: a spec violation" \
+    "$([ "$(status_of "$out")" = 400 ] && [ "$(violations "$three")" = 1 ]; echo $?)" "$out"
+kill "$double_pid" 2>/dev/null
+
+# --- power off ---
+out=$(api "$two" PUT /actions '{"action_type":"SendCtrlAltDel"}')
+check "SendCtrlAltDel (a power button for the guest)" "$([ "$(status_of "$out")" = 204 ]; echo $?)" "$out"
+two_pid=${pids[1]}
+wait_exit "$two_pid" 90
+check "the guest powers off and the double exits" $? "$(tail -5 "$two/console")"
+if kill -0 "$two_pid" 2>/dev/null; then
+    kill -9 "$two_pid"
+    not_ok "it exits with status 0" "still running"
+else
+    wait "$two_pid" 2>/dev/null
+    check "it exits with status 0" $?
+fi
+echo "1..$n"

@@ -1,0 +1,28 @@
+/* What the VMM test doubles (tests/tools/firecracker-double.c,
+ * cloud-hypervisor-double.c) share: the published API documents they check
+ * every request against (tests/data, built into the binaries: a confined
+ * VMM sees no repository), the record of spec violations, and the pieces
+ * in openapi.h, http.h and guest.h. */
+#ifndef COVE_TESTS_VMMDOUBLE_H
+#define COVE_TESTS_VMMDOUBLE_H
+
+#include <stddef.h>
+
+#include "guest.h"
+#include "http.h"
+#include "openapi.h"
+
+/* tests/data/firecracker-swagger.yaml */
+extern const char vmmdouble_firecracker_yaml[];
+extern const char vmmdouble_firecracker_yaml_end[];
+
+/* A request the API document refuses: one line
+ * "SPEC VIOLATION: METHOD PATH: reason" to stderr and appended to
+ * spec-violations in the double's root (guest_root()), where a test reads
+ * it (through /proc/PID/root for a confined double). */
+void vmmdouble_spec_violation(const char *method, const char *path, const char *reason);
+
+/* A JSON body for a response, malloc'd (NULL when out of memory). */
+char *vmmdouble_fault(const char *key, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif
