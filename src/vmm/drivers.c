@@ -7,9 +7,13 @@
 
 #include "common/cleanup.h"
 #include "vmm/internal.h"
+#include "vmm/fc/fc.h"
 #include "vmm/qemu/qemu.h"
 
-static const struct vmm_driver *const drivers[] = { &vmm_driver_qemu };
+static const struct vmm_driver *const drivers[] = {
+	&vmm_driver_qemu,
+	&vmm_driver_firecracker,
+};
 
 const struct vmm_driver *vmm_driver_find(const char *name)
 {

@@ -1,0 +1,16 @@
+/* Shared by fc.c and snapshot.c only: the driver's API connection. */
+#ifndef COVE_VMM_FC_FC_INTERNAL_H
+#define COVE_VMM_FC_FC_INTERNAL_H
+
+#include "vmm/fc/fc.h"
+#include "vmm/rest/rest.h"
+
+struct vmm;
+
+/* The VMM's API connection; NULL (err filled) when it has none. */
+struct rest *fc_api(struct vmm *vm, struct cove_err *err);
+/* METHOD path with body (borrowed; NULL for a request with one means the
+ * caller ran out of memory making it). */
+int fc_call(struct vmm *vm, const char *method, const char *path, json_t *body, json_t **reply, struct cove_err *err);
+
+#endif
