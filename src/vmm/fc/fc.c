@@ -32,33 +32,7 @@
 
 #define FC_BINARY "firecracker"
 #define FC_SEARCH_DIRS "/usr/local/bin:/usr/bin"
-/* Its API answers in milliseconds; a snapshot load maps the memory file. */
-#define API_TIMEOUT_MS 10000
-/* Firecracker makes its socket before anything else. */
-#define API_CONNECT_TIMEOUT_MS 10000
 #define EARLY_EXIT_WAIT_MS 1000
-
-struct fc {
-	struct rest *api;
-};
-
-struct rest *fc_api(struct vmm *vm, struct cove_err *err)
-{
-	struct fc *f = vm->driver_data;
-	if (!f || !f->api)
-		cove_errf(err, -ENOTCONN, "firecracker %s: no API connection", vm->cfg.c.id);
-	return f ? f->api : NULL;
-}
-
-int fc_call(struct vmm *vm, const char *method, const char *path, json_t *body, json_t **reply, struct cove_err *err)
-{
-	struct rest *api = fc_api(vm, err);
-	if (!api)
-		return -ENOTCONN;
-	if (!body && strcmp(method, "GET") != 0)
-		return cove_errf(err, -ENOMEM, "firecracker: out of memory");
-	return rest_call(api, method, path, body, reply, API_TIMEOUT_MS, err);
-}
 
 int fc_find_binary(const char *override, char *out, size_t len, struct cove_err *err)
 {
@@ -218,17 +192,6 @@ static int restore(struct vmm *vm, const struct boot_files *f, struct cove_err *
 	return r < 0 ? cove_err_prefix(err, "restore %s from %s", vm->cfg.c.id, vm->cfg.c.restore_state) : 0;
 }
 
-static int connect_api(struct vmm *vm, struct cove_err *err)
-{
-	char sock[PATH_MAX + 16];
-	snprintf(sock, sizeof(sock), "%s/" FC_API_SOCK, vm->dir);
-	struct fc *f = calloc(1, sizeof(*f));
-	if (!f)
-		return cove_errf(err, -ENOMEM, "firecracker: out of memory");
-	vm->driver_data = f;
-	return rest_open("firecracker", sock, vm->pidfd, API_CONNECT_TIMEOUT_MS, &f->api, err);
-}
-
 static int fc_boot(struct vmm *vm, struct cove_err *err)
 {
 	const struct vmm_config *c = &vm->cfg.c;
@@ -248,7 +211,7 @@ static int fc_boot(struct vmm *vm, struct cove_err *err)
 		return cove_errf(err, -ENOMEM, "firecracker: out of memory");
 	r = boot_files(vm, f, err);
 	r = r ?: launch(vm, binary, f, err);
-	r = r ?: connect_api(vm, err);
+	r = r ?: fc_api_open(vm, err);
 	if (r == -ECHILD || (r < 0 && vm->pidfd >= 0 && proc_pidfd_wait(vm->pidfd, EARLY_EXIT_WAIT_MS) == 1)) {
 		free(f);
 		return vmm_report_early_exit(vm, err);
@@ -266,7 +229,7 @@ static int fc_boot(struct vmm *vm, struct cove_err *err)
 
 static int fc_attach(struct vmm *vm, struct cove_err *err)
 {
-	int r = connect_api(vm, err);
+	int r = fc_api_open(vm, err);
 	json_t *info = NULL;
 	r = r ?: fc_call(vm, "GET", "/", NULL, &info, err);
 	if (r == 0 && fc_instance_state(info, &vm->state) < 0) {
@@ -306,15 +269,6 @@ static int fc_request_poweroff(struct vmm *vm, struct cove_err *err)
 	return r;
 }
 
-static void fc_release(struct vmm *vm)
-{
-	struct fc *f = vm->driver_data;
-	if (f)
-		rest_close(f->api);
-	free(f);
-	vm->driver_data = NULL;
-}
-
 static int fc_disk_create(const char *path, enum vmm_disk_file file, uint64_t size, struct cove_err *err)
 {
 	(void)file;
@@ -336,5 +290,5 @@ const struct vmm_driver vmm_driver_firecracker = {
 	.disk_create = fc_disk_create,
 	.disk_flatten = vmm_raw_disk_flatten,
 	.version = fc_version,
-	.release = fc_release,
+	.release = fc_api_close,
 };

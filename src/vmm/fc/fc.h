@@ -3,6 +3,7 @@
  * on a unix socket it makes in a directory of its own. Its files:
  *   fc.c        the driver (struct vmm_driver): boot, restore, attach,
  *               pause, resume, power-off
+ *   api.c       its API connection (REST over the unix socket)
  *   snapshot.c  saves: Firecracker's state and memory files mapped onto
  *               Cove's (struct vmm_snapshot_files)
  *   requests.c  the request bodies, the version and the save plan; pure,
