@@ -23,7 +23,7 @@ else
     skip_all "neither firecracker with a usable KVM nor build/bin/tools/firecracker-double"
 fi
 base=$(mktemp -d /tmp/cove-driver-fc.XXXXXX)
-export COVE_RUN_DIR=$base/run COVE_LOG_DIR=$base/log COVE_STATE_DIR=$base/state COVE_VMM_BINARY=$fc
+export COVE_RUN_DIR=$base/run COVE_LOG_DIR=$base/log COVE_STATE_DIR=$base/state COVE_QEMU=$fc  # COVE_QEMU: the VMM binary, whichever driver (common/env.c)
 cleanup() {
     "$cove" net gc --pool >/dev/null 2>&1
     rm -rf "$base"
