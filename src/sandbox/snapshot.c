@@ -133,7 +133,7 @@ static int make_in(const struct sandbox_config *c, const char *tmp, struct cove_
 	if (stat(c->rootfs, &st) < 0)
 		return cove_errno(err, -errno, "snapshot: image %s", c->rootfs);
 	snprintf(path, sizeof(path), "%s/%s", tmp, vmm_disk_name(c->vmm_driver, VMM_DISK_LAYER));
-	if ((r = vmm_disk_create(NULL, path, VMM_DISK_LAYER, (uint64_t)st.st_size, err)) < 0)
+	if ((r = vmm_disk_create(c->vmm_driver, path, VMM_DISK_LAYER, (uint64_t)st.st_size, err)) < 0)
 		return r;
 	struct sandbox *sb = NULL;
 	int64_t t0 = now_us();
@@ -154,7 +154,7 @@ static int make_in(const struct sandbox_config *c, const char *tmp, struct cove_
 	if (r < 0)
 		return r;
 	snprintf(path, sizeof(path), "%s/%s", tmp, vmm_disk_name(c->vmm_driver, VMM_DISK_OVERLAY));
-	if ((r = vmm_disk_create(NULL, path, VMM_DISK_OVERLAY, (uint64_t)st.st_size, err)) < 0)
+	if ((r = vmm_disk_create(c->vmm_driver, path, VMM_DISK_OVERLAY, (uint64_t)st.st_size, err)) < 0)
 		return r;
 	snprintf(path, sizeof(path), "%s/" SNAPSHOT_MEMORY, tmp);
 	_cleanup_close_ int mem = open(path, O_RDONLY | O_CLOEXEC);

@@ -187,7 +187,11 @@ int vmm_config_validate(const struct vmm_config *c, struct cove_err *err)
 	r = check_file("kernel", c->kernel, err);
 	if (r < 0)
 		return r;
-	if (c->restore_state && (r = check_file("restore_state", c->restore_state, err)) < 0)
+	/* A driver that saves a state as several files makes it a directory
+	 * (struct vmm_snapshot_files). */
+	struct stat st;
+	if (c->restore_state && !(stat(c->restore_state, &st) == 0 && S_ISDIR(st.st_mode)) &&
+	    (r = check_file("restore_state", c->restore_state, err)) < 0)
 		return r;
 	if (c->disk_layer && !c->disk_overlay)
 		return cove_errf(err, -EINVAL, "config: a disk_layer needs a disk_overlay over it");

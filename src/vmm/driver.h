@@ -146,7 +146,8 @@ struct vmm {
 	bool tap_by_name; /* the VMM opens its TAP by name (vmm_tap_by_name) */
 };
 
-/* A host file made visible inside the VMM's work directory. */
+/* A host file (or directory: a place for files the VMM makes) made
+ * visible inside the VMM's work directory. */
 struct vmm_bind {
 	const char *source;
 	const char *name; /* file name inside the work directory */
@@ -219,6 +220,29 @@ int vmm_unix_connect(const char *path, int pidfd, int timeout_ms, struct cove_er
  * TAP takes one queue at a time (the VMM's attach would get EBUSY). Call
  * before vmm_launch: its jail then gets /dev/net/tun. (tap.c) */
 int vmm_tap_by_name(struct vmm *vm, char name[16], struct cove_err *err);
+
+/* The file the running VMM has as name in its work directory, as this
+ * process reaches it: through /proc/PID/root, its mount namespace.
+ * (launch.c) */
+int vmm_host_path(const struct vmm *vm, const char *name, char *out, size_t len, struct cove_err *err);
+
+/* Raw disk layers (rawdisk.c), for drivers whose drives are raw files: a
+ * layer or overlay is a whole raw image; made empty it has no bytes and
+ * stands for the image it is over. */
+/* An empty layer or overlay at path (replacing one there). */
+int vmm_raw_disk_create(const char *path, struct cove_err *err);
+/* The first of chain[0..n) (NULL entries skipped) that has bytes: the
+ * image the chain stands for; NULL: none. */
+const char *vmm_raw_disk_image(const char *const *chain, size_t n);
+/* A new file at to with from's data: FICLONE (a reflink), else copied
+ * extent by extent (SEEK_DATA/SEEK_HOLE), holes kept; durable: fsynced. */
+int vmm_raw_clone(const char *from, const char *to, bool durable, struct cove_err *err);
+/* An empty file at path filled in place with the image under it
+ * (vmm_raw_disk_image of under); one with bytes is left as it is. */
+int vmm_raw_disk_fill(const char *path, const char *const *under, size_t n, struct cove_err *err);
+/* vmm_disk_flatten for raw layers: a copy of the image the chain stands for. */
+int vmm_raw_disk_flatten(const char *rootfs, const char *layer, const char *own, const char *out,
+			 struct cove_err *err);
 
 /* The host's TSC frequency in kHz (0 if unknown); see tsc.c. */
 unsigned vmm_host_tsc_khz(void);

@@ -55,6 +55,7 @@ struct child_plan {
 	size_t ncgroup_fds;
 	const char *hide_mounts;
 	char bind_targets[MAX_BINDS][PATH_MAX];
+	bool bind_dirs[MAX_BINDS]; /* the source is a directory: bound on a directory */
 	const struct vmm_jail_plan *jail; /* NULL: not confined */
 };
 
@@ -92,10 +93,15 @@ static int child_bind_files(const struct child_plan *p, struct spawn_failure *f)
 {
 	for (size_t i = 0; i < p->spec->nbinds; i++) {
 		const struct vmm_bind *b = &p->spec->binds[i];
-		int fd = open(p->bind_targets[i], O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
-		if (fd < 0)
-			return step_failed(f, STEP_BIND_TARGET, (int)i);
-		close(fd);
+		if (p->bind_dirs[i]) {
+			if (mkdir(p->bind_targets[i], 0700) < 0)
+				return step_failed(f, STEP_BIND_TARGET, (int)i);
+		} else {
+			int fd = open(p->bind_targets[i], O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+			if (fd < 0)
+				return step_failed(f, STEP_BIND_TARGET, (int)i);
+			close(fd);
+		}
 		if (mount(b->source, p->bind_targets[i], NULL, MS_BIND, NULL) < 0)
 			return step_failed(f, STEP_BIND, (int)i);
 		if (b->access == VMM_BIND_READ && mount(NULL, p->bind_targets[i], NULL,
@@ -162,6 +168,10 @@ static int plan_binds(struct child_plan *p, struct cove_err *err)
 		int n = snprintf(p->bind_targets[i], PATH_MAX, "%s/%s", p->work_dir, name);
 		if (n < 0 || n >= PATH_MAX)
 			return cove_errf(err, -ENAMETOOLONG, "launch: path %s/%s too long", p->work_dir, name);
+		/* A directory (a driver's own, for files its VMM makes) is
+		 * bound on a directory; the rest on files. */
+		struct stat st;
+		p->bind_dirs[i] = stat(p->spec->binds[i].source, &st) == 0 && S_ISDIR(st.st_mode);
 	}
 	return 0;
 }
@@ -187,6 +197,14 @@ int vmm_root_path(const struct vmm *vm, const char *name, char buf[PATH_MAX])
 {
 	int n = snprintf(buf, PATH_MAX, "%s/%s", vm->confined ? "" : vm->work_dir, name);
 	return n < 0 || n >= PATH_MAX ? -ENAMETOOLONG : 0;
+}
+
+int vmm_host_path(const struct vmm *vm, const char *name, char *out, size_t len, struct cove_err *err)
+{
+	if (snprintf(out, len, "/proc/%d/root%s/%s", (int)vm->identity.pid, vm->confined ? "" : vm->work_dir, name) >=
+	    (int)len)
+		return cove_errf(err, -ENAMETOOLONG, "path of %s in the VMM of %s too long", name, vm->cfg.c.id);
+	return 0;
 }
 
 /* The files handed to a confined VMM made openable by it, and the plan of

@@ -361,16 +361,6 @@ static int save_disk(struct vmm *vm, const char *path, struct cove_err *err)
 	return r;
 }
 
-/* The file the VMM has as name in its work directory, through its mount
- * namespace. */
-static int vmm_file(struct vmm *vm, const char *name, char *out, size_t len, struct cove_err *err)
-{
-	if (snprintf(out, len, "/proc/%d/root%s/%s", (int)vm->identity.pid, vm->confined ? "" : vm->work_dir, name) >=
-	    (int)len)
-		return cove_errf(err, -ENAMETOOLONG, "path of %s in the VMM of %s too long", name, vm->cfg.c.id);
-	return 0;
-}
-
 /* Links path to the file the VMM has as name in its work directory, bound
  * there from host_path, when the file at host_path is still that one: it
  * costs nothing, and holds the file whatever becomes of the template's copy.
@@ -379,7 +369,7 @@ static int vmm_file(struct vmm *vm, const char *name, char *out, size_t len, str
 static int link_vmm_file(struct vmm *vm, const char *name, const char *host_path, const char *path)
 {
 	char used[PATH_MAX + 64];
-	if (vmm_file(vm, name, used, sizeof(used), NULL) < 0 || !host_path || !fs_same_file(used, host_path))
+	if (vmm_host_path(vm, name, used, sizeof(used), NULL) < 0 || !host_path || !fs_same_file(used, host_path))
 		return -ESTALE;
 	return link(host_path, path) == 0 ? 0 : -errno;
 }
@@ -391,7 +381,7 @@ static int keep_file(struct vmm *vm, const char *name, const char *host_path, co
 		     struct cove_err *err)
 {
 	char used[PATH_MAX + 64];
-	int r = vmm_file(vm, name, used, sizeof(used), err);
+	int r = vmm_host_path(vm, name, used, sizeof(used), err);
 	if (r < 0 || link_vmm_file(vm, name, host_path, path) == 0)
 		return r;
 	if (access(used, F_OK) < 0)

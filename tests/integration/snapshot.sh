@@ -97,15 +97,15 @@ rm -rf "$base/templates/broken"
 # A template on a VMM this Cove has no driver for yet: refused before
 # anything is made, saying so (cove run, cove template snapshot, coved's
 # create: 501), and coved will not start on it.
-mkdir -p "$base/templates/tinyfc"
-cp "$base/templates/tiny/rootfs.ext4" "$base/templates/tiny/template.conf" "$base/templates/tinyfc/"
-echo vmm=firecracker >>"$base/templates/tinyfc/template.conf"
-"$cove" run --local --template tinyfc -- true 2>"$base/e1"; r1=$?
-"$cove" template snapshot tinyfc 2>"$base/e2"; r2=$?
-"$build/bin/coved" --vmm firecracker --state-dir "$base/state2" 2>"$base/e3"; r3=$?
-why="its driver is not built yet in this Cove (it has: qemu)"
-[ $r1 = 125 ] && grep -q "VMM 'firecracker': $why" "$base/e1" && [ $r2 != 0 ] && grep -q "$why" "$base/e2" &&
-    [ $r3 != 0 ] && grep -q "$why" "$base/e3" && [ ! -e "$base/templates/tinyfc/snapshot" ]
+mkdir -p "$base/templates/tinych"
+cp "$base/templates/tiny/rootfs.ext4" "$base/templates/tiny/template.conf" "$base/templates/tinych/"
+echo vmm=cloud-hypervisor >>"$base/templates/tinych/template.conf"
+"$cove" run --local --template tinych -- true 2>"$base/e1"; r1=$?
+"$cove" template snapshot tinych 2>"$base/e2"; r2=$?
+"$build/bin/coved" --vmm cloud-hypervisor --state-dir "$base/state2" 2>"$base/e3"; r3=$?
+why="its driver is not built yet in this Cove (it has: qemu, firecracker)"
+[ $r1 = 125 ] && grep -q "VMM 'cloud-hypervisor': $why" "$base/e1" && [ $r2 != 0 ] && grep -q "$why" "$base/e2" &&
+    [ $r3 != 0 ] && grep -q "$why" "$base/e3" && [ ! -e "$base/templates/tinych/snapshot" ]
 check "a template on a VMM without a driver here: cove run, snapshot and coved say so" $? \
     "$r1 $(cat "$base/e1")" "$r2 $(cat "$base/e2")" "$r3 $(cat "$base/e3")"
 
@@ -113,8 +113,8 @@ check "a template on a VMM without a driver here: cove run, snapshot and coved s
 start_coved "$base/coved.log" --api-key snap --templates "$base/templates" --net-pool 1 ||
     { echo "not ok - coved did not start"; cat "$base/coved.log"; exit 1; }
 export COVE_URL=$coved_url COVE_API_KEY=snap
-s=$(curl -s -o "$base/out" -w '%{http_code}' -H "X-API-KEY: snap" -d '{"templateID":"tinyfc"}' "$COVE_URL/sandboxes")
-[ "$s" = 501 ] && grep -q "template 'tinyfc': VMM 'firecracker': its driver is not built yet" "$base/out"
+s=$(curl -s -o "$base/out" -w '%{http_code}' -H "X-API-KEY: snap" -d '{"templateID":"tinych"}' "$COVE_URL/sandboxes")
+[ "$s" = 501 ] && grep -q "template 'tinych': VMM 'cloud-hypervisor': its driver is not built yet" "$base/out"
 check "... and coved's create of it is 501 naming the VMM" $? "$s $(cat "$base/out")"
 id=$("$cove" create --template tiny 2>"$base/err")
 out=$("$cove" exec "$id" -- sh -c 'echo via-coved')

@@ -57,7 +57,7 @@ static void test_mismatch_names_what(void **state)
 		assert_true(strncmp(vmm, "qemu ", 5) == 0 && vmm[5] >= '0' && vmm[5] <= '9');
 	else
 		assert_non_null(strstr(err.msg, "qemu"));
-	assert_int_equal(vmm_describe("firecracker", NULL, vmm, sizeof(vmm), &err), -EINVAL);
+	assert_int_equal(vmm_describe("no-such-vmm", NULL, vmm, sizeof(vmm), &err), -EINVAL);
 	fs_remove_tree(dir, NULL);
 }
 

@@ -3,8 +3,9 @@
  * It mounts the kernel file systems, brings up lo (eth0 is configured by the
  * kernel itself from ip= on the command line), starts the guest agent and
  * restarts it if it dies, reaps every orphan, and powers the VM off cleanly
- * on SIGTERM/SIGUSR2 or when the power button is pressed (the VMM's
- * system_powerdown arrives as an ACPI power-button key on /dev/input). */
+ * on SIGTERM/SIGUSR2/SIGINT or when the power button is pressed (QEMU's
+ * system_powerdown arrives as an ACPI power-button key on /dev/input;
+ * Firecracker's SendCtrlAltDel as Ctrl-Alt-Del, which is SIGINT). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -214,6 +215,10 @@ int main(void)
 		fprintf(stderr, "cove-init: must run as PID 1 (init= on the kernel command line)\n");
 		return 1;
 	}
+	/* Ctrl-Alt-Del (Firecracker's power-off request, on its i8042
+	 * keyboard) becomes SIGINT to PID 1, a power-off below, instead of
+	 * the kernel's immediate reboot. */
+	reboot(RB_DISABLE_CAD);
 	sigset_t mask;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);

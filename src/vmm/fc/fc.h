@@ -1,0 +1,101 @@
+/* The Firecracker driver: a VMM configured and controlled over its REST
+ * API (Firecracker's swagger, src/firecracker/swagger/firecracker.yaml),
+ * on a unix socket it makes in a directory of its own. Its files:
+ *   fc.c        the driver (struct vmm_driver): boot, restore, attach,
+ *               pause, resume, power-off
+ *   api.c       its API connection (REST over the unix socket)
+ *   snapshot.c  saves: Firecracker's state and memory files mapped onto
+ *               Cove's (struct vmm_snapshot_files)
+ *   requests.c  the request bodies, the version and the save plan; pure,
+ *               exposed here for unit tests
+ * Its drives are raw files: disk layers are raw images (vmm/rawdisk.c).
+ * The rest of Cove reaches it through vmm.h, by name ("firecracker"). */
+#ifndef COVE_VMM_FC_FC_H
+#define COVE_VMM_FC_FC_H
+
+#include <jansson.h>
+#include <limits.h>
+#include <stdbool.h>
+
+#include "vmm/vmm.h"
+
+struct vmm_driver;
+struct vmm_snapshot_files;
+struct vmm_snapshot_report;
+extern const struct vmm_driver vmm_driver_firecracker;
+
+/* Names in the VMM's work directory and, for the disk files, in template
+ * snapshots and saved sandboxes. */
+#define FC_KERNEL_NAME "kernel"
+#define FC_ROOTFS_NAME "rootfs"          /* its root drive, whichever file it is */
+#define FC_RESTORE_NAME "restore.vmstate" /* the state a restore loads */
+#define FC_RESTORE_MEMORY_NAME "restore.memory" /* the memory a restore maps, when not mem_file */
+#define FC_DISK_LAYER_NAME "layer.raw"
+#define FC_DISK_OVERLAY_NAME "overlay.raw"
+#define FC_DISK_OWN_NAME "disk.raw"
+/* RUN_DIR/ID/fc, bound at this name: the directory the VMM may write to
+ * (its API socket, the files of a save), on the host's file system. */
+#define FC_DIR_NAME "fc"
+#define FC_API_SOCK FC_DIR_NAME "/api.sock"
+/* A save's files, as Firecracker writes them in FC_DIR_NAME, and in a
+ * state directory. */
+#define FC_STATE_FILE "vmstate"
+#define FC_STATE_MEMORY "memory"
+
+/* The machine a boot configures (paths as the VMM opens them). */
+struct fc_machine {
+	unsigned vcpus, mem_mib;
+	const char *kernel, *boot_args;
+	const char *rootfs;
+	bool rootfs_read_only;
+	const char *tap;  /* the TAP's name; NULL: no network */
+	const char *mac;  /* the guest's MAC, with tap */
+};
+
+/* One request: PUT path body. */
+struct fc_request {
+	const char *path;
+	json_t *body;
+};
+#define FC_BOOT_REQUESTS 5
+/* The requests that configure and start a machine, in order (machine-
+ * config, boot-source, the root drive, the network interface if any,
+ * InstanceStart); the bodies are owned: fc_requests_clear. The count, or
+ * -ENOMEM. */
+int fc_boot_requests(const struct fc_machine *m, struct fc_request out[FC_BOOT_REQUESTS]);
+void fc_requests_clear(struct fc_request *r, int n);
+
+json_t *fc_action(const char *type);           /* PUT /actions */
+json_t *fc_vm_state(bool paused);              /* PATCH /vm */
+json_t *fc_snapshot_create(const char *state, const char *memory); /* PUT /snapshot/create, Full */
+/* PUT /snapshot/load over a File memory backend, resumed. */
+json_t *fc_snapshot_load(const char *state, const char *memory);
+/* GET /'s InstanceInfo state: Running, Paused; else -EPROTO. */
+int fc_instance_state(json_t *info, enum vmm_state *ret);
+
+/* "Firecracker v1.10.1" (its --version's first line) -> "1.10.1". */
+int fc_parse_version(const char *out, char *buf, size_t len);
+
+/* How a save maps onto Firecracker's two files (snapshot_path, the
+ * device state; mem_file_path, all of the RAM). */
+struct fc_save_plan {
+	/* Where the state ends: files->state itself (a file), or a
+	 * directory there holding FC_STATE_FILE and FC_STATE_MEMORY. */
+	bool state_dir;
+	/* Firecracker's mem_file_path goes: to the VMM's own memory file
+	 * (VMM_MEMORY_NAME, bound from a shared config.mem_file: a template
+	 * snapshot), to files->ram, or into the state directory. */
+	enum { FC_MEMORY_MEM_FILE, FC_MEMORY_RAM, FC_MEMORY_STATE } memory;
+	bool ram_in_state; /* what the report says: base_memory was not used */
+};
+void fc_save_plan(const struct vmm_snapshot_files *files, bool shared_mem_file, struct fc_save_plan *p);
+
+/* Finds the binary: override, PATH, /usr/local/bin, /usr/bin. */
+int fc_find_binary(const char *override, char *out, size_t len, struct cove_err *err);
+int fc_version(const char *binary, char *buf, size_t len, struct cove_err *err);
+
+/* snapshot.c: the driver's snapshot. */
+int fc_snapshot(struct vmm *vm, const struct vmm_snapshot_files *files, struct vmm_snapshot_report *report,
+		struct cove_err *err);
+
+#endif

@@ -1,0 +1,142 @@
+/* Raw disk layers, for VMMs whose drives are raw files only (Firecracker;
+ * driver.h): every file of a chain is a whole raw image. One made empty
+ * (vmm_raw_disk_create) has no bytes and stands for the image it is over;
+ * a VMM's disk is a copy of the first file of its chain that has bytes,
+ * made with FICLONE (a reflink: instant, sharing blocks, on XFS and btrfs)
+ * or, where the file system cannot, copied extent by extent
+ * (SEEK_DATA/SEEK_HOLE), holes kept. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "vmm/driver.h"
+
+/* Copies [off, end) of in to out at the same offsets. */
+static int copy_extent(int in, int out, off_t off, off_t end)
+{
+	while (off < end) {
+		off_t o_in = off, o_out = off;
+		ssize_t n = copy_file_range(in, &o_in, out, &o_out, (size_t)(end - off), 0);
+		if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP || errno == ENOSYS)) {
+			char buf[1 << 16];
+			size_t want = (size_t)(end - off) < sizeof(buf) ? (size_t)(end - off) : sizeof(buf);
+			n = pread(in, buf, want, off);
+			if (n > 0 && pwrite(out, buf, (size_t)n, off) != n)
+				n = -1;
+		}
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO; /* the file shrank under us */
+		off += n;
+	}
+	return 0;
+}
+
+/* The data of in into out (empty), holes kept: a reflink where the file
+ * system shares blocks, else extent by extent. */
+static int clone_fd(int in, int out, bool *reflinked)
+{
+	*reflinked = ioctl(out, FICLONE, in) == 0;
+	if (*reflinked)
+		return 0;
+	struct stat st;
+	if (fstat(in, &st) < 0 || ftruncate(out, st.st_size) < 0)
+		return -errno;
+	off_t data = 0;
+	while (data < st.st_size) {
+		data = lseek(in, data, SEEK_DATA);
+		if (data < 0)
+			return errno == ENXIO ? 0 : -errno; /* ENXIO: only a hole is left */
+		off_t hole = lseek(in, data, SEEK_HOLE);
+		if (hole < 0)
+			return -errno;
+		int r = copy_extent(in, out, data, hole);
+		if (r < 0)
+			return r;
+		data = hole;
+	}
+	return 0;
+}
+
+int vmm_raw_clone(const char *from, const char *to, bool durable, struct cove_err *err)
+{
+	_cleanup_close_ int in = open(from, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return cove_errno(err, -errno, "open %s", from);
+	_cleanup_close_ int out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (out < 0)
+		return cove_errno(err, -errno, "create %s", to);
+	int64_t t0 = now_us();
+	bool reflinked;
+	int r = clone_fd(in, out, &reflinked);
+	if (r == 0 && durable && fsync(out) < 0)
+		r = -errno;
+	if (r < 0) {
+		unlink(to);
+		return cove_errno(err, r, "copy %s to %s", from, to);
+	}
+	log_debug("op=disk-copy from=%s to=%s how=%s ms=%.1f", from, to, reflinked ? "reflink" : "sparse",
+		  (double)(now_us() - t0) / 1000.0);
+	return 0;
+}
+
+int vmm_raw_disk_create(const char *path, struct cove_err *err)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return cove_errno(err, -errno, "disk %s: create", path);
+	close(fd);
+	return 0;
+}
+
+const char *vmm_raw_disk_image(const char *const *chain, size_t n)
+{
+	struct stat st;
+	for (size_t i = 0; i < n; i++)
+		if (chain[i] && stat(chain[i], &st) == 0 && st.st_size > 0)
+			return chain[i];
+	return NULL;
+}
+
+int vmm_raw_disk_flatten(const char *rootfs, const char *layer, const char *own, const char *out,
+			 struct cove_err *err)
+{
+	const char *chain[] = { own, layer, rootfs };
+	const char *image = vmm_raw_disk_image(chain, 3);
+	if (!image)
+		return cove_errf(err, -ENOENT, "flatten %s: no file of its chain has any bytes", own);
+	return vmm_raw_clone(image, out, false, err);
+}
+
+int vmm_raw_disk_fill(const char *path, const char *const *under, size_t n, struct cove_err *err)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return cove_errno(err, -errno, "disk %s", path);
+	if (st.st_size > 0)
+		return 0;
+	const char *image = vmm_raw_disk_image(under, n);
+	if (!image)
+		return cove_errf(err, -ENOENT, "disk %s: empty, and nothing under it has any bytes", path);
+	_cleanup_close_ int in = open(image, O_RDONLY | O_CLOEXEC);
+	_cleanup_close_ int out = open(path, O_WRONLY | O_CLOEXEC);
+	if (in < 0 || out < 0)
+		return cove_errno(err, -errno, "disk %s: open it or %s", path, image);
+	bool reflinked;
+	int r = clone_fd(in, out, &reflinked);
+	if (r < 0) {
+		if (ftruncate(out, 0) < 0)
+			log_warn("op=disk-fill msg=\"%s half filled: truncate: %s\"", path, strerror(errno));
+		return cove_errno(err, r, "disk %s: fill from %s", path, image);
+	}
+	return 0;
+}
