@@ -103,7 +103,7 @@ echo vmm=firecracker >>"$base/templates/tinyfc/template.conf"
 "$cove" run --local --template tinyfc -- true 2>"$base/e1"; r1=$?
 "$cove" template snapshot tinyfc 2>"$base/e2"; r2=$?
 "$build/bin/coved" --vmm firecracker --state-dir "$base/state2" 2>"$base/e3"; r3=$?
-why="its driver is not built yet in this Cove (it has: qemu)"
+why="its driver is not built yet in this Cove (it has: qemu"
 [ $r1 = 125 ] && grep -q "VMM 'firecracker': $why" "$base/e1" && [ $r2 != 0 ] && grep -q "$why" "$base/e2" &&
     [ $r3 != 0 ] && grep -q "$why" "$base/e3" && [ ! -e "$base/templates/tinyfc/snapshot" ]
 check "a template on a VMM without a driver here: cove run, snapshot and coved say so" $? \
