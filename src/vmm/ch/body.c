@@ -69,7 +69,8 @@ json_t *ch_restore_config(json_t *saved, json_t *fresh)
 	static const char *const own[] = { "payload", "disks", "net", "memory", "serial", "console" };
 	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
 		json_t *f = json_object_get(fresh, own[i]);
-		int r = f ? json_object_set(v, own[i], f) : json_object_del(v, own[i]);
+		/* Copies: the ids set below must not reach fresh. */
+		int r = f ? json_object_set_new(v, own[i], json_deep_copy(f)) : json_object_del(v, own[i]);
 		if (r < 0 && f)
 			return json_decref(v), NULL;
 	}
