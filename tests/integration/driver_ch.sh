@@ -26,7 +26,8 @@ else
     [ -x "$binary" ] || skip_all "no cloud-hypervisor with a usable KVM here, and no double at $binary"
     echo "# no cloud-hypervisor with a usable KVM here: against the double"
 fi
-export COVE_VMM_BINARY=$binary
+# COVE_QEMU is the VMM binary whatever the driver (src/common/env.c).
+export COVE_QEMU=$binary
 base=$(mktemp -d /tmp/cove-ch.XXXXXX)
 export COVE_RUN_DIR=$base/run COVE_LOG_DIR=$base/log COVE_STATE_DIR=$base/state
 coved_pid=""
