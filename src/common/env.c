@@ -35,7 +35,7 @@ static const struct env_setting_info settings[ENV_SETTINGS_COUNT] = {
 			      "the scripts cove template build runs for a Debian recipe" },
 	[ENV_VMM_BINARY] = { "COVE_QEMU", NULL, NULL, "qemu-system-x86_64 on PATH", "the VMM binary" },
 	[ENV_VMM] = { "COVE_VMM", NULL, NULL, "qemu",
-		      "the VMM driver: qemu (Cloud Hypervisor's and Firecracker's are not built yet)" },
+		      "the VMM driver: qemu or cloud-hypervisor (Firecracker's is not built yet)" },
 	[ENV_VMM_IDS] = { "COVE_VMM_IDS", COVE_DEFAULT_VMM_IDS, NULL, COVE_DEFAULT_VMM_IDS,
 			  "the ids VMMs run as, FIRST:COUNT (FIRST: the group all share; each VMM its own uid above it), "
 			  "or off (as root)" },

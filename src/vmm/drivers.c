@@ -8,11 +8,13 @@
 #include "common/cleanup.h"
 #include "vmm/internal.h"
 #include "vmm/fc/fc.h"
+#include "vmm/ch/ch.h"
 #include "vmm/qemu/qemu.h"
 
 static const struct vmm_driver *const drivers[] = {
 	&vmm_driver_qemu,
 	&vmm_driver_firecracker,
+	&vmm_driver_ch,
 };
 
 const struct vmm_driver *vmm_driver_find(const char *name)
@@ -88,7 +90,5 @@ int vmm_driver_check(const char *name, struct cove_err *err)
 		return 0;
 	char have[128];
 	vmm_driver_names(have, sizeof(have));
-	if (strcmp(name, "cloud-hypervisor") == 0)
-		return cove_errf(err, -ENOSYS, "VMM '%s': its driver is not built yet in this Cove (it has: %s)", name, have);
 	return cove_errf(err, -EINVAL, "VMM '%.64s' is unknown (this Cove has: %s)", name, have);
 }

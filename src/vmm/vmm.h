@@ -280,8 +280,8 @@ int vmm_disk_flatten(const char *driver, const char *rootfs, const char *layer, 
 		     struct cove_err *err);
 
 /* Whether this build has the VMM driver name (NULL: the default): 0,
- * -ENOSYS for one Cove knows of but has not built yet (cloud-hypervisor,
- * firecracker), -EINVAL for any other; err names the drivers it has. */
+ * -ENOSYS for one Cove knows of but has not built yet (firecracker),
+ * -EINVAL for any other; err names the drivers it has. */
 int vmm_driver_check(const char *name, struct cove_err *err);
 
 /* What made a snapshot or a save and must restore it: "DRIVER VERSION"

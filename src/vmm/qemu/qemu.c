@@ -436,14 +436,14 @@ const struct vmm_driver vmm_driver_qemu = {
 	.features = VMM_FEATURE_SNAPSHOTS | VMM_FEATURE_MEMORY_FILE | VMM_FEATURE_DISK_LAYERS | VMM_FEATURE_ADOPT |
 		    VMM_FEATURE_SHARES,
 	.disk = { QEMU_DISK_LAYER_NAME, QEMU_DISK_OVERLAY_NAME, QEMU_DISK_OWN_NAME },
-	.disk_flatten = qemu_disk_flatten,
+	.disk_flatten = vmm_qcow2_flatten,
 	.boot = qemu_boot,
 	.pause = qemu_pause,
 	.resume = qemu_resume,
 	.request_poweroff = qemu_request_poweroff,
 	.attach = qemu_attach,
 	.snapshot = qemu_snapshot,
-	.disk_create = qemu_disk_create,
+	.disk_create = vmm_qcow2_create,
 	.version = qemu_version,
 	.release = qemu_release,
 };

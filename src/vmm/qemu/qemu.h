@@ -5,13 +5,13 @@
  *   args.c         its command line; pure, and exposed here for unit tests
  *   qmp.c          the QMP client (qmp.h)
  *   qemu_stream.c  the migration stream filter (qemu_stream.h)
- *   disk.c         qcow2 disk layers, made with qemu-img
  * The rest of Cove reaches it through vmm.h, by name ("qemu"). */
 #ifndef COVE_VMM_QEMU_QEMU_H
 #define COVE_VMM_QEMU_QEMU_H
 
 #include <stdint.h>
 
+#include "vmm/qcow2.h"
 #include "vmm/vmm.h"
 
 struct vmm_driver;
@@ -20,10 +20,10 @@ extern const struct vmm_driver vmm_driver_qemu;
 /* Files in the VMM's work directory (bound there from the host) and, for
  * the qcow2 images, in template snapshots and saved sandboxes: on-disk
  * names, kept. A chain's backing files are named so (disk.c). */
-#define QEMU_ROOTFS_NAME "rootfs"
-#define QEMU_DISK_LAYER_NAME "layer.qcow2"
-#define QEMU_DISK_OVERLAY_NAME "overlay.qcow2"
-#define QEMU_DISK_OWN_NAME "disk.qcow2"
+#define QEMU_ROOTFS_NAME VMM_QCOW2_ROOTFS
+#define QEMU_DISK_LAYER_NAME VMM_QCOW2_LAYER
+#define QEMU_DISK_OVERLAY_NAME VMM_QCOW2_OVERLAY
+#define QEMU_DISK_OWN_NAME VMM_QCOW2_OWN
 
 #define QEMU_MAX_ARGS 128
 
@@ -62,12 +62,5 @@ int qemu_find_binary(const char *override, char *out, size_t len, struct cove_er
 /* The driver's version: that binary's (version.c). */
 int qemu_version(const char *binary, char *buf, size_t len, struct cove_err *err);
 
-/* The driver's disk_create: an empty qcow2 image at path over
- * QEMU_ROOTFS_NAME (raw; file VMM_DISK_LAYER) or QEMU_DISK_LAYER_NAME
- * (qcow2; VMM_DISK_OVERLAY), of size bytes, with qemu-img. */
-int qemu_disk_create(const char *path, enum vmm_disk_file file, uint64_t size, struct cove_err *err);
-/* The driver's disk_flatten: qemu-img convert to raw, the chain's backing
- * files found by their names (symlinks in a directory of its own). */
-int qemu_disk_flatten(const char *rootfs, const char *layer, const char *own, const char *out, struct cove_err *err);
 
 #endif

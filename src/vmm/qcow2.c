@@ -1,8 +1,6 @@
-/* The QEMU driver's disk layers, qcow2 images made with QEMU's own
- * qemu-img: a template's frozen layer over its raw image, and the empty
- * overlay each sandbox's disk is a copy of. Backing files are named as the
- * VMM sees them in its work directory, so a chain resolves there (and only
- * there). */
+/* Disk layers as qcow2 images made with QEMU's qemu-img (qcow2.h), for
+ * every driver whose VMM opens qcow2 chains (QEMU; Cloud Hypervisor with
+ * backing_files). Part of the driver-support layer. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -15,7 +13,7 @@
 
 #include "common/fs.h"
 #include "common/spawn.h"
-#include "vmm/qemu/qemu.h"
+#include "vmm/qcow2.h"
 
 /* Runs qemu-img with args (after the program's name); its first line
  * of complaint is the error's message. */
@@ -42,11 +40,11 @@ static int qemu_img(char *const *args, size_t nargs, const char *what, struct co
 	return 0;
 }
 
-int qemu_disk_create(const char *path, enum vmm_disk_file file, uint64_t size, struct cove_err *err)
+int vmm_qcow2_create(const char *path, enum vmm_disk_file file, uint64_t size, struct cove_err *err)
 {
 	/* An overlay is over a layer; a layer is over the image. */
 	bool over_layer = file == VMM_DISK_OVERLAY;
-	char *backing = over_layer ? QEMU_DISK_LAYER_NAME : QEMU_ROOTFS_NAME;
+	char *backing = over_layer ? VMM_QCOW2_LAYER : VMM_QCOW2_ROOTFS;
 	char size_text[32], what[PATH_MAX + 8];
 	snprintf(size_text, sizeof(size_text), "%" PRIu64, size);
 	snprintf(what, sizeof(what), "disk %s", path);
@@ -57,7 +55,7 @@ int qemu_disk_create(const char *path, enum vmm_disk_file file, uint64_t size, s
 	return qemu_img(args, sizeof(args) / sizeof(args[0]), what, err);
 }
 
-int qemu_disk_flatten(const char *rootfs, const char *layer, const char *own, const char *out, struct cove_err *err)
+int vmm_qcow2_flatten(const char *rootfs, const char *layer, const char *own, const char *out, struct cove_err *err)
 {
 	char dir[] = "/tmp/cove-flatten.XXXXXX", link[64], target[PATH_MAX], what[PATH_MAX + 16];
 	snprintf(what, sizeof(what), "flatten %s", own);
@@ -65,7 +63,7 @@ int qemu_disk_flatten(const char *rootfs, const char *layer, const char *own, co
 		return cove_errno(err, -errno, "%s: temporary directory", what);
 	/* The names each file's backing file is known by. */
 	const char *files[] = { rootfs, layer, own };
-	const char *names[] = { QEMU_ROOTFS_NAME, QEMU_DISK_LAYER_NAME, QEMU_DISK_OWN_NAME };
+	const char *names[] = { VMM_QCOW2_ROOTFS, VMM_QCOW2_LAYER, VMM_QCOW2_OWN };
 	int r = 0;
 	for (size_t i = 0; i < 3 && r == 0; i++) {
 		if (!files[i])
@@ -76,7 +74,7 @@ int qemu_disk_flatten(const char *rootfs, const char *layer, const char *own, co
 		else if (symlink(target, link) < 0)
 			r = cove_errno(err, -errno, "%s: link %s", what, link);
 	}
-	snprintf(link, sizeof(link), "%s/" QEMU_DISK_OWN_NAME, dir);
+	snprintf(link, sizeof(link), "%s/" VMM_QCOW2_OWN, dir);
 	char *const args[] = { "convert", "-q", "-f", "qcow2", "-O", "raw", link, (char *)out };
 	r = r ?: qemu_img(args, sizeof(args) / sizeof(args[0]), what, err);
 	fs_remove_tree(dir, NULL);
