@@ -232,3 +232,31 @@ int vmm_kernel_cmdline(const struct vmm_config *c, char *buf, size_t len, struct
 	}
 	return 0;
 }
+
+int vmm_guest_cmdline(const struct vmm_config *c, enum vmm_accel accel, unsigned tsc_khz, char *buf, size_t len,
+		      struct cove_err *err)
+{
+	/* The extra arguments go last: after a "--" in them, the rest is
+	 * init's, so the TSC parameters must come before. */
+	struct vmm_config base = *c;
+	base.extra_cmdline = NULL;
+	int r = vmm_kernel_cmdline(&base, buf, len, err);
+	if (r < 0)
+		return r;
+	/* Under TCG the guest reads the host's TSC; see tsc.c for why it must
+	 * be told the frequency. That TSC is the host's, invariant and the same
+	 * on every vCPU, but the guest's boot-time sync test between vCPUs
+	 * fails under TCG's scheduling, and a guest that marks its TSC unstable
+	 * falls back to the jiffies clocksource: 4 ms clock resolution, and a
+	 * tick on every vCPU 250 times a second even when idle (measured: an
+	 * idle 2-vCPU guest cost 10% of a host core; with tsc=reliable, 1%). */
+	size_t used = strlen(buf);
+	if (accel == VMM_ACCEL_TCG && tsc_khz &&
+	    (size_t)snprintf(buf + used, len - used, " tsc=reliable tsc_early_khz=%u", tsc_khz) >= len - used)
+		return cove_errf(err, -ENAMETOOLONG, "kernel command line longer than %zu bytes", len);
+	used = strlen(buf);
+	if (c->extra_cmdline && *c->extra_cmdline &&
+	    (size_t)snprintf(buf + used, len - used, " %s", c->extra_cmdline) >= len - used)
+		return cove_errf(err, -ENAMETOOLONG, "kernel command line longer than %zu bytes", len);
+	return 0;
+}

@@ -207,6 +207,13 @@ void vmm_sidecars_release(struct vmm *vm);
 /* LOG_DIR/ID.virtiofsd-I.log for share i. */
 int vmm_sidecar_log_path(const struct vmm *vm, size_t i, char buf[PATH_MAX]);
 
+/* The guest kernel's command line as a driver hands it over:
+ * vmm_kernel_cmdline's, and under TCG (accel) the host's TSC frequency
+ * (tsc_khz, vmm_host_tsc_khz(); 0: unknown) before config.extra_cmdline.
+ * Pure. (config.c) */
+int vmm_guest_cmdline(const struct vmm_config *c, enum vmm_accel accel, unsigned tsc_khz, char *buf, size_t len,
+		      struct cove_err *err);
+
 /* Unix sockets to a VMM's control channel (unixsock.c): one listening at
  * path (a stale one replaced) for the VMM to be handed, and a connection
  * that retries while the VMM starts, giving up with -ECHILD as soon as

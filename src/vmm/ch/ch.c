@@ -155,7 +155,8 @@ static int boot_memory(struct vmm *vm, struct boot_files *f, struct cove_err *er
 static int boot_files(struct vmm *vm, struct boot_files *f, struct cove_err *err)
 {
 	const struct vmm_config *c = &vm->cfg.c;
-	int r = vmm_kernel_cmdline(c, f->cmdline, sizeof(f->cmdline), err);
+	int r = vmm_guest_cmdline(c, vm->accel, vm->accel == VMM_ACCEL_TCG ? vmm_host_tsc_khz() : 0, f->cmdline,
+				  sizeof(f->cmdline), err);
 	if (r < 0)
 		return r;
 	if ((r = root_path(vm, "kernel", f->kernel, err)) < 0)

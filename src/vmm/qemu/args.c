@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common/fs.h"
+#include "vmm/driver.h"
 
 #define QEMU_BINARY "qemu-system-x86_64"
 #define QEMU_SEARCH_DIRS "/usr/bin:/usr/local/bin:/usr/libexec:/opt/qemu/bin"
@@ -164,29 +165,9 @@ int qemu_build_args(const struct vmm_config *c, enum vmm_accel accel, const stru
 	if (accel == VMM_ACCEL_AUTO)
 		return cove_errf(err, -EINVAL, "qemu: accelerator must be resolved before building arguments");
 	char cmdline[2048];
-	/* The extra arguments go last: after a "--" in them, the rest is
-	 * init's, so the TSC parameters below must come before. */
-	struct vmm_config base = *c;
-	base.extra_cmdline = NULL;
-	int r = vmm_kernel_cmdline(&base, cmdline, sizeof(cmdline), err);
+	int r = vmm_guest_cmdline(c, accel, p->tsc_khz, cmdline, sizeof(cmdline), err);
 	if (r < 0)
 		return r;
-	/* Under TCG the guest reads the host's TSC; see tsc.c for why it must
-	 * be told the frequency. That TSC is the host's, invariant and the same
-	 * on every vCPU, but the guest's boot-time sync test between vCPUs
-	 * fails under TCG's scheduling, and a guest that marks its TSC unstable
-	 * falls back to the jiffies clocksource: 4 ms clock resolution, and a
-	 * tick on every vCPU 250 times a second even when idle (measured: an
-	 * idle 2-vCPU guest cost 10% of a host core; with tsc=reliable, 1%). */
-	size_t used = strlen(cmdline);
-	if (accel == VMM_ACCEL_TCG && p->tsc_khz &&
-	    (size_t)snprintf(cmdline + used, sizeof(cmdline) - used, " tsc=reliable tsc_early_khz=%u", p->tsc_khz) >=
-		    sizeof(cmdline) - used)
-		return cove_errf(err, -ENAMETOOLONG, "qemu: kernel command line too long");
-	used = strlen(cmdline);
-	if (c->extra_cmdline && *c->extra_cmdline &&
-	    (size_t)snprintf(cmdline + used, sizeof(cmdline) - used, " %s", c->extra_cmdline) >= sizeof(cmdline) - used)
-		return cove_errf(err, -ENAMETOOLONG, "qemu: kernel command line too long");
 	*a = (struct qemu_args){ 0 };
 	r = r ?: qemu_args_add(a, err, "%s", p->binary);
 	r = r ?: qemu_args_add(a, err, "-name");

@@ -48,8 +48,9 @@ int guest_config_from_json(json_t *j, struct guest_config *c, struct cove_err *e
 
 struct guest;
 
-/* The double's root: where its scratch files go ("/", or VMM_DOUBLE_ROOT
- * for a double run by hand outside Cove's jail). */
+/* Where the double's scratch files go: VMM_DOUBLE_ROOT (a double run by
+ * hand outside Cove's jail), else its root ("") when it may write there,
+ * else its /var/tmp (confined by Cove: its root is not its own). */
 const char *guest_root(void);
 
 /* Starts QEMU. With ram_from (a memory file), the scratch RAM file starts

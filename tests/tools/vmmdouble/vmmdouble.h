@@ -18,8 +18,10 @@ extern const char vmmdouble_firecracker_yaml_end[];
 
 /* A request the API document refuses: one line
  * "SPEC VIOLATION: METHOD PATH: reason" to stderr and appended to
- * spec-violations in the double's root (guest_root()), where a test reads
- * it (through /proc/PID/root for a confined double). */
+ * spec-violations in the double's scratch directory (guest_root(): its
+ * root, or its /var/tmp when confined by Cove), where a test reads it
+ * (through /proc/PID/root for a confined double); tests under Cove read
+ * the VMM's log, which keeps stderr past the VMM. */
 void vmmdouble_spec_violation(const char *method, const char *path, const char *reason);
 
 /* A JSON body for a response, malloc'd (NULL when out of memory). */

@@ -1,0 +1,136 @@
+#!/bin/bash
+# The Firecracker and Cloud Hypervisor drivers end to end, the same steps
+# for each (the layers above the VMM cannot tell them apart): `cove run
+# --vmm DRIVER` runs a command in a guest; `cove template snapshot` on it
+# records its VMM; coved on it (--vmm DRIVER) creates sandboxes restored
+# from that snapshot, execs, pauses to disk (with and without its memory)
+# and resumes, forks, and kills. Against the real binary where one and a
+# usable KVM exist; else against its test double (tests/tools: the VMM's
+# REST API, every request checked against its published OpenAPI document,
+# QEMU underneath): after each step no request may have strayed outside the
+# published API (the doubles' "SPEC VIOLATION" lines in the VMMs' logs).
+# `DRIVERS="firecracker"` runs one. Prints TAP.
+set -u
+build=${COVE_BUILD:-$(cd "$(dirname "$0")/../../build" && pwd)}
+cove=$build/bin/cove
+. "$(dirname "$0")/../lib.sh"
+
+need_root
+need_guest "${COVE_TEMPLATES:-}/tiny/rootfs.ext4"
+: "${COVE_NET_NAME:?tests/run.sh sets the network instance of the tests}"
+base=$(mktemp -d /tmp/cove-drivers.XXXXXX)
+coved_pid=""
+cleanup() {
+    [ -n "$coved_pid" ] && kill "$coved_pid" 2>/dev/null && wait "$coved_pid" 2>/dev/null
+    "$cove" net gc --pool >/dev/null 2>&1
+    rm -rf "$base"
+}
+trap cleanup EXIT
+templates=$COVE_TEMPLATES
+kvm=""
+"$cove" host 2>/dev/null | grep -q 'accel.*kvm' && [ -w /dev/kvm ] && kvm=1
+
+# violations: the double's complaints in every VMM log so far (kept past the
+# VMMs: the logs stay for a failed `cove run`, and coved's are read live).
+violations() {
+    cat "$COVE_LOG_DIR"/*.vmm.log* 2>/dev/null | grep 'SPEC VIOLATION' >>"$seen"
+    sort -u "$seen" -o "$seen"
+    [ ! -s "$seen" ]
+}
+check_clean() { violations; check "$driver: $1: no request outside its published API" $? "$(head -5 "$seen")"; }
+state_of() { "$cove" ls --json | python3 -c 'import json,sys; d={s["sandboxID"]:s["state"] for s in json.load(sys.stdin)}; print(d.get(sys.argv[1],"gone"))' "$1"; }
+
+run_driver() {
+    driver=$1
+    local real binary dir=$base/$1
+    real=$(command -v "$driver" 2>/dev/null)
+    if [ -n "$real" ] && [ -n "$kvm" ]; then
+        binary=$real
+    else
+        binary=$build/bin/tools/$driver-double
+        if [ ! -x "$binary" ]; then
+            ok "$driver # SKIP no $driver with a usable KVM here, and no double at $binary"
+            return
+        fi
+        echo "# $driver: none with a usable KVM here (${real:-not installed}): against its double"
+    fi
+    mkdir -p "$dir/log"
+    # COVE_QEMU is the VMM binary whatever the driver (src/common/env.c).
+    export COVE_QEMU=$binary COVE_RUN_DIR=$dir/run COVE_LOG_DIR=$dir/log COVE_STATE_DIR=$dir/state
+    export COVE_TEMPLATES=$templates
+    seen=$dir/violations
+    : >"$seen"
+
+    # --- cove run ---
+    local out rc
+    out=$("$cove" run --local --vmm "$driver" --template tiny -- sh -c 'echo hello-from-vmm; uname -s' 2>"$dir/err")
+    rc=$?
+    [ $rc = 0 ] && grep -q '^hello-from-vmm$' <<<"$out" && grep -q '^Linux$' <<<"$out"
+    check "$driver: cove run runs a command in the guest" $? "rc=$rc out=$out" "$(tail -5 "$dir/err")"
+    check_clean "cove run"
+
+    # --- a template snapshot made by it ---
+    mkdir -p "$dir/templates/tiny"
+    cp --sparse=always "$templates/tiny/rootfs.ext4" "$dir/templates/tiny/"
+    cp "$templates/tiny/template.conf" "$dir/templates/tiny/"
+    echo "vmm=$driver" >>"$dir/templates/tiny/template.conf"
+    COVE_TEMPLATES=$dir/templates "$cove" template snapshot tiny >"$dir/snap.out" 2>&1; rc=$?
+    local conf=$dir/templates/tiny/snapshot/snapshot.conf
+    [ $rc = 0 ] && grep -q "^vmm=$driver " "$conf"
+    check "$driver: cove template snapshot records its VMM" $? "rc=$rc $(tail -3 "$dir/snap.out")" "$(cat "$conf" 2>&1)"
+    check_clean "template snapshot"
+
+    # --- coved ---
+    start_coved "$dir/coved.log" --vmm "$driver" --templates "$dir/templates" --net-pool 1 --api-key drv-key ||
+        { not_ok "$driver: coved --vmm $driver starts" "$(tail -5 "$dir/coved.log")"; return; }
+    export COVE_URL=$coved_url COVE_API_KEY=drv-key
+
+    local id
+    id=$("$cove" create --template tiny --timeout 300 2>"$dir/err")
+    [[ "$id" =~ ^[a-z0-9]{20}$ ]]
+    check "$driver: create on coved (from the template snapshot)" $? "$id $(cat "$dir/err")" \
+        "$(grep "$id" "$dir/coved.log" | tail -5)"
+    out=$("$cove" exec "$id" -- sh -c 'echo kept >/root/file; echo exec-ok' 2>&1)
+    [ "$out" = exec-ok ]
+    check "$driver: exec in it" $? "$out"
+    check_clean "create and exec"
+
+    local saved=$COVE_STATE_DIR/saved/$id
+    "$cove" pause "$id" >"$dir/p2.out" 2>&1; rc=$?
+    [ $rc = 0 ] && [ "$(state_of "$id")" = paused ] && [ -d "$saved" ]
+    check "$driver: pause to disk" $? "rc=$rc $(cat "$dir/p2.out") $(ls -R "$saved" 2>&1 | head -12)"
+    "$cove" resume "$id" >"$dir/r2.out" 2>&1; rc=$?
+    out=$("$cove" exec "$id" -- cat /root/file 2>&1)
+    [ $rc = 0 ] && [ "$out" = kept ]
+    check "$driver: resume from disk: its files are there" $? "rc=$rc $(cat "$dir/r2.out") out=$out" \
+        "$(tail -5 "$dir/coved.log")"
+    "$cove" pause --no-memory "$id" >"$dir/p3.out" 2>&1; rc=$?
+    "$cove" resume "$id" >"$dir/r3.out" 2>&1
+    out=$("$cove" exec "$id" -- cat /root/file 2>&1)
+    [ $rc = 0 ] && [ "$out" = kept ]
+    check "$driver: pause keeping the disk only, and boot afresh from it" $? \
+        "rc=$rc $(cat "$dir/p3.out" "$dir/r3.out") out=$out" "$(tail -5 "$dir/coved.log")"
+    check_clean "pause to disk and resume"
+
+    local child
+    child=$("$cove" fork "$id" 2>"$dir/ferr")
+    out=$("$cove" exec "$child" -- cat /root/file 2>&1)
+    [[ "$child" =~ ^[a-z0-9]{20}$ ]] && [ "$out" = kept ]
+    check "$driver: fork: the child has its parent's files" $? "child=$child $(cat "$dir/ferr") out=$out" \
+        "$(tail -5 "$dir/coved.log")"
+    check_clean "fork"
+
+    "$cove" kill "$id" >"$dir/k.out" 2>&1; rc=$?
+    [ -n "$child" ] && "$cove" kill "$child" >/dev/null 2>&1
+    [ $rc = 0 ] && [ "$(state_of "$id")" = gone ]
+    check "$driver: kill" $? "rc=$rc $(cat "$dir/k.out") state=$(state_of "$id")"
+    check_clean "kill"
+    kill "$coved_pid" 2>/dev/null && wait "$coved_pid" 2>/dev/null
+    coved_pid=""
+    "$cove" net gc --pool >/dev/null 2>&1
+}
+
+for d in ${DRIVERS:-firecracker cloud-hypervisor}; do
+    run_driver "$d"
+done
+echo "1..$n"
