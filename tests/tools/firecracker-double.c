@@ -29,7 +29,6 @@
 #include "vmmdouble/vmmdouble.h"
 
 #define SNAPSHOT_MAGIC "cove-firecracker-double-snapshot 1\n"
-#define SNAPSHOT_HEADER_MAX (64 * 1024)
 /* Firecracker's own messages (vmm::rpc_interface::VmmActionError). */
 #define MSG_POST_BOOT "The requested operation is not supported after starting the microVM."
 #define MSG_PRE_BOOT "The requested operation is not supported before starting the microVM."
@@ -308,13 +307,9 @@ static int write_header(int fd, const struct fc *fc, struct cove_err *err)
 		json_array_append_new(ids, json_string(fc->drive_ids[i]));
 	json_t *h = json_pack("{s:o, s:o, s:s?, s:b}", "guest", cfg, "drive_ids", ids, "iface_id", fc->iface_id,
 			      "track_dirty_pages", fc->track_dirty_pages);
-	char *line = h ? json_dumps(h, JSON_COMPACT) : NULL;
+	int r = h ? vmmdouble_state_write(fd, SNAPSHOT_MAGIC, h, err) : cove_errf(err, -ENOMEM, "out of memory");
 	json_decref(h);
-	int r = line ? fs_write_all(fd, SNAPSHOT_MAGIC, strlen(SNAPSHOT_MAGIC)) : -ENOMEM;
-	r = r ?: fs_write_all(fd, line, strlen(line));
-	r = r ?: fs_write_all(fd, "\n", 1);
-	free(line);
-	return r < 0 ? cove_errno(err, r, "write snapshot header") : 0;
+	return r;
 }
 
 static void snapshot_create(struct fc *fc, const char *tail, json_t *body, struct http_response *resp)
@@ -339,24 +334,6 @@ static void snapshot_create(struct fc *fc, const char *tail, json_t *body, struc
 	if (r < 0)
 		return fault(resp, 400, err.msg);
 	no_content(resp);
-}
-
-/* The header, read a byte at a time so that fd is left where QEMU's
- * stream begins. */
-static int read_header(int fd, const char *path, json_t **ret, struct cove_err *err)
-{
-	_cleanup_free_ char *buf = malloc(SNAPSHOT_HEADER_MAX);
-	size_t len = 0, lines = 0;
-	while (buf && len + 1 < SNAPSHOT_HEADER_MAX && lines < 2) {
-		ssize_t n = read(fd, buf + len, 1);
-		if (n <= 0)
-			return cove_errf(err, -EINVAL, "snapshot %s: truncated header", path);
-		lines += buf[len++] == '\n';
-	}
-	if (!buf || lines < 2 || strncmp(buf, SNAPSHOT_MAGIC, strlen(SNAPSHOT_MAGIC)) != 0)
-		return cove_errf(err, -EINVAL, "snapshot %s: not one this double made", path);
-	*ret = json_loadb(buf + strlen(SNAPSHOT_MAGIC), len - strlen(SNAPSHOT_MAGIC), 0, NULL);
-	return *ret ? 0 : cove_errf(err, -EINVAL, "snapshot %s: bad header", path);
 }
 
 /* Firecracker's restored device state names its drives and interface; the
@@ -413,7 +390,8 @@ static void snapshot_load(struct fc *fc, const char *tail, json_t *body, struct 
 	_cleanup_close_ int fd = open(state_path, O_RDONLY | O_CLOEXEC);
 	struct cove_err err = { 0 };
 	json_t *h = NULL;
-	int r = fd < 0 ? cove_errno(&err, -errno, "open %s", state_path) : read_header(fd, state_path, &h, &err);
+	int r = fd < 0 ? cove_errno(&err, -errno, "open %s", state_path)
+			 : vmmdouble_state_read(fd, state_path, SNAPSHOT_MAGIC, &h, &err);
 	r = r ?: load_header(fc, h, body, &err);
 	json_decref(h);
 	fc->configured = true;

@@ -26,6 +26,7 @@ struct http_response {
 	int status;
 	const char *content_type; /* NULL: application/json */
 	char *body;               /* malloc'd, owned by the server after the handler; NULL: none */
+	bool end_loop;            /* once this is sent, http_serve returns (the VMM shuts down) */
 };
 
 /* Parses one request from buf. 0: more bytes needed; > 0: the request's
@@ -41,7 +42,7 @@ struct http_loop_ops {
 	bool (*on_event)(void *ctx);
 };
 
-/* Serves on listen_fd until on_event says stop. Returns 0, or a negative
+/* Serves on listen_fd until on_event says stop or a response ends the loop. Returns 0, or a negative
  * errno if polling itself fails. */
 int http_serve(int listen_fd, const struct http_loop_ops *ops, void *ctx);
 

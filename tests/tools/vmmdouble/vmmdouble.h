@@ -6,7 +6,10 @@
 #ifndef COVE_TESTS_VMMDOUBLE_H
 #define COVE_TESTS_VMMDOUBLE_H
 
+#include <jansson.h>
 #include <stddef.h>
+
+#include "common/err.h"
 
 #include "guest.h"
 #include "http.h"
@@ -15,12 +18,21 @@
 /* tests/data/firecracker-swagger.yaml */
 extern const char vmmdouble_firecracker_yaml[];
 extern const char vmmdouble_firecracker_yaml_end[];
+/* tests/data/cloud-hypervisor.yaml */
+extern const char vmmdouble_cloud_hypervisor_yaml[];
+extern const char vmmdouble_cloud_hypervisor_yaml_end[];
 
 /* A request the API document refuses: one line
  * "SPEC VIOLATION: METHOD PATH: reason" to stderr and appended to
  * spec-violations in the double's root (guest_root()), where a test reads
  * it (through /proc/PID/root for a confined double). */
 void vmmdouble_spec_violation(const char *method, const char *path, const char *reason);
+
+/* A device-state file of a double's snapshot: the line magic (ending in
+ * '\n'), header as one JSON line, then QEMU's stream (guest_save). Read
+ * back, fd is left where the stream begins. */
+int vmmdouble_state_write(int fd, const char *magic, json_t *header, struct cove_err *err);
+int vmmdouble_state_read(int fd, const char *path, const char *magic, json_t **ret, struct cove_err *err);
 
 /* A JSON body for a response, malloc'd (NULL when out of memory). */
 char *vmmdouble_fault(const char *key, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
