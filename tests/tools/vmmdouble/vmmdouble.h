@@ -34,6 +34,12 @@ void vmmdouble_spec_violation(const char *method, const char *path, const char *
 int vmmdouble_state_write(int fd, const char *magic, json_t *header, struct cove_err *err);
 int vmmdouble_state_read(int fd, const char *path, const char *magic, json_t **ret, struct cove_err *err);
 
+/* Cloud Hypervisor's VmConfig (checked against its document) as what QEMU
+ * is started from (chconfig.c): -EOPNOTSUPP for what the double does not
+ * serve, errors of CH's for the rest (a qcow2 disk with a backing file
+ * and no backing_files). Opens the disks to tell qcow2 from raw. */
+int vmmdouble_ch_config(json_t *vm_config, struct guest_config *c, struct cove_err *err);
+
 /* A JSON body for a response, malloc'd (NULL when out of memory). */
 char *vmmdouble_fault(const char *key, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
