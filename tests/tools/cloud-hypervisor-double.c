@@ -392,24 +392,6 @@ static bool on_guest_exit(void *ctx)
 
 /* --- the command line --- */
 
-static int bind_api_socket(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		fprintf(stderr, "Error: Failed to bind the API socket %s: path too long\n", path);
-		return -1;
-	}
-	strcpy(sa.sun_path, path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 16) < 0) {
-		fprintf(stderr, "Error: Failed to bind the API socket %s: %m\n", path);
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 /* --api-socket's forms: "fd=N" (a listening socket handed over),
  * "path=P" or a bare path. */
 static int api_socket(const char *arg)
@@ -426,7 +408,7 @@ static int api_socket(const char *arg)
 		}
 		return (int)fd;
 	}
-	return bind_api_socket(strncmp(arg, "path=", 5) == 0 ? arg + 5 : arg);
+	return http_listen_unix(strncmp(arg, "path=", 5) == 0 ? arg + 5 : arg, "Error: Failed to bind the API socket");
 }
 
 struct options {

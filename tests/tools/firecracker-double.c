@@ -479,24 +479,6 @@ static bool on_guest_exit(void *ctx)
 
 /* --- the command line --- */
 
-static int bind_api_socket(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		fprintf(stderr, "Failed to open the API socket at: %s: path too long\n", path);
-		return -1;
-	}
-	strcpy(sa.sun_path, path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 16) < 0) {
-		fprintf(stderr, "Failed to open the API socket at: %s: %m\n", path);
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 static void usage_error(const char *arg)
 {
 	fprintf(stderr, "Arguments parsing error: Found argument '%s' which wasn't expected, or isn't valid in this "
@@ -544,7 +526,7 @@ int main(int argc, char **argv)
 	const char *sock = "/run/firecracker.socket";
 	parse_args(argc, argv, &sock, &fc.id, fc.version);
 	signal(SIGPIPE, SIG_IGN);
-	int listen_fd = bind_api_socket(sock);
+	int listen_fd = http_listen_unix(sock, "Failed to open the API socket at");
 	if (listen_fd < 0)
 		return 1;
 	fprintf(stderr, "firecracker-double: Firecracker v%s (test double over QEMU) id=%s api=%s\n", fc.version,

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "common/fs.h"
@@ -167,6 +168,24 @@ static void accept_client(int listen_fd, struct conn *conns)
 		}
 	}
 	close(fd); /* more clients than a VMM's API would see */
+}
+
+int http_listen_unix(const char *path, const char *what)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "%s: %s: path too long\n", what, path);
+		return -1;
+	}
+	strcpy(sa.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 16) < 0) {
+		fprintf(stderr, "%s: %s: %m\n", what, path);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 int http_serve(int listen_fd, const struct http_loop_ops *ops, void *ctx)

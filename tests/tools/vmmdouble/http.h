@@ -34,6 +34,10 @@ struct http_response {
  * the bounds (-E2BIG). */
 long http_parse_request(const char *buf, size_t len, struct http_request *req);
 
+/* A listening unix socket bound at path: its descriptor, or -1 after a
+ * line "<what>: path: reason" on stderr (the VMM's own words for it). */
+int http_listen_unix(const char *path, const char *what);
+
 struct http_loop_ops {
 	void (*handle)(void *ctx, const struct http_request *req, struct http_response *resp);
 	/* Another descriptor to watch (the VMM's child), -1 for none; on_event
