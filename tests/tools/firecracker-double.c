@@ -29,7 +29,6 @@
 #include "vmmdouble/vmmdouble.h"
 
 #define SNAPSHOT_MAGIC "cove-firecracker-double-snapshot 1\n"
-#define SNAPSHOT_HEADER_MAX (64 * 1024)
 /* Firecracker's own messages (vmm::rpc_interface::VmmActionError). */
 #define MSG_POST_BOOT "The requested operation is not supported after starting the microVM."
 #define MSG_PRE_BOOT "The requested operation is not supported before starting the microVM."
@@ -308,13 +307,9 @@ static int write_header(int fd, const struct fc *fc, struct cove_err *err)
 		json_array_append_new(ids, json_string(fc->drive_ids[i]));
 	json_t *h = json_pack("{s:o, s:o, s:s?, s:b}", "guest", cfg, "drive_ids", ids, "iface_id", fc->iface_id,
 			      "track_dirty_pages", fc->track_dirty_pages);
-	char *line = h ? json_dumps(h, JSON_COMPACT) : NULL;
+	int r = h ? vmmdouble_state_write(fd, SNAPSHOT_MAGIC, h, err) : cove_errf(err, -ENOMEM, "out of memory");
 	json_decref(h);
-	int r = line ? fs_write_all(fd, SNAPSHOT_MAGIC, strlen(SNAPSHOT_MAGIC)) : -ENOMEM;
-	r = r ?: fs_write_all(fd, line, strlen(line));
-	r = r ?: fs_write_all(fd, "\n", 1);
-	free(line);
-	return r < 0 ? cove_errno(err, r, "write snapshot header") : 0;
+	return r;
 }
 
 static void snapshot_create(struct fc *fc, const char *tail, json_t *body, struct http_response *resp)
@@ -339,24 +334,6 @@ static void snapshot_create(struct fc *fc, const char *tail, json_t *body, struc
 	if (r < 0)
 		return fault(resp, 400, err.msg);
 	no_content(resp);
-}
-
-/* The header, read a byte at a time so that fd is left where QEMU's
- * stream begins. */
-static int read_header(int fd, const char *path, json_t **ret, struct cove_err *err)
-{
-	_cleanup_free_ char *buf = malloc(SNAPSHOT_HEADER_MAX);
-	size_t len = 0, lines = 0;
-	while (buf && len + 1 < SNAPSHOT_HEADER_MAX && lines < 2) {
-		ssize_t n = read(fd, buf + len, 1);
-		if (n <= 0)
-			return cove_errf(err, -EINVAL, "snapshot %s: truncated header", path);
-		lines += buf[len++] == '\n';
-	}
-	if (!buf || lines < 2 || strncmp(buf, SNAPSHOT_MAGIC, strlen(SNAPSHOT_MAGIC)) != 0)
-		return cove_errf(err, -EINVAL, "snapshot %s: not one this double made", path);
-	*ret = json_loadb(buf + strlen(SNAPSHOT_MAGIC), len - strlen(SNAPSHOT_MAGIC), 0, NULL);
-	return *ret ? 0 : cove_errf(err, -EINVAL, "snapshot %s: bad header", path);
 }
 
 /* Firecracker's restored device state names its drives and interface; the
@@ -413,7 +390,8 @@ static void snapshot_load(struct fc *fc, const char *tail, json_t *body, struct 
 	_cleanup_close_ int fd = open(state_path, O_RDONLY | O_CLOEXEC);
 	struct cove_err err = { 0 };
 	json_t *h = NULL;
-	int r = fd < 0 ? cove_errno(&err, -errno, "open %s", state_path) : read_header(fd, state_path, &h, &err);
+	int r = fd < 0 ? cove_errno(&err, -errno, "open %s", state_path)
+			 : vmmdouble_state_read(fd, state_path, SNAPSHOT_MAGIC, &h, &err);
 	r = r ?: load_header(fc, h, body, &err);
 	json_decref(h);
 	fc->configured = true;
@@ -501,24 +479,6 @@ static bool on_guest_exit(void *ctx)
 
 /* --- the command line --- */
 
-static int bind_api_socket(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		fprintf(stderr, "Failed to open the API socket at: %s: path too long\n", path);
-		return -1;
-	}
-	strcpy(sa.sun_path, path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 16) < 0) {
-		fprintf(stderr, "Failed to open the API socket at: %s: %m\n", path);
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 static void usage_error(const char *arg)
 {
 	fprintf(stderr, "Arguments parsing error: Found argument '%s' which wasn't expected, or isn't valid in this "
@@ -566,7 +526,7 @@ int main(int argc, char **argv)
 	const char *sock = "/run/firecracker.socket";
 	parse_args(argc, argv, &sock, &fc.id, fc.version);
 	signal(SIGPIPE, SIG_IGN);
-	int listen_fd = bind_api_socket(sock);
+	int listen_fd = http_listen_unix(sock, "Failed to open the API socket at");
 	if (listen_fd < 0)
 		return 1;
 	fprintf(stderr, "firecracker-double: Firecracker v%s (test double over QEMU) id=%s api=%s\n", fc.version,

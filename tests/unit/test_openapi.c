@@ -1,6 +1,8 @@
 /* Unit tests for the VMM test doubles' request checker
- * (tests/tools/vmmdouble/openapi.c) against the Firecracker document they
- * carry, and for their HTTP request parse (http.c). */
+ * (tests/tools/vmmdouble/openapi.c) against the documents they carry
+ * (Firecracker's Swagger 2, Cloud Hypervisor's OpenAPI 3 with its /api/v1
+ * base), Cloud Hypervisor's driver's bodies against the latter, and the
+ * doubles' HTTP request parse (http.c). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,9 +12,12 @@
 
 #include <cmocka.h>
 
+#include "vmm/ch/ch.h"
 #include "vmmdouble/vmmdouble.h"
 
-static struct openapi *fc_api;
+static struct openapi *fc_api, *ch_api;
+/* The document expect_ok and expect_refused check against. */
+static struct openapi *under_test;
 
 static int setup(void **state)
 {
@@ -22,6 +27,11 @@ static int setup(void **state)
 	int r = openapi_parse(vmmdouble_firecracker_yaml, len, "", &fc_api, &err);
 	if (r < 0)
 		fail_msg("parse the Firecracker document: %s", err.msg);
+	len = (size_t)(vmmdouble_cloud_hypervisor_yaml_end - vmmdouble_cloud_hypervisor_yaml);
+	r = openapi_parse(vmmdouble_cloud_hypervisor_yaml, len, "/api/v1", &ch_api, &err);
+	if (r < 0)
+		fail_msg("parse the Cloud Hypervisor document: %s", err.msg);
+	under_test = fc_api;
 	return 0;
 }
 
@@ -29,6 +39,7 @@ static int teardown(void **state)
 {
 	(void)state;
 	fc_api = openapi_free(fc_api);
+	ch_api = openapi_free(ch_api);
 	return 0;
 }
 
@@ -36,7 +47,7 @@ static void expect_ok(const char *method, const char *path, const char *body)
 {
 	struct cove_err err = { 0 };
 	json_t *parsed = NULL;
-	int r = openapi_check(fc_api, method, path, body, body ? strlen(body) : 0, &parsed, &err);
+	int r = openapi_check(under_test, method, path, body, body ? strlen(body) : 0, &parsed, &err);
 	if (r != 0)
 		fail_msg("%s %s %s refused: %s", method, path, body ? body : "", err.msg);
 	json_decref(parsed);
@@ -47,7 +58,7 @@ static void expect_refused(const char *method, const char *path, const char *bod
 {
 	struct cove_err err = { 0 };
 	json_t *parsed = NULL;
-	int r = openapi_check(fc_api, method, path, body, body ? strlen(body) : 0, &parsed, &err);
+	int r = openapi_check(under_test, method, path, body, body ? strlen(body) : 0, &parsed, &err);
 	if (r != code)
 		fail_msg("%s %s %s: got %d (%s), want %d", method, path, body ? body : "", r, err.msg, code);
 	if (!strstr(err.msg, want))
@@ -142,6 +153,64 @@ static void test_paths_and_methods_refused(void **state)
 	expect_refused("GET", "/actions", NULL, -EOPNOTSUPP, "no GET on /actions");
 }
 
+/* OpenAPI 3: requestBody, the /api/v1 base, $refs into components. */
+static void test_ch_bodies(void **state)
+{
+	(void)state;
+	under_test = ch_api;
+	expect_ok("GET", "/api/v1/vmm.ping", NULL);
+	expect_ok("PUT", "/api/v1/vm.boot", NULL);
+	expect_ok("PUT", "/api/v1/vm.create",
+		  "{\"cpus\": {\"boot_vcpus\": 2, \"max_vcpus\": 2}, \"payload\": {\"kernel\": \"/k\"}, "
+		  "\"disks\": [{\"path\": \"/d\", \"backing_files\": true}], \"serial\": {\"mode\": \"Tty\"}}");
+	expect_ok("PUT", "/api/v1/vm.restore", "{\"source_url\": \"file:///s\", \"memory_restore_mode\": \"OnDemand\"}");
+	expect_refused("PUT", "/vm.boot", NULL, -ENOENT, "no path /vm.boot");
+	expect_refused("PUT", "/api/v1/vm.create", NULL, -EINVAL, "body: required");
+	expect_refused("PUT", "/api/v1/vm.create", "{\"cpus\": {\"boot_vcpus\": 1, \"max_vcpus\": 1}}", -EINVAL,
+		       "missing required property 'payload'");
+	expect_refused("PUT", "/api/v1/vm.create",
+		       "{\"payload\": {\"kernel\": \"/k\"}, \"disks\": [{\"path\": \"/d\", \"backing\": true}]}",
+		       -EINVAL, "body.disks[0]: unknown property 'backing'");
+	expect_refused("PUT", "/api/v1/vm.create",
+		       "{\"payload\": {\"kernel\": \"/k\"}, \"console\": {\"mode\": \"Serial\"}}", -EINVAL,
+		       "body.console.mode: \"Serial\" is not one of");
+	expect_refused("PUT", "/api/v1/vm.create", "{\"payload\": {}, \"cpus\": {\"boot_vcpus\": 0, \"max_vcpus\": 1}}",
+		       -EINVAL, "body.cpus.boot_vcpus: 0 is below the minimum 1");
+	expect_refused("PUT", "/api/v1/vm.restore", "{\"source_url\": \"file:///s\", \"memory_restore_mode\": \"Lazy\"}",
+		       -EINVAL, "is not one of");
+	expect_refused("GET", "/api/v1/vm.boot", NULL, -EOPNOTSUPP, "no GET on /vm.boot");
+	under_test = fc_api;
+}
+
+static void expect_ch_body(const char *path, json_t *body)
+{
+	assert_non_null(body);
+	char *text = json_dumps(body, JSON_COMPACT);
+	under_test = ch_api;
+	expect_ok("PUT", path, text);
+	under_test = fc_api;
+	free(text);
+	json_decref(body);
+}
+
+/* What Cloud Hypervisor's driver sends (src/vmm/ch/body.c) is in CH's
+ * document: a file-backed VM with a qcow2 disk and a TAP, a restore on
+ * demand and a snapshot. */
+static void test_ch_driver_bodies(void **state)
+{
+	(void)state;
+	struct vmm_config c = { .id = "sb-1", .vcpus = 2, .mem_mib = 256, .mem_file = "/m", .mem_shared = true };
+	c.net.mac = "06:00:0a:00:00:02";
+	struct ch_paths p = { .kernel = "/kernel", .cmdline = "console=ttyS0", .disk = "/disk.qcow2",
+			      .disk_qcow2 = true, .memory = "/memory", .memory_shared = true, .tap = "tap0" };
+	json_t *v = NULL;
+	struct cove_err err = { 0 };
+	assert_int_equal(ch_vm_config(&c, &p, &v, &err), 0);
+	expect_ch_body("/api/v1/vm.create", v);
+	expect_ch_body("/api/v1/vm.restore", ch_restore_body("/", true));
+	expect_ch_body("/api/v1/vm.snapshot", ch_snapshot_body("/snapshot"));
+}
+
 static void test_yaml_scalars(void **state)
 {
 	(void)state;
@@ -191,6 +260,8 @@ int main(void)
 		cmocka_unit_test(test_required_and_unknown_refused),
 		cmocka_unit_test(test_enum_and_bounds_refused),
 		cmocka_unit_test(test_paths_and_methods_refused),
+		cmocka_unit_test(test_ch_bodies),
+		cmocka_unit_test(test_ch_driver_bodies),
 		cmocka_unit_test(test_yaml_scalars),
 		cmocka_unit_test(test_http_parse),
 	};

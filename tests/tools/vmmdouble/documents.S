@@ -7,4 +7,10 @@ vmmdouble_firecracker_yaml:
 	.incbin "tests/data/firecracker-swagger.yaml"
 vmmdouble_firecracker_yaml_end:
 	.byte 0
+	.global vmmdouble_cloud_hypervisor_yaml
+	.global vmmdouble_cloud_hypervisor_yaml_end
+vmmdouble_cloud_hypervisor_yaml:
+	.incbin "tests/data/cloud-hypervisor.yaml"
+vmmdouble_cloud_hypervisor_yaml_end:
+	.byte 0
 	.section .note.GNU-stack,"",@progbits

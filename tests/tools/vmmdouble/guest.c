@@ -32,6 +32,7 @@ struct guest {
 	struct spawn_child child;
 	struct qmp *qmp;
 	bool reaped;
+	bool own_ram; /* ram is the scratch file, removed with the guest */
 	char ram[4096];
 	char qmp_path[4096];
 };
@@ -54,6 +55,7 @@ void guest_config_clear(struct guest_config *c)
 	free(c->cmdline);
 	free(c->tap);
 	free(c->mac);
+	free(c->mem_file);
 	for (size_t i = 0; i < c->ndisks; i++)
 		free(c->disks[i].path);
 	for (size_t i = 0; i < c->nshares; i++) {
@@ -67,14 +69,16 @@ json_t *guest_config_to_json(const struct guest_config *c)
 {
 	json_t *disks = json_array(), *shares = json_array();
 	for (size_t i = 0; disks && i < c->ndisks; i++)
-		json_array_append_new(disks, json_pack("{s:s, s:b, s:b}", "path", c->disks[i].path, "read_only",
-						       c->disks[i].read_only, "root", c->disks[i].root));
+		json_array_append_new(disks, json_pack("{s:s, s:b, s:b, s:b}", "path", c->disks[i].path, "read_only",
+						       c->disks[i].read_only, "root", c->disks[i].root, "qcow2",
+						       c->disks[i].qcow2));
 	for (size_t i = 0; shares && i < c->nshares; i++)
 		json_array_append_new(shares, json_pack("{s:s, s:s}", "tag", c->shares[i].tag, "socket",
 							c->shares[i].socket));
-	return json_pack("{s:i, s:i, s:s?, s:s?, s:s?, s:o, s:s?, s:s?, s:b, s:o}", "vcpus", (int)c->vcpus, "mem_mib",
-			 (int)c->mem_mib, "kernel", c->kernel, "initrd", c->initrd, "cmdline", c->cmdline, "disks",
-			 disks, "tap", c->tap, "mac", c->mac, "entropy", c->entropy, "shares", shares);
+	return json_pack("{s:i, s:i, s:s?, s:s?, s:s?, s:o, s:s?, s:s?, s:b, s:o, s:s?, s:b}", "vcpus", (int)c->vcpus,
+			 "mem_mib", (int)c->mem_mib, "kernel", c->kernel, "initrd", c->initrd, "cmdline", c->cmdline,
+			 "disks", disks, "tap", c->tap, "mac", c->mac, "entropy", c->entropy, "shares", shares,
+			 "mem_file", c->mem_file, "serial_off", c->serial_off);
 }
 
 static char *dup_or_null(json_t *v)
@@ -93,6 +97,8 @@ int guest_config_from_json(json_t *j, struct guest_config *c, struct cove_err *e
 		.tap = dup_or_null(json_object_get(j, "tap")),
 		.mac = dup_or_null(json_object_get(j, "mac")),
 		.entropy = json_is_true(json_object_get(j, "entropy")),
+		.mem_file = dup_or_null(json_object_get(j, "mem_file")),
+		.serial_off = json_is_true(json_object_get(j, "serial_off")),
 	};
 	size_t i;
 	json_t *d;
@@ -101,7 +107,8 @@ int guest_config_from_json(json_t *j, struct guest_config *c, struct cove_err *e
 			break;
 		c->disks[c->ndisks++] = (struct guest_disk){ .path = dup_or_null(json_object_get(d, "path")),
 							     .read_only = json_is_true(json_object_get(d, "read_only")),
-							     .root = json_is_true(json_object_get(d, "root")) };
+							     .root = json_is_true(json_object_get(d, "root")),
+							     .qcow2 = json_is_true(json_object_get(d, "qcow2")) };
 	}
 	json_array_foreach(json_object_get(j, "shares"), i, d) {
 		if (c->nshares == GUEST_MAX_SHARES)
@@ -141,7 +148,8 @@ static bool use_kvm(void)
 static int add_machine(struct qemu_args *a, const struct guest_config *c, const char *ram, struct cove_err *err)
 {
 	bool kvm = use_kvm();
-	int r = qemu_args_add(a, err, "-machine");
+	int r = option_path("memory", ram, err);
+	r = r ?: qemu_args_add(a, err, "-machine");
 	/* acpi=on: system_powerdown reaches the guest as a power button. */
 	r = r ?: qemu_args_add(a, err, "microvm,accel=%s,acpi=on,memory-backend=mem", kvm ? "kvm" : "tcg");
 	r = r ?: qemu_args_add(a, err, "-cpu");
@@ -171,8 +179,8 @@ static int add_disks(struct qemu_args *a, const struct guest_config *c, struct c
 				continue;
 			r = r ?: option_path("disk", d->path, err);
 			r = r ?: qemu_args_add(a, err, "-drive");
-			r = r ?: qemu_args_add(a, err, "id=disk%zu,file=%s,format=raw,if=none,cache=writeback%s", i, d->path,
-				     d->read_only ? ",readonly=on" : "");
+			r = r ?: qemu_args_add(a, err, "id=disk%zu,file=%s,format=%s,if=none,cache=writeback%s", i, d->path,
+					       d->qcow2 ? "qcow2" : "raw", d->read_only ? ",readonly=on" : "");
 			r = r ?: qemu_args_add(a, err, "-device");
 			r = r ?: qemu_args_add(a, err, "virtio-blk-device,drive=disk%zu", i);
 		}
@@ -234,7 +242,7 @@ static int build_args(struct qemu_args *a, const struct guest_config *c, const c
 	r = r ?: add_devices(a, c, tap_fd, err);
 	/* The guest's ttyS0 to the double's stdout, as the real VMMs write it. */
 	r = r ?: qemu_args_add(a, err, "-chardev");
-	r = r ?: qemu_args_add(a, err, "stdio,id=console,signal=off");
+	r = r ?: qemu_args_add(a, err, c->serial_off ? "null,id=console" : "stdio,id=console,signal=off");
 	r = r ?: qemu_args_add(a, err, "-serial");
 	r = r ?: qemu_args_add(a, err, "chardev:console");
 	r = r ?: qemu_args_add(a, err, "-chardev");
@@ -296,6 +304,14 @@ static int start_qemu(struct guest *g, const struct guest_config *c, bool incomi
 	return qmp_open(g->qmp_path, g->child.pidfd, QMP_CONNECT_MS, &g->qmp, err);
 }
 
+/* Whether a and b name one file (a restore's memory may be bound onto the
+ * very file the RAM is in: copying it onto itself would truncate it). */
+static bool same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 int guest_start(const struct guest_config *c, const char *ram_from, struct guest **ret, struct cove_err *err)
 {
 	struct guest *g = calloc(1, sizeof(*g));
@@ -303,10 +319,15 @@ int guest_start(const struct guest_config *c, const char *ram_from, struct guest
 		return cove_errf(err, -ENOMEM, "guest: out of memory");
 	g->child = (struct spawn_child){ .pid = -1, .pidfd = -1, .stdio = { -1, -1, -1 } };
 	g->reaped = true;
-	snprintf(g->ram, sizeof(g->ram), "%s/.double-ram", guest_root());
+	g->own_ram = !c->mem_file;
+	if (c->mem_file)
+		snprintf(g->ram, sizeof(g->ram), "%s", c->mem_file);
+	else
+		snprintf(g->ram, sizeof(g->ram), "%s/.double-ram", guest_root());
 	snprintf(g->qmp_path, sizeof(g->qmp_path), "%s/.double-qmp.sock", guest_root());
-	unlink(g->ram);
-	int r = ram_from ? guest_copy_sparse(ram_from, g->ram, err) : 0;
+	if (g->own_ram)
+		unlink(g->ram);
+	int r = ram_from && !same_file(ram_from, g->ram) ? guest_copy_sparse(ram_from, g->ram, err) : 0;
 	if (r == 0) {
 		g->reaped = false;
 		r = start_qemu(g, c, ram_from != NULL, err);
@@ -347,7 +368,8 @@ struct guest *guest_free(struct guest *g)
 		kill(g->child.pid, SIGKILL);
 		guest_reap(g);
 	}
-	unlink(g->ram);
+	if (g->own_ram)
+		unlink(g->ram);
 	unlink(g->qmp_path);
 	free(g);
 	return NULL;

@@ -18,6 +18,7 @@ struct guest_disk {
 	char *path;
 	bool read_only;
 	bool root;
+	bool qcow2; /* a qcow2 image (its backing files opened by QEMU), else raw */
 };
 
 struct guest_share {
@@ -39,6 +40,8 @@ struct guest_config {
 	bool entropy;
 	struct guest_share shares[GUEST_MAX_SHARES];
 	size_t nshares;
+	char *mem_file;   /* guest RAM in this file, shared; NULL: a scratch file */
+	bool serial_off;  /* no serial port output (else ttyS0 to stdout) */
 };
 
 void guest_config_clear(struct guest_config *c);
@@ -53,8 +56,9 @@ struct guest;
  * else its /var/tmp (confined by Cove: its root is not its own). */
 const char *guest_root(void);
 
-/* Starts QEMU. With ram_from (a memory file), the scratch RAM file starts
- * as its copy and QEMU waits for an incoming migration (guest_restore). */
+/* Starts QEMU. With ram_from (a memory file), the RAM file (the scratch
+ * one or c->mem_file) starts as its copy, unless it is that very file, and
+ * QEMU waits for an incoming migration (guest_restore). */
 int guest_start(const struct guest_config *c, const char *ram_from, struct guest **ret, struct cove_err *err);
 /* Runs a QMP command without arguments (stop, cont, system_powerdown). */
 int guest_qmp(struct guest *g, const char *command, struct cove_err *err);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "common/fs.h"
@@ -120,26 +121,27 @@ static void conn_close(struct conn *c)
 }
 
 /* Reads what the client sent and answers every whole request in it;
- * closes the connection on EOF, error or a malformed request. */
-static void conn_serve(struct conn *c, const struct http_loop_ops *ops, void *ctx)
+ * closes the connection on EOF, error or a malformed request. Returns
+ * true when a response ended the loop. */
+static bool conn_serve(struct conn *c, const struct http_loop_ops *ops, void *ctx)
 {
 	char *more = realloc(c->buf, HTTP_MAX_HEADER + HTTP_MAX_BODY + 1);
 	if (!more)
-		return conn_close(c);
+		return conn_close(c), false;
 	c->buf = more;
 	ssize_t n = recv(c->fd, c->buf + c->len, HTTP_MAX_HEADER + HTTP_MAX_BODY - c->len, 0);
 	if (n <= 0 && !(n < 0 && (errno == EINTR || errno == EAGAIN)))
-		return conn_close(c);
+		return conn_close(c), false;
 	c->len += n > 0 ? (size_t)n : 0;
 	for (;;) {
 		struct http_request req;
 		long used = http_parse_request(c->buf, c->len, &req);
 		if (used == 0)
-			return;
+			return false;
 		if (used < 0) {
 			struct http_response bad = { .status = used == -E2BIG ? 413 : 400 };
 			send_response(c->fd, &bad);
-			return conn_close(c);
+			return conn_close(c), false;
 		}
 		struct http_response resp = { .status = 500 };
 		ops->handle(ctx, &req, &resp);
@@ -147,8 +149,10 @@ static void conn_serve(struct conn *c, const struct http_loop_ops *ops, void *ct
 		free(resp.body);
 		memmove(c->buf, c->buf + used, c->len - (size_t)used);
 		c->len -= (size_t)used;
-		if (r < 0 || req.close)
-			return conn_close(c);
+		if (r < 0 || req.close || resp.end_loop) {
+			conn_close(c);
+			return resp.end_loop;
+		}
 	}
 }
 
@@ -164,6 +168,24 @@ static void accept_client(int listen_fd, struct conn *conns)
 		}
 	}
 	close(fd); /* more clients than a VMM's API would see */
+}
+
+int http_listen_unix(const char *path, const char *what)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "%s: %s: path too long\n", what, path);
+		return -1;
+	}
+	strcpy(sa.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 16) < 0) {
+		fprintf(stderr, "%s: %s: %m\n", what, path);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 int http_serve(int listen_fd, const struct http_loop_ops *ops, void *ctx)
@@ -188,7 +210,7 @@ int http_serve(int listen_fd, const struct http_loop_ops *ops, void *ctx)
 			done = ops->on_event(ctx);
 		for (int i = 0; !done && i < HTTP_MAX_CLIENTS; i++)
 			if (p[i + 2].fd >= 0 && p[i + 2].revents)
-				conn_serve(&conns[i], ops, ctx);
+				done = conn_serve(&conns[i], ops, ctx);
 		if (!done && p[0].revents & POLLIN)
 			accept_client(listen_fd, conns);
 	}

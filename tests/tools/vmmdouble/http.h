@@ -26,12 +26,17 @@ struct http_response {
 	int status;
 	const char *content_type; /* NULL: application/json */
 	char *body;               /* malloc'd, owned by the server after the handler; NULL: none */
+	bool end_loop;            /* once this is sent, http_serve returns (the VMM shuts down) */
 };
 
 /* Parses one request from buf. 0: more bytes needed; > 0: the request's
  * whole length, *req filled; < 0: a malformed request (-EINVAL) or one past
  * the bounds (-E2BIG). */
 long http_parse_request(const char *buf, size_t len, struct http_request *req);
+
+/* A listening unix socket bound at path: its descriptor, or -1 after a
+ * line "<what>: path: reason" on stderr (the VMM's own words for it). */
+int http_listen_unix(const char *path, const char *what);
 
 struct http_loop_ops {
 	void (*handle)(void *ctx, const struct http_request *req, struct http_response *resp);
@@ -41,7 +46,7 @@ struct http_loop_ops {
 	bool (*on_event)(void *ctx);
 };
 
-/* Serves on listen_fd until on_event says stop. Returns 0, or a negative
+/* Serves on listen_fd until on_event says stop or a response ends the loop. Returns 0, or a negative
  * errno if polling itself fails. */
 int http_serve(int listen_fd, const struct http_loop_ops *ops, void *ctx);
 

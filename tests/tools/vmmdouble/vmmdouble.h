@@ -6,7 +6,10 @@
 #ifndef COVE_TESTS_VMMDOUBLE_H
 #define COVE_TESTS_VMMDOUBLE_H
 
+#include <jansson.h>
 #include <stddef.h>
+
+#include "common/err.h"
 
 #include "guest.h"
 #include "http.h"
@@ -15,6 +18,9 @@
 /* tests/data/firecracker-swagger.yaml */
 extern const char vmmdouble_firecracker_yaml[];
 extern const char vmmdouble_firecracker_yaml_end[];
+/* tests/data/cloud-hypervisor.yaml */
+extern const char vmmdouble_cloud_hypervisor_yaml[];
+extern const char vmmdouble_cloud_hypervisor_yaml_end[];
 
 /* A request the API document refuses: one line
  * "SPEC VIOLATION: METHOD PATH: reason" to stderr and appended to
@@ -23,6 +29,18 @@ extern const char vmmdouble_firecracker_yaml_end[];
  * (through /proc/PID/root for a confined double); tests under Cove read
  * the VMM's log, which keeps stderr past the VMM. */
 void vmmdouble_spec_violation(const char *method, const char *path, const char *reason);
+
+/* A device-state file of a double's snapshot: the line magic (ending in
+ * '\n'), header as one JSON line, then QEMU's stream (guest_save). Read
+ * back, fd is left where the stream begins. */
+int vmmdouble_state_write(int fd, const char *magic, json_t *header, struct cove_err *err);
+int vmmdouble_state_read(int fd, const char *path, const char *magic, json_t **ret, struct cove_err *err);
+
+/* Cloud Hypervisor's VmConfig (checked against its document) as what QEMU
+ * is started from (chconfig.c): -EOPNOTSUPP for what the double does not
+ * serve, errors of CH's for the rest (a qcow2 disk with a backing file
+ * and no backing_files). Opens the disks to tell qcow2 from raw. */
+int vmmdouble_ch_config(json_t *vm_config, struct guest_config *c, struct cove_err *err);
 
 /* A JSON body for a response, malloc'd (NULL when out of memory). */
 char *vmmdouble_fault(const char *key, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
