@@ -369,7 +369,9 @@ static int save_disk(struct vmm *vm, const char *path, struct cove_err *err)
 static int link_vmm_file(struct vmm *vm, const char *name, const char *host_path, const char *path)
 {
 	char used[PATH_MAX + 64];
-	if (vmm_host_path(vm, name, used, sizeof(used), NULL) < 0 || !host_path || !fs_same_file(used, host_path))
+	if (vmm_host_path(vm, name, used, sizeof(used), NULL) < 0 || !host_path || access(used, F_OK) < 0)
+		return -ENOENT; /* the VMM has no such file (a CH restore reads its RAM in) */
+	if (!fs_same_file(used, host_path))
 		return -ESTALE;
 	return link(host_path, path) == 0 ? 0 : -errno;
 }

@@ -198,12 +198,23 @@ int ch_snapshot(struct vmm *vm, const struct vmm_snapshot_files *files, struct v
 	return r;
 }
 
+/* dir/name, owned by the config copy; NULL when out of room. */
+static const char *keep_path(struct vmm *vm, const char *dir, const char *name)
+{
+	if (vm->cfg.nstrings >= sizeof(vm->cfg.strings) / sizeof(vm->cfg.strings[0]))
+		return NULL;
+	char *path = NULL;
+	if (asprintf(&path, "%s/%s", dir, name) < 0)
+		return NULL;
+	vm->cfg.strings[vm->cfg.nstrings++] = path;
+	return path;
+}
+
 int ch_restore_prepare(struct vmm *vm, json_t *fresh, struct vmm_bind *binds, size_t *nbinds, char *config_path,
 		       struct cove_err *err)
 {
 	const struct vmm_config *c = &vm->cfg.c;
 	char saved_config[PATH_MAX], ranges[PATH_MAX];
-	static char state_name[] = CH_SNAPSHOT_STATE;
 	if (path_in(saved_config, c->restore_state, CH_SNAPSHOT_CONFIG) < 0 ||
 	    path_in(ranges, c->restore_state, CH_SNAPSHOT_RANGES) < 0 ||
 	    path_in(config_path, vm->dir, CH_SNAPSHOT_CONFIG) < 0)
@@ -219,15 +230,13 @@ int ch_restore_prepare(struct vmm *vm, json_t *fresh, struct vmm_bind *binds, si
 	if (!memory)
 		return cove_errf(err, -ENOENT, "cloud-hypervisor: restore %s: no %s in %s and no memory file", c->id,
 				 CH_SNAPSHOT_RANGES, c->restore_state);
-	/* The state's path lives as long as the config copy (vm->cfg). */
-	char *state = NULL;
-	if (asprintf(&state, "%s/%s", c->restore_state, state_name) < 0)
-		return cove_errf(err, -ENOMEM, "cloud-hypervisor: out of memory");
-	if (vm->cfg.nstrings >= sizeof(vm->cfg.strings) / sizeof(vm->cfg.strings[0])) {
-		free(state);
-		return cove_errf(err, -E2BIG, "cloud-hypervisor: restore %s: too many strings", c->id);
-	}
-	vm->cfg.strings[vm->cfg.nstrings++] = state;
+	/* The paths bound live as long as the config copy (vm->cfg): the
+	 * state, and the saved ranges when there are some. */
+	const char *state = keep_path(vm, c->restore_state, CH_SNAPSHOT_STATE);
+	if (state && memory == ranges)
+		memory = keep_path(vm, c->restore_state, CH_SNAPSHOT_RANGES);
+	if (!state || !memory)
+		return cove_errf(err, -ENOMEM, "cloud-hypervisor: restore %s: out of memory or room for paths", c->id);
 	binds[(*nbinds)++] = (struct vmm_bind){ config_path, CH_SNAPSHOT_CONFIG, VMM_BIND_READ };
 	binds[(*nbinds)++] = (struct vmm_bind){ state, CH_SNAPSHOT_STATE, VMM_BIND_READ };
 	binds[(*nbinds)++] = (struct vmm_bind){ memory, CH_SNAPSHOT_RANGES, VMM_BIND_READ };
