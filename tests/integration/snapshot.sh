@@ -113,9 +113,9 @@ check "a template on a VMM Cove does not know: cove run, snapshot and coved say 
 start_coved "$base/coved.log" --api-key snap --templates "$base/templates" --net-pool 1 ||
     { echo "not ok - coved did not start"; cat "$base/coved.log"; exit 1; }
 export COVE_URL=$coved_url COVE_API_KEY=snap
-s=$(curl -s -o "$base/out" -w '%{http_code}' -H "X-API-KEY: snap" -d '{"templateID":"tinych"}' "$COVE_URL/sandboxes")
-[ "$s" = 501 ] && grep -q "template 'tinych': VMM 'cloud-hypervisor': its driver is not built yet" "$base/out"
-check "... and coved's create of it is 501 naming the VMM" $? "$s $(cat "$base/out")"
+s=$(curl -s -o "$base/out" -w '%{http_code}' -H "X-API-KEY: snap" -d '{"templateID":"tinyxx"}' "$COVE_URL/sandboxes")
+[ "$s" = 400 ] && grep -q "template 'tinyxx': VMM 'bhyve' $why" "$base/out"
+check "... and coved's create of it is 400 naming the template and the VMM" $? "$s $(cat "$base/out")"
 id=$("$cove" create --template tiny 2>"$base/err")
 out=$("$cove" exec "$id" -- sh -c 'echo via-coved')
 [ "$out" = via-coved ] && grep -q "sandbox=$id op=start from=snapshot" "$base/coved.log"
@@ -124,7 +124,7 @@ check "coved creates sandboxes by restoring the snapshot" $? "id=$id out=$out $(
 check "cove templates says the templates have a snapshot (the built one too)" $? "$("$cove" templates)"
 "$cove" kill "$id"
 kill -TERM "$coved_pid"; wait "$coved_pid"; coved_pid=""
-rm -rf "$base/templates/built" "$base/templates/tinyfc" # the warm pool below is tiny's alone
+rm -rf "$base/templates/built" "$base/templates/tinyxx" # the warm pool below is tiny's alone
 
 # A warm pool: coved keeps a restored, paused sandbox ready; a create claims
 # it (resume and /init only) and the pool fills again.
