@@ -342,7 +342,7 @@ int cli_template_build_steps(int argc, char **argv, const char *templates, const
 	struct net_config nc;
 	net_config_from_env(&nc);
 	struct build_host h = { .kernel = kernel, .accel = VMM_ACCEL_AUTO, .run_dir = env_get(ENV_RUN_DIR), .log_dir = env_get(ENV_LOG_DIR),
-				.vmm_binary = env_get(ENV_VMM_BINARY), .busybox = busybox, .cache_dir = b->cache,
+				.busybox = busybox, .cache_dir = b->cache,
 				.cancel_fd = sfd, .log = print_log };
 	struct build_plan p = { .base = &base, .base_key = key, .steps = b->steps, .nsteps = b->nsteps,
 				.files = &b->files, .start_cmd = b->start_cmd, .ready_cmd = b->ready_cmd,

@@ -569,7 +569,6 @@ int cmd_run(int argc, char **argv)
 	o.sc.rootfs = o.rootfs;
 	o.sc.run_dir = env_get(ENV_RUN_DIR);
 	o.sc.log_dir = env_get(ENV_LOG_DIR);
-	o.sc.vmm_binary = env_get(ENV_VMM_BINARY);
 	o.sc.die_with_parent = true;
 	o.sc.cancel_fd = sfd;
 

@@ -119,7 +119,6 @@ static int snapshot(const char *dir, const char *kernel, const char *name)
 		.accel = VMM_ACCEL_AUTO,
 		.run_dir = env_get(ENV_RUN_DIR),
 		.log_dir = env_get(ENV_LOG_DIR),
-		.vmm_binary = env_get(ENV_VMM_BINARY),
 		/* Made by the VMM its sandboxes will restore it with. */
 		.vmm_driver = vmm,
 		.die_with_parent = true,

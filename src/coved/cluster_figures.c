@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -43,33 +42,22 @@ static uint64_t cpu_hash(void)
 	return h;
 }
 
-/* The VMM binary's identity: its size and modification time, found as
- * the driver finds it (the path given, else on PATH). */
-static uint64_t vmm_hash(const char *binary)
+/* The host's VMM as snapshots record it ("qemu 7.2.19", the binary found
+ * as its driver finds it): hosts whose snapshots restore on each other's
+ * share it. */
+static uint64_t vmm_hash(const char *vmm_driver)
 {
-	uint64_t h = 14695981039346656037ull;
-	const char *name = binary && *binary ? binary : "qemu-system-x86_64";
-	char path[4096];
-	struct stat st;
-	bool found = strchr(name, '/') && stat(name, &st) == 0;
-	const char *env = getenv("PATH");
-	for (const char *p = env ? env : ""; !found && *p;) {
-		size_t n = strcspn(p, ":");
-		snprintf(path, sizeof(path), "%.*s/%s", (int)n, p, name);
-		found = stat(path, &st) == 0;
-		p += n + (p[n] == ':');
-	}
-	if (found) {
-		h = fnv(h, &st.st_size, sizeof(st.st_size));
-		h = fnv(h, &st.st_mtim.tv_sec, sizeof(st.st_mtim.tv_sec));
-	}
-	return h;
+	char vmm[160];
+	struct cove_err err;
+	if (vmm_describe(vmm_driver, NULL, vmm, sizeof(vmm), &err) < 0)
+		snprintf(vmm, sizeof(vmm), "%s unknown", vmm_driver ? vmm_driver : "default");
+	return fnv(14695981039346656037ull, vmm, strlen(vmm));
 }
 
-void cluster_snap_key(enum vmm_accel accel, const char *vmm_binary, char key[CLUSTER_SNAP_KEY_MAX + 1])
+void cluster_snap_key(enum vmm_accel accel, const char *vmm_driver, char key[CLUSTER_SNAP_KEY_MAX + 1])
 {
 	snprintf(key, CLUSTER_SNAP_KEY_MAX + 1, "%s-%016llx-%016llx", vmm_accel_name(accel),
-		 (unsigned long long)vmm_hash(vmm_binary), (unsigned long long)cpu_hash());
+		 (unsigned long long)vmm_hash(vmm_driver), (unsigned long long)cpu_hash());
 }
 
 /* The whole host's CPU use since the last call, from /proc/stat. */

@@ -79,8 +79,8 @@ enum MHD_Result cluster_metrics_reply(struct coved_cluster_run *run, struct http
 
 /* cluster_figures.c */
 int cluster_figures(struct cluster_host *rec, void *data, struct cove_err *err);
-/* The snapshot compatibility key of this host: accelerator, VMM binary,
+/* The snapshot compatibility key of this host: accelerator, VMM and version,
  * CPU model and flags (a snapshot restores only where all match). */
-void cluster_snap_key(enum vmm_accel accel, const char *vmm_binary, char key[CLUSTER_SNAP_KEY_MAX + 1]);
+void cluster_snap_key(enum vmm_accel accel, const char *vmm_driver, char key[CLUSTER_SNAP_KEY_MAX + 1]);
 
 #endif

@@ -182,7 +182,7 @@ int coved_cluster_prepare(struct coved_cluster *c, const char *state_dir, struct
 	snprintf(run->lease_file, sizeof(run->lease_file), "%s/cluster-lease", state_dir);
 	const char *why;
 	run->accel = vmm_accel_resolve(mc->accel, &why);
-	cluster_snap_key(run->accel, mc->vmm_binary, run->snap_key);
+	cluster_snap_key(run->accel, mc->vmm_driver, run->snap_key);
 	int r = etcd_client_new(c->etcd, 0, &run->etcd, err);
 	if (r < 0) {
 		run_free(run);

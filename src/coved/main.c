@@ -505,7 +505,7 @@ static int serve(struct settings *s)
 	snprintf(build_dir, sizeof(build_dir), "%s/build", s->state_dir);
 	struct manager_config mc = { .store = store, .net = net, .templates_dir = s->templates, .kernel = s->kernel,
 				     .run_dir = env_get(ENV_RUN_DIR), .log_dir = env_get(ENV_LOG_DIR),
-				     .vmm_binary = env_get(ENV_VMM_BINARY), .vmm_driver = s->vmm[0] ? s->vmm : NULL,
+				     .vmm_driver = s->vmm[0] ? s->vmm : NULL,
 				     .accel = s->accel,
 				     .max_sandboxes = s->max_sandboxes, .max_memory_mib = s->max_memory_mib,
 				     .max_disk_mib = s->max_disk_mib,

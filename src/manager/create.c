@@ -176,7 +176,7 @@ static int create_template(struct manager *m, const char *name, struct template 
 	if (r == -ENOENT)
 		r = cove_errf(err, -ENOENT, "template '%s' not found", tname);
 	/* Its VMM (the template's, else the host's) must be one this Cove has:
-	 * one not built yet is 501. */
+	 * an unknown one is 400. */
 	const char *vmm = r == 0 && tpl->vmm[0] ? tpl->vmm : m->c.vmm_driver;
 	if (r == 0 && vmm && (r = vmm_driver_check(vmm, err)) < 0)
 		cove_err_prefix(err, "template '%s'", tname);

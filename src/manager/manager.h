@@ -75,7 +75,7 @@ struct manager_config {
 	const char *kernel;
 	const char *run_dir;     /* NULL: the VMM default */
 	const char *log_dir;     /* NULL: the VMM default */
-	const char *vmm_binary;  /* NULL: found on PATH */
+	const char *vmm_binary;  /* NULL: the driver's setting (COVE_QEMU...), else PATH */
 	const char *vmm_driver;  /* the host's VMM (a template's vmm= wins); NULL: the default */
 	enum vmm_accel accel;
 	unsigned max_sandboxes;  /* 0: MANAGER_DEFAULT_MAX_SANDBOXES */

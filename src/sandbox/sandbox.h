@@ -62,7 +62,7 @@ struct sandbox_config {
 	enum vmm_accel accel;
 	const char *run_dir;    /* NULL: the VMM default */
 	const char *log_dir;    /* NULL: the VMM default */
-	const char *vmm_binary; /* NULL: found on PATH */
+	const char *vmm_binary; /* NULL: the driver's setting (COVE_QEMU...), else PATH */
 	const char *vmm_driver; /* NULL: the default (VMM_DEFAULT_DRIVER) */
 	const char *kernel_args; /* appended to the guest kernel command line, may be NULL */
 	bool die_with_parent;

@@ -96,7 +96,8 @@ struct vmm_config {
 	const char *extra_cmdline; /* appended to the kernel command line, may be NULL */
 	const char *run_dir;    /* default VMM_DEFAULT_RUN_DIR */
 	const char *log_dir;    /* default VMM_DEFAULT_LOG_DIR */
-	const char *vmm_binary; /* default: the driver looks on PATH and in the usual places */
+	const char *vmm_binary; /* default: the driver's setting (COVE_QEMU, COVE_FIRECRACKER,
+				 * COVE_CLOUD_HYPERVISOR), else PATH and the usual places */
 	int netns_fd;           /* network namespace to run in, -1 for none (default) */
 	/* TAP device inside it, -1 for none (default); vmm_boot takes it:
 	 * it is closed when vmm_boot returns, whatever it returns. */

@@ -55,8 +55,9 @@ run_driver() {
         echo "# $driver: none with a usable KVM here (${real:-not installed}): against its double"
     fi
     mkdir -p "$dir/log"
-    # COVE_QEMU is the VMM binary whatever the driver (src/common/env.c).
-    export COVE_QEMU=$binary COVE_RUN_DIR=$dir/run COVE_LOG_DIR=$dir/log COVE_STATE_DIR=$dir/state
+    # Each driver's binary is its own setting (src/common/env.c).
+    local setting=COVE_$(echo "$driver" | tr a-z- A-Z_)
+    export "$setting=$binary" COVE_RUN_DIR=$dir/run COVE_LOG_DIR=$dir/log COVE_STATE_DIR=$dir/state
     export COVE_TEMPLATES=$templates
     seen=$dir/violations
     : >"$seen"

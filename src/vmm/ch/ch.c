@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/env.h"
 #include "common/fs.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -36,7 +37,8 @@ static struct ch *ch_of(struct vmm *vm)
 
 int ch_find_binary(const char *override, char *out, size_t len, struct cove_err *err)
 {
-	const char *name = override ? override : CH_BINARY;
+	/* The caller's, else the driver's own setting, else on PATH. */
+	const char *name = override ?: env_get(ENV_CLOUD_HYPERVISOR) ?: CH_BINARY;
 	int r = fs_find_executable(name, CH_SEARCH_DIRS, out, len);
 	if (r == 0)
 		return 0;

@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/env.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/proc.h"
@@ -36,7 +37,8 @@
 
 int fc_find_binary(const char *override, char *out, size_t len, struct cove_err *err)
 {
-	const char *name = override ? override : FC_BINARY;
+	/* The caller's, else the driver's own setting, else on PATH. */
+	const char *name = override ?: env_get(ENV_FIRECRACKER) ?: FC_BINARY;
 	int r = fs_find_executable(name, FC_SEARCH_DIRS, out, len);
 	if (r == 0)
 		return 0;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/env.h"
 #include "common/fs.h"
 #include "vmm/driver.h"
 
@@ -207,7 +208,8 @@ int qemu_build_args(const struct vmm_config *c, enum vmm_accel accel, const stru
 
 int qemu_find_binary(const char *override, char *out, size_t len, struct cove_err *err)
 {
-	const char *name = override ? override : QEMU_BINARY;
+	/* The caller's, else the driver's own setting, else on PATH. */
+	const char *name = override ?: env_get(ENV_QEMU) ?: QEMU_BINARY;
 	int r = fs_find_executable(name, QEMU_SEARCH_DIRS, out, len);
 	if (r == 0)
 		return 0;
