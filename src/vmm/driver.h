@@ -38,6 +38,9 @@ enum vmm_feature {
 	/* The VMM opens its TAP itself, by name (vmm_tap_by_name): its jail
 	 * gets /dev/net/tun, the TAP becomes its uid's. */
 	VMM_FEATURE_TAP_BY_NAME = 1 << 6,
+	/* config.shares, each a socket path the VMM connects to itself
+	 * (vmm_share_socket_path) rather than a connected socket. */
+	VMM_FEATURE_SHARES_BY_PATH = 1 << 7,
 };
 
 /* Where a save goes (paths the driver creates). */
@@ -197,8 +200,14 @@ int vmm_sidecars_start(struct vmm *vm, struct cove_err *err);
 /* The connected vhost-user socket of share i for the driver to hand on;
  * -1 when there is none. */
 int vmm_share_socket(const struct vmm *vm, size_t i);
+/* For a driver with VMM_FEATURE_SHARES_BY_PATH (its VMM connects by
+ * path): share i's listening socket on the host, the VMM's uid's alone,
+ * to bind into its work directory; unlinked once the VMM has booted
+ * (vmm_sidecars_close_sockets). -ENOENT when there is none. */
+int vmm_share_socket_path(const struct vmm *vm, size_t i, char buf[PATH_MAX]);
 /* Closes this process's copies of the sockets once the VMM holds them:
- * then virtiofsd sees the VMM go. Idempotent. */
+ * then virtiofsd sees the VMM go; removes the paths of sockets the VMM
+ * connected to by path. Idempotent. */
 void vmm_sidecars_close_sockets(struct vmm *vm);
 /* Ends and reaps every sidecar, closes what is left. Idempotent. */
 void vmm_sidecars_stop(struct vmm *vm);

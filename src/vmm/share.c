@@ -17,7 +17,12 @@
  *    in the run directory (0700) and connected to by this process before
  *    virtiofsd starts, then unlinked: virtiofsd gets it as --fd, accepts
  *    that one connection, and nobody else can ever connect; the VMM gets
- *    the connected end as a descriptor, so its jail holds no socket path;
+ *    the connected end as a descriptor, so its jail holds no socket path.
+ *    A VMM that connects by path itself (Cloud Hypervisor's fs socket,
+ *    VMM_FEATURE_SHARES_BY_PATH) gets the listening socket's path bound
+ *    into its jail, owned by its uid alone (0600 in a 0700 run directory);
+ *    virtiofsd accepts the one connection, and the path is removed once
+ *    the VMM has booted;
  *  - it may not make device nodes (-o modcaps=-mknod): a guest's mknod of
  *    a device in a share fails with EPERM, so no device node the guest
  *    chose appears in a host directory.
@@ -68,6 +73,8 @@ struct vmm_sidecar {
 	pid_t pid;
 	int pidfd;
 	int sock; /* the connected end, for the VMM; -1 once handed on */
+	bool by_path; /* the VMM connects to path itself */
+	char path[108]; /* the listening socket's path while it is bound */
 };
 
 struct vmm_sidecars {
@@ -139,6 +146,28 @@ static int socket_pair_at(const char *path, int *listen_ret, int *conn_ret, stru
 	return 0;
 }
 
+/* A listening socket at path for the VMM (uid) to connect to itself. */
+static int socket_at(const char *path, uid_t uid, int *listen_ret, struct cove_err *err)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(a.sun_path))
+		return cove_errf(err, -ENAMETOOLONG, "socket path %s too long", path);
+	memcpy(a.sun_path, path, strlen(path) + 1);
+	_cleanup_close_ int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (l < 0)
+		return cove_errno(err, -errno, "socket for %s", path);
+	unlink(path);
+	if (bind(l, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(l, 1) < 0)
+		return cove_errno(err, -errno, "listen on %s", path);
+	if (chown(path, uid, uid) < 0 || chmod(path, 0600) < 0) {
+		int e = -errno;
+		unlink(path);
+		return cove_errno(err, e, "hand %s to VMM uid %u", path, (unsigned)uid);
+	}
+	*listen_ret = TAKE_FD(l);
+	return 0;
+}
+
 static const char *step_name(int step)
 {
 	switch (step) {
@@ -187,9 +216,13 @@ static int start_one(struct vmm *vm, const char *binary, size_t i, struct vmm_si
 	if (log_fd < 0)
 		return cove_errno(err, -errno, "open log %s", log_path);
 	int listen_fd = -1;
-	int r = socket_pair_at(sock_path, &listen_fd, &sc->sock, err);
+	sc->by_path = vm->driver->features & VMM_FEATURE_SHARES_BY_PATH;
+	int r = sc->by_path ? socket_at(sock_path, vm->uid, &listen_fd, err)
+			    : socket_pair_at(sock_path, &listen_fd, &sc->sock, err);
 	if (r < 0)
 		return r;
+	if (sc->by_path)
+		snprintf(sc->path, sizeof(sc->path), "%s", sock_path);
 	_cleanup_close_ int l = listen_fd;
 	/* Its defaults said out loud: the modes measured with the guest. */
 	char *const argv[] = { (char *)binary, "--fd=3", "-o", source, "-o", "cache=auto", "-o", "sandbox=namespace",
@@ -215,7 +248,11 @@ static int start_one(struct vmm *vm, const char *binary, size_t i, struct vmm_si
 		return cove_errno(err, -f.err, "virtiofsd for %s: %s", sh->host_dir, step_name(f.step));
 	sc->pid = child.pid;
 	sc->pidfd = child.pidfd;
-	r = wait_accepted(l, sc->pidfd, log_path, err);
+	/* By path, the VMM's connection comes later: only an early death is seen. */
+	r = sc->by_path ? (proc_pidfd_wait(sc->pidfd, 0) == 1
+				   ? cove_errf(err, -ECHILD, "virtiofsd exited as it started (see %s)", log_path)
+				   : 0)
+			: wait_accepted(l, sc->pidfd, log_path, err);
 	if (r < 0)
 		return cove_err_prefix(err, "share %s", sh->host_dir);
 	log_debug("vmm=%s op=share index=%zu pid=%d dir=%s tag=%s ro=%d", vm->cfg.c.id, i, (int)sc->pid, sh->host_dir,
@@ -236,7 +273,7 @@ int vmm_sidecars_start(struct vmm *vm, struct cove_err *err)
 		return cove_errf(err, -ENOMEM, "shares: out of memory");
 	vm->sidecars = all;
 	for (size_t i = 0; i < vm->cfg.c.nshares; i++) {
-		all->s[i] = (struct vmm_sidecar){ .pid = 0, .pidfd = -1, .sock = -1 };
+		all->s[i] = (struct vmm_sidecar){ .pid = 0, .pidfd = -1, .sock = -1, .by_path = false };
 		all->n = i + 1;
 		int r = start_one(vm, binary, i, &all->s[i], err);
 		if (r < 0) {
@@ -252,6 +289,14 @@ int vmm_share_socket(const struct vmm *vm, size_t i)
 	return vm->sidecars && i < vm->sidecars->n ? vm->sidecars->s[i].sock : -1;
 }
 
+int vmm_share_socket_path(const struct vmm *vm, size_t i, char buf[PATH_MAX])
+{
+	if (!vm->sidecars || i >= vm->sidecars->n || !vm->sidecars->s[i].path[0])
+		return -ENOENT;
+	snprintf(buf, PATH_MAX, "%s", vm->sidecars->s[i].path);
+	return 0;
+}
+
 void vmm_sidecars_close_sockets(struct vmm *vm)
 {
 	for (size_t i = 0; vm->sidecars && i < vm->sidecars->n; i++) {
@@ -259,6 +304,9 @@ void vmm_sidecars_close_sockets(struct vmm *vm)
 		if (sc->sock >= 0)
 			close(sc->sock);
 		sc->sock = -1;
+		if (sc->path[0])
+			unlink(sc->path);
+		sc->path[0] = '\0';
 	}
 }
 

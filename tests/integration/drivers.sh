@@ -70,6 +70,24 @@ run_driver() {
     check "$driver: cove run runs a command in the guest" $? "rc=$rc out=$out" "$(tail -5 "$dir/err")"
     check_clean "cove run"
 
+    # --- a shared directory (virtiofs), where the VMM has virtio-fs ---
+    local share=$dir/share
+    mkdir -p "$share" && echo from-host >"$share/in"
+    out=$("$cove" run --local --vmm "$driver" --template tiny --share "$share:/mnt/s" -- \
+        sh -c 'cat /mnt/s/in; echo from-guest >/mnt/s/out' 2>"$dir/err")
+    rc=$?
+    case $driver in
+    firecracker) # Firecracker has no virtio-fs: refused before anything starts.
+        [ $rc != 0 ] && grep -q "driver firecracker has no shared directories" "$dir/err" && [ ! -e "$share/out" ]
+        check "$driver: --share is refused, naming what it lacks" $? "rc=$rc out=$out" "$(tail -3 "$dir/err")" ;;
+    *)
+        [ $rc = 0 ] && [ "$out" = from-host ] && [ "$(cat "$share/out" 2>&1)" = from-guest ] &&
+            ! pgrep -f "virtiofsd.*$dir" >/dev/null
+        check "$driver: a shared directory both ways, its virtiofsd gone after" $? "rc=$rc out=$out" \
+            "$(tail -5 "$dir/err")" "$(cat "$COVE_LOG_DIR"/*virtiofsd* 2>/dev/null | tail -5)" ;;
+    esac
+    check_clean "cove run --share"
+
     # --- a template snapshot made by it ---
     mkdir -p "$dir/templates/tiny"
     cp --sparse=always "$templates/tiny/rootfs.ext4" "$dir/templates/tiny/"

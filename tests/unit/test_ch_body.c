@@ -122,6 +122,41 @@ static void test_vm_config_memory_file(void **state)
 	json_decref(v);
 }
 
+/* Shares: an FsConfig each (all of its required fields), and shared
+ * anonymous memory for virtiofsd to map; none without shares. */
+static void test_vm_config_shares(void **state)
+{
+	(void)state;
+	struct vmm_config c;
+	make_config(&c);
+	json_t *v = build(&c, &base_paths);
+	assert_null(json_object_get(v, "fs"));
+	assert_null(json_object_get(json_object_get(v, "memory"), "shared"));
+	json_decref(v);
+	c.shares[0] = (struct vmm_share){ "/srv/a", "share0", false };
+	c.shares[1] = (struct vmm_share){ "/srv/b", "share1", true };
+	c.nshares = 2;
+	struct ch_paths p = base_paths;
+	p.fs_socket[0] = "/vfs-0.sock";
+	p.fs_socket[1] = "/vfs-1.sock";
+	v = build(&c, &p);
+	assert_int_equal(json_array_size(json_object_get(v, "fs")), 2);
+	assert_string_equal(str(v, "fs.0.tag"), "share0");
+	assert_string_equal(str(v, "fs.1.socket"), "/vfs-1.sock");
+	json_t *fs1 = json_array_get(json_object_get(v, "fs"), 1);
+	assert_int_equal(json_integer_value(json_object_get(fs1, "num_queues")), 1);
+	assert_int_equal(json_integer_value(json_object_get(fs1, "queue_size")), 1024);
+	json_t *m = json_object_get(v, "memory");
+	assert_int_equal(json_integer_value(json_object_get(m, "size")), (json_int_t)768 << 20);
+	assert_true(json_is_true(json_object_get(m, "shared")));
+	json_decref(v);
+	/* A share without its socket is no VmConfig. */
+	p.fs_socket[1] = NULL;
+	struct cove_err err = { 0 };
+	assert_int_equal(ch_vm_config(&c, &p, &v, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "share 1 (share1) has no socket"));
+}
+
 static void test_restore_config(void **state)
 {
 	(void)state;
@@ -237,6 +272,7 @@ int main(void)
 		cmocka_unit_test(test_vm_config_plain),
 		cmocka_unit_test(test_vm_config_raw_no_net),
 		cmocka_unit_test(test_vm_config_memory_file),
+		cmocka_unit_test(test_vm_config_shares),
 		cmocka_unit_test(test_restore_config),
 		cmocka_unit_test(test_restore_and_snapshot_bodies),
 		cmocka_unit_test(test_version_parse),

@@ -13,8 +13,9 @@
 static json_t *memory_config(const struct vmm_config *c, const struct ch_paths *p)
 {
 	json_int_t size = (json_int_t)(c->mem_mib ? c->mem_mib : VMM_DEFAULT_MEM_MIB) << 20;
+	/* virtiofsd maps the guest's RAM: it must be shared memory. */
 	if (!p->memory)
-		return json_pack("{s:I}", "size", size);
+		return c->nshares ? json_pack("{s:I, s:b}", "size", size, "shared", true) : json_pack("{s:I}", "size", size);
 	/* MemoryConfig has no file: a file-backed VM is one memory zone, the
 	 * VM's own size 0 (CH's docs/memory.md). */
 	return json_pack("{s:I, s:b, s:[{s:s, s:I, s:s, s:b}]}", "size", (json_int_t)0, "shared", p->memory_shared,
@@ -41,15 +42,36 @@ static json_t *net_config(const struct vmm_config *c, const struct ch_paths *p)
 	return n;
 }
 
+/* FsConfig per share: its tag and the socket CH connects to (virtiofsd's,
+ * share.c); one request queue of CH's default size. */
+static json_t *fs_config(const struct vmm_config *c, const struct ch_paths *p)
+{
+	json_t *fs = json_array();
+	for (size_t i = 0; fs && i < c->nshares; i++) {
+		json_t *one = p->fs_socket[i] ? json_pack("{s:s, s:s, s:i, s:i}", "tag", c->shares[i].tag, "socket",
+							  p->fs_socket[i], "num_queues", 1, "queue_size", 1024)
+					      : NULL;
+		if (!one || json_array_append_new(fs, one) < 0)
+			fs = (json_decref(fs), NULL);
+	}
+	return fs;
+}
+
 int ch_vm_config(const struct vmm_config *c, const struct ch_paths *p, json_t **ret, struct cove_err *err)
 {
 	json_int_t vcpus = c->vcpus ? c->vcpus : VMM_DEFAULT_VCPUS;
+	for (size_t i = 0; i < c->nshares; i++)
+		if (!p->fs_socket[i])
+			return cove_errf(err, -EINVAL, "cloud-hypervisor: VmConfig of %s: share %zu (%s) has no socket",
+					 c->id, i, c->shares[i].tag);
 	/* The guest's ttyS0 goes to CH's stdout (the logs' FIFO); no
 	 * virtio-console. */
 	json_t *v = json_pack("{s:{s:I, s:I}, s:o*, s:{s:s, s:s}, s:[o*], s:o*, s:{s:s}, s:{s:s}}", "cpus", "boot_vcpus",
 			      vcpus, "max_vcpus", vcpus, "memory", memory_config(c, p), "payload", "kernel", p->kernel,
 			      "cmdline", p->cmdline, "disks", disk_config(p), "net", net_config(c, p), "serial", "mode",
 			      "Tty", "console", "mode", "Off");
+	if (v && c->nshares && json_object_set_new(v, "fs", fs_config(c, p)) < 0)
+		v = (json_decref(v), NULL);
 	if (!v || !json_object_get(v, "memory") || json_array_size(json_object_get(v, "disks")) != 1 ||
 	    !json_object_get(v, "net")) {
 		json_decref(v);

@@ -76,8 +76,9 @@ struct boot_files {
 	char kernel[PATH_MAX], disk[PATH_MAX], memory[PATH_MAX];
 	char own_disk[PATH_MAX + 16], config_json[PATH_MAX + 16];
 	char cmdline[4096], tap[16];
+	char share_host[VMM_MAX_SHARES][PATH_MAX], share_vmm[VMM_MAX_SHARES][PATH_MAX];
 	struct ch_paths paths;
-	struct vmm_bind binds[8];
+	struct vmm_bind binds[8 + VMM_MAX_SHARES];
 	size_t nbinds;
 };
 
@@ -152,6 +153,24 @@ static int boot_memory(struct vmm *vm, struct boot_files *f, struct cove_err *er
 	return root_path(vm, VMM_MEMORY_NAME, f->memory, err);
 }
 
+/* Each share's virtiofsd socket (share.c), bound as vfs-I.sock. */
+static int boot_shares(struct vmm *vm, struct boot_files *f, struct cove_err *err)
+{
+	for (size_t i = 0; i < vm->cfg.c.nshares; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "vfs-%zu.sock", i);
+		if (vmm_share_socket_path(vm, i, f->share_host[i]) < 0)
+			return cove_errf(err, -ENOENT, "cloud-hypervisor: share %zu of %s has no socket", i, vm->cfg.c.id);
+		int r = root_path(vm, name, f->share_vmm[i], err);
+		if (r < 0)
+			return r;
+		/* The bind's name lives in f too: share_vmm ends with it. */
+		bind(f, f->share_host[i], strrchr(f->share_vmm[i], '/') + 1, VMM_BIND_OWN);
+		f->paths.fs_socket[i] = f->share_vmm[i];
+	}
+	return 0;
+}
+
 /* The kernel command line first: its ip= part needs the TAP descriptor,
  * which vmm_tap_by_name closes. */
 static int boot_files(struct vmm *vm, struct boot_files *f, struct cove_err *err)
@@ -168,6 +187,7 @@ static int boot_files(struct vmm *vm, struct boot_files *f, struct cove_err *err
 	bind(f, c->kernel, "kernel", VMM_BIND_READ);
 	r = boot_disk(vm, f, err);
 	r = r ?: boot_memory(vm, f, err);
+	r = r ?: boot_shares(vm, f, err);
 	if (r == 0 && c->tap_fd >= 0 && (r = vmm_tap_by_name(vm, f->tap, err)) == 0)
 		f->paths.tap = f->tap;
 	return r;
@@ -305,7 +325,7 @@ static void ch_release(struct vmm *vm)
 const struct vmm_driver vmm_driver_ch = {
 	.name = "cloud-hypervisor",
 	.features = VMM_FEATURE_SNAPSHOTS | VMM_FEATURE_MEMORY_FILE | VMM_FEATURE_DISK_LAYERS | VMM_FEATURE_ADOPT |
-		    VMM_FEATURE_TAP_BY_NAME,
+		    VMM_FEATURE_TAP_BY_NAME | VMM_FEATURE_SHARES | VMM_FEATURE_SHARES_BY_PATH,
 	.disk = { VMM_QCOW2_LAYER, VMM_QCOW2_OVERLAY, VMM_QCOW2_OWN },
 	.boot = ch_boot,
 	.pause = ch_pause,

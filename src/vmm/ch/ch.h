@@ -48,6 +48,9 @@ struct ch_paths {
 	const char *memory; /* the file guest RAM is in; NULL: anonymous */
 	bool memory_shared;
 	const char *tap;    /* the TAP's name; NULL: no network */
+	/* config.shares[i]'s vhost-user socket as the VMM sees it; the
+	 * memory is shared when there is one (virtiofsd maps it). */
+	const char *fs_socket[VMM_MAX_SHARES];
 };
 
 /* The VmConfig for c (PUT /vm.create). */
