@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 /* A guest has a few dozen mounts; this many bytes of them is not a guest's. */
 #define MOUNTINFO_MAX (4 * 1024 * 1024)
 #define RETRY_SLEEP_MS 200
+#define AGENT_NFS_READ_AHEAD_KIB "15360"
 
 static int read_mountinfo(char **ret, size_t *len, struct cove_err *err)
 {
@@ -122,6 +124,23 @@ static bool retryable(int e)
 	       e == EHOSTUNREACH || e == ENETUNREACH;
 }
 
+/* An NFS mount's read-ahead: Linux 5.4 on gives it the block devices'
+ * 128 KiB, not 15 rsizes as before; at 1 MiB rsize, each sequential
+ * read then waits on a round trip through the host. */
+static void nfs_read_ahead(const char *path, size_t i)
+{
+	const char *kib = AGENT_NFS_READ_AHEAD_KIB;
+	struct stat st;
+	char sys[96];
+	if (stat(path, &st) < 0)
+		return;
+	snprintf(sys, sizeof(sys), "/sys/class/bdi/%u:%u/read_ahead_kb", major(st.st_dev), minor(st.st_dev));
+	_cleanup_close_ int fd = open(sys, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, kib, strlen(kib)) < 0)
+		log_warn("op=init msg=\"volumeMounts[%zu]: read-ahead of %.200s (%s): %s\"", i, path, sys,
+			 strerror(errno));
+}
+
 static int mount_one(const struct agent_mount *m, size_t i, int64_t deadline, struct cove_err *err)
 {
 	char source[AGENT_MOUNT_SOURCE_MAX], options[AGENT_MOUNT_OPTIONS_MAX], target[64];
@@ -144,8 +163,10 @@ static int mount_one(const struct agent_mount *m, size_t i, int64_t deadline, st
 	int tries = 0;
 	for (;;) {
 		tries++;
-		if (mount(source, target, "nfs", MS_NOSUID | MS_NODEV, options) == 0)
+		if (mount(source, target, "nfs", MS_NOSUID | MS_NODEV, options) == 0) {
+			nfs_read_ahead(m->path, i);
 			return 0;
+		}
 		int e = errno;
 		if (e == EINTR || (retryable(e) && now_ms() + RETRY_SLEEP_MS < deadline)) {
 			struct timespec pause = { 0, RETRY_SLEEP_MS * 1000000L };
