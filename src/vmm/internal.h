@@ -47,7 +47,7 @@ int vmm_jail_read_uid(pid_t pid, uid_t *uid);
 int vmm_jail_prepare_file(const struct vmm *vm, const char *path, enum vmm_bind_access access, struct cove_err *err);
 
 enum { VMM_JAIL_USR, VMM_JAIL_VAR, VMM_JAIL_VAR_TMP, VMM_JAIL_DEV, VMM_JAIL_KVM, VMM_JAIL_NULL, VMM_JAIL_BINARY,
-       VMM_JAIL_LIB, VMM_JAIL_LIB64, VMM_JAIL_BIN, VMM_JAIL_NET, VMM_JAIL_TUN, VMM_JAIL_NPATHS };
+       VMM_JAIL_LIB, VMM_JAIL_LIB64, VMM_JAIL_BIN, VMM_JAIL_NET, VMM_JAIL_TUN, VMM_JAIL_URANDOM, VMM_JAIL_NPATHS };
 /* Steps of vmm_jail_child, numbered after launch.c's. */
 enum {
 	VMM_JAIL_STEP_USR = SPAWN_STEP_CALLER + 50,

@@ -16,8 +16,9 @@
  * The child's steps (vmm_jail_child) take the work directory, already a
  * tmpfs holding the VMM's files, as its root: /usr bound read-only beside
  * them (QEMU is linked dynamically and loads modules; Firecracker is
- * static and the jailer copies it in), /var/tmp its own, a /dev with null
- * and, when it uses KVM, a kvm node made for it alone; then pivot_root, resource limits, every
+ * static and the jailer copies it in), /var/tmp its own, a /dev with null,
+ * urandom (read-only), net/tun for a VMM that opens its TAP by name and,
+ * when it uses KVM, a kvm node made for it alone; then pivot_root, resource limits, every
  * capability dropped (bounding and ambient sets included), its ids and
  * no_new_privs. QEMU's own seccomp filter comes on top (args.c). */
 #include <dirent.h>
@@ -237,7 +238,7 @@ int vmm_jail_plan(const struct vmm *vm, const char *binary, struct vmm_jail_plan
 	};
 	static const char *const names[VMM_JAIL_NPATHS] = { "usr",   "var", "var/tmp", "dev", "dev/kvm",
 									"dev/null", "vmm", "lib",     "lib64", "bin",
-									"dev/net", "dev/net/tun" };
+									"dev/net", "dev/net/tun", "dev/urandom" };
 	for (int i = 0; i < VMM_JAIL_NPATHS; i++)
 		if (set_path(p->paths[i], vm->work_dir, names[i]) < 0)
 			return cove_errf(err, -ENAMETOOLONG, "launch %s: path in %s too long", vm->cfg.c.id, vm->work_dir);
@@ -279,11 +280,15 @@ static int child_tree(const struct vmm_jail_plan *p, struct spawn_failure *f)
 	if (mkdir(p->paths[VMM_JAIL_VAR], 0755) < 0 || mkdir(p->paths[VMM_JAIL_VAR_TMP], 0700) < 0 ||
 	    chown(p->paths[VMM_JAIL_VAR_TMP], p->uid, p->gid) < 0)
 		return failed(f, VMM_JAIL_STEP_TREE);
-	/* /dev/null (QEMU probes file locking on it), and with KVM its own
-	 * /dev/kvm. mknod's mode is masked by the umask: chmod after. */
+	/* /dev/null (QEMU probes file locking on it), /dev/urandom to read
+	 * (Cloud Hypervisor's virtio-rng reads it; it has no other source),
+	 * and with KVM its own /dev/kvm. mknod's mode is masked by the umask:
+	 * chmod after. */
 	if (mkdir(p->paths[VMM_JAIL_DEV], 0755) < 0 ||
 	    mount("tmpfs", p->paths[VMM_JAIL_DEV], "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=16k") < 0 ||
-	    mknod(p->paths[VMM_JAIL_NULL], S_IFCHR | 0666, makedev(1, 3)) < 0 || chmod(p->paths[VMM_JAIL_NULL], 0666) < 0)
+	    mknod(p->paths[VMM_JAIL_NULL], S_IFCHR | 0666, makedev(1, 3)) < 0 || chmod(p->paths[VMM_JAIL_NULL], 0666) < 0 ||
+	    mknod(p->paths[VMM_JAIL_URANDOM], S_IFCHR | 0444, makedev(1, 9)) < 0 ||
+	    chmod(p->paths[VMM_JAIL_URANDOM], 0444) < 0)
 		return failed(f, VMM_JAIL_STEP_DEV);
 	if (p->kvm && (mknod(p->paths[VMM_JAIL_KVM], S_IFCHR | 0600, makedev(10, 232)) < 0 ||
 		       chown(p->paths[VMM_JAIL_KVM], p->uid, p->gid) < 0))
@@ -368,7 +373,7 @@ const char *vmm_jail_step_name(int step)
 	switch (step) {
 	case VMM_JAIL_STEP_USR: return "bind /usr read-only";
 	case VMM_JAIL_STEP_TREE: return "make its root's directories";
-	case VMM_JAIL_STEP_DEV: return "make its /dev/null";
+	case VMM_JAIL_STEP_DEV: return "make its /dev/null and /dev/urandom";
 	case VMM_JAIL_STEP_KVM: return "make its /dev/kvm";
 	case VMM_JAIL_STEP_BINARY: return "bind the VMM binary";
 	case VMM_JAIL_STEP_TUN: return "make its /dev/net/tun";

@@ -53,8 +53,9 @@ check "every capability set is empty (inheritable, permitted, effective, boundin
 [ "$(status "$pa" Seccomp)" = 2 ]; check "a seccomp filter is on (QEMU's -sandbox)" $? "$(status "$pa" Seccomp)"
 ls -A "/proc/$pa/root" | sort | tr '\n' ' ' >"$base/root"
 [ "$(cat "$base/root")" = "bin dev disk.qcow2 kernel layer.qcow2 lib lib64 memory rootfs usr var " ] &&
-    [ "$(ls -A "/proc/$pa/root/dev" | tr '\n' ' ')" = "null " ]
-check "its root holds its kernel, disks, memory file, read-only /usr and /dev/null, nothing else" $? \
+    [ "$(ls -A "/proc/$pa/root/dev" | tr '\n' ' ')" = "null urandom " ] &&
+    [ "$(stat -c %a "/proc/$pa/root/dev/urandom")" = 444 ]
+check "its root holds its kernel, disks, memory file, read-only /usr, /dev/null and a read-only /dev/urandom, nothing else" $? \
     "$(cat "$base/root") dev: $(ls -A "/proc/$pa/root/dev" | tr '\n' ' ')"
 grep -qE '^Max open files +4096 ' "/proc/$pa/limits" && grep -qE '^Max core file size +0 +0 ' "/proc/$pa/limits" &&
     grep -qE '^Max processes +512 ' "/proc/$pa/limits" && ! grep -qE '^Max file size +unlimited' "/proc/$pa/limits"

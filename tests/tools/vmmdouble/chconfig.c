@@ -135,6 +135,19 @@ static int add_shares(json_t *fs, struct guest_config *c, struct cove_err *err)
 	return 0;
 }
 
+/* CH always has a virtio-rng, reading rng.src (default /dev/urandom),
+ * which it opens as it makes its devices (vm.boot, vm.restore): a VMM
+ * that cannot open it does not boot. QEMU's rng-builtin stands in. */
+static int add_rng(json_t *rng, struct cove_err *err)
+{
+	const char *src = str(rng, "src");
+	src = src ? src : "/dev/urandom";
+	_cleanup_close_ int fd = open(src, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return cove_errno(err, -errno, "Error creating virtio-rng device: cannot open %s", src);
+	return 0;
+}
+
 /* Devices the double has no QEMU counterpart for. */
 static int refuse_unserved(json_t *v, struct cove_err *err)
 {
@@ -166,6 +179,7 @@ int vmmdouble_ch_config(json_t *v, struct guest_config *c, struct cove_err *err)
 	r = r ?: add_net(json_object_get(v, "net"), c, err);
 	r = r ?: add_consoles(v, c, err);
 	r = r ?: add_shares(json_object_get(v, "fs"), c, err);
+	r = r ?: add_rng(json_object_get(v, "rng"), err);
 	if (r < 0)
 		guest_config_clear(c);
 	return r;
