@@ -4,10 +4,12 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -154,37 +156,74 @@ int random_hex(char *buf, size_t bytes)
 	return 0;
 }
 
-/* Copies what is left of in to out with read and write, seeking over
- * blocks of zeros (out stays sparse). 0 or -1 with errno. */
-static ssize_t copy_by_hand(int in, int out)
+#define COPY_CHUNK (8 << 20)
+
+static int write_all_at(int fd, const char *buf, size_t len, off_t off)
 {
-	static const char zeros[65536];
-	char buf[65536];
-	off_t end = lseek(in, 0, SEEK_CUR);
-	if (end < 0)
-		return -1;
-	for (;;) {
-		ssize_t n = read(in, buf, sizeof(buf));
+	while (len > 0) {
+		ssize_t w = pwrite(fd, buf, len, off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		buf += w;
+		len -= (size_t)w;
+		off += w;
+	}
+	return 0;
+}
+
+/* Bytes [off, end) of in to the same offsets of out: copy_file_range, by
+ * hand where the kernel will not copy between the two file systems. */
+static int copy_extent(int in, int out, off_t off, off_t end)
+{
+	while (off < end) {
+		off_t o_in = off, o_out = off;
+		size_t want = (size_t)(end - off) < COPY_CHUNK ? (size_t)(end - off) : COPY_CHUNK;
+		ssize_t n = copy_file_range(in, &o_in, out, &o_out, want, 0);
+		if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP || errno == ENOSYS)) {
+			char buf[1 << 16];
+			n = pread(in, buf, want < sizeof(buf) ? want : sizeof(buf), off);
+			if (n > 0 && write_all_at(out, buf, (size_t)n, off) < 0)
+				n = -1;
+		}
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return -1;
+			return -errno;
 		if (n == 0)
-			break;
-		if ((size_t)n == sizeof(buf) && memcmp(buf, zeros, sizeof(buf)) == 0) {
-			if (lseek(out, n, SEEK_CUR) < 0)
-				return -1;
-		} else {
-			int r = fs_write_all(out, buf, (size_t)n);
-			if (r < 0) {
-				errno = -r;
-				return -1;
-			}
-		}
-		end += n;
+			return -EIO; /* in shrank under us */
+		off += n;
 	}
-	/* A hole at the end still counts in the size. */
-	return ftruncate(out, end) < 0 ? -1 : 0;
+	return 0;
+}
+
+int fs_copy_fd(int in, int out, bool *reflinked)
+{
+	bool dummy;
+	reflinked = reflinked ? reflinked : &dummy;
+	*reflinked = ioctl(out, FICLONE, in) == 0;
+	if (*reflinked)
+		return 0;
+	/* Not copy_file_range over the whole file: between two files of
+	 * one ext4 it writes the holes out as zeros. */
+	struct stat st;
+	if (fstat(in, &st) < 0 || ftruncate(out, st.st_size) < 0)
+		return -errno;
+	off_t pos = 0;
+	while (pos < st.st_size) {
+		off_t data = lseek(in, pos, SEEK_DATA);
+		if (data < 0)
+			return errno == ENXIO ? 0 : -errno; /* ENXIO: only a hole is left */
+		off_t hole = lseek(in, data, SEEK_HOLE);
+		if (hole < 0)
+			return -errno;
+		int r = copy_extent(in, out, data, hole);
+		if (r < 0)
+			return r;
+		pos = hole;
+	}
+	return 0;
 }
 
 int fs_copy_file(const char *from, const char *to, bool durable, struct cove_err *err)
@@ -195,17 +234,12 @@ int fs_copy_file(const char *from, const char *to, bool durable, struct cove_err
 	_cleanup_close_ int out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (out < 0)
 		return cove_errno(err, -errno, "create %s", to);
-	ssize_t n;
-	while ((n = copy_file_range(in, NULL, out, NULL, 1 << 20, 0)) > 0)
-		;
-	/* Between file systems of different kinds (tmpfs to ext4) the kernel
-	 * declines: copied by hand, holes kept. */
-	if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP || errno == ENOSYS))
-		n = copy_by_hand(in, out);
-	if (n < 0 || (durable && fsync(out) < 0)) {
-		int e = -errno;
+	int r = fs_copy_fd(in, out, NULL);
+	if (r == 0 && durable && fsync(out) < 0)
+		r = -errno;
+	if (r < 0) {
 		unlink(to);
-		return cove_errno(err, e, "copy %s to %s", from, to);
+		return cove_errno(err, r, "copy %s to %s", from, to);
 	}
 	return 0;
 }

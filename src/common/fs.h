@@ -20,9 +20,13 @@ int fs_remove_tree(const char *path, struct cove_err *err);
  * open fails part way (-EMFILE), leaving the rest. */
 int fs_remove_tree_at(int parent_fd, const char *name, struct cove_err *err);
 
+/* in's content into out (empty), holes kept: a reflink (FICLONE) where
+ * the file system shares blocks (*reflinked, may be NULL), else its data
+ * extents copied (SEEK_DATA/SEEK_HOLE, copy_file_range), by hand between
+ * file systems the kernel will not copy between. 0 or a negative errno. */
+int fs_copy_fd(int in, int out, bool *reflinked);
 /* Copies the file from to a new file to (mode 0600; an existing one is an
- * error), sparse where the file system allows (copy_file_range); with
- * durable, fsynced before it returns. */
+ * error) with fs_copy_fd; with durable, fsynced before it returns. */
 int fs_copy_file(const char *from, const char *to, bool durable, struct cove_err *err);
 
 /* Whether two paths name one file (device and inode); false if either is

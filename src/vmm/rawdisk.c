@@ -7,10 +7,8 @@
  * (SEEK_DATA/SEEK_HOLE), holes kept. */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/fs.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,54 +16,6 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "vmm/driver.h"
-
-/* Copies [off, end) of in to out at the same offsets. */
-static int copy_extent(int in, int out, off_t off, off_t end)
-{
-	while (off < end) {
-		off_t o_in = off, o_out = off;
-		ssize_t n = copy_file_range(in, &o_in, out, &o_out, (size_t)(end - off), 0);
-		if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP || errno == ENOSYS)) {
-			char buf[1 << 16];
-			size_t want = (size_t)(end - off) < sizeof(buf) ? (size_t)(end - off) : sizeof(buf);
-			n = pread(in, buf, want, off);
-			if (n > 0 && pwrite(out, buf, (size_t)n, off) != n)
-				n = -1;
-		}
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO; /* the file shrank under us */
-		off += n;
-	}
-	return 0;
-}
-
-/* The data of in into out (empty), holes kept: a reflink where the file
- * system shares blocks, else extent by extent. */
-static int clone_fd(int in, int out, bool *reflinked)
-{
-	*reflinked = ioctl(out, FICLONE, in) == 0;
-	if (*reflinked)
-		return 0;
-	struct stat st;
-	if (fstat(in, &st) < 0 || ftruncate(out, st.st_size) < 0)
-		return -errno;
-	off_t data = 0;
-	while (data < st.st_size) {
-		data = lseek(in, data, SEEK_DATA);
-		if (data < 0)
-			return errno == ENXIO ? 0 : -errno; /* ENXIO: only a hole is left */
-		off_t hole = lseek(in, data, SEEK_HOLE);
-		if (hole < 0)
-			return -errno;
-		int r = copy_extent(in, out, data, hole);
-		if (r < 0)
-			return r;
-		data = hole;
-	}
-	return 0;
-}
 
 int vmm_raw_clone(const char *from, const char *to, bool durable, struct cove_err *err)
 {
@@ -77,7 +27,7 @@ int vmm_raw_clone(const char *from, const char *to, bool durable, struct cove_er
 		return cove_errno(err, -errno, "create %s", to);
 	int64_t t0 = now_us();
 	bool reflinked;
-	int r = clone_fd(in, out, &reflinked);
+	int r = fs_copy_fd(in, out, &reflinked);
 	if (r == 0 && durable && fsync(out) < 0)
 		r = -errno;
 	if (r < 0) {
@@ -132,7 +82,7 @@ int vmm_raw_disk_fill(const char *path, const char *const *under, size_t n, stru
 	if (in < 0 || out < 0)
 		return cove_errno(err, -errno, "disk %s: open it or %s", path, image);
 	bool reflinked;
-	int r = clone_fd(in, out, &reflinked);
+	int r = fs_copy_fd(in, out, &reflinked);
 	if (r < 0) {
 		if (ftruncate(out, 0) < 0)
 			log_warn("op=disk-fill msg=\"%s half filled: truncate: %s\"", path, strerror(errno));

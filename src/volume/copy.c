@@ -1,5 +1,4 @@
-/* Copying into a volume's file system: the sparse copy that makes each
- * image from the blank, and the tree copy that moves a volume of the
+/* Copying into a volume's file system: the tree copy that moves a volume of the
  * previous layout (a plain directory) into its own file system: regular
  * files, directories and symlinks with their owners, modes and times.
  * Nothing is followed: every name is opened through its parent's
@@ -9,84 +8,17 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/fs.h"
 #include "common/log.h"
 #include "volume/internal.h"
 
-#define COPY_CHUNK (8u << 20)
-
-/* By hand, where the kernel will not copy between the two. */
-static int copy_by_hand(int in, int out, off_t in_off, off_t to)
-{
-	_cleanup_free_ char *buf = malloc(1 << 16);
-	if (!buf)
-		return -ENOMEM;
-	while (in_off < to) {
-		size_t want = (size_t)(to - in_off) < (1 << 16) ? (size_t)(to - in_off) : (1 << 16);
-		ssize_t n = pread(in, buf, want, in_off);
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		for (ssize_t done = 0; done < n;) {
-			ssize_t w = pwrite(out, buf + done, (size_t)(n - done), in_off + done);
-			if (w < 0 && errno != EINTR)
-				return -errno;
-			done += w > 0 ? w : 0;
-		}
-		in_off += n;
-	}
-	return 0;
-}
-
-/* Bytes from..to of in to the same offsets of out. */
-static int copy_range(int in, int out, off_t from, off_t to)
-{
-	off_t in_off = from, out_off = from;
-	while (in_off < to) {
-		size_t want = (size_t)(to - in_off) < COPY_CHUNK ? (size_t)(to - in_off) : COPY_CHUNK;
-		ssize_t n = copy_file_range(in, &in_off, out, &out_off, want, 0);
-		if (n > 0)
-			continue;
-		if (n == 0)
-			return -EIO; /* in shrank under us */
-		if (errno != EXDEV && errno != EINVAL && errno != EOPNOTSUPP && errno != ENOSYS)
-			return -errno;
-		return copy_by_hand(in, out, in_off, to);
-	}
-	return 0;
-}
-
-/* out becomes a copy of in with in's holes: a reflink where the file
- * system shares blocks, else only the data extents copied. */
-int volume_copy_sparse(int in, int out)
-{
-	if (ioctl(out, FICLONE, in) == 0)
-		return 0;
-	struct stat st;
-	if (fstat(in, &st) < 0 || ftruncate(out, st.st_size) < 0)
-		return -errno;
-	off_t pos = 0;
-	while (pos < st.st_size) {
-		off_t data = lseek(in, pos, SEEK_DATA);
-		if (data < 0)
-			return errno == ENXIO ? 0 : -errno;
-		off_t hole = lseek(in, data, SEEK_HOLE);
-		if (hole < 0)
-			return -errno;
-		int r = copy_range(in, out, data, hole);
-		if (r < 0)
-			return r;
-		pos = hole;
-	}
-	return 0;
-}
 
 /* --- a tree --- */
 
@@ -117,7 +49,7 @@ static int copy_file(int from, int to, const char *name, const struct stat *st)
 	_cleanup_close_ int out = openat(to, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (out < 0)
 		return -errno;
-	int r = volume_copy_sparse(in, out);
+	int r = fs_copy_fd(in, out, NULL);
 	return r < 0 ? r : copy_attrs(out, st);
 }
 

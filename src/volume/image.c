@@ -225,7 +225,7 @@ static int image_copy(struct volumes *v, const char *blank, const char *name, st
 	_cleanup_close_ int out = openat(v->dir_fd, tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (out < 0)
 		return cove_errno(err, -errno, "volumes: create %s", path);
-	int r = volume_copy_sparse(in, out);
+	int r = fs_copy_fd(in, out, NULL);
 	if (r < 0)
 		cove_errno(err, r, "volumes: copy %s/%s to %s", v->dir, blank, path);
 	if (r == 0)

@@ -43,8 +43,6 @@ int volume_image_make(struct volumes *v, const char *name, struct cove_err *err)
 /* The blank's name for a size. */
 void volume_blank_name(uint64_t size_mib, char *buf, size_t len);
 
-/* copy.c: out (empty) becomes a copy of in, holes kept. -errno. */
-int volume_copy_sparse(int in, int out);
 /* The entries of directory from into the empty directory to, and from's
  * owner, mode and times onto to. */
 int volume_copy_tree(int from, int to, struct cove_err *err);
