@@ -88,7 +88,7 @@ TEMPLATE_IMAGES := $(ROOTFS_TINY) $(DEBOOTSTRAP_TEMPLATES:%=$(TEMPLATES)/%/rootf
 TEMPLATE_SNAPSHOTS := $(TEMPLATE_IMAGES:%/rootfs.ext4=%/snapshot/snapshot.conf)
 GUEST_TOOLS := $(GUEST)/tools/debootstrap.sh $(GUEST)/tools/image.sh
 
-.PHONY: all deps demo check test asan tsan bench soak clean programs guest-image kernel test-deps templates
+.PHONY: all deps demo check test asan tsan bench soak check-drivers clean programs guest-image kernel test-deps templates
 all: programs guest-image test-deps
 
 # The official E2B SDK, a real client for the protocol tests (tests/e2b).
@@ -342,6 +342,11 @@ SOAK_SEED ?= $(shell od -An -N4 -tu4 /dev/urandom | tr -d ' ')
 soak: all
 	@flock /tmp/cove-integration.lock env VERBOSE=1 SOAK_CYCLES=$(SOAK_CYCLES) SOAK_SEED=$(SOAK_SEED) \
 		SOAK_MAX_SECONDS=$(SOAK_MAX_SECONDS) tests/run.sh $(BUILD) soak.sh
+
+# The whole E2B SDK suite once per VMM driver other than QEMU (their test
+# doubles here): minutes, so outside `make check`.
+check-drivers: all
+	@flock /tmp/cove-integration.lock env COVE_DRIVERS_SDK=1 VERBOSE=1 tests/run.sh $(BUILD) drivers_sdk.sh
 
 # Sanitizers: a separate tree of host binaries; the guest image is shared.
 SANITIZERS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
