@@ -106,7 +106,10 @@ static int entry(const struct nlmsghdr *nlh, uint32_t addr, int (*fn)(void *ctx,
 	if (g->nfgen_family != AF_INET)
 		return 0;
 	struct entry_attrs a = { 0 };
-	if (mnl_attr_parse(nlh, sizeof(*g), entry_attr, &a) < 0)
+	/* Bounded by nlmsg_len itself: mnl_attr_parse would walk to its
+	 * aligned end, past the buffer when the last message is not padded. */
+	if (mnl_attr_parse_payload((const char *)g + sizeof(*g), mnl_nlmsg_get_payload_len(nlh) - sizeof(*g),
+				   entry_attr, &a) < 0)
 		return -EINVAL;
 	if (!a.orig || (!names(a.orig, addr) && !names(a.reply, addr)))
 		return 0;
