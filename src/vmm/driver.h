@@ -250,8 +250,8 @@ int vmm_raw_disk_create(const char *path, struct cove_err *err);
 /* The first of chain[0..n) (NULL entries skipped) that has bytes: the
  * image the chain stands for; NULL: none. */
 const char *vmm_raw_disk_image(const char *const *chain, size_t n);
-/* A new file at to with from's data: FICLONE (a reflink), else copied
- * extent by extent (SEEK_DATA/SEEK_HOLE), holes kept; durable: fsynced. */
+/* A new file at to with from's data (fs_copy_file: a reflink, else copied
+ * extent by extent, holes kept), its time logged; durable: fsynced. */
 int vmm_raw_clone(const char *from, const char *to, bool durable, struct cove_err *err);
 /* An empty file at path filled in place with the image under it
  * (vmm_raw_disk_image of under); one with bytes is left as it is. */

@@ -19,24 +19,11 @@
 
 int vmm_raw_clone(const char *from, const char *to, bool durable, struct cove_err *err)
 {
-	_cleanup_close_ int in = open(from, O_RDONLY | O_CLOEXEC);
-	if (in < 0)
-		return cove_errno(err, -errno, "open %s", from);
-	_cleanup_close_ int out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (out < 0)
-		return cove_errno(err, -errno, "create %s", to);
 	int64_t t0 = now_us();
-	bool reflinked;
-	int r = fs_copy_fd(in, out, &reflinked);
-	if (r == 0 && durable && fsync(out) < 0)
-		r = -errno;
-	if (r < 0) {
-		unlink(to);
-		return cove_errno(err, r, "copy %s to %s", from, to);
-	}
-	log_debug("op=disk-copy from=%s to=%s how=%s ms=%.1f", from, to, reflinked ? "reflink" : "sparse",
-		  (double)(now_us() - t0) / 1000.0);
-	return 0;
+	int r = fs_copy_file(from, to, durable, err);
+	if (r == 0)
+		log_debug("op=disk-copy from=%s to=%s ms=%.1f", from, to, (double)(now_us() - t0) / 1000.0);
+	return r;
 }
 
 int vmm_raw_disk_create(const char *path, struct cove_err *err)
