@@ -198,20 +198,11 @@ static int copy_extent(int in, int out, off_t off, off_t end)
 	return 0;
 }
 
-int fs_copy_fd(int in, int out, bool *reflinked)
+/* Each data extent of in (of size bytes) to the same offsets of out. */
+static int copy_extents(int in, int out, off_t size)
 {
-	bool dummy;
-	reflinked = reflinked ? reflinked : &dummy;
-	*reflinked = ioctl(out, FICLONE, in) == 0;
-	if (*reflinked)
-		return 0;
-	/* Not copy_file_range over the whole file: between two files of
-	 * one ext4 it writes the holes out as zeros. */
-	struct stat st;
-	if (fstat(in, &st) < 0 || ftruncate(out, st.st_size) < 0)
-		return -errno;
 	off_t pos = 0;
-	while (pos < st.st_size) {
+	while (pos < size) {
 		off_t data = lseek(in, pos, SEEK_DATA);
 		if (data < 0)
 			return errno == ENXIO ? 0 : -errno; /* ENXIO: only a hole is left */
@@ -224,6 +215,31 @@ int fs_copy_fd(int in, int out, bool *reflinked)
 		pos = hole;
 	}
 	return 0;
+}
+
+int fs_copy_fd(int in, int out, bool *reflinked)
+{
+	bool dummy;
+	reflinked = reflinked ? reflinked : &dummy;
+	*reflinked = ioctl(out, FICLONE, in) == 0;
+	if (*reflinked)
+		return 0;
+	/* Not copy_file_range over the whole file: between two files of
+	 * one ext4 it writes the holes out as zeros. */
+	struct stat st;
+	if (fstat(in, &st) < 0 || ftruncate(out, st.st_size) < 0)
+		return -errno;
+	return copy_extents(in, out, st.st_size);
+}
+
+int fs_overlay_fd(int in, int out)
+{
+	struct stat si, so;
+	if (fstat(in, &si) < 0 || fstat(out, &so) < 0)
+		return -errno;
+	if (si.st_size > so.st_size && ftruncate(out, si.st_size) < 0)
+		return -errno;
+	return copy_extents(in, out, si.st_size);
 }
 
 int fs_copy_file(const char *from, const char *to, bool durable, struct cove_err *err)

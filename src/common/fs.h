@@ -25,6 +25,10 @@ int fs_remove_tree_at(int parent_fd, const char *name, struct cove_err *err);
  * extents copied (SEEK_DATA/SEEK_HOLE, copy_file_range), by hand between
  * file systems the kernel will not copy between. 0 or a negative errno. */
 int fs_copy_fd(int in, int out, bool *reflinked);
+/* in's data extents (SEEK_DATA) written over out at the same offsets, out
+ * grown to in's size if shorter; out's other bytes stay as they are (a
+ * sparse diff applied onto a file). 0 or a negative errno. */
+int fs_overlay_fd(int in, int out);
 /* Copies the file from to a new file to (mode 0600; an existing one is an
  * error) with fs_copy_fd; with durable, fsynced before it returns. */
 int fs_copy_file(const char *from, const char *to, bool durable, struct cove_err *err);

@@ -101,12 +101,60 @@ static void test_copy_missing(void **state)
 	assert_non_null(strstr(err.msg, "/nonexistent/cove-from"));
 }
 
+/* A sparse diff applied onto a file: its data blocks (zeros written as
+ * data included) over the file's bytes, the file's other blocks as they
+ * were, the file grown to the diff's size. */
+static void test_overlay(void **state)
+{
+	(void)state;
+	char base[] = "/tmp/test_fs.base.XXXXXX", diff[] = "/tmp/test_fs.diff.XXXXXX";
+	int b = mkstemp(base), d = mkstemp(diff);
+	assert_true(b >= 0 && d >= 0);
+	close(b);
+	close(d);
+	write_at(base, 0, "base-start");
+	write_at(base, 8 << 20, "base-middle");
+	write_at(base, (16 << 20) - 9, "base-end!");
+	write_at(diff, 8 << 20, "DIFF");
+	char zeros[4] = { 0 };
+	d = open(diff, O_WRONLY);
+	assert_int_equal(pwrite(d, zeros, 4, 4 << 20), 4);
+	assert_int_equal(ftruncate(d, 32 << 20), 0);
+	close(d);
+	write_at(base, 4 << 20, "keep");
+	b = open(base, O_WRONLY);
+	d = open(diff, O_RDONLY);
+	assert_int_equal(fs_overlay_fd(d, b), 0);
+	close(b);
+	close(d);
+	read_at(base, 0, "base-start");
+	/* Whole blocks of the diff: what followed DIFF in its block is its zeros. */
+	read_at(base, 8 << 20, "DIFF");
+	char c = 'x';
+	b = open(base, O_RDONLY);
+	assert_int_equal(pread(b, &c, 1, (8 << 20) + 8), 1);
+	assert_int_equal(c, 0);
+	close(b);
+	read_at(base, (16 << 20) - 9, "base-end!");
+	char buf[4];
+	b = open(base, O_RDONLY);
+	assert_int_equal(pread(b, buf, 4, 4 << 20), 4);
+	assert_memory_equal(buf, zeros, 4); /* written as zeros in the diff: zeros */
+	struct stat st;
+	assert_int_equal(fstat(b, &st), 0);
+	assert_int_equal(st.st_size, 32 << 20);
+	close(b);
+	unlink(base);
+	unlink(diff);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_copy_one_file_system),
 		cmocka_unit_test(test_copy_between_file_systems),
 		cmocka_unit_test(test_copy_missing),
+		cmocka_unit_test(test_overlay),
 	};
 	return cmocka_run_group_tests_name("fs", tests, NULL, NULL);
 }
