@@ -43,7 +43,7 @@ GUEST_LIBS := $(shell pkg-config --static --libs jansson nettle 2>/dev/null) -lz
 TEST_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 # The host library: everything but the programs' main files.
-LIB_SRCS := $(wildcard src/common/*.c src/vmm/*.c src/vmm/qemu/*.c src/vmm/rest/*.c src/vmm/fc/*.c src/vmm/ch/*.c src/net/*.c src/store/*.c src/proto/*.c src/sandbox/*.c src/manager/*.c src/template/*.c src/image/*.c src/build/*.c src/http/*.c src/tls/*.c src/api/*.c src/client/*.c src/egress/*.c src/secrets/*.c src/volume/*.c src/nfs/*.c \
+LIB_SRCS := $(wildcard src/common/*.c src/vmm/*.c src/vmm/qemu/*.c src/vmm/rest/*.c src/vmm/fc/*.c src/vmm/ch/*.c src/vmm/pager/*.c src/net/*.c src/store/*.c src/proto/*.c src/sandbox/*.c src/manager/*.c src/template/*.c src/image/*.c src/build/*.c src/http/*.c src/tls/*.c src/api/*.c src/client/*.c src/egress/*.c src/secrets/*.c src/volume/*.c src/nfs/*.c \
 	src/cluster/*.c src/gateway/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(O)/host/%.o)
 CLI_SRCS := $(wildcard src/cli/*.c)
@@ -101,7 +101,7 @@ $(E2B_SDK): tests/e2b/package.json tests/e2b/package-lock.json
 	@cd $(BUILD)/node && npm ci --no-audit --no-fund --prefer-offline --silent
 	@touch $@
 
-programs: $(BIN)/cove $(BIN)/coved $(BIN)/cove-init $(BIN)/cove-agent $(BIN)/cove-interpreter $(UNIT_TESTS) $(INTEGRATION_TESTS) $(TEST_TOOLS) $(if $(HAVE_FUZZER),$(FUZZ_TARGETS))
+programs: $(BIN)/cove $(BIN)/coved $(BIN)/cove-pager $(BIN)/cove-init $(BIN)/cove-agent $(BIN)/cove-interpreter $(UNIT_TESTS) $(INTEGRATION_TESTS) $(TEST_TOOLS) $(if $(HAVE_FUZZER),$(FUZZ_TARGETS))
 
 # The upload target runs the agent's HTTP server and upload handler
 # (libmicrohttpd's multipart parser) in process.
@@ -154,6 +154,8 @@ $(BIN)/fuzz/fuzz_ct_dump: tests/fuzz/fuzz_ct_dump.c $(FUZZ_SRCS) src/net/conntra
 	@echo "  FUZZ    $@"
 	@$(FUZZ_CC) -std=gnu17 -g -O1 -D_GNU_SOURCE -Isrc -fsanitize=fuzzer,address,undefined -o $@ $(filter %.c,$^) \
 		$(shell pkg-config --cflags --libs jansson libmnl 2>/dev/null)
+# The page server's handshake (src/vmm/pager/mappings.c).
+$(BIN)/fuzz/fuzz_uffd_mappings: src/vmm/pager/mappings.c
 # The nftables notifications the rules' guard reads (src/net/nfevent.c, libmnl).
 $(BIN)/fuzz/fuzz_nft_event: tests/fuzz/fuzz_nft_event.c $(FUZZ_SRCS) src/net/nfevent.c
 	@mkdir -p $(dir $@)
@@ -225,6 +227,12 @@ $(BIN)/coved: $(COVED_OBJS) $(O)/libcove.a
 	@echo "  LD      $@"
 	@$(CC) $(HOST_CFLAGS) -o $@ $^ $(HOST_LIBS)
 
+# The Firecracker driver's page server (src/vmm/pager), a program of its own.
+$(BIN)/cove-pager: $(O)/host/src/pager/main.o $(O)/libcove.a
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) $(HOST_CFLAGS) -o $@ $^ $(HOST_LIBS)
+
 $(BIN)/cove-init: $(INIT_SRCS:%.c=$(O)/guest/%.o) $(GUEST_SHARED_SRCS:%.c=$(O)/guest/%.o)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@ (guest)"
@@ -251,6 +259,8 @@ $(MHD_LIB): scripts/build-microhttpd.sh
 $(BIN)/tests/test_etcd_client $(BIN)/tests/test_cluster_host $(BIN)/tests/test_catalog $(BIN)/tests/test_gateway \
 	$(BIN)/tests/test_janitor $(BIN)/tests/test_api_cluster: tests/unit/etcd_server.c tests/unit/etcd_server.h
 $(BIN)/tests/test_janitor $(BIN)/tests/test_api_cluster: tests/unit/catalog_fixture.c tests/unit/catalog_fixture.h
+# test_pager plays Firecracker's side of the page server's handshake with the double's code.
+$(BIN)/tests/test_pager: tests/tools/vmmdouble/uffd.c
 # test_api_cluster runs the cove command's host verbs too.
 $(BIN)/tests/test_api_cluster: | $(BIN)/cove
 $(BIN)/tests/%: tests/unit/%.c $(O)/libcove.a

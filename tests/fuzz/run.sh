@@ -12,7 +12,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 n=0
 targets=$(ls "$build"/bin/fuzz/fuzz_* 2>/dev/null)
 [ -n "$targets" ] || { echo "1..0 # SKIP no fuzz targets built (needs clang and libclang-rt-14-dev; 'make deps')"; exit 0; }
-quick=" fuzz_ca_bundle fuzz_catalog_token fuzz_build_create fuzz_build_request fuzz_build_trigger fuzz_compose_body fuzz_create_body fuzz_ct_dump fuzz_dns fuzz_domain fuzz_image_config fuzz_interpreter_request fuzz_list_query fuzz_nft_event fuzz_peek fuzz_placeholder fuzz_sandbox_host fuzz_secret_request fuzz_socks5 fuzz_snapshot_request fuzz_volume_mounts fuzz_volume_request "
+quick=" fuzz_ca_bundle fuzz_catalog_token fuzz_build_create fuzz_build_request fuzz_build_trigger fuzz_compose_body fuzz_create_body fuzz_ct_dump fuzz_dns fuzz_domain fuzz_image_config fuzz_interpreter_request fuzz_list_query fuzz_nft_event fuzz_peek fuzz_placeholder fuzz_sandbox_host fuzz_secret_request fuzz_socks5 fuzz_snapshot_request fuzz_uffd_mappings fuzz_volume_mounts fuzz_volume_request "
 for t in $targets; do
     name=$(basename "$t")
     secs=$seconds

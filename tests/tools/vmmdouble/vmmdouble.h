@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/err.h"
 
@@ -41,6 +42,11 @@ int vmmdouble_state_read(int fd, const char *path, const char *magic, json_t **r
  * serve, errors of CH's for the rest (a qcow2 disk with a backing file
  * and no backing_files). Opens the disks to tell qcow2 from raw. */
 int vmmdouble_ch_config(json_t *vm_config, struct guest_config *c, struct cove_err *err);
+
+/* Firecracker's side of a Uffd memory backend (uffd.c): the handshake
+ * with the page server at socket_path for size bytes of guest memory, then
+ * every page read through it into the file to (sparse). */
+int vmmdouble_uffd_fetch(const char *socket_path, uint64_t size, const char *to, struct cove_err *err);
 
 /* A JSON body for a response, malloc'd (NULL when out of memory). */
 char *vmmdouble_fault(const char *key, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
