@@ -507,12 +507,20 @@ int sandbox_adopt(const struct sandbox_config *c, const struct proc_identity *vm
 	snprintf(sb->id, sizeof(sb->id), "%s", c->id);
 	snprintf(sb->token, sizeof(sb->token), "%s", token);
 	int r = net_slot_find(c->net, sb->id, &sb->slot, err);
-	char overlay[PATH_MAX], layer[PATH_MAX];
+	char overlay[PATH_MAX], layer[PATH_MAX], memory[PATH_MAX];
 	if (r == 0) {
 		struct vmm_config vc;
 		vm_config(c, sb, &vc);
 		vc.netns_fd = -1; /* it runs there already, with its TAP */
 		vc.tap_fd = -1;
+		/* Restored over its template snapshot's memory (a private
+		 * mapping of it), a save keeps only the pages that differ from
+		 * it, as before the restart: vmm_save links it only where the
+		 * VMM's memory file is that very file. */
+		if (c->snapshot && !c->nshares &&
+		    snprintf(memory, sizeof(memory), "%s/" SNAPSHOT_MEMORY, c->snapshot) < (int)sizeof(memory) &&
+		    access(memory, F_OK) == 0)
+			vc.mem_file = memory;
 		/* Restored from a snapshot, it writes to an overlay of its own
 		 * (what sandbox_save copies); c->snapshot names the layer it is
 		 * likely over. */
