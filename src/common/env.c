@@ -37,6 +37,11 @@ static const struct env_setting_info settings[ENV_SETTINGS_COUNT] = {
 	[ENV_FIRECRACKER] = { "COVE_FIRECRACKER", NULL, NULL, "firecracker on PATH", "the firecracker driver's binary" },
 	[ENV_CLOUD_HYPERVISOR] = { "COVE_CLOUD_HYPERVISOR", NULL, NULL, "cloud-hypervisor on PATH",
 				   "the cloud-hypervisor driver's binary" },
+	[ENV_FIRECRACKER_MEMORY] = { "COVE_FIRECRACKER_MEMORY", NULL, NULL, "uffd where userfaultfd is usable, else file",
+				     "how firecracker restores memory saved as a Diff over a template's: uffd "
+				     "(cove-pager serves it) or file (merged into one file first)" },
+	[ENV_PAGER] = { "COVE_PAGER", NULL, NULL, "cove-pager next to the program, else on PATH",
+			"the page server firecracker's uffd memory backend talks to" },
 	[ENV_VMM] = { "COVE_VMM", NULL, NULL, "qemu",
 		      "the VMM driver: qemu, firecracker or cloud-hypervisor" },
 	[ENV_VMM_IDS] = { "COVE_VMM_IDS", COVE_DEFAULT_VMM_IDS, NULL, COVE_DEFAULT_VMM_IDS,

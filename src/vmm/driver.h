@@ -147,6 +147,10 @@ struct vmm {
 	struct vmm_logs *logs; /* the reader of its console and output (console.h); NULL: none */
 	struct vmm_sidecars *sidecars; /* its shares' virtiofsd (share.c); NULL: none */
 	bool tap_by_name; /* the VMM opens its TAP by name (vmm_tap_by_name) */
+	/* Its jail gets a /dev/userfaultfd of its own (the host's device, owned
+	 * by its uid), as Firecracker's jailer gives one: a Uffd memory backend
+	 * makes its userfaultfd there (kernels from 6.1). */
+	bool userfaultfd;
 };
 
 /* A host file (or directory: a place for files the VMM makes) made

@@ -47,7 +47,8 @@ int vmm_jail_read_uid(pid_t pid, uid_t *uid);
 int vmm_jail_prepare_file(const struct vmm *vm, const char *path, enum vmm_bind_access access, struct cove_err *err);
 
 enum { VMM_JAIL_USR, VMM_JAIL_VAR, VMM_JAIL_VAR_TMP, VMM_JAIL_DEV, VMM_JAIL_KVM, VMM_JAIL_NULL, VMM_JAIL_BINARY,
-       VMM_JAIL_LIB, VMM_JAIL_LIB64, VMM_JAIL_BIN, VMM_JAIL_NET, VMM_JAIL_TUN, VMM_JAIL_URANDOM, VMM_JAIL_NPATHS };
+       VMM_JAIL_LIB, VMM_JAIL_LIB64, VMM_JAIL_BIN, VMM_JAIL_NET, VMM_JAIL_TUN, VMM_JAIL_URANDOM, VMM_JAIL_UFFD,
+       VMM_JAIL_NPATHS };
 /* Steps of vmm_jail_child, numbered after launch.c's. */
 enum {
 	VMM_JAIL_STEP_USR = SPAWN_STEP_CALLER + 50,
@@ -55,6 +56,7 @@ enum {
 	VMM_JAIL_STEP_DEV,
 	VMM_JAIL_STEP_KVM,
 	VMM_JAIL_STEP_TUN,
+	VMM_JAIL_STEP_UFFD,
 	VMM_JAIL_STEP_BINARY,
 	VMM_JAIL_STEP_PIVOT,
 	VMM_JAIL_STEP_RLIMIT,
@@ -68,6 +70,7 @@ struct vmm_jail_plan {
 	uid_t uid;
 	gid_t gid, shared_gid;
 	bool kvm, tun, die_with_parent, bind_binary;
+	dev_t userfaultfd; /* its own /dev/userfaultfd, this device; 0: none */
 	const char *work_dir;
 	const char *binary;
 	char exec_path[PATH_MAX]; /* the binary as seen from inside */

@@ -17,7 +17,8 @@
  * tmpfs holding the VMM's files, as its root: /usr bound read-only beside
  * them (QEMU is linked dynamically and loads modules; Firecracker is
  * static and the jailer copies it in), /var/tmp its own, a /dev with null,
- * urandom (read-only), net/tun for a VMM that opens its TAP by name and,
+ * urandom (read-only), net/tun for a VMM that opens its TAP by name,
+ * userfaultfd for one whose memory a page server serves and,
  * when it uses KVM, a kvm node made for it alone; then pivot_root, resource limits, every
  * capability dropped (bounding and ambient sets included), its ids and
  * no_new_privs. QEMU's own seccomp filter comes on top (args.c). */
@@ -238,12 +239,20 @@ int vmm_jail_plan(const struct vmm *vm, const char *binary, struct vmm_jail_plan
 	};
 	static const char *const names[VMM_JAIL_NPATHS] = { "usr",   "var", "var/tmp", "dev", "dev/kvm",
 									"dev/null", "vmm", "lib",     "lib64", "bin",
-									"dev/net", "dev/net/tun", "dev/urandom" };
+									"dev/net", "dev/net/tun", "dev/urandom",
+									"dev/userfaultfd" };
 	for (int i = 0; i < VMM_JAIL_NPATHS; i++)
 		if (set_path(p->paths[i], vm->work_dir, names[i]) < 0)
 			return cove_errf(err, -ENAMETOOLONG, "launch %s: path in %s too long", vm->cfg.c.id, vm->work_dir);
 	/* A VMM binary outside /usr is bound in as /vmm. */
 	p->bind_binary = strncmp(binary, "/usr/", 5) != 0;
+	struct stat ust;
+	if (vm->userfaultfd) {
+		if (stat("/dev/userfaultfd", &ust) < 0 || !S_ISCHR(ust.st_mode))
+			return cove_errf(err, -ENODEV, "launch %s: its memory is served through userfaultfd, and this host "
+						       "has no /dev/userfaultfd", vm->cfg.c.id);
+		p->userfaultfd = ust.st_rdev;
+	}
 	p->binary = binary;
 	snprintf(p->exec_path, sizeof(p->exec_path), "%s", p->bind_binary ? "/vmm" : binary);
 	p->cap_last = 63;
@@ -299,6 +308,11 @@ static int child_tree(const struct vmm_jail_plan *p, struct spawn_failure *f)
 		       mknod(p->paths[VMM_JAIL_TUN], S_IFCHR | 0666, makedev(10, 200)) < 0 ||
 		       chmod(p->paths[VMM_JAIL_TUN], 0666) < 0))
 		return failed(f, VMM_JAIL_STEP_TUN);
+	/* A Uffd memory backend (Firecracker): the node is its uid's alone, as
+	 * the jailer makes it; the page server is handed what it makes there. */
+	if (p->userfaultfd && (mknod(p->paths[VMM_JAIL_UFFD], S_IFCHR | 0600, p->userfaultfd) < 0 ||
+			       chown(p->paths[VMM_JAIL_UFFD], p->uid, p->gid) < 0))
+		return failed(f, VMM_JAIL_STEP_UFFD);
 	if (p->bind_binary) {
 		int fd = open(p->paths[VMM_JAIL_BINARY], O_CREAT | O_WRONLY | O_CLOEXEC, 0700);
 		if (fd < 0)
@@ -377,6 +391,7 @@ const char *vmm_jail_step_name(int step)
 	case VMM_JAIL_STEP_KVM: return "make its /dev/kvm";
 	case VMM_JAIL_STEP_BINARY: return "bind the VMM binary";
 	case VMM_JAIL_STEP_TUN: return "make its /dev/net/tun";
+	case VMM_JAIL_STEP_UFFD: return "make its /dev/userfaultfd";
 	case VMM_JAIL_STEP_PIVOT: return "pivot_root into its work directory";
 	case VMM_JAIL_STEP_RLIMIT: return "set resource limits";
 	case VMM_JAIL_STEP_CAPS: return "drop capabilities";

@@ -142,17 +142,50 @@ static void test_fc_control_requests(void **state)
 	b = fc_action("SendCtrlAltDel");
 	CHECK(b, action);
 	json_decref(b);
-	b = fc_snapshot_create("fc/vmstate.new", "memory");
+	b = fc_snapshot_create("fc/vmstate.new", "memory", false);
 	CHECK(b, snapshot_create);
 	assert_string_equal(json_string_value(json_object_get(b, "snapshot_type")), "Full");
 	assert_string_equal(json_string_value(json_object_get(b, "mem_file_path")), "memory");
 	json_decref(b);
-	b = fc_snapshot_load("restore.vmstate", "memory");
+	b = fc_snapshot_create("fc/vmstate.new", "fc/memory.new", true);
+	CHECK(b, snapshot_create);
+	assert_string_equal(json_string_value(json_object_get(b, "snapshot_type")), "Diff");
+	json_decref(b);
+	b = fc_snapshot_load("restore.vmstate", FC_BACKEND_FILE, "memory", false);
 	CHECK(b, snapshot_load);
 	CHECK(json_object_get(b, "mem_backend"), memory_backend);
 	assert_string_equal(json_string_value(json_object_get(json_object_get(b, "mem_backend"), "backend_type")), "File");
 	assert_true(json_is_true(json_object_get(b, "resume_vm")));
+	assert_true(json_is_false(json_object_get(b, "track_dirty_pages")));
 	json_decref(b);
+	/* A Diff's restore: faults to the page server's socket, and dirty
+	 * pages tracked for the next Diff. */
+	b = fc_snapshot_load("restore.vmstate", FC_BACKEND_UFFD, "fc/uffd.sock", true);
+	CHECK(b, snapshot_load);
+	CHECK(json_object_get(b, "mem_backend"), memory_backend);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(b, "mem_backend"), "backend_type")), "Uffd");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(b, "mem_backend"), "backend_path")),
+			    "fc/uffd.sock");
+	assert_true(json_is_true(json_object_get(b, "track_dirty_pages")));
+	json_decref(b);
+}
+
+static void test_fc_backend_choose(void **state)
+{
+	(void)state;
+	enum fc_backend b;
+	assert_int_equal(fc_backend_choose(NULL, true, &b), 0);
+	assert_int_equal(b, FC_BACKEND_UFFD);
+	assert_int_equal(fc_backend_choose("auto", false, &b), 0);
+	assert_int_equal(b, FC_BACKEND_FILE);
+	assert_int_equal(fc_backend_choose("", false, &b), 0);
+	assert_int_equal(b, FC_BACKEND_FILE);
+	assert_int_equal(fc_backend_choose("file", true, &b), 0);
+	assert_int_equal(b, FC_BACKEND_FILE);
+	/* Asked for: a host without userfaultfd then fails the load, saying so. */
+	assert_int_equal(fc_backend_choose("uffd", false, &b), 0);
+	assert_int_equal(b, FC_BACKEND_UFFD);
+	assert_int_equal(fc_backend_choose("mmap", true, &b), -EINVAL);
 }
 
 static void test_fc_instance_state(void **state)
@@ -191,27 +224,35 @@ static void test_fc_save_plan(void **state)
 	struct fc_save_plan p;
 	/* A template snapshot: the memory into its shared mem_file. */
 	struct vmm_snapshot_files f = { .state = "/s/snapshot.state" };
-	fc_save_plan(&f, true, &p);
+	fc_save_plan(&f, true, false, &p);
 	assert_false(p.state_dir);
 	assert_int_equal(p.memory, FC_MEMORY_MEM_FILE);
 	assert_false(p.ram_in_state);
 	/* A fork's save: all the RAM to the ram file. */
 	f = (struct vmm_snapshot_files){ .state = "/s/state", .ram = "/s/memory" };
-	fc_save_plan(&f, false, &p);
+	fc_save_plan(&f, false, true, &p);
 	assert_false(p.state_dir);
 	assert_int_equal(p.memory, FC_MEMORY_RAM);
+	assert_false(p.diff);
 	assert_false(p.ram_in_state);
-	/* Over a base memory: no diffs, all of it with the state. */
+	/* Over a base memory, dirty pages tracked since the load: a Diff. */
 	f = (struct vmm_snapshot_files){ .state = "/s/state", .base_memory = "/s/memory" };
-	fc_save_plan(&f, false, &p);
+	fc_save_plan(&f, false, true, &p);
 	assert_true(p.state_dir);
 	assert_int_equal(p.memory, FC_MEMORY_STATE);
+	assert_true(p.diff);
+	assert_false(p.ram_in_state);
+	/* Not tracked (its record gone after a Full one): all of it with the state. */
+	fc_save_plan(&f, false, false, &p);
+	assert_true(p.state_dir);
+	assert_false(p.diff);
 	assert_true(p.ram_in_state);
 	/* A cold-booted VM: the RAM is the state's anyway. */
 	f = (struct vmm_snapshot_files){ .state = "/s/state" };
-	fc_save_plan(&f, false, &p);
+	fc_save_plan(&f, false, true, &p);
 	assert_true(p.state_dir);
 	assert_int_equal(p.memory, FC_MEMORY_STATE);
+	assert_false(p.diff);
 	assert_false(p.ram_in_state);
 }
 
@@ -279,6 +320,7 @@ int main(void)
 		cmocka_unit_test(test_fc_boot_requests_follow_the_swagger),
 		cmocka_unit_test(test_fc_boot_requests_without_network),
 		cmocka_unit_test(test_fc_control_requests),
+		cmocka_unit_test(test_fc_backend_choose),
 		cmocka_unit_test(test_fc_instance_state),
 		cmocka_unit_test(test_fc_parse_version),
 		cmocka_unit_test(test_fc_save_plan),

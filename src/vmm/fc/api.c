@@ -15,10 +15,6 @@
 /* Firecracker makes its socket before anything else. */
 #define API_CONNECT_TIMEOUT_MS 10000
 
-struct fc {
-	struct rest *api;
-};
-
 int fc_api_open(struct vmm *vm, struct cove_err *err)
 {
 	char sock[PATH_MAX + 16];
@@ -26,6 +22,8 @@ int fc_api_open(struct vmm *vm, struct cove_err *err)
 	struct fc *f = calloc(1, sizeof(*f));
 	if (!f)
 		return cove_errf(err, -ENOMEM, "firecracker: out of memory");
+	f->pager_pid = -1;
+	f->pager_pidfd = -1;
 	vm->driver_data = f;
 	return rest_open("firecracker", sock, vm->pidfd, API_CONNECT_TIMEOUT_MS, &f->api, err);
 }
@@ -33,8 +31,10 @@ int fc_api_open(struct vmm *vm, struct cove_err *err)
 void fc_api_close(struct vmm *vm)
 {
 	struct fc *f = vm->driver_data;
-	if (f)
-		rest_close(f->api);
+	if (!f)
+		return;
+	rest_close(f->api);
+	fc_pager_release(vm, f);
 	free(f);
 	vm->driver_data = NULL;
 }

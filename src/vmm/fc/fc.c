@@ -74,6 +74,7 @@ struct boot_files {
 	char own[PATH_MAX + 16];     /* RUN_DIR/ID/disk.raw, when it gets a copy */
 	char state[PATH_MAX + 16];   /* the state a restore loads */
 	char memory[PATH_MAX + 16];  /* the memory a restore maps from a state directory */
+	struct fc_restore_memory mem; /* how (memory.c) */
 	struct vmm_bind binds[6];
 	size_t nbinds;
 };
@@ -103,10 +104,11 @@ static int root_disk(struct vmm *vm, struct boot_files *f, struct cove_err *err)
 }
 
 /* What a restore reads: the state, and the memory a state directory has
- * (else mem_file). */
+ * (all of it, or a Diff over mem_file), else mem_file. */
 static int restore_files(struct vmm *vm, struct boot_files *f, struct cove_err *err)
 {
 	const char *state = vm->cfg.c.restore_state;
+	char diff[PATH_MAX + 16] = "";
 	struct stat st;
 	if (stat(state, &st) < 0)
 		return cove_errno(err, -errno, "firecracker: restore from %s", state);
@@ -115,11 +117,19 @@ static int restore_files(struct vmm *vm, struct boot_files *f, struct cove_err *
 	} else {
 		snprintf(f->state, sizeof(f->state), "%s/" FC_STATE_FILE, state);
 		snprintf(f->memory, sizeof(f->memory), "%s/" FC_STATE_MEMORY, state);
+		snprintf(diff, sizeof(diff), "%s/" FC_STATE_DIFF, state);
 		if (access(f->memory, F_OK) < 0)
 			f->memory[0] = '\0';
 		else
 			f->binds[f->nbinds++] = (struct vmm_bind){ f->memory, FC_RESTORE_MEMORY_NAME, VMM_BIND_READ };
+		if (f->memory[0] || access(diff, F_OK) < 0)
+			diff[0] = '\0';
 	}
+	int r = fc_restore_memory_prepare(vm, diff[0] ? diff : NULL, f->memory[0] != '\0', &f->mem, err);
+	if (r < 0)
+		return r;
+	if (f->mem.merged[0])
+		f->binds[f->nbinds++] = (struct vmm_bind){ f->mem.merged, FC_RESTORE_MEMORY_NAME, VMM_BIND_READ };
 	if (!f->memory[0] && !vm->cfg.c.mem_file)
 		return cove_errf(err, -ENOENT, "firecracker: restore from %s: no memory file with it", state);
 	f->binds[f->nbinds++] = (struct vmm_bind){ f->state, FC_RESTORE_NAME, VMM_BIND_READ };
@@ -188,9 +198,22 @@ static int configure(struct vmm *vm, const char *boot_args, const char *tap, str
 
 static int restore(struct vmm *vm, const struct boot_files *f, struct cove_err *err)
 {
-	json_t *body = fc_snapshot_load(FC_RESTORE_NAME, f->memory[0] ? FC_RESTORE_MEMORY_NAME : VMM_MEMORY_NAME);
-	int r = fc_call(vm, "PUT", "/snapshot/load", body, NULL, err);
-	json_decref(body);
+	const struct fc_restore_memory *m = &f->mem;
+	const char *memory = m->backend == FC_BACKEND_UFFD		? FC_UFFD_SOCK
+			     : f->memory[0] || m->merged[0] ? FC_RESTORE_MEMORY_NAME
+							    : VMM_MEMORY_NAME;
+	int r = fc_pager_start(vm, m, err);
+	if (r == 0) {
+		json_t *body = fc_snapshot_load(FC_RESTORE_NAME, m->backend, memory, m->track);
+		r = fc_call(vm, "PUT", "/snapshot/load", body, NULL, err);
+		json_decref(body);
+	}
+	/* Loaded: Firecracker has connected to its page server, or mapped the
+	 * merged file (which its jail's bind mount holds). */
+	if (m->backend == FC_BACKEND_UFFD)
+		fc_pager_loaded(vm);
+	if (m->merged[0])
+		unlink(m->merged);
 	return r < 0 ? cove_err_prefix(err, "restore %s from %s", vm->cfg.c.id, vm->cfg.c.restore_state) : 0;
 }
 

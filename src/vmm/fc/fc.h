@@ -6,6 +6,9 @@
  *   api.c       its API connection (REST over the unix socket)
  *   snapshot.c  saves: Firecracker's state and memory files mapped onto
  *               Cove's (struct vmm_snapshot_files)
+ *   memory.c    memory across saves and restores: Diff snapshots over a
+ *               template's memory, restored through the page server
+ *               (vmm/pager, cove-pager) or merged into one file
  *   requests.c  the request bodies, the version and the save plan; pure,
  *               exposed here for unit tests
  * Its drives are raw files: disk layers are raw images (vmm/rawdisk.c).
@@ -41,6 +44,20 @@ extern const struct vmm_driver vmm_driver_firecracker;
  * state directory. */
 #define FC_STATE_FILE "vmstate"
 #define FC_STATE_MEMORY "memory"
+/* Instead of FC_STATE_MEMORY: the pages that differ from the template's
+ * memory the VM was restored over (mem_file), a sparse file. */
+#define FC_STATE_DIFF "memory.diff"
+/* In RUN_DIR/ID: the record of the pages that differ from mem_file, as of
+ * the last snapshot (memory.c). Beside the state restored from
+ * (restore_state plus this): a Diff merged onto mem_file, for a File
+ * backend. */
+#define FC_DIRTY_NAME "dirty.mem"
+#define FC_MERGED_SUFFIX ".merged"
+/* The page server's socket, where Firecracker connects to it. */
+#define FC_UFFD_SOCK FC_DIR_NAME "/uffd.sock"
+
+/* A restore's memory backend (SnapshotLoadParams.mem_backend). */
+enum fc_backend { FC_BACKEND_FILE, FC_BACKEND_UFFD };
 
 /* The machine a boot configures (paths as the VMM opens them). */
 struct fc_machine {
@@ -67,9 +84,12 @@ void fc_requests_clear(struct fc_request *r, int n);
 
 json_t *fc_action(const char *type);           /* PUT /actions */
 json_t *fc_vm_state(bool paused);              /* PATCH /vm */
-json_t *fc_snapshot_create(const char *state, const char *memory); /* PUT /snapshot/create, Full */
-/* PUT /snapshot/load over a File memory backend, resumed. */
-json_t *fc_snapshot_load(const char *state, const char *memory);
+/* PUT /snapshot/create: Full, or Diff (the pages dirtied since the load
+ * or the last snapshot; the rest holes). */
+json_t *fc_snapshot_create(const char *state, const char *memory, bool diff);
+/* PUT /snapshot/load, resumed: memory is the File backend's file or the
+ * Uffd backend's socket; track: track_dirty_pages. */
+json_t *fc_snapshot_load(const char *state, enum fc_backend backend, const char *memory, bool track);
 /* GET /'s InstanceInfo state: Running, Paused; else -EPROTO. */
 int fc_instance_state(json_t *info, enum vmm_state *ret);
 
@@ -86,9 +106,19 @@ struct fc_save_plan {
 	 * (VMM_MEMORY_NAME, bound from a shared config.mem_file: a template
 	 * snapshot), to files->ram, or into the state directory. */
 	enum { FC_MEMORY_MEM_FILE, FC_MEMORY_RAM, FC_MEMORY_STATE } memory;
+	/* Into the state directory: a Diff over base_memory (FC_STATE_DIFF),
+	 * else all of the RAM (FC_STATE_MEMORY). */
+	bool diff;
 	bool ram_in_state; /* what the report says: base_memory was not used */
 };
-void fc_save_plan(const struct vmm_snapshot_files *files, bool shared_mem_file, struct fc_save_plan *p);
+/* dirty_tracked: fc_dirty_tracked (the VM can make a Diff over its
+ * mem_file, which base_memory is a link to). */
+void fc_save_plan(const struct vmm_snapshot_files *files, bool shared_mem_file, bool dirty_tracked,
+		  struct fc_save_plan *p);
+/* COVE_FIRECRACKER_MEMORY as a backend for memory saved as a Diff:
+ * "uffd", "file", or unset/"auto" (uffd_usable decides). -EINVAL for
+ * another value. */
+int fc_backend_choose(const char *setting, bool uffd_usable, enum fc_backend *ret);
 
 /* Finds the binary: override, PATH, /usr/local/bin, /usr/bin. */
 int fc_find_binary(const char *override, char *out, size_t len, struct cove_err *err);

@@ -52,21 +52,27 @@ json_t *fc_vm_state(bool paused)
 	return json_pack("{s:s}", "state", paused ? "Paused" : "Resumed");
 }
 
-json_t *fc_snapshot_create(const char *state, const char *memory)
+json_t *fc_snapshot_create(const char *state, const char *memory, bool diff)
 {
-	return json_pack("{s:s, s:s, s:s}", "snapshot_type", "Full", "snapshot_path", state, "mem_file_path", memory);
+	return json_pack("{s:s, s:s, s:s}", "snapshot_type", diff ? "Diff" : "Full", "snapshot_path", state,
+			 "mem_file_path", memory);
 }
 
 /* A File backend is mapped privately (MAP_PRIVATE): pages load from the
  * page cache as the guest touches them, shared by every VMM over the same
- * file, and writes stay the VMM's: Cove's private mem_file. The reference
- * host (E2B) uses a Uffd backend instead, serving pages from its own
- * process for lazy loading from remote storage; Cove's memory files are
- * local, so it has no page server and does not use Uffd. */
-json_t *fc_snapshot_load(const char *state, const char *memory)
+ * file, and writes stay the VMM's: Cove's private mem_file. It is what a
+ * restore from a template's memory, or from a whole memory file, uses.
+ * A Uffd backend has a page server (cove-pager) answer each fault: what a
+ * restore from a Diff over the template's memory uses, serving the pages
+ * from the two files as they are, where a File backend needs them merged
+ * into one file first (a copy of all of the memory). The reference host
+ * (E2B) serves every restore through its own page server, from remote
+ * storage. */
+json_t *fc_snapshot_load(const char *state, enum fc_backend backend, const char *memory, bool track)
 {
-	return json_pack("{s:s, s:{s:s, s:s}, s:b}", "snapshot_path", state, "mem_backend", "backend_type", "File",
-			 "backend_path", memory, "resume_vm", 1);
+	return json_pack("{s:s, s:{s:s, s:s}, s:b, s:b}", "snapshot_path", state, "mem_backend", "backend_type",
+			 backend == FC_BACKEND_UFFD ? "Uffd" : "File", "backend_path", memory, "track_dirty_pages", track,
+			 "resume_vm", 1);
 }
 
 int fc_instance_state(json_t *info, enum vmm_state *ret)
@@ -95,10 +101,12 @@ int fc_parse_version(const char *out, char *buf, size_t len)
 	return 0;
 }
 
-/* Firecracker's Diff snapshots would need dirty page tracking from boot and
- * merging the diff onto base_memory at restore: the RAM goes whole into
- * the state instead (report.ram_in_state), which the contract allows. */
-void fc_save_plan(const struct vmm_snapshot_files *files, bool shared_mem_file, struct fc_save_plan *p)
+/* A Diff needs the VM loaded over the file base_memory links to, with
+ * dirty pages tracked since (dirty_tracked); else the RAM goes whole into
+ * the state (report.ram_in_state), which the contract allows. A fork's
+ * RAM (files->ram) is always whole: its children map it privately. */
+void fc_save_plan(const struct vmm_snapshot_files *files, bool shared_mem_file, bool dirty_tracked,
+		  struct fc_save_plan *p)
 {
 	*p = (struct fc_save_plan){ 0 };
 	if (shared_mem_file) {
@@ -108,6 +116,20 @@ void fc_save_plan(const struct vmm_snapshot_files *files, bool shared_mem_file, 
 	} else {
 		p->memory = FC_MEMORY_STATE;
 		p->state_dir = true;
-		p->ram_in_state = files->base_memory != NULL;
+		p->diff = files->base_memory && dirty_tracked;
+		p->ram_in_state = files->base_memory && !p->diff;
 	}
+}
+
+int fc_backend_choose(const char *setting, bool uffd_usable, enum fc_backend *ret)
+{
+	if (!setting || !*setting || strcmp(setting, "auto") == 0)
+		*ret = uffd_usable ? FC_BACKEND_UFFD : FC_BACKEND_FILE;
+	else if (strcmp(setting, "uffd") == 0)
+		*ret = FC_BACKEND_UFFD;
+	else if (strcmp(setting, "file") == 0)
+		*ret = FC_BACKEND_FILE;
+	else
+		return -EINVAL;
+	return 0;
 }

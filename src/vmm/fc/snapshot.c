@@ -5,39 +5,77 @@
  * bound from config.mem_file. The files it made there are then renamed to
  * the paths Cove asked for (copied, holes kept, where those are on another
  * file system), and handed from the VMM's uid to this process's. How
- * Cove's files map onto its two is fc_save_plan's. */
+ * Cove's files map onto its two is fc_save_plan's; a Diff goes through
+ * the record of dirty pages (memory.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/cleanup.h"
 #include "common/fs.h"
+#include "common/log.h"
+#include "common/proc.h"
 #include "vmm/driver.h"
 #include "vmm/fc/fc_internal.h"
 
 #define TMP_STATE FC_DIR_NAME "/vmstate.new"
 #define TMP_MEMORY FC_DIR_NAME "/memory.new"
 
+/* Opens what the VMM made at path: a regular file, never through a
+ * symlink (its directory is its own, and a link there could name any file
+ * of the host). */
+static int open_made(const char *path, struct stat *st, struct cove_err *err)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, st) < 0) {
+		int e = -errno;
+		if (fd >= 0)
+			close(fd);
+		return cove_errno(err, e, "firecracker: open %s", path);
+	}
+	if (!S_ISREG(st->st_mode)) {
+		close(fd);
+		return cove_errf(err, -EINVAL, "firecracker: %s is not a regular file", path);
+	}
+	return fd;
+}
+
 /* Moves from (which the VMM made) to to, Cove's now; durable: fsynced. */
 static int move_out(const char *from, const char *to, bool durable, struct cove_err *err)
 {
-	int r = 0;
-	if (rename(from, to) < 0) {
-		if (errno != EXDEV)
-			return cove_errno(err, -errno, "rename %s to %s", from, to);
-		if ((r = vmm_raw_clone(from, to, durable, err)) < 0)
-			return r;
-		unlink(from);
-		durable = false; /* the copy was synced */
+	struct stat st, moved;
+	_cleanup_close_ int in = open_made(from, &st, err);
+	if (in < 0)
+		return in;
+	if (rename(from, to) == 0) {
+		/* The file opened, not one the VMM put in its place since. */
+		if (lstat(to, &moved) < 0 || moved.st_dev != st.st_dev || moved.st_ino != st.st_ino) {
+			unlink(to);
+			return cove_errf(err, -EINVAL, "firecracker: %s was replaced while it was moved", from);
+		}
+		if (fchown(in, getuid(), getgid()) < 0 || (durable && fsync(in) < 0))
+			return cove_errno(err, -errno, "sync %s", to);
+		return 0;
 	}
-	int fd = open(to, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return cove_errno(err, -errno, "open %s", to);
-	if (fchown(fd, getuid(), getgid()) < 0 || (durable && fsync(fd) < 0))
-		r = cove_errno(err, -errno, "sync %s", to);
-	close(fd);
-	return r;
+	if (errno != EXDEV)
+		return cove_errno(err, -errno, "rename %s to %s", from, to);
+	/* Another file system: a copy, holes kept, synced. */
+	int64_t t0 = now_us();
+	_cleanup_close_ int out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (out < 0)
+		return cove_errno(err, -errno, "create %s", to);
+	int r = fs_copy_fd(in, out, NULL);
+	if (r == 0 && fsync(out) < 0)
+		r = -errno;
+	if (r < 0) {
+		unlink(to);
+		return cove_errno(err, r, "copy %s to %s", from, to);
+	}
+	log_info("op=save msg=\"copied %s to %s\" ms=%.1f", from, to, (double)(now_us() - t0) / 1000.0);
+	unlink(from);
+	return 0;
 }
 
 static void host_file(const struct vmm *vm, const char *name, char out[PATH_MAX + 32])
@@ -60,8 +98,15 @@ static int place(struct vmm *vm, const struct vmm_snapshot_files *files, const s
 		return cove_errno(err, -errno, "create %s", files->state);
 	snprintf(to, sizeof(to), "%s/" FC_STATE_FILE, files->state);
 	int r = move_out(state, to, true, err);
-	snprintf(to, sizeof(to), "%s/" FC_STATE_MEMORY, files->state);
-	r = r ?: move_out(memory, to, true, err);
+	if (p->diff) {
+		/* The record, every page that differs from base_memory, is
+		 * what is kept (the Diff was applied onto it). */
+		snprintf(to, sizeof(to), "%s/" FC_STATE_DIFF, files->state);
+		r = r ?: fc_dirty_copy(vm, to, err);
+	} else {
+		snprintf(to, sizeof(to), "%s/" FC_STATE_MEMORY, files->state);
+		r = r ?: move_out(memory, to, true, err);
+	}
 	return r ?: fs_sync_dir(files->state, err);
 }
 
@@ -70,15 +115,23 @@ int fc_snapshot(struct vmm *vm, const struct vmm_snapshot_files *files, struct v
 {
 	const struct vmm_config *c = &vm->cfg.c;
 	struct fc_save_plan p;
-	fc_save_plan(files, c->mem_file && c->mem_shared, &p);
+	bool tracked = fc_dirty_tracked(vm);
+	fc_save_plan(files, c->mem_file && c->mem_shared, tracked, &p);
 	char state[PATH_MAX + 32], memory[PATH_MAX + 32];
 	host_file(vm, TMP_STATE, state);
 	host_file(vm, TMP_MEMORY, memory);
 	unlink(state); /* left by a save that failed part way */
 	unlink(memory);
-	json_t *body = fc_snapshot_create(TMP_STATE, p.memory == FC_MEMORY_MEM_FILE ? VMM_MEMORY_NAME : TMP_MEMORY);
+	json_t *body = fc_snapshot_create(TMP_STATE, p.memory == FC_MEMORY_MEM_FILE ? VMM_MEMORY_NAME : TMP_MEMORY,
+					  p.diff);
 	int r = fc_call(vm, "PUT", "/snapshot/create", body, NULL, err);
 	json_decref(body);
+	/* A Full snapshot may have cleared the dirty bits a later Diff needs:
+	 * the record of them is no longer whole. */
+	if (r == 0 && tracked && !p.diff)
+		fc_dirty_forget(vm);
+	if (r == 0 && p.diff)
+		r = fc_dirty_record(vm, memory, err);
 	r = r ?: place(vm, files, &p, err);
 	unlink(state);
 	unlink(memory);
