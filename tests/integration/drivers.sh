@@ -40,6 +40,49 @@ violations() {
 check_clean() { violations; check "$driver: $1: no request outside its published API" $? "$(head -5 "$seen")"; }
 state_of() { "$cove" ls --json | python3 -c 'import json,sys; d={s["sandboxID"]:s["state"] for s in json.load(sys.stdin)}; print(d.get(sys.argv[1],"gone"))' "$1"; }
 
+# Firecracker's saves over a template's memory are Diffs (src/vmm/fc/memory.c).
+fc_diff_saved() {
+    local saved=$1 diffb memb
+    diffb=$(($(stat -c %b "$saved/state/memory.diff" 2>/dev/null || echo 0) * 512))
+    memb=$(($(stat -c %b "$saved/memory" 2>/dev/null || echo 0) * 512))
+    [ "$diffb" -gt 0 ] && [ "$diffb" -lt "$memb" ] && [ ! -e "$saved/state/memory" ]
+    check "$driver: the save keeps only the pages the sandbox changed: a Diff over the template's memory ($diffb of $memb bytes)" $? \
+        "$(ls -ls "$saved" "$saved/state" 2>&1)"
+}
+
+# After its first resume from a Diff: served by cove-pager; saved and
+# resumed again (the second Diff over the record of the first); coved
+# SIGKILLed and the next one adopting it with its page server; and the File
+# backend, the Diff merged into one file.
+fc_diff_resumes() {
+    local id=$1 saved=$2 out rc
+    grep -q "memory served by .*cove-pager" "$dir/coved.log" && pgrep -x cove-pager >/dev/null
+    check "$driver: resumed through its page server (a Uffd backend)" $? "$(grep -i pager "$dir/coved.log" | tail -3)"
+    "$cove" exec "$id" -- sh -c 'echo second >/root/file2' >/dev/null 2>&1
+    "$cove" pause "$id" >"$dir/p4.out" 2>&1 && [ -f "$saved/state/memory.diff" ] &&
+        "$cove" resume "$id" >"$dir/r4.out" 2>&1
+    rc=$?
+    out=$("$cove" exec "$id" -- cat /root/file /root/file2 2>&1)
+    [ $rc = 0 ] && [ "$out" = "$(printf 'kept\nsecond')" ]
+    check "$driver: saved and resumed again: what it changed before and after the first save is there" $? \
+        "rc=$rc out=$out" "$(cat "$dir/p4.out" "$dir/r4.out")"
+    kill -9 "$coved_pid"
+    wait "$coved_pid" 2>/dev/null
+    COVE_FIRECRACKER_MEMORY=file start_coved "$dir/coved2.log" --vmm "$driver" --templates "$dir/templates" \
+        --net-pool 1 --api-key drv-key
+    export COVE_URL=$coved_url
+    out=$("$cove" exec "$id" -- cat /root/file2 2>&1)
+    [ "$out" = second ] && pgrep -x cove-pager >/dev/null
+    check "$driver: coved SIGKILLed: the next one adopts the sandbox, whose page server lives on" $? "out=$out" \
+        "$(tail -3 "$dir/coved2.log")"
+    "$cove" pause "$id" >"$dir/p5.out" 2>&1 && "$cove" resume "$id" >"$dir/r5.out" 2>&1
+    rc=$?
+    out=$("$cove" exec "$id" -- cat /root/file /root/file2 2>&1)
+    [ $rc = 0 ] && [ "$out" = "$(printf 'kept\nsecond')" ] && grep -q "memory merged for a File backend" "$dir/coved2.log"
+    check "$driver: COVE_FIRECRACKER_MEMORY=file: resumed from the Diff merged onto a copy of the template's memory" $? \
+        "rc=$rc out=$out" "$(cat "$dir/p5.out" "$dir/r5.out"; grep -iE "merged|op=restore|resume|pager" "$dir/coved2.log" | tail -8)"
+}
+
 run_driver() {
     driver=$1
     local real binary dir=$base/$1
@@ -118,11 +161,13 @@ run_driver() {
     "$cove" pause "$id" >"$dir/p2.out" 2>&1; rc=$?
     [ $rc = 0 ] && [ "$(state_of "$id")" = paused ] && [ -d "$saved" ]
     check "$driver: pause to disk" $? "rc=$rc $(cat "$dir/p2.out") $(ls -R "$saved" 2>&1 | head -12)"
+    [ "$driver" = firecracker ] && fc_diff_saved "$saved"
     "$cove" resume "$id" >"$dir/r2.out" 2>&1; rc=$?
     out=$("$cove" exec "$id" -- cat /root/file 2>&1)
     [ $rc = 0 ] && [ "$out" = kept ]
     check "$driver: resume from disk: its files are there" $? "rc=$rc $(cat "$dir/r2.out") out=$out" \
         "$(tail -5 "$dir/coved.log")"
+    [ "$driver" = firecracker ] && fc_diff_resumes "$id" "$saved"
     "$cove" pause --no-memory "$id" >"$dir/p3.out" 2>&1; rc=$?
     "$cove" resume "$id" >"$dir/r3.out" 2>&1
     out=$("$cove" exec "$id" -- cat /root/file 2>&1)

@@ -4,7 +4,9 @@
 # and spec-violations, VMM_DOUBLE_ROOT) and in a network namespace of this
 # test's own with a TAP in it, driven with curl over its API socket through
 # a whole life on a real guest (configure, start, boot, pause, resume,
-# snapshot, kill, load in a new double, resume, power off and exit), and
+# snapshot, kill, load in a new double, resume, a Diff snapshot of it
+# loaded in a third through cove-pager (a Uffd backend), power off and
+# exit), and
 # the refusals: a request against the published API document is a 400 and
 # a line in spec-violations; a refusal of the state machine is a 400 and
 # none. Prints TAP.
@@ -27,8 +29,10 @@ cleanup() {
 }
 trap cleanup EXIT
 ip netns add "$ns"
-ip netns exec "$ns" ip tuntap add dev dbltap0 mode tap
-ip netns exec "$ns" ip link set dbltap0 up
+for tap in dbltap0 dbltap1; do
+    ip netns exec "$ns" ip tuntap add dev $tap mode tap
+    ip netns exec "$ns" ip link set $tap up
+done
 
 # start_double DIR ID: a Firecracker double in DIR (its API socket DIR/api.sock,
 # its guest's console in DIR/console); sets double_pid.
@@ -48,6 +52,28 @@ api() {
         ${4:+-H 'Content-Type: application/json' -d "$4"}
 }
 status_of() { tail -1 <<<"$1"; }
+# start_pager SOCK VMM_PID LOG LAYER...: cove-pager listening on SOCK for
+# the double VMM_PID, serving LAYER... (top first), as the driver starts
+# it (descriptor 3 the socket, 4... the files); sets pager_pid.
+start_pager() {
+    local sock=$1 vmm=$2 log=$3; shift 3
+    python3 - "$build/bin/cove-pager" "$sock" "$vmm" "$@" <<'PY' 2>"$log" &
+import os, socket, sys
+pager, sock, vmm, layers = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sock)
+s.listen(1)
+fds = [os.dup(s.fileno())] + [os.open(l, os.O_RDONLY) for l in layers]
+high = [os.dup2(fd, 100 + i) for i, fd in enumerate(fds)]
+for i, fd in enumerate(high):
+    os.dup2(fd, 3 + i)
+os.execv(pager, [pager, "--vmm-pid", vmm, "--layers", str(len(layers))])
+PY
+    pager_pid=$!
+    pids+=("$pager_pid")
+    for _ in $(seq 1 100); do [ -S "$sock" ] && return 0; sleep 0.05; done
+    return 1
+}
 violations() { [ -f "$1/spec-violations" ] && wc -l <"$1/spec-violations" || echo 0; }
 # wait_console DIR PATTERN SECONDS
 wait_console() {
@@ -153,12 +179,23 @@ two=$base/two
 start_double "$two" fc-two
 out=$(api "$two" PUT /logger '{"level":"Info"}')
 out=$(api "$two" PUT /snapshot/load \
-    "{\"snapshot_path\":\"$base/state\",\"mem_backend\":{\"backend_type\":\"File\",\"backend_path\":\"$base/mem\"},\"resume_vm\":false}")
+    "{\"snapshot_path\":\"$base/state\",\"mem_backend\":{\"backend_type\":\"File\",\"backend_path\":\"$base/mem\"},\"track_dirty_pages\":true,\"resume_vm\":false}")
 check "snapshot/load on a fresh double (after the logger)" "$([ "$(status_of "$out")" = 204 ]; echo $?)" "$out"
 out=$(api "$two" GET /)
 check "the loaded guest is Paused" "$(grep -q '"state":"Paused"' <<<"$out"; echo $?)" "$out"
 out=$(api "$two" PATCH /vm '{"state":"Resumed"}')
 check "the loaded guest resumes" "$([ "$(status_of "$out")" = 204 ]; echo $?)" "$out"
+
+# --- dirty pages: a Diff over what was loaded, loaded through the page server ---
+sleep 2 # the guest runs a moment: its timers change some pages
+api "$two" PATCH /vm '{"state":"Paused"}' >/dev/null
+out=$(api "$two" PUT /snapshot/create \
+    "{\"snapshot_type\":\"Diff\",\"snapshot_path\":\"$base/state2\",\"mem_file_path\":\"$base/diff2\"}")
+diff_used=$(($(stat -c %b "$base/diff2" 2>/dev/null || echo 0) * 512))
+check "a Diff snapshot after a load tracking dirty pages: the pages that changed ($diff_used of $used bytes)" \
+    "$([ "$(status_of "$out")" = 204 ] && [ "$diff_used" -gt 0 ] && [ "$diff_used" -lt $((used / 2)) ] &&
+        [ "$(stat -c %s "$base/diff2")" = "$size" ]; echo $?)" "$out"
+api "$two" PATCH /vm '{"state":"Resumed"}' >/dev/null
 three=$base/three
 start_double "$three" fc-three
 api "$three" PUT /machine-config '{"vcpu_count":1,"mem_size_mib":128}' >/dev/null
@@ -185,4 +222,26 @@ else
     wait "$two_pid" 2>/dev/null
     check "it exits with status 0" $?
 fi
+
+# --- the Diff loaded through the page server, once its guest has gone (a
+# restore opens the snapshot's drive, which that guest held) ---
+four=$base/four
+start_double "$four" fc-four
+four_pid=$double_pid
+start_pager "$base/uffd.sock" "$four_pid" "$base/pager.log" "$base/diff2" "$base/mem"
+check "cove-pager listens for the double" $? "$(cat "$base/pager.log")"
+out=$(api "$four" PUT /snapshot/load "{\"snapshot_path\":\"$base/state2\",\"mem_backend\":{\"backend_type\":\"Uffd\",\"backend_path\":\"$base/uffd.sock\"},\"network_overrides\":[{\"iface_id\":\"eth0\",\"host_dev_name\":\"dbltap1\"}],\"track_dirty_pages\":true,\"resume_vm\":true}")
+check "snapshot/load with a Uffd backend (and the second TAP): the guest resumes from the Diff over the memory file" \
+    "$([ "$(status_of "$out")" = 204 ] && api "$four" GET / | grep -q '"state":"Running"' &&
+        [ "$(violations "$four")" = 0 ]; echo $?)" "$out" "$(tail -3 "$four/stderr")" "$(cat "$base/pager.log")"
+# The guest that resumed from pages the page server gave: it runs on, and
+# powers off; the server ends with its VMM, having served from both files.
+out=$(api "$four" PUT /actions '{"action_type":"SendCtrlAltDel"}')
+wait_exit "$four_pid" 90
+check "the guest served by cove-pager powers off and its double exits" $? "$out" "$(tail -5 "$four/console")"
+wait_exit "$pager_pid" 10 && wait "$pager_pid" 2>/dev/null
+rc=$?
+from_top=$(sed -n 's/.* with \([0-9]*\) pages from the top file, \([0-9]*\) from below.*/\1 \2/p' "$base/pager.log")
+check "cove-pager ends with its VMM, status 0, having served pages of both files ($from_top)" \
+    "$([ $rc = 0 ] && [ "${from_top%% *}" -gt 0 ] && [ "${from_top##* }" -gt 0 ]; echo $?)" "$(cat "$base/pager.log")"
 echo "1..$n"

@@ -10,8 +10,15 @@
  *
  * Snapshot files: snapshot_path holds a header (a magic line and a JSON
  * line: what QEMU is started from) and then QEMU's device state;
- * mem_file_path the guest's RAM, sparse. Only this double reads them. */
+ * mem_file_path the guest's RAM, sparse. Only this double reads them.
+ *
+ * Dirty page tracking (track_dirty_pages) is kept as a copy of the RAM as
+ * it was loaded or last snapshotted (its baseline): a Diff snapshot is the
+ * pages that differ from it, as KVM's dirty log would give them. A Uffd
+ * memory backend gets its memory from the page server at backend_path
+ * (vmmdouble/uffd.c), every page of it before QEMU starts. */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
@@ -29,6 +36,10 @@
 #include "vmmdouble/vmmdouble.h"
 
 #define SNAPSHOT_MAGIC "cove-firecracker-double-snapshot 1\n"
+/* Scratch files in guest_root(). */
+#define BASELINE ".double-baseline"
+#define BASELINE_NEW ".double-baseline.new"
+#define UFFD_RAM ".double-uffd-ram"
 /* Firecracker's own messages (vmm::rpc_interface::VmmActionError). */
 #define MSG_POST_BOOT "The requested operation is not supported after starting the microVM."
 #define MSG_PRE_BOOT "The requested operation is not supported before starting the microVM."
@@ -44,6 +55,7 @@ struct fc {
 	bool configured; /* a boot-specific resource was set: no snapshot load */
 	bool boot_source;
 	bool track_dirty_pages;
+	bool baseline; /* the RAM as loaded or last snapshotted is in BASELINE; else it was zeros */
 	struct guest_config cfg;
 	char *drive_ids[GUEST_MAX_DISKS];
 	char *iface_id;
@@ -312,6 +324,31 @@ static int write_header(int fd, const struct fc *fc, struct cove_err *err)
 	return r;
 }
 
+static void scratch(const char *name, char out[PATH_MAX])
+{
+	snprintf(out, PATH_MAX, "%s/%s", guest_root(), name);
+}
+
+/* The pages that differ from the baseline to mem_path (a Diff), or all of
+ * them (Full); the baseline becomes the RAM as it is now. */
+static int save_memory(struct fc *fc, int state_fd, const char *mem_path, bool diff, struct cove_err *err)
+{
+	char base[PATH_MAX], next[PATH_MAX];
+	scratch(BASELINE, base);
+	scratch(BASELINE_NEW, next);
+	if (!diff && !fc->track_dirty_pages)
+		return guest_save(fc->guest, state_fd, mem_path, err);
+	int r = guest_save(fc->guest, state_fd, next, err);
+	r = r ?: diff ? guest_write_diff(guest_ram_path(fc->guest), fc->baseline ? base : NULL, mem_path, err)
+		     : guest_copy_sparse(next, mem_path, err);
+	if (r == 0 && rename(next, base) < 0)
+		r = cove_errno(err, -errno, "rename %s", next);
+	if (r == 0)
+		fc->baseline = true;
+	unlink(next);
+	return r;
+}
+
 static void snapshot_create(struct fc *fc, const char *tail, json_t *body, struct http_response *resp)
 {
 	(void)tail;
@@ -320,17 +357,16 @@ static void snapshot_create(struct fc *fc, const char *tail, json_t *body, struc
 	if (fc->state != FC_PAUSED)
 		return fault(resp, 400, "Create snapshot error: the microVM must be paused to be snapshotted.");
 	const char *type = json_string_value(json_object_get(body, "snapshot_type"));
-	if (type && strcmp(type, "Diff") == 0)
-		return fault(resp, 400, fc->track_dirty_pages
-						? "the test double makes Full snapshots only"
-						: "Diff snapshots need track_dirty_pages enabled in the machine configuration.");
+	bool diff = type && strcmp(type, "Diff") == 0;
+	if (diff && !fc->track_dirty_pages)
+		return fault(resp, 400, "Diff snapshots need track_dirty_pages enabled in the machine configuration.");
 	const char *state_path = json_string_value(json_object_get(body, "snapshot_path"));
 	const char *mem_path = json_string_value(json_object_get(body, "mem_file_path"));
 	_cleanup_close_ int fd = open(state_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	struct cove_err err = { 0 };
 	int r = fd < 0 ? cove_errno(&err, -errno, "open %s", state_path) : 0;
 	r = r ?: write_header(fd, fc, &err);
-	r = r ?: guest_save(fc->guest, fd, mem_path, &err);
+	r = r ?: save_memory(fc, fd, mem_path, diff, &err);
 	if (r < 0)
 		return fault(resp, 400, err.msg);
 	no_content(resp);
@@ -361,7 +397,9 @@ static int load_header(struct fc *fc, json_t *h, json_t *body, struct cove_err *
 	return 0;
 }
 
-static const char *load_memory(json_t *body, struct http_response *resp)
+/* The memory a load starts QEMU from: the File backend's file, or what
+ * the Uffd backend's page server served, in UFFD_RAM. */
+static const char *load_memory(struct fc *fc, json_t *body, char uffd_ram[PATH_MAX], struct http_response *resp)
 {
 	json_t *backend = json_object_get(body, "mem_backend");
 	const char *file = json_string_value(json_object_get(body, "mem_file_path"));
@@ -371,11 +409,18 @@ static const char *load_memory(json_t *body, struct http_response *resp)
 	}
 	if (file)
 		return file;
-	if (strcmp(json_string_value(json_object_get(backend, "backend_type")), "Uffd") == 0) {
-		fault(resp, 400, "the test double does not serve userfaultfd (backend_type Uffd): use File");
+	const char *path = json_string_value(json_object_get(backend, "backend_path"));
+	if (strcmp(json_string_value(json_object_get(backend, "backend_type")), "File") == 0)
+		return path;
+	scratch(UFFD_RAM, uffd_ram);
+	struct cove_err err = { 0 };
+	if (vmmdouble_uffd_fetch(path, (uint64_t)fc->cfg.mem_mib << 20, uffd_ram, &err) < 0) {
+		fprintf(stderr, "firecracker-double: Uffd backend: %s\n", err.msg);
+		fault(resp, 400, err.msg);
+		unlink(uffd_ram);
 		return NULL;
 	}
-	return json_string_value(json_object_get(backend, "backend_path"));
+	return uffd_ram;
 }
 
 static void snapshot_load(struct fc *fc, const char *tail, json_t *body, struct http_response *resp)
@@ -383,9 +428,6 @@ static void snapshot_load(struct fc *fc, const char *tail, json_t *body, struct 
 	(void)tail;
 	if (fc->state != FC_NOT_STARTED || fc->configured)
 		return fault(resp, 400, MSG_LOAD_AFTER_CONFIG);
-	const char *mem = load_memory(body, resp);
-	if (!mem)
-		return;
 	const char *state_path = json_string_value(json_object_get(body, "snapshot_path"));
 	_cleanup_close_ int fd = open(state_path, O_RDONLY | O_CLOEXEC);
 	struct cove_err err = { 0 };
@@ -395,7 +437,19 @@ static void snapshot_load(struct fc *fc, const char *tail, json_t *body, struct 
 	r = r ?: load_header(fc, h, body, &err);
 	json_decref(h);
 	fc->configured = true;
+	if (r < 0)
+		return fault(resp, 400, err.msg);
+	char uffd_ram[PATH_MAX] = "", base[PATH_MAX];
+	const char *mem = load_memory(fc, body, uffd_ram, resp);
+	if (!mem)
+		return;
+	/* Dirty pages are counted from here on. */
+	scratch(BASELINE, base);
+	if (fc->track_dirty_pages && (r = guest_copy_sparse(mem, base, &err)) == 0)
+		fc->baseline = true;
 	r = r ?: guest_start(&fc->cfg, mem, &fc->guest, &err);
+	if (uffd_ram[0])
+		unlink(uffd_ram);
 	r = r ?: guest_restore(fc->guest, fd, &err);
 	bool resume = json_is_true(json_object_get(body, "resume_vm"));
 	r = r ?: (resume ? guest_qmp(fc->guest, "cont", &err) : 0);
@@ -535,6 +589,9 @@ int main(int argc, char **argv)
 	int r = http_serve(listen_fd, &ops, &fc);
 	close(listen_fd);
 	fc.guest = guest_free(fc.guest);
+	char base[PATH_MAX];
+	scratch(BASELINE, base);
+	unlink(base);
 	guest_config_clear(&fc.cfg);
 	for (size_t i = 0; i < GUEST_MAX_DISKS; i++)
 		free(fc.drive_ids[i]);

@@ -428,23 +428,26 @@ int guest_restore(struct guest *g, int state_fd, struct cove_err *err)
 	return migrate_over(g, "migrate-incoming", state_fd, err);
 }
 
-/* Reads from whole and writes only the pages that are not all zeros:
- * guest RAM is mostly untouched or zeroed pages, which stay holes in the
- * copy (out was truncated to from's size). */
-static int copy_data_pages(int in, int out)
+/* The pages of cur that differ from base's (-1: from zeros) to out (cut
+ * to cur's size): guest RAM is mostly untouched or zeroed pages, which stay
+ * holes. */
+static int write_diff(int cur, int base, int out)
 {
 	static const char zero_page[4096];
-	char chunk[64 * 4096];
+	char a[64 * 4096], b[sizeof(a)];
 	for (off_t at = 0;;) {
-		ssize_t n = pread(in, chunk, sizeof(chunk), at);
+		ssize_t n = pread(cur, a, sizeof(a), at);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			return n < 0 ? -errno : 0;
+		ssize_t m = base >= 0 ? pread(base, b, (size_t)n, at) : 0;
+		if (m < 0)
+			return -errno;
 		for (ssize_t off = 0; off < n; off += (ssize_t)sizeof(zero_page)) {
 			size_t len = (size_t)(n - off) < sizeof(zero_page) ? (size_t)(n - off) : sizeof(zero_page);
-			if (memcmp(chunk + off, zero_page, len) != 0 &&
-			    pwrite(out, chunk + off, len, at + off) != (ssize_t)len)
+			const char *was = off + (ssize_t)len <= m ? b + off : zero_page;
+			if (memcmp(a + off, was, len) != 0 && pwrite(out, a + off, len, at + off) != (ssize_t)len)
 				return -errno;
 		}
 		at += n;
@@ -462,6 +465,28 @@ int guest_copy_sparse(const char *from, const char *to, struct cove_err *err)
 	struct stat st;
 	int r = fstat(in, &st) < 0 ? -errno : 0;
 	r = r ?: (ftruncate(out, st.st_size) < 0 ? -errno : 0);
-	r = r ?: copy_data_pages(in, out);
+	r = r ?: write_diff(in, -1, out);
 	return r < 0 ? cove_errno(err, r, "copy %s to %s", from, to) : 0;
+}
+
+const char *guest_ram_path(const struct guest *g)
+{
+	return g->ram;
+}
+
+int guest_write_diff(const char *cur, const char *base, const char *to, struct cove_err *err)
+{
+	_cleanup_close_ int in = open(cur, O_RDONLY | O_CLOEXEC);
+	_cleanup_close_ int was = base ? open(base, O_RDONLY | O_CLOEXEC) : -1;
+	if (in < 0 || (base && was < 0))
+		return cove_errno(err, -errno, "open %s and %s", cur, base ? base : "(zeros)");
+	_cleanup_close_ int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (out < 0)
+		return cove_errno(err, -errno, "create %s", to);
+	struct stat st;
+	int r = fstat(in, &st) < 0 ? -errno : 0;
+	r = r ?: (ftruncate(out, st.st_size) < 0 ? -errno : 0);
+	r = r ?: write_diff(in, was, out);
+	return r < 0 ? cove_errno(err, r, "write the pages of %s that differ from %s to %s", cur,
+				  base ? base : "zeros", to) : 0;
 }

@@ -77,5 +77,13 @@ struct guest *guest_free(struct guest *g);
 /* Copies the file from into to (created or truncated), leaving holes where
  * from has holes or whole pages of zeros. */
 int guest_copy_sparse(const char *from, const char *to, struct cove_err *err);
+/* The file the guest's RAM is in. */
+const char *guest_ram_path(const struct guest *g);
+/* A Diff snapshot's memory file: the pages of cur that differ from base
+ * (NULL: from zeros) written to to (created or truncated to cur's size),
+ * holes elsewhere; a page that became zeros is written, as zeros. Stands
+ * in for KVM's dirty log: a page written back to what it was is left
+ * out, which restores the same. */
+int guest_write_diff(const char *cur, const char *base, const char *to, struct cove_err *err);
 
 #endif
