@@ -286,6 +286,44 @@ static void test_only_the_vmm(void **state)
 	unlink(diff);
 }
 
+/* A VMM whose handshake cannot be served would wait for its pages
+ * forever: the server kills it and ends with an error. */
+static void test_bad_handshake_kills(void **state)
+{
+	(void)state;
+	char base[64], diff[64], sock[] = "/tmp/test_pager4.sock";
+	make_files(base, diff);
+	int lfd = listen_at(sock);
+	int go[2];
+	assert_int_equal(pipe(go), 0);
+	pid_t vmm = fork();
+	assert_true(vmm >= 0);
+	if (vmm == 0) {
+		char c;
+		assert_int_equal(read(go[0], &c, 1), 1);
+		struct sockaddr_un a = { .sun_family = AF_UNIX };
+		snprintf(a.sun_path, sizeof(a.sun_path), "%s", sock);
+		int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (connect(s, (struct sockaddr *)&a, sizeof(a)) < 0 || write(s, "[{\"size\":1}]", 12) != 12)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	pid_t server = start_server(lfd, vmm, base, diff, 10000);
+	assert_int_equal(write(go[1], "x", 1), 1);
+	int status;
+	assert_int_equal(waitpid(vmm, &status, 0), vmm);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGKILL);
+	assert_int_equal(exit_code(server), 1);
+	close(go[0]);
+	close(go[1]);
+	close(lfd);
+	unlink(sock);
+	unlink(base);
+	unlink(diff);
+}
+
 /* Nobody connects: the server gives up at its time limit, saying so. */
 static void test_accept_timeout(void **state)
 {
@@ -308,6 +346,7 @@ int main(void)
 		cmocka_unit_test(test_layers),
 		cmocka_unit_test(test_serve),
 		cmocka_unit_test(test_only_the_vmm),
+		cmocka_unit_test(test_bad_handshake_kills),
 		cmocka_unit_test(test_accept_timeout),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -271,6 +272,12 @@ int pager_serve(const struct pager_options *o, const struct pager_layers *l, str
 	}
 	if (r == -ESRCH)
 		r = 0; /* it exited while a fault was answered */
+	/* Connected, a VMM whose handshake or fault cannot be answered waits
+	 * for that page forever: it is ended, so that its sandbox is seen
+	 * dead, not hung (what Firecracker asks of a page server that
+	 * fails). */
+	if (r < 0 && syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) == 0)
+		cove_err_prefix(err, "the VMM (pid %d) is killed: it cannot go on without its memory", (int)o->vmm_pid);
 	for (size_t i = 0; i < PAGER_MAX_REGIONS; i++)
 		free(s.page_state[i]);
 	free(s.buf);
