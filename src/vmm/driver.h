@@ -257,6 +257,12 @@ const char *vmm_raw_disk_image(const char *const *chain, size_t n);
 /* A new file at to with from's data (fs_copy_file: a reflink, else copied
  * extent by extent, holes kept), its time logged; durable: fsynced. */
 int vmm_raw_clone(const char *from, const char *to, bool durable, struct cove_err *err);
+
+/* Runs path --version and parses what it prints to stdout with parse
+ * (0, or a negative errno where no version is in it); name is the
+ * driver's, for messages (version.c). */
+int vmm_binary_version(const char *name, const char *path, int (*parse)(const char *out, char *buf, size_t len),
+		       char *buf, size_t len, struct cove_err *err);
 /* An empty file at path filled in place with the image under it
  * (vmm_raw_disk_image of under); one with bytes is left as it is. */
 int vmm_raw_disk_fill(const char *path, const char *const *under, size_t n, struct cove_err *err);

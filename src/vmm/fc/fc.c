@@ -19,14 +19,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/env.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/proc.h"
-#include "common/spawn.h"
 #include "vmm/console.h"
 #include "vmm/driver.h"
 #include "vmm/fc/fc_internal.h"
@@ -52,20 +50,7 @@ int fc_version(const char *binary, char *buf, size_t len, struct cove_err *err)
 {
 	char path[4096];
 	int r = fc_find_binary(binary, path, sizeof(path), err);
-	if (r < 0)
-		return r;
-	char *argv[] = { path, "--version", NULL };
-	struct spawn_options o = { .path = path, .argv = argv, .stdio = { { SPAWN_NULL }, { SPAWN_PIPE }, { SPAWN_NULL } } };
-	char out[512];
-	struct spawn_capture capture = { out, sizeof(out) };
-	int status = spawn_run(&o, &capture, NULL, NULL);
-	if (status < 0)
-		return cove_errno(err, status, "firecracker: run %s --version", path);
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || fc_parse_version(out, buf, len) < 0) {
-		out[strcspn(out, "\n")] = '\0';
-		return cove_errf(err, -EPROTO, "firecracker: %s --version: no version in '%.80s'", path, out);
-	}
-	return 0;
+	return r ?: vmm_binary_version("firecracker", path, fc_parse_version, buf, len, err);
 }
 
 /* The files a VMM is handed, bound into its work directory. */

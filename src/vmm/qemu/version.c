@@ -10,10 +10,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include "common/log.h"
-#include "common/spawn.h"
+#include "vmm/driver.h"
 #include "vmm/qemu/qemu.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -60,18 +59,10 @@ int qemu_version(const char *binary, char *buf, size_t len, struct cove_err *err
 	pthread_mutex_unlock(&lock);
 	if (hit)
 		return 0;
-	char *argv[] = { path, "--version", NULL };
-	struct spawn_options o = { .path = path, .argv = argv, .stdio = { { SPAWN_NULL }, { SPAWN_PIPE }, { SPAWN_NULL } } };
-	char out[512];
-	struct spawn_capture capture = { out, sizeof(out) };
-	int status = spawn_run(&o, &capture, NULL, NULL);
-	if (status < 0)
-		return cove_errno(err, status, "qemu: run %s --version", path);
 	char version[64];
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || parse(out, version, sizeof(version)) < 0) {
-		out[strcspn(out, "\n")] = '\0';
-		return cove_errf(err, -EPROTO, "qemu: %s --version: no version in '%.80s'", path, out);
-	}
+	r = vmm_binary_version("qemu", path, parse, version, sizeof(version), err);
+	if (r < 0)
+		return r;
 	pthread_mutex_lock(&lock);
 	snprintf(cached.path, sizeof(cached.path), "%s", path);
 	cached.st = st;
