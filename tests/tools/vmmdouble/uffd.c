@@ -92,22 +92,43 @@ static int read_through(const uint8_t *mem, uint64_t size, int out)
 	return 0;
 }
 
-int vmmdouble_uffd_fetch(const char *socket_path, uint64_t size, const char *to, struct cove_err *err)
+int vmmdouble_uffd_connect(const char *socket_path, uint64_t size, void **mem_ret, int *uffd_ret,
+			   struct cove_err *err)
 {
-	_cleanup_close_ int uffd = make_uffd(err);
+	int uffd = make_uffd(err);
 	if (uffd < 0)
 		return uffd;
 	void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (mem == MAP_FAILED)
+	if (mem == MAP_FAILED) {
+		close(uffd);
 		return cove_errno(err, -errno, "map %llu bytes of guest memory", (unsigned long long)size);
+	}
 	struct uffdio_register reg = { .range = { (uintptr_t)mem, size }, .mode = UFFDIO_REGISTER_MODE_MISSING };
 	int r = ioctl(uffd, UFFDIO_REGISTER, &reg) < 0 ? cove_errno(err, -errno, "UFFDIO_REGISTER") : 0;
 	r = r ?: send_handshake(socket_path, uffd, mem, size, err);
-	_cleanup_close_ int out = r ? -1 : open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (r == 0 && (out < 0 || ftruncate(out, (off_t)size) < 0))
+	if (r < 0) {
+		munmap(mem, size);
+		close(uffd);
+		return r;
+	}
+	*mem_ret = mem;
+	*uffd_ret = uffd;
+	return 0;
+}
+
+int vmmdouble_uffd_fetch(const char *socket_path, uint64_t size, const char *to, struct cove_err *err)
+{
+	void *mem;
+	int uffd;
+	int r = vmmdouble_uffd_connect(socket_path, size, &mem, &uffd, err);
+	if (r < 0)
+		return r;
+	_cleanup_close_ int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (out < 0 || ftruncate(out, (off_t)size) < 0)
 		r = cove_errno(err, -errno, "create %s", to);
 	if (r == 0 && (r = read_through(mem, size, out)) < 0)
 		cove_errno(err, r, "write the served memory to %s", to);
 	munmap(mem, size);
+	close(uffd);
 	return r;
 }

@@ -47,6 +47,10 @@ int vmmdouble_ch_config(json_t *vm_config, struct guest_config *c, struct cove_e
  * with the page server at socket_path for size bytes of guest memory, then
  * every page read through it into the file to (sparse). */
 int vmmdouble_uffd_fetch(const char *socket_path, uint64_t size, const char *to, struct cove_err *err);
+/* The handshake alone: size bytes of memory registered for missing-page
+ * faults (*mem) and its userfaultfd (*uffd, the caller's to close), each
+ * page's first touch answered by the server. */
+int vmmdouble_uffd_connect(const char *socket_path, uint64_t size, void **mem, int *uffd, struct cove_err *err);
 
 /* A JSON body for a response, malloc'd (NULL when out of memory). */
 char *vmmdouble_fault(const char *key, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
