@@ -247,6 +247,11 @@ int fs_copy_file(const char *from, const char *to, bool durable, struct cove_err
 	_cleanup_close_ int in = open(from, O_RDONLY | O_CLOEXEC);
 	if (in < 0)
 		return cove_errno(err, -errno, "open %s", from);
+	return fs_copy_fd_to(in, from, to, durable, err);
+}
+
+int fs_copy_fd_to(int in, const char *from, const char *to, bool durable, struct cove_err *err)
+{
 	_cleanup_close_ int out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (out < 0)
 		return cove_errno(err, -errno, "create %s", to);

@@ -32,6 +32,9 @@ int fs_overlay_fd(int in, int out);
 /* Copies the file from to a new file to (mode 0600; an existing one is an
  * error) with fs_copy_fd; with durable, fsynced before it returns. */
 int fs_copy_file(const char *from, const char *to, bool durable, struct cove_err *err);
+/* The same from a descriptor already open on from (named for messages):
+ * for a file opened with care (O_NOFOLLOW, checked to be regular). */
+int fs_copy_fd_to(int in, const char *from, const char *to, bool durable, struct cove_err *err);
 
 /* Whether two paths name one file (device and inode); false if either is
  * missing. */

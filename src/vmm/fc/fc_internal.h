@@ -5,12 +5,20 @@
 #define COVE_VMM_FC_FC_INTERNAL_H
 
 #include <limits.h>
+#include <stdio.h>
 #include <sys/types.h>
 
+#include "vmm/driver.h"
 #include "vmm/fc/fc.h"
 #include "vmm/rest/rest.h"
 
-struct vmm;
+
+/* RUN_DIR/ID/name: the VMM's run directory, Cove's side of it. Inline, so
+ * that the driver's files share it without calling one another. */
+static inline void fc_run_path(const struct vmm *vm, const char *name, char out[PATH_MAX + 32])
+{
+	snprintf(out, PATH_MAX + 32, "%s/%s", vm->dir, name);
+}
 
 /* vm->driver_data. */
 struct fc {
@@ -59,12 +67,13 @@ void fc_pager_release(struct vmm *vm, struct fc *f);
 /* Whether saves of vm may be Diffs: it was loaded tracking dirty pages,
  * and its record of them since is whole. */
 bool fc_dirty_tracked(const struct vmm *vm);
-/* After a Diff snapshot wrote diff (the pages dirtied since the last
+/* After a Diff snapshot wrote diff (diff_fd, opened as the VMM's files
+ * are: no link followed, a regular file) (the pages dirtied since the last
  * one, or the load): applied onto the record, which then holds every page
  * that differs from mem_file. At once, whatever becomes of the save:
  * Firecracker has cleared its dirty bits. After a Full snapshot, or a Diff
  * that could not be applied, the record goes (forget): it is not whole. */
-int fc_dirty_record(struct vmm *vm, const char *diff, struct cove_err *err);
+int fc_dirty_record(struct vmm *vm, int diff_fd, const char *diff, struct cove_err *err);
 /* The record, copied to to (a save's FC_STATE_DIFF; durable). */
 int fc_dirty_copy(const struct vmm *vm, const char *to, struct cove_err *err);
 void fc_dirty_forget(const struct vmm *vm);

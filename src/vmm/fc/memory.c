@@ -43,17 +43,13 @@
 #define PAGER_DIRS "/usr/local/libexec/cove:/usr/libexec/cove:/usr/local/bin:/usr/bin"
 #define PAGER_ACCEPT_TIMEOUT_MS "30000"
 
-static void run_path(const struct vmm *vm, const char *name, char out[PATH_MAX + 32])
-{
-	snprintf(out, PATH_MAX + 32, "%s/%s", vm->dir, name);
-}
-
 /* Whether the VMM can make a userfaultfd: through /dev/userfaultfd (its
- * jail gets one), as root, or where the kernel lets anyone. */
-static bool uffd_usable(const struct vmm *vm)
+ * jail gets one: *dev), as root, or where the kernel lets anyone. */
+static bool uffd_usable(const struct vmm *vm, bool *dev)
 {
 	struct stat st;
-	if ((stat("/dev/userfaultfd", &st) == 0 && S_ISCHR(st.st_mode)) || !vm->confined)
+	*dev = stat("/dev/userfaultfd", &st) == 0 && S_ISCHR(st.st_mode);
+	if (*dev || !vm->confined)
 		return true;
 	_cleanup_fclose_ FILE *f = fopen("/proc/sys/vm/unprivileged_userfaultfd", "re");
 	int v = 0;
@@ -83,7 +79,7 @@ int fc_restore_memory_prepare(struct vmm *vm, const char *diff, bool whole_memor
 	/* Tracked only over mem_file: a Diff is relative to what was loaded. */
 	m->track = c->mem_file && !c->mem_shared && !whole_memory;
 	char dirty[PATH_MAX + 32];
-	run_path(vm, FC_DIRTY_NAME, dirty);
+	fc_run_path(vm, FC_DIRTY_NAME, dirty);
 	unlink(dirty);
 	if (diff) {
 		snprintf(m->diff, sizeof(m->diff), "%s", diff);
@@ -91,10 +87,10 @@ int fc_restore_memory_prepare(struct vmm *vm, const char *diff, bool whole_memor
 			return cove_errf(err, -EINVAL, "firecracker: restore from %s: its memory is a Diff over a "
 						       "template's memory, and no memory file is given", c->restore_state);
 		const char *setting = env_get(ENV_FIRECRACKER_MEMORY);
-		if (fc_backend_choose(setting, uffd_usable(vm), &m->backend) < 0)
+		bool dev;
+		if (fc_backend_choose(setting, uffd_usable(vm, &dev), &m->backend) < 0)
 			return cove_errf(err, -EINVAL, "COVE_FIRECRACKER_MEMORY=%s: expected uffd, file or auto", setting);
-		struct stat st;
-		vm->userfaultfd = m->backend == FC_BACKEND_UFFD && vm->confined && stat("/dev/userfaultfd", &st) == 0;
+		vm->userfaultfd = m->backend == FC_BACKEND_UFFD && vm->confined && dev;
 		if (m->backend == FC_BACKEND_FILE) {
 			/* Beside the save, on its file system, not in the run
 			 * directory: that is often a tmpfs, and this is all of
@@ -155,27 +151,18 @@ static int pager_child(void *data, struct spawn_failure *f)
 	return 0;
 }
 
+/* Next to this program first (the cove-pager built with it), else as
+ * fs_find_executable finds it: PATH, then PAGER_DIRS. */
 static int pager_binary(char *out, size_t len, struct cove_err *err)
 {
 	const char *set = env_get(ENV_PAGER);
-	char dirs[PATH_MAX + 128] = "";
 	char exe[PATH_MAX];
-	if (env_exe_dir(exe, sizeof(exe)) == 0)
-		snprintf(dirs, sizeof(dirs), "%s:", exe);
-	strncat(dirs, PAGER_DIRS, sizeof(dirs) - strlen(dirs) - 1);
-	/* Next to this program first: the cove-pager built with it. */
-	int r = set ? fs_find_executable(set, "", out, len) : -ENOENT;
-	for (char *d = dirs, *next; !set && d && r < 0; d = next) {
-		next = strchr(d, ':');
-		if (next)
-			*next++ = '\0';
-		if (snprintf(out, len, "%s/" PAGER_BINARY, d) < (int)len && access(out, X_OK) == 0)
-			r = 0;
-	}
-	if (r < 0 && !set)
-		r = fs_find_executable(PAGER_BINARY, "", out, len);
-	return r < 0 ? cove_errno(err, r, "firecracker: the page server %s (COVE_PAGER), next to this program or "
-					  "in %s", set ? set : PAGER_BINARY, PAGER_DIRS) : 0;
+	if (!set && env_exe_dir(exe, sizeof(exe)) == 0 && snprintf(out, len, "%s/" PAGER_BINARY, exe) < (int)len &&
+	    access(out, X_OK) == 0)
+		return 0;
+	int r = fs_find_executable(set ? set : PAGER_BINARY, PAGER_DIRS, out, len);
+	return r < 0 ? cove_errno(err, r, "firecracker: the page server %s (COVE_PAGER), next to this program, on "
+					  "PATH or in %s", set ? set : PAGER_BINARY, PAGER_DIRS) : 0;
 }
 
 int fc_pager_start(struct vmm *vm, const struct fc_restore_memory *m, struct cove_err *err)
@@ -188,7 +175,7 @@ int fc_pager_start(struct vmm *vm, const struct fc_restore_memory *m, struct cov
 	int r = pager_binary(binary, sizeof(binary), err);
 	if (r < 0)
 		return r;
-	run_path(vm, FC_UFFD_SOCK, sock);
+	fc_run_path(vm, FC_UFFD_SOCK, sock);
 	_cleanup_close_ int listen_fd = -1;
 	r = vmm_unix_listen(sock, &listen_fd, err);
 	if (r < 0)
@@ -233,7 +220,7 @@ int fc_pager_start(struct vmm *vm, const struct fc_restore_memory *m, struct cov
 void fc_pager_loaded(struct vmm *vm)
 {
 	char sock[PATH_MAX + 32];
-	run_path(vm, FC_UFFD_SOCK, sock);
+	fc_run_path(vm, FC_UFFD_SOCK, sock);
 	unlink(sock);
 }
 
@@ -259,30 +246,25 @@ void fc_pager_release(struct vmm *vm, struct fc *f)
 bool fc_dirty_tracked(const struct vmm *vm)
 {
 	char dirty[PATH_MAX + 32];
-	run_path(vm, FC_DIRTY_NAME, dirty);
+	fc_run_path(vm, FC_DIRTY_NAME, dirty);
 	return access(dirty, F_OK) == 0;
 }
 
 void fc_dirty_forget(const struct vmm *vm)
 {
 	char dirty[PATH_MAX + 32];
-	run_path(vm, FC_DIRTY_NAME, dirty);
+	fc_run_path(vm, FC_DIRTY_NAME, dirty);
 	if (unlink(dirty) == 0)
 		log_info("vmm=%s op=save msg=\"later saves keep all of its RAM: its record of dirty pages is gone\"",
 			 vm->cfg.c.id);
 }
 
-int fc_dirty_record(struct vmm *vm, const char *diff, struct cove_err *err)
+int fc_dirty_record(struct vmm *vm, int diff_fd, const char *diff, struct cove_err *err)
 {
 	char dirty[PATH_MAX + 32];
-	run_path(vm, FC_DIRTY_NAME, dirty);
-	/* The VMM made diff in its own directory: a regular file, never a
-	 * link it put there to a file of the host. */
-	_cleanup_close_ int in = open(diff, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	fc_run_path(vm, FC_DIRTY_NAME, dirty);
 	_cleanup_close_ int out = open(dirty, O_WRONLY | O_CLOEXEC);
-	struct stat st;
-	int r = in < 0 || out < 0 || fstat(in, &st) < 0 ? -errno : !S_ISREG(st.st_mode) ? -EINVAL : 0;
-	r = r ?: fs_overlay_fd(in, out);
+	int r = out < 0 ? -errno : fs_overlay_fd(diff_fd, out);
 	if (r < 0) {
 		fc_dirty_forget(vm);
 		return cove_errno(err, r, "firecracker: apply the Diff %s onto %s", diff, dirty);
@@ -293,6 +275,6 @@ int fc_dirty_record(struct vmm *vm, const char *diff, struct cove_err *err)
 int fc_dirty_copy(const struct vmm *vm, const char *to, struct cove_err *err)
 {
 	char dirty[PATH_MAX + 32];
-	run_path(vm, FC_DIRTY_NAME, dirty);
+	fc_run_path(vm, FC_DIRTY_NAME, dirty);
 	return fs_copy_file(dirty, to, true, err);
 }

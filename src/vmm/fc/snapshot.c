@@ -61,26 +61,14 @@ static int move_out(const char *from, const char *to, bool durable, struct cove_
 	}
 	if (errno != EXDEV)
 		return cove_errno(err, -errno, "rename %s to %s", from, to);
-	/* Another file system: a copy, holes kept, synced. */
+	/* Another file system: a copy, holes kept. */
 	int64_t t0 = now_us();
-	_cleanup_close_ int out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (out < 0)
-		return cove_errno(err, -errno, "create %s", to);
-	int r = fs_copy_fd(in, out, NULL);
-	if (r == 0 && fsync(out) < 0)
-		r = -errno;
-	if (r < 0) {
-		unlink(to);
-		return cove_errno(err, r, "copy %s to %s", from, to);
-	}
+	int r = fs_copy_fd_to(in, from, to, durable, err);
+	if (r < 0)
+		return r;
 	log_info("op=save msg=\"copied %s to %s\" ms=%.1f", from, to, (double)(now_us() - t0) / 1000.0);
 	unlink(from);
 	return 0;
-}
-
-static void host_file(const struct vmm *vm, const char *name, char out[PATH_MAX + 32])
-{
-	snprintf(out, PATH_MAX + 32, "%s/%s", vm->dir, name);
 }
 
 /* The files Firecracker wrote, to where Cove asked for them. */
@@ -88,8 +76,8 @@ static int place(struct vmm *vm, const struct vmm_snapshot_files *files, const s
 		 struct cove_err *err)
 {
 	char state[PATH_MAX + 32], memory[PATH_MAX + 32], to[PATH_MAX + 32];
-	host_file(vm, TMP_STATE, state);
-	host_file(vm, TMP_MEMORY, memory);
+	fc_run_path(vm, TMP_STATE, state);
+	fc_run_path(vm, TMP_MEMORY, memory);
 	if (!p->state_dir) {
 		int r = move_out(state, files->state, true, err);
 		return r == 0 && p->memory == FC_MEMORY_RAM ? move_out(memory, files->ram, false, err) : r;
@@ -118,8 +106,8 @@ int fc_snapshot(struct vmm *vm, const struct vmm_snapshot_files *files, struct v
 	bool tracked = fc_dirty_tracked(vm);
 	fc_save_plan(files, c->mem_file && c->mem_shared, tracked, &p);
 	char state[PATH_MAX + 32], memory[PATH_MAX + 32];
-	host_file(vm, TMP_STATE, state);
-	host_file(vm, TMP_MEMORY, memory);
+	fc_run_path(vm, TMP_STATE, state);
+	fc_run_path(vm, TMP_MEMORY, memory);
 	unlink(state); /* left by a save that failed part way */
 	unlink(memory);
 	json_t *body = fc_snapshot_create(TMP_STATE, p.memory == FC_MEMORY_MEM_FILE ? VMM_MEMORY_NAME : TMP_MEMORY,
@@ -130,8 +118,15 @@ int fc_snapshot(struct vmm *vm, const struct vmm_snapshot_files *files, struct v
 	 * the record of them is no longer whole. */
 	if (r == 0 && tracked && !p.diff)
 		fc_dirty_forget(vm);
-	if (r == 0 && p.diff)
-		r = fc_dirty_record(vm, memory, err);
+	if (r == 0 && p.diff) {
+		struct stat st;
+		int fd = open_made(memory, &st, err);
+		r = fd < 0 ? fd : fc_dirty_record(vm, fd, memory, err);
+		if (fd < 0)
+			fc_dirty_forget(vm);
+		else
+			close(fd);
+	}
 	r = r ?: place(vm, files, &p, err);
 	unlink(state);
 	unlink(memory);
