@@ -41,6 +41,9 @@ struct server {
 	int uffd;
 	void *buf; /* a bounce buffer: PREFETCH_BYTES, or the largest page */
 	size_t buf_size;
+	/* Where each page in buf came from (a layer, or PAGER_ZERO), counted
+	 * once it is copied. */
+	int from[PREFETCH_BYTES / 4096];
 	const struct pager_layers *layers;
 	struct pager_stats *stats;
 };
@@ -142,14 +145,11 @@ static void fill(struct server *s, size_t i, uint64_t first, uint64_t n)
 		uint8_t *dst = (uint8_t *)s->buf + k * r->page_size;
 		if (s->page_state[i][first + k] == PAGE_REMOVED) {
 			memset(dst, 0, r->page_size);
-			s->stats->zero++;
-			continue;
+			s->from[k] = PAGER_ZERO;
+		} else {
+			s->from[k] = pager_layers_read(s->layers, r->offset + (first + k) * r->page_size, dst,
+						       r->page_size);
 		}
-		int from = pager_layers_read(s->layers, r->offset + (first + k) * r->page_size, dst, r->page_size);
-		if (from == PAGER_ZERO)
-			s->stats->zero++;
-		else
-			s->stats->from_layer[from]++;
 	}
 }
 
@@ -177,8 +177,13 @@ static int fault(struct server *s, uint64_t addr, struct cove_err *err)
 		fill(s, i, first, n);
 		uint64_t copied = 0;
 		int e = copy(s, r->base + first * r->page_size, n * r->page_size, &copied);
-		for (uint64_t k = 0; k < copied / r->page_size; k++)
+		for (uint64_t k = 0; k < copied / r->page_size; k++) {
 			s->page_state[i][first + k] = PAGE_SERVED;
+			if (s->from[k] == PAGER_ZERO)
+				s->stats->zero++;
+			else
+				s->stats->from_layer[s->from[k]]++;
+		}
 		if (e == 0)
 			return 0;
 		if (e == -EEXIST && n > 1) {
