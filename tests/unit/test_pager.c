@@ -177,6 +177,27 @@ static int listen_at(const char *path)
 
 /* The server in a child, serving this process (the "VMM"); its exit
  * status: 0 when it ended cleanly. */
+static int connect_to(const char *path)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s >= 0 && connect(s, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		close(s);
+		return -1;
+	}
+	return s;
+}
+
+/* What a test made: its listening socket and files. */
+static void remove_all(int lfd, const char *sock, const char *base, const char *diff)
+{
+	close(lfd);
+	unlink(sock);
+	unlink(base);
+	unlink(diff);
+}
+
 /* The server in a child, serving the process vmm; its exit status: 0 when
  * it ended cleanly (its VMM gone) having served what make_files made, 3 at
  * its accept time limit, 4 when the VMM ended before it connected. */
@@ -248,11 +269,8 @@ static void test_serve(void **state)
 	assert_int_equal(exit_code(server), 0);
 	close(p[0]);
 	close(p[1]);
-	close(lfd);
-	unlink(sock);
 	unlink(out);
-	unlink(base);
-	unlink(diff);
+	remove_all(lfd, sock, base, diff);
 }
 
 /* Only the VMM is served: another process's connection is closed at once,
@@ -270,20 +288,15 @@ static void test_only_the_vmm(void **state)
 		_exit(0);
 	}
 	pid_t server = start_server(lfd, vmm, base, diff, 10000);
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	snprintf(a.sun_path, sizeof(a.sun_path), "%s", sock);
-	int c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_int_equal(connect(c, (struct sockaddr *)&a, sizeof(a)), 0);
+	int c = connect_to(sock);
+	assert_true(c >= 0);
 	char byte;
 	assert_true(read(c, &byte, 1) <= 0); /* closed on us */
 	close(c);
 	kill(vmm, SIGKILL);
 	waitpid(vmm, NULL, 0);
 	assert_int_equal(exit_code(server), 4);
-	close(lfd);
-	unlink(sock);
-	unlink(base);
-	unlink(diff);
+	remove_all(lfd, sock, base, diff);
 }
 
 /* A VMM whose handshake cannot be served would wait for its pages
@@ -301,10 +314,8 @@ static void test_bad_handshake_kills(void **state)
 	if (vmm == 0) {
 		char c;
 		assert_int_equal(read(go[0], &c, 1), 1);
-		struct sockaddr_un a = { .sun_family = AF_UNIX };
-		snprintf(a.sun_path, sizeof(a.sun_path), "%s", sock);
-		int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (connect(s, (struct sockaddr *)&a, sizeof(a)) < 0 || write(s, "[{\"size\":1}]", 12) != 12)
+		int s = connect_to(sock);
+		if (s < 0 || write(s, "[{\"size\":1}]", 12) != 12)
 			_exit(1);
 		pause();
 		_exit(0);
@@ -318,10 +329,7 @@ static void test_bad_handshake_kills(void **state)
 	assert_int_equal(exit_code(server), 1);
 	close(go[0]);
 	close(go[1]);
-	close(lfd);
-	unlink(sock);
-	unlink(base);
-	unlink(diff);
+	remove_all(lfd, sock, base, diff);
 }
 
 /* Nobody connects: the server gives up at its time limit, saying so. */
@@ -333,10 +341,7 @@ static void test_accept_timeout(void **state)
 	int lfd = listen_at(sock);
 	pid_t server = start_server(lfd, getpid(), base, diff, 200);
 	assert_int_equal(exit_code(server), 3);
-	close(lfd);
-	unlink(sock);
-	unlink(base);
-	unlink(diff);
+	remove_all(lfd, sock, base, diff);
 }
 
 int main(void)

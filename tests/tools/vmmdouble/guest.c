@@ -456,17 +456,8 @@ static int write_diff(int cur, int base, int out)
 
 int guest_copy_sparse(const char *from, const char *to, struct cove_err *err)
 {
-	_cleanup_close_ int in = open(from, O_RDONLY | O_CLOEXEC);
-	if (in < 0)
-		return cove_errno(err, -errno, "open %s", from);
-	_cleanup_close_ int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (out < 0)
-		return cove_errno(err, -errno, "create %s", to);
-	struct stat st;
-	int r = fstat(in, &st) < 0 ? -errno : 0;
-	r = r ?: (ftruncate(out, st.st_size) < 0 ? -errno : 0);
-	r = r ?: write_diff(in, -1, out);
-	return r < 0 ? cove_errno(err, r, "copy %s to %s", from, to) : 0;
+	/* The pages that differ from zeros. */
+	return guest_write_diff(from, NULL, to, err);
 }
 
 const char *guest_ram_path(const struct guest *g)
@@ -479,7 +470,7 @@ int guest_write_diff(const char *cur, const char *base, const char *to, struct c
 	_cleanup_close_ int in = open(cur, O_RDONLY | O_CLOEXEC);
 	_cleanup_close_ int was = base ? open(base, O_RDONLY | O_CLOEXEC) : -1;
 	if (in < 0 || (base && was < 0))
-		return cove_errno(err, -errno, "open %s and %s", cur, base ? base : "(zeros)");
+		return cove_errno(err, -errno, "open %s", in < 0 ? cur : base);
 	_cleanup_close_ int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (out < 0)
 		return cove_errno(err, -errno, "create %s", to);
@@ -487,6 +478,7 @@ int guest_write_diff(const char *cur, const char *base, const char *to, struct c
 	int r = fstat(in, &st) < 0 ? -errno : 0;
 	r = r ?: (ftruncate(out, st.st_size) < 0 ? -errno : 0);
 	r = r ?: write_diff(in, was, out);
-	return r < 0 ? cove_errno(err, r, "write the pages of %s that differ from %s to %s", cur,
-				  base ? base : "zeros", to) : 0;
+	if (r < 0 && !base)
+		return cove_errno(err, r, "copy %s to %s", cur, to);
+	return r < 0 ? cove_errno(err, r, "write the pages of %s that differ from %s to %s", cur, base, to) : 0;
 }
