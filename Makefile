@@ -279,7 +279,7 @@ $(BIN)/tests/%: tests/integration/%.c tests/integration/harness.h $(O)/libcove.a
 YAML_LIBS := $(shell pkg-config --libs yaml-0.1 2>/dev/null)
 VMMDOUBLE_OBJS := $(patsubst %.c,$(O)/host/%.o,$(wildcard tests/tools/vmmdouble/*.c)) \
 	$(O)/host/tests/tools/vmmdouble/documents.o
-VMM_DOUBLES := $(BIN)/tools/firecracker-double $(BIN)/tools/cloud-hypervisor-double $(BIN)/tools/pager-bench
+VMM_DOUBLES := $(BIN)/tools/firecracker-double $(BIN)/tools/jailer-double $(BIN)/tools/cloud-hypervisor-double $(BIN)/tools/pager-bench
 $(O)/host/tests/tools/vmmdouble/documents.o: tests/tools/vmmdouble/documents.S $(wildcard tests/data/*.yaml)
 	@mkdir -p $(dir $@)
 	@echo "  AS      $<"

@@ -40,6 +40,8 @@ static const struct env_setting_info settings[ENV_SETTINGS_COUNT] = {
 	[ENV_FIRECRACKER_MEMORY] = { "COVE_FIRECRACKER_MEMORY", NULL, NULL, "uffd where userfaultfd is usable, else file",
 				     "how firecracker restores memory saved as a Diff over a template's: uffd "
 				     "(cove-pager serves it) or file (merged into one file first)" },
+	[ENV_FIRECRACKER_JAILER] = { "COVE_FIRECRACKER_JAILER", NULL, NULL, "auto: jailer beside firecracker, when of its version",
+				     "Firecracker's own jailer to start it under: auto, off, or its path" },
 	[ENV_PAGER] = { "COVE_PAGER", NULL, NULL, "cove-pager next to the program, else on PATH",
 			"the page server firecracker's uffd memory backend talks to" },
 	[ENV_VMM] = { "COVE_VMM", NULL, NULL, "qemu",

@@ -176,7 +176,26 @@ struct vmm_launch {
 	size_t npass_fds;
 	/* Its stdout and stderr (vmm_logs_prepare's FIFO); -1: LOG_DIR/ID.vmm.log itself. */
 	int output_fd;
+	/* Firecracker's jailer (a confined VMM only): exec'd as root in place
+	 * of binary, with argv its command line, once the work directory is
+	 * mounted and filled (at the path vmm_jailer_prepare gave it). It
+	 * makes the device nodes, pivots into the work directory, changes ids
+	 * and execs the VMM; the launch does the rest of jail.c's steps. */
+	const char *jailer;
 };
+
+/* A launch under Firecracker's jailer: its arguments, as text. */
+struct vmm_jailer_args {
+	char base[PATH_MAX]; /* --chroot-base-dir: RUN_DIR/ID/jail */
+	char uid[16], gid[16];
+	char nofile[32], fsize[48]; /* --resource-limit values, as jail.c sets them */
+};
+/* Moves vm's work directory to where the jailer builds its root,
+ * BASE/EXEC_FILE_NAME/ID/root (id: the jailer's --id, valid for it), and
+ * fills a. Its uid is vm's; its gid the group all VMMs share, since the
+ * jailer gives it no supplementary group. (jail.c) */
+int vmm_jailer_prepare(struct vmm *vm, const char *exec_file, const char *id, struct vmm_jailer_args *a,
+		       struct cove_err *err);
 
 /* The path the VMM opens its work directory's file name by: "/NAME" when
  * confined (the work directory is its root), WORK_DIR/NAME otherwise.
@@ -236,10 +255,11 @@ int vmm_unix_connect(const char *path, int pidfd, int timeout_ms, struct cove_er
 
 /* For a driver whose VMM opens its TAP by name (Firecracker, Cloud
  * Hypervisor): the TAP config.tap_fd is attached to, in name; made the
- * confined VMM's (its owner and group), and the descriptor closed, since a
- * TAP takes one queue at a time (the VMM's attach would get EBUSY). Call
+ * confined VMM's (its owner, and group the gid it runs as: the kernel lets
+ * a process attach only when both match), and the descriptor closed, since
+ * a TAP takes one queue at a time (the VMM's attach would get EBUSY). Call
  * before vmm_launch: its jail then gets /dev/net/tun. (tap.c) */
-int vmm_tap_by_name(struct vmm *vm, char name[16], struct cove_err *err);
+int vmm_tap_by_name(struct vmm *vm, gid_t group, char name[16], struct cove_err *err);
 
 /* The file the running VMM has as name in its work directory, as this
  * process reaches it: through /proc/PID/root, its mount namespace.

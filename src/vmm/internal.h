@@ -70,6 +70,7 @@ struct vmm_jail_plan {
 	uid_t uid;
 	gid_t gid, shared_gid;
 	bool kvm, tun, die_with_parent, bind_binary;
+	bool jailer; /* Firecracker's jailer does the rest (vmm_launch.jailer) */
 	dev_t userfaultfd; /* its own /dev/userfaultfd, this device; 0: none */
 	const char *work_dir;
 	const char *binary;
@@ -78,7 +79,8 @@ struct vmm_jail_plan {
 	int cap_last;
 	uint64_t fsize; /* RLIMIT_FSIZE */
 };
-int vmm_jail_plan(const struct vmm *vm, const char *binary, struct vmm_jail_plan *p, struct cove_err *err);
+int vmm_jail_plan(const struct vmm *vm, const char *binary, bool jailer, struct vmm_jail_plan *p,
+		  struct cove_err *err);
 /* In the child, after its work directory is mounted and filled: see jail.c. */
 int vmm_jail_child(const struct vmm_jail_plan *p, struct spawn_failure *f);
 /* What a VMM_JAIL_STEP_* did, for messages; NULL for another step. */

@@ -226,15 +226,30 @@ static int set_path(char *buf, const char *work_dir, const char *name)
 	return snprintf(buf, PATH_MAX, "%s/%s", work_dir, name) >= PATH_MAX ? -ENAMETOOLONG : 0;
 }
 
-int vmm_jail_plan(const struct vmm *vm, const char *binary, struct vmm_jail_plan *p, struct cove_err *err)
+/* Files it writes: its disk overlay (at most the disk's size plus qcow2's
+ * tables), a shared memory file, and the state of a save written straight
+ * to a descriptor (its RAM with it). RLIMIT_FSIZE. */
+static uint64_t fsize_limit(const struct vmm *vm)
 {
+	struct stat st;
+	uint64_t disk = stat(vm->cfg.c.rootfs, &st) == 0 ? (uint64_t)st.st_size : 0;
+	uint64_t mem = (uint64_t)(vm->cfg.c.mem_mib ? vm->cfg.c.mem_mib : VMM_DEFAULT_MEM_MIB) << 20;
+	return (disk > mem ? disk : mem) + (1ull << 30);
+}
+
+int vmm_jail_plan(const struct vmm *vm, const char *binary, bool jailer, struct vmm_jail_plan *p,
+		  struct cove_err *err)
+{
+	/* Under the jailer, the nodes of KVM, the TUN device and userfaultfd
+	 * are its to make (it fails on any already there). */
 	*p = (struct vmm_jail_plan){
 		.uid = vm->uid,
 		.gid = vm->uid,
 		.shared_gid = vm->shared_gid,
-		.kvm = vm->accel == VMM_ACCEL_KVM,
-		.tun = vm->tap_by_name,
+		.kvm = vm->accel == VMM_ACCEL_KVM && !jailer,
+		.tun = vm->tap_by_name && !jailer,
 		.die_with_parent = vm->cfg.c.die_with_parent,
+		.jailer = jailer,
 		.work_dir = vm->work_dir,
 	};
 	static const char *const names[VMM_JAIL_NPATHS] = { "usr",   "var", "var/tmp", "dev", "dev/kvm",
@@ -244,10 +259,10 @@ int vmm_jail_plan(const struct vmm *vm, const char *binary, struct vmm_jail_plan
 	for (int i = 0; i < VMM_JAIL_NPATHS; i++)
 		if (set_path(p->paths[i], vm->work_dir, names[i]) < 0)
 			return cove_errf(err, -ENAMETOOLONG, "launch %s: path in %s too long", vm->cfg.c.id, vm->work_dir);
-	/* A VMM binary outside /usr is bound in as /vmm. */
-	p->bind_binary = strncmp(binary, "/usr/", 5) != 0;
+	/* A VMM binary outside /usr is bound in as /vmm; the jailer copies its own in. */
+	p->bind_binary = !jailer && strncmp(binary, "/usr/", 5) != 0;
 	struct stat ust;
-	if (vm->userfaultfd) {
+	if (vm->userfaultfd && !jailer) {
 		if (stat("/dev/userfaultfd", &ust) < 0 || !S_ISCHR(ust.st_mode))
 			return cove_errf(err, -ENODEV, "launch %s: its memory is served through userfaultfd, and this host "
 						       "has no /dev/userfaultfd", vm->cfg.c.id);
@@ -259,13 +274,31 @@ int vmm_jail_plan(const struct vmm *vm, const char *binary, struct vmm_jail_plan
 	_cleanup_fclose_ FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
 	if (f && fscanf(f, "%d", &p->cap_last) != 1)
 		p->cap_last = 63;
-	/* Files it writes: its disk overlay (at most the disk's size plus
-	 * qcow2's tables), a shared memory file, and the state of a save
-	 * written straight to a descriptor (its RAM with it). */
-	struct stat st;
-	uint64_t disk = stat(vm->cfg.c.rootfs, &st) == 0 ? (uint64_t)st.st_size : 0;
-	uint64_t mem = (uint64_t)(vm->cfg.c.mem_mib ? vm->cfg.c.mem_mib : VMM_DEFAULT_MEM_MIB) << 20;
-	p->fsize = (disk > mem ? disk : mem) + (1ull << 30);
+	p->fsize = fsize_limit(vm);
+	return 0;
+}
+
+int vmm_jailer_prepare(struct vmm *vm, const char *exec_file, const char *id, struct vmm_jailer_args *a,
+		       struct cove_err *err)
+{
+	const char *name = strrchr(exec_file, '/');
+	name = name ? name + 1 : exec_file;
+	char work[PATH_MAX];
+	if (snprintf(a->base, sizeof(a->base), "%s/jail", vm->dir) >= (int)sizeof(a->base) ||
+	    snprintf(work, sizeof(work), "%s/%s/%s/root", a->base, name, id) >= (int)sizeof(work))
+		return cove_errf(err, -ENAMETOOLONG, "launch %s: jailer's root under %s too long", vm->cfg.c.id, vm->dir);
+	int r = fs_mkdir_p(work, 0700, err);
+	if (r < 0)
+		return cove_err_prefix(err, "launch %s", vm->cfg.c.id);
+	/* The plain work directory goes unused. */
+	if (strcmp(work, vm->work_dir) != 0) {
+		rmdir(vm->work_dir);
+		snprintf(vm->work_dir, sizeof(vm->work_dir), "%s", work);
+	}
+	snprintf(a->uid, sizeof(a->uid), "%u", (unsigned)vm->uid);
+	snprintf(a->gid, sizeof(a->gid), "%u", (unsigned)vm->shared_gid);
+	snprintf(a->nofile, sizeof(a->nofile), "no-file=%u", (unsigned)VMM_JAIL_NOFILE);
+	snprintf(a->fsize, sizeof(a->fsize), "fsize=%" PRIu64, fsize_limit(vm));
 	return 0;
 }
 
@@ -295,9 +328,11 @@ static int child_tree(const struct vmm_jail_plan *p, struct spawn_failure *f)
 	 * chmod after. */
 	if (mkdir(p->paths[VMM_JAIL_DEV], 0755) < 0 ||
 	    mount("tmpfs", p->paths[VMM_JAIL_DEV], "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=16k") < 0 ||
-	    mknod(p->paths[VMM_JAIL_NULL], S_IFCHR | 0666, makedev(1, 3)) < 0 || chmod(p->paths[VMM_JAIL_NULL], 0666) < 0 ||
-	    mknod(p->paths[VMM_JAIL_URANDOM], S_IFCHR | 0444, makedev(1, 9)) < 0 ||
-	    chmod(p->paths[VMM_JAIL_URANDOM], 0444) < 0)
+	    mknod(p->paths[VMM_JAIL_NULL], S_IFCHR | 0666, makedev(1, 3)) < 0 || chmod(p->paths[VMM_JAIL_NULL], 0666) < 0)
+		return failed(f, VMM_JAIL_STEP_DEV);
+	/* The jailer makes its own (its uid's). */
+	if (!p->jailer && (mknod(p->paths[VMM_JAIL_URANDOM], S_IFCHR | 0444, makedev(1, 9)) < 0 ||
+			   chmod(p->paths[VMM_JAIL_URANDOM], 0444) < 0))
 		return failed(f, VMM_JAIL_STEP_DEV);
 	if (p->kvm && (mknod(p->paths[VMM_JAIL_KVM], S_IFCHR | 0600, makedev(10, 232)) < 0 ||
 		       chown(p->paths[VMM_JAIL_KVM], p->uid, p->gid) < 0))
@@ -374,9 +409,37 @@ static int child_drop(const struct vmm_jail_plan *p, struct spawn_failure *f)
 	return 0;
 }
 
+/* Before the jailer: it keeps, of root's capabilities, only what its
+ * documented steps need (mounts and pivot_root, its nodes, their owners,
+ * its copy of Firecracker, the limits, the ids), and no exec can give any
+ * back. Its change of ids then empties the rest. */
+static int child_hand_to_jailer(const struct vmm_jail_plan *p, struct spawn_failure *f)
+{
+	static const int keep[] = { CAP_CHOWN,	 CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER,	  CAP_SETGID,
+				    CAP_SETUID,	 CAP_SYS_CHROOT,   CAP_SYS_ADMIN,	CAP_SYS_RESOURCE, CAP_MKNOD };
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
+		return failed(f, VMM_JAIL_STEP_CAPS);
+	for (int c = 0; c <= p->cap_last; c++) {
+		bool kept = false;
+		for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+			kept = kept || keep[i] == c;
+		if (!kept && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+			return failed(f, VMM_JAIL_STEP_CAPS);
+	}
+	if (setgroups(0, NULL) < 0)
+		return failed(f, VMM_JAIL_STEP_GID);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return failed(f, VMM_JAIL_STEP_NNP);
+	return 0;
+}
+
 int vmm_jail_child(const struct vmm_jail_plan *p, struct spawn_failure *f)
 {
 	int r = child_tree(p, f);
+	if (p->jailer) {
+		r = r ?: child_limits(p, f);
+		return r ?: child_hand_to_jailer(p, f);
+	}
 	r = r ?: child_pivot(p, f);
 	r = r ?: child_limits(p, f);
 	return r ?: child_drop(p, f);

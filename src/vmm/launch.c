@@ -83,8 +83,10 @@ static int child_enter_namespaces(const struct child_plan *p, struct spawn_failu
 	/* Not a mount point (nothing was ever mounted there) is fine. */
 	if (p->hide_mounts && umount2(p->hide_mounts, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
 		return step_failed(f, STEP_HIDE_MOUNTS, 0);
-	/* Confined, it is the VMM's root: its uid must pass through it. */
-	if (mount("tmpfs", p->work_dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, p->jail ? "mode=0711" : "mode=0700") < 0)
+	/* Confined, it is the VMM's root: its uid must pass through it. The
+	 * jailer runs the copy of Firecracker it puts there. */
+	unsigned long flags = MS_NOSUID | MS_NODEV | (p->spec->jailer ? 0 : MS_NOEXEC);
+	if (mount("tmpfs", p->work_dir, "tmpfs", flags, p->jail ? "mode=0711" : "mode=0700") < 0)
 		return step_failed(f, STEP_MOUNT_TMPFS, 0);
 	return 0;
 }
@@ -148,7 +150,7 @@ static int describe_failure(const struct vmm *vm, const struct child_plan *p, co
 	case SPAWN_STEP_CHDIR: return cove_errno(err, e, "launch %s: chdir %s", id, p->work_dir);
 	case SPAWN_STEP_STDIO: return cove_errno(err, e, "launch %s: redirect output to %s", id, vm->log_path);
 	case SPAWN_STEP_FDS: return cove_errno(err, e, "launch %s: pass file descriptors", id);
-	case SPAWN_STEP_EXEC: return cove_errno(err, e, "launch %s: exec %s", id, p->spec->binary);
+	case SPAWN_STEP_EXEC: return cove_errno(err, e, "launch %s: exec %s", id, p->spec->jailer ?: p->spec->binary);
 	default:
 		if (vmm_jail_step_name(f->step))
 			return cove_errno(err, e, "launch %s: confine as uid %u: %s", id, (unsigned)vm->uid,
@@ -217,7 +219,7 @@ static int prepare_jail(struct vmm *vm, const struct vmm_launch *spec, struct vm
 		if (r < 0)
 			return cove_err_prefix(err, "launch %s", vm->cfg.c.id);
 	}
-	return vmm_jail_plan(vm, spec->binary, jail, err);
+	return vmm_jail_plan(vm, spec->binary, spec->jailer != NULL, jail, err);
 }
 
 int vmm_launch(struct vmm *vm, const struct vmm_launch *spec, struct cove_err *err)
@@ -257,6 +259,8 @@ int vmm_launch(struct vmm *vm, const struct vmm_launch *spec, struct cove_err *e
 	}
 	if (vm->cgroup)
 		plan.ncgroup_fds = vmm_cgroup_procs_fds(vm->cgroup, plan.cgroup_fds);
+	if (spec->jailer && !vm->confined)
+		return cove_errf(err, -EINVAL, "launch %s: the jailer needs VMM ids of its own (COVE_VMM_IDS)", vm->cfg.c.id);
 	struct vmm_jail_plan jail;
 	if (vm->confined && (r = prepare_jail(vm, spec, &jail, err)) < 0)
 		return r;
@@ -272,7 +276,7 @@ int vmm_launch(struct vmm *vm, const struct vmm_launch *spec, struct cove_err *e
 	if (out_fd < 0)
 		return cove_errno(err, -errno, "launch %s: open log %s", vm->cfg.c.id, vm->log_path);
 	struct spawn_options o = {
-		.path = vm->confined ? jail.exec_path : spec->binary,
+		.path = spec->jailer ?: vm->confined ? jail.exec_path : spec->binary,
 		.argv = spec->argv,
 		.envp = envp,
 		.stdio = { { SPAWN_NULL }, { SPAWN_FD, out_fd }, { SPAWN_FD, out_fd } },
@@ -299,7 +303,8 @@ int vmm_launch(struct vmm *vm, const struct vmm_launch *spec, struct cove_err *e
 		vm->identity.start_time = 0;
 		log_warn("vmm=%s op=launch msg=\"%s\"", vm->cfg.c.id, err ? err->msg : "no identity");
 	}
-	log_debug("vmm=%s op=launch pid=%d binary=%s", vm->cfg.c.id, (int)pid, spec->binary);
+	log_debug("vmm=%s op=launch pid=%d binary=%s%s%s", vm->cfg.c.id, (int)pid, spec->binary,
+		  spec->jailer ? " jailer=" : "", spec->jailer ?: "");
 	/* Without this record a VMM that outlives us could not be told apart
 	 * from a stale directory; a failure here is a failed launch. */
 	return vmm_write_identity(vm->dir, "vmm", &vm->identity, err);

@@ -83,6 +83,55 @@ fc_diff_resumes() {
         "rc=$rc out=$out" "$(cat "$dir/p5.out" "$dir/r5.out"; grep -iE "merged|op=restore|resume|pager" "$dir/coved2.log" | tail -8)"
 }
 
+# Firecracker under its jailer (COVE_FIRECRACKER_JAILER): the real one beside
+# a real firecracker, else its double (tests/tools/jailer-double.c, which
+# checks the command line against docs/jailer.md and takes its steps).
+fc_jailer() {
+    local jailer id pid out rc root st name=${binary##*/} shared
+    if [ "$binary" = "$build/bin/tools/firecracker-double" ]; then
+        jailer=$build/bin/tools/jailer-double
+    else
+        jailer=${binary%/*}/jailer
+        [ -x "$jailer" ] || { ok "$driver: under its jailer # SKIP no jailer beside $binary"; return; }
+    fi
+    COVE_FIRECRACKER_JAILER=$jailer start_coved "$dir/coved-j.log" --vmm "$driver" --templates "$dir/templates" \
+        --net-pool 1 --api-key drv-key ||
+        { not_ok "$driver: coved starts with COVE_FIRECRACKER_JAILER" "$(tail -5 "$dir/coved-j.log")"; return; }
+    export COVE_URL=$coved_url
+    id=$("$cove" create --template tiny --timeout 300 2>"$dir/err")
+    out=$("$cove" exec "$id" -- sh -c 'echo kept >/root/file; echo exec-ok' 2>&1)
+    pid=$(cut -d' ' -f1 "$COVE_RUN_DIR/$id/vmm" 2>/dev/null)
+    root=/proc/$pid/root
+    [ "$out" = exec-ok ] && [ -f "$root/$name" ] && [ "$(cat "$root/$name.pid" 2>&1)" = "$pid" ] &&
+        [ -c "$root/dev/net/tun" ] && [ "$(stat -c %a "$root/dev/net/tun")" = 600 ] &&
+        tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qE -- "^/$name --id $id --start-time-us [0-9]+ --start-time-cpu-us [0-9]+ --parent-cpu-time-us [0-9]+ --api-sock fc/api.sock \$"
+    check "$driver: under its jailer: its own copy of $name in its root, its pid file and nodes, the jailer's arguments" $? \
+        "id=$id pid=$pid out=$out" "$(ls -la "$root" "$root/dev" 2>&1 | head -20; tr '\0' ' ' <"/proc/$pid/cmdline")" \
+        "$(tail -5 "$dir/coved-j.log")"
+    # Its ids: its own uid, the group all VMMs share (the jailer sets no
+    # supplementary one), no capability, no environment, no_new_privs.
+    st=/proc/$pid/status
+    shared=${COVE_VMM_IDS:-1879048192:65536}
+    shared=${shared%%:*}
+    [ "$(awk '/^Uid:/{print $2}' "$st")" -gt "$shared" ] && [ "$(awk '/^Gid:/{print $2 $3 $4 $5}' "$st")" = "$shared$shared$shared$shared" ] &&
+        [ -z "$(awk '/^Groups:/{print $2}' "$st")" ] && grep -qx $'CapEff:\t0000000000000000' "$st" &&
+        grep -qx $'CapPrm:\t0000000000000000' "$st" && grep -qx $'NoNewPrivs:\t1' "$st" && [ ! -s "/proc/$pid/environ" ]
+    check "$driver: under its jailer: its own uid, the shared group alone, no capabilities or environment" $? \
+        "$(grep -E '^(Uid|Gid|Groups|Cap|NoNewPrivs)' "$st" 2>&1)"
+    "$cove" pause "$id" >"$dir/pj.out" 2>&1 && "$cove" resume "$id" >"$dir/rj.out" 2>&1
+    rc=$?
+    out=$("$cove" exec "$id" -- cat /root/file 2>&1)
+    [ $rc = 0 ] && [ "$out" = kept ] && grep -q "memory served by .*cove-pager" "$dir/coved-j.log"
+    check "$driver: under its jailer: paused to disk and resumed through its page server (its /dev/userfaultfd)" $? \
+        "rc=$rc out=$out" "$(cat "$dir/pj.out" "$dir/rj.out"; tail -5 "$dir/coved-j.log")"
+    "$cove" kill "$id" >/dev/null 2>&1
+    [ "$(state_of "$id")" = gone ] && [ ! -e "$COVE_RUN_DIR/$id" ]
+    check "$driver: under its jailer: killed, its run directory gone" $? "$(ls -la "$COVE_RUN_DIR" 2>&1)"
+    check_clean "under its jailer"
+    kill "$coved_pid" 2>/dev/null && wait "$coved_pid" 2>/dev/null
+    coved_pid=""
+}
+
 run_driver() {
     driver=$1
     local real binary dir=$base/$1
@@ -191,6 +240,7 @@ run_driver() {
     check_clean "kill"
     kill "$coved_pid" 2>/dev/null && wait "$coved_pid" 2>/dev/null
     coved_pid=""
+    [ "$driver" = firecracker ] && fc_jailer
     "$cove" net gc --pool >/dev/null 2>&1
 }
 

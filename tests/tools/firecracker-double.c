@@ -540,6 +540,32 @@ static void usage_error(const char *arg)
 	exit(1);
 }
 
+/* Firecracker's instance id: 1 to 64 ASCII letters, digits and hyphens. */
+static const char *valid_id(const char *id)
+{
+	size_t n = strlen(id);
+	bool ok = n >= 1 && n <= 64;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = (id[i] >= 'a' && id[i] <= 'z') || (id[i] >= 'A' && id[i] <= 'Z') || (id[i] >= '0' && id[i] <= '9') ||
+		     id[i] == '-';
+	if (!ok) {
+		fprintf(stderr, "Invalid instance ID: '%s'\n", id);
+		exit(1);
+	}
+	return id;
+}
+
+static void number(const char *arg, const char *value)
+{
+	char *end;
+	errno = 0;
+	strtoull(value, &end, 10);
+	if (errno || end == value || *end || *value == '-') {
+		fprintf(stderr, "Arguments parsing error: %s: '%s' is not a number\n", arg, value);
+		exit(1);
+	}
+}
+
 static int parse_args(int argc, char **argv, const char **sock, const char **id, const char *version)
 {
 	static const struct option opts[] = {
@@ -547,7 +573,10 @@ static int parse_args(int argc, char **argv, const char **sock, const char **id,
 		{ "version", no_argument, NULL, 'V' },       { "level", required_argument, NULL, 0 },
 		{ "log-path", required_argument, NULL, 0 },  { "no-seccomp", no_argument, NULL, 0 },
 		{ "boot-timer", no_argument, NULL, 0 },      { "show-level", no_argument, NULL, 0 },
-		{ "show-log-origin", no_argument, NULL, 0 }, { NULL, 0, NULL, 0 },
+		{ "show-log-origin", no_argument, NULL, 0 },
+		/* What its jailer passes (docs/jailer.md). */
+		{ "start-time-us", required_argument, NULL, 't' }, { "start-time-cpu-us", required_argument, NULL, 't' },
+		{ "parent-cpu-time-us", required_argument, NULL, 't' }, { NULL, 0, NULL, 0 },
 	};
 	opterr = 0;
 	int c;
@@ -555,7 +584,9 @@ static int parse_args(int argc, char **argv, const char **sock, const char **id,
 		if (c == 's')
 			*sock = optarg;
 		else if (c == 'i')
-			*id = optarg;
+			*id = valid_id(optarg);
+		else if (c == 't')
+			number(argv[optind - 2], optarg);
 		else if (c == 'V') {
 			printf("Firecracker v%s\n", version);
 			exit(0);

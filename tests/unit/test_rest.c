@@ -221,40 +221,46 @@ static void test_tap_by_name(void **state)
 	vm.cfg.c.tap_fd = fd;
 	char name[16];
 	struct cove_err err = { 0 };
-	assert_int_equal(vmm_tap_by_name(&vm, name, &err), 0);
+	/* Group 4243: as under Firecracker's jailer, a gid not its uid. */
+	assert_int_equal(vmm_tap_by_name(&vm, 4243, name, &err), 0);
 	assert_string_equal(name, "covt-tap");
 	assert_int_equal(vm.cfg.c.tap_fd, -1);
 	assert_true(vm.tap_by_name);
 	assert_true(fcntl(fd, F_GETFD) < 0); /* closed */
-	/* Closed and given to uid 4242: a process of that uid with no
-	 * capabilities attaches (no EBUSY, no EPERM). */
+	/* Closed and given to uid 4242, group 4243: a process of that uid
+	 * and gid with no capabilities attaches (no EBUSY, no EPERM); of that
+	 * uid without the group, it may not. */
 	/* A node it may open, as its jail has (the host's may be 0600). */
 	char node[64];
 	snprintf(node, sizeof(node), "/tmp/test_rest.%d.tun", (int)getpid());
 	unlink(node);
 	assert_int_equal(mknod(node, S_IFCHR | 0666, makedev(10, 200)), 0);
 	assert_int_equal(chmod(node, 0666), 0);
-	pid_t pid = fork();
-	if (pid == 0) {
-		if (setgroups(0, NULL) < 0 || setgid(4242) < 0 || setuid(4242) < 0)
-			_exit(2);
-		int t = open(node, O_RDWR | O_CLOEXEC);
-		if (t < 0 || ioctl(t, TUNSETIFF, &ifr) < 0) {
-			fprintf(stderr, "uid 4242: attach to covt-tap: %s\n", strerror(errno));
-			_exit(1);
+	for (gid_t gid = 4242; gid <= 4243; gid++) {
+		pid_t pid = fork();
+		if (pid == 0) {
+			if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(4242) < 0)
+				_exit(2);
+			int t = open(node, O_RDWR | O_CLOEXEC);
+			if (t < 0)
+				_exit(2);
+			if (ioctl(t, TUNSETIFF, &ifr) < 0) {
+				fprintf(stderr, "uid 4242 gid %u: attach to covt-tap: %s\n", (unsigned)gid, strerror(errno));
+				_exit(errno == EPERM ? 1 : 2);
+			}
+			_exit(0);
 		}
-		_exit(0);
+		int status = 0;
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), gid == 4243 ? 0 : 1);
 	}
-	int status = 0;
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
 	unlink(node);
 	int again = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
 	assert_int_equal(ioctl(again, TUNSETIFF, &ifr), 0);
 	/* Without a TAP: refused, saying so. */
 	vm.cfg.c.tap_fd = -1;
-	assert_int_equal(vmm_tap_by_name(&vm, name, &err), -EINVAL);
+	assert_int_equal(vmm_tap_by_name(&vm, 4243, name, &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "no TAP"));
 	ioctl(again, TUNSETPERSIST, 0);
 	close(again);

@@ -173,7 +173,7 @@ static int boot_files(struct vmm *vm, struct boot_files *f, struct cove_err *err
 	r = boot_disk(vm, f, err);
 	r = r ?: boot_memory(vm, f, err);
 	r = r ?: boot_shares(vm, f, err);
-	if (r == 0 && c->tap_fd >= 0 && (r = vmm_tap_by_name(vm, f->tap, err)) == 0)
+	if (r == 0 && c->tap_fd >= 0 && (r = vmm_tap_by_name(vm, vm->uid, f->tap, err)) == 0)
 		f->paths.tap = f->tap;
 	return r;
 }

@@ -146,14 +146,36 @@ static int boot_files(struct vmm *vm, struct boot_files *f, struct cove_err *err
 	return c->restore_state ? restore_files(vm, f, err) : 0;
 }
 
-static int launch(struct vmm *vm, const char *binary, const struct boot_files *f, struct cove_err *err)
+/* 1: under the jailer at out. Its steps need a VMM of its own ids; and
+ * its change of ids clears the parent-death signal a VMM that must die
+ * with its parent (`cove run`) has, so that one stays in Cove's jail. */
+static int use_jailer(const struct vmm *vm, const char *binary, char out[PATH_MAX], struct cove_err *err)
+{
+	const char *setting = env_get(ENV_FIRECRACKER_JAILER);
+	bool named = setting && *setting && strcmp(setting, "auto") != 0 && strcmp(setting, "off") != 0;
+	if (!vm->confined && named)
+		return cove_errf(err, -EINVAL, "COVE_FIRECRACKER_JAILER=%s: the jailer needs VMMs to run as ids of "
+					       "their own (COVE_VMM_IDS is off)", setting);
+	if (!vm->confined || vm->cfg.c.die_with_parent)
+		return 0;
+	int r = fc_jailer_find(setting, binary, out, PATH_MAX, err);
+	if (r > 0)
+		log_debug("vmm=%s op=launch msg=\"under Firecracker's jailer %s\"", vm->cfg.c.id, out);
+	return r;
+}
+
+/* jailer: NULL, or Firecracker's jailer to start it under (use_jailer). */
+static int launch(struct vmm *vm, const char *binary, const char *jailer, const struct boot_files *f,
+		  struct cove_err *err)
 {
 	int console_fd, output_fd;
 	/* The console socket goes unused: the console is on stdout. */
 	int r = vmm_logs_prepare(vm, &console_fd, &output_fd, err);
 	if (r < 0)
 		return r;
-	char *argv[] = { (char *)binary, "--api-sock", FC_API_SOCK, "--id", (char *)vm->cfg.c.id, NULL };
+	char id[FC_ID_MAX + 1];
+	fc_instance_id(vm->cfg.c.id, id);
+	char *argv[] = { (char *)binary, "--api-sock", FC_API_SOCK, "--id", id, NULL };
 	struct vmm_launch spec = {
 		.binary = binary,
 		.argv = argv,
@@ -161,7 +183,19 @@ static int launch(struct vmm *vm, const char *binary, const struct boot_files *f
 		.nbinds = f->nbinds,
 		.output_fd = output_fd,
 	};
-	r = vmm_launch(vm, &spec, err);
+	struct vmm_jailer_args a;
+	if (jailer && (r = vmm_jailer_prepare(vm, binary, id, &a, err)) == 0) {
+		/* Its own --id goes to Firecracker; what follows "--" too. */
+		char *jargv[] = { (char *)jailer,    "--id",	       id,	     "--exec-file",    (char *)binary,
+				  "--uid",   a.uid,	       "--gid",	     a.gid,	       "--chroot-base-dir",
+				  a.base,    "--resource-limit", a.nofile,     "--resource-limit", a.fsize,
+				  "--",	     "--api-sock",       FC_API_SOCK, NULL };
+		spec.argv = jargv;
+		spec.jailer = jailer;
+		r = vmm_launch(vm, &spec, err);
+	} else if (!jailer) {
+		r = vmm_launch(vm, &spec, err);
+	}
 	return r ?: vmm_logs_start(vm, err);
 }
 
@@ -211,20 +245,24 @@ static int fc_boot(struct vmm *vm, struct cove_err *err)
 	 * QEMU underneath) runs there, told the TSC's frequency as QEMU is. */
 	if (vm->accel == VMM_ACCEL_TCG)
 		log_warn("vmm=%s op=boot msg=\"firecracker needs KVM, and it is not usable here: TCG\"", c->id);
-	char binary[4096], cmdline[2048], tap[16] = "";
+	char binary[4096], cmdline[2048], tap[16] = "", jailer[PATH_MAX];
 	int r = fc_find_binary(c->vmm_binary, binary, sizeof(binary), err);
+	int jailed = r ?: use_jailer(vm, binary, jailer, err);
+	if (r == 0 && jailed < 0)
+		r = jailed;
 	/* The command line's ip= needs tap_fd, which vmm_tap_by_name closes. */
 	r = r ?: vmm_guest_cmdline(c, vm->accel, vm->accel == VMM_ACCEL_TCG ? vmm_host_tsc_khz() : 0, cmdline,
 				   sizeof(cmdline), err);
+	/* Under the jailer its gid is the shared group's (vmm_jailer_prepare). */
 	if (r == 0 && c->tap_fd >= 0)
-		r = vmm_tap_by_name(vm, tap, err);
+		r = vmm_tap_by_name(vm, jailed > 0 ? vm->shared_gid : vm->uid, tap, err);
 	if (r < 0)
 		return r;
 	struct boot_files *f = calloc(1, sizeof(*f));
 	if (!f)
 		return cove_errf(err, -ENOMEM, "firecracker: out of memory");
 	r = boot_files(vm, f, err);
-	r = r ?: launch(vm, binary, f, err);
+	r = r ?: launch(vm, binary, jailed > 0 ? jailer : NULL, f, err);
 	r = r ?: fc_api_open(vm, err);
 	if (r == -ECHILD || (r < 0 && vm->pidfd >= 0 && proc_pidfd_wait(vm->pidfd, EARLY_EXIT_WAIT_MS) == 1)) {
 		free(f);

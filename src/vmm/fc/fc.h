@@ -95,6 +95,23 @@ int fc_instance_state(json_t *info, enum vmm_state *ret);
 
 /* "Firecracker v1.10.1" (its --version's first line) -> "1.10.1". */
 int fc_parse_version(const char *out, char *buf, size_t len);
+/* The same of its jailer's: "Jailer v1.10.1" -> "1.10.1". */
+int fc_parse_jailer_version(const char *out, char *buf, size_t len);
+
+/* id as Firecracker and its jailer take an instance id (--id: ASCII
+ * letters, digits and hyphens, 1 to FC_ID_MAX of them): any other byte
+ * becomes a hyphen, and it is cut at FC_ID_MAX. */
+#define FC_ID_MAX 64
+void fc_instance_id(const char *id, char out[FC_ID_MAX + 1]);
+
+/* Whether to start Firecracker under its jailer. setting:
+ * COVE_FIRECRACKER_JAILER (NULL: auto). auto: the jailer beside the
+ * firecracker binary (fc_binary) when there is one; off: never; a path or
+ * name: that one, or an error. The jailer's version must be Firecracker's
+ * (its documentation asks for the pair): for auto a mismatch means no
+ * jailer (logged), for a named one an error. 1 with its path in out, 0 for
+ * none, or a negative errno. (jailer.c) */
+int fc_jailer_find(const char *setting, const char *fc_binary, char *out, size_t len, struct cove_err *err);
 
 /* How a save maps onto Firecracker's two files (snapshot_path, the
  * device state; mem_file_path, all of the RAM). */

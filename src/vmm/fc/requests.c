@@ -87,18 +87,41 @@ int fc_instance_state(json_t *info, enum vmm_state *ret)
 	return 0;
 }
 
-int fc_parse_version(const char *out, char *buf, size_t len)
+static int parse_version(const char *out, const char *prefix, char *buf, size_t len)
 {
-	const char *p = strstr(out, "Firecracker v");
+	const char *p = strstr(out, prefix);
 	if (!p)
 		return -EPROTO;
-	p += strlen("Firecracker v");
+	p += strlen(prefix);
 	size_t n = strspn(p, "0123456789.");
 	if (n == 0 || n >= len || p[0] == '.')
 		return -EPROTO;
 	memcpy(buf, p, n);
 	buf[n] = '\0';
 	return 0;
+}
+
+int fc_parse_version(const char *out, char *buf, size_t len)
+{
+	return parse_version(out, "Firecracker v", buf, len);
+}
+
+int fc_parse_jailer_version(const char *out, char *buf, size_t len)
+{
+	return parse_version(out, "Jailer v", buf, len);
+}
+
+void fc_instance_id(const char *id, char out[FC_ID_MAX + 1])
+{
+	size_t n = 0;
+	for (; id && id[n] && n < FC_ID_MAX; n++) {
+		char c = id[n];
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+		out[n] = ok ? c : '-';
+	}
+	out[n] = '\0';
+	if (n == 0)
+		snprintf(out, FC_ID_MAX + 1, "cove");
 }
 
 /* A Diff needs the VM loaded over the file base_memory links to, with
