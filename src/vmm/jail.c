@@ -21,7 +21,14 @@
  * userfaultfd for one whose memory a page server serves and,
  * when it uses KVM, a kvm node made for it alone; then pivot_root, resource limits, every
  * capability dropped (bounding and ambient sets included), its ids and
- * no_new_privs. QEMU's own seccomp filter comes on top (args.c). */
+ * no_new_privs. QEMU's own seccomp filter comes on top (args.c).
+ *
+ * Under Firecracker's jailer (vmm_launch.jailer) the child stops short:
+ * the tree without the nodes the jailer makes (kvm, net/tun, urandom,
+ * userfaultfd), the limits, the ambient capabilities and the bounding set
+ * cut to what the jailer's steps need, no supplementary groups and
+ * no_new_privs; the jailer pivots into the work directory, makes the nodes
+ * and changes ids (vmm_jailer_prepare gives it the ids). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

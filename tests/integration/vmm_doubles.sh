@@ -9,7 +9,9 @@
 # exit), and
 # the refusals: a request against the published API document is a 400 and
 # a line in spec-violations; a refusal of the state machine is a 400 and
-# none. Prints TAP.
+# none. Then the jailer double (tests/tools/jailer-double.c): the command
+# lines docs/jailer.md rules out refused, and a run that execs the
+# Firecracker double in the jail it builds. Prints TAP.
 set -u
 build=${COVE_BUILD:-$(cd "$(dirname "$0")/../../build" && pwd)}
 . "$(dirname "$0")/../lib.sh"
@@ -244,4 +246,42 @@ rc=$?
 from_top=$(sed -n 's/.* with \([0-9]*\) pages from the top file, \([0-9]*\) from below.*/\1 \2/p' "$base/pager.log")
 check "cove-pager ends with its VMM, status 0, having served pages of both files ($from_top)" \
     "$([ $rc = 0 ] && [ "${from_top%% *}" -gt 0 ] && [ "${from_top##* }" -gt 0 ]; echo $?)" "$(cat "$base/pager.log")"
+
+# --- the jailer double (tests/tools/jailer-double.c): its command line as
+# docs/jailer.md has it, and its steps ---
+jailer=$build/bin/tools/jailer-double
+jbase=$base/jail
+mkdir -p "$jbase"
+refused() { # WHAT PATTERN ARGS...: refused, saying PATTERN, nothing made
+    local what=$1 pattern=$2 out rc; shift 2
+    out=$("$jailer" "$@" 2>&1); rc=$?
+    [ $rc != 0 ] && grep -q -- "$pattern" <<<"$out" && [ -z "$(ls -A "$jbase")" ]
+    check "jailer double: refuses $what" $? "rc=$rc out=$out"
+}
+refused "an id that is not letters, digits and hyphens" "Invalid instance ID" --id "a/b" --exec-file "$fc" \
+    --uid 4242 --gid 4243 --chroot-base-dir "$jbase"
+refused "an exec file whose name lacks firecracker" 'must contain "firecracker"' --id j1 --exec-file /bin/true \
+    --uid 4242 --gid 4243 --chroot-base-dir "$jbase"
+refused "a missing --uid" "'--uid' required" --id j1 --exec-file "$fc" --gid 4243 --chroot-base-dir "$jbase"
+refused "an argument it does not know" "wasn't expected" --id j1 --exec-file "$fc" --uid 4242 --gid 4243 --bogus 1
+refused "a chroot base that is not a directory" "not a directory" --id j1 --exec-file "$fc" --uid 4242 --gid 4243 \
+    --chroot-base-dir "$fc"
+# A whole run: Firecracker's double exec'd in the jail, as uid 4242 and gid
+# 4243, with the jailer's arguments before what followed "--". The double is
+# linked dynamically: /usr is bound into its root first (as Cove's launch
+# does), in a mount namespace of its own.
+root=$jbase/firecracker-double/j1/root
+mkdir -p "$root/usr"
+ln -s usr/lib "$root/lib" && ln -s usr/lib64 "$root/lib64"
+out=$(unshare -m --propagation private sh -c 'mount --bind -o ro /usr "$1/usr" && shift && exec "$@"' sh "$root" \
+    "$jailer" --id j1 --exec-file "$fc" --uid 4242 --gid 4243 --chroot-base-dir "$jbase" \
+    --resource-limit no-file=1024 -- --version 2>&1)
+rc=$?
+[ $rc = 0 ] && grep -q "^Firecracker v" <<<"$out" && cmp -s "$fc" "$root/firecracker-double" &&
+    [ -n "$(cat "$root/firecracker-double.pid")" ] &&
+    [ "$(stat -c '%F %a %u:%g' "$root/dev/net/tun")" = "character special file 600 4242:4243" ] &&
+    [ "$(stat -c '%a %u:%g' "$root" "$root/dev" "$root/run" | sort -u)" = "700 4242:4243" ] &&
+    { ! grep -qw userfaultfd /proc/misc || [ -c "$root/dev/userfaultfd" ]; }
+check "jailer double: copies the exec file into BASE/NAME/ID/root, makes its nodes and folders, and execs it" $? \
+    "rc=$rc out=$out" "$(ls -laR "$root" 2>&1 | head -20)"
 echo "1..$n"

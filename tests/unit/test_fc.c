@@ -218,6 +218,75 @@ static void test_fc_parse_version(void **state)
 	assert_int_equal(fc_parse_version("Firecracker v1.10.1", v, 4), -EPROTO);
 }
 
+static void test_fc_instance_id(void **state)
+{
+	(void)state;
+	char id[FC_ID_MAX + 1], jv[16];
+	fc_instance_id("mhwbua6u7zk3l7da49wc", id);
+	assert_string_equal(id, "mhwbua6u7zk3l7da49wc");
+	fc_instance_id("tpl_base.snap/1", id);
+	assert_string_equal(id, "tpl-base-snap-1");
+	fc_instance_id("", id);
+	assert_string_equal(id, "cove");
+	char longer[100];
+	memset(longer, 'a', sizeof(longer) - 1);
+	longer[sizeof(longer) - 1] = '\0';
+	fc_instance_id(longer, id);
+	assert_int_equal(strlen(id), FC_ID_MAX);
+	assert_int_equal(fc_parse_jailer_version("Jailer v1.14.0\n", jv, sizeof(jv)), 0);
+	assert_string_equal(jv, "1.14.0");
+	assert_int_equal(fc_parse_jailer_version("Firecracker v1.14.0\n", jv, sizeof(jv)), -EPROTO);
+}
+
+/* A program in dir printing line for --version. */
+static void fake(const char *dir, const char *name, const char *line)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "#!/bin/sh\necho '%s'\n", line);
+	fclose(f);
+	assert_int_equal(chmod(path, 0755), 0);
+}
+
+/* COVE_FIRECRACKER_JAILER: auto finds the jailer beside firecracker when
+ * their versions match; a named one must be there and match. */
+static void test_fc_jailer_find(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/test_fc.jailer.XXXXXX", fc[512], out[512], named[600];
+	assert_non_null(mkdtemp(dir));
+	snprintf(fc, sizeof(fc), "%s/firecracker", dir);
+	fake(dir, "firecracker", "Firecracker v1.14.0");
+	struct cove_err err = { 0 };
+	assert_int_equal(fc_jailer_find(NULL, fc, out, sizeof(out), &err), 0); /* none beside it */
+	fake(dir, "jailer", "Jailer v1.14.0");
+	assert_int_equal(fc_jailer_find(NULL, fc, out, sizeof(out), &err), 1);
+	assert_non_null(strstr(out, "/jailer"));
+	assert_int_equal(fc_jailer_find("auto", fc, out, sizeof(out), &err), 1);
+	assert_int_equal(fc_jailer_find("off", fc, out, sizeof(out), &err), 0);
+	snprintf(named, sizeof(named), "%s/jailer", dir);
+	assert_int_equal(fc_jailer_find(named, fc, out, sizeof(out), &err), 1);
+	assert_string_equal(out, named);
+	/* Another version (the file changed, so its mtime: no cached
+	 * answer): auto goes without, a named one is an error naming both. */
+	fake(dir, "jailer", "Jailer v1.13.10");
+	assert_int_equal(fc_jailer_find(NULL, fc, out, sizeof(out), &err), 0);
+	assert_int_equal(fc_jailer_find(named, fc, out, sizeof(out), &err), -EPROTO);
+	assert_non_null(strstr(err.msg, "1.13.10"));
+	assert_non_null(strstr(err.msg, "1.14.0"));
+	/* Not a jailer at all. */
+	fake(dir, "jailer", "something else");
+	assert_true(fc_jailer_find(named, fc, out, sizeof(out), &err) < 0);
+	assert_non_null(strstr(err.msg, "no version"));
+	assert_int_equal(fc_jailer_find("/nonexistent/jailer", fc, out, sizeof(out), &err), -ENOENT);
+	assert_non_null(strstr(err.msg, "/nonexistent/jailer"));
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 static void test_fc_save_plan(void **state)
 {
 	(void)state;
@@ -323,6 +392,8 @@ int main(void)
 		cmocka_unit_test(test_fc_backend_choose),
 		cmocka_unit_test(test_fc_instance_state),
 		cmocka_unit_test(test_fc_parse_version),
+		cmocka_unit_test(test_fc_instance_id),
+		cmocka_unit_test(test_fc_jailer_find),
 		cmocka_unit_test(test_fc_save_plan),
 		cmocka_unit_test(test_raw_layers),
 	};
