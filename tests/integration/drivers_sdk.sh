@@ -5,8 +5,9 @@
 # test double over QEMU, as drivers.sh chooses), on copies of the tiny and
 # base templates snapshotted by that driver (a snapshot restores only on
 # the VMM that made it; the build's are QEMU's). The SDK must not be able
-# to tell the drivers apart. Long (about 2 min for Cloud Hypervisor's
-# double, 4 for Firecracker's, whose disks are raw copies), so not in
+# to tell the drivers apart; Firecracker's twice, the second time under its
+# jailer. Long (about 2 min for Cloud Hypervisor's double, 4 for each of
+# Firecracker's runs, whose disks are raw copies), so not in
 # `make check`: `make check-drivers` runs it (COVE_DRIVERS_SDK=1). Prints
 # TAP: one line per driver, the suite's failures under it.
 set -u
@@ -21,6 +22,19 @@ base=$(mktemp -d /var/tmp/cove-drivers-sdk.XXXXXX)
 trap '"$cove" net gc --pool >/dev/null 2>&1; rm -rf "$base"' EXIT
 kvm=""
 "$cove" host 2>/dev/null | grep -q 'accel.*kvm' && [ -w /dev/kvm ] && kvm=1
+
+# suite NAME TAP ENV...: e2b_coved.sh with ENV, its TAP in TAP, one line.
+suite() {
+    local name=$1 tap=$2 rc passed failed; shift 2
+    env "$@" COVE_VMM="$driver" COVE_TEMPLATES="$dir/templates" \
+        bash "$(dirname "$0")/e2b_coved.sh" >"$tap" 2>&1
+    rc=$?
+    passed=$(grep -cE '^ok ' "$tap")
+    failed=$(grep -E '^not ok ' "$tap")
+    [ $rc = 0 ] && [ -z "$failed" ] && [ "$passed" -gt 100 ]
+    check "$name: the E2B SDK suite through coved ($passed top-level tests passed)" $? "rc=$rc" \
+        "$(printf '%s\n' "$failed" | head -20)" "$(grep -E '^# coved' "$tap" | tail -10)"
+}
 
 for driver in ${DRIVERS:-firecracker cloud-hypervisor}; do
     real=$(command -v "$driver" 2>/dev/null)
@@ -46,13 +60,17 @@ for driver in ${DRIVERS:-firecracker cloud-hypervisor}; do
         not_ok "$driver: the templates are snapshotted by it" "$(tail -5 "$dir/snapshot.out")"
         continue
     fi
-    env "$setting=$binary" COVE_VMM="$driver" COVE_TEMPLATES="$dir/templates" \
-        bash "$(dirname "$0")/e2b_coved.sh" >"$dir/suite.tap" 2>&1
-    rc=$?
-    passed=$(grep -cE '^ok ' "$dir/suite.tap")
-    failed=$(grep -E '^not ok ' "$dir/suite.tap")
-    [ $rc = 0 ] && [ -z "$failed" ] && [ "$passed" -gt 100 ]
-    check "$driver: the E2B SDK suite through coved ($passed top-level tests passed)" $? "rc=$rc" \
-        "$(printf '%s\n' "$failed" | head -20)" "$(grep -E '^# coved' "$dir/suite.tap" | tail -10)"
+    suite "$driver" "$dir/suite.tap" "$setting=$binary"
+    # Firecracker once more under its jailer (the real one beside a real
+    # binary, else the jailer's double).
+    if [ "$driver" = firecracker ]; then
+        jailer=$build/bin/tools/jailer-double
+        [ "$binary" = "$real" ] && jailer=${real%/*}/jailer
+        if [ -x "$jailer" ]; then
+            suite "$driver under its jailer" "$dir/suite-jailer.tap" "$setting=$binary" COVE_FIRECRACKER_JAILER="$jailer"
+        else
+            ok "$driver under its jailer # SKIP no jailer beside $real"
+        fi
+    fi
 done
 echo "1..$n"

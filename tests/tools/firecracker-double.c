@@ -16,7 +16,11 @@
  * it was loaded or last snapshotted (its baseline): a Diff snapshot is the
  * pages that differ from it, as KVM's dirty log would give them. A Uffd
  * memory backend gets its memory from the page server at backend_path
- * (vmmdouble/uffd.c), every page of it before QEMU starts. */
+ * (vmmdouble/uffd.c), every page of it before QEMU starts.
+ *
+ * Under its jailer (tests/tools/jailer-double.c, or the real one) it takes
+ * the jailer's arguments too (--start-time-us and the others), and checks
+ * --id as Firecracker does. */
 #include <errno.h>
 #include <limits.h>
 #include <fcntl.h>
