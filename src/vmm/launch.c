@@ -276,7 +276,7 @@ int vmm_launch(struct vmm *vm, const struct vmm_launch *spec, struct cove_err *e
 	if (out_fd < 0)
 		return cove_errno(err, -errno, "launch %s: open log %s", vm->cfg.c.id, vm->log_path);
 	struct spawn_options o = {
-		.path = spec->jailer ?: vm->confined ? jail.exec_path : spec->binary,
+		.path = spec->jailer ?: (vm->confined ? jail.exec_path : spec->binary),
 		.argv = spec->argv,
 		.envp = envp,
 		.stdio = { { SPAWN_NULL }, { SPAWN_FD, out_fd }, { SPAWN_FD, out_fd } },

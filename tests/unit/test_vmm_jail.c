@@ -103,11 +103,57 @@ static void test_jail_prepare_file(void **state)
 	rmdir(dir);
 }
 
+/* Under Firecracker's jailer: the work directory moves to where it builds
+ * its root, its arguments carry the VMM's uid, the shared gid and Cove's
+ * limits, and Cove's plan leaves the nodes and the binary to it. */
+static void test_jailer_prepare(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/cove-jailer-test.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	struct vmm vm = { .confined = true, .uid = 1879050000, .shared_gid = 1879048192, .accel = VMM_ACCEL_KVM,
+			  .tap_by_name = true };
+	vm.cfg.c.id = "sb1";
+	vm.cfg.c.rootfs = "/nonexistent";
+	vm.cfg.c.mem_mib = 512;
+	snprintf(vm.dir, sizeof(vm.dir), "%s", dir);
+	snprintf(vm.work_dir, sizeof(vm.work_dir), "%s/root", dir);
+	assert_int_equal(mkdir(vm.work_dir, 0700), 0);
+	struct vmm_jailer_args a;
+	struct cove_err err = { 0 };
+	assert_int_equal(vmm_jailer_prepare(&vm, "/opt/fc/firecracker-v1.14.0", "sb1", &a, &err), 0);
+	char want[512];
+	snprintf(want, sizeof(want), "%s/jail", dir);
+	assert_string_equal(a.base, want);
+	snprintf(want, sizeof(want), "%s/jail/firecracker-v1.14.0/sb1/root", dir);
+	assert_string_equal(vm.work_dir, want);
+	struct stat st;
+	assert_int_equal(stat(vm.work_dir, &st), 0);
+	snprintf(want, sizeof(want), "%s/root", dir);
+	assert_int_equal(stat(want, &st), -1); /* the plain one went */
+	assert_string_equal(a.uid, "1879050000");
+	assert_string_equal(a.gid, "1879048192");
+	assert_string_equal(a.nofile, "no-file=4096");
+	assert_string_equal(a.fsize, "fsize=1610612736"); /* 512 MiB of memory, no disk, plus 1 GiB */
+	struct vmm_jail_plan p;
+	assert_int_equal(vmm_jail_plan(&vm, "/opt/fc/firecracker-v1.14.0", true, &p, &err), 0);
+	assert_true(p.jailer);
+	assert_false(p.kvm);
+	assert_false(p.tun);
+	assert_false(p.bind_binary);
+	assert_int_equal(vmm_jail_plan(&vm, "/opt/fc/firecracker-v1.14.0", false, &p, &err), 0);
+	assert_true(p.kvm && p.tun && p.bind_binary && !p.jailer);
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_jail_ids_parse),
 		cmocka_unit_test(test_jail_prepare_file),
+		cmocka_unit_test(test_jailer_prepare),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

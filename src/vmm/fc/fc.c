@@ -247,8 +247,8 @@ static int fc_boot(struct vmm *vm, struct cove_err *err)
 		log_warn("vmm=%s op=boot msg=\"firecracker needs KVM, and it is not usable here: TCG\"", c->id);
 	char binary[4096], cmdline[2048], tap[16] = "", jailer[PATH_MAX];
 	int r = fc_find_binary(c->vmm_binary, binary, sizeof(binary), err);
-	int jailed = r ?: use_jailer(vm, binary, jailer, err);
-	if (r == 0 && jailed < 0)
+	int jailed = r < 0 ? 0 : use_jailer(vm, binary, jailer, err);
+	if (jailed < 0)
 		r = jailed;
 	/* The command line's ip= needs tap_fd, which vmm_tap_by_name closes. */
 	r = r ?: vmm_guest_cmdline(c, vm->accel, vm->accel == VMM_ACCEL_TCG ? vmm_host_tsc_khz() : 0, cmdline,
