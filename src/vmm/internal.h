@@ -71,6 +71,7 @@ struct vmm_jail_plan {
 	gid_t gid, shared_gid;
 	bool kvm, tun, die_with_parent, bind_binary;
 	bool jailer; /* Firecracker's jailer does the rest (vmm_launch.jailer) */
+	bool usr;    /* /usr bound in: the binary is linked dynamically */
 	dev_t userfaultfd; /* its own /dev/userfaultfd, this device; 0: none */
 	const char *work_dir;
 	const char *binary;
@@ -81,6 +82,9 @@ struct vmm_jail_plan {
 };
 int vmm_jail_plan(const struct vmm *vm, const char *binary, bool jailer, struct vmm_jail_plan *p,
 		  struct cove_err *err);
+/* Whether binary (an ELF file) names a program interpreter: it is linked
+ * dynamically and needs /usr. true too when it cannot be read as ELF. */
+bool vmm_jail_needs_loader(const char *binary);
 /* In the child, after its work directory is mounted and filled: see jail.c. */
 int vmm_jail_child(const struct vmm_jail_plan *p, struct spawn_failure *f);
 /* What a VMM_JAIL_STEP_* did, for messages; NULL for another step. */

@@ -15,8 +15,8 @@
  *
  * The child's steps (vmm_jail_child) take the work directory, already a
  * tmpfs holding the VMM's files, as its root: /usr bound read-only beside
- * them (QEMU is linked dynamically and loads modules; Firecracker is
- * static and the jailer copies it in), /var/tmp its own, a /dev with null,
+ * them for a dynamically linked VMM (QEMU, which also loads modules; the
+ * released Firecracker and Cloud Hypervisor are static and get none), /var/tmp its own, a /dev with null,
  * urandom (read-only), net/tun for a VMM that opens its TAP by name,
  * userfaultfd for one whose memory a page server serves and,
  * when it uses KVM, a kvm node made for it alone; then pivot_root, resource limits, every
@@ -30,6 +30,7 @@
  * no_new_privs; the jailer pivots into the work directory, makes the nodes
  * and changes ids (vmm_jailer_prepare gives it the ids). */
 #include <dirent.h>
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -244,6 +245,23 @@ static uint64_t fsize_limit(const struct vmm *vm)
 	return (disk > mem ? disk : mem) + (1ull << 30);
 }
 
+bool vmm_jail_needs_loader(const char *binary)
+{
+	_cleanup_close_ int fd = open(binary, O_RDONLY | O_CLOEXEC);
+	Elf64_Ehdr eh;
+	if (fd < 0 || pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) || memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
+	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum > 256)
+		return true; /* not what it looks for: /usr, as before */
+	for (unsigned i = 0; i < eh.e_phnum; i++) {
+		Elf64_Phdr ph;
+		if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + (uint64_t)i * sizeof(ph))) != (ssize_t)sizeof(ph))
+			return true;
+		if (ph.p_type == PT_INTERP)
+			return true;
+	}
+	return false;
+}
+
 int vmm_jail_plan(const struct vmm *vm, const char *binary, bool jailer, struct vmm_jail_plan *p,
 		  struct cove_err *err)
 {
@@ -276,6 +294,7 @@ int vmm_jail_plan(const struct vmm *vm, const char *binary, bool jailer, struct 
 		p->userfaultfd = ust.st_rdev;
 	}
 	p->binary = binary;
+	p->usr = vmm_jail_needs_loader(binary);
 	snprintf(p->exec_path, sizeof(p->exec_path), "%s", p->bind_binary ? "/vmm" : binary);
 	p->cap_last = 63;
 	_cleanup_fclose_ FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
@@ -318,13 +337,16 @@ static int failed(struct spawn_failure *f, int step)
 
 static int child_tree(const struct vmm_jail_plan *p, struct spawn_failure *f)
 {
-	if (mkdir(p->paths[VMM_JAIL_USR], 0755) < 0 ||
-	    mount("/usr", p->paths[VMM_JAIL_USR], NULL, MS_BIND, NULL) < 0 ||
-	    mount(NULL, p->paths[VMM_JAIL_USR], NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
+	/* A static binary (Firecracker's and Cloud Hypervisor's releases)
+	 * gets no /usr. */
+	if (p->usr && (mkdir(p->paths[VMM_JAIL_USR], 0755) < 0 ||
+		       mount("/usr", p->paths[VMM_JAIL_USR], NULL, MS_BIND, NULL) < 0 ||
+		       mount(NULL, p->paths[VMM_JAIL_USR], NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV,
+			     NULL) < 0))
 		return failed(f, VMM_JAIL_STEP_USR);
 	/* Debian's merged /usr: the loader is found as /lib64/..., libraries in /lib/... */
-	if (symlink("usr/lib", p->paths[VMM_JAIL_LIB]) < 0 || symlink("usr/lib64", p->paths[VMM_JAIL_LIB64]) < 0 ||
-	    symlink("usr/bin", p->paths[VMM_JAIL_BIN]) < 0)
+	if (p->usr && (symlink("usr/lib", p->paths[VMM_JAIL_LIB]) < 0 ||
+		       symlink("usr/lib64", p->paths[VMM_JAIL_LIB64]) < 0 || symlink("usr/bin", p->paths[VMM_JAIL_BIN]) < 0))
 		return failed(f, VMM_JAIL_STEP_TREE);
 	if (mkdir(p->paths[VMM_JAIL_VAR], 0755) < 0 || mkdir(p->paths[VMM_JAIL_VAR_TMP], 0700) < 0 ||
 	    chown(p->paths[VMM_JAIL_VAR_TMP], p->uid, p->gid) < 0)

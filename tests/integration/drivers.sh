@@ -124,6 +124,16 @@ fc_jailer() {
     [ $rc = 0 ] && [ "$out" = kept ] && grep -q "memory served by .*cove-pager" "$dir/coved-j.log"
     check "$driver: under its jailer: paused to disk and resumed through its page server (its /dev/userfaultfd)" $? \
         "rc=$rc out=$out" "$(cat "$dir/pj.out" "$dir/rj.out"; tail -5 "$dir/coved-j.log")"
+    # coved SIGKILLed: the next one adopts the jailed VMM (its API socket).
+    kill -9 "$coved_pid"
+    wait "$coved_pid" 2>/dev/null
+    COVE_FIRECRACKER_JAILER=$jailer start_coved "$dir/coved-j2.log" --vmm "$driver" --templates "$dir/templates" \
+        --net-pool 1 --api-key drv-key
+    export COVE_URL=$coved_url
+    out=$("$cove" exec "$id" -- cat /root/file 2>&1)
+    [ "$out" = kept ] && [ "$(state_of "$id")" = running ]
+    check "$driver: under its jailer: coved SIGKILLed, the next one adopts the jailed VMM" $? "out=$out" \
+        "$(tail -5 "$dir/coved-j2.log")"
     "$cove" kill "$id" >/dev/null 2>&1
     [ "$(state_of "$id")" = gone ] && [ ! -e "$COVE_RUN_DIR/$id" ]
     check "$driver: under its jailer: killed, its run directory gone" $? "$(ls -la "$COVE_RUN_DIR" 2>&1)"

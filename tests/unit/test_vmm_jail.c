@@ -143,6 +143,14 @@ static void test_jailer_prepare(void **state)
 	assert_false(p.bind_binary);
 	assert_int_equal(vmm_jail_plan(&vm, "/opt/fc/firecracker-v1.14.0", false, &p, &err), 0);
 	assert_true(p.kvm && p.tun && p.bind_binary && !p.jailer);
+	/* /usr for a dynamically linked binary only (Debian's ldconfig is
+	 * static); one it cannot read gets /usr, as before. */
+	assert_true(vmm_jail_needs_loader("/bin/true"));
+	assert_false(vmm_jail_needs_loader("/sbin/ldconfig"));
+	assert_true(vmm_jail_needs_loader("/nonexistent"));
+	assert_true(vmm_jail_needs_loader("/etc/hostname"));
+	assert_int_equal(vmm_jail_plan(&vm, "/sbin/ldconfig", false, &p, &err), 0);
+	assert_false(p.usr);
 	char cmd[300];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	assert_int_equal(system(cmd), 0);
