@@ -121,6 +121,8 @@ out=$(api "$one" PUT /actions '{"action_type":"InstanceStart"}')
 check "InstanceStart" "$([ "$(status_of "$out")" = 204 ]; echo $?)" "$out"
 wait_console "$one" "Linux version" 60
 check "the guest kernel boots (Linux version on the console)" $? "$(tail -3 "$one/console")"
+# The line after "Linux version" may not be on the console yet.
+wait_console "$one" "Kernel command line: " 30
 seen=$(tr -d '\r' <"$one/console" | sed -n 's/.*Kernel command line: //p')
 check "the guest sees exactly the boot_args sent" "$([ "$seen" = "$args" ]; echo $?)" "$seen"
 wait_console "$one" "cove-init" 120

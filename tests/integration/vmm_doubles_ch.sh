@@ -91,6 +91,8 @@ out=$(api "$one" PUT vm.boot)
 check "vm.boot" "$([ "$(status_of "$out")" = 204 ]; echo $?)" "$out"
 wait_console "$one" "Linux version" 60
 check "the guest kernel boots (Linux version on the console)" $? "$(tail -3 "$one/console")"
+# The line after "Linux version" may not be on the console yet.
+wait_console "$one" "Kernel command line: " 30
 seen=$(tr -d '\r' <"$one/console" | sed -n 's/.*Kernel command line: //p')
 check "the guest sees exactly the cmdline sent" "$([ "$seen" = "$args" ]; echo $?)" "$seen"
 wait_console "$one" "cove-agent: listening" 120
