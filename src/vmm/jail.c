@@ -16,12 +16,13 @@
  * The child's steps (vmm_jail_child) take the work directory, already a
  * tmpfs holding the VMM's files, as its root: /usr bound read-only beside
  * them for a dynamically linked VMM (QEMU, which also loads modules; the
- * released Firecracker and Cloud Hypervisor are static and get none), /var/tmp its own, a /dev with null,
- * urandom (read-only), net/tun for a VMM that opens its TAP by name,
- * userfaultfd for one whose memory a page server serves and,
- * when it uses KVM, a kvm node made for it alone; then pivot_root, resource limits, every
- * capability dropped (bounding and ambient sets included), its ids and
- * no_new_privs. QEMU's own seccomp filter comes on top (args.c).
+ * released Firecracker and Cloud Hypervisor are static and get none),
+ * /var/tmp its own, a /dev with null, urandom (read-only), net/tun for a
+ * VMM that opens its TAP by name, userfaultfd for one whose memory a page
+ * server serves and, when it uses KVM, a kvm node made for it alone; then
+ * pivot_root, resource limits, every capability dropped (bounding and
+ * ambient sets included), its ids and no_new_privs. QEMU's own seccomp
+ * filter comes on top (args.c).
  *
  * Under Firecracker's jailer (vmm_launch.jailer) the child stops short:
  * the tree without the nodes the jailer makes (kvm, net/tun, urandom,
