@@ -544,15 +544,9 @@ static void usage_error(const char *arg)
 	exit(1);
 }
 
-/* Firecracker's instance id: 1 to 64 ASCII letters, digits and hyphens. */
 static const char *valid_id(const char *id)
 {
-	size_t n = strlen(id);
-	bool ok = n >= 1 && n <= 64;
-	for (size_t i = 0; ok && i < n; i++)
-		ok = (id[i] >= 'a' && id[i] <= 'z') || (id[i] >= 'A' && id[i] <= 'Z') || (id[i] >= '0' && id[i] <= '9') ||
-		     id[i] == '-';
-	if (!ok) {
+	if (!vmmdouble_fc_id_valid(id)) {
 		fprintf(stderr, "Invalid instance ID: '%s'\n", id);
 		exit(1);
 	}

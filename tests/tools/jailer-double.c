@@ -153,17 +153,6 @@ static void parse(int argc, char **argv, struct args *a, const char *version)
 		fail("--cgroup-version %s is not carried out by this double (Cove does not use it)", a->cgroup_version);
 }
 
-static void check_id(const char *id)
-{
-	size_t n = strlen(id);
-	bool ok = n >= 1 && n <= 64;
-	for (size_t i = 0; ok && i < n; i++)
-		ok = (id[i] >= 'a' && id[i] <= 'z') || (id[i] >= 'A' && id[i] <= 'Z') || (id[i] >= '0' && id[i] <= '9') ||
-		     id[i] == '-';
-	if (!ok)
-		fail("Invalid instance ID: '%s' (1 to 64 letters, digits and hyphens)", id);
-}
-
 static uint32_t parse_u32(const char *text, const char *what)
 {
 	char *end;
@@ -294,7 +283,8 @@ int main(int argc, char **argv)
 		fail("%s", err.msg);
 	struct args a = { 0 };
 	parse(argc, argv, &a, openapi_version(api));
-	check_id(a.id);
+	if (!vmmdouble_fc_id_valid(a.id))
+		fail("Invalid instance ID: '%s' (1 to 64 letters, digits and hyphens)", a.id);
 	uid_t uid = parse_u32(a.uid, "Invalid uid: %s");
 	gid_t gid = parse_u32(a.gid, "Invalid gid: %s");
 	char exec_file[PATH_MAX], base[PATH_MAX], chroot_dir[PATH_MAX * 2], copy[PATH_MAX * 3];

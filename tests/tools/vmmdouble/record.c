@@ -1,4 +1,4 @@
-/* Spec violations and error bodies (vmmdouble.h). */
+/* Spec violations, error bodies and Firecracker's id rule (vmmdouble.h). */
 #include "vmmdouble.h"
 
 #include <fcntl.h>
@@ -46,4 +46,14 @@ char *vmmdouble_fault(const char *key, const char *fmt, ...)
 	char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	return body;
+}
+
+bool vmmdouble_fc_id_valid(const char *id)
+{
+	size_t n = strlen(id);
+	bool ok = n >= 1 && n <= 64;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = (id[i] >= 'a' && id[i] <= 'z') || (id[i] >= 'A' && id[i] <= 'Z') || (id[i] >= '0' && id[i] <= '9') ||
+		     id[i] == '-';
+	return ok;
 }

@@ -7,6 +7,7 @@
 #define COVE_TESTS_VMMDOUBLE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +31,10 @@ extern const char vmmdouble_cloud_hypervisor_yaml_end[];
  * (through /proc/PID/root for a confined double); tests under Cove read
  * the VMM's log, which keeps stderr past the VMM. */
 void vmmdouble_spec_violation(const char *method, const char *path, const char *reason);
+
+/* Firecracker's rule for an instance id (its --id, and its jailer's):
+ * 1 to 64 ASCII letters, digits and hyphens. */
+bool vmmdouble_fc_id_valid(const char *id);
 
 /* A device-state file of a double's snapshot: the line magic (ending in
  * '\n'), header as one JSON line, then QEMU's stream (guest_save). Read
