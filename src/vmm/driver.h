@@ -279,8 +279,10 @@ const char *vmm_raw_disk_image(const char *const *chain, size_t n);
 int vmm_raw_clone(const char *from, const char *to, bool durable, struct cove_err *err);
 
 /* Runs path --version and parses what it prints to stdout with parse
- * (0, or a negative errno where no version is in it); name is the
- * driver's, for messages (version.c). */
+ * (0, or a negative errno where no version is in it; at most 63
+ * characters); name is the driver's, for messages and the log line when
+ * first asked. Kept while the file is unchanged: the next call for the
+ * same binary runs nothing (version.c). */
 int vmm_binary_version(const char *name, const char *path, int (*parse)(const char *out, char *buf, size_t len),
 		       char *buf, size_t len, struct cove_err *err);
 /* An empty file at path filled in place with the image under it

@@ -152,8 +152,7 @@ static int boot_files(struct vmm *vm, struct boot_files *f, struct cove_err *err
 static int use_jailer(const struct vmm *vm, const char *binary, char out[PATH_MAX], struct cove_err *err)
 {
 	const char *setting = env_get(ENV_FIRECRACKER_JAILER);
-	bool named = setting && *setting && strcmp(setting, "auto") != 0 && strcmp(setting, "off") != 0;
-	if (!vm->confined && named)
+	if (!vm->confined && fc_jailer_mode(setting) == FC_JAILER_NAMED)
 		return cove_errf(err, -EINVAL, "COVE_FIRECRACKER_JAILER=%s: the jailer needs VMMs to run as ids of "
 					       "their own (COVE_VMM_IDS is off)", setting);
 	if (!vm->confined || vm->cfg.c.die_with_parent)

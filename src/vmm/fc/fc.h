@@ -104,6 +104,9 @@ int fc_parse_jailer_version(const char *out, char *buf, size_t len);
 #define FC_ID_MAX 64
 void fc_instance_id(const char *id, char out[FC_ID_MAX + 1]);
 
+/* COVE_FIRECRACKER_JAILER (NULL: unset) as what it asks for. */
+enum fc_jailer_mode { FC_JAILER_AUTO, FC_JAILER_OFF, FC_JAILER_NAMED };
+enum fc_jailer_mode fc_jailer_mode(const char *setting);
 /* Whether to start Firecracker under its jailer. setting:
  * COVE_FIRECRACKER_JAILER (NULL: auto). auto: the jailer beside the
  * firecracker binary (fc_binary) when there is one; off: never; a path or
